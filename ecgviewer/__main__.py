@@ -1,0 +1,3 @@
+from ecgviewer.cli import main
+
+raise SystemExit(main())

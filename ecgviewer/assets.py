@@ -1,0 +1,31 @@
+"""Where the bundled files (samples, icons, models) are: wheel, source checkout or frozen app."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+SAMPLE = "samples/ptbxl/records500/00000/00003_hr.hea"
+ICON = "icons/ecgviewer.svg"
+
+
+def resources_dir() -> Path:
+    """``resources/``: inside the package when installed or frozen, else the repository's."""
+    here = Path(__file__).resolve().parent
+    candidates = [here / "resources", here.parent / "resources"]
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        candidates.insert(0, Path(frozen) / "ecgviewer" / "resources")
+    for c in candidates:
+        if (c / SAMPLE).is_file():
+            return c
+    raise FileNotFoundError("ecgviewer's resources/ folder is missing from this installation")
+
+
+def sample_path() -> Path:
+    """The bundled sample recording (PTB-XL ecg_id 3, 500 Hz; CC BY 4.0)."""
+    return resources_dir() / SAMPLE
+
+
+def icon_path() -> Path:
+    return resources_dir() / ICON

@@ -1,0 +1,113 @@
+"""Command line: ``ecgviewer [FILE...]`` opens the viewer; ``render`` and ``info`` run headless.
+
+Bad input ends in one line on stderr naming the file and the cause, and exit status 2;
+never a traceback. Heavy imports (Qt, wfdb) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from ecgviewer import __version__
+from ecgviewer.errors import EcgError
+
+EXIT_BAD_INPUT = 2
+
+
+def _common_view_args(p: argparse.ArgumentParser) -> None:
+    from ecgviewer.render.layout import GAINS, LAYOUTS, ORDERS, SPEEDS
+
+    p.add_argument("--layout", choices=LAYOUTS, default="3x4+1")
+    p.add_argument("--order", choices=ORDERS, default="standard")
+    p.add_argument("--rhythm", default="", help="rhythm-strip leads, comma-separated (e.g. II)")
+    p.add_argument("--speed", type=float, default=25.0, choices=SPEEDS, help="mm/s")
+    p.add_argument("--gain", type=float, default=10.0, choices=GAINS, help="mm/mV")
+    p.add_argument("--filter", default="hp0.5,lp150",
+                   help="display filter: 'none' or e.g. hp0.5,lp40,notch50 (zero-phase)")
+    p.add_argument("--theme", choices=("light", "dark"), default="light")
+    p.add_argument("--start", type=float, default=0.0, help="page start in seconds")
+
+
+def _view_options(args: argparse.Namespace):
+    from ecgviewer.dsp.filters import parse_filter
+    from ecgviewer.leads import canonical_lead
+    from ecgviewer.render.options import ViewOptions
+
+    rhythm = tuple(canonical_lead(x) for x in args.rhythm.split(",") if x.strip())
+    return ViewOptions(layout=args.layout, order=args.order, rhythm=rhythm, speed=args.speed,
+                       gain=args.gain, filter=parse_filter(args.filter), theme=args.theme)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from ecgviewer.io import load
+
+    try:
+        options = _view_options(args)
+    except ValueError as exc:
+        raise EcgError(f"--filter: {exc}") from None
+    rec = load(args.file)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ecgviewer.gui.export import render_image
+    from ecgviewer.storage import atomic_write_bytes
+
+    image = render_image(rec, options, t0=args.start, dpi=args.dpi)
+    fmt = os.path.splitext(args.out)[1].lstrip(".").upper() or "PNG"
+    from PySide6 import QtCore
+
+    buf = QtCore.QBuffer()
+    buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buf, fmt):
+        raise EcgError(f"cannot write {args.out}: unsupported image format {fmt!r}")
+    atomic_write_bytes(args.out, bytes(buf.data()))
+    for warning in rec.warnings:
+        print(f"warning: {rec.name}: {warning}", file=sys.stderr)
+    print(f"{args.out}: {image.width()}x{image.height()} px at {args.dpi:g} dpi, "
+          f"{options.scale_label()}, {options.filter.label(rec.fs)}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from ecgviewer.io import load
+    from ecgviewer.summary import summary_lines
+
+    rec = load(args.file)
+    print("\n".join(summary_lines(rec)))
+    return 0
+
+
+def _gui(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="ecgviewer",
+        description="Interactive 12-lead ECG viewer. Subcommands: render, info "
+                    "(ecgviewer render --help).",
+    )
+    p.add_argument("files", nargs="*", help="recordings to open (default: the bundled sample)")
+    p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
+    p.add_argument("--quit-after-paint", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    from ecgviewer.gui.app import run
+
+    return run(args.files, quit_after_paint=args.quit_after_paint)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"render": cmd_render, "info": cmd_info}
+    try:
+        if not argv or argv[0] not in commands:
+            return _gui(argv)
+        p = argparse.ArgumentParser(prog=f"ecgviewer {argv[0]}")
+        p.add_argument("file")
+        if argv[0] == "render":
+            _common_view_args(p)
+            p.add_argument("--out", required=True, help="output image (.png, .jpg)")
+            p.add_argument("--dpi", type=float, default=300.0, help="pixels per inch of paper")
+        return commands[argv[0]](p.parse_args(argv[1:]))
+    except EcgError as exc:
+        print(f"ecgviewer: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,485 @@
+"""Main window: a thin layer that wires the paper, overview, browser and settings together."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ecgviewer import __version__
+from ecgviewer.dsp.filters import HIGHPASS_CHOICES, LOWPASS_CHOICES, NOTCH_CHOICES
+from ecgviewer.errors import EcgError
+from ecgviewer.gui import workers
+from ecgviewer.gui.browser import RecordBrowser
+from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
+from ecgviewer.gui.calipers import Calipers
+from ecgviewer.gui.overview import Overview
+from ecgviewer.gui.paper import HoverInfo, PaperView
+from ecgviewer.gui.settings import Settings
+from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.recording import Recording
+from ecgviewer.render.layout import GAINS, LAYOUTS, SPEEDS
+from ecgviewer.render.options import THEMES, ViewOptions
+from ecgviewer.summary import summary_lines
+
+log = logging.getLogger(__name__)
+OVERVIEW_BINS = 4000
+ZOOM_STEP = 1.25
+
+
+def _hz(v: float | None) -> str:
+    return "off" if v is None else f"{v:g} Hz"
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    recordingLoaded = QtCore.Signal(object)  # Recording
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.setWindowTitle("ecgviewer")
+        self.setAcceptDrops(True)
+        self.recording: Recording | None = None
+        self._tasks: dict[str, workers.Task] = {}
+        self._combos: dict[str, QtWidgets.QComboBox] = {}
+
+        px = self.settings.px_per_mm() or screen_px_per_mm(self)
+        self.paper = PaperView(px_per_mm=px)
+        self.paper.set_options(self.settings.view_options())
+        self.overview = Overview()
+        self.overview.set_theme(THEMES[self.paper.options.theme])
+        self.overview.hide()
+        self.banner = QtWidgets.QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background:#fff3c4;color:#402800;padding:4px;")
+        self.banner.hide()
+        central = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(central)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.banner)
+        box.addWidget(self.paper, 1)
+        box.addWidget(self.overview)
+        self.setCentralWidget(central)
+        self.calipers = Calipers(self.paper)
+
+        self.browser = RecordBrowser()
+        self.browser_dock = self._dock("Records", self.browser, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.info = QtWidgets.QPlainTextEdit(readOnly=True)
+        self.info_dock = self._dock("Recording", self.info, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.browser_dock.hide()
+
+        self._build_status_bar()
+        self._build_actions()
+        self._sync_controls()
+
+        self.paper.hovered.connect(self._hovered)
+        self.paper.zoomChanged.connect(lambda _z: self._update_status())
+        self.paper.pageChanged.connect(self._page_changed)
+        self.overview.pageRequested.connect(self.paper.set_t0)
+        self.calipers.changed.connect(self.caliper_label.setText)
+        self.browser.openRequested.connect(self.open_file)
+        self.browser.folderRequested.connect(self.choose_folder)
+        self._rate_timer = QtCore.QTimer(self, singleShot=True, interval=150)
+        self._rate_timer.timeout.connect(self._start_rate)
+
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+
+    # -- construction ------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
+        dock = QtWidgets.QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.rate_label = QtWidgets.QLabel("HR \u2013")
+        self.record_label = QtWidgets.QLabel("")
+        self.filter_label = QtWidgets.QLabel("")
+        self.scale_label = QtWidgets.QLabel("")
+        self.hover_label = QtWidgets.QLabel("")
+        self.caliper_label = QtWidgets.QLabel("")
+        self.progress = QtWidgets.QProgressBar(maximum=1000, maximumWidth=160)
+        self.cancel_button = QtWidgets.QToolButton(text="Cancel")
+        self.cancel_button.clicked.connect(self.cancel_tasks)
+        for w in (self.hover_label, self.caliper_label):
+            bar.addWidget(w)
+        for w in (self.progress, self.cancel_button, self.rate_label, self.record_label,
+                  self.filter_label, self.scale_label):
+            bar.addPermanentWidget(w)
+        self.progress.hide()
+        self.cancel_button.hide()
+
+    def _action(self, menu: QtWidgets.QMenu, text: str, slot, shortcut=None, checkable=False,
+                tip: str = "") -> QtGui.QAction:
+        act = QtGui.QAction(text, self, checkable=checkable)
+        if shortcut:
+            act.setShortcut(QtGui.QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        self.addAction(act)  # shortcuts work while the menus are closed
+        return act
+
+    def _combo(self, key: str, items: list[tuple[str, object]], slot) -> QtWidgets.QComboBox:
+        combo = QtWidgets.QComboBox()
+        combo.setObjectName(key)
+        for text, value in items:
+            combo.addItem(text, value)
+        combo.activated.connect(lambda _i, c=combo: slot(c.currentData()))
+        combo.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keep arrow keys for the paper
+        self._combos[key] = combo
+        return combo
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file = menu.addMenu("&File")
+        self._action(file, "&Open\u2026", self.choose_file, QtGui.QKeySequence.StandardKey.Open)
+        self._action(file, "Open &folder\u2026", self.choose_folder, "Ctrl+Shift+O")
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(file, "&Export page image\u2026", self.export_image, "Ctrl+E")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
+
+        view = menu.addMenu("&View")
+        self._action(view, "True scale (zoom 1)", self.paper.true_scale, "Ctrl+0")
+        self._action(view, "Fit page", self.paper.fit_page, "Ctrl+9")
+        keys = QtGui.QKeySequence.StandardKey
+        self._action(view, "Zoom in", lambda: self._zoom(ZOOM_STEP), keys.ZoomIn)
+        self._action(view, "Zoom out", lambda: self._zoom(1 / ZOOM_STEP), keys.ZoomOut)
+        view.addSeparator()
+        self.dark_action = self._action(view, "Dark paper", self._toggle_theme, "Ctrl+D",
+                                        checkable=True)
+        self._action(view, "Calibrate screen\u2026", self.calibrate_screen)
+        view.addSeparator()
+        view.addAction(self.browser_dock.toggleViewAction())
+        view.addAction(self.info_dock.toggleViewAction())
+
+        nav = menu.addMenu("&Navigate")
+        self._action(nav, "Forward 1 s", lambda: self._step(1.0), "Right")
+        self._action(nav, "Back 1 s", lambda: self._step(-1.0), "Left")
+        self._action(nav, "Next page", lambda: self._step_pages(1), "PgDown")
+        self._action(nav, "Previous page", lambda: self._step_pages(-1), "PgUp")
+        self._action(nav, "Start", lambda: self.paper.set_t0(0.0), "Home")
+        self._action(nav, "End", lambda: self.paper.set_t0(self.paper.max_t0()), "End")
+
+        tools = menu.addMenu("&Tools")
+        self.caliper_action = self._action(tools, "&Calipers", self.calipers.set_enabled, "C",
+                                           checkable=True,
+                                           tip="Time and amplitude calipers across all leads")
+        help_menu = menu.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        self._action(help_menu, "&About ecgviewer", self.show_about)
+
+        tb = self.addToolBar("Paper")
+        tb.setObjectName("paper-toolbar")
+        tb.addWidget(self._combo("layout", [(x, x) for x in LAYOUTS], lambda v: self._set(layout=v)))
+        tb.addWidget(self._combo("order", [("Standard", "standard"), ("Cabrera", "cabrera")],
+                                 lambda v: self._set(order=v)))
+        tb.addWidget(QtWidgets.QLabel(" Rhythm "))
+        tb.addWidget(self._combo("rhythm", [("default", ())] + [(x, (x,)) for x in STANDARD_LEADS],
+                                 lambda v: self._set(rhythm=v)))
+        tb.addSeparator()
+        tb.addWidget(self._combo("speed", [(f"{s:g} mm/s", s) for s in SPEEDS],
+                                 lambda v: self._set(speed=v)))
+        tb.addWidget(self._combo("gain", [(f"{g:g} mm/mV", g) for g in GAINS],
+                                 lambda v: self._set(gain=v)))
+        tb.addSeparator()
+        tb.addWidget(QtWidgets.QLabel(" HP "))
+        tb.addWidget(self._combo("highpass", [(_hz(v), v) for v in HIGHPASS_CHOICES],
+                                 lambda v: self._set_filter(highpass=v)))
+        tb.addWidget(QtWidgets.QLabel(" LP "))
+        tb.addWidget(self._combo("lowpass", [(_hz(v), v) for v in LOWPASS_CHOICES],
+                                 lambda v: self._set_filter(lowpass=v)))
+        tb.addWidget(QtWidgets.QLabel(" Notch "))
+        tb.addWidget(self._combo("notch", [(_hz(v), v) for v in NOTCH_CHOICES],
+                                 lambda v: self._set_filter(notch=v)))
+        tb.addSeparator()
+        tb.addAction(self.caliper_action)
+
+    # -- options -----------------------------------------------------------------------------
+    def _set(self, **changes: object) -> None:
+        self.set_options(self.paper.options.with_(**changes))
+
+    def _set_filter(self, **changes: object) -> None:
+        from dataclasses import replace
+
+        self._set(filter=replace(self.paper.options.filter, **changes))
+
+    def set_options(self, options: ViewOptions) -> None:
+        self.paper.set_options(options)
+        self.overview.set_theme(THEMES[options.theme])
+        self.settings.save_view_options(options)
+        self.calipers.set_theme()
+        self._sync_controls()
+        self._after_page_change()
+
+    def _sync_controls(self) -> None:
+        o = self.paper.options
+        values = {"layout": o.layout, "order": o.order, "rhythm": o.rhythm, "speed": o.speed,
+                  "gain": o.gain, "highpass": o.filter.highpass, "lowpass": o.filter.lowpass,
+                  "notch": o.filter.notch}
+        for key, value in values.items():
+            combo = self._combos[key]
+            idx = combo.findData(value)
+            combo.setCurrentIndex(max(0, idx))
+        self.dark_action.setChecked(o.theme == "dark")
+        self._update_status()
+
+    def _toggle_theme(self, dark: bool) -> None:
+        self._set(theme="dark" if dark else "light")
+
+    def _zoom(self, factor: float) -> None:
+        self.paper.set_zoom(self.paper.zoom * factor)
+
+    # -- files ---------------------------------------------------------------------------------
+    def choose_file(self) -> None:
+        start = str(self.settings.value("files/last_dir", "") or "")
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open ECG", start, "ECG recordings (*.hea *.dat *.mat *.csv *.npy);;All files (*)")
+        if path:
+            self.open_file(Path(path))
+
+    def choose_folder(self) -> None:
+        start = str(self.settings.value("files/last_dir", "") or "")
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open folder of recordings", start)
+        if folder:
+            self.open_folder(Path(folder))
+
+    def open_paths(self, paths: list[Path]) -> None:
+        """Command line / drop: a folder fills the browser; several files are listed there."""
+        from ecgviewer.io.catalog import Entry
+
+        files = [p for p in paths if not p.is_dir()]
+        for p in paths:
+            if p.is_dir():
+                self.open_folder(p)
+        if len(files) > 1:
+            self.browser.set_entries("Command line", [Entry(p, p.name) for p in files])
+            self.browser_dock.show()
+        if files:
+            self.open_file(files[0])
+
+    def open_file(self, path: Path) -> bool:
+        from ecgviewer.io import load
+
+        QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
+        try:
+            rec = load(path)
+        except EcgError as exc:
+            QtWidgets.QApplication.restoreOverrideCursor()
+            QtWidgets.QMessageBox.warning(self, "Cannot open recording", str(exc))
+            return False
+        QtWidgets.QApplication.restoreOverrideCursor()
+        self.set_recording(rec)
+        self.settings.add_recent(str(Path(path).resolve()))
+        self.settings.set_value("files/last_dir", str(Path(path).resolve().parent))
+        self.browser.select_path(Path(path))
+        return True
+
+    def set_recording(self, rec: Recording) -> None:
+        self.cancel_tasks()
+        self.recording = rec
+        self.paper.set_recording(rec)
+        self.paper.true_scale()
+        self.setWindowTitle(f"{rec.name} \u2014 ecgviewer")
+        self.info.setPlainText("\n".join(summary_lines(rec)))
+        if rec.warnings:
+            self.banner.setText("\u26a0 " + rec.name + ": " + "; ".join(rec.warnings))
+            self.banner.show()
+        else:
+            self.banner.hide()
+        self.rate_label.setText("HR \u2013")
+        self._setup_overview()
+        self._after_page_change()
+        self.recordingLoaded.emit(rec)
+
+    def open_folder(self, folder: Path) -> None:
+        from ecgviewer.io.catalog import scan
+
+        def job(progress):
+            return scan(folder, cancelled=lambda: not progress(0.0))
+
+        task = self._run("scan", f"Scanning {folder.name}", job)
+        task.signals.done.connect(lambda entries: self._folder_scanned(folder, entries))
+        self.settings.set_value("files/last_dir", str(folder))
+        self.browser_dock.show()
+
+    def _folder_scanned(self, folder: Path, entries: list) -> None:
+        self.browser.set_entries(str(folder), entries)
+        self.statusBar().showMessage(f"{len(entries)} recordings in {folder}", 5000)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files():
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _c=False, p=path: self.open_file(Path(p)))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def export_image(self) -> None:
+        if self.recording is None:
+            return
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export page image", f"{Path(self.recording.name).stem}.png", "PNG image (*.png)")
+        if not path:
+            return
+        from ecgviewer.gui.export import render_image
+        from ecgviewer.storage import atomic_write_bytes
+
+        image = render_image(self.recording, self.paper.options, t0=self.paper.t0)
+        buf = QtCore.QBuffer()
+        buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+        image.save(buf, "PNG")
+        try:
+            atomic_write_bytes(path, bytes(buf.data()))
+        except EcgError as exc:
+            QtWidgets.QMessageBox.warning(self, "Export failed", str(exc))
+
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+
+    # -- navigation & background work ----------------------------------------------------------
+    def _step(self, seconds: float) -> None:
+        self.paper.set_t0(self.paper.t0 + seconds)
+
+    def _step_pages(self, pages: int) -> None:
+        if self.paper.page is not None:
+            self._step(pages * self.paper.page.duration)
+
+    def _page_changed(self, _t0: float) -> None:
+        self._after_page_change()
+
+    def _after_page_change(self) -> None:
+        page = self.paper.page
+        if page is not None and self.overview.isVisible():
+            self.overview.set_page(page.t0, page.duration)
+        self._update_status()
+        self._rate_timer.start()
+
+    def _setup_overview(self) -> None:
+        rec, page = self.recording, self.paper.page
+        long = rec is not None and page is not None and rec.duration > page.duration
+        self.overview.setVisible(long)
+        if not long:
+            return
+        self.overview.set_recording(rec.duration, page.duration)
+        channel = rec.index("II") if "II" in rec.leads else 0
+        from ecgviewer.dsp.envelope import envelope
+
+        task = self._run("overview", "Overview", lambda progress: envelope(
+            rec.source, channel, OVERVIEW_BINS, progress))
+        task.signals.done.connect(
+            lambda r: self.overview.set_envelope(r[0], r[1], r[2] / rec.fs))
+
+    def _start_rate(self) -> None:
+        rec, page = self.recording, self.paper.page
+        if rec is None or page is None:
+            return
+        s0, s1 = int(page.t0 * rec.fs), int((page.t0 + page.duration) * rec.fs)
+        x = np.array(rec.read(s0, s1))
+        from ecgviewer.dsp.rate import heart_rate
+
+        task = self._run("rate", "", lambda _p: heart_rate(x, rec.fs, rec.leads), quiet=True)
+        task.signals.done.connect(lambda r: self.rate_label.setText(
+            f"HR {r[0]:.0f} bpm ({r[1]}, this page)" if r else "HR \u2013"))
+
+    def _run(self, key: str, title: str, fn, quiet: bool = False) -> workers.Task:
+        """Start ``fn`` off the UI thread, replacing (and cancelling) the task of the same key."""
+        old = self._tasks.pop(key, None)
+        if old is not None:
+            old.cancel()
+        task = workers.Task(fn, title or key)
+        self._tasks[key] = task
+        if not quiet:
+            task.signals.progress.connect(lambda f: self.progress.setValue(int(f * 1000)))
+            self.progress.setValue(0)
+            self.progress.setFormat(f"{title} %p%")
+            self.progress.show()
+            self.cancel_button.show()
+        task.signals.done.connect(lambda _r, k=key, t=task: self._finished(k, t))
+        task.signals.failed.connect(lambda msg, k=key, t=task: self._finished(k, t, msg))
+        return workers.start(task)
+
+    def _finished(self, key: str, task: workers.Task, error: str | None = None) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+        if error:
+            self.statusBar().showMessage(error, 8000)
+        if not any(t for k, t in self._tasks.items() if k != "rate"):
+            self.progress.hide()
+            self.cancel_button.hide()
+
+    def cancel_tasks(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+        self.progress.hide()
+        self.cancel_button.hide()
+
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    # -- status ----------------------------------------------------------------------------------
+    def _update_status(self) -> None:
+        rec, o = self.recording, self.paper.options
+        zoom = self.paper.zoom
+        scale = "true scale" if abs(zoom - 1) < 1e-3 else f"zoom \u00d7{zoom:.2f}"
+        self.scale_label.setText(f"{o.scale_label()} ({scale})")
+        if rec is None:
+            self.record_label.setText("")
+            self.filter_label.setText(f"Filter: {o.filter.label()}")
+            return
+        self.filter_label.setText(f"Filter: {o.filter.label(rec.fs)} (display)")
+        self.record_label.setText(
+            f"{rec.duration:.1f} s, {len(rec.leads)} leads, {rec.fs:g} Hz")
+
+    def _hovered(self, info: HoverInfo | None) -> None:
+        if info is None:
+            self.hover_label.setText("")
+            return
+        mv = "gap" if info.mv != info.mv else f"{info.mv:+.3f} mV"
+        self.hover_label.setText(f"{info.lead}  t {info.time:.3f} s  {mv}")
+
+    # -- dialogs -----------------------------------------------------------------------------
+    def calibrate_screen(self) -> None:
+        dialog = CalibrationDialog(self.paper.px_per_mm, screen_px_per_mm(self), self)
+        if dialog.exec():
+            self.settings.set_px_per_mm(dialog.value())
+            self.paper.set_px_per_mm(dialog.value())
+
+    def show_shortcuts(self) -> None:
+        lines = [f"{a.shortcut().toString():>14}   {a.text().replace('&', '')}"
+                 for a in self.actions() if not a.shortcut().isEmpty()]
+        lines += ["    Mouse wheel   Zoom the paper", "           Drag   Pan the paper"]
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setText("<pre>" + "\n".join(lines) + "</pre>")
+        box.exec()
+
+    def show_about(self) -> None:
+        QtWidgets.QMessageBox.about(
+            self, "About ecgviewer",
+            f"<b>ecgviewer {__version__}</b><br>12-lead ECG viewer for research use, "
+            "not a medical device.<br>Sample recordings: PTB-XL (Wagner et al. 2020, CC BY 4.0).")
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.cancel_tasks()
+        self.settings.set_value("window/geometry", self.saveGeometry())
+        super().closeEvent(event)

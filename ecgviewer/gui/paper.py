@@ -1,0 +1,343 @@
+"""The ECG paper: a pyqtgraph view in which one scene unit is one paper millimetre.
+
+Zoom 1 is true scale (``px_per_mm`` screen pixels per paper millimetre, from the screen
+calibration); the view keeps that scale across resizes. Traces use cosmetic 1-px pens
+without antialiasing and pyqtgraph's per-pixel peak (min/max) downsampling, so a page of
+12 leads repaints in milliseconds (viewer-anchors section 6.2).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ecgviewer.recording import Recording
+from ecgviewer.render.layout import Page, page_duration, page_layout
+from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions
+from ecgviewer.render.traces import PanelTrace, TraceSource, page_traces
+
+MIN_MINOR_PX = 2.5  # hide the 1 mm grid when its lines would merge into a tint
+LABEL_MM = 3.2  # lead-label height on paper
+FLAT_MV = 0.01
+
+
+class HoverInfo(NamedTuple):
+    lead: str  # as labelled (Cabrera's inverted aVR reads "\u2212aVR")
+    time: float  # seconds in the recording
+    mv: float  # displayed (filtered, signed) value under the cursor; NaN in a gap
+
+
+def _grid_lines(width: float, height: float, step: float, skip: float | None) -> tuple:
+    """Vertical and horizontal line segments as ``connect='pairs'`` arrays."""
+    xs = np.arange(0.0, width + 1e-6, step)
+    ys = np.arange(0.0, height + 1e-6, step)
+    if skip:
+        xs = xs[np.abs(xs / skip - np.round(xs / skip)) > 1e-6]
+        ys = ys[np.abs(ys / skip - np.round(ys / skip)) > 1e-6]
+    x = np.concatenate([np.repeat(xs, 2), np.tile([0.0, width], len(ys))])
+    y = np.concatenate([np.tile([0.0, height], len(xs)), np.repeat(ys, 2)])
+    return x, y
+
+
+class PaperView(pg.GraphicsView):
+    """Calibrated ECG paper for one recording; the GUI, the CLI renderer and tests use it."""
+
+    hovered = QtCore.Signal(object)  # HoverInfo, or None off the traces
+    zoomChanged = QtCore.Signal(float)
+    pageChanged = QtCore.Signal(float)  # new page start (s)
+    painted = QtCore.Signal()
+
+    def __init__(self, parent=None, px_per_mm: float = DEFAULT_PX_PER_MM) -> None:
+        super().__init__(parent, useOpenGL=False)
+        self.setAntialiasing(False)
+        self.vb = pg.ViewBox(lockAspect=1.0, enableMenu=False, defaultPadding=0.0)
+        self.vb.disableAutoRange()
+        self.setCentralItem(self.vb)
+        self._px_per_mm = px_per_mm
+        self._zoom = 1.0
+        self._options = ViewOptions()
+        self._rec: Recording | None = None
+        self._source: TraceSource | None = None
+        self._t0 = 0.0
+        self.page: Page | None = None
+        self.traces: list[PanelTrace] = []
+        self._static_key: tuple | None = None
+        self._trace_items: list[pg.PlotDataItem] = []
+        self._labels: list[pg.TextItem] = []
+        self._notes: list[pg.TextItem] = []
+
+        self._sheet = QtWidgets.QGraphicsRectItem()
+        self._sheet.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self._sheet.setZValue(-20)
+        self.vb.addItem(self._sheet)
+        self._minor = pg.PlotCurveItem(connect="pairs")
+        self._major = pg.PlotCurveItem(connect="pairs")
+        self._pulses = pg.PlotCurveItem(connect="finite")
+        self._ticks = pg.PlotCurveItem(connect="pairs")
+        self._footer = pg.TextItem(anchor=(0, 0.5))
+        self._minor.setZValue(-10)
+        self._major.setZValue(-9)
+        for item in (self._minor, self._major, self._pulses, self._ticks, self._footer):
+            self.vb.addItem(item)
+        self.vb.sigResized.connect(self._keep_scale)
+        self.vb.sigRangeChanged.connect(self._update_grid_visibility)
+        self.vb.sigRangeChangedManually.connect(self._user_zoomed)
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self._apply_theme()
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def options(self) -> ViewOptions:
+        return self._options
+
+    @property
+    def recording(self) -> Recording | None:
+        return self._rec
+
+    @property
+    def t0(self) -> float:
+        return self._t0
+
+    @property
+    def px_per_mm(self) -> float:
+        return self._px_per_mm
+
+    @property
+    def zoom(self) -> float:
+        return self._zoom
+
+    def max_t0(self) -> float:
+        if self._rec is None:
+            return 0.0
+        return max(0.0, self._rec.duration - page_duration(self._options.speed))
+
+    def set_recording(self, rec: Recording | None, t0: float = 0.0) -> None:
+        self._rec = rec
+        self._source = TraceSource(rec) if rec is not None else None
+        self._t0 = 0.0
+        self._static_key = None
+        self._refresh(t0)
+
+    def set_options(self, options: ViewOptions) -> None:
+        if options == self._options:
+            return
+        theme_changed = options.theme != self._options.theme
+        self._options = options
+        if theme_changed:
+            self._apply_theme()
+        self._refresh(self._t0)
+
+    def set_t0(self, t0: float) -> None:
+        """Move the page to start at ``t0`` seconds (clamped to the recording)."""
+        self._refresh(t0)
+
+    def set_px_per_mm(self, px_per_mm: float) -> None:
+        self._px_per_mm = px_per_mm
+        self._static_key = None
+        self._refresh(self._t0)
+        self.set_zoom(self._zoom)
+
+    # -- building --------------------------------------------------------------------------
+    def _refresh(self, t0: float) -> None:
+        rec, opts = self._rec, self._options
+        if rec is None:
+            self.page, self.traces = None, []
+            self._clear_static()
+            return
+        t0 = min(max(0.0, t0), max(0.0, rec.duration - page_duration(opts.speed)))
+        page = page_layout(opts.layout, rec.leads, t0=t0, speed=opts.speed, gain=opts.gain,
+                           order=opts.order, rhythm=opts.rhythm or None, derived=rec.derived)
+        key = (id(rec), opts.layout, opts.order, opts.rhythm, opts.speed, opts.gain,
+               opts.theme, self._px_per_mm)
+        moved = t0 != self._t0
+        self._t0, self.page = t0, page
+        if key != self._static_key:
+            self._build_static(page)
+            self._static_key = key
+        self._update_traces()
+        if moved:
+            self.pageChanged.emit(t0)
+
+    def _clear_static(self) -> None:
+        for item in (*self._trace_items, *self._labels, *self._notes):
+            self.vb.removeItem(item)
+        self._trace_items, self._labels, self._notes = [], [], []
+        for curve in (self._minor, self._major, self._pulses, self._ticks):
+            curve.setData([], [])
+        self._sheet.setRect(0.0, 0.0, 0.0, 0.0)
+        self._footer.setText("")
+
+    def _font(self, mm: float = LABEL_MM) -> QtGui.QFont:
+        font = QtGui.QFont()
+        font.setPixelSize(max(9, round(mm * self._px_per_mm)))
+        return font
+
+    def _build_static(self, page: Page) -> None:
+        """Grid, calibration pulses, labels and one curve item per panel."""
+        self._clear_static()
+        theme = THEMES[self._options.theme]
+        self._sheet.setRect(0.0, 0.0, page.width, page.height)
+        self._minor.setData(*_grid_lines(page.width, page.height, 1.0, 5.0))
+        self._major.setData(*_grid_lines(page.width, page.height, 5.0, None))
+        px, pw, h = page.pulse_x, page.pulse_width, page.gain  # 1 mV high = gain mm
+        xs, ys = [], []
+        for y in page.row_baselines:
+            xs += [px - 1.5, px, px, px + pw, px + pw, px + pw + 1.5, np.nan]
+            ys += [y, y, y + h, y + h, y, y, np.nan]
+        self._pulses.setData(np.array(xs), np.array(ys))
+        tx, ty = [], []
+        for p in page.panels:
+            if p.col > 0:
+                tx += [p.x, p.x]
+                ty += [p.y - 2.5, p.y + 2.5]
+        self._ticks.setData(np.array(tx, dtype=float), np.array(ty, dtype=float))
+        ink = pg.mkPen(theme.ink, width=1)
+        font = self._font()
+        for p in page.panels:
+            item = pg.PlotDataItem(pen=ink)
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            item.opts["autoDownsampleFactor"] = 1.0  # per-pixel min/max
+            self.vb.addItem(item)
+            self._trace_items.append(item)
+            text = p.label if p.available else f"{p.label} (not recorded)"
+            color = theme.text if p.available else theme.major
+            label = pg.TextItem(text, color=color, anchor=(0, 0))
+            label.setFont(font)
+            label.setPos(p.x + 1.0, p.y + page.row_pitch / 2 - 0.5)
+            label.setZValue(5)
+            note = pg.TextItem("", color=theme.major, anchor=(0, 0))
+            note.setFont(font)
+            note.setPos(p.x + 1.0, p.y + page.row_pitch / 2 - 0.5 - 1.3 * LABEL_MM)
+            note.setZValue(5)
+            for t in (label, note):
+                self.vb.addItem(t)
+            self._labels.append(label)
+            self._notes.append(note)
+        self._footer.setFont(self._font(2.8))
+        self._footer.setPos(page.pulse_x - 1.5, 2.5)
+        self.vb.setLimits(xMin=-page.width, xMax=2 * page.width,
+                          yMin=-page.height, yMax=2 * page.height)
+        self._update_grid_visibility()
+
+    def _update_traces(self) -> None:
+        rec, page, opts = self._rec, self.page, self._options
+        assert rec is not None and page is not None and self._source is not None
+        self.traces = page_traces(page, self._source, opts.filter)
+        by_panel = {id(t.panel): t for t in self.traces}
+        for p, item, note in zip(page.panels, self._trace_items, self._notes, strict=True):
+            trace = by_panel.get(id(p))
+            if trace is None or trace.y.size == 0:
+                item.setData([], [])
+                note.setText("" if trace is None else "no data here")
+                continue
+            finite = np.isfinite(trace.y)
+            if finite.all():
+                item.setData(trace.x, trace.y, connect="all", skipFiniteCheck=True)
+            else:
+                item.setData(trace.x, trace.y, connect="finite")
+            if not finite.any():
+                note.setText("signal missing")
+            elif np.nanmax(trace.mv) - np.nanmin(trace.mv) < FLAT_MV:
+                note.setText("flat line")
+            else:
+                note.setText("")
+        self._footer.setText(self.footer_text())
+
+    def footer_text(self) -> str:
+        """Speed, gain, filter and time window, as printed at the bottom of the page."""
+        rec, page, opts = self._rec, self.page, self._options
+        if rec is None or page is None:
+            return ""
+        t1 = min(rec.duration, page.t0 + page.duration)
+        text = (f"{opts.scale_label()}   Filter: {opts.filter.label(rec.fs)} (display only)"
+                f"   {rec.name}  {page.t0:.1f}\u2013{t1:.1f} s of {rec.duration:.1f} s")
+        if page.unplaced:
+            text += f"   Not in this layout: {', '.join(page.unplaced)}"
+        return text
+
+    def _apply_theme(self) -> None:
+        theme = THEMES[self._options.theme]
+        self.setBackground(theme.desk)
+        self._sheet.setBrush(QtGui.QBrush(QtGui.QColor(theme.paper)))
+        self._minor.setPen(pg.mkPen(theme.minor, width=1))
+        self._major.setPen(pg.mkPen(theme.major, width=1))
+        self._pulses.setPen(pg.mkPen(theme.ink, width=1))
+        self._ticks.setPen(pg.mkPen(theme.ink, width=1))
+        self._footer.setColor(theme.text)
+        self._static_key = None
+
+    # -- scale ---------------------------------------------------------------------------
+    def set_zoom(self, zoom: float, anchor: tuple[float, float] | None = None) -> None:
+        """Magnify the paper (1 = true scale), keeping ``anchor`` (top-left mm) in place."""
+        w, h = self.vb.width(), self.vb.height()
+        if w <= 0 or h <= 0:
+            self._zoom = zoom
+            return
+        scale = self._px_per_mm * zoom
+        if anchor is None:
+            (x0, _), (_, y1) = self.vb.viewRange()
+            anchor = (x0, y1)
+        x0, y1 = anchor
+        self._zoom = zoom
+        self.vb.setRange(xRange=(x0, x0 + w / scale), yRange=(y1 - h / scale, y1), padding=0)
+        self.zoomChanged.emit(zoom)
+
+    def true_scale(self) -> None:
+        """Zoom 1, the paper's top-left corner in view."""
+        top = self.page.height + 2.0 if self.page else 0.0
+        self.set_zoom(1.0, (-2.0, top))
+
+    def fit_page(self) -> None:
+        """Whole page in view (the zoom factor is shown: this is not true scale)."""
+        if self.page is None or self.vb.width() <= 0:
+            return
+        zoom = min(self.vb.width() / (self.page.width + 4), self.vb.height() / (self.page.height + 4))
+        self.set_zoom(zoom / self._px_per_mm, (-2.0, self.page.height + 2.0))
+
+    def _keep_scale(self) -> None:
+        self.set_zoom(self._zoom)
+
+    def _user_zoomed(self) -> None:
+        """Mouse wheel or drag: read the new magnification back from the view."""
+        (x0, x1), _ = self.vb.viewRange()
+        w = self.vb.width()
+        if w > 0 and x1 > x0:
+            self._zoom = w / (x1 - x0) / self._px_per_mm
+            self.zoomChanged.emit(self._zoom)
+
+    def _update_grid_visibility(self, *_args: object) -> None:
+        self._minor.setVisible(self._px_per_mm * self._zoom >= MIN_MINOR_PX)
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        super().paintEvent(event)
+        self.painted.emit()
+
+    # -- pointer -------------------------------------------------------------------------
+    def panel_at(self, x: float, y: float) -> PanelTrace | None:
+        if self.page is None:
+            return None
+        half = self.page.row_pitch / 2
+        for trace in self.traces:
+            p = trace.panel
+            if p.x <= x < p.x + p.width and abs(y - p.y) <= half:
+                return trace
+        return None
+
+    def hover_at(self, x: float, y: float) -> HoverInfo | None:
+        """Lead, time and value under the paper point (x, y) mm."""
+        trace = self.panel_at(x, y)
+        if trace is None or self._rec is None:
+            return None
+        p = trace.panel
+        t = p.t0 + (x - p.x) / self._options.speed
+        i = round(t * self._rec.fs) - trace.start
+        mv = float(p.sign * trace.mv[i]) if 0 <= i < trace.mv.size else float("nan")
+        return HoverInfo(p.label, t, mv)
+
+    def _mouse_moved(self, pos: QtCore.QPointF) -> None:
+        pt = self.vb.mapSceneToView(pos)
+        self.hovered.emit(self.hover_at(pt.x(), pt.y()))

@@ -1,0 +1,68 @@
+"""Background jobs: long work runs on the thread pool, reports progress and can be cancelled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6 import QtCore
+
+log = logging.getLogger(__name__)
+
+
+class _Signals(QtCore.QObject):
+    progress = QtCore.Signal(float)
+    done = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+    ended = QtCore.Signal()  # always, last: the task may be released after this
+
+
+# Tasks stay referenced from start until they end, even when their owner has dropped them
+# (a replaced or cancelled task still runs to its next progress check).
+_running: set[Task] = set()
+
+
+class Task(QtCore.QRunnable):
+    """Runs ``fn(progress)`` off the UI thread; ``progress(fraction)`` returns False once
+    cancelled. Results arrive on the UI thread through ``signals.done`` / ``signals.failed``
+    (nothing is emitted after a cancel)."""
+
+    def __init__(self, fn: Callable[[Callable[[float], bool]], object], name: str) -> None:
+        super().__init__()
+        self.fn, self.name = fn, name
+        self.signals = _Signals()
+        self._cancelled = False
+        self.setAutoDelete(False)  # the owner keeps it alive until it reports
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def _progress(self, fraction: float) -> bool:
+        if not self._cancelled:
+            self.signals.progress.emit(fraction)
+        return not self._cancelled
+
+    def run(self) -> None:
+        try:
+            result = self.fn(self._progress)
+        except Exception as exc:  # reported to the UI, never raised into Qt's thread pool
+            log.warning("background task %s failed: %s", self.name, type(exc).__name__)
+            if not self._cancelled:
+                self.signals.failed.emit(f"{self.name}: {exc}")
+        else:
+            if not self._cancelled:
+                self.signals.done.emit(result)
+        finally:
+            self.signals.ended.emit()
+
+
+def start(task: Task) -> Task:
+    """Run ``task`` on the global thread pool; it is kept alive until it has ended."""
+    _running.add(task)
+    task.signals.ended.connect(lambda: _running.discard(task))
+    QtCore.QThreadPool.globalInstance().start(task)
+    return task

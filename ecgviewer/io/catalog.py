@@ -1,0 +1,51 @@
+"""Folder catalogue for the record browser: every readable recording below a folder, with
+PTB-XL's ecg_id, age, sex, labels and fold when the folder is (inside) a PTB-XL tree."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecgviewer.io import ptbxl
+
+EXTENSIONS = (".hea", ".csv", ".npy")
+MAX_ENTRIES = 200_000
+
+
+@dataclass
+class Entry:
+    path: Path
+    name: str
+    ecg_id: int | None = None
+    age: float | None = None
+    sex: str = ""
+    labels: list[str] = field(default_factory=list)
+    fold: str = ""
+
+
+def scan(folder: Path, cancelled=lambda: False) -> list[Entry]:
+    """Recordings under ``folder`` sorted by path (WFDB headers, CSV, NPY)."""
+    folder = Path(folder)
+    root = ptbxl.find_root(folder / "x")  # the folder itself or one of its parents
+    table = ptbxl.table(root) if root else {}
+    entries: list[Entry] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        if cancelled():
+            break
+        for name in sorted(filenames):
+            if not name.lower().endswith(EXTENSIONS) or name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            entry = Entry(path, str(path.relative_to(folder)))
+            eid = ptbxl.ecg_id(path)
+            if eid is not None and eid in table:
+                info = table[eid]
+                entry.ecg_id, entry.age, entry.sex = eid, info.get("age"), info.get("sex") or ""
+                entry.labels = sorted(info.get("labels", {}))
+                entry.fold = str(info.get("fold", ""))
+            entries.append(entry)
+            if len(entries) >= MAX_ENTRIES:
+                return entries
+    return entries

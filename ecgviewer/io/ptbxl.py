@@ -1,0 +1,102 @@
+"""PTB-XL metadata: demographics, report and SCP-ECG labels of a record inside a PTB-XL tree.
+
+Wagner et al., Sci Data 7:154 (2020); CC BY 4.0. The tree may hold the original
+``ptbxl_database.csv`` (likelihoods, report) and/or the 0/1 table ``ptbxl_statements_v103.csv``.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from ecgviewer.recording import Recording
+
+RECORD_NAME = re.compile(r"^(\d{5})_(?:lr|hr)$")
+DATABASE, STATEMENTS, SCP = "ptbxl_database.csv", "ptbxl_statements_v103.csv", "scp_statements.csv"
+_SEX = {"0": "male", "1": "female", "0.0": "male", "1.0": "female"}
+
+
+def find_root(path: Path, levels: int = 4) -> Path | None:
+    """The PTB-XL folder above ``path`` (the one holding its CSV tables), if any."""
+    for parent in list(path.resolve().parents)[:levels]:
+        if (parent / DATABASE).is_file() or (parent / STATEMENTS).is_file():
+            return parent
+    return None
+
+
+def ecg_id(path: Path) -> int | None:
+    """PTB-XL's ecg_id from a record file name such as ``00001_hr.hea``."""
+    m = RECORD_NAME.match(path.stem)
+    return int(m.group(1)) if m else None
+
+
+@lru_cache(maxsize=4)
+def descriptions(root: Path) -> dict[str, str]:
+    """SCP-ECG statement code -> description."""
+    f = root / SCP
+    if not f.is_file():
+        return {}
+    with f.open(newline="", encoding="utf-8") as fh:
+        return {row[""]: row["description"] for row in csv.DictReader(fh)}
+
+
+def _age(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=4)
+def table(root: Path) -> dict[int, dict]:
+    """ecg_id -> {age, sex, labels, report, fold, date} from whichever tables the tree has."""
+    out: dict[int, dict] = {}
+    statements = root / STATEMENTS
+    if statements.is_file():
+        with statements.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            cols = next(reader)
+            codes = cols[4:]
+            for row in reader:
+                out[int(row[0])] = {
+                    "age": _age(row[1]), "sex": _SEX.get(row[2]), "fold": row[3],
+                    "labels": {c: 1.0 for c, v in zip(codes, row[4:], strict=False) if v == "1"},
+                }
+    database = root / DATABASE
+    if database.is_file():
+        with database.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                entry = out.setdefault(int(row["ecg_id"]), {})
+                entry.update(
+                    age=_age(row["age"]), sex=_SEX.get(row["sex"]), fold=row["strat_fold"],
+                    report=row["report"].strip(), date=row["recording_date"],
+                    labels=dict(ast.literal_eval(row["scp_codes"] or "{}")),
+                )
+    return out
+
+
+def attach(rec: Recording) -> None:
+    """Fill ``rec.metadata`` from the PTB-XL tables when the file sits in a PTB-XL tree."""
+    if rec.path is None or (eid := ecg_id(rec.path)) is None:
+        return
+    root = find_root(rec.path)
+    if root is None or (info := table(root).get(eid)) is None:
+        return
+    meta = rec.metadata
+    meta.dataset, meta.record_id = "PTB-XL", str(eid)
+    age = info.get("age")
+    meta.age = None if age is None or age >= 300 else age  # v1.0.3 stores ages over 89 as 300
+    if age is not None and age >= 300:
+        meta.extra["age"] = "over 89"
+    meta.sex = info.get("sex") or meta.sex
+    meta.report = info.get("report") or meta.report
+    meta.labels = dict(info.get("labels", {}))
+    names = descriptions(root)
+    meta.label_descriptions = {c: names[c] for c in meta.labels if c in names}
+    if info.get("fold"):
+        meta.extra["strat_fold"] = str(info["fold"])
+    if info.get("date"):
+        meta.extra["recording_date"] = info["date"]

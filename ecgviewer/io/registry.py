@@ -1,0 +1,75 @@
+"""Reader registry: formats are detected by content (extension only as a tie-breaker)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecgviewer.errors import EcgReadError
+from ecgviewer.recording import Recording
+
+SNIFF_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One file format: how to recognise it from its first bytes and how to read it."""
+
+    name: str
+    extensions: tuple[str, ...]
+    sniff: Callable[[Path, bytes], bool]
+    read: Callable[[Path], Recording]
+
+
+READERS: list[Reader] = []
+
+
+def register(reader: Reader) -> Reader:
+    """Add a reader; later issues' formats plug in here."""
+    READERS.append(reader)
+    return reader
+
+
+def resolve(path: str | os.PathLike[str]) -> Path:
+    """The file to open: a WFDB record may be named without its extension."""
+    p = Path(path).expanduser()
+    if not p.exists() and p.with_name(p.name + ".hea").is_file():
+        return p.with_name(p.name + ".hea")
+    return p
+
+
+def detect(path: Path) -> Reader:
+    """The reader whose sniffer accepts the file; content first, then extension."""
+    with path.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+    matches = [r for r in READERS if r.sniff(path, head)]
+    if not matches:
+        known = ", ".join(r.name for r in READERS)
+        raise EcgReadError(path, f"unrecognised file format (readable formats: {known})")
+    by_ext = [r for r in matches if path.suffix.lower() in r.extensions]
+    return (by_ext or matches)[0]
+
+
+def load(path: str | os.PathLike[str]) -> Recording:
+    """Read an ECG file into a :class:`Recording`; any failure becomes an ``EcgReadError``."""
+    p = resolve(path)
+    if not p.exists():
+        raise EcgReadError(p, "no such file")
+    if not p.is_file():
+        raise EcgReadError(p, "not a file")
+    if not os.access(p, os.R_OK):
+        raise EcgReadError(p, "permission denied")
+    if p.stat().st_size == 0:
+        raise EcgReadError(p, "the file is empty")
+    reader = detect(p)
+    try:
+        return reader.read(p)
+    except EcgReadError:
+        raise
+    except MemoryError:
+        raise EcgReadError(p, "not enough memory to read this recording") from None
+    except Exception as exc:  # a reader's library failing on bad input must not crash the app
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EcgReadError(p, f"invalid {reader.name} data ({cause})") from exc

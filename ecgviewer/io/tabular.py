@@ -1,0 +1,155 @@
+"""CSV and NPY recordings, in the layout documented in the README ("CSV and NPY files").
+
+CSV: optional ``# fs = 500`` and ``# units = mV`` comment lines, a header row of lead names,
+then one row per sample (comma, semicolon or tab separated); a first column named
+``time``/``t``/``time_s`` holds seconds and gives the rate when no ``# fs`` line does.
+NPY: a 2-D array (leads x samples, or samples x leads) with a sidecar ``<name>.json``
+holding ``{"fs": 500, "leads": ["I", ...], "units": "mV"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.errors import EcgReadError
+from ecgviewer.io.registry import Reader, register
+from ecgviewer.recording import Recording, make_recording
+from ecgviewer.sources import ArraySource, SignalSource, WindowedSource
+
+UNITS = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
+TIME_COLUMNS = {"time", "t", "time_s", "seconds", "sec", "s"}
+LAZY_VALUES = 8_000_000
+_COMMENT = re.compile(r"^#\s*([A-Za-z_ ]+?)\s*[:=]\s*(.+?)\s*$")
+_FS_KEYS = {"fs", "sampling_rate", "sampling rate", "fs_hz", "rate"}
+
+
+def _unit_factor(path: Path, units: str) -> float:
+    key = units.strip().lower()
+    if key not in UNITS:
+        raise EcgReadError(path, f"unknown units {units!r} (use mV, uV or V)")
+    return UNITS[key]
+
+
+def _check_fs(path: Path, fs: float) -> float:
+    if not np.isfinite(fs) or not 50 <= fs <= 100_000:
+        raise EcgReadError(path, f"sampling rate {fs:g} Hz is outside 50-100000 Hz")
+    return float(fs)
+
+
+def _text_lines(head: bytes) -> list[str]:
+    """Non-empty lines of a text file's first bytes ([] for binary data)."""
+    if b"\x00" in head:
+        return []
+    return [ln for ln in head.decode("utf-8", errors="ignore").splitlines() if ln.strip()]
+
+
+def _delimiter(line: str) -> str:
+    return max((",", ";", "\t"), key=line.count)
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return field.strip().lower() in ("", "nan", "na")
+    return True
+
+
+def sniff_csv(path: Path, head: bytes) -> bool:
+    """Text whose first row names the columns and whose next row is numbers."""
+    rows = [ln for ln in _text_lines(head) if not ln.lstrip().startswith("#")]
+    if len(rows) < 2:
+        return False
+    delim = _delimiter(rows[0])
+    header, first = rows[0].split(delim), rows[1].split(delim)
+    return (
+        len(header) == len(first)
+        and not all(_is_number(h) for h in header)
+        and all(_is_number(v) for v in first)
+    )
+
+
+def read_csv(path: Path) -> Recording:
+    meta: dict[str, str] = {}
+    header: list[str] | None = None
+    skip = 0
+    with path.open("r", encoding="utf-8", errors="strict") as fh:
+        for line in fh:
+            skip += 1
+            if not line.strip():
+                continue
+            if line.lstrip().startswith("#"):
+                m = _COMMENT.match(line.strip())
+                if m:
+                    meta[m.group(1).strip().lower()] = m.group(2)
+                continue
+            delim = _delimiter(line)
+            header = [h.strip() for h in line.rstrip("\r\n").split(delim)]
+            break
+    if header is None:
+        raise EcgReadError(path, "no header row with lead names")
+    data = np.genfromtxt(path, delimiter=delim, skip_header=skip, dtype=np.float64,
+                         invalid_raise=False, loose=True)
+    data = np.atleast_2d(data)
+    if data.size == 0 or data.shape[1] != len(header):
+        raise EcgReadError(path, f"expected {len(header)} numeric columns under the header row")
+    time_col = header[0].lower() in TIME_COLUMNS
+    fs_text = next((v for k, v in meta.items() if k in _FS_KEYS), None)
+    if fs_text is not None:
+        try:
+            fs = float(fs_text.split()[0])
+        except ValueError:
+            raise EcgReadError(path, f"unreadable sampling rate {fs_text!r}") from None
+    elif time_col and data.shape[0] > 1:
+        fs = 1.0 / float(np.median(np.diff(data[:, 0])))
+    else:
+        raise EcgReadError(path, "sampling rate unknown: add a '# fs = 500' line or a time column")
+    warnings = []
+    if "units" not in meta:
+        warnings.append("units not stated in the file, assumed mV")
+    factor = _unit_factor(path, meta.get("units", "mV"))
+    signals = data[:, 1:] if time_col else data
+    names = header[1:] if time_col else header
+    if not names:
+        raise EcgReadError(path, "no signal columns besides time")
+    source = ArraySource((signals.T * factor).astype(np.float32))
+    return make_recording(path, source, _check_fs(path, fs), names, "CSV", warnings=warnings)
+
+
+def sniff_npy(path: Path, head: bytes) -> bool:
+    return head.startswith(b"\x93NUMPY")
+
+
+def read_npy(path: Path) -> Recording:
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        raise EcgReadError(path, f"missing sidecar {sidecar.name} with fs, leads and units")
+    try:
+        info = json.loads(sidecar.read_text(encoding="utf-8"))
+        fs, leads = float(info["fs"]), [str(x) for x in info["leads"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EcgReadError(sidecar, f"sidecar needs 'fs' and 'leads' ({exc})") from None
+    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+        raise EcgReadError(path, f"expected a 2-D numeric array, got shape {arr.shape} {arr.dtype}")
+    if arr.shape[0] != len(leads):
+        if arr.shape[1] != len(leads):
+            raise EcgReadError(path, f"array {arr.shape} does not match {len(leads)} leads")
+        arr = arr.T
+    factor = _unit_factor(path, str(info.get("units", "mV")))
+    source: SignalSource
+    if arr.size > LAZY_VALUES:
+        def fetch(start: int, stop: int) -> np.ndarray:
+            return (np.asarray(arr[:, start:stop], dtype=np.float64) * factor).astype(np.float32)
+        source = WindowedSource(fetch, arr.shape[0], arr.shape[1])
+    else:
+        source = ArraySource((np.asarray(arr, dtype=np.float64) * factor).astype(np.float32))
+    return make_recording(path, source, _check_fs(path, fs), leads, "NPY")
+
+
+register(Reader("CSV", (".csv", ".txt", ".tsv"), sniff_csv, read_csv))
+register(Reader("NPY", (".npy",), sniff_npy, read_npy))

@@ -1,0 +1,181 @@
+"""WFDB records (PhysioNet): every signal format wfdb reads, single- and multi-segment.
+
+Short records are read whole through ``wfdb.rdrecord`` (its exact ADC-to-physical
+conversion); long ones are paged: memory-mapped when the samples are plain interleaved
+integers, otherwise read window by window through ``rdrecord(sampfrom, sampto)``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.errors import EcgReadError
+from ecgviewer.io import ptbxl
+from ecgviewer.io.registry import Reader, register
+from ecgviewer.recording import Metadata, Recording, make_recording
+from ecgviewer.sources import ArraySource, MemmapSource, SignalSource, WindowedSource
+
+# Records with more values than this are paged from disk instead of loaded (32 MB as float32).
+LAZY_VALUES = 8_000_000
+MIN_FS, MAX_FS = 50.0, 100_000.0
+
+_UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
+_UNKNOWN_UNITS = {"", "nu", "?", "unknown"}
+# Plain little-endian integer formats numpy can map directly: fmt -> (dtype, offset to signed).
+_MAPPABLE = {"16": ("<i2", 0), "32": ("<i4", 0), "80": ("u1", 128)}
+_MISSING = {"16": -32768, "32": -(2**31), "80": 0}  # raw stored value meaning "no sample"
+_HEADER_LINE = re.compile(rb"^[^\s#/]+(?:/\d+)?\s+\d+(?:\s|$)")
+
+
+def _header_path(path: Path) -> Path:
+    return path if path.suffix.lower() == ".hea" else path.with_suffix(".hea")
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    """A WFDB header, or a signal file (.dat, .mat, ...) with its header beside it."""
+    if path.suffix.lower() != ".hea":
+        return path.suffix.lower() in (".dat", ".mat") and _header_path(path).is_file()
+    for line in head.splitlines():
+        line = line.strip()
+        if line and not line.startswith(b"#"):
+            return bool(_HEADER_LINE.match(line))
+    return False
+
+
+def _to_mv(path: Path, names: list[str], units: list[str], rec_warnings: list[str]) -> list[float | None]:
+    """Per channel, the factor to mV, or None for channels that are not ECG voltages."""
+    out: list[float | None] = []
+    for name, unit in zip(names, units, strict=True):
+        key = (unit or "").strip().lower()
+        if key in _UNIT_TO_MV:
+            out.append(_UNIT_TO_MV[key])
+        elif key in _UNKNOWN_UNITS:
+            out.append(1.0)
+            rec_warnings.append(f"lead {name}: units not given in the header, assumed mV")
+        else:
+            out.append(None)
+            rec_warnings.append(f"channel {name!r} skipped: units {unit!r} are not a voltage")
+    if not any(f is not None for f in out):
+        raise EcgReadError(path, "no channel is an ECG voltage (units: " + ", ".join(units) + ")")
+    return out
+
+
+def _metadata(comments: list[str]) -> Metadata:
+    """Key: value header comments (LUDB's ``<age>: 51``, the Challenge's ``Age: 74``, PTB's)."""
+    meta = Metadata()
+    for line in comments:
+        key, sep, value = line.partition(":")
+        key, value = key.strip().strip("<>").strip().lower(), value.strip()
+        if not sep or not value:
+            continue
+        if key == "age":
+            try:
+                meta.age = float(value)
+            except ValueError:
+                meta.extra["age"] = value
+        elif key == "sex":
+            meta.sex = {"m": "male", "f": "female"}.get(value[:1].lower(), value)
+        else:
+            meta.extra[key] = value
+    return meta
+
+
+def _start_time(header: object) -> datetime | None:
+    date, time = getattr(header, "base_date", None), getattr(header, "base_time", None)
+    if date is None or time is None:
+        return None
+    return datetime.combine(date, time)
+
+
+def _memmap_source(path: Path, header, keep: list[int], to_mv: list[float]) -> SignalSource | None:
+    """A memory map over the signal file when the layout allows one, else None."""
+    fmts, files = set(header.fmt), set(header.file_name)
+    if len(fmts) != 1 or len(files) != 1 or next(iter(fmts)) not in _MAPPABLE:
+        return None
+    if any(s not in (None, 0) for s in (header.skew or [])):
+        return None
+    if any(s != 1 for s in (header.samps_per_frame or [1])):
+        return None
+    fmt = next(iter(fmts))
+    dtype, offset_to_signed = _MAPPABLE[fmt]
+    dat = path.with_name(next(iter(files)))
+    offset = int((header.byte_offset or [0])[0] or 0)
+    itemsize = np.dtype(dtype).itemsize
+    need = offset + header.sig_len * header.n_sig * itemsize
+    have = dat.stat().st_size
+    if have < need:
+        raise EcgReadError(dat, f"data file truncated: {have} bytes, the header needs {need}")
+    baseline = [header.baseline[k] + offset_to_signed for k in keep]
+    return MemmapSource(
+        dat, dtype=dtype, n_channels=header.n_sig, n_samples=header.sig_len, offset=offset,
+        gain=[header.adc_gain[k] for k in keep], baseline=baseline,
+        to_mv=[to_mv[k] for k in keep], missing=_MISSING[fmt],
+        channels=keep,
+    )
+
+
+def read(path: Path) -> Recording:
+    import wfdb  # deferred: wfdb pulls pandas, kept off the start-up path until a file is read
+
+    hea = _header_path(path)
+    record_name = str(hea.with_suffix(""))
+    try:
+        header = wfdb.rdheader(record_name)
+    except Exception as exc:
+        raise EcgReadError(hea, f"invalid WFDB header ({exc})") from None
+    fs = float(header.fs or 0)
+    if not (MIN_FS <= fs <= MAX_FS):
+        raise EcgReadError(hea, f"sampling rate {fs:g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")
+    if not header.sig_len:
+        raise EcgReadError(hea, "the header declares no samples (signal length 0)")
+    multi = hasattr(header, "seg_name")
+    if multi:
+        header = wfdb.rdheader(record_name, rd_segments=True)
+        names, units = _multi_segment_layout(header)
+    else:
+        names, units = list(header.sig_name or []), list(header.units or [])
+        if not names:
+            raise EcgReadError(hea, "the header lists no signals")
+    warnings: list[str] = []
+    to_mv = _to_mv(hea, names, units, warnings)
+    keep = [k for k, f in enumerate(to_mv) if f is not None]
+    scale = np.array([to_mv[k] for k in keep], dtype=np.float64)[:, None]
+    n_values = header.sig_len * len(keep)
+
+    source: SignalSource | None = None
+    if n_values > LAZY_VALUES and not multi:
+        source = _memmap_source(hea, header, keep, to_mv)
+    if source is None and n_values > LAZY_VALUES:
+        def fetch(start: int, stop: int) -> np.ndarray:
+            r = wfdb.rdrecord(record_name, sampfrom=start, sampto=stop, channels=keep)
+            return (r.p_signal.T * scale).astype(np.float32)
+        source = WindowedSource(fetch, len(keep), header.sig_len)
+    if source is None:
+        rec = wfdb.rdrecord(record_name, channels=keep)
+        if rec.p_signal is None or rec.p_signal.shape[0] != header.sig_len:
+            got = 0 if rec.p_signal is None else rec.p_signal.shape[0]
+            raise EcgReadError(hea, f"data truncated: {got} of {header.sig_len} samples present")
+        source = ArraySource((rec.p_signal.T * scale).astype(np.float32))
+
+    meta = _metadata(list(header.comments or []))
+    recording = make_recording(
+        path, source, fs, [names[k] for k in keep], "WFDB",
+        start_time=_start_time(header), metadata=meta, warnings=warnings,
+    )
+    ptbxl.attach(recording)
+    return recording
+
+
+def _multi_segment_layout(header) -> tuple[list[str], list[str]]:
+    """Signal names and units of a multi-segment record (from its layout or first segment)."""
+    for seg in header.segments or []:
+        if seg is not None and seg.sig_name:
+            return list(seg.sig_name), list(seg.units or [""] * len(seg.sig_name))
+    raise ValueError("no segment lists its signals")
+
+
+register(Reader("WFDB", (".hea", ".dat", ".mat"), sniff, read))

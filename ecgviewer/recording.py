@@ -1,0 +1,144 @@
+"""The one in-memory model of an ECG that every reader produces and every view consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.leads import LIMB_LEADS, STANDARD_LEADS, canonical_lead
+from ecgviewer.sources import DerivedLimbSource, SignalSource
+
+# Amplitude checks: an ECG in mV rarely exceeds +-10 mV; a lead with less than 10 uV
+# peak-to-peak carries no signal.
+IMPLAUSIBLE_MV = 50.0
+FLAT_MV = 0.01
+CHECK_SECONDS = 60.0  # lazy (long) records are checked on their first minute only
+
+
+@dataclass
+class Metadata:
+    """What the file (or the dataset around it) says about the recording."""
+
+    record_id: str | None = None
+    age: float | None = None
+    sex: str | None = None  # "male" / "female"
+    report: str | None = None
+    labels: dict[str, float] = field(default_factory=dict)  # code -> likelihood (%) or 1
+    label_descriptions: dict[str, str] = field(default_factory=dict)
+    dataset: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Recording:
+    """A multi-lead ECG: samples in mV (leads x samples, float32), read through ``source``."""
+
+    path: Path | None
+    source: SignalSource
+    fs: float
+    leads: tuple[str, ...]
+    source_format: str
+    units: str = "mV"
+    derived: frozenset[str] = frozenset()
+    start_time: datetime | None = None
+    metadata: Metadata = field(default_factory=Metadata)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_samples(self) -> int:
+        return self.source.n_samples
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.n_samples / self.fs
+
+    @cached_property
+    def signals(self) -> np.ndarray:
+        """All samples, (leads, samples) float32 mV. Avoid on long (lazy) recordings."""
+        return self.source.read(0, self.n_samples)
+
+    def index(self, lead: str) -> int:
+        return self.leads.index(lead)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``start:stop`` of every lead, (leads, n) float32 mV."""
+        return self.source.read(start, stop)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "recording"
+
+
+def make_recording(
+    path: Path | None,
+    source: SignalSource,
+    fs: float,
+    names: list[str],
+    source_format: str,
+    **kwargs: object,
+) -> Recording:
+    """Canonicalise lead names, derive missing limb leads and check the signal's sanity."""
+    if not np.isfinite(fs) or fs <= 0:
+        raise ValueError(f"invalid sampling rate {fs!r}")
+    leads = _unique([canonical_lead(n) for n in names])
+    rec = Recording(path, source, float(fs), tuple(leads), source_format, **kwargs)  # type: ignore[arg-type]
+    _derive_missing_limb_leads(rec)
+    _check_signals(rec)
+    return rec
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Keep duplicate lead names apart (``V1``, ``V1 (2)``) rather than silently dropping one."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return out
+
+
+def _derive_missing_limb_leads(rec: Recording) -> None:
+    have = set(rec.leads)
+    missing = [n for n in LIMB_LEADS[2:] if n not in have]
+    if not missing or not {"I", "II"} <= have:
+        return
+    # Standard leads in standard order, then the others in file order.
+    order = [n for n in STANDARD_LEADS if n in have or n in missing]
+    order += [n for n in rec.leads if n not in STANDARD_LEADS]
+    recipe: list[int | str] = [rec.leads.index(n) if n in have else n for n in order]
+    rec.source = DerivedLimbSource(rec.source, recipe, rec.leads.index("I"), rec.leads.index("II"))
+    rec.leads = tuple(order)
+    rec.derived = frozenset(missing)
+    rec.warnings.append(f"{', '.join(missing)} derived from I and II (not recorded)")
+
+
+def _check_signals(rec: Recording) -> None:
+    """Warn about what would otherwise be a silently wrong picture."""
+    n = rec.n_samples if not rec.source.lazy else min(rec.n_samples, int(CHECK_SECONDS * rec.fs))
+    data = rec.source.read(0, n) if n else np.zeros((len(rec.leads), 0), np.float32)
+    if n == 0:
+        raise ValueError("the recording holds no samples")
+    finite = np.isfinite(data)
+    if not finite.any():
+        raise ValueError("every sample is missing (NaN)")
+    for i, lead in enumerate(rec.leads):
+        x = data[i][finite[i]]
+        missing = 1.0 - x.size / n
+        if x.size == 0:
+            rec.warnings.append(f"lead {lead}: no signal (all samples missing)")
+            continue
+        if missing > 0:
+            rec.warnings.append(f"lead {lead}: {missing:.0%} of samples missing, shown as gaps")
+        if np.ptp(x) < FLAT_MV:
+            rec.warnings.append(f"lead {lead}: flat line (under {FLAT_MV * 1000:.0f} uV)")
+    ok = data[finite]
+    peak = float(np.percentile(np.abs(ok - np.median(ok)), 99.9)) if ok.size else 0.0
+    if peak > IMPLAUSIBLE_MV:
+        rec.warnings.append(
+            f"amplitudes reach {peak:.0f} mV, implausible for an ECG: check the file's units"
+        )

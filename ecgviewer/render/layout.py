@@ -1,0 +1,151 @@
+"""Paper geometry: where each lead's trace sits on the ECG page, in millimetres.
+
+Pure Python so the GUI, the CLI renderer, reports and tests share one definition.
+x runs right, y runs up (pyqtgraph's convention); one unit is one paper millimetre.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ecgviewer.leads import CABRERA_LIMB, STANDARD_LEADS
+
+SPEEDS = (10.0, 12.5, 25.0, 50.0)  # mm/s
+GAINS = (5.0, 10.0, 20.0)  # mm/mV
+LAYOUTS = ("3x4", "3x4+1", "3x4+3", "6x2", "12x1")
+ORDERS = ("standard", "cabrera")
+TRACE_WIDTH_MM = 250.0  # 10 s at 25 mm/s, the standard page
+MARGIN_MM = 5.0
+PULSE_SECONDS = 0.2  # calibration pulse: 1 mV high, 200 ms wide
+DEFAULT_RHYTHM = {"3x4+1": ("II",), "3x4+3": ("V1", "II", "V5")}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One trace on the page: which lead, which seconds, and where."""
+
+    lead: str
+    label: str
+    sign: float  # -1 draws the lead inverted (Cabrera's -aVR)
+    t0: float  # seconds in the recording
+    t1: float
+    x: float  # mm, left edge of the trace
+    y: float  # mm, the 0 mV baseline
+    width: float  # mm
+    row: int
+    col: int
+    available: bool  # False: the recording has no such lead ("not recorded")
+
+
+@dataclass(frozen=True)
+class Page:
+    panels: tuple[Panel, ...]
+    width: float  # mm, whole paper
+    height: float
+    row_baselines: tuple[float, ...]
+    pulse_x: float  # mm, where each row's calibration pulse rises
+    pulse_width: float  # mm
+    row_pitch: float  # mm between baselines
+    speed: float
+    gain: float
+    t0: float
+    duration: float  # seconds per page row
+    layout: str
+    order: str
+    unplaced: tuple[str, ...]  # recording leads this layout does not show
+
+
+def page_duration(speed: float, trace_width: float = TRACE_WIDTH_MM) -> float:
+    """Seconds of signal across the page at ``speed`` mm/s."""
+    return trace_width / speed
+
+
+def row_pitch(gain: float) -> float:
+    """Baseline spacing: 3.5 mV of room, rounded up to whole 5 mm boxes."""
+    return 5.0 * math.ceil(0.7 * gain)
+
+
+def _limb_sequence(order: str) -> list[tuple[str, float]]:
+    if order == "cabrera":
+        return [(lead, float(sign)) for lead, sign in CABRERA_LIMB]
+    return [(lead, 1.0) for lead in STANDARD_LEADS[:6]]
+
+
+def _grid(layout: str, order: str) -> list[list[tuple[str, float]]]:
+    """Columns of (lead, sign) for the multi-column formats."""
+    limb = _limb_sequence(order)
+    chest = [(f"V{i}", 1.0) for i in range(1, 7)]
+    if layout.startswith("3x4"):
+        return [limb[0:3], limb[3:6], chest[0:3], chest[3:6]]
+    if layout == "6x2":
+        return [limb, chest]
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+def _label(lead: str, sign: float, derived: frozenset[str]) -> str:
+    text = ("\u2212" if sign < 0 else "") + lead
+    return text + (" (derived)" if lead in derived else "")
+
+
+def page_layout(
+    layout: str,
+    leads: Sequence[str],
+    *,
+    t0: float = 0.0,
+    speed: float = 25.0,
+    gain: float = 10.0,
+    order: str = "standard",
+    rhythm: Sequence[str] | None = None,
+    derived: frozenset[str] = frozenset(),
+    trace_width: float = TRACE_WIDTH_MM,
+) -> Page:
+    """Place ``leads`` (the recording's) on a page in ``layout``, starting at ``t0`` seconds.
+
+    Multi-column formats show consecutive time segments column by column, as on the
+    standard paper ECG; rhythm strips and 12x1 rows span the whole page. A recording with
+    none of the 12 standard leads is shown stacked (as 12x1) whatever the layout.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    if order not in ORDERS:
+        raise ValueError(f"unknown lead order {order!r}; choose standard or cabrera")
+    have = set(leads)
+    duration = page_duration(speed, trace_width)
+    pulse_w = PULSE_SECONDS * speed
+    left = 5.0 * math.ceil((pulse_w + 4.0) / 5.0)
+    pitch = row_pitch(gain)
+
+    rows: list[list[tuple[str, float, float, float]]] = []  # per row: (lead, sign, t0, t1)
+    if layout == "12x1" or not have & set(STANDARD_LEADS):
+        seq = _limb_sequence(order) + [(f"V{i}", 1.0) for i in range(1, 7)]
+        seq = [s for s in seq if s[0] in have] if have & set(STANDARD_LEADS) else []
+        seq += [(lead, 1.0) for lead in leads if lead not in STANDARD_LEADS]
+        rows = [[(lead, sign, t0, t0 + duration)] for lead, sign in seq]
+    else:
+        cols = _grid(layout, order)
+        seg = duration / len(cols)
+        for r in range(len(cols[0])):
+            rows.append([(cols[c][r][0], cols[c][r][1], t0 + c * seg, t0 + (c + 1) * seg)
+                         for c in range(len(cols))])
+        strips = tuple(rhythm) if rhythm else DEFAULT_RHYTHM.get(layout, ())
+        rows += [[(lead, 1.0, t0, t0 + duration)] for lead in strips]
+
+    n_rows = max(1, len(rows))
+    height = n_rows * pitch + 2 * MARGIN_MM
+    width = left + trace_width + MARGIN_MM
+    baselines = tuple(height - MARGIN_MM - (r + 0.5) * pitch for r in range(n_rows))
+    panels = []
+    for r, row in enumerate(rows):
+        w = trace_width / len(row)
+        for c, (lead, sign, a, b) in enumerate(row):
+            panels.append(Panel(lead, _label(lead, sign, derived), sign, a, b,
+                                left + c * w, baselines[r], w, r, c, lead in have))
+    placed = {p.lead for p in panels}
+    return Page(
+        panels=tuple(panels), width=width, height=height, row_baselines=baselines,
+        pulse_x=left - 2.0 - pulse_w, pulse_width=pulse_w, row_pitch=pitch, speed=speed,
+        gain=gain, t0=t0, duration=duration, layout=layout, order=order,
+        unplaced=tuple(lead for lead in leads if lead not in placed),
+    )

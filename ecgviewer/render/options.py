@@ -1,0 +1,48 @@
+"""What the user chose for the paper: layout, order, speed, gain, filters, theme."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ecgviewer.dsp.filters import DisplayFilter
+
+MM_PER_INCH = 25.4
+DEFAULT_PX_PER_MM = 96.0 / MM_PER_INCH
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    paper: str
+    minor: str
+    major: str
+    ink: str
+    text: str
+    derived_ink: str
+    marks: str  # calipers
+    desk: str  # around the sheet
+
+
+THEMES = {
+    "light": Theme("light", "#ffffff", "#f7cfcf", "#e08d8d", "#000000", "#202020", "#1f3f9f",
+                   "#0060c0", "#d9dadc"),
+    "dark": Theme("dark", "#141619", "#3a2629", "#6e3b42", "#ececec", "#d8d8d8", "#9fc0ff",
+                  "#40b0ff", "#050607"),
+}
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    layout: str = "3x4+1"
+    order: str = "standard"
+    rhythm: tuple[str, ...] = ()  # empty: the layout's default rhythm leads
+    speed: float = 25.0  # mm/s
+    gain: float = 10.0  # mm/mV
+    filter: DisplayFilter = field(default_factory=lambda: DisplayFilter(0.5, 150.0, None))
+    theme: str = "light"
+
+    def with_(self, **changes: object) -> ViewOptions:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def scale_label(self) -> str:
+        return f"{self.speed:g} mm/s, {self.gain:g} mm/mV"

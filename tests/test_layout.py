@@ -1,0 +1,102 @@
+"""Paper geometry: every layout places the right lead over the right seconds."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.render.layout import LAYOUTS, page_duration, page_layout, row_pitch
+
+STANDARD_3X4 = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"]]
+CABRERA_3X4 = [["aVL", "II", "V1", "V4"], ["I", "aVF", "V2", "V5"], ["aVR", "III", "V3", "V6"]]
+
+
+def grid(page, rows=3):
+    return [[p.lead for p in page.panels if p.row == r] for r in range(rows)]
+
+
+@pytest.mark.parametrize("speed", [25.0, 50.0])
+def test_3x4_columns_are_consecutive_segments(speed):
+    page = page_layout("3x4", STANDARD_LEADS, t0=2.0, speed=speed)
+    assert grid(page) == STANDARD_3X4
+    seg = page_duration(speed) / 4
+    for p in page.panels:
+        assert p.t0 == pytest.approx(2.0 + p.col * seg)
+        assert p.t1 == pytest.approx(2.0 + (p.col + 1) * seg)
+        # the trace is as wide on paper as its seconds at this speed
+        assert p.width == pytest.approx((p.t1 - p.t0) * speed)
+
+
+def test_cabrera_order_inverts_avr():
+    page = page_layout("3x4", STANDARD_LEADS, order="cabrera")
+    assert grid(page) == CABRERA_3X4
+    avr = next(p for p in page.panels if p.lead == "aVR")
+    assert avr.sign == -1 and avr.label == "\u2212aVR"
+    assert all(p.sign == 1 for p in page.panels if p.lead != "aVR")
+
+
+@pytest.mark.parametrize(("layout", "strips"), [("3x4+1", ["II"]), ("3x4+3", ["V1", "II", "V5"])])
+def test_rhythm_strips_span_the_page(layout, strips):
+    page = page_layout(layout, STANDARD_LEADS, t0=1.0)
+    rows = [[p for p in page.panels if p.row == r] for r in range(3, 3 + len(strips))]
+    assert [r[0].lead for r in rows] == strips
+    for (p,) in rows:
+        assert (p.t0, p.t1) == (1.0, pytest.approx(1.0 + page.duration))
+
+
+def test_chosen_rhythm_lead():
+    page = page_layout("3x4+1", STANDARD_LEADS, rhythm=["V5"])
+    assert page.panels[-1].lead == "V5" and page.panels[-1].row == 3
+
+
+def test_6x2_and_12x1():
+    page = page_layout("6x2", STANDARD_LEADS)
+    assert [p.lead for p in page.panels if p.col == 0] == list(STANDARD_LEADS[:6])
+    assert [p.lead for p in page.panels if p.col == 1] == list(STANDARD_LEADS[6:])
+    assert {(p.t0, p.t1) for p in page.panels if p.col == 1} == {(5.0, 10.0)}
+    page = page_layout("12x1", STANDARD_LEADS)
+    assert [p.lead for p in page.panels] == list(STANDARD_LEADS)
+    assert all((p.t0, p.t1) == (0.0, 10.0) for p in page.panels)
+
+
+def test_each_lead_once_per_grid_and_rows_do_not_overlap():
+    for layout in LAYOUTS:
+        page = page_layout(layout, STANDARD_LEADS)
+        grid_panels = [p for p in page.panels if p.row < (3 if layout.startswith("3x4") else 99)]
+        leads = [p.lead for p in grid_panels]
+        assert sorted(leads) == sorted(STANDARD_LEADS), layout
+        ys = sorted(page.row_baselines, reverse=True)
+        assert all(a - b == pytest.approx(row_pitch(10.0)) for a, b in zip(ys, ys[1:], strict=False))
+        assert 0 < min(ys) and max(ys) < page.height
+
+
+def test_missing_and_extra_leads():
+    leads = ["I", "II", "V1", "vx", "vy", "vz"]
+    page = page_layout("3x4", leads)
+    missing = {p.lead for p in page.panels if not p.available}
+    assert missing == set(STANDARD_LEADS) - {"I", "II", "V1"}
+    assert page.unplaced == ("vx", "vy", "vz")
+    stacked = page_layout("12x1", leads)
+    assert [p.lead for p in stacked.panels] == leads
+
+
+def test_non_standard_record_is_stacked():
+    page = page_layout("3x4+1", ["ECG1", "ECG2"])
+    assert [p.lead for p in page.panels] == ["ECG1", "ECG2"]
+    assert all(p.available and p.col == 0 for p in page.panels)
+
+
+def test_paper_is_whole_5mm_boxes_and_pulse_is_200ms():
+    for speed in (10.0, 12.5, 25.0, 50.0):
+        for gain in (5.0, 10.0, 20.0):
+            page = page_layout("3x4+1", STANDARD_LEADS, speed=speed, gain=gain)
+            assert page.height % 5 == 0
+            assert page.pulse_width == pytest.approx(0.2 * speed)
+            assert page.pulse_x > 0 and page.pulse_x + page.pulse_width < page.panels[0].x
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="layout"):
+        page_layout("4x3", STANDARD_LEADS)
+    with pytest.raises(ValueError, match="order"):
+        page_layout("3x4", STANDARD_LEADS, order="weird")
