@@ -109,7 +109,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.caliper_label = QtWidgets.QLabel("")
         self.progress = QtWidgets.QProgressBar(maximum=1000, maximumWidth=160)
         self.cancel_button = QtWidgets.QToolButton(text="Cancel")
-        self.cancel_button.clicked.connect(self.cancel_tasks)
+        self.cancel_button.clicked.connect(lambda: self.cancel_tasks())
         for w in (self.hover_label, self.caliper_label):
             bar.addWidget(w)
         for w in (self.progress, self.cancel_button, self.rate_label, self.record_label,
@@ -270,25 +270,32 @@ class MainWindow(QtWidgets.QMainWindow):
         if files:
             self.open_file(files[0])
 
-    def open_file(self, path: Path) -> bool:
+    def open_file(self, path: Path) -> None:
+        """Read ``path`` off the UI thread; the paper shows it when it arrives
+        (``recordingLoaded``), or a message names the file and the cause."""
         from ecgviewer.io import load
 
-        QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
-        try:
-            rec = load(path)
-        except EcgError as exc:
-            QtWidgets.QApplication.restoreOverrideCursor()
-            QtWidgets.QMessageBox.warning(self, "Cannot open recording", str(exc))
-            return False
-        QtWidgets.QApplication.restoreOverrideCursor()
-        self.set_recording(rec)
-        self.settings.add_recent(str(Path(path).resolve()))
-        self.settings.set_value("files/last_dir", str(Path(path).resolve().parent))
-        self.browser.select_path(Path(path))
-        return True
+        def job(_progress) -> Recording | EcgError:
+            try:
+                return load(path)
+            except EcgError as exc:
+                return exc
+
+        self._run("open", f"Opening {Path(path).name}", job, self._loaded)
+
+    def _loaded(self, result: Recording | EcgError) -> None:
+        if isinstance(result, EcgError):
+            QtWidgets.QMessageBox.warning(self, "Cannot open recording", str(result))
+            return
+        self.set_recording(result)
+        if result.path is not None:
+            path = result.path.resolve()
+            self.settings.add_recent(str(path))
+            self.settings.set_value("files/last_dir", str(path.parent))
+            self.browser.select_path(result.path)
 
     def set_recording(self, rec: Recording) -> None:
-        self.cancel_tasks()
+        self.cancel_tasks(keep=("scan",))
         self.recording = rec
         self.paper.set_recording(rec)
         self.paper.true_scale()
@@ -307,15 +314,14 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_folder(self, folder: Path) -> None:
         from ecgviewer.io.catalog import scan
 
-        def job(progress):
-            return scan(folder, cancelled=lambda: not progress(0.0))
-
-        task = self._run("scan", f"Scanning {folder.name}", job)
-        task.signals.done.connect(lambda entries: self._folder_scanned(folder, entries))
+        self._run("scan", f"Scanning {folder.name}",
+                  lambda progress: (folder, scan(folder, cancelled=lambda: not progress(0.0))),
+                  self._folder_scanned)
         self.settings.set_value("files/last_dir", str(folder))
         self.browser_dock.show()
 
-    def _folder_scanned(self, folder: Path, entries: list) -> None:
+    def _folder_scanned(self, result: tuple[Path, list]) -> None:
+        folder, entries = result
         self.browser.set_entries(str(folder), entries)
         self.statusBar().showMessage(f"{len(entries)} recordings in {folder}", 5000)
 
@@ -383,10 +389,14 @@ class MainWindow(QtWidgets.QMainWindow):
         channel = rec.index("II") if "II" in rec.leads else 0
         from ecgviewer.dsp.envelope import envelope
 
-        task = self._run("overview", "Overview", lambda progress: envelope(
-            rec.source, channel, OVERVIEW_BINS, progress))
-        task.signals.done.connect(
-            lambda r: self.overview.set_envelope(r[0], r[1], r[2] / rec.fs))
+        self._run("overview", "Overview",
+                  lambda progress: envelope(rec.source, channel, OVERVIEW_BINS, progress),
+                  self._overview_done)
+
+    def _overview_done(self, result: tuple) -> None:
+        lo, hi, per_bin = result
+        if self.recording is not None:
+            self.overview.set_envelope(lo, hi, per_bin / self.recording.fs)
 
     def _start_rate(self) -> None:
         rec, page = self.recording, self.paper.page
@@ -396,42 +406,54 @@ class MainWindow(QtWidgets.QMainWindow):
         x = np.array(rec.read(s0, s1))
         from ecgviewer.dsp.rate import heart_rate
 
-        task = self._run("rate", "", lambda _p: heart_rate(x, rec.fs, rec.leads), quiet=True)
-        task.signals.done.connect(lambda r: self.rate_label.setText(
-            f"HR {r[0]:.0f} bpm ({r[1]}, this page)" if r else "HR \u2013"))
+        self._run("rate", "", lambda _p: heart_rate(x, rec.fs, rec.leads), self._rate_done, quiet=True)
 
-    def _run(self, key: str, title: str, fn, quiet: bool = False) -> workers.Task:
-        """Start ``fn`` off the UI thread, replacing (and cancelling) the task of the same key."""
+    def _rate_done(self, result: tuple[float, str] | None) -> None:
+        self.rate_label.setText(f"HR {result[0]:.0f} bpm ({result[1]}, this page)" if result
+                                else "HR \u2013")
+
+    def _run(self, key: str, title: str, fn, on_done, quiet: bool = False) -> workers.Task:
+        """Start ``fn`` off the UI thread, replacing (and cancelling) the task of the same key.
+
+        Only bound methods are connected, so a closed window never receives late results.
+        """
         old = self._tasks.pop(key, None)
         if old is not None:
             old.cancel()
         task = workers.Task(fn, title or key)
         self._tasks[key] = task
         if not quiet:
-            task.signals.progress.connect(lambda f: self.progress.setValue(int(f * 1000)))
+            task.signals.progress.connect(self._task_progress)
             self.progress.setValue(0)
             self.progress.setFormat(f"{title} %p%")
             self.progress.show()
             self.cancel_button.show()
-        task.signals.done.connect(lambda _r, k=key, t=task: self._finished(k, t))
-        task.signals.failed.connect(lambda msg, k=key, t=task: self._finished(k, t, msg))
+        task.signals.done.connect(on_done)
+        task.signals.failed.connect(self._task_failed)
+        task.signals.ended.connect(self._task_ended)
         return workers.start(task)
 
-    def _finished(self, key: str, task: workers.Task, error: str | None = None) -> None:
-        if self._tasks.get(key) is task:
-            del self._tasks[key]
-        if error:
-            self.statusBar().showMessage(error, 8000)
-        if not any(t for k, t in self._tasks.items() if k != "rate"):
+    def _task_progress(self, fraction: float) -> None:
+        self.progress.setValue(int(fraction * 1000))
+
+    def _task_failed(self, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
+
+    def _task_ended(self) -> None:
+        ended = self.sender()
+        self._tasks = {k: t for k, t in self._tasks.items() if t.signals is not ended}
+        if not any(k != "rate" for k in self._tasks):
             self.progress.hide()
             self.cancel_button.hide()
 
-    def cancel_tasks(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        self._tasks.clear()
-        self.progress.hide()
-        self.cancel_button.hide()
+    def cancel_tasks(self, keep: tuple[str, ...] = ()) -> None:
+        """Cancel background work (all of it, or all but the ``keep`` keys)."""
+        self._rate_timer.stop()
+        for key in [k for k in self._tasks if k not in keep]:
+            self._tasks.pop(key).cancel()
+        if not self._tasks:
+            self.progress.hide()
+            self.cancel_button.hide()
 
     def busy(self) -> bool:
         return bool(self._tasks)

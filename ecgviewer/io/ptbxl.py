@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ecgviewer.recording import Recording
 
-RECORD_NAME = re.compile(r"^(\d{5})_(?:lr|hr)$")
+RECORD_NAME = re.compile(r"^(\d{5})_(?:lr|hr)(?:_\d+)?$")  # _1, _2: FLAC records' signal files
 DATABASE, STATEMENTS, SCP = "ptbxl_database.csv", "ptbxl_statements_v103.csv", "scp_statements.csv"
 _SEX = {"0": "male", "1": "female", "0.0": "male", "1.0": "female"}
 
@@ -28,7 +28,7 @@ def find_root(path: Path, levels: int = 4) -> Path | None:
 
 
 def ecg_id(path: Path) -> int | None:
-    """PTB-XL's ecg_id from a record file name such as ``00001_hr.hea``."""
+    """PTB-XL's ecg_id from a record file name such as ``00001_hr.hea`` or ``02000_lr_1.dat``."""
     m = RECORD_NAME.match(path.stem)
     return int(m.group(1)) if m else None
 
@@ -83,7 +83,14 @@ def attach(rec: Recording) -> None:
     if rec.path is None or (eid := ecg_id(rec.path)) is None:
         return
     root = find_root(rec.path)
-    if root is None or (info := table(root).get(eid)) is None:
+    if root is None:
+        return
+    try:  # metadata is a bonus: a damaged table must not make the recording unreadable
+        info, names = table(root).get(eid), descriptions(root)
+    except (OSError, ValueError, KeyError, IndexError, SyntaxError, csv.Error) as exc:
+        rec.warnings.append(f"PTB-XL tables in {root} not read ({type(exc).__name__}: {exc})")
+        return
+    if info is None:
         return
     meta = rec.metadata
     meta.dataset, meta.record_id = "PTB-XL", str(eid)
@@ -94,7 +101,6 @@ def attach(rec: Recording) -> None:
     meta.sex = info.get("sex") or meta.sex
     meta.report = info.get("report") or meta.report
     meta.labels = dict(info.get("labels", {}))
-    names = descriptions(root)
     meta.label_descriptions = {c: names[c] for c in meta.labels if c in names}
     if info.get("fold"):
         meta.extra["strat_fold"] = str(info["fold"])

@@ -41,29 +41,38 @@ def resolve(path: str | os.PathLike[str]) -> Path:
 
 
 def detect(path: Path) -> Reader:
-    """The reader whose sniffer accepts the file; content first, then extension."""
+    """The reader whose sniffer accepts the file; content first, then extension.
+
+    A file no sniffer accepts goes to the reader of its extension, if any, so that a corrupt
+    ``.hea`` or ``.csv`` fails with that reader's specific cause rather than "unrecognised".
+    """
     with path.open("rb") as f:
         head = f.read(SNIFF_BYTES)
     matches = [r for r in READERS if r.sniff(path, head)]
-    if not matches:
+    by_ext = [r for r in (matches or READERS) if path.suffix.lower() in r.extensions]
+    if not by_ext and not matches:
         known = ", ".join(r.name for r in READERS)
         raise EcgReadError(path, f"unrecognised file format (readable formats: {known})")
-    by_ext = [r for r in matches if path.suffix.lower() in r.extensions]
     return (by_ext or matches)[0]
 
 
 def load(path: str | os.PathLike[str]) -> Recording:
     """Read an ECG file into a :class:`Recording`; any failure becomes an ``EcgReadError``."""
-    p = resolve(path)
-    if not p.exists():
-        raise EcgReadError(p, "no such file")
-    if not p.is_file():
-        raise EcgReadError(p, "not a file")
-    if not os.access(p, os.R_OK):
-        raise EcgReadError(p, "permission denied")
-    if p.stat().st_size == 0:
-        raise EcgReadError(p, "the file is empty")
-    reader = detect(p)
+    p = Path(path).expanduser()
+    try:
+        p = resolve(p)
+        if not p.exists():
+            raise EcgReadError(p, "no such file")
+        if not p.is_file():
+            raise EcgReadError(p, "not a file")
+        if not os.access(p, os.R_OK):
+            raise EcgReadError(p, "permission denied")
+        if p.stat().st_size == 0:
+            raise EcgReadError(p, "the file is empty")
+        reader = detect(p)
+    except (OSError, ValueError) as exc:  # a name too long, a file that cannot be opened, ...
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise EcgReadError(p, cause) from None
     try:
         return reader.read(p)
     except EcgReadError:

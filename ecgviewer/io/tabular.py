@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,11 +74,61 @@ def sniff_csv(path: Path, head: bytes) -> bool:
     )
 
 
+def _missing_or_float(field: str) -> float:
+    """Empty and 'na' fields are missing samples (NaN); anything else must be a number."""
+    text = field.strip()
+    return float("nan") if text.lower() in ("", "na") else float(text)
+
+
+def _bad_row(path: Path, delim: str, skip: int, n_columns: int) -> str:
+    """Where and why the rows under the header do not parse (for the error message)."""
+    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if number <= skip or not line.strip() or line.lstrip().startswith("#"):
+                continue
+            fields = line.rstrip("\r\n").split(delim)
+            if len(fields) != n_columns:
+                return f"line {number} has {len(fields)} columns, the header row {n_columns}"
+            bad = next((f for f in fields if not _is_number(f)), None)
+            if bad is not None:
+                return f"line {number}: {bad.strip()!r} is not a number"
+    return f"expected {n_columns} numeric columns under the header row"
+
+
+def _load_rows(path: Path, delim: str, skip: int, n_columns: int) -> np.ndarray:
+    """The numbers under the header row; a ragged or non-numeric row is an error, not a gap.
+
+    (``genfromtxt(invalid_raise=False)`` used to drop such rows silently, shifting every later
+    sample in time, and printed numpy warnings on stderr.)
+    """
+    kwargs = {"delimiter": delim, "skiprows": skip, "ndmin": 2, "encoding": "utf-8"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "input contained no data" is reported below instead
+        try:
+            return np.loadtxt(path, dtype=np.float64, **kwargs)
+        except ValueError:
+            pass
+        try:  # slower: empty and 'na' fields as missing samples
+            return np.loadtxt(path, dtype=np.float64, converters=_missing_or_float, **kwargs)
+        except ValueError:
+            raise EcgReadError(path, _bad_row(path, delim, skip, n_columns)) from None
+
+
+def _fs_from_time(path: Path, t: np.ndarray) -> float:
+    """Rate from a time column in seconds: over the whole span, since time stamps written with few
+    decimals (0.0027, 0.0028 s at 360 Hz) make single steps uneven."""
+    span = float(t[-1] - t[0])
+    if not np.isfinite(span) or span <= 0:
+        raise EcgReadError(path, "the time column does not increase")
+    fs = (t.size - 1) / span
+    return float(round(fs)) if abs(fs - round(fs)) < 1e-3 * fs else fs
+
+
 def read_csv(path: Path) -> Recording:
     meta: dict[str, str] = {}
     header: list[str] | None = None
     skip = 0
-    with path.open("r", encoding="utf-8", errors="strict") as fh:
+    with path.open("r", encoding="utf-8-sig", errors="strict") as fh:  # -sig: Excel writes a BOM
         for line in fh:
             skip += 1
             if not line.strip():
@@ -88,13 +139,11 @@ def read_csv(path: Path) -> Recording:
                     meta[m.group(1).strip().lower()] = m.group(2)
                 continue
             delim = _delimiter(line)
-            header = [h.strip() for h in line.rstrip("\r\n").split(delim)]
+            header = [h.strip().strip("\"'").strip() for h in line.rstrip("\r\n").split(delim)]
             break
     if header is None:
         raise EcgReadError(path, "no header row with lead names")
-    data = np.genfromtxt(path, delimiter=delim, skip_header=skip, dtype=np.float64,
-                         invalid_raise=False, loose=True)
-    data = np.atleast_2d(data)
+    data = _load_rows(path, delim, skip, len(header))
     if data.size == 0 or data.shape[1] != len(header):
         raise EcgReadError(path, f"expected {len(header)} numeric columns under the header row")
     time_col = header[0].lower() in TIME_COLUMNS
@@ -105,7 +154,7 @@ def read_csv(path: Path) -> Recording:
         except ValueError:
             raise EcgReadError(path, f"unreadable sampling rate {fs_text!r}") from None
     elif time_col and data.shape[0] > 1:
-        fs = 1.0 / float(np.median(np.diff(data[:, 0])))
+        fs = _fs_from_time(path, data[:, 0])
     else:
         raise EcgReadError(path, "sampling rate unknown: add a '# fs = 500' line or a time column")
     warnings = []
@@ -125,6 +174,9 @@ def sniff_npy(path: Path, head: bytes) -> bool:
 
 
 def read_npy(path: Path) -> Recording:
+    with path.open("rb") as fh:
+        if not sniff_npy(path, fh.read(6)):
+            raise EcgReadError(path, "not a NumPy .npy file (it lacks the NPY signature)")
     sidecar = path.with_suffix(".json")
     if not sidecar.is_file():
         raise EcgReadError(path, f"missing sidecar {sidecar.name} with fs, leads and units")

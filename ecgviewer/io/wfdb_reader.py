@@ -7,6 +7,8 @@ integers, otherwise read window by window through ``rdrecord(sampfrom, sampto)``
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -29,10 +31,24 @@ _UNKNOWN_UNITS = {"", "nu", "?", "unknown"}
 _MAPPABLE = {"16": ("<i2", 0), "32": ("<i4", 0), "80": ("u1", 128)}
 _MISSING = {"16": -32768, "32": -(2**31), "80": 0}  # raw stored value meaning "no sample"
 _HEADER_LINE = re.compile(rb"^[^\s#/]+(?:/\d+)?\s+\d+(?:\s|$)")
+_NUMBERED = re.compile(r"^(.+)_\d+$")
+# Bytes per sample of the fixed-width formats (FLAC, 508/516/524, varies and is not checked).
+_SAMPLE_BYTES = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5,
+                 "310": 4 / 3, "311": 4 / 3}
 
 
 def _header_path(path: Path) -> Path:
-    return path if path.suffix.lower() == ".hea" else path.with_suffix(".hea")
+    """The record's header: ``rec.hea`` beside ``rec.dat``, or ``rec.hea`` beside ``rec_1.dat``
+    when a record's signals are split over numbered files (PTB-XL's FLAC records)."""
+    if path.suffix.lower() == ".hea":
+        return path
+    hea = path.with_suffix(".hea")
+    numbered = _NUMBERED.match(path.stem)
+    if not hea.is_file() and numbered:
+        shared = path.with_name(numbered.group(1) + ".hea")
+        if shared.is_file() and path.name in shared.read_text(encoding="latin-1"):
+            return shared
+    return hea
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -74,8 +90,12 @@ def _metadata(comments: list[str]) -> Metadata:
             continue
         if key == "age":
             try:
-                meta.age = float(value)
+                age = float(value)
             except ValueError:
+                age = None
+            if age is not None and math.isfinite(age):
+                meta.age = age
+            else:  # the Challenge writes "Age: NaN" for an unknown age
                 meta.extra["age"] = value
         elif key == "sex":
             meta.sex = {"m": "male", "f": "female"}.get(value[:1].lower(), value)
@@ -89,6 +109,37 @@ def _start_time(header: object) -> datetime | None:
     if date is None or time is None:
         return None
     return datetime.combine(date, time)
+
+
+def _samples_in_files(hea: Path, header) -> int | None:
+    """Frames the shortest signal file holds (None when a format's width varies, as FLAC's does).
+
+    Checked up front so that a missing or short file fails on open with a clear message, not
+    later, in the middle of paging a long record.
+    """
+    frame: dict[str, float] = {}
+    offset: dict[str, int] = {}
+    spfs = header.samps_per_frame or [1] * header.n_sig
+    offsets = header.byte_offset or [0] * header.n_sig
+    for name, fmt, spf, off in zip(header.file_name, header.fmt, spfs, offsets, strict=False):
+        if name == "~":
+            continue
+        if fmt not in _SAMPLE_BYTES:
+            return None
+        frame[name] = frame.get(name, 0.0) + _SAMPLE_BYTES[fmt] * (spf or 1)
+        offset.setdefault(name, int(off or 0))
+    held: list[int] = []
+    for name, size in frame.items():
+        dat = hea.with_name(name)
+        if not dat.is_file():
+            raise EcgReadError(hea, f"signal file {name} not found")
+        if not os.access(dat, os.R_OK):
+            raise EcgReadError(dat, "permission denied")
+        have, need = dat.stat().st_size, offset[name] + int((header.sig_len or 0) * size)
+        if have < need:
+            raise EcgReadError(dat, f"data file truncated: {have} bytes, the header needs {need}")
+        held.append(int(max(0, have - offset[name]) / size))
+    return min(held) if held else None
 
 
 def _memmap_source(path: Path, header, keep: list[int], to_mv: list[float]) -> SignalSource | None:
@@ -122,6 +173,8 @@ def read(path: Path) -> Recording:
     import wfdb  # deferred: wfdb pulls pandas, kept off the start-up path until a file is read
 
     hea = _header_path(path)
+    if not hea.is_file():
+        raise EcgReadError(path, f"no WFDB header {hea.name} beside it")
     record_name = str(hea.with_suffix(""))
     try:
         header = wfdb.rdheader(record_name)
@@ -130,16 +183,25 @@ def read(path: Path) -> Recording:
     fs = float(header.fs or 0)
     if not (MIN_FS <= fs <= MAX_FS):
         raise EcgReadError(hea, f"sampling rate {fs:g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")
-    if not header.sig_len:
-        raise EcgReadError(hea, "the header declares no samples (signal length 0)")
     multi = hasattr(header, "seg_name")
     if multi:
         header = wfdb.rdheader(record_name, rd_segments=True)
         names, units = _multi_segment_layout(header)
+        for seg in header.segments or []:
+            if seg is not None and seg.sig_len:
+                _samples_in_files(hea, seg)
     else:
         names, units = list(header.sig_name or []), list(header.units or [])
         if not names:
             raise EcgReadError(hea, "the header lists no signals")
+        if len(names) != header.n_sig:
+            raise EcgReadError(hea, f"the record line declares {header.n_sig} signals, "
+                                    f"but {len(names)} signal lines follow")
+        held = _samples_in_files(hea, header)
+        if not header.sig_len and held:
+            header.sig_len = held  # WFDB lets a header leave the length out: the file tells it
+    if not header.sig_len:
+        raise EcgReadError(hea, "the header declares no samples (signal length 0)")
     warnings: list[str] = []
     to_mv = _to_mv(hea, names, units, warnings)
     keep = [k for k, f in enumerate(to_mv) if f is not None]

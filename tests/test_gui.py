@@ -1,0 +1,248 @@
+"""The main window, driven as a user would (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ecgviewer.gui.main_window import MainWindow
+from ecgviewer.gui.settings import Settings
+from ecgviewer.render.options import THEMES
+from tests.helpers import image_array, mask
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.cancel_tasks()
+
+
+@pytest.fixture
+def long_record(tmp_path: Path) -> Path:
+    """Two minutes of 12-lead ECG at 500 Hz (the sample repeated), written with wfdb."""
+    import wfdb
+
+    from ecgviewer.io import load
+
+    src = load(Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000/00003_hr.hea")
+    data = np.tile(src.signals, 12).T.astype(np.float64)
+    wfdb.wrsamp("long", fs=500, units=["mV"] * 12, sig_name=list(src.leads), p_signal=data,
+                fmt=["16"] * 12, adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(tmp_path))
+    return tmp_path / "long.hea"
+
+
+def open_wait(qtbot, window: MainWindow, path: Path) -> None:
+    """Open ``path`` and wait until the paper shows it."""
+    with qtbot.waitSignal(window.recordingLoaded, timeout=20000):
+        window.open_file(path)
+
+
+def choose(window: MainWindow, key: str, data: object) -> None:
+    combo = window._combos[key]
+    combo.setCurrentIndex(combo.findData(data))
+    combo.activated.emit(combo.currentIndex())
+
+
+def test_opens_the_sample_with_every_panel_and_honest_labels(qtbot, window, sample):
+    open_wait(qtbot, window, sample)
+    page = window.paper.page
+    assert page.layout == "3x4+1" and len(window.paper.traces) == 13
+    assert [t.panel.lead for t in window.paper.traces[:4]] == ["I", "aVR", "V1", "V4"]
+    status = " ".join(w.text() for w in (window.scale_label, window.filter_label, window.record_label))
+    for text in ("25 mm/s", "10 mm/mV", "true scale", "HP 0.5 Hz", "LP 150 Hz", "10.0 s", "12 leads"):
+        assert text in status
+    assert "25 mm/s, 10 mm/mV" in window.paper.footer_text()
+    assert "PTB-XL record 3" in window.info.toPlainText()
+    assert window.windowTitle().startswith("00003_hr.hea")
+
+
+def test_heart_rate_appears_in_the_status_bar(window, sample, qtbot):
+    open_wait(qtbot, window, sample)
+    qtbot.waitUntil(lambda: "bpm" in window.rate_label.text(), timeout=20000)
+    bpm = float(window.rate_label.text().split()[1])
+    assert 55 < bpm < 75  # PTB-XL ecg_id 3: sinus rhythm, 10 beats in 10 s
+
+
+def test_toolbar_changes_layout_speed_gain_and_filters(qtbot, window, sample):
+    open_wait(qtbot, window, sample)
+    choose(window, "layout", "12x1")
+    assert window.paper.page.layout == "12x1" and len(window.paper.traces) == 12
+    choose(window, "order", "cabrera")
+    assert [t.panel.label for t in window.paper.traces[:3]] == ["aVL", "I", "\u2212aVR"]
+    choose(window, "speed", 50.0)
+    assert window.paper.page.duration == pytest.approx(5.0)
+    choose(window, "gain", 20.0)
+    assert "50 mm/s, 20 mm/mV" in window.scale_label.text()
+    choose(window, "lowpass", 40.0)
+    choose(window, "notch", 50.0)
+    assert "LP 40 Hz, notch 50 Hz" in window.filter_label.text()
+    # the choices are remembered
+    again = Settings(window.settings.qs).view_options()
+    assert (again.layout, again.order, again.speed, again.gain) == ("12x1", "cabrera", 50.0, 20.0)
+    assert (again.filter.lowpass, again.filter.notch) == (40.0, 50.0)
+
+
+def test_keyboard_navigation_and_overview_on_a_long_record(window, long_record, qtbot):
+    open_wait(qtbot, window, long_record)
+    assert window.overview.isVisible()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Right)
+    assert window.paper.t0 == pytest.approx(1.0)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_PageDown)
+    assert window.paper.t0 == pytest.approx(11.0)
+    assert window.paper.traces[0].panel.t0 == pytest.approx(11.0)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_End)
+    assert window.paper.t0 == pytest.approx(110.0)
+    assert window.overview._region.getRegion()[0] == pytest.approx(110.0)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Home)
+    assert window.paper.t0 == 0.0
+    window.overview.pageRequested.emit(42.0)
+    assert window.paper.t0 == pytest.approx(42.0)
+    qtbot.waitUntil(lambda: window.overview._env.getData()[0] is not None
+                    and len(window.overview._env.getData()[0]) > 0, timeout=10000)
+
+
+def test_calipers_read_interval_rate_and_amplitude(qtbot, window, sample):
+    open_wait(qtbot, window, sample)
+    window.caliper_action.trigger()
+    c = window.calipers
+    assert c.enabled
+    c.t1.setValue(30.0)
+    c.t2.setValue(50.0)  # 20 mm at 25 mm/s
+    c.v1.setValue(40.0)
+    c.v2.setValue(55.0)  # 15 mm at 10 mm/mV
+    r = c.reading()
+    assert (r.interval_ms, r.rate_bpm, r.amplitude_mv) == (pytest.approx(800.0), pytest.approx(75.0),
+                                                          pytest.approx(1.5))
+    assert window.caliper_label.text() == "\u0394t 800 ms  75 bpm  \u0394V 1.50 mV"
+    march = [line.value() for line in c._march]
+    assert pytest.approx(70.0) in march and pytest.approx(10.0) in march  # march-out both ways
+    window.caliper_action.trigger()
+    assert not c.enabled and not c._march
+
+
+def test_hover_reads_time_and_value(window, qtbot):
+    from tests.helpers import synthetic
+
+    rec = synthetic()
+    window.set_options(window.paper.options.with_(filter=type(window.paper.options.filter)()))
+    window.set_recording(rec)
+    p = window.paper.page.panels[0]  # lead I, spikes of 1 mV at 0.5 s, 1.5 s...
+    info = window.paper.hover_at(p.x + 0.5 * 25.0, p.y)
+    assert info.lead == "I" and info.time == pytest.approx(0.5) and info.mv == pytest.approx(1.0)
+    info = window.paper.hover_at(p.x + 0.25 * 25.0, p.y)
+    assert info.mv == pytest.approx(0.0, abs=1e-6)
+    assert window.paper.hover_at(-50.0, -50.0) is None
+    with qtbot.waitSignal(window.paper.hovered, timeout=2000):
+        view_pt = window.paper.vb.mapViewToScene(QtCore.QPointF(p.x + 12.5, p.y))
+        qtbot.mouseMove(window.paper.viewport(), window.paper.mapFromScene(view_pt))
+    lead, _, t, *_ = window.hover_label.text().split()
+    one_pixel = 1.0 / window.paper.px_per_mm / 25.0
+    assert lead == "I" and float(t) == pytest.approx(0.5, abs=one_pixel)
+
+
+def test_bad_file_shows_a_message_and_keeps_the_current_recording(qtbot, window, sample, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    open_wait(qtbot, window, sample)
+    bad = tmp_path / "broken.hea"
+    bad.write_text("this is not a header\n")
+    window.open_file(bad)
+    qtbot.waitUntil(lambda: len(shown) == 1, timeout=20000)
+    assert "broken.hea" in shown[0]
+    assert window.recording.name == "00003_hr.hea"
+
+
+def test_warnings_are_shown_in_a_banner(qtbot, window, tmp_path):
+    import wfdb
+
+    t = np.arange(5000) / 500.0
+    sig = np.column_stack([np.sin(2 * np.pi * t), 1.2 * np.sin(2 * np.pi * t)] + [np.sin(t)] * 6)
+    wfdb.wrsamp("eight", fs=500, units=["mV"] * 8, sig_name=["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"],
+                p_signal=sig, fmt=["16"] * 8, adc_gain=[1000.0] * 8, baseline=[0] * 8, write_dir=str(tmp_path))
+    open_wait(qtbot, window, tmp_path / "eight.hea")
+    assert window.banner.isVisible() and "derived from I and II" in window.banner.text()
+    assert "III (derived)" in [t.panel.label for t in window.paper.traces]
+
+
+def test_record_browser_on_a_ptbxl_tree(window, shared, qtbot):
+    folder = shared / "ptbxl" / "records500"
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() > 0, timeout=20000)
+    b = window.browser
+    assert b.model.rowCount() == 120
+    assert not b.table.isColumnHidden(4)  # labels column for PTB-XL
+    b.filter.setText("IMI")
+    assert 0 < b.proxy.rowCount() < 120
+    idx = b.proxy.index(0, 0)
+    entry = b.model.entries[b.proxy.mapToSource(idx).row()]
+    assert "IMI" in entry.labels
+    with qtbot.waitSignal(window.recordingLoaded, timeout=20000):
+        b.table.setCurrentIndex(idx)
+    assert window.recording.path == entry.path
+    assert "IMI" in window.recording.metadata.labels
+
+
+def test_drop_and_recent_files(qtbot, window, sample, long_record):
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(sample)), QtCore.QUrl.fromLocalFile(str(long_record))])
+    event = QtGui.QDropEvent(QtCore.QPointF(10, 10), QtCore.Qt.DropAction.CopyAction, mime,
+                             QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.recordingLoaded, timeout=20000):
+        window.dropEvent(event)
+    assert window.recording.name == sample.name
+    assert window.browser.model.rowCount() == 2  # both dropped files listed
+    assert window.settings.recent_files()[0] == str(sample.resolve())
+
+
+def test_dark_theme_and_screenshot(qtbot, window, sample):
+    open_wait(qtbot, window, sample)
+    window.dark_action.trigger()
+    assert window.paper.options.theme == "dark"
+    arr = image_array(window.grab().toImage())
+    assert mask(arr, THEMES["dark"].paper, tol=10).mean() > 0.05
+    assert mask(arr, THEMES["dark"].ink, tol=40).sum() > 2000  # traces drawn
+
+
+def test_zoom_and_true_scale(qtbot, window, sample):
+    open_wait(qtbot, window, sample)
+    window._zoom(2.0)
+    assert window.paper.zoom == pytest.approx(2.0)
+    assert "zoom \u00d72.00" in window.scale_label.text()
+    window.resize(1000, 700)
+    QtWidgets.QApplication.processEvents()
+    assert window.paper.zoom == pytest.approx(2.0)  # resizing keeps the magnification
+    window.paper.true_scale()
+    (x0, x1), _ = window.paper.vb.viewRange()
+    assert window.paper.vb.width() / (x1 - x0) == pytest.approx(window.paper.px_per_mm, rel=1e-6)
+
+
+def test_screen_calibration_is_applied_and_kept(window, settings):
+    settings.set_px_per_mm(5.0)
+    w2 = MainWindow(settings)
+    assert w2.paper.px_per_mm == 5.0
+    w2.close()
+    settings.qs.setValue("screen/px_per_mm", "garbage")
+    assert settings.px_per_mm() is None
+
+
+def test_damaged_settings_fall_back_to_defaults(settings):
+    settings.qs.setValue("view/layout", "7x7")
+    settings.qs.setValue("view/speed", "fast")
+    settings.qs.setValue("filter/lowpass", "12")
+    o = settings.view_options()
+    assert (o.layout, o.speed, o.filter.lowpass) == ("3x4+1", 25.0, 150.0)
+
+
+def test_cancel_long_work(window, long_record, qtbot):
+    open_wait(qtbot, window, long_record)
+    window.cancel_tasks()
+    assert not window.busy() and not window.progress.isVisible()
+    qtbot.wait(200)  # a cancelled task finishing late must not touch the window
