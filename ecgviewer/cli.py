@@ -25,8 +25,11 @@ def _common_view_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rhythm", default="", help="rhythm-strip leads, comma-separated (e.g. II)")
     p.add_argument("--speed", type=float, default=25.0, choices=SPEEDS, help="mm/s")
     p.add_argument("--gain", type=float, default=10.0, choices=GAINS, help="mm/mV")
-    p.add_argument("--filter", default="hp0.5,lp150",
-                   help="display filter: 'none' or e.g. hp0.5,lp40,notch50 (zero-phase)")
+    p.add_argument(
+        "--filter",
+        default="hp0.5,lp150",
+        help="display filter: 'none' or e.g. hp0.5,lp40,notch50 (zero-phase)",
+    )
     p.add_argument("--theme", choices=("light", "dark"), default="light")
     p.add_argument("--start", type=float, default=0.0, help="page start in seconds")
 
@@ -37,8 +40,15 @@ def _view_options(args: argparse.Namespace):
     from ecgviewer.render.options import ViewOptions
 
     rhythm = tuple(canonical_lead(x) for x in args.rhythm.split(",") if x.strip())
-    return ViewOptions(layout=args.layout, order=args.order, rhythm=rhythm, speed=args.speed,
-                       gain=args.gain, filter=parse_filter(args.filter), theme=args.theme)
+    return ViewOptions(
+        layout=args.layout,
+        order=args.order,
+        rhythm=rhythm,
+        speed=args.speed,
+        gain=args.gain,
+        filter=parse_filter(args.filter),
+        theme=args.theme,
+    )
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -64,8 +74,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     atomic_write_bytes(args.out, bytes(buf.data()))
     for warning in rec.warnings:
         print(f"warning: {rec.name}: {warning}", file=sys.stderr)
-    print(f"{args.out}: {image.width()}x{image.height()} px at {args.dpi:g} dpi, "
-          f"{options.scale_label()}, {options.filter.label(rec.fs)}")
+    print(
+        f"{args.out}: {image.width()}x{image.height()} px at {args.dpi:g} dpi, "
+        f"{options.scale_label()}, {options.filter.label(rec.fs)}"
+    )
     return 0
 
 
@@ -81,8 +93,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _gui(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(
         prog="ecgviewer",
-        description="Interactive 12-lead ECG viewer. Subcommands: render, info "
-                    "(ecgviewer render --help).",
+        description="Interactive 12-lead ECG viewer. Subcommands: render, info (ecgviewer render --help).",
     )
     p.add_argument("files", nargs="*", help="recordings to open (default: the bundled sample)")
     p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")

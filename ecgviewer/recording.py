@@ -139,6 +139,4 @@ def _check_signals(rec: Recording) -> None:
     ok = data[finite]
     peak = float(np.percentile(np.abs(ok - np.median(ok)), 99.9)) if ok.size else 0.0
     if peak > IMPLAUSIBLE_MV:
-        rec.warnings.append(
-            f"amplitudes reach {peak:.0f} mV, implausible for an ECG: check the file's units"
-        )
+        rec.warnings.append(f"amplitudes reach {peak:.0f} mV, implausible for an ECG: check the file's units")

@@ -7,6 +7,7 @@ viewer only ever touches the samples it shows.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -65,47 +66,55 @@ class MemmapSource(SignalSource):
         missing: int | None,
         channels: Sequence[int] | None = None,
     ) -> None:
-        self._mm = np.memmap(path, dtype=dtype, mode="r", offset=offset,
-                             shape=(n_samples, n_channels))
+        self._mm = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n_samples, n_channels))
         self._channels = None if channels is None else list(channels)
         self.n_channels = n_channels if channels is None else len(self._channels)
         self.n_samples = n_samples
-        self._baseline = np.asarray(baseline, dtype=np.float64)[:, None]
-        self._scale = (np.asarray(to_mv, dtype=np.float64) / np.asarray(gain, np.float64))[:, None]
+        # float32 arithmetic: integers up to 2^24 are exact, the scaling rounds once.
+        self._baseline = np.asarray(baseline, dtype=np.float32)[:, None]
+        self._scale = (np.asarray(to_mv, np.float64) / np.asarray(gain, np.float64)).astype(np.float32)[
+            :, None
+        ]
         self._missing = missing
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         raw = np.asarray(self._mm[start:stop])
         raw = (raw if self._channels is None else raw[:, self._channels]).T
-        out = ((raw - self._baseline) * self._scale).astype(np.float32)
+        out = (raw.astype(np.float32) - self._baseline) * self._scale
         if self._missing is not None:
             out[raw == self._missing] = np.nan
         return out
 
 
 class WindowedSource(SignalSource):
-    """Window reads through a library call (``fetch(start, stop)``), with a small block cache."""
+    """Window reads through a library call (``fetch(start, stop)``), with a small block cache.
+
+    The cache is locked: the overview's worker thread pages through the same source as the view.
+    """
 
     lazy = True
     block = 1 << 16  # samples per cached block
 
-    def __init__(self, fetch: Callable[[int, int], np.ndarray], n_channels: int,
-                 n_samples: int, max_blocks: int = 32) -> None:
+    def __init__(
+        self, fetch: Callable[[int, int], np.ndarray], n_channels: int, n_samples: int, max_blocks: int = 32
+    ) -> None:
         self._fetch = fetch
         self.n_channels, self.n_samples = n_channels, n_samples
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._max_blocks = max_blocks
+        self._lock = threading.Lock()
 
     def _block(self, k: int) -> np.ndarray:
-        if k in self._cache:
-            self._cache.move_to_end(k)
-            return self._cache[k]
-        start = k * self.block
-        data = self._fetch(start, min(start + self.block, self.n_samples))
-        self._cache[k] = data
-        if len(self._cache) > self._max_blocks:
-            self._cache.popitem(last=False)
-        return data
+        with self._lock:
+            if k in self._cache:
+                self._cache.move_to_end(k)
+                return self._cache[k]
+            start = k * self.block
+            data = self._fetch(start, min(start + self.block, self.n_samples))
+            self._cache[k] = data
+            if len(self._cache) > self._max_blocks:
+                self._cache.popitem(last=False)
+            return data
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         if stop <= start:

@@ -9,11 +9,16 @@ from ecgviewer.recording import Recording, make_recording
 from ecgviewer.sources import ArraySource
 
 
-def synthetic(seconds: float = 10.0, fs: float = 500.0, leads=STANDARD_LEADS, spikes_every: float = 1.0,
-              spike_mv: float = 1.0) -> Recording:
+def synthetic(
+    seconds: float = 10.0,
+    fs: float = 500.0,
+    leads=STANDARD_LEADS,
+    spikes_every: float = 1.0,
+    spike_mv: float = 1.0,
+) -> Recording:
     """Flat leads with a one-sample spike of ``spike_mv`` every ``spikes_every`` s (at 0.5 s, 1.5 s...),
     lead k offset by k*10 uV so leads can be told apart."""
-    n = int(round(seconds * fs))
+    n = round(seconds * fs)
     data = np.zeros((len(leads), n), np.float32)
     idx = (np.arange(0.5, seconds, spikes_every) * fs).astype(int)
     data[:, idx] = spike_mv
@@ -35,4 +40,4 @@ def hex_rgb(color: str) -> np.ndarray:
 
 
 def mask(arr: np.ndarray, color: str, tol: int = 40) -> np.ndarray:
-    return (np.abs(arr.astype(int) - hex_rgb(color).astype(int)).sum(axis=-1) <= tol)
+    return np.abs(arr.astype(int) - hex_rgb(color).astype(int)).sum(axis=-1) <= tol

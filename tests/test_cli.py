@@ -15,15 +15,35 @@ from ecgviewer.render.options import MM_PER_INCH
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ecgviewer", *map(str, args)], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ecgviewer", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize(("layout", "speed", "dpi"), [("3x4+1", 25.0, 150.0), ("12x1", 50.0, 100.0)])
 def test_render_writes_a_true_scale_page(sample, tmp_path, layout, speed, dpi):
     out = tmp_path / "page.png"
-    assert main(["render", str(sample), "--layout", layout, "--speed", str(speed), "--gain", "10",
-                 "--filter", "hp0.5,lp40", "--dpi", str(dpi), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(sample),
+                "--layout",
+                layout,
+                "--speed",
+                str(speed),
+                "--gain",
+                "10",
+                "--filter",
+                "hp0.5,lp40",
+                "--dpi",
+                str(dpi),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     image = QtGui.QImage(str(out))
     from ecgviewer.leads import STANDARD_LEADS
 
@@ -44,16 +64,20 @@ def test_render_and_info_in_a_subprocess(sample, tmp_path):
         assert text in r.stdout
 
 
-@pytest.mark.parametrize("args", [
-    ("info", "missing.hea"),
-    ("render", "missing.hea", "--out", "x.png"),
-    ("render", "SAMPLE", "--out", "x.png", "--filter", "bandstop7"),
-    ("render", "SAMPLE", "--out", "/nonexistent-dir/x.png"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("info", "missing.hea"),
+        ("render", "missing.hea", "--out", "x.png"),
+        ("render", "SAMPLE", "--out", "x.png", "--filter", "bandstop7"),
+        ("render", "SAMPLE", "--out", "/nonexistent-dir/x.png"),
+    ],
+)
 def test_errors_are_one_line_with_exit_2(sample, tmp_path, args):
     args = [str(sample) if a == "SAMPLE" else a for a in args]
-    r = subprocess.run([sys.executable, "-m", "ecgviewer", *args], capture_output=True, text=True,
-                       cwd=tmp_path, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "ecgviewer", *args], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ecgviewer: error: "), r.stderr

@@ -20,8 +20,15 @@ def amplitude(y: np.ndarray) -> float:
     return float(np.sqrt(2 * np.mean(mid**2)))
 
 
-@pytest.mark.parametrize(("flt", "f"), [(DisplayFilter(highpass=0.5), 0.5), (DisplayFilter(highpass=0.67), 0.67),
-                                        (DisplayFilter(lowpass=40.0), 40.0), (DisplayFilter(lowpass=150.0), 150.0)])
+@pytest.mark.parametrize(
+    ("flt", "f"),
+    [
+        (DisplayFilter(highpass=0.5), 0.5),
+        (DisplayFilter(highpass=0.67), 0.67),
+        (DisplayFilter(lowpass=40.0), 40.0),
+        (DisplayFilter(lowpass=150.0), 150.0),
+    ],
+)
 def test_minus_3db_at_the_labelled_frequency(flt, f):
     seconds = max(20.0, 40.0 / f)
     assert 20 * np.log10(amplitude(flt.apply(sine(f, seconds), FS))) == pytest.approx(-3.01, abs=0.1)
@@ -39,7 +46,7 @@ def test_zero_phase_keeps_peaks_in_place():
     x[0, 2500] = 1.0
     y = DisplayFilter(0.5, 40.0).apply(x, FS)[0]
     assert int(np.argmax(y)) == 2500
-    np.testing.assert_allclose(y[2500 - 200 : 2500], y[2501 : 2701][::-1], atol=1e-6)  # symmetric
+    np.testing.assert_allclose(y[2500 - 200 : 2500], y[2501:2701][::-1], atol=1e-6)  # symmetric
 
 
 def test_dc_offset_removed_with_bounded_edges():

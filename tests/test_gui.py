@@ -34,8 +34,17 @@ def long_record(tmp_path: Path) -> Path:
 
     src = load(Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000/00003_hr.hea")
     data = np.tile(src.signals, 12).T.astype(np.float64)
-    wfdb.wrsamp("long", fs=500, units=["mV"] * 12, sig_name=list(src.leads), p_signal=data,
-                fmt=["16"] * 12, adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "long",
+        fs=500,
+        units=["mV"] * 12,
+        sig_name=list(src.leads),
+        p_signal=data,
+        fmt=["16"] * 12,
+        adc_gain=[1000.0] * 12,
+        baseline=[0] * 12,
+        write_dir=str(tmp_path),
+    )
     return tmp_path / "long.hea"
 
 
@@ -105,8 +114,10 @@ def test_keyboard_navigation_and_overview_on_a_long_record(window, long_record, 
     assert window.paper.t0 == 0.0
     window.overview.pageRequested.emit(42.0)
     assert window.paper.t0 == pytest.approx(42.0)
-    qtbot.waitUntil(lambda: window.overview._env.getData()[0] is not None
-                    and len(window.overview._env.getData()[0]) > 0, timeout=10000)
+    qtbot.waitUntil(
+        lambda: window.overview._env.getData()[0] is not None and len(window.overview._env.getData()[0]) > 0,
+        timeout=10000,
+    )
 
 
 def test_calipers_read_interval_rate_and_amplitude(qtbot, window, sample):
@@ -119,8 +130,11 @@ def test_calipers_read_interval_rate_and_amplitude(qtbot, window, sample):
     c.v1.setValue(40.0)
     c.v2.setValue(55.0)  # 15 mm at 10 mm/mV
     r = c.reading()
-    assert (r.interval_ms, r.rate_bpm, r.amplitude_mv) == (pytest.approx(800.0), pytest.approx(75.0),
-                                                          pytest.approx(1.5))
+    assert (r.interval_ms, r.rate_bpm, r.amplitude_mv) == (
+        pytest.approx(800.0),
+        pytest.approx(75.0),
+        pytest.approx(1.5),
+    )
     assert window.caliper_label.text() == "\u0394t 800 ms  75 bpm  \u0394V 1.50 mV"
     march = [line.value() for line in c._march]
     assert pytest.approx(70.0) in march and pytest.approx(10.0) in march  # march-out both ways
@@ -148,7 +162,9 @@ def test_hover_reads_time_and_value(window, qtbot):
     assert lead == "I" and float(t) == pytest.approx(0.5, abs=one_pixel)
 
 
-def test_bad_file_shows_a_message_and_keeps_the_current_recording(qtbot, window, sample, tmp_path, monkeypatch):
+def test_bad_file_shows_a_message_and_keeps_the_current_recording(
+    qtbot, window, sample, tmp_path, monkeypatch
+):
     shown = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a: shown.append(a[2]))
     open_wait(qtbot, window, sample)
@@ -165,8 +181,17 @@ def test_warnings_are_shown_in_a_banner(qtbot, window, tmp_path):
 
     t = np.arange(5000) / 500.0
     sig = np.column_stack([np.sin(2 * np.pi * t), 1.2 * np.sin(2 * np.pi * t)] + [np.sin(t)] * 6)
-    wfdb.wrsamp("eight", fs=500, units=["mV"] * 8, sig_name=["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"],
-                p_signal=sig, fmt=["16"] * 8, adc_gain=[1000.0] * 8, baseline=[0] * 8, write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "eight",
+        fs=500,
+        units=["mV"] * 8,
+        sig_name=["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"],
+        p_signal=sig,
+        fmt=["16"] * 8,
+        adc_gain=[1000.0] * 8,
+        baseline=[0] * 8,
+        write_dir=str(tmp_path),
+    )
     open_wait(qtbot, window, tmp_path / "eight.hea")
     assert window.banner.isVisible() and "derived from I and II" in window.banner.text()
     assert "III (derived)" in [t.panel.label for t in window.paper.traces]
@@ -193,8 +218,13 @@ def test_record_browser_on_a_ptbxl_tree(window, shared, qtbot):
 def test_drop_and_recent_files(qtbot, window, sample, long_record):
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(sample)), QtCore.QUrl.fromLocalFile(str(long_record))])
-    event = QtGui.QDropEvent(QtCore.QPointF(10, 10), QtCore.Qt.DropAction.CopyAction, mime,
-                             QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    event = QtGui.QDropEvent(
+        QtCore.QPointF(10, 10),
+        QtCore.Qt.DropAction.CopyAction,
+        mime,
+        QtCore.Qt.MouseButton.LeftButton,
+        QtCore.Qt.KeyboardModifier.NoModifier,
+    )
     with qtbot.waitSignal(window.recordingLoaded, timeout=20000):
         window.dropEvent(event)
     assert window.recording.name == sample.name

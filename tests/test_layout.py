@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ecgviewer.leads import STANDARD_LEADS
@@ -66,8 +68,8 @@ def test_each_lead_once_per_grid_and_rows_do_not_overlap():
         leads = [p.lead for p in grid_panels]
         assert sorted(leads) == sorted(STANDARD_LEADS), layout
         ys = sorted(page.row_baselines, reverse=True)
-        assert all(a - b == pytest.approx(row_pitch(10.0)) for a, b in zip(ys, ys[1:], strict=False))
-        assert 0 < min(ys) and max(ys) < page.height
+        assert all(a - b == pytest.approx(row_pitch(10.0)) for a, b in itertools.pairwise(ys))
+        assert min(ys) > 0 and max(ys) < page.height
 
 
 def test_missing_and_extra_leads():

@@ -72,8 +72,10 @@ def test_calibration_pulse_and_signal_are_gain_mm_per_mv(gain):
     # calibration pulse of row 0: the tallest ink column inside the pulse's width
     x0 = int((page.pulse_x + 0.3 * page.pulse_width) * ppm)
     x1 = int((page.pulse_x + 0.7 * page.pulse_width) * ppm)
-    top_band = slice(int((page.height - page.row_baselines[0] - page.row_pitch / 2) * ppm),
-                     int((page.height - page.row_baselines[0] + 1) * ppm))
+    top_band = slice(
+        int((page.height - page.row_baselines[0] - page.row_pitch / 2) * ppm),
+        int((page.height - page.row_baselines[0] + 1) * ppm),
+    )
     cols = ink[top_band, x0:x1]
     rows = np.flatnonzero(cols.any(axis=1))
     baseline_px = (page.height - page.row_baselines[0]) * ppm
@@ -114,8 +116,9 @@ def test_every_layout_renders_each_lead_in_its_panel():
 
 def test_peak_downsampling_keeps_extremes():
     """Zoomed far out, the drawn curve still reaches every QRS-sized extreme."""
-    from ecgviewer.gui.paper import PaperView
     from PySide6 import QtWidgets
+
+    from ecgviewer.gui.paper import PaperView
 
     rec = synthetic(seconds=10.0, fs=10000.0)
     view = PaperView()

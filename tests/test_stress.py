@@ -41,9 +41,13 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_stress_redraw_resize_and_switch(sample, tmp_path):
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(sample), str(tmp_path / "s.ini"), "150"],
-                       capture_output=True, text=True, timeout=600, env={
-                           **__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    r = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(sample), str(tmp_path / "s.ini"), "150"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.strip().endswith("ok")
     assert "refcount" not in r.stderr and "Fatal Python error" not in r.stderr

@@ -9,7 +9,7 @@ import numpy as np
 
 from ecgviewer.sources import SignalSource
 
-CHUNK = 1 << 20  # samples read per step
+CHUNK = 1 << 18  # samples read per step (all leads are converted: keep the peak small)
 
 
 def envelope(

@@ -15,7 +15,8 @@ def run(files: list[str], quit_after_paint: bool = False) -> int:
     """Open the viewer on ``files`` (the bundled sample when none) and run the event loop."""
     start = time.perf_counter()
     QtWidgets.QApplication.setHighDpiScaleFactorRoundingPolicy(
-        QtCore.Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        QtCore.Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+    )
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("ecgviewer")
     app.setOrganizationName("ecgviewer")
@@ -27,10 +28,12 @@ def run(files: list[str], quit_after_paint: bool = False) -> int:
     window.show()
     paths = [Path(f) for f in files] or [sample_path()]
     if quit_after_paint:  # benchmarks: report the first paint of the recording, then quit
+
         def painted() -> None:
             if window.recording is not None:
                 print(f"first-paint {time.perf_counter() - start:.3f}", flush=True)
                 QtCore.QTimer.singleShot(0, app.quit)
+
         window.paper.painted.connect(painted)
     QtCore.QTimer.singleShot(0, lambda: window.open_paths(paths))
     return app.exec()

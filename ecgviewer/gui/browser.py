@@ -45,12 +45,23 @@ class EntryModel(QtCore.QAbstractTableModel):
         e = self.entries[index.row()]
         col = index.column()
         if role == QtCore.Qt.ItemDataRole.DisplayRole:
-            return (e.name, "" if e.ecg_id is None else str(e.ecg_id),
-                    "" if e.age is None else ("over 89" if e.age >= 300 else f"{e.age:g}"),
-                    e.sex, " ".join(e.labels), e.fold)[col]
+            return (
+                e.name,
+                "" if e.ecg_id is None else str(e.ecg_id),
+                "" if e.age is None else ("over 89" if e.age >= 300 else f"{e.age:g}"),
+                e.sex,
+                " ".join(e.labels),
+                e.fold,
+            )[col]
         if role == QtCore.Qt.ItemDataRole.UserRole:  # sort key
-            return (e.name, e.ecg_id or 0, e.age if e.age is not None else -1, e.sex,
-                    " ".join(e.labels), e.fold)[col]
+            return (
+                e.name,
+                e.ecg_id or 0,
+                e.age if e.age is not None else -1,
+                e.sex,
+                " ".join(e.labels),
+                e.fold,
+            )[col]
         if role == QtCore.Qt.ItemDataRole.ToolTipRole:
             return str(e.path)
         return None
@@ -111,8 +122,7 @@ class RecordBrowser(QtWidgets.QWidget):
 
     def _update_count(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.count.setText(f"{shown} of {total} recordings" if shown != total else
-                           f"{total} recordings")
+        self.count.setText(f"{shown} of {total} recordings" if shown != total else f"{total} recordings")
 
     def _current_changed(self, current: QtCore.QModelIndex, _previous) -> None:
         if current.isValid():

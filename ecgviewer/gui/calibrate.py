@@ -31,19 +31,21 @@ class CalibrationDialog(QtWidgets.QDialog):
         self.setWindowTitle("Calibrate screen")
         self.default = screen_default
         self.card = _Card(px_per_mm)
-        self.spin = QtWidgets.QDoubleSpinBox(decimals=3, minimum=1.0, maximum=40.0,
-                                             singleStep=0.01, value=px_per_mm, suffix=" px/mm")
+        self.spin = QtWidgets.QDoubleSpinBox(
+            decimals=3, minimum=1.0, maximum=40.0, singleStep=0.01, value=px_per_mm, suffix=" px/mm"
+        )
         self.spin.valueChanged.connect(self._changed)
         reset = QtWidgets.QPushButton("Screen default")
         reset.clicked.connect(lambda: self.spin.setValue(self.default))
         buttons = QtWidgets.QDialogButtonBox(
-            QtWidgets.QDialogButtonBox.StandardButton.Ok
-            | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+            QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         text = QtWidgets.QLabel(
             "Hold a bank card against the screen and adjust until the red outline matches its "
-            "edges. Then 1 mm on the ECG paper is 1 mm on this screen (at zoom 1).")
+            "edges. Then 1 mm on the ECG paper is 1 mm on this screen (at zoom 1)."
+        )
         text.setWordWrap(True)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.spin)

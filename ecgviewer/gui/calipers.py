@@ -95,8 +95,7 @@ class Calipers(QtCore.QObject):
 
     def reading(self) -> Reading:
         o = self.view.options
-        return reading(self.t2.value() - self.t1.value(), self.v2.value() - self.v1.value(),
-                       o.speed, o.gain)
+        return reading(self.t2.value() - self.t1.value(), self.v2.value() - self.v1.value(), o.speed, o.gain)
 
     def _update(self) -> None:
         if not self.enabled:

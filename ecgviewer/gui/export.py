@@ -17,8 +17,9 @@ def ensure_app() -> QtWidgets.QApplication:
     return app  # type: ignore[return-value]
 
 
-def render_image(rec: Recording, options: ViewOptions, *, t0: float = 0.0,
-                 dpi: float = 300.0) -> QtGui.QImage:
+def render_image(
+    rec: Recording, options: ViewOptions, *, t0: float = 0.0, dpi: float = 300.0
+) -> QtGui.QImage:
     """The whole page at true scale: ``dpi`` pixels per inch of paper."""
     ensure_app()
     px_per_mm = dpi / MM_PER_INCH

@@ -112,14 +112,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cancel_button.clicked.connect(lambda: self.cancel_tasks())
         for w in (self.hover_label, self.caliper_label):
             bar.addWidget(w)
-        for w in (self.progress, self.cancel_button, self.rate_label, self.record_label,
-                  self.filter_label, self.scale_label):
+        for w in (
+            self.progress,
+            self.cancel_button,
+            self.rate_label,
+            self.record_label,
+            self.filter_label,
+            self.scale_label,
+        ):
             bar.addPermanentWidget(w)
         self.progress.hide()
         self.cancel_button.hide()
 
-    def _action(self, menu: QtWidgets.QMenu, text: str, slot, shortcut=None, checkable=False,
-                tip: str = "") -> QtGui.QAction:
+    def _action(
+        self, menu: QtWidgets.QMenu, text: str, slot, shortcut=None, checkable=False, tip: str = ""
+    ) -> QtGui.QAction:
         act = QtGui.QAction(text, self, checkable=checkable)
         if shortcut:
             act.setShortcut(QtGui.QKeySequence(shortcut))
@@ -158,8 +165,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(view, "Zoom in", lambda: self._zoom(ZOOM_STEP), keys.ZoomIn)
         self._action(view, "Zoom out", lambda: self._zoom(1 / ZOOM_STEP), keys.ZoomOut)
         view.addSeparator()
-        self.dark_action = self._action(view, "Dark paper", self._toggle_theme, "Ctrl+D",
-                                        checkable=True)
+        self.dark_action = self._action(view, "Dark paper", self._toggle_theme, "Ctrl+D", checkable=True)
         self._action(view, "Calibrate screen\u2026", self.calibrate_screen)
         view.addSeparator()
         view.addAction(self.browser_dock.toggleViewAction())
@@ -174,9 +180,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(nav, "End", lambda: self.paper.set_t0(self.paper.max_t0()), "End")
 
         tools = menu.addMenu("&Tools")
-        self.caliper_action = self._action(tools, "&Calipers", self.calipers.set_enabled, "C",
-                                           checkable=True,
-                                           tip="Time and amplitude calipers across all leads")
+        self.caliper_action = self._action(
+            tools,
+            "&Calipers",
+            self.calipers.set_enabled,
+            "C",
+            checkable=True,
+            tip="Time and amplitude calipers across all leads",
+        )
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         self._action(help_menu, "&About ecgviewer", self.show_about)
@@ -184,26 +195,39 @@ class MainWindow(QtWidgets.QMainWindow):
         tb = self.addToolBar("Paper")
         tb.setObjectName("paper-toolbar")
         tb.addWidget(self._combo("layout", [(x, x) for x in LAYOUTS], lambda v: self._set(layout=v)))
-        tb.addWidget(self._combo("order", [("Standard", "standard"), ("Cabrera", "cabrera")],
-                                 lambda v: self._set(order=v)))
+        tb.addWidget(
+            self._combo(
+                "order", [("Standard", "standard"), ("Cabrera", "cabrera")], lambda v: self._set(order=v)
+            )
+        )
         tb.addWidget(QtWidgets.QLabel(" Rhythm "))
-        tb.addWidget(self._combo("rhythm", [("default", ())] + [(x, (x,)) for x in STANDARD_LEADS],
-                                 lambda v: self._set(rhythm=v)))
+        tb.addWidget(
+            self._combo(
+                "rhythm",
+                [("default", ())] + [(x, (x,)) for x in STANDARD_LEADS],
+                lambda v: self._set(rhythm=v),
+            )
+        )
         tb.addSeparator()
-        tb.addWidget(self._combo("speed", [(f"{s:g} mm/s", s) for s in SPEEDS],
-                                 lambda v: self._set(speed=v)))
-        tb.addWidget(self._combo("gain", [(f"{g:g} mm/mV", g) for g in GAINS],
-                                 lambda v: self._set(gain=v)))
+        tb.addWidget(self._combo("speed", [(f"{s:g} mm/s", s) for s in SPEEDS], lambda v: self._set(speed=v)))
+        tb.addWidget(self._combo("gain", [(f"{g:g} mm/mV", g) for g in GAINS], lambda v: self._set(gain=v)))
         tb.addSeparator()
         tb.addWidget(QtWidgets.QLabel(" HP "))
-        tb.addWidget(self._combo("highpass", [(_hz(v), v) for v in HIGHPASS_CHOICES],
-                                 lambda v: self._set_filter(highpass=v)))
+        tb.addWidget(
+            self._combo(
+                "highpass", [(_hz(v), v) for v in HIGHPASS_CHOICES], lambda v: self._set_filter(highpass=v)
+            )
+        )
         tb.addWidget(QtWidgets.QLabel(" LP "))
-        tb.addWidget(self._combo("lowpass", [(_hz(v), v) for v in LOWPASS_CHOICES],
-                                 lambda v: self._set_filter(lowpass=v)))
+        tb.addWidget(
+            self._combo(
+                "lowpass", [(_hz(v), v) for v in LOWPASS_CHOICES], lambda v: self._set_filter(lowpass=v)
+            )
+        )
         tb.addWidget(QtWidgets.QLabel(" Notch "))
-        tb.addWidget(self._combo("notch", [(_hz(v), v) for v in NOTCH_CHOICES],
-                                 lambda v: self._set_filter(notch=v)))
+        tb.addWidget(
+            self._combo("notch", [(_hz(v), v) for v in NOTCH_CHOICES], lambda v: self._set_filter(notch=v))
+        )
         tb.addSeparator()
         tb.addAction(self.caliper_action)
 
@@ -226,9 +250,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _sync_controls(self) -> None:
         o = self.paper.options
-        values = {"layout": o.layout, "order": o.order, "rhythm": o.rhythm, "speed": o.speed,
-                  "gain": o.gain, "highpass": o.filter.highpass, "lowpass": o.filter.lowpass,
-                  "notch": o.filter.notch}
+        values = {
+            "layout": o.layout,
+            "order": o.order,
+            "rhythm": o.rhythm,
+            "speed": o.speed,
+            "gain": o.gain,
+            "highpass": o.filter.highpass,
+            "lowpass": o.filter.lowpass,
+            "notch": o.filter.notch,
+        }
         for key, value in values.items():
             combo = self._combos[key]
             idx = combo.findData(value)
@@ -246,7 +277,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def choose_file(self) -> None:
         start = str(self.settings.value("files/last_dir", "") or "")
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Open ECG", start, "ECG recordings (*.hea *.dat *.mat *.csv *.npy);;All files (*)")
+            self, "Open ECG", start, "ECG recordings (*.hea *.dat *.mat *.csv *.npy);;All files (*)"
+        )
         if path:
             self.open_file(Path(path))
 
@@ -298,7 +330,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cancel_tasks(keep=("scan",))
         self.recording = rec
         self.paper.set_recording(rec)
-        self.paper.true_scale()
+        self.paper.show_top_left()  # at the zoom the reader chose (true scale at first)
         self.setWindowTitle(f"{rec.name} \u2014 ecgviewer")
         self.info.setPlainText("\n".join(summary_lines(rec)))
         if rec.warnings:
@@ -314,9 +346,12 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_folder(self, folder: Path) -> None:
         from ecgviewer.io.catalog import scan
 
-        self._run("scan", f"Scanning {folder.name}",
-                  lambda progress: (folder, scan(folder, cancelled=lambda: not progress(0.0))),
-                  self._folder_scanned)
+        self._run(
+            "scan",
+            f"Scanning {folder.name}",
+            lambda progress: (folder, scan(folder, cancelled=lambda: not progress(0.0))),
+            self._folder_scanned,
+        )
         self.settings.set_value("files/last_dir", str(folder))
         self.browser_dock.show()
 
@@ -337,7 +372,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.recording is None:
             return
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export page image", f"{Path(self.recording.name).stem}.png", "PNG image (*.png)")
+            self, "Export page image", f"{Path(self.recording.name).stem}.png", "PNG image (*.png)"
+        )
         if not path:
             return
         from ecgviewer.gui.export import render_image
@@ -389,9 +425,12 @@ class MainWindow(QtWidgets.QMainWindow):
         channel = rec.index("II") if "II" in rec.leads else 0
         from ecgviewer.dsp.envelope import envelope
 
-        self._run("overview", "Overview",
-                  lambda progress: envelope(rec.source, channel, OVERVIEW_BINS, progress),
-                  self._overview_done)
+        self._run(
+            "overview",
+            "Overview",
+            lambda progress: envelope(rec.source, channel, OVERVIEW_BINS, progress),
+            self._overview_done,
+        )
 
     def _overview_done(self, result: tuple) -> None:
         lo, hi, per_bin = result
@@ -409,8 +448,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._run("rate", "", lambda _p: heart_rate(x, rec.fs, rec.leads), self._rate_done, quiet=True)
 
     def _rate_done(self, result: tuple[float, str] | None) -> None:
-        self.rate_label.setText(f"HR {result[0]:.0f} bpm ({result[1]}, this page)" if result
-                                else "HR \u2013")
+        self.rate_label.setText(f"HR {result[0]:.0f} bpm ({result[1]}, this page)" if result else "HR \u2013")
 
     def _run(self, key: str, title: str, fn, on_done, quiet: bool = False) -> workers.Task:
         """Start ``fn`` off the UI thread, replacing (and cancelling) the task of the same key.
@@ -469,8 +507,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.filter_label.setText(f"Filter: {o.filter.label()}")
             return
         self.filter_label.setText(f"Filter: {o.filter.label(rec.fs)} (display)")
-        self.record_label.setText(
-            f"{rec.duration:.1f} s, {len(rec.leads)} leads, {rec.fs:g} Hz")
+        self.record_label.setText(f"{rec.duration:.1f} s, {len(rec.leads)} leads, {rec.fs:g} Hz")
 
     def _hovered(self, info: HoverInfo | None) -> None:
         if info is None:
@@ -487,8 +524,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.paper.set_px_per_mm(dialog.value())
 
     def show_shortcuts(self) -> None:
-        lines = [f"{a.shortcut().toString():>14}   {a.text().replace('&', '')}"
-                 for a in self.actions() if not a.shortcut().isEmpty()]
+        lines = [
+            f"{a.shortcut().toString():>14}   {a.text().replace('&', '')}"
+            for a in self.actions()
+            if not a.shortcut().isEmpty()
+        ]
         lines += ["    Mouse wheel   Zoom the paper", "           Drag   Pan the paper"]
         box = QtWidgets.QMessageBox(self)
         box.setWindowTitle("Keyboard shortcuts")
@@ -497,9 +537,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_about(self) -> None:
         QtWidgets.QMessageBox.about(
-            self, "About ecgviewer",
+            self,
+            "About ecgviewer",
             f"<b>ecgviewer {__version__}</b><br>12-lead ECG viewer for research use, "
-            "not a medical device.<br>Sample recordings: PTB-XL (Wagner et al. 2020, CC BY 4.0).")
+            "not a medical device.<br>Sample recordings: PTB-XL (Wagner et al. 2020, CC BY 4.0).",
+        )
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.cancel_tasks()

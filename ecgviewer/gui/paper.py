@@ -30,16 +30,60 @@ class HoverInfo(NamedTuple):
     mv: float  # displayed (filtered, signed) value under the cursor; NaN in a gap
 
 
-def _grid_lines(width: float, height: float, step: float, skip: float | None) -> tuple:
-    """Vertical and horizontal line segments as ``connect='pairs'`` arrays."""
+def _grid_lines(width: float, height: float, step: float, skip: float | None) -> list[QtCore.QLineF]:
+    """Lines every ``step`` mm across the sheet, leaving out multiples of ``skip``."""
     xs = np.arange(0.0, width + 1e-6, step)
     ys = np.arange(0.0, height + 1e-6, step)
     if skip:
         xs = xs[np.abs(xs / skip - np.round(xs / skip)) > 1e-6]
         ys = ys[np.abs(ys / skip - np.round(ys / skip)) > 1e-6]
-    x = np.concatenate([np.repeat(xs, 2), np.tile([0.0, width], len(ys))])
-    y = np.concatenate([np.tile([0.0, height], len(xs)), np.repeat(ys, 2)])
-    return x, y
+    return [QtCore.QLineF(x, 0.0, x, height) for x in xs] + [QtCore.QLineF(0.0, y, width, y) for y in ys]
+
+
+class SheetItem(pg.GraphicsObject):
+    """The paper: its colour and its 1 mm / 5 mm grid, cached as a device-pixel image.
+
+    Written by hand so that Qt can cache it: rasterising the ~700 grid lines costs 3-5 ms on
+    every repaint (about a third of a pan), while blitting the cached image costs well under
+    one; the cache is redrawn only when the zoom changes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rect = QtCore.QRectF()
+        self._minor: list[QtCore.QLineF] = []
+        self._major: list[QtCore.QLineF] = []
+        self._colors = ("#ffffff", "#000000", "#000000")
+        self.show_minor = True
+        self.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    def set_size(self, width: float, height: float) -> None:
+        self.prepareGeometryChange()
+        self._rect = QtCore.QRectF(0.0, 0.0, width, height)
+        self._minor = _grid_lines(width, height, 1.0, 5.0)
+        self._major = _grid_lines(width, height, 5.0, None)
+        self.update()
+
+    def set_colors(self, paper: str, minor: str, major: str) -> None:
+        self._colors = (paper, minor, major)
+        self.update()
+
+    def set_show_minor(self, show: bool) -> None:
+        if show != self.show_minor:
+            self.show_minor = show
+            self.update()
+
+    def boundingRect(self) -> QtCore.QRectF:
+        return self._rect
+
+    def paint(self, painter: QtGui.QPainter, *_args: object) -> None:
+        paper, minor, major = self._colors
+        painter.fillRect(self._rect, QtGui.QColor(paper))
+        if self.show_minor:
+            painter.setPen(pg.mkPen(minor, width=1))
+            painter.drawLines(self._minor)
+        painter.setPen(pg.mkPen(major, width=1))
+        painter.drawLines(self._major)
 
 
 class PaperView(pg.GraphicsView):
@@ -69,18 +113,16 @@ class PaperView(pg.GraphicsView):
         self._labels: list[pg.TextItem] = []
         self._notes: list[pg.TextItem] = []
 
-        self._sheet = QtWidgets.QGraphicsRectItem()
-        self._sheet.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self._sheet = SheetItem()
         self._sheet.setZValue(-20)
         self.vb.addItem(self._sheet)
-        self._minor = pg.PlotCurveItem(connect="pairs")
-        self._major = pg.PlotCurveItem(connect="pairs")
         self._pulses = pg.PlotCurveItem(connect="finite")
         self._ticks = pg.PlotCurveItem(connect="pairs")
         self._footer = pg.TextItem(anchor=(0, 0.5))
-        self._minor.setZValue(-10)
-        self._major.setZValue(-9)
-        for item in (self._minor, self._major, self._pulses, self._ticks, self._footer):
+        # One full repaint per change: a pan touches the whole page anyway, and painting the grid
+        # under a patchwork of small dirty rectangles cost twice as much (benchmarks/README.md).
+        self.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        for item in (self._pulses, self._ticks, self._footer):
             self.vb.addItem(item)
         self.vb.sigResized.connect(self._keep_scale)
         self.vb.sigRangeChanged.connect(self._update_grid_visibility)
@@ -118,7 +160,6 @@ class PaperView(pg.GraphicsView):
         self._rec = rec
         self._source = TraceSource(rec) if rec is not None else None
         self._t0 = 0.0
-        self._static_key = None
         self._refresh(t0)
 
     def set_options(self, options: ViewOptions) -> None:
@@ -148,10 +189,25 @@ class PaperView(pg.GraphicsView):
             self._clear_static()
             return
         t0 = min(max(0.0, t0), max(0.0, rec.duration - page_duration(opts.speed)))
-        page = page_layout(opts.layout, rec.leads, t0=t0, speed=opts.speed, gain=opts.gain,
-                           order=opts.order, rhythm=opts.rhythm or None, derived=rec.derived)
-        key = (id(rec), opts.layout, opts.order, opts.rhythm, opts.speed, opts.gain,
-               opts.theme, self._px_per_mm)
+        page = page_layout(
+            opts.layout,
+            rec.leads,
+            t0=t0,
+            speed=opts.speed,
+            gain=opts.gain,
+            order=opts.order,
+            rhythm=opts.rhythm or None,
+            derived=rec.derived,
+        )
+        # Everything static on the page; another recording with the same leads reuses it all.
+        key = (
+            tuple((p.label, p.available, p.x, p.y, p.width) for p in page.panels),
+            page.width,
+            page.height,
+            opts.gain,
+            opts.theme,
+            self._px_per_mm,
+        )
         moved = t0 != self._t0
         self._t0, self.page = t0, page
         if key != self._static_key:
@@ -165,9 +221,9 @@ class PaperView(pg.GraphicsView):
         for item in (*self._trace_items, *self._labels, *self._notes):
             self.vb.removeItem(item)
         self._trace_items, self._labels, self._notes = [], [], []
-        for curve in (self._minor, self._major, self._pulses, self._ticks):
+        for curve in (self._pulses, self._ticks):
             curve.setData([], [])
-        self._sheet.setRect(0.0, 0.0, 0.0, 0.0)
+        self._sheet.set_size(0.0, 0.0)
         self._footer.setText("")
 
     def _font(self, mm: float = LABEL_MM) -> QtGui.QFont:
@@ -179,9 +235,7 @@ class PaperView(pg.GraphicsView):
         """Grid, calibration pulses, labels and one curve item per panel."""
         self._clear_static()
         theme = THEMES[self._options.theme]
-        self._sheet.setRect(0.0, 0.0, page.width, page.height)
-        self._minor.setData(*_grid_lines(page.width, page.height, 1.0, 5.0))
-        self._major.setData(*_grid_lines(page.width, page.height, 5.0, None))
+        self._sheet.set_size(page.width, page.height)
         px, pw, h = page.pulse_x, page.pulse_width, page.gain  # 1 mV high = gain mm
         xs, ys = [], []
         for y in page.row_baselines:
@@ -219,8 +273,7 @@ class PaperView(pg.GraphicsView):
             self._notes.append(note)
         self._footer.setFont(self._font(2.8))
         self._footer.setPos(page.pulse_x - 1.5, 2.5)
-        self.vb.setLimits(xMin=-page.width, xMax=2 * page.width,
-                          yMin=-page.height, yMax=2 * page.height)
+        self.vb.setLimits(xMin=-page.width, xMax=2 * page.width, yMin=-page.height, yMax=2 * page.height)
         self._update_grid_visibility()
 
     def _update_traces(self) -> None:
@@ -253,8 +306,10 @@ class PaperView(pg.GraphicsView):
         if rec is None or page is None:
             return ""
         t1 = min(rec.duration, page.t0 + page.duration)
-        text = (f"{opts.scale_label()}   Filter: {opts.filter.label(rec.fs)} (display only)"
-                f"   {rec.name}  {page.t0:.1f}\u2013{t1:.1f} s of {rec.duration:.1f} s")
+        text = (
+            f"{opts.scale_label()}   Filter: {opts.filter.label(rec.fs)} (display only)"
+            f"   {rec.name}  {page.t0:.1f}\u2013{t1:.1f} s of {rec.duration:.1f} s"
+        )
         if page.unplaced:
             text += f"   Not in this layout: {', '.join(page.unplaced)}"
         return text
@@ -262,9 +317,7 @@ class PaperView(pg.GraphicsView):
     def _apply_theme(self) -> None:
         theme = THEMES[self._options.theme]
         self.setBackground(theme.desk)
-        self._sheet.setBrush(QtGui.QBrush(QtGui.QColor(theme.paper)))
-        self._minor.setPen(pg.mkPen(theme.minor, width=1))
-        self._major.setPen(pg.mkPen(theme.major, width=1))
+        self._sheet.set_colors(theme.paper, theme.minor, theme.major)
         self._pulses.setPen(pg.mkPen(theme.ink, width=1))
         self._ticks.setPen(pg.mkPen(theme.ink, width=1))
         self._footer.setColor(theme.text)
@@ -288,8 +341,13 @@ class PaperView(pg.GraphicsView):
 
     def true_scale(self) -> None:
         """Zoom 1, the paper's top-left corner in view."""
+        self._zoom = 1.0
+        self.show_top_left()
+
+    def show_top_left(self) -> None:
+        """The paper's top-left corner in view, at the current zoom."""
         top = self.page.height + 2.0 if self.page else 0.0
-        self.set_zoom(1.0, (-2.0, top))
+        self.set_zoom(self._zoom, (-2.0, top))
 
     def fit_page(self) -> None:
         """Whole page in view (the zoom factor is shown: this is not true scale)."""
@@ -310,7 +368,7 @@ class PaperView(pg.GraphicsView):
             self.zoomChanged.emit(self._zoom)
 
     def _update_grid_visibility(self, *_args: object) -> None:
-        self._minor.setVisible(self._px_per_mm * self._zoom >= MIN_MINOR_PX)
+        self._sheet.set_show_minor(self._px_per_mm * self._zoom >= MIN_MINOR_PX)
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         super().paintEvent(event)

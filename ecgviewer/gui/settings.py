@@ -34,8 +34,11 @@ class Settings:
     def __init__(self, qsettings: QtCore.QSettings | None = None) -> None:
         if qsettings is None:
             path = os.environ.get("ECGVIEWER_SETTINGS")
-            qsettings = (QtCore.QSettings(path, QtCore.QSettings.Format.IniFormat) if path
-                         else QtCore.QSettings("ecgviewer", "ecgviewer"))
+            qsettings = (
+                QtCore.QSettings(path, QtCore.QSettings.Format.IniFormat)
+                if path
+                else QtCore.QSettings("ecgviewer", "ecgviewer")
+            )
         self.qs = qsettings
 
     def view_options(self) -> ViewOptions:

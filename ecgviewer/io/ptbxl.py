@@ -62,7 +62,9 @@ def table(root: Path) -> dict[int, dict]:
             codes = cols[4:]
             for row in reader:
                 out[int(row[0])] = {
-                    "age": _age(row[1]), "sex": _SEX.get(row[2]), "fold": row[3],
+                    "age": _age(row[1]),
+                    "sex": _SEX.get(row[2]),
+                    "fold": row[3],
                     "labels": {c: 1.0 for c, v in zip(codes, row[4:], strict=False) if v == "1"},
                 }
     database = root / DATABASE
@@ -71,8 +73,11 @@ def table(root: Path) -> dict[int, dict]:
             for row in csv.DictReader(fh):
                 entry = out.setdefault(int(row["ecg_id"]), {})
                 entry.update(
-                    age=_age(row["age"]), sex=_SEX.get(row["sex"]), fold=row["strat_fold"],
-                    report=row["report"].strip(), date=row["recording_date"],
+                    age=_age(row["age"]),
+                    sex=_SEX.get(row["sex"]),
+                    fold=row["strat_fold"],
+                    report=row["report"].strip(),
+                    date=row["recording_date"],
                     labels=dict(ast.literal_eval(row["scp_codes"] or "{}")),
                 )
     return out

@@ -195,8 +195,10 @@ def read_npy(path: Path) -> Recording:
     factor = _unit_factor(path, str(info.get("units", "mV")))
     source: SignalSource
     if arr.size > LAZY_VALUES:
+
         def fetch(start: int, stop: int) -> np.ndarray:
             return (np.asarray(arr[:, start:stop], dtype=np.float64) * factor).astype(np.float32)
+
         source = WindowedSource(fetch, arr.shape[0], arr.shape[1])
     else:
         source = ArraySource((np.asarray(arr, dtype=np.float64) * factor).astype(np.float32))

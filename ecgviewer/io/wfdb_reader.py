@@ -32,9 +32,20 @@ _MAPPABLE = {"16": ("<i2", 0), "32": ("<i4", 0), "80": ("u1", 128)}
 _MISSING = {"16": -32768, "32": -(2**31), "80": 0}  # raw stored value meaning "no sample"
 _HEADER_LINE = re.compile(rb"^[^\s#/]+(?:/\d+)?\s+\d+(?:\s|$)")
 _NUMBERED = re.compile(r"^(.+)_\d+$")
+_RATE_FIELD = re.compile(r"^(?:\d+\.?\d*|\.\d+)(?:/[\d.]*)?(?:\(-?[\d.]*\))?$")  # fs[/counter[(base)]]
 # Bytes per sample of the fixed-width formats (FLAC, 508/516/524, varies and is not checked).
-_SAMPLE_BYTES = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5,
-                 "310": 4 / 3, "311": 4 / 3}
+_SAMPLE_BYTES = {
+    "8": 1,
+    "16": 2,
+    "24": 3,
+    "32": 4,
+    "61": 2,
+    "80": 1,
+    "160": 2,
+    "212": 1.5,
+    "310": 4 / 3,
+    "311": 4 / 3,
+}
 
 
 def _header_path(path: Path) -> Path:
@@ -111,6 +122,18 @@ def _start_time(header: object) -> datetime | None:
     return datetime.combine(date, time)
 
 
+def _check_record_line(hea: Path) -> None:
+    """wfdb takes an unparsable rate for the 250 Hz default and drops what follows it: refuse such a
+    record line rather than show the signal on a wrong time scale."""
+    with hea.open(encoding="latin-1") as fh:
+        line = next((ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")), "")
+    fields = line.split()
+    if len(fields) > 2 and not _RATE_FIELD.match(fields[2]):
+        raise EcgReadError(hea, f"unreadable sampling rate {fields[2]!r} in the record line")
+    if len(fields) > 3 and not fields[3].isdigit():
+        raise EcgReadError(hea, f"unreadable number of samples {fields[3]!r} in the record line")
+
+
 def _samples_in_files(hea: Path, header) -> int | None:
     """Frames the shortest signal file holds (None when a format's width varies, as FLAC's does).
 
@@ -162,9 +185,15 @@ def _memmap_source(path: Path, header, keep: list[int], to_mv: list[float]) -> S
         raise EcgReadError(dat, f"data file truncated: {have} bytes, the header needs {need}")
     baseline = [header.baseline[k] + offset_to_signed for k in keep]
     return MemmapSource(
-        dat, dtype=dtype, n_channels=header.n_sig, n_samples=header.sig_len, offset=offset,
-        gain=[header.adc_gain[k] for k in keep], baseline=baseline,
-        to_mv=[to_mv[k] for k in keep], missing=_MISSING[fmt],
+        dat,
+        dtype=dtype,
+        n_channels=header.n_sig,
+        n_samples=header.sig_len,
+        offset=offset,
+        gain=[header.adc_gain[k] for k in keep],
+        baseline=baseline,
+        to_mv=[to_mv[k] for k in keep],
+        missing=_MISSING[fmt],
         channels=keep,
     )
 
@@ -180,6 +209,7 @@ def read(path: Path) -> Recording:
         header = wfdb.rdheader(record_name)
     except Exception as exc:
         raise EcgReadError(hea, f"invalid WFDB header ({exc})") from None
+    _check_record_line(hea)
     fs = float(header.fs or 0)
     if not (MIN_FS <= fs <= MAX_FS):
         raise EcgReadError(hea, f"sampling rate {fs:g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")
@@ -195,8 +225,9 @@ def read(path: Path) -> Recording:
         if not names:
             raise EcgReadError(hea, "the header lists no signals")
         if len(names) != header.n_sig:
-            raise EcgReadError(hea, f"the record line declares {header.n_sig} signals, "
-                                    f"but {len(names)} signal lines follow")
+            raise EcgReadError(
+                hea, f"the record line declares {header.n_sig} signals, but {len(names)} signal lines follow"
+            )
         held = _samples_in_files(hea, header)
         if not header.sig_len and held:
             header.sig_len = held  # WFDB lets a header leave the length out: the file tells it
@@ -212,9 +243,11 @@ def read(path: Path) -> Recording:
     if n_values > LAZY_VALUES and not multi:
         source = _memmap_source(hea, header, keep, to_mv)
     if source is None and n_values > LAZY_VALUES:
+
         def fetch(start: int, stop: int) -> np.ndarray:
             r = wfdb.rdrecord(record_name, sampfrom=start, sampto=stop, channels=keep)
             return (r.p_signal.T * scale).astype(np.float32)
+
         source = WindowedSource(fetch, len(keep), header.sig_len)
     if source is None:
         rec = wfdb.rdrecord(record_name, channels=keep)
@@ -225,8 +258,14 @@ def read(path: Path) -> Recording:
 
     meta = _metadata(list(header.comments or []))
     recording = make_recording(
-        path, source, fs, [names[k] for k in keep], "WFDB",
-        start_time=_start_time(header), metadata=meta, warnings=warnings,
+        path,
+        source,
+        fs,
+        [names[k] for k in keep],
+        "WFDB",
+        start_time=_start_time(header),
+        metadata=meta,
+        warnings=warnings,
     )
     ptbxl.attach(recording)
     return recording

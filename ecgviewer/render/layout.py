@@ -127,8 +127,9 @@ def page_layout(
         cols = _grid(layout, order)
         seg = duration / len(cols)
         for r in range(len(cols[0])):
-            rows.append([(cols[c][r][0], cols[c][r][1], t0 + c * seg, t0 + (c + 1) * seg)
-                         for c in range(len(cols))])
+            rows.append(
+                [(cols[c][r][0], cols[c][r][1], t0 + c * seg, t0 + (c + 1) * seg) for c in range(len(cols))]
+            )
         strips = tuple(rhythm) if rhythm else DEFAULT_RHYTHM.get(layout, ())
         rows += [[(lead, 1.0, t0, t0 + duration)] for lead in strips]
 
@@ -140,12 +141,35 @@ def page_layout(
     for r, row in enumerate(rows):
         w = trace_width / len(row)
         for c, (lead, sign, a, b) in enumerate(row):
-            panels.append(Panel(lead, _label(lead, sign, derived), sign, a, b,
-                                left + c * w, baselines[r], w, r, c, lead in have))
+            panels.append(
+                Panel(
+                    lead,
+                    _label(lead, sign, derived),
+                    sign,
+                    a,
+                    b,
+                    left + c * w,
+                    baselines[r],
+                    w,
+                    r,
+                    c,
+                    lead in have,
+                )
+            )
     placed = {p.lead for p in panels}
     return Page(
-        panels=tuple(panels), width=width, height=height, row_baselines=baselines,
-        pulse_x=left - 2.0 - pulse_w, pulse_width=pulse_w, row_pitch=pitch, speed=speed,
-        gain=gain, t0=t0, duration=duration, layout=layout, order=order,
+        panels=tuple(panels),
+        width=width,
+        height=height,
+        row_baselines=baselines,
+        pulse_x=left - 2.0 - pulse_w,
+        pulse_width=pulse_w,
+        row_pitch=pitch,
+        speed=speed,
+        gain=gain,
+        t0=t0,
+        duration=duration,
+        layout=layout,
+        order=order,
         unplaced=tuple(lead for lead in leads if lead not in placed),
     )

@@ -37,9 +37,9 @@ class TraceSource:
                 self._whole = (eff, eff.apply(rec.signals, rec.fs))
             return self._whole[1][:, max(0, start) : max(0, stop)]
         margin = math.ceil(eff.margin_seconds() * rec.fs)
-        lo = max(0, start - margin)
-        raw = rec.read(lo, stop + margin)
-        out = eff.apply(raw, rec.fs)
+        lo, hi = max(0, start - margin), min(rec.n_samples, stop + margin)
+        inside = lo == start - margin and hi == stop + margin  # real signal on both sides
+        out = eff.apply(rec.read(lo, hi), rec.fs, pad=not inside)
         return out[:, max(0, start) - lo : max(0, stop) - lo]
 
 

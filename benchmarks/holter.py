@@ -1,0 +1,166 @@
+"""The benchmark's synthetic 24 h, 12-lead, 500 Hz WFDB record (format 16, ~1.04 GB).
+
+The samples are the committed PTB-XL sample's digital signal (10 s) tiled over 24 hours,
+with a little white noise and a slow baseline wander so that no two pages are identical.
+The record is cached in ``benchmarks/.cache/`` (git-ignored) and regenerated when missing or
+incomplete; a stamp file written last marks a finished record.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SAMPLE = ROOT / "resources/samples/ptbxl/records500/00000/00003_hr.hea"
+CACHE = HERE / ".cache"
+NAME = "holter24h"
+FS = 500
+HOURS = 24
+N_SAMPLES = HOURS * 3600 * FS  # 43,200,000 per lead
+CHUNK = 600 * FS  # 10 minutes of samples per write (7.2 MB as int16)
+NOISE_UNITS = 8  # +-8 uV of white noise (gain 1000 units/mV)
+WANDER_UNITS = 60.0  # 60 uV of 0.15 Hz baseline wander
+VERSION = 1  # bump when the generated content changes
+SPARE_BYTES = 256 << 20  # leave this much disk free
+
+
+class NotEnoughDisk(RuntimeError):
+    pass
+
+
+def _log(msg: str) -> None:
+    print(f"[holter] {msg}", file=sys.stderr, flush=True)
+
+
+def paths(cache: Path = CACHE) -> tuple[Path, Path, Path]:
+    """Header, signal file and stamp of the cached record."""
+    return cache / f"{NAME}.hea", cache / f"{NAME}.dat", cache / f"{NAME}.json"
+
+
+def _base_signal() -> tuple[np.ndarray, object]:
+    """The sample's digital samples (n, 12) int16 and its header."""
+    import wfdb
+
+    header = wfdb.rdheader(str(SAMPLE.with_suffix("")))
+    if set(header.fmt) != {"16"} or header.fs != FS:
+        raise RuntimeError(f"{SAMPLE}: expected format 16 at {FS} Hz")
+    raw = np.fromfile(SAMPLE.with_suffix(".dat"), dtype="<i2")
+    return raw.reshape(header.sig_len, header.n_sig), header
+
+
+def expected_size(n_channels: int = 12) -> int:
+    return N_SAMPLES * n_channels * 2
+
+
+def is_valid(cache: Path = CACHE) -> bool:
+    hea, dat, stamp = paths(cache)
+    if not (hea.is_file() and dat.is_file() and stamp.is_file()):
+        return False
+    try:
+        info = json.loads(stamp.read_text())
+    except ValueError:
+        return False
+    return info.get("version") == VERSION and dat.stat().st_size == info.get("bytes")
+
+
+def ensure(cache: Path = CACHE) -> tuple[Path, dict]:
+    """The cached record's header path and facts about it, generating it first if needed."""
+    hea, dat, stamp = paths(cache)
+    if is_valid(cache):
+        return hea, {**json.loads(stamp.read_text()), "generated_now": False}
+    cache.mkdir(parents=True, exist_ok=True)
+    for p in (hea, dat, stamp):
+        p.unlink(missing_ok=True)
+    need = expected_size()
+    free = shutil.disk_usage(cache).free
+    if free < need + SPARE_BYTES:
+        raise NotEnoughDisk(
+            f"need {(need + SPARE_BYTES) / 2**30:.2f} GiB free in {cache} for the 24 h record, "
+            f"have {free / 2**30:.2f} GiB"
+        )
+    t0 = time.perf_counter()
+    info = _generate(hea, dat)
+    info["generate_s"] = round(time.perf_counter() - t0, 2)
+    stamp.write_text(json.dumps(info, indent=1))
+    _log(f"generated {dat} ({info['bytes'] / 1e9:.2f} GB) in {info['generate_s']} s")
+    return hea, {**info, "generated_now": True}
+
+
+def _generate(hea: Path, dat: Path) -> dict:
+    import wfdb
+
+    base, header = _base_signal()
+    n_base, n_sig = base.shape
+    rng = np.random.default_rng(20240601)
+    sums = np.zeros(n_sig, dtype=np.int64)
+    first = None
+    part = dat.with_name(dat.name + ".part")
+    _log(f"writing {N_SAMPLES * n_sig * 2 / 1e9:.2f} GB to {dat} ...")
+    # Per-lead wander phase so the leads do not move together.
+    phase = rng.uniform(0, 2 * np.pi, n_sig)
+    with part.open("wb") as f:
+        for start in range(0, N_SAMPLES, CHUNK):
+            stop = min(N_SAMPLES, start + CHUNK)
+            idx = np.arange(start, stop)
+            chunk = base[idx % n_base].astype(np.int32)
+            chunk += rng.integers(-NOISE_UNITS, NOISE_UNITS + 1, size=chunk.shape, dtype=np.int32)
+            t = idx / FS
+            wander = WANDER_UNITS * np.sin(2 * np.pi * 0.15 * t[:, None] + phase[None, :])
+            chunk += wander.astype(np.int32)
+            np.clip(chunk, -32767, 32767, out=chunk)  # -32768 is WFDB's "missing sample"
+            out = chunk.astype("<i2")
+            if first is None:
+                first = out[0].astype(int).tolist()
+            sums += out.sum(axis=0, dtype=np.int64)
+            out.tofile(f)
+            if (start // CHUNK) % 24 == 0:
+                _log(f"  {stop / N_SAMPLES:5.0%}")
+    part.replace(dat)
+    record = wfdb.Record(
+        record_name=NAME,
+        n_sig=n_sig,
+        fs=FS,
+        sig_len=N_SAMPLES,
+        file_name=[dat.name] * n_sig,
+        fmt=["16"] * n_sig,
+        adc_gain=list(header.adc_gain),
+        baseline=list(header.baseline),
+        units=list(header.units),
+        adc_res=[16] * n_sig,
+        adc_zero=[0] * n_sig,
+        init_value=first,
+        checksum=[int(s % 65536) for s in sums],
+        block_size=[0] * n_sig,
+        sig_name=list(header.sig_name),
+        comments=[
+            f"synthetic {HOURS} h record for ecgviewer benchmarks: PTB-XL 00003_hr tiled, "
+            "with noise and baseline wander"
+        ],
+    )
+    record.wrheader(write_dir=str(hea.parent))
+    check = wfdb.rdheader(str(hea.with_suffix("")))
+    if check.sig_len != N_SAMPLES or check.n_sig != n_sig or check.fs != FS:
+        raise RuntimeError(f"wfdb reads back {check.n_sig} x {check.sig_len} at {check.fs} Hz")
+    size = dat.stat().st_size
+    if size != N_SAMPLES * n_sig * 2:
+        raise RuntimeError(f"{dat}: {size} bytes written, expected {N_SAMPLES * n_sig * 2}")
+    return {
+        "version": VERSION,
+        "bytes": size,
+        "n_sig": n_sig,
+        "fs": FS,
+        "sig_len": N_SAMPLES,
+        "hours": HOURS,
+        "header": str(hea),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(ensure()[1], indent=1))
