@@ -60,18 +60,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise EcgError(f"--filter: {exc}") from None
     rec = load(args.file)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from ecgviewer.gui.export import render_image
-    from ecgviewer.storage import atomic_write_bytes
+    from ecgviewer.gui.export import render_image, save_image
 
     image = render_image(rec, options, t0=args.start, dpi=args.dpi)
-    fmt = os.path.splitext(args.out)[1].lstrip(".").upper() or "PNG"
-    from PySide6 import QtCore
-
-    buf = QtCore.QBuffer()
-    buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buf, fmt):
-        raise EcgError(f"cannot write {args.out}: unsupported image format {fmt!r}")
-    atomic_write_bytes(args.out, bytes(buf.data()))
+    save_image(image, args.out)
     for warning in rec.warnings:
         print(f"warning: {rec.name}: {warning}", file=sys.stderr)
     print(

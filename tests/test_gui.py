@@ -109,11 +109,19 @@ def test_keyboard_navigation_and_overview_on_a_long_record(window, long_record, 
     assert window.paper.traces[0].panel.t0 == pytest.approx(11.0)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_End)
     assert window.paper.t0 == pytest.approx(110.0)
-    assert window.overview._region.getRegion()[0] == pytest.approx(110.0)
+    assert window.overview.page_region()[0] == pytest.approx(110.0)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Home)
     assert window.paper.t0 == 0.0
     window.overview.pageRequested.emit(42.0)
     assert window.paper.t0 == pytest.approx(42.0)
+    window.overview._marker.setValue(65.0)  # dragging the page marker centres the page there
+    window.overview._marker.sigDragged.emit(window.overview._marker)
+    assert window.paper.t0 == pytest.approx(60.0)
+    ov = window.overview
+    at_100s = ov.mapFromScene(ov.plotItem.vb.mapViewToScene(QtCore.QPointF(100.0, 0.0)))
+    qtbot.mouseClick(ov.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=at_100s)
+    one_px = 120.0 / ov.plotItem.vb.width()
+    assert window.paper.t0 == pytest.approx(95.0, abs=2 * one_px)  # page centred on the click
     qtbot.waitUntil(
         lambda: window.overview._env.getData()[0] is not None and len(window.overview._env.getData()[0]) > 0,
         timeout=10000,

@@ -22,7 +22,10 @@ def run(files: list[str], quit_after_paint: bool = False) -> int:
     app.setOrganizationName("ecgviewer")
     app.setWindowIcon(QtGui.QIcon(str(icon_path())))
 
+    from ecgviewer.gui import workers
     from ecgviewer.gui.main_window import MainWindow
+
+    app.aboutToQuit.connect(workers.shutdown)
 
     window = MainWindow()
     window.show()

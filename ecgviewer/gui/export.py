@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ecgviewer.errors import EcgError
 from ecgviewer.gui.paper import PaperView
 from ecgviewer.recording import Recording
 from ecgviewer.render.options import MM_PER_INCH, ViewOptions
+from ecgviewer.storage import atomic_write_bytes
 
 
 def ensure_app() -> QtWidgets.QApplication:
@@ -41,3 +46,13 @@ def render_image(
     view.close()
     view.deleteLater()
     return image
+
+
+def save_image(image: QtGui.QImage, path: str | os.PathLike[str]) -> None:
+    """Encode ``image`` in the format its extension names and write it atomically."""
+    fmt = Path(path).suffix.lstrip(".").upper() or "PNG"
+    buf = QtCore.QBuffer()
+    buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buf, fmt):
+        raise EcgError(f"cannot write {path}: unsupported image format {fmt!r}")
+    atomic_write_bytes(path, bytes(buf.data()))

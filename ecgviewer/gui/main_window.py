@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -236,8 +237,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_options(self.paper.options.with_(**changes))
 
     def _set_filter(self, **changes: object) -> None:
-        from dataclasses import replace
-
         self._set(filter=replace(self.paper.options.filter, **changes))
 
     def set_options(self, options: ViewOptions) -> None:
@@ -376,15 +375,10 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         if not path:
             return
-        from ecgviewer.gui.export import render_image
-        from ecgviewer.storage import atomic_write_bytes
+        from ecgviewer.gui.export import render_image, save_image
 
-        image = render_image(self.recording, self.paper.options, t0=self.paper.t0)
-        buf = QtCore.QBuffer()
-        buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-        image.save(buf, "PNG")
         try:
-            atomic_write_bytes(path, bytes(buf.data()))
+            save_image(render_image(self.recording, self.paper.options, t0=self.paper.t0), path)
         except EcgError as exc:
             QtWidgets.QMessageBox.warning(self, "Export failed", str(exc))
 

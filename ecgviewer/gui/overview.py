@@ -34,28 +34,36 @@ class Overview(pg.PlotWidget):
         self.hideButtons()
         self._env = pg.PlotCurveItem(connect="pairs")
         self.addItem(self._env)
-        self._region = pg.LinearRegionItem(brush=(0, 120, 220, 60), movable=True)
+        self._region = pg.LinearRegionItem(brush=(0, 120, 220, 60), movable=False)
         self._region.setZValue(10)
         for line in self._region.lines:
-            line.setMovable(False)  # drag the page, not its edges: its width is the page
+            line.setMovable(False)
         self.addItem(self._region)
-        self._region.sigRegionChanged.connect(self._dragged)
+        # A 10 s page is a sliver of a 24 h record: this line marks (and drags) it at any zoom.
+        self._marker = pg.InfiniteLine(
+            angle=90,
+            movable=True,
+            pen=pg.mkPen((0, 110, 220), width=3),
+            hoverPen=pg.mkPen((0, 150, 255), width=5),
+        )
+        self._marker.setZValue(11)
+        self.addItem(self._marker)
+        self._marker.sigDragged.connect(self._dragged)
         self._duration = 0.0
         self._page = 10.0
-        self._updating = False
 
     def set_theme(self, theme: Theme) -> None:
         self.setBackground(theme.paper)
         self._env.setPen(pg.mkPen(theme.ink, width=1))
-        for side in ("bottom",):
-            self.getAxis(side).setPen(theme.text)
-            self.getAxis(side).setTextPen(theme.text)
+        axis = self.getAxis("bottom")
+        axis.setPen(theme.text)
+        axis.setTextPen(theme.text)
 
     def set_recording(self, duration: float, page: float) -> None:
         self._duration, self._page = duration, page
         self._env.setData([], [])
         self.setXRange(0, max(duration, 1e-3), padding=0.01)
-        self._region.setBounds((0, duration))
+        self._marker.setBounds((0, duration))
         self.set_page(0.0, page)
 
     def set_envelope(self, lo: np.ndarray, hi: np.ndarray, seconds_per_bin: float) -> None:
@@ -70,19 +78,22 @@ class Overview(pg.PlotWidget):
 
     def set_page(self, t0: float, page: float) -> None:
         self._page = page
-        self._updating = True
         self._region.setRegion((t0, min(self._duration, t0 + page)))
-        self._updating = False
+        self._marker.setValue(t0 + page / 2)
+
+    def page_region(self) -> tuple[float, float]:
+        return tuple(self._region.getRegion())
 
     def _dragged(self) -> None:
-        if not self._updating:
-            self.pageRequested.emit(float(self._region.getRegion()[0]))
+        self.pageRequested.emit(max(0.0, float(self._marker.value()) - self._page / 2))
 
     def mousePressEvent(self, ev) -> None:
-        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
-            x = self.plotItem.vb.mapSceneToView(self.mapToScene(ev.position().toPoint())).x()
-            if not (self._region.getRegion()[0] <= x <= self._region.getRegion()[1]):
-                self.pageRequested.emit(max(0.0, x - self._page / 2))
-                ev.accept()
-                return
+        """A click away from the page marker (over 4 px) centres the page there."""
+        vb = self.plotItem.vb
+        click = self.mapToScene(ev.position().toPoint())
+        marker_x = vb.mapViewToScene(QtCore.QPointF(self._marker.value(), 0.0)).x()
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton and abs(click.x() - marker_x) > 4:
+            self.pageRequested.emit(max(0.0, vb.mapSceneToView(click).x() - self._page / 2))
+            ev.accept()
+            return
         super().mousePressEvent(ev)

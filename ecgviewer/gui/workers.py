@@ -41,9 +41,15 @@ class Task(QtCore.QRunnable):
     def cancelled(self) -> bool:
         return self._cancelled
 
+    def _emit(self, signal_name: str, *args: object) -> None:
+        try:
+            getattr(self.signals, signal_name).emit(*args)
+        except RuntimeError:  # the application is shutting down: nobody is listening any more
+            self._cancelled = True
+
     def _progress(self, fraction: float) -> bool:
         if not self._cancelled:
-            self.signals.progress.emit(fraction)
+            self._emit("progress", fraction)
         return not self._cancelled
 
     def run(self) -> None:
@@ -52,12 +58,19 @@ class Task(QtCore.QRunnable):
         except Exception as exc:  # reported to the UI, never raised into Qt's thread pool
             log.warning("background task %s failed: %s", self.name, type(exc).__name__)
             if not self._cancelled:
-                self.signals.failed.emit(f"{self.name}: {exc}")
+                self._emit("failed", f"{self.name}: {exc}")
         else:
             if not self._cancelled:
-                self.signals.done.emit(result)
+                self._emit("done", result)
         finally:
-            self.signals.ended.emit()
+            self._emit("ended")
+
+
+def shutdown(timeout_ms: int = 3000) -> None:
+    """Cancel every running task and give them ``timeout_ms`` to reach a progress check."""
+    for task in list(_running):
+        task.cancel()
+    QtCore.QThreadPool.globalInstance().waitForDone(timeout_ms)
 
 
 def start(task: Task) -> Task:
