@@ -119,8 +119,8 @@ class PaperView(pg.GraphicsView):
         self._pulses = pg.PlotCurveItem(connect="finite")
         self._ticks = pg.PlotCurveItem(connect="pairs")
         self._footer = pg.TextItem(anchor=(0, 0.5))
-        # One full repaint per change: a pan touches the whole page anyway, and painting the grid
-        # under a patchwork of small dirty rectangles cost twice as much (benchmarks/README.md).
+        # One full repaint per change: a pan touches the whole page anyway, and painting under many
+        # small dirty rectangles was slower (24 h pan, 3x4+1: 8.1 ms full vs 10.9 ms minimal paint).
         self.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         for item in (self._pulses, self._ticks, self._footer):
             self.vb.addItem(item)

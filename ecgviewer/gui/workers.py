@@ -56,7 +56,8 @@ class Task(QtCore.QRunnable):
         try:
             result = self.fn(self._progress)
         except Exception as exc:  # reported to the UI, never raised into Qt's thread pool
-            log.warning("background task %s failed: %s", self.name, type(exc).__name__)
+            # The name may hold a file name (a patient identifier, in some clinics): not logged.
+            log.warning("a background task failed: %s", type(exc).__name__)
             if not self._cancelled:
                 self._emit("failed", f"{self.name}: {exc}")
         else:
