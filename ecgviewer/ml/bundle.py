@@ -1,0 +1,88 @@
+"""Model files: weights in safetensors (never a pickle) and a model card beside them.
+
+``<name>.safetensors`` carries the architecture in its metadata (``config``: encoder config,
+head kind, tasks and class names, contract version), so it loads on its own. ``<name>.json``
+and ``<name>.md`` are the model card: data, command, metrics, thresholds, SHA-256 of the weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecgviewer.errors import EcgError
+from ecgviewer.ml import contract
+from ecgviewer.storage import atomic_write_bytes
+
+
+@dataclass
+class LoadedModel:
+    model: object  # ecgviewer.ml.model.Classifier, in eval mode
+    config: dict  # the architecture metadata stored with the weights
+    card: dict | None  # the JSON model card, when present beside the weights
+
+    @property
+    def classes(self) -> dict[str, list[str]]:
+        return self.config["classes"]
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(path: Path, model, classes: dict[str, list[str]]) -> str:
+    """Write the weights and their architecture metadata atomically; returns their SHA-256."""
+    from safetensors.torch import save
+
+    config = {
+        "encoder": model.encoder.config.to_dict(),
+        "head": model.head_kind,
+        "classes": classes,
+        "contract": contract.CONTRACT_VERSION,
+    }
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    data = save(state, metadata={"config": json.dumps(config)})
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Load weights + card; refuses files whose contract version differs from this app's."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from ecgviewer.ml.model import Classifier, EncoderConfig
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            config = json.loads((f.metadata() or {})["config"])
+        state = load_file(str(path))
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise EcgError(f"{path.name}: not an ecgviewer model file ({exc})") from exc
+    if config.get("contract") != contract.CONTRACT_VERSION:
+        raise EcgError(
+            f"{path.name}: trained with preprocessing contract {config.get('contract')}, "
+            f"this version uses {contract.CONTRACT_VERSION}"
+        )
+    tasks = {task: len(names) for task, names in config["classes"].items()}
+    model = Classifier(EncoderConfig.from_dict(config["encoder"]), tasks, config["head"])
+    model.load_state_dict(state)
+    model.eval()
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.is_file() else None
+    if card is not None and card.get("weights_sha256") not in (None, sha256(path)):
+        raise EcgError(f"{path.name}: weights do not match the SHA-256 in {card_path.name}")
+    return LoadedModel(model, config, card)
+
+
+def write_card(weights: Path, card: dict, markdown: str) -> None:
+    """Write the model card's JSON and Markdown next to ``weights`` (atomically)."""
+    atomic_write_bytes(weights.with_suffix(".json"), (json.dumps(card, indent=1) + "\n").encode())
+    atomic_write_bytes(weights.with_suffix(".md"), markdown.encode())

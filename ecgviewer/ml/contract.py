@@ -1,0 +1,239 @@
+"""The preprocessing contract: the one implementation the app and ``training/`` both use.
+
+signals (any rate, mV) -> 100 Hz -> zero-phase band-pass 0.67-40 Hz -> R-peaks (lead II, then
+the other leads) -> 10 s windows of beat tokens: 12 leads x up to 15 beats x 96 samples, the R
+peak at index 48. This follows CLEAR's QRSTokenizer (seed-methods.md §2.1); the deliberate
+differences are listed in ``DEVIATIONS``. Bump ``CONTRACT_VERSION`` on any change that alters
+tokens: model cards record the version they were trained with and the app refuses a mismatch.
+
+Documented edge cases:
+- Longer than 10 s: R-peaks are found once on the whole span, then it is cut into windows
+  every ``STRIDE`` samples (the last one aligned to the end) and each window is tokenised as if
+  it were a 10 s record on its own; the model's probabilities are averaged over windows.
+- Shorter than 10 s: one window; beats that do not exist are zero tokens with ``pad`` set.
+- A lead that is missing, all-NaN or flat: every token of it is padded (the model ignores it).
+- No lead gives a plausible R-peak series in a window: evenly spaced pseudo-beats (one per 0.96 s,
+  at most 15), flagged in ``fallback`` so the viewer can say so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ecgviewer.leads import STANDARD_LEADS
+
+CONTRACT_VERSION = "1"
+FS = 100  # Hz
+LEADS: tuple[str, ...] = STANDARD_LEADS
+TOKEN_LEN = 96  # samples per beat token (0.96 s)
+R_INDEX = TOKEN_LEN // 2  # the R peak sits at this sample of its token
+MAX_BEATS = 15  # beats kept per lead and window
+WINDOW = 10 * FS  # samples per window (10 s)
+STRIDE = WINDOW  # windows of long records do not overlap (except the last, aligned to the end)
+BAND = (0.67, 40.0)  # Hz, Butterworth order 5, forward-backward (CLEAR, §2.1)
+BAND_ORDER = 5
+RPEAK_LEADS = ("II", "V5", "I", "V6", "aVF", "V4", "III", "V2", "V3", "aVL", "V1", "aVR")
+MIN_RATE_BPM = 20.0  # a detection with fewer beats than this over the span is not plausible
+RPEAK_METHOD = "neurokit2"  # measured against xqrs on LUDB: see training/README.md and tests
+FLAT_MV = 0.01
+
+DEVIATIONS = (
+    "R-peaks: neurokit2's detector instead of wfdb xqrs (better on LUDB at 100 Hz, measured)",
+    "resampling: polyphase (scipy resample_poly) instead of FFT, so long records and odd rates "
+    "get no wrap-around at the edges",
+    "the same R-peak list is used for all leads, as in CLEAR; leads without signal are padded",
+)
+
+
+@dataclass
+class Tokens:
+    """Beat tokens of one recording: W windows x 12 leads x 15 beats x 96 samples.
+
+    ``values`` are band-passed mV (normalisation happens inside the model, so attributions
+    are in mV). ``spans`` and ``rpeaks`` are sample indices in the *source* recording, so any
+    per-token quantity can be drawn back on the trace.
+    """
+
+    values: np.ndarray  # float32 (W, 12, 15, 96)
+    pad: np.ndarray  # bool (W, 12, 15): True where there is no beat
+    time_bin: np.ndarray  # int64 (W, 15): whole seconds from the window start to R
+    spans: np.ndarray  # int64 (W, 15, 2): [start, stop) of each beat, source samples
+    rpeaks: np.ndarray  # int64 (W, 15): R peak, source samples; -1 where no beat
+    window_start: np.ndarray  # int64 (W,): source samples
+    fallback: np.ndarray  # bool (W,): pseudo-beats because no R-peaks were found
+    rpeak_lead: str | None  # the lead the R-peaks came from (None: fallback everywhere)
+    missing_leads: tuple[str, ...]
+    source_fs: float
+
+    @property
+    def n_windows(self) -> int:
+        return self.values.shape[0]
+
+
+def to_model_rate(signals: np.ndarray, fs: float) -> np.ndarray:
+    """Resample (leads, n) to 100 Hz with an anti-aliased polyphase filter."""
+    from scipy.signal import resample_poly
+
+    if fs == FS:
+        return signals.astype(np.float32, copy=False)
+    ratio = Fraction(FS) / Fraction(fs).limit_denominator(1000)
+    out = resample_poly(signals, ratio.numerator, ratio.denominator, axis=-1)
+    return out.astype(np.float32)
+
+
+def band_pass(x100: np.ndarray) -> np.ndarray:
+    """Zero-phase 0.67-40 Hz Butterworth band-pass along the last axis (100 Hz input)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(BAND_ORDER, BAND, btype="bandpass", fs=FS, output="sos")
+    if x100.shape[-1] <= 3 * (2 * len(sos) + 1):
+        return x100 - x100.mean(axis=-1, keepdims=True)  # too short to filter; remove the offset
+    return sosfiltfilt(sos, x100, axis=-1).astype(np.float32)
+
+
+def detect_rpeaks(x: np.ndarray, fs: float = FS, method: str = RPEAK_METHOD) -> np.ndarray:
+    """R-peak sample indices of one lead, by ``neurokit2`` or ``xqrs`` (wfdb)."""
+    if method == "neurokit2":
+        # neurokit2 imports matplotlib.pyplot; never let that pick a GUI backend.
+        os.environ.setdefault("MPLBACKEND", "agg")
+        import neurokit2 as nk
+
+        peaks = nk.ecg_findpeaks(np.asarray(x, dtype=np.float64), sampling_rate=int(round(fs)))
+        return np.asarray(peaks["ECG_R_Peaks"], dtype=np.int64)
+    if method == "xqrs":
+        from wfdb import processing
+
+        return np.asarray(processing.xqrs_detect(x, fs=fs, verbose=False), dtype=np.int64)
+    raise ValueError(f"unknown R-peak method {method!r}")
+
+
+def _plausible(peaks: np.ndarray, n: int) -> bool:
+    return len(peaks) >= max(2, n / FS / 60 * MIN_RATE_BPM)
+
+
+def find_rpeaks(
+    x100: np.ndarray, present: np.ndarray, method: str = RPEAK_METHOD
+) -> tuple[np.ndarray, str | None]:
+    """R-peaks for all leads: lead II, else the first lead in ``RPEAK_LEADS`` that gives a
+    plausible series. Returns (peaks at 100 Hz, lead name) or (empty, None)."""
+    for lead in RPEAK_LEADS:
+        i = LEADS.index(lead)
+        if not present[i]:
+            continue
+        peaks = detect_rpeaks(x100[i], FS, method)
+        if _plausible(peaks, x100.shape[-1]):
+            return peaks, lead
+    return np.zeros(0, dtype=np.int64), None
+
+
+def standard_leads(signals: np.ndarray, leads: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder to the 12 standard leads; absent, all-NaN or flat leads become zeros.
+
+    Returns (12, n) float32 with NaNs interpolated, and a bool (12,) "present" mask.
+    """
+    n = signals.shape[-1]
+    out = np.zeros((len(LEADS), n), dtype=np.float32)
+    present = np.zeros(len(LEADS), dtype=bool)
+    index = {name: i for i, name in enumerate(leads)}
+    for k, lead in enumerate(LEADS):
+        if lead not in index:
+            continue
+        x = np.asarray(signals[index[lead]], dtype=np.float32)
+        ok = np.isfinite(x)
+        if not ok.any():
+            continue
+        if not ok.all():
+            x = np.interp(np.arange(n), np.flatnonzero(ok), x[ok]).astype(np.float32)
+        if np.ptp(x) < FLAT_MV:
+            continue
+        out[k] = x
+        present[k] = True
+    return out, present
+
+
+def window_starts(n: int) -> np.ndarray:
+    """Start samples (100 Hz) of the 10 s windows covering ``n`` samples."""
+    if n <= WINDOW:
+        return np.zeros(1, dtype=np.int64)
+    starts = list(range(0, n - WINDOW + 1, STRIDE))
+    if starts[-1] + WINDOW < n:
+        starts.append(n - WINDOW)
+    return np.asarray(starts, dtype=np.int64)
+
+
+def beat_spans(peaks: np.ndarray, n: int) -> np.ndarray:
+    """[start, stop) of each beat: midpoint to midpoint, the ends R-48/R+48, at most R+-48.
+
+    ``peaks`` are local to a window of ``n`` samples.
+    """
+    peaks = np.asarray(peaks, dtype=np.int64)
+    if len(peaks) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    mids = (peaks[:-1] + peaks[1:]) // 2
+    start = np.concatenate([[peaks[0] - R_INDEX], mids])
+    stop = np.concatenate([mids, [peaks[-1] + R_INDEX]])
+    start = np.maximum(np.maximum(start, peaks - R_INDEX), 0)
+    stop = np.minimum(np.minimum(stop, peaks + R_INDEX), n)
+    return np.stack([start, stop], axis=1)
+
+
+def tokenise_window(x: np.ndarray, peaks: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Tokens of one window ``x`` (12, n <= 1000) given R-peaks local to it.
+
+    Returns values (12, 15, 96), pad (12, 15), time_bin (15,), local spans (15, 2).
+    """
+    values = np.zeros((len(LEADS), MAX_BEATS, TOKEN_LEN), dtype=np.float32)
+    pad = np.ones((len(LEADS), MAX_BEATS), dtype=bool)
+    time_bin = np.zeros(MAX_BEATS, dtype=np.int64)
+    spans = np.zeros((MAX_BEATS, 2), dtype=np.int64)
+    peaks = np.asarray(peaks, dtype=np.int64)[:MAX_BEATS]
+    spans[: len(peaks)] = beat_spans(peaks, x.shape[-1])
+    for j, r in enumerate(peaks):
+        a, b = spans[j]
+        values[:, j, R_INDEX - (r - a) : R_INDEX + (b - r)] = x[:, a:b]
+        time_bin[j] = r // FS
+        pad[present, j] = False
+    values[~present] = 0.0
+    return values, pad, time_bin, spans
+
+
+def tokenise(signals: np.ndarray, fs: float, leads: Sequence[str], method: str = RPEAK_METHOD) -> Tokens:
+    """Apply the whole contract to (leads, n) mV ``signals`` sampled at ``fs``."""
+    x, present = standard_leads(signals, leads)
+    missing = tuple(lead for lead, ok in zip(LEADS, present, strict=True) if not ok)
+    x = band_pass(to_model_rate(x, fs))
+    n = x.shape[-1]
+    peaks, rpeak_lead = find_rpeaks(x, present, method) if present.any() else (np.zeros(0, int), None)
+    starts = window_starts(n)
+    w = len(starts)
+    out = Tokens(
+        values=np.zeros((w, len(LEADS), MAX_BEATS, TOKEN_LEN), dtype=np.float32),
+        pad=np.ones((w, len(LEADS), MAX_BEATS), dtype=bool),
+        time_bin=np.zeros((w, MAX_BEATS), dtype=np.int64),
+        spans=np.zeros((w, MAX_BEATS, 2), dtype=np.int64),
+        rpeaks=np.full((w, MAX_BEATS), -1, dtype=np.int64),
+        window_start=np.round(starts * fs / FS).astype(np.int64),
+        fallback=np.zeros(w, dtype=bool),
+        rpeak_lead=rpeak_lead,
+        missing_leads=missing,
+        source_fs=float(fs),
+    )
+    for k, s in enumerate(starts):
+        seg = x[:, s : s + WINDOW]
+        local = peaks[(peaks >= s) & (peaks < s + seg.shape[-1])] - s
+        if not _plausible(local, seg.shape[-1]):
+            count = min(MAX_BEATS, max(1, seg.shape[-1] // TOKEN_LEN))
+            local = np.linspace(R_INDEX, seg.shape[-1] - R_INDEX, count).astype(np.int64)
+            out.fallback[k] = True
+        values, pad, time_bin, spans = tokenise_window(seg, local, present)
+        nb = min(len(local), MAX_BEATS)
+        out.values[k], out.pad[k], out.time_bin[k] = values, pad, time_bin
+        scale = fs / FS
+        out.spans[k, :nb] = np.round((spans[:nb] + s) * scale).astype(np.int64)
+        out.rpeaks[k, :nb] = np.round((local[:nb] + s) * scale).astype(np.int64)
+    return out

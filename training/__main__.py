@@ -1,0 +1,183 @@
+"""``python -m training <command>``: tokenise, pretrain, run a preset end to end, evaluate a
+saved model, run the comparison grid, write RESULTS.md, measure R-peak detectors, download."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from training.data import default_data_root
+    from training.presets import PRESETS
+
+    p.add_argument("--data-root", type=Path, default=default_data_root(),
+                   help="folder holding ptbxl/ (and ludb/); default ../shared/data when present")  # fmt: skip
+    p.add_argument("--preset", choices=sorted(PRESETS), default="bundled")
+    p.add_argument("--run-dir", type=Path, help="checkpoints and logs (default runs/<preset>)")
+    p.add_argument("--cache-dir", type=Path, default=REPO / "runs" / "cache", help="token cache")
+    p.add_argument("--unlabelled", type=Path, action="append", default=None,
+                   help="extra WFDB folder for pretraining (repeatable; default: <data-root>/ludb)")  # fmt: skip
+    p.add_argument("--workers", type=int, default=2, help="processes for tokenisation")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _context(args: argparse.Namespace):
+    from training.pipeline import Context
+    from training.presets import PRESETS
+
+    if args.data_root is None:
+        sys.exit("no --data-root given and ../shared/data is absent")
+    unlabelled = args.unlabelled
+    if unlabelled is None:
+        ludb = args.data_root / "ludb"
+        unlabelled = [ludb] if ludb.is_dir() else []
+    preset = PRESETS[args.preset]
+    return Context(
+        data_root=args.data_root,
+        run_dir=args.run_dir or REPO / "runs" / preset.name,
+        cache_dir=args.cache_dir,
+        preset=preset,
+        workers=args.workers,
+        unlabelled=unlabelled,
+        progress=not args.no_progress,
+    )
+
+
+def cmd_tokenise(args: argparse.Namespace) -> None:
+    from training.data import load_unlabelled
+
+    ctx = _context(args)
+    pt = ctx.ptbxl
+    extra = load_unlabelled(ctx.unlabelled, ctx.cache_dir, ctx.workers)
+    print(json.dumps({"ptbxl_records": len(pt.ecg_id), "unlabelled": [len(c) for c in extra],
+                      "fallback": int(pt.cache.fallback.sum()), "seconds": ctx.timings.get("tokenise_s")}))  # fmt: skip
+
+
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    from training.pipeline import pretrain
+
+    print(pretrain(_context(args), args.seed))
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """The whole pipeline for a preset: tokenise, pretrain, fine-tune, evaluate, export."""
+    from training.pipeline import bundled_model, command_line, export, pretrain
+
+    t0 = time.perf_counter()
+    ctx = _context(args)
+    _ = ctx.ptbxl
+    enc = pretrain(ctx, args.seed)
+    t1 = time.perf_counter()
+    model, td, _ = bundled_model(ctx, enc, args.seed)
+    ctx.timings["finetune_s"] = round(time.perf_counter() - t1, 1)
+    if not ctx.dist.main:
+        return
+    out_dir = args.out or (REPO / "resources" / "models" if ctx.preset.name == "bundled" else ctx.run_dir)
+    ctx.timings["total_s"] = round(time.perf_counter() - t0, 1)  # up to export; evaluation follows
+    weights = export(ctx, model, td, args.name or f"clear-hug-{ctx.preset.name}", out_dir, command_line())
+    card = json.loads(weights.with_suffix(".json").read_text())
+    summary = {
+        t: {"test_auroc": lab["test"]["auroc"], "ci": lab["test"]["auroc_ci"]}
+        for t, lab in card["labels"].items()
+    }
+    print(
+        json.dumps(
+            {
+                "weights": str(weights),
+                "timings": ctx.timings,
+                "wall_s": round(time.perf_counter() - t0, 1),
+                **summary,
+            }
+        )
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    """Metrics of a saved model on fold 9 or 10, to check a model card's numbers."""
+    from ecgviewer.ml.bundle import load_model
+    from training.pipeline import evaluate_split
+
+    loaded = load_model(args.model)
+    ctx = _context(args)
+    res = evaluate_split(loaded.model, ctx, args.task, args.split, args.n_boot)
+    print(
+        json.dumps(
+            {"model": str(args.model), "task": args.task, "split": args.split, **res["report"]}, indent=1
+        )
+    )
+
+
+def cmd_grid(args: argparse.Namespace) -> None:
+    from training.grid import run_grid
+
+    run_grid(_context(args), args.tasks.split(","), [float(f) for f in args.fractions.split(",")],
+             args.seeds, args.methods.split(","))  # fmt: skip
+
+
+def cmd_results(args: argparse.Namespace) -> None:
+    from training.grid import write_results
+
+    print(write_results(args.runs, args.out))
+
+
+def cmd_rpeaks(args: argparse.Namespace) -> None:
+    from training.rpeaks import compare
+
+    print(json.dumps(compare(args.data_root / "ludb"), indent=1))
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from training.download import download
+
+    print(download(args.dest, args.records, args.url))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, fn in [("tokenise", cmd_tokenise), ("pretrain", cmd_pretrain), ("run", cmd_run),
+                     ("evaluate", cmd_evaluate), ("grid", cmd_grid)]:  # fmt: skip
+        p = sub.add_parser(name, help=fn.__doc__)
+        _common(p)
+        p.add_argument("--seed", type=int, default=0)
+        p.set_defaults(fn=fn)
+    sub.choices["run"].add_argument("--out", type=Path, help="export folder (bundled: resources/models)")
+    sub.choices["run"].add_argument("--name", help="model name (default clear-hug-<preset>)")
+    ev = sub.choices["evaluate"]
+    ev.add_argument("--model", type=Path, required=True)
+    ev.add_argument("--task", default="super")
+    ev.add_argument("--split", choices=["val", "test"], default="test")
+    ev.add_argument("--n-boot", type=int, default=1000)
+    gr = sub.choices["grid"]
+    gr.add_argument("--tasks", default="super")
+    gr.add_argument("--fractions", default="0.01,0.1,1.0")
+    gr.add_argument("--seeds", type=int, default=3, help="seeds for fractions below 100 %%")
+    gr.add_argument("--methods", default="clear-linear,clear-hug,random-linear,random-hug,finetune,scratch")
+    rs = sub.add_parser("results", help="write training/RESULTS.md from grid logs")
+    rs.add_argument("--runs", type=Path, nargs="+", default=[REPO / "runs" / "bundled"])
+    rs.add_argument("--out", type=Path, default=REPO / "training" / "RESULTS.md")
+    rs.set_defaults(fn=cmd_results)
+    rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's annotations")
+    rp.add_argument("--data-root", type=Path, default=None)
+    rp.set_defaults(fn=cmd_rpeaks)
+    dl = sub.add_parser("download", help="fetch PTB-XL from PhysioNet with wfdb")
+    dl.add_argument("--dest", type=Path, required=True)
+    dl.add_argument("--records", type=int, default=None, help="only the first N records")
+    dl.add_argument("--url", default=None, help="PhysioNet mirror (default physionet.org)")
+    dl.set_defaults(fn=cmd_download)
+    args = parser.parse_args(argv)
+    if args.command == "rpeaks" and args.data_root is None:
+        from training.data import default_data_root
+
+        args.data_root = default_data_root()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The Markdown model card, generated from the JSON card (one source, two views)."""
+
+from __future__ import annotations
+
+
+def _ci(r: dict, key: str) -> str:
+    lo, hi = r[f"{key}_ci"]
+    return f"{r[key]:.3f} ({lo:.3f}-{hi:.3f})"
+
+
+def markdown(card: dict) -> str:
+    arch = card["architecture"]
+    lines = [
+        f"# Model card: {card['name']}",
+        "",
+        f"**{card['intended_use']}**",
+        "",
+        f"- Created {card['created']} from git commit `{card['git_commit']}` with:",
+        f"  `{card['command']}`",
+        f"- Weights SHA-256: `{card['weights_sha256']}`",
+        f"- Architecture: CLEAR beat-token encoder {arch['encoder']}, {arch['head']} head, "
+        f"{arch['parameters']:,} parameters.",
+        f"- Preprocessing contract v{card['contract']['version']}: {card['contract']['fs']} Hz, band-pass "
+        f"{card['contract']['band_hz'][0]}-{card['contract']['band_hz'][1]} Hz, {card['contract']['token_len']}-sample "
+        f"beat tokens, up to {card['contract']['max_beats']} beats per lead, R-peaks by {card['contract']['rpeaks']}.",
+        f"- Data: {card['data']['dataset']}; train folds {card['data']['folds']['train']}, validation fold "
+        f"{card['data']['folds']['validation']} ({card['data']['validation_records']} records), test fold "
+        f"{card['data']['folds']['test']} ({card['data']['test_records']} records). The exact ecg_ids are in the JSON card.",
+        f"- Hardware: {card['hardware']['cpu']} ({card['hardware']['threads']} threads), GPU: "
+        f"{card['hardware']['gpu'] or 'none'}, torch {card['hardware']['torch']}. Timings (s): {card['timings']}.",
+        f"- Thresholds: {card['thresholds_rule']}. Shown in the app: {card['surface_rule']}.",
+        "",
+    ]
+    for task, lab in card["labels"].items():
+        t, v = lab["test"], lab["val"]
+        lines += [
+            f"## Task `{task}` ({len(lab['classes'])} classes)",
+            "",
+            f"Test (fold 10, n={t['n']}): macro AUROC {_ci(t, 'auroc')}, macro AUPRC {_ci(t, 'auprc')}. "
+            f"Validation (fold 9): macro AUROC {_ci(v, 'auroc')}. 95 % intervals: bootstrap over records.",
+            "",
+            "| class | val AUROC | val positives | test AUROC | test positives | threshold | shown |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for c in lab["classes"]:
+            va, ta = v["per_class_auroc"][c], t["per_class_auroc"][c]
+            lines.append(
+                f"| {c} | {'-' if va is None else f'{va:.3f}'} | {v['support'][c]} | "
+                f"{'-' if ta is None else f'{ta:.3f}'} | {t['support'][c]} | {lab['thresholds'][c]:.3f} | "
+                f"{'yes' if c in lab['surfaced'] else 'no'} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,292 @@
+"""Datasets: PTB-XL labels and folds, unlabelled WFDB folders, and the on-disk token cache.
+
+Tokenisation runs once per (dataset, contract version) and is cached as memory-mapped ``.npy``
+arrays; epochs only read the cache.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.leads import canonical_lead
+from ecgviewer.ml import contract
+
+TASKS = ("super", "sub", "form", "rhythm", "diag", "all")
+TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
+VAL_FOLD = 9
+TEST_FOLD = 10
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def default_data_root() -> Path | None:
+    return SHARED_DATA if SHARED_DATA.is_dir() else None
+
+
+def ptbxl_root(data_root: Path) -> Path:
+    """The PTB-XL folder inside ``data_root`` (``ptbxl/``, ``ptb-xl/`` or the root itself)."""
+    for cand in (data_root / "ptbxl", data_root / "ptb-xl", data_root):
+        if (cand / "scp_statements.csv").is_file():
+            return cand
+    raise FileNotFoundError(f"{data_root}: no PTB-XL folder (scp_statements.csv) found")
+
+
+@dataclass
+class Labels:
+    """PTB-XL records with their fold and 0/1 statement matrix (all 71 SCP statements)."""
+
+    ecg_id: np.ndarray  # int64 (N,)
+    fold: np.ndarray  # int64 (N,)
+    statements: list[str]
+    y: np.ndarray  # uint8 (N, 71)
+    scp: object  # pandas DataFrame of scp_statements.csv, indexed by code
+
+    def task(self, name: str) -> tuple[list[str], np.ndarray]:
+        """Class names and (N, C) targets of a task (ecg_ptbxl_benchmarking's definitions)."""
+        scp = self.scp
+        col = {s: i for i, s in enumerate(self.statements)}
+        if name == "all":
+            return list(self.statements), self.y
+        if name in ("diag", "form", "rhythm"):
+            key = {"diag": "diagnostic", "form": "form", "rhythm": "rhythm"}[name]
+            codes = [c for c in self.statements if scp.loc[c, key] == 1]
+            return codes, self.y[:, [col[c] for c in codes]]
+        if name in ("super", "sub"):
+            key = "diagnostic_class" if name == "super" else "diagnostic_subclass"
+            diag = scp[scp["diagnostic"] == 1]
+            classes = sorted(diag[key].dropna().unique())
+            y = np.zeros((len(self.ecg_id), len(classes)), dtype=np.uint8)
+            for k, cls in enumerate(classes):
+                members = [col[c] for c in diag.index[diag[key] == cls] if c in col]
+                y[:, k] = self.y[:, members].max(axis=1)
+            return classes, y
+        raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+
+
+def load_labels(root: Path) -> Labels:
+    """Read PTB-XL labels from ``ptbxl_statements_v103.csv`` (the shared data's complete table)
+    or, failing that, PhysioNet's ``ptbxl_database.csv``."""
+    import pandas as pd
+
+    scp = pd.read_csv(root / "scp_statements.csv", index_col=0)
+    statements = list(scp.index)
+    table = root / "ptbxl_statements_v103.csv"
+    if table.is_file():
+        df = pd.read_csv(table)
+        y = df[statements].to_numpy(dtype=np.uint8)
+    else:
+        df = pd.read_csv(root / "ptbxl_database.csv")
+        codes = df["scp_codes"].map(ast.literal_eval)
+        y = np.array([[int(s in c) for s in statements] for c in codes], dtype=np.uint8)
+    return Labels(
+        ecg_id=df["ecg_id"].to_numpy(np.int64),
+        fold=df["strat_fold"].to_numpy(np.int64),
+        statements=statements,
+        y=y,
+        scp=scp,
+    )
+
+
+def ptbxl_record(root: Path, ecg_id: int) -> Path:
+    """Path (without suffix) of a PTB-XL 100 Hz record."""
+    return root / "records100" / f"{ecg_id // 1000 * 1000:05d}" / f"{ecg_id:05d}_lr"
+
+
+def wfdb_records(folder: Path) -> list[Path]:
+    """Every WFDB record (header) under ``folder``, sorted, without suffix."""
+    return sorted(p.with_suffix("") for p in folder.rglob("*.hea"))
+
+
+def _tokenise_file(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | str:
+    """Tokenise the first 10 s window of one WFDB record; an error string if unreadable."""
+    import wfdb
+
+    try:
+        rec = wfdb.rdrecord(path)
+        leads = [canonical_lead(n) for n in rec.sig_name]
+        tok = contract.tokenise(rec.p_signal.T, rec.fs, leads)
+    except Exception as exc:  # a bad file is reported and skipped, never fatal for a cache build
+        return f"{Path(path).name}: {exc}"
+    return tok.values[0], tok.pad[0], tok.time_bin[0], bool(tok.fallback[0])
+
+
+@dataclass
+class TokenCache:
+    """Memory-mapped tokens of a list of records (one 10 s window each)."""
+
+    folder: Path
+    ids: list[str]
+    values: np.ndarray
+    pad: np.ndarray
+    time_bin: np.ndarray
+    fallback: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index_of(self, ids: Iterable[str]) -> np.ndarray:
+        pos = {r: i for i, r in enumerate(self.ids)}
+        return np.array([pos[r] for r in ids], dtype=np.int64)
+
+
+def build_cache(
+    folder: Path, records: dict[str, Path], workers: int = 2, progress: bool = True
+) -> TokenCache:
+    """Tokenise ``records`` (id -> path) into ``folder`` unless a complete cache of the same
+    contract version and record list is already there."""
+    meta_path = folder / "meta.json"
+    key = hashlib.sha256("\n".join(f"{k}\t{v}" for k, v in records.items()).encode()).hexdigest()
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("contract") == contract.CONTRACT_VERSION and meta.get("key") == key:
+            return open_cache(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(records)
+    shape = (n, len(contract.LEADS), contract.MAX_BEATS)
+    arrays = {
+        "values": np.lib.format.open_memmap(
+            folder / "values.npy", "w+", np.float32, (*shape, contract.TOKEN_LEN)
+        ),
+        "pad": np.lib.format.open_memmap(folder / "pad.npy", "w+", np.bool_, shape),
+        "time_bin": np.lib.format.open_memmap(
+            folder / "time_bin.npy", "w+", np.int64, (n, contract.MAX_BEATS)
+        ),
+        "fallback": np.lib.format.open_memmap(folder / "fallback.npy", "w+", np.bool_, (n,)),
+    }
+    ok = np.zeros(n, dtype=bool)
+    errors = []
+    paths = [str(p) for p in records.values()]
+    from tqdm import tqdm
+
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = pool.map(_tokenise_file, paths, chunksize=64)
+        for i, res in enumerate(tqdm(results, total=n, desc=f"tokenise {folder.name}", disable=not progress)):
+            if isinstance(res, str):
+                errors.append(res)
+                continue
+            arrays["values"][i], arrays["pad"][i], arrays["time_bin"][i], arrays["fallback"][i] = res
+            ok[i] = True
+    for arr in arrays.values():
+        arr.flush()
+    ids = list(records)
+    meta = {
+        "contract": contract.CONTRACT_VERSION,
+        "key": key,
+        "ids": ids,
+        "ok": ok.tolist(),
+        "errors": errors,
+        "fallback": int(np.asarray(arrays["fallback"]).sum()),
+    }
+    tmp = meta_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta))
+    os.replace(tmp, meta_path)  # written last: a cache without meta.json is rebuilt
+    return open_cache(folder)
+
+
+def open_cache(folder: Path) -> TokenCache:
+    meta = json.loads((folder / "meta.json").read_text())
+    ok = np.asarray(meta["ok"], dtype=bool)
+    load = lambda name: np.load(folder / f"{name}.npy", mmap_mode="r")  # noqa: E731
+    cache = TokenCache(folder, meta["ids"], load("values"), load("pad"), load("time_bin"), load("fallback"))
+    if not ok.all():  # unreadable records stay in the arrays but leave the id list
+        cache.ids = [r if good else f"!{r}" for r, good in zip(cache.ids, ok, strict=True)]
+    return cache
+
+
+@dataclass
+class Split:
+    """Row indices into a TokenCache with targets, for one task."""
+
+    rows: np.ndarray
+    y: np.ndarray
+    ecg_id: np.ndarray
+
+
+@dataclass
+class PtbxlData:
+    """PTB-XL records present on disk, tokenised, with their labels."""
+
+    root: Path
+    labels: Labels
+    cache: TokenCache
+    ecg_id: np.ndarray  # ids present (and readable), in cache order
+
+    def split(self, task: str, folds: Iterable[int]) -> tuple[list[str], Split]:
+        classes, y = self.labels.task(task)
+        row_of = {int(e): i for i, e in enumerate(self.labels.ecg_id)}
+        cache_pos = {r: i for i, r in enumerate(self.cache.ids)}
+        folds = set(folds)
+        rows, ys, ids = [], [], []
+        for e in self.ecg_id:
+            r = row_of[int(e)]
+            if self.labels.fold[r] in folds and y[r].any():
+                rows.append(cache_pos[str(e)])
+                ys.append(y[r])
+                ids.append(int(e))
+        return classes, Split(
+            np.array(rows, np.int64), np.array(ys, np.float32).reshape(-1, len(classes)), np.array(ids)
+        )
+
+
+def load_ptbxl(data_root: Path, cache_root: Path, workers: int = 2, limit: int | None = None) -> PtbxlData:
+    """Labels plus tokens of every PTB-XL 100 Hz record found under ``data_root``."""
+    root = ptbxl_root(data_root)
+    labels = load_labels(root)
+    records = {}
+    for e in labels.ecg_id:
+        p = ptbxl_record(root, int(e))
+        if p.with_suffix(".hea").is_file():
+            records[str(int(e))] = p
+    if limit:
+        records = dict(list(records.items())[:limit])
+    if not records:
+        raise FileNotFoundError(f"{root}: no PTB-XL records100 files found")
+    tag = hashlib.sha1(f"{root.resolve()}:{limit}".encode()).hexdigest()[:10]
+    cache = build_cache(cache_root / f"ptbxl-{tag}-c{contract.CONTRACT_VERSION}", records, workers)
+    present = np.array([int(r) for r in cache.ids if not r.startswith("!")], dtype=np.int64)
+    return PtbxlData(root, labels, cache, present)
+
+
+def load_unlabelled(folders: Iterable[Path], cache_root: Path, workers: int = 2) -> list[TokenCache]:
+    """Token caches of unlabelled WFDB folders (LUDB, or any folder given on the command line)."""
+    caches = []
+    for folder in folders:
+        records = {str(p.relative_to(folder)): p for p in wfdb_records(folder)}
+        if records:
+            name = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
+            caches.append(
+                build_cache(
+                    cache_root / f"{folder.name}-{name}-c{contract.CONTRACT_VERSION}", records, workers
+                )
+            )
+    return caches
+
+
+def fraction(rows: int, frac: float, seed: int) -> np.ndarray:
+    """A random subset (at least one record) of ``range(rows)``: the label-fraction protocol."""
+    if frac >= 1:
+        return np.arange(rows)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(rows, size=max(1, round(rows * frac)), replace=False))
+
+
+def id_ranges(ids: Iterable[int]) -> str:
+    """Compact "1-5,7,9-12" form of sorted integer ids, for model cards."""
+    ids = sorted(int(i) for i in ids)
+    parts, start, prev = [], None, None
+    for i in [*ids, None]:
+        if start is not None and (i is None or i != prev + 1):
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            start = None
+        if i is not None and start is None:
+            start = i
+        prev = i
+    return ",".join(parts)

@@ -1,0 +1,423 @@
+"""The phases: pretrain (CLEAR), fine-tune or train heads, evaluate, export. Each is a function
+of a ``Context`` so the CLI, the presets and the tests compose them the same way."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecgviewer.ml import bundle, contract
+from ecgviewer.ml.model import HEADS, N_LEADS, Classifier, Encoder, EncoderConfig
+from training import data as D
+from training import metrics as M
+from training.clear import ClearPretrainer, random_mask
+from training.engine import Dist, LoopConfig, fit, init_distributed
+from training.presets import Preset
+
+# The app shows a class only if it was learnable on validation data (rule recorded in the card).
+SURFACE_MIN_AUROC = 0.85
+SURFACE_MIN_SUPPORT = 20
+
+
+@dataclass
+class Tensors:
+    """A token cache loaded into memory as torch tensors."""
+
+    values: torch.Tensor
+    pad: torch.Tensor
+    time_bin: torch.Tensor
+
+    @classmethod
+    def of(cls, caches: list[D.TokenCache]) -> Tensors:
+        cat = lambda name: torch.from_numpy(np.concatenate([np.asarray(getattr(c, name)) for c in caches]))  # noqa: E731
+        return cls(cat("values"), cat("pad"), cat("time_bin"))
+
+    def batch(self, rows: torch.Tensor | np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+        rows = torch.as_tensor(rows)
+        return self.values[rows].to(device), self.pad[rows].to(device), self.time_bin[rows].to(device)
+
+
+@dataclass
+class Context:
+    data_root: Path
+    run_dir: Path
+    cache_dir: Path
+    preset: Preset
+    workers: int = 2
+    unlabelled: list[Path] = field(default_factory=list)
+    progress: bool = True
+    dist: Dist = field(default_factory=init_distributed)
+    _ptbxl: D.PtbxlData | None = None
+    _tensors: Tensors | None = None
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def ptbxl(self) -> D.PtbxlData:
+        if self._ptbxl is None:
+            t0 = time.perf_counter()
+            self._ptbxl = D.load_ptbxl(self.data_root, self.cache_dir, self.workers, self.preset.limit)
+            self.timings.setdefault("tokenise_s", round(time.perf_counter() - t0, 1))
+        return self._ptbxl
+
+    @property
+    def tensors(self) -> Tensors:
+        if self._tensors is None:
+            self._tensors = Tensors.of([self.ptbxl.cache])
+        return self._tensors
+
+
+def seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+# --------------------------------------------------------------------------- pretraining
+def pretrain(ctx: Context, seed: int = 0) -> Path:
+    """CLEAR on PTB-XL training folds (labels unused) plus unlabelled WFDB folders; saves the
+    encoder to ``<run>/encoder.safetensors`` and returns that path."""
+    from safetensors.torch import save_file
+
+    out = ctx.run_dir / "encoder.safetensors"
+    if out.is_file():
+        return out
+    t0 = time.perf_counter()
+    pt = ctx.ptbxl
+    _, train = pt.split("all", D.TRAIN_FOLDS)
+    caches = [pt.cache, *D.load_unlabelled(ctx.unlabelled, ctx.cache_dir, ctx.workers)]
+    tensors = Tensors.of(caches)
+    offset = len(pt.cache)
+    extra = np.arange(offset, len(tensors.values))
+    rows = torch.from_numpy(np.concatenate([train.rows, extra]))
+    seed_all(seed)
+    model = ClearPretrainer(ctx.preset.encoder, ctx.preset.decoder)
+    gen = torch.Generator().manual_seed(seed)
+    ratio = ctx.preset.decoder.mask_ratio
+
+    def loss_fn(net: nn.Module, idx: torch.Tensor, step: int) -> torch.Tensor:
+        keep, masked = random_mask(ratio, gen)  # same pattern on every rank: same generator seed
+        values, pad, time_bin = tensors.batch(rows[idx], ctx.dist.device)
+        return net(values, pad, time_bin, keep.to(ctx.dist.device), masked.to(ctx.dist.device))
+
+    fit(
+        model,
+        loss_fn,
+        len(rows),
+        ctx.preset.pretrain,
+        ctx.run_dir,
+        "pretrain",
+        ctx.dist,
+        seed=seed,
+        progress=ctx.progress,
+    )
+    ctx.timings["pretrain_s"] = round(time.perf_counter() - t0, 1)
+    ctx.timings["pretrain_records"] = {"ptbxl": len(train.rows), "unlabelled": len(extra)}
+    if ctx.dist.main:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.encoder.state_dict().items()}
+        meta = {
+            "encoder": json.dumps(ctx.preset.encoder.to_dict()),
+            "pretrain_ids": D.id_ranges(train.ecg_id),
+        }
+        save_file(state, str(out), metadata=meta)
+    return out
+
+
+def load_encoder(path: Path | None, config: EncoderConfig, seed: int = 0) -> Encoder:
+    """A pretrained encoder, or (path None) a randomly initialised one."""
+    from safetensors.torch import load_file
+
+    seed_all(seed)
+    enc = Encoder(config)
+    if path is not None:
+        enc.load_state_dict(load_file(str(path)))
+    return enc
+
+
+# --------------------------------------------------------------------------- prediction
+@torch.no_grad()
+def predict(
+    model: Classifier, tensors: Tensors, rows: np.ndarray, batch: int, device: torch.device
+) -> dict[str, np.ndarray]:
+    model.eval().to(device)
+    out: dict[str, list[np.ndarray]] = {}
+    for i in range(0, len(rows), batch):
+        logits = model(*tensors.batch(rows[i : i + batch], device))
+        for task, z in logits.items():
+            out.setdefault(task, []).append(torch.sigmoid(z.float()).cpu().numpy())
+    return {task: np.concatenate(v) for task, v in out.items()}
+
+
+@torch.no_grad()
+def lead_cls_features(
+    enc: Encoder, tensors: Tensors, rows: np.ndarray, batch: int, device: torch.device
+) -> torch.Tensor:
+    """Frozen encoder outputs (N, 12, dim) for head-only training."""
+    enc.eval().to(device)
+    feats = [
+        enc(*tensors.batch(rows[i : i + batch], device))[0][:, :N_LEADS].cpu()
+        for i in range(0, len(rows), batch)
+    ]
+    return torch.cat(feats)
+
+
+# --------------------------------------------------------------------------- supervised phases
+@dataclass
+class TaskData:
+    classes: dict[str, list[str]]
+    train: dict[str, D.Split]
+    val: dict[str, D.Split]
+
+
+def task_data(ctx: Context, tasks: tuple[str, ...], frac: float, seed: int) -> TaskData:
+    """Splits for each task; the label fraction subsets the *records* of the training folds,
+    the same records for every task."""
+    classes, train, val = {}, {}, {}
+    for task in tasks:
+        classes[task], train[task] = ctx.ptbxl.split(task, D.TRAIN_FOLDS)
+        _, val[task] = ctx.ptbxl.split(task, [D.VAL_FOLD])
+    pool = np.unique(np.concatenate([s.ecg_id for s in train.values()]))
+    chosen = set(pool[D.fraction(len(pool), frac, seed)].tolist())
+    for task, s in train.items():
+        keep = np.array([e in chosen for e in s.ecg_id], dtype=bool)
+        train[task] = D.Split(s.rows[keep], s.y[keep], s.ecg_id[keep])
+    return TaskData(classes, train, val)
+
+
+def _joint_rows(td: TaskData) -> tuple[np.ndarray, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Union of the training rows of all tasks, with per-task targets and 'has label' masks."""
+    rows = np.unique(np.concatenate([s.rows for s in td.train.values()]))
+    pos = {r: i for i, r in enumerate(rows)}
+    y, has = {}, {}
+    for task, s in td.train.items():
+        yt = torch.zeros(len(rows), len(td.classes[task]))
+        ht = torch.zeros(len(rows), dtype=torch.bool)
+        idx = torch.tensor([pos[r] for r in s.rows], dtype=torch.long)
+        yt[idx] = torch.from_numpy(s.y)
+        ht[idx] = True
+        y[task], has[task] = yt, ht
+    return rows, y, has
+
+
+def _val_auroc(probs: dict[str, np.ndarray], val: dict[str, D.Split]) -> dict:
+    out = {f"val_{t}_auroc": M.macro(val[t].y, p)[0] for t, p in probs.items()}
+    out["val_auroc"] = float(np.mean(list(out.values())))
+    return out
+
+
+def train_classifier(
+    ctx: Context,
+    encoder: Encoder,
+    tasks: tuple[str, ...],
+    frac: float,
+    seed: int,
+    head: str,
+    phase: str,
+    loop: LoopConfig | None = None,
+) -> tuple[Classifier, TaskData, dict]:
+    """Full fine-tuning (or training from scratch) of encoder + heads, selected on fold 9."""
+    td = task_data(ctx, tasks, frac, seed)
+    seed_all(seed)
+    model = Classifier(encoder.config, {t: len(td.classes[t]) for t in tasks}, head)
+    model.encoder.load_state_dict(encoder.state_dict())
+    rows, y, has = _joint_rows(td)
+    tensors, dev = ctx.tensors, ctx.dist.device
+    bce = nn.BCEWithLogitsLoss(reduction="none")
+
+    def loss_fn(net: nn.Module, idx: torch.Tensor, step: int) -> torch.Tensor:
+        logits = net(*tensors.batch(rows[idx.numpy()], dev))
+        loss = torch.zeros((), device=dev)
+        for t in tasks:
+            m = has[t][idx].to(dev)
+            per = bce(logits[t].float(), y[t][idx].to(dev)).mean(dim=1)
+            loss = loss + (per * m).sum() / m.sum().clamp_min(1)
+        return loss
+
+    val_rows = np.unique(np.concatenate([s.rows for s in td.val.values()]))
+    val_pos = {int(r): i for i, r in enumerate(val_rows)}
+
+    def evaluate(m: nn.Module) -> dict:
+        probs = predict(m, tensors, val_rows, ctx.preset.batch_eval, dev)
+        return _val_auroc({t: probs[t][[val_pos[int(r)] for r in td.val[t].rows]] for t in tasks}, td.val)
+
+    loop = loop or ctx.preset.finetune
+    model, info = fit(
+        model,
+        loss_fn,
+        len(rows),
+        loop,
+        ctx.run_dir,
+        phase,
+        ctx.dist,
+        evaluate,
+        "val_auroc",
+        seed,
+        progress=ctx.progress,
+    )
+    return model, td, info
+
+
+def train_head(
+    ctx: Context,
+    feats: torch.Tensor,
+    feat_rows: np.ndarray,
+    task: str,
+    frac: float,
+    seed: int,
+    head: str,
+    phase: str,
+) -> tuple[nn.Module, TaskData, dict]:
+    """A linear or HUG head on cached frozen [CLS] features, selected on fold 9."""
+    td = task_data(ctx, (task,), frac, seed)
+    pos = {int(r): i for i, r in enumerate(feat_rows)}
+    tr = torch.tensor([pos[int(r)] for r in td.train[task].rows])
+    va = torch.tensor([pos[int(r)] for r in td.val[task].rows])
+    y = torch.from_numpy(td.train[task].y)
+    seed_all(seed)
+    model = HEADS[head](feats.shape[-1], len(td.classes[task]))
+    bce = nn.BCEWithLogitsLoss()
+
+    def loss_fn(net: nn.Module, idx: torch.Tensor, step: int) -> torch.Tensor:
+        return bce(net(feats[tr[idx]]), y[idx])
+
+    def evaluate(m: nn.Module) -> dict:
+        p = torch.sigmoid(m(feats[va])).numpy()
+        return {"val_auroc": M.macro(td.val[task].y, p)[0]}
+
+    loop = ctx.preset.probe
+    loop = LoopConfig(loop.epochs, min(loop.batch_size, len(tr)), loop.lr, loop.weight_decay, loop.warmup)
+    model, info = fit(
+        model, loss_fn, len(tr), loop, ctx.run_dir, phase, Dist(), evaluate, "val_auroc", seed, progress=False
+    )
+    return model, td, info
+
+
+# --------------------------------------------------------------------------- export
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def hardware() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": cpu,
+        "threads": torch.get_num_threads(),
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def bundled_model(ctx: Context, encoder_path: Path, seed: int = 0) -> tuple[Classifier, TaskData, dict]:
+    enc = load_encoder(encoder_path, ctx.preset.encoder, seed)
+    return train_classifier(ctx, enc, ctx.preset.tasks, 1.0, seed, "hug", "finetune-bundled")
+
+
+def evaluate_split(model: Classifier, ctx: Context, task: str, split: str, n_boot: int = 1000) -> dict:
+    """Metrics of ``model``'s ``task`` head on fold 9 (``val``) or fold 10 (``test``)."""
+    fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
+    classes, s = ctx.ptbxl.split(task, [fold])
+    p = predict(model, ctx.tensors, s.rows, ctx.preset.batch_eval, ctx.dist.device)[task]
+    return {"classes": classes, "probs": p, "y": s.y, "report": M.report(s.y, p, classes, n_boot)}
+
+
+def export(
+    ctx: Context, model: Classifier, td: TaskData, name: str, out_dir: Path, command: list[str]
+) -> Path:
+    """Write ``<out_dir>/<name>.safetensors`` and its model card (JSON + Markdown)."""
+    from training.card import markdown
+
+    weights = out_dir / f"{name}.safetensors"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    digest = bundle.save_model(weights, model, td.classes)
+    labels = {}
+    for task in td.classes:
+        val = evaluate_split(model, ctx, task, "val")
+        test = evaluate_split(model, ctx, task, "test")
+        thr = M.f1_thresholds(val["y"], val["probs"])
+        vr = val["report"]
+        labels[task] = {
+            "classes": td.classes[task],
+            "thresholds": {c: float(t) for c, t in zip(td.classes[task], thr, strict=True)},
+            "val": vr,
+            "test": test["report"],
+            "surfaced": [
+                c for c in td.classes[task]
+                if (vr["per_class_auroc"][c] or 0) >= SURFACE_MIN_AUROC and vr["support"][c] >= SURFACE_MIN_SUPPORT
+            ],
+        }  # fmt: skip
+    pt = ctx.ptbxl
+    card = {
+        "name": name,
+        "intended_use": "Research use only, not a medical device. Not for diagnosis or treatment decisions.",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git_commit": git_commit(),
+        "command": " ".join(command),
+        "preset": ctx.preset.name,
+        "architecture": {
+            "encoder": ctx.preset.encoder.to_dict(),
+            "decoder_pretraining": ctx.preset.decoder.to_dict(),
+            "head": model.head_kind,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+        "training": {
+            "pretrain": ctx.preset.pretrain.to_dict(),
+            "finetune": ctx.preset.finetune.to_dict(),
+            "selection": "epoch with the best mean fold-9 macro AUROC over the tasks",
+        },
+        "contract": {"version": contract.CONTRACT_VERSION, "fs": contract.FS, "band_hz": contract.BAND,
+                     "token_len": contract.TOKEN_LEN, "max_beats": contract.MAX_BEATS,
+                     "rpeaks": contract.RPEAK_METHOD, "deviations_from_clear": list(contract.DEVIATIONS)},
+        "data": {
+            "dataset": "PTB-XL v1.0.3, 100 Hz records (CC BY 4.0)",
+            "folds": {"train": list(D.TRAIN_FOLDS), "validation": D.VAL_FOLD, "test": D.TEST_FOLD},
+            "pretrain_ecg_ids": D.id_ranges(td_union_ids(ctx, "all", D.TRAIN_FOLDS)),
+            "unlabelled_pretraining": [str(p) for p in ctx.unlabelled],
+            "finetune_ecg_ids": D.id_ranges(np.unique(np.concatenate([s.ecg_id for s in td.train.values()]))),
+            "validation_records": len(ctx.ptbxl.split("all", [D.VAL_FOLD])[1].rows),
+            "test_records": len(ctx.ptbxl.split("all", [D.TEST_FOLD])[1].rows),
+            "records_on_disk": len(pt.ecg_id),
+            "tokeniser_fallback_records": int(np.asarray(pt.cache.fallback).sum()),
+        },
+        "labels": labels,
+        "surface_rule": f"a class is shown in the app when its fold-9 AUROC >= {SURFACE_MIN_AUROC} "
+        f"and fold 9 has >= {SURFACE_MIN_SUPPORT} positive records",
+        "thresholds_rule": "per class, the probability that maximises F1 on fold 9",
+        "timings": ctx.timings,
+        "hardware": hardware(),
+        "weights_sha256": digest,
+    }  # fmt: skip
+    bundle.write_card(weights, card, markdown(card))
+    return weights
+
+
+def td_union_ids(ctx: Context, task: str, folds) -> np.ndarray:
+    return ctx.ptbxl.split(task, folds)[1].ecg_id
+
+
+def command_line() -> list[str]:
+    return [Path(sys.executable).name, "-m", "training", *sys.argv[1:]]
