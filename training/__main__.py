@@ -54,7 +54,7 @@ def cmd_tokenise(args: argparse.Namespace) -> None:
 
     ctx = _context(args)
     pt = ctx.ptbxl
-    extra = load_unlabelled(ctx.unlabelled, ctx.cache_dir, ctx.workers)
+    extra = load_unlabelled(ctx.unlabelled, ctx.cache_dir, ctx.workers, ctx.progress)
     print(json.dumps({"ptbxl_records": len(pt.ecg_id), "unlabelled": [len(c) for c in extra],
                       "fallback": int(pt.cache.fallback.sum()), "seconds": ctx.timings.get("tokenise_s")}))  # fmt: skip
 
@@ -82,6 +82,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     ctx.timings["total_s"] = round(time.perf_counter() - t0, 1)  # up to export; evaluation follows
     weights = export(ctx, model, td, args.name or f"clear-hug-{ctx.preset.name}", out_dir, command_line())
     card = json.loads(weights.with_suffix(".json").read_text())
+    run_json = {"weights": str(weights), "card": str(weights.with_suffix(".json"))}
+    (ctx.run_dir / "run.json").write_text(json.dumps(run_json))
     summary = {
         t: {"test_auroc": lab["test"]["auroc"], "ci": lab["test"]["auroc_ci"]}
         for t, lab in card["labels"].items()

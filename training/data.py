@@ -236,7 +236,9 @@ class PtbxlData:
         )
 
 
-def load_ptbxl(data_root: Path, cache_root: Path, workers: int = 2, limit: int | None = None) -> PtbxlData:
+def load_ptbxl(
+    data_root: Path, cache_root: Path, workers: int = 2, limit: int | None = None, progress: bool = True
+) -> PtbxlData:
     """Labels plus tokens of every PTB-XL 100 Hz record found under ``data_root``."""
     root = ptbxl_root(data_root)
     labels = load_labels(root)
@@ -250,12 +252,14 @@ def load_ptbxl(data_root: Path, cache_root: Path, workers: int = 2, limit: int |
     if not records:
         raise FileNotFoundError(f"{root}: no PTB-XL records100 files found")
     tag = hashlib.sha1(f"{root.resolve()}:{limit}".encode()).hexdigest()[:10]
-    cache = build_cache(cache_root / f"ptbxl-{tag}-c{contract.CONTRACT_VERSION}", records, workers)
+    cache = build_cache(cache_root / f"ptbxl-{tag}-c{contract.CONTRACT_VERSION}", records, workers, progress)
     present = np.array([int(r) for r in cache.ids if not r.startswith("!")], dtype=np.int64)
     return PtbxlData(root, labels, cache, present)
 
 
-def load_unlabelled(folders: Iterable[Path], cache_root: Path, workers: int = 2) -> list[TokenCache]:
+def load_unlabelled(
+    folders: Iterable[Path], cache_root: Path, workers: int = 2, progress: bool = True
+) -> list[TokenCache]:
     """Token caches of unlabelled WFDB folders (LUDB, or any folder given on the command line)."""
     caches = []
     for folder in folders:
@@ -264,7 +268,7 @@ def load_unlabelled(folders: Iterable[Path], cache_root: Path, workers: int = 2)
             name = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
             caches.append(
                 build_cache(
-                    cache_root / f"{folder.name}-{name}-c{contract.CONTRACT_VERSION}", records, workers
+                    cache_root / f"{folder.name}-{name}-c{contract.CONTRACT_VERSION}", records, workers, progress
                 )
             )
     return caches

@@ -149,6 +149,7 @@ def fit(
             "epoch": epoch + 1,
             "loss": total_loss / steps_per_epoch,
             "lr": sched.get_last_lr()[0],
+            "world": d.world,
         }
         if evaluate is not None and d.main:
             model.eval()

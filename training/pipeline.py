@@ -20,7 +20,7 @@ from ecgviewer.ml.model import HEADS, N_LEADS, Classifier, Encoder, EncoderConfi
 from training import data as D
 from training import metrics as M
 from training.clear import ClearPretrainer, random_mask
-from training.engine import Dist, LoopConfig, fit, init_distributed
+from training.engine import Dist, LoopConfig, barrier, fit, init_distributed
 from training.presets import Preset
 
 # The app shows a class only if it was learnable on validation data (rule recorded in the card).
@@ -64,7 +64,10 @@ class Context:
     def ptbxl(self) -> D.PtbxlData:
         if self._ptbxl is None:
             t0 = time.perf_counter()
-            self._ptbxl = D.load_ptbxl(self.data_root, self.cache_dir, self.workers, self.preset.limit)
+            self._ptbxl = rank0_first(
+                self.dist,
+                lambda: D.load_ptbxl(self.data_root, self.cache_dir, self.workers, self.preset.limit, self.progress),
+            )
             self.timings.setdefault("tokenise_s", round(time.perf_counter() - t0, 1))
         return self._ptbxl
 
@@ -73,6 +76,17 @@ class Context:
         if self._tensors is None:
             self._tensors = Tensors.of([self.ptbxl.cache])
         return self._tensors
+
+
+def rank0_first(d: Dist, build):
+    """Run ``build`` on rank 0 first (it may write the token cache), then on the other ranks,
+    which then find the cache complete and only open it."""
+    if not d.main:
+        barrier(d)
+    out = build()
+    if d.main:
+        barrier(d)
+    return out
 
 
 def seed_all(seed: int) -> None:
@@ -87,12 +101,17 @@ def pretrain(ctx: Context, seed: int = 0) -> Path:
     from safetensors.torch import save_file
 
     out = ctx.run_dir / "encoder.safetensors"
+    info_path = ctx.run_dir / "pretrain.json"
     if out.is_file():
+        if info_path.is_file():
+            ctx.timings.update(json.loads(info_path.read_text()))
         return out
-    t0 = time.perf_counter()
     pt = ctx.ptbxl
     _, train = pt.split("all", D.TRAIN_FOLDS)
-    caches = [pt.cache, *D.load_unlabelled(ctx.unlabelled, ctx.cache_dir, ctx.workers)]
+    extra_caches = rank0_first(
+        ctx.dist, lambda: D.load_unlabelled(ctx.unlabelled, ctx.cache_dir, ctx.workers, ctx.progress)
+    )
+    caches = [pt.cache, *extra_caches]
     tensors = Tensors.of(caches)
     offset = len(pt.cache)
     extra = np.arange(offset, len(tensors.values))
@@ -107,7 +126,7 @@ def pretrain(ctx: Context, seed: int = 0) -> Path:
         values, pad, time_bin = tensors.batch(rows[idx], ctx.dist.device)
         return net(values, pad, time_bin, keep.to(ctx.dist.device), masked.to(ctx.dist.device))
 
-    fit(
+    _, info = fit(
         model,
         loss_fn,
         len(rows),
@@ -118,7 +137,8 @@ def pretrain(ctx: Context, seed: int = 0) -> Path:
         seed=seed,
         progress=ctx.progress,
     )
-    ctx.timings["pretrain_s"] = round(time.perf_counter() - t0, 1)
+    # summed over epochs, so a resumed run reports its whole pretraining time
+    ctx.timings["pretrain_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
     ctx.timings["pretrain_records"] = {"ptbxl": len(train.rows), "unlabelled": len(extra)}
     if ctx.dist.main:
         state = {k: v.detach().cpu().contiguous() for k, v in model.encoder.state_dict().items()}
@@ -127,6 +147,7 @@ def pretrain(ctx: Context, seed: int = 0) -> Path:
             "pretrain_ids": D.id_ranges(train.ecg_id),
         }
         save_file(state, str(out), metadata=meta)
+        info_path.write_text(json.dumps({k: ctx.timings[k] for k in ("pretrain_s", "pretrain_records")}))
     return out
 
 

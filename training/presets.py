@@ -30,7 +30,7 @@ PRESETS = {
         encoder=EncoderConfig(dim=128, depth=4, heads=4, mlp_ratio=2.0, dropout=0.1),
         decoder=DecoderConfig(dim=128, depth=2, heads=4, mask_ratio=0.8),
         pretrain=LoopConfig(epochs=6, batch_size=128, lr=1e-3),
-        finetune=LoopConfig(epochs=6, batch_size=64, lr=5e-4),
+        finetune=LoopConfig(epochs=4, batch_size=64, lr=5e-4),
         probe=LoopConfig(epochs=60, batch_size=256, lr=1e-3, weight_decay=1e-4),
     ),
     "gpu": Preset(

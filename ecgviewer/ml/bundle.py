@@ -54,7 +54,7 @@ def save_model(path: Path, model, classes: dict[str, list[str]]) -> str:
 
 def load_model(path: Path) -> LoadedModel:
     """Load weights + card; refuses files whose contract version differs from this app's."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     from ecgviewer.ml.model import Classifier, EncoderConfig
@@ -64,19 +64,25 @@ def load_model(path: Path) -> LoadedModel:
         with safe_open(str(path), framework="pt") as f:
             config = json.loads((f.metadata() or {})["config"])
         state = load_file(str(path))
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+    except (OSError, KeyError, ValueError, SafetensorError) as exc:
         raise EcgError(f"{path.name}: not an ecgviewer model file ({exc})") from exc
     if config.get("contract") != contract.CONTRACT_VERSION:
         raise EcgError(
             f"{path.name}: trained with preprocessing contract {config.get('contract')}, "
             f"this version uses {contract.CONTRACT_VERSION}"
         )
-    tasks = {task: len(names) for task, names in config["classes"].items()}
-    model = Classifier(EncoderConfig.from_dict(config["encoder"]), tasks, config["head"])
-    model.load_state_dict(state)
+    try:
+        tasks = {task: len(names) for task, names in config["classes"].items()}
+        model = Classifier(EncoderConfig.from_dict(config["encoder"]), tasks, config["head"])
+        model.load_state_dict(state)
+    except (KeyError, TypeError, RuntimeError) as exc:  # metadata and tensors disagree
+        raise EcgError(f"{path.name}: weights do not match their architecture ({exc})") from exc
     model.eval()
     card_path = path.with_suffix(".json")
-    card = json.loads(card_path.read_text()) if card_path.is_file() else None
+    try:
+        card = json.loads(card_path.read_text()) if card_path.is_file() else None
+    except (OSError, ValueError) as exc:
+        raise EcgError(f"{card_path.name}: unreadable model card ({exc})") from exc
     if card is not None and card.get("weights_sha256") not in (None, sha256(path)):
         raise EcgError(f"{path.name}: weights do not match the SHA-256 in {card_path.name}")
     return LoadedModel(model, config, card)

@@ -1,0 +1,432 @@
+"""The training package: a tiny end-to-end run through the CLI (export, model card, evaluate,
+grid, RESULTS.md), DDP on CPU, the offline PhysioNet download, PTB-XL labels and the metrics.
+
+The subprocesses run with ``OMP_NUM_THREADS=1``: on a small machine torch's default thread
+count oversubscribes the cores and makes the tiny preset several times slower.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SUPER = {"NORM", "MI", "STTC", "CD", "HYP"}
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _cli(*args: str | Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``python -m training ...`` in the repository; fails the test with its output on error."""
+    cmd = [sys.executable, "-m", "training", *map(str, args)]
+    res = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout)
+    tail = f"{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
+    assert res.returncode == 0, f"{' '.join(cmd)} -> {res.returncode}\n{tail}"
+    return res
+
+
+def _parse_ranges(text: str) -> list[int]:
+    """Inverse of ``training.data.id_ranges`` ("1-3,5" -> [1, 2, 3, 5])."""
+    out: list[int] = []
+    for part in filter(None, text.split(",")):
+        lo, _, hi = part.partition("-")
+        out += range(int(lo), int(hi or lo) + 1)
+    return out
+
+
+# --------------------------------------------------------------------------- tiny run (once)
+@dataclass
+class TinyRun:
+    root: Path
+    data_root: Path
+    run_dir: Path
+    cache_dir: Path
+    weights: Path
+    stdout: str
+
+    @property
+    def card(self) -> dict:
+        return json.loads(self.weights.with_suffix(".json").read_text())
+
+
+@pytest.fixture(scope="module")
+def _tiny_state(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return {"root": tmp_path_factory.mktemp("tiny")}
+
+
+@pytest.fixture
+def tiny(shared: Path, _tiny_state: dict) -> TinyRun:
+    """``python -m training run --preset tiny`` on the shared data, run once per module (it takes
+    tens of seconds); later tests reuse its run directory, token cache and exported model."""
+    if "run" not in _tiny_state:
+        root: Path = _tiny_state["root"]
+        paths = {"run_dir": root / "run", "cache_dir": root / "cache"}
+        try:
+            res = _cli("run", "--preset", "tiny", "--data-root", shared, "--run-dir", paths["run_dir"],
+                       "--cache-dir", paths["cache_dir"], "--out", root / "model",
+                       "--no-progress")  # fmt: skip
+        except AssertionError as exc:
+            _tiny_state["run"] = exc
+            raise
+        weights = root / "model" / "clear-hug-tiny.safetensors"
+        _tiny_state["run"] = TinyRun(root, shared, **paths, weights=weights, stdout=res.stdout)
+    run = _tiny_state["run"]
+    if isinstance(run, AssertionError):
+        pytest.fail(f"the tiny run failed earlier: {run}")
+    return run
+
+
+def test_tiny_run_exports_loadable_model_with_card(tiny: TinyRun) -> None:
+    """The end-to-end run writes weights + JSON/Markdown card that the app can load, and the
+    card states what the app and a reader rely on (hash, intended use, contract, thresholds,
+    the surfacing rule, and fine-tuning ids that never touch the validation or test folds)."""
+    from ecgviewer.ml import contract
+    from ecgviewer.ml.bundle import load_model, sha256
+    from training import pipeline
+    from training.data import TRAIN_FOLDS, load_labels
+
+    w = tiny.weights
+    for path in (w, w.with_suffix(".json"), w.with_suffix(".md")):
+        assert path.is_file() and path.stat().st_size > 0, path
+    summary = json.loads(tiny.stdout.strip().splitlines()[-1])
+    assert Path(summary["weights"]) == w
+    assert (tiny.run_dir / "encoder.safetensors").is_file()
+    assert json.loads((tiny.run_dir / "run.json").read_text())["weights"] == str(w)
+
+    loaded = load_model(w)
+    assert set(loaded.classes) == {"super", "all"}
+    assert set(loaded.classes["super"]) == SUPER and len(loaded.classes["super"]) == 5
+    assert len(loaded.classes["all"]) == len(set(loaded.classes["all"])) == 71
+
+    card = tiny.card
+    assert loaded.card == card
+    assert card["weights_sha256"] == sha256(w) == hashlib.sha256(w.read_bytes()).hexdigest()
+    use = card["intended_use"].lower()
+    assert "research use" in use and "not a medical device" in use
+    assert card["intended_use"] in w.with_suffix(".md").read_text()
+    assert card["contract"]["version"] == contract.CONTRACT_VERSION
+    assert card["preset"] == "tiny"
+    assert set(card["labels"]) == {"super", "all"}
+    for task, lab in card["labels"].items():
+        assert lab["classes"] == loaded.classes[task]
+        thr = lab["thresholds"]
+        assert set(thr) == set(lab["classes"]) and all(0 <= t <= 1 for t in thr.values()), task
+        val = lab["val"]
+        expected = [
+            c
+            for c in lab["classes"]
+            if (val["per_class_auroc"][c] or 0) >= pipeline.SURFACE_MIN_AUROC
+            and val["support"][c] >= pipeline.SURFACE_MIN_SUPPORT
+        ]
+        assert lab["surfaced"] == expected, task
+        for c in lab["surfaced"]:
+            assert val["per_class_auroc"][c] >= pipeline.SURFACE_MIN_AUROC
+            assert val["support"][c] >= pipeline.SURFACE_MIN_SUPPORT
+        assert 0 <= lab["test"]["auroc"] <= 1
+
+    labels = load_labels(tiny.data_root / "ptbxl")
+    fold = dict(zip(labels.ecg_id.tolist(), labels.fold.tolist(), strict=True))
+    ids = _parse_ranges(card["data"]["finetune_ecg_ids"])
+    assert ids and len(ids) == len(set(ids))
+    assert not [i for i in ids if fold[i] in (9, 10)]
+    assert {fold[i] for i in ids} <= set(TRAIN_FOLDS)
+    assert card["data"]["records_on_disk"] == 300
+    assert card["data"]["validation_records"] > 0 and card["data"]["test_records"] > 0
+
+
+def test_tiny_evaluate_reproduces_card(tiny: TinyRun) -> None:
+    """``python -m training evaluate`` recomputes the card's test AUROC from the saved file, so
+    the numbers in a card can be checked by anyone holding the weights."""
+    res = _cli("evaluate", "--preset", "tiny", "--model", tiny.weights, "--task", "super", "--split", "test",
+               "--data-root", tiny.data_root, "--cache-dir", tiny.cache_dir, "--no-progress")  # fmt: skip
+    out = json.loads(res.stdout)
+    test = tiny.card["labels"]["super"]["test"]
+    assert out["auroc"] == pytest.approx(test["auroc"], abs=1e-9)
+    assert out["n"] == test["n"] and out["support"] == test["support"]
+
+
+def test_tiny_model_predicts_probabilities_on_real_record(tiny: TinyRun) -> None:
+    """The app's path: a real record (500 Hz, so resampled) through the contract's tokeniser
+    and the loaded model gives one probability in [0, 1] per class."""
+    import torch
+    import wfdb
+
+    from ecgviewer.leads import canonical_lead
+    from ecgviewer.ml.bundle import load_model
+    from ecgviewer.ml.contract import tokenise
+
+    rec = wfdb.rdrecord(str(tiny.data_root / "ptbxl/records500/00000/00001_hr"))
+    tok = tokenise(rec.p_signal.T, rec.fs, [canonical_lead(n) for n in rec.sig_name])
+    loaded = load_model(tiny.weights)
+    with torch.no_grad():
+        logits = loaded.model(*(torch.from_numpy(a) for a in (tok.values, tok.pad, tok.time_bin)))
+    for task, classes in loaded.classes.items():
+        p = torch.sigmoid(logits[task]).numpy()
+        assert p.shape == (tok.n_windows, len(classes))
+        assert np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()
+
+
+def test_grid_and_results(tiny: TinyRun) -> None:
+    """The comparison grid on the tiny run: the expected rows (seeds only below 100 %, 100 %
+    fine-tuning taken from the bundled model, not retrained), RESULTS.md, and resumability."""
+    args = ["--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
+            "--data-root", tiny.data_root, "--tasks", "super", "--fractions", "0.1,1.0", "--seeds", "2",
+            "--methods", "clear-linear,random-hug,finetune", "--no-progress"]  # fmt: skip
+    _cli("grid", *args)
+    grid = tiny.run_dir / "grid.jsonl"
+    text = grid.read_text()
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    keys = [(r["method"], r["task"], r["fraction"], r["seed"]) for r in rows]
+    expected = {(m, "super", f, s) for m in ("clear-linear", "random-hug", "finetune") for f, s in
+                [(0.1, 0), (0.1, 1), (1.0, 0)]}  # fmt: skip
+    assert len(keys) == len(set(keys)) and set(keys) == expected
+    for r in rows:
+        t = r["test"]
+        assert 0 <= t["auroc"] <= 1, r
+        lo, hi = t["auroc_ci"]
+        assert 0 <= lo <= hi <= 1, r
+        assert r["n_train"] > 0
+    by = {(r["method"], r["fraction"], r["seed"]): r for r in rows}
+    assert by[("clear-linear", 0.1, 0)]["n_train"] < by[("clear-linear", 1.0, 0)]["n_train"]
+
+    card = tiny.card["labels"]["super"]
+    ft = by[("finetune", 1.0, 0)]
+    assert ft["test"]["auroc"] == pytest.approx(card["test"]["auroc"], abs=1e-9)
+    phases = {json.loads(line)["phase"] for line in (tiny.run_dir / "metrics.jsonl").read_text().splitlines()}
+    assert "grid-finetune-super-1.0-0" not in phases  # the bundled model, not a new training
+    assert {"grid-finetune-super-0.1-0", "grid-finetune-super-0.1-1"} <= phases
+
+    out = tiny.root / "RESULTS.md"
+    res = _cli("results", "--runs", tiny.run_dir, "--out", out)
+    assert res.stdout.strip() == str(out)
+    md = out.read_text()
+    assert "## Bundled model `clear-hug-tiny`" in md
+    assert any(line.startswith("| CLEAR, linear probe (frozen) |") for line in md.splitlines())
+    assert any(line.startswith("| CLEAR, full fine-tune |") for line in md.splitlines())
+
+    _cli("grid", *args)  # resumable: every row is already there
+    assert grid.read_text() == text
+
+
+def test_ddp_pretrain_two_cpu_processes(tiny: TinyRun, tmp_path: Path) -> None:
+    """``torchrun`` with two CPU processes (gloo): pretraining finishes on both ranks, only rank
+    0 writes the encoder and logs the epoch, and the loss is finite. Reuses the tiny run's token
+    cache, so no rank has to tokenise."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run_dir = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "training", "pretrain", "--preset", "tiny", "--data-root", str(tiny.data_root),
+           "--run-dir", str(run_dir), "--cache-dir", str(tiny.cache_dir), "--no-progress",
+           "--unlabelled", str(empty)]  # fmt: skip
+    res = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, f"{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
+    enc = run_dir / "encoder.safetensors"
+    assert enc.is_file()
+    assert [line.strip() for line in res.stdout.splitlines() if line.strip()].count(str(enc)) == 2
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    pre = [r for r in records if r["phase"] == "pretrain"]
+    assert len(pre) == 1 and math.isfinite(pre[0]["loss"]) and pre[0]["loss"] > 0
+    from safetensors import safe_open
+
+    with safe_open(str(enc), framework="pt") as f:
+        assert json.loads(f.metadata()["encoder"])["dim"] == 32
+
+
+# --------------------------------------------------------------------------- download
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_download_from_local_mirror(shared: Path, tmp_path: Path) -> None:
+    """``training.download`` against a fake PhysioNet tree served locally: only the first N
+    100 Hz records and the tables arrive, byte for byte; the result loads as PTB-XL labels;
+    wfdb's global index URL is left as it was."""
+    import wfdb.io.download as wdl
+
+    from training.data import load_labels
+    from training.download import download
+
+    src = shared / "ptbxl"
+    site = tmp_path / "site"
+    db = site / "ptb-xl" / "1.0.3"
+    (db / "records100/00000").mkdir(parents=True)
+    (db / "records500/00000").mkdir(parents=True)
+    for name in ("ptbxl_database.csv", "scp_statements.csv", "LICENSE.txt"):
+        shutil.copy(src / name, db / name)
+    for i in (1, 2, 3):
+        for ext in (".hea", ".dat"):
+            shutil.copy(src / f"records100/00000/{i:05d}_lr{ext}", db / f"records100/00000/{i:05d}_lr{ext}")
+    for ext in (".hea", ".dat"):
+        shutil.copy(src / f"records500/00000/00001_hr{ext}", db / f"records500/00000/00001_hr{ext}")
+    # the 500 Hz record first: it must be skipped, not count towards ``records``
+    names = ["records500/00000/00001_hr", *(f"records100/00000/{i:05d}_lr" for i in (1, 2, 3))]
+    (db / "RECORDS").write_text("\n".join(names) + "\n")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    before = wdl.config.db_index_url
+    sentinel = "https://mirror.invalid/files/"
+    wdl.config.db_index_url = sentinel
+    try:
+        dest = tmp_path / "dest"
+        summary = download(dest, records=2, url=f"http://127.0.0.1:{server.server_address[1]}/")
+        assert wdl.config.db_index_url == sentinel
+    finally:
+        wdl.config.db_index_url = before
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+    assert summary.startswith("2 records")
+    out = dest / "ptbxl"
+    got = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    want = {"ptbxl_database.csv", "scp_statements.csv", "LICENSE.txt"} | {
+        f"records100/00000/{i:05d}_lr{ext}" for i in (1, 2) for ext in (".hea", ".dat")
+    }
+    assert got == want
+    for rel in want:
+        assert (out / rel).read_bytes() == (db / rel).read_bytes(), rel
+
+    labels = load_labels(out)  # no statements table here: parses scp_codes
+    ref = load_labels(src)
+    classes, y = labels.task("super")
+    ref_classes, ref_y = ref.task("super")
+    assert classes == ref_classes
+    row = {int(e): i for i, e in enumerate(labels.ecg_id)}
+    ref_row = {int(e): i for i, e in enumerate(ref.ecg_id)}
+    for e in (1, 2):
+        np.testing.assert_array_equal(y[row[e]], ref_y[ref_row[e]])
+    assert y[row[1]].any()
+
+
+# --------------------------------------------------------------------------- labels
+def test_label_tasks_class_counts(shared: Path) -> None:
+    """The six PTB-XL benchmark tasks have their published class counts."""
+    from training.data import TASKS, load_labels
+
+    labels = load_labels(shared / "ptbxl")
+    assert len(labels.ecg_id) == 21799
+    counts = {name: len(labels.task(name)[0]) for name in TASKS}
+    assert counts == {"super": 5, "sub": 23, "form": 19, "rhythm": 12, "diag": 44, "all": 71}
+    classes, y = labels.task("super")
+    assert set(classes) == SUPER
+    assert y.shape == (21799, 5) and set(np.unique(y)) <= {0, 1}
+    with pytest.raises(ValueError):
+        labels.task("nope")
+
+
+def test_labels_from_database_csv_match_statements_table(shared: Path, tmp_path: Path) -> None:
+    """PhysioNet's ``ptbxl_database.csv`` (what a download gives) and the shared 0/1 table give
+    the same folds and targets for every record they share, in every task."""
+    from training.data import TASKS, load_labels
+
+    for name in ("scp_statements.csv", "ptbxl_database.csv"):
+        shutil.copy(shared / "ptbxl" / name, tmp_path / name)
+    db = load_labels(tmp_path)
+    ref = load_labels(shared / "ptbxl")
+    ref_row = {int(e): i for i, e in enumerate(ref.ecg_id)}
+    common = [i for i, e in enumerate(db.ecg_id) if int(e) in ref_row]
+    assert len(common) >= 480  # 500 rows, a few duplicates absent from v1.0.3
+    ri = [ref_row[int(db.ecg_id[i])] for i in common]
+    np.testing.assert_array_equal(db.fold[common], ref.fold[ri])
+    for name in TASKS:
+        c_db, y_db = db.task(name)
+        c_ref, y_ref = ref.task(name)
+        assert c_db == c_ref, name
+        np.testing.assert_array_equal(y_db[common], y_ref[ri], err_msg=name)
+
+
+# --------------------------------------------------------------------------- metrics
+def test_class_auroc_and_ap_match_sklearn_with_ties() -> None:
+    """The vectorised metrics equal scikit-learn's per column, ties included; a class with no
+    positives (or no negatives) is NaN, not a number that would bias the macro mean."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from training.metrics import class_ap, class_auroc, macro
+
+    rng = np.random.default_rng(0)
+    n, k = 300, 5
+    y = (rng.random((n, k)) < [0.1, 0.3, 0.5, 0.05, 0.2]).astype(np.float32)
+    p = np.round(np.clip(0.3 * y + rng.random((n, k)) * 0.8, 0, 1), 2)  # few distinct values: ties
+    assert len(np.unique(p[:, 0])) < n / 2
+    y_none = np.concatenate([y, np.zeros((n, 1)), np.ones((n, 1))], axis=1)
+    p_none = np.concatenate([p, rng.random((n, 2))], axis=1)
+    auc, ap = class_auroc(y_none, p_none), class_ap(y_none, p_none)
+    for j in range(k):
+        assert auc[j] == pytest.approx(roc_auc_score(y[:, j], p[:, j]), abs=1e-12)
+        assert ap[j] == pytest.approx(average_precision_score(y[:, j], p[:, j]), abs=1e-12)
+    assert np.isnan(auc[k:]).all() and np.isnan(ap[k:]).all()
+    m_auc, m_ap = macro(y_none, p_none)
+    assert m_auc == pytest.approx(np.mean(auc[:k])) and m_ap == pytest.approx(np.mean(ap[:k]))
+
+
+def test_report_ci_contains_point_estimate() -> None:
+    """Bootstrap 95 % intervals bracket the point estimates, and per-class numbers line up."""
+    from training.metrics import report
+
+    rng = np.random.default_rng(1)
+    y = (rng.random((200, 3)) < 0.3).astype(np.float32)
+    p = np.clip(0.4 * y + rng.random((200, 3)) * 0.7, 0, 1)
+    r = report(y, p, ["a", "b", "c"], n_boot=200)
+    for key in ("auroc", "auprc"):
+        lo, hi = r[f"{key}_ci"]
+        assert lo <= r[key] <= hi and lo < hi
+    assert r["n"] == 200 and r["support"] == {c: int(s) for c, s in zip("abc", y.sum(0), strict=True)}
+    assert all(0.5 < v <= 1 for v in r["per_class_auroc"].values())
+
+
+def test_f1_thresholds_reproduce_best_f1() -> None:
+    """The chosen threshold (predict positive when p >= t) reaches the best F1 over all cut-offs;
+    a class without positives falls back to 0.5."""
+    from training.metrics import f1_thresholds
+
+    y = np.array([[0, 0], [0, 0], [1, 0], [1, 0], [0, 0], [1, 0], [0, 0], [1, 0]], dtype=float)
+    p = np.array([[0.1, 0.2], [0.4, 0.9], [0.35, 0.1], [0.8, 0.3], [0.2, 0.5],
+                  [0.9, 0.6], [0.7, 0.4], [0.3, 0.7]])  # fmt: skip
+
+    def f1(t: float) -> float:
+        pred = p[:, 0] >= t
+        tp = (pred & (y[:, 0] == 1)).sum()
+        return 2 * tp / (pred.sum() + y[:, 0].sum())
+
+    best = max(f1(t) for t in p[:, 0])
+    thr = f1_thresholds(y, p)
+    assert f1(thr[0]) == pytest.approx(best)
+    assert best == pytest.approx(0.8)  # t = 0.3: 4 of 6 predicted positives right, all 4 found
+    assert thr[1] == 0.5
+
+
+def test_id_ranges_and_fraction() -> None:
+    """Card id lists are compact ranges; label fractions are seeded, sorted, without repeats."""
+    from training.data import fraction, id_ranges
+
+    assert id_ranges([1, 2, 3, 5, 7, 8]) == "1-3,5,7-8"
+    assert id_ranges([8, 7, 5, 3, 2, 1]) == "1-3,5,7-8"
+    assert id_ranges([]) == ""
+    assert _parse_ranges(id_ranges([4, 9, 10, 11, 20])) == [4, 9, 10, 11, 20]
+    a, b = fraction(1000, 0.1, 0), fraction(1000, 0.1, 1)
+    for f in (a, b):
+        assert len(f) == 100 and len(np.unique(f)) == 100
+        assert (np.diff(f) > 0).all() and f.min() >= 0 and f.max() < 1000
+    assert not np.array_equal(a, b)
+    np.testing.assert_array_equal(a, fraction(1000, 0.1, 0))
+    np.testing.assert_array_equal(fraction(50, 1.0, 3), np.arange(50))
+    assert len(fraction(50, 0.001, 0)) == 1

@@ -1,0 +1,183 @@
+"""The comparison grid (methods x tasks x label fractions x seeds) under one protocol, and the
+generated ``training/RESULTS.md``.
+
+Methods: CLEAR linear probe and CLEAR-HUG on the frozen pretrained encoder; the same heads on
+the same encoder randomly initialised (frozen); full fine-tuning from the pretrained encoder;
+supervised training from scratch. Every run selects its epoch on fold 9 and is scored once on
+fold 10. Rows go to ``<run>/grid.jsonl``; finished rows are skipped on re-runs (resumable).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from training import data as D
+from training import metrics as M
+from training.pipeline import (
+    Context,
+    hardware,
+    lead_cls_features,
+    load_encoder,
+    predict,
+    pretrain,
+    train_classifier,
+    train_head,
+)
+
+FROZEN = {"clear-linear": (True, "linear"), "clear-hug": (True, "hug"), "random-linear": (False, "linear"), "random-hug": (False, "hug")}
+LABEL = {
+    "clear-linear": "CLEAR, linear probe (frozen)",
+    "clear-hug": "CLEAR-HUG (frozen encoder)",
+    "finetune": "CLEAR, full fine-tune",
+    "random-linear": "random init, linear probe (frozen)",
+    "random-hug": "random init, HUG (frozen encoder)",
+    "scratch": "supervised from scratch",
+}
+MIN_STEPS = 150  # small label fractions get more epochs, so every run sees enough updates
+
+
+def _done(path: Path) -> set[tuple]:
+    if not path.is_file():
+        return set()
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(r["method"], r["task"], r["fraction"], r["seed"]) for r in rows}
+
+
+def _test(model_probs: np.ndarray, split: D.Split, classes: list[str]) -> dict:
+    return M.report(split.y, model_probs, classes)
+
+
+def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int, methods: list[str]) -> Path:
+    import torch
+
+    out = ctx.run_dir / "grid.jsonl"
+    done = _done(out)
+    enc_path = pretrain(ctx)
+    all_rows = np.arange(len(ctx.ptbxl.cache))
+    present = np.array([not r.startswith("!") for r in ctx.ptbxl.cache.ids])
+    all_rows = all_rows[present]
+    feats = {}
+    bundled = _bundled(ctx)
+    for method in methods:
+        for task in tasks:
+            for frac in fractions:
+                for seed in range(seeds if frac < 1 else 1):
+                    key = (method, task, frac, seed)
+                    if key in done:
+                        continue
+                    t0 = time.perf_counter()
+                    tag = f"grid-{method}-{task}-{frac}-{seed}"
+                    if method in FROZEN:
+                        pretrained, head = FROZEN[method]
+                        if pretrained not in feats:
+                            enc = load_encoder(enc_path if pretrained else None, ctx.preset.encoder, seed=1234)
+                            feats[pretrained] = lead_cls_features(enc, ctx.tensors, all_rows, ctx.preset.batch_eval, ctx.dist.device)
+                        f = feats[pretrained]
+                        model, td, info = train_head(ctx, f, all_rows, task, frac, seed, head, tag)
+                        classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
+                        pos = {int(r): i for i, r in enumerate(all_rows)}
+                        with torch.no_grad():
+                            p = torch.sigmoid(model(f[[pos[int(r)] for r in test.rows]])).numpy()
+                    elif method == "finetune" and frac >= 1 and task in ctx.preset.tasks and bundled is not None:
+                        # 100 % fine-tuning is the bundled model itself (multi-task, same protocol)
+                        model, td, best = bundled
+                        info = {"best": best[f"val_{task}_auroc"]}
+                        classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
+                        p = predict(model, ctx.tensors, test.rows, ctx.preset.batch_eval, ctx.dist.device)[task]
+                    else:
+                        enc = load_encoder(enc_path if method == "finetune" else None, ctx.preset.encoder, seed)
+                        loop = ctx.preset.finetune
+                        n_train = len(ctx.ptbxl.split(task, D.TRAIN_FOLDS)[1].rows) * frac
+                        steps = max(1, int(n_train // loop.batch_size))
+                        loop = replace(loop, epochs=max(loop.epochs, math.ceil(MIN_STEPS / steps)))
+                        model, td, info = train_classifier(ctx, enc, (task,), frac, seed, "hug", tag, loop)
+                        classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
+                        p = predict(model, ctx.tensors, test.rows, ctx.preset.batch_eval, ctx.dist.device)[task]
+                    row = {
+                        "method": method, "task": task, "fraction": frac, "seed": seed,
+                        "n_train": len(td.train[task].rows), "val_auroc": info["best"],
+                        "test": _test(p, test, classes), "seconds": round(time.perf_counter() - t0, 1),
+                    }  # fmt: skip
+                    with out.open("a") as fh:
+                        fh.write(json.dumps(row) + "\n")
+                    print(json.dumps({k: row[k] for k in ("method", "task", "fraction", "seed", "val_auroc")} | {"test_auroc": row["test"]["auroc"]}), flush=True)
+    return out
+
+
+def _bundled(ctx: Context) -> tuple | None:
+    """The exported model of this run (if any) with its training data and fold-9 score."""
+    from ecgviewer.ml.bundle import load_model
+    from training.pipeline import task_data
+
+    meta = ctx.run_dir / "run.json"
+    if not meta.is_file():
+        return None
+    loaded = load_model(Path(json.loads(meta.read_text())["weights"]))
+    td = task_data(ctx, ctx.preset.tasks, 1.0, 0)
+    best = max(_history(ctx.run_dir, "finetune-bundled"), key=lambda r: r["val_auroc"])
+    return loaded.model, td, best
+
+
+def _history(run_dir: Path, phase: str) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["phase"] == phase]
+
+
+def _fmt(rows: list[dict], key: str) -> str:
+    vals = np.array([r["test"][key] for r in rows])
+    ci = rows[0]["test"][f"{key}_ci"]
+    spread = f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""
+    return f"{vals.mean():.3f}{spread} [{ci[0]:.3f}-{ci[1]:.3f}]"
+
+
+def write_results(runs: list[Path], out: Path) -> Path:
+    """Generate RESULTS.md from the grid logs and the bundled model card of ``runs``."""
+    rows = []
+    cards = []
+    for run in runs:
+        if (run / "grid.jsonl").is_file():
+            rows += [json.loads(line) for line in (run / "grid.jsonl").read_text().splitlines() if line.strip()]
+        meta = run / "run.json"
+        if meta.is_file():
+            cards.append(json.loads(Path(json.loads(meta.read_text())["card"]).read_text()))
+    lines = [
+        "# Results",
+        "",
+        "Generated by `python -m training results` from the grid logs (`python -m training grid`) and the",
+        "bundled model card; do not edit by hand. PTB-XL 100 Hz, folds 1-8 train (label fractions are",
+        "random subsets of the training records), fold 9 selects the epoch, fold 10 is scored once.",
+        "Cells: test macro AUROC (mean ± SD over seeds) [bootstrap 95 % interval of seed 0].",
+        "",
+    ]
+    for card in cards:
+        lines += [f"## Bundled model `{card['name']}`", "", f"Command: `{card['command']}`; hardware: {card['hardware']}; "
+                  f"timings (s): {card['timings']}.", ""]  # fmt: skip
+        for task, lab in card["labels"].items():
+            t = lab["test"]
+            lines.append(
+                f"- `{task}` (fold 10, n={t['n']}): macro AUROC {t['auroc']:.3f} [{t['auroc_ci'][0]:.3f}-{t['auroc_ci'][1]:.3f}], "
+                f"macro AUPRC {t['auprc']:.3f} [{t['auprc_ci'][0]:.3f}-{t['auprc_ci'][1]:.3f}]"
+            )
+        lines.append("")
+    for task in dict.fromkeys(r["task"] for r in rows):
+        fracs = sorted({r["fraction"] for r in rows if r["task"] == task})
+        for key, title in (("auroc", "macro AUROC"), ("auprc", "macro AUPRC")):
+            lines += [f"## `{task}`: {title}", "", "| method | " + " | ".join(f"{f:.0%} labels" for f in fracs) + " | wall-clock (s) |",
+                      "|---|" + "---|" * (len(fracs) + 1)]  # fmt: skip
+            for method in LABEL:
+                cell = [r for r in rows if r["task"] == task and r["method"] == method]
+                if not cell:
+                    continue
+                by = [sorted((r for r in cell if r["fraction"] == f), key=lambda r: r["seed"]) for f in fracs]
+                secs = sum(r["seconds"] for r in cell)
+                lines.append(f"| {LABEL[method]} | " + " | ".join(_fmt(b, key) if b else "-" for b in by) + f" | {secs:.0f} |")
+            lines.append("")
+    lines += ["Hardware of this machine when the file was written: " + json.dumps(hardware()), ""]
+    out.write_text("\n".join(lines))
+    return out
