@@ -7,6 +7,7 @@ from pathlib import Path
 
 SAMPLE = "samples/ptbxl/records500/00000/00003_hr.hea"
 ICON = "icons/ecgviewer.svg"
+MODEL = "models/clear-hug-bundled.safetensors"
 
 
 def resources_dir() -> Path:
@@ -29,3 +30,8 @@ def sample_path() -> Path:
 
 def icon_path() -> Path:
     return resources_dir() / ICON
+
+
+def model_path() -> Path:
+    """The bundled encoder's weights (its model card sits beside them)."""
+    return resources_dir() / MODEL

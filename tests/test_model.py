@@ -572,3 +572,18 @@ def test_clear_prediction_never_sees_masked_values() -> None:
     assert bool((token_grad[:, masked] == 0).all())
     visible_real = ~masked[None, :] & ~pad.flatten(1)
     assert bool((token_grad[visible_real] > 0).all())
+
+
+def test_bundled_model_loads_with_its_card() -> None:
+    """The shipped weights load without pickles, match their card's SHA-256 and the contract."""
+    from ecgviewer.assets import model_path
+
+    loaded = load_model(model_path())
+    card = loaded.card
+    assert card is not None and "not a medical device" in card["intended_use"]
+    assert card["contract"]["version"] == contract.CONTRACT_VERSION
+    assert set(loaded.classes) == {"super", "all"} and len(loaded.classes["super"]) == 5
+    for task, lab in card["labels"].items():
+        assert set(lab["thresholds"]) == set(loaded.classes[task])
+        assert 0.5 < lab["test"]["auroc"] <= 1 and lab["test"]["auroc_ci"][0] <= lab["test"]["auroc"]
+    assert (model_path().with_suffix(".md")).read_text().startswith("# Model card")

@@ -35,6 +35,8 @@ def test_wheel_carries_resources_and_finds_them_when_installed(tmp_path):
         names = set(z.namelist())
         assert "ecgviewer/resources/samples/ptbxl/records500/00000/00003_hr.hea" in names
         assert "ecgviewer/resources/icons/ecgviewer.svg" in names
+        assert "ecgviewer/resources/models/clear-hug-bundled.safetensors" in names
+        assert "ecgviewer/resources/models/clear-hug-bundled.json" in names
         z.extractall(tmp_path / "site")
     code = (
         "from ecgviewer.assets import sample_path; from ecgviewer.io import load; "

@@ -1,1 +1,4 @@
-"""Reproduces the pretraining and produces the bundled model; imports the model and the preprocessing from ``ecgviewer``."""
+"""Reproduces the pretraining and produces the bundled model.
+
+Imports the model and the preprocessing from ``ecgviewer``; the app never imports this package.
+"""

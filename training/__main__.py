@@ -22,7 +22,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-dir", type=Path, help="checkpoints and logs (default runs/<preset>)")
     p.add_argument("--cache-dir", type=Path, default=REPO / "runs" / "cache", help="token cache")
     p.add_argument("--unlabelled", type=Path, action="append", default=None,
-                   help="extra WFDB folder for pretraining (repeatable; default: <data-root>/ludb)")  # fmt: skip
+                   help="extra WFDB folder to pretrain on (repeatable; default: ludb/)")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="processes for tokenisation")
     p.add_argument("--no-progress", action="store_true")
 
@@ -55,8 +55,9 @@ def cmd_tokenise(args: argparse.Namespace) -> None:
     ctx = _context(args)
     pt = ctx.ptbxl
     extra = load_unlabelled(ctx.unlabelled, ctx.cache_dir, ctx.workers, ctx.progress)
-    print(json.dumps({"ptbxl_records": len(pt.ecg_id), "unlabelled": [len(c) for c in extra],
-                      "fallback": int(pt.cache.fallback.sum()), "seconds": ctx.timings.get("tokenise_s")}))  # fmt: skip
+    summary = {"ptbxl_records": len(pt.ecg_id), "unlabelled": [len(c) for c in extra],
+               "fallback": int(pt.cache.fallback.sum()), "s": ctx.timings.get("tokenise_s")}  # fmt: skip
+    print(json.dumps(summary))
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:

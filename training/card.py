@@ -9,7 +9,8 @@ def _ci(r: dict, key: str) -> str:
 
 
 def markdown(card: dict) -> str:
-    arch = card["architecture"]
+    arch, con, data, hw = card["architecture"], card["contract"], card["data"], card["hardware"]
+    folds = data["folds"]
     lines = [
         f"# Model card: {card['name']}",
         "",
@@ -20,14 +21,14 @@ def markdown(card: dict) -> str:
         f"- Weights SHA-256: `{card['weights_sha256']}`",
         f"- Architecture: CLEAR beat-token encoder {arch['encoder']}, {arch['head']} head, "
         f"{arch['parameters']:,} parameters.",
-        f"- Preprocessing contract v{card['contract']['version']}: {card['contract']['fs']} Hz, band-pass "
-        f"{card['contract']['band_hz'][0]}-{card['contract']['band_hz'][1]} Hz, {card['contract']['token_len']}-sample "
-        f"beat tokens, up to {card['contract']['max_beats']} beats per lead, R-peaks by {card['contract']['rpeaks']}.",
-        f"- Data: {card['data']['dataset']}; train folds {card['data']['folds']['train']}, validation fold "
-        f"{card['data']['folds']['validation']} ({card['data']['validation_records']} records), test fold "
-        f"{card['data']['folds']['test']} ({card['data']['test_records']} records). The exact ecg_ids are in the JSON card.",
-        f"- Hardware: {card['hardware']['cpu']} ({card['hardware']['threads']} threads), GPU: "
-        f"{card['hardware']['gpu'] or 'none'}, torch {card['hardware']['torch']}. Timings (s): {card['timings']}.",
+        f"- Preprocessing contract v{con['version']}: {con['fs']} Hz, band-pass {con['band_hz'][0]}-"
+        f"{con['band_hz'][1]} Hz, {con['token_len']}-sample beat tokens, up to {con['max_beats']} beats per "
+        f"lead, R-peaks by {con['rpeaks']}.",
+        f"- Data: {data['dataset']}; train folds {folds['train']}, validation fold {folds['validation']} "
+        f"({data['validation_records']} records), test fold {folds['test']} ({data['test_records']} "
+        "records). The exact ecg_ids are in the JSON card.",
+        f"- Hardware: {hw['cpu']} ({hw['threads']} threads), GPU: {hw['gpu'] or 'none'}, torch "
+        f"{hw['torch']}. Timings (s): {card['timings']}.",
         f"- Thresholds: {card['thresholds_rule']}. Shown in the app: {card['surface_rule']}.",
         "",
     ]

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import N_LEADS, Block, Encoder, EncoderConfig, normalise_tokens
+from ecgviewer.ml.model import N_LEADS, Block, Encoder, EncoderConfig, normalise_tokens, view_allowed
 
 N_BEATS = contract.MAX_BEATS
 N_TOKENS = N_LEADS * N_BEATS
@@ -44,13 +44,7 @@ def decoder_allowed(masked: Tensor) -> Tensor:
     - a visible beat -> every visible beat, plus [CLS]_i.
     """
     beat = torch.arange(N_TOKENS) % N_BEATS
-    lead = torch.arange(N_TOKENS) // N_BEATS
-    n = N_LEADS + N_TOKENS
-    allowed = torch.zeros(n, n, dtype=torch.bool)
-    allowed[:N_LEADS, :N_LEADS] = torch.eye(N_LEADS, dtype=torch.bool)
-    own = lead[None, :] == torch.arange(N_LEADS)[:, None]
-    allowed[:N_LEADS, N_LEADS:] = own
-    allowed[N_LEADS:, :N_LEADS] = own.T
+    allowed = view_allowed()  # the [CLS] rules are the encoder's; only beat-to-beat differs
     same_beat = beat[:, None] == beat[None, :]
     visible = ~masked
     beats = torch.where(masked[:, None], same_beat, visible[:, None] & visible[None, :])

@@ -268,7 +268,10 @@ def load_unlabelled(
             name = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
             caches.append(
                 build_cache(
-                    cache_root / f"{folder.name}-{name}-c{contract.CONTRACT_VERSION}", records, workers, progress
+                    cache_root / f"{folder.name}-{name}-c{contract.CONTRACT_VERSION}",
+                    records,
+                    workers,
+                    progress,
                 )
             )
     return caches

@@ -27,7 +27,10 @@ def download(dest: Path, records: int | None = None, url: str | None = None) -> 
         files = [*TABLES, *(f"{r}{ext}" for r in names for ext in (".hea", ".dat"))]
         out = Path(dest) / "ptbxl"
         out.mkdir(parents=True, exist_ok=True)
-        jobs = [(Path(f).name, str(Path(f).parent).replace(".", ""), DATABASE, str(out), True, False) for f in files]
+        jobs = [
+            (Path(f).name, str(Path(f).parent).replace(".", ""), DATABASE, str(out), True, False)
+            for f in files
+        ]
         for _, subdir, *_ in jobs:
             (out / subdir).mkdir(parents=True, exist_ok=True)
         with ThreadPoolExecutor(max_workers=2) as pool:  # PhysioNet asks for few connections

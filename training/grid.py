@@ -30,7 +30,12 @@ from training.pipeline import (
     train_head,
 )
 
-FROZEN = {"clear-linear": (True, "linear"), "clear-hug": (True, "hug"), "random-linear": (False, "linear"), "random-hug": (False, "hug")}
+FROZEN = {
+    "clear-linear": (True, "linear"),
+    "clear-hug": (True, "hug"),
+    "random-linear": (False, "linear"),
+    "random-hug": (False, "hug"),
+}
 LABEL = {
     "clear-linear": "CLEAR, linear probe (frozen)",
     "clear-hug": "CLEAR-HUG (frozen encoder)",
@@ -76,29 +81,44 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                     if method in FROZEN:
                         pretrained, head = FROZEN[method]
                         if pretrained not in feats:
-                            enc = load_encoder(enc_path if pretrained else None, ctx.preset.encoder, seed=1234)
-                            feats[pretrained] = lead_cls_features(enc, ctx.tensors, all_rows, ctx.preset.batch_eval, ctx.dist.device)
+                            enc = load_encoder(
+                                enc_path if pretrained else None, ctx.preset.encoder, seed=1234
+                            )
+                            feats[pretrained] = lead_cls_features(
+                                enc, ctx.tensors, all_rows, ctx.preset.batch_eval, ctx.dist.device
+                            )
                         f = feats[pretrained]
                         model, td, info = train_head(ctx, f, all_rows, task, frac, seed, head, tag)
                         classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
                         pos = {int(r): i for i, r in enumerate(all_rows)}
                         with torch.no_grad():
                             p = torch.sigmoid(model(f[[pos[int(r)] for r in test.rows]])).numpy()
-                    elif method == "finetune" and frac >= 1 and task in ctx.preset.tasks and bundled is not None:
+                    elif (
+                        method == "finetune"
+                        and frac >= 1
+                        and task in ctx.preset.tasks
+                        and bundled is not None
+                    ):
                         # 100 % fine-tuning is the bundled model itself (multi-task, same protocol)
                         model, td, best = bundled
                         info = {"best": best[f"val_{task}_auroc"]}
                         classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
-                        p = predict(model, ctx.tensors, test.rows, ctx.preset.batch_eval, ctx.dist.device)[task]
+                        p = predict(model, ctx.tensors, test.rows, ctx.preset.batch_eval, ctx.dist.device)[
+                            task
+                        ]
                     else:
-                        enc = load_encoder(enc_path if method == "finetune" else None, ctx.preset.encoder, seed)
+                        enc = load_encoder(
+                            enc_path if method == "finetune" else None, ctx.preset.encoder, seed
+                        )
                         loop = ctx.preset.finetune
                         n_train = len(ctx.ptbxl.split(task, D.TRAIN_FOLDS)[1].rows) * frac
                         steps = max(1, int(n_train // loop.batch_size))
                         loop = replace(loop, epochs=max(loop.epochs, math.ceil(MIN_STEPS / steps)))
                         model, td, info = train_classifier(ctx, enc, (task,), frac, seed, "hug", tag, loop)
                         classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
-                        p = predict(model, ctx.tensors, test.rows, ctx.preset.batch_eval, ctx.dist.device)[task]
+                        p = predict(model, ctx.tensors, test.rows, ctx.preset.batch_eval, ctx.dist.device)[
+                            task
+                        ]
                     row = {
                         "method": method, "task": task, "fraction": frac, "seed": seed,
                         "n_train": len(td.train[task].rows), "val_auroc": info["best"],
@@ -106,7 +126,13 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                     }  # fmt: skip
                     with out.open("a") as fh:
                         fh.write(json.dumps(row) + "\n")
-                    print(json.dumps({k: row[k] for k in ("method", "task", "fraction", "seed", "val_auroc")} | {"test_auroc": row["test"]["auroc"]}), flush=True)
+                    print(
+                        json.dumps(
+                            {k: row[k] for k in ("method", "task", "fraction", "seed", "val_auroc")}
+                            | {"test_auroc": row["test"]["auroc"]}
+                        ),
+                        flush=True,
+                    )
     return out
 
 
@@ -142,7 +168,9 @@ def write_results(runs: list[Path], out: Path) -> Path:
     cards = []
     for run in runs:
         if (run / "grid.jsonl").is_file():
-            rows += [json.loads(line) for line in (run / "grid.jsonl").read_text().splitlines() if line.strip()]
+            rows += [
+                json.loads(line) for line in (run / "grid.jsonl").read_text().splitlines() if line.strip()
+            ]
         meta = run / "run.json"
         if meta.is_file():
             cards.append(json.loads(Path(json.loads(meta.read_text())["card"]).read_text()))
@@ -156,19 +184,22 @@ def write_results(runs: list[Path], out: Path) -> Path:
         "",
     ]
     for card in cards:
-        lines += [f"## Bundled model `{card['name']}`", "", f"Command: `{card['command']}`; hardware: {card['hardware']}; "
+        lines += [f"## Bundled model `{card['name']}`", "",
+                  f"Command: `{card['command']}`; hardware: {card['hardware']};",
                   f"timings (s): {card['timings']}.", ""]  # fmt: skip
         for task, lab in card["labels"].items():
             t = lab["test"]
+            (a0, a1), (p0, p1) = t["auroc_ci"], t["auprc_ci"]
             lines.append(
-                f"- `{task}` (fold 10, n={t['n']}): macro AUROC {t['auroc']:.3f} [{t['auroc_ci'][0]:.3f}-{t['auroc_ci'][1]:.3f}], "
-                f"macro AUPRC {t['auprc']:.3f} [{t['auprc_ci'][0]:.3f}-{t['auprc_ci'][1]:.3f}]"
+                f"- `{task}` (fold 10, n={t['n']}): macro AUROC {t['auroc']:.3f} [{a0:.3f}-{a1:.3f}], "
+                f"macro AUPRC {t['auprc']:.3f} [{p0:.3f}-{p1:.3f}]"
             )
         lines.append("")
     for task in dict.fromkeys(r["task"] for r in rows):
         fracs = sorted({r["fraction"] for r in rows if r["task"] == task})
         for key, title in (("auroc", "macro AUROC"), ("auprc", "macro AUPRC")):
-            lines += [f"## `{task}`: {title}", "", "| method | " + " | ".join(f"{f:.0%} labels" for f in fracs) + " | wall-clock (s) |",
+            header = " | ".join(f"{f:.0%} labels" for f in fracs)
+            lines += [f"## `{task}`: {title}", "", f"| method | {header} | wall-clock (s) |",
                       "|---|" + "---|" * (len(fracs) + 1)]  # fmt: skip
             for method in LABEL:
                 cell = [r for r in rows if r["task"] == task and r["method"] == method]
@@ -176,7 +207,11 @@ def write_results(runs: list[Path], out: Path) -> Path:
                     continue
                 by = [sorted((r for r in cell if r["fraction"] == f), key=lambda r: r["seed"]) for f in fracs]
                 secs = sum(r["seconds"] for r in cell)
-                lines.append(f"| {LABEL[method]} | " + " | ".join(_fmt(b, key) if b else "-" for b in by) + f" | {secs:.0f} |")
+                lines.append(
+                    f"| {LABEL[method]} | "
+                    + " | ".join(_fmt(b, key) if b else "-" for b in by)
+                    + f" | {secs:.0f} |"
+                )
             lines.append("")
     lines += ["Hardware of this machine when the file was written: " + json.dumps(hardware()), ""]
     out.write_text("\n".join(lines))

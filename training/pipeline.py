@@ -66,7 +66,9 @@ class Context:
             t0 = time.perf_counter()
             self._ptbxl = rank0_first(
                 self.dist,
-                lambda: D.load_ptbxl(self.data_root, self.cache_dir, self.workers, self.preset.limit, self.progress),
+                lambda: D.load_ptbxl(
+                    self.data_root, self.cache_dir, self.workers, self.preset.limit, self.progress
+                ),
             )
             self.timings.setdefault("tokenise_s", round(time.perf_counter() - t0, 1))
         return self._ptbxl
@@ -321,6 +323,12 @@ def train_head(
 
 
 # --------------------------------------------------------------------------- export
+def surfaced(val_report: dict, cls: str) -> bool:
+    """The rule for showing a class in the app, on fold-9 figures only."""
+    auroc = val_report["per_class_auroc"][cls] or 0.0
+    return auroc >= SURFACE_MIN_AUROC and val_report["support"][cls] >= SURFACE_MIN_SUPPORT
+
+
 def git_commit() -> str | None:
     try:
         return subprocess.run(
@@ -386,10 +394,7 @@ def export(
             "thresholds": {c: float(t) for c, t in zip(td.classes[task], thr, strict=True)},
             "val": vr,
             "test": test["report"],
-            "surfaced": [
-                c for c in td.classes[task]
-                if (vr["per_class_auroc"][c] or 0) >= SURFACE_MIN_AUROC and vr["support"][c] >= SURFACE_MIN_SUPPORT
-            ],
+            "surfaced": [c for c in td.classes[task] if surfaced(vr, c)],
         }  # fmt: skip
     pt = ctx.ptbxl
     card = {

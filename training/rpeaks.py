@@ -41,7 +41,13 @@ def ludb_record(path: Path) -> tuple[np.ndarray, float, list[str], np.ndarray, t
     ann = wfdb.rdann(str(path), "ii")
     sym = np.asarray(ann.symbol)
     r = ann.sample[sym == "N"]
-    return rec.p_signal.T, rec.fs, [canonical_lead(n) for n in rec.sig_name], r, (ann.sample.min(), ann.sample.max())
+    return (
+        rec.p_signal.T,
+        rec.fs,
+        [canonical_lead(n) for n in rec.sig_name],
+        r,
+        (ann.sample.min(), ann.sample.max()),
+    )
 
 
 def score(ludb: Path, method: str) -> dict:
@@ -81,4 +87,7 @@ def score(ludb: Path, method: str) -> dict:
 
 def compare(ludb: Path) -> dict:
     """Both candidate detectors, and which one the contract uses."""
-    return {"contract_method": contract.RPEAK_METHOD, "results": [score(ludb, m) for m in ("neurokit2", "xqrs")]}
+    return {
+        "contract_method": contract.RPEAK_METHOD,
+        "results": [score(ludb, m) for m in ("neurokit2", "xqrs")],
+    }

@@ -103,7 +103,7 @@ def detect_rpeaks(x: np.ndarray, fs: float = FS, method: str = RPEAK_METHOD) -> 
         os.environ.setdefault("MPLBACKEND", "agg")
         import neurokit2 as nk
 
-        peaks = nk.ecg_findpeaks(np.asarray(x, dtype=np.float64), sampling_rate=int(round(fs)))
+        peaks = nk.ecg_findpeaks(np.asarray(x, dtype=np.float64), sampling_rate=round(fs))
         return np.asarray(peaks["ECG_R_Peaks"], dtype=np.int64)
     if method == "xqrs":
         from wfdb import processing
