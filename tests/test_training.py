@@ -146,6 +146,9 @@ def test_tiny_run_exports_loadable_model_with_card(tiny: TinyRun) -> None:
     assert not [i for i in ids if fold[i] in (9, 10)]
     assert {fold[i] for i in ids} <= set(TRAIN_FOLDS)
     assert card["data"]["records_on_disk"] == 300
+    t = card["timings"]  # phase times come from the cache and the logs, so they survive resumes
+    phases = [t[k] for k in ("tokenise_s", "pretrain_s", "finetune_s", "export_s")]
+    assert all(v > 0 for v in phases) and t["total_s"] == pytest.approx(sum(phases), abs=0.11)
     assert card["data"]["validation_records"] > 0 and card["data"]["test_records"] > 0
 
 
@@ -186,14 +189,14 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     fine-tuning taken from the bundled model, not retrained), RESULTS.md, and resumability."""
     args = ["--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
             "--data-root", tiny.data_root, "--tasks", "super", "--fractions", "0.1,1.0", "--seeds", "2",
-            "--methods", "clear-linear,random-hug,finetune", "--no-progress"]  # fmt: skip
+            "--methods", "clear-linear,random-hug,finetune,scratch-noamp", "--no-progress"]  # fmt: skip
     _cli("grid", *args)
     grid = tiny.run_dir / "grid.jsonl"
     text = grid.read_text()
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     keys = [(r["method"], r["task"], r["fraction"], r["seed"]) for r in rows]
-    expected = {(m, "super", f, s) for m in ("clear-linear", "random-hug", "finetune") for f, s in
-                [(0.1, 0), (0.1, 1), (1.0, 0)]}  # fmt: skip
+    methods = ("clear-linear", "random-hug", "finetune", "scratch-noamp")
+    expected = {(m, "super", f, s) for m in methods for f, s in [(0.1, 0), (0.1, 1), (1.0, 0)]}
     assert len(keys) == len(set(keys)) and set(keys) == expected
     for r in rows:
         t = r["test"]
@@ -210,6 +213,10 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     phases = {json.loads(line)["phase"] for line in (tiny.run_dir / "metrics.jsonl").read_text().splitlines()}
     assert "grid-finetune-super-1.0-0" not in phases  # the bundled model, not a new training
     assert {"grid-finetune-super-0.1-0", "grid-finetune-super-0.1-1"} <= phases
+    log = [json.loads(line) for line in (tiny.run_dir / "metrics.jsonl").read_text().splitlines()]
+    small = [r for r in log if r["phase"] == "grid-scratch-noamp-super-0.1-0"]
+    assert len(small) == 1  # tiny fine-tunes 1 epoch: 10 % labels repeated, not more evaluations
+    assert len(list(tiny.run_dir.glob("features-*.pt"))) == 2  # frozen features kept for re-runs
 
     out = tiny.root / "RESULTS.md"
     res = _cli("results", "--runs", tiny.run_dir, "--out", out)
@@ -218,6 +225,7 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     assert "## Bundled model `clear-hug-tiny`" in md
     assert any(line.startswith("| CLEAR, linear probe (frozen) |") for line in md.splitlines())
     assert any(line.startswith("| CLEAR, full fine-tune |") for line in md.splitlines())
+    assert "## `super`: per-class AUROC" in md and "| HYP |" in md.replace(" | ", " |\n| ")
 
     _cli("grid", *args)  # resumable: every row is already there
     assert grid.read_text() == text
@@ -391,6 +399,23 @@ def test_report_ci_contains_point_estimate() -> None:
         assert lo <= r[key] <= hi and lo < hi
     assert r["n"] == 200 and r["support"] == {c: int(s) for c, s in zip("abc", y.sum(0), strict=True)}
     assert all(0.5 < v <= 1 for v in r["per_class_auroc"].values())
+
+
+def test_report_ci_keeps_rare_classes() -> None:
+    """A rare, badly predicted class stays in every resample: the AUPRC interval brackets the
+    point estimate instead of sitting above it (the bias of dropping such classes)."""
+    from training.metrics import report
+
+    rng = np.random.default_rng(2)
+    y = (rng.random((300, 3)) < 0.3).astype(np.float32)
+    y[:, 2] = 0
+    y[[5, 17], 2] = 1  # two positives, scored below most negatives
+    p = np.clip(0.5 * y + rng.random((300, 3)) * 0.5, 0, 1)
+    p[[5, 17], 2] = 0.1
+    r = report(y, p, ["a", "b", "rare"], n_boot=300)
+    assert r["n_boot"] == 300
+    lo, hi = r["auprc_ci"]
+    assert lo <= r["auprc"] <= hi < r["auprc"] + 0.1  # dropping 'rare' would reach 1.0
 
 
 def test_f1_thresholds_reproduce_best_f1() -> None:

@@ -10,6 +10,7 @@ import ast
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -128,6 +129,7 @@ class TokenCache:
     pad: np.ndarray
     time_bin: np.ndarray
     fallback: np.ndarray
+    build_s: float | None = None  # tokenising time of the process that built the cache
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -149,6 +151,7 @@ def build_cache(
         if meta.get("contract") == contract.CONTRACT_VERSION and meta.get("key") == key:
             return open_cache(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     n = len(records)
     shape = (n, len(contract.LEADS), contract.MAX_BEATS)
     arrays = {
@@ -184,6 +187,7 @@ def build_cache(
         "ok": ok.tolist(),
         "errors": errors,
         "fallback": int(np.asarray(arrays["fallback"]).sum()),
+        "build_s": round(time.perf_counter() - t0, 1),
     }
     tmp = meta_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta))
@@ -195,7 +199,8 @@ def open_cache(folder: Path) -> TokenCache:
     meta = json.loads((folder / "meta.json").read_text())
     ok = np.asarray(meta["ok"], dtype=bool)
     load = lambda name: np.load(folder / f"{name}.npy", mmap_mode="r")  # noqa: E731
-    cache = TokenCache(folder, meta["ids"], load("values"), load("pad"), load("time_bin"), load("fallback"))
+    cache = TokenCache(folder, meta["ids"], load("values"), load("pad"), load("time_bin"), load("fallback"),
+                       meta.get("build_s"))  # fmt: skip
     if not ok.all():  # unreadable records stay in the arrays but leave the id list
         cache.ids = [r if good else f"!{r}" for r, good in zip(cache.ids, ok, strict=True)]
     return cache

@@ -10,7 +10,6 @@ fold 10. Rows go to ``<run>/grid.jsonl``; finished rows are skipped on re-runs (
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -43,8 +42,11 @@ LABEL = {
     "random-linear": "random init, linear probe (frozen)",
     "random-hug": "random init, HUG (frozen encoder)",
     "scratch": "supervised from scratch",
+    "scratch-noamp": "supervised from scratch, no amplitude feature (ablation)",
 }
-MIN_STEPS = 150  # small label fractions get more epochs, so every run sees enough updates
+RANDOM_INIT_SEED = 1234  # the frozen random-init encoder, the same for every head and task
+PER_CLASS_MAX = 5  # tasks with at most this many classes get a per-class table
+MIN_STEPS = 150  # small label fractions are repeated within epochs, so every run makes enough updates
 
 
 def _done(path: Path) -> set[tuple]:
@@ -81,12 +83,7 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                     if method in FROZEN:
                         pretrained, head = FROZEN[method]
                         if pretrained not in feats:
-                            enc = load_encoder(
-                                enc_path if pretrained else None, ctx.preset.encoder, seed=1234
-                            )
-                            feats[pretrained] = lead_cls_features(
-                                enc, ctx.tensors, all_rows, ctx.preset.batch_eval, ctx.dist.device
-                            )
+                            feats[pretrained] = _features(ctx, enc_path if pretrained else None, all_rows)
                         f = feats[pretrained]
                         model, td, info = train_head(ctx, f, all_rows, task, frac, seed, head, tag)
                         classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
@@ -107,14 +104,13 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                             task
                         ]
                     else:
-                        enc = load_encoder(
-                            enc_path if method == "finetune" else None, ctx.preset.encoder, seed
+                        config = ctx.preset.encoder
+                        if method == "scratch-noamp":
+                            config = replace(config, amplitude=False)
+                        enc = load_encoder(enc_path if method == "finetune" else None, config, seed)
+                        model, td, info = train_classifier(
+                            ctx, enc, (task,), frac, seed, "hug", tag, min_steps=MIN_STEPS
                         )
-                        loop = ctx.preset.finetune
-                        n_train = len(ctx.ptbxl.split(task, D.TRAIN_FOLDS)[1].rows) * frac
-                        steps = max(1, int(n_train // loop.batch_size))
-                        loop = replace(loop, epochs=max(loop.epochs, math.ceil(MIN_STEPS / steps)))
-                        model, td, info = train_classifier(ctx, enc, (task,), frac, seed, "hug", tag, loop)
                         classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
                         p = predict(model, ctx.tensors, test.rows, ctx.preset.batch_eval, ctx.dist.device)[
                             task
@@ -134,6 +130,24 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                         flush=True,
                     )
     return out
+
+
+def _features(ctx: Context, encoder: Path | None, rows: np.ndarray):
+    """Frozen lead-[CLS] features of ``rows``, kept on disk beside the run (keyed by the encoder's
+    SHA-256, or the fixed random-init seed), so later grid invocations skip the encoder pass."""
+    import torch
+
+    from ecgviewer.ml.bundle import sha256
+
+    tag = sha256(encoder)[:12] if encoder is not None else f"random{RANDOM_INIT_SEED}"
+    path = ctx.run_dir / f"features-{tag}-{len(rows)}.pt"
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    enc = load_encoder(encoder, ctx.preset.encoder, seed=RANDOM_INIT_SEED)
+    f = lead_cls_features(enc, ctx.tensors, rows, ctx.preset.batch_eval, ctx.dist.device)
+    torch.save(f, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+    return f
 
 
 def _bundled(ctx: Context) -> tuple | None:
@@ -160,6 +174,25 @@ def _fmt(rows: list[dict], key: str) -> str:
     ci = rows[0]["test"][f"{key}_ci"]
     spread = f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""
     return f"{vals.mean():.3f}{spread} [{ci[0]:.3f}-{ci[1]:.3f}]"
+
+
+def _per_class(rows: list[dict], task: str, fracs: list[float]) -> list[str]:
+    """Per-class test AUROC (mean over seeds) of a task with few classes: where the amplitude
+    ablation shows (hypertrophy, HYP, needs absolute voltage)."""
+    cells = [r for r in rows if r["task"] == task]
+    classes = list(cells[0]["test"]["per_class_auroc"])
+    if len(classes) > PER_CLASS_MAX:
+        return []
+    header = "| method | labels | " + " | ".join(classes) + " |"
+    lines = [f"## `{task}`: per-class AUROC", "", header, "|---|---|" + "---|" * len(classes)]
+    for method in LABEL:
+        for f in fracs:
+            cell = [r for r in cells if r["method"] == method and r["fraction"] == f]
+            if not cell:
+                continue
+            means = [np.mean([r["test"]["per_class_auroc"][c] for r in cell]) for c in classes]
+            lines.append(f"| {LABEL[method]} | {f:.0%} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+    return [*lines, ""]
 
 
 def write_results(runs: list[Path], out: Path) -> Path:
@@ -213,6 +246,7 @@ def write_results(runs: list[Path], out: Path) -> Path:
                     + f" | {secs:.0f} |"
                 )
             lines.append("")
+        lines += _per_class(rows, task, fracs)
     lines += ["Hardware of this machine when the file was written: " + json.dumps(hardware()), ""]
     out.write_text("\n".join(lines))
     return out
