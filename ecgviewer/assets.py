@@ -8,6 +8,7 @@ from pathlib import Path
 SAMPLE = "samples/ptbxl/records500/00000/00003_hr.hea"
 ICON = "icons/ecgviewer.svg"
 MODEL = "models/clear-hug-bundled.safetensors"
+STATEMENTS = "samples/ptbxl"  # PTB-XL's scp_statements.csv, unmodified
 
 
 def resources_dir() -> Path:
@@ -35,3 +36,9 @@ def icon_path() -> Path:
 def model_path() -> Path:
     """The bundled encoder's weights (its model card sits beside them)."""
     return resources_dir() / MODEL
+
+
+def statements_dir() -> Path:
+    """The folder holding PTB-XL's SCP-ECG statement table, which names and groups the model's
+    classes (it ships with the PTB-XL samples)."""
+    return resources_dir() / STATEMENTS

@@ -1,15 +1,20 @@
-"""Command line: ``ecgviewer [FILE...]`` opens the viewer; ``render`` and ``info`` run headless.
+"""Command line: ``ecgviewer [FILE...]`` opens the viewer; ``render``, ``info`` and ``analyze`` run
+headless.
 
 Bad input ends in one line on stderr naming the file and the cause, and exit status 2;
-never a traceback. Heavy imports (Qt, wfdb) happen inside the commands that need them.
+never a traceback. ``analyze`` reports a bad file that way and goes on with the others. Heavy
+imports (Qt, wfdb, torch) happen inside the commands that need them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from ecgviewer import __version__
 from ecgviewer.errors import EcgError
@@ -82,10 +87,79 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analyze_args(p: argparse.ArgumentParser) -> None:
+    from ecgviewer.ml.explain import DEFAULT_STEPS, METHODS
+    from ecgviewer.ml.infer import DEVICES
+
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here (default: stdout)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA, then MPS, then CPU")
+    p.add_argument("--method", choices=tuple(METHODS), default="ig", help="attribution method")
+    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help="Integrated Gradients steps")
+    p.add_argument("--task", default="super", help="super (PTB-XL superclasses) or all (statements)")
+    p.add_argument("--label", metavar="CODE", help="class to explain (default: most probable shown class)")
+    p.add_argument("--checks", action="store_true", help="add the randomisation and faithfulness checks")
+    p.add_argument(
+        "--export", type=Path, metavar="DIR", help="write raw attributions + attention, DIR/<name>.npz"
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return value
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Predict, explain and report each file; a bad file is reported and skipped."""
+    from ecgviewer.io import load
+    from ecgviewer.ml import explain, report
+    from ecgviewer.ml.attention import attend
+    from ecgviewer.ml.infer import Analyzer
+
+    if args.export is not None and not args.export.is_dir():
+        raise EcgError(f"--export {args.export}: no such folder")
+    analyzer = Analyzer(device=args.device)
+    classes = analyzer.classes
+    if args.task not in classes:
+        raise EcgError(f"--task {args.task}: the model has {', '.join(classes)}")
+    if args.label and not any(args.label in names for names in classes.values()):
+        raise EcgError(f"--label {args.label}: not a class of the model")
+    records, errors = [], []
+    for file in args.files:
+        try:
+            t0 = time.perf_counter()
+            rec = load(file)
+            load_ms = (time.perf_counter() - t0) * 1e3
+            try:
+                analysis = analyzer.analyse(rec)
+                target = explain.choose_target(classes, analysis.predictions, args.task, args.label)
+                e = explain.explain(analyzer, rec, target, args.method, args.steps)
+                checks = explain.check(analyzer, rec, e) if args.checks else None
+                if args.export is not None:
+                    out = args.export / f"{Path(rec.name).stem}.npz"
+                    report.write_raw(out, analysis.tokens, e, attend(analyzer, rec))
+            except (ValueError, RuntimeError) as exc:  # a library failing on odd signals
+                raise EcgError(f"{rec.name}: analysis failed ({type(exc).__name__}: {exc})") from exc
+            records.append(report.record_entry(file, rec, analysis, e, {"load_ms": load_ms}, checks))
+        except EcgError as exc:
+            print(f"ecgviewer: error: {exc}", file=sys.stderr)
+            errors.append({"file": file, "error": str(exc)})
+    doc = report.document(analyzer, records, errors)
+    if args.json is None:
+        json.dump(doc, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        report.write_json(args.json, doc)
+        print(f"{args.json}: {len(records)} analysed, {len(errors)} failed")
+    return EXIT_BAD_INPUT if errors else 0
+
+
 def _gui(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(
         prog="ecgviewer",
-        description="Interactive 12-lead ECG viewer. Subcommands: render, info (ecgviewer render --help).",
+        description="Interactive 12-lead ECG viewer. Subcommands: render, info, analyze "
+        "(ecgviewer render --help).",
     )
     p.add_argument("files", nargs="*", help="recordings to open (default: the bundled sample)")
     p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
@@ -98,12 +172,16 @@ def _gui(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"render": cmd_render, "info": cmd_info}
+    commands = {"render": cmd_render, "info": cmd_info, "analyze": cmd_analyze}
     try:
         if not argv or argv[0] not in commands:
             return _gui(argv)
         p = argparse.ArgumentParser(prog=f"ecgviewer {argv[0]}")
-        p.add_argument("file")
+        if argv[0] == "analyze":
+            p.add_argument("files", nargs="+", metavar="FILE")
+            _analyze_args(p)
+        else:
+            p.add_argument("file")
         if argv[0] == "render":
             _common_view_args(p)
             p.add_argument("--out", required=True, help="output image (.png, .jpg)")

@@ -37,6 +37,7 @@ def test_wheel_carries_resources_and_finds_them_when_installed(tmp_path):
         assert "ecgviewer/resources/icons/ecgviewer.svg" in names
         assert "ecgviewer/resources/models/clear-hug-bundled.safetensors" in names
         assert "ecgviewer/resources/models/clear-hug-bundled.json" in names
+        assert "ecgviewer/ml/analyze.schema.json" in names
         z.extractall(tmp_path / "site")
     code = (
         "from ecgviewer.assets import sample_path; from ecgviewer.io import load; "

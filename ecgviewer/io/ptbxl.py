@@ -43,6 +43,17 @@ def descriptions(root: Path) -> dict[str, str]:
         return {row[""]: row["description"] for row in csv.DictReader(fh)}
 
 
+@lru_cache(maxsize=4)
+def statement_groups(root: Path) -> dict[str, str]:
+    """SCP-ECG statement code -> its diagnostic superclass (NORM, MI, STTC, CD, HYP), or ``form`` /
+    ``rhythm`` for the 27 statements PTB-XL gives no superclass."""
+    with (root / SCP).open(newline="", encoding="utf-8") as fh:
+        return {
+            row[""]: row["diagnostic_class"] or ("rhythm" if row["rhythm"] else "form")
+            for row in csv.DictReader(fh)
+        }
+
+
 def _age(text: str) -> float | None:
     try:
         return float(text)

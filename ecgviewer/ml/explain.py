@@ -1,0 +1,448 @@
+"""Attributions of one class to the beat tokens (captum), aggregated beat -> lead -> territory and
+HUG lead group, with the checks that say how far to trust them.
+
+What is attributed is the target class's **logit** (before the sigmoid), each 10 s window through
+its own forward pass; record-level scores are sums over windows. The baseline is zeros: a flat
+signal, every token at 0 mV. Integrated Gradients and gradient x input are additive: a beat's
+score is the sum of its 96 sample scores, a lead's the sum of its beats', a territory's the sum of
+its leads' (and IG's samples add up to logit(x) - logit(baseline), up to the reported convergence
+delta). Occlusion is not additive: every level is its own ablation (one beat, one lead, one
+territory, one HUG group set to zero) scored by how much the logit drops, so interactions show.
+
+Checks: model randomisation (Adebayo et al. 2018: an explanation that survives re-initialised
+weights explains the input, not the model) and faithfulness (AOPC-style, Samek et al. 2017:
+zeroing the most-attributed beats should lower the probability more than zeroing random ones).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ecgviewer.errors import EcgError
+from ecgviewer.ml import contract
+from ecgviewer.ml.infer import BATCH, Analyzer, Predictions, batched, token_tensors
+from ecgviewer.ml.model import HUG_GROUPS
+from ecgviewer.recording import Recording
+
+METHODS = {"ig": "integrated_gradients", "occlusion": "occlusion", "gxi": "input_x_gradient"}
+BASELINE = "zeros (flat signal, 0 mV)"
+DEFAULT_STEPS = 32
+# Conventional contiguous territories (shared docs, viewer-anchors §3.3); aVR stands alone.
+TERRITORIES: dict[str, tuple[str, ...]] = {
+    "inferior": ("II", "III", "aVF"),
+    "lateral": ("I", "aVL", "V5", "V6"),
+    "septal": ("V1", "V2"),
+    "anterior": ("V3", "V4"),
+    "aVR": ("aVR",),
+}
+HUG_LEAD_GROUPS: dict[str, tuple[str, ...]] = {
+    name: tuple(contract.LEADS[i] for i in idx)
+    for name, idx in zip(("limb", "augmented", "precordial"), HUG_GROUPS, strict=True)
+}
+N_LEADS, N_BEATS = len(contract.LEADS), contract.MAX_BEATS
+
+
+@dataclass(frozen=True)
+class Target:
+    task: str
+    code: str
+    index: int  # column of ``code`` in the task's logits
+    output: str = "logit"  # what is attributed: the class's logit, per window
+
+
+@dataclass(frozen=True)
+class BeatNode:
+    window: int
+    index: int  # beat within the window (0-14)
+    start_s: float  # time span in the source recording, seconds
+    stop_s: float
+    r_s: float  # R peak
+    score: float
+
+
+@dataclass(frozen=True)
+class LeadNode:
+    lead: str
+    score: float
+    missing: bool  # no signal: every beat padded, score 0
+    beats: tuple[BeatNode, ...]  # real beats only (padded ones score 0 and have no time)
+
+
+@dataclass(frozen=True)
+class TerritoryNode:
+    name: str
+    score: float
+    leads: tuple[LeadNode, ...]
+
+
+@dataclass
+class Explanation:
+    method: str  # a key of METHODS
+    target: Target
+    n_steps: int | None  # IG only
+    additive: bool
+    samples: np.ndarray | None  # float (W, 12, 15, 96); None for occlusion (not per sample)
+    beats: np.ndarray  # float64 (W, 12, 15); padded beats 0
+    leads: np.ndarray  # float64 (12,), summed over windows
+    territories: dict[str, float]
+    hug_groups: dict[str, float]
+    tree: tuple[TerritoryNode, ...]  # territory -> lead -> beat
+    logit: np.ndarray  # (W,) the target logit of each window
+    baseline_logit: np.ndarray  # (W,) the same at the baseline
+    convergence_delta: np.ndarray | None  # (W,) IG only: sum of attributions - logit difference
+    elapsed_ms: float
+
+    @property
+    def method_name(self) -> str:
+        return METHODS[self.method]
+
+
+@dataclass(frozen=True)
+class SanityCheck:
+    """Spearman rank correlation between the beat scores of the trained model and of a copy with
+    re-initialised weights: near 1 would mean the map does not depend on what was learnt."""
+
+    method: str
+    spearman: float
+    n_beats: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """Target probability drops after zeroing the 1..k most-attributed beats (signed score,
+    highest first) and 1..k random beats (mean of ``n_random`` seeded draws)."""
+
+    k: int
+    probability: float  # of the intact record (mean over windows)
+    top_drops: tuple[float, ...]
+    random_drops: tuple[float, ...]
+    n_random: int
+
+    @property
+    def ratio(self) -> float | None:
+        """Top-k drop / random-k drop; None when random beats do not lower the probability."""
+        return self.top_drops[-1] / self.random_drops[-1] if self.random_drops[-1] > 0 else None
+
+    @property
+    def aopc_top(self) -> float:
+        return float(np.mean(self.top_drops))
+
+    @property
+    def aopc_random(self) -> float:
+        return float(np.mean(self.random_drops))
+
+
+def choose_target(
+    classes: dict[str, list[str]], predictions: Predictions, task: str, code: str | None
+) -> Target:
+    """``code`` (looked for in ``task`` first, then in the other tasks) or, by default, the
+    surfaced class of ``task`` with the highest probability."""
+    if task not in classes:
+        raise EcgError(f"task {task!r}: the model has {', '.join(classes)}")
+    code = code or predictions.top(task).code
+    for t in (task, *(t for t in classes if t != task)):
+        if code in classes[t]:
+            return Target(t, code, classes[t].index(code))
+    raise EcgError(f"label {code!r} is not a class of the model ({task}: {', '.join(classes[task])})")
+
+
+def explain(
+    analyzer: Analyzer,
+    rec: Recording,
+    target: Target,
+    method: str = "ig",
+    n_steps: int = DEFAULT_STEPS,
+) -> Explanation:
+    """Attribute ``target`` for ``rec`` on the analyzer's device (cached per recording and settings)."""
+    tokens = analyzer.analyse(rec).tokens
+    settings = ("explain", method, target, n_steps if method == "ig" else None)
+    return analyzer.cache.get(
+        rec,
+        settings,
+        lambda: analyzer.on_device(lambda d: attribute(analyzer.model, tokens, target, method, n_steps, d)),
+    )
+
+
+def check(analyzer: Analyzer, rec: Recording, explanation: Explanation) -> tuple[SanityCheck, Faithfulness]:
+    """Both checks of ``explanation`` (defaults: seed 0, k = 3) on the analyzer's device (cached)."""
+    tokens = analyzer.analyse(rec).tokens
+    return analyzer.cache.get(
+        rec,
+        ("checks", explanation.method, explanation.target, explanation.n_steps),
+        lambda: analyzer.on_device(
+            lambda d: (
+                randomisation_check(analyzer.model, tokens, explanation, d),
+                faithfulness(analyzer.model, tokens, explanation, d),
+            )
+        ),
+    )
+
+
+def attribute(
+    model: nn.Module,
+    tokens: contract.Tokens,
+    target: Target,
+    method: str = "ig",
+    n_steps: int = DEFAULT_STEPS,
+    device: torch.device | None = None,
+) -> Explanation:
+    """One attribution map of ``target`` over ``tokens`` with the model as it is."""
+    if method not in METHODS:
+        raise EcgError(f"method {method!r}: choose from {', '.join(METHODS)}")
+    device = device or torch.device("cpu")
+    t0 = time.perf_counter()
+    values, pad, time_bin = token_tensors(tokens, device)
+    forward = _logit_of(model, target)
+    with torch.inference_mode():
+        logit = batched(forward, values, pad, time_bin).double().cpu().numpy()
+        baseline_logit = batched(forward, torch.zeros_like(values), pad, time_bin).double().cpu().numpy()
+    real = ~tokens.pad
+    delta = None
+    if method == "occlusion":
+        beats, window_leads, territories, groups = _occlusion(forward, values, pad, time_bin, real)
+        samples = None
+    else:
+        samples, delta = _gradients(forward, values, pad, time_bin, method, n_steps)
+        samples[tokens.pad] = 0.0
+        beats = samples.astype(np.float64).sum(axis=-1)
+        window_leads = beats.sum(axis=-1)
+        territories = groups = None
+    leads = window_leads.sum(axis=0)
+    if territories is None:
+        territories = {n: float(leads[_idx(ls)].sum()) for n, ls in TERRITORIES.items()}
+        groups = {n: float(leads[_idx(ls)].sum()) for n, ls in HUG_LEAD_GROUPS.items()}
+    return Explanation(
+        method=method,
+        target=target,
+        n_steps=n_steps if method == "ig" else None,
+        additive=method != "occlusion",
+        samples=samples,
+        beats=beats,
+        leads=leads,
+        territories=territories,
+        hug_groups=groups,
+        tree=_tree(tokens, beats, leads, territories),
+        logit=logit,
+        baseline_logit=baseline_logit,
+        convergence_delta=delta,
+        elapsed_ms=(time.perf_counter() - t0) * 1e3,
+    )
+
+
+def _idx(leads: tuple[str, ...]) -> list[int]:
+    return [contract.LEADS.index(lead) for lead in leads]
+
+
+def _logit_of(model: nn.Module, target: Target) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    """values, pad, time_bin -> (B,) logit of the target class (only the target's head runs)."""
+    head = model.heads[target.task]
+
+    def forward(values: Tensor, pad: Tensor, time_bin: Tensor) -> Tensor:
+        return head(model.lead_cls(values, pad, time_bin))[:, target.index]
+
+    return forward
+
+
+def _gradients(
+    forward: Callable, values: Tensor, pad: Tensor, time_bin: Tensor, method: str, n_steps: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-sample IG or gradient x input, a few windows per call so one pass is ~``BATCH``."""
+    from captum.attr import InputXGradient, IntegratedGradients
+
+    per_call = max(1, BATCH // n_steps) if method == "ig" else BATCH
+    maps, deltas = [], []
+    for s in range(0, len(values), per_call):
+        part = slice(s, s + per_call)
+        args = (pad[part], time_bin[part])
+        if method == "ig":
+            attr, delta = IntegratedGradients(forward).attribute(
+                values[part],
+                baselines=0.0,
+                additional_forward_args=args,
+                n_steps=n_steps,
+                internal_batch_size=BATCH,
+                return_convergence_delta=True,
+            )
+            deltas.append(delta.detach().double().cpu().numpy())
+        else:
+            inputs = values[part].detach().requires_grad_()
+            attr = InputXGradient(forward).attribute(inputs, additional_forward_args=args)
+        maps.append(attr.detach().float().cpu().numpy())
+    return np.concatenate(maps), (np.concatenate(deltas) if deltas else None)
+
+
+def _occlusion(
+    forward: Callable, values: Tensor, pad: Tensor, time_bin: Tensor, real: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, float]]:
+    """Logit drops when zeroing each beat, each lead, each territory, each HUG group (per window)."""
+    from captum.attr import FeatureAblation
+
+    ablation = FeatureAblation(forward)
+    dev = values.device
+    per_lead = {
+        "leads": torch.arange(N_LEADS),
+        "territories": _lead_labels(TERRITORIES),
+        "groups": _lead_labels(HUG_LEAD_GROUPS),
+    }
+    w = len(values)
+    beats = np.zeros((w, N_LEADS, N_BEATS))
+    window_leads = np.zeros((w, N_LEADS))
+    territories = dict.fromkeys(TERRITORIES, 0.0)
+    groups = dict.fromkeys(HUG_LEAD_GROUPS, 0.0)
+    for k in range(w):
+        one = values[k : k + 1]
+        args = (pad[k : k + 1], time_bin[k : k + 1])
+
+        def drops(mask: Tensor, one: Tensor = one, args: tuple = args) -> np.ndarray:
+            out = ablation.attribute(
+                one,
+                baselines=0.0,
+                additional_forward_args=args,
+                feature_mask=mask.to(dev),
+                perturbations_per_eval=BATCH,
+            )
+            return out[0, :, :, 0].double().cpu().numpy()  # every sample of a group holds its drop
+
+        # each real beat its own feature; all padded beats one feature (zeroing them changes nothing)
+        ids = torch.arange(N_LEADS * N_BEATS).reshape(N_LEADS, N_BEATS)
+        ids[torch.from_numpy(~real[k])] = N_LEADS * N_BEATS
+        beats[k] = np.where(real[k], drops(ids[None, :, :, None]), 0.0)
+        coarse = {name: drops(lab.view(1, N_LEADS, 1, 1))[:, 0] for name, lab in per_lead.items()}
+        window_leads[k] = coarse["leads"]
+        for table, key, acc in (
+            (TERRITORIES, "territories", territories),
+            (HUG_LEAD_GROUPS, "groups", groups),
+        ):
+            for name, leads in table.items():
+                acc[name] += float(coarse[key][_idx(leads)[0]])
+    return beats, window_leads, territories, groups
+
+
+def _lead_labels(table: dict[str, tuple[str, ...]]) -> Tensor:
+    """(12,) the index of each lead's entry in ``table`` (a feature mask over leads)."""
+    labels = torch.empty(N_LEADS, dtype=torch.long)
+    for k, leads in enumerate(table.values()):
+        labels[_idx(leads)] = k
+    return labels
+
+
+def _tree(
+    tokens: contract.Tokens, beats: np.ndarray, leads: np.ndarray, territories: dict[str, float]
+) -> tuple[TerritoryNode, ...]:
+    fs = tokens.source_fs
+    nodes = []
+    for name, members in TERRITORIES.items():
+        children = []
+        for lead in members:
+            i = contract.LEADS.index(lead)
+            found = np.argwhere(~tokens.pad[:, i])
+            children.append(
+                LeadNode(
+                    lead=lead,
+                    score=float(leads[i]),
+                    missing=lead in tokens.missing_leads,
+                    beats=tuple(
+                        BeatNode(
+                            window=int(w),
+                            index=int(j),
+                            start_s=float(tokens.spans[w, j, 0] / fs),
+                            stop_s=float(tokens.spans[w, j, 1] / fs),
+                            r_s=float(tokens.rpeaks[w, j] / fs),
+                            score=float(beats[w, i, j]),
+                        )
+                        for w, j in found
+                    ),
+                )
+            )
+        nodes.append(TerritoryNode(name, territories[name], tuple(children)))
+    return tuple(nodes)
+
+
+def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A deep copy with every weight re-initialised (PyTorch's default initialisers; bare
+    parameters such as the [CLS] embeddings from N(0, 0.02))."""
+    clone = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        for module in clone.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+            else:
+                for p in module.parameters(recurse=False):
+                    nn.init.normal_(p, std=0.02)
+    return clone.eval()
+
+
+def randomisation_check(
+    model: nn.Module, tokens: contract.Tokens, explanation: Explanation, device: torch.device, seed: int = 0
+) -> SanityCheck:
+    """The same attribution on a re-initialised copy; rank correlation of the real beats' scores."""
+    from scipy.stats import spearmanr
+
+    e = explanation
+    other = attribute(
+        randomised_copy(model, seed), tokens, e.target, e.method, e.n_steps or DEFAULT_STEPS, device
+    )
+    real = ~tokens.pad
+    rho = spearmanr(e.beats[real], other.beats[real]).statistic
+    return SanityCheck(e.method, float(rho), int(real.sum()), seed)
+
+
+def faithfulness(
+    model: nn.Module,
+    tokens: contract.Tokens,
+    explanation: Explanation,
+    device: torch.device,
+    k: int = 3,
+    n_random: int = 10,
+    seed: int = 0,
+) -> Faithfulness:
+    """Zero the k most-attributed beats, and k random ones, and compare the probability drops.
+
+    Only the windows a removal touches are run again; the record's probability is the mean over
+    its windows, as in the app."""
+    real = np.argwhere(~tokens.pad)  # (M, 3): window, lead, beat
+    k = min(k, len(real))
+    if k == 0:
+        raise EcgError("faithfulness: the recording has no beats")
+    order = np.argsort(-explanation.beats[~tokens.pad], kind="stable")
+    rng = np.random.default_rng(seed)
+    draws = [rng.permutation(len(real))[:k] for _ in range(n_random)]
+    subsets = [real[order[:n]] for n in range(1, k + 1)] + [
+        real[d[:n]] for d in draws for n in range(1, k + 1)
+    ]
+    values, pad, time_bin = token_tensors(tokens, device)
+    forward = _logit_of(model, explanation.target)
+    rows, where = [], []
+    for s, chosen in enumerate(subsets):
+        for w in np.unique(chosen[:, 0]):
+            v = values[w].clone()
+            hit = chosen[chosen[:, 0] == w]
+            v[torch.from_numpy(hit[:, 1]), torch.from_numpy(hit[:, 2])] = 0.0
+            rows.append((v, int(w)))
+            where.append((s, int(w)))
+    with torch.inference_mode():
+        base = torch.sigmoid(batched(forward, values, pad, time_bin))
+        idx = torch.tensor([w for _, w in rows], device=device)
+        changed = torch.sigmoid(batched(forward, torch.stack([v for v, _ in rows]), pad[idx], time_bin[idx]))
+    probs = base.double().cpu().numpy()
+    per_subset = np.tile(probs, (len(subsets), 1))
+    for (s, w), p in zip(where, changed.double().cpu().numpy(), strict=True):
+        per_subset[s, w] = p
+    p0 = float(probs.mean())
+    drops = p0 - per_subset.mean(axis=1)
+    return Faithfulness(
+        k=k,
+        probability=p0,
+        top_drops=tuple(float(x) for x in drops[:k]),
+        random_drops=tuple(float(x) for x in drops[k:].reshape(n_random, k).mean(axis=0)),
+        n_random=n_random,
+    )

@@ -1,0 +1,259 @@
+"""Running the bundled encoder on a recording: device choice, the preprocessing contract,
+per-task probabilities judged against the model card, and a small per-recording cache.
+
+Probabilities are averaged over a record's 10 s windows, as ``contract`` documents. A GPU that
+fails at run time (out of memory, driver error) does not end the analysis: the model moves to
+the CPU, the work is redone there and ``Analyzer.notices`` says so, for the user to see.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ecgviewer import assets
+from ecgviewer.errors import EcgError
+from ecgviewer.io import ptbxl
+from ecgviewer.ml import contract
+from ecgviewer.ml.bundle import load_model, sha256
+from ecgviewer.recording import Recording
+
+T = TypeVar("T")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+SUPER_TASK = "super"  # the task whose classes are PTB-XL's diagnostic superclasses
+BATCH = 64  # windows (or perturbed copies) per forward pass: bounds memory on long records
+# PTB-XL's diagnostic superclasses as Wagner et al. (2020) name them; the statement table names only NORM.
+SUPERCLASSES = {
+    "NORM": "normal ECG",
+    "MI": "myocardial infarction",
+    "STTC": "ST/T change",
+    "CD": "conduction disturbance",
+    "HYP": "hypertrophy",
+}
+
+
+def pick_device(choice: str = "auto") -> torch.device:
+    """``auto``: CUDA, then Apple MPS, then the CPU. Naming an absent device is an error, not a
+    silent CPU run, so a benchmark never reports the wrong hardware."""
+    cuda = torch.cuda.is_available()
+    mps = torch.backends.mps.is_available()
+    if choice == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if choice not in DEVICES:
+        raise EcgError(f"device {choice!r}: choose from {', '.join(DEVICES)}")
+    if (choice == "cuda" and not cuda) or (choice == "mps" and not mps):
+        raise EcgError(f"device {choice!r} is not available here (torch {torch.__version__})")
+    return torch.device(choice)
+
+
+def batched(fn: Callable[..., T], values: Tensor, pad: Tensor, time_bin: Tensor) -> T:
+    """``fn(values, pad, time_bin)`` over ``BATCH`` windows at a time; the outputs (tensors, or
+    dicts of tensors such as the model's logits per task) concatenated."""
+    parts = [
+        fn(values[i : i + BATCH], pad[i : i + BATCH], time_bin[i : i + BATCH])
+        for i in range(0, len(values), BATCH)
+    ]
+    if isinstance(parts[0], dict):
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}  # type: ignore[return-value]
+    return torch.cat(parts)  # type: ignore[return-value]
+
+
+def token_tensors(tokens: contract.Tokens, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """values, pad and time_bin of ``tokens`` as tensors on ``device``."""
+    return (
+        torch.from_numpy(tokens.values).to(device),
+        torch.from_numpy(tokens.pad).to(device),
+        torch.from_numpy(tokens.time_bin).to(device),
+    )
+
+
+@dataclass(frozen=True)
+class ClassResult:
+    """One class of one task for one recording."""
+
+    code: str
+    description: str
+    group: str  # superclass (or "form" / "rhythm") the class is shown under
+    probability: float  # mean over windows
+    window_probabilities: tuple[float, ...]
+    threshold: float | None  # from the model card (F1-optimal on the validation fold)
+    decision: bool | None  # probability >= threshold; None without a threshold
+    surfaced: bool  # shown in the app (model card: validated well enough)
+    in_record: float | None  # the record's own label (likelihood, PTB-XL %); None: not labelled so
+
+
+@dataclass(frozen=True)
+class Group:
+    """A superclass with its finer classes, as the app lists them (``head`` is the superclass'
+    own prediction; None for the form and rhythm statements, which have no superclass)."""
+
+    name: str
+    head: ClassResult | None
+    members: tuple[ClassResult, ...]
+
+
+@dataclass
+class Predictions:
+    tasks: dict[str, list[ClassResult]]
+    record_labels: dict[str, float]  # the recording's own labels (empty: none known)
+    device: str
+    timings: dict[str, float]  # tokenise_ms, infer_ms
+
+    def get(self, task: str, code: str) -> ClassResult:
+        for c in self.tasks[task]:
+            if c.code == code:
+                return c
+        raise KeyError(f"{task}/{code}")
+
+    def top(self, task: str) -> ClassResult:
+        """The surfaced class with the highest probability (any class if none is surfaced)."""
+        shown = [c for c in self.tasks[task] if c.surfaced] or self.tasks[task]
+        return max(shown, key=lambda c: c.probability)
+
+    def grouped(self) -> list[Group]:
+        """Surfaced classes, superclass first then its finer classes, then form and rhythm.
+
+        Finer classes are placed by PTB-XL's statement table (``scp_statements.csv``); without a
+        superclass task every task is one group."""
+        heads = {c.code: c for c in self.tasks.get(SUPER_TASK, []) if c.surfaced}
+        finer = [c for task, cs in self.tasks.items() if task != SUPER_TASK for c in cs if c.surfaced]
+        names = list(heads) + sorted({c.group for c in finer} - set(heads))
+        groups = [Group(n, heads.get(n), tuple(c for c in finer if c.group == n)) for n in names]
+        return [g for g in groups if g.head is not None or g.members]
+
+
+@dataclass
+class Analysis:
+    tokens: contract.Tokens
+    predictions: Predictions
+
+
+class RecordingCache:
+    """A small LRU of results per recording and settings. A file recording is keyed by its path,
+    modification time and size (an edited file misses); an in-memory one by identity, checked
+    through a weak reference so a recycled ``id()`` cannot return another recording's result."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, tuple[Callable[[], object] | None, object]] = OrderedDict()
+
+    @staticmethod
+    def _key(rec: Recording) -> tuple[Hashable, Callable[[], object] | None]:
+        if rec.path is not None:
+            try:
+                st = rec.path.stat()
+                return ("file", str(rec.path.resolve()), st.st_mtime_ns, st.st_size), None
+            except OSError:
+                pass
+        return ("memory", id(rec)), weakref.ref(rec)
+
+    def get(self, rec: Recording, settings: Hashable, compute: Callable[[], T]) -> T:
+        base, ref = self._key(rec)
+        key = (base, settings)
+        hit = self._entries.get(key)
+        if hit is not None and (hit[0] is None or hit[0]() is rec):
+            self._entries.move_to_end(key)
+            return hit[1]  # type: ignore[return-value]
+        value = compute()
+        self._entries[key] = (ref, value)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class Analyzer:
+    """The loaded model on a device, with its card: tokenises and predicts recordings."""
+
+    def __init__(self, model_file: Path | None = None, device: str = "auto", cache_size: int = 16) -> None:
+        self.model_file = Path(model_file) if model_file else assets.model_path()
+        self.loaded = load_model(self.model_file)
+        self.device = pick_device(device)
+        self.model = self.loaded.model.to(self.device)
+        self.notices: list[str] = []
+        self.cache = RecordingCache(cache_size)
+        card = self.loaded.card or {}
+        self.name: str = card.get("name", self.model_file.stem)
+        self.sha256: str = card.get("weights_sha256") or sha256(self.model_file)
+        self._labels: dict = card.get("labels", {})
+        tables = assets.statements_dir()
+        self._groups = ptbxl.statement_groups(tables)
+        self._descriptions = ptbxl.descriptions(tables)
+
+    @property
+    def classes(self) -> dict[str, list[str]]:
+        return self.loaded.classes
+
+    def on_device(self, work: Callable[[torch.device], T]) -> T:
+        """``work(device)``; on a GPU runtime error, move to the CPU, note it and redo it there."""
+        try:
+            return work(self.device)
+        except RuntimeError as exc:
+            if self.device.type == "cpu":
+                raise
+            cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.notices.append(f"{self.device.type.upper()} failed ({cause}); continued on the CPU")
+            self.device = torch.device("cpu")
+            self.model.to(self.device)
+            return work(self.device)
+
+    def analyse(self, rec: Recording) -> Analysis:
+        """Tokens and predictions of ``rec`` (cached)."""
+        return self.cache.get(rec, "analysis", lambda: self._analyse(rec))
+
+    def _analyse(self, rec: Recording) -> Analysis:
+        t0 = time.perf_counter()
+        tokens = contract.tokenise(rec.signals, rec.fs, rec.leads)
+        t1 = time.perf_counter()
+        probs = self.on_device(lambda device: self._probabilities(tokens, device))
+        t2 = time.perf_counter()
+        tasks = {task: self._results(task, p, rec.metadata.labels) for task, p in probs.items()}
+        timings = {"tokenise_ms": (t1 - t0) * 1e3, "infer_ms": (t2 - t1) * 1e3}
+        preds = Predictions(tasks, dict(rec.metadata.labels), str(self.device), timings)
+        return Analysis(tokens, preds)
+
+    def _probabilities(self, tokens: contract.Tokens, device: torch.device) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            out = batched(self.model, *token_tensors(tokens, device))
+            return {task: torch.sigmoid(x).float().cpu().numpy() for task, x in out.items()}
+
+    def _results(self, task: str, probs: np.ndarray, labels: dict[str, float]) -> list[ClassResult]:
+        card = self._labels.get(task, {})
+        thresholds = card.get("thresholds", {})
+        surfaced = set(card.get("surfaced", []))
+        out = []
+        for k, code in enumerate(self.classes[task]):
+            p = float(probs[:, k].mean())
+            threshold = thresholds.get(code)
+            out.append(
+                ClassResult(
+                    code=code,
+                    description=(SUPERCLASSES if task == SUPER_TASK else self._descriptions).get(code, code),
+                    group=code if task == SUPER_TASK else self._groups.get(code, task),
+                    probability=p,
+                    window_probabilities=tuple(float(x) for x in probs[:, k]),
+                    threshold=threshold,
+                    decision=None if threshold is None else p >= threshold,
+                    surfaced=code in surfaced,
+                    in_record=self._in_record(task, code, labels),
+                )
+            )
+        return out
+
+    def _in_record(self, task: str, code: str, labels: dict[str, float]) -> float | None:
+        """The record's likelihood for ``code``; for a superclass, the highest of its statements'."""
+        if task != SUPER_TASK:
+            return labels.get(code)
+        members = [v for c, v in labels.items() if self._groups.get(c) == code]
+        return max(members) if members else None

@@ -1,0 +1,169 @@
+"""Analysis results as files: the ``ecgviewer analyze`` JSON document (its schema is
+``analyze.schema.json`` beside this module) and the raw arrays (attributions, attention) as
+``.npz`` or JSON. Every file is written atomically. Only the file name, signal facts and
+labels go in: no age, sex, report text or other patient data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.errors import EcgError
+from ecgviewer.ml import contract
+from ecgviewer.ml.attention import AttentionMaps
+from ecgviewer.ml.explain import BASELINE, HUG_LEAD_GROUPS, Explanation, Faithfulness, SanityCheck
+from ecgviewer.ml.infer import Analysis, Analyzer, ClassResult
+from ecgviewer.recording import Recording
+from ecgviewer.storage import atomic_write_bytes
+
+FORMAT = "ecgviewer-analyze"
+VERSION = 1
+NOTICE = "research use, not a medical device"
+SCHEMA = Path(__file__).with_name("analyze.schema.json")
+
+
+def document(analyzer: Analyzer, records: list[dict], errors: list[dict]) -> dict:
+    """The whole ``ecgviewer analyze`` output."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "notice": NOTICE,
+        "model": {
+            "name": analyzer.name,
+            "sha256": analyzer.sha256,
+            "file": analyzer.model_file.name,
+            "contract": contract.CONTRACT_VERSION,
+        },
+        "device": str(analyzer.device),
+        "notices": list(analyzer.notices),
+        "records": records,
+        "errors": errors,
+    }
+
+
+def record_entry(
+    file: str,
+    rec: Recording,
+    analysis: Analysis,
+    explanation: Explanation,
+    timings: dict[str, float],
+    checks: tuple[SanityCheck, Faithfulness] | None = None,
+) -> dict:
+    """One recording: predictions, the attribution hierarchy of the target, timings."""
+    tokens, preds = analysis.tokens, analysis.predictions
+    target = preds.get(explanation.target.task, explanation.target.code)
+    entry = {
+        "file": file,
+        "name": rec.name,
+        "duration_s": rec.duration,
+        "fs": rec.fs,
+        "windows": tokens.n_windows,
+        "fallback_windows": [int(w) for w in np.flatnonzero(tokens.fallback)],
+        "rpeak_lead": tokens.rpeak_lead,
+        "missing_leads": list(tokens.missing_leads),
+        "warnings": list(rec.warnings),
+        "device": preds.device,
+        "predictions": {task: [_class(c) for c in cs] for task, cs in preds.tasks.items()},
+        "groups": [
+            {"name": g.name, "head": g.head.code if g.head else None, "members": [c.code for c in g.members]}
+            for g in preds.grouped()
+        ],
+        "record_labels": preds.record_labels,
+        "explanation": _explanation(explanation, target),
+        "timings": {k: round(v, 2) for k, v in {**timings, **preds.timings}.items()}
+        | {"explain_ms": round(explanation.elapsed_ms, 2)},
+    }
+    if checks is not None:
+        sanity, faith = checks
+        entry["checks"] = {
+            "randomisation": {**asdict(sanity), "spearman": _finite(sanity.spearman)},
+            "faithfulness": {
+                **asdict(faith),
+                "ratio": faith.ratio,
+                "aopc_top": faith.aopc_top,
+                "aopc_random": faith.aopc_random,
+            },
+        }
+    return entry
+
+
+def _class(c: ClassResult) -> dict:
+    return asdict(c) | {"window_probabilities": list(c.window_probabilities)}
+
+
+def _explanation(e: Explanation, target: ClassResult) -> dict:
+    return {
+        "method": e.method_name,
+        "baseline": BASELINE,
+        "n_steps": e.n_steps,
+        "target": asdict(e.target) | {"description": target.description, "probability": target.probability},
+        "additive": e.additive,
+        "logit": e.logit.tolist(),
+        "baseline_logit": e.baseline_logit.tolist(),
+        "convergence_delta": None if e.convergence_delta is None else e.convergence_delta.tolist(),
+        "territories": [asdict(t) for t in e.tree],
+        "hug_groups": [
+            {"name": name, "leads": list(leads), "score": e.hug_groups[name]}
+            for name, leads in HUG_LEAD_GROUPS.items()
+        ],
+    }
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no NaN: a correlation of constant maps is reported as null."""
+    return x if np.isfinite(x) else None
+
+
+def write_json(path: Path, doc: dict) -> None:
+    atomic_write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())
+
+
+def raw_arrays(
+    tokens: contract.Tokens, explanation: Explanation, attention: AttentionMaps
+) -> dict[str, np.ndarray]:
+    """The arrays behind a view: beat-level (and, for gradient methods, per-sample) attributions,
+    attention per layer/head and rollout, padding and beat spans in seconds."""
+    e = explanation
+    out = {
+        "beats": e.beats,
+        "leads": e.leads,
+        "logit": e.logit,
+        "baseline_logit": e.baseline_logit,
+        "pad": tokens.pad,
+        "spans_s": tokens.spans / tokens.source_fs,
+        "attention_cls_to_beats": attention.cls_to_beats,
+        "attention_rollout": attention.rollout,
+    }
+    if e.samples is not None:
+        out["samples"] = e.samples
+    if e.convergence_delta is not None:
+        out["convergence_delta"] = e.convergence_delta
+    return out
+
+
+def write_raw(
+    path: Path, tokens: contract.Tokens, explanation: Explanation, attention: AttentionMaps
+) -> None:
+    """``.npz`` (compressed) or ``.json`` by the suffix; ``meta`` names the method and target."""
+    arrays = raw_arrays(tokens, explanation, attention)
+    meta = {
+        "method": explanation.method_name,
+        "baseline": BASELINE,
+        "target": asdict(explanation.target),
+        "leads": list(contract.LEADS),
+        "notice": NOTICE,
+    }
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
+        buf = io.BytesIO()
+        np.savez_compressed(buf, meta=np.array(json.dumps(meta)), **arrays)
+        atomic_write_bytes(path, buf.getvalue())
+    elif suffix == ".json":
+        write_json(path, {"meta": meta, **{k: v.tolist() for k, v in arrays.items()}})
+    else:
+        raise EcgError(f"{Path(path).name}: raw export writes .npz or .json")

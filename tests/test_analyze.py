@@ -1,0 +1,164 @@
+"""``ecgviewer analyze``: its JSON against the shipped schema, the options, bad files, raw export."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from ecgviewer.assets import model_path
+from ecgviewer.cli import main
+from ecgviewer.errors import EcgError
+from ecgviewer.ml import report
+from ecgviewer.ml.bundle import sha256
+
+SCHEMA = json.loads(report.SCHEMA.read_text())
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory) -> tuple[int, dict, Path]:
+    """The bundled sample analysed with the checks and the raw export."""
+    tmp = tmp_path_factory.mktemp("analyze")
+    out = tmp / "out.json"
+    sample = Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000/00003_hr.hea"
+    rc = main(
+        ["analyze", str(sample), "--json", str(out), "--device", "cpu", "--checks", "--export", str(tmp)]
+    )
+    return rc, json.loads(out.read_text()), tmp
+
+
+def test_schema_is_valid_and_strict(analysed):
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    _, doc, _ = analysed
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for path, value in (
+        (("records", 0, "explanation", "target", "output"), "probability"),
+        (("records", 0, "predictions", "super", 0, "probability"), 1.5),
+        (("records", 0, "explanation", "territories", 0, "leads", 0, "beats", 0, "index"), 15),
+        (("notice",), "fine for diagnosis"),
+    ):
+        bad = copy.deepcopy(doc)
+        node = bad
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        assert not validator.is_valid(bad), path
+    bad = copy.deepcopy(doc)
+    del bad["records"][0]["explanation"]["baseline"]
+    assert not validator.is_valid(bad)
+
+
+def test_analyze_reports_predictions_and_the_attribution_tree(analysed, sample):
+    rc, doc, tmp = analysed
+    assert rc == 0
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert doc["notice"] == "research use, not a medical device" and doc["errors"] == []
+    assert doc["model"]["sha256"] == sha256(model_path()) and doc["device"] == "cpu"
+    (r,) = doc["records"]
+    assert r["file"] == str(sample) and r["windows"] == 1 and r["record_labels"] == {"NORM": 100.0, "SR": 0.0}
+    norm = next(c for c in r["predictions"]["super"] if c["code"] == "NORM")
+    assert norm["decision"] is True and norm["surfaced"] and norm["in_record"] == 100.0
+    e = r["explanation"]
+    assert e["method"] == "integrated_gradients" and e["n_steps"] == 32 and e["baseline"].startswith("zeros")
+    assert e["target"]["code"] == "NORM" and e["target"]["output"] == "logit"  # top surfaced superclass
+    leads = [lead["lead"] for t in e["territories"] for lead in t["leads"]]
+    assert sorted(leads) == sorted(
+        ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    )
+    for t in e["territories"]:
+        assert t["score"] == pytest.approx(sum(lead["score"] for lead in t["leads"]), abs=1e-9)
+    beats = [b for t in e["territories"] for lead in t["leads"] for b in lead["beats"]]
+    assert all(0 <= b["start_s"] < b["r_s"] < b["stop_s"] <= 10 for b in beats)
+    checks = r["checks"]
+    assert abs(checks["randomisation"]["spearman"]) < 0.5 and checks["faithfulness"]["k"] == 3
+    assert set(r["timings"]) == {"load_ms", "tokenise_ms", "infer_ms", "explain_ms"}
+    with np.load(tmp / "00003_hr.npz") as raw:
+        assert raw["beats"].shape == (1, 12, 15) and raw["samples"].shape == (1, 12, 15, 96)
+        assert raw["attention_cls_to_beats"].shape[-2:] == (12, 15) and raw["attention_rollout"].shape == (
+            1,
+            12,
+            15,
+        )
+        assert json.loads(str(raw["meta"]))["target"]["code"] == "NORM"
+
+
+def test_label_task_and_method_options(sample, capsys):
+    rc = main(["analyze", str(sample), "--task", "all", "--label", "IMI", "--method", "occlusion"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    doc = json.loads(out)
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    e = doc["records"][0]["explanation"]
+    assert (e["target"]["task"], e["target"]["code"]) == ("all", "IMI")
+    assert e["method"] == "occlusion" and e["n_steps"] is None and e["additive"] is False
+    assert e["convergence_delta"] is None and "checks" not in doc["records"][0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--label", "XYZ"], "--label XYZ: not a class"),
+        (["--task", "rhythm"], "--task rhythm: the model has super, all"),
+        (["--export", "/nonexistent-dir"], "--export /nonexistent-dir: no such folder"),
+    ],
+)
+def test_option_errors_are_one_line(sample, capsys, args, message):
+    assert main(["analyze", str(sample), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"ecgviewer: error: {message}")
+
+
+def test_bad_file_is_reported_and_the_others_analysed(sample, tmp_path):
+    junk = tmp_path / "junk.csv"
+    junk.write_text("not,an\necg,file\n")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ecgviewer",
+            "analyze",
+            "missing.hea",
+            str(sample),
+            str(junk),
+            "--method",
+            "gxi",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("ecgviewer: error: ") for line in lines)
+    assert "missing.hea" in lines[0] and "junk.csv" in lines[1]
+    doc = json.loads(r.stdout)
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    assert [x["file"] for x in doc["errors"]] == ["missing.hea", str(junk)]
+    assert [x["file"] for x in doc["records"]] == [str(sample)]
+
+
+def test_raw_export_as_json(tmp_path):
+    from ecgviewer.io import load
+    from ecgviewer.ml import explain
+    from ecgviewer.ml.attention import attend
+    from ecgviewer.ml.infer import Analyzer
+
+    analyzer = Analyzer(device="cpu")
+    rec = load(Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000/00017_hr.hea")
+    analysis = analyzer.analyse(rec)
+    target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
+    e = explain.explain(analyzer, rec, target, "gxi")
+    report.write_raw(tmp_path / "raw.json", analysis.tokens, e, attend(analyzer, rec))
+    raw = json.loads((tmp_path / "raw.json").read_text())
+    assert raw["meta"]["method"] == "input_x_gradient" and raw["meta"]["leads"][0] == "I"
+    np.testing.assert_allclose(np.array(raw["beats"]), e.beats)
+    assert "convergence_delta" not in raw and np.array(raw["attention_rollout"]).shape == (1, 12, 15)
+    with pytest.raises(EcgError, match=r"raw\.txt: raw export writes \.npz or \.json"):
+        report.write_raw(tmp_path / "raw.txt", analysis.tokens, e, attend(analyzer, rec))
