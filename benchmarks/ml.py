@@ -19,8 +19,6 @@ from common import log, summary
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ECGVIEWER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 FOLD = 10
-K = 3
-N_RANDOM = 10
 
 
 def _timed(fn) -> tuple[float, float, object]:
@@ -94,10 +92,13 @@ def fold_records(n: int) -> list[Path]:
 
 
 def bench_faithfulness(n_records: int) -> dict:
-    """Per record: IG (32 steps) of the most probable surfaced superclass's logit, then zero the
-    k = 3 most-attributed beats vs 3 random beats (10 seeded draws); plus the randomisation check."""
-    if not (SHARED / "ptbxl" / "ptbxl_statements_v103.csv").is_file():
-        return {"error": f"PTB-XL not found under {SHARED} (set ECGVIEWER_SHARED_DATA)"}
+    """Per record: IG (32 steps) of the most probable surfaced superclass's logit, then AOPC of the
+    target probability over zeroing the 1..3 most-attributed beats vs 1..3 random beats (10 seeded
+    draws); plus the randomisation check. Aggregated by ``explain.faithfulness_summary``."""
+    if not (SHARED / "ptbxl" / "ptbxl_statements_v103.csv").is_file() or not (
+        records := fold_records(n_records)
+    ):
+        return {"error": f"PTB-XL fold {FOLD} not found under {SHARED} (set ECGVIEWER_SHARED_DATA)"}
     import numpy as np
 
     from ecgviewer.io import load
@@ -105,8 +106,7 @@ def bench_faithfulness(n_records: int) -> dict:
     from ecgviewer.ml.infer import Analyzer
 
     analyzer = Analyzer(device="auto")
-    rows = []
-    records = fold_records(n_records)
+    rows, faiths = [], []
     for i, path in enumerate(records):
         if i % 10 == 0:
             log(f"[faithfulness] record {i + 1}/{len(records)}")
@@ -115,37 +115,41 @@ def bench_faithfulness(n_records: int) -> dict:
         target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
         e = explain.explain(analyzer, rec, target, "ig")
         sanity, faith = explain.check(analyzer, rec, e)
+        faiths.append(faith)
         rows.append(
             {
                 "record": path.stem,
                 "target": target.code,
-                "top_drop": faith.top_drops[-1],
-                "random_drop": faith.random_drops[-1],
-                "ratio": faith.ratio,
-                "aopc_top": faith.aopc_top,
-                "aopc_random": faith.aopc_random,
+                "probability": round(faith.probability, 4),
+                "aopc_top": round(faith.aopc_top, 6),
+                "aopc_random": round(faith.aopc_random, 6),
                 "spearman_randomised": sanity.spearman,
             }
         )
-    top = float(np.mean([r["top_drop"] for r in rows]))
-    rand = float(np.mean([r["random_drop"] for r in rows]))
-    ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
+    s = explain.faithfulness_summary(faiths)
     rhos = [r["spearman_randomised"] for r in rows if np.isfinite(r["spearman_randomised"])]
+    rand_ci = [round(x, 5) for x in s.aopc_random_ci]
     return {
-        "aopc_ratio_k3": round(top / rand, 3) if rand > 0 else None,
-        "undefined_because": None if rand > 0 else "zeroing random beats raised the probability on average",
-        "definition": "mean over records of the probability drop after zeroing the 3 most-attributed "
-        "beats / the same for 3 random beats (mean of 10 draws per record)",
+        "aopc_diff_k3": round(s.difference_mean, 5),
+        "aopc_diff_k3_ci95": [round(x, 5) for x in s.difference_ci],
+        "aopc_win_rate_k3": round(s.win_rate, 3),
+        "wins_losses": [s.wins, s.losses],
+        "aopc_sign_test_p": float(f"{s.sign_test_p:.3g}"),
+        "aopc_ratio_k3": None if s.ratio is None else round(s.ratio, 3),
+        "aopc_ratio_undefined_because": None
+        if s.ratio is not None
+        else f"random removals do not clearly lower the probability (95 % interval {rand_ci})",
+        "aopc_top_mean": round(s.aopc_top_mean, 5),
+        "aopc_random_mean": round(s.aopc_random_mean, 5),
+        "aopc_random_mean_ci95": rand_ci,
+        "definition": f"per record, AOPC = mean drop of the target probability after zeroing 1..{s.k} "
+        f"beat tokens, the most-attributed ones (top) or random ones (mean of {faiths[0].n_random} draws). "
+        f"aopc_diff_k3: mean over records of AOPC_top - AOPC_random, 95 % percentile bootstrap interval "
+        f"over records ({s.n_boot} resamples, seed {s.seed}); aopc_win_rate_k3: share of records "
+        "with AOPC_top > AOPC_random, exact two-sided sign test (ties left out); aopc_ratio_k3: "
+        "mean AOPC_top / mean AOPC_random, only when the random mean's interval is above 0",
         "records": len(rows),
         "source": f"PTB-XL strat_fold {FOLD}, first {len(rows)} ecg_ids, records100",
-        "mean_top_drop": round(top, 5),
-        "mean_random_drop": round(rand, 5),
-        "per_record_ratio_median": round(statistics.median(ratios), 3) if ratios else None,
-        "records_ratio_above_1": sum(r > 1 for r in ratios),
-        "records_top_drop_above_random": sum(r["top_drop"] > r["random_drop"] for r in rows),
-        "records_random_drop_not_positive": len(rows) - len(ratios),
-        "aopc_top_mean": round(float(np.mean([r["aopc_top"] for r in rows])), 5),
-        "aopc_random_mean": round(float(np.mean([r["aopc_random"] for r in rows])), 5),
         "randomisation_spearman_median": round(statistics.median(rhos), 3) if rhos else None,
         "targets": {c: sum(r["target"] == c for r in rows) for c in sorted({r["target"] for r in rows})},
         "per_record": rows,

@@ -101,6 +101,13 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--export", type=Path, metavar="DIR", help="write raw attributions + attention, DIR/<name>.npz"
     )
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=600.0,
+        help="recordings longer than this are analysed for this many seconds from --start (default 600)",
+    )
+    p.add_argument("--start", type=float, default=0.0, help="where a long recording's span starts (s)")
 
 
 def _positive_int(text: str) -> int:
@@ -113,18 +120,26 @@ def _positive_int(text: str) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Predict, explain and report each file; a bad file is reported and skipped."""
     from ecgviewer.io import load
-    from ecgviewer.ml import explain, report
-    from ecgviewer.ml.attention import attend
+    from ecgviewer.ml import explain, report, session
     from ecgviewer.ml.infer import Analyzer
 
     if args.export is not None and not args.export.is_dir():
         raise EcgError(f"--export {args.export}: no such folder")
+    if not args.max_seconds >= 10:
+        raise EcgError(f"--max-seconds {args.max_seconds:g}: at least 10 (one window)")
     analyzer = Analyzer(device=args.device)
     classes = analyzer.classes
     if args.task not in classes:
         raise EcgError(f"--task {args.task}: the model has {', '.join(classes)}")
     if args.label and not any(args.label in names for names in classes.values()):
         raise EcgError(f"--label {args.label}: not a class of the model")
+    request = session.Request(
+        task=args.task,
+        code=args.label,
+        method=args.method,
+        n_steps=args.steps,
+        attention=args.export is not None,
+    )
     records, errors = [], []
     for file in args.files:
         try:
@@ -132,16 +147,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             rec = load(file)
             load_ms = (time.perf_counter() - t0) * 1e3
             try:
-                analysis = analyzer.analyse(rec)
-                target = explain.choose_target(classes, analysis.predictions, args.task, args.label)
-                e = explain.explain(analyzer, rec, target, args.method, args.steps)
-                checks = explain.check(analyzer, rec, e) if args.checks else None
+                result = session.run(
+                    analyzer,
+                    rec,
+                    request,
+                    t0=args.start,
+                    max_whole_s=args.max_seconds,
+                    span_s=args.max_seconds,
+                )
+                e = result.explanation
+                checks = explain.check(analyzer, result.segment, e) if args.checks else None
                 if args.export is not None:
                     out = args.export / f"{Path(rec.name).stem}.npz"
-                    report.write_raw(out, analysis.tokens, e, attend(analyzer, rec))
+                    report.write_raw(out, result.analysis.tokens, e, result.attention)
             except (ValueError, RuntimeError) as exc:  # a library failing on odd signals
                 raise EcgError(f"{rec.name}: analysis failed ({type(exc).__name__}: {exc})") from exc
-            records.append(report.record_entry(file, rec, analysis, e, {"load_ms": load_ms}, checks))
+            records.append(report.record_entry(file, rec, result, {"load_ms": load_ms}, checks))
         except EcgError as exc:
             print(f"ecgviewer: error: {exc}", file=sys.stderr)
             errors.append({"file": file, "error": str(exc)})

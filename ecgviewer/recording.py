@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.leads import LIMB_LEADS, STANDARD_LEADS, canonical_lead
-from ecgviewer.sources import DerivedLimbSource, SignalSource
+from ecgviewer.sources import ArraySource, DerivedLimbSource, SignalSource
 
 # Amplitude checks: an ECG in mV rarely exceeds +-10 mV; a lead with less than 10 uV
 # peak-to-peak carries no signal.
@@ -72,6 +72,14 @@ class Recording:
     @property
     def name(self) -> str:
         return self.path.name if self.path else "recording"
+
+
+def crop(rec: Recording, t0: float, t1: float) -> Recording:
+    """Seconds ``t0`` to ``t1`` of ``rec`` as an in-memory recording (same leads, labels and
+    metadata; no file behind it, so nothing can write to the user's file)."""
+    a = max(0, round(t0 * rec.fs))
+    b = min(rec.n_samples, max(a + 1, round(t1 * rec.fs)))
+    return replace(rec, path=None, source=ArraySource(rec.read(a, b)), warnings=list(rec.warnings))
 
 
 def make_recording(

@@ -38,4 +38,6 @@ def settings(tmp_path: Path):
 
     from ecgviewer.gui.settings import Settings
 
-    return Settings(QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
+    s = Settings(QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
+    s.set_value("ai/enabled", "false")  # the viewer's own tests; tests/test_gui_ai.py turns it on
+    return s

@@ -162,3 +162,58 @@ def test_raw_export_as_json(tmp_path):
     assert "convergence_delta" not in raw and np.array(raw["attention_rollout"]).shape == (1, 12, 15)
     with pytest.raises(EcgError, match=r"raw\.txt: raw export writes \.npz or \.json"):
         report.write_raw(tmp_path / "raw.txt", analysis.tokens, e, attend(analyzer, rec))
+
+
+def test_a_long_recording_is_analysed_for_a_stated_span(tmp_path, sample):
+    """80 s of ECG with --max-seconds 20 --start 30: seconds 30-50 are analysed, and every beat's
+    time is given in seconds of the recording."""
+    import wfdb
+
+    from ecgviewer.io import load
+
+    src = load(sample)
+    wfdb.wrsamp(
+        "long",
+        fs=500,
+        units=["mV"] * 12,
+        sig_name=list(src.leads),
+        p_signal=np.tile(src.signals, 8).T.astype(np.float64),
+        fmt=["16"] * 12,
+        adc_gain=[1000.0] * 12,
+        baseline=[0] * 12,
+        write_dir=str(tmp_path),
+    )
+    out = tmp_path / "long.json"
+    args = ["analyze", str(tmp_path / "long.hea"), "--json", str(out), "--method", "gxi"]
+    assert main([*args, "--max-seconds", "20", "--start", "30"]) == 0
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    record = doc["records"][0]
+    assert record["span_s"] == [30.0, 50.0] and record["whole"] is False and record["windows"] == 2
+    beats = [b for t in record["explanation"]["territories"] for lead in t["leads"] for b in lead["beats"]]
+    assert beats and all(30.0 <= b["start_s"] < b["r_s"] < b["stop_s"] <= 50.0 for b in beats)
+    assert main([*args]) == 0  # under the default 600 s: the whole recording
+    record = json.loads(out.read_text())["records"][0]
+    assert record["span_s"] == [0.0, 80.0] and record["whole"] is True and record["windows"] == 8
+
+
+def test_session_spans_and_cancel(sample):
+    from ecgviewer.io import load
+    from ecgviewer.ml import session
+    from ecgviewer.ml.infer import Analyzer
+    from ecgviewer.recording import crop
+
+    rec = load(sample)
+    assert session.analysed_span(rec, 5.0) == (0.0, 10.0)
+    assert session.analysed_span(rec, 7.0, max_whole_s=5.0, span_s=4.0) == (6.0, 10.0)  # kept inside
+    part = crop(rec, 2.0, 6.0)
+    assert part.path is None and part.duration == pytest.approx(4.0)
+    np.testing.assert_array_equal(part.signals, rec.signals[:, 1000:3000])
+    seen: list[float] = []
+    with pytest.raises(session.Cancelled):
+        session.run(
+            Analyzer(device="cpu"), rec, session.Request(), progress=lambda f: seen.append(f) or f < 0.3
+        )
+    assert seen == [0.05, 0.35]  # stopped after the predictions, before the attribution
+    with pytest.raises(EcgError, match="steps"):
+        session.Request(n_steps=0)

@@ -13,6 +13,7 @@ from ecgviewer import __version__
 from ecgviewer.dsp.filters import HIGHPASS_CHOICES, LOWPASS_CHOICES, NOTCH_CHOICES
 from ecgviewer.errors import EcgError
 from ecgviewer.gui import workers
+from ecgviewer.gui.analysis import AnalysisController
 from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
@@ -28,6 +29,7 @@ from ecgviewer.summary import summary_lines
 log = logging.getLogger(__name__)
 OVERVIEW_BINS = 4000
 ZOOM_STEP = 1.25
+BACKGROUND = ("model", "device")  # tasks that outlive a recording and the Cancel button
 
 
 def _hz(v: float | None) -> str:
@@ -44,6 +46,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setAcceptDrops(True)
         self.recording: Recording | None = None
         self._tasks: dict[str, workers.Task] = {}
+        self._quiet: set[str] = set()  # task keys that show no progress bar
         self._combos: dict[str, QtWidgets.QComboBox] = {}
 
         px = self.settings.px_per_mm() or screen_px_per_mm(self)
@@ -71,6 +74,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.info = QtWidgets.QPlainTextEdit(readOnly=True)
         self.info_dock = self._dock("Recording", self.info, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.browser_dock.hide()
+        self.ai = AnalysisController(self.paper, self.settings, self._run, self)
+        self.ai_dock = self._dock("Analysis", self.ai.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.ai_dock.setToolTip("Research use, not a medical device")
+        self.tabifyDockWidget(self.info_dock, self.ai_dock)
+        self.ai_dock.raise_()
 
         self._build_status_bar()
         self._build_actions()
@@ -85,6 +93,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.browser.folderRequested.connect(self.choose_folder)
         self._rate_timer = QtCore.QTimer(self, singleShot=True, interval=150)
         self._rate_timer.timeout.connect(self._start_rate)
+        self.set_ai_enabled(self.ai_action.isChecked())
 
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
@@ -110,7 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.caliper_label = QtWidgets.QLabel("")
         self.progress = QtWidgets.QProgressBar(maximum=1000, maximumWidth=160)
         self.cancel_button = QtWidgets.QToolButton(text="Cancel")
-        self.cancel_button.clicked.connect(lambda: self.cancel_tasks())
+        self.cancel_button.clicked.connect(lambda: self.cancel_tasks(keep=BACKGROUND))
         for w in (self.hover_label, self.caliper_label):
             bar.addWidget(w)
         for w in (
@@ -120,6 +129,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.record_label,
             self.filter_label,
             self.scale_label,
+            self.ai.device_label,
+            self.ai.device_combo,
         ):
             bar.addPermanentWidget(w)
         self.progress.hide()
@@ -189,8 +200,20 @@ class MainWindow(QtWidgets.QMainWindow):
             checkable=True,
             tip="Time and amplitude calipers across all leads",
         )
+        tools.addSeparator()
+        self.ai_action = self._action(
+            tools,
+            "&AI analysis",
+            self.set_ai_enabled,
+            "Ctrl+Shift+A",
+            checkable=True,
+            tip="Diagnosis, attributions and attention from the bundled model (research use)",
+        )
+        self.ai_action.setChecked(str(self.settings.value("ai/enabled", "true")).lower() != "false")
+        view.addAction(self.ai_dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        self._action(help_menu, "&Model card…", lambda: self.ai.show_model_card())
         self._action(help_menu, "&About ecgviewer", self.show_about)
 
         tb = self.addToolBar("Paper")
@@ -326,7 +349,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.browser.select_path(result.path)
 
     def set_recording(self, rec: Recording) -> None:
-        self.cancel_tasks(keep=("scan",))
+        self.cancel_tasks(keep=("scan", *BACKGROUND))
         self.recording = rec
         self.paper.set_recording(rec)
         self.paper.show_top_left()  # at the zoom the reader chose (true scale at first)
@@ -338,6 +361,8 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.banner.hide()
         self.rate_label.setText("HR \u2013")
+        if self.ai_action.isChecked():
+            self.ai.set_recording(rec)
         self._setup_overview()
         self._after_page_change()
         self.recordingLoaded.emit(rec)
@@ -454,7 +479,10 @@ class MainWindow(QtWidgets.QMainWindow):
             old.cancel()
         task = workers.Task(fn, title or key)
         self._tasks[key] = task
-        if not quiet:
+        self._quiet.discard(key)
+        if quiet:
+            self._quiet.add(key)
+        else:
             task.signals.progress.connect(self._task_progress)
             self.progress.setValue(0)
             self.progress.setFormat(f"{title} %p%")
@@ -474,7 +502,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _task_ended(self) -> None:
         ended = self.sender()
         self._tasks = {k: t for k, t in self._tasks.items() if t.signals is not ended}
-        if not any(k != "rate" for k in self._tasks):
+        if not any(k not in self._quiet for k in self._tasks):
             self.progress.hide()
             self.cancel_button.hide()
 
@@ -489,6 +517,20 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def busy(self) -> bool:
         return bool(self._tasks)
+
+    def set_ai_enabled(self, on: bool) -> None:
+        """Turn the model's analysis on (loading it in the background the first time) or off."""
+        self.settings.set_value("ai/enabled", "true" if on else "false")
+        self.ai_dock.setVisible(on)
+        self.ai.device_label.setVisible(on)
+        self.ai.device_combo.setVisible(on)
+        if not on:
+            self.ai.shading.set_scores(None)
+            return
+        if self.ai.analyzer is None:
+            self.ai.load_soon()
+        elif self.recording is not None:
+            self.ai.set_recording(self.recording)
 
     # -- status ----------------------------------------------------------------------------------
     def _update_status(self) -> None:

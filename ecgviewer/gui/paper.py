@@ -28,6 +28,7 @@ class HoverInfo(NamedTuple):
     lead: str  # as labelled (Cabrera's inverted aVR reads "\u2212aVR")
     time: float  # seconds in the recording
     mv: float  # displayed (filtered, signed) value under the cursor; NaN in a gap
+    channel: str  # the recording's lead name ("aVR" under Cabrera's "\u2212aVR")
 
 
 def _grid_lines(width: float, height: float, step: float, skip: float | None) -> list[QtCore.QLineF]:
@@ -92,6 +93,8 @@ class PaperView(pg.GraphicsView):
     hovered = QtCore.Signal(object)  # HoverInfo, or None off the traces
     zoomChanged = QtCore.Signal(float)
     pageChanged = QtCore.Signal(float)  # new page start (s)
+    refreshed = QtCore.Signal()  # the page was rebuilt (moved, new recording or new options)
+    clicked = QtCore.Signal(object)  # HoverInfo of a left click on a trace
     painted = QtCore.Signal()
 
     def __init__(self, parent=None, px_per_mm: float = DEFAULT_PX_PER_MM) -> None:
@@ -128,6 +131,7 @@ class PaperView(pg.GraphicsView):
         self.vb.sigRangeChanged.connect(self._update_grid_visibility)
         self.vb.sigRangeChangedManually.connect(self._user_zoomed)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.scene().sigMouseClicked.connect(self._mouse_clicked)
         self._apply_theme()
 
     # -- state ---------------------------------------------------------------------------
@@ -187,6 +191,7 @@ class PaperView(pg.GraphicsView):
         if rec is None:
             self.page, self.traces = None, []
             self._clear_static()
+            self.refreshed.emit()
             return
         t0 = min(max(0.0, t0), max(0.0, rec.duration - page_duration(opts.speed)))
         page = page_layout(
@@ -216,6 +221,7 @@ class PaperView(pg.GraphicsView):
         self._update_traces()
         if moved:
             self.pageChanged.emit(t0)
+        self.refreshed.emit()
 
     def _clear_static(self) -> None:
         for item in (*self._trace_items, *self._labels, *self._notes):
@@ -394,8 +400,16 @@ class PaperView(pg.GraphicsView):
         t = p.t0 + (x - p.x) / self._options.speed
         i = round(t * self._rec.fs) - trace.start
         mv = float(p.sign * trace.mv[i]) if 0 <= i < trace.mv.size else float("nan")
-        return HoverInfo(p.label, t, mv)
+        return HoverInfo(p.label, t, mv, p.lead)
 
     def _mouse_moved(self, pos: QtCore.QPointF) -> None:
         pt = self.vb.mapSceneToView(pos)
         self.hovered.emit(self.hover_at(pt.x(), pt.y()))
+
+    def _mouse_clicked(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton or event.double():
+            return
+        pt = self.vb.mapSceneToView(event.scenePos())
+        info = self.hover_at(pt.x(), pt.y())
+        if info is not None:
+            self.clicked.emit(info)

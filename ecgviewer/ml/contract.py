@@ -96,13 +96,26 @@ def band_pass(x100: np.ndarray) -> np.ndarray:
     return sosfiltfilt(sos, x100, axis=-1).astype(np.float32)
 
 
+def _neurokit():
+    # neurokit2 imports matplotlib.pyplot; never let that pick a GUI backend.
+    os.environ.setdefault("MPLBACKEND", "agg")
+    import neurokit2
+
+    return neurokit2
+
+
+def warm_up() -> None:
+    """Import the R-peak detector's library now: neurokit2 brings pandas, scipy, scikit-learn and
+    matplotlib (~2 s), so a viewer loading its model in the background pays that there, not
+    in its first analysis."""
+    if RPEAK_METHOD == "neurokit2":
+        _neurokit()
+
+
 def detect_rpeaks(x: np.ndarray, fs: float = FS, method: str = RPEAK_METHOD) -> np.ndarray:
     """R-peak sample indices of one lead, by ``neurokit2`` or ``xqrs`` (wfdb)."""
     if method == "neurokit2":
-        # neurokit2 imports matplotlib.pyplot; never let that pick a GUI backend.
-        os.environ.setdefault("MPLBACKEND", "agg")
-        import neurokit2 as nk
-
+        nk = _neurokit()
         peaks = nk.ecg_findpeaks(np.asarray(x, dtype=np.float64), sampling_rate=round(fs))
         return np.asarray(peaks["ECG_R_Peaks"], dtype=np.int64)
     if method == "xqrs":

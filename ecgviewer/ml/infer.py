@@ -195,6 +195,17 @@ class Analyzer:
     def classes(self) -> dict[str, list[str]]:
         return self.loaded.classes
 
+    @property
+    def descriptions(self) -> dict[str, str]:
+        """PTB-XL statement code -> description (for a record's own labels)."""
+        return self._descriptions
+
+    def set_device(self, choice: str) -> None:
+        """Move the model to ``choice`` (``auto`` picks again); cached results stay valid, as
+        every device computes the same model."""
+        self.device = pick_device(choice)
+        self.model.to(self.device)
+
     def on_device(self, work: Callable[[torch.device], T]) -> T:
         """``work(device)``; on a GPU runtime error, move to the CPU, note it and redo it there."""
         try:

@@ -16,8 +16,16 @@ import numpy as np
 from ecgviewer.errors import EcgError
 from ecgviewer.ml import contract
 from ecgviewer.ml.attention import AttentionMaps
-from ecgviewer.ml.explain import BASELINE, HUG_LEAD_GROUPS, Explanation, Faithfulness, SanityCheck
-from ecgviewer.ml.infer import Analysis, Analyzer, ClassResult
+from ecgviewer.ml.explain import (
+    BASELINE,
+    HUG_LEAD_GROUPS,
+    Explanation,
+    Faithfulness,
+    SanityCheck,
+    TerritoryNode,
+)
+from ecgviewer.ml.infer import Analyzer, ClassResult
+from ecgviewer.ml.session import Result
 from ecgviewer.recording import Recording
 from ecgviewer.storage import atomic_write_bytes
 
@@ -49,18 +57,20 @@ def document(analyzer: Analyzer, records: list[dict], errors: list[dict]) -> dic
 def record_entry(
     file: str,
     rec: Recording,
-    analysis: Analysis,
-    explanation: Explanation,
+    result: Result,
     timings: dict[str, float],
     checks: tuple[SanityCheck, Faithfulness] | None = None,
 ) -> dict:
-    """One recording: predictions, the attribution hierarchy of the target, timings."""
-    tokens, preds = analysis.tokens, analysis.predictions
+    """One recording: predictions, the attribution hierarchy of the target (times in seconds of
+    the recording, whatever span was analysed), timings."""
+    tokens, preds, explanation = result.analysis.tokens, result.analysis.predictions, result.explanation
     target = preds.get(explanation.target.task, explanation.target.code)
     entry = {
         "file": file,
         "name": rec.name,
         "duration_s": rec.duration,
+        "span_s": list(result.span),
+        "whole": result.whole,
         "fs": rec.fs,
         "windows": tokens.n_windows,
         "fallback_windows": [int(w) for w in np.flatnonzero(tokens.fallback)],
@@ -74,7 +84,7 @@ def record_entry(
             for g in preds.grouped()
         ],
         "record_labels": preds.record_labels,
-        "explanation": _explanation(explanation, target),
+        "explanation": _explanation(explanation, target, result.offset_s),
         "timings": {k: round(v, 2) for k, v in {**timings, **preds.timings}.items()}
         | {"explain_ms": round(explanation.elapsed_ms, 2)},
     }
@@ -96,7 +106,7 @@ def _class(c: ClassResult) -> dict:
     return asdict(c) | {"window_probabilities": list(c.window_probabilities)}
 
 
-def _explanation(e: Explanation, target: ClassResult) -> dict:
+def _explanation(e: Explanation, target: ClassResult, offset_s: float) -> dict:
     return {
         "method": e.method_name,
         "baseline": BASELINE,
@@ -106,12 +116,22 @@ def _explanation(e: Explanation, target: ClassResult) -> dict:
         "logit": e.logit.tolist(),
         "baseline_logit": e.baseline_logit.tolist(),
         "convergence_delta": None if e.convergence_delta is None else e.convergence_delta.tolist(),
-        "territories": [asdict(t) for t in e.tree],
+        "territories": [_shifted(t, offset_s) for t in e.tree],
         "hug_groups": [
             {"name": name, "leads": list(leads), "score": e.hug_groups[name]}
             for name, leads in HUG_LEAD_GROUPS.items()
         ],
     }
+
+
+def _shifted(territory: TerritoryNode, offset_s: float) -> dict:
+    """A territory's tree with its beats' times moved from the analysed span to the recording."""
+    out = asdict(territory)
+    for lead in out["leads"]:
+        for beat in lead["beats"]:
+            for key in ("start_s", "stop_s", "r_s"):
+                beat[key] += offset_s
+    return out
 
 
 def _finite(x: float) -> float | None:

@@ -1,0 +1,353 @@
+"""The AI side of the window: loads the model in the background, analyses the recording on
+screen off the UI thread, and keeps the diagnosis, attribution and attention panels, the beat
+shading on the paper and the status bar's device in step.
+
+Torch is imported by the first background task, never on the UI thread: the window is up and
+usable while the model loads. One lock serialises the tasks that use the model, so a new
+request waits (on its worker thread) for a cancelled one to reach its next check.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtWidgets
+
+from ecgviewer.errors import EcgError
+from ecgviewer.gui.attention_view import AttentionPanel
+from ecgviewer.gui.diagnosis import DiagnosisPanel, ModelCardDialog
+from ecgviewer.gui.explain_view import ExplainPanel, Selection
+from ecgviewer.gui.overlay import BeatScores, BeatShading, beat_scores
+from ecgviewer.gui.paper import HoverInfo, PaperView
+from ecgviewer.gui.settings import Settings
+from ecgviewer.recording import Recording
+
+if TYPE_CHECKING:
+    from ecgviewer.ml.infer import Analyzer
+    from ecgviewer.ml.session import Result
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+Runner = Callable[..., object]  # MainWindow._run(key, title, fn, on_done, quiet=False)
+SPAN_DELAY_MS = 400  # a long recording's page must rest this long before its span is analysed
+LOAD_FALLBACK_MS = 1500  # load the model this long after start-up when no recording has painted
+
+
+class AnalysisPanel(QtWidgets.QWidget):
+    """Diagnosis on top; attribution and attention as tabs below."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.diagnosis = DiagnosisPanel()
+        self.explain = ExplainPanel()
+        self.attention = AttentionPanel()
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(self.explain, "Attribution")
+        self.tabs.addTab(self.attention, "Attention")
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        split.addWidget(self.diagnosis)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 2)
+        box = QtWidgets.QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(split)
+
+
+class AnalysisController(QtCore.QObject):
+    resultShown = QtCore.Signal(object)  # Result, once the panels and the paper show it
+    modelReady = QtCore.Signal()
+
+    def __init__(self, paper: PaperView, settings: Settings, run: Runner, parent: QtWidgets.QWidget) -> None:
+        super().__init__(parent)
+        self.paper, self.settings, self._run = paper, settings, run
+        self.window = parent
+        self.panel = AnalysisPanel()
+        self.shading = BeatShading()
+        paper.vb.addItem(self.shading)
+        self.analyzer: Analyzer | None = None
+        self.recording: Recording | None = None
+        self.result: Result | None = None
+        self.label: tuple[str, str] | None = None  # chosen by the user; None: the top finding
+        self.lock = threading.Lock()
+        self._load_state = "idle"  # idle, pending (waiting for the first paint), loading
+        self.device_label = QtWidgets.QLabel("Model: not loaded")
+        self.device_combo = QtWidgets.QComboBox()
+        self.device_combo.setToolTip("Where the model runs (auto: CUDA, then Apple MPS, then the CPU)")
+        self.device_combo.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        for choice in DEVICE_CHOICES:
+            self.device_combo.addItem(choice, choice)
+        choice = str(settings.value("ai/device", "auto") or "auto")
+        self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(choice)))
+        self._span_timer = QtCore.QTimer(self, singleShot=True, interval=SPAN_DELAY_MS)
+
+        d, e, a = self.panel.diagnosis, self.panel.explain, self.panel.attention
+        d.labelChosen.connect(self._label_chosen)
+        d.cardRequested.connect(self.show_model_card)
+        e.requestChanged.connect(self.analyse)
+        e.shadeChanged.connect(self._update_shading)
+        e.nodeSelected.connect(self._node_selected)
+        e.checksRequested.connect(self.run_checks)
+        e.exportRequested.connect(self.export_raw)
+        a.selectionChanged.connect(self._attention_changed)
+        a.beatClicked.connect(self._attention_clicked)
+        paper.refreshed.connect(self._page_refreshed)
+        paper.clicked.connect(self._paper_clicked)
+        self.device_combo.activated.connect(lambda _i: self._device_chosen())
+        self._span_timer.timeout.connect(self.analyse)
+
+    # -- model -------------------------------------------------------------------------------
+    def load_soon(self) -> None:
+        """Load the model once the first recording has painted (or after ``LOAD_FALLBACK_MS``):
+        importing torch competes for the CPU, and the ECG comes first."""
+        if self.analyzer is not None or self._load_state != "idle":
+            return
+        self._load_state = "pending"
+        self.paper.painted.connect(self._painted)
+        QtCore.QTimer.singleShot(LOAD_FALLBACK_MS, self.load_model)
+
+    def _painted(self) -> None:
+        if self.paper.recording is not None:
+            self.load_model()
+
+    def load_model(self) -> None:
+        """Import torch and load the bundled model on a worker thread."""
+        if self.analyzer is not None or self._load_state == "loading":
+            return
+        if self._load_state == "pending":
+            self.paper.painted.disconnect(self._painted)
+        self._load_state = "loading"
+        choice = str(self.device_combo.currentData())
+        self.device_label.setText("Model: loading\u2026")
+        self.panel.diagnosis.set_status("Loading the model\u2026")
+
+        def job(_progress) -> Analyzer:
+            from ecgviewer.ml import contract
+            from ecgviewer.ml.infer import Analyzer
+
+            with self.lock:
+                analyzer = Analyzer(device=choice)
+                contract.warm_up()
+                return analyzer
+
+        self._run("model", "Loading the model", job, self._model_loaded, quiet=True).signals.failed.connect(
+            self._model_failed
+        )
+
+    def _model_loaded(self, analyzer: Analyzer) -> None:
+        self.analyzer, self._load_state = analyzer, "idle"
+        self._show_device()
+        self.panel.diagnosis.set_status("")
+        self.modelReady.emit()
+        if self.recording is not None:
+            self.analyse()
+
+    def _model_failed(self, message: str) -> None:
+        self._load_state = "idle"
+        self.device_label.setText("Model: failed")
+        self.panel.diagnosis.set_status(f"The model could not be loaded: {message}")
+
+    def _device_chosen(self) -> None:
+        choice = str(self.device_combo.currentData())
+        self.settings.set_value("ai/device", choice)
+        analyzer = self.analyzer
+        if analyzer is None:
+            self.load_model()
+            return
+
+        def job(_progress) -> Analyzer:
+            with self.lock:
+                analyzer.set_device(choice)
+            return analyzer
+
+        task = self._run(
+            "device", f"Moving the model to {choice}", job, lambda _a: self._show_device(), quiet=True
+        )
+        task.signals.failed.connect(self._device_failed)
+
+    def _device_failed(self, message: str) -> None:
+        self._show_device()
+        QtWidgets.QMessageBox.warning(self.window, "Device", message)
+
+    def _show_device(self) -> None:
+        a = self.analyzer
+        if a is None:
+            return
+        text = f"Model: {a.device.type.upper() if a.device.type != 'cpu' else 'CPU'}"
+        self.device_label.setText(text)
+        self.device_label.setToolTip(f"{a.name}, SHA-256 {a.sha256[:12]}\u2026; " + "; ".join(a.notices))
+        if a.notices:
+            self.panel.diagnosis.set_status("\u26a0 " + a.notices[-1])
+
+    # -- analysis ----------------------------------------------------------------------------
+    def set_recording(self, rec: Recording) -> None:
+        self.recording, self.result, self.label = rec, None, None
+        self.shading.set_scores(None)
+        self.panel.diagnosis.clear()
+        self.panel.explain.clear()
+        self.panel.attention.set_maps(None)
+        if self.analyzer is None:
+            self.panel.diagnosis.set_status("Loading the model\u2026 the analysis follows.")
+        else:
+            self.analyse()
+
+    def request(self):
+        from ecgviewer.ml.session import Request
+
+        task, code = self.label or ("super", None)
+        e = self.panel.explain
+        return Request(task=task, code=code, method=e.current_method(), n_steps=e.current_steps())
+
+    def analyse(self) -> None:
+        """(Re)analyse the recording on screen with the panels' settings (cached results return at once)."""
+        analyzer, rec = self.analyzer, self.recording
+        if analyzer is None or rec is None:
+            return
+        from ecgviewer.ml import session
+
+        request, t0, previous = self.request(), self.paper.t0, self.result
+
+        def job(progress) -> Result:
+            with self.lock:
+                try:
+                    return session.run(analyzer, rec, request, t0, progress, previous)
+                except (ValueError, RuntimeError) as exc:  # a library failing on odd signals
+                    raise EcgError(f"{rec.name}: analysis failed ({type(exc).__name__}: {exc})") from exc
+
+        self.panel.diagnosis.set_status("Analysing\u2026")
+        self._run("analysis", "Analysing", job, self._analysed).signals.failed.connect(self._analysis_failed)
+
+    def _analysed(self, result: Result) -> None:
+        if self.recording is None or self.analyzer is None:
+            return
+        self.result = result
+        preds = result.analysis.predictions
+        target = preds.get(result.target.task, result.target.code)
+        d = self.panel.diagnosis
+        d.set_predictions(preds, self.analyzer.descriptions)
+        d.select(result.target.task, result.target.code)
+        span = "" if result.whole else f" Analysed {result.span[0]:.1f}\u2013{result.span[1]:.1f} s."
+        ms = sum(result.timings.values())
+        d.set_status(f"{self.analyzer.name} on {preds.device.upper()}, {ms:.0f} ms.{span}")
+        e = result.explanation
+        scores = beat_scores(
+            result.analysis.tokens, e.beats, e.samples, result.offset_s, True, f"{e.target.code} attribution"
+        )
+        self.panel.explain.set_result(result, scores, target.description, target.probability)
+        starts = result.analysis.tokens.window_start / result.analysis.tokens.source_fs + result.offset_s
+        self.panel.attention.set_maps(result.attention, [float(s) for s in starts])
+        self._update_shading()
+        self._show_device()
+        self.resultShown.emit(result)
+
+    def _analysis_failed(self, message: str) -> None:
+        self.panel.diagnosis.set_status(message)
+        self.panel.explain.clear(message)
+
+    def _label_chosen(self, task: str, code: str) -> None:
+        self.label = (task, code)
+        self.analyse()
+
+    # -- shading and synchronisation ------------------------------------------------------------
+    def _update_shading(self) -> None:
+        e, r = self.panel.explain, self.result
+        shade = e.current_shade()
+        scores: BeatScores | None = None
+        if r is not None and shade == "attribution":
+            scores = e.scores
+        elif r is not None and shade == "attention" and (maps := self.panel.attention.current()) is not None:
+            scores = beat_scores(
+                r.analysis.tokens, maps, None, r.offset_s, False, self.panel.attention.selection_label()
+            )
+        self.shading.opacity = e.current_opacity()
+        self.shading.set_scores(scores)
+        e.legend.set_scores(scores, e.current_opacity())
+
+    def _attention_changed(self) -> None:
+        if self.panel.explain.current_shade() == "attention":
+            self._update_shading()
+
+    def _page_refreshed(self) -> None:
+        self.shading.set_page(self.paper.page)
+        r, page = self.result, self.paper.page
+        if r is not None and not r.whole and page is not None:
+            from ecgviewer.ml.session import analysed_span
+
+            if analysed_span(self.recording, page.t0) != r.span:
+                self._span_timer.start()
+
+    def _node_selected(self, sel: Selection) -> None:
+        self.shading.set_highlight(sel.leads, sel.beat)
+        page = self.paper.page
+        if sel.time is None or page is None:
+            return
+        lead = next(iter(sel.leads))
+        shown = any(p.lead == lead and p.t0 <= sel.time < p.t1 for p in page.panels)
+        if not shown:
+            col = next((p for p in page.panels if p.lead == lead), None)
+            before = (col.t0 - page.t0) if col is not None else 0.0
+            self.paper.set_t0(sel.time - before - 0.5 * ((col.t1 - col.t0) if col else page.duration))
+            shown = any(p.lead == lead and p.t0 <= sel.time < p.t1 for p in self.paper.page.panels)
+        if not shown:
+            self.window.statusBar().showMessage(
+                f"{lead} at {sel.time:.2f} s is outside {lead}'s column on this layout: the 12x1 layout "
+                "shows every beat of every lead",
+                8000,
+            )
+
+    def _paper_clicked(self, info: HoverInfo) -> None:
+        scores = self.panel.explain.scores
+        k = scores.at(info.channel, info.time) if scores is not None else None
+        if k is None:
+            return
+        self.panel.explain.select_beat(k)
+        self.shading.set_highlight(frozenset({info.channel}), k)
+
+    def _attention_clicked(self, lead: str, window: int, beat: int) -> None:
+        scores = self.panel.explain.scores
+        k = scores.find(lead, window, beat) if scores is not None else None
+        if k is not None:
+            self.panel.explain.select_beat(k)
+            self._node_selected(Selection(frozenset({lead}), k, float(scores.r_s[k])))
+
+    # -- researcher tools ----------------------------------------------------------------------
+    def run_checks(self) -> None:
+        analyzer, r = self.analyzer, self.result
+        if analyzer is None or r is None:
+            return
+        from ecgviewer.ml import explain
+
+        def job(_progress):
+            with self.lock:
+                return explain.check(analyzer, r.segment, r.explanation)
+
+        self.panel.explain.checks.setText("Running the sanity checks\u2026")
+        self._run("checks", "Sanity checks", job, lambda out: self.panel.explain.set_checks(*out))
+
+    def export_raw(self) -> None:
+        r = self.result
+        if r is None or r.attention is None:
+            return
+        name = Path(self.recording.name).stem if self.recording else "recording"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self.window,
+            "Export attributions and attention",
+            f"{name}-{r.target.code}-{r.explanation.method}.npz",
+            "NumPy archive (*.npz);;JSON (*.json)",
+        )
+        if not path:
+            return
+        from ecgviewer.ml.report import write_raw
+
+        try:
+            write_raw(Path(path), r.analysis.tokens, r.explanation, r.attention)
+        except (EcgError, OSError) as exc:
+            QtWidgets.QMessageBox.warning(self.window, "Export failed", str(exc))
+
+    def show_model_card(self) -> None:
+        from ecgviewer import assets
+
+        a = self.analyzer
+        model_file = a.model_file if a is not None else assets.model_path()
+        ModelCardDialog(model_file, a.sha256 if a is not None else None, self.window).exec()

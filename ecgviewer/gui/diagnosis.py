@@ -1,0 +1,170 @@
+"""The diagnosis panel: the model's findings grouped superclass -> finer class, each with its
+probability, threshold and decision, the record's own labels beside them, the research-use
+notice and the model card one click away.
+
+Imports no torch: the panel exists (and says "loading the model") before the model does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+if TYPE_CHECKING:
+    from ecgviewer.ml.infer import ClassResult, Predictions
+
+NOTICE = "Research use, not a medical device."
+COLUMNS = ("Finding", "Probability", "Threshold", "Decision", "In record")
+TARGET_ROLE = QtCore.Qt.ItemDataRole.UserRole  # (task, code) of a row
+
+
+def _decision(c: ClassResult) -> str:
+    return "\u2013" if c.decision is None else ("positive" if c.decision else "negative")
+
+
+def _in_record(c: ClassResult) -> str:
+    """PTB-XL gives a likelihood (0-100 %) per statement; 0 means stated but not quantified."""
+    if c.in_record is None:
+        return ""
+    return "yes" if c.in_record == 0 else f"{c.in_record:g} %"
+
+
+class DiagnosisPanel(QtWidgets.QWidget):
+    labelChosen = QtCore.Signal(str, str)  # task, code: explain this label
+    cardRequested = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.notice = QtWidgets.QLabel(f"<b>{NOTICE}</b>")
+        self.card_button = QtWidgets.QPushButton("Model card\u2026")
+        self.card_button.setToolTip("Training data, metrics with intervals and intended use of the model")
+        self.card_button.clicked.connect(self.cardRequested)
+        self.status = QtWidgets.QLabel("")
+        self.status.setWordWrap(True)
+        self.tree = QtWidgets.QTreeWidget()
+        self.tree.setColumnCount(len(COLUMNS))
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.headerItem().setToolTip(
+            2, "Chosen on the validation fold (F1-optimal), from the model card"
+        )
+        self.tree.headerItem().setToolTip(
+            4, "The recording's own label (PTB-XL: the cardiologist's likelihood)"
+        )
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.itemSelectionChanged.connect(self._selected)
+        self.record_labels = QtWidgets.QLabel("")
+        self.record_labels.setWordWrap(True)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.notice, 1)
+        top.addWidget(self.card_button)
+        box = QtWidgets.QVBoxLayout(self)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addLayout(top)
+        box.addWidget(self.status)
+        box.addWidget(self.tree, 1)
+        box.addWidget(self.record_labels)
+        self._filling = False
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def clear(self) -> None:
+        self.tree.clear()
+        self.record_labels.setText("")
+
+    def set_predictions(self, preds: Predictions, descriptions: dict[str, str] | None = None) -> None:
+        """Fill the tree with the surfaced classes; ``descriptions`` names the record's labels."""
+        self._filling = True
+        self.tree.clear()
+        task_of = {id(c): task for task, cs in preds.tasks.items() for c in cs}
+        bold = QtGui.QFont()
+        bold.setBold(True)
+        for group in preds.grouped():
+            head = group.head
+            top = (
+                self._row(head, task_of[id(head)], bold) if head else QtWidgets.QTreeWidgetItem([group.name])
+            )
+            for c in sorted(group.members, key=lambda c: -c.probability):
+                if head is not None and c.code == head.code:
+                    continue  # PTB-XL's NORM statement is also its superclass: one row
+                top.addChild(self._row(c, task_of[id(c)], bold))
+            self.tree.addTopLevelItem(top)
+            top.setExpanded(bool(head and head.decision) or any(c.decision for c in group.members))
+        for k in range(len(COLUMNS)):
+            self.tree.resizeColumnToContents(k)
+        names = descriptions or {}
+        labels = sorted(preds.record_labels.items(), key=lambda kv: -kv[1])
+        self.record_labels.setText(
+            "Record's own labels: " + ", ".join(f"{c} ({names.get(c, c)}) {v:g} %" for c, v in labels)
+            if labels
+            else "The recording carries no diagnostic labels."
+        )
+        self._filling = False
+
+    def _row(self, c: ClassResult, task: str, bold: QtGui.QFont) -> QtWidgets.QTreeWidgetItem:
+        threshold = "" if c.threshold is None else f"{c.threshold:.2f}"
+        item = QtWidgets.QTreeWidgetItem(
+            [f"{c.code}  {c.description}", f"{c.probability:.2f}", threshold, _decision(c), _in_record(c)]
+        )
+        item.setData(0, TARGET_ROLE, (task, c.code))
+        item.setToolTip(0, f"{task} task; probability averaged over {len(c.window_probabilities)} window(s)")
+        for k in (1, 2):
+            item.setTextAlignment(k, QtCore.Qt.AlignmentFlag.AlignRight)
+        if c.decision:
+            for k in range(len(COLUMNS)):
+                item.setFont(k, bold)
+        return item
+
+    def items(self) -> list[QtWidgets.QTreeWidgetItem]:
+        """Every row, top level first then its children (in display order)."""
+        out = []
+        for i in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(i)
+            out.append(top)
+            out += [top.child(k) for k in range(top.childCount())]
+        return out
+
+    def select(self, task: str, code: str) -> None:
+        """Mark the row of the label being explained, without asking for it again."""
+        self._filling = True
+        for item in self.items():
+            if item.data(0, TARGET_ROLE) == (task, code):
+                self.tree.setCurrentItem(item)
+                break
+        self._filling = False
+
+    def _selected(self) -> None:
+        item = self.tree.currentItem()
+        target = item.data(0, TARGET_ROLE) if item else None
+        if target and not self._filling:
+            self.labelChosen.emit(*target)
+
+
+class ModelCardDialog(QtWidgets.QDialog):
+    """The model card as its Markdown, with the weights' SHA-256 the app checked."""
+
+    def __init__(self, model_file: Path, sha256: str | None, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Model card \u2014 {model_file.stem}")
+        self.resize(760, 640)
+        card = model_file.with_suffix(".md")
+        try:
+            text = card.read_text(encoding="utf-8")
+        except OSError as exc:
+            text = f"The model card {card.name} cannot be read ({exc.strerror or exc})."
+        self.browser = QtWidgets.QTextBrowser()
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setMarkdown(text)
+        checked = f"Weights SHA-256 (checked on load): {sha256}" if sha256 else "Model not loaded yet."
+        label = QtWidgets.QLabel(f"<b>{NOTICE}</b> {checked}")
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        box = QtWidgets.QVBoxLayout(self)
+        box.addWidget(label)
+        box.addWidget(self.browser, 1)
+        box.addWidget(buttons)

@@ -1,0 +1,205 @@
+"""The model in the window (pytest-qt, offscreen): background loading, the diagnosis panel,
+attributions synced between the tree and the paper, label and method choices, cancel, the device
+setting, long recordings and the model card."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtWidgets
+
+from ecgviewer.gui.explain_view import Selection
+from ecgviewer.gui.main_window import MainWindow
+from ecgviewer.gui.settings import Settings
+from ecgviewer.ml.contract import LEADS
+from ecgviewer.ml.explain import TERRITORIES
+from tests.test_gui import long_record, open_wait  # noqa: F401  (fixture)
+
+TIMEOUT_MS = 180_000  # first analysis in a process imports torch and neurokit2; CI machines are slow
+
+
+@pytest.fixture
+def ai_window(qtbot, tmp_path: Path):
+    """A window with the AI on (the default for a new user) and its model loaded."""
+    settings = Settings(QtCore.QSettings(str(tmp_path / "ai.ini"), QtCore.QSettings.Format.IniFormat))
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.resize(1500, 950)
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.ai_action.isChecked() and w.ai_dock.isVisible()
+    if w.ai.analyzer is None:
+        with qtbot.waitSignal(w.ai.modelReady, timeout=TIMEOUT_MS):
+            w.ai.load_model()
+    yield w
+    w.cancel_tasks()
+
+
+def analysed(qtbot, window: MainWindow, action) -> object:
+    """Run ``action`` and return the analysis result it leads to."""
+    with qtbot.waitSignal(window.ai.resultShown, timeout=TIMEOUT_MS) as blocker:
+        action()
+    return blocker.args[0]
+
+
+def test_torch_loads_off_the_ui_thread_after_the_window_is_up(sample, tmp_path):
+    """An audit hook records which thread imports torch; the window paints before the model loads."""
+    script = textwrap.dedent("""
+        import sys, threading
+        seen = {}
+        def hook(event, args):
+            if event == "import" and args[0] == "torch" and "thread" not in seen:
+                seen["thread"] = threading.current_thread() is threading.main_thread()
+        sys.addaudithook(hook)
+        from PySide6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        from ecgviewer.gui.main_window import MainWindow
+        from ecgviewer.gui.settings import Settings
+        w = MainWindow(Settings(QtCore.QSettings(sys.argv[2], QtCore.QSettings.Format.IniFormat)))
+        w.show()
+        state = {}
+        w.paper.painted.connect(lambda: state.setdefault("painted_before_model", w.ai.analyzer is None))
+        w.ai.modelReady.connect(app.quit)
+        w.open_file(__import__("pathlib").Path(sys.argv[1]))
+        QtCore.QTimer.singleShot(170000, app.quit)
+        app.exec()
+        print("main-thread-import", seen.get("thread"), "painted-first", state.get("painted_before_model"),
+              "loaded", w.ai.analyzer is not None, flush=True)
+    """)
+    r = subprocess.run(
+        [sys.executable, "-c", script, str(sample), str(tmp_path / "s.ini")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert "main-thread-import False painted-first True loaded True" in r.stdout, r.stdout + r.stderr[-2000:]
+
+
+def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, sample):
+    w = ai_window
+    result = analysed(qtbot, w, lambda: w.open_file(sample))
+    d, e = w.ai.panel.diagnosis, w.ai.panel.explain
+    assert "Research use, not a medical device" in d.notice.text()
+    rows = {item.text(0).split()[0]: item for item in d.items()}
+    # PTB-XL record 3 is labelled NORM (100 %): the model calls it normal, beside the record's label
+    norm = rows["NORM"]
+    assert float(norm.text(1)) > float(norm.text(2)) and norm.text(3) == "positive"
+    assert norm.text(4) == "100 %"
+    for item in d.items():
+        if item.text(1):
+            assert 0.0 <= float(item.text(1)) <= 1.0
+    assert "NORM (normal ECG) 100 %" in d.record_labels.text()
+    # the default target is the top finding, named with its method and baseline
+    assert result.target.code == "NORM" and d.tree.currentItem() is norm
+    caption = e.caption.text()
+    for text in ("Integrated Gradients", "32 steps", "baseline: zeros", "NORM", "logit", "whole recording"):
+        assert text in caption
+    # bars rank the leads by score; the tree's territories hold their leads
+    leads = result.explanation.leads
+    assert [leads[LEADS.index(n)] for n in e.ranked] == sorted(leads, reverse=True)
+    territories = e.tree.topLevelItem(0)
+    assert [territories.child(k).text(0) for k in range(territories.childCount())] == list(TERRITORIES)
+    # the paper is shaded, the legend reads it, and the opacity slider changes it
+    assert w.ai.shading._fills and "NORM attribution" in e.legend.text()
+    alpha = max(c.alpha() for _, c in w.ai.shading._fills)
+    e.opacity.setValue(20)
+    assert max(c.alpha() for _, c in w.ai.shading._fills) < alpha
+    assert "Model: CPU" in w.ai.device_label.text()
+
+
+def test_tree_and_paper_follow_each_other(qtbot, ai_window, sample):
+    w = ai_window
+    analysed(qtbot, w, lambda: w.open_file(sample))
+    e, scores = w.ai.panel.explain, w.ai.panel.explain.scores
+    # tree -> paper: a beat of lead II outlines that beat; a territory outlines its leads
+    k = int(np.flatnonzero(scores.lead == "II")[3])
+    item = e.beat_item(k)
+    e.tree.setCurrentItem(item)
+    assert w.ai.shading._beat == k and w.ai.shading._leads == frozenset({"II"})
+    inferior = e.tree.topLevelItem(0).child(0)
+    e.tree.setCurrentItem(inferior)
+    assert w.ai.shading._leads == frozenset(TERRITORIES["inferior"]) and w.ai.shading._beat is None
+    # paper -> tree: a click on the rhythm strip (lead II, full 10 s) selects the beat under it
+    strip = next(p for p in w.paper.page.panels if p.lead == "II" and p.t1 - p.t0 > 5)
+    j = int(np.flatnonzero(scores.lead == "II")[5])
+    t = float(scores.r_s[j])
+    scene = w.paper.vb.mapViewToScene(QtCore.QPointF(strip.x + (t - strip.t0) * w.paper.page.speed, strip.y))
+    qtbot.mouseClick(w.paper.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=w.paper.mapFromScene(scene))
+    sel = e.tree.currentItem().data(0, QtCore.Qt.ItemDataRole.UserRole)
+    assert isinstance(sel, Selection) and sel.beat == j
+    assert w.ai.shading._beat == j
+
+
+def test_choosing_a_label_and_a_method_reanalyses(qtbot, ai_window, sample):
+    w = ai_window
+    analysed(qtbot, w, lambda: w.open_file(sample))
+    d, e = w.ai.panel.diagnosis, w.ai.panel.explain
+    mi = next(item for item in d.items() if item.text(0).startswith("MI "))
+    result = analysed(qtbot, w, lambda: d.tree.setCurrentItem(mi))
+    assert (result.target.task, result.target.code) == ("super", "MI")
+    assert "<b>MI</b>" in e.caption.text()
+    e.method.setCurrentIndex(e.method.findData("gxi"))
+    result = analysed(qtbot, w, lambda: e.method.activated.emit(e.method.currentIndex()))
+    assert result.explanation.method == "gxi" and result.target.code == "MI"
+    assert "Gradient \u00d7 input" in e.caption.text() and not e.steps.isEnabled()
+    e.method.setCurrentIndex(e.method.findData("occlusion"))
+    result = analysed(qtbot, w, lambda: e.method.activated.emit(e.method.currentIndex()))
+    assert result.explanation.samples is None and w.ai.shading._strips == []
+    # attention shading: the rollout over the beats, with its own legend
+    e.shade.setCurrentIndex(e.shade.findData("attention"))
+    e.shade.activated.emit(e.shade.currentIndex())
+    assert "rollout" in e.legend.text().lower() and w.ai.shading.scores.signed is False
+
+
+def test_cancel_stops_an_analysis_without_a_result(qtbot, ai_window, sample, tmp_path):
+    w = ai_window
+    analysed(qtbot, w, lambda: w.open_file(sample))
+    w.ai.panel.explain.steps.setValue(64)  # settings not in the cache: real work to cancel
+    w.ai.analyse()
+    assert w.cancel_button.isVisible()
+    with qtbot.assertNotEmitted(w.ai.resultShown, wait=3000):
+        w.cancel_button.click()
+    assert "analysis" not in w._tasks and w.ai.result.explanation.n_steps == 32
+    # and a new request still runs
+    result = analysed(qtbot, w, w.ai.analyse)
+    assert result.explanation.n_steps == 64
+
+
+def test_device_setting_and_model_card(qtbot, ai_window, monkeypatch):
+    w = ai_window
+    combo = w.ai.device_combo
+    combo.setCurrentIndex(combo.findData("cpu"))
+    combo.activated.emit(combo.currentIndex())
+    qtbot.waitUntil(lambda: "device" not in w._tasks, timeout=10_000)
+    assert w.ai.analyzer.device.type == "cpu" and w.settings.value("ai/device") == "cpu"
+    shown = {}
+
+    def fake_exec(dialog: QtWidgets.QDialog) -> int:
+        shown["text"] = dialog.browser.toPlainText()
+        return 0
+
+    from ecgviewer.gui import diagnosis
+
+    monkeypatch.setattr(diagnosis.ModelCardDialog, "exec", fake_exec)
+    w.ai.panel.diagnosis.card_button.click()
+    assert "research" in shown["text"].lower() and "sha" in shown["text"].lower()
+
+
+def test_a_long_recording_is_analysed_a_span_at_a_time(qtbot, ai_window, long_record):  # noqa: F811
+    w = ai_window
+    result = analysed(qtbot, w, lambda: w.open_file(long_record))
+    assert not result.whole and result.span == (0.0, 30.0)
+    assert "0.0\u201330.0 s" in w.ai.panel.explain.caption.text()
+    scores = w.ai.panel.explain.scores
+    assert scores.start_s.min() >= 0.0 and scores.stop_s.max() <= 30.0
+    result = analysed(qtbot, w, lambda: w.paper.set_t0(60.0))
+    assert result.span == (60.0, 90.0)
+    scores = w.ai.panel.explain.scores
+    assert scores.start_s.min() >= 60.0 and scores.stop_s.max() <= 90.0
+    assert w.ai.shading._fills  # the page on screen (60-70 s) is shaded
