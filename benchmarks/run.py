@@ -252,7 +252,8 @@ def _one_cold_start(cmd: list[str], settings_dir: Path, i: int) -> dict:
 
 
 def _import_check(settings_dir: Path) -> dict:
-    """``python -X importtime -m ecgviewer --quit-after-paint``: was torch imported, what was slow."""
+    """``python -X importtime -m ecgviewer --quit-after-paint``: was torch imported before the first
+    paint (the app's own line says), what was slow."""
     env = _child_env(ECGVIEWER_SETTINGS=str(settings_dir / "importtime.ini"))
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "ecgviewer", "--quit-after-paint"],
@@ -276,13 +277,12 @@ def _import_check(settings_dir: Path) -> dict:
             top.append((name, int(fields[1]) / 1000.0))
     torch = sorted({m for m in mods if m == "torch" or m.startswith("torch.")})
     top.sort(key=lambda x: -x[1])
+    paint = next((ln for ln in proc.stdout.splitlines() if ln.startswith("first-paint")), None)
     return {
-        "imports_torch": bool(torch),
-        "torch_modules": torch[:10],
+        "torch_before_paint": None if paint is None else paint.split()[-1] == "True",
+        "torch_modules_by_exit": torch[:10],  # the model's background load starts at the first paint
         "n_modules": len(mods),
-        "first_paint_line": next(
-            (ln for ln in proc.stdout.splitlines() if ln.startswith("first-paint")), None
-        ),
+        "first_paint_line": paint,
         "slowest_top_level_imports_ms": [[n, round(ms, 1)] for n, ms in top[:10]],
         "exit_code": proc.returncode,
     }
@@ -399,7 +399,7 @@ def main() -> int:
             result["cold_start_runs_s"] = cs["wall_s"]["samples"]
             result["cold_start_app_reported_s"] = cs["app_reported_s"]
         if "imports" in cs:
-            result["cold_start_imports_torch"] = cs["imports"]["imports_torch"]
+            result["cold_start_torch_before_paint"] = cs["imports"]["torch_before_paint"]
 
     if not args.skip_ml:
         log(f"[ml] inference and attributions on the sample, {infer_n} repeats")
@@ -457,11 +457,12 @@ def main() -> int:
                 "value": value,
                 "pass": None if value is None else bool(ok(float(value), float(limit))),
             }
-    if "cold_start_imports_torch" in result:
-        targets["cold_start_imports_torch"] = {
+    if "cold_start_torch_before_paint" in result:
+        value = result["cold_start_torch_before_paint"]
+        targets["cold_start_torch_before_paint"] = {
             "target": False,
-            "value": result["cold_start_imports_torch"],
-            "pass": not result["cold_start_imports_torch"],
+            "value": value,
+            "pass": None if value is None else not value,
         }
     result["targets"] = targets
     result["all_pass"] = all(t["pass"] for t in targets.values() if t["pass"] is not None)

@@ -203,3 +203,18 @@ def test_a_long_recording_is_analysed_a_span_at_a_time(qtbot, ai_window, long_re
     scores = w.ai.panel.explain.scores
     assert scores.start_s.min() >= 60.0 and scores.stop_s.max() <= 90.0
     assert w.ai.shading._fills  # the page on screen (60-70 s) is shaded
+
+
+def test_sanity_checks_and_raw_export(qtbot, ai_window, sample, tmp_path, monkeypatch):
+    w = ai_window
+    analysed(qtbot, w, lambda: w.open_file(sample))
+    e = w.ai.panel.explain
+    e.checks_button.click()
+    qtbot.waitUntil(lambda: "Spearman" in e.checks.text(), timeout=TIMEOUT_MS)
+    assert "Faithfulness" in e.checks.text()
+    out = tmp_path / "raw.npz"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    e.export_button.click()
+    with np.load(out) as raw:
+        np.testing.assert_allclose(raw["beats"], w.ai.result.explanation.beats)
+        assert raw["attention_rollout"].shape == (1, 12, 15)

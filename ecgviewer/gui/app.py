@@ -34,7 +34,8 @@ def run(files: list[str], quit_after_paint: bool = False) -> int:
 
         def painted() -> None:
             if window.recording is not None:
-                print(f"first-paint {time.perf_counter() - start:.3f}", flush=True)
+                torch = "torch" in sys.modules  # the model loads in the background, after this paint
+                print(f"first-paint {time.perf_counter() - start:.3f} torch-imported {torch}", flush=True)
                 QtCore.QTimer.singleShot(0, app.quit)
 
         window.paper.painted.connect(painted)
