@@ -198,6 +198,13 @@ def test_a_long_recording_is_analysed_a_span_at_a_time(qtbot, ai_window, long_re
     assert "0.0\u201330.0 s" in w.ai.panel.explain.caption.text()
     scores = w.ai.panel.explain.scores
     assert scores.start_s.min() >= 0.0 and scores.stop_s.max() <= 30.0
+    # a beat off the page: the page moves to show it, inside the analysed span (no new analysis)
+    e = w.ai.panel.explain
+    k = int(np.flatnonzero((scores.lead == "V1") & (scores.r_s > 15.0))[0])
+    with qtbot.assertNotEmitted(w.ai.resultShown, wait=1000):
+        e.tree.setCurrentItem(e.beat_item(k))
+    assert w.paper.t0 > 5.0 and w.ai.shading._beat == k
+    assert any(p.lead == "V1" and p.t0 <= scores.r_s[k] < p.t1 for p in w.paper.page.panels)
     result = analysed(qtbot, w, lambda: w.paper.set_t0(60.0))
     assert result.span == (60.0, 90.0)
     scores = w.ai.panel.explain.scores

@@ -24,6 +24,7 @@ from ecgviewer.gui.overlay import BeatScores, BeatShading, beat_scores
 from ecgviewer.gui.paper import HoverInfo, PaperView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.recording import Recording
+from ecgviewer.render.layout import Page
 
 if TYPE_CHECKING:
     from ecgviewer.ml.infer import Analyzer
@@ -33,6 +34,11 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 Runner = Callable[..., object]  # MainWindow._run(key, title, fn, on_done, quiet=False)
 SPAN_DELAY_MS = 400  # a long recording's page must rest this long before its span is analysed
 LOAD_FALLBACK_MS = 1500  # load the model this long after start-up when no recording has painted
+
+
+def _shows(page: Page, lead: str, t: float) -> bool:
+    """Whether ``page`` draws ``lead`` at ``t`` seconds."""
+    return any(p.lead == lead and p.t0 <= t < p.t1 for p in page.panels)
 
 
 class AnalysisPanel(QtWidgets.QWidget):
@@ -271,27 +277,23 @@ class AnalysisController(QtCore.QObject):
     def _page_refreshed(self) -> None:
         self.shading.set_page(self.paper.page)
         r, page = self.result, self.paper.page
-        if r is not None and not r.whole and page is not None:
-            from ecgviewer.ml.session import analysed_span
-
-            if analysed_span(self.recording, page.t0) != r.span:
-                self._span_timer.start()
+        if r is None or r.whole or page is None:
+            return
+        if not (r.span[0] <= page.t0 and page.t0 + page.duration <= r.span[1] + 1e-6):
+            self._span_timer.start()  # the page left the analysed span
 
     def _node_selected(self, sel: Selection) -> None:
         self.shading.set_highlight(sel.leads, sel.beat)
         page = self.paper.page
         if sel.time is None or page is None:
             return
-        lead = next(iter(sel.leads))
-        shown = any(p.lead == lead and p.t0 <= sel.time < p.t1 for p in page.panels)
-        if not shown:
-            col = next((p for p in page.panels if p.lead == lead), None)
-            before = (col.t0 - page.t0) if col is not None else 0.0
-            self.paper.set_t0(sel.time - before - 0.5 * ((col.t1 - col.t0) if col else page.duration))
-            shown = any(p.lead == lead and p.t0 <= sel.time < p.t1 for p in self.paper.page.panels)
-        if not shown:
+        lead, t = next(iter(sel.leads)), sel.time
+        column = next((p for p in page.panels if p.lead == lead), None)
+        if column is not None and not _shows(page, lead, t):  # centre the beat in the lead's column
+            self.paper.set_t0(t - (column.t0 - page.t0) - (column.t1 - column.t0) / 2)
+        if not _shows(self.paper.page, lead, t):
             self.window.statusBar().showMessage(
-                f"{lead} at {sel.time:.2f} s is outside {lead}'s column on this layout: the 12x1 layout "
+                f"{lead} at {t:.2f} s is outside {lead}'s column on this layout: the 12x1 layout "
                 "shows every beat of every lead",
                 8000,
             )
