@@ -79,7 +79,20 @@ def bench_latency(sample: Path, repeats: int) -> dict:
         out[f"{method}_cpu_ms_median"] = round(statistics.median(r[1] for r in runs), 2)
     runs = [_timed(lambda: attention_maps(model, tokens, device)) for _ in range(repeats)]
     out["attention_ms"] = summary([r[0] for r in runs])
+    out["measure_ms"] = bench_measure(sample, repeats)
     return out
+
+
+def bench_measure(sample: Path, repeats: int) -> dict:
+    """measure_ms: delineation, beats, median beats and values of the loaded sample (delineator
+    loaded, one warm-up run)."""
+    from ecgviewer.io import load
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.pipeline import measure_recording
+
+    rec, delineator = load(sample), Delineator.bundled()
+    measure_recording(rec, delineator)
+    return summary([_timed(lambda: measure_recording(rec, delineator))[0] for _ in range(repeats)])
 
 
 def fold_records(n: int) -> list[Path]:

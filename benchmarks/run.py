@@ -43,6 +43,7 @@ TARGETS = {  # figure -> (limit, unit); every figure passes when it is at most i
     "cold_start_s": (2.0, "s"),
     "infer_ms": (100.0, "ms"),
     "ig_ms": (1000.0, "ms"),
+    "measure_ms": (500.0, "ms"),
     "ui_max_stall_ms": (100.0, "ms"),
 }
 TARGETS_MIN = {  # figure -> (limit, unit); these pass when they are above their limit
@@ -414,6 +415,7 @@ def main() -> int:
         result["occlusion_ms"] = lat["occlusion_ms"]["median"]
         result["gxi_ms"] = lat["gxi_ms"]["median"]
         result["attention_ms"] = lat["attention_ms"]["median"]
+        result["measure_ms"] = lat["measure_ms"]["median"]
         result["ml_device"], result["ml_torch_threads"] = lat["device"], lat["torch_threads"]
         if "error" in faith:
             result["faithfulness_error"] = faith["error"]

@@ -8,6 +8,7 @@ from pathlib import Path
 SAMPLE = "samples/ptbxl/records500/00000/00003_hr.hea"
 ICON = "icons/ecgviewer.svg"
 MODEL = "models/clear-hug-bundled.safetensors"
+DELINEATOR = "models/delineator-ludb.safetensors"
 STATEMENTS = "samples/ptbxl"  # PTB-XL's scp_statements.csv, unmodified
 
 
@@ -36,6 +37,11 @@ def icon_path() -> Path:
 def model_path() -> Path:
     """The bundled encoder's weights (its model card sits beside them)."""
     return resources_dir() / MODEL
+
+
+def delineator_path() -> Path:
+    """The bundled P/QRS/T delineator (trained on LUDB; its card sits beside it)."""
+    return resources_dir() / DELINEATOR
 
 
 def statements_dir() -> Path:

@@ -98,6 +98,7 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="super", help="super (PTB-XL superclasses) or all (statements)")
     p.add_argument("--label", metavar="CODE", help="class to explain (default: most probable shown class)")
     p.add_argument("--checks", action="store_true", help="add the randomisation and faithfulness checks")
+    p.add_argument("--measure", action="store_true", help="add intervals, QTc and axes from median beats")
     p.add_argument(
         "--export", type=Path, metavar="DIR", help="write raw attributions + attention, DIR/<name>.npz"
     )
@@ -120,6 +121,8 @@ def _positive_int(text: str) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Predict, explain and report each file; a bad file is reported and skipped."""
     from ecgviewer.io import load
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.pipeline import measure_recording
     from ecgviewer.ml import explain, report, session
     from ecgviewer.ml.infer import Analyzer
 
@@ -128,6 +131,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not args.max_seconds >= 10:
         raise EcgError(f"--max-seconds {args.max_seconds:g}: at least 10 (one window)")
     analyzer = Analyzer(device=args.device)
+    delineator = Delineator.bundled() if args.measure else None
     classes = analyzer.classes
     if args.task not in classes:
         raise EcgError(f"--task {args.task}: the model has {', '.join(classes)}")
@@ -145,7 +149,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         try:
             t0 = time.perf_counter()
             rec = load(file)
-            load_ms = (time.perf_counter() - t0) * 1e3
+            timings = {"load_ms": (time.perf_counter() - t0) * 1e3}
             try:
                 result = session.run(
                     analyzer,
@@ -160,9 +164,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 if args.export is not None:
                     out = args.export / f"{Path(rec.name).stem}.npz"
                     report.write_raw(out, result.analysis.tokens, e, result.attention)
+                measured = None
+                if delineator is not None:
+                    t0 = time.perf_counter()
+                    measured = measure_recording(result.segment, delineator, result.offset_s)
+                    timings["measure_ms"] = (time.perf_counter() - t0) * 1e3
             except (ValueError, RuntimeError) as exc:  # a library failing on odd signals
                 raise EcgError(f"{rec.name}: analysis failed ({type(exc).__name__}: {exc})") from exc
-            records.append(report.record_entry(file, rec, result, {"load_ms": load_ms}, checks))
+            records.append(report.record_entry(file, rec, result, timings, checks, measured))
         except EcgError as exc:
             print(f"ecgviewer: error: {exc}", file=sys.stderr)
             errors.append({"file": file, "error": str(exc)})

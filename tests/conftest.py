@@ -19,7 +19,7 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["ECGVIEWER_SETTINGS"] = str(tmp_path_factory.mktemp("settings") / "ecgviewer.ini")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared() -> Path:
     """``../shared/data`` (real PTB-XL, LUDB and vendor files); skips when absent."""
     if not (SHARED / "README.md").is_file():
@@ -40,4 +40,5 @@ def settings(tmp_path: Path):
 
     s = Settings(QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
     s.set_value("ai/enabled", "false")  # the viewer's own tests; tests/test_gui_ai.py turns it on
+    s.set_value("measure/enabled", "false")  # likewise; tests/test_gui_measure.py turns it on
     return s

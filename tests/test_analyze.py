@@ -23,12 +23,23 @@ SCHEMA = json.loads(report.SCHEMA.read_text())
 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory) -> tuple[int, dict, Path]:
-    """The bundled sample analysed with the checks and the raw export."""
+    """The bundled sample analysed with the checks, the measurements and the raw export."""
     tmp = tmp_path_factory.mktemp("analyze")
     out = tmp / "out.json"
     sample = Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000/00003_hr.hea"
     rc = main(
-        ["analyze", str(sample), "--json", str(out), "--device", "cpu", "--checks", "--export", str(tmp)]
+        [
+            "analyze",
+            str(sample),
+            "--json",
+            str(out),
+            "--device",
+            "cpu",
+            "--checks",
+            "--measure",
+            "--export",
+            str(tmp),
+        ]
     )
     return rc, json.loads(out.read_text()), tmp
 
@@ -42,6 +53,8 @@ def test_schema_is_valid_and_strict(analysed):
         (("records", 0, "predictions", "super", 0, "probability"), 1.5),
         (("records", 0, "explanation", "territories", 0, "leads", 0, "beats", 0, "index"), 15),
         (("notice",), "fine for diagnosis"),
+        (("records", 0, "measurements", "values", "qrs", "unit"), "mV"),
+        (("records", 0, "measurements", "fiducials_ms", "qrs_on"), "early"),
     ):
         bad = copy.deepcopy(doc)
         node = bad
@@ -77,7 +90,10 @@ def test_analyze_reports_predictions_and_the_attribution_tree(analysed, sample):
     assert all(0 <= b["start_s"] < b["r_s"] < b["stop_s"] <= 10 for b in beats)
     checks = r["checks"]
     assert abs(checks["randomisation"]["spearman"]) < 0.5 and checks["faithfulness"]["k"] == 3
-    assert set(r["timings"]) == {"load_ms", "tokenise_ms", "infer_ms", "explain_ms"}
+    assert set(r["timings"]) == {"load_ms", "tokenise_ms", "infer_ms", "explain_ms", "measure_ms"}
+    values = r["measurements"]["values"]
+    assert values["qrs"]["unit"] == "ms" and 60 <= values["qrs"]["value"] <= 120  # a normal ECG
+    assert r["measurements"]["span_s"] == r["span_s"]
     with np.load(tmp / "00003_hr.npz") as raw:
         assert raw["beats"].shape == (1, 12, 15) and raw["samples"].shape == (1, 12, 15, 96)
         assert raw["attention_cls_to_beats"].shape[-2:] == (12, 15) and raw["attention_rollout"].shape == (

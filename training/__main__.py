@@ -134,6 +134,33 @@ def cmd_rpeaks(args: argparse.Namespace) -> None:
     print(json.dumps(compare(args.data_root / "ludb"), indent=1))
 
 
+def cmd_delineator(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from training.delineator import TINY, Recipe, run
+
+    recipe = TINY if args.tiny else Recipe()
+    if args.steps:
+        recipe = replace(recipe, steps=args.steps)
+    print(json.dumps(run(args.data_root / "ludb", args.run_dir, args.out, recipe, args.limit), indent=1))
+
+
+def cmd_measurements(args: argparse.Namespace) -> None:
+    from training.measurements import CONDITIONS, run, write
+
+    rows = run(args.data_root / "ludb", args.models, args.models / "measurements.jsonl",
+               args.conditions.split(",") if args.conditions else CONDITIONS, args.limit)  # fmt: skip
+    summary_path = args.models / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    print(write(rows, summary, args.out))
+    bundled = REPO / "resources" / "models" / "delineator-ludb.safetensors"
+    if args.card and bundled.is_file():
+        from training.measurements import write_card
+
+        command = "python -m training delineator --out resources/models/delineator-ludb.safetensors"
+        write_card(bundled, rows, summary, command)
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from training.download import download
 
@@ -168,13 +195,31 @@ def main(argv: list[str] | None = None) -> None:
     rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's annotations")
     rp.add_argument("--data-root", type=Path, default=None)
     rp.set_defaults(fn=cmd_rpeaks)
+    de = sub.add_parser("delineator", help="train the P/QRS/T delineator on LUDB (fold models + bundled)")
+    de.add_argument("--data-root", type=Path, default=None)
+    de.add_argument("--run-dir", type=Path, default=REPO / "runs" / "delineator")
+    de.add_argument(
+        "--out", type=Path, default=None, help="bundled model (resources/models/delineator-ludb.safetensors)"
+    )
+    de.add_argument("--steps", type=int, default=None)
+    de.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
+    de.add_argument("--tiny", action="store_true", help="a seconds-long smoke recipe")
+    de.set_defaults(fn=cmd_delineator)
+    me = sub.add_parser("measurements", help="validate measurements against LUDB; writes MEASUREMENTS.md")
+    me.add_argument("--data-root", type=Path, default=None)
+    me.add_argument("--models", type=Path, default=REPO / "runs" / "delineator", help="fold models")
+    me.add_argument("--out", type=Path, default=REPO / "training" / "MEASUREMENTS.md")
+    me.add_argument("--conditions", default=None, help="comma list of clean,wander,mains,muscle,all")
+    me.add_argument("--limit", type=int, default=None)
+    me.add_argument("--no-card", dest="card", action="store_false", help="leave the bundled model card alone")
+    me.set_defaults(fn=cmd_measurements)
     dl = sub.add_parser("download", help="fetch PTB-XL from PhysioNet with wfdb")
     dl.add_argument("--dest", type=Path, required=True)
     dl.add_argument("--records", type=int, default=None, help="only the first N records")
     dl.add_argument("--url", default=None, help="PhysioNet mirror (default physionet.org)")
     dl.set_defaults(fn=cmd_download)
     args = parser.parse_args(argv)
-    if args.command == "rpeaks" and args.data_root is None:
+    if args.command in ("rpeaks", "delineator", "measurements") and args.data_root is None:
         from training.data import default_data_root
 
         args.data_root = default_data_root()

@@ -36,6 +36,31 @@ SPAN_DELAY_MS = 400  # a long recording's page must rest this long before its sp
 LOAD_FALLBACK_MS = 1500  # load the model this long after start-up when no recording has painted
 
 
+def after_first_paint(paper: PaperView, fn: Callable[[], None], fallback_ms: int = LOAD_FALLBACK_MS) -> None:
+    """Call ``fn`` once: when the paper first paints a recording, or after ``fallback_ms`` if none
+    has painted. Loading a model imports torch, which competes for the CPU: the ECG comes first."""
+    done = False
+
+    def fire() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            paper.painted.disconnect(painted)
+            fn()
+
+    def painted() -> None:
+        if paper.recording is not None:
+            fire()
+
+    paper.painted.connect(painted)
+    QtCore.QTimer.singleShot(fallback_ms, paper, fire)
+
+
+def page_inside(page: Page | None, span: tuple[float, float]) -> bool:
+    """Whether ``page`` lies within ``span`` seconds (a long recording's analysed part)."""
+    return page is not None and span[0] <= page.t0 and page.t0 + page.duration <= span[1] + 1e-6
+
+
 def _shows(page: Page, lead: str, t: float) -> bool:
     """Whether ``page`` draws ``lead`` at ``t`` seconds."""
     return any(p.lead == lead and p.t0 <= t < p.t1 for p in page.panels)
@@ -110,19 +135,12 @@ class AnalysisController(QtCore.QObject):
         if self.analyzer is not None or self._load_state != "idle":
             return
         self._load_state = "pending"
-        self.paper.painted.connect(self._painted)
-        QtCore.QTimer.singleShot(LOAD_FALLBACK_MS, self.load_model)
-
-    def _painted(self) -> None:
-        if self.paper.recording is not None:
-            self.load_model()
+        after_first_paint(self.paper, self.load_model)
 
     def load_model(self) -> None:
         """Import torch and load the bundled model on a worker thread."""
         if self.analyzer is not None or self._load_state == "loading":
             return
-        if self._load_state == "pending":
-            self.paper.painted.disconnect(self._painted)
         self._load_state = "loading"
         choice = str(self.device_combo.currentData())
         self.device_label.setText("Model: loading\u2026")
@@ -279,7 +297,7 @@ class AnalysisController(QtCore.QObject):
         r, page = self.result, self.paper.page
         if r is None or r.whole or page is None:
             return
-        if not (r.span[0] <= page.t0 and page.t0 + page.duration <= r.span[1] + 1e-6):
+        if not page_inside(page, r.span):
             self._span_timer.start()  # the page left the analysed span
 
     def _node_selected(self, sel: Selection) -> None:

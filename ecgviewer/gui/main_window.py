@@ -17,6 +17,7 @@ from ecgviewer.gui.analysis import AnalysisController
 from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
+from ecgviewer.gui.measure_panel import MeasureController
 from ecgviewer.gui.overview import Overview
 from ecgviewer.gui.paper import HoverInfo, PaperView
 from ecgviewer.gui.settings import Settings
@@ -29,7 +30,7 @@ from ecgviewer.summary import summary_lines
 log = logging.getLogger(__name__)
 OVERVIEW_BINS = 4000
 ZOOM_STEP = 1.25
-BACKGROUND = ("model", "device")  # tasks that outlive a recording and the Cancel button
+BACKGROUND = ("model", "device", "delineator")  # tasks that outlive a recording and the Cancel button
 
 
 def _hz(v: float | None) -> str:
@@ -79,6 +80,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ai_dock.setToolTip("Research use, not a medical device")
         self.tabifyDockWidget(self.info_dock, self.ai_dock)
         self.ai_dock.raise_()
+        self.measure = MeasureController(self.paper, self.settings, self._run, self)
+        self.measure_dock = self._dock(
+            "Measurements", self.measure.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.median_dock = self._dock(
+            "Median beats", self.measure.median, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.median_dock.hide()
+        self.ai.resultShown.connect(self.measure.set_ai_result)
 
         self._build_status_bar()
         self._build_actions()
@@ -94,6 +104,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._rate_timer = QtCore.QTimer(self, singleShot=True, interval=150)
         self._rate_timer.timeout.connect(self._start_rate)
         self.set_ai_enabled(self.ai_action.isChecked())
+        self.set_measure_enabled(self.measure_action.isChecked())
 
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
@@ -182,6 +193,14 @@ class MainWindow(QtWidgets.QMainWindow):
         view.addSeparator()
         view.addAction(self.browser_dock.toggleViewAction())
         view.addAction(self.info_dock.toggleViewAction())
+        self.median_action = self.median_dock.toggleViewAction()
+        self.median_action.setShortcut(QtGui.QKeySequence("M"))
+        self.median_action.setStatusTip(
+            "The median beat of each lead at true scale, with draggable fiducials"
+        )
+        view.addAction(self.median_action)
+        self.addAction(self.median_action)
+        view.addAction(self.measure_dock.toggleViewAction())
 
         nav = menu.addMenu("&Navigate")
         self._action(nav, "Forward 1 s", lambda: self._step(1.0), "Right")
@@ -210,6 +229,15 @@ class MainWindow(QtWidgets.QMainWindow):
             tip="Diagnosis, attributions and attention from the bundled model (research use)",
         )
         self.ai_action.setChecked(str(self.settings.value("ai/enabled", "true")).lower() != "false")
+        self.measure_action = self._action(
+            tools,
+            "&Measurements",
+            self.set_measure_enabled,
+            "Ctrl+Shift+M",
+            checkable=True,
+            tip="Intervals, QTc and axes on the median beats, from the bundled delineator",
+        )
+        self.measure_action.setChecked(str(self.settings.value("measure/enabled", "true")).lower() != "false")
         view.addAction(self.ai_dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
@@ -363,6 +391,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.rate_label.setText("HR \u2013")
         if self.ai_action.isChecked():
             self.ai.set_recording(rec)
+        self.measure.set_recording(rec)
         self._setup_overview()
         self._after_page_change()
         self.recordingLoaded.emit(rec)
@@ -526,11 +555,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ai.device_combo.setVisible(on)
         if not on:
             self.ai.shading.set_scores(None)
+            self.measure.set_ai_result(None)
             return
         if self.ai.analyzer is None:
             self.ai.load_soon()
         elif self.recording is not None:
             self.ai.set_recording(self.recording)
+
+    def set_measure_enabled(self, on: bool) -> None:
+        """Turn the measurements on (loading the delineator in the background the first time) or off."""
+        self.settings.set_value("measure/enabled", "true" if on else "false")
+        self.measure_dock.setVisible(on)
+        if not on:
+            self.median_dock.hide()
+        self.measure.set_enabled(on)
 
     # -- status ----------------------------------------------------------------------------------
     def _update_status(self) -> None:

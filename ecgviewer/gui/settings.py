@@ -7,6 +7,7 @@ import os
 from PySide6 import QtCore
 
 from ecgviewer.dsp.filters import HIGHPASS_CHOICES, LOWPASS_CHOICES, NOTCH_CHOICES, DisplayFilter
+from ecgviewer.measure.intervals import DEFAULT_QTC, QTC_FORMULAS
 from ecgviewer.render.layout import GAINS, LAYOUTS, ORDERS, SPEEDS
 from ecgviewer.render.options import THEMES, ViewOptions
 
@@ -85,6 +86,13 @@ class Settings:
             self.qs.remove("screen/px_per_mm")
         else:
             self.qs.setValue("screen/px_per_mm", float(value))
+
+    def qtc_formula(self) -> str:
+        """The QTc formula the measurement panel shows (Bazett until the user picks another)."""
+        return str(_choice(self.qs.value("measure/qtc", DEFAULT_QTC), tuple(QTC_FORMULAS), DEFAULT_QTC))
+
+    def set_qtc_formula(self, name: str) -> None:
+        self.qs.setValue("measure/qtc", name)
 
     def recent_files(self) -> list[str]:
         v = self.qs.value("files/recent", [])

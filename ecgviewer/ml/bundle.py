@@ -52,20 +52,26 @@ def save_model(path: Path, model, classes: dict[str, list[str]]) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_model(path: Path) -> LoadedModel:
-    """Load weights + card; refuses files whose contract version differs from this app's."""
+def read_weights(path: Path, key: str, kind: str) -> tuple[dict, dict]:
+    """The JSON metadata entry ``key`` and the tensors of a safetensors file (never a pickle);
+    any failure is one readable error naming the file."""
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {})[key])
+        return meta, load_file(str(path))
+    except (OSError, KeyError, ValueError, SafetensorError) as exc:
+        raise EcgError(f"{path.name}: not an ecgviewer {kind} file ({exc})") from exc
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Load weights + card; refuses files whose contract version differs from this app's."""
     from ecgviewer.ml.model import Classifier, EncoderConfig
 
     path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            config = json.loads((f.metadata() or {})["config"])
-        state = load_file(str(path))
-    except (OSError, KeyError, ValueError, SafetensorError) as exc:
-        raise EcgError(f"{path.name}: not an ecgviewer model file ({exc})") from exc
+    config, state = read_weights(path, "config", "model")
     if config.get("contract") != contract.CONTRACT_VERSION:
         raise EcgError(
             f"{path.name}: trained with preprocessing contract {config.get('contract')}, "
@@ -78,14 +84,19 @@ def load_model(path: Path) -> LoadedModel:
     except (KeyError, TypeError, RuntimeError) as exc:  # metadata and tensors disagree
         raise EcgError(f"{path.name}: weights do not match their architecture ({exc})") from exc
     model.eval()
-    card_path = path.with_suffix(".json")
+    return LoadedModel(model, config, read_card(path))
+
+
+def read_card(weights: Path) -> dict | None:
+    """The JSON model card beside ``weights`` (None when absent), checked against their SHA-256."""
+    card_path = weights.with_suffix(".json")
     try:
         card = json.loads(card_path.read_text()) if card_path.is_file() else None
     except (OSError, ValueError) as exc:
         raise EcgError(f"{card_path.name}: unreadable model card ({exc})") from exc
-    if card is not None and card.get("weights_sha256") not in (None, sha256(path)):
-        raise EcgError(f"{path.name}: weights do not match the SHA-256 in {card_path.name}")
-    return LoadedModel(model, config, card)
+    if card is not None and card.get("weights_sha256") not in (None, sha256(weights)):
+        raise EcgError(f"{weights.name}: weights do not match the SHA-256 in {card_path.name}")
+    return card
 
 
 def write_card(weights: Path, card: dict, markdown: str) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.errors import EcgError
+from ecgviewer.measure.intervals import Measurements
+from ecgviewer.measure.pipeline import to_json
 from ecgviewer.ml import contract
 from ecgviewer.ml.attention import AttentionMaps
 from ecgviewer.ml.explain import (
@@ -60,6 +62,7 @@ def record_entry(
     result: Result,
     timings: dict[str, float],
     checks: tuple[SanityCheck, Faithfulness] | None = None,
+    measured: Measurements | None = None,
 ) -> dict:
     """One recording: predictions, the attribution hierarchy of the target (times in seconds of
     the recording, whatever span was analysed), timings."""
@@ -88,6 +91,8 @@ def record_entry(
         "timings": {k: round(v, 2) for k, v in {**timings, **preds.timings}.items()}
         | {"explain_ms": round(explanation.elapsed_ms, 2)},
     }
+    if measured is not None:
+        entry["measurements"] = to_json(measured)
     if checks is not None:
         sanity, faith = checks
         entry["checks"] = {

@@ -1,0 +1,372 @@
+"""Clinical measurements in the window: the panel of intervals, QTc and axes, and the controller
+that loads the delineator in the background, measures the recording on screen off the UI thread,
+applies the user's caliper edits on the median beats and lays the model's attributions on them.
+
+Torch is imported by the delineator's loading task, after the first paint and never on the UI
+thread (as the AI model is). A measurement of a recording that is no longer on screen is dropped
+when it arrives; a long recording is measured a span at a time (the AI's rule), again whenever the
+page leaves the measured span.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from ecgviewer.gui.analysis import SPAN_DELAY_MS, Runner, after_first_paint, page_inside
+from ecgviewer.gui.explain_view import METHOD_NAMES
+from ecgviewer.gui.median_view import FIDUCIAL_NAMES, MedianPanel, median_scores
+from ecgviewer.gui.paper import PaperView
+from ecgviewer.gui.settings import Settings
+from ecgviewer.gui.workers import Task
+from ecgviewer.measure.intervals import FIDUCIALS, QTC_FORMULAS, Measurements, Value, with_fiducials
+from ecgviewer.measure.median_attribution import median_attribution
+from ecgviewer.recording import Recording
+
+if TYPE_CHECKING:
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.ml.session import Result
+
+ROWS = (
+    ("hr", "HR"),
+    ("rr", "RR"),
+    ("p", "P duration"),
+    ("pr", "PR"),
+    ("qrs", "QRS"),
+    ("qt", "QT"),
+    ("qtc", "QTc"),
+    ("p_axis", "P axis"),
+    ("qrs_axis", "QRS axis"),
+    ("t_axis", "T axis"),
+)
+COLUMNS = ("Measurement", "Value", "Unit", "Note")
+NOTICE = "Automatic measurements on the median beat: check them there (research use, not a medical device)."
+SPAN_MATCH_S = 0.05  # an analysis and a measurement of spans this close cover the same beats
+
+
+def _number(v: Value) -> str:
+    return "\u2014" if v.value is None else f"{v.value:.0f}"
+
+
+class MeasurePanel(QtWidgets.QWidget):
+    """Intervals, QTc (its formula named in the row) and axes, each with its unit, the reason a
+    value is missing, and which values the user's edits changed; the notes of the measurement."""
+
+    formulaChanged = QtCore.Signal(str)
+    resetRequested = QtCore.Signal()
+    cardRequested = QtCore.Signal()
+
+    def __init__(self, formula: str, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.measurements: Measurements | None = None
+        self.auto: Measurements | None = None
+        self.notice = QtWidgets.QLabel(NOTICE)
+        self.notice.setWordWrap(True)
+        self.status = QtWidgets.QLabel("")
+        self.status.setWordWrap(True)
+        self.formula = QtWidgets.QComboBox()
+        for name in QTC_FORMULAS:
+            self.formula.addItem(name, name)
+        self.formula.setCurrentIndex(max(0, self.formula.findData(formula)))
+        self.formula.setToolTip("Heart-rate correction of the QT interval")
+        self.formula.activated.connect(self._formula_chosen)
+        self.reset_button = QtWidgets.QPushButton("Reset edits")
+        self.reset_button.setToolTip("Put the fiducials back where the delineator placed them")
+        self.reset_button.setEnabled(False)
+        self.reset_button.clicked.connect(self.resetRequested)
+        self.table = QtWidgets.QTableWidget(len(ROWS), len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        for r in range(len(ROWS)):
+            for c in range(len(COLUMNS)):
+                self.table.setItem(r, c, QtWidgets.QTableWidgetItem(""))
+        rows = self.table.verticalHeader().defaultSectionSize() * len(ROWS)
+        self.table.setMinimumHeight(rows + self.table.horizontalHeader().sizeHint().height() + 4)
+        self.notes = QtWidgets.QLabel("")
+        self.notes.setWordWrap(True)
+        self.notes.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("QTc formula"))
+        row.addWidget(self.formula)
+        row.addStretch(1)
+        card = QtWidgets.QPushButton("Delineator card")
+        card.setToolTip("What the delineator was trained on and how it was validated")
+        card.clicked.connect(self.cardRequested)
+        row.addWidget(card)
+        row.addWidget(self.reset_button)
+        box = QtWidgets.QVBoxLayout(self)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addWidget(self.notice)
+        box.addWidget(self.status)
+        box.addLayout(row)
+        box.addWidget(self.table, 1)
+        box.addWidget(QtWidgets.QLabel("<b>Notes</b>"))
+        box.addWidget(self.notes)
+        self._fill()
+
+    def current_formula(self) -> str:
+        return str(self.formula.currentData())
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def set_measurements(self, m: Measurements | None, auto: Measurements | None = None) -> None:
+        """Show ``m``; ``auto`` (the unedited measurement) gives the automatic value of an edited one."""
+        self.measurements, self.auto = m, auto if auto is not None else m
+        self._fill()
+
+    def cells(self, key: str) -> tuple[str, ...]:
+        """The texts of one row (a key of ``ROWS``), as shown."""
+        r = [k for k, _ in ROWS].index(key)
+        return tuple(self.table.item(r, c).text() for c in range(len(COLUMNS)))
+
+    def _value(self, m: Measurements, key: str) -> Value:
+        return m.qtc(self.current_formula()) if key == "qtc" else m.values[key]
+
+    def _fill(self) -> None:
+        m, auto = self.measurements, self.auto
+        for r, (key, name) in enumerate(ROWS):
+            label = f"{name} ({self.current_formula()})" if key == "qtc" else name
+            texts, tip, edited = [label, "", "", ""], "", False
+            if m is not None and auto is not None:
+                v = self._value(m, key)
+                edited = v.edited
+                texts[1:3] = [_number(v), v.unit]
+                if v.value is None:
+                    texts[3] = tip = v.reason
+                elif edited:
+                    was = self._value(auto, key)
+                    texts[3] = "edited"
+                    tip = f"edited; automatic value {_number(was)} {was.unit}"
+            for c, text in enumerate(texts):
+                item = self.table.item(r, c)
+                item.setText(text)
+                item.setToolTip(tip)
+                font = item.font()
+                font.setItalic(edited)
+                font.setBold(edited and c in (1, 3))
+                item.setFont(font)
+        self.table.resizeColumnsToContents()
+        self.reset_button.setEnabled(bool(m is not None and m.edited))
+        self.notes.setText("\n".join(f"\u2022 {line}" for line in self._notes()))
+
+    def _notes(self) -> list[str]:
+        m = self.measurements
+        if m is None:
+            return []
+        n, used = len(m.beat_reasons), sum(1 for r in m.beat_reasons if not r)
+        lines = [f"{m.span_s[0]:.1f}\u2013{m.span_s[1]:.1f} s: {n} beats, {used} in the median beat"]
+        lines += m.notes
+        if m.edited:
+            moved = ", ".join(FIDUCIAL_NAMES[k] for k in FIDUCIALS if k in m.edited)
+            lines.append(f"moved by hand on the median beats: {moved}")
+        return lines
+
+    def _formula_chosen(self) -> None:
+        self._fill()
+        self.formulaChanged.emit(self.current_formula())
+
+
+class MeasureController(QtCore.QObject):
+    measured = QtCore.Signal(object)  # Measurements, once the panel and the median beats show them
+
+    def __init__(self, paper: PaperView, settings: Settings, run: Runner, parent: QtWidgets.QWidget) -> None:
+        super().__init__(parent)
+        self.paper, self.settings, self._run = paper, settings, run
+        self.panel = MeasurePanel(settings.qtc_formula())
+        self.median = MedianPanel()
+        self.delineator: Delineator | None = None
+        self.enabled = False
+        self.recording: Recording | None = None
+        self.auto: Measurements | None = None  # as measured
+        self.measurements: Measurements | None = None  # with the user's edits
+        self.ai_result: Result | None = None
+        self.span: tuple[float, float] | None = None  # seconds of the recording measured
+        self._load_state = "idle"  # idle, pending (waiting for the first paint), loading
+        self._pending: Task | None = None  # the measuring task whose result is awaited
+        self._span_timer = QtCore.QTimer(self, singleShot=True, interval=SPAN_DELAY_MS)
+        self._span_timer.timeout.connect(self.measure)
+        self.panel.formulaChanged.connect(settings.set_qtc_formula)
+        self.panel.resetRequested.connect(self.reset_edits)
+        self.panel.cardRequested.connect(self.show_card)
+        self.median.view.fiducialMoved.connect(self.move_fiducial)
+        self.median.show_attribution.toggled.connect(self._update_attribution)
+        paper.refreshed.connect(self._page_refreshed)
+        self._page_refreshed()
+
+    # -- delineator ------------------------------------------------------------------------------
+    def set_enabled(self, on: bool) -> None:
+        """Measure (loading the delineator in the background the first time), or stop measuring."""
+        self.enabled = on
+        if not on:
+            if self._pending is not None:
+                self._pending.cancel()
+            self._pending = None
+            self._show(None)
+            self._status("Measurements are off (Tools > Measurements).")
+        elif self.delineator is None:
+            self._status("Loading the delineator\u2026")
+            if self._load_state == "idle":
+                self._load_state = "pending"
+                after_first_paint(self.paper, self._load)
+        else:
+            self.measure()
+
+    def _load(self) -> None:
+        if self.delineator is not None or self._load_state == "loading":
+            return
+        if not self.enabled:  # turned off while waiting: load when turned on again
+            self._load_state = "idle"
+            return
+        self._load_state = "loading"
+
+        def job(_progress) -> Delineator:
+            from ecgviewer.measure.delineate import Delineator
+
+            return Delineator.bundled()
+
+        task = self._run("delineator", "Loading the delineator", job, self._loaded, quiet=True)
+        task.signals.failed.connect(self._load_failed)
+
+    def _loaded(self, delineator: Delineator) -> None:
+        self.delineator, self._load_state = delineator, "idle"
+        self._status("")
+        self.measure()
+
+    def _load_failed(self, message: str) -> None:
+        self._load_state = "idle"
+        self._status(f"The delineator could not be loaded: {message}")
+
+    # -- measuring -------------------------------------------------------------------------------
+    def set_recording(self, rec: Recording) -> None:
+        self.recording, self.ai_result, self.span = rec, None, None
+        self._show(None)
+        if self.enabled:
+            self.measure()
+
+    def measure(self) -> None:
+        """Measure the recording on screen (a long one: the span the AI would analyse) off the UI thread."""
+        rec, delineator = self.recording, self.delineator
+        if rec is None or delineator is None or not self.enabled:
+            return
+        t0 = self.paper.t0
+
+        def job(_progress) -> tuple[Recording, tuple[float, float], Measurements]:
+            from ecgviewer.measure.pipeline import measure_recording
+            from ecgviewer.ml.session import analysed_span
+            from ecgviewer.recording import crop
+
+            span = analysed_span(rec, t0)
+            segment = rec if span == (0.0, rec.duration) else crop(rec, *span)
+            return rec, span, measure_recording(segment, delineator, offset_s=span[0])
+
+        self._status("Measuring\u2026")
+        task = self._run("measure", "Measuring", job, self._measured, quiet=True)
+        task.signals.failed.connect(self._failed)
+        task.signals.ended.connect(self._ended)
+        self._pending = task
+
+    def _measured(self, out: tuple[Recording, tuple[float, float], Measurements]) -> None:
+        rec, span, m = out
+        if rec is not self.recording or not self.enabled:
+            return  # measured a recording that is no longer on screen
+        self._pending, self.span = None, span
+        whole = span == (0.0, rec.duration)
+        self._status(
+            "Whole recording." if whole else f"Measured {span[0]:.1f}\u2013{span[1]:.1f} s (the page's span)."
+        )
+        self._show(m)
+        self._update_attribution()
+        if not whole and not page_inside(self.paper.page, span):
+            self._span_timer.start()  # the page moved on while this span was measured
+        self.measured.emit(m)
+
+    def _failed(self, message: str) -> None:
+        self._pending = None
+        self._status(f"Measurement failed: {message}")
+
+    def _ended(self) -> None:
+        if self.enabled and self._pending is not None and self._pending.cancelled:
+            self._pending = None
+            self._status("Measurement cancelled (turn Tools > Measurements off and on to measure again).")
+
+    def _page_refreshed(self) -> None:
+        self.median.view.set_view(self.paper.options, self.paper.px_per_mm)
+        span, rec = self.span, self.recording
+        if span is None or rec is None or span == (0.0, rec.duration):
+            return
+        if not page_inside(self.paper.page, span):
+            self._span_timer.start()  # the page left the measured span
+
+    # -- edits -----------------------------------------------------------------------------------
+    def move_fiducial(self, key: str, ms: float) -> None:
+        """A caliper dragged on the median beats: recompute what depends on it, at once."""
+        if self.measurements is not None:
+            with contextlib.suppress(ValueError):  # it would cross a neighbour: the line snaps back
+                self.measurements = with_fiducials(self.measurements, **{key: ms})
+            self._refresh()
+
+    def show_card(self) -> None:
+        """The delineator's model card, with the SHA-256 of the weights on disk."""
+        from ecgviewer.assets import delineator_path
+        from ecgviewer.gui.diagnosis import ModelCardDialog
+        from ecgviewer.ml.bundle import sha256
+
+        path = delineator_path()
+        ModelCardDialog(path, sha256(path) if path.is_file() else None, self.panel).exec()
+
+    def reset_edits(self) -> None:
+        self.measurements = self.auto
+        self._refresh()
+
+    def _show(self, m: Measurements | None) -> None:
+        self.auto = self.measurements = m
+        if m is None:
+            self.median.set_attribution(None)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.panel.set_measurements(self.measurements, self.auto)
+        self.median.view.set_measurements(self.measurements)
+
+    def _status(self, text: str) -> None:
+        self.panel.set_status(text)
+        self.median.status.setText(text)
+
+    # -- attributions ----------------------------------------------------------------------------
+    def set_ai_result(self, result: Result | None) -> None:
+        """The model's latest analysis of the recording on screen (None: the AI is off)."""
+        self.ai_result = result
+        self._update_attribution()
+
+    def _update_attribution(self) -> None:
+        m, r = self.auto, self.ai_result
+        if m is None or r is None or not self.median.show_attribution.isChecked():
+            self.median.set_attribution(None)
+            return
+        if abs(r.span[0] - m.span_s[0]) > SPAN_MATCH_S or abs(r.span[1] - m.span_s[1]) > SPAN_MATCH_S:
+            self.median.set_attribution(
+                None,
+                f"No attribution: the analysis covers {r.span[0]:.1f}\u2013{r.span[1]:.1f} s, "
+                f"the median beats {m.span_s[0]:.1f}\u2013{m.span_s[1]:.1f} s.",
+            )
+            return
+        e, tokens = r.explanation, r.analysis.tokens
+        token_r = np.where(tokens.rpeaks >= 0, tokens.rpeaks / tokens.source_fs + r.offset_s, np.nan)
+        included = m.r_times[[not why for why in m.beat_reasons]]
+        att = median_attribution(e.beats, e.samples, tokens.pad, token_r, included)
+        label = f"{METHOD_NAMES[e.method]} attribution of {e.target.code}"
+        beats = int(att.n_beats.max()) if att.n_beats.size else 0
+        which = (
+            f"mean over the {beats} analysed beats that are in the median beat"
+            if att.matched
+            else f"no analysed beat matched a beat of the median: mean over all {beats} analysed beats"
+        )
+        per = "per sample at 100 Hz (strip under each beat)" if e.samples is not None else "per beat only"
+        caption = f"{label} (logit, baseline 0 mV), {which}; {per}."
+        self.median.set_attribution(median_scores(att, m.leads, label), caption)

@@ -1,0 +1,372 @@
+"""The 12 median beats on ECG paper at true scale, with the measurement's fiducials as calipers.
+
+One scene unit is one paper millimetre, as on ``PaperView``, at the paper's speed, gain, lead
+order and screen calibration, and never zoomed: intervals are read off the beats the way a
+reader reads them on a printed median-beat report. The layout follows the paper's (6x2 when the
+paper is 6x2 or 12x1, else 3x4); each panel holds one lead's median beat, -500..+700 ms around R.
+The global fiducials are vertical lines through every column, the user drags them to correct the
+automatic ones; each lead's own fiducials are short ticks on its beat. Attributions of the model
+(averaged over the beats in the median) are drawn with the beat shading of the paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ecgviewer.gui.overlay import BeatScores, BeatShading, Legend
+from ecgviewer.gui.paper import LABEL_MM, MIN_MINOR_PX, SheetItem
+from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.measure import beats as B
+from ecgviewer.measure import signal
+from ecgviewer.measure.intervals import FIDUCIALS, Measurements
+from ecgviewer.measure.median_attribution import MedianAttribution
+from ecgviewer.ml import contract
+from ecgviewer.render.layout import Page, page_layout
+from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions
+
+BEAT_S = (-B.PRE_MS / 1000, B.POST_MS / 1000)  # the median-beat window around R, seconds
+FIDUCIAL_NAMES = {
+    "p_on": "P on",
+    "p_off": "P off",
+    "qrs_on": "QRS on",
+    "qrs_off": "QRS off",
+    "t_on": "T on",
+    "t_off": "T off",
+}
+TICK_MM = 1.5  # half-height of a lead's own fiducial tick
+COLUMNS = {"3x4": 4, "6x2": 2}
+
+
+def median_layout(options: ViewOptions, leads: tuple[str, ...]) -> Page:
+    """The paper's layout for one median beat per lead: each panel spans ``BEAT_S`` (seconds
+    from R) at the paper's speed, gain and lead order."""
+    layout = "6x2" if options.layout in ("6x2", "12x1") else "3x4"
+    width = (BEAT_S[1] - BEAT_S[0]) * options.speed
+    page = page_layout(
+        layout,
+        leads,
+        speed=options.speed,
+        gain=options.gain,
+        order=options.order,
+        trace_width=COLUMNS[layout] * width,
+    )
+    panels = tuple(replace(p, t0=BEAT_S[0], t1=BEAT_S[1]) for p in page.panels)
+    return replace(page, panels=panels, t0=BEAT_S[0], duration=BEAT_S[1] - BEAT_S[0])
+
+
+def median_scores(att: MedianAttribution, leads: tuple[str, ...], label: str) -> BeatScores:
+    """The averaged attribution as one "beat" per lead on the median beat's time axis (R at 0 s),
+    so that the paper's shading and legend draw it the same way; leads without tokens are left out."""
+    keep = np.flatnonzero(att.n_beats > 0)
+    n = len(keep)
+    return BeatScores(
+        lead=np.asarray(leads)[keep],
+        window=np.zeros(n, dtype=np.int64),
+        beat=np.zeros(n, dtype=np.int64),
+        start_s=np.full(n, -contract.R_INDEX / contract.FS),
+        stop_s=np.full(n, (contract.TOKEN_LEN - contract.R_INDEX) / contract.FS),
+        r_s=np.zeros(n),
+        score=att.beats[keep],
+        samples=None if att.samples is None else att.samples[keep],
+        signed=True,
+        label=label,
+    )
+
+
+class _PanBox(pg.ViewBox):
+    """Pans with the left button and never zooms: the beats stay at true scale."""
+
+    def wheelEvent(self, ev, axis=None) -> None:
+        ev.ignore()
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+        else:
+            ev.ignore()
+
+
+class MedianView(pg.GraphicsView):
+    """Median beats of one ``Measurements`` on calibrated paper; emits the user's caliper moves."""
+
+    fiducialMoved = QtCore.Signal(str, float)  # global fiducial, ms from R
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent, useOpenGL=False)
+        self.setAntialiasing(True)
+        self.vb = _PanBox(lockAspect=1.0, enableMenu=False, defaultPadding=0.0)
+        self.vb.disableAutoRange()
+        self.setCentralItem(self.vb)
+        self.options = ViewOptions()
+        self.px_per_mm = DEFAULT_PX_PER_MM
+        self.measurements: Measurements | None = None
+        self.page: Page | None = None
+        self.sheet = SheetItem()
+        self.sheet.setZValue(-20)
+        self.shading = BeatShading()
+        self.curve = pg.PlotCurveItem(connect="finite")
+        self.ticks = pg.PlotCurveItem(connect="pairs")
+        self.footer = pg.TextItem(anchor=(0, 0.5))
+        for item in (self.sheet, self.shading, self.curve, self.ticks, self.footer):
+            self.vb.addItem(item)
+        self._mark = THEMES[self.options.theme].marks  # the calipers' colour
+        # Lead labels and caliper lines are made once and reused: removing a line that carries a
+        # label from the scene and dropping it crashed the Qt bindings (segmentation fault).
+        self.labels = [pg.TextItem("", anchor=(0, 0)) for _ in STANDARD_LEADS]
+        self._line_labels: dict[str, pg.InfLineLabel] = {}
+        self._pool = {
+            key: [self._make_line(key, c) for c in range(max(COLUMNS.values()))] for key in FIDUCIALS
+        }
+        for item in self.labels:
+            self.vb.addItem(item)
+        self.lines: dict[str, list[pg.InfiniteLine]] = {}  # the fiducials shown: one line per column
+        self._placing = False  # lines moved by the program, not the user
+        self._home = True  # keep the sheet's top-left in view until the user pans
+        self.vb.sigResized.connect(self._keep_scale)
+        self.vb.sigRangeChangedManually.connect(self._panned)
+        self.vb.sigRangeChanged.connect(self._fit_lines)
+
+    # -- inputs ----------------------------------------------------------------------------------
+    def set_view(self, options: ViewOptions, px_per_mm: float) -> None:
+        """Follow the paper's speed, gain, layout, order, theme and screen calibration."""
+        if (options, px_per_mm) == (self.options, self.px_per_mm):
+            return
+        self.options, self.px_per_mm = options, px_per_mm
+        self._rebuild()
+
+    def set_measurements(self, m: Measurements | None) -> None:
+        """Show ``m``; when only its fiducials changed (an edit), the beats stay and the lines move."""
+        same_beats = m is not None and self.measurements is not None and m.median is self.measurements.median
+        self.measurements = m
+        if same_beats:
+            self._place_lines()
+        else:
+            self._rebuild()
+
+    def set_attribution(self, scores: BeatScores | None, opacity: float) -> None:
+        self.shading.opacity = opacity
+        self.shading.set_scores(scores)
+
+    # -- geometry --------------------------------------------------------------------------------
+    def x_of(self, column: int, ms: float) -> float:
+        """Paper x (mm) of ``ms`` from R in ``column``."""
+        assert self.page is not None
+        p = self._columns()[column]
+        return p.x + (ms / 1000 - p.t0) * self.options.speed
+
+    def ms_of(self, column: int, x: float) -> float:
+        assert self.page is not None
+        p = self._columns()[column]
+        return ((x - p.x) / self.options.speed + p.t0) * 1000
+
+    def _columns(self) -> list:
+        assert self.page is not None
+        return [p for p in self.page.panels if p.row == 0]
+
+    # -- building --------------------------------------------------------------------------------
+    def _font(self, mm: float = LABEL_MM) -> QtGui.QFont:
+        font = QtGui.QFont()
+        font.setPixelSize(max(9, round(mm * self.px_per_mm)))
+        return font
+
+    def _make_line(self, key: str, column: int) -> pg.InfiniteLine:
+        line = pg.InfiniteLine(angle=90, movable=True)
+        if column == 0:  # one label per fiducial, staggered so that neighbours stay readable
+            position = 0.97 - 0.045 * FIDUCIALS.index(key)
+            self._line_labels[key] = pg.InfLineLabel(line, FIDUCIAL_NAMES[key], position=position)
+        line.setZValue(10)
+        line.hide()
+        line.sigPositionChanged.connect(self._line_moved)
+        self.vb.addItem(line)
+        return line
+
+    def _rebuild(self) -> None:
+        theme, m = THEMES[self.options.theme], self.measurements
+        self._mark = theme.marks
+        self.setBackground(theme.desk)
+        self.sheet.set_colors(theme.paper, theme.minor, theme.major)
+        self.sheet.set_show_minor(self.px_per_mm >= MIN_MINOR_PX)
+        self.curve.setPen(pg.mkPen(theme.ink, width=1))
+        self.ticks.setPen(pg.mkPen(theme.marks, width=1))
+        for label in self.labels:
+            label.hide()
+        if m is None:
+            self.page = None
+            self._show_lines(theme.paper)
+            self.sheet.set_size(0.0, 0.0)
+            for curve in (self.curve, self.ticks):
+                curve.setData([], [])
+            self.footer.setText("")
+            self.shading.set_page(None)
+            return
+        self.page = page = median_layout(self.options, m.leads)
+        self.sheet.set_size(page.width, page.height)
+        xs, ys, tx, ty = [], [], [], []
+        step = page.speed / signal.FS  # mm per median sample
+        for p, label in zip(page.panels, self.labels, strict=True):
+            i = m.leads.index(p.lead)
+            label.setText(p.label if m.present[i] else f"{p.label} (no usable signal)")
+            label.setColor(theme.text if m.present[i] else theme.major)
+            label.setFont(self._font())
+            label.setPos(p.x + 1.0, p.y + page.row_pitch / 2 - 0.5)
+            label.show()
+            if not m.present[i]:
+                continue
+            x = p.x + step * np.arange(m.median.shape[1])
+            y = p.y + p.sign * page.gain * m.median[i].astype(np.float64)
+            xs += [x, [np.nan]]
+            ys += [y, [np.nan]]
+            for ms in m.lead_fiducials[i].values():
+                if ms is not None:
+                    xk = p.x + (ms / 1000 - p.t0) * page.speed
+                    yk = float(np.interp(xk, x, y))
+                    tx += [xk, xk]
+                    ty += [yk - TICK_MM, yk + TICK_MM]
+        self.curve.setData(np.concatenate(xs) if xs else [], np.concatenate(ys) if ys else [])
+        self.ticks.setData(np.asarray(tx, dtype=float), np.asarray(ty, dtype=float))
+        self._show_lines(theme.paper)
+        self.shading.set_page(page)
+        self.footer.setFont(self._font(2.8))
+        self.footer.setColor(theme.text)
+        self.footer.setPos(page.pulse_x, 2.5)
+        self.footer.setText(self.footer_text())
+        self._home = True
+        self._keep_scale()
+
+    def _show_lines(self, fill: str) -> None:
+        """One line per column for each fiducial the measurement has; the others hidden."""
+        m = self.measurements
+        columns = len(self._columns()) if m is not None else 0
+        self.lines = {
+            key: lines[:columns]
+            for key, lines in self._pool.items()
+            if columns and m.fiducials[key] is not None
+        }
+        for key, lines in self._pool.items():
+            for c, line in enumerate(lines):
+                line.setHoverPen(pg.mkPen(self._mark, width=3))
+                line.setVisible(c < len(self.lines.get(key, ())))
+            self._line_labels[key].setColor(self._mark)
+            self._line_labels[key].fill = pg.mkBrush(fill)
+        self._place_lines()
+        self._fit_lines()
+
+    def _place_lines(self) -> None:
+        """Put every line at its fiducial, kept between its neighbours while dragged."""
+        m = self.measurements
+        if m is None or self.page is None:
+            return
+        shown = [k for k in FIDUCIALS if k in self.lines]
+        lo_ms, hi_ms = (t * 1000 for t in BEAT_S)
+        self._placing = True
+        try:
+            for j, key in enumerate(shown):
+                ms = float(m.fiducials[key])
+                before = min(float(m.fiducials[shown[j - 1]]), ms) if j > 0 else lo_ms
+                after = max(float(m.fiducials[shown[j + 1]]), ms) if j + 1 < len(shown) else hi_ms
+                edited = " (edited)" if key in m.edited else ""
+                style = QtCore.Qt.PenStyle.DashLine if edited else QtCore.Qt.PenStyle.SolidLine
+                for c, line in enumerate(self.lines[key]):
+                    line.setBounds((self.x_of(c, before), self.x_of(c, after)))
+                    line.setValue(self.x_of(c, ms))
+                    line.setPen(pg.mkPen(self._mark, width=1, style=style))
+                    line.setToolTip(f"{FIDUCIAL_NAMES[key]}: {ms:+.0f} ms from R{edited}; drag to move it")
+                self._line_labels[key].setFormat(FIDUCIAL_NAMES[key] + edited)
+        finally:
+            self._placing = False
+        self.footer.setText(self.footer_text())
+
+    def _line_moved(self, line: pg.InfiniteLine) -> None:
+        if self._placing:
+            return
+        key, column = next(
+            (k, c) for k, lines in self.lines.items() for c, ln in enumerate(lines) if ln is line
+        )
+        ms = self.ms_of(column, line.value())
+        self._placing = True
+        try:
+            for c, other in enumerate(self.lines[key]):
+                if other is not line:
+                    other.setValue(self.x_of(c, ms))
+        finally:
+            self._placing = False
+        self.fiducialMoved.emit(key, ms)
+
+    def footer_text(self) -> str:
+        """Speed, gain and what the beats are the median of, as printed under them."""
+        m = self.measurements
+        if m is None:
+            return ""
+        used = sum(1 for r in m.beat_reasons if not r)
+        edited = (
+            f"   edited: {', '.join(FIDUCIAL_NAMES[k] for k in FIDUCIALS if k in m.edited)}"
+            if m.edited
+            else ""
+        )
+        return (
+            f"{self.options.scale_label()} (true scale)   median beats of {used} of {len(m.beat_reasons)} "
+            f"beats, {m.span_s[0]:.1f}\u2013{m.span_s[1]:.1f} s{edited}"
+        )
+
+    # -- scale -----------------------------------------------------------------------------------
+    def _keep_scale(self, *_args: object) -> None:
+        """Keep one paper millimetre at ``px_per_mm`` screen pixels through resizes."""
+        w, h = self.vb.width(), self.vb.height()
+        if w <= 0 or h <= 0:
+            return
+        if self._home and self.page is not None:
+            x0, y1 = -2.0, self.page.height + 2.0
+        else:
+            (x0, _), (_, y1) = self.vb.viewRange()
+        s = self.px_per_mm
+        self.vb.setRange(xRange=(x0, x0 + w / s), yRange=(y1 - h / s, y1), padding=0)
+
+    def _panned(self, *_args: object) -> None:
+        self._home = False
+
+    def _fit_lines(self, *_args: object) -> None:
+        """End the caliper lines at the sheet's edges (their span is a share of the view's height)."""
+        if self.page is None:
+            return
+        _, (y0, y1) = self.vb.viewRange()
+        a, b = (float(np.clip(y / (y1 - y0), 0.0, 1.0)) for y in (-y0, self.page.height - y0))
+        for lines in self.lines.values():
+            for line in lines:
+                line.setSpan(a, b)
+
+
+class MedianPanel(QtWidgets.QWidget):
+    """The median-beat view with a caption and a legend for the attribution drawn on it."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = MedianView()
+        self.status = QtWidgets.QLabel("")
+        self.status.setWordWrap(True)
+        self.show_attribution = QtWidgets.QCheckBox("Attribution")
+        self.show_attribution.setChecked(True)
+        self.show_attribution.setToolTip("The model's attribution, averaged over the beats in the median")
+        self.caption = QtWidgets.QLabel("")
+        self.caption.setWordWrap(True)
+        self.legend = Legend()
+        self.legend.hide()
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.show_attribution)
+        box = QtWidgets.QVBoxLayout(self)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addLayout(top)
+        box.addWidget(self.view, 1)
+        box.addWidget(self.caption)
+        box.addWidget(self.legend)
+
+    def set_attribution(self, scores: BeatScores | None, caption: str = "", opacity: float = 0.6) -> None:
+        """Shade the beats with ``scores`` (None: no shading) and say what they are."""
+        self.view.set_attribution(scores, opacity)
+        self.legend.set_scores(scores, opacity)
+        self.legend.setVisible(scores is not None)
+        self.caption.setText(caption)

@@ -1,0 +1,1 @@
+"""Clinical measurements: delineation of P, QRS and T, median beats, global intervals and axes."""

@@ -1,0 +1,119 @@
+"""Beats for measurement: found from the delineator's QRS labels, sorted into dominant and
+excluded (premature, other morphology, noisy), and averaged into median beats per lead."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecgviewer.measure import signal
+
+PRE_MS, POST_MS = 500.0, 700.0  # median-beat window around R: 1.2 s, as MUSE and aECG medians
+PRE = round(PRE_MS * signal.FS / 1000)
+POST = round(POST_MS * signal.FS / 1000)
+QRS_VOTE = 0.3  # share of present leads that must label a sample QRS for it to be a beat
+MIN_RR_MS = 200.0  # two QRS detections closer than this are one beat
+QRS_HALF_MS = 60.0  # morphology is compared over R +- this
+MIN_CORRELATION = 0.85  # below: other QRS morphology (ectopic or aberrant)
+PREMATURE = 0.85  # RR before the beat shorter than this share of the median RR
+NOISE_FACTOR = 3.0  # residual against the template this many times the median residual
+MIN_NOISE_MV = 0.05
+PACE_SLOPE_MV_PER_MS = 0.125  # pacing spike: |dV/dt| above this ...
+PACE_LEADS = 6  # ... in at least this many leads at once
+MIN_PACE_FS = 400.0  # spikes last ~0.5-2 ms: invisible at lower sampling rates
+
+
+@dataclass(frozen=True)
+class Beats:
+    r: np.ndarray  # R (alignment point) of every beat, samples at signal.FS
+    reasons: tuple[str, ...]  # "" for a beat in the median, else why it was left out
+
+    @property
+    def included(self) -> np.ndarray:
+        return np.array([not r for r in self.reasons], dtype=bool)
+
+
+def find(labels: np.ndarray, x: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """R samples from per-lead labels (leads, n): runs where enough leads say QRS; R is the
+    spatial-RMS maximum inside each run."""
+    if not present.any():
+        return np.zeros(0, dtype=np.int64)
+    vote = (labels[present] == 2).mean(axis=0)
+    inside = np.concatenate([[0], (vote >= QRS_VOTE).astype(np.int8), [0]])
+    starts, stops = np.flatnonzero(np.diff(inside) == 1), np.flatnonzero(np.diff(inside) == -1)
+    rms = signal.spatial_rms(x, present)
+    peaks: list[int] = []
+    min_gap = MIN_RR_MS * signal.FS / 1000
+    for a, b in zip(starts, stops, strict=True):
+        r = int(a + np.argmax(rms[a:b]))
+        if peaks and r - peaks[-1] < min_gap:
+            if rms[r] > rms[peaks[-1]]:
+                peaks[-1] = r
+            continue
+        peaks.append(r)
+    return np.asarray(peaks, dtype=np.int64)
+
+
+def windows(values: np.ndarray, centres: np.ndarray, pre: int = PRE, post: int = POST) -> np.ndarray:
+    """(beats, leads, pre + post) windows of ``values`` (leads, n) around ``centres``; NaN where
+    a window runs past the recording. Used for signals and for attributions alike."""
+    leads, n = values.shape
+    out = np.full((len(centres), leads, pre + post), np.nan, dtype=np.float32)
+    for i, c in enumerate(np.asarray(centres, dtype=np.int64)):
+        a, b = max(0, c - pre), min(n, c + post)
+        if b > a:
+            out[i, :, a - (c - pre) : b - (c - pre)] = values[:, a:b]
+    return out
+
+
+def classify(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> Beats:
+    """Leave out premature beats, beats of another QRS morphology and noisy beats; if that
+    would leave none, keep them all (the median is then of everything, and says so)."""
+    reasons = [""] * len(r)
+    if len(r) < 3 or not present.any():
+        return Beats(r, tuple(reasons))
+    w = windows(x[present], r)
+    template = np.nanmedian(w, axis=0)
+    half = round(QRS_HALF_MS * signal.FS / 1000)
+    qrs = slice(PRE - half, PRE + half)
+    rr = np.diff(r) * 1000 / signal.FS
+    median_rr = float(np.median(rr))
+    residual = np.sqrt(np.nanmean((w - template) ** 2, axis=(1, 2)))
+    noise_limit = max(NOISE_FACTOR * float(np.median(residual)), MIN_NOISE_MV)
+    for i in range(len(r)):
+        a, b = w[i][:, qrs].ravel(), template[:, qrs].ravel()
+        ok = np.isfinite(a) & np.isfinite(b)
+        corr = np.corrcoef(a[ok], b[ok])[0, 1] if ok.sum() > 3 else 1.0
+        if i > 0 and rr[i - 1] < PREMATURE * median_rr:
+            reasons[i] = "premature"
+        elif np.isfinite(corr) and corr < MIN_CORRELATION:
+            reasons[i] = f"other QRS morphology (r = {corr:.2f})"
+        elif residual[i] > noise_limit:
+            reasons[i] = "noisy"
+    if all(reasons):
+        reasons = [""] * len(r)
+    return Beats(r, tuple(reasons))
+
+
+def median(x: np.ndarray, beats: Beats) -> np.ndarray:
+    """Median beats (leads, PRE + POST) over the included beats."""
+    w = windows(x, beats.r[beats.included])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns at the edges
+        out = np.nanmedian(w, axis=0)
+    return np.nan_to_num(out, nan=0.0).astype(np.float32)
+
+
+def pacing_spikes(signals: np.ndarray, fs: float) -> np.ndarray | None:
+    """Times (s) of pacing spikes in raw signals at their own rate: many leads jumping at once
+    faster than any native wave does. None when ``fs`` is too low to see a spike."""
+    if fs < MIN_PACE_FS or signals.shape[0] < PACE_LEADS:
+        return None
+    slope = np.abs(np.diff(np.nan_to_num(signals), axis=-1)) * fs / 1000  # mV per ms
+    hits = np.flatnonzero((slope > PACE_SLOPE_MV_PER_MS).sum(axis=0) >= PACE_LEADS)
+    if len(hits) == 0:
+        return np.zeros(0)
+    events = hits[np.concatenate([[True], np.diff(hits) > 0.02 * fs])]  # one per 20 ms cluster
+    return events / fs

@@ -1,0 +1,131 @@
+"""The delineator: load the bundled U-Net, label samples, and turn labels into waves.
+
+Weights are safetensors (never a pickle) with their architecture and the delineation contract
+version in the metadata; a JSON card beside them names the training records and command.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.errors import EcgError
+from ecgviewer.measure import signal
+
+WAVES = ("P", "QRS", "T")
+MIN_MS = {"P": 24.0, "QRS": 28.0, "T": 48.0}  # shorter runs of a label are noise
+MERGE_MS = 12.0  # same-label runs separated by less than this are one wave
+
+
+@dataclass(frozen=True)
+class Wave:
+    kind: str  # "P", "QRS" or "T"
+    on: float  # samples at signal.FS, sub-sample
+    off: float
+
+
+class Delineator:
+    """A trained U-Net in eval mode; ``probabilities`` runs it on prepared 250 Hz signals."""
+
+    def __init__(self, model, meta: dict) -> None:
+        self.model = model
+        self.meta = meta
+
+    @classmethod
+    def load(cls, path: Path) -> Delineator:
+        from ecgviewer.measure.unet import UNet1d, UNetConfig
+        from ecgviewer.ml.bundle import read_card, read_weights
+
+        path = Path(path)
+        meta, state = read_weights(path, "delineator", "delineator")
+        if meta.get("contract") != signal.VERSION:
+            raise EcgError(
+                f"{path.name}: trained with delineation contract {meta.get('contract')}, "
+                f"this version uses {signal.VERSION}"
+            )
+        try:
+            model = UNet1d(UNetConfig.from_dict(meta["config"]))
+            model.load_state_dict(state)
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise EcgError(f"{path.name}: weights do not match their architecture ({exc})") from exc
+        model.eval()
+        read_card(path)  # refuses weights that do not match their card
+        return cls(model, meta)
+
+    @classmethod
+    def bundled(cls) -> Delineator:
+        from ecgviewer.assets import delineator_path
+
+        return cls.load(delineator_path())
+
+    def save(self, path: Path, extra: dict | None = None) -> str:
+        """Write weights + metadata atomically; returns the SHA-256 of the file."""
+        import hashlib
+
+        from safetensors.torch import save
+
+        from ecgviewer.storage import atomic_write_bytes
+
+        meta = {"config": self.model.config.to_dict(), "contract": signal.VERSION, **(extra or {})}
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        data = save(state, metadata={"delineator": json.dumps(meta)})
+        atomic_write_bytes(Path(path), data)
+        return hashlib.sha256(data).hexdigest()
+
+    def probabilities(self, x: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+        """Prepared (leads, n) 250 Hz signals -> class probabilities (leads, 4, n)."""
+        import torch
+
+        rms = signal.spatial_rms(x, present)
+        inputs = np.stack([x, np.broadcast_to(rms, x.shape)], axis=1).astype(np.float32)
+        with torch.inference_mode():
+            logits = self.model(torch.from_numpy(inputs))
+            return torch.softmax(logits, dim=1).numpy()
+
+
+def waves(probs: np.ndarray) -> list[Wave]:
+    """Waves of one lead from its (4, n) probabilities: argmax runs, merged across tiny gaps,
+    short ones dropped, each edge placed where the wave's probability crosses 0.5."""
+    label = probs.argmax(axis=0)
+    out: list[Wave] = []
+    for k, kind in enumerate(WAVES, start=1):
+        mask = label == k
+        runs = _runs(mask)
+        runs = _merge(runs, MERGE_MS * signal.FS / 1000)
+        p = probs[k]
+        for a, b in runs:
+            if (b - a) * 1000 / signal.FS < MIN_MS[kind]:
+                continue
+            out.append(Wave(kind, _edge(p, a, rising=True), _edge(p, b, rising=False)))
+    return sorted(out, key=lambda w: w.on)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+
+
+def _merge(runs: list[tuple[int, int]], gap: float) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] < gap:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _edge(p: np.ndarray, i: int, rising: bool) -> float:
+    """Sub-sample edge of a run starting (rising) or ending (falling) at sample boundary ``i``:
+    the wave's 0.5 crossing between samples i-1 and i, shifted half a sample so that a crossing
+    exactly between them gives the first (or last) labelled sample, as annotations count."""
+    if i <= 0 or i >= len(p):
+        return float(i) if rising else float(i - 1)
+    before, after = float(p[i - 1]), float(p[i])
+    if before == after:
+        return float(i) if rising else float(i - 1)
+    crossing = i - 1 + float(np.clip((0.5 - before) / (after - before), 0.0, 1.0))
+    return crossing + 0.5 if rising else crossing - 0.5

@@ -1,0 +1,224 @@
+"""Global fiducials and measurements from median beats: intervals, QTc, frontal axes.
+
+Global onsets and offsets come from all leads together, as IEC 60601-2-25 and the CSE study
+define them: the second-earliest onset and the second-latest offset over the leads that show the
+wave (robust to one lead's error; the earliest or latest when only one lead shows it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+
+import numpy as np
+
+from ecgviewer.measure import beats as B
+from ecgviewer.measure import signal
+
+FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_on", "t_off")
+# QTc formulas, RR in seconds, QT in ms (Rautaharju et al., AHA/ACCF/HRS 2009 Part IV; Luo 2004).
+QTC_FORMULAS = {
+    "Bazett": lambda qt, rr: qt / math.sqrt(rr),
+    "Fridericia": lambda qt, rr: qt / rr ** (1 / 3),
+    "Framingham": lambda qt, rr: qt + 154.0 * (1.0 - rr),
+    "Hodges": lambda qt, rr: qt + 1.75 * (60.0 / rr - 60.0),
+}
+DEFAULT_QTC = "Bazett"  # clinical default; the formula is always named beside the value
+# Hexaxial reference frame: lead direction (degrees) and gain relative to lead I (Goldberger's
+# augmented leads see the heart vector scaled by sqrt(3)/2).
+LIMB_FRAME = {
+    "I": (0, 1.0),
+    "II": (60, 1.0),
+    "III": (120, 1.0),
+    "aVR": (-150, math.sqrt(3) / 2),
+    "aVL": (-30, math.sqrt(3) / 2),
+    "aVF": (90, math.sqrt(3) / 2),
+}
+MIN_LEADS_SHARE = 0.25  # a wave must show in this share of present leads to count as present
+IRREGULAR_CV = 0.15  # RR coefficient of variation above which the rhythm is called irregular
+P_SEARCH_MS, T_SEARCH_MS = 400.0, 700.0
+
+
+@dataclass(frozen=True)
+class Value:
+    """One measurement: a number with its unit, or None and the reason it could not be made."""
+
+    value: float | None
+    unit: str
+    reason: str = ""
+    edited: bool = False
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Everything measured on one span. Fiducials are ms relative to the median beat's R."""
+
+    leads: tuple[str, ...]
+    present: np.ndarray  # (leads,) bool
+    median: np.ndarray  # (leads, PRE + POST) mV at signal.FS, R at index B.PRE
+    lead_fiducials: tuple[dict[str, float | None], ...]  # per lead, from its own median beat
+    fiducials: dict[str, float | None]  # global
+    auto_fiducials: dict[str, float | None]  # before any user edit
+    r_times: np.ndarray  # s, in the recording, every beat found
+    beat_reasons: tuple[str, ...]  # "" if the beat is in the median, else why not
+    values: dict[str, Value]  # hr, rr, p, pr, qrs, qt, qtc_<formula>, p_axis, qrs_axis, t_axis
+    withheld: dict[str, str] = field(default_factory=dict)  # value -> why it is not measured here
+    notes: tuple[str, ...] = ()
+    span_s: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def edited(self) -> frozenset[str]:
+        return frozenset(k for k in FIDUCIALS if self.fiducials.get(k) != self.auto_fiducials.get(k))
+
+    @property
+    def window_ms(self) -> tuple[float, float]:
+        return (-B.PRE_MS, B.POST_MS)
+
+    def qtc(self, formula: str) -> Value:
+        return self.values[f"qtc_{formula.lower()}"]
+
+
+def lead_fiducials(lead_waves, r_index: int) -> dict[str, float | None]:
+    """The QRS at R and the P before it and T after it, of one lead's median beat, in ms from R."""
+    ms = 1000 / signal.FS
+    fid: dict[str, float | None] = dict.fromkeys(FIDUCIALS)
+    qrs = [w for w in lead_waves if w.kind == "QRS" and w.on - 15 / ms <= r_index <= w.off + 15 / ms]
+    if not qrs:
+        return fid
+    q = min(qrs, key=lambda w: abs((w.on + w.off) / 2 - r_index))
+    fid["qrs_on"], fid["qrs_off"] = (q.on - r_index) * ms, (q.off - r_index) * ms
+    ps = [w for w in lead_waves if w.kind == "P" and w.off <= q.on + 2 and w.on >= q.on - P_SEARCH_MS / ms]
+    if ps:
+        fid["p_on"], fid["p_off"] = (ps[-1].on - r_index) * ms, (ps[-1].off - r_index) * ms
+    ts = [w for w in lead_waves if w.kind == "T" and w.on >= q.off - 2 and w.off <= q.off + T_SEARCH_MS / ms]
+    if ts:
+        fid["t_on"], fid["t_off"] = (ts[0].on - r_index) * ms, (ts[0].off - r_index) * ms
+    return fid
+
+
+def global_fiducials(per_lead: list[dict[str, float | None]], n_present: int) -> tuple[dict, list[str]]:
+    """Second-earliest onsets and second-latest offsets; waves seen in too few leads are absent."""
+    need = max(1, math.ceil(MIN_LEADS_SHARE * n_present))
+    out: dict[str, float | None] = dict.fromkeys(FIDUCIALS)
+    missing = []
+    for wave in ("p", "qrs", "t"):
+        on = sorted(f[f"{wave}_on"] for f in per_lead if f[f"{wave}_on"] is not None)
+        off = sorted((f[f"{wave}_off"] for f in per_lead if f[f"{wave}_off"] is not None), reverse=True)
+        if len(on) < need:
+            missing.append(wave)
+            continue
+        out[f"{wave}_on"] = on[1] if len(on) >= 3 else on[0]
+        out[f"{wave}_off"] = off[1] if len(off) >= 3 else off[0]
+    # Leads disagree at the edges: a P cannot end after the QRS starts, a T start before it ends.
+    if out["p_off"] is not None and out["qrs_on"] is not None:
+        out["p_off"] = min(out["p_off"], out["qrs_on"])
+    if out["t_on"] is not None and out["qrs_off"] is not None:
+        out["t_on"] = max(out["t_on"], out["qrs_off"])
+    return out, missing
+
+
+def frontal_axis(
+    median: np.ndarray, leads: tuple[str, ...], present: np.ndarray, on: float | None, off: float | None
+) -> float | None:
+    """Frontal-plane axis (degrees, -180..180] of the net area between ``on`` and ``off`` (ms from
+    R), least squares over the limb leads present; None without two independent leads."""
+    if on is None or off is None or off <= on:
+        return None
+    a, b = B.PRE + round(on * signal.FS / 1000), B.PRE + round(off * signal.FS / 1000) + 1
+    base = max(0, a - round(0.01 * signal.FS))
+    rows, areas = [], []
+    for i, lead in enumerate(leads):
+        if lead in LIMB_FRAME and present[i]:
+            angle, gain = LIMB_FRAME[lead]
+            baseline = float(np.mean(median[i, base : a + 1]))
+            areas.append(float(np.sum(median[i, a:b] - baseline)))
+            rows.append([gain * math.cos(math.radians(angle)), gain * math.sin(math.radians(angle))])
+    if len(rows) < 2 or np.linalg.matrix_rank(np.asarray(rows)) < 2:
+        return None
+    (hx, hy), *_ = np.linalg.lstsq(np.asarray(rows), np.asarray(areas), rcond=None)
+    if math.hypot(hx, hy) < 1e-6:
+        return None
+    return round(math.degrees(math.atan2(hy, hx)), 0)
+
+
+def values(m: Measurements) -> dict[str, Value]:
+    """HR and RR as found, and intervals, QTc and axes recomputed from ``m.fiducials``;
+    ``m.withheld`` names values this recording cannot give (pacing) and why."""
+    f, ms, missing = m.fiducials, "ms", m.withheld
+    rr_ms = m.values["rr"].value
+
+    def span(name: str, a: str, b: str) -> Value:
+        if name in missing:
+            return Value(None, ms, missing[name])
+        if f[a] is None or f[b] is None:
+            return Value(None, ms, f"no {_wave_name(a if f[a] is None else b)} found")
+        return Value(round(f[b] - f[a], 1), ms, edited=a in m.edited or b in m.edited)
+
+    out = {
+        "hr": m.values["hr"],
+        "rr": m.values["rr"],
+        "p": span("p", "p_on", "p_off"),
+        "pr": span("pr", "p_on", "qrs_on"),
+        "qrs": span("qrs", "qrs_on", "qrs_off"),
+        "qt": span("qt", "qrs_on", "t_off"),
+    }
+    qt = out["qt"]
+    for name, fn in QTC_FORMULAS.items():
+        key = f"qtc_{name.lower()}"
+        if qt.value is None:
+            out[key] = Value(None, ms, qt.reason)
+        elif rr_ms is None:
+            out[key] = Value(None, ms, m.values["rr"].reason)
+        else:
+            out[key] = Value(round(fn(qt.value, rr_ms / 1000), 1), ms, edited=qt.edited)
+    for wave, (a, b) in {
+        "p": ("p_on", "p_off"),
+        "qrs": ("qrs_on", "qrs_off"),
+        "t": ("t_on", "t_off"),
+    }.items():
+        key = f"{wave}_axis"
+        if key in missing:
+            out[key] = Value(None, "°", missing[key])
+            continue
+        axis = frontal_axis(m.median, m.leads, m.present, f[a], f[b])
+        reason = (
+            ""
+            if axis is not None
+            else (f"no {_wave_name(a)} found" if f[a] is None else "needs two limb leads")
+        )
+        out[key] = Value(axis, "°", reason, edited=a in m.edited or b in m.edited)
+    return out
+
+
+def _wave_name(fiducial: str) -> str:
+    return {"p": "P wave", "qrs": "QRS complex", "t": "T wave"}[fiducial.split("_")[0]]
+
+
+def with_fiducials(m: Measurements, **changes: float | None) -> Measurements:
+    """The same measurements with some global fiducials moved by the user (ms from R); every
+    value that depends on a moved fiducial is recomputed and marked edited."""
+    unknown = set(changes) - set(FIDUCIALS)
+    if unknown:
+        raise ValueError(f"unknown fiducials {sorted(unknown)}")
+    fid = {**m.fiducials, **changes}
+    placed = [(k, fid[k]) for k in FIDUCIALS if fid[k] is not None]
+    for (a, ta), (b, tb) in pairwise(placed):
+        if tb < ta:
+            raise ValueError(f"{b} ({tb:.0f} ms) would come before {a} ({ta:.0f} ms)")
+    moved = replace(m, fiducials=fid)
+    return replace(moved, values=values(moved))
+
+
+def rate(r_times: np.ndarray) -> tuple[dict[str, Value], list[str]]:
+    """Heart rate and RR from every beat found (not only the median's), and a rhythm note."""
+    if len(r_times) < 2:
+        reason = "fewer than two beats"
+        return {"hr": Value(None, "bpm", reason), "rr": Value(None, "ms", reason)}, []
+    rr = np.diff(r_times) * 1000
+    mean = float(np.mean(rr))
+    notes = []
+    cv = float(np.std(rr) / mean)
+    if len(rr) >= 3 and cv > IRREGULAR_CV:
+        notes.append(f"irregular rhythm: RR {rr.min():.0f}-{rr.max():.0f} ms (variation {100 * cv:.0f} %)")
+    return {"hr": Value(round(60000 / mean, 0), "bpm"), "rr": Value(round(mean, 0), "ms")}, notes

@@ -1,0 +1,163 @@
+"""``measure``: a recording span in, ``Measurements`` out (the app, the CLI and the validation
+all call this one function)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from ecgviewer.measure import beats as B
+from ecgviewer.measure import delineate as D
+from ecgviewer.measure import intervals as I
+from ecgviewer.measure import signal
+from ecgviewer.measure.intervals import FIDUCIALS, Measurements, Value
+from ecgviewer.recording import Recording
+
+INTERVAL_VALUES = (
+    "p",
+    "pr",
+    "qrs",
+    "qt",
+    *(f"qtc_{f.lower()}" for f in I.QTC_FORMULAS),
+    "p_axis",
+    "qrs_axis",
+    "t_axis",
+)
+MIN_PACING_SPIKES = 2
+
+
+def measure(
+    signals: np.ndarray, fs: float, leads: Sequence[str], delineator: D.Delineator, start_s: float = 0.0
+) -> Measurements:
+    """Delineate, find and sort beats, build median beats and measure them. Values that cannot
+    be measured carry the reason (no beats, paced rhythm, no P wave...) instead of a number."""
+    from ecgviewer.ml.contract import LEADS, standard_leads
+
+    raw, present = standard_leads(np.asarray(signals), leads)
+    duration = raw.shape[-1] / fs
+    empty = {k: None for k in FIDUCIALS}
+    base = Measurements(
+        leads=LEADS,
+        present=present,
+        median=np.zeros((len(LEADS), B.PRE + B.POST), np.float32),
+        lead_fiducials=tuple(dict(empty) for _ in LEADS),
+        fiducials=dict(empty),
+        auto_fiducials=dict(empty),
+        r_times=np.zeros(0),
+        beat_reasons=(),
+        values={},
+        span_s=(start_s, start_s + duration),
+    )
+    if not present.any():
+        return _withheld(base, "no usable lead (missing, flat or all NaN)")
+    x = signal.prepare(raw, fs)
+    labels = delineator.probabilities(x, present).argmax(axis=1)
+    labels[~present] = 0
+    r = B.find(labels, x, present)
+    if len(r) == 0:
+        return _withheld(base, "no QRS complexes found")
+    beats = B.classify(x, r, present)
+    rate, notes = I.rate(start_s + r / signal.FS)
+    median = B.median(x, beats)
+    per_lead = _delineate_median(median, present, delineator)
+    fid, missing = I.global_fiducials(
+        [f for f, p in zip(per_lead, present, strict=True) if p], int(present.sum())
+    )
+    notes += _notes(beats, missing)
+    withheld = {}
+    spikes = B.pacing_spikes(raw, fs)
+    if spikes is not None and len(spikes) >= MIN_PACING_SPIKES:
+        why = f"not measured: paced rhythm ({len(spikes)} pacing spikes found)"
+        withheld = dict.fromkeys(INTERVAL_VALUES, why)
+        notes.append(f"paced rhythm: {len(spikes)} pacing spikes; intervals and axes are not measured")
+    m = Measurements(
+        leads=LEADS,
+        present=present,
+        median=median,
+        lead_fiducials=tuple(per_lead),
+        fiducials=dict(fid),
+        auto_fiducials=dict(fid),
+        r_times=start_s + r / signal.FS,
+        beat_reasons=beats.reasons,
+        values=rate,
+        withheld=withheld,
+        notes=tuple(notes),
+        span_s=base.span_s,
+    )
+    return replace(m, values=I.values(m))
+
+
+def measure_recording(rec: Recording, delineator: D.Delineator, offset_s: float = 0.0) -> Measurements:
+    """``measure`` on a recording (or a span cropped from one: ``offset_s`` is where it starts)."""
+    return measure(rec.signals, rec.fs, rec.leads, delineator, offset_s)
+
+
+def to_json(m: Measurements) -> dict:
+    """The measurements as plain JSON: values with units or the reason they are missing, the
+    global and per-lead fiducials (ms from the median beat's R), beats used and left out."""
+    return {
+        "span_s": list(m.span_s),
+        "values": {
+            k: {
+                "value": v.value,
+                "unit": v.unit,
+                **({"reason": v.reason} if v.reason else {}),
+                **({"edited": True} if v.edited else {}),
+            }
+            for k, v in m.values.items()
+        },
+        "qtc_default": I.DEFAULT_QTC,
+        "fiducials_ms": _rounded(m.fiducials),
+        "lead_fiducials_ms": {
+            lead: _rounded(f) for lead, f, p in zip(m.leads, m.lead_fiducials, m.present, strict=True) if p
+        },
+        "beats": [
+            {"t_s": round(float(t), 3), **({"excluded": why} if why else {})}
+            for t, why in zip(m.r_times, m.beat_reasons, strict=True)
+        ],
+        "notes": list(m.notes),
+        "method": f"U-Net delineator on median beats (delineation contract {signal.VERSION}); "
+        "global onsets second-earliest and offsets second-latest over the leads",
+    }
+
+
+def _rounded(f: dict[str, float | None]) -> dict[str, float | None]:
+    return {k: None if v is None else round(v, 1) for k, v in f.items()}
+
+
+def _delineate_median(median: np.ndarray, present: np.ndarray, delineator: D.Delineator) -> list[dict]:
+    """Fiducials of each lead's median beat; edge-padded by 0.5 s (flat, like a TP segment) so
+    the window's ends do not look like the end of a recording."""
+    pad = signal.FS // 2
+    padded = np.pad(median, ((0, 0), (pad, pad)), mode="edge")
+    probs = delineator.probabilities(padded, present)[..., pad:-pad]
+    return [
+        I.lead_fiducials(D.waves(probs[i]), B.PRE) if present[i] else dict.fromkeys(FIDUCIALS)
+        for i in range(len(median))
+    ]
+
+
+def _notes(beats: B.Beats, missing: list[str]) -> list[str]:
+    notes = []
+    n, used = len(beats.r), int(beats.included.sum())
+    if n == 1:
+        notes.append("one beat only: the median beat is that beat; no heart rate")
+    elif used < n:
+        kinds = sorted({r.split(" (")[0] for r in beats.reasons if r})
+        notes.append(f"median of {used} of {n} beats; left out: {', '.join(kinds)}")
+    if "p" in missing:
+        notes.append(
+            "no P wave in the median beat (atrial fibrillation or flutter, junctional rhythm?): "
+            "P duration, PR and P axis not measured"
+        )
+    if "t" in missing:
+        notes.append("no T wave in the median beat: QT, QTc and T axis not measured")
+    return notes
+
+
+def _withheld(m: Measurements, why: str) -> Measurements:
+    values = {"hr": Value(None, "bpm", why), "rr": Value(None, "ms", why)}
+    values.update({k: Value(None, "°" if k.endswith("axis") else "ms", why) for k in INTERVAL_VALUES})
+    return replace(m, values=values, withheld=dict.fromkeys(INTERVAL_VALUES, why), notes=(why,))

@@ -1,0 +1,210 @@
+"""Measurements: the delineator's waves, global fiducials, intervals, QTc, axes, user edits,
+bad input, and the LUDB training/validation machinery (the validation itself is a command)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.measure import beats as B
+from ecgviewer.measure import intervals as I
+from ecgviewer.measure import signal
+from ecgviewer.measure.delineate import Delineator, waves
+from ecgviewer.measure.pipeline import measure, to_json
+
+
+@pytest.fixture(scope="module")
+def delineator() -> Delineator:
+    return Delineator.bundled()
+
+
+def _probs(labels: np.ndarray) -> np.ndarray:
+    p = np.full((4, len(labels)), 0.02)
+    p[labels, np.arange(len(labels))] = 0.94
+    return p
+
+
+def test_waves_from_labels_edges_merging_and_minimum_length():
+    lab = np.zeros(200, dtype=int)
+    lab[20:45] = 2  # QRS of 25 samples = 100 ms
+    lab[46:50] = 2  # a 1-sample gap (4 ms) < MERGE_MS: same QRS
+    lab[100:102] = 1  # 8 ms "P": shorter than MIN_MS, dropped
+    lab[120:180] = 3
+    out = waves(_probs(lab))
+    assert [w.kind for w in out] == ["QRS", "T"]
+    qrs = out[0]
+    assert qrs.on == pytest.approx(20.0, abs=0.05) and qrs.off == pytest.approx(49.0, abs=0.05)
+    # The edge sits where the wave's probability crosses 0.5 (0.8 of the way from 119 to 120),
+    # shifted half a sample so that a crossing midway gives the first labelled sample.
+    p = _probs(lab)
+    p[3, 119], p[3, 120] = 0.1, 0.6
+    t = next(w for w in waves(p) if w.kind == "T")
+    assert t.on == pytest.approx(119.8 + 0.5, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("formula", "rr", "expected"),
+    [
+        ("Bazett", 0.64, 500.0),
+        ("Fridericia", 0.512, 500.0),
+        ("Framingham", 0.64, 400 + 154 * 0.36),
+        ("Hodges", 0.64, 400 + 1.75 * (60 / 0.64 - 60)),
+        ("Bazett", 1.0, 400.0),
+    ],
+)
+def test_qtc_formulas(formula, rr, expected):
+    assert I.QTC_FORMULAS[formula](400.0, rr) == pytest.approx(expected)
+
+
+def _median_with_vector(angle_deg: float) -> np.ndarray:
+    """Limb-lead median beats whose QRS area is the projection of one frontal heart vector."""
+    med = np.zeros((12, B.PRE + B.POST), dtype=np.float32)
+    a, b = B.PRE - 10, B.PRE + 10
+    for i, lead in enumerate(STANDARD_LEADS):
+        if lead in I.LIMB_FRAME:
+            direction, gain = I.LIMB_FRAME[lead]
+            med[i, a:b] = gain * math.cos(math.radians(angle_deg - direction))
+    return med
+
+
+@pytest.mark.parametrize("angle", [-75.0, 0.0, 45.0, 110.0, 170.0])
+def test_frontal_axis_recovers_the_vector(angle):
+    med = _median_with_vector(angle)
+    present = np.ones(12, dtype=bool)
+    on, off = -10 * 1000 / signal.FS, 9 * 1000 / signal.FS
+    assert I.frontal_axis(med, STANDARD_LEADS, present, on, off) == pytest.approx(angle, abs=1.0)
+    only_one = np.array([lead == "I" for lead in STANDARD_LEADS])
+    assert I.frontal_axis(med, STANDARD_LEADS, only_one, on, off) is None
+
+
+def test_global_fiducials_second_earliest_and_wave_presence():
+    per_lead = [dict.fromkeys(I.FIDUCIALS) for _ in range(12)]
+    for i, f in enumerate(per_lead):
+        f.update(qrs_on=-50.0 + i, qrs_off=40.0 + i, t_on=150.0, t_off=380.0 - i)
+    per_lead[0]["p_on"], per_lead[0]["p_off"] = -200.0, -100.0  # P in one lead of 12 only
+    fid, missing = I.global_fiducials(per_lead, 12)
+    assert fid["qrs_on"] == -49.0 and fid["qrs_off"] == 50.0 and fid["t_off"] == 379.0
+    assert missing == ["p"] and fid["p_on"] is None
+
+
+@pytest.fixture(scope="module")
+def ludb(shared: Path):
+    root = shared / "ludb"
+    if not root.is_dir():
+        pytest.skip("LUDB not found in the shared data")
+    from training import ludb as L
+
+    return root, L
+
+
+def test_reference_follows_the_cardiologists_marks(ludb):
+    root, L = ludb
+    rec = L.load(root, 1)
+    from training.measurements import reference
+
+    lead_ii = reference(rec, [1])
+    every = reference(rec, list(range(12)))
+    # LUDB record 1, first marked beat: lead II QRS 644-682; I, V1 and V5 start at 641.
+    assert (lead_ii[0]["qrs_on"], lead_ii[0]["qrs_off"]) == (644, 682)
+    assert every[0]["qrs_on"] == min(w[1] for lead in rec.waves for w in lead[:3] if w[0] == "QRS")
+    assert every[0]["qrs_off"] >= lead_ii[0]["qrs_off"]
+    labels = L.labels(rec, signal.FS, 2500)
+    assert labels[1, round(662 / 2)] == 2 and labels[1, 0] == -1  # QRS peak; unmarked start
+
+
+def test_measurements_on_a_ludb_record(ludb, delineator):
+    """Machinery check on a record the bundled model was trained on (not a validation: that is
+    ``python -m training measurements``, held-out folds only)."""
+    root, L = ludb
+    from training.measurements import compare
+
+    rec = L.load(root, 2)
+    m = measure(rec.signals, rec.fs, STANDARD_LEADS, delineator)
+    diff = compare(rec, m, [1], m.lead_fiducials[1])  # lead II against lead II's marks
+    assert abs(diff["qrs"]) < 15 and abs(diff["pr"]) < 15 and abs(diff["qt"]) < 30, diff
+    hr = m.values["hr"].value
+    rr_ann = np.diff([w[1] for w in rec.waves[1] if w[0] == "QRS"]).mean() / rec.fs
+    assert hr == pytest.approx(60 / rr_ann, rel=0.05)
+    assert m.values["qtc_bazett"].value == pytest.approx(
+        m.values["qt"].value / math.sqrt(m.values["rr"].value / 1000), abs=0.2
+    )
+    doc = to_json(m)
+    assert doc["values"]["qrs"]["unit"] == "ms" and doc["fiducials_ms"]["qrs_on"] < 0
+
+
+def test_a_user_edit_moves_dependent_values_only(ludb, delineator):
+    root, L = ludb
+    rec = L.load(root, 2)
+    m = measure(rec.signals, rec.fs, STANDARD_LEADS, delineator)
+    moved = I.with_fiducials(m, qrs_on=m.fiducials["qrs_on"] - 10)
+    assert moved.edited == {"qrs_on"}
+    assert moved.values["qrs"].value == pytest.approx(m.values["qrs"].value + 10, abs=0.11)
+    assert moved.values["qrs"].edited and moved.values["pr"].edited and moved.values["qt"].edited
+    assert moved.values["p"] == m.values["p"] and not moved.values["p"].edited
+    assert I.with_fiducials(moved, qrs_on=m.fiducials["qrs_on"]).edited == frozenset()
+    with pytest.raises(ValueError, match="unknown"):
+        I.with_fiducials(m, r_peak=0.0)
+
+
+def test_paced_and_fibrillation_records_say_what_is_not_measured(ludb, delineator):
+    root, L = ludb
+    paced = L.load(root, 8)  # ventricular pacing (LUDB diagnoses)
+    m = measure(paced.signals, paced.fs, STANDARD_LEADS, delineator)
+    assert m.values["qrs"].value is None and "paced" in m.values["qrs"].reason
+    assert m.values["hr"].value is not None
+    af = L.load(root, 38)  # atrial fibrillation
+    m = measure(af.signals, af.fs, STANDARD_LEADS, delineator)
+    assert m.values["pr"].value is None and "P wave" in m.values["pr"].reason
+    assert any("P wave" in n for n in m.notes)
+    assert m.values["qrs"].value is not None
+
+
+def test_bad_input_gives_reasons_not_numbers(delineator, ludb):
+    flat = np.zeros((12, 5000), dtype=np.float32)
+    m = measure(flat, 500.0, STANDARD_LEADS, delineator)
+    assert all(v.value is None for v in m.values.values())
+    assert "no usable lead" in m.values["qrs"].reason
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.02, (12, 5000)).astype(np.float32)
+    m = measure(noise, 500.0, STANDARD_LEADS, delineator)
+    assert m.values["qrs"].value is None and m.values["qrs"].reason
+    root, L = ludb
+    rec = L.load(root, 2)
+    r = [w for w in rec.waves[1] if w[0] == "QRS"][1]
+    one = rec.signals[:, r[1] - 250 : r[2] + 250]  # one beat and 0.5 s either side
+    m = measure(one, rec.fs, STANDARD_LEADS, delineator)
+    assert len(m.r_times) == 1
+    assert m.values["hr"].value is None and "fewer than two beats" in m.values["hr"].reason
+    assert m.values["qtc_bazett"].value is None and m.values["qrs"].value is not None
+
+
+def test_stated_noise_levels():
+    from training import noise
+
+    rng = np.random.default_rng(1)
+    x = noise.stated("muscle", (12, 5000), 500.0, rng)
+    assert np.sqrt(np.mean(x**2)) == pytest.approx(noise.LEVELS["muscle"]["rms_mv"], rel=1e-3)
+    hum = noise.stated("mains", (1, 5000), 500.0, rng)
+    assert np.abs(hum).max() == pytest.approx(noise.LEVELS["mains"]["amplitude_mv"], rel=0.05)
+    spectrum = np.abs(np.fft.rfft(hum[0]))
+    assert np.fft.rfftfreq(5000, 1 / 500)[spectrum.argmax()] == pytest.approx(50.0)
+
+
+def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
+    root, _ = ludb
+    from training.delineator import TINY, run
+
+    summary = run(root, tmp_path / "run", tmp_path / "d.safetensors", TINY, limit=6)
+    assert set(summary["folds"]) == {0, 1, 2, 3, 4} and summary["bundled"]["records"] == 6
+    model = Delineator.load(tmp_path / "d.safetensors")
+    assert model.meta["trained_on"] == [1, 2, 3, 4, 5, 6]
+    probs = model.probabilities(np.zeros((12, 500), np.float32))
+    assert probs.shape == (12, 4, 500) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(Exception, match="not an ecgviewer delineator"):
+        Delineator.load(bad)

@@ -1,0 +1,160 @@
+"""Train the delineator (``python -m training delineator``): a 1-D U-Net on LUDB.
+
+LUDB's 200 records are split into ``ludb.FOLDS`` folds by record number. One model per fold is
+trained on the other folds (these give the held-out validation in ``measurements.py``), then
+the bundled model is trained on all 200 records with the same recipe, so the validation
+estimates the recipe the app ships. Crops of 2 s carry noise, amplitude and band-limit
+augmentation; some are cut to a median-beat-sized window padded with edge values, because the
+app also delineates median beats.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.measure import signal
+from training import ludb, noise
+
+CROP = 2 * signal.FS  # samples per training crop
+
+
+@dataclass(frozen=True)
+class Recipe:
+    steps: int = 2500
+    crops_per_batch: int = 4  # x 12 leads
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    widths: tuple[int, ...] = (16, 32, 48, 64)
+    kernel: int = 9
+    seed: int = 0
+
+
+TINY = Recipe(steps=6, crops_per_batch=2, widths=(4, 8), kernel=5)
+
+
+@dataclass
+class Example:
+    number: int
+    raw: np.ndarray  # (12, n) mV at signal.FS, not yet cleaned
+    target: np.ndarray  # (12, n) class per sample, -1 unlabelled
+
+
+def examples(root: Path, numbers: list[int]) -> list[Example]:
+    out = []
+    for number in numbers:
+        rec = ludb.load(root, number)
+        raw = signal.resample(rec.signals, rec.fs)
+        out.append(Example(number, raw, ludb.labels(rec, signal.FS, raw.shape[-1])))
+    return out
+
+
+def augment(ex: Example, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One crop of all 12 leads: inputs (12, 2, CROP) and targets (12, CROP)."""
+    n = ex.raw.shape[-1]
+    x = ex.raw * np.exp(rng.uniform(np.log(0.6), np.log(1.6)))
+    shape = x.shape
+    if rng.random() < 0.5:
+        x = x + noise.wander(shape, signal.FS, rng.uniform(0, 1.0), rng)
+    if rng.random() < 0.3:
+        x = x + noise.mains(shape, signal.FS, rng.uniform(0, 0.2), rng.choice([50.0, 60.0]), rng)
+    if rng.random() < 0.5:
+        x = x + noise.muscle(shape, signal.FS, rng.uniform(0, 0.08), rng)
+    if rng.random() < 0.2:  # a 100 Hz source: band-limited to 50 Hz, then back up to 250 Hz
+        x = _via_100hz(x)
+    x = signal.clean(x)
+    labelled = np.flatnonzero((ex.target >= 0).any(axis=0))
+    lo = int(np.clip(labelled[0] - CROP // 4, 0, n - CROP))
+    hi = int(np.clip(labelled[-1] - 3 * CROP // 4, lo, n - CROP))
+    s = int(rng.integers(lo, hi + 1))
+    x, y = x[:, s : s + CROP], ex.target[:, s : s + CROP].copy()
+    if rng.random() < 0.2:  # median-beat-sized window, edge-padded
+        w = int(rng.uniform(1.0, 1.6) * signal.FS)
+        a = int(rng.integers(0, CROP - w + 1))
+        x = np.concatenate(
+            [
+                np.repeat(x[:, a : a + 1], a, 1),
+                x[:, a : a + w],
+                np.repeat(x[:, a + w - 1 : a + w], CROP - a - w, 1),
+            ],
+            axis=1,
+        )
+        y[:, :a] = -1
+        y[:, a + w :] = -1
+    present = np.ones(12, dtype=bool)
+    if rng.random() < 0.1:
+        present[rng.choice(12, size=int(rng.integers(1, 10)), replace=False)] = False
+    rms = signal.spatial_rms(x, present)
+    return np.stack([x, np.broadcast_to(rms, x.shape)], axis=1), y
+
+
+def _via_100hz(x: np.ndarray) -> np.ndarray:
+    from scipy.signal import resample_poly
+
+    return resample_poly(resample_poly(x, 2, 5, axis=-1), 5, 2, axis=-1)[:, : x.shape[-1]].astype(np.float32)
+
+
+def train(data: list[Example], recipe: Recipe, log=None):
+    """Train one U-Net on ``data``; returns the model in eval mode."""
+    import torch
+    from torch.nn import functional as F
+
+    from ecgviewer.measure.unet import UNet1d, UNetConfig
+
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    model = UNet1d(UNetConfig(widths=recipe.widths, kernel=recipe.kernel))
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps, pct_start=0.1)
+    model.train()
+    for step in range(recipe.steps):
+        batch = [augment(data[i], rng) for i in rng.integers(0, len(data), recipe.crops_per_batch)]
+        x = torch.from_numpy(np.concatenate([b[0] for b in batch]).astype(np.float32))
+        y = torch.from_numpy(np.concatenate([b[1] for b in batch]))
+        loss = F.cross_entropy(model(x), y, ignore_index=-1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if log and (step % 100 == 0 or step == recipe.steps - 1):
+            log({"step": step, "loss": round(loss.item(), 4)})
+    return model.eval()
+
+
+def run(root: Path, run_dir: Path, out: Path | None, recipe: Recipe, limit: int | None = None) -> dict:
+    """Fold models into ``run_dir`` and (with ``out``) the bundled model trained on all records."""
+    from ecgviewer.measure.delineate import Delineator
+
+    numbers = ludb.records(root)[:limit]
+    data = examples(root, numbers)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "log.jsonl"
+
+    def log(row: dict) -> None:
+        with log_path.open("a") as f:
+            f.write(json.dumps({**row, "t": round(time.time(), 1)}) + "\n")
+
+    summary = {"recipe": asdict(recipe), "folds": {}}
+    for fold in range(ludb.FOLDS):
+        t0 = time.perf_counter()
+        train_set = [e for e in data if (e.number - 1) % ludb.FOLDS != fold]
+        model = train(train_set, recipe, lambda r, f=fold: log({"fold": f, **r}))
+        meta = {"trained_on": [e.number for e in train_set], "fold": fold}
+        Delineator(model, {}).save(run_dir / f"fold{fold}.safetensors", meta)
+        summary["folds"][fold] = {"records": len(train_set), "seconds": round(time.perf_counter() - t0, 1)}
+    if out is not None:
+        t0 = time.perf_counter()
+        model = train(data, recipe, lambda r: log({"fold": "all", **r}))
+        sha = Delineator(model, {}).save(out, {"trained_on": numbers})
+        summary["bundled"] = {
+            "path": str(out),
+            "sha256": sha,
+            "records": len(data),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary

@@ -1,0 +1,324 @@
+"""``python -m training measurements``: the measurement pipeline against LUDB's cardiologists.
+
+Every record is measured with the fold model that never saw it (``delineator.py``), on clean
+signals and with added noise at the stated levels (``noise.LEVELS``). The reference follows the
+baselines document's definitions, extended to all leads: per annotated beat, the global QRS onset
+is the earliest onset over the 12 leads and the offset the latest (likewise P; T offset the
+latest), intervals are medians over a record's beats; fiducial positions are compared relative to
+our R of the same beat. Differences are ours minus the cardiologists', mean and SD over records.
+Paced records are left out (the pipeline withholds their intervals by design; counted separately).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from training import ludb, noise
+
+# IEC 60601-2-25 limits for automated interval measurement on biological ECGs, as commonly
+# cited (mean difference / SD, ms).
+IEC = {"p": (10.0, 15.0), "pr": (10.0, 10.0), "qrs": (10.0, 10.0), "qt": (25.0, 30.0)}
+FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")
+INTERVALS = ("p", "pr", "qrs", "qt")
+CONDITIONS = ("clean", "wander", "mains", "muscle", "all")
+MATCH_MS = 150.0
+
+
+def reference(rec: ludb.LudbRecord, leads: list[int]) -> list[dict[str, float]]:
+    """Per annotated beat (anchored on the lead with most QRS marks): fiducials in samples at
+    the record's rate; onsets the earliest and offsets the latest over ``leads``."""
+    ms = rec.fs / 1000
+    anchor = max(leads, key=lambda i: sum(w[0] == "QRS" for w in rec.waves[i]))
+    out = []
+    for kind, on, off in rec.waves[anchor]:
+        if kind != "QRS":
+            continue
+        centre = (on + off) / 2
+        beat: dict[str, list[float]] = {k: [] for k in FIDUCIALS}
+        for i in leads:
+            qrs = [w for w in rec.waves[i] if w[0] == "QRS" and abs((w[1] + w[2]) / 2 - centre) < 100 * ms]
+            if not qrs:
+                continue
+            q = qrs[0]
+            beat["qrs_on"].append(q[1])
+            beat["qrs_off"].append(q[2])
+            ps = [w for w in rec.waves[i] if w[0] == "P" and q[1] - 400 * ms <= w[1] < q[1]]
+            if ps:
+                beat["p_on"].append(ps[-1][1])
+                beat["p_off"].append(ps[-1][2])
+            ts = [w for w in rec.waves[i] if w[0] == "T" and q[2] < w[2] <= q[2] + 700 * ms]
+            if ts:
+                beat["t_off"].append(ts[0][2])
+        if beat["qrs_on"]:
+            out.append(
+                {k: (min(v) if k.endswith("_on") else max(v)) if v else np.nan for k, v in beat.items()}
+            )
+    return out
+
+
+def _intervals(f: dict[str, float]) -> dict[str, float]:
+    return {
+        "p": f["p_off"] - f["p_on"],
+        "pr": f["qrs_on"] - f["p_on"],
+        "qrs": f["qrs_off"] - f["qrs_on"],
+        "qt": f["t_off"] - f["qrs_on"],
+    }
+
+
+def compare(rec: ludb.LudbRecord, m, leads: list[int], ours: dict) -> dict[str, float]:
+    """Ours minus reference for one record: intervals, and fiducials relative to our R."""
+    ms = 1000 / rec.fs
+    ref_beats = reference(rec, leads)
+    out: dict[str, float] = {}
+    ref_int = (
+        {k: np.nanmedian([_intervals(b)[k] for b in ref_beats]) * ms for k in INTERVALS} if ref_beats else {}
+    )
+    mine = {k: None if v is None else v for k, v in _intervals_ms(ours).items()}
+    for k in INTERVALS:
+        if mine[k] is not None and np.isfinite(ref_int.get(k, np.nan)):
+            out[k] = mine[k] - ref_int[k]
+    r_ours = m.r_times * 1000  # ms
+    rel: dict[str, list[float]] = {k: [] for k in FIDUCIALS}
+    for b in ref_beats:
+        centre = (b["qrs_on"] + b["qrs_off"]) / 2 * ms
+        if len(r_ours) == 0:
+            break
+        j = int(np.argmin(np.abs(r_ours - centre)))
+        if abs(r_ours[j] - centre) > MATCH_MS or m.beat_reasons[j]:
+            continue
+        for k in FIDUCIALS:
+            if np.isfinite(b[k]):
+                rel[k].append(b[k] * ms - r_ours[j])
+    for k in FIDUCIALS:
+        if ours.get(k) is not None and rel[k]:
+            out[k] = ours[k] - float(np.median(rel[k]))
+    return out
+
+
+def _intervals_ms(f: dict) -> dict[str, float | None]:
+    def d(a: str, b: str) -> float | None:
+        return None if f.get(a) is None or f.get(b) is None else f[b] - f[a]
+
+    return {
+        "p": d("p_on", "p_off"),
+        "pr": d("p_on", "qrs_on"),
+        "qrs": d("qrs_on", "qrs_off"),
+        "qt": d("qrs_on", "t_off"),
+    }
+
+
+def run(
+    root: Path, models: Path, out_jsonl: Path, conditions=CONDITIONS, limit: int | None = None
+) -> list[dict]:
+    """Measure every record under every condition; one JSON line per record and condition."""
+    from ecgviewer.leads import STANDARD_LEADS
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.pipeline import measure
+
+    folds = {k: Delineator.load(models / f"fold{k}.safetensors") for k in range(ludb.FOLDS)}
+    rows = []
+    out_jsonl.parent.mkdir(parents=True, exist_ok=True)
+    with out_jsonl.open("w") as f:
+        for number in ludb.records(root)[:limit]:
+            rec = ludb.load(root, number)
+            for cond in conditions:
+                rng = np.random.default_rng(number)
+                x = (
+                    rec.signals
+                    if cond == "clean"
+                    else rec.signals + noise.stated(cond, rec.signals.shape, rec.fs, rng)
+                )
+                t0 = time.perf_counter()
+                m = measure(x, rec.fs, STANDARD_LEADS, folds[rec.fold])
+                row = {
+                    "record": number,
+                    "condition": cond,
+                    "paced": ludb.is_paced(rec),
+                    "seconds": round(time.perf_counter() - t0, 3),
+                    "withheld": sorted(m.withheld),
+                    "notes": list(m.notes),
+                    "global": compare(rec, m, list(range(12)), m.fiducials),
+                    "lead_ii": compare(rec, m, [1], m.lead_fiducials[1]),
+                    "per_lead": [compare(rec, m, [i], m.lead_fiducials[i]) for i in range(12)],
+                }
+                f.write(json.dumps(row) + "\n")
+                rows.append(row)
+    return rows
+
+
+def stats(rows: list[dict], scope: str, cond: str) -> dict[str, dict]:
+    """Mean and SD (ms) of ours minus the cardiologists' per quantity, paced records left out."""
+    sel = [r for r in rows if r["condition"] == cond and not r["paced"]]
+    out = {}
+    for k in (*FIDUCIALS, *INTERVALS):
+        d = np.array([c[k] for r in sel for c in _scoped(r, scope) if k in c])
+        if len(d):
+            sd = float(d.std(ddof=1)) if len(d) > 1 else float("nan")
+            out[k] = {"mean_ms": round(float(d.mean()), 1), "sd_ms": round(sd, 1), "n": len(d)}
+    return out
+
+
+def table(rows: list[dict], scope: str, cond: str) -> list[str]:
+    lines = [
+        "| quantity | mean ± SD (ms) | n | IEC limit (mean / SD) | within |",
+        "|---|---|---|---|---|",
+    ]
+    for k, v in stats(rows, scope, cond).items():
+        limit = IEC.get(k)
+        ok = abs(v["mean_ms"]) <= limit[0] and v["sd_ms"] <= limit[1] if limit else None
+        lim = f"{limit[0]:.0f} / {limit[1]:.0f}" if limit else ""
+        within = {None: "", True: "yes", False: "**no**"}[ok]
+        lines.append(
+            f"| {_NAMES[k]} | {v['mean_ms']:+.1f} ± {v['sd_ms']:.1f} | {v['n']} | {lim} | {within} |"
+        )
+    return lines
+
+
+def _scoped(row: dict, scope: str) -> list[dict]:
+    """The comparisons of one row in ``scope``: one, or one per lead for ``per_lead``."""
+    return row[scope] if scope == "per_lead" else [row[scope]]
+
+
+SCOPES = {
+    "lead_ii": (
+        "Lead II",
+        "Our lead-II median beat against the cardiologists' lead-II marks: the definitions of "
+        "`../shared/docs/measured-baselines.md`, whose floor for neurokit2 (`prominence`, the best "
+        "it tried) is QRS -14.6 ± 18.6, PR -2.8 ± 14.9, QT +7.3 ± 25.1 ms.",
+    ),
+    "per_lead": (
+        "Every lead",
+        "Each lead's median beat against that lead's marks; rows count record x lead pairs.",
+    ),
+    "global": (
+        "Global (all 12 leads)",
+        "The app's global values (second-earliest onset, second-latest offset over the leads' "
+        "median beats) against the earliest onset and latest offset over the 12 leads' marks of "
+        "each beat. That reference is wider than any single lead by construction: the earliest of "
+        "12 marks that scatter by a few ms each is early, the latest late, so a part of the "
+        "negative duration bias here is the reference's.",
+    ),
+}
+
+_NAMES = {
+    "p_on": "P onset",
+    "p_off": "P offset",
+    "qrs_on": "QRS onset",
+    "qrs_off": "QRS offset",
+    "t_off": "T offset",
+    "p": "P duration",
+    "pr": "PR",
+    "qrs": "QRS",
+    "qt": "QT",
+}
+
+
+def write(rows: list[dict], summary: dict, out: Path) -> Path:
+    """MEASUREMENTS.md from the per-record rows: generated, never typed."""
+    from ecgviewer.storage import atomic_write_bytes
+
+    paced = sorted({r["record"] for r in rows if r["paced"]})
+    used = sorted({r["record"] for r in rows if not r["paced"]})
+    lines = [
+        "# Measurements against LUDB's cardiologists",
+        "",
+        "Generated by `python -m training measurements`; do not edit. Method and definitions: "
+        "`training/measurements.py`. Each record is measured by the delineator fold model that "
+        "was not trained on it (5 folds by record number, `training/ludb.py`).",
+        "",
+        f"Records used: {len(used)} ({_ranges(used)}). Left out, paced: {len(paced)} ({_ranges(paced)}).",
+        "",
+        f"Delineator training: {json.dumps(summary.get('recipe', {}))}.",
+        "",
+    ]
+    levels = ", ".join(f"{k} {v}" for k, v in noise.LEVELS.items())
+    for scope, (title, text) in SCOPES.items():
+        lines += [f"## {title}", "", text, ""]
+        for cond in sorted({r["condition"] for r in rows}, key=CONDITIONS.index):
+            lines += [f"### {title}, {cond}", ""]
+            lines += table(rows, scope, cond)
+            lines.append("")
+    lines += [
+        f"Noise levels (mV): {levels}.",
+        "",
+        _withheld_summary(rows),
+        "",
+        f"Median time per record (12 leads, 10 s, 500 Hz; 2 CPU cores): "
+        f"{np.median([r['seconds'] for r in rows]) * 1000:.0f} ms.",
+        "",
+    ]
+    atomic_write_bytes(out, "\n".join(lines).encode())
+    return out
+
+
+def _withheld_summary(rows: list[dict]) -> str:
+    clean = [r for r in rows if r["condition"] == "clean"]
+    paced = [r for r in clean if r["paced"]]
+    flagged = sum(bool(r["withheld"]) for r in paced)
+    false = sum(bool(r["withheld"]) for r in clean if not r["paced"])
+    return (
+        f"Pacing detection (clean): intervals withheld on {flagged} of {len(paced)} paced records "
+        f"and on {false} of {len(clean) - len(paced)} non-paced records."
+    )
+
+
+def _ranges(ids: list[int]) -> str:
+    from training.data import id_ranges
+
+    return id_ranges(ids)
+
+
+def write_card(weights: Path, rows: list[dict], summary: dict, command: str) -> None:
+    """The bundled delineator's card (JSON + Markdown): what trained it, how it was validated,
+    the held-out global figures on clean signals, SHA-256 of the weights."""
+    from ecgviewer.measure import signal
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.ml.bundle import sha256
+    from ecgviewer.ml.bundle import write_card as write
+    from training.pipeline import git_commit
+
+    model = Delineator.load(weights)
+    metrics = {scope: stats(rows, scope, "clean") for scope in SCOPES}
+    card = {
+        "name": weights.stem,
+        "task": "P / QRS / T delineation of each lead (background, P, QRS, T per sample)",
+        "architecture": {"kind": "1-D U-Net", **model.meta["config"]},
+        "delineation_contract": signal.VERSION,
+        "training_data": "LUDB v1.0.1 (Kalyakulina et al. 2020, ODC-By 1.0), records "
+        + _ranges(model.meta["trained_on"]),
+        "recipe": summary.get("recipe"),
+        "command": command,
+        "validation": "5-fold cross-validation by record number; every record measured by the fold model "
+        "that did not see it; intervals from median beats, ours minus cardiologists (ms), clean "
+        "signals, paced records left out. With noise and definitions: training/MEASUREMENTS.md",
+        "metrics_clean": metrics,
+        "weights_sha256": sha256(weights),
+        "git_commit": git_commit(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "intended_use": "research use, not a medical device; every measurement needs a physician's over-read",
+    }
+    lines = [
+        f"# {card['name']}",
+        "",
+        card["task"] + ".",
+        "",
+        "**Research use, not a medical device.**",
+        "",
+        f"- Architecture: {json.dumps(card['architecture'])}; delineation contract {signal.VERSION}.",
+        f"- Trained on: {card['training_data']}.",
+        f"- Command: `{command}`.",
+        f"- Created {card['created']} from git commit `{card['git_commit']}`.",
+        f"- SHA-256 of the weights: `{card['weights_sha256']}`.",
+        "",
+        "## Held-out validation",
+        "",
+        card["validation"] + ".",
+        "",
+    ]
+    for scope, (title, _) in SCOPES.items():
+        lines += [f"### {title}", "", *table(rows, scope, "clean"), ""]
+    write(weights, card, "\n".join(lines) + "\n")
