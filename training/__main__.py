@@ -146,13 +146,14 @@ def cmd_delineator(args: argparse.Namespace) -> None:
 
 
 def cmd_measurements(args: argparse.Namespace) -> None:
-    from training.measurements import CONDITIONS, run, write
+    from training.measurements import CONDITIONS, rule_table, run, write
 
     rows = run(args.data_root / "ludb", args.models, args.models / "measurements.jsonl",
                args.conditions.split(",") if args.conditions else CONDITIONS, args.limit)  # fmt: skip
     summary_path = args.models / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    print(write(rows, summary, args.out))
+    rules = rule_table(args.data_root / "ludb", sorted({r["record"] for r in rows}))
+    print(write(rows, summary, args.out, rules))
     bundled = REPO / "resources" / "models" / "delineator-ludb.safetensors"
     if args.card and bundled.is_file():
         from training.measurements import write_card

@@ -31,7 +31,6 @@ MATCH_MS = 150.0
 def reference(rec: ludb.LudbRecord, leads: list[int]) -> list[dict[str, float]]:
     """Per annotated beat (anchored on the lead with most QRS marks): fiducials in samples at
     the record's rate; onsets the earliest and offsets the latest over ``leads``."""
-    ms = rec.fs / 1000
     anchor = max(leads, key=lambda i: sum(w[0] == "QRS" for w in rec.waves[i]))
     out = []
     for kind, on, off in rec.waves[anchor]:
@@ -40,24 +39,58 @@ def reference(rec: ludb.LudbRecord, leads: list[int]) -> list[dict[str, float]]:
         centre = (on + off) / 2
         beat: dict[str, list[float]] = {k: [] for k in FIDUCIALS}
         for i in leads:
-            qrs = [w for w in rec.waves[i] if w[0] == "QRS" and abs((w[1] + w[2]) / 2 - centre) < 100 * ms]
-            if not qrs:
-                continue
-            q = qrs[0]
-            beat["qrs_on"].append(q[1])
-            beat["qrs_off"].append(q[2])
-            ps = [w for w in rec.waves[i] if w[0] == "P" and q[1] - 400 * ms <= w[1] < q[1]]
-            if ps:
-                beat["p_on"].append(ps[-1][1])
-                beat["p_off"].append(ps[-1][2])
-            ts = [w for w in rec.waves[i] if w[0] == "T" and q[2] < w[2] <= q[2] + 700 * ms]
-            if ts:
-                beat["t_off"].append(ts[0][2])
+            for k, v in reference_beat(rec, i, centre).items():
+                beat[k].append(v)
         if beat["qrs_on"]:
             out.append(
                 {k: (min(v) if k.endswith("_on") else max(v)) if v else np.nan for k, v in beat.items()}
             )
     return out
+
+
+def reference_beat(rec: ludb.LudbRecord, lead: int, centre: float) -> dict[str, float]:
+    """One lead's marks of the beat whose QRS centre is near ``centre`` (samples): its QRS, the
+    last P starting within 400 ms before it, the first T ending within 700 ms after it."""
+    ms = rec.fs / 1000
+    waves = rec.waves[lead]
+    qrs = [w for w in waves if w[0] == "QRS" and abs((w[1] + w[2]) / 2 - centre) < 100 * ms]
+    if not qrs:
+        return {}
+    q = qrs[0]
+    out = {"qrs_on": q[1], "qrs_off": q[2]}
+    ps = [w for w in waves if w[0] == "P" and q[1] - 400 * ms <= w[1] < q[1]]
+    if ps:
+        out["p_on"], out["p_off"] = ps[-1][1], ps[-1][2]
+    ts = [w for w in waves if w[0] == "T" and q[2] < w[2] <= q[2] + 700 * ms]
+    if ts:
+        out["t_off"] = ts[0][2]
+    return out
+
+
+def rule_on_marks(rec: ludb.LudbRecord, rank: int) -> dict[str, float]:
+    """The app's global rule applied to the cardiologists' own marks (each lead's median over
+    beats; the ``rank``-th earliest onset / latest offset) minus the reference, in ms: how far
+    the rule and the reference differ with no delineation error at all."""
+    ref = reference(rec, list(range(12)))
+    if not ref:
+        return {}
+    per_lead: dict[str, list[list[float]]] = {k: [[] for _ in range(12)] for k in FIDUCIALS}
+    for b in ref:
+        centre = (b["qrs_on"] + b["qrs_off"]) / 2
+        for i in range(12):
+            one = reference_beat(rec, i, centre)
+            for k, v in one.items():
+                per_lead[k][i].append(v - b["qrs_on"])
+    glob = {}
+    for k, leads in per_lead.items():
+        medians = sorted((float(np.median(v)) for v in leads if v), reverse=k.endswith("_off"))
+        glob[k] = (medians[rank] if len(medians) >= 3 else medians[0]) if medians else np.nan
+    mine = _intervals(glob)
+    return {
+        k: (mine[k] - np.nanmedian([_intervals(b)[k] for b in ref])) * 1000 / rec.fs
+        for k in INTERVALS
+        if np.isfinite(mine[k])
+    }
 
 
 def _intervals(f: dict[str, float]) -> dict[str, float]:
@@ -217,7 +250,25 @@ _NAMES = {
 }
 
 
-def write(rows: list[dict], summary: dict, out: Path) -> Path:
+def rule_table(root: Path, numbers: list[int]) -> list[str]:
+    """The global rule applied to the marks themselves, for the app's rank and the earliest."""
+    recs = [ludb.load(root, n) for n in numbers]
+    recs = [r for r in recs if not ludb.is_paced(r)]
+    lines = [
+        "| rule on the marks | " + " | ".join(_NAMES[k] for k in INTERVALS) + " |",
+        "|---|" + "---|" * len(INTERVALS),
+    ]
+    for rank, name in ((1, "second-earliest / second-latest (the app's)"), (0, "earliest / latest")):
+        diffs = [rule_on_marks(r, rank) for r in recs]
+        cells = []
+        for k in INTERVALS:
+            d = np.array([x[k] for x in diffs if k in x])
+            cells.append(f"{d.mean():+.1f} ± {d.std(ddof=1):.1f} (n={len(d)})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write(rows: list[dict], summary: dict, out: Path, rules: list[str] | None = None) -> Path:
     """MEASUREMENTS.md from the per-record rows: generated, never typed."""
     from ecgviewer.storage import atomic_write_bytes
 
@@ -242,6 +293,15 @@ def write(rows: list[dict], summary: dict, out: Path) -> Path:
             lines += [f"### {title}, {cond}", ""]
             lines += table(rows, scope, cond)
             lines.append("")
+        if scope == "global" and rules:
+            lines += [
+                "How much of the global difference is the rule against that reference, with no "
+                "delineation error at all: the rule applied to the cardiologists' own marks "
+                "(each lead's median over beats), minus the reference (ms):",
+                "",
+                *rules,
+                "",
+            ]
     lines += [
         f"Noise levels (mV): {levels}.",
         "",
