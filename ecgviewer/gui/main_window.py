@@ -88,6 +88,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "Median beats", self.measure.median, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
         )
         self.median_dock.hide()
+        self.median_dock.visibilityChanged.connect(self._size_median_dock)
         self.ai.resultShown.connect(self.measure.set_ai_result)
 
         self._build_status_bar()
@@ -119,6 +120,13 @@ class MainWindow(QtWidgets.QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    def _size_median_dock(self, visible: bool) -> None:
+        """Give the median beats enough height for three rows at true scale when they appear."""
+        if visible:
+            rows = 3 * 30.0 * self.paper.px_per_mm  # 3 rows of 30 mm (10 mm/mV: +-1.5 mV)
+            height = int(min(rows + 60, 0.6 * self.height()))
+            self.resizeDocks([self.median_dock], [height], QtCore.Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
