@@ -128,7 +128,7 @@ def test_median_view_draws_twelve_beats_at_true_scale(qtbot, sample_measured):
     _rec, m = sample_measured
     view = MedianView()
     qtbot.addWidget(view)
-    view.resize(900, 600)
+    view.resize(900, 700)  # the paper's 3x4 grid fits at 5 px/mm
     view.show()
     qtbot.waitExposed(view)
     px = 5.0
@@ -158,7 +158,21 @@ def test_median_view_draws_twelve_beats_at_true_scale(qtbot, sample_measured):
         assert len(view.lines[key]) == 4
         for c, line in enumerate(view.lines[key]):
             assert view.ms_of(c, line.value()) == pytest.approx(m.fiducials[key], abs=1e-6)
+    # each fiducial named once, beside its column-0 line, one level per wave above the sheet
+    names = {k: view.names[k] for k in view.lines}
+    assert all(n.isVisible() and n.pos().y() > view.page.height for n in names.values())
+    assert names["qrs_on"].pos().x() == pytest.approx(view.lines["qrs_on"][0].value())
+    assert names["p_on"].pos().y() > names["qrs_on"].pos().y() > names["t_off"].pos().y()
+    # a wide, short view (a bottom dock) takes the grid that fits: 2 rows of 6
+    view.resize(1100, 500)
+    qtbot.waitUntil(lambda: view.grid == "2x6")
+    assert len(view.lines["qrs_on"]) == 6 and view.vb.width() / np.diff(view.vb.viewRange()[0])[0] == (
+        pytest.approx(px, rel=1e-3)
+    )
+    view.resize(900, 700)
+    qtbot.waitUntil(lambda: view.grid == "3x4")
     # the paper's speed and layout follow: 50 mm/s doubles the beat, 6x2 has two columns
+    view.resize(900, 1900)
     view.set_view(ViewOptions(layout="6x2", speed=50.0, gain=20.0), px)
     assert len(view.lines["qrs_on"]) == 2
     assert view.x_of(0, 500.0) - view.x_of(0, -500.0) == pytest.approx(50.0)

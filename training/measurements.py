@@ -2,10 +2,11 @@
 
 Every record is measured with the fold model that never saw it (``delineator.py``), on clean
 signals and with added noise at the stated levels (``noise.LEVELS``). The reference follows the
-baselines document's definitions, extended to all leads: per annotated beat, the global QRS onset
-is the earliest onset over the 12 leads and the offset the latest (likewise P; T offset the
-latest), intervals are medians over a record's beats; fiducial positions are compared relative to
-our R of the same beat. Differences are ours minus the cardiologists', mean and SD over records.
+baselines document's definitions (lead II), extended to all leads: per annotated beat, the global
+QRS onset is the second-earliest onset over the 12 leads and the offset the second-latest (the
+app's own rule; likewise P and T), and in a strict variant the earliest and latest; intervals are
+medians over a record's beats; fiducial positions are compared relative to our R of the same beat.
+Differences are ours minus the cardiologists', mean and SD over records.
 Paced records are left out (the pipeline withholds their intervals by design; counted separately).
 """
 
@@ -28,9 +29,11 @@ CONDITIONS = ("clean", "wander", "mains", "muscle", "all")
 MATCH_MS = 150.0
 
 
-def reference(rec: ludb.LudbRecord, leads: list[int]) -> list[dict[str, float]]:
+def reference(rec: ludb.LudbRecord, leads: list[int], rank: int = 0) -> list[dict[str, float]]:
     """Per annotated beat (anchored on the lead with most QRS marks): fiducials in samples at
-    the record's rate; onsets the earliest and offsets the latest over ``leads``."""
+    the record's rate; onsets the earliest and offsets the latest over ``leads`` (``rank`` 1:
+    the second-earliest and second-latest where three or more leads mark the wave, so that one
+    lead's outlying mark does not set the global value)."""
     anchor = max(leads, key=lambda i: sum(w[0] == "QRS" for w in rec.waves[i]))
     out = []
     for kind, on, off in rec.waves[anchor]:
@@ -42,10 +45,15 @@ def reference(rec: ludb.LudbRecord, leads: list[int]) -> list[dict[str, float]]:
             for k, v in reference_beat(rec, i, centre).items():
                 beat[k].append(v)
         if beat["qrs_on"]:
-            out.append(
-                {k: (min(v) if k.endswith("_on") else max(v)) if v else np.nan for k, v in beat.items()}
-            )
+            out.append({k: _ranked(v, k.endswith("_off"), rank) for k, v in beat.items()})
     return out
+
+
+def _ranked(marks: list[float], latest: bool, rank: int) -> float:
+    if not marks:
+        return np.nan
+    ordered = sorted(marks, reverse=latest)
+    return ordered[rank] if len(ordered) >= 3 else ordered[0]
 
 
 def reference_beat(rec: ludb.LudbRecord, lead: int, centre: float) -> dict[str, float]:
@@ -70,7 +78,7 @@ def reference_beat(rec: ludb.LudbRecord, lead: int, centre: float) -> dict[str, 
 def rule_on_marks(rec: ludb.LudbRecord, rank: int) -> dict[str, float]:
     """The app's global rule applied to the cardiologists' own marks (each lead's median over
     beats; the ``rank``-th earliest onset / latest offset) minus the reference, in ms: how far
-    the rule and the reference differ with no delineation error at all."""
+    the rule and the strict reference differ with no delineation error at all."""
     ref = reference(rec, list(range(12)))
     if not ref:
         return {}
@@ -102,10 +110,10 @@ def _intervals(f: dict[str, float]) -> dict[str, float]:
     }
 
 
-def compare(rec: ludb.LudbRecord, m, leads: list[int], ours: dict) -> dict[str, float]:
+def compare(rec: ludb.LudbRecord, m, leads: list[int], ours: dict, rank: int = 0) -> dict[str, float]:
     """Ours minus reference for one record: intervals, and fiducials relative to our R."""
     ms = 1000 / rec.fs
-    ref_beats = reference(rec, leads)
+    ref_beats = reference(rec, leads, rank)
     out: dict[str, float] = {}
     ref_int = (
         {k: np.nanmedian([_intervals(b)[k] for b in ref_beats]) * ms for k in INTERVALS} if ref_beats else {}
@@ -174,7 +182,8 @@ def run(
                     "seconds": round(time.perf_counter() - t0, 3),
                     "withheld": sorted(m.withheld),
                     "notes": list(m.notes),
-                    "global": compare(rec, m, list(range(12)), m.fiducials),
+                    "global": compare(rec, m, list(range(12)), m.fiducials, rank=1),
+                    "global_strict": compare(rec, m, list(range(12)), m.fiducials),
                     "lead_ii": compare(rec, m, [1], m.lead_fiducials[1]),
                     "per_lead": [compare(rec, m, [i], m.lead_fiducials[i]) for i in range(12)],
                 }
@@ -230,10 +239,20 @@ SCOPES = {
     "global": (
         "Global (all 12 leads)",
         "The app's global values (second-earliest onset, second-latest offset over the leads' "
-        "median beats) against the earliest onset and latest offset over the 12 leads' marks of "
-        "each beat. That reference is wider than any single lead by construction: the earliest of "
-        "12 marks that scatter by a few ms each is early, the latest late, so a part of the "
-        "negative duration bias here is the reference's.",
+        "median beats; `ecgviewer/measure/intervals.py`) against the same rule applied to the "
+        "cardiologists' marks of each beat: the second-earliest onset and second-latest offset "
+        "over the 12 leads that mark the wave, intervals the median over beats. Measurement and "
+        "reference share one definition of a global fiducial, as IEC 60601-2-25 compares a "
+        "device's global intervals with a global reference.",
+    ),
+    "global_strict": (
+        "Global, strict reference (earliest onset, latest offset)",
+        "The same global values against the earliest onset and latest offset over the 12 leads' "
+        "marks of each beat. One lead's outlying mark sets this reference (LUDB record 46: lead "
+        "III's QRS onset 30 ms before the other eleven leads'), and the earliest of 12 marks that "
+        "scatter by a few ms each is early by construction, so the durations measured with the "
+        "app's rule come out short against it; the table after this section separates the "
+        "rule's share from delineation error.",
     ),
 }
 
@@ -293,9 +312,9 @@ def write(rows: list[dict], summary: dict, out: Path, rules: list[str] | None = 
             lines += [f"### {title}, {cond}", ""]
             lines += table(rows, scope, cond)
             lines.append("")
-        if scope == "global" and rules:
+        if scope == "global_strict" and rules:
             lines += [
-                "How much of the global difference is the rule against that reference, with no "
+                "How much of the strict global difference is the rule against that reference, with no "
                 "delineation error at all: the rule applied to the cardiologists' own marks "
                 "(each lead's median over beats), minus the reference (ms):",
                 "",

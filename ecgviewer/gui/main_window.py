@@ -18,6 +18,7 @@ from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
 from ecgviewer.gui.measure_panel import MeasureController
+from ecgviewer.gui.median_view import HEADER_MM, median_layout
 from ecgviewer.gui.overview import Overview
 from ecgviewer.gui.paper import HoverInfo, PaperView
 from ecgviewer.gui.settings import Settings
@@ -122,10 +123,12 @@ class MainWindow(QtWidgets.QMainWindow):
         return dock
 
     def _size_median_dock(self, visible: bool) -> None:
-        """Give the median beats enough height for three rows at true scale when they appear."""
+        """Give the median beats the height of their two-row grid at true scale when they appear
+        (wide windows show all 12 so; narrower ones fall back to a grid that pans)."""
         if visible:
-            rows = 3 * 30.0 * self.paper.px_per_mm  # 3 rows of 30 mm (10 mm/mV: +-1.5 mV)
-            height = int(min(rows + 60, 0.6 * self.height()))
+            page = median_layout(self.paper.options, STANDARD_LEADS, "2x6")
+            rows = (page.height + HEADER_MM + 4.0) * self.paper.px_per_mm
+            height = int(min(rows + 70, 0.6 * self.height()))
             self.resizeDocks([self.median_dock], [height], QtCore.Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:

@@ -2,10 +2,12 @@
 
 One scene unit is one paper millimetre, as on ``PaperView``, at the paper's speed, gain, lead
 order and screen calibration, and never zoomed: intervals are read off the beats the way a
-reader reads them on a printed median-beat report. The layout follows the paper's (6x2 when the
-paper is 6x2 or 12x1, else 3x4); each panel holds one lead's median beat, -500..+700 ms around R.
-The global fiducials are vertical lines through every column, the user drags them to correct the
-automatic ones; each lead's own fiducials are short ticks on its beat. Attributions of the model
+reader reads them on a printed median-beat report. The grid follows the paper's (6x2 when the
+paper is 6x2 or 12x1, else 3x4) when it fits the view, else the first of 2x6, 1x12, 3x4, 6x2 that
+fits (a bottom dock is wide and short); each panel holds one lead's median beat, -500..+700 ms
+around R. The global fiducials are vertical lines through every column, named once in a band
+above the first row; the user drags them to correct the automatic ones; each lead's own
+fiducials are short ticks on its beat. Attributions of the model
 (averaged over the beats in the median) are drawn with the beat shading of the paper.
 """
 
@@ -25,7 +27,7 @@ from ecgviewer.measure import signal
 from ecgviewer.measure.intervals import FIDUCIALS, Measurements
 from ecgviewer.measure.median_attribution import MedianAttribution
 from ecgviewer.ml import contract
-from ecgviewer.render.layout import Page, page_layout
+from ecgviewer.render.layout import BEAT_GRIDS, Page, page_layout
 from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions
 
 BEAT_S = (-B.PRE_MS / 1000, B.POST_MS / 1000)  # the median-beat window around R, seconds
@@ -38,24 +40,42 @@ FIDUCIAL_NAMES = {
     "t_off": "T off",
 }
 TICK_MM = 1.5  # half-height of a lead's own fiducial tick
-COLUMNS = {"3x4": 4, "6x2": 2}
+NAME_MM = 3.2  # height of one level of the fiducial names' band above the first row
+# Each wave's names sit on their own level, the onset's left of its line and the offset's right
+# of it, so that no two names overlap however close the lines are.
+NAME_LEVEL = {"p": 2, "qrs": 1, "t": 0}
+HEADER_MM = NAME_MM * len(NAME_LEVEL) + 1.0
+FALLBACK_GRIDS = ("2x6", "1x12", "3x4", "6x2")
 
 
-def median_layout(options: ViewOptions, leads: tuple[str, ...]) -> Page:
-    """The paper's layout for one median beat per lead: each panel spans ``BEAT_S`` (seconds
-    from R) at the paper's speed, gain and lead order."""
-    layout = "6x2" if options.layout in ("6x2", "12x1") else "3x4"
+def paper_grid(options: ViewOptions) -> str:
+    return "6x2" if options.layout in ("6x2", "12x1") else "3x4"
+
+
+def median_layout(options: ViewOptions, leads: tuple[str, ...], grid: str | None = None) -> Page:
+    """One median beat per lead in ``grid`` (rows x columns; default the paper's): each panel
+    spans ``BEAT_S`` (seconds from R) at the paper's speed, gain and lead order."""
+    grid = grid or paper_grid(options)
+    columns = int(grid.split("x")[1])
     width = (BEAT_S[1] - BEAT_S[0]) * options.speed
     page = page_layout(
-        layout,
-        leads,
-        speed=options.speed,
-        gain=options.gain,
-        order=options.order,
-        trace_width=COLUMNS[layout] * width,
+        grid, leads, speed=options.speed, gain=options.gain, order=options.order, trace_width=columns * width
     )
     panels = tuple(replace(p, t0=BEAT_S[0], t1=BEAT_S[1]) for p in page.panels)
     return replace(page, panels=panels, t0=BEAT_S[0], duration=BEAT_S[1] - BEAT_S[0])
+
+
+def best_grid(options: ViewOptions, leads: tuple[str, ...], view_mm: tuple[float, float]) -> str:
+    """The paper's grid if the page fits ``view_mm`` (width, height), else the first that fits,
+    else the one that shows the largest share of itself."""
+
+    def shown(grid: str) -> float:
+        page = median_layout(options, leads, grid)
+        w, h = page.width + 4.0, page.height + HEADER_MM + 4.0
+        return min(1.0, view_mm[0] / w) * min(1.0, view_mm[1] / h)
+
+    order = (paper_grid(options), *(g for g in FALLBACK_GRIDS if g != paper_grid(options)))
+    return next((g for g in order if shown(g) >= 1.0), max(order, key=shown))
 
 
 def median_scores(att: MedianAttribution, leads: tuple[str, ...], label: str) -> BeatScores:
@@ -114,15 +134,17 @@ class MedianView(pg.GraphicsView):
         for item in (self.sheet, self.shading, self.curve, self.ticks, self.footer):
             self.vb.addItem(item)
         self._mark = THEMES[self.options.theme].marks  # the calipers' colour
-        # Lead labels and caliper lines are made once and reused: removing a line that carries a
-        # label from the scene and dropping it crashed the Qt bindings (segmentation fault).
+        # Lead labels, caliper lines and their names are made once and reused: removing a line
+        # that carries a label from the scene and dropping it crashed the Qt bindings.
         self.labels = [pg.TextItem("", anchor=(0, 0)) for _ in STANDARD_LEADS]
-        self._line_labels: dict[str, pg.InfLineLabel] = {}
-        self._pool = {
-            key: [self._make_line(key, c) for c in range(max(COLUMNS.values()))] for key in FIDUCIALS
+        columns = max(int(g.split("x")[1]) for g in BEAT_GRIDS)
+        self._pool = {key: [self._make_line(c) for c in range(columns)] for key in FIDUCIALS}
+        self.names = {
+            key: pg.TextItem("", anchor=(1 if key.endswith("_on") else 0, 0.5)) for key in FIDUCIALS
         }
-        for item in self.labels:
+        for item in (*self.labels, *self.names.values()):
             self.vb.addItem(item)
+        self.grid = paper_grid(self.options)
         self.lines: dict[str, list[pg.InfiniteLine]] = {}  # the fiducials shown: one line per column
         self._placing = False  # lines moved by the program, not the user
         self._home = True  # keep the sheet's top-left in view until the user pans
@@ -173,11 +195,8 @@ class MedianView(pg.GraphicsView):
         font.setPixelSize(max(9, round(mm * self.px_per_mm)))
         return font
 
-    def _make_line(self, key: str, column: int) -> pg.InfiniteLine:
+    def _make_line(self, column: int) -> pg.InfiniteLine:
         line = pg.InfiniteLine(angle=90, movable=True)
-        if column == 0:  # one label per fiducial, staggered so that neighbours stay readable
-            position = 0.97 - 0.045 * FIDUCIALS.index(key)
-            self._line_labels[key] = pg.InfLineLabel(line, FIDUCIAL_NAMES[key], position=position)
         line.setZValue(10)
         line.hide()
         line.sigPositionChanged.connect(self._line_moved)
@@ -203,7 +222,8 @@ class MedianView(pg.GraphicsView):
             self.footer.setText("")
             self.shading.set_page(None)
             return
-        self.page = page = median_layout(self.options, m.leads)
+        self.grid = best_grid(self.options, m.leads, self._view_mm()) if self._view_mm() else self.grid
+        self.page = page = median_layout(self.options, m.leads, self.grid)
         self.sheet.set_size(page.width, page.height)
         xs, ys, tx, ty = [], [], [], []
         step = page.speed / signal.FS  # mm per median sample
@@ -250,8 +270,10 @@ class MedianView(pg.GraphicsView):
             for c, line in enumerate(lines):
                 line.setHoverPen(pg.mkPen(self._mark, width=3))
                 line.setVisible(c < len(self.lines.get(key, ())))
-            self._line_labels[key].setColor(self._mark)
-            self._line_labels[key].fill = pg.mkBrush(fill)
+            self.names[key].setColor(self._mark)
+            self.names[key].fill = pg.mkBrush(fill)
+            self.names[key].setFont(self._font(NAME_MM * 0.8))
+            self.names[key].setVisible(key in self.lines)
         self._place_lines()
         self._fit_lines()
 
@@ -275,10 +297,17 @@ class MedianView(pg.GraphicsView):
                     line.setValue(self.x_of(c, ms))
                     line.setPen(pg.mkPen(self._mark, width=1, style=style))
                     line.setToolTip(f"{FIDUCIAL_NAMES[key]}: {ms:+.0f} ms from R{edited}; drag to move it")
-                self._line_labels[key].setFormat(FIDUCIAL_NAMES[key] + edited)
+                self._name(key, ms, edited)
         finally:
             self._placing = False
         self.footer.setText(self.footer_text())
+
+    def _name(self, key: str, ms: float, edited: str) -> None:
+        """The fiducial's name in the band above the first row, beside its line in column 0."""
+        assert self.page is not None
+        level = NAME_LEVEL[key.split("_")[0]]
+        self.names[key].setText(FIDUCIAL_NAMES[key] + ("*" if edited else ""))
+        self.names[key].setPos(self.x_of(0, ms), self.page.height + (level + 0.5) * NAME_MM)
 
     def _line_moved(self, line: pg.InfiniteLine) -> None:
         if self._placing:
@@ -292,6 +321,7 @@ class MedianView(pg.GraphicsView):
             for c, other in enumerate(self.lines[key]):
                 if other is not line:
                     other.setValue(self.x_of(c, ms))
+            self._name(key, ms, " (edited)")
         finally:
             self._placing = False
         self.fiducialMoved.emit(key, ms)
@@ -313,13 +343,23 @@ class MedianView(pg.GraphicsView):
         )
 
     # -- scale -----------------------------------------------------------------------------------
+    def _view_mm(self) -> tuple[float, float] | None:
+        w, h = self.vb.width(), self.vb.height()
+        return (w / self.px_per_mm, h / self.px_per_mm) if w > 0 and h > 0 else None
+
     def _keep_scale(self, *_args: object) -> None:
-        """Keep one paper millimetre at ``px_per_mm`` screen pixels through resizes."""
+        """Keep one paper millimetre at ``px_per_mm`` screen pixels through resizes, and the
+        grid that fits the view best."""
         w, h = self.vb.width(), self.vb.height()
         if w <= 0 or h <= 0:
             return
-        if self._home and self.page is not None:
-            x0, y1 = -2.0, self.page.height + 2.0
+        m = self.measurements
+        if m is not None and best_grid(self.options, m.leads, self._view_mm()) != self.grid:
+            self._rebuild()  # comes back here with the new grid
+            return
+        if self._home and self.page is not None:  # the top left, or the first row's beats if
+            x0, y1 = -2.0, self.page.height + HEADER_MM + 2.0  # the view is too short for it all
+            y1 = min(y1, self.page.row_baselines[0] + h / self.px_per_mm / 2)
         else:
             (x0, _), (_, y1) = self.vb.viewRange()
         s = self.px_per_mm
