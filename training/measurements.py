@@ -243,7 +243,10 @@ SCOPES = {
         "cardiologists' marks of each beat: the second-earliest onset and second-latest offset "
         "over the 12 leads that mark the wave, intervals the median over beats. Measurement and "
         "reference share one definition of a global fiducial, as IEC 60601-2-25 compares a "
-        "device's global intervals with a global reference.",
+        "device's global intervals with a global reference. Where noise pushes PR past its limit "
+        "while lead II's PR stays inside it, the cause is the global rule: the second-earliest P "
+        "onset over 12 leads comes from whichever leads start their P earliest, and the residual "
+        "wander below the 0.5 Hz high-pass moves the onsets of the small P waves of some leads.",
     ),
     "global_strict": (
         "Global, strict reference (earliest onset, latest offset)",
