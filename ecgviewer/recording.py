@@ -19,9 +19,47 @@ FLAT_MV = 0.01
 CHECK_SECONDS = 60.0  # lazy (long) records are checked on their first minute only
 
 
+# Keys of the device's global measurements: the same keys as ``measure.intervals`` uses for ours,
+# so that the two can be shown side by side. Units: bpm for hr, degrees for axes, ms otherwise.
+DEVICE_MEASUREMENTS = ("hr", "rr", "p", "pr", "qrs", "qt", "qtc", "p_axis", "qrs_axis", "t_axis")
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A time-stamped note the file carries (EDF+ TAL, a device's event marker)."""
+
+    onset: float  # seconds from the recording's first sample
+    duration: float | None
+    text: str
+
+
+@dataclass
+class MedianBeats:
+    """The device's own representative (median) beat per lead, in mV."""
+
+    fs: float
+    leads: tuple[str, ...]
+    data: np.ndarray  # (leads, samples) float32 mV
+
+
+@dataclass
+class DeviceReport:
+    """What the acquiring device concluded: shown beside our measurements, never mixed with them."""
+
+    device: str | None = None  # manufacturer, model and software as the file names them
+    statements: list[str] = field(default_factory=list)  # interpretation, in the device's words
+    measurements: dict[str, float] = field(default_factory=dict)  # DEVICE_MEASUREMENTS keys
+    qtc_formula: str | None = None  # the device's QTc correction, when the file names it
+    median: MedianBeats | None = None
+
+
 @dataclass
 class Metadata:
-    """What the file (or the dataset around it) says about the recording."""
+    """What the file (or the dataset around it) says about the recording.
+
+    ``identifiers`` (patient name, ID, birth date) are kept apart from everything else: they are
+    shown only when the user turns identifiers on, and never logged or put in an error message.
+    """
 
     record_id: str | None = None
     age: float | None = None
@@ -31,6 +69,13 @@ class Metadata:
     label_descriptions: dict[str, str] = field(default_factory=dict)
     dataset: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict)  # e.g. {"name": ..., "patient id": ...}
+    device: DeviceReport | None = None
+    annotations: list[Annotation] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # a Metadata printed by accident (a log, a traceback) shows no identifiers
+        shown = {k: v for k, v in vars(self).items() if k != "identifiers" and v}
+        return f"Metadata({shown}, identifiers={'<hidden>' if self.identifiers else '{}'})"
 
 
 @dataclass
@@ -47,6 +92,9 @@ class Recording:
     start_time: datetime | None = None
     metadata: Metadata = field(default_factory=Metadata)
     warnings: list[str] = field(default_factory=list)
+    # mV per stored integer step of each lead (None where the file stores floats or text): lets
+    # "Save as" write the same integers back, so a round trip through WFDB or EDF+ is lossless.
+    resolution: tuple[float | None, ...] | None = None
 
     @property
     def n_samples(self) -> int:
@@ -95,6 +143,8 @@ def make_recording(
         raise ValueError(f"invalid sampling rate {fs!r}")
     leads = _unique([canonical_lead(n) for n in names])
     rec = Recording(path, source, float(fs), tuple(leads), source_format, **kwargs)  # type: ignore[arg-type]
+    if rec.resolution is not None and len(rec.resolution) != len(leads):
+        raise ValueError(f"{len(rec.resolution)} resolutions for {len(leads)} leads")
     _derive_missing_limb_leads(rec)
     _check_signals(rec)
     return rec
@@ -120,6 +170,12 @@ def _derive_missing_limb_leads(rec: Recording) -> None:
     order += [n for n in rec.leads if n not in STANDARD_LEADS]
     recipe: list[int | str] = [rec.leads.index(n) if n in have else n for n in order]
     rec.source = DerivedLimbSource(rec.source, recipe, rec.leads.index("I"), rec.leads.index("II"))
+    if rec.resolution is not None:
+        # III = II - I keeps the step of I and II; aVR, aVL and aVF halve a sum, so half the step.
+        res_i, res_ii = rec.resolution[rec.leads.index("I")], rec.resolution[rec.leads.index("II")]
+        step = res_i if res_i == res_ii else None
+        derived = {"III": step, "aVR": step and step / 2, "aVL": step and step / 2, "aVF": step and step / 2}
+        rec.resolution = tuple(rec.resolution[r] if isinstance(r, int) else derived[r] for r in recipe)
     rec.leads = tuple(order)
     rec.derived = frozenset(missing)
     rec.warnings.append(f"{', '.join(missing)} derived from I and II (not recorded)")

@@ -252,6 +252,8 @@ def read(path: Path) -> Recording:
         source = ArraySource((rec.p_signal.T * scale).astype(np.float32))
 
     meta = _metadata(list(header.comments or []))
+    gains = None if multi else header.adc_gain
+    resolution = tuple(to_mv[k] / gains[k] if gains and gains[k] else None for k in keep) if gains else None
     recording = make_recording(
         path,
         source,
@@ -261,6 +263,7 @@ def read(path: Path) -> Recording:
         start_time=_start_time(header),
         metadata=meta,
         warnings=warnings,
+        resolution=resolution,
     )
     ptbxl.attach(recording)
     return recording
