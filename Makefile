@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench train lint format clean
+.PHONY: install run test bench train lint format clean fuzz
 
 install: $(STAMP)
 
@@ -21,6 +21,11 @@ test: $(STAMP)
 
 train: $(STAMP)
 	$(PY) -m training run --preset bundled
+
+# A longer fuzzing campaign over every reader's samples: tests/FUZZING.md, failing inputs in build/.
+fuzz: $(STAMP)
+	mkdir -p build
+	$(PY) tests/fuzz_readers.py --seconds-per-reader 120 --json build/fuzz.json --report tests/FUZZING.md --save build/fuzz-failures
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/run.py

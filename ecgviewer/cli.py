@@ -1,5 +1,5 @@
-"""Command line: ``ecgviewer [FILE...]`` opens the viewer; ``render``, ``info`` and ``analyze`` run
-headless.
+"""Command line: ``ecgviewer [FILE...]`` opens the viewer; ``render``, ``info``, ``analyze`` and
+``convert`` run headless.
 
 Bad input ends in one line on stderr naming the file and the cause, and exit status 2;
 never a traceback. ``analyze`` reports a bad file that way and goes on with the others. Heavy
@@ -83,7 +83,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     from ecgviewer.summary import summary_lines
 
     rec = load(args.file)
-    print("\n".join(summary_lines(rec)))
+    print("\n".join(summary_lines(rec, identifiers=args.identifiers)))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Save a recording as WFDB or EDF+ (the GUI's Save as): lossless, written atomically."""
+    from ecgviewer.io import load
+    from ecgviewer.io.writers import save
+
+    rec = load(args.file)
+    notes: list[str] = []
+    out = save(rec, args.out, fmt=args.format, identifiers=args.identifiers, notes=notes)
+    print(f"{out}: {len(rec.leads)} leads, {rec.duration:g} s at {rec.fs:g} Hz")
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -188,7 +202,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def _gui(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(
         prog="ecgviewer",
-        description="Interactive 12-lead ECG viewer. Subcommands: render, info, analyze "
+        description="Interactive 12-lead ECG viewer. Subcommands: render, info, analyze, convert "
         "(ecgviewer render --help).",
     )
     p.add_argument("files", nargs="*", help="recordings to open (default: the bundled sample)")
@@ -202,7 +216,7 @@ def _gui(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"render": cmd_render, "info": cmd_info, "analyze": cmd_analyze}
+    commands = {"render": cmd_render, "info": cmd_info, "analyze": cmd_analyze, "convert": cmd_convert}
     try:
         if not argv or argv[0] not in commands:
             return _gui(argv)
@@ -212,6 +226,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             _analyze_args(p)
         else:
             p.add_argument("file")
+        if argv[0] in ("info", "convert"):
+            p.add_argument(
+                "--identifiers",
+                action="store_true",
+                help="include the patient's name, ID and birth date (left out by default)",
+            )
+        if argv[0] == "convert":
+            p.add_argument("out", help="output: NAME.hea (WFDB) or NAME.edf (EDF+)")
+            p.add_argument("--format", choices=("wfdb", "edf"), help="default: from the output's suffix")
         if argv[0] == "render":
             _common_view_args(p)
             p.add_argument("--out", required=True, help="output image (.png, .jpg)")

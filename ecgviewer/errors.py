@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+MAX_CAUSE = 160
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|b'[^']*'")
 
 
 class EcgError(Exception):
@@ -16,3 +20,14 @@ class EcgReadError(EcgError):
         self.path = Path(path)
         self.cause = cause
         super().__init__(f"Cannot open {self.path.name!s}: {cause} ({self.path})")
+
+
+def plain_cause(exc: BaseException) -> str:
+    """A library's exception as one short line, with quoted values withheld: a library quotes the
+    field it choked on, and that field may be a patient's name."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    line = "".join(c if c.isprintable() else "?" for c in _QUOTED.sub("…", line))
+    if not line.strip("… "):  # nothing left but withheld values: say what kind of failure
+        line = f"{type(exc).__name__} {line}".strip()
+    return line if len(line) <= MAX_CAUSE else line[: MAX_CAUSE - 1] + "…"

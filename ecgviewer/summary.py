@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from ecgviewer.recording import Recording
+from ecgviewer.recording import DeviceReport, Recording
+
+# Units and names of the device's measurements, in the order of our Measurements panel.
+DEVICE_ROWS = {
+    "hr": ("HR", "bpm"),
+    "rr": ("RR", "ms"),
+    "p": ("P duration", "ms"),
+    "pr": ("PR", "ms"),
+    "qrs": ("QRS", "ms"),
+    "qt": ("QT", "ms"),
+    "qtc": ("QTc", "ms"),
+    "p_axis": ("P axis", "\u00b0"),
+    "qrs_axis": ("QRS axis", "\u00b0"),
+    "t_axis": ("T axis", "\u00b0"),
+}
+SHOW_HINT = "hidden (ecgviewer info --identifiers, or View \u25b8 Show patient identifiers)"
+MAX_ANNOTATIONS = 20  # the info text lists the first few; the paper shows them all
 
 
 def _duration(seconds: float) -> str:
@@ -11,7 +27,23 @@ def _duration(seconds: float) -> str:
     return f"{int(h)}:{int(m):02d}:{s:06.3f}" if h else f"{int(m)}:{s:06.3f}"
 
 
-def summary_lines(rec: Recording) -> list[str]:
+def device_lines(report: DeviceReport) -> list[str]:
+    """The device's own interpretation and measurements, labelled as the device's."""
+    lines = [f"Device:     {report.device}"] if report.device else []
+    lines += [f"Device says: {s}" for s in report.statements]
+    for key, (name, unit) in DEVICE_ROWS.items():
+        if key in report.measurements:
+            formula = f" ({report.qtc_formula})" if key == "qtc" and report.qtc_formula else ""
+            lines.append(f"Device {name}{formula}: {report.measurements[key]:g} {unit}")
+    if report.median is not None:
+        m = report.median
+        seconds = m.data.shape[1] / m.fs
+        lines.append(f"Device median beats: {len(m.leads)} leads, {seconds:.2f} s at {m.fs:g} Hz")
+    return lines
+
+
+def summary_lines(rec: Recording, identifiers: bool = False) -> list[str]:
+    """What the file says about the recording; patient identifiers only when ``identifiers``."""
     meta = rec.metadata
     lines = [
         f"File:       {rec.path}",
@@ -27,6 +59,11 @@ def summary_lines(rec: Recording) -> list[str]:
         lines.append(f"Start:      {rec.start_time.isoformat(sep=' ')}")
     if meta.dataset:
         lines.append(f"Dataset:    {meta.dataset} record {meta.record_id}")
+    if meta.identifiers:
+        if identifiers:
+            lines += [f"{k.capitalize() + ':':<11} {v}" for k, v in meta.identifiers.items()]
+        else:
+            lines.append(f"Identity:   {SHOW_HINT}")
     if meta.age is not None or meta.sex:
         age = f"{meta.age:g}" if meta.age is not None else meta.extra.get("age", "?")
         lines.append(f"Patient:    age {age}, {meta.sex or 'sex unknown'}")
@@ -36,6 +73,15 @@ def summary_lines(rec: Recording) -> list[str]:
         desc = meta.label_descriptions.get(code, "")
         lines.append(f"Label:      {code:<6} {value:5g}  {desc}")
     skip = {"age"}
-    lines += [f"{k.capitalize() + ':':<11} {v}" for k, v in meta.extra.items() if k not in skip]
+    lines += [f"{k[:1].upper() + k[1:] + ':':<11} {v}" for k, v in meta.extra.items() if k not in skip]
+    if meta.device is not None:
+        lines += device_lines(meta.device)
+    if meta.annotations:
+        lines.append(f"Annotations: {len(meta.annotations)}")
+        for a in meta.annotations[:MAX_ANNOTATIONS]:
+            span = f" for {a.duration:g} s" if a.duration else ""
+            lines.append(f"  {a.onset:9.3f} s{span}  {a.text}")
+        if len(meta.annotations) > MAX_ANNOTATIONS:
+            lines.append(f"  \u2026 and {len(meta.annotations) - MAX_ANNOTATIONS} more")
     lines += [f"Warning:    {w}" for w in rec.warnings]
     return lines

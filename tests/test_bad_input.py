@@ -271,7 +271,7 @@ def random_binary_npy(tmp):
 @case
 def random_binary_csv(tmp):
     (tmp / "fake.csv").write_bytes(b"\xff\xfe" + np.random.default_rng(6).bytes(10_000))
-    return tmp / "fake.csv", "fake.csv", ("invalid CSV data",)
+    return tmp / "fake.csv", "fake.csv", ("not UTF-8 text",)
 
 
 @case

@@ -95,3 +95,22 @@ def test_module_and_script_entry_points_exist():
     assert r.returncode == 0 and r.stdout.startswith("ecgviewer ")
     scripts = Path(sys.executable).parent
     assert (scripts / "ecgviewer").exists() or (scripts / "ecgviewer.exe").exists()
+
+
+def test_info_hides_identifiers_unless_asked(shared, capsys):
+    """GE MUSE sample (GPL, read from ../shared): its placeholder patient is JOHN DOE."""
+    muse = shared / "formats/ge_muse_xml/muse-sinus.xml"
+    assert main(["info", str(muse)]) == 0
+    out = capsys.readouterr().out
+    assert "DOE" not in out and "081486213" not in out and "hidden" in out
+    assert "Device says: Normal Sinus rhythm" in out and "Device PR: 144 ms" in out
+    assert main(["info", str(muse), "--identifiers"]) == 0
+    assert "DOE" in capsys.readouterr().out
+
+
+def test_library_errors_withhold_quoted_values():
+    from ecgviewer.errors import plain_cause
+
+    cause = plain_cause(ValueError("invalid literal for int() with base 10: 'DOE^JOHN'\nTraceback..."))
+    assert "DOE" not in cause and "Traceback" not in cause and cause.startswith("invalid literal")
+    assert plain_cause(KeyError("PatientName")) == "KeyError \u2026"

@@ -90,7 +90,7 @@ def test_panel_shows_every_value_with_its_unit(qtbot, sample_measured):
     units = {"hr": "bpm", "rr": "ms", "p": "ms", "pr": "ms", "qrs": "ms", "qt": "ms", "qtc": "ms"}
     units |= {"p_axis": "\u00b0", "qrs_axis": "\u00b0", "t_axis": "\u00b0"}
     for key, unit in units.items():
-        _name, value, shown_unit, note = panel.cells(key)
+        _name, value, shown_unit, note, _device = panel.cells(key)
         v = m.qtc("Bazett") if key == "qtc" else m.values[key]
         assert shown_unit == unit and note == "", (key, value, note)
         assert float(value) == pytest.approx(v.value, abs=0.5)
@@ -116,7 +116,7 @@ def test_qtc_formula_is_named_and_applied(qtbot, sample_measured):
         for name, formula in QTC_FORMULAS.items():
             panel.formula.setCurrentIndex(panel.formula.findData(name))
             panel.formula.activated.emit(panel.formula.currentIndex())
-            label, value, unit, _ = panel.cells("qtc")
+            label, value, unit, *_ = panel.cells("qtc")
             assert label == f"QTc ({name})" and unit == "ms"
             assert float(value) == pytest.approx(formula(qt, rr), abs=0.5)
             shown[name] = float(value)
@@ -192,7 +192,7 @@ def test_dragging_a_caliper_edits_the_values_and_reset_restores_them(
     qt = float(panel.cells("qt")[1])
     line = view.lines["qrs_on"][1]
     line.setValue(view.x_of(1, m.fiducials["qrs_on"] - 20.0))  # as a drag does
-    _, value, unit, note = panel.cells("qrs")
+    _, value, unit, note, _device = panel.cells("qrs")
     assert float(value) == pytest.approx(qrs + 20, abs=1) and unit == "ms" and note == "edited"
     assert panel.cells("qt")[3] == "edited" and float(panel.cells("qt")[1]) == pytest.approx(qt + 20, abs=1)
     assert panel.cells("pr")[3] == "edited" and panel.cells("p")[3] == ""
@@ -246,7 +246,7 @@ def test_unmeasurable_recording_shows_dashes_with_reasons_and_stale_results_are_
         pass
     panel = w.measure.panel
     for key, _name in ROWS:
-        _, value, unit, note = panel.cells(key)
+        _, value, unit, note, _device = panel.cells(key)
         v = m.qtc("Bazett") if key == "qtc" else m.values[key]
         assert value == "\u2014" and unit and note == v.reason and note
     assert "no usable lead" in panel.notes.text()

@@ -1,12 +1,13 @@
 """The diagnosis panel: the model's findings grouped superclass -> finer class, each with its
-probability, threshold and decision, the record's own labels beside them, the research-use
-notice and the model card one click away.
+probability, threshold and decision, the record's own labels and the acquiring device's
+interpretation beside them, the research-use notice and the model card one click away.
 
 Imports no torch: the panel exists (and says "loading the model") before the model does.
 """
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 if TYPE_CHECKING:
     from ecgviewer.ml.infer import ClassResult, Predictions
+    from ecgviewer.recording import DeviceReport
 
 NOTICE = "Research use, not a medical device."
 COLUMNS = ("Finding", "Probability", "Threshold", "Decision", "In record")
@@ -57,6 +59,11 @@ class DiagnosisPanel(QtWidgets.QWidget):
         self.tree.itemSelectionChanged.connect(self._selected)
         self.record_labels = QtWidgets.QLabel("")
         self.record_labels.setWordWrap(True)
+        self.device = QtWidgets.QLabel("")
+        self.device.setWordWrap(True)
+        self.device.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.device.setToolTip("The acquiring device's own interpretation, as stored in the file")
+        self.device.hide()
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.notice, 1)
         top.addWidget(self.card_button)
@@ -66,7 +73,19 @@ class DiagnosisPanel(QtWidgets.QWidget):
         box.addWidget(self.status)
         box.addWidget(self.tree, 1)
         box.addWidget(self.record_labels)
+        box.addWidget(self.device)
         self._filling = False
+
+    def set_device(self, report: DeviceReport | None) -> None:
+        """The device's interpretation statements beside the model's findings (hidden when none)."""
+        if report is None or not report.statements:
+            self.device.clear()
+            self.device.hide()
+            return
+        who = html.escape(report.device or "the acquiring device")
+        items = "".join(f"<li>{html.escape(s)}</li>" for s in report.statements)
+        self.device.setText(f"<b>Interpretation by {who}</b> (from the file):<ul>{items}</ul>")
+        self.device.show()
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)

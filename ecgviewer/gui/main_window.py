@@ -14,6 +14,7 @@ from ecgviewer.dsp.filters import HIGHPASS_CHOICES, LOWPASS_CHOICES, NOTCH_CHOIC
 from ecgviewer.errors import EcgError
 from ecgviewer.gui import workers
 from ecgviewer.gui.analysis import AnalysisController
+from ecgviewer.gui.annotations import AnnotationLayer
 from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
@@ -34,6 +35,17 @@ ZOOM_STEP = 1.25
 BACKGROUND = ("model", "device", "delineator")  # tasks that outlive a recording and the Cancel button
 
 
+SAVE_FILTERS = ("WFDB record (*.hea)", "EDF+ (*.edf)")
+
+
+def open_filter() -> str:
+    """The Open dialog's filter: every registered reader's extensions (content decides the format)."""
+    from ecgviewer.io import READERS
+
+    patterns = sorted({f"*{ext}" for r in READERS for ext in r.extensions})
+    return f"ECG recordings ({' '.join(patterns)});;All files (*)"
+
+
 def _hz(v: float | None) -> str:
     return "off" if v is None else f"{v:g} Hz"
 
@@ -50,6 +62,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._tasks: dict[str, workers.Task] = {}
         self._quiet: set[str] = set()  # task keys that show no progress bar
         self._combos: dict[str, QtWidgets.QComboBox] = {}
+        self.save_notes: QtWidgets.QMessageBox | None = None  # what the last Save as could not keep
 
         px = self.settings.px_per_mm() or screen_px_per_mm(self)
         self.paper = PaperView(px_per_mm=px)
@@ -70,6 +83,7 @@ class MainWindow(QtWidgets.QMainWindow):
         box.addWidget(self.overview)
         self.setCentralWidget(central)
         self.calipers = Calipers(self.paper)
+        self.annotation_layer = AnnotationLayer(self.paper)
 
         self.browser = RecordBrowser()
         self.browser_dock = self._dock("Records", self.browser, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -188,6 +202,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(file, "Open &folder\u2026", self.choose_folder, "Ctrl+Shift+O")
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.save_action = self._action(
+            file,
+            "&Save as WFDB or EDF+\u2026",
+            self.choose_save_path,
+            QtGui.QKeySequence.StandardKey.SaveAs,
+            tip="Write the recording as a WFDB record or an EDF+ file (lossless; identifiers left out)",
+        )
         self._action(file, "&Export page image\u2026", self.export_image, "Ctrl+E")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
@@ -201,6 +222,13 @@ class MainWindow(QtWidgets.QMainWindow):
         view.addSeparator()
         self.dark_action = self._action(view, "Dark paper", self._toggle_theme, "Ctrl+D", checkable=True)
         self._action(view, "Calibrate screen\u2026", self.calibrate_screen)
+        self.identifiers_action = self._action(
+            view,
+            "Show patient &identifiers",
+            self._show_identifiers,
+            checkable=True,
+            tip="Show the patient's name, ID and birth date from the file (off at every start)",
+        )
         view.addSeparator()
         view.addAction(self.browser_dock.toggleViewAction())
         view.addAction(self.info_dock.toggleViewAction())
@@ -337,9 +365,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- files ---------------------------------------------------------------------------------
     def choose_file(self) -> None:
         start = str(self.settings.value("files/last_dir", "") or "")
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Open ECG", start, "ECG recordings (*.hea *.dat *.mat *.csv *.npy);;All files (*)"
-        )
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open ECG", start, open_filter())
         if path:
             self.open_file(Path(path))
 
@@ -392,8 +418,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recording = rec
         self.paper.set_recording(rec)
         self.paper.show_top_left()  # at the zoom the reader chose (true scale at first)
+        self.annotation_layer.set_annotations(rec.metadata.annotations)
         self.setWindowTitle(f"{rec.name} \u2014 ecgviewer")
-        self.info.setPlainText("\n".join(summary_lines(rec)))
+        self._show_info()
+        self.ai.panel.diagnosis.set_device(rec.metadata.device)
         if rec.warnings:
             self.banner.setText("\u26a0 " + rec.name + ": " + "; ".join(rec.warnings))
             self.banner.show()
@@ -431,6 +459,71 @@ class MainWindow(QtWidgets.QMainWindow):
             act.triggered.connect(lambda _c=False, p=path: self.open_file(Path(p)))
         if self.recent_menu.isEmpty():
             self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def _show_identifiers(self, _on: bool = False) -> None:
+        self._show_info()
+
+    def _show_info(self) -> None:
+        if self.recording is not None:
+            lines = summary_lines(self.recording, identifiers=self.identifiers_action.isChecked())
+            self.info.setPlainText("\n".join(lines))
+
+    def choose_save_path(self) -> None:
+        if self.recording is None:
+            return
+        stem = Path(self.recording.name).stem
+        start = str(Path(str(self.settings.value("files/save_dir", "") or "")) / stem)
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save recording as", start, ";;".join(SAVE_FILTERS)
+        )
+        if path:
+            fmt = "edf" if chosen == SAVE_FILTERS[1] else "wfdb"
+            suffix = ".edf" if fmt == "edf" else ".hea"
+            target = Path(path)
+            if target.suffix.lower() != suffix:  # a dialog may return the name without the filter's suffix
+                target = target.with_name(target.name + suffix)
+            self.save_recording(target, fmt)
+
+    def save_recording(self, path: Path, fmt: str | None = None) -> None:
+        """Write the recording off the UI thread; identifiers go in only when the user shows them
+        and confirms."""
+        rec = self.recording
+        if rec is None:
+            return
+        identifiers = False
+        if rec.metadata.identifiers and self.identifiers_action.isChecked():
+            answer = QtWidgets.QMessageBox.question(
+                self,
+                "Save patient identifiers?",
+                "Write the patient's name, ID and birth date into the saved file?",
+                QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+                QtWidgets.QMessageBox.StandardButton.No,
+            )
+            identifiers = answer == QtWidgets.QMessageBox.StandardButton.Yes
+        from ecgviewer.io.writers import save
+
+        def job(_progress) -> tuple[Path, list[str]] | EcgError:
+            notes: list[str] = []
+            try:
+                return save(rec, path, fmt=fmt, identifiers=identifiers, notes=notes), notes
+            except EcgError as exc:
+                return exc
+
+        self.settings.set_value("files/save_dir", str(path.parent))
+        self._run("save", f"Saving {path.name}", job, self._saved)
+
+    def _saved(self, result: tuple[Path, list[str]] | EcgError) -> None:
+        if isinstance(result, EcgError):
+            QtWidgets.QMessageBox.warning(self, "Save failed", str(result))
+            return
+        path, notes = result
+        self.statusBar().showMessage(f"Saved {path}", 8000)
+        if notes:  # what the target format could not hold exactly: the user should know (not modal)
+            text = f"Saved {path.name}.\n\n" + "\n".join(f"\u2022 {n}" for n in notes)
+            self.save_notes = QtWidgets.QMessageBox(
+                QtWidgets.QMessageBox.Icon.Information, "Saved, with notes", text, parent=self
+            )
+            self.save_notes.open()
 
     def export_image(self) -> None:
         if self.recording is None:

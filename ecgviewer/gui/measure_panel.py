@@ -24,7 +24,8 @@ from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.workers import Task
 from ecgviewer.measure.intervals import FIDUCIALS, QTC_FORMULAS, Measurements, Value, with_fiducials
 from ecgviewer.measure.median_attribution import median_attribution
-from ecgviewer.recording import Recording
+from ecgviewer.recording import DeviceReport, Recording
+from ecgviewer.summary import DEVICE_ROWS
 
 if TYPE_CHECKING:
     from ecgviewer.measure.delineate import Delineator
@@ -42,7 +43,8 @@ ROWS = (
     ("qrs_axis", "QRS axis"),
     ("t_axis", "T axis"),
 )
-COLUMNS = ("Measurement", "Value", "Unit", "Note")
+COLUMNS = ("Measurement", "Value", "Unit", "Note", "Device")
+DEVICE_COLUMN = COLUMNS.index("Device")
 NOTICE = "Automatic measurements on the median beat: check them there (research use, not a medical device)."
 SPAN_MATCH_S = 0.05  # an analysis and a measurement of spans this close cover the same beats
 
@@ -63,6 +65,7 @@ class MeasurePanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.measurements: Measurements | None = None
         self.auto: Measurements | None = None
+        self.device: DeviceReport | None = None
         self.notice = QtWidgets.QLabel(NOTICE)
         self.notice.setWordWrap(True)
         self.status = QtWidgets.QLabel("")
@@ -82,6 +85,9 @@ class MeasurePanel(QtWidgets.QWidget):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeaderItem(DEVICE_COLUMN).setToolTip(
+            "What the acquiring device measured, as stored in the file (not recomputed)"
+        )
         for r in range(len(ROWS)):
             for c in range(len(COLUMNS)):
                 self.table.setItem(r, c, QtWidgets.QTableWidgetItem(""))
@@ -107,7 +113,7 @@ class MeasurePanel(QtWidgets.QWidget):
         box.addWidget(self.table, 1)
         box.addWidget(QtWidgets.QLabel("<b>Notes</b>"))
         box.addWidget(self.notes)
-        self._fill()
+        self.set_device(None)
 
     def current_formula(self) -> str:
         return str(self.formula.currentData())
@@ -118,6 +124,12 @@ class MeasurePanel(QtWidgets.QWidget):
     def set_measurements(self, m: Measurements | None, auto: Measurements | None = None) -> None:
         """Show ``m``; ``auto`` (the unedited measurement) gives the automatic value of an edited one."""
         self.measurements, self.auto = m, auto if auto is not None else m
+        self._fill()
+
+    def set_device(self, report: DeviceReport | None) -> None:
+        """The device's own measurements in their own column (hidden when the file has none)."""
+        self.device = report if report is not None and report.measurements else None
+        self.table.setColumnHidden(DEVICE_COLUMN, self.device is None)
         self._fill()
 
     def cells(self, key: str) -> tuple[str, ...]:
@@ -132,7 +144,7 @@ class MeasurePanel(QtWidgets.QWidget):
         m, auto = self.measurements, self.auto
         for r, (key, name) in enumerate(ROWS):
             label = f"{name} ({self.current_formula()})" if key == "qtc" else name
-            texts, tip, edited = [label, "", "", ""], "", False
+            texts, tip, edited = [label, "", "", "", self._device_text(key)], "", False
             if m is not None and auto is not None:
                 v = self._value(m, key)
                 edited = v.edited
@@ -154,6 +166,13 @@ class MeasurePanel(QtWidgets.QWidget):
         self.table.resizeColumnsToContents()
         self.reset_button.setEnabled(bool(m is not None and m.edited))
         self.notes.setText("\n".join(f"\u2022 {line}" for line in self._notes()))
+
+    def _device_text(self, key: str) -> str:
+        if self.device is None or key not in self.device.measurements:
+            return ""
+        value = f"{self.device.measurements[key]:.0f} {DEVICE_ROWS[key][1]}"
+        formula = self.device.qtc_formula
+        return f"{value} ({formula})" if key == "qtc" and formula else value
 
     def _notes(self) -> list[str]:
         m = self.measurements
@@ -245,6 +264,9 @@ class MeasureController(QtCore.QObject):
     # -- measuring -------------------------------------------------------------------------------
     def set_recording(self, rec: Recording) -> None:
         self.recording, self.ai_result, self.span = rec, None, None
+        device = rec.metadata.device
+        self.panel.set_device(device)
+        self.median.set_device_median(device.median if device is not None else None)
         self._show(None)
         if self.enabled:
             self.measure()

@@ -8,7 +8,9 @@ fits (a bottom dock is wide and short); each panel holds one lead's median beat,
 around R. The global fiducials are vertical lines through every column, named once in a band
 above the first row; the user drags them to correct the automatic ones; each lead's own
 fiducials are short ticks on its beat. Attributions of the model
-(averaged over the beats in the median) are drawn with the beat shading of the paper.
+(averaged over the beats in the median) are drawn with the beat shading of the paper. When the
+file carries the acquiring device's median beats, they are drawn under ours in another colour,
+shifted to match ours (``measure.device_median``).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from ecgviewer.gui.paper import LABEL_MM, MIN_MINOR_PX, SheetItem
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
+from ecgviewer.measure.device_median import align
 from ecgviewer.measure.intervals import FIDUCIALS, Measurements
 from ecgviewer.measure.median_attribution import MedianAttribution
 from ecgviewer.ml import contract
+from ecgviewer.recording import MedianBeats
 from ecgviewer.render.layout import BEAT_GRIDS, Page, page_layout
 from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions
 
@@ -46,6 +50,7 @@ NAME_MM = 3.2  # height of one level of the fiducial names' band above the first
 NAME_LEVEL = {"p": 2, "qrs": 1, "t": 0}
 HEADER_MM = NAME_MM * len(NAME_LEVEL) + 1.0
 FALLBACK_GRIDS = ("2x6", "1x12", "3x4", "6x2")
+DEVICE_INK = "#d2691e"  # the device's median beat: apart from the ink, the grid and the calipers
 
 
 def paper_grid(options: ViewOptions) -> str:
@@ -129,9 +134,13 @@ class MedianView(pg.GraphicsView):
         self.sheet.setZValue(-20)
         self.shading = BeatShading()
         self.curve = pg.PlotCurveItem(connect="finite")
+        self.device_curve = pg.PlotCurveItem(connect="finite")  # the device's median, under ours
+        self.device_curve.setZValue(-1)
+        self.device: MedianBeats | None = None
+        self.device_shift_ms: float | None = None  # where the device's beat landed on ours
         self.ticks = pg.PlotCurveItem(connect="pairs")
         self.footer = pg.TextItem(anchor=(0, 0.5))
-        for item in (self.sheet, self.shading, self.curve, self.ticks, self.footer):
+        for item in (self.sheet, self.shading, self.device_curve, self.curve, self.ticks, self.footer):
             self.vb.addItem(item)
         self._mark = THEMES[self.options.theme].marks  # the calipers' colour
         # Lead labels, caliper lines and their names are made once and reused: removing a line
@@ -168,6 +177,11 @@ class MedianView(pg.GraphicsView):
             self._place_lines()
         else:
             self._rebuild()
+
+    def set_device_median(self, device: MedianBeats | None) -> None:
+        """The acquiring device's median beats, drawn under ours once aligned to them."""
+        self.device = device
+        self._rebuild()
 
     def set_attribution(self, scores: BeatScores | None, opacity: float) -> None:
         self.shading.opacity = opacity
@@ -210,6 +224,7 @@ class MedianView(pg.GraphicsView):
         self.sheet.set_colors(theme.paper, theme.minor, theme.major)
         self.sheet.set_show_minor(self.px_per_mm >= MIN_MINOR_PX)
         self.curve.setPen(pg.mkPen(theme.ink, width=1))
+        self.device_curve.setPen(pg.mkPen(DEVICE_INK, width=1))
         self.ticks.setPen(pg.mkPen(theme.marks, width=1))
         for label in self.labels:
             label.hide()
@@ -217,16 +232,20 @@ class MedianView(pg.GraphicsView):
             self.page = None
             self._show_lines(theme.paper)
             self.sheet.set_size(0.0, 0.0)
-            for curve in (self.curve, self.ticks):
+            for curve in (self.curve, self.ticks, self.device_curve):
                 curve.setData([], [])
+            self.device_shift_ms = None
             self.footer.setText("")
             self.shading.set_page(None)
             return
         self.grid = best_grid(self.options, m.leads, self._view_mm()) if self._view_mm() else self.grid
         self.page = page = median_layout(self.options, m.leads, self.grid)
         self.sheet.set_size(page.width, page.height)
-        xs, ys, tx, ty = [], [], [], []
+        xs, ys, tx, ty, dx, dy = [], [], [], [], [], []
         step = page.speed / signal.FS  # mm per median sample
+        theirs, self.device_shift_ms = None, None
+        if self.device is not None:
+            theirs, self.device_shift_ms = align(m.median, m.leads, self.device)
         for p, label in zip(page.panels, self.labels, strict=True):
             i = m.leads.index(p.lead)
             label.setText(p.label if m.present[i] else f"{p.label} (no usable signal)")
@@ -240,6 +259,9 @@ class MedianView(pg.GraphicsView):
             y = p.y + p.sign * page.gain * m.median[i].astype(np.float64)
             xs += [x, [np.nan]]
             ys += [y, [np.nan]]
+            if theirs is not None:
+                dx += [x, [np.nan]]
+                dy += [p.y + p.sign * page.gain * theirs[i], [np.nan]]
             for ms in m.lead_fiducials[i].values():
                 if ms is not None:
                     xk = p.x + (ms / 1000 - p.t0) * page.speed
@@ -248,6 +270,7 @@ class MedianView(pg.GraphicsView):
                     ty += [yk - TICK_MM, yk + TICK_MM]
         self.curve.setData(np.concatenate(xs) if xs else [], np.concatenate(ys) if ys else [])
         self.ticks.setData(np.asarray(tx, dtype=float), np.asarray(ty, dtype=float))
+        self.device_curve.setData(np.concatenate(dx) if dx else [], np.concatenate(dy) if dy else [])
         self._show_lines(theme.paper)
         self.shading.set_page(page)
         self.footer.setFont(self._font(2.8))
@@ -390,12 +413,21 @@ class MedianPanel(QtWidgets.QWidget):
         self.show_attribution = QtWidgets.QCheckBox("Attribution")
         self.show_attribution.setChecked(True)
         self.show_attribution.setToolTip("The model's attribution, averaged over the beats in the median")
+        self.show_device = QtWidgets.QCheckBox("Device median")
+        self.show_device.setChecked(True)
+        self.show_device.setStyleSheet(f"color: {DEVICE_INK}")
+        self.show_device.setToolTip(
+            "The acquiring device's own median beat (from the file), under ours, shifted to match it"
+        )
+        self.show_device.toggled.connect(self.view.device_curve.setVisible)
+        self.show_device.hide()
         self.caption = QtWidgets.QLabel("")
         self.caption.setWordWrap(True)
         self.legend = Legend()
         self.legend.hide()
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.status, 1)
+        top.addWidget(self.show_device)
         top.addWidget(self.show_attribution)
         box = QtWidgets.QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
@@ -403,6 +435,10 @@ class MedianPanel(QtWidgets.QWidget):
         box.addWidget(self.view, 1)
         box.addWidget(self.caption)
         box.addWidget(self.legend)
+
+    def set_device_median(self, device: MedianBeats | None) -> None:
+        self.view.set_device_median(device)
+        self.show_device.setVisible(device is not None)
 
     def set_attribution(self, scores: BeatScores | None, caption: str = "", opacity: float = 0.6) -> None:
         """Shade the beats with ``scores`` (None: no shading) and say what they are."""

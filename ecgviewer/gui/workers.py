@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from PySide6 import QtCore
 
+from ecgviewer.errors import plain_cause
+
 log = logging.getLogger(__name__)
 
 
@@ -59,7 +61,7 @@ class Task(QtCore.QRunnable):
             # The name may hold a file name (a patient identifier, in some clinics): not logged.
             log.warning("a background task failed: %s", type(exc).__name__)
             if not self._cancelled:
-                self._emit("failed", f"{self.name}: {exc}")
+                self._emit("failed", f"{self.name}: {plain_cause(exc)}")  # quoted values withheld
         else:
             if not self._cancelled:
                 self._emit("done", result)

@@ -1,6 +1,6 @@
 """Readers: ``load(path) -> Recording`` for every registered format."""
 
-from ecgviewer.io import tabular, wfdb_reader  # noqa: F401  (import registers the readers)
+from ecgviewer.io import edf_reader, ishne_reader, tabular, vendor, wfdb_reader  # noqa: F401  (registers)
 from ecgviewer.io.registry import READERS, Reader, detect, load, register
 
 __all__ = ["READERS", "Reader", "detect", "load", "register"]

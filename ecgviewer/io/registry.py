@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecgviewer.errors import EcgReadError
+from ecgviewer.errors import EcgReadError, plain_cause
 from ecgviewer.recording import Recording
 
 SNIFF_BYTES = 4096
@@ -80,5 +80,4 @@ def load(path: str | os.PathLike[str]) -> Recording:
     except MemoryError:
         raise EcgReadError(p, "not enough memory to read this recording") from None
     except Exception as exc:  # a reader's library failing on bad input must not crash the app
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EcgReadError(p, f"invalid {reader.name} data ({cause})") from exc
+        raise EcgReadError(p, f"invalid {reader.name} data ({plain_cause(exc)})") from exc

@@ -125,6 +125,14 @@ def _fs_from_time(path: Path, t: np.ndarray) -> float:
 
 
 def read_csv(path: Path) -> Recording:
+    try:
+        return _read_csv(path)
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise EcgReadError(path, f"not UTF-8 text (byte 0x{byte:02x} at {exc.start})") from None
+
+
+def _read_csv(path: Path) -> Recording:
     meta: dict[str, str] = {}
     header: list[str] | None = None
     skip = 0
@@ -165,8 +173,20 @@ def read_csv(path: Path) -> Recording:
     names = header[1:] if time_col else header
     if not names:
         raise EcgReadError(path, "no signal columns besides time")
-    source = ArraySource((signals.T * factor).astype(np.float32))
+    source = ArraySource(_to_mv(signals.T, factor, warnings))
     return make_recording(path, source, _check_fs(path, fs), names, "CSV", warnings=warnings)
+
+
+def _to_mv(values: np.ndarray, factor: float, warnings: list[str] | None = None) -> np.ndarray:
+    """float32 mV; values beyond float32's range (``inf``, ``1e308``) become gaps, not infinite ink."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (np.asarray(values, dtype=np.float64) * factor).astype(np.float32)
+    infinite = np.isinf(out)
+    if infinite.any():
+        out[infinite] = np.nan
+        if warnings is not None:
+            warnings.append(f"{int(infinite.sum())} values too large to be a voltage, shown as gaps")
+    return out
 
 
 def sniff_npy(path: Path, head: bytes) -> bool:
@@ -185,7 +205,12 @@ def read_npy(path: Path) -> Recording:
         fs, leads = float(info["fs"]), [str(x) for x in info["leads"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise EcgReadError(sidecar, f"sidecar needs 'fs' and 'leads' ({exc})") from None
-    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:  # numpy's own words for a damaged header or missing data
+        if "mmap length" in str(exc):
+            raise EcgReadError(path, "truncated: the header declares more data than the file holds") from None
+        raise
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
         raise EcgReadError(path, f"expected a 2-D numeric array, got shape {arr.shape} {arr.dtype}")
     if arr.shape[0] != len(leads):
@@ -193,16 +218,17 @@ def read_npy(path: Path) -> Recording:
             raise EcgReadError(path, f"array {arr.shape} does not match {len(leads)} leads")
         arr = arr.T
     factor = _unit_factor(path, str(info.get("units", "mV")))
+    warnings: list[str] = []
     source: SignalSource
     if arr.size > LAZY_VALUES:
 
         def fetch(start: int, stop: int) -> np.ndarray:
-            return (np.asarray(arr[:, start:stop], dtype=np.float64) * factor).astype(np.float32)
+            return _to_mv(arr[:, start:stop], factor)
 
         source = WindowedSource(fetch, arr.shape[0], arr.shape[1])
     else:
-        source = ArraySource((np.asarray(arr, dtype=np.float64) * factor).astype(np.float32))
-    return make_recording(path, source, _check_fs(path, fs), leads, "NPY")
+        source = ArraySource(_to_mv(arr, factor, warnings))
+    return make_recording(path, source, _check_fs(path, fs), leads, "NPY", warnings=warnings)
 
 
 register(Reader("CSV", (".csv", ".txt", ".tsv"), sniff_csv, read_csv))

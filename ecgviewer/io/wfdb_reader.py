@@ -18,14 +18,24 @@ import numpy as np
 from ecgviewer.errors import EcgReadError
 from ecgviewer.io import ptbxl
 from ecgviewer.io.registry import Reader, register
-from ecgviewer.recording import Metadata, Recording, make_recording
+from ecgviewer.recording import (
+    DEVICE_MEASUREMENTS,
+    Annotation,
+    DeviceReport,
+    Metadata,
+    Recording,
+    make_recording,
+)
 from ecgviewer.sources import ArraySource, MemmapSource, SignalSource, WindowedSource
 
 # Records with more values than this are paged from disk instead of loaded (32 MB as float32).
 LAZY_VALUES = 8_000_000
 MIN_FS, MAX_FS = 50.0, 100_000.0
 
-_UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
+IDENTIFIER_PREFIX = "identifier "  # header comments holding patient identifiers (Save as, on request)
+NOTE_SYMBOLS = {'"', "+"}  # WFDB comment and rhythm-change annotations
+MAX_ANNOTATIONS = 10_000
+UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 _UNKNOWN_UNITS = {"", "nu", "?", "unknown"}
 # Plain little-endian integer formats numpy can map directly: fmt -> (dtype, offset to signed).
 _MAPPABLE = {"16": ("<i2", 0), "32": ("<i4", 0), "80": ("u1", 128)}
@@ -78,8 +88,8 @@ def _to_mv(path: Path, names: list[str], units: list[str], rec_warnings: list[st
     out: list[float | None] = []
     for name, unit in zip(names, units, strict=True):
         key = (unit or "").strip().lower()
-        if key in _UNIT_TO_MV:
-            out.append(_UNIT_TO_MV[key])
+        if key in UNIT_TO_MV:
+            out.append(UNIT_TO_MV[key])
         elif key in _UNKNOWN_UNITS:
             out.append(1.0)
             rec_warnings.append(f"lead {name}: units not given in the header, assumed mV")
@@ -91,15 +101,22 @@ def _to_mv(path: Path, names: list[str], units: list[str], rec_warnings: list[st
     return out
 
 
-def _metadata(comments: list[str]) -> Metadata:
-    """Key: value header comments (LUDB's ``<age>: 51``, the Challenge's ``Age: 74``, PTB's)."""
-    meta = Metadata()
+def _metadata(comments: list[str]) -> tuple[Metadata, list[str]]:
+    """Key: value header comments (LUDB's ``<age>: 51``, the Challenge's ``Age: 74``, PTB's, and
+    what our Save as writes: the device's report, derived leads, identifiers); and the derived leads."""
+    meta, device, derived = Metadata(), DeviceReport(), []
     for line in comments:
         key, sep, value = line.partition(":")
         key, value = key.strip().strip("<>").strip().lower(), value.strip()
         if not sep or not value:
             continue
-        if key == "age":
+        if key.startswith(IDENTIFIER_PREFIX):
+            meta.identifiers[key.removeprefix(IDENTIFIER_PREFIX)] = value
+        elif key == "derived leads":
+            derived = value.partition("(")[0].split()
+        elif key.startswith("device") and _device_comment(device, key, value):
+            continue
+        elif key == "age":
             try:
                 age = float(value)
             except ValueError:
@@ -112,7 +129,47 @@ def _metadata(comments: list[str]) -> Metadata:
             meta.sex = {"m": "male", "f": "female"}.get(value[:1].lower(), value)
         else:
             meta.extra[key] = value
-    return meta
+    if device != DeviceReport():
+        meta.device = device
+    return meta, derived
+
+
+def _device_comment(device: DeviceReport, key: str, value: str) -> bool:
+    """File a ``device ...`` comment written by Save as into ``device``; False if it is not one."""
+    what = key.removeprefix("device").strip()
+    if not what:
+        device.device = value
+    elif what.startswith("statement"):
+        device.statements.append(value)
+    elif what == "qtc formula":
+        device.qtc_formula = value
+    elif what in DEVICE_MEASUREMENTS:
+        try:
+            device.measurements[what] = float(value)
+        except ValueError:
+            return False
+    else:
+        return False
+    return True
+
+
+def _annotations(record_name: str, fs: float) -> list[Annotation]:
+    """The record's comment and rhythm notes in ``<record>.atr`` (beat labels are left out: a
+    Holter has 100,000 of them), as Save as writes them."""
+    import wfdb
+
+    if not Path(record_name + ".atr").is_file():
+        return []
+    try:
+        ann = wfdb.rdann(record_name, "atr")
+    except Exception:  # an unreadable annotation file must not stop the signal from opening
+        return []
+    notes = ann.aux_note or [""] * len(ann.sample)
+    return [
+        Annotation(float(t) / fs, None, text.strip().strip("\x00"))
+        for t, sym, text in zip(ann.sample, ann.symbol, notes, strict=False)
+        if sym in NOTE_SYMBOLS and text.strip().strip("\x00")
+    ][:MAX_ANNOTATIONS]
 
 
 def _start_time(header: object) -> datetime | None:
@@ -251,7 +308,9 @@ def read(path: Path) -> Recording:
             raise EcgReadError(hea, f"data truncated: {got} of {header.sig_len} samples present")
         source = ArraySource((rec.p_signal.T * scale).astype(np.float32))
 
-    meta = _metadata(list(header.comments or []))
+    meta, derived = _metadata(list(header.comments or []))
+    if not multi:
+        meta.annotations = _annotations(record_name, fs)
     gains = None if multi else header.adc_gain
     resolution = tuple(to_mv[k] / gains[k] if gains and gains[k] else None for k in keep) if gains else None
     recording = make_recording(
@@ -265,6 +324,7 @@ def read(path: Path) -> Recording:
         warnings=warnings,
         resolution=resolution,
     )
+    recording.derived |= frozenset(derived) & frozenset(recording.leads)
     ptbxl.attach(recording)
     return recording
 

@@ -28,8 +28,9 @@ from ecgviewer.ml.explain import (
 )
 from ecgviewer.ml.infer import Analyzer, ClassResult
 from ecgviewer.ml.session import Result
-from ecgviewer.recording import Recording
+from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
+from ecgviewer.summary import DEVICE_ROWS
 
 FORMAT = "ecgviewer-analyze"
 VERSION = 1
@@ -93,6 +94,8 @@ def record_entry(
     }
     if measured is not None:
         entry["measurements"] = to_json(measured)
+    if rec.metadata.device is not None:
+        entry["acquiring_device"] = device_json(rec.metadata.device)
     if checks is not None:
         sanity, faith = checks
         entry["checks"] = {
@@ -192,3 +195,13 @@ def write_raw(
         write_json(path, {"meta": meta, **{k: v.tolist() for k, v in arrays.items()}})
     else:
         raise EcgError(f"{Path(path).name}: raw export writes .npz or .json")
+
+
+def device_json(report: DeviceReport) -> dict:
+    """The acquiring device's interpretation and measurements, in the units of ours."""
+    return {
+        "device": report.device,
+        "statements": list(report.statements),
+        "measurements": {k: {"value": v, "unit": DEVICE_ROWS[k][1]} for k, v in report.measurements.items()},
+        "qtc_formula": report.qtc_formula,
+    }

@@ -1,0 +1,109 @@
+"""Fuzzing the readers: the oracle, then a short deterministic campaign.
+
+The oracle (``fuzz_readers.attempt``) is checked first on a planted misbehaving reader: a leaked
+identifier, a hang, infinite samples, a library exception and a clean read must each be classified
+as such, so that "zero bugs" below means something. Then ``tests/fuzz_readers.py`` runs in a
+subprocess (its address-space limit and alarms stay out of pytest) over every registered reader's
+real samples for ECGVIEWER_FUZZ_SECONDS (default 45) in all, with a fixed seed, and must report no
+bug. Without ../shared it fuzzes the generated samples (CSV, NPY, ISHNE, the bundled WFDB record).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import fuzz_readers as fz
+import numpy as np
+import pytest
+
+from ecgviewer.errors import EcgReadError
+from ecgviewer.io.registry import READERS, Reader
+from ecgviewer.recording import make_recording
+from ecgviewer.sources import ArraySource
+
+SECRET = "Ada Testperson"
+
+
+def _planted(path: Path):
+    """A reader that misbehaves as the file's first line asks."""
+    what = path.read_bytes()[5:].split(b"\n")[0].decode()
+    if what == "leak":
+        raise EcgReadError(path, f"no ECG for patient {SECRET}")
+    if what == "hang":
+        time.sleep(30)
+    if what == "library":
+        raise IndexError("list index out of range")
+    data = np.zeros((2, 1000), np.float32)
+    data[0, 10] = 1.0
+    if what == "inf":
+        data[1, 990] = np.inf
+    if what == "warn":
+        rec = make_recording(path, ArraySource(data), 500, ["I", "V1"], "planted")
+        rec.warnings.append(f"recorded on {SECRET}'s device")
+        return rec
+    return make_recording(path, ArraySource(data), 500, ["I", "V1"], "planted")
+
+
+@pytest.fixture
+def planted():
+    reader = Reader("PLANTED", (".planted",), lambda p, head: head.startswith(b"PLNT"), _planted)
+    READERS.insert(0, reader)
+    yield
+    READERS.remove(reader)
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        ("ok", "recording"),
+        ("leak", "privacy"),
+        ("warn", "privacy"),
+        ("hang", "hang"),
+        ("inf", "samples"),
+        ("library", "wrapped library error"),
+    ],
+)
+def test_oracle_classifies(planted, tmp_path: Path, content: str, kind: str) -> None:
+    path = tmp_path / "x.planted"
+    path.write_bytes(b"PLNT " + content.encode() + b"\n")
+    out = fz.attempt(path, [SECRET], timeout=0.5)
+    assert out.kind == kind, out
+    assert out.bug == (kind not in fz.OK_KINDS)
+    assert SECRET not in out.message
+
+
+def test_mutations_are_structural() -> None:
+    xml = b'<a x="1"><b>2</b><b><b>3</b></b><c/></a>'
+    assert fz.apply(xml, [("elem_del", 2)], "xml") == b'<a x="1"><b>2</b><c/></a>'
+    assert fz.apply(xml, [("elem_dup", 4)], "xml") == b'<a x="1"><b>2</b><b><b>3</b></b><c/><c/></a>'
+    assert fz.apply(xml, [("attr_val", 0, "NaN")], "xml") == b'<a x="NaN"><b>2</b><b><b>3</b></b><c/></a>'
+    assert (
+        fz.apply(b"1 12 500\nx 3\n", [("number", 2, "-1"), ("line_dup", 1)], "text") == b"1 12 -1\nx 3\nx 3\n"
+    )
+    data = bytes(range(10))
+    assert fz.apply(data, [("truncate", 4), ("boundary", 1, b"\xff\x7f")], "binary") == b"\x00\xff\x7f\x03"
+
+
+def test_fuzzing_finds_no_bug(tmp_path: Path) -> None:
+    budget = float(os.environ.get("ECGVIEWER_FUZZ_SECONDS", "45"))
+    out = tmp_path / "fuzz.json"
+    cmd = [sys.executable, fz.__file__, "--total-seconds", str(budget), "--seed", "0"]
+    cmd += ["--json", str(out), "--save", str(tmp_path / "failures")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=2 * budget + 240)
+    assert out.is_file(), proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    assert doc["readers"], "no reader had a sample to fuzz"
+    for r in doc["readers"]:
+        assert r["inputs"] >= 10, f"{r['reader']}: only {r['inputs']} inputs tried"
+    bugs = [(r["reader"], b) for r in doc["readers"] for b in r["bugs"]]
+    shown = [
+        f"{reader}: {b['count']}x {b['kind']} at {b['stage'] or 'open'}: {b['type']} {b['message'][:200]}"
+        f" (replay: python tests/fuzz_readers.py --replay {b['reproducer']})"
+        for reader, b in bugs[:5]
+    ]
+    assert not bugs, f"{len(bugs)} distinct bugs, first ones:\n" + "\n".join(shown)
