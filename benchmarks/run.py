@@ -26,6 +26,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import formats  # noqa: E402
 import holter  # noqa: E402
 import ml  # noqa: E402
 import ui_stall  # noqa: E402
@@ -44,6 +45,7 @@ TARGETS = {  # figure -> (limit, unit); every figure passes when it is at most i
     "infer_ms": (100.0, "ms"),
     "ig_ms": (1000.0, "ms"),
     "measure_ms": (500.0, "ms"),
+    "format_load_max_ms": (250.0, "ms"),
     "ui_max_stall_ms": (100.0, "ms"),
 }
 TARGETS_MIN = {  # figure -> (limit, unit); these pass when they are above their limit
@@ -364,6 +366,13 @@ def main() -> int:
     result["repaint_ms_by_layout"] = {k: v["repaint_ms"]["median"] for k, v in rp.items()}
     details["repaint"] = rp
     shown.view.close()
+
+    log("[formats] every sample format read, the sample saved as WFDB and EDF+")
+    fm = _guarded("formats", lambda: formats.bench_formats(SAMPLE, 3 if args.quick else 10), result, details)
+    if "error" not in fm:
+        result["format_load_max_ms"] = max(fm["load_ms"].values())
+        result["format_load_ms"] = fm["load_ms"]
+        result["save_ms"] = fm["save_ms"]
 
     if not args.skip_holter:
         log("[holter] 24 h 12-lead 500 Hz record")
