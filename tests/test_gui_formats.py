@@ -46,13 +46,13 @@ def test_device_interpretation_and_measurements_sit_beside_ours(window, vendor_l
     assert not diagnosis.isHidden()
     assert "Acme ECG 9000" in diagnosis.text() and "Left axis deviation" in diagnosis.text()
     panel = window.measure.panel
-    assert not panel.table.isColumnHidden(4)
-    assert panel.cells("pr")[4] == "160 ms"
-    assert panel.cells("qtc")[4] == "420 ms (Bazett)"
-    assert panel.cells("qt")[4] == ""  # the device gave no QT
+    assert not panel.table.isColumnHidden(3)
+    assert panel.cells("pr")[3] == "160 ms"
+    assert panel.cells("qtc")[3] == "420 ms (Bazett)"
+    assert panel.cells("qt")[3] == ""  # the device gave no QT
     plain = synthetic()
     window.set_recording(plain)  # the next recording has no device report: nothing stale remains
-    assert panel.table.isColumnHidden(4) and diagnosis.isHidden()
+    assert panel.table.isColumnHidden(3) and diagnosis.isHidden()
 
 
 def test_annotations_are_drawn_where_they_happen(window, vendor_like):  # noqa: F811

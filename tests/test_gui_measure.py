@@ -90,7 +90,7 @@ def test_panel_shows_every_value_with_its_unit(qtbot, sample_measured):
     units = {"hr": "bpm", "rr": "ms", "p": "ms", "pr": "ms", "qrs": "ms", "qt": "ms", "qtc": "ms"}
     units |= {"p_axis": "\u00b0", "qrs_axis": "\u00b0", "t_axis": "\u00b0"}
     for key, unit in units.items():
-        _name, value, shown_unit, note, _device = panel.cells(key)
+        _name, value, shown_unit, _device, note = panel.cells(key)
         v = m.qtc("Bazett") if key == "qtc" else m.values[key]
         assert shown_unit == unit and note == "", (key, value, note)
         assert float(value) == pytest.approx(v.value, abs=0.5)
@@ -192,10 +192,10 @@ def test_dragging_a_caliper_edits_the_values_and_reset_restores_them(
     qt = float(panel.cells("qt")[1])
     line = view.lines["qrs_on"][1]
     line.setValue(view.x_of(1, m.fiducials["qrs_on"] - 20.0))  # as a drag does
-    _, value, unit, note, _device = panel.cells("qrs")
+    _, value, unit, _device, note = panel.cells("qrs")
     assert float(value) == pytest.approx(qrs + 20, abs=1) and unit == "ms" and note == "edited"
-    assert panel.cells("qt")[3] == "edited" and float(panel.cells("qt")[1]) == pytest.approx(qt + 20, abs=1)
-    assert panel.cells("pr")[3] == "edited" and panel.cells("p")[3] == ""
+    assert panel.cells("qt")[4] == "edited" and float(panel.cells("qt")[1]) == pytest.approx(qt + 20, abs=1)
+    assert panel.cells("pr")[4] == "edited" and panel.cells("p")[4] == ""
     tip = panel.table.item([k for k, _ in ROWS].index("qrs"), 1).toolTip()
     assert f"automatic value {qrs:.0f} ms" in tip
     assert "qrs_on" in w.measure.measurements.edited and panel.reset_button.isEnabled()
@@ -205,7 +205,7 @@ def test_dragging_a_caliper_edits_the_values_and_reset_restores_them(
     line.setValue(view.x_of(1, -450.0))
     assert w.measure.measurements.fiducials["qrs_on"] == pytest.approx(m.fiducials["p_off"], abs=1e-6)
     panel.reset_button.click()
-    assert float(panel.cells("qrs")[1]) == pytest.approx(qrs) and panel.cells("qrs")[3] == ""
+    assert float(panel.cells("qrs")[1]) == pytest.approx(qrs) and panel.cells("qrs")[4] == ""
     assert not w.measure.measurements.edited and not panel.reset_button.isEnabled()
     assert view.ms_of(1, line.value()) == pytest.approx(m.fiducials["qrs_on"], abs=1e-6)
     # the QTc formula is kept in the settings
@@ -246,7 +246,7 @@ def test_unmeasurable_recording_shows_dashes_with_reasons_and_stale_results_are_
         pass
     panel = w.measure.panel
     for key, _name in ROWS:
-        _, value, unit, note, _device = panel.cells(key)
+        _, value, unit, _device, note = panel.cells(key)
         v = m.qtc("Bazett") if key == "qtc" else m.values[key]
         assert value == "\u2014" and unit and note == v.reason and note
     assert "no usable lead" in panel.notes.text()

@@ -43,8 +43,8 @@ ROWS = (
     ("qrs_axis", "QRS axis"),
     ("t_axis", "T axis"),
 )
-COLUMNS = ("Measurement", "Value", "Unit", "Note", "Device")
-DEVICE_COLUMN = COLUMNS.index("Device")
+COLUMNS = ("Measurement", "Value", "Unit", "Device", "Note")  # the device's value beside ours
+DEVICE_COLUMN, NOTE_COLUMN = COLUMNS.index("Device"), COLUMNS.index("Note")
 NOTICE = "Automatic measurements on the median beat: check them there (research use, not a medical device)."
 SPAN_MATCH_S = 0.05  # an analysis and a measurement of spans this close cover the same beats
 
@@ -144,16 +144,16 @@ class MeasurePanel(QtWidgets.QWidget):
         m, auto = self.measurements, self.auto
         for r, (key, name) in enumerate(ROWS):
             label = f"{name} ({self.current_formula()})" if key == "qtc" else name
-            texts, tip, edited = [label, "", "", "", self._device_text(key)], "", False
+            texts, tip, edited = [label, "", "", self._device_text(key), ""], "", False
             if m is not None and auto is not None:
                 v = self._value(m, key)
                 edited = v.edited
                 texts[1:3] = [_number(v), v.unit]
                 if v.value is None:
-                    texts[3] = tip = v.reason
+                    texts[NOTE_COLUMN] = tip = v.reason
                 elif edited:
                     was = self._value(auto, key)
-                    texts[3] = "edited"
+                    texts[NOTE_COLUMN] = "edited"
                     tip = f"edited; automatic value {_number(was)} {was.unit}"
             for c, text in enumerate(texts):
                 item = self.table.item(r, c)
@@ -161,7 +161,7 @@ class MeasurePanel(QtWidgets.QWidget):
                 item.setToolTip(tip)
                 font = item.font()
                 font.setItalic(edited)
-                font.setBold(edited and c in (1, 3))
+                font.setBold(edited and c in (1, NOTE_COLUMN))
                 item.setFont(font)
         self.table.resizeColumnsToContents()
         self.reset_button.setEnabled(bool(m is not None and m.edited))
