@@ -233,3 +233,23 @@ def test_session_spans_and_cancel(sample):
     assert seen == [0.05, 0.35]  # stopped after the predictions, before the attribution
     with pytest.raises(EcgError, match="steps"):
         session.Request(n_steps=0)
+
+
+def test_the_acquiring_devices_report_sits_beside_ours(shared, tmp_path):
+    """GE MUSE sample (read from ../shared): its statements and PR as the file states them, our own
+    measurements apart, the schema strict about both, and no identifier in the document."""
+    out = tmp_path / "muse.json"
+    muse = shared / "formats/ge_muse_xml/muse-sinus.xml"
+    assert main(["analyze", str(muse), "--json", str(out), "--device", "cpu", "--measure"]) == 0
+    doc = json.loads(out.read_text())
+    jsonschema.validate(doc, SCHEMA)
+    entry = doc["records"][0]
+    device = entry["acquiring_device"]
+    assert device["statements"][0] == "Normal Sinus rhythm"
+    assert device["measurements"]["pr"] == {"value": 144.0, "unit": "ms"}
+    assert entry["measurements"]["values"]["pr"]["value"] is not None
+    assert "DOE" not in out.read_text()
+    bad = copy.deepcopy(doc)
+    bad["records"][0]["acquiring_device"]["measurements"]["pr"]["unit"] = "mV"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, SCHEMA)

@@ -159,10 +159,15 @@ def test_philips_matches_sierraecg(shared: Path, name: str) -> None:
     rec = load(path)
     assert rec.source_format == "Philips Sierra XML"
     assert rec.leads == tuple(canonical_lead(lead.label) for lead in ref.leads) == STANDARD_LEADS
-    assert rec.fs == rate and rec.n_samples == round(duration_ms * rate / 1000)
+    stored = round(duration_ms * rate / 1000)
+    assert rec.fs == rate and 10 * rate <= rec.n_samples < stored
     assert rec.resolution == pytest.approx([uv_per_count * UV] * 12)
-    expected = np.array([lead.samples[: rec.n_samples] for lead in ref.leads], np.float64) * uv_per_count * UV
-    assert _max_uv(rec.signals, expected) < TOL / UV
+    full = np.array([lead.samples[:stored] for lead in ref.leads], np.float64) * uv_per_count * UV
+    assert _max_uv(rec.signals, full[:, : rec.n_samples]) < TOL / UV
+    # what was left out is the device's calibration block: every lead the same, a 1 mV pulse in it
+    tail = full[:, rec.n_samples :]
+    assert np.all(tail == tail[0]) and np.ptp(tail[0]) == pytest.approx(1.0)
+    assert any("calibration block" in w for w in rec.warnings)
 
 
 def test_philips_device_report(shared: Path) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 MAX_MB = 256  # these formats hold 10 s ECGs of a few hundred kB
 MAX_VALUES = 2 * 2**30 // 4  # samples that fit ~2 GB as float32
 INT16_PADDING = 32767  # |code| a writer fills a beat's unused samples with
+MIN_CALIBRATION_S = 0.1  # a trailing block identical in every lead and at least this long is not ECG
 
 _SEX = {"m": "male", "f": "female"}
 # ecgdatakit's GlobalMeasurements field -> our DEVICE_MEASUREMENTS key
@@ -196,6 +197,7 @@ def to_recording(path: Path, source_format: str, record: ECGRecord, notes: list[
         raise EcgReadError(path, str(exc)) from None
     if not MIN_FS <= fs <= MAX_FS:
         raise EcgReadError(path, f"sampling rate {fs:g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")
+    data = _without_calibration_block(data, fs, warns)
     meta = _metadata(record)
     meta.device = _device_report(record, meta, warns)
     identifiers = [v for v in meta.identifiers.values() if len(v) > 1]
@@ -210,6 +212,26 @@ def to_recording(path: Path, source_format: str, record: ECGRecord, notes: list[
         warnings=[_withhold(w, identifiers) for w in notes + warns],
         resolution=resolution,
     )
+
+
+def _without_calibration_block(data: np.ndarray, fs: float, warns: list[str]) -> np.ndarray:
+    """The signal without a trailing block in which every lead holds the same value: what a device
+    appends for its printout, not ECG. Philips Sierra files end with 0.1 s at 0 mV, a 0.2 s 1 mV
+    pulse and 0.1 s at 0 mV; left in, the pulse read as a pacing spike in every lead."""
+    if data.shape[0] < 2 or data.shape[1] < 2:
+        return data
+    differ = np.flatnonzero(np.any(data != data[:1], axis=0))
+    end = int(differ[-1]) + 1 if differ.size else 0
+    tail = data.shape[1] - end
+    if tail < MIN_CALIBRATION_S * fs or end < MIN_CALIBRATION_S * fs:
+        return data
+    step = float(np.nanmax(data[0, end:]) - np.nanmin(data[0, end:]))
+    pulse = f", a {step:g} mV step" if step > 0 else ""
+    warns.append(
+        f"the last {tail / fs:.2f} s are the same in every lead (the device's calibration block{pulse}): "
+        "left out, the paper draws its own 1 mV pulse"
+    )
+    return data[:, :end]
 
 
 def _withhold(text: str, identifiers: list[str]) -> str:
