@@ -46,7 +46,7 @@ def after_first_paint(paper: PaperView, fn: Callable[[], None], fallback_ms: int
         if not done:
             done = True
             paper.painted.disconnect(painted)
-            fn()
+            QtCore.QTimer.singleShot(0, paper, fn)  # after every listener of this paint has run
 
     def painted() -> None:
         if paper.recording is not None:

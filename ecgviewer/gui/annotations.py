@@ -33,6 +33,7 @@ class AnnotationLayer(QtCore.QObject):
         self._lines.setZValue(3)
         paper.vb.addItem(self._lines)
         self._labels: list[pg.TextItem] = []
+        self._drawn = False
         paper.refreshed.connect(self.refresh)
 
     def set_annotations(self, annotations: list[Annotation]) -> None:
@@ -50,7 +51,9 @@ class AnnotationLayer(QtCore.QObject):
         self._labels = []
         page = self.paper.page
         if page is None or not self.annotations:
-            self._lines.setData([], [])
+            if self._drawn:  # clear once; an empty layer costs the page nothing on later rebuilds
+                self._lines.setData([], [])
+                self._drawn = False
             return
         half = page.row_pitch / 2
         xs: list[float] = []
@@ -68,6 +71,7 @@ class AnnotationLayer(QtCore.QObject):
                     labelled.add((p.row, k))
                     self._add_label(self.annotations[k], x, p.y + half - 0.4)
         self._lines.setData(np.array(xs, dtype=float), np.array(ys, dtype=float))
+        self._drawn = True
 
     def _add_label(self, a: Annotation, x: float, y: float) -> None:
         text = a.text if not a.duration else f"{a.text} ({a.duration:g} s)"

@@ -34,6 +34,7 @@ def run(files: list[str], quit_after_paint: bool = False) -> int:
 
         def painted() -> None:
             if window.recording is not None:
+                window.paper.painted.disconnect(painted)  # the first paint only, whatever repaints follow
                 torch = "torch" in sys.modules  # the model loads in the background, after this paint
                 print(f"first-paint {time.perf_counter() - start:.3f} torch-imported {torch}", flush=True)
                 QtCore.QTimer.singleShot(0, app.quit)
