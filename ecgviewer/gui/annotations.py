@@ -1,7 +1,8 @@
-"""The file's own annotations (EDF+ notes, device events) on the paper: a dashed line at each onset
-across the lead's band, its text (and duration, if any) at the top of the band.
+"""The file's own annotations (EDF+ notes, device events) on the paper: a dashed tick at each onset
+hanging from the top of the lead's band, its text (and duration, if any) beside it where it does not
+overlap the previous text of the row (dense marks, such as LUDB's wave boundaries, keep every tick).
 
-Lines are one curve item per page (a page rebuild costs one ``setData``); texts are labels for the
+Ticks are one curve item per page (a page rebuild costs one ``setData``); texts are labels for the
 annotations on the page only, and at most ``MAX_LABELS`` of them, so a file with thousands of
 notes pans as fast as one with none.
 """
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
-from ecgviewer.gui.paper import PaperView
+from ecgviewer.gui.paper import LABEL_MM, PaperView
 from ecgviewer.recording import Annotation
 
 COLOUR = "#2060c0"
 MAX_LABELS = 60
 TEXT_MM = 2.2
+TICK_MM = 4.0  # the mark hangs from the top of the lead's band: the trace stays readable
 
 
 class AnnotationLayer(QtCore.QObject):
@@ -55,25 +57,27 @@ class AnnotationLayer(QtCore.QObject):
                 self._lines.setData([], [])
                 self._drawn = False
             return
-        half = page.row_pitch / 2
+        top = page.row_pitch / 2
         xs: list[float] = []
         ys: list[float] = []
-        labelled: set[tuple[int, int]] = set()  # (row, annotation): one text per row
+        free: dict[int, float] = {}  # per row, where the next text may start without overlapping
         for p in page.panels:
             if not p.available:
                 continue
+            # the lead's own label sits at the panel's top left: texts start after it
+            free[p.row] = max(free.get(p.row, -np.inf), p.x + 1.0 + self._width(p.label, LABEL_MM))
             first, last = np.searchsorted(self._onsets, [p.t0, p.t1])
             for k in range(first, last):
                 x = p.x + (self._onsets[k] - p.t0) * page.speed
                 xs += [x, x]
-                ys += [p.y - half, p.y + half]
-                if (p.row, k) not in labelled and len(self._labels) < MAX_LABELS:
-                    labelled.add((p.row, k))
-                    self._add_label(self.annotations[k], x, p.y + half - 0.4)
+                ys += [p.y + top - TICK_MM, p.y + top]
+                if x >= free.get(p.row, -np.inf) and len(self._labels) < MAX_LABELS:
+                    free[p.row] = x + self._add_label(self.annotations[k], x, p.y + top - 0.4)
         self._lines.setData(np.array(xs, dtype=float), np.array(ys, dtype=float))
         self._drawn = True
 
-    def _add_label(self, a: Annotation, x: float, y: float) -> None:
+    def _add_label(self, a: Annotation, x: float, y: float) -> float:
+        """Put ``a``'s text right of ``x``; returns its width in paper mm (and a gap)."""
         text = a.text if not a.duration else f"{a.text} ({a.duration:g} s)"
         item = pg.TextItem(text, color=COLOUR, anchor=(0, 0))
         font = item.textItem.font()
@@ -83,3 +87,10 @@ class AnnotationLayer(QtCore.QObject):
         item.setZValue(6)
         self.paper.vb.addItem(item)
         self._labels.append(item)
+        return self._width(text, TEXT_MM) + 0.4
+
+    def _width(self, text: str, mm: float) -> float:
+        """Paper mm a text of ``mm`` high takes, with a small gap after it."""
+        font = QtGui.QFont()
+        font.setPixelSize(max(9, round(mm * self.paper.px_per_mm)))
+        return (QtGui.QFontMetricsF(font).horizontalAdvance(text) + 6) / self.paper.px_per_mm
