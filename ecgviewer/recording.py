@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -120,6 +120,11 @@ class Recording:
     @property
     def name(self) -> str:
         return self.path.name if self.path else "recording"
+
+
+def age_at(born: date, on: date) -> float:
+    """Age in whole years on ``on`` (readers that store a birth date and a recording date)."""
+    return float(on.year - born.year - ((on.month, on.day) < (born.month, born.day)))
 
 
 def crop(rec: Recording, t0: float, t1: float) -> Recording:

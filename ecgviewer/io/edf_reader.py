@@ -25,7 +25,7 @@ from ecgviewer.errors import EcgReadError
 from ecgviewer.io.registry import Reader, register
 from ecgviewer.io.wfdb_reader import LAZY_VALUES, MAX_FS, MIN_FS, UNIT_TO_MV
 from ecgviewer.leads import STANDARD_LEADS, canonical_lead
-from ecgviewer.recording import Annotation, Metadata, Recording, make_recording
+from ecgviewer.recording import Annotation, Metadata, Recording, age_at, make_recording
 from ecgviewer.sources import ArraySource, SignalSource, WindowedSource
 
 EDF_MAGIC, BDF_MAGIC = b"0       ", b"\xffBIOSEMI"
@@ -406,7 +406,7 @@ def _metadata(header: Header, start: datetime | None) -> Metadata:
     if age:
         meta.age = float(age.group(1))
     elif born and start:
-        meta.age = float(start.year - born.year - ((start.month, start.day) < (born.month, born.day)))
+        meta.age = age_at(born, start.date())
     r = header.recording.split()
     if r[:1] == ["Startdate"]:
         admin, tech, equipment = (_person_field(x) for x in (r[2:5] + ["X"] * 3)[:3])

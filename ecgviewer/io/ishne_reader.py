@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ecgviewer.errors import EcgReadError
 from ecgviewer.io.registry import Reader, register
-from ecgviewer.recording import DeviceReport, Metadata, Recording, make_recording
+from ecgviewer.recording import DeviceReport, Metadata, Recording, age_at, make_recording
 from ecgviewer.sources import MemmapSource
 
 MAGIC = b"ISHNE1.0"
@@ -189,9 +189,7 @@ def read(path: Path) -> Recording:
     if birth:
         meta.identifiers["birth date"] = birth.isoformat()
         if recorded and recorded >= birth:
-            meta.age = (
-                recorded.year - birth.year - ((recorded.month, recorded.day) < (birth.month, birth.day))
-            )
+            meta.age = age_at(birth, recorded)
     with path.open("rb") as fh:  # free text: it may name the patient, so it is kept with the identifiers
         fh.seek(HEADER_END)
         comments = _text(fh.read(min(var_size, MAX_TEXT)))
