@@ -1,5 +1,5 @@
-"""Command line: ``ecgviewer [FILE...]`` opens the viewer; ``render``, ``info``, ``analyze`` and
-``convert`` run headless.
+"""Command line: ``ecgviewer [FILE...]`` opens the viewer; ``render``, ``info``, ``analyze``,
+``convert``, ``report`` and ``self-test`` run headless.
 
 Bad input ends in one line on stderr naming the file and the cause, and exit status 2;
 never a traceback. ``analyze`` reports a bad file that way and goes on with the others. Heavy
@@ -199,11 +199,95 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if errors else 0
 
 
+def _report_args(p: argparse.ArgumentParser) -> None:
+    from ecgviewer.ml.explain import DEFAULT_STEPS, METHODS
+    from ecgviewer.ml.infer import DEVICES
+    from ecgviewer.report.content import MAX_PAGES
+
+    p.add_argument("--out", required=True, type=Path, help="report.pdf, or report.png (one image per page)")
+    p.add_argument(
+        "--paper", choices=("a4", "letter"), help="landscape; default: Letter in US locales, else A4"
+    )
+    p.add_argument("--identifiers", action="store_true", help="print the patient's name, ID and birth date")
+    p.add_argument("--max-pages", type=_positive_int, default=MAX_PAGES, help="ECG pages of a long recording")
+    p.add_argument("--dpi", type=float, default=300.0, help="PNG only: pixels per inch of paper")
+    p.add_argument("--no-ai", action="store_true", help="leave out the model's findings and attributions")
+    p.add_argument("--no-measure", action="store_true", help="leave out the intervals, QTc and axes")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA, then MPS, then CPU")
+    p.add_argument("--method", choices=tuple(METHODS), default="ig", help="attribution method")
+    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help="Integrated Gradients steps")
+    p.add_argument("--label", metavar="CODE", help="class to explain (default: the most probable superclass)")
+    p.add_argument(
+        "--qtc", default="Bazett", help="QTc formula shown (Bazett, Fridericia, Framingham, Hodges)"
+    )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The clinician's report of one recording as PDF (or PNG pages)."""
+    from ecgviewer.io import load
+    from ecgviewer.measure.intervals import QTC_FORMULAS
+    from ecgviewer.report import content, make, pages
+
+    try:
+        options = _view_options(args)
+    except ValueError as exc:
+        raise EcgError(f"--filter: {exc}") from None
+    formula = next((f for f in QTC_FORMULAS if f.lower() == args.qtc.lower()), None)
+    if formula is None:
+        raise EcgError(f"--qtc {args.qtc}: choose {', '.join(QTC_FORMULAS)}")
+    if args.out.suffix.lower() not in (".pdf", ".png"):
+        raise EcgError(f"--out {args.out}: a report is written as .pdf or .png")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ecgviewer.gui.export import ensure_app
+
+    ensure_app()
+    paper = args.paper or pages.default_paper()
+    rec = load(args.file)
+    first = content.ecg_pages(rec, options, args.start, 1)[0]
+    pages.check_fits(first, paper, options)  # before minutes of analysis
+    analyzer = delineator = request = None
+    if not args.no_ai:
+        from ecgviewer.ml.infer import Analyzer
+        from ecgviewer.ml.session import Request
+
+        analyzer = Analyzer(device=args.device)
+        request = Request(code=args.label, method=args.method, n_steps=args.steps, attention=False)
+    if not args.no_measure:
+        from ecgviewer.measure.delineate import Delineator
+
+        delineator = Delineator.bundled()
+    report = make.make(
+        rec,
+        options,
+        t0=args.start,
+        analyzer=analyzer,
+        request=request,
+        delineator=delineator,
+        formula=formula,
+        identifiers=args.identifiers,
+        max_pages=args.max_pages,
+    )
+    files = pages.write(report, args.out, paper, args.dpi)
+    for warning in rec.warnings:
+        print(f"warning: {rec.name}: {warning}", file=sys.stderr)
+    shown = ", ".join(str(f) for f in files)
+    print(f"{shown}: {report.n_pages} pages, {paper.upper()} landscape, {options.scale_label()}")
+    return 0
+
+
+def cmd_self_test(args: argparse.Namespace) -> int:
+    """Headless check of an installation or a built app: sample, model, attribution, report page."""
+    from ecgviewer.selftest import run
+
+    run(args.out)
+    return 0
+
+
 def _gui(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(
         prog="ecgviewer",
-        description="Interactive 12-lead ECG viewer. Subcommands: render, info, analyze, convert "
-        "(ecgviewer render --help).",
+        description="Interactive 12-lead ECG viewer. Subcommands: render, info, analyze, convert, "
+        "report, self-test (ecgviewer report --help).",
     )
     p.add_argument("files", nargs="*", help="recordings to open (default: the bundled sample)")
     p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
@@ -216,7 +300,14 @@ def _gui(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"render": cmd_render, "info": cmd_info, "analyze": cmd_analyze, "convert": cmd_convert}
+    commands = {
+        "render": cmd_render,
+        "info": cmd_info,
+        "analyze": cmd_analyze,
+        "convert": cmd_convert,
+        "report": cmd_report,
+        "self-test": cmd_self_test,
+    }
     try:
         if not argv or argv[0] not in commands:
             return _gui(argv)
@@ -224,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[0] == "analyze":
             p.add_argument("files", nargs="+", metavar="FILE")
             _analyze_args(p)
+        elif argv[0] == "self-test":
+            p.add_argument("--out", type=Path, help="keep the report's PDF here")
         else:
             p.add_argument("file")
         if argv[0] in ("info", "convert"):
@@ -235,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[0] == "convert":
             p.add_argument("out", help="output: NAME.hea (WFDB) or NAME.edf (EDF+)")
             p.add_argument("--format", choices=("wfdb", "edf"), help="default: from the output's suffix")
+        if argv[0] == "report":
+            _common_view_args(p)
+            _report_args(p)
         if argv[0] == "render":
             _common_view_args(p)
             p.add_argument("--out", required=True, help="output image (.png, .jpg)")

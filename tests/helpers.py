@@ -26,15 +26,6 @@ def synthetic(
     return make_recording(None, ArraySource(data), fs, list(leads), "synthetic")
 
 
-def image_array(qimage) -> np.ndarray:
-    """A QImage as an (h, w, 3) uint8 RGB array."""
-    from PySide6 import QtGui
-
-    img = qimage.convertToFormat(QtGui.QImage.Format.Format_RGB888)
-    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
-    return np.frombuffer(img.constBits(), np.uint8).reshape(h, bpl)[:, : 3 * w].reshape(h, w, 3).copy()
-
-
 def hex_rgb(color: str) -> np.ndarray:
     return np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)], np.uint8)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer.errors import EcgError
@@ -56,3 +57,10 @@ def save_image(image: QtGui.QImage, path: str | os.PathLike[str]) -> None:
     if not image.save(buf, fmt):
         raise EcgError(f"cannot write {path}: unsupported image format {fmt!r}")
     atomic_write_bytes(path, bytes(buf.data()))
+
+
+def image_array(image: QtGui.QImage) -> np.ndarray:
+    """A QImage as an (h, w, 3) uint8 RGB array (a copy)."""
+    img = image.convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
+    return np.frombuffer(img.constBits(), np.uint8).reshape(h, bpl)[:, : 3 * w].reshape(h, w, 3).copy()

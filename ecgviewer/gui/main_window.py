@@ -13,7 +13,7 @@ from ecgviewer import __version__
 from ecgviewer.dsp.filters import HIGHPASS_CHOICES, LOWPASS_CHOICES, NOTCH_CHOICES
 from ecgviewer.errors import EcgError
 from ecgviewer.gui import workers
-from ecgviewer.gui.analysis import AnalysisController
+from ecgviewer.gui.analysis import AnalysisController, page_inside
 from ecgviewer.gui.annotations import AnnotationLayer
 from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
@@ -36,6 +36,7 @@ BACKGROUND = ("model", "device", "delineator")  # tasks that outlive a recording
 
 
 SAVE_FILTERS = ("WFDB record (*.hea)", "EDF+ (*.edf)")
+REPORT_FILTERS = ("PDF report (*.pdf)", "PNG images, one per page (*.png)")
 
 
 def open_filter() -> str:
@@ -52,6 +53,7 @@ def _hz(v: float | None) -> str:
 
 class MainWindow(QtWidgets.QMainWindow):
     recordingLoaded = QtCore.Signal(object)  # Recording
+    reportWritten = QtCore.Signal(object)  # list[Path]: the report's files
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
@@ -210,6 +212,13 @@ class MainWindow(QtWidgets.QMainWindow):
             tip="Write the recording as a WFDB record or an EDF+ file (lossless; identifiers left out)",
         )
         self._action(file, "&Export page image\u2026", self.export_image, "Ctrl+E")
+        self._action(
+            file,
+            "Export &report (PDF or PNG)\u2026",
+            self.choose_report_path,
+            QtGui.QKeySequence.StandardKey.Print,
+            tip="The standard page at true scale with measurements and AI findings, then attributions",
+        )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
 
@@ -524,6 +533,82 @@ class MainWindow(QtWidgets.QMainWindow):
                 QtWidgets.QMessageBox.Icon.Information, "Saved, with notes", text, parent=self
             )
             self.save_notes.open()
+
+    def choose_report_path(self) -> None:
+        if self.recording is None:
+            return
+        folder = Path(str(self.settings.value("files/save_dir", "") or ""))
+        start = str(folder / Path(self.recording.name).stem)
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export report", start + ".pdf", ";;".join(REPORT_FILTERS)
+        )
+        if path:
+            suffix = ".png" if chosen == REPORT_FILTERS[1] else ".pdf"
+            target = Path(path)
+            if target.suffix.lower() not in (".pdf", ".png"):
+                target = target.with_name(target.name + suffix)
+            self.export_report(target)
+
+    def export_report(self, path: Path) -> None:
+        """Write the report off the UI thread, with what the window shows: the page, its filter, the
+        explained label, the measurements with the user's edits; what is missing is computed."""
+        rec = self.recording
+        if rec is None:
+            return
+        from ecgviewer.report import pages
+        from ecgviewer.report.make import make
+
+        options = self.paper.options.with_(theme="light")
+        t0, paper, note = self.paper.t0, pages.default_paper(), ""
+        try:
+            pages.check_fits(self.paper.page, paper, options)
+        except EcgError:  # the layout on screen does not fit the paper: print the standard page
+            note = f"{options.layout} at {options.scale_label()} does not fit {paper.upper()}: "
+            options = options.with_(layout="3x4+1", speed=25.0, gain=10.0)
+            note += f"printed as {options.layout} at {options.scale_label()}"
+        ai, m = self.ai, self.measure
+        ai_on, measure_on = self.ai_action.isChecked(), self.measure_action.isChecked()
+        result = ai.result if ai_on and ai.recording is rec else None
+        if result is not None and not page_inside(self.paper.page, result.span):
+            result = None
+        # Everything the job needs is read here, on the UI thread.
+        kwargs = dict(
+            t0=t0,
+            request=ai.request(),
+            result=result,
+            delineator=m.delineator if measure_on else None,
+            measurements=m.measurements if measure_on and m.recording is rec else None,
+            formula=m.panel.current_formula(),
+            identifiers=self.identifiers_action.isChecked(),
+        )
+        analyzer, device = ai.analyzer, str(self.settings.value("ai/device", "auto") or "auto")
+
+        def job(progress) -> tuple[list[Path], str] | EcgError:
+            try:
+                model = analyzer
+                if ai_on and model is None:  # still loading in the window: load one for the report
+                    from ecgviewer.ml.infer import Analyzer
+
+                    model = Analyzer(device=device)
+                with ai.lock:
+                    model = model if ai_on else None
+                    report = make(rec, options, analyzer=model, progress=progress, **kwargs)
+                return pages.write(report, path, paper), note
+            except EcgError as exc:
+                return exc
+
+        self.settings.set_value("files/save_dir", str(path.parent))
+        self._run("report", f"Writing {path.name}", job, self._report_written)
+
+    def _report_written(self, result: tuple[list[Path], str] | EcgError) -> None:
+        if isinstance(result, EcgError):
+            QtWidgets.QMessageBox.warning(self, "Report failed", str(result))
+            return
+        files, note = result
+        more = f" (+{len(files) - 1} more page images)" if len(files) > 1 else ""
+        note = f"; {note}" if note else ""
+        self.statusBar().showMessage(f"Report written: {files[0]}{more}{note}", 15000)
+        self.reportWritten.emit(files)
 
     def export_image(self) -> None:
         if self.recording is None:

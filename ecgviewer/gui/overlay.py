@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer.ml import contract
-from ecgviewer.render.layout import Page
+from ecgviewer.render.layout import Page, Panel
 
 DIVERGING = "CET-D1"  # blue (lowers) - white - red (raises); perceptually uniform (Kovesi 2015)
 SEQUENTIAL = "CET-L8"  # attention: non-negative
@@ -113,6 +113,21 @@ def row_image(rgba: np.ndarray) -> QtGui.QImage:
     return QtGui.QImage(row.data, n, 1, 4 * n, QtGui.QImage.Format.Format_RGBA8888).copy()
 
 
+def panel_fills(
+    page: Page, p: Panel, s: BeatScores, opacity: float
+) -> tuple[np.ndarray, list[tuple[int, QtCore.QRectF, QtGui.QColor]]]:
+    """The beats of ``s`` on panel ``p`` (their indices) and, for each, its rectangle over the
+    lead's band (paper mm, cut to the panel's seconds) in the colour of its score."""
+    half = page.row_pitch / 2
+    mine = np.flatnonzero((s.lead == p.lead) & (s.stop_s > p.t0) & (s.start_s < p.t1))
+    fills = []
+    for k, c in zip(mine, colours(s.score[mine], s.limit, s.signed, opacity), strict=True):
+        a, b = max(s.start_s[k], p.t0), min(s.stop_s[k], p.t1)
+        rect = QtCore.QRectF(p.x + (a - p.t0) * page.speed, p.y - half, (b - a) * page.speed, 2 * half)
+        fills.append((int(k), rect, QtGui.QColor(*(int(v) for v in c))))
+    return mine, fills
+
+
 class BeatShading(pg.GraphicsObject):
     """The shading of the page on screen; rebuilt when the page, the scores or the opacity change."""
 
@@ -166,17 +181,12 @@ class BeatShading(pg.GraphicsObject):
                 self._outlines.append((QtCore.QRectF(p.x, band[0], p.width, 2 * half), 2.0))
             if s is None:
                 continue
-            mine = np.flatnonzero((s.lead == p.lead) & (s.stop_s > p.t0) & (s.start_s < p.t1))
-            if mine.size == 0:
-                continue
-            rgba = colours(s.score[mine], s.limit, s.signed, self.opacity)
-            for k, c in zip(mine, rgba, strict=True):
-                a, b = max(s.start_s[k], p.t0), min(s.stop_s[k], p.t1)
-                rect = QtCore.QRectF(p.x + (a - p.t0) * page.speed, band[0], (b - a) * page.speed, 2 * half)
-                self._fills.append((rect, QtGui.QColor(*(int(v) for v in c))))
+            mine, fills = panel_fills(page, p, s, self.opacity)
+            for k, rect, colour in fills:
+                self._fills.append((rect, colour))
                 if k == self._beat:
                     self._outlines.append((rect, 3.0))
-            if s.samples is not None:
+            if s.samples is not None and mine.size:
                 self._strips.append(self._strip(p, page, mine, band[0]))
         self.update()
 

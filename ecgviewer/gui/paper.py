@@ -15,8 +15,15 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer.recording import Recording
-from ecgviewer.render.layout import Page, page_duration, page_layout
-from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions
+from ecgviewer.render.layout import (
+    Page,
+    column_ticks,
+    label_position,
+    page_duration,
+    page_layout,
+    pulse_polyline,
+)
+from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions, page_caption
 from ecgviewer.render.traces import PanelTrace, TraceSource, page_traces
 
 MIN_MINOR_PX = 2.5  # hide the 1 mm grid when its lines would merge into a tint
@@ -31,7 +38,7 @@ class HoverInfo(NamedTuple):
     channel: str  # the recording's lead name ("aVR" under Cabrera's "\u2212aVR")
 
 
-def _grid_lines(width: float, height: float, step: float, skip: float | None) -> list[QtCore.QLineF]:
+def grid_lines(width: float, height: float, step: float, skip: float | None) -> list[QtCore.QLineF]:
     """Lines every ``step`` mm across the sheet, leaving out multiples of ``skip``."""
     xs = np.arange(0.0, width + 1e-6, step)
     ys = np.arange(0.0, height + 1e-6, step)
@@ -61,8 +68,8 @@ class SheetItem(pg.GraphicsObject):
     def set_size(self, width: float, height: float) -> None:
         self.prepareGeometryChange()
         self._rect = QtCore.QRectF(0.0, 0.0, width, height)
-        self._minor = _grid_lines(width, height, 1.0, 5.0)
-        self._major = _grid_lines(width, height, 5.0, None)
+        self._minor = grid_lines(width, height, 1.0, 5.0)
+        self._major = grid_lines(width, height, 5.0, None)
         self.update()
 
     def set_colors(self, paper: str, minor: str, major: str) -> None:
@@ -78,13 +85,26 @@ class SheetItem(pg.GraphicsObject):
         return self._rect
 
     def paint(self, painter: QtGui.QPainter, *_args: object) -> None:
-        paper, minor, major = self._colors
-        painter.fillRect(self._rect, QtGui.QColor(paper))
-        if self.show_minor:
-            painter.setPen(pg.mkPen(minor, width=1))
-            painter.drawLines(self._minor)
-        painter.setPen(pg.mkPen(major, width=1))
-        painter.drawLines(self._major)
+        paint_grid(painter, self._rect, self._colors, self._minor if self.show_minor else [], self._major)
+
+
+def paint_grid(
+    painter: QtGui.QPainter,
+    rect: QtCore.QRectF,
+    colors: tuple[str, str, str],
+    minor: list[QtCore.QLineF],
+    major: list[QtCore.QLineF],
+    widths: tuple[float, float] = (0.0, 0.0),
+) -> None:
+    """The paper's colour and grid. Pen widths are in the painter's units; 0 draws one device
+    pixel (the screen), a width in mm suits print."""
+    paper, minor_color, major_color = colors
+    painter.fillRect(rect, QtGui.QColor(paper))
+    for lines, color, width in ((minor, minor_color, widths[0]), (major, major_color, widths[1])):
+        pen = QtGui.QPen(QtGui.QColor(color), width)
+        pen.setCosmetic(width == 0)
+        painter.setPen(pen)
+        painter.drawLines(lines)
 
 
 class PaperView(pg.GraphicsView):
@@ -242,18 +262,8 @@ class PaperView(pg.GraphicsView):
         self._clear_static()
         theme = THEMES[self._options.theme]
         self._sheet.set_size(page.width, page.height)
-        px, pw, h = page.pulse_x, page.pulse_width, page.gain  # 1 mV high = gain mm
-        xs, ys = [], []
-        for y in page.row_baselines:
-            xs += [px - 1.5, px, px, px + pw, px + pw, px + pw + 1.5, np.nan]
-            ys += [y, y, y + h, y + h, y, y, np.nan]
-        self._pulses.setData(np.array(xs), np.array(ys))
-        tx, ty = [], []
-        for p in page.panels:
-            if p.col > 0:
-                tx += [p.x, p.x]
-                ty += [p.y - 2.5, p.y + 2.5]
-        self._ticks.setData(np.array(tx, dtype=float), np.array(ty, dtype=float))
+        self._pulses.setData(*(np.array(v) for v in pulse_polyline(page)))
+        self._ticks.setData(*(np.array(v, dtype=float) for v in column_ticks(page)))
         ink = pg.mkPen(theme.ink, width=1)
         font = self._font()
         for p in page.panels:
@@ -267,11 +277,12 @@ class PaperView(pg.GraphicsView):
             color = theme.text if p.available else theme.major
             label = pg.TextItem(text, color=color, anchor=(0, 0))
             label.setFont(font)
-            label.setPos(p.x + 1.0, p.y + page.row_pitch / 2 - 0.5)
+            x, y = label_position(page, p)
+            label.setPos(x, y)
             label.setZValue(5)
             note = pg.TextItem("", color=theme.major, anchor=(0, 0))
             note.setFont(font)
-            note.setPos(p.x + 1.0, p.y + page.row_pitch / 2 - 0.5 - 1.3 * LABEL_MM)
+            note.setPos(x, y - 1.3 * LABEL_MM)
             note.setZValue(5)
             for t in (label, note):
                 self.vb.addItem(t)
@@ -308,17 +319,9 @@ class PaperView(pg.GraphicsView):
 
     def footer_text(self) -> str:
         """Speed, gain, filter and time window, as printed at the bottom of the page."""
-        rec, page, opts = self._rec, self.page, self._options
-        if rec is None or page is None:
+        if self._rec is None or self.page is None:
             return ""
-        t1 = min(rec.duration, page.t0 + page.duration)
-        text = (
-            f"{opts.scale_label()}   Filter: {opts.filter.label(rec.fs)} (display only)"
-            f"   {rec.name}  {page.t0:.1f}\u2013{t1:.1f} s of {rec.duration:.1f} s"
-        )
-        if page.unplaced:
-            text += f"   Not in this layout: {', '.join(page.unplaced)}"
-        return text
+        return page_caption(self._options, self._rec, self.page)
 
     def _apply_theme(self) -> None:
         theme = THEMES[self._options.theme]

@@ -178,3 +178,30 @@ def page_layout(
         order=order,
         unplaced=tuple(lead for lead in leads if lead not in placed),
     )
+
+
+def pulse_polyline(page: Page) -> tuple[list[float], list[float]]:
+    """Each row's 1 mV calibration pulse as one NaN-separated polyline (x, y) in mm."""
+    px, pw, h = page.pulse_x, page.pulse_width, page.gain  # 1 mV high = gain mm
+    xs: list[float] = []
+    ys: list[float] = []
+    for y in page.row_baselines:
+        xs += [px - 1.5, px, px, px + pw, px + pw, px + pw + 1.5, math.nan]
+        ys += [y, y, y + h, y + h, y, y, math.nan]
+    return xs, ys
+
+
+def column_ticks(page: Page) -> tuple[list[float], list[float]]:
+    """Short vertical marks where one column's seconds end and the next's begin, as pairs."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for p in page.panels:
+        if p.col > 0:
+            xs += [p.x, p.x]
+            ys += [p.y - 2.5, p.y + 2.5]
+    return xs, ys
+
+
+def label_position(page: Page, panel: Panel) -> tuple[float, float]:
+    """Top-left corner (mm) of a lead's label: just inside its band, at the band's top."""
+    return panel.x + 1.0, panel.y + page.row_pitch / 2 - 0.5

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ecgviewer.dsp.filters import DisplayFilter
+
+if TYPE_CHECKING:
+    from ecgviewer.recording import Recording
+    from ecgviewer.render.layout import Page
 
 MM_PER_INCH = 25.4
 DEFAULT_PX_PER_MM = 96.0 / MM_PER_INCH
@@ -48,3 +53,16 @@ class ViewOptions:
 
     def scale_label(self) -> str:
         return f"{self.speed:g} mm/s, {self.gain:g} mm/mV"
+
+
+def page_caption(options: ViewOptions, rec: Recording, page: Page, name: bool = True) -> str:
+    """Speed, gain, the display filter and the seconds shown: under every page, on screen and in print."""
+    t1 = min(rec.duration, page.t0 + page.duration)
+    who = f"{rec.name}  " if name else ""
+    text = (
+        f"{options.scale_label()}   Filter: {options.filter.label(rec.fs)} (display only)"
+        f"   {who}{page.t0:.1f}\u2013{t1:.1f} s of {rec.duration:.1f} s"
+    )
+    if page.unplaced:
+        text += f"   Not in this layout: {', '.join(page.unplaced)}"
+    return text
