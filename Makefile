@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench train lint format clean fuzz
+.PHONY: install run test bench train lint format clean fuzz package
 
 install: $(STAMP)
 
@@ -26,6 +26,14 @@ train: $(STAMP)
 fuzz: $(STAMP)
 	mkdir -p build
 	$(PY) tests/fuzz_readers.py --seconds-per-reader 120 --json build/fuzz.json --report tests/FUZZING.md --save build/fuzz-failures
+
+# The one-folder app in dist/ecgviewer/ (PyInstaller, packaging/ecgviewer.spec; packaging/README.md),
+# then the bundle's own headless check. Its console executable is ecgviewer-cli on macOS.
+BUNDLE_CLI := dist/ecgviewer/$(if $(filter Darwin,$(shell uname -s)),ecgviewer-cli,ecgviewer)
+package: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[package]'
+	$(VENV)/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller packaging/ecgviewer.spec
+	QT_QPA_PLATFORM=offscreen $(BUNDLE_CLI) self-test
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/run.py

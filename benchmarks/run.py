@@ -3,7 +3,8 @@
 Prints ONE JSON object on stdout; progress goes to stderr. What each figure measures is in
 ``benchmarks/README.md``. Options: ``--quick`` (fewer repeats, for trying the script out),
 ``--skip-holter``, ``--skip-cold-start``, ``--skip-ml`` (also skips the UI stall, which needs the
-model), ``--skip-ui-stall``.
+model), ``--skip-ui-stall``, ``--skip-bundle`` (the built app's size and cold start; skipped anyway,
+with a note, when ``make package`` has not built dist/ecgviewer).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import formats  # noqa: E402
 import holter  # noqa: E402
 import ml  # noqa: E402
+import report  # noqa: E402
 import ui_stall  # noqa: E402
 from common import ShownPaper, hardware, log, summary  # noqa: E402
 
 SAMPLE = ROOT / "resources/samples/ptbxl/records500/00000/00003_hr.hea"
+BUNDLE = ROOT / "dist" / "ecgviewer"  # make package (packaging/ecgviewer.spec)
 TARGETS = {  # figure -> (limit, unit); every figure passes when it is at most its limit
     "open_first_paint_ms": (100.0, "ms"),
     "open_first_paint_ptbxl_ms": (100.0, "ms"),
@@ -46,7 +49,10 @@ TARGETS = {  # figure -> (limit, unit); every figure passes when it is at most i
     "ig_ms": (1000.0, "ms"),
     "measure_ms": (500.0, "ms"),
     "format_load_max_ms": (250.0, "ms"),
+    "report_pdf_ms": (1000.0, "ms"),
     "ui_max_stall_ms": (100.0, "ms"),
+    "bundle_size_mb": (600.0, "MB (10^6 bytes)"),
+    "bundle_cold_start_s": (3.0, "s"),
 }
 TARGETS_MIN = {  # figure -> (limit, unit); these pass when they are above their limit
     "aopc_diff_k3_ci_low": (0.0, "probability"),  # always defined, unlike the reported aopc_ratio_k3
@@ -291,14 +297,20 @@ def _import_check(settings_dir: Path) -> dict:
     }
 
 
+def _cold_starts(cmd: list[str], repeats: int, settings_dir: Path, label: str) -> list[dict]:
+    """``repeats`` runs of ``_one_cold_start``, each with a fresh settings file."""
+    runs = []
+    for i in range(repeats):
+        log(f"{label} run {i + 1}/{repeats}")
+        runs.append(_one_cold_start(cmd, settings_dir, i))
+    return runs
+
+
 def bench_cold_start(repeats: int) -> dict:
     cmd = [_venv_bin("ecgviewer"), "--quit-after-paint"]
     settings_dir = Path(tempfile.mkdtemp(prefix="ecgbench-settings-"))
     try:
-        runs = []
-        for i in range(repeats):
-            log(f"[cold start] run {i + 1}/{repeats}")
-            runs.append(_one_cold_start(cmd, settings_dir, i))
+        runs = _cold_starts(cmd, repeats, settings_dir, "[cold start]")
         log("[cold start] -X importtime check for torch")
         imports = _import_check(settings_dir)
     finally:
@@ -310,6 +322,45 @@ def bench_cold_start(repeats: int) -> dict:
         "wall_s": summary(walls, 3) if walls else None,
         "app_reported_s": [r["app_reported_s"] for r in runs],
         "imports": imports,
+    }
+
+
+# -- the built app (make package) ---------------------------------------------------------------------
+def _bundle_exe() -> Path | None:
+    """The bundle's console executable (``ecgviewer``; ``ecgviewer-cli`` on Windows and macOS, whose
+    ``ecgviewer`` is windowed and prints nothing), or None when no bundle was built."""
+    info = BUNDLE / "_internal" / "build-info.json"
+    if not info.is_file():
+        return None
+    name = json.loads(info.read_text(encoding="utf-8"))["executables"][-1]
+    return BUNDLE / (name + (".exe" if sys.platform == "win32" else ""))
+
+
+def bench_bundle(repeats: int) -> dict:
+    """Size of dist/ecgviewer (its files' bytes, symbolic links not followed: ``du --apparent-size``)
+    and its cold start, timed as ``bench_cold_start`` times the installed app's."""
+    exe = _bundle_exe()
+    if exe is None:
+        return {"skipped": "no bundle in dist/ecgviewer (make package builds it)"}
+    files = [p for p in BUNDLE.rglob("*") if p.is_file() and not p.is_symlink()]
+    size = sum(p.stat().st_size for p in files)
+    largest = sorted(files, key=lambda p: -p.stat().st_size)[:10]
+    cmd = [str(exe), "--quit-after-paint"]
+    settings_dir = Path(tempfile.mkdtemp(prefix="ecgbench-settings-"))
+    try:
+        runs = _cold_starts(cmd, repeats, settings_dir, "[bundle] cold start")
+    finally:
+        shutil.rmtree(settings_dir, ignore_errors=True)
+    walls = [r["wall_s"] for r in runs if r["wall_s"] is not None]
+    return {
+        "size_mb": round(size / 1e6, 1),
+        "size_mib": round(size / 2**20, 1),
+        "files": len(files),
+        "largest_mb": {str(p.relative_to(BUNDLE)): round(p.stat().st_size / 1e6, 1) for p in largest},
+        "command": cmd,
+        "runs": runs,
+        "wall_s": summary(walls, 3) if walls else None,
+        "app_reported_s": [r["app_reported_s"] for r in runs],
     }
 
 
@@ -336,6 +387,7 @@ def main() -> int:
         "--skip-ml", action="store_true", help="no encoder figures (inference, attributions, UI stall)"
     )
     p.add_argument("--skip-ui-stall", action="store_true", help="no UI-stall figure (a GUI child process)")
+    p.add_argument("--skip-bundle", action="store_true", help="no figures of the built app (dist/ecgviewer)")
     args = p.parse_args()
     open_n, repaint_n, pans, holter_opens, cold_n = (5, 10, 10, 1, 2) if args.quick else (20, 30, 50, 3, 5)
     infer_n, faith_records, stall_n = (8, 10, 3) if args.quick else (20, 50, 10)
@@ -411,6 +463,19 @@ def main() -> int:
         if "imports" in cs:
             result["cold_start_torch_before_paint"] = cs["imports"]["torch_before_paint"]
 
+    if not args.skip_bundle:
+        log(f"[bundle] dist/ecgviewer: size, --quit-after-paint {cold_n} runs")
+        b = _guarded("bundle", lambda: bench_bundle(cold_n), result, details)
+        if "skipped" in b:
+            result["bundle_note"] = b["skipped"]
+        elif "error" not in b:
+            result["bundle_size_mb"] = b["size_mb"]
+            if b["wall_s"]:
+                result["bundle_cold_start_s"] = b["wall_s"]["median"]
+                result["bundle_cold_start_runs_s"] = b["wall_s"]["samples"]
+            else:
+                result["bundle_cold_start_error"] = "no first-paint line from the bundle"
+
     if not args.skip_ml:
         log(f"[ml] inference and attributions on the sample, {infer_n} repeats")
         lat = ml.bench_latency(SAMPLE, infer_n)
@@ -426,6 +491,11 @@ def main() -> int:
         result["attention_ms"] = lat["attention_ms"]["median"]
         result["measure_ms"] = lat["measure_ms"]["median"]
         result["ml_device"], result["ml_torch_threads"] = lat["device"], lat["torch_threads"]
+        log("[report] the sample's two-page PDF and a 300 dpi PNG page, once analysed")
+        rp = _guarded("report", lambda: report.bench_report(SAMPLE, 3 if args.quick else 10), result, details)
+        if "error" not in rp:
+            result["report_pdf_ms"] = rp["pdf_ms"]
+            result["report_png_page_ms"] = rp["png_page_300dpi_ms"]
         if "error" in faith:
             result["faithfulness_error"] = faith["error"]
         else:

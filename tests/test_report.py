@@ -237,3 +237,11 @@ def test_window_report_explains_the_label_on_screen(qtbot, ai_window, sample, tm
     assert "aVR" in first and "V1" in first
     assert "6x2 at 25 mm/s, 10 mm/mV does not fit" in w.statusBar().currentMessage()
     assert "printed as 3x4+1" in w.statusBar().currentMessage()
+
+
+def test_self_test_names_the_step_that_fails(tmp_path, monkeypatch, capsys):
+    import ecgviewer.assets
+
+    monkeypatch.setattr(ecgviewer.assets, "sample_path", lambda: tmp_path / "gone.hea")
+    assert main(["self-test"]) == 2
+    assert "self-test step 'sample' failed" in capsys.readouterr().err
