@@ -585,13 +585,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
         def job(progress) -> tuple[list[Path], str] | EcgError:
             try:
-                model = analyzer
+                model = analyzer if ai_on else None
                 if ai_on and model is None:  # still loading in the window: load one for the report
                     from ecgviewer.ml.infer import Analyzer
 
                     model = Analyzer(device=device)
                 with ai.lock:
-                    model = model if ai_on else None
                     report = make(rec, options, analyzer=model, progress=progress, **kwargs)
                 return pages.write(report, path, paper), note
             except EcgError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +16,7 @@ from ecgviewer import __version__
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page, page_duration, page_layout
 from ecgviewer.render.options import ViewOptions, page_caption
+from ecgviewer.render.traces import TraceSource
 from ecgviewer.summary import DEVICE_ROWS
 
 if TYPE_CHECKING:
@@ -68,6 +70,11 @@ class Report:
     created: datetime
     identifiers: bool
     omitted: str = ""  # what a long recording's report leaves out, said on its last page
+
+    @cached_property
+    def source(self) -> TraceSource:
+        """The filtered samples, shared by all pages (an in-memory recording is filtered once)."""
+        return TraceSource(self.rec)
 
     @property
     def n_pages(self) -> int:

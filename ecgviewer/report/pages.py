@@ -22,7 +22,7 @@ from ecgviewer.gui.overlay import BeatScores, beat_scores, colours, panel_fills,
 from ecgviewer.gui.paper import grid_lines, paint_grid
 from ecgviewer.render.layout import Page, column_ticks, label_position, pulse_polyline
 from ecgviewer.render.options import MM_PER_INCH, THEMES, ViewOptions
-from ecgviewer.render.traces import TraceSource, page_traces
+from ecgviewer.render.traces import page_traces
 from ecgviewer.report.content import NOTICE, Block, Report, Share
 from ecgviewer.storage import atomic_write_bytes
 
@@ -134,7 +134,7 @@ def paint_sheet(
     c: Canvas, x0: float, y0: float, report: Report, page: Page, scores: BeatScores | None = None
 ) -> None:
     """The ECG paper at (x0, y0) mm: grid, beat shading, traces, calibration pulses and labels."""
-    p, rec = c.painter, report.rec
+    p = c.painter
     p.save()
     p.setTransform(c.mm_transform(x0, y0, page.height))
     rect = QtCore.QRectF(0, 0, page.width, page.height)
@@ -151,7 +151,7 @@ def paint_sheet(
     p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
     p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
     p.setPen(_pen(INK, TRACE_MM))
-    for trace in page_traces(page, TraceSource(rec), report.options.filter):
+    for trace in page_traces(page, report.source, report.options.filter):
         if trace.y.size:
             p.drawPath(pg.arrayToQPath(trace.x, trace.y, connect="finite"))
     p.drawPath(pg.arrayToQPath(*(np.array(v) for v in pulse_polyline(page)), connect="finite"))
