@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,24 @@ def icon_path() -> Path:
 def model_path() -> Path:
     """The bundled encoder's weights (its model card sits beside them)."""
     return resources_dir() / MODEL
+
+
+def user_models_dir() -> Path:
+    """Where the user's own classifiers live (``ECGVIEWER_MODELS``, else the platform's per-user app
+    data folder); not created here: reading the list must not write to the disk.
+
+    The three platforms' conventions are written out here: ``platformdirs`` is not a dependency."""
+    override = os.environ.get("ECGVIEWER_MODELS")
+    if override:
+        return Path(override).expanduser()
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return base / "ecgviewer" / "models"
 
 
 def delineator_path() -> Path:

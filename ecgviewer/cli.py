@@ -101,11 +101,28 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        type=Path,
+        metavar="FILE",
+        help="classifier weights (.safetensors, model card beside them; default: the bundled model)",
+    )
+
+
+def _model_file(args: argparse.Namespace) -> Path | None:
+    """``--model``, checked here so a typo reads as a missing file rather than a broken model."""
+    if args.model is not None and not args.model.is_file():
+        raise EcgError(f"--model {args.model}: no such file")
+    return args.model
+
+
 def _analyze_args(p: argparse.ArgumentParser) -> None:
     from ecgviewer.ml.explain import DEFAULT_STEPS, METHODS
     from ecgviewer.ml.infer import DEVICES
 
     p.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here (default: stdout)")
+    _model_arg(p)
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA, then MPS, then CPU")
     p.add_argument("--method", choices=tuple(METHODS), default="ig", help="attribution method")
     p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help="Integrated Gradients steps")
@@ -144,7 +161,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise EcgError(f"--export {args.export}: no such folder")
     if not args.max_seconds >= 10:
         raise EcgError(f"--max-seconds {args.max_seconds:g}: at least 10 (one window)")
-    analyzer = Analyzer(device=args.device)
+    analyzer = Analyzer(_model_file(args), device=args.device)
     delineator = Delineator.bundled() if args.measure else None
     classes = analyzer.classes
     if args.task not in classes:
@@ -213,6 +230,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dpi", type=float, default=300.0, help="PNG only: pixels per inch of paper")
     p.add_argument("--no-ai", action="store_true", help="leave out the model's findings and attributions")
     p.add_argument("--no-measure", action="store_true", help="leave out the intervals, QTc and axes")
+    _model_arg(p)
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA, then MPS, then CPU")
     p.add_argument("--method", choices=tuple(METHODS), default="ig", help="attribution method")
     p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help="Integrated Gradients steps")
@@ -250,7 +268,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ecgviewer.ml.infer import Analyzer
         from ecgviewer.ml.session import Request
 
-        analyzer = Analyzer(device=args.device)
+        analyzer = Analyzer(_model_file(args), device=args.device)
         request = Request(code=args.label, method=args.method, n_steps=args.steps, attention=False)
     if not args.no_measure:
         from ecgviewer.measure.delineate import Delineator

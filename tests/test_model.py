@@ -535,7 +535,7 @@ def test_clear_loss_counts_masked_real_tokens_only() -> None:
     encoder and padded ones do not exist."""
     model, (values, pad, time_bin, keep, masked) = _pretrainer()
     captured = _capture_prediction(model)
-    loss = model(values, pad, time_bin, keep, masked)
+    loss = model.reconstruction_loss(values, pad, time_bin, keep, masked)
     assert loss.ndim == 0
     assert bool(torch.isfinite(loss))
     assert float(loss.detach()) > 0
@@ -565,7 +565,7 @@ def test_clear_prediction_never_sees_masked_values() -> None:
     model, (values, pad, time_bin, keep, masked) = _pretrainer()
     captured = _capture_prediction(model)
     values.requires_grad_(True)
-    model(values, pad, time_bin, keep, masked)
+    model.reconstruction_loss(values, pad, time_bin, keep, masked)
     captured["pred"].sum().backward()
     assert values.grad is not None
     token_grad = values.grad.abs().sum(dim=-1).flatten(1)  # (B, 180)

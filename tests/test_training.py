@@ -232,6 +232,67 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     assert grid.read_text() == text
 
 
+@pytest.mark.parametrize("method", ["jepa", "physioclr", "acl"])
+def test_pretrain_method_smoke_run(tiny: TinyRun, method: str) -> None:
+    """``pretrain --method`` for each objective besides CLEAR (CLEAR's runs in the tiny run): one
+    epoch of the tiny preset on the same data, the encoder saved with its family, every loss
+    component logged and finite, and the encoder's per-lead features ready for the heads."""
+    import torch
+
+    from training.pipeline import load_encoder
+    from training.presets import PRESETS
+
+    res = _cli("pretrain", "--method", method, "--preset", "tiny", "--run-dir", tiny.run_dir,
+               "--cache-dir", tiny.cache_dir, "--data-root", tiny.data_root, "--no-progress")  # fmt: skip
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    path = Path(out["encoder"])
+    assert path == tiny.run_dir / f"encoder-{method}.safetensors" and out["method"] == method
+    log = [json.loads(line) for line in (tiny.run_dir / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in log if r["phase"] == f"pretrain-{method}"]
+    parts = {"jepa": {"smooth_l1", "momentum"}, "physioclr": {"con", "rec", "peak"},
+             "acl": {"intra", "inter"}}  # fmt: skip
+    assert len(epochs) == 1 and parts[method] <= set(epochs[0]), epochs
+    assert all(math.isfinite(epochs[0][k]) for k in ("loss", *parts[method]))
+    info = json.loads((tiny.run_dir / f"pretrain-{method}.json").read_text())
+    assert info["pretrain_steps"] > 0 and info["pretrain_records"]["ptbxl"] > 0
+
+    enc = load_encoder(path, PRESETS["tiny"].encoder)  # the file's own config wins
+    kind = "PatchEncoder" if method == "jepa" else "Encoder"
+    assert type(enc).__name__ == kind
+    trained = dict(enc.named_parameters())
+    tiny_preset = PRESETS["tiny"]
+    config = tiny_preset.patch if method == "jepa" else tiny_preset.encoder
+    fresh = dict(load_encoder(None, config, seed=99).named_parameters())
+    assert trained.keys() == fresh.keys()
+    assert any(not torch.equal(trained[k], fresh[k]) for k in trained)
+
+
+def test_grid_compares_pretraining_methods(tiny: TinyRun) -> None:
+    """The frozen-encoder grid runs on every method's encoder under the one protocol, and
+    RESULTS.md gains the pretraining runs and the side-by-side comparison with its verdict."""
+    args = ["--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
+            "--data-root", tiny.data_root, "--tasks", "super", "--fractions", "1.0", "--seeds", "1",
+            "--methods", "jepa-linear,physioclr-linear,acl-linear,random-linear",
+            "--no-progress"]  # fmt: skip
+    _cli("grid", *args)
+    lines = (tiny.run_dir / "grid.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    got = {r["method"]: r for r in rows if r["fraction"] == 1.0}
+    for m in ("jepa-linear", "physioclr-linear", "acl-linear"):
+        assert 0 <= got[m]["test"]["auroc"] <= 1
+    for method in ("jepa", "physioclr", "acl"):  # pretrained once, by the smoke runs or here
+        assert (tiny.run_dir / f"encoder-{method}.safetensors").is_file()
+    out = tiny.root / "RESULTS-methods.md"
+    _cli("results", "--runs", tiny.run_dir, "--out", out)
+    md = out.read_text()
+    assert "## Pretraining runs" in md and "| ECG-JEPA |" in md and "| ACL-ECG |" in md
+    title = "## Pretraining methods compared: linear probe on the frozen encoder"
+    table = md.split(title)[1].split("Best on")[0]
+    for label in ("ECG-JEPA", "PhysioCLR", "ACL-ECG", "random init (no pretraining)"):
+        assert f"| {label} |" in table
+    assert "Best on this data (linear probe" in md
+
+
 def test_ddp_pretrain_two_cpu_processes(tiny: TinyRun, tmp_path: Path) -> None:
     """``torchrun`` with two CPU processes (gloo): pretraining finishes on both ranks, only rank
     0 writes the encoder and logs the epoch, and the loss is finite. Reuses the tiny run's token
@@ -247,7 +308,8 @@ def test_ddp_pretrain_two_cpu_processes(tiny: TinyRun, tmp_path: Path) -> None:
     assert res.returncode == 0, f"{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
     enc = run_dir / "encoder.safetensors"
     assert enc.is_file()
-    assert [line.strip() for line in res.stdout.splitlines() if line.strip()].count(str(enc)) == 2
+    printed = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert [p["encoder"] for p in printed] == [str(enc)] * 2
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     pre = [r for r in records if r["phase"] == "pretrain"]
     assert len(pre) == 1 and math.isfinite(pre[0]["loss"]) and pre[0]["loss"] > 0

@@ -61,9 +61,12 @@ def cmd_tokenise(args: argparse.Namespace) -> None:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
+    """Pretrain one method's encoder (the same data, schedule and budget for every method)."""
     from training.pipeline import pretrain
 
-    print(pretrain(_context(args), args.seed))
+    ctx = _context(args)
+    path = pretrain(ctx, args.seed, args.method)
+    print(json.dumps({"method": args.method, "encoder": str(path), "timings": ctx.timings}))
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -169,6 +172,8 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from training.methods import METHODS
+
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, fn in [("tokenise", cmd_tokenise), ("pretrain", cmd_pretrain), ("run", cmd_run),
@@ -177,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
         _common(p)
         p.add_argument("--seed", type=int, default=0)
         p.set_defaults(fn=fn)
+    sub.choices["pretrain"].add_argument("--method", choices=list(METHODS), default="clear",
+                                         help="objective: CLEAR, ECG-JEPA, PhysioCLR or ACL-ECG")  # fmt: skip
     sub.choices["run"].add_argument("--out", type=Path, help="export folder (bundled: resources/models)")
     sub.choices["run"].add_argument("--name", help="model name (default clear-hug-<preset>)")
     ev = sub.choices["evaluate"]

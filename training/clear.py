@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from ecgviewer.ml import contract
 from ecgviewer.ml.model import N_LEADS, Block, Encoder, EncoderConfig, normalise_tokens, view_allowed
+from training.batch import Batch
 
 N_BEATS = contract.MAX_BEATS
 N_TOKENS = N_LEADS * N_BEATS
@@ -55,9 +56,11 @@ def decoder_allowed(masked: Tensor) -> Tensor:
 class ClearPretrainer(nn.Module):
     """Encoder (on visible tokens) + light decoder (on all tokens) -> per-token MSE."""
 
-    def __init__(self, encoder: EncoderConfig, decoder: DecoderConfig) -> None:
+    def __init__(self, encoder: EncoderConfig, decoder: DecoderConfig, seed: int = 0) -> None:
         super().__init__()
         self.decoder_config = decoder
+        self.generator = torch.Generator().manual_seed(seed)  # one mask per batch, equal on all ranks
+        self.parts: dict[str, float] = {}
         self.encoder = Encoder(encoder)
         d = decoder.dim
         self.to_decoder = nn.Linear(encoder.dim, d)
@@ -69,7 +72,16 @@ class ClearPretrainer(nn.Module):
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         nn.init.trunc_normal_(self.position.weight, std=0.02)
 
-    def forward(self, values: Tensor, pad: Tensor, time_bin: Tensor, keep: Tensor, masked: Tensor) -> Tensor:
+    def forward(self, batch: Batch, progress: float) -> Tensor:
+        keep, masked = random_mask(self.decoder_config.mask_ratio, self.generator)
+        dev = batch.values.device
+        loss = self.reconstruction_loss(batch.values, batch.pad, batch.time_bin, keep.to(dev), masked.to(dev))
+        self.parts = {"mse": float(loss.detach())}
+        return loss
+
+    def reconstruction_loss(
+        self, values: Tensor, pad: Tensor, time_bin: Tensor, keep: Tensor, masked: Tensor
+    ) -> Tensor:
         """Mean squared error over the masked, non-padded tokens (z-scored targets)."""
         b = values.shape[0]
         hidden, _ = self.encoder(values, pad, time_bin, keep=keep)

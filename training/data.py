@@ -26,6 +26,7 @@ TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
 VAL_FOLD = 9
 TEST_FOLD = 10
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+LAYOUT = 2  # the cache's arrays; 2 added the signal, its length, present leads and R-peaks
 
 
 def default_data_root() -> Path | None:
@@ -106,17 +107,27 @@ def wfdb_records(folder: Path) -> list[Path]:
     return sorted(p.with_suffix("") for p in folder.rglob("*.hea"))
 
 
-def _tokenise_file(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | str:
-    """Tokenise the first 10 s window of one WFDB record; an error string if unreadable."""
+def _tokenise_file(path: str) -> dict[str, np.ndarray] | str:
+    """The first 10 s window of one WFDB record: its beat tokens and the band-passed 100 Hz
+    signal with the R-peaks they were cut at (signal-space objectives start from those); an
+    error string if unreadable."""
     import wfdb
 
     try:
         rec = wfdb.rdrecord(path)
         leads = [canonical_lead(n) for n in rec.sig_name]
         tok = contract.tokenise(rec.p_signal.T, rec.fs, leads)
+        x, present = contract.prepare(rec.p_signal.T, rec.fs, leads)
     except Exception as exc:  # a bad file is reported and skipped, never fatal for a cache build
         return f"{Path(path).name}: {exc}"
-    return tok.values[0], tok.pad[0], tok.time_bin[0], bool(tok.fallback[0])
+    window = x[:, : contract.WINDOW]
+    signal = np.zeros((len(contract.LEADS), contract.WINDOW), dtype=np.float32)
+    signal[:, : window.shape[1]] = window
+    r = tok.rpeaks[0]
+    rpeaks = np.where(r >= 0, np.round(r * contract.FS / rec.fs), -1).astype(np.int64)
+    return {"values": tok.values[0], "pad": tok.pad[0], "time_bin": tok.time_bin[0],
+            "fallback": bool(tok.fallback[0]), "signal": signal, "length": window.shape[1],
+            "present": present, "rpeaks": rpeaks}  # fmt: skip
 
 
 @dataclass
@@ -129,6 +140,10 @@ class TokenCache:
     pad: np.ndarray
     time_bin: np.ndarray
     fallback: np.ndarray
+    signal: np.ndarray  # float32 (N, 12, 1000): the band-passed 100 Hz window of the tokens
+    length: np.ndarray  # int64 (N,): valid samples of ``signal``
+    present: np.ndarray  # bool (N, 12)
+    rpeaks: np.ndarray  # int64 (N, 15): R-peaks (indices into ``signal``), -1 where none
     build_s: float | None = None  # tokenising time of the process that built the cache
 
     def __len__(self) -> int:
@@ -148,21 +163,26 @@ def build_cache(
     key = hashlib.sha256("\n".join(f"{k}\t{v}" for k, v in records.items()).encode()).hexdigest()
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
-        if meta.get("contract") == contract.CONTRACT_VERSION and meta.get("key") == key:
+        wanted = (contract.CONTRACT_VERSION, key, LAYOUT)
+        if (meta.get("contract"), meta.get("key"), meta.get("layout")) == wanted:
             return open_cache(folder)
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     n = len(records)
-    shape = (n, len(contract.LEADS), contract.MAX_BEATS)
+    leads, beats = len(contract.LEADS), contract.MAX_BEATS
+    layout = {
+        "values": (np.float32, (leads, beats, contract.TOKEN_LEN)),
+        "pad": (np.bool_, (leads, beats)),
+        "time_bin": (np.int64, (beats,)),
+        "fallback": (np.bool_, ()),
+        "signal": (np.float32, (leads, contract.WINDOW)),
+        "length": (np.int64, ()),
+        "present": (np.bool_, (leads,)),
+        "rpeaks": (np.int64, (beats,)),
+    }
     arrays = {
-        "values": np.lib.format.open_memmap(
-            folder / "values.npy", "w+", np.float32, (*shape, contract.TOKEN_LEN)
-        ),
-        "pad": np.lib.format.open_memmap(folder / "pad.npy", "w+", np.bool_, shape),
-        "time_bin": np.lib.format.open_memmap(
-            folder / "time_bin.npy", "w+", np.int64, (n, contract.MAX_BEATS)
-        ),
-        "fallback": np.lib.format.open_memmap(folder / "fallback.npy", "w+", np.bool_, (n,)),
+        name: np.lib.format.open_memmap(folder / f"{name}.npy", "w+", dtype, (n, *shape))
+        for name, (dtype, shape) in layout.items()
     }
     ok = np.zeros(n, dtype=bool)
     errors = []
@@ -175,7 +195,8 @@ def build_cache(
             if isinstance(res, str):
                 errors.append(res)
                 continue
-            arrays["values"][i], arrays["pad"][i], arrays["time_bin"][i], arrays["fallback"][i] = res
+            for name, arr in arrays.items():
+                arr[i] = res[name]
             ok[i] = True
     for arr in arrays.values():
         arr.flush()
@@ -183,6 +204,7 @@ def build_cache(
     meta = {
         "contract": contract.CONTRACT_VERSION,
         "key": key,
+        "layout": LAYOUT,
         "ids": ids,
         "ok": ok.tolist(),
         "errors": errors,
@@ -199,8 +221,8 @@ def open_cache(folder: Path) -> TokenCache:
     meta = json.loads((folder / "meta.json").read_text())
     ok = np.asarray(meta["ok"], dtype=bool)
     load = lambda name: np.load(folder / f"{name}.npy", mmap_mode="r")  # noqa: E731
-    cache = TokenCache(folder, meta["ids"], load("values"), load("pad"), load("time_bin"), load("fallback"),
-                       meta.get("build_s"))  # fmt: skip
+    names = ("values", "pad", "time_bin", "fallback", "signal", "length", "present", "rpeaks")
+    cache = TokenCache(folder, meta["ids"], *(load(name) for name in names), meta.get("build_s"))
     if not ok.all():  # unreadable records stay in the arrays but leave the id list
         cache.ids = [r if good else f"!{r}" for r, good in zip(cache.ids, ok, strict=True)]
     return cache

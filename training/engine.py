@@ -71,6 +71,13 @@ def cosine(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
+def schedule(n: int, config: LoopConfig, world: int) -> tuple[int, int, int]:
+    """(examples per rank per step, steps per epoch, total steps) of a run over ``n`` examples."""
+    per_rank = max(1, config.batch_size // world)
+    steps_per_epoch = max(1, n // (per_rank * world))
+    return per_rank, steps_per_epoch, steps_per_epoch * config.epochs
+
+
 def fit(
     model: nn.Module,
     loss_fn: Callable[[nn.Module, Tensor, int], Tensor],
@@ -84,13 +91,15 @@ def fit(
     seed: int = 0,
     params: list | None = None,
     progress: bool = True,
+    after_step: Callable[[int], dict[str, float]] | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train ``model`` for ``config.epochs`` over ``n`` examples and return the best state.
 
     ``loss_fn(model, rows, step)`` computes the loss of a batch of example indices. Every epoch
     ends with ``evaluate`` (main process) and a checkpoint; with ``select`` the epoch with the
     highest ``select`` metric is kept (validation-based selection), else the last one.
-    Re-running the same command resumes from ``<run_dir>/<phase>.ckpt``.
+    Re-running the same command resumes from ``<run_dir>/<phase>.ckpt``. ``after_step(step)``
+    runs after every optimiser step (an EMA target, say) and returns figures to average per epoch.
     """
     from tqdm import tqdm
 
@@ -105,9 +114,7 @@ def fit(
         betas=config.betas,
         weight_decay=config.weight_decay,
     )
-    per_rank = max(1, config.batch_size // d.world)
-    steps_per_epoch = max(1, n // (per_rank * d.world))
-    total = steps_per_epoch * config.epochs
+    per_rank, steps_per_epoch, total = schedule(n, config, d.world)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: cosine(s, total, max(1, int(config.warmup * total)))
     )
@@ -126,7 +133,7 @@ def fit(
         g = torch.Generator().manual_seed(seed * 1000 + epoch)
         order = torch.randperm(n, generator=g)[: steps_per_epoch * per_rank * d.world]
         mine = order[d.rank :: d.world]
-        total_loss = 0.0
+        total_loss, parts = 0.0, {}
         bar = tqdm(
             range(steps_per_epoch),
             desc=f"{phase} {epoch + 1}/{config.epochs}",
@@ -142,6 +149,9 @@ def fit(
             nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             opt.step()
             sched.step()
+            if after_step is not None:
+                for k, v in after_step(epoch * steps_per_epoch + step).items():
+                    parts[k] = parts.get(k, 0.0) + v / steps_per_epoch
             total_loss += loss.item()
             bar.set_postfix(loss=f"{loss.item():.4f}")
         record = {
@@ -150,6 +160,7 @@ def fit(
             "loss": total_loss / steps_per_epoch,
             "lr": sched.get_last_lr()[0],
             "world": d.world,
+            **parts,
         }
         if evaluate is not None and d.main:
             model.eval()

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.ml.model import HEADS
 from training import data as D
 from training import metrics as M
+from training.methods import METHODS
 from training.pipeline import (
     Context,
     hardware,
@@ -29,21 +31,17 @@ from training.pipeline import (
     train_head,
 )
 
-FROZEN = {
-    "clear-linear": (True, "linear"),
-    "clear-hug": (True, "hug"),
-    "random-linear": (False, "linear"),
-    "random-hug": (False, "hug"),
-}
 LABEL = {
     "clear-linear": "CLEAR, linear probe (frozen)",
     "clear-hug": "CLEAR-HUG (frozen encoder)",
+    **{f"{m.name}-{head}": f"{m.label}, {text}" for m in METHODS.values() if m.name != "clear"
+       for head, text in (("linear", "linear probe (frozen)"), ("hug", "HUG head (frozen encoder)"))},
     "finetune": "CLEAR, full fine-tune",
     "random-linear": "random init, linear probe (frozen)",
     "random-hug": "random init, HUG (frozen encoder)",
     "scratch": "supervised from scratch",
     "scratch-noamp": "supervised from scratch, no amplitude feature (ablation)",
-}
+}  # fmt: skip
 RANDOM_INIT_SEED = 1234  # the frozen random-init encoder, the same for every head and task
 BUNDLED_GOAL = 0.90  # super macro AUROC on fold 10 (the issue's goal)
 CLEAR_GAIN = 0.01  # the least mean AUROC gain called 'clearly better'
@@ -62,12 +60,22 @@ def _test(model_probs: np.ndarray, split: D.Split, classes: list[str]) -> dict:
     return M.report(split.y, model_probs, classes)
 
 
+def frozen(method: str) -> tuple[str | None, str] | None:
+    """(pretraining method or None for random init, head) of a frozen-encoder grid method."""
+    ssl, _, head = method.rpartition("-")
+    if head in HEADS and (ssl in METHODS or ssl == "random"):
+        return (None if ssl == "random" else ssl), head
+    return None
+
+
 def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int, methods: list[str]) -> Path:
     import torch
 
     out = ctx.run_dir / "grid.jsonl"
     done = _done(out)
-    enc_path = pretrain(ctx)
+    unknown = [m for m in methods if m not in LABEL]
+    if unknown:
+        raise ValueError(f"unknown grid methods {unknown}; choose from {', '.join(LABEL)}")
     all_rows = np.arange(len(ctx.ptbxl.cache))
     present = np.array([not r.startswith("!") for r in ctx.ptbxl.cache.ids])
     all_rows = all_rows[present]
@@ -82,11 +90,11 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                         continue
                     t0 = time.perf_counter()
                     tag = f"grid-{method}-{task}-{frac}-{seed}"
-                    if method in FROZEN:
-                        pretrained, head = FROZEN[method]
-                        if pretrained not in feats:
-                            feats[pretrained] = _features(ctx, enc_path if pretrained else None, all_rows)
-                        f = feats[pretrained]
+                    if frozen(method):
+                        ssl, head = frozen(method)
+                        if ssl not in feats:
+                            feats[ssl] = _features(ctx, pretrain(ctx, method=ssl) if ssl else None, all_rows)
+                        f = feats[ssl]
                         model, td, info = train_head(ctx, f, all_rows, task, frac, seed, head, tag)
                         classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
                         pos = {int(r): i for i, r in enumerate(all_rows)}
@@ -109,7 +117,7 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                         config = ctx.preset.encoder
                         if method == "scratch-noamp":
                             config = replace(config, amplitude=False)
-                        enc = load_encoder(enc_path if method == "finetune" else None, config, seed)
+                        enc = load_encoder(pretrain(ctx) if method == "finetune" else None, config, seed)
                         model, td, info = train_classifier(
                             ctx, enc, (task,), frac, seed, "hug", tag, min_steps=MIN_STEPS
                         )
@@ -234,6 +242,76 @@ def _goals(rows: list[dict], cards: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:
+    """What each method's pretraining cost: schedule, updates and wall-clock, from its run log."""
+    lines = ["## Pretraining runs", "",
+             "| method | records | epochs x batch | updates | wall-clock (s) | threads | hardware |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for run in runs:
+        for m in METHODS.values():
+            path = run / ("pretrain.json" if m.name == "clear" else f"pretrain-{m.name}.json")
+            if not path.is_file():
+                continue
+            info = json.loads(path.read_text())
+            card = cards[0] if cards and m.name == "clear" else {}  # the bundled run logged less
+            loop = info.get("pretrain_loop") or card.get("training", {}).get("pretrain", {})
+            hw = info.get("hardware") or card.get("hardware", {})
+            recs = info["pretrain_records"]
+            cells = [
+                m.label,
+                f"{recs['ptbxl']} PTB-XL + {recs['unlabelled']} LUDB",
+                f"{loop.get('epochs', '-')} x {loop.get('batch_size', '-')}",
+                info.get("pretrain_steps", "-"),
+                f"{info['pretrain_s']:.0f}",
+                hw.get("threads", "-"),
+                f"{hw.get('cpu', '-')}, GPU {hw.get('gpu')}",
+            ]
+            lines.append("| " + " | ".join(map(str, cells)) + " |")
+    return [*lines, ""] if len(lines) > 4 else []
+
+
+def _compared(rows: list[dict]) -> list[str]:
+    """The pretraining methods side by side (frozen encoder, mean test AUROC over seeds), and which
+    is best on this data: ranks are taken per cell among the methods that have it; the verdict goes
+    to the best mean rank among the methods that have the most cells."""
+    subjects = {m.name: m.label for m in METHODS.values()} | {"random": "random init (no pretraining)"}
+    lines = []
+    for head, title in (("hug", "HUG head"), ("linear", "linear probe")):
+        ours = [r for r in rows if frozen(r["method"]) and frozen(r["method"])[1] == head]
+        cells = sorted({(r["task"], r["fraction"]) for r in ours}, key=lambda c: (D.TASKS.index(c[0]), c[1]))
+        seeds = {(s, c): _seeds(rows, f"{s}-{head}", *c) for s in subjects for c in cells}
+        means = {s: {c: seeds[s, c].mean() for c in cells if len(seeds[s, c])} for s in subjects}
+        means = {s: m for s, m in means.items() if m}
+        if len(means) < 2:
+            continue
+        ranks: dict[str, list[int]] = {s: [] for s in means}
+        for c in cells:
+            order = sorted((s for s in means if c in means[s]), key=lambda s: -means[s][c])
+            for k, s in enumerate(order):
+                ranks[s].append(k + 1)
+        mean_rank = {s: float(np.mean(r)) for s, r in ranks.items()}
+        header = " | ".join(f"{t} {f:.0%}" for t, f in cells)
+        lines += [f"## Pretraining methods compared: {title} on the frozen encoder", "",
+                  "Test macro AUROC, mean over seeds; the best of each column in bold; '-': not run.", "",
+                  f"| method | {header} | mean rank (cells) |",
+                  "|---|" + "---|" * (len(cells) + 1)]  # fmt: skip
+        best = {c: max(m[c] for m in means.values() if c in m) for c in cells}
+        for s in sorted(means, key=lambda s: (-len(means[s]), mean_rank[s])):
+            vals = ["-" if c not in means[s] else f"**{means[s][c]:.3f}**" if means[s][c] == best[c]
+                    else f"{means[s][c]:.3f}" for c in cells]  # fmt: skip
+            lines.append(
+                f"| {subjects[s]} | " + " | ".join(vals) + f" | {mean_rank[s]:.2f} ({len(means[s])}) |"
+            )
+        most = max(len(m) for m in means.values())
+        winner = min((s for s in means if len(means[s]) == most), key=mean_rank.get)
+        lines += [
+            "",
+            f"Best on this data ({title}, mean rank over {most} cells): **{subjects[winner]}**.",
+            "",
+        ]
+    return lines
+
+
 def write_results(runs: list[Path], out: Path) -> Path:
     """Generate RESULTS.md from the grid logs and the bundled model card of ``runs``."""
     rows = []
@@ -268,6 +346,8 @@ def write_results(runs: list[Path], out: Path) -> Path:
             )
         lines.append("")
     lines += _goals(rows, cards)
+    lines += _pretraining(runs, cards)
+    lines += _compared(rows)
     for task in dict.fromkeys(r["task"] for r in rows):
         fracs = sorted({r["fraction"] for r in rows if r["task"] == task})
         for key, title in (("auroc", "macro AUROC"), ("auprc", "macro AUPRC")):

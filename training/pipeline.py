@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +17,13 @@ import torch
 from torch import nn
 
 from ecgviewer.ml import bundle, contract
-from ecgviewer.ml.model import HEADS, N_LEADS, Classifier, Encoder, EncoderConfig
+from ecgviewer.ml.model import HEADS, Classifier, Encoder, EncoderConfig
+from ecgviewer.ml.patches import PatchConfig
 from training import data as D
 from training import metrics as M
-from training.clear import ClearPretrainer, random_mask
-from training.engine import Dist, LoopConfig, barrier, fit, init_distributed
+from training.batch import Batch
+from training.engine import Dist, LoopConfig, barrier, fit, init_distributed, schedule
+from training.methods import METHODS, PretrainSet, lead_features, new_encoder
 from training.presets import Preset
 
 # The app shows a class only if it was learnable on validation data (rule recorded in the card).
@@ -36,15 +38,27 @@ class Tensors:
     values: torch.Tensor
     pad: torch.Tensor
     time_bin: torch.Tensor
+    signal: torch.Tensor
+    length: torch.Tensor
+    present: torch.Tensor
+    rpeaks: torch.Tensor
 
     @classmethod
     def of(cls, caches: list[D.TokenCache]) -> Tensors:
         cat = lambda name: torch.from_numpy(np.concatenate([np.asarray(getattr(c, name)) for c in caches]))  # noqa: E731
-        return cls(cat("values"), cat("pad"), cat("time_bin"))
+        return cls(*(cat(f.name) for f in fields(cls)))
 
     def batch(self, rows: torch.Tensor | np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """Beat tokens of ``rows``: the classifier's inputs."""
         rows = torch.as_tensor(rows)
         return self.values[rows].to(device), self.pad[rows].to(device), self.time_bin[rows].to(device)
+
+    def full(self, rows: torch.Tensor | np.ndarray, device: torch.device, index: torch.Tensor | None = None
+             ) -> Batch:  # fmt: skip
+        """Everything a pretraining objective may use; ``index`` becomes ``Batch.rows``."""
+        rows = torch.as_tensor(rows)
+        got = {f.name: getattr(self, f.name)[rows].to(device) for f in fields(self)}
+        return Batch(**got, rows=(rows if index is None else torch.as_tensor(index)).to(device))
 
 
 @dataclass
@@ -100,13 +114,20 @@ def seed_all(seed: int) -> None:
 
 
 # --------------------------------------------------------------------------- pretraining
-def pretrain(ctx: Context, seed: int = 0) -> Path:
-    """CLEAR on PTB-XL training folds (labels unused) plus unlabelled WFDB folders; saves the
-    encoder to ``<run>/encoder.safetensors`` and returns that path."""
+def encoder_path(run_dir: Path, method: str) -> Path:
+    """Where a method's pretrained encoder goes (CLEAR's keeps the name the bundled run used)."""
+    return run_dir / ("encoder.safetensors" if method == "clear" else f"encoder-{method}.safetensors")
+
+
+def pretrain(ctx: Context, seed: int = 0, method: str = "clear") -> Path:
+    """Pretrain ``method`` on PTB-XL training folds (labels unused) plus unlabelled WFDB folders;
+    saves the encoder (``encoder_path``) and returns that path. A finished run is not repeated."""
     from safetensors.torch import save_file
 
-    out = ctx.run_dir / "encoder.safetensors"
-    info_path = ctx.run_dir / "pretrain.json"
+    m = METHODS[method]
+    out = encoder_path(ctx.run_dir, method)
+    phase = "pretrain" if method == "clear" else f"pretrain-{method}"
+    info_path = ctx.run_dir / f"{phase}.json"
     if out.is_file():
         if info_path.is_file():
             ctx.timings.update(json.loads(info_path.read_text()))
@@ -122,48 +143,57 @@ def pretrain(ctx: Context, seed: int = 0) -> Path:
     extra = np.arange(offset, len(tensors.values))
     rows = torch.from_numpy(np.concatenate([train.rows, extra]))
     seed_all(seed)
-    model = ClearPretrainer(ctx.preset.encoder, ctx.preset.decoder)
-    gen = torch.Generator().manual_seed(seed)
-    ratio = ctx.preset.decoder.mask_ratio
+    data = PretrainSet(tensors, rows.numpy(), caches, ctx.workers, ctx.progress)
+    model = m.build(ctx.preset, data, seed)
+    loop = ctx.preset.schedules.get(method, ctx.preset.pretrain)
+    total = schedule(len(rows), loop, ctx.dist.world)[2]
 
     def loss_fn(net: nn.Module, idx: torch.Tensor, step: int) -> torch.Tensor:
-        keep, masked = random_mask(ratio, gen)  # same pattern on every rank: same generator seed
-        values, pad, time_bin = tensors.batch(rows[idx], ctx.dist.device)
-        return net(values, pad, time_bin, keep.to(ctx.dist.device), masked.to(ctx.dist.device))
+        return net(tensors.full(rows[idx], ctx.dist.device, idx), step / total)
 
-    _, info = fit(
-        model,
-        loss_fn,
-        len(rows),
-        ctx.preset.pretrain,
-        ctx.run_dir,
-        "pretrain",
-        ctx.dist,
-        seed=seed,
-        progress=ctx.progress,
-    )
+    def after_step(step: int) -> dict[str, float]:
+        if hasattr(model, "after_step"):
+            model.after_step((step + 1) / total)
+        return dict(model.parts)
+
+    _, info = fit(model, loss_fn, len(rows), loop, ctx.run_dir, phase, ctx.dist, seed=seed,
+                  progress=ctx.progress, after_step=after_step)  # fmt: skip
     # summed over epochs, so a resumed run reports its whole pretraining time
-    ctx.timings["pretrain_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
-    ctx.timings["pretrain_records"] = {"ptbxl": len(train.rows), "unlabelled": len(extra)}
+    timing = {
+        "pretrain_s": round(sum(h["seconds"] for h in info["history"]), 1),
+        "pretrain_records": {"ptbxl": len(train.rows), "unlabelled": len(extra)},
+        "pretrain_steps": total,
+        "pretrain_loop": loop.to_dict(),
+        "preprocessing_s": data.timings,
+        "hardware": hardware(),
+    }
+    ctx.timings.update({k: timing[k] for k in ("pretrain_s", "pretrain_records")})
     if ctx.dist.main:
         state = {k: v.detach().cpu().contiguous() for k, v in model.encoder.state_dict().items()}
         meta = {
-            "encoder": json.dumps(ctx.preset.encoder.to_dict()),
+            "encoder": json.dumps(model.encoder.config.to_dict()),
+            "kind": m.kind,
+            "method": method,
             "pretrain_ids": D.id_ranges(train.ecg_id),
         }
         save_file(state, str(out), metadata=meta)
-        info_path.write_text(json.dumps({k: ctx.timings[k] for k in ("pretrain_s", "pretrain_records")}))
+        info_path.write_text(json.dumps(timing))
     return out
 
 
-def load_encoder(path: Path | None, config: EncoderConfig, seed: int = 0) -> Encoder:
-    """A pretrained encoder, or (path None) a randomly initialised one."""
+def load_encoder(path: Path | None, config: EncoderConfig | PatchConfig, seed: int = 0) -> nn.Module:
+    """A pretrained encoder (its family and config read from the file), or (path None) a randomly
+    initialised one with ``config``."""
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
     seed_all(seed)
-    enc = Encoder(config)
-    if path is not None:
-        enc.load_state_dict(load_file(str(path)))
+    if path is None:
+        return new_encoder("patches" if isinstance(config, PatchConfig) else "beats", config.to_dict())
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    enc = new_encoder(meta.get("kind", "beats"), json.loads(meta["encoder"]))
+    enc.load_state_dict(load_file(str(path)))
     return enc
 
 
@@ -183,15 +213,12 @@ def predict(
 
 @torch.no_grad()
 def lead_cls_features(
-    enc: Encoder, tensors: Tensors, rows: np.ndarray, batch: int, device: torch.device
+    enc: nn.Module, tensors: Tensors, rows: np.ndarray, batch: int, device: torch.device
 ) -> torch.Tensor:
-    """Frozen encoder outputs (N, 12, dim) for head-only training."""
+    """Frozen per-lead encoder outputs (N, 12, dim) for head-only training."""
     enc.eval().to(device)
-    feats = [
-        enc(*tensors.batch(rows[i : i + batch], device))[0][:, :N_LEADS].cpu()
-        for i in range(0, len(rows), batch)
-    ]
-    return torch.cat(feats)
+    chunks = (tensors.full(rows[i : i + batch], device) for i in range(0, len(rows), batch))
+    return torch.cat([lead_features(enc, b).cpu() for b in chunks])
 
 
 # --------------------------------------------------------------------------- supervised phases

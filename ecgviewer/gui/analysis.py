@@ -1,6 +1,7 @@
-"""The AI side of the window: loads the model in the background, analyses the recording on
-screen off the UI thread, and keeps the diagnosis, attribution and attention panels, the beat
-shading on the paper and the status bar's device in step.
+"""The AI side of the window: loads the chosen model (Preferences; the bundled one by default)
+in the background, analyses the recording on screen off the UI thread, and keeps the diagnosis,
+attribution and attention panels, the beat shading on the paper and the status bar's device in
+step.
 
 Torch is imported by the first background task, never on the UI thread: the window is up and
 usable while the model loads. One lock serialises the tasks that use the model, so a new
@@ -9,6 +10,7 @@ request waits (on its worker thread) for a cancelled one to reach its next check
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ecgviewer.errors import EcgError
 from ecgviewer.gui.attention_view import AttentionPanel
-from ecgviewer.gui.diagnosis import DiagnosisPanel, ModelCardDialog
+from ecgviewer.gui.diagnosis import NOTICE, DiagnosisPanel, ModelCardDialog
 from ecgviewer.gui.explain_view import ExplainPanel, Selection
 from ecgviewer.gui.overlay import BeatScores, BeatShading, beat_scores
 from ecgviewer.gui.paper import HoverInfo, PaperView
@@ -89,6 +91,7 @@ class AnalysisPanel(QtWidgets.QWidget):
 class AnalysisController(QtCore.QObject):
     resultShown = QtCore.Signal(object)  # Result, once the panels and the paper show it
     modelReady = QtCore.Signal()
+    modelFailed = QtCore.Signal(str)  # a model could not be loaded (the one in use, if any, stays)
 
     def __init__(self, paper: PaperView, settings: Settings, run: Runner, parent: QtWidgets.QWidget) -> None:
         super().__init__(parent)
@@ -103,6 +106,7 @@ class AnalysisController(QtCore.QObject):
         self.label: tuple[str, str] | None = None  # chosen by the user; None: the top finding
         self.lock = threading.Lock()
         self._load_state = "idle"  # idle, pending (waiting for the first paint), loading
+        self._fallback_told = False  # the status bar said once that a chosen model has gone
         self.device_label = QtWidgets.QLabel("Model: not loaded")
         self.device_combo = QtWidgets.QComboBox()
         self.device_combo.setToolTip("Where the model runs (auto: CUDA, then Apple MPS, then the CPU)")
@@ -137,40 +141,89 @@ class AnalysisController(QtCore.QObject):
         self._load_state = "pending"
         after_first_paint(self.paper, self.load_model)
 
+    def chosen_model(self) -> Path:
+        """The model file the settings choose; a stored choice that has gone gives the bundled
+        model, and the status bar says so (once)."""
+        path, note = self.settings.model_file()
+        if note and not self._fallback_told:
+            self._fallback_told = True
+            self.window.statusBar().showMessage(note, 15000)
+        return path
+
+    def current_model(self) -> Path:
+        """The model file in use, or (none loaded yet) the one that will be."""
+        return self.analyzer.model_file if self.analyzer is not None else self.chosen_model()
+
     def load_model(self) -> None:
-        """Import torch and load the bundled model on a worker thread."""
+        """Import torch and load the chosen model on a worker thread."""
         if self.analyzer is not None or self._load_state == "loading":
             return
+        self._start_loading(self.chosen_model(), self._model_loaded)
+
+    def choose_model(self, model_file: Path) -> None:
+        """Switch to ``model_file``: it loads off the UI thread like the first model, the one in use
+        keeps working until it is ready, then the recording on screen is analysed again. The
+        choice is remembered once it has loaded (a file that cannot load is not kept)."""
+        self._start_loading(Path(model_file), self._model_chosen)
+
+    def _start_loading(self, model_file: Path, on_done: Callable[[Analyzer | EcgError], None]) -> None:
         self._load_state = "loading"
         choice = str(self.device_combo.currentData())
         self.device_label.setText("Model: loading\u2026")
-        self.panel.diagnosis.set_status("Loading the model\u2026")
+        self.panel.diagnosis.set_status(f"Loading the model {model_file.stem}\u2026")
 
-        def job(_progress) -> Analyzer:
+        def job(_progress) -> Analyzer | EcgError:
             from ecgviewer.ml import contract
             from ecgviewer.ml.infer import Analyzer
 
             with self.lock:
-                analyzer = Analyzer(device=choice)
+                try:
+                    analyzer = Analyzer(model_file, device=choice)
+                except EcgError as exc:  # returned, not raised: a quick failure could otherwise
+                    return exc  # be reported before ``failed`` below is connected
                 contract.warm_up()
                 return analyzer
 
-        self._run("model", "Loading the model", job, self._model_loaded, quiet=True).signals.failed.connect(
+        self._run("model", "Loading the model", job, on_done, quiet=True).signals.failed.connect(
             self._model_failed
         )
 
-    def _model_loaded(self, analyzer: Analyzer) -> None:
-        self.analyzer, self._load_state = analyzer, "idle"
+    def _model_chosen(self, result: Analyzer | EcgError) -> None:
+        if not isinstance(result, EcgError):
+            self.settings.set_model_file(result.model_file)
+        self._model_loaded(result)
+
+    def _model_loaded(self, result: Analyzer | EcgError) -> None:
+        if isinstance(result, EcgError):
+            self.window.statusBar().showMessage(str(result), 8000)
+            self._model_failed(str(result))
+            return
+        self.analyzer, self._load_state = result, "idle"
         self._show_device()
+        self._show_model()
         self.panel.diagnosis.set_status("")
         self.modelReady.emit()
-        if self.recording is not None:
-            self.analyse()
+        if self.recording is not None:  # what the last model said is cleared, then analysed anew
+            self.set_recording(self.recording)
 
     def _model_failed(self, message: str) -> None:
         self._load_state = "idle"
-        self.device_label.setText("Model: failed")
-        self.panel.diagnosis.set_status(f"The model could not be loaded: {message}")
+        if self.analyzer is None:
+            self.device_label.setText("Model: failed")
+            self.panel.diagnosis.set_status(f"The model could not be loaded: {message}")
+        else:
+            self._show_device()
+            self.panel.diagnosis.set_status(f"{message} (still using {self.analyzer.name})")
+        self.modelFailed.emit(message)
+
+    def _show_model(self) -> None:
+        """The research-use notice and the model card button name the model the findings come from."""
+        a, d = self.analyzer, self.panel.diagnosis
+        if a is None:
+            return
+        d.notice.setText(f"<b>{NOTICE}</b> Model: {html.escape(a.name)}")
+        d.notice.setToolTip((a.loaded.card or {}).get("intended_use", NOTICE))
+        d.card_button.setToolTip(f"The model card of {a.name}: training data, metrics and intended use")
 
     def _device_chosen(self) -> None:
         choice = str(self.device_combo.currentData())
@@ -366,8 +419,5 @@ class AnalysisController(QtCore.QObject):
             QtWidgets.QMessageBox.warning(self.window, "Export failed", str(exc))
 
     def show_model_card(self) -> None:
-        from ecgviewer import assets
-
         a = self.analyzer
-        model_file = a.model_file if a is not None else assets.model_path()
-        ModelCardDialog(model_file, a.sha256 if a is not None else None, self.window).exec()
+        ModelCardDialog(self.current_model(), a.sha256 if a is not None else None, self.window).exec()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -28,6 +29,9 @@ from ecgviewer.recording import Recording
 from ecgviewer.render.layout import GAINS, LAYOUTS, SPEEDS
 from ecgviewer.render.options import THEMES, ViewOptions
 from ecgviewer.summary import summary_lines
+
+if TYPE_CHECKING:
+    from ecgviewer.gui.preferences import PreferencesDialog
 
 log = logging.getLogger(__name__)
 OVERVIEW_BINS = 4000
@@ -65,6 +69,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._quiet: set[str] = set()  # task keys that show no progress bar
         self._combos: dict[str, QtWidgets.QComboBox] = {}
         self.save_notes: QtWidgets.QMessageBox | None = None  # what the last Save as could not keep
+        self.preferences: PreferencesDialog | None = None  # made when first asked for, then reused
 
         px = self.settings.px_per_mm() or screen_px_per_mm(self)
         self.paper = PaperView(px_per_mm=px)
@@ -274,7 +279,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.set_ai_enabled,
             "Ctrl+Shift+A",
             checkable=True,
-            tip="Diagnosis, attributions and attention from the bundled model (research use)",
+            tip="Diagnosis, attributions and attention from the chosen model (research use)",
         )
         self.ai_action.setChecked(str(self.settings.value("ai/enabled", "true")).lower() != "false")
         self.measure_action = self._action(
@@ -286,6 +291,15 @@ class MainWindow(QtWidgets.QMainWindow):
             tip="Intervals, QTc and axes on the median beats, from the bundled delineator",
         )
         self.measure_action.setChecked(str(self.settings.value("measure/enabled", "true")).lower() != "false")
+        tools.addSeparator()
+        prefs = self._action(
+            tools,
+            "&Preferences\u2026",
+            self.show_preferences,
+            QtGui.QKeySequence.StandardKey.Preferences,
+            tip="The model the AI analysis runs: the bundled one or one you added",
+        )
+        prefs.setMenuRole(QtGui.QAction.MenuRole.PreferencesRole)  # macOS: in the application menu
         view.addAction(self.ai_dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
@@ -582,6 +596,7 @@ class MainWindow(QtWidgets.QMainWindow):
             identifiers=self.identifiers_action.isChecked(),
         )
         analyzer, device = ai.analyzer, str(self.settings.value("ai/device", "auto") or "auto")
+        model_file = ai.current_model()
 
         def job(progress) -> tuple[list[Path], str] | EcgError:
             try:
@@ -589,7 +604,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 if ai_on and model is None:  # still loading in the window: load one for the report
                     from ecgviewer.ml.infer import Analyzer
 
-                    model = Analyzer(device=device)
+                    model = Analyzer(model_file, device=device)
                 with ai.lock:
                     report = make(rec, options, analyzer=model, progress=progress, **kwargs)
                 return pages.write(report, path, paper), note
@@ -784,6 +799,19 @@ class MainWindow(QtWidgets.QMainWindow):
         if dialog.exec():
             self.settings.set_px_per_mm(dialog.value())
             self.paper.set_px_per_mm(dialog.value())
+
+    def show_preferences(self) -> PreferencesDialog:
+        """The Preferences window, non-modal: the paper stays usable while it is open. Imported
+        here: listing models reads their files, which start-up never needs."""
+        from ecgviewer.gui.preferences import PreferencesDialog
+
+        if self.preferences is None:
+            self.preferences = PreferencesDialog(self.ai, self)
+        self.preferences.refresh()
+        self.preferences.show()
+        self.preferences.raise_()
+        self.preferences.activateWindow()
+        return self.preferences
 
     def show_shortcuts(self) -> None:
         lines = [

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from PySide6 import QtCore
 
+from ecgviewer import assets
 from ecgviewer.dsp.filters import HIGHPASS_CHOICES, LOWPASS_CHOICES, NOTCH_CHOICES, DisplayFilter
 from ecgviewer.measure.intervals import DEFAULT_QTC, QTC_FORMULAS
 from ecgviewer.render.layout import GAINS, LAYOUTS, ORDERS, SPEEDS
@@ -93,6 +95,27 @@ class Settings:
 
     def set_qtc_formula(self, name: str) -> None:
         self.qs.setValue("measure/qtc", name)
+
+    def model_file(self) -> tuple[Path, str | None]:
+        """The classifier the AI panel runs (``ai/model``; the bundled one by default) and, when the
+        stored file has gone, a note that the bundled one stands in (the choice itself is kept:
+        a drive that is only unmounted today should not lose it)."""
+        bundled = assets.model_path()
+        stored = str(self.qs.value("ai/model", "") or "")
+        if not stored:
+            return bundled, None
+        path = Path(stored)
+        if path.is_file():
+            return path, None
+        return bundled, f"The chosen model {path} is gone: using the bundled model"
+
+    def set_model_file(self, path: Path) -> None:
+        """Remember ``path``; the bundled model is stored as no choice, so an update that moves
+        the installation keeps finding it."""
+        if Path(path).resolve() == assets.model_path().resolve():
+            self.qs.remove("ai/model")
+        else:
+            self.qs.setValue("ai/model", str(Path(path).resolve()))
 
     def recent_files(self) -> list[str]:
         v = self.qs.value("files/recent", [])

@@ -215,11 +215,17 @@ def tokenise_window(x: np.ndarray, peaks: np.ndarray, present: np.ndarray) -> tu
     return values, pad, time_bin, spans
 
 
+def prepare(signals: np.ndarray, fs: float, leads: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The 12 standard leads at 100 Hz, band-passed: (12, n) float32 and the bool "present" mask.
+    Every tokeniser starts from this."""
+    x, present = standard_leads(signals, leads)
+    return band_pass(to_model_rate(x, fs)), present
+
+
 def tokenise(signals: np.ndarray, fs: float, leads: Sequence[str], method: str = RPEAK_METHOD) -> Tokens:
     """Apply the whole contract to (leads, n) mV ``signals`` sampled at ``fs``."""
-    x, present = standard_leads(signals, leads)
+    x, present = prepare(signals, fs, leads)
     missing = tuple(lead for lead, ok in zip(LEADS, present, strict=True) if not ok)
-    x = band_pass(to_model_rate(x, fs))
     n = x.shape[-1]
     peaks, rpeak_lead = find_rpeaks(x, present, method) if present.any() else (np.zeros(0, int), None)
     starts = window_starts(n)
@@ -250,3 +256,99 @@ def tokenise(signals: np.ndarray, fs: float, leads: Sequence[str], method: str =
         out.spans[k, :nb] = np.round((spans[:nb] + s) * scale).astype(np.int64)
         out.rpeaks[k, :nb] = np.round((local[:nb] + s) * scale).astype(np.int64)
     return out
+
+
+# --- Patch tokens (ECG-JEPA, seed-methods.md §1.1) ---------------------------------------------
+
+import typing  # noqa: E402 (annotations only; torch stays optional for this module)
+
+if typing.TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    """How a window becomes a (lead x time) grid of fixed-length patches (§1.1).
+
+    The project's preset keeps all 12 leads at the contract's 100 Hz, so every pretraining method
+    sees the same data; ``JEPA_REFERENCE`` is the paper's setting.
+    """
+
+    leads: tuple[str, ...] = LEADS
+    fs: int = FS
+    patch_s: float = 0.2
+    window_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not set(self.leads) <= set(LEADS) or self.window_samples % self.patch_len:
+            raise ValueError(f"invalid patch spec {self}")
+
+    @property
+    def patch_len(self) -> int:
+        """Samples per patch."""
+        return round(self.fs * self.patch_s)
+
+    @property
+    def window_samples(self) -> int:
+        return round(self.fs * self.window_s)
+
+    @property
+    def n_patches(self) -> int:
+        """Patches per lead."""
+        return self.window_samples // self.patch_len
+
+    def to_dict(self) -> dict:
+        return {"leads": list(self.leads), "fs": self.fs, "patch_s": self.patch_s, "window_s": self.window_s}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PatchSpec:
+        return cls(leads=tuple(d["leads"]), fs=int(d["fs"]), patch_s=d["patch_s"], window_s=d["window_s"])
+
+
+# The paper's input (§1.1): 8 independent leads at 250 Hz, 50 patches of 50 samples per lead.
+JEPA_REFERENCE = PatchSpec(leads=("I", "II", "V1", "V2", "V3", "V4", "V5", "V6"), fs=250)
+
+
+def patchify(
+    x: np.ndarray | torch.Tensor,
+    present: np.ndarray | torch.Tensor,
+    spec: PatchSpec,
+    length: np.ndarray | torch.Tensor | None = None,
+) -> tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor]:
+    """Patches of the first ``spec.window_s`` of ``x``: values (..., L, T, P) and pad (..., L, T).
+
+    ``x`` (..., 12, n) is the band-passed signal at ``spec.fs`` and ``present`` (..., 12) its lead
+    mask, both numpy or both torch (the cache and the training batch share this code). The
+    project feeds every method the contract's 0.67-40 Hz band-passed signal (same data for all
+    four); the paper pretrains on raw mV (§1.1). ``spec.leads`` are taken in their order; a short
+    record is zero-padded. ``pad`` is True for absent leads and for patches wholly past the
+    record's end (``length`` (...,) valid samples, default n); padded samples are zeroed.
+    """
+    idx = [LEADS.index(lead) for lead in spec.leads]
+    n, w = x.shape[-1], spec.window_samples
+    seg = x[..., idx, :w]
+    if n < w:
+        seg = _cat_zeros(seg, w - n)
+    valid = _arange(x, w) < (n if length is None else length[..., None])  # (..., w) or (w,)
+    keep = present[..., idx, None] & valid[..., None, :]  # (..., L, w)
+    shape = (*keep.shape[:-1], spec.n_patches, spec.patch_len)
+    values = (seg * keep).reshape(shape)
+    pad = ~keep.reshape(shape).any(-1)
+    return values, pad
+
+
+def _arange(like: np.ndarray | torch.Tensor, n: int) -> np.ndarray | torch.Tensor:
+    if isinstance(like, np.ndarray):
+        return np.arange(n)
+    import torch  # already loaded when ``like`` is a tensor
+
+    return torch.arange(n, device=like.device)
+
+
+def _cat_zeros(x: np.ndarray | torch.Tensor, n: int) -> np.ndarray | torch.Tensor:
+    """``x`` with ``n`` zero samples appended on the last axis, numpy or torch."""
+    if isinstance(x, np.ndarray):
+        return np.concatenate([x, np.zeros((*x.shape[:-1], n), dtype=x.dtype)], axis=-1)
+    import torch
+
+    return torch.cat([x, x.new_zeros((*x.shape[:-1], n))], dim=-1)

@@ -1,0 +1,197 @@
+"""Preferences (Tools > Preferences...): for now one page, the model the AI analysis runs.
+
+The Model page lists the installed classifiers (the bundled one and those in the user's models
+folder, ``ecgviewer.ml.registry``) with their tokeniser, architecture, tasks and headline AUROC,
+the one in use marked. Choosing one hands it to the window's ``AnalysisController``, which loads
+it off the UI thread and analyses the recording again; a file that cannot be used stays listed,
+greyed, with the reason. The dialog is non-modal and never opens a modal box of its own: messages
+go to its status line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ecgviewer import assets
+from ecgviewer.errors import EcgError
+from ecgviewer.ml import registry
+from ecgviewer.ml.registry import ModelInfo
+
+if TYPE_CHECKING:
+    from ecgviewer.gui.analysis import AnalysisController
+
+COLUMNS = ("", "Name", "Tokeniser", "Architecture", "Tasks (classes)", "AUROC", "Source")
+CURRENT_MARK = "\u25cf"  # in the first column of the model in use
+MAX_COLUMN_PX = 240  # a long description is elided (and whole in the tooltip), not a scrolled table
+
+
+def _tasks(info: ModelInfo) -> str:
+    return ", ".join(f"{task} ({n})" for task, n in info.tasks.items())
+
+
+def _auroc(info: ModelInfo) -> str:
+    return "" if info.auroc is None else f"{info.auroc:.3f}"
+
+
+def _same(a: Path, b: Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+class ModelPage(QtWidgets.QWidget):
+    """The installed models, the one in use marked, and the buttons that act on the selected one."""
+
+    def __init__(self, ai: AnalysisController, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ai = ai
+        self.models: list[ModelInfo] = []
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.horizontalHeaderItem(5).setToolTip("Macro AUROC on the test fold, from the model card")
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.use_button = QtWidgets.QPushButton("Use this model")
+        self.add_button = QtWidgets.QPushButton("Add model file\u2026")
+        self.add_button.setToolTip(f"Copy a classifier and its model card into {assets.user_models_dir()}")
+        self.card_button = QtWidgets.QPushButton("Open model card")
+        self.status = QtWidgets.QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        intro = QtWidgets.QLabel(
+            "The classifier behind the Analysis panel. Every model here is for research use, not a "
+            "medical device; its card gives the data it learned from and how well it did."
+        )
+        intro.setWordWrap(True)
+        buttons = QtWidgets.QHBoxLayout()
+        for b in (self.use_button, self.add_button, self.card_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        box = QtWidgets.QVBoxLayout(self)
+        box.addWidget(intro)
+        box.addWidget(self.table, 1)
+        box.addLayout(buttons)
+        box.addWidget(self.status)
+
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemDoubleClicked.connect(lambda _item: self.use_selected())
+        self.use_button.clicked.connect(self.use_selected)
+        self.add_button.clicked.connect(self.add_file)
+        self.card_button.clicked.connect(self.open_card)
+        ai.modelReady.connect(self._model_ready)
+        ai.modelFailed.connect(self._model_failed)
+
+    # -- the list ----------------------------------------------------------------------------
+    def refresh(self, select: Path | None = None) -> None:
+        """List the models again, selecting ``select`` (default: the one in use)."""
+        self.models = registry.installed_models()
+        current = self.ai.current_model()
+        target = select or current
+        self.table.setRowCount(len(self.models))
+        bold = QtGui.QFont()
+        bold.setBold(True)
+        for row, info in enumerate(self.models):
+            in_use = _same(info.path, current)
+            if info.error is None:
+                texts = (info.tokenizer, info.architecture, _tasks(info), _auroc(info))
+            else:
+                texts = (f"cannot be used: {info.error}", "", "", "")  # elided; whole when selected
+            source = "bundled" if info.bundled else "user"
+            cells = (CURRENT_MARK if in_use else "", info.name, *texts, source)
+            tip = f"{info.path}" + (f"\nSHA-256 {info.sha256}" if info.sha256 else "")
+            tip += f"\n{info.error}" if info.error else ""
+            for col, text in enumerate(cells):
+                item = QtWidgets.QTableWidgetItem(text)
+                item.setToolTip(tip)
+                if in_use:
+                    item.setFont(bold)
+                if info.error is not None:
+                    item.setForeground(self.palette().brush(QtGui.QPalette.ColorRole.PlaceholderText))
+                self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
+        for col in range(len(COLUMNS)):
+            self.table.setColumnWidth(col, min(self.table.columnWidth(col), MAX_COLUMN_PX))
+        rows = [r for r, m in enumerate(self.models) if _same(m.path, target)]
+        if rows:
+            self.table.selectRow(rows[0])
+        self._update_buttons()
+
+    def selected(self) -> ModelInfo | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.models[rows[0].row()] if rows else None
+
+    def _update_buttons(self) -> None:
+        info = self.selected()
+        if info is not None and info.error is not None:
+            self.status.setText(f"Cannot be used: {info.error}")
+        usable = info is not None and info.error is None
+        self.use_button.setEnabled(usable and not _same(info.path, self.ai.current_model()))
+        self.card_button.setEnabled(info is not None and info.card is not None)
+
+    # -- actions -----------------------------------------------------------------------------
+    def use_selected(self) -> None:
+        info = self.selected()
+        if info is None or info.error is not None:
+            return
+        if _same(info.path, self.ai.current_model()):
+            self.status.setText(f"{info.name} is the model in use.")
+            return
+        self.status.setText(f"Loading {info.name}\u2026 the recording on screen is analysed again with it.")
+        self.use_button.setEnabled(False)
+        self.ai.choose_model(info.path)
+
+    def add_file(self) -> None:
+        start = str(self.ai.settings.value("files/model_dir", "") or "")
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Add model file", start, f"ecgviewer classifier (*{registry.SUFFIX})"
+        )
+        if not path:
+            return
+        self.ai.settings.set_value("files/model_dir", str(Path(path).parent))
+        try:
+            info = registry.install(Path(path))
+        except EcgError as exc:
+            self.status.setText(f"Not added: {exc}")
+            return
+        self.refresh(select=info.path)
+        self.status.setText(f"Added {info.name} to {info.path.parent}; \u201cUse this model\u201d runs it.")
+
+    def open_card(self) -> None:
+        info = self.selected()
+        if info is not None and info.card is not None:
+            QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(info.card)))
+
+    def _model_ready(self) -> None:
+        a = self.ai.analyzer
+        if self.isVisible():  # a hidden page is listed afresh when shown
+            self.refresh()
+        if a is not None:
+            self.status.setText(f"In use: {a.name} ({a.model_file}).")
+
+    def _model_failed(self, message: str) -> None:
+        self.status.setText(f"The model could not be loaded: {message}")
+        self._update_buttons()
+
+
+class PreferencesDialog(QtWidgets.QDialog):
+    """Settings that are not on the toolbar, a page each (one so far: Model)."""
+
+    def __init__(self, ai: AnalysisController, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.resize(1000, 380)
+        self.model_page = ModelPage(ai)
+        self.pages = QtWidgets.QTabWidget()
+        self.pages.addTab(self.model_page, "Model")
+        close = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.close)
+        box = QtWidgets.QVBoxLayout(self)
+        box.addWidget(self.pages, 1)
+        box.addWidget(close)
+
+    def refresh(self) -> None:
+        self.model_page.refresh()

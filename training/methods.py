@@ -1,0 +1,117 @@
+"""The four pretraining objectives behind one interface (``pretrain --method``), so they share the
+data, the schedule, the evaluation and the compute budget; only the objective (and, for ECG-JEPA,
+the tokeniser it was designed for) changes.
+
+A method builds a pretrainer (an ``nn.Module`` whose ``forward(batch, progress)`` is the loss and
+whose ``encoder`` is what gets exported) from the preset and the pretraining set. ``kind`` names
+the encoder family, i.e. the tokeniser the app must apply to use it: beat tokens or patches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecgviewer.ml import contract
+from ecgviewer.ml.model import N_LEADS, Encoder, EncoderConfig
+from ecgviewer.ml.patches import PatchConfig, PatchEncoder
+from training.batch import Batch
+
+
+@dataclass
+class PretrainSet:
+    """The records a method pretrains on: ``tensors`` rows ``rows`` (Batch.rows index into it)."""
+
+    tensors: object  # training.pipeline.Tensors
+    rows: np.ndarray
+    caches: list  # training.data.TokenCache, in the order the tensors concatenate them
+    workers: int = 2
+    progress: bool = False
+    timings: dict = field(default_factory=dict)  # preprocessing a method needs (seconds)
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    label: str  # as the tables name it
+    kind: str  # "beats" | "patches": the encoder family, so the tokeniser
+    build: Callable[[object, PretrainSet, int], nn.Module]  # (preset, data, seed) -> pretrainer
+
+
+def _clear(preset, data: PretrainSet, seed: int) -> nn.Module:
+    from training.clear import ClearPretrainer
+
+    return ClearPretrainer(preset.encoder, preset.decoder, seed)
+
+
+def _jepa(preset, data: PretrainSet, seed: int) -> nn.Module:
+    from training.jepa import JepaPretrainer
+
+    return JepaPretrainer(preset.patch, preset.jepa, seed)
+
+
+def _physioclr(preset, data: PretrainSet, seed: int) -> nn.Module:
+    from training.physioclr import PhysioCLRPretrainer
+
+    return PhysioCLRPretrainer(preset.encoder, preset.physioclr, physio_features(data), seed)
+
+
+def _acl(preset, data: PretrainSet, seed: int) -> nn.Module:
+    from training.acl import AclPretrainer
+
+    return AclPretrainer(preset.encoder, preset.acl, seed)
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("clear", "CLEAR", "beats", _clear),
+        Method("jepa", "ECG-JEPA", "patches", _jepa),
+        Method("physioclr", "PhysioCLR", "beats", _physioclr),
+        Method("acl", "ACL-ECG", "beats", _acl),
+    )
+}
+
+
+def physio_features(data: PretrainSet) -> torch.Tensor:
+    """PhysioCLR's reduced feature vectors of the pretraining rows (N, 50). The raw neurokit2
+    features are computed once per cache and kept beside it; the PCA is fitted on these rows."""
+    from training.physioclr import FEATURES, feature_matrix, reduce
+
+    raw = []
+    for cache in data.caches:
+        path = cache.folder / f"physio-features-{len(FEATURES)}.npy"
+        if not path.is_file():
+            t0 = time.perf_counter()
+            # the contract's evenly spaced pseudo-beats are no R-peaks: their RR would be invented
+            rpeaks = np.where(np.asarray(cache.fallback)[:, None], -1, cache.rpeaks)
+            m = feature_matrix(cache.signal, cache.length, cache.present, rpeaks, data.workers, data.progress)
+            spent = round(time.perf_counter() - t0, 1)
+            data.timings["features_s"] = data.timings.get("features_s", 0.0) + spent
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, m)
+            tmp.replace(path)
+        raw.append(np.load(path))
+    feats = np.concatenate(raw)[data.rows]
+    return torch.from_numpy(reduce(feats, np.arange(len(feats))))
+
+
+def new_encoder(kind: str, config: dict) -> nn.Module:
+    """A randomly initialised encoder of a family from its stored config."""
+    if kind == "patches":
+        return PatchEncoder(PatchConfig.from_dict(config))
+    return Encoder(EncoderConfig.from_dict(config))
+
+
+def lead_features(encoder: nn.Module, batch: Batch) -> torch.Tensor:
+    """Per-lead vectors (B, 12, dim) for the downstream heads: the lead [CLS] outputs of the beat
+    encoder, the per-lead token means of the patch encoder."""
+    if isinstance(encoder, PatchEncoder):
+        values, pad = contract.patchify(batch.signal, batch.present, encoder.config.patch_spec, batch.length)
+        return encoder.lead_features(values, pad)
+    return encoder(batch.values, batch.pad, batch.time_bin)[0][:, :N_LEADS]
