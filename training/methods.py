@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import torch
@@ -61,10 +62,11 @@ def _physioclr(preset, data: PretrainSet, seed: int) -> nn.Module:
     return PhysioCLRPretrainer(preset.encoder, preset.physioclr, physio_features(data), seed)
 
 
-def _acl(preset, data: PretrainSet, seed: int) -> nn.Module:
+def _acl(preset, data: PretrainSet, seed: int, inter: str | None = None) -> nn.Module:
     from training.acl import AclPretrainer
 
-    return AclPretrainer(preset.encoder, preset.acl, seed)
+    config = preset.acl if inter is None else replace(preset.acl, inter=inter)
+    return AclPretrainer(preset.encoder, config, seed)
 
 
 METHODS: dict[str, Method] = {
@@ -74,6 +76,9 @@ METHODS: dict[str, Method] = {
         Method("jepa", "ECG-JEPA", "patches", _jepa),
         Method("physioclr", "PhysioCLR", "beats", _physioclr),
         Method("acl", "ACL-ECG", "beats", _acl),
+        # the ablation of the inter-region term's sign, which the sources leave open (§4.2)
+        Method("acl-pull", "ACL-ECG, inter-region pull (ablation)", "beats", partial(_acl, inter="pull")),
+        Method("acl-none", "ACL-ECG, no inter-region term (ablation)", "beats", partial(_acl, inter="none")),
     )
 }
 

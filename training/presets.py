@@ -54,6 +54,8 @@ PRESETS = {
         schedules={
             "jepa": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
             "acl": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
+            "acl-pull": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
+            "acl-none": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
             "physioclr": LoopConfig(epochs=1, batch_size=128, lr=1e-3),
         },
     ),
