@@ -260,3 +260,30 @@ def test_training_step_and_ema() -> None:
 def test_pretrainer_refuses_a_spec_at_another_rate() -> None:
     with pytest.raises(ValueError):
         JepaPretrainer(PatchConfig(spec=contract.JEPA_REFERENCE.to_dict()), JepaConfig())
+
+
+def test_patch_classifier_round_trips_through_a_model_file(tmp_path) -> None:
+    """A classifier on the patch encoder is saved with its tokeniser family and loads back as the
+    same function of the same patches (the app loads any exported encoder by its ``kind``)."""
+    from ecgviewer.ml.bundle import load_model, save_model
+    from ecgviewer.ml.model import Classifier
+    from ecgviewer.ml.patches import PatchConfig
+
+    torch.manual_seed(0)
+    model = Classifier(PatchConfig(dim=16, depth=1, heads=2), {"super": 5}, "hug").eval()
+    assert model.kind == "patches" and model.patch_spec == contract.PatchSpec()
+    path = tmp_path / "jepa-hug.safetensors"
+    save_model(path, model, {"super": ["CD", "HYP", "MI", "NORM", "STTC"]})
+    loaded = load_model(path)
+    assert loaded.config["kind"] == "patches" and loaded.model.kind == "patches"
+    x = torch.randn(2, 12, contract.WINDOW)
+    present = torch.ones(2, 12, dtype=torch.bool)
+    present[1, 3] = False
+    values, pad = contract.patchify(x, present, model.patch_spec)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(values, pad)["super"], model(values, pad)["super"])
+    from ecgviewer.errors import EcgError
+    from ecgviewer.ml.infer import Analyzer
+
+    with pytest.raises(EcgError, match=r"jepa-hug\.safetensors: a patches-token classifier"):
+        Analyzer(path, device="cpu")  # said plainly until the viewer maps patches onto beats

@@ -48,9 +48,15 @@ class Tensors:
         cat = lambda name: torch.from_numpy(np.concatenate([np.asarray(getattr(c, name)) for c in caches]))  # noqa: E731
         return cls(*(cat(f.name) for f in fields(cls)))
 
-    def batch(self, rows: torch.Tensor | np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """Beat tokens of ``rows``: the classifier's inputs."""
+    def batch(
+        self, rows: torch.Tensor | np.ndarray, device: torch.device, spec: contract.PatchSpec | None = None
+    ) -> tuple[torch.Tensor | None, ...]:
+        """A classifier's inputs for ``rows``: beat tokens, or (with a patch ``spec``) the patches
+        of the stored window, with no time bins."""
         rows = torch.as_tensor(rows)
+        if spec is not None:
+            b = self.full(rows, device)
+            return (*contract.patchify(b.signal, b.present, spec, b.length), None)
         return self.values[rows].to(device), self.pad[rows].to(device), self.time_bin[rows].to(device)
 
     def full(self, rows: torch.Tensor | np.ndarray, device: torch.device, index: torch.Tensor | None = None
@@ -205,7 +211,7 @@ def predict(
     model.eval().to(device)
     out: dict[str, list[np.ndarray]] = {}
     for i in range(0, len(rows), batch):
-        logits = model(*tensors.batch(rows[i : i + batch], device))
+        logits = model(*tensors.batch(rows[i : i + batch], device, model.patch_spec))
         for task, z in logits.items():
             out.setdefault(task, []).append(torch.sigmoid(z.float()).cpu().numpy())
     return {task: np.concatenate(v) for task, v in out.items()}
@@ -293,7 +299,7 @@ def train_classifier(
 
     def loss_fn(net: nn.Module, idx: torch.Tensor, step: int) -> torch.Tensor:
         idx = sample[idx]
-        logits = net(*tensors.batch(rows[idx.numpy()], dev))
+        logits = net(*tensors.batch(rows[idx.numpy()], dev, model.patch_spec))
         loss = torch.zeros((), device=dev)
         for t in tasks:
             m = has[t][idx].to(dev)

@@ -41,6 +41,7 @@ def save_model(path: Path, model, classes: dict[str, list[str]]) -> str:
     from safetensors.torch import save
 
     config = {
+        "kind": model.kind,  # the tokeniser family: "beats" or "patches"
         "encoder": model.encoder.config.to_dict(),
         "head": model.head_kind,
         "classes": classes,
@@ -69,6 +70,7 @@ def read_weights(path: Path, key: str, kind: str) -> tuple[dict, dict]:
 def load_model(path: Path) -> LoadedModel:
     """Load weights + card; refuses files whose contract version differs from this app's."""
     from ecgviewer.ml.model import Classifier, EncoderConfig
+    from ecgviewer.ml.patches import PatchConfig
 
     path = Path(path)
     config, state = read_weights(path, "config", "model")
@@ -79,7 +81,8 @@ def load_model(path: Path) -> LoadedModel:
         )
     try:
         tasks = {task: len(names) for task, names in config["classes"].items()}
-        model = Classifier(EncoderConfig.from_dict(config["encoder"]), tasks, config["head"])
+        family = PatchConfig if config.get("kind") == "patches" else EncoderConfig  # before "kind": beats
+        model = Classifier(family.from_dict(config["encoder"]), tasks, config["head"])
         model.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError) as exc:  # metadata and tensors disagree
         raise EcgError(f"{path.name}: weights do not match their architecture ({exc})") from exc

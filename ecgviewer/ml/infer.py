@@ -179,6 +179,11 @@ class Analyzer:
     def __init__(self, model_file: Path | None = None, device: str = "auto", cache_size: int = 16) -> None:
         self.model_file = Path(model_file) if model_file else assets.model_path()
         self.loaded = load_model(self.model_file)
+        if self.loaded.model.kind != "beats":  # its explanation needs patches mapped onto beats first
+            raise EcgError(
+                f"{self.model_file.name}: a {self.loaded.model.kind}-token classifier; this version "
+                "analyses recordings with beat-token classifiers only"
+            )
         self.device = pick_device(device)
         self.model = self.loaded.model.to(self.device)
         self.notices: list[str] = []

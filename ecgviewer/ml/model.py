@@ -223,19 +223,34 @@ HEADS = {"linear": LinearHead, "hug": HUGHead}
 
 
 class Classifier(nn.Module):
-    """Encoder + one head per task (e.g. ``super`` and ``all``): beat tokens -> logits."""
+    """Encoder + one head per task (e.g. ``super`` and ``all``): tokens -> logits.
+
+    The encoder is the beat-token ``Encoder`` (``EncoderConfig``) or, for ECG-JEPA's encoders,
+    the patch-token ``PatchEncoder`` (``PatchConfig``); ``kind`` names which, so the tokeniser.
+    """
 
     def __init__(self, config: EncoderConfig, tasks: dict[str, int], head: str = "hug") -> None:
         super().__init__()
+        from ecgviewer.ml.patches import PatchConfig, PatchEncoder  # patches builds on this module
+
         self.head_kind = head
-        self.encoder = Encoder(config)
+        self.kind = "patches" if isinstance(config, PatchConfig) else "beats"
+        self.encoder = PatchEncoder(config) if self.kind == "patches" else Encoder(config)
         self.heads = nn.ModuleDict({task: HEADS[head](config.dim, n) for task, n in tasks.items()})
 
-    def lead_cls(self, values: Tensor, pad: Tensor, time_bin: Tensor) -> Tensor:
-        """The 12 lead [CLS] outputs (B, 12, dim)."""
+    @property
+    def patch_spec(self) -> contract.PatchSpec | None:
+        """The patch tokeniser's spec of a patch classifier; None for beat tokens."""
+        return self.encoder.config.patch_spec if self.kind == "patches" else None
+
+    def lead_cls(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> Tensor:
+        """The 12 per-lead vectors (B, 12, dim): the lead [CLS] outputs of the beat encoder, the
+        per-lead token means of the patch encoder (which has no time bins)."""
+        if self.kind == "patches":
+            return self.encoder.lead_features(values, pad)
         return self.encoder(values, pad, time_bin)[0][:, :N_LEADS]
 
-    def forward(self, values: Tensor, pad: Tensor, time_bin: Tensor) -> dict[str, Tensor]:
+    def forward(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> dict[str, Tensor]:
         cls = self.lead_cls(values, pad, time_bin)
         return {task: head(cls) for task, head in self.heads.items()}
 
