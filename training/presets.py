@@ -47,12 +47,12 @@ PRESETS = {
         pretrain=LoopConfig(epochs=6, batch_size=128, lr=1e-3),
         finetune=LoopConfig(epochs=4, batch_size=64, lr=5e-4),
         probe=LoopConfig(epochs=60, batch_size=256, lr=1e-3, weight_decay=1e-4),
-        # CLEAR's 6 epochs take ~30 min here (its encoder sees 20 % of the tokens); a 128-record
-        # step measured ~7 s for ECG-JEPA, ~8.5 s for ACL-ECG (two full views) and ~16.5 s for
-        # PhysioCLR (three views and a decoder) against ~2.5 s for CLEAR, so whole epochs giving
-        # 30-40 min each:
+        # CLEAR's 6 epochs take ~30 min here (its encoder sees 20 % of the tokens). One epoch of
+        # ECG-JEPA took 594-599 s on an idle machine (4.3 s per 128-record step); ACL-ECG (two
+        # full views) and PhysioCLR (three views and a decoder) measured ~8.5 s and ~16.5 s per
+        # step on a busy one (to re-measure idle): whole epochs giving ~30-40 min each.
         schedules={
-            "jepa": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
+            "jepa": LoopConfig(epochs=3, batch_size=128, lr=1e-3),
             "acl": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
             "acl-pull": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
             "acl-none": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
