@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,15 @@ def settings(tmp_path: Path):
     s.set_value("ai/enabled", "false")  # the viewer's own tests; tests/test_gui_ai.py turns it on
     s.set_value("measure/enabled", "false")  # likewise; tests/test_gui_measure.py turns it on
     return s
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """A training job shares the CPU: one thread keeps tiny models fast and polite, and the
+    setting is restored so later tests keep their timing."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -26,6 +26,8 @@ from training.acl import (
 )
 from training.batch import Batch
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 # Irregular R-R intervals (75-115 samples), so a run of peaks is found at one offset only.
 PEAKS = np.array([40, 120, 215, 290, 400, 475, 575, 650, 760, 835, 935])
 W = contract.WINDOW

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import pickle
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,13 +36,7 @@ N_SEQ = N_LEADS + N_TOKENS
 CLASSES = {"super": ["NORM", "MI", "STTC", "CD", "HYP"], "all": [f"c{k}" for k in range(7)]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """A training job shares the CPU: one thread keeps these tiny models fast and polite."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(**overrides: object) -> EncoderConfig:
