@@ -23,7 +23,7 @@ from ecgviewer.ml.registry import ModelInfo
 if TYPE_CHECKING:
     from ecgviewer.gui.analysis import AnalysisController
 
-COLUMNS = ("", "Name", "Tokeniser", "Architecture", "Tasks (classes)", "AUROC", "Source")
+COLUMNS = ("", "Name", "Tokeniser", "Architecture", "Tasks (classes)", "Test AUROC", "Source")
 CURRENT_MARK = "\u25cf"  # in the first column of the model in use
 MAX_COLUMN_PX = 240  # a long description is elided (and whole in the tooltip), not a scrolled table
 
@@ -33,7 +33,7 @@ def _tasks(info: ModelInfo) -> str:
 
 
 def _auroc(info: ModelInfo) -> str:
-    return "" if info.auroc is None else f"{info.auroc:.3f}"
+    return "" if info.auroc is None else f"{info.auroc:.3f} ({info.auroc_task})"
 
 
 def _same(a: Path, b: Path) -> bool:
