@@ -74,7 +74,7 @@ def test_choosing_a_user_model_reloads_the_analyzer_and_reanalyses(qtbot, tmp_pa
     table = rows(page)
     assert [r[1] for r in table] == ["clear-hug-bundled", "broken", "My model"]
     assert table[0][0] == preferences.CURRENT_MARK and table[0][6] == "bundled"
-    assert table[0][5] == f"{page.models[0].auroc:.3f}" and table[0][4] == "super (5), all (71)"
+    assert table[0][5] == f"{page.models[0].auroc:.3f} (super)" and table[0][4] == "super (5), all (71)"
     assert table[1][2].startswith("cannot be used: broken.safetensors: not a readable safetensors file")
     assert table[2][0] == "" and table[2][6] == "user" and "beats" in table[2][2]
     assert not page.use_button.isEnabled()  # the bundled one is selected: already in use
