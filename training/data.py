@@ -116,8 +116,8 @@ def _tokenise_file(path: str) -> dict[str, np.ndarray] | str:
     try:
         rec = wfdb.rdrecord(path)
         leads = [canonical_lead(n) for n in rec.sig_name]
-        tok = contract.tokenise(rec.p_signal.T, rec.fs, leads)
         x, present = contract.prepare(rec.p_signal.T, rec.fs, leads)
+        tok = contract.tokenise_prepared(x, present, rec.fs)
     except Exception as exc:  # a bad file is reported and skipped, never fatal for a cache build
         return f"{Path(path).name}: {exc}"
     window = x[:, : contract.WINDOW]

@@ -224,7 +224,11 @@ def prepare(signals: np.ndarray, fs: float, leads: Sequence[str]) -> tuple[np.nd
 
 def tokenise(signals: np.ndarray, fs: float, leads: Sequence[str], method: str = RPEAK_METHOD) -> Tokens:
     """Apply the whole contract to (leads, n) mV ``signals`` sampled at ``fs``."""
-    x, present = prepare(signals, fs, leads)
+    return tokenise_prepared(*prepare(signals, fs, leads), fs, method)
+
+
+def tokenise_prepared(x: np.ndarray, present: np.ndarray, fs: float, method: str = RPEAK_METHOD) -> Tokens:
+    """The tokens of ``prepare``'s output; ``fs`` is the source rate, for the source-sample spans."""
     missing = tuple(lead for lead, ok in zip(LEADS, present, strict=True) if not ok)
     n = x.shape[-1]
     peaks, rpeak_lead = find_rpeaks(x, present, method) if present.any() else (np.zeros(0, int), None)
