@@ -55,7 +55,7 @@ def bench_latency(sample: Path, repeats: int) -> dict:
         cpus.append(cpu)
         for k in parts:
             parts[k].append(analysis.predictions.timings[k])
-    tokens = analysis.tokens
+    model_input = analysis.inputs
     target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
     model, device = analyzer.model, analyzer.device
     out = {
@@ -70,14 +70,14 @@ def bench_latency(sample: Path, repeats: int) -> dict:
     }
     methods = {"ig": max(3, repeats // 4), "gxi": repeats, "occlusion": max(2, repeats // 8)}
     for method, n in methods.items():
-        explain.attribute(model, tokens, target, method, device=device)  # warm-up
+        explain.attribute(model, model_input, target, method, device=device)  # warm-up
         runs = [
-            _timed(lambda m=method: explain.attribute(model, tokens, target, m, device=device))
+            _timed(lambda m=method: explain.attribute(model, model_input, target, m, device=device))
             for _ in range(n)
         ]
         out[f"{method}_ms"] = summary([r[0] for r in runs])
         out[f"{method}_cpu_ms_median"] = round(statistics.median(r[1] for r in runs), 2)
-    runs = [_timed(lambda: attention_maps(model, tokens, device)) for _ in range(repeats)]
+    runs = [_timed(lambda: attention_maps(model, model_input, device)) for _ in range(repeats)]
     out["attention_ms"] = summary([r[0] for r in runs])
     out["measure_ms"] = bench_measure(sample, repeats)
     return out

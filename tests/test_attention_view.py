@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ class Maps:
 
     cls_to_beats: np.ndarray
     rollout: np.ndarray
+    readout: str = "[CLS]"
 
 
 def known_maps(n_windows: int = W) -> Maps:
@@ -206,3 +208,13 @@ def test_lead_ticks_follow_the_contract_order_with_lead_I_on_top(panel):
 def test_imports_without_torch():
     code = "import sys, ecgviewer.gui.attention_view; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_patch_encoders_maps_name_their_readout(panel):
+    """A patch-token encoder has no [CLS]: the map and the legend say what reads each lead."""
+    panel.set_maps(dataclasses.replace(known_maps(), readout="lead tokens"), [0.0, 10.0])
+    assert panel.map_combo.itemText(1) == "lead tokens -> beats"
+    panel.map_combo.setCurrentIndex(1)
+    assert panel.selection_label().startswith("lead tokens -> beats, ")
+    panel.set_maps(known_maps(), [0.0, 10.0])
+    assert panel.map_combo.itemText(1) == "[CLS] -> beats"

@@ -18,9 +18,9 @@ import torch
 from ecgviewer.errors import EcgError
 from ecgviewer.io import load
 from ecgviewer.leads import STANDARD_LEADS
-from ecgviewer.ml import contract, explain
+from ecgviewer.ml import contract, explain, inputs
 from ecgviewer.ml.attention import attention_maps, own_lead_attention, rollout_to_beats
-from ecgviewer.ml.infer import Analyzer, pick_device, token_tensors
+from ecgviewer.ml.infer import Analyzer, pick_device
 from ecgviewer.recording import make_recording
 from ecgviewer.sources import ArraySource
 
@@ -65,7 +65,7 @@ def _in_memory(signals: np.ndarray, fs: float):
 def _forward_logit(analyzer: Analyzer, target: explain.Target, values: np.ndarray, tokens) -> np.ndarray:
     tokens = dataclasses.replace(tokens, values=values)
     with torch.inference_mode():
-        out = analyzer.model(*token_tensors(tokens, torch.device("cpu")))
+        out = analyzer.model(*inputs.for_beats(tokens).tensors(torch.device("cpu")))
     return out[target.task][:, target.index].double().numpy()
 
 
@@ -216,7 +216,7 @@ def test_each_window_is_attributed_with_its_own_forward(analyzer, rec, target):
             tokens,
             **{f: getattr(tokens, f)[w : w + 1] for f in ("values", "pad", "time_bin", "spans", "rpeaks")},
         )
-        alone = explain.attribute(analyzer.model, one, target, "gxi")
+        alone = explain.attribute(analyzer.model, inputs.for_beats(one), target, "gxi")
         np.testing.assert_allclose(e.beats[w], alone.beats[0], atol=1e-5)
     times = [b.stop_s for t in e.tree for lead in t.leads for b in lead.beats]
     assert 20 < max(times) <= 25 and {b.window for b in e.tree[0].leads[0].beats} == {0, 1, 2}
@@ -238,7 +238,7 @@ def test_randomised_model_gives_an_unrelated_map(ig, analyzer, rec):
     clone = explain.randomised_copy(analyzer.model)
     trained = dict(analyzer.model.named_parameters())
     assert all(not torch.equal(p, trained[name]) for name, p in clone.named_parameters())
-    check = explain.randomisation_check(analyzer.model, tokens, ig, torch.device("cpu"))
+    check = explain.randomisation_check(analyzer.model, inputs.for_beats(tokens), ig, torch.device("cpu"))
     assert check.n_beats == int((~tokens.pad).sum())
     assert abs(check.spearman) < 0.5, check  # measured -0.08 (IG, 32 steps, sample 3)
 
@@ -279,7 +279,7 @@ def test_top_attributed_beats_matter_more_than_random_ones(analyzer, shared):
         analysis = analyzer.analyse(rec)
         target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
         e = explain.explain(analyzer, rec, target, "ig")
-        f = explain.faithfulness(analyzer.model, analysis.tokens, e, torch.device("cpu"), k=3)
+        f = explain.faithfulness(analyzer.model, analysis.inputs, e, torch.device("cpu"), k=3)
         assert f.k == 3 and len(f.top_drops) == len(f.random_drops) == 3
         results.append(f)
     s = explain.faithfulness_summary(results)
@@ -289,7 +289,7 @@ def test_top_attributed_beats_matter_more_than_random_ones(analyzer, shared):
 # -- attention -----------------------------------------------------------------------------------------
 def test_attention_maps_shapes_and_padding(analyzer, rec):
     tokens = analyzer.analyse(rec).tokens
-    maps = attention_maps(analyzer.model, tokens)
+    maps = attention_maps(analyzer.model, inputs.for_beats(tokens))
     cfg = analyzer.model.encoder.config
     assert maps.cls_to_beats.shape == (1, cfg.depth, cfg.heads, 12, 15) and maps.rollout.shape == (1, 12, 15)
     pad = tokens.pad[:, None, None]

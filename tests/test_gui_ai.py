@@ -225,3 +225,35 @@ def test_sanity_checks_and_raw_export(qtbot, ai_window, sample, tmp_path, monkey
     with np.load(out) as raw:
         np.testing.assert_allclose(raw["beats"], w.ai.result.explanation.beats)
         assert raw["attention_rollout"].shape == (1, 12, 15)
+
+
+def test_a_patch_token_model_is_explained_on_the_beats(qtbot, tmp_path, sample):
+    """An ECG-JEPA (patch-token) classifier chosen in the settings runs in the window: its
+    attributions shade the same beats and the caption says how patches were summed onto them."""
+    import torch
+
+    from ecgviewer.ml.bundle import save_model
+    from ecgviewer.ml.model import Classifier
+    from ecgviewer.ml.patches import PatchConfig
+
+    torch.manual_seed(0)
+    model = Classifier(PatchConfig(dim=16, depth=1, heads=2, dropout=0.0), {"super": 5}).eval()
+    path = tmp_path / "jepa-tiny.safetensors"
+    save_model(path, model, {"super": ["CD", "HYP", "MI", "NORM", "STTC"]})
+    settings = Settings(QtCore.QSettings(str(tmp_path / "ai.ini"), QtCore.QSettings.Format.IniFormat))
+    settings.set_model_file(path)
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    try:
+        if w.ai.analyzer is None:
+            with qtbot.waitSignal(w.ai.modelReady, timeout=TIMEOUT_MS):
+                w.ai.load_model()
+        assert w.ai.analyzer.model.kind == "patches"
+        result = analysed(qtbot, w, lambda: w.open_file(sample))
+        assert result.analysis.inputs.kind == "patches"
+        assert "Patch-token model: scores are summed onto the beats" in w.ai.panel.explain.caption.text()
+        assert w.ai.shading._fills
+    finally:
+        w.cancel_tasks()

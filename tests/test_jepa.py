@@ -282,8 +282,3 @@ def test_patch_classifier_round_trips_through_a_model_file(tmp_path) -> None:
     values, pad = contract.patchify(x, present, model.patch_spec)
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(values, pad)["super"], model(values, pad)["super"])
-    from ecgviewer.errors import EcgError
-    from ecgviewer.ml.infer import Analyzer
-
-    with pytest.raises(EcgError, match=r"jepa-hug\.safetensors: a patches-token classifier"):
-        Analyzer(path, device="cpu")  # said plainly until the viewer maps patches onto beats

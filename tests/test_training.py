@@ -518,3 +518,32 @@ def test_id_ranges_and_fraction() -> None:
     np.testing.assert_array_equal(a, fraction(1000, 0.1, 0))
     np.testing.assert_array_equal(fraction(50, 1.0, 3), np.arange(50))
     assert len(fraction(50, 0.001, 0)) == 1
+
+
+def test_an_exported_jepa_classifier_runs_in_the_app(tiny: TinyRun, tmp_path: Path) -> None:
+    """``run --method jepa`` exports the method's encoder with a HUG head and a card naming its
+    tokeniser, architecture and objective; the model picker lists it and ``ecgviewer analyze``
+    explains a recording with it on the beat grid."""
+    from ecgviewer.ml.registry import describe
+
+    res = _cli("run", "--method", "jepa", "--preset", "tiny", "--data-root", tiny.data_root,
+               "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir, "--out", tmp_path,
+               "--no-progress")  # fmt: skip
+    weights = Path(json.loads(res.stdout.strip().splitlines()[-1])["weights"])
+    assert weights == tmp_path / "jepa-hug-tiny.safetensors"
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert card["tokenizer"].startswith("patches: 12 leads") and card["architecture"]["kind"] == "patches"
+    assert card["pretraining"]["method"] == "jepa" and card["pretraining"]["objective"]["ema"] == [0.996, 1.0]
+    md = weights.with_suffix(".md").read_text()
+    assert "patch-token CroPA encoder (ECG-JEPA)" in md and f"Tokeniser: {card['tokenizer']}" in md
+    info = describe(weights)
+    assert info.error is None and info.kind == "patches" and info.tokenizer == card["tokenizer"]
+    assert info.architecture.startswith("ECG-JEPA encoder, ")
+
+    sample = tiny.data_root / "ptbxl/records100/00000/00009_lr.hea"
+    cmd = [sys.executable, "-m", "ecgviewer", "analyze", str(sample), "--model", str(weights),
+           "--method", "gxi", "--device", "cpu"]  # fmt: skip
+    out = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout)
+    assert "jepa-hug-tiny" in json.dumps(result["model"]) and result["records"][0]["explanation"]

@@ -70,20 +70,22 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    """The whole pipeline for a preset: tokenise, pretrain, fine-tune, evaluate, export."""
+    """The whole pipeline for a preset and a method: tokenise, pretrain, fine-tune, evaluate, export."""
     from training.pipeline import bundled_model, command_line, export, pretrain
 
     t0 = time.perf_counter()
     ctx = _context(args)
     _ = ctx.ptbxl
-    enc = pretrain(ctx, args.seed)
-    model, td, info = bundled_model(ctx, enc, args.seed)
+    enc = pretrain(ctx, args.seed, args.method)
+    model, td, info = bundled_model(ctx, enc, args.seed, args.method)
     # summed over epochs (evaluation included), so a resumed run reports its whole fine-tuning
     ctx.timings["finetune_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
     if not ctx.dist.main:
         return
-    out_dir = args.out or (REPO / "resources" / "models" if ctx.preset.name == "bundled" else ctx.run_dir)
-    weights = export(ctx, model, td, args.name or f"clear-hug-{ctx.preset.name}", out_dir, command_line())
+    bundled = ctx.preset.name == "bundled" and args.method == "clear"
+    out_dir = args.out or (REPO / "resources" / "models" if bundled else ctx.run_dir)
+    name = args.name or f"{args.method}-hug-{ctx.preset.name}"
+    weights = export(ctx, model, td, name, out_dir, command_line(), args.method)
     card = json.loads(weights.with_suffix(".json").read_text())
     run_json = {"weights": str(weights), "card": str(weights.with_suffix(".json"))}
     (ctx.run_dir / "run.json").write_text(json.dumps(run_json))
@@ -182,10 +184,11 @@ def main(argv: list[str] | None = None) -> None:
         _common(p)
         p.add_argument("--seed", type=int, default=0)
         p.set_defaults(fn=fn)
-    sub.choices["pretrain"].add_argument("--method", choices=list(METHODS), default="clear",
-                                         help="objective: CLEAR, ECG-JEPA, PhysioCLR or ACL-ECG")  # fmt: skip
+    for name in ("pretrain", "run"):
+        sub.choices[name].add_argument("--method", choices=list(METHODS), default="clear",
+                                       help="objective: CLEAR, ECG-JEPA, PhysioCLR or ACL-ECG")  # fmt: skip
     sub.choices["run"].add_argument("--out", type=Path, help="export folder (bundled: resources/models)")
-    sub.choices["run"].add_argument("--name", help="model name (default clear-hug-<preset>)")
+    sub.choices["run"].add_argument("--name", help="model name (default <method>-hug-<preset>)")
     ev = sub.choices["evaluate"]
     ev.add_argument("--model", type=Path, required=True)
     ev.add_argument("--task", default="super")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+ENCODERS = {
+    "beats": "beat-token transformer encoder (CLEAR)",
+    "patches": "patch-token CroPA encoder (ECG-JEPA)",
+}
+
 
 def _ci(r: dict, key: str) -> str:
     lo, hi = r[f"{key}_ci"]
@@ -10,6 +15,7 @@ def _ci(r: dict, key: str) -> str:
 
 def markdown(card: dict) -> str:
     arch, con, data, hw = card["architecture"], card["contract"], card["data"], card["hardware"]
+    pre = card["pretraining"]
     folds = data["folds"]
     lines = [
         f"# Model card: {card['name']}",
@@ -19,8 +25,10 @@ def markdown(card: dict) -> str:
         f"- Created {card['created']} from git commit `{card['git_commit']}` with:",
         f"  `{card['command']}`",
         f"- Weights SHA-256: `{card['weights_sha256']}`",
-        f"- Architecture: CLEAR beat-token encoder {arch['encoder']}, {arch['head']} head, "
+        f"- Architecture: {ENCODERS[arch['kind']]} {arch['encoder']}, {arch['head']} head, "
         f"{arch['parameters']:,} parameters.",
+        f"- Tokeniser: {card['tokenizer']}.",
+        f"- Pretraining: {pre['label']}, {pre['objective']}.",
         f"- Preprocessing contract v{con['version']}: {con['fs']} Hz, band-pass {con['band_hz'][0]}-"
         f"{con['band_hz'][1]} Hz, {con['token_len']}-sample beat tokens, up to {con['max_beats']} beats per "
         f"lead, R-peaks by {con['rpeaks']}.",

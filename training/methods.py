@@ -42,6 +42,7 @@ class Method:
     label: str  # as the tables name it
     kind: str  # "beats" | "patches": the encoder family, so the tokeniser
     build: Callable[[object, PretrainSet, int], nn.Module]  # (preset, data, seed) -> pretrainer
+    objective: Callable[[object], object]  # preset -> the objective's settings (a dataclass)
 
 
 def _clear(preset, data: PretrainSet, seed: int) -> nn.Module:
@@ -62,23 +63,34 @@ def _physioclr(preset, data: PretrainSet, seed: int) -> nn.Module:
     return PhysioCLRPretrainer(preset.encoder, preset.physioclr, physio_features(data), seed)
 
 
+def _acl_objective(preset, inter: str | None = None):
+    return preset.acl if inter is None else replace(preset.acl, inter=inter)
+
+
 def _acl(preset, data: PretrainSet, seed: int, inter: str | None = None) -> nn.Module:
     from training.acl import AclPretrainer
 
-    config = preset.acl if inter is None else replace(preset.acl, inter=inter)
-    return AclPretrainer(preset.encoder, config, seed)
+    return AclPretrainer(preset.encoder, _acl_objective(preset, inter), seed)
 
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("clear", "CLEAR", "beats", _clear),
-        Method("jepa", "ECG-JEPA", "patches", _jepa),
-        Method("physioclr", "PhysioCLR", "beats", _physioclr),
-        Method("acl", "ACL-ECG", "beats", _acl),
+        Method("clear", "CLEAR", "beats", _clear, lambda p: p.decoder),
+        Method("jepa", "ECG-JEPA", "patches", _jepa, lambda p: p.jepa),
+        Method("physioclr", "PhysioCLR", "beats", _physioclr, lambda p: p.physioclr),
+        Method("acl", "ACL-ECG", "beats", _acl, _acl_objective),
         # the ablation of the inter-region term's sign, which the sources leave open (§4.2)
-        Method("acl-pull", "ACL-ECG, inter-region pull (ablation)", "beats", partial(_acl, inter="pull")),
-        Method("acl-none", "ACL-ECG, no inter-region term (ablation)", "beats", partial(_acl, inter="none")),
+        *(
+            Method(
+                f"acl-{inter}",
+                f"ACL-ECG, {words} (ablation)",
+                "beats",
+                partial(_acl, inter=inter),
+                partial(_acl_objective, inter=inter),
+            )
+            for inter, words in (("pull", "inter-region pull"), ("none", "no inter-region term"))
+        ),
     )
 }
 

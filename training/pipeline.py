@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -404,9 +404,13 @@ def hardware() -> dict:
     }
 
 
-def bundled_model(ctx: Context, encoder_path: Path, seed: int = 0) -> tuple[Classifier, TaskData, dict]:
+def bundled_model(
+    ctx: Context, encoder_path: Path, seed: int = 0, method: str = "clear"
+) -> tuple[Classifier, TaskData, dict]:
+    """The exported classifier: ``method``'s encoder fine-tuned with a HUG head on every label."""
     enc = load_encoder(encoder_path, ctx.preset.encoder, seed)
-    return train_classifier(ctx, enc, ctx.preset.tasks, 1.0, seed, "hug", "finetune-bundled")
+    phase = "finetune-bundled" if method == "clear" else f"finetune-{method}"
+    return train_classifier(ctx, enc, ctx.preset.tasks, 1.0, seed, "hug", phase)
 
 
 def evaluate_split(model: Classifier, ctx: Context, task: str, split: str, n_boot: int = 1000) -> dict:
@@ -417,10 +421,32 @@ def evaluate_split(model: Classifier, ctx: Context, task: str, split: str, n_boo
     return {"classes": classes, "probs": p, "y": s.y, "report": M.report(s.y, p, classes, n_boot)}
 
 
+def tokenizer_text(model: Classifier) -> str:
+    """The model card's one line on what the classifier reads (the app's model picker shows it)."""
+    spec = model.patch_spec
+    if spec is not None:
+        return (
+            f"patches: {len(spec.leads)} leads ({', '.join(spec.leads)}) at {spec.fs} Hz, "
+            f"{spec.patch_s:g} s patches ({spec.patch_len} samples), {spec.n_patches} per lead "
+            f"per {spec.window_s:g} s window, band-passed {contract.BAND[0]}-{contract.BAND[1]:g} Hz"
+        )
+    return (
+        f"beats: up to {contract.MAX_BEATS} beat tokens of {contract.TOKEN_LEN} samples per lead "
+        f"at {contract.FS} Hz, R at sample {contract.R_INDEX}, R-peaks by {contract.RPEAK_METHOD}"
+    )
+
+
 def export(
-    ctx: Context, model: Classifier, td: TaskData, name: str, out_dir: Path, command: list[str]
+    ctx: Context,
+    model: Classifier,
+    td: TaskData,
+    name: str,
+    out_dir: Path,
+    command: list[str],
+    method: str = "clear",
 ) -> Path:
-    """Write ``<out_dir>/<name>.safetensors`` and its model card (JSON + Markdown)."""
+    """Write ``<out_dir>/<name>.safetensors`` and its model card (JSON + Markdown); ``method`` is
+    the pretraining objective of the encoder."""
     from training.card import markdown
 
     t0 = time.perf_counter()
@@ -451,14 +477,20 @@ def export(
         "git_commit": git_commit(),
         "command": " ".join(command),
         "preset": ctx.preset.name,
+        "tokenizer": tokenizer_text(model),
         "architecture": {
-            "encoder": ctx.preset.encoder.to_dict(),
-            "decoder_pretraining": ctx.preset.decoder.to_dict(),
+            "kind": model.kind,
+            "encoder": model.encoder.config.to_dict(),
             "head": model.head_kind,
             "parameters": sum(p.numel() for p in model.parameters()),
         },
+        "pretraining": {
+            "method": method,
+            "label": METHODS[method].label,
+            "objective": asdict(METHODS[method].objective(ctx.preset)),
+        },
         "training": {
-            "pretrain": ctx.preset.pretrain.to_dict(),
+            "pretrain": ctx.preset.schedules.get(method, ctx.preset.pretrain).to_dict(),
             "finetune": ctx.preset.finetune.to_dict(),
             "selection": "epoch with the best mean fold-9 macro AUROC over the tasks",
         },

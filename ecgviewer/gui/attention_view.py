@@ -102,6 +102,7 @@ class AttentionPanel(QtWidgets.QWidget):
         _refill(self.head_combo, "mean of heads", "head", maps.cls_to_beats.shape[2] if maps else 0)
         self.window_combo.clear()
         if maps is not None:
+            self.map_combo.setItemText(CLS, f"{maps.readout} -> beats")
             self.window_combo.addItems(
                 [_window_name(w, window_starts_s) for w in range(maps.rollout.shape[0])]
             )
@@ -126,7 +127,8 @@ class AttentionPanel(QtWidgets.QWidget):
             return ""
         if self.map_combo.currentIndex() == ROLLOUT:
             return "Attention rollout (all layers)"
-        return f"[CLS] -> beats, {self.layer_combo.currentText()}, {self.head_combo.currentText()}"
+        layer, head = self.layer_combo.currentText(), self.head_combo.currentText()
+        return f"{self._maps.readout} -> beats, {layer}, {head}"
 
     def current_window(self) -> int:
         return max(self.window_combo.currentIndex(), 0)

@@ -184,6 +184,13 @@ class ExplainPanel(QtWidgets.QWidget):
             lines.append(
                 f"IG completeness error: {float(np.max(np.abs(e.convergence_delta))):.3g} (logit units)"
             )
+        if result.analysis.inputs.kind == "patches" and e.outside is not None:
+            gap = float(np.abs(e.outside).sum())
+            share = gap / max(gap + float(np.abs(e.beats).sum()), 1e-12)
+            lines.append(
+                f"Patch-token model: scores are summed onto the beats they fall in; {share:.0%} of the "
+                "attribution lies between beats and counts only in the lead and territory totals."
+            )
         tokens = result.analysis.tokens
         if tokens.fallback.any():
             lines.append("\u26a0 No R-peaks found in some windows: evenly spaced pseudo-beats were used.")

@@ -64,6 +64,7 @@ class Tokens:
     time_bin: np.ndarray  # int64 (W, 15): whole seconds from the window start to R
     spans: np.ndarray  # int64 (W, 15, 2): [start, stop) of each beat, source samples
     rpeaks: np.ndarray  # int64 (W, 15): R peak, source samples; -1 where no beat
+    local_rpeaks: np.ndarray  # int64 (W, 15): R peak, window samples at 100 Hz; -1 where no beat
     window_start: np.ndarray  # int64 (W,): source samples
     fallback: np.ndarray  # bool (W,): pseudo-beats because no R-peaks were found
     rpeak_lead: str | None  # the lead the R-peaks came from (None: fallback everywhere)
@@ -75,25 +76,25 @@ class Tokens:
         return self.values.shape[0]
 
 
-def to_model_rate(signals: np.ndarray, fs: float) -> np.ndarray:
-    """Resample (leads, n) to 100 Hz with an anti-aliased polyphase filter."""
+def to_model_rate(signals: np.ndarray, fs: float, rate: int = FS) -> np.ndarray:
+    """Resample (leads, n) to ``rate`` (the contract's 100 Hz) with an anti-aliased polyphase filter."""
     from scipy.signal import resample_poly
 
-    if fs == FS:
+    if fs == rate:
         return signals.astype(np.float32, copy=False)
-    ratio = Fraction(FS) / Fraction(fs).limit_denominator(1000)
+    ratio = Fraction(rate) / Fraction(fs).limit_denominator(1000)
     out = resample_poly(signals, ratio.numerator, ratio.denominator, axis=-1)
     return out.astype(np.float32)
 
 
-def band_pass(x100: np.ndarray) -> np.ndarray:
-    """Zero-phase 0.67-40 Hz Butterworth band-pass along the last axis (100 Hz input)."""
+def band_pass(x: np.ndarray, fs: int = FS) -> np.ndarray:
+    """Zero-phase 0.67-40 Hz Butterworth band-pass along the last axis (input at ``fs``)."""
     from scipy.signal import butter, sosfiltfilt
 
-    sos = butter(BAND_ORDER, BAND, btype="bandpass", fs=FS, output="sos")
-    if x100.shape[-1] <= 3 * (2 * len(sos) + 1):
-        return x100 - x100.mean(axis=-1, keepdims=True)  # too short to filter; remove the offset
-    return sosfiltfilt(sos, x100, axis=-1).astype(np.float32)
+    sos = butter(BAND_ORDER, BAND, btype="bandpass", fs=fs, output="sos")
+    if x.shape[-1] <= 3 * (2 * len(sos) + 1):
+        return x - x.mean(axis=-1, keepdims=True)  # too short to filter; remove the offset
+    return sosfiltfilt(sos, x, axis=-1).astype(np.float32)
 
 
 def _neurokit():
@@ -215,11 +216,13 @@ def tokenise_window(x: np.ndarray, peaks: np.ndarray, present: np.ndarray) -> tu
     return values, pad, time_bin, spans
 
 
-def prepare(signals: np.ndarray, fs: float, leads: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The 12 standard leads at 100 Hz, band-passed: (12, n) float32 and the bool "present" mask.
-    Every tokeniser starts from this."""
+def prepare(
+    signals: np.ndarray, fs: float, leads: Sequence[str], rate: int = FS
+) -> tuple[np.ndarray, np.ndarray]:
+    """The 12 standard leads at ``rate`` (the contract's 100 Hz; a patch spec may ask for another),
+    band-passed: (12, n) float32 and the bool "present" mask. Every tokeniser starts from this."""
     x, present = standard_leads(signals, leads)
-    return band_pass(to_model_rate(x, fs)), present
+    return band_pass(to_model_rate(x, fs, rate), rate), present
 
 
 def tokenise(signals: np.ndarray, fs: float, leads: Sequence[str], method: str = RPEAK_METHOD) -> Tokens:
@@ -240,6 +243,7 @@ def tokenise_prepared(x: np.ndarray, present: np.ndarray, fs: float, method: str
         time_bin=np.zeros((w, MAX_BEATS), dtype=np.int64),
         spans=np.zeros((w, MAX_BEATS, 2), dtype=np.int64),
         rpeaks=np.full((w, MAX_BEATS), -1, dtype=np.int64),
+        local_rpeaks=np.full((w, MAX_BEATS), -1, dtype=np.int64),
         window_start=np.round(starts * fs / FS).astype(np.int64),
         fallback=np.zeros(w, dtype=bool),
         rpeak_lead=rpeak_lead,
@@ -259,6 +263,7 @@ def tokenise_prepared(x: np.ndarray, present: np.ndarray, fs: float, method: str
         scale = fs / FS
         out.spans[k, :nb] = np.round((spans[:nb] + s) * scale).astype(np.int64)
         out.rpeaks[k, :nb] = np.round((local[:nb] + s) * scale).astype(np.int64)
+        out.local_rpeaks[k, :nb] = local[:nb]
     return out
 
 

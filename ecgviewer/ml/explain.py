@@ -4,10 +4,11 @@ HUG lead group, with the checks that say how far to trust them.
 What is attributed is the target class's **logit** (before the sigmoid), each 10 s window through
 its own forward pass; record-level scores are sums over windows. The baseline is zeros: a flat
 signal, every token at 0 mV. Integrated Gradients and gradient x input are additive: a beat's
-score is the sum of its 96 sample scores, a lead's the sum of its beats', a territory's the sum of
-its leads' (and IG's samples add up to logit(x) - logit(baseline), up to the reported convergence
-delta). Occlusion is not additive: every level is its own ablation (one beat, one lead, one
-territory, one HUG group set to zero) scored by how much the logit drops, so interactions show.
+score is the sum of its 96 sample scores, a lead's the sum of its beats' (plus, for a patch-token
+classifier, its samples between beat tokens: ``outside``), a territory's the sum of its leads'
+(and IG's samples add up to logit(x) - logit(baseline), up to the reported convergence delta).
+Occlusion is not additive: every level is its own ablation (one beat, one lead, one territory,
+one HUG group set to zero) scored by how much the logit drops, so interactions show.
 
 Checks: model randomisation (Adebayo et al. 2018: an explanation that survives re-initialised
 weights explains the input, not the model) and faithfulness (AOPC-style, Samek et al. 2017:
@@ -27,7 +28,8 @@ from torch import Tensor, nn
 
 from ecgviewer.errors import EcgError
 from ecgviewer.ml import contract
-from ecgviewer.ml.infer import BATCH, Analyzer, Predictions, batched, token_tensors
+from ecgviewer.ml.infer import BATCH, Analyzer, Predictions, batched
+from ecgviewer.ml.inputs import NO_BEAT, ModelInput
 from ecgviewer.ml.model import HUG_GROUPS
 from ecgviewer.recording import Recording
 
@@ -88,9 +90,12 @@ class Explanation:
     target: Target
     n_steps: int | None  # IG only
     additive: bool
-    samples: np.ndarray | None  # float (W, 12, 15, 96); None for occlusion (not per sample)
+    samples: np.ndarray | None  # float (W, 12, 15, 96) at 100 Hz; None for occlusion (not per sample)
     beats: np.ndarray  # float64 (W, 12, 15); padded beats 0
     leads: np.ndarray  # float64 (12,), summed over windows
+    # additive methods: (W, 12) the part of each lead's score on samples no beat token holds
+    # (a patch classifier's input between beats, ``inputs``); zero for beat tokens; None for occlusion
+    outside: np.ndarray | None
     territories: dict[str, float]
     hug_groups: dict[str, float]
     tree: tuple[TerritoryNode, ...]  # territory -> lead -> beat
@@ -164,25 +169,27 @@ def explain(
     n_steps: int = DEFAULT_STEPS,
 ) -> Explanation:
     """Attribute ``target`` for ``rec`` on the analyzer's device (cached per recording and settings)."""
-    tokens = analyzer.analyse(rec).tokens
+    model_input = analyzer.analyse(rec).inputs
     settings = ("explain", method, target, n_steps if method == "ig" else None)
     return analyzer.cache.get(
         rec,
         settings,
-        lambda: analyzer.on_device(lambda d: attribute(analyzer.model, tokens, target, method, n_steps, d)),
+        lambda: analyzer.on_device(
+            lambda d: attribute(analyzer.model, model_input, target, method, n_steps, d)
+        ),
     )
 
 
 def check(analyzer: Analyzer, rec: Recording, explanation: Explanation) -> tuple[SanityCheck, Faithfulness]:
     """Both checks of ``explanation`` (defaults: seed 0, k = 3) on the analyzer's device (cached)."""
-    tokens = analyzer.analyse(rec).tokens
+    model_input = analyzer.analyse(rec).inputs
     return analyzer.cache.get(
         rec,
         ("checks", explanation.method, explanation.target, explanation.n_steps),
         lambda: analyzer.on_device(
             lambda d: (
-                randomisation_check(analyzer.model, tokens, explanation, d),
-                faithfulness(analyzer.model, tokens, explanation, d),
+                randomisation_check(analyzer.model, model_input, explanation, d),
+                faithfulness(analyzer.model, model_input, explanation, d),
             )
         ),
     )
@@ -190,32 +197,34 @@ def check(analyzer: Analyzer, rec: Recording, explanation: Explanation) -> tuple
 
 def attribute(
     model: nn.Module,
-    tokens: contract.Tokens,
+    model_input: ModelInput,
     target: Target,
     method: str = "ig",
     n_steps: int = DEFAULT_STEPS,
     device: torch.device | None = None,
 ) -> Explanation:
-    """One attribution map of ``target`` over ``tokens`` with the model as it is."""
+    """One attribution map of ``target`` over the model's input with the model as it is, summed
+    onto the beat tokens (``inputs``)."""
     if method not in METHODS:
         raise EcgError(f"method {method!r}: choose from {', '.join(METHODS)}")
     device = device or torch.device("cpu")
     t0 = time.perf_counter()
-    values, pad, time_bin = token_tensors(tokens, device)
+    tokens = model_input.tokens
+    values, pad, time_bin = model_input.tensors(device)
     forward = _logit_of(model, target)
     with torch.inference_mode():
         logit = batched(forward, values, pad, time_bin).double().cpu().numpy()
         baseline_logit = batched(forward, torch.zeros_like(values), pad, time_bin).double().cpu().numpy()
-    real = ~tokens.pad
-    delta = None
+    delta = outside = samples = None
     if method == "occlusion":
-        beats, window_leads, territories, groups = _occlusion(forward, values, pad, time_bin, real)
-        samples = None
+        beats, window_leads, territories, groups = _occlusion(forward, model_input, values, pad, time_bin)
     else:
-        samples, delta = _gradients(forward, values, pad, time_bin, method, n_steps)
-        samples[tokens.pad] = 0.0
-        beats = samples.astype(np.float64).sum(axis=-1)
-        window_leads = beats.sum(axis=-1)
+        attr, delta = _gradients(forward, values, pad, time_bin, method, n_steps)
+        attr[np.broadcast_to(model_input.pad[..., None], attr.shape)] = 0.0
+        beats = model_input.beat_sums(attr)
+        window_leads = model_input.lead_sums(attr)
+        outside = window_leads - beats.sum(axis=-1)
+        samples = model_input.token_samples(attr)
         territories = groups = None
     leads = window_leads.sum(axis=0)
     if territories is None:
@@ -229,6 +238,7 @@ def attribute(
         samples=samples,
         beats=beats,
         leads=leads,
+        outside=outside,
         territories=territories,
         hug_groups=groups,
         tree=_tree(tokens, beats, leads, territories),
@@ -282,17 +292,21 @@ def _gradients(
 
 
 def _occlusion(
-    forward: Callable, values: Tensor, pad: Tensor, time_bin: Tensor, real: np.ndarray
+    forward: Callable, model_input: ModelInput, values: Tensor, pad: Tensor, time_bin: Tensor
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, float]]:
-    """Logit drops when zeroing each beat, each lead, each territory, each HUG group (per window)."""
+    """Logit drops when zeroing each beat, each lead, each territory, each HUG group (per window).
+
+    A beat is the input samples that lie on it (``ModelInput.beat_of``); samples on no beat (padded
+    beat tokens, a patch input between beats) form one extra feature whose drop is not reported."""
     from captum.attr import FeatureAblation
 
     ablation = FeatureAblation(forward)
     dev = values.device
+    lead_of = torch.from_numpy(np.ascontiguousarray(model_input.lead_of))
     per_lead = {
-        "leads": torch.arange(N_LEADS),
-        "territories": _lead_labels(TERRITORIES),
-        "groups": _lead_labels(HUG_LEAD_GROUPS),
+        "leads": (lead_of, N_LEADS),
+        "territories": (_lead_labels(TERRITORIES)[lead_of], len(TERRITORIES)),
+        "groups": (_lead_labels(HUG_LEAD_GROUPS)[lead_of], len(HUG_LEAD_GROUPS)),
     }
     w = len(values)
     beats = np.zeros((w, N_LEADS, N_BEATS))
@@ -303,28 +317,26 @@ def _occlusion(
         one = values[k : k + 1]
         args = (pad[k : k + 1], time_bin[k : k + 1])
 
-        def drops(mask: Tensor, one: Tensor = one, args: tuple = args) -> np.ndarray:
+        def drops(mask: Tensor, n: int, one: Tensor = one, args: tuple = args) -> np.ndarray:
+            """(n,) the drop of each feature id of ``mask`` (ids absent from the input: 0)."""
             out = ablation.attribute(
                 one,
                 baselines=0.0,
                 additional_forward_args=args,
-                feature_mask=mask.to(dev),
+                feature_mask=mask[None].to(dev),
                 perturbations_per_eval=BATCH,
             )
-            return out[0, :, :, 0].double().cpu().numpy()  # every sample of a group holds its drop
+            per_id = np.zeros(n + 1)
+            per_id[mask.reshape(-1).numpy()] = out.reshape(-1).double().cpu().numpy()  # one value per id
+            return per_id[:n]
 
-        # each real beat its own feature; all padded beats one feature (zeroing them changes nothing)
-        ids = torch.arange(N_LEADS * N_BEATS).reshape(N_LEADS, N_BEATS)
-        ids[torch.from_numpy(~real[k])] = N_LEADS * N_BEATS
-        beats[k] = np.where(real[k], drops(ids[None, :, :, None]), 0.0)
-        coarse = {name: drops(lab.view(1, N_LEADS, 1, 1))[:, 0] for name, lab in per_lead.items()}
+        ids = torch.from_numpy(np.ascontiguousarray(model_input.beat_of[k]))
+        beats[k] = drops(ids, NO_BEAT).reshape(N_LEADS, N_BEATS)
+        coarse = {name: drops(lab, n) for name, (lab, n) in per_lead.items()}
         window_leads[k] = coarse["leads"]
-        for table, key, acc in (
-            (TERRITORIES, "territories", territories),
-            (HUG_LEAD_GROUPS, "groups", groups),
-        ):
-            for name, leads in table.items():
-                acc[name] += float(coarse[key][_idx(leads)[0]])
+        for key, acc in (("territories", territories), ("groups", groups)):
+            for i, name in enumerate(acc):
+                acc[name] += float(coarse[key][i])
     return beats, window_leads, territories, groups
 
 
@@ -384,23 +396,23 @@ def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def randomisation_check(
-    model: nn.Module, tokens: contract.Tokens, explanation: Explanation, device: torch.device, seed: int = 0
+    model: nn.Module, model_input: ModelInput, explanation: Explanation, device: torch.device, seed: int = 0
 ) -> SanityCheck:
     """The same attribution on a re-initialised copy; rank correlation of the real beats' scores."""
     from scipy.stats import spearmanr
 
     e = explanation
     other = attribute(
-        randomised_copy(model, seed), tokens, e.target, e.method, e.n_steps or DEFAULT_STEPS, device
+        randomised_copy(model, seed), model_input, e.target, e.method, e.n_steps or DEFAULT_STEPS, device
     )
-    real = ~tokens.pad
+    real = ~model_input.tokens.pad
     rho = spearmanr(e.beats[real], other.beats[real]).statistic
     return SanityCheck(e.method, float(rho), int(real.sum()), seed)
 
 
 def faithfulness(
     model: nn.Module,
-    tokens: contract.Tokens,
+    model_input: ModelInput,
     explanation: Explanation,
     device: torch.device,
     k: int = 3,
@@ -410,7 +422,8 @@ def faithfulness(
     """Zero the k most-attributed beats, and k random ones, and compare the probability drops.
 
     Only the windows a removal touches are run again; the record's probability is the mean over
-    its windows, as in the app."""
+    its windows, as in the app. A beat is zeroed as the input samples that lie on it."""
+    tokens = model_input.tokens
     real = np.argwhere(~tokens.pad)  # (M, 3): window, lead, beat
     k = min(k, len(real))
     if k == 0:
@@ -421,14 +434,16 @@ def faithfulness(
     subsets = [real[order[:n]] for n in range(1, k + 1)] + [
         real[d[:n]] for d in draws for n in range(1, k + 1)
     ]
-    values, pad, time_bin = token_tensors(tokens, device)
+    values, pad, time_bin = model_input.tensors(device)
     forward = _logit_of(model, explanation.target)
     rows, where = [], []
     for s, chosen in enumerate(subsets):
         for w in np.unique(chosen[:, 0]):
             v = values[w].clone()
             hit = chosen[chosen[:, 0] == w]
-            v[torch.from_numpy(hit[:, 1]), torch.from_numpy(hit[:, 2])] = 0.0
+            v[
+                torch.from_numpy(np.isin(model_input.beat_of[w], hit[:, 1] * N_BEATS + hit[:, 2])).to(device)
+            ] = 0.0
             rows.append((v, int(w)))
             where.append((s, int(w)))
     with torch.inference_mode():

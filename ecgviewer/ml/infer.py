@@ -23,7 +23,7 @@ from torch import Tensor
 from ecgviewer import assets
 from ecgviewer.errors import EcgError
 from ecgviewer.io import ptbxl
-from ecgviewer.ml import contract
+from ecgviewer.ml import contract, inputs
 from ecgviewer.ml.bundle import load_model, sha256
 from ecgviewer.recording import Recording
 
@@ -65,15 +65,6 @@ def batched(fn: Callable[..., T], values: Tensor, pad: Tensor, time_bin: Tensor)
     if isinstance(parts[0], dict):
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}  # type: ignore[return-value]
     return torch.cat(parts)  # type: ignore[return-value]
-
-
-def token_tensors(tokens: contract.Tokens, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
-    """values, pad and time_bin of ``tokens`` as tensors on ``device``."""
-    return (
-        torch.from_numpy(tokens.values).to(device),
-        torch.from_numpy(tokens.pad).to(device),
-        torch.from_numpy(tokens.time_bin).to(device),
-    )
 
 
 @dataclass(frozen=True)
@@ -133,7 +124,8 @@ class Predictions:
 
 @dataclass
 class Analysis:
-    tokens: contract.Tokens
+    tokens: contract.Tokens  # the beat scaffold every explanation is drawn on
+    inputs: inputs.ModelInput  # what the classifier read (the tokens themselves, or patches)
     predictions: Predictions
 
 
@@ -179,11 +171,6 @@ class Analyzer:
     def __init__(self, model_file: Path | None = None, device: str = "auto", cache_size: int = 16) -> None:
         self.model_file = Path(model_file) if model_file else assets.model_path()
         self.loaded = load_model(self.model_file)
-        if self.loaded.model.kind != "beats":  # its explanation needs patches mapped onto beats first
-            raise EcgError(
-                f"{self.model_file.name}: a {self.loaded.model.kind}-token classifier; this version "
-                "analyses recordings with beat-token classifiers only"
-            )
         self.device = pick_device(device)
         self.model = self.loaded.model.to(self.device)
         self.notices: list[str] = []
@@ -230,18 +217,26 @@ class Analyzer:
 
     def _analyse(self, rec: Recording) -> Analysis:
         t0 = time.perf_counter()
-        tokens = contract.tokenise(rec.signals, rec.fs, rec.leads)
+        x, present = contract.prepare(rec.signals, rec.fs, rec.leads)
+        tokens = contract.tokenise_prepared(x, present, rec.fs)
+        spec = self.model.patch_spec
+        if spec is None:
+            model_input = inputs.for_beats(tokens)
+        else:
+            if spec.fs != contract.FS:
+                x = contract.prepare(rec.signals, rec.fs, rec.leads, spec.fs)[0]
+            model_input = inputs.for_patches(tokens, x, present, spec)
         t1 = time.perf_counter()
-        probs = self.on_device(lambda device: self._probabilities(tokens, device))
+        probs = self.on_device(lambda device: self._probabilities(model_input, device))
         t2 = time.perf_counter()
         tasks = {task: self._results(task, p, rec.metadata.labels) for task, p in probs.items()}
         timings = {"tokenise_ms": (t1 - t0) * 1e3, "infer_ms": (t2 - t1) * 1e3}
         preds = Predictions(tasks, dict(rec.metadata.labels), str(self.device), timings)
-        return Analysis(tokens, preds)
+        return Analysis(tokens, model_input, preds)
 
-    def _probabilities(self, tokens: contract.Tokens, device: torch.device) -> dict[str, np.ndarray]:
+    def _probabilities(self, model_input: inputs.ModelInput, device: torch.device) -> dict[str, np.ndarray]:
         with torch.inference_mode():
-            out = batched(self.model, *token_tensors(tokens, device))
+            out = batched(self.model, *model_input.tensors(device))
             return {task: torch.sigmoid(x).float().cpu().numpy() for task, x in out.items()}
 
     def _results(self, task: str, probs: np.ndarray, labels: dict[str, float]) -> list[ClassResult]:

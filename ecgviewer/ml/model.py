@@ -245,9 +245,14 @@ class Classifier(nn.Module):
 
     def lead_cls(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> Tensor:
         """The 12 per-lead vectors (B, 12, dim): the lead [CLS] outputs of the beat encoder, the
-        per-lead token means of the patch encoder (which has no time bins)."""
+        per-lead token means of the patch encoder (which has no time bins), in the contract's lead
+        order; a lead the patch spec leaves out (the paper's 8 leads) is a zero vector."""
         if self.kind == "patches":
-            return self.encoder.lead_features(values, pad)
+            feats = self.encoder.lead_features(values, pad)
+            rows = [contract.LEADS.index(lead) for lead in self.patch_spec.leads]
+            out = feats.new_zeros(feats.shape[0], N_LEADS, feats.shape[-1])
+            out[:, rows] = feats
+            return out
         return self.encoder(values, pad, time_bin)[0][:, :N_LEADS]
 
     def forward(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> dict[str, Tensor]:

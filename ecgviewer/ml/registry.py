@@ -106,7 +106,10 @@ def _architecture(config: dict, card: dict) -> str:
         if part
     )
     n = given.get("parameters") if isinstance(given, dict) else None
-    return f"{text}; {n / 1e6:.2f} M parameters" if isinstance(n, int) else text
+    text = f"{text}; {n / 1e6:.2f} M parameters" if isinstance(n, int) else text
+    pretraining = card.get("pretraining")
+    method = pretraining.get("label") if isinstance(pretraining, dict) else None
+    return f"{method} encoder, {text}" if isinstance(method, str) else text
 
 
 def _headline(card: dict) -> tuple[float | None, str | None]:

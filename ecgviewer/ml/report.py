@@ -33,7 +33,7 @@ from ecgviewer.storage import atomic_write_bytes
 from ecgviewer.summary import DEVICE_ROWS
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 1
+VERSION = 2  # 2: explanations give "outside_beats" (patch-token classifiers)
 NOTICE = "research use, not a medical device"
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
@@ -124,6 +124,9 @@ def _explanation(e: Explanation, target: ClassResult, offset_s: float) -> dict:
         "logit": e.logit.tolist(),
         "baseline_logit": e.baseline_logit.tolist(),
         "convergence_delta": None if e.convergence_delta is None else e.convergence_delta.tolist(),
+        "outside_beats": None
+        if e.outside is None
+        else {lead: float(v) for lead, v in zip(contract.LEADS, e.outside.sum(axis=0), strict=True)},
         "territories": [_shifted(t, offset_s) for t in e.tree],
         "hug_groups": [
             {"name": name, "leads": list(leads), "score": e.hug_groups[name]}
@@ -171,6 +174,8 @@ def raw_arrays(
         out["samples"] = e.samples
     if e.convergence_delta is not None:
         out["convergence_delta"] = e.convergence_delta
+    if e.outside is not None:
+        out["outside"] = e.outside
     return out
 
 
