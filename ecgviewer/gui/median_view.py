@@ -156,6 +156,9 @@ class MedianView(pg.GraphicsView):
         self.grid = paper_grid(self.options)
         self.lines: dict[str, list[pg.InfiniteLine]] = {}  # the fiducials shown: one line per column
         self._placing = False  # lines moved by the program, not the user
+        # each shown fiducial's neighbours, ms: a drag is clamped here exactly, because the lines'
+        # pixel bounds round-trip through x_of/ms_of with a float error that could cross them
+        self._limits_ms: dict[str, tuple[float, float]] = {}
         self._home = True  # keep the sheet's top-left in view until the user pans
         self.vb.sigResized.connect(self._keep_scale)
         self.vb.sigRangeChangedManually.connect(self._panned)
@@ -313,6 +316,7 @@ class MedianView(pg.GraphicsView):
                 ms = float(m.fiducials[key])
                 before = min(float(m.fiducials[shown[j - 1]]), ms) if j > 0 else lo_ms
                 after = max(float(m.fiducials[shown[j + 1]]), ms) if j + 1 < len(shown) else hi_ms
+                self._limits_ms[key] = (before, after)
                 edited = " (edited)" if key in m.edited else ""
                 style = QtCore.Qt.PenStyle.DashLine if edited else QtCore.Qt.PenStyle.SolidLine
                 for c, line in enumerate(self.lines[key]):
@@ -338,7 +342,8 @@ class MedianView(pg.GraphicsView):
         key, column = next(
             (k, c) for k, lines in self.lines.items() for c, ln in enumerate(lines) if ln is line
         )
-        ms = self.ms_of(column, line.value())
+        lo, hi = self._limits_ms.get(key, (-np.inf, np.inf))
+        ms = min(max(self.ms_of(column, line.value()), lo), hi)
         self._placing = True
         try:
             for c, other in enumerate(self.lines[key]):
