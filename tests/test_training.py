@@ -272,7 +272,7 @@ def test_grid_compares_pretraining_methods(tiny: TinyRun) -> None:
     RESULTS.md gains the pretraining runs and the side-by-side comparison with its verdict."""
     args = ["--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
             "--data-root", tiny.data_root, "--tasks", "super", "--fractions", "1.0", "--seeds", "1",
-            "--methods", "jepa-linear,physioclr-linear,acl-linear,random-linear",
+            "--methods", "jepa-linear,physioclr-linear,acl-linear,random-linear,clear-linear",
             "--no-progress"]  # fmt: skip
     _cli("grid", *args)
     lines = (tiny.run_dir / "grid.jsonl").read_text().splitlines()
@@ -291,6 +291,29 @@ def test_grid_compares_pretraining_methods(tiny: TinyRun) -> None:
     for label in ("ECG-JEPA", "PhysioCLR", "ACL-ECG", "random init (no pretraining)"):
         assert f"| {label} |" in table
     assert "Best on this data (linear probe" in md
+    verdict = md.split("Best on this data (linear probe")[1].splitlines()[1]
+    assert "ranks first: the bundled model stays" in verdict or "of 1 shared cells" in verdict, verdict
+
+
+def test_bundled_verdict_needs_most_cells_beyond_seed_noise() -> None:
+    """The bundled model changes only for a method higher than CLEAR by more than the seed SD in
+    most cells; a one-seed cell needs CLEAR_GAIN."""
+    import numpy as np
+
+    from training.grid import CLEAR_GAIN, _bundled_verdict
+
+    cells = [("super", 0.1), ("sub", 0.1), ("form", 1.0)]
+    clear = {cells[0]: [0.80, 0.81, 0.79], cells[1]: [0.70, 0.72, 0.68], cells[2]: [0.60]}
+    acl = {cells[0]: [0.83, 0.84, 0.82], cells[1]: [0.71, 0.73, 0.69], cells[2]: [0.60 + 2 * CLEAR_GAIN]}
+    seeds = {(s, c): np.array(v) for s, table in (("clear", clear), ("acl", acl)) for c, v in table.items()}
+    means = {s: {c: seeds[s, c].mean() for c in cells} for s in ("clear", "acl")}
+    text = _bundled_verdict("acl", "ACL-ECG", seeds, means, cells)
+    assert "higher in 3 of 3 shared cells, by more than the larger seed SD" in text
+    assert "in 2: the bundled model should change to the ACL-ECG encoder" in text  # super and form
+    seeds["acl", cells[2]] = np.array([0.60 + CLEAR_GAIN / 2])
+    means["acl"][cells[2]] = seeds["acl", cells[2]].mean()
+    assert "in 1: that is not enough" in _bundled_verdict("acl", "ACL-ECG", seeds, means, cells)
+    assert "stays" in _bundled_verdict("clear", "CLEAR", seeds, means, cells)
 
 
 def test_ddp_pretrain_two_cpu_processes(tiny: TinyRun, tmp_path: Path) -> None:

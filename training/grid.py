@@ -304,12 +304,31 @@ def _compared(rows: list[dict]) -> list[str]:
             )
         most = max(len(m) for m in means.values())
         winner = min((s for s in means if len(means[s]) == most), key=mean_rank.get)
-        lines += [
-            "",
-            f"Best on this data ({title}, mean rank over {most} cells): **{subjects[winner]}**.",
-            "",
-        ]
+        lines += ["", f"Best on this data ({title}, mean rank over {most} cells): **{subjects[winner]}**."]
+        if "clear" in means:
+            lines.append(_bundled_verdict(winner, subjects[winner], seeds, means, cells))
+        lines.append("")
     return lines
+
+
+def _bundled_verdict(winner: str, label: str, seeds: dict, means: dict, cells: list) -> str:
+    """Whether the bundled model (a CLEAR encoder) should change: only for a method that beats CLEAR
+    in most shared cells by more than the larger seed SD (``CLEAR_GAIN`` where a cell has one seed)."""
+    if winner == "clear":
+        return "CLEAR, the bundled model's encoder, ranks first: the bundled model stays as it is."
+    shared = [c for c in cells if c in means[winner] and c in means["clear"]]
+
+    def noise(c: tuple) -> float:
+        sds = [seeds[s, c].std(ddof=1) for s in (winner, "clear") if len(seeds[s, c]) > 1]
+        return max(sds) if sds else CLEAR_GAIN
+
+    higher = [c for c in shared if means[winner][c] > means["clear"][c]]
+    clearly = [c for c in higher if means[winner][c] - means["clear"][c] > noise(c)]
+    change = len(clearly) > len(shared) / 2
+    verdict = (f"the bundled model should change to the {label} encoder" if change
+               else "that is not enough to change the bundled model (CLEAR)")  # fmt: skip
+    return (f"Against CLEAR, {label} is higher in {len(higher)} of {len(shared)} shared cells, by more "
+            f"than the larger seed SD (one seed: {CLEAR_GAIN}) in {len(clearly)}: {verdict}.")  # fmt: skip
 
 
 def write_results(runs: list[Path], out: Path) -> Path:
