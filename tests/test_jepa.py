@@ -17,7 +17,7 @@ from ecgviewer.ml.patches import (
     dense_weights,
 )
 from training.batch import Batch
-from training.jepa import JepaConfig, JepaPretrainer, time_mask
+from training.jepa import JepaConfig, JepaPretrainer, spread, time_mask
 
 SMALL_SPEC = contract.PatchSpec(leads=("I", "II", "V1"), window_s=2.0)  # 3 leads x 10 patches of 20
 SMALL = PatchConfig(dim=16, depth=1, heads=2, dropout=0.0, spec=SMALL_SPEC.to_dict())
@@ -231,7 +231,22 @@ def test_loss_is_smooth_l1_to_the_layer_normed_target(offset: float, expected: f
     _oracle(model, batch, offset, padded_offset=100.0)  # padded tokens must not count
     loss = model(batch, 0.25)
     assert loss.item() == pytest.approx(expected, abs=1e-5)
-    assert model.parts == {"smooth_l1": pytest.approx(expected, abs=1e-5), "momentum": pytest.approx(0.997)}
+    assert model.parts["smooth_l1"] == pytest.approx(expected, abs=1e-5)
+    assert model.parts["momentum"] == pytest.approx(0.997)
+
+
+def test_target_spread_tells_a_collapsed_encoder() -> None:
+    """One output per position whatever the recording: spread 0; layer-normed targets that differ
+    between recordings: about 1; a token padded in some recording does not count."""
+    torch.manual_seed(0)
+    weight = torch.ones(4, 2, 3)
+    same = torch.randn(1, 2, 3, 8).expand(4, -1, -1, -1).clone()
+    assert spread(same, weight) == pytest.approx(0.0, abs=1e-6)
+    same[:, 0, 0] = torch.randn(4, 8)  # differs, but padded in recording 1
+    weight[1, 0, 0] = 0.0
+    assert spread(same, weight) == pytest.approx(0.0, abs=1e-6)
+    varied = F.layer_norm(torch.randn(512, 2, 3, 64), (64,))
+    assert spread(varied, torch.ones(512, 2, 3)) == pytest.approx(1.0, abs=0.05)
 
 
 def test_training_step_and_ema() -> None:

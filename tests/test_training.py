@@ -249,7 +249,7 @@ def test_pretrain_method_smoke_run(tiny: TinyRun, method: str) -> None:
     assert path == tiny.run_dir / f"encoder-{method}.safetensors" and out["method"] == method
     log = [json.loads(line) for line in (tiny.run_dir / "metrics.jsonl").read_text().splitlines()]
     epochs = [r for r in log if r["phase"] == f"pretrain-{method}"]
-    parts = {"jepa": {"smooth_l1", "momentum"}, "physioclr": {"con", "rec", "peak"},
+    parts = {"jepa": {"smooth_l1", "momentum", "target_spread"}, "physioclr": {"con", "rec", "peak"},
              "acl": {"intra", "inter"}}  # fmt: skip
     assert len(epochs) == 1 and parts[method] <= set(epochs[0]), epochs
     assert all(math.isfinite(epochs[0][k]) for k in ("loss", *parts[method]))

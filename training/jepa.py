@@ -73,6 +73,17 @@ def time_mask(n_time: int, config: JepaConfig, generator: torch.Generator) -> Te
             return masked
 
 
+def spread(target: Tensor, weight: Tensor) -> float:
+    """The targets' standard deviation across the batch, averaged over real tokens and dims: about 1
+    for layer-normed targets that differ between recordings, 0 for a collapsed encoder (one output
+    per position whatever the input, which the loss alone cannot tell from success)."""
+    if target.shape[0] < 2:
+        return float("nan")
+    per_token = target.std(dim=0).mean(dim=-1)  # (L, M)
+    real = weight.min(dim=0).values  # tokens real in every recording
+    return float((per_token * real).sum() / real.sum().clamp_min(1.0))
+
+
 class JepaPretrainer(nn.Module):
     """Context encoder (trained) + EMA target encoder + per-lead predictor -> Smooth-L1 (§1.3)."""
 
@@ -127,7 +138,11 @@ class JepaPretrainer(nn.Module):
         weight = (~pad[:, :, hidden_steps]).float()
         per_token = F.smooth_l1_loss(pred.float(), target, reduction="none", beta=1.0).mean(dim=-1)
         loss = (per_token * weight).sum() / weight.sum().clamp_min(1.0)
-        self.parts = {"smooth_l1": float(loss.detach()), "momentum": self.momentum(progress)}
+        self.parts = {
+            "smooth_l1": float(loss.detach()),
+            "momentum": self.momentum(progress),
+            "target_spread": spread(target, weight),
+        }
         return loss
 
     def predictor(self, context: Tensor, pad: Tensor, keep: Tensor, hidden_steps: Tensor) -> Tensor:
