@@ -245,8 +245,8 @@ def _goals(rows: list[dict], cards: list[dict]) -> list[str]:
 def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:
     """What each method's pretraining cost: schedule, updates and wall-clock, from its run log."""
     lines = ["## Pretraining runs", "",
-             "| method | records | epochs x batch | updates | wall-clock (s) | threads | hardware |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| method | records | epochs x batch | updates | wall-clock (s) | once per cache (s) | threads "
+             "| hardware |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for run in runs:
         for m in METHODS.values():
             path = run / ("pretrain.json" if m.name == "clear" else f"pretrain-{m.name}.json")
@@ -263,6 +263,10 @@ def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:
                 f"{loop.get('epochs', '-')} x {loop.get('batch_size', '-')}",
                 info.get("pretrain_steps", "-"),
                 f"{info['pretrain_s']:.0f}",
+                ", ".join(
+                    f"{k.removesuffix('_s')} {v:.0f}" for k, v in info.get("preprocessing_s", {}).items()
+                )
+                or "-",
                 hw.get("threads", "-"),
                 f"{hw.get('cpu', '-')}, GPU {hw.get('gpu')}",
             ]
@@ -272,8 +276,8 @@ def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:
 
 def _compared(rows: list[dict]) -> list[str]:
     """The pretraining methods side by side (frozen encoder, mean test AUROC over seeds), and which
-    is best on this data: ranks are taken per cell among the methods that have it; the verdict goes
-    to the best mean rank among the methods that have the most cells."""
+    is best on this data: the mean rank over the cells every method has, so a method run on more
+    tasks neither gains nor loses by it."""
     subjects = {m.name: m.label for m in METHODS.values()} | {"random": "random init (no pretraining)"}
     lines = []
     for head, title in (("hug", "HUG head"), ("linear", "linear probe")):
@@ -284,29 +288,32 @@ def _compared(rows: list[dict]) -> list[str]:
         means = {s: m for s, m in means.items() if m}
         if len(means) < 2:
             continue
+        common = [c for c in cells if all(c in m for m in means.values())]
+        if not common:
+            continue
         ranks: dict[str, list[int]] = {s: [] for s in means}
-        for c in cells:
-            order = sorted((s for s in means if c in means[s]), key=lambda s: -means[s][c])
+        for c in common:
+            order = sorted(means, key=lambda s: -means[s][c])
             for k, s in enumerate(order):
                 ranks[s].append(k + 1)
         mean_rank = {s: float(np.mean(r)) for s, r in ranks.items()}
         header = " | ".join(f"{t} {f:.0%}" for t, f in cells)
         lines += [f"## Pretraining methods compared: {title} on the frozen encoder", "",
                   "Test macro AUROC, mean over seeds; the best of each column in bold; '-': not run.", "",
-                  f"| method | {header} | mean rank (cells) |",
+                  f"| method | {header} | mean rank ({len(common)} shared cells) |",
                   "|---|" + "---|" * (len(cells) + 1)]  # fmt: skip
         best = {c: max(m[c] for m in means.values() if c in m) for c in cells}
-        for s in sorted(means, key=lambda s: (-len(means[s]), mean_rank[s])):
+        for s in sorted(means, key=mean_rank.get):
             vals = ["-" if c not in means[s] else f"**{means[s][c]:.3f}**" if means[s][c] == best[c]
                     else f"{means[s][c]:.3f}" for c in cells]  # fmt: skip
-            lines.append(
-                f"| {subjects[s]} | " + " | ".join(vals) + f" | {mean_rank[s]:.2f} ({len(means[s])}) |"
-            )
-        most = max(len(m) for m in means.values())
-        winner = min((s for s in means if len(means[s]) == most), key=mean_rank.get)
-        lines += ["", f"Best on this data ({title}, mean rank over {most} cells): **{subjects[winner]}**."]
+            lines.append(f"| {subjects[s]} | " + " | ".join(vals) + f" | {mean_rank[s]:.2f} |")
+        top = min(mean_rank.values())
+        winners = [s for s in means if mean_rank[s] == top]  # "clear" first on a tie: it is in use
+        named = " and ".join(f"**{subjects[s]}**" for s in winners)
+        tie = ", tied" if len(winners) > 1 else ""
+        lines += ["", f"Best on this data ({title}, mean rank over {len(common)} cells{tie}): {named}."]
         if "clear" in means:
-            lines.append(_bundled_verdict(winner, subjects[winner], seeds, means, cells))
+            lines.append(_bundled_verdict(winners[0], subjects[winners[0]], seeds, means, common))
         lines.append("")
     return lines
 
@@ -315,7 +322,7 @@ def _bundled_verdict(winner: str, label: str, seeds: dict, means: dict, cells: l
     """Whether the bundled model (a CLEAR encoder) should change: only for a method that beats CLEAR
     in most shared cells by more than the larger seed SD (``CLEAR_GAIN`` where a cell has one seed)."""
     if winner == "clear":
-        return "CLEAR, the bundled model's encoder, ranks first: the bundled model stays as it is."
+        return "CLEAR, the bundled model's encoder, ranks first or shares it: the bundled model stays."
     shared = [c for c in cells if c in means[winner] and c in means["clear"]]
 
     def noise(c: tuple) -> float:
