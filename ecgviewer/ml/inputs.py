@@ -84,9 +84,7 @@ class ModelInput:
         """For a patch grid: each window sample's index at 100 Hz (n,) and each lead row's index in
         contract.LEADS (L, 1)."""
         n = self.values.shape[-2] * self.values.shape[-1]
-        fs = n / contract.WINDOW * contract.FS
-        at100 = np.minimum(np.floor(np.arange(n) * contract.FS / fs).astype(np.int64), contract.WINDOW - 1)
-        return at100, self.lead_of[:, 0, 0][:, None]
+        return _at100(n, n / contract.WINDOW * contract.FS), self.lead_of[:, 0, 0][:, None]
 
 
 def for_beats(tokens: contract.Tokens) -> ModelInput:
@@ -135,16 +133,19 @@ def _beats_of_samples(
     tokens: contract.Tokens, w: int, spec: contract.PatchSpec, rows: list[int], pad: np.ndarray
 ) -> np.ndarray:
     """(L, T, P) beat ids of the samples of window ``w``'s patch grid."""
-    n = spec.window_samples
-    at100 = np.floor(np.arange(n) * contract.FS / spec.fs).astype(np.int64)
     peaks = tokens.local_rpeaks[w][tokens.local_rpeaks[w] >= 0]
     beat = np.full(contract.WINDOW, -1, dtype=np.int64)
     for j, (a, b) in enumerate(contract.beat_spans(peaks, contract.WINDOW)):
         beat[a:b] = j
-    per_sample = beat[np.minimum(at100, contract.WINDOW - 1)]  # (n,)
+    per_sample = beat[_at100(spec.window_samples, spec.fs)]  # (n,)
     ids = np.asarray(rows)[:, None] * N_BEATS + per_sample[None, :]  # (L, n)
     ids = np.where(per_sample[None, :] < 0, NO_BEAT, ids).reshape(len(rows), spec.n_patches, -1)
     return np.where(pad[..., None], NO_BEAT, ids)
+
+
+def _at100(n: int, fs: float) -> np.ndarray:
+    """The 100 Hz window sample (0..999) that each of ``n`` window samples at ``fs`` falls in."""
+    return np.minimum(np.floor(np.arange(n) * contract.FS / fs).astype(np.int64), contract.WINDOW - 1)
 
 
 def _segment_sums(x: np.ndarray, ids: np.ndarray, n_ids: int) -> np.ndarray:
