@@ -232,6 +232,7 @@ def test_a_patch_token_model_is_explained_on_the_beats(qtbot, tmp_path, sample):
     attributions shade the same beats and the caption says how patches were summed onto them."""
     import torch
 
+    from ecgviewer.gui import diagnosis
     from ecgviewer.ml.bundle import save_model
     from ecgviewer.ml.model import Classifier
     from ecgviewer.ml.patches import PatchConfig
@@ -254,6 +255,9 @@ def test_a_patch_token_model_is_explained_on_the_beats(qtbot, tmp_path, sample):
         result = analysed(qtbot, w, lambda: w.open_file(sample))
         assert result.analysis.inputs.kind == "patches"
         assert "Patch-token model: scores are summed onto the beats" in w.ai.panel.explain.caption.text()
+        # this model has no card, so no class is validated: the findings table says so
+        rows = w.ai.panel.diagnosis.items()
+        assert [r.text(0) for r in rows] == [diagnosis.NO_FINDINGS]
         assert w.ai.shading._fills
     finally:
         w.cancel_tasks()

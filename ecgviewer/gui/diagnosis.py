@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 NOTICE = "Research use, not a medical device."
 COLUMNS = ("Finding", "Probability", "Threshold", "Decision", "In record")
 TARGET_ROLE = QtCore.Qt.ItemDataRole.UserRole  # (task, code) of a row
+NO_FINDINGS = (
+    "No finding shown: the model card validates none of this model's classes "
+    "(a model without a card shows none)"
+)
 
 
 def _decision(c: ClassResult) -> str:
@@ -112,6 +116,11 @@ class DiagnosisPanel(QtWidgets.QWidget):
                 top.addChild(self._row(c, task_of[id(c)], bold))
             self.tree.addTopLevelItem(top)
             top.setExpanded(bool(head and head.decision) or any(c.decision for c in group.members))
+        if not self.tree.topLevelItemCount():  # say why the table is empty, never show it blank
+            note = QtWidgets.QTreeWidgetItem([NO_FINDINGS])
+            note.setFlags(QtCore.Qt.ItemFlag.NoItemFlags)
+            self.tree.addTopLevelItem(note)
+            note.setFirstColumnSpanned(True)
         for k in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(k)
         names = descriptions or {}
