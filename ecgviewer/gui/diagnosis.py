@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 NOTICE = "Research use, not a medical device."
 COLUMNS = ("Finding", "Probability", "Threshold", "Decision", "In record")
 TARGET_ROLE = QtCore.Qt.ItemDataRole.UserRole  # (task, code) of a row
-NO_FINDINGS = (
-    "No finding shown: the model card validates none of this model's classes "
-    "(a model without a card shows none)"
+NO_FINDINGS = "No finding shown: no class validated by a model card"
+NO_FINDINGS_WHY = (
+    "A class is shown only when the model card reports it validated well enough on held-out data; "
+    "this model's card validates none of its classes, or the model has no card."
 )
 
 
@@ -119,6 +120,7 @@ class DiagnosisPanel(QtWidgets.QWidget):
         if not self.tree.topLevelItemCount():  # say why the table is empty, never show it blank
             note = QtWidgets.QTreeWidgetItem([NO_FINDINGS])
             note.setFlags(QtCore.Qt.ItemFlag.NoItemFlags)
+            note.setToolTip(0, NO_FINDINGS_WHY)
             self.tree.addTopLevelItem(note)
             note.setFirstColumnSpanned(True)
         for k in range(len(COLUMNS)):
