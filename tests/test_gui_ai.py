@@ -254,7 +254,8 @@ def test_a_patch_token_model_is_explained_on_the_beats(qtbot, tmp_path, sample):
         assert w.ai.analyzer.model.kind == "patches"
         result = analysed(qtbot, w, lambda: w.open_file(sample))
         assert result.analysis.inputs.kind == "patches"
-        assert "Patch-token model: scores are summed onto the beats" in w.ai.panel.explain.caption.text()
+        assert "Patch-token model: " in w.ai.panel.explain.caption.text()
+        assert "of the attribution lies between beats" in w.ai.panel.explain.caption.text()
         # this model has no card, so no class is validated: the findings table says so
         rows = w.ai.panel.diagnosis.items()
         assert [r.text(0) for r in rows] == [diagnosis.NO_FINDINGS]

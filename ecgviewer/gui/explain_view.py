@@ -187,9 +187,10 @@ class ExplainPanel(QtWidgets.QWidget):
         if result.analysis.inputs.kind == "patches" and e.outside is not None:
             gap = float(np.abs(e.outside).sum())
             share = gap / max(gap + float(np.abs(e.beats).sum()), 1e-12)
+            # one line: a longer caption squeezes the tree below the bars out of sight
             lines.append(
-                f"Patch-token model: scores are summed onto the beats they fall in; {share:.0%} of the "
-                "attribution lies between beats and counts only in the lead and territory totals."
+                f"Patch-token model: {share:.0%} of the attribution lies between beats "
+                "(in lead totals, in no beat)."
             )
         tokens = result.analysis.tokens
         if tokens.fallback.any():
