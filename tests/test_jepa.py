@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ecgviewer.io import load
 from ecgviewer.ml import contract
 from ecgviewer.ml.model import Attention
 from ecgviewer.ml.patches import (
@@ -16,6 +17,7 @@ from ecgviewer.ml.patches import (
     cropa_allowed,
     dense_weights,
 )
+from tests.conftest import SAMPLE
 from training.batch import Batch
 from training.jepa import JepaConfig, JepaPretrainer, spread, time_mask
 
@@ -247,6 +249,25 @@ def test_target_spread_tells_a_collapsed_encoder() -> None:
     assert spread(same, weight) == pytest.approx(0.0, abs=1e-6)
     varied = F.layer_norm(torch.randn(512, 2, 3, 64), (64,))
     assert spread(varied, torch.ones(512, 2, 3)) == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_fresh_target_encoder_tells_real_recordings_apart() -> None:
+    """The collapse guard: at initialisation the content of real band-passed ECG patches must move
+    the layer-normed targets about as much as the sin-cos positions do. The SD-0.02 embedding of mV
+    input gave a spread of 0.03 (training/README.md) and ECG-JEPA learned positions only."""
+    windows = []
+    for path in sorted(SAMPLE.parent.glob("*.hea")):
+        rec = load(path)
+        windows.append(contract.prepare(rec.signals, rec.fs, rec.leads))
+    signal = torch.from_numpy(np.stack([x for x, _ in windows]))
+    present = torch.from_numpy(np.stack([p for _, p in windows]))
+    torch.manual_seed(0)
+    model = JepaPretrainer(PatchConfig(), JepaConfig(), seed=0)
+    values, pad = contract.patchify(signal, present, model.spec)
+    with torch.no_grad():
+        target = model.target(values, pad)[0]
+    target = F.layer_norm(target, target.shape[-1:])
+    assert len(windows) >= 3 and spread(target, (~pad).float()) > 0.3
 
 
 def test_training_step_and_ema() -> None:

@@ -428,7 +428,8 @@ def tokenizer_text(model: Classifier) -> str:
         return (
             f"patches: {len(spec.leads)} leads ({', '.join(spec.leads)}) at {spec.fs} Hz, "
             f"{spec.patch_s:g} s patches ({spec.patch_len} samples), {spec.n_patches} per lead "
-            f"per {spec.window_s:g} s window, band-passed {contract.BAND[0]}-{contract.BAND[1]:g} Hz"
+            f"per {spec.window_s:g} s window, band-passed {contract.BAND[0]}-{contract.BAND[1]:g} Hz, "
+            f"in units of {model.encoder.config.scale_mv:g} mV"
         )
     return (
         f"beats: up to {contract.MAX_BEATS} beat tokens of {contract.TOKEN_LEN} samples per lead "

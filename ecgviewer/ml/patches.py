@@ -11,7 +11,11 @@ Design decisions:
 - The blocks are ``model.Block`` (pre-norm, same MLP and dropout) with the attention swapped,
   so both encoders of the project share one block design; the qkv projection keeps its bias
   (the paper's has none), a detail not worth a second attention class.
-- Input is band-passed mV without normalisation, as the paper feeds mV (§1.1).
+- Input is band-passed mV without per-record normalisation, as the paper feeds mV (§1.1), divided
+  by a fixed ``scale_mv`` and embedded with a variance-preserving init, so a patch's content enters
+  its token at the size of its sin-cos position. With the transformer's usual SD-0.02 embedding it
+  entered at 1/35 of it, the EMA targets could not tell recordings apart and ECG-JEPA collapsed
+  (training/README.md); a fixed mV scale, unlike z-scoring, keeps the amplitude.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class PatchConfig:
     heads: int = 4
     mlp_ratio: float = 2.0
     dropout: float = 0.1
+    scale_mv: float = 0.2  # patch values are divided by this: about the band-passed signal's SD
     spec: dict = field(default_factory=lambda: contract.PatchSpec().to_dict())  # a PatchSpec, as dict
 
     @property
@@ -135,6 +140,7 @@ class PatchEncoder(torch.nn.Module):
             "position", sincos_grid(len(spec.leads), spec.n_patches, config.dim), persistent=False
         )
         self.apply(_init)
+        torch.nn.init.normal_(self.embed.weight, std=spec.patch_len**-0.5)  # LeCun: unit in, unit out
 
     def forward(
         self,
@@ -146,7 +152,7 @@ class PatchEncoder(torch.nn.Module):
         """``keep_time``: sorted time steps to encode, shared by every lead (§1.3), so the grid
         stays L x T'; None encodes all. With ``return_attention`` each layer's dense (B, H, N, N)
         weights come back too."""
-        x = self.embed(values) + self.position
+        x = self.embed(values / self.config.scale_mv) + self.position
         if keep_time is not None:
             x, pad = x[:, :, keep_time], pad[:, :, keep_time]
         maps = []
