@@ -262,3 +262,19 @@ def test_a_patch_token_model_is_explained_on_the_beats(qtbot, tmp_path, sample):
         assert w.ai.shading._fills
     finally:
         w.cancel_tasks()
+
+
+def test_the_panels_scroll_so_the_window_fits_a_laptop_screen(qtbot, tmp_path: Path):
+    """Analysis and Measurements stack in the right dock area; their heights must not add up to a
+    window minimum taller than a 1366 x 768 screen (it was 1,195 px), and a short Attribution tab
+    squeezes the lead chart, not the territory tree below its header."""
+    settings = Settings(QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.resize(1366, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.ai_dock.isVisible() and w.measure_dock.isVisible()
+    assert w.minimumSizeHint().height() <= 700 and w.height() == 700
+    tree = w.ai.panel.explain.tree
+    assert tree.height() >= tree.header().height() + 3 * tree.fontMetrics().height()

@@ -64,7 +64,7 @@ class ExplainPanel(QtWidgets.QWidget):
         self.bars = pg.PlotWidget()
         self.bars.setMenuEnabled(False)
         self.bars.setMouseEnabled(False, False)
-        self.bars.setMinimumHeight(180)
+        self.bars.setMinimumHeight(120)
         self.bars.setBackground(self.palette().color(self.backgroundRole()))
         self.bars.getPlotItem().setLabel("bottom", "lead score (sum of its beats)")
         self.bars.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)
@@ -100,6 +100,10 @@ class ExplainPanel(QtWidgets.QWidget):
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         split.addWidget(self.bars)
         split.addWidget(self.tree)
+        split.setChildrenCollapsible(False)
+        # a short dock squeezes the chart, never the tree below its header and three rows
+        rows = self.tree.fontMetrics().height() + 6
+        self.tree.setMinimumHeight(self.tree.header().sizeHint().height() + 3 * rows)
         box = QtWidgets.QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
         box.addLayout(form)

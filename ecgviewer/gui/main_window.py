@@ -98,13 +98,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.info_dock = self._dock("Recording", self.info, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.browser_dock.hide()
         self.ai = AnalysisController(self.paper, self.settings, self._run, self)
-        self.ai_dock = self._dock("Analysis", self.ai.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.ai_dock = self._dock(
+            "Analysis", self.ai.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
+        )
         self.ai_dock.setToolTip("Research use, not a medical device")
         self.tabifyDockWidget(self.info_dock, self.ai_dock)
         self.ai_dock.raise_()
         self.measure = MeasureController(self.paper, self.settings, self._run, self)
         self.measure_dock = self._dock(
-            "Measurements", self.measure.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+            "Measurements", self.measure.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
         )
         self.median_dock = self._dock(
             "Median beats", self.measure.median, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
@@ -136,9 +138,17 @@ class MainWindow(QtWidgets.QMainWindow):
             self.resize(1400, 860)
 
     # -- construction ------------------------------------------------------------------------
-    def _dock(self, title: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
+    def _dock(
+        self, title: str, widget: QtWidgets.QWidget, area, scroll: bool = False
+    ) -> QtWidgets.QDockWidget:
+        """``scroll``: a tall panel scrolls inside a short dock, so stacked docks never push the
+        window's minimum height past a laptop screen."""
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(title)
+        if scroll:
+            area_ = QtWidgets.QScrollArea(widgetResizable=True, frameShape=QtWidgets.QFrame.Shape.NoFrame)
+            area_.setWidget(widget)
+            widget = area_
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
