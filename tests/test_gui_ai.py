@@ -278,3 +278,7 @@ def test_the_panels_scroll_so_the_window_fits_a_laptop_screen(qtbot, tmp_path: P
     assert w.minimumSizeHint().height() <= 700 and w.height() == 700
     tree = w.ai.panel.explain.tree
     assert tree.height() >= tree.header().height() + 3 * tree.fontMetrics().height()
+    # only the height scrolls: a panel that grows wider once a model is named widens its dock
+    w.ai.panel.diagnosis.notice.setText("<b>Research use, not a medical device.</b> Model: " + "x" * 60)
+    qtbot.wait(200)
+    assert w.ai_dock.widget().viewport().width() >= w.ai.panel.minimumSizeHint().width()

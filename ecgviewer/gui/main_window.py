@@ -55,6 +55,25 @@ def _hz(v: float | None) -> str:
     return "off" if v is None else f"{v:g} Hz"
 
 
+class VerticalScroll(QtWidgets.QScrollArea):
+    """A scroll area for a side panel: only the height scrolls, and its minimum width follows the
+    panel's as its content changes (Qt's QScrollArea reports a fixed small minimum instead)."""
+
+    def __init__(self) -> None:
+        super().__init__(widgetResizable=True, frameShape=QtWidgets.QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        bar = self.style().pixelMetric(QtWidgets.QStyle.PixelMetric.PM_ScrollBarExtent)
+        inner = self.widget().minimumSizeHint() if self.widget() else QtCore.QSize()
+        return QtCore.QSize(inner.width() + bar, super().minimumSizeHint().height())
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if watched is self.widget() and event.type() == QtCore.QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the dock re-reads the minimum width above
+        return super().eventFilter(watched, event)
+
+
 class MainWindow(QtWidgets.QMainWindow):
     recordingLoaded = QtCore.Signal(object)  # Recording
     reportWritten = QtCore.Signal(object)  # list[Path]: the report's files
@@ -146,7 +165,7 @@ class MainWindow(QtWidgets.QMainWindow):
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(title)
         if scroll:
-            area_ = QtWidgets.QScrollArea(widgetResizable=True, frameShape=QtWidgets.QFrame.Shape.NoFrame)
+            area_ = VerticalScroll()
             area_.setWidget(widget)
             widget = area_
         dock.setWidget(widget)
