@@ -47,10 +47,9 @@ PRESETS = {
         pretrain=LoopConfig(epochs=6, batch_size=128, lr=1e-3),
         finetune=LoopConfig(epochs=4, batch_size=64, lr=5e-4),
         probe=LoopConfig(epochs=60, batch_size=256, lr=1e-3, weight_decay=1e-4),
-        # CLEAR's 6 epochs take ~30 min here (its encoder sees 20 % of the tokens). One epoch of
-        # ECG-JEPA took 594-599 s on an idle machine (4.3 s per 128-record step); ACL-ECG (two
-        # full views) and PhysioCLR (three views and a decoder) measured ~8.5 s and ~16.5 s per
-        # step on a busy one (to re-measure idle): whole epochs giving ~30-40 min each.
+        # CLEAR's 6 epochs take ~30 min here (its encoder sees 20 % of the tokens). Per 128-record
+        # step on the idle 2 cores: ECG-JEPA 3.9 s, ACL-ECG (two full views) 4.7 s, PhysioCLR (three
+        # views and a decoder) 11.1 s (training/README.md): whole epochs of ~21-30 min each.
         schedules={
             "jepa": LoopConfig(epochs=3, batch_size=128, lr=1e-3),
             "acl": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
