@@ -32,3 +32,16 @@ def hex_rgb(color: str) -> np.ndarray:
 
 def mask(arr: np.ndarray, color: str, tol: int = 40) -> np.ndarray:
     return np.abs(arr.astype(int) - hex_rgb(color).astype(int)).sum(axis=-1) <= tol
+
+
+def shown_window(qtbot, settings, width: int = 1400, height: int = 900):
+    """A main window on ``settings``, shown at ``width`` x ``height`` and exposed (the GUI tests'
+    common start; the caller cancels its tasks)."""
+    from ecgviewer.gui.main_window import MainWindow
+
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.resize(width, height)
+    w.show()
+    qtbot.waitExposed(w)
+    return w

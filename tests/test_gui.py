@@ -12,16 +12,12 @@ from ecgviewer.gui.export import image_array
 from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
 from ecgviewer.render.options import THEMES
-from tests.helpers import mask
+from tests.helpers import mask, shown_window
 
 
 @pytest.fixture
 def window(qtbot, settings):
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_window(qtbot, settings)
     yield w
     w.cancel_tasks()
 

@@ -18,6 +18,7 @@ from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
 from ecgviewer.ml.contract import LEADS
 from ecgviewer.ml.explain import TERRITORIES
+from tests.helpers import shown_window
 from tests.test_gui import long_record, open_wait  # noqa: F401  (fixture)
 
 TIMEOUT_MS = 180_000  # first analysis in a process imports torch and neurokit2; CI machines are slow
@@ -27,11 +28,7 @@ TIMEOUT_MS = 180_000  # first analysis in a process imports torch and neurokit2;
 def ai_window(qtbot, tmp_path: Path):
     """A window with the AI on (the default for a new user) and its model loaded."""
     settings = Settings(QtCore.QSettings(str(tmp_path / "ai.ini"), QtCore.QSettings.Format.IniFormat))
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.resize(1500, 950)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_window(qtbot, settings, 1500, 950)
     assert w.ai_action.isChecked() and w.ai_dock.isVisible()
     if w.ai.analyzer is None:
         with qtbot.waitSignal(w.ai.modelReady, timeout=TIMEOUT_MS):
@@ -264,16 +261,13 @@ def test_a_patch_token_model_is_explained_on_the_beats(qtbot, tmp_path, sample):
         w.cancel_tasks()
 
 
-def test_the_panels_scroll_so_the_window_fits_a_laptop_screen(qtbot, tmp_path: Path):
+def test_the_panels_scroll_so_the_window_fits_a_laptop_screen(qtbot, settings):
     """Analysis and Measurements stack in the right dock area; their heights must not add up to a
     window minimum taller than a 1366 x 768 screen (it was 1,195 px), and a short Attribution tab
     squeezes the lead chart, not the territory tree below its header."""
-    settings = Settings(QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.resize(1366, 700)
-    w.show()
-    qtbot.waitExposed(w)
+    settings.set_value("ai/enabled", "true")  # the model is not loaded: the layout is under test
+    settings.set_value("measure/enabled", "true")
+    w = shown_window(qtbot, settings, 1366, 700)
     assert w.ai_dock.isVisible() and w.measure_dock.isVisible()
     assert w.minimumSizeHint().height() <= 700 and w.height() == 700
     tree = w.ai.panel.explain.tree

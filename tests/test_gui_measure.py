@@ -20,6 +20,7 @@ from ecgviewer.recording import make_recording
 from ecgviewer.render.options import ViewOptions
 from ecgviewer.sources import ArraySource
 from tests.conftest import SAMPLE
+from tests.helpers import shown_window
 from tests.test_gui import long_record, open_wait  # noqa: F401  (fixture)
 
 TIMEOUT_MS = 120_000  # the first measurement in a process imports torch
@@ -39,11 +40,7 @@ def sample_measured():
 @pytest.fixture
 def measure_window(qtbot, settings):
     settings.set_value("measure/enabled", "true")
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown_window(qtbot, settings)
     assert w.measure_action.isChecked() and w.measure_dock.isVisible()
     yield w
     w.cancel_tasks()
