@@ -230,6 +230,34 @@ def test_grid_and_results(tiny: TinyRun) -> None:
 
     _cli("grid", *args)  # resumable: every row is already there
     assert grid.read_text() == text
+    assert all(r.get("probe") == "standardised" for r in rows if r["method"] in ("clear-linear", "random-hug"))
+
+    # a row of the first grids' raw-feature probe neither counts as done nor reaches RESULTS.md
+    old = {k: v for k, v in by[("clear-linear", 0.1, 0)].items() if k != "probe"} | {"seed": 2}
+    old["test"] = old["test"] | {"auroc": 0.0123}
+    with grid.open("a") as fh:
+        fh.write(json.dumps(old) + "\n")
+    _cli("results", "--runs", tiny.run_dir, "--out", out)
+    assert out.read_text().split("Hardware of this machine")[0] == md.split("Hardware of this machine")[0]
+
+
+def test_frozen_heads_train_on_standardised_features(tiny: TinyRun, tmp_path: Path) -> None:
+    """An encoder whose features carry a large common offset and scale (ECG-JEPA's did) gets the
+    same frozen head, and the same test predictions, as one without: the head standardises by its
+    training rows' statistics and keeps them for prediction."""
+    import torch
+
+    from training.pipeline import Context, train_head
+    from training.presets import PRESETS
+
+    ctx = Context(tiny.data_root, tmp_path, tiny.cache_dir, PRESETS["tiny"], progress=False)
+    rows = np.arange(len(ctx.ptbxl.cache))
+    feats = torch.randn(len(rows), 12, 8, generator=torch.Generator().manual_seed(0))
+    shifted = feats * 40 + 300
+    plain, _, _ = train_head(ctx, feats, rows, "super", 1.0, 0, "linear", "plain")
+    moved, _, _ = train_head(ctx, shifted, rows, "super", 1.0, 0, "linear", "shifted")
+    with torch.no_grad():
+        torch.testing.assert_close(plain(feats), moved(shifted), atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["jepa", "physioclr", "acl"])

@@ -330,6 +330,20 @@ def train_classifier(
     return model, td, info
 
 
+class Standardise(nn.Module):
+    """A fixed per-feature z-score from the head's training rows (MAE's linear-probe BatchNorm
+    without affine, He et al. 2022): encoders whose features differ in offset and scale (ECG-JEPA's
+    share a large common offset) reach the head on one footing, and test rows use the same figures."""
+
+    def __init__(self, train: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("mean", train.mean(0))
+        self.register_buffer("sd", train.std(0, correction=0).clamp_min(1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.sd
+
+
 def train_head(
     ctx: Context,
     feats: torch.Tensor,
@@ -340,14 +354,14 @@ def train_head(
     head: str,
     phase: str,
 ) -> tuple[nn.Module, TaskData, dict]:
-    """A linear or HUG head on cached frozen [CLS] features, selected on fold 9."""
+    """A linear or HUG head on cached frozen [CLS] features, standardised, selected on fold 9."""
     td = task_data(ctx, (task,), frac, seed)
     pos = {int(r): i for i, r in enumerate(feat_rows)}
     tr = torch.tensor([pos[int(r)] for r in td.train[task].rows])
     va = torch.tensor([pos[int(r)] for r in td.val[task].rows])
     y = torch.from_numpy(td.train[task].y)
     seed_all(seed)
-    model = HEADS[head](feats.shape[-1], len(td.classes[task]))
+    model = nn.Sequential(Standardise(feats[tr]), HEADS[head](feats.shape[-1], len(td.classes[task])))
     bce = nn.BCEWithLogitsLoss()
 
     def loss_fn(net: nn.Module, idx: torch.Tensor, step: int) -> torch.Tensor:
