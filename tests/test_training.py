@@ -230,7 +230,7 @@ def test_grid_and_results(tiny: TinyRun) -> None:
 
     _cli("grid", *args)  # resumable: every row is already there
     assert grid.read_text() == text
-    assert all(r.get("probe") == "standardised" for r in rows if r["method"] in ("clear-linear", "random-hug"))
+    assert all(r.get("probe") == "z-dim" for r in rows if r["method"] in ("clear-linear", "random-hug"))
 
     # a row of the first grids' raw-feature probe neither counts as done nor reaches RESULTS.md
     old = {k: v for k, v in by[("clear-linear", 0.1, 0)].items() if k != "probe"} | {"seed": 2}
@@ -243,11 +243,11 @@ def test_grid_and_results(tiny: TinyRun) -> None:
 
 def test_frozen_heads_train_on_standardised_features(tiny: TinyRun, tmp_path: Path) -> None:
     """An encoder whose features carry a large common offset and scale (ECG-JEPA's did) gets the
-    same frozen head, and the same test predictions, as one without: the head standardises by its
-    training rows' statistics and keeps them for prediction."""
+    same frozen head, and the same test predictions, as one without: the head standardises each
+    dimension by its training rows' statistics over all leads and keeps them for prediction."""
     import torch
 
-    from training.pipeline import Context, train_head
+    from training.pipeline import Context, Standardise, train_head
     from training.presets import PRESETS
 
     ctx = Context(tiny.data_root, tmp_path, tiny.cache_dir, PRESETS["tiny"], progress=False)
@@ -258,6 +258,15 @@ def test_frozen_heads_train_on_standardised_features(tiny: TinyRun, tmp_path: Pa
     moved, _, _ = train_head(ctx, shifted, rows, "super", 1.0, 0, "linear", "shifted")
     with torch.no_grad():
         torch.testing.assert_close(plain(feats), moved(shifted), atol=1e-4, rtol=1e-4)
+
+    # one z-score per dimension over rows and leads: the leads' offsets from each other stay
+    offset = torch.linspace(-1, 1, 12)[None, :, None]
+    z = Standardise(feats + offset)(feats + offset)
+    flat = z.reshape(-1, z.shape[-1])
+    torch.testing.assert_close(flat.mean(0), torch.zeros(8), atol=1e-5, rtol=0)
+    torch.testing.assert_close(flat.std(0, correction=0), torch.ones(8), atol=1e-5, rtol=0)
+    lead_means = z.mean(dim=(0, 2))
+    assert lead_means[-1] - lead_means[0] > 1.0
 
 
 @pytest.mark.parametrize("method", ["jepa", "physioclr", "acl"])

@@ -331,14 +331,18 @@ def train_classifier(
 
 
 class Standardise(nn.Module):
-    """A fixed per-feature z-score from the head's training rows (MAE's linear-probe BatchNorm
-    without affine, He et al. 2022): encoders whose features differ in offset and scale (ECG-JEPA's
-    share a large common offset) reach the head on one footing, and test rows use the same figures."""
+    """A fixed z-score per feature dimension from the head's training rows, pooled over the 12
+    leads (MAE's linear-probe BatchNorm without affine, He et al. 2022): encoders whose features
+    differ in offset and scale (ECG-JEPA's share a large common offset) reach the head on one
+    footing, and test rows use the same figures. Pooled, because the leads share one feature space
+    and their offsets from each other tell the HUG experts which lead is which: a z-score per lead
+    and dimension dropped CLEAR-HUG on ``sub`` at 1 % labels from AUROC 0.73 to 0.53 (measured)."""
 
     def __init__(self, train: torch.Tensor) -> None:
         super().__init__()
-        self.register_buffer("mean", train.mean(0))
-        self.register_buffer("sd", train.std(0, correction=0).clamp_min(1e-6))
+        flat = train.reshape(-1, train.shape[-1])
+        self.register_buffer("mean", flat.mean(0))
+        self.register_buffer("sd", flat.std(0, correction=0).clamp_min(1e-6))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.sd
