@@ -185,8 +185,12 @@ def test_tiny_model_predicts_probabilities_on_real_record(tiny: TinyRun) -> None
 
 
 def test_grid_and_results(tiny: TinyRun) -> None:
-    """The comparison grid on the tiny run: the expected rows (seeds only below 100 %, 100 %
-    fine-tuning taken from the bundled model, not retrained), RESULTS.md, and resumability."""
+    """The comparison grid on the tiny run: the expected rows (at least 5 seeds below 100 % though 2
+    were asked for, one at 100 %; 100 % fine-tuning taken from the bundled model, not retrained),
+    each row's saved predictions, RESULTS.md, and resumability."""
+    from training import metrics as M
+    from training.grid import MIN_SEEDS, load_preds
+
     args = ["--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
             "--data-root", tiny.data_root, "--tasks", "super", "--fractions", "0.1,1.0", "--seeds", "2",
             "--methods", "clear-linear,random-hug,finetune,scratch-noamp", "--no-progress"]  # fmt: skip
@@ -196,7 +200,9 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     keys = [(r["method"], r["task"], r["fraction"], r["seed"]) for r in rows]
     methods = ("clear-linear", "random-hug", "finetune", "scratch-noamp")
-    expected = {(m, "super", f, s) for m in methods for f, s in [(0.1, 0), (0.1, 1), (1.0, 0)]}
+    expected = {
+        (m, "super", f, s) for m in methods for f, s in [*((0.1, s) for s in range(MIN_SEEDS)), (1.0, 0)]
+    }
     assert len(keys) == len(set(keys)) and set(keys) == expected
     for r in rows:
         t = r["test"]
@@ -210,6 +216,12 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     card = tiny.card["labels"]["super"]
     ft = by[("finetune", 1.0, 0)]
     assert ft["test"]["auroc"] == pytest.approx(card["test"]["auroc"], abs=1e-9)
+    assert ft["bundled"] == tiny.weights.name and "bundled" not in by[("finetune", 0.1, 0)]
+    for r in rows:  # the row's predictions reproduce its fold-9 and fold-10 scores
+        preds = load_preds(r | {"preds": tiny.run_dir / "preds" / r["preds"]})
+        assert list(preds["classes"]) == sorted(SUPER) and r["epoch"] >= 1
+        assert M.macro(preds["test_y"], preds["test_probs"])[0] == pytest.approx(r["test"]["auroc"], abs=1e-9)
+        assert M.macro(preds["val_y"], preds["val_probs"])[0] == pytest.approx(r["val_auroc"], abs=1e-6)
     phases = {json.loads(line)["phase"] for line in (tiny.run_dir / "metrics.jsonl").read_text().splitlines()}
     assert "grid-finetune-super-1.0-0" not in phases  # the bundled model, not a new training
     assert {"grid-finetune-super-0.1-0", "grid-finetune-super-0.1-1"} <= phases
@@ -491,7 +503,7 @@ def test_class_auroc_and_ap_match_sklearn_with_ties() -> None:
     positives (or no negatives) is NaN, not a number that would bias the macro mean."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from training.metrics import class_ap, class_auroc, macro
+    from training.metrics import class_scores, macro
 
     rng = np.random.default_rng(0)
     n, k = 300, 5
@@ -500,7 +512,7 @@ def test_class_auroc_and_ap_match_sklearn_with_ties() -> None:
     assert len(np.unique(p[:, 0])) < n / 2
     y_none = np.concatenate([y, np.zeros((n, 1)), np.ones((n, 1))], axis=1)
     p_none = np.concatenate([p, rng.random((n, 2))], axis=1)
-    auc, ap = class_auroc(y_none, p_none), class_ap(y_none, p_none)
+    auc, ap = class_scores(y_none, p_none)
     for j in range(k):
         assert auc[j] == pytest.approx(roc_auc_score(y[:, j], p[:, j]), abs=1e-12)
         assert ap[j] == pytest.approx(average_precision_score(y[:, j], p[:, j]), abs=1e-12)
