@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,6 +61,30 @@ def cmd_tokenise(args: argparse.Namespace) -> None:
     print(json.dumps(summary))
 
 
+def cmd_pack(args: argparse.Namespace) -> None:
+    """A compact copy of the tokenised data for a machine without the records (training/pack.py)."""
+    from training.pack import pack_data
+
+    made = pack_data(args.data_root, args.cache_dir, args.out, args.step_uv, args.parts, args.workers,
+                     not args.no_progress)  # fmt: skip
+    print(json.dumps(made))
+
+
+def cmd_baseline(args: argparse.Namespace) -> None:
+    """Supervised CNN baselines (training/baselines.py) on full labels; their probabilities for
+    every record go to <run>/teacher-<tag>.npz (the grid's rows and distillation read them)."""
+    from training.baselines import run
+
+    ctx = _context(args)
+    for arch in args.arch.split(","):
+        for task in args.tasks.split(","):
+            out = run(ctx, arch, task, 1.0, args.seed, f"grid-{arch}-{task}-1.0-{args.seed}")
+            best = max(out["info"]["history"], key=lambda r: r["val_auroc"])
+            shown = {"arch": arch, "task": task, "epoch": best["epoch"], "aggregation": out["aggregation"],
+                     "val_auroc": best["val_auroc"]}  # fmt: skip
+            print(json.dumps(shown), flush=True)
+
+
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """Pretrain one method's encoder (the same data, schedule and budget for every method)."""
     from training.pipeline import pretrain
@@ -75,6 +100,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     ctx = _context(args)
+    given = (("distill", args.distill), ("layer_decay", args.layer_decay))
+    overrides = {k: v for k, v in given if v is not None}
+    if overrides:
+        ctx.preset = replace(ctx.preset, recipe=replace(ctx.preset.recipe, **overrides))
     _ = ctx.ptbxl
     enc = pretrain(ctx, args.seed, args.method)
     model, td, info = bundled_model(ctx, enc, args.seed, args.method)
@@ -82,9 +111,9 @@ def cmd_run(args: argparse.Namespace) -> None:
     ctx.timings["finetune_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
     if not ctx.dist.main:
         return
-    bundled = ctx.preset.name == "bundled" and args.method == "clear"
-    out_dir = args.out or (REPO / "resources" / "models" if bundled else ctx.run_dir)
-    name = args.name or f"{args.method}-hug-{ctx.preset.name}"
+    ships = ctx.preset.ships and args.method == "clear"
+    out_dir = args.out or (REPO / "resources" / "models" if ships else ctx.run_dir)
+    name = args.name or ("clear-hug-bundled" if ships else f"{args.method}-hug-{ctx.preset.name}")
     weights = export(ctx, model, td, name, out_dir, command_line(), args.method)
     card = json.loads(weights.with_suffix(".json").read_text())
     run_json = {"weights": str(weights), "card": str(weights.with_suffix(".json"))}
@@ -184,11 +213,20 @@ def main(argv: list[str] | None = None) -> None:
         _common(p)
         p.add_argument("--seed", type=int, default=0)
         p.set_defaults(fn=fn)
+    bl = sub.add_parser("baseline", help=cmd_baseline.__doc__)
+    _common(bl)
+    bl.add_argument("--seed", type=int, default=0)
+    bl.add_argument("--arch", default="xresnet1d101,inception1d")
+    bl.add_argument("--tasks", default="super")
+    bl.set_defaults(fn=cmd_baseline)
     for name in ("pretrain", "run"):
         sub.choices[name].add_argument("--method", choices=list(METHODS), default="clear",
                                        help="objective: CLEAR, ECG-JEPA, PhysioCLR or ACL-ECG")  # fmt: skip
     sub.choices["run"].add_argument("--out", type=Path, help="export folder (bundled: resources/models)")
     sub.choices["run"].add_argument("--name", help="model name (default <method>-hug-<preset>)")
+    rn = sub.choices["run"]
+    rn.add_argument("--distill", type=float, help="overrides the preset's distillation weight")
+    rn.add_argument("--layer-decay", type=float, help="overrides the preset's layer-wise lr decay")
     ev = sub.choices["evaluate"]
     ev.add_argument("--model", type=Path, required=True)
     ev.add_argument("--task", default="super")
@@ -197,8 +235,19 @@ def main(argv: list[str] | None = None) -> None:
     gr = sub.choices["grid"]
     gr.add_argument("--tasks", default="super")
     gr.add_argument("--fractions", default="0.01,0.1,1.0")
-    gr.add_argument("--seeds", type=int, default=3, help="seeds for fractions below 100 %%")
+    gr.add_argument("--seeds", type=int, default=5, help="seeds for fractions below 100 %% (at least 5)")
     gr.add_argument("--methods", default="clear-linear,clear-hug,random-linear,random-hug,finetune,scratch")
+    pk = sub.add_parser("pack", help=cmd_pack.__doc__)
+    _common(pk)
+    pk.add_argument("--out", type=Path, required=True, help="pack folder (ptbxl/ and ludb/ inside)")
+    pk.add_argument("--step-uv", type=float, default=5.0, help="quantisation step of the signal")
+    pk.add_argument("--parts", type=int, default=2, help="signal files, one per transfer")
+    pk.set_defaults(fn=cmd_pack)
+    from training import ood
+
+    od = sub.add_parser("ood", help=ood.cmd_ood.__doc__)
+    ood.arguments(od)
+    od.set_defaults(fn=ood.cmd_ood)
     rs = sub.add_parser("results", help="write training/RESULTS.md from grid logs")
     rs.add_argument("--runs", type=Path, nargs="+", default=[REPO / "runs" / "bundled"])
     rs.add_argument("--out", type=Path, default=REPO / "training" / "RESULTS.md")

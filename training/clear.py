@@ -44,12 +44,13 @@ def decoder_allowed(masked: Tensor) -> Tensor:
     - a masked beat (i, j) -> beat j of every lead (the conduction set), plus [CLS]_i;
     - a visible beat -> every visible beat, plus [CLS]_i.
     """
-    beat = torch.arange(N_TOKENS) % N_BEATS
-    allowed = view_allowed()  # the [CLS] rules are the encoder's; only beat-to-beat differs
+    dev = masked.device
+    beat = torch.arange(N_TOKENS, device=dev) % N_BEATS
+    allowed = view_allowed().to(dev)  # the [CLS] rules are the encoder's; only beat-to-beat differs
     same_beat = beat[:, None] == beat[None, :]
     visible = ~masked
     beats = torch.where(masked[:, None], same_beat, visible[:, None] & visible[None, :])
-    allowed[N_LEADS:, N_LEADS:] = beats | torch.eye(N_TOKENS, dtype=torch.bool)
+    allowed[N_LEADS:, N_LEADS:] = beats | torch.eye(N_TOKENS, dtype=torch.bool, device=dev)
     return allowed
 
 
@@ -88,7 +89,7 @@ class ClearPretrainer(nn.Module):
         hidden = self.to_decoder(hidden)
         x = self.mask_token.expand(b, N_LEADS + N_TOKENS, -1).clone()
         x[:, :N_LEADS] = hidden[:, :N_LEADS]
-        x[:, N_LEADS + keep] = hidden[:, N_LEADS:]
+        x[:, N_LEADS + keep] = hidden[:, N_LEADS:].to(x.dtype)  # bf16 under autocast
         x = x + self.position.weight
         pad = pad.flatten(1)
         key_pad = torch.cat([torch.zeros_like(pad[:, :N_LEADS]), pad], dim=1)

@@ -159,48 +159,70 @@ def build_cache(
 ) -> TokenCache:
     """Tokenise ``records`` (id -> path) into ``folder`` unless a complete cache of the same
     contract version and record list is already there."""
-    meta_path = folder / "meta.json"
     key = hashlib.sha256("\n".join(f"{k}\t{v}" for k, v in records.items()).encode()).hexdigest()
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        wanted = (contract.CONTRACT_VERSION, key, LAYOUT)
-        if (meta.get("contract"), meta.get("key"), meta.get("layout")) == wanted:
-            return open_cache(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    n = len(records)
-    leads, beats = len(contract.LEADS), contract.MAX_BEATS
-    layout = {
-        "values": (np.float32, (leads, beats, contract.TOKEN_LEN)),
-        "pad": (np.bool_, (leads, beats)),
-        "time_bin": (np.int64, (beats,)),
-        "fallback": (np.bool_, ()),
-        "signal": (np.float32, (leads, contract.WINDOW)),
-        "length": (np.int64, ()),
-        "present": (np.bool_, (leads,)),
-        "rpeaks": (np.int64, (beats,)),
-    }
-    arrays = {
-        name: np.lib.format.open_memmap(folder / f"{name}.npy", "w+", dtype, (n, *shape))
-        for name, (dtype, shape) in layout.items()
-    }
-    ok = np.zeros(n, dtype=bool)
-    errors = []
+    done = complete_cache(folder, key)
+    if done is not None:
+        return done
     paths = [str(p) for p in records.values()]
     from tqdm import tqdm
 
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(_tokenise_file, paths, chunksize=64)
-        for i, res in enumerate(tqdm(results, total=n, desc=f"tokenise {folder.name}", disable=not progress)):
-            if isinstance(res, str):
-                errors.append(res)
-                continue
-            for name, arr in arrays.items():
-                arr[i] = res[name]
-            ok[i] = True
+        shown = tqdm(results, total=len(paths), desc=f"tokenise {folder.name}", disable=not progress)
+        return write_cache(folder, list(records), key, shown)
+
+
+_LAYOUT = {
+    "values": (np.float32, (len(contract.LEADS), contract.MAX_BEATS, contract.TOKEN_LEN)),
+    "pad": (np.bool_, (len(contract.LEADS), contract.MAX_BEATS)),
+    "time_bin": (np.int64, (contract.MAX_BEATS,)),
+    "fallback": (np.bool_, ()),
+    "signal": (np.float32, (len(contract.LEADS), contract.WINDOW)),
+    "length": (np.int64, ()),
+    "present": (np.bool_, (len(contract.LEADS),)),
+    "rpeaks": (np.int64, (contract.MAX_BEATS,)),
+}
+
+
+def complete_cache(folder: Path, key: str) -> TokenCache | None:
+    """The cache in ``folder`` if it was completely built from the same records (``key``) under
+    this contract version and layout, else None."""
+    meta_path = folder / "meta.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if (meta.get("contract"), meta.get("key"), meta.get("layout")) == (
+            contract.CONTRACT_VERSION,
+            key,
+            LAYOUT,
+        ):
+            return open_cache(folder)
+    return None
+
+
+def write_cache(
+    folder: Path, ids: list[str], key: str, results: Iterable[dict[str, np.ndarray] | str]
+) -> TokenCache:
+    """Write one record's arrays (or an error string) per id into a memory-mapped cache in
+    ``folder``; ``meta.json`` is written last, so an interrupted build is rebuilt, never used."""
+    folder.mkdir(parents=True, exist_ok=True)
+    meta_path = folder / "meta.json"
+    t0 = time.perf_counter()
+    n = len(ids)
+    arrays = {
+        name: np.lib.format.open_memmap(folder / f"{name}.npy", "w+", dtype, (n, *shape))
+        for name, (dtype, shape) in _LAYOUT.items()
+    }
+    ok = np.zeros(n, dtype=bool)
+    errors = []
+    for i, res in enumerate(results):
+        if isinstance(res, str):
+            errors.append(res)
+            continue
+        for name, arr in arrays.items():
+            arr[i] = res[name]
+        ok[i] = True
     for arr in arrays.values():
         arr.flush()
-    ids = list(records)
     meta = {
         "contract": contract.CONTRACT_VERSION,
         "key": key,
@@ -266,9 +288,16 @@ class PtbxlData:
 def load_ptbxl(
     data_root: Path, cache_root: Path, workers: int = 2, limit: int | None = None, progress: bool = True
 ) -> PtbxlData:
-    """Labels plus tokens of every PTB-XL 100 Hz record found under ``data_root``."""
+    """Labels plus tokens of every PTB-XL 100 Hz record found under ``data_root`` (or in its pack,
+    ``training/pack.py``, on a machine that has no records)."""
+    from training import pack
+
     root = ptbxl_root(data_root)
     labels = load_labels(root)
+    if pack.is_pack(root):
+        cache = pack.unpack(root, cache_root)
+        ids = np.array([int(r) for r in cache.ids if not r.startswith("!")], dtype=np.int64)
+        return PtbxlData(root, labels, cache, ids[:limit] if limit else ids)
     records = {}
     for e in labels.ecg_id:
         p = ptbxl_record(root, int(e))
@@ -287,9 +316,15 @@ def load_ptbxl(
 def load_unlabelled(
     folders: Iterable[Path], cache_root: Path, workers: int = 2, progress: bool = True
 ) -> list[TokenCache]:
-    """Token caches of unlabelled WFDB folders (LUDB, or any folder given on the command line)."""
+    """Token caches of unlabelled WFDB folders (LUDB, or any folder given on the command line),
+    or of their packs."""
+    from training import pack
+
     caches = []
     for folder in folders:
+        if pack.is_pack(folder):
+            caches.append(pack.unpack(folder, cache_root))
+            continue
         records = {str(p.relative_to(folder)): p for p in wfdb_records(folder)}
         if records:
             name = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]

@@ -21,10 +21,11 @@ from ecgviewer.ml.model import HEADS, Classifier, Encoder, EncoderConfig
 from ecgviewer.ml.patches import PatchConfig
 from training import data as D
 from training import metrics as M
+from training.augment import augment, tokenise_batch
 from training.batch import Batch
 from training.engine import Dist, LoopConfig, barrier, fit, init_distributed, schedule
 from training.methods import METHODS, PretrainSet, lead_features, new_encoder
-from training.presets import Preset
+from training.presets import Preset, Recipe
 
 # The app shows a class only if it was learnable on validation data (rule recorded in the card).
 SURFACE_MIN_AUROC = 0.85
@@ -271,6 +272,37 @@ def _val_auroc(probs: dict[str, np.ndarray], val: dict[str, D.Split]) -> dict:
     return out
 
 
+def layer_groups(model: Classifier, lr: float, decay: float) -> list[dict]:
+    """AdamW parameter groups with layer-wise learning-rate decay (BEiT, Bao et al. 2022): the
+    heads and final norm learn at ``lr``, encoder block i at ``lr * decay ** (depth - i)``, the
+    embeddings at ``lr * decay ** (depth + 1)``; decay 1 is one group."""
+    blocks = getattr(model.encoder, "blocks", [])
+    depth = len(blocks)
+    layer_of = {id(q): i + 1 for i, blk in enumerate(blocks) for q in blk.parameters()}
+    head = {id(q) for q in model.heads.parameters()} | {id(q) for q in model.encoder.norm.parameters()}
+    groups: dict[int, list] = {}
+    for q in model.parameters():
+        layer = depth + 1 if id(q) in head else layer_of.get(id(q), 0)
+        groups.setdefault(layer, []).append(q)
+    return [{"params": qs, "lr": lr * decay ** (depth + 1 - k)} for k, qs in sorted(groups.items())]
+
+
+def teacher_probs(run_dir: Path, task: str, n_rows: int) -> np.ndarray | None:
+    """The mean of the supervised baselines' probabilities for ``task`` (every cache row; NaN
+    where a row has none), from ``<run_dir>/teacher-*-<task>-1.0-*.npz`` (training/baselines.py);
+    None when no baseline of the task has been trained."""
+    files = sorted(run_dir.glob(f"teacher-*-{task}-1.0-*.npz"))
+    if not files:
+        return None
+    total = None
+    for f in files:
+        z = np.load(f)
+        one = np.full((n_rows, z["probs"].shape[1]), np.nan, dtype=np.float32)
+        one[z["rows"]] = z["probs"]
+        total = one if total is None else total + one
+    return total / len(files)
+
+
 def train_classifier(
     ctx: Context,
     encoder: Encoder,
@@ -280,26 +312,50 @@ def train_classifier(
     head: str,
     phase: str,
     min_steps: int = 0,
+    recipe: Recipe | None = None,
 ) -> tuple[Classifier, TaskData, dict]:
     """Full fine-tuning (or training from scratch) of encoder + heads, selected on fold 9.
 
     With ``min_steps``, a small label fraction is repeated within each epoch until the run makes
     that many updates; the epoch count (and so the number of fold-9 evaluations) stays fixed.
+    ``recipe`` (default: plain fine-tuning) adds signal-space augmentation, layer-wise
+    learning-rate decay and distillation from the supervised baselines' mean probabilities.
     """
+    recipe = recipe or Recipe()
     td = task_data(ctx, tasks, frac, seed)
     seed_all(seed)
     model = Classifier(encoder.config, {t: len(td.classes[t]) for t in tasks}, head)
     model.encoder.load_state_dict(encoder.state_dict())
     rows, y, has = _joint_rows(td)
     tensors, dev = ctx.tensors, ctx.dist.device
+    if recipe.distill > 0:
+        for t in tasks:
+            teacher = teacher_probs(ctx.run_dir, t, len(tensors.values))
+            if teacher is None or np.isnan(teacher[rows[has[t].numpy()]]).any():
+                raise FileNotFoundError(
+                    f"distillation needs the baselines' predictions of {t!r} in {ctx.run_dir}"
+                )
+            soft = torch.from_numpy(np.nan_to_num(teacher[rows]))
+            y[t] = (1 - recipe.distill) * y[t] + recipe.distill * soft
     bce = nn.BCEWithLogitsLoss(reduction="none")
     loop = ctx.preset.finetune
     per_epoch = math.ceil(min_steps / loop.epochs) * loop.batch_size
     sample = torch.from_numpy(np.resize(np.arange(len(rows)), max(len(rows), per_epoch)))
+    gen = torch.Generator().manual_seed(seed)
+
+    def inputs(idx: torch.Tensor) -> tuple:
+        chosen = rows[idx.numpy()]
+        if recipe.augment is None:
+            return tensors.batch(chosen, dev, model.patch_spec)
+        b = tensors.full(chosen, dev)
+        sig, peaks, present, length = augment(b.signal, b.rpeaks, b.present, b.length, recipe.augment, gen)
+        if model.patch_spec is not None:
+            return (*contract.patchify(sig, present, model.patch_spec, length), None)
+        return tokenise_batch(sig, peaks, present, length)
 
     def loss_fn(net: nn.Module, idx: torch.Tensor, step: int) -> torch.Tensor:
         idx = sample[idx]
-        logits = net(*tensors.batch(rows[idx.numpy()], dev, model.patch_spec))
+        logits = net(*inputs(idx))
         loss = torch.zeros((), device=dev)
         for t in tasks:
             m = has[t][idx].to(dev)
@@ -314,6 +370,7 @@ def train_classifier(
         probs = predict(m, tensors, val_rows, ctx.preset.batch_eval, dev)
         return _val_auroc({t: probs[t][[val_pos[int(r)] for r in td.val[t].rows]] for t in tasks}, td.val)
 
+    params = layer_groups(model, loop.lr, recipe.layer_decay) if recipe.layer_decay < 1 else None
     model, info = fit(
         model,
         loss_fn,
@@ -325,6 +382,7 @@ def train_classifier(
         evaluate,
         "val_auroc",
         seed,
+        params=params,
         progress=ctx.progress,
     )
     return model, td, info
@@ -428,7 +486,7 @@ def bundled_model(
     """The exported classifier: ``method``'s encoder fine-tuned with a HUG head on every label."""
     enc = load_encoder(encoder_path, ctx.preset.encoder, seed)
     phase = "finetune-bundled" if method == "clear" else f"finetune-{method}"
-    return train_classifier(ctx, enc, ctx.preset.tasks, 1.0, seed, "hug", phase)
+    return train_classifier(ctx, enc, ctx.preset.tasks, 1.0, seed, "hug", phase, recipe=ctx.preset.recipe)
 
 
 def evaluate_split(model: Classifier, ctx: Context, task: str, split: str, n_boot: int = 1000) -> dict:
@@ -511,6 +569,7 @@ def export(
         "training": {
             "pretrain": ctx.preset.schedules.get(method, ctx.preset.pretrain).to_dict(),
             "finetune": ctx.preset.finetune.to_dict(),
+            "recipe": ctx.preset.recipe.to_dict(),
             "selection": "epoch with the best mean fold-9 macro AUROC over the tasks",
         },
         "contract": {"version": contract.CONTRACT_VERSION, "fs": contract.FS, "band_hz": contract.BAND,

@@ -10,15 +10,33 @@ training/README.md), which is what "the same compute budget" means here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ecgviewer.ml.model import EncoderConfig
 from ecgviewer.ml.patches import PatchConfig
 from training.acl import AclConfig
+from training.augment import AugmentConfig
 from training.clear import DecoderConfig
 from training.engine import LoopConfig
 from training.jepa import JepaConfig
 from training.physioclr import PhysioCLRConfig
+
+# The PTB-XL benchmark's CNN recipe (Strodthoff et al. 2021): AdamW 1e-2 / 1e-2, one-cycle, 50 epochs.
+BASELINE = LoopConfig(epochs=50, batch_size=128, lr=1e-2, weight_decay=1e-2, warmup=0.25, clip=1.0,
+                      betas=(0.9, 0.99))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the exported classifier is fine-tuned beyond plain BCE (training/pipeline.py)."""
+
+    augment: AugmentConfig | None = None  # signal-space augmentation, re-tokenised per batch
+    layer_decay: float = 1.0  # layer-wise learning-rate decay; 1 = none
+    distill: float = 0.0  # weight of the supervised baselines' mean probabilities in the target
+
+    def to_dict(self) -> dict:
+        return {"augment": self.augment and self.augment.to_dict(), "layer_decay": self.layer_decay,
+                "distill": self.distill}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,26 +55,45 @@ class Preset:
     physioclr: PhysioCLRConfig = field(default_factory=PhysioCLRConfig)
     acl: AclConfig = field(default_factory=AclConfig)
     schedules: dict[str, LoopConfig] = field(default_factory=dict)  # per method; default ``pretrain``
+    baseline: LoopConfig = BASELINE  # the supervised CNN baselines (training/baselines.py)
+    recipe: Recipe = field(default_factory=Recipe)  # the exported classifier's fine-tuning
+    ships: bool = False  # ``run --method clear`` exports into resources/models
 
+
+_BUNDLED = Preset(
+    name="bundled",
+    encoder=EncoderConfig(dim=128, depth=4, heads=4, mlp_ratio=2.0, dropout=0.1),
+    decoder=DecoderConfig(dim=128, depth=2, heads=4, mask_ratio=0.8),
+    pretrain=LoopConfig(epochs=6, batch_size=128, lr=1e-3),
+    finetune=LoopConfig(epochs=4, batch_size=64, lr=5e-4),
+    probe=LoopConfig(epochs=60, batch_size=256, lr=1e-3, weight_decay=1e-4),
+    # CLEAR's 6 epochs take ~30 min here (its encoder sees 20 % of the tokens). Per 128-record
+    # step on the idle 2 cores: ECG-JEPA 3.9 s, ACL-ECG (two full views) 4.7 s, PhysioCLR (three
+    # views and a decoder) 11.1 s (training/README.md): whole epochs of ~21-30 min each.
+    schedules={
+        "jepa": LoopConfig(epochs=3, batch_size=128, lr=1e-3),
+        "acl": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
+        "acl-pull": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
+        "acl-none": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
+        "physioclr": LoopConfig(epochs=1, batch_size=128, lr=1e-3),
+    },
+    ships=True,  # today's resources/models/clear-hug-bundled; ``release`` replaces it if it wins on fold 9
+)
 
 PRESETS = {
-    "bundled": Preset(
-        name="bundled",
-        encoder=EncoderConfig(dim=128, depth=4, heads=4, mlp_ratio=2.0, dropout=0.1),
-        decoder=DecoderConfig(dim=128, depth=2, heads=4, mask_ratio=0.8),
-        pretrain=LoopConfig(epochs=6, batch_size=128, lr=1e-3),
-        finetune=LoopConfig(epochs=4, batch_size=64, lr=5e-4),
-        probe=LoopConfig(epochs=60, batch_size=256, lr=1e-3, weight_decay=1e-4),
-        # CLEAR's 6 epochs take ~30 min here (its encoder sees 20 % of the tokens). Per 128-record
-        # step on the idle 2 cores: ECG-JEPA 3.9 s, ACL-ECG (two full views) 4.7 s, PhysioCLR (three
-        # views and a decoder) 11.1 s (training/README.md): whole epochs of ~21-30 min each.
-        schedules={
-            "jepa": LoopConfig(epochs=3, batch_size=128, lr=1e-3),
-            "acl": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
-            "acl-pull": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
-            "acl-none": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
-            "physioclr": LoopConfig(epochs=1, batch_size=128, lr=1e-3),
-        },
+    "bundled": _BUNDLED,
+    # The candidate shipped model: the bundled encoder's size (the app's latency budget on 2 CPU
+    # cores: inference <= 100 ms, Integrated Gradients <= 1 s), trained at accelerator scale with
+    # augmentation, layer-wise lr decay and distillation from the CNN baselines.
+    "release": replace(
+        _BUNDLED,
+        name="release",
+        pretrain=LoopConfig(epochs=40, batch_size=256, lr=1e-3),
+        finetune=LoopConfig(epochs=40, batch_size=128, lr=5e-4),
+        probe=LoopConfig(epochs=100, batch_size=256, lr=1e-3, weight_decay=1e-4),
+        schedules={},
+        recipe=Recipe(augment=AugmentConfig(), layer_decay=0.75, distill=0.5),
+        ships=False,
     ),
     "gpu": Preset(
         name="gpu",
@@ -79,6 +116,8 @@ PRESETS = {
         pretrain=LoopConfig(epochs=1, batch_size=32, lr=1e-3),
         finetune=LoopConfig(epochs=1, batch_size=32, lr=1e-3),
         probe=LoopConfig(epochs=3, batch_size=64, lr=1e-3, weight_decay=1e-4),
+        baseline=LoopConfig(epochs=2, batch_size=32, lr=1e-2, weight_decay=1e-2, warmup=0.25),
+        recipe=Recipe(augment=AugmentConfig(), layer_decay=0.75),
         limit=300,
     ),
 }

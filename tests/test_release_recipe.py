@@ -1,0 +1,145 @@
+"""The release run's parts that need no data: the pack's round trip, the torch tokeniser against
+the contract's, the augmentations' invariants, layer-wise learning-rate decay, distillation
+targets and the supervised CNN baselines' shapes and test-time windows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ecgviewer.ml import contract
+from ecgviewer.ml.model import Classifier, EncoderConfig
+from training import augment as A
+from training import baselines as B
+from training import data as D
+from training import pack
+from training.pipeline import layer_groups, teacher_probs
+
+
+def _records(n: int = 6, seed: int = 0) -> list[dict]:
+    """Synthetic band-passed windows with R-peaks, derived leads that follow the formulas (but for
+    one record, which does not), an absent lead and a short record."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        x = np.zeros((12, contract.WINDOW), dtype=np.float32)
+        peaks = np.arange(60 + 7 * i, 990, 80 + 3 * i)[: contract.MAX_BEATS]
+        for lead in (0, 1, *range(6, 12)):
+            x[lead] = rng.normal(0, 0.05, contract.WINDOW)
+            x[lead, peaks] += rng.uniform(0.5, 1.5)
+        x[2:6] = pack.derived_from_limb(x)
+        if i == 1:
+            x[3] += 0.2  # a device that does not derive aVR from I and II
+        present = np.ones(12, dtype=bool)
+        if i == 2:
+            present[7], x[7] = False, 0.0
+        n_valid = 700 if i == 3 else contract.WINDOW
+        x[:, n_valid:] = 0.0
+        peaks = peaks[peaks < n_valid]
+        rpeaks = np.full(contract.MAX_BEATS, -1, dtype=np.int64)
+        rpeaks[: len(peaks)] = peaks
+        values, pad, time_bin, _ = contract.tokenise_window(x[:, :n_valid], peaks, present)
+        out.append({"values": values, "pad": pad, "time_bin": time_bin, "fallback": False, "signal": x,
+                    "length": n_valid, "present": present, "rpeaks": rpeaks})  # fmt: skip
+    return out
+
+
+@pytest.fixture
+def cache(tmp_path) -> D.TokenCache:
+    recs = _records()
+    return D.write_cache(tmp_path / "cache", [str(i + 1) for i in range(len(recs))], "k", recs)
+
+
+def test_pack_round_trip_is_within_half_a_step(cache, tmp_path):
+    manifest = pack.pack_cache(cache, tmp_path / "pack", step_uv=5.0, parts=2)
+    assert [p["records"] for p in manifest["parts"]] == [3, 3]
+    back = pack.unpack(tmp_path / "pack", tmp_path / "caches")
+    assert back.ids == cache.ids
+    assert np.abs(np.asarray(back.signal) - np.asarray(cache.signal)).max() <= 0.0025 + 1e-6
+    assert np.abs(np.asarray(back.values) - np.asarray(cache.values)).max() <= 0.0025 + 1e-6
+    for name in ("pad", "time_bin", "rpeaks", "length", "present"):
+        assert (np.asarray(getattr(back, name)) == np.asarray(getattr(cache, name))).all(), name
+    assert pack.unpack(tmp_path / "pack", tmp_path / "caches").folder == back.folder  # built once
+
+
+def test_pack_names_a_missing_part(cache, tmp_path):
+    pack.pack_cache(cache, tmp_path / "pack", parts=2)
+    (tmp_path / "pack" / "signal-1.xz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"signal-1\.xz"):
+        pack.unpack(tmp_path / "pack", tmp_path / "caches")
+
+
+def _batch(cache: D.TokenCache) -> tuple[torch.Tensor, ...]:
+    return tuple(
+        torch.from_numpy(np.array(getattr(cache, n))) for n in ("signal", "rpeaks", "present", "length")
+    )
+
+
+def test_torch_tokeniser_equals_the_contract(cache):
+    values, pad, time_bin = A.tokenise_batch(*_batch(cache))
+    assert torch.equal(values, torch.from_numpy(np.array(cache.values)))
+    assert torch.equal(pad, torch.from_numpy(np.array(cache.pad)))
+    assert torch.equal(time_bin, torch.from_numpy(np.array(cache.time_bin)))
+
+
+def test_augmented_records_are_tokenised_as_real_ones(cache):
+    signal, rpeaks, present, length = _batch(cache)
+    config = A.AugmentConfig(p=1.0, p_smooth=1.0, p_jitter=1.0, p_drop=1.0, p_shift=1.0)
+    x, r, keep, n = A.augment(signal, rpeaks, present, length, config, torch.Generator().manual_seed(3))
+    assert not torch.equal(x, signal)
+    assert (keep <= present).all() and keep.any(1).all()  # leads only go missing, one always stays
+    assert ((r >= 0).sum(1) > 0).all()  # never a record without beats
+    values, pad, _ = A.tokenise_batch(x, r, keep, n)
+    for i in range(len(x)):
+        peaks = r[i][r[i] >= 0].numpy()
+        assert (np.diff(peaks) > 0).all() and (peaks < n[i].item()).all()
+        ref = contract.tokenise_window(x[i, :, : n[i]].numpy(), peaks, keep[i].numpy())
+        np.testing.assert_array_equal(values[i].numpy(), ref[0])
+        np.testing.assert_array_equal(pad[i].numpy(), ref[1])
+
+
+def test_layer_decay_scales_lower_layers_down():
+    model = Classifier(EncoderConfig(dim=16, depth=3, heads=2), {"super": 5})
+    groups = layer_groups(model, 1e-3, 0.5)
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3 * 0.5**k for k in (4, 3, 2, 1, 0)])
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    head = {id(q) for q in model.heads.parameters()}
+    assert head <= {id(q) for q in groups[-1]["params"]}
+
+
+def test_teacher_probs_average_the_baselines(tmp_path):
+    assert teacher_probs(tmp_path, "super", 4) is None
+    for k, p in enumerate((0.2, 0.6)):
+        np.savez(
+            tmp_path / f"teacher-grid-arch{k}-super-1.0-0.npz",
+            rows=np.array([0, 2]),
+            probs=np.full((2, 5), p),
+        )
+    np.savez(tmp_path / "teacher-grid-arch0-super-0.1-0.npz", rows=np.array([1]), probs=np.ones((1, 5)))
+    t = teacher_probs(tmp_path, "super", 4)
+    assert t[[0, 2]] == pytest.approx(0.4) and np.isnan(t[[1, 3]]).all()
+
+
+@pytest.mark.parametrize("arch", sorted(B.ARCHS))
+def test_baselines_classify_windows(arch):
+    torch.manual_seed(0)
+    model = B.ARCHS[arch](5).eval()
+    x = torch.randn(3, 12, contract.WINDOW)
+    w = B.windows(x, contract.WINDOW)
+    assert w.shape == (3, 7, 12, B.CROP)  # 2.5 s every 1.25 s over 10 s
+    torch.testing.assert_close(w[:, -1], x[..., -B.CROP :])
+    probs = B.predict_windows(model, x, B.Scaler(0.0, 1.0), torch.device("cpu"))
+    assert probs["mean"].shape == (3, 5) and (probs["max"] >= probs["mean"] - 1e-6).all()
+    crop = B.crops(x, torch.tensor([1000, 600, 250]), torch.Generator().manual_seed(0))
+    assert crop.shape == (3, 12, B.CROP)
+
+
+def test_a_finished_baseline_is_not_trained_again(tmp_path):
+    rows = [{"phase": "p", "epoch": e, "val_auroc": 0.5 + e / 10} for e in (1, 2, 2, 3)]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(map(json.dumps, rows)))
+    assert B.finished(tmp_path, "p", 4) is None
+    info = B.finished(tmp_path, "p", 3)
+    assert [r["epoch"] for r in info["history"]] == [1, 2, 3] and info["best"] == pytest.approx(0.8)
