@@ -130,6 +130,24 @@ def test_option_errors_are_one_line(sample, capsys, args, message):
     assert len(err) == 1 and err[0].startswith(f"ecgviewer: error: {message}")
 
 
+def test_device_is_checked_and_recorded(sample, capsys, monkeypatch):
+    """``--device cuda`` without CUDA is one line and exit 2, before any analysis; ``auto``
+    without a GPU runs on the CPU and the document says so."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert main(["analyze", str(sample), "--device", "cuda"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"ecgviewer: error: device 'cuda' is not available here (torch {torch.__version__})"
+    ]
+    assert main(["analyze", str(sample), "--method", "gxi"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["device"] == "cpu" and [r["device"] for r in doc["records"]] == ["cpu"]
+
+
 def test_bad_file_is_reported_and_the_others_analysed(sample, tmp_path):
     junk = tmp_path / "junk.csv"
     junk.write_text("not,an\necg,file\n")

@@ -1,0 +1,191 @@
+"""``python -m training ood``: LUDB's diagnoses mapped to PTB-XL superclasses, and the model run
+through the app on LUDB and on the vendor files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+import pytest
+
+from ecgviewer.assets import model_path
+from ecgviewer.io import load
+from training import ood
+
+CLASSES = ["CD", "HYP", "MI", "NORM", "STTC"]
+NEGATIVE = dict.fromkeys(CLASSES, 0)
+
+
+def row(**cells: str) -> dict[str, str]:
+    """A ludb.csv row; keyword names are column constants of ``ood`` (``RHYTHM``, ...)."""
+    return {getattr(ood, k): v for k, v in cells.items()}
+
+
+@pytest.mark.parametrize(
+    ("cells", "positive"),
+    [
+        ({"RHYTHM": "Sinus rhythm\n", "AXIS": "Electric axis of the heart: normal\n"}, {"NORM"}),
+        ({"RHYTHM": "Sinus bradycardia", "AXIS": "Electric axis of the heart: vertical"}, {"NORM"}),
+        ({"RHYTHM": "Atrial fibrillation"}, set()),
+        ({"RHYTHM": "Sinus rhythm", "CONDUCTION": "Incomplete right bundle branch block"}, {"CD"}),
+        ({"RHYTHM": "Sinus rhythm", "CONDUCTION": "I degree av block"}, {"CD"}),
+        ({"RHYTHM": "Sinus rhythm", "CONDUCTION": "Iii degree av-block"}, {"CD"}),
+        ({"RHYTHM": "Sinus rhythm", "CONDUCTION": "Complete left bundle branch block"}, {"CD"}),
+        ({"RHYTHM": "Sinus rhythm", "CONDUCTION": "Left anterior hemiblock"}, {"CD"}),
+        (
+            {
+                "RHYTHM": "Sinus rhythm",
+                "HYPERTROPHY": "Left ventricular hypertrophy\nLeft atrial hypertrophy",
+            },
+            {"HYP"},
+        ),
+        ({"RHYTHM": "Sinus rhythm", "HYPERTROPHY": "Right atrial overload"}, {"HYP"}),
+        ({"RHYTHM": "Sinus rhythm", "ISCHEMIA": "Stemi: anterior wall\nStemi: septal"}, {"MI"}),
+        ({"RHYTHM": "Sinus rhythm", "ISCHEMIA": "Scar formation: posterior wall"}, {"MI"}),
+        ({"RHYTHM": "Sinus rhythm", "ISCHEMIA": "Ischemia: inferior wall"}, {"STTC"}),
+        (
+            {"RHYTHM": "Sinus rhythm", "REPOLARISATION": "Non-specific repolarization abnormalities: septal"},
+            {"STTC"},
+        ),
+        # an axis deviation leaves NORM open, but a hypertrophy decides it
+        (
+            {
+                "RHYTHM": "Sinus rhythm",
+                "AXIS": "Electric axis of the heart: left axis deviation",
+                "HYPERTROPHY": "Left ventricular hypertrophy",
+            },
+            {"HYP"},
+        ),
+        # undefined ischaemia leaves MI and STTC open; other statements decide both
+        (
+            {
+                "RHYTHM": "Sinus rhythm",
+                "ISCHEMIA": "Undefined ischemia/scar/supp.nstemi: lateral wall\nStemi: lateral wall",
+                "REPOLARISATION": "Non-specific repolarization abnormalities: lateral wall",
+            },
+            {"MI", "STTC"},
+        ),
+    ],
+)
+def test_ludb_statements_map_as_the_table_says(cells, positive):
+    labels, reason = ood.map_labels(row(**cells), CLASSES)
+    assert reason is None
+    assert labels == {**NEGATIVE, **dict.fromkeys(positive, 1)}
+
+
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        ({"RHYTHM": "Sinus rhythm", "PACING": "Unipolar ventricular pacing"}, "paced"),
+        (
+            {"RHYTHM": "Sinus rhythm", "AXIS": "Electric axis of the heart: left axis deviation"},
+            "NORM undecided",
+        ),
+        (
+            {"RHYTHM": "Sinus rhythm", "EXTRASYSTOLES": "Ventricular extrasystole, type: single pvc"},
+            "NORM undecided",
+        ),
+        (
+            {"RHYTHM": "Sinus rhythm", "ISCHEMIA": "Undefined ischemia/scar/supp.nstemi: apical"},
+            "MI undecided",
+        ),
+        ({"RHYTHM": "Sinus rhythm", "OTHER": "Early repolarization syndrome"}, "NORM undecided"),
+        ({"RHYTHM": "Sinus rhythm", "HYPERTROPHY": "Left ventricular overload"}, "STTC undecided"),
+        ({"RHYTHM": "Sinus rhythm", "CONDUCTION": "Sinoatrial blockade, undefined"}, "CD undecided"),
+        ({"RHYTHM": "Junctional rhythm"}, "unmapped Rhythms statement"),
+    ],
+)
+def test_undecidable_ludb_records_are_left_out_with_the_reason(cells, reason):
+    labels, why = ood.map_labels(row(**cells), CLASSES)
+    assert labels is None and why.startswith(reason)
+
+
+def test_every_ludb_statement_has_a_rule(shared):
+    rows = ood.read_ludb(shared / "ludb")
+    assert len(rows) == 200
+    for r in rows.values():
+        for column, text in ood.statements(r):
+            assert ood.rule_for(column, text) is not None, (column, text)
+    reasons = [ood.map_labels(r, CLASSES)[1] for r in rows.values()]
+    assert reasons.count("paced") == sum(bool(r[ood.PACING].strip()) for r in rows.values())
+
+
+def test_identifier_words_are_redacted_from_file_names():
+    ids = {"name": "ZZDEMO, PATIENT", "patient id": "123"}
+    assert ood.redact("xml/9_zzdemo_patient_123.xml", ids) == "xml/9_[id]_[id]_123.xml"
+
+
+@pytest.fixture(scope="module")
+def result(shared, tmp_path_factory) -> tuple[dict, str]:
+    """The bundled model on 12 LUDB records and every vendor file, with a short bootstrap."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the machine is shared with training jobs
+    out = tmp_path_factory.mktemp("ood") / "ood.json"
+    try:
+        res = ood.run(model_path(), shared, out, ludb_records=list(range(1, 13)), n_boot=50)
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(res))
+    return res, out.read_text()
+
+
+def test_ludb_is_scored_through_the_app(result):
+    res, _ = result
+    ludb = res["ludb"]
+    assert res["classes"] == CLASSES and res["device"] == "cpu" and res["pretraining_saw_ludb"]
+    assert ludb["records"] == 12 and ludb["used"] + sum(ludb["excluded"].values()) == 12
+    for r in ludb["per_record"]:
+        assert (r["labels"] is None) == (r["probabilities"] is None) == (r["excluded"] is not None)
+    for c, e in ludb["classes"].items():
+        assert e["positives"] + e["negatives"] == ludb["used"]
+        scored = e["positives"] >= ood.MIN_COUNT and e["negatives"] >= ood.MIN_COUNT
+        assert (c in ludb["too_few"]) != scored and (e["auroc"] is not None) == scored
+        if scored:
+            assert e["auroc_ci"][0] <= e["auroc"] <= e["auroc_ci"][1]
+    assert ludb["too_few"]  # 12 records cannot score every class
+    assert ludb["macro"] is None or set(ludb["macro"]["classes"]).isdisjoint(ludb["too_few"])
+
+
+def test_every_vendor_file_is_analysed_without_identifiers(result, shared):
+    res, text = result
+    files = res["formats"]["files"]
+    assert len(files) == 12 and all(f["analysed"] for f in files)
+    for f in files:
+        assert sorted(f["probabilities"]) == CLASSES and all(0 <= p <= 1 for p in f["probabilities"].values())
+        assert f["leads"] >= 12 and f["fs"] >= 500 and f["duration_s"] >= 10
+    same = {g["files"][0]: g["max_abs_diff"] for g in res["formats"]["same_ecg"]}
+    assert same["formats/dicom/ecgtoolkit_Example.dcm"] < 1e-4  # one recording in three formats
+    assert same["formats/edf/ludb_record1.edf"] < 0.01  # EDF+ rounds to 0.3 uV
+    for path in (shared / "formats").rglob("*"):
+        if path.suffix.lower() in (".dcm", ".xml", ".scp"):
+            for value in load(path).metadata.identifiers.values():
+                for word in re.findall(r"[0-9A-Za-z]{4,}", value):
+                    if not word.isdigit():  # digits alone also occur inside probabilities
+                        assert word.lower() not in text.lower(), path.name
+
+
+def test_markdown_section(result):
+    md = ood.markdown(result[0])
+    assert md.startswith("## Out of distribution\n") and "### LUDB" in md and "### Vendor files" in md
+    assert "too few" in md and "| Cardiac pacing | (any) | record left out (paced) |" in md
+    assert "philips_xml/3191723_[id]_1-04_orig.xml" in md
+
+
+def test_the_subcommand_writes_its_json(shared, tmp_path, capsys, one_torch_thread):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "formats").symlink_to(shared / "formats")  # no ludb/: that part is skipped
+    out = tmp_path / "ood.json"
+    ood.cmd_ood(argparse.Namespace(model=model_path(), data_root=root, out=out))
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {
+        "out": str(out),
+        "ludb_used": None,
+        "ludb_macro_auroc": None,
+        "files_analysed": 12,
+        "files": 12,
+    }
+    assert json.loads(out.read_text())["ludb"] is None
