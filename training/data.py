@@ -190,11 +190,8 @@ def complete_cache(folder: Path, key: str) -> TokenCache | None:
     meta_path = folder / "meta.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
-        if (meta.get("contract"), meta.get("key"), meta.get("layout")) == (
-            contract.CONTRACT_VERSION,
-            key,
-            LAYOUT,
-        ):
+        wanted = (contract.CONTRACT_VERSION, key, LAYOUT)
+        if (meta.get("contract"), meta.get("key"), meta.get("layout")) == wanted:
             return open_cache(folder)
     return None
 
