@@ -18,6 +18,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.ml import contract
 from ecgviewer.ml.bundle import load_model, save_model, sha256, write_card
 from ecgviewer.ml.model import (
+    HEADS,
     HUG_GROUPS,
     N_LEADS,
     Classifier,
@@ -346,6 +347,20 @@ def test_hug_group_vectors_shape_and_lead_groups() -> None:
         used = {i for i in range(N_LEADS) if float(grad[:, i].abs().sum()) > 0}
         assert used == leads, k
     torch.testing.assert_close(head(cls), head.fc(vectors.mean(dim=1)))
+
+
+def test_paper_hug_is_affine_and_ours_is_not() -> None:
+    """The paper's HUG (linear experts) is one affine map of the 12 lead vectors; ours (Linear +
+    GELU experts, a listed deviation) is not. Both keep the same parameter names and lead groups."""
+    torch.manual_seed(0)
+    x, y = torch.randn(2, 3, N_LEADS, 16)
+    paper, ours = HEADS["hug-linear"](16, 4, dropout=0.0), HUGHead(16, 4, dropout=0.0)
+    for head, affine in ((paper, True), (ours, False)):
+        head.eval()
+        zero = head(torch.zeros_like(x))
+        additive = torch.allclose(head(x + y) - zero, (head(x) - zero) + (head(y) - zero), atol=1e-5)
+        assert additive == affine
+    assert HEADS["hug-linear"](16, 4).state_dict().keys() == HUGHead(16, 4).state_dict().keys()
 
 
 def test_linear_head_is_mean_of_lead_cls() -> None:

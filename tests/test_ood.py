@@ -174,6 +174,17 @@ def test_markdown_section(result):
     assert "philips_xml/3191723_[id]_1-04_orig.xml" in md
 
 
+def test_results_show_the_ood_section(result, tmp_path):
+    """``python -m training results`` appends the section when the OOD JSON is there."""
+    from training.grid import write_results
+
+    ood_json = tmp_path / "ood.json"
+    ood_json.write_text(result[1])
+    with_ood = write_results([tmp_path / "no-run"], tmp_path / "a.md", ood_json).read_text()
+    without = write_results([tmp_path / "no-run"], tmp_path / "b.md", tmp_path / "absent.json").read_text()
+    assert ood.markdown(result[0]) in with_ood and "## Out of distribution" not in without
+
+
 def test_the_subcommand_writes_its_json(shared, tmp_path, capsys, one_torch_thread):
     root = tmp_path / "data"
     root.mkdir()

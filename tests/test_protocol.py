@@ -162,7 +162,7 @@ def _grid(run_dir: Path, permute: bool) -> None:
     folds = _folds(permute)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(G, "pretrain", lambda ctx, method="clear": None)
-        mp.setattr(G, "_features", lambda ctx, encoder: (None, None))
+        mp.setattr(G, "features", lambda ctx, encoder: (None, None))
         mp.setattr(G, "_frozen_run", lambda ctx, rows, feats, method, task, frac, seed, tag:
                    _synthetic(folds, method, frac, seed))  # fmt: skip
         for m in TRAINED:
@@ -286,6 +286,14 @@ def test_every_grid_method_has_a_runner() -> None:
     assert all(m in G.LABEL for m in [*G.RUNNERS, *G.BASELINES])
 
 
+def test_frozen_names_split_at_the_head() -> None:
+    """A head's name may hold a dash (the paper's ``hug-linear``): the method is what precedes it."""
+    assert G.frozen("clear-hug-linear") == ("clear", "hug-linear")
+    assert G.frozen("random-hug") == (None, "hug")
+    assert G.frozen("acl-pull-linear") == ("acl-pull", "linear")
+    assert G.frozen("finetune") is None and G.frozen("clear-mlp") is None
+
+
 # --------------------------------------------------------------------------- the same on real training
 def _permute_fold_10(pt: D.PtbxlData) -> None:
     """Shuffle the labels among the fold-10 records on disk (every statement of a record moves
@@ -341,3 +349,56 @@ def test_permuting_fold_10_labels_changes_no_trained_choice(
 
     plain = epochs(tiny_grids[False])
     assert plain == epochs(tiny_grids[True]) and len(plain) == 4 * 6 * 3 + 1  # 3 probe epochs, 1 fine-tune
+
+
+def test_the_shipped_model_is_chosen_on_fold_9(
+    shared: Path, tiny_grids: dict[bool, Path], tmp_path: Path
+) -> None:
+    """``choose`` compares saved classifiers on fold 9: permuting fold 10's labels changes neither
+    its figures nor its verdict (while the reported fold-10 comparison moves), a model never beats
+    itself (the current one is among the candidates), and a fold-10 comparison ships nothing."""
+    import torch
+
+    from ecgviewer.ml.bundle import save_model
+    from ecgviewer.ml.model import Classifier
+    from training.choose import choose, compare
+    from training.pipeline import Context
+    from training.presets import PRESETS
+
+    cache = tiny_grids[False].parent / "cache"
+    ctxs = {p: Context(shared, run, cache, PRESETS["tiny"], progress=False) for p, run in tiny_grids.items()}
+    _permute_fold_10(ctxs[True].ptbxl)
+    classes = {t: ctxs[False].ptbxl.split(t, D.TRAIN_FOLDS)[0] for t in ("super", "all")}
+    paths = [tmp_path / "a.safetensors", tmp_path / "b.safetensors"]
+    sizes = {t: len(c) for t, c in classes.items()}
+    for seed, path in enumerate(paths):
+        torch.manual_seed(seed)
+        save_model(path, Classifier(PRESETS["tiny"].encoder, sizes), classes)
+    val = {p: choose(ctx, paths, paths[1], ["super", "all"], n_boot=200) for p, ctx in ctxs.items()}
+    assert val[False] == val[True] and val[False]["ships"] in (None, str(paths[0]))
+    test = {p: choose(ctx, paths[:1], paths[1], ["super"], "test", n_boot=200) for p, ctx in ctxs.items()}
+    assert test[False]["compared"] != test[True]["compared"] and test[False]["ships"] is None
+    same = compare(ctxs[False], paths[0], paths[0], ["super"], n_boot=200)
+    assert same["tasks"]["super"]["difference"] == 0 and same["tasks"]["super"]["difference_ci"] == [0.0, 0.0]
+    assert not same["better"]
+
+
+def test_of_the_candidates_that_beat_the_current_model_the_best_on_fold_9_ships(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a candidate better on every task may ship; of those, the highest mean fold-9 AUROC,
+    whatever their order; a candidate that is higher but not beyond the interval never ships."""
+    from training import choose as C
+
+    fake = {"a": (True, 0.90), "b": (True, 0.95), "c": (False, 0.99)}
+
+    def compare(ctx, candidate, current, tasks, split="val", n_boot=1000):
+        better, auroc = fake[str(candidate)]
+        return {"candidate": str(candidate), "better": better,
+                "tasks": {t: {"candidate_auroc": auroc} for t in tasks}}  # fmt: skip
+
+    monkeypatch.setattr(C, "compare", compare)
+    for order in (["a", "b", "c"], ["c", "b", "a"]):
+        assert C.choose(None, [Path(x) for x in order], Path("now"), ["super", "all"])["ships"] == "b"
+    assert C.choose(None, [Path("c")], Path("now"), ["super"])["ships"] is None
+    assert C.choose(None, [Path("b")], Path("now"), ["super"], "test")["ships"] is None

@@ -26,6 +26,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="extra WFDB folder to pretrain on (repeatable; default: ludb/)")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="processes for tokenisation")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--cpu-bf16", action="store_true",
+                   help="bf16 autocast on a CPU with native bf16 (always on CUDA)")  # fmt: skip
 
 
 def _context(args: argparse.Namespace):
@@ -38,6 +40,8 @@ def _context(args: argparse.Namespace):
     if unlabelled is None:
         ludb = args.data_root / "ludb"
         unlabelled = [ludb] if ludb.is_dir() else []
+    from training.engine import init_distributed
+
     preset = PRESETS[args.preset]
     return Context(
         data_root=args.data_root,
@@ -47,6 +51,7 @@ def _context(args: argparse.Namespace):
         workers=args.workers,
         unlabelled=unlabelled,
         progress=not args.no_progress,
+        dist=init_distributed(args.cpu_bf16),
     )
 
 
@@ -106,15 +111,21 @@ def cmd_run(args: argparse.Namespace) -> None:
         ctx.preset = replace(ctx.preset, recipe=replace(ctx.preset.recipe, **overrides))
     _ = ctx.ptbxl
     enc = pretrain(ctx, args.seed, args.method)
-    model, td, info = bundled_model(ctx, enc, args.seed, args.method)
-    # summed over epochs (evaluation included), so a resumed run reports its whole fine-tuning
-    ctx.timings["finetune_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
+    if args.frozen:
+        from training.probe import frozen_model
+
+        model, td, info = frozen_model(ctx, enc, args.seed, args.method)
+    else:
+        model, td, info = bundled_model(ctx, enc, args.seed, args.method)
+    # summed over epochs (evaluation included), so a resumed run reports its whole training
+    trained_s = round(sum(h["seconds"] for h in info["history"]), 1)
+    ctx.timings["heads_s" if args.frozen else "finetune_s"] = trained_s
     if not ctx.dist.main:
         return
-    ships = ctx.preset.ships and args.method == "clear"
-    out_dir = args.out or (REPO / "resources" / "models" if ships else ctx.run_dir)
-    name = args.name or ("clear-hug-bundled" if ships else f"{args.method}-hug-{ctx.preset.name}")
-    weights = export(ctx, model, td, name, out_dir, command_line(), args.method)
+    # nothing is shipped by default: `choose` decides on fold 9, then `--out resources/models
+    # --name clear-hug-bundled` exports the winner there (training/README.md)
+    name = args.name or f"{args.method}-{'hug-frozen' if args.frozen else 'hug'}-{ctx.preset.name}"
+    weights = export(ctx, model, td, name, args.out or ctx.run_dir, command_line(), args.method, args.frozen)
     card = json.loads(weights.with_suffix(".json").read_text())
     run_json = {"weights": str(weights), "card": str(weights.with_suffix(".json"))}
     (ctx.run_dir / "run.json").write_text(json.dumps(run_json))
@@ -149,6 +160,15 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_choose(args: argparse.Namespace) -> None:
+    """Fold-9 choice among saved classifiers: which one ships? (training/choose.py)"""
+    from training.choose import choose
+
+    tasks = args.tasks.split(",")
+    out = choose(_context(args), args.candidates, args.current, tasks, args.split, args.n_boot)
+    print(json.dumps(out, indent=1))
+
+
 def cmd_grid(args: argparse.Namespace) -> None:
     from training.grid import run_grid
 
@@ -159,7 +179,7 @@ def cmd_grid(args: argparse.Namespace) -> None:
 def cmd_results(args: argparse.Namespace) -> None:
     from training.grid import write_results
 
-    print(write_results(args.runs, args.out))
+    print(write_results(args.runs, args.out, args.ood))
 
 
 def cmd_rpeaks(args: argparse.Namespace) -> None:
@@ -227,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     rn = sub.choices["run"]
     rn.add_argument("--distill", type=float, help="overrides the preset's distillation weight")
     rn.add_argument("--layer-decay", type=float, help="overrides the preset's layer-wise lr decay")
+    rn.add_argument("--frozen", action="store_true",
+                    help="train only HUG heads on the frozen encoder (the paper's protocol)")  # fmt: skip
     ev = sub.choices["evaluate"]
     ev.add_argument("--model", type=Path, required=True)
     ev.add_argument("--task", default="super")
@@ -237,6 +259,12 @@ def main(argv: list[str] | None = None) -> None:
     gr.add_argument("--fractions", default="0.01,0.1,1.0")
     gr.add_argument("--seeds", type=int, default=5, help="seeds for fractions below 100 %% (at least 5)")
     gr.add_argument("--methods", default="clear-linear,clear-hug,random-linear,random-hug,finetune,scratch")
+    ch = sub.add_parser("choose", help=cmd_choose.__doc__)
+    _common(ch)
+    from training.choose import arguments as choose_arguments
+
+    choose_arguments(ch)
+    ch.set_defaults(fn=cmd_choose)
     pk = sub.add_parser("pack", help=cmd_pack.__doc__)
     _common(pk)
     pk.add_argument("--out", type=Path, required=True, help="pack folder (ptbxl/ and ludb/ inside)")
@@ -251,6 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     rs = sub.add_parser("results", help="write training/RESULTS.md from grid logs")
     rs.add_argument("--runs", type=Path, nargs="+", default=[REPO / "runs" / "bundled"])
     rs.add_argument("--out", type=Path, default=REPO / "training" / "RESULTS.md")
+    rs.add_argument("--ood", type=Path, default=ood.DEFAULT_OUT,
+                    help="the ood command's JSON, shown when present")  # fmt: skip
     rs.set_defaults(fn=cmd_results)
     rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's annotations")
     rp.add_argument("--data-root", type=Path, default=None)

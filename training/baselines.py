@@ -212,6 +212,7 @@ def train_cnn(
     seed: int = 0,
     min_steps: int = 0,
     progress: bool = False,
+    cpu_bf16: bool = False,
 ) -> tuple[nn.Module, Scaler, str, dict]:
     """Train ``arch`` on crops of ``signal`` (N, 12, W) with targets ``y``; returns the model at
     the epoch with the best fold-9 macro AUROC, its scaler, the aggregation that scored best on
@@ -238,8 +239,9 @@ def train_cnn(
         scores = {f"val_auroc_{a}": M.macro(val_y, p)[0] for a, p in probs.items()}
         return {**scores, "val_auroc": max(scores.values())}
 
-    model, info = fit(model, loss_fn, len(sample), loop, run_dir, phase, Dist(device=device), evaluate,
-                      "val_auroc", seed, progress=progress)  # fmt: skip
+    d = Dist(device=device, cpu_bf16=cpu_bf16)
+    model, info = fit(model, loss_fn, len(sample), loop, run_dir, phase, d, evaluate, "val_auroc", seed,
+                      progress=progress)  # fmt: skip
     return model, scaler, _agg(info), info
 
 
@@ -261,7 +263,7 @@ def run(ctx, arch: str, task: str, frac: float, seed: int, tag: str, min_steps: 
         t, dev = ctx.tensors, ctx.dist.device
         model, scaler, agg, info = train_cnn(
             arch, t.signal[tr.rows], t.length[tr.rows], torch.from_numpy(tr.y), t.signal[va.rows], va.y,
-            ctx.preset.baseline, ctx.run_dir, tag, dev, seed, min_steps, ctx.progress,
+            ctx.preset.baseline, ctx.run_dir, tag, dev, seed, min_steps, ctx.progress, ctx.dist.cpu_bf16,
         )  # fmt: skip
         every = ctx.ptbxl.cache.index_of(str(e) for e in ctx.ptbxl.ecg_id)
         probs = predict_windows(model, t.signal[every], scaler, dev)[agg]

@@ -15,8 +15,9 @@ def _ci(r: dict, key: str) -> str:
 
 def markdown(card: dict) -> str:
     arch, con, data, hw = card["architecture"], card["contract"], card["data"], card["hardware"]
-    pre = card["pretraining"]
+    pre, tr = card["pretraining"], card.get("training", {})
     folds = data["folds"]
+    how = tr.get("encoder") or f"fine-tuned end to end {tr.get('finetune')}, recipe {tr.get('recipe')}"
     lines = [
         f"# Model card: {card['name']}",
         "",
@@ -29,6 +30,7 @@ def markdown(card: dict) -> str:
         f"{arch['parameters']:,} parameters.",
         f"- Tokeniser: {card['tokenizer']}.",
         f"- Pretraining: {pre['label']}, {pre['objective']}.",
+        f"- Training: {how}; selection: {tr.get('selection')}.",
         f"- Preprocessing contract v{con['version']}: {con['fs']} Hz, band-pass {con['band_hz'][0]}-"
         f"{con['band_hz'][1]} Hz, {con['token_len']}-sample beat tokens, up to {con['max_beats']} beats per "
         f"lead, R-peaks by {con['rpeaks']}.",

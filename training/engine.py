@@ -1,5 +1,6 @@
 """The training loop shared by every phase: optimiser and schedule, torch DDP (``torchrun``),
-bf16 autocast on GPUs, resumable checkpoints, progress bars and a JSONL metrics log."""
+bf16 autocast on GPUs (and, asked for, on CPUs with native bf16), resumable checkpoints, progress
+bars and a JSONL metrics log."""
 
 from __future__ import annotations
 
@@ -36,13 +37,24 @@ class Dist:
     rank: int = 0
     world: int = 1
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    cpu_bf16: bool = False  # bf16 autocast on a CPU too, where it has native bf16 (``amp``)
 
     @property
     def main(self) -> bool:
         return self.rank == 0
 
+    @property
+    def amp(self) -> bool:
+        """bf16 autocast in the training steps: always on CUDA; on a CPU only when asked and the
+        CPU computes bf16 natively (AVX512-BF16 or AMX), where a fine-tuning step of the bundled
+        encoder takes 0.77 s against 1.9 s in fp32 (measured, 2 cores); emulated bf16 is slower."""
+        if self.device.type == "cuda":
+            return True
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        return self.cpu_bf16 and self.device.type == "cpu" and native
 
-def init_distributed() -> Dist:
+
+def init_distributed(cpu_bf16: bool = False) -> Dist:
     """Join the process group when launched by ``torchrun`` (gloo on CPU, NCCL on GPU)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     cuda = torch.cuda.is_available()
@@ -52,7 +64,7 @@ def init_distributed() -> Dist:
         torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo")
-    return Dist(dist.get_rank() if world > 1 else 0, world, device)
+    return Dist(dist.get_rank() if world > 1 else 0, world, device, cpu_bf16)
 
 
 def barrier(d: Dist) -> None:
@@ -126,7 +138,6 @@ def fit(
         sched.load_state_dict(state["sched"])
         start, best, history = state["epoch"] + 1, state["best"], state["history"]
         best_state = state.get("best_state")
-    amp = d.device.type == "cuda"
     for epoch in range(start, config.epochs):
         t0 = time.perf_counter()
         net.train()
@@ -142,7 +153,7 @@ def fit(
         )
         for step in bar:
             rows = mine[step * per_rank : (step + 1) * per_rank]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            with torch.autocast(d.device.type, dtype=torch.bfloat16, enabled=d.amp):
                 loss = loss_fn(net, rows, epoch * steps_per_epoch + step)
             opt.zero_grad(set_to_none=True)
             loss.backward()

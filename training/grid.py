@@ -48,25 +48,29 @@ from training.pipeline import (
 LABEL = {
     "clear-linear": "CLEAR, linear probe (frozen)",
     "clear-hug": "CLEAR-HUG (frozen encoder)",
+    "clear-hug-linear": "CLEAR-HUG with the paper's linear experts (frozen encoder)",
     **{f"{m.name}-{head}": f"{m.label}, {text}" for m in METHODS.values() if m.name != "clear"
        for head, text in (("linear", "linear probe (frozen)"), ("hug", "HUG head (frozen encoder)"))},
     "finetune": "CLEAR, full fine-tune",
     "random-linear": "random init, linear probe (frozen)",
     "random-hug": "random init, HUG (frozen encoder)",
+    "random-hug-linear": "random init, HUG with linear experts (frozen encoder)",
     "scratch": "supervised from scratch",
     "scratch-noamp": "supervised from scratch, no amplitude feature (ablation)",
     "xresnet1d101": "xresnet1d101, supervised 1-D CNN (PTB-XL benchmark recipe)",
     "inception1d": "inception1d, supervised 1-D CNN (PTB-XL benchmark recipe)",
 }  # fmt: skip
 RANDOM_INIT_SEED = 1234  # the frozen random-init encoder, the same for every head and task
-BUNDLED_GOAL = 0.90  # super macro AUROC on fold 10 (the issue's goal)
+BUNDLED_GOAL = 0.925  # super macro AUROC on fold 10 (issue 22: at least the xresnet1d101 benchmark's)
 CLEAR_GAIN = 0.01  # the bundled-model verdict's noise floor for a cell with one seed (fold 9)
 PER_CLASS_MAX = 5  # tasks with at most this many classes get a per-class table
 MIN_STEPS = 150  # small label fractions are repeated within epochs, so every run makes enough updates
 MIN_SEEDS = 5  # seeds of every cell below 100 % labels: a subset's luck is as large as the gaps measured
-# Methods the bundled model is compared with, task by task, at 100 % labels (``compare_with_bundled``);
-# a supervised baseline registered in ``RUNNERS`` joins by its name.
-BASELINES: list[str] = ["scratch", "xresnet1d101", "inception1d"]
+# What the bundled model must not fall below, task by task at 100 % labels (``compare_with_bundled``):
+# the supervised baselines (a method registered in ``RUNNERS`` joins by its name) and the frozen
+# HUG head on the random encoder, the model without pretraining (issue 22 found the old bundled
+# model below it).
+BASELINES: list[str] = ["scratch", "xresnet1d101", "inception1d", "random-hug"]
 # The frozen heads' input (pipeline.Standardise). Rows logged under another protocol (raw features,
 # "standardised" per lead and dimension) stay in grid.jsonl but are neither skipped as done nor reported.
 PROBE = "z-dim"
@@ -118,18 +122,19 @@ def _trained(ctx: Context, task: str, frac: float, seed: int, tag: str, encoder:
 
 
 def _bundled_run(ctx: Context, task: str) -> RunOut:
-    """The run's exported model as the 100 % fine-tuning cell of ``task``: it was fine-tuned under
-    the same protocol (multi-task), so training it again would only cost time. Its row names the
-    weights file, which is how ``compare_with_bundled`` finds it."""
+    """The run's exported model as the 100 % cell of ``task``: it was trained under the same
+    protocol (multi-task), so training it again would only cost time. Its row names the weights
+    file, which is how ``compare_with_bundled`` finds it; its fold-9 score is its card's."""
     from ecgviewer.ml.bundle import load_model
 
-    weights = Path(json.loads((ctx.run_dir / "run.json").read_text())["weights"])
-    lines = (ctx.run_dir / "metrics.jsonl").read_text().splitlines()
-    best = max((r for r in map(json.loads, lines) if r["phase"] == "finetune-bundled"),
-               key=lambda r: r["val_auroc"])  # fmt: skip
+    loaded = load_model(Path(json.loads((ctx.run_dir / "run.json").read_text())["weights"]))
     td = task_data(ctx, (task,), 1.0, 0)
-    info = {"epoch": best["epoch"], "bundled": weights.name}
-    return _predicted(ctx, load_model(weights).model, task, td, best[f"val_{task}_auroc"], info)
+    info = {"bundled": loaded.card["name"] + ".safetensors"}
+    log = map(json.loads, (ctx.run_dir / "metrics.jsonl").read_text().splitlines())
+    tuned = [r for r in log if r["phase"] == "finetune-bundled"]  # none for a frozen-encoder export
+    if tuned:
+        info["epoch"] = max(tuned, key=lambda r: r["val_auroc"])["epoch"]
+    return _predicted(ctx, loaded.model, task, td, loaded.card["labels"][task]["val"]["auroc"], info)
 
 
 def _finetune(ctx: Context, task: str, frac: float, seed: int, tag: str) -> RunOut:
@@ -205,10 +210,12 @@ def _done(path: Path) -> set[tuple]:
 
 
 def frozen(method: str) -> tuple[str | None, str] | None:
-    """(pretraining method or None for random init, head) of a frozen-encoder grid method."""
-    ssl, _, head = method.rpartition("-")
-    if head in HEADS and (ssl in METHODS or ssl == "random"):
-        return (None if ssl == "random" else ssl), head
+    """(pretraining method or None for random init, head) of a frozen-encoder grid method
+    (``<method>-<head>``; a head's name may hold a dash, ``hug-linear``)."""
+    for head in sorted(HEADS, key=len, reverse=True):
+        ssl = method.removesuffix(f"-{head}")
+        if ssl != method and (ssl in METHODS or ssl == "random"):
+            return (None if ssl == "random" else ssl), head
     return None
 
 
@@ -259,7 +266,7 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                 tag = f"grid-{method}-{PROBE}-{task}-{frac}-{seed}"  # not an old run's checkpoint
                 ssl = frozen(method)[0]
                 if ssl not in feats:
-                    feats[ssl] = _features(ctx, pretrain(ctx, method=ssl) if ssl else None)
+                    feats[ssl] = features(ctx, pretrain(ctx, method=ssl) if ssl else None)
                 res = _frozen_run(ctx, *feats[ssl], method, task, frac, seed, tag)
             else:
                 tag = f"grid-{method}-{task}-{frac}-{seed}"
@@ -283,7 +290,7 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
     return out
 
 
-def _features(ctx: Context, encoder: Path | None) -> tuple[np.ndarray, torch.Tensor]:
+def features(ctx: Context, encoder: Path | None) -> tuple[np.ndarray, torch.Tensor]:
     """The cache rows with a record and their frozen lead-[CLS] features, kept on disk beside the
     run (keyed by the encoder's SHA-256, or the fixed random-init seed), so later grid invocations
     skip the encoder pass."""
@@ -415,6 +422,7 @@ def _goals(rows: list[dict], cards: list[dict]) -> list[str]:
         (a, b, (0.01, 0.1, 1.0)) for a, b in (("clear-linear", "random-linear"), ("clear-hug", "random-hug"))
     ]
     checks.append(("finetune", "scratch", (0.01, 0.1)))
+    checks.append(("clear-hug", "clear-hug-linear", (0.01, 0.1, 1.0)))  # our HUG experts vs the paper's
     for ours, base, fracs in checks:
         for f in fracs:
             pairs = _seed_pairs(rows, ours, base, "super", f)
@@ -506,7 +514,8 @@ def _bold(value: float, bold: bool) -> str:
 def _compared(rows: list[dict]) -> list[str]:
     """The pretraining methods side by side (frozen encoder) with their ranks and the verdict."""
     lines = []
-    for head, title in (("hug", "HUG head"), ("linear", "linear probe")):
+    for head, title in (("hug", "HUG head"), ("hug-linear", "the paper's linear HUG head"),
+                        ("linear", "linear probe")):  # fmt: skip
         rk = rank_methods(rows, head)
         if rk is None:
             continue
@@ -554,8 +563,9 @@ def _bundled_verdict(winner: str, label: str, seeds: dict, means: dict, cells: l
             f"{verdict}.")  # fmt: skip
 
 
-def write_results(runs: list[Path], out: Path) -> Path:
-    """Generate RESULTS.md from the grid logs and the bundled model card of ``runs``."""
+def write_results(runs: list[Path], out: Path, ood: Path | None = None) -> Path:
+    """Generate RESULTS.md from the grid logs and the bundled model card of ``runs``, and the
+    out-of-distribution section from ``ood`` (``python -m training ood``'s JSON) when it exists."""
     rows = []
     cards = []
     for run in runs:
@@ -614,6 +624,10 @@ def write_results(runs: list[Path], out: Path) -> Path:
                 )
             lines.append("")
         lines += _per_class(rows, task, fracs)
+    if ood is not None and ood.is_file():
+        from training.ood import markdown
+
+        lines += [markdown(json.loads(ood.read_text())), ""]
     lines += ["Hardware of this machine when the file was written: " + json.dumps(hardware()), ""]
     out.write_text("\n".join(lines))
     return out

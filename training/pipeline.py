@@ -136,8 +136,9 @@ def pretrain(ctx: Context, seed: int = 0, method: str = "clear") -> Path:
     phase = "pretrain" if method == "clear" else f"pretrain-{method}"
     info_path = ctx.run_dir / f"{phase}.json"
     if out.is_file():
-        if info_path.is_file():
-            ctx.timings.update(json.loads(info_path.read_text()))
+        if info_path.is_file():  # the same keys a fresh run reports (the file holds more)
+            done = json.loads(info_path.read_text())
+            ctx.timings.update({k: done[k] for k in ("pretrain_s", "pretrain_records") if k in done})
         return out
     pt = ctx.ptbxl
     _, train = pt.split("all", D.TRAIN_FOLDS)
@@ -521,9 +522,11 @@ def export(
     out_dir: Path,
     command: list[str],
     method: str = "clear",
+    frozen: bool = False,
 ) -> Path:
     """Write ``<out_dir>/<name>.safetensors`` and its model card (JSON + Markdown); ``method`` is
-    the pretraining objective of the encoder."""
+    the pretraining objective of the encoder, ``frozen`` says that only the heads were trained
+    (``training/probe.py``)."""
     from training.card import markdown
 
     t0 = time.perf_counter()
@@ -545,7 +548,7 @@ def export(
         }  # fmt: skip
     pt = ctx.ptbxl
     ctx.timings["export_s"] = round(time.perf_counter() - t0, 1)
-    phases = ("tokenise_s", "pretrain_s", "finetune_s", "export_s")
+    phases = ("tokenise_s", "pretrain_s", "finetune_s", "heads_s", "export_s")
     ctx.timings["total_s"] = round(sum(ctx.timings.get(k) or 0.0 for k in phases), 1)
     card = {
         "name": name,
@@ -568,9 +571,12 @@ def export(
         },
         "training": {
             "pretrain": ctx.preset.schedules.get(method, ctx.preset.pretrain).to_dict(),
-            "finetune": ctx.preset.finetune.to_dict(),
-            "recipe": ctx.preset.recipe.to_dict(),
-            "selection": "epoch with the best mean fold-9 macro AUROC over the tasks",
+            **({"encoder": "frozen after pretraining; one HUG head per task trained on its cached lead "
+                           "features, z-scored per dimension (folded into the heads' first layers)",
+                "heads": ctx.preset.probe.to_dict(),
+                "selection": "per task, the epoch with the best fold-9 macro AUROC"} if frozen else
+               {"finetune": ctx.preset.finetune.to_dict(), "recipe": ctx.preset.recipe.to_dict(),
+                "selection": "epoch with the best mean fold-9 macro AUROC over the tasks"}),
         },
         "contract": {"version": contract.CONTRACT_VERSION, "fs": contract.FS, "band_hz": contract.BAND,
                      "token_len": contract.TOKEN_LEN, "max_beats": contract.MAX_BEATS,

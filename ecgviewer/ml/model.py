@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -191,15 +192,18 @@ class LinearHead(nn.Module):
 class HUGHead(nn.Module):
     """Hierarchical lead-Unified Group head (§2.5): lead groups -> pairs -> all -> classifier.
 
-    Each expert is Linear + GELU; the 7 group vectors are averaged before the classifier, and
+    Each expert is Linear + GELU here (a deviation, training/README.md); ``linear=True`` gives the
+    paper's linear experts (CLEAR-HUG ``utils/moe.py``), whose whole head is then one affine map of
+    the 12 lead vectors. The 7 group vectors are averaged before the classifier, and
     ``group_vectors`` exposes them so the viewer can explain per lead system.
     """
 
-    def __init__(self, dim: int, n_classes: int, dropout: float = 0.1) -> None:
+    def __init__(self, dim: int, n_classes: int, dropout: float = 0.1, linear: bool = False) -> None:
         super().__init__()
-        self.groups = nn.ModuleList(_expert(dim) for _ in HUG_GROUPS)
-        self.pairs = nn.ModuleList(_expert(dim) for _ in HUG_PAIRS)
-        self.top = _expert(dim)
+        expert = partial(_expert, linear=linear)
+        self.groups = nn.ModuleList(expert(dim) for _ in HUG_GROUPS)
+        self.pairs = nn.ModuleList(expert(dim) for _ in HUG_PAIRS)
+        self.top = expert(dim)
         self.drop = nn.Dropout(dropout)
         self.fc = nn.Linear(dim, n_classes)
 
@@ -219,7 +223,8 @@ class HUGHead(nn.Module):
         return self.fc(self.drop(self.group_vectors(cls).mean(dim=1)))
 
 
-HEADS = {"linear": LinearHead, "hug": HUGHead}
+# "hug-linear": the paper-faithful HUG, compared with ours in the training grid.
+HEADS = {"linear": LinearHead, "hug": HUGHead, "hug-linear": partial(HUGHead, linear=True)}
 
 
 class Classifier(nn.Module):
@@ -260,8 +265,8 @@ class Classifier(nn.Module):
         return {task: head(cls) for task, head in self.heads.items()}
 
 
-def _expert(dim: int) -> nn.Module:
-    return nn.Sequential(nn.Linear(dim, dim), nn.GELU())
+def _expert(dim: int, linear: bool = False) -> nn.Module:
+    return nn.Sequential(nn.Linear(dim, dim), *([] if linear else [nn.GELU()]))
 
 
 def _init(m: nn.Module) -> None:

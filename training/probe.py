@@ -1,0 +1,57 @@
+"""A classifier as the CLEAR-HUG paper evaluates its encoder: the pretrained encoder frozen and one
+HUG head per task trained on its cached lead features (``pipeline.train_head``, the grid's frozen
+cells), then folded into a plain ``Classifier`` so that the app, its attributions and the model
+card treat it as any other model.
+
+The heads train on features z-scored per dimension (``pipeline.Standardise``). That z-score is an
+affine map of each lead vector, so it folds exactly into the first layer that reads the lead
+vectors: every HUG group expert's Linear (each applied per lead before any averaging) or the
+linear head's fc (the mean over leads commutes with an affine map). The exported model therefore
+has the same architecture and parameter count as a fine-tuned one.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ecgviewer.ml.model import Classifier, HUGHead, LinearHead
+from training.pipeline import Context, Standardise, TaskData, load_encoder, task_data, train_head
+
+
+@torch.no_grad()
+def fold_standardise(std: Standardise, head: nn.Module) -> nn.Module:
+    """``head`` with ``std`` folded into it: ``fold(std, head)(x) == head(std(x))`` (in place)."""
+    if isinstance(head, HUGHead):
+        firsts = [expert[0] for expert in head.groups]
+    elif isinstance(head, LinearHead):
+        firsts = [head.fc]
+    else:
+        raise TypeError(f"cannot fold a z-score into {type(head).__name__}")
+    for lin in firsts:
+        w = lin.weight / std.sd
+        lin.bias -= w @ std.mean
+        lin.weight.copy_(w)
+    return head
+
+
+def frozen_model(ctx: Context, encoder_path, seed: int = 0, method: str = "clear", head: str = "hug"
+                 ) -> tuple[Classifier, TaskData, dict]:  # fmt: skip
+    """``method``'s frozen encoder with a ``head`` per task of the preset, each trained on all the
+    training labels and selected on fold 9. The heads are the grid's own 100 % cells (the same
+    checkpoint tag), so a head the grid has trained is not trained again."""
+    from training.grid import PROBE, features
+
+    enc = load_encoder(encoder_path, ctx.preset.encoder, seed)
+    rows, feats = features(ctx, encoder_path)
+    tasks = ctx.preset.tasks
+    td = task_data(ctx, tasks, 1.0, seed)
+    model = Classifier(enc.config, {t: len(td.classes[t]) for t in tasks}, head)
+    model.encoder.load_state_dict(enc.state_dict())
+    history = []
+    for task in tasks:
+        tag = f"grid-{method}-{head}-{PROBE}-{task}-1.0-{seed}"
+        trained, _, info = train_head(ctx, feats, rows, task, 1.0, seed, head, tag)
+        model.heads[task].load_state_dict(fold_standardise(trained[0], trained[1]).state_dict())
+        history += [{"task": task, **r} for r in info["history"]]
+    return model.eval(), td, {"history": history}
