@@ -231,7 +231,7 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     assert len(list(tiny.run_dir.glob("features-*.pt"))) == 2  # frozen features kept for re-runs
 
     out = tiny.root / "RESULTS.md"
-    res = _cli("results", "--runs", tiny.run_dir, "--out", out)
+    res = _cli("results", "--runs", tiny.run_dir, "--out", out, "--shipped", tiny.weights)
     assert res.stdout.strip() == str(out)
     md = out.read_text()
     assert "## Bundled model `clear-hug-tiny`" in md
@@ -249,7 +249,7 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     old["test"] = old["test"] | {"auroc": 0.0123}
     with grid.open("a") as fh:
         fh.write(json.dumps(old) + "\n")
-    _cli("results", "--runs", tiny.run_dir, "--out", out)
+    _cli("results", "--runs", tiny.run_dir, "--out", out, "--shipped", tiny.weights)
     assert out.read_text().split("Hardware of this machine")[0] == md.split("Hardware of this machine")[0]
 
 
@@ -378,7 +378,7 @@ def test_grid_compares_pretraining_methods(tiny: TinyRun) -> None:
     for method in ("jepa", "physioclr", "acl"):  # pretrained once, by the smoke runs or here
         assert (tiny.run_dir / f"encoder-{method}.safetensors").is_file()
     out = tiny.root / "RESULTS-methods.md"
-    _cli("results", "--runs", tiny.run_dir, "--out", out)
+    _cli("results", "--runs", tiny.run_dir, "--out", out, "--shipped", tiny.weights)
     md = out.read_text()
     assert "## Pretraining runs" in md and "| ECG-JEPA |" in md and "| ACL-ECG |" in md
     title = "## Pretraining methods compared: linear probe on the frozen encoder"

@@ -179,7 +179,7 @@ def cmd_grid(args: argparse.Namespace) -> None:
 def cmd_results(args: argparse.Namespace) -> None:
     from training.grid import write_results
 
-    print(write_results(args.runs, args.out, args.ood))
+    print(write_results(args.runs, args.out, args.ood, args.shipped))
 
 
 def cmd_rpeaks(args: argparse.Namespace) -> None:
@@ -281,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     rs.add_argument("--out", type=Path, default=REPO / "training" / "RESULTS.md")
     rs.add_argument("--ood", type=Path, default=ood.DEFAULT_OUT,
                     help="the ood command's JSON, shown when present")  # fmt: skip
+    rs.add_argument("--shipped", type=Path, help="the bundled model's weights (default: the app's)")
     rs.set_defaults(fn=cmd_results)
     rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's annotations")
     rp.add_argument("--data-root", type=Path, default=None)

@@ -326,9 +326,14 @@ def _occlusion(
                 feature_mask=mask[None].to(dev),
                 perturbations_per_eval=BATCH,
             )
+            flat = mask.reshape(-1).numpy()
             per_id = np.zeros(n + 1)
-            per_id[mask.reshape(-1).numpy()] = out.reshape(-1).double().cpu().numpy()  # one value per id
-            return per_id[:n]
+            per_id[flat] = out.reshape(-1).double().cpu().numpy()  # one value per id
+            # zeroing a feature that is all zero already (a missing lead) is no change: exactly 0,
+            # not the float noise of a batched forward against a single one
+            moved = np.zeros(n + 1, dtype=bool)
+            moved[flat[(one[0] != 0).reshape(-1).cpu().numpy()]] = True
+            return np.where(moved, per_id, 0.0)[:n]
 
         ids = torch.from_numpy(np.ascontiguousarray(model_input.beat_of[k]))
         beats[k] = drops(ids, NO_BEAT).reshape(N_LEADS, N_BEATS)
