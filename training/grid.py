@@ -139,6 +139,13 @@ def _bundled_run(ctx: Context, task: str) -> RunOut:
     return _predicted(ctx, loaded.model, task, td, loaded.card["labels"][task]["val"]["auroc"], info)
 
 
+def _exported(ctx: Context, task: str, frac: float) -> RunOut:
+    """The run's exported classifier (``run.json``): trained on all the labels, so only a 100 % cell."""
+    if frac < 1:
+        raise ValueError(f"'exported' is the run's model trained on 100 % of the labels, not {frac:.0%}")
+    return _bundled_run(ctx, task)
+
+
 def _finetune(ctx: Context, task: str, frac: float, seed: int, tag: str) -> RunOut:
     """CLEAR's encoder fine-tuned; at 100 % labels of a task the exported model has, that model."""
     if frac >= 1 and task in ctx.preset.tasks and (ctx.run_dir / "run.json").is_file():
@@ -166,7 +173,7 @@ def _cnn(ctx: Context, task: str, frac: float, seed: int, tag: str, arch: str) -
 # Every method that trains its own model (all but the frozen-encoder heads, see ``frozen``).
 RUNNERS: dict[str, Runner] = {
     "finetune": _finetune,
-    "exported": lambda ctx, task, frac, seed, tag: _bundled_run(ctx, task),  # its card's own fold-9 choice
+    "exported": lambda ctx, task, frac, seed, tag: _exported(ctx, task, frac),
     "scratch": partial(_from_scratch, amplitude=True),
     "scratch-noamp": partial(_from_scratch, amplitude=False),
     "xresnet1d101": partial(_cnn, arch="xresnet1d101"),
