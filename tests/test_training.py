@@ -96,7 +96,8 @@ def test_tiny_run_exports_loadable_model_with_card(tiny: TinyRun) -> None:
     card states what the app and a reader rely on (hash, intended use, contract, thresholds,
     the surfacing rule, and fine-tuning ids that never touch the validation or test folds)."""
     from ecgviewer.ml import contract
-    from ecgviewer.ml.bundle import load_model, sha256
+    from ecgviewer.ml.bundle import load_model
+    from ecgviewer.weights import sha256
     from training import pipeline
     from training.data import TRAIN_FOLDS, load_labels
 
@@ -287,7 +288,7 @@ def test_the_heads_z_score_folds_into_their_first_layer(head: str) -> None:
     export is a plain Classifier of the same size."""
     import torch
 
-    from ecgviewer.ml.model import HEADS
+    from ecgviewer.ml.heads import HEADS
     from training.pipeline import Standardise
     from training.probe import fold_standardise
 
@@ -325,6 +326,41 @@ def test_a_frozen_encoder_export_runs_in_the_app(tiny: TinyRun, tmp_path: Path) 
     for task in card["labels"]:
         best = max(r["val_auroc"] for r in log if r["phase"] == f"grid-clear-hug-z-dim-{task}-1.0-0")
         assert card["labels"][task]["val"]["auroc"] == pytest.approx(best, abs=1e-6)
+
+
+def test_lp_ft_starts_from_the_probe_heads(tiny: TinyRun, tmp_path: Path) -> None:
+    """``run --from-probe`` (LP-FT): fine-tuning starts from the frozen-encoder heads, not from
+    random ones: with a zero learning rate the fine-tuned model is the probe, parameter for
+    parameter; the CLI run reports both phases and its card says so."""
+    from dataclasses import replace
+
+    import torch
+
+    from training.engine import LoopConfig
+    from training.pipeline import Context, bundled_model
+    from training.presets import PRESETS
+    from training.probe import frozen_model
+
+    run_dir, cli_dir = tmp_path / "run", tmp_path / "cli"
+    for d in (run_dir, cli_dir):
+        d.mkdir()
+        for f in ("encoder.safetensors", "pretrain.json"):
+            shutil.copy(tiny.run_dir / f, d / f)
+    ctx = Context(tiny.data_root, run_dir, tiny.cache_dir, PRESETS["tiny"], progress=False)
+    ctx.preset = replace(ctx.preset, finetune=LoopConfig(epochs=1, batch_size=32, lr=0.0))
+    enc = run_dir / "encoder.safetensors"
+    probe = frozen_model(ctx, enc)[0]
+    still = bundled_model(ctx, enc, init=probe)[0].state_dict()
+    assert all(torch.equal(v, still[k]) for k, v in probe.state_dict().items())
+    fresh = bundled_model(ctx, enc)[0].state_dict()
+    assert not all(torch.equal(v, fresh[k]) for k, v in probe.state_dict().items() if k.startswith("heads."))
+
+    _cli("run", "--preset", "tiny", "--data-root", tiny.data_root, "--run-dir", cli_dir, "--cache-dir",
+         tiny.cache_dir, "--out", tmp_path / "model", "--from-probe", "--no-progress")  # fmt: skip
+    card = json.loads((tmp_path / "model" / "clear-hug-tiny.json").read_text())
+    assert card["training"]["recipe"]["from_probe"] and card["timings"]["heads_s"] > 0
+    assert card["timings"]["finetune_s"] > 0
+    assert "LP-FT" in (tmp_path / "model" / "clear-hug-tiny.md").read_text()
 
 
 @pytest.mark.parametrize("method", ["jepa", "physioclr", "acl"])

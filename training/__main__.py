@@ -102,24 +102,24 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     """The whole pipeline for a preset and a method: tokenise, pretrain, fine-tune, evaluate, export."""
     from training.pipeline import bundled_model, command_line, export, pretrain
+    from training.probe import frozen_model
 
     t0 = time.perf_counter()
     ctx = _context(args)
-    given = (("distill", args.distill), ("layer_decay", args.layer_decay))
+    given = (("distill", args.distill), ("layer_decay", args.layer_decay), ("from_probe", args.from_probe))
     overrides = {k: v for k, v in given if v is not None}
     if overrides:
         ctx.preset = replace(ctx.preset, recipe=replace(ctx.preset.recipe, **overrides))
     _ = ctx.ptbxl
     enc = pretrain(ctx, args.seed, args.method)
-    if args.frozen:
-        from training.probe import frozen_model
-
+    # times are summed over epochs (evaluation included), so a resumed run reports its whole training
+    if args.frozen or ctx.preset.recipe.from_probe:
         model, td, info = frozen_model(ctx, enc, args.seed, args.method)
-    else:
-        model, td, info = bundled_model(ctx, enc, args.seed, args.method)
-    # summed over epochs (evaluation included), so a resumed run reports its whole training
-    trained_s = round(sum(h["seconds"] for h in info["history"]), 1)
-    ctx.timings["heads_s" if args.frozen else "finetune_s"] = trained_s
+        ctx.timings["heads_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
+    if not args.frozen:
+        init = model if ctx.preset.recipe.from_probe else None
+        model, td, info = bundled_model(ctx, enc, args.seed, args.method, init)
+        ctx.timings["finetune_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
     if not ctx.dist.main:
         return
     # nothing is shipped by default: `choose` decides on fold 9, then `--out resources/models
@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     rn = sub.choices["run"]
     rn.add_argument("--distill", type=float, help="overrides the preset's distillation weight")
     rn.add_argument("--layer-decay", type=float, help="overrides the preset's layer-wise lr decay")
+    rn.add_argument("--from-probe", action="store_true", default=None,
+                    help="LP-FT: fine-tune from the frozen-encoder heads (overrides the preset)")  # fmt: skip
     rn.add_argument("--frozen", action="store_true",
                     help="train only HUG heads on the frozen encoder (the paper's protocol)")  # fmt: skip
     ev = sub.choices["evaluate"]

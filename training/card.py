@@ -18,6 +18,8 @@ def markdown(card: dict) -> str:
     pre, tr = card["pretraining"], card.get("training", {})
     folds = data["folds"]
     how = tr.get("encoder") or f"fine-tuned end to end {tr.get('finetune')}, recipe {tr.get('recipe')}"
+    if (tr.get("recipe") or {}).get("from_probe"):
+        how = f"HUG heads first trained on the frozen encoder (LP-FT, Kumar et al. 2022), then {how}"
     lines = [
         f"# Model card: {card['name']}",
         "",

@@ -17,8 +17,11 @@ import torch
 from torch import nn
 
 from ecgviewer.ml import bundle, contract
-from ecgviewer.ml.model import HEADS, Classifier, Encoder, EncoderConfig
+from ecgviewer.ml.beats import Encoder, EncoderConfig
+from ecgviewer.ml.heads import HEADS
+from ecgviewer.ml.model import Classifier
 from ecgviewer.ml.patches import PatchConfig
+from ecgviewer.weights import write_card
 from training import data as D
 from training import metrics as M
 from training.augment import augment, tokenise_batch
@@ -314,6 +317,7 @@ def train_classifier(
     phase: str,
     min_steps: int = 0,
     recipe: Recipe | None = None,
+    init: Classifier | None = None,
 ) -> tuple[Classifier, TaskData, dict]:
     """Full fine-tuning (or training from scratch) of encoder + heads, selected on fold 9.
 
@@ -321,12 +325,15 @@ def train_classifier(
     that many updates; the epoch count (and so the number of fold-9 evaluations) stays fixed.
     ``recipe`` (default: plain fine-tuning) adds signal-space augmentation, layer-wise
     learning-rate decay and distillation from the supervised baselines' mean probabilities.
+    ``init``, a classifier of the same shape, gives the starting heads too (LP-FT).
     """
     recipe = recipe or Recipe()
     td = task_data(ctx, tasks, frac, seed)
     seed_all(seed)
     model = Classifier(encoder.config, {t: len(td.classes[t]) for t in tasks}, head)
     model.encoder.load_state_dict(encoder.state_dict())
+    if init is not None:
+        model.load_state_dict(init.state_dict())
     rows, y, has = _joint_rows(td)
     tensors, dev = ctx.tensors, ctx.dist.device
     if recipe.distill > 0:
@@ -482,12 +489,16 @@ def hardware() -> dict:
 
 
 def bundled_model(
-    ctx: Context, encoder_path: Path, seed: int = 0, method: str = "clear"
+    ctx: Context, encoder_path: Path, seed: int = 0, method: str = "clear", init: Classifier | None = None
 ) -> tuple[Classifier, TaskData, dict]:
-    """The exported classifier: ``method``'s encoder fine-tuned with a HUG head on every label."""
+    """The exported classifier: ``method``'s encoder fine-tuned with a HUG head on every label;
+    ``init`` (the frozen-encoder probe, ``training/probe.py``) gives the starting heads (LP-FT)."""
     enc = load_encoder(encoder_path, ctx.preset.encoder, seed)
     phase = "finetune-bundled" if method == "clear" else f"finetune-{method}"
-    return train_classifier(ctx, enc, ctx.preset.tasks, 1.0, seed, "hug", phase, recipe=ctx.preset.recipe)
+    phase += "-lpft" if init is not None else ""
+    return train_classifier(
+        ctx, enc, ctx.preset.tasks, 1.0, seed, "hug", phase, recipe=ctx.preset.recipe, init=init
+    )
 
 
 def evaluate_split(model: Classifier, ctx: Context, task: str, split: str, n_boot: int = 1000) -> dict:
@@ -600,7 +611,7 @@ def export(
         "hardware": hardware(),
         "weights_sha256": digest,
     }  # fmt: skip
-    bundle.write_card(weights, card, markdown(card))
+    write_card(weights, card, markdown(card))
     return weights
 
 
