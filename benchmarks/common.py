@@ -56,9 +56,9 @@ class ShownPaper:
     def __init__(self, layout: str = "3x4+1") -> None:
         from PySide6 import QtWidgets
 
-        from ecgviewer.gui.export import ensure_app
         from ecgviewer.gui.paper import PaperView
         from ecgviewer.render.options import ViewOptions
+        from ecgviewer.render.painting import ensure_app
 
         self.QtWidgets = QtWidgets
         self.app = ensure_app()

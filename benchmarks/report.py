@@ -9,13 +9,13 @@ from formats import _median_ms
 
 
 def bench_report(sample: Path, repeats: int) -> dict:
-    from ecgviewer.gui.export import ensure_app
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.pipeline import measure_recording
     from ecgviewer.ml import session
     from ecgviewer.ml.infer import Analyzer
     from ecgviewer.render.options import ViewOptions
+    from ecgviewer.render.painting import ensure_app
     from ecgviewer.report import make, pages
 
     ensure_app()

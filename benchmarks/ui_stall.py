@@ -154,9 +154,9 @@ def child(repeats: int, where_ms: float | None) -> dict:
 
     from ecgviewer.assets import sample_path
     from ecgviewer.gui import workers
-    from ecgviewer.gui.export import ensure_app
     from ecgviewer.gui.main_window import MainWindow
     from ecgviewer.gui.settings import Settings
+    from ecgviewer.render.painting import ensure_app
 
     ensure_app()
 

@@ -65,7 +65,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise EcgError(f"--filter: {exc}") from None
     rec = load(args.file)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from ecgviewer.gui.export import render_image, save_image
+    from ecgviewer.gui.export import render_image
+    from ecgviewer.render.painting import save_image
 
     image = render_image(rec, options, t0=args.start, dpi=args.dpi)
     save_image(image, args.out)
@@ -256,7 +257,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in (".pdf", ".png"):
         raise EcgError(f"--out {args.out}: a report is written as .pdf or .png")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from ecgviewer.gui.export import ensure_app
+    from ecgviewer.render.painting import ensure_app
 
     ensure_app()
     paper = args.paper or pages.default_paper()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -10,6 +11,24 @@ STANDARD_LEADS: tuple[str, ...] = (
     "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
 )  # fmt: skip
 LIMB_LEADS = STANDARD_LEADS[:6]
+FLAT_MV = 0.01  # a lead whose peak-to-peak stays below this carries no ECG (10 uV)
+
+# HUG's lead-system groups (seed-methods.md §2.5) as indices into STANDARD_LEADS, and the pairs
+# of groups its second level mixes.
+HUG_GROUPS: tuple[tuple[int, ...], ...] = ((0, 1, 2), (3, 4, 5), (6, 7, 8, 9, 10, 11))
+HUG_PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (1, 2), (0, 2))
+HUG_LEAD_GROUPS: dict[str, tuple[str, ...]] = {
+    name: tuple(STANDARD_LEADS[i] for i in idx)
+    for name, idx in zip(("limb", "augmented", "precordial"), HUG_GROUPS, strict=True)
+}
+# Conventional contiguous territories (shared docs, viewer-anchors §3.3); aVR stands alone.
+TERRITORIES: dict[str, tuple[str, ...]] = {
+    "inferior": ("II", "III", "aVF"),
+    "lateral": ("I", "aVL", "V5", "V6"),
+    "septal": ("V1", "V2"),
+    "anterior": ("V3", "V4"),
+    "aVR": ("aVR",),
+}
 
 # Cabrera order shows the frontal leads in their anatomical sequence with aVR inverted
 # (AHA/ACCF/HRS 2007 Part I endorses it as an alternative display).
@@ -49,3 +68,28 @@ def derive_limb_leads(lead_i: np.ndarray, lead_ii: np.ndarray) -> dict[str, np.n
         "aVL": lead_i - lead_ii / 2,
         "aVF": lead_ii - lead_i / 2,
     }
+
+
+def standard_leads(signals: np.ndarray, leads: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder to the 12 standard leads; absent, all-NaN or flat leads become zeros.
+
+    Returns (12, n) float32 with NaNs interpolated, and a bool (12,) "present" mask.
+    """
+    n = signals.shape[-1]
+    out = np.zeros((len(STANDARD_LEADS), n), dtype=np.float32)
+    present = np.zeros(len(STANDARD_LEADS), dtype=bool)
+    index = {name: i for i, name in enumerate(leads)}
+    for k, lead in enumerate(STANDARD_LEADS):
+        if lead not in index:
+            continue
+        x = np.asarray(signals[index[lead]], dtype=np.float32)
+        ok = np.isfinite(x)
+        if not ok.any():
+            continue
+        if not ok.all():
+            x = np.interp(np.arange(n), np.flatnonzero(ok), x[ok]).astype(np.float32)
+        if np.ptp(x) < FLAT_MV:
+            continue
+        out[k] = x
+        present[k] = True
+    return out, present

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgviewer.leads import LIMB_LEADS, STANDARD_LEADS, canonical_lead
+from ecgviewer.leads import FLAT_MV, LIMB_LEADS, STANDARD_LEADS, canonical_lead
 from ecgviewer.sources import ArraySource, DerivedLimbSource, SignalSource
 
 # Amplitude checks: an ECG in mV rarely exceeds +-10 mV; a lead with less than 10 uV
 # peak-to-peak carries no signal.
 IMPLAUSIBLE_MV = 50.0
-FLAT_MV = 0.01
 CHECK_SECONDS = 60.0  # lazy (long) records are checked on their first minute only
 
 

@@ -79,8 +79,8 @@ def run(out: Path | None = None, say: Callable[[str], None] = print) -> None:
         _require(hr is not None and 30 < hr < 200, "a heart rate is measured")
         info["detail"] = f"HR {hr:.0f} bpm, QRS {m.values['qrs'].value or float('nan'):.0f} ms"
     with _step("report", say) as info:
-        from ecgviewer.gui.export import ensure_app, image_array
         from ecgviewer.render.options import ViewOptions
+        from ecgviewer.render.painting import ensure_app, image_array
         from ecgviewer.report import make, pages
 
         ensure_app()

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import EncoderConfig
+from ecgviewer.ml.beats import EncoderConfig
 from training.acl import (
     REGION_NAMES,
     REGIONS,

@@ -16,7 +16,7 @@ from ecgviewer.assets import model_path
 from ecgviewer.cli import main
 from ecgviewer.errors import EcgError
 from ecgviewer.ml import report
-from ecgviewer.ml.bundle import sha256
+from ecgviewer.weights import sha256
 
 SCHEMA = json.loads(report.SCHEMA.read_text())
 

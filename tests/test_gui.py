@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ecgviewer.gui.export import image_array
 from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
 from ecgviewer.render.options import THEMES
+from ecgviewer.render.painting import image_array
 from tests.helpers import mask, shown_window
 
 

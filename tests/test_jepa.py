@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ecgviewer.io import load
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import Attention
+from ecgviewer.ml.layers import Attention
 from ecgviewer.ml.patches import (
     CropaAttention,
     PatchConfig,

@@ -15,20 +15,13 @@ import torch
 from torch import Tensor
 
 from ecgviewer.errors import EcgError
+from ecgviewer.leads import HUG_GROUPS
 from ecgviewer.ml import contract
-from ecgviewer.ml.bundle import load_model, save_model, sha256, write_card
-from ecgviewer.ml.model import (
-    HEADS,
-    HUG_GROUPS,
-    N_LEADS,
-    Classifier,
-    Encoder,
-    EncoderConfig,
-    HUGHead,
-    LinearHead,
-    normalise_tokens,
-    view_allowed,
-)
+from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig, normalise_tokens, view_allowed
+from ecgviewer.ml.bundle import load_model, save_model
+from ecgviewer.ml.heads import HEADS, HUGHead, LinearHead
+from ecgviewer.ml.model import Classifier
+from ecgviewer.weights import sha256, write_card
 from training.clear import ClearPretrainer, DecoderConfig, decoder_allowed, random_mask
 
 N_BEATS = contract.MAX_BEATS

@@ -13,7 +13,7 @@ import torch
 
 from ecgviewer.leads import canonical_lead
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import EncoderConfig
+from ecgviewer.ml.beats import EncoderConfig
 from training.batch import Batch
 from training.physioclr import (
     FEATURES,

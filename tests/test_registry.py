@@ -21,7 +21,7 @@ from ecgviewer.cli import main
 from ecgviewer.errors import EcgError
 from ecgviewer.gui.settings import Settings
 from ecgviewer.ml import registry
-from ecgviewer.ml.bundle import sha256
+from ecgviewer.weights import sha256
 
 BUNDLED = assets.model_path()
 

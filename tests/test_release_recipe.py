@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import Classifier, EncoderConfig
+from ecgviewer.ml.beats import EncoderConfig
+from ecgviewer.ml.model import Classifier
 from training import augment as A
 from training import baselines as B
 from training import data as D

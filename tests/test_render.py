@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from ecgviewer.dsp.filters import DisplayFilter
-from ecgviewer.gui.export import image_array, render_image
+from ecgviewer.gui.export import render_image
 from ecgviewer.render.options import MM_PER_INCH, THEMES, ViewOptions
+from ecgviewer.render.painting import image_array
 from tests.helpers import mask, synthetic
 
 UNFILTERED = DisplayFilter()

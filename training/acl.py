@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ecgviewer.leads import TERRITORIES
 from ecgviewer.ml import contract
-from ecgviewer.ml.explain import TERRITORIES
-from ecgviewer.ml.model import N_LEADS, Encoder, EncoderConfig
+from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig
 from training.batch import Batch
 
 # The four anatomical regions as indices into contract.LEADS; aVR is usually excluded (§4.2).

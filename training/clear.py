@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import N_LEADS, Block, Encoder, EncoderConfig, normalise_tokens, view_allowed
+from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig, normalise_tokens, view_allowed
+from ecgviewer.ml.layers import Block
 from training.batch import Batch
 
 N_BEATS = contract.MAX_BEATS

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecgviewer.ml.model import HEADS, Classifier
+from ecgviewer.ml.heads import HEADS
+from ecgviewer.ml.model import Classifier
 from training import data as D
 from training import metrics as M
 from training.methods import METHODS
@@ -304,7 +305,7 @@ def features(ctx: Context, encoder: Path | None) -> tuple[np.ndarray, torch.Tens
     """The cache rows with a record and their frozen lead-[CLS] features, kept on disk beside the
     run (keyed by the encoder's SHA-256, or the fixed random-init seed), so later grid invocations
     skip the encoder pass."""
-    from ecgviewer.ml.bundle import sha256
+    from ecgviewer.weights import sha256
 
     rows = np.flatnonzero([not r.startswith("!") for r in ctx.ptbxl.cache.ids])
     tag = sha256(encoder)[:12] if encoder is not None else f"random{RANDOM_INIT_SEED}"
@@ -580,7 +581,7 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
     A card whose weights are ``shipped`` (default: the app's bundled model) is the bundled model;
     the others are candidates that ``choose`` did not pick."""
     from ecgviewer import assets
-    from ecgviewer.ml.bundle import sha256
+    from ecgviewer.weights import sha256
 
     shipped_sha = sha256(shipped or assets.model_path())
     rows = []

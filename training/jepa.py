@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import Block, _init
+from ecgviewer.ml.layers import Block, init_weights
 from ecgviewer.ml.patches import PatchConfig, PatchEncoder, sincos
 from training.batch import Batch
 
@@ -109,7 +109,7 @@ class JepaPretrainer(nn.Module):
         self.predict = nn.Linear(dp, patch.dim)
         self.register_buffer("position", sincos(self.spec.n_patches, dp), persistent=False)  # time only
         for module in (self.to_predictor, self.blocks, self.predict):
-            module.apply(_init)
+            module.apply(init_weights)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         self.parts: dict[str, float] = {}
 

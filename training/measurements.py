@@ -359,8 +359,8 @@ def write_card(weights: Path, rows: list[dict], summary: dict, command: str) -> 
     the held-out global figures on clean signals, SHA-256 of the weights."""
     from ecgviewer.measure import signal
     from ecgviewer.measure.delineate import Delineator
-    from ecgviewer.ml.bundle import sha256
-    from ecgviewer.ml.bundle import write_card as write
+    from ecgviewer.weights import sha256
+    from ecgviewer.weights import write_card as write
     from training.pipeline import git_commit
 
     model = Delineator.load(weights)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import N_LEADS, Encoder, EncoderConfig
+from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig
 from ecgviewer.ml.patches import PatchConfig, PatchEncoder
 from training.batch import Batch
 

@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ecgviewer.leads import FLAT_MV
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import N_LEADS, Encoder, EncoderConfig, normalise_tokens
+from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig, normalise_tokens
 from training.batch import Batch
 
 FS = contract.FS
@@ -94,7 +95,7 @@ def record_features(signal: np.ndarray, present: np.ndarray, rpeaks: np.ndarray)
     # would rest on 100 Hz onsets a sample or two off).
     x = np.asarray(signal, dtype=np.float64)[present].mean(axis=0)
     x -= np.median(x)
-    if np.ptp(x) < contract.FLAT_MV:
+    if np.ptp(x) < FLAT_MV:
         return out
     # Beat i's RR is the interval from the previous R (Bazett's convention), so the first R of the
     # window only opens the first RR: the 10 beats are R-peaks 1..10, and only R-peaks 0..10 are

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ecgviewer.ml.model import Classifier, HUGHead, LinearHead
+from ecgviewer.ml.heads import HUGHead, LinearHead
+from ecgviewer.ml.model import Classifier
 from training.pipeline import Context, Standardise, TaskData, load_encoder, task_data, train_head
 
 

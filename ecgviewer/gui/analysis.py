@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
 
+from ecgviewer import NOTICE
 from ecgviewer.errors import EcgError
 from ecgviewer.gui.attention_view import AttentionPanel
-from ecgviewer.gui.diagnosis import NOTICE, DiagnosisPanel, ModelCardDialog
+from ecgviewer.gui.diagnosis import DiagnosisPanel, ModelCardDialog
 from ecgviewer.gui.explain_view import ExplainPanel, Selection
-from ecgviewer.gui.overlay import BeatScores, BeatShading, beat_scores
+from ecgviewer.gui.overlay import BeatShading
 from ecgviewer.gui.paper import HoverInfo, PaperView
 from ecgviewer.gui.settings import Settings
+from ecgviewer.ml.placement import BeatScores, beat_scores
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page
 

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ecgviewer import NOTICE
+
 if TYPE_CHECKING:
     from ecgviewer.ml.infer import ClassResult, Predictions
     from ecgviewer.recording import DeviceReport
 
-NOTICE = "Research use, not a medical device."
 COLUMNS = ("Finding", "Probability", "Threshold", "Decision", "In record")
 TARGET_ROLE = QtCore.Qt.ItemDataRole.UserRole  # (task, code) of a row
 NO_FINDINGS = "No finding shown: no class validated by a model card"

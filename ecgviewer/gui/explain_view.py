@@ -14,7 +14,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ecgviewer.gui.overlay import BeatScores, Legend, colours
+from ecgviewer.gui.overlay import Legend
+from ecgviewer.ml.placement import BeatScores
+from ecgviewer.render.painting import colours
 
 if TYPE_CHECKING:
     from ecgviewer.ml.explain import Faithfulness, SanityCheck
@@ -254,7 +256,7 @@ class ExplainPanel(QtWidgets.QWidget):
                 t_item.addChild(l_item)
             root.addChild(t_item)
         groups = QtWidgets.QTreeWidgetItem(["HUG lead groups", "", ""])
-        from ecgviewer.ml.explain import HUG_LEAD_GROUPS
+        from ecgviewer.leads import HUG_LEAD_GROUPS
 
         for name, members in HUG_LEAD_GROUPS.items():
             g = QtWidgets.QTreeWidgetItem(

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ecgviewer.errors import EcgError
 from ecgviewer.gui.paper import PaperView
 from ecgviewer.recording import Recording
 from ecgviewer.render.options import MM_PER_INCH, ViewOptions
-from ecgviewer.storage import atomic_write_bytes
-
-
-def ensure_app() -> QtWidgets.QApplication:
-    """The running QApplication, or a new one (offscreen when there is no display)."""
-    app = QtWidgets.QApplication.instance()
-    if app is None:
-        app = QtWidgets.QApplication(["ecgviewer"])
-    return app  # type: ignore[return-value]
+from ecgviewer.render.painting import ensure_app
 
 
 def render_image(
@@ -47,20 +34,3 @@ def render_image(
     view.close()
     view.deleteLater()
     return image
-
-
-def save_image(image: QtGui.QImage, path: str | os.PathLike[str]) -> None:
-    """Encode ``image`` in the format its extension names and write it atomically."""
-    fmt = Path(path).suffix.lstrip(".").upper() or "PNG"
-    buf = QtCore.QBuffer()
-    buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buf, fmt):
-        raise EcgError(f"cannot write {path}: unsupported image format {fmt!r}")
-    atomic_write_bytes(path, bytes(buf.data()))
-
-
-def image_array(image: QtGui.QImage) -> np.ndarray:
-    """A QImage as an (h, w, 3) uint8 RGB array (a copy)."""
-    img = image.convertToFormat(QtGui.QImage.Format.Format_RGB888)
-    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
-    return np.frombuffer(img.constBits(), np.uint8).reshape(h, bpl)[:, : 3 * w].reshape(h, w, 3).copy()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ecgviewer import __version__
+from ecgviewer import NOTICE, NOTICE_INLINE, __version__
 from ecgviewer.dsp.filters import HIGHPASS_CHOICES, LOWPASS_CHOICES, NOTCH_CHOICES
 from ecgviewer.errors import EcgError
 from ecgviewer.gui import workers
@@ -120,7 +120,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.ai_dock = self._dock(
             "Analysis", self.ai.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
         )
-        self.ai_dock.setToolTip("Research use, not a medical device")
+        self.ai_dock.setToolTip(NOTICE)
         self.tabifyDockWidget(self.info_dock, self.ai_dock)
         self.ai_dock.raise_()
         self.measure = MeasureController(self.paper, self.settings, self._run, self)
@@ -661,7 +661,8 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         if not path:
             return
-        from ecgviewer.gui.export import render_image, save_image
+        from ecgviewer.gui.export import render_image
+        from ecgviewer.render.painting import save_image
 
         try:
             save_image(render_image(self.recording, self.paper.options, t0=self.paper.t0), path)
@@ -858,8 +859,8 @@ class MainWindow(QtWidgets.QMainWindow):
         QtWidgets.QMessageBox.about(
             self,
             "About ecgviewer",
-            f"<b>ecgviewer {__version__}</b><br>12-lead ECG viewer for research use, "
-            "not a medical device.<br>Sample recordings: PTB-XL (Wagner et al. 2020, CC BY 4.0).",
+            f"<b>ecgviewer {__version__}</b><br>12-lead ECG viewer, {NOTICE_INLINE}.<br>"
+            "Sample recordings: PTB-XL (Wagner et al. 2020, CC BY 4.0).",
         )
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from ecgviewer import NOTICE_INLINE
 from ecgviewer.gui.analysis import SPAN_DELAY_MS, Runner, after_first_paint, page_inside
 from ecgviewer.gui.explain_view import METHOD_NAMES
 from ecgviewer.gui.median_view import FIDUCIAL_NAMES, MedianPanel, median_scores
@@ -45,7 +46,7 @@ ROWS = (
 )
 COLUMNS = ("Measurement", "Value", "Unit", "Device", "Note")  # the device's value beside ours
 DEVICE_COLUMN, NOTE_COLUMN = COLUMNS.index("Device"), COLUMNS.index("Note")
-NOTICE = "Automatic measurements on the median beat: check them there (research use, not a medical device)."
+NOTICE = f"Automatic measurements on the median beat: check them there ({NOTICE_INLINE})."
 SPAN_MATCH_S = 0.05  # an analysis and a measurement of spans this close cover the same beats
 
 
@@ -337,7 +338,7 @@ class MeasureController(QtCore.QObject):
         """The delineator's model card, with the SHA-256 of the weights on disk."""
         from ecgviewer.assets import delineator_path
         from ecgviewer.gui.diagnosis import ModelCardDialog
-        from ecgviewer.ml.bundle import sha256
+        from ecgviewer.weights import sha256
 
         path = delineator_path()
         ModelCardDialog(path, sha256(path) if path.is_file() else None, self.panel).exec()

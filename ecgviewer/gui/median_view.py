@@ -21,7 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ecgviewer.gui.overlay import BeatScores, BeatShading, Legend
+from ecgviewer.gui.overlay import BeatShading, Legend
 from ecgviewer.gui.paper import LABEL_MM, MIN_MINOR_PX, SheetItem
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import beats as B
@@ -30,6 +30,7 @@ from ecgviewer.measure.device_median import align
 from ecgviewer.measure.intervals import FIDUCIALS, Measurements
 from ecgviewer.measure.median_attribution import MedianAttribution
 from ecgviewer.ml import contract
+from ecgviewer.ml.placement import BeatScores
 from ecgviewer.recording import MedianBeats
 from ecgviewer.render.layout import BEAT_GRIDS, Page, page_layout
 from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions

@@ -10,122 +10,17 @@ score near zero leaves the paper untouched on light and dark themes alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer.ml import contract
-from ecgviewer.render.layout import Page, Panel
+from ecgviewer.ml.placement import BeatScores
+from ecgviewer.render.layout import Page
+from ecgviewer.render.painting import colours, panel_fills, row_image
 
-DIVERGING = "CET-D1"  # blue (lowers) - white - red (raises); perceptually uniform (Kovesi 2015)
-SEQUENTIAL = "CET-L8"  # attention: non-negative
 STRIP_MM = 2.0  # height of the per-sample strip at the bottom of a lead's band
 HIGHLIGHT = "#ff9f1c"
-
-
-@dataclass(frozen=True)
-class BeatScores:
-    """One score per beat on the shown recording's time axis (seconds), and optionally one per
-    sample (sample j of a beat sits at ``r_s + (j - 48) / 100`` s)."""
-
-    lead: np.ndarray  # (N,) str
-    window: np.ndarray  # (N,) the 10 s window and the beat slot (0-14) the beat came from
-    beat: np.ndarray
-    start_s: np.ndarray  # (N,)
-    stop_s: np.ndarray
-    r_s: np.ndarray
-    score: np.ndarray
-    samples: np.ndarray | None  # (N, 96) or None
-    signed: bool  # diverging colours around 0; else 0..max
-    label: str  # what the colour means, for the legend
-
-    @cached_property
-    def limit(self) -> float:
-        """The colour scale's end: the largest magnitude (1 when everything is 0)."""
-        m = float(np.max(np.abs(self.score))) if self.score.size else 0.0
-        return m if m > 0 else 1.0
-
-    @cached_property
-    def sample_limit(self) -> float:
-        """The strip's scale: the 99th percentile of |sample score| (IG concentrates on a few
-        QRS samples; scaled to the maximum, the rest of the beat would be invisible)."""
-        s = self.samples
-        m = float(np.percentile(np.abs(s), 99)) if s is not None and s.size else 0.0
-        return m if m > 0 else 1.0
-
-    def at(self, lead: str, t: float) -> int | None:
-        """The beat of ``lead`` whose span holds ``t`` seconds (the first window's, where the
-        last window of a long record overlaps the one before)."""
-        hit = np.flatnonzero((self.lead == lead) & (self.start_s <= t) & (t < self.stop_s))
-        return int(hit[0]) if hit.size else None
-
-    @cached_property
-    def _where(self) -> dict[tuple[str, int, int], int]:
-        keys = zip(self.lead.tolist(), self.window.tolist(), self.beat.tolist(), strict=True)
-        return {key: k for k, key in enumerate(keys)}
-
-    def find(self, lead: str, window: int, beat: int) -> int | None:
-        """The index of a beat given by its lead, window and slot (as the tree names it)."""
-        return self._where.get((lead, window, beat))
-
-
-def beat_scores(
-    tokens: contract.Tokens,
-    beats: np.ndarray,
-    samples: np.ndarray | None,
-    offset_s: float,
-    signed: bool,
-    label: str,
-) -> BeatScores:
-    """Flatten (W, 12, 15) ``beats`` (and (W, 12, 15, 96) ``samples``) over the real beats."""
-    w, i, j = np.nonzero(~tokens.pad)
-    fs = tokens.source_fs
-    return BeatScores(
-        lead=np.asarray(contract.LEADS)[i],
-        window=w,
-        beat=j,
-        start_s=tokens.spans[w, j, 0] / fs + offset_s,
-        stop_s=tokens.spans[w, j, 1] / fs + offset_s,
-        r_s=tokens.rpeaks[w, j] / fs + offset_s,
-        score=np.asarray(beats, dtype=np.float64)[w, i, j],
-        samples=None if samples is None else np.asarray(samples, dtype=np.float64)[w, i, j],
-        signed=signed,
-        label=label,
-    )
-
-
-def colours(values: np.ndarray, limit: float, signed: bool, opacity: float) -> np.ndarray:
-    """(N, 4) uint8 RGBA: hue from the colour map, alpha = opacity x |value| / limit."""
-    norm = np.clip(np.asarray(values, dtype=np.float64) / limit, -1.0, 1.0)
-    cmap = pg.colormap.get(DIVERGING if signed else SEQUENTIAL)
-    rgba = cmap.map((norm + 1) / 2 if signed else np.abs(norm), mode="byte").astype(np.uint8)
-    rgba[:, 3] = np.round(255 * opacity * np.abs(norm)).astype(np.uint8)
-    return rgba
-
-
-def row_image(rgba: np.ndarray) -> QtGui.QImage:
-    """A one-pixel-high image of (n, 4) RGBA colours (owning its pixels)."""
-    row = np.ascontiguousarray(rgba, dtype=np.uint8)
-    n = len(row)
-    return QtGui.QImage(row.data, n, 1, 4 * n, QtGui.QImage.Format.Format_RGBA8888).copy()
-
-
-def panel_fills(
-    page: Page, p: Panel, s: BeatScores, opacity: float
-) -> tuple[np.ndarray, list[tuple[int, QtCore.QRectF, QtGui.QColor]]]:
-    """The beats of ``s`` on panel ``p`` (their indices) and, for each, its rectangle over the
-    lead's band (paper mm, cut to the panel's seconds) in the colour of its score."""
-    half = page.row_pitch / 2
-    mine = np.flatnonzero((s.lead == p.lead) & (s.stop_s > p.t0) & (s.start_s < p.t1))
-    fills = []
-    for k, c in zip(mine, colours(s.score[mine], s.limit, s.signed, opacity), strict=True):
-        a, b = max(s.start_s[k], p.t0), min(s.stop_s[k], p.t1)
-        rect = QtCore.QRectF(p.x + (a - p.t0) * page.speed, p.y - half, (b - a) * page.speed, 2 * half)
-        fills.append((int(k), rect, QtGui.QColor(*(int(v) for v in c))))
-    return mine, fills
 
 
 class BeatShading(pg.GraphicsObject):
@@ -196,8 +91,7 @@ class BeatShading(pg.GraphicsObject):
         assert s is not None and s.samples is not None
         n = max(1, int(np.ceil((p.t1 - p.t0) * contract.FS)))
         rgba = np.zeros((n, 4), dtype=np.uint8)
-        offsets = (np.arange(contract.TOKEN_LEN) - contract.R_INDEX) / contract.FS
-        t = s.r_s[beats, None] + offsets  # (m, 96) seconds
+        t = s.sample_times(beats)
         inside = (t >= s.start_s[beats, None]) & (t < s.stop_s[beats, None]) & (t >= p.t0) & (t < p.t1)
         col = np.floor((t[inside] - p.t0) * contract.FS).astype(int).clip(0, n - 1)
         rgba[col] = colours(s.samples[beats][inside], s.sample_limit, s.signed, 1.0)

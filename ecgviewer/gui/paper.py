@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ecgviewer.leads import FLAT_MV
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import (
     Page,
@@ -24,11 +25,11 @@ from ecgviewer.render.layout import (
     pulse_polyline,
 )
 from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions, page_caption
+from ecgviewer.render.painting import grid_lines, paint_grid
 from ecgviewer.render.traces import PanelTrace, TraceSource, page_traces
 
 MIN_MINOR_PX = 2.5  # hide the 1 mm grid when its lines would merge into a tint
 LABEL_MM = 3.2  # lead-label height on paper
-FLAT_MV = 0.01
 
 
 class HoverInfo(NamedTuple):
@@ -36,16 +37,6 @@ class HoverInfo(NamedTuple):
     time: float  # seconds in the recording
     mv: float  # displayed (filtered, signed) value under the cursor; NaN in a gap
     channel: str  # the recording's lead name ("aVR" under Cabrera's "\u2212aVR")
-
-
-def grid_lines(width: float, height: float, step: float, skip: float | None) -> list[QtCore.QLineF]:
-    """Lines every ``step`` mm across the sheet, leaving out multiples of ``skip``."""
-    xs = np.arange(0.0, width + 1e-6, step)
-    ys = np.arange(0.0, height + 1e-6, step)
-    if skip:
-        xs = xs[np.abs(xs / skip - np.round(xs / skip)) > 1e-6]
-        ys = ys[np.abs(ys / skip - np.round(ys / skip)) > 1e-6]
-    return [QtCore.QLineF(x, 0.0, x, height) for x in xs] + [QtCore.QLineF(0.0, y, width, y) for y in ys]
 
 
 class SheetItem(pg.GraphicsObject):
@@ -86,25 +77,6 @@ class SheetItem(pg.GraphicsObject):
 
     def paint(self, painter: QtGui.QPainter, *_args: object) -> None:
         paint_grid(painter, self._rect, self._colors, self._minor if self.show_minor else [], self._major)
-
-
-def paint_grid(
-    painter: QtGui.QPainter,
-    rect: QtCore.QRectF,
-    colors: tuple[str, str, str],
-    minor: list[QtCore.QLineF],
-    major: list[QtCore.QLineF],
-    widths: tuple[float, float] = (0.0, 0.0),
-) -> None:
-    """The paper's colour and grid. Pen widths are in the painter's units; 0 draws one device
-    pixel (the screen), a width in mm suits print."""
-    paper, minor_color, major_color = colors
-    painter.fillRect(rect, QtGui.QColor(paper))
-    for lines, color, width in ((minor, minor_color, widths[0]), (major, major_color, widths[1])):
-        pen = QtGui.QPen(QtGui.QColor(color), width)
-        pen.setCosmetic(width == 0)
-        painter.setPen(pen)
-        painter.drawLines(lines)
 
 
 class PaperView(pg.GraphicsView):

@@ -7,9 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecgviewer.io import ptbxl
+from ecgviewer.io import ptbxl, registry
 
-EXTENSIONS = (".hea", ".csv", ".npy")
 MAX_ENTRIES = 200_000
 
 
@@ -25,7 +24,8 @@ class Entry:
 
 
 def scan(folder: Path, cancelled=lambda: False) -> list[Entry]:
-    """Recordings under ``folder`` sorted by path (WFDB headers, CSV, NPY)."""
+    """Recordings under ``folder`` sorted by path: every file a registered reader reads
+    (``registry.listed``), a WFDB record once by its header."""
     folder = Path(folder)
     root = ptbxl.find_root(folder / "x")  # the folder itself or one of its parents
     table = ptbxl.table(root) if root else {}
@@ -35,9 +35,9 @@ def scan(folder: Path, cancelled=lambda: False) -> list[Entry]:
         if cancelled():
             break
         for name in sorted(filenames):
-            if not name.lower().endswith(EXTENSIONS) or name.startswith("."):
-                continue
             path = Path(dirpath) / name
+            if not registry.listed(path):
+                continue
             entry = Entry(path, str(path.relative_to(folder)))
             eid = ptbxl.ecg_id(path)
             if eid is not None and eid in table:

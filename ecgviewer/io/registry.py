@@ -21,9 +21,13 @@ class Reader:
     extensions: tuple[str, ...]
     sniff: Callable[[Path, bytes], bool]
     read: Callable[[Path], Recording]
+    companions: tuple[str, ...] = ()  # extensions of files read through another one (WFDB's .dat)
 
 
 READERS: list[Reader] = []
+# Extensions that files other than ECGs use too: a folder of exports often holds unrelated XML or
+# text, so such a file is listed only when a reader recognises its first bytes.
+GENERIC_EXTENSIONS = frozenset({".xml", ".txt", ".tsv"})
 
 
 def register(reader: Reader) -> Reader:
@@ -38,6 +42,24 @@ def resolve(path: str | os.PathLike[str]) -> Path:
     if not p.exists() and p.with_name(p.name + ".hea").is_file():
         return p.with_name(p.name + ".hea")
     return p
+
+
+def listed(path: Path) -> bool:
+    """Whether a folder listing shows ``path``: a reader claims its extension, it is not a
+    companion file (a WFDB record is listed once, by its header), and where the extension is
+    generic or claimed by several formats, a reader recognises its content."""
+    suffix = path.suffix.lower()
+    claims = [r for r in READERS if suffix in r.extensions]
+    if not claims or path.name.startswith(".") or all(suffix in r.companions for r in claims):
+        return False
+    if len(claims) == 1 and suffix not in GENERIC_EXTENSIONS:
+        return True
+    try:
+        with path.open("rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    return any(r.sniff(path, head) for r in claims)
 
 
 def detect(path: Path) -> Reader:

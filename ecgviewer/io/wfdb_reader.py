@@ -337,4 +337,4 @@ def _multi_segment_layout(header) -> tuple[list[str], list[str]]:
     raise ValueError("no segment lists its signals")
 
 
-register(Reader("WFDB", (".hea", ".dat", ".mat"), sniff, read))
+register(Reader("WFDB", (".hea", ".dat", ".mat"), sniff, read, companions=(".dat", ".mat")))

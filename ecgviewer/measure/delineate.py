@@ -6,7 +6,6 @@ version in the metadata; a JSON card beside them names the training records and 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +36,7 @@ class Delineator:
     @classmethod
     def load(cls, path: Path) -> Delineator:
         from ecgviewer.measure.unet import UNet1d, UNetConfig
-        from ecgviewer.ml.bundle import read_card, read_weights
+        from ecgviewer.weights import read_card, read_weights
 
         path = Path(path)
         meta, state = read_weights(path, "delineator", "delineator")
@@ -63,17 +62,10 @@ class Delineator:
 
     def save(self, path: Path, extra: dict | None = None) -> str:
         """Write weights + metadata atomically; returns the SHA-256 of the file."""
-        import hashlib
-
-        from safetensors.torch import save
-
-        from ecgviewer.storage import atomic_write_bytes
+        from ecgviewer.weights import save_weights
 
         meta = {"config": self.model.config.to_dict(), "contract": signal.VERSION, **(extra or {})}
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        data = save(state, metadata={"delineator": json.dumps(meta)})
-        atomic_write_bytes(Path(path), data)
-        return hashlib.sha256(data).hexdigest()
+        return save_weights(Path(path), self.model, "delineator", meta)
 
     def probabilities(self, x: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
         """Prepared (leads, n) 250 Hz signals -> class probabilities (leads, 4, n)."""

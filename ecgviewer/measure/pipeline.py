@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from ecgviewer.leads import STANDARD_LEADS as LEADS
+from ecgviewer.leads import standard_leads
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import delineate as D
 from ecgviewer.measure import intervals as I
@@ -33,7 +35,6 @@ def measure(
 ) -> Measurements:
     """Delineate, find and sort beats, build median beats and measure them. Values that cannot
     be measured carry the reason (no beats, paced rhythm, no P wave...) instead of a number."""
-    from ecgviewer.ml.contract import LEADS, standard_leads
 
     raw, present = standard_leads(np.asarray(signals), leads)
     duration = raw.shape[-1] / fs

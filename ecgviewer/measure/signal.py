@@ -10,9 +10,9 @@ delineator weights record the version they were trained with.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
+
+from ecgviewer.dsp.resample import to_rate
 
 VERSION = "1"
 FS = 250  # Hz
@@ -24,13 +24,8 @@ CLIP_MV = 5.0  # larger excursions are artefacts for delineation purposes
 
 
 def resample(signals: np.ndarray, fs: float) -> np.ndarray:
-    """(leads, n) at ``fs`` -> (leads, m) at ``FS``, anti-aliased polyphase."""
-    from scipy.signal import resample_poly
-
-    if fs == FS:
-        return np.asarray(signals, dtype=np.float32)
-    ratio = Fraction(FS) / Fraction(fs).limit_denominator(1000)
-    return resample_poly(signals, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+    """(leads, n) at ``fs`` -> (leads, m) at ``FS`` (``dsp.resample.to_rate``)."""
+    return to_rate(signals, fs, FS)
 
 
 def clean(x: np.ndarray) -> np.ndarray:

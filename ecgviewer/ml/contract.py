@@ -21,11 +21,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
-from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.dsp.resample import to_rate
+from ecgviewer.leads import STANDARD_LEADS, standard_leads
 
 CONTRACT_VERSION = "1"
 FS = 100  # Hz
@@ -40,7 +40,6 @@ BAND_ORDER = 5
 RPEAK_LEADS = ("II", "V5", "I", "V6", "aVF", "V4", "III", "V2", "V3", "aVL", "V1", "aVR")
 MIN_RATE_BPM = 20.0  # a detection with fewer beats than this over the span is not plausible
 RPEAK_METHOD = "neurokit2"  # measured against xqrs on LUDB: see training/README.md and tests
-FLAT_MV = 0.01
 
 DEVIATIONS = (
     "R-peaks: neurokit2's detector instead of wfdb xqrs (better on LUDB at 100 Hz, measured)",
@@ -77,14 +76,8 @@ class Tokens:
 
 
 def to_model_rate(signals: np.ndarray, fs: float, rate: int = FS) -> np.ndarray:
-    """Resample (leads, n) to ``rate`` (the contract's 100 Hz) with an anti-aliased polyphase filter."""
-    from scipy.signal import resample_poly
-
-    if fs == rate:
-        return signals.astype(np.float32, copy=False)
-    ratio = Fraction(rate) / Fraction(fs).limit_denominator(1000)
-    out = resample_poly(signals, ratio.numerator, ratio.denominator, axis=-1)
-    return out.astype(np.float32)
+    """Resample (leads, n) to ``rate`` (the contract's 100 Hz), ``dsp.resample.to_rate``."""
+    return to_rate(signals, fs, rate)
 
 
 def band_pass(x: np.ndarray, fs: int = FS) -> np.ndarray:
@@ -143,31 +136,6 @@ def find_rpeaks(
         if _plausible(peaks, x100.shape[-1]):
             return peaks, lead
     return np.zeros(0, dtype=np.int64), None
-
-
-def standard_leads(signals: np.ndarray, leads: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Reorder to the 12 standard leads; absent, all-NaN or flat leads become zeros.
-
-    Returns (12, n) float32 with NaNs interpolated, and a bool (12,) "present" mask.
-    """
-    n = signals.shape[-1]
-    out = np.zeros((len(LEADS), n), dtype=np.float32)
-    present = np.zeros(len(LEADS), dtype=bool)
-    index = {name: i for i, name in enumerate(leads)}
-    for k, lead in enumerate(LEADS):
-        if lead not in index:
-            continue
-        x = np.asarray(signals[index[lead]], dtype=np.float32)
-        ok = np.isfinite(x)
-        if not ok.any():
-            continue
-        if not ok.all():
-            x = np.interp(np.arange(n), np.flatnonzero(ok), x[ok]).astype(np.float32)
-        if np.ptp(x) < FLAT_MV:
-            continue
-        out[k] = x
-        present[k] = True
-    return out, present
 
 
 def window_starts(n: int) -> np.ndarray:

@@ -27,27 +27,15 @@ import torch
 from torch import Tensor, nn
 
 from ecgviewer.errors import EcgError
+from ecgviewer.leads import HUG_LEAD_GROUPS, TERRITORIES
 from ecgviewer.ml import contract
 from ecgviewer.ml.infer import BATCH, Analyzer, Predictions, batched
 from ecgviewer.ml.inputs import NO_BEAT, ModelInput
-from ecgviewer.ml.model import HUG_GROUPS
 from ecgviewer.recording import Recording
 
 METHODS = {"ig": "integrated_gradients", "occlusion": "occlusion", "gxi": "input_x_gradient"}
 BASELINE = "zeros (flat signal, 0 mV)"
 DEFAULT_STEPS = 32
-# Conventional contiguous territories (shared docs, viewer-anchors §3.3); aVR stands alone.
-TERRITORIES: dict[str, tuple[str, ...]] = {
-    "inferior": ("II", "III", "aVF"),
-    "lateral": ("I", "aVL", "V5", "V6"),
-    "septal": ("V1", "V2"),
-    "anterior": ("V3", "V4"),
-    "aVR": ("aVR",),
-}
-HUG_LEAD_GROUPS: dict[str, tuple[str, ...]] = {
-    name: tuple(contract.LEADS[i] for i in idx)
-    for name, idx in zip(("limb", "augmented", "precordial"), HUG_GROUPS, strict=True)
-}
 N_LEADS, N_BEATS = len(contract.LEADS), contract.MAX_BEATS
 
 

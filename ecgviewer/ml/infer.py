@@ -24,8 +24,9 @@ from ecgviewer import assets
 from ecgviewer.errors import EcgError
 from ecgviewer.io import ptbxl
 from ecgviewer.ml import contract, inputs
-from ecgviewer.ml.bundle import load_model, sha256
+from ecgviewer.ml.bundle import load_model
 from ecgviewer.recording import Recording
+from ecgviewer.weights import sha256
 
 T = TypeVar("T")
 DEVICES = ("auto", "cpu", "cuda", "mps")

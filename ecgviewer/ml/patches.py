@@ -8,7 +8,7 @@ Design decisions:
 - CroPA is computed factorised (a row part within the lead, a column part within the time step,
   one joint softmax) in O(L*T*(T+L)) instead of the (L*T)^2 of a masked dense attention; that is
   the reason it is written by hand. ``dense_weights`` rebuilds the (N, N) maps for the viewer.
-- The blocks are ``model.Block`` (pre-norm, same MLP and dropout) with the attention swapped,
+- The blocks are ``layers.Block`` (pre-norm, same MLP and dropout) with the attention swapped,
   so both encoders of the project share one block design; the qkv projection keeps its bias
   (the paper's has none), a detail not worth a second attention class.
 - Input is band-passed mV without per-record normalisation, as the paper feeds mV (§1.1), divided
@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.model import Attention, Block, _init
+from ecgviewer.ml.layers import Attention, Block, init_weights
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def dense_weights(row: Tensor, col: Tensor) -> Tensor:
 
 
 class CropaBlock(Block):
-    """``model.Block`` (pre-norm) with CroPA attention; tokens stay on the (B, L, T, d) grid."""
+    """``layers.Block`` (pre-norm) with CroPA attention; tokens stay on the (B, L, T, d) grid."""
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float) -> None:
         super().__init__(dim, heads, mlp_ratio, dropout)
@@ -125,6 +126,8 @@ class CropaBlock(Block):
 
 class PatchEncoder(torch.nn.Module):
     """Patches (B, L, T, P) mV -> hidden states (B, L, T', dim), CroPA in every layer (§1.2)."""
+
+    kind: ClassVar[str] = "patches"
 
     def __init__(self, config: PatchConfig) -> None:
         super().__init__()
@@ -139,7 +142,7 @@ class PatchEncoder(torch.nn.Module):
         self.register_buffer(
             "position", sincos_grid(len(spec.leads), spec.n_patches, config.dim), persistent=False
         )
-        self.apply(_init)
+        self.apply(init_weights)
         torch.nn.init.normal_(self.embed.weight, std=spec.patch_len**-0.5)  # LeCun: unit in, unit out
 
     def forward(
@@ -166,6 +169,19 @@ class PatchEncoder(torch.nn.Module):
         """(B, L, dim): each lead's mean over its non-padded tokens (zeros for a padded lead), the
         per-lead vectors the downstream heads take."""
         return _masked_mean(self(values, pad)[0], pad, dims=(2,))
+
+    @property
+    def patch_spec(self) -> contract.PatchSpec:
+        return self.config.patch_spec
+
+    def lead_vectors(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> Tensor:
+        """(B, 12, dim) in the contract's lead order (patches have no time bins); a lead the spec
+        leaves out (the paper's 8 leads) is a zero vector."""
+        feats = self.lead_features(values, pad)
+        rows = [contract.LEADS.index(lead) for lead in self.patch_spec.leads]
+        out = feats.new_zeros(feats.shape[0], len(contract.LEADS), feats.shape[-1])
+        out[:, rows] = feats
+        return out
 
     def representation(self, values: Tensor, pad: Tensor) -> Tensor:
         """(B, dim): the mean over all non-padded tokens, the paper's representation (§1.5)."""

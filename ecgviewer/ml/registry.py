@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ecgviewer import assets
 from ecgviewer.errors import EcgError
-from ecgviewer.ml.bundle import read_card
 from ecgviewer.storage import atomic_write_bytes
+from ecgviewer.weights import read_card
 
 SUFFIX = ".safetensors"
 CARD_SUFFIXES = (".json", ".md")

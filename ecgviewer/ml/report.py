@@ -13,14 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer import NOTICE_INLINE as NOTICE
 from ecgviewer.errors import EcgError
+from ecgviewer.leads import HUG_LEAD_GROUPS
 from ecgviewer.measure.intervals import Measurements
 from ecgviewer.measure.pipeline import to_json
 from ecgviewer.ml import contract
 from ecgviewer.ml.attention import AttentionMaps
 from ecgviewer.ml.explain import (
     BASELINE,
-    HUG_LEAD_GROUPS,
     Explanation,
     Faithfulness,
     SanityCheck,
@@ -34,7 +35,6 @@ from ecgviewer.summary import DEVICE_ROWS
 
 FORMAT = "ecgviewer-analyze"
 VERSION = 2  # 2: explanations give "outside_beats" (patch-token classifiers)
-NOTICE = "research use, not a medical device"
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ecgviewer import __version__
+from ecgviewer import NOTICE, NOTICE_INLINE, __version__
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page, page_duration, page_layout
 from ecgviewer.render.options import ViewOptions, page_caption
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ecgviewer.ml.infer import ClassResult
     from ecgviewer.ml.session import Result
 
-NOTICE = "Research use, not a medical device."
 MAX_PAGES = 12  # a long recording's report stops here (24 h would be 8,640 pages)
 MAX_DEVICE_STATEMENTS = 4
 MAX_FINER = 4  # finer classes listed under the superclasses (positive ones, most probable first)
@@ -219,7 +218,7 @@ def ai_part(result: Result, model: str) -> AiPart:
         explained.append("No R-peaks in some windows: pseudo-beats were used")
     return AiPart(
         model=model,
-        findings=Block(f"AI findings ({NOTICE.rstrip('.').lower()})", tuple(findings)),
+        findings=Block(f"AI findings ({NOTICE_INLINE})", tuple(findings)),
         explained=Block("Attribution", tuple(explained)),
         target=f"{target.code} ({target.description})",
         leads=leads,

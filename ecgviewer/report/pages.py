@@ -17,13 +17,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
+from ecgviewer import NOTICE
 from ecgviewer.errors import EcgError
-from ecgviewer.gui.overlay import BeatScores, beat_scores, colours, panel_fills, row_image
-from ecgviewer.gui.paper import grid_lines, paint_grid
+from ecgviewer.ml.placement import BeatScores, beat_scores
 from ecgviewer.render.layout import Page, column_ticks, label_position, pulse_polyline
 from ecgviewer.render.options import MM_PER_INCH, THEMES, ViewOptions
+from ecgviewer.render.painting import colours, grid_lines, paint_grid, panel_fills, row_image
 from ecgviewer.render.traces import page_traces
-from ecgviewer.report.content import NOTICE, Block, Report, Share
+from ecgviewer.report.content import Block, Report, Share
 from ecgviewer.storage import atomic_write_bytes
 
 PAPERS = {"a4": QtGui.QPageSize.PageSizeId.A4, "letter": QtGui.QPageSize.PageSizeId.Letter}
@@ -326,7 +327,7 @@ def png_paths(path: Path, n: int) -> list[Path]:
 
 def write(report: Report, path: str | os.PathLike[str], paper: str, dpi: float = 300.0) -> list[Path]:
     """Write ``report`` as PDF or PNG (by the suffix), atomically; returns the files written."""
-    from ecgviewer.gui.export import save_image
+    from ecgviewer.render.painting import save_image
 
     path = Path(path)
     suffix = path.suffix.lower()

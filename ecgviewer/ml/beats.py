@@ -1,0 +1,141 @@
+"""The beat-token encoder (CLEAR, seed-methods.md §2.2).
+
+Sequence layout: 12 lead [CLS] tokens first, then the beat tokens lead-major
+(lead i, beat j at ``12 + i * 15 + j``).
+
+Design decisions, each on purpose:
+- Tokens are embedded one by one (Linear 96 -> d) instead of CLEAR's circular Conv1d across the
+  token axis, so a token's embedding depends on its own beat only and attributions stay local.
+- The encoder *hard*-masks the view rule: lead i's [CLS] sees only itself and lead i's beats
+  (CLEAR's code only adds +1 to those logits). The 12 [CLS] outputs are then true per-lead
+  summaries: the HUG lead groups mean what they say, and [CLS]-to-beat attention reads as
+  "which beats mattered in this lead". Beat tokens see all beats, so leads still inform each
+  other.
+- Per-token z-scoring (CLEAR) happens here, on mV input; the log of each token's scale is an
+  extra input feature (``amplitude``) so voltage criteria (hypertrophy) are not thrown away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ecgviewer.ml import contract
+from ecgviewer.ml.layers import Block, init_weights
+
+N_LEADS = len(contract.LEADS)
+N_TIME_BINS = 16
+EPS = 1e-3  # mV; keeps the z-score of near-flat tokens finite
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    dropout: float = 0.1
+    amplitude: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EncoderConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def normalise_tokens(values: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-token z-score over the 96 samples, and the log of the token's scale (mV)."""
+    mean = values.mean(dim=-1, keepdim=True)
+    std = values.std(dim=-1, keepdim=True, unbiased=False)
+    return (values - mean) / (std + EPS), torch.log(std + EPS)
+
+
+def view_allowed(n_leads: int = N_LEADS, n_beats: int = contract.MAX_BEATS) -> Tensor:
+    """Bool (12+T, 12+T), True = may attend: [CLS]_i <-> itself and lead i's beats;
+    beats <-> all beats."""
+    n_tok = n_leads * n_beats
+    lead_of = torch.arange(n_tok) // n_beats
+    allowed = torch.zeros(n_leads + n_tok, n_leads + n_tok, dtype=torch.bool)
+    allowed[:n_leads, :n_leads] = torch.eye(n_leads, dtype=torch.bool)
+    own = lead_of[None, :] == torch.arange(n_leads)[:, None]  # (12, T)
+    allowed[:n_leads, n_leads:] = own
+    allowed[n_leads:, :n_leads] = own.T
+    allowed[n_leads:, n_leads:] = True
+    return allowed
+
+
+class Encoder(nn.Module):
+    """Beat tokens (B, 12, 15, 96) mV -> hidden states (B, 12 + kept tokens, dim)."""
+
+    kind: ClassVar[str] = "beats"
+    patch_spec = None  # beat tokens follow the contract, not a patch spec
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.dim
+        self.embed = nn.Linear(contract.TOKEN_LEN, d)
+        self.amplitude = nn.Linear(1, d) if config.amplitude else None
+        self.cls = nn.Parameter(torch.zeros(N_LEADS, d))
+        self.lead = nn.Embedding(N_LEADS, d)
+        self.beat = nn.Embedding(contract.MAX_BEATS, d)
+        self.time = nn.Embedding(N_TIME_BINS, d)
+        self.blocks = nn.ModuleList(
+            Block(d, config.heads, config.mlp_ratio, config.dropout) for _ in range(config.depth)
+        )
+        self.norm = nn.LayerNorm(d)
+        self.register_buffer("allowed", view_allowed(), persistent=False)
+        self.register_buffer("lead_ids", torch.arange(N_LEADS), persistent=False)
+        self.register_buffer("beat_ids", torch.arange(contract.MAX_BEATS), persistent=False)
+        nn.init.trunc_normal_(self.cls, std=0.02)
+        self.apply(init_weights)
+
+    def embed_tokens(self, values: Tensor, time_bin: Tensor) -> Tensor:
+        """(B, 12, 15, 96) mV -> (B, 180, dim) token embeddings with positions."""
+        z, log_scale = normalise_tokens(values)
+        x = self.embed(z)
+        if self.amplitude is not None:
+            x = x + self.amplitude(log_scale)
+        x = x + self.lead(self.lead_ids)[None, :, None] + self.beat(self.beat_ids)[None, None]
+        x = x + self.time(time_bin.clamp(0, N_TIME_BINS - 1))[:, None]
+        return x.flatten(1, 2)
+
+    def forward(
+        self,
+        values: Tensor,
+        pad: Tensor,
+        time_bin: Tensor,
+        keep: Tensor | None = None,
+        return_attention: bool = False,
+    ) -> tuple[Tensor, list[Tensor]]:
+        """``keep``: indices of the beat tokens to encode (one pattern for the whole batch, as in
+        CLEAR's pretraining); None encodes all 180. Returns hidden states and, if asked, each
+        layer's attention weights."""
+        b = values.shape[0]
+        x = self.embed_tokens(values, time_bin)
+        pad = pad.flatten(1)
+        allowed = self.allowed
+        if keep is not None:
+            x, pad = x[:, keep], pad[:, keep]
+            rows = torch.cat([torch.arange(N_LEADS, device=keep.device), keep + N_LEADS])
+            allowed = allowed[rows][:, rows]
+        cls = (self.cls + self.lead(self.lead_ids)).expand(b, -1, -1)
+        x = torch.cat([cls, x], dim=1)
+        key_pad = torch.cat([torch.zeros_like(pad[:, :N_LEADS]), pad], dim=1)
+        blocked = (~allowed)[None, None] | key_pad[:, None, None, :]
+        maps = []
+        for block in self.blocks:
+            x, weights = block(x, blocked)
+            if return_attention:
+                maps.append(weights)
+        return self.norm(x), maps
+
+    def lead_vectors(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> Tensor:
+        """The 12 lead [CLS] outputs (B, 12, dim), what the heads read."""
+        return self(values, pad, time_bin)[0][:, :N_LEADS]
