@@ -18,11 +18,6 @@ IMPLAUSIBLE_MV = 50.0
 CHECK_SECONDS = 60.0  # lazy (long) records are checked on their first minute only
 
 
-# Keys of the device's global measurements: the same keys as ``measure.intervals`` uses for ours,
-# so that the two can be shown side by side. Units: bpm for hr, degrees for axes, ms otherwise.
-DEVICE_MEASUREMENTS = ("hr", "rr", "p", "pr", "qrs", "qt", "qtc", "p_axis", "qrs_axis", "t_axis")
-
-
 @dataclass(frozen=True)
 class Annotation:
     """A time-stamped note the file carries (EDF+ TAL, a device's event marker)."""
@@ -47,7 +42,7 @@ class DeviceReport:
 
     device: str | None = None  # manufacturer, model and software as the file names them
     statements: list[str] = field(default_factory=list)  # interpretation, in the device's words
-    measurements: dict[str, float] = field(default_factory=dict)  # DEVICE_MEASUREMENTS keys
+    measurements: dict[str, float] = field(default_factory=dict)  # keys of ``measurements.MEASUREMENTS``
     qtc_formula: str | None = None  # the device's QTc correction, when the file names it
     median: MedianBeats | None = None
 

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
+from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.recording import DeviceReport, Recording
 
-# Units and names of the device's measurements, in the order of our Measurements panel.
-DEVICE_ROWS = {
-    "hr": ("HR", "bpm"),
-    "rr": ("RR", "ms"),
-    "p": ("P duration", "ms"),
-    "pr": ("PR", "ms"),
-    "qrs": ("QRS", "ms"),
-    "qt": ("QT", "ms"),
-    "qtc": ("QTc", "ms"),
-    "p_axis": ("P axis", "\u00b0"),
-    "qrs_axis": ("QRS axis", "\u00b0"),
-    "t_axis": ("T axis", "\u00b0"),
-}
 SHOW_HINT = "hidden (ecgviewer info --identifiers, or View \u25b8 Show patient identifiers)"
 MAX_ANNOTATIONS = 20  # the info text lists the first few; the paper shows them all
 
@@ -31,7 +19,7 @@ def device_lines(report: DeviceReport) -> list[str]:
     """The device's own interpretation and measurements, labelled as the device's."""
     lines = [f"Device:     {report.device}"] if report.device else []
     lines += [f"Device says: {s}" for s in report.statements]
-    for key, (name, unit) in DEVICE_ROWS.items():
+    for key, (name, unit) in MEASUREMENTS.items():
         if key in report.measurements:
             formula = f" ({report.qtc_formula})" if key == "qtc" and report.qtc_formula else ""
             lines.append(f"Device {name}{formula}: {report.measurements[key]:g} {unit}")

@@ -14,8 +14,9 @@ from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.measure_panel import ROWS, MeasurePanel
 from ecgviewer.gui.median_view import BEAT_S, MedianView
 from ecgviewer.leads import STANDARD_LEADS
-from ecgviewer.measure.intervals import FIDUCIALS, QTC_FORMULAS
+from ecgviewer.measure.intervals import QTC_FORMULAS
 from ecgviewer.measure.median_attribution import median_attribution
+from ecgviewer.measurements import FIDUCIALS
 from ecgviewer.recording import make_recording
 from ecgviewer.render.options import ViewOptions
 from ecgviewer.sources import ArraySource

@@ -19,31 +19,20 @@ from PySide6 import QtCore, QtWidgets
 from ecgviewer import NOTICE_INLINE
 from ecgviewer.gui.analysis import SPAN_DELAY_MS, Runner, after_first_paint, page_inside
 from ecgviewer.gui.explain_view import METHOD_NAMES
-from ecgviewer.gui.median_view import FIDUCIAL_NAMES, MedianPanel, median_scores
+from ecgviewer.gui.median_view import MedianPanel, median_scores
 from ecgviewer.gui.paper import PaperView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.workers import Task
-from ecgviewer.measure.intervals import FIDUCIALS, QTC_FORMULAS, Measurements, Value, with_fiducials
+from ecgviewer.measure.intervals import QTC_FORMULAS, Measurements, Value, with_fiducials
 from ecgviewer.measure.median_attribution import median_attribution
+from ecgviewer.measurements import FIDUCIAL_NAMES, FIDUCIALS, MEASUREMENTS
 from ecgviewer.recording import DeviceReport, Recording
-from ecgviewer.summary import DEVICE_ROWS
 
 if TYPE_CHECKING:
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.ml.session import Result
 
-ROWS = (
-    ("hr", "HR"),
-    ("rr", "RR"),
-    ("p", "P duration"),
-    ("pr", "PR"),
-    ("qrs", "QRS"),
-    ("qt", "QT"),
-    ("qtc", "QTc"),
-    ("p_axis", "P axis"),
-    ("qrs_axis", "QRS axis"),
-    ("t_axis", "T axis"),
-)
+ROWS = tuple((key, q.label) for key, q in MEASUREMENTS.items())
 COLUMNS = ("Measurement", "Value", "Unit", "Device", "Note")  # the device's value beside ours
 DEVICE_COLUMN, NOTE_COLUMN = COLUMNS.index("Device"), COLUMNS.index("Note")
 NOTICE = f"Automatic measurements on the median beat: check them there ({NOTICE_INLINE})."
@@ -171,7 +160,7 @@ class MeasurePanel(QtWidgets.QWidget):
     def _device_text(self, key: str) -> str:
         if self.device is None or key not in self.device.measurements:
             return ""
-        value = f"{self.device.measurements[key]:.0f} {DEVICE_ROWS[key][1]}"
+        value = f"{self.device.measurements[key]:.0f} {MEASUREMENTS[key].unit}"
         formula = self.device.qtc_formula
         return f"{value} ({formula})" if key == "qtc" and formula else value
 

@@ -27,8 +27,9 @@ from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
 from ecgviewer.measure.device_median import align
-from ecgviewer.measure.intervals import FIDUCIALS, Measurements
+from ecgviewer.measure.intervals import Measurements
 from ecgviewer.measure.median_attribution import MedianAttribution
+from ecgviewer.measurements import FIDUCIAL_NAMES, FIDUCIALS
 from ecgviewer.ml import contract
 from ecgviewer.ml.placement import BeatScores
 from ecgviewer.recording import MedianBeats
@@ -36,14 +37,6 @@ from ecgviewer.render.layout import BEAT_GRIDS, Page, page_layout
 from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions
 
 BEAT_S = (-B.PRE_MS / 1000, B.POST_MS / 1000)  # the median-beat window around R, seconds
-FIDUCIAL_NAMES = {
-    "p_on": "P on",
-    "p_off": "P off",
-    "qrs_on": "QRS on",
-    "qrs_off": "QRS off",
-    "t_on": "T on",
-    "t_off": "T off",
-}
 TICK_MM = 1.5  # half-height of a lead's own fiducial tick
 NAME_MM = 3.2  # height of one level of the fiducial names' band above the first row
 # Each wave's names sit on their own level, the onset's left of its line and the offset's right

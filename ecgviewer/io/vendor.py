@@ -36,7 +36,7 @@ INT16_PADDING = 32767  # |code| a writer fills a beat's unused samples with
 MIN_CALIBRATION_S = 0.1  # a trailing block identical in every lead and at least this long is not ECG
 
 _SEX = {"m": "male", "f": "female"}
-# ecgdatakit's GlobalMeasurements field -> our DEVICE_MEASUREMENTS key
+# ecgdatakit's GlobalMeasurements field -> our key (``measurements.MEASUREMENTS``)
 _MEASUREMENTS = {
     "heart_rate": "hr",
     "rr_interval": "rr",

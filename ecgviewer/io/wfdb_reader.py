@@ -18,8 +18,8 @@ import numpy as np
 from ecgviewer.errors import EcgReadError
 from ecgviewer.io import ptbxl
 from ecgviewer.io.registry import Reader, register
+from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.recording import (
-    DEVICE_MEASUREMENTS,
     Annotation,
     DeviceReport,
     Metadata,
@@ -143,7 +143,7 @@ def _device_comment(device: DeviceReport, key: str, value: str) -> bool:
         device.statements.append(value)
     elif what == "qtc formula":
         device.qtc_formula = value
-    elif what in DEVICE_MEASUREMENTS:
+    elif what in MEASUREMENTS:
         try:
             device.measurements[what] = float(value)
         except ValueError:

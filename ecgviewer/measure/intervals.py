@@ -15,8 +15,8 @@ import numpy as np
 
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
+from ecgviewer.measurements import BPM, DEGREES, FIDUCIALS, MS
 
-FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_on", "t_off")
 # QTc formulas, RR in seconds, QT in ms (Rautaharju et al., AHA/ACCF/HRS 2009 Part IV; Luo 2004).
 QTC_FORMULAS = {
     "Bazett": lambda qt, rr: qt / math.sqrt(rr),
@@ -179,7 +179,7 @@ def values(m: Measurements) -> dict[str, Value]:
     }.items():
         key = f"{wave}_axis"
         if key in missing:
-            out[key] = Value(None, "°", missing[key])
+            out[key] = Value(None, DEGREES, missing[key])
             continue
         axis = frontal_axis(m.median, m.leads, m.present, f[a], f[b])
         reason = (
@@ -187,7 +187,7 @@ def values(m: Measurements) -> dict[str, Value]:
             if axis is not None
             else (f"no {_wave_name(a)} found" if f[a] is None else "needs two limb leads")
         )
-        out[key] = Value(axis, "°", reason, edited=a in m.edited or b in m.edited)
+        out[key] = Value(axis, DEGREES, reason, edited=a in m.edited or b in m.edited)
     return out
 
 
@@ -214,11 +214,11 @@ def rate(r_times: np.ndarray) -> tuple[dict[str, Value], list[str]]:
     """Heart rate and RR from every beat found (not only the median's), and a rhythm note."""
     if len(r_times) < 2:
         reason = "fewer than two beats"
-        return {"hr": Value(None, "bpm", reason), "rr": Value(None, "ms", reason)}, []
+        return {"hr": Value(None, BPM, reason), "rr": Value(None, MS, reason)}, []
     rr = np.diff(r_times) * 1000
     mean = float(np.mean(rr))
     notes = []
     cv = float(np.std(rr) / mean)
     if len(rr) >= 3 and cv > IRREGULAR_CV:
         notes.append(f"irregular rhythm: RR {rr.min():.0f}-{rr.max():.0f} ms (variation {100 * cv:.0f} %)")
-    return {"hr": Value(round(60000 / mean, 0), "bpm"), "rr": Value(round(mean, 0), "ms")}, notes
+    return {"hr": Value(round(60000 / mean, 0), BPM), "rr": Value(round(mean, 0), MS)}, notes

@@ -14,7 +14,8 @@ from ecgviewer.measure import beats as B
 from ecgviewer.measure import delineate as D
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import signal
-from ecgviewer.measure.intervals import FIDUCIALS, Measurements, Value
+from ecgviewer.measure.intervals import Measurements, Value
+from ecgviewer.measurements import FIDUCIALS
 from ecgviewer.recording import Recording
 
 INTERVAL_VALUES = (

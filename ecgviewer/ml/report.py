@@ -18,6 +18,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.leads import HUG_LEAD_GROUPS
 from ecgviewer.measure.intervals import Measurements
 from ecgviewer.measure.pipeline import to_json
+from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.ml import contract
 from ecgviewer.ml.attention import AttentionMaps
 from ecgviewer.ml.explain import (
@@ -31,7 +32,6 @@ from ecgviewer.ml.infer import Analyzer, ClassResult
 from ecgviewer.ml.session import Result
 from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
-from ecgviewer.summary import DEVICE_ROWS
 
 FORMAT = "ecgviewer-analyze"
 VERSION = 2  # 2: explanations give "outside_beats" (patch-token classifiers)
@@ -207,6 +207,6 @@ def device_json(report: DeviceReport) -> dict:
     return {
         "device": report.device,
         "statements": list(report.statements),
-        "measurements": {k: {"value": v, "unit": DEVICE_ROWS[k][1]} for k, v in report.measurements.items()},
+        "measurements": {k: {"value": v, "unit": MEASUREMENTS[k][1]} for k, v in report.measurements.items()},
         "qtc_formula": report.qtc_formula,
     }

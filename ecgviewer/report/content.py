@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
+from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page, page_duration, page_layout
 from ecgviewer.render.options import ViewOptions, page_caption
 from ecgviewer.render.traces import TraceSource
-from ecgviewer.summary import DEVICE_ROWS
 
 if TYPE_CHECKING:
     from ecgviewer.measure.intervals import Measurements, Value
@@ -161,7 +161,7 @@ def measurement_block(m: Measurements | None, rec: Recording, formula: str, why_
         return Block("Measurements", (why_not,))
     device = rec.metadata.device
     lines = []
-    for key, (name, unit) in DEVICE_ROWS.items():
+    for key, (name, unit) in MEASUREMENTS.items():
         v = m.qtc(formula) if key == "qtc" else m.values[key]
         label = f"QTc ({formula})" if key == "qtc" else name
         text = f"{label}: {_value(v)}"

@@ -1,0 +1,38 @@
+"""The measurement vocabulary, written once: each global measurement's key, label and unit in the
+order every table shows them, and the fiducials' names. Ours (``measure.intervals``) and the
+device's (``DeviceReport.measurements``) use the same keys, so the two sit side by side."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+MS, BPM, DEGREES = "ms", "bpm", "\u00b0"
+
+
+class Quantity(NamedTuple):
+    label: str
+    unit: str
+
+
+MEASUREMENTS: dict[str, Quantity] = {
+    "hr": Quantity("HR", BPM),
+    "rr": Quantity("RR", MS),
+    "p": Quantity("P duration", MS),
+    "pr": Quantity("PR", MS),
+    "qrs": Quantity("QRS", MS),
+    "qt": Quantity("QT", MS),
+    "qtc": Quantity("QTc", MS),
+    "p_axis": Quantity("P axis", DEGREES),
+    "qrs_axis": Quantity("QRS axis", DEGREES),
+    "t_axis": Quantity("T axis", DEGREES),
+}
+# The median beat's global fiducials, in time order, and their names on screen and paper.
+FIDUCIAL_NAMES: dict[str, str] = {
+    "p_on": "P on",
+    "p_off": "P off",
+    "qrs_on": "QRS on",
+    "qrs_off": "QRS off",
+    "t_on": "T on",
+    "t_off": "T off",
+}
+FIDUCIALS: tuple[str, ...] = tuple(FIDUCIAL_NAMES)
