@@ -310,8 +310,9 @@ def tiny_grids(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[b
     and supervised training from scratch at 100 %; the second time with fold 10's labels permuted."""
     import torch
 
-    from training.pipeline import Context, pretrain
+    from training.context import Context
     from training.presets import PRESETS
+    from training.pretraining import pretrain
 
     root = tmp_path_factory.mktemp("tiny-protocol")
     cache, threads = root / "cache", torch.get_num_threads()
@@ -362,7 +363,7 @@ def test_the_shipped_model_is_chosen_on_fold_9(
     from ecgviewer.ml.bundle import save_model
     from ecgviewer.ml.model import Classifier
     from training.choose import choose, compare
-    from training.pipeline import Context
+    from training.context import Context
     from training.presets import PRESETS
 
     cache = tiny_grids[False].parent / "cache"

@@ -17,7 +17,7 @@ from training import augment as A
 from training import baselines as B
 from training import data as D
 from training import pack
-from training.pipeline import layer_groups, teacher_probs
+from training.finetune import layer_groups, teacher_probs
 
 
 def _records(n: int = 6, seed: int = 0) -> list[dict]:

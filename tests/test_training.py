@@ -98,8 +98,8 @@ def test_tiny_run_exports_loadable_model_with_card(tiny: TinyRun) -> None:
     from ecgviewer.ml import contract
     from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import sha256
-    from training import pipeline
     from training.data import TRAIN_FOLDS, load_labels
+    from training.export import SURFACE_MIN_AUROC, SURFACE_MIN_SUPPORT
 
     w = tiny.weights
     for path in (w, w.with_suffix(".json"), w.with_suffix(".md")):
@@ -131,13 +131,13 @@ def test_tiny_run_exports_loadable_model_with_card(tiny: TinyRun) -> None:
         expected = [
             c
             for c in lab["classes"]
-            if (val["per_class_auroc"][c] or 0) >= pipeline.SURFACE_MIN_AUROC
-            and val["support"][c] >= pipeline.SURFACE_MIN_SUPPORT
+            if (val["per_class_auroc"][c] or 0) >= SURFACE_MIN_AUROC
+            and val["support"][c] >= SURFACE_MIN_SUPPORT
         ]
         assert lab["surfaced"] == expected, task
         for c in lab["surfaced"]:
-            assert val["per_class_auroc"][c] >= pipeline.SURFACE_MIN_AUROC
-            assert val["support"][c] >= pipeline.SURFACE_MIN_SUPPORT
+            assert val["per_class_auroc"][c] >= SURFACE_MIN_AUROC
+            assert val["support"][c] >= SURFACE_MIN_SUPPORT
         assert 0 <= lab["test"]["auroc"] <= 1
 
     labels = load_labels(tiny.data_root / "ptbxl")
@@ -260,7 +260,8 @@ def test_frozen_heads_train_on_standardised_features(tiny: TinyRun, tmp_path: Pa
     dimension by its training rows' statistics over all leads and keeps them for prediction."""
     import torch
 
-    from training.pipeline import Context, Standardise, train_head
+    from training.context import Context
+    from training.finetune import Standardise, train_head
     from training.presets import PRESETS
 
     ctx = Context(tiny.data_root, tmp_path, tiny.cache_dir, PRESETS["tiny"], progress=False)
@@ -289,7 +290,7 @@ def test_the_heads_z_score_folds_into_their_first_layer(head: str) -> None:
     import torch
 
     from ecgviewer.ml.heads import HEADS
-    from training.pipeline import Standardise
+    from training.finetune import Standardise
     from training.probe import fold_standardise
 
     g = torch.Generator().manual_seed(0)
@@ -336,8 +337,9 @@ def test_lp_ft_starts_from_the_probe_heads(tiny: TinyRun, tmp_path: Path) -> Non
 
     import torch
 
+    from training.context import Context
     from training.engine import LoopConfig
-    from training.pipeline import Context, bundled_model
+    from training.finetune import bundled_model
     from training.presets import PRESETS
     from training.probe import frozen_model
 
@@ -370,8 +372,8 @@ def test_pretrain_method_smoke_run(tiny: TinyRun, method: str) -> None:
     component logged and finite, and the encoder's per-lead features ready for the heads."""
     import torch
 
-    from training.pipeline import load_encoder
     from training.presets import PRESETS
+    from training.pretraining import load_encoder
 
     res = _cli("pretrain", "--method", method, "--preset", "tiny", "--run-dir", tiny.run_dir,
                "--cache-dir", tiny.cache_dir, "--data-root", tiny.data_root, "--no-progress")  # fmt: skip

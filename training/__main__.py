@@ -31,7 +31,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _context(args: argparse.Namespace):
-    from training.pipeline import Context
+    from training.context import Context
     from training.presets import PRESETS
 
     if args.data_root is None:
@@ -92,7 +92,7 @@ def cmd_baseline(args: argparse.Namespace) -> None:
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """Pretrain one method's encoder (the same data, schedule and budget for every method)."""
-    from training.pipeline import pretrain
+    from training.pretraining import pretrain
 
     ctx = _context(args)
     path = pretrain(ctx, args.seed, args.method)
@@ -101,7 +101,9 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """The whole pipeline for a preset and a method: tokenise, pretrain, fine-tune, evaluate, export."""
-    from training.pipeline import bundled_model, command_line, export, pretrain
+    from training.export import command_line, export
+    from training.finetune import bundled_model
+    from training.pretraining import pretrain
     from training.probe import frozen_model
 
     t0 = time.perf_counter()
@@ -148,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """Metrics of a saved model on fold 9 or 10, to check a model card's numbers."""
     from ecgviewer.ml.bundle import load_model
-    from training.pipeline import evaluate_split
+    from training.export import evaluate_split
 
     loaded = load_model(args.model)
     ctx = _context(args)

@@ -252,7 +252,7 @@ def run(ctx, arch: str, task: str, frac: float, seed: int, tag: str, min_steps: 
     Returns the fold-9 and fold-10 probabilities, the splits, the chosen aggregation and fit info;
     the all-record probabilities go to ``<run_dir>/teacher-<tag>.npz``."""
     from training import data as D
-    from training.pipeline import task_data
+    from training.context import task_data
 
     td = task_data(ctx, (task,), frac, seed)
     tr, va = td.train[task], td.val[task]

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ecgviewer.ml.bundle import load_model
 from training import metrics as M
-from training.pipeline import Context, evaluate_split
+from training.context import Context
+from training.export import evaluate_split
 
 
 def compare(ctx: Context, candidate: Path, current: Path, tasks: list[str], split: str = "val",

@@ -32,19 +32,10 @@ from ecgviewer.ml.heads import HEADS
 from ecgviewer.ml.model import Classifier
 from training import data as D
 from training import metrics as M
+from training.context import Context, TaskData, hardware, lead_cls_features, predict, task_data
+from training.finetune import train_classifier, train_head
 from training.methods import METHODS
-from training.pipeline import (
-    Context,
-    TaskData,
-    hardware,
-    lead_cls_features,
-    load_encoder,
-    predict,
-    pretrain,
-    task_data,
-    train_classifier,
-    train_head,
-)
+from training.pretraining import load_encoder, pretrain
 
 LABEL = {
     "clear-linear": "CLEAR, linear probe (frozen)",
@@ -73,7 +64,7 @@ MIN_SEEDS = 5  # seeds of every cell below 100 % labels: a subset's luck is as l
 # HUG head on the random encoder, the model without pretraining (issue 22 found the old bundled
 # model below it).
 BASELINES: list[str] = ["scratch", "xresnet1d101", "inception1d", "random-hug"]
-# The frozen heads' input (pipeline.Standardise). Rows logged under another protocol (raw features,
+# The frozen heads' input (finetune.Standardise). Rows logged under another protocol (raw features,
 # "standardised" per lead and dimension) stay in grid.jsonl but are neither skipped as done nor reported.
 PROBE = "z-dim"
 NO_PREDS = "†"  # marks table cells with rows logged before per-record predictions were saved

@@ -361,7 +361,7 @@ def write_card(weights: Path, rows: list[dict], summary: dict, command: str) -> 
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.weights import sha256
     from ecgviewer.weights import write_card as write
-    from training.pipeline import git_commit
+    from training.context import git_commit
 
     model = Delineator.load(weights)
     metrics = {scope: stats(rows, scope, "clean") for scope in SCOPES}

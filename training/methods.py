@@ -28,7 +28,7 @@ from training.batch import Batch
 class PretrainSet:
     """The records a method pretrains on: ``tensors`` rows ``rows`` (Batch.rows index into it)."""
 
-    tensors: object  # training.pipeline.Tensors
+    tensors: object  # training.context.Tensors
     rows: np.ndarray
     caches: list  # training.data.TokenCache, in the order the tensors concatenate them
     workers: int = 2

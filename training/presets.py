@@ -29,7 +29,7 @@ BASELINE = LoopConfig(epochs=50, batch_size=128, lr=1e-2, weight_decay=1e-2, war
 
 @dataclass(frozen=True)
 class Recipe:
-    """How the exported classifier is fine-tuned beyond plain BCE (training/pipeline.py)."""
+    """How the exported classifier is fine-tuned beyond plain BCE (training/finetune.py)."""
 
     augment: AugmentConfig | None = None  # signal-space augmentation, re-tokenised per batch
     layer_decay: float = 1.0  # layer-wise learning-rate decay; 1 = none

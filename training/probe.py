@@ -1,9 +1,9 @@
 """A classifier as the CLEAR-HUG paper evaluates its encoder: the pretrained encoder frozen and one
-HUG head per task trained on its cached lead features (``pipeline.train_head``, the grid's frozen
+HUG head per task trained on its cached lead features (``finetune.train_head``, the grid's frozen
 cells), then folded into a plain ``Classifier`` so that the app, its attributions and the model
 card treat it as any other model.
 
-The heads train on features z-scored per dimension (``pipeline.Standardise``). That z-score is an
+The heads train on features z-scored per dimension (``finetune.Standardise``). That z-score is an
 affine map of each lead vector, so it folds exactly into the first layer that reads the lead
 vectors: every HUG group expert's Linear (each applied per lead before any averaging) or the
 linear head's fc (the mean over leads commutes with an affine map). The exported model therefore
@@ -17,7 +17,9 @@ from torch import nn
 
 from ecgviewer.ml.heads import HUGHead, LinearHead
 from ecgviewer.ml.model import Classifier
-from training.pipeline import Context, Standardise, TaskData, load_encoder, task_data, train_head
+from training.context import Context, TaskData, task_data
+from training.finetune import Standardise, train_head
+from training.pretraining import load_encoder
 
 
 @torch.no_grad()

@@ -1,0 +1,152 @@
+"""The exported model: its weights, fold-9 thresholds, fold-9 and fold-10 metrics and the model
+card (JSON and Markdown) with the command, data, hardware and timings that made it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.ml import bundle, contract
+from ecgviewer.ml.model import Classifier
+from ecgviewer.weights import write_card
+from training import data as D
+from training import metrics as M
+from training.context import Context, TaskData, git_commit, hardware, predict
+from training.methods import METHODS
+
+# The app shows a class only if it was learnable on validation data (rule recorded in the card).
+SURFACE_MIN_AUROC = 0.85
+SURFACE_MIN_SUPPORT = 20
+
+
+# --------------------------------------------------------------------------- export
+def surfaced(val_report: dict, cls: str) -> bool:
+    """The rule for showing a class in the app, on fold-9 figures only."""
+    auroc = val_report["per_class_auroc"][cls] or 0.0
+    return auroc >= SURFACE_MIN_AUROC and val_report["support"][cls] >= SURFACE_MIN_SUPPORT
+
+
+def evaluate_split(model: Classifier, ctx: Context, task: str, split: str, n_boot: int = 1000) -> dict:
+    """Metrics of ``model``'s ``task`` head on fold 9 (``val``) or fold 10 (``test``)."""
+    fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
+    classes, s = ctx.ptbxl.split(task, [fold])
+    p = predict(model, ctx.tensors, s.rows, ctx.preset.batch_eval, ctx.dist.device)[task]
+    return {"classes": classes, "probs": p, "y": s.y, "report": M.report(s.y, p, classes, n_boot)}
+
+
+def tokenizer_text(model: Classifier) -> str:
+    """The model card's one line on what the classifier reads (the app's model picker shows it)."""
+    spec = model.patch_spec
+    if spec is not None:
+        return (
+            f"patches: {len(spec.leads)} leads ({', '.join(spec.leads)}) at {spec.fs} Hz, "
+            f"{spec.patch_s:g} s patches ({spec.patch_len} samples), {spec.n_patches} per lead "
+            f"per {spec.window_s:g} s window, band-passed {contract.BAND[0]}-{contract.BAND[1]:g} Hz, "
+            f"in units of {model.encoder.config.scale_mv:g} mV"
+        )
+    return (
+        f"beats: up to {contract.MAX_BEATS} beat tokens of {contract.TOKEN_LEN} samples per lead "
+        f"at {contract.FS} Hz, R at sample {contract.R_INDEX}, R-peaks by {contract.RPEAK_METHOD}"
+    )
+
+
+def export(
+    ctx: Context,
+    model: Classifier,
+    td: TaskData,
+    name: str,
+    out_dir: Path,
+    command: list[str],
+    method: str = "clear",
+    frozen: bool = False,
+) -> Path:
+    """Write ``<out_dir>/<name>.safetensors`` and its model card (JSON + Markdown); ``method`` is
+    the pretraining objective of the encoder, ``frozen`` says that only the heads were trained
+    (``training/probe.py``)."""
+    from training.card import markdown
+
+    t0 = time.perf_counter()
+    weights = out_dir / f"{name}.safetensors"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    digest = bundle.save_model(weights, model, td.classes)
+    labels = {}
+    for task in td.classes:
+        val = evaluate_split(model, ctx, task, "val")
+        test = evaluate_split(model, ctx, task, "test")
+        thr = M.f1_thresholds(val["y"], val["probs"])
+        vr = val["report"]
+        labels[task] = {
+            "classes": td.classes[task],
+            "thresholds": {c: float(t) for c, t in zip(td.classes[task], thr, strict=True)},
+            "val": vr,
+            "test": test["report"],
+            "surfaced": [c for c in td.classes[task] if surfaced(vr, c)],
+        }  # fmt: skip
+    pt = ctx.ptbxl
+    ctx.timings["export_s"] = round(time.perf_counter() - t0, 1)
+    phases = ("tokenise_s", "pretrain_s", "finetune_s", "heads_s", "export_s")
+    ctx.timings["total_s"] = round(sum(ctx.timings.get(k) or 0.0 for k in phases), 1)
+    card = {
+        "name": name,
+        "intended_use": "Research use only, not a medical device. Not for diagnosis or treatment decisions.",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git_commit": git_commit(),
+        "command": " ".join(command),
+        "preset": ctx.preset.name,
+        "tokenizer": tokenizer_text(model),
+        "architecture": {
+            "kind": model.kind,
+            "encoder": model.encoder.config.to_dict(),
+            "head": model.head_kind,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+        "pretraining": {
+            "method": method,
+            "label": METHODS[method].label,
+            "objective": asdict(METHODS[method].objective(ctx.preset)),
+        },
+        "training": {
+            "pretrain": ctx.preset.schedules.get(method, ctx.preset.pretrain).to_dict(),
+            **({"encoder": "frozen after pretraining; one HUG head per task trained on its cached lead "
+                           "features, z-scored per dimension (folded into the heads' first layers)",
+                "heads": ctx.preset.probe.to_dict(),
+                "selection": "per task, the epoch with the best fold-9 macro AUROC"} if frozen else
+               {"finetune": ctx.preset.finetune.to_dict(), "recipe": ctx.preset.recipe.to_dict(),
+                "selection": "epoch with the best mean fold-9 macro AUROC over the tasks"}),
+        },
+        "contract": {"version": contract.CONTRACT_VERSION, "fs": contract.FS, "band_hz": contract.BAND,
+                     "token_len": contract.TOKEN_LEN, "max_beats": contract.MAX_BEATS,
+                     "rpeaks": contract.RPEAK_METHOD, "deviations_from_clear": list(contract.DEVIATIONS)},
+        "data": {
+            "dataset": "PTB-XL v1.0.3, 100 Hz records (CC BY 4.0)",
+            "folds": {"train": list(D.TRAIN_FOLDS), "validation": D.VAL_FOLD, "test": D.TEST_FOLD},
+            "pretrain_ecg_ids": D.id_ranges(td_union_ids(ctx, "all", D.TRAIN_FOLDS)),
+            "unlabelled_pretraining": [str(p) for p in ctx.unlabelled],
+            "finetune_ecg_ids": D.id_ranges(np.unique(np.concatenate([s.ecg_id for s in td.train.values()]))),
+            "validation_records": len(ctx.ptbxl.split("all", [D.VAL_FOLD])[1].rows),
+            "test_records": len(ctx.ptbxl.split("all", [D.TEST_FOLD])[1].rows),
+            "records_on_disk": len(pt.ecg_id),
+            "tokeniser_fallback_records": int(np.asarray(pt.cache.fallback).sum()),
+        },
+        "labels": labels,
+        "surface_rule": f"a class is shown in the app when its fold-9 AUROC >= {SURFACE_MIN_AUROC} "
+        f"and fold 9 has >= {SURFACE_MIN_SUPPORT} positive records",
+        "thresholds_rule": "per class, the probability that maximises F1 on fold 9",
+        "timings": ctx.timings,
+        "hardware": hardware(),
+        "weights_sha256": digest,
+    }  # fmt: skip
+    write_card(weights, card, markdown(card))
+    return weights
+
+
+def td_union_ids(ctx: Context, task: str, folds) -> np.ndarray:
+    return ctx.ptbxl.split(task, folds)[1].ecg_id
+
+
+def command_line() -> list[str]:
+    return [Path(sys.executable).name, "-m", "training", *sys.argv[1:]]
