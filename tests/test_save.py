@@ -1,4 +1,4 @@
-"""'Save as' WFDB and EDF+ (ecgviewer.io.writers): lossless, anonymised by default, atomic.
+"""'Save as' WFDB and EDF+ (ecgviewer.io.writers, wfdb_writer, edf_writer): lossless, anonymised by default, atomic.
 
 Checked against independent readings of what was written: ``wfdb.rdrecord(physical=False)`` for
 WFDB's stored integers, ``pyedflib`` for EDF's digital values, header fields and annotations,
@@ -14,6 +14,7 @@ import datetime as dt
 import errno
 import os
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,9 @@ import pyedflib
 import pytest
 import wfdb
 
-from ecgviewer.io import edf_reader, load, writers
-from ecgviewer.io.writers import SaveError, edf_calibration, save
+from ecgviewer.io import coding, edf_reader, edf_writer, load, wfdb_writer
+from ecgviewer.io.edf_writer import edf_calibration
+from ecgviewer.io.writers import SaveError, save
 from ecgviewer.recording import Annotation, DeviceReport, Metadata, make_recording
 from ecgviewer.sources import ArraySource
 
@@ -216,17 +218,15 @@ def test_decimal_data_of_unknown_step_is_exact(tmp_path: Path) -> None:
 
 def test_exact_texts() -> None:
     """The 8-character physical range search, against hand-worked cases."""
-    c = writers.LeadCoding(writers._fraction(GE_STEP), low=-100, high=100)
+    c = coding.LeadCoding(coding.grid_fraction(GE_STEP), low=-100, high=100)
     cal = edf_calibration(c, -32768, 32767)
     # -32768..-32751 and 32766..32767 have no 8-character texts ("-159907.8" is 9 characters).
     assert (cal.dmin, cal.dmax, cal.pmin, cal.pmax, cal.unit) == (-32750, 32765, "-159820", "159893.2", "uV")
-    half = writers.LeadCoding(writers._fraction(20 / 65535), offset=writers.Fraction(1, 2), low=-5, high=5)
+    half = coding.LeadCoding(coding.grid_fraction(20 / 65535), offset=Fraction(1, 2), low=-5, high=5)
     cal = edf_calibration(half, -32768, 32767)
     assert (cal.dmin, cal.dmax, cal.pmin, cal.pmax) == (-32768, 32767, "-10000", "10000")
     # 1/65537 mV: no digital range in 16 bits has exact texts (65537 is prime)
-    assert (
-        edf_calibration(writers.LeadCoding(writers.Fraction(1, 65537), low=-5, high=5), -32768, 32767) is None
-    )
+    assert edf_calibration(coding.LeadCoding(Fraction(1, 65537), low=-5, high=5), -32768, 32767) is None
 
 
 def test_24_bit_integers_go_to_bdf(tmp_path: Path) -> None:
@@ -331,7 +331,7 @@ def test_long_lazy_recording_is_written_window_by_window(tmp_path: Path) -> None
         t0 = time.perf_counter()
         path = save(rec, tmp_path / ("out" + suffix))
         print(f"2 h x 3 leads @ 500 Hz -> {suffix}: {time.perf_counter() - t0:.2f} s")
-        assert max(largest) <= writers.WINDOW  # never the whole recording
+        assert max(largest) <= coding.WINDOW  # never the whole recording
         again = load(path)
         assert again.source.lazy and again.source_format == fmt and again.n_samples == n
         # WFDB's memory-mapped reader scales in float32: within an ulp rather than bit for bit.
@@ -365,7 +365,7 @@ def test_failed_header_move_restores_the_previous_record(tmp_path: Path, monkeyp
             raise PermissionError(errno.EACCES, "Permission denied")
         return real(src, dst)
 
-    monkeypatch.setattr(writers.os, "replace", failing)
+    monkeypatch.setattr(coding.os, "replace", failing)
     with pytest.raises(SaveError, match="permission denied"):
         save(rec, tmp_path / "r.hea")
     assert _leftovers(tmp_path) == ["r.dat", "r.hea"]
@@ -376,16 +376,14 @@ def test_failed_header_move_restores_the_previous_record(tmp_path: Path, monkeyp
 
 def test_disk_full_while_writing(tmp_path: Path, monkeypatch) -> None:
     rec, _ = _eight_leads()
-    real = writers._windows
+    real = coding.windows
 
     def full(*args, **kwargs):
         yield from list(real(*args, **kwargs))[:1]
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    for suffix in (".hea", ".edf"):
-        monkeypatch.setattr(writers, "_windows", real)
-        writers.scan(rec, offset=True)  # the first pass is not the one that fails
-        monkeypatch.setattr(writers, "_windows", full)
+    for suffix, writer in ((".hea", wfdb_writer), (".edf", edf_writer)):
+        monkeypatch.setattr(writer, "windows", full)  # the writing pass fails; the scan does not
         with pytest.raises(SaveError, match="the disk is full"):
             save(rec, tmp_path / ("full" + suffix))
         assert _leftovers(tmp_path) == []
@@ -393,7 +391,7 @@ def test_disk_full_while_writing(tmp_path: Path, monkeypatch) -> None:
 
 def test_not_enough_space_is_refused_up_front(tmp_path: Path, monkeypatch) -> None:
     rec, _ = _eight_leads()
-    monkeypatch.setattr(writers.shutil, "disk_usage", lambda _: _Usage())
+    monkeypatch.setattr(coding.shutil, "disk_usage", lambda _: _Usage())
     with pytest.raises(SaveError, match="the disk is full"):
         save(rec, tmp_path / "x.edf")
     assert _leftovers(tmp_path) == []
