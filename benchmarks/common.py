@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -153,3 +154,10 @@ def hardware() -> dict:
     except OSError:
         pass
     return info
+
+
+def child_env(**extra: str) -> dict:
+    env = dict(os.environ)
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    env.update(extra)
+    return env

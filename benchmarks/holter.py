@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from common import child_env, log, summary
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SAMPLE = ROOT / "resources/samples/ptbxl/records500/00000/00003_hr.hea"
 CACHE = HERE / ".cache"
+CHILD_TIMEOUT_S = 240
 NAME = "holter24h"
 FS = 500
 HOURS = 24
@@ -164,3 +167,55 @@ def _generate(hea: Path, dat: Path) -> dict:
 
 if __name__ == "__main__":
     print(json.dumps(ensure()[1], indent=1))
+
+
+# -- the benchmark: a 24 h record opened and panned in fresh subprocesses -------------------------
+def _run_child(header: Path, *args: str) -> dict:
+    cmd = [sys.executable, str(HERE / "holter_child.py"), str(header), *args]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env=child_env(), timeout=CHILD_TIMEOUT_S, cwd=ROOT
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"holter child failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _warm_page_cache(path: Path) -> float:
+    """Read the whole file once so every run sees a warm page cache; returns seconds."""
+    t = time.perf_counter()
+    with path.open("rb", buffering=0) as f:
+        while f.read(16 << 20):
+            pass
+    return time.perf_counter() - t
+
+
+def bench_holter(open_repeats: int, pans: int) -> dict:
+    try:
+        header, info = ensure()
+    except NotEnoughDisk as exc:
+        return {"error": str(exc)}
+    dat = header.with_suffix(".dat")
+    out: dict = {
+        "record": {k: info[k] for k in ("bytes", "n_sig", "fs", "sig_len", "hours")},
+        "generated_now": info["generated_now"],
+    }
+    if info["generated_now"]:
+        out["generate_s"] = info.get("generate_s")
+    log(f"[holter] warming the page cache ({dat.stat().st_size / 1e9:.2f} GB)")
+    out["page_cache_warm_read_s"] = round(_warm_page_cache(dat), 2)
+    log("[holter] full run: open, pans, envelope, peak RSS")
+    full = _run_child(header, "--pans", str(pans))
+    opens = [full["holter_open_s"]]
+    extra = []
+    for i in range(open_repeats - 1):
+        log(f"[holter] open-only run {i + 2}/{open_repeats}")
+        extra.append(_run_child(header, "--open-only"))
+        opens.append(extra[-1]["holter_open_s"])
+    out["open_s"] = summary(opens, 4)
+    runs = [full, *extra]
+    out["open_wfdb_preimported_s"] = summary(
+        [r["open_breakdown_s"]["load"] + r["open_breakdown_s"]["set_recording_and_paint"] for r in runs], 4
+    )
+    out["open_breakdown_s_per_run"] = [full["open_breakdown_s"]] + [e["open_breakdown_s"] for e in extra]
+    out["full_run"] = full
+    return out
