@@ -6,7 +6,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from tests.helpers import AI_TIMEOUT_MS, shown_window
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -40,8 +43,8 @@ def settings(tmp_path: Path):
     from ecgviewer.gui.settings import Settings
 
     s = Settings(QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat))
-    s.set_value("ai/enabled", "false")  # the viewer's own tests; tests/test_gui_ai.py turns it on
-    s.set_value("measure/enabled", "false")  # likewise; tests/test_gui_measure.py turns it on
+    s.set_value("ai/enabled", "false")  # the viewer's own tests; tests/gui/test_gui_ai.py turns it on
+    s.set_value("measure/enabled", "false")  # likewise; tests/gui/test_gui_measure.py turns it on
     return s
 
 
@@ -55,3 +58,71 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# -- windows and recordings the GUI and report tests share ------------------------------------
+@pytest.fixture
+def window(qtbot, settings):
+    w = shown_window(qtbot, settings)
+    yield w
+    w.cancel_tasks()
+
+
+@pytest.fixture
+def long_record(tmp_path: Path) -> Path:
+    """Two minutes of 12-lead ECG at 500 Hz (the sample repeated), written with wfdb."""
+    import wfdb
+
+    from ecgviewer.io import load
+
+    src = load(REPO / "resources/samples/ptbxl/records500/00000/00003_hr.hea")
+    data = np.tile(src.signals, 12).T.astype(np.float64)
+    wfdb.wrsamp(
+        "long",
+        fs=500,
+        units=["mV"] * 12,
+        sig_name=list(src.leads),
+        p_signal=data,
+        fmt=["16"] * 12,
+        adc_gain=[1000.0] * 12,
+        baseline=[0] * 12,
+        write_dir=str(tmp_path),
+    )
+    return tmp_path / "long.hea"
+
+
+@pytest.fixture
+def ai_window(qtbot, tmp_path: Path):
+    """A window with the AI on (the default for a new user) and its model loaded."""
+    from PySide6 import QtCore
+
+    from ecgviewer.gui.settings import Settings
+
+    settings = Settings(QtCore.QSettings(str(tmp_path / "ai.ini"), QtCore.QSettings.Format.IniFormat))
+    w = shown_window(qtbot, settings, 1500, 950)
+    assert w.ai_action.isChecked() and w.ai_dock.isVisible()
+    if w.ai.analyzer is None:
+        with qtbot.waitSignal(w.ai.modelReady, timeout=AI_TIMEOUT_MS):
+            w.ai.load_model()
+    yield w
+    w.cancel_tasks()
+
+
+@pytest.fixture(scope="module")
+def sample_measured():
+    """The bundled PTB-XL sample and its measurements, made once for the widget tests."""
+    from ecgviewer.io import load
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.pipeline import measure_recording
+
+    rec = load(SAMPLE)
+    return rec, measure_recording(rec, Delineator.bundled())
+
+
+@pytest.fixture
+def measure_window(qtbot, settings):
+    settings.set_value("measure/enabled", "true")
+    w = shown_window(qtbot, settings)
+    assert w.measure_action.isChecked() and w.measure_dock.isVisible()
+    yield w
+    w.cancel_tasks()

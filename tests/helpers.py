@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.recording import Recording, make_recording
 from ecgviewer.sources import ArraySource
+
+AI_TIMEOUT_MS = 180_000  # first analysis in a process imports torch and neurokit2; CI machines are slow
+MEASURE_TIMEOUT_MS = 120_000  # the first measurement in a process imports torch
 
 
 def synthetic(
@@ -45,3 +52,31 @@ def shown_window(qtbot, settings, width: int = 1400, height: int = 900):
     w.show()
     qtbot.waitExposed(w)
     return w
+
+
+def open_wait(qtbot, window, path: Path) -> None:
+    """Open ``path`` and wait until the paper shows it."""
+    with qtbot.waitSignal(window.recordingLoaded, timeout=20000):
+        window.open_file(path)
+
+
+def measured(qtbot, window, action):
+    """Run ``action`` and return the measurements the window shows after it."""
+    with qtbot.waitSignal(window.measure.measured, timeout=MEASURE_TIMEOUT_MS) as blocker:
+        action()
+    return blocker.args[0]
+
+
+def copy_model(folder: Path, stem: str, name: str | None = None) -> Path:
+    """The bundled classifier and its card under another file name (and card name) in ``folder``."""
+    from ecgviewer.assets import model_path
+
+    bundled = model_path()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{stem}.safetensors"
+    shutil.copyfile(bundled, target)
+    card = json.loads(bundled.with_suffix(".json").read_text())
+    card["name"] = name or stem
+    target.with_suffix(".json").write_text(json.dumps(card))
+    shutil.copyfile(bundled.with_suffix(".md"), target.with_suffix(".md"))
+    return target

@@ -5,7 +5,7 @@ Methods: CLEAR linear probe and CLEAR-HUG on the frozen pretrained encoder; the 
 the same encoder randomly initialised (frozen); full fine-tuning from the pretrained encoder;
 supervised training from scratch; any method registered in ``RUNNERS``. Every choice is made on
 fold 9: each run's epoch, the ranking of the pretraining methods and the verdict on the bundled
-model. Fold 10 is only reported: its labels never reach a choice (tests/test_protocol.py
+model. Fold 10 is only reported: its labels never reach a choice (tests/training/test_protocol.py
 permutes them). Rows go to ``<run>/grid.jsonl`` and each row's per-record fold-9 and fold-10
 probabilities to ``<run>/preds/<tag>.npz`` (``save_preds``), so that two methods can be compared
 on the same test records, seed by seed (``metrics.paired_bootstrap``); finished rows are skipped

@@ -20,38 +20,8 @@ from ecgviewer.measurements import FIDUCIALS
 from ecgviewer.recording import make_recording
 from ecgviewer.render.options import ViewOptions
 from ecgviewer.sources import ArraySource
-from tests.conftest import SAMPLE
-from tests.helpers import shown_window
-from tests.test_gui import long_record, open_wait  # noqa: F401  (fixture)
-
-TIMEOUT_MS = 120_000  # the first measurement in a process imports torch
-
-
-@pytest.fixture(scope="module")
-def sample_measured():
-    """The bundled PTB-XL sample and its measurements, made once for the widget tests."""
-    from ecgviewer.io import load
-    from ecgviewer.measure.delineate import Delineator
-    from ecgviewer.measure.pipeline import measure_recording
-
-    rec = load(SAMPLE)
-    return rec, measure_recording(rec, Delineator.bundled())
-
-
-@pytest.fixture
-def measure_window(qtbot, settings):
-    settings.set_value("measure/enabled", "true")
-    w = shown_window(qtbot, settings)
-    assert w.measure_action.isChecked() and w.measure_dock.isVisible()
-    yield w
-    w.cancel_tasks()
-
-
-def measured(qtbot, window: MainWindow, action):
-    """Run ``action`` and return the measurements the window shows after it."""
-    with qtbot.waitSignal(window.measure.measured, timeout=TIMEOUT_MS) as blocker:
-        action()
-    return blocker.args[0]
+from tests.helpers import MEASURE_TIMEOUT_MS as TIMEOUT_MS
+from tests.helpers import measured, open_wait
 
 
 # -- the averaging ---------------------------------------------------------------------------------
@@ -256,7 +226,7 @@ def test_unmeasurable_recording_shows_dashes_with_reasons_and_stale_results_are_
     assert not w.measure.median.view.lines
 
 
-def test_a_long_recording_is_measured_a_span_at_a_time(qtbot, measure_window, long_record):  # noqa: F811
+def test_a_long_recording_is_measured_a_span_at_a_time(qtbot, measure_window, long_record):
     w = measure_window
     m = measured(qtbot, w, lambda: w.open_file(long_record))
     assert m.span_s == pytest.approx((0.0, 30.0)) and m.r_times.max() < 30.0

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 BUNDLE = REPO / "dist" / "ecgviewer"
 INTERNAL = BUNDLE / "_internal"
 SAMPLE_REL = "samples/ptbxl/records500/00000/00003_hr.hea"

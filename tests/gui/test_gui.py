@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -12,43 +10,7 @@ from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
 from ecgviewer.render.options import THEMES
 from ecgviewer.render.painting import image_array
-from tests.helpers import mask, shown_window
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    w = shown_window(qtbot, settings)
-    yield w
-    w.cancel_tasks()
-
-
-@pytest.fixture
-def long_record(tmp_path: Path) -> Path:
-    """Two minutes of 12-lead ECG at 500 Hz (the sample repeated), written with wfdb."""
-    import wfdb
-
-    from ecgviewer.io import load
-
-    src = load(Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000/00003_hr.hea")
-    data = np.tile(src.signals, 12).T.astype(np.float64)
-    wfdb.wrsamp(
-        "long",
-        fs=500,
-        units=["mV"] * 12,
-        sig_name=list(src.leads),
-        p_signal=data,
-        fmt=["16"] * 12,
-        adc_gain=[1000.0] * 12,
-        baseline=[0] * 12,
-        write_dir=str(tmp_path),
-    )
-    return tmp_path / "long.hea"
-
-
-def open_wait(qtbot, window: MainWindow, path: Path) -> None:
-    """Open ``path`` and wait until the paper shows it."""
-    with qtbot.waitSignal(window.recordingLoaded, timeout=20000):
-        window.open_file(path)
+from tests.helpers import mask, open_wait
 
 
 def choose(window: MainWindow, key: str, data: object) -> None:

@@ -16,7 +16,7 @@ from ecgviewer import assets
 from ecgviewer.gui import preferences
 from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
-from tests.test_registry import copy_model
+from tests.helpers import copy_model
 
 TIMEOUT_MS = 120_000  # the first model load in a process imports torch
 BUNDLED = assets.model_path()

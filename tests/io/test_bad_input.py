@@ -21,8 +21,8 @@ import wfdb
 from ecgviewer.errors import EcgError, EcgReadError
 from ecgviewer.io import load
 from ecgviewer.leads import STANDARD_LEADS
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NAMES12 = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 TOL = {"rtol": 1e-6, "atol": 1e-6}
 

@@ -22,20 +22,9 @@ from ecgviewer.errors import EcgError
 from ecgviewer.gui.settings import Settings
 from ecgviewer.ml import registry
 from ecgviewer.weights import sha256
+from tests.helpers import copy_model
 
 BUNDLED = assets.model_path()
-
-
-def copy_model(folder: Path, stem: str, name: str | None = None) -> Path:
-    """The bundled classifier and its card under another file name (and card name) in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{stem}.safetensors"
-    shutil.copyfile(BUNDLED, target)
-    card = json.loads(BUNDLED.with_suffix(".json").read_text())
-    card["name"] = name or stem
-    target.with_suffix(".json").write_text(json.dumps(card))
-    shutil.copyfile(BUNDLED.with_suffix(".md"), target.with_suffix(".md"))
-    return target
 
 
 def bundled_config() -> str:

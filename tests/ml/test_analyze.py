@@ -17,6 +17,7 @@ from ecgviewer.cli import main
 from ecgviewer.errors import EcgError
 from ecgviewer.ml import report
 from ecgviewer.weights import sha256
+from tests.conftest import REPO
 
 SCHEMA = json.loads(report.SCHEMA.read_text())
 
@@ -26,7 +27,7 @@ def analysed(tmp_path_factory) -> tuple[int, dict, Path]:
     """The bundled sample analysed with the checks, the measurements and the raw export."""
     tmp = tmp_path_factory.mktemp("analyze")
     out = tmp / "out.json"
-    sample = Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000/00003_hr.hea"
+    sample = REPO / "resources/samples/ptbxl/records500/00000/00003_hr.hea"
     rc = main(
         [
             "analyze",
@@ -185,7 +186,7 @@ def test_raw_export_as_json(tmp_path):
     from ecgviewer.ml.infer import Analyzer
 
     analyzer = Analyzer(device="cpu")
-    rec = load(Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000/00017_hr.hea")
+    rec = load(REPO / "resources/samples/ptbxl/records500/00000/00017_hr.hea")
     analysis = analyzer.analyse(rec)
     target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
     e = explain.explain(analyzer, rec, target, "gxi")

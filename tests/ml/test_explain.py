@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,10 +22,9 @@ from ecgviewer.ml.attention import attention_maps, own_lead_attention, rollout_t
 from ecgviewer.ml.infer import Analyzer, pick_device
 from ecgviewer.recording import make_recording
 from ecgviewer.sources import ArraySource
+from tests.conftest import REPO
 
-SAMPLES = sorted(
-    (Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000").glob("*.hea")
-)
+SAMPLES = sorted((REPO / "resources/samples/ptbxl/records500/00000").glob("*.hea"))
 LEADS = contract.LEADS
 FOLD10_FIRST = (9, 38, 40, 57, 59, 63, 65, 75, 76, 79)  # PTB-XL strat_fold 10, by ecg_id
 

@@ -16,8 +16,6 @@ from ecgviewer.cli import main
 from ecgviewer.render.options import MM_PER_INCH, ViewOptions
 from ecgviewer.report import content, make, pages
 from tests.helpers import synthetic
-from tests.test_gui_ai import ai_window  # noqa: F401  (fixture)
-from tests.test_gui_measure import measure_window  # noqa: F401  (fixture)
 
 PT_PER_MM = 72 / MM_PER_INCH
 A4, LETTER = (297.0, 210.0), (279.4, 215.9)
@@ -200,9 +198,8 @@ def test_self_test_runs_every_step(tmp_path):
 
 
 # -- from the window ------------------------------------------------------------------------------
-def test_window_report_prints_the_users_edited_measurements(qtbot, measure_window, sample, tmp_path):  # noqa: F811
-    from tests.test_gui import open_wait
-    from tests.test_gui_measure import measured
+def test_window_report_prints_the_users_edited_measurements(qtbot, measure_window, sample, tmp_path):
+    from tests.helpers import measured, open_wait
 
     w = measure_window
     if w.ai_action.isChecked():
@@ -221,7 +218,7 @@ def test_window_report_prints_the_users_edited_measurements(qtbot, measure_windo
     assert "AI analysis off" in doc[0][1]
 
 
-def test_window_report_explains_the_label_on_screen(qtbot, ai_window, sample, tmp_path):  # noqa: F811
+def test_window_report_explains_the_label_on_screen(qtbot, ai_window, sample, tmp_path):
     from tests.test_gui import choose, open_wait
     from tests.test_gui_ai import analysed
 

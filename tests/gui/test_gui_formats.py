@@ -9,7 +9,6 @@ import pytest
 
 from ecgviewer.recording import Annotation, DeviceReport
 from tests.helpers import synthetic
-from tests.test_gui import window  # noqa: F401  (fixture)
 
 NAME = "DOE^JANE"
 
@@ -30,7 +29,7 @@ def vendor_like():
     return rec
 
 
-def test_identifiers_stay_hidden_until_the_user_turns_them_on(window, vendor_like):  # noqa: F811
+def test_identifiers_stay_hidden_until_the_user_turns_them_on(window, vendor_like):
     window.set_recording(vendor_like)
     assert NAME not in window.info.toPlainText()
     assert "hidden" in window.info.toPlainText()
@@ -40,7 +39,7 @@ def test_identifiers_stay_hidden_until_the_user_turns_them_on(window, vendor_lik
     assert NAME not in window.info.toPlainText()
 
 
-def test_device_interpretation_and_measurements_sit_beside_ours(window, vendor_like):  # noqa: F811
+def test_device_interpretation_and_measurements_sit_beside_ours(window, vendor_like):
     window.set_recording(vendor_like)
     diagnosis = window.ai.panel.diagnosis.device
     assert not diagnosis.isHidden()
@@ -55,7 +54,7 @@ def test_device_interpretation_and_measurements_sit_beside_ours(window, vendor_l
     assert panel.table.isColumnHidden(3) and diagnosis.isHidden()
 
 
-def test_annotations_are_drawn_where_they_happen(window, vendor_like):  # noqa: F811
+def test_annotations_are_drawn_where_they_happen(window, vendor_like):
     window.set_recording(vendor_like)
     layer = window.annotation_layer
     assert "cough" in layer.labels() and "electrode off (2 s)" in layer.labels()
@@ -66,7 +65,7 @@ def test_annotations_are_drawn_where_they_happen(window, vendor_like):  # noqa: 
     assert np.any(np.isclose(xs, strip.x + 7.5 * page.speed))
 
 
-def test_save_as_writes_off_the_ui_thread_without_identifiers(qtbot, window, vendor_like, tmp_path):  # noqa: F811
+def test_save_as_writes_off_the_ui_thread_without_identifiers(qtbot, window, vendor_like, tmp_path):
     from ecgviewer.io import load
 
     window.set_recording(vendor_like)

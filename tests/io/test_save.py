@@ -1,4 +1,5 @@
-"""'Save as' WFDB and EDF+ (ecgviewer.io.writers, wfdb_writer, edf_writer): lossless, anonymised by default, atomic.
+"""'Save as' WFDB and EDF+ (``io.writers``, ``wfdb_writer``, ``edf_writer``): lossless, anonymised by default,
+atomic.
 
 Checked against independent readings of what was written: ``wfdb.rdrecord(physical=False)`` for
 WFDB's stored integers, ``pyedflib`` for EDF's digital values, header fields and annotations,

@@ -12,7 +12,7 @@ from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
 from ecgviewer.measure.device_median import align
 from ecgviewer.recording import MedianBeats
-from tests.test_gui_measure import measure_window, measured, sample_measured  # noqa: F401  (fixtures)
+from tests.helpers import measured
 
 # (file, median correlation over leads at least): muse-sinus runs at 90 bpm, so both 1.2 s windows
 # hold parts of the neighbouring beats, filtered differently by the device and by us.
@@ -74,8 +74,8 @@ def test_real_device_medians_match_ours_once_aligned(shared, name, min_r):
     assert len(r) == 12 and np.median(r) > min_r, (shift, np.round(r, 3))
 
 
-def test_median_view_draws_the_device_median_under_ours(qtbot, measure_window, shared):  # noqa: F811
-    from tests.test_gui import open_wait
+def test_median_view_draws_the_device_median_under_ours(qtbot, measure_window, shared):
+    from tests.helpers import open_wait
 
     measured(
         qtbot, measure_window, lambda: open_wait(qtbot, measure_window, shared / "formats" / FILES[1][0])

@@ -7,10 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6 import QtCore, QtWidgets
 
 from ecgviewer.gui.explain_view import Selection
@@ -18,23 +16,8 @@ from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
 from ecgviewer.ml.contract import LEADS
 from ecgviewer.ml.explain import TERRITORIES
+from tests.helpers import AI_TIMEOUT_MS as TIMEOUT_MS
 from tests.helpers import shown_window
-from tests.test_gui import long_record, open_wait  # noqa: F401  (fixture)
-
-TIMEOUT_MS = 180_000  # first analysis in a process imports torch and neurokit2; CI machines are slow
-
-
-@pytest.fixture
-def ai_window(qtbot, tmp_path: Path):
-    """A window with the AI on (the default for a new user) and its model loaded."""
-    settings = Settings(QtCore.QSettings(str(tmp_path / "ai.ini"), QtCore.QSettings.Format.IniFormat))
-    w = shown_window(qtbot, settings, 1500, 950)
-    assert w.ai_action.isChecked() and w.ai_dock.isVisible()
-    if w.ai.analyzer is None:
-        with qtbot.waitSignal(w.ai.modelReady, timeout=TIMEOUT_MS):
-            w.ai.load_model()
-    yield w
-    w.cancel_tasks()
 
 
 def analysed(qtbot, window: MainWindow, action) -> object:
@@ -188,7 +171,7 @@ def test_device_setting_and_model_card(qtbot, ai_window, monkeypatch):
     assert "research" in shown["text"].lower() and "sha" in shown["text"].lower()
 
 
-def test_a_long_recording_is_analysed_a_span_at_a_time(qtbot, ai_window, long_record):  # noqa: F811
+def test_a_long_recording_is_analysed_a_span_at_a_time(qtbot, ai_window, long_record):
     w = ai_window
     result = analysed(qtbot, w, lambda: w.open_file(long_record))
     assert not result.whole and result.span == (0.0, 30.0)

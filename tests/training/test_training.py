@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 SUPER = {"NORM", "MI", "STTC", "CD", "HYP"}
 
 
