@@ -68,7 +68,7 @@ class MemmapSource(SignalSource):
     ) -> None:
         self._mm = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n_samples, n_channels))
         self._channels = None if channels is None else list(channels)
-        self.n_channels = n_channels if channels is None else len(self._channels)
+        self.n_channels = n_channels if channels is None else len(channels)
         self.n_samples = n_samples
         # float32 arithmetic: integers up to 2^24 are exact, the scaling rounds once.
         self._baseline = np.asarray(baseline, dtype=np.float32)[:, None]

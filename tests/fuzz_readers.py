@@ -118,7 +118,7 @@ def generated_samples(shared: Path | None, out: Path) -> list[Target]:
     import numpy as np
 
     sys.path.insert(0, str(HERE))
-    from test_ishne import SPEC_OF, write_ishne
+    from helpers import SPEC_OF, write_ishne
 
     name, rec = _source_record(shared)
     physical = (rec.d_signal - np.asarray(rec.baseline)) / np.asarray(rec.adc_gain)  # mV

@@ -28,7 +28,7 @@ _EPS32 = float(np.finfo(np.float32).eps)
 class SaveError(EcgError):
     """A recording could not be saved; ``str()`` names the file and why."""
 
-    def __init__(self, path: str | Path, cause: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], cause: str) -> None:
         self.path = Path(path)
         self.cause = cause
         super().__init__(f"Cannot save {self.path.name}: {cause} ({self.path})")

@@ -121,9 +121,10 @@ def edf_calibration(c: LeadCoding, dlo: int, dhi: int) -> EdfCalibration | None:
         hi = _endpoint(value, c.offset, c.high, dhi, False)
         if lo is None or hi is None:
             continue
-        cal = EdfCalibration(
-            lo, hi, _decimal((lo + c.offset) * value), _decimal((hi + c.offset) * value), unit
-        )
+        pmin, pmax = _decimal((lo + c.offset) * value), _decimal((hi + c.offset) * value)
+        if pmin is None or pmax is None:
+            continue
+        cal = EdfCalibration(lo, hi, pmin, pmax, unit)
         if best is None or hi - lo > best.dmax - best.dmin:
             best = cal
     return best
@@ -152,18 +153,19 @@ def _edf_signal(c: LeadCoding, dlo: int, dhi: int) -> tuple[EdfCalibration, Lead
             return cal, got
     lo, hi = (c.vmin, c.vmax) if c.vmax > c.vmin else (c.vmin - 1.0, c.vmax + 1.0)  # a flat lead: any
     margin = (hi - lo) * 2 / (dhi - dlo) if c.missing else 0.0  # keeps dmin free for missing samples
-    best = None
+    best: EdfCalibration | None = None
     for unit, factor in _UNITS:
         pmin = _near_text(Fraction(lo - margin) * factor, math.floor)
         pmax = _near_text(Fraction(hi) * factor, math.ceil)
         cal = EdfCalibration(dlo, dhi, pmin, pmax, unit)
         if best is None or cal.coding().step < best.coding().step:
             best = cal
+    assert best is not None  # _UNITS is not empty
     return best, replace(best.coding(), missing=c.missing, exact=False, vmin=c.vmin, vmax=c.vmax)
 
 
 def _nearest(c: LeadCoding, dlo: int, dhi: int) -> EdfCalibration:
-    best = None
+    best: EdfCalibration | None = None
     for unit, factor in _UNITS:
         value = c.step * factor
         cal = EdfCalibration(
@@ -175,6 +177,7 @@ def _nearest(c: LeadCoding, dlo: int, dhi: int) -> EdfCalibration:
         )
         if best is None or abs(cal.coding().step - c.step) < abs(best.coding().step - c.step):
             best = cal
+    assert best is not None  # _UNITS is not empty
     return best
 
 
@@ -318,7 +321,8 @@ def _write_edf(
             writer.setDatarecordDuration(float(Fraction(spr) / Fraction(rec.fs).limit_denominator(10**6)))
             need = math.ceil(len(annotations) / n_records)
             writer.set_number_of_annotation_signals(min(MAX_ANNOTATION_SIGNALS, max(1, need)))
-            writer.setHeader({**_patient_fields(rec, identifiers), "startdate": start.replace(microsecond=0)})
+            header = {**_patient_fields(rec, identifiers), "startdate": start.replace(microsecond=0)}
+            writer.setHeader(header)  # type: ignore[arg-type]  # pyedflib's stub omits its datetime field
         if start.microsecond:  # pyedflib multiplies microseconds by 100; edflib counts 100 ns units
             set_starttime_subsecond(writer.handle, start.microsecond * 10)
         for a in annotations:

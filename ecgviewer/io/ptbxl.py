@@ -81,15 +81,15 @@ def table(root: Path) -> dict[int, dict]:
     database = root / DATABASE
     if database.is_file():
         with database.open(newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                entry = out.setdefault(int(row["ecg_id"]), {})
+            for line in csv.DictReader(fh):
+                entry = out.setdefault(int(line["ecg_id"]), {})
                 entry.update(
-                    age=_age(row["age"]),
-                    sex=_SEX.get(row["sex"]),
-                    fold=row["strat_fold"],
-                    report=row["report"].strip(),
-                    date=row["recording_date"],
-                    labels=dict(ast.literal_eval(row["scp_codes"] or "{}")),
+                    age=_age(line["age"]),
+                    sex=_SEX.get(line["sex"]),
+                    fold=line["strat_fold"],
+                    report=line["report"].strip(),
+                    date=line["recording_date"],
+                    labels=dict(ast.literal_eval(line["scp_codes"] or "{}")),
                 )
     return out
 

@@ -13,6 +13,7 @@ import json
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def _load_rows(path: Path, delim: str, skip: int, n_columns: int) -> np.ndarray:
     (``genfromtxt(invalid_raise=False)`` used to drop such rows silently, shifting every later
     sample in time, and printed numpy warnings on stderr.)
     """
-    kwargs = {"delimiter": delim, "skiprows": skip, "ndmin": 2, "encoding": "utf-8"}
+    kwargs: dict[str, Any] = {"delimiter": delim, "skiprows": skip, "ndmin": 2, "encoding": "utf-8"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "input contained no data" is reported below instead
         try:

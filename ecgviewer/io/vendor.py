@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -78,7 +78,7 @@ FORMATS = (
 
 
 @cache
-def _parser(fmt: _Format) -> type:
+def _parser(fmt: _Format) -> Any:
     """The format's ecgdatakit parser class, imported on first use (keeps start-up fast)."""
     return getattr(importlib.import_module(f"ecgdatakit.parsing.parsers.{fmt.module}"), fmt.parser)
 
@@ -294,8 +294,9 @@ def _to_mv(lead: Lead, samples: np.ndarray) -> np.ndarray | None:
 def _step_mv(lead: Lead) -> float | None:
     """mV per stored integer step, when the file states a voltage resolution."""
     factor = _unit_mv(lead.resolution_unit)
-    ok = factor is not None and lead.resolution and math.isfinite(lead.resolution)
-    return float(lead.resolution) * factor if ok else None
+    if factor is None or not lead.resolution or not math.isfinite(lead.resolution):
+        return None
+    return float(lead.resolution) * factor
 
 
 def _metadata(record: ECGRecord) -> Metadata:
@@ -379,12 +380,13 @@ def _measurements(record: ECGRecord) -> tuple[dict[str, float], str | None, dict
     stated = next((v for k in _QTC_KEYS if k in notes and (v := _ms(notes[k])) is not None), None)
     if stated is not None:
         formula = next((f for f, v in named.items() if v is not None and float(v) == stated), None)
-        formula = formula or _SCP_QTC_FORMULA.get(record.raw_metadata.get("qtc_formula_code"))
+        code = record.raw_metadata.get("qtc_formula_code")
+        formula = formula or (_SCP_QTC_FORMULA.get(code) if code is not None else None)
         out["qtc"] = stated
     else:
-        formula = next((f for f, v in named.items() if v is not None), None)
-        if formula:
-            out["qtc"] = float(named[formula])
+        formula, value = next(((f, v) for f, v in named.items() if v is not None), (None, None))
+        if value is not None:
+            out["qtc"] = float(value)
     others = {f: float(v) for f, v in named.items() if v is not None and float(v) != out.get("qtc")}
     return out, formula, others
 

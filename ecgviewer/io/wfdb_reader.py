@@ -222,7 +222,7 @@ def _samples_in_files(hea: Path, header) -> int | None:
     return min(held) if held else None
 
 
-def _memmap_source(path: Path, header, keep: list[int], to_mv: list[float]) -> SignalSource | None:
+def _memmap_source(path: Path, header, keep: list[int], to_mv: list[float | None]) -> SignalSource | None:
     """A memory map over the signal file when the layout allows one, else None."""
     fmts, files = set(header.fmt), set(header.file_name)
     if len(fmts) != 1 or len(files) != 1 or next(iter(fmts)) not in _MAPPABLE:
@@ -244,7 +244,7 @@ def _memmap_source(path: Path, header, keep: list[int], to_mv: list[float]) -> S
         offset=offset,
         gain=[header.adc_gain[k] for k in keep],
         baseline=baseline,
-        to_mv=[to_mv[k] for k in keep],
+        to_mv=[f for k in keep if (f := to_mv[k]) is not None],  # keep: the leads with a factor
         missing=_MISSING[fmt],
         channels=keep,
     )

@@ -103,8 +103,8 @@ def global_fiducials(per_lead: list[dict[str, float | None]], n_present: int) ->
     out: dict[str, float | None] = dict.fromkeys(FIDUCIALS)
     missing = []
     for wave in ("p", "qrs", "t"):
-        on = sorted(f[f"{wave}_on"] for f in per_lead if f[f"{wave}_on"] is not None)
-        off = sorted((f[f"{wave}_off"] for f in per_lead if f[f"{wave}_off"] is not None), reverse=True)
+        on = sorted(v for f in per_lead if (v := f[f"{wave}_on"]) is not None)
+        off = sorted((v for f in per_lead if (v := f[f"{wave}_off"]) is not None), reverse=True)
         if len(on) < need:
             missing.append(wave)
             continue
@@ -151,9 +151,10 @@ def values(m: Measurements) -> dict[str, Value]:
     def span(name: str, a: str, b: str) -> Value:
         if name in missing:
             return Value(None, ms, missing[name])
-        if f[a] is None or f[b] is None:
-            return Value(None, ms, f"no {_wave_name(a if f[a] is None else b)} found")
-        return Value(round(f[b] - f[a], 1), ms, edited=a in m.edited or b in m.edited)
+        ta, tb = f[a], f[b]
+        if ta is None or tb is None:
+            return Value(None, ms, f"no {_wave_name(a if ta is None else b)} found")
+        return Value(round(tb - ta, 1), ms, edited=a in m.edited or b in m.edited)
 
     out = {
         "hr": m.values["hr"],
@@ -202,7 +203,7 @@ def with_fiducials(m: Measurements, **changes: float | None) -> Measurements:
     if unknown:
         raise ValueError(f"unknown fiducials {sorted(unknown)}")
     fid = {**m.fiducials, **changes}
-    placed = [(k, fid[k]) for k in FIDUCIALS if fid[k] is not None]
+    placed = [(k, t) for k in FIDUCIALS if (t := fid[k]) is not None]
     for (a, ta), (b, tb) in pairwise(placed):
         if tb < ta:
             raise ValueError(f"{b} ({tb:.0f} ms) would come before {a} ({ta:.0f} ms)")

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ecgviewer.ml import contract
 from ecgviewer.ml.infer import BATCH, Analyzer
 from ecgviewer.ml.inputs import ModelInput
+from ecgviewer.ml.model import Classifier
 from ecgviewer.recording import Recording
 
 N_LEADS, N_BEATS = len(contract.LEADS), contract.MAX_BEATS
@@ -47,7 +48,7 @@ def attend(analyzer: Analyzer, rec: Recording) -> AttentionMaps:
 
 
 def attention_maps(
-    model: nn.Module, model_input: ModelInput, device: torch.device | None = None
+    model: Classifier, model_input: ModelInput, device: torch.device | None = None
 ) -> AttentionMaps:
     """Both maps for every window; padded beats are 0 (they are never attended)."""
     device = device or torch.device("cpu")
@@ -67,7 +68,7 @@ def attention_maps(
     return AttentionMaps(cls_to_beats, np.concatenate(rolled) * keep)
 
 
-def _patch_maps(model: nn.Module, model_input: ModelInput, device: torch.device) -> AttentionMaps:
+def _patch_maps(model: Classifier, model_input: ModelInput, device: torch.device) -> AttentionMaps:
     values, pad, _ = model_input.tensors(device)
     own, rolled = [], []
     with torch.inference_mode():

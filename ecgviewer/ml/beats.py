@@ -75,6 +75,9 @@ class Encoder(nn.Module):
 
     kind: ClassVar[str] = "beats"
     patch_spec = None  # beat tokens follow the contract, not a patch spec
+    allowed: Tensor  # buffers, for the type checker
+    lead_ids: Tensor
+    beat_ids: Tensor
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecgviewer.errors import EcgError
 from ecgviewer.ml import contract
 from ecgviewer.weights import read_card, read_weights, save_weights
 
+if TYPE_CHECKING:  # torch is imported only when a model loads
+    from ecgviewer.ml.model import Classifier
+
 
 @dataclass
 class LoadedModel:
-    model: object  # ecgviewer.ml.model.Classifier, in eval mode
+    model: Classifier  # in eval mode
     config: dict  # the architecture metadata stored with the weights
     card: dict | None  # the JSON model card, when present beside the weights
 

@@ -286,6 +286,14 @@ class PatchSpec:
 JEPA_REFERENCE = PatchSpec(leads=("I", "II", "V1", "V2", "V3", "V4", "V5", "V6"), fs=250)
 
 
+@typing.overload
+def patchify(
+    x: np.ndarray, present: np.ndarray, spec: PatchSpec, length: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]: ...
+@typing.overload
+def patchify(
+    x: torch.Tensor, present: torch.Tensor, spec: PatchSpec, length: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]: ...
 def patchify(
     x: np.ndarray | torch.Tensor,
     present: np.ndarray | torch.Tensor,
@@ -311,7 +319,7 @@ def patchify(
     shape = (*keep.shape[:-1], spec.n_patches, spec.patch_len)
     values = (seg * keep).reshape(shape)
     pad = ~keep.reshape(shape).any(-1)
-    return values, pad
+    return values, pad  # type: ignore[return-value]  # numpy in, numpy out; torch in, torch out
 
 
 def _arange(like: np.ndarray | torch.Tensor, n: int) -> np.ndarray | torch.Tensor:

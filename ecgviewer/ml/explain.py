@@ -31,6 +31,7 @@ from ecgviewer.leads import HUG_LEAD_GROUPS, TERRITORIES
 from ecgviewer.ml import contract
 from ecgviewer.ml.infer import BATCH, Analyzer, Predictions, batched
 from ecgviewer.ml.inputs import NO_BEAT, ModelInput
+from ecgviewer.ml.model import Classifier
 from ecgviewer.recording import Recording
 
 METHODS = {"ig": "integrated_gradients", "occlusion": "occlusion", "gxi": "input_x_gradient"}
@@ -184,7 +185,7 @@ def check(analyzer: Analyzer, rec: Recording, explanation: Explanation) -> tuple
 
 
 def attribute(
-    model: nn.Module,
+    model: Classifier,
     model_input: ModelInput,
     target: Target,
     method: str = "ig",
@@ -204,6 +205,8 @@ def attribute(
         logit = batched(forward, values, pad, time_bin).double().cpu().numpy()
         baseline_logit = batched(forward, torch.zeros_like(values), pad, time_bin).double().cpu().numpy()
     delta = outside = samples = None
+    territories: dict[str, float] | None
+    groups: dict[str, float] | None
     if method == "occlusion":
         beats, window_leads, territories, groups = _occlusion(forward, model_input, values, pad, time_bin)
     else:
@@ -215,7 +218,7 @@ def attribute(
         samples = model_input.token_samples(attr)
         territories = groups = None
     leads = window_leads.sum(axis=0)
-    if territories is None:
+    if territories is None or groups is None:
         territories = {n: float(leads[_idx(ls)].sum()) for n, ls in TERRITORIES.items()}
         groups = {n: float(leads[_idx(ls)].sum()) for n, ls in HUG_LEAD_GROUPS.items()}
     return Explanation(
@@ -241,7 +244,7 @@ def _idx(leads: tuple[str, ...]) -> list[int]:
     return [contract.LEADS.index(lead) for lead in leads]
 
 
-def _logit_of(model: nn.Module, target: Target) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+def _logit_of(model: Classifier, target: Target) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
     """values, pad, time_bin -> (B,) logit of the target class (only the target's head runs)."""
     head = model.heads[target.task]
 
@@ -373,15 +376,16 @@ def _tree(
     return tuple(nodes)
 
 
-def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+def randomised_copy(model: Classifier, seed: int = 0) -> Classifier:
     """A deep copy with every weight re-initialised (PyTorch's default initialisers; bare
     parameters such as the [CLS] embeddings from N(0, 0.02))."""
     clone = copy.deepcopy(model)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         for module in clone.modules():
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+            reset = getattr(module, "reset_parameters", None)
+            if callable(reset):
+                reset()
             else:
                 for p in module.parameters(recurse=False):
                     nn.init.normal_(p, std=0.02)
@@ -389,7 +393,7 @@ def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def randomisation_check(
-    model: nn.Module, model_input: ModelInput, explanation: Explanation, device: torch.device, seed: int = 0
+    model: Classifier, model_input: ModelInput, explanation: Explanation, device: torch.device, seed: int = 0
 ) -> SanityCheck:
     """The same attribution on a re-initialised copy; rank correlation of the real beats' scores."""
     from scipy.stats import spearmanr
@@ -404,7 +408,7 @@ def randomisation_check(
 
 
 def faithfulness(
-    model: nn.Module,
+    model: Classifier,
     model_input: ModelInput,
     explanation: Explanation,
     device: torch.device,

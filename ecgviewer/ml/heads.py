@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -57,7 +58,11 @@ class HUGHead(nn.Module):
 
 
 # "hug-linear": the paper-faithful HUG, compared with ours in the training grid.
-HEADS = {"linear": LinearHead, "hug": HUGHead, "hug-linear": partial(HUGHead, linear=True)}
+HEADS: dict[str, Callable[[int, int], nn.Module]] = {
+    "linear": LinearHead,
+    "hug": HUGHead,
+    "hug-linear": partial(HUGHead, linear=True),
+}
 
 
 def _expert(dim: int, linear: bool = False) -> nn.Module:

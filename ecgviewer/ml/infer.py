@@ -59,7 +59,7 @@ def pick_device(choice: str = "auto") -> torch.device:
 def batched(fn: Callable[..., T], values: Tensor, pad: Tensor, time_bin: Tensor) -> T:
     """``fn(values, pad, time_bin)`` over ``BATCH`` windows at a time; the outputs (tensors, or
     dicts of tensors such as the model's logits per task) concatenated."""
-    parts = [
+    parts: list = [
         fn(values[i : i + BATCH], pad[i : i + BATCH], time_bin[i : i + BATCH])
         for i in range(0, len(values), BATCH)
     ]

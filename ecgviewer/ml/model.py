@@ -16,8 +16,8 @@ from ecgviewer.ml.patches import PatchConfig, PatchEncoder
 
 
 class Family(NamedTuple):
-    config: type
-    encoder: type
+    config: type[EncoderConfig] | type[PatchConfig]
+    encoder: type[Encoder] | type[PatchEncoder]
 
 
 # kind -> (config class, encoder class); a new encoder plugs in here and nowhere else
@@ -28,7 +28,7 @@ ENCODERS: dict[str, Family] = {
 DEFAULT_KIND = Encoder.kind  # weights exported before "kind" was stored hold beat encoders
 
 
-def kind_of(config) -> str:
+def kind_of(config: EncoderConfig | PatchConfig) -> str:
     """The registry's name for an encoder configuration."""
     for kind, family in ENCODERS.items():
         if isinstance(config, family.config):
@@ -36,15 +36,15 @@ def kind_of(config) -> str:
     raise TypeError(f"no encoder takes a {type(config).__name__}")
 
 
-def encoder_config(kind: str, d: dict):
+def encoder_config(kind: str, d: dict) -> EncoderConfig | PatchConfig:
     """The configuration of a ``kind`` encoder from its stored dict."""
     if kind not in ENCODERS:
         raise KeyError(f"unknown encoder kind {kind!r} (known: {', '.join(ENCODERS)})")
     return ENCODERS[kind].config.from_dict(d)
 
 
-def create_encoder(kind: str, config) -> nn.Module:
-    return ENCODERS[kind].encoder(config)
+def create_encoder(kind: str, config: EncoderConfig | PatchConfig) -> Encoder | PatchEncoder:
+    return ENCODERS[kind].encoder(config)  # type: ignore[arg-type]  # kind_of pairs them
 
 
 class Classifier(nn.Module):
@@ -58,7 +58,7 @@ class Classifier(nn.Module):
         super().__init__()
         self.head_kind = head
         self.kind = kind_of(config)
-        self.encoder = create_encoder(self.kind, config)
+        self.encoder: Encoder | PatchEncoder = create_encoder(self.kind, config)
         self.heads = nn.ModuleDict({task: HEADS[head](config.dim, n) for task, n in tasks.items()})
 
     @property

@@ -85,7 +85,9 @@ class CropaAttention(Attention):
     finite fill, so a query with no allowed key stays finite.
     """
 
-    def forward(self, x: Tensor, pad: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def forward(  # type: ignore[override]  # CroPA returns its row and column weights
+        self, x: Tensor, pad: Tensor | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         b, n_leads, n_time, d = x.shape
         dh = d // self.heads
         qkv = self.qkv(x).reshape(b, n_leads, n_time, 3, self.heads, dh).permute(3, 0, 4, 1, 2, 5)

@@ -194,7 +194,7 @@ def write_raw(
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
         buf = io.BytesIO()
-        np.savez_compressed(buf, meta=np.array(json.dumps(meta)), **arrays)
+        np.savez_compressed(buf, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]  # numpy's stub
         atomic_write_bytes(path, buf.getvalue())
     elif suffix == ".json":
         write_json(path, {"meta": meta, **{k: v.tolist() for k, v in arrays.items()}})

@@ -34,9 +34,9 @@ def save_image(image: QtGui.QImage, path: str | os.PathLike[str]) -> None:
     fmt = Path(path).suffix.lstrip(".").upper() or "PNG"
     buf = QtCore.QBuffer()
     buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buf, fmt):
+    if not image.save(buf, fmt):  # type: ignore[call-overload]  # PySide6 takes a str, its stub says bytes
         raise EcgError(f"cannot write {path}: unsupported image format {fmt!r}")
-    atomic_write_bytes(path, bytes(buf.data()))
+    atomic_write_bytes(path, bytes(buf.data().data()))
 
 
 def image_array(image: QtGui.QImage) -> np.ndarray:

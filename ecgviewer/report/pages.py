@@ -300,7 +300,7 @@ def pdf_bytes(report: Report, paper: str) -> bytes:
     finally:
         painter.end()
     buf.close()
-    return bytes(buf.data())
+    return bytes(buf.data().data())
 
 
 def page_image(report: Report, index: int, paper: str, dpi: float) -> QtGui.QImage:

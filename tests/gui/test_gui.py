@@ -10,13 +10,7 @@ from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
 from ecgviewer.render.options import THEMES
 from ecgviewer.render.painting import image_array
-from tests.helpers import mask, open_wait
-
-
-def choose(window: MainWindow, key: str, data: object) -> None:
-    combo = window._combos[key]
-    combo.setCurrentIndex(combo.findData(data))
-    combo.activated.emit(combo.currentIndex())
+from tests.helpers import choose, mask, open_wait
 
 
 def test_opens_the_sample_with_every_panel_and_honest_labels(qtbot, window, sample):

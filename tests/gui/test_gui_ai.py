@@ -17,14 +17,7 @@ from ecgviewer.gui.settings import Settings
 from ecgviewer.ml.contract import LEADS
 from ecgviewer.ml.explain import TERRITORIES
 from tests.helpers import AI_TIMEOUT_MS as TIMEOUT_MS
-from tests.helpers import shown_window
-
-
-def analysed(qtbot, window: MainWindow, action) -> object:
-    """Run ``action`` and return the analysis result it leads to."""
-    with qtbot.waitSignal(window.ai.resultShown, timeout=TIMEOUT_MS) as blocker:
-        action()
-    return blocker.args[0]
+from tests.helpers import analysed, shown_window
 
 
 def test_torch_loads_off_the_ui_thread_after_the_window_is_up(sample, tmp_path):

@@ -11,7 +11,6 @@ checksum verdict as the independent parser ``ecgdatakit.parsing.parsers.ishne_ho
 
 from __future__ import annotations
 
-import binascii
 import struct
 import time
 import warnings
@@ -27,73 +26,7 @@ from ecgviewer.errors import EcgReadError
 from ecgviewer.io import detect, load
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.sources import MemmapSource
-
-# Table 1 of the standard: I..aVF are 5..10, V1..V6 11..16.
-SPEC_OF = {name: code for code, name in enumerate(STANDARD_LEADS, start=5)}
-PATIENT = {"first": "Ada", "last": "Testperson", "pid": "ISH-4711", "birth": date(1961, 5, 17)}
-
-
-def write_ishne(
-    path: Path,
-    codes: np.ndarray,
-    res_nv: list[int],
-    specs: list[int],
-    fs: int,
-    *,
-    magic: bytes = b"ISHNE1.0",
-    var_text: bytes = b"",
-    record: datetime | None = datetime(2018, 3, 4, 9, 15, 30),
-    sex: int = 2,
-    quality: list[int] | None = None,
-    ecg_size: int | None = None,
-    patient: dict | None = None,
-) -> Path:
-    """An ISHNE .ecg file, laid out field by field as the standard's header table gives them.
-
-    ``codes``: samples x leads int16. The checksum is CRC-CCITT (0x1021, initial 0xFFFF) of bytes 10
-    up to the first sample, stored little-endian.
-    """
-    p = PATIENT if patient is None else patient
-    n, n_leads = codes.shape
-    h = bytearray(512)  # the fixed header; offsets below are the file's minus 10
-
-    def at(offset: int, fmt: str, *values: object) -> None:
-        struct.pack_into("<" + fmt, h, offset - 10, *values)
-
-    def text(offset: int, width: int, value: str) -> None:
-        h[offset - 10 : offset - 10 + width] = value.encode("latin-1")[:width].ljust(width, b"\0")
-
-    def day(d: date | None) -> tuple[int, int, int]:
-        return (d.day, d.month, d.year) if d else (-9, -9, -9)
-
-    at(10, "i", len(var_text))  # size of the variable-length block
-    at(14, "i", n if ecg_size is None else ecg_size)  # samples per lead
-    at(18, "i", 522)  # offset of the variable-length block
-    at(22, "i", 522 + len(var_text))  # offset of the ECG block
-    at(26, "h", 1)  # file version
-    text(28, 40, p["first"])
-    text(68, 40, p["last"])
-    text(108, 20, p["pid"])
-    at(128, "h", sex)
-    at(130, "h", 1)  # race
-    at(132, "3h", *day(p["birth"]))
-    at(138, "3h", *day(record.date() if record else None))
-    at(144, "3h", 5, 3, 2018)  # file creation date
-    at(150, "3h", *((record.hour, record.minute, record.second) if record else (-9, -9, -9)))
-    at(156, "h", n_leads)
-    at(158, "12h", *(list(specs) + [-9] * (12 - n_leads)))
-    at(182, "12h", *((quality or [1] * n_leads) + [-9] * (12 - n_leads)))
-    at(206, "12h", *(list(res_nv) + [-9] * (12 - n_leads)))
-    at(230, "h", 0)  # pacemaker: none
-    text(232, 40, "digital")
-    at(272, "h", fs)
-    text(354, 80, "test file, CC0")
-    body = bytes(h) + var_text
-    crc = binascii.crc_hqx(body, 0xFFFF)
-    with path.open("wb") as fh:
-        fh.write(magic + struct.pack("<H", crc) + body)
-        fh.write(np.ascontiguousarray(codes, dtype="<i2").tobytes())
-    return path
+from tests.helpers import PATIENT, SPEC_OF, write_ishne
 
 
 def ludb_as_ishne(shared: Path, path: Path) -> tuple[Path, np.ndarray, np.ndarray, list[int]]:

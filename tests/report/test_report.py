@@ -219,8 +219,7 @@ def test_window_report_prints_the_users_edited_measurements(qtbot, measure_windo
 
 
 def test_window_report_explains_the_label_on_screen(qtbot, ai_window, sample, tmp_path):
-    from tests.test_gui import choose, open_wait
-    from tests.test_gui_ai import analysed
+    from tests.helpers import analysed, choose, open_wait
 
     w = ai_window
     result = analysed(qtbot, w, lambda: open_wait(qtbot, w, sample))
