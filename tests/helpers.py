@@ -71,7 +71,7 @@ def measured(qtbot, window, action):
 
 
 def choose(window, key: str, data: object) -> None:
-    combo = window._combos[key]
+    combo = window.combos[key]
     combo.setCurrentIndex(combo.findData(data))
     combo.activated.emit(combo.currentIndex())
 

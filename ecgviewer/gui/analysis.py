@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ecgviewer.ml.session import Result
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-Runner = Callable[..., object]  # MainWindow._run(key, title, fn, on_done, quiet=False)
+Runner = Callable[..., object]  # TaskRunner.run(key, title, fn, on_done, quiet=False)
 SPAN_DELAY_MS = 400  # a long recording's page must rest this long before its span is analysed
 LOAD_FALLBACK_MS = 1500  # load the model this long after start-up when no recording has painted
 

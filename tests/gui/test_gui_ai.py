@@ -138,7 +138,7 @@ def test_cancel_stops_an_analysis_without_a_result(qtbot, ai_window, sample, tmp
     assert w.cancel_button.isVisible()
     with qtbot.assertNotEmitted(w.ai.resultShown, wait=3000):
         w.cancel_button.click()
-    assert "analysis" not in w._tasks and w.ai.result.explanation.n_steps == 32
+    assert "analysis" not in w.tasks.tasks and w.ai.result.explanation.n_steps == 32
     # and a new request still runs
     result = analysed(qtbot, w, w.ai.analyse)
     assert result.explanation.n_steps == 64
@@ -149,7 +149,7 @@ def test_device_setting_and_model_card(qtbot, ai_window, monkeypatch):
     combo = w.ai.device_combo
     combo.setCurrentIndex(combo.findData("cpu"))
     combo.activated.emit(combo.currentIndex())
-    qtbot.waitUntil(lambda: "device" not in w._tasks, timeout=10_000)
+    qtbot.waitUntil(lambda: "device" not in w.tasks.tasks, timeout=10_000)
     assert w.ai.analyzer.device.type == "cpu" and w.settings.value("ai/device") == "cpu"
     shown = {}
 

@@ -1,0 +1,198 @@
+"""The window's menus, shortcuts and toolbar, declared as data (in the manner of napari's
+``app_model``): one row per command, so what the app can do, where it sits and which key runs it
+can be read (and tested) in one place. ``build`` turns the tables into Qt actions and widgets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ecgviewer.dsp.filters import HIGHPASS_CHOICES, LOWPASS_CHOICES, NOTCH_CHOICES
+from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.render.layout import GAINS, LAYOUTS, SPEEDS
+
+if TYPE_CHECKING:
+    from ecgviewer.gui.main_window import MainWindow
+
+Keys = QtGui.QKeySequence.StandardKey
+ZOOM_STEP = 1.25
+
+
+@dataclass(frozen=True)
+class Command:
+    """A menu entry: ``run(window)`` gives the slot (called with ``checked`` when ``checkable``);
+    ``name``: the window attribute that keeps the action (tests and other code use it)."""
+
+    menu: str
+    text: str
+    run: Callable[[MainWindow], Callable]
+    shortcut: str | QtGui.QKeySequence.StandardKey | None = None
+    checkable: bool = False
+    tip: str = ""
+    name: str | None = None
+    separator: bool = False  # a separator goes before it
+    submenu: bool = False  # a submenu whose entries ``run(window)`` fills as it opens
+
+
+def _step(seconds: float) -> Callable[[MainWindow], Callable]:
+    return lambda w: lambda: w.paper.set_t0(w.paper.t0 + seconds)
+
+
+def _pages(n: int) -> Callable[[MainWindow], Callable]:
+    def go(w: MainWindow) -> None:
+        if w.paper.page is not None:
+            w.paper.set_t0(w.paper.t0 + n * w.paper.page.duration)
+
+    return lambda w: lambda: go(w)
+
+
+def _zoom(factor: float) -> Callable[[MainWindow], Callable]:
+    return lambda w: lambda: w.paper.set_zoom(w.paper.zoom * factor)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("&File", "&Open\u2026", lambda w: w.choose_file, Keys.Open),
+    Command("&File", "Open &folder\u2026", lambda w: w.choose_folder, "Ctrl+Shift+O"),
+    Command("&File", "Open &recent", lambda w: w.fill_recent, submenu=True, name="recent_menu"),
+    Command("&File", "&Save as WFDB or EDF+\u2026", lambda w: w.choose_save_path, Keys.SaveAs,
+            tip="Write the recording as a WFDB record or an EDF+ file (lossless; identifiers left out)",
+            name="save_action"),
+    Command("&File", "&Export page image\u2026", lambda w: w.export_image, "Ctrl+E"),
+    Command("&File", "Export &report (PDF or PNG)\u2026", lambda w: w.choose_report_path, Keys.Print,
+            tip="The standard page at true scale with measurements and AI findings, then attributions"),
+    Command("&File", "&Quit", lambda w: w.close, Keys.Quit, separator=True),
+    Command("&View", "True scale (zoom 1)", lambda w: w.paper.true_scale, "Ctrl+0"),
+    Command("&View", "Fit page", lambda w: w.paper.fit_page, "Ctrl+9"),
+    Command("&View", "Zoom in", _zoom(ZOOM_STEP), Keys.ZoomIn),
+    Command("&View", "Zoom out", _zoom(1 / ZOOM_STEP), Keys.ZoomOut),
+    Command("&View", "Dark paper", lambda w: w.set_dark, "Ctrl+D", checkable=True, name="dark_action",
+            separator=True),
+    Command("&View", "Calibrate screen\u2026", lambda w: w.calibrate_screen),
+    Command("&View", "Show patient &identifiers", lambda w: w.show_info, checkable=True,
+            tip="Show the patient's name, ID and birth date from the file (off at every start)",
+            name="identifiers_action"),
+    Command("&Navigate", "Forward 1 s", _step(1.0), "Right"),
+    Command("&Navigate", "Back 1 s", _step(-1.0), "Left"),
+    Command("&Navigate", "Next page", _pages(1), "PgDown"),
+    Command("&Navigate", "Previous page", _pages(-1), "PgUp"),
+    Command("&Navigate", "Start", lambda w: lambda: w.paper.set_t0(0.0), "Home"),
+    Command("&Navigate", "End", lambda w: lambda: w.paper.set_t0(w.paper.max_t0()), "End"),
+    Command("&Tools", "&Calipers", lambda w: w.calipers.set_enabled, "C", checkable=True,
+            tip="Time and amplitude calipers across all leads", name="caliper_action"),
+    Command("&Tools", "&AI analysis", lambda w: w.set_ai_enabled, "Ctrl+Shift+A", checkable=True,
+            tip="Diagnosis, attributions and attention from the chosen model (research use)",
+            name="ai_action", separator=True),
+    Command("&Tools", "&Measurements", lambda w: w.set_measure_enabled, "Ctrl+Shift+M", checkable=True,
+            tip="Intervals, QTc and axes on the median beats, from the bundled delineator",
+            name="measure_action"),
+    Command("&Tools", "&Preferences\u2026", lambda w: w.show_preferences, Keys.Preferences,
+            tip="The model the AI analysis runs: the bundled one or one you added",
+            name="preferences_action", separator=True),
+    Command("&Help", "&Keyboard shortcuts", lambda w: w.show_shortcuts, "F1"),
+    Command("&Help", "&Model card\u2026", lambda w: lambda: w.ai.show_model_card()),
+    Command("&Help", "&About ecgviewer", lambda w: w.show_about),
+)  # fmt: skip
+MENUS = ("&File", "&View", "&Navigate", "&Tools", "&Help")
+# The docks the View menu shows and hides, in order: (window attribute, shortcut, tip).
+DOCKS = (
+    ("browser_dock", None, ""),
+    ("info_dock", None, ""),
+    ("median_dock", "M", "The median beat of each lead at true scale, with draggable fiducials"),
+    ("measure_dock", None, ""),
+    ("ai_dock", None, ""),
+)
+
+
+def _hz(v: float | None) -> str:
+    return "off" if v is None else f"{v:g} Hz"
+
+
+@dataclass(frozen=True)
+class Control:
+    """A toolbar choice: ``key`` names the view option it sets (``filter`` ones: the display
+    filter's field), ``label`` the text before it."""
+
+    key: str
+    items: tuple[tuple[str, object], ...]
+    label: str = ""
+    filter: bool = False
+    separator: bool = False  # a separator goes before it
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control("layout", tuple((x, x) for x in LAYOUTS)),
+    Control("order", (("Standard", "standard"), ("Cabrera", "cabrera"))),
+    Control("rhythm", (("default", ()), *((x, (x,)) for x in STANDARD_LEADS)), " Rhythm "),
+    Control("speed", tuple((f"{s:g} mm/s", s) for s in SPEEDS), separator=True),
+    Control("gain", tuple((f"{g:g} mm/mV", g) for g in GAINS)),
+    Control("highpass", tuple((_hz(v), v) for v in HIGHPASS_CHOICES), " HP ", filter=True, separator=True),
+    Control("lowpass", tuple((_hz(v), v) for v in LOWPASS_CHOICES), " LP ", filter=True),
+    Control("notch", tuple((_hz(v), v) for v in NOTCH_CHOICES), " Notch ", filter=True),
+)
+
+
+def build(w: MainWindow) -> None:
+    """Menus, actions (kept on the window under their ``name``) and the paper's toolbar."""
+    menus = {title: w.menuBar().addMenu(title) for title in MENUS}
+    for c in COMMANDS:
+        menu = menus[c.menu]
+        if c.separator:
+            menu.addSeparator()
+        if c.submenu:
+            sub = menu.addMenu(c.text)
+            sub.aboutToShow.connect(c.run(w))
+            setattr(w, c.name or c.text, sub)
+            continue
+        act = QtGui.QAction(c.text, w, checkable=c.checkable)
+        if c.shortcut is not None:
+            act.setShortcut(QtGui.QKeySequence(c.shortcut))
+        if c.tip:
+            act.setStatusTip(c.tip)
+        act.triggered.connect(c.run(w))
+        menu.addAction(act)
+        w.addAction(act)  # shortcuts work while the menus are closed
+        if c.name:
+            setattr(w, c.name, act)
+    w.preferences_action.setMenuRole(QtGui.QAction.MenuRole.PreferencesRole)  # macOS: app menu
+    menus["&View"].addSeparator()
+    for attr, shortcut, tip in DOCKS:
+        act = getattr(w, attr).toggleViewAction()
+        if shortcut:
+            act.setShortcut(QtGui.QKeySequence(shortcut))
+            w.addAction(act)
+        if tip:
+            act.setStatusTip(tip)
+        menus["&View"].addAction(act)
+    w.median_action = w.median_dock.toggleViewAction()
+
+    tb = w.addToolBar("Paper")
+    tb.setObjectName("paper-toolbar")
+    for c in CONTROLS:
+        if c.separator:
+            tb.addSeparator()
+        if c.label:
+            tb.addWidget(QtWidgets.QLabel(c.label))
+        tb.addWidget(_combo(w, c))
+    tb.addSeparator()
+    tb.addAction(w.caliper_action)
+
+
+def _combo(w: MainWindow, c: Control) -> QtWidgets.QComboBox:
+    combo = QtWidgets.QComboBox()
+    combo.setObjectName(c.key)
+    for text, value in c.items:
+        combo.addItem(text, value)
+
+    def chosen(_index: int) -> None:
+        o = w.paper.options
+        value = combo.currentData()
+        changes = {"filter": replace(o.filter, **{c.key: value})} if c.filter else {c.key: value}
+        w.set_options(o.with_(**changes))
+
+    combo.activated.connect(chosen)
+    combo.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keep arrow keys for the paper
+    w.combos[c.key] = combo
+    return combo
