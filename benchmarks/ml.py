@@ -126,8 +126,8 @@ def bench_faithfulness(n_records: int) -> dict:
         rec = load(path)
         analysis = analyzer.analyse(rec)
         target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
-        e = explain.explain(analyzer, rec, target, "ig")
-        sanity, faith = explain.check(analyzer, rec, e)
+        e = explain.explain(analyzer, rec, analyzer.analyse(rec), target, "ig")
+        sanity, faith = explain.check(analyzer, rec, analyzer.analyse(rec), e)
         faiths.append(faith)
         rows.append(
             {

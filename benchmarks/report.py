@@ -9,6 +9,7 @@ from formats import _median_ms
 
 
 def bench_report(sample: Path, repeats: int) -> dict:
+    from ecgviewer.analysis import analyse
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.pipeline import measure_recording
@@ -21,7 +22,7 @@ def bench_report(sample: Path, repeats: int) -> dict:
     ensure_app()
     rec = load(sample)
     analyzer = Analyzer(device="cpu")
-    result = session.run(analyzer, rec, session.Request(attention=False))
+    result = analyse(rec, analyzer=analyzer, request=session.Request(attention=False)).ai
     measured = measure_recording(result.segment, Delineator.bundled(), result.offset_s)
     report = make.make(rec, ViewOptions(), result=result, analyzer=analyzer, measurements=measured)
     pdf = pages.pdf_bytes(report, "a4")  # the first paint loads fonts: not timed

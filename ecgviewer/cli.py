@@ -152,9 +152,9 @@ def _positive_int(text: str) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Predict, explain and report each file; a bad file is reported and skipped."""
+    from ecgviewer.analysis import analyse
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
-    from ecgviewer.measure.pipeline import measure_recording
     from ecgviewer.ml import explain, report, session
     from ecgviewer.ml.infer import Analyzer
 
@@ -183,24 +183,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             rec = load(file)
             timings = {"load_ms": (time.perf_counter() - t0) * 1e3}
             try:
-                result = session.run(
-                    analyzer,
-                    rec,
-                    request,
-                    t0=args.start,
-                    max_whole_s=args.max_seconds,
-                    span_s=args.max_seconds,
-                )
+                found = analyse(rec, analyzer=analyzer, request=request, delineator=delineator, t0=args.start,
+                                max_whole_s=args.max_seconds, span_s=args.max_seconds)  # fmt: skip
+                result, measured = found.ai, found.measurements
+                assert result is not None  # an analyzer was given
+                timings.update({k: v for k, v in found.timings.items() if k == "measure_ms"})
                 e = result.explanation
-                checks = explain.check(analyzer, result.segment, e) if args.checks else None
+                checks = explain.check(analyzer, result.segment, result.analysis, e) if args.checks else None
                 if args.export is not None:
                     out = args.export / f"{Path(rec.name).stem}.npz"
                     report.write_raw(out, result.analysis.tokens, e, result.attention)
-                measured = None
-                if delineator is not None:
-                    t0 = time.perf_counter()
-                    measured = measure_recording(result.segment, delineator, result.offset_s)
-                    timings["measure_ms"] = (time.perf_counter() - t0) * 1e3
             except (ValueError, RuntimeError) as exc:  # a library failing on odd signals
                 raise EcgError(f"{rec.name}: analysis failed ({type(exc).__name__}: {exc})") from exc
             records.append(report.record_entry(file, rec, result, timings, checks, measured))

@@ -59,10 +59,12 @@ def run(out: Path | None = None, say: Callable[[str], None] = print) -> None:
         analyzer = Analyzer(device="cpu")
         info["detail"] = f"{analyzer.name}, sha256 {analyzer.sha256[:12]}"
     with _step("predict", say) as info:
+        from ecgviewer.analysis import analyse
         from ecgviewer.ml import session
 
-        request = session.Request(n_steps=SELF_TEST_STEPS)
-        result = session.run(analyzer, rec, request)
+        found = analyse(rec, analyzer=analyzer, request=session.Request(n_steps=SELF_TEST_STEPS))
+        result = found.ai
+        _require(result is not None, "the model analyses the sample")
         top = result.analysis.predictions.top(result.target.task)
         _require(0.0 <= top.probability <= 1.0, "probabilities lie in [0, 1]")
         e = result.explanation
@@ -72,9 +74,9 @@ def run(out: Path | None = None, say: Callable[[str], None] = print) -> None:
         info["detail"] = f"{top.code} p = {top.probability:.2f}; {e.method_name} {e.n_steps} steps; attention"
     with _step("measure", say) as info:
         from ecgviewer.measure.delineate import Delineator
-        from ecgviewer.measure.pipeline import measure_recording
 
-        m = measure_recording(result.segment, Delineator.bundled(), result.offset_s)
+        m = analyse(rec, delineator=Delineator.bundled(), previous=found).measurements
+        _require(m is not None, "the sample is measured")
         hr = m.values["hr"].value
         _require(hr is not None and 30 < hr < 200, "a heart rate is measured")
         info["detail"] = f"HR {hr:.0f} bpm, QRS {m.values['qrs'].value or float('nan'):.0f} ms"

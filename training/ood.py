@@ -15,7 +15,7 @@ used on other machines. This measures what the data beside the repo allows (``..
   the same ECG (``SAME_ECG``): their probabilities should agree.
 
 Every recording goes through the app: ``ecgviewer.io.load``, then ``Analyzer.analyse`` on the
-span the app analyses (``session.analysed_span``), so the preprocessing is the app's contract,
+span the app analyses (``ecgviewer.analysis.analysed_span``), so the preprocessing is the app's contract,
 never a re-implementation of it. The output holds record numbers, file names, signal facts, our
 probabilities and the device's statements: no age, sex, identifiers or other patient data.
 """
@@ -217,8 +217,8 @@ class _Model:
 
     def analyse(self, path: Path) -> tuple[Recording, list[ClassResult]]:
         """(recording, the task's ``ClassResult`` list) for the span of ``path`` the app analyses."""
+        from ecgviewer.analysis import analysed_span
         from ecgviewer.io import load
-        from ecgviewer.ml.session import analysed_span
 
         rec = load(path)
         span = analysed_span(rec)

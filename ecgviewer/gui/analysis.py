@@ -283,16 +283,18 @@ class AnalysisController(QtCore.QObject):
         analyzer, rec = self.analyzer, self.recording
         if analyzer is None or rec is None:
             return
-        from ecgviewer.ml import session
+        from ecgviewer.analysis import analyse
 
         request, t0, previous = self.request(), self.paper.t0, self.result
 
-        def job(progress) -> Result:
+        def job(progress) -> Result | None:
             with self.lock:
                 try:
-                    return session.run(analyzer, rec, request, t0, progress, previous)
+                    found = analyse(rec, analyzer=analyzer, request=request, t0=t0, progress=progress,
+                                    previous=previous)  # fmt: skip
                 except (ValueError, RuntimeError) as exc:  # a library failing on odd signals
                     raise EcgError(f"{rec.name}: analysis failed ({type(exc).__name__}: {exc})") from exc
+                return found.ai
 
         self.panel.diagnosis.set_status("Analysing\u2026")
         self._run("analysis", "Analysing", job, self._analysed).signals.failed.connect(self._analysis_failed)
@@ -395,7 +397,7 @@ class AnalysisController(QtCore.QObject):
 
         def job(_progress):
             with self.lock:
-                return explain.check(analyzer, r.segment, r.explanation)
+                return explain.check(analyzer, r.segment, r.analysis, r.explanation)
 
         self.panel.explain.checks.setText("Running the sanity checks\u2026")
         self._run("checks", "Sanity checks", job, lambda out: self.panel.explain.set_checks(*out))

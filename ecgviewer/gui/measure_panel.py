@@ -268,14 +268,11 @@ class MeasureController(QtCore.QObject):
             return
         t0 = self.paper.t0
 
-        def job(_progress) -> tuple[Recording, tuple[float, float], Measurements]:
-            from ecgviewer.measure.pipeline import measure_recording
-            from ecgviewer.ml.session import analysed_span
-            from ecgviewer.recording import crop
+        def job(_progress) -> tuple[Recording, tuple[float, float], Measurements | None]:
+            from ecgviewer.analysis import analyse
 
-            span = analysed_span(rec, t0)
-            segment = rec if span == (0.0, rec.duration) else crop(rec, *span)
-            return rec, span, measure_recording(segment, delineator, offset_s=span[0])
+            found = analyse(rec, delineator=delineator, t0=t0)
+            return rec, found.span, found.measurements
 
         self._status("Measuring\u2026")
         task = self._run("measure", "Measuring", job, self._measured, quiet=True)

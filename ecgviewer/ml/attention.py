@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.infer import BATCH, Analyzer
+from ecgviewer.ml.infer import BATCH, Analysis, Analyzer
 from ecgviewer.ml.inputs import ModelInput
 from ecgviewer.ml.model import Classifier
 from ecgviewer.recording import Recording
@@ -39,9 +39,9 @@ class AttentionMaps:
         return self.cls_to_beats.shape[1]
 
 
-def attend(analyzer: Analyzer, rec: Recording) -> AttentionMaps:
-    """Attention maps of ``rec`` on the analyzer's device (cached)."""
-    model_input = analyzer.analyse(rec).inputs
+def attend(analyzer: Analyzer, rec: Recording, analysis: Analysis) -> AttentionMaps:
+    """Attention maps of ``analysis`` (of ``rec``) on the analyzer's device (cached)."""
+    model_input = analysis.inputs
     return analyzer.cache.get(
         rec, "attention", lambda: analyzer.on_device(lambda d: attention_maps(analyzer.model, model_input, d))
     )

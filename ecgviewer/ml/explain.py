@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from ecgviewer.errors import EcgError
 from ecgviewer.leads import HUG_LEAD_GROUPS, TERRITORIES
 from ecgviewer.ml import contract
-from ecgviewer.ml.infer import BATCH, Analyzer, Predictions, batched
+from ecgviewer.ml.infer import BATCH, Analysis, Analyzer, Predictions, batched
 from ecgviewer.ml.inputs import NO_BEAT, ModelInput
 from ecgviewer.ml.model import Classifier
 from ecgviewer.recording import Recording
@@ -153,12 +153,14 @@ def choose_target(
 def explain(
     analyzer: Analyzer,
     rec: Recording,
+    analysis: Analysis,
     target: Target,
     method: str = "ig",
     n_steps: int = DEFAULT_STEPS,
 ) -> Explanation:
-    """Attribute ``target`` for ``rec`` on the analyzer's device (cached per recording and settings)."""
-    model_input = analyzer.analyse(rec).inputs
+    """Attribute ``target`` in ``analysis`` (of ``rec``) on the analyzer's device (cached per
+    recording and settings)."""
+    model_input = analysis.inputs
     settings = ("explain", method, target, n_steps if method == "ig" else None)
     return analyzer.cache.get(
         rec,
@@ -169,9 +171,12 @@ def explain(
     )
 
 
-def check(analyzer: Analyzer, rec: Recording, explanation: Explanation) -> tuple[SanityCheck, Faithfulness]:
-    """Both checks of ``explanation`` (defaults: seed 0, k = 3) on the analyzer's device (cached)."""
-    model_input = analyzer.analyse(rec).inputs
+def check(
+    analyzer: Analyzer, rec: Recording, analysis: Analysis, explanation: Explanation
+) -> tuple[SanityCheck, Faithfulness]:
+    """Both checks of ``explanation`` of ``analysis`` (defaults: seed 0, k = 3) on the analyzer's
+    device (cached)."""
+    model_input = analysis.inputs
     return analyzer.cache.get(
         rec,
         ("checks", explanation.method, explanation.target, explanation.n_steps),

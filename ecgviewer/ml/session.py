@@ -1,12 +1,6 @@
-"""One analysis as the viewer runs it: which span of the recording, then predictions, the
-attribution of one label and the attention maps, in cancellable steps with progress.
-
-Plain Python (no Qt): the GUI runs ``run`` on a worker thread, the UI-stall benchmark and the
-tests call it directly. Long recordings are not analysed whole: each 10 s window costs an
-Integrated Gradients pass (~0.3 s on 2 CPU cores), so an hour would take minutes and hold
-thousands of beats. Up to ``MAX_WHOLE_S`` the whole recording is analysed; beyond it, the
-``SPAN_S`` seconds from the page on screen, and the result says which span it covers.
-"""
+"""The model's part of an analysis (``ecgviewer.analysis.analyse`` chooses the span and crops
+it): predictions, the attribution of one label and the attention maps of a segment, in
+cancellable steps with progress. Plain Python (no Qt)."""
 
 from __future__ import annotations
 
@@ -18,10 +12,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.ml.attention import AttentionMaps, attend
 from ecgviewer.ml.explain import DEFAULT_STEPS, METHODS, Explanation, Target, choose_target, explain
 from ecgviewer.ml.infer import SUPER_TASK, Analysis, Analyzer
-from ecgviewer.recording import Recording, crop
-
-MAX_WHOLE_S = 60.0  # recordings up to this long are analysed whole
-SPAN_S = 30.0  # otherwise: this many seconds from the page on screen (3 windows)
+from ecgviewer.recording import Recording
 
 
 class Cancelled(Exception):
@@ -63,42 +54,18 @@ class Result:
         return self.span[0]
 
 
-def analysed_span(
-    rec: Recording, t0: float = 0.0, max_whole_s: float = MAX_WHOLE_S, span_s: float = SPAN_S
-) -> tuple[float, float]:
-    """The seconds of ``rec`` an analysis covers: all of them up to ``max_whole_s``, otherwise
-    ``span_s`` from ``t0`` (the page on screen), kept inside the recording."""
-    if rec.duration <= max_whole_s:
-        return 0.0, rec.duration
-    start = min(max(0.0, t0), rec.duration - span_s)
-    return start, start + span_s
-
-
 def run(
     analyzer: Analyzer,
-    rec: Recording,
+    segment: Recording,
     request: Request,
-    t0: float = 0.0,
+    span: tuple[float, float],
+    whole: bool,
     progress: Callable[[float], bool] = lambda _f: True,
-    previous: Result | None = None,
-    max_whole_s: float = MAX_WHOLE_S,
-    span_s: float = SPAN_S,
 ) -> Result:
-    """Predict, explain and attend ``rec`` (or the span of it ``analysed_span`` chooses).
+    """Predict, explain and attend ``segment``, the ``span`` of the shown recording.
 
     ``progress(fraction)`` returning False cancels between steps (``Cancelled`` is raised).
-    ``previous``: an earlier result for the same recording; when it covers the same span its
-    cropped segment is reused, so the analyzer's per-recording cache hits when only the label
-    or the method changes.
     """
-    span = analysed_span(rec, t0, max_whole_s, span_s)
-    whole = span == (0.0, rec.duration)
-    if whole:
-        segment = rec
-    elif previous is not None and previous.span == span:
-        segment = previous.segment
-    else:
-        segment = crop(rec, *span)
     if not progress(0.05):
         raise Cancelled
     timings: dict[str, float] = {}
@@ -115,8 +82,8 @@ def run(
     analysis = analyzer.analyse(segment)
     done("analyse", 0.35)
     target = choose_target(analyzer.classes, analysis.predictions, request.task, request.code)
-    explanation = explain(analyzer, segment, target, request.method, request.n_steps)
+    explanation = explain(analyzer, segment, analysis, target, request.method, request.n_steps)
     done("explain", 0.9)
-    attention = attend(analyzer, segment) if request.attention else None
+    attention = attend(analyzer, segment, analysis) if request.attention else None
     done("attention", 1.0)
     return Result(request, span, whole, segment, analysis, target, explanation, attention, timings)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ecgviewer.errors import EcgError
-from ecgviewer.recording import Recording, crop
+from ecgviewer.recording import Recording
 from ecgviewer.render.options import ViewOptions
 from ecgviewer.report import content
 
@@ -43,26 +42,23 @@ def make(
 ) -> content.Report:
     """The report of ``rec`` from ``t0``; without an analyzer (and no ``result``) it has no AI part,
     without a delineator (and no ``measurements``) no measurements, each saying why."""
-    from ecgviewer.ml import session
+    from ecgviewer.analysis import analyse
 
     ai_note, measure_note = "AI analysis off", "Measurements off"
-    if result is None and analyzer is not None:
-        try:
-            result = session.run(analyzer, rec, request or session.Request(attention=False), t0, progress)
-        except (ValueError, RuntimeError, EcgError) as exc:  # a library failing on an odd signal
-            ai_note = f"AI analysis failed: {exc}"
-    if measurements is None and delineator is not None:
-        from ecgviewer.measure.pipeline import measure_recording
+    missing_ai = analyzer if result is None else None
+    missing_measure = delineator if measurements is None else None
+    if missing_ai is not None and request is None:
+        from ecgviewer.ml.session import Request
 
-        if result is not None:
-            segment, offset = result.segment, result.offset_s
-        else:
-            span = session.analysed_span(rec, t0)
-            segment, offset = (rec if span == (0.0, rec.duration) else crop(rec, *span)), span[0]
-        try:
-            measurements = measure_recording(segment, delineator, offset)
-        except (ValueError, RuntimeError) as exc:
-            measure_note = f"Measurements failed: {exc}"
+        request = Request(attention=False)
+    if missing_ai is not None or missing_measure is not None:
+        start = t0 if result is None else result.span[0]  # measure what the AI analysed
+        found = analyse(rec, analyzer=missing_ai, request=request, delineator=missing_measure, t0=start,
+                        progress=progress, previous=result, keep_going=True)  # fmt: skip
+        result = result or found.ai
+        measurements = measurements or found.measurements
+        ai_note = found.notes.get("ai", ai_note)
+        measure_note = found.notes.get("measure", measure_note)
     return content.build(
         rec,
         options,

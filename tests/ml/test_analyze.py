@@ -189,14 +189,16 @@ def test_raw_export_as_json(tmp_path):
     rec = load(REPO / "resources/samples/ptbxl/records500/00000/00017_hr.hea")
     analysis = analyzer.analyse(rec)
     target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
-    e = explain.explain(analyzer, rec, target, "gxi")
-    report.write_raw(tmp_path / "raw.json", analysis.tokens, e, attend(analyzer, rec))
+    e = explain.explain(analyzer, rec, analyzer.analyse(rec), target, "gxi")
+    report.write_raw(tmp_path / "raw.json", analysis.tokens, e, attend(analyzer, rec, analyzer.analyse(rec)))
     raw = json.loads((tmp_path / "raw.json").read_text())
     assert raw["meta"]["method"] == "input_x_gradient" and raw["meta"]["leads"][0] == "I"
     np.testing.assert_allclose(np.array(raw["beats"]), e.beats)
     assert "convergence_delta" not in raw and np.array(raw["attention_rollout"]).shape == (1, 12, 15)
     with pytest.raises(EcgError, match=r"raw\.txt: raw export writes \.npz or \.json"):
-        report.write_raw(tmp_path / "raw.txt", analysis.tokens, e, attend(analyzer, rec))
+        report.write_raw(
+            tmp_path / "raw.txt", analysis.tokens, e, attend(analyzer, rec, analyzer.analyse(rec))
+        )
 
 
 def test_a_long_recording_is_analysed_for_a_stated_span(tmp_path, sample):
@@ -232,26 +234,40 @@ def test_a_long_recording_is_analysed_for_a_stated_span(tmp_path, sample):
     assert record["span_s"] == [0.0, 80.0] and record["whole"] is True and record["windows"] == 8
 
 
-def test_session_spans_and_cancel(sample):
+def test_the_pipeline_spans_measures_and_cancels(sample):
+    """``analysis.analyse``: the span, a cropped segment, the model's and the measurements' parts
+    on the same segment, cancel between steps, and a failing part noted when asked to keep going."""
+    from ecgviewer.analysis import analyse, analysed_span
     from ecgviewer.io import load
+    from ecgviewer.measure.delineate import Delineator
     from ecgviewer.ml import session
     from ecgviewer.ml.infer import Analyzer
     from ecgviewer.recording import crop
 
     rec = load(sample)
-    assert session.analysed_span(rec, 5.0) == (0.0, 10.0)
-    assert session.analysed_span(rec, 7.0, max_whole_s=5.0, span_s=4.0) == (6.0, 10.0)  # kept inside
+    assert analysed_span(rec, 5.0) == (0.0, 10.0)
+    assert analysed_span(rec, 7.0, max_whole_s=5.0, span_s=4.0) == (6.0, 10.0)  # kept inside
     part = crop(rec, 2.0, 6.0)
     assert part.path is None and part.duration == pytest.approx(4.0)
     np.testing.assert_array_equal(part.signals, rec.signals[:, 1000:3000])
+    analyzer = Analyzer(device="cpu")
     seen: list[float] = []
     with pytest.raises(session.Cancelled):
-        session.run(
-            Analyzer(device="cpu"), rec, session.Request(), progress=lambda f: seen.append(f) or f < 0.3
-        )
+        analyse(rec, analyzer=analyzer, progress=lambda f: seen.append(f) or f < 0.3)
     assert seen == [0.05, 0.35]  # stopped after the predictions, before the attribution
     with pytest.raises(EcgError, match="steps"):
         session.Request(n_steps=0)
+    request, delineator = session.Request(method="gxi"), Delineator.bundled()
+    found = analyse(rec, analyzer=analyzer, request=request, delineator=delineator, t0=3.0, max_whole_s=5.0,
+                    span_s=6.0)  # fmt: skip
+    assert found.span == (3.0, 9.0) and not found.whole and found.segment.duration == pytest.approx(6.0)
+    assert found.ai is not None and found.ai.segment is found.segment and found.ai.span == found.span
+    assert found.measurements is not None and found.measurements.span_s == pytest.approx((3.0, 9.0))
+    again = analyse(rec, delineator=Delineator.bundled(), t0=3.0, max_whole_s=5.0, span_s=6.0, previous=found)
+    assert again.segment is found.segment  # the cropped segment is reused
+    flat = crop(rec, 0.0, 0.5)
+    noted = analyse(flat, delineator=Delineator.bundled(), keep_going=True)
+    assert noted.measurements is not None or "measure" in noted.notes
 
 
 def test_the_acquiring_devices_report_sits_beside_ours(shared, tmp_path):

@@ -46,12 +46,12 @@ def target(analyzer, rec) -> explain.Target:
 
 @pytest.fixture(scope="module")
 def ig(analyzer, rec, target) -> explain.Explanation:
-    return explain.explain(analyzer, rec, target, "ig")
+    return explain.explain(analyzer, rec, analyzer.analyse(rec), target, "ig")
 
 
 @pytest.fixture(scope="module")
 def occlusion(analyzer, rec, target) -> explain.Explanation:
-    return explain.explain(analyzer, rec, target, "occlusion")
+    return explain.explain(analyzer, rec, analyzer.analyse(rec), target, "occlusion")
 
 
 def _in_memory(signals: np.ndarray, fs: float):
@@ -173,7 +173,7 @@ def test_padded_beats_and_missing_leads_score_zero(analyzer, rec, target):
     tokens = analyzer.analyse(short).tokens
     assert tokens.pad[0, :, -1].all() and tokens.pad[0, LEADS.index("V3")].all()
     for method in explain.METHODS:
-        e = explain.explain(analyzer, short, target, method)
+        e = explain.explain(analyzer, short, analyzer.analyse(short), target, method)
         assert np.all(e.beats[tokens.pad] == 0.0)
         assert e.leads[LEADS.index("V3")] == 0.0
         assert e.samples is None or np.all(e.samples[tokens.pad] == 0.0)
@@ -208,7 +208,7 @@ def test_each_window_is_attributed_with_its_own_forward(analyzer, rec, target):
     analysis = analyzer.analyse(long)
     tokens = analysis.tokens
     assert tokens.n_windows == 3 and len(analysis.predictions.get("super", "NORM").window_probabilities) == 3
-    e = explain.explain(analyzer, long, target, "gxi")
+    e = explain.explain(analyzer, long, analyzer.analyse(long), target, "gxi")
     for w in range(3):
         one = dataclasses.replace(
             tokens,
@@ -276,7 +276,7 @@ def test_top_attributed_beats_matter_more_than_random_ones(analyzer, shared):
         rec = load(shared / f"ptbxl/records100/00000/{ecg_id:05d}_lr.hea")
         analysis = analyzer.analyse(rec)
         target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
-        e = explain.explain(analyzer, rec, target, "ig")
+        e = explain.explain(analyzer, rec, analyzer.analyse(rec), target, "ig")
         f = explain.faithfulness(analyzer.model, analysis.inputs, e, torch.device("cpu"), k=3)
         assert f.k == 3 and len(f.top_drops) == len(f.random_drops) == 3
         results.append(f)

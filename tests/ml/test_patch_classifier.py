@@ -63,7 +63,7 @@ def test_patch_input_is_the_band_passed_window_and_maps_samples_onto_beat_spans(
 
 def test_gradients_on_patches_add_up_per_lead(analyzer, rec):
     target = explain.Target("super", "NORM", CLASSES["super"].index("NORM"))
-    e = explain.explain(analyzer, rec, target, "ig")
+    e = explain.explain(analyzer, rec, analyzer.analyse(rec), target, "ig")
     assert e.samples.shape == (1, 12, 15, 96) and e.beats.shape == (1, 12, 15)
     np.testing.assert_allclose(e.samples.sum(-1), e.beats, atol=1e-5)
     np.testing.assert_allclose(e.beats.sum(-1) + e.outside, e.leads[None], atol=1e-9)
@@ -77,7 +77,7 @@ def test_gradients_on_patches_add_up_per_lead(analyzer, rec):
 
 def test_occluding_a_beat_zeroes_exactly_its_samples(analyzer, rec):
     target = explain.Target("super", "MI", CLASSES["super"].index("MI"))
-    e = explain.explain(analyzer, rec, target, "occlusion")
+    e = explain.explain(analyzer, rec, analyzer.analyse(rec), target, "occlusion")
     mi = analyzer.analyse(rec).inputs
     lead, beat = contract.LEADS.index("V2"), 3
     values, pad, _ = mi.tensors(torch.device("cpu"))
@@ -94,14 +94,14 @@ def test_occluding_a_beat_zeroes_exactly_its_samples(analyzer, rec):
 
 def test_faithfulness_and_randomisation_run_on_patches(analyzer, rec):
     target = explain.Target("super", "NORM", CLASSES["super"].index("NORM"))
-    e = explain.explain(analyzer, rec, target, "gxi")
-    sanity, faith = explain.check(analyzer, rec, e)
+    e = explain.explain(analyzer, rec, analyzer.analyse(rec), target, "gxi")
+    sanity, faith = explain.check(analyzer, rec, analyzer.analyse(rec), e)
     assert sanity.n_beats == int((~analyzer.analyse(rec).tokens.pad).sum())
     assert faith.k == 3 and all(np.isfinite(faith.top_drops + faith.random_drops))
 
 
 def test_attention_of_a_patch_encoder_on_the_beat_grid(analyzer, rec):
-    maps = attend(analyzer, rec)
+    maps = attend(analyzer, rec, analyzer.analyse(rec))
     pad = analyzer.analyse(rec).tokens.pad
     assert maps.readout == "lead tokens"
     assert maps.cls_to_beats.shape == (1, 2, 2, 12, 15) and maps.rollout.shape == (1, 12, 15)
@@ -123,6 +123,6 @@ def test_the_papers_eight_leads_at_250_hz(tmp_path, rec):
     lengths = (spans[:, 1] - spans[:, 0]) * 2.5
     v2 = contract.LEADS.index("V2")
     assert np.all(np.abs(counts[v2, : len(spans)] - lengths) <= 1)
-    e = explain.explain(analyzer, rec, explain.Target("super", "NORM", 3), "gxi")
+    e = explain.explain(analyzer, rec, analyzer.analyse(rec), explain.Target("super", "NORM", 3), "gxi")
     derived = [contract.LEADS.index(lead) for lead in ("III", "aVR", "aVL", "aVF")]
     assert np.all(e.leads[derived] == 0) and np.abs(e.leads).sum() > 0

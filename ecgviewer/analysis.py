@@ -1,0 +1,124 @@
+"""The one analysis pipeline: the window's controllers, ``ecgviewer analyze``, the report and the
+self-test all call ``analyse``. It chooses the span of the recording an analysis covers, crops it
+once, then computes what the caller asked for: the model's predictions, attribution and attention
+(``ml.session``), the measurements (``measure.pipeline``), or both, in cancellable steps.
+
+Long recordings are not analysed whole: each 10 s window costs an Integrated Gradients pass
+(~0.3 s on 2 CPU cores), so an hour would take minutes and hold thousands of beats. Up to
+``MAX_WHOLE_S`` the whole recording is analysed; beyond it, the ``SPAN_S`` seconds from the page
+on screen, and the findings say which span they cover.
+
+Plain Python (no Qt, no torch at import): the parts import what they need when asked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from ecgviewer.errors import EcgError
+from ecgviewer.recording import Recording, crop
+
+if TYPE_CHECKING:
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.intervals import Measurements
+    from ecgviewer.ml.infer import Analyzer
+    from ecgviewer.ml.session import Request, Result
+
+MAX_WHOLE_S = 60.0  # recordings up to this long are analysed whole
+SPAN_S = 30.0  # otherwise: this many seconds from the page on screen (3 windows)
+FAILURES = (ValueError, RuntimeError, EcgError)  # a library failing on an odd signal
+
+
+class Spanned(Protocol):
+    span: tuple[float, float]
+    segment: Recording
+
+
+@dataclass
+class Findings:
+    """What one analysis found on ``segment``, the ``span`` (seconds) of the shown recording."""
+
+    span: tuple[float, float]
+    whole: bool  # the span is the whole recording
+    segment: Recording
+    ai: Result | None = None  # predictions, attribution, attention
+    measurements: Measurements | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # "ai" / "measure" -> why it is missing
+    timings: dict[str, float] = field(default_factory=dict)  # ms per step
+
+    @property
+    def offset_s(self) -> float:
+        """Add to the tokens' and the measurements' times to place them on the shown recording."""
+        return self.span[0]
+
+
+def analysed_span(
+    rec: Recording, t0: float = 0.0, max_whole_s: float = MAX_WHOLE_S, span_s: float = SPAN_S
+) -> tuple[float, float]:
+    """The seconds of ``rec`` an analysis covers: all of them up to ``max_whole_s``, otherwise
+    ``span_s`` from ``t0`` (the page on screen), kept inside the recording."""
+    if rec.duration <= max_whole_s:
+        return 0.0, rec.duration
+    start = min(max(0.0, t0), rec.duration - span_s)
+    return start, start + span_s
+
+
+def analyse(
+    rec: Recording,
+    *,
+    analyzer: Analyzer | None = None,
+    request: Request | None = None,
+    delineator: Delineator | None = None,
+    t0: float = 0.0,
+    progress: Callable[[float], bool] = lambda _f: True,
+    previous: Spanned | None = None,
+    max_whole_s: float = MAX_WHOLE_S,
+    span_s: float = SPAN_S,
+    keep_going: bool = False,
+) -> Findings:
+    """The model's findings (with an ``analyzer``; ``request`` says which label and method) and
+    the measurements (with a ``delineator``) on the span ``analysed_span`` chooses.
+
+    ``progress(fraction)`` returning False cancels between steps (``session.Cancelled``).
+    ``previous``: an earlier result on the same recording; when it covers the same span its
+    cropped segment is reused, so the analyzer's per-recording cache hits. With ``keep_going``
+    a part that fails leaves a note in ``notes`` instead of raising.
+    """
+    span = analysed_span(rec, t0, max_whole_s, span_s)
+    whole = span == (0.0, rec.duration)
+    if whole:
+        segment = rec
+    elif previous is not None and previous.span == span:
+        segment = previous.segment
+    else:
+        segment = crop(rec, *span)
+    found = Findings(span, whole, segment)
+    share = 0.9 if analyzer is not None and delineator is not None else 1.0
+    if analyzer is not None:
+        from ecgviewer.ml import session
+
+        try:
+            found.ai = session.run(
+                analyzer, segment, request or session.Request(), span, whole, lambda f: progress(f * share)
+            )
+            found.timings.update(found.ai.timings)
+        except FAILURES as exc:
+            if not keep_going:
+                raise
+            found.notes["ai"] = f"AI analysis failed: {exc}"
+    if delineator is not None:
+        from ecgviewer.measure.pipeline import measure_recording
+
+        clock = time.perf_counter()
+        try:
+            found.measurements = measure_recording(segment, delineator, span[0])
+        except FAILURES as exc:
+            if not keep_going:
+                raise
+            found.notes["measure"] = f"Measurements failed: {exc}"
+        found.timings["measure_ms"] = (time.perf_counter() - clock) * 1e3
+        progress(1.0)
+    return found
