@@ -26,7 +26,7 @@ from ecgviewer.gui.explain_view import ExplainPanel, Selection
 from ecgviewer.gui.overlay import BeatShading
 from ecgviewer.gui.paper import HoverInfo, PaperView
 from ecgviewer.gui.settings import Settings
-from ecgviewer.ml.placement import BeatScores, beat_scores
+from ecgviewer.ml.placement import BeatScores, beat_scores, token_times
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page
 
@@ -316,7 +316,7 @@ class AnalysisController(QtCore.QObject):
             result.analysis.tokens, e.beats, e.samples, result.offset_s, True, f"{e.target.code} attribution"
         )
         self.panel.explain.set_result(result, scores, target.description, target.probability)
-        starts = result.analysis.tokens.window_start / result.analysis.tokens.source_fs + result.offset_s
+        starts = token_times(result.analysis.tokens, result.offset_s).window_start_s
         self.panel.attention.set_maps(result.attention, [float(s) for s in starts])
         self._update_shading()
         self._show_device()

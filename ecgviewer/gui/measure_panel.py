@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from ecgviewer import NOTICE_INLINE
@@ -26,6 +25,7 @@ from ecgviewer.gui.workers import Task
 from ecgviewer.measure.intervals import QTC_FORMULAS, Measurements, Value, with_fiducials
 from ecgviewer.measure.median_attribution import median_attribution
 from ecgviewer.measurements import FIDUCIAL_NAMES, FIDUCIALS, MEASUREMENTS
+from ecgviewer.ml.placement import token_times
 from ecgviewer.recording import DeviceReport, Recording
 
 if TYPE_CHECKING:
@@ -366,7 +366,7 @@ class MeasureController(QtCore.QObject):
             )
             return
         e, tokens = r.explanation, r.analysis.tokens
-        token_r = np.where(tokens.rpeaks >= 0, tokens.rpeaks / tokens.source_fs + r.offset_s, np.nan)
+        token_r = token_times(tokens, r.offset_s).r_s
         included = m.r_times[[not why for why in m.beat_reasons]]
         att = median_attribution(e.beats, e.samples, tokens.pad, token_r, included)
         label = f"{METHOD_NAMES[e.method]} attribution of {e.target.code}"

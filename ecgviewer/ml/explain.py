@@ -32,6 +32,7 @@ from ecgviewer.ml import contract
 from ecgviewer.ml.infer import BATCH, Analysis, Analyzer, Predictions, batched
 from ecgviewer.ml.inputs import NO_BEAT, ModelInput
 from ecgviewer.ml.model import Classifier
+from ecgviewer.ml.placement import token_times
 from ecgviewer.recording import Recording
 
 METHODS = {"ig": "integrated_gradients", "occlusion": "occlusion", "gxi": "input_x_gradient"}
@@ -352,7 +353,7 @@ def _lead_labels(table: dict[str, tuple[str, ...]]) -> Tensor:
 def _tree(
     tokens: contract.Tokens, beats: np.ndarray, leads: np.ndarray, territories: dict[str, float]
 ) -> tuple[TerritoryNode, ...]:
-    fs = tokens.source_fs
+    t = token_times(tokens)
     nodes = []
     for name, members in TERRITORIES.items():
         children = []
@@ -368,9 +369,9 @@ def _tree(
                         BeatNode(
                             window=int(w),
                             index=int(j),
-                            start_s=float(tokens.spans[w, j, 0] / fs),
-                            stop_s=float(tokens.spans[w, j, 1] / fs),
-                            r_s=float(tokens.rpeaks[w, j] / fs),
+                            start_s=float(t.start_s[w, j]),
+                            stop_s=float(t.stop_s[w, j]),
+                            r_s=float(t.r_s[w, j]),
                             score=float(beats[w, i, j]),
                         )
                         for w, j in found

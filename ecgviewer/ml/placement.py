@@ -12,6 +12,26 @@ from ecgviewer.ml import contract
 
 
 @dataclass(frozen=True)
+class TokenTimes:
+    """Seconds on the shown recording of every beat slot: (W, 15) spans and R peaks (NaN where a
+    window has no beat in that slot) and the (W,) window starts."""
+
+    start_s: np.ndarray
+    stop_s: np.ndarray
+    r_s: np.ndarray
+    window_start_s: np.ndarray
+
+
+def token_times(tokens: contract.Tokens, offset_s: float = 0.0) -> TokenTimes:
+    """Where the tokens of a recording (or of a span cropped from one, starting ``offset_s``
+    seconds in) sit on the shown recording: the one conversion from source samples to seconds."""
+    fs, empty = tokens.source_fs, tokens.rpeaks < 0
+    start, stop = (np.where(empty, np.nan, tokens.spans[..., k] / fs + offset_s) for k in (0, 1))
+    r = np.where(empty, np.nan, tokens.rpeaks / fs + offset_s)
+    return TokenTimes(start, stop, r, tokens.window_start / fs + offset_s)
+
+
+@dataclass(frozen=True)
 class BeatScores:
     """One score per beat on the shown recording's time axis (seconds), and optionally one per
     sample (sample j of a beat sits at ``r_s + (j - 48) / 100`` s)."""
@@ -72,14 +92,14 @@ def beat_scores(
 ) -> BeatScores:
     """Flatten (W, 12, 15) ``beats`` (and (W, 12, 15, 96) ``samples``) over the real beats."""
     w, i, j = np.nonzero(~tokens.pad)
-    fs = tokens.source_fs
+    t = token_times(tokens, offset_s)
     return BeatScores(
         lead=np.asarray(contract.LEADS)[i],
         window=w,
         beat=j,
-        start_s=tokens.spans[w, j, 0] / fs + offset_s,
-        stop_s=tokens.spans[w, j, 1] / fs + offset_s,
-        r_s=tokens.rpeaks[w, j] / fs + offset_s,
+        start_s=t.start_s[w, j],
+        stop_s=t.stop_s[w, j],
+        r_s=t.r_s[w, j],
         score=np.asarray(beats, dtype=np.float64)[w, i, j],
         samples=None if samples is None else np.asarray(samples, dtype=np.float64)[w, i, j],
         signed=signed,

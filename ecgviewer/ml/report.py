@@ -29,6 +29,7 @@ from ecgviewer.ml.explain import (
     TerritoryNode,
 )
 from ecgviewer.ml.infer import Analyzer, ClassResult
+from ecgviewer.ml.placement import token_times
 from ecgviewer.ml.session import Result
 from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
@@ -166,7 +167,8 @@ def raw_arrays(
         "logit": e.logit,
         "baseline_logit": e.baseline_logit,
         "pad": tokens.pad,
-        "spans_s": tokens.spans / tokens.source_fs,
+        # seconds of each beat slot; 0 where a window has no beat there (``pad`` says so too)
+        "spans_s": np.nan_to_num(np.stack([(t := token_times(tokens)).start_s, t.stop_s], axis=-1)),
         "attention_cls_to_beats": attention.cls_to_beats,
         "attention_rollout": attention.rollout,
     }

@@ -246,7 +246,10 @@ def fake_result(m, method: str, span=(0.0, 10.0), fs: float = 500.0):
     pad = np.broadcast_to((rpeaks < 0)[:, None, :], (w, 12, slots)).copy()
     beats = np.broadcast_to((np.arange(12.0) - 5)[None, :, None], (w, 12, slots)) * ~pad
     samples = np.repeat(beats[..., None], 96, axis=-1) / 96 if method != "occlusion" else None
-    tokens = SimpleNamespace(rpeaks=rpeaks, pad=pad, source_fs=fs)
+    spans = np.stack([rpeaks - 40, rpeaks + 60], axis=-1)
+    tokens = SimpleNamespace(
+        rpeaks=rpeaks, pad=pad, source_fs=fs, spans=spans, window_start=np.zeros(w, np.int64)
+    )
     explanation = SimpleNamespace(
         method=method, target=SimpleNamespace(code="NORM"), beats=beats, samples=samples
     )
