@@ -107,7 +107,7 @@ def fold_records(n: int) -> list[Path]:
 def bench_faithfulness(n_records: int) -> dict:
     """Per record: IG (32 steps) of the most probable surfaced superclass's logit, then AOPC of the
     target probability over zeroing the 1..3 most-attributed beats vs 1..3 random beats (10 seeded
-    draws); plus the randomisation check. Aggregated by ``explain.faithfulness_summary``."""
+    draws); plus the randomisation check. Aggregated by ``checks.faithfulness_summary``."""
     if not (SHARED / "ptbxl" / "ptbxl_statements_v103.csv").is_file() or not (
         records := fold_records(n_records)
     ):
@@ -115,7 +115,7 @@ def bench_faithfulness(n_records: int) -> dict:
     import numpy as np
 
     from ecgviewer.io import load
-    from ecgviewer.ml import explain
+    from ecgviewer.ml import checks, explain
     from ecgviewer.ml.infer import Analyzer
 
     analyzer = Analyzer(device="auto")
@@ -127,7 +127,7 @@ def bench_faithfulness(n_records: int) -> dict:
         analysis = analyzer.analyse(rec)
         target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
         e = explain.explain(analyzer, rec, analyzer.analyse(rec), target, "ig")
-        sanity, faith = explain.check(analyzer, rec, analyzer.analyse(rec), e)
+        sanity, faith = checks.check(analyzer, rec, analyzer.analyse(rec), e)
         faiths.append(faith)
         rows.append(
             {
@@ -139,7 +139,7 @@ def bench_faithfulness(n_records: int) -> dict:
                 "spearman_randomised": sanity.spearman,
             }
         )
-    s = explain.faithfulness_summary(faiths)
+    s = checks.faithfulness_summary(faiths)
     rhos = [r["spearman_randomised"] for r in rows if np.isfinite(r["spearman_randomised"])]
     rand_ci = [round(x, 5) for x in s.aopc_random_ci]
     return {

@@ -155,7 +155,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from ecgviewer.analysis import analyse
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
-    from ecgviewer.ml import explain, report, session
+    from ecgviewer.ml import report, session
+    from ecgviewer.ml.checks import check
     from ecgviewer.ml.infer import Analyzer
 
     if args.export is not None and not args.export.is_dir():
@@ -189,13 +190,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 assert result is not None  # an analyzer was given
                 timings.update({k: v for k, v in found.timings.items() if k == "measure_ms"})
                 e = result.explanation
-                checks = explain.check(analyzer, result.segment, result.analysis, e) if args.checks else None
+                verdicts = check(analyzer, result.segment, result.analysis, e) if args.checks else None
                 if args.export is not None:
                     out = args.export / f"{Path(rec.name).stem}.npz"
                     report.write_raw(out, result.analysis.tokens, e, result.attention)
             except (ValueError, RuntimeError) as exc:  # a library failing on odd signals
                 raise EcgError(f"{rec.name}: analysis failed ({type(exc).__name__}: {exc})") from exc
-            records.append(report.record_entry(file, rec, result, timings, checks, measured))
+            records.append(report.record_entry(file, rec, result, timings, verdicts, measured))
         except EcgError as exc:
             print(f"ecgviewer: error: {exc}", file=sys.stderr)
             errors.append({"file": file, "error": str(exc)})

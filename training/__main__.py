@@ -179,7 +179,7 @@ def cmd_grid(args: argparse.Namespace) -> None:
 
 
 def cmd_results(args: argparse.Namespace) -> None:
-    from training.grid import write_results
+    from training.results import write_results
 
     print(write_results(args.runs, args.out, args.ood, args.shipped))
 

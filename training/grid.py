@@ -1,5 +1,5 @@
-"""The comparison grid (methods x tasks x label fractions x seeds) under one protocol, and the
-generated ``training/RESULTS.md``.
+"""The comparison grid (methods x tasks x label fractions x seeds) under one protocol; its tables
+are written by ``results.py``.
 
 Methods: CLEAR linear probe and CLEAR-HUG on the frozen pretrained encoder; the same heads on
 the same encoder randomly initialised (frozen); full fine-tuning from the pretrained encoder;
@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import product
@@ -32,7 +32,7 @@ from ecgviewer.ml.heads import HEADS
 from ecgviewer.ml.model import Classifier
 from training import data as D
 from training import metrics as M
-from training.context import Context, TaskData, hardware, lead_cls_features, predict, task_data
+from training.context import Context, TaskData, lead_cls_features, predict, task_data
 from training.finetune import train_classifier, train_head
 from training.methods import METHODS
 from training.pretraining import load_encoder, pretrain
@@ -59,7 +59,7 @@ CLEAR_GAIN = 0.01  # the bundled-model verdict's noise floor for a cell with one
 PER_CLASS_MAX = 5  # tasks with at most this many classes get a per-class table
 MIN_STEPS = 150  # small label fractions are repeated within epochs, so every run makes enough updates
 MIN_SEEDS = 5  # seeds of every cell below 100 % labels: a subset's luck is as large as the gaps measured
-# What the bundled model must not fall below, task by task at 100 % labels (``compare_with_bundled``):
+# What the bundled model must not fall below, task by task at 100 % labels (``results.compare_with_bundled``):
 # the supervised baselines (a method registered in ``RUNNERS`` joins by its name) and the frozen
 # HUG head on the random encoder, the model without pretraining (issue 22 found the old bundled
 # model below it).
@@ -117,7 +117,7 @@ def _trained(ctx: Context, task: str, frac: float, seed: int, tag: str, encoder:
 def _bundled_run(ctx: Context, task: str) -> RunOut:
     """The run's exported model as the 100 % cell of ``task``: it was trained under the same
     protocol (multi-task), so training it again would only cost time. Its row names the weights
-    file, which is how ``compare_with_bundled`` finds it; its fold-9 score is its card's."""
+    file, which is how ``results.compare_with_bundled`` finds it; its fold-9 score is its card's."""
     from ecgviewer.ml.bundle import load_model
 
     loaded = load_model(Path(json.loads((ctx.run_dir / "run.json").read_text())["weights"]))
@@ -199,7 +199,7 @@ def _current(row: dict) -> bool:
     return not frozen(row["method"]) or row.get("probe") == PROBE
 
 
-def _rows(path: Path) -> list[dict]:
+def read_rows(path: Path) -> list[dict]:
     """The current rows of a grid log; a row's ``preds`` becomes the path of its predictions."""
     if not path.is_file():
         return []
@@ -208,7 +208,7 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _done(path: Path) -> set[tuple]:
-    return {(r["method"], r["task"], r["fraction"], r["seed"]) for r in _rows(path)}
+    return {(r["method"], r["task"], r["fraction"], r["seed"]) for r in read_rows(path)}
 
 
 def frozen(method: str) -> tuple[str | None, str] | None:
@@ -308,337 +308,3 @@ def features(ctx: Context, encoder: Path | None) -> tuple[np.ndarray, torch.Tens
     torch.save(f, path.with_suffix(".tmp"))
     path.with_suffix(".tmp").replace(path)
     return rows, f
-
-
-def _fmt(rows: list[dict], key: str) -> str:
-    vals = np.array([r["test"][key] for r in rows])
-    ci = rows[0]["test"][f"{key}_ci"]
-    spread = f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""
-    mark = NO_PREDS if any("preds" not in r for r in rows) else ""
-    return f"{vals.mean():.3f}{spread} [{ci[0]:.3f}-{ci[1]:.3f}]{mark}"
-
-
-def _per_class(rows: list[dict], task: str, fracs: list[float]) -> list[str]:
-    """Per-class fold-10 AUROC (mean over seeds) of a task with few classes: where the amplitude
-    ablation shows (hypertrophy, HYP, needs absolute voltage)."""
-    cells = [r for r in rows if r["task"] == task]
-    classes = list(cells[0]["test"]["per_class_auroc"])
-    if len(classes) > PER_CLASS_MAX:
-        return []
-    header = "| method | labels | " + " | ".join(classes) + " |"
-    lines = [f"## `{task}`: per-class AUROC on fold 10", "", header, "|---|---|" + "---|" * len(classes)]
-    for method in LABEL:
-        for f in fracs:
-            cell = [r for r in cells if r["method"] == method and r["fraction"] == f]
-            if not cell:
-                continue
-            means = [np.mean([r["test"]["per_class_auroc"][c] for r in cell]) for c in classes]
-            lines.append(f"| {LABEL[method]} | {f:.0%} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
-    return [*lines, ""]
-
-
-def _cell(rows: list[dict], method: str, task: str, frac: float) -> list[dict]:
-    """The rows (one per seed) of a grid cell."""
-    return [r for r in rows if (r["method"], r["task"], r["fraction"]) == (method, task, frac)]
-
-
-def _scores(rows: list[dict], method: str, task: str, frac: float, fold: str = "val") -> np.ndarray:
-    """Each seed's macro AUROC of a cell on fold 9 (``val``, what every choice uses) or on fold 10
-    (``test``, reported only)."""
-    return np.array(
-        [r["val_auroc"] if fold == "val" else r["test"]["auroc"] for r in _cell(rows, method, task, frac)]
-    )
-
-
-def _seed_pairs(rows: list[dict], a: str, b: str, task: str, frac: float) -> list[tuple[dict, dict]]:
-    """The rows of methods ``a`` and ``b`` with the same seed, i.e. trained on the same labels."""
-    ra, rb = ({r["seed"]: r for r in _cell(rows, m, task, frac)} for m in (a, b))
-    return [(ra[s], rb[s]) for s in sorted(ra.keys() & rb.keys())]
-
-
-def _paired_row(goal: str, frac: float, pairs: list[tuple[dict, dict]]) -> str:
-    """A goal row of the Goals table: fold-10 macro AUROC (and AUPRC) of A minus B with its
-    paired bootstrap 95 % interval (``metrics.paired_bootstrap``); 'met' only when the interval
-    lies above zero. Rows without saved predictions are shown but not judged."""
-    kept = [(a, b) for a, b in pairs if "preds" in a and "preds" in b]
-    shown = kept or pairs
-    ours, base = (np.mean([p[i]["test"]["auroc"] for p in shown]) for i in (0, 1))
-    start = f"| {goal} | {frac:.0%} | {len(kept)} of {len(pairs)} | {ours:.3f} | {base:.3f} |"
-    if not kept:
-        return f"{start} - | - | not judged: rows logged without per-record predictions ({NO_PREDS}) |"
-    preds = [(load_preds(a), load_preds(b)) for a, b in kept]
-    first = preds[0][0]
-    same = all(np.array_equal(p[k], first[k]) for pair in preds for p in pair
-               for k in ("classes", "test_ecg_id", "test_y"))  # fmt: skip
-    if not same:
-        return f"{start} - | - | not judged: scored on different fold-10 records or labels |"
-    res = M.paired_bootstrap(first["test_y"], [a["test_probs"] for a, _ in preds],
-                             [b["test_probs"] for _, b in preds])  # fmt: skip
-    diff = [f"{res[k]:+.3f} [{res[k + '_ci'][0]:+.3f}, {res[k + '_ci'][1]:+.3f}]" for k in ("auroc", "auprc")]
-    verdict = "met" if M.better(res) else "not met: the interval includes 0"
-    if res["auroc_ci"][1] < 0:
-        verdict = "not met: the baseline is higher"
-    return f"{start} {diff[0]} | {diff[1]} | {verdict} |"
-
-
-def compare_with_bundled(rows: list[dict], baselines: Iterable[str] = BASELINES) -> list[str]:
-    """Goal rows 'the bundled model beats <baseline>' for every task where the grid holds both
-    the bundled model's row (``_bundled_run``) and the baseline's 100 %-label rows: each baseline
-    seed paired with the one bundled model on the same fold-10 records."""
-    lines = []
-    for own in (r for r in rows if "bundled" in r):
-        for method in baselines:
-            base = _cell(rows, method, own["task"], 1.0)
-            if base:
-                goal = f"bundled model `{own['bundled']}` beats {LABEL[method]} (`{own['task']}`)"
-                lines.append(_paired_row(goal, 1.0, [(own, b) for b in base]))
-    return lines
-
-
-def _goals(rows: list[dict], cards: list[dict], shipped_sha: str) -> list[str]:
-    """The issue's goals on fold 10 (task ``super``), each comparison paired (``_paired_row``)."""
-    lines = [
-        "## Goals",
-        "",
-        "Fold 10 (test) macro AUROC of `super` (unless a goal names another task), reported after every",
-        "choice was made on fold 9. A comparison pairs the two methods' runs of the same seed (the same",
-        "label subset) on the same fold-10 records; 1,000 bootstrap draws resample the seed pairs and the",
-        "records (within their label pattern) together. 'Met' only when the whole 95 % interval of the",
-        "difference (ours minus baseline) is above zero; the bundled model's goal only when its interval",
-        "is above the goal.",
-        f"Rows logged before per-record predictions were kept ({NO_PREDS}) cannot be paired.",
-        "",
-        "| goal | labels | seeds paired | ours | baseline | AUROC difference [95 %] "
-        "| AUPRC difference [95 %] | verdict |",
-        "|---" * 8 + "|",
-    ]
-    for card in cards:
-        t = card["labels"]["super"]["test"]
-        (lo, hi), auroc = t["auroc_ci"], t["auroc"]
-        who = "bundled model" if card["weights_sha256"] == shipped_sha else f"candidate `{card['name']}`"
-        verdict = "met" if lo >= BUNDLED_GOAL else f"missed by {BUNDLED_GOAL - auroc:.3f}"
-        if lo < BUNDLED_GOAL <= auroc:
-            verdict = f"not met: its interval reaches below {BUNDLED_GOAL}"
-        shown = f"{auroc:.3f} [{lo:.3f}-{hi:.3f}]"
-        lines.append(f"| {who} >= {BUNDLED_GOAL} | 100% | - | {shown} | - | - | - | {verdict} |")
-    checks = [
-        (a, b, (0.01, 0.1, 1.0)) for a, b in (("clear-linear", "random-linear"), ("clear-hug", "random-hug"))
-    ]
-    checks.append(("finetune", "scratch", (0.01, 0.1)))
-    checks.append(("clear-hug", "clear-hug-linear", (0.01, 0.1, 1.0)))  # our HUG experts vs the paper's
-    for ours, base, fracs in checks:
-        for f in fracs:
-            pairs = _seed_pairs(rows, ours, base, "super", f)
-            if pairs:
-                lines.append(_paired_row(f"{LABEL[ours]} beats {LABEL[base]}", f, pairs))
-    return [*lines, *compare_with_bundled(rows), ""]
-
-
-def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:
-    """What each method's pretraining cost: schedule, updates and wall-clock, from its run log."""
-    lines = ["## Pretraining runs", "",
-             "| method | records | epochs x batch | updates | wall-clock (s) | once per cache (s) | threads "
-             "| hardware |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for run in runs:
-        for m in METHODS.values():
-            path = run / ("pretrain.json" if m.name == "clear" else f"pretrain-{m.name}.json")
-            if not path.is_file():
-                continue
-            info = json.loads(path.read_text())
-            card = cards[0] if cards and m.name == "clear" else {}  # the bundled run logged less
-            loop = info.get("pretrain_loop") or card.get("training", {}).get("pretrain", {})
-            hw = info.get("hardware") or card.get("hardware", {})
-            recs = info["pretrain_records"]
-            cells = [
-                m.label,
-                f"{recs['ptbxl']} PTB-XL + {recs['unlabelled']} LUDB",
-                f"{loop.get('epochs', '-')} x {loop.get('batch_size', '-')}",
-                info.get("pretrain_steps", "-"),
-                f"{info['pretrain_s']:.0f}",
-                ", ".join(
-                    f"{k.removesuffix('_s')} {v:.0f}" for k, v in info.get("preprocessing_s", {}).items()
-                )
-                or "-",
-                hw.get("threads", "-"),
-                f"{hw.get('cpu', '-')}, GPU {hw.get('gpu')}",
-            ]
-            lines.append("| " + " | ".join(map(str, cells)) + " |")
-    return [*lines, ""] if len(lines) > 4 else []
-
-
-# The frozen encoders compared: each pretraining method, and the random-init encoder.
-SUBJECTS = {m.name: m.label for m in METHODS.values()} | {"random": "random init (no pretraining)"}
-
-
-@dataclass
-class Ranking:
-    """The frozen encoders under one head, ranked by mean fold-9 macro AUROC over the cells every
-    one of them has, so a method run on more tasks neither gains nor loses by it. The fold-10
-    means are carried only to be shown."""
-
-    head: str
-    cells: list[tuple[str, float]]  # (task, fraction) of every row of the head
-    common: list[tuple[str, float]]  # the cells every encoder has: the ranked ones
-    val: dict[str, dict[tuple[str, float], float]]  # encoder -> cell -> mean fold-9 macro AUROC
-    test: dict[str, dict[tuple[str, float], float]]  # the same on fold 10
-    mean_rank: dict[str, float]
-    winners: list[str]  # the best mean rank ("clear" first on a tie: it is in use)
-    verdict: str | None  # whether the bundled model (CLEAR's encoder) should change
-
-
-def rank_methods(rows: list[dict], head: str) -> Ranking | None:
-    """The ranking of the frozen encoders under ``head`` (None with fewer than two encoders or no
-    shared cell): fold-9 numbers only, so fold 10's labels cannot move it."""
-    ours = [r for r in rows if frozen(r["method"]) and frozen(r["method"])[1] == head]
-    cells = sorted({(r["task"], r["fraction"]) for r in ours}, key=lambda c: (D.TASKS.index(c[0]), c[1]))
-    seeds = {(s, c): _scores(rows, f"{s}-{head}", *c) for s in SUBJECTS for c in cells}
-    val = {s: {c: float(seeds[s, c].mean()) for c in cells if len(seeds[s, c])} for s in SUBJECTS}
-    val = {s: m for s, m in val.items() if m}
-    common = [c for c in cells if all(c in m for m in val.values())]
-    if len(val) < 2 or not common:
-        return None
-    ranks: dict[str, list[int]] = {s: [] for s in val}
-    for c in common:
-        for k, s in enumerate(sorted(val, key=lambda s: -val[s][c])):
-            ranks[s].append(k + 1)
-    mean_rank = {s: float(np.mean(r)) for s, r in ranks.items()}
-    winners = [s for s in val if mean_rank[s] == min(mean_rank.values())]
-    test = {s: {c: float(_scores(rows, f"{s}-{head}", *c, "test").mean()) for c in m} for s, m in val.items()}
-    verdict = (
-        _bundled_verdict(winners[0], SUBJECTS[winners[0]], seeds, val, common) if "clear" in val else None
-    )
-    return Ranking(head, cells, common, val, test, mean_rank, winners, verdict)
-
-
-def _bold(value: float, bold: bool) -> str:
-    return f"**{value:.3f}**" if bold else f"{value:.3f}"
-
-
-def _compared(rows: list[dict]) -> list[str]:
-    """The pretraining methods side by side (frozen encoder) with their ranks and the verdict."""
-    lines = []
-    for head, title in (("hug", "HUG head"), ("hug-linear", "the paper's linear HUG head"),
-                        ("linear", "linear probe")):  # fmt: skip
-        rk = rank_methods(rows, head)
-        if rk is None:
-            continue
-        header = " | ".join(f"{t} {f:.0%}" for t, f in rk.cells)
-        lines += [f"## Pretraining methods compared: {title} on the frozen encoder", "",
-                  "Fold-9 (validation) macro AUROC, mean over seeds: it ranks the methods (bold: the best",
-                  "of each column) and decides the verdict. In parentheses the fold-10 (test) macro AUROC,",
-                  "reported only. '-': not run.", "",
-                  f"| method | {header} | mean fold-9 rank ({len(rk.common)} shared cells) |",
-                  "|---|" + "---|" * (len(rk.cells) + 1)]  # fmt: skip
-        best = {c: max(m[c] for m in rk.val.values() if c in m) for c in rk.cells}
-        for s in sorted(rk.val, key=rk.mean_rank.get):
-            vals = ["-" if c not in rk.val[s] else _bold(rk.val[s][c], rk.val[s][c] == best[c])
-                    + f" ({rk.test[s][c]:.3f})" for c in rk.cells]  # fmt: skip
-            lines.append(f"| {SUBJECTS[s]} | " + " | ".join(vals) + f" | {rk.mean_rank[s]:.2f} |")
-        named = " and ".join(f"**{SUBJECTS[s]}**" for s in rk.winners)
-        tie = ", tied" if len(rk.winners) > 1 else ""
-        lines += [
-            "",
-            f"Best on this data ({title}, mean fold-9 rank over {len(rk.common)} cells{tie}): {named}.",
-        ]
-        lines += [rk.verdict, ""] if rk.verdict else [""]
-    return lines
-
-
-def _bundled_verdict(winner: str, label: str, seeds: dict, means: dict, cells: list) -> str:
-    """Whether the bundled model (a CLEAR encoder) should change: only for a method that beats CLEAR
-    on fold 9 in most shared cells by more than the larger seed SD (``CLEAR_GAIN`` where a cell has
-    one seed). ``seeds`` and ``means`` are fold-9 macro AUROC."""
-    if winner == "clear":
-        return "CLEAR, the bundled model's encoder, ranks first or shares it: the bundled model stays."
-    shared = [c for c in cells if c in means[winner] and c in means["clear"]]
-
-    def noise(c: tuple) -> float:
-        sds = [seeds[s, c].std(ddof=1) for s in (winner, "clear") if len(seeds[s, c]) > 1]
-        return max(sds) if sds else CLEAR_GAIN
-
-    higher = [c for c in shared if means[winner][c] > means["clear"][c]]
-    clearly = [c for c in higher if means[winner][c] - means["clear"][c] > noise(c)]
-    change = len(clearly) > len(shared) / 2
-    verdict = (f"the bundled model should change to the {label} encoder" if change
-               else "that is not enough to change the bundled model (CLEAR)")  # fmt: skip
-    return (f"Against CLEAR on fold 9, {label} is higher in {len(higher)} of {len(shared)} shared cells, "
-            f"by more than the larger seed SD (one seed: {CLEAR_GAIN}) in {len(clearly)}: "
-            f"{verdict}.")  # fmt: skip
-
-
-def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped: Path | None = None) -> Path:
-    """Generate RESULTS.md from the grid logs and the model cards of ``runs``, and the
-    out-of-distribution section from ``ood`` (``python -m training ood``'s JSON) when it exists.
-    A card whose weights are ``shipped`` (default: the app's bundled model) is the bundled model;
-    the others are candidates that ``choose`` did not pick."""
-    from ecgviewer import assets
-    from ecgviewer.weights import sha256
-
-    shipped_sha = sha256(shipped or assets.model_path())
-    rows = []
-    cards = []
-    for run in runs:
-        rows += _rows(run / "grid.jsonl")
-        meta = run / "run.json"
-        if meta.is_file():
-            cards.append(json.loads(Path(json.loads(meta.read_text())["card"]).read_text()))
-    lines = [
-        "# Results",
-        "",
-        "Generated by `python -m training results` from the grid logs (`python -m training grid`) and the",
-        "bundled model card; do not edit by hand. PTB-XL 100 Hz, folds 1-8 train (label fractions are",
-        f"random subsets of the training records, at least {MIN_SEEDS} seeds below 100 %). Fold 9",
-        "(validation) makes every choice: each run's epoch, the ranks of the pretraining methods and the",
-        "verdict on the bundled model. Fold 10 (test) is only reported: the bundled model's figures, the",
-        "Goals and the per-task tables. Frozen-encoder heads train on the lead [CLS] features",
-        "standardised per dimension by the mean and SD of their training rows over all leads (MAE's",
-        "linear-probe protocol, He et al. 2022). Cells of the per-task tables: fold-10 macro AUROC or",
-        "AUPRC (mean ± SD over seeds) [bootstrap 95 % interval of seed 0, records resampled within their",
-        f"label pattern]. {NO_PREDS}: rows logged before per-record predictions were kept; they cannot",
-        "enter the paired goals, and their intervals come from the earlier bootstrap (re-drawn until",
-        "every class had a positive, which lifts a macro AUPRC with rare classes).",
-        "",
-    ]
-    for card in cards:
-        shown = card["weights_sha256"] == shipped_sha
-        title = "Bundled model" if shown else "Candidate (not shipped, `python -m training choose`)"
-        lines += [f"## {title} `{card['name']}`", "",
-                  f"Command: `{card['command']}`; hardware: {card['hardware']};",
-                  f"timings (s): {card['timings']}.", ""]  # fmt: skip
-        for task, lab in card["labels"].items():
-            t = lab["test"]
-            (a0, a1), (p0, p1) = t["auroc_ci"], t["auprc_ci"]
-            lines.append(
-                f"- `{task}` (fold 10, n={t['n']}): macro AUROC {t['auroc']:.3f} [{a0:.3f}-{a1:.3f}], "
-                f"macro AUPRC {t['auprc']:.3f} [{p0:.3f}-{p1:.3f}]"
-            )
-        lines.append("")
-    lines += _goals(rows, cards, shipped_sha)
-    lines += _pretraining(runs, cards)
-    lines += _compared(rows)
-    for task in dict.fromkeys(r["task"] for r in rows):
-        fracs = sorted({r["fraction"] for r in rows if r["task"] == task})
-        for key, title in (("auroc", "macro AUROC"), ("auprc", "macro AUPRC")):
-            header = " | ".join(f"{f:.0%} labels" for f in fracs)
-            lines += [f"## `{task}`: {title} on fold 10", "", f"| method | {header} | wall-clock (s) |",
-                      "|---|" + "---|" * (len(fracs) + 1)]  # fmt: skip
-            for method in LABEL:
-                cell = [r for r in rows if r["task"] == task and r["method"] == method]
-                if not cell:
-                    continue
-                by = [sorted((r for r in cell if r["fraction"] == f), key=lambda r: r["seed"]) for f in fracs]
-                secs = sum(r["seconds"] for r in cell)
-                lines.append(
-                    f"| {LABEL[method]} | "
-                    + " | ".join(_fmt(b, key) if b else "-" for b in by)
-                    + f" | {secs:.0f} |"
-                )
-            lines.append("")
-        lines += _per_class(rows, task, fracs)
-    if ood is not None and ood.is_file():
-        from training.ood import markdown
-
-        lines += [markdown(json.loads(ood.read_text())), ""]
-    lines += ["Hardware of this machine when the file was written: " + json.dumps(hardware()), ""]
-    out.write_text("\n".join(lines))
-    return out

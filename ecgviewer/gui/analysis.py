@@ -393,11 +393,11 @@ class AnalysisController(QtCore.QObject):
         analyzer, r = self.analyzer, self.result
         if analyzer is None or r is None:
             return
-        from ecgviewer.ml import explain
+        from ecgviewer.ml import checks
 
         def job(_progress):
             with self.lock:
-                return explain.check(analyzer, r.segment, r.analysis, r.explanation)
+                return checks.check(analyzer, r.segment, r.analysis, r.explanation)
 
         self.panel.explain.checks.setText("Running the sanity checks\u2026")
         self._run("checks", "Sanity checks", job, lambda out: self.panel.explain.set_checks(*out))

@@ -19,7 +19,7 @@ from ecgviewer.ml.placement import BeatScores
 from ecgviewer.render.painting import colours
 
 if TYPE_CHECKING:
-    from ecgviewer.ml.explain import Faithfulness, SanityCheck
+    from ecgviewer.ml.checks import Faithfulness, SanityCheck
     from ecgviewer.ml.session import Result
 
 METHOD_NAMES = {"ig": "Integrated Gradients", "occlusion": "Occlusion", "gxi": "Gradient \u00d7 input"}

@@ -21,13 +21,8 @@ from ecgviewer.measure.pipeline import to_json
 from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.ml import contract
 from ecgviewer.ml.attention import AttentionMaps
-from ecgviewer.ml.explain import (
-    BASELINE,
-    Explanation,
-    Faithfulness,
-    SanityCheck,
-    TerritoryNode,
-)
+from ecgviewer.ml.checks import Faithfulness, SanityCheck
+from ecgviewer.ml.explain import BASELINE, Explanation, TerritoryNode
 from ecgviewer.ml.infer import Analyzer, ClassResult
 from ecgviewer.ml.placement import token_times
 from ecgviewer.ml.session import Result

@@ -14,8 +14,8 @@ from PySide6 import QtCore, QtWidgets
 from ecgviewer.gui.explain_view import Selection
 from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
+from ecgviewer.leads import TERRITORIES
 from ecgviewer.ml.contract import LEADS
-from ecgviewer.ml.explain import TERRITORIES
 from tests.helpers import AI_TIMEOUT_MS as TIMEOUT_MS
 from tests.helpers import analysed, shown_window
 

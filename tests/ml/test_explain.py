@@ -17,7 +17,7 @@ import torch
 from ecgviewer.errors import EcgError
 from ecgviewer.io import load
 from ecgviewer.leads import STANDARD_LEADS
-from ecgviewer.ml import contract, explain, inputs
+from ecgviewer.ml import checks, contract, explain, inputs
 from ecgviewer.ml.attention import attention_maps, own_lead_attention, rollout_to_beats
 from ecgviewer.ml.infer import Analyzer, pick_device
 from ecgviewer.recording import make_recording
@@ -233,37 +233,37 @@ def test_choose_target(analyzer, rec):
 # -- checks ------------------------------------------------------------------------------------------
 def test_randomised_model_gives_an_unrelated_map(ig, analyzer, rec):
     tokens = analyzer.analyse(rec).tokens
-    clone = explain.randomised_copy(analyzer.model)
+    clone = checks.randomised_copy(analyzer.model)
     trained = dict(analyzer.model.named_parameters())
     assert all(not torch.equal(p, trained[name]) for name, p in clone.named_parameters())
-    check = explain.randomisation_check(analyzer.model, inputs.for_beats(tokens), ig, torch.device("cpu"))
+    check = checks.randomisation_check(analyzer.model, inputs.for_beats(tokens), ig, torch.device("cpu"))
     assert check.n_beats == int((~tokens.pad).sum())
     assert abs(check.spearman) < 0.5, check  # measured -0.08 (IG, 32 steps, sample 3)
 
 
-def _faith(top: float, random: float, k: int = 3) -> explain.Faithfulness:
+def _faith(top: float, random: float, k: int = 3) -> checks.Faithfulness:
     """A record whose AOPCs are ``top`` and ``random`` (the same drop after every removal)."""
-    return explain.Faithfulness(k, 0.9, (top,) * k, (random,) * k, n_random=10)
+    return checks.Faithfulness(k, 0.9, (top,) * k, (random,) * k, n_random=10)
 
 
 def test_faithfulness_summary_by_hand():
     # random removals raise the probability on average: no ratio, the paired figures still hold
-    s = explain.faithfulness_summary([_faith(0.01 * (i + 1), -0.002 * (i % 3)) for i in range(8)])
+    s = checks.faithfulness_summary([_faith(0.01 * (i + 1), -0.002 * (i % 3)) for i in range(8)])
     assert (s.records, s.k, s.wins, s.losses, s.win_rate) == (8, 3, 8, 0, 1.0)
     assert s.sign_test_p == pytest.approx(2 / 2**8)  # exact: both tails of 8 of 8
     assert s.aopc_random_mean < 0 and s.ratio is None
     assert s.difference_mean == pytest.approx(0.045 + 0.002 * 7 / 8) and s.difference_ci[0] > 0
     # a tie is neither a win nor a loss; a constant random AOPC has a zero-width interval
-    s = explain.faithfulness_summary([_faith(top, 0.1) for top in (0.3, 0.2, 0.1, 0.0)])
+    s = checks.faithfulness_summary([_faith(top, 0.1) for top in (0.3, 0.2, 0.1, 0.0)])
     assert (s.wins, s.losses, s.win_rate, s.sign_test_p) == (2, 1, 0.5, 1.0)
     assert s.aopc_random_ci == pytest.approx((0.1, 0.1)) and s.ratio == pytest.approx(1.5)
     assert s.difference_mean == pytest.approx(0.05)
     assert -0.1 <= s.difference_ci[0] < 0.05 < s.difference_ci[1] <= 0.2
-    assert explain.faithfulness_summary([_faith(top, 0.1) for top in (0.3, 0.2, 0.1, 0.0)]) == s  # seeded
+    assert checks.faithfulness_summary([_faith(top, 0.1) for top in (0.3, 0.2, 0.1, 0.0)]) == s  # seeded
     with pytest.raises(ValueError, match="no records"):
-        explain.faithfulness_summary([])
+        checks.faithfulness_summary([])
     with pytest.raises(ValueError, match="different k"):
-        explain.faithfulness_summary([_faith(0.1, 0.0), _faith(0.1, 0.0, k=2)])
+        checks.faithfulness_summary([_faith(0.1, 0.0), _faith(0.1, 0.0, k=2)])
 
 
 def test_top_attributed_beats_matter_more_than_random_ones(analyzer, shared):
@@ -277,10 +277,10 @@ def test_top_attributed_beats_matter_more_than_random_ones(analyzer, shared):
         analysis = analyzer.analyse(rec)
         target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
         e = explain.explain(analyzer, rec, analyzer.analyse(rec), target, "ig")
-        f = explain.faithfulness(analyzer.model, analysis.inputs, e, torch.device("cpu"), k=3)
+        f = checks.faithfulness(analyzer.model, analysis.inputs, e, torch.device("cpu"), k=3)
         assert f.k == 3 and len(f.top_drops) == len(f.random_drops) == 3
         results.append(f)
-    s = explain.faithfulness_summary(results)
+    s = checks.faithfulness_summary(results)
     assert s.win_rate > 0.5 and s.difference_mean > 0, s
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ecgviewer.io import load
-from ecgviewer.ml import contract, explain
+from ecgviewer.ml import checks, contract, explain
 from ecgviewer.ml.attention import attend
 from ecgviewer.ml.bundle import save_model
 from ecgviewer.ml.infer import Analyzer
@@ -95,7 +95,7 @@ def test_occluding_a_beat_zeroes_exactly_its_samples(analyzer, rec):
 def test_faithfulness_and_randomisation_run_on_patches(analyzer, rec):
     target = explain.Target("super", "NORM", CLASSES["super"].index("NORM"))
     e = explain.explain(analyzer, rec, analyzer.analyse(rec), target, "gxi")
-    sanity, faith = explain.check(analyzer, rec, analyzer.analyse(rec), e)
+    sanity, faith = checks.check(analyzer, rec, analyzer.analyse(rec), e)
     assert sanity.n_beats == int((~analyzer.analyse(rec).tokens.pad).sum())
     assert faith.k == 3 and all(np.isfinite(faith.top_drops + faith.random_drops))
 

@@ -85,7 +85,7 @@ def test_page_one_carries_labels_measurements_and_findings(sample_pdf, sample):
 
 
 def test_page_two_is_the_attribution_of_the_explained_class(sample_pdf):
-    from ecgviewer.ml.explain import TERRITORIES
+    from ecgviewer.leads import TERRITORIES
 
     first, second = (t for _, t in pdf_pages(sample_pdf))
     code = first.split("Explained: ")[1].split(" ")[0]

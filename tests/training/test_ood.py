@@ -11,7 +11,7 @@ import pytest
 
 from ecgviewer.assets import model_path
 from ecgviewer.io import load
-from training import ood
+from training import ood, ood_report
 
 CLASSES = ["CD", "HYP", "MI", "NORM", "STTC"]
 NEGATIVE = dict.fromkeys(CLASSES, 0)
@@ -168,7 +168,7 @@ def test_every_vendor_file_is_analysed_without_identifiers(result, shared):
 
 
 def test_markdown_section(result):
-    md = ood.markdown(result[0])
+    md = ood_report.markdown(result[0])
     assert md.startswith("## Out of distribution\n") and "### LUDB" in md and "### Vendor files" in md
     assert "too few" in md and "| Cardiac pacing | (any) | record left out (paced) |" in md
     assert "philips_xml/3191723_[id]_1-04_orig.xml" in md
@@ -176,13 +176,13 @@ def test_markdown_section(result):
 
 def test_results_show_the_ood_section(result, tmp_path):
     """``python -m training results`` appends the section when the OOD JSON is there."""
-    from training.grid import write_results
+    from training.results import write_results
 
     ood_json = tmp_path / "ood.json"
     ood_json.write_text(result[1])
     with_ood = write_results([tmp_path / "no-run"], tmp_path / "a.md", ood_json).read_text()
     without = write_results([tmp_path / "no-run"], tmp_path / "b.md", tmp_path / "absent.json").read_text()
-    assert ood.markdown(result[0]) in with_ood and "## Out of distribution" not in without
+    assert ood_report.markdown(result[0]) in with_ood and "## Out of distribution" not in without
 
 
 def test_the_subcommand_writes_its_json(shared, tmp_path, capsys, one_torch_thread):

@@ -18,6 +18,7 @@ import pytest
 from training import data as D
 from training import grid as G
 from training import metrics as M
+from training import results as R
 
 SUPER = ["CD", "HYP", "MI", "NORM", "STTC"]
 
@@ -190,7 +191,7 @@ def _assert_same_choices(runs: dict[bool, Path], out: Path) -> None:
     the permutation reached them): each row's fold-9 score and selected epoch, the fold-9
     predictions and the F1 thresholds they give, the ranking of the frozen encoders, the verdict
     on the bundled model and the ranked tables of RESULTS.md."""
-    plain, permuted = (G._rows(runs[p] / "grid.jsonl") for p in (False, True))
+    plain, permuted = (G.read_rows(runs[p] / "grid.jsonl") for p in (False, True))
     assert [[r.get(k) for k in CHOICES] for r in plain] == [[r.get(k) for k in CHOICES] for r in permuted]
     assert [r["test"]["auroc"] for r in plain] != [r["test"]["auroc"] for r in permuted]
     for a, b in zip(plain, permuted, strict=True):
@@ -201,7 +202,7 @@ def _assert_same_choices(runs: dict[bool, Path], out: Path) -> None:
                                       M.f1_thresholds(pb["val_y"], pb["val_probs"]))  # fmt: skip
     ranked = 0
     for head in ("hug", "linear"):
-        ra, rb = G.rank_methods(plain, head), G.rank_methods(permuted, head)
+        ra, rb = R.rank_methods(plain, head), R.rank_methods(permuted, head)
         if ra is None:
             assert rb is None
             continue
@@ -211,7 +212,7 @@ def _assert_same_choices(runs: dict[bool, Path], out: Path) -> None:
         assert ra.test != rb.test
     assert ranked
 
-    md = {p: G.write_results([runs[p]], out / f"RESULTS-{p}.md").read_text() for p in (False, True)}
+    md = {p: R.write_results([runs[p]], out / f"RESULTS-{p}.md").read_text() for p in (False, True)}
     chosen = [[line for line in md[p].splitlines() if line.startswith(CHOSEN)] for p in (False, True)]
     assert chosen[0] == chosen[1] and len(chosen[0]) == 2 * ranked
     for title in re.findall(r"## Pretraining methods compared: [^\n]*", md[False]):
@@ -225,7 +226,7 @@ def test_permuting_fold_10_labels_changes_no_choice(two_grids: dict[bool, Path],
     """On synthetic models whose fold-9 and fold-10 quality agree, permuting fold 10's labels
     scrambles the fold-10 numbers but moves no choice; ACL-ECG, the best on fold 9, wins."""
     _assert_same_choices(two_grids, tmp_path)
-    ranking = G.rank_methods(G._rows(two_grids[True] / "grid.jsonl"), "hug")
+    ranking = R.rank_methods(G.read_rows(two_grids[True] / "grid.jsonl"), "hug")
     assert ranking.winners == ["acl"] and "should change to the ACL-ECG encoder" in ranking.verdict
 
 
@@ -239,7 +240,7 @@ def test_goals_are_paired_fold_10_differences(two_grids: dict[bool, Path], tmp_p
     """Each goal is a paired difference with its interval, 'met' only when the interval is above
     zero: met with the true fold-10 labels, not met once they are permuted. The bundled model is
     compared with each baseline at 100 % labels; rows without predictions are shown, not judged."""
-    md = {p: G.write_results([two_grids[p]], tmp_path / f"R-{p}.md").read_text() for p in (False, True)}
+    md = {p: R.write_results([two_grids[p]], tmp_path / f"R-{p}.md").read_text() for p in (False, True)}
     hug = f"{G.LABEL['clear-hug']} beats {G.LABEL['random-hug']} | 10%"
     hug100 = hug.replace("10%", "100%")
     cells = _goal(md[False], hug)
@@ -262,7 +263,7 @@ def test_goals_are_paired_fold_10_differences(two_grids: dict[bool, Path], tmp_p
         if r["fraction"] == 1.0:
             del r["preds"]
     (old / "grid.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    text = G.write_results([old], tmp_path / "R-old.md").read_text()
+    text = R.write_results([old], tmp_path / "R-old.md").read_text()
     assert _goal(text, hug100)[-1].startswith("not judged")
     row = next(line for line in text.split("## `super`: macro AUROC")[1].splitlines()
                if line.startswith(f"| {G.LABEL['clear-hug']} |"))  # fmt: skip
@@ -272,7 +273,7 @@ def test_goals_are_paired_fold_10_differences(two_grids: dict[bool, Path], tmp_p
 def test_grid_runs_at_least_five_seeds_below_full_labels(two_grids: dict[bool, Path]) -> None:
     """Asked for one seed, the grid ran ``MIN_SEEDS`` at 10 % labels and one at 100 %, and every
     row names its predictions file, written whole."""
-    rows = G._rows(two_grids[False] / "grid.jsonl")
+    rows = G.read_rows(two_grids[False] / "grid.jsonl")
     for m in FROZEN + TRAINED:
         assert sorted(r["seed"] for r in rows if r["method"] == m and r["fraction"] == 0.1) == list(range(5))
         assert [r["seed"] for r in rows if r["method"] == m and r["fraction"] == 1.0] == [0]

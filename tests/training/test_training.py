@@ -434,7 +434,8 @@ def test_bundled_verdict_needs_most_cells_beyond_seed_noise() -> None:
     most cells; a one-seed cell needs CLEAR_GAIN."""
     import numpy as np
 
-    from training.grid import CLEAR_GAIN, _bundled_verdict
+    from training.grid import CLEAR_GAIN
+    from training.results import _bundled_verdict
 
     cells = [("super", 0.1), ("sub", 0.1), ("form", 1.0)]
     clear = {cells[0]: [0.80, 0.81, 0.79], cells[1]: [0.70, 0.72, 0.68], cells[2]: [0.60]}
