@@ -26,6 +26,13 @@ MEASUREMENTS: dict[str, Quantity] = {
     "qrs_axis": Quantity("QRS axis", DEGREES),
     "t_axis": Quantity("T axis", DEGREES),
 }
+
+
+def unit(key: str) -> str:
+    """The unit of a measurement key, QTc per formula (``qtc_bazett``) included."""
+    return MEASUREMENTS["qtc" if key.startswith("qtc_") else key].unit
+
+
 # The median beat's global fiducials, in time order, and their names on screen and paper.
 FIDUCIAL_NAMES: dict[str, str] = {
     "p_on": "P on",

@@ -15,18 +15,15 @@ from ecgviewer.measure import delineate as D
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import signal
 from ecgviewer.measure.intervals import Measurements, Value
-from ecgviewer.measurements import FIDUCIALS
+from ecgviewer.measurements import FIDUCIALS, MEASUREMENTS, unit
 from ecgviewer.recording import Recording
 
-INTERVAL_VALUES = (
-    "p",
-    "pr",
-    "qrs",
-    "qt",
-    *(f"qtc_{f.lower()}" for f in I.QTC_FORMULAS),
-    "p_axis",
-    "qrs_axis",
-    "t_axis",
+# What a paced rhythm withholds: every measurement but the rate, QTc once per formula.
+INTERVAL_VALUES = tuple(
+    value
+    for key in MEASUREMENTS
+    if key not in ("hr", "rr")
+    for value in ([f"qtc_{f.lower()}" for f in I.QTC_FORMULAS] if key == "qtc" else [key])
 )
 MIN_PACING_SPIKES = 2
 
@@ -161,5 +158,5 @@ def _notes(beats: B.Beats, missing: list[str]) -> list[str]:
 
 def _withheld(m: Measurements, why: str) -> Measurements:
     values = {"hr": Value(None, "bpm", why), "rr": Value(None, "ms", why)}
-    values.update({k: Value(None, "°" if k.endswith("axis") else "ms", why) for k in INTERVAL_VALUES})
+    values.update({k: Value(None, unit(k), why) for k in INTERVAL_VALUES})
     return replace(m, values=values, withheld=dict.fromkeys(INTERVAL_VALUES, why), notes=(why,))
