@@ -158,11 +158,13 @@ def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:
     lines = ["## Pretraining runs", "",
              "| method | records | epochs x batch | updates | wall-clock (s) | once per cache (s) | threads "
              "| hardware |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    seen: set[str] = set()  # one row per pretraining, however many run folders share its encoder
     for run in runs:
         for m in METHODS.values():
             path = run / ("pretrain.json" if m.name == "clear" else f"pretrain-{m.name}.json")
-            if not path.is_file():
+            if not path.is_file() or path.read_text() in seen:
                 continue
+            seen.add(path.read_text())
             info = json.loads(path.read_text())
             card = cards[0] if cards and m.name == "clear" else {}  # the bundled run logged less
             loop = info.get("pretrain_loop") or card.get("training", {}).get("pretrain", {})
