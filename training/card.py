@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ecgviewer.ml import contract
+
 ENCODERS = {
-    "beats": "beat-token transformer encoder (CLEAR)",
-    "patches": "patch-token CroPA encoder (ECG-JEPA)",
+    contract.BEATS: "beat-token transformer encoder (CLEAR)",
+    contract.PATCHES: "patch-token CroPA encoder (ECG-JEPA)",
 }
 
 

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig
-from ecgviewer.ml.patches import PatchConfig, PatchEncoder
+from ecgviewer.ml.beats import N_LEADS
+from ecgviewer.ml.model import create_encoder, encoder_config
+from ecgviewer.ml.patches import PatchEncoder
 from training.batch import Batch
 
 
@@ -76,16 +77,16 @@ def _acl(preset, data: PretrainSet, seed: int, inter: str | None = None) -> nn.M
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("clear", "CLEAR", "beats", _clear, lambda p: p.decoder),
-        Method("jepa", "ECG-JEPA", "patches", _jepa, lambda p: p.jepa),
-        Method("physioclr", "PhysioCLR", "beats", _physioclr, lambda p: p.physioclr),
-        Method("acl", "ACL-ECG", "beats", _acl, _acl_objective),
+        Method("clear", "CLEAR", contract.BEATS, _clear, lambda p: p.decoder),
+        Method("jepa", "ECG-JEPA", contract.PATCHES, _jepa, lambda p: p.jepa),
+        Method("physioclr", "PhysioCLR", contract.BEATS, _physioclr, lambda p: p.physioclr),
+        Method("acl", "ACL-ECG", contract.BEATS, _acl, _acl_objective),
         # the ablation of the inter-region term's sign, which the sources leave open (§4.2)
         *(
             Method(
                 f"acl-{inter}",
                 f"ACL-ECG, {words} (ablation)",
-                "beats",
+                contract.BEATS,
                 partial(_acl, inter=inter),
                 partial(_acl_objective, inter=inter),
             )
@@ -119,10 +120,8 @@ def physio_features(data: PretrainSet) -> torch.Tensor:
 
 
 def new_encoder(kind: str, config: dict) -> nn.Module:
-    """A randomly initialised encoder of a family from its stored config."""
-    if kind == "patches":
-        return PatchEncoder(PatchConfig.from_dict(config))
-    return Encoder(EncoderConfig.from_dict(config))
+    """A randomly initialised encoder of a family from its stored config (the app's registry)."""
+    return create_encoder(kind, encoder_config(kind, config))
 
 
 def lead_features(encoder: nn.Module, batch: Batch) -> torch.Tensor:

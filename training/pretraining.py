@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ecgviewer.ml import contract
 from ecgviewer.ml.beats import EncoderConfig
 from ecgviewer.ml.model import kind_of
 from ecgviewer.ml.patches import PatchConfig
@@ -99,6 +100,6 @@ def load_encoder(path: Path | None, config: EncoderConfig | PatchConfig, seed: i
         return new_encoder(kind_of(config), config.to_dict())
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
-    enc = new_encoder(meta.get("kind", "beats"), json.loads(meta["encoder"]))
+    enc = new_encoder(meta.get("kind", contract.BEATS), json.loads(meta["encoder"]))
     enc.load_state_dict(load_file(str(path)))
     return enc

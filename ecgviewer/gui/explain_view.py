@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ecgviewer.gui.overlay import Legend
+from ecgviewer.ml import contract
 from ecgviewer.ml.placement import BeatScores
 from ecgviewer.render.painting import colours
 
@@ -190,7 +191,7 @@ class ExplainPanel(QtWidgets.QWidget):
             lines.append(
                 f"IG completeness error: {float(np.max(np.abs(e.convergence_delta))):.3g} (logit units)"
             )
-        if result.analysis.inputs.kind == "patches" and e.outside is not None:
+        if result.analysis.inputs.kind == contract.PATCHES and e.outside is not None:
             gap = float(np.abs(e.outside).sum())
             share = gap / max(gap + float(np.abs(e.beats).sum()), 1e-12)
             # one line: a longer caption squeezes the tree below the bars out of sight

@@ -52,7 +52,7 @@ def attention_maps(
 ) -> AttentionMaps:
     """Both maps for every window; padded beats are 0 (they are never attended)."""
     device = device or torch.device("cpu")
-    if model_input.kind == "patches":
+    if model_input.kind == contract.PATCHES:
         return _patch_maps(model, model_input, device)
     values, pad, time_bin = model_input.tensors(device)
     own, rolled = [], []

@@ -73,7 +73,7 @@ def view_allowed(n_leads: int = N_LEADS, n_beats: int = contract.MAX_BEATS) -> T
 class Encoder(nn.Module):
     """Beat tokens (B, 12, 15, 96) mV -> hidden states (B, 12 + kept tokens, dim)."""
 
-    kind: ClassVar[str] = "beats"
+    kind: ClassVar[str] = contract.BEATS
     patch_spec = None  # beat tokens follow the contract, not a patch spec
     allowed: Tensor  # buffers, for the type checker
     lead_ids: Tensor

@@ -29,6 +29,8 @@ from ecgviewer.leads import STANDARD_LEADS, standard_leads
 
 CONTRACT_VERSION = "1"
 FS = 100  # Hz
+# The tokeniser families a classifier reads (its weights store which): beat tokens or patches.
+BEATS, PATCHES = "beats", "patches"
 LEADS: tuple[str, ...] = STANDARD_LEADS
 TOKEN_LEN = 96  # samples per beat token (0.96 s)
 R_INDEX = TOKEN_LEN // 2  # the R peak sits at this sample of its token

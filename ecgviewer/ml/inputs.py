@@ -67,7 +67,7 @@ class ModelInput:
     def token_samples(self, x: np.ndarray) -> np.ndarray:
         """Per-sample ``x`` (W, *sample_shape) laid out as beat tokens (W, 12, 15, 96) at 100 Hz, the
         layout the viewer draws under each beat; samples on no beat are left out."""
-        if self.kind == "beats":
+        if self.kind == contract.BEATS:
             return np.where(self.tokens.pad[..., None], 0.0, x).astype(np.float32)
         t = self.tokens
         present = np.array([lead not in t.missing_leads for lead in contract.LEADS])
@@ -93,7 +93,7 @@ def for_beats(tokens: contract.Tokens) -> ModelInput:
     beat_of = np.where(tokens.pad[..., None], NO_BEAT, ids)
     beat_of = np.broadcast_to(beat_of, tokens.values.shape)
     lead_of = np.broadcast_to(np.arange(N_LEADS)[:, None, None], tokens.values.shape[1:])
-    return ModelInput("beats", tokens.values, tokens.pad, tokens.time_bin, beat_of, lead_of, tokens)
+    return ModelInput(contract.BEATS, tokens.values, tokens.pad, tokens.time_bin, beat_of, lead_of, tokens)
 
 
 def for_patches(
@@ -114,7 +114,7 @@ def for_patches(
         beat_of.append(_beats_of_samples(tokens, w, spec, rows, p))
     lead_of = np.broadcast_to(np.asarray(rows)[:, None, None], values[0].shape)
     return ModelInput(
-        "patches",
+        contract.PATCHES,
         np.stack(values).astype(np.float32),
         np.stack(pad),
         np.zeros_like(tokens.time_bin),

@@ -25,7 +25,7 @@ ENCODERS: dict[str, Family] = {
     Encoder.kind: Family(EncoderConfig, Encoder),
     PatchEncoder.kind: Family(PatchConfig, PatchEncoder),
 }
-DEFAULT_KIND = Encoder.kind  # weights exported before "kind" was stored hold beat encoders
+DEFAULT_KIND = contract.BEATS  # weights exported before "kind" was stored hold beat encoders
 
 
 def kind_of(config: EncoderConfig | PatchConfig) -> str:

@@ -129,7 +129,7 @@ class CropaBlock(Block):
 class PatchEncoder(torch.nn.Module):
     """Patches (B, L, T, P) mV -> hidden states (B, L, T', dim), CroPA in every layer (§1.2)."""
 
-    kind: ClassVar[str] = "patches"
+    kind: ClassVar[str] = contract.PATCHES
 
     def __init__(self, config: PatchConfig) -> None:
         super().__init__()

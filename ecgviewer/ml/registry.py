@@ -16,12 +16,13 @@ from pathlib import Path
 
 from ecgviewer import assets
 from ecgviewer.errors import EcgError
+from ecgviewer.ml import contract
 from ecgviewer.storage import atomic_write_bytes
 from ecgviewer.weights import read_card
 
 SUFFIX = ".safetensors"
 CARD_SUFFIXES = (".json", ".md")
-DEFAULT_KIND = "beats"  # a classifier exported before the "kind" entry existed uses beat tokens
+DEFAULT_KIND = contract.BEATS  # a classifier exported before the "kind" entry existed uses beat tokens
 OTHER_ROLES = ("delineator",)  # metadata keys of the app's other models: listed nowhere as classifiers
 HEADLINE_TASK = "super"  # the card's headline metric: this task's test-fold AUROC when it has one
 
@@ -79,11 +80,11 @@ def _tokenizer(kind: str, config: dict, card: dict) -> str:
     given = card.get("tokenizer")
     if isinstance(given, str):
         return given
-    if kind == "patches":
+    if kind == contract.PATCHES:
         spec = config["encoder"].get("spec") or {}
         if {"leads", "fs", "patch_s"} <= set(spec):
             return f"patches: {len(spec['leads'])} leads \u00d7 {spec['patch_s']:g} s at {spec['fs']:g} Hz"
-        return "patches"
+        return contract.PATCHES
     c = card.get("contract") or {}
     if {"max_beats", "token_len", "fs"} <= set(c):
         return f"beats: \u2264{c['max_beats']} \u00d7 {c['token_len']} samples at {c['fs']} Hz per lead"
