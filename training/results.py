@@ -320,6 +320,8 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
         "every class had a positive, which lifts a macro AUPRC with rare classes).",
         "",
     ]
+    shas = [c["weights_sha256"] for c in cards]
+    cards = [c for k, c in enumerate(cards) if c["weights_sha256"] not in shas[:k]]  # a model once
     for card in cards:
         shown = card["weights_sha256"] == shipped_sha
         title = "Bundled model" if shown else "Candidate (not shipped, `python -m training choose`)"
