@@ -280,6 +280,11 @@ def main(argv: list[str] | None = None) -> None:
     od = sub.add_parser("ood", help=ood.cmd_ood.__doc__)
     ood.arguments(od)
     od.set_defaults(fn=ood.cmd_ood)
+    from training import xai
+
+    xb = sub.add_parser("explain-benchmark", help=xai.cmd_explain_benchmark.__doc__)
+    xai.arguments(xb)
+    xb.set_defaults(fn=xai.cmd_explain_benchmark)
     rs = sub.add_parser("results", help="write training/RESULTS.md from grid logs")
     rs.add_argument("--runs", type=Path, nargs="+", default=[REPO / "runs" / "bundled"])
     rs.add_argument("--out", type=Path, default=REPO / "training" / "RESULTS.md")

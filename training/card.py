@@ -65,4 +65,12 @@ def markdown(card: dict) -> str:
                 f"{'yes' if c in lab['surfaced'] else 'no'} |"
             )
         lines.append("")
+    if "explanations" in card:
+        x = card["explanations"]
+        agree = ", ".join(f"{t} {k}/{n}" for t, (k, n) in x["agreement"]["MI"].items() if n)
+        lines += ["## Explanations", "",
+                  f"Default attribution: {x['method']}" + (" with the limb leads shared by the frontal axes"
+                  if x["frontal"] else "") + f"; territories scored by their leads' {x['scoring']}. "
+                  f"Chosen on fold 9 by {x['benchmark']}. Fold {x['fold']}: of the MI records whose top "
+                  f"territory was ..., how many were labelled there: {agree}.", ""]  # fmt: skip
     return "\n".join(lines)

@@ -53,22 +53,29 @@ class Labels:
 
     def task(self, name: str) -> tuple[list[str], np.ndarray]:
         """Class names and (N, C) targets of a task (ecg_ptbxl_benchmarking's definitions)."""
+        return self.aggregate(name, self.y)
+
+    def aggregate(self, name: str, by_statement: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """Task ``name``'s classes and columns from an (N, 71) matrix over ``statements``: 0/1
+        targets, or a 71-statement head's probabilities (a class present when any of its member
+        statements is, so scored by the largest member probability), which is how a model with
+        only an ``all`` head is scored on the finer tasks."""
         scp = self.scp
         col = {s: i for i, s in enumerate(self.statements)}
         if name == "all":
-            return list(self.statements), self.y
+            return list(self.statements), by_statement
         if name in ("diag", "form", "rhythm"):
             key = {"diag": "diagnostic", "form": "form", "rhythm": "rhythm"}[name]
             codes = [c for c in self.statements if scp.loc[c, key] == 1]
-            return codes, self.y[:, [col[c] for c in codes]]
+            return codes, by_statement[:, [col[c] for c in codes]]
         if name in ("super", "sub"):
             key = "diagnostic_class" if name == "super" else "diagnostic_subclass"
             diag = scp[scp["diagnostic"] == 1]
             classes = sorted(diag[key].dropna().unique())
-            y = np.zeros((len(self.ecg_id), len(classes)), dtype=np.uint8)
+            y = np.zeros((len(by_statement), len(classes)), dtype=by_statement.dtype)
             for k, cls in enumerate(classes):
                 members = [col[c] for c in diag.index[diag[key] == cls] if c in col]
-                y[:, k] = self.y[:, members].max(axis=1)
+                y[:, k] = by_statement[:, members].max(axis=1)
             return classes, y
         raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
 

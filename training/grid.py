@@ -95,16 +95,25 @@ def _selected_epoch(history: list[dict]) -> int:
 
 
 def _predicted(
-    ctx: Context, model: Classifier, task: str, td: TaskData, val_auroc: float, info: dict
+    ctx: Context, model: Classifier, task: str, td: TaskData, val_auroc: float | None, info: dict
 ) -> RunOut:
-    """A trained classifier's cell: its fold-9 and fold-10 probabilities of ``task``."""
+    """A trained classifier's cell: its fold-9 and fold-10 probabilities of ``task``. A model
+    without a ``task`` head is scored from its 71-statement ``all`` head (``Labels.aggregate``),
+    and its fold-9 score (``val_auroc=None``) is then computed here."""
     _, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
     val = td.val[task]
+    own = task in model.heads
 
     def probs(rows: np.ndarray) -> np.ndarray:
-        return predict(model, ctx.tensors, rows, ctx.preset.batch_eval, ctx.dist.device)[task]
+        out = predict(model, ctx.tensors, rows, ctx.preset.batch_eval, ctx.dist.device)
+        return out[task] if own else ctx.ptbxl.labels.aggregate(task, out["all"])[1]
 
-    return RunOut(len(td.train[task].rows), val_auroc, td.classes[task], val, test, probs(val.rows),
+    val_probs = probs(val.rows)
+    if val_auroc is None:
+        val_auroc = M.macro(val.y, val_probs)[0]
+    if not own:
+        info = {**info, "from": "all"}
+    return RunOut(len(td.train[task].rows), val_auroc, td.classes[task], val, test, val_probs,
                   probs(test.rows), info)  # fmt: skip
 
 
@@ -128,7 +137,8 @@ def _bundled_run(ctx: Context, task: str) -> RunOut:
     tuned = [r for r in log if r["phase"] == "finetune-bundled"]  # none for a frozen-encoder export
     if tuned:
         info["epoch"] = max(tuned, key=lambda r: r["val_auroc"])["epoch"]
-    return _predicted(ctx, loaded.model, task, td, loaded.card["labels"][task]["val"]["auroc"], info)
+    own = loaded.card["labels"].get(task)
+    return _predicted(ctx, loaded.model, task, td, own["val"]["auroc"] if own else None, info)
 
 
 def _exported(ctx: Context, task: str, frac: float) -> RunOut:

@@ -351,8 +351,9 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
                     continue
                 by = [sorted((r for r in cell if r["fraction"] == f), key=lambda r: r["seed"]) for f in fracs]
                 secs = sum(r["seconds"] for r in cell)
+                read = f", scored from its `{cell[0]['from']}` head" if "from" in cell[0] else ""
                 lines.append(
-                    f"| {LABEL[method]} | "
+                    f"| {LABEL[method]}{read} | "
                     + " | ".join(_fmt(b, key) if b else "-" for b in by)
                     + f" | {secs:.0f} |"
                 )

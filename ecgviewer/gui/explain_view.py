@@ -7,6 +7,7 @@ Imports no torch; it shows what ``ecgviewer.ml.session.Result`` carries.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -181,8 +182,12 @@ class ExplainPanel(QtWidgets.QWidget):
             else f"{result.span[0]:.1f}\u2013{result.span[1]:.1f} s (the page on screen; long recordings "
             "are analysed a span at a time)"
         )
+        frontal = "; limb leads shared by the frontal axes" if e.frontal else ""
+        worded = result.worded
         lines = [
-            f"<b>{METHOD_NAMES[e.method]}</b>{steps}; baseline: zeros (flat signal, 0 mV)",
+            f"<b>{html.escape(worded.text)}</b>",
+            *([f"<i>{html.escape(worded.agreement)}</i>"] if worded.agreement else []),
+            f"<b>{METHOD_NAMES[e.method]}</b>{steps}; baseline: zeros (flat signal, 0 mV){frontal}",
             f"Target: <b>{e.target.code}</b> {description} ({e.target.task} task), its logit; "
             f"p = {probability:.2f}",
             f"Scores: {what}; red raises the logit, blue lowers it. Analysed: {span}.",

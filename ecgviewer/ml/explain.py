@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from ecgviewer.errors import EcgError
-from ecgviewer.leads import HUG_LEAD_GROUPS, TERRITORIES
-from ecgviewer.ml import contract
+from ecgviewer.leads import HUG_LEAD_GROUPS, LIMB_LEADS, TERRITORIES
+from ecgviewer.ml import contract, hexaxial
 from ecgviewer.ml.infer import BATCH, Analysis, Analyzer, Predictions, batched
 from ecgviewer.ml.inputs import NO_BEAT, ModelInput
 from ecgviewer.ml.model import Classifier
@@ -37,6 +37,7 @@ from ecgviewer.recording import Recording
 METHODS = {"ig": "integrated_gradients", "occlusion": "occlusion", "gxi": "input_x_gradient"}
 BASELINE = "zeros (flat signal, 0 mV)"
 DEFAULT_STEPS = 32
+FRONTAL = False  # the limb leads' share by the frontal axes: chosen on fold 9 by the XAI benchmark
 N_LEADS, N_BEATS = len(contract.LEADS), contract.MAX_BEATS
 
 
@@ -79,6 +80,7 @@ class Explanation:
     target: Target
     n_steps: int | None  # IG only
     additive: bool
+    frontal: bool  # the limb leads' part shared by the frontal plane's axes (``hexaxial``)
     samples: np.ndarray | None  # float (W, 12, 15, 96) at 100 Hz; None for occlusion (not per sample)
     beats: np.ndarray  # float64 (W, 12, 15); padded beats 0
     leads: np.ndarray  # float64 (12,), summed over windows
@@ -119,16 +121,23 @@ def explain(
     target: Target,
     method: str = "ig",
     n_steps: int = DEFAULT_STEPS,
+    frontal: bool = FRONTAL,
 ) -> Explanation:
     """Attribute ``target`` in ``analysis`` (of ``rec``) on the analyzer's device (cached per
     recording and settings)."""
     model_input = analysis.inputs
-    settings = ("explain", method, target, n_steps if method == "ig" else None)
+    settings = (
+        "explain",
+        method,
+        target,
+        n_steps if method == "ig" else None,
+        frontal and method != "occlusion",
+    )
     return analyzer.cache.get(
         rec,
         settings,
         lambda: analyzer.on_device(
-            lambda d: attribute(analyzer.model, model_input, target, method, n_steps, d)
+            lambda d: attribute(analyzer.model, model_input, target, method, n_steps, d, frontal)
         ),
     )
 
@@ -140,9 +149,11 @@ def attribute(
     method: str = "ig",
     n_steps: int = DEFAULT_STEPS,
     device: torch.device | None = None,
+    frontal: bool = FRONTAL,
 ) -> Explanation:
     """One attribution map of ``target`` over the model's input with the model as it is, summed
-    onto the beat tokens (``inputs``)."""
+    onto the beat tokens (``inputs``); ``frontal``: the limb leads' share by the frontal axes
+    (``hexaxial``; additive methods only)."""
     if method not in METHODS:
         raise EcgError(f"method {method!r}: choose from {', '.join(METHODS)}")
     device = device or torch.device("cpu")
@@ -159,8 +170,11 @@ def attribute(
     if method == "occlusion":
         beats, window_leads, territories, groups = _occlusion(forward, model_input, values, pad, time_bin)
     else:
-        attr, delta = _gradients(forward, values, pad, time_bin, method, n_steps)
+        grad = _gradients(forward, values, pad, time_bin, method, n_steps)
+        attr = _attribution(model_input, grad, frontal)
         attr[np.broadcast_to(model_input.pad[..., None], attr.shape)] = 0.0
+        if method == "ig":  # Sundararajan et al.'s completeness: attributions sum to the logit change
+            delta = attr.reshape(len(attr), -1).sum(axis=1) - (logit - baseline_logit)
         beats = model_input.beat_sums(attr)
         window_leads = model_input.lead_sums(attr)
         outside = window_leads - beats.sum(axis=-1)
@@ -175,6 +189,7 @@ def attribute(
         target=target,
         n_steps=n_steps if method == "ig" else None,
         additive=method != "occlusion",
+        frontal=frontal and method != "occlusion",
         samples=samples,
         beats=beats,
         leads=leads,
@@ -205,30 +220,41 @@ def logit_of(model: Classifier, target: Target) -> Callable[[Tensor, Tensor, Ten
 
 def _gradients(
     forward: Callable, values: Tensor, pad: Tensor, time_bin: Tensor, method: str, n_steps: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per-sample IG or gradient x input, a few windows per call so one pass is ~``BATCH``."""
-    from captum.attr import InputXGradient, IntegratedGradients
+) -> np.ndarray:
+    """Per-sample path-averaged gradient (IG, straight path from the zero baseline) or gradient
+    (gradient x input), a few windows per call so one pass is ~``BATCH``; the attribution is the
+    input times it."""
+    from captum.attr import IntegratedGradients, Saliency
 
     per_call = max(1, BATCH // n_steps) if method == "ig" else BATCH
-    maps, deltas = [], []
+    maps = []
     for s in range(0, len(values), per_call):
         part = slice(s, s + per_call)
         args = (pad[part], time_bin[part])
         if method == "ig":
-            attr, delta = IntegratedGradients(forward).attribute(
-                values[part],
-                baselines=0.0,
-                additional_forward_args=args,
-                n_steps=n_steps,
+            grad = IntegratedGradients(forward, multiply_by_inputs=False).attribute(
+                values[part], baselines=0.0, additional_forward_args=args, n_steps=n_steps,
                 internal_batch_size=BATCH,
-                return_convergence_delta=True,
-            )
-            deltas.append(delta.detach().double().cpu().numpy())
+            )  # fmt: skip
         else:
             inputs = values[part].detach().requires_grad_()
-            attr = InputXGradient(forward).attribute(inputs, additional_forward_args=args)
-        maps.append(attr.detach().float().cpu().numpy())
-    return np.concatenate(maps), (np.concatenate(deltas) if deltas else None)
+            grad = Saliency(forward).attribute(inputs, additional_forward_args=args, abs=False)
+        maps.append(grad.detach().float().cpu().numpy())
+    return np.concatenate(maps)
+
+
+def _attribution(model_input: ModelInput, grad: np.ndarray, frontal: bool) -> np.ndarray:
+    """Input x gradient per sample; with ``frontal``, the six limb leads' part shared out by the
+    frontal plane's axes (``hexaxial``) when all six are recorded."""
+    x = model_input.values
+    attr = x * grad
+    rows = model_input.lead_of.reshape(len(model_input.lead_of), -1)[:, 0]  # each row's lead
+    limb = [np.flatnonzero(rows == contract.LEADS.index(n)) for n in LIMB_LEADS]
+    if frontal and all(len(r) for r in limb) and not set(LIMB_LEADS) & set(model_input.tokens.missing_leads):
+        idx = [int(r[0]) for r in limb]
+        shared = hexaxial.share(np.moveaxis(x[:, idx], 1, 0), np.moveaxis(grad[:, idx], 1, 0))
+        attr[:, idx] = np.moveaxis(shared, 0, 1)
+    return attr
 
 
 def _occlusion(

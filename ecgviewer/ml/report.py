@@ -30,7 +30,7 @@ from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 2  # 2: explanations give "outside_beats" (patch-token classifiers)
+VERSION = 3  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal"
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 
@@ -84,7 +84,8 @@ def record_entry(
             for g in preds.grouped()
         ],
         "record_labels": preds.record_labels,
-        "explanation": _explanation(explanation, target, result.offset_s),
+        "explanation": _explanation(explanation, target, result.offset_s)
+        | {"summary": {"text": result.worded.text, "agreement": result.worded.agreement}},
         "timings": {k: round(v, 2) for k, v in {**timings, **preds.timings}.items()}
         | {"explain_ms": round(explanation.elapsed_ms, 2)},
     }
@@ -117,6 +118,7 @@ def _explanation(e: Explanation, target: ClassResult, offset_s: float) -> dict:
         "n_steps": e.n_steps,
         "target": asdict(e.target) | {"description": target.description, "probability": target.probability},
         "additive": e.additive,
+        "frontal": e.frontal,
         "logit": e.logit.tolist(),
         "baseline_logit": e.baseline_logit.tolist(),
         "convergence_delta": None if e.convergence_delta is None else e.convergence_delta.tolist(),

@@ -12,6 +12,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.ml.attention import AttentionMaps, attend
 from ecgviewer.ml.explain import DEFAULT_STEPS, METHODS, Explanation, Target, choose_target, explain
 from ecgviewer.ml.infer import SUPER_TASK, Analysis, Analyzer
+from ecgviewer.ml.wording import Worded, describe
 from ecgviewer.recording import Recording
 
 
@@ -46,6 +47,7 @@ class Result:
     target: Target
     explanation: Explanation
     attention: AttentionMaps | None
+    worded: Worded  # the explanation in words, with the benchmark's agreement
     timings: dict[str, float] = field(default_factory=dict)  # ms per step
 
     @property
@@ -86,4 +88,5 @@ def run(
     done("explain", 0.9)
     attention = attend(analyzer, segment, analysis) if request.attention else None
     done("attention", 1.0)
-    return Result(request, span, whole, segment, analysis, target, explanation, attention, timings)
+    worded = describe(explanation, analysis.tokens, analyzer.loaded.card)
+    return Result(request, span, whole, segment, analysis, target, explanation, attention, worded, timings)

@@ -205,8 +205,11 @@ def ai_part(result: Result, model: str) -> AiPart:
     def listed(items: list[Share]) -> str:
         return ", ".join(f"{s.name} {100 * s.share:.0f} %" for s in items) or "none raises it"
 
+    worded = result.worded
     explained = [
         f"Explained: {target.code} ({target.description}), p = {target.probability:.2f}",
+        worded.text,
+        *([worded.agreement] if worded.agreement else []),
         f"{e.method_name.replace('_', ' ')} over {span}",
         f"Territories: {listed(ranked(territories, 3))}",
         f"Leads: {listed(ranked(leads, TOP_LEADS))}",

@@ -166,6 +166,40 @@ def test_integrated_gradients_is_complete_and_sums_up_the_hierarchy(ig, analyzer
     assert beat.start_s < beat.r_s < beat.stop_s
 
 
+def test_frontal_shares_do_not_depend_on_which_limb_lead_the_model_reads() -> None:
+    """aVR = -(I + II) / 2, so a model weighting aVR and one weighting I and II by -1/2 are the same
+    function of a 12-lead ECG; as recorded, their attributions sit on different leads, shared by
+    the frontal axes they are the same, and every sample's total is kept."""
+    from ecgviewer.leads import LIMB_LEADS, derive_limb_leads
+    from ecgviewer.ml import hexaxial
+
+    lead_i, lead_ii = np.random.default_rng(0).normal(size=(2, 200))
+    derived = derive_limb_leads(lead_i, lead_ii)
+    x = np.stack([lead_i, lead_ii, *(derived[n] for n in LIMB_LEADS[2:])])
+    reads_avr, reads_i_ii = np.zeros((2, 6, 200))
+    reads_avr[LIMB_LEADS.index("aVR")] = 1.0
+    reads_i_ii[:2] = -0.5
+    np.testing.assert_allclose((x * reads_avr).sum(0), (x * reads_i_ii).sum(0), atol=1e-12)
+    assert not np.allclose(x * reads_avr, x * reads_i_ii)
+    a, b = hexaxial.share(x, reads_avr), hexaxial.share(x, reads_i_ii)
+    np.testing.assert_allclose(a, b, atol=1e-12)
+    np.testing.assert_allclose(a.sum(0), (x * reads_avr).sum(0), atol=1e-12)
+    # a heart vector along aVF's axis with the gradient along it too: the inferior leads take it
+    along = np.zeros((6, 1))
+    along[:, 0] = hexaxial.LEAD_OF_VECTOR @ np.array([0.0, 1.0])
+    shares = hexaxial.share(along, along)[:, 0]
+    assert set(np.argsort(shares)[-3:]) == {LIMB_LEADS.index(n) for n in ("II", "III", "aVF")}
+
+
+def test_frontal_ig_keeps_completeness_and_the_precordial_leads(analyzer, rec, target, ig):
+    frontal = explain.attribute(analyzer.model, analyzer.analyse(rec).inputs, target, "ig", frontal=True)
+    assert frontal.frontal and not ig.frontal
+    np.testing.assert_allclose(frontal.samples.sum(axis=(1, 2, 3)), ig.samples.sum(axis=(1, 2, 3)), atol=1e-4)
+    np.testing.assert_allclose(frontal.leads[6:], ig.leads[6:], atol=1e-9)
+    np.testing.assert_allclose(frontal.leads[:6].sum(), ig.leads[:6].sum(), atol=1e-4)
+    assert not np.allclose(frontal.leads[:6], ig.leads[:6], atol=1e-3)
+
+
 def test_padded_beats_and_missing_leads_score_zero(analyzer, rec, target):
     x = rec.signals[:, : int(6.5 * rec.fs)].copy()  # 6.5 s: the last beats are padding
     x[LEADS.index("V3")] = 0.0  # flat: a missing lead
@@ -309,3 +343,26 @@ def test_rollout_and_own_lead_slices_by_hand():
     joint = a[1] @ a[0]
     expect = joint[:12, 12:].mean(0).reshape(12, 15)
     torch.testing.assert_close(rollout_to_beats(stack)[0], expect)
+
+
+def test_the_explanation_in_words(analyzer, rec, ig) -> None:
+    """The top territory, its share of the positive attribution, its leads that raise the class and
+    the strongest beats (numbered in time order); the benchmark's agreement from the card."""
+    from ecgviewer.leads import TERRITORIES
+    from ecgviewer.ml import wording
+
+    tokens = analyzer.analyse(rec).tokens
+    w = wording.describe(ig, tokens, {})
+    assert w.territory == max(ig.territories, key=ig.territories.get) and w.agreement is None
+    positive = np.maximum(ig.leads, 0)
+    idx = [LEADS.index(lead) for lead in TERRITORIES[w.territory]]
+    assert w.share == pytest.approx(positive[idx].sum() / positive.sum())
+    assert set(w.leads) <= set(TERRITORIES[w.territory]) and all(ig.leads[LEADS.index(x)] > 0 for x in w.leads)
+    n_beats = int((tokens.rpeaks[0] >= 0).sum())
+    assert 1 <= len(w.beats) <= wording.TOP_BEATS and list(w.beats) == sorted(w.beats) and w.beats[-1] <= n_beats
+    assert w.text.startswith(f"{ig.target.code}: ") and f"{100 * w.share:.0f} %" in w.text
+    card = {"explanations": {"fold": 10, "agreement": {ig.target.code: {w.territory: [8, 10]}}}}
+    said = wording.describe(ig, tokens, card).agreement
+    assert said is not None and "80 % of 10 PTB-XL fold-10 records" in said
+    flat = dataclasses.replace(ig, leads=-np.abs(ig.leads), territories={k: -abs(v) for k, v in ig.territories.items()})
+    assert wording.describe(flat, tokens, card).text == f"{ig.target.code}: no lead raises it"

@@ -575,6 +575,41 @@ def test_download_from_local_mirror(shared: Path, tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- labels
+def test_finer_tasks_are_read_off_the_all_head(tiny: TinyRun) -> None:
+    """The exported model has `super` and `all` heads; its `sub` and `rhythm` cells are its
+    71-statement probabilities aggregated as the task's labels are (a subclass scored by its most
+    probable member statement), scored on the task's own fold-9 and fold-10 records."""
+    import torch
+
+    from ecgviewer.ml.bundle import load_model
+    from training import metrics as M
+    from training.context import Context, predict
+    from training.grid import load_preds
+    from training.presets import PRESETS
+
+    _cli("grid", "--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
+         "--data-root", tiny.data_root, "--tasks", "sub,rhythm", "--fractions", "1.0",
+         "--methods", "exported", "--no-progress")  # fmt: skip
+    rows = [json.loads(line) for line in (tiny.run_dir / "grid.jsonl").read_text().splitlines()]
+    rows = {r["task"]: r for r in rows if r["method"] == "exported"}
+    assert set(rows) == {"sub", "rhythm"} and all(r["from"] == "all" for r in rows.values())
+    ctx = Context(tiny.data_root, tiny.run_dir, tiny.cache_dir, PRESETS["tiny"], progress=False)
+    model = load_model(tiny.weights).model
+    for task, row in rows.items():
+        classes, test = ctx.ptbxl.split(task, [10])
+        statements = predict(model, ctx.tensors, test.rows, 64, torch.device("cpu"))["all"]
+        names, probs = ctx.ptbxl.labels.aggregate(task, statements)
+        assert names == classes and probs.shape == test.y.shape
+        if task == "sub":  # a subclass's score is its most probable member statement
+            col = ctx.ptbxl.labels.statements.index
+            assert np.array_equal(probs[:, classes.index("IMI")],
+                                  statements[:, [col(c) for c in ("IMI", "ILMI", "IPMI", "IPLMI", "INJIN",
+                                                                   "INJIL")]].max(axis=1))  # fmt: skip
+        assert row["test"]["auroc"] == pytest.approx(M.macro(test.y, probs)[0], abs=1e-6)
+        preds = load_preds(row | {"preds": tiny.run_dir / "preds" / row["preds"]})
+        assert row["val_auroc"] == pytest.approx(M.macro(preds["val_y"], preds["val_probs"])[0], abs=1e-9)
+
+
 def test_label_tasks_class_counts(shared: Path) -> None:
     """The six PTB-XL benchmark tasks have their published class counts."""
     from training.data import TASKS, load_labels

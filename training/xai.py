@@ -1,0 +1,287 @@
+"""``python -m training explain-benchmark``: where the app's explanations point, against the
+cardiologists' statements of PTB-XL folds 9 (choices) and 10 (reported).
+
+Every attribution method the app offers is run through the app's own code (``ml.explain``,
+``ml.attention``, ``measure``) on the explained class's logit:
+
+- **MI localisation**: records whose MI statements all name one territory family; does the
+  top-ranked territory lie in the family's territories?
+- **Conduction and hypertrophy**: the share of the positive attribution on the leads where
+  CRBBB, CLBBB, LAFB and LVH show.
+- **Beats**: in PVC records, do the ectopic beats (the measurement pipeline's beat
+  classification) carry more attribution than the others?
+- **Sanity**: the MI numbers again for a copy of the model with re-initialised weights.
+
+Per-record results are appended to ``<run-dir>/xai-fold<k>-<model sha>.jsonl`` as they are
+computed, so a stopped run resumes; ``xai_report`` turns them into ``XAI.md`` and its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.leads import LIMB_LEADS, STANDARD_LEADS, TERRITORIES
+from training import data as D
+
+REPO = Path(__file__).resolve().parents[1]
+# MI statement families (PTB-XL SCP codes) and the territories (``leads.TERRITORIES``) they name.
+FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "inferior": (("IMI", "ILMI", "IPMI", "IPLMI"), ("inferior",)),
+    "anteroseptal": (("ASMI",), ("septal", "anterior")),
+    "anterior": (("AMI",), ("anterior",)),
+    "anterolateral": (("ALMI",), ("anterior", "lateral")),
+    "lateral": (("LMI",), ("lateral",)),
+}
+_LATERAL = ("I", "aVL", "V5", "V6")
+# Conduction and hypertrophy: statement -> (explained superclass, {lead set name: leads}).
+LEAD_COHORTS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
+    "CRBBB": ("CD", {"V1-V2": ("V1", "V2"), "I, aVL, V5-V6": _LATERAL}),
+    "CLBBB": ("CD", {"V1-V2": ("V1", "V2"), "I, aVL, V5-V6": _LATERAL}),
+    "LAFB": ("CD", {"frontal (limb) leads": LIMB_LEADS}),
+    "LVH": ("HYP", {"precordial and lateral": ("V1", "V2", "V3", "V4", "V5", "V6", "I", "aVL")}),
+}
+PVC = "PVC"  # explained as itself (the `all` task's statement)
+# The app's attribution methods as the benchmark runs them: (explain method, frontal sharing);
+# "rollout" is attention rollout (class-agnostic).
+VARIANTS: dict[str, tuple[str, bool] | None] = {
+    "ig": ("ig", False),
+    "ig-frontal": ("ig", True),
+    "gxi": ("gxi", False),
+    "gxi-frontal": ("gxi", True),
+    "occlusion": ("occlusion", False),
+    "rollout": None,
+}
+RANDOMISED = ("ig", "ig-frontal")  # also run on the re-initialised copy, MI records only
+RANDOM_SEED = 0
+ECTOPIC = ("premature", "other QRS morphology")  # the measurement pipeline's reasons
+MATCH_S = 0.06  # a measured beat and a beat token are the same beat when their R peaks are this close
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    """Which benchmark questions a record answers."""
+
+    family: str | None  # MI family, when all its MI statements name one
+    lead: tuple[str, ...]  # LEAD_COHORTS keys it carries
+    pvc: bool
+
+
+def mi_family(statements: set[str], mi_codes: set[str]) -> str | None:
+    """The one family all of a record's MI statements belong to (None: no MI statement, or MI
+    statements of several families or of none, such as INJAS or PMI)."""
+    mine = statements & mi_codes
+    found = {f for f, (codes, _) in FAMILIES.items() if mine & set(codes)}
+    covered = set().union(*(FAMILIES[f][0] for f in found)) if found else set()
+    return found.pop() if len(found) == 1 and mine <= covered else None
+
+
+def cohorts(labels: D.Labels, folds: tuple[int, ...]) -> dict[int, Cohorts]:
+    """Every record of ``folds`` that answers at least one question, by ecg_id."""
+    scp = labels.scp
+    mi_codes = {c for c in labels.statements if scp.loc[c, "diagnostic_class"] == "MI"}
+    out = {}
+    for row in np.flatnonzero(np.isin(labels.fold, folds)):
+        have = {s for s, v in zip(labels.statements, labels.y[row], strict=True) if v}
+        c = Cohorts(mi_family(have, mi_codes), tuple(k for k in LEAD_COHORTS if k in have), PVC in have)
+        if c.family or c.lead or c.pvc:
+            out[int(labels.ecg_id[row])] = c
+    return out
+
+
+def _round(a: np.ndarray, digits: int = 6) -> list:
+    return np.round(np.asarray(a, dtype=np.float64), digits).tolist()
+
+
+class Bench:
+    """The app's model, its randomised copy and the delineator, and what one record yields."""
+
+    def __init__(self, model_file: Path) -> None:
+        from ecgviewer.measure.delineate import Delineator
+        from ecgviewer.ml.checks import randomised_copy
+        from ecgviewer.ml.infer import Analyzer
+
+        self.analyzer = Analyzer(model_file, device="cpu")
+        self.random = randomised_copy(self.analyzer.model, RANDOM_SEED)
+        self.delineator = Delineator.bundled()
+        self.variants = dict(VARIANTS)  # what each record is explained with
+
+    def target(self, task: str, code: str):
+        from ecgviewer.ml.explain import Target
+
+        return Target(task, code, self.analyzer.classes[task].index(code))
+
+    def record(self, path: Path, c: Cohorts) -> dict:
+        """Lead and territory scores of every variant for each question ``c`` asks of the record."""
+        from ecgviewer.io import load
+
+        rec = load(path)
+        analysis = self.analyzer.analyse(rec)
+        out: dict = {"questions": {}}
+        if c.family:
+            out["questions"]["MI"] = self._scores(analysis, self.target("super", "MI"), profile=True)
+        for code in c.lead:
+            superclass = LEAD_COHORTS[code][0]
+            if superclass not in out["questions"]:
+                out["questions"][superclass] = self._scores(analysis, self.target("super", superclass))
+        if c.pvc and PVC in self.analyzer.classes["all"]:
+            out["questions"][PVC] = self._scores(analysis, self.target("all", PVC), beats=True)
+            out["beats"] = self._beats(rec, analysis)
+        return out
+
+    def _scores(self, analysis, target, profile: bool = False, beats: bool = False) -> dict:
+        from ecgviewer.ml.attention import attention_maps
+        from ecgviewer.ml.explain import attribute
+
+        model, inputs = self.analyzer.model, analysis.inputs
+        res: dict = {}
+        for name, how in self.variants.items():
+            if how is None:  # attention rollout onto the beats: the lead's total
+                roll = attention_maps(model, inputs).rollout.astype(np.float64)
+                leads, per_beat = roll.sum(axis=(0, 2)), roll
+                territories = {t: float(leads[_idx(ls)].sum()) for t, ls in TERRITORIES.items()}
+            else:
+                e = attribute(model, inputs, target, how[0], frontal=how[1])
+                leads, per_beat, territories = e.leads, e.beats, e.territories
+            res[name] = {
+                "leads": _round(leads),
+                "territories": {k: round(v, 6) for k, v in territories.items()},
+            }
+            if beats:
+                res[name]["beats"] = _round(per_beat.sum(axis=1))  # (W, 15): over the leads
+            if profile and how is not None and how[0] == "ig":
+                res[name]["profile"] = _round(_profile(e.samples, analysis.tokens.pad), 5)
+        if profile:
+            for name in RANDOMISED:
+                method, frontal = VARIANTS[name] or ("ig", False)
+                e = attribute(self.random, inputs, target, method, frontal=frontal)
+                res[f"{name}-randomised"] = {"leads": _round(e.leads), "territories": e.territories}
+        return res
+
+    def _beats(self, rec, analysis) -> dict:
+        """Which beat tokens are ectopic by the measurement pipeline's classification."""
+        from ecgviewer.measure.pipeline import measure_recording
+        from ecgviewer.ml.placement import token_times
+
+        m = measure_recording(rec, self.delineator)
+        ectopic = np.array([why.startswith(ECTOPIC) for why in m.beat_reasons], dtype=bool)
+        r_s = token_times(analysis.tokens).r_s  # (W, 15), NaN for empty slots
+        label = np.full(r_s.shape, -1, dtype=np.int64)  # -1: no measured beat matched
+        for idx in np.argwhere(np.isfinite(r_s)):
+            gap = np.abs(m.r_times - r_s[tuple(idx)])
+            if gap.size and gap.min() <= MATCH_S:
+                label[tuple(idx)] = int(ectopic[int(np.argmin(gap))])
+        return {"ectopic": label.tolist()}
+
+
+def _idx(leads: tuple[str, ...]) -> list[int]:
+    return [STANDARD_LEADS.index(lead) for lead in leads]
+
+
+def _profile(samples: np.ndarray, pad: np.ndarray) -> np.ndarray:
+    """(12, 96): each lead's attribution over a beat, averaged over its real beats, the record
+    scaled to unit total |attribution| so that every record weighs the same in a family's mean."""
+    real = ~pad  # (W, 12, 15)
+    n = np.maximum(real.sum(axis=(0, 2)), 1)[:, None]
+    mean = np.where(real[..., None], samples, 0.0).sum(axis=(0, 2)) / n
+    total = np.abs(mean).sum()
+    return mean / total if total > 0 else mean
+
+
+def results_path(run_dir: Path, fold: int, sha: str) -> Path:
+    return run_dir / f"xai-fold{fold}-{sha[:12]}.jsonl"
+
+
+def read_results(path: Path) -> list[dict]:
+    return (
+        [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    )
+
+
+def run(
+    model_file: Path,
+    data_root: Path,
+    run_dir: Path,
+    folds: tuple[int, ...],
+    limit: int | None,
+    progress: bool = True,
+) -> dict[int, Path]:
+    """Benchmark the records of ``folds`` (at most ``limit`` per question, in ecg_id order),
+    appending to each fold's results file and skipping records already there."""
+    from ecgviewer.weights import sha256
+
+    root = D.ptbxl_root(data_root)
+    labels = D.load_labels(root)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sha = sha256(model_file)
+    bench: Bench | None = None
+    paths = {}
+    for fold in folds:
+        chosen = _limited(cohorts(labels, (fold,)), limit)
+        path = paths[fold] = results_path(run_dir, fold, sha)
+        done = {r["ecg_id"] for r in read_results(path)}
+        todo = [e for e in chosen if e not in done]
+        t0 = time.perf_counter()
+        for k, ecg_id in enumerate(todo):
+            c = chosen[ecg_id]
+            record = D.ptbxl_record(root, ecg_id)
+            if not record.with_suffix(".hea").is_file():
+                continue
+            bench = bench or Bench(model_file)
+            row = {"ecg_id": ecg_id, "fold": fold, "family": c.family, "lead": list(c.lead), "pvc": c.pvc}
+            row |= bench.record(record.with_suffix(".hea"), c)
+            with path.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            if progress and (k + 1) % 25 == 0:
+                rate = (time.perf_counter() - t0) / (k + 1)
+                print(f"fold {fold}: {k + 1}/{len(todo)} records, {rate:.2f} s each", flush=True)
+    return paths
+
+
+def _limited(chosen: dict[int, Cohorts], limit: int | None) -> dict[int, Cohorts]:
+    """At most ``limit`` records per question (MI family, lead cohort, PVC), lowest ecg_ids first."""
+    if limit is None:
+        return chosen
+    counts: dict[str, int] = {}
+    kept = {}
+    for ecg_id in sorted(chosen):
+        c = chosen[ecg_id]
+        keys = [*([c.family] if c.family else []), *c.lead, *([PVC] if c.pvc else [])]
+        if any(counts.get(k, 0) < limit for k in keys):
+            kept[ecg_id] = c
+            for k in keys:
+                counts[k] = counts.get(k, 0) + 1
+    return kept
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, default=None, help="classifier weights (default: the app's)")
+    p.add_argument(
+        "--data-root", type=Path, default=None, help="folder with ptbxl/ (default: ../shared/data)"
+    )
+    p.add_argument("--run-dir", type=Path, default=REPO / "runs" / "xai")
+    p.add_argument("--folds", default="9,10", help="fold 9 makes the choices, fold 10 is reported")
+    p.add_argument("--limit", type=int, default=None, help="at most N records per question (tests)")
+    p.add_argument("--out", type=Path, default=REPO / "training" / "XAI.md")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+def cmd_explain_benchmark(args: argparse.Namespace) -> None:
+    """Run the explanation benchmark (resumable) and write XAI.md with its figures."""
+    from ecgviewer import assets
+    from training.xai_report import write_report
+
+    model = args.model or assets.model_path()
+    data_root = args.data_root or D.default_data_root()
+    if data_root is None:
+        raise SystemExit(
+            "explain-benchmark: no data root (give --data-root; PTB-XL folds 9 and 10 are needed)"
+        )
+    folds = tuple(int(f) for f in args.folds.split(","))
+    paths = run(model, data_root, args.run_dir, folds, args.limit, args.progress)
+    print(write_report(model, paths, args.out))

@@ -1,0 +1,386 @@
+"""``XAI.md`` and its figures from the explanation benchmark's per-record results (``xai.py``).
+
+Fold 9 chooses (which attribution variant and territory scoring the app should use); fold 10 is
+only reported, and the goals are judged on it. Proportions carry Wilson 95 % intervals; means
+(attribution shares, rank AUROC) percentile-bootstrap intervals over records.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.leads import STANDARD_LEADS, TERRITORIES
+from ecgviewer.ml.wording import SCORINGS, territory_scores
+from training.xai import FAMILIES, LEAD_COHORTS, PVC, RANDOMISED, VARIANTS, read_results
+
+CHOICE_FOLD, REPORT_FOLD = 9, 10
+GOALS = {"inferior": 0.80, "anterior": 0.70, "anteroseptal": 0.70}  # issue 24: top-territory agreement
+AVR_GOAL = 0.10  # aVR ranked first in fewer than this share of MI records
+N_BOOT = 2000
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson score 95 % interval of k successes in n (always holds k / n)."""
+    if n == 0:
+        return (math.nan, math.nan)
+    z, p = 1.959964, k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def boot_mean(x: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap 95 % interval of the mean of ``x``."""
+    if len(x) == 0:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), (N_BOOT, len(x)))].mean(axis=1)
+    return (float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)))
+
+
+@dataclass
+class Localisation:
+    """MI localisation of one variant and scoring on one fold."""
+
+    hits: dict[str, tuple[int, int]]  # family -> (top territory in the labelled set, records)
+    avr_first: tuple[int, int]  # (records whose top territory is aVR, MI records)
+    rank_auroc: dict[str, np.ndarray]  # family -> per-record AUROC of labelled vs other territories
+
+    def rate(self, family: str) -> float:
+        k, n = self.hits[family]
+        return k / n if n else math.nan
+
+    @property
+    def mean_rate(self) -> float:
+        """The mean over families of the hit rate: the fold-9 criterion (each family weighs the same)."""
+        rates = [self.rate(f) for f in FAMILIES if self.hits[f][1]]
+        return float(np.mean(rates)) if rates else math.nan
+
+
+def localise(rows: list[dict], variant: str, scoring: str) -> Localisation:
+    hits = {f: [0, 0] for f in FAMILIES}
+    avr = [0, 0]
+    auroc: dict[str, list[float]] = {f: [] for f in FAMILIES}
+    for r in rows:
+        if not r["family"] or variant not in r["questions"].get("MI", {}):
+            continue
+        s = territory_scores(r["questions"]["MI"][variant]["territories"], scoring)
+        labelled = set(FAMILIES[r["family"]][1])
+        top = max(s, key=s.get)
+        hits[r["family"]][0] += top in labelled
+        hits[r["family"]][1] += 1
+        avr[0] += top == "aVR"
+        avr[1] += 1
+        pos = [s[t] for t in labelled]
+        neg = [s[t] for t in s if t not in labelled]
+        auroc[r["family"]].append(np.mean([(p > q) + 0.5 * (p == q) for p in pos for q in neg]))
+    return Localisation(
+        {f: (h[0], h[1]) for f, h in hits.items()},
+        (avr[0], avr[1]),
+        {f: np.array(a) for f, a in auroc.items()},
+    )
+
+
+def agreement(rows: list[dict], variant: str, scoring: str) -> dict[str, list[int]]:
+    """Per top territory: of the MI records ranked first there, how many have it among their
+    family's territories (the app quotes this beside an MI explanation: ``ml.wording``)."""
+    out: dict[str, list[int]] = {t: [0, 0] for t in TERRITORIES}
+    for r in rows:
+        if r["family"] and variant in r["questions"].get("MI", {}):
+            s = territory_scores(r["questions"]["MI"][variant]["territories"], scoring)
+            top = max(s, key=lambda t: s[t])
+            out[top][0] += top in FAMILIES[r["family"]][1]
+            out[top][1] += 1
+    return out
+
+
+def card_section(rows: list[dict], variant: str, scoring: str) -> dict:
+    """What the model card keeps of the benchmark: the chosen attribution and the fold-10 agreement."""
+    how = VARIANTS[variant]
+    return {
+        "benchmark": "training/XAI.md (python -m training explain-benchmark)",
+        "method": how[0] if how else variant,
+        "frontal": bool(how and how[1]),
+        "scoring": scoring,
+        "fold": REPORT_FOLD,
+        "agreement": {"MI": agreement(rows, variant, scoring)},
+    }
+
+
+def chance(family: str) -> float:
+    return len(FAMILIES[family][1]) / len(TERRITORIES)
+
+
+def _pct(lo_hi: tuple[float, float]) -> str:
+    return f"[{lo_hi[0]:.2f}-{lo_hi[1]:.2f}]"
+
+
+def lead_shares(rows: list[dict], variant: str, cohort: str, leads: tuple[str, ...]) -> np.ndarray:
+    """Per record of ``cohort``: the share of the positive lead attribution that lies on ``leads``."""
+    superclass = LEAD_COHORTS[cohort][0]
+    idx = [STANDARD_LEADS.index(lead) for lead in leads]
+    out = []
+    for r in rows:
+        if cohort not in r["lead"] or variant not in r["questions"].get(superclass, {}):
+            continue
+        pos = np.maximum(np.array(r["questions"][superclass][variant]["leads"]), 0.0)
+        if pos.sum() > 0:
+            out.append(pos[idx].sum() / pos.sum())
+    return np.array(out)
+
+
+def ectopic_higher(rows: list[dict], variant: str) -> tuple[int, int, np.ndarray]:
+    """PVC records with both ectopic and normal beats matched: how many give the ectopic beats a
+    higher mean attribution, of how many, and each record's difference of means."""
+    k, diffs = 0, []
+    for r in rows:
+        if not r["pvc"] or variant not in r["questions"].get(PVC, {}):
+            continue
+        beats = np.array(r["questions"][PVC][variant]["beats"])
+        label = np.array(r["beats"]["ectopic"])
+        ect, norm = beats[label == 1], beats[label == 0]
+        if len(ect) and len(norm):
+            diffs.append(ect.mean() - norm.mean())
+            k += ect.mean() > norm.mean()
+    return k, len(diffs), np.array(diffs)
+
+
+def choose(rows: list[dict]) -> tuple[str, str, list[tuple[str, str, float]]]:
+    """The variant and scoring with the best fold-9 mean hit rate over the MI families (ties: the
+    first in ``VARIANTS`` order, which puts the app's present default first)."""
+    ranked = [(v, s, localise(rows, v, s).mean_rate) for v in VARIANTS for s in SCORINGS]
+    ranked = [x for x in ranked if not math.isnan(x[2])]
+    best = max(ranked, key=lambda x: x[2])
+    return best[0], best[1], ranked
+
+
+def _localisation_table(rows: list[dict], names: list[str], scoring: str) -> list[str]:
+    lines = [
+        "| method | "
+        + " | ".join(f"{f} (chance {chance(f):.2f})" for f in FAMILIES)
+        + " | aVR first | rank AUROC |",
+        "|---|" + "---|" * (len(FAMILIES) + 2),
+    ]
+    for v in names:
+        loc = localise(rows, v, scoring)
+        cells = []
+        for f in FAMILIES:
+            k, n = loc.hits[f]
+            cells.append(f"{k / n:.2f} {_pct(wilson(k, n))} (n={n})" if n else "-")
+        a, n = loc.avr_first
+        allauc = np.concatenate([x for x in loc.rank_auroc.values()]) if n else np.zeros(0)
+        avr = f"{a / n:.2f} {_pct(wilson(a, n))}" if n else "-"
+        auc = f"{allauc.mean():.2f} {_pct(boot_mean(allauc))}" if len(allauc) else "-"
+        lines.append(f"| {v} | " + " | ".join(cells) + f" | {avr} | {auc} |")
+    return [*lines, ""]
+
+
+def goals(rows: list[dict], variant: str, scoring: str) -> list[str]:
+    """Issue 24's goals on fold 10 for the chosen variant: met only when the interval says so."""
+    loc = localise(rows, variant, scoring)
+    lines = ["| goal | measured | 95 % interval | verdict |", "|---|---|---|---|"]
+    for f, goal in GOALS.items():
+        k, n = loc.hits[f]
+        lo, hi = wilson(k, n)
+        verdict = (
+            "met" if lo >= goal else ("not met" if hi < goal else "not met: the interval includes the goal")
+        )
+        lines.append(
+            f"| {f} MI: top territory labelled >= {goal:.2f} | {k}/{n} = {k / max(n, 1):.2f} | "
+            f"{_pct((lo, hi))} | {verdict} |"
+        )
+    a, n = loc.avr_first
+    lo, hi = wilson(a, n)
+    lines.append(
+        f"| aVR ranked first < {AVR_GOAL:.2f} of MI records | {a}/{n} = {a / max(n, 1):.2f} | "
+        f"{_pct((lo, hi))} | {'met' if hi < AVR_GOAL else 'not met'} |"
+    )
+    base = variant.removesuffix("-randomised")
+    if base in RANDOMISED:
+        rnd = localise(rows, f"{base}-randomised", scoring)
+        k = sum(h[0] for h in rnd.hits.values())
+        n = sum(h[1] for h in rnd.hits.values())
+        expected = sum(chance(f) * rnd.hits[f][1] for f in FAMILIES) / max(n, 1)
+        lo, hi = wilson(k, n)
+        at = lo <= expected <= hi
+        lines.append(
+            f"| randomised model at chance ({expected:.2f}) | {k}/{n} = {k / max(n, 1):.2f} | "
+            f"{_pct((lo, hi))} | {'met' if at else 'not met'} |"
+        )
+    return [*lines, ""]
+
+
+def _lead_table(rows: list[dict], names: list[str]) -> list[str]:
+    lines = []
+    for cohort, (superclass, sets) in LEAD_COHORTS.items():
+        for set_name, leads in sets.items():
+            base = len(leads) / len(STANDARD_LEADS)
+            lines += [
+                f"**{cohort}** ({superclass} attribution) on {set_name}: chance {base:.2f}",
+                "",
+                "| method | mean share | 95 % interval | records | above chance |",
+                "|---|---|---|---|---|",
+            ]
+            for v in names:
+                x = lead_shares(rows, v, cohort, leads)
+                if not len(x):
+                    continue
+                lo, hi = boot_mean(x)
+                lines.append(
+                    f"| {v} | {x.mean():.2f} | {_pct((lo, hi))} | {len(x)} | {'yes' if lo > base else 'no'} |"
+                )
+            lines.append("")
+    return lines
+
+
+def _beat_table(rows: list[dict], names: list[str]) -> list[str]:
+    lines = [
+        "| method | records: ectopic beats above the others | share | 95 % interval |",
+        "|---|---|---|---|",
+    ]
+    for v in names:
+        k, n, _ = ectopic_higher(rows, v)
+        if n:
+            lines.append(f"| {v} | {k}/{n} | {k / n:.2f} | {_pct(wilson(k, n))} |")
+    return [*lines, ""]
+
+
+def profiles_figure(rows: list[dict], variant: str, out: Path) -> Path | None:
+    """Each MI family's mean attribution over the beat in each of the 12 leads (records scaled to
+    unit total), as 12-lead strips: what a reader compares between families at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fams = [
+        f
+        for f in FAMILIES
+        if any(
+            r["family"] == f
+            and variant in r["questions"].get("MI", {})
+            and "profile" in r["questions"]["MI"][variant]
+            for r in rows
+        )
+    ]
+    if not fams:
+        return None
+    means = {
+        f: np.mean(
+            [
+                r["questions"]["MI"][variant]["profile"]
+                for r in rows
+                if r["family"] == f and "profile" in r["questions"]["MI"].get(variant, {})
+            ],
+            axis=0,
+        )
+        for f in fams
+    }
+    lim = max(float(np.abs(m).max()) for m in means.values()) or 1.0
+    fig, axes = plt.subplots(
+        len(fams), 12, figsize=(16, 1.3 * len(fams) + 0.6), sharex=True, sharey=True, squeeze=False
+    )
+    t = (np.arange(96) - 48) * 10  # ms from R
+    for i, f in enumerate(fams):
+        n = sum(r["family"] == f for r in rows)
+        for j, lead in enumerate(STANDARD_LEADS):
+            ax = axes[i, j]
+            m = means[f][j]
+            ax.fill_between(t, 0, np.maximum(m, 0), color="#c0392b", lw=0)
+            ax.fill_between(t, 0, np.minimum(m, 0), color="#2471a3", lw=0)
+            ax.axhline(0, color="#888", lw=0.5)
+            ax.set_ylim(-lim, lim)
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(lead, fontsize=10)
+            if j == 0:
+                ax.set_ylabel(f"{f}\n(n={n})", fontsize=9)
+            if i == len(fams) - 1:
+                ax.set_xlabel("ms from R", fontsize=7)
+                ax.tick_params(labelsize=6)
+    fig.suptitle(
+        f"Mean {variant} attribution of MI per lead over the beat (red: for MI, blue: against)", fontsize=10
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out
+
+
+def write_report(model: Path, paths: dict[int, Path], out: Path, card_too: bool = True) -> Path:
+    """XAI.md beside its figures folder (``<out stem>/``); with ``card_too`` and both folds, the
+    choice and its fold-10 agreement go into the model card (``explanations``)."""
+    from ecgviewer.weights import read_card, sha256, write_card
+
+    card = read_card(model) or {}
+    by_fold = {f: read_results(p) for f, p in paths.items()}
+    names = [v for v in VARIANTS]
+    lines = [
+        "# Explanations against cardiologists' statements",
+        "",
+        "Generated by `python -m training explain-benchmark`; do not edit by hand. Model "
+        f"`{card.get('name', model.stem)}` (SHA-256 {sha256(model)[:12]}…). PTB-XL fold {CHOICE_FOLD} "
+        "chooses, "
+        f"fold {REPORT_FOLD} is reported. What is explained is the class's logit, one 10 s window at a "
+        "time, by the app's own code. Proportions: Wilson 95 % intervals; means: bootstrap 95 % intervals.",
+        "",
+    ]
+    chosen: tuple[str, str] | None = None
+    if by_fold.get(CHOICE_FOLD):
+        v, s, ranked = choose(by_fold[CHOICE_FOLD])
+        chosen = (v, s)
+        lines += [
+            f"## The choice on fold {CHOICE_FOLD}",
+            "",
+            "Mean over the MI families of the share of records whose top territory is labelled:",
+            "",
+            "| method | territory score | fold-9 mean hit rate |",
+            "|---|---|---|",
+            *(f"| {a} | {b} | {c:.3f} |" for a, b, c in sorted(ranked, key=lambda x: -x[2])),
+            "",
+            f"Chosen: **{v}**, territories scored by their leads' **{s}**.",
+            "",
+        ]
+    figures = out.parent / out.stem.lower()
+    for fold, rows in sorted(by_fold.items(), key=lambda kv: kv[0] != REPORT_FOLD):
+        if not rows:
+            continue
+        role = "reported" if fold == REPORT_FOLD else "the choices'"
+        scoring = chosen[1] if chosen else "sum"
+        lines += [
+            f"## Fold {fold} ({role})",
+            "",
+            f"### MI localisation (territories scored by their leads' {scoring})",
+            "",
+            *_localisation_table(rows, [*names, *(f"{v}-randomised" for v in RANDOMISED)], scoring),
+        ]
+        if fold == REPORT_FOLD and chosen:
+            lines += ["### Goals (issue 24)", "", *goals(rows, *chosen)]
+        lines += [
+            "### Conduction and hypertrophy: share of the positive lead attribution",
+            "",
+            *_lead_table(rows, names),
+            "### Ectopic beats (PVC attribution)",
+            "",
+            *_beat_table(rows, names),
+        ]
+        for variant in dict.fromkeys([chosen[0] if chosen else "ig", "ig"]):
+            fig = profiles_figure(rows, variant, figures / f"profiles-{variant}-fold{fold}.png")
+            if fig is not None:
+                lines += [
+                    f"![mean {variant} attribution per MI family, fold {fold}]"
+                    f"({fig.relative_to(out.parent)})",
+                    "",
+                ]
+    out.write_text("\n".join(lines))
+    if card_too and chosen and by_fold.get(REPORT_FOLD) and card:
+        from training.card import markdown
+
+        new = card | {"explanations": card_section(by_fold[REPORT_FOLD], *chosen)}
+        write_card(model, new, markdown(new))
+    return out
