@@ -68,9 +68,11 @@ def markdown(card: dict) -> str:
     if "explanations" in card:
         x = card["explanations"]
         agree = ", ".join(f"{t} {k}/{n}" for t, (k, n) in x["agreement"]["MI"].items() if n)
+        shared = " with the limb leads shared by the frontal axes" if x["frontal"] else ""
+        against = (x.get("reference") or {}).get("name", "a flat signal")
         lines += ["## Explanations", "",
-                  f"Default attribution: {x['method']}" + (" with the limb leads shared by the frontal axes"
-                  if x["frontal"] else "") + f"; territories scored by their leads' {x['scoring']}. "
-                  f"Chosen on fold 9 by {x['benchmark']}. Fold {x['fold']}: of the MI records whose top "
-                  f"territory was ..., how many were labelled there: {agree}.", ""]  # fmt: skip
+                  f"Default attribution: {x['method']}{shared}, against {against}; territories scored by "
+                  f"their leads' {x['scoring']}. Chosen on fold 9 by {x['benchmark']}. Fold {x['fold']}: of "
+                  f"the MI records ranked first in a territory, how many were labelled there: {agree}.",
+                  ""]  # fmt: skip
     return "\n".join(lines)

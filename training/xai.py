@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.leads import LIMB_LEADS, STANDARD_LEADS, TERRITORIES
+from ecgviewer.ml.reference import FLAT, Reference
+from ecgviewer.storage import atomic_write_bytes
 from training import data as D
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,17 +49,34 @@ LEAD_COHORTS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
     "LVH": ("HYP", {"precordial and lateral": ("V1", "V2", "V3", "V4", "V5", "V6", "I", "aVL")}),
 }
 PVC = "PVC"  # explained as itself (the `all` task's statement)
-# The app's attribution methods as the benchmark runs them: (explain method, frontal sharing);
-# "rollout" is attention rollout (class-agnostic).
-VARIANTS: dict[str, tuple[str, bool] | None] = {
-    "ig": ("ig", False),
-    "ig-frontal": ("ig", True),
-    "gxi": ("gxi", False),
-    "gxi-frontal": ("gxi", True),
-    "occlusion": ("occlusion", False),
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way the app can explain: its method, whether the limb leads are shared by the frontal
+    axes, and the reference (a flat signal, or the normal beat: ``ml.reference``)."""
+
+    method: str
+    frontal: bool = False
+    normal: bool = False
+
+
+# The app's attribution methods as the benchmark runs them; "rollout" is attention rollout
+# (class-agnostic, no reference). Occlusion shares no limb lead, so it has no frontal variant.
+VARIANTS: dict[str, Variant | None] = {
+    "ig": Variant("ig"),
+    "ig-frontal": Variant("ig", frontal=True),
+    "ig-normal": Variant("ig", normal=True),
+    "ig-normal-frontal": Variant("ig", frontal=True, normal=True),
+    "gxi": Variant("gxi"),
+    "gxi-normal": Variant("gxi", normal=True),
+    "gxi-normal-frontal": Variant("gxi", frontal=True, normal=True),
+    "occlusion": Variant("occlusion"),
+    "occlusion-normal": Variant("occlusion", normal=True),
     "rollout": None,
 }
-RANDOMISED = ("ig", "ig-frontal")  # also run on the re-initialised copy, MI records only
+RANDOMISED = ("ig", "ig-normal", "ig-normal-frontal")  # also run on the re-initialised copy (MI records)
+NORMAL_RECORDS = 1000  # NORM records of the training folds averaged into the normal beat
 RANDOM_SEED = 0
 ECTOPIC = ("premature", "other QRS morphology")  # the measurement pipeline's reasons
 MATCH_S = 0.06  # a measured beat and a beat token are the same beat when their R peaks are this close
@@ -101,11 +120,12 @@ def _round(a: np.ndarray, digits: int = 6) -> list:
 class Bench:
     """The app's model, its randomised copy and the delineator, and what one record yields."""
 
-    def __init__(self, model_file: Path) -> None:
+    def __init__(self, model_file: Path, normal: Reference) -> None:
         from ecgviewer.measure.delineate import Delineator
         from ecgviewer.ml.checks import randomised_copy
         from ecgviewer.ml.infer import Analyzer
 
+        self.normal = normal
         self.analyzer = Analyzer(model_file, device="cpu")
         self.random = randomised_copy(self.analyzer.model, RANDOM_SEED)
         self.delineator = Delineator.bundled()
@@ -136,17 +156,17 @@ class Bench:
 
     def _scores(self, analysis, target, profile: bool = False, beats: bool = False) -> dict:
         from ecgviewer.ml.attention import attention_maps
-        from ecgviewer.ml.explain import attribute
 
-        model, inputs = self.analyzer.model, analysis.inputs
+        inputs = analysis.inputs
         res: dict = {}
+        done: dict = {}  # (model, method, reference) -> the first explanation: its gradient is reused
         for name, how in self.variants.items():
             if how is None:  # attention rollout onto the beats: the lead's total
-                roll = attention_maps(model, inputs).rollout.astype(np.float64)
+                roll = attention_maps(self.analyzer.model, inputs).rollout.astype(np.float64)
                 leads, per_beat = roll.sum(axis=(0, 2)), roll
                 territories = {t: float(leads[_idx(ls)].sum()) for t, ls in TERRITORIES.items()}
             else:
-                e = attribute(model, inputs, target, how[0], frontal=how[1])
+                e = self._explain(self.analyzer.model, inputs, target, how, done)
                 leads, per_beat, territories = e.leads, e.beats, e.territories
             res[name] = {
                 "leads": _round(leads),
@@ -154,14 +174,29 @@ class Bench:
             }
             if beats:
                 res[name]["beats"] = _round(per_beat.sum(axis=1))  # (W, 15): over the leads
-            if profile and how is not None and how[0] == "ig":
+            if profile and how is not None and how.method == "ig":
                 res[name]["profile"] = _round(_profile(e.samples, analysis.tokens.pad), 5)
-        if profile:
-            for name in RANDOMISED:
-                method, frontal = VARIANTS[name] or ("ig", False)
-                e = attribute(self.random, inputs, target, method, frontal=frontal)
+        for name in RANDOMISED if profile else ():
+            how = self.variants.get(name)
+            if how is not None:
+                e = self._explain(self.random, inputs, target, how, done)
                 res[f"{name}-randomised"] = {"leads": _round(e.leads), "territories": e.territories}
         return res
+
+    def _explain(self, model, inputs, target, how: Variant, done: dict):
+        """``how``'s explanation; a frontal variant reuses its plain twin's gradient (``like``)."""
+        from ecgviewer.ml.explain import attribute
+
+        key = (id(model), how.method, how.normal)
+        like = done.get(key) if how.method != "occlusion" else None
+        e = attribute(
+            model, inputs, target, how.method, frontal=how.frontal, reference=self._ref(how), like=like
+        )
+        done.setdefault(key, e)
+        return e
+
+    def _ref(self, how: Variant) -> Reference:
+        return self.normal if how.normal else FLAT
 
     def _beats(self, rec, analysis) -> dict:
         """Which beat tokens are ectopic by the measurement pipeline's classification."""
@@ -193,14 +228,60 @@ def _profile(samples: np.ndarray, pad: np.ndarray) -> np.ndarray:
     return mean / total if total > 0 else mean
 
 
+def normal_beat(
+    root: Path, labels: D.Labels, run_dir: Path, limit: int = NORMAL_RECORDS
+) -> tuple[Reference, list[int]]:
+    """The normal-beat reference: the mean beat token, per lead, of the first ``limit`` PTB-XL
+    records labelled NORM in the training folds (the app's tokeniser; a mean keeps the limb
+    leads' linear relations). Computed once per run directory (``normal-beat.json``)."""
+    from ecgviewer.io import load
+    from ecgviewer.ml import contract
+
+    path = run_dir / "normal-beat.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        return Reference(saved["name"], np.asarray(saved["beat_mv"], dtype=np.float32)), saved["ecg_ids"]
+    norm = labels.y[:, labels.statements.index("NORM")].astype(bool) & np.isin(labels.fold, D.TRAIN_FOLDS)
+    total, count, used = np.zeros((12, contract.TOKEN_LEN)), np.zeros((12, contract.TOKEN_LEN)), []
+    for ecg_id in (int(e) for e in labels.ecg_id[norm]):
+        hea = D.ptbxl_record(root, ecg_id).with_suffix(".hea")
+        if len(used) == limit or not hea.is_file():
+            if len(used) == limit:
+                break
+            continue
+        rec = load(hea)
+        tokens = contract.tokenise(rec.signals, rec.fs, rec.leads)
+        if tokens.fallback.any() or tokens.missing_leads:
+            continue
+        filled = ~tokens.pad[..., None] & tokens.support()[:, None]  # (W, 12, 15, 96)
+        total += np.where(filled, tokens.values, 0.0).sum(axis=(0, 2))
+        count += filled.sum(axis=(0, 2))
+        used.append(ecg_id)
+    if not used:
+        raise SystemExit(f"explain-benchmark: no NORM record of the training folds under {root}")
+    beat = (total / np.maximum(count, 1)).astype(np.float32)
+    name = f"normal beat (mean of {len(used)} PTB-XL NORM records, training folds)"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved = {"name": name, "beat_mv": _round(beat, 5), "ecg_ids": used}
+    atomic_write_bytes(path, json.dumps(saved).encode())
+    return Reference(name, beat), used
+
+
 def results_path(run_dir: Path, fold: int, sha: str) -> Path:
     return run_dir / f"xai-fold{fold}-{sha[:12]}.jsonl"
 
 
 def read_results(path: Path) -> list[dict]:
-    return (
-        [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
-    )
+    """The records done so far; a last line cut short by a stopped run is left out (redone)."""
+    lines = path.read_text().splitlines() if path.is_file() else []
+    rows = []
+    for k, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if k < len(lines) - 1:
+                raise
+    return rows
 
 
 def run(
@@ -209,16 +290,19 @@ def run(
     run_dir: Path,
     folds: tuple[int, ...],
     limit: int | None,
+    normal_records: int = NORMAL_RECORDS,
     progress: bool = True,
 ) -> dict[int, Path]:
     """Benchmark the records of ``folds`` (at most ``limit`` per question, in ecg_id order),
-    appending to each fold's results file and skipping records already there."""
+    appending to each fold's results file and skipping records already there. One run
+    directory keeps one normal-beat reference (``normal_beat``)."""
     from ecgviewer.weights import sha256
 
     root = D.ptbxl_root(data_root)
     labels = D.load_labels(root)
     run_dir.mkdir(parents=True, exist_ok=True)
     sha = sha256(model_file)
+    normal, _ = normal_beat(root, labels, run_dir, normal_records)
     bench: Bench | None = None
     paths = {}
     for fold in folds:
@@ -232,7 +316,7 @@ def run(
             record = D.ptbxl_record(root, ecg_id)
             if not record.with_suffix(".hea").is_file():
                 continue
-            bench = bench or Bench(model_file)
+            bench = bench or Bench(model_file, normal)
             row = {"ecg_id": ecg_id, "fold": fold, "family": c.family, "lead": list(c.lead), "pvc": c.pvc}
             row |= bench.record(record.with_suffix(".hea"), c)
             with path.open("a") as fh:
@@ -269,6 +353,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="at most N records per question (tests)")
     p.add_argument("--out", type=Path, default=REPO / "training" / "XAI.md")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--normal-records", type=int, default=NORMAL_RECORDS,
+                   help="NORM records of the training folds averaged into the normal beat")  # fmt: skip
+    p.add_argument("--no-card", dest="card", action="store_false", help="leave the model card alone")
 
 
 def cmd_explain_benchmark(args: argparse.Namespace) -> None:
@@ -283,5 +370,6 @@ def cmd_explain_benchmark(args: argparse.Namespace) -> None:
             "explain-benchmark: no data root (give --data-root; PTB-XL folds 9 and 10 are needed)"
         )
     folds = tuple(int(f) for f in args.folds.split(","))
-    paths = run(model, data_root, args.run_dir, folds, args.limit, args.progress)
-    print(write_report(model, paths, args.out))
+    paths = run(model, data_root, args.run_dir, folds, args.limit, args.normal_records, args.progress)
+    normal = json.loads((args.run_dir / "normal-beat.json").read_text())
+    print(write_report(model, paths, args.out, normal, args.card))

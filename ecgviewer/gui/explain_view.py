@@ -187,7 +187,7 @@ class ExplainPanel(QtWidgets.QWidget):
         lines = [
             f"<b>{html.escape(worded.text)}</b>",
             *([f"<i>{html.escape(worded.agreement)}</i>"] if worded.agreement else []),
-            f"<b>{METHOD_NAMES[e.method]}</b>{steps}; baseline: zeros (flat signal, 0 mV){frontal}",
+            f"<b>{METHOD_NAMES[e.method]}</b>{steps}; baseline: {html.escape(e.baseline)}{frontal}",
             f"Target: <b>{e.target.code}</b> {description} ({e.target.task} task), its logit; "
             f"p = {probability:.2f}",
             f"Scores: {what}; red raises the logit, blue lowers it. Analysed: {span}.",

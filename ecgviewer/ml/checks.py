@@ -100,8 +100,9 @@ def randomisation_check(
     from scipy.stats import spearmanr
 
     e = explanation
+    steps = e.n_steps or DEFAULT_STEPS
     other = attribute(
-        randomised_copy(model, seed), model_input, e.target, e.method, e.n_steps or DEFAULT_STEPS, device
+        randomised_copy(model, seed), model_input, e.target, e.method, steps, device, e.frontal, e.reference
     )
     real = ~model_input.tokens.pad
     rho = spearmanr(e.beats[real], other.beats[real]).statistic

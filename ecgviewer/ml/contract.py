@@ -66,6 +66,7 @@ class Tokens:
     spans: np.ndarray  # int64 (W, 15, 2): [start, stop) of each beat, source samples
     rpeaks: np.ndarray  # int64 (W, 15): R peak, source samples; -1 where no beat
     local_rpeaks: np.ndarray  # int64 (W, 15): R peak, window samples at 100 Hz; -1 where no beat
+    local_spans: np.ndarray  # int64 (W, 15, 2): [start, stop) of each beat, window samples at 100 Hz
     window_start: np.ndarray  # int64 (W,): source samples
     fallback: np.ndarray  # bool (W,): pseudo-beats because no R-peaks were found
     rpeak_lead: str | None  # the lead the R-peaks came from (None: fallback everywhere)
@@ -75,6 +76,12 @@ class Tokens:
     @property
     def n_windows(self) -> int:
         return self.values.shape[0]
+
+    def support(self) -> np.ndarray:
+        """bool (W, 15, 96): the token samples a beat fills (a short beat leaves its ends at 0)."""
+        j = np.arange(TOKEN_LEN)
+        r, (a, b) = self.local_rpeaks[..., None], np.moveaxis(self.local_spans[..., None], -2, 0)
+        return (self.local_rpeaks[..., None] >= 0) & (j >= R_INDEX - (r - a)) & (j < R_INDEX + (b - r))
 
 
 def to_model_rate(signals: np.ndarray, fs: float, rate: int = FS) -> np.ndarray:
@@ -214,6 +221,7 @@ def tokenise_prepared(x: np.ndarray, present: np.ndarray, fs: float, method: str
         spans=np.zeros((w, MAX_BEATS, 2), dtype=np.int64),
         rpeaks=np.full((w, MAX_BEATS), -1, dtype=np.int64),
         local_rpeaks=np.full((w, MAX_BEATS), -1, dtype=np.int64),
+        local_spans=np.zeros((w, MAX_BEATS, 2), dtype=np.int64),
         window_start=np.round(starts * fs / FS).astype(np.int64),
         fallback=np.zeros(w, dtype=bool),
         rpeak_lead=rpeak_lead,
@@ -234,6 +242,7 @@ def tokenise_prepared(x: np.ndarray, present: np.ndarray, fs: float, method: str
         out.spans[k, :nb] = np.round((spans[:nb] + s) * scale).astype(np.int64)
         out.rpeaks[k, :nb] = np.round((local[:nb] + s) * scale).astype(np.int64)
         out.local_rpeaks[k, :nb] = local[:nb]
+        out.local_spans[k, :nb] = spans[:nb]
     return out
 
 

@@ -2,13 +2,15 @@
 HUG lead group, with the checks that say how far to trust them.
 
 What is attributed is the target class's **logit** (before the sigmoid), each 10 s window through
-its own forward pass; record-level scores are sums over windows. The baseline is zeros: a flat
-signal, every token at 0 mV. Integrated Gradients and gradient x input are additive: a beat's
-score is the sum of its 96 sample scores, a lead's the sum of its beats' (plus, for a patch-token
-classifier, its samples between beat tokens: ``outside``), a territory's the sum of its leads'
-(and IG's samples add up to logit(x) - logit(baseline), up to the reported convergence delta).
+its own forward pass; record-level scores are sums over windows. The baseline is a ``Reference``
+(``ml.reference``): a normal beat on every beat token when the model's card names one, else a
+flat signal (0 mV); occlusion replaces a feature by the same reference. Integrated Gradients and
+gradient x input are additive: a beat's score is the sum of its 96 sample scores, a lead's the
+sum of its beats' (plus, for a patch-token classifier, its samples between beat tokens:
+``outside``), a territory's the sum of its leads' (and IG's samples add up to
+logit(x) - logit(baseline), up to the reported convergence delta).
 Occlusion is not additive: every level is its own ablation (one beat, one lead, one territory,
-one HUG group set to zero) scored by how much the logit drops, so interactions show.
+one HUG group set to the reference) scored by how much the logit drops, so interactions show.
 
 Checks: model randomisation (Adebayo et al. 2018: an explanation that survives re-initialised
 weights explains the input, not the model) and faithfulness (AOPC-style, Samek et al. 2017:
@@ -32,12 +34,11 @@ from ecgviewer.ml.infer import BATCH, Analysis, Analyzer, Predictions, batched
 from ecgviewer.ml.inputs import NO_BEAT, ModelInput
 from ecgviewer.ml.model import Classifier
 from ecgviewer.ml.placement import token_times
+from ecgviewer.ml.reference import FLAT, Reference
 from ecgviewer.recording import Recording
 
 METHODS = {"ig": "integrated_gradients", "occlusion": "occlusion", "gxi": "input_x_gradient"}
-BASELINE = "zeros (flat signal, 0 mV)"
 DEFAULT_STEPS = 32
-FRONTAL = False  # the limb leads' share by the frontal axes: chosen on fold 9 by the XAI benchmark
 N_LEADS, N_BEATS = len(contract.LEADS), contract.MAX_BEATS
 
 
@@ -81,6 +82,8 @@ class Explanation:
     n_steps: int | None  # IG only
     additive: bool
     frontal: bool  # the limb leads' part shared by the frontal plane's axes (``hexaxial``)
+    reference: Reference  # the baseline (``ml.reference``)
+    gradient: np.ndarray | None  # path-averaged (IG) or plain gradient per input sample; None: occlusion
     samples: np.ndarray | None  # float (W, 12, 15, 96) at 100 Hz; None for occlusion (not per sample)
     beats: np.ndarray  # float64 (W, 12, 15); padded beats 0
     leads: np.ndarray  # float64 (12,), summed over windows
@@ -98,6 +101,10 @@ class Explanation:
     @property
     def method_name(self) -> str:
         return METHODS[self.method]
+
+    @property
+    def baseline(self) -> str:
+        return self.reference.name
 
 
 def choose_target(
@@ -121,23 +128,19 @@ def explain(
     target: Target,
     method: str = "ig",
     n_steps: int = DEFAULT_STEPS,
-    frontal: bool = FRONTAL,
 ) -> Explanation:
-    """Attribute ``target`` in ``analysis`` (of ``rec``) on the analyzer's device (cached per
-    recording and settings)."""
+    """Attribute ``target`` in ``analysis`` (of ``rec``) on the analyzer's device with the model
+    card's settings (``reference.Settings``), cached per recording and settings."""
     model_input = analysis.inputs
-    settings = (
-        "explain",
-        method,
-        target,
-        n_steps if method == "ig" else None,
-        frontal and method != "occlusion",
-    )
+    how = analyzer.explain_settings
+    settings = ("explain", method, target, n_steps if method == "ig" else None)
     return analyzer.cache.get(
         rec,
         settings,
         lambda: analyzer.on_device(
-            lambda d: attribute(analyzer.model, model_input, target, method, n_steps, d, frontal)
+            lambda d: attribute(
+                analyzer.model, model_input, target, method, n_steps, d, how.frontal, how.reference
+            )
         ),
     )
 
@@ -149,29 +152,40 @@ def attribute(
     method: str = "ig",
     n_steps: int = DEFAULT_STEPS,
     device: torch.device | None = None,
-    frontal: bool = FRONTAL,
+    frontal: bool = False,
+    reference: Reference = FLAT,
+    *,
+    like: Explanation | None = None,
 ) -> Explanation:
     """One attribution map of ``target`` over the model's input with the model as it is, summed
     onto the beat tokens (``inputs``); ``frontal``: the limb leads' share by the frontal axes
-    (``hexaxial``; additive methods only)."""
+    (``hexaxial``; additive methods only); ``reference``: the baseline (``ml.reference``).
+    ``like``: an explanation of the same model, input, target, method, steps and reference whose
+    gradient is reused (only ``frontal`` may differ), as the benchmark does."""
     if method not in METHODS:
         raise EcgError(f"method {method!r}: choose from {', '.join(METHODS)}")
     device = device or torch.device("cpu")
     t0 = time.perf_counter()
     tokens = model_input.tokens
     values, pad, time_bin = model_input.tensors(device)
+    reference = reference.applies(model_input)
+    base = torch.from_numpy(reference.values(model_input)).to(device)
     forward = logit_of(model, target)
     with torch.inference_mode():
         logit = batched(forward, values, pad, time_bin).double().cpu().numpy()
-        baseline_logit = batched(forward, torch.zeros_like(values), pad, time_bin).double().cpu().numpy()
-    delta = outside = samples = None
+        baseline_logit = batched(forward, base, pad, time_bin).double().cpu().numpy()
+    delta = outside = samples = grad = None
     territories: dict[str, float] | None
     groups: dict[str, float] | None
     if method == "occlusion":
-        beats, window_leads, territories, groups = _occlusion(forward, model_input, values, pad, time_bin)
+        beats, window_leads, territories, groups = _occlusion(
+            forward, model_input, values, base, pad, time_bin
+        )
     else:
-        grad = _gradients(forward, values, pad, time_bin, method, n_steps)
-        attr = _attribution(model_input, grad, frontal)
+        grad = _reused(like, method, n_steps, reference)
+        if grad is None:
+            grad = _gradients(forward, values, base, pad, time_bin, method, n_steps)
+        attr = _attribution(model_input, base.cpu().numpy(), grad, frontal)
         attr[np.broadcast_to(model_input.pad[..., None], attr.shape)] = 0.0
         if method == "ig":  # Sundararajan et al.'s completeness: attributions sum to the logit change
             delta = attr.reshape(len(attr), -1).sum(axis=1) - (logit - baseline_logit)
@@ -190,6 +204,8 @@ def attribute(
         n_steps=n_steps if method == "ig" else None,
         additive=method != "occlusion",
         frontal=frontal and method != "occlusion",
+        reference=reference,
+        gradient=grad,
         samples=samples,
         beats=beats,
         leads=leads,
@@ -202,6 +218,20 @@ def attribute(
         convergence_delta=delta,
         elapsed_ms=(time.perf_counter() - t0) * 1e3,
     )
+
+
+def _reused(like: Explanation | None, method: str, n_steps: int, reference: Reference) -> np.ndarray | None:
+    """``like``'s gradient, checked to be the one this attribution would compute."""
+    if like is None:
+        return None
+    steps = n_steps if method == "ig" else None
+    if (
+        like.gradient is None
+        or (like.method, like.n_steps) != (method, steps)
+        or like.reference is not reference
+    ):
+        raise EcgError("explain: 'like' must share the method, steps and reference")
+    return like.gradient
 
 
 def _idx(leads: tuple[str, ...]) -> list[int]:
@@ -219,11 +249,11 @@ def logit_of(model: Classifier, target: Target) -> Callable[[Tensor, Tensor, Ten
 
 
 def _gradients(
-    forward: Callable, values: Tensor, pad: Tensor, time_bin: Tensor, method: str, n_steps: int
+    forward: Callable, values: Tensor, base: Tensor, pad: Tensor, time_bin: Tensor, method: str, n_steps: int
 ) -> np.ndarray:
-    """Per-sample path-averaged gradient (IG, straight path from the zero baseline) or gradient
+    """Per-sample path-averaged gradient (IG, straight path from the baseline ``base``) or gradient
     (gradient x input), a few windows per call so one pass is ~``BATCH``; the attribution is the
-    input times it."""
+    input's difference from the baseline times it."""
     from captum.attr import IntegratedGradients, Saliency
 
     per_call = max(1, BATCH // n_steps) if method == "ig" else BATCH
@@ -233,7 +263,7 @@ def _gradients(
         args = (pad[part], time_bin[part])
         if method == "ig":
             grad = IntegratedGradients(forward, multiply_by_inputs=False).attribute(
-                values[part], baselines=0.0, additional_forward_args=args, n_steps=n_steps,
+                values[part], baselines=base[part], additional_forward_args=args, n_steps=n_steps,
                 internal_batch_size=BATCH,
             )  # fmt: skip
         else:
@@ -243,10 +273,10 @@ def _gradients(
     return np.concatenate(maps)
 
 
-def _attribution(model_input: ModelInput, grad: np.ndarray, frontal: bool) -> np.ndarray:
-    """Input x gradient per sample; with ``frontal``, the six limb leads' part shared out by the
-    frontal plane's axes (``hexaxial``) when all six are recorded."""
-    x = model_input.values
+def _attribution(model_input: ModelInput, base: np.ndarray, grad: np.ndarray, frontal: bool) -> np.ndarray:
+    """(Input - baseline) x gradient per sample; with ``frontal``, the six limb leads' part shared
+    out by the frontal plane's axes (``hexaxial``) when all six are recorded."""
+    x = model_input.values - base
     attr = x * grad
     rows = model_input.lead_of.reshape(len(model_input.lead_of), -1)[:, 0]  # each row's lead
     limb = [np.flatnonzero(rows == contract.LEADS.index(n)) for n in LIMB_LEADS]
@@ -258,9 +288,10 @@ def _attribution(model_input: ModelInput, grad: np.ndarray, frontal: bool) -> np
 
 
 def _occlusion(
-    forward: Callable, model_input: ModelInput, values: Tensor, pad: Tensor, time_bin: Tensor
+    forward: Callable, model_input: ModelInput, values: Tensor, base: Tensor, pad: Tensor, time_bin: Tensor
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, float]]:
-    """Logit drops when zeroing each beat, each lead, each territory, each HUG group (per window).
+    """Logit drops when each beat, each lead, each territory, each HUG group is replaced by the
+    baseline ``base`` (per window).
 
     A beat is the input samples that lie on it (``ModelInput.beat_of``); samples on no beat (padded
     beat tokens, a patch input between beats) form one extra feature whose drop is not reported."""
@@ -280,14 +311,16 @@ def _occlusion(
     territories = dict.fromkeys(TERRITORIES, 0.0)
     groups = dict.fromkeys(HUG_LEAD_GROUPS, 0.0)
     for k in range(w):
-        one = values[k : k + 1]
+        one, ref = values[k : k + 1], base[k : k + 1]
         args = (pad[k : k + 1], time_bin[k : k + 1])
 
-        def drops(mask: Tensor, n: int, one: Tensor = one, args: tuple = args) -> np.ndarray:
+        def drops(
+            mask: Tensor, n: int, one: Tensor = one, ref: Tensor = ref, args: tuple = args
+        ) -> np.ndarray:
             """(n,) the drop of each feature id of ``mask`` (ids absent from the input: 0)."""
             out = ablation.attribute(
                 one,
-                baselines=0.0,
+                baselines=ref,
                 additional_forward_args=args,
                 feature_mask=mask[None].to(dev),
                 perturbations_per_eval=BATCH,
@@ -295,10 +328,10 @@ def _occlusion(
             flat = mask.reshape(-1).numpy()
             per_id = np.zeros(n + 1)
             per_id[flat] = out.reshape(-1).double().cpu().numpy()  # one value per id
-            # zeroing a feature that is all zero already (a missing lead) is no change: exactly 0,
-            # not the float noise of a batched forward against a single one
+            # replacing a feature that equals the reference already (a missing lead) is no change:
+            # exactly 0, not the float noise of a batched forward against a single one
             moved = np.zeros(n + 1, dtype=bool)
-            moved[flat[(one[0] != 0).reshape(-1).cpu().numpy()]] = True
+            moved[flat[(one[0] != ref[0]).reshape(-1).cpu().numpy()]] = True
             return np.where(moved, per_id, 0.0)[:n]
 
         ids = torch.from_numpy(np.ascontiguousarray(model_input.beat_of[k]))

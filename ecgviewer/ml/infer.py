@@ -25,6 +25,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.io import ptbxl
 from ecgviewer.ml import contract, inputs
 from ecgviewer.ml.bundle import load_model
+from ecgviewer.ml.reference import Settings
 from ecgviewer.recording import Recording
 from ecgviewer.weights import sha256
 
@@ -187,6 +188,11 @@ class Analyzer:
     @property
     def classes(self) -> dict[str, list[str]]:
         return self.loaded.classes
+
+    @property
+    def explain_settings(self) -> Settings:
+        """How explanations are computed with this model (its card's ``explanations`` section)."""
+        return Settings.from_card(self.loaded.card)
 
     @property
     def descriptions(self) -> dict[str, str]:

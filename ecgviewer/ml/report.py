@@ -22,7 +22,7 @@ from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.ml import contract
 from ecgviewer.ml.attention import AttentionMaps
 from ecgviewer.ml.checks import Faithfulness, SanityCheck
-from ecgviewer.ml.explain import BASELINE, Explanation, TerritoryNode
+from ecgviewer.ml.explain import Explanation, TerritoryNode
 from ecgviewer.ml.infer import Analyzer, ClassResult
 from ecgviewer.ml.placement import token_times
 from ecgviewer.ml.session import Result
@@ -114,7 +114,7 @@ def _class(c: ClassResult) -> dict:
 def _explanation(e: Explanation, target: ClassResult, offset_s: float) -> dict:
     return {
         "method": e.method_name,
-        "baseline": BASELINE,
+        "baseline": e.baseline,
         "n_steps": e.n_steps,
         "target": asdict(e.target) | {"description": target.description, "probability": target.probability},
         "additive": e.additive,
@@ -185,7 +185,7 @@ def write_raw(
     arrays = raw_arrays(tokens, explanation, attention)
     meta = {
         "method": explanation.method_name,
-        "baseline": BASELINE,
+        "baseline": explanation.baseline,
         "target": asdict(explanation.target),
         "leads": list(contract.LEADS),
         "notice": NOTICE,

@@ -198,6 +198,12 @@ def test_frontal_ig_keeps_completeness_and_the_precordial_leads(analyzer, rec, t
     np.testing.assert_allclose(frontal.leads[6:], ig.leads[6:], atol=1e-9)
     np.testing.assert_allclose(frontal.leads[:6].sum(), ig.leads[:6].sum(), atol=1e-4)
     assert not np.allclose(frontal.leads[:6], ig.leads[:6], atol=1e-3)
+    reused = explain.attribute(
+        analyzer.model, analyzer.analyse(rec).inputs, target, "ig", frontal=True, like=ig
+    )
+    np.testing.assert_allclose(reused.leads, frontal.leads, atol=1e-9)
+    with pytest.raises(EcgError, match="'like'"):  # another method's gradient is not reused
+        explain.attribute(analyzer.model, analyzer.analyse(rec).inputs, target, "gxi", like=ig)
 
 
 def test_padded_beats_and_missing_leads_score_zero(analyzer, rec, target):
@@ -357,12 +363,43 @@ def test_the_explanation_in_words(analyzer, rec, ig) -> None:
     positive = np.maximum(ig.leads, 0)
     idx = [LEADS.index(lead) for lead in TERRITORIES[w.territory]]
     assert w.share == pytest.approx(positive[idx].sum() / positive.sum())
-    assert set(w.leads) <= set(TERRITORIES[w.territory]) and all(ig.leads[LEADS.index(x)] > 0 for x in w.leads)
+    assert set(w.leads) <= set(TERRITORIES[w.territory]) and all(
+        ig.leads[LEADS.index(x)] > 0 for x in w.leads
+    )
     n_beats = int((tokens.rpeaks[0] >= 0).sum())
-    assert 1 <= len(w.beats) <= wording.TOP_BEATS and list(w.beats) == sorted(w.beats) and w.beats[-1] <= n_beats
+    assert (
+        1 <= len(w.beats) <= wording.TOP_BEATS and list(w.beats) == sorted(w.beats) and w.beats[-1] <= n_beats
+    )
     assert w.text.startswith(f"{ig.target.code}: ") and f"{100 * w.share:.0f} %" in w.text
     card = {"explanations": {"fold": 10, "agreement": {ig.target.code: {w.territory: [8, 10]}}}}
     said = wording.describe(ig, tokens, card).agreement
     assert said is not None and "80 % of 10 PTB-XL fold-10 records" in said
-    flat = dataclasses.replace(ig, leads=-np.abs(ig.leads), territories={k: -abs(v) for k, v in ig.territories.items()})
+    flat = dataclasses.replace(
+        ig, leads=-np.abs(ig.leads), territories={k: -abs(v) for k, v in ig.territories.items()}
+    )
     assert wording.describe(flat, tokens, card).text == f"{ig.target.code}: no lead raises it"
+
+
+def test_a_normal_beat_reference_keeps_completeness(analyzer, rec, target, ig) -> None:
+    """Against a reference beat laid on every beat token (its filled samples only), IG still sums to
+    logit(x) - logit(reference), occlusion replaces by the reference, and the name travels."""
+    from ecgviewer.ml.reference import Reference
+
+    model_input = analyzer.analyse(rec).inputs
+    beat = np.tile(np.hanning(96).astype(np.float32) * 0.5, (12, 1))
+    ref = Reference("test beat", beat)
+    laid = ref.values(model_input)
+    filled = ~model_input.pad[..., None] & model_input.tokens.support()[:, None]
+    assert np.all(laid[~filled] == 0) and np.allclose(
+        laid[filled], np.broadcast_to(beat[None, :, None], laid.shape)[filled]
+    )
+    e = explain.attribute(analyzer.model, model_input, target, "ig", reference=ref)
+    assert e.baseline == "test beat" and ig.baseline.startswith("zeros")
+    assert not np.allclose(e.baseline_logit, ig.baseline_logit)
+    gap = e.logit - e.baseline_logit
+    np.testing.assert_allclose(
+        e.samples.sum(axis=(1, 2, 3)), gap, atol=np.abs(e.convergence_delta).max() + 1e-4
+    )
+    assert np.all(np.abs(e.convergence_delta) < 0.05 * np.abs(gap) + 1e-3)
+    occ = explain.attribute(analyzer.model, model_input, target, "occlusion", reference=ref)
+    assert occ.baseline == "test beat" and np.isfinite(occ.leads).all()

@@ -14,6 +14,7 @@ import pytest
 from torch import Tensor, nn
 
 from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.ml.reference import FLAT
 from tests.conftest import REPO
 from training import xai
 from training import xai_report as R
@@ -83,13 +84,13 @@ def test_wilson_interval_holds_its_estimate_and_localise_counts() -> None:
     assert by_sum.rank_auroc["inferior"][0] == pytest.approx(0.75)
 
 
-@pytest.mark.parametrize("variant", ["ig", "ig-frontal", "gxi", "gxi-frontal", "occlusion"])
+@pytest.mark.parametrize("variant", [v for v, how in xai.VARIANTS.items() if how is not None])
 def test_a_model_with_inferior_evidence_is_localised_inferior(shared: Path, variant: str) -> None:
     """A synthetic model that reads only II, III and aVF: on real inferior-MI records, every
     attribution method ranks the inferior territory first (the benchmark can see a right answer)."""
     from ecgviewer import assets
 
-    bench = xai.Bench(assets.model_path())
+    bench = xai.Bench(assets.model_path(), FLAT)
     model = InferiorEvidence(bench.analyzer.classes).eval()
     bench.analyzer.model = bench.random = model
     bench.variants = {k: v for k, v in xai.VARIANTS.items() if v is not None}  # no attention to roll out
@@ -118,7 +119,7 @@ def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -
     out = tmp_path / "XAI.md"
     cmd = [sys.executable, "-m", "training", "explain-benchmark", "--data-root", str(shared),
            "--model", str(model), "--run-dir", str(tmp_path / "run"), "--folds", "9,10",
-           "--limit", "1", "--out", str(out), "--no-progress"]  # fmt: skip
+           "--limit", "1", "--normal-records", "20", "--out", str(out), "--no-progress"]  # fmt: skip
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert len(list((tmp_path / "run").glob("xai-fold9-*.jsonl"))) == 1
     (results,) = (tmp_path / "run").glob("xai-fold10-*.jsonl")
@@ -131,6 +132,9 @@ def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -
     assert "### MI localisation" in md and "| ig-frontal |" in md
     assert "## The choice on fold 9" in md and "### Goals (issue 24)" in md
     assert (tmp_path / "xai" / "profiles-ig-fold10.png").is_file()
+    normal = json.loads((tmp_path / "run" / "normal-beat.json").read_text())
+    assert len(normal["ecg_ids"]) == 20 and np.array(normal["beat_mv"]).shape == (12, 96)
+    assert "## The normal-beat reference" in md
     section = read_card(model)["explanations"]
     counted = sum(n for _, n in section["agreement"]["MI"].values())
     assert section["fold"] == 10 and counted == len([r for r in rows if r["family"]])
@@ -140,9 +144,28 @@ def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -
     assert results.read_text() == before  # resumed: every record was done
 
 
-def test_the_app_default_is_a_benchmarked_variant() -> None:
-    """The app explains with a method and frontal setting the benchmark runs."""
-    from ecgviewer.ml import explain, session
+def test_the_app_explains_as_its_card_says() -> None:
+    """The bundled card's ``explanations`` section (written by the benchmark) names a benchmarked
+    variant, the app's default method is that method, and the analyzer takes the card's settings."""
+    from ecgviewer import assets
+    from ecgviewer.ml import session
+    from ecgviewer.ml.reference import Settings
+    from ecgviewer.weights import read_card
 
-    default = session.Request().method
-    assert (default, explain.FRONTAL) in [v for v in xai.VARIANTS.values() if v is not None]
+    x = (read_card(assets.model_path()) or {}).get("explanations")
+    if x is None:
+        pytest.skip("the bundled model card has no explanations section yet")
+    chosen = xai.Variant(x["method"], x["frontal"], x["reference"] is not None)
+    assert chosen in xai.VARIANTS.values() and session.Request().method == x["method"]
+    settings = Settings.from_card({"explanations": x})
+    assert settings.frontal == x["frontal"] and settings.scoring == x["scoring"]
+    assert (settings.reference.beat is None) == (x["reference"] is None)
+
+
+def test_a_line_cut_short_by_a_stopped_run_is_redone(tmp_path: Path) -> None:
+    path = tmp_path / "xai-fold9-x.jsonl"
+    path.write_text('{"ecg_id": 1}\n{"ecg_id": 2}\n{"ecg_id": 3, "quest')
+    assert [r["ecg_id"] for r in xai.read_results(path)] == [1, 2]
+    path.write_text('{"ecg_id": 1}\n{"ecg_i\n{"ecg_id": 3}\n')
+    with pytest.raises(json.JSONDecodeError):  # a broken line inside is not a stopped run: say so
+        xai.read_results(path)
