@@ -69,12 +69,16 @@ def bench_latency(sample: Path, repeats: int) -> dict:
         "target": f"{target.task}/{target.code} logit",
     }
     methods = {"ig": max(3, repeats // 4), "gxi": repeats, "occlusion": max(2, repeats // 8)}
+    how = analyzer.explain_settings  # the model card's reference and frontal sharing, as the app explains
+
+    def attribution(method: str) -> None:
+        explain.attribute(model, model_input, target, method, device=device, frontal=how.frontal,
+                          reference=how.reference)  # fmt: skip
+
+    out["explain_baseline"] = how.reference.name
     for method, n in methods.items():
-        explain.attribute(model, model_input, target, method, device=device)  # warm-up
-        runs = [
-            _timed(lambda m=method: explain.attribute(model, model_input, target, m, device=device))
-            for _ in range(n)
-        ]
+        attribution(method)  # warm-up
+        runs = [_timed(lambda m=method: attribution(m)) for _ in range(n)]
         out[f"{method}_ms"] = summary([r[0] for r in runs])
         out[f"{method}_cpu_ms_median"] = round(statistics.median(r[1] for r in runs), 2)
     runs = [_timed(lambda: attention_maps(model, model_input, device)) for _ in range(repeats)]

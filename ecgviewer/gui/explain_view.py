@@ -52,7 +52,7 @@ class ExplainPanel(QtWidgets.QWidget):
             self.method.addItem(name, key)
         self.method.setToolTip(
             "Integrated Gradients: per sample, sums to the logit change; occlusion: the logit drop when a "
-            "beat, lead or territory is zeroed; gradient \u00d7 input: fast, first order"
+            "beat, lead or territory is replaced by the reference; gradient \u00d7 input: fast, first order"
         )
         self.steps = QtWidgets.QSpinBox(minimum=4, maximum=256, value=32, singleStep=8)
         self.steps.setToolTip("Integrated Gradients: steps of the path integral from the baseline")
@@ -79,7 +79,7 @@ class ExplainPanel(QtWidgets.QWidget):
         self.tree.itemSelectionChanged.connect(self._node_selected)
         self.checks_button = QtWidgets.QPushButton("Sanity checks")
         self.checks_button.setToolTip(
-            "Model randomisation (Adebayo et al. 2018) and faithfulness (zero the most attributed beats)"
+            "Model randomisation (Adebayo et al. 2018) and faithfulness (remove the most attributed beats)"
         )
         self.export_button = QtWidgets.QPushButton("Export\u2026")
         self.export_button.setToolTip("Raw attributions and attention as .npz or JSON")
@@ -175,7 +175,7 @@ class ExplainPanel(QtWidgets.QWidget):
         self.scores = scores
         self.checks.setText("")
         steps = f" ({e.n_steps} steps)" if e.n_steps else ""
-        what = "sums of per-sample scores" if e.additive else "logit drop when zeroed, per level"
+        what = "sums of per-sample scores" if e.additive else "logit drop when set to the baseline, per level"
         span = (
             "whole recording"
             if result.whole
@@ -311,7 +311,7 @@ class ExplainPanel(QtWidgets.QWidget):
         ratio = "undefined" if faith.ratio is None else f"{faith.ratio:.1f}"
         self.checks.setText(
             f"Randomised weights: Spearman \u03c1 = {rho} over {sanity.n_beats} beats (near 0: the map "
-            f"depends on what the model learnt). Faithfulness: zeroing the top {faith.k} beats lowers p by "
+            f"depends on what the model learnt). Faithfulness: removing the top {faith.k} beats lowers p by "
             f"{faith.top_drops[-1]:+.3f}, {faith.k} random beats by {faith.random_drops[-1]:+.3f} "
             f"(ratio {ratio})."
         )

@@ -118,10 +118,11 @@ def faithfulness(
     n_random: int = 10,
     seed: int = 0,
 ) -> Faithfulness:
-    """Zero the k most-attributed beats, and k random ones, and compare the probability drops.
+    """Remove the k most-attributed beats, and k random ones, and compare the probability drops.
 
     Only the windows a removal touches are run again; the record's probability is the mean over
-    its windows, as in the app. A beat is zeroed as the input samples that lie on it."""
+    its windows, as in the app. A beat is removed by setting the input samples that lie on it to
+    the explanation's reference (zeros for a flat one, the normal beat for ``ml.reference``'s)."""
     tokens = model_input.tokens
     real = np.argwhere(~tokens.pad)  # (M, 3): window, lead, beat
     k = min(k, len(real))
@@ -134,15 +135,17 @@ def faithfulness(
         real[d[:n]] for d in draws for n in range(1, k + 1)
     ]
     values, pad, time_bin = model_input.tensors(device)
+    reference = torch.from_numpy(explanation.reference.values(model_input)).to(device)
     forward = logit_of(model, explanation.target)
     rows, where = [], []
     for s, chosen in enumerate(subsets):
         for w in np.unique(chosen[:, 0]):
             v = values[w].clone()
             hit = chosen[chosen[:, 0] == w]
-            v[
-                torch.from_numpy(np.isin(model_input.beat_of[w], hit[:, 1] * N_BEATS + hit[:, 2])).to(device)
-            ] = 0.0
+            gone = torch.from_numpy(np.isin(model_input.beat_of[w], hit[:, 1] * N_BEATS + hit[:, 2])).to(
+                device
+            )
+            v[gone] = reference[w][gone]
             rows.append((v, int(w)))
             where.append((s, int(w)))
     with torch.inference_mode():

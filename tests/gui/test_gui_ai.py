@@ -71,7 +71,16 @@ def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, s
     # the default target is the top finding, named with its method and baseline
     assert result.target.code == "NORM" and d.tree.currentItem() is norm
     caption = e.caption.text()
-    for text in ("Integrated Gradients", "32 steps", "baseline: zeros", "NORM", "logit", "whole recording"):
+    baseline = f"baseline: {result.explanation.baseline}"
+    for text in (
+        "Integrated Gradients",
+        "32 steps",
+        baseline,
+        "NORM",
+        "logit",
+        "whole recording",
+        result.worded.text,
+    ):
         assert text in caption
     # bars rank the leads by score; the tree's territories hold their leads
     leads = result.explanation.leads
