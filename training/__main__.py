@@ -171,6 +171,15 @@ def cmd_choose(args: argparse.Namespace) -> None:
     print(json.dumps(out, indent=1))
 
 
+def cmd_ensemble(args: argparse.Namespace) -> None:
+    """Export classifiers read together as one (training/ensemble.py); ``choose`` decides if it ships."""
+    from training.ensemble import build
+    from training.export import command_line
+
+    ctx = _context(args)
+    print(build(ctx, args.members, args.name, args.out or ctx.run_dir, command_line()))
+
+
 def cmd_grid(args: argparse.Namespace) -> None:
     from training.grid import run_grid
 
@@ -269,6 +278,12 @@ def main(argv: list[str] | None = None) -> None:
 
     choose_arguments(ch)
     ch.set_defaults(fn=cmd_choose)
+    en = sub.add_parser("ensemble", help=cmd_ensemble.__doc__)
+    _common(en)
+    from training.ensemble import arguments as ensemble_arguments
+
+    ensemble_arguments(en)
+    en.set_defaults(fn=cmd_ensemble)
     pk = sub.add_parser("pack", help=cmd_pack.__doc__)
     _common(pk)
     pk.add_argument("--out", type=Path, required=True, help="pack folder (ptbxl/ and ludb/ inside)")

@@ -15,12 +15,21 @@ def _ci(r: dict, key: str) -> str:
     return f"{r[key]:.3f} ({lo:.3f}-{hi:.3f})"
 
 
+def _architecture(arch: dict) -> str:
+    if "members" in arch:
+        return f"{len(arch['members'])} members: " + "; ".join(_architecture(m) for m in arch["members"])
+    return f"{ENCODERS[arch['kind']]} {arch['encoder']}, {arch['head']} head"
+
+
 def markdown(card: dict) -> str:
     arch, con, data, hw = card["architecture"], card["contract"], card["data"], card["hardware"]
     pre, tr = card["pretraining"], card.get("training", {})
     folds = data["folds"]
     how = tr.get("encoder") or f"fine-tuned end to end {tr.get('finetune')}, recipe {tr.get('recipe')}"
-    if (tr.get("recipe") or {}).get("from_probe"):
+    if "ensemble" in tr:
+        named = ", ".join(f"`{m['name']}` ({(m['weights_sha256'] or '?')[:12]}…)" for m in tr["members"])
+        how = f"an ensemble, {tr['ensemble']}, of {named}; each member's training is in the JSON card"
+    elif (tr.get("recipe") or {}).get("from_probe"):
         how = f"HUG heads first trained on the frozen encoder (LP-FT, Kumar et al. 2022), then {how}"
     lines = [
         f"# Model card: {card['name']}",
@@ -30,8 +39,7 @@ def markdown(card: dict) -> str:
         f"- Created {card['created']} from git commit `{card['git_commit']}` with:",
         f"  `{card['command']}`",
         f"- Weights SHA-256: `{card['weights_sha256']}`",
-        f"- Architecture: {ENCODERS[arch['kind']]} {arch['encoder']}, {arch['head']} head, "
-        f"{arch['parameters']:,} parameters.",
+        f"- Architecture: {_architecture(arch)}, {arch['parameters']:,} parameters.",
         f"- Tokeniser: {card['tokenizer']}.",
         f"- Pretraining: {pre['label']}, {pre['objective']}.",
         f"- Training: {how}; selection: {tr.get('selection')}.",

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.ml import bundle, contract
-from ecgviewer.ml.model import Classifier
+from ecgviewer.ml.model import Ensemble, Model
 from ecgviewer.weights import write_card
 from training import data as D
 from training import metrics as M
@@ -30,7 +30,7 @@ def surfaced(val_report: dict, cls: str) -> bool:
     return auroc >= SURFACE_MIN_AUROC and val_report["support"][cls] >= SURFACE_MIN_SUPPORT
 
 
-def evaluate_split(model: Classifier, ctx: Context, task: str, split: str, n_boot: int = 1000) -> dict:
+def evaluate_split(model: Model, ctx: Context, task: str, split: str, n_boot: int = 1000) -> dict:
     """Metrics of ``model``'s ``task`` head on fold 9 (``val``) or fold 10 (``test``)."""
     fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
     classes, s = ctx.ptbxl.split(task, [fold])
@@ -38,8 +38,10 @@ def evaluate_split(model: Classifier, ctx: Context, task: str, split: str, n_boo
     return {"classes": classes, "probs": p, "y": s.y, "report": M.report(s.y, p, classes, n_boot)}
 
 
-def tokenizer_text(model: Classifier) -> str:
+def tokenizer_text(model: Model) -> str:
     """The model card's one line on what the classifier reads (the app's model picker shows it)."""
+    if isinstance(model, Ensemble):
+        return tokenizer_text(model.parts[0])
     spec = model.patch_spec
     if spec is not None:
         return (
@@ -54,19 +56,29 @@ def tokenizer_text(model: Classifier) -> str:
     )
 
 
+def architecture(model: Model) -> dict:
+    """The card's architecture entry: the encoder and head, or each ensemble member's."""
+    if isinstance(model, Ensemble):
+        members = [architecture(m) for m in model.parts]
+        return {"kind": model.kind, "members": members, "parameters": sum(m["parameters"] for m in members)}
+    return {"kind": model.kind, "encoder": model.encoder.config.to_dict(), "head": model.head_kind,
+            "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
+
+
 def export(
     ctx: Context,
-    model: Classifier,
+    model: Model,
     td: TaskData,
     name: str,
     out_dir: Path,
     command: list[str],
     method: str = "clear",
     frozen: bool = False,
+    training: dict | None = None,
 ) -> Path:
     """Write ``<out_dir>/<name>.safetensors`` and its model card (JSON + Markdown); ``method`` is
     the pretraining objective of the encoder, ``frozen`` says that only the heads were trained
-    (``training/probe.py``)."""
+    (``training/probe.py``); ``training`` replaces the card's training entry (an ensemble's)."""
     from training.card import markdown
 
     t0 = time.perf_counter()
@@ -98,18 +110,13 @@ def export(
         "command": " ".join(command),
         "preset": ctx.preset.name,
         "tokenizer": tokenizer_text(model),
-        "architecture": {
-            "kind": model.kind,
-            "encoder": model.encoder.config.to_dict(),
-            "head": model.head_kind,
-            "parameters": sum(p.numel() for p in model.parameters()),
-        },
+        "architecture": architecture(model),
         "pretraining": {
             "method": method,
             "label": METHODS[method].label,
             "objective": asdict(METHODS[method].objective(ctx.preset)),
         },
-        "training": {
+        "training": training or {
             "pretrain": ctx.preset.schedules.get(method, ctx.preset.pretrain).to_dict(),
             **({"encoder": "frozen after pretraining; one HUG head per task trained on its cached lead "
                            "features, z-scored per dimension (folded into the heads' first layers)",

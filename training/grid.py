@@ -102,7 +102,7 @@ def _predicted(
     and its fold-9 score (``val_auroc=None``) is then computed here."""
     _, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
     val = td.val[task]
-    own = task in model.heads
+    own = task in model.tasks
 
     def probs(rows: np.ndarray) -> np.ndarray:
         out = predict(model, ctx.tensors, rows, ctx.preset.batch_eval, ctx.dist.device)

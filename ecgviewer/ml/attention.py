@@ -21,7 +21,7 @@ from torch import Tensor
 from ecgviewer.ml import contract
 from ecgviewer.ml.infer import BATCH, Analysis, Analyzer
 from ecgviewer.ml.inputs import ModelInput
-from ecgviewer.ml.model import Classifier
+from ecgviewer.ml.model import Classifier, Ensemble, Model
 from ecgviewer.recording import Recording
 
 N_LEADS, N_BEATS = len(contract.LEADS), contract.MAX_BEATS
@@ -48,10 +48,19 @@ def attend(analyzer: Analyzer, rec: Recording, analysis: Analysis) -> AttentionM
 
 
 def attention_maps(
-    model: Classifier, model_input: ModelInput, device: torch.device | None = None
+    model: Model, model_input: ModelInput, device: torch.device | None = None
 ) -> AttentionMaps:
-    """Both maps for every window; padded beats are 0 (they are never attended)."""
+    """Both maps for every window; padded beats are 0 (they are never attended). An ensemble's
+    maps are its members' means, layer by layer and head by head (the members share a shape)."""
     device = device or torch.device("cpu")
+    if isinstance(model, Ensemble):
+        maps = [attention_maps(m, model_input, device) for m in model.parts]
+        readout = f"{maps[0].readout}, mean of {len(maps)} ensemble members"
+        mean = {
+            k: np.mean([getattr(m, k) for m in maps], axis=0).astype(np.float32)
+            for k in ("cls_to_beats", "rollout")
+        }
+        return AttentionMaps(mean["cls_to_beats"], mean["rollout"], readout)
     if model_input.kind == contract.PATCHES:
         return _patch_maps(model, model_input, device)
     values, pad, time_bin = model_input.tensors(device)

@@ -15,12 +15,12 @@ from ecgviewer.ml import contract
 from ecgviewer.weights import read_card, read_weights, save_weights
 
 if TYPE_CHECKING:  # torch is imported only when a model loads
-    from ecgviewer.ml.model import Classifier
+    from ecgviewer.ml.model import Classifier, Model
 
 
 @dataclass
 class LoadedModel:
-    model: Classifier  # in eval mode
+    model: Model  # in eval mode
     config: dict  # the architecture metadata stored with the weights
     card: dict | None  # the JSON model card, when present beside the weights
 
@@ -29,21 +29,28 @@ class LoadedModel:
         return self.config["classes"]
 
 
-def save_model(path: Path, model, classes: dict[str, list[str]]) -> str:
-    """Write the weights and their architecture metadata atomically; returns their SHA-256."""
-    config = {
-        "kind": model.kind,  # the tokeniser family: "beats" or "patches"
-        "encoder": model.encoder.config.to_dict(),
-        "head": model.head_kind,
-        "classes": classes,
-        "contract": contract.CONTRACT_VERSION,
-    }
-    return save_weights(path, model, "config", config)
+def _classifier_config(model: Classifier) -> dict:
+    return {"kind": model.kind, "encoder": model.encoder.config.to_dict(), "head": model.head_kind}
+
+
+def save_model(path: Path, model: Model, classes: dict[str, list[str]]) -> str:
+    """Write the weights and their architecture metadata atomically; returns their SHA-256. An
+    ensemble stores each member's architecture under ``members``."""
+    from ecgviewer.ml.model import Ensemble
+
+    arch = (
+        {"kind": model.kind, "members": [_classifier_config(m) for m in model.parts]}
+        if isinstance(model, Ensemble)
+        else _classifier_config(model)  # the tokeniser family: "beats" or "patches"
+    )
+    return save_weights(
+        path, model, "config", arch | {"classes": classes, "contract": contract.CONTRACT_VERSION}
+    )
 
 
 def load_model(path: Path) -> LoadedModel:
     """Load weights + card; refuses files whose contract version differs from this app's."""
-    from ecgviewer.ml.model import DEFAULT_KIND, Classifier, encoder_config
+    from ecgviewer.ml.model import DEFAULT_KIND, Classifier, Ensemble, encoder_config
 
     path = Path(path)
     config, state = read_weights(path, "config", "model")
@@ -54,11 +61,17 @@ def load_model(path: Path) -> LoadedModel:
         )
     try:
         tasks = {task: len(names) for task, names in config["classes"].items()}
-        model = Classifier(
-            encoder_config(config.get("kind", DEFAULT_KIND), config["encoder"]), tasks, config["head"]
+
+        def classifier(c: dict) -> Classifier:
+            return Classifier(encoder_config(c.get("kind", DEFAULT_KIND), c["encoder"]), tasks, c["head"])
+
+        model: Model = (
+            Ensemble([classifier(c) for c in config["members"]])
+            if "members" in config
+            else classifier(config)
         )
         model.load_state_dict(state)
-    except (KeyError, TypeError, RuntimeError) as exc:  # metadata and tensors disagree
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # metadata and tensors disagree
         raise EcgError(f"{path.name}: weights do not match their architecture ({exc})") from exc
     model.eval()
     return LoadedModel(model, config, read_card(path))

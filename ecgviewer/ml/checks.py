@@ -17,7 +17,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.ml.explain import DEFAULT_STEPS, N_BEATS, Explanation, attribute, logit_of
 from ecgviewer.ml.infer import Analysis, Analyzer, batched
 from ecgviewer.ml.inputs import ModelInput
-from ecgviewer.ml.model import Classifier
+from ecgviewer.ml.model import Model
 from ecgviewer.recording import Recording
 
 
@@ -77,7 +77,7 @@ def check(
     )
 
 
-def randomised_copy(model: Classifier, seed: int = 0) -> Classifier:
+def randomised_copy(model: Model, seed: int = 0) -> Model:
     """A deep copy with every weight re-initialised (PyTorch's default initialisers; bare
     parameters such as the [CLS] embeddings from N(0, 0.02))."""
     clone = copy.deepcopy(model)
@@ -94,7 +94,7 @@ def randomised_copy(model: Classifier, seed: int = 0) -> Classifier:
 
 
 def randomisation_check(
-    model: Classifier, model_input: ModelInput, explanation: Explanation, device: torch.device, seed: int = 0
+    model: Model, model_input: ModelInput, explanation: Explanation, device: torch.device, seed: int = 0
 ) -> SanityCheck:
     """The same attribution on a re-initialised copy; rank correlation of the real beats' scores."""
     from scipy.stats import spearmanr
@@ -110,7 +110,7 @@ def randomisation_check(
 
 
 def faithfulness(
-    model: Classifier,
+    model: Model,
     model_input: ModelInput,
     explanation: Explanation,
     device: torch.device,

@@ -32,7 +32,7 @@ from ecgviewer.leads import HUG_LEAD_GROUPS, LIMB_LEADS, TERRITORIES
 from ecgviewer.ml import contract, hexaxial
 from ecgviewer.ml.infer import BATCH, Analysis, Analyzer, Predictions, batched
 from ecgviewer.ml.inputs import NO_BEAT, ModelInput
-from ecgviewer.ml.model import Classifier
+from ecgviewer.ml.model import Model
 from ecgviewer.ml.placement import token_times
 from ecgviewer.ml.reference import FLAT, Reference
 from ecgviewer.recording import Recording
@@ -146,7 +146,7 @@ def explain(
 
 
 def attribute(
-    model: Classifier,
+    model: Model,
     model_input: ModelInput,
     target: Target,
     method: str = "ig",
@@ -238,12 +238,11 @@ def _idx(leads: tuple[str, ...]) -> list[int]:
     return [contract.LEADS.index(lead) for lead in leads]
 
 
-def logit_of(model: Classifier, target: Target) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+def logit_of(model: Model, target: Target) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
     """values, pad, time_bin -> (B,) logit of the target class (only the target's head runs)."""
-    head = model.heads[target.task]
 
     def forward(values: Tensor, pad: Tensor, time_bin: Tensor) -> Tensor:
-        return head(model.lead_cls(values, pad, time_bin))[:, target.index]
+        return model.logit(values, pad, time_bin, target.task, target.index)
 
     return forward
 

@@ -1,12 +1,16 @@
 """The classifier the app runs: an encoder from the registry (``create_encoder``, in the manner of
-timm's model registry) and one head per task (``ml.heads``). Encoders share one interface: a
-``kind`` (the tokeniser family), ``patch_spec`` (None for beat tokens) and ``lead_vectors``,
-the 12 per-lead vectors in the contract's lead order that every head reads."""
+timm's model registry) and one head per task (``ml.heads``), or an ``Ensemble`` of such
+classifiers. Encoders share one interface: a ``kind`` (the tokeniser family), ``patch_spec``
+(None for beat tokens) and ``lead_vectors``, the 12 per-lead vectors in the contract's lead order
+that every head reads. Both models answer ``forward`` (every task's logits), ``logit`` (one
+class's, for the attributions) and ``tasks``."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import NamedTuple, cast
 
+import torch
 from torch import Tensor, nn
 
 from ecgviewer.ml import contract
@@ -70,6 +74,62 @@ class Classifier(nn.Module):
         """The 12 per-lead vectors (B, 12, dim) the heads read (``lead_vectors``)."""
         return self.encoder.lead_vectors(values, pad, time_bin)
 
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.heads)
+
     def forward(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> dict[str, Tensor]:
         cls = self.lead_cls(values, pad, time_bin)
         return {task: head(cls) for task, head in self.heads.items()}
+
+    def logit(self, values: Tensor, pad: Tensor, time_bin: Tensor | None, task: str, index: int) -> Tensor:
+        """(B,) one class's logit; only that task's head runs."""
+        return self.heads[task](self.lead_cls(values, pad, time_bin))[:, index]
+
+
+class Ensemble(nn.Module):
+    """Classifiers of one tokeniser family and one label set, read together: each class's logit is
+    the logit of the members' mean probability, so the app's probability is the members' average
+    (what was validated on fold 9) and an attribution of that logit stays exact (Integrated
+    Gradients' completeness holds for any differentiable output)."""
+
+    def __init__(self, members: list[Classifier]) -> None:
+        super().__init__()
+        if len({m.kind for m in members}) != 1 or len({tuple(m.tasks) for m in members}) != 1:
+            raise ValueError("ensemble members must share their tokeniser and tasks")
+        self.members = nn.ModuleList(members)
+        self.kind = members[0].kind
+        self.head_kind = members[0].head_kind
+
+    @property
+    def parts(self) -> list[Classifier]:
+        """The members, typed (``members`` is the registered ModuleList)."""
+        return [cast(Classifier, m) for m in self.members]
+
+    @property
+    def patch_spec(self) -> contract.PatchSpec | None:
+        return self.parts[0].patch_spec
+
+    @property
+    def tasks(self) -> list[str]:
+        return self.parts[0].tasks
+
+    def forward(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> dict[str, Tensor]:
+        outs = [m(values, pad, time_bin) for m in self.parts]
+        return {task: mean_probability_logit(torch.stack([o[task] for o in outs])) for task in self.tasks}
+
+    def logit(self, values: Tensor, pad: Tensor, time_bin: Tensor | None, task: str, index: int) -> Tensor:
+        return mean_probability_logit(
+            torch.stack([m.logit(values, pad, time_bin, task, index) for m in self.parts])
+        )
+
+
+def mean_probability_logit(z: Tensor) -> Tensor:
+    """logit(mean_k sigmoid(z_k)) over the first axis, in log space (exact and stable for any z)."""
+    log_n = math.log(z.shape[0])
+    log_p = torch.logsumexp(nn.functional.logsigmoid(z), dim=0) - log_n
+    log_q = torch.logsumexp(nn.functional.logsigmoid(-z), dim=0) - log_n
+    return log_p - log_q
+
+
+Model = Classifier | Ensemble

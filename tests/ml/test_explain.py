@@ -403,3 +403,19 @@ def test_a_normal_beat_reference_keeps_completeness(analyzer, rec, target, ig) -
     assert np.all(np.abs(e.convergence_delta) < 0.05 * np.abs(gap) + 1e-3)
     occ = explain.attribute(analyzer.model, model_input, target, "occlusion", reference=ref)
     assert occ.baseline == "test beat" and np.isfinite(occ.leads).all()
+
+
+def test_an_ensemble_of_one_model_twice_explains_as_the_model(analyzer, rec, target, ig) -> None:
+    """The ensemble's logit is its members' mean probability's: with the same member twice it is
+    that member's logit, so every attribution and attention map is the member's."""
+    from ecgviewer.ml.attention import attention_maps
+    from ecgviewer.ml.model import Ensemble
+
+    model_input = analyzer.analyse(rec).inputs
+    twice = Ensemble([analyzer.model, analyzer.model]).eval()
+    e = explain.attribute(twice, model_input, target, "ig")
+    np.testing.assert_allclose(e.logit, ig.logit, atol=1e-5)
+    np.testing.assert_allclose(e.leads, ig.leads, atol=1e-4 * np.abs(ig.leads).max())
+    a, b = attention_maps(twice, model_input), attention_maps(analyzer.model, model_input)
+    np.testing.assert_allclose(a.rollout, b.rollout, atol=1e-6)
+    assert "ensemble" in a.readout

@@ -588,3 +588,35 @@ def test_bundled_model_loads_with_its_card() -> None:
         assert set(lab["thresholds"]) == set(loaded.classes[task])
         assert 0.5 < lab["test"]["auroc"] <= 1 and lab["test"]["auroc_ci"][0] <= lab["test"]["auroc"]
     assert (model_path().with_suffix(".md")).read_text().startswith("# Model card")
+
+
+def test_an_ensemble_reads_the_members_mean_probability(tmp_path: Path) -> None:
+    """The ensemble's logit is the logit of its members' mean probability (stable for large
+    logits), one class's ``logit`` matches ``forward``, and its file loads back as the same model
+    with each member's architecture."""
+    from ecgviewer.ml.model import Ensemble, mean_probability_logit
+
+    z = torch.tensor([[3.0, -40.0, 80.0], [-1.0, -45.0, 90.0]])
+    expected = torch.logit(torch.sigmoid(z.double()).mean(0)).float()
+    torch.testing.assert_close(mean_probability_logit(z)[:2], expected[:2], rtol=1e-5, atol=1e-5)
+    assert torch.isfinite(mean_probability_logit(z)).all()  # sigmoid(80) rounds to 1 in float
+    members = [_classifier(seed=0), _classifier(seed=1, depth=2)]
+    ens = Ensemble(members).eval()
+    batch = _batch()
+    with torch.no_grad():
+        out = ens(*batch)
+        each = [m(*batch) for m in members]
+        for task in CLASSES:
+            mean = torch.stack([torch.sigmoid(o[task]) for o in each]).mean(0)
+            torch.testing.assert_close(torch.sigmoid(out[task]), mean, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(ens.logit(*batch, "super", 1), out["super"][:, 1])
+    path = tmp_path / "ens.safetensors"
+    save_model(path, ens, CLASSES)
+    loaded = load_model(path)
+    assert isinstance(loaded.model, Ensemble) and [
+        m["encoder"]["depth"] for m in loaded.config["members"]
+    ] == [1, 2]
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(*batch)["all"], out["all"])
+    with pytest.raises(ValueError, match="share"):
+        Ensemble([members[0], Classifier(_config(), {"super": 5}, "hug")])

@@ -610,6 +610,26 @@ def test_finer_tasks_are_read_off_the_all_head(tiny: TinyRun) -> None:
         assert row["val_auroc"] == pytest.approx(M.macro(preds["val_y"], preds["val_probs"])[0], abs=1e-9)
 
 
+def test_an_ensemble_is_exported_with_its_own_card(tiny: TinyRun, tmp_path: Path) -> None:
+    """``ensemble`` of the tiny model with itself: the same probabilities, so the same fold-9 and
+    fold-10 figures as the member's card; the card names its members and the app loads it."""
+    from ecgviewer.ml.bundle import load_model
+    from ecgviewer.ml.model import Ensemble
+
+    res = _cli("ensemble", tiny.weights, tiny.weights, "--name", "pair", "--out", tmp_path,
+               "--preset", "tiny", "--data-root", tiny.data_root, "--cache-dir", tiny.cache_dir,
+               "--run-dir", tiny.run_dir, "--no-progress")  # fmt: skip
+    weights = tmp_path / "pair.safetensors"
+    assert res.stdout.strip() == str(weights)
+    card = json.loads(weights.with_suffix(".json").read_text())
+    assert [m["weights_sha256"] for m in card["training"]["members"]] == [tiny.card["weights_sha256"]] * 2
+    assert len(card["architecture"]["members"]) == 2 and "ensemble" in weights.with_suffix(".md").read_text()
+    for task, lab in tiny.card["labels"].items():
+        for split in ("val", "test"):
+            assert card["labels"][task][split]["auroc"] == pytest.approx(lab[split]["auroc"], abs=1e-6)
+    assert isinstance(load_model(weights).model, Ensemble)
+
+
 def test_label_tasks_class_counts(shared: Path) -> None:
     """The six PTB-XL benchmark tasks have their published class counts."""
     from training.data import TASKS, load_labels
