@@ -6,6 +6,7 @@ weights' SHA-256 and the command that made it. Whether it ships is ``choose``'s 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from training.context import Context, task_data
@@ -39,7 +40,12 @@ def build(ctx: Context, members: list[Path], name: str, out: Path, command: list
         "selection": "each member's own; thresholds of the ensemble chosen on fold 9",
     }
     method = (cards[0].get("pretraining") or {}).get("method", "clear")
-    return export(ctx, model, td, name, out, command, method, training=training)
+    weights = export(ctx, model, td, name, out, command, method, training=training)
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)  # the grid's "exported" rows read it, as after `run`
+    (ctx.run_dir / "run.json").write_text(
+        json.dumps({"weights": str(weights), "card": str(weights.with_suffix(".json"))})
+    )
+    return weights
 
 
 def arguments(p: argparse.ArgumentParser) -> None:

@@ -65,7 +65,7 @@ def _classifier_config(path: Path, meta: dict[str, str]) -> dict:
         raise EcgError(f"{path.name}: a pretrained encoder without a classifier head (fine-tune it first)")
     try:
         config = json.loads(meta["config"])
-        ok = isinstance(config["encoder"], dict) and all(
+        ok = all(isinstance(m["encoder"], dict) for m in _members(config)) and all(
             isinstance(names, list) for names in config["classes"].values()
         )
     except (KeyError, ValueError, TypeError, AttributeError):
@@ -75,13 +75,19 @@ def _classifier_config(path: Path, meta: dict[str, str]) -> dict:
     return config
 
 
+def _members(config: dict) -> list[dict]:
+    """The classifiers a file holds: an ensemble's members, or the file's one classifier."""
+    members = config.get("members")
+    return members if isinstance(members, list) and members else [config]
+
+
 def _tokenizer(kind: str, config: dict, card: dict) -> str:
     """The card's own words when it has them, else what the weights' configuration says."""
     given = card.get("tokenizer")
     if isinstance(given, str):
         return given
     if kind == contract.PATCHES:
-        spec = config["encoder"].get("spec") or {}
+        spec = _members(config)[0]["encoder"].get("spec") or {}
         if {"leads", "fs", "patch_s"} <= set(spec):
             return f"patches: {len(spec['leads'])} leads \u00d7 {spec['patch_s']:g} s at {spec['fs']:g} Hz"
         return contract.PATCHES
@@ -95,8 +101,20 @@ def _architecture(config: dict, card: dict) -> str:
     given = card.get("architecture")
     if isinstance(given, str):
         return given
+    members = _members(config)
+    text = " + ".join(_one_architecture(m) for m in members)
+    if len(members) > 1:
+        text = f"ensemble of {len(members)}: {text}"
+    n = given.get("parameters") if isinstance(given, dict) else None
+    text = f"{text}; {n / 1e6:.2f} M parameters" if isinstance(n, int) else text
+    pretraining = card.get("pretraining")
+    method = pretraining.get("label") if isinstance(pretraining, dict) else None
+    return f"{method} encoder, {text}" if isinstance(method, str) else text
+
+
+def _one_architecture(config: dict) -> str:
     enc = config["encoder"]
-    text = ", ".join(
+    return ", ".join(
         part
         for part in (
             f"{enc['dim']}-d" if "dim" in enc else "",
@@ -106,11 +124,6 @@ def _architecture(config: dict, card: dict) -> str:
         )
         if part
     )
-    n = given.get("parameters") if isinstance(given, dict) else None
-    text = f"{text}; {n / 1e6:.2f} M parameters" if isinstance(n, int) else text
-    pretraining = card.get("pretraining")
-    method = pretraining.get("label") if isinstance(pretraining, dict) else None
-    return f"{method} encoder, {text}" if isinstance(method, str) else text
 
 
 def _headline(card: dict) -> tuple[float | None, str | None]:

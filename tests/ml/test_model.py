@@ -618,5 +618,13 @@ def test_an_ensemble_reads_the_members_mean_probability(tmp_path: Path) -> None:
     ] == [1, 2]
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(*batch)["all"], out["all"])
+    from ecgviewer.ml.registry import describe
+
+    info = describe(path)  # the model picker lists it
+    assert (
+        info is not None
+        and info.error is None
+        and info.architecture.startswith("ensemble of 2: 16-d, 1 layers")
+    )
     with pytest.raises(ValueError, match="share"):
         Ensemble([members[0], Classifier(_config(), {"super": 5}, "hug")])
