@@ -131,8 +131,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     card = json.loads(weights.with_suffix(".json").read_text())
     run_json = {"weights": str(weights), "card": str(weights.with_suffix(".json"))}
     (ctx.run_dir / "run.json").write_text(json.dumps(run_json))
+    # fold 9 only: a candidate's fold-10 figures are read from its card after `choose`, so no one
+    # sees them before the choice
     summary = {
-        t: {"test_auroc": lab["test"]["auroc"], "ci": lab["test"]["auroc_ci"]}
+        t: {"val_auroc": lab["val"]["auroc"], "ci": lab["val"]["auroc_ci"]}
         for t, lab in card["labels"].items()
     }
     print(
