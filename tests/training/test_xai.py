@@ -40,6 +40,9 @@ class InferiorEvidence(nn.Module):
         cls = self.lead_cls(values, pad, time_bin)
         return {task: head(cls) for task, head in self.heads.items()}
 
+    def logit(self, values: Tensor, pad: Tensor, time_bin: Tensor, task: str, index: int) -> Tensor:
+        return self(values, pad, time_bin)[task][:, index]
+
 
 class _Evidence(nn.Module):
     def __init__(self, n: int) -> None:
@@ -105,8 +108,9 @@ def test_a_model_with_inferior_evidence_is_localised_inferior(shared: Path, vari
 
 
 def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -> None:
-    """The command on one record per question of folds 9 and 10: results files, XAI.md with the
-    choice, the MI table and a figure, the choice in the model card; a re-run computes nothing."""
+    """The command on one record per question of fold 10: the results file, XAI.md with the MI
+    table and a figure, the normal beat; a re-run computes nothing. Then the report on those rows
+    as both folds: the choice, the goals and the model card's ``explanations`` section."""
     import shutil
 
     from ecgviewer import assets
@@ -118,10 +122,9 @@ def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -
         shutil.copy(assets.model_path().with_suffix(suffix), model.with_suffix(suffix))
     out = tmp_path / "XAI.md"
     cmd = [sys.executable, "-m", "training", "explain-benchmark", "--data-root", str(shared),
-           "--model", str(model), "--run-dir", str(tmp_path / "run"), "--folds", "9,10",
+           "--model", str(model), "--run-dir", str(tmp_path / "run"), "--folds", "10",
            "--limit", "1", "--normal-records", "20", "--out", str(out), "--no-progress"]  # fmt: skip
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert len(list((tmp_path / "run").glob("xai-fold9-*.jsonl"))) == 1
     (results,) = (tmp_path / "run").glob("xai-fold10-*.jsonl")
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert {r["family"] for r in rows if r["family"]} == set(xai.FAMILIES)
@@ -129,19 +132,26 @@ def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -
     assert set(mi) == set(xai.VARIANTS) | {f"{v}-randomised" for v in xai.RANDOMISED}
     assert np.array(mi["ig"]["profile"]).shape == (12, 96)
     md = out.read_text()
-    assert "### MI localisation" in md and "| ig-frontal |" in md
-    assert "## The choice on fold 9" in md and "### Goals (issue 24)" in md
+    assert (
+        "### MI localisation" in md and "| ig-normal-frontal |" in md and "## The normal-beat reference" in md
+    )
     assert (tmp_path / "xai" / "profiles-ig-fold10.png").is_file()
     normal = json.loads((tmp_path / "run" / "normal-beat.json").read_text())
     assert len(normal["ecg_ids"]) == 20 and np.array(normal["beat_mv"]).shape == (12, 96)
-    assert "## The normal-beat reference" in md
-    section = read_card(model)["explanations"]
-    counted = sum(n for _, n in section["agreement"]["MI"].values())
-    assert section["fold"] == 10 and counted == len([r for r in rows if r["family"]])
-    assert "## Explanations" in model.with_suffix(".md").read_text()
     before = results.read_text()
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert results.read_text() == before  # resumed: every record was done
+
+    shutil.copy(results, tmp_path / "as-fold9.jsonl")
+    R.write_report(model, {9: tmp_path / "as-fold9.jsonl", 10: results}, out, normal)
+    md = out.read_text()
+    assert "## The choice on fold 9" in md and "### Goals (issue 24)" in md
+    section = read_card(model)["explanations"]
+    counted = sum(n for _, n in section["agreement"]["MI"].values())
+    assert section["fold"] == 10 and counted == len([r for r in rows if r["family"]])
+    chosen = xai.VARIANTS[md.split("Chosen: **")[1].split("**")[0]]
+    assert chosen is not None and (section["reference"] is not None) == chosen.normal
+    assert "## Explanations" in model.with_suffix(".md").read_text()
 
 
 def test_the_app_explains_as_its_card_says() -> None:
