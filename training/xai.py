@@ -75,7 +75,8 @@ VARIANTS: dict[str, Variant | None] = {
     "occlusion-normal": Variant("occlusion", normal=True),
     "rollout": None,
 }
-RANDOMISED = ("ig", "ig-normal", "ig-normal-frontal")  # also run on the re-initialised copy (MI records)
+# also run on the re-initialised copy (MI records)
+RANDOMISED = ("ig", "ig-normal", "ig-normal-frontal", "occlusion-normal")
 NORMAL_RECORDS = 1000  # NORM records of the training folds averaged into the normal beat
 RANDOM_SEED = 0
 ECTOPIC = ("premature", "other QRS morphology")  # the measurement pipeline's reasons
@@ -176,12 +177,30 @@ class Bench:
                 res[name]["beats"] = _round(per_beat.sum(axis=1))  # (W, 15): over the leads
             if profile and how is not None and how.method == "ig":
                 res[name]["profile"] = _round(_profile(e.samples, analysis.tokens.pad), 5)
-        for name in RANDOMISED if profile else ():
+        if profile:
+            res |= self._randomised(inputs, target, RANDOMISED, done)
+        return res
+
+    def _randomised(self, inputs, target, names, done: dict) -> dict:
+        """``names``' scores on the re-initialised copy of the model."""
+        out = {}
+        for name in names:
             how = self.variants.get(name)
             if how is not None:
                 e = self._explain(self.random, inputs, target, how, done)
-                res[f"{name}-randomised"] = {"leads": _round(e.leads), "territories": e.territories}
-        return res
+                out[f"{name}-randomised"] = {"leads": _round(e.leads), "territories": e.territories}
+        return out
+
+    def complete(self, path: Path, row: dict) -> bool:
+        """Add the randomised scores an MI row lacks (``RANDOMISED`` grew since it was written)."""
+        missing = [n for n in RANDOMISED if f"{n}-randomised" not in row["questions"]["MI"]]
+        if not missing:
+            return False
+        from ecgviewer.io import load
+
+        analysis = self.analyzer.analyse(load(path))
+        row["questions"]["MI"] |= self._randomised(analysis.inputs, self.target("super", "MI"), missing, {})
+        return True
 
     def _explain(self, model, inputs, target, how: Variant, done: dict):
         """``how``'s explanation; a frontal variant reuses its plain twin's gradient (``like``)."""
@@ -324,6 +343,15 @@ def run(
             if progress and (k + 1) % 25 == 0:
                 rate = (time.perf_counter() - t0) / (k + 1)
                 print(f"fold {fold}: {k + 1}/{len(todo)} records, {rate:.2f} s each", flush=True)
+        rows = read_results(path)
+        bench = bench or Bench(model_file, normal)
+        changed = [
+            bench.complete(D.ptbxl_record(root, r["ecg_id"]).with_suffix(".hea"), r)
+            for r in rows
+            if r["family"]
+        ]
+        if any(changed):  # rewritten whole, atomically: a stop meanwhile redoes the completion only
+            atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
     return paths
 
 

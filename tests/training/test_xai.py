@@ -105,6 +105,13 @@ def test_a_model_with_inferior_evidence_is_localised_inferior(shared: Path, vari
         rows.append({"family": "inferior", **bench.record(path, chosen[ecg_id])})
     loc = R.localise(rows, variant, "sum")
     assert loc.hits["inferior"] == (3, 3) and loc.avr_first == (0, 3)
+    if variant == "ig":  # a row written before RANDOMISED grew gets the missing entries, no others
+        row, path = rows[0], xai.D.ptbxl_record(shared / "ptbxl", sorted(chosen)[0]).with_suffix(".hea")
+        gone = row["questions"]["MI"].pop("occlusion-normal-randomised")
+        assert bench.complete(path, row) and not bench.complete(path, row)
+        assert row["questions"]["MI"]["occlusion-normal-randomised"]["territories"] == pytest.approx(
+            gone["territories"]
+        )
 
 
 def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -> None:
