@@ -125,7 +125,8 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here (default: stdout)")
     _model_arg(p)
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA, then MPS, then CPU")
-    p.add_argument("--method", choices=tuple(METHODS), default="ig", help="attribution method")
+    p.add_argument("--method", choices=tuple(METHODS), default=None,
+                   help="attribution method (default: the one the model card names)")  # fmt: skip
     p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help="Integrated Gradients steps")
     p.add_argument("--task", default="super", help="super (PTB-XL superclasses) or all (statements)")
     p.add_argument("--label", metavar="CODE", help="class to explain (default: most probable shown class)")
@@ -226,7 +227,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-measure", action="store_true", help="leave out the intervals, QTc and axes")
     _model_arg(p)
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA, then MPS, then CPU")
-    p.add_argument("--method", choices=tuple(METHODS), default="ig", help="attribution method")
+    p.add_argument("--method", choices=tuple(METHODS), default=None,
+                   help="attribution method (default: the one the model card names)")  # fmt: skip
     p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help="Integrated Gradients steps")
     p.add_argument("--label", metavar="CODE", help="class to explain (default: the most probable superclass)")
     p.add_argument(

@@ -201,6 +201,7 @@ class AnalysisController(QtCore.QObject):
             self._model_failed(str(result))
             return
         self.analyzer, self._load_state = result, "idle"
+        self.panel.explain.set_method(result.explain_settings.method)  # the model card's default
         self._show_device()
         self._show_model()
         self.panel.diagnosis.set_status("")

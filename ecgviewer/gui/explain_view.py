@@ -134,6 +134,13 @@ class ExplainPanel(QtWidgets.QWidget):
     def current_method(self) -> str:
         return str(self.method.currentData())
 
+    def set_method(self, method: str) -> None:
+        """Select ``method`` without asking for a new analysis (a model's default on loading)."""
+        index = self.method.findData(method)
+        if index >= 0:
+            self.method.setCurrentIndex(index)
+            self.steps.setEnabled(method == "ig")
+
     def current_steps(self) -> int:
         return self.steps.value()
 

@@ -48,18 +48,20 @@ FLAT = Reference(FLAT_NAME)
 
 @dataclass(frozen=True)
 class Settings:
-    """How the app explains with a model: the reference, whether the limb leads' attribution is
-    shared by the frontal axes (``hexaxial``), and how territories are ranked (``wording``)."""
+    """How the app explains with a model: the default method, the reference, whether the limb
+    leads' attribution is shared by the frontal axes (``hexaxial``), and how territories are
+    ranked (``wording``)."""
 
+    method: str
     reference: Reference
     frontal: bool
     scoring: str
 
     @classmethod
     def from_card(cls, card: dict | None) -> Settings:
-        """The card's ``explanations`` section; a card without one gets the flat reference, leads
-        as recorded and summed territories (what the app did before the benchmark)."""
+        """The card's ``explanations`` section; a card without one gets Integrated Gradients, the
+        flat reference, leads as recorded and summed territories (the app before the benchmark)."""
         x = (card or {}).get("explanations") or {}
         ref = x.get("reference")
         reference = FLAT if not ref else Reference(ref["name"], np.asarray(ref["beat_mv"], dtype=np.float32))
-        return cls(reference, bool(x.get("frontal", False)), x.get("scoring", "sum"))
+        return cls(x.get("method", "ig"), reference, bool(x.get("frontal", False)), x.get("scoring", "sum"))

@@ -22,16 +22,17 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class Request:
-    """What to analyse: the label (None: the most probable surfaced class of ``task``) and how."""
+    """What to analyse: the label (None: the most probable surfaced class of ``task``) and how
+    (``method`` None: the model card's choice, ``reference.Settings``)."""
 
     task: str = SUPER_TASK
     code: str | None = None
-    method: str = "ig"
+    method: str | None = None
     n_steps: int = DEFAULT_STEPS
     attention: bool = True
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
+        if self.method is not None and self.method not in METHODS:
             raise EcgError(f"method {self.method!r}: choose from {', '.join(METHODS)}")
         if not 1 <= self.n_steps <= 1024:
             raise EcgError(f"Integrated Gradients steps {self.n_steps}: choose 1 to 1024")
@@ -84,7 +85,8 @@ def run(
     analysis = analyzer.analyse(segment)
     done("analyse", 0.35)
     target = choose_target(analyzer.classes, analysis.predictions, request.task, request.code)
-    explanation = explain(analyzer, segment, analysis, target, request.method, request.n_steps)
+    method = request.method or analyzer.explain_settings.method
+    explanation = explain(analyzer, segment, analysis, target, method, request.n_steps)
     done("explain", 0.9)
     attention = attend(analyzer, segment, analysis) if request.attention else None
     done("attention", 1.0)

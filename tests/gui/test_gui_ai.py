@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from ecgviewer.gui.explain_view import Selection
+from ecgviewer.gui.explain_view import METHOD_NAMES, Selection
 from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
 from ecgviewer.leads import TERRITORIES
@@ -68,13 +68,16 @@ def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, s
         if item.text(1):
             assert 0.0 <= float(item.text(1)) <= 1.0
     assert "NORM (normal ECG) 100 %" in d.record_labels.text()
-    # the default target is the top finding, named with its method and baseline
+    # the default target is the top finding, explained by the model card's method against its
+    # reference, both named
     assert result.target.code == "NORM" and d.tree.currentItem() is norm
+    settings = w.ai.analyzer.explain_settings
+    assert result.explanation.method == settings.method == e.current_method()
     caption = e.caption.text()
     baseline = f"baseline: {result.explanation.baseline}"
     for text in (
-        "Integrated Gradients",
-        "32 steps",
+        METHOD_NAMES[settings.method],
+        "32 steps" if settings.method == "ig" else "",
         baseline,
         "NORM",
         "logit",
