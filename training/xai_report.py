@@ -417,7 +417,7 @@ def write_report(
             "",
             *_beat_table(rows, names),
         ]
-        for variant in dict.fromkeys([chosen[0] if chosen else "ig", "ig"]):
+        for variant in dict.fromkeys([chosen[0] if chosen else "ig", "ig-normal", "ig"]):
             fig = profiles_figure(rows, variant, figures / f"profiles-{variant}-fold{fold}.png")
             if fig is not None:
                 lines += [
