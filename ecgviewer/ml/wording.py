@@ -30,6 +30,7 @@ class Worded:
     leads: tuple[str, ...]  # the territory's leads that raise the class, strongest first
     beats: tuple[int, ...]  # 1-based beat numbers in the analysed span (time order)
     agreement: str | None  # the benchmark's sentence, when the card has one for this class
+    lines: tuple[str, ...] = ()  # the same in short lines, for a narrow column (the PDF report)
 
 
 SCORINGS = ("sum", "per-lead")
@@ -51,7 +52,7 @@ def describe(e: Explanation, tokens: contract.Tokens, card: dict | None = None) 
     code = e.target.code
     positive = np.maximum(e.leads, 0.0)
     if positive.sum() <= 0 or max(scores.values()) <= 0:
-        return Worded(f"{code}: no lead raises it", None, None, (), (), None)
+        return Worded(f"{code}: no lead raises it", None, None, (), (), None, (f"{code}: no lead raises it",))
     top = max(scores, key=lambda t: scores[t])
     idx = [contract.LEADS.index(lead) for lead in TERRITORIES[top]]
     share = float(positive[idx].sum() / positive.sum())
@@ -59,9 +60,18 @@ def describe(e: Explanation, tokens: contract.Tokens, card: dict | None = None) 
     beats = _strongest_beats(e, tokens, idx)
     place = f"{top} territory" if top != "aVR" else "aVR"
     text = f"{code}: {place}, {100 * share:.0f} % of the positive attribution: {', '.join(leads)}"
-    if beats:
-        text += f"; beats {_listed(beats)}"
-    return Worded(text, top, share, leads, beats, _agreement(bench, code, top))
+    strongest = f"; beats {_listed(beats)}" if beats else ""
+    k, n = bench.get("agreement", {}).get(code, {}).get(top) or (0, 0)
+    lines = (
+        f"{code}: {place} ({', '.join(leads)})",
+        f"{100 * share:.0f} % of the positive attribution{strongest}",
+        *(
+            [f"Benchmark: agreed in {100 * k / n:.0f} % of {n} fold-{bench.get('fold', '?')} records"]
+            if n
+            else []
+        ),
+    )
+    return Worded(text + strongest, top, share, leads, beats, _agreement(bench, code, top), lines)
 
 
 def _strongest_beats(e: Explanation, tokens: contract.Tokens, idx: list[int]) -> tuple[int, ...]:

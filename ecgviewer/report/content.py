@@ -208,8 +208,7 @@ def ai_part(result: Result, model: str) -> AiPart:
     worded = result.worded
     explained = [
         f"Explained: {target.code} ({target.description}), p = {target.probability:.2f}",
-        worded.text,
-        *([worded.agreement] if worded.agreement else []),
+        *worded.lines,
         f"{e.method_name.replace('_', ' ')} over {span}",
         f"Territories: {listed(ranked(territories, 3))}",
         f"Leads: {listed(ranked(leads, TOP_LEADS))}",

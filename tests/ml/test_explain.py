@@ -372,8 +372,10 @@ def test_the_explanation_in_words(analyzer, rec, ig) -> None:
     )
     assert w.text.startswith(f"{ig.target.code}: ") and f"{100 * w.share:.0f} %" in w.text
     card = {"explanations": {"fold": 10, "agreement": {ig.target.code: {w.territory: [8, 10]}}}}
-    said = wording.describe(ig, tokens, card).agreement
-    assert said is not None and "80 % of 10 PTB-XL fold-10 records" in said
+    agreed = wording.describe(ig, tokens, card)
+    assert agreed.agreement is not None and "80 % of 10 PTB-XL fold-10 records" in agreed.agreement
+    assert agreed.lines[-1] == "Benchmark: agreed in 80 % of 10 fold-10 records"
+    assert all(len(line) <= 60 for line in agreed.lines[1:])  # short enough for the report's column
     flat = dataclasses.replace(
         ig, leads=-np.abs(ig.leads), territories={k: -abs(v) for k, v in ig.territories.items()}
     )
