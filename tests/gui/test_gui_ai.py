@@ -145,6 +145,8 @@ def test_choosing_a_label_and_a_method_reanalyses(qtbot, ai_window, sample):
 def test_cancel_stops_an_analysis_without_a_result(qtbot, ai_window, sample, tmp_path):
     w = ai_window
     analysed(qtbot, w, lambda: w.open_file(sample))
+    w.ai.panel.explain.set_method("ig")  # steps matter to Integrated Gradients only
+    analysed(qtbot, w, w.ai.analyse)
     w.ai.panel.explain.steps.setValue(64)  # settings not in the cache: real work to cancel
     w.ai.analyse()
     assert w.cancel_button.isVisible()
