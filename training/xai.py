@@ -146,6 +146,7 @@ class Bench:
         out: dict = {"questions": {}}
         if c.family:
             out["questions"]["MI"] = self._scores(analysis, self.target("super", "MI"), profile=True)
+            out["mi_statement"] = mi_statement(analysis)
         for code in c.lead:
             superclass = LEAD_COHORTS[code][0]
             if superclass not in out["questions"]:
@@ -191,16 +192,15 @@ class Bench:
                 out[f"{name}-randomised"] = {"leads": _round(e.leads), "territories": e.territories}
         return out
 
-    def complete(self, path: Path, row: dict) -> bool:
-        """Add the randomised scores an MI row lacks (``RANDOMISED`` grew since it was written)."""
-        missing = [n for n in RANDOMISED if f"{n}-randomised" not in row["questions"]["MI"]]
-        if not missing:
-            return False
+    def complete(self, path: Path, row: dict) -> None:
+        """Add what an MI row lacks (``incomplete``): randomised scores (``RANDOMISED`` grew since
+        it was written), the model's own MI statement."""
         from ecgviewer.io import load
 
+        missing = [n for n in RANDOMISED if f"{n}-randomised" not in row["questions"]["MI"]]
         analysis = self.analyzer.analyse(load(path))
         row["questions"]["MI"] |= self._randomised(analysis.inputs, self.target("super", "MI"), missing, {})
-        return True
+        row["mi_statement"] = mi_statement(analysis)
 
     def _explain(self, model, inputs, target, how: Variant, done: dict):
         """``how``'s explanation; a frontal variant reuses its plain twin's gradient (``like``)."""
@@ -231,6 +231,21 @@ class Bench:
             if gap.size and gap.min() <= MATCH_S:
                 label[tuple(idx)] = int(ectopic[int(np.argmin(gap))])
         return {"ectopic": label.tolist()}
+
+
+def incomplete(row: dict) -> bool:
+    """Whether an MI row lacks what ``Bench.complete`` adds."""
+    if not row["family"]:
+        return False
+    mi = row["questions"]["MI"]
+    return "mi_statement" not in row or any(f"{n}-randomised" not in mi for n in RANDOMISED)
+
+
+def mi_statement(analysis) -> str | None:
+    """The MI statement the model itself finds most probable (the ``all`` task; None without one):
+    which infarct the model sees, whatever the attribution then shows."""
+    mi = [c for c in analysis.predictions.tasks.get("all", []) if c.group == "MI"]
+    return max(mi, key=lambda c: c.probability).code if mi else None
 
 
 def _idx(leads: tuple[str, ...]) -> list[int]:
@@ -344,13 +359,10 @@ def run(
                 rate = (time.perf_counter() - t0) / (k + 1)
                 print(f"fold {fold}: {k + 1}/{len(todo)} records, {rate:.2f} s each", flush=True)
         rows = read_results(path)
-        bench = bench or Bench(model_file, normal)
-        changed = [
-            bench.complete(D.ptbxl_record(root, r["ecg_id"]).with_suffix(".hea"), r)
-            for r in rows
-            if r["family"]
-        ]
-        if any(changed):  # rewritten whole, atomically: a stop meanwhile redoes the completion only
+        if any(incomplete(r) for r in rows):  # rewritten whole, atomically: a stop redoes only this
+            bench = bench or Bench(model_file, normal)
+            for r in filter(incomplete, rows):
+                bench.complete(D.ptbxl_record(root, r["ecg_id"]).with_suffix(".hea"), r)
             atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
     return paths
 

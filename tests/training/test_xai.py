@@ -87,6 +87,23 @@ def test_wilson_interval_holds_its_estimate_and_localise_counts() -> None:
     assert by_sum.rank_auroc["inferior"][0] == pytest.approx(0.75)
 
 
+def test_label_independent_chance_sees_a_ranker_with_a_favourite() -> None:
+    """A ranker that names the inferior territory whatever the record scores inferior MI fully,
+    above the uniform 1 / 5 but exactly at its label-independent chance: it tells nothing."""
+
+    def row(family: str) -> dict:
+        scores = {"inferior": 2.0, "lateral": 1.0, "septal": 0.5, "anterior": 0.2, "aVR": 0.0}
+        return {"family": family, "questions": {"MI": {"ig": {"territories": scores}}}}
+
+    loc = R.localise([row("inferior")] * 3 + [row("anteroseptal")] * 5, "ig", "sum")
+    assert loc.rate("inferior") == 1.0 > R.chance("inferior")
+    assert loc.independent_chance("inferior") == 1.0 and loc.independent_chance("anteroseptal") == 0.0
+    table = R.informative([row("inferior")] * 3, ["ig"], "sum")
+    assert "1.00 vs 1.00: not above" in table[2]
+    said = [row("anterior") | {"mi_statement": m} for m in ("ASMI", "ASMI", "AMI")]
+    assert "| anterior | 3 | ASMI 2, AMI 1 | 1/3 = 0.33 | 0/1 | 0/2 |" in R.called(said, "ig", "sum")
+
+
 @pytest.mark.parametrize("variant", [v for v, how in xai.VARIANTS.items() if how is not None])
 def test_a_model_with_inferior_evidence_is_localised_inferior(shared: Path, variant: str) -> None:
     """A synthetic model that reads only II, III and aVF: on real inferior-MI records, every
@@ -108,7 +125,9 @@ def test_a_model_with_inferior_evidence_is_localised_inferior(shared: Path, vari
     if variant == "ig":  # a row written before RANDOMISED grew gets the missing entries, no others
         row, path = rows[0], xai.D.ptbxl_record(shared / "ptbxl", sorted(chosen)[0]).with_suffix(".hea")
         gone = row["questions"]["MI"].pop("occlusion-normal-randomised")
-        assert bench.complete(path, row) and not bench.complete(path, row)
+        assert row["mi_statement"] in bench.analyzer.classes["all"] and xai.incomplete(row)
+        bench.complete(path, row)
+        assert not xai.incomplete(row)
         assert row["questions"]["MI"]["occlusion-normal-randomised"]["territories"] == pytest.approx(
             gone["territories"]
         )
