@@ -307,6 +307,12 @@ def _gui(argv: Sequence[str]) -> int:
     p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
     p.add_argument("--quit-after-paint", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    from ecgviewer import desktop
+
+    why = desktop.problem()  # before Qt: its own message names a plugin, not what to install
+    if why:
+        print(why, file=sys.stderr)
+        return desktop.EXIT_CODE
     from ecgviewer.gui.app import run
 
     return run(args.files, quit_after_paint=args.quit_after_paint)
