@@ -76,6 +76,30 @@ def teacher_probs(run_dir: Path, task: str, n_rows: int) -> np.ndarray | None:
     return total / len(files)
 
 
+def distil(
+    y: dict[str, torch.Tensor], rows: np.ndarray, has: dict[str, torch.Tensor], run_dir: Path, n_rows: int,
+    weight: float,
+) -> list[str]:  # fmt: skip
+    """Blend ``weight`` of the baselines' mean probabilities into the targets ``y`` of every task
+    that has a teacher in ``run_dir`` (``teacher_probs``); the others keep their labels. Returns
+    the tasks distilled; none at all, or a teacher that misses a labelled row, is an error."""
+    done = []
+    for t in y:
+        teacher = teacher_probs(run_dir, t, n_rows)
+        if teacher is None:
+            continue
+        if np.isnan(teacher[rows[has[t].numpy()]]).any():
+            raise FileNotFoundError(f"distillation: the baselines of {t!r} in {run_dir} miss training rows")
+        soft = torch.from_numpy(np.nan_to_num(teacher[rows]))
+        y[t] = (1 - weight) * y[t] + weight * soft
+        done.append(t)
+    if not done:
+        raise FileNotFoundError(f"distillation needs a baseline's predictions (teacher-*.npz) in {run_dir}")
+    print(f"distillation ({weight:g} of the baselines' probabilities): {', '.join(done)}; "
+          f"labels only: {', '.join(t for t in y if t not in done) or 'none'}", flush=True)  # fmt: skip
+    return done
+
+
 def train_classifier(
     ctx: Context,
     encoder: Encoder,
@@ -105,15 +129,9 @@ def train_classifier(
         model.load_state_dict(init.state_dict())
     rows, y, has = _joint_rows(td)
     tensors, dev = ctx.tensors, ctx.dist.device
+    distilled: list[str] = []
     if recipe.distill > 0:
-        for t in tasks:
-            teacher = teacher_probs(ctx.run_dir, t, len(tensors.values))
-            if teacher is None or np.isnan(teacher[rows[has[t].numpy()]]).any():
-                raise FileNotFoundError(
-                    f"distillation needs the baselines' predictions of {t!r} in {ctx.run_dir}"
-                )
-            soft = torch.from_numpy(np.nan_to_num(teacher[rows]))
-            y[t] = (1 - recipe.distill) * y[t] + recipe.distill * soft
+        distilled = distil(y, rows, has, ctx.run_dir, len(tensors.values), recipe.distill)
     bce = nn.BCEWithLogitsLoss(reduction="none")
     loop = ctx.preset.finetune
     per_epoch = math.ceil(min_steps / loop.epochs) * loop.batch_size
@@ -162,7 +180,7 @@ def train_classifier(
         params=params,
         progress=ctx.progress,
     )
-    return model, td, info
+    return model, td, info | {"distilled": distilled}
 
 
 class Standardise(nn.Module):

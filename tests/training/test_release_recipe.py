@@ -17,7 +17,7 @@ from training import augment as A
 from training import baselines as B
 from training import data as D
 from training import pack
-from training.finetune import layer_groups, teacher_probs
+from training.finetune import distil, layer_groups, teacher_probs
 
 
 def _records(n: int = 6, seed: int = 0) -> list[dict]:
@@ -122,6 +122,24 @@ def test_teacher_probs_average_the_baselines(tmp_path):
     np.savez(tmp_path / "teacher-grid-arch0-super-0.1-0.npz", rows=np.array([1]), probs=np.ones((1, 5)))
     t = teacher_probs(tmp_path, "super", 4)
     assert t[[0, 2]] == pytest.approx(0.4) and np.isnan(t[[1, 3]]).all()
+
+
+def test_distillation_blends_the_tasks_that_have_a_teacher(tmp_path):
+    """``super`` has a teacher and is blended; ``all`` has none and keeps its labels; with no
+    teacher at all, or one that misses a labelled row, distillation refuses."""
+    rows = np.array([0, 2, 3])
+    y = {"super": torch.ones(3, 5), "all": torch.ones(3, 7)}
+    has = {"super": torch.tensor([True, True, False]), "all": torch.ones(3, dtype=torch.bool)}
+    with pytest.raises(FileNotFoundError, match="teacher"):
+        distil(dict(y), rows, has, tmp_path, 4, 0.5)
+    np.savez(tmp_path / "teacher-grid-inception1d-super-1.0-0.npz", rows=np.array([0, 2]),
+             probs=np.full((2, 5), 0.2, dtype=np.float32))  # fmt: skip
+    out = dict(y)
+    assert distil(out, rows, has, tmp_path, 4, 0.5) == ["super"]
+    assert out["super"][:2] == pytest.approx(0.6) and out["all"] is y["all"]
+    has["super"][2] = True  # row 3 is labelled but the teacher never saw it
+    with pytest.raises(FileNotFoundError, match="miss training rows"):
+        distil(dict(y), rows, has, tmp_path, 4, 0.5)
 
 
 @pytest.mark.parametrize("arch", sorted(B.ARCHS))
