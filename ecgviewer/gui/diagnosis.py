@@ -14,18 +14,28 @@ from typing import TYPE_CHECKING
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer import NOTICE
+from ecgviewer.gui.widgets import WrappedLabel
 
 if TYPE_CHECKING:
-    from ecgviewer.ml.infer import ClassResult, Predictions
+    from ecgviewer.ml.infer import ClassResult, Group, Predictions
     from ecgviewer.recording import DeviceReport
 
 COLUMNS = ("Finding", "Probability", "Threshold", "Decision", "In record")
+# Findings always in view: at least this many rows show without scrolling (issue 25: five on a
+# 1080-pixel screen, three on a 768-pixel laptop).
+ROWS_SHOWN = ((950, 5), (0, 3))  # (window height from, rows): a maximised window on 1080 / 768
+
 TARGET_ROLE = QtCore.Qt.ItemDataRole.UserRole  # (task, code) of a row
 NO_FINDINGS = "No finding shown: no class validated by a model card"
 NO_FINDINGS_WHY = (
     "A class is shown only when the model card reports it validated well enough on held-out data; "
     "this model's card validates none of its classes, or the model has no card."
 )
+
+
+def rows_shown(window_height: int) -> int:
+    """How many findings rows the table keeps visible in a window this tall (logical pixels)."""
+    return next(n for h, n in ROWS_SHOWN if window_height >= h)
 
 
 def _decision(c: ClassResult) -> str:
@@ -39,6 +49,13 @@ def _in_record(c: ClassResult) -> str:
     return "yes" if c.in_record == 0 else f"{c.in_record:g} %"
 
 
+def _first(group: Group) -> tuple[bool, bool, float]:
+    """Groups in reading order: those with a positive decision first, a diagnostic superclass
+    before the form and rhythm statements, then by probability."""
+    shown = ([group.head] if group.head else []) + list(group.members)
+    return (not any(c.decision for c in shown), group.head is None, -max(c.probability for c in shown))
+
+
 class DiagnosisPanel(QtWidgets.QWidget):
     labelChosen = QtCore.Signal(str, str)  # task, code: explain this label
     cardRequested = QtCore.Signal()
@@ -49,8 +66,7 @@ class DiagnosisPanel(QtWidgets.QWidget):
         self.card_button = QtWidgets.QPushButton("Model card\u2026")
         self.card_button.setToolTip("Training data, metrics with intervals and intended use of the model")
         self.card_button.clicked.connect(self.cardRequested)
-        self.status = QtWidgets.QLabel("")
-        self.status.setWordWrap(True)
+        self.status = WrappedLabel()
         self.tree = QtWidgets.QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(COLUMNS)
@@ -62,11 +78,19 @@ class DiagnosisPanel(QtWidgets.QWidget):
         )
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)
+        # every column in view: the finding's name takes what the numbers leave (elided, full text
+        # in its tooltip), never a horizontal scrollbar that hides threshold and decision
+        self.tree.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tree.setTextElideMode(QtCore.Qt.TextElideMode.ElideRight)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        for k in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(k, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self._rows = 3
         self.tree.itemSelectionChanged.connect(self._selected)
-        self.record_labels = QtWidgets.QLabel("")
-        self.record_labels.setWordWrap(True)
-        self.device = QtWidgets.QLabel("")
-        self.device.setWordWrap(True)
+        self.record_labels = WrappedLabel()
+        self.device = WrappedLabel()
         self.device.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.device.setToolTip("The acquiring device's own interpretation, as stored in the file")
         self.device.hide()
@@ -107,7 +131,7 @@ class DiagnosisPanel(QtWidgets.QWidget):
         task_of = {id(c): task for task, cs in preds.tasks.items() for c in cs}
         bold = QtGui.QFont()
         bold.setBold(True)
-        for group in preds.grouped():
+        for group in sorted(preds.grouped(), key=_first):
             head = group.head
             top = (
                 self._row(head, task_of[id(head)], bold) if head else QtWidgets.QTreeWidgetItem([group.name])
@@ -124,8 +148,6 @@ class DiagnosisPanel(QtWidgets.QWidget):
             note.setToolTip(0, NO_FINDINGS_WHY)
             self.tree.addTopLevelItem(note)
             note.setFirstColumnSpanned(True)
-        for k in range(len(COLUMNS)):
-            self.tree.resizeColumnToContents(k)
         names = descriptions or {}
         labels = sorted(preds.record_labels.items(), key=lambda kv: -kv[1])
         self.record_labels.setText(
@@ -133,6 +155,8 @@ class DiagnosisPanel(QtWidgets.QWidget):
             if labels
             else "The recording carries no diagnostic labels."
         )
+        self._fit_rows()
+        self.tree.scrollToTop()
         self._filling = False
 
     def _row(self, c: ClassResult, task: str, bold: QtGui.QFont) -> QtWidgets.QTreeWidgetItem:
@@ -141,13 +165,27 @@ class DiagnosisPanel(QtWidgets.QWidget):
             [f"{c.code}  {c.description}", f"{c.probability:.2f}", threshold, _decision(c), _in_record(c)]
         )
         item.setData(0, TARGET_ROLE, (task, c.code))
-        item.setToolTip(0, f"{task} task; probability averaged over {len(c.window_probabilities)} window(s)")
+        windows = len(c.window_probabilities)
+        where = f"{task} task; probability averaged over {windows} window(s)"
+        item.setToolTip(0, f"{c.code}: {c.description}\n{where}")
         for k in (1, 2):
             item.setTextAlignment(k, QtCore.Qt.AlignmentFlag.AlignRight)
         if c.decision:
             for k in range(len(COLUMNS)):
                 item.setFont(k, bold)
         return item
+
+    def keep_rows(self, window_height: int) -> None:
+        """Keep ``rows_shown`` findings rows in view in a window this tall (the main window
+        calls this as it resizes)."""
+        self._rows = rows_shown(window_height)
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """The table's minimum height: its header and ``_rows`` rows, as the rows are drawn."""
+        row = max(self.tree.sizeHintForRow(0), self.tree.fontMetrics().height() + 6)
+        frame = 2 * self.tree.frameWidth()
+        self.tree.setMinimumHeight(self.tree.header().sizeHint().height() + self._rows * row + frame)
 
     def items(self) -> list[QtWidgets.QTreeWidgetItem]:
         """Every row, top level first then its children (in display order)."""

@@ -387,6 +387,10 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
             "Sample recordings: PTB-XL (Wagner et al. 2020, CC BY 4.0).",
         )
 
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        self.ai.panel.diagnosis.keep_rows(event.size().height())  # findings stay in view
+        super().resizeEvent(event)
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.cancel_tasks()
         self.settings.set_value("window/geometry", self.saveGeometry())
