@@ -1,11 +1,17 @@
 """Geometry at the screen sizes clinicians use (issue 25): the findings stay in view, every column
-without a horizontal scrollbar, nothing drawn over them."""
+without a horizontal scrollbar, nothing drawn over them; at device pixel ratio 1 and 2."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
 
 from PySide6 import QtCore, QtWidgets
 
 from ecgviewer.gui.diagnosis import COLUMNS, rows_shown
+from tests.conftest import REPO
 from tests.helpers import analysed
 
 SIZES = ((1920, 1080, 5), (1366, 768, 3))  # window size, findings rows that must show
@@ -20,34 +26,69 @@ def _rows(tree: QtWidgets.QTreeWidget) -> list[QtWidgets.QTreeWidgetItem]:
     return out
 
 
+def check_findings(w, rows: int) -> None:
+    """The window's findings table shows ``rows`` rows whole, every column, in view in its dock."""
+    d = w.ai.panel.diagnosis
+    tree, scroll = d.tree, w.ai_dock.widget()
+    assert isinstance(scroll, QtWidgets.QScrollArea)
+    assert rows_shown(w.height()) == rows
+    view = tree.viewport().rect()
+    assert not tree.horizontalScrollBar().isVisible()
+    header = tree.header()
+    for k in range(len(COLUMNS)):  # every column whole inside the table
+        left = header.sectionViewportPosition(k)
+        assert left >= 0 and left + header.sectionSize(k) <= view.width(), COLUMNS[k]
+    drawn = _rows(tree)
+    assert len(drawn) >= rows
+    for item in drawn[:rows]:  # the top findings fully drawn, not scrolled away
+        assert view.contains(tree.visualItemRect(item)), item.text(0)
+    # the table itself in view in the dock, not below its fold, and nothing drawn over it
+    bottom = tree.mapTo(scroll.viewport(), QtCore.QPoint(0, tree.height())).y()
+    assert scroll.verticalScrollBar().value() == 0 and bottom <= scroll.viewport().height()
+    assert d.record_labels.geometry().top() > tree.geometry().bottom()
+    if any(i.text(3) == "positive" for i in drawn):  # positive findings open the table
+        assert drawn[0].text(3) == "positive" or drawn[0].childCount()
+
+
 def test_findings_table_shows_its_top_rows_and_every_column(qtbot, ai_window, sample) -> None:
     w = ai_window
     analysed(qtbot, w, lambda: w.open_file(sample))
-    d = w.ai.panel.diagnosis
-    tree = d.tree
-    scroll = w.ai_dock.widget()
-    assert isinstance(scroll, QtWidgets.QScrollArea)
     for width, height, rows in SIZES:
         w.resize(width, height)
         qtbot.waitUntil(lambda h=height: w.height() == h, timeout=5000)
         QtWidgets.QApplication.processEvents()
-        assert rows_shown(w.height()) == rows
-        view = tree.viewport().rect()
-        assert not tree.horizontalScrollBar().isVisible()
-        header = tree.header()
-        for k in range(len(COLUMNS)):  # every column whole inside the table
-            left = header.sectionViewportPosition(k)
-            assert left >= 0 and left + header.sectionSize(k) <= view.width(), (width, COLUMNS[k])
-        drawn = _rows(tree)
-        assert len(drawn) >= rows
-        for item in drawn[:rows]:  # the top findings fully drawn, not scrolled away
-            assert view.contains(tree.visualItemRect(item)), (width, item.text(0))
-        # and the table itself in view in the dock, not below its fold, nothing drawn over it
-        bottom = tree.mapTo(scroll.viewport(), QtCore.QPoint(0, tree.height())).y()
-        assert scroll.verticalScrollBar().value() == 0 and bottom <= scroll.viewport().height(), width
-        below = d.record_labels.geometry()
-        assert below.top() > tree.geometry().bottom(), width
-        # positive findings first: the first row is a positive decision when there is one
-        positive = [i for i in drawn if i.text(3) == "positive"]
-        if positive:
-            assert drawn[0].text(3) == "positive" or drawn[0].childCount(), width
+        check_findings(w, rows)
+
+
+def test_findings_table_at_device_pixel_ratio_2(sample, tmp_path) -> None:
+    """The same checks in a process whose screen has device pixel ratio 2 (QT_SCALE_FACTOR)."""
+    script = textwrap.dedent("""
+        import sys
+        from PySide6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        from ecgviewer.gui.main_window import MainWindow
+        from ecgviewer.gui.settings import Settings
+        from tests.gui.test_layout import SIZES, check_findings
+        w = MainWindow(Settings(QtCore.QSettings(sys.argv[2], QtCore.QSettings.Format.IniFormat)))
+        w.show()
+        done = []
+        def check(_result):
+            try:
+                for width, height, rows in SIZES:
+                    w.resize(width, height)
+                    for _ in range(5):
+                        app.processEvents()
+                    check_findings(w, rows)
+                done.append(w.devicePixelRatio())
+            finally:
+                app.quit()
+        w.ai.resultShown.connect(check)
+        w.ai.modelReady.connect(lambda: w.open_file(__import__("pathlib").Path(sys.argv[1])))
+        QtCore.QTimer.singleShot(170000, app.quit)
+        app.exec()
+        print("checked at device pixel ratio", done[0] if done else None, flush=True)
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"}
+    r = subprocess.run([sys.executable, "-c", script, str(sample), str(tmp_path / "s.ini")],
+                       capture_output=True, text=True, timeout=240, env=env, cwd=REPO)  # fmt: skip
+    assert "checked at device pixel ratio 2.0" in r.stdout, r.stdout + r.stderr[-3000:]
