@@ -23,7 +23,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.gui.attention_view import AttentionPanel
 from ecgviewer.gui.diagnosis import DiagnosisPanel, ModelCardDialog
 from ecgviewer.gui.explain_view import ExplainPanel, Selection
-from ecgviewer.gui.overlay import BeatShading
+from ecgviewer.gui.overlay import BAND_MM, BeatShading
 from ecgviewer.gui.paper import HoverInfo, PaperView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.ml.placement import BeatScores, beat_scores, token_times
@@ -343,6 +343,7 @@ class AnalysisController(QtCore.QObject):
                 r.analysis.tokens, maps, None, r.offset_s, False, self.panel.attention.selection_label()
             )
         self.shading.opacity = e.current_opacity()
+        self.shading.band_mm = BAND_MM if e.current_style() == "band" else None
         self.shading.set_scores(scores)
         e.legend.set_scores(scores, e.current_opacity())
 

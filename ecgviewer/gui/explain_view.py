@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 METHOD_NAMES = {"ig": "Integrated Gradients", "occlusion": "Occlusion", "gxi": "Gradient \u00d7 input"}
 SHADES = {"attribution": "Attribution", "attention": "Attention (Attention tab)", "none": "None"}
+# how the beats are shaded: a band along each lead keeps the trace on clean paper (the default);
+# the fill behind the whole beat is the stronger view
+STYLES = {"band": "Band along the lead", "fill": "Fill behind the beat"}
 NODE_ROLE = QtCore.Qt.ItemDataRole.UserRole
 
 
@@ -59,6 +62,14 @@ class ExplainPanel(QtWidgets.QWidget):
         self.shade = QtWidgets.QComboBox()
         for key, name in SHADES.items():
             self.shade.addItem(name, key)
+        self.style_box = QtWidgets.QComboBox()
+        for key, name in STYLES.items():
+            self.style_box.addItem(name, key)
+        self.style_box.setToolTip(
+            "Band: a strip along each lead in the beat's colour, the trace on clean paper; "
+            "fill: the colour behind the whole beat"
+        )
+        self.shade.setToolTip("What the paper's beat shading shows")
         self.opacity = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, minimum=0, maximum=100, value=60)
         self.opacity.setToolTip("Opacity of the shading at the largest score")
         self.caption = QtWidgets.QLabel("")
@@ -97,6 +108,7 @@ class ExplainPanel(QtWidgets.QWidget):
         shade.addWidget(QtWidgets.QLabel("opacity"))
         shade.addWidget(self.opacity, 1)
         form.addRow("Shade beats", shade)
+        form.addRow("Shading", self.style_box)
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.checks_button)
         buttons.addWidget(self.export_button)
@@ -121,6 +133,7 @@ class ExplainPanel(QtWidgets.QWidget):
         self.steps.editingFinished.connect(self._steps_changed)
         self.shade.activated.connect(lambda _i: self.shadeChanged.emit())
         self.opacity.valueChanged.connect(lambda _v: self.shadeChanged.emit())
+        self.style_box.activated.connect(lambda _i: self.shadeChanged.emit())
         self.checks_button.clicked.connect(self.checksRequested)
         self.export_button.clicked.connect(self.exportRequested)
         self.scores: BeatScores | None = None
@@ -146,6 +159,9 @@ class ExplainPanel(QtWidgets.QWidget):
 
     def current_shade(self) -> str:
         return str(self.shade.currentData())
+
+    def current_style(self) -> str:
+        return str(self.style_box.currentData())
 
     def current_opacity(self) -> float:
         return self.opacity.value() / 100

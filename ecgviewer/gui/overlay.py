@@ -19,7 +19,8 @@ from ecgviewer.ml.placement import BeatScores
 from ecgviewer.render.layout import Page
 from ecgviewer.render.painting import colours, panel_fills, row_image
 
-STRIP_MM = 2.0  # height of the per-sample strip at the bottom of a lead's band
+STRIP_MM = 2.0  # height of the per-sample strip at the edge of a lead's band
+BAND_MM = 4.0  # the default shading: a band this tall at that edge, leaving the trace on clean paper
 HIGHLIGHT = "#ff9f1c"
 
 
@@ -31,6 +32,7 @@ class BeatShading(pg.GraphicsObject):
         self.setZValue(-10)  # above the grid, under the traces
         self.scores: BeatScores | None = None
         self.opacity = 0.6
+        self.band_mm: float | None = BAND_MM  # None: each beat's fill covers the lead's whole band
         self._page: Page | None = None
         self._rect = QtCore.QRectF()
         self._fills: list[tuple[QtCore.QRectF, QtGui.QColor]] = []
@@ -78,9 +80,14 @@ class BeatShading(pg.GraphicsObject):
                 continue
             mine, fills = panel_fills(page, p, s, self.opacity)
             for k, rect, colour in fills:
-                self._fills.append((rect, colour))
+                shaded = (
+                    rect
+                    if self.band_mm is None
+                    else QtCore.QRectF(rect.x(), rect.y(), rect.width(), self.band_mm)
+                )
+                self._fills.append((shaded, colour))
                 if k == self._beat:
-                    self._outlines.append((rect, 3.0))
+                    self._outlines.append((rect, 3.0))  # the chosen beat: its whole band
             if s.samples is not None and mine.size:
                 self._strips.append(self._strip(p, page, mine, band[0]))
         self.update()

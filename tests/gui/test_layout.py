@@ -92,3 +92,19 @@ def test_findings_table_at_device_pixel_ratio_2(sample, tmp_path) -> None:
     r = subprocess.run([sys.executable, "-c", script, str(sample), str(tmp_path / "s.ini")],
                        capture_output=True, text=True, timeout=240, env=env, cwd=REPO)  # fmt: skip
     assert "checked at device pixel ratio 2.0" in r.stdout, r.stdout + r.stderr[-3000:]
+
+
+def test_beat_shading_is_a_band_by_default_and_a_fill_one_setting_away(qtbot, ai_window, sample) -> None:
+    """The default shading leaves the trace on clean paper (a band along each lead); the fill
+    behind the whole beat is the other choice of the Shading box."""
+    from ecgviewer.gui.overlay import BAND_MM
+
+    w = ai_window
+    analysed(qtbot, w, lambda: w.open_file(sample))
+    e, shading = w.ai.panel.explain, w.ai.shading
+    assert e.current_style() == "band" and shading._fills
+    assert {round(rect.height(), 6) for rect, _ in shading._fills} == {BAND_MM}
+    e.style_box.setCurrentIndex(e.style_box.findData("fill"))
+    e.style_box.activated.emit(e.style_box.currentIndex())
+    pitch = w.paper.page.row_pitch
+    assert {round(rect.height(), 6) for rect, _ in shading._fills} == {round(pitch, 6)}
