@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 METHOD_NAMES = {"ig": "Integrated Gradients", "occlusion": "Occlusion", "gxi": "Gradient \u00d7 input"}
 SHADES = {"attribution": "Attribution", "attention": "Attention (Attention tab)", "none": "None"}
+BAR_AXES_PX = 56  # the lead chart's bottom axis with its label, and the view's margins
 # how the beats are shaded: a band along each lead keeps the trace on clean paper (the default);
 # the fill behind the whole beat is the stronger view
 STYLES = {"band": "Band along the lead", "fill": "Fill behind the beat"}
@@ -79,7 +80,9 @@ class ExplainPanel(QtWidgets.QWidget):
         self.bars = pg.PlotWidget()
         self.bars.setMenuEnabled(False)
         self.bars.setMouseEnabled(False, False)
-        self.bars.setMinimumHeight(120)
+        # the twelve lead names on the chart's axis each get a line of text: never drawn over each other
+        line = self.bars.fontMetrics().height() + 2
+        self.bars.setMinimumHeight(len(contract.LEADS) * line + BAR_AXES_PX)
         self.bars.setBackground(self.palette().color(self.backgroundRole()))
         self.bars.getPlotItem().setLabel("bottom", "lead score (sum of its beats)")
         self.bars.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)

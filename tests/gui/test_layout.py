@@ -108,3 +108,19 @@ def test_beat_shading_is_a_band_by_default_and_a_fill_one_setting_away(qtbot, ai
     e.style_box.activated.emit(e.style_box.currentIndex())
     pitch = w.paper.page.row_pitch
     assert {round(rect.height(), 6) for rect, _ in shading._fills} == {round(pitch, 6)}
+
+
+def test_lead_chart_labels_never_overlap(qtbot, ai_window, sample) -> None:
+    """At both sizes the lead bar chart gives each of its twelve names a line of text."""
+    w = ai_window
+    analysed(qtbot, w, lambda: w.open_file(sample))
+    bars = w.ai.panel.explain.bars
+    for width, height, _ in SIZES:
+        w.resize(width, height)
+        qtbot.waitUntil(lambda h=height: w.height() == h, timeout=5000)
+        QtWidgets.QApplication.processEvents()
+        vb = bars.getPlotItem().getViewBox()
+        step = abs(
+            vb.mapViewToDevice(QtCore.QPointF(0, 1)).y() - vb.mapViewToDevice(QtCore.QPointF(0, 0)).y()
+        )
+        assert step >= bars.fontMetrics().height(), (width, step)
