@@ -71,7 +71,8 @@ def run(out: Path | None = None, say: Callable[[str], None] = print) -> None:
         _require(bool(np.isfinite(e.beats).all() and np.abs(e.leads).sum() > 0), "attributions are finite")
         maps = result.attention
         _require(maps is not None and bool(np.isfinite(maps.rollout).all()), "attention maps are finite")
-        info["detail"] = f"{top.code} p = {top.probability:.2f}; {e.method_name} {e.n_steps} steps; attention"
+        steps = f" {e.n_steps} steps" if e.n_steps is not None else ""
+        info["detail"] = f"{top.code} p = {top.probability:.2f}; {e.method_name}{steps}; attention"
     with _step("measure", say) as info:
         from ecgviewer.measure.delineate import Delineator
 

@@ -68,7 +68,7 @@ def test_findings_table_at_device_pixel_ratio_2(sample, tmp_path) -> None:
         app = QtWidgets.QApplication([])
         from ecgviewer.gui.main_window import MainWindow
         from ecgviewer.gui.settings import Settings
-        from tests.gui.test_layout import SIZES, check_findings
+        from tests.gui.test_screen_geometry import SIZES, check_findings
         w = MainWindow(Settings(QtCore.QSettings(sys.argv[2], QtCore.QSettings.Format.IniFormat)))
         w.show()
         done = []
