@@ -42,6 +42,15 @@ class Selection:
     time: float | None = None  # seconds on the shown recording (a beat's R peak)
 
 
+def _combo(items: dict[str, str], tip: str) -> QtWidgets.QComboBox:
+    """A choice box of ``items`` (key -> shown name; the key is the item's data) with its tooltip."""
+    box = QtWidgets.QComboBox()
+    for key, name in items.items():
+        box.addItem(name, key)
+    box.setToolTip(tip)
+    return box
+
+
 class ExplainPanel(QtWidgets.QWidget):
     requestChanged = QtCore.Signal()  # method or steps changed: analyse again
     shadeChanged = QtCore.Signal()  # what the paper shades, or its opacity
@@ -51,26 +60,19 @@ class ExplainPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.method = QtWidgets.QComboBox()
-        for key, name in METHOD_NAMES.items():
-            self.method.addItem(name, key)
-        self.method.setToolTip(
+        self.method = _combo(
+            METHOD_NAMES,
             "Integrated Gradients: per sample, sums to the logit change; occlusion: the logit drop when a "
-            "beat, lead or territory is replaced by the reference; gradient \u00d7 input: fast, first order"
+            "beat, lead or territory is replaced by the reference; gradient \u00d7 input: fast, first order",
         )
         self.steps = QtWidgets.QSpinBox(minimum=4, maximum=256, value=32, singleStep=8)
         self.steps.setToolTip("Integrated Gradients: steps of the path integral from the baseline")
-        self.shade = QtWidgets.QComboBox()
-        for key, name in SHADES.items():
-            self.shade.addItem(name, key)
-        self.style_box = QtWidgets.QComboBox()
-        for key, name in STYLES.items():
-            self.style_box.addItem(name, key)
-        self.style_box.setToolTip(
+        self.shade = _combo(SHADES, "What the paper's beat shading shows")
+        self.style_box = _combo(
+            STYLES,
             "Band: a strip along each lead in the beat's colour, the trace on clean paper; "
-            "fill: the colour behind the whole beat"
+            "fill: the colour behind the whole beat",
         )
-        self.shade.setToolTip("What the paper's beat shading shows")
         self.opacity = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, minimum=0, maximum=100, value=60)
         self.opacity.setToolTip("Opacity of the shading at the largest score")
         self.caption = QtWidgets.QLabel("")
