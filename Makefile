@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench train lint format clean fuzz package
+.PHONY: install run test bench train lint format clean fuzz package screenshots
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ package: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[package]'
 	$(VENV)/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller packaging/ecgviewer.spec
 	QT_QPA_PLATFORM=offscreen $(BUNDLE_CLI) self-test
+
+# PNGs of the main window states at 1366x768 and 1920x1080, device pixel ratio 1 and 2, and a
+# report page (tests/screenshots.py): look at them before a screen change is called done.
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) tests/screenshots.py --out build/screenshots
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/run.py

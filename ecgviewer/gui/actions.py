@@ -66,6 +66,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("&File", "&Quit", lambda w: w.close, Keys.Quit, separator=True),
     Command("&View", "True scale (zoom 1)", lambda w: w.paper.true_scale, "Ctrl+0"),
     Command("&View", "Fit page", lambda w: w.paper.fit_page, "Ctrl+9"),
+    Command("&View", "Automatic scale", lambda w: w.paper.auto_scale, "Ctrl+8",
+            tip="True scale when the page fits the window, else the whole page fitted to it (the start)"),
+    Command("&View", "&Median beats", lambda w: w.show_median, "M", checkable=True, name="median_action",
+            tip="The median beat of each lead at 50 mm/s in the paper's place, with draggable fiducials"),
     Command("&View", "Zoom in", _zoom(ZOOM_STEP), Keys.ZoomIn),
     Command("&View", "Zoom out", _zoom(1 / ZOOM_STEP), Keys.ZoomOut),
     Command("&View", "Dark paper", lambda w: w.set_dark, "Ctrl+D", checkable=True, name="dark_action",
@@ -96,14 +100,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("&Help", "&About ecgviewer", lambda w: w.show_about),
 )  # fmt: skip
 MENUS = ("&File", "&View", "&Navigate", "&Tools", "&Help")
-# The docks the View menu shows and hides, in order: (window attribute, shortcut, tip).
-DOCKS = (
-    ("browser_dock", None, ""),
-    ("info_dock", None, ""),
-    ("median_dock", "M", "The median beat of each lead at true scale, with draggable fiducials"),
-    ("measure_dock", None, ""),
-    ("ai_dock", None, ""),
-)
+DOCKS = ("browser_dock", "info_dock", "measure_dock", "ai_dock")  # shown and hidden in the View menu
 
 
 def _hz(v: float | None) -> str:
@@ -158,15 +155,8 @@ def build(w: MainWindow) -> None:
             setattr(w, c.name, act)
     w.preferences_action.setMenuRole(QtGui.QAction.MenuRole.PreferencesRole)  # macOS: app menu
     menus["&View"].addSeparator()
-    for attr, shortcut, tip in DOCKS:
-        act = getattr(w, attr).toggleViewAction()
-        if shortcut:
-            act.setShortcut(QtGui.QKeySequence(shortcut))
-            w.addAction(act)
-        if tip:
-            act.setStatusTip(tip)
-        menus["&View"].addAction(act)
-    w.median_action = w.median_dock.toggleViewAction()
+    for attr in DOCKS:
+        menus["&View"].addAction(getattr(w, attr).toggleViewAction())
 
     tb = w.addToolBar("Paper")
     tb.setObjectName("paper-toolbar")

@@ -17,12 +17,10 @@ from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
 from ecgviewer.gui.files import FileCommands
 from ecgviewer.gui.measure_panel import MeasureController
-from ecgviewer.gui.median_view import HEADER_MM, median_layout
 from ecgviewer.gui.overview import Overview
 from ecgviewer.gui.paper import HoverInfo, PaperView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.tasks import TaskRunner
-from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.recording import Recording
 from ecgviewer.render.options import THEMES, ViewOptions
 from ecgviewer.summary import summary_lines
@@ -72,6 +70,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.combos: dict[str, QtWidgets.QComboBox] = {}
         self.save_notes: QtWidgets.QMessageBox | None = None  # what the last Save as could not keep
         self.preferences: PreferencesDialog | None = None  # made when first asked for, then reused
+        self._docks_sized = False
 
         px = self.settings.px_per_mm() or screen_px_per_mm(self)
         self.paper = PaperView(px_per_mm=px)
@@ -83,14 +82,12 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background:#fff3c4;color:#402800;padding:4px;")
         self.banner.hide()
-        central = QtWidgets.QWidget()
-        box = QtWidgets.QVBoxLayout(central)
+        self.sheet = QtWidgets.QWidget()  # the paper and, for long recordings, its overview strip
+        box = QtWidgets.QVBoxLayout(self.sheet)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
-        box.addWidget(self.banner)
         box.addWidget(self.paper, 1)
         box.addWidget(self.overview)
-        self.setCentralWidget(central)
         self.calipers = Calipers(self.paper)
         self.annotation_layer = AnnotationLayer(self.paper)
 
@@ -110,15 +107,24 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.measure_dock = self._dock(
             "Measurements", self.measure.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
         )
-        self.median_dock = self._dock(
-            "Median beats", self.measure.median, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
-        )
-        self.median_dock.hide()
-        self.median_dock.visibilityChanged.connect(self._size_median_dock)
+        # The median beats take the paper's place (a tab) rather than a dock: each gets the
+        # central area, so both keep their true-scale page on a 1920x1080 screen.
+        self.views = QtWidgets.QTabWidget(documentMode=True)
+        self.views.addTab(self.sheet, "Paper")
+        self.views.addTab(self.measure.median, "Median beats")
+        self.views.setTabToolTip(1, "The median beat of each lead at 50 mm/s, with draggable fiducials (M)")
+        central = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(central)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.banner)
+        box.addWidget(self.views, 1)
+        self.setCentralWidget(central)
         self.ai.resultShown.connect(self.measure.set_ai_result)
 
         self._build_status_bar()
         actions.build(self)
+        self.views.currentChanged.connect(self._view_changed)
         self.ai_action.setChecked(str(self.settings.value("ai/enabled", "true")).lower() != "false")
         self.measure_action.setChecked(str(self.settings.value("measure/enabled", "true")).lower() != "false")
         self._sync_controls()
@@ -157,14 +163,22 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _size_median_dock(self, visible: bool) -> None:
-        """Give the median beats the height of their two-row grid at true scale when they appear
-        (wide windows show all 12 so; narrower ones fall back to a grid that pans)."""
-        if visible:
-            page = median_layout(self.paper.options, STANDARD_LEADS, "2x6")
-            rows = (page.height + HEADER_MM + 4.0) * self.paper.px_per_mm
-            height = int(min(rows + 70, 0.6 * self.height()))
-            self.resizeDocks([self.median_dock], [height], QtCore.Qt.Orientation.Vertical)
+    def _size_right_docks(self) -> None:
+        """Two thirds of the right column to the findings and their explanation, the rest to the
+        measurements (whose table is a fixed ten lines and scrolls in its dock)."""
+        docks = [d for d in (self.ai_dock, self.measure_dock) if d.isVisible()]
+        if len(docks) == 2:
+            height = sum(d.height() for d in docks)
+            self.resizeDocks(
+                docks, [2 * height // 3, height - 2 * height // 3], QtCore.Qt.Orientation.Vertical
+            )
+
+    def show_median(self, on: bool) -> None:
+        """The median beats in the paper's place, or the paper again."""
+        self.views.setCurrentIndex(1 if on and self.views.isTabEnabled(1) else 0)
+
+    def _view_changed(self, index: int) -> None:
+        self.median_action.setChecked(index == 1)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -323,8 +337,10 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         """Turn the measurements on (loading the delineator in the background the first time) or off."""
         self.settings.set_value("measure/enabled", "true" if on else "false")
         self.measure_dock.setVisible(on)
+        self.views.setTabEnabled(1, on)
+        self.median_action.setEnabled(on)
         if not on:
-            self.median_dock.hide()
+            self.show_median(False)
         self.measure.set_enabled(on)
 
     # -- status ----------------------------------------------------------------------------------
@@ -332,6 +348,8 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         rec, o = self.recording, self.paper.options
         zoom = self.paper.zoom
         scale = "true scale" if abs(zoom - 1) < 1e-3 else f"zoom \u00d7{zoom:.2f}"
+        if self.paper.fitted:
+            scale += ": page fitted to the window, Ctrl+0 for true scale"
         self.scale_label.setText(f"{o.scale_label()} ({scale})")
         if rec is None:
             self.record_label.setText("")
@@ -386,6 +404,12 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
             f"<b>ecgviewer {__version__}</b><br>12-lead ECG viewer, {NOTICE_INLINE}.<br>"
             "Sample recordings: PTB-XL (Wagner et al. 2020, CC BY 4.0).",
         )
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._docks_sized:  # once, when the docks first have heights
+            self._docks_sized = True
+            QtCore.QTimer.singleShot(0, self._size_right_docks)
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         self.ai.panel.diagnosis.keep_rows(event.size().height())  # findings stay in view

@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtWidgets
 from ecgviewer import NOTICE_INLINE
 from ecgviewer.gui.analysis import SPAN_DELAY_MS, Runner, after_first_paint, page_inside
 from ecgviewer.gui.explain_view import METHOD_NAMES
-from ecgviewer.gui.median_view import MedianPanel, median_scores
+from ecgviewer.gui.median_view import MedianPanel, Rhythm, median_scores, rhythm_lead
 from ecgviewer.gui.paper import PaperView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.workers import Task
@@ -27,6 +27,7 @@ from ecgviewer.measure.median_attribution import median_attribution
 from ecgviewer.measurements import FIDUCIAL_NAMES, FIDUCIALS, MEASUREMENTS
 from ecgviewer.ml.placement import token_times
 from ecgviewer.recording import DeviceReport, Recording
+from ecgviewer.render.traces import TraceSource
 
 if TYPE_CHECKING:
     from ecgviewer.measure.delineate import Delineator
@@ -36,6 +37,7 @@ ROWS = tuple((key, q.label) for key, q in MEASUREMENTS.items())
 COLUMNS = ("Measurement", "Value", "Unit", "Device", "Note")  # the device's value beside ours
 DEVICE_COLUMN, NOTE_COLUMN = COLUMNS.index("Device"), COLUMNS.index("Note")
 NOTICE = f"Automatic measurements on the median beat: check them there ({NOTICE_INLINE})."
+STRIP_MAX_S = 60.0  # the rhythm strip shows at most this much of the measured span
 SPAN_MATCH_S = 0.05  # an analysis and a measurement of spans this close cover the same beats
 
 
@@ -74,15 +76,19 @@ class MeasurePanel(QtWidgets.QWidget):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()  # the columns follow their text; the note takes the rest
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(NOTE_COLUMN, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.table.horizontalHeaderItem(DEVICE_COLUMN).setToolTip(
             "What the acquiring device measured, as stored in the file (not recomputed)"
         )
         for r in range(len(ROWS)):
             for c in range(len(COLUMNS)):
                 self.table.setItem(r, c, QtWidgets.QTableWidgetItem(""))
+        # one line of text per row, and no taller than its rows: the dock's room goes to the findings
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         rows = self.table.verticalHeader().defaultSectionSize() * len(ROWS)
-        self.table.setMinimumHeight(rows + self.table.horizontalHeader().sizeHint().height() + 4)
+        self.table.setFixedHeight(rows + self.table.horizontalHeader().sizeHint().height() + 4)
         self.notes = QtWidgets.QLabel("")
         self.notes.setWordWrap(True)
         self.notes.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -100,9 +106,10 @@ class MeasurePanel(QtWidgets.QWidget):
         box.addWidget(self.notice)
         box.addWidget(self.status)
         box.addLayout(row)
-        box.addWidget(self.table, 1)
+        box.addWidget(self.table)
         box.addWidget(QtWidgets.QLabel("<b>Notes</b>"))
         box.addWidget(self.notes)
+        box.addStretch(1)
         self.set_device(None)
 
     def current_formula(self) -> str:
@@ -153,7 +160,6 @@ class MeasurePanel(QtWidgets.QWidget):
                 font.setItalic(edited)
                 font.setBold(edited and c in (1, NOTE_COLUMN))
                 item.setFont(font)
-        self.table.resizeColumnsToContents()
         self.reset_button.setEnabled(bool(m is not None and m.edited))
         self.notes.setText("\n".join(f"\u2022 {line}" for line in self._notes()))
 
@@ -196,6 +202,8 @@ class MeasureController(QtCore.QObject):
         self.measurements: Measurements | None = None  # with the user's edits
         self.ai_result: Result | None = None
         self.span: tuple[float, float] | None = None  # seconds of the recording measured
+        self.rhythm: Rhythm | None = None  # the strip under the median beats
+        self._rhythm_key: tuple | None = None  # the paper's options it was drawn for
         self._load_state = "idle"  # idle, pending (waiting for the first paint), loading
         self._pending: Task | None = None  # the measuring task whose result is awaited
         self._span_timer = QtCore.QTimer(self, singleShot=True, interval=SPAN_DELAY_MS)
@@ -306,6 +314,8 @@ class MeasureController(QtCore.QObject):
 
     def _page_refreshed(self) -> None:
         self.median.view.set_view(self.paper.options, self.paper.px_per_mm)
+        if self.measurements is not None and self._strip_key() != self._rhythm_key:
+            self._refresh()  # another rhythm lead, speed or display filter for the strip
         span, rec = self.span, self.recording
         if span is None or rec is None or span == (0.0, rec.duration):
             return
@@ -341,7 +351,27 @@ class MeasureController(QtCore.QObject):
 
     def _refresh(self) -> None:
         self.panel.set_measurements(self.measurements, self.auto)
-        self.median.view.set_measurements(self.measurements)
+        self.median.view.set_measurements(self.measurements, self._rhythm())
+
+    def _rhythm(self) -> Rhythm | None:
+        """The paper's rhythm lead over the measured span, display-filtered as on the paper (the
+        same object while neither changes, so an edit only moves the calipers)."""
+        rec, m, o = self.recording, self.measurements, self.paper.options
+        if rec is None or m is None:
+            self.rhythm, self._rhythm_key = None, None
+        elif (key := self._strip_key()) != self._rhythm_key:
+            lead = rhythm_lead(o)
+            self.rhythm, self._rhythm_key = None, key
+            if lead in rec.leads:
+                s0 = max(0, round(m.span_s[0] * rec.fs))
+                s1 = min(rec.n_samples, round(min(m.span_s[1], m.span_s[0] + STRIP_MAX_S) * rec.fs))
+                mv = TraceSource(rec).window(o.filter, s0, s1)[rec.index(lead)]
+                self.rhythm = Rhythm(lead, s0 / rec.fs, rec.fs, mv)
+        return self.rhythm
+
+    def _strip_key(self) -> tuple:
+        o, m = self.paper.options, self.measurements
+        return (id(self.recording), m.span_s if m is not None else None, o.rhythm, o.filter, o.speed)
 
     def _status(self, text: str) -> None:
         self.panel.set_status(text)

@@ -1,21 +1,23 @@
-"""The 12 median beats on ECG paper at true scale, with the measurement's fiducials as calipers.
+"""The 12 median beats as clinicians read them: a 3x4 grid at 50 mm/s with a rhythm strip, on
+calibrated paper, with the measurement's fiducials as calipers.
 
-One scene unit is one paper millimetre, as on ``PaperView``, at the paper's speed, gain, lead
-order and screen calibration, and never zoomed: intervals are read off the beats the way a
-reader reads them on a printed median-beat report. The grid follows the paper's (6x2 when the
-paper is 6x2 or 12x1, else 3x4) when it fits the view, else the first of 2x6, 1x12, 3x4, 6x2 that
-fits (a bottom dock is wide and short); each panel holds one lead's median beat, -500..+700 ms
-around R. The global fiducials are vertical lines through every column, named once in a band
-above the first row; the user drags them to correct the automatic ones; each lead's own
-fiducials are short ticks on its beat. Attributions of the model
-(averaged over the beats in the median) are drawn with the beat shading of the paper. When the
-file carries the acquiring device's median beats, they are drawn under ours in another colour,
-shifted to match ours (``measure.device_median``).
+One scene unit is one paper millimetre, as on ``PaperView``. The beats are drawn at
+``MEDIAN_SPEED`` (the speed of median-complex pages, twice the paper's usual 25 mm/s, so that
+intervals read off finely) and the paper's gain, in the paper's 3x4 lead order; each panel holds
+one lead's median beat, ``BEAT_S`` around R, clipped to its box like a cart's printout. Under them,
+a rhythm strip of the paper's rhythm lead over the measured span at the paper's speed marks which
+beats went into the median. The page is at true scale when it fits the view, else fitted to it,
+and the footer says which. The global fiducials are vertical lines through the three rows of
+beats, named once in a band above them (one level per wave, so no two names overlap); the user
+drags them to correct the automatic ones; each lead's own fiducials are short ticks on its beat.
+Attributions of the model (averaged over the beats in the median) are drawn with the beat shading
+of the paper. When the file carries the acquiring device's median beats, they are drawn under
+ours in another colour, shifted to match ours (``measure.device_median``).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -33,48 +35,57 @@ from ecgviewer.measurements import FIDUCIAL_NAMES, FIDUCIALS
 from ecgviewer.ml import contract
 from ecgviewer.ml.placement import BeatScores
 from ecgviewer.recording import MedianBeats
-from ecgviewer.render.layout import BEAT_GRIDS, Page, page_layout
+from ecgviewer.render.layout import Page, page_layout, pulse_polyline
 from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions
 
 BEAT_S = (-B.PRE_MS / 1000, B.POST_MS / 1000)  # the median-beat window around R, seconds
+MEDIAN_SPEED = 50.0  # mm/s
+BEAT_ROWS, COLUMNS = 3, 4
 TICK_MM = 1.5  # half-height of a lead's own fiducial tick
-NAME_MM = 3.2  # height of one level of the fiducial names' band above the first row
+NAME_MM = 3.2  # the fiducial names' font, as a share of a paper millimetre's height (x0.8)
 # Each wave's names sit on their own level, the onset's left of its line and the offset's right
 # of it, so that no two names overlap however close the lines are.
 NAME_LEVEL = {"p": 2, "qrs": 1, "t": 0}
-HEADER_MM = NAME_MM * len(NAME_LEVEL) + 1.0
-FALLBACK_GRIDS = ("2x6", "1x12", "3x4", "6x2")
 DEVICE_INK = "#d2691e"  # the device's median beat: apart from the ink, the grid and the calipers
+PAD_MM = 2.0  # desk around the sheet
 
 
-def paper_grid(options: ViewOptions) -> str:
-    return "6x2" if options.layout in ("6x2", "12x1") else "3x4"
+@dataclass(frozen=True)
+class Rhythm:
+    """One lead of the measured span, display-filtered, for the strip under the median beats."""
+
+    lead: str
+    t0: float  # s in the recording of mv[0]
+    fs: float
+    mv: np.ndarray
 
 
-def median_layout(options: ViewOptions, leads: tuple[str, ...], grid: str | None = None) -> Page:
-    """One median beat per lead in ``grid`` (rows x columns; default the paper's): each panel
-    spans ``BEAT_S`` (seconds from R) at the paper's speed, gain and lead order."""
-    grid = grid or paper_grid(options)
-    columns = int(grid.split("x")[1])
-    width = (BEAT_S[1] - BEAT_S[0]) * options.speed
+def rhythm_lead(options: ViewOptions) -> str:
+    """The paper's (first) rhythm lead, II by default."""
+    return options.rhythm[0] if options.rhythm else "II"
+
+
+def median_layout(options: ViewOptions, leads: tuple[str, ...], rhythm: str | None = None) -> Page:
+    """One median beat per lead in the paper's 3x4 order at ``MEDIAN_SPEED`` and the paper's gain,
+    each panel spanning ``BEAT_S`` (seconds from R); with ``rhythm``, a strip of that lead across
+    the page under them (its seconds are the caller's)."""
+    beat = (BEAT_S[1] - BEAT_S[0]) * MEDIAN_SPEED
     page = page_layout(
-        grid, leads, speed=options.speed, gain=options.gain, order=options.order, trace_width=columns * width
+        "3x4+1" if rhythm else "3x4",
+        leads,
+        speed=MEDIAN_SPEED,
+        gain=options.gain,
+        order=options.order,
+        rhythm=(rhythm,) if rhythm else None,
+        trace_width=COLUMNS * beat,
     )
-    panels = tuple(replace(p, t0=BEAT_S[0], t1=BEAT_S[1]) for p in page.panels)
+    panels = tuple(p if is_strip(p, page) else replace(p, t0=BEAT_S[0], t1=BEAT_S[1]) for p in page.panels)
     return replace(page, panels=panels, t0=BEAT_S[0], duration=BEAT_S[1] - BEAT_S[0])
 
 
-def best_grid(options: ViewOptions, leads: tuple[str, ...], view_mm: tuple[float, float]) -> str:
-    """The paper's grid if the page fits ``view_mm`` (width, height), else the first that fits,
-    else the one that shows the largest share of itself."""
-
-    def shown(grid: str) -> float:
-        page = median_layout(options, leads, grid)
-        w, h = page.width + 4.0, page.height + HEADER_MM + 4.0
-        return min(1.0, view_mm[0] / w) * min(1.0, view_mm[1] / h)
-
-    order = (paper_grid(options), *(g for g in FALLBACK_GRIDS if g != paper_grid(options)))
-    return next((g for g in order if shown(g) >= 1.0), max(order, key=shown))
+def is_strip(panel, page: Page) -> bool:
+    """The rhythm strip: the one panel of the row under the 3x4 grid."""
+    return page.layout == "3x4+1" and panel.row == BEAT_ROWS
 
 
 def median_scores(att: MedianAttribution, leads: tuple[str, ...], label: str) -> BeatScores:
@@ -97,7 +108,7 @@ def median_scores(att: MedianAttribution, leads: tuple[str, ...], label: str) ->
 
 
 class _PanBox(pg.ViewBox):
-    """Pans with the left button and never zooms: the beats stay at true scale."""
+    """Pans with the left button and never zooms: the beats stay at true scale (or fitted)."""
 
     def wheelEvent(self, ev, axis=None) -> None:
         ev.ignore()
@@ -107,6 +118,26 @@ class _PanBox(pg.ViewBox):
             super().mouseDragEvent(ev, axis)
         else:
             ev.ignore()
+
+
+class _Box(QtWidgets.QGraphicsRectItem):
+    """One panel's box on the sheet: what it holds is clipped to it, as on a printed page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+        self.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self.ours = pg.PlotCurveItem(connect="finite")
+        self.theirs = pg.PlotCurveItem(connect="finite")  # the device's median, under ours
+        self.ticks = pg.PlotCurveItem(connect="pairs")  # fiducial ticks, or the strip's beat marks
+        self.theirs.setZValue(-1)
+        for item in (self.theirs, self.ours, self.ticks):
+            item.setParentItem(self)
+
+    def clear(self) -> None:
+        for item in (self.ours, self.theirs, self.ticks):
+            item.setData([], [])
+        self.hide()
 
 
 class MedianView(pg.GraphicsView):
@@ -122,32 +153,31 @@ class MedianView(pg.GraphicsView):
         self.setCentralItem(self.vb)
         self.options = ViewOptions()
         self.px_per_mm = DEFAULT_PX_PER_MM
+        self.zoom = 1.0  # below 1 when the page is fitted to a view too small for it
         self.measurements: Measurements | None = None
+        self.rhythm: Rhythm | None = None
         self.page: Page | None = None
         self.sheet = SheetItem()
         self.sheet.setZValue(-20)
         self.shading = BeatShading()
-        self.curve = pg.PlotCurveItem(connect="finite")
-        self.device_curve = pg.PlotCurveItem(connect="finite")  # the device's median, under ours
-        self.device_curve.setZValue(-1)
+        self.pulses = pg.PlotCurveItem(connect="finite")
+        self.excluded = pg.ScatterPlotItem(symbol="x", size=7)  # the strip's beats left out of the median
         self.device: MedianBeats | None = None
         self.device_shift_ms: float | None = None  # where the device's beat landed on ours
-        self.ticks = pg.PlotCurveItem(connect="pairs")
         self.footer = pg.TextItem(anchor=(0, 0.5))
-        for item in (self.sheet, self.shading, self.device_curve, self.curve, self.ticks, self.footer):
+        self.boxes = [_Box() for _ in range(len(STANDARD_LEADS) + 1)]  # a panel each, reused
+        for item in (self.sheet, self.shading, self.pulses, *self.boxes, self.excluded, self.footer):
             self.vb.addItem(item)
         self._mark = THEMES[self.options.theme].marks  # the calipers' colour
         # Lead labels, caliper lines and their names are made once and reused: removing a line
         # that carries a label from the scene and dropping it crashed the Qt bindings.
-        self.labels = [pg.TextItem("", anchor=(0, 0)) for _ in STANDARD_LEADS]
-        columns = max(int(g.split("x")[1]) for g in BEAT_GRIDS)
-        self._pool = {key: [self._make_line(c) for c in range(columns)] for key in FIDUCIALS}
+        self.labels = [pg.TextItem("", anchor=(0, 0)) for _ in self.boxes]
+        self._pool = {key: [self._make_line() for _ in range(COLUMNS)] for key in FIDUCIALS}
         self.names = {
             key: pg.TextItem("", anchor=(1 if key.endswith("_on") else 0, 0.5)) for key in FIDUCIALS
         }
         for item in (*self.labels, *self.names.values()):
             self.vb.addItem(item)
-        self.grid = paper_grid(self.options)
         self.lines: dict[str, list[pg.InfiniteLine]] = {}  # the fiducials shown: one line per column
         self._placing = False  # lines moved by the program, not the user
         # each shown fiducial's neighbours, ms: a drag is clamped here exactly, because the lines'
@@ -160,25 +190,32 @@ class MedianView(pg.GraphicsView):
 
     # -- inputs ----------------------------------------------------------------------------------
     def set_view(self, options: ViewOptions, px_per_mm: float) -> None:
-        """Follow the paper's speed, gain, layout, order, theme and screen calibration."""
+        """Follow the paper's gain, lead order, rhythm lead, speed (of the strip), theme and
+        screen calibration."""
         if (options, px_per_mm) == (self.options, self.px_per_mm):
             return
         self.options, self.px_per_mm = options, px_per_mm
         self._rebuild()
 
-    def set_measurements(self, m: Measurements | None) -> None:
-        """Show ``m``; when only its fiducials changed (an edit), the beats stay and the lines move."""
+    def set_measurements(self, m: Measurements | None, rhythm: Rhythm | None = None) -> None:
+        """Show ``m`` (with ``rhythm`` under it); when only its fiducials changed (an edit), the
+        beats stay and the lines move."""
         same_beats = m is not None and self.measurements is not None and m.median is self.measurements.median
         self.measurements = m
-        if same_beats:
+        if same_beats and rhythm is self.rhythm:
             self._place_lines()
         else:
+            self.rhythm = rhythm
             self._rebuild()
 
     def set_device_median(self, device: MedianBeats | None) -> None:
         """The acquiring device's median beats, drawn under ours once aligned to them."""
         self.device = device
         self._rebuild()
+
+    def show_device(self, on: bool) -> None:
+        for box in self.boxes:
+            box.theirs.setVisible(on)
 
     def set_attribution(self, scores: BeatScores | None, opacity: float) -> None:
         self.shading.opacity = opacity
@@ -187,18 +224,30 @@ class MedianView(pg.GraphicsView):
     # -- geometry --------------------------------------------------------------------------------
     def x_of(self, column: int, ms: float) -> float:
         """Paper x (mm) of ``ms`` from R in ``column``."""
-        assert self.page is not None
         p = self._columns()[column]
-        return p.x + (ms / 1000 - p.t0) * self.options.speed
+        return p.x + (ms / 1000 - p.t0) * MEDIAN_SPEED
 
     def ms_of(self, column: int, x: float) -> float:
-        assert self.page is not None
         p = self._columns()[column]
-        return ((x - p.x) / self.options.speed + p.t0) * 1000
+        return ((x - p.x) / MEDIAN_SPEED + p.t0) * 1000
 
     def _columns(self) -> list:
         assert self.page is not None
         return [p for p in self.page.panels if p.row == 0]
+
+    def box_of(self, panel) -> QtCore.QRectF:
+        """A panel's box on the sheet, mm: its row's height, its width."""
+        assert self.page is not None
+        half = self.page.row_pitch / 2
+        return QtCore.QRectF(panel.x, panel.y - half, panel.width, 2 * half)
+
+    def _beats_bottom(self) -> float:
+        """The lower edge of the third row of beats (the calipers end there, above the strip)."""
+        assert self.page is not None
+        return (
+            self.page.row_baselines[min(BEAT_ROWS, len(self.page.row_baselines)) - 1]
+            - self.page.row_pitch / 2
+        )
 
     # -- building --------------------------------------------------------------------------------
     def _font(self, mm: float = LABEL_MM) -> QtGui.QFont:
@@ -206,7 +255,15 @@ class MedianView(pg.GraphicsView):
         font.setPixelSize(max(9, round(mm * self.px_per_mm)))
         return font
 
-    def _make_line(self, column: int) -> pg.InfiniteLine:
+    def _level_mm(self) -> float:
+        """The height of one level of the names' band: a name's box, whatever the zoom."""
+        fm = QtGui.QFontMetricsF(self._font(NAME_MM * 0.8))
+        return (fm.height() + 10) / (self.px_per_mm * self.zoom)  # QGraphicsTextItem pads 4 px a side
+
+    def header_mm(self) -> float:
+        return self._level_mm() * len(NAME_LEVEL) + 1.0
+
+    def _make_line(self) -> pg.InfiniteLine:
         line = pg.InfiniteLine(angle=90, movable=True)
         line.setZValue(10)
         line.hide()
@@ -219,63 +276,98 @@ class MedianView(pg.GraphicsView):
         self._mark = theme.marks
         self.setBackground(theme.desk)
         self.sheet.set_colors(theme.paper, theme.minor, theme.major)
-        self.sheet.set_show_minor(self.px_per_mm >= MIN_MINOR_PX)
-        self.curve.setPen(pg.mkPen(theme.ink, width=1))
-        self.device_curve.setPen(pg.mkPen(DEVICE_INK, width=1))
-        self.ticks.setPen(pg.mkPen(theme.marks, width=1))
-        for label in self.labels:
+        self.pulses.setPen(pg.mkPen(theme.ink, width=1))
+        self.excluded.setPen(pg.mkPen(theme.major, width=1.5))
+        for box, label in zip(self.boxes, self.labels, strict=True):
+            box.clear()
             label.hide()
+        self.excluded.setData([], [])
         if m is None:
             self.page = None
             self._show_lines(theme.paper)
             self.sheet.set_size(0.0, 0.0)
-            for curve in (self.curve, self.ticks, self.device_curve):
-                curve.setData([], [])
+            self.pulses.setData([], [])
             self.device_shift_ms = None
             self.footer.setText("")
             self.shading.set_page(None)
             return
-        self.grid = best_grid(self.options, m.leads, self._view_mm()) if self._view_mm() else self.grid
-        self.page = page = median_layout(self.options, m.leads, self.grid)
+        strip = self.rhythm if self.rhythm is not None and self.rhythm.lead in m.leads else None
+        self.page = page = median_layout(self.options, m.leads, strip.lead if strip else None)
         self.sheet.set_size(page.width, page.height)
-        xs, ys, tx, ty, dx, dy = [], [], [], [], [], []
-        step = page.speed / signal.FS  # mm per median sample
+        self.pulses.setData(*pulse_polyline(page))
         theirs, self.device_shift_ms = None, None
         if self.device is not None:
             theirs, self.device_shift_ms = align(m.median, m.leads, self.device)
-        for p, label in zip(page.panels, self.labels, strict=True):
-            i = m.leads.index(p.lead)
-            label.setText(p.label if m.present[i] else f"{p.label} (no usable signal)")
-            label.setColor(theme.text if m.present[i] else theme.major)
+        for p, box, label in zip(page.panels, self.boxes, self.labels, strict=False):
+            box.setRect(self.box_of(p))
+            box.show()
             label.setFont(self._font())
             label.setPos(p.x + 1.0, p.y + page.row_pitch / 2 - 0.5)
             label.show()
-            if not m.present[i]:
-                continue
-            x = p.x + step * np.arange(m.median.shape[1])
-            y = p.y + p.sign * page.gain * m.median[i].astype(np.float64)
-            xs += [x, [np.nan]]
-            ys += [y, [np.nan]]
-            if theirs is not None:
-                dx += [x, [np.nan]]
-                dy += [p.y + p.sign * page.gain * theirs[i], [np.nan]]
-            for ms in m.lead_fiducials[i].values():
-                if ms is not None:
-                    xk = p.x + (ms / 1000 - p.t0) * page.speed
-                    yk = float(np.interp(xk, x, y))
-                    tx += [xk, xk]
-                    ty += [yk - TICK_MM, yk + TICK_MM]
-        self.curve.setData(np.concatenate(xs) if xs else [], np.concatenate(ys) if ys else [])
-        self.ticks.setData(np.asarray(tx, dtype=float), np.asarray(ty, dtype=float))
-        self.device_curve.setData(np.concatenate(dx) if dx else [], np.concatenate(dy) if dy else [])
+            if is_strip(p, page):
+                assert strip is not None
+                self._draw_strip(p, box, label, strip, theme)
+            else:
+                self._draw_beat(p, box, label, theirs, theme)
+        self.shading.set_page(replace(page, panels=tuple(p for p in page.panels if not is_strip(p, page))))
         self._show_lines(theme.paper)
-        self.shading.set_page(page)
         self.footer.setFont(self._font(2.8))
         self.footer.setColor(theme.text)
         self.footer.setPos(page.pulse_x, 2.5)
-        self.footer.setText(self.footer_text())
         self._home = True
         self._keep_scale()
+
+    def _draw_beat(self, p, box: _Box, label: pg.TextItem, theirs: np.ndarray | None, theme) -> None:
+        """One lead's median beat (and the device's), with its own fiducials as ticks."""
+        m = self.measurements
+        assert m is not None and self.page is not None
+        present = p.lead in m.leads and bool(m.present[m.leads.index(p.lead)])
+        label.setText(p.label if present else f"{p.label} (no usable signal)")
+        label.setColor(theme.text if present else theme.major)
+        if not present:
+            return
+        i = m.leads.index(p.lead)
+        x = p.x + MEDIAN_SPEED / signal.FS * np.arange(m.median.shape[1])
+        y = p.y + p.sign * self.page.gain * m.median[i].astype(np.float64)
+        box.ours.setData(x, y, pen=pg.mkPen(theme.ink, width=1))
+        if theirs is not None:
+            box.theirs.setData(
+                x, p.y + p.sign * self.page.gain * theirs[i], pen=pg.mkPen(DEVICE_INK, width=1)
+            )
+        tx, ty = [], []
+        for ms in m.lead_fiducials[i].values():
+            if ms is not None:
+                xk = p.x + (ms / 1000 - p.t0) * MEDIAN_SPEED
+                yk = float(np.interp(xk, x, y))
+                tx += [xk, xk]
+                ty += [yk - TICK_MM, yk + TICK_MM]
+        box.ticks.setData(
+            np.asarray(tx, dtype=float), np.asarray(ty, dtype=float), pen=pg.mkPen(theme.marks, width=1)
+        )
+
+    def _draw_strip(self, p, box: _Box, label: pg.TextItem, strip: Rhythm, theme) -> None:
+        """The rhythm lead at the paper's speed from the span's start; a tick under each beat in the
+        median, a cross under each beat left out of it."""
+        m = self.measurements
+        assert m is not None and self.page is not None
+        speed = self.options.speed
+        seconds = p.width / speed
+        n = min(len(strip.mv), round(seconds * strip.fs) + 1)
+        x = p.x + speed * np.arange(n) / strip.fs
+        box.ours.setData(
+            x, p.y + self.page.gain * strip.mv[:n].astype(np.float64), pen=pg.mkPen(theme.ink, width=1)
+        )
+        r = (np.asarray(m.r_times, dtype=float) - strip.t0) * speed + p.x
+        shown = (r >= p.x) & (r <= p.x + p.width)
+        used = np.array([not reason for reason in m.beat_reasons], dtype=bool)[: len(r)] & shown
+        bottom = p.y - self.page.row_pitch / 2 + 1.0  # the marks under the trace, clear of the label
+        box.ticks.setData(np.repeat(r[used], 2), np.tile([bottom, bottom + 2.5], int(used.sum())),
+                          pen=pg.mkPen(theme.marks, width=2))  # fmt: skip
+        left = shown & ~used
+        self.excluded.setData(r[left], np.full(int(left.sum()), bottom + 1.25))
+        label.setText(f"{p.label}, {speed:g} mm/s: {int(used.sum())} beats in the median (\u2502), "
+                      f"{int(left.sum())} left out (\u00d7)")  # fmt: skip
+        label.setColor(theme.text)
 
     def _show_lines(self, fill: str) -> None:
         """One line per column for each fiducial the measurement has; the others hidden."""
@@ -328,7 +420,7 @@ class MedianView(pg.GraphicsView):
         assert self.page is not None
         level = NAME_LEVEL[key.split("_")[0]]
         self.names[key].setText(FIDUCIAL_NAMES[key] + ("*" if edited else ""))
-        self.names[key].setPos(self.x_of(0, ms), self.page.height + (level + 0.5) * NAME_MM)
+        self.names[key].setPos(self.x_of(0, ms), self.page.height + (level + 0.5) * self._level_mm())
 
     def _line_moved(self, line: pg.InfiniteLine) -> None:
         if self._placing:
@@ -359,43 +451,51 @@ class MedianView(pg.GraphicsView):
             if m.edited
             else ""
         )
+        scale = "true scale" if self.zoom == 1.0 else f"shown at \u00d7{self.zoom:.2f} to fit the view"
         return (
-            f"{self.options.scale_label()} (true scale)   median beats of {used} of {len(m.beat_reasons)} "
-            f"beats, {m.span_s[0]:.1f}\u2013{m.span_s[1]:.1f} s{edited}"
+            f"{MEDIAN_SPEED:g} mm/s, {self.options.gain:g} mm/mV ({scale})   median beats of {used} of "
+            f"{len(m.beat_reasons)} beats, {m.span_s[0]:.1f}\u2013{m.span_s[1]:.1f} s{edited}"
         )
 
     # -- scale -----------------------------------------------------------------------------------
-    def _view_mm(self) -> tuple[float, float] | None:
-        w, h = self.vb.width(), self.vb.height()
-        return (w / self.px_per_mm, h / self.px_per_mm) if w > 0 and h > 0 else None
+    def _fit_zoom(self) -> float:
+        """1 when the page and the names' band fit the view, else the zoom that fits them."""
+        assert self.page is not None
+        band = (QtGui.QFontMetricsF(self._font(NAME_MM * 0.8)).height() + 10) * len(NAME_LEVEL) + 4
+        w = self.vb.width() / (self.page.width + 2 * PAD_MM)
+        h = (self.vb.height() - band) / (self.page.height + 2 * PAD_MM)
+        return float(min(1.0, w / self.px_per_mm, h / self.px_per_mm))
 
     def _keep_scale(self, *_args: object) -> None:
-        """Keep one paper millimetre at ``px_per_mm`` screen pixels through resizes, and the
-        grid that fits the view best."""
+        """One paper millimetre at ``px_per_mm`` screen pixels (true scale) when the page fits the
+        view, else the page fitted to it; the footer says which."""
         w, h = self.vb.width(), self.vb.height()
-        if w <= 0 or h <= 0:
+        if w <= 0 or h <= 0 or self.page is None:
             return
-        m = self.measurements
-        if m is not None and best_grid(self.options, m.leads, self._view_mm()) != self.grid:
-            self._rebuild()  # comes back here with the new grid
-            return
-        if self._home and self.page is not None:  # the top left, or the first row's beats if
-            x0, y1 = -2.0, self.page.height + HEADER_MM + 2.0  # the view is too short for it all
-            y1 = min(y1, self.page.row_baselines[0] + h / self.px_per_mm / 2)
+        zoom = self._fit_zoom()
+        if zoom != self.zoom:
+            self.zoom = zoom
+            self.sheet.set_show_minor(self.px_per_mm * zoom >= MIN_MINOR_PX)
+            self._place_lines()  # the names' band is a number of pixels: its millimetres changed
+        if self._home:
+            x0, y1 = -PAD_MM, self.page.height + self.header_mm() + PAD_MM
         else:
             (x0, _), (_, y1) = self.vb.viewRange()
-        s = self.px_per_mm
+        s = self.px_per_mm * self.zoom
         self.vb.setRange(xRange=(x0, x0 + w / s), yRange=(y1 - h / s, y1), padding=0)
 
     def _panned(self, *_args: object) -> None:
         self._home = False
 
     def _fit_lines(self, *_args: object) -> None:
-        """End the caliper lines at the sheet's edges (their span is a share of the view's height)."""
+        """Run the caliper lines from the sheet's top to the third row of beats (their span is a
+        share of the view's height)."""
         if self.page is None:
             return
         _, (y0, y1) = self.vb.viewRange()
-        a, b = (float(np.clip(y / (y1 - y0), 0.0, 1.0)) for y in (-y0, self.page.height - y0))
+        a, b = (
+            float(np.clip((y - y0) / (y1 - y0), 0.0, 1.0)) for y in (self._beats_bottom(), self.page.height)
+        )
         for lines in self.lines.values():
             for line in lines:
                 line.setSpan(a, b)
@@ -418,7 +518,7 @@ class MedianPanel(QtWidgets.QWidget):
         self.show_device.setToolTip(
             "The acquiring device's own median beat (from the file), under ours, shifted to match it"
         )
-        self.show_device.toggled.connect(self.view.device_curve.setVisible)
+        self.show_device.toggled.connect(self.view.show_device)
         self.show_device.hide()
         self.caption = QtWidgets.QLabel("")
         self.caption.setWordWrap(True)

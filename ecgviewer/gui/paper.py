@@ -97,6 +97,9 @@ class PaperView(pg.GraphicsView):
         self.setCentralItem(self.vb)
         self._px_per_mm = px_per_mm
         self._zoom = 1.0
+        # Until the reader picks a magnification: true scale when the page fits the view, else the
+        # whole page fitted to it (``fitted`` says which), so no lead is cut off unannounced.
+        self._auto = True
         self._options = ViewOptions()
         self._rec: Recording | None = None
         self._source: TraceSource | None = None
@@ -175,7 +178,7 @@ class PaperView(pg.GraphicsView):
         self._px_per_mm = px_per_mm
         self._static_key = None
         self._refresh(self._t0)
-        self.set_zoom(self._zoom)
+        self._keep_scale()
 
     # -- building --------------------------------------------------------------------------
     def _refresh(self, t0: float) -> None:
@@ -210,6 +213,8 @@ class PaperView(pg.GraphicsView):
         if key != self._static_key:
             self._build_static(page)
             self._static_key = key
+            if self._auto:
+                self._keep_scale()
         self._update_traces()
         if moved:
             self.pageChanged.emit(t0)
@@ -306,7 +311,12 @@ class PaperView(pg.GraphicsView):
 
     # -- scale ---------------------------------------------------------------------------
     def set_zoom(self, zoom: float, anchor: tuple[float, float] | None = None) -> None:
-        """Magnify the paper (1 = true scale), keeping ``anchor`` (top-left mm) in place."""
+        """Magnify the paper (1 = true scale), keeping ``anchor`` (top-left mm) in place; the
+        magnification is then kept through resizes and new pages."""
+        self._auto = False
+        self._apply_zoom(zoom, anchor)
+
+    def _apply_zoom(self, zoom: float, anchor: tuple[float, float] | None = None) -> None:
         w, h = self.vb.width(), self.vb.height()
         if w <= 0 or h <= 0:
             self._zoom = zoom
@@ -321,31 +331,55 @@ class PaperView(pg.GraphicsView):
         self.zoomChanged.emit(zoom)
 
     def true_scale(self) -> None:
-        """Zoom 1, the paper's top-left corner in view."""
+        """Zoom 1, the paper's top-left corner in view, kept however small the view."""
+        self._auto = False
         self._zoom = 1.0
         self.show_top_left()
 
+    def auto_scale(self) -> None:
+        """True scale when the page fits the view, else the whole page fitted (the start)."""
+        self._auto = True
+        self._keep_scale()
+
+    @property
+    def fitted(self) -> bool:
+        """The page is shown smaller than true scale because it does not fit the view."""
+        return self._auto and self._zoom < 1.0 - 1e-6
+
     def show_top_left(self) -> None:
         """The paper's top-left corner in view, at the current zoom."""
-        top = self.page.height + 2.0 if self.page else 0.0
-        self.set_zoom(self._zoom, (-2.0, top))
+        self._apply_zoom(self._zoom, self._top_left())
+
+    def _top_left(self) -> tuple[float, float]:
+        return (-2.0, self.page.height + 2.0 if self.page else 0.0)
+
+    def _fit_zoom(self) -> float | None:
+        """The magnification that shows the whole page (None before there is a page and a view)."""
+        if self.page is None or self.vb.width() <= 0 or self.vb.height() <= 0:
+            return None
+        fit = min(self.vb.width() / (self.page.width + 4), self.vb.height() / (self.page.height + 4))
+        return fit / self._px_per_mm
 
     def fit_page(self) -> None:
         """Whole page in view (the zoom factor is shown: this is not true scale)."""
-        if self.page is None or self.vb.width() <= 0:
-            return
-        zoom = min(self.vb.width() / (self.page.width + 4), self.vb.height() / (self.page.height + 4))
-        self.set_zoom(zoom / self._px_per_mm, (-2.0, self.page.height + 2.0))
+        if (zoom := self._fit_zoom()) is not None:
+            self.set_zoom(zoom, self._top_left())
 
     def _keep_scale(self) -> None:
-        self.set_zoom(self._zoom)
+        fit = self._fit_zoom() if self._auto else None
+        if fit is None:
+            self._apply_zoom(self._zoom)
+        else:
+            self._apply_zoom(min(1.0, fit), self._top_left())
 
     def _user_zoomed(self) -> None:
-        """Mouse wheel or drag: read the new magnification back from the view."""
+        """Mouse wheel or drag: read the new magnification back from the view (a pan keeps it)."""
         (x0, x1), _ = self.vb.viewRange()
         w = self.vb.width()
         if w > 0 and x1 > x0:
-            self._zoom = w / (x1 - x0) / self._px_per_mm
+            zoom = w / (x1 - x0) / self._px_per_mm
+            self._auto = self._auto and abs(zoom - self._zoom) < 1e-6 * self._zoom
+            self._zoom = zoom
             self.zoomChanged.emit(self._zoom)
 
     def _update_grid_visibility(self, *_args: object) -> None:

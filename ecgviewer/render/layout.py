@@ -15,7 +15,6 @@ from ecgviewer.leads import CABRERA_LIMB, STANDARD_LEADS
 SPEEDS = (10.0, 12.5, 25.0, 50.0)  # mm/s
 GAINS = (5.0, 10.0, 20.0)  # mm/mV
 LAYOUTS = ("3x4", "3x4+1", "3x4+3", "6x2", "12x1")
-BEAT_GRIDS = ("3x4", "6x2", "2x6", "1x12")  # rows x columns of single beats (median-beat pages)
 ORDERS = ("standard", "cabrera")
 TRACE_WIDTH_MM = 250.0  # 10 s at 25 mm/s, the standard page
 MARGIN_MM = 5.0
@@ -82,10 +81,6 @@ def _grid(layout: str, order: str) -> list[list[tuple[str, float]]]:
         return [limb[0:3], limb[3:6], chest[0:3], chest[3:6]]
     if layout == "6x2":
         return [limb, chest]
-    if layout == "2x6":
-        return [[a, b] for a, b in zip(limb, chest, strict=True)]
-    if layout == "1x12":
-        return [[lead] for lead in limb + chest]
     raise ValueError(f"unknown layout {layout!r}")
 
 
@@ -112,7 +107,7 @@ def page_layout(
     standard paper ECG; rhythm strips and 12x1 rows span the whole page. A recording with
     none of the 12 standard leads is shown stacked (as 12x1) whatever the layout.
     """
-    if layout not in LAYOUTS + BEAT_GRIDS:
+    if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if order not in ORDERS:
         raise ValueError(f"unknown lead order {order!r}; choose standard or cabrera")

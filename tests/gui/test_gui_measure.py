@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.measure_panel import ROWS, MeasurePanel
-from ecgviewer.gui.median_view import BEAT_S, MedianView
+from ecgviewer.gui.median_view import BEAT_S, MEDIAN_SPEED, MedianView, Rhythm, is_strip
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure.intervals import QTC_FORMULAS
 from ecgviewer.measure.median_attribution import median_attribution
@@ -92,33 +92,54 @@ def test_qtc_formula_is_named_and_applied(qtbot, sample_measured):
 
 
 # -- the median beats ------------------------------------------------------------------------------
-def test_median_view_draws_twelve_beats_at_true_scale(qtbot, sample_measured):
-    _rec, m = sample_measured
+def _device_rect(view: MedianView, item) -> QtCore.QRectF:
+    """Where ``item`` (a pyqtgraph text, drawn at a fixed pixel size) is drawn, in the view's pixels."""
+    text = item.textItem
+    return text.deviceTransform(view.viewportTransform()).mapRect(text.boundingRect())
+
+
+def test_median_view_draws_a_3x4_grid_at_50_mm_s_with_a_rhythm_strip(qtbot, sample_measured, sample):
+    from ecgviewer.io import load
+
+    rec, m = sample_measured
     view = MedianView()
     qtbot.addWidget(view)
-    view.resize(900, 700)  # the paper's 3x4 grid fits at 5 px/mm
+    view.resize(1100, 800)  # the 3x4 page, strip and names fit at 3 px/mm
     view.show()
     qtbot.waitExposed(view)
-    px = 5.0
+    px = 3.0
     view.set_view(ViewOptions(speed=25.0, gain=10.0), px)
-    view.set_measurements(m)
-    assert sorted(label.toPlainText() for label in view.labels) == sorted(m.leads)
-    x, y = view.curve.getData()
-    runs = np.split(np.arange(x.size), np.flatnonzero(~np.isfinite(x)))
-    beats = [r[np.isfinite(x[r])] for r in runs if np.isfinite(x[r]).any()]
-    assert len(beats) == 12
-    width = (BEAT_S[1] - BEAT_S[0]) * 25.0
-    assert all(abs((x[b[-1]] - x[b[0]]) - width) < 0.2 for b in beats)  # 1.2 s at 25 mm/s
-    # the gain: lead II's R (index PRE of its median) stands gain x mV above its baseline
-    ii = next(p for p in view.page.panels if p.lead == "II")
-    b = next(b for b in beats if abs(x[b[0]] - ii.x) < 1e-6 and abs(np.median(y[b]) - ii.y) < 10)
-    i = m.leads.index("II")
-    r_index = round(-BEAT_S[0] * 250)
-    assert y[b[r_index]] - ii.y == pytest.approx(10.0 * m.median[i, r_index], abs=1e-4)
-    # true scale: px screen pixels per paper millimetre, whatever the widget's size
-    (x0, x1), _ = view.vb.viewRange()
-    assert view.vb.width() / (x1 - x0) == pytest.approx(px, rel=1e-3)
-    # a global line per column through every beat, at its fiducial
+    ii = rec.index("II")
+    strip = Rhythm("II", 0.0, rec.fs, np.asarray(load(sample).signals[ii], dtype=np.float32))
+    view.set_measurements(m, strip)
+    page = view.page
+    beats = [p for p in page.panels if not is_strip(p, page)]
+    assert [p.lead for p in beats if p.row == 0] == ["I", "aVR", "V1", "V4"] and len(beats) == 12
+    # each beat is drawn in its own box, clipped to it, 1.2 s at 50 mm/s, at the paper's gain
+    for p, box in zip(page.panels, view.boxes, strict=False):
+        assert box.flags() & QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape
+        assert box.rect() == view.box_of(p) and box.ours.parentItem() is box
+    for p, box in zip(beats, view.boxes, strict=False):
+        x, y = box.ours.getData()
+        assert x[-1] - x[0] == pytest.approx((BEAT_S[1] - BEAT_S[0]) * MEDIAN_SPEED, abs=0.25)
+        r_index = round(-BEAT_S[0] * 250)
+        i = m.leads.index(p.lead)
+        assert y[r_index] - p.y == pytest.approx(p.sign * 10.0 * m.median[i, r_index], abs=1e-4)
+    # the strip: lead II at the paper's 25 mm/s across the page, a mark under each beat it shows
+    sp = next(p for p in page.panels if is_strip(p, page))
+    sbox = view.boxes[page.panels.index(sp)]
+    x, _ = sbox.ours.getData()
+    assert sp.lead == "II" and x[-1] - x[0] == pytest.approx(sp.width, abs=25.0 / rec.fs + 1e-6)
+    in_strip = (np.asarray(m.r_times) - strip.t0) * 25.0 <= sp.width
+    used = np.array([not r for r in m.beat_reasons]) & in_strip
+    assert len(sbox.ticks.getData()[0]) == 2 * used.sum()
+    assert len(view.excluded.getData()[0]) == (in_strip & ~used).sum()
+    # true scale: px screen pixels per paper millimetre, and the footer says so
+    (x0, x1), (y0, y1) = view.vb.viewRange()
+    assert view.vb.width() / (x1 - x0) == pytest.approx(px, rel=1e-3) and view.zoom == 1.0
+    assert "50 mm/s, 10 mm/mV (true scale)" in view.footer_text()
+    assert x0 <= 0 and x1 >= page.width and y0 <= 0 and y1 >= page.height + view.header_mm()
+    # a global line per column through the three rows of beats, at its fiducial
     for key in FIDUCIALS:
         if m.fiducials[key] is None:
             assert key not in view.lines
@@ -126,25 +147,61 @@ def test_median_view_draws_twelve_beats_at_true_scale(qtbot, sample_measured):
         assert len(view.lines[key]) == 4
         for c, line in enumerate(view.lines[key]):
             assert view.ms_of(c, line.value()) == pytest.approx(m.fiducials[key], abs=1e-6)
-    # each fiducial named once, beside its column-0 line, one level per wave above the sheet
-    names = {k: view.names[k] for k in view.lines}
-    assert all(n.isVisible() and n.pos().y() > view.page.height for n in names.values())
-    assert names["qrs_on"].pos().x() == pytest.approx(view.lines["qrs_on"][0].value())
-    assert names["p_on"].pos().y() > names["qrs_on"].pos().y() > names["t_off"].pos().y()
-    # a wide, short view (a bottom dock) takes the grid that fits: 2 rows of 6
-    view.resize(1100, 500)
-    qtbot.waitUntil(lambda: view.grid == "2x6")
-    assert len(view.lines["qrs_on"]) == 6 and view.vb.width() / np.diff(view.vb.viewRange()[0])[0] == (
-        pytest.approx(px, rel=1e-3)
-    )
-    view.resize(900, 700)
-    qtbot.waitUntil(lambda: view.grid == "3x4")
-    # the paper's speed and layout follow: 50 mm/s doubles the beat, 6x2 has two columns
-    view.resize(900, 1900)
-    view.set_view(ViewOptions(layout="6x2", speed=50.0, gain=20.0), px)
-    assert len(view.lines["qrs_on"]) == 2
+    # each fiducial named once above the sheet, beside its column-0 line; no two texts overlap
+    names = [view.names[k] for k in view.lines]
+    assert all(n.isVisible() and n.pos().y() > page.height for n in names)
+    assert view.names["qrs_on"].pos().x() == pytest.approx(view.lines["qrs_on"][0].value())
+    texts = names + [label for label in view.labels if label.isVisible()]
+    qtbot.wait(50)  # pyqtgraph places its texts when the view next paints
+    rects = [_device_rect(view, t) for t in texts]
+    for a in range(len(rects)):
+        for b in range(a + 1, len(rects)):
+            assert not rects[a].intersects(rects[b]), (texts[a].toPlainText(), texts[b].toPlainText())
+    # a view too small for the page fits it, saying so; the names still do not overlap
+    view.resize(700, 500)
+    qtbot.waitUntil(lambda: view.zoom < 1.0)
+    (x0, x1), (y0, y1) = view.vb.viewRange()
+    assert x0 <= 0 and x1 >= page.width and y0 <= 0 and y1 >= page.height
+    assert f"shown at \u00d7{view.zoom:.2f} to fit the view" in view.footer_text()
+    qtbot.wait(50)
+    rects = [_device_rect(view, n) for n in names]
+    assert not any(rects[a].intersects(rects[b]) for a in range(len(rects)) for b in range(a + 1, len(rects)))
+    # the paper's gain and lead order follow; the beats stay at 50 mm/s
+    view.set_view(ViewOptions(order="cabrera", speed=50.0, gain=20.0), px)
+    assert [p.label for p in view.page.panels if p.col == 0 and p.row < 3] == ["aVL", "I", "\u2212aVR"]
     assert view.x_of(0, 500.0) - view.x_of(0, -500.0) == pytest.approx(50.0)
     assert "50 mm/s, 20 mm/mV" in view.footer_text()
+
+
+def test_median_traces_never_leave_their_panel(qtbot, sample_measured) -> None:
+    """Beats taller than their box (here five times the sample's) are clipped at its edges: no
+    ink on the desk around the sheet, none in the names' band."""
+    from dataclasses import replace
+
+    from ecgviewer.render.options import THEMES
+    from ecgviewer.render.painting import image_array
+    from tests.helpers import mask
+
+    _rec, m = sample_measured
+    view = MedianView()
+    qtbot.addWidget(view)
+    view.resize(1100, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_view(ViewOptions(), 3.0)
+    view.set_measurements(replace(m, median=m.median * 5))
+    for name in view.names.values():
+        name.hide()
+    QtWidgets.QApplication.processEvents()
+    ink = mask(image_array(view.grab().toImage()), THEMES["light"].ink, tol=60)
+    page = view.vb.mapViewToDevice(QtCore.QRectF(0, 0, view.page.width, view.page.height)).boundingRect()
+    ratio = view.devicePixelRatioF()
+    top, bottom = int(page.top() * ratio), int(page.bottom() * ratio)
+    left, right = int(page.left() * ratio), int(page.right() * ratio)
+    assert ink[top + 2 : bottom - 2, left + 2 : right - 2].sum() > 1000  # the beats are drawn
+    outside = ink.copy()
+    outside[max(0, top - 1) : bottom + 2, max(0, left - 1) : right + 2] = False
+    assert outside.sum() == 0
 
 
 # -- the window ------------------------------------------------------------------------------------
@@ -154,8 +211,8 @@ def test_dragging_a_caliper_edits_the_values_and_reset_restores_them(
     w = measure_window
     m = measured(qtbot, w, lambda: open_wait(qtbot, w, sample))
     panel, view = w.measure.panel, w.measure.median.view
-    w.median_action.trigger()  # View > Median beats (M)
-    assert w.median_dock.isVisible() and len(view.labels) == 12
+    w.median_action.trigger()  # View > Median beats (M): in the paper's place
+    assert w.views.currentWidget() is w.measure.median and w.median_action.isChecked()
     qrs = float(panel.cells("qrs")[1])
     qt = float(panel.cells("qt")[1])
     line = view.lines["qrs_on"][1]
@@ -222,7 +279,7 @@ def test_unmeasurable_recording_shows_dashes_with_reasons_and_stale_results_are_
         v = m.qtc("Bazett") if key == "qtc" else m.values[key]
         assert value == "\u2014" and unit and note == v.reason and note
     assert "no usable lead" in panel.notes.text()
-    assert all("no usable signal" in label.toPlainText() for label in w.measure.median.view.labels)
+    assert all("no usable signal" in label.toPlainText() for label in w.measure.median.view.labels[:12])
     assert not w.measure.median.view.lines
 
 

@@ -14,7 +14,8 @@ from ecgviewer.gui.diagnosis import COLUMNS, rows_shown
 from tests.conftest import REPO
 from tests.helpers import analysed
 
-SIZES = ((1920, 1080, 5), (1366, 768, 3))  # window size, findings rows that must show
+# window size, findings rows that must show, whether the 3x4+1 page shows at true scale beside the docks
+SIZES = ((1920, 1080, 5, True), (1366, 768, 3, False))
 
 
 def _rows(tree: QtWidgets.QTreeWidget) -> list[QtWidgets.QTreeWidgetItem]:
@@ -50,17 +51,40 @@ def check_findings(w, rows: int) -> None:
         assert drawn[0].text(3) == "positive" or drawn[0].childCount()
 
 
-def test_findings_table_shows_its_top_rows_and_every_column(qtbot, ai_window, sample) -> None:
+def check_paper(w, true_scale: bool) -> None:
+    """The whole page in view: at true scale where it fits, else fitted to the view and saying so."""
+    paper = w.paper
+    (x0, x1), (y0, y1) = paper.vb.viewRange()
+    page = paper.page
+    assert x0 <= 0 and x1 >= page.width and y0 <= 0 and y1 >= page.height, (paper.zoom, page.width)
+    assert (paper.zoom == 1.0) is true_scale and paper.fitted is not true_scale
+    label = w.scale_label.text()
+    assert (
+        ("true scale" in label and "fitted" not in label) if true_scale else "fitted to the window" in label
+    )
+
+
+def check_screen(w, rows: int, true_scale: bool) -> None:
+    check_findings(w, rows)
+    check_paper(w, true_scale)
+
+
+def test_findings_and_page_in_view_at_both_sizes(qtbot, ai_window, sample) -> None:
     w = ai_window
     analysed(qtbot, w, lambda: w.open_file(sample))
-    for width, height, rows in SIZES:
+    for width, height, rows, true_scale in SIZES:
         w.resize(width, height)
         qtbot.waitUntil(lambda h=height: w.height() == h, timeout=5000)
         QtWidgets.QApplication.processEvents()
-        check_findings(w, rows)
+        check_screen(w, rows, true_scale)
+    w.paper.true_scale()  # the reader's choice is kept: true scale, even cut off
+    assert w.paper.zoom == 1.0 and not w.paper.fitted and "fitted" not in w.scale_label.text()
+    w.resize(1920, 1080)
+    w.paper.auto_scale()
+    assert w.paper.zoom == 1.0
 
 
-def test_findings_table_at_device_pixel_ratio_2(sample, tmp_path) -> None:
+def test_findings_and_page_at_device_pixel_ratio_2(sample, tmp_path) -> None:
     """The same checks in a process whose screen has device pixel ratio 2 (QT_SCALE_FACTOR)."""
     script = textwrap.dedent("""
         import sys
@@ -68,17 +92,17 @@ def test_findings_table_at_device_pixel_ratio_2(sample, tmp_path) -> None:
         app = QtWidgets.QApplication([])
         from ecgviewer.gui.main_window import MainWindow
         from ecgviewer.gui.settings import Settings
-        from tests.gui.test_screen_geometry import SIZES, check_findings
+        from tests.gui.test_screen_geometry import SIZES, check_screen
         w = MainWindow(Settings(QtCore.QSettings(sys.argv[2], QtCore.QSettings.Format.IniFormat)))
         w.show()
         done = []
         def check(_result):
             try:
-                for width, height, rows in SIZES:
+                for width, height, rows, true_scale in SIZES:
                     w.resize(width, height)
                     for _ in range(5):
                         app.processEvents()
-                    check_findings(w, rows)
+                    check_screen(w, rows, true_scale)
                 done.append(w.devicePixelRatio())
             finally:
                 app.quit()
@@ -115,7 +139,7 @@ def test_lead_chart_labels_never_overlap(qtbot, ai_window, sample) -> None:
     w = ai_window
     analysed(qtbot, w, lambda: w.open_file(sample))
     bars = w.ai.panel.explain.bars
-    for width, height, _ in SIZES:
+    for width, height, *_ in SIZES:
         w.resize(width, height)
         qtbot.waitUntil(lambda h=height: w.height() == h, timeout=5000)
         QtWidgets.QApplication.processEvents()

@@ -1,0 +1,143 @@
+"""PNGs of the viewer's main states, to look at before a screen change is called done (issue 25).
+
+    python tests/screenshots.py --out build/screenshots [--sizes 1366x768,1920x1080] [--dpr 1,2]
+
+For each device pixel ratio (a child process with ``QT_SCALE_FACTOR``, the way a high-DPI screen
+scales Qt) and each window size (logical pixels), a fresh window with default settings shows:
+``opened`` (the bundled sample, analysed and measured), ``analysed`` (PTB-XL record 180, a left
+bundle branch block, from ``../shared/data``; the sample again when that folder is absent),
+``median`` (its median beats in the paper's place), ``attention`` (the Analysis panel's attention tab) and
+``preferences`` (the dialog, grabbed on its own). Once per run, ``report-page1`` is the first page
+of that record's PDF report rasterised by PDFium at 100 dpi. Files are named
+``{width}x{height}@{dpr}-{state}.png``; the window is offscreen, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ECGVIEWER_SHARED_DATA", REPO.parent / "shared" / "data"))
+LBBB = SHARED / "ptbxl/records100/00000/00180_lr.hea"  # PTB-XL 180: CLBBB, the issue's record
+TIMEOUT_MS = 240_000
+
+
+def record() -> Path:
+    """PTB-XL 180 where ``../shared`` is, else the bundled sample (said on stderr)."""
+    from ecgviewer.assets import sample_path
+
+    if LBBB.is_file():
+        return LBBB
+    print(f"{LBBB} is absent: the bundled sample stands in for it", file=sys.stderr)
+    return sample_path()
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    return [tuple(int(v) for v in s.split("x")) for s in text.split(",")]  # type: ignore[misc]
+
+
+def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
+    """Every window state at every size, in this process (its scale factor already set)."""
+    from PySide6 import QtCore, QtWidgets
+
+    from ecgviewer.assets import sample_path
+    from ecgviewer.gui.main_window import MainWindow
+    from ecgviewer.gui.settings import Settings
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    written: list[Path] = []
+
+    def wait(signals: list, action: Callable[[], object] | None = None) -> None:
+        """Run ``action`` and spin until each of ``signals`` has fired once (or time runs out)."""
+        fired: set[int] = set()
+        loop = QtCore.QEventLoop()
+        for k, sig in enumerate(signals):
+            sig.connect(lambda *_a, k=k: (fired.add(k), len(fired) == len(signals) and loop.quit()))
+        QtCore.QTimer.singleShot(TIMEOUT_MS, loop.quit)
+        if action is not None:
+            action()
+        if len(fired) < len(signals):
+            loop.exec()
+        if len(fired) < len(signals):
+            raise TimeoutError(f"the window did not finish within {TIMEOUT_MS / 1000:.0f} s")
+        for _ in range(20):  # let docks and layouts settle after the last result
+            app.processEvents()
+
+    def save(widget: QtWidgets.QWidget, name: str) -> None:
+        path = out / f"{name}.png"
+        if not widget.grab().save(str(path)):
+            raise OSError(f"could not write {path}")
+        written.append(path)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for width, height in sizes:
+            ini = QtCore.QSettings(
+                str(Path(tmp) / f"{width}x{height}.ini"), QtCore.QSettings.Format.IniFormat
+            )
+            w = MainWindow(Settings(ini))
+            w.resize(width, height)
+            w.show()
+            wait([w.ai.modelReady])
+            tag = f"{width}x{height}@{dpr}"
+            wait([w.ai.resultShown, w.measure.measured], lambda w=w: w.open_file(sample_path()))
+            save(w, f"{tag}-opened")
+            wait([w.ai.resultShown, w.measure.measured], lambda w=w: w.open_file(record()))
+            save(w, f"{tag}-analysed")
+            w.show_median(True)
+            wait([])
+            save(w, f"{tag}-median")
+            w.show_median(False)
+            w.ai.panel.tabs.setCurrentWidget(w.ai.panel.attention)
+            wait([])
+            save(w, f"{tag}-attention")
+            dialog = w.show_preferences()
+            wait([])
+            save(dialog, f"{tag}-preferences")
+            dialog.close()
+            w.close()
+            w.deleteLater()
+    return written
+
+
+def report_page(out: Path) -> Path:
+    """The record's report, page 1, rasterised by PDFium (an independent reader) at 100 dpi."""
+    import pypdfium2 as pdfium
+
+    from ecgviewer.cli import main
+
+    pdf = out / "report.pdf"
+    if main(["report", str(record()), "--out", str(pdf)]) != 0:
+        raise RuntimeError(f"the report of {record()} failed")
+    png = out / "report-page1.png"
+    pdfium.PdfDocument(str(pdf))[0].render(scale=100 / 72).to_pil().save(png)
+    return png
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "build" / "screenshots")
+    ap.add_argument("--sizes", default="1366x768,1920x1080", help="window sizes, logical pixels")
+    ap.add_argument("--dpr", default="1,2", help="device pixel ratios, each in its own process")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.child:  # one scale factor: this process's QT_SCALE_FACTOR
+        for path in shoot(args.out, _sizes(args.sizes), os.environ.get("QT_SCALE_FACTOR", "1")):
+            print(path)
+        return 0
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    for dpr in args.dpr.split(","):
+        cmd = [sys.executable, __file__, "--child", "--out", str(args.out), "--sizes", args.sizes]
+        subprocess.run(cmd, env={**env, "QT_SCALE_FACTOR": dpr}, check=True)
+    print(report_page(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
