@@ -16,6 +16,7 @@ from ecgviewer.render.layout import GAINS, LAYOUTS, SPEEDS
 
 if TYPE_CHECKING:
     from ecgviewer.gui.main_window import MainWindow
+    from ecgviewer.render.options import ViewOptions
 
 Keys = QtGui.QKeySequence.StandardKey
 ZOOM_STEP = 1.25
@@ -99,7 +100,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("&Help", "&Model card\u2026", lambda w: lambda: w.ai.show_model_card()),
     Command("&Help", "&About ecgviewer", lambda w: w.show_about),
 )  # fmt: skip
-MENUS = ("&File", "&View", "&Navigate", "&Tools", "&Help")
+MENUS = ("&File", "&View", "&Paper", "&Navigate", "&Tools", "&Help")
 DOCKS = ("browser_dock", "info_dock", "measure_dock", "ai_dock")  # shown and hidden in the View menu
 
 
@@ -109,26 +110,58 @@ def _hz(v: float | None) -> str:
 
 @dataclass(frozen=True)
 class Control:
-    """A toolbar choice: ``key`` names the view option it sets (``filter`` ones: the display
-    filter's field), ``label`` the text before it."""
+    """A paper setting, offered twice: a toolbar box and a submenu of the Paper menu (so it is
+    reachable from the keyboard: the boxes keep the arrow keys for the paper). ``key`` names the
+    view option it sets (``filter`` ones: the display filter's field), ``label`` the text before
+    the box, ``title`` the submenu."""
 
     key: str
     items: tuple[tuple[str, object], ...]
+    title: str
+    tip: str
     label: str = ""
     filter: bool = False
     separator: bool = False  # a separator goes before it
 
 
 CONTROLS: tuple[Control, ...] = (
-    Control("layout", tuple((x, x) for x in LAYOUTS)),
-    Control("order", (("Standard", "standard"), ("Cabrera", "cabrera"))),
-    Control("rhythm", (("default", ()), *((x, (x,)) for x in STANDARD_LEADS)), " Rhythm "),
-    Control("speed", tuple((f"{s:g} mm/s", s) for s in SPEEDS), separator=True),
-    Control("gain", tuple((f"{g:g} mm/mV", g) for g in GAINS)),
-    Control("highpass", tuple((_hz(v), v) for v in HIGHPASS_CHOICES), " HP ", filter=True, separator=True),
-    Control("lowpass", tuple((_hz(v), v) for v in LOWPASS_CHOICES), " LP ", filter=True),
-    Control("notch", tuple((_hz(v), v) for v in NOTCH_CHOICES), " Notch ", filter=True),
-)
+    Control("layout", tuple((x, x) for x in LAYOUTS), "&Layout",
+            "Rows x columns of the page; +1 and +3 add rhythm strips"),
+    Control("order", (("Standard", "standard"), ("Cabrera", "cabrera")), "Lead &order",
+            "Standard (I, II, III, aVR, aVL, aVF) or Cabrera (aVL, I, -aVR, II, aVF, III)"),
+    Control("rhythm", (("default", ()), *((x, (x,)) for x in STANDARD_LEADS)), "&Rhythm lead",
+            "The lead of the rhythm strip (default: II; V1, II, V5 for 3x4+3)", " Rhythm "),
+    Control("speed", tuple((f"{s:g} mm/s", s) for s in SPEEDS), "&Speed", "Paper speed", separator=True),
+    Control("gain", tuple((f"{g:g} mm/mV", g) for g in GAINS), "&Gain", "Millimetres per millivolt"),
+    Control("highpass", tuple((_hz(v), v) for v in HIGHPASS_CHOICES), "&High-pass filter",
+            "Display high-pass, zero-phase (-3 dB point): removes baseline wander", " HP ",
+            filter=True, separator=True),
+    Control("lowpass", tuple((_hz(v), v) for v in LOWPASS_CHOICES), "Lo&w-pass filter",
+            "Display low-pass, zero-phase (-3 dB point): removes muscle noise", " LP ", filter=True),
+    Control("notch", tuple((_hz(v), v) for v in NOTCH_CHOICES), "&Notch filter",
+            "Display notch at the mains frequency", " Notch ", filter=True),
+)  # fmt: skip
+
+
+def current(o: ViewOptions, c: Control) -> object:
+    """The value ``c`` shows for options ``o``."""
+    return getattr(o.filter, c.key) if c.filter else getattr(o, c.key)
+
+
+def _choose(w: MainWindow, c: Control, value: object) -> None:
+    o = w.paper.options
+    change = {"filter": replace(o.filter, **{c.key: value})} if c.filter else {c.key: value}
+    w.set_options(o.with_(**change))
+
+
+def sync(w: MainWindow) -> None:
+    """Every box and menu entry shows the paper's current options."""
+    for c in CONTROLS:
+        value = current(w.paper.options, c)
+        combo = w.combos[c.key]
+        combo.setCurrentIndex(max(0, combo.findData(value)))
+        for act in w.control_actions[c.key]:
+            act.setChecked(act.data() == value)
 
 
 def build(w: MainWindow) -> None:
@@ -157,6 +190,8 @@ def build(w: MainWindow) -> None:
     menus["&View"].addSeparator()
     for attr in DOCKS:
         menus["&View"].addAction(getattr(w, attr).toggleViewAction())
+    for c in CONTROLS:
+        _submenu(w, menus["&Paper"], c)
 
     tb = w.addToolBar("Paper")
     tb.setObjectName("paper-toolbar")
@@ -173,16 +208,27 @@ def build(w: MainWindow) -> None:
 def _combo(w: MainWindow, c: Control) -> QtWidgets.QComboBox:
     combo = QtWidgets.QComboBox()
     combo.setObjectName(c.key)
+    combo.setToolTip(f"{c.tip} (also Paper > {c.title.replace('&', '')})")
     for text, value in c.items:
         combo.addItem(text, value)
-
-    def chosen(_index: int) -> None:
-        o = w.paper.options
-        value = combo.currentData()
-        changes = {"filter": replace(o.filter, **{c.key: value})} if c.filter else {c.key: value}
-        w.set_options(o.with_(**changes))
-
-    combo.activated.connect(chosen)
-    combo.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keep arrow keys for the paper
+    combo.activated.connect(lambda _index: _choose(w, c, combo.currentData()))
+    combo.setFocusPolicy(QtCore.Qt.FocusPolicy.TabFocus)  # a click leaves the arrow keys to the paper
     w.combos[c.key] = combo
     return combo
+
+
+def _submenu(w: MainWindow, menu: QtWidgets.QMenu, c: Control) -> None:
+    """The control's choices as a submenu of exclusive entries."""
+    if c.separator:
+        menu.addSeparator()
+    sub = menu.addMenu(c.title)
+    sub.setToolTipsVisible(True)
+    group = QtGui.QActionGroup(sub, exclusive=True)
+    w.control_actions[c.key] = []
+    for text, value in c.items:
+        act = QtGui.QAction(text, group, checkable=True)
+        act.setData(value)
+        act.setStatusTip(c.tip)
+        act.triggered.connect(lambda _checked, value=value: _choose(w, c, value))
+        sub.addAction(act)
+        w.control_actions[c.key].append(act)

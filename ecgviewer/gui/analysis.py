@@ -112,7 +112,7 @@ class AnalysisController(QtCore.QObject):
         self.device_label = QtWidgets.QLabel("Model: not loaded")
         self.device_combo = QtWidgets.QComboBox()
         self.device_combo.setToolTip("Where the model runs (auto: CUDA, then Apple MPS, then the CPU)")
-        self.device_combo.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.device_combo.setFocusPolicy(QtCore.Qt.FocusPolicy.TabFocus)  # clicks leave keys to the paper
         for choice in DEVICE_CHOICES:
             self.device_combo.addItem(choice, choice)
         choice = str(settings.value("ai/device", "auto") or "auto")

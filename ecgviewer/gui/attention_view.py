@@ -47,6 +47,10 @@ class AttentionPanel(QtWidgets.QWidget):
         self.head_combo = QtWidgets.QComboBox()
         self.window_label = QtWidgets.QLabel("Window")
         self.window_combo = QtWidgets.QComboBox()
+        self.map_combo.setToolTip("Attention rollout through all layers, or one layer's [CLS] attention")
+        self.layer_combo.setToolTip("The transformer layer whose attention is shown")
+        self.head_combo.setToolTip("One attention head, or their mean")
+        self.window_combo.setToolTip("The analysed window of a long recording")
         controls = QtWidgets.QHBoxLayout()
         for text, combo in (("Map", self.map_combo), ("Layer", self.layer_combo), ("Head", self.head_combo)):
             controls.addWidget(QtWidgets.QLabel(text))

@@ -64,10 +64,12 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.recording: Recording | None = None
         self.progress = QtWidgets.QProgressBar(maximum=1000, maximumWidth=160)
         self.cancel_button = QtWidgets.QToolButton(text="Cancel")
+        self.cancel_button.setToolTip("Stop the work in progress (the model and delineator keep loading)")
         self.tasks = TaskRunner(
             self.progress, self.cancel_button, lambda m: self.statusBar().showMessage(m, 8000), self
         )
-        self.combos: dict[str, QtWidgets.QComboBox] = {}
+        self.combos: dict[str, QtWidgets.QComboBox] = {}  # the paper's settings: toolbar boxes
+        self.control_actions: dict[str, list[QtGui.QAction]] = {}  # and Paper menu entries
         self.save_notes: QtWidgets.QMessageBox | None = None  # what the last Save as could not keep
         self.preferences: PreferencesDialog | None = None  # made when first asked for, then reused
         self._docks_sized = False
@@ -218,21 +220,8 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.set_options(self.paper.options.with_(theme="dark" if dark else "light"))
 
     def _sync_controls(self) -> None:
+        actions.sync(self)
         o = self.paper.options
-        values = {
-            "layout": o.layout,
-            "order": o.order,
-            "rhythm": o.rhythm,
-            "speed": o.speed,
-            "gain": o.gain,
-            "highpass": o.filter.highpass,
-            "lowpass": o.filter.lowpass,
-            "notch": o.filter.notch,
-        }
-        for key, value in values.items():
-            combo = self.combos[key]
-            idx = combo.findData(value)
-            combo.setCurrentIndex(max(0, idx))
         self.dark_action.setChecked(o.theme == "dark")
         self._update_status()
 

@@ -148,3 +148,27 @@ def test_lead_chart_labels_never_overlap(qtbot, ai_window, sample) -> None:
             vb.mapViewToDevice(QtCore.QPointF(0, 1)).y() - vb.mapViewToDevice(QtCore.QPointF(0, 0)).y()
         )
         assert step >= bars.fontMetrics().height(), (width, step)
+
+
+def test_dialogs_fit_a_1366x768_screen(qtbot, window) -> None:
+    """Preferences, screen calibration and the model card open no larger than
+    a 1366x768 screen less a 40 px taskbar, and need no more than that."""
+    from ecgviewer.assets import model_path
+    from ecgviewer.gui.calibrate import CalibrationDialog
+    from ecgviewer.gui.diagnosis import ModelCardDialog
+
+    room = QtCore.QSize(1366, 768 - 40)
+    window.resize(1366, 768)
+    dialogs = [
+        window.show_preferences(),
+        CalibrationDialog(4.0, 3.78, window),
+        ModelCardDialog(model_path(), None, window),
+    ]
+    for d in dialogs:
+        d.show()
+        QtWidgets.QApplication.processEvents()
+        frame = d.frameGeometry().size()
+        assert frame.width() <= room.width() and frame.height() <= room.height(), (d.windowTitle(), frame)
+        need = d.minimumSizeHint()
+        assert need.width() <= room.width() and need.height() <= room.height(), (d.windowTitle(), need)
+        d.close()
