@@ -24,7 +24,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer.gui.overlay import BeatShading, Legend
-from ecgviewer.gui.paper import LABEL_MM, MIN_MINOR_PX, SheetItem
+from ecgviewer.gui.paper import LABEL_MM, MIN_MINOR_PX, ClipBox, SheetItem
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
@@ -120,13 +120,11 @@ class _PanBox(pg.ViewBox):
             ev.ignore()
 
 
-class _Box(QtWidgets.QGraphicsRectItem):
-    """One panel's box on the sheet: what it holds is clipped to it, as on a printed page."""
+class _Box(ClipBox):
+    """One panel's box on the sheet and the curves clipped to it."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
-        self.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
         self.ours = pg.PlotCurveItem(connect="finite")
         self.theirs = pg.PlotCurveItem(connect="finite")  # the device's median, under ours
         self.ticks = pg.PlotCurveItem(connect="pairs")  # fiducial ticks, or the strip's beat marks

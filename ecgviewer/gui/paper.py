@@ -79,6 +79,16 @@ class SheetItem(pg.GraphicsObject):
         paint_grid(painter, self._rect, self._colors, self._minor if self.show_minor else [], self._major)
 
 
+class ClipBox(QtWidgets.QGraphicsRectItem):
+    """An invisible box whose children are drawn only inside it: traces stay on their sheet or
+    panel, as on a printed page, without changing the samples they draw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+        self.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+
+
 class PaperView(pg.GraphicsView):
     """Calibrated ECG paper for one recording; the GUI, the CLI renderer and tests use it."""
 
@@ -114,6 +124,8 @@ class PaperView(pg.GraphicsView):
         self._sheet = SheetItem()
         self._sheet.setZValue(-20)
         self.vb.addItem(self._sheet)
+        self._on_sheet = ClipBox()  # holds the traces
+        self.vb.addItem(self._on_sheet)
         self._pulses = pg.PlotCurveItem(connect="finite")
         self._ticks = pg.PlotCurveItem(connect="pairs")
         self._footer = pg.TextItem(anchor=(0, 0.5))
@@ -221,7 +233,9 @@ class PaperView(pg.GraphicsView):
         self.refreshed.emit()
 
     def _clear_static(self) -> None:
-        for item in (*self._trace_items, *self._labels, *self._notes):
+        for item in self._trace_items:
+            self.scene().removeItem(item)
+        for item in (*self._labels, *self._notes):
             self.vb.removeItem(item)
         self._trace_items, self._labels, self._notes = [], [], []
         for curve in (self._pulses, self._ticks):
@@ -239,6 +253,7 @@ class PaperView(pg.GraphicsView):
         self._clear_static()
         theme = THEMES[self._options.theme]
         self._sheet.set_size(page.width, page.height)
+        self._on_sheet.setRect(0.0, 0.0, page.width, page.height)
         self._pulses.setData(*(np.array(v) for v in pulse_polyline(page)))
         self._ticks.setData(*(np.array(v, dtype=float) for v in column_ticks(page)))
         ink = pg.mkPen(theme.ink, width=1)
@@ -248,7 +263,7 @@ class PaperView(pg.GraphicsView):
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
             item.opts["autoDownsampleFactor"] = 1.0  # per-pixel min/max
-            self.vb.addItem(item)
+            item.setParentItem(self._on_sheet)
             self._trace_items.append(item)
             text = p.label if p.available else f"{p.label} (not recorded)"
             color = theme.text if p.available else theme.major

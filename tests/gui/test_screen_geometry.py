@@ -172,3 +172,29 @@ def test_dialogs_fit_a_1366x768_screen(qtbot, window) -> None:
         need = d.minimumSizeHint()
         assert need.width() <= room.width() and need.height() <= room.height(), (d.windowTitle(), need)
         d.close()
+
+
+def test_paper_traces_stay_on_the_sheet(qtbot, window) -> None:
+    """Complexes taller than the page (+-8 mV spikes, 8 cm at 10 mm/mV) are drawn across the
+    neighbouring rows, as on printed ECGs, but never off the sheet onto the desk."""
+    from ecgviewer.render.options import THEMES
+    from ecgviewer.render.painting import image_array
+    from tests.helpers import mask, synthetic
+
+    rec = synthetic(spikes_every=0.5, spike_mv=8.0)
+    rec.signals[:, 1::500] = -8.0  # and as deep the other way
+    window.set_recording(rec)
+    paper = window.paper
+    paper.true_scale()
+    paper.set_zoom(0.6)  # the whole sheet and desk around it in view
+    qtbot.wait(50)
+    ink = mask(image_array(paper.grab().toImage()), THEMES[paper.options.theme].ink, tol=60)
+    sheet = paper.vb.mapViewToDevice(QtCore.QRectF(0, 0, paper.page.width, paper.page.height)).boundingRect()
+    r = paper.devicePixelRatioF()
+    top, bottom, left, right = (
+        int(v * r) for v in (sheet.top(), sheet.bottom(), sheet.left(), sheet.right())
+    )
+    assert ink[top + 2 : bottom - 2, left + 2 : right - 2].sum() > 1000  # the spikes are drawn
+    outside = ink.copy()
+    outside[max(0, top - 1) : bottom + 2, max(0, left - 1) : right + 2] = False
+    assert outside.sum() == 0
