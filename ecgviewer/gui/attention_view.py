@@ -51,13 +51,15 @@ class AttentionPanel(QtWidgets.QWidget):
         self.layer_combo.setToolTip("The transformer layer whose attention is shown")
         self.head_combo.setToolTip("One attention head, or their mean")
         self.window_combo.setToolTip("The analysed window of a long recording")
-        controls = QtWidgets.QHBoxLayout()
-        for text, combo in (("Map", self.map_combo), ("Layer", self.layer_combo), ("Head", self.head_combo)):
-            controls.addWidget(QtWidgets.QLabel(text))
-            controls.addWidget(combo)
-        controls.addWidget(self.window_label)
-        controls.addWidget(self.window_combo)
-        controls.addStretch(1)
+        # two rows, so that a laptop-width dock shows every choice whole
+        controls = QtWidgets.QGridLayout()
+        rows = ((("Map", self.map_combo), (self.window_label, self.window_combo)),
+                (("Layer", self.layer_combo), ("Head", self.head_combo)))  # fmt: skip
+        for r, row in enumerate(rows):
+            for c, (label, combo) in enumerate(row):
+                controls.addWidget(QtWidgets.QLabel(label) if isinstance(label, str) else label, r, 2 * c)
+                controls.addWidget(combo, r, 2 * c + 1)
+        controls.setColumnStretch(4, 1)
 
         self.plot = pg.PlotWidget()
         self.plot.setBackground(None)  # the widget's palette, so it sits in light or dark themes
