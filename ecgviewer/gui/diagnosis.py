@@ -181,6 +181,11 @@ class DiagnosisPanel(QtWidgets.QWidget):
         self._rows = rows_shown(window_height)
         self._fit_rows()
 
+    def changeEvent(self, event: QtCore.QEvent) -> None:
+        if event.type() == QtCore.QEvent.Type.FontChange:  # rows follow the system font
+            self._fit_rows()
+        super().changeEvent(event)
+
     def _fit_rows(self) -> None:
         """The table's minimum height: its header and ``_rows`` rows, as the rows are drawn."""
         row = max(self.tree.sizeHintForRow(0), self.tree.fontMetrics().height() + 6)

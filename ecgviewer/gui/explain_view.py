@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 METHOD_NAMES = {"ig": "Integrated Gradients", "occlusion": "Occlusion", "gxi": "Gradient \u00d7 input"}
 SHADES = {"attribution": "Attribution", "attention": "Attention (Attention tab)", "none": "None"}
-BAR_AXES_PX = 56  # the lead chart's bottom axis with its label, and the view's margins
+BAR_AXES = (
+    2,
+    22,
+)  # the lead chart's bottom axis: lines of text (ticks, label) and pixels of ticks and margins
 # how the beats are shaded: a band along each lead keeps the trace on clean paper (the default);
 # the fill behind the whole beat is the stronger view
 STYLES = {"band": "Band along the lead", "fill": "Fill behind the beat"}
@@ -82,9 +85,6 @@ class ExplainPanel(QtWidgets.QWidget):
         self.bars = pg.PlotWidget()
         self.bars.setMenuEnabled(False)
         self.bars.setMouseEnabled(False, False)
-        # the twelve lead names on the chart's axis each get a line of text: never drawn over each other
-        line = self.bars.fontMetrics().height() + 2
-        self.bars.setMinimumHeight(len(contract.LEADS) * line + BAR_AXES_PX)
         self.bars.setBackground(self.palette().color(self.backgroundRole()))
         self.bars.getPlotItem().setLabel("bottom", "lead score (sum of its beats)")
         self.bars.getPlotItem().getAxis("bottom").enableAutoSIPrefix(False)
@@ -122,9 +122,7 @@ class ExplainPanel(QtWidgets.QWidget):
         split.addWidget(self.bars)
         split.addWidget(self.tree)
         split.setChildrenCollapsible(False)
-        # a short dock squeezes the chart, never the tree below its header and three rows
-        rows = self.tree.fontMetrics().height() + 6
-        self.tree.setMinimumHeight(self.tree.header().sizeHint().height() + 3 * rows)
+        self._fit_text()
         box = QtWidgets.QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
         box.addLayout(form)
@@ -149,6 +147,22 @@ class ExplainPanel(QtWidgets.QWidget):
         self.steps.setEnabled(True)
 
     # -- settings ----------------------------------------------------------------------------
+
+    def _fit_text(self) -> None:
+        """Heights that follow the system font (again when it changes): each of the twelve lead
+        names on the chart's axis gets a line of text, never drawn over each other; a short dock
+        squeezes the chart, never the tree below its header and three rows."""
+        line = self.bars.fontMetrics().height()
+        lines, px = BAR_AXES
+        self.bars.setMinimumHeight(len(contract.LEADS) * (line + 2) + lines * line + px)
+        rows = self.tree.fontMetrics().height() + 6
+        self.tree.setMinimumHeight(self.tree.header().sizeHint().height() + 3 * rows)
+
+    def changeEvent(self, event: QtCore.QEvent) -> None:
+        if event.type() == QtCore.QEvent.Type.FontChange:
+            self._fit_text()
+        super().changeEvent(event)
+
     def current_method(self) -> str:
         return str(self.method.currentData())
 

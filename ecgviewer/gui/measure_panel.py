@@ -85,10 +85,7 @@ class MeasurePanel(QtWidgets.QWidget):
         for r in range(len(ROWS)):
             for c in range(len(COLUMNS)):
                 self.table.setItem(r, c, QtWidgets.QTableWidgetItem(""))
-        # one line of text per row, and no taller than its rows: the dock's room goes to the findings
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
-        rows = self.table.verticalHeader().defaultSectionSize() * len(ROWS)
-        self.table.setFixedHeight(rows + self.table.horizontalHeader().sizeHint().height() + 4)
+        self._fit_table()
         self.notes = QtWidgets.QLabel("")
         self.notes.setWordWrap(True)
         self.notes.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -111,6 +108,18 @@ class MeasurePanel(QtWidgets.QWidget):
         box.addWidget(self.notes)
         box.addStretch(1)
         self.set_device(None)
+
+    def _fit_table(self) -> None:
+        """One line of text per row, and no taller than its rows (the dock's room goes to the
+        findings); again when the system font changes."""
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
+        rows = self.table.verticalHeader().defaultSectionSize() * len(ROWS)
+        self.table.setFixedHeight(rows + self.table.horizontalHeader().sizeHint().height() + 4)
+
+    def changeEvent(self, event: QtCore.QEvent) -> None:
+        if event.type() == QtCore.QEvent.Type.FontChange:
+            self._fit_table()
+        super().changeEvent(event)
 
     def current_formula(self) -> str:
         return str(self.formula.currentData())

@@ -23,18 +23,13 @@ class Theme:
     major: str
     ink: str
     text: str
-    derived_ink: str
     marks: str  # calipers
     desk: str  # around the sheet
 
 
 THEMES = {
-    "light": Theme(
-        "light", "#ffffff", "#f7cfcf", "#e08d8d", "#000000", "#202020", "#1f3f9f", "#0060c0", "#d9dadc"
-    ),
-    "dark": Theme(
-        "dark", "#141619", "#3a2629", "#6e3b42", "#ececec", "#d8d8d8", "#9fc0ff", "#40b0ff", "#050607"
-    ),
+    "light": Theme("light", "#ffffff", "#f7cfcf", "#e08d8d", "#000000", "#202020", "#0060c0", "#d9dadc"),
+    "dark": Theme("dark", "#141619", "#3a2629", "#6e3b42", "#ececec", "#d8d8d8", "#40b0ff", "#050607"),
 }
 
 

@@ -198,3 +198,37 @@ def test_paper_traces_stay_on_the_sheet(qtbot, window) -> None:
     outside = ink.copy()
     outside[max(0, top - 1) : bottom + 2, max(0, left - 1) : right + 2] = False
     assert outside.sum() == 0
+
+
+def test_text_follows_the_system_font_size(qtbot, ai_window, sample) -> None:
+    """A larger system font (1.5x, as a clinician's accessibility setting gives) enlarges the
+    findings, the measurements and the lead chart's names, and the 1920x1080 screen still shows
+    the top findings whole with every column, and twelve readable lead names."""
+    from PySide6 import QtGui
+
+    app = QtWidgets.QApplication.instance()
+    base = app.font()
+    normal = QtGui.QFontMetrics(base).height()
+    big = QtGui.QFont(base)
+    big.setPointSizeF(base.pointSizeF() * 1.5)
+    w = ai_window
+    try:
+        app.setFont(big)
+        analysed(qtbot, w, lambda: w.open_file(sample))
+        w.resize(1920, 1080)
+        qtbot.waitUntil(lambda: w.height() == 1080, timeout=5000)
+        QtWidgets.QApplication.processEvents()
+        tree, table = w.ai.panel.diagnosis.tree, w.measure.panel.table
+        bars = w.ai.panel.explain.bars
+        for widget in (tree, table, bars, w.scale_label):
+            assert widget.fontMetrics().height() >= 1.3 * normal, type(widget).__name__
+        assert tree.visualItemRect(tree.topLevelItem(0)).height() >= tree.fontMetrics().height()
+        assert table.rowHeight(0) >= table.fontMetrics().height()
+        check_findings(w, 5)
+        vb = bars.getPlotItem().getViewBox()
+        step = abs(
+            vb.mapViewToDevice(QtCore.QPointF(0, 1)).y() - vb.mapViewToDevice(QtCore.QPointF(0, 0)).y()
+        )
+        assert step >= bars.fontMetrics().height(), step
+    finally:
+        app.setFont(base)
