@@ -126,15 +126,16 @@ def _trained(ctx: Context, task: str, frac: float, seed: int, tag: str, encoder:
 def _bundled_run(ctx: Context, task: str) -> RunOut:
     """The run's exported model as the 100 % cell of ``task``: it was trained under the same
     protocol (multi-task), so training it again would only cost time. Its row names the weights
-    file, which is how ``results.compare_with_bundled`` finds it; its fold-9 score is its card's."""
+    file and their SHA-256, which is how ``results.compare_with_bundled`` finds and names it; its
+    fold-9 score is its card's."""
     from ecgviewer.ml.bundle import load_model
 
     loaded = load_model(Path(json.loads((ctx.run_dir / "run.json").read_text())["weights"]))
     td = task_data(ctx, (task,), 1.0, 0)
-    info = {"bundled": loaded.card["name"] + ".safetensors"}
+    info = {"bundled": loaded.card["name"] + ".safetensors", "weights_sha256": loaded.card["weights_sha256"]}
     log_path = ctx.run_dir / "metrics.jsonl"
     log = map(json.loads, log_path.read_text().splitlines()) if log_path.is_file() else []
-    tuned = [r for r in log if r["phase"] == "finetune-bundled"]  # none for a frozen-encoder export
+    tuned = [r for r in log if r["phase"].startswith("finetune-bundled")]  # none for a frozen export
     if tuned:
         info["epoch"] = max(tuned, key=lambda r: r["val_auroc"])["epoch"]
     own = loaded.card["labels"].get(task)

@@ -100,16 +100,27 @@ def _paired_row(goal: str, frac: float, pairs: list[tuple[dict, dict]]) -> str:
     return f"{start} {diff[0]} | {diff[1]} | {verdict} |"
 
 
-def compare_with_bundled(rows: list[dict], baselines: Iterable[str] = BASELINES) -> list[str]:
-    """Goal rows 'the bundled model beats <baseline>' for every task where the grid holds both
-    the bundled model's row (``_bundled_run``) and the baseline's 100 %-label rows: each baseline
-    seed paired with the one bundled model on the same fold-10 records."""
+def who(sha: str | None, name: str, shipped_sha: str) -> str:
+    """How RESULTS.md names a model: by its weights, not its file name (an earlier bundled model
+    kept its name ``clear-hug-bundled``)."""
+    if sha == shipped_sha:
+        return f"bundled model `{name}`"
+    return f"candidate `{name}` ({sha[:8]}\u2026)" if sha else f"candidate `{name}` (weights not recorded)"
+
+
+def compare_with_bundled(rows: list[dict], cards: list[dict], shipped_sha: str,
+                         baselines: Iterable[str] = BASELINES) -> list[str]:  # fmt: skip
+    """Goal rows '<model> beats <baseline>' for every task where the grid holds both a run's
+    exported model (``grid._bundled_run``: the row names its weights) and the baseline's 100 %-label
+    rows: each baseline seed paired with that model on the same fold-10 records."""
+    by_name = {c["name"] + ".safetensors": c["weights_sha256"] for c in cards}
     lines = []
     for own in (r for r in rows if "bundled" in r):
+        sha = own.get("weights_sha256") or by_name.get(own["bundled"])
         for method in baselines:
             base = _cell(rows, method, own["task"], 1.0)
             if base:
-                goal = f"bundled model `{own['bundled']}` beats {LABEL[method]} (`{own['task']}`)"
+                goal = f"{who(sha, own['bundled'], shipped_sha)} beats {LABEL[method]} (`{own['task']}`)"
                 lines.append(_paired_row(goal, 1.0, [(own, b) for b in base]))
     return lines
 
@@ -134,12 +145,12 @@ def _goals(rows: list[dict], cards: list[dict], shipped_sha: str) -> list[str]:
     for card in cards:
         t = card["labels"]["super"]["test"]
         (lo, hi), auroc = t["auroc_ci"], t["auroc"]
-        who = "bundled model" if card["weights_sha256"] == shipped_sha else f"candidate `{card['name']}`"
+        model = who(card["weights_sha256"], card["name"], shipped_sha)
         verdict = "met" if lo >= BUNDLED_GOAL else f"missed by {BUNDLED_GOAL - auroc:.3f}"
         if lo < BUNDLED_GOAL <= auroc:
             verdict = f"not met: its interval reaches below {BUNDLED_GOAL}"
         shown = f"{auroc:.3f} [{lo:.3f}-{hi:.3f}]"
-        lines.append(f"| {who} >= {BUNDLED_GOAL} | 100% | - | {shown} | - | - | - | {verdict} |")
+        lines.append(f"| {model} >= {BUNDLED_GOAL} | 100% | - | {shown} | - | - | - | {verdict} |")
     checks = [
         (a, b, (0.01, 0.1, 1.0)) for a, b in (("clear-linear", "random-linear"), ("clear-hug", "random-hug"))
     ]
@@ -150,7 +161,7 @@ def _goals(rows: list[dict], cards: list[dict], shipped_sha: str) -> list[str]:
             pairs = _seed_pairs(rows, ours, base, "super", f)
             if pairs:
                 lines.append(_paired_row(f"{LABEL[ours]} beats {LABEL[base]}", f, pairs))
-    return [*lines, *compare_with_bundled(rows), ""]
+    return [*lines, *compare_with_bundled(rows, cards, shipped_sha), ""]
 
 
 def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:

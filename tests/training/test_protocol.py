@@ -4,6 +4,7 @@ the same records and seeds, and the bootstrap keeps every class's positives in e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -116,6 +117,7 @@ QUALITY = {"acl": 1.0, "clear": 0.85, "random": 0.7, "finetune": 0.8, "scratch":
 FROZEN = ["clear-hug", "random-hug", "acl-hug"]
 TRAINED = ["finetune", "scratch"]
 BUNDLED = "clear-hug-fake.safetensors"
+SHIPPED = b"the fake bundled model's weights"
 
 
 @dataclass
@@ -153,7 +155,7 @@ def _synthetic(folds: Folds, method: str, frac: float, seed: int) -> G.RunOut:
     val_probs = probs(folds.val.y, "val")
     info = {"epoch": 1 + (seed + len(method)) % 3}
     if method == "finetune" and frac >= 1:
-        info["bundled"] = BUNDLED
+        info |= {"bundled": BUNDLED, "weights_sha256": hashlib.sha256(SHIPPED).hexdigest()}
     return G.RunOut(round(1000 * frac), M.macro(folds.val.y, val_probs)[0], SUPER, folds.val, folds.test,
                     val_probs, probs(folds.truth, "test"), info)  # fmt: skip
 
@@ -212,7 +214,8 @@ def _assert_same_choices(runs: dict[bool, Path], out: Path) -> None:
         assert ra.test != rb.test
     assert ranked
 
-    md = {p: R.write_results([runs[p]], out / f"RESULTS-{p}.md").read_text() for p in (False, True)}
+    md = {p: R.write_results([runs[p]], out / f"RESULTS-{p}.md", shipped=_shipped(out)).read_text()
+          for p in (False, True)}  # fmt: skip
     chosen = [[line for line in md[p].splitlines() if line.startswith(CHOSEN)] for p in (False, True)]
     assert chosen[0] == chosen[1] and len(chosen[0]) == 2 * ranked
     for title in re.findall(r"## Pretraining methods compared: [^\n]*", md[False]):
@@ -230,6 +233,13 @@ def test_permuting_fold_10_labels_changes_no_choice(two_grids: dict[bool, Path],
     assert ranking.winners == ["acl"] and "should change to the ACL-ECG encoder" in ranking.verdict
 
 
+def _shipped(folder: Path) -> Path:
+    """A weights file whose SHA-256 the synthetic 'finetune' rows carry: the shipped model."""
+    path = folder / "shipped.safetensors"
+    path.write_bytes(SHIPPED)
+    return path
+
+
 def _goal(md: str, start: str) -> list[str]:
     """The cells of the Goals row that begins with ``start``."""
     (line,) = [line for line in md.split("## Goals")[1].splitlines() if line.startswith(f"| {start}")]
@@ -240,7 +250,9 @@ def test_goals_are_paired_fold_10_differences(two_grids: dict[bool, Path], tmp_p
     """Each goal is a paired difference with its interval, 'met' only when the interval is above
     zero: met with the true fold-10 labels, not met once they are permuted. The bundled model is
     compared with each baseline at 100 % labels; rows without predictions are shown, not judged."""
-    md = {p: R.write_results([two_grids[p]], tmp_path / f"R-{p}.md").read_text() for p in (False, True)}
+    shipped = _shipped(tmp_path)
+    md = {p: R.write_results([two_grids[p]], tmp_path / f"R-{p}.md", shipped=shipped).read_text()
+          for p in (False, True)}  # fmt: skip
     hug = f"{G.LABEL['clear-hug']} beats {G.LABEL['random-hug']} | 10%"
     hug100 = hug.replace("10%", "100%")
     cells = _goal(md[False], hug)
@@ -253,6 +265,11 @@ def test_goals_are_paired_fold_10_differences(two_grids: dict[bool, Path], tmp_p
     assert lo < 0 < point < hi and _goal(md[True], hug100)[-1] == "not met: the interval includes 0"
     bundled = _goal(md[False], f"bundled model `{BUNDLED}` beats {G.LABEL['scratch']} (`super`)")
     assert bundled[1:3] == ["100%", "1 of 1"] and bundled[-1] == "met", bundled
+    # the same rows when other weights ship: named a candidate by its weights, not its file name
+    other = R.write_results([two_grids[False]], tmp_path / "R-other.md").read_text()
+    assert not [line for line in other.split("## Goals")[1].splitlines() if line.startswith("| bundled")]
+    sha = hashlib.sha256(SHIPPED).hexdigest()[:8]
+    assert _goal(other, f"candidate `{BUNDLED}` ({sha}\u2026) beats {G.LABEL['scratch']} (`super`)")
     assert "clearly" not in md[False]
 
     # a cell logged before predictions were kept: shown (marked), and its goal row not judged
@@ -263,7 +280,7 @@ def test_goals_are_paired_fold_10_differences(two_grids: dict[bool, Path], tmp_p
         if r["fraction"] == 1.0:
             del r["preds"]
     (old / "grid.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    text = R.write_results([old], tmp_path / "R-old.md").read_text()
+    text = R.write_results([old], tmp_path / "R-old.md", shipped=shipped).read_text()
     assert _goal(text, hug100)[-1].startswith("not judged")
     row = next(line for line in text.split("## `super`: macro AUROC")[1].splitlines()
                if line.startswith(f"| {G.LABEL['clear-hug']} |"))  # fmt: skip
