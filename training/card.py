@@ -21,16 +21,30 @@ def _architecture(arch: dict) -> str:
     return f"{ENCODERS[arch['kind']]} {arch['encoder']}, {arch['head']} head"
 
 
-def markdown(card: dict) -> str:
-    arch, con, data, hw = card["architecture"], card["contract"], card["data"], card["hardware"]
-    pre, tr = card["pretraining"], card.get("training", {})
-    folds = data["folds"]
+def how_trained(tr: dict) -> str:
+    """The card's sentence on how the model was trained: the encoder, LP-FT, ensemble members,
+    distillation teachers."""
     how = tr.get("encoder") or f"fine-tuned end to end {tr.get('finetune')}, recipe {tr.get('recipe')}"
     if "ensemble" in tr:
         named = ", ".join(f"`{m['name']}` ({(m['weights_sha256'] or '?')[:12]}…)" for m in tr["members"])
         how = f"an ensemble, {tr['ensemble']}, of {named}; each member's training is in the JSON card"
     elif (tr.get("recipe") or {}).get("from_probe"):
         how = f"HUG heads first trained on the frozen encoder (LP-FT, Kumar et al. 2022), then {how}"
+    if tr.get("teachers"):
+        named = ", ".join(f"`{t['file']}` ({t['sha256'][:12]}…, `{t['task']}`)" for t in tr["teachers"])
+        weight = tr["recipe"]["distill"]
+        how += (
+            f"; each distilled task's targets {1 - weight:g} labels and {weight:g} the mean probability "
+            f"of the supervised baselines' predictions {named}, trained on the same training folds"
+        )
+    return how
+
+
+def markdown(card: dict) -> str:
+    arch, con, data, hw = card["architecture"], card["contract"], card["data"], card["hardware"]
+    pre, tr = card["pretraining"], card.get("training", {})
+    folds = data["folds"]
+    how = how_trained(tr)
     lines = [
         f"# Model card: {card['name']}",
         "",

@@ -123,6 +123,7 @@ def export(
                 "heads": ctx.preset.probe.to_dict(),
                 "selection": "per task, the epoch with the best fold-9 macro AUROC"} if frozen else
                {"finetune": ctx.preset.finetune.to_dict(), "recipe": ctx.preset.recipe.to_dict(),
+                **({"teachers": teachers(ctx, td)} if ctx.preset.recipe.distill else {}),
                 "selection": "epoch with the best mean fold-9 macro AUROC over the tasks"}),
         },
         "contract": {"version": contract.CONTRACT_VERSION, "fs": contract.FS, "band_hz": contract.BAND,
@@ -147,8 +148,36 @@ def export(
         "hardware": hardware(),
         "weights_sha256": digest,
     }  # fmt: skip
+    card |= kept_explanations(weights.with_suffix(".json"), digest)
     write_card(weights, card, markdown(card))
     return weights
+
+
+def teachers(ctx: Context, td: TaskData) -> list[dict]:
+    """The baselines a distilled model learnt from: each task's predictions file with its SHA-256
+    and the window aggregation chosen on fold 9 (``training/baselines.py``)."""
+    from ecgviewer.weights import sha256
+    from training.finetune import teacher_files
+
+    out = []
+    for task in td.classes:
+        for f in teacher_files(ctx.run_dir, task):
+            z = np.load(f)
+            agg = str(z["aggregation"]) if "aggregation" in z else None
+            out.append({"task": task, "file": f.name, "sha256": sha256(f), "aggregation": agg})
+    return out
+
+
+def kept_explanations(card_path: Path, digest: str) -> dict:
+    """The explanation benchmark's section of an earlier card of the same weights (it describes
+    the weights, not the export), so re-exporting does not drop it; nothing for new weights."""
+    import json
+
+    if not card_path.is_file():
+        return {}
+    old = json.loads(card_path.read_text())
+    same = old.get("weights_sha256") == digest and "explanations" in old
+    return {"explanations": old["explanations"]} if same else {}
 
 
 def td_union_ids(ctx: Context, task: str, folds) -> np.ndarray:

@@ -60,11 +60,17 @@ def layer_groups(model: Classifier, lr: float, decay: float) -> list[dict]:
     return [{"params": qs, "lr": lr * decay ** (depth + 1 - k)} for k, qs in sorted(groups.items())]
 
 
+def teacher_files(run_dir: Path, task: str) -> list[Path]:
+    """The supervised baselines' predictions for ``task`` in ``run_dir`` (training/baselines.py),
+    each trained on all the training labels of that task."""
+    return sorted(run_dir.glob(f"teacher-*-{task}-1.0-*.npz"))
+
+
 def teacher_probs(run_dir: Path, task: str, n_rows: int) -> np.ndarray | None:
     """The mean of the supervised baselines' probabilities for ``task`` (every cache row; NaN
-    where a row has none), from ``<run_dir>/teacher-*-<task>-1.0-*.npz`` (training/baselines.py);
-    None when no baseline of the task has been trained."""
-    files = sorted(run_dir.glob(f"teacher-*-{task}-1.0-*.npz"))
+    where a row has none), from ``teacher_files``; None when no baseline of the task has been
+    trained."""
+    files = teacher_files(run_dir, task)
     if not files:
         return None
     total = None

@@ -37,7 +37,7 @@ def _fmt(rows: list[dict], key: str) -> str:
     return f"{vals.mean():.3f}{spread} [{ci[0]:.3f}-{ci[1]:.3f}]{mark}"
 
 
-def _per_class(rows: list[dict], task: str, fracs: list[float]) -> list[str]:
+def _per_class(rows: list[dict], task: str, fracs: list[float], labels: dict[str, str]) -> list[str]:
     """Per-class fold-10 AUROC (mean over seeds) of a task with few classes: where the amplitude
     ablation shows (hypertrophy, HYP, needs absolute voltage)."""
     cells = [r for r in rows if r["task"] == task]
@@ -46,13 +46,13 @@ def _per_class(rows: list[dict], task: str, fracs: list[float]) -> list[str]:
         return []
     header = "| method | labels | " + " | ".join(classes) + " |"
     lines = [f"## `{task}`: per-class AUROC on fold 10", "", header, "|---|---|" + "---|" * len(classes)]
-    for method in LABEL:
+    for method in labels:
         for f in fracs:
             cell = [r for r in cells if r["method"] == method and r["fraction"] == f]
             if not cell:
                 continue
             means = [np.mean([r["test"]["per_class_auroc"][c] for r in cell]) for c in classes]
-            lines.append(f"| {LABEL[method]} | {f:.0%} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+            lines.append(f"| {labels[method]} | {f:.0%} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
     return [*lines, ""]
 
 
@@ -75,10 +75,11 @@ def _seed_pairs(rows: list[dict], a: str, b: str, task: str, frac: float) -> lis
     return [(ra[s], rb[s]) for s in sorted(ra.keys() & rb.keys())]
 
 
-def _paired_row(goal: str, frac: float, pairs: list[tuple[dict, dict]]) -> str:
+def _paired_row(goal: str, frac: float, pairs: list[tuple[dict, dict]], tie: str = "") -> str:
     """A goal row of the Goals table: fold-10 macro AUROC (and AUPRC) of A minus B with its
     paired bootstrap 95 % interval (``metrics.paired_bootstrap``); 'met' only when the interval
-    lies above zero. Rows without saved predictions are shown but not judged."""
+    lies above zero (``tie`` is added to the verdict of an interval around zero). Rows without
+    saved predictions are shown but not judged."""
     kept = [(a, b) for a, b in pairs if "preds" in a and "preds" in b]
     shown = kept or pairs
     ours, base = (np.mean([p[i]["test"]["auroc"] for p in shown]) for i in (0, 1))
@@ -94,7 +95,7 @@ def _paired_row(goal: str, frac: float, pairs: list[tuple[dict, dict]]) -> str:
     res = M.paired_bootstrap(first["test_y"], [a["test_probs"] for a, _ in preds],
                              [b["test_probs"] for _, b in preds])  # fmt: skip
     diff = [f"{res[k]:+.3f} [{res[k + '_ci'][0]:+.3f}, {res[k + '_ci'][1]:+.3f}]" for k in ("auroc", "auprc")]
-    verdict = "met" if M.better(res) else "not met: the interval includes 0"
+    verdict = "met" if M.better(res) else f"not met: the interval includes 0{tie}"
     if res["auroc_ci"][1] < 0:
         verdict = "not met: the baseline is higher"
     return f"{start} {diff[0]} | {diff[1]} | {verdict} |"
@@ -108,20 +109,20 @@ def who(sha: str | None, name: str, shipped_sha: str) -> str:
     return f"candidate `{name}` ({sha[:8]}\u2026)" if sha else f"candidate `{name}` (weights not recorded)"
 
 
-def compare_with_bundled(rows: list[dict], cards: list[dict], shipped_sha: str,
-                         baselines: Iterable[str] = BASELINES) -> list[str]:  # fmt: skip
+def compare_with_bundled(
+    rows: list[dict], shipped_sha: str, baselines: Iterable[str] = BASELINES
+) -> list[str]:
     """Goal rows '<model> beats <baseline>' for every task where the grid holds both a run's
     exported model (``grid._bundled_run``: the row names its weights) and the baseline's 100 %-label
     rows: each baseline seed paired with that model on the same fold-10 records."""
-    by_name = {c["name"] + ".safetensors": c["weights_sha256"] for c in cards}
     lines = []
     for own in (r for r in rows if "bundled" in r):
-        sha = own.get("weights_sha256") or by_name.get(own["bundled"])
+        sha = own.get("weights_sha256")
         for method in baselines:
             base = _cell(rows, method, own["task"], 1.0)
             if base:
                 goal = f"{who(sha, own['bundled'], shipped_sha)} beats {LABEL[method]} (`{own['task']}`)"
-                lines.append(_paired_row(goal, 1.0, [(own, b) for b in base]))
+                lines.append(_paired_row(goal, 1.0, [(own, b) for b in base], "; not below it either"))
     return lines
 
 
@@ -161,7 +162,7 @@ def _goals(rows: list[dict], cards: list[dict], shipped_sha: str) -> list[str]:
             pairs = _seed_pairs(rows, ours, base, "super", f)
             if pairs:
                 lines.append(_paired_row(f"{LABEL[ours]} beats {LABEL[base]}", f, pairs))
-    return [*lines, *compare_with_bundled(rows, cards, shipped_sha), ""]
+    return [*lines, *compare_with_bundled(rows, shipped_sha), ""]
 
 
 def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:
@@ -298,6 +299,32 @@ def _bundled_verdict(winner: str, label: str, seeds: dict, means: dict, cells: l
             f"{verdict}.")  # fmt: skip
 
 
+def _own_weights(rows: list[dict], card: dict | None) -> list[dict]:
+    """A run folder's exported-model rows scored the weights its ``run.json`` names: rows logged
+    before rows carried their SHA-256 get the card's."""
+    if card is None:
+        return rows
+    return [r | {"weights_sha256": card["weights_sha256"]} if "bundled" in r and "weights_sha256" not in r
+            else r for r in rows]  # fmt: skip
+
+
+def _one_row_per_model(rows: list[dict], shipped_sha: str) -> tuple[list[dict], dict[str, str]]:
+    """Exported models of different run folders are different models, not seeds of one cell:
+    each gets a method key and a table label of its own (``who``). Returns the rows and the
+    labels of every method key, in table order."""
+    labels = dict(LABEL)
+    del labels["exported"]
+    out = []
+    for r in rows:
+        if r["method"] == "exported":
+            sha = r.get("weights_sha256")
+            key = f"exported-{sha or r['bundled']}"
+            labels.setdefault(key, f"{who(sha, r['bundled'], shipped_sha)}, exported (100 % labels)")
+            r = r | {"method": key}
+        out.append(r)
+    return out, labels
+
+
 def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped: Path | None = None) -> Path:
     """Generate RESULTS.md from the grid logs and the model cards of ``runs``, and the
     out-of-distribution section from ``ood`` (``python -m training ood``'s JSON) when it exists.
@@ -310,10 +337,12 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
     rows = []
     cards = []
     for run in runs:
-        rows += read_rows(run / "grid.jsonl")
         meta = run / "run.json"
-        if meta.is_file():
-            cards.append(json.loads(Path(json.loads(meta.read_text())["card"]).read_text()))
+        card = json.loads(Path(json.loads(meta.read_text())["card"]).read_text()) if meta.is_file() else None
+        rows += _own_weights(read_rows(run / "grid.jsonl"), card)
+        if card:
+            cards.append(card)
+    rows, labels = _one_row_per_model(rows, shipped_sha)
     lines = [
         "# Results",
         "",
@@ -336,7 +365,8 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
     for card in cards:
         shown = card["weights_sha256"] == shipped_sha
         title = "Bundled model" if shown else "Candidate (not shipped, `python -m training choose`)"
-        lines += [f"## {title} `{card['name']}`", "",
+        sha = "" if shown else f" ({card['weights_sha256'][:8]}\u2026)"
+        lines += [f"## {title} `{card['name']}`{sha}", "",
                   f"Command: `{card['command']}`; hardware: {card['hardware']};",
                   f"timings (s): {card['timings']}.", ""]  # fmt: skip
         for task, lab in card["labels"].items():
@@ -356,7 +386,7 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
             header = " | ".join(f"{f:.0%} labels" for f in fracs)
             lines += [f"## `{task}`: {title} on fold 10", "", f"| method | {header} | wall-clock (s) |",
                       "|---|" + "---|" * (len(fracs) + 1)]  # fmt: skip
-            for method in LABEL:
+            for method in labels:
                 cell = [r for r in rows if r["task"] == task and r["method"] == method]
                 if not cell:
                     continue
@@ -364,12 +394,12 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
                 secs = sum(r["seconds"] for r in cell)
                 read = f", scored from its `{cell[0]['from']}` head" if "from" in cell[0] else ""
                 lines.append(
-                    f"| {LABEL[method]}{read} | "
+                    f"| {labels[method]}{read} | "
                     + " | ".join(_fmt(b, key) if b else "-" for b in by)
                     + f" | {secs:.0f} |"
                 )
             lines.append("")
-        lines += _per_class(rows, task, fracs)
+        lines += _per_class(rows, task, fracs, labels)
     if ood is not None and ood.is_file():
         from training.ood_report import markdown
 

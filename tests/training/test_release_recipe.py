@@ -142,6 +142,31 @@ def test_distillation_blends_the_tasks_that_have_a_teacher(tmp_path):
         distil(dict(y), rows, has, tmp_path, 4, 0.5)
 
 
+def test_a_distilled_card_names_its_teachers_and_keeps_its_explanations(tmp_path):
+    """The card of a distilled model lists each teacher's predictions file with its SHA-256 and
+    fold-9 aggregation, and says so in words; re-exporting the same weights keeps the explanation
+    benchmark's section, new weights do not inherit it."""
+    from types import SimpleNamespace
+
+    from ecgviewer.weights import sha256
+    from training.card import how_trained
+    from training.export import kept_explanations, teachers
+
+    f = tmp_path / "teacher-grid-inception1d-super-1.0-0.npz"
+    np.savez(f, rows=np.array([0]), probs=np.ones((1, 5)), aggregation=np.array("max"))
+    ctx = SimpleNamespace(run_dir=tmp_path)
+    named = teachers(ctx, SimpleNamespace(classes={"super": [], "all": []}))
+    assert named == [{"task": "super", "file": f.name, "sha256": sha256(f), "aggregation": "max"}]
+    tr = {"finetune": {}, "recipe": {"distill": 0.5}, "teachers": named}
+    assert f"`{f.name}` ({sha256(f)[:12]}\u2026, `super`)" in how_trained(tr) and "0.5 labels" in how_trained(
+        tr
+    )
+    card = tmp_path / "m.json"
+    card.write_text(json.dumps({"weights_sha256": "abc", "explanations": {"method": "occlusion"}}))
+    assert kept_explanations(card, "abc") == {"explanations": {"method": "occlusion"}}
+    assert kept_explanations(card, "def") == {} and kept_explanations(tmp_path / "none.json", "abc") == {}
+
+
 @pytest.mark.parametrize("arch", sorted(B.ARCHS))
 def test_baselines_classify_windows(arch):
     torch.manual_seed(0)

@@ -239,7 +239,7 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     assert "## Bundled model `clear-hug-tiny`" in md
     assert any(line.startswith("| CLEAR, linear probe (frozen) |") for line in md.splitlines())
     assert any(line.startswith("| CLEAR, full fine-tune |") for line in md.splitlines())
-    assert "## Goals" in md and "| bundled model >= 0.925 | 100% |" in md
+    assert "## Goals" in md and "| bundled model `clear-hug-tiny` >= 0.925 | 100% |" in md
     assert "## `super`: per-class AUROC" in md and "| HYP |" in md.replace(" | ", " |\n| ")
 
     _cli("grid", *args)  # resumable: every row is already there
