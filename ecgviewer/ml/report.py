@@ -18,6 +18,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.leads import HUG_LEAD_GROUPS
 from ecgviewer.measure.intervals import Measurements
 from ecgviewer.measure.pipeline import to_json
+from ecgviewer.measure.statements import statements
 from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.ml import contract
 from ecgviewer.ml.attention import AttentionMaps
@@ -91,6 +92,7 @@ def record_entry(
     }
     if measured is not None:
         entry["measurements"] = to_json(measured)
+        entry["statements"] = [s.to_json() for s in statements(measured, rec.metadata.sex)]
     if rec.metadata.device is not None:
         entry["acquiring_device"] = device_json(rec.metadata.device)
     if checks is not None:

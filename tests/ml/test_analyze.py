@@ -59,6 +59,7 @@ def test_schema_is_valid_and_strict(analysed):
         (("notice",), "fine for diagnosis"),
         (("records", 0, "measurements", "values", "qrs", "unit"), "mV"),
         (("records", 0, "measurements", "fiducials_ms", "qrs_on"), "early"),
+        (("records", 0, "statements", 0, "values", "rate"), 72),
     ):
         bad = copy.deepcopy(doc)
         node = bad
@@ -78,6 +79,9 @@ def test_analyze_reports_predictions_and_the_attribution_tree(analysed, sample):
     assert doc["notice"] == "research use, not a medical device" and doc["errors"] == []
     assert doc["model"]["sha256"] == sha256(model_path()) and doc["device"] == "cpu"
     (r,) = doc["records"]
+    # the measurements' own statements, apart from the model's findings: a sinus rhythm here
+    rhythm = [s for s in r["statements"] if s["code"] in ("SR", "SBRAD", "STACH")]
+    assert len(rhythm) == 1 and rhythm[0]["criterion"] and rhythm[0]["values"]["rate"].endswith(" bpm")
     assert r["file"] == str(sample) and r["windows"] == 1 and r["record_labels"] == {"NORM": 100.0, "SR": 0.0}
     norm = next(c for c in r["predictions"]["super"] if c["code"] == "NORM")
     assert norm["decision"] is True and norm["surfaced"] and norm["in_record"] == 100.0

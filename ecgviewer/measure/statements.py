@@ -1,0 +1,286 @@
+"""Interpretation statements from the measurements, as an ECG cart prints them, each with the
+criterion it applies and the values that met it, so a cardiologist can check it. The criteria are
+data (``CRITERIA``), the one source for every place that shows them (``analyze --measure`` today);
+statements stand beside the model's findings and the device's statements, never mixed with them.
+
+Criteria: the AHA/ACCF/HRS recommendations for the standardisation and interpretation of the ECG,
+Part III (Surawicz et al., Circulation 2009;119:e235: bundle branch and fascicular blocks, axis)
+and Part IV (Rautaharju et al., Circulation 2009;119:e241: QTc limits); Sokolow and Lyon, Am Heart
+J 1949;37:161 and Casale et al. (Cornell), Circulation 1987;75:565 for LVH voltage. The
+morphology tests work on the median beat between the global QRS onset and offset, so they
+inherit the delineator's accuracy: a wrong QRS offset changes QRS duration and the terminal
+deflections alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecgviewer.measure import beats as B
+from ecgviewer.measure import signal
+from ecgviewer.measure.intervals import DEFAULT_QTC, IRREGULAR_CV, Measurements
+
+SURAWICZ = "AHA/ACCF/HRS 2009, part III (Surawicz et al.)"
+RAUTAHARJU = "AHA/ACCF/HRS 2009, part IV (Rautaharju et al.)"
+Q_MV = 0.1  # a negative deflection before the R peak deeper than this is a q wave
+MIN_LEADS = 3  # a limb or precordial voltage test needs this many of its leads
+R_PEAK_MS = 60.0  # left bundle branch block: R-peak time above this in V5-V6 (V4-V6 incomplete)
+S_MS = 40.0  # right bundle branch block: a terminal S at least this long in I and V6
+
+
+@dataclass(frozen=True)
+class Criterion:
+    code: str  # PTB-XL's SCP code where there is one, so the statement can be validated against it
+    text: str  # what the cart would print
+    rule: str  # the criterion in words
+    source: str
+
+
+def _c(code: str, text: str, rule: str, source: str = SURAWICZ) -> Criterion:
+    return Criterion(code, text, rule, source)
+
+
+CRITERIA: dict[str, Criterion] = {
+    c.code: c
+    for c in (
+        _c("SR", "Sinus rhythm", "P waves with a frontal axis of 0 to 90 degrees, rate 60-100 bpm",
+           "conventional"),
+        _c("SBRAD", "Sinus bradycardia", "sinus P waves, rate below 60 bpm", "conventional"),
+        _c("STACH", "Sinus tachycardia", "sinus P waves, rate above 100 bpm", "conventional"),
+        _c("AFIB", "Atrial fibrillation (suspected)",
+           f"irregular RR (variation above {100 * IRREGULAR_CV:.0f} %) and no P wave found", "conventional"),
+        _c("1AVB", "First-degree AV block", "P waves and PR above 200 ms"),
+        _c("CLBBB", "Complete left bundle branch block",
+           "QRS 120 ms or more; V1 mainly negative; R-peak time above 60 ms in V5 or V6; I and V5/V6 "
+           "mainly positive without a q wave"),
+        _c("ILBBB", "Incomplete left bundle branch block",
+           "QRS 110-119 ms; V1 mainly negative; R-peak time above 60 ms in V4, V5 or V6; I and V5/V6 "
+           "mainly positive without a q wave"),
+        _c("CRBBB", "Complete right bundle branch block",
+           "QRS 120 ms or more; an R' in V1 or V2 (the highest point in the QRS's second half); a "
+           "terminal S of 40 ms or more in I and V6"),
+        _c("IRBBB", "Incomplete right bundle branch block",
+           "QRS 110-119 ms; an R' in V1 or V2; a terminal S of 40 ms or more in I and V6"),
+        _c("LAFB", "Left anterior fascicular block",
+           "QRS axis -45 to -90 degrees, QRS below 120 ms, qR in aVL, rS in III"),
+        _c("LAD", "Left axis deviation", "QRS axis -30 to -90 degrees"),
+        _c("RAD", "Right axis deviation", "QRS axis +90 to +180 degrees"),
+        _c("LNGQT", "Prolonged QTc", "QTc 450 ms or more in men, 460 ms or more in women", RAUTAHARJU),
+        _c("LVOLT", "Low QRS voltage",
+           "QRS amplitude below 0.5 mV in every limb lead, or below 1.0 mV in every precordial lead"),
+        _c("LVH", "Left ventricular hypertrophy by voltage",
+           "Sokolow-Lyon: S in V1 + R in V5 or V6 of 3.5 mV or more; Cornell: R in aVL + S in V3 above "
+           "2.8 mV in men, 2.0 mV in women", "Sokolow & Lyon 1949; Casale et al. 1987 (Cornell)"),
+        _c("PRC(S)", "Premature beats", "beats whose RR is shorter than "
+           f"{100 * B.PREMATURE:.0f} % of the median RR", "conventional"),
+    )
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Statement:
+    criterion: Criterion
+    values: dict[str, str]  # the values that met it, with units
+
+    def line(self) -> str:
+        shown = ", ".join(f"{k} {v}" for k, v in self.values.items())
+        return f"{self.criterion.text} ({shown}; criterion: {self.criterion.rule})"
+
+    def to_json(self) -> dict:
+        c = self.criterion
+        return {
+            "code": c.code,
+            "text": c.text,
+            "criterion": c.rule,
+            "source": c.source,
+            "values": self.values,
+        }
+
+
+@dataclass(frozen=True)
+class Qrs:
+    """Each lead's QRS on the median beat, from the global onset to offset, against the level
+    just before the onset (mV); None where the lead is missing."""
+
+    segments: dict[str, np.ndarray | None]
+
+    @classmethod
+    def of(cls, m: Measurements) -> Qrs | None:
+        on, off = m.fiducials.get("qrs_on"), m.fiducials.get("qrs_off")
+        if on is None or off is None or off <= on:
+            return None
+        a, b = B.PRE + round(on * signal.FS / 1000), B.PRE + round(off * signal.FS / 1000) + 1
+        base = max(0, a - round(0.01 * signal.FS))
+        out: dict[str, np.ndarray | None] = {}
+        for lead, row, present in zip(m.leads, m.median, m.present, strict=True):
+            out[lead] = row[a:b] - float(np.mean(row[base : a + 1])) if present else None
+        return cls(out)
+
+    def r(self, lead: str) -> float | None:
+        x = self.segments.get(lead)
+        return None if x is None else float(max(x.max(), 0.0))
+
+    def s(self, lead: str) -> float | None:
+        x = self.segments.get(lead)
+        return None if x is None else float(max(-x.min(), 0.0))
+
+    def amplitude(self, lead: str) -> float | None:
+        x = self.segments.get(lead)
+        return None if x is None else float(x.max() - x.min())
+
+    def positive(self, lead: str) -> bool | None:
+        """Mainly positive: the R larger than the S."""
+        r, s = self.r(lead), self.s(lead)
+        return None if r is None or s is None else r > s
+
+    def q(self, lead: str) -> bool | None:
+        """A q wave: a negative deflection deeper than ``Q_MV`` before the R peak."""
+        x = self.segments.get(lead)
+        if x is None:
+            return None
+        return bool(x[: int(np.argmax(x)) + 1].min() < -Q_MV)
+
+    def r_peak_ms(self, lead: str) -> float | None:
+        """R-peak time: from the QRS onset to the R peak (ms)."""
+        x = self.segments.get(lead)
+        return None if x is None else 1000 * int(np.argmax(x)) / signal.FS
+
+    def late_r(self, lead: str) -> bool:
+        """An R' in ``lead``: the QRS's highest point lies in its second half and above ``Q_MV``
+        (rsR' or a late notched R, where a normal V1 has an early r before its S)."""
+        x = self.segments.get(lead)
+        return x is not None and int(np.argmax(x)) > len(x) / 2 and float(x.max()) > Q_MV
+
+    def late_s_ms(self, lead: str) -> float | None:
+        """How long the QRS stays below zero after its R peak (ms): a right bundle branch block's
+        wide terminal S."""
+        x = self.segments.get(lead)
+        if x is None:
+            return None
+        return 1000 * int(np.sum(x[int(np.argmax(x)) :] < 0)) / signal.FS
+
+
+def _mv(v: float) -> str:
+    return f"{v:.2f} mV"
+
+
+def statements(m: Measurements, sex: str | None = None) -> list[Statement]:
+    """The statements ``m`` supports, in the order a cart prints them: rhythm, conduction, axis,
+    QT, voltage, ectopy. A paced recording gives only its rate."""
+    v = {k: x.value for k, x in m.values.items()}
+    out: list[Statement] = []
+
+    def add(code: str, **values: str) -> None:
+        out.append(Statement(CRITERIA[code], values))
+
+    hr, pr, qrs, axis = v.get("hr"), v.get("pr"), v.get("qrs"), v.get("qrs_axis")
+    rr = np.diff(m.r_times) * 1000
+    irregular = len(rr) >= 3 and float(np.std(rr) / np.mean(rr)) > IRREGULAR_CV
+    p_found = m.fiducials.get("p_on") is not None and not m.withheld
+    p_axis = v.get("p_axis")
+    if hr is not None and p_found and (p_axis is None or 0 <= p_axis <= 90) and not irregular:
+        shown = {"rate": f"{hr:.0f} bpm", **({"P axis": f"{p_axis:.0f}\u00b0"} if p_axis is not None else {})}
+        add("SBRAD" if hr < 60 else "STACH" if hr > 100 else "SR", **shown)
+    if irregular and m.fiducials.get("p_on") is None and len(rr):
+        add(
+            "AFIB",
+            **{
+                "RR": f"{rr.min():.0f}-{rr.max():.0f} ms",
+                "variation": f"{100 * np.std(rr) / np.mean(rr):.0f} %",
+            },
+        )
+    if p_found and pr is not None and pr > 200:
+        add("1AVB", PR=f"{pr:.0f} ms")
+    if m.withheld:
+        return out
+    qrs_shape = Qrs.of(m)
+    if qrs is not None and qrs_shape is not None and qrs >= 110:
+        out += _bundle_branch(qrs, qrs_shape)
+    if axis is not None:
+        if qrs is not None and qrs_shape is not None and _lafb(qrs, axis, qrs_shape):
+            add("LAFB", **{"QRS axis": f"{axis:.0f}\u00b0", "QRS": f"{qrs:.0f} ms", "aVL": "qR", "III": "rS"})
+        if -90 <= axis <= -30:
+            add("LAD", **{"QRS axis": f"{axis:.0f}\u00b0"})
+        elif 90 <= axis <= 180:
+            add("RAD", **{"QRS axis": f"{axis:.0f}\u00b0"})
+    qtc = v.get(f"qtc_{DEFAULT_QTC.lower()}")
+    if qtc is not None:
+        limit = 450 if sex == "male" else 460
+        if qtc >= limit:
+            who = {"male": "men", "female": "women"}.get(sex or "", "women: the patient's sex is not known")
+            add("LNGQT", **{f"QTc ({DEFAULT_QTC})": f"{qtc:.0f} ms", "limit": f"{limit} ms ({who})"})
+    if qrs_shape is not None:
+        out += _voltage(qrs_shape, sex)
+    early = sum(1 for why in m.beat_reasons if why == "premature")
+    if early and not any(st.criterion.code == "AFIB" for st in out):  # every beat is early in AF
+        add("PRC(S)", beats=f"{early} of {len(m.beat_reasons)}")
+    return out
+
+
+def _bundle_branch(qrs: float, x: Qrs) -> list[Statement]:
+    """Complete (QRS >= 120 ms) or incomplete (110-119 ms) left or right bundle branch block.
+    Left first: its discordant ST segment can end V1's QRS window on a rise that reads as an R'."""
+    complete = qrs >= 120
+    lateral = [lead for lead in ("I", "V5", "V6") if x.segments.get(lead) is not None]
+    slow = [lead for lead in (("V5", "V6") if complete else ("V4", "V5", "V6"))
+            if (t := x.r_peak_ms(lead)) is not None and t > R_PEAK_MS]  # fmt: skip
+    if (
+        x.positive("V1") is False
+        and slow
+        and len(lateral) >= 2
+        and all(x.positive(lead) for lead in lateral)
+        and not any(x.q(lead) for lead in lateral)
+    ):
+        values = {"QRS": f"{qrs:.0f} ms", "V1": f"R {_mv(x.r('V1') or 0)}, S {_mv(x.s('V1') or 0)}",
+                  "R-peak time": ", ".join(f"{lead} {x.r_peak_ms(lead):.0f} ms" for lead in slow),
+                  "no q in": ", ".join(lateral)}  # fmt: skip
+        return [Statement(CRITERIA["CLBBB" if complete else "ILBBB"], values)]
+    late_r = [lead for lead in ("V1", "V2") if x.late_r(lead)]
+    wide_s = {lead: t for lead in ("I", "V6") if (t := x.late_s_ms(lead)) is not None and t >= S_MS}
+    if late_r and len(wide_s) == 2:
+        values = {"QRS": f"{qrs:.0f} ms", "R' in": ", ".join(late_r),
+                  "terminal S": ", ".join(f"{lead} {t:.0f} ms" for lead, t in wide_s.items())}  # fmt: skip
+        return [Statement(CRITERIA["CRBBB" if complete else "IRBBB"], values)]
+    return []
+
+
+def _lafb(qrs: float, axis: float, x: Qrs) -> bool:
+    """Left anterior fascicular block: axis -45 to -90 degrees, QRS below 120 ms, qR in aVL,
+    rS in III."""
+    return (
+        -90 <= axis <= -45
+        and qrs < 120
+        and bool(x.q("aVL"))
+        and bool(x.positive("aVL"))
+        and x.positive("III") is False
+    )
+
+
+def _voltage(x: Qrs, sex: str | None) -> list[Statement]:
+    """Low QRS voltage; LVH by Sokolow-Lyon and, where the sex is known, Cornell."""
+    out = []
+    for group, limit in (
+        (("I", "II", "III", "aVR", "aVL", "aVF"), 0.5),
+        (("V1", "V2", "V3", "V4", "V5", "V6"), 1.0),
+    ):
+        amps = [a for lead in group if (a := x.amplitude(lead)) is not None]
+        if len(amps) >= MIN_LEADS and max(amps) < limit:
+            where = "limb" if limit == 0.5 else "precordial"
+            out.append(Statement(CRITERIA["LVOLT"], {f"largest {where} QRS": _mv(max(amps))}))
+            break
+    shown = {}
+    sv1, rv5, rv6 = x.s("V1"), x.r("V5"), x.r("V6")
+    if sv1 is not None and (rv5 is not None or rv6 is not None):
+        sokolow = sv1 + max(r for r in (rv5, rv6) if r is not None)
+        if sokolow >= 3.5:
+            shown["Sokolow-Lyon"] = _mv(sokolow)
+    ravl, sv3 = x.r("aVL"), x.s("V3")
+    if sex in ("male", "female") and ravl is not None and sv3 is not None:
+        cornell = ravl + sv3
+        if cornell > (2.8 if sex == "male" else 2.0):
+            shown["Cornell"] = _mv(cornell)
+    if shown:
+        out.append(Statement(CRITERIA["LVH"], shown))
+    return out
