@@ -229,6 +229,15 @@ def cmd_measurements(args: argparse.Namespace) -> None:
         write_card(bundled, rows, summary, command)
 
 
+def cmd_interpretation(args: argparse.Namespace) -> None:
+    from training.export import command_line
+    from training.interpretation import run, write
+
+    folds = tuple(int(f) for f in args.folds.split(","))
+    rows = run(args.data_root / "ptbxl", folds, args.run_dir / "statements.jsonl", args.limit)
+    print(write([r for r in rows if r["fold"] in folds], args.out, " ".join(command_line())))
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from training.download import download
 
@@ -330,13 +339,22 @@ def main(argv: list[str] | None = None) -> None:
     me.add_argument("--limit", type=int, default=None)
     me.add_argument("--no-card", dest="card", action="store_false", help="leave the bundled model card alone")
     me.set_defaults(fn=cmd_measurements)
+    it = sub.add_parser(
+        "interpretation", help="the measurements' statements against PTB-XL's; writes STATEMENTS.md"
+    )
+    it.add_argument("--data-root", type=Path, default=None)
+    it.add_argument("--folds", default="9,10", help="fold 9 may be looked at, fold 10 is reported")
+    it.add_argument("--run-dir", type=Path, default=REPO / "runs" / "interpretation")
+    it.add_argument("--limit", type=int, default=None, help="at most N more records (tests)")
+    it.add_argument("--out", type=Path, default=REPO / "training" / "STATEMENTS.md")
+    it.set_defaults(fn=cmd_interpretation)
     dl = sub.add_parser("download", help="fetch PTB-XL from PhysioNet with wfdb")
     dl.add_argument("--dest", type=Path, required=True)
     dl.add_argument("--records", type=int, default=None, help="only the first N records")
     dl.add_argument("--url", default=None, help="PhysioNet mirror (default physionet.org)")
     dl.set_defaults(fn=cmd_download)
     args = parser.parse_args(argv)
-    if args.command in ("rpeaks", "delineator", "measurements") and args.data_root is None:
+    if args.command in ("rpeaks", "delineator", "measurements", "interpretation") and args.data_root is None:
         from training.data import default_data_root
 
         args.data_root = default_data_root()

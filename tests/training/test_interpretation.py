@@ -1,0 +1,50 @@
+"""``python -m training interpretation``: our statements against PTB-XL's, counted per statement
+with Wilson intervals; premature complexes of any kind count for 'premature beats'; resumable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from training import interpretation as I
+
+
+def _rows() -> list[dict]:
+    return [
+        {"ecg_id": 1, "fold": 10, "labels": ["SR", "CLBBB"], "ours": ["SR", "CLBBB"]},
+        {"ecg_id": 2, "fold": 10, "labels": ["SR"], "ours": ["SR", "CLBBB", "LAD"]},
+        {"ecg_id": 3, "fold": 10, "labels": ["AFIB", "PVC"], "ours": ["PRC(S)"]},
+        {"ecg_id": 4, "fold": 10, "labels": ["CLBBB"], "error": "EcgError: truncated"},
+        {"ecg_id": 5, "fold": 9, "labels": ["CLBBB"], "ours": []},
+    ]
+
+
+def test_agreement_counts_measured_records_of_one_fold() -> None:
+    fold10 = [r for r in _rows() if r["fold"] == 10]
+    assert I.agreement(fold10, "CLBBB") == {"records": 3, "labelled": 1, "called": 2, "both": 1}
+    assert I.agreement(fold10, "PRC(S)") == {
+        "records": 3,
+        "labelled": 1,
+        "called": 1,
+        "both": 1,
+    }  # PVC counts
+    assert I.agreement(fold10, "AFIB")["both"] == 0
+
+
+def test_the_table_gives_sensitivity_and_ppv_per_fold(tmp_path: Path) -> None:
+    out = I.write(_rows(), tmp_path / "S.md", "python -m training interpretation").read_text()
+    fold10 = out.split("## Fold 10")[1].split("## Criteria")[0]
+    line = next(x for x in fold10.splitlines() if x.startswith("| Complete left bundle branch block |"))
+    assert "| 1 | 2 | 1/1 = 1.00" in line and "1/2 = 0.50" in line
+    assert "3 records measured, 1 not (EcgError)" in fold10
+    assert "| Left axis deviation | none | - | 1 | - | - |" in fold10
+    assert "## Fold 9" in out and "AHA/ACCF/HRS 2009" in out
+
+
+def test_run_measures_shared_records_and_resumes(shared: Path, tmp_path: Path) -> None:
+    path = tmp_path / "statements.jsonl"
+    rows = I.run(shared / "ptbxl", (10,), path, limit=2)
+    assert len(rows) == 2 and all(r["fold"] == 10 and "ours" in r and r["labels"] for r in rows)
+    again = I.run(shared / "ptbxl", (10,), path, limit=1)  # resumes after the two done
+    assert len(again) == 3 and len({r["ecg_id"] for r in again}) == 3
+    assert all(json.loads(line) for line in path.read_text().splitlines())
