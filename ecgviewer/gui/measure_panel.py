@@ -11,6 +11,7 @@ page leaves the measured span.
 from __future__ import annotations
 
 import contextlib
+import html
 from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
@@ -24,6 +25,7 @@ from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.workers import Task
 from ecgviewer.measure.intervals import QTC_FORMULAS, Measurements, Value, with_fiducials
 from ecgviewer.measure.median_attribution import median_attribution
+from ecgviewer.measure.statements import statements
 from ecgviewer.measurements import FIDUCIAL_NAMES, FIDUCIALS, MEASUREMENTS
 from ecgviewer.ml.placement import token_times
 from ecgviewer.recording import DeviceReport, Recording
@@ -89,6 +91,12 @@ class MeasurePanel(QtWidgets.QWidget):
         self.notes = QtWidgets.QLabel("")
         self.notes.setWordWrap(True)
         self.notes.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        # what the measurements support, criteria and values in the tooltip; apart from the model
+        self.statements = QtWidgets.QLabel("")
+        self.statements.setWordWrap(True)
+        self.statements.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sex: str | None = None  # the patient's, for the sex-specific limits (QTc, Cornell)
+        self.statement_lines: list[str] = []
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel("QTc formula"))
         row.addWidget(self.formula)
@@ -104,6 +112,8 @@ class MeasurePanel(QtWidgets.QWidget):
         box.addWidget(self.status)
         box.addLayout(row)
         box.addWidget(self.table)
+        box.addWidget(QtWidgets.QLabel("<b>Statements from the measurements</b>"))
+        box.addWidget(self.statements)
         box.addWidget(QtWidgets.QLabel("<b>Notes</b>"))
         box.addWidget(self.notes)
         box.addStretch(1)
@@ -171,6 +181,23 @@ class MeasurePanel(QtWidgets.QWidget):
                 item.setFont(font)
         self.reset_button.setEnabled(bool(m is not None and m.edited))
         self.notes.setText("\n".join(f"\u2022 {line}" for line in self._notes()))
+        self._fill_statements()
+
+    def _fill_statements(self) -> None:
+        """One line per statement: what it says and the values that met it; the criterion and its
+        source in the tooltip. They follow the edits, as the values do."""
+        found = statements(self.measurements, self.sex) if self.measurements is not None else []
+        self.statement_lines = [s.line() for s in found]
+        rows = [
+            f"\u2022 <b>{html.escape(s.criterion.text)}</b>: "
+            + html.escape(", ".join(f"{k} {v}" for k, v in s.values.items()))
+            for s in found
+        ]
+        none = "none met" if self.measurements is not None else ""
+        self.statements.setText("<br>".join(rows) or none)
+        self.statements.setToolTip(
+            "\n".join(f"{s.criterion.text}: {s.criterion.rule} ({s.criterion.source})" for s in found)
+        )
 
     def _device_text(self, key: str) -> str:
         if self.device is None or key not in self.device.measurements:
@@ -271,6 +298,7 @@ class MeasureController(QtCore.QObject):
     # -- measuring -------------------------------------------------------------------------------
     def set_recording(self, rec: Recording) -> None:
         self.recording, self.ai_result, self.span = rec, None, None
+        self.panel.sex = rec.metadata.sex
         device = rec.metadata.device
         self.panel.set_device(device)
         self.median.set_device_median(device.median if device is not None else None)

@@ -1,6 +1,6 @@
 """Interpretation statements from the measurements, as an ECG cart prints them, each with the
 criterion it applies and the values that met it, so a cardiologist can check it. The criteria are
-data (``CRITERIA``), the one source for every place that shows them (``analyze --measure`` today);
+data (``CRITERIA``), the one source for the Measurements panel, the report and ``analyze --measure``;
 statements stand beside the model's findings and the device's statements, never mixed with them.
 
 Criteria: the AHA/ACCF/HRS recommendations for the standardisation and interpretation of the ECG,

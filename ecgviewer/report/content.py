@@ -69,6 +69,7 @@ class Report:
     created: datetime
     identifiers: bool
     omitted: str = ""  # what a long recording's report leaves out, said on its last page
+    statements: Block | None = None  # what the measurements support, under the recording block
 
     @cached_property
     def source(self) -> TraceSource:
@@ -175,6 +176,19 @@ def measurement_block(m: Measurements | None, rec: Recording, formula: str, why_
     return Block("Measurements", tuple(lines))
 
 
+def statement_block(m: Measurements | None, rec: Recording) -> Block | None:
+    """The measurements' statements, each with its first value (a column's width; all values
+    and the criteria are in the viewer and ``analyze`` JSON); apart from the model's findings and
+    the device's statements."""
+    if m is None:
+        return None
+    from ecgviewer.measure.statements import statements
+
+    found = statements(m, rec.metadata.sex)
+    lines = [f"{s.criterion.text} ({' '.join(next(iter(s.values.items())))})" for s in found]
+    return Block("Statements (from the measurements)", tuple(lines) or ("none met",))
+
+
 def _finding(c: ClassResult, indent: str = "") -> str:
     """A class with its probability and, when the card gives a threshold, the decision."""
     text = f"{indent}{c.code} {c.description}: p = {c.probability:.2f}"
@@ -270,4 +284,5 @@ def build(
         created=created or datetime.now().astimezone(),
         identifiers=identifiers,
         omitted=omitted,
+        statements=statement_block(measurements, rec),
     )

@@ -71,6 +71,12 @@ def test_panel_shows_every_value_with_its_unit(qtbot, sample_measured):
     n = len(m.r_times)
     assert f"{n} beats" in panel.notes.text()
     assert not panel.reset_button.isEnabled()
+    # the measurements' own statements, criterion and source one hover away
+    assert any(line.startswith(("Sinus rhythm", "Sinus bradycardia")) for line in panel.statement_lines)
+    assert "<b>Sinus" in panel.statements.text() and "bpm" in panel.statements.text()
+    assert "P waves" in panel.statements.toolTip() and "conventional" in panel.statements.toolTip()
+    panel.set_measurements(None)
+    assert panel.statement_lines == [] and panel.statements.text() == ""
 
 
 def test_qtc_formula_is_named_and_applied(qtbot, sample_measured):

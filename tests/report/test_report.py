@@ -76,6 +76,7 @@ def test_page_one_carries_labels_measurements_and_findings(sample_pdf, sample):
     top = analyzer.analyse(rec).predictions.top("super")
     assert f"{top.code} {top.description}: p = {top.probability:.2f}" in text
     assert f"Explained: {top.code}" in text
+    assert "Statements (from the measurements)" in text and "Sinus rhythm (rate " in text
     # the heart rate against R-peaks found by neurokit2 on lead II
     _, info = nk.ecg_peaks(rec.signals[rec.index("II")], sampling_rate=rec.fs)
     hr = 60.0 / np.median(np.diff(info["ECG_R_Peaks"]) / rec.fs)
