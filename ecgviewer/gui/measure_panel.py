@@ -110,10 +110,11 @@ class MeasurePanel(QtWidgets.QWidget):
         box.setContentsMargins(4, 4, 4, 4)
         box.addWidget(self.notice)
         box.addWidget(self.status)
-        box.addLayout(row)
-        box.addWidget(self.table)
+        # the interpretation first, as a cart prints it, then the values it rests on
         box.addWidget(QtWidgets.QLabel("<b>Statements from the measurements</b>"))
         box.addWidget(self.statements)
+        box.addLayout(row)
+        box.addWidget(self.table)
         box.addWidget(QtWidgets.QLabel("<b>Notes</b>"))
         box.addWidget(self.notes)
         box.addStretch(1)
@@ -188,11 +189,7 @@ class MeasurePanel(QtWidgets.QWidget):
         source in the tooltip. They follow the edits, as the values do."""
         found = statements(self.measurements, self.sex) if self.measurements is not None else []
         self.statement_lines = [s.line() for s in found]
-        rows = [
-            f"\u2022 <b>{html.escape(s.criterion.text)}</b>: "
-            + html.escape(", ".join(f"{k} {v}" for k, v in s.values.items()))
-            for s in found
-        ]
+        rows = [f"\u2022 <b>{html.escape(s.criterion.text)}</b>: {html.escape(s.shown())}" for s in found]
         none = "none met" if self.measurements is not None else ""
         self.statements.setText("<br>".join(rows) or none)
         self.statements.setToolTip(

@@ -84,9 +84,12 @@ class Statement:
     criterion: Criterion
     values: dict[str, str]  # the values that met it, with units
 
+    def shown(self) -> str:
+        """The values that met it, in one phrase: "QRS 211 ms, V1 R 0.71 mV"."""
+        return ", ".join(f"{k} {v}" for k, v in self.values.items())
+
     def line(self) -> str:
-        shown = ", ".join(f"{k} {v}" for k, v in self.values.items())
-        return f"{self.criterion.text} ({shown}; criterion: {self.criterion.rule})"
+        return f"{self.criterion.text} ({self.shown()}; criterion: {self.criterion.rule})"
 
     def to_json(self) -> dict:
         c = self.criterion
