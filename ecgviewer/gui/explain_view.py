@@ -26,10 +26,8 @@ if TYPE_CHECKING:
 
 METHOD_NAMES = {"ig": "Integrated Gradients", "occlusion": "Occlusion", "gxi": "Gradient \u00d7 input"}
 SHADES = {"attribution": "Attribution", "attention": "Attention (Attention tab)", "none": "None"}
-BAR_AXES = (
-    2,
-    22,
-)  # the lead chart's bottom axis: lines of text (ticks, label) and pixels of ticks and margins
+# the lead chart's bottom axis: lines of text (tick labels, title), and pixels of ticks and margins
+BAR_AXIS_LINES, BAR_AXIS_PX = 2, 22
 # how the beats are shaded: a band along each lead keeps the trace on clean paper (the default);
 # the fill behind the whole beat is the stronger view
 STYLES = {"band": "Band along the lead", "fill": "Fill behind the beat"}
@@ -146,15 +144,12 @@ class ExplainPanel(QtWidgets.QWidget):
         self.set_enabled(False)
         self.steps.setEnabled(True)
 
-    # -- settings ----------------------------------------------------------------------------
-
     def _fit_text(self) -> None:
         """Heights that follow the system font (again when it changes): each of the twelve lead
         names on the chart's axis gets a line of text, never drawn over each other; a short dock
         squeezes the chart, never the tree below its header and three rows."""
         line = self.bars.fontMetrics().height()
-        lines, px = BAR_AXES
-        self.bars.setMinimumHeight(len(contract.LEADS) * (line + 2) + lines * line + px)
+        self.bars.setMinimumHeight(len(contract.LEADS) * (line + 2) + BAR_AXIS_LINES * line + BAR_AXIS_PX)
         rows = self.tree.fontMetrics().height() + 6
         self.tree.setMinimumHeight(self.tree.header().sizeHint().height() + 3 * rows)
 
@@ -163,6 +158,7 @@ class ExplainPanel(QtWidgets.QWidget):
             self._fit_text()
         super().changeEvent(event)
 
+    # -- settings ----------------------------------------------------------------------------
     def current_method(self) -> str:
         return str(self.method.currentData())
 
