@@ -238,6 +238,14 @@ def cmd_interpretation(args: argparse.Namespace) -> None:
     print(write([r for r in rows if r["fold"] in folds], args.out, " ".join(command_line())))
 
 
+def cmd_lead_quality(args: argparse.Namespace) -> None:
+    from training.export import command_line
+    from training.lead_quality import run, write
+
+    rows = run(args.data_root / "ludb", args.run_dir / "lead_quality.jsonl", args.limit)
+    print(write(rows, args.out, " ".join(command_line())))
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from training.download import download
 
@@ -348,13 +356,24 @@ def main(argv: list[str] | None = None) -> None:
     it.add_argument("--limit", type=int, default=None, help="at most N more records (tests)")
     it.add_argument("--out", type=Path, default=REPO / "training" / "STATEMENTS.md")
     it.set_defaults(fn=cmd_interpretation)
+    lq = sub.add_parser(
+        "lead-quality", help="leads left out (noise, flat, clipped) on LUDB; writes LEAD_QUALITY.md"
+    )
+    lq.add_argument("--data-root", type=Path, default=None)
+    lq.add_argument("--run-dir", type=Path, default=REPO / "runs" / "lead_quality")
+    lq.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
+    lq.add_argument("--out", type=Path, default=REPO / "training" / "LEAD_QUALITY.md")
+    lq.set_defaults(fn=cmd_lead_quality)
     dl = sub.add_parser("download", help="fetch PTB-XL from PhysioNet with wfdb")
     dl.add_argument("--dest", type=Path, required=True)
     dl.add_argument("--records", type=int, default=None, help="only the first N records")
     dl.add_argument("--url", default=None, help="PhysioNet mirror (default physionet.org)")
     dl.set_defaults(fn=cmd_download)
     args = parser.parse_args(argv)
-    if args.command in ("rpeaks", "delineator", "measurements", "interpretation") and args.data_root is None:
+    if (
+        args.command in ("rpeaks", "delineator", "measurements", "interpretation", "lead-quality")
+        and args.data_root is None
+    ):
         from training.data import default_data_root
 
         args.data_root = default_data_root()

@@ -27,6 +27,7 @@ from ecgviewer.gui.overlay import BeatShading, Legend
 from ecgviewer.gui.paper import LABEL_MM, MIN_MINOR_PX, ClipBox, SheetItem
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import beats as B
+from ecgviewer.measure import quality as Q
 from ecgviewer.measure import signal
 from ecgviewer.measure.device_median import align
 from ecgviewer.measure.intervals import Measurements
@@ -320,7 +321,8 @@ class MedianView(pg.GraphicsView):
         m = self.measurements
         assert m is not None and self.page is not None
         present = p.lead in m.leads and bool(m.present[m.leads.index(p.lead)])
-        label.setText(p.label if present else f"{p.label} (no usable signal)")
+        why = Q.headline(m.left_out[p.lead]) if p.lead in m.left_out else "no usable signal"
+        label.setText(p.label if present else f"{p.label}: {why}")
         label.setColor(theme.text if present else theme.major)
         if not present:
             return

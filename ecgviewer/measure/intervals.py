@@ -66,6 +66,7 @@ class Measurements:
     withheld: dict[str, str] = field(default_factory=dict)  # value -> why it is not measured here
     notes: tuple[str, ...] = ()
     span_s: tuple[float, float] = (0.0, 0.0)
+    left_out: dict[str, str] = field(default_factory=dict)  # recorded lead -> why not measured
 
     @property
     def edited(self) -> frozenset[str]:

@@ -13,6 +13,7 @@ from ecgviewer.leads import standard_leads
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import delineate as D
 from ecgviewer.measure import intervals as I
+from ecgviewer.measure import quality as Q
 from ecgviewer.measure import signal
 from ecgviewer.measure.intervals import Measurements, Value
 from ecgviewer.measurements import FIDUCIALS, MEASUREMENTS, unit
@@ -35,7 +36,11 @@ def measure(
     be measured carry the reason (no beats, paced rhythm, no P wave...) instead of a number."""
 
     raw, present = standard_leads(np.asarray(signals), leads)
-    duration = raw.shape[-1] / fs
+    left_out = {k: v for k, v in Q.raw_problems(signals, fs, leads).items() if k in LEADS}
+    present &= np.array([lead not in left_out for lead in LEADS])
+    x = signal.prepare(raw, fs)
+    r = _beats_without_noise(x, present, left_out, delineator)
+    left_out = {lead: left_out[lead] for lead in LEADS if lead in left_out}  # in lead order
     empty = {k: None for k in FIDUCIALS}
     base = Measurements(
         leads=LEADS,
@@ -47,16 +52,19 @@ def measure(
         r_times=np.zeros(0),
         beat_reasons=(),
         values={},
-        span_s=(start_s, start_s + duration),
+        span_s=(start_s, start_s + raw.shape[-1] / fs),
+        left_out=left_out,
     )
     if not present.any():
-        return _withheld(base, "no usable lead (missing, flat or all NaN)")
-    x = signal.prepare(raw, fs)
-    labels = delineator.probabilities(x, present).argmax(axis=1)
-    labels[~present] = 0
-    r = B.find(labels, x, present)
+        return _withheld(base, "no usable lead" + _listed(left_out, " (missing, flat or all NaN)"))
     if len(r) == 0:
-        return _withheld(base, "no QRS complexes found")
+        return _withheld(base, "no QRS complexes found" + _listed(left_out, ""))
+    if len(r) < Q.MIN_NOISE_BEATS and (stands := Q.prominence(x, r, present)) < Q.MIN_PROMINENCE:
+        why = (
+            f"no measurable beat: nothing stands out of the noise ({stands:.1f}x the median level, "
+            f"under {Q.MIN_PROMINENCE:.0f}x)"
+        )
+        return _withheld(base, why + _listed(left_out, ""))
     beats = B.classify(x, r, present)
     rate, notes = I.rate(start_s + r / signal.FS)
     median = B.median(x, beats)
@@ -64,7 +72,7 @@ def measure(
     fid, missing = I.global_fiducials(
         [f for f, p in zip(per_lead, present, strict=True) if p], int(present.sum())
     )
-    notes += _notes(beats, missing)
+    notes += _notes(beats, missing) + [f"{lead} left out: {why}" for lead, why in left_out.items()]
     withheld = {}
     spikes = B.pacing_spikes(raw, fs)
     if spikes is not None and len(spikes) >= MIN_PACING_SPIKES:
@@ -84,6 +92,7 @@ def measure(
         withheld=withheld,
         notes=tuple(notes),
         span_s=base.span_s,
+        left_out=left_out,
     )
     return replace(m, values=I.values(m))
 
@@ -117,6 +126,7 @@ def to_json(m: Measurements) -> dict:
             for t, why in zip(m.r_times, m.beat_reasons, strict=True)
         ],
         "notes": list(m.notes),
+        "leads_left_out": dict(m.left_out),
         "method": f"U-Net delineator on median beats (delineation contract {signal.VERSION}); "
         "global onsets second-earliest and offsets second-latest over the leads",
     }
@@ -124,6 +134,30 @@ def to_json(m: Measurements) -> dict:
 
 def _rounded(f: dict[str, float | None]) -> dict[str, float | None]:
     return {k: None if v is None else round(v, 1) for k, v in f.items()}
+
+
+def _beats_without_noise(
+    x: np.ndarray, present: np.ndarray, left_out: dict[str, str], delineator: D.Delineator
+) -> np.ndarray:
+    """R samples from the present leads, leaving out (in ``present`` and ``left_out``) the lead
+    that is most clearly pure noise and detecting again, until no present lead is."""
+    while present.any():
+        labels = delineator.probabilities(x, present).argmax(axis=1)
+        labels[~present] = 0
+        r = B.find(labels, x, present)
+        noise = Q.noisiest(x, r, present)
+        if noise is None:
+            return r
+        worst, left_out[LEADS[worst]] = noise
+        present[worst] = False
+    return np.zeros(0, dtype=np.int64)
+
+
+def _listed(left_out: dict[str, str], otherwise: str) -> str:
+    """The leads left out and why, in brackets, for a reason that nothing could be measured."""
+    if not left_out:
+        return otherwise
+    return " (" + "; ".join(f"{lead}: {why}" for lead, why in left_out.items()) + ")"
 
 
 def _delineate_median(median: np.ndarray, present: np.ndarray, delineator: D.Delineator) -> list[dict]:

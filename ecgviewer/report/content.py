@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
+from ecgviewer.measure.quality import headline
 from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page, page_duration, page_layout
@@ -172,6 +173,9 @@ def measurement_block(m: Measurements | None, rec: Recording, formula: str, why_
             text += f"   device {device.measurements[key]:.0f} {unit}"
         lines.append(text)
     lines.append(f"Median beat of {m.span_s[0]:.1f}\u2013{m.span_s[1]:.1f} s; check it in the viewer")
+    if m.left_out:
+        left_out = (f"{lead} ({headline(why)})" for lead, why in m.left_out.items())
+        lines.append("Left out: " + ", ".join(left_out))
     lines += list(m.withheld.values())[:2]
     return Block("Measurements", tuple(lines))
 

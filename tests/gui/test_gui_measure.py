@@ -284,8 +284,9 @@ def test_unmeasurable_recording_shows_dashes_with_reasons_and_stale_results_are_
         _, value, unit, _device, note = panel.cells(key)
         v = m.qtc("Bazett") if key == "qtc" else m.values[key]
         assert value == "\u2014" and unit and note == v.reason and note
-    assert "no usable lead" in panel.notes.text()
-    assert all("no usable signal" in label.toPlainText() for label in w.measure.median.view.labels[:12])
+    assert "no usable lead (I: flat line" in panel.notes.text()
+    labels = [label.toPlainText() for label in w.measure.median.view.labels[:12]]
+    assert all(text.endswith(": flat line") for text in labels), labels
     assert not w.measure.median.view.lines
 
 

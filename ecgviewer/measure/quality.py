@@ -1,0 +1,129 @@
+"""Which leads can be measured: a lead that is missing, flat, clipped or pure noise is left out of
+the delineation with the reason, so that it neither steers the beat detection nor the median.
+
+Flat, missing and clipped are read from the raw samples at the recording's own rate (a rail is a
+run of identical samples, which resampling would blur). Noise needs the beats: a lead is pure
+noise when its median beat is no larger than the median of random, unaligned segments would be.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from ecgviewer.leads import FLAT_MV, canonical_lead
+from ecgviewer.measure import beats as B
+from ecgviewer.measure import signal
+
+# Clipping: samples sitting on the lead's own maximum or minimum in runs of at least RAIL_MS
+# (an amplifier or ADC at its rail). A smooth T-wave peak stays within the tolerance for a few
+# milliseconds of one beat; a rail holds it for tens of milliseconds, beat after beat. One long
+# run at the start is an amplifier settling (LUDB 100, 115, 120), not a clipped lead: the rail
+# must recur.
+RAIL_MS = 8.0
+RAIL_TOLERANCE = 1e-3  # share of the lead's peak-to-peak
+MAX_RAIL_SHARE = 0.01  # more of the recording than this on a rail ...
+MIN_RAIL_RUNS = 3  # ... in at least this many episodes (runs closer than a beat are one): clipped
+
+# Pure noise: how well each beat of the lead matches its closest other beat (Pearson r over P,
+# QRS and T). Noise windows match nothing (r near 0, under 0.3 for the closest of 40); a lead with
+# an ECG has a twin for most beats, whatever the mix of morphologies (paced and native, ectopy)
+# or the one moved electrode: the upper quartile over beats of that best r is the statistic.
+MIN_NOISE_R = 0.5
+NOISE_QUANTILE = 0.75
+NOISE_WINDOW_MS = (-250.0, 450.0)  # around R: P, QRS and T of the beat, not its neighbours
+NOISE_BEATS = 40  # at most this many beats, evenly spread, are compared
+MIN_NOISE_BEATS = 3
+# With fewer beats there is nothing to match, and the recording as a whole is judged: its beats
+# must stand out of the spatial RMS (the peak within a QRS's reach of each beat over the median
+# level). A real QRS stands 8-12x above it in one lead and more in twelve; independent noise
+# peaks at 2x in twelve leads and up to 5x in one (the bundled PTB-XL sample, 20 noise draws).
+MIN_PROMINENCE = 7.0
+
+
+def raw_problems(signals: np.ndarray, fs: float, leads: Sequence[str]) -> dict[str, str]:
+    """Recorded leads that cannot be measured, from their raw samples: all missing, flat or
+    clipped, each with the reason and the figure behind it (canonical lead name -> reason)."""
+    out: dict[str, str] = {}
+    run = max(2, math.ceil(RAIL_MS * fs / 1000))
+    for name, x in zip(leads, np.asarray(signals, dtype=np.float64), strict=True):
+        lead = canonical_lead(name)
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            out[lead] = "no signal (every sample missing)"
+            continue
+        span = float(np.ptp(x))
+        if span < FLAT_MV:
+            out[lead] = f"flat line (peak-to-peak {span * 1000:.0f} \u00b5V)"
+            continue
+        tol = RAIL_TOLERANCE * span
+        for side, level in (("upper", x.max()), ("lower", x.min())):
+            share, runs = _rails(np.abs(x - level) <= tol, run, B.MIN_RR_MS * fs / 1000)
+            if share > MAX_RAIL_SHARE and runs >= MIN_RAIL_RUNS:
+                out[lead] = f"clipped: {share:.1%} of the samples held at its {side} limit ({level:+.2f} mV)"
+                break
+    return out
+
+
+def beat_match(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per lead, the upper quartile over beats of the correlation of a beat with its closest
+    other beat; NaN for leads not present or when there are too few beats to judge."""
+    out = np.full(len(x), np.nan)
+    if len(r) < MIN_NOISE_BEATS or not present.any():
+        return out
+    r = r[np.unique(np.linspace(0, len(r) - 1, min(len(r), NOISE_BEATS)).round().astype(int))]
+    pre, post = (round(abs(ms) * signal.FS / 1000) for ms in NOISE_WINDOW_MS)
+    from scipy.signal import detrend
+
+    # (beats, leads, samples), 0 past the ends; detrended: what wander the high-pass left would
+    # make any two smooth windows alike
+    w = detrend(np.nan_to_num(B.windows(x[present], r, pre, post)), axis=2)
+    w /= np.maximum(np.linalg.norm(w, axis=2, keepdims=True), 1e-12)
+    corr = np.einsum("ils,jls->lij", w, w)  # (leads, beats, beats)
+    corr[:, np.arange(len(r)), np.arange(len(r))] = -1.0
+    out[present] = np.quantile(corr.max(axis=2), NOISE_QUANTILE, axis=1)
+    return out
+
+
+def prominence(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> float:
+    """How far the least prominent beat of ``r`` stands out of the present leads' spatial RMS:
+    its peak within a QRS's reach over the median level (NaN without beats)."""
+    if len(r) == 0 or not present.any():
+        return float("nan")
+    rms = signal.spatial_rms(x, present)
+    half = round(B.QRS_HALF_MS * signal.FS / 1000)
+    peaks = np.nanmax(B.windows(rms[None], r, half, half)[:, 0], axis=1)
+    return float(peaks.min() / max(float(np.median(rms)), 1e-9))
+
+
+def noisiest(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> tuple[int, str] | None:
+    """The present lead that is most clearly pure noise at beats ``r``, and why; None if none
+    is, or there are too few beats to judge by."""
+    match = beat_match(x, r, present)
+    if not np.isfinite(match).any() or np.nanmin(match) >= MIN_NOISE_R:
+        return None
+    worst = int(np.nanargmin(match))
+    return worst, (
+        f"pure noise: its beats do not match each other (upper-quartile r = {match[worst]:.2f}, "
+        f"under {MIN_NOISE_R:.1f})"
+    )
+
+
+def headline(reason: str) -> str:
+    """The reason's first words ("clipped", "pure noise", "flat line"), for a label or a list."""
+    return re.split(r":| \(", reason, maxsplit=1)[0]
+
+
+def _rails(mask: np.ndarray, run: int, apart: float) -> tuple[float, int]:
+    """The share of samples of ``mask`` in runs of at least ``run`` consecutive Trues, and the
+    number of episodes of such runs (runs starting less than ``apart`` samples after the
+    previous one belong to its episode)."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts = np.flatnonzero(edges == 1)
+    lengths = np.flatnonzero(edges == -1) - starts
+    long = lengths >= run
+    episodes = 1 + int((np.diff(starts[long]) >= apart).sum()) if long.any() else 0
+    return float(lengths[long].sum()) / max(1, mask.size), episodes

@@ -1,0 +1,114 @@
+"""Lead quality: a missing, flat, clipped or pure-noise lead is left out of the measurements
+with its reason, and the other leads are measured as before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import butter, sosfilt
+
+from ecgviewer.io import load
+from ecgviewer.measure import quality as Q
+from ecgviewer.measure.delineate import Delineator
+from ecgviewer.measure.pipeline import measure, to_json
+from ecgviewer.report.content import measurement_block
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def clean():
+    rec = load(SAMPLE)
+    delineator = Delineator.bundled()
+    return rec, delineator, measure(rec.signals, rec.fs, rec.leads, delineator)
+
+
+def _lead(rec, name: str) -> int:
+    return rec.leads.index(name)
+
+
+def _emg(n: int, fs: float, rms: float, seed: int) -> np.ndarray:
+    """Muscle-like noise: white noise band-passed to 20-100 Hz."""
+    sos = butter(4, [20, 100], btype="band", fs=fs, output="sos")
+    x = sosfilt(sos, np.random.default_rng(seed).normal(0, 1, n))
+    return rms * x / x.std()
+
+
+def test_missing_flat_and_clipped_leads_are_named_with_their_reason(clean):
+    rec, _, _ = clean
+    x = rec.signals.astype(np.float64).copy()
+    x[_lead(rec, "V2")] = np.nan
+    x[_lead(rec, "V3")] = 0.3
+    v4 = x[_lead(rec, "V4")]
+    x[_lead(rec, "V4")] = np.minimum(v4, v4.min() + 0.6 * np.ptp(v4))  # every R on the rail
+    problems = Q.raw_problems(x, rec.fs, rec.leads)
+    assert set(problems) == {"V2", "V3", "V4"}
+    assert "every sample missing" in problems["V2"]
+    assert problems["V3"].startswith("flat line")
+    assert problems["V4"].startswith("clipped") and "upper limit" in problems["V4"]
+
+
+def test_an_amplifier_settling_once_is_not_clipping(clean):
+    """One long run at the rail (the first 300 ms) is a settling amplifier, not a clipped lead."""
+    rec, _, _ = clean
+    x = rec.signals.astype(np.float64).copy()
+    i = _lead(rec, "I")
+    x[i, : int(0.3 * rec.fs)] = x[i].min()
+    assert Q.raw_problems(x, rec.fs, rec.leads) == {}
+
+
+def test_noise_leads_are_left_out_and_the_rest_is_measured_as_before(clean):
+    rec, delineator, before = clean
+    x = rec.signals.astype(np.float64).copy()
+    n = x.shape[1]
+    x[_lead(rec, "V5")] = np.random.default_rng(0).normal(0, 0.2, n)
+    x[_lead(rec, "II")] = _emg(n, rec.fs, 0.3, seed=1)
+    m = measure(x, rec.fs, rec.leads, delineator)
+    assert set(m.left_out) == {"II", "V5"}
+    assert all(why.startswith("pure noise") for why in m.left_out.values())
+    assert not m.present[[_lead(rec, "II"), _lead(rec, "V5")]].any()
+    assert any(note.startswith("V5 left out: pure noise") for note in m.notes)
+    assert to_json(m)["leads_left_out"] == m.left_out
+    block = measurement_block(m, rec, "Bazett", "")
+    assert "Left out: II (pure noise), V5 (pure noise)" in block.lines
+    for key in ("hr", "qrs", "qt"):
+        assert m.values[key].value == pytest.approx(before.values[key].value, abs=10), key
+
+
+def test_a_two_lead_recording_with_one_noise_lead_keeps_the_other(clean):
+    rec, delineator, before = clean
+    i = rec.signals[_lead(rec, "I")].astype(np.float64)
+    noise = _emg(len(i), rec.fs, 0.3, seed=2)
+    m = measure(np.stack([i, noise]), rec.fs, ("I", "II"), delineator)
+    assert set(m.left_out) == {"II"}
+    assert m.values["hr"].value == pytest.approx(before.values["hr"].value, abs=3)
+
+
+@pytest.mark.parametrize(
+    ("kind", "leads", "seed"),
+    [("white", 12, 3), ("white", 12, 0), ("muscle", 12, 1), ("white", 2, 2), ("muscle", 1, 4)],
+)
+def test_a_recording_of_noise_says_so_instead_of_giving_numbers(clean, kind, leads, seed):
+    rec, delineator, _ = clean
+    n = rec.signals.shape[1]
+    if kind == "white":
+        x = np.random.default_rng(seed).normal(0, 0.2, (leads, n))
+    else:
+        x = np.stack([_emg(n, rec.fs, 0.3, seed + k) for k in range(leads)])
+    m = measure(x, rec.fs, rec.leads[:leads], delineator)
+    assert all(v.value is None for v in m.values.values()), m.values
+    reason = m.values["qrs"].reason
+    assert reason.startswith(("no usable lead", "no QRS complexes found", "no measurable beat")), reason
+
+
+def test_clean_leads_match_their_beats_far_above_noise(clean):
+    """The statistic itself: every lead of a clean recording matches beat to beat (r near 1);
+    white noise does not (r near 0)."""
+    rec, _, before = clean
+    from ecgviewer.measure import signal
+
+    x = signal.prepare(rec.signals, rec.fs)
+    r = np.round((before.r_times - before.span_s[0]) * signal.FS).astype(int)
+    match = Q.beat_match(x, r, np.ones(12, dtype=bool))
+    assert match.min() > 0.7
+    noisy = Q.beat_match(np.random.default_rng(4).normal(0, 0.2, x.shape), r, np.ones(12, dtype=bool))
+    assert noisy.max() < Q.MIN_NOISE_R
