@@ -131,7 +131,7 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="super", help="super (PTB-XL superclasses) or all (statements)")
     p.add_argument("--label", metavar="CODE", help="class to explain (default: most probable shown class)")
     p.add_argument("--checks", action="store_true", help="add the randomisation and faithfulness checks")
-    p.add_argument("--measure", action="store_true", help="add intervals, QTc and axes from median beats")
+    p.add_argument("--measure", action="store_true", help="add intervals, QTc, axes and the beat list")
     p.add_argument(
         "--export", type=Path, metavar="DIR", help="write raw attributions + attention, DIR/<name>.npz"
     )
@@ -186,10 +186,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             timings = {"load_ms": (time.perf_counter() - t0) * 1e3}
             try:
                 found = analyse(rec, analyzer=analyzer, request=request, delineator=delineator, t0=args.start,
-                                max_whole_s=args.max_seconds, span_s=args.max_seconds)  # fmt: skip
+                                max_whole_s=args.max_seconds, span_s=args.max_seconds,
+                                rhythm=args.measure)  # fmt: skip
                 result, measured = found.ai, found.measurements
                 assert result is not None  # an analyzer was given
-                timings.update({k: v for k, v in found.timings.items() if k == "measure_ms"})
+                timings.update({k: v for k, v in found.timings.items() if k in ("measure_ms", "rhythm_ms")})
                 e = result.explanation
                 verdicts = check(analyzer, result.segment, result.analysis, e) if args.checks else None
                 if args.export is not None:
@@ -197,7 +198,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                     report.write_raw(out, result.analysis.tokens, e, result.attention)
             except (ValueError, RuntimeError) as exc:  # a library failing on odd signals
                 raise EcgError(f"{rec.name}: analysis failed ({type(exc).__name__}: {exc})") from exc
-            records.append(report.record_entry(file, rec, result, timings, verdicts, measured))
+            records.append(report.record_entry(file, rec, result, timings, verdicts, measured, found.rhythm))
         except EcgError as exc:
             print(f"ecgviewer: error: {exc}", file=sys.stderr)
             errors.append({"file": file, "error": str(exc)})

@@ -13,6 +13,10 @@ class EcgError(Exception):
     """Base class for errors the user should see as one readable line (never a traceback)."""
 
 
+class Cancelled(Exception):
+    """The user cancelled long work (``progress`` returned False); nothing is reported."""
+
+
 class EcgReadError(EcgError):
     """A recording could not be read; ``str()`` names the file and why."""
 

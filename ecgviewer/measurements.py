@@ -43,3 +43,22 @@ FIDUCIAL_NAMES: dict[str, str] = {
     "t_off": "T off",
 }
 FIDUCIALS: tuple[str, ...] = tuple(FIDUCIAL_NAMES)
+
+# Every beat of a recording is one of these (the long-recording beat list, ``measure.rhythm``):
+# key -> name on screen, in the order the counts are shown. AAMI EC57's classes, with paced
+# beats apart and beats that cannot be read named as such.
+BEAT_KINDS: dict[str, str] = {
+    "normal": "normal",
+    "supraventricular": "supraventricular premature",
+    "ventricular": "ventricular ectopic",
+    "paced": "paced",
+    "unreadable": "unreadable",
+}
+# The events of a recording that the event list jumps to.
+EVENT_KINDS: dict[str, str] = {
+    "pause": "pause",
+    "ventricular run": "ventricular run",
+    "supraventricular run": "supraventricular run",
+    "atrial fibrillation": "atrial fibrillation",
+    "unreadable": "unreadable stretch",
+}

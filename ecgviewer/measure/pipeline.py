@@ -39,7 +39,7 @@ def measure(
     left_out = {k: v for k, v in Q.raw_problems(signals, fs, leads).items() if k in LEADS}
     present &= np.array([lead not in left_out for lead in LEADS])
     x = signal.prepare(raw, fs)
-    r = _beats_without_noise(x, present, left_out, delineator)
+    r, _ = Q.beats_without_noise(x, present, LEADS, left_out, delineator)
     left_out = {lead: left_out[lead] for lead in LEADS if lead in left_out}  # in lead order
     empty = {k: None for k in FIDUCIALS}
     base = Measurements(
@@ -134,23 +134,6 @@ def to_json(m: Measurements) -> dict:
 
 def _rounded(f: dict[str, float | None]) -> dict[str, float | None]:
     return {k: None if v is None else round(v, 1) for k, v in f.items()}
-
-
-def _beats_without_noise(
-    x: np.ndarray, present: np.ndarray, left_out: dict[str, str], delineator: D.Delineator
-) -> np.ndarray:
-    """R samples from the present leads, leaving out (in ``present`` and ``left_out``) the lead
-    that is most clearly pure noise and detecting again, until no present lead is."""
-    while present.any():
-        labels = delineator.probabilities(x, present).argmax(axis=1)
-        labels[~present] = 0
-        r = B.find(labels, x, present)
-        noise = Q.noisiest(x, r, present)
-        if noise is None:
-            return r
-        worst, left_out[LEADS[worst]] = noise
-        present[worst] = False
-    return np.zeros(0, dtype=np.int64)
 
 
 def _listed(left_out: dict[str, str], otherwise: str) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 from ecgviewer.leads import FLAT_MV, canonical_lead
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
+from ecgviewer.measure.delineate import Delineator
 
 # Clipping: samples sitting on the lead's own maximum or minimum in runs of at least RAIL_MS
 # (an amplifier or ADC at its rail). A smooth T-wave peak stays within the tolerance for a few
@@ -110,6 +111,25 @@ def noisiest(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> tuple[int, st
         f"pure noise: its beats do not match each other (upper-quartile r = {match[worst]:.2f}, "
         f"under {MIN_NOISE_R:.1f})"
     )
+
+
+def beats_without_noise(
+    x: np.ndarray, present: np.ndarray, names: Sequence[str], left_out: dict[str, str], delineator: Delineator
+) -> tuple[np.ndarray, np.ndarray]:
+    """R samples and per-lead labels (leads, n) of prepared signals ``x``, leaving out the lead
+    that is most clearly pure noise (in ``present`` and ``left_out``, by ``names``) and detecting
+    again, until no present lead is. Leads not present are labelled background."""
+    labels = np.zeros(x.shape, dtype=np.int64)
+    while present.any():
+        labels[:] = 0
+        labels[present] = delineator.probabilities(x[present]).argmax(axis=1)
+        r = B.find(labels, x, present)
+        noise = noisiest(x, r, present)
+        if noise is None:
+            return r, labels
+        worst, left_out[names[worst]] = noise
+        present[worst] = False
+    return np.zeros(0, dtype=np.int64), labels
 
 
 def headline(reason: str) -> str:

@@ -18,6 +18,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.leads import HUG_LEAD_GROUPS
 from ecgviewer.measure.intervals import Measurements
 from ecgviewer.measure.pipeline import to_json
+from ecgviewer.measure.rhythm import Rhythm
 from ecgviewer.measure.statements import statements
 from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.ml import contract
@@ -61,6 +62,7 @@ def record_entry(
     timings: dict[str, float],
     checks: tuple[SanityCheck, Faithfulness] | None = None,
     measured: Measurements | None = None,
+    rhythm: Rhythm | None = None,
 ) -> dict:
     """One recording: predictions, the attribution hierarchy of the target (times in seconds of
     the recording, whatever span was analysed), timings."""
@@ -93,6 +95,8 @@ def record_entry(
     if measured is not None:
         entry["measurements"] = to_json(measured)
         entry["statements"] = [s.to_json() for s in statements(measured, rec.metadata.sex)]
+    if rhythm is not None:
+        entry["rhythm"] = rhythm.to_json()
     if rec.metadata.device is not None:
         entry["acquiring_device"] = device_json(rec.metadata.device)
     if checks is not None:

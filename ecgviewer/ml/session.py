@@ -8,16 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ecgviewer.errors import EcgError
+from ecgviewer.errors import Cancelled, EcgError
 from ecgviewer.ml.attention import AttentionMaps, attend
 from ecgviewer.ml.explain import DEFAULT_STEPS, METHODS, Explanation, Target, choose_target, explain
 from ecgviewer.ml.infer import SUPER_TASK, Analysis, Analyzer
 from ecgviewer.ml.wording import Worded, describe
 from ecgviewer.recording import Recording
-
-
-class Cancelled(Exception):
-    """The user cancelled; nothing is reported."""
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ def test_schema_is_valid_and_strict(analysed):
         (("records", 0, "measurements", "values", "qrs", "unit"), "mV"),
         (("records", 0, "measurements", "fiducials_ms", "qrs_on"), "early"),
         (("records", 0, "statements", 0, "values", "rate"), 72),
+        (("records", 0, "rhythm", "beats", "kind", 0), "sinus"),
+        (("records", 0, "rhythm", "counts", "normal"), "eleven"),
     ):
         bad = copy.deepcopy(doc)
         node = bad
@@ -99,7 +101,12 @@ def test_analyze_reports_predictions_and_the_attribution_tree(analysed, sample):
     assert all(0 <= b["start_s"] < b["r_s"] < b["stop_s"] <= 10 for b in beats)
     checks = r["checks"]
     assert abs(checks["randomisation"]["spearman"]) < 0.5 and checks["faithfulness"]["k"] == 3
-    assert set(r["timings"]) == {"load_ms", "tokenise_ms", "infer_ms", "explain_ms", "measure_ms"}
+    assert set(r["timings"]) == {"load_ms", "tokenise_ms", "infer_ms", "explain_ms", "measure_ms", "rhythm_ms"}
+    # the beat list: every beat of the recording, as many as the median beat's measurements found
+    beats = r["rhythm"]["beats"]
+    assert len(beats["t_s"]) == len(r["measurements"]["beats"]) and set(beats["kind"]) == {"normal"}
+    assert r["rhythm"]["counts"]["normal"] == len(beats["t_s"]) and r["rhythm"]["events"] == []
+    assert 55 < r["rhythm"]["trend"]["hr_bpm"][0] < 75 and beats["rr_ms"][0] is None
     values = r["measurements"]["values"]
     assert values["qrs"]["unit"] == "ms" and 60 <= values["qrs"]["value"] <= 120  # a normal ECG
     assert r["measurements"]["span_s"] == r["span_s"]

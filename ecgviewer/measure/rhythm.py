@@ -1,0 +1,337 @@
+"""Every beat of a recording of any length: the beat list (time, kind, intervals where they can be
+measured), the heart-rate trend, the ectopy counts and the events a reader jumps to (pauses,
+ventricular and supraventricular runs, atrial fibrillation, unreadable stretches).
+
+Paged: the recording is read ``PAGE_S`` at a time with ``MARGIN_S`` of context either side, so
+memory stays bounded whatever its length, and every page goes through the delineation contract
+and the lead checks of the 10 s measurements (``signal.prepare``, ``quality``). At most
+``MAX_LEADS`` leads are delineated, a 3-channel Holter's worth: more adds time, not beats.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecgviewer.errors import Cancelled
+from ecgviewer.measure import beats as B
+from ecgviewer.measure import intervals as I
+from ecgviewer.measure import quality as Q
+from ecgviewer.measure import signal
+from ecgviewer.measure.delineate import Delineator
+from ecgviewer.measurements import BEAT_KINDS, EVENT_KINDS
+from ecgviewer.recording import Recording
+
+PAGE_S = 60.0  # one delineator pass; a fixed length keeps the convolution kernels' set-up cached
+MARGIN_S = 2.0  # context either side of a page: no beat is judged at an edge
+MAX_LEADS = 3
+LEAD_PREFERENCE = ("II", "V1", "V5", "I", "V2", "V6", "V3", "V4", "aVF", "III", "aVL", "aVR")
+LOCAL_RR = 8  # a beat is premature against the median of this many RR intervals around it
+WIDE_QRS_MS = 120.0  # AHA/ACCF/HRS 2009: a QRS this wide is not conducted normally ...
+WIDER_MS = 20.0  # ... and, to be ectopic in a bundle branch block, wider than the dominant QRS
+ECTOPIC_CORRELATION = 0.7  # QRS r against the page's dominant QRS under this: another origin
+NOISE_FACTOR = 4.0  # a beat's high-frequency noise outside its QRS, over the page's median: unreadable
+MIN_NOISE_MV = 0.02
+PAUSE_S = 2.0
+MIN_GAP_S = 1.0  # samples missing in every lead for this long: an unreadable stretch
+RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a couplet)
+PACED_WITHIN_MS = 80.0  # a pacing spike this soon before R makes the beat paced
+# Atrial fibrillation: an irregular RR series without P waves, for at least 30 s (the HRS/EHRA
+# 2017 consensus's shortest episode; the whole recording when it is shorter). Irregular: the
+# RMSSD of AF_WINDOW successive non-ectopic RR intervals over their mean above AF_NRMSSD.
+AF_WINDOW = 16
+AF_NRMSSD = 0.1
+AF_MAX_P_SHARE = 0.5
+AF_MIN_S = 30.0
+
+KINDS = tuple(BEAT_KINDS)
+NORMAL, SUPRA, VENTRICULAR, PACED, UNREADABLE = (KINDS.index(k) for k in BEAT_KINDS)
+_MS = 1000.0 / signal.FS
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # a key of EVENT_KINDS
+    start_s: float
+    end_s: float
+    detail: str
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "name": EVENT_KINDS[self.kind], "start_s": round(self.start_s, 3),
+                "end_s": round(self.end_s, 3), "detail": self.detail}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """The beat list and what follows from it; intervals are NaN where not measurable."""
+
+    t_s: np.ndarray  # R of every beat, s from the recording's start
+    kind: np.ndarray  # int8 index into KINDS
+    rr_ms: np.ndarray  # to the previous beat; NaN for the first and across unreadable stretches
+    qrs_ms: np.ndarray
+    pr_ms: np.ndarray
+    qt_ms: np.ndarray
+    has_p: np.ndarray  # bool: a P wave before the QRS
+    events: tuple[Event, ...]
+    trend_s: np.ndarray  # centres of the trend's bins
+    trend_bpm: np.ndarray  # NaN where a bin has no RR interval
+    duration_s: float
+    leads: tuple[str, ...]  # the leads delineated
+    notes: tuple[str, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        return {k: int((self.kind == i).sum()) for i, k in enumerate(KINDS)}
+
+    def to_json(self) -> dict:
+        def r(a: np.ndarray, d: int = 1) -> list:
+            return [None if not np.isfinite(v) else round(float(v), d) for v in a]
+
+        return {
+            "duration_s": round(self.duration_s, 3),
+            "leads": list(self.leads),
+            "counts": self.counts(),
+            "beats": {
+                "t_s": r(self.t_s, 3),
+                "kind": [KINDS[k] for k in self.kind],
+                "rr_ms": r(self.rr_ms),
+                "qrs_ms": r(self.qrs_ms),
+                "pr_ms": r(self.pr_ms),
+                "qt_ms": r(self.qt_ms),
+            },
+            "trend": {"t_s": r(self.trend_s), "hr_bpm": r(self.trend_bpm)},
+            "events": [e.to_json() for e in self.events],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class _Page:
+    """What one page contributes: its beats (s) with their per-beat measures."""
+
+    t_s: np.ndarray
+    kind: np.ndarray
+    qrs_ms: np.ndarray
+    pr_ms: np.ndarray
+    qt_ms: np.ndarray
+    has_p: np.ndarray
+    unreadable: list[tuple[float, float]]  # s: no usable lead, or every lead's samples missing
+
+
+def chosen_leads(rec: Recording) -> list[int]:
+    """Up to MAX_LEADS recorded (not derived) leads, by LEAD_PREFERENCE, else in file order."""
+    recorded = [i for i, lead in enumerate(rec.leads) if lead not in rec.derived]
+    ranked = sorted(recorded, key=lambda i: (LEAD_PREFERENCE + rec.leads).index(rec.leads[i]))
+    return ranked[:MAX_LEADS]
+
+
+def analyse(
+    rec: Recording, delineator: Delineator, progress: Callable[[float], bool] | None = None
+) -> Rhythm:
+    """The whole recording, page by page; ``progress(fraction)`` returning False cancels
+    (``Cancelled``)."""
+    from threadpoolctl import threadpool_limits
+
+    leads = chosen_leads(rec)
+    names = tuple(rec.leads[i] for i in leads)
+    page, margin = round(PAGE_S * rec.fs), round(MARGIN_S * rec.fs)
+    pages: list[_Page] = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, rec.n_samples, page):
+            a, b = max(0, start - margin), min(rec.n_samples, start + page + margin)
+            raw = rec.read(a, b)
+            core = (start, min(b, start + page))
+            pages.append(_measure_page(raw, leads, names, rec.fs, delineator, a, core))
+            if progress is not None and not progress(min(1.0, (start + page) / rec.n_samples)):
+                raise Cancelled
+    return _assemble(pages, rec.duration, names, rec.fs)
+
+
+def _measure_page(
+    raw: np.ndarray, leads: list[int], names: Sequence[str], fs: float, delineator: Delineator,
+    first: int, core: tuple[int, int],
+) -> _Page:  # fmt: skip
+    """Beats with R inside ``core`` (samples of the recording) of a page read from ``first``."""
+    mine = raw[leads]
+    x_raw = _filled(mine.astype(np.float64))
+    problems = Q.raw_problems(mine, fs, names)
+    present = np.array([n not in problems for n in names])
+    x = signal.prepare(x_raw, fs)
+    r, labels = Q.beats_without_noise(x, present, names, dict(problems), delineator)
+    if present.any():
+        lost = ~np.isfinite(mine[:, core[0] - first : core[1] - first]).any(axis=0)
+        gaps = [((core[0] + a) / fs, (core[0] + b) / fs) for a, b in zip(*_runs(lost), strict=True)
+                if b - a >= MIN_GAP_S * fs]  # fmt: skip
+    else:
+        gaps = [(core[0] / fs, core[1] / fs)]
+    t = (first + r * fs / signal.FS) / fs
+    keep = (t >= core[0] / fs) & (t < core[1] / fs)
+    on, off, pr, qt, has_p = _intervals(labels, present, r)
+    keep &= (on > 0) & (off < x.shape[-1])  # a QRS cut by the recording's start or end is no beat
+    empty = np.zeros(0)
+    if not keep.any():
+        return _Page(empty, empty.astype(np.int8), empty, empty, empty, empty.astype(bool), gaps)
+    kind = _kinds(x, r, present, off - on)
+    spikes = B.pacing_spikes(raw, fs)
+    if spikes is not None and len(spikes):
+        before = (t[:, None] - (spikes[None, :] + first / fs)) * 1000
+        kind[((before > 0) & (before < PACED_WITHIN_MS)).any(axis=1)] = PACED
+    return _Page(t[keep], kind[keep], ((off - on) * _MS)[keep], (pr * _MS)[keep], (qt * _MS)[keep],
+                 has_p[keep], gaps)  # fmt: skip
+
+
+def _filled(x: np.ndarray) -> np.ndarray:
+    """Missing samples (NaN) interpolated per lead (a lead with none at all becomes zeros)."""
+    for row in x:
+        ok = np.isfinite(row)
+        if not ok.all():
+            row[:] = np.interp(np.arange(len(row)), np.flatnonzero(ok), row[ok]) if ok.any() else 0.0
+    return x
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _intervals(labels: np.ndarray, present: np.ndarray, r: np.ndarray):
+    """Per beat: QRS onset and offset, PR and QT (samples; NaN where absent) and whether a P
+    wave precedes, from where enough present leads agree on each wave (as ``beats.find``, whose
+    R always lies in one of these QRS runs)."""
+    votes = [(labels[present] == k).mean(axis=0) >= B.QRS_VOTE for k in (1, 2, 3)]
+    (ps, pe), (qs, qe), (ts, te) = (_runs(v) for v in votes)
+    k = np.searchsorted(qs, r, side="right") - 1
+    on, off = qs[k].astype(float), qe[k].astype(float)
+    pr, qt = np.full(len(r), np.nan), np.full(len(r), np.nan)
+    if len(ps):
+        j = np.searchsorted(pe, on + 2, side="right") - 1
+        ok = (j >= 0) & (ps[j] >= on - I.P_SEARCH_MS / _MS)
+        pr[ok] = on[ok] - ps[j[ok]]
+    if len(ts):
+        j = np.minimum(np.searchsorted(ts, off - 2, side="left"), len(ts) - 1)
+        ok = (ts[j] >= off - 2) & (te[j] <= off + I.T_SEARCH_MS / _MS)
+        qt[ok] = te[j[ok]] - on[ok]
+    return on, off, pr, qt, np.isfinite(pr)
+
+
+def _kinds(x: np.ndarray, r: np.ndarray, present: np.ndarray, qrs: np.ndarray) -> np.ndarray:
+    """Each beat's kind from its QRS against the page's dominant one, its width and prematurity,
+    and its high-frequency noise outside the QRS."""
+    kind = np.full(len(r), NORMAL, dtype=np.int8)
+    if not present.any() or len(r) == 0:
+        return kind
+    rr = np.diff(r).astype(float)
+    premature = np.zeros(len(r), bool)
+    for i in range(1, len(r)):  # rr[i - 1] leads to beat i; its neighbours on both sides set the pace
+        around = np.concatenate([rr[max(0, i - 1 - LOCAL_RR // 2) : i - 1], rr[i : i + LOCAL_RR // 2]])
+        premature[i] = len(around) > 0 and rr[i - 1] < B.PREMATURE * np.median(around)
+    half = round(B.QRS_HALF_MS * signal.FS / 1000)
+    w = np.nan_to_num(B.windows(x[present], r, half, half)).reshape(len(r), -1)
+    template = np.median(w[~premature] if (~premature).sum() >= 3 else w, axis=0)
+    wc, tc = w - w.mean(axis=1, keepdims=True), template - template.mean()
+    corr = (wc @ tc) / np.maximum(np.linalg.norm(wc, axis=1) * np.linalg.norm(tc), 1e-12)
+    other = corr < ECTOPIC_CORRELATION
+    qrs_ms = qrs * _MS
+    dominant = float(np.nanmedian(qrs_ms[~premature & ~other])) if (~premature & ~other).any() else 0.0
+    wider = (qrs_ms >= WIDE_QRS_MS) & (qrs_ms >= dominant + WIDER_MS)
+    kind[premature & ~other] = SUPRA
+    kind[other & (premature | wider)] = VENTRICULAR
+    noise = _hf_noise(x[present], r, half)
+    kind[noise > max(NOISE_FACTOR * float(np.median(noise)), MIN_NOISE_MV)] = UNREADABLE
+    return kind
+
+
+def _hf_noise(x: np.ndarray, r: np.ndarray, half: int) -> np.ndarray:
+    """RMS of the second difference (mV per sample squared) around each beat outside its QRS:
+    smooth P, ST and T waves leave little; muscle noise and electrode artefacts a lot."""
+    pre, post = (round(abs(ms) * signal.FS / 1000) for ms in Q.NOISE_WINDOW_MS)
+    w = B.windows(np.diff(x, n=2, axis=-1, prepend=x[:, :1], append=x[:, -1:]), r, pre, post)
+    w[..., pre - half : pre + half] = np.nan
+    return np.sqrt(np.nanmean(w**2, axis=(1, 2)))
+
+
+def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], fs: float) -> Rhythm:
+    cat = lambda f: np.concatenate([getattr(p, f) for p in pages]) if pages else np.zeros(0)  # noqa: E731
+    t, kind = cat("t_s"), cat("kind").astype(np.int8)
+    gaps = _unreadable(pages)
+    rr = np.diff(t, prepend=np.nan) * 1000
+    for a, b in gaps:  # no RR across a stretch that could not be read
+        rr[(t > a) & (np.concatenate([[-np.inf], t[:-1]]) < b)] = np.nan
+    events = [Event("unreadable", a, b, f"no usable signal for {b - a:.0f} s") for a, b in gaps]
+    af = _fibrillation(t, kind, rr, cat("has_p").astype(bool), duration)
+    for a, b in af:
+        kind[(t >= a) & (t <= b) & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
+    events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
+               for a, b in af]  # fmt: skip
+    events += _pauses(t, rr) + _runs_of(t, kind, VENTRICULAR) + _runs_of(t, kind, SUPRA)
+    bin_s = 10.0 if duration <= 3600 else 60.0
+    trend_s, trend_bpm = _trend(t, rr, duration, bin_s)
+    notes = [] if fs >= B.MIN_PACE_FS else [f"paced beats are not recognised at {fs:g} Hz (pacing spikes "
+                                             f"need {B.MIN_PACE_FS:.0f} Hz or more)"]  # fmt: skip
+    return Rhythm(t, kind, rr, cat("qrs_ms"), cat("pr_ms"), cat("qt_ms"), cat("has_p").astype(bool),
+                  tuple(sorted(events, key=lambda e: e.start_s)), trend_s, trend_bpm, duration, names,
+                  tuple(notes))  # fmt: skip
+
+
+def _unreadable(pages: list[_Page]) -> list[tuple[float, float]]:
+    """The pages' unreadable stretches, those that meet merged."""
+    out: list[tuple[float, float]] = []
+    for a, b in (gap for p in pages for gap in p.unreadable):
+        if out and out[-1][1] >= a - 1e-9:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _fibrillation(t, kind, rr, has_p, duration) -> list[tuple[float, float]]:
+    """Episodes where the non-ectopic RR series is irregular and P waves are mostly absent."""
+    from numpy.lib.stride_tricks import sliding_window_view as windows
+
+    keep = np.flatnonzero((kind == NORMAL) | (kind == SUPRA))
+    n = min(AF_WINDOW, len(keep))
+    if n < 4:
+        return []
+    nn = windows(rr[keep], n)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # windows across an unreadable stretch
+        irregular = np.sqrt(np.nanmean(np.diff(nn, axis=1) ** 2, axis=1)) / np.nanmean(nn, axis=1) > AF_NRMSSD
+    no_p = windows(has_p[keep], n).mean(axis=1) < AF_MAX_P_SHARE
+    covered = np.convolve((irregular & no_p).astype(float), np.ones(n))  # windows over each beat
+    flagged = np.zeros(len(t), bool)
+    flagged[keep] = covered > 0
+    shortest = min(AF_MIN_S, 0.8 * duration)
+    return [(float(t[a]), float(t[b - 1])) for a, b in zip(*_runs(flagged), strict=True)
+            if t[b - 1] - t[a] >= shortest]  # fmt: skip
+
+
+def _pauses(t: np.ndarray, rr: np.ndarray) -> list[Event]:
+    long = np.flatnonzero(rr > PAUSE_S * 1000)
+    return [
+        Event("pause", float(t[i - 1]), float(t[i]), f"{rr[i] / 1000:.1f} s without a beat") for i in long
+    ]
+
+
+def _runs_of(t: np.ndarray, kind: np.ndarray, which: int) -> list[Event]:
+    name = "ventricular run" if which == VENTRICULAR else "supraventricular run"
+    out = []
+    for a, b in zip(*_runs(kind == which), strict=True):
+        if b - a >= RUN_BEATS:
+            rate = 60.0 * (b - a - 1) / max(t[b - 1] - t[a], 1e-9)
+            out.append(Event(name, float(t[a]), float(t[b - 1]), f"{b - a} beats at {rate:.0f} bpm"))
+    return out
+
+
+def _trend(t: np.ndarray, rr: np.ndarray, duration: float, bin_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Heart rate per bin: 60 000 over the median RR of the beats in it."""
+    edges = np.arange(0.0, duration + bin_s, bin_s)
+    centres = (edges[:-1] + edges[1:]) / 2
+    bpm = np.full(len(centres), np.nan)
+    ok = np.isfinite(rr)
+    idx = np.digitize(t[ok], edges) - 1
+    for i in np.unique(idx):
+        if 0 <= i < len(bpm):
+            bpm[i] = 60000.0 / np.median(rr[ok][idx == i])
+    return centres, bpm

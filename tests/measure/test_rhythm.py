@@ -1,0 +1,139 @@
+"""The beat list of a long recording: beats placed at known times with known kinds (the bundled
+sample's own beat, a wide ectopic complex, P-less beats at irregular intervals) must come back
+with their kinds, once each across page boundaries, with the pauses, runs and fibrillation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgviewer.dsp.resample import to_rate
+from ecgviewer.errors import Cancelled
+from ecgviewer.io import load
+from ecgviewer.measure import rhythm as R
+from ecgviewer.measure.delineate import Delineator
+from ecgviewer.recording import make_recording
+from ecgviewer.sources import ArraySource
+from tests.conftest import SAMPLE
+
+FS = 250
+LEADS = ["II", "V1"]
+PRE, POST = round(0.25 * FS), round(0.45 * FS)
+
+
+@pytest.fixture(scope="module")
+def delineator() -> Delineator:
+    return Delineator.bundled()
+
+
+@pytest.fixture(scope="module")
+def beat() -> np.ndarray:
+    """The sample's fifth beat in II and V1 at 250 Hz, R at PRE, ends tapered to zero."""
+    rec = load(SAMPLE)
+    x = to_rate(rec.signals[[rec.index("II"), rec.index("V1")]], rec.fs, FS).astype(np.float64)
+    r = round(3.94 * FS)  # a beat of the sample (its measurements put R here)
+    r += int(np.argmax(np.abs(x[0, r - 10 : r + 10]))) - 10
+    w = x[:, r - PRE : r + POST].copy()
+    w -= np.linspace(w[:, :1], w[:, -1:], w.shape[1], axis=1)[..., 0]
+    return w
+
+
+def _ectopic() -> np.ndarray:
+    """A wide (about 160 ms) ventricular-looking complex with a discordant T and no P."""
+    t = (np.arange(PRE + POST) - PRE) / FS
+    qrs = -1.6 * (t / 0.04) * np.exp(-((t / 0.04) ** 2) / 2)
+    tw = 0.5 * np.exp(-(((t - 0.3) / 0.06) ** 2) / 2)
+    return np.stack([qrs + tw, -0.8 * qrs - 0.5 * tw])
+
+
+def _record(beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.01, (2, round(seconds * FS)))
+    for t, w in beats:
+        r = round(t * FS)
+        a, b = max(0, r - PRE), min(x.shape[1], r + POST)
+        x[:, a:b] += w[:, a - (r - PRE) : b - (r - PRE)]
+    return make_recording(None, ArraySource(x.astype(np.float32)), float(FS), LEADS, "synthetic")
+
+
+def _sinus(start: float, stop: float, rr: float, w: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    return [(t, w) for t in np.arange(start, stop, rr)]
+
+
+def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat):
+    ectopic = _ectopic()
+    beats = _sinus(1.0, 50.0, 0.9, beat)  # sinus at 67 bpm ...
+    beats += [(50.45, ectopic)]  # ... a ventricular premature beat (RR 450 ms) ...
+    beats += _sinus(51.8, 58.9, 0.9, beat)  # ... compensatory pause, sinus across the 60 s page edge
+    beats += [(58.1 + 0.9 * 0.55, beat)]  # a supraventricular premature beat (RR 495 ms)
+    beats += _sinus(60.5, 74.5, 0.9, beat)
+    beats += [(75.0 + 0.5 * k, ectopic) for k in range(4)]  # a ventricular run of 4 at 120 bpm
+    beats += _sinus(77.5, 90.0, 0.9, beat)
+    last = beats[-1][0]
+    beats += [(last + 2.6, beat)] + _sinus(last + 3.5, 119.0, 0.9, beat)  # a 2.6 s pause
+    rh = R.analyse(_record(beats, 120.0), delineator)
+    times = np.array([t for t, _ in beats])
+    assert len(rh.t_s) == len(beats)  # every beat once, none at the page edges twice
+    assert np.abs(rh.t_s - times).max() < 0.05
+    kinds = [R.KINDS[k] for k in rh.kind]
+    expect = ["ventricular" if w is ectopic else "normal" for _, w in beats]
+    expect[int(np.argmin(np.abs(times - (58.1 + 0.495))))] = "supraventricular"
+    assert kinds == expect
+    assert rh.counts() == {"normal": len(beats) - 6, "supraventricular": 1, "ventricular": 5, "paced": 0,
+                           "unreadable": 0}  # fmt: skip
+    events = {e.kind: e for e in rh.events}
+    assert set(events) == {"pause", "ventricular run"}
+    assert events["pause"].start_s == pytest.approx(last, abs=0.05) and "2.6 s" in events["pause"].detail
+    assert events["ventricular run"].start_s == pytest.approx(75.0, abs=0.05)
+    assert events["ventricular run"].detail.startswith("4 beats at 120 bpm")
+    normal = rh.kind == R.KINDS.index("normal")
+    assert np.nanmedian(rh.qrs_ms[normal]) < 120 < np.nanmedian(rh.qrs_ms[~normal & (rh.kind != 1)])
+    assert np.isfinite(rh.pr_ms[normal]).mean() > 0.9 and np.isfinite(rh.qt_ms[normal]).mean() > 0.9
+    ok = np.isfinite(rh.trend_bpm)
+    assert np.all(np.abs(rh.trend_bpm[ok] - 60 / 0.9) < 10)
+
+
+def test_atrial_fibrillation_is_an_episode_and_its_beats_are_not_premature(delineator, beat):
+    rng = np.random.default_rng(1)
+    no_p = beat.copy()
+    no_p[:, : PRE - round(0.08 * FS)] = 0.0  # the P wave cut away
+    beats = _sinus(1.0, 40.0, 0.9, beat)
+    t = 40.0
+    while t < 110.0:
+        beats.append((t, no_p))
+        t += rng.uniform(0.45, 1.1)
+    beats += _sinus(t + 0.9, 149.0, 0.9, beat)
+    rh = R.analyse(_record(beats, 150.0), delineator)
+    (af,) = [e for e in rh.events if e.kind == "atrial fibrillation"]
+    assert af.start_s == pytest.approx(40.0, abs=8.0) and af.end_s == pytest.approx(110.0, abs=8.0)
+    inside = (rh.t_s > af.start_s) & (rh.t_s < af.end_s)
+    assert not (rh.kind[inside] == R.KINDS.index("supraventricular")).any()
+
+
+def test_an_unreadable_stretch_is_an_event_not_a_pause(delineator, beat):
+    beats = _sinus(1.0, 59.0, 0.9, beat) + _sinus(181.0, 239.0, 0.9, beat)
+    rec = _record(beats, 240.0)
+    rec.source.data[:, 60 * FS : 180 * FS] = np.nan  # two minutes of lost signal
+    rh = R.analyse(rec, delineator)
+    assert [e.kind for e in rh.events] == ["unreadable"]
+    assert rh.events[0].start_s == pytest.approx(60.0) and rh.events[0].end_s == pytest.approx(180.0)
+    assert np.isnan(rh.rr_ms[np.searchsorted(rh.t_s, 181.0)])
+
+
+def test_progress_and_cancel(delineator, beat):
+    rec = _record(_sinus(1.0, 179.0, 0.9, beat), 180.0)
+    seen: list[float] = []
+    R.analyse(rec, delineator, lambda f: seen.append(f) or True)
+    assert seen == pytest.approx([1 / 3, 2 / 3, 1.0])
+    with pytest.raises(Cancelled):
+        R.analyse(rec, delineator, lambda f: False)
+
+
+def test_at_most_three_recorded_leads_are_read_preferring_ii_v1_v5():
+    x = ArraySource(np.zeros((12, 100), np.float32))
+    from ecgviewer.leads import STANDARD_LEADS
+
+    rec = make_recording(None, x, 500.0, list(STANDARD_LEADS), "twelve")
+    assert [rec.leads[i] for i in R.chosen_leads(rec)] == ["II", "V1", "V5"]
+    holter = make_recording(None, ArraySource(np.zeros((2, 100), np.float32)), 128.0, ["ECG1", "ECG2"], "h")
+    assert R.chosen_leads(holter) == [0, 1]
