@@ -169,6 +169,58 @@ if __name__ == "__main__":
     print(json.dumps(ensure()[1], indent=1))
 
 
+# -- the same record as EDF+, and 2 of its leads at 250 Hz as a Holter's EDF+ ----------------------
+def ensure_edf(kind: str, cache: Path = CACHE) -> Path:
+    """``holter24h.edf`` (all 12 leads at 500 Hz, for browsing) or ``holter24h-2lead.edf`` (II and
+    V1 at 250 Hz, for the beat list), written from the WFDB record by the app's own "Save as"
+    (every second sample for 250 Hz: the PTB-XL sample has little above 100 Hz)."""
+    from ecgviewer.io import load
+    from ecgviewer.io.writers import save
+    from ecgviewer.recording import make_recording
+
+    header, _ = ensure(cache)
+    path = cache / (f"{NAME}.edf" if kind == "12lead" else f"{NAME}-2lead.edf")
+    stamp = path.with_suffix(".json")
+    if path.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("version") == VERSION:
+        return path
+    rec = load(header)
+    if kind != "12lead":
+        rows = [rec.index("II"), rec.index("V1")]
+        rec = make_recording(None, _EverySecond(rec.source, rows), rec.fs / 2, ["II", "V1"], "2-lead")
+    t0 = time.perf_counter()
+    save(rec, path)
+    stamp.write_text(json.dumps({"version": VERSION, "bytes": path.stat().st_size}))
+    _log(f"wrote {path} in {time.perf_counter() - t0:.1f} s")
+    return path
+
+
+class _EverySecond:
+    """Rows of a source at half its rate, read window by window (a ``SignalSource``)."""
+
+    lazy = True
+
+    def __init__(self, base, rows: list[int]) -> None:
+        self.base, self.rows = base, rows
+        self.n_channels, self.n_samples = len(rows), base.n_samples // 2
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return self.base.read(2 * start, 2 * stop)[self.rows, ::2]
+
+
+def bench_beat_list() -> dict:
+    """``measure.rhythm.analyse`` over 24 h of 2 leads at 250 Hz in a fresh process: wall time,
+    beats and peak memory against the file's size."""
+    path = ensure_edf("2lead")
+    log("[beat list] 24 h, 2 leads, 250 Hz")
+    cmd = [sys.executable, str(HERE / "beat_list_child.py"), str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=CHILD_TIMEOUT_S * 2,
+                          cwd=ROOT)  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"beat list child failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {**out, "file_mib": round(path.stat().st_size / 2**20, 1)}
+
+
 # -- the benchmark: a 24 h record opened and panned in fresh subprocesses -------------------------
 def _run_child(header: Path, *args: str) -> dict:
     cmd = [sys.executable, str(HERE / "holter_child.py"), str(header), *args]
@@ -218,4 +270,7 @@ def bench_holter(open_repeats: int, pans: int) -> dict:
     )
     out["open_breakdown_s_per_run"] = [full["open_breakdown_s"]] + [e["open_breakdown_s"] for e in extra]
     out["full_run"] = full
+    edf = ensure_edf("12lead")
+    log("[holter] the same record as EDF+: open, pans")
+    out["edf_run"] = _run_child(edf, "--pans", str(pans))
     return out

@@ -117,7 +117,7 @@ def main() -> int:
     res["rss_after_pans"] = proc_status()
 
     # Disk-cold random pans: drop this file's (unmapped) pages from the page cache first.
-    dat = str(rec.path.with_suffix(".dat"))
+    dat = str(rec.path.with_suffix(".dat") if rec.path.suffix == ".hea" else rec.path)
     if hasattr(os, "posix_fadvise"):
         fd = os.open(dat, os.O_RDONLY)
         try:

@@ -86,6 +86,20 @@ class MemmapSource(SignalSource):
         return out
 
 
+class FetchSource(SignalSource):
+    """Window reads through ``fetch(start, stop)`` where a read costs what it returns (records
+    decoded from a memory map): no cache, so a jump anywhere costs one page's records."""
+
+    lazy = True
+
+    def __init__(self, fetch: Callable[[int, int], np.ndarray], n_channels: int, n_samples: int) -> None:
+        self._fetch = fetch
+        self.n_channels, self.n_samples = n_channels, n_samples
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        return self._fetch(start, stop)
+
+
 class WindowedSource(SignalSource):
     """Window reads through a library call (``fetch(start, stop)``), with a small block cache.
 

@@ -1,8 +1,10 @@
 """EDF, EDF+ and BDF(+) files: the ECG channels of Holter, sleep-lab and research recordings.
 
-Continuous files go through pyedflib, window by window when long (a 24 h Holter is paged, never
-loaded). edflib refuses discontinuous files (EDF+D, BDF+D), so their data records are read here
-from the raw file and placed at their onsets, the gaps shown as missing samples.
+The data records are memory-mapped read-only and decoded here, window by window when long (a
+24 h Holter is paged, never loaded): a random jump decodes only the records it shows (0.5 ms for
+12 leads at 500 Hz, against 15 ms through pyedflib's per-channel reads, which also refuse
+discontinuous files). Records of a discontinuous file (EDF+D, BDF+D) are placed at their onsets,
+the gaps shown as missing samples.
 
 Values come from the header's decimal calibration as exact fractions, rounded once, so that
 "Save as" can write back the very integers this file stored.
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -26,7 +27,7 @@ from ecgviewer.io.registry import Reader, register
 from ecgviewer.io.wfdb_reader import LAZY_VALUES, MAX_FS, MIN_FS, UNIT_TO_MV
 from ecgviewer.leads import STANDARD_LEADS, canonical_lead
 from ecgviewer.recording import Annotation, Metadata, Recording, age_at, make_recording
-from ecgviewer.sources import ArraySource, SignalSource, WindowedSource
+from ecgviewer.sources import ArraySource, FetchSource, SignalSource
 
 EDF_MAGIC, BDF_MAGIC = b"0       ", b"\xffBIOSEMI"
 MAX_SIGNALS = 4096
@@ -297,47 +298,6 @@ def _annotations(rows: np.ndarray) -> list[Annotation]:
     return sorted(out, key=lambda a: a.onset)
 
 
-def _edflib_fetch(
-    path: Path, header: Header, keep: list[int], cals: list[Calibration]
-) -> tuple[Callable[[int, int], np.ndarray], Callable[[], None]] | None:
-    """Window reads through pyedflib (continuous files): (fetch, close); None when this process
-    has the file open already (a long recording shown and opened again), which edflib refuses."""
-    import pyedflib
-
-    try:
-        # Annotations are parsed here (read_tals); the size was checked by read_header, which
-        # tolerates bytes after the last record that edflib would refuse.
-        reader = pyedflib.EdfReader(
-            str(path),
-            annotations_mode=pyedflib.DO_NOT_READ_ANNOTATIONS,
-            check_file_size=pyedflib.DO_NOT_CHECK_FILE_SIZE,
-        )
-    except OSError as exc:
-        if "already been opened" in str(exc):
-            return None
-        raise EcgReadError(path, _edflib_cause(exc)) from None
-    # edflib numbers the signals without the annotation channels.
-    index = {i: n for n, i in enumerate(i for i, s in enumerate(header.signals) if not s.annotation)}
-
-    def fetch(start: int, stop: int) -> np.ndarray:
-        out = np.empty((len(keep), stop - start), np.float32)
-        for row, (i, cal) in enumerate(zip(keep, cals, strict=True)):
-            out[row] = cal(reader.readSignal(index[i], start, stop - start, digital=True))
-        return out
-
-    return fetch, reader.close
-
-
-def _edflib_cause(exc: OSError) -> str:
-    """edflib's message without the file name pyedflib puts first."""
-    message = str(exc).split(": ", 1)[-1].strip()
-    prefix = "the file is not EDF(+) or BDF(+) compliant"
-    if message.startswith(prefix):
-        detail = message[len(prefix) :].strip(" ,()")
-        return f"not a valid EDF/BDF file ({detail})" if detail else "not a valid EDF/BDF file"
-    return message.replace("to many files opened", "too many EDF files are open at once")
-
-
 def _raw_fetch(path: Path, header: Header, keep: list[int], cals: list[Calibration], starts: np.ndarray):
     """Window reads of the raw records, record k placed at sample ``starts[k]`` (NaN between)."""
     records = _records(path, header)
@@ -467,18 +427,14 @@ def read(path: Path) -> Recording:
     first = float(onsets[0]) if onsets is not None else 0.0  # the start time's fraction of a second
 
     if header.discontinuous:
-        starts, opened = _placement(path, header, spr, onsets, warnings), None
+        starts = _placement(path, header, spr, onsets, warnings)
     else:
-        starts, opened = np.arange(header.n_records) * spr, _edflib_fetch(path, header, keep, cals)
-    fetch, close = opened or (_raw_fetch(path, header, keep, cals, starts), None)
+        starts = np.arange(header.n_records) * spr
+    fetch = _raw_fetch(path, header, keep, cals, starts)
     n = int(starts[-1]) + spr
-    source: SignalSource
-    if n * len(keep) > LAZY_VALUES:
-        source = WindowedSource(fetch, len(keep), n)  # the reader stays open for the paging
-    else:
-        source = ArraySource(fetch(0, n))
-        if close is not None:
-            close()
+    # A long recording's records stay memory-mapped: a jump decodes just the records it shows.
+    lazy = n * len(keep) > LAZY_VALUES
+    source: SignalSource = FetchSource(fetch, len(keep), n) if lazy else ArraySource(fetch(0, n))
     start = header.start + timedelta(seconds=first) if header.start else None
     meta = _metadata(header, start)
     meta.annotations = [Annotation(a.onset - first, a.duration, a.text) for a in annotations]

@@ -77,11 +77,12 @@ def beat_match(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> np.ndarray:
         return out
     r = r[np.unique(np.linspace(0, len(r) - 1, min(len(r), NOISE_BEATS)).round().astype(int))]
     pre, post = (round(abs(ms) * signal.FS / 1000) for ms in NOISE_WINDOW_MS)
-    from scipy.signal import detrend
-
     # (beats, leads, samples), 0 past the ends; detrended: what wander the high-pass left would
-    # make any two smooth windows alike
-    w = detrend(np.nan_to_num(B.windows(x[present], r, pre, post)), axis=2)
+    # make any two smooth windows alike. The least-squares line of equal-length windows in closed
+    # form: scipy.signal.detrend's general solver cost 7 s of a 24 h beat list.
+    w = np.nan_to_num(B.windows(x[present], r, pre, post))
+    t = np.arange(w.shape[-1]) - (w.shape[-1] - 1) / 2
+    w -= w.mean(axis=2, keepdims=True) + (w @ t / (t @ t))[..., None] * t
     w /= np.maximum(np.linalg.norm(w, axis=2, keepdims=True), 1e-12)
     corr = np.einsum("ils,jls->lij", w, w)  # (leads, beats, beats)
     corr[:, np.arange(len(r)), np.arange(len(r))] = -1.0

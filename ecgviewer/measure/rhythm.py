@@ -132,6 +132,7 @@ def analyse(
 ) -> Rhythm:
     """The whole recording, page by page; ``progress(fraction)`` returning False cancels
     (``Cancelled``)."""
+    import scipy.signal  # noqa: F401  (loads scipy's own BLAS, so that the limit below holds it too)
     from threadpoolctl import threadpool_limits
 
     leads = chosen_leads(rec)

@@ -70,7 +70,7 @@ def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat
     beats += [(75.0 + 0.5 * k, ectopic) for k in range(4)]  # a ventricular run of 4 at 120 bpm
     beats += _sinus(77.5, 90.0, 0.9, beat)
     last = beats[-1][0]
-    beats += [(last + 2.6, beat)] + _sinus(last + 3.5, 119.0, 0.9, beat)  # a 2.6 s pause
+    beats += [(last + 2.6, beat), *_sinus(last + 3.5, 119.0, 0.9, beat)]  # a 2.6 s pause
     rh = R.analyse(_record(beats, 120.0), delineator)
     times = np.array([t for t, _ in beats])
     assert len(rh.t_s) == len(beats)  # every beat once, none at the page edges twice
