@@ -24,7 +24,7 @@ from ecgviewer.recording import Recording, crop
 if TYPE_CHECKING:
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.intervals import Measurements
-    from ecgviewer.measure.rhythm import Rhythm
+    from ecgviewer.measure.rhythm import BeatList
     from ecgviewer.ml.infer import Analyzer
     from ecgviewer.ml.session import Request, Result
 
@@ -47,7 +47,7 @@ class Findings:
     segment: Recording
     ai: Result | None = None  # predictions, attribution, attention
     measurements: Measurements | None = None
-    rhythm: Rhythm | None = None  # every beat of the whole recording (when asked for)
+    rhythm: BeatList | None = None  # every beat of the whole recording (when asked for)
     notes: dict[str, str] = field(default_factory=dict)  # "ai" / "measure" -> why it is missing
     timings: dict[str, float] = field(default_factory=dict)  # ms per step
 
@@ -80,7 +80,7 @@ def analyse(
     max_whole_s: float = MAX_WHOLE_S,
     span_s: float = SPAN_S,
     keep_going: bool = False,
-    rhythm: bool = False,
+    rhythm: Delineator | None = None,
 ) -> Findings:
     """The model's findings (with an ``analyzer``; ``request`` says which label and method) and
     the measurements (with a ``delineator``) on the span ``analysed_span`` chooses.
@@ -88,8 +88,8 @@ def analyse(
     ``progress(fraction)`` returning False cancels between steps (``session.Cancelled``).
     ``previous``: an earlier result on the same recording; when it covers the same span its
     cropped segment is reused, so the analyzer's per-recording cache hits. With ``keep_going``
-    a part that fails leaves a note in ``notes`` instead of raising. With ``rhythm`` (and a
-    delineator) every beat of the whole recording is listed too (``measure.rhythm``).
+    a part that fails leaves a note in ``notes`` instead of raising. With a ``rhythm`` delineator
+    every beat of the whole recording is listed too (``measure.rhythm``).
     """
     span = analysed_span(rec, t0, max_whole_s, span_s)
     whole = span == (0.0, rec.duration)
@@ -101,7 +101,7 @@ def analyse(
         segment = crop(rec, *span)
     found = Findings(span, whole, segment)
     share = 0.9 if analyzer is not None and delineator is not None else 1.0
-    if rhythm and delineator is not None:
+    if rhythm is not None:
         share /= 2
     if analyzer is not None:
         from ecgviewer.ml import session
@@ -126,16 +126,16 @@ def analyse(
                 raise
             found.notes["measure"] = f"Measurements failed: {exc}"
         found.timings["measure_ms"] = (time.perf_counter() - clock) * 1e3
-        if rhythm:
-            from ecgviewer.measure.rhythm import analyse as beat_list
+    if rhythm is not None:
+        from ecgviewer.measure.rhythm import analyse as beat_list
 
-            clock = time.perf_counter()
-            try:
-                found.rhythm = beat_list(rec, delineator, lambda f: progress(share + f * (1 - share)))
-            except FAILURES as exc:
-                if not keep_going:
-                    raise
-                found.notes["rhythm"] = f"Beat list failed: {exc}"
-            found.timings["rhythm_ms"] = (time.perf_counter() - clock) * 1e3
-        progress(1.0)
+        clock = time.perf_counter()
+        try:
+            found.rhythm = beat_list(rec, rhythm, lambda f: progress(share + f * (1 - share)))
+        except FAILURES as exc:
+            if not keep_going:
+                raise
+            found.notes["rhythm"] = f"Beat list failed: {exc}"
+        found.timings["rhythm_ms"] = (time.perf_counter() - clock) * 1e3
+    progress(1.0)
     return found

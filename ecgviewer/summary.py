@@ -15,6 +15,13 @@ def _duration(seconds: float) -> str:
     return f"{int(h)}:{int(m):02d}:{s:06.3f}" if h else f"{int(m)}:{s:06.3f}"
 
 
+def clock(seconds: float) -> str:
+    """A time in the recording as h:mm:ss, or m:ss.s under an hour (axes, event lists)."""
+    h, rem = divmod(max(0.0, seconds), 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h)}:{int(m):02d}:{int(s):02d}" if h else f"{int(m)}:{s:04.1f}"
+
+
 def device_lines(report: DeviceReport) -> list[str]:
     """The device's own interpretation and measurements, labelled as the device's."""
     lines = [f"Device:     {report.device}"] if report.device else []

@@ -19,6 +19,18 @@ AI_TIMEOUT_MS = 180_000  # first analysis in a process imports torch and neuroki
 MEASURE_TIMEOUT_MS = 120_000  # the first measurement in a process imports torch
 
 
+def with_pause(pause_at_s: float = 60.0, tiles: int = 12) -> Recording:
+    """The bundled sample tiled ``tiles`` times, with 3 s of flat line at ``pause_at_s`` (a pause
+    of about 3.5 s): a long recording with one event for the beat list."""
+    from ecgviewer.io import load
+
+    src = load(Path(__file__).resolve().parents[1] / "resources/samples/ptbxl/records500/00000/00003_hr.hea")
+    x = np.tile(src.signals, tiles)
+    a = round(pause_at_s * src.fs)
+    x = np.concatenate([x[:, :a], np.zeros((12, round(3 * src.fs)), np.float32), x[:, a:]], axis=1)
+    return make_recording(None, ArraySource(x), src.fs, list(src.leads), "with a pause")
+
+
 def synthetic(
     seconds: float = 10.0,
     fs: float = 500.0,

@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,6 +51,9 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
     from ecgviewer.gui.main_window import MainWindow
     from ecgviewer.gui.settings import Settings
 
+    sys.path.insert(0, str(REPO))  # run as a script: tests.helpers is not on the path
+    from tests.helpers import with_pause
+
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     written: list[Path] = []
 
@@ -68,6 +72,16 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
             raise TimeoutError(f"the window did not finish within {TIMEOUT_MS / 1000:.0f} s")
         for _ in range(20):  # let docks and layouts settle after the last result
             app.processEvents()
+
+    def until(done: Callable[[], bool]) -> None:
+        """Spin the event loop until ``done()`` (or time runs out)."""
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the window did not finish within {TIMEOUT_MS / 1000:.0f} s")
+            app.processEvents()
+            time.sleep(0.02)
+        wait([])
 
     def save(widget: QtWidgets.QWidget, name: str) -> None:
         path = out / f"{name}.png"
@@ -96,6 +110,11 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
             w.ai.panel.tabs.setCurrentWidget(w.ai.panel.attention)
             wait([])
             save(w, f"{tag}-attention")
+            w.set_recording(with_pause())
+            until(lambda w=w: w.beats.beats is not None and not w.tasks.busy())  # every task done
+            w.beats_dock.raise_()
+            wait([])
+            save(w, f"{tag}-long")
             dialog = w.show_preferences()
             wait([])
             save(dialog, f"{tag}-preferences")

@@ -101,7 +101,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("&Help", "&About ecgviewer", lambda w: w.show_about),
 )  # fmt: skip
 MENUS = ("&File", "&View", "&Paper", "&Navigate", "&Tools", "&Help")
-DOCKS = ("browser_dock", "info_dock", "measure_dock", "ai_dock")  # shown and hidden in the View menu
+DOCKS = (
+    "browser_dock",
+    "info_dock",
+    "measure_dock",
+    "beats_dock",
+    "ai_dock",
+)  # shown and hidden in the View menu
 
 
 def _hz(v: float | None) -> str:

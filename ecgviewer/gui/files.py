@@ -207,6 +207,7 @@ class FileCommands:
             result=result,
             delineator=m.delineator if measure_on else None,
             measurements=m.measurements if measure_on and m.recording is rec else None,
+            beats=self.beats.beats if measure_on and self.beats.recording is rec else None,
             formula=m.panel.current_formula(),
             identifiers=self.identifiers_action.isChecked(),
         )

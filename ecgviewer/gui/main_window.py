@@ -12,6 +12,7 @@ from ecgviewer import NOTICE, NOTICE_INLINE, __version__
 from ecgviewer.gui import actions
 from ecgviewer.gui.analysis import AnalysisController
 from ecgviewer.gui.annotations import AnnotationLayer
+from ecgviewer.gui.beats_panel import BeatsController
 from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
@@ -109,6 +110,13 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.measure_dock = self._dock(
             "Measurements", self.measure.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
         )
+        self.beats = BeatsController(self.tasks.run, self)
+        self.beats_dock = self._dock("Beats", self.beats.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.measure_dock, self.beats_dock)
+        self.measure_dock.raise_()
+        self.measure.delineatorLoaded.connect(self.beats.set_delineator)
+        self.beats.listed.connect(self._beats_listed)
+        self.beats.panel.jumpRequested.connect(self.paper.set_t0)
         # The median beats take the paper's place (a tab) rather than a dock: each gets the
         # central area, so both keep their true-scale page on a 1920x1080 screen.
         self.views = QtWidgets.QTabWidget(documentMode=True)
@@ -244,6 +252,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         if self.ai_action.isChecked():
             self.ai.set_recording(rec)
         self.measure.set_recording(rec)
+        self.beats.set_recording(rec)
         self._setup_overview()
         self._after_page_change()
         self.recordingLoaded.emit(rec)
@@ -286,6 +295,13 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         if self.recording is not None:
             self.overview.set_envelope(lo, hi, per_bin / self.recording.fs)
 
+    def _beats_listed(self, beats) -> None:
+        """The beat list's heart-rate trend on the overview strip (long recordings show it)."""
+        if beats is None:
+            self.overview.set_trend(None, None)
+        else:
+            self.overview.set_trend(beats.trend_s, beats.trend_bpm)
+
     def _start_rate(self) -> None:
         rec, page = self.recording, self.paper.page
         if rec is None or page is None:
@@ -326,6 +342,8 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         """Turn the measurements on (loading the delineator in the background the first time) or off."""
         self.settings.set_value("measure/enabled", "true" if on else "false")
         self.measure_dock.setVisible(on)
+        self.beats_dock.setVisible(on)
+        self.beats.set_enabled(on)
         self.views.setTabEnabled(1, on)
         self.median_action.setEnabled(on)
         if not on:

@@ -1,5 +1,6 @@
-"""Overview strip for recordings longer than a page: the whole record's envelope, the page
-shown as a draggable region (drag it, or click anywhere to jump there)."""
+"""Overview strip for recordings longer than a page: the whole record's envelope, the heart-rate
+trend of the beat list on its own labelled axis, the page shown as a draggable region (drag it,
+or click anywhere to jump there)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,14 @@ import pyqtgraph as pg
 from PySide6 import QtCore
 
 from ecgviewer.render.options import Theme
+from ecgviewer.summary import clock
 
 
 class TimeAxis(pg.AxisItem):
     """Ticks as h:mm:ss (or m:ss)."""
 
     def tickStrings(self, values, scale, spacing):
-        out = []
-        for v in values:
-            h, rem = divmod(max(0.0, v), 3600)
-            m, s = divmod(rem, 60)
-            out.append(f"{int(h)}:{int(m):02d}:{int(s):02d}" if h else f"{int(m)}:{s:04.1f}")
-        return out
+        return [clock(v) for v in values]
 
 
 class Overview(pg.PlotWidget):
@@ -51,17 +48,45 @@ class Overview(pg.PlotWidget):
         self._marker.sigDragged.connect(self._dragged)
         self._duration = 0.0
         self._page = 10.0
+        # The heart-rate trend: its own view box over the same time axis, its scale on the right.
+        self.rate = pg.ViewBox(enableMouse=False)
+        self.rate.setZValue(5)  # over the envelope, under the page marker
+        self.plotItem.scene().addItem(self.rate)
+        self.plotItem.getAxis("right").linkToView(self.rate)
+        self.rate.setXLink(self.plotItem.vb)
+        self.plotItem.vb.sigResized.connect(
+            lambda: self.rate.setGeometry(self.plotItem.vb.sceneBoundingRect())
+        )
+        self._trend = pg.PlotCurveItem(connect="finite")
+        self.rate.addItem(self._trend)
 
     def set_theme(self, theme: Theme) -> None:
         self.setBackground(theme.paper)
-        self._env.setPen(pg.mkPen(theme.ink, width=1))
-        axis = self.getAxis("bottom")
-        axis.setPen(theme.text)
-        axis.setTextPen(theme.text)
+        ink = pg.mkColor(theme.ink)
+        ink.setAlpha(110)  # the envelope recedes behind the trend, still showing where the signal is
+        self._env.setPen(pg.mkPen(ink, width=1))
+        self._trend.setPen(pg.mkPen(theme.marks, width=2))  # the calipers' colour, apart from the trace
+        for side in ("bottom", "right"):
+            axis = self.getAxis(side)
+            axis.setPen(theme.text)
+            axis.setTextPen(theme.text)
+
+    def set_trend(self, t: np.ndarray | None, bpm: np.ndarray | None) -> None:
+        """The heart rate over the recording (None: none), on the right-hand axis in bpm."""
+        if t is None or bpm is None or not np.isfinite(bpm).any():
+            self._trend.setData([], [])
+            self.hideAxis("right")
+            return
+        self._trend.setData(t, bpm)
+        lo, hi = float(np.nanmin(bpm)), float(np.nanmax(bpm))
+        self.rate.setYRange(max(0.0, lo - 10), hi + 10, padding=0)
+        self.showAxis("right")
+        self.getAxis("right").setLabel("HR", units="bpm")
 
     def set_recording(self, duration: float, page: float) -> None:
         self._duration, self._page = duration, page
         self._env.setData([], [])
+        self.set_trend(None, None)
         self.setXRange(0, max(duration, 1e-3), padding=0.01)
         self._marker.setBounds((0, duration))
         self.set_page(0.0, page)

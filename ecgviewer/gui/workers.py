@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from PySide6 import QtCore
 
-from ecgviewer.errors import plain_cause
+from ecgviewer.errors import Cancelled, plain_cause
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class Task(QtCore.QRunnable):
     def run(self) -> None:
         try:
             result = self.fn(self._progress)
+        except Cancelled:
+            pass  # stopped at a progress check after a cancel: nothing to report
         except Exception as exc:  # reported to the UI, never raised into Qt's thread pool
             # The name may hold a file name (a patient identifier, in some clinics): not logged.
             log.warning("a background task failed: %s", type(exc).__name__)

@@ -24,6 +24,7 @@ from ecgviewer.measure import signal
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.measurements import BEAT_KINDS, EVENT_KINDS
 from ecgviewer.recording import Recording
+from ecgviewer.summary import clock
 
 PAGE_S = 60.0  # one delineator pass; a fixed length keeps the convolution kernels' set-up cached
 MARGIN_S = 2.0  # context either side of a page: no beat is judged at an edge
@@ -65,7 +66,7 @@ class Event:
 
 
 @dataclass(frozen=True)
-class Rhythm:
+class BeatList:
     """The beat list and what follows from it; intervals are NaN where not measurable."""
 
     t_s: np.ndarray  # R of every beat, s from the recording's start
@@ -81,6 +82,24 @@ class Rhythm:
     duration_s: float
     leads: tuple[str, ...]  # the leads delineated
     notes: tuple[str, ...] = ()
+
+    def rate_range(self) -> tuple[float, float, float] | None:
+        """The trend's lowest and highest heart rate and the mean over every RR interval (bpm)."""
+        ok = np.isfinite(self.trend_bpm)
+        rr = self.rr_ms[np.isfinite(self.rr_ms)]
+        if not ok.any() or len(rr) == 0:
+            return None
+        return float(self.trend_bpm[ok].min()), float(self.trend_bpm[ok].max()), 60000.0 / float(rr.mean())
+
+    def summary(self) -> list[str]:
+        """The counts and the rate range in words (the Beats dock, the report)."""
+        counts = self.counts()
+        kinds = ", ".join(f"{n} {BEAT_KINDS[k]}" for k, n in counts.items() if n or k == "normal")
+        lines = [f"{sum(counts.values())} beats in {clock(self.duration_s)}: {kinds}"]
+        rates = self.rate_range()
+        if rates is not None:
+            lines.append("Heart rate {:.0f}\u2013{:.0f} bpm, mean {:.0f} bpm".format(*rates))
+        return lines
 
     def counts(self) -> dict[str, int]:
         return {k: int((self.kind == i).sum()) for i, k in enumerate(KINDS)}
@@ -129,7 +148,7 @@ def chosen_leads(rec: Recording) -> list[int]:
 
 def analyse(
     rec: Recording, delineator: Delineator, progress: Callable[[float], bool] | None = None
-) -> Rhythm:
+) -> BeatList:
     """The whole recording, page by page; ``progress(fraction)`` returning False cancels
     (``Cancelled``)."""
     import scipy.signal  # noqa: F401  (loads scipy's own BLAS, so that the limit below holds it too)
@@ -169,11 +188,11 @@ def _measure_page(
         gaps = [(core[0] / fs, core[1] / fs)]
     t = (first + r * fs / signal.FS) / fs
     keep = (t >= core[0] / fs) & (t < core[1] / fs)
-    on, off, pr, qt, has_p = _intervals(labels, present, r)
-    keep &= (on > 0) & (off < x.shape[-1])  # a QRS cut by the recording's start or end is no beat
     empty = np.zeros(0)
     if not keep.any():
         return _Page(empty, empty.astype(np.int8), empty, empty, empty, empty.astype(bool), gaps)
+    on, off, pr, qt, has_p = _intervals(labels, present, r)
+    keep &= (on > 0) & (off < x.shape[-1])  # a QRS cut by the recording's start or end is no beat
     kind = _kinds(x, r, present, off - on)
     spikes = B.pacing_spikes(raw, fs)
     if spikes is not None and len(spikes):
@@ -253,7 +272,7 @@ def _hf_noise(x: np.ndarray, r: np.ndarray, half: int) -> np.ndarray:
     return np.sqrt(np.nanmean(w**2, axis=(1, 2)))
 
 
-def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], fs: float) -> Rhythm:
+def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], fs: float) -> BeatList:
     cat = lambda f: np.concatenate([getattr(p, f) for p in pages]) if pages else np.zeros(0)  # noqa: E731
     t, kind = cat("t_s"), cat("kind").astype(np.int8)
     gaps = _unreadable(pages)
@@ -271,7 +290,7 @@ def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], fs: f
     trend_s, trend_bpm = _trend(t, rr, duration, bin_s)
     notes = [] if fs >= B.MIN_PACE_FS else [f"paced beats are not recognised at {fs:g} Hz (pacing spikes "
                                              f"need {B.MIN_PACE_FS:.0f} Hz or more)"]  # fmt: skip
-    return Rhythm(t, kind, rr, cat("qrs_ms"), cat("pr_ms"), cat("qt_ms"), cat("has_p").astype(bool),
+    return BeatList(t, kind, rr, cat("qrs_ms"), cat("pr_ms"), cat("qt_ms"), cat("has_p").astype(bool),
                   tuple(sorted(events, key=lambda e: e.start_s)), trend_s, trend_bpm, duration, names,
                   tuple(notes))  # fmt: skip
 

@@ -18,7 +18,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.leads import HUG_LEAD_GROUPS
 from ecgviewer.measure.intervals import Measurements
 from ecgviewer.measure.pipeline import to_json
-from ecgviewer.measure.rhythm import Rhythm
+from ecgviewer.measure.rhythm import BeatList
 from ecgviewer.measure.statements import statements
 from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.ml import contract
@@ -62,7 +62,7 @@ def record_entry(
     timings: dict[str, float],
     checks: tuple[SanityCheck, Faithfulness] | None = None,
     measured: Measurements | None = None,
-    rhythm: Rhythm | None = None,
+    rhythm: BeatList | None = None,
 ) -> dict:
     """One recording: predictions, the attribution hierarchy of the target (times in seconds of
     the recording, whatever span was analysed), timings."""

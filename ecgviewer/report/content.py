@@ -14,14 +14,16 @@ import numpy as np
 
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
 from ecgviewer.measure.quality import headline
-from ecgviewer.measurements import MEASUREMENTS
+from ecgviewer.measurements import EVENT_KINDS, MEASUREMENTS
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page, page_duration, page_layout
 from ecgviewer.render.options import ViewOptions, page_caption
 from ecgviewer.render.traces import TraceSource
+from ecgviewer.summary import clock
 
 if TYPE_CHECKING:
     from ecgviewer.measure.intervals import Measurements, Value
+    from ecgviewer.measure.rhythm import BeatList
     from ecgviewer.ml.infer import ClassResult
     from ecgviewer.ml.session import Result
 
@@ -71,6 +73,7 @@ class Report:
     identifiers: bool
     omitted: str = ""  # what a long recording's report leaves out, said on its last page
     statements: Block | None = None  # what the measurements support, under the recording block
+    beats: Block | None = None  # a long recording's beat list, under the statements
 
     @cached_property
     def source(self) -> TraceSource:
@@ -193,6 +196,15 @@ def statement_block(m: Measurements | None, rec: Recording) -> Block | None:
     return Block("Statements (from the measurements)", tuple(lines) or ("none met",))
 
 
+def beats_block(beats: BeatList | None) -> Block | None:
+    """A long recording's beat list: the counts, the rate range and the events, earliest first
+    (the column shows what fits; the viewer's Beats dock and ``analyze`` have them all)."""
+    if beats is None:
+        return None
+    events = [f"{clock(e.start_s)} {EVENT_KINDS[e.kind]}: {e.detail}" for e in beats.events]
+    return Block("Beats (whole recording)", (*beats.summary(), *(events or ["no events"])))
+
+
 def _finding(c: ClassResult, indent: str = "") -> str:
     """A class with its probability and, when the card gives a threshold, the decision."""
     text = f"{indent}{c.code} {c.description}: p = {c.probability:.2f}"
@@ -261,6 +273,7 @@ def build(
     measure_note: str = "Measurements not run",
     max_pages: int = MAX_PAGES,
     created: datetime | None = None,
+    beats: BeatList | None = None,
 ) -> Report:
     """Everything a report shows; ``result`` and ``measurements`` are optional (off or failed)."""
     pages = ecg_pages(rec, options, t0, max_pages)
@@ -289,4 +302,5 @@ def build(
         identifiers=identifiers,
         omitted=omitted,
         statements=statement_block(measurements, rec),
+        beats=beats_block(beats),
     )

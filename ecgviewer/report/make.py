@@ -16,6 +16,7 @@ from ecgviewer.report import content
 if TYPE_CHECKING:
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.intervals import Measurements
+    from ecgviewer.measure.rhythm import BeatList
     from ecgviewer.ml.infer import Analyzer
     from ecgviewer.ml.session import Request, Result
 
@@ -35,6 +36,7 @@ def make(
     result: Result | None = None,
     delineator: Delineator | None = None,
     measurements: Measurements | None = None,
+    beats: BeatList | None = None,
     formula: str = "Bazett",
     identifiers: bool = False,
     max_pages: int = content.MAX_PAGES,
@@ -42,7 +44,7 @@ def make(
 ) -> content.Report:
     """The report of ``rec`` from ``t0``; without an analyzer (and no ``result``) it has no AI part,
     without a delineator (and no ``measurements``) no measurements, each saying why."""
-    from ecgviewer.analysis import analyse
+    from ecgviewer.analysis import MAX_WHOLE_S, analyse
 
     ai_note, measure_note = "AI analysis off", "Measurements off"
     missing_ai = analyzer if result is None else None
@@ -51,12 +53,16 @@ def make(
         from ecgviewer.ml.session import Request
 
         request = Request(attention=False)
-    if missing_ai is not None or missing_measure is not None:
+    # A long recording's report lists its beats (a Holter's summary); a 10 s ECG's median beat says it all.
+    list_beats = beats is None and delineator is not None and rec.duration > MAX_WHOLE_S
+    if missing_ai is not None or missing_measure is not None or list_beats:
         start = t0 if result is None else result.span[0]  # measure what the AI analysed
         found = analyse(rec, analyzer=missing_ai, request=request, delineator=missing_measure, t0=start,
-                        progress=progress, previous=result, keep_going=True)  # fmt: skip
+                        progress=progress, previous=result, keep_going=True,
+                        rhythm=delineator if list_beats else None)  # fmt: skip
         result = result or found.ai
         measurements = measurements or found.measurements
+        beats = beats or found.rhythm
         ai_note = found.notes.get("ai", ai_note)
         measure_note = found.notes.get("measure", measure_note)
     return content.build(
@@ -71,4 +77,5 @@ def make(
         ai_note=ai_note,
         measure_note=measure_note,
         max_pages=max_pages,
+        beats=beats,
     )

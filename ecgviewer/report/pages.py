@@ -246,9 +246,11 @@ def paint_page(c: Canvas, report: Report, index: int, paper: str) -> None:
         cols = lay.columns((0.24, 0.25, 0.25, 0.26))
         for (x, w), block in zip(cols, report.blocks, strict=False):
             c.block(x, lay.header_y, w, lay.header_h, block)
-        if report.statements is not None:  # under the recording's few lines, in its column
-            (x, w), below = cols[0], (len(report.blocks[0].lines) + 1.5) * c.line_mm()
-            c.block(x, lay.header_y + below, w, lay.header_h - below, report.statements)
+        (x, w), below = cols[0], (len(report.blocks[0].lines) + 1.5) * c.line_mm()
+        for extra in (report.statements, report.beats):  # under the recording's few lines
+            if extra is not None and below < lay.header_h - 2 * c.line_mm():
+                c.block(x, lay.header_y + below, w, lay.header_h - below, extra)
+                below += (len(extra.lines) + 1.5) * c.line_mm()
         paint_sheet(c, lay.sheet_x, lay.sheet_y, report, page)
     elif ai is not None and index == 1:
         result = ai.result

@@ -15,7 +15,7 @@ from PySide6 import QtGui
 from ecgviewer.cli import main
 from ecgviewer.render.options import MM_PER_INCH, ViewOptions
 from ecgviewer.report import content, make, pages
-from tests.helpers import synthetic
+from tests.helpers import synthetic, with_pause
 
 PT_PER_MM = 72 / MM_PER_INCH
 A4, LETTER = (297.0, 210.0), (279.4, 215.9)
@@ -157,6 +157,23 @@ def test_long_recording_continues_on_further_pages_and_says_what_is_left_out(qap
     doc = pdf_pages(out)
     assert len(doc) == 2 and "shows 0.0\u201320.0 s of 45.0 s" in doc[1][1]
     assert "shows" not in doc[0][1]
+
+
+def test_a_long_recordings_report_lists_its_beats_and_events(qapp, tmp_path):
+    """Over a minute: page one carries the beat list's counts, rate range and events; a 10 s
+    ECG's does not (its median beat says it all)."""
+    from ecgviewer.measure.delineate import Delineator
+
+    delineator = Delineator.bundled()
+    report = make.make(with_pause(), ViewOptions(), delineator=delineator, max_pages=1)
+    assert report.beats is not None and report.beats.lines[0].startswith("1")
+    out = tmp_path / "beats.pdf"
+    pages.write(report, out, "a4")
+    text = pdf_pages(out)[0][1]
+    assert "Beats (whole recording)" in text and "Heart rate" in text
+    assert "0:59.5 pause: 3.6 s without a beat" in text.replace("\r\n", " ")
+    short = make.make(synthetic(10.0, fs=250.0), ViewOptions(), delineator=delineator)
+    assert short.beats is None
 
 
 def test_identifiers_are_printed_only_when_asked(qapp, tmp_path):

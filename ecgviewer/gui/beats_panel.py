@@ -1,0 +1,135 @@
+"""Every beat of the recording in the window: the counts of each kind, the heart-rate range and the
+events (pauses, runs, atrial fibrillation, unreadable stretches), each a row that jumps the paper
+to it. The beat list itself is ``measure.rhythm``, computed off the UI thread with the status bar's
+progress and Cancel; the overview strip draws its heart-rate trend.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtWidgets
+
+from ecgviewer.gui.analysis import Runner
+from ecgviewer.measurements import EVENT_KINDS
+from ecgviewer.recording import Recording
+from ecgviewer.summary import clock
+
+if TYPE_CHECKING:
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.rhythm import BeatList
+
+COLUMNS = ("Time", "Event", "Detail")
+CONTEXT_S = 1.0  # a jump puts the event this far from the page's left edge
+
+
+class BeatsPanel(QtWidgets.QWidget):
+    """Counts, rate range and the event table; ``jumpRequested(t)`` asks for a page starting at t."""
+
+    jumpRequested = QtCore.Signal(float)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summary = QtWidgets.QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.table.horizontalHeader()
+        for i, mode in enumerate((QtWidgets.QHeaderView.ResizeMode.ResizeToContents,) * 2):
+            header.setSectionResizeMode(i, mode)
+        header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip("Double-click or Enter: show this event on the paper")
+        self.table.itemActivated.connect(self._activated)
+        self.events: list[tuple[float, str]] = []
+        box = QtWidgets.QVBoxLayout(self)
+        box.addWidget(self.summary)
+        box.addWidget(self.table, 1)
+        self.set_beats(None, "The beat list appears when the measurements are on.")
+
+    def set_beats(self, beats: BeatList | None, note: str = "") -> None:
+        """Show ``beats`` (None: ``note`` instead)."""
+        self.table.setRowCount(0)
+        self.events = []
+        if beats is None:
+            self.summary.setText(note)
+            return
+        notes = "; ".join(beats.notes) or "every beat delineated"
+        lines = [*beats.summary(), f"Leads {', '.join(beats.leads)}; {notes}"]
+        self.summary.setText("\n".join(lines))
+        self.table.setRowCount(len(beats.events))
+        for row, e in enumerate(beats.events):
+            cells = (clock(e.start_s), EVENT_KINDS[e.kind], e.detail)
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QtWidgets.QTableWidgetItem(text))
+            self.events.append((e.start_s, e.kind))
+        if not beats.events:
+            self.table.setRowCount(1)
+            self.table.setItem(0, 1, QtWidgets.QTableWidgetItem("no events"))
+
+    def _activated(self, item: QtWidgets.QTableWidgetItem) -> None:
+        if item.row() < len(self.events):
+            self.jumpRequested.emit(max(0.0, self.events[item.row()][0] - CONTEXT_S))
+
+
+class BeatsController(QtCore.QObject):
+    """Lists the beats of the recording on screen once the delineator is there; a new recording
+    cancels the list in progress (a late one never reaches the panel)."""
+
+    listed = QtCore.Signal(object)  # BeatList, or None when cleared
+
+    def __init__(self, run: Runner, parent: QtWidgets.QWidget) -> None:
+        super().__init__(parent)
+        self._run = run
+        self.panel = BeatsPanel()
+        self.recording: Recording | None = None
+        self.delineator: Delineator | None = None
+        self.enabled = False
+        self.beats: BeatList | None = None
+
+    def set_recording(self, rec: Recording | None) -> None:
+        self.recording = rec
+        self._clear()
+        self.start()
+
+    def set_delineator(self, delineator: Delineator) -> None:
+        self.delineator = delineator
+        self.start()
+
+    def set_enabled(self, on: bool) -> None:
+        self.enabled = on
+        if on:
+            self.start()
+        else:
+            self._clear("The beat list appears when the measurements are on.")
+
+    def start(self) -> None:
+        rec, delineator = self.recording, self.delineator
+        if rec is None or delineator is None or not self.enabled or self.beats is not None:
+            return
+
+        def job(progress) -> tuple[Recording, BeatList]:
+            from ecgviewer.measure.rhythm import analyse
+
+            return rec, analyse(rec, delineator, progress)
+
+        self.panel.set_beats(None, "Listing every beat\u2026")
+        task = self._run("beats", "Beat list", job, self._done)
+        task.signals.failed.connect(lambda message: self.panel.set_beats(None, f"No beat list: {message}"))
+
+    def _done(self, out: tuple[Recording, BeatList]) -> None:
+        rec, beats = out
+        if rec is not self.recording or not self.enabled:
+            return
+        self.beats = beats
+        self.panel.set_beats(beats)
+        self.listed.emit(beats)
+
+    def _clear(self, note: str = "") -> None:
+        self.beats = None
+        self.panel.set_beats(None, note)
+        self.listed.emit(None)

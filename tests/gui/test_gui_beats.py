@@ -1,0 +1,65 @@
+"""The beat list in the window (pytest-qt, offscreen): counts, rate range and events in the Beats
+dock, a row that jumps the paper to its event, the heart-rate trend on the overview strip, and a
+list of a recording no longer on screen never shown."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecgviewer.io import load
+from ecgviewer.summary import clock
+from tests.conftest import SAMPLE
+from tests.helpers import MEASURE_TIMEOUT_MS as TIMEOUT_MS
+from tests.helpers import with_pause
+
+PAUSE_AT_S = 60.0
+
+
+def _listed(qtbot, w, rec):
+    with qtbot.waitSignal(
+        w.beats.listed, timeout=4 * TIMEOUT_MS, check_params_cb=lambda b: b is not None
+    ) as s:
+        w.set_recording(rec)
+    return s.args[0]
+
+
+def test_the_beats_dock_lists_counts_and_events_and_jumps_to_them(qtbot, measure_window):
+    w = measure_window
+    rec = with_pause(PAUSE_AT_S)
+    beats = _listed(qtbot, w, rec)
+    panel = w.beats.panel
+    assert panel.summary.text().startswith(f"{len(beats.t_s)} beats in 2:03.0: ")
+    assert "Heart rate" in panel.summary.text() and "bpm" in panel.summary.text()
+    kinds = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
+    assert "pause" in kinds
+    row = kinds.index("pause")
+    assert panel.table.item(row, 0).text() == clock(beats.events[row].start_s)
+    assert abs(beats.events[row].start_s - PAUSE_AT_S) < 1.0
+    assert "s without a beat" in panel.table.item(row, 2).text()
+    panel.table.itemActivated.emit(panel.table.item(row, 0))
+    start = beats.events[row].start_s
+    assert abs(w.paper.t0 - max(0.0, start - 1.0)) < 0.05
+    # the overview strip shows the heart-rate trend on its right-hand axis
+    assert w.overview.isVisible() and w.overview.getAxis("right").isVisible()
+    x, y = w.overview._trend.getData()
+    assert len(x) == len(beats.trend_s) and np.nanmax(y) < 120
+
+
+def test_a_list_for_a_recording_no_longer_on_screen_is_dropped(qtbot, measure_window):
+    w = measure_window
+    first = with_pause(PAUSE_AT_S)
+    qtbot.waitUntil(lambda: w.beats.delineator is not None, timeout=TIMEOUT_MS)
+    w.set_recording(first)
+    second = load(SAMPLE)
+    beats = _listed(qtbot, w, second)
+    assert beats.duration_s == second.duration and w.beats.beats is beats
+    qtbot.wait(200)
+    assert w.beats.beats is beats  # the first recording's list, if it ever ended, was not shown
+
+
+def test_turning_the_measurements_off_clears_the_list(qtbot, measure_window):
+    w = measure_window
+    _listed(qtbot, w, load(SAMPLE))
+    w.measure_action.trigger()
+    assert not w.beats_dock.isVisible() and w.beats.beats is None
+    assert "measurements are on" in w.beats.panel.summary.text()
