@@ -204,9 +204,9 @@ def cmd_rpeaks(args: argparse.Namespace) -> None:
 def cmd_delineator(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
-    from training.delineator import TINY, Recipe, run
+    from training.delineator import RECIPES, TINY, run
 
-    recipe = TINY if args.tiny else Recipe()
+    recipe = TINY if args.tiny else RECIPES[args.recipe]
     if args.steps:
         recipe = replace(recipe, steps=args.steps)
     print(json.dumps(run(args.data_root / "ludb", args.run_dir, args.out, recipe, args.limit), indent=1))
@@ -220,7 +220,10 @@ def cmd_measurements(args: argparse.Namespace) -> None:
     summary_path = args.models / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     rules = rule_table(args.data_root / "ludb", sorted({r["record"] for r in rows}))
-    print(write(rows, summary, args.out, rules))
+    from training import waves
+
+    wave_rows = waves.run(args.data_root / "ludb", args.models, args.models / "waves.jsonl", limit=args.limit)
+    print(write(rows, summary, args.out, rules, wave_rows))
     bundled = REPO / "resources" / "models" / "delineator-ludb.safetensors"
     if args.card and bundled.is_file():
         from training.measurements import write_card
@@ -338,6 +341,8 @@ def main(argv: list[str] | None = None) -> None:
     de.add_argument("--steps", type=int, default=None)
     de.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
     de.add_argument("--tiny", action="store_true", help="a seconds-long smoke recipe")
+    de.add_argument("--recipe", default="any-leads", choices=("any-leads", "ludb12"),
+                    help="any-leads: context from 1-3 leads, lower rates; ludb12: the earlier")  # fmt: skip
     de.set_defaults(fn=cmd_delineator)
     me = sub.add_parser("measurements", help="validate measurements against LUDB; writes MEASUREMENTS.md")
     me.add_argument("--data-root", type=Path, default=None)

@@ -32,8 +32,18 @@ class Recipe:
     widths: tuple[int, ...] = (16, 32, 48, 64)
     kernel: int = 9
     seed: int = 0
+    # What users open beside LUDB's 12 leads at 500 Hz: the global-context channel from a random
+    # 1 to 3 leads in this share of the crops (Holters record 2 or 3; the app delineates what is
+    # there), and sources of a lower rate, band-limited through one of ``rates`` and back to 250 Hz.
+    subset_share: float = 0.5
+    rates: tuple[float, ...] = (100.0, 125.0, 128.0, 200.0)
+    rate_share: float = 0.3
 
 
+# The recipe shipped until the any-lead recipe: all 12 leads but for 10 % of crops, and 20 % of
+# crops through 100 Hz only (kept to compare by cross-validation).
+LUDB12 = Recipe(subset_share=0.0, rates=(100.0,), rate_share=0.2)
+RECIPES = {"any-leads": Recipe(), "ludb12": LUDB12}
 TINY = Recipe(steps=6, crops_per_batch=2, widths=(4, 8), kernel=5)
 
 
@@ -53,7 +63,7 @@ def examples(root: Path, numbers: list[int]) -> list[Example]:
     return out
 
 
-def augment(ex: Example, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def augment(ex: Example, rng: np.random.Generator, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
     """One crop of all 12 leads: inputs (12, 2, CROP) and targets (12, CROP)."""
     n = ex.raw.shape[-1]
     x = ex.raw * np.exp(rng.uniform(np.log(0.6), np.log(1.6)))
@@ -64,8 +74,8 @@ def augment(ex: Example, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
         x = x + noise.mains(shape, signal.FS, rng.uniform(0, 0.2), rng.choice([50.0, 60.0]), rng)
     if rng.random() < 0.5:
         x = x + noise.muscle(shape, signal.FS, rng.uniform(0, 0.08), rng)
-    if rng.random() < 0.2:  # a 100 Hz source: band-limited to 50 Hz, then back up to 250 Hz
-        x = _via_100hz(x)
+    if rng.random() < recipe.rate_share:  # a lower-rate source: band-limited, back up to 250 Hz
+        x = _via_rate(x, float(rng.choice(recipe.rates)))
     x = signal.clean(x)
     labelled = np.flatnonzero((ex.target >= 0).any(axis=0))
     lo = int(np.clip(labelled[0] - CROP // 4, 0, n - CROP))
@@ -86,16 +96,20 @@ def augment(ex: Example, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
         y[:, :a] = -1
         y[:, a + w :] = -1
     present = np.ones(12, dtype=bool)
-    if rng.random() < 0.1:
+    if rng.random() < recipe.subset_share:  # context from 1-3 leads; every lead still learns
+        present[:] = False
+        present[rng.choice(12, size=int(rng.integers(1, 4)), replace=False)] = True
+    elif rng.random() < 0.1:
         present[rng.choice(12, size=int(rng.integers(1, 10)), replace=False)] = False
     rms = signal.spatial_rms(x, present)
     return np.stack([x, np.broadcast_to(rms, x.shape)], axis=1), y
 
 
-def _via_100hz(x: np.ndarray) -> np.ndarray:
-    from scipy.signal import resample_poly
+def _via_rate(x: np.ndarray, rate: float) -> np.ndarray:
+    """``x`` (250 Hz) as if recorded at ``rate``: through the app's resampler and back."""
+    from ecgviewer.dsp.resample import to_rate
 
-    return resample_poly(resample_poly(x, 2, 5, axis=-1), 5, 2, axis=-1)[:, : x.shape[-1]].astype(np.float32)
+    return to_rate(to_rate(x, signal.FS, rate), rate, signal.FS)[:, : x.shape[-1]]
 
 
 def train(data: list[Example], recipe: Recipe, log=None):
@@ -112,7 +126,7 @@ def train(data: list[Example], recipe: Recipe, log=None):
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps, pct_start=0.1)
     model.train()
     for step in range(recipe.steps):
-        batch = [augment(data[i], rng) for i in rng.integers(0, len(data), recipe.crops_per_batch)]
+        batch = [augment(data[i], rng, recipe) for i in rng.integers(0, len(data), recipe.crops_per_batch)]
         x = torch.from_numpy(np.concatenate([b[0] for b in batch]).astype(np.float32))
         y = torch.from_numpy(np.concatenate([b[1] for b in batch]))
         loss = F.cross_entropy(model(x), y, ignore_index=-1)
@@ -139,13 +153,24 @@ def run(root: Path, run_dir: Path, out: Path | None, recipe: Recipe, limit: int 
             f.write(json.dumps({**row, "t": round(time.time(), 1)}) + "\n")
 
     summary = {"recipe": asdict(recipe), "folds": {}}
+    done = run_dir / "summary.json"
+    if done.is_file():  # a stopped run resumes: folds of the same recipe already saved are kept
+        before = json.loads(done.read_text())
+        if before.get("recipe") == json.loads(json.dumps(asdict(recipe))):
+            summary["folds"] = before.get("folds", {})
     for fold in range(ludb.FOLDS):
+        if str(fold) in summary["folds"] and (run_dir / f"fold{fold}.safetensors").is_file():
+            continue
         t0 = time.perf_counter()
         train_set = [e for e in data if (e.number - 1) % ludb.FOLDS != fold]
         model = train(train_set, recipe, lambda r, f=fold: log({"fold": f, **r}))
         meta = {"trained_on": [e.number for e in train_set], "fold": fold}
         Delineator(model, {}).save(run_dir / f"fold{fold}.safetensors", meta)
-        summary["folds"][fold] = {"records": len(train_set), "seconds": round(time.perf_counter() - t0, 1)}
+        summary["folds"][str(fold)] = {
+            "records": len(train_set),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        done.write_text(json.dumps(summary, indent=1) + "\n")
     if out is not None:
         t0 = time.perf_counter()
         model = train(data, recipe, lambda r: log({"fold": "all", **r}))
@@ -156,5 +181,5 @@ def run(root: Path, run_dir: Path, out: Path | None, recipe: Recipe, limit: int 
             "records": len(data),
             "seconds": round(time.perf_counter() - t0, 1),
         }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    done.write_text(json.dumps(summary, indent=1) + "\n")
     return summary

@@ -10,8 +10,6 @@ its range (every taller wave on the rail). The corrupted lead is drawn per recor
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,31 +45,23 @@ def run(root: Path, out_jsonl: Path, limit: int | None = None) -> list[dict]:
     from ecgviewer.measure.pipeline import measure
 
     delineator = Delineator.bundled()
-    rows: list[dict] = []
-    out_jsonl.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    with out_jsonl.open("w") as f:
-        for number in ludb.records(root)[:limit]:
-            rec = ludb.load(root, number)
-            rng = np.random.default_rng(number)
-            lead = int(rng.integers(len(STANDARD_LEADS)))
-            for name, corrupt in {"clean": None, **CORRUPTIONS}.items():
-                x = rec.signals.astype(np.float64)
-                if corrupt is not None:
-                    x = x.copy()
-                    x[lead] = corrupt(x[lead], rec.fs, rng)
-                m = measure(x, rec.fs, STANDARD_LEADS, delineator)
-                row = {
-                    "record": number,
-                    "condition": name,
-                    "lead": None if corrupt is None else STANDARD_LEADS[lead],
-                    "left_out": m.left_out,
-                    "values": {k: m.values[k].value for k in COMPARED},
-                }
-                f.write(json.dumps(row) + "\n")
-                rows.append(row)
-    print(f"{len(rows)} measurements in {time.perf_counter() - t0:.0f} s", flush=True)
-    return rows
+
+    def rows_of(rec: ludb.LudbRecord) -> list[dict]:
+        rng = np.random.default_rng(rec.number)
+        lead = int(rng.integers(len(STANDARD_LEADS)))
+        rows = []
+        for name, corrupt in {"clean": None, **CORRUPTIONS}.items():
+            x = rec.signals.astype(np.float64)
+            if corrupt is not None:
+                x = x.copy()
+                x[lead] = corrupt(x[lead], rec.fs, rng)
+            m = measure(x, rec.fs, STANDARD_LEADS, delineator)
+            rows.append({"record": rec.number, "condition": name,
+                         "lead": None if corrupt is None else STANDARD_LEADS[lead], "left_out": m.left_out,
+                         "values": {k: m.values[k].value for k in COMPARED}})  # fmt: skip
+        return rows
+
+    return ludb.each_record(root, out_jsonl, rows_of, limit)
 
 
 def _rate(k: int, n: int) -> str:

@@ -51,6 +51,31 @@ def load(root: Path, number: int) -> LudbRecord:
     return LudbRecord(number, signals, float(rec.fs), waves, spans, _diagnoses(root, number))
 
 
+def fold_models(models: Path) -> dict:
+    """The delineator of each cross-validation fold (``fold<k>.safetensors`` in ``models``)."""
+    from ecgviewer.measure.delineate import Delineator
+
+    return {k: Delineator.load(models / f"fold{k}.safetensors") for k in range(FOLDS)}
+
+
+def each_record(root: Path, out_jsonl: Path, rows_of, limit: int | None = None) -> list[dict]:
+    """``rows_of(record)`` for every LUDB record (the first ``limit``), each row also written to
+    ``out_jsonl`` as a JSON line as it comes (a long validation leaves what it did)."""
+    import json
+    import time
+
+    rows: list[dict] = []
+    out_jsonl.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with out_jsonl.open("w") as f:
+        for number in records(root)[:limit]:
+            for row in rows_of(load(root, number)):
+                f.write(json.dumps(row) + "\n")
+                rows.append(row)
+    print(f"{len(rows)} rows in {time.perf_counter() - t0:.0f} s", flush=True)
+    return rows
+
+
 def _waves(symbols: list[str], samples: list[int]) -> list[tuple[str, int, int]]:
     out = []
     for i, s in enumerate(symbols):

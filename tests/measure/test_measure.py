@@ -199,7 +199,22 @@ def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
     from training.delineator import TINY, run
 
     summary = run(root, tmp_path / "run", tmp_path / "d.safetensors", TINY, limit=6)
-    assert set(summary["folds"]) == {0, 1, 2, 3, 4} and summary["bundled"]["records"] == 6
+    assert set(summary["folds"]) == {"0", "1", "2", "3", "4"} and summary["bundled"]["records"] == 6
+    fold0 = (tmp_path / "run" / "fold0.safetensors").stat().st_mtime_ns
+    again = run(root, tmp_path / "run", None, TINY, limit=6)  # a stopped run resumes: folds kept
+    assert again["folds"] == summary["folds"]
+    assert (tmp_path / "run" / "fold0.safetensors").stat().st_mtime_ns == fold0
+    # the validation's tables per lead count and rate, on the tiny fold models
+    from training import measurements, waves
+
+    rows = measurements.run(
+        root, tmp_path / "run", tmp_path / "m.jsonl", ("clean", "leads=1", "fs=125"), limit=2
+    )
+    assert [len(r["per_lead"]) for r in rows] == [12, 1, 12] * 2
+    wave_rows = waves.run(root, tmp_path / "run", tmp_path / "w.jsonl", ("leads=2",), limit=2)
+    assert {r["lead"] for r in wave_rows} == {1, 6}
+    text = measurements.write(rows, summary, tmp_path / "M.md", [], wave_rows).read_text()
+    assert "### Global (every lead there is), leads=1" in text and "## Wave by wave" in text
     model = Delineator.load(tmp_path / "d.safetensors")
     assert model.meta["trained_on"] == [1, 2, 3, 4, 5, 6]
     probs = model.probabilities(np.zeros((12, 500), np.float32))
