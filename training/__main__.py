@@ -241,6 +241,13 @@ def cmd_interpretation(args: argparse.Namespace) -> None:
     print(write([r for r in rows if r["fold"] in folds], args.out, " ".join(command_line())))
 
 
+def cmd_choose_delineator(args: argparse.Namespace) -> None:
+    from training.delineator_choice import write
+    from training.export import command_line
+
+    print(write(args.a, args.b, args.out, " ".join(command_line())))
+
+
 def cmd_lead_quality(args: argparse.Namespace) -> None:
     from training.export import command_line
     from training.lead_quality import run, write
@@ -361,6 +368,11 @@ def main(argv: list[str] | None = None) -> None:
     it.add_argument("--limit", type=int, default=None, help="at most N more records (tests)")
     it.add_argument("--out", type=Path, default=REPO / "training" / "STATEMENTS.md")
     it.set_defaults(fn=cmd_interpretation)
+    cd = sub.add_parser("choose-delineator", help="paired comparison of two recipes' fold models on LUDB")
+    cd.add_argument("--a", type=Path, required=True, help="the candidate's run dir (measured)")
+    cd.add_argument("--b", type=Path, required=True, help="the shipped recipe's run dir (measured)")
+    cd.add_argument("--out", type=Path, default=REPO / "training" / "DELINEATOR.md")
+    cd.set_defaults(fn=cmd_choose_delineator)
     lq = sub.add_parser(
         "lead-quality", help="leads left out (noise, flat, clipped) on LUDB; writes LEAD_QUALITY.md"
     )

@@ -1,0 +1,34 @@
+"""Choosing the delineator recipe: paired absolute errors over records, bootstrap intervals, and
+the fixed rule (better somewhere, worse nowhere)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training import delineator_choice as C
+
+
+def _rows(errors: np.ndarray, cond: str = "leads=1") -> list[dict]:
+    return [{"record": i, "condition": cond, "paced": False, "global": {"qrs_on": float(e), "t_off": 5.0}}
+            for i, e in enumerate(errors)]  # fmt: skip
+
+
+def test_a_better_somewhere_and_worse_nowhere_replaces_b() -> None:
+    rng = np.random.default_rng(0)
+    b = rng.normal(0, 8, 60)
+    a = b * 0.5  # half the error on every record
+    results = C.paired(_rows(a), _rows(b))
+    qrs = next(r for r in results if r["fiducial"] == "qrs_on")
+    assert qrs["n"] == 60 and qrs["hi"] < 0 and qrs["mean"] == np.mean(np.abs(a) - np.abs(b))
+    t_off = next(r for r in results if r["fiducial"] == "t_off")
+    assert t_off["lo"] == t_off["hi"] == 0.0  # the same error: an interval of nothing
+    assert C.choose(results)[0]
+
+
+def test_a_worse_anywhere_keeps_b() -> None:
+    rng = np.random.default_rng(1)
+    b = rng.normal(0, 8, 60)
+    results = C.paired(_rows(b * 2), _rows(b)) + C.paired(_rows(b * 0.5, "fs=125"), _rows(b, "fs=125"))
+    keep_a, why = C.choose(results)
+    assert not keep_a and why.startswith("A is worse on leads=1 qrs_on")
+    assert not C.choose(C.paired(_rows(b), _rows(b)))[0]  # better nowhere
