@@ -226,9 +226,15 @@ def cmd_measurements(args: argparse.Namespace) -> None:
     print(write(rows, summary, args.out, rules, wave_rows))
     bundled = REPO / "resources" / "models" / "delineator-ludb.safetensors"
     if args.card and bundled.is_file():
+        from dataclasses import asdict
+
+        from training.delineator import RECIPES
         from training.measurements import write_card
 
-        command = "python -m training delineator --out resources/models/delineator-ludb.safetensors"
+        name = next(
+            (k for k, r in RECIPES.items() if json.loads(json.dumps(asdict(r))) == summary.get("recipe")), "?"
+        )
+        command = f"python -m training delineator --recipe {name} --out {bundled.relative_to(REPO)}"
         write_card(bundled, rows, summary, command)
 
 

@@ -25,9 +25,10 @@ from training.xai_report import wilson
 FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")
 NAMES = {"p_on": "P onset", "p_off": "P offset", "qrs_on": "QRS onset", "qrs_off": "QRS offset",
          "t_off": "T offset"}  # fmt: skip
-# CSE working party's tolerances for automated delineation of global fiducials (2 SD of the
-# referees' spread, ms); Martinez et al. 2004 (IEEE TBME 51:570) on the QT Database: mean ± SD
-# (ms) per lead and beat.
+# The CSE working party's tolerances for automated delineation (2 sigma_CSE: twice the referees'
+# spread, ms), which the literature (Martinez et al. 2004, Table) holds a delineator's SD of
+# errors to; Martinez et al. 2004 (IEEE TBME 51:570) on the QT Database: mean ± SD (ms) per lead
+# and beat.
 CSE_2SD = {"p_on": 10.2, "p_off": 12.7, "qrs_on": 6.5, "qrs_off": 11.6, "t_off": 30.6}
 MARTINEZ = {"p_on": (2.0, 14.8), "p_off": (1.9, 12.8), "qrs_on": (4.6, 7.7), "qrs_off": (0.8, 8.7),
             "t_off": (-1.6, 18.1)}  # fmt: skip
