@@ -354,8 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     de.add_argument("--steps", type=int, default=None)
     de.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
     de.add_argument("--tiny", action="store_true", help="a seconds-long smoke recipe")
-    de.add_argument("--recipe", default="any-leads", choices=("any-leads", "ludb12"),
-                    help="any-leads: context from 1-3 leads, lower rates; ludb12: the earlier")  # fmt: skip
+    de.add_argument("--recipe", default="ludb12", choices=("ludb12", "any-leads"),
+                    help="ludb12: the shipped one; any-leads: context from 1-3 leads, low rates")  # fmt: skip
     de.set_defaults(fn=cmd_delineator)
     me = sub.add_parser("measurements", help="validate measurements against LUDB; writes MEASUREMENTS.md")
     me.add_argument("--data-root", type=Path, default=None)

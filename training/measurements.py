@@ -395,20 +395,19 @@ def write_card(weights: Path, rows: list[dict], summary: dict, command: str) -> 
     """The bundled delineator's card (JSON + Markdown): what trained it, how it was validated,
     the held-out global figures on clean signals, SHA-256 of the weights."""
     from ecgviewer.measure import signal
-    from ecgviewer.measure.delineate import Delineator
-    from ecgviewer.weights import sha256
+    from ecgviewer.weights import read_weights, sha256
     from ecgviewer.weights import write_card as write
     from training.context import git_commit
 
-    model = Delineator.load(weights)
+    meta, _ = read_weights(weights, "delineator", "delineator")  # new weights: the card is what is written
     metrics = {scope: stats(rows, scope, "clean") for scope in SCOPES}
     card = {
         "name": weights.stem,
         "task": "P / QRS / T delineation of each lead (background, P, QRS, T per sample)",
-        "architecture": {"kind": "1-D U-Net", **model.meta["config"]},
+        "architecture": {"kind": "1-D U-Net", **meta["config"]},
         "delineation_contract": signal.VERSION,
         "training_data": "LUDB v1.0.1 (Kalyakulina et al. 2020, ODC-By 1.0), records "
-        + _ranges(model.meta["trained_on"]),
+        + _ranges(meta["trained_on"]),
         "recipe": summary.get("recipe"),
         "command": command,
         "validation": "5-fold cross-validation by record number; every record measured by the fold model "
