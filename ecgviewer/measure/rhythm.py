@@ -95,7 +95,10 @@ class BeatList:
         """The counts and the rate range in words (the Beats dock, the report)."""
         counts = self.counts()
         kinds = ", ".join(f"{n} {BEAT_KINDS[k]}" for k, n in counts.items() if n or k == "normal")
-        lines = [f"{sum(counts.values())} beats in {clock(self.duration_s)}: {kinds}"]
+        lines = [
+            f"{sum(counts.values())} beats in {clock(self.duration_s)}",
+            kinds,
+        ]  # short enough for a column
         rates = self.rate_range()
         if rates is not None:
             lines.append("Heart rate {:.0f}\u2013{:.0f} bpm, mean {:.0f} bpm".format(*rates))

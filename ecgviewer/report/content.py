@@ -202,7 +202,8 @@ def beats_block(beats: BeatList | None) -> Block | None:
     if beats is None:
         return None
     events = [f"{clock(e.start_s)} {EVENT_KINDS[e.kind]}: {e.detail}" for e in beats.events]
-    return Block("Beats (whole recording)", (*beats.summary(), *(events or ["no events"])))
+    headline, *lines = beats.summary()  # the headline is the title: the column has few lines
+    return Block(f"{headline} (whole recording)", (*lines, *(events or ["no events"])))
 
 
 def _finding(c: ClassResult, indent: str = "") -> str:

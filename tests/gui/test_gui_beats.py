@@ -28,7 +28,7 @@ def test_the_beats_dock_lists_counts_and_events_and_jumps_to_them(qtbot, measure
     rec = with_pause(PAUSE_AT_S)
     beats = _listed(qtbot, w, rec)
     panel = w.beats.panel
-    assert panel.summary.text().startswith(f"{len(beats.t_s)} beats in 2:03.0: ")
+    assert panel.summary.text().startswith(f"{len(beats.t_s)} beats in 2:03.0\n")
     assert "Heart rate" in panel.summary.text() and "bpm" in panel.summary.text()
     kinds = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
     assert "pause" in kinds

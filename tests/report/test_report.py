@@ -170,7 +170,7 @@ def test_a_long_recordings_report_lists_its_beats_and_events(qapp, tmp_path):
     out = tmp_path / "beats.pdf"
     pages.write(report, out, "a4")
     text = pdf_pages(out)[0][1]
-    assert "Beats (whole recording)" in text and "Heart rate" in text
+    assert "beats in 2:03.0 (whole recording)" in text and "Heart rate" in text
     assert "0:59.5 pause: 3.6 s without a beat" in text.replace("\r\n", " ")
     short = make.make(synthetic(10.0, fs=250.0), ViewOptions(), delineator=delineator)
     assert short.beats is None
