@@ -89,10 +89,19 @@ def lead_fiducials(lead_waves, r_index: int) -> dict[str, float | None]:
         return fid
     q = min(qrs, key=lambda w: abs((w.on + w.off) / 2 - r_index))
     fid["qrs_on"], fid["qrs_off"] = (q.on - r_index) * ms, (q.off - r_index) * ms
-    ps = [w for w in lead_waves if w.kind == "P" and w.off <= q.on + 2 and w.on >= q.on - P_SEARCH_MS / ms]
+    # A beat's P and T lie between its neighbours' QRS complexes: at fast rates the window also
+    # holds the next beat, whose T must not be taken for this one's.
+    before = max([w.off for w in lead_waves if w.kind == "QRS" and w.off < q.on], default=-math.inf)
+    after = min([w.on for w in lead_waves if w.kind == "QRS" and w.on > q.off], default=math.inf)
+    ps = [
+        w
+        for w in lead_waves
+        if w.kind == "P" and w.off <= q.on + 2 and w.on >= max(q.on - P_SEARCH_MS / ms, before)
+    ]
     if ps:
         fid["p_on"], fid["p_off"] = (ps[-1].on - r_index) * ms, (ps[-1].off - r_index) * ms
-    ts = [w for w in lead_waves if w.kind == "T" and w.on >= q.off - 2 and w.off <= q.off + T_SEARCH_MS / ms]
+    t_end = min(q.off + T_SEARCH_MS / ms, after)
+    ts = [w for w in lead_waves if w.kind == "T" and w.on >= q.off - 2 and w.off <= t_end]
     if ts:
         fid["t_on"], fid["t_off"] = (ts[0].on - r_index) * ms, (ts[0].off - r_index) * ms
     return fid

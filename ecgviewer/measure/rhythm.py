@@ -228,13 +228,15 @@ def _intervals(labels: np.ndarray, present: np.ndarray, r: np.ndarray):
     k = np.searchsorted(qs, r, side="right") - 1
     on, off = qs[k].astype(float), qe[k].astype(float)
     pr, qt = np.full(len(r), np.nan), np.full(len(r), np.nan)
+    # each beat's P and T lie between its neighbours' QRS complexes (``intervals.lead_fiducials``)
+    before, after = np.r_[-np.inf, off[:-1]], np.r_[on[1:], np.inf]
     if len(ps):
         j = np.searchsorted(pe, on + 2, side="right") - 1
-        ok = (j >= 0) & (ps[j] >= on - I.P_SEARCH_MS / _MS)
+        ok = (j >= 0) & (ps[j] >= np.maximum(on - I.P_SEARCH_MS / _MS, before))
         pr[ok] = on[ok] - ps[j[ok]]
     if len(ts):
         j = np.minimum(np.searchsorted(ts, off - 2, side="left"), len(ts) - 1)
-        ok = (ts[j] >= off - 2) & (te[j] <= off + I.T_SEARCH_MS / _MS)
+        ok = (ts[j] >= off - 2) & (te[j] <= np.minimum(off + I.T_SEARCH_MS / _MS, after))
         qt[ok] = te[j[ok]] - on[ok]
     return on, off, pr, qt, np.isfinite(pr)
 

@@ -13,7 +13,7 @@ from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import signal
-from ecgviewer.measure.delineate import Delineator, waves
+from ecgviewer.measure.delineate import Delineator, Wave, waves
 from ecgviewer.measure.pipeline import measure, to_json
 
 
@@ -44,6 +44,20 @@ def test_waves_from_labels_edges_merging_and_minimum_length():
     p[3, 119], p[3, 120] = 0.1, 0.6
     t = next(w for w in waves(p) if w.kind == "T")
     assert t.on == pytest.approx(119.8 + 0.5, abs=1e-6)
+
+
+def test_a_beat_takes_no_t_wave_from_the_next_beat():
+    """At fast rates the median window holds the next beat; a T found only after its QRS is not
+    this beat's (a 1-lead tachycardia once gave a QT of 700 ms)."""
+    r = 125
+    beat = [Wave("QRS", 113, 140), Wave("QRS", 218, 245), Wave("T", 260, 280)]
+    f = I.lead_fiducials(beat, r)
+    assert f["qrs_on"] is not None and f["t_off"] is None
+    f = I.lead_fiducials([*beat, Wave("T", 160, 200)], r)
+    assert f["t_off"] == pytest.approx((200 - r) * 1000 / signal.FS)
+    # and no P from before the previous beat's QRS
+    early_p = [Wave("P", 20, 40), Wave("QRS", 50, 70), Wave("QRS", 113, 140)]
+    assert I.lead_fiducials(early_p, r)["p_on"] is None
 
 
 @pytest.mark.parametrize(

@@ -137,3 +137,17 @@ def test_at_most_three_recorded_leads_are_read_preferring_ii_v1_v5():
     assert [rec.leads[i] for i in R.chosen_leads(rec)] == ["II", "V1", "V5"]
     holter = make_recording(None, ArraySource(np.zeros((2, 100), np.float32)), 128.0, ["ECG1", "ECG2"], "h")
     assert R.chosen_leads(holter) == [0, 1]
+
+
+def test_a_beat_takes_no_t_wave_or_p_wave_across_its_neighbours():
+    """Per-beat PR and QT come from waves between the neighbouring beats' QRS complexes."""
+    lab = np.zeros((1, 400), dtype=np.int8)
+    lab[0, 30:40] = 1  # P of beat 0
+    lab[0, 50:70] = 2  # QRS 0
+    lab[0, 120:140] = 2  # QRS 1: beat 0's T, if any, lies before it
+    lab[0, 180:220] = 3  # T of beat 1
+    lab[0, 300:320] = 2  # QRS 2, with no P and no T of its own
+    _, _, pr, qt, has_p = R._intervals(lab, np.array([True]), np.array([60, 130, 310]))
+    assert has_p.tolist() == [True, False, False]
+    assert np.isnan(qt[0]) and qt[1] == 220 - 120 and np.isnan(qt[2])
+    assert pr[0] == 50 - 30
