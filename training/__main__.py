@@ -223,7 +223,11 @@ def cmd_measurements(args: argparse.Namespace) -> None:
     from training import waves
 
     wave_rows = waves.run(args.data_root / "ludb", args.models, args.models / "waves.jsonl", limit=args.limit)
-    print(write(rows, summary, args.out, rules, wave_rows))
+    from training import per_beat
+
+    beat_rows = per_beat.run(args.data_root / "ludb", args.models, args.models / "per_beat.jsonl",
+                             limit=args.limit)  # fmt: skip
+    print(write(rows, summary, args.out, rules, wave_rows, beat_rows))
     bundled = REPO / "resources" / "models" / "delineator-ludb.safetensors"
     if args.card and bundled.is_file():
         from dataclasses import asdict

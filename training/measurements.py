@@ -314,6 +314,7 @@ def write(
     out: Path,
     rules: list[str] | None = None,
     wave_rows: list[dict] | None = None,
+    beat_rows: list[dict] | None = None,
 ) -> Path:
     """MEASUREMENTS.md from the per-record rows: generated, never typed."""
     from ecgviewer.storage import atomic_write_bytes
@@ -361,6 +362,12 @@ def write(
             *wave_table(wave_rows),
             "",
         ]
+    if beat_rows:
+        from training import per_beat
+
+        text = " ".join(per_beat.__doc__.split("\n\n")[1:]).replace("\n", " ")
+        lines += ["## Beat by beat: the beat list, a Holter's route", "", text, "",
+                  *per_beat.table(beat_rows), ""]  # fmt: skip
     lines += [
         f"Noise levels (mV): {levels}.",
         "",

@@ -106,10 +106,27 @@ def median(x: np.ndarray, beats: Beats) -> np.ndarray:
     return np.nan_to_num(out, nan=0.0).astype(np.float32)
 
 
+def pacing_blind(signals: np.ndarray, fs: float) -> str:
+    """Why pacing spikes cannot be seen in these raw signals ("" when they can): too low a rate,
+    or too few recorded leads (a lead of NaN only is not recorded) to tell a spike from noise."""
+    if fs < MIN_PACE_FS:
+        return f"pacing spikes need {MIN_PACE_FS:.0f} Hz or more, not {fs:g} Hz"
+    recorded = int(np.isfinite(signals).any(axis=-1).sum())
+    if recorded < PACE_LEADS:
+        return f"pacing spikes are looked for in {PACE_LEADS} or more leads, not {recorded}"
+    return ""
+
+
+def pacing_note(signals: np.ndarray, fs: float) -> list[str]:
+    """The note a measurement carries when it could not have seen a paced rhythm."""
+    why = pacing_blind(signals, fs)
+    return [f"paced beats are not recognised here ({why}): they would be measured as native"] if why else []
+
+
 def pacing_spikes(signals: np.ndarray, fs: float) -> np.ndarray | None:
     """Times (s) of pacing spikes in raw signals at their own rate: many leads jumping at once
-    faster than any native wave does. None when ``fs`` is too low to see a spike."""
-    if fs < MIN_PACE_FS or signals.shape[0] < PACE_LEADS:
+    faster than any native wave does. None where they cannot be seen (``pacing_blind``)."""
+    if pacing_blind(signals, fs):
         return None
     slope = np.abs(np.diff(np.nan_to_num(signals), axis=-1)) * fs / 1000  # mV per ms
     hits = np.flatnonzero((slope > PACE_SLOPE_MV_PER_MS).sum(axis=0) >= PACE_LEADS)

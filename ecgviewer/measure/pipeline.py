@@ -74,7 +74,8 @@ def measure(
     )
     notes += _notes(beats, missing) + [f"{lead} left out: {why}" for lead, why in left_out.items()]
     withheld = {}
-    spikes = B.pacing_spikes(raw, fs)
+    spikes = B.pacing_spikes(np.asarray(signals, np.float32), fs)  # the recorded leads, as recorded
+    notes += B.pacing_note(np.asarray(signals), fs)
     if spikes is not None and len(spikes) >= MIN_PACING_SPIKES:
         why = f"not measured: paced rhythm ({len(spikes)} pacing spikes found)"
         withheld = dict.fromkeys(INTERVAL_VALUES, why)

@@ -49,6 +49,7 @@ AF_MAX_P_SHARE = 0.5
 AF_MIN_S = 30.0
 
 KINDS = tuple(BEAT_KINDS)
+BEAT_FIDUCIALS = ("p_on", "qrs_on", "qrs_off", "t_off")  # a beat's own, measured on its own
 NORMAL, SUPRA, VENTRICULAR, PACED, UNREADABLE = (KINDS.index(k) for k in BEAT_KINDS)
 _MS = 1000.0 / signal.FS
 
@@ -72,16 +73,29 @@ class BeatList:
     t_s: np.ndarray  # R of every beat, s from the recording's start
     kind: np.ndarray  # int8 index into KINDS
     rr_ms: np.ndarray  # to the previous beat; NaN for the first and across unreadable stretches
-    qrs_ms: np.ndarray
-    pr_ms: np.ndarray
-    qt_ms: np.ndarray
-    has_p: np.ndarray  # bool: a P wave before the QRS
+    fiducials_ms: np.ndarray  # (4, beats): BEAT_FIDUCIALS, ms from the beat's R; NaN where absent
     events: tuple[Event, ...]
     trend_s: np.ndarray  # centres of the trend's bins
     trend_bpm: np.ndarray  # NaN where a bin has no RR interval
     duration_s: float
     leads: tuple[str, ...]  # the leads delineated
     notes: tuple[str, ...] = ()
+
+    @property
+    def qrs_ms(self) -> np.ndarray:
+        return self.fiducials_ms[2] - self.fiducials_ms[1]
+
+    @property
+    def pr_ms(self) -> np.ndarray:
+        return self.fiducials_ms[1] - self.fiducials_ms[0]
+
+    @property
+    def qt_ms(self) -> np.ndarray:
+        return self.fiducials_ms[3] - self.fiducials_ms[1]
+
+    @property
+    def has_p(self) -> np.ndarray:
+        return np.isfinite(self.fiducials_ms[0])
 
     def rate_range(self) -> tuple[float, float, float] | None:
         """The trend's lowest and highest heart rate and the mean over every RR interval (bpm)."""
@@ -122,6 +136,7 @@ class BeatList:
                 "qrs_ms": r(self.qrs_ms),
                 "pr_ms": r(self.pr_ms),
                 "qt_ms": r(self.qt_ms),
+                "fiducials_ms": {k: r(v) for k, v in zip(BEAT_FIDUCIALS, self.fiducials_ms, strict=True)},
             },
             "trend": {"t_s": r(self.trend_s), "hr_bpm": r(self.trend_bpm)},
             "events": [e.to_json() for e in self.events],
@@ -135,10 +150,7 @@ class _Page:
 
     t_s: np.ndarray
     kind: np.ndarray
-    qrs_ms: np.ndarray
-    pr_ms: np.ndarray
-    qt_ms: np.ndarray
-    has_p: np.ndarray
+    fiducials_ms: np.ndarray  # (4, beats)
     unreadable: list[tuple[float, float]]  # s: no usable lead, or every lead's samples missing
 
 
@@ -169,7 +181,9 @@ def analyse(
             pages.append(_measure_page(raw, leads, names, rec.fs, delineator, a, core))
             if progress is not None and not progress(min(1.0, (start + page) / rec.n_samples)):
                 raise Cancelled
-    return _assemble(pages, rec.duration, names, rec.fs)
+    # whether spikes could be seen depends on the rate and on the recorded leads (all, not the 3 read)
+    notes = B.pacing_note(rec.read(0, min(rec.n_samples, round(rec.fs))), rec.fs)
+    return _assemble(pages, rec.duration, names, notes)
 
 
 def _measure_page(
@@ -193,16 +207,16 @@ def _measure_page(
     keep = (t >= core[0] / fs) & (t < core[1] / fs)
     empty = np.zeros(0)
     if not keep.any():
-        return _Page(empty, empty.astype(np.int8), empty, empty, empty, empty.astype(bool), gaps)
-    on, off, pr, qt, has_p = _intervals(labels, present, r)
+        return _Page(empty, empty.astype(np.int8), np.zeros((len(BEAT_FIDUCIALS), 0)), gaps)
+    fid = _fiducials(labels, present, r)
+    on, off = fid[1], fid[2]
     keep &= (on > 0) & (off < x.shape[-1])  # a QRS cut by the recording's start or end is no beat
     kind = _kinds(x, r, present, off - on)
     spikes = B.pacing_spikes(raw, fs)
     if spikes is not None and len(spikes):
         before = (t[:, None] - (spikes[None, :] + first / fs)) * 1000
         kind[((before > 0) & (before < PACED_WITHIN_MS)).any(axis=1)] = PACED
-    return _Page(t[keep], kind[keep], ((off - on) * _MS)[keep], (pr * _MS)[keep], (qt * _MS)[keep],
-                 has_p[keep], gaps)  # fmt: skip
+    return _Page(t[keep], kind[keep], ((fid - r) * _MS)[:, keep], gaps)
 
 
 def _filled(x: np.ndarray) -> np.ndarray:
@@ -219,26 +233,26 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _intervals(labels: np.ndarray, present: np.ndarray, r: np.ndarray):
-    """Per beat: QRS onset and offset, PR and QT (samples; NaN where absent) and whether a P
-    wave precedes, from where enough present leads agree on each wave (as ``beats.find``, whose
-    R always lies in one of these QRS runs)."""
+def _fiducials(labels: np.ndarray, present: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Per beat (4, beats): P onset, QRS onset and offset, T offset (contract samples; NaN where absent),
+    from where enough present leads agree on each wave (as ``beats.find``, whose R always lies in
+    one of these QRS runs)."""
     votes = [(labels[present] == k).mean(axis=0) >= B.QRS_VOTE for k in (1, 2, 3)]
     (ps, pe), (qs, qe), (ts, te) = (_runs(v) for v in votes)
     k = np.searchsorted(qs, r, side="right") - 1
     on, off = qs[k].astype(float), qe[k].astype(float)
-    pr, qt = np.full(len(r), np.nan), np.full(len(r), np.nan)
+    p_on, t_off = np.full(len(r), np.nan), np.full(len(r), np.nan)
     # each beat's P and T lie between its neighbours' QRS complexes (``intervals.lead_fiducials``)
     before, after = np.r_[-np.inf, off[:-1]], np.r_[on[1:], np.inf]
     if len(ps):
         j = np.searchsorted(pe, on + 2, side="right") - 1
         ok = (j >= 0) & (ps[j] >= np.maximum(on - I.P_SEARCH_MS / _MS, before))
-        pr[ok] = on[ok] - ps[j[ok]]
+        p_on[ok] = ps[j[ok]]
     if len(ts):
         j = np.minimum(np.searchsorted(ts, off - 2, side="left"), len(ts) - 1)
         ok = (ts[j] >= off - 2) & (te[j] <= np.minimum(off + I.T_SEARCH_MS / _MS, after))
-        qt[ok] = te[j[ok]] - on[ok]
-    return on, off, pr, qt, np.isfinite(pr)
+        t_off[ok] = te[j[ok]] - 1
+    return np.stack([p_on, on, off - 1, t_off])  # offsets at the last labelled sample, as annotated
 
 
 def _kinds(x: np.ndarray, r: np.ndarray, present: np.ndarray, qrs: np.ndarray) -> np.ndarray:
@@ -277,7 +291,7 @@ def _hf_noise(x: np.ndarray, r: np.ndarray, half: int) -> np.ndarray:
     return np.sqrt(np.nanmean(w**2, axis=(1, 2)))
 
 
-def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], fs: float) -> BeatList:
+def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], notes: list[str]) -> BeatList:
     cat = lambda f: np.concatenate([getattr(p, f) for p in pages]) if pages else np.zeros(0)  # noqa: E731
     t, kind = cat("t_s"), cat("kind").astype(np.int8)
     gaps = _unreadable(pages)
@@ -285,7 +299,8 @@ def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], fs: f
     for a, b in gaps:  # no RR across a stretch that could not be read
         rr[(t > a) & (np.concatenate([[-np.inf], t[:-1]]) < b)] = np.nan
     events = [Event("unreadable", a, b, f"no usable signal for {b - a:.0f} s") for a, b in gaps]
-    af = _fibrillation(t, kind, rr, cat("has_p").astype(bool), duration)
+    fid = np.concatenate([p.fiducials_ms for p in pages], axis=1) if pages else np.zeros((4, 0))
+    af = _fibrillation(t, kind, rr, np.isfinite(fid[0]), duration)
     for a, b in af:
         kind[(t >= a) & (t <= b) & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
@@ -293,11 +308,8 @@ def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], fs: f
     events += _pauses(t, rr) + _runs_of(t, kind, VENTRICULAR) + _runs_of(t, kind, SUPRA)
     bin_s = 10.0 if duration <= 3600 else 60.0
     trend_s, trend_bpm = _trend(t, rr, duration, bin_s)
-    notes = [] if fs >= B.MIN_PACE_FS else [f"paced beats are not recognised at {fs:g} Hz (pacing spikes "
-                                             f"need {B.MIN_PACE_FS:.0f} Hz or more)"]  # fmt: skip
-    return BeatList(t, kind, rr, cat("qrs_ms"), cat("pr_ms"), cat("qt_ms"), cat("has_p").astype(bool),
-                  tuple(sorted(events, key=lambda e: e.start_s)), trend_s, trend_bpm, duration, names,
-                  tuple(notes))  # fmt: skip
+    events = sorted(events, key=lambda e: e.start_s)
+    return BeatList(t, kind, rr, fid, tuple(events), trend_s, trend_bpm, duration, names, tuple(notes))
 
 
 def _unreadable(pages: list[_Page]) -> list[tuple[float, float]]:

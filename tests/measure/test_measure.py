@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ecgviewer.dsp.resample import to_rate
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import intervals as I
@@ -170,6 +171,14 @@ def test_paced_and_fibrillation_records_say_what_is_not_measured(ludb, delineato
     m = measure(paced.signals, paced.fs, STANDARD_LEADS, delineator)
     assert m.values["qrs"].value is None and "paced" in m.values["qrs"].reason
     assert m.values["hr"].value is not None
+    assert not any("not recognised" in n for n in m.notes)
+    # where spikes cannot be seen (a Holter's two leads, a low rate) the measurement says so
+    two = [STANDARD_LEADS.index("II"), STANDARD_LEADS.index("V1")]
+    m = measure(paced.signals[two], paced.fs, ["II", "V1"], delineator)
+    assert m.values["qrs"].value is not None
+    assert any("paced beats are not recognised here" in n and "not 2" in n for n in m.notes)
+    m = measure(to_rate(paced.signals, paced.fs, 250.0), 250.0, STANDARD_LEADS, delineator)
+    assert any("not recognised here" in n and "not 250 Hz" in n for n in m.notes)
     af = L.load(root, 38)  # atrial fibrillation
     m = measure(af.signals, af.fs, STANDARD_LEADS, delineator)
     assert m.values["pr"].value is None and "P wave" in m.values["pr"].reason
@@ -227,8 +236,13 @@ def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
     assert [len(r["per_lead"]) for r in rows] == [12, 1, 12] * 2
     wave_rows = waves.run(root, tmp_path / "run", tmp_path / "w.jsonl", ("leads=2",), limit=2)
     assert {r["lead"] for r in wave_rows} == {1, 6}
-    text = measurements.write(rows, summary, tmp_path / "M.md", [], wave_rows).read_text()
+    from training import per_beat
+
+    beat_rows = per_beat.run(root, tmp_path / "run", tmp_path / "b.jsonl", ("leads=2,fs=128",), limit=2)
+    assert [r["condition"] for r in beat_rows] == ["leads=2,fs=128"] * 2 and beat_rows[0]["marked"] > 5
+    text = measurements.write(rows, summary, tmp_path / "M.md", [], wave_rows, beat_rows).read_text()
     assert "### Global (every lead there is), leads=1" in text and "## Wave by wave" in text
+    assert "## Beat by beat" in text and "| leads=2,fs=128 |" in text
     model = Delineator.load(tmp_path / "d.safetensors")
     assert model.meta["trained_on"] == [1, 2, 3, 4, 5, 6]
     probs = model.probabilities(np.zeros((12, 500), np.float32))

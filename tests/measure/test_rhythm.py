@@ -72,6 +72,7 @@ def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat
     last = beats[-1][0]
     beats += [(last + 2.6, beat), *_sinus(last + 3.5, 119.0, 0.9, beat)]  # a 2.6 s pause
     rh = R.analyse(_record(beats, 120.0), delineator)
+    assert any("not 250 Hz" in n for n in rh.notes), "a 250 Hz Holter cannot show pacing spikes"
     times = np.array([t for t, _ in beats])
     assert len(rh.t_s) == len(beats)  # every beat once, none at the page edges twice
     assert np.abs(rh.t_s - times).max() < 0.05
@@ -147,7 +148,7 @@ def test_a_beat_takes_no_t_wave_or_p_wave_across_its_neighbours():
     lab[0, 120:140] = 2  # QRS 1: beat 0's T, if any, lies before it
     lab[0, 180:220] = 3  # T of beat 1
     lab[0, 300:320] = 2  # QRS 2, with no P and no T of its own
-    _, _, pr, qt, has_p = R._intervals(lab, np.array([True]), np.array([60, 130, 310]))
-    assert has_p.tolist() == [True, False, False]
-    assert np.isnan(qt[0]) and qt[1] == 220 - 120 and np.isnan(qt[2])
-    assert pr[0] == 50 - 30
+    p_on, qrs_on, qrs_off, t_off = R._fiducials(lab, np.array([True]), np.array([60, 130, 310]))
+    assert np.isfinite(p_on).tolist() == [True, False, False]
+    assert np.isnan(t_off[0]) and t_off[1] == 219 and np.isnan(t_off[2])  # the last T sample
+    assert p_on[0] == 30 and qrs_on.tolist() == [50, 120, 300] and qrs_off.tolist() == [69, 139, 319]

@@ -108,6 +108,12 @@ def test_analyze_reports_predictions_and_the_attribution_tree(analysed, sample):
     assert len(beats["t_s"]) == len(r["measurements"]["beats"]) and set(beats["kind"]) == {"normal"}
     assert r["rhythm"]["counts"]["normal"] == len(beats["t_s"]) and r["rhythm"]["events"] == []
     assert 55 < r["rhythm"]["trend"]["hr_bpm"][0] < 75 and beats["rr_ms"][0] is None
+    # each beat's own fiducials, around its R and agreeing with its intervals
+    f = beats["fiducials_ms"]
+    whole = [v for v in zip(f["p_on"], f["qrs_on"], f["qrs_off"], f["t_off"], strict=True) if None not in v]
+    assert len(whole) >= len(beats["t_s"]) - 1 and all(p < on < 0 < off < t for p, on, off, t in whole)
+    widths = [b - a for a, b in zip(f["qrs_on"], f["qrs_off"], strict=True)]
+    assert beats["qrs_ms"] == [pytest.approx(w, abs=0.11) for w in widths]
     values = r["measurements"]["values"]
     assert values["qrs"]["unit"] == "ms" and 60 <= values["qrs"]["value"] <= 120  # a normal ECG
     assert r["measurements"]["span_s"] == r["span_s"]

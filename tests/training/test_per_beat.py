@@ -1,0 +1,46 @@
+"""Beat-by-beat validation of the beat list: matching a listed beat to each marked beat, errors
+and missing fiducials, sensitivity and PPV inside the marked stretch, the 128 Hz Holter condition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from training import per_beat as P
+
+
+def _rec() -> SimpleNamespace:
+    """A stand-in LUDB record at 500 Hz with two marked beats in lead II."""
+    waves: list[list] = [[] for _ in range(12)]
+    waves[1] = [("P", 100, 150), ("QRS", 200, 240), ("T", 300, 400), ("QRS", 700, 740), ("T", 800, 900)]
+    return SimpleNamespace(fs=500.0, number=1, waves=waves)
+
+
+def test_each_marked_beat_is_matched_once_with_its_errors_and_what_is_missing() -> None:
+    t_s = np.array([0.44, 1.44, 2.5])  # R inside the first QRS, the second, and one unmarked beat
+    fid = np.array([
+        [-240.0, np.nan, np.nan],  # P onset: 0.44 s - 240 ms = sample 100: no error
+        [-40.0, -44.0, -40.0],  # QRS onset 200 (0 ms) and 698 (-4 ms)
+        [40.0, 44.0, 40.0],  # QRS offset 240 (0) and 742 (+4 ms)
+        [360.0, np.nan, 300.0],  # T offset 400 (+0); the second beat's is missing
+    ])  # fmt: skip
+    out = P.compare(_rec(), [1], t_s, fid)
+    assert out["marked"] == 2 and out["matched"] == 2 and out["listed"] == 2  # 2.5 s is outside
+    assert out["errors"]["p_on"] == [0.0] and out["errors"]["qrs_on"] == [0.0, -4.0]
+    assert out["errors"]["qrs_off"] == [0.0, 4.0] and out["errors"]["t_off"] == [0.0]
+    assert out["missing"]["t_off"] == 1 and out["missing"]["p_on"] == 0  # the 2nd beat has no P mark
+    table = "\n".join(P.table([{"condition": "leads=1", **out}]))
+    assert "| leads=1 | T offset" not in table  # one pair is no SD
+    assert "| leads=1 | QRS onset | -2.0 ± 2.8 | 2 | 1.000 | 6.5 | yes |" in table
+
+
+def test_the_holter_condition_is_two_leads_at_128_hz(shared: Path) -> None:
+    from training import ludb
+
+    rec = ludb.load(shared / "ludb", 1)
+    x, fs, idx = P.signals(rec, "leads=2,fs=128")
+    assert fs == 128.0 and idx == [1, 6] and x.shape == (2, round(rec.signals.shape[1] * 128 / rec.fs))
+    x, fs, idx = P.signals(rec, "leads=3")
+    assert fs == rec.fs and idx == [1, 6, 10]
