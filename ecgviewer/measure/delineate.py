@@ -84,30 +84,26 @@ def waves(probs: np.ndarray) -> list[Wave]:
     label = probs.argmax(axis=0)
     out: list[Wave] = []
     for k, kind in enumerate(WAVES, start=1):
-        mask = label == k
-        runs = _runs(mask)
-        runs = _merge(runs, MERGE_MS * signal.FS / 1000)
+        starts, ends = wave_runs(label == k, kind)
         p = probs[k]
-        for a, b in runs:
-            if (b - a) * 1000 / signal.FS < MIN_MS[kind]:
-                continue
-            out.append(Wave(kind, _edge(p, a, rising=True), _edge(p, b, rising=False)))
+        out += [
+            Wave(kind, _edge(p, a, rising=True), _edge(p, b, rising=False))
+            for a, b in zip(starts, ends, strict=True)
+        ]
     return sorted(out, key=lambda w: w.on)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def wave_runs(mask: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and (exclusive) ends of the runs of one wave's label at signal.FS: runs closer than
+    MERGE_MS are one wave, and runs shorter than MIN_MS are none."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
-
-
-def _merge(runs: list[tuple[int, int]], gap: float) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for a, b in runs:
-        if merged and a - merged[-1][1] < gap:
-            merged[-1] = (merged[-1][0], b)
-        else:
-            merged.append((a, b))
-    return merged
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    if len(starts) == 0:
+        return starts, ends
+    split = starts[1:] - ends[:-1] >= MERGE_MS * signal.FS / 1000
+    starts, ends = starts[np.r_[True, split]], ends[np.r_[split, True]]
+    long = (ends - starts) * 1000 / signal.FS >= MIN_MS[kind]
+    return starts[long], ends[long]
 
 
 def _edge(p: np.ndarray, i: int, rising: bool) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ecgviewer.errors import Cancelled
 from ecgviewer.measure import beats as B
+from ecgviewer.measure import delineate as D
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import quality as Q
 from ecgviewer.measure import signal
@@ -238,7 +239,8 @@ def _fiducials(labels: np.ndarray, present: np.ndarray, r: np.ndarray) -> np.nda
     from where enough present leads agree on each wave (as ``beats.find``, whose R always lies in
     one of these QRS runs)."""
     votes = [(labels[present] == k).mean(axis=0) >= B.QRS_VOTE for k in (1, 2, 3)]
-    (ps, pe), (qs, qe), (ts, te) = (_runs(v) for v in votes)
+    qs, qe = _runs(votes[1])  # as ``beats.find`` has them
+    (ps, pe), (ts, te) = D.wave_runs(votes[0], "P"), D.wave_runs(votes[2], "T")  # as ``delineate.waves``
     k = np.searchsorted(qs, r, side="right") - 1
     on, off = qs[k].astype(float), qe[k].astype(float)
     p_on, t_off = np.full(len(r), np.nan), np.full(len(r), np.nan)

@@ -146,7 +146,9 @@ def test_a_beat_takes_no_t_wave_or_p_wave_across_its_neighbours():
     lab[0, 30:40] = 1  # P of beat 0
     lab[0, 50:70] = 2  # QRS 0
     lab[0, 120:140] = 2  # QRS 1: beat 0's T, if any, lies before it
-    lab[0, 180:220] = 3  # T of beat 1
+    lab[0, 180:220] = 3  # T of beat 1 ...
+    lab[0, 199] = 0  # ... with a one-sample dropout: still one T (``delineate.wave_runs``)
+    lab[0, 240:244] = 3  # and a 16 ms fleck of "T" after it: too short to be a wave
     lab[0, 300:320] = 2  # QRS 2, with no P and no T of its own
     p_on, qrs_on, qrs_off, t_off = R._fiducials(lab, np.array([True]), np.array([60, 130, 310]))
     assert np.isfinite(p_on).tolist() == [True, False, False]
