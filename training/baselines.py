@@ -268,12 +268,34 @@ def run(ctx, arch: str, task: str, frac: float, seed: int, tag: str, min_steps: 
         every = ctx.ptbxl.cache.index_of(str(e) for e in ctx.ptbxl.ecg_id)
         probs = predict_windows(model, t.signal[every], scaler, dev)[agg]
         _save_npz(out, rows=every, probs=probs, classes=np.array(classes), aggregation=np.array(agg))
-    z = np.load(out)
-    every, probs, agg = z["rows"], z["probs"], str(z["aggregation"]) if "aggregation" in z else _agg(info)
-    pos = {int(r): i for i, r in enumerate(every)}
-    pick = lambda rows: probs[[pos[int(r)] for r in rows]]  # noqa: E731
+    pick, agg = _every_record(out, info)
     return {"td": td, "classes": classes, "test": test, "val_probs": pick(va.rows),
             "test_probs": pick(test.rows), "aggregation": agg, "info": info}  # fmt: skip
+
+
+def from_all_head(ctx, arch: str, task: str, seed: int, min_steps: int = 0) -> dict:
+    """``task`` scored from ``arch``'s model of all 71 statements (trained first if need be), as
+    the bundled model's finer tasks are scored from its ``all`` head (``Labels.aggregate``): the
+    same footing for a paired comparison. Returns what ``run`` returns."""
+    from training import data as D
+    from training.context import task_data
+
+    tag = f"grid-{arch}-all-1.0-{seed}"
+    info = run(ctx, arch, "all", 1.0, seed, tag, min_steps)["info"]
+    pick, agg = _every_record(ctx.run_dir / f"teacher-{tag}.npz", info)
+    td = task_data(ctx, (task,), 1.0, seed)
+    classes, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
+    scored = lambda rows: ctx.ptbxl.labels.aggregate(task, pick(rows))[1]  # noqa: E731
+    return {"td": td, "classes": classes, "test": test, "val_probs": scored(td.val[task].rows),
+            "test_probs": scored(test.rows), "aggregation": agg, "info": info}  # fmt: skip
+
+
+def _every_record(path, info: dict):
+    """A teacher file's probabilities by cache row (``pick(rows)``) and its fold-9 aggregation."""
+    z = np.load(path)
+    every, probs, agg = z["rows"], z["probs"], str(z["aggregation"]) if "aggregation" in z else _agg(info)
+    pos = {int(r): i for i, r in enumerate(every)}
+    return (lambda rows: probs[[pos[int(r)] for r in rows]]), agg
 
 
 def finished(run_dir, phase: str, epochs: int) -> dict | None:

@@ -255,6 +255,28 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     assert out.read_text().split("Hardware of this machine")[0] == md.split("Hardware of this machine")[0]
 
 
+def test_cnn_baselines_score_the_finer_tasks_from_their_all_model(tiny: TinyRun) -> None:
+    """At 100 % labels a CNN baseline's `rhythm` is scored from its 71-statement model, as the
+    bundled model's is (no model of its own for `rhythm`); its row says so and its predictions are
+    that model's aggregated probabilities."""
+    from training.grid import load_preds
+
+    run_dir = tiny.root / "cnn"
+    args = ["--preset", "tiny", "--run-dir", run_dir, "--cache-dir", tiny.cache_dir, "--data-root",
+            tiny.data_root, "--tasks", "rhythm", "--fractions", "1.0", "--seeds", "1", "--methods",
+            "inception1d", "--no-progress"]  # fmt: skip
+    _cli("grid", *args)
+    (row,) = [json.loads(line) for line in (run_dir / "grid.jsonl").read_text().splitlines()]
+    assert row["task"] == "rhythm" and row["from"] == "all"
+    phases = {json.loads(line)["phase"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()}
+    assert phases == {"grid-inception1d-all-1.0-0"}
+    teacher = np.load(run_dir / "teacher-grid-inception1d-all-1.0-0.npz")
+    preds = load_preds(row | {"preds": run_dir / "preds" / row["preds"]})
+    assert teacher["probs"].shape[1] == 71 and preds["test_probs"].shape == (
+        len(preds["test_ecg_id"]), len(preds["classes"]))  # fmt: skip
+    assert np.isfinite(preds["test_probs"]).all() and 0 < len(preds["classes"]) < 71
+
+
 def test_frozen_heads_train_on_standardised_features(tiny: TinyRun, tmp_path: Path) -> None:
     """An encoder whose features carry a large common offset and scale (ECG-JEPA's did) gets the
     same frozen head, and the same test predictions, as one without: the head standardises each
