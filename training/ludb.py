@@ -76,6 +76,22 @@ def each_record(root: Path, out_jsonl: Path, rows_of, limit: int | None = None) 
     return rows
 
 
+def each_condition(
+    root: Path, models: Path, out_jsonl: Path, conditions, rows_of, limit: int | None = None,
+    paced: bool = False,
+) -> list[dict]:  # fmt: skip
+    """``rows_of(record, condition, delineator)`` for every record (paced ones only if ``paced``)
+    under every condition, each record read by the fold model not trained on it (``each_record``)."""
+    folds = fold_models(models)
+
+    def rows(rec: LudbRecord) -> list[dict]:
+        if is_paced(rec) and not paced:
+            return []
+        return [row for name in conditions for row in rows_of(rec, name, folds[rec.fold])]
+
+    return each_record(root, out_jsonl, rows, limit)
+
+
 def _waves(symbols: list[str], samples: list[int]) -> list[tuple[str, int, int]]:
     out = []
     for i, s in enumerate(symbols):

@@ -161,30 +161,25 @@ def run(
     from ecgviewer.leads import STANDARD_LEADS
     from ecgviewer.measure.pipeline import measure
 
-    folds = ludb.fold_models(models)
+    def rows_of(rec: ludb.LudbRecord, cond: str, delineator) -> list[dict]:
+        x, fs, idx = _signals(rec, cond)
+        t0 = time.perf_counter()
+        m = measure(x, fs, [STANDARD_LEADS[i] for i in idx], delineator)
+        return [{
+            "record": rec.number,
+            "condition": cond,
+            "paced": ludb.is_paced(rec),
+            "seconds": round(time.perf_counter() - t0, 3),
+            "withheld": sorted(m.withheld),
+            "notes": list(m.notes),
+            # the global rule over the leads there are (second-earliest needs three)
+            "global": compare(rec, m, idx, m.fiducials, rank=1 if len(idx) >= 3 else 0),
+            "global_strict": compare(rec, m, idx, m.fiducials),
+            "lead_ii": compare(rec, m, [1], m.lead_fiducials[1]),
+            "per_lead": [compare(rec, m, [i], m.lead_fiducials[i]) for i in idx],
+        }]  # fmt: skip
 
-    def rows_of(rec: ludb.LudbRecord) -> list[dict]:
-        rows = []
-        for cond in conditions:
-            x, fs, idx = _signals(rec, cond)
-            t0 = time.perf_counter()
-            m = measure(x, fs, [STANDARD_LEADS[i] for i in idx], folds[rec.fold])
-            rows.append({
-                "record": rec.number,
-                "condition": cond,
-                "paced": ludb.is_paced(rec),
-                "seconds": round(time.perf_counter() - t0, 3),
-                "withheld": sorted(m.withheld),
-                "notes": list(m.notes),
-                # the global rule over the leads there are (second-earliest needs three)
-                "global": compare(rec, m, idx, m.fiducials, rank=1 if len(idx) >= 3 else 0),
-                "global_strict": compare(rec, m, idx, m.fiducials),
-                "lead_ii": compare(rec, m, [1], m.lead_fiducials[1]),
-                "per_lead": [compare(rec, m, [i], m.lead_fiducials[i]) for i in idx],
-            })  # fmt: skip
-        return rows
-
-    return ludb.each_record(root, out_jsonl, rows_of, limit)
+    return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit, paced=True)
 
 
 def _signals(rec: ludb.LudbRecord, cond: str) -> tuple[np.ndarray, float, list[int]]:

@@ -86,20 +86,13 @@ def run(
     from ecgviewer.recording import make_recording
     from ecgviewer.sources import ArraySource
 
-    folds = ludb.fold_models(models)
+    def rows_of(rec: ludb.LudbRecord, name: str, delineator) -> list[dict]:
+        x, fs, idx = signals(rec, name)
+        recording = make_recording(None, ArraySource(x), fs, [STANDARD_LEADS[i] for i in idx], "ludb")
+        beats = analyse(recording, delineator)
+        return [{"record": rec.number, "condition": name, **compare(rec, idx, beats.t_s, beats.fiducials_ms)}]
 
-    def rows_of(rec: ludb.LudbRecord) -> list[dict]:
-        rows = []
-        for name in conditions if not ludb.is_paced(rec) else ():
-            x, fs, idx = signals(rec, name)
-            source = ArraySource(x)
-            beats = analyse(make_recording(None, source, fs, [STANDARD_LEADS[i] for i in idx], "ludb"),
-                            folds[rec.fold])  # fmt: skip
-            rows.append({"record": rec.number, "condition": name,
-                         **compare(rec, idx, beats.t_s, beats.fiducials_ms)})  # fmt: skip
-        return rows
-
-    return ludb.each_record(root, out_jsonl, rows_of, limit)
+    return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit)
 
 
 def table(rows: list[dict]) -> list[str]:

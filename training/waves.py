@@ -90,19 +90,16 @@ def run(
     """Every non-paced record under every condition; one JSON line per record, condition, lead."""
     from ecgviewer.measure import signal
 
-    folds = ludb.fold_models(models)
-
-    def rows_of(rec: ludb.LudbRecord) -> list[dict]:
+    def rows_of(rec: ludb.LudbRecord, name: str, delineator) -> list[dict]:
         rows = []
-        for name in conditions if not ludb.is_paced(rec) else ():
-            x, fs, idx = condition(rec, name)
-            for lead, found in zip(idx, delineate(x, fs, folds[rec.fold]), strict=True):
-                m = match(rec.waves[lead], found, rec.fs / signal.FS, rec.spans[lead])
-                m["errors"] = {k: [round(v * 1000 / rec.fs, 2) for v in e] for k, e in m["errors"].items()}
-                rows.append({"record": rec.number, "condition": name, "lead": lead, **m})
+        x, fs, idx = condition(rec, name)
+        for lead, found in zip(idx, delineate(x, fs, delineator), strict=True):
+            m = match(rec.waves[lead], found, rec.fs / signal.FS, rec.spans[lead])
+            m["errors"] = {k: [round(v * 1000 / rec.fs, 2) for v in e] for k, e in m["errors"].items()}
+            rows.append({"record": rec.number, "condition": name, "lead": lead, **m})
         return rows
 
-    return ludb.each_record(root, out_jsonl, rows_of, limit)
+    return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit)
 
 
 def table(rows: list[dict]) -> list[str]:
