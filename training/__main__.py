@@ -102,7 +102,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     """The whole pipeline for a preset and a method: tokenise, pretrain, fine-tune, evaluate, export."""
     from training.export import command_line, export
-    from training.finetune import bundled_model
+    from training.finetune import bundled_model, continued_from
     from training.pretraining import pretrain
     from training.probe import frozen_model
 
@@ -113,15 +113,20 @@ def cmd_run(args: argparse.Namespace) -> None:
     if overrides:
         ctx.preset = replace(ctx.preset, recipe=replace(ctx.preset.recipe, **overrides))
     _ = ctx.ptbxl
-    enc = pretrain(ctx, args.seed, args.method)
     # times are summed over epochs (evaluation included), so a resumed run reports its whole training
-    if args.frozen or ctx.preset.recipe.from_probe:
-        model, td, info = frozen_model(ctx, enc, args.seed, args.method)
-        ctx.timings["heads_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
-    if not args.frozen:
-        init = model if ctx.preset.recipe.from_probe else None
-        model, td, info = bundled_model(ctx, enc, args.seed, args.method, init)
+    if args.init_model:  # a longer fine-tune of an exported classifier: no pretraining, no probe
+        enc, init = continued_from(ctx, args.init_model, args.method)
+        model, td, info = bundled_model(ctx, enc, args.seed, args.method, init, "continued")
         ctx.timings["finetune_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
+    else:
+        enc = pretrain(ctx, args.seed, args.method)
+        if args.frozen or ctx.preset.recipe.from_probe:
+            model, td, info = frozen_model(ctx, enc, args.seed, args.method)
+            ctx.timings["heads_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
+        if not args.frozen:
+            init = model if ctx.preset.recipe.from_probe else None
+            model, td, info = bundled_model(ctx, enc, args.seed, args.method, init)
+            ctx.timings["finetune_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
     if not ctx.dist.main:
         return
     # nothing is shipped by default: `choose` decides on fold 9, then `--out resources/models
@@ -299,6 +304,9 @@ def main(argv: list[str] | None = None) -> None:
     rn.add_argument("--layer-decay", type=float, help="overrides the preset's layer-wise lr decay")
     rn.add_argument("--from-probe", action="store_true", default=None,
                     help="LP-FT: fine-tune from the frozen-encoder heads (overrides the preset)")  # fmt: skip
+    rn.add_argument("--init-model", type=Path,
+                    help="fine-tune this exported classifier further (its encoder and heads) instead of "
+                         "pretraining: a longer fine-tune of the shipped model")  # fmt: skip
     rn.add_argument("--frozen", action="store_true",
                     help="train only HUG heads on the frozen encoder (the paper's protocol)")  # fmt: skip
     ev = sub.choices["evaluate"]

@@ -243,13 +243,29 @@ def train_head(
 
 
 def bundled_model(
-    ctx: Context, encoder_path: Path, seed: int = 0, method: str = "clear", init: Classifier | None = None
-) -> tuple[Classifier, TaskData, dict]:
+    ctx: Context, encoder_path: Path, seed: int = 0, method: str = "clear", init: Classifier | None = None,
+    start: str = "lpft",
+) -> tuple[Classifier, TaskData, dict]:  # fmt: skip
     """The exported classifier: ``method``'s encoder fine-tuned with a HUG head on every label;
-    ``init`` (the frozen-encoder probe, ``training/probe.py``) gives the starting heads (LP-FT)."""
+    ``init`` gives the starting heads: the frozen-encoder probe's (``training/probe.py``, LP-FT,
+    ``start`` "lpft") or an exported classifier's (``start`` "continued", ``continued_from``)."""
     enc = load_encoder(encoder_path, ctx.preset.encoder, seed)
     phase = "finetune-bundled" if method == "clear" else f"finetune-{method}"
-    phase += "-lpft" if init is not None else ""
+    phase += f"-{start}" if init is not None else ""
     return train_classifier(
         ctx, enc, ctx.preset.tasks, 1.0, seed, "hug", phase, recipe=ctx.preset.recipe, init=init
     )
+
+
+def continued_from(ctx: Context, weights: Path, method: str) -> tuple[Path, Classifier]:
+    """An exported classifier as the start of a longer fine-tune: its encoder (written to the run
+    folder, as ``bundled_model`` reads encoders) and the classifier itself (the starting heads)."""
+    from ecgviewer.ml.bundle import load_model
+    from training.pretraining import save_encoder
+
+    model = load_model(weights).model
+    if not isinstance(model, Classifier) or set(model.tasks) != set(ctx.preset.tasks):
+        raise ValueError(f"{weights}: not one classifier with the heads {', '.join(ctx.preset.tasks)}")
+    out = save_encoder(model.encoder, ctx.run_dir / "encoder-continued.safetensors", model.kind, method,
+                       f"those of {weights.name}'s card")  # fmt: skip
+    return out, model

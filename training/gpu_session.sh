@@ -6,14 +6,15 @@
 #      predictions (the first CNN to finish it), and the same without distillation: which one
 #      ships is chosen on fold 9 (the cards' val figures). teachers-used.txt names the teachers.
 # Every step resumes from its checkpoint or output when the script is run again.
-# Usage: training/gpu_session.sh PACK_DIR RUN_DIR [CACHE_DIR]     (PYTHON=python3 by default)
+# Usage: training/gpu_session.sh PACK_DIR RUN_DIR [CACHE_DIR]
+#   PYTHON (python3), PRESET (release; tiny tries the script out), WORKERS (8) by default.
 set -euo pipefail
 pack=$1
 run=$2
 cache=${3:-$run/cache}
 py=${PYTHON:-python3}
 mkdir -p "$run/nodistill"
-common=(--preset release --data-root "$pack" --cache-dir "$cache" --no-progress --workers 8)
+common=(--preset "${PRESET:-release}" --data-root "$pack" --cache-dir "$cache" --no-progress --workers "${WORKERS:-8}")
 
 $py -m training tokenise "${common[@]}" --run-dir "$run"
 for arch in xresnet1d101 inception1d; do

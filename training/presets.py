@@ -145,6 +145,17 @@ PRESETS = {
         finetune=LoopConfig(epochs=15, batch_size=128, lr=2e-4),
         recipe=replace(_RELEASE_CPU.recipe, from_probe=True, distill=0.5),
     ),
+    # The shipped model fine-tuned further (``run --init-model``: its encoder and heads are the
+    # start, so no pretraining or probe) with half of each target the CNN baselines' probabilities
+    # on both heads: the route when the baselines' `all` predictions exist but not the run folder
+    # the shipped model came from. Half LP-FT's peak rate, as the weights are already tuned; 12
+    # epochs are the session's time (about 45 min on 2 cores), not a test figure.
+    "release-cpu-continued-distill": replace(
+        _RELEASE_CPU,
+        name="release-cpu-continued-distill",
+        finetune=LoopConfig(epochs=12, batch_size=128, lr=1e-4),
+        recipe=replace(_RELEASE_CPU.recipe, distill=0.5),
+    ),
     "gpu": Preset(
         name="gpu",
         encoder=EncoderConfig(dim=384, depth=8, heads=8, mlp_ratio=4.0, dropout=0.1),

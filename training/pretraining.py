@@ -29,8 +29,6 @@ def encoder_path(run_dir: Path, method: str) -> Path:
 def pretrain(ctx: Context, seed: int = 0, method: str = "clear") -> Path:
     """Pretrain ``method`` on PTB-XL training folds (labels unused) plus unlabelled WFDB folders;
     saves the encoder (``encoder_path``) and returns that path. A finished run is not repeated."""
-    from safetensors.torch import save_file
-
     m = METHODS[method]
     out = encoder_path(ctx.run_dir, method)
     phase = "pretrain" if method == "clear" else f"pretrain-{method}"
@@ -77,15 +75,19 @@ def pretrain(ctx: Context, seed: int = 0, method: str = "clear") -> Path:
     }
     ctx.timings.update({k: timing[k] for k in ("pretrain_s", "pretrain_records")})
     if ctx.dist.main:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.encoder.state_dict().items()}
-        meta = {
-            "encoder": json.dumps(model.encoder.config.to_dict()),
-            "kind": m.kind,
-            "method": method,
-            "pretrain_ids": D.id_ranges(train.ecg_id),
-        }
-        save_file(state, str(out), metadata=meta)
+        save_encoder(model.encoder, out, m.kind, method, D.id_ranges(train.ecg_id))
         info_path.write_text(json.dumps(timing))
+    return out
+
+
+def save_encoder(encoder: nn.Module, out: Path, kind: str, method: str, pretrain_ids: str) -> Path:
+    """Write an encoder as ``load_encoder`` reads it: weights plus its family, config and origin."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    meta = {"encoder": json.dumps(encoder.config.to_dict()), "kind": kind, "method": method,
+            "pretrain_ids": pretrain_ids}  # fmt: skip
+    save_file(state, str(out), metadata=meta)
     return out
 
 

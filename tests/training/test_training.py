@@ -388,6 +388,35 @@ def test_lp_ft_starts_from_the_probe_heads(tiny: TinyRun, tmp_path: Path) -> Non
     assert "LP-FT" in (tmp_path / "model" / "clear-hug-tiny.md").read_text()
 
 
+def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, tmp_path: Path) -> None:
+    """``run --init-model``: the exported classifier's encoder and heads are the start (with a zero
+    learning rate the result is that classifier, parameter for parameter), nothing is pretrained,
+    and a file that is not one classifier with the preset's heads is refused by name."""
+    from dataclasses import replace
+
+    import torch
+
+    from ecgviewer.ml.bundle import load_model
+    from training.context import Context
+    from training.engine import LoopConfig
+    from training.finetune import bundled_model, continued_from
+    from training.presets import PRESETS
+
+    ctx = Context(tiny.data_root, tmp_path / "run", tiny.cache_dir, PRESETS["tiny"], progress=False)
+    ctx.run_dir.mkdir()
+    ctx.preset = replace(ctx.preset, finetune=LoopConfig(epochs=1, batch_size=32, lr=0.0))
+    enc, init = continued_from(ctx, tiny.weights, "clear")
+    still = bundled_model(ctx, enc, init=init, start="continued")[0].state_dict()
+    shipped = load_model(tiny.weights).model.state_dict()
+    assert still.keys() == shipped.keys()
+    assert all(torch.equal(v, still[k]) for k, v in shipped.items())
+    assert not (ctx.run_dir / "encoder.safetensors").exists()  # no pretraining happened
+
+    ctx.preset = replace(ctx.preset, tasks=("super",))
+    with pytest.raises(ValueError, match=tiny.weights.name):
+        continued_from(ctx, tiny.weights, "clear")
+
+
 @pytest.mark.parametrize("method", ["jepa", "physioclr", "acl"])
 def test_pretrain_method_smoke_run(tiny: TinyRun, method: str) -> None:
     """``pretrain --method`` for each objective besides CLEAR (CLEAR's runs in the tiny run): one
