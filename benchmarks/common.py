@@ -126,6 +126,7 @@ def hardware() -> dict:
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "cpu_model": None,
+        "cpu_simd": None,
         "mem_total_gib": None,
         "platform": platform.platform(),
         "machine": platform.machine(),
@@ -145,9 +146,13 @@ def hardware() -> dict:
         pass
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            info["cpu_model"] = next(
-                (ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), None
-            )
+            lines = fh.read().splitlines()
+        info["cpu_model"] = next(
+            (ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), None
+        )
+        # the widest vector unit: the convolutions (delineator, model) depend on it most
+        flags = set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
+        info["cpu_simd"] = next((f for f in ("avx512f", "avx2", "avx", "sse4_2") if f in flags), None)
         with open("/proc/meminfo", encoding="utf-8") as fh:
             kib = next((int(ln.split()[1]) for ln in fh if ln.startswith("MemTotal:")), None)
             info["mem_total_gib"] = None if kib is None else round(kib / 2**20, 1)

@@ -21,6 +21,7 @@ JBHI 25:1519, 2021): the floor the bundled self-supervised model must not fall b
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,8 +87,10 @@ class ConcatPool(nn.Module):
         return torch.cat([x.mean(-1), x.amax(-1)], dim=1)
 
 
-def xresnet1d(layers: tuple[int, ...], n_classes: int, c_in: int = 12, k: int = 5) -> nn.Sequential:
-    stem = (32, 32, 64)
+def xresnet1d(
+    layers: tuple[int, ...], n_classes: int, c_in: int = 12, k: int = 5, scale: float = 1.0
+) -> nn.Sequential:
+    stem = tuple(_scaled(c, scale) for c in (32, 32, 64))
     mods: list[nn.Module] = [
         _conv_bn(c_in, stem[0], k, stride=2),
         _conv_bn(stem[0], stem[1], k),
@@ -95,7 +98,8 @@ def xresnet1d(layers: tuple[int, ...], n_classes: int, c_in: int = 12, k: int = 
         nn.MaxPool1d(3, 2, padding=1),
     ]
     c = stem[-1]
-    for i, (n, width) in enumerate(zip(layers, (64, 128, 256, 512), strict=True)):
+    for i, (n, full) in enumerate(zip(layers, (64, 128, 256, 512), strict=True)):
+        width = _scaled(full, scale)
         for j in range(n):
             mods.append(Bottleneck(c, width, 2 if (i > 0 and j == 0) else 1, k))
             c = width * 4
@@ -141,9 +145,14 @@ class Inception1d(nn.Module):
         return self.head(x)
 
 
-ARCHS = {
-    "xresnet1d101": lambda n: xresnet1d((3, 4, 23, 3), n),
-    "inception1d": lambda n: Inception1d(n),
+def _scaled(channels: int, scale: float) -> int:
+    return max(4, round(channels * scale))
+
+
+# architecture -> (number of classes, channel scale) -> model; the benchmark's widths at scale 1
+ARCHS: dict[str, Callable[[int, float], nn.Module]] = {
+    "xresnet1d101": lambda n, scale: xresnet1d((3, 4, 23, 3), n, scale=scale),
+    "inception1d": lambda n, scale: Inception1d(n, filters=_scaled(32, scale)),
 }
 LOOP = LoopConfig(
     epochs=50, batch_size=128, lr=1e-2, weight_decay=1e-2, warmup=0.25, clip=1.0, betas=(0.9, 0.99)
@@ -213,6 +222,7 @@ def train_cnn(
     min_steps: int = 0,
     progress: bool = False,
     cpu_bf16: bool = False,
+    scale: float = 1.0,
 ) -> tuple[nn.Module, Scaler, str, dict]:
     """Train ``arch`` on crops of ``signal`` (N, 12, W) with targets ``y``; returns the model at
     the epoch with the best fold-9 macro AUROC, its scaler, the aggregation that scored best on
@@ -220,7 +230,7 @@ def train_cnn(
     from training.engine import Dist
 
     torch.manual_seed(seed)
-    model = ARCHS[arch](y.shape[1])
+    model = ARCHS[arch](y.shape[1], scale)
     scaler = Scaler.of(signal)
     bce = nn.BCEWithLogitsLoss()
     gen = torch.Generator().manual_seed(seed)
@@ -264,6 +274,7 @@ def run(ctx, arch: str, task: str, frac: float, seed: int, tag: str, min_steps: 
         model, scaler, agg, info = train_cnn(
             arch, t.signal[tr.rows], t.length[tr.rows], torch.from_numpy(tr.y), t.signal[va.rows], va.y,
             ctx.preset.baseline, ctx.run_dir, tag, dev, seed, min_steps, ctx.progress, ctx.dist.cpu_bf16,
+            ctx.preset.baseline_scale,
         )  # fmt: skip
         every = ctx.ptbxl.cache.index_of(str(e) for e in ctx.ptbxl.ecg_id)
         probs = predict_windows(model, t.signal[every], scaler, dev)[agg]

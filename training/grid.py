@@ -57,7 +57,6 @@ RANDOM_INIT_SEED = 1234  # the frozen random-init encoder, the same for every he
 BUNDLED_GOAL = 0.925  # super macro AUROC on fold 10 (issue 22: at least the xresnet1d101 benchmark's)
 CLEAR_GAIN = 0.01  # the bundled-model verdict's noise floor for a cell with one seed (fold 9)
 PER_CLASS_MAX = 5  # tasks with at most this many classes get a per-class table
-MIN_STEPS = 150  # small label fractions are repeated within epochs, so every run makes enough updates
 # The finer tasks a supervised CNN is scored on from its model of all 71 statements at 100 % labels,
 # as the bundled model is (``baselines.from_all_head``); below 100 % it trains on the task itself.
 FROM_ALL = ("sub", "diag", "form", "rhythm")
@@ -122,7 +121,9 @@ def _predicted(
 
 def _trained(ctx: Context, task: str, frac: float, seed: int, tag: str, encoder: nn.Module) -> RunOut:
     """Encoder plus HUG head trained on ``task`` with ``frac`` of the labels, selected on fold 9."""
-    model, td, info = train_classifier(ctx, encoder, (task,), frac, seed, "hug", tag, min_steps=MIN_STEPS)
+    model, td, info = train_classifier(
+        ctx, encoder, (task,), frac, seed, "hug", tag, min_steps=ctx.preset.grid_min_steps
+    )
     return _predicted(ctx, model, task, td, info["best"], {"epoch": _selected_epoch(info["history"])})
 
 
@@ -171,9 +172,9 @@ def _cnn(ctx: Context, task: str, frac: float, seed: int, tag: str, arch: str) -
 
     scored = frac >= 1 and task in FROM_ALL
     if scored:
-        o = baselines.from_all_head(ctx, arch, task, seed, min_steps=MIN_STEPS)
+        o = baselines.from_all_head(ctx, arch, task, seed, min_steps=ctx.preset.grid_min_steps)
     else:
-        o = baselines.run(ctx, arch, task, frac, seed, tag, min_steps=MIN_STEPS)
+        o = baselines.run(ctx, arch, task, frac, seed, tag, min_steps=ctx.preset.grid_min_steps)
     best = max(o["info"]["history"], key=lambda r: r["val_auroc"])
     td, chosen = o["td"], {"epoch": best["epoch"], "aggregation": o["aggregation"]}
     val_auroc = M.macro(td.val[task].y, o["val_probs"])[0] if scored else best["val_auroc"]

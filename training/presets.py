@@ -62,6 +62,10 @@ class Preset:
     schedules: dict[str, LoopConfig] = field(default_factory=dict)  # per method; default ``pretrain``
     baseline: LoopConfig = BASELINE  # the supervised CNN baselines (training/baselines.py)
     recipe: Recipe = field(default_factory=Recipe)  # the exported classifier's fine-tuning
+    # every grid run makes at least this many updates (small label fractions are repeated within
+    # epochs); ``tiny`` only checks the wiring, so it needs few
+    grid_min_steps: int = 150
+    baseline_scale: float = 1.0  # the CNN baselines' channel widths (1: the PTB-XL benchmark's)
 
 
 _BUNDLED = Preset(
@@ -180,5 +184,7 @@ PRESETS = {
         baseline=LoopConfig(epochs=2, batch_size=32, lr=1e-2, weight_decay=1e-2, warmup=0.25),
         recipe=Recipe(augment=AugmentConfig(), layer_decay=0.75),
         limit=300,
+        grid_min_steps=8,
+        baseline_scale=0.25,
     ),
 }

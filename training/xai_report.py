@@ -356,8 +356,7 @@ def profiles_figure(rows: list[dict], variant: str, out: Path) -> Path | None:
             m = means[f][j]
             ax.fill_between(t, 0, np.maximum(m, 0), color="#c0392b", lw=0)
             ax.fill_between(t, 0, np.minimum(m, 0), color="#2471a3", lw=0)
-            ax.axhline(0, color="#888", lw=0.5)
-            ax.set_ylim(-lim, lim)
+            ax.plot(t[[0, -1]], [0, 0], color="#888", lw=0.5, scalex=False, scaley=False)
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(lead, fontsize=10)
@@ -366,6 +365,7 @@ def profiles_figure(rows: list[dict], variant: str, out: Path) -> Path | None:
             if i == len(fams) - 1:
                 ax.set_xlabel("ms from R", fontsize=7)
                 ax.tick_params(labelsize=6)
+    axes[0, 0].set_ylim(-lim, lim)  # once: the axes share it (per axis, each call visits all 12n)
     fig.suptitle(
         f"Mean {variant} attribution of MI per lead over the beat (red: for MI, blue: against)", fontsize=10
     )

@@ -7,6 +7,7 @@ version in the metadata; a JSON card beside them names the training records and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,17 @@ class Wave:
 
 
 class Delineator:
-    """A trained U-Net in eval mode; ``probabilities`` runs it on prepared 250 Hz signals."""
+    """A trained U-Net in eval mode; ``probabilities`` runs it on prepared 250 Hz signals.
+
+    The model is not changed after construction: ``probabilities`` runs its frozen form."""
 
     def __init__(self, model, meta: dict) -> None:
         self.model = model
         self.meta = meta
+
+    @cached_property
+    def _frozen(self):
+        return self.model.frozen()
 
     @classmethod
     def load(cls, path: Path) -> Delineator:
@@ -74,7 +81,7 @@ class Delineator:
         rms = signal.spatial_rms(x, present)
         inputs = np.stack([x, np.broadcast_to(rms, x.shape)], axis=1).astype(np.float32)
         with torch.inference_mode():
-            logits = self.model(torch.from_numpy(inputs))
+            logits = self._frozen(torch.from_numpy(inputs))
             return torch.softmax(logits, dim=1).numpy()
 
 

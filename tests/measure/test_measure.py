@@ -47,6 +47,29 @@ def test_waves_from_labels_edges_merging_and_minimum_length():
     assert t.on == pytest.approx(119.8 + 0.5, abs=1e-6)
 
 
+@pytest.mark.parametrize("n", [1000, 2501, 7])
+def test_the_frozen_unet_computes_what_the_module_computes(n):
+    """Folded batch norm and channels-last 2-D convolutions change the arithmetic, not the
+    result, at any length (including ones the pooling must pad)."""
+    import torch
+
+    from ecgviewer.measure.unet import UNet1d, UNetConfig
+
+    torch.manual_seed(0)
+    model = UNet1d(UNetConfig(widths=(8, 12, 16), kernel=5))
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)):
+        bn.running_mean.uniform_(-0.5, 0.5)  # statistics a trained model would have
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    x = torch.randn(3, 2, n)
+    with torch.inference_mode():
+        expected, got = model(x), model.frozen()(x)
+    assert got.shape == expected.shape == (3, 4, n)
+    assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+
 def test_a_beat_takes_no_t_wave_from_the_next_beat():
     """At fast rates the median window holds the next beat; a T found only after its QRS is not
     this beat's (a 1-lead tachycardia once gave a QT of 700 ms)."""

@@ -170,7 +170,7 @@ def test_a_distilled_card_names_its_teachers_and_keeps_its_explanations(tmp_path
 @pytest.mark.parametrize("arch", sorted(B.ARCHS))
 def test_baselines_classify_windows(arch):
     torch.manual_seed(0)
-    model = B.ARCHS[arch](5).eval()
+    model = B.ARCHS[arch](5, 1.0).eval()
     x = torch.randn(3, 12, contract.WINDOW)
     w = B.windows(x, contract.WINDOW)
     assert w.shape == (3, 7, 12, B.CROP)  # 2.5 s every 1.25 s over 10 s
