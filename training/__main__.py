@@ -117,7 +117,6 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.init_model:  # a longer fine-tune of an exported classifier: no pretraining, no probe
         enc, init = continued_from(ctx, args.init_model, args.method)
         model, td, info = bundled_model(ctx, enc, args.seed, args.method, init, "continued")
-        ctx.timings["finetune_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
     else:
         enc = pretrain(ctx, args.seed, args.method)
         if args.frozen or ctx.preset.recipe.from_probe:
@@ -126,7 +125,8 @@ def cmd_run(args: argparse.Namespace) -> None:
         if not args.frozen:
             init = model if ctx.preset.recipe.from_probe else None
             model, td, info = bundled_model(ctx, enc, args.seed, args.method, init)
-            ctx.timings["finetune_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
+    if args.init_model or not args.frozen:
+        ctx.timings["finetune_s"] = round(sum(h["seconds"] for h in info["history"]), 1)
     if not ctx.dist.main:
         return
     # nothing is shipped by default: `choose` decides on fold 9, then `--out resources/models

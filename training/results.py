@@ -392,11 +392,12 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
                     continue
                 by = [sorted((r for r in cell if r["fraction"] == f), key=lambda r: r["seed"]) for f in fracs]
                 secs = sum(r["seconds"] for r in cell)
-                read = f", scored from its `{cell[0]['from']}` head" if "from" in cell[0] else ""
+                src = cell[0].get("from")
+                read = f", scored from its `{src}` head" if src else ""
                 lines.append(
                     f"| {labels[method]}{read} | "
                     + " | ".join(_fmt(b, key) if b else "-" for b in by)
-                    + f" | {secs:.0f} |"
+                    + f" | {secs:.0f}{f' + its `{src}` run' if src else ''} |"  # scoring only: trained once
                 )
             lines.append("")
         lines += _per_class(rows, task, fracs, labels)
