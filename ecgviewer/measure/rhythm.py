@@ -263,11 +263,7 @@ def _kinds(x: np.ndarray, r: np.ndarray, present: np.ndarray, qrs: np.ndarray) -
     kind = np.full(len(r), NORMAL, dtype=np.int8)
     if not present.any() or len(r) == 0:
         return kind
-    rr = np.diff(r).astype(float)
-    premature = np.zeros(len(r), bool)
-    for i in range(1, len(r)):  # rr[i - 1] leads to beat i; its neighbours on both sides set the pace
-        around = np.concatenate([rr[max(0, i - 1 - LOCAL_RR // 2) : i - 1], rr[i : i + LOCAL_RR // 2]])
-        premature[i] = len(around) > 0 and rr[i - 1] < B.PREMATURE * np.median(around)
+    premature = _premature(np.diff(r).astype(float))
     half = round(B.QRS_HALF_MS * signal.FS / 1000)
     w = np.nan_to_num(B.windows(x[present], r, half, half)).reshape(len(r), -1)
     template = np.median(w[~premature] if (~premature).sum() >= 3 else w, axis=0)
@@ -282,6 +278,22 @@ def _kinds(x: np.ndarray, r: np.ndarray, present: np.ndarray, qrs: np.ndarray) -
     noise = _hf_noise(x[present], r, half)
     kind[noise > max(NOISE_FACTOR * float(np.median(noise)), MIN_NOISE_MV)] = UNREADABLE
     return kind
+
+
+def _premature(rr: np.ndarray) -> np.ndarray:
+    """Per beat: is the RR leading to it (``rr[i - 1]`` to beat i) shorter than ``B.PREMATURE``
+    times the median of up to ``LOCAL_RR // 2`` RRs on each side of it (not itself)?"""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    h = LOCAL_RR // 2
+    if len(rr) == 0:
+        return np.zeros(1, bool)
+    padded = np.concatenate([np.full(h, np.nan), rr, np.full(h, np.nan)])
+    around = np.delete(sliding_window_view(padded, 2 * h + 1), h, axis=1)  # row j: rr[j]'s neighbours
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a lone RR has no neighbour: NaN, not premature
+        pace = np.nanmedian(around, axis=1)
+    return np.concatenate([[False], rr < B.PREMATURE * pace])
 
 
 def _hf_noise(x: np.ndarray, r: np.ndarray, half: int) -> np.ndarray:
