@@ -150,7 +150,7 @@ def _augment(record: Record, rng: np.random.Generator, config: AclConfig) -> Rec
 
 
 def view(batch: Batch, rng: np.random.Generator, config: AclConfig) -> tuple[Tensor, Tensor, Tensor]:
-    """One augmented view of every record: (values, pad, time_bin) on the batch's device, cut by
+    """One augmented view of every record: (values, pad, rpeaks) on the batch's device, cut by
     ``contract.tokenise_window`` from the augmented signal and its R-peaks."""
     signal = batch.signal.detach().cpu().numpy()
     lengths = batch.length.cpu().numpy()
@@ -261,8 +261,8 @@ class AclPretrainer(nn.Module):
         """The batch's loss; ``progress`` is unused (ACL-ECG has no schedule)."""
         c = self.config
         v1, v2 = view(batch, self.rng, c), view(batch, self.rng, c)
-        values, pad, time_bin = (torch.cat(pair) for pair in zip(v1, v2, strict=True))
-        hidden, _ = self.encoder(values, pad, time_bin)  # both views in one pass, one BatchNorm batch
+        values, pad, rpeaks = (torch.cat(pair) for pair in zip(v1, v2, strict=True))
+        hidden, _ = self.encoder(values, pad, rpeaks)  # both views in one pass, one BatchNorm batch
         z1, z2 = self.regions(hidden[:, :N_LEADS], batch.present.repeat(2, 1)).chunk(2)
         intra = intra_region_nce(z1, z2, c.tau)
         loss = c.eta_intra * intra

@@ -41,7 +41,8 @@ class AugmentConfig:
 def tokenise_batch(signal: Tensor, rpeaks: Tensor, present: Tensor, length: Tensor) -> tuple[Tensor, ...]:
     """Beat tokens of a batch of windows, as ``contract.tokenise_window``: ``signal`` (B, 12, W),
     ``rpeaks`` (B, K) ascending window samples with -1 after the last, ``present`` (B, 12),
-    ``length`` (B,). Returns values (B, 12, 15, 96), pad (B, 12, 15), time_bin (B, 15)."""
+    ``length`` (B,). Returns values (B, 12, 15, 96), pad (B, 12, 15) and the R-peak of each beat
+    slot (B, 15), -1 where none."""
     b, n_leads, w = signal.shape
     r = rpeaks[:, : contract.MAX_BEATS]
     ok = r >= 0
@@ -60,13 +61,13 @@ def tokenise_batch(signal: Tensor, rpeaks: Tensor, present: Tensor, length: Tens
         valid[:, None] & present[:, :, None, None]
     )
     pad = ~(ok[:, None, :] & present[:, :, None])
-    time_bin = torch.where(ok, torch.div(r, contract.FS, rounding_mode="floor"), torch.zeros_like(r))
+    slots = torch.where(ok, r, torch.full_like(r, -1))
     if k < contract.MAX_BEATS:  # fewer beat slots than the contract's: pad them
         extra = contract.MAX_BEATS - k
         values = torch.nn.functional.pad(values, (0, 0, 0, extra))
         pad = torch.nn.functional.pad(pad, (0, extra), value=True)
-        time_bin = torch.nn.functional.pad(time_bin, (0, extra))
-    return values, pad, time_bin
+        slots = torch.nn.functional.pad(slots, (0, extra), value=-1)
+    return values, pad, slots
 
 
 def augment(

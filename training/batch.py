@@ -13,11 +13,11 @@ from torch import Tensor
 class Batch:
     values: Tensor  # float32 (B, 12, 15, 96): beat tokens, band-passed mV (contract.tokenise_window)
     pad: Tensor  # bool (B, 12, 15): True where there is no beat (or the lead is absent)
-    time_bin: Tensor  # int64 (B, 15): whole seconds from the window start to each R-peak
     signal: Tensor  # float32 (B, 12, 1000): the contract's band-passed 100 Hz window; 0 past the end
     length: Tensor  # int64 (B,): valid samples of ``signal`` (1000 for a 10 s record)
     present: Tensor  # bool (B, 12): leads with signal (absent, all-NaN and flat leads are False)
-    rpeaks: Tensor  # int64 (B, 15): R-peaks as ascending indices into ``signal``; -1 where none
+    rpeaks: Tensor  # int64 (B, 15): R-peaks as ascending indices into ``signal``; -1 where none (the
+    # encoder's time and RR input)
     rows: Tensor  # int64 (B,): index of each record in the pretraining set (per-record features)
 
     @property

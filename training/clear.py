@@ -77,16 +77,16 @@ class ClearPretrainer(nn.Module):
     def forward(self, batch: Batch, progress: float) -> Tensor:
         keep, masked = random_mask(self.decoder_config.mask_ratio, self.generator)
         dev = batch.values.device
-        loss = self.reconstruction_loss(batch.values, batch.pad, batch.time_bin, keep.to(dev), masked.to(dev))
+        loss = self.reconstruction_loss(batch.values, batch.pad, batch.rpeaks, keep.to(dev), masked.to(dev))
         self.parts = {"mse": float(loss.detach())}
         return loss
 
     def reconstruction_loss(
-        self, values: Tensor, pad: Tensor, time_bin: Tensor, keep: Tensor, masked: Tensor
+        self, values: Tensor, pad: Tensor, rpeaks: Tensor, keep: Tensor, masked: Tensor
     ) -> Tensor:
         """Mean squared error over the masked, non-padded tokens (z-scored targets)."""
         b = values.shape[0]
-        hidden, _ = self.encoder(values, pad, time_bin, keep=keep)
+        hidden, _ = self.encoder(values, pad, rpeaks, keep=keep)
         hidden = self.to_decoder(hidden)
         x = self.mask_token.expand(b, N_LEADS + N_TOKENS, -1).clone()
         x[:, :N_LEADS] = hidden[:, :N_LEADS]

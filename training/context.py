@@ -28,7 +28,6 @@ class Tensors:
 
     values: torch.Tensor
     pad: torch.Tensor
-    time_bin: torch.Tensor
     signal: torch.Tensor
     length: torch.Tensor
     present: torch.Tensor
@@ -43,12 +42,12 @@ class Tensors:
         self, rows: torch.Tensor | np.ndarray, device: torch.device, spec: contract.PatchSpec | None = None
     ) -> tuple[torch.Tensor | None, ...]:
         """A classifier's inputs for ``rows``: beat tokens, or (with a patch ``spec``) the patches
-        of the stored window, with no time bins."""
+        of the stored window, with no R-peaks."""
         rows = torch.as_tensor(rows)
         if spec is not None:
             b = self.full(rows, device)
             return (*contract.patchify(b.signal, b.present, spec, b.length), None)
-        return self.values[rows].to(device), self.pad[rows].to(device), self.time_bin[rows].to(device)
+        return self.values[rows].to(device), self.pad[rows].to(device), self.rpeaks[rows].to(device)
 
     def full(self, rows: torch.Tensor | np.ndarray, device: torch.device, index: torch.Tensor | None = None
              ) -> Batch:  # fmt: skip

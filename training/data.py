@@ -130,11 +130,9 @@ def _tokenise_file(path: str) -> dict[str, np.ndarray] | str:
     window = x[:, : contract.WINDOW]
     signal = np.zeros((len(contract.LEADS), contract.WINDOW), dtype=np.float32)
     signal[:, : window.shape[1]] = window
-    r = tok.rpeaks[0]
-    rpeaks = np.where(r >= 0, np.round(r * contract.FS / rec.fs), -1).astype(np.int64)
-    return {"values": tok.values[0], "pad": tok.pad[0], "time_bin": tok.time_bin[0],
+    return {"values": tok.values[0], "pad": tok.pad[0],
             "fallback": bool(tok.fallback[0]), "signal": signal, "length": window.shape[1],
-            "present": present, "rpeaks": rpeaks}  # fmt: skip
+            "present": present, "rpeaks": tok.local_rpeaks[0]}  # fmt: skip
 
 
 @dataclass
@@ -145,7 +143,6 @@ class TokenCache:
     ids: list[str]
     values: np.ndarray
     pad: np.ndarray
-    time_bin: np.ndarray
     fallback: np.ndarray
     signal: np.ndarray  # float32 (N, 12, 1000): the band-passed 100 Hz window of the tokens
     length: np.ndarray  # int64 (N,): valid samples of ``signal``
@@ -182,7 +179,6 @@ def build_cache(
 _LAYOUT = {
     "values": (np.float32, (len(contract.LEADS), contract.MAX_BEATS, contract.TOKEN_LEN)),
     "pad": (np.bool_, (len(contract.LEADS), contract.MAX_BEATS)),
-    "time_bin": (np.int64, (contract.MAX_BEATS,)),
     "fallback": (np.bool_, ()),
     "signal": (np.float32, (len(contract.LEADS), contract.WINDOW)),
     "length": (np.int64, ()),
@@ -247,7 +243,7 @@ def open_cache(folder: Path) -> TokenCache:
     meta = json.loads((folder / "meta.json").read_text())
     ok = np.asarray(meta["ok"], dtype=bool)
     load = lambda name: np.load(folder / f"{name}.npy", mmap_mode="r")  # noqa: E731
-    names = ("values", "pad", "time_bin", "fallback", "signal", "length", "present", "rpeaks")
+    names = ("values", "pad", "fallback", "signal", "length", "present", "rpeaks")
     cache = TokenCache(folder, meta["ids"], *(load(name) for name in names), meta.get("build_s"))
     if not ok.all():  # unreadable records stay in the arrays but leave the id list
         cache.ids = [r if good else f"!{r}" for r, good in zip(cache.ids, ok, strict=True)]

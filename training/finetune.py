@@ -5,6 +5,7 @@ on fold 9."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.beats import Encoder
+from ecgviewer.ml.beats import Encoder, EncoderConfig
 from ecgviewer.ml.heads import HEADS
 from ecgviewer.ml.model import Classifier
 from training import data as D
@@ -48,11 +49,14 @@ def _val_auroc(probs: dict[str, np.ndarray], val: dict[str, D.Split]) -> dict:
 def layer_groups(model: Classifier, lr: float, decay: float) -> list[dict]:
     """AdamW parameter groups with layer-wise learning-rate decay (BEiT, Bao et al. 2022): the
     heads and final norm learn at ``lr``, encoder block i at ``lr * decay ** (depth - i)``, the
-    embeddings at ``lr * decay ** (depth + 1)``; decay 1 is one group."""
+    embeddings at ``lr * decay ** (depth + 1)`` (but the RR input at ``lr``: no pretext trains it);
+    decay 1 is one group."""
     blocks = getattr(model.encoder, "blocks", [])
     depth = len(blocks)
     layer_of = {id(q): i + 1 for i, blk in enumerate(blocks) for q in blk.parameters()}
     head = {id(q) for q in model.heads.parameters()} | {id(q) for q in model.encoder.norm.parameters()}
+    rr = getattr(model.encoder, "rr", None)  # new to a pretrained encoder (``with_rr``): learns as a head
+    head |= {id(q) for q in rr.parameters()} if rr is not None else set()
     groups: dict[int, list] = {}
     for q in model.parameters():
         layer = depth + 1 if id(q) in head else layer_of.get(id(q), 0)
@@ -257,15 +261,32 @@ def bundled_model(
     )
 
 
+def with_rr(model: Classifier) -> Classifier:
+    """``model`` with the beat encoder's RR-interval input added (``EncoderConfig.rr``): the new
+    layer starts at zero, so the returned classifier computes exactly what ``model`` does."""
+    config = model.encoder.config
+    if not isinstance(config, EncoderConfig) or config.rr:
+        return model
+    classes = {t: int(h.fc.out_features) for t, h in model.heads.items()}
+    grown = Classifier(replace(config, rr=True), classes, model.head_kind)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("encoder.rr.") for k in missing):
+        raise ValueError(f"cannot add the RR input: missing {missing}, unexpected {unexpected}")
+    return grown.train(model.training)
+
+
 def continued_from(ctx: Context, weights: Path, method: str) -> tuple[Path, Classifier]:
     """An exported classifier as the start of a longer fine-tune: its encoder (written to the run
-    folder, as ``bundled_model`` reads encoders) and the classifier itself (the starting heads)."""
+    folder, as ``bundled_model`` reads encoders) and the classifier itself (the starting heads).
+    A preset whose encoder has the RR input adds it (``with_rr``)."""
     from ecgviewer.ml.bundle import load_model
     from training.pretraining import save_encoder
 
     model = load_model(weights).model
     if not isinstance(model, Classifier) or set(model.tasks) != set(ctx.preset.tasks):
         raise ValueError(f"{weights}: not one classifier with the heads {', '.join(ctx.preset.tasks)}")
+    if getattr(ctx.preset.encoder, "rr", False):
+        model = with_rr(model)
     out = save_encoder(model.encoder, ctx.run_dir / "encoder-continued.safetensors", model.kind, method,
                        f"those of {weights.name}'s card")  # fmt: skip
     return out, model

@@ -130,4 +130,4 @@ def lead_features(encoder: nn.Module, batch: Batch) -> torch.Tensor:
     if isinstance(encoder, PatchEncoder):
         values, pad = contract.patchify(batch.signal, batch.present, encoder.config.patch_spec, batch.length)
         return encoder.lead_features(values, pad)
-    return encoder(batch.values, batch.pad, batch.time_bin)[0][:, :N_LEADS]
+    return encoder(batch.values, batch.pad, batch.rpeaks)[0][:, :N_LEADS]

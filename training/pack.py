@@ -142,8 +142,8 @@ def _tokens(r: dict[str, np.ndarray]):
     for x, peaks, n, present, fallback in zip(
         r["signal"], r["rpeaks"], r["length"], r["present"], r["fallback"], strict=True
     ):
-        values, pad, time_bin, _ = contract.tokenise_window(x[:, :n], peaks[peaks >= 0], present)
-        yield {"values": values, "pad": pad, "time_bin": time_bin, "fallback": bool(fallback), "signal": x,
+        values, pad, _, _ = contract.tokenise_window(x[:, :n], peaks[peaks >= 0], present)
+        yield {"values": values, "pad": pad, "fallback": bool(fallback), "signal": x,
                "length": int(n), "present": present, "rpeaks": peaks}  # fmt: skip
 
 

@@ -70,7 +70,7 @@ SHORT_RR = 0.8  # an RR under 80 % of the record's median RR is "short" (the usu
 # absent-P share AUROC 0.77 with this rule, 0.58 with "not delineated" alone.
 P_ABSENT_MV = 0.01
 ST_MS = 60  # ST level at J + 60 ms (§3.1)
-HALF_BIN = contract.WINDOW // FS // 2  # time bins < 5 s form the first half of a 10 s window
+HALF = contract.WINDOW // 2  # R-peaks before 5 s form the first half of a 10 s window
 
 
 # --- physiological features (§3.1) ----------------------------------------------------------
@@ -300,11 +300,11 @@ def reduce(features: np.ndarray, fit_rows: np.ndarray, n_components: int = 50, s
 
 
 def beat_shuffle(
-    values: Tensor, pad: Tensor, time_bin: Tensor, generator: torch.Generator
+    values: Tensor, pad: Tensor, rpeaks: Tensor, generator: torch.Generator
 ) -> tuple[Tensor, Tensor, Tensor]:
     """The heartbeat-shuffled view (§3.3): each record's valid beat slots permuted, the same
     permutation in every lead. A beat token is one whole R-centred beat, so this is "whole R-R
-    beats randomly permuted"; padded slots stay put and time bins stay with the slots."""
+    beats randomly permuted"; padded slots stay put and R-peaks (the time input) stay with the slots."""
     b, _, n_beats = pad.shape
     valid = ~pad.all(dim=1)  # (B, 15): a beat slot that some lead fills
     keys = torch.rand(b, n_beats, generator=generator).to(pad.device)
@@ -315,17 +315,17 @@ def beat_shuffle(
     source = torch.argsort(torch.where(valid, keys, 2.0 + slot), dim=1)
     perm = torch.empty_like(target).scatter_(1, target, source)  # slot perm[b, j] moves to slot j
     shuffled = values.gather(2, perm[:, None, :, None].expand_as(values))
-    return shuffled, pad.gather(2, perm[:, None, :].expand_as(pad)), time_bin
+    return shuffled, pad.gather(2, perm[:, None, :].expand_as(pad)), rpeaks
 
 
-def halves(pad: Tensor, time_bin: Tensor) -> tuple[Tensor, Tensor]:
+def halves(pad: Tensor, rpeaks: Tensor) -> tuple[Tensor, Tensor]:
     """Pad masks of the first (R before 5 s) and second half of each window: two temporally
     adjacent 5 s segments (the paper's CMSC pairs, §3.1, cut from our 10 s records).
 
-    Both halves keep their slots and time bins: re-basing the second half to slot 0 would leave
+    Both halves keep their slots and R-peaks: re-basing the second half to slot 0 would leave
     the position embeddings of the window's second half untrained, yet downstream every record
     is a full 10 s window."""
-    late = (time_bin >= HALF_BIN)[:, None, :]
+    late = (rpeaks >= HALF)[:, None, :]
     return pad | late, pad | ~late
 
 
@@ -395,12 +395,12 @@ class PhysioCLRPretrainer(nn.Module):
     def forward(self, batch: Batch, progress: float) -> Tensor:
         """The loss of one batch (no schedule: ``progress`` is unused)."""
         b = batch.size
-        first, second = halves(batch.pad, batch.time_bin)
-        shuffled, shuffled_pad, _ = beat_shuffle(batch.values, first, batch.time_bin, self.generator)
+        first, second = halves(batch.pad, batch.rpeaks)
+        shuffled, shuffled_pad, _ = beat_shuffle(batch.values, first, batch.rpeaks, self.generator)
         hidden, _ = self.encoder(
             torch.cat([batch.values, shuffled, batch.values]),
             torch.cat([first, shuffled_pad, second]),
-            batch.time_bin.repeat(3, 1),
+            batch.rpeaks.repeat(3, 1),
         )
         z = F.normalize(self.project(hidden[:, :N_LEADS].mean(dim=1)), dim=1)
         anchor, view, adjacent = z.split(b)

@@ -160,6 +160,17 @@ PRESETS = {
         finetune=LoopConfig(epochs=12, batch_size=128, lr=1e-4),
         recipe=replace(_RELEASE_CPU.recipe, distill=0.5),
     ),
+    # The shipped model given its beats' RR intervals (``EncoderConfig.rr``, added at zero by
+    # ``finetune.with_rr``) and fine-tuned on from its weights as release-cpu-continued-distill,
+    # the new RR layer at the heads' rate, LP-FT's peak rate (the encoder must learn to use a new
+    # input). Six epochs are the session's time (about an hour on 2 cores), not a test figure.
+    "release-cpu-rr-distill": replace(
+        _RELEASE_CPU,
+        name="release-cpu-rr-distill",
+        encoder=replace(_RELEASE_CPU.encoder, rr=True),
+        finetune=LoopConfig(epochs=6, batch_size=128, lr=2e-4),
+        recipe=replace(_RELEASE_CPU.recipe, distill=0.5),
+    ),
     "gpu": Preset(
         name="gpu",
         encoder=EncoderConfig(dim=384, depth=8, heads=8, mlp_ratio=4.0, dropout=0.1),

@@ -63,12 +63,12 @@ def attention_maps(
         return AttentionMaps(mean["cls_to_beats"], mean["rollout"], readout)
     if model_input.kind == contract.PATCHES:
         return _patch_maps(model, model_input, device)
-    values, pad, time_bin = model_input.tensors(device)
+    values, pad, rpeaks = model_input.tensors(device)
     own, rolled = [], []
     with torch.inference_mode():
         for s in range(0, len(values), BATCH):
             part = slice(s, s + BATCH)
-            _, maps = model.encoder(values[part], pad[part], time_bin[part], return_attention=True)
+            _, maps = model.encoder(values[part], pad[part], rpeaks[part], return_attention=True)
             stack = torch.stack(maps, dim=1)  # (B, layers, heads, N, N)
             own.append(own_lead_attention(stack).float().cpu().numpy())
             rolled.append(rollout_to_beats(stack).float().cpu().numpy())

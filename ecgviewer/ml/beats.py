@@ -13,6 +13,12 @@ Design decisions, each on purpose:
   other.
 - Per-token z-scoring (CLEAR) happens here, on mV input; the log of each token's scale is an
   extra input feature (``amplitude``) so voltage criteria (hypertrophy) are not thrown away.
+- The encoder takes each beat's R-peak position, not only its whole-second time bin: with
+  ``rr`` on, the RR intervals to the neighbouring beats are an input of every beat token, as a
+  cardiologist reads rate, regularity and prematurity from them. A 96-sample token shows almost
+  none of that (on fold 9 the model without them trailed the CNN baselines most on sinus
+  arrhythmia, 0.70 against 0.90 AUROC, bradycardia, bigeminy and PACs). The RR layer starts at
+  zero, so an encoder gains it without changing its output.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class EncoderConfig:
     mlp_ratio: float = 2.0
     dropout: float = 0.1
     amplitude: bool = True
+    rr: bool = False  # the RR-interval input (module docstring); off in encoders exported before it
 
     @classmethod
     def from_dict(cls, d: dict) -> EncoderConfig:
@@ -56,6 +63,19 @@ def normalise_tokens(values: Tensor) -> tuple[Tensor, Tensor]:
     return (values - mean) / (std + EPS), torch.log(std + EPS)
 
 
+def rr_features(rpeaks: Tensor) -> Tensor:
+    """(B, 15) R-peaks (100 Hz samples from the window start, ascending, -1 where no beat) ->
+    (B, 15, 4): log RR in seconds to the previous and to the next beat (0 where there is none) and
+    whether each exists."""
+    ok = rpeaks >= 0
+    pair = ok[:, 1:] & ok[:, :-1]  # (B, 14): beats j and j + 1 both exist
+    log_rr = torch.log((rpeaks[:, 1:] - rpeaks[:, :-1]).clamp_min(1).float() / contract.FS)
+    log_rr = torch.where(pair, log_rr, torch.zeros_like(log_rr))
+    pad = nn.functional.pad
+    prev, nxt = pad(log_rr, (1, 0)), pad(log_rr, (0, 1))
+    return torch.stack([prev, nxt, pad(pair, (1, 0)).float(), pad(pair, (0, 1)).float()], dim=-1)
+
+
 def view_allowed(n_leads: int = N_LEADS, n_beats: int = contract.MAX_BEATS) -> Tensor:
     """Bool (12+T, 12+T), True = may attend: [CLS]_i <-> itself and lead i's beats;
     beats <-> all beats."""
@@ -71,7 +91,8 @@ def view_allowed(n_leads: int = N_LEADS, n_beats: int = contract.MAX_BEATS) -> T
 
 
 class Encoder(nn.Module):
-    """Beat tokens (B, 12, 15, 96) mV -> hidden states (B, 12 + kept tokens, dim)."""
+    """Beat tokens (B, 12, 15, 96) mV and their R-peaks (B, 15) -> hidden states
+    (B, 12 + kept tokens, dim)."""
 
     kind: ClassVar[str] = contract.BEATS
     patch_spec = None  # beat tokens follow the contract, not a patch spec
@@ -89,6 +110,7 @@ class Encoder(nn.Module):
         self.lead = nn.Embedding(N_LEADS, d)
         self.beat = nn.Embedding(contract.MAX_BEATS, d)
         self.time = nn.Embedding(N_TIME_BINS, d)
+        self.rr = nn.Linear(4, d) if config.rr else None
         self.blocks = nn.ModuleList(
             Block(d, config.heads, config.mlp_ratio, config.dropout) for _ in range(config.depth)
         )
@@ -98,22 +120,27 @@ class Encoder(nn.Module):
         self.register_buffer("beat_ids", torch.arange(contract.MAX_BEATS), persistent=False)
         nn.init.trunc_normal_(self.cls, std=0.02)
         self.apply(init_weights)
+        if self.rr is not None:
+            nn.init.zeros_(self.rr.weight)
 
-    def embed_tokens(self, values: Tensor, time_bin: Tensor) -> Tensor:
-        """(B, 12, 15, 96) mV -> (B, 180, dim) token embeddings with positions."""
+    def embed_tokens(self, values: Tensor, rpeaks: Tensor) -> Tensor:
+        """(B, 12, 15, 96) mV, R-peaks (B, 15) -> (B, 180, dim) token embeddings with positions."""
         z, log_scale = normalise_tokens(values)
         x = self.embed(z)
         if self.amplitude is not None:
             x = x + self.amplitude(log_scale)
         x = x + self.lead(self.lead_ids)[None, :, None] + self.beat(self.beat_ids)[None, None]
-        x = x + self.time(time_bin.clamp(0, N_TIME_BINS - 1))[:, None]
+        time_bin = torch.div(rpeaks.clamp_min(0), contract.FS, rounding_mode="floor")  # whole seconds
+        x = x + self.time(time_bin.clamp_max(N_TIME_BINS - 1))[:, None]
+        if self.rr is not None:
+            x = x + self.rr(rr_features(rpeaks))[:, None]
         return x.flatten(1, 2)
 
     def forward(
         self,
         values: Tensor,
         pad: Tensor,
-        time_bin: Tensor,
+        rpeaks: Tensor,
         keep: Tensor | None = None,
         return_attention: bool = False,
     ) -> tuple[Tensor, list[Tensor]]:
@@ -121,7 +148,7 @@ class Encoder(nn.Module):
         CLEAR's pretraining); None encodes all 180. Returns hidden states and, if asked, each
         layer's attention weights."""
         b = values.shape[0]
-        x = self.embed_tokens(values, time_bin)
+        x = self.embed_tokens(values, rpeaks)
         pad = pad.flatten(1)
         allowed = self.allowed
         if keep is not None:
@@ -139,6 +166,8 @@ class Encoder(nn.Module):
                 maps.append(weights)
         return self.norm(x), maps
 
-    def lead_vectors(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> Tensor:
+    def lead_vectors(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None = None) -> Tensor:
         """The 12 lead [CLS] outputs (B, 12, dim), what the heads read."""
-        return self(values, pad, time_bin)[0][:, :N_LEADS]
+        if rpeaks is None:
+            raise ValueError("a beat-token encoder needs the beats' R-peaks")
+        return self(values, pad, rpeaks)[0][:, :N_LEADS]

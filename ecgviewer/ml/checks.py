@@ -134,7 +134,7 @@ def faithfulness(
     subsets = [real[order[:n]] for n in range(1, k + 1)] + [
         real[d[:n]] for d in draws for n in range(1, k + 1)
     ]
-    values, pad, time_bin = model_input.tensors(device)
+    values, pad, rpeaks = model_input.tensors(device)
     reference = torch.from_numpy(explanation.reference.values(model_input)).to(device)
     forward = logit_of(model, explanation.target)
     rows, where = [], []
@@ -149,9 +149,9 @@ def faithfulness(
             rows.append((v, int(w)))
             where.append((s, int(w)))
     with torch.inference_mode():
-        base = torch.sigmoid(batched(forward, values, pad, time_bin))
+        base = torch.sigmoid(batched(forward, values, pad, rpeaks))
         idx = torch.tensor([w for _, w in rows], device=device)
-        changed = torch.sigmoid(batched(forward, torch.stack([v for v, _ in rows]), pad[idx], time_bin[idx]))
+        changed = torch.sigmoid(batched(forward, torch.stack([v for v, _ in rows]), pad[idx], rpeaks[idx]))
     probs = base.double().cpu().numpy()
     per_subset = np.tile(probs, (len(subsets), 1))
     for (s, w), p in zip(where, changed.double().cpu().numpy(), strict=True):

@@ -62,7 +62,6 @@ class Tokens:
 
     values: np.ndarray  # float32 (W, 12, 15, 96)
     pad: np.ndarray  # bool (W, 12, 15): True where there is no beat
-    time_bin: np.ndarray  # int64 (W, 15): whole seconds from the window start to R
     spans: np.ndarray  # int64 (W, 15, 2): [start, stop) of each beat, source samples
     rpeaks: np.ndarray  # int64 (W, 15): R peak, source samples; -1 where no beat
     local_rpeaks: np.ndarray  # int64 (W, 15): R peak, window samples at 100 Hz; -1 where no beat
@@ -176,21 +175,22 @@ def beat_spans(peaks: np.ndarray, n: int) -> np.ndarray:
 def tokenise_window(x: np.ndarray, peaks: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, ...]:
     """Tokens of one window ``x`` (12, n <= 1000) given R-peaks local to it.
 
-    Returns values (12, 15, 96), pad (12, 15), time_bin (15,), local spans (15, 2).
+    Returns values (12, 15, 96), pad (12, 15), the R-peak of each beat slot (15,) (-1 where none:
+    the encoder's time and RR inputs) and local spans (15, 2).
     """
     values = np.zeros((len(LEADS), MAX_BEATS, TOKEN_LEN), dtype=np.float32)
     pad = np.ones((len(LEADS), MAX_BEATS), dtype=bool)
-    time_bin = np.zeros(MAX_BEATS, dtype=np.int64)
+    slots = np.full(MAX_BEATS, -1, dtype=np.int64)
     spans = np.zeros((MAX_BEATS, 2), dtype=np.int64)
     peaks = np.asarray(peaks, dtype=np.int64)[:MAX_BEATS]
     spans[: len(peaks)] = beat_spans(peaks, x.shape[-1])
     for j, r in enumerate(peaks):
         a, b = spans[j]
         values[:, j, R_INDEX - (r - a) : R_INDEX + (b - r)] = x[:, a:b]
-        time_bin[j] = r // FS
+        slots[j] = r
         pad[present, j] = False
     values[~present] = 0.0
-    return values, pad, time_bin, spans
+    return values, pad, slots, spans
 
 
 def prepare(
@@ -217,7 +217,6 @@ def tokenise_prepared(x: np.ndarray, present: np.ndarray, fs: float, method: str
     out = Tokens(
         values=np.zeros((w, len(LEADS), MAX_BEATS, TOKEN_LEN), dtype=np.float32),
         pad=np.ones((w, len(LEADS), MAX_BEATS), dtype=bool),
-        time_bin=np.zeros((w, MAX_BEATS), dtype=np.int64),
         spans=np.zeros((w, MAX_BEATS, 2), dtype=np.int64),
         rpeaks=np.full((w, MAX_BEATS), -1, dtype=np.int64),
         local_rpeaks=np.full((w, MAX_BEATS), -1, dtype=np.int64),
@@ -235,13 +234,12 @@ def tokenise_prepared(x: np.ndarray, present: np.ndarray, fs: float, method: str
             count = min(MAX_BEATS, max(1, seg.shape[-1] // TOKEN_LEN))
             local = np.linspace(R_INDEX, seg.shape[-1] - R_INDEX, count).astype(np.int64)
             out.fallback[k] = True
-        values, pad, time_bin, spans = tokenise_window(seg, local, present)
+        values, pad, slots, spans = tokenise_window(seg, local, present)
         nb = min(len(local), MAX_BEATS)
-        out.values[k], out.pad[k], out.time_bin[k] = values, pad, time_bin
+        out.values[k], out.pad[k], out.local_rpeaks[k] = values, pad, slots
         scale = fs / FS
         out.spans[k, :nb] = np.round((spans[:nb] + s) * scale).astype(np.int64)
         out.rpeaks[k, :nb] = np.round((local[:nb] + s) * scale).astype(np.int64)
-        out.local_rpeaks[k, :nb] = local[:nb]
         out.local_spans[k, :nb] = spans[:nb]
     return out
 

@@ -167,24 +167,22 @@ def attribute(
     device = device or torch.device("cpu")
     t0 = time.perf_counter()
     tokens = model_input.tokens
-    values, pad, time_bin = model_input.tensors(device)
+    values, pad, rpeaks = model_input.tensors(device)
     reference = reference.applies(model_input)
     base = torch.from_numpy(reference.values(model_input)).to(device)
     forward = logit_of(model, target)
     with torch.inference_mode():
-        logit = batched(forward, values, pad, time_bin).double().cpu().numpy()
-        baseline_logit = batched(forward, base, pad, time_bin).double().cpu().numpy()
+        logit = batched(forward, values, pad, rpeaks).double().cpu().numpy()
+        baseline_logit = batched(forward, base, pad, rpeaks).double().cpu().numpy()
     delta = outside = samples = grad = None
     territories: dict[str, float] | None
     groups: dict[str, float] | None
     if method == "occlusion":
-        beats, window_leads, territories, groups = _occlusion(
-            forward, model_input, values, base, pad, time_bin
-        )
+        beats, window_leads, territories, groups = _occlusion(forward, model_input, values, base, pad, rpeaks)
     else:
         grad = _reused(like, method, n_steps, reference)
         if grad is None:
-            grad = _gradients(forward, values, base, pad, time_bin, method, n_steps)
+            grad = _gradients(forward, values, base, pad, rpeaks, method, n_steps)
         attr = _attribution(model_input, base.cpu().numpy(), grad, frontal)
         attr[np.broadcast_to(model_input.pad[..., None], attr.shape)] = 0.0
         if method == "ig":  # Sundararajan et al.'s completeness: attributions sum to the logit change
@@ -239,16 +237,16 @@ def _idx(leads: tuple[str, ...]) -> list[int]:
 
 
 def logit_of(model: Model, target: Target) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
-    """values, pad, time_bin -> (B,) logit of the target class (only the target's head runs)."""
+    """values, pad, rpeaks -> (B,) logit of the target class (only the target's head runs)."""
 
-    def forward(values: Tensor, pad: Tensor, time_bin: Tensor) -> Tensor:
-        return model.logit(values, pad, time_bin, target.task, target.index)
+    def forward(values: Tensor, pad: Tensor, rpeaks: Tensor) -> Tensor:
+        return model.logit(values, pad, rpeaks, target.task, target.index)
 
     return forward
 
 
 def _gradients(
-    forward: Callable, values: Tensor, base: Tensor, pad: Tensor, time_bin: Tensor, method: str, n_steps: int
+    forward: Callable, values: Tensor, base: Tensor, pad: Tensor, rpeaks: Tensor, method: str, n_steps: int
 ) -> np.ndarray:
     """Per-sample path-averaged gradient (IG, straight path from the baseline ``base``) or gradient
     (gradient x input), a few windows per call so one pass is ~``BATCH``; the attribution is the
@@ -259,7 +257,7 @@ def _gradients(
     maps = []
     for s in range(0, len(values), per_call):
         part = slice(s, s + per_call)
-        args = (pad[part], time_bin[part])
+        args = (pad[part], rpeaks[part])
         if method == "ig":
             grad = IntegratedGradients(forward, multiply_by_inputs=False).attribute(
                 values[part], baselines=base[part], additional_forward_args=args, n_steps=n_steps,
@@ -287,7 +285,7 @@ def _attribution(model_input: ModelInput, base: np.ndarray, grad: np.ndarray, fr
 
 
 def _occlusion(
-    forward: Callable, model_input: ModelInput, values: Tensor, base: Tensor, pad: Tensor, time_bin: Tensor
+    forward: Callable, model_input: ModelInput, values: Tensor, base: Tensor, pad: Tensor, rpeaks: Tensor
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, float]]:
     """Logit drops when each beat, each lead, each territory, each HUG group is replaced by the
     baseline ``base`` (per window).
@@ -311,7 +309,7 @@ def _occlusion(
     groups = dict.fromkeys(HUG_LEAD_GROUPS, 0.0)
     for k in range(w):
         one, ref = values[k : k + 1], base[k : k + 1]
-        args = (pad[k : k + 1], time_bin[k : k + 1])
+        args = (pad[k : k + 1], rpeaks[k : k + 1])
 
         def drops(
             mask: Tensor, n: int, one: Tensor = one, ref: Tensor = ref, args: tuple = args

@@ -57,11 +57,11 @@ def pick_device(choice: str = "auto") -> torch.device:
     return torch.device(choice)
 
 
-def batched(fn: Callable[..., T], values: Tensor, pad: Tensor, time_bin: Tensor) -> T:
-    """``fn(values, pad, time_bin)`` over ``BATCH`` windows at a time; the outputs (tensors, or
+def batched(fn: Callable[..., T], values: Tensor, pad: Tensor, rpeaks: Tensor) -> T:
+    """``fn(values, pad, rpeaks)`` over ``BATCH`` windows at a time; the outputs (tensors, or
     dicts of tensors such as the model's logits per task) concatenated."""
     parts: list = [
-        fn(values[i : i + BATCH], pad[i : i + BATCH], time_bin[i : i + BATCH])
+        fn(values[i : i + BATCH], pad[i : i + BATCH], rpeaks[i : i + BATCH])
         for i in range(0, len(values), BATCH)
     ]
     if isinstance(parts[0], dict):

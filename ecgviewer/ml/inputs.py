@@ -31,7 +31,7 @@ class ModelInput:
     kind: str  # "beats" | "patches": the classifier's tokeniser family
     values: np.ndarray  # float32 (W, *sample_shape): what the model reads, mV
     pad: np.ndarray  # bool (W, *token_shape): tokens the model ignores
-    time_bin: np.ndarray  # int64 (W, 15): beat time bins (zeros for patches, which take none)
+    rpeaks: np.ndarray  # int64 (W, 15): each beat slot's R-peak at 100 Hz, -1 where none (patches take none)
     beat_of: np.ndarray  # int64 (W, *sample_shape): lead * 15 + beat of each sample; NO_BEAT: none
     lead_of: np.ndarray  # int64 (*sample_shape): each sample's lead, an index into contract.LEADS
     tokens: contract.Tokens
@@ -40,7 +40,7 @@ class ModelInput:
         return (
             torch.from_numpy(self.values).to(device),
             torch.from_numpy(self.pad).to(device),
-            torch.from_numpy(self.time_bin).to(device),
+            torch.from_numpy(self.rpeaks).to(device),
         )
 
     @property
@@ -93,7 +93,8 @@ def for_beats(tokens: contract.Tokens) -> ModelInput:
     beat_of = np.where(tokens.pad[..., None], NO_BEAT, ids)
     beat_of = np.broadcast_to(beat_of, tokens.values.shape)
     lead_of = np.broadcast_to(np.arange(N_LEADS)[:, None, None], tokens.values.shape[1:])
-    return ModelInput(contract.BEATS, tokens.values, tokens.pad, tokens.time_bin, beat_of, lead_of, tokens)
+    r = tokens.local_rpeaks
+    return ModelInput(contract.BEATS, tokens.values, tokens.pad, r, beat_of, lead_of, tokens)
 
 
 def for_patches(
@@ -117,7 +118,7 @@ def for_patches(
         contract.PATCHES,
         np.stack(values).astype(np.float32),
         np.stack(pad),
-        np.zeros_like(tokens.time_bin),
+        np.full_like(tokens.local_rpeaks, -1),
         np.stack(beat_of),
         lead_of,
         tokens,

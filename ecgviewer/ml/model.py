@@ -70,21 +70,21 @@ class Classifier(nn.Module):
         """The patch tokeniser's spec of a patch classifier; None for beat tokens."""
         return self.encoder.patch_spec
 
-    def lead_cls(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> Tensor:
+    def lead_cls(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None = None) -> Tensor:
         """The 12 per-lead vectors (B, 12, dim) the heads read (``lead_vectors``)."""
-        return self.encoder.lead_vectors(values, pad, time_bin)
+        return self.encoder.lead_vectors(values, pad, rpeaks)
 
     @property
     def tasks(self) -> list[str]:
         return list(self.heads)
 
-    def forward(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> dict[str, Tensor]:
-        cls = self.lead_cls(values, pad, time_bin)
+    def forward(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None = None) -> dict[str, Tensor]:
+        cls = self.lead_cls(values, pad, rpeaks)
         return {task: head(cls) for task, head in self.heads.items()}
 
-    def logit(self, values: Tensor, pad: Tensor, time_bin: Tensor | None, task: str, index: int) -> Tensor:
+    def logit(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None, task: str, index: int) -> Tensor:
         """(B,) one class's logit; only that task's head runs."""
-        return self.heads[task](self.lead_cls(values, pad, time_bin))[:, index]
+        return self.heads[task](self.lead_cls(values, pad, rpeaks))[:, index]
 
 
 class Ensemble(nn.Module):
@@ -114,13 +114,13 @@ class Ensemble(nn.Module):
     def tasks(self) -> list[str]:
         return self.parts[0].tasks
 
-    def forward(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> dict[str, Tensor]:
-        outs = [m(values, pad, time_bin) for m in self.parts]
+    def forward(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None = None) -> dict[str, Tensor]:
+        outs = [m(values, pad, rpeaks) for m in self.parts]
         return {task: mean_probability_logit(torch.stack([o[task] for o in outs])) for task in self.tasks}
 
-    def logit(self, values: Tensor, pad: Tensor, time_bin: Tensor | None, task: str, index: int) -> Tensor:
+    def logit(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None, task: str, index: int) -> Tensor:
         return mean_probability_logit(
-            torch.stack([m.logit(values, pad, time_bin, task, index) for m in self.parts])
+            torch.stack([m.logit(values, pad, rpeaks, task, index) for m in self.parts])
         )
 
 

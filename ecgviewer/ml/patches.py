@@ -176,7 +176,7 @@ class PatchEncoder(torch.nn.Module):
     def patch_spec(self) -> contract.PatchSpec:
         return self.config.patch_spec
 
-    def lead_vectors(self, values: Tensor, pad: Tensor, time_bin: Tensor | None = None) -> Tensor:
+    def lead_vectors(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None = None) -> Tensor:
         """(B, 12, dim) in the contract's lead order (patches have no time bins); a lead the spec
         leaves out (the paper's 8 leads) is a zero vector."""
         feats = self.lead_features(values, pad)

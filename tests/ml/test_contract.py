@@ -75,7 +75,7 @@ def test_padding_short_and_windows_long():
     assert not long.fallback.any()
     r = long.rpeaks[1][long.rpeaks[1] >= 0]
     assert (r >= 5000).all() and (r < 10000).all()
-    assert long.time_bin[1, 0] == (r[0] - 5000) // 500
+    assert long.local_rpeaks[1, 0] == (r[0] - 5000) // 5
 
 
 def test_missing_nan_and_flat_leads_are_padded():

@@ -256,7 +256,9 @@ def test_each_window_is_attributed_with_its_own_forward(analyzer, rec, target):
     for w in range(3):
         one = dataclasses.replace(
             tokens,
-            **{f: getattr(tokens, f)[w : w + 1] for f in ("values", "pad", "time_bin", "spans", "rpeaks")},
+            **{
+                f: getattr(tokens, f)[w : w + 1] for f in ("values", "pad", "local_rpeaks", "spans", "rpeaks")
+            },
         )
         alone = explain.attribute(analyzer.model, inputs.for_beats(one), target, "gxi")
         np.testing.assert_allclose(e.beats[w], alone.beats[0], atol=1e-5)

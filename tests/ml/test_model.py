@@ -17,7 +17,7 @@ from torch import Tensor
 from ecgviewer.errors import EcgError
 from ecgviewer.leads import HUG_GROUPS
 from ecgviewer.ml import contract
-from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig, normalise_tokens, view_allowed
+from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig, normalise_tokens, rr_features, view_allowed
 from ecgviewer.ml.bundle import load_model, save_model
 from ecgviewer.ml.heads import HEADS, HUGHead, LinearHead
 from ecgviewer.ml.model import Classifier
@@ -51,12 +51,12 @@ def _classifier(head: str = "hug", seed: int = 0, **overrides: object) -> Classi
 
 
 def _batch(b: int = 2, seed: int = 0, scale: float = 0.5) -> tuple[Tensor, Tensor, Tensor]:
-    """Random tokens of realistic size (``scale`` mV), nothing padded, plausible time bins."""
+    """Random tokens of realistic size (``scale`` mV), nothing padded, R-peaks 0.66 s apart."""
     g = torch.Generator().manual_seed(seed)
     values = torch.randn(b, N_LEADS, N_BEATS, contract.TOKEN_LEN, generator=g) * scale
     pad = torch.zeros(b, N_LEADS, N_BEATS, dtype=torch.bool)
-    time_bin = (torch.arange(N_BEATS) * 2 // 3).expand(b, -1).clone()
-    return values, pad, time_bin
+    rpeaks = (30 + torch.arange(N_BEATS) * 66).expand(b, -1).clone()
+    return values, pad, rpeaks
 
 
 def _some_padding(b: int = 2) -> Tensor:
@@ -168,9 +168,9 @@ def _probe(hidden: Tensor) -> Tensor:
 
 def _cls0_gradient(depth: int) -> Tensor:
     enc = _encoder(depth=depth)
-    values, pad, time_bin = _batch()
+    values, pad, rpeaks = _batch()
     values.requires_grad_(True)
-    hidden, _ = enc(values, pad, time_bin)
+    hidden, _ = enc(values, pad, rpeaks)
     assert hidden.shape == (2, N_SEQ, 16)
     _probe(hidden[:, 0]).backward()
     assert values.grad is not None
@@ -195,9 +195,9 @@ def test_encoder_two_layers_cls_hears_other_leads_through_beats() -> None:
 def test_encoder_one_layer_beats_mix_across_leads() -> None:
     """The other half of the rule: a beat token of lead 0 already sees lead 3 after one layer."""
     enc = _encoder(depth=1)
-    values, pad, time_bin = _batch()
+    values, pad, rpeaks = _batch()
     values.requires_grad_(True)
-    hidden, _ = enc(values, pad, time_bin)
+    hidden, _ = enc(values, pad, rpeaks)
     _probe(hidden[:, _tok(0, 0)]).backward()
     assert values.grad is not None
     assert float(values.grad[:, 3].abs().sum()) > 0
@@ -207,11 +207,11 @@ def test_attention_weights_are_normalised_and_respect_view_and_padding() -> None
     """The weights the viewer shows must be the ones used: a distribution over allowed,
     non-padded keys only."""
     enc = _encoder(depth=2)
-    values, _, time_bin = _batch()
+    values, _, rpeaks = _batch()
     pad = _some_padding()
     with torch.no_grad():
-        _, maps = enc(values, pad, time_bin, return_attention=True)
-        _, no_maps = enc(values, pad, time_bin)
+        _, maps = enc(values, pad, rpeaks, return_attention=True)
+        _, no_maps = enc(values, pad, rpeaks)
     assert no_maps == []
     assert len(maps) == 2
     allowed = view_allowed()
@@ -230,17 +230,17 @@ def test_attention_weights_are_normalised_and_respect_view_and_padding() -> None
 def test_padded_token_values_do_not_change_outputs() -> None:
     """A missing beat is zero-filled by the contract, but the model must not read it at all."""
     model = _classifier("hug", depth=2)
-    values, _, time_bin = _batch()
+    values, _, rpeaks = _batch()
     pad = _some_padding()
     other = values.clone()
     g = torch.Generator().manual_seed(11)
     other[pad] = torch.randn(int(pad.sum()), contract.TOKEN_LEN, generator=g) * 5 + 2
     assert not torch.equal(values, other)
     with torch.no_grad():
-        h1, _ = model.encoder(values, pad, time_bin)
-        h2, _ = model.encoder(other, pad, time_bin)
-        logits1 = model(values, pad, time_bin)
-        logits2 = model(other, pad, time_bin)
+        h1, _ = model.encoder(values, pad, rpeaks)
+        h2, _ = model.encoder(other, pad, rpeaks)
+        logits1 = model(values, pad, rpeaks)
+        logits2 = model(other, pad, rpeaks)
     torch.testing.assert_close(h1[:, :N_LEADS], h2[:, :N_LEADS], atol=1e-6, rtol=0)
     real = ~pad.flatten(1)
     torch.testing.assert_close(h1[:, N_LEADS:][real], h2[:, N_LEADS:][real], atol=1e-6, rtol=0)
@@ -250,7 +250,7 @@ def test_padded_token_values_do_not_change_outputs() -> None:
     changed = values.clone()
     changed[~pad] = changed[~pad].flip(-1)
     with torch.no_grad():
-        h3, _ = model.encoder(changed, pad, time_bin)
+        h3, _ = model.encoder(changed, pad, rpeaks)
     assert float((h3[:, :N_LEADS] - h1[:, :N_LEADS]).abs().max()) > 1e-4
 
 
@@ -273,12 +273,12 @@ def test_amplitude_feature_sees_token_scale() -> None:
     """Voltage criteria (hypertrophy) need the amplitude: tripling one beat must change the output,
     of that lead's CLS and of that recording only."""
     enc = _encoder(amplitude=True)
-    values, pad, time_bin = _batch(scale=1.0)
+    values, pad, rpeaks = _batch(scale=1.0)
     louder = values.clone()
     louder[0, 2, 4] *= 3
     with torch.no_grad():
-        h1, _ = enc(values, pad, time_bin)
-        h2, _ = enc(louder, pad, time_bin)
+        h1, _ = enc(values, pad, rpeaks)
+        h2, _ = enc(louder, pad, rpeaks)
     assert float((h2[0, 2] - h1[0, 2]).abs().max()) > 1e-3
     torch.testing.assert_close(h1[1], h2[1], atol=1e-6, rtol=0)
     # one layer: the CLS of an untouched lead does not move
@@ -289,14 +289,14 @@ def test_without_amplitude_outputs_ignore_per_token_scale() -> None:
     """With ``amplitude=False`` only the shape of each beat matters (per-token z-score); EPS makes
     this approximate, so the tokens are ~1 mV and the tolerance is 1e-3."""
     enc = _encoder(depth=2, amplitude=False)
-    values, pad, time_bin = _batch(scale=1.0)
+    values, pad, rpeaks = _batch(scale=1.0)
     g = torch.Generator().manual_seed(5)
     factor = torch.rand(2, N_LEADS, N_BEATS, 1, generator=g) * 2.5 + 0.5  # 0.5 .. 3
     with torch.no_grad():
-        h1, _ = enc(values, pad, time_bin)
-        h2, _ = enc(values * factor, pad, time_bin)
+        h1, _ = enc(values, pad, rpeaks)
+        h2, _ = enc(values * factor, pad, rpeaks)
         # a change of shape, not scale, does move the output
-        h3, _ = enc(values.flip(-1), pad, time_bin)
+        h3, _ = enc(values.flip(-1), pad, rpeaks)
     torch.testing.assert_close(h2, h1, rtol=1e-3, atol=1e-3)
     assert float((h3 - h1).abs().max()) > 1e-2
 
@@ -305,13 +305,43 @@ def test_without_amplitude_outputs_ignore_per_token_scale() -> None:
 def test_outputs_ignore_per_token_offset(amplitude: bool) -> None:
     """Baseline wander between beats is removed by the z-score, with or without the amplitude."""
     enc = _encoder(amplitude=amplitude)
-    values, pad, time_bin = _batch(scale=1.0)
+    values, pad, rpeaks = _batch(scale=1.0)
     g = torch.Generator().manual_seed(6)
     offset = torch.randn(2, N_LEADS, N_BEATS, 1, generator=g)
     with torch.no_grad():
-        h1, _ = enc(values, pad, time_bin)
-        h2, _ = enc(values + offset, pad, time_bin)
+        h1, _ = enc(values, pad, rpeaks)
+        h2, _ = enc(values + offset, pad, rpeaks)
     torch.testing.assert_close(h2, h1, rtol=1e-4, atol=1e-4)
+
+
+def test_rr_features_are_the_log_intervals_to_the_neighbouring_beats() -> None:
+    r = torch.tensor([[50, 150, 200, -1, -1], [400, -1, -1, -1, -1]])
+    f = rr_features(r)
+    assert f.shape == (2, 5, 4)
+    ln = torch.log(torch.tensor(0.5)).item()  # 150 -> 200: 0.5 s; 50 -> 150: 1 s (log 0)
+    torch.testing.assert_close(f[0, :, 0], torch.tensor([0.0, 0.0, ln, 0.0, 0.0]))
+    torch.testing.assert_close(f[0, :, 1], torch.tensor([0.0, ln, 0.0, 0.0, 0.0]))
+    assert f[0, :, 2].tolist() == [0, 1, 1, 0, 0] and f[0, :, 3].tolist() == [1, 1, 0, 0, 0]
+    assert not f[1].any()  # one beat: no interval at all
+
+
+def test_rr_input_starts_silent_and_then_hears_the_rhythm() -> None:
+    """The RR layer starts at zero (an encoder gains it without changing its output); once it has
+    weights, the same beats at other intervals (within the same whole seconds) encode differently,
+    which the time bins alone cannot tell apart."""
+    values, pad, rpeaks = _batch()
+    other = rpeaks.clone()
+    other[:, 1::2] -= 7  # irregular RR, every R in the same second as before
+    assert torch.equal(other // contract.FS, rpeaks // contract.FS)
+    plain, with_rr = _encoder(), _encoder(rr=True)
+    with_rr.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        h, _ = plain(values, pad, rpeaks)
+        torch.testing.assert_close(with_rr(values, pad, rpeaks)[0], h, atol=0, rtol=0)
+        torch.testing.assert_close(plain(values, pad, other)[0], h, atol=0, rtol=0)
+        assert with_rr.rr is not None
+        with_rr.rr.weight.normal_(0, 0.5)
+        assert float((with_rr(values, pad, other)[0] - with_rr(values, pad, rpeaks)[0]).abs().max()) > 1e-2
 
 
 # --- heads ----------------------------------------------------------------------------------------
@@ -370,15 +400,15 @@ def test_linear_head_is_mean_of_lead_cls() -> None:
 def test_classifier_returns_logits_per_task(head: str) -> None:
     """The app reads ``logits[task]`` as (B, n_classes) for every task it was trained on."""
     model = _classifier(head)
-    values, _, time_bin = _batch(b=3)
+    values, _, rpeaks = _batch(b=3)
     with torch.no_grad():
-        logits = model(values, _some_padding(3), time_bin)
+        logits = model(values, _some_padding(3), rpeaks)
     assert set(logits) == set(CLASSES)
     for task, names in CLASSES.items():
         assert logits[task].shape == (3, len(names))
         assert logits[task].dtype == torch.float32
         assert bool(torch.isfinite(logits[task]).all())
-    assert model.lead_cls(values, _some_padding(3), time_bin).shape == (3, N_LEADS, 16)
+    assert model.lead_cls(values, _some_padding(3), rpeaks).shape == (3, N_LEADS, 16)
 
 
 # --- model files ----------------------------------------------------------------------------------
@@ -410,7 +440,7 @@ def test_bundle_round_trip_gives_identical_logits(
     """A saved model must predict exactly what it predicted before saving, without pickle."""
     path, model, digest = _saved(tmp_path, head, depth=2, amplitude=amplitude)
     assert digest == sha256(path)
-    values, _, time_bin = _batch()
+    values, _, rpeaks = _batch()
     pad = _some_padding()
     loaded = load_model(path)
     assert not loaded.model.training
@@ -419,8 +449,8 @@ def test_bundle_round_trip_gives_identical_logits(
     assert loaded.model.head_kind == head
     assert loaded.model.encoder.config == model.encoder.config
     with torch.no_grad():
-        before = model(values, pad, time_bin)
-        after = loaded.model(values, pad, time_bin)
+        before = model(values, pad, rpeaks)
+        after = loaded.model(values, pad, rpeaks)
     for task in CLASSES:
         assert torch.equal(before[task], after[task]), task
 
@@ -514,10 +544,10 @@ def test_bundle_garbage_file_raises_ecg_error(tmp_path: Path, kind: str) -> None
 def _pretrainer() -> tuple[ClearPretrainer, tuple[Tensor, Tensor, Tensor, Tensor, Tensor]]:
     torch.manual_seed(0)
     model = ClearPretrainer(_config(), DecoderConfig(dim=16, depth=1, heads=2, mask_ratio=0.8))
-    values, _, time_bin = _batch()
+    values, _, rpeaks = _batch()
     pad = _some_padding()
     keep, masked = random_mask(0.8, torch.Generator().manual_seed(1))
-    return model, (values, pad, time_bin, keep, masked)
+    return model, (values, pad, rpeaks, keep, masked)
 
 
 def _capture_prediction(model: ClearPretrainer) -> dict[str, Tensor]:
@@ -534,9 +564,9 @@ def _capture_prediction(model: ClearPretrainer) -> dict[str, Tensor]:
 def test_clear_loss_counts_masked_real_tokens_only() -> None:
     """Reconstruction is scored on masked, non-padded tokens: visible tokens are given to the
     encoder and padded ones do not exist."""
-    model, (values, pad, time_bin, keep, masked) = _pretrainer()
+    model, (values, pad, rpeaks, keep, masked) = _pretrainer()
     captured = _capture_prediction(model)
-    loss = model.reconstruction_loss(values, pad, time_bin, keep, masked)
+    loss = model.reconstruction_loss(values, pad, rpeaks, keep, masked)
     assert loss.ndim == 0
     assert bool(torch.isfinite(loss))
     assert float(loss.detach()) > 0
@@ -563,10 +593,10 @@ def test_clear_loss_counts_masked_real_tokens_only() -> None:
 def test_clear_prediction_never_sees_masked_values() -> None:
     """Masked tokens are what the model must guess: their values may reach the targets only,
     never the predictions."""
-    model, (values, pad, time_bin, keep, masked) = _pretrainer()
+    model, (values, pad, rpeaks, keep, masked) = _pretrainer()
     captured = _capture_prediction(model)
     values.requires_grad_(True)
-    model.reconstruction_loss(values, pad, time_bin, keep, masked)
+    model.reconstruction_loss(values, pad, rpeaks, keep, masked)
     captured["pred"].sum().backward()
     assert values.grad is not None
     token_grad = values.grad.abs().sum(dim=-1).flatten(1)  # (B, 180)

@@ -183,7 +183,6 @@ def _batch(n: int = 4) -> Batch:
     return Batch(
         values=t(4),
         pad=t(5),
-        time_bin=t(6),
         signal=t(0),
         length=torch.tensor([r[1] for r in records]),
         present=t(2),
@@ -195,9 +194,9 @@ def _batch(n: int = 4) -> Batch:
 def test_view_without_augmentation_is_the_batch() -> None:
     batch = _batch()
     off = AclConfig(p_crop=0.0, p_mask=0.0, p_shift=0.0)
-    values, pad, time_bin = view(batch, np.random.default_rng(0), off)
+    values, pad, rpeaks = view(batch, np.random.default_rng(0), off)
     assert torch.equal(values, batch.values) and torch.equal(pad, batch.pad)
-    assert torch.equal(time_bin, batch.time_bin)
+    assert torch.equal(rpeaks, batch.rpeaks)
 
 
 def test_view_keeps_the_record_when_no_beat_survives() -> None:

@@ -30,7 +30,6 @@ def make_batch(b: int = 3, n: int = 1000, seed: int = 0) -> Batch:
     return Batch(
         values=torch.zeros(b, 12, contract.MAX_BEATS, contract.TOKEN_LEN),
         pad=torch.zeros(b, 12, contract.MAX_BEATS, dtype=torch.bool),
-        time_bin=torch.zeros(b, contract.MAX_BEATS, dtype=torch.long),
         signal=torch.randn(b, 12, n, generator=g) * 0.5,
         length=torch.full((b,), n),
         present=torch.ones(b, 12, dtype=torch.bool),

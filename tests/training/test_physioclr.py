@@ -71,19 +71,19 @@ def _tokens(beats: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor
     b = len(beats)
     values = torch.randn(b, 12, N_BEATS, contract.TOKEN_LEN, generator=g)
     pad = torch.ones(b, 12, N_BEATS, dtype=torch.bool)
-    time_bin = torch.zeros(b, N_BEATS, dtype=torch.int64)
+    rpeaks = torch.full((b, N_BEATS), -1, dtype=torch.int64)
     for i, k in enumerate(beats):
         pad[i, :, :k] = False
-        time_bin[i, :k] = torch.arange(k) * 10 // max(k, 1)  # R-peaks spread over the 10 s
+        rpeaks[i, :k] = 30 + torch.arange(k) * 960 // max(k, 1)  # R-peaks spread over the 10 s
     pad[0, 3] = True
     values[pad] = 0.0
-    return values, pad, time_bin
+    return values, pad, rpeaks
 
 
 def test_beat_shuffle_permutes_whole_beats_alike_in_every_lead() -> None:
-    values, pad, time_bin = _tokens([8, 1, 15])
-    out, out_pad, out_bins = beat_shuffle(values, pad, time_bin, torch.Generator().manual_seed(3))
-    assert out.shape == values.shape and torch.equal(out_pad, pad) and torch.equal(out_bins, time_bin)
+    values, pad, rpeaks = _tokens([8, 1, 15])
+    out, out_pad, out_bins = beat_shuffle(values, pad, rpeaks, torch.Generator().manual_seed(3))
+    assert out.shape == values.shape and torch.equal(out_pad, pad) and torch.equal(out_bins, rpeaks)
     for i, k in enumerate([8, 1, 15]):
         # Lead 0's tokens are distinct, so they name the permutation; every lead must follow it.
         perm = [int(torch.nonzero((values[i, 0] == out[i, 0, j]).all(-1))[0]) for j in range(k)]
@@ -95,20 +95,20 @@ def test_beat_shuffle_permutes_whole_beats_alike_in_every_lead() -> None:
 
 
 def test_beat_shuffle_is_reproducible_with_a_seed() -> None:
-    values, pad, time_bin = _tokens([12, 7])
-    a = beat_shuffle(values, pad, time_bin, torch.Generator().manual_seed(5))[0]
-    b = beat_shuffle(values, pad, time_bin, torch.Generator().manual_seed(5))[0]
-    c = beat_shuffle(values, pad, time_bin, torch.Generator().manual_seed(6))[0]
+    values, pad, rpeaks = _tokens([12, 7])
+    a = beat_shuffle(values, pad, rpeaks, torch.Generator().manual_seed(5))[0]
+    b = beat_shuffle(values, pad, rpeaks, torch.Generator().manual_seed(5))[0]
+    c = beat_shuffle(values, pad, rpeaks, torch.Generator().manual_seed(6))[0]
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-def test_halves_put_every_beat_in_exactly_one_half_by_time_bin() -> None:
-    _, pad, time_bin = _tokens([15, 9, 3, 1])
-    first, second = halves(pad, time_bin)
+def test_halves_put_every_beat_in_exactly_one_half_by_rpeaks() -> None:
+    _, pad, rpeaks = _tokens([15, 9, 3, 1])
+    first, second = halves(pad, rpeaks)
     beat = ~pad
     in_first, in_second = ~first, ~second
     assert torch.equal(in_first | in_second, beat) and not (in_first & in_second).any()
-    early = (time_bin < 5)[:, None, :].expand_as(pad)
+    early = (rpeaks < 500)[:, None, :].expand_as(pad)
     assert torch.equal(in_first, beat & early) and torch.equal(in_second, beat & ~early)
     assert (~second[3]).sum() == 0  # the one-beat record has no second half
 
@@ -187,12 +187,10 @@ def test_reduce_imputes_standardises_and_fits_on_fit_rows_only() -> None:
 
 
 def _batch(b: int = 4) -> Batch:
-    values, pad, time_bin = _tokens([15, 11, 6, 1][:b], seed=1)
-    rpeaks = torch.full((b, N_BEATS), -1, dtype=torch.int64)
+    values, pad, rpeaks = _tokens([15, 11, 6, 1][:b], seed=1)
     return Batch(
         values=values * 0.3,
         pad=pad,
-        time_bin=time_bin,
         signal=torch.zeros(b, 12, contract.WINDOW),
         length=torch.full((b,), contract.WINDOW),
         present=~pad.all(dim=2),

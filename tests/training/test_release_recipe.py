@@ -17,7 +17,7 @@ from training import augment as A
 from training import baselines as B
 from training import data as D
 from training import pack
-from training.finetune import distil, layer_groups, teacher_probs
+from training.finetune import distil, layer_groups, teacher_probs, with_rr
 
 
 def _records(n: int = 6, seed: int = 0) -> list[dict]:
@@ -42,8 +42,9 @@ def _records(n: int = 6, seed: int = 0) -> list[dict]:
         peaks = peaks[peaks < n_valid]
         rpeaks = np.full(contract.MAX_BEATS, -1, dtype=np.int64)
         rpeaks[: len(peaks)] = peaks
-        values, pad, time_bin, _ = contract.tokenise_window(x[:, :n_valid], peaks, present)
-        out.append({"values": values, "pad": pad, "time_bin": time_bin, "fallback": False, "signal": x,
+        values, pad, slots, _ = contract.tokenise_window(x[:, :n_valid], peaks, present)
+        assert (slots == rpeaks).all()
+        out.append({"values": values, "pad": pad, "fallback": False, "signal": x,
                     "length": n_valid, "present": present, "rpeaks": rpeaks})  # fmt: skip
     return out
 
@@ -61,7 +62,7 @@ def test_pack_round_trip_is_within_half_a_step(cache, tmp_path):
     assert back.ids == cache.ids
     assert np.abs(np.asarray(back.signal) - np.asarray(cache.signal)).max() <= 0.0025 + 1e-6
     assert np.abs(np.asarray(back.values) - np.asarray(cache.values)).max() <= 0.0025 + 1e-6
-    for name in ("pad", "time_bin", "rpeaks", "length", "present"):
+    for name in ("pad", "rpeaks", "length", "present"):
         assert (np.asarray(getattr(back, name)) == np.asarray(getattr(cache, name))).all(), name
     assert pack.unpack(tmp_path / "pack", tmp_path / "caches").folder == back.folder  # built once
 
@@ -80,10 +81,10 @@ def _batch(cache: D.TokenCache) -> tuple[torch.Tensor, ...]:
 
 
 def test_torch_tokeniser_equals_the_contract(cache):
-    values, pad, time_bin = A.tokenise_batch(*_batch(cache))
+    values, pad, slots = A.tokenise_batch(*_batch(cache))
     assert torch.equal(values, torch.from_numpy(np.array(cache.values)))
     assert torch.equal(pad, torch.from_numpy(np.array(cache.pad)))
-    assert torch.equal(time_bin, torch.from_numpy(np.array(cache.time_bin)))
+    assert torch.equal(slots, torch.from_numpy(np.array(cache.rpeaks)))
 
 
 def test_augmented_records_are_tokenised_as_real_ones(cache):
@@ -109,6 +110,22 @@ def test_layer_decay_scales_lower_layers_down():
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
     head = {id(q) for q in model.heads.parameters()}
     assert head <= {id(q) for q in groups[-1]["params"]}
+
+
+def test_the_rr_input_is_added_to_a_trained_classifier_unchanged_and_learns_as_a_head(cache):
+    """``with_rr``: the grown classifier gives the same logits as the one it grew from (so a
+    continued fine-tune starts from the shipped model), and its new RR layer is in the heads'
+    learning-rate group, not the embeddings' decayed one."""
+    torch.manual_seed(0)
+    model = Classifier(EncoderConfig(dim=16, depth=2, heads=2), {"super": 5, "all": 7}).eval()
+    grown = with_rr(model)
+    assert grown.encoder.config.rr and grown.encoder.rr is not None and with_rr(grown) is grown
+    values, pad, rpeaks = (torch.from_numpy(np.array(getattr(cache, n))) for n in ("values", "pad", "rpeaks"))
+    with torch.no_grad():
+        before, after = model(values, pad, rpeaks), grown(values, pad, rpeaks)
+    assert all(torch.equal(before[t], after[t]) for t in before)
+    top = {id(q) for q in layer_groups(grown, 1e-3, 0.5)[-1]["params"]}
+    assert {id(q) for q in grown.encoder.rr.parameters()} <= top
 
 
 def test_teacher_probs_average_the_baselines(tmp_path):

@@ -179,7 +179,7 @@ def test_tiny_model_predicts_probabilities_on_real_record(tiny: TinyRun) -> None
     tok = tokenise(rec.p_signal.T, rec.fs, [canonical_lead(n) for n in rec.sig_name])
     loaded = load_model(tiny.weights)
     with torch.no_grad():
-        logits = loaded.model(*(torch.from_numpy(a) for a in (tok.values, tok.pad, tok.time_bin)))
+        logits = loaded.model(*(torch.from_numpy(a) for a in (tok.values, tok.pad, tok.local_rpeaks)))
     for task, classes in loaded.classes.items():
         p = torch.sigmoid(logits[task]).numpy()
         assert p.shape == (tok.n_windows, len(classes))

@@ -33,15 +33,15 @@ class InferiorEvidence(nn.Module):
         self.n = {task: len(c) for task, c in classes.items()}
         self.heads = nn.ModuleDict({task: _Evidence(n) for task, n in self.n.items()})
 
-    def lead_cls(self, values: Tensor, pad: Tensor, time_bin: Tensor) -> Tensor:
+    def lead_cls(self, values: Tensor, pad: Tensor, rpeaks: Tensor) -> Tensor:
         return (values**2).mean(dim=(-1, -2))[..., None]  # (B, 12, 1): each lead's energy
 
-    def forward(self, values: Tensor, pad: Tensor, time_bin: Tensor) -> dict[str, Tensor]:
-        cls = self.lead_cls(values, pad, time_bin)
+    def forward(self, values: Tensor, pad: Tensor, rpeaks: Tensor) -> dict[str, Tensor]:
+        cls = self.lead_cls(values, pad, rpeaks)
         return {task: head(cls) for task, head in self.heads.items()}
 
-    def logit(self, values: Tensor, pad: Tensor, time_bin: Tensor, task: str, index: int) -> Tensor:
-        return self(values, pad, time_bin)[task][:, index]
+    def logit(self, values: Tensor, pad: Tensor, rpeaks: Tensor, task: str, index: int) -> Tensor:
+        return self(values, pad, rpeaks)[task][:, index]
 
 
 class _Evidence(nn.Module):
