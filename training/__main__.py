@@ -174,7 +174,8 @@ def cmd_choose(args: argparse.Namespace) -> None:
     from training.choose import choose
 
     tasks = args.tasks.split(",")
-    out = choose(_context(args), args.candidates, args.current, tasks, args.split, args.n_boot)
+    not_worse = tuple(t for t in args.not_worse.split(",") if t)
+    out = choose(_context(args), args.candidates, args.current, tasks, args.split, args.n_boot, not_worse)
     print(json.dumps(out, indent=1))
 
 

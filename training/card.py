@@ -97,4 +97,8 @@ def markdown(card: dict) -> str:
                   f"their leads' {x['scoring']}. Chosen on fold 9 by {x['benchmark']}. Fold {x['fold']}: of "
                   f"the MI records ranked first in a territory, how many were labelled there: {agree}.",
                   ""]  # fmt: skip
+        if (card["architecture"].get("encoder") or {}).get("rr"):
+            lines[-1:] = ["The beats' RR intervals are an input the attributions hold fixed: an "
+                          "explanation shows what in the beats' shapes raised a finding, not what the "
+                          "rhythm added.", ""]  # fmt: skip
     return "\n".join(lines)

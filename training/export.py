@@ -50,9 +50,11 @@ def tokenizer_text(model: Model) -> str:
             f"per {spec.window_s:g} s window, band-passed {contract.BAND[0]}-{contract.BAND[1]:g} Hz, "
             f"in units of {model.encoder.config.scale_mv:g} mV"
         )
+    rr = getattr(model.encoder.config, "rr", False)
+    rr_text = ", with each beat's RR intervals to its neighbours" if rr else ""
     return (
         f"beats: up to {contract.MAX_BEATS} beat tokens of {contract.TOKEN_LEN} samples per lead "
-        f"at {contract.FS} Hz, R at sample {contract.R_INDEX}, R-peaks by {contract.RPEAK_METHOD}"
+        f"at {contract.FS} Hz, R at sample {contract.R_INDEX}, R-peaks by {contract.RPEAK_METHOD}{rr_text}"
     )
 
 

@@ -146,6 +146,11 @@ def better(paired: dict, key: str = "auroc") -> bool:
     return paired[f"{key}_ci"][0] > 0
 
 
+def worse(paired: dict, key: str = "auroc") -> bool:
+    """Whether A is below B: the whole 95 % interval of the paired difference lies below zero."""
+    return paired[f"{key}_ci"][1] < 0
+
+
 def f1_thresholds(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Per class, the probability threshold that maximises F1 on (validation) data; 0.5 where
     a class has no positives."""

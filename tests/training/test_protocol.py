@@ -411,7 +411,7 @@ def test_of_the_candidates_that_beat_the_current_model_the_best_on_fold_9_ships(
 
     fake = {"a": (True, 0.90), "b": (True, 0.95), "c": (False, 0.99)}
 
-    def compare(ctx, candidate, current, tasks, split="val", n_boot=1000):
+    def compare(ctx, candidate, current, tasks, split="val", n_boot=1000, not_worse=()):
         better, auroc = fake[str(candidate)]
         return {"candidate": str(candidate), "better": better,
                 "tasks": {t: {"candidate_auroc": auroc} for t in tasks}}  # fmt: skip
@@ -421,3 +421,28 @@ def test_of_the_candidates_that_beat_the_current_model_the_best_on_fold_9_ships(
         assert C.choose(None, [Path(x) for x in order], Path("now"), ["super", "all"])["ships"] == "b"
     assert C.choose(None, [Path("c")], Path("now"), ["super"])["ships"] is None
     assert C.choose(None, [Path("b")], Path("now"), ["super"], "test")["ships"] is None
+
+
+def test_a_task_named_not_worse_only_has_to_stay_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``choose --not-worse super``: a candidate aimed at ``all`` ships when it beats the current
+    model there and is level on ``super``, and not when ``super`` is clearly below."""
+    from types import SimpleNamespace
+
+    from training import choose as C
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((600, 3)) < 0.3).astype(int)
+    noise, other = rng.normal(0, 1, y.shape), rng.normal(0, 1, y.shape)
+    probs = {
+        ("now", "all"): y + noise * 1.5, ("now", "super"): y + noise,
+        ("new", "all"): y + noise * 0.8, ("new", "super"): y + other,
+        ("bad", "all"): y + noise * 0.8, ("bad", "super"): y + noise * 2.0,
+    }  # fmt: skip
+    monkeypatch.setattr(C, "load_model", lambda path: SimpleNamespace(model=str(path)))
+    monkeypatch.setattr(
+        C, "evaluate_split", lambda m, ctx, task, split, n_boot: {"y": y, "probs": probs[m, task]}
+    )
+    level = C.compare(None, Path("new"), Path("now"), ["all"], n_boot=200, not_worse=("super",))
+    assert level["tasks"]["all"]["better"] and not level["tasks"]["super"]["worse"] and level["better"]
+    assert not C.compare(None, Path("new"), Path("now"), ["all", "super"], n_boot=200)["better"]
+    assert not C.compare(None, Path("bad"), Path("now"), ["all"], n_boot=200, not_worse=("super",))["better"]
