@@ -46,22 +46,25 @@ def _val_auroc(probs: dict[str, np.ndarray], val: dict[str, D.Split]) -> dict:
     return out
 
 
-def layer_groups(model: Classifier, lr: float, decay: float) -> list[dict]:
+def layer_groups(model: Classifier, lr: float, decay: float, fresh_lr: float | None = None) -> list[dict]:
     """AdamW parameter groups with layer-wise learning-rate decay (BEiT, Bao et al. 2022): the
     heads and final norm learn at ``lr``, encoder block i at ``lr * decay ** (depth - i)``, the
-    embeddings at ``lr * decay ** (depth + 1)`` (but the RR input at ``lr``: no pretext trains it);
-    decay 1 is one group."""
+    embeddings at ``lr * decay ** (depth + 1)``; decay 1 is one group. The RR input layer, which
+    no pretext trains and ``with_rr`` adds at zero, learns at ``fresh_lr`` (default ``lr``)."""
     blocks = getattr(model.encoder, "blocks", [])
     depth = len(blocks)
     layer_of = {id(q): i + 1 for i, blk in enumerate(blocks) for q in blk.parameters()}
     head = {id(q) for q in model.heads.parameters()} | {id(q) for q in model.encoder.norm.parameters()}
-    rr = getattr(model.encoder, "rr", None)  # new to a pretrained encoder (``with_rr``): learns as a head
-    head |= {id(q) for q in rr.parameters()} if rr is not None else set()
+    rr = getattr(model.encoder, "rr", None)
+    fresh = list(rr.parameters()) if rr is not None else []
     groups: dict[int, list] = {}
     for q in model.parameters():
+        if any(q is f for f in fresh):
+            continue
         layer = depth + 1 if id(q) in head else layer_of.get(id(q), 0)
         groups.setdefault(layer, []).append(q)
-    return [{"params": qs, "lr": lr * decay ** (depth + 1 - k)} for k, qs in sorted(groups.items())]
+    out = [{"params": qs, "lr": lr * decay ** (depth + 1 - k)} for k, qs in sorted(groups.items())]
+    return out + ([{"params": fresh, "lr": fresh_lr or lr}] if fresh else [])
 
 
 def teacher_files(run_dir: Path, task: str) -> list[Path]:
@@ -175,7 +178,9 @@ def train_classifier(
         probs = predict(m, tensors, val_rows, ctx.preset.batch_eval, dev)
         return _val_auroc({t: probs[t][[val_pos[int(r)] for r in td.val[t].rows]] for t in tasks}, td.val)
 
-    params = layer_groups(model, loop.lr, recipe.layer_decay) if recipe.layer_decay < 1 else None
+    # a new RR layer (``with_rr``) learns at the rate heads are trained from scratch (the probe's)
+    fresh_lr = ctx.preset.probe.lr
+    params = layer_groups(model, loop.lr, recipe.layer_decay, fresh_lr) if recipe.layer_decay < 1 else None
     model, info = fit(
         model,
         loss_fn,

@@ -162,8 +162,8 @@ PRESETS = {
     ),
     # The shipped model given its beats' RR intervals (``EncoderConfig.rr``, added at zero by
     # ``finetune.with_rr``) and fine-tuned on from its weights as release-cpu-continued-distill,
-    # the new RR layer at the heads' rate, LP-FT's peak rate (the encoder must learn to use a new
-    # input). Six epochs are the session's time (about an hour on 2 cores), not a test figure.
+    # the new RR layer at the probe's rate, the rest at LP-FT's peak rate (the encoder must learn
+    # to use a new input). Six epochs are the session's time (about an hour on 2 cores), not a test figure.
     "release-cpu-rr-distill": replace(
         _RELEASE_CPU,
         name="release-cpu-rr-distill",

@@ -177,7 +177,7 @@ class PatchEncoder(torch.nn.Module):
         return self.config.patch_spec
 
     def lead_vectors(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None = None) -> Tensor:
-        """(B, 12, dim) in the contract's lead order (patches have no time bins); a lead the spec
+        """(B, 12, dim) in the contract's lead order (patches take no R-peaks); a lead the spec
         leaves out (the paper's 8 leads) is a zero vector."""
         feats = self.lead_features(values, pad)
         rows = [contract.LEADS.index(lead) for lead in self.patch_spec.leads]
