@@ -49,14 +49,15 @@ def _val_auroc(probs: dict[str, np.ndarray], val: dict[str, D.Split]) -> dict:
 def layer_groups(model: Classifier, lr: float, decay: float, fresh_lr: float | None = None) -> list[dict]:
     """AdamW parameter groups with layer-wise learning-rate decay (BEiT, Bao et al. 2022): the
     heads and final norm learn at ``lr``, encoder block i at ``lr * decay ** (depth - i)``, the
-    embeddings at ``lr * decay ** (depth + 1)``; decay 1 is one group. The RR input layer, which
-    no pretext trains and ``with_rr`` adds at zero, learns at ``fresh_lr`` (default ``lr``)."""
+    embeddings at ``lr * decay ** (depth + 1)``; decay 1 is one group. The RR input layers, which
+    no pretext trains and ``with_rr`` adds at zero, learn at ``fresh_lr`` (default ``lr``)."""
     blocks = getattr(model.encoder, "blocks", [])
     depth = len(blocks)
     layer_of = {id(q): i + 1 for i, blk in enumerate(blocks) for q in blk.parameters()}
     head = {id(q) for q in model.heads.parameters()} | {id(q) for q in model.encoder.norm.parameters()}
-    rr = getattr(model.encoder, "rr", None)
-    fresh = list(rr.parameters()) if rr is not None else []
+    fresh = [
+        q for name in ("rr", "rhythm") if (m := getattr(model.encoder, name, None)) for q in m.parameters()
+    ]
     groups: dict[int, list] = {}
     for q in model.parameters():
         if any(q is f for f in fresh):
@@ -267,15 +268,15 @@ def bundled_model(
 
 
 def with_rr(model: Classifier) -> Classifier:
-    """``model`` with the beat encoder's RR-interval input added (``EncoderConfig.rr``): the new
-    layer starts at zero, so the returned classifier computes exactly what ``model`` does."""
+    """``model`` with the beat encoder's RR-interval inputs added (``EncoderConfig.rr``): the new
+    layers start at zero, so the returned classifier computes exactly what ``model`` does."""
     config = model.encoder.config
     if not isinstance(config, EncoderConfig) or config.rr:
         return model
     classes = {t: int(h.fc.out_features) for t, h in model.heads.items()}
     grown = Classifier(replace(config, rr=True), classes, model.head_kind)
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not k.startswith("encoder.rr.") for k in missing):
+    if unexpected or any(not k.startswith(("encoder.rr.", "encoder.rhythm.")) for k in missing):
         raise ValueError(f"cannot add the RR input: missing {missing}, unexpected {unexpected}")
     return grown.train(model.training)
 

@@ -162,13 +162,14 @@ PRESETS = {
     ),
     # The shipped model given its beats' RR intervals (``EncoderConfig.rr``, added at zero by
     # ``finetune.with_rr``) and fine-tuned on from its weights as release-cpu-continued-distill,
-    # the new RR layer at the probe's rate, the rest at LP-FT's peak rate (the encoder must learn
-    # to use a new input). Six epochs are the session's time (about an hour on 2 cores), not a test figure.
+    # the new RR layers at the probe's rate, the rest at LP-FT's peak rate (the encoder must learn
+    # to use new inputs). Five epochs are the session's time (about 45 min on 2 cores), not a
+    # test figure.
     "release-cpu-rr-distill": replace(
         _RELEASE_CPU,
         name="release-cpu-rr-distill",
         encoder=replace(_RELEASE_CPU.encoder, rr=True),
-        finetune=LoopConfig(epochs=6, batch_size=128, lr=2e-4),
+        finetune=LoopConfig(epochs=5, batch_size=128, lr=2e-4),
         recipe=replace(_RELEASE_CPU.recipe, distill=0.5),
     ),
     "gpu": Preset(

@@ -17,7 +17,15 @@ from torch import Tensor
 from ecgviewer.errors import EcgError
 from ecgviewer.leads import HUG_GROUPS
 from ecgviewer.ml import contract
-from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig, normalise_tokens, rr_features, view_allowed
+from ecgviewer.ml.beats import (
+    N_LEADS,
+    Encoder,
+    EncoderConfig,
+    normalise_tokens,
+    rhythm_features,
+    rr_features,
+    view_allowed,
+)
 from ecgviewer.ml.bundle import load_model, save_model
 from ecgviewer.ml.heads import HEADS, HUGHead, LinearHead
 from ecgviewer.ml.model import Classifier
@@ -325,10 +333,26 @@ def test_rr_features_are_the_log_intervals_to_the_neighbouring_beats() -> None:
     assert not f[1].any()  # one beat: no interval at all
 
 
+def test_rhythm_features_tell_regular_from_irregular_and_bigeminal() -> None:
+    regular = 30 + torch.arange(10) * 100  # 60 /min
+    bigeminy = torch.tensor([30, 90, 190, 250, 350, 410, 510, 570, 670, 730])  # 0.6 s, 1.0 s, ...
+    rng = torch.Generator().manual_seed(0)
+    irregular = 30 + torch.cumsum(torch.randint(40, 160, (10,), generator=rng), 0)
+    r = torch.full((5, 15), -1)
+    for i, peaks in enumerate([regular, bigeminy, irregular, torch.tensor([100, 200])]):
+        r[i, : len(peaks)] = peaks
+    f = rhythm_features(r)
+    assert f.shape == (5, 7) and torch.isfinite(f).all()
+    torch.testing.assert_close(f[0], torch.tensor([0.0, 0, 0, 0, 0, 0, 1]))  # log 1 s, no variation
+    assert f[1, 5] == 1 and f[1, 4] == 1 and f[1, 1] > 0.2  # every interval alternates and jumps
+    assert f[2, 1] > 0.2 and f[2, 4] > 0.3 and f[2, 5] < 1
+    assert not f[3:].any()  # one interval, or none: no statistics
+
+
 def test_rr_input_starts_silent_and_then_hears_the_rhythm() -> None:
-    """The RR layer starts at zero (an encoder gains it without changing its output); once it has
-    weights, the same beats at other intervals (within the same whole seconds) encode differently,
-    which the time bins alone cannot tell apart."""
+    """The RR layers start at zero (an encoder gains them without changing its output); once they
+    have weights, the same beats at other intervals (within the same whole seconds) encode
+    differently, which the time bins alone cannot tell apart."""
     values, pad, rpeaks = _batch()
     other = rpeaks.clone()
     other[:, 1::2] -= 7  # irregular RR, every R in the same second as before
@@ -339,9 +363,14 @@ def test_rr_input_starts_silent_and_then_hears_the_rhythm() -> None:
         h, _ = plain(values, pad, rpeaks)
         torch.testing.assert_close(with_rr(values, pad, rpeaks)[0], h, atol=0, rtol=0)
         torch.testing.assert_close(plain(values, pad, other)[0], h, atol=0, rtol=0)
-        assert with_rr.rr is not None
+        torch.testing.assert_close(with_rr.lead_vectors(values, pad, rpeaks), h[:, :N_LEADS], atol=0, rtol=0)
+        assert with_rr.rr is not None and with_rr.rhythm is not None
         with_rr.rr.weight.normal_(0, 0.5)
         assert float((with_rr(values, pad, other)[0] - with_rr(values, pad, rpeaks)[0]).abs().max()) > 1e-2
+        with_rr.rr.weight.zero_()  # the window's statistics reach the lead vectors directly
+        with_rr.rhythm[-1].weight.normal_(0, 0.5)
+        moved = with_rr.lead_vectors(values, pad, other) - with_rr.lead_vectors(values, pad, rpeaks)
+        assert float(moved.abs().min()) > 1e-3  # every lead, every dimension
 
 
 # --- heads ----------------------------------------------------------------------------------------

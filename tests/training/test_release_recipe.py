@@ -114,8 +114,8 @@ def test_layer_decay_scales_lower_layers_down():
 
 def test_the_rr_input_is_added_to_a_trained_classifier_unchanged_and_learns_as_a_head(cache):
     """``with_rr``: the grown classifier gives the same logits as the one it grew from (so a
-    continued fine-tune starts from the shipped model), and its new RR layer learns at a rate of its
-    own, not the embeddings' decayed one."""
+    continued fine-tune starts from the shipped model), and its new RR layers learn at a rate of
+    their own, not the embeddings' decayed one."""
     torch.manual_seed(0)
     model = Classifier(EncoderConfig(dim=16, depth=2, heads=2), {"super": 5, "all": 7}).eval()
     grown = with_rr(model)
@@ -125,7 +125,8 @@ def test_the_rr_input_is_added_to_a_trained_classifier_unchanged_and_learns_as_a
         before, after = model(values, pad, rpeaks), grown(values, pad, rpeaks)
     assert all(torch.equal(before[t], after[t]) for t in before)
     groups = layer_groups(grown, 1e-4, 0.5, fresh_lr=1e-3)
-    assert groups[-1] == {"params": list(grown.encoder.rr.parameters()), "lr": 1e-3}
+    fresh = [*grown.encoder.rr.parameters(), *grown.encoder.rhythm.parameters()]
+    assert groups[-1]["lr"] == 1e-3 and [id(q) for q in groups[-1]["params"]] == [id(q) for q in fresh]
     assert sum(len(g["params"]) for g in groups) == len(list(grown.parameters()))
 
 
