@@ -28,6 +28,8 @@ def how_trained(tr: dict) -> str:
     if "ensemble" in tr:
         named = ", ".join(f"`{m['name']}` ({(m['weights_sha256'] or '?')[:12]}…)" for m in tr["members"])
         how = f"an ensemble, {tr['ensemble']}, of {named}; each member's training is in the JSON card"
+    elif tr.get("start"):
+        how = f"continued from `{tr['start']['file']}` ({tr['start']['sha256'][:12]}…), {how}"
     elif (tr.get("recipe") or {}).get("from_probe"):
         how = f"HUG heads first trained on the frozen encoder (LP-FT, Kumar et al. 2022), then {how}"
     if tr.get("teachers"):

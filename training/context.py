@@ -70,6 +70,9 @@ class Context:
     _ptbxl: D.PtbxlData | None = None
     _tensors: Tensors | None = None
     timings: dict = field(default_factory=dict)
+    # the exported classifier a continued fine-tune starts from (``run --init-model``): its file
+    # name and SHA-256, for the card, as the file itself may be replaced by the result
+    start: dict | None = None
 
     @property
     def ptbxl(self) -> D.PtbxlData:

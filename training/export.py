@@ -126,6 +126,7 @@ def export(
                 "selection": "per task, the epoch with the best fold-9 macro AUROC"} if frozen else
                {"finetune": ctx.preset.finetune.to_dict(), "recipe": ctx.preset.recipe.to_dict(),
                 **({"teachers": teachers(ctx, td)} if ctx.preset.recipe.distill else {}),
+                **({"start": ctx.start} if ctx.start else {}),
                 "selection": "epoch with the best mean fold-9 macro AUROC over the tasks"}),
         },
         "contract": {"version": contract.CONTRACT_VERSION, "fs": contract.FS, "band_hz": contract.BAND,

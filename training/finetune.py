@@ -286,9 +286,11 @@ def continued_from(ctx: Context, weights: Path, method: str) -> tuple[Path, Clas
     folder, as ``bundled_model`` reads encoders) and the classifier itself (the starting heads).
     A preset whose encoder has the RR input adds it (``with_rr``)."""
     from ecgviewer.ml.bundle import load_model
+    from ecgviewer.weights import sha256
     from training.pretraining import save_encoder
 
     model = load_model(weights).model
+    ctx.start = {"file": weights.name, "sha256": sha256(weights)}
     if not isinstance(model, Classifier) or set(model.tasks) != set(ctx.preset.tasks):
         raise ValueError(f"{weights}: not one classifier with the heads {', '.join(ctx.preset.tasks)}")
     if getattr(ctx.preset.encoder, "rr", False):

@@ -397,6 +397,8 @@ def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, t
     import torch
 
     from ecgviewer.ml.bundle import load_model
+    from ecgviewer.weights import sha256
+    from training.card import how_trained
     from training.context import Context
     from training.engine import LoopConfig
     from training.finetune import bundled_model, continued_from
@@ -411,6 +413,10 @@ def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, t
     assert still.keys() == shipped.keys()
     assert all(torch.equal(v, still[k]) for k, v in shipped.items())
     assert not (ctx.run_dir / "encoder.safetensors").exists()  # no pretraining happened
+    # the card names the start by its hash: the file may be replaced by the model trained from it
+    assert ctx.start == {"file": tiny.weights.name, "sha256": sha256(tiny.weights)}
+    said = how_trained({"start": ctx.start, "finetune": {}, "recipe": {}})
+    assert f"continued from `{tiny.weights.name}` ({sha256(tiny.weights)[:12]}" in said
 
     ctx.preset = replace(ctx.preset, tasks=("super",))
     with pytest.raises(ValueError, match=tiny.weights.name):
