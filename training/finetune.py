@@ -57,7 +57,7 @@ def layer_groups(model: Classifier, lr: float, decay: float, fresh_lr: float | N
     head = {id(q) for q in model.heads.parameters()} | {id(q) for q in model.encoder.norm.parameters()}
     fresh = [
         q for name in ("rr", "rhythm") if (m := getattr(model.encoder, name, None)) for q in m.parameters()
-    ]
+    ] + [q for q in (model.rhythm_logits.parameters() if model.rhythm_logits is not None else ())]
     groups: dict[int, list] = {}
     for q in model.parameters():
         if any(q is f for f in fresh):
@@ -267,16 +267,22 @@ def bundled_model(
     )
 
 
-def with_rr(model: Classifier) -> Classifier:
-    """``model`` with the beat encoder's RR-interval inputs added (``EncoderConfig.rr``): the new
-    layers start at zero, so the returned classifier computes exactly what ``model`` does."""
+def with_rr(model: Classifier, logits: bool = False) -> Classifier:
+    """``model`` with the beat encoder's RR-interval inputs added (``EncoderConfig.rr``) and, with
+    ``logits``, the RR statistics' direct term in the logits (``rr_logits``): the new layers start
+    at zero, so the returned classifier computes exactly what ``model`` does."""
     config = model.encoder.config
-    if not isinstance(config, EncoderConfig) or config.rr:
+    if not isinstance(config, EncoderConfig):
+        return model
+    wanted = replace(config, rr=True, rr_logits=config.rr_logits or logits)
+    if wanted == config:
         return model
     classes = {t: int(h.fc.out_features) for t, h in model.heads.items()}
-    grown = Classifier(replace(config, rr=True), classes, model.head_kind)
+    grown = Classifier(wanted, classes, model.head_kind)
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not k.startswith(("encoder.rr.", "encoder.rhythm.")) for k in missing):
+    if unexpected or any(
+        not k.startswith(("encoder.rr.", "encoder.rhythm.", "rhythm_logits.")) for k in missing
+    ):
         raise ValueError(f"cannot add the RR input: missing {missing}, unexpected {unexpected}")
     return grown.train(model.training)
 
@@ -294,7 +300,7 @@ def continued_from(ctx: Context, weights: Path, method: str) -> tuple[Path, Clas
     if not isinstance(model, Classifier) or set(model.tasks) != set(ctx.preset.tasks):
         raise ValueError(f"{weights}: not one classifier with the heads {', '.join(ctx.preset.tasks)}")
     if getattr(ctx.preset.encoder, "rr", False):
-        model = with_rr(model)
+        model = with_rr(model, getattr(ctx.preset.encoder, "rr_logits", False))
     out = save_encoder(model.encoder, ctx.run_dir / "encoder-continued.safetensors", model.kind, method,
                        f"those of {weights.name}'s card")  # fmt: skip
     return out, model

@@ -172,14 +172,15 @@ PRESETS = {
         finetune=LoopConfig(epochs=5, batch_size=128, lr=2e-4),
         recipe=replace(_RELEASE_CPU.recipe, distill=0.5),
     ),
-    # release-cpu-rr-distill went on: its fold-9 `all` AUROC still rose at its fifth and last
-    # epoch, so the model it produced is fine-tuned on from its weights (``run --init-model``) at
-    # release-cpu-continued-distill's rate, the weights being tuned already. Ten epochs are what a
-    # session leaves (about 80 min on 2 cores), not a test figure; ``choose`` decides on fold 9.
+    # The RR model fine-tuned on from its weights (``run --init-model``) with the RR statistics'
+    # direct term in the logits (``EncoderConfig.rr_logits``, added at zero): on fold 9 a logistic
+    # regression on those statistics alone out-ranked it on bradycardia, sinus arrhythmia, PACs
+    # and bigeminy. release-cpu-continued-distill's rate, the weights being tuned already; ten
+    # epochs are what a session leaves (about 80 min on 2 cores), not a test figure.
     "release-cpu-rr-distill-more": replace(
         _RELEASE_CPU,
         name="release-cpu-rr-distill-more",
-        encoder=replace(_RELEASE_CPU.encoder, rr=True),
+        encoder=replace(_RELEASE_CPU.encoder, rr=True, rr_logits=True),
         finetune=LoopConfig(epochs=10, batch_size=128, lr=1e-4),
         recipe=replace(_RELEASE_CPU.recipe, distill=0.5),
     ),

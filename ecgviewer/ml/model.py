@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ecgviewer.ml import contract
-from ecgviewer.ml.beats import Encoder, EncoderConfig
+from ecgviewer.ml.beats import N_RHYTHM, Encoder, EncoderConfig, rhythm_features
 from ecgviewer.ml.heads import HEADS
 from ecgviewer.ml.patches import PatchConfig, PatchEncoder
 
@@ -64,6 +64,14 @@ class Classifier(nn.Module):
         self.kind = kind_of(config)
         self.encoder: Encoder | PatchEncoder = create_encoder(self.kind, config)
         self.heads = nn.ModuleDict({task: HEADS[head](config.dim, n) for task, n in tasks.items()})
+        # the window's RR statistics straight into each task's logits, at zero to start
+        # (``EncoderConfig.rr_logits``, ``beats`` module docstring)
+        rr = getattr(config, "rr_logits", False)
+        direct = {task: nn.Linear(N_RHYTHM, n) for task, n in tasks.items()} if rr else {}
+        for lin in direct.values():
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
+        self.rhythm_logits = nn.ModuleDict(direct) if rr else None
 
     @property
     def patch_spec(self) -> contract.PatchSpec | None:
@@ -80,11 +88,19 @@ class Classifier(nn.Module):
 
     def forward(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None = None) -> dict[str, Tensor]:
         cls = self.lead_cls(values, pad, rpeaks)
-        return {task: head(cls) for task, head in self.heads.items()}
+        return {task: self._logits(task, cls, rpeaks) for task in self.heads}
 
     def logit(self, values: Tensor, pad: Tensor, rpeaks: Tensor | None, task: str, index: int) -> Tensor:
         """(B,) one class's logit; only that task's head runs."""
-        return self.heads[task](self.lead_cls(values, pad, rpeaks))[:, index]
+        return self._logits(task, self.lead_cls(values, pad, rpeaks), rpeaks)[:, index]
+
+    def _logits(self, task: str, cls: Tensor, rpeaks: Tensor | None) -> Tensor:
+        z = self.heads[task](cls)
+        if self.rhythm_logits is not None:
+            if rpeaks is None:
+                raise ValueError("this classifier reads RR intervals: give the R-peaks")
+            z = z + self.rhythm_logits[task](rhythm_features(rpeaks))
+        return z
 
 
 class Ensemble(nn.Module):

@@ -130,6 +130,35 @@ def test_the_rr_input_is_added_to_a_trained_classifier_unchanged_and_learns_as_a
     assert sum(len(g["params"]) for g in groups) == len(list(grown.parameters()))
 
 
+def test_the_rr_statistics_reach_the_logits_directly_from_zero(cache):
+    """``with_rr(logits=True)`` grows an RR classifier by the direct RR term unchanged; once
+    trained, the term adds its linear read of the window's RR statistics to the logit (here the
+    log mean RR), it learns at the fresh rate, and a classifier with it refuses to run without
+    R-peaks."""
+    torch.manual_seed(0)
+    rr = with_rr(Classifier(EncoderConfig(dim=16, depth=2, heads=2), {"super": 5, "all": 7}).eval())
+    grown = with_rr(rr, logits=True)
+    assert rr.rhythm_logits is None and grown.encoder.config.rr_logits and with_rr(grown, True) is grown
+    values, pad, rpeaks = (torch.from_numpy(np.array(getattr(cache, n))) for n in ("values", "pad", "rpeaks"))
+    with torch.no_grad():
+        before, after = rr(values, pad, rpeaks), grown(values, pad, rpeaks)
+        assert all(torch.equal(before[t], after[t]) for t in before)
+        grown.rhythm_logits["super"].weight[2, 0] = 1.0  # the log mean RR raises class 2
+        gained = grown.logit(values, pad, rpeaks, "super", 2) - rr.logit(values, pad, rpeaks, "super", 2)
+        other = grown.logit(values, pad, rpeaks, "all", 0), rr.logit(values, pad, rpeaks, "all", 0)
+        assert torch.equal(*other)  # the other task's term is still zero
+    assert gained.abs().max() > 0.05  # windows with beats are there
+    d = np.diff(np.array(cache.rpeaks), axis=1) / contract.FS
+    for k, row in enumerate(np.array(cache.rpeaks)):
+        ok = (row[1:] >= 0) & (row[:-1] >= 0)
+        expected = np.log(d[k][ok].mean()) if ok.sum() >= 2 else 0.0
+        assert gained[k].item() == pytest.approx(expected, abs=1e-4)
+    groups = layer_groups(grown, 1e-4, 0.5, fresh_lr=1e-3)
+    assert {id(q) for q in grown.rhythm_logits.parameters()} <= {id(q) for q in groups[-1]["params"]}
+    with pytest.raises(ValueError, match="R-peaks"):
+        grown(values, pad, None)
+
+
 def test_teacher_probs_average_the_baselines(tmp_path):
     assert teacher_probs(tmp_path, "super", 4) is None
     for k, p in enumerate((0.2, 0.6)):
