@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer import assets
 from training import data as D
 from training import metrics as M
 from training.context import hardware
@@ -106,7 +107,8 @@ def who(sha: str | None, name: str, shipped_sha: str) -> str:
     kept its name ``clear-hug-bundled``)."""
     if sha == shipped_sha:
         return f"bundled model `{name}`"
-    return f"candidate `{name}` ({sha[:8]}\u2026)" if sha else f"candidate `{name}` (weights not recorded)"
+    kind = "earlier bundled model" if name == Path(assets.MODEL).stem else "candidate"
+    return f"{kind} `{name}` ({sha[:8]}\u2026)" if sha else f"{kind} `{name}` (weights not recorded)"
 
 
 def compare_with_bundled(
@@ -330,7 +332,6 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
     out-of-distribution section from ``ood`` (``python -m training ood``'s JSON) when it exists.
     A card whose weights are ``shipped`` (default: the app's bundled model) is the bundled model;
     the others are candidates that ``choose`` did not pick."""
-    from ecgviewer import assets
     from ecgviewer.weights import sha256
 
     shipped_sha = sha256(shipped or assets.model_path())
@@ -364,7 +365,13 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
     cards = [c for k, c in enumerate(cards) if c["weights_sha256"] not in shas[:k]]  # a model once
     for card in cards:
         shown = card["weights_sha256"] == shipped_sha
-        title = "Bundled model" if shown else "Candidate (not shipped, `python -m training choose`)"
+        title = (
+            "Bundled model"
+            if shown
+            else "Earlier bundled model (replaced; `python -m training choose`)"
+            if card["name"] == Path(assets.MODEL).stem
+            else "Candidate (not shipped, `python -m training choose`)"
+        )
         sha = "" if shown else f" ({card['weights_sha256'][:8]}\u2026)"
         lines += [f"## {title} `{card['name']}`{sha}", "",
                   f"Command: `{card['command']}`; hardware: {card['hardware']};",

@@ -446,3 +446,15 @@ def test_a_task_named_not_worse_only_has_to_stay_level(monkeypatch: pytest.Monke
     assert level["tasks"]["all"]["better"] and not level["tasks"]["super"]["worse"] and level["better"]
     assert not C.compare(None, Path("new"), Path("now"), ["all", "super"], n_boot=200)["better"]
     assert not C.compare(None, Path("bad"), Path("now"), ["all"], n_boot=200, not_worse=("super",))["better"]
+
+
+def test_results_name_a_model_by_its_weights() -> None:
+    """The shipped weights are the bundled model; the bundled file's earlier weights are named as
+    such, not as a candidate that was never shipped; other exports are candidates."""
+    shipped, old = "a" * 64, "b" * 64
+    assert R.who(shipped, "clear-hug-bundled", shipped) == "bundled model `clear-hug-bundled`"
+    assert (
+        R.who(old, "clear-hug-bundled", shipped)
+        == "earlier bundled model `clear-hug-bundled` (bbbbbbbb\u2026)"
+    )
+    assert R.who(old, "clear-hug-release", shipped).startswith("candidate `clear-hug-release`")
