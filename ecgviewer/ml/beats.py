@@ -54,6 +54,10 @@ class EncoderConfig:
     # the window's RR statistics also reach every classifier head's logits through a linear term
     # (``model.Classifier``); off in classifiers exported before it
     rr_logits: bool = False
+    # fields added after weights were first shipped: written only when set, so re-exporting a model
+    # that does not use them gives the same file (cards, ``choose`` and the explanation benchmark
+    # name weights by the file's SHA-256)
+    LATER: ClassVar[dict[str, object]] = {"rr": False, "rr_logits": False}
 
     @classmethod
     def from_dict(cls, d: dict) -> EncoderConfig:
@@ -61,7 +65,7 @@ class EncoderConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k not in self.LATER or v != self.LATER[k]}
 
 
 def normalise_tokens(values: Tensor) -> tuple[Tensor, Tensor]:

@@ -505,6 +505,18 @@ def test_bundle_file_is_safetensors_with_config_metadata(tmp_path: Path) -> None
     assert config["contract"] == contract.CONTRACT_VERSION
 
 
+def test_options_added_later_are_written_only_when_set() -> None:
+    """A model that does not use the RR options writes the config it wrote before they existed,
+    so re-exporting it gives the same file and SHA-256; a model that uses them keeps them."""
+    from ecgviewer.ml.beats import EncoderConfig
+
+    plain, rr, both = EncoderConfig(), EncoderConfig(rr=True), EncoderConfig(rr=True, rr_logits=True)
+    assert not {"rr", "rr_logits"} & set(plain.to_dict())
+    assert rr.to_dict()["rr"] is True and "rr_logits" not in rr.to_dict()
+    for c in (plain, rr, both):
+        assert EncoderConfig.from_dict(c.to_dict()) == c
+
+
 def test_bundle_card_sha256_is_checked(tmp_path: Path) -> None:
     """A card that does not describe these weights must not be shown next to them."""
     path, _, digest = _saved(tmp_path)
