@@ -26,6 +26,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import formats  # noqa: E402
 import holter  # noqa: E402
+import library  # noqa: E402
 import ml  # noqa: E402
 import paper  # noqa: E402
 import report  # noqa: E402
@@ -49,6 +50,7 @@ TARGETS = {  # figure -> (limit, unit); every figure passes when it is at most i
     "ig_ms": (1000.0, "ms"),
     "measure_ms": (500.0, "ms"),
     "format_load_max_ms": (250.0, "ms"),
+    "library_query_ms": (100.0, "ms"),
     "report_pdf_ms": (1000.0, "ms"),
     "ui_max_stall_ms": (100.0, "ms"),
     "bundle_size_mb": (600.0, "MB (10^6 bytes)"),
@@ -230,6 +232,12 @@ BENCHES = (
         },
     ),
     Bench(
+        "library",
+        lambda s: "[library] the example queries on a generated library of 100,000 recordings",
+        lambda s: library.bench_queries(s.repeats["library"]),
+        lambda lb: {"library_query_ms": max(lb["query_ms"].values()), "library_generate_s": lb["generate_s"]},
+    ),
+    Bench(
         "holter",
         lambda s: "[holter] 24 h 12-lead 500 Hz record",
         lambda s: holter.bench_holter(s.repeats["holter_open_processes"], s.repeats["pans"]),
@@ -334,8 +342,9 @@ def main() -> int:
     p.add_argument("--skip-bundle", action="store_true", help="no figures of the built app (dist/ecgviewer)")
     args = p.parse_args()
     names = ("open", "repaint", "pans", "holter_open_processes", "cold_start", "infer",
-             "faithfulness_records", "ui_stall_analyses", "formats", "report")  # fmt: skip
-    counts = (5, 10, 10, 1, 2, 8, 10, 3, 3, 3) if args.quick else (20, 30, 50, 3, 5, 20, 50, 10, 10, 10)
+             "faithfulness_records", "ui_stall_analyses", "formats", "report", "library")  # fmt: skip
+    quick, full = (5, 10, 10, 1, 2, 8, 10, 3, 3, 3, 3), (20, 30, 50, 3, 5, 20, 50, 10, 10, 10, 10)
+    counts = quick if args.quick else full
     repeats = dict(zip(names, counts, strict=True))
 
     result: dict = {}

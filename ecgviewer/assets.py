@@ -40,14 +40,10 @@ def model_path() -> Path:
     return resources_dir() / MODEL
 
 
-def user_models_dir() -> Path:
-    """Where the user's own classifiers live (``ECGVIEWER_MODELS``, else the platform's per-user app
-    data folder); not created here: reading the list must not write to the disk.
+def user_data_dir() -> Path:
+    """The platform's per-user app data folder for ecgviewer; not created here.
 
     The three platforms' conventions are written out here: ``platformdirs`` is not a dependency."""
-    override = os.environ.get("ECGVIEWER_MODELS")
-    if override:
-        return Path(override).expanduser()
     home = Path.home()
     if sys.platform == "win32":
         base = Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming")
@@ -55,7 +51,16 @@ def user_models_dir() -> Path:
         base = home / "Library" / "Application Support"
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "ecgviewer" / "models"
+    return base / "ecgviewer"
+
+
+def user_models_dir() -> Path:
+    """Where the user's own classifiers live (``ECGVIEWER_MODELS``, else the per-user app data
+    folder); not created here: reading the list must not write to the disk."""
+    override = os.environ.get("ECGVIEWER_MODELS")
+    if override:
+        return Path(override).expanduser()
+    return user_data_dir() / "models"
 
 
 def delineator_path() -> Path:

@@ -1,5 +1,5 @@
 """Command line: ``ecgviewer [FILE...]`` opens the viewer; ``render``, ``info``, ``analyze``,
-``convert``, ``report`` and ``self-test`` run headless.
+``convert``, ``report``, ``self-test``, ``index`` and ``find`` run headless.
 
 Bad input ends in one line on stderr naming the file and the cause, and exit status 2;
 never a traceback. ``analyze`` reports a bad file that way and goes on with the others. Heavy
@@ -298,11 +298,116 @@ def cmd_self_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def _library_args(p: argparse.ArgumentParser, command: str) -> None:
+    p.add_argument("--db", type=Path, metavar="FILE", help="the library (default: library.sqlite in the "
+                   "user's data folder, or $ECGVIEWER_LIBRARY)")  # fmt: skip
+    if command == "index":
+        p.add_argument("folder", type=Path, help="the folder to index (re-indexing reads only what changed)")
+        p.add_argument(
+            "--identifiers",
+            action="store_true",
+            help="store the patients' names, IDs and birth dates too (left out by default)",
+        )
+        p.add_argument(
+            "--rebuild",
+            action="store_true",
+            help="start a new library (the old file is kept as FILE.old), e.g. after damage",
+        )
+        return
+    p.add_argument("query", nargs="*", help="terms that must all hold, e.g. 'qtc>480 sex=F' "
+                   "(ecgviewer.library.query lists them; none: every readable recording)")  # fmt: skip
+    p.add_argument("--sort", metavar="KEY", help="age, date, qtc, ... ; -KEY: descending (default: path)")
+    p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N recordings (0: all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build or update the library with every recording under a folder; Ctrl-C stops after the
+    current file, keeping what was stored (the same command resumes)."""
+    import signal
+
+    from ecgviewer.library import db
+    from ecgviewer.library.index import index
+
+    path = args.db or db.default_path()
+    if args.rebuild and (old := db.rebuild(path)) is not None:
+        print(f"{path}: the previous library was moved to {old}", file=sys.stderr)
+    conn = db.open_library(path)
+    stop = {"now": False}
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    try:
+        summary = index(args.folder, conn, identifiers=args.identifiers, progress=_progress(),
+                        cancelled=lambda: stop["now"])  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        conn.close()
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress line
+    s = summary
+    print(f"{s.folder}: {s.listed} recordings found, {s.indexed} read, {s.unchanged} unchanged; "
+          f"the library holds {s.unreadable} unreadable and {s.missing} missing ({path})")  # fmt: skip
+    if s.unreadable:
+        print(f"the unreadable files and why: ecgviewer find status=unreadable --db {path}", file=sys.stderr)
+    if s.truncated:
+        print(f"warning: {s.folder} holds more recordings than one index run lists; index its "
+              "subfolders one by one", file=sys.stderr)  # fmt: skip
+    if s.cancelled:
+        print("interrupted: what was stored is kept; run the same command again to finish", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _progress():
+    """``done/total`` on stderr, at most a few times a second, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        if time.monotonic() - last[0] > 0.25 or done == total:
+            last[0] = time.monotonic()
+            print(f"\rindexing: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _sort_value(args: list[str]) -> list[str]:
+    """``--sort -age`` as ``--sort=-age``: argparse would take ``-age`` for an option."""
+    out = list(args)
+    for i, a in enumerate(out[:-1]):
+        if a == "--sort" and out[i + 1].startswith("-"):
+            out[i : i + 2] = [f"--sort={out[i + 1]}"]
+            break
+    return out
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    """The library's recordings that match a query, as a table or JSON lines."""
+    import dataclasses
+
+    from ecgviewer.library import db, listing, query
+
+    if args.limit < 0:
+        raise EcgError(f"--limit {args.limit}: 0 (all) or more")
+    conn = db.open_library(args.db or db.default_path(), create=False)
+    try:
+        result = query.find(conn, " ".join(args.query), sort=args.sort, limit=args.limit or None)
+    finally:
+        conn.close()
+    if args.json:
+        for row in result.rows:
+            print(json.dumps(dataclasses.asdict(row), ensure_ascii=False))
+    elif result.rows:
+        print("\n".join(listing.lines(result)))
+    print(f"{len(result.rows)} of {result.total} matching recordings shown", file=sys.stderr)
+    return 0
+
+
 def _gui(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(
         prog="ecgviewer",
         description="Interactive 12-lead ECG viewer. Subcommands: render, info, analyze, convert, "
-        "report, self-test (ecgviewer report --help).",
+        "report, self-test, index, find (ecgviewer report --help).",
     )
     p.add_argument("files", nargs="*", help="recordings to open (default: the bundled sample)")
     p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
@@ -328,6 +433,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "convert": cmd_convert,
         "report": cmd_report,
         "self-test": cmd_self_test,
+        "index": cmd_index,
+        "find": cmd_find,
     }
     try:
         if not argv or argv[0] not in commands:
@@ -338,6 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _analyze_args(p)
         elif argv[0] == "self-test":
             p.add_argument("--out", type=Path, help="keep the report's PDF here")
+        elif argv[0] in ("index", "find"):
+            _library_args(p, argv[0])
         else:
             p.add_argument("file")
         if argv[0] in ("info", "convert"):
@@ -356,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _common_view_args(p)
             p.add_argument("--out", required=True, help="output image (.png, .jpg)")
             p.add_argument("--dpi", type=float, default=300.0, help="pixels per inch of paper")
-        return commands[argv[0]](p.parse_args(argv[1:]))
+        return commands[argv[0]](p.parse_args(_sort_value(argv[1:])))
     except EcgError as exc:
         print(f"ecgviewer: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
