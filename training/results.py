@@ -107,7 +107,7 @@ def who(sha: str | None, name: str, shipped_sha: str) -> str:
     kept its name ``clear-hug-bundled``)."""
     if sha == shipped_sha:
         return f"bundled model `{name}`"
-    kind = "earlier bundled model" if name == Path(assets.MODEL).stem else "candidate"
+    kind = "earlier bundled model" if Path(name).stem == Path(assets.MODEL).stem else "candidate"
     return f"{kind} `{name}` ({sha[:8]}\u2026)" if sha else f"{kind} `{name}` (weights not recorded)"
 
 
@@ -369,7 +369,7 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
             "Bundled model"
             if shown
             else "Earlier bundled model (replaced; `python -m training choose`)"
-            if card["name"] == Path(assets.MODEL).stem
+            if Path(card["name"]).stem == Path(assets.MODEL).stem
             else "Candidate (not shipped, `python -m training choose`)"
         )
         sha = "" if shown else f" ({card['weights_sha256'][:8]}\u2026)"

@@ -457,4 +457,5 @@ def test_results_name_a_model_by_its_weights() -> None:
         R.who(old, "clear-hug-bundled", shipped)
         == "earlier bundled model `clear-hug-bundled` (bbbbbbbb\u2026)"
     )
+    assert R.who(old, "clear-hug-bundled.safetensors", shipped).startswith("earlier bundled")  # grid rows
     assert R.who(old, "clear-hug-release", shipped).startswith("candidate `clear-hug-release`")
