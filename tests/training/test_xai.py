@@ -104,6 +104,31 @@ def test_label_independent_chance_sees_a_ranker_with_a_favourite() -> None:
     assert "| anterior | 3 | ASMI 2, AMI 1 | 1/3 = 0.33 | 0/1 | 0/2 |" in R.called(said, "ig", "sum")
 
 
+def test_the_choice_needs_a_margin_the_records_support() -> None:
+    """A variant that localises a record or two more than an earlier one ties with it (the paired
+    interval includes zero) and the earlier one is chosen; a clear margin wins."""
+    from training.xai import VARIANTS
+
+    right = {"inferior": 3.0, "lateral": 1.0, "septal": 0.5, "anterior": 0.2, "aVR": 0.0}
+    wrong = {"inferior": 0.0, "lateral": 3.0, "septal": 0.5, "anterior": 0.2, "aVR": 0.0}
+
+    def rows(n: int, better: int, worse_ig: int) -> list[dict]:
+        """``n`` inferior MI records; every variant right on all but the last ``better``, where
+        only occlusion-normal is right, and ig wrong on another ``worse_ig``."""
+        out = []
+        for k in range(n):
+            mi = {v: {"territories": wrong if k >= n - better else right} for v in VARIANTS if VARIANTS[v]}
+            mi["occlusion-normal"] = {"territories": right}
+            if k < worse_ig:
+                mi["ig"] = {"territories": wrong}
+            out.append({"family": "inferior", "questions": {"MI": mi}})
+        return out
+
+    assert R.choose(rows(100, 2, 0))[:2] == ("ig", "sum")  # 2 records of 100: a tie, the first wins
+    assert R.choose(rows(100, 30, 0))[:2] == ("occlusion-normal", "sum")  # 30 of 100: a margin
+    assert R.choose(rows(100, 2, 30))[:2] == ("ig-frontal", "sum")  # ig itself is clearly worse
+
+
 @pytest.mark.parametrize("variant", [v for v, how in xai.VARIANTS.items() if how is not None])
 def test_a_model_with_inferior_evidence_is_localised_inferior(shared: Path, variant: str) -> None:
     """A synthetic model that reads only II, III and aVF: on real inferior-MI records, every
