@@ -57,7 +57,7 @@ def layer_groups(model: Classifier, lr: float, decay: float, fresh_lr: float | N
     head = {id(q) for q in model.heads.parameters()} | {id(q) for q in model.encoder.norm.parameters()}
     fresh = [
         q for name in ("rr", "rhythm") if (m := getattr(model.encoder, name, None)) for q in m.parameters()
-    ] + [q for q in (model.rhythm_logits.parameters() if model.rhythm_logits is not None else ())]
+    ] + (list(model.rhythm_logits.parameters()) if model.rhythm_logits is not None else [])
     groups: dict[int, list] = {}
     for q in model.parameters():
         if any(q is f for f in fresh):

@@ -102,12 +102,17 @@ def _paired_row(goal: str, frac: float, pairs: list[tuple[dict, dict]], tie: str
     return f"{start} {diff[0]} | {diff[1]} | {verdict} |"
 
 
+def _bundled_file(name: str) -> bool:
+    """Whether ``name`` (a card's or a grid row's) is the app's bundled model file."""
+    return Path(name).stem == Path(assets.MODEL).stem
+
+
 def who(sha: str | None, name: str, shipped_sha: str) -> str:
     """How RESULTS.md names a model: by its weights, not its file name (an earlier bundled model
     kept its name ``clear-hug-bundled``)."""
     if sha == shipped_sha:
         return f"bundled model `{name}`"
-    kind = "earlier bundled model" if Path(name).stem == Path(assets.MODEL).stem else "candidate"
+    kind = "earlier bundled model" if _bundled_file(name) else "candidate"
     return f"{kind} `{name}` ({sha[:8]}\u2026)" if sha else f"{kind} `{name}` (weights not recorded)"
 
 
@@ -369,7 +374,7 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
             "Bundled model"
             if shown
             else "Earlier bundled model (replaced; `python -m training choose`)"
-            if Path(card["name"]).stem == Path(assets.MODEL).stem
+            if _bundled_file(card["name"])
             else "Candidate (not shipped, `python -m training choose`)"
         )
         sha = "" if shown else f" ({card['weights_sha256'][:8]}\u2026)"

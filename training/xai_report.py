@@ -74,6 +74,11 @@ class Localisation:
         return sum(counts) / n if n else math.nan
 
 
+def _top(scores: dict[str, float]) -> str:
+    """The territory ranked first (ties: the first in ``TERRITORIES`` order)."""
+    return max(scores, key=lambda t: scores[t])
+
+
 def localise(rows: list[dict], variant: str, scoring: str) -> Localisation:
     hits = {f: [0, 0] for f in FAMILIES}
     avr = [0, 0]
@@ -84,7 +89,7 @@ def localise(rows: list[dict], variant: str, scoring: str) -> Localisation:
             continue
         s = territory_scores(r["questions"]["MI"][variant]["territories"], scoring)
         labelled = set(FAMILIES[r["family"]][1])
-        top = max(s, key=s.get)
+        top = _top(s)
         tops[r["family"]][top] += 1
         hits[r["family"]][0] += top in labelled
         hits[r["family"]][1] += 1
@@ -107,8 +112,7 @@ def agreement(rows: list[dict], variant: str, scoring: str) -> dict[str, list[in
     out: dict[str, list[int]] = {t: [0, 0] for t in TERRITORIES}
     for r in rows:
         if r["family"] and variant in r["questions"].get("MI", {}):
-            s = territory_scores(r["questions"]["MI"][variant]["territories"], scoring)
-            top = max(s, key=lambda t: s[t])
+            top = _top(territory_scores(r["questions"]["MI"][variant]["territories"], scoring))
             out[top][0] += top in FAMILIES[r["family"]][1]
             out[top][1] += 1
     return out
@@ -173,8 +177,8 @@ def hit_vector(rows: list[dict], variant: str, scoring: str) -> np.ndarray:
     out = []
     for r in rows:
         if r["family"] and variant in r["questions"].get("MI", {}):
-            s = territory_scores(r["questions"]["MI"][variant]["territories"], scoring)
-            out.append(max(s, key=lambda t: s[t]) in FAMILIES[r["family"]][1])
+            top = _top(territory_scores(r["questions"]["MI"][variant]["territories"], scoring))
+            out.append(top in FAMILIES[r["family"]][1])
     return np.array(out, dtype=float)
 
 
