@@ -81,6 +81,7 @@ class Timers:
 def _instrument(t: Timers, shown: ShownPaper) -> None:
     import pyqtgraph as pg
 
+    import ecgviewer.gui.paper as paper
     import ecgviewer.render.traces as traces
     from ecgviewer.dsp.filters import DisplayFilter
     from ecgviewer.gui.paper import PaperView
@@ -97,15 +98,16 @@ def _instrument(t: Timers, shown: ShownPaper) -> None:
     t.wrap(DisplayFilter, "apply", "DisplayFilter.apply (FFT filter)")
     t.wrap(Recording, "read", "Recording.read (samples from the source)")
     t.wrap(SignalSource, "read", "SignalSource.read")
-    t.wrap(pg.PlotDataItem, "setData", "PlotDataItem.setData (13 traces)")
-    t.wrap(pg.PlotDataItem, "__init__", "PlotDataItem.__init__")
+    t.wrap(PaperView, "_draw_traces", "PaperView._draw_traces (decimate + setData)")
+    t.wrap(pg.PlotCurveItem, "setData", "PlotCurveItem.setData (13 traces)")
+    t.wrap(pg.PlotCurveItem, "__init__", "PlotCurveItem.__init__")
     t.wrap(pg.TextItem, "__init__", "TextItem.__init__")
     t.wrap(pg.ViewBox, "addItem", "ViewBox.addItem")
     t.wrap(pg.ViewBox, "removeItem", "ViewBox.removeItem")
     t.wrap(shown, "paint", "paint (event loop: dirty items + paintEvent)")
     t.wrap(pg.GraphicsView, "paintEvent", "GraphicsView.paintEvent (scene drawn)")
     t.wrap(pg.PlotCurveItem, "getPath", "PlotCurveItem.getPath (QPainterPath rebuilt if data changed)")
-    t.wrap(pg.PlotDataItem, "updateItems", "PlotDataItem.updateItems (downsample, clip to view)")
+    t.wrap(paper, "peak_decimate", "traces.peak_decimate (as the view calls it)")
 
 
 def _cprofile(fn, n: int, top: int, title: str) -> str:
@@ -226,9 +228,7 @@ def _draw_path_breakdown(shown: ShownPaper, op, n: int) -> dict:
     from PySide6 import QtGui
 
     view = shown.view
-    names = {
-        "minor grid": view._minor,
-        "major grid": view._major,
+    names = {  # the grid is drawn as lines (``SheetItem``), not paths
         "calibration pulses": view._pulses,
         "column ticks": view._ticks,
     }
@@ -238,7 +238,7 @@ def _draw_path_breakdown(shown: ShownPaper, op, n: int) -> dict:
 
     def learn() -> None:
         for item in view._trace_items:  # element counts of the current trace paths
-            k = item.curve.getPath().elementCount()
+            k = item.getPath().elementCount()
             labels.setdefault(k, f"traces ({k}-point paths)")
 
     def draw_path(painter, path):

@@ -10,6 +10,7 @@ Edges are handled as filtfilt does: odd reflection padding.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,17 +95,29 @@ class DisplayFilter:
         if gaps.any():
             data = _fill_gaps(data, gaps)
         n = data.shape[-1]
-        pad = min(n - 1, round(eff.margin_seconds() * fs))
-        if pad > 0:  # odd reflection, as filtfilt does, so the edges do not ring
-            left = 2 * data[:, :1] - data[:, pad:0:-1]
-            right = 2 * data[:, -1:] - data[:, -2 : -pad - 2 : -1]
+        reflect = min(n - 1, round(eff.margin_seconds() * fs)) if pad else 0
+        if reflect > 0:  # odd reflection, as filtfilt does, so the edges do not ring
+            left = 2 * data[:, :1] - data[:, reflect:0:-1]
+            right = 2 * data[:, -1:] - data[:, -2 : -reflect - 2 : -1]
             data = np.concatenate([left, data, right], axis=1)
+        # Each lead's mean comes off before the zero padding and goes back at the gain of 0 Hz:
+        # exact for the constant, and the padding then meets the trace without a step to ring.
+        level = data.mean(axis=-1, keepdims=True)
         nfft = _fast_len(data.shape[-1])
-        spec = np.fft.rfft(data, nfft, axis=-1)
-        spec *= eff.gain(np.fft.rfftfreq(nfft, 1.0 / fs))
-        out = np.fft.irfft(spec, nfft, axis=-1)[:, pad : pad + n]
+        gain = _response(eff, nfft, fs)
+        spec = np.fft.rfft(data - level, nfft, axis=-1)
+        spec *= gain
+        out = np.fft.irfft(spec, nfft, axis=-1)[:, reflect : reflect + n] + gain[0] * level
         out[gaps] = np.nan
         return out.astype(np.float32).reshape(x.shape)
+
+
+@functools.lru_cache(maxsize=16)
+def _response(flt: DisplayFilter, nfft: int, fs: float) -> np.ndarray:
+    """``flt``'s gain on an ``nfft``-point real FFT's bins (read-only; a pan reuses it)."""
+    g = flt.gain(np.fft.rfftfreq(nfft, 1.0 / fs))
+    g.flags.writeable = False
+    return g
 
 
 def _fill_gaps(data: np.ndarray, gaps: np.ndarray) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Zoom 1 is true scale (``px_per_mm`` screen pixels per paper millimetre, from the screen
 calibration); the view keeps that scale across resizes. Traces use cosmetic 1-px pens
-without antialiasing and pyqtgraph's per-pixel peak (min/max) downsampling, so a page of
-12 leads repaints in milliseconds (viewer-anchors section 6.2).
+without antialiasing and a per-device-pixel peak (min/max) decimation, so a page of 12 leads
+repaints in milliseconds (viewer-anchors section 6.2).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ecgviewer.render.layout import (
 )
 from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions, page_caption
 from ecgviewer.render.painting import grid_lines, paint_grid
-from ecgviewer.render.traces import PanelTrace, TraceSource, page_traces
+from ecgviewer.render.traces import PanelTrace, TraceSource, page_traces, peak_decimate
 
 MIN_MINOR_PX = 2.5  # hide the 1 mm grid when its lines would merge into a tint
 LABEL_MM = 3.2  # lead-label height on paper
@@ -117,7 +117,8 @@ class PaperView(pg.GraphicsView):
         self.page: Page | None = None
         self.traces: list[PanelTrace] = []
         self._static_key: tuple | None = None
-        self._trace_items: list[pg.PlotDataItem] = []
+        self._trace_items: list[pg.PlotCurveItem] = []
+        self._drawn_step = 0.0  # mm per device pixel the traces were decimated for
         self._labels: list[pg.TextItem] = []
         self._notes: list[pg.TextItem] = []
 
@@ -136,6 +137,7 @@ class PaperView(pg.GraphicsView):
             self.vb.addItem(item)
         self.vb.sigResized.connect(self._keep_scale)
         self.vb.sigRangeChanged.connect(self._update_grid_visibility)
+        self.vb.sigRangeChanged.connect(self._redraw_if_rescaled)
         self.vb.sigRangeChangedManually.connect(self._user_zoomed)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
@@ -259,10 +261,7 @@ class PaperView(pg.GraphicsView):
         ink = pg.mkPen(theme.ink, width=1)
         font = self._font()
         for p in page.panels:
-            item = pg.PlotDataItem(pen=ink)
-            item.setDownsampling(auto=True, method="peak")
-            item.setClipToView(True)
-            item.opts["autoDownsampleFactor"] = 1.0  # per-pixel min/max
+            item = pg.PlotCurveItem(pen=ink)
             item.setParentItem(self._on_sheet)
             self._trace_items.append(item)
             text = p.label if p.available else f"{p.label} (not recorded)"
@@ -289,25 +288,47 @@ class PaperView(pg.GraphicsView):
         rec, page, opts = self._rec, self.page, self._options
         assert rec is not None and page is not None and self._source is not None
         self.traces = page_traces(page, self._source, opts.filter)
+        self._draw_traces()
         by_panel = {id(t.panel): t for t in self.traces}
-        for p, item, note in zip(page.panels, self._trace_items, self._notes, strict=True):
+        for p, note in zip(page.panels, self._notes, strict=True):
             trace = by_panel.get(id(p))
             if trace is None or trace.y.size == 0:
-                item.setData([], [])
                 note.setText("" if trace is None else "no data here")
-                continue
-            finite = np.isfinite(trace.y)
-            if finite.all():
-                item.setData(trace.x, trace.y, connect="all", skipFiniteCheck=True)
-            else:
-                item.setData(trace.x, trace.y, connect="finite")
-            if not finite.any():
+            elif not np.isfinite(trace.y).any():
                 note.setText("signal missing")
             elif np.nanmax(trace.mv) - np.nanmin(trace.mv) < FLAT_MV:
                 note.setText("flat line")
             else:
                 note.setText("")
         self._footer.setText(self.footer_text())
+
+    def _mm_per_device_px(self) -> float:
+        (x0, x1), _ = self.vb.viewRange()
+        w = self.vb.width() * self.devicePixelRatioF()
+        return (x1 - x0) / w if w > 0 and x1 > x0 else 0.0
+
+    def _draw_traces(self) -> None:
+        """Each panel's curve, peak-decimated to the device pixels it covers now."""
+        step = self._mm_per_device_px()
+        self._drawn_step = step
+        by_panel = {id(t.panel): t for t in self.traces}
+        assert self.page is not None
+        for p, item in zip(self.page.panels, self._trace_items, strict=True):
+            trace = by_panel.get(id(p))
+            if trace is None or trace.y.size == 0:
+                item.setData([], [])
+                continue
+            x, y = peak_decimate(trace.x, trace.y, step)
+            if np.isfinite(y).all():
+                item.setData(x, y, connect="all", skipFiniteCheck=True)
+            else:
+                item.setData(x, y, connect="finite")
+
+    def _redraw_if_rescaled(self, *_args: object) -> None:
+        """A zoom changes how many samples share a pixel: decimate again (a pan does not)."""
+        step = self._mm_per_device_px()
+        if self.page is not None and self.traces and abs(step - self._drawn_step) > 0.1 * step:
+            self._draw_traces()
 
     def footer_text(self) -> str:
         """Speed, gain, filter and time window, as printed at the bottom of the page."""

@@ -41,3 +41,32 @@ def test_a_column_boundary_sample_belongs_to_the_next_column() -> None:
         row.sort(key=lambda t: t.panel.t0)
         for a, b in pairwise(row):
             assert a.start + a.mv.size == b.start  # no sample twice, none lost
+
+
+def test_peak_decimate_keeps_every_extreme_at_its_own_time():
+    from ecgviewer.render.traces import peak_decimate
+
+    rng = np.random.default_rng(1)
+    x = np.arange(10_001) * 0.05  # 500 Hz at 25 mm/s: 0.05 mm a sample
+    y = rng.standard_normal(x.size)
+    y[[17, 4_000, 9_999]] = [9.0, -9.0, 8.0]
+    dx, dy = peak_decimate(x, y, step=0.5)  # 10 samples a pixel
+    assert dx.size <= 2 * x.size // 10 + 10
+    assert np.all(np.diff(dx) >= 0)  # time order
+    for i in (17, 4_000, 9_999):
+        assert x[i] in dx and dy[np.searchsorted(dx, x[i])] == y[i]
+    # each pixel's range is what the samples span there
+    k = 10
+    blocks = y[: x.size - x.size % k].reshape(-1, k)
+    np.testing.assert_array_equal(dy[: 2 * blocks.shape[0]].reshape(-1, 2).max(1), blocks.max(1))
+    np.testing.assert_array_equal(dy[: 2 * blocks.shape[0]].reshape(-1, 2).min(1), blocks.min(1))
+
+
+def test_peak_decimate_leaves_sparse_or_gapped_traces_whole():
+    from ecgviewer.render.traces import peak_decimate
+
+    x = np.arange(100) * 0.05
+    y = np.sin(x)
+    assert peak_decimate(x, y, step=0.1)[0].size == 100  # two samples a pixel: nothing to gain
+    y[10] = np.nan
+    assert peak_decimate(x, y, step=1.0)[1].size == 100
