@@ -261,7 +261,7 @@ def cmd_choose_delineator(args: argparse.Namespace) -> None:
     from training.delineator_choice import write
     from training.export import command_line
 
-    print(write(args.a, args.b, args.out, " ".join(command_line())))
+    print(write(args.a, args.b, args.out, " ".join(command_line()), args.margin_ms))
 
 
 def cmd_lead_quality(args: argparse.Namespace) -> None:
@@ -367,8 +367,9 @@ def main(argv: list[str] | None = None) -> None:
     de.add_argument("--steps", type=int, default=None)
     de.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
     de.add_argument("--tiny", action="store_true", help="a seconds-long smoke recipe")
-    de.add_argument("--recipe", default="ludb12", choices=("ludb12", "any-leads"),
-                    help="ludb12: the shipped one; any-leads: context from 1-3 leads, low rates")  # fmt: skip
+    de.add_argument("--recipe", default="ludb12", choices=("ludb12", "any-leads", "ludb12-narrow"),
+                    help="ludb12: the shipped one; any-leads: context from 1-3 leads, low rates; "
+                         "ludb12-narrow: ludb12 at half the width (faster)")  # fmt: skip
     de.set_defaults(fn=cmd_delineator)
     me = sub.add_parser("measurements", help="validate measurements against LUDB; writes MEASUREMENTS.md")
     me.add_argument("--data-root", type=Path, default=None)
@@ -391,6 +392,8 @@ def main(argv: list[str] | None = None) -> None:
     cd.add_argument("--a", type=Path, required=True, help="the candidate's run dir (measured)")
     cd.add_argument("--b", type=Path, required=True, help="the shipped recipe's run dir (measured)")
     cd.add_argument("--out", type=Path, default=REPO / "training" / "DELINEATOR.md")
+    cd.add_argument("--margin-ms", type=float, default=None,
+                    help="non-inferiority: A (faster) ships when worse by less than this")  # fmt: skip
     cd.set_defaults(fn=cmd_choose_delineator)
     lq = sub.add_parser(
         "lead-quality", help="leads left out (noise, flat, clipped) on LUDB; writes LEAD_QUALITY.md"

@@ -32,3 +32,16 @@ def test_a_worse_anywhere_keeps_b() -> None:
     keep_a, why = C.choose(results)
     assert not keep_a and why.startswith("A is worse on leads=1 qrs_on")
     assert not C.choose(C.paired(_rows(b), _rows(b)))[0]  # better nowhere
+
+
+def test_a_faster_recipe_ships_only_when_worse_by_less_than_the_margin_everywhere() -> None:
+    rng = np.random.default_rng(2)
+    b = rng.normal(0, 8, 80)
+    slightly = C.paired(_rows(b + np.sign(b) * 1.0), _rows(b))  # 1 ms more error on every record
+    keep_a, why = C.choose(slightly, margin_ms=4.0)
+    assert keep_a and "less than 4 ms" in why
+    assert not C.choose(slightly)[0]  # the default rule wants A better somewhere
+    much = slightly + C.paired(_rows(b + np.sign(b) * 6.0, "fs=125"), _rows(b, "fs=125"))
+    keep_a, why = C.choose(much, margin_ms=4.0)
+    assert not keep_a and why.endswith("fs=125 qrs_on")
+    assert not C.choose([], margin_ms=4.0)[0]
