@@ -1,5 +1,11 @@
 """CLEAR pretraining (seed-methods.md §2.3): masked beat-token reconstruction with a decoder
-restricted to the conduction set (same beat in every lead) and the view set (own lead's [CLS])."""
+restricted to the conduction set (same beat in every lead) and the view set (own lead's [CLS]).
+
+CLEAR masks random tokens. Nearly every masked beat then has a visible beat in its own lead, and
+copying that lead's mean visible beat nearly solves the pretext (issue 27). ``masking="groups"``
+hides whole lead groups instead, so a masked lead must be rebuilt from the other leads: the
+conduction across leads that CLEAR means to learn. Every step logs, beside the loss, what two
+predictors that learn nothing would score (``trivial_baselines``), so a shortcut shows at once."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from ecgviewer.leads import LIMB_LEADS, STANDARD_LEADS
 from ecgviewer.ml import contract
 from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig, normalise_tokens, view_allowed
 from ecgviewer.ml.layers import Block
@@ -23,9 +30,18 @@ class DecoderConfig:
     depth: int = 2
     heads: int = 4
     mask_ratio: float = 0.8
+    masking: str = "tokens"  # or "groups" (``MASKS``)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# Masked whole by ``group_mask``: the six limb leads together (any two of them give the other
+# four exactly, so a limb lead alone is no test), the chest leads in neighbouring pairs.
+LEAD_GROUPS: tuple[tuple[int, ...], ...] = tuple(
+    tuple(STANDARD_LEADS.index(lead) for lead in group)
+    for group in (LIMB_LEADS, ("V1", "V2"), ("V3", "V4"), ("V5", "V6"))
+)
 
 
 def random_mask(ratio: float, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
@@ -36,6 +52,47 @@ def random_mask(ratio: float, generator: torch.Generator | None = None) -> tuple
     masked = torch.ones(N_TOKENS, dtype=torch.bool)
     masked[keep] = False
     return keep, masked
+
+
+def group_mask(ratio: float, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Whole ``LEAD_GROUPS`` masked, in random order, until at least ``ratio`` of the leads are;
+    one group always stays visible. (kept token indices, bool masked (180,)), as ``random_mask``."""
+    leads: list[int] = []
+    for g in torch.randperm(len(LEAD_GROUPS), generator=generator).tolist():
+        if len(leads) >= ratio * N_LEADS:
+            break
+        if len(leads) + len(LEAD_GROUPS[g]) < N_LEADS:
+            leads += LEAD_GROUPS[g]
+    lead_masked = torch.zeros(N_LEADS, dtype=torch.bool)
+    lead_masked[leads] = True
+    masked = lead_masked.repeat_interleave(N_BEATS)  # tokens are lead-major
+    return (~masked).nonzero().flatten(), masked
+
+
+MASKS = {"tokens": random_mask, "groups": group_mask}
+
+
+@torch.no_grad()
+def trivial_baselines(values: Tensor, pad: Tensor, masked: Tensor) -> dict[str, float]:
+    """What predictors that learn nothing score on the loss's tokens and targets (masked, real,
+    z-scored beats): ``template_mse``, each lead's mean beat over the batch; ``copy_mse``, the
+    mean of the lead's visible beats in the same record (the template where it has none);
+    ``copy_share``, the masked beats whose lead has a visible one."""
+    b = values.shape[0]
+    target = normalise_tokens(values.flatten(1, 2))[0].view(b, N_LEADS, N_BEATS, -1).float()
+    real = ~pad
+    hidden = masked.view(N_LEADS, N_BEATS)[None] & real
+    seen = ~masked.view(N_LEADS, N_BEATS)[None] & real
+    n_seen = seen.sum(-1, keepdim=True)  # (B, 12, 1)
+    template = (target * real[..., None]).sum((0, 2)) / real.sum((0, 2)).clamp_min(1)[:, None]
+    copy = (target * seen[..., None]).sum(2) / n_seen.clamp_min(1)  # (B, 12, 96)
+    guess = torch.where(n_seen[..., None] > 0, copy[:, :, None], template[None, :, None])
+    n = hidden.sum().clamp_min(1)
+    return {
+        "template_mse": float((((target - template[None, :, None]) ** 2).mean(-1) * hidden).sum() / n),
+        "copy_mse": float((((target - guess) ** 2).mean(-1) * hidden).sum() / n),
+        "copy_share": float((hidden & (n_seen > 0)).sum() / n),
+    }
 
 
 def decoder_allowed(masked: Tensor) -> Tensor:
@@ -75,10 +132,12 @@ class ClearPretrainer(nn.Module):
         nn.init.trunc_normal_(self.position.weight, std=0.02)
 
     def forward(self, batch: Batch, progress: float) -> Tensor:
-        keep, masked = random_mask(self.decoder_config.mask_ratio, self.generator)
+        config = self.decoder_config
+        keep, masked = MASKS[config.masking](config.mask_ratio, self.generator)
         dev = batch.values.device
-        loss = self.reconstruction_loss(batch.values, batch.pad, batch.rpeaks, keep.to(dev), masked.to(dev))
-        self.parts = {"mse": float(loss.detach())}
+        keep, masked = keep.to(dev), masked.to(dev)
+        loss = self.reconstruction_loss(batch.values, batch.pad, batch.rpeaks, keep, masked)
+        self.parts = {"mse": float(loss.detach()), **trivial_baselines(batch.values, batch.pad, masked)}
         return loss
 
     def reconstruction_loss(

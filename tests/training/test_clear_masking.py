@@ -1,0 +1,86 @@
+"""CLEAR's masks and the trivial baselines logged beside its loss (issue 27): whole lead groups
+hidden leave no same-lead beat to copy, and the copy baseline shows when one is there."""
+
+from __future__ import annotations
+
+import torch
+
+from ecgviewer.ml import contract
+from ecgviewer.ml.beats import N_LEADS, EncoderConfig
+from training.batch import Batch
+from training.clear import (
+    LEAD_GROUPS,
+    N_BEATS,
+    ClearPretrainer,
+    DecoderConfig,
+    group_mask,
+    random_mask,
+    trivial_baselines,
+)
+
+
+def _repeated_beats(b: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every lead repeats one beat of its own in each record (records differ): a same-lead copy
+    is exact, a population template is not."""
+    g = torch.Generator().manual_seed(seed)
+    beat = torch.randn(b, N_LEADS, 1, contract.TOKEN_LEN, generator=g)
+    values = beat.expand(b, N_LEADS, N_BEATS, contract.TOKEN_LEN).clone()
+    pad = torch.zeros(b, N_LEADS, N_BEATS, dtype=torch.bool)
+    pad[:, :, 12:] = True
+    return values, pad
+
+
+def test_group_mask_hides_whole_groups_and_leaves_one_visible() -> None:
+    for seed in range(40):
+        keep, masked = group_mask(0.8, torch.Generator().manual_seed(seed))
+        per_lead = masked.view(N_LEADS, N_BEATS)
+        assert bool((per_lead.all(1) | ~per_lead.any(1)).all())  # a lead is hidden whole or not at all
+        hidden = set(torch.nonzero(per_lead.all(1)).flatten().tolist())
+        groups = [set(g) for g in LEAD_GROUPS]
+        assert all(g <= hidden or not g & hidden for g in groups)
+        assert any(not g & hidden for g in groups)  # something to rebuild from
+        visible_groups = [g for g in groups if not g & hidden]
+        # at least 80 % of the leads, unless the next group would have hidden them all
+        assert len(hidden) >= 0.8 * N_LEADS or all(len(hidden) + len(g) >= N_LEADS for g in visible_groups)
+        assert set(keep.tolist()) == set(torch.nonzero(~masked).flatten().tolist())
+
+    def seeded(ratio: float, seed: int) -> torch.Tensor:
+        return group_mask(ratio, torch.Generator().manual_seed(seed))[1]
+
+    assert torch.equal(seeded(0.8, 3), seeded(0.8, 3))
+    assert len({tuple(seeded(0.5, s).tolist()) for s in range(30)}) > 2
+
+
+def test_the_copy_baseline_finds_the_shortcut_random_tokens_leave() -> None:
+    values, pad = _repeated_beats()
+    _, masked = random_mask(0.8, torch.Generator().manual_seed(0))
+    got = trivial_baselines(values, pad, masked)
+    assert got["copy_share"] > 0.5
+    assert got["template_mse"] > 0.5  # records differ
+    # exact where the lead has a visible beat, the template elsewhere
+    assert got["copy_mse"] < (1 - got["copy_share"]) * got["template_mse"] + 1e-5
+
+
+def test_hidden_lead_groups_leave_no_beat_to_copy() -> None:
+    values, pad = _repeated_beats()
+    _, masked = group_mask(0.8, torch.Generator().manual_seed(0))
+    got = trivial_baselines(values, pad, masked)
+    assert got["copy_share"] == 0.0
+    assert abs(got["copy_mse"] - got["template_mse"]) < 1e-6
+
+
+def test_clear_logs_its_loss_beside_the_baselines_with_either_mask() -> None:
+    values, pad = _repeated_beats(b=2)
+    rpeaks = (30 + torch.arange(N_BEATS) * 66).expand(2, -1).clone()
+    batch = Batch(values, pad, torch.zeros(2, N_LEADS, 1000), torch.full((2,), 1000),
+                  torch.ones(2, N_LEADS, dtype=torch.bool), rpeaks, torch.arange(2))  # fmt: skip
+    for masking in ("tokens", "groups"):
+        torch.manual_seed(0)
+        model = ClearPretrainer(
+            EncoderConfig(dim=16, depth=1, heads=2, dropout=0.0),
+            DecoderConfig(dim=16, depth=1, heads=2, mask_ratio=0.8, masking=masking),
+        )
+        loss = model(batch, 0.0)
+        loss.backward()
+        assert set(model.parts) == {"mse", "copy_mse", "template_mse", "copy_share"}
+        assert (model.parts["copy_share"] == 0.0) == (masking == "groups")
