@@ -31,6 +31,9 @@ class DecoderConfig:
     heads: int = 4
     mask_ratio: float = 0.8
     masking: str = "tokens"  # or "groups" (``MASKS``)
+    # > 0: each masked token's log-amplitude (``normalise_tokens``' scale) is predicted too, with
+    # this weight beside the shape's MSE: the z-scored target alone cannot tell a hidden lead's size
+    amplitude: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,26 +76,31 @@ MASKS = {"tokens": random_mask, "groups": group_mask}
 
 
 @torch.no_grad()
-def trivial_baselines(values: Tensor, pad: Tensor, masked: Tensor) -> dict[str, float]:
-    """What predictors that learn nothing score on the loss's tokens and targets (masked, real,
-    z-scored beats): ``template_mse``, each lead's mean beat over the batch; ``copy_mse``, the
-    mean of the lead's visible beats in the same record (the template where it has none);
-    ``copy_share``, the masked beats whose lead has a visible one."""
+def trivial_baselines(
+    values: Tensor, pad: Tensor, masked: Tensor, amplitude: bool = False
+) -> dict[str, float]:
+    """What predictors that learn nothing score on the loss's tokens and targets (masked, real
+    beats; z-scored shapes, and with ``amplitude`` their log-scales, ``scale_`` keys):
+    ``template_mse``, each lead's mean over the batch; ``copy_mse``, the mean of the lead's
+    visible beats in the same record (the template where it has none); ``copy_share``, the
+    masked beats whose lead has a visible one."""
     b = values.shape[0]
-    target = normalise_tokens(values.flatten(1, 2))[0].view(b, N_LEADS, N_BEATS, -1).float()
+    shape, scale = normalise_tokens(values.flatten(1, 2))
     real = ~pad
     hidden = masked.view(N_LEADS, N_BEATS)[None] & real
     seen = ~masked.view(N_LEADS, N_BEATS)[None] & real
     n_seen = seen.sum(-1, keepdim=True)  # (B, 12, 1)
-    template = (target * real[..., None]).sum((0, 2)) / real.sum((0, 2)).clamp_min(1)[:, None]
-    copy = (target * seen[..., None]).sum(2) / n_seen.clamp_min(1)  # (B, 12, 96)
-    guess = torch.where(n_seen[..., None] > 0, copy[:, :, None], template[None, :, None])
     n = hidden.sum().clamp_min(1)
-    return {
-        "template_mse": float((((target - template[None, :, None]) ** 2).mean(-1) * hidden).sum() / n),
-        "copy_mse": float((((target - guess) ** 2).mean(-1) * hidden).sum() / n),
-        "copy_share": float((hidden & (n_seen > 0)).sum() / n),
-    }
+    out = {"copy_share": float((hidden & (n_seen > 0)).sum() / n)}
+    targets = {"": shape, "scale_": scale} if amplitude else {"": shape}
+    for key, flat in targets.items():
+        target = flat.view(b, N_LEADS, N_BEATS, -1).float()
+        template = (target * real[..., None]).sum((0, 2)) / real.sum((0, 2)).clamp_min(1)[:, None]
+        copy = (target * seen[..., None]).sum(2) / n_seen.clamp_min(1)  # (B, 12, F)
+        guess = torch.where(n_seen[..., None] > 0, copy[:, :, None], template[None, :, None])
+        for name, pred in (("template", template[None, :, None]), ("copy", guess)):
+            out[f"{key}{name}_mse"] = float((((target - pred) ** 2).mean(-1) * hidden).sum() / n)
+    return out
 
 
 def decoder_allowed(masked: Tensor) -> Tensor:
@@ -127,7 +135,7 @@ class ClearPretrainer(nn.Module):
         self.position = nn.Embedding(N_LEADS + N_TOKENS, d)
         self.blocks = nn.ModuleList(Block(d, decoder.heads, 2.0, 0.0) for _ in range(decoder.depth))
         self.norm = nn.LayerNorm(d)
-        self.predict = nn.Linear(d, contract.TOKEN_LEN)
+        self.predict = nn.Linear(d, contract.TOKEN_LEN + (1 if decoder.amplitude > 0 else 0))
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         nn.init.trunc_normal_(self.position.weight, std=0.02)
 
@@ -137,13 +145,16 @@ class ClearPretrainer(nn.Module):
         dev = batch.values.device
         keep, masked = keep.to(dev), masked.to(dev)
         loss = self.reconstruction_loss(batch.values, batch.pad, batch.rpeaks, keep, masked)
-        self.parts = {"mse": float(loss.detach()), **trivial_baselines(batch.values, batch.pad, masked)}
+        baselines = trivial_baselines(batch.values, batch.pad, masked, config.amplitude > 0)
+        self.parts = {**self.parts, **baselines}
         return loss
 
     def reconstruction_loss(
         self, values: Tensor, pad: Tensor, rpeaks: Tensor, keep: Tensor, masked: Tensor
     ) -> Tensor:
-        """Mean squared error over the masked, non-padded tokens (z-scored targets)."""
+        """Mean squared error over the masked, non-padded tokens (z-scored targets), plus
+        ``amplitude`` x that of their log-scales when the decoder predicts them; both parts
+        go to ``parts``."""
         b = values.shape[0]
         hidden, _ = self.encoder(values, pad, rpeaks, keep=keep)
         hidden = self.to_decoder(hidden)
@@ -156,8 +167,14 @@ class ClearPretrainer(nn.Module):
         blocked = (~decoder_allowed(masked).to(x.device))[None, None] | key_pad[:, None, None, :]
         for block in self.blocks:
             x, _ = block(x, blocked)
-        pred = self.predict(self.norm(x[:, N_LEADS:]))
-        target, _ = normalise_tokens(values.flatten(1, 2))
+        pred = self.predict(self.norm(x[:, N_LEADS:])).float()
+        target, scale = normalise_tokens(values.flatten(1, 2))
         weight = (masked.to(x.device)[None, :] & ~pad).float()
-        per_token = ((pred.float() - target) ** 2).mean(dim=-1)
-        return (per_token * weight).sum() / weight.sum().clamp_min(1.0)
+        n = weight.sum().clamp_min(1.0)
+        loss = (((pred[..., : contract.TOKEN_LEN] - target) ** 2).mean(dim=-1) * weight).sum() / n
+        self.parts = {"mse": float(loss.detach())}
+        if self.decoder_config.amplitude > 0:
+            scale_mse = (((pred[..., contract.TOKEN_LEN] - scale[..., 0]) ** 2) * weight).sum() / n
+            self.parts["scale_mse"] = float(scale_mse.detach())
+            loss = loss + self.decoder_config.amplitude * scale_mse
+        return loss

@@ -74,13 +74,32 @@ def test_clear_logs_its_loss_beside_the_baselines_with_either_mask() -> None:
     rpeaks = (30 + torch.arange(N_BEATS) * 66).expand(2, -1).clone()
     batch = Batch(values, pad, torch.zeros(2, N_LEADS, 1000), torch.full((2,), 1000),
                   torch.ones(2, N_LEADS, dtype=torch.bool), rpeaks, torch.arange(2))  # fmt: skip
-    for masking in ("tokens", "groups"):
+    keys = {"mse", "copy_mse", "template_mse", "copy_share"}
+    scale_keys = {"scale_mse", "scale_copy_mse", "scale_template_mse"}
+    for masking, amplitude in (("tokens", 0.0), ("groups", 0.0), ("groups", 0.5)):
         torch.manual_seed(0)
         model = ClearPretrainer(
             EncoderConfig(dim=16, depth=1, heads=2, dropout=0.0),
-            DecoderConfig(dim=16, depth=1, heads=2, mask_ratio=0.8, masking=masking),
+            DecoderConfig(dim=16, depth=1, heads=2, mask_ratio=0.8, masking=masking, amplitude=amplitude),
         )
         loss = model(batch, 0.0)
         loss.backward()
-        assert set(model.parts) == {"mse", "copy_mse", "template_mse", "copy_share"}
+        assert set(model.parts) == (keys | scale_keys if amplitude else keys)
         assert (model.parts["copy_share"] == 0.0) == (masking == "groups")
+        if amplitude:  # the loss is the shape's MSE plus the weighted log-scale's
+            expected = model.parts["mse"] + amplitude * model.parts["scale_mse"]
+            assert abs(float(loss.detach()) - expected) < 1e-5
+
+
+def test_the_scale_baselines_see_each_lead_s_size() -> None:
+    """Each record's leads repeat their beat at a size of their own: a same-lead copy recovers the
+    size where a visible beat is left, a template cannot, and hidden groups leave only the template."""
+    values, pad = _repeated_beats()
+    size = torch.rand(values.shape[0], N_LEADS, generator=torch.Generator().manual_seed(1)) * 2 + 0.1
+    values = values / values.std(dim=-1, keepdim=True) * size[..., None, None]
+    _, masked = random_mask(0.8, torch.Generator().manual_seed(0))
+    got = trivial_baselines(values, pad, masked, amplitude=True)
+    assert got["scale_copy_mse"] < 0.5 * got["scale_template_mse"]
+    _, masked = group_mask(0.8, torch.Generator().manual_seed(0))
+    got = trivial_baselines(values, pad, masked, amplitude=True)
+    assert got["scale_copy_mse"] == got["scale_template_mse"] > 0.05
