@@ -195,6 +195,14 @@ def cmd_grid(args: argparse.Namespace) -> None:
              args.seeds, args.methods.split(","))  # fmt: skip
 
 
+def cmd_scaling(args: argparse.Namespace) -> None:
+    """frozen-probe AUROC on fold 9 against pretraining epochs (snapshots of one run) and size"""
+    from training.scaling import run_scaling, sized
+
+    run_scaling(sized(_context(args), args.size), args.method, [int(e) for e in args.epochs.split(",")],
+                args.tasks.split(","), args.seeds)  # fmt: skip
+
+
 def cmd_results(args: argparse.Namespace) -> None:
     from training.results import write_results
 
@@ -348,6 +356,14 @@ def main(argv: list[str] | None = None) -> None:
     xb = sub.add_parser("explain-benchmark", help=xai.cmd_explain_benchmark.__doc__)
     xai.arguments(xb)
     xb.set_defaults(fn=xai.cmd_explain_benchmark)
+    sc = sub.add_parser("scaling", help=cmd_scaling.__doc__)
+    _common(sc)
+    sc.add_argument("--method", choices=list(METHODS), default="clear")
+    sc.add_argument("--epochs", default="1,2,4,8,12", help="snapshot epochs within the preset's schedule")
+    sc.add_argument("--tasks", default="super,all")
+    sc.add_argument("--seeds", type=int, default=3, help="probe seeds per point")
+    sc.add_argument("--size", help="WIDTHxDEPTH: the preset's encoder resized (run in that subfolder)")
+    sc.set_defaults(fn=cmd_scaling)
     rs = sub.add_parser("results", help="write training/RESULTS.md from grid logs")
     rs.add_argument("--runs", type=Path, nargs="+", default=[REPO / "runs" / "bundled"])
     rs.add_argument("--out", type=Path, default=REPO / "training" / "RESULTS.md")

@@ -105,6 +105,7 @@ def fit(
     params: list | None = None,
     progress: bool = True,
     after_step: Callable[[int], dict[str, float]] | None = None,
+    on_epoch: Callable[[nn.Module, int], None] | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train ``model`` for ``config.epochs`` over ``n`` examples and return the best state.
 
@@ -112,7 +113,9 @@ def fit(
     ends with ``evaluate`` (main process) and a checkpoint; with ``select`` the epoch with the
     highest ``select`` metric is kept (validation-based selection), else the last one.
     Re-running the same command resumes from ``<run_dir>/<phase>.ckpt``. ``after_step(step)``
-    runs after every optimiser step (an EMA target, say) and returns figures to average per epoch.
+    runs after every optimiser step (an EMA target, say) and returns figures to average per epoch;
+    ``on_epoch(model, epoch)`` (main process, 1-based epoch) runs before the epoch's checkpoint, so
+    what it writes is redone if a run stops between the two.
     """
     from tqdm import tqdm
 
@@ -185,6 +188,8 @@ def fit(
             if select is None or score > best:
                 best, best_state = score, copy.deepcopy(model.state_dict())
             log_metrics(log_path, record)
+            if on_epoch is not None:
+                on_epoch(model, epoch + 1)
             if progress:
                 shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}
                 print(json.dumps(shown), flush=True)

@@ -26,9 +26,16 @@ def encoder_path(run_dir: Path, method: str) -> Path:
     return run_dir / ("encoder.safetensors" if method == "clear" else f"encoder-{method}.safetensors")
 
 
-def pretrain(ctx: Context, seed: int = 0, method: str = "clear") -> Path:
+def snapshot_path(run_dir: Path, method: str, epoch: int) -> Path:
+    """Where ``pretrain(..., snapshots=...)`` keeps the encoder as it was after ``epoch``."""
+    out = encoder_path(run_dir, method)
+    return out.with_name(f"{out.stem}-epoch{epoch}{out.suffix}")
+
+
+def pretrain(ctx: Context, seed: int = 0, method: str = "clear", snapshots: tuple[int, ...] = ()) -> Path:
     """Pretrain ``method`` on PTB-XL training folds (labels unused) plus unlabelled WFDB folders;
-    saves the encoder (``encoder_path``) and returns that path. A finished run is not repeated."""
+    saves the encoder (``encoder_path``) and returns that path. A finished run is not repeated.
+    ``snapshots``: epochs after which the encoder is also saved (``snapshot_path``), for scaling."""
     m = METHODS[method]
     out = encoder_path(ctx.run_dir, method)
     phase = "pretrain" if method == "clear" else f"pretrain-{method}"
@@ -62,8 +69,14 @@ def pretrain(ctx: Context, seed: int = 0, method: str = "clear") -> Path:
             model.after_step((step + 1) / total)
         return dict(model.parts)
 
+    pretrain_ids = D.id_ranges(train.ecg_id)
+
+    def on_epoch(net: nn.Module, epoch: int) -> None:
+        if epoch in snapshots:
+            save_encoder(net.encoder, snapshot_path(ctx.run_dir, method, epoch), m.kind, method, pretrain_ids)
+
     _, info = fit(model, loss_fn, len(rows), loop, ctx.run_dir, phase, ctx.dist, seed=seed,
-                  progress=ctx.progress, after_step=after_step)  # fmt: skip
+                  progress=ctx.progress, after_step=after_step, on_epoch=on_epoch)  # fmt: skip
     # summed over epochs, so a resumed run reports its whole pretraining time
     timing = {
         "pretrain_s": round(sum(h["seconds"] for h in info["history"]), 1),
@@ -75,7 +88,7 @@ def pretrain(ctx: Context, seed: int = 0, method: str = "clear") -> Path:
     }
     ctx.timings.update({k: timing[k] for k in ("pretrain_s", "pretrain_records")})
     if ctx.dist.main:
-        save_encoder(model.encoder, out, m.kind, method, D.id_ranges(train.ecg_id))
+        save_encoder(model.encoder, out, m.kind, method, pretrain_ids)
         info_path.write_text(json.dumps(timing))
     return out
 

@@ -255,6 +255,57 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     assert out.read_text().split("Hardware of this machine")[0] == md.split("Hardware of this machine")[0]
 
 
+def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> None:
+    """``scaling`` on the tiny data with lead-group masking: the encoder saved after each listed
+    epoch (and differing between them), one fold-9 row per epoch (0 = random init), task and seed,
+    resumable, the trivial baselines in the pretraining log, the table's paired column and plot."""
+    from dataclasses import replace
+
+    import torch
+    from safetensors.torch import load_file
+
+    from training.context import Context
+    from training.engine import LoopConfig
+    from training.presets import PRESETS
+    from training.pretraining import encoder_path, snapshot_path
+    from training.results import _scaling
+    from training.scaling import run_scaling, scaling_table, sized
+
+    base = PRESETS["tiny"]
+    preset = replace(base, pretrain=LoopConfig(epochs=2, batch_size=32, lr=1e-3),
+                     decoder=replace(base.decoder, masking="groups", amplitude=1.0))  # fmt: skip
+    ctx = Context(tiny.data_root, tmp_path / "run", tiny.cache_dir, preset, progress=False)
+    with pytest.raises(ValueError, match=r"1\.\.2"):
+        run_scaling(ctx, "clear", [1, 3], ["super"], 1)
+    ctx = sized(ctx, "64x1")
+    assert ctx.run_dir == tmp_path / "run" / "64x1" and ctx.preset.encoder.heads == 2
+    out = run_scaling(ctx, "clear", [1, 2], ["super"], 2)
+    text = out.read_text()
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert sorted((r["epoch"], r["seed"]) for r in rows) == [(e, s) for e in (0, 1, 2) for s in (0, 1)]
+    assert all(r["task"] == "super" and 0 <= r["val_auroc"] <= 1 and r["encoder"]["dim"] == 64 for r in rows)
+    assert {r["masking"] for r in rows} == {"groups"}
+    one, two = (load_file(snapshot_path(ctx.run_dir, "clear", e)) for e in (1, 2))
+    final = load_file(encoder_path(ctx.run_dir, "clear"))
+    assert not all(torch.equal(one[k], two[k]) for k in one)
+    assert all(torch.equal(two[k], final[k]) for k in two)
+    log = [json.loads(line) for line in (ctx.run_dir / "metrics.jsonl").read_text().splitlines()]
+    pre = [r for r in log if r["phase"] == "pretrain"]
+    assert len(pre) == 2 and all(r["copy_share"] == 0 and r["template_mse"] > 0 for r in pre)
+    assert all("scale_copy_mse" in r for r in pre)
+    assert run_scaling(ctx, "clear", [1, 2], ["super"], 2).read_text() == text  # resumes: nothing new
+
+    lines, points = scaling_table([ctx.run_dir])
+    table = [line for line in lines if line.startswith("| clear (groups+amplitude 1) 64x1 |")]
+    assert [line.split(" | ")[1] for line in table] == ["0", "1", "2"]
+    assert table[0].endswith("| - |") and all("[" in line.split(" | ")[-1] for line in table[1:])
+    assert [e for e, _, _ in points["super"]["clear (groups+amplitude 1) 64x1"]] == [0, 1, 2]
+    section = _scaling([tiny.run_dir, ctx.run_dir], tmp_path / "figures" / "scaling.png")  # RESULTS.md's
+    assert section[0] == "## Pretraining scaling (fold 9)"
+    assert "![fold-9 AUROC against pretraining epochs](figures/scaling.png)" in section
+    assert (tmp_path / "figures" / "scaling.png").stat().st_size > 1000
+
+
 def test_cnn_baselines_score_the_finer_tasks_from_their_all_model(tiny: TinyRun) -> None:
     """At 100 % labels a CNN baseline's `rhythm` is scored from its 71-statement model, as the
     bundled model's is (no model of its own for `rhythm`); its row says so and its predictions are

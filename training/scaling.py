@@ -1,0 +1,173 @@
+"""Frozen-probe quality against pretraining length and encoder size (issue 27), on fold 9 only.
+
+One pretraining run saves its encoder after chosen epochs (``pretrain``'s snapshots); each
+snapshot, and the randomly initialised encoder of the same size as epoch 0, gets the grid's frozen
+probe (``finetune.train_head``: a HUG head on the cached lead-[CLS] features, its epoch chosen on
+fold 9) for every task and seed. The points are snapshots of one cosine schedule, not separate
+runs per budget: the whole curve costs what its longest point costs, and an early snapshot's
+learning rate has not decayed yet, so its figure understates a run of that length. Every row
+carries its fold-9 probabilities, so ``scaling_table`` pairs each point with epoch 0 by bootstrap.
+Fold 10 is never read here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training import metrics as M
+from training.context import Context
+from training.finetune import train_head
+from training.grid import features, read_rows
+from training.pretraining import pretrain, snapshot_path
+
+HEAD = "hug"
+# task -> curve -> (epoch, mean fold-9 AUROC, seed 0's 95 % interval), what the plot draws
+Points = dict[str, dict[str, list[tuple[int, float, list[float]]]]]
+
+
+def sized(ctx: Context, size: str | None) -> Context:
+    """``ctx`` with its encoder resized to ``WIDTHxDEPTH`` (heads of 32 dimensions) and its run in
+    the ``WIDTHxDEPTH`` subfolder (features and checkpoints are per encoder), or as it is."""
+    if not size:
+        return ctx
+    width, depth = (int(v) for v in size.lower().split("x"))
+    if width % 32 or width < 32 or depth < 1:
+        raise ValueError(f"--size {size}: width a multiple of 32, depth at least 1 (e.g. 192x6)")
+    encoder = replace(ctx.preset.encoder, dim=width, depth=depth, heads=width // 32)
+    preset = replace(ctx.preset, name=f"{ctx.preset.name}-{size}", encoder=encoder)
+    return replace(ctx, preset=preset, run_dir=ctx.run_dir / f"{width}x{depth}")
+
+
+def _row_key(row: dict) -> tuple:
+    return row["method"], row["epoch"], row["task"], row["seed"]
+
+
+def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], seeds: int) -> Path:
+    """Pretrain with snapshots at ``epochs`` (at most the preset's schedule), probe each and the
+    random-init encoder on every task and seed; missing rows are appended to
+    ``<run>/scaling.jsonl`` (a stopped run resumes)."""
+    loop = ctx.preset.schedules.get(method, ctx.preset.pretrain)
+    if not epochs or max(epochs) > loop.epochs or min(epochs) < 1:
+        raise ValueError(f"snapshot epochs {epochs} must lie in 1..{loop.epochs} ({ctx.preset.name})")
+    final = pretrain(ctx, method=method, snapshots=tuple(epochs))
+    out = ctx.run_dir / "scaling.jsonl"
+    done = {_row_key(r) for r in read_rows(out)}
+    preds = ctx.run_dir / "preds"
+    preds.mkdir(parents=True, exist_ok=True)
+    decoder = ctx.preset.decoder
+    for epoch in [0, *sorted(set(epochs))]:
+        encoder = None
+        if epoch:
+            encoder = final if epoch == loop.epochs else snapshot_path(ctx.run_dir, method, epoch)
+            if not encoder.is_file():
+                raise FileNotFoundError(
+                    f"{encoder}: the pretraining in {ctx.run_dir} finished without a snapshot at "
+                    f"epoch {epoch}; give a new --run-dir to pretrain with it"
+                )
+        feats = None
+        for task, seed in product(tasks, range(seeds)):
+            if (method, epoch, task, seed) in done:
+                continue
+            t0 = time.perf_counter()
+            if feats is None:
+                feats = features(ctx, encoder)
+            tag = f"scaling-{method}-{epoch}-{task}-{seed}"
+            rows, f = feats
+            model, td, _ = train_head(ctx, f, rows, task, 1.0, seed, HEAD, tag)
+            pos = {int(r): i for i, r in enumerate(rows)}
+            val = td.val[task]
+            with torch.no_grad():
+                p = torch.sigmoid(model(f[[pos[int(r)] for r in val.rows]])).numpy()
+            np.savez_compressed(preds / f"{tag}.npz", y=val.y, p=p, ecg_id=val.ecg_id)
+            rep = M.report(val.y, p, td.classes[task])
+            row = {
+                "method": method, "epoch": epoch, "task": task, "seed": seed, "head": HEAD,
+                "preset": ctx.preset.name, "encoder": ctx.preset.encoder.to_dict(),
+                "masking": decoder.masking, "amplitude": decoder.amplitude,
+                "val_auroc": rep["auroc"], "val_auroc_ci": rep["auroc_ci"], "n_val": rep["n"],
+                "preds": f"{tag}.npz", "seconds": round(time.perf_counter() - t0, 1),
+            }  # fmt: skip
+            with out.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            shown = {k: row[k] for k in ("method", "epoch", "task", "seed", "val_auroc")}
+            print(json.dumps(shown), flush=True)
+    return out
+
+
+def _curve_name(row: dict) -> str:
+    enc = row["encoder"]
+    amp = f"+amplitude {row['amplitude']:g}" if row.get("amplitude") else ""
+    return f"{row['method']} ({row['masking']}{amp}) {enc['dim']}x{enc['depth']}"
+
+
+def _probs(run: Path, rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
+    loaded = [np.load(run / "preds" / r["preds"]) for r in sorted(rows, key=lambda r: r["seed"])]
+    return loaded[0]["y"], [z["p"] for z in loaded]
+
+
+def scaling_table(runs: list[Path]) -> tuple[list[str], Points]:
+    """Markdown lines (one table per task: every curve's epochs, mean fold-9 AUROC over seeds, and
+    the paired-bootstrap difference from the same curve's epoch 0) and the points for a plot."""
+    cells: dict[tuple[str, str], dict[int, tuple[Path, list[dict]]]] = {}
+    for run in runs:
+        for row in read_rows(run / "scaling.jsonl"):
+            cell = cells.setdefault((row["task"], _curve_name(row)), {})
+            cell.setdefault(row["epoch"], (run, []))[1].append(row)
+    lines: list[str] = []
+    points: Points = {}
+    for task in sorted({t for t, _ in cells}):
+        lines += [f"**{task}** (fold 9, frozen {HEAD} probe)", "",
+                  "| encoder | epochs | seeds | macro AUROC | vs epoch 0 [95 % CI] |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for (t, name), by_epoch in sorted(cells.items()):
+            if t != task:
+                continue
+            base = by_epoch.get(0)
+            for epoch, (run, rows) in sorted(by_epoch.items()):
+                y, p = _probs(run, rows)
+                mean = float(np.mean([r["val_auroc"] for r in rows]))
+                gain = "-"
+                if base is not None and epoch:
+                    y0, p0 = _probs(*base)
+                    k = min(len(p), len(p0))
+                    d = M.paired_bootstrap(y, p[:k], p0[:k]) if np.array_equal(y, y0) else None
+                    if d is not None:
+                        gain = f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}]"
+                lines.append(f"| {name} | {epoch} | {len(rows)} | {mean:.4f} | {gain} |")
+                ci = rows[0]["val_auroc_ci"]
+                points.setdefault(task, {}).setdefault(name, []).append((epoch, mean, ci))
+        lines.append("")
+    return lines, points
+
+
+def scaling_figure(points: Points, out: Path) -> Path:
+    """Fold-9 AUROC against pretraining epochs, one panel per task, one line per curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted(points)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for name, pts in sorted(points[task].items()):
+            e, m, ci = zip(*sorted(pts), strict=True)
+            line = ax.plot(e, m, marker="o", label=name)[0]
+            ax.fill_between(e, [c[0] for c in ci], [c[1] for c in ci], alpha=0.15, color=line.get_color())
+        ax.set(title=f"{task} (fold 9)", xlabel="pretraining epochs (0 = random init)", ylabel="macro AUROC")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    tmp.replace(out)
+    return out
