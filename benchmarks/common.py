@@ -7,8 +7,14 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 VIEW_SIZE = (1600, 900)
+# The shared data beside the repository (``ECGVIEWER_SHARED_DATA`` elsewhere): benches that need
+# it say so and skip when it is absent.
+SHARED = Path(
+    os.environ.get("ECGVIEWER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 def log(msg: str) -> None:

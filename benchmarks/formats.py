@@ -6,15 +6,13 @@ without it only the bundled WFDB sample is timed.
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-SHARED = Path(
-    os.environ.get("ECGVIEWER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+from common import SHARED
+
 SIDE_FILES = (".dat", ".xyz", ".mat")  # a WFDB record is timed through its header
 
 

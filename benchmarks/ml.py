@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import csv
 import gc
-import os
 import statistics
 import time
 from pathlib import Path
 
-from common import log, summary
+from common import SHARED, log, summary
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ECGVIEWER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 FOLD = 10
 
 

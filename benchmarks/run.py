@@ -238,6 +238,13 @@ BENCHES = (
         lambda lb: {"library_query_ms": max(lb["query_ms"].values()), "library_generate_s": lb["generate_s"]},
     ),
     Bench(
+        "library_analyze",
+        lambda s: "[library analyze] index --analyze on 100 PTB-XL 100 Hz records, a pool of every core",
+        lambda s: library.bench_analyze(),
+        lambda la: {"library_analyze_records_per_s": la.get("records_per_s")},
+        lambda a: a.skip_ml,
+    ),
+    Bench(
         "holter",
         lambda s: "[holter] 24 h 12-lead 500 Hz record",
         lambda s: holter.bench_holter(s.repeats["holter_open_processes"], s.repeats["pans"]),

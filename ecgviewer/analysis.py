@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.intervals import Measurements
     from ecgviewer.measure.rhythm import BeatList
-    from ecgviewer.ml.infer import Analyzer
+    from ecgviewer.ml.infer import Analyzer, Predictions
     from ecgviewer.ml.session import Request, Result
 
 MAX_WHOLE_S = 60.0  # recordings up to this long are analysed whole
@@ -46,10 +46,16 @@ class Findings:
     whole: bool  # the span is the whole recording
     segment: Recording
     ai: Result | None = None  # predictions, attribution, attention
+    predicted: Predictions | None = None  # the predictions alone (``explain=False``)
     measurements: Measurements | None = None
     rhythm: BeatList | None = None  # every beat of the whole recording (when asked for)
     notes: dict[str, str] = field(default_factory=dict)  # "ai" / "measure" -> why it is missing
     timings: dict[str, float] = field(default_factory=dict)  # ms per step
+
+    @property
+    def predictions(self) -> Predictions | None:
+        """The model's predictions, explained or not."""
+        return self.ai.analysis.predictions if self.ai is not None else self.predicted
 
     @property
     def offset_s(self) -> float:
@@ -81,6 +87,7 @@ def analyse(
     span_s: float = SPAN_S,
     keep_going: bool = False,
     rhythm: Delineator | None = None,
+    explain: bool = True,
 ) -> Findings:
     """The model's findings (with an ``analyzer``; ``request`` says which label and method) and
     the measurements (with a ``delineator``) on the span ``analysed_span`` chooses.
@@ -89,7 +96,9 @@ def analyse(
     ``previous``: an earlier result on the same recording; when it covers the same span its
     cropped segment is reused, so the analyzer's per-recording cache hits. With ``keep_going``
     a part that fails leaves a note in ``notes`` instead of raising. With a ``rhythm`` delineator
-    every beat of the whole recording is listed too (``measure.rhythm``).
+    every beat of the whole recording is listed too (``measure.rhythm``). ``explain=False``
+    predicts without attributions or attention (``predicted``): a cohort's findings at a tenth of
+    the cost.
     """
     span = analysed_span(rec, t0, max_whole_s, span_s)
     whole = span == (0.0, rec.duration)
@@ -107,10 +116,20 @@ def analyse(
         from ecgviewer.ml import session
 
         try:
-            found.ai = session.run(
-                analyzer, segment, request or session.Request(), span, whole, lambda f: progress(f * share)
-            )
-            found.timings.update(found.ai.timings)
+            if explain:
+                found.ai = session.run(
+                    analyzer,
+                    segment,
+                    request or session.Request(),
+                    span,
+                    whole,
+                    lambda f: progress(f * share),
+                )
+                found.timings.update(found.ai.timings)
+            else:
+                clock = time.perf_counter()
+                found.predicted = analyzer.analyse(segment).predictions
+                found.timings["analyse_ms"] = (time.perf_counter() - clock) * 1e3
         except FAILURES as exc:
             if not keep_going:
                 raise

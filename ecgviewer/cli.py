@@ -313,6 +313,14 @@ def _library_args(p: argparse.ArgumentParser, command: str) -> None:
             action="store_true",
             help="start a new library (the old file is kept as FILE.old), e.g. after damage",
         )
+        p.add_argument("--analyze", action="store_true", help="add our measurements, statements and the "
+                       "model's findings (only what a new model, delineator or file needs)")  # fmt: skip
+        _model_arg(p)
+        p.add_argument(
+            "--workers", type=_positive_int, help="--analyze: local processes (default: every core)"
+        )
+        p.add_argument("--scheduler", metavar="ADDRESS", help="--analyze on a Dask cluster, e.g. "
+                       "tcp://10.0.0.5:8786 (its workers must see the files and have ecgviewer)")  # fmt: skip
         return
     p.add_argument("query", nargs="*", help="terms that must all hold, e.g. 'qtc>480 sex=F' "
                    "(ecgviewer.library.query lists them; none: every readable recording)")  # fmt: skip
@@ -332,12 +340,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     path = args.db or db.default_path()
     if args.rebuild and (old := db.rebuild(path)) is not None:
         print(f"{path}: the previous library was moved to {old}", file=sys.stderr)
+    model = _model_file(args)
     conn = db.open_library(path)
     stop = {"now": False}
     previous = signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    analysed = None
     try:
-        summary = index(args.folder, conn, identifiers=args.identifiers, progress=_progress(),
+        summary = index(args.folder, conn, identifiers=args.identifiers, progress=_progress("indexing"),
                         cancelled=lambda: stop["now"])  # fmt: skip
+        if args.analyze and not summary.cancelled:
+            analysed = _analyze_library(args, conn, summary.folder, model, lambda: stop["now"])
     finally:
         signal.signal(signal.SIGINT, previous)
         conn.close()
@@ -351,13 +363,28 @@ def cmd_index(args: argparse.Namespace) -> int:
     if s.truncated:
         print(f"warning: {s.folder} holds more recordings than one index run lists; index its "
               "subfolders one by one", file=sys.stderr)  # fmt: skip
-    if s.cancelled:
+    if analysed is not None:
+        a = analysed
+        print(f"analysed {a.analysed} ({a.per_second:.1f} per second), {a.failed} could not be analysed"
+              f"{f', {a.current} already were' if a.current else ''}")  # fmt: skip
+    if s.cancelled or (analysed is not None and analysed.cancelled):
         print("interrupted: what was stored is kept; run the same command again to finish", file=sys.stderr)
         return 130
     return 0
 
 
-def _progress():
+def _analyze_library(args: argparse.Namespace, conn, folder: Path, model: Path | None, cancelled):
+    """``index --analyze``: the library's recordings under ``folder`` analysed on the engine asked for."""
+    from ecgviewer.library.analyze import analyse_library, engine
+
+    with engine(args.scheduler, args.workers) as (executor, n):
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # below the indexing line
+        return analyse_library(conn, folder, str(model) if model else None, executor, n,
+                               _progress("analysing"), cancelled)  # fmt: skip
+
+
+def _progress(doing: str):
     """``done/total`` on stderr, at most a few times a second, when stderr is a terminal."""
     if not sys.stderr.isatty():
         return None
@@ -366,7 +393,7 @@ def _progress():
     def show(done: int, total: int) -> None:
         if time.monotonic() - last[0] > 0.25 or done == total:
             last[0] = time.monotonic()
-            print(f"\rindexing: {done}/{total}", end="", file=sys.stderr, flush=True)
+            print(f"\r{doing}: {done}/{total}", end="", file=sys.stderr, flush=True)
 
     return show
 

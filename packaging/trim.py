@@ -15,6 +15,9 @@ EXCLUDE_MODULES = [
     *("tkinter", "_tkinter", "IPython", "jupyter_client", "ipykernel", "notebook"),
     *("pytest", "_pytest", "pytestqt", "hypothesis", "jsonschema", "sierraecg", "training"),
     *("hatchling", "PyInstaller", "pip", "setuptools", "pkg_resources"),
+    # Dask (index --analyze --scheduler, the cluster extra): a cluster's workers run an installed
+    # ecgviewer; the app analyses on its local process pool
+    *("distributed", "dask", "tornado", "zict", "tblib", "partd", "locket"),
     # torch's compiler stack, exporters and tools (eager CPU inference and autograd need none of it),
     # and what only they import
     # (torch's hook still collects the kept modules as .py files too: torch reads its own source at import)

@@ -32,6 +32,9 @@ SOURCES = ("device", "labels", "ours")
 # One column per measurement (``m_qtc``): a query over 100,000 recordings reads one table.
 MEASURED = tuple(f"m_{key}" for key in MEASUREMENTS)
 REBUILD_HINT = "ecgviewer index FOLDER --db {path} --rebuild"
+# Columns of ``analyses`` added after schema 1 was first released (``_add_columns`` adds them to
+# an older file): the delineator's SHA-256, and why a recording could not be analysed.
+ANALYSIS_COLUMNS = {"measured_with": "TEXT", "error": "TEXT"}
 
 SCHEMA = (
     """CREATE TABLE recordings (
@@ -79,15 +82,17 @@ SCHEMA = (
         PRIMARY KEY (recording_id, source, key)
     ) WITHOUT ROWID""",
     "CREATE INDEX measurements_value ON measurements (key, source, value)",
-    # The model's findings, keyed by the model's SHA-256 so that a new model re-analyses; and
-    # the content hash analysed, so that a changed file is not shown with old findings.
+    # Our analysis (``index --analyze``), keyed by the model's SHA-256 so that a new model
+    # re-analyses, by the delineator's (``measured_with``: our measurements and statements), and
+    # by the content hash analysed, so that a changed file is not shown with old findings.
     """CREATE TABLE analyses (
         recording_id INTEGER NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
         model_sha256 TEXT NOT NULL,
         content_sha256 TEXT NOT NULL,
         analysed_at TEXT NOT NULL,
+        {added},
         PRIMARY KEY (recording_id, model_sha256)
-    ) WITHOUT ROWID""",
+    ) WITHOUT ROWID""".format(added=", ".join(f"{c} {t}" for c, t in ANALYSIS_COLUMNS.items())),
     """CREATE TABLE findings (
         recording_id INTEGER NOT NULL,
         model_sha256 TEXT NOT NULL,
@@ -248,7 +253,7 @@ def open_library(path: str | os.PathLike[str], create: bool = True) -> sqlite3.C
 def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
-        _add_measurement_columns(conn)
+        _add_columns(conn)
         return
     if version > SCHEMA_VERSION:
         raise EcgError(
@@ -264,16 +269,21 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _add_measurement_columns(conn: sqlite3.Connection) -> None:
-    """A measurement added to the vocabulary since the library was made gets its column."""
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """A measurement added to the vocabulary since the library was made gets its column, and
+    ``analyses`` the columns added since (``ANALYSIS_COLUMNS``)."""
     have = {r[1] for r in conn.execute("PRAGMA table_info(recordings)")}
     missing = [c for c in MEASURED if c not in have]
-    if missing:
+    have_analysis = {r[1] for r in conn.execute("PRAGMA table_info(analyses)")}
+    added = {c: t for c, t in ANALYSIS_COLUMNS.items() if c not in have_analysis}
+    if missing or added:
         with transaction(conn):
             for column in missing:
                 conn.execute(f"ALTER TABLE recordings ADD COLUMN {column} REAL")
-            ids = [r[0] for r in conn.execute("SELECT id FROM recordings")]
-            refresh_measurements(conn, ids)
+            for column, kind in added.items():
+                conn.execute(f"ALTER TABLE analyses ADD COLUMN {column} {kind}")
+            if missing:
+                refresh_measurements(conn, [r[0] for r in conn.execute("SELECT id FROM recordings")])
 
 
 def rebuild(path: str | os.PathLike[str]) -> Path | None:
@@ -301,12 +311,12 @@ def known(conn: sqlite3.Connection, folder: Path) -> dict[str, Known]:
     """What the library holds under ``folder``, by path."""
     rows = conn.execute(
         "SELECT path, stamp, status, identifiers_read FROM recordings WHERE path >= ? AND path < ?",
-        _under(folder),
+        under(folder),
     )
     return {r[0]: Known(r[1], r[2], bool(r[3])) for r in rows}
 
 
-def _under(folder: Path) -> tuple[str, str]:
+def under(folder: Path) -> tuple[str, str]:
     """Bounds of the paths under ``folder`` for a range scan of the path index (no LIKE, whose
     wildcards a folder's name may hold)."""
     prefix = str(folder).rstrip(os.sep) + os.sep
@@ -383,8 +393,12 @@ def _row(facts: Facts) -> list[object]:
     return [values[c] for c in _COLUMNS]
 
 
-def _children(conn: sqlite3.Connection, ids: list[int], batch: list[Facts]) -> None:
-    texts = sorted({text for f in batch for _, text, _ in f.statements})
+def put_statements(
+    conn: sqlite3.Connection, said: list[tuple[int, list[tuple[str, str, float | None]]]]
+) -> None:
+    """Insert each recording's (source, text, value) statements, numbered in the order given
+    (inside the caller's transaction; the recording has none of those sources yet)."""
+    texts = sorted({text for _, items in said for _, text, _ in items})
     conn.executemany("INSERT OR IGNORE INTO statement_texts (text) VALUES (?)", [(t,) for t in texts])
     text_id: dict[str, int] = {}
     for i in range(0, len(texts), CHUNK):
@@ -392,15 +406,19 @@ def _children(conn: sqlite3.Connection, ids: list[int], batch: list[Facts]) -> N
         text_id.update(
             conn.execute(f"SELECT text, id FROM statement_texts WHERE text IN ({marks(len(chunk))})", chunk)
         )
-    pairs = list(zip(ids, batch, strict=True))
     conn.executemany(
         "INSERT INTO statements (recording_id, source, ord, text_id, value) VALUES (?, ?, ?, ?, ?)",
         [
             (rid, source, k, text_id[text], value)
-            for rid, f in pairs
-            for k, (source, text, value) in enumerate(f.statements)
+            for rid, items in said
+            for k, (source, text, value) in enumerate(items)
         ],
     )
+
+
+def _children(conn: sqlite3.Connection, ids: list[int], batch: list[Facts]) -> None:
+    pairs = list(zip(ids, batch, strict=True))
+    put_statements(conn, [(rid, f.statements) for rid, f in pairs])
     conn.executemany(
         "INSERT INTO measurements (recording_id, source, key, value) VALUES (?, ?, ?, ?)",
         [(rid, source, key, value) for rid, f in pairs for (source, key), value in f.measurements.items()],
@@ -414,7 +432,7 @@ def _children(conn: sqlite3.Connection, ids: list[int], batch: list[Facts]) -> N
 def counts(conn: sqlite3.Connection, folder: Path) -> dict[str, int]:
     """status -> how many rows under ``folder`` have it."""
     rows = conn.execute(
-        "SELECT status, count(*) FROM recordings WHERE path >= ? AND path < ? GROUP BY status", _under(folder)
+        "SELECT status, count(*) FROM recordings WHERE path >= ? AND path < ? GROUP BY status", under(folder)
     )
     return {r[0]: r[1] for r in rows}
 
@@ -423,7 +441,7 @@ def mark_missing(conn: sqlite3.Connection, folder: Path, present: set[str]) -> i
     """Rows under ``folder`` whose file the scan did not find become ``missing`` (kept, with what
     was known of them, so that a moved export can be found again); returns how many."""
     rows = conn.execute(
-        "SELECT id, path FROM recordings WHERE path >= ? AND path < ? AND status != 'missing'", _under(folder)
+        "SELECT id, path FROM recordings WHERE path >= ? AND path < ? AND status != 'missing'", under(folder)
     ).fetchall()
     gone = [(f"not found when {folder} was indexed on {now()}", r[0]) for r in rows if r[1] not in present]
     with transaction(conn):

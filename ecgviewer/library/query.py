@@ -13,14 +13,14 @@ ignoring case). Names:
 - ``date``: ``2020``, ``2020-05``, ``2020-05-17`` or ``2020-05-17T08:30:00``; a date stands for its
   whole period (``date<=2020`` includes all of 2020).
 - ``status``: ok (the default), unreadable, missing, or any.
-- ``statement``: a statement the device made or a label the file's dataset gives (PTB-XL's
-  SCP-ECG codes): ``statement=CLBBB``, ``statement~"bundle branch"``, ``statement!=NORM``.
+- ``statement``: a statement the device made, a label the file's dataset gives (PTB-XL's
+  SCP-ECG codes) or one of ours (``index --analyze``: ``measure.statements``' codes, PTB-XL's
+  where there is one): ``statement=CLBBB``, ``statement~"bundle branch"``, ``statement!=NORM``.
 - the measurement keys of ``ecgviewer.measurements.MEASUREMENTS`` (``qtc qrs pr hr ...``): our
-  measurement where the library has one (``index --analyze``, not yet built), else the
+  measurement where the library has one (``index --analyze``; QTc by Bazett), else the
   device's; ``device.qtc`` and ``ours.qtc`` ask for one source.
 - ``finding=CODE``, ``finding=CODE>0.7``: the model's probability for CODE (at least 0.5 when no
-  threshold is given), under any model analysed. Until ``index --analyze`` exists no
-  analyses are stored, so a finding term parses but matches no recording.
+  threshold is given), under any model analysed (``index --analyze``).
 
 A term about a value a recording lacks (an unknown age) does not match it, except ``!=``.
 """

@@ -107,3 +107,10 @@ def test_the_commands_in_a_subprocess(samples, tmp_path):
     assert r.returncode == 0 and [json.loads(x)["record"] for x in r.stdout.splitlines()] == ["3"]
     r = run("find", "age<=forty")
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "not a number" in r.stderr
+    r = run("index", str(samples), "--analyze", "--workers", "2")  # two worker processes
+    assert r.returncode == 0 and "analysed 3 (" in r.stdout, r.stderr
+    assert "0 could not be analysed" in r.stdout
+    r = run("find", "ours.hr>0 finding=NORM>=0", "--json", "--sort", "record")
+    assert r.returncode == 0 and [json.loads(x)["record"] for x in r.stdout.splitlines()] == ["17", "3", "8"]
+    r = run("index", str(samples), "--analyze")
+    assert r.returncode == 0 and "analysed 0 (" in r.stdout and "3 already were" in r.stdout

@@ -107,13 +107,13 @@ def test_sorting_puts_unknown_values_last(small):
 
 
 def test_our_measurement_replaces_the_devices_and_findings_match_once_stored(small):
-    """The schema is ready for ``index --analyze``: our QTc, where measured, is the one a bare
+    """What ``index --analyze`` stores is what queries see: our QTc, where measured, is the one a bare
     ``qtc`` term sees; a stored finding is found by probability."""
     b = small.execute("SELECT id FROM recordings WHERE path = '/x/b.xml'").fetchone()[0]
     with db.transaction(small):
         small.execute("INSERT INTO measurements VALUES (?, 'ours', 'qtc', 500.0)", (b,))
         db.refresh_measurements(small, [b])
-        small.execute("INSERT INTO analyses VALUES (?, 'm1', 'c2', '2026-01-01')", (b,))
+        small.execute("INSERT INTO analyses VALUES (?, 'm1', 'c2', '2026-01-01', 'd1', NULL)", (b,))
         small.execute("INSERT INTO findings VALUES (?, 'm1', 'MI', 0.8)", (b,))
     assert names(small, "qtc>480") == ["a.hea", "b.xml", "f%_.hea"]
     assert names(small, "device.qtc>480") == ["a.hea", "f%_.hea"]
