@@ -119,6 +119,13 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
             wait([])
             save(dialog, f"{tag}-preferences")
             dialog.close()
+            w.library.set_library_path(Path(tmp) / f"{width}x{height}.sqlite")  # the samples, indexed
+            w.show_library()
+            w.library.index_folder(sample_path().parents[2])
+            until(lambda w=w: w.library.model.rowCount() == 3 and not w.tasks.busy())
+            w.library.query.setText("age>40")
+            until(lambda w=w: w.library.model.rowCount() == 2 and not w.tasks.busy())
+            save(w, f"{tag}-library")
             w.close()
             w.deleteLater()
     return written

@@ -57,6 +57,8 @@ def _zoom(factor: float) -> Callable[[MainWindow], Callable]:
 COMMANDS: tuple[Command, ...] = (
     Command("&File", "&Open\u2026", lambda w: w.choose_file, Keys.Open),
     Command("&File", "Open &folder\u2026", lambda w: w.choose_folder, "Ctrl+Shift+O"),
+    Command("&File", "&Library…", lambda w: w.show_library, "Ctrl+L",
+            tip="Find recordings in the library: qtc>480 sex=F, statement=CLBBB qrs>150, finding=MI>0.5"),
     Command("&File", "Open &recent", lambda w: w.fill_recent, submenu=True, name="recent_menu"),
     Command("&File", "&Save as WFDB or EDF+\u2026", lambda w: w.choose_save_path, Keys.SaveAs,
             tip="Write the recording as a WFDB record or an EDF+ file (lossless; identifiers left out)",
@@ -103,6 +105,7 @@ COMMANDS: tuple[Command, ...] = (
 MENUS = ("&File", "&View", "&Paper", "&Navigate", "&Tools", "&Help")
 DOCKS = (
     "browser_dock",
+    "library_dock",
     "info_dock",
     "measure_dock",
     "beats_dock",

@@ -43,6 +43,12 @@ class FileCommands:
         if folder:
             self.open_folder(Path(folder))
 
+    def show_library(self: MainWindow) -> None:
+        """The Library dock, raised, its query box ready for typing."""
+        self.library_dock.show()
+        self.library_dock.raise_()
+        self.library.query.setFocus()
+
     def open_paths(self: MainWindow, paths: list[Path]) -> None:
         """Command line / drop: a folder fills the browser; several files are listed there."""
         from ecgviewer.io.catalog import Entry

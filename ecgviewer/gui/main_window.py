@@ -17,6 +17,7 @@ from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
 from ecgviewer.gui.files import FileCommands
+from ecgviewer.gui.library_view import LibraryBrowser
 from ecgviewer.gui.measure_panel import MeasureController
 from ecgviewer.gui.overview import Overview
 from ecgviewer.gui.paper import HoverInfo, PaperView
@@ -99,6 +100,11 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.info = QtWidgets.QPlainTextEdit(readOnly=True)
         self.info_dock = self._dock("Recording", self.info, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.browser_dock.hide()
+        self.library = LibraryBrowser(self.tasks.run, self.settings)
+        self.library_dock = self._dock("Library", self.library, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.browser_dock, self.library_dock)
+        self.library_dock.hide()
+        self.library_dock.visibilityChanged.connect(lambda shown: shown and self.library.refresh())
         self.ai = AnalysisController(self.paper, self.settings, self.tasks.run, self)
         self.ai_dock = self._dock(
             "Analysis", self.ai.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
@@ -146,6 +152,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.calipers.changed.connect(self.caliper_label.setText)
         self.browser.openRequested.connect(self.open_file)
         self.browser.folderRequested.connect(self.choose_folder)
+        self.library.openRequested.connect(self.open_file)
         self._rate_timer = QtCore.QTimer(self, singleShot=True, interval=150)
         self._rate_timer.timeout.connect(self._start_rate)
         self.set_ai_enabled(self.ai_action.isChecked())
