@@ -177,3 +177,29 @@ def write_ishne(
         fh.write(magic + struct.pack("<H", crc) + body)
         fh.write(np.ascontiguousarray(codes, dtype="<i2").tobytes())
     return path
+
+
+def ptbxl_patient(shared: Path, tmp_path: Path) -> tuple[Path, list[Path]]:
+    """A PTB-XL tree of one patient's records (100 Hz, from ../shared), oldest first."""
+    import csv
+    from collections import defaultdict
+
+    root = shared / "ptbxl"
+    by_patient: dict[str, list[dict]] = defaultdict(list)
+    with (root / "ptbxl_database.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if (root / (row["filename_lr"] + ".hea")).is_file():
+                by_patient[row["patient_id"]].append(row)
+    rows = sorted(next(v for v in by_patient.values() if len(v) >= 2), key=lambda r: r["recording_date"])
+    tree = tmp_path / "ptbxl"
+    tree.mkdir()
+    for name in ("ptbxl_database.csv", "scp_statements.csv"):
+        shutil.copy(root / name, tree / name)
+    heads = []
+    for row in rows:
+        for suffix in (".hea", ".dat"):
+            src = root / (row["filename_lr"] + suffix)
+            (tree / src.parent.relative_to(root)).mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, tree / src.relative_to(root))
+        heads.append(tree / (row["filename_lr"] + ".hea"))
+    return tree, heads

@@ -95,6 +95,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("&Tools", "&Measurements", lambda w: w.set_measure_enabled, "Ctrl+Shift+M", checkable=True,
             tip="Intervals, QTc and axes on the median beats, from the bundled delineator",
             name="measure_action"),
+    Command("&Tools", "Compare with &earlier ECG", lambda w: w.compare_earlier, "Ctrl+Shift+C",
+            tip="This ECG above the same patient's previous one in the library, median beats overlaid, "
+                "and what changed", separator=True),
     Command("&Tools", "&Preferences\u2026", lambda w: w.show_preferences, Keys.Preferences,
             tip="The model the AI analysis runs: the bundled one or one you added",
             name="preferences_action", separator=True),

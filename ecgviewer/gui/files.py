@@ -43,6 +43,55 @@ class FileCommands:
         if folder:
             self.open_folder(Path(folder))
 
+    def compare_earlier(self: MainWindow) -> None:
+        """The serial comparison: this recording beside the patient's previous ECG in the library,
+        both analysed (measurements, and the model's findings when the AI is on) off the UI thread."""
+        from ecgviewer.analysis import analyse
+        from ecgviewer.gui.serial_view import Side
+        from ecgviewer.io import load
+        from ecgviewer.library import db, serial
+        from ecgviewer.measure.delineate import Delineator
+
+        rec = self.recording
+        if rec is None or rec.path is None:
+            self.statusBar().showMessage(
+                "Open a recording from the library first: the comparison needs its patient", 8000
+            )
+            return
+        try:
+            conn = db.open_library(self.library.library_path(), create=False)
+            try:
+                earlier, when = serial.earlier_of(conn, rec.path), serial.acquired(conn, rec.path)
+            finally:
+                conn.close()
+        except EcgError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return
+        if earlier is None:
+            self.statusBar().showMessage(
+                f"The library holds no other ECG of this patient ({serial.HOW_PATIENTS})", 8000
+            )
+            return
+        analyzer, delineator = self.ai.analyzer, self.measure.delineator
+
+        def work(progress) -> tuple[Side, Side]:
+            tools = delineator or Delineator.bundled()
+            before = load(earlier.path)
+            sides = []
+            for k, (r, taken) in enumerate(((rec, when), (before, earlier.acquired))):
+                found = analyse(r, analyzer=analyzer, delineator=tools, explain=False, keep_going=True,
+                                progress=lambda f, k=k: progress((k + f) / 2))  # fmt: skip
+                sides.append(Side(r, found, taken or "date unknown"))
+            return sides[0], sides[1]
+
+        def done(pair: tuple[Side, Side]) -> None:
+            self.serial.set_view(self.paper.options, self.paper.px_per_mm)
+            self.serial.set_pair(*pair)
+            self.views.setTabEnabled(2, True)
+            self.views.setCurrentIndex(2)
+
+        self.tasks.run("serial", "Comparing with the earlier ECG", work, done)
+
     def show_library(self: MainWindow) -> None:
         """The Library dock, raised, its query box ready for typing."""
         self.library_dock.show()

@@ -21,6 +21,7 @@ from ecgviewer.gui.library_view import LibraryBrowser
 from ecgviewer.gui.measure_panel import MeasureController
 from ecgviewer.gui.overview import Overview
 from ecgviewer.gui.paper import HoverInfo, PaperView
+from ecgviewer.gui.serial_view import SerialView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.tasks import TaskRunner
 from ecgviewer.recording import Recording
@@ -128,6 +129,12 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.views = QtWidgets.QTabWidget(documentMode=True)
         self.views.addTab(self.sheet, "Paper")
         self.views.addTab(self.measure.median, "Median beats")
+        self.serial = SerialView()
+        self.views.addTab(self.serial, "Serial comparison")
+        self.views.setTabEnabled(2, False)  # until a comparison is asked for (Tools menu)
+        self.views.setTabToolTip(
+            2, "This ECG above the patient's earlier one, median beats overlaid, and what changed"
+        )
         self.views.setTabToolTip(1, "The median beat of each lead at 50 mm/s, with draggable fiducials (M)")
         central = QtWidgets.QWidget()
         box = QtWidgets.QVBoxLayout(central)

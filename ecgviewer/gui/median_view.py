@@ -48,6 +48,9 @@ NAME_MM = 3.2  # the fiducial names' font, as a share of a paper millimetre's he
 # of it, so that no two names overlap however close the lines are.
 NAME_LEVEL = {"p": 2, "qrs": 1, "t": 0}
 DEVICE_INK = "#d2691e"  # the device's median beat: apart from the ink, the grid and the calipers
+# the same patient's earlier ECG (the serial comparison): Okabe & Ito's bluish green, apart from the
+# ink, the grid, the calipers' blue and the device's orange also for colour-blind readers
+EARLIER_INK = "#009e73"
 PAD_MM = 2.0  # desk around the sheet
 
 
@@ -121,6 +124,16 @@ class _PanBox(pg.ViewBox):
             ev.ignore()
 
 
+def on_our_leads(leads: tuple[str, ...], other: Measurements) -> np.ndarray:
+    """``other``'s median beats in the rows of ``leads`` (NaN where it lacks a lead): both are on
+    the same grid, R at ``beats.PRE``."""
+    out = np.full((len(leads), other.median.shape[1]), np.nan)
+    for i, lead in enumerate(leads):
+        if lead in other.leads and other.present[other.leads.index(lead)]:
+            out[i] = other.median[other.leads.index(lead)]
+    return out
+
+
 class _Box(ClipBox):
     """One panel's box on the sheet and the curves clipped to it."""
 
@@ -163,6 +176,8 @@ class MedianView(pg.GraphicsView):
         self.excluded = pg.ScatterPlotItem(symbol="x", size=7)  # the strip's beats left out of the median
         self.device: MedianBeats | None = None
         self.device_shift_ms: float | None = None  # where the device's beat landed on ours
+        self.earlier: Measurements | None = None  # another ECG's median beats, R on R (serial)
+        self.calipers = True  # the fiducials as draggable lines (off where they cannot be edited)
         self.footer = pg.TextItem(anchor=(0, 0.5))
         self.boxes = [_Box() for _ in range(len(STANDARD_LEADS) + 1)]  # a panel each, reused
         for item in (self.sheet, self.shading, self.pulses, *self.boxes, self.excluded, self.footer):
@@ -210,6 +225,12 @@ class MedianView(pg.GraphicsView):
     def set_device_median(self, device: MedianBeats | None) -> None:
         """The acquiring device's median beats, drawn under ours once aligned to them."""
         self.device = device
+        self._rebuild()
+
+    def set_earlier(self, m: Measurements | None) -> None:
+        """Another ECG's median beats (the patient's earlier one), drawn under ours R on R in
+        ``EARLIER_INK``, in place of the device's."""
+        self.earlier = m
         self._rebuild()
 
     def show_device(self, on: bool) -> None:
@@ -294,8 +315,10 @@ class MedianView(pg.GraphicsView):
         self.page = page = median_layout(self.options, m.leads, strip.lead if strip else None)
         self.sheet.set_size(page.width, page.height)
         self.pulses.setData(*pulse_polyline(page))
-        theirs, self.device_shift_ms = None, None
-        if self.device is not None:
+        theirs, ink, self.device_shift_ms = None, DEVICE_INK, None
+        if self.earlier is not None:
+            theirs, ink = on_our_leads(m.leads, self.earlier), EARLIER_INK
+        elif self.device is not None:
             theirs, self.device_shift_ms = align(m.median, m.leads, self.device)
         for p, box, label in zip(page.panels, self.boxes, self.labels, strict=False):
             box.setRect(self.box_of(p))
@@ -307,7 +330,7 @@ class MedianView(pg.GraphicsView):
                 assert strip is not None
                 self._draw_strip(p, box, label, strip, theme)
             else:
-                self._draw_beat(p, box, label, theirs, theme)
+                self._draw_beat(p, box, label, theirs, ink, theme)
         self.shading.set_page(replace(page, panels=tuple(p for p in page.panels if not is_strip(p, page))))
         self._show_lines(theme.paper)
         self.footer.setFont(self._font(2.8))
@@ -316,8 +339,11 @@ class MedianView(pg.GraphicsView):
         self._home = True
         self._keep_scale()
 
-    def _draw_beat(self, p, box: _Box, label: pg.TextItem, theirs: np.ndarray | None, theme) -> None:
-        """One lead's median beat (and the device's), with its own fiducials as ticks."""
+    def _draw_beat(
+        self, p, box: _Box, label: pg.TextItem, theirs: np.ndarray | None, ink: str, theme
+    ) -> None:
+        """One lead's median beat (and the device's or the earlier ECG's, in ``ink``), with its own
+        fiducials as ticks."""
         m = self.measurements
         assert m is not None and self.page is not None
         present = p.lead in m.leads and bool(m.present[m.leads.index(p.lead)])
@@ -331,9 +357,7 @@ class MedianView(pg.GraphicsView):
         y = p.y + p.sign * self.page.gain * m.median[i].astype(np.float64)
         box.ours.setData(x, y, pen=pg.mkPen(theme.ink, width=1))
         if theirs is not None:
-            box.theirs.setData(
-                x, p.y + p.sign * self.page.gain * theirs[i], pen=pg.mkPen(DEVICE_INK, width=1)
-            )
+            box.theirs.setData(x, p.y + p.sign * self.page.gain * theirs[i], pen=pg.mkPen(ink, width=1))
         tx, ty = [], []
         for ms in m.lead_fiducials[i].values():
             if ms is not None:
@@ -372,7 +396,7 @@ class MedianView(pg.GraphicsView):
     def _show_lines(self, fill: str) -> None:
         """One line per column for each fiducial the measurement has; the others hidden."""
         m = self.measurements
-        columns = len(self._columns()) if m is not None else 0
+        columns = len(self._columns()) if m is not None and self.calipers else 0
         self.lines = {
             key: lines[:columns]
             for key, lines in self._pool.items()

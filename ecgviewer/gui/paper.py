@@ -389,7 +389,7 @@ class PaperView(pg.GraphicsView):
     def _top_left(self) -> tuple[float, float]:
         return (-2.0, self.page.height + 2.0 if self.page else 0.0)
 
-    def _fit_zoom(self) -> float | None:
+    def fit_zoom(self) -> float | None:
         """The magnification that shows the whole page (None before there is a page and a view)."""
         if self.page is None or self.vb.width() <= 0 or self.vb.height() <= 0:
             return None
@@ -398,11 +398,11 @@ class PaperView(pg.GraphicsView):
 
     def fit_page(self) -> None:
         """Whole page in view (the zoom factor is shown: this is not true scale)."""
-        if (zoom := self._fit_zoom()) is not None:
+        if (zoom := self.fit_zoom()) is not None:
             self.set_zoom(zoom, self._top_left())
 
     def _keep_scale(self) -> None:
-        fit = self._fit_zoom() if self._auto else None
+        fit = self.fit_zoom() if self._auto else None
         if fit is None:
             self._apply_zoom(self._zoom)
         else:

@@ -365,12 +365,18 @@ def find(
             total = conn.execute(
                 f"SELECT count(*) FROM recordings r WHERE {condition}", where.params
             ).fetchone()[0]
-        rows, stamps = _rows(conn, [r[0] for r in page])
+    return Result(find_ids(conn, [r[0] for r in page], check_files), total, shown_keys)
+
+
+def find_ids(conn: sqlite3.Connection, ids: list[int], check_files: bool = True) -> list[Found]:
+    """The recordings ``ids`` in that order, as ``find`` returns them."""
+    with db.guarded(db.file_of(conn)):
+        rows, stamps = _rows(conn, ids)
     if check_files:
         for found, stamp in zip(rows, stamps, strict=True):
             if found.status != "missing":
                 found.now = files.drift(found.path, stamp)
-    return Result(rows, total, shown_keys)
+    return rows
 
 
 def _found(r: sqlite3.Row) -> Found:

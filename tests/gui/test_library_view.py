@@ -10,6 +10,7 @@ from PySide6 import QtCore
 
 from ecgviewer.library import db, query
 from tests.conftest import REPO
+from tests.helpers import ptbxl_patient
 
 SAMPLES = REPO / "resources/samples/ptbxl"
 
@@ -62,3 +63,42 @@ def test_index_query_sort_and_open(window, qtbot, tmp_path):
     assert sig.args == [first]
     qtbot.waitUntil(lambda: window.recording is not None and window.recording.path == first, timeout=10000)
     conn.close()
+
+
+def test_serial_comparison_of_a_ptbxl_patient(window, qtbot, tmp_path, shared):
+    """Two ECGs of one patient on one paper scale, the earlier one's median beats under ours,
+    and the measurement deltas; a recording the library does not know says so."""
+    tree, heads = ptbxl_patient(shared, tmp_path)
+    window.library.set_library_path(tmp_path / "lib.sqlite")
+    window.library.index_folder(tree)
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == len(heads), timeout=30000)
+
+    window.open_file(REPO / "resources/samples/ptbxl/records500/00000/00003_hr.hea")  # not in it
+    qtbot.waitUntil(
+        lambda: window.recording is not None and window.recording.name.startswith("00003"), timeout=10000
+    )
+    window.compare_earlier()
+    assert "no other ECG of this patient" in window.statusBar().currentMessage()
+    assert not window.views.isTabEnabled(2)
+
+    window.open_file(heads[-1])
+    qtbot.waitUntil(
+        lambda: window.recording is not None and window.recording.path == heads[-1], timeout=10000
+    )
+    window.compare_earlier()
+    qtbot.waitUntil(lambda: window.views.currentIndex() == 2, timeout=60000)
+    s = window.serial
+    assert s.this_paper.recording.path == heads[-1] and s.earlier_paper.recording.path == heads[-2]
+    assert s.this_paper.zoom == s.earlier_paper.zoom  # one paper scale
+    for paper in (s.this_paper, s.earlier_paper):  # each whole page in view, none cut off
+        view = paper.vb.viewRect()
+        assert view.left() <= 0.01 and view.top() <= 0.01, view
+        assert view.right() >= paper.page.width - 0.01 and view.bottom() >= paper.page.height - 0.01
+    assert s.median.earlier is not None and s.median.measurements is not None
+    rows = {
+        s.table.item(r, 0).text(): [s.table.item(r, c).text() for c in (1, 2, 3)]
+        for r in range(s.table.rowCount())
+    }
+    before, after, change = rows["QTc (ms)"]
+    assert int(change) == int(after) - int(before) or abs(int(after) - int(before) - int(change)) <= 1
+    assert "Earlier ECG:" in s.earlier_label.text() and "This ECG:" in s.this_label.text()
