@@ -48,9 +48,10 @@ NAME_MM = 3.2  # the fiducial names' font, as a share of a paper millimetre's he
 # of it, so that no two names overlap however close the lines are.
 NAME_LEVEL = {"p": 2, "qrs": 1, "t": 0}
 DEVICE_INK = "#d2691e"  # the device's median beat: apart from the ink, the grid and the calipers
-# the same patient's earlier ECG (the serial comparison): Okabe & Ito's bluish green, apart from the
-# ink, the grid, the calipers' blue and the device's orange also for colour-blind readers
-EARLIER_INK = "#009e73"
+# the same patient's earlier ECG (the serial comparison): Okabe & Ito's blue, apart from the ink, the
+# paper and its grid also for colour-blind readers; that view draws no calipers or fiducial ticks
+# (the calipers' blue) and no device median
+EARLIER_INK = "#0072b2"
 PAD_MM = 2.0  # desk around the sheet
 
 
@@ -177,7 +178,7 @@ class MedianView(pg.GraphicsView):
         self.device: MedianBeats | None = None
         self.device_shift_ms: float | None = None  # where the device's beat landed on ours
         self.earlier: Measurements | None = None  # another ECG's median beats, R on R (serial)
-        self.calipers = True  # the fiducials as draggable lines (off where they cannot be edited)
+        self.calipers = True  # the fiducials as lines and ticks (off where they cannot be edited)
         self.footer = pg.TextItem(anchor=(0, 0.5))
         self.boxes = [_Box() for _ in range(len(STANDARD_LEADS) + 1)]  # a panel each, reused
         for item in (self.sheet, self.shading, self.pulses, *self.boxes, self.excluded, self.footer):
@@ -359,7 +360,7 @@ class MedianView(pg.GraphicsView):
         if theirs is not None:
             box.theirs.setData(x, p.y + p.sign * self.page.gain * theirs[i], pen=pg.mkPen(ink, width=1))
         tx, ty = [], []
-        for ms in m.lead_fiducials[i].values():
+        for ms in m.lead_fiducials[i].values() if self.calipers else ():
             if ms is not None:
                 xk = p.x + (ms / 1000 - p.t0) * MEDIAN_SPEED
                 yk = float(np.interp(xk, x, y))

@@ -121,7 +121,7 @@ class SerialView(QtWidgets.QWidget):
         self.pair = (this, earlier)
         self.this_label.setText(f"This ECG: {this.acquired} \u00b7 {this.rec.name}")
         self.earlier_label.setText(
-            f"Earlier ECG: {earlier.acquired} \u00b7 {earlier.rec.name} (green in the median beats)"
+            f"Earlier ECG: {earlier.acquired} \u00b7 {earlier.rec.name} (blue in the median beats)"
         )
         self.this_paper.set_recording(this.rec)
         self.earlier_paper.set_recording(earlier.rec)

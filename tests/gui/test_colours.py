@@ -11,7 +11,7 @@ import pytest
 from colorspacious import cspace_convert, deltaE
 
 from ecgviewer.gui.annotations import COLOUR as NOTE
-from ecgviewer.gui.median_view import DEVICE_INK
+from ecgviewer.gui.median_view import DEVICE_INK, EARLIER_INK
 from ecgviewer.gui.overlay import HIGHLIGHT
 from ecgviewer.render.options import THEMES
 from ecgviewer.render.painting import DIVERGING, SEQUENTIAL
@@ -46,7 +46,8 @@ def test_the_measure_tells_red_from_green_apart_only_for_normal_vision() -> None
 @pytest.mark.parametrize("deficiency", DEFICIENCIES)
 def test_paper_colours_stay_apart(theme: str, deficiency: str) -> None:
     """The trace against the paper and its grid; our marks (calipers, fiducials, notes), the
-    device's median beat and the highlighted beat against the trace, the paper and each other."""
+    device's median beat, the earlier ECG's (serial comparison) and the highlighted beat against
+    the trace, the paper and each other."""
     t = THEMES[theme]
     pairs = {
         "ink/paper": (t.ink, t.paper),
@@ -60,6 +61,9 @@ def test_paper_colours_stay_apart(theme: str, deficiency: str) -> None:
         "device median/ink": (DEVICE_INK, t.ink),
         "device median/paper": (DEVICE_INK, t.paper),
         "device median/calipers": (DEVICE_INK, t.marks),
+        "earlier ECG/ink": (EARLIER_INK, t.ink),
+        "earlier ECG/paper": (EARLIER_INK, t.paper),
+        "earlier ECG/major grid": (EARLIER_INK, t.major),  # its view has no calipers, ticks or device
         "highlight/ink": (HIGHLIGHT, t.ink),
         "highlight/paper": (HIGHLIGHT, t.paper),
     }
