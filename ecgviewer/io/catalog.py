@@ -23,9 +23,19 @@ class Entry:
     fold: str = ""
 
 
+def dataset_table(path: Path) -> bool:
+    """A dataset's own metadata, not a recording: PTB-XL's tables at its tree's root, and any CSV
+    beside a PhysioNet ``RECORDS`` index (LUDB's ``ludb.csv``, say)."""
+    if path.suffix.lower() != ".csv":
+        return False
+    if path.name in (ptbxl.DATABASE, ptbxl.STATEMENTS, ptbxl.SCP) and ptbxl.find_root(path) == path.parent:
+        return True
+    return (path.parent / "RECORDS").is_file()
+
+
 def scan(folder: Path, cancelled=lambda: False) -> list[Entry]:
     """Recordings under ``folder`` sorted by path: every file a registered reader reads
-    (``registry.listed``), a WFDB record once by its header."""
+    (``registry.listed``), a WFDB record once by its header, datasets' tables left out."""
     folder = Path(folder)
     root = ptbxl.find_root(folder / "x")  # the folder itself or one of its parents
     table = ptbxl.table(root) if root else {}
@@ -36,7 +46,7 @@ def scan(folder: Path, cancelled=lambda: False) -> list[Entry]:
             break
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if not registry.listed(path):
+            if not registry.listed(path) or dataset_table(path):
                 continue
             entry = Entry(path, str(path.relative_to(folder)))
             eid = ptbxl.ecg_id(path)

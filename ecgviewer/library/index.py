@@ -66,7 +66,7 @@ def index(
     with db.guarded(db.file_of(conn)):
         with db.transaction(conn):
             scan = conn.execute("INSERT INTO scans (folder, started) VALUES (?, ?)", (str(folder), db.now()))
-        entries = [e for e in catalog.scan(folder, stop) if not _dataset_table(e.path)]
+        entries = catalog.scan(folder, stop)
         summary.listed = len(entries)
         summary.truncated = len(entries) >= catalog.MAX_ENTRIES
         known = db.known(conn, folder)
@@ -136,11 +136,6 @@ def read(path: Path, parts: list[Path], stamped: tuple[int, int, str], identifie
         base.status, base.reason = "unreadable", f"Cannot read {path.name}: {exc.strerror} ({path})"
         return base
     return _facts(rec, base)
-
-
-def _dataset_table(path: Path) -> bool:
-    """PTB-XL's own tables (its CSV files at the tree's root) are metadata, not recordings."""
-    return path.name in (ptbxl.DATABASE, ptbxl.STATEMENTS, ptbxl.SCP) and ptbxl.find_root(path) == path.parent
 
 
 def _format(path: Path) -> str | None:

@@ -41,3 +41,25 @@ def test_unrelated_files_with_shared_extensions_are_not_listed(shared: Path, tmp
     (tmp_path / "photo.png").write_bytes(b"\x89PNG")
     (tmp_path / ".hidden.csv").write_text("I,II\n1,2\n")
     assert [e.name for e in catalog.scan(tmp_path)] == ["ecg.xml"]
+
+
+def test_a_datasets_tables_are_not_recordings(tmp_path: Path) -> None:
+    """A CSV beside a PhysioNet RECORDS index (LUDB's ludb.csv) and PTB-XL's tables at its root
+    are metadata: Open folder and the library leave them out; the same CSV elsewhere is listed
+    when it reads as an ECG."""
+    from ecgviewer.io.writers import save
+    from tests.helpers import synthetic
+
+    ludb = tmp_path / "ludb"
+    (ludb / "data").mkdir(parents=True)
+    save(synthetic(), ludb / "data" / "1.hea")
+    (ludb / "RECORDS").write_text("data/1\n")
+    (ludb / "ludb.csv").write_text("ID,Sex,Age\n1,F,51\n")
+    assert [e.name for e in catalog.scan(ludb)] == ["data/1.hea"]
+    export = tmp_path / "export"  # an ECG exported as CSV, without a RECORDS index
+    export.mkdir()
+    rows = "\n".join(f"{0.1 * (k % 7):.2f},{0.2 * (k % 5):.2f}" for k in range(1000))
+    (export / "ecg.csv").write_text(f"# fs = 500\nI,II\n{rows}\n")
+    (ludb / "data" / "ecg.csv").write_text((export / "ecg.csv").read_text())  # not beside RECORDS
+    assert [e.path for e in catalog.scan(export)] == [export / "ecg.csv"]
+    assert [e.name for e in catalog.scan(ludb)] == ["data/1.hea", "data/ecg.csv"]
