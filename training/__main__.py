@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     sc = sub.add_parser("scaling", help=cmd_scaling.__doc__)
     _common(sc)
     sc.add_argument("--method", choices=list(METHODS), default="clear")
-    sc.add_argument("--epochs", default="1,2,4,8,12", help="snapshot epochs within the preset's schedule")
+    sc.add_argument("--epochs", default="1,2,4,8,12", help="snapshot epochs; the pretraining lasts the last")
     sc.add_argument("--tasks", default="super,all")
     sc.add_argument("--seeds", type=int, default=3, help="probe seeds per point")
     sc.add_argument("--size", help="WIDTHxDEPTH: the preset's encoder resized (run in that subfolder)")

@@ -1,6 +1,7 @@
 """Frozen-probe quality against pretraining length and encoder size (issue 27), on fold 9 only.
 
-One pretraining run saves its encoder after chosen epochs (``pretrain``'s snapshots); each
+One pretraining run, as long as the last point, saves its encoder after chosen epochs
+(``pretrain``'s snapshots); each
 snapshot, and the randomly initialised encoder of the same size as epoch 0, gets the grid's frozen
 probe (``finetune.train_head``: a HUG head on the cached lead-[CLS] features, its epoch chosen on
 fold 9) for every task and seed. The points are snapshots of one cosine schedule, not separate
@@ -50,12 +51,14 @@ def _row_key(row: dict) -> tuple:
 
 
 def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], seeds: int) -> Path:
-    """Pretrain with snapshots at ``epochs`` (at most the preset's schedule), probe each and the
-    random-init encoder on every task and seed; missing rows are appended to
-    ``<run>/scaling.jsonl`` (a stopped run resumes)."""
-    loop = ctx.preset.schedules.get(method, ctx.preset.pretrain)
-    if not epochs or max(epochs) > loop.epochs or min(epochs) < 1:
-        raise ValueError(f"snapshot epochs {epochs} must lie in 1..{loop.epochs} ({ctx.preset.name})")
+    """Pretrain for ``max(epochs)`` epochs (the preset's loop otherwise: one cosine schedule that
+    ends at the last point) with snapshots at ``epochs``, probe each and the random-init encoder
+    on every task and seed; missing rows are appended to ``<run>/scaling.jsonl`` (a stopped run
+    resumes)."""
+    if not epochs or min(epochs) < 1:
+        raise ValueError(f"snapshot epochs {epochs}: give one or more, each at least 1")
+    loop = replace(ctx.preset.schedules.get(method, ctx.preset.pretrain), epochs=max(epochs))
+    ctx = replace(ctx, preset=replace(ctx.preset, schedules={**ctx.preset.schedules, method: loop}))
     final = pretrain(ctx, method=method, snapshots=tuple(epochs))
     out = ctx.run_dir / "scaling.jsonl"
     done = {_row_key(r) for r in read_rows(out)}
