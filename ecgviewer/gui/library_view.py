@@ -38,21 +38,19 @@ class FoundModel(QtCore.QAbstractTableModel):
     def set_result(self, result: query.Result) -> None:
         self.beginResetModel()
         self.result = result
-        keys = result.measurements
-        names = listing.header(keys)
-        labels = names[7 : 7 + len(keys)]
-        picked = [names.index(n) for n in ("path", "date", "age", "sex", *labels)]
+        names = listing.header(result)
+        asked = names[listing.FIRST : len(names) - 2]  # the measurements and findings the query names
+        picked = [names.index(n) for n in ("path", "date", "age", "sex", *asked)]
         rest = [names.index(n) for n in ("note", "format", "s", "Hz", "leads")]
-        sorts, numeric = listing.sort_keys(keys), listing.numeric(keys)
+        sorts, numeric = listing.sort_keys(result), listing.numeric(result)
         self._header = ["record", *(names[i] for i in picked[1:]), "statements", *(names[i] for i in rest)]
         self._sorts = [sorts[i] for i in picked] + ["path"] + [sorts[i] for i in rest]
         self._numeric = {k for k, i in enumerate([*picked, -1, *rest]) if i in numeric}
         self._cells = []
         for r in result.rows:
-            c = listing.cells(r, keys)
-            self._cells.append(
-                [Path(r.path).name, *(c[i] for i in picked[1:]), _said(r), *(c[i] for i in rest)]
-            )
+            c = listing.cells(r, result)
+            shown = [Path(r.path).name, *(c[i] for i in picked[1:]), _said(r), *(c[i] for i in rest)]
+            self._cells.append(shown)
         self.endResetModel()
 
     def rowCount(self, parent=_ROOT) -> int:

@@ -20,30 +20,28 @@ def note(row: Found) -> str:
     return f"{row.now} since indexing" if row.now else ""
 
 
-def header(keys: list[str]) -> list[str]:
-    """The columns of a listing that shows the measurements ``keys``."""
+FIRST = 7  # date, format, age, sex, s, Hz, leads; then the asked-for measurements and findings
+
+
+def header(result: Result) -> list[str]:
+    """The columns of a listing: the fixed ones, each measurement and finding the query names
+    (the model's probability as ``P(MI)``), the note and the path."""
     return [
-        "date",
-        "format",
-        "age",
-        "sex",
-        "s",
-        "Hz",
-        "leads",
-        *(MEASUREMENTS[k].label for k in keys),
-        "note",
-        "path",
-    ]
+        "date", "format", "age", "sex", "s", "Hz", "leads",
+        *(MEASUREMENTS[k].label for k in result.measurements), *(f"P({c})" for c in result.findings),
+        "note", "path",
+    ]  # fmt: skip
 
 
-def sort_keys(keys: list[str]) -> list[str | None]:
-    """For each column of ``header(keys)``, the ``find --sort`` key that orders by it (None: none)."""
-    return ["date", "format", "age", "sex", "duration", "fs", "leads", *keys, None, "path"]
+def sort_keys(result: Result) -> list[str | None]:
+    """For each column of ``header``, the ``find --sort`` key that orders by it (None: none)."""
+    return ["date", "format", "age", "sex", "duration", "fs", "leads", *result.measurements,
+            *(None for _ in result.findings), None, "path"]  # fmt: skip
 
 
-def numeric(keys: list[str]) -> set[int]:
-    """The columns (of ``header(keys)``) that hold numbers: right-aligned, sorted as numbers."""
-    return {2, 4, 5, 6, *range(7, 7 + len(keys))}
+def numeric(result: Result) -> set[int]:
+    """The columns of ``header`` that hold numbers: right-aligned, sorted as numbers."""
+    return {2, 4, 5, 6, *range(FIRST, FIRST + len(result.measurements) + len(result.findings))}
 
 
 def measured(row: Found) -> dict[str, float]:
@@ -51,8 +49,8 @@ def measured(row: Found) -> dict[str, float]:
     return {k: v for source in ("device", "ours") for k, v in row.measurements.get(source, {}).items()}
 
 
-def cells(row: Found, keys: list[str]) -> list[str]:
-    """One row's cells under ``header(keys)``: what ``find`` prints and the window's library shows."""
+def cells(row: Found, result: Result) -> list[str]:
+    """One row's cells under ``header``: what ``find`` prints and the window's library shows."""
     values = measured(row)
     return [
         row.acquired or "",
@@ -62,7 +60,8 @@ def cells(row: Found, keys: list[str]) -> list[str]:
         _number(row.duration, 1),
         _number(row.fs),
         str(len(row.leads) or ""),
-        *(_number(values.get(k)) for k in keys),
+        *(_number(values.get(k)) for k in result.measurements),
+        *(_number(row.findings.get(c), 2) for c in result.findings),
         note(row),
         row.path,
     ]
@@ -70,9 +69,8 @@ def cells(row: Found, keys: list[str]) -> list[str]:
 
 def lines(result: Result) -> list[str]:
     """The table's lines, a header first; numbers right-aligned."""
-    keys = result.measurements
-    table = [header(keys), *(cells(row, keys) for row in result.rows)]
-    right = numeric(keys)
+    table = [header(result), *(cells(row, result) for row in result.rows)]
+    right = numeric(result)
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     out = []
     for r in table:

@@ -88,6 +88,7 @@ class Where:
     params: list[object] = field(default_factory=list)
     status: bool = False  # a status term was given (else only readable recordings match)
     measurements: list[str] = field(default_factory=list)  # keys the query names, for display
+    findings: list[str] = field(default_factory=list)  # the model's codes the query names, likewise
 
     def add(self, clause: str, *params: object) -> None:
         self.clauses.append(clause)
@@ -118,6 +119,7 @@ class Found:
     sha256: str | None
     measurements: dict[str, dict[str, float]] = field(default_factory=dict)  # source -> key -> value
     statements: list[dict[str, object]] = field(default_factory=list)  # source, text, value
+    findings: dict[str, float] = field(default_factory=dict)  # asked-for code -> highest probability
     now: str | None = None  # the file since indexing: "changed", "missing" (when checked)
 
 
@@ -126,6 +128,7 @@ class Result:
     rows: list[Found]
     total: int  # how many match, beyond ``limit``
     measurements: list[str]  # the measurement keys the query or the sort names
+    findings: list[str] = field(default_factory=list)  # the model's codes the query names
 
 
 def names() -> list[str]:
@@ -284,7 +287,8 @@ def _finding(where: Where, term: str, op: str, value: str) -> None:
     m = _FINDING.match(value)
     if m is None:
         raise QueryError(term, "write finding=CODE or finding=CODE>0.7 (a probability from 0 to 1)")
-    code, cmp = m.group(1), m.group(2) or ">="
+    code, cmp = m.group(1).upper(), m.group(2) or ">="
+    where.findings.append(code)
     p = _float(term, m.group(3)) if m.group(3) else DEFAULT_PROBABILITY
     if not 0 <= p <= 1:
         raise QueryError(term, f"{p:g} is not a probability (0 to 1)")
@@ -365,13 +369,28 @@ def find(
             total = conn.execute(
                 f"SELECT count(*) FROM recordings r WHERE {condition}", where.params
             ).fetchone()[0]
-    return Result(find_ids(conn, [r[0] for r in page], check_files), total, shown_keys)
+    codes = list(dict.fromkeys(where.findings))
+    return Result(find_ids(conn, [r[0] for r in page], check_files, codes), total, shown_keys, codes)
 
 
-def find_ids(conn: sqlite3.Connection, ids: list[int], check_files: bool = True) -> list[Found]:
-    """The recordings ``ids`` in that order, as ``find`` returns them."""
+def find_ids(
+    conn: sqlite3.Connection, ids: list[int], check_files: bool = True, findings: list[str] | None = None
+) -> list[Found]:
+    """The recordings ``ids`` in that order, as ``find`` returns them, with the model's highest
+    probability (over the models analysed) of each of ``findings``."""
     with db.guarded(db.file_of(conn)):
         rows, stamps = _rows(conn, ids)
+        if findings:
+            by_id = {f.id: f for f in rows}
+            for i in range(0, len(ids), db.CHUNK):
+                chunk = ids[i : i + db.CHUNK]
+                for rid, code, p in conn.execute(
+                    f"SELECT recording_id, upper(code), max(probability) FROM findings WHERE recording_id IN "
+                    f"({db.marks(len(chunk))}) AND upper(code) IN ({db.marks(len(findings))}) "
+                    "GROUP BY recording_id, upper(code)",
+                    [*chunk, *findings],
+                ):
+                    by_id[rid].findings[code] = p
     if check_files:
         for found, stamp in zip(rows, stamps, strict=True):
             if found.status != "missing":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ecgviewer.library import analyze, db, query
+from ecgviewer.library import analyze, db, listing, query
 from ecgviewer.library.index import index
 from tests.library.conftest import SAMPLES, rows, write_ecg
 
@@ -94,8 +94,11 @@ def test_analyze_stores_findings_measurements_and_statements_once(indexed) -> No
     assert {Path(r.path).name for r in query.find(conn, "ours.hr>0").rows} == set(found)
     assert {Path(r.path).name for r in query.find(conn, "qrs=156").rows} == {"clipped.hea"}
     top = max(found["cart-1.hea"]["findings"].items(), key=lambda kv: kv[1])
-    hit = query.find(conn, f"finding={top[0]}>={top[1] - 1e-6:.6f}").rows
-    assert "cart-1.hea" in {Path(r.path).name for r in hit}
+    result = query.find(conn, f"finding={top[0].lower()}>={top[1] - 1e-6:.6f}")  # codes ignore case
+    hit = {Path(r.path).name: r for r in result.rows}
+    assert result.findings == [top[0]] and hit["cart-1.hea"].findings[top[0]] == pytest.approx(top[1])
+    table = listing.lines(result)  # find's table shows the asked-for probability
+    assert f"P({top[0]})" in table[0].split() and f"{top[1]:.2f}" in next(x for x in table if "cart-1" in x)
     said = found["cart-1.hea"]["said"][0]
     assert "cart-1.hea" in {Path(r.path).name for r in query.find(conn, f"statement={said}").rows}
 
