@@ -45,3 +45,20 @@ def test_a_faster_recipe_ships_only_when_worse_by_less_than_the_margin_everywher
     keep_a, why = C.choose(much, margin_ms=4.0)
     assert not keep_a and why.endswith("fs=125 qrs_on")
     assert not C.choose([], margin_ms=4.0)[0]
+
+
+def _waves(found_p: int, matched_p: int, records: int = 30, cond: str = "leads=12") -> list[dict]:
+    return [{"record": i, "condition": cond, "lead": 0, "marked": {"P": 10, "QRS": 10, "T": 10},
+             "found": {"P": found_p, "QRS": 10, "T": 10}, "matched": {"P": matched_p, "QRS": 10, "T": 10}}
+            for i in range(records)]  # fmt: skip
+
+
+def test_detection_worse_is_seen_and_equal_detection_is_not() -> None:
+    """A that finds two false P waves per record (PPV 10/12) against B's none is worse on P PPV
+    only; the same counts are worse nowhere."""
+    checks = C.detection(_waves(12, 10), _waves(10, 10))
+    worse = C.detection_worse(checks)
+    assert [(c["wave"], c["measure"]) for c in worse] == [("P", "PPV")]
+    p = next(c for c in checks if c["wave"] == "P" and c["measure"] == "PPV")
+    assert p["a"] == 10 / 12 and p["b"] == 1.0 and p["n"] == 30
+    assert not C.detection_worse(C.detection(_waves(10, 10), _waves(10, 10)))
