@@ -1,6 +1,6 @@
 """A generated library of any size, for the query benchmark and the tests: rows as the indexer
-writes them (``db.put``), with plausible values drawn from a seeded generator, and no files
-behind them."""
+and ``index --analyze`` write them (``db.put``, ``analyze.store``), with plausible values drawn
+from a seeded generator, and no files behind them."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import random
 import sqlite3
 from datetime import datetime, timedelta
 
-from ecgviewer.library import db
+from ecgviewer.library import analyze, db
 
 FORMATS = ("WFDB", "EDF", "GE MUSE XML", "Philips Sierra XML", "DICOM ECG")
 DEVICE_STATEMENTS = ("Sinus rhythm", "Left bundle branch block", "Atrial fibrillation", "Prolonged QT")
 LABELS = ("NORM", "CLBBB", "IMI", "AFIB", "LVH")
+FINDINGS = ("NORM", "MI", "STTC", "CD", "HYP", "CLBBB", "AFIB")  # a few of the model's codes
+MODEL, DELINEATOR = "synthetic-model", "synthetic-delineator"  # what the analyses are keyed by
 EPOCH = datetime(2010, 1, 1)
 
 
@@ -39,10 +41,24 @@ def facts(i: int, rng: random.Random) -> db.Facts:
     return f
 
 
-def generate(conn: sqlite3.Connection, n: int, seed: int = 0, batch: int = 5000) -> None:
-    """Add ``n`` generated recordings to the library, in transactions of ``batch``."""
+def outcome(f: db.Facts, rng: random.Random) -> analyze.Outcome:
+    """An analysis of ``f`` as ``index --analyze`` stores it: the model's probability of each of
+    ``FINDINGS`` (skewed low, as most are absent) and our QRS duration and QTc."""
+    findings = {code: rng.random() ** 3 for code in FINDINGS}
+    ours = {"qrs": float(rng.randrange(70, 190)), "qtc": float(rng.randrange(340, 560))}
+    return analyze.Outcome(f.path, f.sha256 or "", findings, ours)
+
+
+def generate(
+    conn: sqlite3.Connection, n: int, seed: int = 0, batch: int = 5000, analysed: float = 0.9
+) -> None:
+    """Add ``n`` generated recordings to the library, in transactions of ``batch``; about the
+    fraction ``analysed`` of them with an analysis."""
     rng = random.Random(seed)
     for start in range(0, n, batch):
+        made = [facts(i, rng) for i in range(start, min(n, start + batch))]
         with db.transaction(conn):
-            db.put(conn, [facts(i, rng) for i in range(start, min(n, start + batch))])
+            ids = db.put(conn, made)
+        done = [(rid, outcome(f, rng)) for rid, f in zip(ids, made, strict=True) if rng.random() < analysed]
+        analyze.store(conn, done, MODEL, DELINEATOR)
     conn.execute("ANALYZE")
