@@ -15,7 +15,8 @@ ignoring case). Names:
 - ``status``: ok (the default), unreadable, missing, or any.
 - ``statement``: a statement the device made, a label the file's dataset gives (PTB-XL's
   SCP-ECG codes) or one of ours (``index --analyze``: ``measure.statements``' codes, PTB-XL's
-  where there is one): ``statement=CLBBB``, ``statement~"bundle branch"``, ``statement!=NORM``.
+  where there is one): ``statement=CLBBB``, ``statement~"bundle branch"`` (the words, or a code
+  whose description holds them), ``statement!=NORM``.
 - the measurement keys of ``ecgviewer.measurements.MEASUREMENTS`` (``qtc qrs pr hr ...``): our
   measurement where the library has one (``index --analyze``; QTc by Bazett), else the
   device's; ``device.qtc`` and ``ours.qtc`` ask for one source.
@@ -33,6 +34,7 @@ import shlex
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from ecgviewer.errors import EcgError
 from ecgviewer.library import db, files
@@ -273,13 +275,31 @@ def _status(where: Where, term: str, op: str, value: str) -> None:
 
 def _statement(where: Where, term: str, op: str, value: str) -> None:
     _ops(term, op, TEXTUAL)
-    test = "instr(lower(text), lower(?)) > 0" if op == "~" else "text = ? COLLATE NOCASE"
+    test, params = "text = ? COLLATE NOCASE", [value]
+    if op == "~":  # the words, or a code whose description holds them (CLBBB for "bundle branch")
+        codes = [c for c, words in code_words().items() if value.lower() in words.lower()]
+        test = f"instr(lower(text), lower(?)) > 0 OR text COLLATE NOCASE IN ({db.marks(len(codes))})"
+        params += codes
     negate = "NOT " if op == "!=" else ""
     where.add(
         f"r.id {negate}IN (SELECT recording_id FROM statements WHERE text_id IN "
         f"(SELECT id FROM statement_texts WHERE {test}))",
-        value,
+        *params,
     )
+
+
+@lru_cache(maxsize=1)
+def code_words() -> dict[str, str]:
+    """Statement code -> its description: PTB-XL's SCP-ECG table (the labels a dataset gives)
+    and our criteria (``index --analyze``'s statements), so that words find codes."""
+    from ecgviewer import assets
+    from ecgviewer.io.ptbxl import descriptions
+    from ecgviewer.measure.statements import CRITERIA
+
+    words = descriptions(assets.statements_dir())
+    for code, c in CRITERIA.items():
+        words[code] = f"{words.get(code, '')} {c.text}".strip()
+    return words
 
 
 def _finding(where: Where, term: str, op: str, value: str) -> None:

@@ -81,6 +81,8 @@ def names(conn: sqlite3.Connection, text: str, sort: str | None = None) -> list[
         ("statement=clbbb qrs>150", ["a.hea"]),
         ("statement~bundle", ["a.hea"]),
         ('statement~"sinus rhythm"', ["b.xml"]),
+        ('statement~"inferior myocardial"', ["f%_.hea"]),  # IMI's description: only the code is stored
+        ('statement~"normal ecg"', ["b.xml"]),  # NORM's
         ("statement!=NORM", ["a.hea", "c.edf", "f%_.hea"]),
         ("qtc>480", ["a.hea", "f%_.hea"]),
         ("qtc>480 sex=F age>65", ["a.hea"]),
