@@ -175,6 +175,11 @@ def values(m: Measurements) -> dict[str, Value]:
         "qt": span("qt", "qrs_on", "t_off"),
     }
     qt = out["qt"]
+    if qt.value is not None and rr_ms is not None and qt.value >= rr_ms and not qt.edited:
+        # A T wave cannot end after the next beat has begun: the end found is the next beat's
+        # (fast atrial fibrillation gave QT 467 ms at RR 381 ms, a "QTc" of 757 ms).
+        why = f"the T wave's end cannot be told from the next beat (QT {qt.value:.0f} ms, RR {rr_ms:.0f} ms)"
+        out["qt"] = qt = Value(None, ms, why)
     for name, fn in QTC_FORMULAS.items():
         key = f"qtc_{name.lower()}"
         if qt.value is None:

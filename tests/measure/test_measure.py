@@ -4,6 +4,7 @@ bad input, and the LUDB training/validation machinery (the validation itself is 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from ecgviewer.measure import intervals as I
 from ecgviewer.measure import signal
 from ecgviewer.measure.delineate import Delineator, Wave, waves
 from ecgviewer.measure.pipeline import measure, to_json
+from ecgviewer.measure.statements import statements
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +174,24 @@ def test_measurements_on_a_ludb_record(ludb, delineator):
     )
     doc = to_json(m)
     assert doc["values"]["qrs"]["unit"] == "ms" and doc["fiducials_ms"]["qrs_on"] < 0
+
+
+def test_a_qt_as_long_as_the_rr_is_not_given(ludb, delineator):
+    """A T wave found ending after the next beat began (fast atrial fibrillation) gives no QT and
+    no QTc, with the reason, and so no prolonged-QTc statement; a user's own mark is kept."""
+    root, L = ludb
+    rec = L.load(root, 2)
+    m = measure(rec.signals, rec.fs, STANDARD_LEADS, delineator)
+    qt = m.values["qt"].value
+    assert qt is not None and qt < m.values["rr"].value
+    fast = replace(m, values={**m.values, "rr": I.Value(qt - 10, "ms")})
+    v = I.values(fast)
+    assert v["qt"].value is None and "next beat" in v["qt"].reason
+    assert v["qtc_bazett"].value is None and "next beat" in v["qtc_bazett"].reason
+    assert "LNGQT" not in [s.criterion.code for s in statements(replace(fast, values=v), "male")]
+    assert v["qrs"] == m.values["qrs"]
+    marked = I.with_fiducials(fast, t_off=fast.fiducials["t_off"] + 4)
+    assert marked.values["qt"].value == pytest.approx(qt + 4, abs=0.11)
 
 
 def test_a_user_edit_moves_dependent_values_only(ludb, delineator):
