@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer.errors import EcgError
 from ecgviewer.gui.analysis import page_inside
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 SAVE_FILTERS = ("WFDB record (*.hea)", "EDF+ (*.edf)")
 REPORT_FILTERS = ("PDF report (*.pdf)", "PNG images, one per page (*.png)")
+LIBRARY_WIDTH = 440  # px: the record, two asked-for values, date, age and sex
 
 
 def open_filter() -> str:
@@ -93,9 +94,12 @@ class FileCommands:
         self.tasks.run("serial", "Comparing with the earlier ECG", work, done)
 
     def show_library(self: MainWindow) -> None:
-        """The Library dock, raised, its query box ready for typing."""
+        """The Library dock, raised, its query box ready for typing, and wide enough for the
+        record, the asked-for values, date, age and sex (a third of the window at most)."""
         self.library_dock.show()
         self.library_dock.raise_()
+        wide = min(max(self.library_dock.width(), LIBRARY_WIDTH), self.width() // 3)
+        self.resizeDocks([self.library_dock], [wide], QtCore.Qt.Orientation.Horizontal)
         self.library.query.setFocus()
 
     def open_paths(self: MainWindow, paths: list[Path]) -> None:

@@ -24,8 +24,9 @@ RunTask = Callable[..., object]  # the window's ``TaskRunner.run``
 
 class FoundModel(QtCore.QAbstractTableModel):
     """The rows of one query result, in ``listing.cells``' words, reordered for a reader: the
-    record (its file's name; the whole path and any reason in the tooltip), when, who, the
-    measurements the query named, the statements, then the technical columns."""
+    record (its file's name; the whole path and any reason in the tooltip), the measurements and
+    findings the query named (beside the name: a narrow dock shows them unscrolled), when, who,
+    the statements, then the technical columns."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -40,7 +41,7 @@ class FoundModel(QtCore.QAbstractTableModel):
         self.result = result
         names = listing.header(result)
         asked = names[listing.FIRST : len(names) - 2]  # the measurements and findings the query names
-        picked = [names.index(n) for n in ("path", "date", "age", "sex", *asked)]
+        picked = [names.index(n) for n in ("path", *asked, "date", "age", "sex")]
         rest = [names.index(n) for n in ("note", "format", "s", "Hz", "leads")]
         sorts, numeric = listing.sort_keys(result), listing.numeric(result)
         self._header = ["record", *(names[i] for i in picked[1:]), "statements", *(names[i] for i in rest)]

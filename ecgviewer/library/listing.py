@@ -23,12 +23,18 @@ def note(row: Found) -> str:
 FIRST = 7  # date, format, age, sex, s, Hz, leads; then the asked-for measurements and findings
 
 
+def label(key: str) -> str:
+    """A measurement's column: its name and unit (``QTc (ms)``)."""
+    q = MEASUREMENTS[key]
+    return f"{q.label} ({q.unit})" if q.unit else q.label
+
+
 def header(result: Result) -> list[str]:
-    """The columns of a listing: the fixed ones, each measurement and finding the query names
-    (the model's probability as ``P(MI)``), the note and the path."""
+    """The columns of a listing: the fixed ones, each measurement (with its unit) and finding
+    the query names (the model's probability as ``P(MI)``), the note and the path."""
     return [
         "date", "format", "age", "sex", "s", "Hz", "leads",
-        *(MEASUREMENTS[k].label for k in result.measurements), *(f"P({c})" for c in result.findings),
+        *(label(k) for k in result.measurements), *(f"P({c})" for c in result.findings),
         "note", "path",
     ]  # fmt: skip
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
+from ecgviewer.gui.files import LIBRARY_WIDTH
 from ecgviewer.library import db, query
 from tests.conftest import REPO
 from tests.helpers import ptbxl_patient
@@ -28,6 +29,9 @@ def test_index_query_sort_and_open(window, qtbot, tmp_path):
     window.show_library()
     lib = window.library
     assert window.library_dock.isVisible() and lib.query.hasFocus()
+    qtbot.waitUntil(  # wide enough for the record, the asked-for values, date, age and sex
+        lambda: window.library_dock.width() >= min(LIBRARY_WIDTH, window.width() // 3) - 8, timeout=5000
+    )
     qtbot.waitUntil(lambda: "no library at" in lib.message.text(), timeout=10000)  # not built yet
     lib.index_folder(folder)
     qtbot.waitUntil(lambda: lib.model.rowCount() == 3, timeout=30000)
@@ -41,7 +45,7 @@ def test_index_query_sort_and_open(window, qtbot, tmp_path):
 
     lib.query.setText("age>0")
     qtbot.waitUntil(lambda: lib.model.rowCount() == 3, timeout=10000)
-    age = 2  # record, date, age, sex, ...
+    age = 2  # record, date, age, sex, ... (no measurement asked for)
     assert lib.model.headerData(age, QtCore.Qt.Orientation.Horizontal) == "age"
     lib._sort_by(age)  # as a header click does; a second click reverses
     qtbot.waitUntil(lambda: lib.sort == "age" and "sorted by age" in lib.message.text(), timeout=10000)
@@ -63,6 +67,23 @@ def test_index_query_sort_and_open(window, qtbot, tmp_path):
     assert sig.args == [first]
     qtbot.waitUntil(lambda: window.recording is not None and window.recording.path == first, timeout=10000)
     conn.close()
+
+
+def test_what_the_query_asks_for_stands_beside_the_record(qtbot):
+    """A query naming QTc and MI shows them right after the record's name, the numbers the
+    listing gives, so that a narrow dock shows them without scrolling."""
+    from ecgviewer.gui.library_view import FoundModel
+
+    row = query.Found(7, "/x/00180_lr.hea", "WFDB", "ok", None, "1986-03-07 06:22:16", 71.0, "female",
+                      10.0, 100.0, ["I"] * 12, None, "PTB-XL", "180", "1", 9, 1000, "ab",
+                      measurements={"device": {"qtc": 430.0}, "ours": {"qtc": 489.4}},
+                      findings={"MI": 0.8123})  # fmt: skip
+    model = FoundModel()
+    model.set_result(query.Result([row], 1, ["qtc"], ["MI"]))
+    names = [model.headerData(i, QtCore.Qt.Orientation.Horizontal) for i in range(model.columnCount())]
+    cells = [model.data(model.index(0, i)) for i in range(model.columnCount())]
+    assert names[:5] == ["record", "QTc (ms)", "P(MI)", "date", "age"], names
+    assert cells[:3] == ["00180_lr.hea", "489", "0.81"], cells
 
 
 def test_serial_comparison_of_a_ptbxl_patient(window, qtbot, tmp_path, shared):
