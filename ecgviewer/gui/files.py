@@ -94,12 +94,15 @@ class FileCommands:
         self.tasks.run("serial", "Comparing with the earlier ECG", work, done)
 
     def show_library(self: MainWindow) -> None:
-        """The Library dock, raised, its query box ready for typing, and wide enough for the
-        record, the asked-for values, date, age and sex (a third of the window at most)."""
+        """The Library dock, raised, its query box ready for typing; on opening, wide enough for
+        the record, the asked-for values, date, age and sex (a third of the window at most), and
+        left as the user sized it after that."""
+        opening = not self.library_dock.isVisible()
         self.library_dock.show()
         self.library_dock.raise_()
-        wide = min(max(self.library_dock.width(), LIBRARY_WIDTH), self.width() // 3)
-        self.resizeDocks([self.library_dock], [wide], QtCore.Qt.Orientation.Horizontal)
+        if opening:
+            wide = min(max(self.library_dock.width(), LIBRARY_WIDTH), self.width() // 3)
+            self.resizeDocks([self.library_dock], [wide], QtCore.Qt.Orientation.Horizontal)
         self.library.query.setFocus()
 
     def open_paths(self: MainWindow, paths: list[Path]) -> None:
