@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6 import QtCore
 
 from ecgviewer.errors import Cancelled, plain_cause
@@ -22,6 +24,12 @@ class _Signals(QtCore.QObject):
 # Tasks stay referenced from start until they end, even when their owner has dropped them
 # (a replaced or cancelled task still runs to its next progress check).
 _running: set[Task] = set()
+
+# Python's cyclic collector runs in whichever thread allocates past its threshold. Run in a worker,
+# it destroys UI-thread Qt objects caught in cycles from the wrong thread, which can deadlock
+# against the UI thread (seen: a folder scan frozen mid-CSV while the UI waited on it). While
+# tasks run, automatic collection is off and pyqtgraph's collector runs it on the UI thread's timer.
+_collector: GarbageCollector | None = None
 
 
 class Task(QtCore.QRunnable):
@@ -79,8 +87,22 @@ def shutdown(timeout_ms: int = 3000) -> None:
 
 
 def start(task: Task) -> Task:
-    """Run ``task`` on the global thread pool; it is kept alive until it has ended."""
+    """Run ``task`` on the global thread pool (from the UI thread); it is kept alive until it has
+    ended, and while any task runs, garbage is collected on the UI thread only."""
+    global _collector
+    if _collector is None:
+        _collector = GarbageCollector(interval=0.25)  # turns automatic collection off
     _running.add(task)
-    task.signals.ended.connect(lambda: _running.discard(task))
+    task.signals.ended.connect(lambda: _ended(task))
     QtCore.QThreadPool.globalInstance().start(task)
     return task
+
+
+def _ended(task: Task) -> None:
+    """On the UI thread, after ``task``'s last signal: the last task out turns collection back on."""
+    global _collector
+    _running.discard(task)
+    if not _running and _collector is not None:
+        _collector.timer.stop()
+        _collector = None
+        gc.enable()

@@ -3,7 +3,9 @@ reaches the window; the progress bar and Cancel follow the tasks that show progr
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
 
 from PySide6 import QtCore, QtWidgets
 
@@ -63,3 +65,33 @@ def test_keep_spares_background_tasks_and_failures_reach_the_status_bar(qtbot) -
     runner.run("measure", "Measuring", fail, got.append)
     qtbot.waitUntil(lambda: statuses != [], timeout=10_000)
     assert statuses == ["Measuring: no signal"] and got == ["loaded"]
+
+
+def test_garbage_is_collected_on_the_ui_thread_while_tasks_run(qtbot) -> None:
+    """A collection in a worker destroys UI objects caught in cycles from the wrong thread (a folder
+    scan once deadlocked against the UI that way): while a task runs, collections happen on the UI
+    thread only, and automatic collection is back once the last task has ended."""
+    runner, _ = _runner(qtbot)
+    threads: set[str] = set()
+
+    def note(phase: str, _info: dict) -> None:
+        if phase == "start":
+            threads.add(threading.current_thread().name)
+
+    def make_cycles(_progress) -> bool:
+        enabled, end = gc.isenabled(), time.monotonic() + 0.8  # the UI's collector ticks meanwhile
+        while time.monotonic() < end:
+            for _ in range(1000):
+                cycle: list = []
+                cycle.append(cycle)
+        return enabled
+
+    got: list = []
+    gc.callbacks.append(note)
+    try:
+        runner.run("cycles", "cycles", make_cycles, got.append)
+        qtbot.waitUntil(lambda: got != [] and gc.isenabled(), timeout=10_000)
+    finally:
+        gc.callbacks.remove(note)
+    assert got == [False]  # automatic collection was off while the worker allocated
+    assert threads == {threading.main_thread().name}
