@@ -90,7 +90,8 @@ def test_garbage_is_collected_on_the_ui_thread_while_tasks_run(qtbot) -> None:
     gc.callbacks.append(note)
     try:
         runner.run("cycles", "cycles", make_cycles, got.append)
-        qtbot.waitUntil(lambda: got != [] and gc.isenabled(), timeout=10_000)
+        qtbot.waitUntil(lambda: got != [], timeout=10_000)
+        qtbot.waitUntil(gc.isenabled, timeout=30_000)  # once every task, an earlier test's too, ended
     finally:
         gc.callbacks.remove(note)
     assert got == [False]  # automatic collection was off while the worker allocated
