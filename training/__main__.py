@@ -209,6 +209,13 @@ def cmd_results(args: argparse.Namespace) -> None:
     print(write_results(args.runs, args.out, args.ood, args.shipped))
 
 
+def cmd_pretraining_report(args: argparse.Namespace) -> None:
+    """write training/PRETRAINING.md (issue 27) from scaling and grid run folders"""
+    from training.pretraining_report import write_report
+
+    print(write_report(args.runs, args.out))
+
+
 def cmd_rpeaks(args: argparse.Namespace) -> None:
     from training.rpeaks import compare
 
@@ -371,6 +378,10 @@ def main(argv: list[str] | None = None) -> None:
                     help="the ood command's JSON, shown when present")  # fmt: skip
     rs.add_argument("--shipped", type=Path, help="the bundled model's weights (default: the app's)")
     rs.set_defaults(fn=cmd_results)
+    pr = sub.add_parser("pretraining-report", help=cmd_pretraining_report.__doc__)
+    pr.add_argument("--runs", type=Path, nargs="+", required=True, help="run folders of scaling and grid")
+    pr.add_argument("--out", type=Path, default=REPO / "training" / "PRETRAINING.md")
+    pr.set_defaults(fn=cmd_pretraining_report)
     rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's annotations")
     rp.add_argument("--data-root", type=Path, default=None)
     rp.set_defaults(fn=cmd_rpeaks)

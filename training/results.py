@@ -70,13 +70,13 @@ def _scores(rows: list[dict], method: str, task: str, frac: float, fold: str = "
     )
 
 
-def _seed_pairs(rows: list[dict], a: str, b: str, task: str, frac: float) -> list[tuple[dict, dict]]:
+def seed_pairs(rows: list[dict], a: str, b: str, task: str, frac: float) -> list[tuple[dict, dict]]:
     """The rows of methods ``a`` and ``b`` with the same seed, i.e. trained on the same labels."""
     ra, rb = ({r["seed"]: r for r in _cell(rows, m, task, frac)} for m in (a, b))
     return [(ra[s], rb[s]) for s in sorted(ra.keys() & rb.keys())]
 
 
-def _paired_row(goal: str, frac: float, pairs: list[tuple[dict, dict]], tie: str = "") -> str:
+def paired_row(goal: str, frac: float, pairs: list[tuple[dict, dict]], tie: str = "") -> str:
     """A goal row of the Goals table: fold-10 macro AUROC (and AUPRC) of A minus B with its
     paired bootstrap 95 % interval (``metrics.paired_bootstrap``); 'met' only when the interval
     lies above zero (``tie`` is added to the verdict of an interval around zero). Rows without
@@ -129,12 +129,12 @@ def compare_with_bundled(
             base = _cell(rows, method, own["task"], 1.0)
             if base:
                 goal = f"{who(sha, own['bundled'], shipped_sha)} beats {LABEL[method]} (`{own['task']}`)"
-                lines.append(_paired_row(goal, 1.0, [(own, b) for b in base], "; not below it either"))
+                lines.append(paired_row(goal, 1.0, [(own, b) for b in base], "; not below it either"))
     return lines
 
 
 def _goals(rows: list[dict], cards: list[dict], shipped_sha: str) -> list[str]:
-    """The issue's goals on fold 10 (task ``super``), each comparison paired (``_paired_row``)."""
+    """The issue's goals on fold 10 (task ``super``), each comparison paired (``paired_row``)."""
     lines = [
         "## Goals",
         "",
@@ -166,9 +166,9 @@ def _goals(rows: list[dict], cards: list[dict], shipped_sha: str) -> list[str]:
     checks.append(("clear-hug", "clear-hug-linear", (0.01, 0.1, 1.0)))  # our HUG experts vs the paper's
     for ours, base, fracs in checks:
         for f in fracs:
-            pairs = _seed_pairs(rows, ours, base, "super", f)
+            pairs = seed_pairs(rows, ours, base, "super", f)
             if pairs:
-                lines.append(_paired_row(f"{LABEL[ours]} beats {LABEL[base]}", f, pairs))
+                lines.append(paired_row(f"{LABEL[ours]} beats {LABEL[base]}", f, pairs))
     return [*lines, *compare_with_bundled(rows, shipped_sha), ""]
 
 
@@ -332,7 +332,7 @@ def _one_row_per_model(rows: list[dict], shipped_sha: str) -> tuple[list[dict], 
     return out, labels
 
 
-def _scaling(runs: list[Path], figure: Path) -> list[str]:
+def scaling_section(runs: list[Path], figure: Path) -> list[str]:
     """The scaling section (``scaling.py``) of the runs that logged one, with its plot."""
     from training.scaling import scaling_figure, scaling_table
 
@@ -411,7 +411,7 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
         lines.append("")
     lines += _goals(rows, cards, shipped_sha)
     lines += _pretraining(runs, cards)
-    lines += _scaling(runs, out.parent / "figures" / "scaling.png")
+    lines += scaling_section(runs, out.parent / "figures" / "scaling.png")
     lines += _compared(rows)
     for task in dict.fromkeys(r["task"] for r in rows):
         fracs = sorted({r["fraction"] for r in rows if r["task"] == task})

@@ -268,7 +268,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     from training.engine import LoopConfig
     from training.presets import PRESETS
     from training.pretraining import encoder_path, snapshot_path
-    from training.results import _scaling
+    from training.results import scaling_section
     from training.scaling import run_scaling, scaling_table, sized
 
     base = PRESETS["tiny"]
@@ -300,7 +300,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert [line.split(" | ")[1] for line in table] == ["0", "1", "2"]
     assert table[0].endswith("| - |") and all("[" in line.split(" | ")[-1] for line in table[1:])
     assert [e for e, _, _ in points["super"]["clear (groups+amplitude 1) 64x1"]] == [0, 1, 2]
-    section = _scaling([tiny.run_dir, ctx.run_dir], tmp_path / "figures" / "scaling.png")  # RESULTS.md's
+    section = scaling_section([tiny.run_dir, ctx.run_dir], tmp_path / "figures" / "scaling.png")
     assert section[0] == "## Pretraining scaling (fold 9)"
     assert "![fold-9 AUROC against pretraining epochs](figures/scaling.png)" in section
     assert (tmp_path / "figures" / "scaling.png").stat().st_size > 1000

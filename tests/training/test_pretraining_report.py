@@ -1,0 +1,94 @@
+"""PRETRAINING.md (issue 27): the pretext beside its trivial answers, and the verdict on the gain
+at 1 % and 10 % of the labels, paired seed by seed on fold 10, from a grid of synthetic models."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from training import data as D
+from training import grid as G
+from training import metrics as M
+from training.pretraining_report import write_report
+
+CLASSES = ["A", "B", "C", "D", "E"]
+
+
+def _split(rng: np.random.Generator, n: int, first: int) -> D.Split:
+    y = (rng.random((n, len(CLASSES))) < [0.2, 0.1, 0.25, 0.4, 0.25]).astype(np.float32)
+    return D.Split(np.arange(n), y, np.arange(first, first + n))
+
+
+def _grid(run_dir: Path, quality: dict[str, float], tasks: list[str]) -> None:
+    """``run_grid`` over synthetic models whose signal strength is ``quality[method]`` (the same
+    records are hard for every model, as for real ones)."""
+    rng = np.random.default_rng(0)
+    val, test = _split(rng, 250, 1), _split(rng, 250, 1001)
+    hard = {
+        f: np.random.default_rng(k).normal(0, 1, s.y.shape)
+        for k, (f, s) in enumerate((("val", val), ("test", test)))
+    }
+
+    def run(method: str, task: str, frac: float, seed: int) -> G.RunOut:
+        def probs(split: D.Split, fold: str) -> np.ndarray:
+            noise = np.random.default_rng(zlib.crc32(f"{method}/{task}/{frac}/{seed}/{fold}".encode()))
+            return 1 / (
+                1
+                + np.exp(
+                    -(
+                        3 * quality[method] * split.y
+                        - 1.5
+                        + hard[fold]
+                        + 0.5 * noise.normal(0, 1, split.y.shape)
+                    )
+                )
+            )
+
+        vp = probs(val, "val")
+        return G.RunOut(
+            round(1000 * frac), M.macro(val.y, vp)[0], CLASSES, val, test, vp, probs(test, "test")
+        )
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(G, "pretrain", lambda ctx, method="clear": None)
+        mp.setattr(G, "features", lambda ctx, encoder: (None, None))
+        mp.setattr(
+            G,
+            "_frozen_run",
+            lambda ctx, rows, feats, method, task, frac, seed, tag: run(method, task, frac, seed),
+        )
+        for m in ("finetune", "scratch"):
+            mp.setitem(G.RUNNERS, m, lambda ctx, task, frac, seed, tag, m=m: run(m, task, frac, seed))
+        G.run_grid(SimpleNamespace(run_dir=run_dir), tasks, [0.01, 0.1], 5, list(quality))
+
+
+def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
+    strong = tmp_path / "strong"  # pretraining helps everywhere: super and three other tasks
+    _grid(
+        strong,
+        {"clear-hug": 1.0, "random-hug": 0.6, "finetune": 1.0, "scratch": 1.0},
+        ["super", "sub", "form", "rhythm"],
+    )
+    few = tmp_path / "few"  # it helps, but only two other tasks were run: not the issue's bar
+    _grid(few, {"clear-hug": 1.0, "random-hug": 0.6}, ["super", "sub", "form"])
+    trivial = {"copy_mse": 0.54, "template_mse": 0.54, "scale_copy_mse": 0.23, "scale_template_mse": 0.23}
+    log = [{"phase": "pretrain", "epoch": e, "mse": 0.7 - 0.1 * e, "copy_share": 0.0, "scale_mse": 0.4,
+            "seconds": 64.9, **trivial} for e in (1, 2)]  # fmt: skip
+    (strong / "metrics.jsonl").write_text("\n".join(map(json.dumps, [{"phase": "finetune"}, *log])))
+
+    md = write_report([strong, few], tmp_path / "out" / "PRETRAINING.md").read_text()
+    assert "| 2 | 0.500 | 0.540 | 0.540 | 0.000 | 0.400 | 0.230 | 0.230 | 65 |" in md
+    rows = [line for line in md.splitlines() if line.startswith("| CLEAR-HUG (frozen encoder) beats")]
+    assert len(rows) == 2 * (4 + 3) and all(r.endswith("| met |") for r in rows)
+    assert "| 5 of 5 |" in rows[0]
+    verdicts = [line for line in md.splitlines() if line.startswith("- ")]
+    assert verdicts[0].startswith("- CLEAR-HUG (frozen encoder) against random init") and verdicts[
+        0
+    ].endswith("met at both on 3 of 3 other tasks run (sub, form, rhythm): **gain proved**")
+    assert verdicts[1].startswith("- CLEAR, full fine-tune") and verdicts[1].endswith("**gain not proved**")
+    assert verdicts[2].endswith("met at both on 2 of 2 other tasks run (sub, form): **gain not proved**")

@@ -1,0 +1,122 @@
+"""``training/PRETRAINING.md``: does self-supervised pretraining help (issue 27)? From the runs'
+own logs: the pretext against its trivial baselines epoch by epoch (a shortcut shows at once),
+the scaling curve (``scaling.py``, fold 9) and the paired gains over the random-init encoder at
+1 % and 10 % of the labels (``grid.py`` rows, fold 10 reported after fold 9 chose everything).
+
+A report of its own, beside RESULTS.md, because each run folder makes it whole: a session can
+write it from the runs it has, without the grid logs of the bundled model's runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from training.context import hardware
+from training.grid import LABEL, frozen, read_rows
+from training.results import paired_row, scaling_section, seed_pairs
+
+FRACTIONS = (0.01, 0.1)
+MAIN_TASK = "super"
+OTHER_TASKS = ("sub", "form", "rhythm", "diag", "all")
+OTHERS_NEEDED = 3  # issue 27: super and at least three of the other tasks, at both fractions
+# metrics.jsonl's pretext figures, in the table's order (training/clear.py logs them)
+COLUMNS = ("mse", "copy_mse", "template_mse", "copy_share",
+           "scale_mse", "scale_copy_mse", "scale_template_mse")  # fmt: skip
+
+
+def pretext_log(run: Path) -> list[str]:
+    """The pretraining log of ``run`` (``metrics.jsonl``): masked-token MSE beside the two trivial
+    answers, copying the same lead's visible beats and the population template, in the signal and
+    in the amplitude channel, and the share of masked tokens the copy could answer."""
+    path = run / "metrics.jsonl"
+    logged = map(json.loads, path.read_text().splitlines()) if path.is_file() else []
+    rows = [r for r in logged if r.get("phase") == "pretrain" and "template_mse" in r]
+    if not rows:
+        return []
+    lines = [f"**`{run.name}`**", "",
+             "| epoch | masked MSE | copy the lead | template | copy share | amplitude MSE | copy | template "
+             "| s |", "|---" * 9 + "|"]  # fmt: skip
+    for r in rows:
+        shown = [f"{r[k]:.3f}" if k in r else "-" for k in COLUMNS]
+        cells = [r["epoch"], *shown, f"{r['seconds']:.0f}"]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    return [*lines, ""]
+
+
+def _met(line: str) -> bool:
+    return line.endswith("| met |")
+
+
+def gain_goals(rows: list[dict]) -> tuple[list[str], list[str]]:
+    """Goal rows '<pretrained> beats <random init, same head>' (and fine-tuning against training
+    from scratch) per task and label fraction, and one verdict line per comparison: the issue's bar
+    is ``MAIN_TASK`` and at least ``OTHERS_NEEDED`` of ``OTHER_TASKS`` met at every fraction."""
+    kinds = {frozen(r["method"]) for r in rows} - {None}
+    pairs = sorted((f"{ssl}-{head}", f"random-{head}") for ssl, head in kinds if ssl)
+    pairs.append(("finetune", "scratch"))
+    table: list[str] = []
+    verdicts: list[str] = []
+    for ours, base in pairs:
+        met: dict[str, list[bool]] = {}  # task -> met at each fraction run
+        for task in (MAIN_TASK, *OTHER_TASKS):
+            for frac in FRACTIONS:
+                seeds = seed_pairs(rows, ours, base, task, frac)
+                if not seeds:
+                    continue
+                line = paired_row(f"{LABEL[ours]} beats {LABEL[base]} (`{task}`)", frac, seeds)
+                table.append(line)
+                met.setdefault(task, []).append(_met(line))
+        if not met:
+            continue
+        at_all = {t: len(v) == len(FRACTIONS) and all(v) for t, v in met.items()}
+        both = [t for t in OTHER_TASKS if at_all.get(t)]
+        ok = at_all.get(MAIN_TASK, False) and len(both) >= OTHERS_NEEDED
+        tried = [t for t in OTHER_TASKS if t in met]
+        fracs = " and ".join(f"{f:.0%}" for f in FRACTIONS)
+        verdicts.append(
+            f"- {LABEL[ours]} against {LABEL[base]}: `{MAIN_TASK}` "
+            f"{'met' if at_all.get(MAIN_TASK) else 'not met'} at {fracs}; "
+            f"met at both on {len(both)} of {len(tried)} other tasks run ({', '.join(both) or 'none'}): "
+            f"**{'gain proved' if ok else 'gain not proved'}**"
+        )
+    return table, verdicts
+
+
+PRETEXT = """## The pretext against its trivial answers
+
+Mean squared error of the masked tokens (standardised units) beside what needs no learning:
+copying the mean of the same lead's visible beats, and the population template. `copy share` is
+the share of masked tokens with a visible beat in the same lead (0 when whole lead groups are
+hidden; a token with none is copied from the template). A pretext whose loss sits at the copy's
+has a shortcut; one well below both has learned something they do not know.
+"""
+GAIN = """Each pretrained encoder against the random-init encoder with the same head (and fine-tuning
+against the same network trained from scratch), seed paired with seed (the same label subset), on
+the same fold-10 records; 1,000 bootstrap draws resample the seed pairs and the records together.
+'Met' only when the whole 95 % interval of the difference is above zero.
+"""
+HEADER = ["| goal | labels | seeds paired | ours | baseline | AUROC difference [95 %] "
+          "| AUPRC difference [95 %] | verdict |", "|---" * 8 + "|"]  # fmt: skip
+
+
+def write_report(runs: list[Path], out: Path) -> Path:
+    """Write ``out`` from ``runs`` (each a ``--run-dir`` of ``scaling`` and ``grid``)."""
+    names = ", ".join(f"`{r.name}`" for r in runs)
+    lines = ["# Does pretraining help? (issue 27)", "",
+             "Generated by `python -m training pretraining-report` from the run folders' logs; do not",
+             f"edit by hand. Runs: {names}. PTB-XL 100 Hz: folds 1-8 pretrain and train, fold 9 chooses",
+             "(each head's epoch, the scaling curve), fold 10 is reported once.", "", PRETEXT]  # fmt: skip
+    for run in runs:
+        lines += pretext_log(run)
+    lines += scaling_section(runs, out.parent / "figures" / "pretraining-scaling.png")
+    for run in runs:
+        table, verdicts = gain_goals(read_rows(run / "grid.jsonl"))
+        if table:
+            title = f"## The gain at 1 % and 10 % of the labels (fold 10): `{run.name}`"
+            lines += [title, "", GAIN, *HEADER, *table, "", *verdicts, ""]
+    lines += ["Hardware of this machine when the file was written: " + json.dumps(hardware()), ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(out)
+    return out
