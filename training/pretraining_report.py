@@ -33,7 +33,7 @@ def pretext_log(run: Path) -> list[str]:
     rows = [r for r in logged if r.get("phase") == "pretrain" and "template_mse" in r]
     if not rows:
         return []
-    lines = [f"**`{run.name}`**", "",
+    lines = [f"**`{run.name}`**{_described(run)}", "",
              "| epoch | masked MSE | copy the lead | template | copy share | amplitude MSE | copy | template "
              "| s |", "|---" * 9 + "|"]  # fmt: skip
     for r in rows:
@@ -41,6 +41,23 @@ def pretext_log(run: Path) -> list[str]:
         cells = [r["epoch"], *shown, f"{r['seconds']:.0f}"]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     return [*lines, ""]
+
+
+def _described(run: Path) -> str:
+    """What ``run`` pretrained, from its scaling rows and ``pretrain.json`` ('' when unknown)."""
+    rows = read_rows(run / "scaling.jsonl")
+    info = run / "pretrain.json"
+    said = []
+    if rows:
+        r = rows[0]
+        said.append(f"preset `{r['preset']}`, {r['masking']} masking, amplitude weight {r['amplitude']:g}")
+    if info.is_file():
+        d = json.loads(info.read_text())
+        loop, hw = d["pretrain_loop"], d["hardware"]
+        where = f"{hw['cpu']} ({hw['threads']} threads, GPU {hw['gpu']})"
+        said.append(f"{loop['epochs']} epochs x {loop['batch_size']} records, {d['pretrain_steps']} updates, "
+                    f"{d['pretrain_s']:.0f} s on {where}")  # fmt: skip
+    return ": " + "; ".join(said) if said else ""
 
 
 def _met(line: str) -> bool:
@@ -57,7 +74,7 @@ def gain_goals(rows: list[dict]) -> tuple[list[str], list[str]]:
     table: list[str] = []
     verdicts: list[str] = []
     for ours, base in pairs:
-        met: dict[str, list[bool]] = {}  # task -> met at each fraction run
+        met: dict[str, dict[float, bool]] = {}  # task -> fraction run -> met
         for task in (MAIN_TASK, *OTHER_TASKS):
             for frac in FRACTIONS:
                 seeds = seed_pairs(rows, ours, base, task, frac)
@@ -65,17 +82,17 @@ def gain_goals(rows: list[dict]) -> tuple[list[str], list[str]]:
                     continue
                 line = paired_row(f"{LABEL[ours]} beats {LABEL[base]} (`{task}`)", frac, seeds)
                 table.append(line)
-                met.setdefault(task, []).append(_met(line))
+                met.setdefault(task, {})[frac] = _met(line)
         if not met:
             continue
-        at_all = {t: len(v) == len(FRACTIONS) and all(v) for t, v in met.items()}
+        at_all = {t: all(v.get(f, False) for f in FRACTIONS) for t, v in met.items()}
         both = [t for t in OTHER_TASKS if at_all.get(t)]
         ok = at_all.get(MAIN_TASK, False) and len(both) >= OTHERS_NEEDED
         tried = [t for t in OTHER_TASKS if t in met]
-        fracs = " and ".join(f"{f:.0%}" for f in FRACTIONS)
+        main = met.get(MAIN_TASK, {})
+        said = ", ".join(f"{'met' if main.get(f) else 'not met'} at {f:.0%}" for f in FRACTIONS)
         verdicts.append(
-            f"- {LABEL[ours]} against {LABEL[base]}: `{MAIN_TASK}` "
-            f"{'met' if at_all.get(MAIN_TASK) else 'not met'} at {fracs}; "
+            f"- {LABEL[ours]} against {LABEL[base]}: `{MAIN_TASK}` {said}; "
             f"met at both on {len(both)} of {len(tried)} other tasks run ({', '.join(both) or 'none'}): "
             f"**{'gain proved' if ok else 'gain not proved'}**"
         )

@@ -164,7 +164,10 @@ def scaling_figure(points: Points, out: Path) -> Path:
             e, m, ci = zip(*sorted(pts), strict=True)
             line = ax.plot(e, m, marker="o", label=name)[0]
             ax.fill_between(e, [c[0] for c in ci], [c[1] for c in ci], alpha=0.15, color=line.get_color())
-        ax.set(title=f"{task} (fold 9)", xlabel="pretraining epochs (0 = random init)", ylabel="macro AUROC")
+            if e[0] == 0:  # the level pretraining has to beat
+                ax.axhline(m[0], ls="--", lw=0.8, color=line.get_color())
+        ax.set(title=f"{task} (fold 9)", xlabel="pretraining epochs (0 = random init, dashed)",
+               ylabel="macro AUROC (band: seed 0's 95 % CI)")  # fmt: skip
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()

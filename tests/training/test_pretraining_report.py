@@ -81,7 +81,13 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
             "seconds": 64.9, **trivial} for e in (1, 2)]  # fmt: skip
     (strong / "metrics.jsonl").write_text("\n".join(map(json.dumps, [{"phase": "finetune"}, *log])))
 
+    info = {"pretrain_s": 1644.2, "pretrain_steps": 3264, "pretrain_loop": {"epochs": 24, "batch_size": 128},
+            "hardware": {"cpu": "AMD EPYC", "threads": 2, "gpu": None}}  # fmt: skip
+    (strong / "pretrain.json").write_text(json.dumps(info))
     md = write_report([strong, few], tmp_path / "out" / "PRETRAINING.md").read_text()
+    assert (
+        "**`strong`**: 24 epochs x 128 records, 3264 updates, 1644 s on AMD EPYC (2 threads, GPU None)" in md
+    )
     assert "| 2 | 0.500 | 0.540 | 0.540 | 0.000 | 0.400 | 0.230 | 0.230 | 65 |" in md
     rows = [line for line in md.splitlines() if line.startswith("| CLEAR-HUG (frozen encoder) beats")]
     assert len(rows) == 2 * (4 + 3) and all(r.endswith("| met |") for r in rows)
@@ -90,5 +96,6 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     assert verdicts[0].startswith("- CLEAR-HUG (frozen encoder) against random init") and verdicts[
         0
     ].endswith("met at both on 3 of 3 other tasks run (sub, form, rhythm): **gain proved**")
+    assert "`super` met at 1%, met at 10%; met at both" in verdicts[0]
     assert verdicts[1].startswith("- CLEAR, full fine-tune") and verdicts[1].endswith("**gain not proved**")
     assert verdicts[2].endswith("met at both on 2 of 2 other tasks run (sub, form): **gain not proved**")
