@@ -189,10 +189,10 @@ def cmd_ensemble(args: argparse.Namespace) -> None:
 
 
 def cmd_grid(args: argparse.Namespace) -> None:
-    from training.grid import run_grid
+    from training.grid import PROBE, run_grid
 
     run_grid(_context(args), args.tasks.split(","), [float(f) for f in args.fractions.split(",")],
-             args.seeds, args.methods.split(","))  # fmt: skip
+             args.seeds, args.methods.split(","), args.probe or PROBE)  # fmt: skip
 
 
 def cmd_scaling(args: argparse.Namespace) -> None:
@@ -335,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
     gr.add_argument("--fractions", default="0.01,0.1,1.0")
     gr.add_argument("--seeds", type=int, default=5, help="seeds for fractions below 100 %% (at least 5)")
     gr.add_argument("--methods", default="clear-linear,clear-hug,random-linear,random-hug,finetune,scratch")
+    gr.add_argument("--probe", help="the frozen heads' protocol (grid.PROBES: z-dim, z-dim-steps2000; "
+                    "rows say which); default the reported one, grid.PROBE")  # fmt: skip
     ch = sub.add_parser("choose", help=cmd_choose.__doc__)
     _common(ch)
     from training.choose import arguments as choose_arguments

@@ -148,8 +148,7 @@ def train_classifier(
         distilled = distil(y, rows, has, ctx.run_dir, len(tensors.values), recipe.distill)
     bce = nn.BCEWithLogitsLoss(reduction="none")
     loop = ctx.preset.finetune
-    per_epoch = math.ceil(min_steps / loop.epochs) * loop.batch_size
-    sample = torch.from_numpy(np.resize(np.arange(len(rows)), max(len(rows), per_epoch)))
+    sample = repeated(len(rows), min_steps, loop)
     gen = torch.Generator().manual_seed(seed)
 
     def inputs(idx: torch.Tensor) -> tuple:
@@ -199,6 +198,14 @@ def train_classifier(
     return model, td, info | {"distilled": distilled}
 
 
+def repeated(n: int, min_steps: int, loop: LoopConfig) -> torch.Tensor:
+    """The indices of ``n`` training examples, repeated within each epoch until ``loop`` makes at
+    least ``min_steps`` updates: a small label fraction then trains as long as a large one, while
+    the epoch count (so the number of fold-9 evaluations) stays fixed."""
+    per_epoch = math.ceil(min_steps / loop.epochs) * loop.batch_size
+    return torch.from_numpy(np.resize(np.arange(n), max(n, per_epoch)))
+
+
 class Standardise(nn.Module):
     """A fixed z-score per feature dimension from the head's training rows, pooled over the 12
     leads (MAE's linear-probe BatchNorm without affine, He et al. 2022): encoders whose features
@@ -226,8 +233,10 @@ def train_head(
     seed: int,
     head: str,
     phase: str,
+    min_steps: int = 0,
 ) -> tuple[nn.Module, TaskData, dict]:
-    """A linear or HUG head on cached frozen [CLS] features, standardised, selected on fold 9."""
+    """A linear or HUG head on cached frozen [CLS] features, standardised, selected on fold 9;
+    at least ``min_steps`` updates (``repeated``)."""
     td = task_data(ctx, (task,), frac, seed)
     pos = {int(r): i for i, r in enumerate(feat_rows)}
     tr = torch.tensor([pos[int(r)] for r in td.train[task].rows])
@@ -236,19 +245,20 @@ def train_head(
     seed_all(seed)
     model = nn.Sequential(Standardise(feats[tr]), HEADS[head](feats.shape[-1], len(td.classes[task])))
     bce = nn.BCEWithLogitsLoss()
+    loop = ctx.preset.probe
+    loop = LoopConfig(loop.epochs, min(loop.batch_size, len(tr)), loop.lr, loop.weight_decay, loop.warmup)
+    sample = repeated(len(tr), min_steps, loop)
 
     def loss_fn(net: nn.Module, idx: torch.Tensor, step: int) -> torch.Tensor:
+        idx = sample[idx]
         return bce(net(feats[tr[idx]]), y[idx])
 
     def evaluate(m: nn.Module) -> dict:
         p = torch.sigmoid(m(feats[va])).numpy()
         return {"val_auroc": M.macro(td.val[task].y, p)[0]}
 
-    loop = ctx.preset.probe
-    loop = LoopConfig(loop.epochs, min(loop.batch_size, len(tr)), loop.lr, loop.weight_decay, loop.warmup)
-    model, info = fit(
-        model, loss_fn, len(tr), loop, ctx.run_dir, phase, Dist(), evaluate, "val_auroc", seed, progress=False
-    )
+    at = {"run_dir": ctx.run_dir, "phase": phase, "d": Dist(), "seed": seed, "progress": False}
+    model, info = fit(model, loss_fn, len(sample), loop, evaluate=evaluate, select="val_auroc", **at)
     return model, td, info
 
 

@@ -66,8 +66,14 @@ MIN_SEEDS = 5  # seeds of every cell below 100 % labels: a subset's luck is as l
 # HUG head on the random encoder, the model without pretraining (issue 22 found the old bundled
 # model below it).
 BASELINES: list[str] = ["scratch", "xresnet1d101", "inception1d", "random-hug"]
-# The frozen heads' input (finetune.Standardise). Rows logged under another protocol (raw features,
-# "standardised" per lead and dimension) stay in grid.jsonl but are neither skipped as done nor reported.
+# The frozen heads' protocols by name -> their minimum number of updates (``finetune.repeated``):
+# "z-dim", the heads on standardised features (finetune.Standardise) for the probe loop's epochs,
+# which at 1 % of the labels is one update an epoch; "z-dim-steps2000", the same with the small
+# fractions repeated to at least 2,000 updates. ``grid --probe`` logs rows under either, so that
+# fold 9 can compare them (PRETRAINING.md); PROBE is the one reported. Rows of other protocols
+# (raw features, "standardised" per lead and dimension) stay in grid.jsonl, neither skipped as
+# done nor reported.
+PROBES: dict[str, int] = {"z-dim": 0, "z-dim-steps2000": 2000}
 PROBE = "z-dim"
 NO_PREDS = "†"  # marks table cells with rows logged before per-record predictions were saved
 
@@ -214,21 +220,23 @@ def load_preds(row: dict) -> dict[str, np.ndarray] | None:
         return dict(z)
 
 
-def _current(row: dict) -> bool:
-    """Whether a logged row was made under today's protocol."""
-    return not frozen(row["method"]) or row.get("probe") == PROBE
+def _current(row: dict, probe: str | None) -> bool:
+    """Whether a logged row was made under the ``probe`` protocol (None: any)."""
+    return probe is None or not frozen(row["method"]) or row.get("probe") == probe
 
 
-def read_rows(path: Path) -> list[dict]:
-    """The current rows of a grid log; a row's ``preds`` becomes the path of its predictions."""
+def read_rows(path: Path, probe: str | None = PROBE) -> list[dict]:
+    """The rows of a grid log made under ``probe`` (the reported protocol by default, None: all);
+    a row's ``preds`` becomes the path of its predictions."""
     if not path.is_file():
         return []
-    rows = [r for r in map(json.loads, filter(str.strip, path.read_text().splitlines())) if _current(r)]
+    logged = map(json.loads, filter(str.strip, path.read_text().splitlines()))
+    rows = [r for r in logged if _current(r, probe)]
     return [r | {"preds": path.parent / "preds" / r["preds"]} if "preds" in r else r for r in rows]
 
 
-def _done(path: Path) -> set[tuple]:
-    return {(r["method"], r["task"], r["fraction"], r["seed"]) for r in read_rows(path)}
+def _done(path: Path, probe: str) -> set[tuple]:
+    return {(r["method"], r["task"], r["fraction"], r["seed"]) for r in read_rows(path, probe)}
 
 
 def frozen(method: str) -> tuple[str | None, str] | None:
@@ -250,9 +258,10 @@ def _frozen_run(
     frac: float,
     seed: int,
     tag: str,
+    min_steps: int,
 ) -> RunOut:
     """A linear or HUG head on the cached frozen features ``feats`` of cache ``rows``."""
-    model, td, info = train_head(ctx, feats, rows, task, frac, seed, frozen(method)[1], tag)
+    model, td, info = train_head(ctx, feats, rows, task, frac, seed, frozen(method)[1], tag, min_steps)
     _, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
     pos = {int(r): i for i, r in enumerate(rows)}
 
@@ -267,8 +276,13 @@ def _frozen_run(
     )
 
 
-def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int, methods: list[str]) -> Path:
-    """Train every missing cell and append its row; below 100 % labels at least ``MIN_SEEDS`` seeds."""
+def run_grid(
+    ctx: Context, tasks: list[str], fractions: list[float], seeds: int, methods: list[str], probe: str = PROBE
+) -> Path:
+    """Train every missing cell and append its row; below 100 % labels at least ``MIN_SEEDS`` seeds;
+    the frozen heads under the ``probe`` protocol (``PROBES``)."""
+    if probe not in PROBES:
+        raise ValueError(f"unknown probe protocol {probe!r}; choose from {', '.join(PROBES)}")
     unknown = [m for m in methods if m not in LABEL]
     if unknown:
         raise ValueError(f"unknown grid methods {unknown}; choose from {', '.join(LABEL)}")
@@ -277,7 +291,7 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
         print(f"grid: {below} seeds instead of {seeds} below 100 % labels (at least {MIN_SEEDS})",
               file=sys.stderr, flush=True)  # fmt: skip
     out = ctx.run_dir / "grid.jsonl"
-    done = _done(out)
+    done = _done(out, probe)
     feats: dict[str | None, tuple[np.ndarray, torch.Tensor]] = {}
     for method, task, frac in product(methods, tasks, fractions):
         for seed in range(below if frac < 1 else 1):
@@ -285,11 +299,11 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                 continue
             t0 = time.perf_counter()
             if frozen(method):
-                tag = f"grid-{method}-{PROBE}-{task}-{frac}-{seed}"  # not an old run's checkpoint
+                tag = f"grid-{method}-{probe}-{task}-{frac}-{seed}"  # not an old run's checkpoint
                 ssl = frozen(method)[0]
                 if ssl not in feats:
                     feats[ssl] = features(ctx, pretrain(ctx, method=ssl) if ssl else None)
-                res = _frozen_run(ctx, *feats[ssl], method, task, frac, seed, tag)
+                res = _frozen_run(ctx, *feats[ssl], method, task, frac, seed, tag, PROBES[probe])
             else:
                 tag = f"grid-{method}-{task}-{frac}-{seed}"
                 res = RUNNERS[method](ctx, task, frac, seed, tag)
@@ -298,7 +312,7 @@ def run_grid(ctx: Context, tasks: list[str], fractions: list[float], seeds: int,
                 "method": method, "task": task, "fraction": frac, "seed": seed, "n_train": res.n_train,
                 "val_auroc": res.val_auroc, "test": M.report(res.test.y, res.test_probs, res.classes),
                 "seconds": round(time.perf_counter() - t0, 1), "preds": f"{tag}.npz",
-                **({"probe": PROBE} if frozen(method) else {}), **res.info,
+                **({"probe": probe} if frozen(method) else {}), **res.info,
             }  # fmt: skip
             with out.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
@@ -325,6 +339,7 @@ def features(ctx: Context, encoder: Path | None) -> tuple[np.ndarray, torch.Tens
         return rows, torch.load(path, weights_only=True)
     enc = load_encoder(encoder, ctx.preset.encoder, seed=RANDOM_INIT_SEED)
     f = lead_cls_features(enc, ctx.tensors, rows, ctx.preset.batch_eval, ctx.dist.device)
+    path.parent.mkdir(parents=True, exist_ok=True)  # a grid of random-init heads pretrains nothing first
     torch.save(f, path.with_suffix(".tmp"))
     path.with_suffix(".tmp").replace(path)
     return rows, f

@@ -93,7 +93,7 @@ def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], 
             row = {
                 "method": method, "epoch": epoch, "task": task, "seed": seed, "head": HEAD,
                 "preset": ctx.preset.name, "encoder": ctx.preset.encoder.to_dict(),
-                "masking": decoder.masking, "amplitude": decoder.amplitude,
+                "masking": decoder.masking, "amplitude": decoder.amplitude, "schedule": loop.epochs,
                 "val_auroc": rep["auroc"], "val_auroc_ci": rep["auroc_ci"], "n_val": rep["n"],
                 "preds": f"{tag}.npz", "seconds": round(time.perf_counter() - t0, 1),
             }  # fmt: skip
@@ -104,10 +104,24 @@ def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], 
     return out
 
 
-def _curve_name(row: dict) -> str:
+def _schedule(run: Path, row: dict) -> int | None:
+    """The length of the cosine schedule behind ``row``'s snapshots: logged in the row, or (rows
+    from before it was) the run's ``pretrain.json``."""
+    if "schedule" in row:
+        return row["schedule"]
+    info = run / "pretrain.json"
+    return json.loads(info.read_text())["pretrain_loop"]["epochs"] if info.is_file() else None
+
+
+def _curve_name(run: Path, row: dict) -> str:
+    """A curve's name: what was pretrained and how long its one schedule was (two runs that
+    differ only in length are two curves: their snapshots at the same epoch are different
+    encoders)."""
     enc = row["encoder"]
     amp = f"+amplitude {row['amplitude']:g}" if row.get("amplitude") else ""
-    return f"{row['method']} ({row['masking']}{amp}) {enc['dim']}x{enc['depth']}"
+    length = _schedule(run, row)
+    of = f", {length}-epoch schedule" if length else ""
+    return f"{row['method']} ({row['masking']}{amp}) {enc['dim']}x{enc['depth']}{of}"
 
 
 def _probs(run: Path, rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -121,7 +135,7 @@ def scaling_table(runs: list[Path]) -> tuple[list[str], Points]:
     cells: dict[tuple[str, str], dict[int, tuple[Path, list[dict]]]] = {}
     for run in runs:
         for row in read_rows(run / "scaling.jsonl"):
-            cell = cells.setdefault((row["task"], _curve_name(row)), {})
+            cell = cells.setdefault((row["task"], _curve_name(run, row)), {})
             cell.setdefault(row["epoch"], (run, []))[1].append(row)
     lines: list[str] = []
     points: Points = {}

@@ -295,15 +295,54 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert all("scale_copy_mse" in r for r in pre)
     assert run_scaling(ctx, "clear", [1, 2], ["super"], 2).read_text() == text  # resumes: nothing new
 
-    lines, points = scaling_table([ctx.run_dir])
-    table = [line for line in lines if line.startswith("| clear (groups+amplitude 1) 64x1 |")]
+    assert {r["schedule"] for r in rows} == {2}
+    # the same snapshots from a longer schedule (a copied run, its rows relabelled): another curve
+    longer = tmp_path / "longer"
+    shutil.copytree(ctx.run_dir, longer)
+    relabelled = [json.dumps({**r, "schedule": 4}) for r in rows]
+    (longer / "scaling.jsonl").write_text("\n".join(relabelled) + "\n")
+    lines, points = scaling_table([ctx.run_dir, longer])
+    name = "clear (groups+amplitude 1) 64x1, 2-epoch schedule"
+    table = [line for line in lines if line.startswith(f"| {name} |")]
     assert [line.split(" | ")[1] for line in table] == ["0", "1", "2"]
     assert table[0].endswith("| - |") and all("[" in line.split(" | ")[-1] for line in table[1:])
-    assert [e for e, _, _ in points["super"]["clear (groups+amplitude 1) 64x1"]] == [0, 1, 2]
+    assert [e for e, _, _ in points["super"][name]] == [0, 1, 2]
+    assert [e for e, _, _ in points["super"][name.replace("2-epoch", "4-epoch")]] == [0, 1, 2]
     section = scaling_section([tiny.run_dir, ctx.run_dir], tmp_path / "figures" / "scaling.png")
     assert section[0] == "## Pretraining scaling (fold 9)"
     assert "![fold-9 AUROC against pretraining epochs](figures/scaling.png)" in section
     assert (tmp_path / "figures" / "scaling.png").stat().st_size > 1000
+
+
+def test_a_probe_protocol_with_more_updates_logs_rows_of_its_own(tiny: TinyRun) -> None:
+    """``grid --probe z-dim-steps2000``: the frozen head repeats its few labels until it has made
+    2,000 updates over the probe's epochs; its rows name the protocol and stay out of the reported
+    protocol's rows (and of its done cells); an unknown protocol is refused by name."""
+    import torch
+
+    from training.engine import LoopConfig
+    from training.finetune import repeated
+    from training.grid import PROBE, PROBES, read_rows
+
+    loop = LoopConfig(epochs=3, batch_size=64, lr=1e-3)
+    assert torch.equal(repeated(100, 0, loop), torch.arange(100))
+    more = repeated(100, 2000, loop)
+    assert (len(more) // 64) * 3 >= 2000 and torch.bincount(more).min() >= len(more) // 100
+    run_dir = tiny.root / "probe-steps"
+    args = ["--preset", "tiny", "--run-dir", run_dir, "--cache-dir", tiny.cache_dir, "--data-root",
+            tiny.data_root, "--tasks", "super", "--fractions", "1.0", "--seeds", "1", "--methods",
+            "random-linear", "--no-progress"]  # fmt: skip
+    _cli("grid", *args, "--probe", "z-dim-steps2000")
+    log = run_dir / "grid.jsonl"
+    (row,) = read_rows(log, probe=None)
+    assert row["probe"] == "z-dim-steps2000" and PROBES[row["probe"]] == 2000 and not read_rows(log)
+    state = torch.load(run_dir / "grid-random-linear-z-dim-steps2000-super-1.0-0.ckpt", weights_only=True)
+    assert state["sched"]["last_epoch"] >= 2000  # optimiser updates made
+    _cli("grid", *args)  # the reported protocol's cell is not done yet: it runs
+    assert [r["probe"] for r in read_rows(log, probe=None)] == ["z-dim-steps2000", PROBE]
+    cmd = [sys.executable, "-m", "training", "grid", *map(str, args), "--probe", "z-dim-steps7"]
+    res = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "unknown probe protocol 'z-dim-steps7'" in res.stderr
 
 
 def test_cnn_baselines_score_the_finer_tasks_from_their_all_model(tiny: TinyRun) -> None:
@@ -796,6 +835,28 @@ def test_class_auroc_and_ap_match_sklearn_with_ties() -> None:
     assert np.isnan(auc[k:]).all() and np.isnan(ap[k:]).all()
     m_auc, m_ap = macro(y_none, p_none)
     assert m_auc == pytest.approx(np.mean(auc[:k])) and m_ap == pytest.approx(np.mean(ap[:k]))
+
+
+def test_weighted_scores_equal_scores_of_the_resampled_records() -> None:
+    """A bootstrap draw as record weights over the one sort (``Ranked.scores``) gives what sorting
+    the resampled records gives (records drawn twice, never, tied scores), and NaN for a class a
+    draw leaves without positives."""
+    from training.metrics import Ranked, class_scores
+
+    rng = np.random.default_rng(3)
+    n, k = 200, 4
+    y = (rng.random((n, k)) < [0.1, 0.3, 0.5, 0.2]).astype(np.float32)
+    p = np.round(np.clip(0.3 * y + rng.random((n, k)) * 0.8, 0, 1), 2)  # ties
+    ranked = Ranked(y, p)
+    for _ in range(5):
+        idx = rng.integers(0, n, n)
+        got = ranked.scores(np.bincount(idx, minlength=n))
+        for a, b in zip(got, class_scores(y[idx], p[idx]), strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    only = np.zeros(n, dtype=np.int64)
+    only[np.flatnonzero(y[:, 0] == 0)[:20]] = 1  # no positive of class 0 drawn
+    auc, ap = ranked.scores(only)
+    assert np.isnan(auc[0]) and np.isnan(ap[0])
 
 
 def test_report_ci_contains_point_estimate() -> None:
