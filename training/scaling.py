@@ -25,7 +25,7 @@ import torch
 from training import metrics as M
 from training.context import Context
 from training.finetune import train_head
-from training.grid import features, read_rows
+from training.grid import PROBE, PROBES, features, read_rows
 from training.pretraining import pretrain, snapshot_path
 
 HEAD = "hug"
@@ -83,7 +83,7 @@ def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], 
                 feats = features(ctx, encoder)
             tag = f"scaling-{method}-{epoch}-{task}-{seed}"
             rows, f = feats
-            model, td, _ = train_head(ctx, f, rows, task, 1.0, seed, HEAD, tag)
+            model, td, _ = train_head(ctx, f, rows, task, 1.0, seed, HEAD, tag, PROBES[PROBE])
             pos = {int(r): i for i, r in enumerate(rows)}
             val = td.val[task]
             with torch.no_grad():

@@ -314,10 +314,11 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert (tmp_path / "figures" / "scaling.png").stat().st_size > 1000
 
 
-def test_a_probe_protocol_with_more_updates_logs_rows_of_its_own(tiny: TinyRun) -> None:
-    """``grid --probe z-dim-steps2000``: the frozen head repeats its few labels until it has made
-    2,000 updates over the probe's epochs; its rows name the protocol and stay out of the reported
-    protocol's rows (and of its done cells); an unknown protocol is refused by name."""
+def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
+    """The reported probe protocol (``z-dim-steps2000``) repeats a head's few labels until it has
+    made 2,000 updates over the probe's epochs; ``grid --probe z-dim`` (one pass an epoch) logs
+    rows of its own, which stay out of the reported rows and of their done cells; an unknown
+    protocol is refused by name."""
     import torch
 
     from training.engine import LoopConfig
@@ -332,14 +333,19 @@ def test_a_probe_protocol_with_more_updates_logs_rows_of_its_own(tiny: TinyRun) 
     args = ["--preset", "tiny", "--run-dir", run_dir, "--cache-dir", tiny.cache_dir, "--data-root",
             tiny.data_root, "--tasks", "super", "--fractions", "1.0", "--seeds", "1", "--methods",
             "random-linear", "--no-progress"]  # fmt: skip
-    _cli("grid", *args, "--probe", "z-dim-steps2000")
+    _cli("grid", *args)
     log = run_dir / "grid.jsonl"
-    (row,) = read_rows(log, probe=None)
-    assert row["probe"] == "z-dim-steps2000" and PROBES[row["probe"]] == 2000 and not read_rows(log)
-    state = torch.load(run_dir / "grid-random-linear-z-dim-steps2000-super-1.0-0.ckpt", weights_only=True)
-    assert state["sched"]["last_epoch"] >= 2000  # optimiser updates made
-    _cli("grid", *args)  # the reported protocol's cell is not done yet: it runs
-    assert [r["probe"] for r in read_rows(log, probe=None)] == ["z-dim-steps2000", PROBE]
+    (row,) = read_rows(log)
+    assert row["probe"] == PROBE == "z-dim-steps2000" and PROBES[PROBE] == 2000
+
+    def updates(probe: str) -> int:
+        path = run_dir / f"grid-random-linear-{probe}-super-1.0-0.ckpt"
+        return torch.load(path, weights_only=True)["sched"]["last_epoch"]
+
+    assert updates(PROBE) >= 2000
+    _cli("grid", *args, "--probe", "z-dim")  # another protocol's cell is not done yet: it runs
+    assert [r["probe"] for r in read_rows(log, probe=None)] == [PROBE, "z-dim"]
+    assert [r["probe"] for r in read_rows(log)] == [PROBE] and updates("z-dim") < 100
     cmd = [sys.executable, "-m", "training", "grid", *map(str, args), "--probe", "z-dim-steps7"]
     res = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "unknown probe protocol 'z-dim-steps7'" in res.stderr
