@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
+from training.grid import PROBE
 
 SUPER = {"NORM", "MI", "STTC", "CD", "HYP"}
 
@@ -244,7 +245,7 @@ def test_grid_and_results(tiny: TinyRun) -> None:
 
     _cli("grid", *args)  # resumable: every row is already there
     assert grid.read_text() == text
-    assert all(r.get("probe") == "z-dim" for r in rows if r["method"] in ("clear-linear", "random-hug"))
+    assert all(r.get("probe") == PROBE for r in rows if r["method"] in ("clear-linear", "random-hug"))
 
     # a row of the first grids' raw-feature probe neither counts as done nor reaches RESULTS.md
     old = {k: v for k, v in by[("clear-linear", 0.1, 0)].items() if k != "probe"} | {"seed": 2}
@@ -323,7 +324,7 @@ def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
 
     from training.engine import LoopConfig
     from training.finetune import repeated
-    from training.grid import PROBE, PROBES, read_rows
+    from training.grid import PROBES, read_rows
 
     loop = LoopConfig(epochs=3, batch_size=64, lr=1e-3)
     assert torch.equal(repeated(100, 0, loop), torch.arange(100))
@@ -444,7 +445,7 @@ def test_a_frozen_encoder_export_runs_in_the_app(tiny: TinyRun, tmp_path: Path) 
     assert card["timings"]["heads_s"] > 0 and "finetune_s" not in card["timings"]
     log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     for task in card["labels"]:
-        best = max(r["val_auroc"] for r in log if r["phase"] == f"grid-clear-hug-z-dim-{task}-1.0-0")
+        best = max(r["val_auroc"] for r in log if r["phase"] == f"grid-clear-hug-{PROBE}-{task}-1.0-0")
         assert card["labels"][task]["val"]["auroc"] == pytest.approx(best, abs=1e-6)
 
 
