@@ -72,7 +72,7 @@ BASELINES: list[str] = ["scratch", "xresnet1d101", "inception1d", "random-hug"]
 # fractions repeated to at least 2,000 updates. ``grid --probe`` logs rows under either, so that
 # fold 9 can compare them (PRETRAINING.md). PROBE is the one reported: z-dim-steps2000, higher
 # on fold 9 for both encoders at 1 % and 10 % (by 0.04-0.08 mean AUROC over 6 tasks x 5 seeds,
-# PRETRAINING.md, run scale-groups48); 7,000 updates added nothing on a few fold-9 cells. Rows of
+# PRETRAINING.md, run scale-groups48); 7,000 updates added nothing on two fold-9 cells tried. Rows of
 # other protocols (raw features, "standardised" per lead and dimension) stay in grid.jsonl,
 # neither skipped as done nor reported.
 PROBES: dict[str, int] = {"z-dim": 0, "z-dim-steps2000": 2000}
