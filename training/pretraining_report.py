@@ -101,6 +101,32 @@ def gain_goals(rows: list[dict]) -> tuple[list[str], list[str]]:
     return table, verdicts
 
 
+def encoder_choice(runs: list[Path]) -> tuple[Path | None, list[str]]:
+    """The run whose pretrained frozen heads score highest on fold 9: mean macro AUROC over the
+    cells (method, task, fraction below 100 %, seed) that every run with such heads logged under
+    the reported protocol. Its gains are the ones the issue's verdict reads; fold 10 does not
+    enter the choice. None (and no table) when fewer than two runs can be compared."""
+    cells: dict[Path, dict[tuple, float]] = {}
+    for run in runs:
+        got = {
+            (r["method"], r["task"], r["fraction"], r["seed"]): r["val_auroc"]
+            for r in read_rows(run / "grid.jsonl")
+            if (f := frozen(r["method"])) and f[0] and r["fraction"] < 1
+        }
+        if got:
+            cells[run] = got
+    common = set.intersection(*(set(c) for c in cells.values())) if len(cells) > 1 else set()
+    if not common:
+        return None, []
+    means = {run: float(np.mean([got[k] for k in common])) for run, got in cells.items()}
+    best = max(means, key=lambda run: means[run])  # the first listed on a tie
+    lines = [f"{len(common)} cells (pretrained frozen heads, below 100 % of the labels) that every run "
+             "logged; mean fold-9 macro AUROC.", "", "| run | fold-9 mean | |", "|---|---|---|",
+             *(f"| `{run.name}` | {m:.4f} | {'chosen' if run == best else ''} |" for run, m in means.items()),
+             ""]  # fmt: skip
+    return best, lines
+
+
 def probe_protocols(rows: list[dict]) -> list[str]:
     """Fold-9 macro AUROC of the frozen heads under each probe protocol (``grid.PROBES``) logged,
     on the cells (method, task, fraction, seed) every protocol has: mean per method and fraction,
@@ -138,6 +164,10 @@ has a shortcut; one well below both has learned something they do not know.
 PROTOCOL = """The same frozen heads trained under each protocol the grid logged (`grid --probe`), scored on
 fold 9 only: the protocol that trains the heads better there is the one the gains below use.
 """
+CHOICE = """Several pretrained encoders were probed at 1 % and 10 % of the labels: the one whose frozen
+heads score highest on fold 9 is the one the issue's verdict reads; the others' fold-10 tables are
+shown for completeness only.
+"""
 GAIN = """Each pretrained encoder against the random-init encoder with the same head (and fine-tuning
 against the same network trained from scratch), seed paired with seed (the same label subset), on
 the same fold-10 records; 1,000 bootstrap draws resample the seed pairs and the records together.
@@ -161,10 +191,14 @@ def write_report(runs: list[Path], out: Path) -> Path:
         compared = probe_protocols(read_rows(run / "grid.jsonl", probe=None))
         if compared:
             lines += [f"## The frozen heads' protocol (fold 9): `{run.name}`", "", PROTOCOL, *compared]
+    chosen, choice = encoder_choice(runs)
+    if choice:
+        lines += ["## The encoder whose gains are judged (fold 9)", "", CHOICE, *choice]
     for run in runs:
         table, verdicts = gain_goals(read_rows(run / "grid.jsonl"))
         if table:
-            title = f"## The gain at 1 % and 10 % of the labels (fold 10): `{run.name}`"
+            which = "" if chosen is None else " (chosen on fold 9)" if run == chosen else " (not chosen)"
+            title = f"## The gain at 1 % and 10 % of the labels (fold 10): `{run.name}`{which}"
             lines += [title, "", GAIN, *HEADER, *table, "", *verdicts, ""]
     lines += ["Hardware of this machine when the file was written: " + json.dumps(hardware()), ""]
     out.parent.mkdir(parents=True, exist_ok=True)

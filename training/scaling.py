@@ -18,6 +18,7 @@ import time
 from dataclasses import replace
 from itertools import product
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,6 +28,10 @@ from training.context import Context
 from training.finetune import train_head
 from training.grid import PROBE, PROBES, features, read_rows
 from training.pretraining import pretrain, snapshot_path
+
+if TYPE_CHECKING:  # matplotlib is imported by the reports only
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 HEAD = "hug"
 # task -> curve -> (epoch, mean fold-9 AUROC, seed 0's 95 % interval), what the plot draws
@@ -113,15 +118,25 @@ def _schedule(run: Path, row: dict) -> int | None:
     return json.loads(info.read_text())["pretrain_loop"]["epochs"] if info.is_file() else None
 
 
-def _curve_name(run: Path, row: dict) -> str:
-    """A curve's name: what was pretrained and how long its one schedule was (two runs that
-    differ only in length are two curves: their snapshots at the same epoch are different
-    encoders)."""
-    enc = row["encoder"]
+def _curve_name(run: Path, row: dict, size: bool = True) -> str:
+    """A curve's name: what was pretrained, at which encoder size (``size=False``: the family the
+    size table compares across sizes) and how long its one schedule was (two runs that differ only
+    in length are two curves: their snapshots at the same epoch are different encoders)."""
     amp = f"+amplitude {row['amplitude']:g}" if row.get("amplitude") else ""
     length = _schedule(run, row)
     of = f", {length}-epoch schedule" if length else ""
-    return f"{row['method']} ({row['masking']}{amp}) {enc['dim']}x{enc['depth']}{of}"
+    return f"{row['method']} ({row['masking']}{amp}){' ' + _size(row) if size else ''}{of}"
+
+
+def _size(row: dict) -> str:
+    return f"{row['encoder']['dim']}x{row['encoder']['depth']}"
+
+
+def _parameters(row: dict) -> int:
+    """The parameter count of the encoder a row probed (built from its logged configuration)."""
+    from ecgviewer.ml.beats import Encoder, EncoderConfig
+
+    return sum(p.numel() for p in Encoder(EncoderConfig.from_dict(row["encoder"])).parameters())
 
 
 def _probs(run: Path, rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -129,14 +144,37 @@ def _probs(run: Path, rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
     return loaded[0]["y"], [z["p"] for z in loaded]
 
 
-def scaling_table(runs: list[Path]) -> tuple[list[str], Points]:
-    """Markdown lines (one table per task: every curve's epochs, mean fold-9 AUROC over seeds, and
-    the paired-bootstrap difference from the same curve's epoch 0) and the points for a plot."""
-    cells: dict[tuple[str, str], dict[int, tuple[Path, list[dict]]]] = {}
+Cells = dict[tuple[str, str], dict[int, tuple[Path, list[dict]]]]
+
+
+def _cells(runs: list[Path]) -> Cells:
+    """(task, curve) -> epoch -> (run, rows of its seeds), from the runs' ``scaling.jsonl``."""
+    cells: Cells = {}
     for run in runs:
         for row in read_rows(run / "scaling.jsonl"):
             cell = cells.setdefault((row["task"], _curve_name(run, row)), {})
             cell.setdefault(row["epoch"], (run, []))[1].append(row)
+    return cells
+
+
+def _gain(point: tuple[Path, list[dict]], base: tuple[Path, list[dict]] | None) -> str:
+    """The paired-bootstrap difference of a point from its curve's epoch 0, as a table cell."""
+    if base is None or point is base:
+        return "-"
+    (y, p), (y0, p0) = _probs(*point), _probs(*base)
+    k = min(len(p), len(p0))
+    d = M.paired_bootstrap(y, p[:k], p0[:k]) if np.array_equal(y, y0) else None
+    return "-" if d is None else f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}]"
+
+
+def _mean(rows: list[dict]) -> float:
+    return float(np.mean([r["val_auroc"] for r in rows]))
+
+
+def scaling_table(runs: list[Path]) -> tuple[list[str], Points]:
+    """Markdown lines (one table per task: every curve's epochs, mean fold-9 AUROC over seeds, and
+    the paired-bootstrap difference from the same curve's epoch 0) and the points for a plot."""
+    cells = _cells(runs)
     lines: list[str] = []
     points: Points = {}
     for task in sorted({t for t, _ in cells}):
@@ -146,34 +184,53 @@ def scaling_table(runs: list[Path]) -> tuple[list[str], Points]:
         for (t, name), by_epoch in sorted(cells.items()):
             if t != task:
                 continue
-            base = by_epoch.get(0)
-            for epoch, (run, rows) in sorted(by_epoch.items()):
-                y, p = _probs(run, rows)
-                mean = float(np.mean([r["val_auroc"] for r in rows]))
-                gain = "-"
-                if base is not None and epoch:
-                    y0, p0 = _probs(*base)
-                    k = min(len(p), len(p0))
-                    d = M.paired_bootstrap(y, p[:k], p0[:k]) if np.array_equal(y, y0) else None
-                    if d is not None:
-                        gain = f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}]"
-                lines.append(f"| {name} | {epoch} | {len(rows)} | {mean:.4f} | {gain} |")
+            for epoch, point in sorted(by_epoch.items()):
+                rows, gain = point[1], _gain(point, by_epoch.get(0))
+                lines.append(f"| {name} | {epoch} | {len(rows)} | {_mean(rows):.4f} | {gain} |")
                 ci = rows[0]["val_auroc_ci"]
-                points.setdefault(task, {}).setdefault(name, []).append((epoch, mean, ci))
+                points.setdefault(task, {}).setdefault(name, []).append((epoch, _mean(rows), ci))
+        lines.append("")
+    return lines, points
+
+
+# task -> family -> (size, parameters, random init's and pretrained AUROC), what the size plot draws
+SizePoints = dict[str, dict[str, list[tuple[str, int, float, float]]]]
+
+
+def size_table(runs: list[Path]) -> tuple[list[str], SizePoints]:
+    """Markdown lines (per task: each pretraining family's encoder sizes, the random-init encoder
+    of that size, its last snapshot and their paired difference) and the points for a plot.
+    Only curves with both ends logged enter; a family of one size still shows its row."""
+    cells = _cells(runs)
+    lines: list[str] = []
+    points: SizePoints = {}
+    for task in sorted({t for t, _ in cells}):
+        found = []
+        for (t, _), by_epoch in sorted(cells.items()):
+            last = max(by_epoch)
+            if t == task and 0 in by_epoch and last:
+                run, rows = by_epoch[last]
+                found.append((_curve_name(run, rows[0], size=False), by_epoch[0], by_epoch[last], last))
+        if not found:
+            continue
+        lines += [f"**{task}** (fold 9, frozen {HEAD} probe, each encoder at its last snapshot)", "",
+                  "| pretraining | encoder | parameters | epochs | seeds | random init | pretrained "
+                  "| difference [95 % CI] |", "|---" * 8 + "|"]  # fmt: skip
+        for family, base, end, epochs in sorted(found, key=lambda f: (f[0], _parameters(f[2][1][0]))):
+            row = end[1][0]
+            size, n = _size(row), _parameters(row)
+            before, after = _mean(base[1]), _mean(end[1])
+            lines.append(f"| {family} | {size} | {n:,} | {epochs} | {len(end[1])} | {before:.4f} "
+                         f"| {after:.4f} | {_gain(end, base)} |")  # fmt: skip
+            points.setdefault(task, {}).setdefault(family, []).append((size, n, before, after))
         lines.append("")
     return lines, points
 
 
 def scaling_figure(points: Points, out: Path) -> Path:
     """Fold-9 AUROC against pretraining epochs, one panel per task, one line per curve."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tasks = sorted(points)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=True):
+    fig, axes = _panels(len(points))
+    for ax, task in zip(axes, sorted(points), strict=True):
         for name, pts in sorted(points[task].items()):
             e, m, ci = zip(*sorted(pts), strict=True)
             line = ax.plot(e, m, marker="o", label=name)[0]
@@ -183,7 +240,44 @@ def scaling_figure(points: Points, out: Path) -> Path:
         ax.set(title=f"{task} (fold 9)", xlabel="pretraining epochs (0 = random init, dashed)",
                ylabel="macro AUROC (band: seed 0's 95 % CI)")  # fmt: skip
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
+    return _saved(fig, out)
+
+
+def size_figure(points: SizePoints, out: Path) -> Path:
+    """Fold-9 AUROC against the encoder's parameter count, one panel per task: per pretraining
+    family its last snapshots (solid) and the random-init encoders of the same sizes (dashed)."""
+    fig, axes = _panels(len(points))
+    for ax, task in zip(axes, sorted(points), strict=True):
+        for family, pts in sorted(points[task].items()):
+            size, n, base, end = zip(*sorted(pts, key=lambda p: p[1]), strict=True)
+            line = ax.plot(n, end, marker="o", label=family)[0]
+            ax.plot(n, base, marker="x", ls="--", color=line.get_color())
+            for x, y, label in zip(n, end, size, strict=True):
+                ax.annotate(label, (x, y), textcoords="offset points", xytext=(3, 4), fontsize=7)
+        ax.set_xscale("log")
+        ax.set(title=f"{task} (fold 9)", xlabel="encoder parameters (log; x, dashed = random init)",
+               ylabel="macro AUROC")  # fmt: skip
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _saved(fig, out)
+
+
+def _panels(n: int) -> tuple[Figure, list[Axes]]:
+    """A figure of ``n`` task panels side by side (matplotlib imported here: reports only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    return fig, list(axes[0])
+
+
+def _saved(fig: Figure, out: Path) -> Path:
+    """Write ``fig`` to ``out`` atomically and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.png")

@@ -270,7 +270,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     from training.presets import PRESETS
     from training.pretraining import encoder_path, snapshot_path
     from training.results import scaling_section
-    from training.scaling import run_scaling, scaling_table, sized
+    from training.scaling import run_scaling, scaling_table, size_table, sized
 
     base = PRESETS["tiny"]
     preset = replace(base, pretrain=LoopConfig(epochs=9, batch_size=32, lr=1e-3),
@@ -309,10 +309,27 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert table[0].endswith("| - |") and all("[" in line.split(" | ")[-1] for line in table[1:])
     assert [e for e, _, _ in points["super"][name]] == [0, 1, 2]
     assert [e for e, _, _ in points["super"][name.replace("2-epoch", "4-epoch")]] == [0, 1, 2]
-    section = scaling_section([tiny.run_dir, ctx.run_dir], tmp_path / "figures" / "scaling.png")
+    # the same run at another encoder size (a copy, its rows relabelled 32x1): one family, two sizes
+    other = tmp_path / "other-size"
+    shutil.copytree(ctx.run_dir, other)
+    smaller = [json.dumps({**r, "encoder": {**r["encoder"], "dim": 32, "heads": 1}}) for r in rows]
+    (other / "scaling.jsonl").write_text("\n".join(smaller) + "\n")
+    sizes, by_size = size_table([ctx.run_dir, other])
+    family = "clear (groups+amplitude 1), 2-epoch schedule"
+    ends = points["super"][name][0][1], points["super"][name][-1][1]  # epoch 0 and the last snapshot
+    assert [(size, (base, end)) for size, _, base, end in by_size["super"][family]] == [
+        ("32x1", ends),
+        ("64x1", ends),
+    ]
+    table = [line.split(" | ") for line in sizes if line.startswith(f"| {family} |")]
+    assert [cells[1] for cells in table] == ["32x1", "64x1"] and all("[" in cells[-1] for cells in table)
+    assert int(table[0][2].replace(",", "")) < int(table[1][2].replace(",", ""))
+    section = scaling_section([tiny.run_dir, ctx.run_dir, other], tmp_path / "figures" / "scaling.png")
     assert section[0] == "## Pretraining scaling (fold 9)"
     assert "![fold-9 AUROC against pretraining epochs](figures/scaling.png)" in section
-    assert (tmp_path / "figures" / "scaling.png").stat().st_size > 1000
+    assert "![fold-9 AUROC against encoder parameters](figures/scaling-size.png)" in section
+    assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in ("scaling.png", "scaling-size.png"))
+    assert not any("width and depth" in line for line in scaling_section([ctx.run_dir], tmp_path / "one.png"))
 
 
 def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
