@@ -92,7 +92,8 @@ def gain_goals(rows: list[dict]) -> tuple[list[str], list[str]]:
         ok = at_all.get(MAIN_TASK, False) and len(both) >= OTHERS_NEEDED
         tried = [t for t in OTHER_TASKS if t in met]
         main = met.get(MAIN_TASK, {})
-        said = ", ".join(f"{'met' if main.get(f) else 'not met'} at {f:.0%}" for f in FRACTIONS)
+        said = ", ".join(f"{'not run' if f not in main else 'met' if main[f] else 'not met'} at {f:.0%}"
+                         for f in FRACTIONS)  # fmt: skip
         verdicts.append(
             f"- {LABEL[ours]} against {LABEL[base]}: `{MAIN_TASK}` {said}; "
             f"met at both on {len(both)} of {len(tried)} other tasks run ({', '.join(both) or 'none'}): "

@@ -24,7 +24,13 @@ def _split(rng: np.random.Generator, n: int, first: int) -> D.Split:
     return D.Split(np.arange(n), y, np.arange(first, first + n))
 
 
-def _grid(run_dir: Path, quality: dict[str, float], tasks: list[str], probe: str = G.PROBE) -> None:
+def _grid(
+    run_dir: Path,
+    quality: dict[str, float],
+    tasks: list[str],
+    probe: str = G.PROBE,
+    fractions: tuple[float, ...] = (0.01, 0.1),
+) -> None:
     """``run_grid`` over synthetic models whose signal strength is ``quality[method]`` (the same
     records are hard for every model, as for real ones), a frozen head's a little higher with more
     updates (``probe``)."""
@@ -67,7 +73,7 @@ def _grid(run_dir: Path, quality: dict[str, float], tasks: list[str], probe: str
         )
         for m in ("finetune", "scratch"):
             mp.setitem(G.RUNNERS, m, lambda ctx, task, frac, seed, tag, m=m: run(m, task, frac, seed))
-        G.run_grid(SimpleNamespace(run_dir=run_dir), tasks, [0.01, 0.1], 5, list(quality), probe)
+        G.run_grid(SimpleNamespace(run_dir=run_dir), tasks, list(fractions), 5, list(quality), probe)
 
 
 def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
@@ -81,6 +87,7 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     _grid(strong, {"clear-hug": 1.0, "random-hug": 0.6}, ["super", "sub"], "z-dim")
     few = tmp_path / "few"  # it helps, but only two other tasks were run: not the issue's bar
     _grid(few, {"clear-hug": 0.9, "random-hug": 0.6}, ["super", "sub", "form"])
+    _grid(few, {"finetune": 1.0, "scratch": 0.6}, ["super"], fractions=(0.01,))  # 10 % not run yet
     trivial = {"copy_mse": 0.54, "template_mse": 0.54, "scale_copy_mse": 0.23, "scale_template_mse": 0.23}
     log = [{"phase": "pretrain", "epoch": e, "mse": 0.7 - 0.1 * e, "copy_share": 0.0, "scale_mse": 0.4,
             "seconds": 64.9, **trivial} for e in (1, 2)]  # fmt: skip
@@ -118,3 +125,7 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     ]
     assert "## The gain at 1 % and 10 % of the labels (fold 10): `strong` (chosen on fold 9)" in md
     assert "## The gain at 1 % and 10 % of the labels (fold 10): `few` (not chosen)" in md
+    assert (
+        verdicts[3].startswith("- CLEAR, full fine-tune")
+        and "`super` met at 1%, not run at 10%" in verdicts[3]
+    )
