@@ -26,6 +26,11 @@ def encoder_path(run_dir: Path, method: str) -> Path:
     return run_dir / ("encoder.safetensors" if method == "clear" else f"encoder-{method}.safetensors")
 
 
+def pretrain_phase(method: str) -> str:
+    """The name a method's pretraining logs under (``metrics.jsonl`` rows, ``<phase>.json``)."""
+    return "pretrain" if method == "clear" else f"pretrain-{method}"
+
+
 def snapshot_path(run_dir: Path, method: str, epoch: int) -> Path:
     """Where ``pretrain(..., snapshots=...)`` keeps the encoder as it was after ``epoch``."""
     out = encoder_path(run_dir, method)
@@ -38,7 +43,7 @@ def pretrain(ctx: Context, seed: int = 0, method: str = "clear", snapshots: tupl
     ``snapshots``: epochs after which the encoder is also saved (``snapshot_path``), for scaling."""
     m = METHODS[method]
     out = encoder_path(ctx.run_dir, method)
-    phase = "pretrain" if method == "clear" else f"pretrain-{method}"
+    phase = pretrain_phase(method)
     info_path = ctx.run_dir / f"{phase}.json"
     if out.is_file():
         if info_path.is_file():  # the same keys a fresh run reports (the file holds more)
@@ -85,6 +90,7 @@ def pretrain(ctx: Context, seed: int = 0, method: str = "clear", snapshots: tupl
         "pretrain_loop": loop.to_dict(),
         "preprocessing_s": data.timings,
         "hardware": hardware(),
+        "bf16": ctx.dist.amp,  # wall-clock is comparable between runs of the same precision only
     }
     ctx.timings.update({k: timing[k] for k in ("pretrain_s", "pretrain_records")})
     if ctx.dist.main:

@@ -102,30 +102,39 @@ def gain_goals(rows: list[dict]) -> tuple[list[str], list[str]]:
     return table, verdicts
 
 
-def encoder_choice(runs: list[Path]) -> tuple[Path | None, list[str]]:
-    """The run whose pretrained frozen heads score highest on fold 9: mean macro AUROC over the
-    cells (method, task, fraction below 100 %, seed) that every run with such heads logged under
-    the reported protocol. Its gains are the ones the issue's verdict reads; fold 10 does not
-    enter the choice. None (and no table) when fewer than two runs can be compared."""
-    cells: dict[Path, dict[tuple, float]] = {}
+def encoder_choice(runs: list[Path]) -> tuple[dict[str, Path], list[str]]:
+    """Per pretraining method probed in two or more runs, the run whose frozen heads of that
+    method score highest on fold 9: mean macro AUROC over the cells (method, task, fraction below
+    100 %, seed) that every such run logged under the reported protocol. Its gains are the ones the
+    issue's verdict reads; fold 10 does not enter the choice. A method of one run has no choice."""
+    cells: dict[str, dict[Path, dict[tuple, float]]] = {}  # method -> run -> cell -> fold-9 AUROC
     for run in runs:
-        got = {
-            (r["method"], r["task"], r["fraction"], r["seed"]): r["val_auroc"]
-            for r in read_rows(run / "grid.jsonl")
-            if (f := frozen(r["method"])) and f[0] and r["fraction"] < 1
-        }
-        if got:
-            cells[run] = got
-    common = set.intersection(*(set(c) for c in cells.values())) if len(cells) > 1 else set()
-    if not common:
-        return None, []
-    means = {run: float(np.mean([got[k] for k in common])) for run, got in cells.items()}
-    best = max(means, key=lambda run: means[run])  # the first listed on a tie
-    lines = [f"{len(common)} cells (pretrained frozen heads, below 100 % of the labels) that every run "
-             "logged; mean fold-9 macro AUROC.", "", "| run | fold-9 mean | |", "|---|---|---|",
-             *(f"| `{run.name}` | {m:.4f} | {'chosen' if run == best else ''} |" for run, m in means.items()),
-             ""]  # fmt: skip
-    return best, lines
+        for r in read_rows(run / "grid.jsonl"):
+            if (f := frozen(r["method"])) and f[0] and r["fraction"] < 1:
+                key = (r["method"], r["task"], r["fraction"], r["seed"])
+                cells.setdefault(f[0], {}).setdefault(run, {})[key] = r["val_auroc"]
+    chosen: dict[str, Path] = {}
+    lines: list[str] = []
+    for method, by_run in sorted(cells.items()):
+        common = set.intersection(*(set(c) for c in by_run.values()))
+        if len(by_run) < 2 or not common:
+            continue
+        means = {run: float(np.mean([got[k] for k in common])) for run, got in by_run.items()}
+        best = chosen[method] = max(means, key=lambda run: means[run])  # the first listed on a tie
+        lines += [f"`{method}`: {len(common)} cells (pretrained frozen heads, below 100 % of the labels) "
+                  "that every run of it logged; mean fold-9 macro AUROC.", "", "| run | fold-9 mean | |",
+                  "|---|---|---|",
+                  *(f"| `{r.name}` | {m:.4f} | {'chosen' if r == best else ''} |" for r, m in means.items()),
+                  ""]  # fmt: skip
+    return chosen, lines
+
+
+def _choice_said(run: Path, rows: list[dict], chosen: dict[str, Path]) -> str:
+    """A gain section's title suffix: whether fold 9 chose ``run``'s encoder among its method's."""
+    methods = {f[0] for r in rows if (f := frozen(r["method"])) and f[0] in chosen}
+    if not methods:
+        return ""
+    return " (chosen on fold 9)" if any(chosen[m] == run for m in methods) else " (not chosen)"
 
 
 def probe_protocols(rows: list[dict]) -> list[str]:
@@ -196,9 +205,10 @@ def write_report(runs: list[Path], out: Path) -> Path:
     if choice:
         lines += ["## The encoder whose gains are judged (fold 9)", "", CHOICE, *choice]
     for run in runs:
-        table, verdicts = gain_goals(read_rows(run / "grid.jsonl"))
+        rows = read_rows(run / "grid.jsonl")
+        table, verdicts = gain_goals(rows)
         if table:
-            which = "" if chosen is None else " (chosen on fold 9)" if run == chosen else " (not chosen)"
+            which = _choice_said(run, rows, chosen)
             title = f"## The gain at 1 % and 10 % of the labels (fold 10): `{run.name}`{which}"
             lines += [title, "", GAIN, *HEADER, *table, "", *verdicts, ""]
     lines += ["Hardware of this machine when the file was written: " + json.dumps(hardware()), ""]

@@ -27,15 +27,17 @@ from training import metrics as M
 from training.context import Context
 from training.finetune import train_head
 from training.grid import PROBE, PROBES, features, read_rows
-from training.pretraining import pretrain, snapshot_path
+from training.pretraining import pretrain, pretrain_phase, snapshot_path
 
 if TYPE_CHECKING:  # matplotlib is imported by the reports only
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 HEAD = "hug"
-# task -> curve -> (epoch, mean fold-9 AUROC, seed 0's 95 % interval), what the plot draws
-Points = dict[str, dict[str, list[tuple[int, float, list[float]]]]]
+# snapshots are whole epochs, so a curve is read at equal compute within this share over the budget
+TOLERANCE = 0.1
+# task -> curve -> (epoch or seconds, mean fold-9 AUROC, seed 0's 95 % interval), what a plot draws
+Points = dict[str, dict[str, list[tuple[float, float, list[float]]]]]
 
 
 def sized(ctx: Context, size: str | None) -> Context:
@@ -123,9 +125,10 @@ def _curve_name(run: Path, row: dict, size: bool = True) -> str:
     size table compares across sizes) and how long its one schedule was (two runs that differ only
     in length are two curves: their snapshots at the same epoch are different encoders)."""
     amp = f"+amplitude {row['amplitude']:g}" if row.get("amplitude") else ""
+    pretext = f" ({row['masking']}{amp})" if row["method"] == "clear" else ""  # CLEAR's masking only
     length = _schedule(run, row)
     of = f", {length}-epoch schedule" if length else ""
-    return f"{row['method']} ({row['masking']}{amp}){' ' + _size(row) if size else ''}{of}"
+    return f"{row['method']}{pretext}{' ' + _size(row) if size else ''}{of}"
 
 
 def _size(row: dict) -> str:
@@ -227,8 +230,79 @@ def size_table(runs: list[Path]) -> tuple[list[str], SizePoints]:
     return lines, points
 
 
-def scaling_figure(points: Points, out: Path) -> Path:
-    """Fold-9 AUROC against pretraining epochs, one panel per task, one line per curve."""
+def _seconds(run: Path, method: str) -> dict[int, float]:
+    """Pretraining wall-clock summed up to each epoch (0: none) of ``method``'s run in ``run``, from
+    its per-epoch log; an epoch logged twice (a stopped run redoes the epoch it stopped in) counts
+    its last record."""
+    phase = pretrain_phase(method)
+    per_epoch = {
+        r["epoch"]: r["seconds"] for r in read_rows(run / "metrics.jsonl", None) if r.get("phase") == phase
+    }
+    total, out = 0.0, {0: 0.0}
+    for epoch in sorted(per_epoch):
+        total += per_epoch[epoch]
+        out[epoch] = total
+    return out
+
+
+def _ran_on(run: Path, method: str) -> str:
+    """The threads and precision a pretraining ran with (its ``<phase>.json``), for a table cell."""
+    path = run / f"{pretrain_phase(method)}.json"
+    info = json.loads(path.read_text()) if path.is_file() else {}
+    threads = info.get("hardware", {}).get("threads", "?")
+    precision = {True: "bf16", False: "fp32"}.get(info.get("bf16"), "precision not logged")
+    return f"{threads} threads, {precision}"
+
+
+def compute_table(runs: list[Path]) -> tuple[list[str], Points]:
+    """Markdown lines (per task and encoder size with two or more curves: each curve read at its
+    last snapshot within the shortest curve's whole pretraining time, ranked by mean fold-9 AUROC,
+    with paired differences from its random init and from the first) and those curves' points
+    against pretraining seconds for a plot. A curve whose run did not log its time is left out."""
+    cells = _cells(runs)
+    lines: list[str] = []
+    points: Points = {}
+    for task in sorted({t for t, _ in cells}):
+        by_size: dict[str, list[tuple[str, dict, dict[int, float], str]]] = {}
+        for (t, name), by_epoch in sorted(cells.items()):
+            if t != task or 0 not in by_epoch or len(by_epoch) < 2:
+                continue
+            run, rows = by_epoch[max(by_epoch)]
+            secs = _seconds(run, rows[0]["method"])
+            if set(by_epoch) <= set(secs):
+                by_size.setdefault(_size(rows[0]), []).append(
+                    (name, by_epoch, secs, _ran_on(run, rows[0]["method"]))
+                )
+        for size, curves in sorted(by_size.items()):
+            if len(curves) < 2:
+                continue
+            budget = min(secs[max(by_epoch)] for _, by_epoch, secs, _ in curves)
+            read = []
+            for name, by_epoch, secs, ran_on in curves:
+                epoch = max(e for e in by_epoch if secs[e] <= budget * (1 + TOLERANCE))
+                read.append((name, epoch, secs[epoch], ran_on, by_epoch))
+                for e, (_, rows) in sorted(by_epoch.items()):
+                    points.setdefault(task, {}).setdefault(name, []).append(
+                        (secs[e], _mean(rows), rows[0]["val_auroc_ci"])
+                    )
+            read.sort(key=lambda r: -_mean(r[4][r[1]][1]))
+            first = read[0][4][read[0][1]]
+            title = f"**{task}**, {size} encoders: budget {budget:,.0f} s (fold 9, frozen {HEAD} probe)"
+            lines += [title, "",
+                      "| pretraining | read at epoch | pretraining (s) | ran on | seeds | macro AUROC "
+                      "| vs random init [95 % CI] | vs the first [95 % CI] |", "|---" * 8 + "|"]  # fmt: skip
+            for name, epoch, spent, ran_on, by_epoch in read:
+                point = by_epoch[epoch]
+                seeds, auroc = len(point[1]), _mean(point[1])
+                lines.append(f"| {name} | {epoch} | {spent:,.0f} | {ran_on} | {seeds} | {auroc:.4f} "
+                             f"| {_gain(point, by_epoch[0])} | {_gain(point, first)} |")  # fmt: skip
+            lines.append("")
+    return lines, points
+
+
+def scaling_figure(points: Points, out: Path, xlabel: str = "pretraining epochs") -> Path:
+    """Fold-9 AUROC against pretraining epochs (or another measure of its length: ``xlabel``), one
+    panel per task, one line per curve."""
     fig, axes = _panels(len(points))
     for ax, task in zip(axes, sorted(points), strict=True):
         for name, pts in sorted(points[task].items()):
@@ -237,7 +311,7 @@ def scaling_figure(points: Points, out: Path) -> Path:
             ax.fill_between(e, [c[0] for c in ci], [c[1] for c in ci], alpha=0.15, color=line.get_color())
             if e[0] == 0:  # the level pretraining has to beat
                 ax.axhline(m[0], ls="--", lw=0.8, color=line.get_color())
-        ax.set(title=f"{task} (fold 9)", xlabel="pretraining epochs (0 = random init, dashed)",
+        ax.set(title=f"{task} (fold 9)", xlabel=f"{xlabel} (0 = random init, dashed)",
                ylabel="macro AUROC (band: seed 0's 95 % CI)")  # fmt: skip
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)

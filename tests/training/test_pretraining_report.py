@@ -96,7 +96,9 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     info = {"pretrain_s": 1644.2, "pretrain_steps": 3264, "pretrain_loop": {"epochs": 24, "batch_size": 128},
             "hardware": {"cpu": "AMD EPYC", "threads": 2, "gpu": None}}  # fmt: skip
     (strong / "pretrain.json").write_text(json.dumps(info))
-    md = write_report([strong, few], tmp_path / "out" / "PRETRAINING.md").read_text()
+    other = tmp_path / "other"  # another objective, pretrained once: no choice among its runs
+    _grid(other, {"acl-hug": 0.8, "random-hug": 0.6}, ["super"])
+    md = write_report([strong, few, other], tmp_path / "out" / "PRETRAINING.md").read_text()
     assert (
         "**`strong`**: 24 epochs x 128 records, 3264 updates, 1644 s on AMD EPYC (2 threads, GPU None)" in md
     )
@@ -118,13 +120,16 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     assert verdicts[1].startswith("- CLEAR, full fine-tune") and verdicts[1].endswith("**gain not proved**")
     assert verdicts[2].endswith("met at both on 2 of 2 other tasks run (sub, form): **gain not proved**")
     choice = md.split("## The encoder whose gains are judged (fold 9)")[1].split("##")[0]
-    assert "30 cells (pretrained frozen heads, below 100 % of the labels)" in choice
+    assert "`clear`: 30 cells (pretrained frozen heads, below 100 % of the labels)" in choice
+    assert "`acl`" not in choice
     assert [line.split(" | ")[0::2] for line in choice.splitlines() if line.startswith("| `")] == [
         ["| `strong`", "chosen |"],
         ["| `few`", " |"],
     ]
     assert "## The gain at 1 % and 10 % of the labels (fold 10): `strong` (chosen on fold 9)" in md
     assert "## The gain at 1 % and 10 % of the labels (fold 10): `few` (not chosen)" in md
+    assert "## The gain at 1 % and 10 % of the labels (fold 10): `other`\n" in md
+    assert verdicts[-1].startswith("- ACL-ECG") and "`super` met at 1%, met at 10%" in verdicts[-1]
     assert (
         verdicts[3].startswith("- CLEAR, full fine-tune")
         and "`super` met at 1%, not run at 10%" in verdicts[3]

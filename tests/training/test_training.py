@@ -270,7 +270,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     from training.presets import PRESETS
     from training.pretraining import encoder_path, snapshot_path
     from training.results import scaling_section
-    from training.scaling import run_scaling, scaling_table, size_table, sized
+    from training.scaling import compute_table, run_scaling, scaling_table, size_table, sized
 
     base = PRESETS["tiny"]
     preset = replace(base, pretrain=LoopConfig(epochs=9, batch_size=32, lr=1e-3),
@@ -309,6 +309,21 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert table[0].endswith("| - |") and all("[" in line.split(" | ")[-1] for line in table[1:])
     assert [e for e, _, _ in points["super"][name]] == [0, 1, 2]
     assert [e for e, _, _ in points["super"][name.replace("2-epoch", "4-epoch")]] == [0, 1, 2]
+    # at equal compute: the copy's second epoch logged as 1,000x slower, so within the shorter run's
+    # whole pretraining time it is read at its first snapshot; the log's last record of an epoch counts
+    log_rows = [json.loads(line) for line in (longer / "metrics.jsonl").read_text().splitlines()]
+    slow = [
+        r | {"seconds": r["seconds"] * 1000} if r["phase"] == "pretrain" and r["epoch"] == 2 else r
+        for r in log_rows
+    ]
+    (longer / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in log_rows + slow) + "\n")
+    compute, by_time = compute_table([ctx.run_dir, longer])
+    spent = [sum(r["seconds"] for r in pre[:k]) for k in (1, 2)]
+    read = {c[0][2:]: (c[1], c[2], c[3].split(", ")[1]) for c in (line.split(" | ") for line in compute)
+            if c[0].startswith("| clear")}  # fmt: skip
+    assert read == {name: ("2", f"{spent[1]:,.0f}", "fp32"),
+                    name.replace("2-epoch", "4-epoch"): ("1", f"{spent[0]:,.0f}", "fp32")}  # fmt: skip
+    assert [x for x, _, _ in by_time["super"][name]] == pytest.approx([0, *spent])
     # the same run at another encoder size (a copy, its rows relabelled 32x1): one family, two sizes
     other = tmp_path / "other-size"
     shutil.copytree(ctx.run_dir, other)
@@ -324,12 +339,17 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     table = [line.split(" | ") for line in sizes if line.startswith(f"| {family} |")]
     assert [cells[1] for cells in table] == ["32x1", "64x1"] and all("[" in cells[-1] for cells in table)
     assert int(table[0][2].replace(",", "")) < int(table[1][2].replace(",", ""))
-    section = scaling_section([tiny.run_dir, ctx.run_dir, other], tmp_path / "figures" / "scaling.png")
+    section = scaling_section(
+        [tiny.run_dir, ctx.run_dir, other, longer], tmp_path / "figures" / "scaling.png"
+    )
     assert section[0] == "## Pretraining scaling (fold 9)"
     assert "![fold-9 AUROC against pretraining epochs](figures/scaling.png)" in section
     assert "![fold-9 AUROC against encoder parameters](figures/scaling-size.png)" in section
-    assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in ("scaling.png", "scaling-size.png"))
-    assert not any("width and depth" in line for line in scaling_section([ctx.run_dir], tmp_path / "one.png"))
+    assert "![fold-9 AUROC against pretraining wall-clock](figures/scaling-time.png)" in section
+    figures = ("scaling.png", "scaling-size.png", "scaling-time.png")
+    assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in figures)
+    alone = scaling_section([ctx.run_dir], tmp_path / "one.png")
+    assert not any("width and depth" in line or "equal compute" in line for line in alone)
 
 
 def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
