@@ -350,6 +350,12 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in figures)
     alone = scaling_section([ctx.run_dir], tmp_path / "one.png")
     assert not any("width and depth" in line or "equal compute" in line for line in alone)
+    # another objective's curve in the same run folder: its own snapshots, time and rows
+    run_scaling(ctx, "acl", [1], ["super"], 1)
+    assert snapshot_path(ctx.run_dir, "acl", 1).is_file()
+    compute, _ = compute_table([ctx.run_dir])
+    named = [line.split(" | ")[0] for line in compute if line.startswith("| ")][1:]
+    assert sorted(named) == ["| acl 64x1, 1-epoch schedule", f"| {name}"]
 
 
 def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
