@@ -18,6 +18,19 @@ SHARED = Path(os.environ.get("ECGVIEWER_SHARED_DATA", REPO.parent / "shared" / "
 SAMPLE = REPO / "resources/samples/ptbxl/records500/00000/00003_hr.hea"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """After a test with Qt widgets, once pytest has dropped its fixtures: its windows' garbage is
+    collected here, outside any Qt call (``workers.collect_anywhere``), not by an automatic
+    collection inside a later test's Qt call, where a destroyed widget can deadlock."""
+    result = yield
+    if "qtbot" in getattr(item, "fixturenames", ()):
+        from ecgviewer.gui import workers
+
+        workers.collect_anywhere()
+    return result
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["ECGVIEWER_SETTINGS"] = str(tmp_path_factory.mktemp("settings") / "ecgviewer.ini")

@@ -9,7 +9,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
-from ecgviewer.gui import actions
+from ecgviewer.gui import actions, workers
 from ecgviewer.gui.analysis import AnalysisController
 from ecgviewer.gui.annotations import AnnotationLayer
 from ecgviewer.gui.beats_panel import BeatsController
@@ -61,6 +61,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
+        workers.collect_on_ui_thread()
         self.settings = settings or Settings()
         self.setWindowTitle("ecgviewer")
         self.setAcceptDrops(True)

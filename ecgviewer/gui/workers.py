@@ -25,11 +25,15 @@ class _Signals(QtCore.QObject):
 # (a replaced or cancelled task still runs to its next progress check).
 _running: set[Task] = set()
 
-# Python's cyclic collector runs in whichever thread allocates past its threshold. Run in a worker,
-# it destroys UI-thread Qt objects caught in cycles from the wrong thread, which can deadlock
-# against the UI thread (seen: a folder scan frozen mid-CSV while the UI waited on it). While
-# tasks run, automatic collection is off and pyqtgraph's collector runs it on the UI thread's timer.
+# Python's cyclic collector runs wherever an allocation passes its threshold. Run in a worker, it
+# destroys UI-thread Qt objects caught in cycles from the wrong thread, which can deadlock against
+# the UI thread (seen: a folder scan frozen mid-CSV while the UI waited on it). Run on the UI thread
+# inside a Qt call that holds a lock (seen: PySide looking up a Python override during
+# QObject::disconnect), a destroyed widget waits on that same lock for ever. So while a window is
+# open (``collect_on_ui_thread``) or a task runs, automatic collection is off and pyqtgraph's
+# collector runs it from the UI thread's event loop, outside every Qt call.
 _collector: GarbageCollector | None = None
+_window_open = False
 
 
 class Task(QtCore.QRunnable):
@@ -86,15 +90,36 @@ def shutdown(timeout_ms: int = 3000) -> None:
     QtCore.QThreadPool.globalInstance().waitForDone(timeout_ms)
 
 
-def start(task: Task) -> Task:
-    """Run ``task`` on the global thread pool (from the UI thread); it is kept alive until it has
-    ended, and while any task runs, garbage is collected on the UI thread only."""
+def _collect_from_event_loop() -> None:
     global _collector
     if _collector is None:
         # Turns automatic collection off. Checked every 20 ms so that each collection stays small:
         # at 250 ms the young generations grew during an analysis until one collection held the
         # UI thread 115-143 ms (benchmarks/ui_stall.py on a 2-core AVX-512 machine; 13-18 ms now).
         _collector = GarbageCollector(interval=0.02)
+
+
+def collect_on_ui_thread() -> None:
+    """From now on (a window opens), garbage is collected from the UI thread's event loop only."""
+    global _window_open
+    _window_open = True
+    _collect_from_event_loop()
+
+
+def collect_anywhere() -> None:
+    """The windows are gone (tests, between windows): collect their garbage now, from the caller,
+    which must be outside any Qt call, and let Python collect automatically again once no task
+    runs."""
+    global _window_open
+    _window_open = False
+    gc.collect()
+    _stop_collector()
+
+
+def start(task: Task) -> Task:
+    """Run ``task`` on the global thread pool (from the UI thread); it is kept alive until it has
+    ended, and while any task runs, garbage is collected on the UI thread only."""
+    _collect_from_event_loop()
     _running.add(task)
     task.signals.ended.connect(lambda: _ended(task))
     QtCore.QThreadPool.globalInstance().start(task)
@@ -102,10 +127,15 @@ def start(task: Task) -> Task:
 
 
 def _ended(task: Task) -> None:
-    """On the UI thread, after ``task``'s last signal: the last task out turns collection back on."""
-    global _collector
+    """On the UI thread, after ``task``'s last signal: with no window open, the last task out turns
+    automatic collection back on."""
     _running.discard(task)
-    if not _running and _collector is not None:
+    _stop_collector()
+
+
+def _stop_collector() -> None:
+    global _collector
+    if not _running and not _window_open and _collector is not None:
         _collector.timer.stop()
         _collector = None
         gc.enable()

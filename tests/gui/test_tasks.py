@@ -96,3 +96,36 @@ def test_garbage_is_collected_on_the_ui_thread_while_tasks_run(qtbot) -> None:
         gc.callbacks.remove(note)
     assert got == [False]  # automatic collection was off while the worker allocated
     assert threads == {threading.main_thread().name}
+
+
+def test_an_open_window_collects_garbage_from_its_event_loop_only(qtbot, settings) -> None:
+    """While a window is open, automatic collection is off (one inside a Qt call that held a lock
+    once deadlocked on the widget it destroyed) and the UI's timer collects instead; once the
+    windows are gone, their garbage is collected at once and collection is automatic again."""
+    from ecgviewer.gui import workers
+    from tests.helpers import shown_window
+
+    window = shown_window(qtbot, settings)
+    stops: list[str] = []
+
+    def note(phase: str, _info: dict) -> None:
+        if phase == "stop":
+            stops.append(threading.current_thread().name)
+
+    gc.callbacks.append(note)
+    try:
+        assert not gc.isenabled()
+        for _ in range(5000):  # young garbage far past the automatic threshold
+            cycle: list = []
+            cycle.append(cycle)
+        assert stops == []  # nothing collected outside the event loop
+        qtbot.waitUntil(lambda: stops != [], timeout=5000)  # the UI's timer did
+        assert set(stops) == {threading.main_thread().name}
+    finally:
+        gc.callbacks.remove(note)
+    window.cancel_tasks()
+    window.close()
+    assert QtCore.QThreadPool.globalInstance().waitForDone(60_000)  # the model was loading
+    qtbot.wait(50)  # the tasks' last signals reach the UI thread
+    workers.collect_anywhere()
+    assert gc.isenabled()
