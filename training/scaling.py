@@ -303,29 +303,28 @@ def compute_table(runs: list[Path]) -> tuple[list[str], Points]:
 def scaling_figure(points: Points, out: Path, xlabel: str = "pretraining epochs") -> Path:
     """Fold-9 AUROC against pretraining epochs (or another measure of its length: ``xlabel``), one
     panel per task, one line per curve."""
-    fig, axes = _panels(len(points))
+    fig, axes, colour = _panels(points)
     for ax, task in zip(axes, sorted(points), strict=True):
         for name, pts in sorted(points[task].items()):
             e, m, ci = zip(*sorted(pts), strict=True)
-            line = ax.plot(e, m, marker="o", label=name)[0]
+            line = ax.plot(e, m, marker="o", label=name, color=colour[name])[0]
             ax.fill_between(e, [c[0] for c in ci], [c[1] for c in ci], alpha=0.15, color=line.get_color())
             if e[0] == 0:  # the level pretraining has to beat
                 ax.axhline(m[0], ls="--", lw=0.8, color=line.get_color())
         ax.set(title=f"{task} (fold 9)", xlabel=f"{xlabel} (0 = random init, dashed)",
                ylabel="macro AUROC (band: seed 0's 95 % CI)")  # fmt: skip
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
     return _saved(fig, out)
 
 
 def size_figure(points: SizePoints, out: Path) -> Path:
     """Fold-9 AUROC against the encoder's parameter count, one panel per task: per pretraining
     family its last snapshots (solid) and the random-init encoders of the same sizes (dashed)."""
-    fig, axes = _panels(len(points))
+    fig, axes, colour = _panels(points)
     for ax, task in zip(axes, sorted(points), strict=True):
         for family, pts in sorted(points[task].items()):
             size, n, base, end = zip(*sorted(pts, key=lambda p: p[1]), strict=True)
-            line = ax.plot(n, end, marker="o", label=family)[0]
+            line = ax.plot(n, end, marker="o", label=family, color=colour[family])[0]
             ax.plot(n, base, marker="x", ls="--", color=line.get_color())
             for x, y, label in zip(n, end, size, strict=True):
                 ax.annotate(label, (x, y), textcoords="offset points", xytext=(3, 4), fontsize=7)
@@ -333,26 +332,31 @@ def size_figure(points: SizePoints, out: Path) -> Path:
         ax.set(title=f"{task} (fold 9)", xlabel="encoder parameters (log; x, dashed = random init)",
                ylabel="macro AUROC")  # fmt: skip
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
     return _saved(fig, out)
 
 
-def _panels(n: int) -> tuple[Figure, list[Axes]]:
-    """A figure of ``n`` task panels side by side (matplotlib imported here: reports only)."""
+def _panels(points: dict[str, dict]) -> tuple[Figure, list[Axes], dict[str, str]]:
+    """A figure of one panel per task, side by side, and one colour per curve, the same in every
+    panel (matplotlib imported here: reports only)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
-    return fig, list(axes[0])
+    fig, axes = plt.subplots(
+        1, len(points), figsize=(4.2 * len(points), 3.8), squeeze=False, layout="constrained"
+    )
+    names = sorted({name for curves in points.values() for name in curves})
+    return fig, list(axes[0]), {name: f"C{i % 10}" for i, name in enumerate(names)}
 
 
 def _saved(fig: Figure, out: Path) -> Path:
-    """Write ``fig`` to ``out`` atomically and close it."""
+    """Write ``fig`` with its curves' legend to ``out`` atomically and close it."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
+    # one legend below the panels, of every panel's curves: inside one, it hid the points it sat on
+    shown = {label: h for ax in fig.axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(list(shown.values()), list(shown), loc="outside lower center", ncol=2, fontsize=7)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=80)
