@@ -6,10 +6,12 @@ For each device pixel ratio (a child process with ``QT_SCALE_FACTOR``, the way a
 scales Qt) and each window size (logical pixels), a fresh window with default settings shows:
 ``opened`` (the bundled sample, analysed and measured), ``analysed`` (PTB-XL record 180, a left
 bundle branch block, from ``../shared/data``; the sample again when that folder is absent),
-``median`` (its median beats in the paper's place), ``attention`` (the Analysis panel's attention tab) and
-``preferences`` (the dialog, grabbed on its own). Once per run, ``report-page1`` is the first page
-of that record's PDF report rasterised by PDFium at 100 dpi. Files are named
-``{width}x{height}@{dpr}-{state}.png``; the window is offscreen, so no display is needed.
+``median`` (its median beats in the paper's place), ``attention`` (the Analysis panel's attention tab),
+``preferences`` (the dialog, grabbed on its own), ``library`` (the samples indexed and filtered) and
+``serial`` (a PTB-XL patient's two ECGs compared, when ``../shared/data`` is there). Once per run,
+``report-page1`` is the first page of that record's PDF report rasterised by PDFium at 100 dpi.
+Files are named ``{width}x{height}@{dpr}-{state}.png``; the window is offscreen, so no display is
+needed.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
     from ecgviewer.gui.settings import Settings
 
     sys.path.insert(0, str(REPO))  # run as a script: tests.helpers is not on the path
-    from tests.helpers import with_pause
+    from tests.helpers import ptbxl_patient, with_pause
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     written: list[Path] = []
@@ -126,6 +128,19 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
             w.library.query.setText("age>40")
             until(lambda w=w: w.library.model.rowCount() == 2 and not w.tasks.busy())
             save(w, f"{tag}-library")
+            if (SHARED / "ptbxl/ptbxl_database.csv").is_file():
+                (Path(tmp) / tag).mkdir()
+                tree, heads = ptbxl_patient(SHARED, Path(tmp) / tag)
+                w.library.query.setText("")
+                w.library.index_folder(tree)
+                rows, last = 3 + len(heads), heads[-1]  # the samples and the patient's ECGs
+                until(lambda w=w, n=rows: w.library.model.rowCount() == n and not w.tasks.busy())
+                w.open_file(last)
+                until(lambda w=w, h=last: w.recording is not None and w.recording.path == h
+                      and not w.tasks.busy())  # fmt: skip
+                w.compare_earlier()
+                until(lambda w=w: w.views.currentIndex() == 2 and not w.tasks.busy())
+                save(w, f"{tag}-serial")
             w.close()
             w.deleteLater()
     return written

@@ -281,7 +281,9 @@ class PaperView(pg.GraphicsView):
             self._notes.append(note)
         self._footer.setFont(self._font(2.8))
         self._footer.setPos(page.pulse_x - 1.5, 2.5)
-        self.vb.setLimits(xMin=-page.width, xMax=2 * page.width, yMin=-page.height, yMax=2 * page.height)
+        # pans stop a page's size past its edges: the longer side, so a tall narrow view still fits it whole
+        m = max(page.width, page.height)
+        self.vb.setLimits(xMin=-m, xMax=page.width + m, yMin=-m, yMax=page.height + m)
         self._update_grid_visibility()
 
     def _update_traces(self) -> None:

@@ -20,6 +20,7 @@ from ecgviewer.render.options import ViewOptions
 
 MAX_FINDINGS = 8  # the findings whose probability changed most
 RIGHT = QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
+CELL_PADDING = 8  # px a table cell adds around its text (the style's margins, about)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class SerialView(QtWidgets.QWidget):
         self.this_label = QtWidgets.QLabel()
         self.earlier_label = QtWidgets.QLabel()
         self.earlier_label.setStyleSheet(f"color: {EARLIER_INK}")
+        for label in (self.this_label, self.earlier_label):  # wrapped: a narrow centre shrinks the pages
+            label.setWordWrap(True)
         self.this_paper, self.earlier_paper = PaperView(), PaperView()
         self.median = MedianView()
         self.median.calipers = False  # edits belong to the Median beats tab; here two ECGs are read
@@ -86,13 +89,13 @@ class SerialView(QtWidgets.QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        papers = QtWidgets.QWidget()
+        self.papers = papers = QtWidgets.QWidget()
         left = QtWidgets.QVBoxLayout(papers)
         left.setContentsMargins(0, 0, 0, 0)
         for widget, stretch in ((self.this_label, 0), (self.this_paper, 1), (self.earlier_label, 0),
                                 (self.earlier_paper, 1)):  # fmt: skip
             left.addWidget(widget, stretch)
-        side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        self.side = side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         side.addWidget(self.median)
         side.addWidget(self.table)
         side.setStretchFactor(0, 3)
@@ -100,6 +103,7 @@ class SerialView(QtWidgets.QWidget):
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         split.addWidget(papers)
         split.addWidget(side)
+        split.setChildrenCollapsible(False)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         box = QtWidgets.QVBoxLayout(self)
@@ -158,3 +162,16 @@ class SerialView(QtWidgets.QWidget):
                 if c:
                     item.setTextAlignment(RIGHT)
                 self.table.setItem(r, c, item)
+        self._keep_table_readable(rows)
+
+    def _keep_table_readable(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """The median beats and deltas keep the width their table needs (the longest measurement
+        name and the three value columns), and the pages at least as much: a narrow centre (both
+        docks open on a small screen) narrows the docks first, then shares what is left."""
+        t = self.table
+        names = max((t.fontMetrics().horizontalAdvance(r[0]) for r in rows if r[1]), default=0)
+        values = sum(max(t.sizeHintForColumn(c), t.horizontalHeader().sectionSizeHint(c)) for c in (1, 2, 3))
+        scroll = t.verticalScrollBar().sizeHint().width()
+        need = names + values + scroll + 2 * t.frameWidth() + 3 * CELL_PADDING
+        self.side.setMinimumWidth(need)
+        self.papers.setMinimumWidth(need)

@@ -90,7 +90,9 @@ def test_serial_comparison_of_a_ptbxl_patient(window, qtbot, tmp_path, shared):
     """Two ECGs of one patient on one paper scale, the earlier one's median beats under ours,
     and the measurement deltas; a recording the library does not know says so."""
     tree, heads = ptbxl_patient(shared, tmp_path)
+    window.resize(1366, 768)  # the smaller screen, with the Library dock beside the Analysis one
     window.library.set_library_path(tmp_path / "lib.sqlite")
+    window.show_library()
     window.library.index_folder(tree)
     qtbot.waitUntil(lambda: window.library.model.rowCount() == len(heads), timeout=30000)
 
@@ -111,11 +113,20 @@ def test_serial_comparison_of_a_ptbxl_patient(window, qtbot, tmp_path, shared):
     s = window.serial
     assert s.this_paper.recording.path == heads[-1] and s.earlier_paper.recording.path == heads[-2]
     assert s.this_paper.zoom == s.earlier_paper.zoom  # one paper scale
-    for paper in (s.this_paper, s.earlier_paper):  # each whole page in view, none cut off
-        view = paper.vb.viewRect()
-        assert view.left() <= 0.01 and view.top() <= 0.01, view
-        assert view.right() >= paper.page.width - 0.01 and view.bottom() >= paper.page.height - 0.01
     assert s.median.earlier is not None and s.median.measurements is not None
+    for squeeze in (False, True):  # then a narrow centre: the pages shrink, the deltas stay readable
+        if squeeze:
+            wider = window.library_dock.width() + s.width() - 500
+            window.resizeDocks([window.library_dock], [wider], QtCore.Qt.Orientation.Horizontal)
+            qtbot.waitUntil(lambda: s.width() < 560, timeout=5000)
+        for paper in (s.this_paper, s.earlier_paper):  # each whole page in view, none cut off
+            view = paper.vb.viewRect()
+            assert view.left() <= 0.01 and view.top() <= 0.01, view
+            assert view.right() >= paper.page.width - 0.01 and view.bottom() >= paper.page.height - 0.01
+        assert window.width() <= 1366, window.width()  # the screen still holds the window
+        header = s.table.horizontalHeader()  # every column of the deltas, none cut off
+        assert header.length() <= s.table.viewport().width(), (header.length(), s.table.viewport().width())
+        assert s.median.width() >= s.table.width() - 1 and s.median.height() >= 150, s.median.size()
     rows = {
         s.table.item(r, 0).text(): [s.table.item(r, c).text() for c in (1, 2, 3)]
         for r in range(s.table.rowCount())
