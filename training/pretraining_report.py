@@ -196,7 +196,9 @@ def write_report(runs: list[Path], out: Path) -> Path:
              "(each head's epoch, the scaling curve), fold 10 is reported once.", "", PRETEXT]  # fmt: skip
     for run in runs:
         lines += pretext_log(run)
-    lines += scaling_section(runs, out.parent / "figures" / "pretraining-scaling.png")
+    # the figures named after the report (PRETRAINING.md: pretraining-scaling*.png), so that a
+    # report of other runs beside it keeps its own
+    lines += scaling_section(runs, out.parent / "figures" / f"{out.stem.lower()}-scaling.png")
     for run in runs:
         compared = probe_protocols(read_rows(run / "grid.jsonl", probe=None))
         if compared:

@@ -269,6 +269,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     from training.engine import LoopConfig
     from training.presets import PRESETS
     from training.pretraining import encoder_path, snapshot_path
+    from training.pretraining_report import write_report
     from training.results import scaling_section
     from training.scaling import compute_table, run_scaling, scaling_table, size_table, sized
 
@@ -350,6 +351,9 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in figures)
     alone = scaling_section([ctx.run_dir], tmp_path / "one.png")
     assert not any("width and depth" in line or "equal compute" in line for line in alone)
+    report = write_report([ctx.run_dir], tmp_path / "report" / "PRETRAINING-64x1.md").read_text()
+    assert "(figures/pretraining-64x1-scaling.png)" in report  # beside PRETRAINING.md's own figures
+    assert (tmp_path / "report" / "figures" / "pretraining-64x1-scaling.png").is_file()
     # another objective's curve in the same run folder: its own snapshots, time and rows
     run_scaling(ctx, "acl", [1], ["super"], 1)
     assert snapshot_path(ctx.run_dir, "acl", 1).is_file()
