@@ -230,10 +230,8 @@ class ExplainPanel(QtWidgets.QWidget):
             f"p = {probability:.2f}",
             f"Scores: {what}; red raises the logit, blue lowers it. Analysed: {span}.",
         ]
-        if e.convergence_delta is not None:
-            lines.append(
-                f"IG completeness error: {float(np.max(np.abs(e.convergence_delta))):.3g} (logit units)"
-            )
+        if (check := e.completeness()) is not None:
+            lines.append(check)
         if result.analysis.inputs.kind == contract.PATCHES and e.outside is not None:
             gap = float(np.abs(e.outside).sum())
             share = gap / max(gap + float(np.abs(e.beats).sum()), 1e-12)

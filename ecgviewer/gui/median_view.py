@@ -24,7 +24,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer.gui.overlay import BeatShading, Legend
-from ecgviewer.gui.paper import LABEL_MM, MIN_MINOR_PX, ClipBox, SheetItem
+from ecgviewer.gui.paper import CAPTION_END_MM, LABEL_MM, MIN_MINOR_PX, ClipBox, SheetItem
+from ecgviewer.gui.widgets import CaptionItem
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import quality as Q
@@ -179,7 +180,7 @@ class MedianView(pg.GraphicsView):
         self.device_shift_ms: float | None = None  # where the device's beat landed on ours
         self.earlier: Measurements | None = None  # another ECG's median beats, R on R (serial)
         self.calipers = True  # the fiducials as lines and ticks (off where they cannot be edited)
-        self.footer = pg.TextItem(anchor=(0, 0.5))
+        self.footer = CaptionItem(anchor=(0, 0.5))
         self.boxes = [_Box() for _ in range(len(STANDARD_LEADS) + 1)]  # a panel each, reused
         for item in (self.sheet, self.shading, self.pulses, *self.boxes, self.excluded, self.footer):
             self.vb.addItem(item)
@@ -309,7 +310,7 @@ class MedianView(pg.GraphicsView):
             self.sheet.set_size(0.0, 0.0)
             self.pulses.setData([], [])
             self.device_shift_ms = None
-            self.footer.setText("")
+            self.footer.set_caption("")
             self.shading.set_page(None)
             return
         strip = self.rhythm if self.rhythm is not None and self.rhythm.lead in m.leads else None
@@ -438,7 +439,7 @@ class MedianView(pg.GraphicsView):
                 self._name(key, ms, edited)
         finally:
             self._placing = False
-        self.footer.setText(self.footer_text())
+        self.footer.set_caption(self.footer_text(), self.page.width - self.footer.pos().x() - CAPTION_END_MM)
 
     def _name(self, key: str, ms: float, edited: str) -> None:
         """The fiducial's name in the band above the first row, beside its line in column 0."""

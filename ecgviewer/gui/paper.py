@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ecgviewer.gui.widgets import CaptionItem
 from ecgviewer.leads import FLAT_MV
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import (
@@ -30,6 +31,7 @@ from ecgviewer.render.traces import PanelTrace, TraceSource, page_traces, peak_d
 
 MIN_MINOR_PX = 2.5  # hide the 1 mm grid when its lines would merge into a tint
 LABEL_MM = 3.2  # lead-label height on paper
+CAPTION_END_MM = 1.0  # a caption stops this far from the sheet's right edge
 
 
 class HoverInfo(NamedTuple):
@@ -129,7 +131,7 @@ class PaperView(pg.GraphicsView):
         self.vb.addItem(self._on_sheet)
         self._pulses = pg.PlotCurveItem(connect="finite")
         self._ticks = pg.PlotCurveItem(connect="pairs")
-        self._footer = pg.TextItem(anchor=(0, 0.5))
+        self._footer = CaptionItem(anchor=(0, 0.5))
         # One full repaint per change: a pan touches the whole page anyway, and painting under many
         # small dirty rectangles was slower (24 h pan, 3x4+1: 8.1 ms full vs 10.9 ms minimal paint).
         self.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
@@ -243,7 +245,7 @@ class PaperView(pg.GraphicsView):
         for curve in (self._pulses, self._ticks):
             curve.setData([], [])
         self._sheet.set_size(0.0, 0.0)
-        self._footer.setText("")
+        self._footer.set_caption("")
 
     def _font(self, mm: float = LABEL_MM) -> QtGui.QFont:
         font = QtGui.QFont()
@@ -302,7 +304,7 @@ class PaperView(pg.GraphicsView):
                 note.setText("flat line")
             else:
                 note.setText("")
-        self._footer.setText(self.footer_text())
+        self._footer.set_caption(self.footer_text(), page.width - self._footer.pos().x() - CAPTION_END_MM)
 
     def _mm_per_device_px(self) -> float:
         (x0, x1), _ = self.vb.viewRange()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6 import QtGui, QtWidgets
+import math
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
 
 
 class WrappedLabel(QtWidgets.QLabel):
@@ -19,3 +22,43 @@ class WrappedLabel(QtWidgets.QLabel):
         need = self.heightForWidth(self.width())
         if need > 0 and need != self.minimumHeight():
             self.setMinimumHeight(need)  # relayout once; at the same width the height is settled
+
+
+class CaptionItem(pg.TextItem):
+    """A caption on a page: drawn at a constant pixel size, so at a small zoom it would run past
+    the sheet; past ``width`` (view units, the page's millimetres) it is elided instead, and the
+    whole text is its tooltip."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._full = ""
+        self._width = math.inf
+
+    def set_caption(self, text: str, width: float = math.inf) -> None:
+        self._full, self._width = text, width
+        self.setToolTip(text)
+        self._fit()
+
+    def caption(self) -> str:
+        """The whole text, elided or not."""
+        return self._full
+
+    def setFont(self, *args) -> None:
+        super().setFont(*args)
+        self._fit()
+
+    def viewTransformChanged(self) -> None:
+        super().viewTransformChanged()
+        self._fit()
+
+    def _fit(self) -> None:
+        text = self._full
+        vb = self.getViewBox()
+        if text and vb is not None and math.isfinite(self._width):
+            mm_per_px = vb.viewPixelSize()[0]
+            if mm_per_px > 0:
+                room = self._width / mm_per_px - 2 * self.textItem.document().documentMargin()
+                font = QtGui.QFontMetricsF(self.textItem.font())
+                text = font.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, max(0.0, room))
+        if text != self.toPlainText():
+            self.setPlainText(text)

@@ -102,6 +102,20 @@ class Explanation:
     def method_name(self) -> str:
         return METHODS[self.method]
 
+    def completeness(self) -> str | None:
+        """IG's check in words (Sundararajan et al. 2017: a window's scores sum to its logit's change
+        from the baseline): the worst window's gap, beside the change it is a share of. None for
+        other methods."""
+        if self.convergence_delta is None:
+            return None
+        gap, change = np.abs(self.convergence_delta), np.abs(self.logit - self.baseline_logit)
+        w = int(np.argmax(gap))
+        share = f" ({gap[w] / change[w]:.1%})" if change[w] > 0 else ""
+        return (
+            f"IG completeness: the scores sum to the logit's change from the baseline "
+            f"({change[w]:.2f}) within {gap[w]:.3g}{share}"
+        )
+
     @property
     def baseline(self) -> str:
         return self.reference.name

@@ -213,6 +213,16 @@ def test_zoom_and_true_scale(qtbot, window, sample):
     window.paper.true_scale()
     (x0, x1), _ = window.paper.vb.viewRange()
     assert window.paper.vb.width() / (x1 - x0) == pytest.approx(window.paper.px_per_mm, rel=1e-6)
+    # zoomed far out, the caption's text keeps to the sheet: elided, whole in its tooltip
+    paper, footer = window.paper, window.paper._footer
+    paper.set_zoom(0.2)
+    qtbot.wait(50)  # pyqtgraph places its texts when the view next paints
+    drawn = footer.mapRectToView(footer.textItem.mapRectToParent(footer.textItem.boundingRect()))
+    assert drawn.right() <= paper.page.width
+    assert footer.toPlainText().endswith("\u2026") and footer.toolTip() == paper.footer_text()
+    paper.set_zoom(1.0)
+    qtbot.wait(50)
+    assert footer.toPlainText() == paper.footer_text()
 
 
 def test_screen_calibration_is_applied_and_kept(window, settings):

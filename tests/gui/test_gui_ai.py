@@ -83,6 +83,7 @@ def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, s
         "logit",
         "whole recording",
         result.worded.text,
+        result.explanation.completeness() or "",
     ):
         assert text in caption
     # bars rank the leads by score; the tree's territories hold their leads

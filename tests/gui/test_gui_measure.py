@@ -172,6 +172,13 @@ def test_median_view_draws_a_3x4_grid_at_50_mm_s_with_a_rhythm_strip(qtbot, samp
     qtbot.wait(50)
     rects = [_device_rect(view, n) for n in names]
     assert not any(rects[a].intersects(rects[b]) for a in range(len(rects)) for b in range(a + 1, len(rects)))
+    # smaller still, the footer's text keeps to the sheet: elided, whole in its tooltip
+    view.resize(420, 320)
+    qtbot.waitUntil(lambda: view.footer.toPlainText().endswith("\u2026"))
+    qtbot.wait(50)
+    sheet_right = view.vb.mapViewToDevice(QtCore.QPointF(page.width, 0.0)).x()
+    assert _device_rect(view, view.footer).right() <= sheet_right + 1
+    assert view.footer.toolTip() == view.footer_text()
     # the paper's gain and lead order follow; the beats stay at 50 mm/s
     view.set_view(ViewOptions(order="cabrera", speed=50.0, gain=20.0), px)
     assert [p.label for p in view.page.panels if p.col == 0 and p.row < 3] == ["aVL", "I", "\u2212aVR"]

@@ -155,6 +155,9 @@ def test_integrated_gradients_is_complete_and_sums_up_the_hierarchy(ig, analyzer
         ig.samples.sum(axis=(1, 2, 3)), gap, atol=np.abs(ig.convergence_delta).max() + 1e-4
     )
     assert np.all(np.abs(ig.convergence_delta) < 0.02 * np.abs(gap))
+    w = int(np.argmax(np.abs(ig.convergence_delta)))  # in words: the worst window, as a share too
+    share = abs(ig.convergence_delta[w] / gap[w])
+    assert f"({abs(gap[w]):.2f}) within {abs(ig.convergence_delta[w]):.3g} ({share:.1%})" in ig.completeness()
     covered = [lead.lead for t in ig.tree for lead in t.leads]
     assert sorted(covered) == sorted(LEADS)  # every lead in exactly one territory
     for t in ig.tree:
