@@ -21,6 +21,7 @@ CHOICE_FOLD, REPORT_FOLD = 9, 10
 GOALS = {"inferior": 0.80, "anterior": 0.70, "anteroseptal": 0.70}  # issue 24: top-territory agreement
 AVR_GOAL = 0.10  # aVR ranked first in fewer than this share of MI records
 N_BOOT = 2000
+MIN_PAIRED = 10  # records a question needs before it can weigh in the choice
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
@@ -142,34 +143,70 @@ def _pct(lo_hi: tuple[float, float]) -> str:
     return f"[{lo_hi[0]:.2f}-{lo_hi[1]:.2f}]"
 
 
-def lead_shares(rows: list[dict], variant: str, cohort: str, leads: tuple[str, ...]) -> np.ndarray:
-    """Per record of ``cohort``: the share of the positive lead attribution that lies on ``leads``."""
+def lead_shares_by_record(
+    rows: list[dict], variant: str, cohort: str, leads: tuple[str, ...]
+) -> dict[int, float]:
+    """Per record of ``cohort`` (by ecg_id): the share of the positive lead attribution on ``leads``."""
     superclass = LEAD_COHORTS[cohort][0]
     idx = [STANDARD_LEADS.index(lead) for lead in leads]
-    out = []
-    for r in rows:
-        if cohort not in r["lead"] or variant not in r["questions"].get(superclass, {}):
+    out = {}
+    for i, r in enumerate(rows):
+        if cohort not in r.get("lead", ()) or variant not in r["questions"].get(superclass, {}):
             continue
         pos = np.maximum(np.array(r["questions"][superclass][variant]["leads"]), 0.0)
         if pos.sum() > 0:
-            out.append(pos[idx].sum() / pos.sum())
-    return np.array(out)
+            out[r.get("ecg_id", i)] = float(pos[idx].sum() / pos.sum())
+    return out
 
 
-def ectopic_higher(rows: list[dict], variant: str) -> tuple[int, int, np.ndarray]:
-    """PVC records with both ectopic and normal beats matched: how many give the ectopic beats a
-    higher mean attribution, of how many, and each record's difference of means."""
-    k, diffs = 0, []
-    for r in rows:
-        if not r["pvc"] or variant not in r["questions"].get(PVC, {}):
+def lead_shares(rows: list[dict], variant: str, cohort: str, leads: tuple[str, ...]) -> np.ndarray:
+    return np.array(list(lead_shares_by_record(rows, variant, cohort, leads).values()))
+
+
+def ectopic_differences(rows: list[dict], variant: str) -> dict[int, float]:
+    """PVC records with both ectopic and normal beats matched (by ecg_id): the ectopic beats' mean
+    attribution minus the others'."""
+    out = {}
+    for i, r in enumerate(rows):
+        if not r.get("pvc") or variant not in r["questions"].get(PVC, {}):
             continue
         beats = np.array(r["questions"][PVC][variant]["beats"])
         label = np.array(r["beats"]["ectopic"])
         ect, norm = beats[label == 1], beats[label == 0]
         if len(ect) and len(norm):
-            diffs.append(ect.mean() - norm.mean())
-            k += ect.mean() > norm.mean()
-    return k, len(diffs), np.array(diffs)
+            out[r.get("ecg_id", i)] = float(ect.mean() - norm.mean())
+    return out
+
+
+def ectopic_higher(rows: list[dict], variant: str) -> tuple[int, int, np.ndarray]:
+    """PVC records: how many give the ectopic beats a higher mean attribution, of how many, and
+    each record's difference of means."""
+    diffs = np.array(list(ectopic_differences(rows, variant).values()))
+    return int((diffs > 0).sum()), len(diffs), diffs
+
+
+def other_questions(rows: list[dict], variant: str) -> dict[str, dict[int, float]]:
+    """The benchmark's questions besides MI, per record (by ecg_id): each lead cohort's share on
+    each of its lead sets, and whether a PVC record's ectopic beats outscore its others (1 or 0)."""
+    out = {
+        f"{cohort} on {name}": lead_shares_by_record(rows, variant, cohort, leads)
+        for cohort, (_, sets) in LEAD_COHORTS.items()
+        for name, leads in sets.items()
+    }
+    ectopic = ectopic_differences(rows, variant)
+    out["PVC: ectopic beats higher"] = {k: float(d > 0) for k, d in ectopic.items()}
+    return out
+
+
+def best_on(values: dict[str, dict[int, float]]) -> set[str]:
+    """The variants not below the best mean by a margin the records support (paired bootstrap
+    over the records every variant answered); none where fewer than ``MIN_PAIRED`` records did."""
+    common = sorted(set.intersection(*(set(d) for d in values.values()))) if values else []
+    if len(common) < MIN_PAIRED:
+        return set()
+    vectors = {v: np.array([d[k] for k in common]) for v, d in values.items()}
+    best = max(vectors, key=lambda v: vectors[v].mean())
+    return {v for v, x in vectors.items() if boot_mean(vectors[best] - x)[0] <= 0}
 
 
 def hit_vector(rows: list[dict], variant: str, scoring: str) -> np.ndarray:
@@ -182,22 +219,32 @@ def hit_vector(rows: list[dict], variant: str, scoring: str) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
-def choose(rows: list[dict]) -> tuple[str, str, list[tuple[str, str, float]]]:
+def choose(rows: list[dict]) -> tuple[str, str, list[tuple[str, str, float]], dict[str, list[str]]]:
     """The attribution variant (one the app can select: attention rollout explains no class) and
     territory scoring that localise fold-9 MI records to a labelled territory best. The highest
     share wins only by a margin the records support: every variant whose paired bootstrap
-    interval of the difference from the best includes zero ties with it, and of the tied the
-    first in ``VARIANTS`` order, sum before per-lead, is chosen (a few records' difference must
-    not flip what the app explains with)."""
+    interval of the difference from the best includes zero ties with it (a few records'
+    difference must not flip what the app explains with). Of the tied, the one among the best on
+    most of the benchmark's other questions (conduction, hypertrophy, ectopic beats) is chosen,
+    then the first in ``VARIANTS`` order, sum before per-lead. Also returns, per tied variant,
+    the other questions it is among the best on."""
     ranked = [(v, s, localise(rows, v, s).pooled) for v, how in VARIANTS.items() if how for s in SCORINGS]
     ranked = [x for x in ranked if not math.isnan(x[2])]
     best = max(ranked, key=lambda x: x[2])
     top = hit_vector(rows, best[0], best[1])
+    tied = []
     for v, s, _ in ranked:
         other = hit_vector(rows, v, s)
         if len(other) == len(top) and boot_mean(top - other)[0] <= 0:
-            return v, s, ranked
-    return best[0], best[1], ranked
+            tied.append((v, s))
+    selectable = [v for v, how in VARIANTS.items() if how]
+    answers = {v: other_questions(rows, v) for v in selectable}
+    wins: dict[str, list[str]] = {v: [] for v, _ in tied}
+    for q in answers[selectable[0]]:
+        for v in best_on({v: answers[v][q] for v in selectable}) & set(wins):
+            wins[v].append(q)
+    v, s = max(tied, key=lambda vs: (len(wins[vs[0]]), -tied.index(vs)))
+    return v, s, ranked, wins
 
 
 def _localisation_table(rows: list[dict], names: list[str], scoring: str) -> list[str]:
@@ -456,7 +503,7 @@ def write_report(
     ]
     chosen: tuple[str, str] | None = None
     if by_fold.get(CHOICE_FOLD):
-        v, s, ranked = choose(by_fold[CHOICE_FOLD])
+        v, s, ranked, wins = choose(by_fold[CHOICE_FOLD])
         chosen = (v, s)
         lines += [
             f"## The choice on fold {CHOICE_FOLD}",
@@ -471,8 +518,15 @@ def write_report(
             f"Chosen: **{v}**, territories scored by their leads' **{s}**. The app uses it by default",
             "(the model card's `explanations` section). The highest share wins only by a margin the",
             "records support: variants whose paired bootstrap interval of the difference from it",
-            "includes zero tie with it, and the first of them in the table order of the benchmark",
-            "(`xai.VARIANTS`, sum before per-lead) is chosen.",
+            "includes zero tie with it. Of the tied, the one among the best on most of the other",
+            "questions below (the same paired rule, per question, over the records every variant",
+            f"answered; a question needs {MIN_PAIRED}) is chosen, then the first in the table order of the",
+            "benchmark (`xai.VARIANTS`, sum before per-lead). Tied on MI, and the other questions each",
+            "is among the best on:",
+            "",
+            "| variant | other questions among the best | count |",
+            "|---|---|---|",
+            *(f"| {name} | {', '.join(qs) or '-'} | {len(qs)} |" for name, qs in wins.items()),
             "",
         ]
     figures = out.parent / out.stem.lower()

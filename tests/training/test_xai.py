@@ -104,6 +104,13 @@ def test_label_independent_chance_sees_a_ranker_with_a_favourite() -> None:
     assert "| anterior | 3 | ASMI 2, AMI 1 | 1/3 = 0.33 | 0/1 | 0/2 |" in R.called(said, "ig", "sum")
 
 
+def _on(lead: str) -> list[float]:
+    """Lead scores (standard order) with all the positive attribution on ``lead``."""
+    from ecgviewer.leads import STANDARD_LEADS
+
+    return [1.0 if name == lead else 0.0 for name in STANDARD_LEADS]
+
+
 def test_the_choice_needs_a_margin_the_records_support() -> None:
     """A variant that localises a record or two more than an earlier one ties with it (the paired
     interval includes zero) and the earlier one is chosen; a clear margin wins."""
@@ -127,6 +134,15 @@ def test_the_choice_needs_a_margin_the_records_support() -> None:
     assert R.choose(rows(100, 2, 0))[:2] == ("ig", "sum")  # 2 records of 100: a tie, the first wins
     assert R.choose(rows(100, 30, 0))[:2] == ("occlusion-normal", "sum")  # 30 of 100: a margin
     assert R.choose(rows(100, 2, 30))[:2] == ("ig-frontal", "sum")  # ig itself is clearly worse
+    # tied on MI, a variant clearly better on another question (CRBBB on V1-V2) is chosen
+    tied = rows(100, 2, 0)
+    for k in range(40):
+        cd = {v: {"leads": _on("aVR")} for v in VARIANTS if VARIANTS[v]}
+        cd["occlusion-normal"] = {"leads": _on("V1")}
+        tied.append({"ecg_id": 1000 + k, "family": None, "lead": ("CRBBB",), "questions": {"CD": cd}})
+    v, s, _, wins = R.choose(tied)
+    assert (v, s) == ("occlusion-normal", "sum") and wins["occlusion-normal"][0] == "CRBBB on V1-V2"
+    assert wins["ig"] == ["CRBBB on I, aVL, V5-V6"]  # none puts any there: all tie, and count it
 
 
 @pytest.mark.parametrize("variant", [v for v, how in xai.VARIANTS.items() if how is not None])
