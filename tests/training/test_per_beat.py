@@ -34,6 +34,19 @@ def test_each_marked_beat_is_matched_once_with_its_errors_and_what_is_missing() 
     table = "\n".join(P.table([{"condition": "leads=1", **out}]))
     assert "| leads=1 | T offset" not in table  # one pair is no SD
     assert "| leads=1 | QRS onset | -2.0 ± 2.8 | 2 | 1.000 | 6.5 | yes |" in table
+    assert out["marks_from_r"]["qrs_on"] == [-40.0, -40.0]  # the marks from our R: 200 - 220, 698 - 718
+    assert table.rstrip().endswith("| - |")  # two beats make no beat-to-beat SD
+
+
+def test_beat_to_beat_scatter_of_the_marks_and_ours() -> None:
+    """Within a record: the marks wobble by +-4 ms about a fixed offset from R, ours sit still."""
+    marks = [-40.0, -44.0, -40.0, -44.0, -40.0]
+    row = {"condition": "leads=2", "marked": 5, "matched": 5, "listed": 5,
+           "errors": {k: [] for k in P.FIDUCIALS} | {"qrs_on": [-42.0 - m for m in marks]},
+           "marks_from_r": {k: [] for k in P.FIDUCIALS} | {"qrs_on": marks},
+           "missing": dict.fromkeys(P.FIDUCIALS, 0)}  # fmt: skip
+    line = next(x for x in P.table([row]) if "QRS onset" in x)
+    assert line.endswith(f"| {np.std(marks, ddof=1):.1f} / 0.0 |")
 
 
 def test_the_holter_condition_is_two_leads_at_128_hz(shared: Path) -> None:
