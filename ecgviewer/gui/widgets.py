@@ -39,10 +39,6 @@ class CaptionItem(pg.TextItem):
         self.setToolTip(text)
         self._fit()
 
-    def caption(self) -> str:
-        """The whole text, elided or not."""
-        return self._full
-
     def setFont(self, *args) -> None:
         super().setFont(*args)
         self._fit()
