@@ -15,6 +15,7 @@ on re-runs (resumable).
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -35,6 +36,7 @@ from training import metrics as M
 from training.context import Context, TaskData, lead_cls_features, predict, task_data
 from training.finetune import train_classifier, train_head
 from training.methods import METHODS
+from training.presets import Preset
 from training.pretraining import load_encoder, pretrain
 
 LABEL = {
@@ -77,6 +79,13 @@ BASELINES: list[str] = ["scratch", "xresnet1d101", "inception1d", "random-hug"]
 # neither skipped as done nor reported.
 PROBES: dict[str, int] = {"z-dim": 0, "z-dim-steps2000": 2000}
 PROBE = "z-dim-steps2000"
+
+
+def probe_steps(preset: Preset, probe: str = PROBE) -> int:
+    """The least number of updates a frozen head makes under ``probe`` with ``preset``."""
+    return math.ceil(PROBES[probe] * preset.probe_step_scale)
+
+
 NO_PREDS = "†"  # marks table cells with rows logged before per-record predictions were saved
 
 
@@ -260,10 +269,12 @@ def _frozen_run(
     frac: float,
     seed: int,
     tag: str,
-    min_steps: int,
+    probe: str,
 ) -> RunOut:
-    """A linear or HUG head on the cached frozen features ``feats`` of cache ``rows``."""
-    model, td, info = train_head(ctx, feats, rows, task, frac, seed, frozen(method)[1], tag, min_steps)
+    """A linear or HUG head on the cached frozen features ``feats`` of cache ``rows``, trained
+    under the ``probe`` protocol."""
+    steps = probe_steps(ctx.preset, probe)
+    model, td, info = train_head(ctx, feats, rows, task, frac, seed, frozen(method)[1], tag, steps)
     _, test = ctx.ptbxl.split(task, [D.TEST_FOLD])
     pos = {int(r): i for i, r in enumerate(rows)}
 
@@ -305,7 +316,7 @@ def run_grid(
                 ssl = frozen(method)[0]
                 if ssl not in feats:
                     feats[ssl] = features(ctx, pretrain(ctx, method=ssl) if ssl else None)
-                res = _frozen_run(ctx, *feats[ssl], method, task, frac, seed, tag, PROBES[probe])
+                res = _frozen_run(ctx, *feats[ssl], method, task, frac, seed, tag, probe)
             else:
                 tag = f"grid-{method}-{task}-{frac}-{seed}"
                 res = RUNNERS[method](ctx, task, frac, seed, tag)

@@ -65,6 +65,8 @@ class Preset:
     # every grid run makes at least this many updates (small label fractions are repeated within
     # epochs); ``tiny`` only checks the wiring, so it needs few
     grid_min_steps: int = 150
+    # the frozen heads' update counts of ``grid.PROBES`` are multiplied by this (``tiny``: a fraction)
+    probe_step_scale: float = 1.0
     baseline_scale: float = 1.0  # the CNN baselines' channel widths (1: the PTB-XL benchmark's)
 
 
@@ -229,6 +231,7 @@ PRESETS = {
         recipe=Recipe(augment=AugmentConfig(), layer_decay=0.75),
         limit=300,
         grid_min_steps=8,
+        probe_step_scale=0.02,
         baseline_scale=0.25,
     ),
 }

@@ -43,7 +43,7 @@ def frozen_model(ctx: Context, encoder_path, seed: int = 0, method: str = "clear
     """``method``'s frozen encoder with a ``head`` per task of the preset, each trained on all the
     training labels and selected on fold 9. The heads are the grid's own 100 % cells (the same
     checkpoint tag), so a head the grid has trained is not trained again."""
-    from training.grid import PROBE, PROBES, features
+    from training.grid import PROBE, features, probe_steps
 
     enc = load_encoder(encoder_path, ctx.preset.encoder, seed)
     rows, feats = features(ctx, encoder_path)
@@ -54,7 +54,7 @@ def frozen_model(ctx: Context, encoder_path, seed: int = 0, method: str = "clear
     history = []
     for task in tasks:
         tag = f"grid-{method}-{head}-{PROBE}-{task}-1.0-{seed}"
-        trained, _, info = train_head(ctx, feats, rows, task, 1.0, seed, head, tag, PROBES[PROBE])
+        trained, _, info = train_head(ctx, feats, rows, task, 1.0, seed, head, tag, probe_steps(ctx.preset))
         model.heads[task].load_state_dict(fold_standardise(trained[0], trained[1]).state_dict())
         history += [{"task": task, **r} for r in info["history"]]
     return model.eval(), td, {"history": history}

@@ -26,7 +26,7 @@ import torch
 from training import metrics as M
 from training.context import Context
 from training.finetune import train_head
-from training.grid import PROBE, PROBES, features, read_rows
+from training.grid import features, probe_steps, read_rows
 from training.pretraining import pretrain, pretrain_phase, snapshot_path
 
 if TYPE_CHECKING:  # matplotlib is imported by the reports only
@@ -90,7 +90,7 @@ def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], 
                 feats = features(ctx, encoder)
             tag = f"scaling-{method}-{epoch}-{task}-{seed}"
             rows, f = feats
-            model, td, _ = train_head(ctx, f, rows, task, 1.0, seed, HEAD, tag, PROBES[PROBE])
+            model, td, _ = train_head(ctx, f, rows, task, 1.0, seed, HEAD, tag, probe_steps(ctx.preset))
             pos = {int(r): i for i, r in enumerate(rows)}
             val = td.val[task]
             with torch.no_grad():

@@ -418,6 +418,8 @@ def profiles_figure(rows: list[dict], variant: str, out: Path) -> Path | None:
         len(fams), 12, figsize=(16, 1.3 * len(fams) + 0.6), sharex=True, sharey=True, squeeze=False
     )
     t = (np.arange(96) - 48) * 10  # ms from R
+    for ax in axes.flat:  # limits set once below: autoscaling 12n shared axes per artist is quadratic
+        ax.set_autoscale_on(False)
     for i, f in enumerate(fams):
         n = sum(r["family"] == f for r in rows)
         for j, lead in enumerate(STANDARD_LEADS):
@@ -425,7 +427,7 @@ def profiles_figure(rows: list[dict], variant: str, out: Path) -> Path | None:
             m = means[f][j]
             ax.fill_between(t, 0, np.maximum(m, 0), color="#c0392b", lw=0)
             ax.fill_between(t, 0, np.minimum(m, 0), color="#2471a3", lw=0)
-            ax.plot(t[[0, -1]], [0, 0], color="#888", lw=0.5, scalex=False, scaley=False)
+            ax.plot(t[[0, -1]], [0, 0], color="#888", lw=0.5)
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(lead, fontsize=10)
@@ -434,7 +436,8 @@ def profiles_figure(rows: list[dict], variant: str, out: Path) -> Path | None:
             if i == len(fams) - 1:
                 ax.set_xlabel("ms from R", fontsize=7)
                 ax.tick_params(labelsize=6)
-    axes[0, 0].set_ylim(-lim, lim)  # once: the axes share it (per axis, each call visits all 12n)
+    axes[0, 0].set_xlim(t[0], t[-1])  # once: the axes share them
+    axes[0, 0].set_ylim(-lim, lim)
     fig.suptitle(
         f"Mean {variant} attribution of MI per lead over the beat (red: for MI, blue: against)", fontsize=10
     )

@@ -67,8 +67,8 @@ def _grid(
         mp.setattr(
             G,
             "_frozen_run",
-            lambda ctx, rows, feats, method, task, frac, seed, tag, steps: run(
-                method, task, frac, seed, steps
+            lambda ctx, rows, feats, method, task, frac, seed, tag, probe: run(
+                method, task, frac, seed, G.PROBES[probe]
             ),
         )
         for m in ("finetune", "scratch"):

@@ -166,7 +166,7 @@ def _grid(run_dir: Path, permute: bool) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(G, "pretrain", lambda ctx, method="clear": None)
         mp.setattr(G, "features", lambda ctx, encoder: (None, None))
-        mp.setattr(G, "_frozen_run", lambda ctx, rows, feats, method, task, frac, seed, tag, steps:
+        mp.setattr(G, "_frozen_run", lambda ctx, rows, feats, method, task, frac, seed, tag, probe:
                    _synthetic(folds, method, frac, seed))  # fmt: skip
         for m in TRAINED:
             mp.setitem(G.RUNNERS, m, lambda ctx, task, frac, seed, tag, m=m: _synthetic(folds, m, frac, seed))

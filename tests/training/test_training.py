@@ -371,7 +371,8 @@ def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
 
     from training.engine import LoopConfig
     from training.finetune import repeated
-    from training.grid import PROBES, read_rows
+    from training.grid import PROBES, probe_steps, read_rows
+    from training.presets import PRESETS
 
     loop = LoopConfig(epochs=3, batch_size=64, lr=1e-3)
     assert torch.equal(repeated(100, 0, loop), torch.arange(100))
@@ -390,10 +391,11 @@ def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
         path = run_dir / f"grid-random-linear-{probe}-super-1.0-0.ckpt"
         return torch.load(path, weights_only=True)["sched"]["last_epoch"]
 
-    assert updates(PROBE) >= 2000
+    steps = probe_steps(PRESETS["tiny"])  # the tiny preset scales the protocol's 2,000 down
+    assert steps == math.ceil(2000 * PRESETS["tiny"].probe_step_scale) and updates(PROBE) >= steps
     _cli("grid", *args, "--probe", "z-dim")  # another protocol's cell is not done yet: it runs
     assert [r["probe"] for r in read_rows(log, probe=None)] == [PROBE, "z-dim"]
-    assert [r["probe"] for r in read_rows(log)] == [PROBE] and updates("z-dim") < 100
+    assert [r["probe"] for r in read_rows(log)] == [PROBE] and updates("z-dim") < steps
     cmd = [sys.executable, "-m", "training", "grid", *map(str, args), "--probe", "z-dim-steps7"]
     res = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
     assert res.returncode != 0 and "unknown probe protocol 'z-dim-steps7'" in res.stderr
