@@ -203,3 +203,16 @@ def ptbxl_patient(shared: Path, tmp_path: Path) -> tuple[Path, list[Path]]:
             shutil.copy(src, tree / src.relative_to(root))
         heads.append(tree / (row["filename_lr"] + ".hea"))
     return tree, heads
+
+
+def lead_pair(sample: Path, folder: Path, leads: tuple[str, str] = ("II", "V1")) -> Path:
+    """Two leads of ``sample`` (a 2-channel Holter's, by default) written alone as WFDB."""
+    import wfdb
+
+    from ecgviewer.io import load
+
+    rec = load(sample)
+    pair = np.asarray(rec.signals)[[rec.index(lead) for lead in leads]].T.astype(np.float64)
+    wfdb.wrsamp("pair", fs=rec.fs, units=["mV"] * 2, sig_name=list(leads), p_signal=pair, fmt=["16"] * 2,
+                adc_gain=[1000.0] * 2, baseline=[0] * 2, write_dir=str(folder))  # fmt: skip
+    return folder / "pair.hea"

@@ -54,7 +54,7 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
     from ecgviewer.gui.settings import Settings
 
     sys.path.insert(0, str(REPO))  # run as a script: tests.helpers is not on the path
-    from tests.helpers import ptbxl_patient, with_pause
+    from tests.helpers import lead_pair, ptbxl_patient, with_pause
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     written: list[Path] = []
@@ -105,6 +105,10 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
             save(w, f"{tag}-opened")
             wait([w.ai.resultShown, w.measure.measured], lambda w=w: w.open_file(record()))
             save(w, f"{tag}-analysed")
+            pair = lead_pair(sample_path(), Path(tmp))  # a 2-channel Holter's leads: the caveat shows
+            wait([w.ai.resultShown, w.measure.measured], lambda w=w, p=pair: w.open_file(p))
+            save(w, f"{tag}-two-leads")
+            wait([w.ai.resultShown, w.measure.measured], lambda w=w: w.open_file(record()))
             w.show_median(True)
             wait([])
             save(w, f"{tag}-median")

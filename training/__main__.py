@@ -365,6 +365,11 @@ def main(argv: list[str] | None = None) -> None:
     xb = sub.add_parser("explain-benchmark", help=xai.cmd_explain_benchmark.__doc__)
     xai.arguments(xb)
     xb.set_defaults(fn=xai.cmd_explain_benchmark)
+    from training import lead_sets
+
+    ls = sub.add_parser("lead-sets", help=lead_sets.cmd_lead_sets.__doc__)
+    lead_sets.arguments(ls)
+    ls.set_defaults(fn=lead_sets.cmd_lead_sets)
     sc = sub.add_parser("scaling", help=cmd_scaling.__doc__)
     _common(sc)
     sc.add_argument("--method", choices=list(METHODS), default="clear")

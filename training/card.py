@@ -89,6 +89,16 @@ def markdown(card: dict) -> str:
                 f"{'yes' if c in lab['surfaced'] else 'no'} |"
             )
         lines.append("")
+    if "lead_sets" in card:
+        ls = card["lead_sets"]
+        lines += ["## Fewer leads", "",
+                  f"Macro AUROC ({ls['task']}) on PTB-XL fold {ls['fold']} ({ls['records']} records) when a "
+                  f"recording has only some leads ({ls['benchmark']}; the app quotes it beside the findings "
+                  f"of such a recording); all 12 leads: {ls['reference']['auroc']:.3f}.", "",
+                  "| leads | macro AUROC [95 %] | against 12 leads [95 %] |", "|---|---|---|",
+                  *(f"| {s['name']} | {s['auroc']:.3f} [{s['auroc_ci'][0]:.3f}, {s['auroc_ci'][1]:.3f}] | "
+                    f"{s['difference']:+.3f} [{s['difference_ci'][0]:+.3f}, {s['difference_ci'][1]:+.3f}] |"
+                    for s in ls["sets"]), ""]  # fmt: skip
     if "explanations" in card:
         x = card["explanations"]
         agree = ", ".join(f"{t} {k}/{n}" for t, (k, n) in x["agreement"]["MI"].items() if n)

@@ -383,33 +383,43 @@ def _limited(chosen: dict[int, Cohorts], limit: int | None) -> dict[int, Cohorts
     return kept
 
 
-def arguments(p: argparse.ArgumentParser) -> None:
+def fold_arguments(p: argparse.ArgumentParser, name: str, out: str, limit: str) -> None:
+    """What the commands that run the app over PTB-XL folds 9 and 10 share (explain-benchmark,
+    lead-sets): the model, the data, a resumable run folder ``runs/<name>``, the folds, a limit
+    for tests, the generated file ``training/<out>`` and the model card it may write."""
     p.add_argument("--model", type=Path, default=None, help="classifier weights (default: the app's)")
     p.add_argument(
         "--data-root", type=Path, default=None, help="folder with ptbxl/ (default: ../shared/data)"
     )
-    p.add_argument("--run-dir", type=Path, default=REPO / "runs" / "xai")
-    p.add_argument("--folds", default="9,10", help="fold 9 makes the choices, fold 10 is reported")
-    p.add_argument("--limit", type=int, default=None, help="at most N records per question (tests)")
-    p.add_argument("--out", type=Path, default=REPO / "training" / "XAI.md")
+    p.add_argument("--run-dir", type=Path, default=REPO / "runs" / name)
+    p.add_argument("--folds", default="9,10", help="fold 9 makes any choice, fold 10 is reported")
+    p.add_argument("--limit", type=int, default=None, help=f"{limit} (tests)")
+    p.add_argument("--out", type=Path, default=REPO / "training" / out)
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-card", dest="card", action="store_false", help="leave the model card alone")
+
+
+def fold_inputs(args: argparse.Namespace, command: str) -> tuple[Path, Path, tuple[int, ...]]:
+    """(model weights, data root, folds) of a ``fold_arguments`` command; no data is an error."""
+    from ecgviewer import assets
+
+    data_root = args.data_root or D.default_data_root()
+    if data_root is None:
+        raise SystemExit(f"{command}: no data root (give --data-root; PTB-XL folds 9 and 10 are needed)")
+    return args.model or assets.model_path(), data_root, tuple(int(f) for f in args.folds.split(","))
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    fold_arguments(p, "xai", "XAI.md", "at most N records per question")
     p.add_argument("--normal-records", type=int, default=NORMAL_RECORDS,
                    help="NORM records of the training folds averaged into the normal beat")  # fmt: skip
-    p.add_argument("--no-card", dest="card", action="store_false", help="leave the model card alone")
 
 
 def cmd_explain_benchmark(args: argparse.Namespace) -> None:
     """Run the explanation benchmark (resumable) and write XAI.md with its figures."""
-    from ecgviewer import assets
     from training.xai_report import write_report
 
-    model = args.model or assets.model_path()
-    data_root = args.data_root or D.default_data_root()
-    if data_root is None:
-        raise SystemExit(
-            "explain-benchmark: no data root (give --data-root; PTB-XL folds 9 and 10 are needed)"
-        )
-    folds = tuple(int(f) for f in args.folds.split(","))
+    model, data_root, folds = fold_inputs(args, "explain-benchmark")
     paths = run(model, data_root, args.run_dir, folds, args.limit, args.normal_records, args.progress)
     normal = json.loads((args.run_dir / "normal-beat.json").read_text())
     print(write_report(model, paths, args.out, normal, args.card))

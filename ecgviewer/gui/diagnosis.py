@@ -67,6 +67,10 @@ class DiagnosisPanel(QtWidgets.QWidget):
         self.card_button.setToolTip("Training data, metrics with intervals and intended use of the model")
         self.card_button.clicked.connect(self.cardRequested)
         self.status = WrappedLabel()
+        self.leads = WrappedLabel()  # fewer than 12 leads: the card's figure for such a lead set
+        self.leads.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        self.leads.setToolTip("From the model card (python -m training lead-sets)")
+        self.leads.hide()
         self.tree = QtWidgets.QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(COLUMNS)
@@ -101,6 +105,7 @@ class DiagnosisPanel(QtWidgets.QWidget):
         box.setContentsMargins(4, 4, 4, 4)
         box.addLayout(top)
         box.addWidget(self.status)
+        box.addWidget(self.leads)
         box.addWidget(self.tree, 1)
         box.addWidget(self.record_labels)
         box.addWidget(self.device)
@@ -123,11 +128,14 @@ class DiagnosisPanel(QtWidgets.QWidget):
     def clear(self) -> None:
         self.tree.clear()
         self.record_labels.setText("")
+        self.leads.hide()
 
     def set_predictions(self, preds: Predictions, descriptions: dict[str, str] | None = None) -> None:
         """Fill the tree with the surfaced classes; ``descriptions`` names the record's labels."""
         self._filling = True
         self.tree.clear()
+        self.leads.setVisible(preds.lead_note is not None)
+        self.leads.setText(f"\u26a0 {preds.lead_note.text}" if preds.lead_note else "")
         task_of = {id(c): task for task, cs in preds.tasks.items() for c in cs}
         bold = QtGui.QFont()
         bold.setBold(True)

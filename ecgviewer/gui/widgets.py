@@ -17,8 +17,15 @@ class WrappedLabel(QtWidgets.QLabel):
         super().__init__(text, parent)
         self.setWordWrap(True)
 
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._claim()  # new text at the same width gets no resize event
+
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         super().resizeEvent(event)
+        self._claim()
+
+    def _claim(self) -> None:
         need = self.heightForWidth(self.width())
         if need > 0 and need != self.minimumHeight():
             self.setMinimumHeight(need)  # relayout once; at the same width the height is settled

@@ -25,6 +25,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.io import ptbxl
 from ecgviewer.ml import contract, inputs
 from ecgviewer.ml.bundle import load_model
+from ecgviewer.ml.coverage import LeadNote, lead_note
 from ecgviewer.ml.reference import Settings
 from ecgviewer.recording import Recording
 from ecgviewer.weights import sha256
@@ -100,6 +101,7 @@ class Predictions:
     record_labels: dict[str, float]  # the recording's own labels (empty: none known)
     device: str
     timings: dict[str, float]  # tokenise_ms, infer_ms
+    lead_note: LeadNote | None = None  # fewer than 12 leads: what the card measured with such leads
 
     def get(self, task: str, code: str) -> ClassResult:
         for c in self.tasks[task]:
@@ -238,7 +240,8 @@ class Analyzer:
         t2 = time.perf_counter()
         tasks = {task: self._results(task, p, rec.metadata.labels) for task, p in probs.items()}
         timings = {"tokenise_ms": (t1 - t0) * 1e3, "infer_ms": (t2 - t1) * 1e3}
-        preds = Predictions(tasks, dict(rec.metadata.labels), str(self.device), timings)
+        note = lead_note((self.loaded.card or {}).get("lead_sets"), tokens.missing_leads)
+        preds = Predictions(tasks, dict(rec.metadata.labels), str(self.device), timings, note)
         return Analysis(tokens, model_input, preds)
 
     def _probabilities(self, model_input: inputs.ModelInput, device: torch.device) -> dict[str, np.ndarray]:

@@ -32,7 +32,8 @@ from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 3  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal"
+VERSION = 4  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
+# 4: "lead_note"
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 
@@ -79,6 +80,7 @@ def record_entry(
         "fallback_windows": [int(w) for w in np.flatnonzero(tokens.fallback)],
         "rpeak_lead": tokens.rpeak_lead,
         "missing_leads": list(tokens.missing_leads),
+        "lead_note": preds.lead_note.text if preds.lead_note else None,
         "warnings": list(rec.warnings),
         "device": preds.device,
         "predictions": {task: [_class(c) for c in cs] for task, cs in preds.tasks.items()},

@@ -228,6 +228,8 @@ def ai_part(result: Result, model: str) -> AiPart:
     findings = [_finding(c) for c in heads] + [_finding(c, "  ") for c in finer[:MAX_FINER]]
     if not findings:
         findings.append("no validated class to show")
+    if preds.lead_note:
+        findings.append(preds.lead_note.short)
     target = preds.get(e.target.task, e.target.code)
     leads = shares(list(contract.LEADS), e.leads)
     territories = shares([t.name for t in e.tree], np.array([t.score for t in e.tree]))

@@ -232,13 +232,14 @@ def paint_page(c: Canvas, report: Report, index: int, paper: str) -> None:
     lay = Layout(report, paper)
     rec, ai, ecg = report.rec, report.ai, report.pages
     has_ai_page = ai is not None
+    recorded = f"{sum(lead not in rec.derived for lead in rec.leads)}-lead ECG"  # derived leads not counted
     if index == 0:
-        page, title = ecg[0], "12-lead ECG"
+        page, title = ecg[0], recorded
     elif ai is not None and index == 1:
         page, title = ecg[0], f"Attribution of {ai.target}"
     else:
         page = ecg[index - (1 if has_ai_page else 0)]
-        title = "12-lead ECG, continued"
+        title = f"{recorded}, continued"
     width = lay.right - lay.left
     c.text(lay.left, MARGIN_MM, width * 0.6, f"{title}   {rec.name}", pt=9.0, bold=True)
     c.text(lay.left + width * 0.6, MARGIN_MM, width * 0.4, NOTICE, pt=9.0, bold=True, right=True)

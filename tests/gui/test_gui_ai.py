@@ -17,7 +17,7 @@ from ecgviewer.gui.settings import Settings
 from ecgviewer.leads import TERRITORIES
 from ecgviewer.ml.contract import LEADS
 from tests.helpers import AI_TIMEOUT_MS as TIMEOUT_MS
-from tests.helpers import analysed, shown_window
+from tests.helpers import analysed, lead_pair, shown_window
 
 
 def test_torch_loads_off_the_ui_thread_after_the_window_is_up(sample, tmp_path):
@@ -198,6 +198,34 @@ def test_a_long_recording_is_analysed_a_span_at_a_time(qtbot, ai_window, long_re
     scores = w.ai.panel.explain.scores
     assert scores.start_s.min() >= 60.0 and scores.stop_s.max() <= 90.0
     assert w.ai.shading._fills  # the page on screen (60-70 s) is shaded
+
+
+def test_findings_from_fewer_leads_say_what_the_card_measured_with_them(qtbot, ai_window, sample, tmp_path):
+    """The sample's II and V1 alone (a 2-channel Holter's leads): the diagnosis panel says, in view
+    between the status and the findings, how the model scored with these leads (the card's
+    lead-set figure); the 12-lead sample opened next hides it."""
+    from ecgviewer.assets import model_path
+    from ecgviewer.weights import read_card
+
+    w, d = ai_window, ai_window.ai.panel.diagnosis
+    analysed(qtbot, w, lambda: w.open_file(lead_pair(sample, tmp_path)))
+    section = read_card(model_path())["lead_sets"]
+    (measured,) = [s for s in section["sets"] if s["leads"] == ["II", "V1"]]
+    assert d.leads.isVisible() and d.leads.text().startswith(
+        "\u26a0 2 of 12 leads (II, V1): with these leads"
+    )
+    assert f"{measured['auroc']:.2f}, against {section['reference']['auroc']:.2f}" in d.leads.text()
+
+    def settled() -> bool:  # every line of the note shown, the findings below it (after relayout)
+        note = d.leads.geometry()
+        return (
+            note.height() >= d.leads.heightForWidth(note.width()) and note.bottom() < d.tree.geometry().top()
+        )
+
+    qtbot.waitUntil(settled)
+    assert d.rect().contains(d.leads.geometry()) and d.tree.height() > 0
+    analysed(qtbot, w, lambda: w.open_file(sample))
+    assert not d.leads.isVisible()
 
 
 def test_sanity_checks_and_raw_export(qtbot, ai_window, sample, tmp_path, monkeypatch):

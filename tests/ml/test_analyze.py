@@ -85,6 +85,7 @@ def test_analyze_reports_predictions_and_the_attribution_tree(analysed, sample):
     rhythm = [s for s in r["statements"] if s["code"] in ("SR", "SBRAD", "STACH")]
     assert len(rhythm) == 1 and rhythm[0]["criterion"] and rhythm[0]["values"]["rate"].endswith(" bpm")
     assert r["file"] == str(sample) and r["windows"] == 1 and r["record_labels"] == {"NORM": 100.0, "SR": 0.0}
+    assert r["missing_leads"] == [] and r["lead_note"] is None  # 12 leads: no caveat
     norm = next(c for c in r["predictions"]["super"] if c["code"] == "NORM")
     assert norm["decision"] is True and norm["surfaced"] and norm["in_record"] == 100.0
     e = r["explanation"]

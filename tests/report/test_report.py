@@ -15,7 +15,7 @@ from PySide6 import QtGui
 from ecgviewer.cli import main
 from ecgviewer.render.options import MM_PER_INCH, ViewOptions
 from ecgviewer.report import content, make, pages
-from tests.helpers import synthetic, with_pause
+from tests.helpers import lead_pair, synthetic, with_pause
 
 PT_PER_MM = 72 / MM_PER_INCH
 A4, LETTER = (297.0, 210.0), (279.4, 215.9)
@@ -60,6 +60,7 @@ def test_page_one_carries_labels_measurements_and_findings(sample_pdf, sample):
     from ecgviewer.ml.infer import Analyzer
 
     text = pdf_pages(sample_pdf)[0][1]
+    assert text.startswith("12-lead ECG ")
     for needed in (
         "25 mm/s, 10 mm/mV",
         "Filter: HP 0.5 Hz, LP 150 Hz (display only)",
@@ -83,6 +84,21 @@ def test_page_one_carries_labels_measurements_and_findings(sample_pdf, sample):
     shown = float(text.split("HR: ")[1].split(" bpm")[0])
     assert shown == pytest.approx(hr, abs=2)
     assert "QTc (Bazett): " in text and "QRS axis: " in text
+
+
+def test_findings_from_two_leads_carry_the_cards_lead_set_figure(tmp_path, sample):
+    """The sample's II and V1 alone: the findings column ends with the model card's macro AUROC
+    for that lead set beside the 12 leads'."""
+    from ecgviewer.assets import model_path
+    from ecgviewer.weights import read_card
+
+    out = tmp_path / "pair.pdf"
+    assert main(["report", str(lead_pair(sample, tmp_path)), "--out", str(out), "--steps", "4"]) == 0
+    section = read_card(model_path())["lead_sets"]
+    (measured,) = [s for s in section["sets"] if s["leads"] == ["II", "V1"]]
+    short = f"2 of 12 leads: AUROC {measured['auroc']:.2f} (12 leads: {section['reference']['auroc']:.2f})"
+    text = pdf_pages(out)[0][1]
+    assert short in text and text.startswith("2-lead ECG pair.hea")  # the title counts the recorded leads
 
 
 def test_page_two_is_the_attribution_of_the_explained_class(sample_pdf):
