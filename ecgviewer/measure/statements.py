@@ -20,12 +20,16 @@ import numpy as np
 
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
-from ecgviewer.measure.intervals import DEFAULT_QTC, IRREGULAR_CV, Measurements
+from ecgviewer.measure.intervals import IRREGULAR_CV, Measurements
 
 SURAWICZ = "AHA/ACCF/HRS 2009, part III (Surawicz et al.)"
 RAUTAHARJU = "AHA/ACCF/HRS 2009, part IV (Rautaharju et al.)"
 Q_MV = 0.1  # a negative deflection before the R peak deeper than this is a q wave
 MIN_LEADS = 3  # a limb or precordial voltage test needs this many of its leads
+# Part IV recommends a linear rate adjustment of QT rather than Bazett's, which over-corrects at
+# faster rates; Framingham's (Sagie et al., Am J Cardiol 1992;70:797) is the linear one the app
+# computes. The displayed QTc keeps the formula the user picks, named beside it.
+QTC_RULE = "Framingham"
 R_PEAK_MS = 60.0  # left bundle branch block: R-peak time above this in V5-V6 (V4-V6 incomplete)
 S_MS = 40.0  # right bundle branch block: a terminal S at least this long in I and V6
 
@@ -67,7 +71,9 @@ CRITERIA: dict[str, Criterion] = {
            "QRS axis -45 to -90 degrees, QRS below 120 ms, qR in aVL, rS in III"),
         _c("LAD", "Left axis deviation", "QRS axis -30 to -90 degrees"),
         _c("RAD", "Right axis deviation", "QRS axis +90 to +180 degrees"),
-        _c("LNGQT", "Prolonged QTc", "QTc 450 ms or more in men, 460 ms or more in women", RAUTAHARJU),
+        _c("LNGQT", "Prolonged QTc",
+           f"QTc ({QTC_RULE}, a linear rate adjustment) 450 ms or more in men, 460 ms or more in women",
+           RAUTAHARJU),
         _c("LVOLT", "Low QRS voltage",
            "QRS amplitude below 0.5 mV in every limb lead, or below 1.0 mV in every precordial lead"),
         _c("LVH", "Left ventricular hypertrophy by voltage",
@@ -208,12 +214,12 @@ def statements(m: Measurements, sex: str | None = None) -> list[Statement]:
             add("LAD", **{"QRS axis": f"{axis:.0f}\u00b0"})
         elif 90 <= axis <= 180:
             add("RAD", **{"QRS axis": f"{axis:.0f}\u00b0"})
-    qtc = v.get(f"qtc_{DEFAULT_QTC.lower()}")
+    qtc = v.get(f"qtc_{QTC_RULE.lower()}")
     if qtc is not None:
         limit = 450 if sex == "male" else 460
         if qtc >= limit:
             who = {"male": "men", "female": "women"}.get(sex or "", "women: the patient's sex is not known")
-            add("LNGQT", **{f"QTc ({DEFAULT_QTC})": f"{qtc:.0f} ms", "limit": f"{limit} ms ({who})"})
+            add("LNGQT", **{f"QTc ({QTC_RULE})": f"{qtc:.0f} ms", "limit": f"{limit} ms ({who})"})
     if qrs_shape is not None:
         out += _voltage(qrs_shape, sex)
     early = sum(1 for why in m.beat_reasons if why == "premature")

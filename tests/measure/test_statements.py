@@ -116,12 +116,17 @@ def test_right_bundle_branch_block() -> None:
     assert "IRBBB" in _codes(_measured(RBBB, qrs=(-60, 55)))
 
 
-def test_qtc_limits_follow_the_patient_sex() -> None:
-    m = _measured(qt=420, hr=75)  # Bazett: 420 / sqrt(0.8) = 470 ms
+def test_qtc_limits_follow_the_patient_sex_on_a_linear_rate_adjustment() -> None:
+    m = _measured(qt=440, hr=75)  # Framingham: 440 + 154 * (1 - 0.8) = 471 ms
     assert {"LNGQT"} <= set(_codes(m, "male")) and {"LNGQT"} <= set(_codes(m, "female"))
-    m = _measured(qt=405, hr=75)  # 453 ms: long for a man, not for a woman
+    m = _measured(qt=425, hr=75)  # 456 ms: long for a man, not for a woman
     assert "LNGQT" in _codes(m, "male") and "LNGQT" not in _codes(m, "female")
     assert "LNGQT" not in _codes(m)  # sex unknown: the women's limit
+    # at 100 bpm Bazett over-corrects: 370 / sqrt(0.6) = 478 ms, linearly 370 + 62 = 432 ms
+    fast = _measured(qt=370, hr=100)
+    assert fast.values["qtc_bazett"].value > 460 and "LNGQT" not in _codes(fast, "male")
+    (found,) = [s for s in statements(_measured(qt=440, hr=75), "male") if s.criterion.code == "LNGQT"]
+    assert found.values["QTc (Framingham)"] == "471 ms" and "linear" in found.criterion.rule
 
 
 def test_voltage_criteria() -> None:
