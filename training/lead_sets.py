@@ -17,6 +17,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from ecgviewer.storage import atomic_write_bytes
 from training import data as D
 from training.metrics import paired_bootstrap, report
 from training.xai import fold_arguments, fold_inputs, read_results
+
+if TYPE_CHECKING:
+    from ecgviewer.recording import Recording
 
 REPO = Path(__file__).resolve().parents[1]
 # Sets users record (names say which devices), largest first; "12 leads" is the reference.
@@ -42,7 +46,7 @@ TASKS = ("super", "all")
 N_BOOT = 1000
 
 
-def subset(rec, leads: tuple[str, ...]):
+def subset(rec: Recording, leads: tuple[str, ...]) -> Recording:
     """``rec`` with only ``leads`` (those it has), built as a reader builds a recording."""
     from ecgviewer.recording import make_recording
     from ecgviewer.sources import ArraySource
@@ -112,7 +116,7 @@ def scores(rows: list[dict], labels: D.Labels, task: str) -> dict:
     ok = [r for r in rows if not any("error" in s for s in r["sets"].values())]
     y = np.array([y_all[row_of[r["ecg_id"]]] for r in ok], dtype=np.float32).reshape(-1, len(classes))
     have = y.any(axis=1)
-    y, ok = y[have], [r for r, h in zip(ok, have, strict=True) if h]
+    y, ok = y[have], [ok[i] for i in np.flatnonzero(have)]
     probs = {name: np.array([[r["sets"][name][task].get(c, np.nan) for c in classes] for r in ok]).reshape(
         -1, len(classes)) for name in LEAD_SETS}  # fmt: skip
     known = ~np.isnan(probs[REFERENCE]).any(axis=0)  # classes the model has a head for
