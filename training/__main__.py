@@ -265,11 +265,12 @@ def cmd_measurements(args: argparse.Namespace) -> None:
 
 def cmd_interpretation(args: argparse.Namespace) -> None:
     from training.export import command_line
-    from training.interpretation import run, write
+    from training.interpretation import rate_check, run, write
 
     folds = tuple(int(f) for f in args.folds.split(","))
     rows = run(args.data_root / "ptbxl", folds, args.run_dir / "statements.jsonl", args.limit)
-    print(write([r for r in rows if r["fold"] in folds], args.out, " ".join(command_line())))
+    rates = rate_check(args.data_root / "ptbxl", args.run_dir / "rates.jsonl") if args.limit is None else []
+    print(write([r for r in rows if r["fold"] in folds], args.out, " ".join(command_line()), rates))
 
 
 def cmd_choose_delineator(args: argparse.Namespace) -> None:

@@ -22,13 +22,12 @@ PTBXL = {code: {code} for code in CRITERIA if code not in ("LAD", "RAD")} | {
     "PRC(S)": {"PRC(S)", "PVC", "PAC"}
 }
 UNMATCHED = ("LAD", "RAD")  # PTB-XL has no axis statements: reported as counts only
+RATE_VALUES = ("hr", "p", "pr", "qrs", "qt")  # checked at both of PTB-XL's rates
 
 
 def run(root: Path, folds: tuple[int, ...], path: Path, limit: int | None = None) -> list[dict]:
     """Measure every 100 Hz record of ``folds`` not yet in ``path`` and append its statements
     (the sex from PTB-XL's table: the shared copy of ``ptbxl_database.csv`` has few rows)."""
-    import pandas as pd
-
     from ecgviewer.errors import EcgError
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
@@ -36,7 +35,7 @@ def run(root: Path, folds: tuple[int, ...], path: Path, limit: int | None = None
     from ecgviewer.measure.statements import statements
     from training.data import ptbxl_record
 
-    table = pd.read_csv(root / "ptbxl_statements_v103.csv", index_col="ecg_id")
+    table = _table(root)
     table = table[table.strat_fold.isin(folds)]
     codes = [c for c in table.columns if c not in ("age", "sex", "strat_fold")]
     done = {r["ecg_id"] for r in read(path)}
@@ -47,11 +46,10 @@ def run(root: Path, folds: tuple[int, ...], path: Path, limit: int | None = None
     with path.open("a") as fh:
         for k, ecg_id in enumerate(todo):
             row = table.loc[ecg_id]
-            sex = {0: "male", 1: "female"}.get(int(row["sex"])) if pd.notna(row["sex"]) else None
             out = {"ecg_id": ecg_id, "fold": int(row["strat_fold"]), "labels": [c for c in codes if row[c]]}
             try:
                 m = measure_recording(load(ptbxl_record(root, ecg_id).with_suffix(".hea")), delineator)
-                out["ours"] = [s.criterion.code for s in statements(m, sex)]
+                out["ours"] = [s.criterion.code for s in statements(m, _sex(row))]
             except (EcgError, ValueError, RuntimeError) as e:
                 out["error"] = f"{type(e).__name__}: {e}"
             fh.write(json.dumps(out) + "\n")
@@ -59,6 +57,74 @@ def run(root: Path, folds: tuple[int, ...], path: Path, limit: int | None = None
             if (k + 1) % 200 == 0:
                 print(f"{k + 1}/{len(todo)} records, {time.perf_counter() - t0:.0f} s", flush=True)
     return read(path)
+
+
+def rate_check(root: Path, path: Path, limit: int | None = None) -> list[dict]:
+    """Every PTB-XL record kept at both rates (``records500`` beside ``records100``) measured at
+    each: whether PTB-XL's 100 Hz copy moves the intervals or the statements. Resumable as ``run``."""
+    from ecgviewer.io import load
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.pipeline import measure_recording
+    from ecgviewer.measure.statements import statements
+    from training.data import ptbxl_record
+
+    done = {r["ecg_id"] for r in read(path)}
+    high = {int(h.stem.split("_")[0]): h for h in (root / "records500").rglob("*_hr.hea")}
+    table = _table(root)
+    delineator = Delineator.bundled()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        for ecg_id in sorted(set(high) - done)[:limit]:
+            out: dict = {"ecg_id": ecg_id}
+            sex = _sex(table.loc[ecg_id])
+            for rate, hea in (("100", ptbxl_record(root, ecg_id).with_suffix(".hea")), ("500", high[ecg_id])):
+                m = measure_recording(load(hea), delineator)
+                out[rate] = {"values": {k: m.values[k].value for k in RATE_VALUES},
+                             "ours": [c.criterion.code for c in statements(m, sex)],
+                             "paced": bool(m.withheld)}  # fmt: skip
+            fh.write(json.dumps(out) + "\n")
+    return read(path)
+
+
+def _table(root: Path):
+    import pandas as pd
+
+    return pd.read_csv(root / "ptbxl_statements_v103.csv", index_col="ecg_id")
+
+
+def _sex(row) -> str | None:
+    """PTB-XL's sex code as ``statements`` takes it (the shared ``ptbxl_database.csv`` has few rows)."""
+    import pandas as pd
+
+    return {0: "male", 1: "female"}.get(int(row["sex"])) if pd.notna(row["sex"]) else None
+
+
+def rate_table(rows: list[dict]) -> list[str]:
+    """Paired differences, 100 Hz minus 500 Hz, of the values, and each statement's calls."""
+    import numpy as np
+
+    lines = ["## The same records at 100 and 500 Hz", "",
+             f"PTB-XL's records kept at both rates here ({len(rows)}: ecg_id "
+             f"{min(r['ecg_id'] for r in rows)}-{max(r['ecg_id'] for r in rows)}), each measured at "
+             "both; the tables above read the 100 Hz copies.", "",
+             "| value | 100 Hz minus 500 Hz (ms or bpm), mean ± SD | median | records |",
+             "|---|---|---|---|"]  # fmt: skip
+    for k in RATE_VALUES:
+        pairs = [(r["100"]["values"][k], r["500"]["values"][k]) for r in rows]
+        d = np.array([a - b for a, b in pairs if a is not None and b is not None])
+        if len(d) >= 2:
+            lines.append(f"| {k} | {d.mean():+.1f} ± {d.std(ddof=1):.1f} | {np.median(d):+.1f} | {len(d)} |")
+    lines += ["", "| statement | called at 100 Hz | at 500 Hz | at both |", "|---|---|---|---|"]
+    paced = [{r["ecg_id"] for r in rows if r[rate]["paced"]} for rate in ("100", "500")]
+    low, high = paced
+    lines.append(f"| Paced rhythm: intervals withheld (spikes need 400 Hz) | {len(low)} | {len(high)} | "
+                 f"{len(low & high)} |")  # fmt: skip
+    for code, c in CRITERIA.items():
+        low = {r["ecg_id"] for r in rows if code in r["100"]["ours"]}
+        high = {r["ecg_id"] for r in rows if code in r["500"]["ours"]}
+        if low | high:
+            lines.append(f"| {c.text} | {len(low)} | {len(high)} | {len(low & high)} |")
+    return [*lines, ""]
 
 
 def read(path: Path) -> list[dict]:
@@ -102,7 +168,7 @@ def table(rows: list[dict], fold: int) -> list[str]:
     return [*lines, ""]
 
 
-def write(rows: list[dict], out: Path, command: str) -> Path:
+def write(rows: list[dict], out: Path, command: str, rates: list[dict] | None = None) -> Path:
     folds = sorted({r["fold"] for r in rows})
     lines = ["# Statements from the measurements against PTB-XL", "",
              f"Generated by `{command}`; do not edit by hand. Each statement of "
@@ -114,6 +180,8 @@ def write(rows: list[dict], out: Path, command: str) -> Path:
              "after looking at two fold-10 records (ecg_id 180 and 172) during development.", ""]  # fmt: skip
     for fold in folds:
         lines += table(rows, fold)
+    if rates:
+        lines += rate_table(rates)
     lines += ["## Criteria", "", "| statement | criterion | source |", "|---|---|---|"]
     lines += [f"| {c.text} | {c.rule} | {c.source} |" for c in CRITERIA.values()]
     out.write_text("\n".join(lines) + "\n")

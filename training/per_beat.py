@@ -1,20 +1,20 @@
 """Beat by beat: the beat list's own fiducials against the cardiologists' marks of each beat.
 
 The route a Holter reading takes (``ecgviewer.measure.rhythm``: a page through the delineation
-contract, waves where enough of the delineated leads agree, each beat's P onset, QRS onset and
-offset and T offset), not the median beat's. Each marked beat (a QRS marked in the leads used) is
-matched to the beat list's beat whose R lies inside that QRS, widened by 50 ms either side. The
-reference of a beat is the earliest onset and the latest offset over the leads used
-(``measurements.reference``), as a per-beat global value. Sensitivity: marked beats found;
+contract, waves where enough of the delineated leads agree, each beat's P onset and offset, QRS
+onset and offset and T offset), not the median beat's. Each marked beat (a QRS marked in the
+leads used) is matched to the beat list's beat whose R lies inside that QRS, widened by 50 ms
+either side. The reference of a beat is the earliest onset and the latest offset over the leads
+used (``measurements.reference``), as a per-beat global value. Sensitivity: marked beats found;
 positive predictive value: listed beats inside the marked stretch that match a marked beat.
 Errors are ours minus the marks (ms) over the matched beats where both have the fiducial; "found"
 is the share of those marked beats where the beat list has it. Conditions: 1, 2 and 3 leads at
-LUDB's 500 Hz, and II and V1 resampled to 128 Hz first (a 2-lead Holter's). Paced records are
-left out, as in the tables above. Each record is read by its held-out fold model. Beat to beat:
-within a record, the SD of each beat's fiducial measured from our R, for the marks and for ours
-(pooled over records with at least 4 such beats). The marks' scatter (annotation jitter and
-true beat-to-beat change alike) is part of every per-beat error: where it is larger than ours,
-following the marks more closely means following their jitter.
+LUDB's 500 Hz, and II and V1 resampled first to 250 Hz and to 128 Hz (2-lead Holters' rates).
+Paced records are left out, as in the tables above. Each record is read by its held-out fold
+model. Beat to beat: within a record, the SD of each beat's fiducial measured from our R, for the
+marks and for ours (pooled over records with at least 4 such beats). The marks' scatter
+(annotation jitter and true beat-to-beat change alike) is part of every per-beat error: where it
+is larger than ours, following the marks more closely means following their jitter.
 """
 
 from __future__ import annotations
@@ -23,31 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.measure.rhythm import BEAT_FIDUCIALS as FIDUCIALS
 from training import ludb
-from training.waves import CSE_2SD, LEADS, MARTINEZ, NAMES, _rate
+from training.waves import CSE_2SD, MARTINEZ, NAMES, _rate, condition
 
-CONDITIONS = ("leads=1", "leads=2", "leads=3", "leads=2,fs=128")
-FIDUCIALS = ("p_on", "qrs_on", "qrs_off", "t_off")  # those a beat list carries
+CONDITIONS = ("leads=1", "leads=2", "leads=3", "leads=2,fs=250", "leads=2,fs=128")
 WIDEN_MS = 50.0
 MIN_BEATS_SD = 4  # beats of a record before its beat-to-beat SD counts
 
 
-def signals(rec: ludb.LudbRecord, name: str) -> tuple[np.ndarray, float, list[int]]:
-    """The record under condition ``name``: signals, rate and the indices (of 12) of its leads."""
-    from ecgviewer.dsp.resample import to_rate
-    from ecgviewer.leads import STANDARD_LEADS
-
-    parts = dict(p.split("=") for p in name.split(","))
-    idx = [STANDARD_LEADS.index(x) for x in LEADS[int(parts["leads"])]]
-    if "fs" in parts:
-        fs = float(parts["fs"])
-        return to_rate(rec.signals[idx], rec.fs, fs), fs, idx
-    return rec.signals[idx], rec.fs, idx
-
-
 def compare(rec: ludb.LudbRecord, idx: list[int], t_s: np.ndarray, fid_ms: np.ndarray) -> dict:
     """Matches and per-fiducial errors (ms) of one record's beat list (R times ``t_s``, fiducials
-    (4, beats) in ms from R) against its marked beats over the leads ``idx``."""
+    (FIDUCIALS, beats) in ms from R) against its marked beats over the leads ``idx``."""
     from training.measurements import reference
 
     ref = reference(rec, idx)
@@ -94,7 +81,7 @@ def run(
     from ecgviewer.sources import ArraySource
 
     def rows_of(rec: ludb.LudbRecord, name: str, delineator) -> list[dict]:
-        x, fs, idx = signals(rec, name)
+        x, fs, idx = condition(rec, name)
         recording = make_recording(None, ArraySource(x), fs, [STANDARD_LEADS[i] for i in idx], "ludb")
         beats = analyse(recording, delineator)
         return [{"record": rec.number, "condition": name, **compare(rec, idx, beats.t_s, beats.fiducials_ms)}]

@@ -37,16 +37,18 @@ CONDITIONS = ("leads=1", "leads=2", "leads=3", "leads=12", "fs=250", "fs=125")
 
 
 def condition(rec: ludb.LudbRecord, name: str) -> tuple[np.ndarray, float, list[int]]:
-    """The record's signals, rate and lead indices (of the 12) under condition ``name``."""
+    """The record's signals, rate and lead indices (of the 12) under condition ``name``: a comma
+    list of ``leads=N`` (all 12 when absent) and ``fs=F`` (resampled from LUDB's 500 Hz)."""
     from ecgviewer.dsp.resample import to_rate
     from ecgviewer.leads import STANDARD_LEADS
 
-    key, value = name.split("=")
-    if key == "leads":
-        idx = list(range(12)) if value == "12" else [STANDARD_LEADS.index(x) for x in LEADS[int(value)]]
+    parts = dict(p.split("=") for p in name.split(","))
+    n = int(parts.get("leads", 12))
+    idx = list(range(12)) if n == 12 else [STANDARD_LEADS.index(x) for x in LEADS[n]]
+    if "fs" not in parts:
         return rec.signals[idx], rec.fs, idx
-    rate = float(value)
-    return to_rate(rec.signals, rec.fs, rate), rate, list(range(12))
+    rate = float(parts["fs"])
+    return to_rate(rec.signals[idx], rec.fs, rate), rate, idx
 
 
 def delineate(x: np.ndarray, fs: float, delineator) -> list[list]:

@@ -20,8 +20,19 @@ MIN_CORRELATION = 0.85  # below: other QRS morphology (ectopic or aberrant)
 PREMATURE = 0.85  # RR before the beat shorter than this share of the median RR
 NOISE_FACTOR = 3.0  # residual against the template this many times the median residual
 MIN_NOISE_MV = 0.05
-PACE_SLOPE_MV_PER_MS = 0.125  # pacing spike: |dV/dt| above this ...
-PACE_LEADS = 6  # ... in at least this many leads at once
+# A pacing spike is a pulse of 0.1-2 ms: the signal jumps by PACE_JUMP_MV within PACE_JUMP_MS
+# from a quieter stretch (the span before moves under PACE_QUIET_SHARE of the jump), does not go
+# on the same way (the span after moves under PACE_ONWARD_SHARE of it: a steep QRS slope does),
+# and comes back at least PACE_RETURN_SHARE of the way within PACE_RETURN_MS (an amplifier's
+# baseline step does not), in at least PACE_LEADS leads at once. PACE_JUMP_MV is the earlier
+# slope limit (0.125 mV/ms) over PACE_JUMP_MS.
+PACE_JUMP_MS = 2.0
+PACE_JUMP_MV = 0.25
+PACE_QUIET_SHARE = 0.25
+PACE_ONWARD_SHARE = 0.5
+PACE_RETURN_MS = 20.0
+PACE_RETURN_SHARE = 0.5
+PACE_LEADS = 6
 MIN_PACE_FS = 400.0  # spikes last ~0.5-2 ms: invisible at lower sampling rates
 
 
@@ -124,13 +135,29 @@ def pacing_note(signals: np.ndarray, fs: float) -> list[str]:
 
 
 def pacing_spikes(signals: np.ndarray, fs: float) -> np.ndarray | None:
-    """Times (s) of pacing spikes in raw signals at their own rate: many leads jumping at once
-    faster than any native wave does. None where they cannot be seen (``pacing_blind``)."""
+    """Times (s) of pacing spikes in raw signals at their own rate: many leads pulsing at once,
+    abruptly and briefly, as no native wave does (the constants above). None where they cannot
+    be seen (``pacing_blind``)."""
     if pacing_blind(signals, fs):
         return None
-    slope = np.abs(np.diff(np.nan_to_num(signals), axis=-1)) * fs / 1000  # mV per ms
-    hits = np.flatnonzero((slope > PACE_SLOPE_MV_PER_MS).sum(axis=0) >= PACE_LEADS)
-    if len(hits) == 0:
+    x = np.nan_to_num(np.asarray(signals, dtype=np.float64))
+    j = max(1, round(PACE_JUMP_MS * fs / 1000))
+    n = x.shape[-1]
+    if n <= 3 * j:
         return np.zeros(0)
+    t = np.arange(j, n - 2 * j)  # the jump runs from t to t + j
+    jump = x[:, t + j] - x[:, t]
+    size = np.abs(jump)
+    onward = (x[:, t + 2 * j] - x[:, t + j]) * np.sign(jump)
+    ok = (size >= PACE_JUMP_MV) & (np.abs(x[:, t] - x[:, t - j]) <= PACE_QUIET_SHARE * size)
+    ok &= onward <= PACE_ONWARD_SHARE * size
+    cand = np.flatnonzero(ok.sum(axis=0) >= PACE_LEADS)
+    if len(cand):  # the return, checked only where enough leads jumped
+        after = np.minimum(t[cand, None] + j + np.arange(1, round(PACE_RETURN_MS * fs / 1000) + 1), n - 1)
+        moved = np.abs(x[:, after] - x[:, t[cand], None]).min(axis=-1)
+        cand = cand[(ok[:, cand] & (moved <= PACE_RETURN_SHARE * size[:, cand])).sum(axis=0) >= PACE_LEADS]
+    if len(cand) == 0:
+        return np.zeros(0)
+    hits = t[cand] + j
     events = hits[np.concatenate([[True], np.diff(hits) > 0.02 * fs])]  # one per 20 ms cluster
     return events / fs

@@ -50,7 +50,7 @@ AF_MAX_P_SHARE = 0.5
 AF_MIN_S = 30.0
 
 KINDS = tuple(BEAT_KINDS)
-BEAT_FIDUCIALS = ("p_on", "qrs_on", "qrs_off", "t_off")  # a beat's own, measured on its own
+BEAT_FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")  # a beat's own, measured on its own
 NORMAL, SUPRA, VENTRICULAR, PACED, UNREADABLE = (KINDS.index(k) for k in BEAT_KINDS)
 _MS = 1000.0 / signal.FS
 
@@ -74,7 +74,7 @@ class BeatList:
     t_s: np.ndarray  # R of every beat, s from the recording's start
     kind: np.ndarray  # int8 index into KINDS
     rr_ms: np.ndarray  # to the previous beat; NaN for the first and across unreadable stretches
-    fiducials_ms: np.ndarray  # (4, beats): BEAT_FIDUCIALS, ms from the beat's R; NaN where absent
+    fiducials_ms: np.ndarray  # (5, beats): BEAT_FIDUCIALS, ms from the beat's R; NaN where absent
     events: tuple[Event, ...]
     trend_s: np.ndarray  # centres of the trend's bins
     trend_bpm: np.ndarray  # NaN where a bin has no RR interval
@@ -82,21 +82,25 @@ class BeatList:
     leads: tuple[str, ...]  # the leads delineated
     notes: tuple[str, ...] = ()
 
+    def fiducial(self, name: str) -> np.ndarray:
+        """Every beat's fiducial ``name`` (of BEAT_FIDUCIALS), ms from its R."""
+        return self.fiducials_ms[BEAT_FIDUCIALS.index(name)]
+
     @property
     def qrs_ms(self) -> np.ndarray:
-        return self.fiducials_ms[2] - self.fiducials_ms[1]
+        return self.fiducial("qrs_off") - self.fiducial("qrs_on")
 
     @property
     def pr_ms(self) -> np.ndarray:
-        return self.fiducials_ms[1] - self.fiducials_ms[0]
+        return self.fiducial("qrs_on") - self.fiducial("p_on")
 
     @property
     def qt_ms(self) -> np.ndarray:
-        return self.fiducials_ms[3] - self.fiducials_ms[1]
+        return self.fiducial("t_off") - self.fiducial("qrs_on")
 
     @property
     def has_p(self) -> np.ndarray:
-        return np.isfinite(self.fiducials_ms[0])
+        return np.isfinite(self.fiducial("p_on"))
 
     def rate_range(self) -> tuple[float, float, float] | None:
         """The trend's lowest and highest heart rate and the mean over every RR interval (bpm)."""
@@ -151,7 +155,7 @@ class _Page:
 
     t_s: np.ndarray
     kind: np.ndarray
-    fiducials_ms: np.ndarray  # (4, beats)
+    fiducials_ms: np.ndarray  # (5, beats): BEAT_FIDUCIALS
     unreadable: list[tuple[float, float]]  # s: no usable lead, or every lead's samples missing
 
 
@@ -210,7 +214,7 @@ def _measure_page(
     if not keep.any():
         return _Page(empty, empty.astype(np.int8), np.zeros((len(BEAT_FIDUCIALS), 0)), gaps)
     fid = _fiducials(labels, present, r)
-    on, off = fid[1], fid[2]
+    on, off = fid[BEAT_FIDUCIALS.index("qrs_on")], fid[BEAT_FIDUCIALS.index("qrs_off")]
     keep &= (on > 0) & (off < x.shape[-1])  # a QRS cut by the recording's start or end is no beat
     kind = _kinds(x, r, present, off - on)
     spikes = B.pacing_spikes(raw, fs)
@@ -235,26 +239,26 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fiducials(labels: np.ndarray, present: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Per beat (4, beats): P onset, QRS onset and offset, T offset (contract samples; NaN where absent),
-    from where enough present leads agree on each wave (as ``beats.find``, whose R always lies in
-    one of these QRS runs)."""
+    """Per beat (5, beats), BEAT_FIDUCIALS in contract samples (NaN where absent), from where
+    enough present leads agree on each wave (as ``beats.find``, whose R always lies in one of
+    these QRS runs)."""
     votes = [(labels[present] == k).mean(axis=0) >= B.QRS_VOTE for k in (1, 2, 3)]
     qs, qe = _runs(votes[1])  # as ``beats.find`` has them
     (ps, pe), (ts, te) = D.wave_runs(votes[0], "P"), D.wave_runs(votes[2], "T")  # as ``delineate.waves``
     k = np.searchsorted(qs, r, side="right") - 1
     on, off = qs[k].astype(float), qe[k].astype(float)
-    p_on, t_off = np.full(len(r), np.nan), np.full(len(r), np.nan)
+    p_on, p_off, t_off = (np.full(len(r), np.nan) for _ in range(3))
     # each beat's P and T lie between its neighbours' QRS complexes (``intervals.lead_fiducials``)
     before, after = np.r_[-np.inf, off[:-1]], np.r_[on[1:], np.inf]
     if len(ps):
         j = np.searchsorted(pe, on + 2, side="right") - 1
         ok = (j >= 0) & (ps[j] >= np.maximum(on - I.P_SEARCH_MS / _MS, before))
-        p_on[ok] = ps[j[ok]]
+        p_on[ok], p_off[ok] = ps[j[ok]], pe[j[ok]] - 1
     if len(ts):
         j = np.minimum(np.searchsorted(ts, off - 2, side="left"), len(ts) - 1)
         ok = (ts[j] >= off - 2) & (te[j] <= np.minimum(off + I.T_SEARCH_MS / _MS, after))
         t_off[ok] = te[j[ok]] - 1
-    return np.stack([p_on, on, off - 1, t_off])  # offsets at the last labelled sample, as annotated
+    return np.stack([p_on, p_off, on, off - 1, t_off])  # offsets at the last labelled sample, as annotated
 
 
 def _kinds(x: np.ndarray, r: np.ndarray, present: np.ndarray, qrs: np.ndarray) -> np.ndarray:
@@ -313,8 +317,9 @@ def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], notes
     for a, b in gaps:  # no RR across a stretch that could not be read
         rr[(t > a) & (np.concatenate([[-np.inf], t[:-1]]) < b)] = np.nan
     events = [Event("unreadable", a, b, f"no usable signal for {b - a:.0f} s") for a, b in gaps]
-    fid = np.concatenate([p.fiducials_ms for p in pages], axis=1) if pages else np.zeros((4, 0))
-    af = _fibrillation(t, kind, rr, np.isfinite(fid[0]), duration)
+    empty = np.zeros((len(BEAT_FIDUCIALS), 0))
+    fid = np.concatenate([p.fiducials_ms for p in pages], axis=1) if pages else empty
+    af = _fibrillation(t, kind, rr, np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")]), duration)
     for a, b in af:
         kind[(t >= a) & (t <= b) & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")

@@ -32,8 +32,8 @@ from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 4  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
-# 4: "lead_note"
+VERSION = 5  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
+# 4: "lead_note"; 5: the beat list's fiducials gain "p_off"
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 

@@ -150,7 +150,8 @@ def test_a_beat_takes_no_t_wave_or_p_wave_across_its_neighbours():
     lab[0, 199] = 0  # ... with a one-sample dropout: still one T (``delineate.wave_runs``)
     lab[0, 240:244] = 3  # and a 16 ms fleck of "T" after it: too short to be a wave
     lab[0, 300:320] = 2  # QRS 2, with no P and no T of its own
-    p_on, qrs_on, qrs_off, t_off = R._fiducials(lab, np.array([True]), np.array([60, 130, 310]))
-    assert np.isfinite(p_on).tolist() == [True, False, False]
+    p_on, p_off, qrs_on, qrs_off, t_off = R._fiducials(lab, np.array([True]), np.array([60, 130, 310]))
+    assert np.isfinite(p_on).tolist() == [True, False, False] and p_off[0] == 39  # the last P sample
+    assert np.isnan(p_off[1:]).all()
     assert np.isnan(t_off[0]) and t_off[1] == 219 and np.isnan(t_off[2])  # the last T sample
     assert p_on[0] == 30 and qrs_on.tolist() == [50, 120, 300] and qrs_off.tolist() == [69, 139, 319]

@@ -111,8 +111,10 @@ def test_analyze_reports_predictions_and_the_attribution_tree(analysed, sample):
     assert 55 < r["rhythm"]["trend"]["hr_bpm"][0] < 75 and beats["rr_ms"][0] is None
     # each beat's own fiducials, around its R and agreeing with its intervals
     f = beats["fiducials_ms"]
-    whole = [v for v in zip(f["p_on"], f["qrs_on"], f["qrs_off"], f["t_off"], strict=True) if None not in v]
-    assert len(whole) >= len(beats["t_s"]) - 1 and all(p < on < 0 < off < t for p, on, off, t in whole)
+    marks = zip(f["p_on"], f["p_off"], f["qrs_on"], f["qrs_off"], f["t_off"], strict=True)
+    whole = [v for v in marks if None not in v]
+    assert len(whole) >= len(beats["t_s"]) - 1
+    assert all(p < p_end < on < 0 < off < t for p, p_end, on, off, t in whole)
     widths = [b - a for a, b in zip(f["qrs_on"], f["qrs_off"], strict=True)]
     assert beats["qrs_ms"] == [pytest.approx(w, abs=0.11) for w in widths]
     values = r["measurements"]["values"]

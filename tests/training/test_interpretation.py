@@ -48,3 +48,23 @@ def test_run_measures_shared_records_and_resumes(shared: Path, tmp_path: Path) -
     again = I.run(shared / "ptbxl", (10,), path, limit=1)  # resumes after the two done
     assert len(again) == 3 and len({r["ecg_id"] for r in again}) == 3
     assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+def test_the_rate_check_pairs_each_record_at_100_and_500_hz(shared: Path, tmp_path: Path) -> None:
+    rows = I.rate_check(shared / "ptbxl", tmp_path / "rates.jsonl", limit=2)
+    assert [r["ecg_id"] for r in rows] == [1, 2] and all(set(r) == {"ecg_id", "100", "500"} for r in rows)
+    assert all(r[rate]["values"]["hr"] is not None for r in rows for rate in ("100", "500"))
+    assert len(I.rate_check(shared / "ptbxl", tmp_path / "rates.jsonl", limit=1)) == 3  # resumes
+
+    def side(ours: list[str], **values: float | None) -> dict:
+        paced = values.get("hr") is None  # as a stand-in
+        return {"values": dict.fromkeys(I.RATE_VALUES) | values, "ours": ours, "paced": paced}
+
+    text = "\n".join(I.rate_table([
+        {"ecg_id": 7, "100": side(["1AVB"], pr=210.0, hr=60.0), "500": side([], pr=200.0, hr=60.0)},
+        {"ecg_id": 9, "100": side(["1AVB", "SR"], pr=150.0), "500": side(["1AVB", "SR"], pr=150.0, hr=61.0)},
+    ]))  # fmt: skip
+    assert "(2: ecg_id 7-9)" in text and "| pr | +5.0 ± 7.1 | +5.0 | 2 |" in text
+    assert "| hr |" not in text  # one pair is no SD
+    assert "| Paced rhythm: intervals withheld (spikes need 400 Hz) | 1 | 0 | 0 |" in text
+    assert "| First-degree AV block | 2 | 1 | 1 |" in text and "| Sinus rhythm | 1 | 1 | 1 |" in text

@@ -22,13 +22,15 @@ def test_each_marked_beat_is_matched_once_with_its_errors_and_what_is_missing() 
     t_s = np.array([0.44, 1.44, 2.5])  # R inside the first QRS, the second, and one unmarked beat
     fid = np.array([
         [-240.0, np.nan, np.nan],  # P onset: 0.44 s - 240 ms = sample 100: no error
+        [-136.0, np.nan, np.nan],  # P offset: sample 152 against the mark's 150: +4 ms
         [-40.0, -44.0, -40.0],  # QRS onset 200 (0 ms) and 698 (-4 ms)
         [40.0, 44.0, 40.0],  # QRS offset 240 (0) and 742 (+4 ms)
         [360.0, np.nan, 300.0],  # T offset 400 (+0); the second beat's is missing
     ])  # fmt: skip
     out = P.compare(_rec(), [1], t_s, fid)
     assert out["marked"] == 2 and out["matched"] == 2 and out["listed"] == 2  # 2.5 s is outside
-    assert out["errors"]["p_on"] == [0.0] and out["errors"]["qrs_on"] == [0.0, -4.0]
+    assert out["errors"]["p_on"] == [0.0] and out["errors"]["p_off"] == [4.0]
+    assert out["errors"]["qrs_on"] == [0.0, -4.0]
     assert out["errors"]["qrs_off"] == [0.0, 4.0] and out["errors"]["t_off"] == [0.0]
     assert out["missing"]["t_off"] == 1 and out["missing"]["p_on"] == 0  # the 2nd beat has no P mark
     table = "\n".join(P.table([{"condition": "leads=1", **out}]))
@@ -49,11 +51,16 @@ def test_beat_to_beat_scatter_of_the_marks_and_ours() -> None:
     assert line.endswith(f"| {np.std(marks, ddof=1):.1f} / 0.0 |")
 
 
-def test_the_holter_condition_is_two_leads_at_128_hz(shared: Path) -> None:
+def test_the_holter_conditions_are_two_leads_at_250_and_128_hz(shared: Path) -> None:
     from training import ludb
+    from training.waves import condition
 
     rec = ludb.load(shared / "ludb", 1)
-    x, fs, idx = P.signals(rec, "leads=2,fs=128")
-    assert fs == 128.0 and idx == [1, 6] and x.shape == (2, round(rec.signals.shape[1] * 128 / rec.fs))
-    x, fs, idx = P.signals(rec, "leads=3")
+    for rate in (250, 128):
+        x, fs, idx = condition(rec, f"leads=2,fs={rate}")
+        assert fs == rate and idx == [1, 6] and x.shape == (2, round(rec.signals.shape[1] * rate / rec.fs))
+    x, fs, idx = condition(rec, "leads=3")
     assert fs == rec.fs and idx == [1, 6, 10]
+    x, fs, idx = condition(rec, "fs=125")
+    assert fs == 125.0 and idx == list(range(12))
+    assert {"leads=2,fs=250", "leads=2,fs=128"} <= set(P.CONDITIONS)

@@ -1,0 +1,66 @@
+"""Pacing spikes are brief pulses in many leads at once: found in one-sample pulses and in pulses
+with the recorder's decaying tail, at 500 and 1000 Hz; not in a steep QRS slope or a baseline step,
+which the earlier slope-only rule took for spikes (a fifth of PTB-XL's 500 Hz records)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.measure import beats as B
+
+FS = 500.0
+
+
+def _leads(shape: np.ndarray, at_s: float = 1.0, seconds: float = 2.0, fs: float = FS) -> np.ndarray:
+    """Twelve leads, flat but for ``shape`` (mV, one value a sample) starting at ``at_s``."""
+    x = np.zeros((12, round(seconds * fs)), np.float32)
+    a = round(at_s * fs)
+    x[:, a : a + len(shape)] = shape
+    return x
+
+
+def test_a_brief_pulse_is_a_spike_with_or_without_a_decaying_tail() -> None:
+    spike = B.pacing_spikes(_leads(np.array([0.5])), FS)
+    assert spike is not None and spike.tolist() == [1.0]
+    tail = 0.6 * np.exp(-np.arange(10) / 3.0)  # AC coupling: back within ~10 ms
+    assert B.pacing_spikes(_leads(tail), FS).tolist() == [1.0]
+    at_1k = B.pacing_spikes(_leads(np.array([0.3, 0.6, 0.3]), fs=1000.0), 1000.0)
+    assert len(at_1k) == 1 and abs(at_1k[0] - 1.0) < 0.003
+    few = _leads(np.array([0.5]))
+    few[5:] = 0.0
+    assert B.pacing_spikes(few, FS).tolist() == []  # a pulse in five leads of twelve: too few
+    assert B.pacing_spikes(few[:5], FS) is None  # five recorded leads cannot tell (``pacing_blind``)
+
+
+def test_a_steep_qrs_slope_or_a_baseline_step_is_no_spike() -> None:
+    down = np.linspace(1.5, -1.5, 10)  # R to S, 0.33 mV per 2 ms for 20 ms: steeper than the limit
+    qrs = np.concatenate([np.linspace(0, 1.5, 10), down, np.linspace(-1.5, 0, 10)])
+    assert B.pacing_spikes(_leads(qrs), FS).tolist() == []
+    step = np.full(400, 0.6)  # a jump that stays: the amplifier's baseline reset
+    assert B.pacing_spikes(_leads(step), FS).tolist() == []
+
+
+def test_ptbxl_500_hz_sinus_records_are_not_called_paced(shared: Path) -> None:
+    """ecg_id 32 (sinus rhythm, no pacing statement) had 14 'spikes' on its QRS downstrokes."""
+    from ecgviewer.io import load
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.pipeline import measure_recording
+
+    rec = load(shared / "ptbxl" / "records500" / "00000" / "00032_hr.hea")
+    assert rec.fs == 500.0 and list(rec.leads) == list(STANDARD_LEADS)
+    assert B.pacing_spikes(np.asarray(rec.read(0, rec.n_samples)), rec.fs).tolist() == []
+    m = measure_recording(rec, Delineator.bundled())
+    assert m.withheld == {} and m.values["qrs"].value is not None
+
+
+@pytest.mark.parametrize("number", [8, 34, 74, 104])
+def test_ludb_paced_records_keep_their_spikes(shared: Path, number: int) -> None:
+    from training import ludb
+
+    rec = ludb.load(shared / "ludb", number)
+    assert ludb.is_paced(rec)
+    assert len(B.pacing_spikes(rec.signals, rec.fs)) >= 2
