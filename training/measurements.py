@@ -362,7 +362,10 @@ def write(
 
         text = " ".join(per_beat.__doc__.split("\n\n")[1:]).replace("\n", " ")
         lines += ["## Beat by beat: the beat list, a Holter's route", "", text, "",
-                  *per_beat.table(beat_rows), ""]  # fmt: skip
+                  *per_beat.table(beat_rows), "",
+                  "The same errors by the kind the beat list gave each matched beat (LUDB marks "
+                  "every beat, ectopic ones too, without naming their kind):", "",
+                  *per_beat.kind_table(beat_rows), ""]  # fmt: skip
     lines += [
         f"Noise levels (mV): {levels}.",
         "",

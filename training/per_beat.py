@@ -19,11 +19,13 @@ is larger than ours, following the marks more closely means following their jitt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ecgviewer.measure.rhythm import BEAT_FIDUCIALS as FIDUCIALS
+from ecgviewer.measure.rhythm import KINDS
 from training import ludb
 from training.waves import CSE_2SD, MARTINEZ, NAMES, _rate, condition
 
@@ -32,9 +34,13 @@ WIDEN_MS = 50.0
 MIN_BEATS_SD = 4  # beats of a record before its beat-to-beat SD counts
 
 
-def compare(rec: ludb.LudbRecord, idx: list[int], t_s: np.ndarray, fid_ms: np.ndarray) -> dict:
+def compare(
+    rec: ludb.LudbRecord, idx: list[int], t_s: np.ndarray, fid_ms: np.ndarray,
+    kinds: Sequence[str] | None = None,
+) -> dict:  # fmt: skip
     """Matches and per-fiducial errors (ms) of one record's beat list (R times ``t_s``, fiducials
-    (FIDUCIALS, beats) in ms from R) against its marked beats over the leads ``idx``."""
+    (FIDUCIALS, beats) in ms from R, each beat's kind in ``kinds``, normal if not given) against
+    its marked beats over the leads ``idx``."""
     from training.measurements import reference
 
     ref = reference(rec, idx)
@@ -42,7 +48,7 @@ def compare(rec: ludb.LudbRecord, idx: list[int], t_s: np.ndarray, fid_ms: np.nd
     r = t_s * rec.fs  # our R, in record samples
     used: set[int] = set()
     out: dict = {"marked": len(ref), "matched": 0, "errors": {k: [] for k in FIDUCIALS},
-                 "marks_from_r": {k: [] for k in FIDUCIALS},
+                 "marks_from_r": {k: [] for k in FIDUCIALS}, "kinds": {k: [] for k in FIDUCIALS},
                  "missing": dict.fromkeys(FIDUCIALS, 0)}  # fmt: skip
     for beat in ref:
         inside = [j for j in np.flatnonzero((r >= beat["qrs_on"] - widen) & (r <= beat["qrs_off"] + widen))
@@ -60,6 +66,7 @@ def compare(rec: ludb.LudbRecord, idx: list[int], t_s: np.ndarray, fid_ms: np.nd
                 mark_ms = (beat[k] - r[j]) * 1000 / rec.fs  # the mark, from our R
                 out["errors"][k].append(round(float(ours - mark_ms), 2))
                 out["marks_from_r"][k].append(round(float(mark_ms), 2))
+                out["kinds"][k].append("normal" if kinds is None else kinds[j])
             else:
                 out["missing"][k] += 1
     if ref:
@@ -84,7 +91,9 @@ def run(
         x, fs, idx = condition(rec, name)
         recording = make_recording(None, ArraySource(x), fs, [STANDARD_LEADS[i] for i in idx], "ludb")
         beats = analyse(recording, delineator)
-        return [{"record": rec.number, "condition": name, **compare(rec, idx, beats.t_s, beats.fiducials_ms)}]
+        kinds = [KINDS[k] for k in beats.kind]
+        return [{"record": rec.number, "condition": name,
+                 **compare(rec, idx, beats.t_s, beats.fiducials_ms, kinds)}]  # fmt: skip
 
     return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit)
 
@@ -114,6 +123,22 @@ def table(rows: list[dict]) -> list[str]:
                          f"{CSE_2SD[k]} | {within} | {mean:+.1f} ± {msd:.1f} | "
                          f"{_beat_to_beat(sel, k)} |")  # fmt: skip
     return [*counts, "", *lines]
+
+
+def kind_table(rows: list[dict]) -> list[str]:
+    """Per condition, the matched beats' errors (ms) by the kind the beat list gave them: are
+    ectopic beats delineated as well as the normal ones?"""
+    lines = ["| condition | beat list's kind | fiducial | mean ± SD (ms) | n |", "|---|---|---|---|---|"]
+    for name in sorted({r["condition"] for r in rows}, key=CONDITIONS.index):
+        sel = [r for r in rows if r["condition"] == name]
+        for kind in KINDS:
+            for k in FIDUCIALS:
+                d = np.array([e for r in sel for e, w in zip(r["errors"][k], r["kinds"][k], strict=True)
+                              if w == kind])  # fmt: skip
+                if len(d) >= 2:
+                    lines.append(f"| {name} | {kind} | {NAMES[k]} | {d.mean():+.1f} ± {d.std(ddof=1):.1f} "
+                                 f"| {len(d)} |")  # fmt: skip
+    return lines
 
 
 def _beat_to_beat(rows: list[dict], k: str) -> str:

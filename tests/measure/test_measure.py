@@ -286,6 +286,7 @@ def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
     text = measurements.write(rows, summary, tmp_path / "M.md", [], wave_rows, beat_rows).read_text()
     assert "### Global (every lead there is), leads=1" in text and "## Wave by wave" in text
     assert "## Beat by beat" in text and "| leads=2,fs=128 |" in text
+    assert "| condition | beat list's kind | fiducial |" in text  # by kind (the tiny model finds none)
     model = Delineator.load(tmp_path / "d.safetensors")
     assert model.meta["trained_on"] == [1, 2, 3, 4, 5, 6]
     probs = model.probabilities(np.zeros((12, 500), np.float32))

@@ -27,7 +27,7 @@ def test_each_marked_beat_is_matched_once_with_its_errors_and_what_is_missing() 
         [40.0, 44.0, 40.0],  # QRS offset 240 (0) and 742 (+4 ms)
         [360.0, np.nan, 300.0],  # T offset 400 (+0); the second beat's is missing
     ])  # fmt: skip
-    out = P.compare(_rec(), [1], t_s, fid)
+    out = P.compare(_rec(), [1], t_s, fid, ["normal", "ventricular", "normal"])
     assert out["marked"] == 2 and out["matched"] == 2 and out["listed"] == 2  # 2.5 s is outside
     assert out["errors"]["p_on"] == [0.0] and out["errors"]["p_off"] == [4.0]
     assert out["errors"]["qrs_on"] == [0.0, -4.0]
@@ -38,6 +38,10 @@ def test_each_marked_beat_is_matched_once_with_its_errors_and_what_is_missing() 
     assert "| leads=1 | QRS onset | -2.0 ± 2.8 | 2 | 1.000 | 6.5 | yes |" in table
     assert out["marks_from_r"]["qrs_on"] == [-40.0, -40.0]  # the marks from our R: 200 - 220, 698 - 718
     assert table.rstrip().endswith("| - |")  # two beats make no beat-to-beat SD
+    assert out["kinds"]["qrs_on"] == ["normal", "ventricular"] and out["kinds"]["t_off"] == ["normal"]
+    kinds = P.kind_table([{"condition": "leads=1", **out}, {"condition": "leads=1", **out}])
+    assert "| leads=1 | ventricular | QRS onset | -4.0 ± 0.0 | 2 |" in kinds
+    assert "| leads=1 | normal | QRS onset | +0.0 ± 0.0 | 2 |" in kinds
 
 
 def test_beat_to_beat_scatter_of_the_marks_and_ours() -> None:
@@ -46,6 +50,7 @@ def test_beat_to_beat_scatter_of_the_marks_and_ours() -> None:
     row = {"condition": "leads=2", "marked": 5, "matched": 5, "listed": 5,
            "errors": {k: [] for k in P.FIDUCIALS} | {"qrs_on": [-42.0 - m for m in marks]},
            "marks_from_r": {k: [] for k in P.FIDUCIALS} | {"qrs_on": marks},
+           "kinds": {k: [] for k in P.FIDUCIALS} | {"qrs_on": ["normal"] * 5},
            "missing": dict.fromkeys(P.FIDUCIALS, 0)}  # fmt: skip
     line = next(x for x in P.table([row]) if "QRS onset" in x)
     assert line.endswith(f"| {np.std(marks, ddof=1):.1f} / 0.0 |")
