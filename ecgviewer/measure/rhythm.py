@@ -215,7 +215,7 @@ def _measure_page(
         return _Page(empty, empty.astype(np.int8), np.zeros((len(BEAT_FIDUCIALS), 0)), gaps)
     fid = _fiducials(labels, present, r)
     on, off = fid[BEAT_FIDUCIALS.index("qrs_on")], fid[BEAT_FIDUCIALS.index("qrs_off")]
-    keep &= (on > 0) & (off < x.shape[-1])  # a QRS cut by the recording's start or end is no beat
+    keep &= (on > 0) & (off < x.shape[-1] - 1)  # a QRS cut by the recording's start or end is no beat
     kind = _kinds(x, r, present, off - on)
     spikes = B.pacing_spikes(raw, fs)
     if spikes is not None and len(spikes):

@@ -155,3 +155,10 @@ def test_a_beat_takes_no_t_wave_or_p_wave_across_its_neighbours():
     assert np.isnan(p_off[1:]).all()
     assert np.isnan(t_off[0]) and t_off[1] == 219 and np.isnan(t_off[2])  # the last T sample
     assert p_on[0] == 30 and qrs_on.tolist() == [50, 120, 300] and qrs_off.tolist() == [69, 139, 319]
+
+
+def test_a_qrs_cut_by_the_recording_s_start_or_end_is_no_beat(delineator, beat):
+    """Beats whose R lies 8-12 ms from either end of the recording lose part of their QRS."""
+    inside = _sinus(1.0, 9.0, 1.0, beat)
+    rh = R.analyse(_record([(0.012, beat), *inside, (9.992, beat)], 10.0), delineator)
+    assert len(rh.t_s) == len(inside) and 0.9 < rh.t_s[0] and rh.t_s[-1] < 8.1
