@@ -34,6 +34,8 @@ MARTINEZ = {"p_on": (2.0, 14.8), "p_off": (1.9, 12.8), "qrs_on": (4.6, 7.7), "qr
             "t_off": (-1.6, 18.1)}  # fmt: skip
 LEADS = {1: ("II",), 2: ("II", "V1"), 3: ("II", "V1", "V5")}
 CONDITIONS = ("leads=1", "leads=2", "leads=3", "leads=12", "fs=250", "fs=125")
+BEST_OF = "leads=2"  # QTDB's recordings have two leads
+SAME_BEAT_MS = 100.0  # marks of one wave in two leads are closer than this
 
 
 def condition(rec: ludb.LudbRecord, name: str) -> tuple[np.ndarray, float, list[int]]:
@@ -63,7 +65,8 @@ def delineate(x: np.ndarray, fs: float, delineator) -> list[list]:
 def match(marks: list[tuple[str, int, int]], ours: list, scale: float, span: tuple[int, int]) -> dict:
     """Counts and per-fiducial errors (ms) of one lead: ``marks`` in samples of the record,
     ``ours`` in samples of the contract, ``scale`` = record samples per contract sample."""
-    out: dict = {"marked": {}, "found": {}, "matched": {}, "errors": {k: [] for k in FIDUCIALS}}
+    out: dict = {"marked": {}, "found": {}, "matched": {}, "errors": {k: [] for k in FIDUCIALS},
+                 "at": {k: [] for k in FIDUCIALS}}  # fmt: skip
     for kind in ("P", "QRS", "T"):
         m = [(a, b) for k, a, b in marks if k == kind]
         o = [(w.on * scale, w.off * scale) for w in ours if w.kind == kind]
@@ -79,9 +82,9 @@ def match(marks: list[tuple[str, int, int]], ours: list, scale: float, span: tup
             used_m.add(i)
             used_o.add(j)
             key = kind.lower()
-            if kind != "T":
-                out["errors"][f"{key}_on"].append(o[j][0] - m[i][0])
-            out["errors"][f"{key}_off"].append(o[j][1] - m[i][1])
+            for edge, end in (("on", 0), ("off", 1)) if kind != "T" else (("off", 1),):
+                out["errors"][f"{key}_{edge}"].append(o[j][end] - m[i][end])
+                out["at"][f"{key}_{edge}"].append((m[i][0] + m[i][1]) / 2)  # the marked wave's centre
         out["marked"][kind], out["found"][kind], out["matched"][kind] = len(m), len(o), len(used_m)
     return out
 
@@ -97,7 +100,8 @@ def run(
         x, fs, idx = condition(rec, name)
         for lead, found in zip(idx, delineate(x, fs, delineator), strict=True):
             m = match(rec.waves[lead], found, rec.fs / signal.FS, rec.spans[lead])
-            m["errors"] = {k: [round(v * 1000 / rec.fs, 2) for v in e] for k, e in m["errors"].items()}
+            for field in ("errors", "at"):
+                m[field] = {k: [round(v * 1000 / rec.fs, 2) for v in e] for k, e in m[field].items()}
             rows.append({"record": rec.number, "condition": name, "lead": lead, **m})
         return rows
 
@@ -125,6 +129,39 @@ def table(rows: list[dict]) -> list[str]:
             hit = sum(r["matched"][kind] for r in sel)
             counts.append(f"| {name} | {kind} | {_rate(hit, marked)} | {_rate(hit, found)} |")
     return [*counts, "", *lines]
+
+
+def best_lead(rows: list[dict], name: str = BEST_OF) -> dict[str, np.ndarray]:
+    """Per fiducial, the errors (ms) under Martinez et al. 2004's protocol on the QT Database: of
+    each beat's marks in the condition's leads, the lead whose wave is nearer its mark (a choice
+    made after seeing the marks, which no delineator can make on its own)."""
+    out: dict[str, list[float]] = {k: [] for k in FIDUCIALS}
+    for record in sorted({r["record"] for r in rows if r["condition"] == name}):
+        leads = [r for r in rows if r["condition"] == name and r["record"] == record and "at" in r]
+        for k in FIDUCIALS:
+            marks = sorted((at, e) for r in leads for at, e in zip(r["at"][k], r["errors"][k], strict=True))
+            while marks:  # marks of one beat (centres within SAME_BEAT_MS) keep their best lead's error
+                at, _ = marks[0]
+                beat = [e for a, e in marks if a - at < SAME_BEAT_MS]
+                out[k].append(min(beat, key=abs))
+                marks = marks[len(beat) :]
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def best_lead_table(rows: list[dict]) -> list[str]:
+    """``best_lead`` beside the same leads taken one by one and beside Martinez et al. 2004."""
+    best = best_lead(rows)
+    lines = ["| fiducial | each lead (ms) | better lead of the two (ms) | n | Martinez 2004 (QTDB) |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for k in FIDUCIALS:
+        each = np.array([v for r in rows if r["condition"] == BEST_OF for v in r["errors"][k]])
+        if len(best[k]) < 2 or len(each) < 2:
+            continue
+        mean, msd = MARTINEZ[k]
+        lines.append(f"| {NAMES[k]} | {each.mean():+.1f} ± {each.std(ddof=1):.1f} | "
+                     f"{best[k].mean():+.1f} ± {best[k].std(ddof=1):.1f} | {len(best[k])} | "
+                     f"{mean:+.1f} ± {msd:.1f} |")  # fmt: skip
+    return lines
 
 
 def _rate(k: int, n: int) -> str:

@@ -27,6 +27,23 @@ def test_matching_counts_and_errors() -> None:
     assert m["errors"]["p_on"] == [4.0] and m["errors"]["p_off"] == [4.0]
     assert m["errors"]["qrs_on"] == [2.0] and m["errors"]["qrs_off"] == [-2.0]
     assert m["errors"]["t_off"] == [4.0]
+    assert m["at"]["p_on"] == m["at"]["p_off"] == [125.0] and m["at"]["qrs_on"] == [220.0]  # mark centres
+
+
+def test_the_better_lead_of_each_beat_as_martinez_scored_qtdb() -> None:
+    """Two leads' marks of the same beat (centres under 100 ms apart) keep the smaller error; a
+    beat marked in one lead only keeps its own; another condition's rows do not count."""
+
+    def row(lead: int, at: list[float], err: list[float], condition: str = "leads=2") -> dict:
+        return {"condition": condition, "record": 3, "lead": lead,
+                "errors": {k: err if k == "qrs_on" else [] for k in W.FIDUCIALS},
+                "at": {k: at if k == "qrs_on" else [] for k in W.FIDUCIALS}}  # fmt: skip
+
+    rows = [row(1, [200.0, 1000.0, 1800.0], [8.0, -2.0, 6.0]), row(6, [210.0, 1030.0], [-3.0, 12.0]),
+            row(1, [200.0], [0.0], "leads=1")]  # fmt: skip
+    assert W.best_lead(rows)["qrs_on"].tolist() == [-3.0, -2.0, 6.0]
+    line = next(x for x in W.best_lead_table(rows) if x.startswith("| QRS onset"))
+    assert line == "| QRS onset | +4.2 ± 6.5 | +0.3 ± 4.9 | 3 | +4.6 ± 7.7 |"
 
 
 def test_table_gives_sensitivity_ppv_and_fiducials_beside_martinez() -> None:
