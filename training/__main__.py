@@ -295,6 +295,7 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from training.delineator import RECIPES
     from training.methods import METHODS
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
@@ -402,9 +403,10 @@ def main(argv: list[str] | None = None) -> None:
     de.add_argument("--steps", type=int, default=None)
     de.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
     de.add_argument("--tiny", action="store_true", help="a seconds-long smoke recipe")
-    de.add_argument("--recipe", default="ludb12", choices=("ludb12", "any-leads", "ludb12-narrow"),
+    de.add_argument("--recipe", default="ludb12", choices=tuple(RECIPES),
                     help="ludb12: the shipped one; any-leads: context from 1-3 leads, low rates; "
-                         "ludb12-narrow: ludb12 at half the width (faster)")  # fmt: skip
+                         "ludb12-narrow: ludb12 at half the width (faster); "
+                         "ludb12-long: ludb12 at twice the steps")  # fmt: skip
     de.set_defaults(fn=cmd_delineator)
     me = sub.add_parser("measurements", help="validate measurements against LUDB; writes MEASUREMENTS.md")
     me.add_argument("--data-root", type=Path, default=None)
