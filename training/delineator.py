@@ -52,7 +52,8 @@ NARROW = replace(LUDB12, widths=(8, 16, 24, 32))
 # The shipped recipe trained twice as long: its fold models' training loss was still falling at
 # 2,500 steps (0.164 then 0.155 over the last two 500-step stretches, mean of five folds). Same
 # width, so the beat list costs what it did; it ships only by ``delineator_choice``'s rule
-# (better somewhere, worse nowhere, detection no worse), fixed before its figures.
+# (better somewhere, worse nowhere, detection no worse), fixed before its figures. It did not:
+# better on 10 condition-fiducial pairs, worse on 2 (training/DELINEATOR-ludb12-long.md).
 LONG = replace(LUDB12, steps=5000)
 RECIPES = {"ludb12": LUDB12, "any-leads": Recipe(), "ludb12-narrow": NARROW, "ludb12-long": LONG}
 TINY = Recipe(steps=6, crops_per_batch=2, widths=(4, 8), kernel=5)
