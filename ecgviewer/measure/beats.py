@@ -48,7 +48,8 @@ class Beats:
 
 def find(labels: np.ndarray, x: np.ndarray, present: np.ndarray) -> np.ndarray:
     """R samples from per-lead labels (leads, n): runs where enough leads say QRS; R is the
-    spatial-RMS maximum inside each run."""
+    spatial-RMS maximum inside each run. A run that touches either end of the span is a QRS cut
+    by it, no beat: its R would be wrong and its RR short (a "premature" beat at the end)."""
     if not present.any():
         return np.zeros(0, dtype=np.int64)
     vote = (labels[present] == 2).mean(axis=0)
@@ -58,6 +59,8 @@ def find(labels: np.ndarray, x: np.ndarray, present: np.ndarray) -> np.ndarray:
     peaks: list[int] = []
     min_gap = MIN_RR_MS * signal.FS / 1000
     for a, b in zip(starts, stops, strict=True):
+        if a == 0 or b == len(vote):
+            continue
         r = int(a + np.argmax(rms[a:b]))
         if peaks and r - peaks[-1] < min_gap:
             if rms[r] > rms[peaks[-1]]:

@@ -213,10 +213,9 @@ def _measure_page(
     empty = np.zeros(0)
     if not keep.any():
         return _Page(empty, empty.astype(np.int8), np.zeros((len(BEAT_FIDUCIALS), 0)), gaps)
-    fid = _fiducials(labels, present, r)
-    on, off = fid[BEAT_FIDUCIALS.index("qrs_on")], fid[BEAT_FIDUCIALS.index("qrs_off")]
-    keep &= (on > 0) & (off < x.shape[-1] - 1)  # a QRS cut by the recording's start or end is no beat
-    kind = _kinds(x, r, present, off - on)
+    fid = _fiducials(labels, present, r)  # r has no QRS cut by the page's ends (``beats.find``)
+    qrs = fid[BEAT_FIDUCIALS.index("qrs_off")] - fid[BEAT_FIDUCIALS.index("qrs_on")]
+    kind = _kinds(x, r, present, qrs)
     spikes = B.pacing_spikes(raw, fs)
     if spikes is not None and len(spikes):
         before = (t[:, None] - (spikes[None, :] + first / fs)) * 1000

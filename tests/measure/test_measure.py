@@ -31,6 +31,17 @@ def _probs(labels: np.ndarray) -> np.ndarray:
     return p
 
 
+def test_a_qrs_cut_by_either_end_of_the_span_is_no_beat():
+    labels = np.zeros((2, 600), dtype=np.int64)
+    labels[:, :12] = 2  # the span starts inside a QRS
+    labels[:, 200:225] = 2
+    labels[:, 400:425] = 2
+    labels[:, 590:] = 2  # ... and ends inside one
+    x = np.zeros((2, 600), dtype=np.float32)
+    x[:, [5, 212, 410, 595]] = 1.0
+    assert B.find(labels, x, np.array([True, True])).tolist() == [212, 410]
+
+
 def test_waves_from_labels_edges_merging_and_minimum_length():
     lab = np.zeros(200, dtype=int)
     lab[20:45] = 2  # QRS of 25 samples = 100 ms
