@@ -104,6 +104,34 @@ def test_label_independent_chance_sees_a_ranker_with_a_favourite() -> None:
     assert "| anterior | 3 | ASMI 2, AMI 1 | 1/3 = 0.33 | 0/1 | 0/2 |" in R.called(said, "ig", "sum")
 
 
+def test_a_randomised_model_is_judged_over_its_draws() -> None:
+    """Each re-initialised copy has a favourite that follows the infarct: seed 0 ranks inferior MI
+    inferior and anteroseptal MI lateral, seed 1 the other way round. One draw alone is above its
+    label-independent chance; the draws together are not. A copy that localises every family on
+    every seed stays above chance."""
+    on = {"inferior": {"inferior": 2.0, "lateral": 1.0}, "lateral": {"inferior": 1.0, "lateral": 2.0}}
+    on |= {"septal": {"septal": 2.0, "inferior": 1.0}}
+
+    def row(family: str, by_seed: dict[int, str]) -> dict:
+        base = {"septal": 0.0, "anterior": 0.0, "aVR": 0.0, "inferior": 0.0, "lateral": 0.0}
+        mi = {xai.randomised_name("ig", s): {"territories": base | on[t]} for s, t in by_seed.items()}
+        return {"family": family, "questions": {"MI": mi}}
+
+    swap = [row("inferior", {0: "inferior", 1: "lateral"})] * 30
+    swap += [row("anteroseptal", {0: "lateral", 1: "septal"})] * 30
+    assert R.seeds_of(swap, "ig") == [0, 1]
+    one = R.randomised_excess(swap, "ig", "sum", [0])
+    hit, free, excess, lo, _ = one["inferior"]
+    assert (hit, free, excess) == (1.0, 0.5, 0.5) and lo > 0
+    both = R.randomised_excess(swap, "ig", "sum", [0, 1])
+    hit, free, excess, lo, hi = both["inferior"]
+    assert (hit, free, excess) == (0.5, 0.25, 0.25) and lo <= 0 <= hi  # the seeds disagree: not shown above
+    right = [row("inferior", {0: "inferior", 1: "inferior"})] * 30
+    right += [row("anteroseptal", {0: "septal", 1: "septal"})] * 30
+    assert all(v[3] > 0 for v in R.randomised_excess(right, "ig", "sum", [0, 1]).values())
+    assert "not met: above chance" in "".join(R.goals(right, "ig", "sum"))
+
+
 def _on(lead: str) -> list[float]:
     """Lead scores (standard order) with all the positive attribution on ``lead``."""
     from ecgviewer.leads import STANDARD_LEADS
@@ -153,7 +181,8 @@ def test_a_model_with_inferior_evidence_is_localised_inferior(shared: Path, vari
 
     bench = xai.Bench(assets.model_path(), FLAT)
     model = InferiorEvidence(bench.analyzer.classes).eval()
-    bench.analyzer.model = bench.random = model
+    bench.analyzer.model = model
+    bench.randoms = dict.fromkeys(xai.RANDOM_SEEDS, model)
     bench.variants = {k: v for k, v in xai.VARIANTS.items() if v is not None}  # no attention to roll out
     labels = xai.D.load_labels(shared / "ptbxl")
     chosen = {e: c for e, c in xai.cohorts(labels, (10,)).items() if c.family == "inferior"}
@@ -196,7 +225,7 @@ def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert {r["family"] for r in rows if r["family"]} == set(xai.FAMILIES)
     mi = next(r for r in rows if r["family"])["questions"]["MI"]
-    assert set(mi) == set(xai.VARIANTS) | {f"{v}-randomised" for v in xai.RANDOMISED}
+    assert set(mi) == set(xai.VARIANTS) | {xai.randomised_name(v, s) for v, s in xai.randomised_runs()}
     assert np.array(mi["ig"]["profile"]).shape == (12, 96)
     md = out.read_text()
     assert (
