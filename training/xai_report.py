@@ -335,19 +335,13 @@ def randomised_excess(
     if not (mi and seeds):
         return {}
     family = np.array([r["family"] for r in mi])
-    top = np.array(
-        [
-            [
-                _top(
-                    territory_scores(
-                        r["questions"]["MI"][randomised_name(variant, s)]["territories"], scoring
-                    )
-                )
-                for r in mi
-            ]
-            for s in seeds
-        ]
-    )  # (seeds, records)
+
+    def first(row: dict, s: int) -> str:
+        return _top(
+            territory_scores(row["questions"]["MI"][randomised_name(variant, s)]["territories"], scoring)
+        )
+
+    top = np.array([[first(r, s) for r in mi] for s in seeds])  # (seeds, records)
     rng = np.random.default_rng(seed)
     draws = [
         (rng.integers(0, len(seeds), len(seeds)), rng.integers(0, len(mi), len(mi))) for _ in range(N_BOOT)
