@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+from ecgviewer.measure.beats import MIN_PACE_FS
 from ecgviewer.measure.statements import CRITERIA
 from training.xai_report import wilson
 
@@ -117,8 +118,8 @@ def rate_table(rows: list[dict]) -> list[str]:
     lines += ["", "| statement | called at 100 Hz | at 500 Hz | at both |", "|---|---|---|---|"]
     paced = [{r["ecg_id"] for r in rows if r[rate]["paced"]} for rate in ("100", "500")]
     low, high = paced
-    lines.append(f"| Paced rhythm: intervals withheld (spikes need 400 Hz) | {len(low)} | {len(high)} | "
-                 f"{len(low & high)} |")  # fmt: skip
+    lines.append(f"| Paced rhythm: intervals withheld (spikes need {MIN_PACE_FS:.0f} Hz) | {len(low)} | "
+                 f"{len(high)} | {len(low & high)} |")  # fmt: skip
     for code, c in CRITERIA.items():
         low = {r["ecg_id"] for r in rows if code in r["100"]["ours"]}
         high = {r["ecg_id"] for r in rows if code in r["500"]["ours"]}

@@ -369,6 +369,7 @@ def write(
             "",
         ]
     if beat_rows:
+        from ecgviewer.measure.rhythm import PACED_WITHIN_MS
         from training import per_beat
 
         text = " ".join(per_beat.__doc__.split("\n\n")[1:]).replace("\n", " ")
@@ -376,11 +377,17 @@ def write(
                   *per_beat.table(beat_rows), "",
                   "The same errors by the kind the beat list gave each matched beat (LUDB marks "
                   "every beat, ectopic ones too, without naming their kind):", "",
-                  *per_beat.kind_table(beat_rows), ""]  # fmt: skip
+                  *per_beat.kind_table(beat_rows), "",
+                  "The beats the beat list called paced (a pacing spike within "
+                  f"{PACED_WITHIN_MS:.0f} ms before R), LUDB's paced records beside the others:", "",
+                  *per_beat.paced_table(beat_rows), ""]  # fmt: skip
     lines += [
         f"Noise levels (mV): {levels}.",
         "",
-        _withheld_summary(rows),
+        "Pacing detection: records whose intervals were withheld as a paced rhythm, by condition "
+        "(the noise added at 500 Hz, fewer leads and lower rates as above):",
+        "",
+        *pacing_table(rows),
         "",
         f"Median time per record (12 leads, 10 s, 500 Hz; 2 CPU cores): "
         f"{np.median([r['seconds'] for r in rows]) * 1000:.0f} ms.",
@@ -390,15 +397,27 @@ def write(
     return out
 
 
-def _withheld_summary(rows: list[dict]) -> str:
-    clean = [r for r in rows if r["condition"] == "clean"]
-    paced = [r for r in clean if r["paced"]]
-    flagged = sum(bool(r["withheld"]) for r in paced)
-    false = sum(bool(r["withheld"]) for r in clean if not r["paced"])
-    return (
-        f"Pacing detection (clean): intervals withheld on {flagged} of {len(paced)} paced records "
-        f"and on {false} of {len(clean) - len(paced)} non-paced records."
-    )
+def pacing_table(rows: list[dict]) -> list[str]:
+    """Per condition, the records whose intervals were withheld as paced (``beats.pacing_spikes``:
+    two or more spikes), LUDB's paced ones and the others; where spikes are not looked for (too
+    low a rate, one lead), the reason the measurement gives instead."""
+    from ecgviewer.measure.beats import NOT_SEEN
+    from ecgviewer.measure.pipeline import PACED_RHYTHM
+    from training.waves import _rate
+
+    lines = ["| condition | paced records found paced | other records called paced | not looked for |",
+             "|---|---|---|---|"]  # fmt: skip
+    for cond in sorted({r["condition"] for r in rows}, key=CONDITIONS.index):
+        sel = [r for r in rows if r["condition"] == cond]
+        cells = []
+        for paced in (True, False):
+            group = [r for r in sel if r["paced"] == paced]
+            found = sum(any(n.startswith(PACED_RHYTHM) for n in r["notes"]) for r in group)
+            cells.append(_rate(found, len(group)))
+        notes = {n for r in sel for n in r["notes"] if n.startswith(NOT_SEEN)}
+        blind = sorted(n[n.index("(") + 1 : n.index(")")] for n in notes)
+        lines.append(f"| {cond} | {cells[0]} | {cells[1]} | {'; '.join(blind)} |")
+    return lines
 
 
 def _ranges(ids: list[int]) -> str:

@@ -40,17 +40,22 @@ SAME_BEAT_MS = 100.0  # marks of one wave in two leads are closer than this
 
 def condition(rec: ludb.LudbRecord, name: str) -> tuple[np.ndarray, float, list[int]]:
     """The record's signals, rate and lead indices (of the 12) under condition ``name``: a comma
-    list of ``leads=N`` (all 12 when absent) and ``fs=F`` (resampled from LUDB's 500 Hz)."""
+    list of ``leads=N`` (all 12 when absent), ``noise=KIND`` (``noise.stated``, added at LUDB's
+    500 Hz) and ``fs=F`` (resampled from 500 Hz, after the noise)."""
     from ecgviewer.dsp.resample import to_rate
     from ecgviewer.leads import STANDARD_LEADS
+    from training import noise
 
     parts = dict(p.split("=") for p in name.split(","))
     n = int(parts.get("leads", 12))
     idx = list(range(12)) if n == 12 else [STANDARD_LEADS.index(x) for x in LEADS[n]]
+    x = rec.signals[idx]
+    if "noise" in parts:
+        x = x + noise.stated(parts["noise"], x.shape, rec.fs, np.random.default_rng(rec.number))
     if "fs" not in parts:
-        return rec.signals[idx], rec.fs, idx
+        return x, rec.fs, idx
     rate = float(parts["fs"])
-    return to_rate(rec.signals[idx], rec.fs, rate), rate, idx
+    return to_rate(x, rec.fs, rate), rate, idx
 
 
 def delineate(x: np.ndarray, fs: float, delineator) -> list[list]:

@@ -27,6 +27,7 @@ INTERVAL_VALUES = tuple(
     for value in ([f"qtc_{f.lower()}" for f in I.QTC_FORMULAS] if key == "qtc" else [key])
 )
 MIN_PACING_SPIKES = 2
+PACED_RHYTHM = "paced rhythm"  # how the note of a measurement withheld for pacing begins
 
 
 def measure(
@@ -79,7 +80,7 @@ def measure(
     if spikes is not None and len(spikes) >= MIN_PACING_SPIKES:
         why = f"not measured: paced rhythm ({len(spikes)} pacing spikes found)"
         withheld = dict.fromkeys(INTERVAL_VALUES, why)
-        notes.append(f"paced rhythm: {len(spikes)} pacing spikes; intervals and axes are not measured")
+        notes.append(f"{PACED_RHYTHM}: {len(spikes)} pacing spikes; intervals and axes are not measured")
     m = Measurements(
         leads=LEADS,
         present=present,

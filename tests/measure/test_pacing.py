@@ -1,6 +1,7 @@
 """Pacing spikes are brief pulses in many leads at once: found in one-sample pulses and in pulses
-with the recorder's decaying tail, at 500 and 1000 Hz; not in a steep QRS slope or a baseline step,
-which the earlier slope-only rule took for spikes (a fifth of PTB-XL's 500 Hz records)."""
+with the recorder's decaying tail, at 250 to 1000 Hz and in two leads; not in a steep QRS slope or
+a baseline step, which the earlier slope-only rule took for spikes (a fifth of PTB-XL's 500 Hz
+records), nor in two leads of muscle noise at a Holter's 250 Hz."""
 
 from __future__ import annotations
 
@@ -33,7 +34,30 @@ def test_a_brief_pulse_is_a_spike_with_or_without_a_decaying_tail() -> None:
     few = _leads(np.array([0.5]))
     few[5:] = 0.0
     assert B.pacing_spikes(few, FS).tolist() == []  # a pulse in five leads of twelve: too few
-    assert B.pacing_spikes(few[:5], FS) is None  # five recorded leads cannot tell (``pacing_blind``)
+    assert B.pacing_spikes(few[:5], FS).tolist() == [1.0]  # five recorded leads: each must show it
+
+
+def test_a_holter_sees_spikes_in_two_leads_at_250_hz_but_not_in_one_or_at_128_hz() -> None:
+    fs = 250.0
+    pulse = _leads(np.array([0.25]), fs=fs)[:2]  # 500 Hz's 0.5 mV sample, its area kept at 250 Hz
+    assert B.pacing_spikes(pulse, fs).tolist() == [1.0]
+    assert B.pacing_spikes(pulse[:1], fs) is None and "not 1" in B.pacing_blind(pulse[:1], fs)
+    assert B.pacing_spikes(_leads(np.array([0.5]), fs=128.0), 128.0) is None
+    assert "not 128 Hz" in B.pacing_note(_leads(np.array([0.5]), fs=128.0), 128.0)[0]
+    assert "2 leads only" in B.pacing_note(pulse, fs)[0] and B.pacing_note(_leads(np.array([0.5])), FS) == []
+
+
+def test_two_leads_of_muscle_noise_at_250_hz_pulse_together_but_are_no_spikes() -> None:
+    from scipy.signal import butter, sosfiltfilt
+
+    fs, rng = 250.0, np.random.default_rng(0)
+    band = butter(4, (20.0, 100.0), "bandpass", fs=fs, output="sos")
+    noise = sosfiltfilt(band, rng.standard_normal((2, 15000)))
+    noise *= 0.05 / noise.std()  # the measurements' muscle level (training/noise.py)
+    assert B.pacing_spikes(noise, fs).tolist() == []
+    with_spike = noise.copy()
+    with_spike[:, 7500] += 1.0  # a spike well above the noise is still seen
+    assert B.pacing_spikes(with_spike, fs).tolist() == [30.0]
 
 
 def test_a_steep_qrs_slope_or_a_baseline_step_is_no_spike() -> None:

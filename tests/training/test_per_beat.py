@@ -68,4 +68,25 @@ def test_the_holter_conditions_are_two_leads_at_250_and_128_hz(shared: Path) -> 
     assert fs == rec.fs and idx == [1, 6, 10]
     x, fs, idx = condition(rec, "fs=125")
     assert fs == 125.0 and idx == list(range(12))
-    assert {"leads=2,fs=250", "leads=2,fs=128"} <= set(P.CONDITIONS)
+    assert {"leads=2,fs=250", "leads=2,fs=128", "leads=2,fs=250,noise=all"} <= set(P.CONDITIONS)
+    clean, _, _ = condition(rec, "leads=2,fs=250")
+    noisy, fs, idx = condition(rec, "leads=2,fs=250,noise=all")
+    again, _, _ = condition(rec, "leads=2,fs=250,noise=all")
+    assert fs == 250.0 and idx == [1, 6] and noisy.shape == clean.shape and np.array_equal(noisy, again)
+    assert 0.05 < float(np.std(noisy - clean)) < 0.5  # wander, mains and muscle at the stated levels
+
+
+def test_paced_records_count_their_paced_beats_and_stay_out_of_the_errors() -> None:
+    def row(paced: bool, called: int, other: int, error: float) -> dict:
+        return {"condition": "leads=2", "paced": paced, "marked": 3, "matched": 3, "listed": 3,
+                "listed_kinds": dict.fromkeys(P.KINDS, 0) | {"paced": called, "normal": other},
+                "errors": {k: [] for k in P.FIDUCIALS} | {"qrs_on": [error, error + 2.0]},
+                "marks_from_r": {k: [] for k in P.FIDUCIALS},
+                "kinds": {k: [] for k in P.FIDUCIALS} | {"qrs_on": ["normal"] * 2},
+                "missing": dict.fromkeys(P.FIDUCIALS, 0)}  # fmt: skip
+
+    rows = [row(True, 9, 1, 80.0), row(False, 0, 10, 0.0), row(False, 1, 9, 0.0)]
+    line = next(x for x in P.paced_table(rows) if x.startswith("| leads=2"))
+    assert line.startswith("| leads=2 | 0.900 [") and "(n=10) | 0.050 [" in line and line.endswith("(n=20) |")
+    assert "| leads=2 | QRS onset | +1.0 ± 1.2 | 4 |" in "\n".join(P.table(rows))  # the paced 80 ms left out
+    assert all("+80" not in x for x in P.kind_table(rows))
