@@ -16,7 +16,22 @@ from pathlib import Path
 
 import numpy as np
 
-from training.measurements import CONDITIONS, FIDUCIALS
+from training.measurements import FIDUCIALS
+
+# the conditions the rule was fixed with (measurements.CONDITIONS then); later validation
+# conditions do not change what a choice weighs
+CONDITIONS = (
+    "clean",
+    "wander",
+    "mains",
+    "muscle",
+    "all",
+    "leads=1",
+    "leads=2",
+    "leads=3",
+    "fs=250",
+    "fs=125",
+)
 
 N_BOOT = 2000
 

@@ -27,8 +27,9 @@ IEC = {"p": (10.0, 15.0), "pr": (10.0, 10.0), "qrs": (10.0, 10.0), "qt": (25.0, 
 FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")
 INTERVALS = ("p", "pr", "qrs", "qt")
 NOISE = ("clean", "wander", "mains", "muscle", "all")
-# fewer leads and lower rates (``waves.condition``); all 12 leads at 500 Hz is "clean"
-CONDITIONS = (*NOISE, "leads=1", "leads=2", "leads=3", "fs=250", "fs=125")
+# fewer leads, lower rates and a recorder's 100 Hz low-pass (``waves.condition``); all 12 leads
+# at 500 Hz is "clean"
+CONDITIONS = (*NOISE, "leads=1", "leads=2", "leads=3", "fs=250", "fs=125", "lowpass=100")
 MATCH_MS = 150.0
 
 
@@ -262,7 +263,8 @@ SCOPES = {
         "wander below the 0.5 Hz high-pass moves the onsets of the small P waves of some leads. "
         "Under leads=1, 2 or 3 (II; II, V1; II, V1, V5: a Holter's) both sides use only those "
         "leads, the earliest and latest where fewer than three; under fs=125 and 250 the record "
-        "is resampled first, as a recording at that rate.",
+        "is resampled first, as a recording at that rate; under lowpass=100 it passes a "
+        "recorder's one-pole 100 Hz low-pass first, which spreads a pacing spike.",
     ),
     "global_strict": (
         "Global, strict reference (earliest onset, latest offset)",

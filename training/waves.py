@@ -41,7 +41,8 @@ SAME_BEAT_MS = 100.0  # marks of one wave in two leads are closer than this
 def condition(rec: ludb.LudbRecord, name: str) -> tuple[np.ndarray, float, list[int]]:
     """The record's signals, rate and lead indices (of the 12) under condition ``name``: a comma
     list of ``leads=N`` (all 12 when absent), ``noise=KIND`` (``noise.stated``, added at LUDB's
-    500 Hz) and ``fs=F`` (resampled from 500 Hz, after the noise)."""
+    500 Hz), ``lowpass=F`` (a recorder's front end: one pole at F Hz, causal as analogue filters
+    are, after the noise) and ``fs=F`` (resampled from 500 Hz, last)."""
     from ecgviewer.dsp.resample import to_rate
     from ecgviewer.leads import STANDARD_LEADS
     from training import noise
@@ -52,6 +53,12 @@ def condition(rec: ludb.LudbRecord, name: str) -> tuple[np.ndarray, float, list[
     x = rec.signals[idx]
     if "noise" in parts:
         x = x + noise.stated(parts["noise"], x.shape, rec.fs, np.random.default_rng(rec.number))
+    if "lowpass" in parts:
+        from scipy.signal import butter, sosfilt
+
+        x = sosfilt(butter(1, float(parts["lowpass"]), fs=rec.fs, output="sos"), x, axis=-1).astype(
+            np.float32
+        )
     if "fs" not in parts:
         return x, rec.fs, idx
     rate = float(parts["fs"])

@@ -27,12 +27,15 @@ MIN_NOISE_MV = 0.05
 # baseline step does not), in PACE_LEADS leads at once, or in every recorded lead when fewer are
 # (at least PACE_MIN_LEADS). PACE_JUMP_MV is the earlier slope limit (0.125 mV/ms) over
 # PACE_JUMP_MS at PACE_FULL_FS or more; below it a pulse shorter than a sample is spread by the
-# anti-aliasing filter, its area kept, so the jump looked for falls with the rate. With fewer
+# anti-aliasing filter, its area kept, so the jump looked for falls with the rate. The jump may
+# take up to PACE_RISE_MS: a recorder's 100-150 Hz low-pass spreads a spike's rise over two
+# samples at 500 Hz (LUDB's paced records so filtered: 1-2 of 10 found over 2 ms, 5-6 over 4 ms). With fewer
 # than PACE_LEADS leads to agree, a jump must also stand PACE_NOISE_SDS robust SDs above its
 # lead's sample-to-sample change: two leads of muscle noise at 250 Hz otherwise pulse together.
 # The rates and noise rule were measured on LUDB's paced records and its and PTB-XL's 500 Hz
 # non-paced ones, resampled and with the validation's noise (training/MEASUREMENTS.md).
 PACE_JUMP_MS = 2.0
+PACE_RISE_MS = 4.0
 PACE_JUMP_MV = 0.25
 PACE_FULL_FS = 500.0
 PACE_QUIET_SHARE = 0.25
@@ -166,11 +169,21 @@ def pacing_spikes(signals: np.ndarray, fs: float) -> np.ndarray | None:
     if pacing_blind(signals, fs):
         return None
     x = np.nan_to_num(np.asarray(signals, dtype=np.float64))
-    j = max(1, round(PACE_JUMP_MS * fs / 1000))
+    need = min(PACE_LEADS, _recorded(signals))
+    first = max(1, round(PACE_JUMP_MS * fs / 1000))
+    spans = range(first, max(first, round(PACE_RISE_MS * fs / 1000)) + 1)
+    hits = np.unique(np.concatenate([_jumps(x, fs, j, need) for j in spans]))
+    if len(hits) == 0:
+        return np.zeros(0)
+    events = hits[np.concatenate([[True], np.diff(hits) > 0.02 * fs])]  # one per 20 ms cluster
+    return events / fs
+
+
+def _jumps(x: np.ndarray, fs: float, j: int, need: int) -> np.ndarray:
+    """Samples where ``need`` leads end a spike's jump made over ``j`` samples (the rule above)."""
     n = x.shape[-1]
     if n <= 3 * j:
-        return np.zeros(0)
-    need = min(PACE_LEADS, _recorded(signals))
+        return np.zeros(0, dtype=np.int64)
     limit = np.full((len(x), 1), PACE_JUMP_MV * min(1.0, fs / PACE_FULL_FS))
     if need < PACE_LEADS:
         step = x[:, j:] - x[:, :-j]
@@ -187,8 +200,4 @@ def pacing_spikes(signals: np.ndarray, fs: float) -> np.ndarray | None:
         after = np.minimum(t[cand, None] + j + np.arange(1, round(PACE_RETURN_MS * fs / 1000) + 1), n - 1)
         moved = np.abs(x[:, after] - x[:, t[cand], None]).min(axis=-1)
         cand = cand[(ok[:, cand] & (moved <= PACE_RETURN_SHARE * size[:, cand])).sum(axis=0) >= need]
-    if len(cand) == 0:
-        return np.zeros(0)
-    hits = t[cand] + j
-    events = hits[np.concatenate([[True], np.diff(hits) > 0.02 * fs])]  # one per 20 ms cluster
-    return events / fs
+    return t[cand] + j

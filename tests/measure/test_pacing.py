@@ -88,3 +88,15 @@ def test_ludb_paced_records_keep_their_spikes(shared: Path, number: int) -> None
     rec = ludb.load(shared / "ludb", number)
     assert ludb.is_paced(rec)
     assert len(B.pacing_spikes(rec.signals, rec.fs)) >= 2
+
+
+def test_a_spike_spread_by_a_recorders_low_pass_over_two_samples_is_still_one() -> None:
+    from scipy.signal import butter, sosfilt
+
+    pulse = _leads(np.array([0.5, 0.5]))  # a 2-4 ms pulse ...
+    spread = sosfilt(butter(1, 100.0, fs=FS, output="sos"), pulse, axis=-1)  # ... through a 100 Hz front end
+    rise = np.diff(spread[0, 499:502])
+    assert rise[1] > B.PACE_ONWARD_SHARE * rise[0] > 0  # still rising after 2 ms: over 2 ms, no spike
+    for leads in (spread, spread[:2]):  # twelve leads, and a Holter's two
+        found = B.pacing_spikes(leads, FS)
+        assert len(found) == 1 and abs(found[0] - 1.0) <= 0.004

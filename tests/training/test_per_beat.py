@@ -74,6 +74,12 @@ def test_the_holter_conditions_are_two_leads_at_250_and_128_hz(shared: Path) -> 
     again, _, _ = condition(rec, "leads=2,fs=250,noise=all")
     assert fs == 250.0 and idx == [1, 6] and noisy.shape == clean.shape and np.array_equal(noisy, again)
     assert 0.05 < float(np.std(noisy - clean)) < 0.5  # wander, mains and muscle at the stated levels
+    x, fs, idx = condition(rec, "lowpass=100")
+    assert fs == rec.fs and idx == list(range(12)) and x.shape == rec.signals.shape
+    step = np.zeros((12, 200), np.float32)
+    step[:, 100:] = 1.0  # a one-pole 100 Hz front end: a step rises by 1 - exp(-2 pi 100 t)
+    rise = condition(SimpleNamespace(signals=step, fs=500.0, number=1), "lowpass=100")[0][0]
+    assert rise[99] == 0.0 and 0.6 < rise[101] < 0.95 and rise[-1] > 0.99
 
 
 def test_paced_records_count_their_paced_beats_and_stay_out_of_the_errors() -> None:
