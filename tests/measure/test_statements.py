@@ -156,3 +156,24 @@ def test_left_axis_deviation_and_premature_beats() -> None:
 def test_a_paced_rhythm_states_only_its_rate() -> None:
     m = _measured(LBBB, qrs=(-60, 90), pr=240, withheld={"qrs": "not measured: paced rhythm"})
     assert set(_codes(m)) <= {"SR", "SBRAD", "STACH", "AFIB"}
+
+
+LAFB: Waves = NORMAL | {  # frontal axis about -60 degrees: qR in aVL, rS in III
+    "I": [(5, 0.6, 10)],
+    "II": [(-25, 0.1, 5), (5, -0.6, 10)],
+    "III": [(-25, 0.1, 5), (5, -1.2, 10)],
+    "aVR": [(5, -0.05, 10)],
+    "aVL": [(-25, -0.07, 4), (5, 1.0, 10)],  # a small q: under the Minnesota code's 0.1 mV
+    "aVF": [(-25, 0.1, 5), (5, -1.0, 10)],
+}
+
+
+def test_left_anterior_fascicular_block_alone_and_beside_a_right_bundle_branch_block() -> None:
+    m = _measured(LAFB)
+    assert -90 <= m.values["qrs_axis"].value <= -45
+    assert {"LAFB", "LAD"} <= set(_codes(m))
+    no_q = LAFB | {"aVL": [(5, 1.0, 10)]}
+    assert "LAFB" not in _codes(_measured(no_q)) and "LAD" in _codes(_measured(no_q))
+    assert "LAFB" not in _codes(_measured(LAFB, qrs=(-60, 90)))  # wide, with no bundle branch block
+    both = _codes(_measured(LAFB | {k: RBBB[k] for k in ("V1", "I", "V6")}, qrs=(-60, 90)))
+    assert {"CRBBB", "LAFB"} <= set(both)  # bifascicular
