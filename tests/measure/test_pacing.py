@@ -47,6 +47,18 @@ def test_a_holter_sees_spikes_in_two_leads_at_250_hz_but_not_in_one_or_at_128_hz
     assert "2 leads only" in B.pacing_note(pulse, fs)[0] and B.pacing_note(_leads(np.array([0.5])), FS) == []
 
 
+def test_with_few_leads_one_shows_the_full_jump_and_the_others_a_smaller_one() -> None:
+    """A spike's vector projects less on some leads (V1, often): the others need only part of it."""
+    fs = 250.0
+    for share, found in ((0.4, [1.0]), (0.2, [])):
+        pulse = _leads(np.array([0.25]), fs=fs)[:2]
+        pulse[1] *= share
+        assert B.pacing_spikes(pulse, fs).tolist() == found
+    lone = _leads(np.array([0.25]), fs=fs)[:2]
+    lone[1] = 0.0
+    assert B.pacing_spikes(lone, fs).tolist() == []  # a pulse in one lead of two is no spike
+
+
 def test_two_leads_of_muscle_noise_at_250_hz_pulse_together_but_are_no_spikes() -> None:
     from scipy.signal import butter, sosfiltfilt
 
