@@ -192,11 +192,12 @@ def _jumps(x: np.ndarray, fs: float, j: int, need: int) -> np.ndarray:
         step = x[:, j:] - x[:, :-j]
         mad = np.median(np.abs(step - np.median(step, axis=1, keepdims=True)), axis=1, keepdims=True)
         floor = PACE_NOISE_SDS * 1.4826 * mad
-    t = np.arange(j, n - 2 * j)  # the jump runs from t to t + j
-    jump = x[:, t + j] - x[:, t]
+    t = np.arange(j, n - 2 * j)  # the jump runs from t to t + j; slices of x, for speed
+    before, at, end, later = x[:, : n - 3 * j], x[:, j : n - 2 * j], x[:, 2 * j : n - j], x[:, 3 * j :]
+    jump = end - at
     size = np.abs(jump)
-    onward = (x[:, t + 2 * j] - x[:, t + j]) * np.sign(jump)
-    shaped = (np.abs(x[:, t] - x[:, t - j]) <= PACE_QUIET_SHARE * size) & (onward <= PACE_ONWARD_SHARE * size)
+    onward = (later - end) * np.sign(jump)
+    shaped = (np.abs(at - before) <= PACE_QUIET_SHARE * size) & (onward <= PACE_ONWARD_SHARE * size)
     full = shaped & (size >= np.maximum(limit, floor))
     other = full if need >= PACE_LEADS else shaped & (size >= np.maximum(PACE_OTHER_SHARE * limit, floor))
     cand = np.flatnonzero(full.any(axis=0) & (other.sum(axis=0) >= need))
