@@ -26,15 +26,16 @@ MIN_NOISE_MV = 0.05
 # and comes back at least PACE_RETURN_SHARE of the way within PACE_RETURN_MS (an amplifier's
 # baseline step does not), in PACE_LEADS leads at once, or in every recorded lead when fewer are
 # (at least PACE_MIN_LEADS; one of them at the full jump, the others, where the spike's vector
-# projects less, at PACE_OTHER_SHARE of it). PACE_JUMP_MV is the earlier slope limit (0.125 mV/ms) over
-# PACE_JUMP_MS at PACE_FULL_FS or more; below it a pulse shorter than a sample is spread by the
-# anti-aliasing filter, its area kept, so the jump looked for falls with the rate. The jump may
-# take up to PACE_RISE_MS: a recorder's 100-150 Hz low-pass spreads a spike's rise over two
-# samples at 500 Hz (LUDB's paced records so filtered: 1-2 of 10 found over 2 ms, 5-6 over 4 ms). With fewer
-# than PACE_LEADS leads to agree, a jump must also stand PACE_NOISE_SDS robust SDs above its
-# lead's sample-to-sample change: two leads of muscle noise at 250 Hz otherwise pulse together.
-# The rates and noise rule were measured on LUDB's paced records and its and PTB-XL's 500 Hz
-# non-paced ones, resampled and with the validation's noise (training/MEASUREMENTS.md).
+# projects less, at PACE_OTHER_SHARE of it). PACE_JUMP_MV is the earlier slope limit
+# (0.125 mV/ms) over PACE_JUMP_MS at PACE_FULL_FS or more; below it a pulse shorter than a sample
+# is spread by the anti-aliasing filter, its area kept, so the jump looked for falls with the
+# rate. The jump may take up to PACE_RISE_MS: a recorder's 100-150 Hz low-pass spreads a spike's
+# rise over two samples at 500 Hz (LUDB's paced records so filtered: 1-2 of 10 found over 2 ms,
+# 5-6 over 4 ms). With fewer than PACE_LEADS leads to agree, a jump must also stand
+# PACE_NOISE_SDS robust SDs above its lead's sample-to-sample change: two leads of muscle noise at
+# 250 Hz otherwise pulse together. The rates, shares and noise rule were set on LUDB's paced
+# records and its and PTB-XL's 500 Hz non-paced ones, resampled, filtered and with the
+# validation's noise: training/MEASUREMENTS.md's pacing figures are on those same records.
 PACE_JUMP_MS = 2.0
 PACE_RISE_MS = 4.0
 PACE_JUMP_MV = 0.25
