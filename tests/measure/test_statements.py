@@ -3,6 +3,7 @@ and not by one built not to; the values that met it are reported; paced rhythms 
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from ecgviewer.leads import STANDARD_LEADS as LEADS
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
-from ecgviewer.measure.intervals import Measurements, Value, values
+from ecgviewer.measure.intervals import IRREGULAR_CV, Measurements, Value, values
 from ecgviewer.measure.statements import CRITERIA, statements
 
 Waves = dict[str, list[tuple[float, float, float]]]  # lead -> (ms from R, mV, width ms) gaussians
@@ -85,6 +86,32 @@ def test_every_statement_names_its_criterion_and_source() -> None:
 def test_sinus_rate(hr: float, code: str) -> None:
     found = statements(_measured(hr=hr))
     assert found[0].criterion.code == code and found[0].values["rate"] == f"{hr:.0f} bpm"
+
+
+def _p_waves(axis: float) -> Waves:
+    """NORMAL with a 0.15 mV P wave 150 ms before R in the limb leads, of frontal ``axis``."""
+    frame = {"I": (0, 1.0), "II": (60, 1.0), "III": (120, 1.0), "aVR": (-150, 0.87), "aVL": (-30, 0.87),
+             "aVF": (90, 0.87)}  # fmt: skip
+    return NORMAL | {
+        lead: [*NORMAL[lead], (-150, 0.15 * gain * math.cos(math.radians(axis - angle)), 15)]
+        for lead, (angle, gain) in frame.items()
+    }
+
+
+@pytest.mark.parametrize(("axis", "sinus"), [(60, True), (-15, True), (-60, False), (120, False)])
+def test_sinus_p_waves_are_upright_in_i_and_ii(axis: float, sinus: bool) -> None:
+    m = _measured(_p_waves(axis))
+    assert m.values["p_axis"].value == pytest.approx(axis, abs=3)
+    assert ("SR" in _codes(m)) is sinus
+
+
+def test_premature_beats_leave_the_sinus_rhythm_stated() -> None:
+    rr = np.array([800.0] * 5 + [480, 1120] + [800.0] * 5)  # an early beat and the pause after it
+    assert np.std(rr) / np.mean(rr) > IRREGULAR_CV  # every RR together reads as irregular
+    reasons = ("",) * 6 + ("premature",) + ("",) * 6
+    assert _codes(_measured(rr_ms=rr, reasons=reasons))[:1] == ["SR"]
+    assert "PRC(S)" in _codes(_measured(rr_ms=rr, reasons=reasons))
+    assert "SR" not in _codes(_measured(rr_ms=rr))  # not known to be premature: irregular
 
 
 def test_atrial_fibrillation_needs_irregular_rr_and_no_p_wave() -> None:
