@@ -78,12 +78,21 @@ def _tools(model_file: str | None):
 
 
 def versions(model_file: str | None) -> tuple[str, str]:
-    """(the model's SHA-256, the delineator's): what an analysis is keyed by."""
+    """(the model's SHA-256, what measured): what an analysis is keyed by. What measured is the
+    delineator's SHA-256, the measurement rules' version and a digest of the statements'
+    criteria, so that a new delineator or new rules measure again."""
+    import hashlib
+    import json
+
     from ecgviewer import assets
+    from ecgviewer.measure import RULES
+    from ecgviewer.measure.statements import CRITERIA
     from ecgviewer.weights import sha256
 
     model = Path(model_file) if model_file else assets.model_path()
-    return sha256(model), sha256(assets.delineator_path())
+    criteria = json.dumps({code: c.rule for code, c in CRITERIA.items()}, sort_keys=True)
+    rules = f"rules {RULES} {hashlib.sha256(criteria.encode()).hexdigest()[:12]}"
+    return sha256(model), f"{sha256(assets.delineator_path())} {rules}"
 
 
 def analyse_file(path: str, content_sha256: str, model_file: str | None) -> Outcome:

@@ -83,7 +83,8 @@ SCHEMA = (
     ) WITHOUT ROWID""",
     "CREATE INDEX measurements_value ON measurements (key, source, value)",
     # Our analysis (``index --analyze``), keyed by the model's SHA-256 so that a new model
-    # re-analyses, by the delineator's (``measured_with``: our measurements and statements), and
+    # re-analyses, by what measured (``measured_with``: the delineator's hash and the measurement
+    # rules' version, ``analyze.versions``: our measurements and statements), and
     # by the content hash analysed, so that a changed file is not shown with old findings.
     """CREATE TABLE analyses (
         recording_id INTEGER NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,

@@ -20,6 +20,7 @@ MIN_CORRELATION = 0.85  # below: other QRS morphology (ectopic or aberrant)
 PREMATURE = 0.85  # RR before the beat shorter than this share of the median RR
 NOISE_FACTOR = 3.0  # residual against the template this many times the median residual
 MIN_NOISE_MV = 0.05
+PREMATURE_REASON = "premature"  # a beat left out of the median for its short RR (its origin unknown)
 # A pacing spike is a pulse of 0.1-2 ms: the signal jumps by PACE_JUMP_MV within PACE_JUMP_MS
 # from a quieter stretch (the span before moves under PACE_QUIET_SHARE of the jump), does not go
 # on the same way (the span after moves under PACE_ONWARD_SHARE of it: a steep QRS slope does),
@@ -117,7 +118,7 @@ def classify(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> Beats:
         ok = np.isfinite(a) & np.isfinite(b)
         corr = np.corrcoef(a[ok], b[ok])[0, 1] if ok.sum() > 3 else 1.0
         if i > 0 and rr[i - 1] < PREMATURE * median_rr:
-            reasons[i] = "premature"
+            reasons[i] = PREMATURE_REASON
         elif np.isfinite(corr) and corr < MIN_CORRELATION:
             reasons[i] = f"other QRS morphology (r = {corr:.2f})"
         elif residual[i] > noise_limit:

@@ -8,6 +8,7 @@ wave (robust to one lead's error; the earliest or latest when only one lead show
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
@@ -37,6 +38,10 @@ LIMB_FRAME = {
 }
 MIN_LEADS_SHARE = 0.25  # a wave must show in this share of present leads to count as present
 IRREGULAR_CV = 0.15  # RR coefficient of variation above which the rhythm is called irregular
+# Atrial fibrillation's irregularity, for a recording's statement and a long recording's episodes
+# alike: the RMS of the successive differences of the RR intervals between two beats not of
+# another origin (a ventricular beat and the pause after it set aside), over their mean.
+AF_NRMSSD = 0.1
 P_SEARCH_MS, T_SEARCH_MS = 400.0, 700.0
 
 
@@ -224,6 +229,14 @@ def with_fiducials(m: Measurements, **changes: float | None) -> Measurements:
             raise ValueError(f"{b} ({tb:.0f} ms) would come before {a} ({ta:.0f} ms)")
     moved = replace(m, fiducials=fid)
     return replace(moved, values=values(moved))
+
+
+def nrmssd(rr: np.ndarray, axis: int = -1) -> np.ndarray:
+    """RMSSD over the mean of RR series along ``axis``, NaN (an RR across an unreadable stretch)
+    left out; NaN where fewer than two RRs are known."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.sqrt(np.nanmean(np.diff(rr, axis=axis) ** 2, axis=axis)) / np.nanmean(rr, axis=axis)
 
 
 def rate(r_times: np.ndarray) -> tuple[dict[str, Value], list[str]]:

@@ -43,9 +43,9 @@ RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a coupl
 PACED_WITHIN_MS = 80.0  # a pacing spike this soon before R makes the beat paced
 # Atrial fibrillation: an irregular RR series without P waves, for at least 30 s (the HRS/EHRA
 # 2017 consensus's shortest episode; the whole recording when it is shorter). Irregular: the
-# RMSSD of AF_WINDOW successive non-ectopic RR intervals over their mean above AF_NRMSSD.
+# RMSSD of AF_WINDOW successive RR intervals between non-ectopic beats (``intervals.nrmssd``)
+# over their mean above ``intervals.AF_NRMSSD``.
 AF_WINDOW = 16
-AF_NRMSSD = 0.1
 AF_MAX_P_SHARE = 0.5
 AF_MIN_S = 30.0
 
@@ -342,17 +342,16 @@ def _unreadable(pages: list[_Page]) -> list[tuple[float, float]]:
 
 
 def _fibrillation(t, kind, rr, has_p, duration) -> list[tuple[float, float]]:
-    """Episodes where the non-ectopic RR series is irregular and P waves are mostly absent."""
+    """Episodes where the RR series between non-ectopic beats is irregular and P waves are
+    mostly absent."""
     from numpy.lib.stride_tricks import sliding_window_view as windows
 
-    keep = np.flatnonzero((kind == NORMAL) | (kind == SUPRA))
+    native = (kind == NORMAL) | (kind == SUPRA)
+    keep = np.flatnonzero(native & np.r_[False, native[:-1]])
     n = min(AF_WINDOW, len(keep))
     if n < 4:
         return []
-    nn = windows(rr[keep], n)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # windows across an unreadable stretch
-        irregular = np.sqrt(np.nanmean(np.diff(nn, axis=1) ** 2, axis=1)) / np.nanmean(nn, axis=1) > AF_NRMSSD
+    irregular = I.nrmssd(windows(rr[keep], n), axis=1) > I.AF_NRMSSD
     no_p = windows(has_p[keep], n).mean(axis=1) < AF_MAX_P_SHARE
     covered = np.convolve((irregular & no_p).astype(float), np.ones(n))  # windows over each beat
     flagged = np.zeros(len(t), bool)

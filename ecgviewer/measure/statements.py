@@ -20,7 +20,7 @@ import numpy as np
 
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
-from ecgviewer.measure.intervals import IRREGULAR_CV, Measurements
+from ecgviewer.measure.intervals import AF_NRMSSD, IRREGULAR_CV, Measurements, nrmssd
 
 SURAWICZ = "AHA/ACCF/HRS 2009, part III (Surawicz et al.)"
 RAUTAHARJU = "AHA/ACCF/HRS 2009, part IV (Rautaharju et al.)"
@@ -66,7 +66,8 @@ CRITERIA: dict[str, Criterion] = {
         _c("SBRAD", "Sinus bradycardia", "sinus P waves, rate below 60 bpm", "conventional"),
         _c("STACH", "Sinus tachycardia", "sinus P waves, rate above 100 bpm", "conventional"),
         _c("AFIB", "Atrial fibrillation (suspected)",
-           f"irregular RR (variation above {100 * IRREGULAR_CV:.0f} %) and no P wave found", "conventional"),
+           f"irregular RR (between beats not of another origin, the RMS of successive differences above "
+           f"{100 * AF_NRMSSD:.0f} % of the mean RR) and no P wave found", "conventional"),
         _c("1AVB", "First-degree AV block", "P waves and PR above 200 ms"),
         _c("CLBBB", "Complete left bundle branch block",
            "QRS 120 ms or more; V1 mainly negative; R-peak time above 60 ms in V5 or V6; I and V5/V6 "
@@ -202,17 +203,15 @@ def statements(m: Measurements, sex: str | None = None) -> list[Statement]:
     p_found = m.fiducials.get("p_on") is not None and not m.withheld
     p_axis = v.get("p_axis")
     sinus_p = p_axis is None or SINUS_P_AXIS[0] <= p_axis <= SINUS_P_AXIS[1]
-    if hr is not None and p_found and sinus_p and not _irregular(_dominant_rr(rr, m.beat_reasons)):
+    dominant = _rr_between(rr, m.beat_reasons, ("",))
+    if hr is not None and p_found and sinus_p and not _irregular(dominant if len(dominant) >= 3 else rr):
         shown = {"rate": f"{hr:.0f} bpm", **({"P axis": f"{p_axis:.0f}\u00b0"} if p_axis is not None else {})}
         add("SBRAD" if hr < 60 else "STACH" if hr > 100 else "SR", **shown)
-    if _irregular(rr) and m.fiducials.get("p_on") is None:
-        add(
-            "AFIB",
-            **{
-                "RR": f"{rr.min():.0f}-{rr.max():.0f} ms",
-                "variation": f"{100 * np.std(rr) / np.mean(rr):.0f} %",
-            },
-        )
+    native = _rr_between(rr, m.beat_reasons, ("", B.PREMATURE_REASON))
+    irregularity = float(nrmssd(native)) if len(native) >= 3 else 0.0
+    if m.fiducials.get("p_on") is None and irregularity > AF_NRMSSD:
+        rmssd = f"{100 * irregularity:.0f} % of the mean RR"
+        add("AFIB", RR=f"{native.min():.0f}-{native.max():.0f} ms", RMSSD=rmssd)
     if p_found and pr is not None and pr > 200:
         add("1AVB", PR=f"{pr:.0f} ms")
     if m.withheld:
@@ -238,7 +237,7 @@ def statements(m: Measurements, sex: str | None = None) -> list[Statement]:
             add("LNGQT", **{f"QTc ({QTC_RULE})": f"{qtc:.0f} ms", "limit": f"{limit} ms ({who})"})
     if qrs_shape is not None:
         out += _voltage(qrs_shape, sex)
-    early = sum(1 for why in m.beat_reasons if why == "premature")
+    early = sum(1 for why in m.beat_reasons if why == B.PREMATURE_REASON)
     if early and not any(st.criterion.code == "AFIB" for st in out):  # every beat is early in AF
         add("PRC(S)", beats=f"{early} of {len(m.beat_reasons)}")
     return out
@@ -248,15 +247,17 @@ def _irregular(rr: np.ndarray) -> bool:
     return len(rr) >= 3 and float(np.std(rr) / np.mean(rr)) > IRREGULAR_CV
 
 
-def _dominant_rr(rr: np.ndarray, reasons: tuple[str, ...]) -> np.ndarray:
-    """The RRs between two dominant beats (both in the median): a cart reads "sinus rhythm with
-    premature beats", the early beat's short RR and the pause after it set aside (PTB-XL fold 9:
-    74 more of its sinus records so called). All RRs where fewer than three are left."""
+def _rr_between(rr: np.ndarray, reasons: tuple[str, ...], kept: tuple[str, ...]) -> np.ndarray:
+    """The RRs between two beats whose reasons (left out of the median, or "") are in ``kept``.
+    Between dominant beats, a cart reads "sinus rhythm with premature beats", the early beat's
+    short RR and the pause after it set aside (PTB-XL fold 9: 74 more of its sinus records so
+    called); between beats not of another origin, the irregularity of atrial fibrillation, whose
+    beats are all "premature" (fold 9: 116 of its 151 AF records called, 85 on all RRs' variation;
+    PPV 0.91 and 0.89)."""
     if len(reasons) != len(rr) + 1:
         return rr
-    dominant = np.array([not why for why in reasons], dtype=bool)
-    ok = dominant[:-1] & dominant[1:]
-    return rr[ok] if ok.sum() >= 3 else rr
+    ok = np.array([why in kept for why in reasons], dtype=bool)
+    return rr[ok[:-1] & ok[1:]]
 
 
 def _bundle_branch(qrs: float, x: Qrs) -> list[Statement]:

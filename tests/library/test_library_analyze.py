@@ -109,6 +109,21 @@ def test_analyze_stores_findings_measurements_and_statements_once(indexed) -> No
     assert len(analyze.pending(conn, model_sha, "another delineator", folder)) == 5
 
 
+def test_new_measurement_rules_or_criteria_measure_again(monkeypatch) -> None:
+    from dataclasses import replace
+
+    from ecgviewer import measure
+    from ecgviewer.measure.statements import CRITERIA
+
+    model_sha, measured_with = analyze.versions(None)
+    monkeypatch.setattr(measure, "RULES", measure.RULES + 1)
+    assert analyze.versions(None) == (model_sha, analyze.versions(None)[1]) != (model_sha, measured_with)
+    monkeypatch.undo()
+    assert analyze.versions(None)[1] == measured_with
+    monkeypatch.setitem(CRITERIA, "SR", replace(CRITERIA["SR"], rule="P waves upright in II"))
+    assert analyze.versions(None)[1] != measured_with
+
+
 def test_a_file_gone_since_indexing_is_stored_with_its_reason_and_not_retried(indexed) -> None:
     folder, conn = indexed
     (folder / "cart" / "cart-1.dat").unlink()

@@ -111,6 +111,18 @@ def test_atrial_fibrillation_is_an_episode_and_its_beats_are_not_premature(delin
     assert not (rh.kind[inside] == R.KINDS.index("supraventricular")).any()
 
 
+def test_ventricular_beats_and_their_pauses_are_no_atrial_fibrillation(delineator, beat):
+    no_p = beat.copy()
+    no_p[:, : PRE - round(0.08 * FS)] = 0.0  # a junctional rhythm: no P wave ...
+    beats, t = [], 1.0
+    for k in range(240):  # ... with a ventricular premature beat every 40th beat, and its pause
+        beats.append((t, _ectopic() if k % 40 == 39 else no_p))
+        t += 0.5 if k % 40 == 38 else 1.1 if k % 40 == 39 else 0.8
+    rh = R.analyse(_record(beats, t + 1.0), delineator)
+    assert (rh.kind == R.KINDS.index("ventricular")).sum() == 6
+    assert not [e for e in rh.events if e.kind == "atrial fibrillation"]
+
+
 def test_an_unreadable_stretch_is_an_event_not_a_pause(delineator, beat):
     beats = _sinus(1.0, 59.0, 0.9, beat) + _sinus(181.0, 239.0, 0.9, beat)
     rec = _record(beats, 240.0)

@@ -117,10 +117,19 @@ def test_premature_beats_leave_the_sinus_rhythm_stated() -> None:
 def test_atrial_fibrillation_needs_irregular_rr_and_no_p_wave() -> None:
     irregular = np.array([600, 900, 500, 1000, 700, 550, 950, 800, 620, 880.0])
     found = statements(_measured(p=False, rr_ms=irregular, reasons=("", "premature") * 5 + ("",)))
-    assert [s.criterion.code for s in found][:1] == ["AFIB"] and "variation" in found[0].values
+    assert [s.criterion.code for s in found][:1] == ["AFIB"] and "RMSSD" in found[0].values
     assert "PRC(S)" not in [s.criterion.code for s in found]  # every beat is early in AF
     assert "AFIB" not in _codes(_measured(p=True, rr_ms=irregular))  # P waves: not AF
     assert "AFIB" not in _codes(_measured(p=False))  # regular: not AF
+
+
+def test_atrial_fibrillation_is_the_beat_to_beat_irregularity_of_beats_not_ectopic() -> None:
+    slow_af = np.array([800, 900, 760, 880, 790, 910, 770, 870, 800, 900.0])  # rate-controlled
+    assert np.std(slow_af) / np.mean(slow_af) < IRREGULAR_CV  # little spread, but no two alike
+    assert _codes(_measured(p=False, rr_ms=slow_af))[:1] == ["AFIB"]
+    junctional = np.array([800.0] * 5 + [500, 1100] + [800.0] * 5)  # no P, one ventricular beat
+    other = ("",) * 6 + ("other QRS morphology (r = 0.20)",) + ("",) * 6
+    assert "AFIB" not in _codes(_measured(p=False, rr_ms=junctional, reasons=other))
 
 
 def test_first_degree_av_block() -> None:
