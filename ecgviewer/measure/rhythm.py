@@ -347,11 +347,12 @@ def _fibrillation(t, kind, rr, has_p, duration) -> list[tuple[float, float]]:
     from numpy.lib.stride_tricks import sliding_window_view as windows
 
     native = (kind == NORMAL) | (kind == SUPRA)
-    keep = np.flatnonzero(native & np.r_[False, native[:-1]])
+    keep = np.flatnonzero(native)
     n = min(AF_WINDOW, len(keep))
     if n < 4:
         return []
-    irregular = I.nrmssd(windows(rr[keep], n), axis=1) > I.AF_NRMSSD
+    series = np.where(np.r_[True, native[:-1]], rr, np.nan)[keep]  # not the pause after another beat
+    irregular = I.nrmssd(windows(series, n), axis=1) > I.AF_NRMSSD
     no_p = windows(has_p[keep], n).mean(axis=1) < AF_MAX_P_SHARE
     covered = np.convolve((irregular & no_p).astype(float), np.ones(n))  # windows over each beat
     flagged = np.zeros(len(t), bool)
