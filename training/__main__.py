@@ -96,7 +96,11 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 
     ctx = _context(args)
     path = pretrain(ctx, args.seed, args.method)
-    print(json.dumps({"method": args.method, "encoder": str(path), "timings": ctx.timings}))
+    # one write per line: every rank prints, and unbuffered (PYTHONUNBUFFERED) print() writes the
+    # text and its newline apart, so two ranks' lines could run together on a shared pipe
+    line = json.dumps({"method": args.method, "encoder": str(path), "timings": ctx.timings})
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def cmd_run(args: argparse.Namespace) -> None:
