@@ -239,6 +239,11 @@ def nrmssd(rr: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.sqrt(np.nanmean(np.diff(rr, axis=axis) ** 2, axis=axis)) / np.nanmean(rr, axis=axis)
 
 
+def irregular(rr: np.ndarray) -> bool:
+    """Three or more RRs whose coefficient of variation is above IRREGULAR_CV."""
+    return len(rr) >= 3 and float(np.std(rr) / np.mean(rr)) > IRREGULAR_CV
+
+
 def rate(r_times: np.ndarray) -> tuple[dict[str, Value], list[str]]:
     """Heart rate and RR from every beat found (not only the median's), and a rhythm note."""
     if len(r_times) < 2:
@@ -247,7 +252,7 @@ def rate(r_times: np.ndarray) -> tuple[dict[str, Value], list[str]]:
     rr = np.diff(r_times) * 1000
     mean = float(np.mean(rr))
     notes = []
-    cv = float(np.std(rr) / mean)
-    if len(rr) >= 3 and cv > IRREGULAR_CV:
+    if irregular(rr):
+        cv = float(np.std(rr) / mean)
         notes.append(f"irregular rhythm: RR {rr.min():.0f}-{rr.max():.0f} ms (variation {100 * cv:.0f} %)")
     return {"hr": Value(round(60000 / mean, 0), BPM), "rr": Value(round(mean, 0), MS)}, notes

@@ -20,7 +20,7 @@ import numpy as np
 
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
-from ecgviewer.measure.intervals import AF_NRMSSD, IRREGULAR_CV, Measurements, nrmssd
+from ecgviewer.measure.intervals import AF_NRMSSD, Measurements, irregular, nrmssd
 
 SURAWICZ = "AHA/ACCF/HRS 2009, part III (Surawicz et al.)"
 RAUTAHARJU = "AHA/ACCF/HRS 2009, part IV (Rautaharju et al.)"
@@ -205,7 +205,7 @@ def statements(m: Measurements, sex: str | None = None) -> list[Statement]:
     sinus_p = p_axis is None or SINUS_P_AXIS[0] <= p_axis <= SINUS_P_AXIS[1]
     dominant = _rr_between(rr, m.beat_reasons, ("",))
     dominant = dominant[np.isfinite(dominant)]
-    if hr is not None and p_found and sinus_p and not _irregular(dominant if len(dominant) >= 3 else rr):
+    if hr is not None and p_found and sinus_p and not irregular(dominant if len(dominant) >= 3 else rr):
         shown = {"rate": f"{hr:.0f} bpm", **({"P axis": f"{p_axis:.0f}\u00b0"} if p_axis is not None else {})}
         add("SBRAD" if hr < 60 else "STACH" if hr > 100 else "SR", **shown)
     native = _rr_between(rr, m.beat_reasons, ("", B.PREMATURE_REASON))
@@ -243,10 +243,6 @@ def statements(m: Measurements, sex: str | None = None) -> list[Statement]:
     if early and not any(st.criterion.code == "AFIB" for st in out):  # every beat is early in AF
         add("PRC(S)", beats=f"{early} of {len(m.beat_reasons)}")
     return out
-
-
-def _irregular(rr: np.ndarray) -> bool:
-    return len(rr) >= 3 and float(np.std(rr) / np.mean(rr)) > IRREGULAR_CV
 
 
 def _rr_between(rr: np.ndarray, reasons: tuple[str, ...], kept: tuple[str, ...]) -> np.ndarray:
