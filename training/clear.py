@@ -80,15 +80,16 @@ def trivial_baselines(
     values: Tensor, pad: Tensor, masked: Tensor, amplitude: bool = False
 ) -> dict[str, float]:
     """What predictors that learn nothing score on the loss's tokens and targets (masked, real
-    beats; z-scored shapes, and with ``amplitude`` their log-scales, ``scale_`` keys):
+    beats; ``masked`` one pattern (180,) or one per record (B, 180); z-scored shapes, and with
+    ``amplitude`` their log-scales, ``scale_`` keys):
     ``template_mse``, each lead's mean over the batch; ``copy_mse``, the mean of the lead's
     visible beats in the same record (the template where it has none); ``copy_share``, the
     masked beats whose lead has a visible one."""
     b = values.shape[0]
     shape, scale = normalise_tokens(values.flatten(1, 2))
     real = ~pad
-    hidden = masked.view(N_LEADS, N_BEATS)[None] & real
-    seen = ~masked.view(N_LEADS, N_BEATS)[None] & real
+    hidden = masked.view(-1, N_LEADS, N_BEATS) & real
+    seen = ~masked.view(-1, N_LEADS, N_BEATS) & real
     n_seen = seen.sum(-1, keepdim=True)  # (B, 12, 1)
     n = hidden.sum().clamp_min(1)
     out = {"copy_share": float((hidden & (n_seen > 0)).sum() / n)}

@@ -58,10 +58,19 @@ def _jepa(preset, data: PretrainSet, seed: int) -> nn.Module:
     return JepaPretrainer(preset.patch, preset.jepa, seed)
 
 
-def _physioclr(preset, data: PretrainSet, seed: int) -> nn.Module:
+# fairseq-signals' random lead masking as the released PhysioCLR config keeps it (seed-methods §3.3)
+RLM_P = 0.5
+
+
+def _physioclr_objective(preset, lead_mask: float = 0.0):
+    return replace(preset.physioclr, lead_mask=lead_mask) if lead_mask else preset.physioclr
+
+
+def _physioclr(preset, data: PretrainSet, seed: int, lead_mask: float = 0.0) -> nn.Module:
     from training.physioclr import PhysioCLRPretrainer
 
-    return PhysioCLRPretrainer(preset.encoder, preset.physioclr, physio_features(data), seed)
+    objective = _physioclr_objective(preset, lead_mask)
+    return PhysioCLRPretrainer(preset.encoder, objective, physio_features(data), seed)
 
 
 def _acl_objective(preset, inter: str | None = None):
@@ -79,7 +88,14 @@ METHODS: dict[str, Method] = {
     for m in (
         Method("clear", "CLEAR", contract.BEATS, _clear, lambda p: p.decoder),
         Method("jepa", "ECG-JEPA", contract.PATCHES, _jepa, lambda p: p.jepa),
-        Method("physioclr", "PhysioCLR", contract.BEATS, _physioclr, lambda p: p.physioclr),
+        Method("physioclr", "PhysioCLR", contract.BEATS, _physioclr, _physioclr_objective),
+        Method(
+            "physioclr-rlm",
+            "PhysioCLR with random lead masking",
+            contract.BEATS,
+            partial(_physioclr, lead_mask=RLM_P),
+            partial(_physioclr_objective, lead_mask=RLM_P),
+        ),
         Method("acl", "ACL-ECG", contract.BEATS, _acl, _acl_objective),
         # the ablation of the inter-region term's sign, which the sources leave open (§4.2)
         *(

@@ -17,8 +17,12 @@ Choices the spec leaves open (each also noted where it is made):
   PR -35 +- 40, QRS +1 +- 40, QT -44 +- 82, and the same at 500 Hz. The RR-based features are sound
   (AFIB vs NORM on PTB-XL train folds: CV of RR AUROC 1.0). Like the paper, the features are only
   a similarity cue.
-- The paper's fairseq config also keeps ``random_leads_masking``; it is not part of the criterion
-  (§3.3) and is left out.
+- The paper's fairseq config also keeps ``random_leads_masking`` (p 1.0, each lead masked with
+  probability 0.5), which is not part of the criterion (§3.3). ``lead_mask`` turns it on (method
+  ``physioclr-rlm``): every view loses each lead with that probability, so the reconstruction must
+  rebuild a lost lead from the others, as CLEAR's lead groups make it (issue 27); without it the
+  reconstruction only copies what the encoder sees. Its masked-token MSE is logged beside
+  ``clear.trivial_baselines``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ecgviewer.leads import FLAT_MV
 from ecgviewer.ml import contract
 from ecgviewer.ml.beats import N_LEADS, Encoder, EncoderConfig, normalise_tokens
 from training.batch import Batch
+from training.clear import trivial_baselines
 
 FS = contract.FS
 MS = 1000.0 / FS  # ms per sample
@@ -318,6 +323,17 @@ def beat_shuffle(
     return shuffled, pad.gather(2, perm[:, None, :].expand_as(pad)), rpeaks
 
 
+def hide_leads(pad: Tensor, p: float, generator: torch.Generator) -> Tensor:
+    """fairseq-signals' random lead masking: each lead with a beat hidden with probability ``p``,
+    drawn per record; a record that would lose them all keeps one, drawn at random. Bool (B, 12)."""
+    present = ~pad.all(dim=2)
+    hidden = (torch.rand(present.shape, generator=generator) < p).to(pad.device) & present
+    spare = torch.where(present, torch.rand(present.shape, generator=generator).to(pad.device), -1.0)
+    lost = ~(present & ~hidden).any(dim=1)
+    hidden[lost, spare[lost].argmax(dim=1)] = False
+    return hidden
+
+
 def halves(pad: Tensor, rpeaks: Tensor) -> tuple[Tensor, Tensor]:
     """Pad masks of the first (R before 5 s) and second half of each window: two temporally
     adjacent 5 s segments (the paper's CMSC pairs, §3.1, cut from our 10 s records).
@@ -356,6 +372,7 @@ class PhysioCLRConfig:
     beta: float = 0.1  # peak-aware reconstruction weight (§3.3)
     proj_dim: int = 128
     peak_ms: float = 40.0  # the peak-aware term covers R +- 40 ms of each beat token
+    lead_mask: float = 0.0  # random lead masking's probability (the released config's 0.5; 0 = off)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -397,19 +414,28 @@ class PhysioCLRPretrainer(nn.Module):
         b = batch.size
         first, second = halves(batch.pad, batch.rpeaks)
         shuffled, shuffled_pad, _ = beat_shuffle(batch.values, first, batch.rpeaks, self.generator)
-        hidden, _ = self.encoder(
-            torch.cat([batch.values, shuffled, batch.values]),
-            torch.cat([first, shuffled_pad, second]),
-            batch.rpeaks.repeat(3, 1),
-        )
+        values = torch.cat([batch.values, shuffled, batch.values])
+        pad = torch.cat([first, shuffled_pad, second])
+        lost = torch.zeros(pad.shape[:2], dtype=torch.bool, device=pad.device)
+        if self.config.lead_mask > 0:
+            # a lost lead reads as flat and no token attends to it: only the other leads tell it
+            lost = hide_leads(pad, self.config.lead_mask, self.generator)
+            values = values.masked_fill(lost[:, :, None, None], 0.0)
+        hidden, _ = self.encoder(values, pad | lost[:, :, None], batch.rpeaks.repeat(3, 1))
         z = F.normalize(self.project(hidden[:, :N_LEADS].mean(dim=1)), dim=1)
         anchor, view, adjacent = z.split(b)
         own = (anchor[:, None] * torch.stack([view, adjacent], dim=1)).sum(-1)  # (B, 2)
         sim = torch.cat([own, anchor @ anchor.T], dim=1)
         positive, negative = self.candidates(batch.rows, first, second)
         con = multi_positive_nce(sim.float(), positive, negative, self.config.tau)
-        rec, peak = self.reconstruction(hidden[:b, N_LEADS:], batch.values, first)
+        err, near_r = self.reconstruction(hidden[:b, N_LEADS:], batch.values)
+        real = ~first
+        rec, peak = _mean_over(err, real), _mean_over(near_r, real)
         self.parts = {"con": float(con.detach()), "rec": float(rec.detach()), "peak": float(peak.detach())}
+        if self.config.lead_mask > 0:
+            masked = lost[:b, :, None].expand_as(first)
+            self.parts["mse"] = float(_mean_over(err.detach(), masked & real))
+            self.parts |= trivial_baselines(batch.values, first, masked.flatten(1))
         return con + self.config.alpha * rec + self.config.beta * peak
 
     def candidates(self, rows: Tensor, first: Tensor, second: Tensor) -> tuple[Tensor, Tensor]:
@@ -425,13 +451,18 @@ class PhysioCLRPretrainer(nn.Module):
         negative = torch.cat([torch.zeros_like(positive[:, :2]), ~similar & other], dim=1)
         return positive, negative
 
-    def reconstruction(self, beats: Tensor, values: Tensor, pad: Tensor) -> tuple[Tensor, Tensor]:
-        """Global and peak MSE of the decoded anchor tokens against their z-scores, non-padded
-        tokens only; ``beats`` (B, 180, d) lead-major as in the encoder."""
+    def reconstruction(self, beats: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-token squared error (B, 12, 15) of the decoded anchor tokens against their
+        z-scores, over the whole token and within ``peak_ms`` of R; ``beats`` (B, 180, d)
+        lead-major as in the encoder."""
         target, _ = normalise_tokens(values)
-        pred = self.decode(beats).unflatten(1, pad.shape[1:]).float()
+        pred = self.decode(beats).unflatten(1, values.shape[1:3]).float()
         err = (pred - target) ** 2
-        keep = (~pad).float()
-        n = keep.sum().clamp_min(1.0)
         near_r = err[..., contract.R_INDEX - self.peak : contract.R_INDEX + self.peak + 1]
-        return (err.mean(-1) * keep).sum() / n, (near_r.mean(-1) * keep).sum() / n
+        return err.mean(-1), near_r.mean(-1)
+
+
+def _mean_over(err: Tensor, where: Tensor) -> Tensor:
+    """The mean of ``err`` over the tokens ``where`` is true (0 when there are none)."""
+    keep = where.float()
+    return (err * keep).sum() / keep.sum().clamp_min(1.0)

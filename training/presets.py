@@ -86,6 +86,7 @@ _BUNDLED = Preset(
         "acl-pull": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
         "acl-none": LoopConfig(epochs=2, batch_size=128, lr=1e-3),
         "physioclr": LoopConfig(epochs=1, batch_size=128, lr=1e-3),
+        "physioclr-rlm": LoopConfig(epochs=1, batch_size=128, lr=1e-3),
     },
 )
 

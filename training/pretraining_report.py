@@ -32,17 +32,22 @@ def pretext_log(run: Path) -> list[str]:
     in the amplitude channel, and the share of masked tokens the copy could answer."""
     path = run / "metrics.jsonl"
     logged = map(json.loads, path.read_text().splitlines()) if path.is_file() else []
-    rows = [r for r in logged if r.get("phase") == "pretrain" and "template_mse" in r]
-    if not rows:
-        return []
-    lines = [f"**`{run.name}`**{_described(run)}", "",
-             "| epoch | masked MSE | copy the lead | template | copy share | amplitude MSE | copy | template "
-             "| s |", "|---" * 9 + "|"]  # fmt: skip
-    for r in rows:
-        shown = [f"{r[k]:.3f}" if k in r else "-" for k in COLUMNS]
-        cells = [r["epoch"], *shown, f"{r['seconds']:.0f}"]
-        lines.append("| " + " | ".join(map(str, cells)) + " |")
-    return [*lines, ""]
+    phases: dict[str, list[dict]] = {}  # "pretrain" (CLEAR) or "pretrain-<method>"
+    for r in logged:
+        if str(r.get("phase", "")).startswith("pretrain") and "template_mse" in r:
+            phases.setdefault(r["phase"], []).append(r)
+    lines = []
+    for phase, rows in phases.items():
+        method = phase.removeprefix("pretrain").removeprefix("-")
+        lines += [f"**`{run.name}`**{f' (`{method}`)' if method else ''}{_described(run)}", "",
+                  "| epoch | masked MSE | copy the lead | template | copy share | amplitude MSE | copy "
+                  "| template | s |", "|---" * 9 + "|"]  # fmt: skip
+        for r in rows:
+            shown = [f"{r[k]:.3f}" if k in r else "-" for k in COLUMNS]
+            cells = [r["epoch"], *shown, f"{r['seconds']:.0f}"]
+            lines.append("| " + " | ".join(map(str, cells)) + " |")
+        lines.append("")
+    return lines
 
 
 def _described(run: Path) -> str:

@@ -69,6 +69,18 @@ def test_hidden_lead_groups_leave_no_beat_to_copy() -> None:
     assert abs(got["copy_mse"] - got["template_mse"]) < 1e-6
 
 
+def test_a_mask_per_record_scores_only_that_record_s_hidden_beats() -> None:
+    values, pad = _repeated_beats(b=2)
+    _, masked = random_mask(0.8, torch.Generator().manual_seed(0))
+    shared = trivial_baselines(values, pad, masked)
+    assert trivial_baselines(values, pad, masked.expand(2, -1)) == shared
+    # record 1 hides nothing, record 0 one whole lead: no beat of it to copy
+    per_record = torch.zeros(2, N_LEADS * N_BEATS, dtype=torch.bool)
+    per_record[0, :N_BEATS] = True
+    got = trivial_baselines(values, pad, per_record)
+    assert got["copy_share"] == 0.0 and got["copy_mse"] == got["template_mse"] > 0
+
+
 def test_clear_logs_its_loss_beside_the_baselines_with_either_mask() -> None:
     values, pad = _repeated_beats(b=2)
     rpeaks = (30 + torch.arange(N_BEATS) * 66).expand(2, -1).clone()

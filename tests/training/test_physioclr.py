@@ -5,6 +5,7 @@ and one backward pass of the pretrainer on a tiny batch."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from training.physioclr import (
     beat_shuffle,
     feature_matrix,
     halves,
+    hide_leads,
     multi_positive_nce,
     record_features,
     reduce,
@@ -111,6 +113,23 @@ def test_halves_put_every_beat_in_exactly_one_half_by_rpeaks() -> None:
     early = (rpeaks < 500)[:, None, :].expand_as(pad)
     assert torch.equal(in_first, beat & early) and torch.equal(in_second, beat & ~early)
     assert (~second[3]).sum() == 0  # the one-beat record has no second half
+
+
+def test_hide_leads_hides_present_leads_at_the_rate_and_keeps_one() -> None:
+    _, pad, _ = _tokens([15, 11, 6, 1] * 50)
+    pad[1] = True
+    pad[1, 7, :4] = False  # record 1 has one lead: it is never hidden
+    present = ~pad.all(dim=2)
+    g = torch.Generator().manual_seed(0)
+    hidden = hide_leads(pad, 0.5, g)
+    assert hidden.shape == present.shape and not (hidden & ~present).any()
+    assert (present & ~hidden).any(dim=1).all()  # every record keeps a lead to rebuild from
+    assert not hidden[1].any()
+    assert 0.45 < float(hidden.sum() / present.sum()) < 0.55
+    all_hidden = hide_leads(pad, 1.0, torch.Generator().manual_seed(1))
+    assert ((present & ~all_hidden).sum(dim=1) == 1).all()  # p = 1 keeps exactly the spare lead
+    again = hide_leads(pad, 0.5, torch.Generator().manual_seed(0))
+    assert torch.equal(hidden, again) and not hide_leads(pad, 0.0, g).any()
 
 
 # --- features on real records ----------------------------------------------------------------
@@ -214,3 +233,43 @@ def test_pretrainer_loss_is_finite_and_trains_the_encoder() -> None:
     assert grads and all(torch.isfinite(g).all() for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
     assert "features" not in model.state_dict()
+
+
+def test_lead_masking_rebuilds_a_lost_lead_only_from_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With random lead masking, what the decoder reads for the anchor does not change when a lost
+    lead's signal does (it can only come from the other leads), and the masked-token MSE is logged
+    beside the trivial answers, which have no beat of a lost lead to copy."""
+    import training.physioclr as P
+
+    drawn: list[torch.Tensor] = []
+    monkeypatch.setattr(P, "hide_leads", lambda *a: drawn.append(hide_leads(*a)) or drawn[-1])
+    features = torch.randn(10, 6)
+    encoder = EncoderConfig(dim=16, depth=2, heads=2, dropout=0.0)
+    config = PhysioCLRConfig(proj_dim=8, lead_mask=0.5)
+
+    def decoded(batch: Batch) -> tuple[torch.Tensor, PhysioCLRPretrainer]:
+        torch.manual_seed(0)
+        model = PhysioCLRPretrainer(encoder, config, features, seed=0)
+        seen: list[torch.Tensor] = []
+        model.decode.register_forward_hook(lambda _m, args, _out: seen.append(args[0].detach()))
+        loss = model(batch, 0.0)
+        assert torch.isfinite(loss)
+        return seen[0], model
+
+    batch = _batch()
+    before, model = decoded(batch)
+    keys = {"con", "rec", "peak", "mse", "template_mse", "copy_mse", "copy_share"}
+    assert set(model.parts) == keys and model.parts["copy_share"] == 0.0
+    assert model.parts["copy_mse"] == pytest.approx(model.parts["template_mse"])
+    lost = drawn[0][: batch.size]
+    record, lead = (int(i) for i in torch.nonzero(lost & batch.present)[0])
+    changed = batch.values.clone()
+    changed[record, lead] = torch.randn_like(changed[record, lead]) * 5
+    after, _ = decoded(replace(batch, values=changed))
+    assert torch.equal(drawn[0], drawn[1])  # the same draws
+    torch.testing.assert_close(after, before)
+    # without the masking the same change reaches the decoder
+    config = PhysioCLRConfig(proj_dim=8)
+    plain, _ = decoded(batch)
+    changed_plain, _ = decoded(replace(batch, values=changed))
+    assert not torch.allclose(plain, changed_plain)

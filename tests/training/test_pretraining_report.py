@@ -98,7 +98,13 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     (strong / "pretrain.json").write_text(json.dumps(info))
     other = tmp_path / "other"  # another objective, pretrained once: no choice among its runs
     _grid(other, {"acl-hug": 0.8, "random-hug": 0.6}, ["super"])
+    # another objective with a masked pretext logs it under its own phase (PhysioCLR's lead masking)
+    rlm = {"phase": "pretrain-physioclr-rlm", "epoch": 1, "mse": 0.45, "con": 2.0, "seconds": 1500.0,
+           "copy_share": 0.0, "copy_mse": 0.54, "template_mse": 0.54}  # fmt: skip
+    (other / "metrics.jsonl").write_text(json.dumps(rlm))
     md = write_report([strong, few, other], tmp_path / "out" / "PRETRAINING.md").read_text()
+    assert "**`other`** (`physioclr-rlm`)" in md
+    assert "| 1 | 0.450 | 0.540 | 0.540 | 0.000 | - | - | - | 1500 |" in md
     assert (
         "**`strong`**: 24 epochs x 128 records, 3264 updates, 1644 s on AMD EPYC (2 threads, GPU None)" in md
     )

@@ -569,7 +569,7 @@ def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, t
         continued_from(ctx, tiny.weights, "clear")
 
 
-@pytest.mark.parametrize("method", ["jepa", "physioclr", "acl"])
+@pytest.mark.parametrize("method", ["jepa", "physioclr", "physioclr-rlm", "acl"])
 def test_pretrain_method_smoke_run(tiny: TinyRun, method: str) -> None:
     """``pretrain --method`` for each objective besides CLEAR (CLEAR's runs in the tiny run): one
     epoch of the tiny preset on the same data, the encoder saved with its family, every loss
@@ -587,6 +587,7 @@ def test_pretrain_method_smoke_run(tiny: TinyRun, method: str) -> None:
     log = [json.loads(line) for line in (tiny.run_dir / "metrics.jsonl").read_text().splitlines()]
     epochs = [r for r in log if r["phase"] == f"pretrain-{method}"]
     parts = {"jepa": {"smooth_l1", "momentum", "target_spread"}, "physioclr": {"con", "rec", "peak"},
+             "physioclr-rlm": {"con", "rec", "peak", "mse", "copy_mse", "template_mse"},
              "acl": {"intra", "inter"}}  # fmt: skip
     assert len(epochs) == 1 and parts[method] <= set(epochs[0]), epochs
     assert all(math.isfinite(epochs[0][k]) for k in ("loss", *parts[method]))
