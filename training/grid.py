@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ecgviewer.ml import contract
 from ecgviewer.ml.heads import HEADS
 from ecgviewer.ml.model import Classifier
 from training import data as D
@@ -50,12 +51,17 @@ LABEL = {
     "random-linear": "random init, linear probe (frozen)",
     "random-hug": "random init, HUG (frozen encoder)",
     "random-hug-linear": "random init, HUG with linear experts (frozen encoder)",
+    "random-patches-linear": "random init, patch encoder, linear probe (frozen)",
+    "random-patches-hug": "random init, patch encoder, HUG (frozen encoder)",
     "scratch": "supervised from scratch",
     "scratch-noamp": "supervised from scratch, no amplitude feature (ablation)",
     "xresnet1d101": "xresnet1d101, supervised 1-D CNN (PTB-XL benchmark recipe)",
     "inception1d": "inception1d, supervised 1-D CNN (PTB-XL benchmark recipe)",
 }  # fmt: skip
 RANDOM_INIT_SEED = 1234  # the frozen random-init encoder, the same for every head and task
+# The frozen random-init encoder of each encoder family, by the name its grid methods start with:
+# what pretraining an encoder of that family must beat (ECG-JEPA's is the patch encoder).
+RANDOM_INIT = {"random": contract.BEATS, "random-patches": contract.PATCHES}
 BUNDLED_GOAL = 0.925  # super macro AUROC on fold 10 (issue 22: at least the xresnet1d101 benchmark's)
 CLEAR_GAIN = 0.01  # the bundled-model verdict's noise floor for a cell with one seed (fold 9)
 PER_CLASS_MAX = 5  # tasks with at most this many classes get a per-class table
@@ -255,9 +261,17 @@ def frozen(method: str) -> tuple[str | None, str] | None:
     (``<method>-<head>``; a head's name may hold a dash, ``hug-linear``)."""
     for head in sorted(HEADS, key=len, reverse=True):
         ssl = method.removesuffix(f"-{head}")
-        if ssl != method and (ssl in METHODS or ssl == "random"):
-            return (None if ssl == "random" else ssl), head
+        if ssl != method and (ssl in METHODS or ssl in RANDOM_INIT):
+            return (None if ssl in RANDOM_INIT else ssl), head
     return None
+
+
+def random_family(method: str) -> str:
+    """The encoder family (``contract.BEATS`` or ``PATCHES``) of a random-init grid method."""
+    found = frozen(method)
+    if found is None or found[0] is not None:
+        raise ValueError(f"{method!r} is not a random-init frozen-encoder method")
+    return RANDOM_INIT[method.removesuffix(f"-{found[1]}")]
 
 
 def _frozen_run(
@@ -305,7 +319,7 @@ def run_grid(
               file=sys.stderr, flush=True)  # fmt: skip
     out = ctx.run_dir / "grid.jsonl"
     done = _done(out, probe)
-    feats: dict[str | None, tuple[np.ndarray, torch.Tensor]] = {}
+    feats: dict[str, tuple[np.ndarray, torch.Tensor]] = {}  # pretraining method or random family
     for method, task, frac in product(methods, tasks, fractions):
         for seed in range(below if frac < 1 else 1):
             if (method, task, frac, seed) in done:
@@ -314,9 +328,10 @@ def run_grid(
             if frozen(method):
                 tag = f"grid-{method}-{probe}-{task}-{frac}-{seed}"  # not an old run's checkpoint
                 ssl = frozen(method)[0]
-                if ssl not in feats:
-                    feats[ssl] = features(ctx, pretrain(ctx, method=ssl) if ssl else None)
-                res = _frozen_run(ctx, *feats[ssl], method, task, frac, seed, tag, probe)
+                key = ssl or random_family(method)
+                if key not in feats:
+                    feats[key] = features(ctx, pretrain(ctx, method=ssl)) if ssl else features(ctx, None, key)
+                res = _frozen_run(ctx, *feats[key], method, task, frac, seed, tag, probe)
             else:
                 tag = f"grid-{method}-{task}-{frac}-{seed}"
                 res = RUNNERS[method](ctx, task, frac, seed, tag)
@@ -335,18 +350,23 @@ def run_grid(
     return out
 
 
-def features(ctx: Context, encoder: Path | None) -> tuple[np.ndarray, torch.Tensor]:
+def features(
+    ctx: Context, encoder: Path | None, family: str = contract.BEATS
+) -> tuple[np.ndarray, torch.Tensor]:
     """The cache rows with a record and their frozen lead-[CLS] features, kept on disk beside the
-    run (keyed by the encoder's SHA-256, or the fixed random-init seed), so later grid invocations
-    skip the encoder pass."""
+    run (keyed by the encoder's SHA-256, or the fixed random-init seed and, beyond beat tokens,
+    the ``family`` a random-init encoder is built in), so later grid invocations skip the encoder
+    pass. A pretrained encoder's family is its file's."""
     from ecgviewer.weights import sha256
 
     rows = np.flatnonzero([not r.startswith("!") for r in ctx.ptbxl.cache.ids])
-    tag = sha256(encoder)[:12] if encoder is not None else f"random{RANDOM_INIT_SEED}"
+    beats = family == contract.BEATS
+    random_tag = f"random{RANDOM_INIT_SEED}" + ("" if beats else f"-{family}")
+    tag = sha256(encoder)[:12] if encoder is not None else random_tag
     path = ctx.run_dir / f"features-{tag}-{len(rows)}.pt"
     if path.is_file():
         return rows, torch.load(path, weights_only=True)
-    enc = load_encoder(encoder, ctx.preset.encoder, seed=RANDOM_INIT_SEED)
+    enc = load_encoder(encoder, ctx.preset.encoder if beats else ctx.preset.patch, seed=RANDOM_INIT_SEED)
     f = lead_cls_features(enc, ctx.tensors, rows, ctx.preset.batch_eval, ctx.dist.device)
     path.parent.mkdir(parents=True, exist_ok=True)  # a grid of random-init heads pretrains nothing first
     torch.save(f, path.with_suffix(".tmp"))

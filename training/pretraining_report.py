@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.ml import contract
 from training.context import hardware
-from training.grid import LABEL, PROBE, PROBES, frozen, read_rows
+from training.grid import LABEL, PROBE, PROBES, RANDOM_INIT, frozen, read_rows
+from training.methods import METHODS
 from training.results import paired_row, scaling_section, seed_pairs
 
 FRACTIONS = (0.01, 0.1)
@@ -76,7 +78,15 @@ def gain_goals(rows: list[dict]) -> tuple[list[str], list[str]]:
     from scratch) per task and label fraction, and one verdict line per comparison: the issue's bar
     is ``MAIN_TASK`` and at least ``OTHERS_NEEDED`` of ``OTHER_TASKS`` met at every fraction."""
     kinds = {frozen(r["method"]) for r in rows} - {None}
-    pairs = sorted((f"{ssl}-{head}", f"random-{head}") for ssl, head in kinds if ssl)
+    # against the random-init beat encoder (the product's alternative) and, for another family,
+    # against the random-init encoder of its own family (what its pretraining must beat)
+    pairs = sorted(
+        (f"{ssl}-{head}", f"{random}-{head}")
+        for ssl, head in kinds
+        if ssl
+        for random, family in RANDOM_INIT.items()
+        if family in (contract.BEATS, METHODS[ssl].kind)
+    )
     pairs.append(("finetune", "scratch"))
     table: list[str] = []
     verdicts: list[str] = []

@@ -1,8 +1,8 @@
 """Frozen-probe quality against pretraining length and encoder size (issue 27), on fold 9 only.
 
 One pretraining run, as long as the last point, saves its encoder after chosen epochs
-(``pretrain``'s snapshots); each
-snapshot, and the randomly initialised encoder of the same size as epoch 0, gets the grid's frozen
+(``pretrain``'s snapshots); each snapshot, and as epoch 0 the randomly initialised encoder of the
+same family (beat tokens, or ECG-JEPA's patches) and size, gets the grid's frozen
 probe (``finetune.train_head``: a HUG head on the cached lead-[CLS] features, its epoch chosen on
 fold 9) for every task and seed. The points are snapshots of one cosine schedule, not separate
 runs per budget: the whole curve costs what its longest point costs, and an early snapshot's
@@ -27,6 +27,7 @@ from training import metrics as M
 from training.context import Context
 from training.finetune import train_head
 from training.grid import features, probe_steps, read_rows
+from training.methods import METHODS
 from training.pretraining import pretrain, pretrain_phase, snapshot_path
 
 if TYPE_CHECKING:  # matplotlib is imported by the reports only
@@ -86,8 +87,8 @@ def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], 
             if (method, epoch, task, seed) in done:
                 continue
             t0 = time.perf_counter()
-            if feats is None:
-                feats = features(ctx, encoder)
+            if feats is None:  # epoch 0: the random-init encoder of the method's family
+                feats = features(ctx, encoder, METHODS[method].kind)
             tag = f"scaling-{method}-{epoch}-{task}-{seed}"
             rows, f = feats
             model, td, _ = train_head(ctx, f, rows, task, 1.0, seed, HEAD, tag, probe_steps(ctx.preset))

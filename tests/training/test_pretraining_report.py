@@ -63,7 +63,7 @@ def _grid(
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(G, "pretrain", lambda ctx, method="clear": None)
-        mp.setattr(G, "features", lambda ctx, encoder: (None, None))
+        mp.setattr(G, "features", lambda ctx, encoder, family="beats": (None, None))
         mp.setattr(
             G,
             "_frozen_run",
@@ -102,7 +102,15 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     rlm = {"phase": "pretrain-physioclr-rlm", "epoch": 1, "mse": 0.45, "con": 2.0, "seconds": 1500.0,
            "copy_share": 0.0, "copy_mse": 0.54, "template_mse": 0.54}  # fmt: skip
     (other / "metrics.jsonl").write_text(json.dumps(rlm))
-    md = write_report([strong, few, other], tmp_path / "out" / "PRETRAINING.md").read_text()
+    patches = tmp_path / "patches"  # ECG-JEPA: against the random beat encoder and its own family's
+    _grid(patches, {"jepa-hug": 0.8, "random-hug": 0.9, "random-patches-hug": 0.6}, ["super"])
+    md = write_report([strong, few, other, patches], tmp_path / "out" / "PRETRAINING.md").read_text()
+    jepa = [line for line in md.splitlines() if line.startswith("- ECG-JEPA")]
+    assert len(jepa) == 2
+    assert jepa[0].startswith("- ECG-JEPA, HUG head (frozen encoder) against random init, HUG (frozen")
+    assert "`super` not met at 1%, not met at 10%" in jepa[0]
+    assert jepa[1].startswith("- ECG-JEPA, HUG head (frozen encoder) against random init, patch encoder")
+    assert "`super` met at 1%, met at 10%" in jepa[1]
     assert "**`other`** (`physioclr-rlm`)" in md
     assert "| 1 | 0.450 | 0.540 | 0.540 | 0.000 | - | - | - | 1500 |" in md
     assert (
@@ -135,7 +143,8 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     assert "## The gain at 1 % and 10 % of the labels (fold 10): `strong` (chosen on fold 9)" in md
     assert "## The gain at 1 % and 10 % of the labels (fold 10): `few` (not chosen)" in md
     assert "## The gain at 1 % and 10 % of the labels (fold 10): `other`\n" in md
-    assert verdicts[-1].startswith("- ACL-ECG") and "`super` met at 1%, met at 10%" in verdicts[-1]
+    (acl,) = [v for v in verdicts if v.startswith("- ACL-ECG")]
+    assert "`super` met at 1%, met at 10%" in acl
     assert (
         verdicts[3].startswith("- CLEAR, full fine-tune")
         and "`super` met at 1%, not run at 10%" in verdicts[3]

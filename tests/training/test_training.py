@@ -608,16 +608,23 @@ def test_pretrain_method_smoke_run(tiny: TinyRun, method: str) -> None:
 def test_grid_compares_pretraining_methods(tiny: TinyRun) -> None:
     """The frozen-encoder grid runs on every method's encoder under the one protocol, and
     RESULTS.md gains the pretraining runs and the side-by-side comparison with its verdict."""
+    import torch
+
     args = ["--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
             "--data-root", tiny.data_root, "--tasks", "super", "--fractions", "1.0", "--seeds", "1",
-            "--methods", "jepa-linear,physioclr-linear,acl-linear,random-linear,clear-linear",
+            "--methods", "jepa-linear,physioclr-linear,acl-linear,random-linear,random-patches-linear,"
+            "clear-linear",
             "--no-progress"]  # fmt: skip
     _cli("grid", *args)
     lines = (tiny.run_dir / "grid.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
     got = {r["method"]: r for r in rows if r["fraction"] == 1.0}
-    for m in ("jepa-linear", "physioclr-linear", "acl-linear"):
+    for m in ("jepa-linear", "physioclr-linear", "acl-linear", "random-patches-linear"):
         assert 0 <= got[m]["test"]["auroc"] <= 1
+    # the random-init patch encoder (ECG-JEPA's family) has features of its own beside the beat one's
+    (beats,) = tiny.run_dir.glob("features-random1234-[0-9]*.pt")
+    (patches,) = tiny.run_dir.glob("features-random1234-patches-*.pt")
+    assert not torch.equal(torch.load(beats), torch.load(patches))
     for method in ("jepa", "physioclr", "acl"):  # pretrained once, by the smoke runs or here
         assert (tiny.run_dir / f"encoder-{method}.safetensors").is_file()
     out = tiny.root / "RESULTS-methods.md"
