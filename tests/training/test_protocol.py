@@ -165,7 +165,7 @@ def _grid(run_dir: Path, permute: bool) -> None:
     folds = _folds(permute)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(G, "pretrain", lambda ctx, method="clear": None)
-        mp.setattr(G, "features", lambda ctx, encoder: (None, None))
+        mp.setattr(G, "features", lambda ctx, encoder, family="beats": (None, None))
         mp.setattr(G, "_frozen_run", lambda ctx, rows, feats, method, task, frac, seed, tag, probe:
                    _synthetic(folds, method, frac, seed))  # fmt: skip
         for m in TRAINED:
@@ -310,6 +310,11 @@ def test_frozen_names_split_at_the_head() -> None:
     assert G.frozen("random-hug") == (None, "hug")
     assert G.frozen("acl-pull-linear") == ("acl-pull", "linear")
     assert G.frozen("finetune") is None and G.frozen("clear-mlp") is None
+    assert G.frozen("random-patches-hug") == (None, "hug")
+    assert G.random_family("random-hug-linear") == "beats"
+    assert G.random_family("random-patches-hug") == "patches"
+    with pytest.raises(ValueError, match="not a random-init"):
+        G.random_family("jepa-hug")
 
 
 # --------------------------------------------------------------------------- the same on real training
