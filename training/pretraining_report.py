@@ -41,7 +41,7 @@ def pretext_log(run: Path) -> list[str]:
     lines = []
     for phase, rows in phases.items():
         method = phase.removeprefix("pretrain").removeprefix("-")
-        lines += [f"**`{run.name}`**{f' (`{method}`)' if method else ''}{_described(run)}", "",
+        lines += [f"**`{run.name}`**{f' (`{method}`)' if method else ''}{_described(run, phase)}", "",
                   "| epoch | masked MSE | copy the lead | template | copy share | amplitude MSE | copy "
                   "| template | s |", "|---" * 9 + "|"]  # fmt: skip
         for r in rows:
@@ -52,14 +52,19 @@ def pretext_log(run: Path) -> list[str]:
     return lines
 
 
-def _described(run: Path) -> str:
-    """What ``run`` pretrained, from its scaling rows and ``pretrain.json`` ('' when unknown)."""
-    rows = read_rows(run / "scaling.jsonl")
-    info = run / "pretrain.json"
+def _described(run: Path, phase: str) -> str:
+    """What ``run`` pretrained in ``phase``, from its scaling rows and ``<phase>.json`` ('' when
+    unknown); the masking and amplitude weight are CLEAR's decoder settings, so CLEAR's alone."""
+    method = phase.removeprefix("pretrain").removeprefix("-") or "clear"
+    rows = [r for r in read_rows(run / "scaling.jsonl") if r["method"] == method]
+    info = run / f"{phase}.json"
     said = []
     if rows:
         r = rows[0]
-        said.append(f"preset `{r['preset']}`, {r['masking']} masking, amplitude weight {r['amplitude']:g}")
+        masking = (
+            f", {r['masking']} masking, amplitude weight {r['amplitude']:g}" if method == "clear" else ""
+        )
+        said.append(f"preset `{r['preset']}`{masking}")
     if info.is_file():
         d = json.loads(info.read_text())
         loop, hw = d["pretrain_loop"], d["hardware"]

@@ -102,6 +102,9 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     rlm = {"phase": "pretrain-physioclr-rlm", "epoch": 1, "mse": 0.45, "con": 2.0, "seconds": 1500.0,
            "copy_share": 0.0, "copy_mse": 0.54, "template_mse": 0.54}  # fmt: skip
     (other / "metrics.jsonl").write_text(json.dumps(rlm))
+    gpu = {"pretrain_s": 176.4, "pretrain_steps": 2740, "pretrain_loop": {"epochs": 20, "batch_size": 128},
+           "hardware": {"cpu": "Xeon", "threads": 16, "gpu": "NVIDIA H200"}}  # fmt: skip
+    (other / "pretrain-physioclr-rlm.json").write_text(json.dumps(gpu))  # its own phase's, not CLEAR's
     patches = tmp_path / "patches"  # ECG-JEPA: against the random beat encoder and its own family's
     _grid(patches, {"jepa-hug": 0.8, "random-hug": 0.9, "random-patches-hug": 0.6}, ["super"])
     md = write_report([strong, few, other, patches], tmp_path / "out" / "PRETRAINING.md").read_text()
@@ -111,7 +114,10 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     assert "`super` not met at 1%, not met at 10%" in jepa[0]
     assert jepa[1].startswith("- ECG-JEPA, HUG head (frozen encoder) against random init, patch encoder")
     assert "`super` met at 1%, met at 10%" in jepa[1]
-    assert "**`other`** (`physioclr-rlm`)" in md
+    assert (
+        "**`other`** (`physioclr-rlm`): 20 epochs x 128 records, 2740 updates, "
+        "176 s on Xeon (16 threads, GPU NVIDIA H200)" in md
+    )
     assert "| 1 | 0.450 | 0.540 | 0.540 | 0.000 | - | - | - | 1500 |" in md
     assert (
         "**`strong`**: 24 epochs x 128 records, 3264 updates, 1644 s on AMD EPYC (2 threads, GPU None)" in md
