@@ -194,9 +194,11 @@ def cmd_ensemble(args: argparse.Namespace) -> None:
 
 def cmd_grid(args: argparse.Namespace) -> None:
     from training.grid import PROBE, run_grid
+    from training.scaling import sized
 
-    run_grid(_context(args), args.tasks.split(","), [float(f) for f in args.fractions.split(",")],
-             args.seeds, args.methods.split(","), args.probe or PROBE)  # fmt: skip
+    fractions = [float(f) for f in args.fractions.split(",")]
+    run_grid(sized(_context(args), args.size), args.tasks.split(","), fractions, args.seeds,
+             args.methods.split(","), args.probe or PROBE)  # fmt: skip
 
 
 def cmd_scaling(args: argparse.Namespace) -> None:
@@ -382,8 +384,11 @@ def main(argv: list[str] | None = None) -> None:
     sc.add_argument("--epochs", default="1,2,4,8,12", help="snapshot epochs; the pretraining lasts the last")
     sc.add_argument("--tasks", default="super,all")
     sc.add_argument("--seeds", type=int, default=3, help="probe seeds per point")
-    sc.add_argument("--size", help="WIDTHxDEPTH: the preset's encoder resized (run in that subfolder)")
     sc.set_defaults(fn=cmd_scaling)
+    for sized_parser in (gr, sc):
+        sized_parser.add_argument(
+            "--size", help="WIDTHxDEPTH: the preset's encoder resized (run in that subfolder)"
+        )
     rs = sub.add_parser("results", help="write training/RESULTS.md from grid logs")
     rs.add_argument("--runs", type=Path, nargs="+", default=[REPO / "runs" / "bundled"])
     rs.add_argument("--out", type=Path, default=REPO / "training" / "RESULTS.md")

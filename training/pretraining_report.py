@@ -17,6 +17,7 @@ from ecgviewer.ml import contract
 from training.context import hardware
 from training.grid import LABEL, PROBE, PROBES, RANDOM_INIT, frozen, read_rows
 from training.methods import METHODS
+from training.pretraining import pretrain_phase
 from training.results import paired_row, scaling_section, seed_pairs
 
 FRACTIONS = (0.01, 0.1)
@@ -34,14 +35,15 @@ def pretext_log(run: Path) -> list[str]:
     in the amplitude channel, and the share of masked tokens the copy could answer."""
     path = run / "metrics.jsonl"
     logged = map(json.loads, path.read_text().splitlines()) if path.is_file() else []
-    phases: dict[str, list[dict]] = {}  # "pretrain" (CLEAR) or "pretrain-<method>"
+    method_of = {pretrain_phase(m): m for m in METHODS}
+    by_method: dict[str, list[dict]] = {}
     for r in logged:
-        if str(r.get("phase", "")).startswith("pretrain") and "template_mse" in r:
-            phases.setdefault(r["phase"], []).append(r)
+        if r.get("phase") in method_of and "template_mse" in r:
+            by_method.setdefault(method_of[r["phase"]], []).append(r)
     lines = []
-    for phase, rows in phases.items():
-        method = phase.removeprefix("pretrain").removeprefix("-")
-        lines += [f"**`{run.name}`**{f' (`{method}`)' if method else ''}{_described(run, phase)}", "",
+    for method, rows in by_method.items():
+        named = f" (`{method}`)" if method != "clear" else ""
+        lines += [f"**`{run.name}`**{named}{_described(run, method)}", "",
                   "| epoch | masked MSE | copy the lead | template | copy share | amplitude MSE | copy "
                   "| template | s |", "|---" * 9 + "|"]  # fmt: skip
         for r in rows:
@@ -52,12 +54,11 @@ def pretext_log(run: Path) -> list[str]:
     return lines
 
 
-def _described(run: Path, phase: str) -> str:
-    """What ``run`` pretrained in ``phase``, from its scaling rows and ``<phase>.json`` ('' when
-    unknown); the masking and amplitude weight are CLEAR's decoder settings, so CLEAR's alone."""
-    method = phase.removeprefix("pretrain").removeprefix("-") or "clear"
+def _described(run: Path, method: str) -> str:
+    """What ``run`` pretrained with ``method``, from its scaling rows and the pretraining's json
+    ('' when unknown); the masking and amplitude weight are CLEAR's decoder settings, so CLEAR's alone."""
     rows = [r for r in read_rows(run / "scaling.jsonl") if r["method"] == method]
-    info = run / f"{phase}.json"
+    info = run / f"{pretrain_phase(method)}.json"
     said = []
     if rows:
         r = rows[0]

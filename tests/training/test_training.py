@@ -605,6 +605,22 @@ def test_pretrain_method_smoke_run(tiny: TinyRun, method: str) -> None:
     assert any(not torch.equal(trained[k], fresh[k]) for k in trained)
 
 
+def test_grid_takes_an_encoder_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``grid --size`` runs the grid on the preset's encoder resized, in the run's size subfolder
+    (where ``scaling --size`` pretrained it), so a wider encoder's label grid sits beside its curve."""
+    import training.grid
+    from training.__main__ import main
+
+    seen = {}
+    monkeypatch.setattr(training.grid, "run_grid", lambda ctx, *rest: seen.update(ctx=ctx, rest=rest))
+    main(["grid", "--data-root", str(tmp_path), "--run-dir", str(tmp_path / "run"), "--preset", "tiny",
+          "--size", "64x2", "--tasks", "super", "--methods", "clear-hug,random-hug"])  # fmt: skip
+    ctx = seen["ctx"]
+    assert ctx.run_dir == tmp_path / "run" / "64x2"
+    assert (ctx.preset.encoder.dim, ctx.preset.encoder.depth, ctx.preset.encoder.heads) == (64, 2, 2)
+    assert seen["rest"][0] == ["super"] and seen["rest"][3] == ["clear-hug", "random-hug"]
+
+
 def test_grid_compares_pretraining_methods(tiny: TinyRun) -> None:
     """The frozen-encoder grid runs on every method's encoder under the one protocol, and
     RESULTS.md gains the pretraining runs and the side-by-side comparison with its verdict."""
