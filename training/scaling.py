@@ -246,35 +246,39 @@ def _seconds(run: Path, method: str) -> dict[int, float]:
     return out
 
 
-def _ran_on(run: Path, method: str) -> str:
-    """The threads and precision a pretraining ran with (its ``<phase>.json``), for a table cell."""
+def _ran_on(run: Path, method: str) -> tuple[str, str]:
+    """The machine a pretraining ran on (its ``<phase>.json``: the GPU, or the CPU and its thread
+    count, since only runs of one machine have comparable seconds) and a table cell of its threads
+    and precision."""
     path = run / f"{pretrain_phase(method)}.json"
     info = json.loads(path.read_text()) if path.is_file() else {}
-    threads = info.get("hardware", {}).get("threads", "?")
+    hw = info.get("hardware", {})
+    threads = hw.get("threads", "?")
     precision = {True: "bf16", False: "fp32"}.get(info.get("bf16"), "precision not logged")
-    return f"{threads} threads, {precision}"
+    machine = hw.get("gpu") or f"{hw.get('cpu', 'an unlogged CPU')}, {threads} threads"
+    return machine, f"{threads} threads, {precision}"
 
 
 def compute_table(runs: list[Path]) -> tuple[list[str], Points]:
-    """Markdown lines (per task and encoder size with two or more curves: each curve read at its
-    last snapshot within the shortest curve's whole pretraining time, ranked by mean fold-9 AUROC,
-    with paired differences from its random init and from the first) and those curves' points
-    against pretraining seconds for a plot. A curve whose run did not log its time is left out."""
+    """Markdown lines (per task, encoder size and machine with two or more curves: each curve read
+    at its last snapshot within the shortest curve's whole pretraining time, ranked by mean fold-9
+    AUROC, with paired differences from its random init and from the first) and those curves'
+    points against pretraining seconds for a plot. A curve whose run did not log its time is left
+    out; seconds of different machines are never compared."""
     cells = _cells(runs)
     lines: list[str] = []
     points: Points = {}
     for task in sorted({t for t, _ in cells}):
-        by_size: dict[str, list[tuple[str, dict, dict[int, float], str]]] = {}
+        by_size: dict[tuple[str, str], list[tuple[str, dict, dict[int, float], str]]] = {}
         for (t, name), by_epoch in sorted(cells.items()):
             if t != task or 0 not in by_epoch or len(by_epoch) < 2:
                 continue
             run, rows = by_epoch[max(by_epoch)]
             secs = _seconds(run, rows[0]["method"])
             if set(by_epoch) <= set(secs):
-                by_size.setdefault(_size(rows[0]), []).append(
-                    (name, by_epoch, secs, _ran_on(run, rows[0]["method"]))
-                )
-        for size, curves in sorted(by_size.items()):
+                machine, ran_on = _ran_on(run, rows[0]["method"])
+                by_size.setdefault((_size(rows[0]), machine), []).append((name, by_epoch, secs, ran_on))
+        for (size, machine), curves in sorted(by_size.items()):
             if len(curves) < 2:
                 continue
             budget = min(secs[max(by_epoch)] for _, by_epoch, secs, _ in curves)
@@ -283,12 +287,13 @@ def compute_table(runs: list[Path]) -> tuple[list[str], Points]:
                 epoch = max(e for e in by_epoch if secs[e] <= budget * (1 + TOLERANCE))
                 read.append((name, epoch, secs[epoch], ran_on, by_epoch))
                 for e, (_, rows) in sorted(by_epoch.items()):
-                    points.setdefault(task, {}).setdefault(name, []).append(
+                    points.setdefault(task, {}).setdefault(f"{name} on {machine}", []).append(
                         (secs[e], _mean(rows), rows[0]["val_auroc_ci"])
                     )
             read.sort(key=lambda r: -_mean(r[4][r[1]][1]))
             first = read[0][4][read[0][1]]
-            title = f"**{task}**, {size} encoders: budget {budget:,.0f} s (fold 9, frozen {HEAD} probe)"
+            title = (f"**{task}**, {size} encoders on {machine}: budget {budget:,.0f} s "
+                     f"(fold 9, frozen {HEAD} probe)")  # fmt: skip
             lines += [title, "",
                       "| pretraining | read at epoch | pretraining (s) | ran on | seeds | macro AUROC "
                       "| vs random init [95 % CI] | vs the first [95 % CI] |", "|---" * 8 + "|"]  # fmt: skip

@@ -24,4 +24,5 @@ def test_script_parses_and_names_its_usage(script):
 
 
 def test_there_are_scripts():
-    assert {p.name for p in SCRIPTS} >= {"gpu_session.sh", "gpu_ssl.sh", "gpu_objectives.sh", "gpu_scaling.sh"}
+    expected = {"gpu_session.sh", "gpu_ssl.sh", "gpu_objectives.sh", "gpu_scaling.sh"}
+    assert {p.name for p in SCRIPTS} >= expected

@@ -318,13 +318,25 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
         for r in log_rows
     ]
     (longer / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in log_rows + slow) + "\n")
-    compute, by_time = compute_table([ctx.run_dir, longer])
+    # the same run logged as pretrained on a GPU (another 8-epoch curve): its seconds are not compared
+    on_gpu = tmp_path / "on-gpu"
+    shutil.copytree(ctx.run_dir, on_gpu)
+    (on_gpu / "scaling.jsonl").write_text("\n".join(json.dumps({**r, "schedule": 8}) for r in rows) + "\n")
+    info = json.loads((on_gpu / "pretrain.json").read_text())
+    info["hardware"]["gpu"] = "NVIDIA H200"
+    (on_gpu / "pretrain.json").write_text(json.dumps(info))
+    compute, by_time = compute_table([ctx.run_dir, longer, on_gpu])
     spent = [sum(r["seconds"] for r in pre[:k]) for k in (1, 2)]
     read = {c[0][2:]: (c[1], c[2], c[3].split(", ")[1]) for c in (line.split(" | ") for line in compute)
             if c[0].startswith("| clear")}  # fmt: skip
     assert read == {name: ("2", f"{spent[1]:,.0f}", "fp32"),
                     name.replace("2-epoch", "4-epoch"): ("1", f"{spent[0]:,.0f}", "fp32")}  # fmt: skip
-    assert [x for x, _, _ in by_time["super"][name]] == pytest.approx([0, *spent])
+    hardware = json.loads((ctx.run_dir / "pretrain.json").read_text())["hardware"]
+    machine = f"{hardware['cpu']}, {hardware['threads']} threads"
+    assert [line for line in compute if line.startswith("**")] == [
+        f"**super**, 64x1 encoders on {machine}: budget {spent[1]:,.0f} s (fold 9, frozen hug probe)"
+    ]
+    assert [x for x, _, _ in by_time["super"][f"{name} on {machine}"]] == pytest.approx([0, *spent])
     # the same run at another encoder size (a copy, its rows relabelled 32x1): one family, two sizes
     other = tmp_path / "other-size"
     shutil.copytree(ctx.run_dir, other)
