@@ -14,6 +14,7 @@ Fold 10 is never read here.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import replace
 from itertools import product
@@ -151,12 +152,22 @@ def _probs(run: Path, rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
 Cells = dict[tuple[str, str], dict[int, tuple[Path, list[dict]]]]
 
 
+def run_label(run: Path) -> str:
+    """A run folder as the reports name it: a size subfolder (``scaling --size``) with its parent."""
+    return f"{run.parent.name}/{run.name}" if re.fullmatch(r"\d+x\d+", run.name) else run.name
+
+
 def _cells(runs: list[Path]) -> Cells:
-    """(task, curve) -> epoch -> (run, rows of its seeds), from the runs' ``scaling.jsonl``."""
+    """(task, curve) -> epoch -> (run, rows of its seeds), from the runs' ``scaling.jsonl``. A curve
+    whose name an earlier run has taken (the same pretraining run again) is named with its run."""
     cells: Cells = {}
+    owner: dict[str, Path] = {}
     for run in runs:
         for row in read_rows(run / "scaling.jsonl"):
-            cell = cells.setdefault((row["task"], _curve_name(run, row)), {})
+            name = _curve_name(run, row)
+            if owner.setdefault(name, run) != run:
+                name = f"{name}, run {run_label(run)}"
+            cell = cells.setdefault((row["task"], name), {})
             cell.setdefault(row["epoch"], (run, []))[1].append(row)
     return cells
 

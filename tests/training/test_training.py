@@ -271,7 +271,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     from training.pretraining import encoder_path, snapshot_path
     from training.pretraining_report import write_report
     from training.results import scaling_section
-    from training.scaling import compute_table, run_scaling, scaling_table, size_table, sized
+    from training.scaling import compute_table, run_label, run_scaling, scaling_table, size_table, sized
 
     base = PRESETS["tiny"]
     preset = replace(base, pretrain=LoopConfig(epochs=9, batch_size=32, lr=1e-3),
@@ -298,6 +298,13 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert run_scaling(ctx, "clear", [1, 2], ["super"], 2).read_text() == text  # resumes: nothing new
 
     assert {r["schedule"] for r in rows} == {2}
+    # the same pretraining run twice (a copy): two curves, the second named with its run
+    again = tmp_path / "again"
+    shutil.copytree(ctx.run_dir, again)
+    twice = scaling_table([ctx.run_dir, again])[1]["super"]
+    assert set(twice) == {"clear (groups+amplitude 1) 64x1, 2-epoch schedule",
+                          "clear (groups+amplitude 1) 64x1, 2-epoch schedule, run again"}  # fmt: skip
+    assert run_label(ctx.run_dir) == "run/64x1" and run_label(again) == "again"
     # the same snapshots from a longer schedule (a copied run, its rows relabelled): another curve
     longer = tmp_path / "longer"
     shutil.copytree(ctx.run_dir, longer)
