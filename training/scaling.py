@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ecgviewer.ml import contract
 from training import metrics as M
 from training.context import Context
 from training.finetune import train_head
@@ -50,8 +51,10 @@ def sized(ctx: Context, size: str | None) -> Context:
     width, depth = (int(v) for v in size.lower().split("x"))
     if width % 32 or width < 32 or depth < 1:
         raise ValueError(f"--size {size}: width a multiple of 32, depth at least 1 (e.g. 192x6)")
-    encoder = replace(ctx.preset.encoder, dim=width, depth=depth, heads=width // 32)
-    preset = replace(ctx.preset, name=f"{ctx.preset.name}-{size}", encoder=encoder)
+    shape = {"dim": width, "depth": depth, "heads": width // 32}
+    # both families: ECG-JEPA pretrains the patch encoder, the others the beat encoder
+    encoder, patch = replace(ctx.preset.encoder, **shape), replace(ctx.preset.patch, **shape)
+    preset = replace(ctx.preset, name=f"{ctx.preset.name}-{size}", encoder=encoder, patch=patch)
     return replace(ctx, preset=preset, run_dir=ctx.run_dir / f"{width}x{depth}")
 
 
@@ -74,6 +77,8 @@ def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], 
     preds = ctx.run_dir / "preds"
     preds.mkdir(parents=True, exist_ok=True)
     decoder = ctx.preset.decoder
+    patches = METHODS[method].kind == contract.PATCHES
+    family_config = ctx.preset.patch if patches else ctx.preset.encoder  # what the rows' encoder is
     for epoch in [0, *sorted(set(epochs))]:
         encoder = None
         if epoch:
@@ -101,7 +106,7 @@ def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], 
             rep = M.report(val.y, p, td.classes[task])
             row = {
                 "method": method, "epoch": epoch, "task": task, "seed": seed, "head": HEAD,
-                "preset": ctx.preset.name, "encoder": ctx.preset.encoder.to_dict(),
+                "preset": ctx.preset.name, "encoder": family_config.to_dict(),
                 "masking": decoder.masking, "amplitude": decoder.amplitude, "schedule": loop.epochs,
                 "val_auroc": rep["auroc"], "val_auroc_ci": rep["auroc_ci"], "n_val": rep["n"],
                 "preds": f"{tag}.npz", "seconds": round(time.perf_counter() - t0, 1),
@@ -138,10 +143,13 @@ def _size(row: dict) -> str:
 
 
 def _parameters(row: dict) -> int:
-    """The parameter count of the encoder a row probed (built from its logged configuration)."""
-    from ecgviewer.ml.beats import Encoder, EncoderConfig
+    """The parameter count of the encoder a row probed, built in its method's family from the
+    logged configuration (rows before the patch encoder's own was logged carry the beat encoder's
+    shape, which the patch encoder shares)."""
+    from ecgviewer.ml.model import create_encoder, encoder_config
 
-    return sum(p.numel() for p in Encoder(EncoderConfig.from_dict(row["encoder"])).parameters())
+    kind = METHODS[row["method"]].kind
+    return sum(p.numel() for p in create_encoder(kind, encoder_config(kind, row["encoder"])).parameters())
 
 
 def _probs(run: Path, rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -281,6 +281,12 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
         run_scaling(ctx, "clear", [0, 2], ["super"], 1)
     ctx = sized(ctx, "64x1")
     assert ctx.run_dir == tmp_path / "run" / "64x1" and ctx.preset.encoder.heads == 2
+    assert (ctx.preset.patch.dim, ctx.preset.patch.depth, ctx.preset.patch.heads) == (64, 1, 2)
+    from ecgviewer.ml.patches import PatchEncoder
+    from training.scaling import _parameters
+
+    shape = {"method": "jepa", "encoder": ctx.preset.patch.to_dict()}
+    assert _parameters(shape) == sum(p.numel() for p in PatchEncoder(ctx.preset.patch).parameters())
     out = run_scaling(ctx, "clear", [1, 2], ["super"], 2)
     text = out.read_text()
     rows = [json.loads(line) for line in text.splitlines()]
