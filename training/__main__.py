@@ -206,7 +206,7 @@ def cmd_scaling(args: argparse.Namespace) -> None:
     from training.scaling import run_scaling, sized
 
     run_scaling(sized(_context(args), args.size), args.method, [int(e) for e in args.epochs.split(",")],
-                args.tasks.split(","), args.seeds)  # fmt: skip
+                args.tasks.split(","), args.seeds, not args.pretrain_only)  # fmt: skip
 
 
 def cmd_results(args: argparse.Namespace) -> None:
@@ -384,6 +384,8 @@ def main(argv: list[str] | None = None) -> None:
     sc.add_argument("--epochs", default="1,2,4,8,12", help="snapshot epochs; the pretraining lasts the last")
     sc.add_argument("--tasks", default="super,all")
     sc.add_argument("--seeds", type=int, default=3, help="probe seeds per point")
+    sc.add_argument("--pretrain-only", action="store_true",
+                    help="save the snapshots and probe nothing (a later run without it probes)")  # fmt: skip
     sc.set_defaults(fn=cmd_scaling)
     for sized_parser in (gr, sc):
         sized_parser.add_argument(

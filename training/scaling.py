@@ -62,17 +62,21 @@ def _row_key(row: dict) -> tuple:
     return row["method"], row["epoch"], row["task"], row["seed"]
 
 
-def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], seeds: int) -> Path:
+def run_scaling(ctx: Context, method: str, epochs: list[int], tasks: list[str], seeds: int,
+                probe: bool = True) -> Path:  # fmt: skip
     """Pretrain for ``max(epochs)`` epochs (the preset's loop otherwise: one cosine schedule that
     ends at the last point) with snapshots at ``epochs``, probe each and the random-init encoder
     on every task and seed; missing rows are appended to ``<run>/scaling.jsonl`` (a stopped run
-    resumes)."""
+    resumes). ``probe=False`` stops after the pretraining (a lent accelerator's short time goes to
+    pretraining; a later run probes)."""
     if not epochs or min(epochs) < 1:
         raise ValueError(f"snapshot epochs {epochs}: give one or more, each at least 1")
     loop = replace(ctx.preset.schedules.get(method, ctx.preset.pretrain), epochs=max(epochs))
     ctx = replace(ctx, preset=replace(ctx.preset, schedules={**ctx.preset.schedules, method: loop}))
     final = pretrain(ctx, method=method, snapshots=tuple(epochs))
     out = ctx.run_dir / "scaling.jsonl"
+    if not probe:
+        return out
     done = {_row_key(r) for r in read_rows(out)}
     preds = ctx.run_dir / "preds"
     preds.mkdir(parents=True, exist_ok=True)

@@ -287,6 +287,8 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
 
     shape = {"method": "jepa", "encoder": ctx.preset.patch.to_dict()}
     assert _parameters(shape) == sum(p.numel() for p in PatchEncoder(ctx.preset.patch).parameters())
+    out = run_scaling(ctx, "clear", [1, 2], ["super"], 2, probe=False)  # the snapshots, no rows
+    assert snapshot_path(ctx.run_dir, "clear", 1).is_file() and not out.exists()
     out = run_scaling(ctx, "clear", [1, 2], ["super"], 2)
     text = out.read_text()
     rows = [json.loads(line) for line in text.splitlines()]
