@@ -125,6 +125,7 @@ def train_classifier(
     min_steps: int = 0,
     recipe: Recipe | None = None,
     init: Classifier | None = None,
+    loop: LoopConfig | None = None,
 ) -> tuple[Classifier, TaskData, dict]:
     """Full fine-tuning (or training from scratch) of encoder + heads, selected on fold 9.
 
@@ -132,7 +133,8 @@ def train_classifier(
     that many updates; the epoch count (and so the number of fold-9 evaluations) stays fixed.
     ``recipe`` (default: plain fine-tuning) adds signal-space augmentation, layer-wise
     learning-rate decay and distillation from the supervised baselines' mean probabilities.
-    ``init``, a classifier of the same shape, gives the starting heads too (LP-FT).
+    ``init``, a classifier of the same shape, gives the starting heads too (LP-FT); ``loop``
+    replaces the preset's fine-tuning schedule (LP-FT's lower rate).
     """
     recipe = recipe or Recipe()
     td = task_data(ctx, tasks, frac, seed)
@@ -147,7 +149,7 @@ def train_classifier(
     if recipe.distill > 0:
         distilled = distil(y, rows, has, ctx.run_dir, len(tensors.values), recipe.distill)
     bce = nn.BCEWithLogitsLoss(reduction="none")
-    loop = ctx.preset.finetune
+    loop = loop or ctx.preset.finetune
     sample = repeated(len(rows), min_steps, loop)
     gen = torch.Generator().manual_seed(seed)
 

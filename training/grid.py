@@ -37,7 +37,7 @@ from training import metrics as M
 from training.context import Context, TaskData, lead_cls_features, predict, task_data
 from training.finetune import train_classifier, train_head
 from training.methods import METHODS
-from training.presets import Preset
+from training.presets import LPFT_FINETUNE, Preset
 from training.pretraining import load_encoder, pretrain
 
 LABEL = {
@@ -47,6 +47,7 @@ LABEL = {
     **{f"{m.name}-{head}": f"{m.label}, {text}" for m in METHODS.values() if m.name != "clear"
        for head, text in (("linear", "linear probe (frozen)"), ("hug", "HUG head (frozen encoder)"))},
     "finetune": "CLEAR, full fine-tune",
+    "lpft": "CLEAR, LP-FT (frozen HUG head, then full fine-tune)",
     "exported": "the run's exported classifier (run.json; 100 % labels)",
     "random-linear": "random init, linear probe (frozen)",
     "random-hug": "random init, HUG (frozen encoder)",
@@ -55,6 +56,7 @@ LABEL = {
     "random-patches-hug": "random init, patch encoder, HUG (frozen encoder)",
     "scratch": "supervised from scratch",
     "scratch-noamp": "supervised from scratch, no amplitude feature (ablation)",
+    "scratch-lpft": "random init, LP-FT (frozen HUG head, then full fine-tune)",
     "xresnet1d101": "xresnet1d101, supervised 1-D CNN (PTB-XL benchmark recipe)",
     "inception1d": "inception1d, supervised 1-D CNN (PTB-XL benchmark recipe)",
 }  # fmt: skip
@@ -85,6 +87,9 @@ BASELINES: list[str] = ["scratch", "xresnet1d101", "inception1d", "random-hug"]
 # neither skipped as done nor reported.
 PROBES: dict[str, int] = {"z-dim": 0, "z-dim-steps2000": 2000}
 PROBE = "z-dim-steps2000"
+# Fine-tuning from the pretrained encoder against the same network from random weights, each pair
+# under one recipe: plain fine-tuning, and LP-FT (the shipped model's recipe, ``_lpft``)
+FINETUNE_PAIRS: list[tuple[str, str]] = [("finetune", "scratch"), ("lpft", "scratch-lpft")]
 
 
 def probe_steps(preset: Preset, probe: str = PROBE) -> int:
@@ -189,6 +194,34 @@ def _from_scratch(ctx: Context, task: str, frac: float, seed: int, tag: str, amp
     return _trained(ctx, task, frac, seed, tag, load_encoder(None, config, seed))
 
 
+def lpft_start(ctx: Context, task: str, frac: float, seed: int, pretrained: bool) -> Classifier:
+    """LP-FT's starting classifier: the pretrained (or the grid's random-init) encoder under the
+    frozen-encoder HUG cell of the same task, fraction and seed, z-score folded in (the grid's own
+    checkpoint, so a head is trained once)."""
+    from training.probe import folded_head
+
+    path = pretrain(ctx) if pretrained else None
+    rows, feats = features(ctx, path)
+    cell = f"grid-{'clear' if pretrained else 'random'}-hug-{PROBE}-{task}-{frac}-{seed}"
+    head, _ = folded_head(ctx, feats, rows, task, frac, seed, "hug", cell)
+    enc = load_encoder(path, ctx.preset.encoder, seed=RANDOM_INIT_SEED)
+    model = Classifier(enc.config, {task: head.fc.out_features}, "hug")
+    model.encoder.load_state_dict(enc.state_dict())
+    model.heads[task].load_state_dict(head.state_dict())
+    return model
+
+
+def _lpft(ctx: Context, task: str, frac: float, seed: int, tag: str, pretrained: bool) -> RunOut:
+    """LP-FT (Kumar et al. 2022) as the shipped model is trained: ``lpft_start``, then encoder and
+    head fine-tuned end to end with the preset's recipe (augmentation, layer-wise decay; no
+    distillation) at LP-FT's rate. The pretrained and random-init cells differ in the start only."""
+    init = lpft_start(ctx, task, frac, seed, pretrained)
+    recipe = replace(ctx.preset.recipe, distill=0.0, from_probe=True)
+    model, td, info = train_classifier(ctx, init.encoder, (task,), frac, seed, "hug", tag,
+                                       ctx.preset.grid_min_steps, recipe, init, LPFT_FINETUNE)  # fmt: skip
+    return _predicted(ctx, model, task, td, info["best"], {"epoch": _selected_epoch(info["history"])})
+
+
 def _cnn(ctx: Context, task: str, frac: float, seed: int, tag: str, arch: str) -> RunOut:
     """A supervised CNN baseline (training/baselines.py), epoch and aggregation chosen on fold 9."""
     from training import baselines
@@ -211,6 +244,8 @@ RUNNERS: dict[str, Runner] = {
     "exported": lambda ctx, task, frac, seed, tag: _exported(ctx, task, frac),
     "scratch": partial(_from_scratch, amplitude=True),
     "scratch-noamp": partial(_from_scratch, amplitude=False),
+    "lpft": partial(_lpft, pretrained=True),
+    "scratch-lpft": partial(_lpft, pretrained=False),
     "xresnet1d101": partial(_cnn, arch="xresnet1d101"),
     "inception1d": partial(_cnn, arch="inception1d"),
 }

@@ -113,6 +113,10 @@ _SSL_GPU = replace(
     schedules={},
 )
 GROUPS = replace(_BUNDLED.decoder, masking="groups", amplitude=1.0)
+# LP-FT's end-to-end stage (Kumar et al. 2022), which starts from the probe's heads: a 2.5x lower
+# peak rate than fine-tuning from random heads and half release-cpu's 30 epochs (its session's
+# budget, not a test figure). The release-cpu LP-FT presets and the grid's ``lpft`` cells share it.
+LPFT_FINETUNE = LoopConfig(epochs=15, batch_size=128, lr=2e-4)
 
 PRESETS = {
     "bundled": _BUNDLED,
@@ -143,7 +147,7 @@ PRESETS = {
     "release-cpu-lpft": replace(
         _RELEASE_CPU,
         name="release-cpu-lpft",
-        finetune=LoopConfig(epochs=15, batch_size=128, lr=2e-4),
+        finetune=LPFT_FINETUNE,
         recipe=replace(_RELEASE_CPU.recipe, from_probe=True),
     ),
     # release-cpu with CLEAR pretrained 2.5x longer (30 epochs, about 50 min on the 2 cores):
@@ -158,7 +162,19 @@ PRESETS = {
         _RELEASE_CPU,
         name="release-cpu-long-lpft",
         pretrain=LoopConfig(epochs=30, batch_size=128, lr=1e-3),
-        finetune=LoopConfig(epochs=15, batch_size=128, lr=2e-4),
+        finetune=LPFT_FINETUNE,
+        recipe=replace(_RELEASE_CPU.recipe, from_probe=True),
+    ),
+    # The shipped model's recipe (release-cpu-long-lpft; without distillation, whose CNN teachers'
+    # predictions are not on this machine) over CLEAR with the shortcut closed, pretrained 48
+    # epochs (release-cpu-groups: the encoder fold 9 chose for issue 27's gains). Run it in a copy of
+    # that run's directory (its encoder is reused); ``choose`` says on fold 9 whether it ships.
+    "release-cpu-groups48-lpft": replace(
+        _RELEASE_CPU,
+        name="release-cpu-groups48-lpft",
+        decoder=GROUPS,
+        pretrain=LoopConfig(epochs=48, batch_size=128, lr=1e-3),
+        finetune=LPFT_FINETUNE,
         recipe=replace(_RELEASE_CPU.recipe, from_probe=True),
     ),
     # release-cpu-long-lpft's fine-tuning with its targets half the CNN baselines' probabilities
@@ -169,7 +185,7 @@ PRESETS = {
         _RELEASE_CPU,
         name="release-cpu-long-lpft-distill",
         pretrain=LoopConfig(epochs=30, batch_size=128, lr=1e-3),
-        finetune=LoopConfig(epochs=15, batch_size=128, lr=2e-4),
+        finetune=LPFT_FINETUNE,
         recipe=replace(_RELEASE_CPU.recipe, from_probe=True, distill=0.5),
     ),
     # The shipped model fine-tuned further (``run --init-model``: its encoder and heads are the

@@ -12,6 +12,7 @@ has the same architecture and parameter count as a fine-tuned one.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -43,7 +44,7 @@ def frozen_model(ctx: Context, encoder_path, seed: int = 0, method: str = "clear
     """``method``'s frozen encoder with a ``head`` per task of the preset, each trained on all the
     training labels and selected on fold 9. The heads are the grid's own 100 % cells (the same
     checkpoint tag), so a head the grid has trained is not trained again."""
-    from training.grid import PROBE, features, probe_steps
+    from training.grid import PROBE, features
 
     enc = load_encoder(encoder_path, ctx.preset.encoder, seed)
     rows, feats = features(ctx, encoder_path)
@@ -54,7 +55,20 @@ def frozen_model(ctx: Context, encoder_path, seed: int = 0, method: str = "clear
     history = []
     for task in tasks:
         tag = f"grid-{method}-{head}-{PROBE}-{task}-1.0-{seed}"
-        trained, _, info = train_head(ctx, feats, rows, task, 1.0, seed, head, tag, probe_steps(ctx.preset))
-        model.heads[task].load_state_dict(fold_standardise(trained[0], trained[1]).state_dict())
+        folded, info = folded_head(ctx, feats, rows, task, 1.0, seed, head, tag)
+        model.heads[task].load_state_dict(folded.state_dict())
         history += [{"task": task, **r} for r in info["history"]]
     return model.eval(), td, {"history": history}
+
+
+def folded_head(
+    ctx: Context, feats: torch.Tensor, rows: np.ndarray, task: str, frac: float, seed: int, head: str,
+    tag: str,
+) -> tuple[nn.Module, dict]:  # fmt: skip
+    """A frozen-feature head of ``task`` (``train_head`` under the grid's reported protocol; the
+    checkpoint ``tag`` is the grid cell's, so a head the grid trained is reused) with its z-score
+    folded in, so that it reads a classifier's raw lead [CLS] features: LP-FT's starting heads."""
+    from training.grid import probe_steps
+
+    trained, _, info = train_head(ctx, feats, rows, task, frac, seed, head, tag, probe_steps(ctx.preset))
+    return fold_standardise(trained[0], trained[1]), info

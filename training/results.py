@@ -19,6 +19,7 @@ from training.grid import (
     BASELINES,
     BUNDLED_GOAL,
     CLEAR_GAIN,
+    FINETUNE_PAIRS,
     LABEL,
     MIN_SEEDS,
     NO_PREDS,
@@ -162,7 +163,7 @@ def _goals(rows: list[dict], cards: list[dict], shipped_sha: str) -> list[str]:
     checks = [
         (a, b, (0.01, 0.1, 1.0)) for a, b in (("clear-linear", "random-linear"), ("clear-hug", "random-hug"))
     ]
-    checks.append(("finetune", "scratch", (0.01, 0.1)))
+    checks += [(a, b, (0.01, 0.1)) for a, b in FINETUNE_PAIRS]
     checks.append(("clear-hug", "clear-hug-linear", (0.01, 0.1, 1.0)))  # our HUG experts vs the paper's
     for ours, base, fracs in checks:
         for f in fracs:

@@ -71,7 +71,7 @@ def _grid(
                 method, task, frac, seed, G.PROBES[probe]
             ),
         )
-        for m in ("finetune", "scratch"):
+        for m in {m for pair in G.FINETUNE_PAIRS for m in pair}:
             mp.setitem(G.RUNNERS, m, lambda ctx, task, frac, seed, tag, m=m: run(m, task, frac, seed))
         G.run_grid(SimpleNamespace(run_dir=run_dir), tasks, list(fractions), 5, list(quality), probe)
 
@@ -83,6 +83,8 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
         {"clear-hug": 1.0, "random-hug": 0.6, "finetune": 1.0, "scratch": 1.0},
         ["super", "sub", "form", "rhythm"],
     )
+    # LP-FT, better than plain fine-tuning on fold 9 (so the recipe read), on super only
+    _grid(strong, {"lpft": 1.2, "scratch-lpft": 0.6}, ["super"])
     # the frozen heads again under another protocol: compared on fold 9, not judged
     _grid(strong, {"clear-hug": 1.0, "random-hug": 0.6}, ["super", "sub"], "z-dim")
     few = tmp_path / "few"  # it helps, but only two other tasks were run: not the bar
@@ -137,8 +139,21 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
         0
     ].endswith("met at both on 3 of 3 other tasks run (sub, form, rhythm): **gain proved**")
     assert "`super` met at 1%, met at 10%; met at both" in verdicts[0]
-    assert verdicts[1].startswith("- CLEAR, full fine-tune") and verdicts[1].endswith("**gain not proved**")
-    assert verdicts[2].endswith("met at both on 2 of 2 other tasks run (sub, form): **gain not proved**")
+    assert verdicts[1].startswith(
+        "- CLEAR, full fine-tune against supervised from scratch (recipe not chosen)"
+    )
+    assert verdicts[1].endswith("**gain not proved**")
+    assert verdicts[2].startswith(
+        "- CLEAR, LP-FT (frozen HUG head, then full fine-tune) against random init, "
+        "LP-FT (frozen HUG head, then full fine-tune) (the recipe chosen on fold 9)"
+    )
+    assert "`super` met at 1%, met at 10%; met at both on 0 of 0" in verdicts[2]
+    recipes = md.split("## The fine-tuning recipe (fold 9): `strong`")[1].split("##")[0]
+    assert "10 cells (task, fraction, seed) that every recipe's pretrained side logged" in recipes
+    marks = [line.rsplit(" | ", 1)[1] for line in recipes.splitlines() if line.startswith("| CLEAR")]
+    assert marks == [" |", "chosen |"]
+    assert "## The fine-tuning recipe (fold 9): `few`" not in md  # one recipe only
+    assert verdicts[3].endswith("met at both on 2 of 2 other tasks run (sub, form): **gain not proved**")
     choice = md.split("## The encoder whose gains are judged (fold 9)")[1].split("##")[0]
     assert "`clear`: 30 cells (pretrained frozen heads, below 100 % of the labels)" in choice
     assert "`acl`" not in choice
@@ -152,6 +167,6 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     (acl,) = [v for v in verdicts if v.startswith("- ACL-ECG")]
     assert "`super` met at 1%, met at 10%" in acl
     assert (
-        verdicts[3].startswith("- CLEAR, full fine-tune")
-        and "`super` met at 1%, not run at 10%" in verdicts[3]
+        verdicts[4].startswith("- CLEAR, full fine-tune against supervised from scratch:")
+        and "`super` met at 1%, not run at 10%" in verdicts[4]
     )

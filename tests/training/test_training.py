@@ -561,6 +561,35 @@ def test_lp_ft_starts_from_the_probe_heads(tiny: TinyRun, tmp_path: Path) -> Non
     assert "LP-FT" in (tmp_path / "model" / "clear-hug-tiny.md").read_text()
 
 
+def test_the_grids_lp_ft_cells_start_from_their_frozen_cells(tiny: TinyRun, tmp_path: Path) -> None:
+    """The grid's ``lpft`` and ``scratch-lpft`` cells start from the frozen HUG cell of the same
+    task, fraction and seed (the pretrained or the grid's random-init encoder): the starting
+    classifier predicts what that cell saved, its head is not trained again, and both cells log rows."""
+    import torch
+
+    from training import grid as G
+    from training.context import Context, predict, task_data
+    from training.presets import PRESETS
+
+    for f in ("encoder.safetensors", "pretrain.json"):
+        shutil.copy(tiny.run_dir / f, tmp_path / f)
+    ctx = Context(tiny.data_root, tmp_path, tiny.cache_dir, PRESETS["tiny"], progress=False)
+    G.run_grid(ctx, ["super"], [1.0], 1, ["clear-hug", "random-hug"])
+    saved = set(tmp_path.glob("*.ckpt"))
+    val = task_data(ctx, ("super",), 1.0, 0).val["super"]
+    for pretrained, cell in ((True, "clear-hug"), (False, "random-hug")):
+        start = G.lpft_start(ctx, "super", 1.0, 0, pretrained).eval()
+        with torch.no_grad():
+            got = predict(start, ctx.tensors, val.rows, ctx.preset.batch_eval, ctx.dist.device)["super"]
+        frozen = np.load(tmp_path / "preds" / f"grid-{cell}-{PROBE}-super-1.0-0.npz")["val_probs"]
+        np.testing.assert_allclose(got, frozen, atol=1e-4)
+    assert set(tmp_path.glob("*.ckpt")) == saved
+    G.run_grid(ctx, ["super"], [1.0], 1, ["lpft", "scratch-lpft"])
+    rows = G.read_rows(tmp_path / "grid.jsonl")
+    assert {r["method"] for r in rows} == {"clear-hug", "random-hug", "lpft", "scratch-lpft"}
+    assert all(0 <= r["test"]["auroc"] <= 1 and "epoch" in r for r in rows)
+
+
 def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, tmp_path: Path) -> None:
     """``run --init-model``: the exported classifier's encoder and heads are the start (with a zero
     learning rate the result is that classifier, parameter for parameter), nothing is pretrained,
