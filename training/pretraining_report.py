@@ -80,11 +80,12 @@ def _met(line: str) -> bool:
     return line.endswith("| met |")
 
 
-def gain_goals(rows: list[dict], recipe: str | None = None) -> tuple[list[str], list[str]]:
+def gain_goals(rows: list[dict], recipes: tuple[str, str] | None = None) -> tuple[list[str], list[str]]:
     """Goal rows '<pretrained> beats <random init, same head>' (and fine-tuning against training
     from scratch) per task and label fraction, and one verdict line per comparison: the issue's bar
     is ``MAIN_TASK`` and at least ``OTHERS_NEEDED`` of ``OTHER_TASKS`` met at every fraction.
-    ``recipe``: the fine-tuning method fold 9 chose (``finetune_recipes``), named in its verdicts."""
+    ``recipes``: the fine-tuning recipes fold 9 chose from the pretrained encoder and from random
+    weights (``finetune_recipes``): named in the verdicts, and judged as a pair of their own."""
     kinds = {frozen(r["method"]) for r in rows} - {None}
     # against the random-init beat encoder (the product's alternative) and, for another family,
     # against the random-init encoder of its own family (what its pretraining must beat)
@@ -96,6 +97,8 @@ def gain_goals(rows: list[dict], recipe: str | None = None) -> tuple[list[str], 
         if family in (contract.BEATS, METHODS[ssl].kind)
     )
     pairs += FINETUNE_PAIRS
+    if recipes and recipes not in FINETUNE_PAIRS:
+        pairs.append(recipes)
     table: list[str] = []
     verdicts: list[str] = []
     for ours, base in pairs:
@@ -118,8 +121,10 @@ def gain_goals(rows: list[dict], recipe: str | None = None) -> tuple[list[str], 
         said = ", ".join(f"{'not run' if f not in main else 'met' if main[f] else 'not met'} at {f:.0%}"
                          for f in FRACTIONS)  # fmt: skip
         which = ""
-        if recipe and (ours, base) in FINETUNE_PAIRS:
-            which = " (the recipe chosen on fold 9)" if ours == recipe else " (recipe not chosen)"
+        if recipes and (ours, base) == recipes:
+            which = " (each side's recipe chosen on fold 9)"
+        elif recipes and (ours, base) in FINETUNE_PAIRS:
+            which = " (not the pair fold 9 chose)"
         verdicts.append(
             f"- {LABEL[ours]} against {LABEL[base]}{which}: `{MAIN_TASK}` {said}; "
             f"met at both on {len(both)} of {len(tried)} other tasks run ({', '.join(both) or 'none'}): "
@@ -128,33 +133,41 @@ def gain_goals(rows: list[dict], recipe: str | None = None) -> tuple[list[str], 
     return table, verdicts
 
 
-def finetune_recipes(rows: list[dict]) -> tuple[str | None, list[str]]:
+def finetune_recipes(rows: list[dict]) -> tuple[tuple[str, str] | None, list[str]]:
     """Fold-9 macro AUROC of fine-tuning under each recipe run (``grid.FINETUNE_PAIRS``: plain,
-    LP-FT), from the pretrained encoder and from random weights, on the (task, fraction, seed)
-    cells below 100 % of the labels that every recipe's pretrained side logged. The recipe whose
-    pretrained side scores higher there is the one the verdict reads; fold 10 does not enter it."""
+    LP-FT), from the pretrained encoder and from random weights, each side on the (task, fraction,
+    seed) cells below 100 % of the labels that all of its recipes logged. Each side's recipe that
+    scores higher there is the one its verdict reads (the pair of the two is judged too); fold 10
+    does not enter it. None when fewer than two recipes of a side were run."""
     scores: dict[str, dict[tuple, float]] = {}
     for r in rows:
         if r["fraction"] < 1:
             scores.setdefault(r["method"], {})[(r["task"], r["fraction"], r["seed"])] = r["val_auroc"]
-    pairs = [(a, b) for a, b in FINETUNE_PAIRS if a in scores]
+    pairs = [(a, b) for a, b in FINETUNE_PAIRS if a in scores and b in scores]
     if len(pairs) < 2:
         return None, []
-    common = set.intersection(*(set(scores[a]) for a, _ in pairs))
-    if not common:
-        return None, []
-    means = {a: float(np.mean([scores[a][k] for k in common])) for a, _ in pairs}
-    best = max(means, key=lambda a: means[a])
-    lines = [f"{len(common)} cells (task, fraction, seed) that every recipe's pretrained side logged; mean "
-             "fold-9 macro AUROC (from random weights: the same cells where logged).", "",
-             "| recipe | from the pretrained encoder | from random weights | cells from random weights | |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    means: dict[str, float] = {}
+    cells = []
+    for side in zip(*pairs, strict=True):
+        common = set.intersection(*(set(scores[m]) for m in side))
+        if not common:
+            return None, []
+        means |= {m: float(np.mean([scores[m][k] for k in common])) for m in side}
+        cells.append(len(common))
+    chosen = (
+        max((a for a, _ in pairs), key=means.__getitem__),
+        max((b for _, b in pairs), key=means.__getitem__),
+    )
+    lines = [f"Mean fold-9 macro AUROC over the cells (task, fraction, seed) every recipe logged: {cells[0]} "
+             f"from the pretrained encoder, {cells[1]} from random weights.", "",
+             "| recipe | from the pretrained encoder | | from random weights | |",
+             "|---" * 5 + "|"]  # fmt: skip
     for a, b in pairs:
-        theirs = [scores.get(b, {})[k] for k in common if k in scores.get(b, {})]
-        base = f"{np.mean(theirs):.4f}" if theirs else "-"
-        lines.append(f"| {LABEL[a]} / {LABEL[b]} | {means[a]:.4f} | {base} | {len(theirs)} "
-                     f"| {'chosen' if a == best else ''} |")  # fmt: skip
-    return best, [*lines, ""]
+        marks = ["chosen" if m in chosen else "" for m in (a, b)]
+        lines.append(
+            f"| {LABEL[a]} / {LABEL[b]} | {means[a]:.4f} | {marks[0]} | {means[b]:.4f} | {marks[1]} |"
+        )
+    return chosen, [*lines, ""]
 
 
 def encoder_choice(runs: list[Path]) -> tuple[dict[str, Path], list[str]]:
@@ -236,7 +249,8 @@ shown for completeness only.
 RECIPE = """Fine-tuning from the pretrained encoder and the same network from random weights, under each
 recipe the grid ran: plain (random heads, the preset's fine-tuning schedule) and LP-FT (the
 frozen-encoder HUG cell first, then everything at LP-FT's lower rate with the preset's
-augmentation and layer-wise decay, as the shipped model is trained). Scored on fold 9 only.
+augmentation and layer-wise decay, as the shipped model is trained). Scored on fold 9 only:
+each side's better recipe there is the one its verdict reads.
 """
 GAIN = """Each pretrained encoder against the random-init encoder with the same head (and fine-tuning
 against the same network trained from scratch), seed paired with seed (the same label subset), on
@@ -268,10 +282,10 @@ def write_report(runs: list[Path], out: Path) -> Path:
         lines += ["## The encoder whose gains are judged (fold 9)", "", CHOICE, *choice]
     for run in runs:
         rows = read_rows(run / "grid.jsonl")
-        recipe, recipes = finetune_recipes(rows)
-        if recipes:
-            lines += [f"## The fine-tuning recipe (fold 9): `{run_label(run)}`", "", RECIPE, *recipes]
-        table, verdicts = gain_goals(rows, recipe)
+        recipes, said = finetune_recipes(rows)
+        if said:
+            lines += [f"## The fine-tuning recipe (fold 9): `{run_label(run)}`", "", RECIPE, *said]
+        table, verdicts = gain_goals(rows, recipes)
         if table:
             which = _choice_said(run, rows, chosen)
             title = f"## The gain at 1 % and 10 % of the labels (fold 10): `{run_label(run)}`{which}"

@@ -83,7 +83,8 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
         {"clear-hug": 1.0, "random-hug": 0.6, "finetune": 1.0, "scratch": 1.0},
         ["super", "sub", "form", "rhythm"],
     )
-    # LP-FT, better than plain fine-tuning on fold 9 (so the recipe read), on super only
+    # LP-FT, better than plain fine-tuning on fold 9 from the pretrained encoder, worse from random
+    # weights, on super only
     _grid(strong, {"lpft": 1.2, "scratch-lpft": 0.6}, ["super"])
     # the frozen heads again under another protocol: compared on fold 9, not judged
     _grid(strong, {"clear-hug": 1.0, "random-hug": 0.6}, ["super", "sub"], "z-dim")
@@ -139,21 +140,26 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
         0
     ].endswith("met at both on 3 of 3 other tasks run (sub, form, rhythm): **gain proved**")
     assert "`super` met at 1%, met at 10%; met at both" in verdicts[0]
-    assert verdicts[1].startswith(
-        "- CLEAR, full fine-tune against supervised from scratch (recipe not chosen)"
-    )
-    assert verdicts[1].endswith("**gain not proved**")
+    # fold 9 picks LP-FT from the pretrained encoder and plain training from random weights: both
+    # recipes' pairs are judged, and the pair of the two chosen sides too
+    other = " (not the pair fold 9 chose)"
+    assert verdicts[1].startswith(f"- CLEAR, full fine-tune against supervised from scratch{other}: ")
+    assert verdicts[1].endswith("**gain not proved**")  # the same quality from random weights
+    lpft = "CLEAR, LP-FT (frozen HUG head, then full fine-tune)"
     assert verdicts[2].startswith(
-        "- CLEAR, LP-FT (frozen HUG head, then full fine-tune) against random init, "
-        "LP-FT (frozen HUG head, then full fine-tune) (the recipe chosen on fold 9)"
+        f"- {lpft} against random init, LP-FT (frozen HUG head, then full fine-tune){other}"
+    )
+    assert verdicts[3].startswith(
+        f"- {lpft} against supervised from scratch (each side's recipe chosen on fold 9)"
     )
     assert "`super` met at 1%, met at 10%; met at both on 0 of 0" in verdicts[2]
+    assert "`super` met at 1%, met at 10%; met at both on 0 of 0" in verdicts[3]
     recipes = md.split("## The fine-tuning recipe (fold 9): `strong`")[1].split("##")[0]
-    assert "10 cells (task, fraction, seed) that every recipe's pretrained side logged" in recipes
-    marks = [line.rsplit(" | ", 1)[1] for line in recipes.splitlines() if line.startswith("| CLEAR")]
-    assert marks == [" |", "chosen |"]
+    assert "logged: 10 from the pretrained encoder, 10 from random weights" in recipes
+    marks = [line.split(" | ")[2::2] for line in recipes.splitlines() if line.startswith("| CLEAR")]
+    assert marks == [["", "chosen |"], ["chosen", " |"]]
     assert "## The fine-tuning recipe (fold 9): `few`" not in md  # one recipe only
-    assert verdicts[3].endswith("met at both on 2 of 2 other tasks run (sub, form): **gain not proved**")
+    assert verdicts[4].endswith("met at both on 2 of 2 other tasks run (sub, form): **gain not proved**")
     choice = md.split("## The encoder whose gains are judged (fold 9)")[1].split("##")[0]
     assert "`clear`: 30 cells (pretrained frozen heads, below 100 % of the labels)" in choice
     assert "`acl`" not in choice
@@ -167,6 +173,6 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     (acl,) = [v for v in verdicts if v.startswith("- ACL-ECG")]
     assert "`super` met at 1%, met at 10%" in acl
     assert (
-        verdicts[4].startswith("- CLEAR, full fine-tune against supervised from scratch:")
-        and "`super` met at 1%, not run at 10%" in verdicts[4]
+        verdicts[5].startswith("- CLEAR, full fine-tune against supervised from scratch:")
+        and "`super` met at 1%, not run at 10%" in verdicts[5]
     )
