@@ -222,6 +222,15 @@ def cmd_pretraining_report(args: argparse.Namespace) -> None:
     print(write_report(args.runs, args.out))
 
 
+def cmd_keep(args: argparse.Namespace) -> None:
+    """copy a run's report inputs (logs, predictions) into the repository (training/keep.py)"""
+    from training.keep import keep_run
+
+    copies = keep_run(args.run, args.dest)
+    size = sum(p.stat().st_size for p in copies)
+    print(json.dumps({"files": len(copies), "bytes": size, "dest": str(args.dest)}))
+
+
 def cmd_rpeaks(args: argparse.Namespace) -> None:
     from training.rpeaks import compare
 
@@ -402,6 +411,10 @@ def main(argv: list[str] | None = None) -> None:
     pr.add_argument("--runs", type=Path, nargs="+", required=True, help="run folders of scaling and grid")
     pr.add_argument("--out", type=Path, default=REPO / "training" / "PRETRAINING.md")
     pr.set_defaults(fn=cmd_pretraining_report)
+    kp = sub.add_parser("keep", help=cmd_keep.__doc__)
+    kp.add_argument("run", type=Path, help="run folder")
+    kp.add_argument("dest", type=Path, help="where in the repository, e.g. training/run-logs/NAME")
+    kp.set_defaults(fn=cmd_keep)
     rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's annotations")
     rp.add_argument("--data-root", type=Path, default=None)
     rp.set_defaults(fn=cmd_rpeaks)

@@ -335,14 +335,7 @@ def _one_row_per_model(rows: list[dict], shipped_sha: str) -> tuple[list[dict], 
 
 def scaling_section(runs: list[Path], figure: Path) -> list[str]:
     """The scaling section (``scaling.py``) of the runs that logged one, with its plot."""
-    from training.scaling import (
-        TOLERANCE,
-        compute_table,
-        scaling_figure,
-        scaling_table,
-        size_figure,
-        size_table,
-    )
+    from training.scaling import compute_table, scaling_figure, scaling_table, size_figure, size_table
 
     found = [r for r in runs if (r / "scaling.jsonl").is_file()]
     if not found:
@@ -367,8 +360,9 @@ def scaling_section(runs: list[Path], figure: Path) -> list[str]:
         timed = ["### Pretexts at equal compute", "",
                  "Pretexts and objectives of the same encoder size, given the same pretraining wall-clock:",
                  "each run logs every epoch's time, the budget is the shortest run's whole pretraining, and",
-                 f"each curve is read at its last snapshot within it (up to {TOLERANCE:.0%} over: snapshots",
-                 "are whole epochs). Ranked by fold-9 AUROC; differences paired as above. Wall-clock",
+                 "each curve is read at its snapshot nearest it as a ratio, either side (snapshots are whole",
+                 "epochs: the `pretraining (s)` column says how near). Ranked by fold-9 AUROC; differences",
+                 "paired as above. Wall-clock",
                  "compares runs of one machine, thread count and precision only (the `ran on` column).", "",
                  f"![fold-9 AUROC against pretraining wall-clock]({plot.parent.name}/{plot.name})", "",
                  *compute]  # fmt: skip

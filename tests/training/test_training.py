@@ -389,6 +389,19 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert sorted(named) == ["| acl 64x1, 1-epoch schedule", f"| {name}"]
 
 
+def test_equal_compute_reads_each_curve_at_its_snapshot_nearest_the_budget() -> None:
+    """Whole-epoch snapshots: a curve 0.1 s over the budget is read at its end, not an epoch early
+    at two thirds of it (this session's ECG-JEPA against ACL-ECG's 788 s); nearness is a ratio."""
+    from training.scaling import nearest_epoch
+
+    jepa = {0: 0.0, 1: 284.3, 2: 572.4, 3: 867.3}
+    assert nearest_epoch(jepa, 788.3) == 3
+    assert nearest_epoch(jepa, 450.0) == 2  # 572/450 = 1.27 is nearer than 450/284 = 1.58
+    assert nearest_epoch(jepa, 10_000.0) == 3 and nearest_epoch(jepa, 1.0) == 1
+    with pytest.raises(ValueError, match="no pretrained snapshot"):
+        nearest_epoch({0: 0.0}, 788.3)
+
+
 def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
     """The reported probe protocol (``z-dim-steps2000``) repeats a head's few labels until it has
     made 2,000 updates over the probe's epochs; ``grid --probe z-dim`` (one pass an epoch) logs

@@ -1,0 +1,55 @@
+"""``python -m training keep``: a run's report inputs, and only those, copied into the repository."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.__main__ import main
+from training.keep import keep_run, kept_files
+
+
+def _run(root: Path) -> Path:
+    run = root / "run"
+    (run / "preds").mkdir(parents=True)
+    (run / "128x4" / "preds").mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    (run / "pretrain.json").write_text("{}")
+    np.savez_compressed(run / "preds" / "cell.npz", p=np.zeros(3))
+    (run / "128x4" / "scaling.jsonl").write_text('{"epoch": 0}\n')
+    np.savez_compressed(run / "128x4" / "preds" / "scaling.npz", p=np.ones(3))
+    # what the reports never read, and what a stopped write leaves
+    for rel in ("encoder.safetensors", "pretrain.ckpt", "features-random1234-9.pt",
+                "teacher-xresnet.npz", "128x4/encoder-jepa.safetensors", "preds/.x.tmp.npz"):  # fmt: skip
+        (run / rel).write_bytes(b"\0" * 64)
+    return run
+
+
+def test_keep_copies_the_logs_and_predictions_of_a_run_and_its_size_subfolders(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    want = ["128x4/preds/scaling.npz", "128x4/scaling.jsonl", "metrics.jsonl", "preds/cell.npz",
+            "pretrain.json"]  # fmt: skip
+    assert [str(p) for p in kept_files(run)] == want
+    dest = tmp_path / "kept" / "run"
+    copies = keep_run(run, dest)
+    assert sorted(str(p.relative_to(dest)) for p in copies) == want
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == want
+    assert (dest / "128x4" / "scaling.jsonl").read_text() == '{"epoch": 0}\n'
+    assert np.array_equal(np.load(dest / "preds" / "cell.npz")["p"], np.zeros(3))
+
+
+def test_keeping_again_brings_the_copy_up_to_date(tmp_path: Path, capsys) -> None:
+    run, dest = _run(tmp_path), tmp_path / "kept"
+    keep_run(run, dest)
+    (run / "metrics.jsonl").write_text('{"epoch": 1}\n{"epoch": 2}\n')
+    main(["keep", str(run), str(dest)])
+    assert (dest / "metrics.jsonl").read_text().count("epoch") == 2
+    assert json.loads(capsys.readouterr().out)["files"] == 5
+
+
+def test_keep_names_a_missing_run_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such run folder"):
+        keep_run(tmp_path / "gone", tmp_path / "kept")
