@@ -155,8 +155,10 @@ def _parameters(row: dict) -> int:
     return sum(p.numel() for p in create_encoder(kind, encoder_config(kind, row["encoder"])).parameters())
 
 
-def _probs(run: Path, rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
-    loaded = [np.load(run / "preds" / r["preds"]) for r in sorted(rows, key=lambda r: r["seed"])]
+def _probs(rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Labels and each seed's fold-9 probabilities (``read_rows`` made ``preds`` a path: beside the
+    log, whether the run folder was given absolute or relative)."""
+    loaded = [np.load(r["preds"]) for r in sorted(rows, key=lambda r: r["seed"])]
     return loaded[0]["y"], [z["p"] for z in loaded]
 
 
@@ -187,7 +189,7 @@ def _gain(point: tuple[Path, list[dict]], base: tuple[Path, list[dict]] | None) 
     """The paired-bootstrap difference of a point from its curve's epoch 0, as a table cell."""
     if base is None or point is base:
         return "-"
-    (y, p), (y0, p0) = _probs(*point), _probs(*base)
+    (y, p), (y0, p0) = _probs(point[1]), _probs(base[1])
     k = min(len(p), len(p0))
     d = M.paired_bootstrap(y, p[:k], p0[:k]) if np.array_equal(y, y0) else None
     return "-" if d is None else f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}]"
@@ -395,10 +397,12 @@ def _saved(fig: Figure, out: Path) -> Path:
 
     # one legend below the panels, of every panel's curves: inside one, it hid the points it sat on
     shown = {label: h for ax in fig.axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
-    fig.legend(list(shown.values()), list(shown), loc="outside lower center", ncol=2, fontsize=7)
+    # one column under a single panel; the tight box widens the canvas to a legend wider than it
+    ncol = 2 if len(fig.axes) > 1 else 1
+    fig.legend(list(shown.values()), list(shown), loc="outside lower center", ncol=ncol, fontsize=7)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=80)
+    fig.savefig(tmp, dpi=80, bbox_inches="tight")
     plt.close(fig)
     tmp.replace(out)
     return out

@@ -53,3 +53,32 @@ def test_keeping_again_brings_the_copy_up_to_date(tmp_path: Path, capsys) -> Non
 def test_keep_names_a_missing_run_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such run folder"):
         keep_run(tmp_path / "gone", tmp_path / "kept")
+
+
+def test_a_kept_runs_scaling_table_is_read_from_a_relative_path(tmp_path: Path, monkeypatch) -> None:
+    """``--runs training/run-logs/NAME`` is relative: each point's predictions are found beside
+    its log (they were once looked up under the run folder twice over, which only an absolute
+    path survived)."""
+    from training.scaling import scaling_table
+
+    run = tmp_path / "run"
+    (run / "preds").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, (200, 2))
+    rows = []
+    for epoch, noise in ((0, 2.0), (4, 0.5)):
+        for seed in range(2):
+            tag = f"scaling-clear-{epoch}-super-{seed}"
+            p = 1 / (1 + np.exp(-(y + noise * rng.standard_normal(y.shape) - 0.5)))
+            np.savez_compressed(run / "preds" / f"{tag}.npz", y=y, p=p)
+            rows.append({"method": "clear", "epoch": epoch, "task": "super", "seed": seed,
+                         "masking": "groups", "amplitude": 1.0, "schedule": 4,
+                         "encoder": {"dim": 64, "depth": 1}, "val_auroc": 0.9,
+                         "val_auroc_ci": [0.8, 1.0], "preds": f"{tag}.npz"})  # fmt: skip
+    (run / "scaling.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kept = tmp_path / "repo" / "training" / "run-logs" / "run"
+    keep_run(run, kept)
+    monkeypatch.chdir(tmp_path / "repo")
+    table, _ = scaling_table([Path("training/run-logs/run")])
+    gain = [line for line in table if line.startswith("| clear") and "| 4 |" in line]
+    assert len(gain) == 1 and gain[0].split(" | ")[-1].startswith("+")
