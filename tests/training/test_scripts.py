@@ -1,5 +1,6 @@
-"""The accelerator scripts (``training/*.sh``) run only on a lent machine, where a typo costs the
-lease: each must at least parse and say how it is called."""
+"""The run scripts (``training/*.sh``) run for an hour or more, on a lent accelerator or on the 2
+CPU cores, where a typo costs the lease or the session: each must at least parse and say how it is
+called."""
 
 from __future__ import annotations
 
@@ -24,5 +25,5 @@ def test_script_parses_and_names_its_usage(script):
 
 
 def test_there_are_scripts():
-    expected = {"gpu_session.sh", "gpu_ssl.sh", "gpu_objectives.sh", "gpu_scaling.sh"}
+    expected = {"gpu_session.sh", "gpu_ssl.sh", "gpu_objectives.sh", "gpu_scaling.sh", "cpu_gain.sh"}
     assert {p.name for p in SCRIPTS} >= expected
