@@ -307,6 +307,20 @@ def _bundled_verdict(winner: str, label: str, seeds: dict, means: dict, cells: l
             f"{verdict}.")  # fmt: skip
 
 
+def run_card(run: Path) -> dict | None:
+    """The model card ``run.json`` names, or ``None`` for a run that exported no model. The path
+    is the one written at export; a run kept in the repository (``keep``) holds the card under its
+    own folder instead, so the copy of that name there is read."""
+    meta = run / "run.json"
+    if not meta.is_file():
+        return None
+    named = Path(json.loads(meta.read_text())["card"])
+    found = [named] if named.is_file() else sorted(run.rglob(named.name))
+    if not found:
+        raise FileNotFoundError(f"{meta}: its model card {named} is missing, and {run} keeps no {named.name}")
+    return json.loads(found[0].read_text())
+
+
 def _own_weights(rows: list[dict], card: dict | None) -> list[dict]:
     """A run folder's exported-model rows scored the weights its ``run.json`` names: rows logged
     before rows carried their SHA-256 get the card's."""
@@ -381,16 +395,18 @@ def scaling_section(runs: list[Path], figure: Path) -> list[str]:
 def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped: Path | None = None) -> Path:
     """Generate RESULTS.md from the grid logs and the model cards of ``runs``, and the
     out-of-distribution section from ``ood`` (``python -m training ood``'s JSON) when it exists.
-    A card whose weights are ``shipped`` (default: the app's bundled model) is the bundled model;
-    the others are candidates that ``choose`` did not pick."""
+    A card whose weights are ``shipped`` (default: the app's bundled model; its card beside it is
+    always read) is the bundled model; the others are candidates that ``choose`` did not pick."""
     from ecgviewer.weights import sha256
 
-    shipped_sha = sha256(shipped or assets.model_path())
+    shipped = shipped or assets.model_path()
+    shipped_sha = sha256(shipped)
     rows = []
-    cards = []
+    # the shipped model's own card first: its section stays when no run folder given exported it
+    shipped_card = shipped.with_suffix(".json")
+    cards = [json.loads(shipped_card.read_text())] if shipped_card.is_file() else []
     for run in runs:
-        meta = run / "run.json"
-        card = json.loads(Path(json.loads(meta.read_text())["card"]).read_text()) if meta.is_file() else None
+        card = run_card(run)
         rows += _own_weights(read_rows(run / "grid.jsonl"), card)
         if card:
             cards.append(card)

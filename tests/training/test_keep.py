@@ -82,3 +82,26 @@ def test_a_kept_runs_scaling_table_is_read_from_a_relative_path(tmp_path: Path, 
     table, _ = scaling_table([Path("training/run-logs/run")])
     gain = [line for line in table if line.startswith("| clear") and "| 4 |" in line]
     assert len(gain) == 1 and gain[0].split(" | ")[-1].startswith("+")
+
+
+def test_a_kept_run_reads_its_model_card_from_the_copy(tmp_path: Path) -> None:
+    """``run.json`` names its card by the path written at export, outside the repository; once the
+    run is kept and that folder is gone, the card kept under the run is read, and a card kept
+    nowhere is named in the error."""
+    from training.results import run_card
+
+    run = tmp_path / "scratch" / "run"
+    (run / "export").mkdir(parents=True)
+    card = run / "export" / "clear-hug-x.json"
+    card.write_text(json.dumps({"name": "clear-hug-x", "weights_sha256": "ab" * 32}))
+    meta = {"weights": str(card.with_suffix(".safetensors")), "card": str(card)}
+    (run / "run.json").write_text(json.dumps(meta))
+    assert run_card(run)["name"] == "clear-hug-x"
+    kept = tmp_path / "repo" / "g48"
+    keep_run(run, kept)
+    card.unlink()
+    assert run_card(kept)["weights_sha256"] == "ab" * 32
+    (kept / "export" / "clear-hug-x.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"clear-hug-x\.json is missing"):
+        run_card(kept)
+    assert run_card(tmp_path) is None

@@ -267,7 +267,9 @@ def test_goals_are_paired_fold_10_differences(two_grids: dict[bool, Path], tmp_p
     assert bundled[1:3] == ["100%", "1 of 1"] and bundled[-1] == "met", bundled
     # the same rows when other weights ship: named a candidate by its weights, not its file name
     other = R.write_results([two_grids[False]], tmp_path / "R-other.md").read_text()
-    assert not [line for line in other.split("## Goals")[1].splitlines() if line.startswith("| bundled")]
+    # (the app's own bundled model has its card's goal row there, and beats nothing in these rows)
+    goals = other.split("## Goals")[1].splitlines()
+    assert not [line for line in goals if line.startswith("| bundled") and " beats " in line]
     sha = hashlib.sha256(SHIPPED).hexdigest()[:8]
     assert _goal(other, f"candidate `{BUNDLED}` ({sha}\u2026) beats {G.LABEL['scratch']} (`super`)")
     assert "clearly" not in md[False]
@@ -464,3 +466,21 @@ def test_results_name_a_model_by_its_weights() -> None:
     )
     assert R.who(old, "clear-hug-bundled.safetensors", shipped).startswith("earlier bundled")  # grid rows
     assert R.who(old, "clear-hug-release", shipped).startswith("candidate `clear-hug-release`")
+
+
+def test_the_shipped_card_is_read_without_its_run_folder(two_grids: dict[bool, Path], tmp_path: Path) -> None:
+    """The bundled model's section and goal come from the card beside its weights, so RESULTS.md
+    keeps them when the run folder that exported it is gone; a card of other weights there is not
+    called the bundled model."""
+    shipped = _shipped(tmp_path)
+    test = {"auroc": 0.93, "auroc_ci": [0.926, 0.935], "auprc": 0.8, "auprc_ci": [0.79, 0.81], "n": 2158}
+    sha = hashlib.sha256(SHIPPED).hexdigest()
+    card = {"name": "clear-hug-bundled", "command": "python -m training run", "hardware": {}, "timings": {},
+            "labels": {"super": {"test": test}}, "weights_sha256": sha}  # fmt: skip
+    shipped.with_suffix(".json").write_text(json.dumps(card))
+    md = R.write_results([two_grids[False]], tmp_path / "R.md", shipped=shipped).read_text()
+    assert "## Bundled model `clear-hug-bundled`\n" in md
+    assert _goal(md, f"bundled model `clear-hug-bundled` >= {G.BUNDLED_GOAL}")[-1] == "met"
+    shipped.with_suffix(".json").write_text(json.dumps(card | {"weights_sha256": "0" * 64}))
+    md = R.write_results([two_grids[False]], tmp_path / "R.md", shipped=shipped).read_text()
+    assert "## Bundled model" not in md and "## Earlier bundled model (replaced" in md
