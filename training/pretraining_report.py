@@ -13,18 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgviewer.ml import contract
 from training.context import hardware
-from training.grid import FINETUNE_PAIRS, LABEL, PROBE, PROBES, RANDOM_INIT, frozen, read_rows
+from training.grid import FINETUNE_PAIRS, LABEL, PROBE, PROBES, frozen, read_rows
 from training.methods import METHODS
 from training.pretraining import pretrain_phase
-from training.results import paired_row, scaling_section, seed_pairs
+from training.results import gain_goals, scaling_section
 from training.scaling import run_label
 
-FRACTIONS = (0.01, 0.1)
-MAIN_TASK = "super"
-OTHER_TASKS = ("sub", "form", "rhythm", "diag", "all")
-OTHERS_NEEDED = 3  # issue 27: super and at least three of the other tasks, at both fractions
 # metrics.jsonl's pretext figures, in the table's order (training/clear.py logs them)
 COLUMNS = ("mse", "copy_mse", "template_mse", "copy_share",
            "scale_mse", "scale_copy_mse", "scale_template_mse")  # fmt: skip
@@ -74,63 +69,6 @@ def _described(run: Path, method: str) -> str:
         said.append(f"{loop['epochs']} epochs x {loop['batch_size']} records, {d['pretrain_steps']} updates, "
                     f"{d['pretrain_s']:.0f} s on {where}")  # fmt: skip
     return ": " + "; ".join(said) if said else ""
-
-
-def _met(line: str) -> bool:
-    return line.endswith("| met |")
-
-
-def gain_goals(rows: list[dict], recipes: tuple[str, str] | None = None) -> tuple[list[str], list[str]]:
-    """Goal rows '<pretrained> beats <random init, same head>' (and fine-tuning against training
-    from scratch) per task and label fraction, and one verdict line per comparison: the issue's bar
-    is ``MAIN_TASK`` and at least ``OTHERS_NEEDED`` of ``OTHER_TASKS`` met at every fraction.
-    ``recipes``: the fine-tuning recipes fold 9 chose from the pretrained encoder and from random
-    weights (``finetune_recipes``): named in the verdicts, and judged as a pair of their own."""
-    kinds = {frozen(r["method"]) for r in rows} - {None}
-    # against the random-init beat encoder (the product's alternative) and, for another family,
-    # against the random-init encoder of its own family (what its pretraining must beat)
-    pairs = sorted(
-        (f"{ssl}-{head}", f"{random}-{head}")
-        for ssl, head in kinds
-        if ssl
-        for random, family in RANDOM_INIT.items()
-        if family in (contract.BEATS, METHODS[ssl].kind)
-    )
-    pairs += FINETUNE_PAIRS
-    if recipes and recipes not in FINETUNE_PAIRS:
-        pairs.append(recipes)
-    table: list[str] = []
-    verdicts: list[str] = []
-    for ours, base in pairs:
-        met: dict[str, dict[float, bool]] = {}  # task -> fraction run -> met
-        for task in (MAIN_TASK, *OTHER_TASKS):
-            for frac in FRACTIONS:
-                seeds = seed_pairs(rows, ours, base, task, frac)
-                if not seeds:
-                    continue
-                line = paired_row(f"{LABEL[ours]} beats {LABEL[base]} (`{task}`)", frac, seeds)
-                table.append(line)
-                met.setdefault(task, {})[frac] = _met(line)
-        if not met:
-            continue
-        at_all = {t: all(v.get(f, False) for f in FRACTIONS) for t, v in met.items()}
-        both = [t for t in OTHER_TASKS if at_all.get(t)]
-        ok = at_all.get(MAIN_TASK, False) and len(both) >= OTHERS_NEEDED
-        tried = [t for t in OTHER_TASKS if t in met]
-        main = met.get(MAIN_TASK, {})
-        said = ", ".join(f"{'not run' if f not in main else 'met' if main[f] else 'not met'} at {f:.0%}"
-                         for f in FRACTIONS)  # fmt: skip
-        which = ""
-        if recipes and (ours, base) == recipes:
-            which = " (each side's recipe chosen on fold 9)"
-        elif recipes and (ours, base) in FINETUNE_PAIRS:
-            which = " (not the pair fold 9 chose)"
-        verdicts.append(
-            f"- {LABEL[ours]} against {LABEL[base]}{which}: `{MAIN_TASK}` {said}; "
-            f"met at both on {len(both)} of {len(tried)} other tasks run ({', '.join(both) or 'none'}): "
-            f"**{'gain proved' if ok else 'gain not proved'}**"
-        )
-    return table, verdicts
 
 
 def finetune_recipes(rows: list[dict]) -> tuple[tuple[str, str] | None, list[str]]:

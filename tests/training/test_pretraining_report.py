@@ -176,3 +176,18 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
         verdicts[5].startswith("- CLEAR, full fine-tune against supervised from scratch:")
         and "`super` met at 1%, not run at 10%" in verdicts[5]
     )
+
+
+def test_results_goals_carry_the_other_tasks_and_the_verdict(tmp_path: Path) -> None:
+    """RESULTS.md's Goals hold issue 27's whole bar: the `super` pairs, the other tasks' pairs
+    (named by task) and the verdict of each comparison, as PRETRAINING.md judges it."""
+    from training.results import write_results
+
+    run = tmp_path / "run"
+    _grid(run, {"clear-hug": 0.8, "random-hug": 0.6}, ["super", "sub", "form", "rhythm"])
+    md = write_results([run], tmp_path / "RESULTS.md").read_text()
+    goals = md.split("## Goals")[1].split("\n## ")[0]
+    rows = [line for line in goals.splitlines() if line.startswith("| CLEAR-HUG (frozen encoder) beats")]
+    assert len(rows) == 2 * 4 and [r.count("(`") for r in rows].count(1) == 2 * 3
+    assert all(r.endswith("| met |") for r in rows)
+    assert "met at both on 3 of 3 other tasks run (sub, form, rhythm): **gain proved**" in goals
