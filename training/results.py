@@ -148,7 +148,8 @@ def _met(line: str) -> bool:
 def gain_goals(rows: list[dict], recipes: tuple[str, str] | None = None) -> tuple[list[str], list[str]]:
     """Goal rows '<pretrained> beats <random init, same head>' (and fine-tuning against training
     from scratch) per task and label fraction, and one verdict line per comparison: the issue's bar
-    is ``MAIN_TASK`` and at least ``OTHERS_NEEDED`` of ``OTHER_TASKS`` met at every fraction.
+    is ``MAIN_TASK`` and at least ``OTHERS_NEEDED`` of ``OTHER_TASKS`` met at every fraction (for
+    fine-tuning against training from scratch, ``MAIN_TASK`` at every fraction).
     ``recipes``: the fine-tuning recipes fold 9 chose from the pretrained encoder and from random
     weights (``finetune_recipes``): named in the verdicts, and judged as a pair of their own."""
     kinds = {frozen(r["method"]) for r in rows} - {None}
@@ -180,7 +181,10 @@ def gain_goals(rows: list[dict], recipes: tuple[str, str] | None = None) -> tupl
             continue
         at_all = {t: all(v.get(f, False) for f in FRACTIONS) for t, v in met.items()}
         both = [t for t in OTHER_TASKS if at_all.get(t)]
-        ok = at_all.get(MAIN_TASK, False) and len(both) >= OTHERS_NEEDED
+        # issue 27 asks fine-tuning to beat training from scratch at both fractions, on no more tasks
+        finetune = (ours, base) in FINETUNE_PAIRS or (ours, base) == recipes
+        ok = at_all.get(MAIN_TASK, False) and (finetune or len(both) >= OTHERS_NEEDED)
+        bar = f"`{MAIN_TASK}`" if finetune else f"`{MAIN_TASK}` and {OTHERS_NEEDED} other tasks"
         tried = [t for t in OTHER_TASKS if t in met]
         main = met.get(MAIN_TASK, {})
         said = ", ".join(f"{'not run' if f not in main else 'met' if main[f] else 'not met'} at {f:.0%}"
@@ -193,7 +197,7 @@ def gain_goals(rows: list[dict], recipes: tuple[str, str] | None = None) -> tupl
         verdicts.append(
             f"- {LABEL[ours]} against {LABEL[base]}{which}: `{MAIN_TASK}` {said}; "
             f"met at both on {len(both)} of {len(tried)} other tasks run ({', '.join(both) or 'none'}): "
-            f"**{'gain proved' if ok else 'gain not proved'}**"
+            f"**{'gain proved' if ok else 'gain not proved'}** (the bar: {bar} at both fractions)"
         )
     return table, verdicts
 
