@@ -25,5 +25,6 @@ def test_script_parses_and_names_its_usage(script):
 
 
 def test_there_are_scripts():
-    expected = {"gpu_session.sh", "gpu_ssl.sh", "gpu_objectives.sh", "gpu_scaling.sh", "cpu_gain.sh"}
+    gpu = {"gpu_session.sh", "gpu_ssl.sh", "gpu_objectives.sh", "gpu_scaling.sh"}
+    expected = gpu | {"cpu_gain.sh", "cpu_jepa.sh"}
     assert {p.name for p in SCRIPTS} >= expected
