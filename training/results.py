@@ -203,7 +203,8 @@ def gain_goals(rows: list[dict], recipes: tuple[str, str] | None = None) -> tupl
 
 
 def _goals(rows: list[dict], cards: list[dict], shipped_sha: str) -> list[str]:
-    """The issue's goals on fold 10 (task ``super``), each comparison paired (``paired_row``)."""
+    """The issues' goals on fold 10 (task ``super``; issue 27's other tasks and verdicts from
+    ``gain_goals``), each comparison paired (``paired_row``)."""
     lines = [
         "## Goals",
         "",
