@@ -26,5 +26,5 @@ def test_script_parses_and_names_its_usage(script):
 
 def test_there_are_scripts():
     gpu = {"gpu_session.sh", "gpu_ssl.sh", "gpu_objectives.sh", "gpu_scaling.sh"}
-    expected = gpu | {"cpu_gain.sh", "cpu_jepa.sh"}
+    expected = gpu | {"cpu_gain.sh", "cpu_jepa.sh", "cpu_scaling.sh"}
     assert {p.name for p in SCRIPTS} >= expected
