@@ -196,3 +196,18 @@ def test_results_goals_carry_the_other_tasks_and_the_verdict(tmp_path: Path) -> 
     assert len(rows) == 2 * 4 and [r.count("(`") for r in rows].count(1) == 2 * 3
     assert all(r.endswith("| met |") for r in rows)
     assert "met at both on 3 of 3 other tasks run (sub, form, rhythm): **gain proved** (the bar" in goals
+
+
+def test_results_goals_carry_another_objectives_main_task(tmp_path: Path) -> None:
+    """Another objective's `super` pairs (ECG-JEPA against both random-init encoders) are in the
+    Goals beside its verdicts: only CLEAR's have rows of their own above."""
+    from training.results import write_results
+
+    run = tmp_path / "run"
+    quality = {"jepa-hug": 0.8, "random-patches-hug": 0.6, "random-hug": 0.6}
+    _grid(run, quality, ["super", "sub", "form", "rhythm"])
+    goals = write_results([run], tmp_path / "RESULTS.md").read_text().split("## Goals")[1].split("\n## ")[0]
+    rows = [line for line in goals.splitlines() if line.startswith("| ECG-JEPA") and "(`super`)" in line]
+    for base in ("random init, patch encoder", "random init, HUG"):
+        assert len([r for r in rows if f"beats {base}" in r]) == 2, base
+    assert goals.count("**gain proved**") == 2
