@@ -23,27 +23,35 @@ from training.scaling import run_label
 # metrics.jsonl's pretext figures, in the table's order (training/clear.py logs them)
 COLUMNS = ("mse", "copy_mse", "template_mse", "copy_share",
            "scale_mse", "scale_copy_mse", "scale_template_mse")  # fmt: skip
+CLEAR_HEADER = ["masked MSE", "copy the lead", "template", "copy share", "amplitude MSE", "copy", "template"]
+# what every pretraining epoch logs, shown elsewhere (the learning rate is the schedule's)
+NOT_SHOWN = ("phase", "epoch", "world", "seconds", "lr")
 
 
 def pretext_log(run: Path) -> list[str]:
-    """The pretraining log of ``run`` (``metrics.jsonl``): masked-token MSE beside the two trivial
-    answers, copying the same lead's visible beats and the population template, in the signal and
-    in the amplitude channel, and the share of masked tokens the copy could answer."""
+    """The pretraining log of ``run`` (``metrics.jsonl``): CLEAR's masked-token MSE beside the two
+    trivial answers, copying the same lead's visible beats and the population template, in the
+    signal and in the amplitude channel, and the share of masked tokens the copy could answer;
+    another objective's loss beside what it logs to show a collapse (ECG-JEPA's target spread)."""
     path = run / "metrics.jsonl"
     logged = map(json.loads, path.read_text().splitlines()) if path.is_file() else []
     method_of = {pretrain_phase(m): m for m in METHODS}
     by_method: dict[str, list[dict]] = {}
     for r in logged:
-        if r.get("phase") in method_of and "template_mse" in r:
+        if r.get("phase") in method_of and "epoch" in r:
             by_method.setdefault(method_of[r["phase"]], []).append(r)
     lines = []
     for method, rows in by_method.items():
+        clear = any("template_mse" in r for r in rows)
+        rows = [r for r in rows if "template_mse" in r] if clear else rows  # CLEAR's older logs lack them
         named = f" (`{method}`)" if method != "clear" else ""
+        keys = COLUMNS if clear else tuple(dict.fromkeys(k for r in rows for k in r if k not in NOT_SHOWN))
+        header = CLEAR_HEADER if clear else [k.replace("_", " ") for k in keys]
+        columns = ["epoch", *header, "s"]
         lines += [f"**`{run_label(run)}`**{named}{_described(run, method)}", "",
-                  "| epoch | masked MSE | copy the lead | template | copy share | amplitude MSE | copy "
-                  "| template | s |", "|---" * 9 + "|"]  # fmt: skip
+                  "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]  # fmt: skip
         for r in rows:
-            shown = [f"{r[k]:.3f}" if k in r else "-" for k in COLUMNS]
+            shown = [f"{r[k]:.3f}" if isinstance(r.get(k), float) else str(r.get(k, "-")) for k in keys]
             cells = [r["epoch"], *shown, f"{r['seconds']:.0f}"]
             lines.append("| " + " | ".join(map(str, cells)) + " |")
         lines.append("")
@@ -175,7 +183,10 @@ Mean squared error of the masked tokens (standardised units) beside what needs n
 copying the mean of the same lead's visible beats, and the population template. `copy share` is
 the share of masked tokens with a visible beat in the same lead (0 when whole lead groups are
 hidden; a token with none is copied from the template). A pretext whose loss sits at the copy's
-has a shortcut; one well below both has learned something they do not know.
+has a shortcut; one well below both has learned something they do not know. The other objectives
+have no such copy: their table shows their loss and what they log beside it, ECG-JEPA's `target
+spread` (the target encoder's outputs' spread across recordings: near 1 while they differ, near 0
+for a collapsed encoder, whose loss can look as good).
 """
 PROTOCOL = """The same frozen heads trained under each protocol the grid logged (`grid --probe`), scored on
 fold 9 only: the protocol that trains the heads better there is the one the gains below use.

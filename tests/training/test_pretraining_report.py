@@ -110,6 +110,10 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
     (other / "pretrain-physioclr-rlm.json").write_text(json.dumps(gpu))  # its own phase's, not CLEAR's
     patches = tmp_path / "patches"  # ECG-JEPA: against the random beat encoder and its own family's
     _grid(patches, {"jepa-hug": 0.8, "random-hug": 0.9, "random-patches-hug": 0.6}, ["super"])
+    # no trivial answer to log: its loss beside its collapse check
+    jepa_log = {"phase": "pretrain-jepa", "epoch": 3, "loss": 0.115, "lr": 1e-3, "world": 1,
+                "smooth_l1": 0.115, "momentum": 0.997, "target_spread": 0.538, "seconds": 284.9}  # fmt: skip
+    (patches / "metrics.jsonl").write_text(json.dumps(jepa_log))
     md = write_report([strong, few, other, patches], tmp_path / "out" / "PRETRAINING.md").read_text()
     jepa = [line for line in md.splitlines() if line.startswith("- ECG-JEPA")]
     assert len(jepa) == 2
@@ -122,6 +126,8 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
         "176 s on Xeon (16 threads, GPU NVIDIA H200)" in md
     )
     assert "| 1 | 0.450 | 0.540 | 0.540 | 0.000 | - | - | - | 1500 |" in md
+    assert "| epoch | loss | smooth l1 | momentum | target spread | s |" in md
+    assert "| 3 | 0.115 | 0.115 | 0.997 | 0.538 | 285 |" in md
     assert (
         "**`strong`**: 24 epochs x 128 records, 3264 updates, 1644 s on AMD EPYC (2 threads, GPU None)" in md
     )
