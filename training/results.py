@@ -422,7 +422,15 @@ def _one_row_per_model(rows: list[dict], shipped_sha: str) -> tuple[list[dict], 
 
 def scaling_section(runs: list[Path], figure: Path) -> list[str]:
     """The scaling section (``scaling.py``) of the runs that logged one, with its plot."""
-    from training.scaling import compute_table, scaling_figure, scaling_table, size_figure, size_table
+    from training.scaling import (
+        NEAR,
+        SPREAD,
+        compute_table,
+        scaling_figure,
+        scaling_table,
+        size_figure,
+        size_table,
+    )
 
     found = [r for r in runs if (r / "scaling.jsonl").is_file()]
     if not found:
@@ -446,11 +454,13 @@ def scaling_section(runs: list[Path], figure: Path) -> list[str]:
         )
         timed = ["### Pretexts at equal compute", "",
                  "Pretexts and objectives of the same encoder size, given the same pretraining wall-clock:",
-                 "each run logs every epoch's time, the budget is the shortest run's whole pretraining, and",
-                 "each curve is read at its snapshot nearest it as a ratio, either side (snapshots are whole",
-                 "epochs: the `pretraining (s)` column says how near). Ranked by fold-9 AUROC; differences",
-                 "paired as above. Wall-clock",
-                 "compares runs of one machine, thread count and precision only (the `ran on` column).", "",
+                 "each run logs every epoch's time; the budgets are the shortest run's whole pretraining and",
+                 f"each longer run's whole if at least {SPREAD:g} times the last budget (`scaling.budgets`).",
+                 "Every run that pretrained that long is read at its snapshot nearest the budget as a ratio,",
+                 f"either side, if one lies within a factor {NEAR:g} (snapshots are whole epochs: the",
+                 "`pretraining (s)` column says how near). Ranked by fold-9 AUROC; differences paired as",
+                 "above. Wall-clock compares runs of one machine, thread count and precision only (the",
+                 "`ran on` column).", "",
                  f"![fold-9 AUROC against pretraining wall-clock]({plot.parent.name}/{plot.name})", "",
                  *compute]  # fmt: skip
     return ["## Pretraining scaling (fold 9)", "",

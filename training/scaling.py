@@ -38,6 +38,12 @@ if TYPE_CHECKING:  # matplotlib is imported by the reports only
     from matplotlib.figure import Figure
 
 HEAD = "hug"
+# a timed curve: its name, its points by epoch, its pretraining seconds by epoch, how it ran
+Curve = tuple[str, dict, dict[int, float], str]
+# a curve enters a budget's table only with a snapshot within this factor of it, either side
+NEAR = 1.25
+# the budgets of one table group: each curve's whole pretraining, if at least this factor above the last
+SPREAD = 2.0
 # task -> curve -> (epoch or seconds, mean fold-9 AUROC, seed 0's 95 % interval), what a plot draws
 Points = dict[str, dict[str, list[tuple[float, float, list[float]]]]]
 
@@ -294,17 +300,29 @@ def nearest_epoch(seconds: dict[int, float], budget: float) -> int:
     return min(spent, key=lambda e: (abs(math.log(spent[e] / budget)), e))
 
 
+def budgets(wholes: list[float]) -> list[float]:
+    """The budgets at which curves of these whole pretraining times are compared: the shortest,
+    then each longer whole at least ``SPREAD`` times the last budget taken (nearby lengths of
+    runs sized to one budget would only repeat its table)."""
+    out: list[float] = []
+    for whole in sorted(wholes):
+        if not out or whole >= SPREAD * out[-1]:
+            out.append(whole)
+    return out
+
+
 def compute_table(runs: list[Path]) -> tuple[list[str], Points]:
-    """Markdown lines (per task, encoder size and machine with two or more curves: each curve read
-    at its snapshot nearest the shortest curve's whole pretraining time, ranked by mean fold-9
-    AUROC, with paired differences from its random init and from the first) and those curves'
-    points against pretraining seconds for a plot. A curve whose run did not log its time is left
-    out; seconds of different machines are never compared."""
+    """Markdown lines (per task, encoder size and machine with two or more curves, one table per
+    budget: each budget is a curve's whole pretraining time (``budgets``), and every curve that
+    pretrained at least that long and has a snapshot within ``NEAR`` of it is read at its snapshot
+    nearest it, ranked by mean fold-9 AUROC, with paired differences from its random init and from
+    the first) and those curves' points against pretraining seconds for a plot. A curve whose run
+    did not log its time is left out; seconds of different machines are never compared."""
     cells = _cells(runs)
     lines: list[str] = []
     points: Points = {}
     for task in sorted({t for t, _ in cells}):
-        by_size: dict[tuple[str, str], list[tuple[str, dict, dict[int, float], str]]] = {}
+        by_size: dict[tuple[str, str], list[Curve]] = {}
         for (t, name), by_epoch in sorted(cells.items()):
             if t != task or 0 not in by_epoch or len(by_epoch) < 2:
                 continue
@@ -316,29 +334,39 @@ def compute_table(runs: list[Path]) -> tuple[list[str], Points]:
         for (size, machine), curves in sorted(by_size.items()):
             if len(curves) < 2:
                 continue
-            budget = min(secs[max(by_epoch)] for _, by_epoch, secs, _ in curves)
-            read = []
-            for name, by_epoch, secs, ran_on in curves:
-                epoch = nearest_epoch({e: secs[e] for e in by_epoch}, budget)
-                read.append((name, epoch, secs[epoch], ran_on, by_epoch))
+            for name, by_epoch, secs, _ in curves:
                 for e, (_, rows) in sorted(by_epoch.items()):
                     points.setdefault(task, {}).setdefault(f"{name} on {machine}", []).append(
                         (secs[e], _mean(rows), rows[0]["val_auroc_ci"])
                     )
-            read.sort(key=lambda r: -_mean(r[4][r[1]][1]))
-            first = read[0][4][read[0][1]]
-            title = (f"**{task}**, {size} encoders on {machine}: budget {budget:,.0f} s "
-                     f"(fold 9, frozen {HEAD} probe)")  # fmt: skip
-            lines += [title, "",
-                      "| pretraining | read at epoch | pretraining (s) | ran on | seeds | macro AUROC "
-                      "| vs random init [95 % CI] | vs the first [95 % CI] |", "|---" * 8 + "|"]  # fmt: skip
-            for name, epoch, spent, ran_on, by_epoch in read:
-                point = by_epoch[epoch]
-                seeds, auroc = len(point[1]), _mean(point[1])
-                lines.append(f"| {name} | {epoch} | {spent:,.0f} | {ran_on} | {seeds} | {auroc:.4f} "
-                             f"| {_gain(point, by_epoch[0])} | {_gain(point, first)} |")  # fmt: skip
-            lines.append("")
+            for budget in budgets([secs[max(by_epoch)] for _, by_epoch, secs, _ in curves]):
+                lines += _budget_table(task, size, machine, budget, curves)
     return lines, points
+
+
+def _budget_table(task: str, size: str, machine: str, budget: float, curves: list[Curve]) -> list[str]:
+    """One equal-compute table: the curves that reach ``budget``, each read at its snapshot
+    nearest it (within ``NEAR``); nothing when fewer than two do."""
+    read = []
+    for name, by_epoch, secs, ran_on in curves:
+        if secs[max(by_epoch)] < budget:
+            continue
+        epoch = nearest_epoch({e: secs[e] for e in by_epoch}, budget)
+        if abs(math.log(secs[epoch] / budget)) <= math.log(NEAR):
+            read.append((name, epoch, secs[epoch], ran_on, by_epoch))
+    if len(read) < 2:
+        return []
+    read.sort(key=lambda r: -_mean(r[4][r[1]][1]))
+    first = read[0][4][read[0][1]]
+    title = f"**{task}**, {size} encoders on {machine}: budget {budget:,.0f} s (fold 9, frozen {HEAD} probe)"
+    lines = [title, "", "| pretraining | read at epoch | pretraining (s) | ran on | seeds | macro AUROC "
+             "| vs random init [95 % CI] | vs the first [95 % CI] |", "|---" * 8 + "|"]  # fmt: skip
+    for name, epoch, spent, ran_on, by_epoch in read:
+        point = by_epoch[epoch]
+        seeds, auroc = len(point[1]), _mean(point[1])
+        lines.append(f"| {name} | {epoch} | {spent:,.0f} | {ran_on} | {seeds} | {auroc:.4f} "
+                     f"| {_gain(point, by_epoch[0])} | {_gain(point, first)} |")  # fmt: skip
+    return [*lines, ""]
 
 
 def scaling_figure(points: Points, out: Path, xlabel: str = "pretraining epochs") -> Path:

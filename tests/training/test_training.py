@@ -268,7 +268,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     from training.context import Context
     from training.engine import LoopConfig
     from training.presets import PRESETS
-    from training.pretraining import encoder_path, snapshot_path
+    from training.pretraining import encoder_path, pretrain_phase, snapshot_path
     from training.pretraining_report import write_report
     from training.results import scaling_section
     from training.scaling import compute_table, run_label, run_scaling, scaling_table, size_table, sized
@@ -325,14 +325,19 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert table[0].endswith("| - |") and all("[" in line.split(" | ")[-1] for line in table[1:])
     assert [e for e, _, _ in points["super"][name]] == [0, 1, 2]
     assert [e for e, _, _ in points["super"][name.replace("2-epoch", "4-epoch")]] == [0, 1, 2]
-    # at equal compute: the copy's second epoch logged as 1,000x slower, so within the shorter run's
-    # whole pretraining time it is read at its first snapshot; the log's last record of an epoch counts
+    # at equal compute: the copy's second epoch logged as 1,000x slower, so at the shorter run's whole
+    # pretraining time its nearest snapshot is the first, about half that: too far to be read there
+    spent = [sum(r["seconds"] for r in pre[:k]) for k in (1, 2)]
     log_rows = [json.loads(line) for line in (longer / "metrics.jsonl").read_text().splitlines()]
-    slow = [
-        r | {"seconds": r["seconds"] * 1000} if r["phase"] == "pretrain" and r["epoch"] == 2 else r
-        for r in log_rows
-    ]
-    (longer / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in log_rows + slow) + "\n")
+
+    def logged(first: float) -> None:  # the copy's log again, its epochs' last records re-timed
+        slow = [r | {"seconds": first if r["epoch"] == 1 else r["seconds"] * 1000}
+                if r["phase"] == "pretrain" else r for r in log_rows]  # fmt: skip
+        (longer / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in log_rows + slow) + "\n")
+
+    logged(spent[0])
+    assert compute_table([ctx.run_dir, longer])[0] == []
+    logged(spent[1])  # its first epoch as long as the shorter run's two: read there
     # the same run logged as pretrained on a GPU (another 8-epoch curve): its seconds are not compared
     on_gpu = tmp_path / "on-gpu"
     shutil.copytree(ctx.run_dir, on_gpu)
@@ -341,11 +346,10 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     info["hardware"]["gpu"] = "NVIDIA H200"
     (on_gpu / "pretrain.json").write_text(json.dumps(info))
     compute, by_time = compute_table([ctx.run_dir, longer, on_gpu])
-    spent = [sum(r["seconds"] for r in pre[:k]) for k in (1, 2)]
     read = {c[0][2:]: (c[1], c[2], c[3].split(", ")[1]) for c in (line.split(" | ") for line in compute)
             if c[0].startswith("| clear")}  # fmt: skip
     assert read == {name: ("2", f"{spent[1]:,.0f}", "fp32"),
-                    name.replace("2-epoch", "4-epoch"): ("1", f"{spent[0]:,.0f}", "fp32")}  # fmt: skip
+                    name.replace("2-epoch", "4-epoch"): ("1", f"{spent[1]:,.0f}", "fp32")}  # fmt: skip
     hardware = json.loads((ctx.run_dir / "pretrain.json").read_text())["hardware"]
     machine = f"{hardware['cpu']}, {hardware['threads']} threads"
     assert [line for line in compute if line.startswith("**")] == [
@@ -384,6 +388,8 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     # another objective's curve in the same run folder: its own snapshots, time and rows
     run_scaling(ctx, "acl", [1], ["super"], 1)
     assert snapshot_path(ctx.run_dir, "acl", 1).is_file()
+    with (ctx.run_dir / "metrics.jsonl").open("a") as log:  # its epoch as long as CLEAR's two, for sure
+        log.write(json.dumps({"phase": pretrain_phase("acl"), "epoch": 1, "seconds": spent[1]}) + "\n")
     compute, _ = compute_table([ctx.run_dir])
     named = [line.split(" | ")[0] for line in compute if line.startswith("| ")][1:]
     assert sorted(named) == ["| acl 64x1, 1-epoch schedule", f"| {name}"]
@@ -391,8 +397,9 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
 
 def test_equal_compute_reads_each_curve_at_its_snapshot_nearest_the_budget() -> None:
     """Whole-epoch snapshots: a curve 0.1 s over the budget is read at its end, not an epoch early
-    at two thirds of it (this session's ECG-JEPA against ACL-ECG's 788 s); nearness is a ratio."""
-    from training.scaling import nearest_epoch
+    at two thirds of it (this session's ECG-JEPA against ACL-ECG's 788 s); nearness is a ratio.
+    Runs sized to one budget share its table; a run at least twice as long opens another."""
+    from training.scaling import budgets, nearest_epoch
 
     jepa = {0: 0.0, 1: 284.3, 2: 572.4, 3: 867.3}
     assert nearest_epoch(jepa, 788.3) == 3
@@ -400,6 +407,8 @@ def test_equal_compute_reads_each_curve_at_its_snapshot_nearest_the_budget() -> 
     assert nearest_epoch(jepa, 10_000.0) == 3 and nearest_epoch(jepa, 1.0) == 1
     with pytest.raises(ValueError, match="no pretrained snapshot"):
         nearest_epoch({0: 0.0}, 788.3)
+    # the four ~800 s runs share one table, a 48-epoch run opens another, and a 30-epoch one a third
+    assert budgets([867.3, 788.3, 817.0, 988.0, 3938.6, 8771.6]) == [788.3, 3938.6, 8771.6]
 
 
 def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
