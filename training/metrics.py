@@ -19,52 +19,58 @@ class Ranked:
     """Every column of ``p`` sorted once, so that a bootstrap draw needs no sort of its own: a draw
     is a weight per record (how often it was drawn), and weighted cumulative counts over the fixed
     order give what sorting the resampled records would (a record drawn twice is two tied scores,
-    which sit in one group either way). Measured on 71 classes x 2 models x 5 seeds of 2,158
-    records: about 1.8x faster per draw than sorting each resample."""
+    which sit in one group either way). Both metrics sum over positives only, so a draw needs the
+    cumulative count of all records just at the positives' tie groups, and the positives' own
+    counts from a cumulative sum over the positives alone (a few % of the cells on PTB-XL).
+    Measured on 71 classes x 2 models x 5 seeds of 2,158 records: 7 ms a draw, against 124 ms for
+    the cumulative sums over every cell that it replaced, with bitwise the same scores."""
 
     def __init__(self, y: np.ndarray, p: np.ndarray) -> None:
+        n, m = p.shape
         self.order = np.argsort(-p, axis=0)  # any order within a tie: both metrics step once per group
         ps = np.take_along_axis(p, self.order, axis=0)
-        self.ys = np.take_along_axis(y, self.order, axis=0).astype(np.float64)
-        row = np.broadcast_to(np.arange(len(p))[:, None], p.shape)
+        row = np.broadcast_to(np.arange(n)[:, None], p.shape)
         last = np.ones(p.shape, dtype=bool)
         last[:-1] = ps[:-1] != ps[1:]  # the last row of each group of tied scores
         first = np.ones(p.shape, dtype=bool)
         first[1:] = last[:-1]
-        # each row's group, as rows of the cumulative counts with a zero row on top: its last row,
-        # and the row before its first; (row + 1, row) when untied, so only tied rows are kept,
-        # as flat positions (here in the result, there in the counts) for a fast take
-        end = np.minimum.accumulate(np.where(last, row, len(p))[::-1], axis=0)[::-1] + 1
+        # each row's group as rows of the cumulative counts with a zero row on top: its last row
+        # (``end``), and the row before its first (``before``)
+        end = np.minimum.accumulate(np.where(last, row, n)[::-1], axis=0)[::-1] + 1
         before = np.maximum.accumulate(np.where(first, row, 0), axis=0)
-        self.tied = []
-        for at, untied in ((end, row + 1), (before, row)):
-            moved = (at != untied).ravel()
-            there = (at * p.shape[1] + np.arange(p.shape[1])).ravel()
-            self.tied.append((np.flatnonzero(moved), there[moved]))
-
-    def _group(self, cum: np.ndarray, which: int) -> np.ndarray:
-        """``cum`` (zero row on top) at each row's group end (``which`` 0) or before its start (1)."""
-        out = cum[1:].copy() if which == 0 else cum[:-1].copy()
-        here, there = self.tied[which]
-        out.ravel()[here] = cum.ravel().take(there)
-        return out
+        self.col, at = np.nonzero(np.take_along_axis(y, self.order, axis=0).T > 0)  # by column, then row
+        self.record = self.order[at, self.col]
+        self.bounds = np.searchsorted(self.col, np.arange(m + 1))  # each column's positives
+        # the positives of the same column above each group bound, as counts into the positives
+        key = self.col * (n + 1)
+        self.above = [np.searchsorted(key + at, key + g[at, self.col]) for g in (end, before)]
+        self.seen_at = [g[at, self.col] * m + self.col for g in (end, before)]
 
     def scores(self, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(AUROC, average precision) of every column with records counted ``weight`` times (each
-        once by default); NaN where a class has no positive or no negative weight. A positive counts
-        half of the negatives tied with it (Mann-Whitney); AP steps once per group (scikit-learn)."""
-        w = np.ones(self.ys.shape) if weight is None else weight.astype(np.float64)[self.order]
-        hit = w * self.ys  # positive weight per row
-        zero = np.zeros((1, w.shape[1]))
-        tp = np.vstack([zero, np.cumsum(hit, axis=0)])
-        seen = np.vstack([zero, np.cumsum(w, axis=0)])
-        pos, neg = tp[-1], seen[-1] - tp[-1]
-        fp = seen - tp
-        tp_end, seen_end = self._group(tp, 0), self._group(seen, 0)
+        """(AUROC, average precision) of every column with records counted ``weight`` times (whole
+        numbers; each once by default); NaN where a class has no positive or no negative weight. A
+        positive counts half of the negatives tied with it (Mann-Whitney); AP steps once per group
+        (scikit-learn)."""
+        n, m = self.order.shape
+        w = np.ones(n, dtype=np.int64) if weight is None else np.asarray(weight)
+        total = int(w.sum())
+        # the narrowest integer that holds the counts: the cumulative sum over every cell is the
+        # draw's cost, and it is bound by memory
+        small = next(t for t in (np.int16, np.int32, np.int64) if total <= np.iinfo(t).max)
+        seen = np.zeros((n + 1, m), dtype=small)
+        np.add.accumulate(w.astype(small)[self.order], axis=0, out=seen[1:])
+        hit = w[self.record].astype(np.float64)  # each positive's weight
+        cum = np.concatenate([[0.0], np.cumsum(hit)])
+        pos = cum[self.bounds[1:]] - cum[self.bounds[:-1]]
+        neg = total - pos
+        base = cum[self.bounds[self.col]]
+        tp_end, tp_before = (cum[a] - base for a in self.above)
+        seen_end, seen_before = (seen.ravel()[s].astype(np.float64) for s in self.seen_at)
         precision = np.divide(tp_end, seen_end, out=np.zeros_like(tp_end), where=seen_end > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            auc = (hit * (neg - (self._group(fp, 0) + self._group(fp, 1)) / 2)).sum(axis=0) / (pos * neg)
-            ap = (hit * precision).sum(axis=0) / pos
+            fp = (seen_end - tp_end) + (seen_before - tp_before)
+            auc = np.bincount(self.col, hit * (neg[self.col] - fp / 2), minlength=m) / (pos * neg)
+            ap = np.bincount(self.col, hit * precision, minlength=m) / pos
         ok = (pos > 0) & (neg > 0)
         return np.where(ok, auc, np.nan), np.where(ok, ap, np.nan)
 

@@ -997,8 +997,8 @@ def test_class_auroc_and_ap_match_sklearn_with_ties() -> None:
 
 def test_weighted_scores_equal_scores_of_the_resampled_records() -> None:
     """A bootstrap draw as record weights over the one sort (``Ranked.scores``) gives what sorting
-    the resampled records gives (records drawn twice, never, tied scores), and NaN for a class a
-    draw leaves without positives."""
+    the resampled records gives (records drawn twice, never, tied scores), the same for every
+    record counted 300 times, and NaN for a class a draw leaves without positives."""
     from training.metrics import Ranked, class_scores
 
     rng = np.random.default_rng(3)
@@ -1011,6 +1011,10 @@ def test_weighted_scores_equal_scores_of_the_resampled_records() -> None:
         got = ranked.scores(np.bincount(idx, minlength=n))
         for a, b in zip(got, class_scores(y[idx], p[idx]), strict=True):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    whole = ranked.scores()
+    heavy = ranked.scores(np.full(n, 300))  # 60,000 in all: past the narrowest integer's counts
+    for a, b in zip(whole, heavy, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     only = np.zeros(n, dtype=np.int64)
     only[np.flatnonzero(y[:, 0] == 0)[:20]] = 1  # no positive of class 0 drawn
     auc, ap = ranked.scores(only)
