@@ -363,7 +363,11 @@ def _bundled_verdict(winner: str, label: str, seeds: dict, means: dict, cells: l
     on fold 9 in most shared cells by more than the larger seed SD (``CLEAR_GAIN`` where a cell has
     one seed). ``seeds`` and ``means`` are fold-9 macro AUROC."""
     if winner == "clear":
-        return "CLEAR, the bundled model's encoder, ranks first or shares it: the bundled model stays."
+        return (
+            "CLEAR, the bundled model's objective, ranks first or shares it: the bundled model stays on "
+            "CLEAR (whether a newer CLEAR encoder helps it is `choose`'s call on fold 9: the candidates "
+            "above)."
+        )
     shared = [c for c in cells if c in means[winner] and c in means["clear"]]
 
     def noise(c: tuple) -> float:

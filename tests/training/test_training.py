@@ -731,7 +731,7 @@ def test_grid_compares_pretraining_methods(tiny: TinyRun) -> None:
         assert f"| {label} |" in table
     assert "Best on this data (linear probe" in md
     verdict = md.split("Best on this data (linear probe")[1].splitlines()[1]
-    assert "the bundled model stays." in verdict or "of 1 shared cells" in verdict, verdict
+    assert "the bundled model stays on CLEAR" in verdict or "of 1 shared cells" in verdict, verdict
 
 
 def test_bundled_verdict_needs_most_cells_beyond_seed_noise() -> None:
