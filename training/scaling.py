@@ -388,14 +388,16 @@ def scaling_figure(points: Points, out: Path, xlabel: str = "pretraining epochs"
 
 def size_figure(points: SizePoints, out: Path) -> Path:
     """Fold-9 AUROC against the encoder's parameter count, one panel per task: per pretraining
-    family its last snapshots (solid) and the random-init encoders of the same sizes (dashed)."""
+    family its last snapshots (solid) and the random-init encoders of the same sizes (dashed), each
+    point named by its size where the family has several."""
     fig, axes, colour = _panels(points)
     for ax, task in zip(axes, sorted(points), strict=True):
         for family, pts in sorted(points[task].items()):
             size, n, base, end = zip(*sorted(pts, key=lambda p: p[1]), strict=True)
             line = ax.plot(n, end, marker="o", label=family, color=colour[family])[0]
             ax.plot(n, base, marker="x", ls="--", color=line.get_color())
-            for x, y, label in zip(n, end, size, strict=True):
+            # one-size families unnamed: their labels piled up at 128x4 (their size is in the table)
+            for x, y, label in zip(n, end, size, strict=True) if len(pts) > 1 else ():
                 ax.annotate(label, (x, y), textcoords="offset points", xytext=(3, 4), fontsize=7)
         ax.set_xscale("log")
         ax.set(title=f"{task} (fold 9)", xlabel="encoder parameters (log; x, dashed = random init)",
