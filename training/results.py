@@ -447,7 +447,8 @@ def scaling_section(runs: list[Path], figure: Path) -> list[str]:
         plot = size_figure(by_size, figure.with_name(figure.stem + "-size.png"))
         sized = ["### Against encoder width and depth", "",
                  "The same pretraining at other encoder sizes (`scaling --size WIDTHxDEPTH`), each at its",
-                 "last snapshot beside the random-init encoder of its size (difference paired as above).",
+                 "last snapshot beside the random-init encoder of its size (difference paired as above)",
+                 "and against the same pretraining's largest encoder (paired: does a smaller one lose?).",
                  "", f"![fold-9 AUROC against encoder parameters]({plot.parent.name}/{plot.name})", "",
                  *sizes]  # fmt: skip
     compute, by_time = compute_table(found)

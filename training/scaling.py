@@ -168,7 +168,9 @@ def _probs(rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
     return loaded[0]["y"], [z["p"] for z in loaded]
 
 
-Cells = dict[tuple[str, str], dict[int, tuple[Path, list[dict]]]]
+# one probed encoder: its run and the rows of its seeds
+Probed = tuple[Path, list[dict]]
+Cells = dict[tuple[str, str], dict[int, Probed]]
 
 
 def run_label(run: Path) -> str:
@@ -191,8 +193,9 @@ def _cells(runs: list[Path]) -> Cells:
     return cells
 
 
-def _gain(point: tuple[Path, list[dict]], base: tuple[Path, list[dict]] | None) -> str:
-    """The paired-bootstrap difference of a point from its curve's epoch 0, as a table cell."""
+def _gain(point: Probed, base: Probed | None) -> str:
+    """The paired-bootstrap difference of a point from another (its curve's epoch 0, or its
+    family's largest encoder at its last snapshot), as a table cell."""
     if base is None or point is base:
         return "-"
     (y, p), (y0, p0) = _probs(point[1]), _probs(base[1])
@@ -233,30 +236,33 @@ SizePoints = dict[str, dict[str, list[tuple[str, int, float, float]]]]
 
 def size_table(runs: list[Path]) -> tuple[list[str], SizePoints]:
     """Markdown lines (per task: each pretraining family's encoder sizes, the random-init encoder
-    of that size, its last snapshot and their paired difference) and the points for a plot.
-    Only curves with both ends logged enter; a family of one size still shows its row."""
+    of that size, its last snapshot, their paired difference and the paired difference from the
+    family's largest encoder, pretrained: whether the smaller one loses anything) and the points
+    for a plot. Only curves with both ends logged enter; a family of one size still shows its row."""
     cells = _cells(runs)
     lines: list[str] = []
     points: SizePoints = {}
     for task in sorted({t for t, _ in cells}):
-        found = []
+        families: dict[str, list[tuple[int, Probed, Probed, int]]] = {}
         for (t, _), by_epoch in sorted(cells.items()):
             last = max(by_epoch)
             if t == task and 0 in by_epoch and last:
                 run, rows = by_epoch[last]
-                found.append((_curve_name(run, rows[0], size=False), by_epoch[0], by_epoch[last], last))
-        if not found:
+                family = families.setdefault(_curve_name(run, rows[0], size=False), [])
+                family.append((_parameters(rows[0]), by_epoch[0], by_epoch[last], last))
+        if not families:
             continue
         lines += [f"**{task}** (fold 9, frozen {HEAD} probe, each encoder at its last snapshot)", "",
                   "| pretraining | encoder | parameters | epochs | seeds | random init | pretrained "
-                  "| difference [95 % CI] |", "|---" * 8 + "|"]  # fmt: skip
-        for family, base, end, epochs in sorted(found, key=lambda f: (f[0], _parameters(f[2][1][0]))):
-            row = end[1][0]
-            size, n = _size(row), _parameters(row)
-            before, after = _mean(base[1]), _mean(end[1])
-            lines.append(f"| {family} | {size} | {n:,} | {epochs} | {len(end[1])} | {before:.4f} "
-                         f"| {after:.4f} | {_gain(end, base)} |")  # fmt: skip
-            points.setdefault(task, {}).setdefault(family, []).append((size, n, before, after))
+                  "| difference [95 % CI] | vs the largest [95 % CI] |", "|---" * 9 + "|"]  # fmt: skip
+        for family, found in sorted(families.items()):
+            found.sort(key=lambda f: f[0])
+            largest = found[-1][2]
+            for n, base, end, epochs in found:
+                size, before, after = _size(end[1][0]), _mean(base[1]), _mean(end[1])
+                lines.append(f"| {family} | {size} | {n:,} | {epochs} | {len(end[1])} | {before:.4f} "
+                             f"| {after:.4f} | {_gain(end, base)} | {_gain(end, largest)} |")  # fmt: skip
+                points.setdefault(task, {}).setdefault(family, []).append((size, n, before, after))
         lines.append("")
     return lines, points
 

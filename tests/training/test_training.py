@@ -369,7 +369,9 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
         ("64x1", ends),
     ]
     table = [line.split(" | ") for line in sizes if line.startswith(f"| {family} |")]
-    assert [cells[1] for cells in table] == ["32x1", "64x1"] and all("[" in cells[-1] for cells in table)
+    assert [cells[1] for cells in table] == ["32x1", "64x1"] and all("[" in cells[-2] for cells in table)
+    # the smaller size against the family's largest, paired (the copy's predictions: no difference)
+    assert table[0][-1] == "+0.0000 [+0.0000, +0.0000] |" and table[1][-1] == "- |"
     assert int(table[0][2].replace(",", "")) < int(table[1][2].replace(",", ""))
     section = scaling_section(
         [tiny.run_dir, ctx.run_dir, other, longer], tmp_path / "figures" / "scaling.png"
