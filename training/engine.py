@@ -8,6 +8,7 @@ import copy
 import json
 import math
 import os
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -53,6 +54,27 @@ class Dist:
         if not (self.cpu_bf16 and self.device.type == "cpu"):
             return False
         return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def hardware() -> dict:
+    """The machine this process runs on: CPU model, thread count, GPU, torch and Python (the
+    seconds of runs on different machines are not comparable)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": cpu,
+        "threads": torch.get_num_threads(),
+        "gpu": gpu,
+        "torch": str(torch.__version__),  # a plain str: checkpoints load with weights_only
+        "python": platform.python_version(),
+    }
 
 
 def init_distributed(cpu_bf16: bool = False) -> Dist:
@@ -142,6 +164,7 @@ def fit(
         sched.load_state_dict(state["sched"])
         start, best, history = state["epoch"] + 1, state["best"], state["history"]
         best_state = state.get("best_state")
+    where = hardware()
     for epoch in range(start, config.epochs):
         t0 = time.perf_counter()
         net.train()
@@ -176,6 +199,9 @@ def fit(
             "lr": sched.get_last_lr()[0],
             "world": d.world,
             **parts,
+            # each epoch's machine: a run resumed elsewhere must not pass for one machine's seconds
+            "hardware": where,
+            "bf16": d.amp,
         }
         if evaluate is not None and d.main:
             model.eval()

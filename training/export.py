@@ -15,7 +15,8 @@ from ecgviewer.ml.model import Ensemble, Model
 from ecgviewer.weights import write_card
 from training import data as D
 from training import metrics as M
-from training.context import Context, TaskData, git_commit, hardware, predict
+from training.context import Context, TaskData, git_commit, predict
+from training.engine import hardware
 from training.methods import METHODS
 
 # The app shows a class only if it was learnable on validation data (rule recorded in the card).

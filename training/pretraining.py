@@ -15,8 +15,8 @@ from ecgviewer.ml.beats import EncoderConfig
 from ecgviewer.ml.model import kind_of
 from ecgviewer.ml.patches import PatchConfig
 from training import data as D
-from training.context import Context, Tensors, hardware, rank0_first, seed_all
-from training.engine import fit, schedule
+from training.context import Context, Tensors, rank0_first, seed_all
+from training.engine import fit, hardware, schedule
 from training.methods import METHODS, PretrainSet, new_encoder
 
 

@@ -13,19 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-from training.context import hardware
+from training.engine import hardware
 from training.grid import FINETUNE_PAIRS, LABEL, PROBE, PROBES, frozen, read_rows
 from training.methods import METHODS
 from training.pretraining import pretrain_phase
-from training.results import gain_goals, scaling_section
-from training.scaling import run_label
+from training.results import SEVERAL_MACHINES, gain_goals, scaling_section
+from training.scaling import ran_on, run_label
 
 # metrics.jsonl's pretext figures, in the table's order (training/clear.py logs them)
 COLUMNS = ("mse", "copy_mse", "template_mse", "copy_share",
            "scale_mse", "scale_copy_mse", "scale_template_mse")  # fmt: skip
 CLEAR_HEADER = ["masked MSE", "copy the lead", "template", "copy share", "amplitude MSE", "copy", "template"]
 # what every pretraining epoch logs, shown elsewhere (the learning rate is the schedule's)
-NOT_SHOWN = ("phase", "epoch", "world", "seconds", "lr")
+NOT_SHOWN = ("phase", "epoch", "world", "seconds", "lr", "hardware", "bf16")
 
 
 def pretext_log(run: Path) -> list[str]:
@@ -73,7 +73,11 @@ def _described(run: Path, method: str) -> str:
     if info.is_file():
         d = json.loads(info.read_text())
         loop, hw = d["pretrain_loop"], d["hardware"]
-        where = f"{hw['cpu']} ({hw['threads']} threads, GPU {hw['gpu']})"
+        where = (
+            f"{hw['cpu']} ({hw['threads']} threads, GPU {hw['gpu']})"
+            if ran_on(run, method)
+            else SEVERAL_MACHINES
+        )
         said.append(f"{loop['epochs']} epochs x {loop['batch_size']} records, {d['pretrain_steps']} updates, "
                     f"{d['pretrain_s']:.0f} s on {where}")  # fmt: skip
     return ": " + "; ".join(said) if said else ""

@@ -15,7 +15,7 @@ from ecgviewer import assets
 from ecgviewer.ml import contract
 from training import data as D
 from training import metrics as M
-from training.context import hardware
+from training.engine import hardware
 from training.grid import (
     BASELINES,
     BUNDLED_GOAL,
@@ -31,11 +31,14 @@ from training.grid import (
     read_rows,
 )
 from training.methods import METHODS
+from training.scaling import ran_on
 
 FRACTIONS = (0.01, 0.1)
 MAIN_TASK = "super"
 OTHER_TASKS = ("sub", "form", "rhythm", "diag", "all")
 OTHERS_NEEDED = 3  # issue 27: super and at least three of the other tasks, at both fractions
+# the hardware cell of a pretraining whose epochs ran on more than one machine or precision
+SEVERAL_MACHINES = "several machines or precisions (resumed elsewhere)"
 
 
 def _fmt(rows: list[dict], key: str) -> str:
@@ -262,6 +265,7 @@ def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:
             card = cards[0] if cards and m.name == "clear" else {}  # the bundled run logged less
             loop = info.get("pretrain_loop") or card.get("training", {}).get("pretrain", {})
             hw = info.get("hardware") or card.get("hardware", {})
+            one_machine = ran_on(run, m.name) is not None
             recs = info["pretrain_records"]
             cells = [
                 m.label,
@@ -273,8 +277,8 @@ def _pretraining(runs: list[Path], cards: list[dict]) -> list[str]:
                     f"{k.removesuffix('_s')} {v:.0f}" for k, v in info.get("preprocessing_s", {}).items()
                 )
                 or "-",
-                hw.get("threads", "-"),
-                f"{hw.get('cpu', '-')}, GPU {hw.get('gpu')}",
+                hw.get("threads", "-") if one_machine else "-",
+                f"{hw.get('cpu', '-')}, GPU {hw.get('gpu')}" if one_machine else SEVERAL_MACHINES,
             ]
             lines.append("| " + " | ".join(map(str, cells)) + " |")
     return [*lines, ""] if len(lines) > 4 else []
@@ -465,7 +469,8 @@ def scaling_section(runs: list[Path], figure: Path) -> list[str]:
                  f"either side, if one lies within a factor {NEAR:g} (snapshots are whole epochs: the",
                  "`pretraining (s)` column says how near). Ranked by fold-9 AUROC; differences paired as",
                  "above. Wall-clock compares runs of one machine, thread count and precision only (the",
-                 "`ran on` column).", "",
+                 "`ran on` column); a run whose epochs ran on more than one (resumed elsewhere, as each",
+                 "epoch's log says) enters no table here.", "",
                  f"![fold-9 AUROC against pretraining wall-clock]({plot.parent.name}/{plot.name})", "",
                  *compute]  # fmt: skip
     return ["## Pretraining scaling (fold 9)", "",

@@ -267,30 +267,41 @@ def size_table(runs: list[Path]) -> tuple[list[str], SizePoints]:
     return lines, points
 
 
-def _seconds(run: Path, method: str) -> dict[int, float]:
-    """Pretraining wall-clock summed up to each epoch (0: none) of ``method``'s run in ``run``, from
-    its per-epoch log; an epoch logged twice (a stopped run redoes the epoch it stopped in) counts
-    its last record."""
+def _epochs(run: Path, method: str) -> dict[int, dict]:
+    """The per-epoch log of ``method``'s pretraining in ``run``; an epoch logged twice (a stopped
+    run redoes the epoch it stopped in) keeps its last record."""
     phase = pretrain_phase(method)
-    per_epoch = {
-        r["epoch"]: r["seconds"] for r in read_rows(run / "metrics.jsonl", None) if r.get("phase") == phase
-    }
+    return {r["epoch"]: r for r in read_rows(run / "metrics.jsonl", None) if r.get("phase") == phase}
+
+
+def _seconds(run: Path, method: str) -> dict[int, float]:
+    """Pretraining wall-clock summed up to each epoch (0: none) of ``method``'s run in ``run``."""
+    per_epoch = _epochs(run, method)
     total, out = 0.0, {0: 0.0}
     for epoch in sorted(per_epoch):
-        total += per_epoch[epoch]
+        total += per_epoch[epoch]["seconds"]
         out[epoch] = total
     return out
 
 
-def _ran_on(run: Path, method: str) -> tuple[str, str]:
-    """The machine a pretraining ran on (its ``<phase>.json``: the GPU, or the CPU and its thread
-    count, since only runs of one machine have comparable seconds) and a table cell of its threads
-    and precision."""
-    path = run / f"{pretrain_phase(method)}.json"
-    info = json.loads(path.read_text()) if path.is_file() else {}
-    hw = info.get("hardware", {})
+def ran_on(run: Path, method: str) -> tuple[str, str] | None:
+    """The machine a pretraining ran on (the GPU, or the CPU and its thread count, since only runs
+    of one machine have comparable seconds) and a table cell of its threads and precision, from
+    each epoch's log; None when its epochs ran on more than one machine or precision (a run
+    resumed elsewhere: its seconds add up unlike quantities). Logs from before each epoch named
+    its machine read the pretraining's ``<phase>.json``, which the machine that finished wrote."""
+    epochs = list(_epochs(run, method).values())
+    logged = {json.dumps([r["hardware"], r["bf16"]], sort_keys=True) for r in epochs if "hardware" in r}
+    if logged:
+        if len(logged) > 1 or any("hardware" not in r for r in epochs):
+            return None
+        hw, bf16 = json.loads(logged.pop())
+    else:
+        path = run / f"{pretrain_phase(method)}.json"
+        info = json.loads(path.read_text()) if path.is_file() else {}
+        hw, bf16 = info.get("hardware", {}), info.get("bf16")
     threads = hw.get("threads", "?")
-    precision = {True: "bf16", False: "fp32"}.get(info.get("bf16"), "precision not logged")
+    precision = {True: "bf16", False: "fp32"}.get(bf16, "precision not logged")
     machine = hw.get("gpu") or f"{hw.get('cpu', 'an unlogged CPU')}, {threads} threads"
     return machine, f"{threads} threads, {precision}"
 
@@ -323,7 +334,8 @@ def compute_table(runs: list[Path]) -> tuple[list[str], Points]:
     pretrained at least that long and has a snapshot within ``NEAR`` of it is read at its snapshot
     nearest it, ranked by mean fold-9 AUROC, with paired differences from its random init and from
     the first) and those curves' points against pretraining seconds for a plot. A curve whose run
-    did not log its time is left out; seconds of different machines are never compared."""
+    did not log its time, or ran on several machines, is left out; seconds of different machines,
+    thread counts or precisions are never compared."""
     cells = _cells(runs)
     lines: list[str] = []
     points: Points = {}
@@ -334,10 +346,11 @@ def compute_table(runs: list[Path]) -> tuple[list[str], Points]:
                 continue
             run, rows = by_epoch[max(by_epoch)]
             secs = _seconds(run, rows[0]["method"])
-            if set(by_epoch) <= set(secs):
-                machine, ran_on = _ran_on(run, rows[0]["method"])
-                by_size.setdefault((_size(rows[0]), machine), []).append((name, by_epoch, secs, ran_on))
-        for (size, machine), curves in sorted(by_size.items()):
+            where = ran_on(run, rows[0]["method"])
+            if set(by_epoch) <= set(secs) and where is not None:
+                machine, cell = where
+                by_size.setdefault((_size(rows[0]), machine, cell), []).append((name, by_epoch, secs, cell))
+        for (size, machine, _), curves in sorted(by_size.items()):
             if len(curves) < 2:
                 continue
             for name, by_epoch, secs, _ in curves:

@@ -266,12 +266,20 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     from safetensors.torch import load_file
 
     from training.context import Context
-    from training.engine import LoopConfig
+    from training.engine import LoopConfig, hardware
     from training.presets import PRESETS
     from training.pretraining import encoder_path, pretrain_phase, snapshot_path
     from training.pretraining_report import write_report
-    from training.results import scaling_section
-    from training.scaling import compute_table, run_label, run_scaling, scaling_table, size_table, sized
+    from training.results import SEVERAL_MACHINES, _pretraining, scaling_section
+    from training.scaling import (
+        compute_table,
+        ran_on,
+        run_label,
+        run_scaling,
+        scaling_table,
+        size_table,
+        sized,
+    )
 
     base = PRESETS["tiny"]
     preset = replace(base, pretrain=LoopConfig(epochs=9, batch_size=32, lr=1e-3),
@@ -303,6 +311,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     pre = [r for r in log if r["phase"] == "pretrain"]
     assert len(pre) == 2 and all(r["copy_share"] == 0 and r["template_mse"] > 0 for r in pre)
     assert all("scale_copy_mse" in r for r in pre)
+    assert all(r["hardware"] == hardware() and r["bf16"] is False for r in pre)  # each epoch's machine
     assert run_scaling(ctx, "clear", [1, 2], ["super"], 2).read_text() == text  # resumes: nothing new
 
     assert {r["schedule"] for r in rows} == {2}
@@ -345,17 +354,35 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     info = json.loads((on_gpu / "pretrain.json").read_text())
     info["hardware"]["gpu"] = "NVIDIA H200"
     (on_gpu / "pretrain.json").write_text(json.dumps(info))
+    on_h200 = [r | {"hardware": info["hardware"]} if r["phase"] == "pretrain" else r for r in log]
+    (on_gpu / "metrics.jsonl").write_text("\n".join(map(json.dumps, on_h200)) + "\n")
     compute, by_time = compute_table([ctx.run_dir, longer, on_gpu])
     read = {c[0][2:]: (c[1], c[2], c[3].split(", ")[1]) for c in (line.split(" | ") for line in compute)
             if c[0].startswith("| clear")}  # fmt: skip
     assert read == {name: ("2", f"{spent[1]:,.0f}", "fp32"),
                     name.replace("2-epoch", "4-epoch"): ("1", f"{spent[1]:,.0f}", "fp32")}  # fmt: skip
-    hardware = json.loads((ctx.run_dir / "pretrain.json").read_text())["hardware"]
-    machine = f"{hardware['cpu']}, {hardware['threads']} threads"
+    here = json.loads((ctx.run_dir / "pretrain.json").read_text())["hardware"]
+    machine = f"{here['cpu']}, {here['threads']} threads"
     assert [line for line in compute if line.startswith("**")] == [
         f"**super**, 64x1 encoders on {machine}: budget {spent[1]:,.0f} s (fold 9, frozen hug probe)"
     ]
     assert [x for x, _, _ in by_time["super"][f"{name} on {machine}"]] == pytest.approx([0, *spent])
+    # the same run resumed with other threads at its second epoch (a copy, a 3-epoch curve): its
+    # seconds add up two machines', so it enters no equal-compute table, and its cost says so
+    resumed = tmp_path / "resumed"
+    shutil.copytree(ctx.run_dir, resumed)
+    (resumed / "scaling.jsonl").write_text("\n".join(json.dumps({**r, "schedule": 3}) for r in rows) + "\n")
+    assert len(compute_table([ctx.run_dir, longer, resumed])[1]["super"]) == 3  # one machine: it enters
+    moved = [r | {"hardware": here | {"threads": 16}} if r["phase"] == "pretrain" and r["epoch"] == 2 else r
+             for r in log]  # fmt: skip
+    (resumed / "metrics.jsonl").write_text("\n".join(map(json.dumps, moved)) + "\n")
+    assert ran_on(resumed, "clear") is None and ran_on(ctx.run_dir, "clear") == (
+        machine,
+        f"{here['threads']} threads, fp32",
+    )
+    assert compute_table([ctx.run_dir, longer, on_gpu, resumed]) == (compute, by_time)
+    assert SEVERAL_MACHINES in "\n".join(_pretraining([resumed], []))
+    assert SEVERAL_MACHINES not in "\n".join(_pretraining([ctx.run_dir], []))
     # the same run at another encoder size (a copy, its rows relabelled 32x1): one family, two sizes
     other = tmp_path / "other-size"
     shutil.copytree(ctx.run_dir, other)
