@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench train lint format clean fuzz package screenshots
+.PHONY: install run test bench train lint format clean fuzz package screenshots review
 
 install: $(STAMP)
 
@@ -41,6 +41,12 @@ package: $(STAMP)
 # report page (tests/screenshots.py): look at them before a screen change is called done.
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) tests/screenshots.py --out build/screenshots
+
+# The clinical case review (tests/review.py): about 24 real recordings from ../shared/data, each opened
+# one after another in one window at 1366x768 and 1920x1080, with its report pages and analysis JSON,
+# in build/review/index.html (about 10 min on 2 shared cores): look at it before a release.
+review: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m tests.review --out build/review
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/run.py

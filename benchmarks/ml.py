@@ -85,6 +85,33 @@ def bench_latency(sample: Path, repeats: int) -> dict:
     return out
 
 
+def bench_fast_rate(sample: Path, repeats: int) -> dict:
+    """infer_fast_ms and ig_fast_ms: the same on a fast rhythm (PTB-XL 17, 152 bpm, 25 beats),
+    whose beats past the 15th are read in a second window (``contract.plan_windows``)."""
+    from ecgviewer.io import load
+    from ecgviewer.ml import explain
+    from ecgviewer.ml.infer import Analyzer
+
+    analyzer = Analyzer(device="auto")
+    analyzer.analyse(load(sample))  # warm-up
+    walls = []
+    for _ in range(repeats):
+        analyzer.cache.clear()
+        wall, _, analysis = _timed(lambda: analyzer.analyse(load(sample)))
+        walls.append(wall)
+    target = explain.choose_target(analyzer.classes, analysis.predictions, "super", None)
+    how = analyzer.explain_settings
+
+    def ig() -> None:
+        explain.attribute(analyzer.model, analysis.inputs, target, "ig", device=analyzer.device,
+                          frontal=how.frontal, reference=how.reference)  # fmt: skip
+
+    ig()
+    runs = [_timed(ig)[0] for _ in range(max(3, repeats // 4))]
+    return {"windows": analysis.tokens.n_windows, "beats": analysis.tokens.detected,
+            "infer_ms": summary(walls), "ig_ms": summary(runs)}  # fmt: skip
+
+
 def bench_measure(sample: Path, repeats: int) -> dict:
     """measure_ms: delineation, beats, median beats and values of the loaded sample (delineator
     loaded, one warm-up run)."""

@@ -29,7 +29,7 @@ def bench_report(sample: Path, repeats: int) -> dict:
     return {
         "pdf_ms": _median_ms(lambda: pages.pdf_bytes(report, "a4"), repeats),
         "png_page_300dpi_ms": _median_ms(lambda: pages.page_image(report, 0, "a4", 300.0), repeats),
-        "pages": report.n_pages,
+        "pages": pages.page_count(report, "a4"),
         "pdf_kib": round(len(pdf) / 1024, 1),
         "repeats": repeats,
     }

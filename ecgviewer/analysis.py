@@ -51,6 +51,13 @@ class Findings:
     rhythm: BeatList | None = None  # every beat of the whole recording (when asked for)
     notes: dict[str, str] = field(default_factory=dict)  # "ai" / "measure" -> why it is missing
     timings: dict[str, float] = field(default_factory=dict)  # ms per step
+    uid: int = 0  # ``Recording.uid`` of the shown recording these findings belong to
+
+    @property
+    def source(self) -> tuple[int, tuple[float, float]]:
+        """The opening and the span these findings were computed from: a display shows them only
+        while they match the recording open (``Result.source`` likewise)."""
+        return self.uid, self.span
 
     @property
     def predictions(self) -> Predictions | None:
@@ -108,10 +115,21 @@ def analyse(
         segment = previous.segment
     else:
         segment = crop(rec, *span)
-    found = Findings(span, whole, segment)
+    found = Findings(span, whole, segment, uid=rec.uid)
     share = 0.9 if analyzer is not None and delineator is not None else 1.0
     if rhythm is not None:
         share /= 2
+    if delineator is not None:  # first: the findings' wording reads them (``ml.consistency``)
+        from ecgviewer.measure.pipeline import measure_recording
+
+        clock = time.perf_counter()
+        try:
+            found.measurements = measure_recording(segment, delineator, span[0])
+        except FAILURES as exc:
+            if not keep_going:
+                raise
+            found.notes["measure"] = f"Measurements failed: {exc}"
+        found.timings["measure_ms"] = (time.perf_counter() - clock) * 1e3
     if analyzer is not None:
         from ecgviewer.ml import session
 
@@ -124,6 +142,9 @@ def analyse(
                     span,
                     whole,
                     lambda f: progress(f * share),
+                    rec,
+                    (max_whole_s, span_s),
+                    found.measurements,
                 )
                 found.timings.update(found.ai.timings)
             else:
@@ -134,17 +155,6 @@ def analyse(
             if not keep_going:
                 raise
             found.notes["ai"] = f"AI analysis failed: {exc}"
-    if delineator is not None:
-        from ecgviewer.measure.pipeline import measure_recording
-
-        clock = time.perf_counter()
-        try:
-            found.measurements = measure_recording(segment, delineator, span[0])
-        except FAILURES as exc:
-            if not keep_going:
-                raise
-            found.notes["measure"] = f"Measurements failed: {exc}"
-        found.timings["measure_ms"] = (time.perf_counter() - clock) * 1e3
     if rhythm is not None:
         from ecgviewer.measure.rhythm import analyse as beat_list
 

@@ -233,21 +233,23 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS, help="Integrated Gradients steps")
     p.add_argument("--label", metavar="CODE", help="class to explain (default: the most probable superclass)")
     p.add_argument(
-        "--qtc", default="Bazett", help="QTc formula shown (Bazett, Fridericia, Framingham, Hodges)"
+        "--qtc",
+        default=None,
+        help="QTc formula shown and stated (Bazett, Fridericia, Framingham, Hodges; default: the app's)",
     )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The clinician's report of one recording as PDF (or PNG pages)."""
     from ecgviewer.io import load
-    from ecgviewer.measure.intervals import QTC_FORMULAS
+    from ecgviewer.measure.intervals import DEFAULT_QTC, QTC_FORMULAS
     from ecgviewer.report import content, make, pages
 
     try:
         options = _view_options(args)
     except ValueError as exc:
         raise EcgError(f"--filter: {exc}") from None
-    formula = next((f for f in QTC_FORMULAS if f.lower() == args.qtc.lower()), None)
+    formula = next((f for f in QTC_FORMULAS if f.lower() == (args.qtc or DEFAULT_QTC).lower()), None)
     if formula is None:
         raise EcgError(f"--qtc {args.qtc}: choose {', '.join(QTC_FORMULAS)}")
     if args.out.suffix.lower() not in (".pdf", ".png"):
@@ -286,7 +288,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     for warning in rec.warnings:
         print(f"warning: {rec.name}: {warning}", file=sys.stderr)
     shown = ", ".join(str(f) for f in files)
-    print(f"{shown}: {report.n_pages} pages, {paper.upper()} landscape, {options.scale_label()}")
+    n = pages.page_count(report, paper)
+    print(f"{shown}: {n} pages, {paper.upper()} landscape, {options.scale_label()}")
     return 0
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -17,18 +18,22 @@ FLAT_MV = 0.01  # a lead whose peak-to-peak stays below this carries no ECG (10 
 # of groups its second level mixes.
 HUG_GROUPS: tuple[tuple[int, ...], ...] = ((0, 1, 2), (3, 4, 5), (6, 7, 8, 9, 10, 11))
 HUG_PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (1, 2), (0, 2))
-HUG_LEAD_GROUPS: dict[str, tuple[str, ...]] = {
-    name: tuple(STANDARD_LEADS[i] for i in idx)
-    for name, idx in zip(("limb", "augmented", "precordial"), HUG_GROUPS, strict=True)
-}
+HUG_LEAD_GROUPS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        name: tuple(STANDARD_LEADS[i] for i in idx)
+        for name, idx in zip(("limb", "augmented", "precordial"), HUG_GROUPS, strict=True)
+    }
+)
 # Conventional contiguous territories (shared docs, viewer-anchors §3.3); aVR stands alone.
-TERRITORIES: dict[str, tuple[str, ...]] = {
-    "inferior": ("II", "III", "aVF"),
-    "lateral": ("I", "aVL", "V5", "V6"),
-    "septal": ("V1", "V2"),
-    "anterior": ("V3", "V4"),
-    "aVR": ("aVR",),
-}
+TERRITORIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "inferior": ("II", "III", "aVF"),
+        "lateral": ("I", "aVL", "V5", "V6"),
+        "septal": ("V1", "V2"),
+        "anterior": ("V3", "V4"),
+        "aVR": ("aVR",),
+    }
+)
 
 # Cabrera order shows the frontal leads in their anatomical sequence with aVR inverted
 # (AHA/ACCF/HRS 2007 Part I endorses it as an alternative display).
@@ -36,11 +41,11 @@ CABRERA_LIMB: tuple[tuple[str, int], ...] = (
     ("aVL", 1), ("I", 1), ("aVR", -1), ("II", 1), ("aVF", 1), ("III", 1),
 )  # fmt: skip
 
-_ALIASES = {
+_ALIASES = MappingProxyType({
     "i": "I", "ii": "II", "iii": "III", "avr": "aVR", "avl": "aVL", "avf": "aVF",
     "di": "I", "dii": "II", "diii": "III", "mli": "I", "mlii": "II", "mliii": "III",
     "ml2": "II", "d1": "I", "d2": "II", "d3": "III",
-}  # fmt: skip
+})  # fmt: skip
 _PREFIX = re.compile(r"^(?:ecg|ekg|lead)[\s_\-:]*", re.IGNORECASE)
 _CHEST = re.compile(r"^v([1-6])$", re.IGNORECASE)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
@@ -72,6 +73,9 @@ class Metadata:
         return f"Metadata({shown}, identifiers={'<hidden>' if self.identifiers else '{}'})"
 
 
+_OPENINGS = itertools.count(1)
+
+
 @dataclass
 class Recording:
     """A multi-lead ECG: samples in mV (leads x samples, float32), read through ``source``."""
@@ -89,6 +93,9 @@ class Recording:
     # mV per stored integer step of each lead (None where the file stores floats or text): lets
     # "Save as" write the same integers back, so a round trip through WFDB or EDF+ is lossless.
     resolution: tuple[float | None, ...] | None = None
+    # which opening of a recording this is (``crop`` keeps it): every result the window shows
+    # carries it, and a result of another opening is refused (``analysis.Findings.source``)
+    uid: int = field(default_factory=lambda: next(_OPENINGS), compare=False, repr=False)
 
     @property
     def n_samples(self) -> int:

@@ -97,5 +97,6 @@ def run(out: Path | None = None, say: Callable[[str], None] = print) -> None:
             from ecgviewer.storage import atomic_write_bytes
 
             atomic_write_bytes(out, pdf)
-        info["detail"] = f"{report.n_pages} pages, {len(pdf) // 1024} KiB PDF" + (f" -> {out}" if out else "")
+        n = pages.page_count(report, "a4")
+        info["detail"] = f"{n} pages, {len(pdf) // 1024} KiB PDF" + (f" -> {out}" if out else "")
     say(f"self-test passed in {time.perf_counter() - start:.1f} s")

@@ -8,16 +8,23 @@
 Each reader's real samples (``../shared/data``: the vendor files of ``formats/``, LUDB, PTB-XL; plus
 CSV, NPY and ISHNE files generated from a real record) are mutated by hypothesis strategies: byte flips,
 runs of 0x00/0xFF/0x7F/0x80, integer boundary values, truncation, deleted, duplicated and inserted
-chunks; text and XML files also get structural mutations (numbers replaced by 0, -1, huge, NaN; lines,
-elements and attributes removed or duplicated). A WFDB record's header and signal files are mutated
-separately. Each input is written under its original name and opened with ``ecgviewer.io.load``.
+chunks; text and XML files (UTF-16 XML too, on its text) also get structural mutations (numbers
+replaced by 0, -1, huge, NaN; lines, elements and attributes removed or duplicated). Every file also
+has its integer fields set to values no 16-, 32- or 64-bit field holds (beyond 2**31, 2**32, 2**64,
+negative): in place in a binary file's text header, keeping its fixed-width fields aligned. A WFDB
+record's header and signal files are mutated separately. Each input is written under its original
+name and opened with ``ecgviewer.io.load``.
 
 Acceptable outcomes: a Recording whose first and last 10 s read as float32 (finite or NaN) of the
 right shape and whose summary renders, or an ``EcgReadError`` naming the file with a one-line cause.
 Bugs: any other exception, a hang (over 5 s per input, SIGALRM; a worker stuck in C code is killed
 by the parent), a memory blow-up (RLIMIT_AS, 3 GB by default: MemoryError or "not enough memory"),
-an empty or traceback-like message, samples that are +-inf or misshaped, and any of the unmutated
-sample's identifiers (``rec.metadata.identifiers``) in an error message, a warning or the summary.
+an empty or traceback-like message, samples that are +-inf or misshaped, any of the unmutated
+sample's identifiers (``rec.metadata.identifiers``) in an error message, a warning or the summary,
+and a library's failure on a number it cannot represent (an ``OverflowError``, "out of bounds for
+int32", "year ... is out of range") reaching the user as the reason the whole ECG cannot be opened:
+a reader skips or clamps such a field and says so in the recording's warnings, or names the field
+in its own ``EcgReadError`` when the waveform cannot be read without it.
 
 Readers run one by one, each in a worker subprocess (so that rlimits, alarms and a crash in a C
 library stay there). Failing inputs are saved with a REPRODUCE.txt.
@@ -59,6 +66,12 @@ MEMORY_MB = 3072
 BATCH = 100  # hypothesis examples per seeded run
 SAVE_PER_SIGNATURE = 3
 OK_KINDS = ("recording", "typed error", "wrapped library error")
+# A library's words for a number it could not hold: a reader must not let one reject the ECG.
+_UNREPRESENTABLE = re.compile(
+    r"out of bounds for u?int|too large to convert|int too large|(greater|less) than (maximum|minimum)"
+    r"|out of range|must be in -?\d+\.\.-?\d+|overflow",
+    re.IGNORECASE,
+)
 
 
 # --- samples ------------------------------------------------------------------------------------
@@ -72,11 +85,14 @@ class Target:
     files: list[str]  # every file of the sample (absolute paths)
     open: str  # the name passed to load()
     target: str  # the name of the mutated file
-    kind: str  # "binary", "text" or "xml"
+    kind: str  # "binary", "text", "xml" or "xml16" (UTF-16 XML, as Philips PageWriters write it)
 
 
 def _kind(path: Path) -> str:
-    head = path.read_bytes()[:256].lstrip(b"\xef\xbb\xbf \t\r\n")
+    raw = path.read_bytes()[:256]
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") and raw.decode("utf-16", "ignore").lstrip().startswith("<"):
+        return "xml16"
+    head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<"):
         return "xml"
     return "text" if path.suffix.lower() in (".hea", ".csv", ".json", ".txt") else "binary"
@@ -203,7 +219,9 @@ BOUNDARY = [
         ("<H", (0x8000, 0xFFFF)),
         ("<i", (-(2**31), -1, 0, 2**31 - 1)),
         (">i", (-(2**31), -1, 2**31 - 1)),
-        ("<I", (2**32 - 1,)),
+        ("<I", (2**31, 2**32 - 1)),
+        (">I", (2**31, 2**32 - 1)),
+        ("<Q", (2**63, 2**64 - 1)),
         ("<q", (2**63 - 1, -(2**63))),
         ("<f", (float("nan"), float("inf"))),
         ("<d", (float("nan"), float("-inf"))),
@@ -224,6 +242,22 @@ NUMBERS = [
     "",
     "0.0001",
 ]
+# Integers no 16-, 32- or 64-bit field holds, or that such a field misreads (signed as unsigned).
+OUT_OF_RANGE = [
+    "2147483648",
+    "2148169007",
+    "4294967296",
+    "-2147483649",
+    "-32769",
+    "65536",
+    "-1",
+    "9223372036854775808",
+    "18446744073709551616",
+    "99999999999999999999",
+    "-99999999999999999999",
+]
+# An integer, also where it is part of a date, time or version ("2010-01-19", "21.11.26", "1.04").
+_INTEGER = re.compile(rb"(?<!\w)-?\d+(?!\w)")
 _NUMBER = re.compile(rb"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
 _TAG = re.compile(rb"<(/?)([A-Za-z_][\w.:-]*)[^<>]*?(/?)>")
 _ATTR = re.compile(rb"\s[A-Za-z_][\w.:-]*\s*=\s*(\"[^\"<>]*\"|'[^'<>]*')")
@@ -231,6 +265,7 @@ BINARY_TEXT_REGION = 8192  # numbers are replaced only in a binary file's (ASCII
 # Operations whose first argument picks the k-th match (of a number, line, element...), not a position.
 _INDEXED = {
     "number",
+    "int_range",
     "line_del",
     "line_dup",
     "field_del",
@@ -259,9 +294,10 @@ def strategy(data: bytes, kind: str):
         st.tuples(st.just("insert"), pos, st.binary(min_size=1, max_size=64)),
     ]
     number = st.tuples(st.just("number"), index, st.sampled_from(NUMBERS))
+    out_of_range = st.tuples(st.just("int_range"), index, st.sampled_from(OUT_OF_RANGE))
     if kind == "binary":  # numbers in an ASCII header region (EDF, NPY, DICOM strings)
-        return st.lists(st.one_of(*ops, number), min_size=1, max_size=4)
-    structural = [number]
+        return st.lists(st.one_of(*ops, number, out_of_range), min_size=1, max_size=4)
+    structural = [number, out_of_range]
     if kind == "text":
         structural += [st.tuples(st.just(op), index) for op in ("line_del", "line_dup", "field_del")]
     else:
@@ -291,9 +327,15 @@ def _element_span(data: bytes, m: re.Match) -> tuple[int, int]:
 
 
 def apply(data: bytes, ops: list[tuple], kind: str) -> bytes:
-    """``data`` with each mutation applied in turn (positions clipped to the current length)."""
+    """``data`` with each mutation applied in turn (positions clipped to the current length). In a
+    UTF-16 XML file the structural mutations (numbers, elements, attributes) apply to its text, the
+    byte-level ones to its bytes."""
     b = bytearray(data)
     for op in ops:
+        if kind == "xml16" and op[0] in _INDEXED:
+            text = bytes(b).decode("utf-16", "replace").encode("utf-8")
+            b = bytearray(apply(text, [op], "xml").decode("utf-8", "replace").encode("utf-16"))
+            continue
         name, n = op[0], len(b)
         clip = 0 if name in _INDEXED else min(op[1], n)
         if name == "flip" and n:
@@ -317,6 +359,8 @@ def apply(data: bytes, ops: list[tuple], kind: str) -> bytes:
             m = _pick(list(_NUMBER.finditer(region)), op[1])
             if m:
                 b[m.start() : m.end()] = op[2].encode()
+        elif name == "int_range":
+            _out_of_range(b, op[1], op[2], kind)
         elif name in ("line_del", "line_dup"):
             lines = bytes(b).splitlines(keepends=True)
             if lines:
@@ -339,6 +383,23 @@ def apply(data: bytes, ops: list[tuple], kind: str) -> bytes:
             elif m:
                 b[m.start() : m.end()] = b"" if name == "attr_del" else bytes(b[m.start() : m.end()]) * 2
     return bytes(b)
+
+
+def _out_of_range(b: bytearray, index: int, value: str, kind: str) -> None:
+    """The ``index``-th integer of ``b`` set to ``value``. In a binary file's text header the field
+    keeps its width (the digits and the spaces after them; a longer value is cut to fit, still out of
+    range in an 8-character EDF field), so that the fixed-width fields after it stay aligned."""
+    region = bytes(b if kind != "binary" else b[:BINARY_TEXT_REGION])
+    m = _pick(list(_INTEGER.finditer(region)), index)
+    if m is None:
+        return
+    if kind != "binary":
+        b[m.start() : m.end()] = value.encode()
+        return
+    end = m.end()
+    while end < len(region) and region[end] == 0x20:
+        end += 1
+    b[m.start() : end] = value.encode()[: end - m.start()].ljust(end - m.start())
 
 
 def describe(ops: list[tuple]) -> str:
@@ -470,6 +531,9 @@ def attempt(path: Path, identifiers: list[str], timeout: float = TIMEOUT_S) -> O
             out = Outcome(
                 "privacy", "EcgReadError", f"an identifier ({len(found)} chars) in: " + _redact(first, found)
             )
+        elif wrapped and unrepresentable(exc.__cause__):
+            why = f"the ECG rejected: {first}"
+            out = Outcome("unrepresentable number", type(exc.__cause__).__name__, why, stage, tb)
         else:
             kind = "wrapped library error" if wrapped else "typed error"
             out = Outcome(kind, type(exc.__cause__).__name__ if wrapped else "EcgReadError", first)
@@ -483,6 +547,13 @@ def attempt(path: Path, identifiers: list[str], timeout: float = TIMEOUT_S) -> O
     out.elapsed = time.perf_counter() - t0
     out.reader = reader
     return out
+
+
+def unrepresentable(exc: BaseException | None) -> bool:
+    """Whether a library's exception says a number did not fit the field or type it read it into."""
+    if isinstance(exc, OverflowError):
+        return True
+    return isinstance(exc, ValueError) and bool(_UNREPRESENTABLE.search(str(exc)))
 
 
 def _redact(text: str, value: str) -> str:

@@ -95,6 +95,13 @@ def analysed(qtbot, window, action) -> object:
     return blocker.args[0]
 
 
+def choose_label(qtbot, window, code: str) -> object:
+    """Click the findings row of ``code`` (as a reader does) and return its explanation's result."""
+    d = window.ai.panel.diagnosis
+    row = next(i for i in d.items() if i.text(0).split()[0] == code)
+    return analysed(qtbot, window, lambda: d.tree.setCurrentItem(row))
+
+
 def copy_model(folder: Path, stem: str, name: str | None = None) -> Path:
     """The bundled classifier and its card under another file name (and card name) in ``folder``."""
     from ecgviewer.assets import model_path

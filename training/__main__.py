@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+NEEDS_SHARED_DATA = ("rpeaks", "delineator", "measurements", "interpretation", "lead-quality", "every-beat")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -303,6 +304,17 @@ def cmd_lead_quality(args: argparse.Namespace) -> None:
     print(write(rows, args.out, " ".join(command_line())))
 
 
+def cmd_every_beat(args: argparse.Namespace) -> None:
+    """The shipped model reading every beat against its first 15 (fold 9 chooses; fold 10 is logged)."""
+    from training.every_beat import run, write
+    from training.export import command_line
+
+    model = args.model or REPO / "resources" / "models" / "clear-hug-bundled.safetensors"
+    results, kept = run(model, args.data_root, args.split, args.workers, args.n_boot, args.logs, args.limit)
+    print(write(results, args.split, model, args.out, " ".join(command_line()), args.logs))
+    print(f"window probabilities kept in {kept}")
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from training.download import download
 
@@ -464,6 +476,17 @@ def main(argv: list[str] | None = None) -> None:
     lq.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
     lq.add_argument("--out", type=Path, default=REPO / "training" / "LEAD_QUALITY.md")
     lq.set_defaults(fn=cmd_lead_quality)
+    eb = sub.add_parser("every-beat", help=cmd_every_beat.__doc__)
+    eb.add_argument("--data-root", type=Path, default=None)
+    eb.add_argument("--model", type=Path, default=None, help="default: the bundled model")
+    eb.add_argument("--split", choices=("val", "test"), default="val")
+    eb.add_argument("--workers", type=int, default=2)
+    eb.add_argument("--n-boot", type=int, default=1000)
+    eb.add_argument("--out", type=Path, default=REPO / "training" / "EVERY_BEAT.md")
+    eb.add_argument("--logs", type=Path, default=REPO / "training" / "run-logs" / "every-beat",
+                    help="where the window probabilities and results are kept")  # fmt: skip
+    eb.add_argument("--limit", type=int, default=None, help="only the fold's first N records (tests)")
+    eb.set_defaults(fn=cmd_every_beat)
     dl = sub.add_parser("download", help="fetch PTB-XL from PhysioNet with wfdb")
     dl.add_argument("--dest", type=Path, required=True)
     dl.add_argument("--records", type=int, default=None, help="only the first N records")
@@ -471,7 +494,8 @@ def main(argv: list[str] | None = None) -> None:
     dl.set_defaults(fn=cmd_download)
     args = parser.parse_args(argv)
     if (
-        args.command in ("rpeaks", "delineator", "measurements", "interpretation", "lead-quality")
+        args.command
+        in ("rpeaks", "delineator", "measurements", "interpretation", "lead-quality", "every-beat")
         and args.data_root is None
     ):
         from training.data import default_data_root

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.ml import bundle, contract
+from ecgviewer.ml.infer import SURFACE_MIN_AUROC, SURFACE_MIN_SUPPORT, not_surfaced_reason
 from ecgviewer.ml.model import Ensemble, Model
 from ecgviewer.weights import write_card
 from training import data as D
@@ -19,16 +20,11 @@ from training.context import Context, TaskData, git_commit, predict
 from training.engine import hardware
 from training.methods import METHODS
 
-# The app shows a class only if it was learnable on validation data (rule recorded in the card).
-SURFACE_MIN_AUROC = 0.85
-SURFACE_MIN_SUPPORT = 20
-
 
 # --------------------------------------------------------------------------- export
 def surfaced(val_report: dict, cls: str) -> bool:
-    """The rule for showing a class in the app, on fold-9 figures only."""
-    auroc = val_report["per_class_auroc"][cls] or 0.0
-    return auroc >= SURFACE_MIN_AUROC and val_report["support"][cls] >= SURFACE_MIN_SUPPORT
+    """The app's rule for showing a class (``infer.not_surfaced_reason``), on fold-9 figures only."""
+    return not_surfaced_reason(val_report, cls) is None
 
 
 def evaluate_split(model: Model, ctx: Context, task: str, split: str, n_boot: int = 1000) -> dict:

@@ -148,6 +148,7 @@ def paired_bootstrap(
     probs_b: Sequence[np.ndarray],
     n_boot: int = 1000,
     seed: int = 0,
+    stratified: bool = True,
 ) -> dict:
     """Macro AUROC and AUPRC of model A minus model B on the same records, with 95 % intervals.
 
@@ -156,6 +157,8 @@ def paired_bootstrap(
     together, so the interval covers both the seed-to-seed and the test-set variation; since A and
     B see the same records, record difficulty cancels and the interval is narrower than the
     difference of two separate intervals. A is better only when ``better(result)``.
+    ``stratified=False`` draws records plainly (a class missing from a draw is left out of that
+    draw's macro), which does not pin the records alone in their label pattern to every draw.
     """
     if len(probs_a) != len(probs_b) or not len(probs_a):
         raise ValueError(f"need as many seeds of A as of B, at least one ({len(probs_a)} vs {len(probs_b)})")
@@ -173,7 +176,11 @@ def paired_bootstrap(
 
     point = diff(np.ones(n, dtype=np.int64), np.arange(k))
     strata, rng = Strata(y[:, need]), np.random.default_rng(seed)
-    draws = np.array([diff(np.bincount(strata.draw(rng), minlength=n), rng.integers(0, k, k))
+
+    def records() -> np.ndarray:
+        return strata.draw(rng) if stratified else rng.integers(0, n, n)
+
+    draws = np.array([diff(np.bincount(records(), minlength=n), rng.integers(0, k, k))
                       for _ in range(n_boot)]).reshape(-1, 2)  # fmt: skip
     auroc_ci, auprc_ci = _interval(draws)
     return {"auroc": float(point[0]), "auroc_ci": auroc_ci, "auprc": float(point[1]), "auprc_ci": auprc_ci,

@@ -542,7 +542,29 @@ def _reference_lines(normal: dict | None) -> list[str]:
         "mean beat token laid on every beat of the explained record. The others compare with a flat",
         "signal (0 mV).",
         "",
+        *NORMAL_WORDING,
     ]
+
+
+# How the app words NORM (``ecgviewer.ml.wording``), decided here because it follows from the reference.
+NORMAL_WORDING = [
+    "### NORM against a normal reference",
+    "",
+    "Against the normal-beat reference, what Integrated Gradients credits is each lead's departure",
+    "from a normal beat, and a departure mostly argues against a normal ECG: on a normal record",
+    "almost every lead lowers NORM, and the few that raise it do so by little (aVR, whose normal",
+    "beat is inverted, often among them). Quoting the territory that raises NORM most would name",
+    "such a lead as the reason for a normal ECG. The app therefore words NORM in its own form: the",
+    "leads that differ most from the normal reference beat, each with its signed share of the",
+    "attribution, which lower NORM (`ecgviewer.ml.wording`). Every percentage the window, the",
+    "report and `analyze` give is a lead's (or territory's) signed share of the sum of the leads'",
+    "magnitudes, so the words, the lead chart and the printed report agree. A class below its",
+    "threshold is worded as what lowers it, never in the positive form, and the localisation",
+    "benchmark below is quoted only beside a positive finding that no other finding or",
+    "measurement contradicts (`ecgviewer.ml.consistency`), naming its population: records the",
+    "cardiologists labelled with the class.",
+    "",
+]
 
 
 def write_report(

@@ -31,6 +31,7 @@ from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page
 
 if TYPE_CHECKING:
+    from ecgviewer.measure.intervals import Measurements
     from ecgviewer.ml.infer import Analyzer
     from ecgviewer.ml.session import Result
 
@@ -106,6 +107,7 @@ class AnalysisController(QtCore.QObject):
         self.recording: Recording | None = None
         self.result: Result | None = None
         self.label: tuple[str, str] | None = None  # chosen by the user; None: the top finding
+        self._measured: Measurements | None = None  # the open recording's, for the beat count
         self.lock = threading.Lock()
         self._load_state = "idle"  # idle, pending (waiting for the first paint), loading
         self._fallback_told = False  # the status bar said once that a chosen model has gone
@@ -262,8 +264,12 @@ class AnalysisController(QtCore.QObject):
 
     # -- analysis ----------------------------------------------------------------------------
     def set_recording(self, rec: Recording) -> None:
-        self.recording, self.result, self.label = rec, None, None
+        """Show ``rec``: everything of the last recording goes (result, chosen label, highlight),
+        then one analysis explains its own top finding."""
+        self.recording, self.result, self.label, self._measured = rec, None, None, None
+        self._span_timer.stop()
         self.shading.set_scores(None)
+        self.shading.set_highlight()
         self.panel.diagnosis.clear()
         self.panel.explain.clear()
         self.panel.attention.set_maps(None)
@@ -271,6 +277,19 @@ class AnalysisController(QtCore.QObject):
             self.panel.diagnosis.set_status("Loading the model\u2026 the analysis follows.")
         else:
             self.analyse()
+
+    def identity(self) -> tuple[int, tuple[float, float]] | None:
+        """What a result must belong to for the panels and the paper to show it: the open
+        recording (``Recording.uid``) and the span an analysis of the page on screen covers."""
+        from ecgviewer.analysis import analysed_span
+
+        rec = self.recording
+        if rec is None:
+            return None
+        r = self.result
+        if r is not None and r.source[0] == rec.uid and page_inside(self.paper.page, r.span):
+            return r.source  # a long recording's page still inside the span analysed
+        return rec.uid, analysed_span(rec, self.paper.t0)
 
     def request(self):
         from ecgviewer.ml.session import Request
@@ -301,13 +320,15 @@ class AnalysisController(QtCore.QObject):
         self._run("analysis", "Analysing", job, self._analysed).signals.failed.connect(self._analysis_failed)
 
     def _analysed(self, result: Result) -> None:
-        if self.recording is None or self.analyzer is None:
-            return
-        self.result = result
+        rec = self.recording
+        if rec is None or self.analyzer is None or result.source[0] != rec.uid:
+            return  # another recording's result: never shown on this one
+        self.result = result = self._counted(result)
+        self.shading.set_highlight()
         preds = result.analysis.predictions
         target = preds.get(result.target.task, result.target.code)
         d = self.panel.diagnosis
-        d.set_predictions(preds, self.analyzer.descriptions)
+        d.set_predictions(preds, self.analyzer.descriptions, rec.metadata.report)
         d.select(result.target.task, result.target.code)
         span = "" if result.whole else f" Analysed {result.span[0]:.1f}\u2013{result.span[1]:.1f} s."
         ms = sum(result.timings.values())
@@ -323,11 +344,44 @@ class AnalysisController(QtCore.QObject):
         self._show_device()
         self.resultShown.emit(result)
 
+    def set_measurements(self, m: Measurements | None) -> None:
+        """The measurements of the recording open (the measure panel shows only its own): their
+        beat count checks the model's R-peak detector, and the panel says where they disagree."""
+        self._measured = m
+        r = self.result
+        if r is None:
+            return
+        counted = self._counted(r)
+        if counted.reading != r.reading:
+            self.result = counted
+            target = counted.analysis.predictions.get(r.target.task, r.target.code)
+            scores = self.panel.explain.scores
+            if scores is not None:
+                self.panel.explain.set_result(counted, scores, target.description, target.probability)
+
+    def _counted(self, r: Result) -> Result:
+        """``r`` with its reading checked against the measurements' beats of the same span."""
+        from dataclasses import replace
+
+        from ecgviewer.analysis import MAX_WHOLE_S, SPAN_S
+        from ecgviewer.ml.reading import reading
+
+        m, rec = self._measured, self.recording
+        if m is None or rec is None or tuple(m.span_s) != tuple(r.span):
+            return r
+        read = reading(r.analysis.tokens, r.span, rec.duration, MAX_WHOLE_S, SPAN_S, len(m.r_times))
+        return replace(r, reading=read)
+
     def _analysis_failed(self, message: str) -> None:
         self.panel.diagnosis.set_status(message)
         self.panel.explain.clear(message)
 
     def _label_chosen(self, task: str, code: str) -> None:
+        """A row of the findings on screen was chosen: only a table of this recording's own result
+        can choose its label."""
+        r, rec = self.result, self.recording
+        if r is None or rec is None or r.source[0] != rec.uid:
+            return
         self.label = (task, code)
         self.analyse()
 

@@ -8,6 +8,7 @@ Imports no torch: the panel exists (and says "loading the model") before the mod
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,11 +43,17 @@ def _decision(c: ClassResult) -> str:
     return "\u2013" if c.decision is None else ("positive" if c.decision else "negative")
 
 
+def likelihood(value: float) -> str:
+    """A record label's likelihood in words: PTB-XL gives 0-100 % per statement, and 0 means
+    stated but not quantified (its rhythm and form statements), never "0 %"."""
+    return "" if value == 0 else f"{value:g} %"
+
+
 def _in_record(c: ClassResult) -> str:
-    """PTB-XL gives a likelihood (0-100 %) per statement; 0 means stated but not quantified."""
+    """One form for every row: "yes", with the likelihood where the label quantifies it."""
     if c.in_record is None:
         return ""
-    return "yes" if c.in_record == 0 else f"{c.in_record:g} %"
+    return f"yes ({likelihood(c.in_record)})" if c.in_record else "yes"
 
 
 def _first(group: Group) -> tuple[bool, bool, float]:
@@ -126,12 +133,21 @@ class DiagnosisPanel(QtWidgets.QWidget):
         self.status.setText(text)
 
     def clear(self) -> None:
+        self._filling = True  # emptying the table moves its current row: no label is chosen by that
         self.tree.clear()
+        self._filling = False
         self.record_labels.setText("")
         self.leads.hide()
 
-    def set_predictions(self, preds: Predictions, descriptions: dict[str, str] | None = None) -> None:
-        """Fill the tree with the surfaced classes; ``descriptions`` names the record's labels."""
+    def set_predictions(
+        self,
+        preds: Predictions,
+        descriptions: Mapping[str, str] | None = None,
+        file_report: str | None = None,
+    ) -> None:
+        """Fill the tree with the surfaced classes; ``descriptions`` names the record's labels;
+        ``file_report``: the diagnoses the file states in words (LUDB, a Challenge header, a
+        confirmed vendor interpretation), shown beside them."""
         self._filling = True
         self.tree.clear()
         self.leads.setVisible(preds.lead_note is not None)
@@ -156,16 +172,37 @@ class DiagnosisPanel(QtWidgets.QWidget):
             note.setToolTip(0, NO_FINDINGS_WHY)
             self.tree.addTopLevelItem(note)
             note.setFirstColumnSpanned(True)
+        self._add_not_reported(preds)
         names = descriptions or {}
         labels = sorted(preds.record_labels.items(), key=lambda kv: -kv[1])
         self.record_labels.setText(
-            "Record's own labels: " + ", ".join(f"{c} ({names.get(c, c)}) {v:g} %" for c, v in labels)
+            "Record's own labels: "
+            + ", ".join(f"{c} ({names.get(c, c)}) {likelihood(v)}".rstrip() for c, v in labels)
             if labels
-            else "The recording carries no diagnostic labels."
+            else "The recording carries no coded diagnostic labels."
         )
+        if file_report:
+            self.record_labels.setText(f"{self.record_labels.text()}\nThe file's own report: {file_report}")
         self._fit_rows()
         self.tree.scrollToTop()
         self._filling = False
+
+    def _add_not_reported(self, preds: Predictions) -> None:
+        """The classes the model scores but its card keeps out of the app, as a collapsed group
+        with each reason: a finding the reader looks for is never silently absent."""
+        if not preds.not_reported:
+            return
+        group = QtWidgets.QTreeWidgetItem([f"Not reported by this model ({len(preds.not_reported)})"])
+        group.setToolTip(0, "Scored by the model but not shown: the model card's rule (fold-9 validation)")
+        group.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)
+        for n in sorted(preds.not_reported, key=lambda n: n.code):
+            item = QtWidgets.QTreeWidgetItem([f"{n.code}  {n.description}: {n.reason}"])
+            item.setToolTip(0, n.text)
+            item.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)  # listed, not chosen: nothing to explain
+            group.addChild(item)
+        self.tree.addTopLevelItem(group)
+        for k in range(group.childCount()):
+            group.child(k).setFirstColumnSpanned(True)
 
     def _row(self, c: ClassResult, task: str, bold: QtGui.QFont) -> QtWidgets.QTreeWidgetItem:
         threshold = "" if c.threshold is None else f"{c.threshold:.2f}"

@@ -214,12 +214,6 @@ class ExplainPanel(QtWidgets.QWidget):
         self.checks.setText("")
         steps = f" ({e.n_steps} steps)" if e.n_steps else ""
         what = "sums of per-sample scores" if e.additive else "logit drop when set to the baseline, per level"
-        span = (
-            "whole recording"
-            if result.whole
-            else f"{result.span[0]:.1f}\u2013{result.span[1]:.1f} s (the page on screen; long recordings "
-            "are analysed a span at a time)"
-        )
         frontal = "; limb leads shared by the frontal axes" if e.frontal else ""
         worded = result.worded
         lines = [
@@ -228,7 +222,8 @@ class ExplainPanel(QtWidgets.QWidget):
             f"<b>{METHOD_NAMES[e.method]}</b>{steps}; baseline: {html.escape(e.baseline)}{frontal}",
             f"Target: <b>{e.target.code}</b> {description} ({e.target.task} task), its logit; "
             f"p = {probability:.2f}",
-            f"Scores: {what}; red raises the logit, blue lowers it. Analysed: {span}.",
+            f"Scores: {what}; red raises the logit, blue lowers it.",
+            *([html.escape(result.reading.text)] if result.reading else []),
         ]
         if (check := e.completeness()) is not None:
             lines.append(check)
@@ -240,11 +235,6 @@ class ExplainPanel(QtWidgets.QWidget):
                 f"Patch-token model: {share:.0%} of the attribution lies between beats "
                 "(in lead totals, in no beat)."
             )
-        tokens = result.analysis.tokens
-        if tokens.fallback.any():
-            lines.append("\u26a0 No R-peaks found in some windows: evenly spaced pseudo-beats were used.")
-        if tokens.missing_leads:
-            lines.append(f"Leads without signal (ignored by the model): {', '.join(tokens.missing_leads)}")
         self.caption.setText("<br>".join(lines))
         self._fill_bars(e.leads)
         self._fill_tree(result, scores)

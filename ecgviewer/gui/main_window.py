@@ -145,6 +145,8 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         box.addWidget(self.views, 1)
         self.setCentralWidget(central)
         self.ai.resultShown.connect(self.measure.set_ai_result)
+        self.measure.measured.connect(lambda _m: self._rate_timer.start())
+        self.measure.measured.connect(self.ai.set_measurements)
 
         self._build_status_bar()
         actions.build(self)
@@ -328,7 +330,24 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.tasks.run("rate", "", lambda _p: heart_rate(x, rec.fs, rec.leads), self._rate_done, quiet=True)
 
     def _rate_done(self, result: tuple[float, str] | None) -> None:
+        """The page's rate, unless the measurements cover the page: then theirs, so that one span
+        never shows two rates (the estimate uses the same definition, ``dsp.rate``)."""
+        measured = self._measured_rate()
+        if measured is not None:
+            self.rate_label.setText(measured)
+            return
         self.rate_label.setText(f"HR {result[0]:.0f} bpm ({result[1]}, this page)" if result else "HR \u2013")
+
+    def _measured_rate(self) -> str | None:
+        """The measurements' heart rate when they belong to the recording open and span the page."""
+        m, rec, page = self.measure.measurements, self.recording, self.paper.page
+        if m is None or rec is None or self.measure.recording is not rec or page is None:
+            return None
+        a, b = m.span_s
+        hr = m.values.get("hr")
+        if hr is None or hr.value is None or not (a <= page.t0 and page.t0 + page.duration <= b + 1e-6):
+            return None
+        return f"HR {hr.value:.0f} bpm (measured, {a:.1f}\u2013{b:.1f} s)"
 
     def cancel_tasks(self, keep: tuple[str, ...] = ()) -> None:
         """Cancel background work (all of it, or all but the ``keep`` keys)."""

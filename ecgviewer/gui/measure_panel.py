@@ -23,9 +23,10 @@ from ecgviewer.gui.median_view import MedianPanel, Rhythm, median_scores, rhythm
 from ecgviewer.gui.paper import PaperView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.workers import Task
+from ecgviewer.measure.agreement import flags
 from ecgviewer.measure.intervals import QTC_FORMULAS, Measurements, Value, with_fiducials
-from ecgviewer.measure.median_attribution import median_attribution
-from ecgviewer.measure.statements import statements
+from ecgviewer.measure.median_attribution import MedianAttribution, median_attribution
+from ecgviewer.measure.statements import interpret
 from ecgviewer.measurements import FIDUCIAL_NAMES, FIDUCIALS, MEASUREMENTS
 from ecgviewer.ml.placement import token_times
 from ecgviewer.recording import DeviceReport, Recording
@@ -33,12 +34,15 @@ from ecgviewer.render.traces import TraceSource
 
 if TYPE_CHECKING:
     from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.ml.explain import Explanation
     from ecgviewer.ml.session import Result
 
 ROWS = tuple((key, q.label) for key, q in MEASUREMENTS.items())
 COLUMNS = ("Measurement", "Value", "Unit", "Device", "Note")  # the device's value beside ours
 DEVICE_COLUMN, NOTE_COLUMN = COLUMNS.index("Device"), COLUMNS.index("Note")
 NOTICE = f"Automatic measurements on the median beat: check them there ({NOTICE_INLINE})."
+PACED_NOTE = "paced complex"  # a value measured on paced beats
+DIFFERS = "\u26a0 differs from the device"  # how the note of a value flagged against the device begins
 STRIP_MAX_S = 60.0  # the rhythm strip shows at most this much of the measured span
 SPAN_MATCH_S = 0.05  # an analysis and a measurement of spans this close cover the same beats
 
@@ -49,7 +53,10 @@ def _number(v: Value) -> str:
 
 class MeasurePanel(QtWidgets.QWidget):
     """Intervals, QTc (its formula named in the row) and axes, each with its unit, the reason a
-    value is missing, and which values the user's edits changed; the notes of the measurement."""
+    value is missing, which values the user's edits changed, which are the paced complex's and
+    which differ from the device's beyond IEC 60601-2-25's limit (``measure.agreement``); the
+    statements (those met where they do not apply shown not stated, with the reason) and the notes
+    of the measurement."""
 
     formulaChanged = QtCore.Signal(str)
     resetRequested = QtCore.Signal()
@@ -96,7 +103,8 @@ class MeasurePanel(QtWidgets.QWidget):
         self.statements.setWordWrap(True)
         self.statements.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sex: str | None = None  # the patient's, for the sex-specific limits (QTc, Cornell)
-        self.statement_lines: list[str] = []
+        self.statement_lines: list[str] = []  # the statements made, as ``Statement.line`` writes them
+        self.withheld_lines: list[str] = []  # those met where they do not apply, with the reason
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel("QTc formula"))
         row.addWidget(self.formula)
@@ -159,26 +167,39 @@ class MeasurePanel(QtWidgets.QWidget):
 
     def _fill(self) -> None:
         m, auto = self.measurements, self.auto
+        formula = self.current_formula()
+        flagged = flags(m, self.device, formula) if m is not None else {}
         for r, (key, name) in enumerate(ROWS):
-            label = f"{name} ({self.current_formula()})" if key == "qtc" else name
-            texts, tip, edited = [label, "", "", self._device_text(key), ""], "", False
+            label = f"{name} ({formula})" if key == "qtc" else name
+            texts, notes, tips, edited = [label, "", "", self._device_text(key), ""], [], [], False
             if m is not None and auto is not None:
                 v = self._value(m, key)
                 edited = v.edited
                 texts[1:3] = [_number(v), v.unit]
                 if v.value is None:
-                    texts[NOTE_COLUMN] = tip = v.reason
-                elif edited:
+                    notes.append(v.reason)
+                    tips.append(v.reason)
+                if v.paced:
+                    notes.append(PACED_NOTE)
+                    tips.append("measured on the paced beats: the paced complex's value")
+                if edited and v.value is not None:
                     was = self._value(auto, key)
-                    texts[NOTE_COLUMN] = "edited"
-                    tip = f"edited; automatic value {_number(was)} {was.unit}"
+                    notes.append("edited")
+                    tips.append(f"edited; automatic value {_number(was)} {was.unit}")
+                if key in flagged:
+                    notes.insert(0, DIFFERS)
+                    tips.insert(0, f"{DIFFERS}: {flagged[key].text()}; check the median beat")
+            texts[NOTE_COLUMN] = "; ".join(notes)
             for c, text in enumerate(texts):
                 item = self.table.item(r, c)
                 item.setText(text)
-                item.setToolTip(tip)
+                item.setToolTip("\n".join(tips))
                 font = item.font()
                 font.setItalic(edited)
-                font.setBold(edited and c in (1, NOTE_COLUMN))
+                font.setBold(
+                    (edited and c in (1, NOTE_COLUMN))
+                    or (key in flagged and c in (DEVICE_COLUMN, NOTE_COLUMN))
+                )
                 item.setFont(font)
         self.reset_button.setEnabled(bool(m is not None and m.edited))
         self.notes.setText("\n".join(f"\u2022 {line}" for line in self._notes()))
@@ -186,11 +207,20 @@ class MeasurePanel(QtWidgets.QWidget):
 
     def _fill_statements(self) -> None:
         """One line per statement: what it says and the values that met it; the criterion and its
-        source in the tooltip. They follow the edits, as the values do."""
-        found = statements(self.measurements, self.sex) if self.measurements is not None else []
-        self.statement_lines = [s.line() for s in found]
-        rows = [f"\u2022 <b>{html.escape(s.criterion.text)}</b>: {html.escape(s.shown())}" for s in found]
-        none = "none met" if self.measurements is not None else ""
+        source in the tooltip. A statement whose numbers are met where it does not apply shows in
+        italics, not stated, with the reason. They follow the edits and the QTc formula, as the
+        values do."""
+        m = self.measurements
+        found = interpret(m, self.sex, self.current_formula()) if m is not None else []
+        self.statement_lines = [s.line() for s in found if not s.withheld]
+        self.withheld_lines = [s.line() for s in found if s.withheld]
+        rows = [
+            f"\u2022 <i>{html.escape(s.heading())}</i>: {html.escape(s.shown())}"
+            if s.withheld
+            else f"\u2022 <b>{html.escape(s.heading())}</b>: {html.escape(s.shown())}"
+            for s in found
+        ]
+        none = "none met" if m is not None else ""
         self.statements.setText("<br>".join(rows) or none)
         self.statements.setToolTip(
             "\n".join(f"{s.criterion.text}: {s.criterion.rule} ({s.criterion.source})" for s in found)
@@ -435,13 +465,23 @@ class MeasureController(QtCore.QObject):
         token_r = token_times(tokens, r.offset_s).r_s
         included = m.r_times[[not why for why in m.beat_reasons]]
         att = median_attribution(e.beats, e.samples, tokens.pad, token_r, included)
-        label = f"{METHOD_NAMES[e.method]} attribution of {e.target.code}"
-        beats = int(att.n_beats.max()) if att.n_beats.size else 0
-        which = (
-            f"mean over the {beats} analysed beats that are in the median beat"
-            if att.matched
-            else f"no analysed beat matched a beat of the median: mean over all {beats} analysed beats"
-        )
-        per = "per sample at 100 Hz (strip under each beat)" if e.samples is not None else "per beat only"
-        caption = f"{label} (logit, baseline 0 mV), {which}; {per}."
-        self.median.set_attribution(median_scores(att, m.leads, label), caption)
+        label = attribution_label(e)
+        self.median.set_attribution(median_scores(att, m.leads, label), attribution_caption(e, att))
+
+
+def attribution_label(e: Explanation) -> str:
+    return f"{METHOD_NAMES[e.method]} attribution of {e.target.code}"
+
+
+def attribution_caption(e: Explanation, att: MedianAttribution) -> str:
+    """The median beats' attribution in words: method and target, the reference it is measured
+    against (the explanation's own, named as the attribution panel names it: a normal beat or a
+    flat line), which beats were averaged, and at what resolution."""
+    beats = int(att.n_beats.max()) if att.n_beats.size else 0
+    which = (
+        f"mean over the {beats} analysed beats that are in the median beat"
+        if att.matched
+        else f"no analysed beat matched a beat of the median: mean over all {beats} analysed beats"
+    )
+    per = "per sample at 100 Hz (strip under each beat)" if e.samples is not None else "per beat only"
+    return f"{attribution_label(e)} (logit, against the reference: {e.baseline}), {which}; {per}."

@@ -56,9 +56,15 @@ class BeatShading(pg.GraphicsObject):
         self._rebuild()
 
     def set_highlight(self, leads: frozenset[str] = frozenset(), beat: int | None = None) -> None:
-        """Outline the bands of ``leads`` and the beat with index ``beat`` in ``scores``."""
+        """Outline the bands of ``leads`` and the beat with index ``beat`` in ``scores`` (nothing:
+        no outline)."""
         self._leads, self._beat = leads, beat
         self._rebuild()
+
+    @property
+    def highlight(self) -> tuple[frozenset[str], int | None] | None:
+        """What is outlined (the leads and the beat), None when nothing is."""
+        return (self._leads, self._beat) if self._leads or self._beat is not None else None
 
     # -- geometry --------------------------------------------------------------------------------
     def _rebuild(self) -> None:

@@ -343,7 +343,7 @@ def _person_field(text: str) -> str | None:
     return None if text in ("", "X") else text.replace("_", " ")
 
 
-def _metadata(header: Header, start: datetime | None) -> Metadata:
+def _metadata(header: Header, start: datetime | None, warnings: list[str]) -> Metadata:
     meta = Metadata()
     if not header.plus:  # plain EDF: free-text fields that may name the patient
         for key, text in (("patient", header.patient), ("recording", header.recording)):
@@ -357,6 +357,8 @@ def _metadata(header: Header, start: datetime | None) -> Metadata:
     if notes and not _AGE.sub("", notes).strip():  # nothing but the age
         notes = None
     born = _birth_date(birth)
+    if birth and born is None:  # kept as written, with the identifiers; never quoted in a warning
+        warnings.append("the EDF+ patient field's birth date is not a date (dd-MMM-yyyy): no age from it")
     for key, value in (("patient id", code), ("name", name), ("patient notes", notes)):
         if value:
             meta.identifiers[key] = value
@@ -386,7 +388,7 @@ def _birth_date(text: str | None) -> date | None:
     try:
         day, month, year = text.split("-")
         return date(int(year), _MONTHS.index(month.upper()) + 1, int(day))
-    except ValueError:
+    except (ValueError, OverflowError):  # a year no date holds ("99999999999999999999") included
         return None
 
 
@@ -436,7 +438,7 @@ def read(path: Path) -> Recording:
     lazy = n * len(keep) > LAZY_VALUES
     source: SignalSource = FetchSource(fetch, len(keep), n) if lazy else ArraySource(fetch(0, n))
     start = header.start + timedelta(seconds=first) if header.start else None
-    meta = _metadata(header, start)
+    meta = _metadata(header, start, warnings)
     meta.annotations = [Annotation(a.onset - first, a.duration, a.text) for a in annotations]
     filters = sorted({header.signals[i].prefilter for i in keep} - {""})
     if filters:

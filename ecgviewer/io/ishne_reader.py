@@ -13,6 +13,7 @@ import binascii
 import struct
 from datetime import date, datetime, time
 from pathlib import Path
+from types import MappingProxyType
 
 from ecgviewer.errors import EcgReadError
 from ecgviewer.io.registry import Reader, register
@@ -36,24 +37,24 @@ _HEADER = struct.Struct("<4ih40s40s20s2h3h3h3h3hh12h12h12hh40sh80s80s88s")
 assert _HEADER.size == 512
 
 # Table 1 of the standard (lead specification); 0, 1 and -9 name no lead.
-LEAD_SPECS = {
+LEAD_SPECS = MappingProxyType({
     2: "X", 3: "Y", 4: "Z",
     5: "I", 6: "II", 7: "III", 8: "aVR", 9: "aVL", 10: "aVF",
     11: "V1", 12: "V2", 13: "V3", 14: "V4", 15: "V5", 16: "V6",
     17: "ES", 18: "AS", 19: "AI",
-}  # fmt: skip
-_UNNAMED = {-9: "absent", 0: "unknown type", 1: "bipolar"}
+})  # fmt: skip
+_UNNAMED = MappingProxyType({-9: "absent", 0: "unknown type", 1: "bipolar"})
 # Table 2 (lead quality); 2-5 are worth a warning.
-QUALITY = {
+QUALITY = MappingProxyType({
     -9: "absent", 0: "not rated", 1: "good", 2: "intermittent noise", 3: "frequent noise",
     4: "intermittent disconnection", 5: "frequent disconnection",
-}  # fmt: skip
-PACEMAKER = {
+})  # fmt: skip
+PACEMAKER = MappingProxyType({
     0: "none", 1: "unknown type", 2: "single chamber unipolar", 3: "dual chamber unipolar",
     4: "single chamber bipolar", 5: "dual chamber bipolar",
-}  # fmt: skip
-SEX = {1: "male", 2: "female"}
-RACE = {1: "caucasian", 2: "black", 3: "oriental"}
+})  # fmt: skip
+SEX = MappingProxyType({1: "male", 2: "female"})
+RACE = MappingProxyType({1: "caucasian", 2: "black", 3: "oriental"})
 
 
 def sniff(path: Path, head: bytes) -> bool:

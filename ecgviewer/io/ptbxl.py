@@ -2,6 +2,10 @@
 
 Wagner et al., Sci Data 7:154 (2020); CC BY 4.0. The tree may hold the original
 ``ptbxl_database.csv`` (likelihoods, report) and/or the 0/1 table ``ptbxl_statements_v103.csv``.
+
+The tables are read once per tree and shared by every caller (the findings table, the library's
+search, the report), so they are returned read-only: a caller that changed one would change what
+every other one shows. A caller that wants its own copy makes one (``dict(descriptions(root))``).
 """
 
 from __future__ import annotations
@@ -9,14 +13,17 @@ from __future__ import annotations
 import ast
 import csv
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from ecgviewer.recording import Recording
 
 RECORD_NAME = re.compile(r"^(\d{5})_(?:lr|hr)(?:_\d+)?$")  # _1, _2: FLAC records' signal files
 DATABASE, STATEMENTS, SCP = "ptbxl_database.csv", "ptbxl_statements_v103.csv", "scp_statements.csv"
-_SEX = {"0": "male", "1": "female", "0.0": "male", "1.0": "female"}
+_SEX = MappingProxyType({"0": "male", "1": "female", "0.0": "male", "1.0": "female"})
 
 
 def find_root(path: Path, levels: int = 4) -> Path | None:
@@ -34,24 +41,26 @@ def ecg_id(path: Path) -> int | None:
 
 
 @lru_cache(maxsize=4)
-def descriptions(root: Path) -> dict[str, str]:
-    """SCP-ECG statement code -> description."""
+def descriptions(root: Path) -> Mapping[str, str]:
+    """SCP-ECG statement code -> description (read-only: shared by every caller)."""
     f = root / SCP
     if not f.is_file():
-        return {}
+        return MappingProxyType({})
     with f.open(newline="", encoding="utf-8") as fh:
-        return {row[""]: row["description"] for row in csv.DictReader(fh)}
+        return MappingProxyType({row[""]: row["description"] for row in csv.DictReader(fh)})
 
 
 @lru_cache(maxsize=4)
-def statement_groups(root: Path) -> dict[str, str]:
+def statement_groups(root: Path) -> Mapping[str, str]:
     """SCP-ECG statement code -> its diagnostic superclass (NORM, MI, STTC, CD, HYP), or ``form`` /
-    ``rhythm`` for the 27 statements PTB-XL gives no superclass."""
+    ``rhythm`` for the 27 statements PTB-XL gives no superclass (read-only: shared)."""
     with (root / SCP).open(newline="", encoding="utf-8") as fh:
-        return {
-            row[""]: row["diagnostic_class"] or ("rhythm" if row["rhythm"] else "form")
-            for row in csv.DictReader(fh)
-        }
+        return MappingProxyType(
+            {
+                row[""]: row["diagnostic_class"] or ("rhythm" if row["rhythm"] else "form")
+                for row in csv.DictReader(fh)
+            }
+        )
 
 
 def _age(text: str) -> float | None:
@@ -62,9 +71,10 @@ def _age(text: str) -> float | None:
 
 
 @lru_cache(maxsize=4)
-def table(root: Path) -> dict[int, dict]:
-    """ecg_id -> {age, sex, labels, report, fold, date} from whichever tables the tree has."""
-    out: dict[int, dict] = {}
+def table(root: Path) -> Mapping[int, Mapping[str, Any]]:
+    """ecg_id -> {age, sex, labels, report, fold, date} from whichever tables the tree has; read-only
+    throughout (the entries and their labels too), as the cache shares it."""
+    out: dict[int, dict[str, Any]] = {}
     statements = root / STATEMENTS
     if statements.is_file():
         with statements.open(newline="", encoding="utf-8") as fh:
@@ -76,7 +86,8 @@ def table(root: Path) -> dict[int, dict]:
                     "age": _age(row[1]),
                     "sex": _SEX.get(row[2]),
                     "fold": row[3],
-                    "labels": {c: 1.0 for c, v in zip(codes, row[4:], strict=False) if v == "1"},
+                    # 0/1 presence, no likelihood: 0, as PTB-XL itself codes a statement it does not quantify
+                    "labels": {c: 0.0 for c, v in zip(codes, row[4:], strict=False) if v == "1"},
                 }
     database = root / DATABASE
     if database.is_file():
@@ -91,7 +102,12 @@ def table(root: Path) -> dict[int, dict]:
                     date=line["recording_date"],
                     labels=dict(ast.literal_eval(line["scp_codes"] or "{}")),
                 )
-    return out
+    return MappingProxyType(
+        {
+            eid: MappingProxyType({**entry, "labels": MappingProxyType(entry.get("labels", {}))})
+            for eid, entry in out.items()
+        }
+    )
 
 
 def attach(rec: Recording) -> None:

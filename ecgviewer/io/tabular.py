@@ -13,6 +13,7 @@ import json
 import re
 import warnings
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -22,11 +23,11 @@ from ecgviewer.io.registry import Reader, register
 from ecgviewer.recording import Recording, make_recording
 from ecgviewer.sources import ArraySource, SignalSource, WindowedSource
 
-UNITS = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
-TIME_COLUMNS = {"time", "t", "time_s", "seconds", "sec", "s"}
+UNITS = MappingProxyType({"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3})
+TIME_COLUMNS = frozenset({"time", "t", "time_s", "seconds", "sec", "s"})
 LAZY_VALUES = 8_000_000
 _COMMENT = re.compile(r"^#\s*([A-Za-z_ ]+?)\s*[:=]\s*(.+?)\s*$")
-_FS_KEYS = {"fs", "sampling_rate", "sampling rate", "fs_hz", "rate"}
+_FS_KEYS = frozenset({"fs", "sampling_rate", "sampling rate", "fs_hz", "rate"})
 
 
 def _unit_factor(path: Path, units: str) -> float:
@@ -204,7 +205,7 @@ def read_npy(path: Path) -> Recording:
     try:
         info = json.loads(sidecar.read_text(encoding="utf-8"))
         fs, leads = float(info["fs"]), [str(x) for x in info["leads"]]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:  # an fs of 10**400 included
         raise EcgReadError(sidecar, f"sidecar needs 'fs' and 'leads' ({exc})") from None
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -212,6 +213,8 @@ def read_npy(path: Path) -> Recording:
         if "mmap length" in str(exc):
             raise EcgReadError(path, "truncated: the header declares more data than the file holds") from None
         raise
+    except OverflowError as exc:  # the samples' layout itself: nothing to show without it
+        raise EcgReadError(path, f"the header's array shape is not one a file holds ({exc})") from None
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
         raise EcgReadError(path, f"expected a 2-D numeric array, got shape {arr.shape} {arr.dtype}")
     if arr.shape[0] != len(leads):

@@ -8,21 +8,24 @@ the separation of patient identifiers are handled the same way for every vendor.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import math
 import re
 import struct
+import types
 import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ecgviewer.errors import EcgReadError, plain_cause
 from ecgviewer.io.registry import Reader, register
-from ecgviewer.io.wfdb_reader import MAX_FS, MIN_FS, UNIT_TO_MV
+from ecgviewer.io.wfdb_reader import AGE_LEFT_OUT, MAX_AGE, MAX_FS, MIN_FS, UNIT_TO_MV, sentences
 from ecgviewer.leads import canonical_lead
 from ecgviewer.recording import DeviceReport, MedianBeats, Metadata, Recording, make_recording
 from ecgviewer.sources import ArraySource
@@ -35,25 +38,31 @@ MAX_VALUES = 2 * 2**30 // 4  # samples that fit ~2 GB as float32
 INT16_PADDING = 32767  # |code| a writer fills a beat's unused samples with
 MIN_CALIBRATION_S = 0.1  # a trailing block identical in every lead and at least this long is not ECG
 
-_SEX = {"m": "male", "f": "female"}
+_SEX = MappingProxyType({"m": "male", "f": "female"})
 # ecgdatakit's GlobalMeasurements field -> our key (``measurements.MEASUREMENTS``)
-_MEASUREMENTS = {
-    "heart_rate": "hr",
-    "rr_interval": "rr",
-    "pr_interval": "pr",
-    "qrs_duration": "qrs",
-    "qt_interval": "qt",
-    "p_axis": "p_axis",
-    "qrs_axis": "qrs_axis",
-    "t_axis": "t_axis",
-}
+_MEASUREMENTS = MappingProxyType(
+    {
+        "heart_rate": "hr",
+        "rr_interval": "rr",
+        "pr_interval": "pr",
+        "qrs_duration": "qrs",
+        "qt_interval": "qt",
+        "p_axis": "p_axis",
+        "qrs_axis": "qrs_axis",
+        "t_axis": "t_axis",
+    }
+)
 # Values ecgdatakit keeps as annotations because the file gives no field for them: the device's
 # P duration, and its QTc without a named formula (MUSE QTCorrected, Philips 1.03 meanqtc, ...).
 _P_DURATION_KEYS = ("pdur", "MDC_ECG_TIME_PD_P", "P Duration")
 _QTC_KEYS = ("qtc", "QTCorrected", "QTc Interval", "MDC_ECG_TIME_PD_QTc")
-_SCP_QTC_FORMULA = {1: "Bazett", 2: "Hodges"}  # EN 1064 section 7 QTc formula codes
+_SCP_QTC_FORMULA = MappingProxyType({1: "Bazett", 2: "Hodges"})  # EN 1064 section 7 QTc formula codes
 _MS_VALUE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms)?(?:\s|\(|$)")
-_UNKNOWN = {"", "unknown", "none", "n/a"}
+_UNKNOWN = frozenset({"", "unknown", "none", "n/a"})
+# ecgdatakit's Interpretation.source for statements a physician made, in the words shown
+_PHYSICIAN = MappingProxyType(
+    {"confirmed": "a physician (confirmed)", "overread": "a physician (edited, not confirmed)"}
+)
 # names, (leads, samples) float32 mV, sampling rate, mV per stored step of each lead
 _Signals = tuple[list[str], np.ndarray, float, tuple[float | None, ...]]
 
@@ -80,7 +89,111 @@ FORMATS = (
 @cache
 def _parser(fmt: _Format) -> Any:
     """The format's ecgdatakit parser class, imported on first use (keeps start-up fast)."""
-    return getattr(importlib.import_module(f"ecgdatakit.parsing.parsers.{fmt.module}"), fmt.parser)
+    parser = getattr(importlib.import_module(f"ecgdatakit.parsing.parsers.{fmt.module}"), fmt.parser)
+    fix = {"sierra_xml": _sierra, "ge_muse_xml": _muse}.get(fmt.module)
+    return fix(parser) if fix else parser
+
+
+def _median_note(fmt: str, exc: BaseException) -> str:
+    """What the user reads when a file's median beats are left out, and why."""
+    return f"{fmt}: the device's median beats not read ({_cause(exc)})"
+
+
+def _cause(exc: BaseException) -> str:
+    """A library's exception as one line; an overflow's own words ("(34, 'Numerical result out of
+    range')", "Python int too large to convert to C long") say no more than this."""
+    return "a number out of range" if isinstance(exc, OverflowError) else plain_cause(exc)
+
+
+def _without_path(text: str, path: Path) -> str:
+    """A library's message without the file's path, which our error names already (and which may
+    hold a patient's name)."""
+    return text.replace(str(path), "the file").replace(path.name, "the file")
+
+
+def _with_globals(func: Any, **names: Any) -> Any:
+    """A copy of the library function ``func`` that finds ``names`` in place of its module's own:
+    how one dependency of the pinned ecgdatakit's code is corrected without copying that code,
+    and without patching the library's module for every other caller."""
+    return types.FunctionType(
+        func.__code__, {**func.__globals__, **names}, func.__name__, func.__defaults__, func.__closure__
+    )
+
+
+def _xli_deltas_16bit(buffer: bytes | list[int], first: int) -> np.ndarray:
+    """XLI's second-order delta decoding in the 16-bit arithmetic of the samples it encodes.
+
+    ecgdatakit 2.0.3 sums exactly and stores int32, so a lead whose exact sums leave int32 fails
+    the whole file ("Python integer 2148169007 out of bounds for int32"); the reference decoders
+    (sierraecg's C and Go readers) wrap at 16 bits, and agree with it wherever it succeeds.
+    z[i] = 2 z[i-1] - z[i-2] - L[i] (L: the start value, then each previous code less 64) is two
+    running sums, taken modulo 2**16.
+    """
+    from ecgdatakit.exceptions import CorruptedFileError
+    from ecgdatakit.parsing.codecs.xli import xli_unpack
+
+    codes = xli_unpack(buffer).astype(np.int64)
+    if codes.size < 2:
+        raise CorruptedFileError("XLI chunk holds fewer than two delta codes")
+    subtract = np.concatenate(([first], codes[2:-1] - 64))[: codes.size - 2]
+    steps = (codes[1] - codes[0] - np.cumsum(subtract)) % 65536
+    out = codes.copy()
+    out[2:] = codes[1] + np.cumsum(steps)
+    return ((out + 32768) % 65536 - 32768).astype(np.int32)
+
+
+def _sierra(base: type) -> type:
+    """ecgdatakit's Sierra parser with XLI decoded in 16 bits (``_xli_deltas_16bit``), and whose
+    representative beats, when unreadable, are left out with a note instead of failing the ECG."""
+    from ecgdatakit.exceptions import ECGDataKitError
+    from ecgdatakit.parsing.codecs import xli
+
+    xli_decode = _with_globals(xli.xli_decode, xli_decode_deltas=_xli_deltas_16bit)
+
+    def read_beats(self: Any, *args: Any) -> list[Any]:
+        try:
+            return list(base._read_representative_beats(self, *args))  # type: ignore[attr-defined]
+        except (ECGDataKitError, ValueError, OverflowError) as exc:  # a field they cannot represent
+            warnings.warn(_median_note("Philips Sierra XML", exc), stacklevel=2)
+            return []
+
+    methods = {
+        "_read_leads": _with_globals(base._read_leads, xli_decode=xli_decode),  # type: ignore[attr-defined]
+        "_read_representative_beats": read_beats,
+    }
+    return _subclass(base, methods)
+
+
+def _muse(base: type) -> type:
+    """ecgdatakit's GE MUSE parser, whose median beats, when a field of theirs is out of range,
+    are left out with a note instead of failing the ECG. The library reads both waveforms in one
+    method: on a failure it reads again without the median waveform, and if the rhythm alone reads,
+    the failure was the median's."""
+    from ecgdatakit.exceptions import ECGDataKitError
+
+    def read_waveforms(self: Any, root: Any, *args: Any) -> tuple[list[Any], list[Any]]:
+        state = {k: copy.copy(v) for k, v in vars(self).items()}  # the warnings it has noted so far
+        try:
+            return base._read_waveforms(self, root, *args)  # type: ignore[attr-defined]
+        except (ECGDataKitError, ValueError, OverflowError) as exc:
+            rhythm = copy.copy(root)  # a shallow copy: removing from it leaves the file's tree whole
+            waveforms = rhythm.findall("Waveform")
+            medians = [w for w in waveforms if (w.findtext("WaveformType") or "").strip().lower() == "median"]
+            if not medians:
+                raise
+            for w in medians:
+                rhythm.remove(w)
+            vars(self).update(state)
+            leads, _ = base._read_waveforms(self, rhythm, *args)  # type: ignore[attr-defined]
+            self._warnings.append((_median_note("GE MUSE XML", exc), UserWarning))
+            return leads, []
+
+    return _subclass(base, {"_read_waveforms": read_waveforms})
+
+
+def _subclass(base: type, methods: dict[str, Any]) -> type:
+    """``base`` with ``methods`` in place of its own (the parser classes ``_parser`` returns)."""
+    return type(f"Tolerant{base.__name__}", (base,), {"__module__": __name__, **methods})
 
 
 def _sniffer(fmt: _Format):
@@ -111,10 +224,14 @@ def _read(path: Path, fmt: _Format) -> Recording:
         warnings.simplefilter("always")
         try:
             record = _parser(fmt)().parse(path)
-        except ECGDataKitError as exc:  # its messages repeat the path, which our error already names
-            text = str(exc).replace(str(path), "the file").replace(path.name, "the file")
-            raise EcgReadError(path, f"invalid {fmt.name} data ({plain_cause(ValueError(text))})") from None
-    notes = list(dict.fromkeys(str(w.message) for w in caught if _matters(w)))
+        except ECGDataKitError as exc:
+            cause = plain_cause(ValueError(_without_path(str(exc), path)))
+            raise EcgReadError(path, f"invalid {fmt.name} data ({cause})") from None
+        except OverflowError:  # what a file can do without is left out above: its waveform needs this
+            raise EcgReadError(
+                path, f"invalid {fmt.name} data (a number its waveform needs is out of range)"
+            ) from None
+    notes = list(dict.fromkeys(_without_path(str(w.message), path) for w in caught if _matters(w)))
     if fmt.module == "dicom_waveform":
         _fix_dicom_padding(path, record, notes)
     return to_recording(path, fmt.name, record, notes)
@@ -195,10 +312,8 @@ def to_recording(path: Path, source_format: str, record: ECGRecord, notes: list[
         names, data, fs, resolution = _signals(record.leads, warns)
     except ValueError as exc:
         raise EcgReadError(path, str(exc)) from None
-    if not MIN_FS <= fs <= MAX_FS:
-        raise EcgReadError(path, f"sampling rate {fs:g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")
     data = _without_calibration_block(data, fs, warns)
-    meta = _metadata(record)
+    meta = _metadata(record, warns)
     meta.device = _device_report(record, meta, warns)
     identifiers = [v for v in meta.identifiers.values() if len(v) > 1]
     return make_recording(
@@ -245,7 +360,8 @@ def _signals(leads: list[Lead], warns: list[str]) -> _Signals:
     """Leads as one (leads, samples) float32 mV array, with their rate and mV per stored step.
 
     Raises ValueError with the cause when nothing usable remains: no voltage lead, leads sampled
-    at different rates, no samples, or more samples than memory allows.
+    at different rates or at a rate outside MIN_FS-MAX_FS (a MUSE SampleExponent of -2**31 makes
+    it 0 Hz), no samples, or more samples than memory allows.
     """
     kept: list[tuple[str, np.ndarray, float | None, int]] = []
     for lead in leads:
@@ -268,6 +384,8 @@ def _signals(leads: list[Lead], warns: list[str]) -> _Signals:
         raise ValueError("the file holds no samples")
     if n * len(kept) > MAX_VALUES:
         raise ValueError(f"{len(kept)} leads of {n} samples exceed the memory limit")
+    if not MIN_FS <= rates[0] <= MAX_FS:
+        raise ValueError(f"sampling rate {rates[0]:g} Hz is outside {MIN_FS:g}-{MAX_FS:g} Hz")
     if max(lengths) != n:
         warns.append(f"leads have unequal lengths ({n} to {max(lengths)} samples): all cut to {n} samples")
     data = np.stack([x[:n] for _, x, _, _ in kept]).astype(np.float32)
@@ -299,12 +417,14 @@ def _step_mv(lead: Lead) -> float | None:
     return float(lead.resolution) * factor
 
 
-def _metadata(record: ECGRecord) -> Metadata:
+def _metadata(record: ECGRecord, warns: list[str]) -> Metadata:
     """Age, sex and non-identifying facts apart from identifiers (names, IDs, birth date)."""
     patient, rec = record.patient, record.recording
     meta = Metadata()
-    if patient.age is not None and 0 <= patient.age <= 150:
+    if patient.age is not None and 0 <= patient.age <= MAX_AGE:
         meta.age = float(patient.age)
+    elif patient.age is not None:
+        warns.append(AGE_LEFT_OUT)
     meta.sex = _SEX.get((patient.sex or "").strip()[:1].lower())
     name = " ".join(p for p in (patient.first_name.strip(), patient.last_name.strip()) if p)
     staff = {
@@ -348,7 +468,7 @@ def _device_report(record: ECGRecord, meta: Metadata, warns: list[str]) -> Devic
     device = record.recording.device
     parts = [p.strip() for p in (device.manufacturer, device.model, device.software_version)]
     name = " ".join(dict.fromkeys(p for p in parts if p.lower() not in _UNKNOWN)) or None
-    statements = [f"{t} ({reason})" if reason else t for t, reason in record.interpretation.statements]
+    statements = _statements(record, meta)
     if not statements and record.annotations.get("rhythm"):  # aECG's coded rhythm annotation
         statements = [record.annotations["rhythm"]]
     measurements, formula, other_qtc = _measurements(record)
@@ -357,6 +477,26 @@ def _device_report(record: ECGRecord, meta: Metadata, warns: list[str]) -> Devic
     if not (name or statements or measurements or median):
         return None
     return DeviceReport(name, statements, measurements, formula, median)
+
+
+def _statements(record: ECGRecord, meta: Metadata) -> list[str]:
+    """The device's own interpretation statements.
+
+    ecgdatakit keeps a physician's statements (an overread, a confirmed ECG) in place of the
+    device's and moves the device's to ``machine_interpretation``: those are the device's, and the
+    physician's become the recording's ``report``, so that neither is shown under the other's name.
+    """
+    interp = record.interpretation
+    said = [f"{t} ({reason})" if reason else t for t, reason in interp.statements]
+    if interp.source not in _PHYSICIAN:
+        return said
+    if said:
+        meta.report = sentences(said)
+        meta.extra["report by"] = _PHYSICIAN[interp.source]
+    machine = [m.strip() for m in str(record.annotations.get("machine_interpretation") or "").splitlines()]
+    # Philips renders a statement's two parts as "left | right"
+    parts = [m.partition(" | ") for m in machine if m]
+    return [f"{left} ({right})" if right else left for left, _, right in parts]
 
 
 def _ms(text: object) -> float | None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from ecgviewer.errors import EcgReadError
-from ecgviewer.io import ptbxl
+from ecgviewer.io import ptbxl, snomed
 from ecgviewer.io.registry import Reader, register
 from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.recording import (
@@ -31,31 +33,38 @@ from ecgviewer.sources import ArraySource, MemmapSource, SignalSource, WindowedS
 # Records with more values than this are paged from disk instead of loaded (32 MB as float32).
 LAZY_VALUES = 8_000_000
 MIN_FS, MAX_FS = 50.0, 100_000.0
+MAX_AGE = 150.0  # years; an age outside 0-150 is a field misread (or a code), not the patient's
+AGE_LEFT_OUT = f"the age field is not an age in 0-{MAX_AGE:g} years: left out"
 
 IDENTIFIER_PREFIX = "identifier "  # header comments holding patient identifiers (Save as, on request)
-NOTE_SYMBOLS = {'"', "+"}  # WFDB comment and rhythm-change annotations
+DIAGNOSES_KEY = "diagnoses"  # LUDB: "<diagnoses>:" heads the free-text diagnoses that follow
+NOTE_SYMBOLS = frozenset({'"', "+"})  # WFDB comment and rhythm-change annotations
 MAX_ANNOTATIONS = 10_000
-UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
-_UNKNOWN_UNITS = {"", "nu", "?", "unknown"}
+UNIT_TO_MV: Mapping[str, float] = MappingProxyType(
+    {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
+)
+_UNKNOWN_UNITS = frozenset({"", "nu", "?", "unknown"})
 # Plain little-endian integer formats numpy can map directly: fmt -> (dtype, offset to signed).
-_MAPPABLE = {"16": ("<i2", 0), "32": ("<i4", 0), "80": ("u1", 128)}
-_MISSING = {"16": -32768, "32": -(2**31), "80": 0}  # raw stored value meaning "no sample"
+_MAPPABLE = MappingProxyType({"16": ("<i2", 0), "32": ("<i4", 0), "80": ("u1", 128)})
+_MISSING = MappingProxyType({"16": -32768, "32": -(2**31), "80": 0})  # raw stored value meaning "no sample"
 _HEADER_LINE = re.compile(rb"^[^\s#/]+(?:/\d+)?\s+\d+(?:\s|$)")
 _NUMBERED = re.compile(r"^(.+)_\d+$")
 _RATE_FIELD = re.compile(r"^(?:\d+\.?\d*|\.\d+)(?:/[\d.]*)?(?:\(-?[\d.]*\))?$")  # fs[/counter[(base)]]
 # Bytes per sample of the fixed-width formats (FLAC, 508/516/524, varies and is not checked).
-_SAMPLE_BYTES = {
-    "8": 1,
-    "16": 2,
-    "24": 3,
-    "32": 4,
-    "61": 2,
-    "80": 1,
-    "160": 2,
-    "212": 1.5,
-    "310": 4 / 3,
-    "311": 4 / 3,
-}
+_SAMPLE_BYTES: Mapping[str, float] = MappingProxyType(
+    {
+        "8": 1,
+        "16": 2,
+        "24": 3,
+        "32": 4,
+        "61": 2,
+        "80": 1,
+        "160": 2,
+        "212": 1.5,
+        "310": 4 / 3,
+        "311": 4 / 3,
+    }
+)
 
 
 def _header_path(path: Path) -> Path:
@@ -101,13 +110,27 @@ def _to_mv(path: Path, names: list[str], units: list[str], rec_warnings: list[st
     return out
 
 
-def _metadata(comments: list[str]) -> tuple[Metadata, list[str]]:
+def _metadata(comments: list[str], warnings: list[str]) -> tuple[Metadata, list[str]]:
     """Key: value header comments (LUDB's ``<age>: 51``, the Challenge's ``Age: 74``, PTB's, and
-    what our Save as writes: the device's report, derived leads, identifiers); and the derived leads."""
+    what our Save as writes: the device's report, derived leads, identifiers); and the derived leads.
+
+    The dataset's own diagnoses become the recording's ``report``: LUDB's lines after
+    ``<diagnoses>:`` (free text, with or without a colon: "Left ventricular hypertrophy."), and the
+    Challenge's ``Dx:`` SNOMED CT codes, named (``snomed``); ``dx`` itself stays in ``extra``.
+    A ``report:`` line (our Save as) is that report, read back as written.
+    """
     meta, device, derived = Metadata(), DeviceReport(), []
+    diagnoses: list[str] = []
+    in_diagnoses = False
     for line in comments:
         key, sep, value = line.partition(":")
         key, value = key.strip().strip("<>").strip().lower(), value.strip()
+        if in_diagnoses and line.strip() and not line.lstrip().startswith("<"):
+            diagnoses.append(line.strip())  # LUDB: every line after <diagnoses>: is one
+            continue
+        in_diagnoses = False
+        if sep and not value and key == DIAGNOSES_KEY:
+            in_diagnoses = True
         if not sep or not value:
             continue
         if key.startswith(IDENTIFIER_PREFIX):
@@ -121,17 +144,30 @@ def _metadata(comments: list[str]) -> tuple[Metadata, list[str]]:
                 age = float(value)
             except ValueError:
                 age = None
-            if age is not None and math.isfinite(age):
+            if age is not None and 0 <= age <= MAX_AGE:
                 meta.age = age
             else:  # the Challenge writes "Age: NaN" for an unknown age
                 meta.extra["age"] = value
+                if age is not None and math.isfinite(age):
+                    warnings.append(AGE_LEFT_OUT)
         elif key == "sex":
             meta.sex = {"m": "male", "f": "female"}.get(value[:1].lower(), value)
+        elif key == "report":
+            meta.report = value
         else:
             meta.extra[key] = value
+            if key == "dx":
+                diagnoses += snomed.statements(value)
+    if meta.report is None and diagnoses:
+        meta.report = sentences(diagnoses)
     if device != DeviceReport():
         meta.device = device
     return meta, derived
+
+
+def sentences(statements: list[str]) -> str:
+    """Statements as one report text, each ending in a full stop ("Sinus rhythm. LVH.")."""
+    return " ".join(s if s.endswith(".") else f"{s}." for s in statements)
 
 
 def _device_comment(device: DeviceReport, key: str, value: str) -> bool:
@@ -189,6 +225,21 @@ def _check_record_line(hea: Path) -> None:
         raise EcgReadError(hea, f"unreadable sampling rate {fields[2]!r} in the record line")
     if len(fields) > 3 and not fields[3].isdigit():
         raise EcgReadError(hea, f"unreadable number of samples {fields[3]!r} in the record line")
+
+
+def _check_signal_specs(hea: Path, header) -> None:
+    """Refuse, naming the lead, a sample format wfdb does not decode and a baseline no 64-bit
+    integer holds: both set how every sample reads, and wfdb fails on them with a bare KeyError
+    or a numpy casting error."""
+    from wfdb.io._signal import DAT_FMTS
+
+    names = header.sig_name or [f"signal {k + 1}" for k in range(header.n_sig or 0)]
+    limit = np.iinfo(np.int64)
+    for name, fmt, baseline in zip(names, header.fmt or [], header.baseline or [], strict=False):
+        if fmt is not None and fmt not in DAT_FMTS:
+            raise EcgReadError(hea, f"lead {name!r}: {fmt!r} is not a WFDB signal format")
+        if baseline is not None and not limit.min <= baseline <= limit.max:
+            raise EcgReadError(hea, f"lead {name!r}: baseline {baseline} is beyond a 64-bit integer")
 
 
 def _samples_in_files(hea: Path, header) -> int | None:
@@ -271,6 +322,7 @@ def read(path: Path) -> Recording:
         names, units = _multi_segment_layout(header)
         for seg in header.segments or []:
             if seg is not None and seg.sig_len:
+                _check_signal_specs(hea, seg)
                 _samples_in_files(hea, seg)
     else:
         names, units = list(header.sig_name or []), list(header.units or [])
@@ -280,6 +332,7 @@ def read(path: Path) -> Recording:
             raise EcgReadError(
                 hea, f"the record line declares {header.n_sig} signals, but {len(names)} signal lines follow"
             )
+        _check_signal_specs(hea, header)
         held = _samples_in_files(hea, header)
         if not header.sig_len and held:
             header.sig_len = held  # WFDB lets a header leave the length out: the file tells it
@@ -308,7 +361,7 @@ def read(path: Path) -> Recording:
             raise EcgReadError(hea, f"data truncated: {got} of {header.sig_len} samples present")
         source = ArraySource((rec.p_signal.T * scale).astype(np.float32))
 
-    meta, derived = _metadata(list(header.comments or []))
+    meta, derived = _metadata(list(header.comments or []), warnings)
     if not multi:
         meta.annotations = _annotations(record_name, fs)
     gains = None if multi else header.adc_gain

@@ -18,13 +18,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from types import MappingProxyType
 
 from ecgviewer.io.coding import SaveError
 from ecgviewer.io.edf_writer import save_edf
 from ecgviewer.io.wfdb_writer import save_wfdb
 from ecgviewer.recording import Recording
 
-FORMATS = {".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".bdf": "edf"}
+FORMATS = MappingProxyType({".hea": "wfdb", ".dat": "wfdb", ".edf": "edf", ".bdf": "edf"})
 
 
 def format_for(path: str | os.PathLike[str]) -> str:

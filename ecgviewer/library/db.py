@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 
 from ecgviewer.errors import EcgError
 from ecgviewer.measurements import MEASUREMENTS
@@ -34,7 +35,7 @@ MEASURED = tuple(f"m_{key}" for key in MEASUREMENTS)
 REBUILD_HINT = "ecgviewer index FOLDER --db {path} --rebuild"
 # Columns of ``analyses`` added after schema 1 was first released (``_add_columns`` adds them to
 # an older file): the delineator's SHA-256, and why a recording could not be analysed.
-ANALYSIS_COLUMNS = {"measured_with": "TEXT", "error": "TEXT"}
+ANALYSIS_COLUMNS = MappingProxyType({"measured_with": "TEXT", "error": "TEXT"})
 
 SCHEMA = (
     """CREATE TABLE recordings (

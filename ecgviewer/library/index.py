@@ -16,11 +16,12 @@ import logging
 import math
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 from ecgviewer.errors import EcgError
 from ecgviewer.io import catalog, ptbxl, registry
@@ -181,21 +182,24 @@ def _acquired(rec: Recording) -> str | None:
 
 
 @lru_cache(maxsize=4)
-def _ptbxl_patients(root: Path) -> dict[int, str]:
+def _ptbxl_patients(root: Path) -> Mapping[int, str]:
     """ecg_id -> PTB-XL's patient_id (a pseudonym the dataset publishes; what tells a patient's
-    several ECGs apart), from ``ptbxl_database.csv`` when the tree has it."""
+    several ECGs apart), from ``ptbxl_database.csv`` when the tree has it; read-only, as the cache
+    shares it between indexing runs."""
     table = root / ptbxl.DATABASE
     if not table.is_file():
-        return {}
+        return MappingProxyType({})
     try:
         with table.open(newline="", encoding="utf-8") as fh:
-            return {
-                int(row["ecg_id"]): row["patient_id"].removesuffix(".0")
-                for row in csv.DictReader(fh)
-                if row.get("patient_id")
-            }
+            return MappingProxyType(
+                {
+                    int(row["ecg_id"]): row["patient_id"].removesuffix(".0")
+                    for row in csv.DictReader(fh)
+                    if row.get("patient_id")
+                }
+            )
     except (OSError, ValueError, KeyError, csv.Error):
-        return {}  # metadata is a bonus, as in ``ptbxl.attach``
+        return MappingProxyType({})  # metadata is a bonus, as in ``ptbxl.attach``
 
 
 class _Writer:

@@ -32,15 +32,18 @@ import difflib
 import re
 import shlex
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from types import MappingProxyType
 
 from ecgviewer.errors import EcgError
 from ecgviewer.library import db, files
 from ecgviewer.measurements import MEASUREMENTS
 
-_SQL_OP = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}  # never user text
+# never user text
+_SQL_OP = MappingProxyType({"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="})
 _TERM = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(<=|>=|!=|=|<|>|~)(.*)$", re.DOTALL)
 _FINDING = re.compile(r"^([^<>=!~\s]+?)(?:(<=|>=|<|>|=)([-+0-9.eE]+))?$")
 NUMERIC = ("=", "!=", "<", "<=", ">", ">=")
@@ -55,24 +58,26 @@ class _Column:
     kind: str  # number, text, sex, date
 
 
-COLUMNS: dict[str, _Column] = {
-    "format": _Column("r.format", "text"),
-    "device": _Column("r.device", "text"),
-    "path": _Column("r.path", "text"),
-    "dataset": _Column("r.dataset", "text"),
-    "record": _Column("r.record_id", "text"),
-    "patient": _Column("r.patient", "text"),
-    "sex": _Column("r.sex", "sex"),
-    "age": _Column("r.age", "number"),
-    "duration": _Column("r.duration", "number"),
-    "fs": _Column("r.fs", "number"),
-    "leads": _Column("r.n_leads", "number"),
-    "fold": _Column("r.fold", "number"),
-    "size": _Column("r.size", "number"),
-    "date": _Column("r.acquired", "date"),
-}
+COLUMNS: Mapping[str, _Column] = MappingProxyType(
+    {
+        "format": _Column("r.format", "text"),
+        "device": _Column("r.device", "text"),
+        "path": _Column("r.path", "text"),
+        "dataset": _Column("r.dataset", "text"),
+        "record": _Column("r.record_id", "text"),
+        "patient": _Column("r.patient", "text"),
+        "sex": _Column("r.sex", "sex"),
+        "age": _Column("r.age", "number"),
+        "duration": _Column("r.duration", "number"),
+        "fs": _Column("r.fs", "number"),
+        "leads": _Column("r.n_leads", "number"),
+        "fold": _Column("r.fold", "number"),
+        "size": _Column("r.size", "number"),
+        "date": _Column("r.acquired", "date"),
+    }
+)
 SPECIAL = ("status", "statement", "finding")
-_SEXES = {"f": "female", "female": "female", "w": "female", "m": "male", "male": "male"}
+_SEXES = MappingProxyType({"f": "female", "female": "female", "w": "female", "m": "male", "male": "male"})
 
 
 class QueryError(EcgError):
@@ -289,17 +294,20 @@ def _statement(where: Where, term: str, op: str, value: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def code_words() -> dict[str, str]:
+def code_words() -> Mapping[str, str]:
     """Statement code -> its description: PTB-XL's SCP-ECG table (the labels a dataset gives)
-    and our criteria (``index --analyze``'s statements), so that words find codes."""
+    and our criteria (``index --analyze``'s statements), so that words find codes.
+
+    Built in a dict of its own: PTB-XL's table is shared with the findings table and the report,
+    which must keep showing its descriptions alone. Read-only, as the cache shares it too."""
     from ecgviewer import assets
     from ecgviewer.io.ptbxl import descriptions
     from ecgviewer.measure.statements import CRITERIA
 
-    words = descriptions(assets.statements_dir())
+    words = dict(descriptions(assets.statements_dir()))
     for code, c in CRITERIA.items():
         words[code] = f"{words.get(code, '')} {c.text}".strip()
-    return words
+    return MappingProxyType(words)
 
 
 def _finding(where: Where, term: str, op: str, value: str) -> None:

@@ -11,12 +11,17 @@ import math
 import warnings
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ecgviewer.dsp.rate import bpm_from_rr
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
 from ecgviewer.measurements import BPM, DEGREES, FIDUCIALS, MS
+
+if TYPE_CHECKING:
+    from ecgviewer.recording import DeviceReport
 
 # QTc formulas, RR in seconds, QT in ms (Rautaharju et al., AHA/ACCF/HRS 2009 Part IV; Luo 2004).
 QTC_FORMULAS = {
@@ -25,7 +30,10 @@ QTC_FORMULAS = {
     "Framingham": lambda qt, rr: qt + 154.0 * (1.0 - rr),
     "Hodges": lambda qt, rr: qt + 1.75 * (60.0 / rr - 60.0),
 }
-DEFAULT_QTC = "Bazett"  # clinical default; the formula is always named beside the value
+# The formula the QTc value and the prolonged-QTc statement use until the user picks another: one
+# name, so that the value, the statement and every table say the same (the clinical default; Part
+# IV prefers a linear adjustment, which the statement's criterion says).
+DEFAULT_QTC = "Bazett"
 # Hexaxial reference frame: lead direction (degrees) and gain relative to lead I (Goldberger's
 # augmented leads see the heart vector scaled by sqrt(3)/2).
 LIMB_FRAME = {
@@ -43,6 +51,9 @@ IRREGULAR_CV = 0.15  # RR coefficient of variation above which the rhythm is cal
 # another origin (a ventricular beat and the pause after it set aside), over their mean.
 AF_NRMSSD = 0.1
 P_SEARCH_MS, T_SEARCH_MS = 400.0, 700.0
+# In a paced rhythm these are the paced complex's (PR: the P wave to the paced QRS, its AV delay),
+# and say so; P duration and P axis are the atrium's own.
+PACED_VALUES = ("pr", "qrs", "qt", *(f"qtc_{f.lower()}" for f in QTC_FORMULAS), "qrs_axis", "t_axis")
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class Value:
     unit: str
     reason: str = ""
     edited: bool = False
+    paced: bool = False  # measured on paced beats: the paced complex's value, labelled so
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,14 @@ class Measurements:
     notes: tuple[str, ...] = ()
     span_s: tuple[float, float] = (0.0, 0.0)
     left_out: dict[str, str] = field(default_factory=dict)  # recorded lead -> why not measured
+    paced: tuple[bool, ...] = ()  # per beat of ``r_times``: started by a pacing spike
+    device: DeviceReport | None = None  # what the acquiring device measured (the file's), if it says
+
+    @property
+    def paced_rhythm(self) -> bool:
+        """The median beat is made of paced beats (``beats.classify``): its QRS, QT and axes are
+        the paced complex's."""
+        return any(p and not why for p, why in zip(self.paced, self.beat_reasons, strict=False))
 
     @property
     def edited(self) -> frozenset[str]:
@@ -159,7 +179,8 @@ def frontal_axis(
 
 def values(m: Measurements) -> dict[str, Value]:
     """HR and RR as found, and intervals, QTc and axes recomputed from ``m.fiducials``;
-    ``m.withheld`` names values this recording cannot give (pacing) and why."""
+    ``m.withheld`` names values this span cannot give (no measurable beat) and why; in a paced
+    rhythm the paced complex's values are marked ``paced``."""
     f, ms, missing = m.fiducials, "ms", m.withheld
     rr_ms = m.values["rr"].value
 
@@ -209,6 +230,8 @@ def values(m: Measurements) -> dict[str, Value]:
             else (f"no {_wave_name(a)} found" if f[a] is None else "needs two limb leads")
         )
         out[key] = Value(axis, DEGREES, reason, edited=a in m.edited or b in m.edited)
+    if m.paced_rhythm:
+        out |= {k: replace(out[k], paced=True) for k in PACED_VALUES if out[k].value is not None}
     return out
 
 
@@ -244,6 +267,16 @@ def irregular(rr: np.ndarray) -> bool:
     return len(rr) >= 3 and float(np.std(rr) / np.mean(rr)) > IRREGULAR_CV
 
 
+def heart_rate(rr_ms: np.ndarray) -> float | None:
+    """A span's heart rate (bpm): 60 000 over the mean of its RR intervals, the beats it holds per
+    minute (NaN, an RR across an unreadable stretch, left out); None without one. The one rate of
+    a span: the measurements' HR and the beat list's trend and range are this, so that one span
+    never shows two rates."""
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    rr = rr[np.isfinite(rr)]
+    return None if len(rr) == 0 else bpm_from_rr(rr / 1000.0)
+
+
 def rate(r_times: np.ndarray) -> tuple[dict[str, Value], list[str]]:
     """Heart rate and RR from every beat found (not only the median's), and a rhythm note."""
     if len(r_times) < 2:
@@ -255,4 +288,5 @@ def rate(r_times: np.ndarray) -> tuple[dict[str, Value], list[str]]:
     if irregular(rr):
         cv = float(np.std(rr) / mean)
         notes.append(f"irregular rhythm: RR {rr.min():.0f}-{rr.max():.0f} ms (variation {100 * cv:.0f} %)")
-    return {"hr": Value(round(60000 / mean, 0), BPM), "rr": Value(round(mean, 0), MS)}, notes
+    bpm = heart_rate(rr)
+    return {"hr": Value(None if bpm is None else round(bpm, 0), BPM), "rr": Value(round(mean, 0), MS)}, notes

@@ -10,6 +10,7 @@ import numpy as np
 
 from ecgviewer.leads import STANDARD_LEADS as LEADS
 from ecgviewer.leads import standard_leads
+from ecgviewer.measure import agreement as A
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import delineate as D
 from ecgviewer.measure import intervals as I
@@ -19,15 +20,15 @@ from ecgviewer.measure.intervals import Measurements, Value
 from ecgviewer.measurements import FIDUCIALS, MEASUREMENTS, unit
 from ecgviewer.recording import Recording
 
-# What a paced rhythm withholds: every measurement but the rate, QTc once per formula.
+# What a span without a measurable beat withholds: every measurement but the rate, QTc once per formula.
 INTERVAL_VALUES = tuple(
     value
     for key in MEASUREMENTS
     if key not in ("hr", "rr")
     for value in ([f"qtc_{f.lower()}" for f in I.QTC_FORMULAS] if key == "qtc" else [key])
 )
-MIN_PACING_SPIKES = 2
-PACED_RHYTHM = "paced rhythm"  # how the note of a measurement withheld for pacing begins
+MIN_PACING_SPIKES = 2  # fewer is no pacing to speak of (one transient can pass for a spike)
+PACED_RHYTHM = "paced rhythm"  # how the note of a measurement made on paced beats begins
 
 
 def measure(
@@ -40,7 +41,7 @@ def measure(
     left_out = {k: v for k, v in Q.raw_problems(signals, fs, leads).items() if k in LEADS}
     present &= np.array([lead not in left_out for lead in LEADS])
     x = signal.prepare(raw, fs)
-    r, _ = Q.beats_without_noise(x, present, LEADS, left_out, delineator)
+    r, labels = Q.beats_without_noise(x, present, LEADS, left_out, delineator)
     left_out = {lead: left_out[lead] for lead in LEADS if lead in left_out}  # in lead order
     empty = {k: None for k in FIDUCIALS}
     base = Measurements(
@@ -66,7 +67,9 @@ def measure(
             f"under {Q.MIN_PROMINENCE:.0f}x)"
         )
         return _withheld(base, why + _listed(left_out, ""))
-    beats = B.classify(x, r, present)
+    spikes = B.pacing_spikes(np.asarray(signals, np.float32), fs)  # the recorded leads, as recorded
+    paced = B.paced_beats(r / signal.FS, B.qrs_onsets(labels, present, r) / signal.FS, spikes)
+    beats = B.classify(x, r, present, paced)
     rate, notes = I.rate(start_s + r / signal.FS)
     median = B.median(x, beats)
     per_lead = _delineate_median(median, present, delineator)
@@ -74,13 +77,7 @@ def measure(
         [f for f, p in zip(per_lead, present, strict=True) if p], int(present.sum())
     )
     notes += _notes(beats, missing) + [f"{lead} left out: {why}" for lead, why in left_out.items()]
-    withheld = {}
-    spikes = B.pacing_spikes(np.asarray(signals, np.float32), fs)  # the recorded leads, as recorded
-    notes += B.pacing_note(np.asarray(signals), fs)
-    if spikes is not None and len(spikes) >= MIN_PACING_SPIKES:
-        why = f"not measured: paced rhythm ({len(spikes)} pacing spikes found)"
-        withheld = dict.fromkeys(INTERVAL_VALUES, why)
-        notes.append(f"{PACED_RHYTHM}: {len(spikes)} pacing spikes; intervals and axes are not measured")
+    notes += B.pacing_note(np.asarray(signals), fs) + _pacing_notes(beats, paced, spikes)
     m = Measurements(
         leads=LEADS,
         present=present,
@@ -91,17 +88,20 @@ def measure(
         r_times=start_s + r / signal.FS,
         beat_reasons=beats.reasons,
         values=rate,
-        withheld=withheld,
         notes=tuple(notes),
         span_s=base.span_s,
         left_out=left_out,
+        paced=tuple(bool(p) for p in paced),
     )
     return replace(m, values=I.values(m))
 
 
 def measure_recording(rec: Recording, delineator: D.Delineator, offset_s: float = 0.0) -> Measurements:
-    """``measure`` on a recording (or a span cropped from one: ``offset_s`` is where it starts)."""
-    return measure(rec.signals, rec.fs, rec.leads, delineator, offset_s)
+    """``measure`` on a recording (or a span cropped from one: ``offset_s`` is where it starts),
+    with the acquiring device's own measurements beside ours, to be compared (``agreement``)."""
+    m = measure(rec.signals, rec.fs, rec.leads, delineator, offset_s)
+    device = rec.metadata.device
+    return replace(m, device=device) if device is not None and device.measurements else m
 
 
 def to_json(m: Measurements) -> dict:
@@ -115,23 +115,31 @@ def to_json(m: Measurements) -> dict:
                 "unit": v.unit,
                 **({"reason": v.reason} if v.reason else {}),
                 **({"edited": True} if v.edited else {}),
+                **({"paced": True} if v.paced else {}),
             }
             for k, v in m.values.items()
         },
         "qtc_default": I.DEFAULT_QTC,
+        "paced_rhythm": m.paced_rhythm,
+        "device_differences": {k: d.to_json() for k, d in A.differences(m, m.device, I.DEFAULT_QTC).items()},
         "fiducials_ms": _rounded(m.fiducials),
         "lead_fiducials_ms": {
             lead: _rounded(f) for lead, f, p in zip(m.leads, m.lead_fiducials, m.present, strict=True) if p
         },
         "beats": [
-            {"t_s": round(float(t), 3), **({"excluded": why} if why else {})}
-            for t, why in zip(m.r_times, m.beat_reasons, strict=True)
+            {"t_s": round(float(t), 3), **({"excluded": why} if why else {}), **({"paced": p} if p else {})}
+            for t, why, p in zip(m.r_times, m.beat_reasons, _per_beat(m.paced, len(m.r_times)), strict=True)
         ],
         "notes": list(m.notes),
         "leads_left_out": dict(m.left_out),
         "method": f"U-Net delineator on median beats (delineation contract {signal.VERSION}); "
         "global onsets second-earliest and offsets second-latest over the leads",
     }
+
+
+def _per_beat(paced: tuple[bool, ...], n: int) -> tuple[bool, ...]:
+    """``Measurements.paced``, or no beat paced where it was not recorded (measurements made by hand)."""
+    return paced if len(paced) == n else (False,) * n
 
 
 def _rounded(f: dict[str, float | None]) -> dict[str, float | None]:
@@ -173,6 +181,20 @@ def _notes(beats: B.Beats, missing: list[str]) -> list[str]:
     if "t" in missing:
         notes.append("no T wave in the median beat: QT, QTc and T axis not measured")
     return notes
+
+
+def _pacing_notes(beats: B.Beats, paced: np.ndarray, spikes: np.ndarray | None) -> list[str]:
+    """What pacing the span shows: a median of paced beats (its values are the paced complex's),
+    or spikes that start no QRS (an atrial pacemaker's, or ones that did not capture)."""
+    n = int(paced.sum())
+    if paced[beats.included].any():
+        found = f"{len(spikes)} pacing spikes" if spikes is not None else "pacing spikes"
+        return [f"{PACED_RHYTHM}: {n} of {len(paced)} beats paced ({found}); PR, QRS, QT, QTc and "
+                f"the QRS and T axes are the paced complex's"]  # fmt: skip
+    if n == 0 and spikes is not None and len(spikes) >= MIN_PACING_SPIKES:
+        return [f"{len(spikes)} pacing spikes, none within {B.PACED_BEFORE_MS:.0f} ms before a QRS "
+                f"(atrial pacing, or no capture): the beats are measured as conducted"]  # fmt: skip
+    return []
 
 
 def _withheld(m: Measurements, why: str) -> Measurements:

@@ -40,7 +40,6 @@ MIN_NOISE_MV = 0.02
 PAUSE_S = 2.0
 MIN_GAP_S = 1.0  # samples missing in every lead for this long: an unreadable stretch
 RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a couplet)
-PACED_WITHIN_MS = 80.0  # a pacing spike this soon before R makes the beat paced
 # Atrial fibrillation: an irregular RR series without P waves, for at least 30 s (the HRS/EHRA
 # 2017 consensus's shortest episode; the whole recording when it is shorter). Irregular: the
 # RMSSD of AF_WINDOW successive RR intervals between non-ectopic beats (``intervals.nrmssd``)
@@ -105,10 +104,10 @@ class BeatList:
     def rate_range(self) -> tuple[float, float, float] | None:
         """The trend's lowest and highest heart rate and the mean over every RR interval (bpm)."""
         ok = np.isfinite(self.trend_bpm)
-        rr = self.rr_ms[np.isfinite(self.rr_ms)]
-        if not ok.any() or len(rr) == 0:
+        mean = I.heart_rate(self.rr_ms)
+        if not ok.any() or mean is None:
             return None
-        return float(self.trend_bpm[ok].min()), float(self.trend_bpm[ok].max()), 60000.0 / float(rr.mean())
+        return float(self.trend_bpm[ok].min()), float(self.trend_bpm[ok].max()), mean
 
     def summary(self) -> list[str]:
         """The counts and the rate range in words (the Beats dock, the report)."""
@@ -216,10 +215,9 @@ def _measure_page(
     fid = _fiducials(labels, present, r)  # r has no QRS cut by the page's ends (``beats.find``)
     qrs = fid[BEAT_FIDUCIALS.index("qrs_off")] - fid[BEAT_FIDUCIALS.index("qrs_on")]
     kind = _kinds(x, r, present, qrs)
-    spikes = B.pacing_spikes(raw, fs)
-    if spikes is not None and len(spikes):
-        before = (t[:, None] - (spikes[None, :] + first / fs)) * 1000
-        kind[((before > 0) & (before < PACED_WITHIN_MS)).any(axis=1)] = PACED
+    spikes = B.pacing_spikes(raw, fs)  # every recorded lead, as the 10 s measurement looks
+    onset = (first + fid[BEAT_FIDUCIALS.index("qrs_on")] * fs / signal.FS) / fs
+    kind[B.paced_beats(t, onset, None if spikes is None else spikes + first / fs)] = PACED
     return _Page(t[keep], kind[keep], ((fid - r) * _MS)[:, keep], gaps)
 
 
@@ -241,9 +239,9 @@ def _fiducials(labels: np.ndarray, present: np.ndarray, r: np.ndarray) -> np.nda
     """Per beat (5, beats), BEAT_FIDUCIALS in contract samples (NaN where absent), from where
     enough present leads agree on each wave (as ``beats.find``, whose R always lies in one of
     these QRS runs)."""
-    votes = [(labels[present] == k).mean(axis=0) >= B.QRS_VOTE for k in (1, 2, 3)]
-    qs, qe = _runs(votes[1])  # as ``beats.find`` has them
-    (ps, pe), (ts, te) = D.wave_runs(votes[0], "P"), D.wave_runs(votes[2], "T")  # as ``delineate.waves``
+    votes = [(labels[present] == k).mean(axis=0) >= B.QRS_VOTE for k in (1, 3)]
+    qs, qe = B.qrs_runs(labels, present)  # as ``beats.find`` has them
+    (ps, pe), (ts, te) = D.wave_runs(votes[0], "P"), D.wave_runs(votes[1], "T")  # as ``delineate.waves``
     k = np.searchsorted(qs, r, side="right") - 1
     on, off = qs[k].astype(float), qe[k].astype(float)
     p_on, p_off, t_off = (np.full(len(r), np.nan) for _ in range(3))
@@ -380,7 +378,8 @@ def _runs_of(t: np.ndarray, kind: np.ndarray, which: int) -> list[Event]:
 
 
 def _trend(t: np.ndarray, rr: np.ndarray, duration: float, bin_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Heart rate per bin: 60 000 over the median RR of the beats in it."""
+    """Heart rate per bin, of the RR intervals into the beats in it (``intervals.heart_rate``, the
+    measurements' definition: a 10 s recording's one bin gives the measured HR)."""
     edges = np.arange(0.0, duration + bin_s, bin_s)
     centres = (edges[:-1] + edges[1:]) / 2
     bpm = np.full(len(centres), np.nan)
@@ -388,5 +387,5 @@ def _trend(t: np.ndarray, rr: np.ndarray, duration: float, bin_s: float) -> tupl
     idx = np.digitize(t[ok], edges) - 1
     for i in np.unique(idx):
         if 0 <= i < len(bpm):
-            bpm[i] = 60000.0 / np.median(rr[ok][idx == i])
+            bpm[i] = I.heart_rate(rr[ok][idx == i])
     return centres, bpm

@@ -4,26 +4,34 @@ data (``CRITERIA``), the one source for the Measurements panel, the report and `
 statements stand beside the model's findings and the device's statements, never mixed with them.
 
 Criteria: the AHA/ACCF/HRS recommendations for the standardisation and interpretation of the ECG,
-Part III (Surawicz et al., Circulation 2009;119:e235: bundle branch and fascicular blocks, axis)
-and Part IV (Rautaharju et al., Circulation 2009;119:e241: QTc limits); Sokolow and Lyon, Am Heart
-J 1949;37:161 and Casale et al. (Cornell), Circulation 1987;75:565 for LVH voltage. The
-morphology tests work on the median beat between the global QRS onset and offset, so they
-inherit the delineator's accuracy: a wrong QRS offset changes QRS duration and the terminal
+Part III (Surawicz et al., Circulation 2009;119:e235: bundle branch and fascicular blocks, axis),
+Part IV (Rautaharju et al., Circulation 2009;119:e241: QTc limits, the QT beside a wide QRS) and
+Part V (Hancock et al., Circulation 2009;119:e251: hypertrophy beside conduction defects); Sokolow
+and Lyon, Am Heart J 1949;37:161 and Casale et al. (Cornell), Circulation 1987;75:565 for LVH
+voltage. The morphology tests work on the median beat between the global QRS onset and offset, so
+they inherit the delineator's accuracy: a wrong QRS offset changes QRS duration and the terminal
 deflections alike.
+
+A statement whose numbers are met where its criterion does not apply (voltage beside a wide QRS,
+a QTc that a wide QRS lengthens) is kept, marked not stated, with the reason: the reader sees why
+the cart's usual line is missing. ``statements`` gives what is stated, ``interpret`` both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
-from ecgviewer.measure.intervals import AF_NRMSSD, Measurements, irregular, nrmssd
+from ecgviewer.measure.intervals import AF_NRMSSD, DEFAULT_QTC, Measurements, irregular, nrmssd
 
 SURAWICZ = "AHA/ACCF/HRS 2009, part III (Surawicz et al.)"
 RAUTAHARJU = "AHA/ACCF/HRS 2009, part IV (Rautaharju et al.)"
+HANCOCK = "AHA/ACCF/HRS 2009, part V (Hancock et al.)"
 # A q wave: any initial negative deflection (Part III sets no depth). 0.05 mV, half a small box at
 # 10 mm/mV, is the smallest read apart from the baseline's level on a median beat; 0.1 mV, the
 # Minnesota code's floor for a pathological Q, missed the small q of LAFB's qR in aVL (PTB-XL
@@ -32,10 +40,14 @@ RAUTAHARJU = "AHA/ACCF/HRS 2009, part IV (Rautaharju et al.)"
 Q_MV = 0.05
 R_PRIME_MV = 0.1  # an R' (right bundle branch block) rises at least this high: one small box
 MIN_LEADS = 3  # a limb or precordial voltage test needs this many of its leads
-# Part IV recommends a linear rate adjustment of QT rather than Bazett's, which over-corrects at
-# faster rates; Framingham's (Sagie et al., Am J Cardiol 1992;70:797) is the linear one the app
-# computes. The displayed QTc keeps the formula the user picks, named beside it.
-QTC_RULE = "Framingham"
+# A QRS this wide is conducted abnormally (Part III: complete bundle branch block; ventricular and
+# paced beats are as wide). Its QT is longer by the slower depolarisation, not by longer
+# repolarisation: Part IV advises adjusting the QT for QRS duration (the JT interval, QT less QRS)
+# rather than holding a QTc to its limit. Voltage criteria read amplitudes that the abnormal
+# activation sets: Part V advises against them in left bundle branch block, and they are not
+# stated beside any QRS this wide. The QTc statement uses the formula the QTc value is shown in
+# (``intervals.DEFAULT_QTC`` unless the user picks another).
+WIDE_QRS_MS = 120.0
 # A sinus P is upright in I and II (lead I at 0 and II at +60 degrees: a frontal P axis of -30 to
 # +90). The narrower 0 to +90 (upright in I and aVF) missed sinus records whose small P waves
 # measure a few degrees below 0 at 100 Hz (PTB-XL fold 9: sinus rhythm sensitivity 0.72 against
@@ -57,7 +69,7 @@ def _c(code: str, text: str, rule: str, source: str = SURAWICZ) -> Criterion:
     return Criterion(code, text, rule, source)
 
 
-CRITERIA: dict[str, Criterion] = {
+CRITERIA: Mapping[str, Criterion] = MappingProxyType({
     c.code: c
     for c in (
         _c("SR", "Sinus rhythm",
@@ -85,31 +97,49 @@ CRITERIA: dict[str, Criterion] = {
            "bifascicular), qR in aVL, rS in III"),
         _c("LAD", "Left axis deviation", "QRS axis -30 to -90 degrees"),
         _c("RAD", "Right axis deviation", "QRS axis +90 to +180 degrees"),
+        _c("PACE", "Ventricular paced rhythm",
+           f"most beats paced, the median beat made of them: a pacing spike (a brief pulse in several "
+           f"leads at once) from {B.PACED_BEFORE_MS:.0f} ms before the beat's QRS onset up to its R. "
+           f"Conduction, axis and low-voltage statements are then not made, voltage LVH and QTc not "
+           f"stated: the paced complex is not conducted", "conventional"),
         _c("LNGQT", "Prolonged QTc",
-           f"QTc ({QTC_RULE}, a linear rate adjustment) 450 ms or more in men, 460 ms or more in women",
-           RAUTAHARJU),
+           f"QTc 450 ms or more in men, 460 ms or more in women, by the formula the QTc value is shown "
+           f"in (named beside it; Part IV prefers a linear rate adjustment such as Framingham's: "
+           f"Bazett's over-corrects at faster rates). Not stated with a QRS of {WIDE_QRS_MS:.0f} ms or "
+           f"more (bundle branch block, paced rhythm), which lengthens the QT without longer "
+           f"repolarisation: Part IV advises adjusting the QT for QRS duration there, so the JT interval "
+           f"(QT - QRS) and JTc (QTc - QRS) are given with the reason instead", RAUTAHARJU),
         _c("LVOLT", "Low QRS voltage",
            "QRS amplitude below 0.5 mV in every limb lead, or below 1.0 mV in every precordial lead"),
         _c("LVH", "Left ventricular hypertrophy by voltage",
-           "Sokolow-Lyon: S in V1 + R in V5 or V6 of 3.5 mV or more; Cornell: R in aVL + S in V3 above "
-           "2.8 mV in men, 2.0 mV in women", "Sokolow & Lyon 1949; Casale et al. 1987 (Cornell)"),
+           f"Sokolow-Lyon: S in V1 + R in V5 or V6 of 3.5 mV or more; Cornell: R in aVL + S in V3 above "
+           f"2.8 mV in men, 2.0 mV in women. Not stated beside a left bundle branch block (Part V "
+           f"advises against diagnosing LVH by voltage there) nor, more cautiously, beside a paced "
+           f"rhythm or any QRS of {WIDE_QRS_MS:.0f} ms or more, whose abnormal activation sets the QRS "
+           f"amplitudes the criteria read", f"Sokolow & Lyon 1949; Casale et al. 1987 (Cornell); {HANCOCK}"),
         _c("PRC(S)", "Premature beats", "beats whose RR is shorter than "
            f"{100 * B.PREMATURE:.0f} % of the median RR", "conventional"),
     )
-}  # fmt: skip
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Statement:
     criterion: Criterion
     values: dict[str, str]  # the values that met it, with units
+    withheld: str = ""  # why it is not stated though its numbers are met ("" if stated)
 
     def shown(self) -> str:
         """The values that met it, in one phrase: "QRS 211 ms, V1 R 0.71 mV"."""
         return ", ".join(f"{k} {v}" for k, v in self.values.items())
 
+    def heading(self) -> str:
+        """What it says: its text, or that it is not stated and why."""
+        c = self.criterion
+        return f"{c.text}: not stated ({self.withheld})" if self.withheld else c.text
+
     def line(self) -> str:
-        return f"{self.criterion.text} ({self.shown()}; criterion: {self.criterion.rule})"
+        return f"{self.heading()} ({self.shown()}; criterion: {self.criterion.rule})"
 
     def to_json(self) -> dict:
         c = self.criterion
@@ -119,6 +149,7 @@ class Statement:
             "criterion": c.rule,
             "source": c.source,
             "values": self.values,
+            **({"not_stated": self.withheld} if self.withheld else {}),
         }
 
 
@@ -189,9 +220,16 @@ def _mv(v: float) -> str:
     return f"{v:.2f} mV"
 
 
-def statements(m: Measurements, sex: str | None = None) -> list[Statement]:
-    """The statements ``m`` supports, in the order a cart prints them: rhythm, conduction, axis,
-    QT, voltage, ectopy. A paced recording gives only its rate."""
+def statements(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QTC) -> list[Statement]:
+    """The statements ``m`` supports, in the order a cart prints them: rhythm, pacing, conduction,
+    axis, QT, voltage, ectopy; QTc by ``formula`` (the one its value is shown in)."""
+    return [st for st in interpret(m, sex, formula) if not st.withheld]
+
+
+def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QTC) -> list[Statement]:
+    """``statements`` and, in their places, those whose numbers are met where the criterion does not
+    apply, with the reason (``Statement.withheld``). A paced rhythm is stated as such, without the
+    conduction, axis and low-voltage statements, which describe a conducted QRS."""
     v = {k: x.value for k, x in m.values.items()}
     out: list[Statement] = []
 
@@ -199,8 +237,9 @@ def statements(m: Measurements, sex: str | None = None) -> list[Statement]:
         out.append(Statement(CRITERIA[code], values))
 
     hr, pr, qrs, axis = v.get("hr"), v.get("pr"), v.get("qrs"), v.get("qrs_axis")
+    paced = m.paced_rhythm
     rr = np.diff(m.r_times) * 1000
-    p_found = m.fiducials.get("p_on") is not None and not m.withheld
+    p_found = m.fiducials.get("p_on") is not None and not m.withheld and not paced
     p_axis = v.get("p_axis")
     sinus_p = p_axis is None or SINUS_P_AXIS[0] <= p_axis <= SINUS_P_AXIS[1]
     dominant = _rr_between(rr, m.beat_reasons, ("",))
@@ -218,31 +257,59 @@ def statements(m: Measurements, sex: str | None = None) -> list[Statement]:
         add("1AVB", PR=f"{pr:.0f} ms")
     if m.withheld:
         return out
+    if paced:
+        add("PACE", **{"paced beats": f"{sum(m.paced)} of {len(m.paced)}"})
     qrs_shape = Qrs.of(m)
     blocks = (
-        _bundle_branch(qrs, qrs_shape) if qrs is not None and qrs_shape is not None and qrs >= 110 else []
+        _bundle_branch(qrs, qrs_shape)
+        if not paced and qrs is not None and qrs_shape is not None and qrs >= 110
+        else []
     )
     out += blocks
     rbbb = any(st.criterion.code in ("CRBBB", "IRBBB") for st in blocks)
-    if axis is not None:
+    if axis is not None and not paced:
         if qrs is not None and qrs_shape is not None and _lafb(qrs, axis, qrs_shape, rbbb):
             add("LAFB", **{"QRS axis": f"{axis:.0f}\u00b0", "QRS": f"{qrs:.0f} ms", "aVL": "qR", "III": "rS"})
         if -90 <= axis <= -30:
             add("LAD", **{"QRS axis": f"{axis:.0f}\u00b0"})
         elif 90 <= axis <= 180:
             add("RAD", **{"QRS axis": f"{axis:.0f}\u00b0"})
-    qtc = v.get(f"qtc_{QTC_RULE.lower()}")
-    if qtc is not None:
-        limit = 450 if sex == "male" else 460
-        if qtc >= limit:
-            who = {"male": "men", "female": "women"}.get(sex or "", "women: the patient's sex is not known")
-            add("LNGQT", **{f"QTc ({QTC_RULE})": f"{qtc:.0f} ms", "limit": f"{limit} ms ({who})"})
+    wide = _wide(qrs, paced)
+    out += _long_qt(m, sex, formula, wide)
     if qrs_shape is not None:
-        out += _voltage(qrs_shape, sex)
+        lbbb = any(st.criterion.code in ("CLBBB", "ILBBB") for st in blocks)
+        out += [] if paced else _low_voltage(qrs_shape)
+        out += _lvh(qrs_shape, sex, [*wide, *(["left bundle branch block"] if lbbb else [])])
     early = sum(1 for why in m.beat_reasons if why == B.PREMATURE_REASON)
     if early and not any(st.criterion.code == "AFIB" for st in out):  # every beat is early in AF
         add("PRC(S)", beats=f"{early} of {len(m.beat_reasons)}")
     return out
+
+
+def _wide(qrs: float | None, paced: bool) -> list[str]:
+    """Why the QRS is not a conducted narrow one, in words (none: it is)."""
+    out = ["paced rhythm"] if paced else []
+    if qrs is not None and qrs >= WIDE_QRS_MS:
+        out.append(f"QRS {qrs:.0f} ms, {WIDE_QRS_MS:.0f} ms or more")
+    return out
+
+
+def _long_qt(m: Measurements, sex: str | None, formula: str, wide: list[str]) -> list[Statement]:
+    """Prolonged QTc by ``formula`` against the sex's limit; beside a wide QRS not stated, with the
+    QT adjusted for the QRS duration (JT, JTc) in its place."""
+    qtc, qt, qrs = m.qtc(formula).value, m.values["qt"].value, m.values["qrs"].value
+    limit = 450 if sex == "male" else 460
+    if qtc is None or qtc < limit:
+        return []
+    who = {"male": "men", "female": "women"}.get(sex or "", "women: the patient's sex is not known")
+    values = {f"QTc ({formula})": f"{qtc:.0f} ms", "limit": f"{limit} ms ({who})"}
+    if not wide:
+        return [Statement(CRITERIA["LNGQT"], values)]
+    if qt is not None and qrs is not None:
+        values |= {"QRS": f"{qrs:.0f} ms", "JT (QT - QRS)": f"{qt - qrs:.0f} ms",
+                   f"JTc ({formula}, QTc - QRS)": f"{qtc - qrs:.0f} ms"}  # fmt: skip
+    why = f"{'; '.join(wide)}: the QT is judged adjusted for QRS duration ({RAUTAHARJU})"
+    return [Statement(CRITERIA["LNGQT"], values, why)]
 
 
 def _rr_between(rr: np.ndarray, reasons: tuple[str, ...], kept: tuple[str, ...]) -> np.ndarray:
@@ -299,9 +366,8 @@ def _lafb(qrs: float, axis: float, x: Qrs, rbbb: bool) -> bool:
     )
 
 
-def _voltage(x: Qrs, sex: str | None) -> list[Statement]:
-    """Low QRS voltage; LVH by Sokolow-Lyon and, where the sex is known, Cornell."""
-    out = []
+def _low_voltage(x: Qrs) -> list[Statement]:
+    """Low QRS voltage in the limb or the precordial leads."""
     for group, limit in (
         (("I", "II", "III", "aVR", "aVL", "aVF"), 0.5),
         (("V1", "V2", "V3", "V4", "V5", "V6"), 1.0),
@@ -309,8 +375,13 @@ def _voltage(x: Qrs, sex: str | None) -> list[Statement]:
         amps = [a for lead in group if (a := x.amplitude(lead)) is not None]
         if len(amps) >= MIN_LEADS and max(amps) < limit:
             where = "limb" if limit == 0.5 else "precordial"
-            out.append(Statement(CRITERIA["LVOLT"], {f"largest {where} QRS": _mv(max(amps))}))
-            break
+            return [Statement(CRITERIA["LVOLT"], {f"largest {where} QRS": _mv(max(amps))})]
+    return []
+
+
+def _lvh(x: Qrs, sex: str | None, not_applied: list[str]) -> list[Statement]:
+    """LVH by Sokolow-Lyon and, where the sex is known, Cornell; not stated where ``not_applied``
+    says why (a wide QRS, a paced rhythm, a left bundle branch block)."""
     shown = {}
     sv1, rv5, rv6 = x.s("V1"), x.r("V5"), x.r("V6")
     if sv1 is not None and (rv5 is not None or rv6 is not None):
@@ -322,6 +393,7 @@ def _voltage(x: Qrs, sex: str | None) -> list[Statement]:
         cornell = ravl + sv3
         if cornell > (2.8 if sex == "male" else 2.0):
             shown["Cornell"] = _mv(cornell)
-    if shown:
-        out.append(Statement(CRITERIA["LVH"], shown))
-    return out
+    if not shown:
+        return []
+    why = f"{'; '.join(not_applied)}: voltage criteria do not apply ({HANCOCK})" if not_applied else ""
+    return [Statement(CRITERIA["LVH"], shown, why)]

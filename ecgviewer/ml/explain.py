@@ -20,7 +20,7 @@ zeroing the most-attributed beats should lower the probability more than zeroing
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,11 +124,11 @@ class Explanation:
 def choose_target(
     classes: dict[str, list[str]], predictions: Predictions, task: str, code: str | None
 ) -> Target:
-    """``code`` (looked for in ``task`` first, then in the other tasks) or, by default, the
-    surfaced class of ``task`` with the highest probability."""
+    """``code`` (looked for in ``task`` first, then in the other tasks) or, by default, the top
+    positive finding (``Predictions.top_positive``)."""
     if task not in classes:
         raise EcgError(f"task {task!r}: the model has {', '.join(classes)}")
-    code = code or predictions.top(task).code
+    code = code or predictions.top_positive(task).code
     for t in (task, *(t for t in classes if t != task)):
         if code in classes[t]:
             return Target(t, code, classes[t].index(code))
@@ -355,7 +355,7 @@ def _occlusion(
     return beats, window_leads, territories, groups
 
 
-def _lead_labels(table: dict[str, tuple[str, ...]]) -> Tensor:
+def _lead_labels(table: Mapping[str, tuple[str, ...]]) -> Tensor:
     """(12,) the index of each lead's entry in ``table`` (a feature mask over leads)."""
     labels = torch.empty(N_LEADS, dtype=torch.long)
     for k, leads in enumerate(table.values()):

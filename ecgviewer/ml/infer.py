@@ -1,7 +1,8 @@
 """Running the bundled encoder on a recording: device choice, the preprocessing contract,
 per-task probabilities judged against the model card, and a small per-recording cache.
 
-Probabilities are averaged over a record's 10 s windows, as ``contract`` documents. A GPU that
+Probabilities are averaged over a record's windows, weighted by their beats, as ``contract``
+documents. A GPU that
 fails at run time (out of memory, driver error) does not end the analysis: the model moves to
 the CPU, the work is redone there and ``Analyzer.notices`` says so, for the user to see.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +35,11 @@ T = TypeVar("T")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SUPER_TASK = "super"  # the task whose classes are PTB-XL's diagnostic superclasses
 BATCH = 64  # windows (or perturbed copies) per forward pass: bounds memory on long records
+# The app shows a class only if it was learnable on validation data (the card records the rule;
+# ``training/export.py`` applies it when a model is exported).
+SURFACE_MIN_AUROC = 0.85
+SURFACE_MIN_SUPPORT = 20
+NOT_VALIDATED = "no validation figures on the model card"
 # PTB-XL's diagnostic superclasses as Wagner et al. (2020) name them; the statement table names only NORM.
 SUPERCLASSES = {
     "NORM": "normal ECG",
@@ -77,12 +83,39 @@ class ClassResult:
     code: str
     description: str
     group: str  # superclass (or "form" / "rhythm") the class is shown under
-    probability: float  # mean over windows
+    probability: float  # mean over windows, weighted by their beats (``contract.window_weights``)
     window_probabilities: tuple[float, ...]
     threshold: float | None  # from the model card (F1-optimal on the validation fold)
     decision: bool | None  # probability >= threshold; None without a threshold
     surfaced: bool  # shown in the app (model card: validated well enough)
     in_record: float | None  # the record's own label (likelihood, PTB-XL %); None: not labelled so
+
+
+def not_surfaced_reason(val_report: dict, code: str) -> str | None:
+    """Why fold 9 (``val_report``: a task's validation figures on the card) keeps ``code`` out of
+    the app, in words; None when it is shown."""
+    support = int(val_report.get("support", {}).get(code, 0))
+    auroc = val_report.get("per_class_auroc", {}).get(code)
+    if support < SURFACE_MIN_SUPPORT:
+        return f"too few validation examples ({support} on fold 9; {SURFACE_MIN_SUPPORT} needed)"
+    if auroc is None or auroc < SURFACE_MIN_AUROC:
+        shown = "not measurable" if auroc is None else f"{auroc:.2f}"
+        return f"not reliable enough (fold-9 AUROC {shown}; {SURFACE_MIN_AUROC} needed)"
+    return None
+
+
+@dataclass(frozen=True)
+class NotReported:
+    """A class the model scores but the app does not report, and why (the card's rule)."""
+
+    code: str
+    description: str
+    task: str
+    reason: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.description} ({self.code}): not reported by this model: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +135,7 @@ class Predictions:
     device: str
     timings: dict[str, float]  # tokenise_ms, infer_ms
     lead_note: LeadNote | None = None  # fewer than 12 leads: what the card measured with such leads
+    not_reported: tuple[NotReported, ...] = ()  # scored but hidden by the card's rule, with the reason
 
     def get(self, task: str, code: str) -> ClassResult:
         for c in self.tasks[task]:
@@ -113,6 +147,17 @@ class Predictions:
         """The surfaced class with the highest probability (any class if none is surfaced)."""
         shown = [c for c in self.tasks[task] if c.surfaced] or self.tasks[task]
         return max(shown, key=lambda c: c.probability)
+
+    def positive(self) -> list[ClassResult]:
+        """The surfaced classes at or above their thresholds, most probable first."""
+        found = [c for cs in self.tasks.values() for c in cs if c.surfaced and c.decision]
+        return sorted(found, key=lambda c: -c.probability)
+
+    def top_positive(self, task: str) -> ClassResult:
+        """What a new recording explains first: ``task``'s most probable positive finding, else
+        any task's, else (no positive finding) ``task``'s most probable class."""
+        own = [c for c in self.tasks[task] if c.surfaced and c.decision]
+        return max(own, key=lambda c: c.probability) if own else next(iter(self.positive()), self.top(task))
 
     def grouped(self) -> list[Group]:
         """Surfaced classes, superclass first then its finer classes, then form and rhythm.
@@ -197,7 +242,7 @@ class Analyzer:
         return Settings.from_card(self.loaded.card)
 
     @property
-    def descriptions(self) -> dict[str, str]:
+    def descriptions(self) -> Mapping[str, str]:
         """PTB-XL statement code -> description (for a record's own labels)."""
         return self._descriptions
 
@@ -227,8 +272,8 @@ class Analyzer:
     def _analyse(self, rec: Recording) -> Analysis:
         t0 = time.perf_counter()
         x, present = contract.prepare(rec.signals, rec.fs, rec.leads)
-        tokens = contract.tokenise_prepared(x, present, rec.fs)
         spec = self.model.patch_spec
+        tokens = contract.tokenise_prepared(x, present, rec.fs, chunk=spec is None)
         if spec is None:
             model_input = inputs.for_beats(tokens)
         else:
@@ -238,10 +283,14 @@ class Analyzer:
         t1 = time.perf_counter()
         probs = self.on_device(lambda device: self._probabilities(model_input, device))
         t2 = time.perf_counter()
-        tasks = {task: self._results(task, p, rec.metadata.labels) for task, p in probs.items()}
+        weights = contract.window_weights(tokens)
+        tasks = {task: self._results(task, p, weights, rec.metadata.labels) for task, p in probs.items()}
         timings = {"tokenise_ms": (t1 - t0) * 1e3, "infer_ms": (t2 - t1) * 1e3}
         note = lead_note((self.loaded.card or {}).get("lead_sets"), tokens.missing_leads)
-        preds = Predictions(tasks, dict(rec.metadata.labels), str(self.device), timings, note)
+        hidden = tuple(self._not_reported(task, cs) for task, cs in tasks.items())
+        preds = Predictions(
+            tasks, dict(rec.metadata.labels), str(self.device), timings, note, sum(hidden, ())
+        )
         return Analysis(tokens, model_input, preds)
 
     def _probabilities(self, model_input: inputs.ModelInput, device: torch.device) -> dict[str, np.ndarray]:
@@ -249,13 +298,15 @@ class Analyzer:
             out = batched(self.model, *model_input.tensors(device))
             return {task: torch.sigmoid(x).float().cpu().numpy() for task, x in out.items()}
 
-    def _results(self, task: str, probs: np.ndarray, labels: dict[str, float]) -> list[ClassResult]:
+    def _results(
+        self, task: str, probs: np.ndarray, weights: np.ndarray, labels: dict[str, float]
+    ) -> list[ClassResult]:
         card = self._labels.get(task, {})
         thresholds = card.get("thresholds", {})
         surfaced = set(card.get("surfaced", []))
         out = []
         for k, code in enumerate(self.classes[task]):
-            p = float(probs[:, k].mean())
+            p = float(weights @ probs[:, k])
             threshold = thresholds.get(code)
             out.append(
                 ClassResult(
@@ -271,6 +322,19 @@ class Analyzer:
                 )
             )
         return out
+
+    def _not_reported(self, task: str, results: list[ClassResult]) -> tuple[NotReported, ...]:
+        """The classes of ``task`` the card keeps out of the app, each with its reason (a class
+        shown by another task, as NORM by ``super``, is not listed)."""
+        shown = {code for cs in self._labels.values() for code in cs.get("surfaced", [])}
+        val = self._labels.get(task, {}).get("val")
+        out = []
+        for c in results:
+            if c.surfaced or c.code in shown:
+                continue
+            reason = (not_surfaced_reason(val, c.code) if val else None) or NOT_VALIDATED
+            out.append(NotReported(c.code, c.description, task, reason))
+        return tuple(out)
 
     def _in_record(self, task: str, code: str, labels: dict[str, float]) -> float | None:
         """The record's likelihood for ``code``; for a superclass, the highest of its statements'."""

@@ -109,7 +109,8 @@ def for_patches(
     for w in range(tokens.n_windows):
         start = round(_window_start100(tokens, w) * scale)
         seg = x[:, start : start + spec.window_samples]
-        v, p = contract.patchify(seg, present, spec)
+        stop = round(tokens.window_stop[w] * spec.fs / tokens.source_fs)  # the next tile is not this one's
+        v, p = contract.patchify(seg, present, spec, np.asarray(stop - start))
         values.append(v)
         pad.append(p)
         beat_of.append(_beats_of_samples(tokens, w, spec, rows, p))

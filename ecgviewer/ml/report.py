@@ -19,7 +19,7 @@ from ecgviewer.leads import HUG_LEAD_GROUPS
 from ecgviewer.measure.intervals import Measurements
 from ecgviewer.measure.pipeline import to_json
 from ecgviewer.measure.rhythm import BeatList
-from ecgviewer.measure.statements import statements
+from ecgviewer.measure.statements import interpret
 from ecgviewer.measurements import MEASUREMENTS
 from ecgviewer.ml import contract
 from ecgviewer.ml.attention import AttentionMaps
@@ -28,12 +28,13 @@ from ecgviewer.ml.explain import Explanation, TerritoryNode
 from ecgviewer.ml.infer import Analyzer, ClassResult
 from ecgviewer.ml.placement import token_times
 from ecgviewer.ml.session import Result
+from ecgviewer.ml.wording import Worded
 from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 5  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
-# 4: "lead_note"; 5: the beat list's fiducials gain "p_off"
+VERSION = 6  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
+# 4: "lead_note"; 5: the beat list's fiducials gain "p_off"; 6: "reading", "not_reported", summary "form"
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 
@@ -89,14 +90,22 @@ def record_entry(
             for g in preds.grouped()
         ],
         "record_labels": preds.record_labels,
+        "reading": result.reading.to_json() if result.reading else None,
+        "not_reported": [asdict(n) for n in preds.not_reported],
         "explanation": _explanation(explanation, target, result.offset_s)
-        | {"summary": {"text": result.worded.text, "agreement": result.worded.agreement}},
+        | {
+            "summary": {
+                "text": result.worded.text,
+                "agreement": result.worded.agreement,
+                "form": result.worded.form,
+            }
+        },
         "timings": {k: round(v, 2) for k, v in {**timings, **preds.timings}.items()}
         | {"explain_ms": round(explanation.elapsed_ms, 2)},
     }
     if measured is not None:
         entry["measurements"] = to_json(measured)
-        entry["statements"] = [s.to_json() for s in statements(measured, rec.metadata.sex)]
+        entry["statements"] = [s.to_json() for s in interpret(measured, rec.metadata.sex)]
     if rhythm is not None:
         entry["rhythm"] = rhythm.to_json()
     if rec.metadata.device is not None:
@@ -113,6 +122,10 @@ def record_entry(
             },
         }
     return entry
+
+
+def _summary(w: Worded) -> dict:
+    return {"text": w.text, "agreement": w.agreement, "form": w.form}
 
 
 def _class(c: ClassResult) -> dict:

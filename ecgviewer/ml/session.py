@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ecgviewer.errors import Cancelled, EcgError
 from ecgviewer.ml.attention import AttentionMaps, attend
+from ecgviewer.ml.consistency import contradictions
 from ecgviewer.ml.explain import DEFAULT_STEPS, METHODS, Explanation, Target, choose_target, explain
 from ecgviewer.ml.infer import SUPER_TASK, Analysis, Analyzer
+from ecgviewer.ml.reading import Reading, reading
 from ecgviewer.ml.wording import Worded, describe
 from ecgviewer.recording import Recording
+
+if TYPE_CHECKING:
+    from ecgviewer.measure.intervals import Measurements
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class Result:
     attention: AttentionMaps | None
     worded: Worded  # the explanation in words, with the benchmark's agreement
     timings: dict[str, float] = field(default_factory=dict)  # ms per step
+    source: tuple[int, tuple[float, float]] = (0, (0.0, 0.0))  # (``Recording.uid``, span) it belongs to
+    reading: Reading | None = None  # which beats and seconds the model read, and what not and why
 
     @property
     def offset_s(self) -> float:
@@ -60,8 +68,13 @@ def run(
     span: tuple[float, float],
     whole: bool,
     progress: Callable[[float], bool] = lambda _f: True,
+    shown: Recording | None = None,
+    limits: tuple[float, float] = (60.0, 30.0),
+    measured: Measurements | None = None,
 ) -> Result:
-    """Predict, explain and attend ``segment``, the ``span`` of the shown recording.
+    """Predict, explain and attend ``segment``, the ``span`` of the ``shown`` recording (by default
+    the segment itself); ``limits``: ``analysis.analyse``'s whole-recording and span seconds;
+    ``measured``: the span's measurements, where they are made, so the words heed them.
 
     ``progress(fraction)`` returning False cancels between steps (``Cancelled`` is raised).
     """
@@ -86,5 +99,17 @@ def run(
     done("explain", 0.9)
     attention = attend(analyzer, segment, analysis) if request.attention else None
     done("attention", 1.0)
-    worded = describe(explanation, analysis.tokens, analyzer.loaded.card)
-    return Result(request, span, whole, segment, analysis, target, explanation, attention, worded, timings)
+    preds = analysis.predictions
+    finding = preds.get(target.task, target.code)
+    worded = describe(
+        explanation, analysis.tokens, analyzer.loaded.card, finding, contradictions(finding, preds, measured)
+    )
+    if not preds.positive():
+        worded = replace(
+            worded, text=f"No positive finding. {worded.text}", lines=("No positive finding", *worded.lines)
+        )
+    shown = shown or segment
+    counted = None if measured is None else len(measured.r_times)
+    read = reading(analysis.tokens, span, shown.duration, *limits, counted)
+    return Result(request, span, whole, segment, analysis, target, explanation, attention, worded, timings,
+                  (shown.uid, span), read)  # fmt: skip

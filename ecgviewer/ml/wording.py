@@ -1,39 +1,84 @@
-"""An explanation said in words, the way a cardiologist would report it: the class, the territory
-that carries most of the evidence and its share, the leads within it, the beats that carry most;
-then how often the benchmark (``python -m training explain-benchmark``, stored in the model card
-under ``explanations``) found that kind of localisation in agreement with cardiologists' labels.
+"""An explanation said in words, no more than the evidence carries (issue 71).
 
-"MI: inferior territory, 64 % of the positive attribution: II, III, aVF; beats 3, 5 and 9.
-Benchmark: an inferior localisation of MI agreed with the cardiologists' labels in 82 % of 120
-PTB-XL fold-10 records."
+Three forms, chosen by the finding's decision on the model card's threshold:
+- **a positive finding**: the territory that carries most of the evidence, its share, the leads
+  within it that raise the class and the strongest beats; then, where it applies, the benchmark
+  (``python -m training explain-benchmark``, stored in the card under ``explanations``):
+  "MI, positive (p = 0.72 >= 0.45): inferior territory, 38 % of the attribution: II, III, aVF;
+  beats 3, 5 and 9." The benchmark measured how often a localisation agreed with cardiologists'
+  labels *on records labelled with the class*: it is quoted only beside a positive finding that
+  no other finding or measurement contradicts (``consistency``), and says which population it is.
+- **NORM**: the reference is a normal beat, so what IG measures is how far each lead departs from
+  a normal beat, and a departure lowers NORM: "the leads that differ most from the normal
+  reference beat, which lower NORM: V3 (-30 %) ..." (``training/XAI.md`` explains the choice).
+- **a negative finding** (the user asked for it): "not found ... what lowers it most: V1 (-40 %)";
+  never the positive form.
+
+Every percentage is a lead's signed share of the leads' magnitudes, or a territory's of the
+territories' (``shares``): the same numbers the charts draw and the report prints. A rhythm class
+is not localised to a territory: its words name the leads and beats that raise it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ecgviewer.leads import TERRITORIES
 from ecgviewer.ml import contract
-from ecgviewer.ml.explain import Explanation
 from ecgviewer.ml.placement import token_times
 
+if TYPE_CHECKING:  # torch stays unloaded for the report's and the panels' imports
+    from ecgviewer.ml.explain import Explanation
+    from ecgviewer.ml.infer import ClassResult
+
 TOP_BEATS = 3
+TOP_LEADS = 3
+NORMAL = "NORM"  # PTB-XL's normal ECG: explained against its own reference (module docstring)
+RHYTHM = "rhythm"  # the group of PTB-XL's rhythm statements, which no territory explains
+SCORINGS = ("sum", "per-lead")
+
+
+@dataclass(frozen=True)
+class Share:
+    """A lead's (or territory's) score and its signed share of the sum of magnitudes."""
+
+    name: str
+    score: float
+    share: float
+
+
+def shares(names: list[str], scores: np.ndarray) -> tuple[Share, ...]:
+    """Each score as a signed share of the sum of magnitudes (viewer-anchors section 3.3): the one
+    definition the words, the lead chart's labels and the report use."""
+    scores = np.asarray(scores, dtype=np.float64)
+    total = float(np.sum(np.abs(scores)))
+    return tuple(
+        Share(n, float(s), float(s) / total if total > 0 else 0.0) for n, s in zip(names, scores, strict=True)
+    )
+
+
+def ranked(items: tuple[Share, ...], n: int, sign: int = 1) -> list[Share]:
+    """The ``n`` that raise the logit most (``sign`` -1: that lower it most), largest first."""
+    return [s for s in sorted(items, key=lambda s: -sign * s.share) if sign * s.share > 0][:n]
+
+
+def percent(share: float, signed: bool = False) -> str:
+    return f"{100 * share:+.0f} %" if signed else f"{100 * share:.0f} %"
 
 
 @dataclass(frozen=True)
 class Worded:
     text: str  # the finding, one sentence
-    territory: str | None  # None: nothing raises the class
-    share: float | None  # of the positive lead attribution, on the territory's leads
-    leads: tuple[str, ...]  # the territory's leads that raise the class, strongest first
+    territory: str | None  # None: not a positive finding, or nothing raises it
+    share: float | None  # the territory's signed share of the attribution (``shares``)
+    leads: tuple[str, ...]  # positive: the territory's leads that raise the class; else those lowering it
     beats: tuple[int, ...]  # 1-based beat numbers in the analysed span (time order)
-    agreement: str | None  # the benchmark's sentence, when the card has one for this class
+    agreement: str | None  # the benchmark's sentence, where it applies
     lines: tuple[str, ...] = ()  # the same in short lines, for a narrow column (the PDF report)
-
-
-SCORINGS = ("sum", "per-lead")
+    form: str = "positive"  # "positive", "normal" or "negative" (module docstring)
 
 
 def territory_scores(territories: dict[str, float], scoring: str) -> dict[str, float]:
@@ -44,39 +89,106 @@ def territory_scores(territories: dict[str, float], scoring: str) -> dict[str, f
     return dict(territories)
 
 
-def describe(e: Explanation, tokens: contract.Tokens, card: dict | None = None) -> Worded:
-    """The worded explanation of ``e`` on ``tokens`` (its analysed span); ``card``: the model card,
-    whose ``explanations`` section holds the territory scoring and the benchmark's agreement."""
+def decision_text(c: ClassResult) -> str:
+    """ "positive (p = 0.72 >= 0.45)", "not found (p = 0.01 < 0.32)" or "p = 0.40 (no threshold)"."""
+    if c.threshold is None:
+        return f"p = {c.probability:.2f} (no threshold on the model card)"
+    if c.decision:
+        return f"positive (p = {c.probability:.2f} \u2265 {c.threshold:.2f})"
+    return f"not found (p = {c.probability:.2f} < {c.threshold:.2f})"
+
+
+def describe(
+    e: Explanation,
+    tokens: contract.Tokens,
+    card: dict | None,
+    finding: ClassResult,
+    contradicted: tuple[str, ...] = (),
+) -> Worded:
+    """The worded explanation of ``e`` (of ``finding``) on ``tokens`` (its analysed span);
+    ``card``: the model card, whose ``explanations`` section holds the territory scoring and the
+    benchmark; ``contradicted``: why other findings or the measurements speak against it (the
+    benchmark is then not quoted, and the reasons are)."""
+    code = e.target.code
+    head = f"{code}, {decision_text(finding)}"
+    leads = shares(list(contract.LEADS), e.leads)
+    if code == NORMAL:
+        return _normal(head, leads)
+    if not finding.decision:
+        return _lowering(head, leads, "negative", "what lowers it most")
     bench = (card or {}).get("explanations") or {}
     scores = territory_scores(e.territories, bench.get("scoring", "sum"))
-    code = e.target.code
-    positive = np.maximum(e.leads, 0.0)
-    if positive.sum() <= 0 or max(scores.values()) <= 0:
-        return Worded(f"{code}: no lead raises it", None, None, (), (), None, (f"{code}: no lead raises it",))
+    if np.maximum(e.leads, 0.0).sum() <= 0 or max(scores.values()) <= 0:
+        text = f"{head}: no lead raises it"
+        return Worded(text, None, None, (), (), None, (text, *_against(contradicted)))
+    if finding.group == RHYTHM:  # a rhythm has no territory: the leads and beats that raise it
+        return _rhythm(head, e, tokens, leads)
     top = max(scores, key=lambda t: scores[t])
     idx = [contract.LEADS.index(lead) for lead in TERRITORIES[top]]
-    share = float(positive[idx].sum() / positive.sum())
-    leads = tuple(contract.LEADS[i] for i in sorted(idx, key=lambda i: -e.leads[i]) if e.leads[i] > 0)
+    share = next(s.share for s in territory_shares(e) if s.name == top)
+    raising = tuple(contract.LEADS[i] for i in sorted(idx, key=lambda i: -e.leads[i]) if e.leads[i] > 0)
     beats = _strongest_beats(e, tokens, idx)
     place = f"{top} territory" if top != "aVR" else "aVR"
-    text = f"{code}: {place}, {100 * share:.0f} % of the positive attribution: {', '.join(leads)}"
     strongest = f"; beats {_listed(beats)}" if beats else ""
-    k, n = bench.get("agreement", {}).get(code, {}).get(top) or (0, 0)
+    text = f"{head}: {place}, {percent(share)} of the attribution: {', '.join(raising)}{strongest}"
+    agreement = None if contradicted else _agreement(bench, code, top)
     lines = (
-        f"{code}: {place} ({', '.join(leads)})",
-        f"{100 * share:.0f} % of the positive attribution{strongest}",
-        *(
-            [f"Benchmark: agreed in {100 * k / n:.0f} % of {n} fold-{bench.get('fold', '?')} records"]
-            if n
-            else []
-        ),
+        head,
+        f"{place} ({', '.join(raising)}), {percent(share)} of the attribution",
+        *([f"beats {_listed(beats)}"] if beats else []),
+        *([agreement] if agreement else []),
+        *_against(contradicted),
     )
-    return Worded(text + strongest, top, share, leads, beats, _agreement(bench, code, top), lines)
+    return Worded(text, top, share, raising, beats, agreement, lines)
+
+
+def territory_shares(e: Explanation) -> tuple[Share, ...]:
+    """Each territory's signed share of the territories' magnitudes: the number the territory chart
+    draws and the report prints (a territory whose leads pull both ways counts what is left)."""
+    return shares([t.name for t in e.tree], np.array([t.score for t in e.tree]))
+
+
+def _rhythm(head: str, e: Explanation, tokens: contract.Tokens, leads: tuple[Share, ...]) -> Worded:
+    raising = ranked(leads, TOP_LEADS)
+    idx = [contract.LEADS.index(s.name) for s in raising]
+    beats = _strongest_beats(e, tokens, idx) if idx else ()
+    listed = ", ".join(f"{s.name} ({percent(s.share)})" for s in raising) or "no lead raises it"
+    strongest = f"; beats {_listed(beats)}" if beats else ""
+    text = f"{head}: leads raising it most: {listed}{strongest}"
+    lines = (head, f"leads raising it most: {listed}", *([f"beats {_listed(beats)}"] if beats else []))
+    return Worded(text, None, None, tuple(s.name for s in raising), beats, None, lines)
+
+
+def _normal(head: str, leads: tuple[Share, ...]) -> Worded:
+    """NORM against a normal-beat reference: what departs from it (lowering NORM) is the evidence."""
+    lowering = ranked(leads, TOP_LEADS, -1)
+    if not lowering:
+        text = f"{head}: no lead departs from the normal reference beat enough to lower it"
+        return Worded(
+            text, None, None, (), (), None, (head, "no lead departs from the normal reference beat"), "normal"
+        )
+    listed = ", ".join(f"{s.name} ({percent(s.share, True)})" for s in lowering)
+    text = f"{head}: the leads that differ most from the normal reference beat, which lower NORM: {listed}"
+    lines = (head, "differ most from the normal reference beat", f"(lowering NORM): {listed}")
+    return Worded(text, None, None, tuple(s.name for s in lowering), (), None, lines, "normal")
+
+
+def _lowering(head: str, leads: tuple[Share, ...], form: str, what: str) -> Worded:
+    lowering = ranked(leads, TOP_LEADS, -1)
+    listed = ", ".join(f"{s.name} ({percent(s.share, True)})" for s in lowering) or "no lead lowers it"
+    text = f"{head}; {what}: {listed}"
+    return Worded(
+        text, None, None, tuple(s.name for s in lowering), (), None, (head, f"{what}: {listed}"), form
+    )
+
+
+def _against(contradicted: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"Against it: {why}" for why in contradicted)
 
 
 def _strongest_beats(e: Explanation, tokens: contract.Tokens, idx: list[int]) -> tuple[int, ...]:
     """The beats whose attribution over the territory's leads is highest (positive only),
-    numbered 1.. in time order over the span (a beat in two overlapping windows counts once)."""
+    numbered 1.. in time order over the span (a beat in two windows counts once)."""
     r = token_times(tokens).r_s  # (W, 15) seconds, NaN for empty slots
     per_beat = e.beats[:, idx, :].sum(axis=1)  # (W, 15)
     ok = np.isfinite(r)
@@ -85,8 +197,8 @@ def _strongest_beats(e: Explanation, tokens: contract.Tokens, idx: list[int]) ->
     best: dict[float, float] = {}
     for t, s in zip(times, score, strict=True):
         best[t] = max(best.get(t, -np.inf), float(s))
-    ranked = [t for t in sorted(best, key=lambda t: -best[t]) if best[t] > 0][:TOP_BEATS]
-    return tuple(sorted(int(np.searchsorted(order, t)) + 1 for t in ranked))
+    top = [t for t in sorted(best, key=lambda t: -best[t]) if best[t] > 0][:TOP_BEATS]
+    return tuple(sorted(int(np.searchsorted(order, t)) + 1 for t in top))
 
 
 def _listed(beats: tuple[int, ...]) -> str:
@@ -95,12 +207,14 @@ def _listed(beats: tuple[int, ...]) -> str:
 
 
 def _agreement(bench: dict, code: str, territory: str) -> str | None:
-    """The benchmark's agreement for a localisation of ``code`` to ``territory``, in words."""
+    """The benchmark's figure for a localisation of ``code`` to ``territory``, with its population:
+    records the cardiologists labelled ``code``, so it says where, not whether."""
     k, n = bench.get("agreement", {}).get(code, {}).get(territory) or (0, 0)
     if not n:
         return None
     fold = bench.get("fold", "?")
-    where = f"{territory} localisation" if territory != "aVR" else "localisation to aVR"
-    article = "an" if where[0] in "aeiou" else "a"
-    return (f"Benchmark: {article} {where} of {code} agreed with the cardiologists' labels in "
-            f"{100 * k / n:.0f} % of {n} PTB-XL fold-{fold} records")  # fmt: skip
+    where = f"the {territory} territory" if territory != "aVR" else "aVR"
+    return (
+        f"Benchmark (PTB-XL fold {fold}, records the cardiologists labelled {code}): where the model put "
+        f"{code} in {where}, their label agreed in {100 * k / n:.0f} % of {n}; it says where, not whether"
+    )

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
+from ecgviewer.measure.intervals import DEFAULT_QTC
 from ecgviewer.measure.quality import headline
 from ecgviewer.measurements import EVENT_KINDS, MEASUREMENTS
+from ecgviewer.ml.wording import TOP_LEADS, Share, percent, ranked, shares, territory_shares
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page, page_duration, page_layout
 from ecgviewer.render.options import ViewOptions, page_caption
@@ -24,29 +26,32 @@ from ecgviewer.summary import clock
 if TYPE_CHECKING:
     from ecgviewer.measure.intervals import Measurements, Value
     from ecgviewer.measure.rhythm import BeatList
-    from ecgviewer.ml.infer import ClassResult
+    from ecgviewer.ml.infer import ClassResult, Predictions
     from ecgviewer.ml.session import Result
 
 MAX_PAGES = 12  # a long recording's report stops here (24 h would be 8,640 pages)
-MAX_DEVICE_STATEMENTS = 4
-MAX_FINER = 4  # finer classes listed under the superclasses (positive ones, most probable first)
-TOP_LEADS = 3
 
 
 @dataclass(frozen=True)
-class Share:
-    """One lead's or territory's attribution: its score and its share of the total magnitude
-    (signed: a negative share lowers the class's logit)."""
+class Row:
+    """A table row (an AI finding): the name may wrap inside its own column while the probability
+    and the decision keep theirs, so a long name never pushes the numbers off the line."""
 
     name: str
-    score: float
-    share: float
+    cells: tuple[str, ...]  # "p = 0.91", "\u2265 0.50 positive" ("" without a threshold)
+    level: int = 0  # 1: a finer class, under the superclasses
+
+
+Line = str | Row
 
 
 @dataclass(frozen=True)
 class Block:
+    """A titled list of lines; the page wraps each line and continues the list on the next page,
+    so every line is printed whole."""
+
     title: str
-    lines: tuple[str, ...]
+    lines: tuple[Line, ...]
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class AiPart:
     leads: tuple[Share, ...]  # in the model's lead order
     territories: tuple[Share, ...]  # as the hierarchy names them
     result: Result
+    unreported: Block | None = None  # the classes scored but not reported, on the attribution page
 
 
 @dataclass(frozen=True)
@@ -82,11 +88,18 @@ class Report:
 
     @property
     def n_pages(self) -> int:
+        """The ECG pages and the attribution page; the text that overflows page one's header adds
+        pages of its own (``pages.page_count`` counts them, as it needs Qt's font metrics)."""
         return len(self.pages) + (1 if self.ai is not None else 0)
 
     def page_footer(self, page: Page) -> str:
         """Speed, gain and filter (display only) and the seconds shown: printed on every ECG page."""
         return page_caption(self.options, self.rec, page, name=False)
+
+    def identity(self) -> str:
+        """The recording, and the patient when identifiers are printed: on every page's title line."""
+        shown = self.rec.metadata.identifiers.items() if self.identifiers else ()
+        return "   ".join([self.rec.name, *(f"{k.capitalize()}: {v}" for k, v in shown)])
 
     def stamp(self) -> str:
         """Who made the page and with what: on every page."""
@@ -113,20 +126,6 @@ def ecg_pages(rec: Recording, options: ViewOptions, t0: float, max_pages: int = 
     ]
 
 
-def shares(names: list[str], scores: np.ndarray) -> tuple[Share, ...]:
-    """Each score as a signed share of the sum of magnitudes (viewer-anchors section 3.3)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    total = float(np.sum(np.abs(scores)))
-    return tuple(
-        Share(n, float(s), float(s) / total if total > 0 else 0.0) for n, s in zip(names, scores, strict=True)
-    )
-
-
-def ranked(items: tuple[Share, ...], n: int) -> list[Share]:
-    """The ``n`` that raise the logit most (positive shares only, largest first)."""
-    return [s for s in sorted(items, key=lambda s: -s.share) if s.share > 0][:n]
-
-
 def recording_block(rec: Recording, identifiers: bool) -> Block:
     meta = rec.metadata
     lines = [rec.name]
@@ -148,10 +147,9 @@ def recording_block(rec: Recording, identifiers: bool) -> Block:
     if device is not None:
         if device.device:
             lines.append(f"Device: {device.device}")
-        said = device.statements[:MAX_DEVICE_STATEMENTS]
-        lines += [f"Device says: {s}" for s in said]
-        if len(device.statements) > len(said):
-            lines.append(f"\u2026 and {len(device.statements) - len(said)} more device statements")
+        lines += [f"Device says: {s}" for s in device.statements]
+    if meta.report:
+        lines.append(f"The file's own report: {meta.report}")
     lines += [f"Warning: {w}" for w in rec.warnings]
     return Block("Recording", tuple(lines))
 
@@ -164,41 +162,48 @@ def measurement_block(m: Measurements | None, rec: Recording, formula: str, why_
     """Ours from the median beats, the device's beside them (labelled), edits marked."""
     if m is None:
         return Block("Measurements", (why_not,))
+    from ecgviewer.measure.agreement import flags
+
     device = rec.metadata.device
+    flagged = flags(m, device, formula)
     lines = []
     for key, (name, unit) in MEASUREMENTS.items():
         v = m.qtc(formula) if key == "qtc" else m.values[key]
         label = f"QTc ({formula})" if key == "qtc" else name
         text = f"{label}: {_value(v)}"
+        if v.paced:
+            text += " (paced complex)"
         if v.edited:
             text += " (edited)"
         if device is not None and key in device.measurements:
             text += f"   device {device.measurements[key]:.0f} {unit}"
+        if key in flagged:
+            text += f"   \u26a0 {flagged[key].text()}"
         lines.append(text)
-    lines.append(f"Median beat of {m.span_s[0]:.1f}\u2013{m.span_s[1]:.1f} s; check it in the viewer")
+    lines.append(f"Median beat of {m.span_s[0]:.1f}\u2013{m.span_s[1]:.1f} s")
     if m.left_out:
         left_out = (f"{lead} ({headline(why)})" for lead, why in m.left_out.items())
         lines.append("Left out: " + ", ".join(left_out))
-    lines += list(m.withheld.values())[:2]
+    lines += list(m.withheld.values())
     return Block("Measurements", tuple(lines))
 
 
-def statement_block(m: Measurements | None, rec: Recording) -> Block | None:
-    """The measurements' statements, each with its first value (a column's width; all values
-    and the criteria are in the viewer and ``analyze`` JSON); apart from the model's findings and
-    the device's statements."""
+def statement_block(m: Measurements | None, rec: Recording, formula: str) -> Block | None:
+    """The measurements' statements, each with the values that met it (the lines wrap, so nothing
+    is cut), and those met but not applicable here with the reason; apart from the model's
+    findings and the device's statements."""
     if m is None:
         return None
-    from ecgviewer.measure.statements import statements
+    from ecgviewer.measure.statements import interpret
 
-    found = statements(m, rec.metadata.sex)
-    lines = [f"{s.criterion.text} ({' '.join(next(iter(s.values.items())))})" for s in found]
+    found = interpret(m, rec.metadata.sex, formula)
+    lines = [f"{s.heading()} ({s.shown()})" for s in found]
     return Block("Statements (from the measurements)", tuple(lines) or ("none met",))
 
 
 def beats_block(beats: BeatList | None) -> Block | None:
-    """A long recording's beat list: the counts, the rate range and the events, earliest first
-    (the column shows what fits; the viewer's Beats dock and ``analyze`` have them all)."""
+    """A long recording's beat list: the counts, the rate range and every event, earliest first
+    (what page one's column cannot hold continues on the next page)."""
     if beats is None:
         return None
     events = [f"{clock(e.start_s)} {EVENT_KINDS[e.kind]}: {e.detail}" for e in beats.events]
@@ -206,51 +211,69 @@ def beats_block(beats: BeatList | None) -> Block | None:
     return Block(f"{headline} (whole recording)", (*lines, *(events or ["no events"])))
 
 
-def _finding(c: ClassResult, indent: str = "") -> str:
-    """A class with its probability and, when the card gives a threshold, the decision."""
-    text = f"{indent}{c.code} {c.description}: p = {c.probability:.2f}"
+def finding(c: ClassResult, level: int = 0) -> Row:
+    """A class with its probability and, when the card gives a threshold, the decision: a row whose
+    numbers stay in their columns however long the class's name."""
+    decision = ""
     if c.threshold is not None:
         side = "\u2265" if c.decision else "<"
-        text += f" {side} {c.threshold:.2f}" + (" positive" if c.decision else "")
-    return text
+        decision = f"{side} {c.threshold:.2f}" + (" positive" if c.decision else "")
+    return Row(f"{c.code} {c.description}", (f"p = {c.probability:.2f}", decision), level)
+
+
+def unreported_block(preds: Predictions) -> Block | None:
+    """The classes the model scores but does not report, by reason, so that a finding looked for
+    on paper is never silently absent (``Predictions.not_reported``)."""
+    by_reason: dict[str, list[str]] = {}
+    for n in preds.not_reported:
+        by_reason.setdefault(n.reason.split(" (")[0], []).append(n.code)
+    lines = tuple(f"{why}: {', '.join(codes)}" for why, codes in by_reason.items())
+    return Block("Not reported by this model", lines) if lines else None
 
 
 def ai_part(result: Result, model: str) -> AiPart:
     from ecgviewer.ml import contract
 
     preds, e = result.analysis.predictions, result.explanation
-    groups = preds.grouped()
-    heads = sorted((g.head for g in groups if g.head is not None), key=lambda c: -c.probability)
-    finer = sorted(
-        (c for g in groups for c in g.members if c.decision and c.code != g.name),
-        key=lambda c: -c.probability,
-    )
-    findings = [_finding(c) for c in heads] + [_finding(c, "  ") for c in finer[:MAX_FINER]]
+    findings: list[Line] = []
+    for g in sorted(preds.grouped(), key=lambda g: (g.head is None, -(g.head.probability if g.head else 0))):
+        members = sorted(
+            (c for c in g.members if c.decision and c.code != g.name), key=lambda c: -c.probability
+        )
+        if g.head is not None:
+            findings.append(finding(g.head))
+        elif members:
+            findings.append(f"{g.name}:")  # a group without a superclass of its own (rhythm, form)
+        findings += [finding(c, 1) for c in members]  # each under its own superclass or group
     if not findings:
         findings.append("no validated class to show")
     if preds.lead_note:
         findings.append(preds.lead_note.short)
+    unreported = unreported_block(preds)
+    if unreported is not None:
+        findings.append(
+            f"{len(preds.not_reported)} classes not reported by this model: listed on the attribution page"
+        )
     target = preds.get(e.target.task, e.target.code)
     leads = shares(list(contract.LEADS), e.leads)
-    territories = shares([t.name for t in e.tree], np.array([t.score for t in e.tree]))
-    span = "whole recording" if result.whole else f"{result.span[0]:.1f}\u2013{result.span[1]:.1f} s"
+    territories = territory_shares(e)
 
-    def listed(items: list[Share]) -> str:
-        return ", ".join(f"{s.name} {100 * s.share:.0f} %" for s in items) or "none raises it"
+    def listed(items: list[Share], what: str) -> str:
+        return f"{what}: " + (", ".join(f"{x.name} {percent(x.share, x.share < 0)}" for x in items) or "none")
 
     worded = result.worded
-    explained = [
-        f"Explained: {target.code} ({target.description}), p = {target.probability:.2f}",
-        *worded.lines,
-        f"{e.method_name.replace('_', ' ')} over {span}",
-        f"Territories: {listed(ranked(territories, 3))}",
-        f"Leads: {listed(ranked(leads, TOP_LEADS))}",
+    raising = [
+        listed(ranked(territories, 3), "territories raising it"),
+        listed(ranked(leads, TOP_LEADS), "leads raising it"),
     ]
-    tokens = result.analysis.tokens
-    if tokens.missing_leads:
-        explained.append(f"Leads without signal: {', '.join(tokens.missing_leads)}")
-    if tokens.fallback.any():
-        explained.append("No R-peaks in some windows: pseudo-beats were used")
+    explained = [
+        f"Explained: {target.code} ({target.description})",
+        *worded.lines,
+        f"{e.method_name.replace('_', ' ')}; shares of the attribution:",
+        *(raising if worded.form == "positive" else []),
+        listed(ranked(leads, TOP_LEADS, -1), "leads lowering it"),
+        *([result.reading.text] if result.reading else []),
+    ]
     return AiPart(
         model=model,
         findings=Block(f"AI findings ({NOTICE_INLINE})", tuple(findings)),
@@ -259,6 +282,7 @@ def ai_part(result: Result, model: str) -> AiPart:
         leads=leads,
         territories=territories,
         result=result,
+        unreported=unreported,
     )
 
 
@@ -270,7 +294,7 @@ def build(
     result: Result | None = None,
     model: str = "",
     measurements: Measurements | None = None,
-    formula: str = "Bazett",
+    formula: str = DEFAULT_QTC,
     identifiers: bool = False,
     ai_note: str = "AI analysis not run",
     measure_note: str = "Measurements not run",
@@ -287,7 +311,7 @@ def build(
     if shown_to < rec.duration - 1e-6:
         omitted = (
             f"This report shows {pages[0].t0:.1f}\u2013{shown_to:.1f} s of {rec.duration:.1f} s "
-            f"({len(pages)} pages at most); report other parts with --start or from the page on screen."
+            f"(its ECG is limited to {len(pages)} pages)."
         )
     ai_blocks = (ai.findings, ai.explained) if ai is not None else (Block("AI findings", (ai_note,)),)
     blocks = (
@@ -304,6 +328,6 @@ def build(
         created=created or datetime.now().astimezone(),
         identifiers=identifiers,
         omitted=omitted,
-        statements=statement_block(measurements, rec),
+        statements=statement_block(measurements, rec, formula),
         beats=beats_block(beats),
     )

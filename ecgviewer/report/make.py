@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ecgviewer.measure.intervals import DEFAULT_QTC
 from ecgviewer.recording import Recording
 from ecgviewer.render.options import ViewOptions
 from ecgviewer.report import content
@@ -37,7 +38,7 @@ def make(
     delineator: Delineator | None = None,
     measurements: Measurements | None = None,
     beats: BeatList | None = None,
-    formula: str = "Bazett",
+    formula: str = DEFAULT_QTC,
     identifiers: bool = False,
     max_pages: int = content.MAX_PAGES,
     progress: Callable[[float], bool] = lambda _f: True,

@@ -16,6 +16,7 @@ from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
 from ecgviewer.leads import TERRITORIES
 from ecgviewer.ml.contract import LEADS
+from ecgviewer.ml.infer import NOT_VALIDATED
 from tests.helpers import AI_TIMEOUT_MS as TIMEOUT_MS
 from tests.helpers import analysed, lead_pair, shown_window
 
@@ -63,7 +64,7 @@ def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, s
     # PTB-XL record 3 is labelled NORM (100 %): the model calls it normal, beside the record's label
     norm = rows["NORM"]
     assert float(norm.text(1)) > float(norm.text(2)) and norm.text(3) == "positive"
-    assert norm.text(4) == "100 %"
+    assert norm.text(4) == "yes (100 %)"  # one form for every row: yes, and the likelihood if given
     for item in d.items():
         if item.text(1):
             assert 0.0 <= float(item.text(1)) <= 1.0
@@ -81,7 +82,7 @@ def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, s
         baseline,
         "NORM",
         "logit",
-        "whole recording",
+        "Read: all",  # every beat read, said with the seconds
         result.worded.text,
         result.explanation.completeness() or "",
     ):
@@ -274,7 +275,9 @@ def test_a_patch_token_model_is_explained_on_the_beats(qtbot, tmp_path, sample):
         assert "of the attribution lies between beats" in w.ai.panel.explain.caption.text()
         # this model has no card, so no class is validated: the findings table says so
         rows = w.ai.panel.diagnosis.items()
-        assert [r.text(0) for r in rows] == [diagnosis.NO_FINDINGS]
+        assert rows[0].text(0) == diagnosis.NO_FINDINGS
+        assert rows[1].text(0) == "Not reported by this model (5)"  # each listed, with the reason
+        assert all(r.text(0).endswith(NOT_VALIDATED) for r in rows[2:]) and len(rows) == 7
         assert w.ai.shading._fills
     finally:
         w.cancel_tasks()

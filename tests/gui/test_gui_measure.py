@@ -321,9 +321,8 @@ def fake_result(m, method: str, span=(0.0, 10.0), fs: float = 500.0):
     tokens = SimpleNamespace(
         rpeaks=rpeaks, pad=pad, source_fs=fs, spans=spans, window_start=np.zeros(w, np.int64)
     )
-    explanation = SimpleNamespace(
-        method=method, target=SimpleNamespace(code="NORM"), beats=beats, samples=samples
-    )
+    target = SimpleNamespace(code="NORM")
+    explanation = SimpleNamespace(method=method, target=target, beats=beats, samples=samples, baseline="flat")
     return SimpleNamespace(
         span=span, offset_s=span[0], explanation=explanation, analysis=SimpleNamespace(tokens=tokens)
     )

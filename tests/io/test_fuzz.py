@@ -38,6 +38,10 @@ def _planted(path: Path):
         time.sleep(30)
     if what == "library":
         raise IndexError("list index out of range")
+    if what == "int32":  # a library that reads a header's number into an int32 (issue 71)
+        np.asarray([2148169007], dtype=np.int32)
+    if what == "year":
+        raise ValueError("year 2148169007 is out of range")
     data = np.zeros((2, 1000), np.float32)
     data[0, 10] = 1.0
     if what == "inf":
@@ -66,6 +70,8 @@ def planted():
         ("hang", "hang"),
         ("inf", "samples"),
         ("library", "wrapped library error"),
+        ("int32", "unrepresentable number"),
+        ("year", "unrepresentable number"),
     ],
 )
 def test_oracle_classifies(planted, tmp_path: Path, content: str, kind: str) -> None:
@@ -87,6 +93,25 @@ def test_mutations_are_structural() -> None:
     )
     data = bytes(range(10))
     assert fz.apply(data, [("truncate", 4), ("boundary", 1, b"\xff\x7f")], "binary") == b"\x00\xff\x7f\x03"
+
+
+def test_integers_are_set_out_of_range() -> None:
+    """Text and XML take the value whole; a binary file's fixed-width text field keeps its width
+    (EDF's 8-character fields: "99999999" is still beyond any date or 16-bit count)."""
+    hea = b"1 12 500 5000\n# Dx: 164889003\n"
+    out = fz.apply(hea, [("int_range", 3, "2147483648")], "text")
+    assert out == b"1 12 500 2147483648\n# Dx: 164889003\n"
+    assert fz.apply(hea, [("int_range", 4, "-1")], "text") == b"1 12 500 5000\n# Dx: -1\n"
+    xml = b'<a v="1.04" d="2010-01-19">7</a>'
+    assert fz.apply(xml, [("int_range", 2, "99999999999999999999")], "xml") == (
+        b'<a v="1.04" d="99999999999999999999-01-19">7</a>'
+    )
+    utf16 = '<a n="12"><b>7</b></a>'.encode("utf-16")  # Philips PageWriter exports
+    out = fz.apply(utf16, [("int_range", 1, "2148169007"), ("elem_dup", 1)], "xml16")
+    assert out.decode("utf-16") == '<a n="12"><b>2148169007</b><b>2148169007</b></a>'
+    edf = b"0       21.11.26        10      "
+    out = fz.apply(edf, [("int_range", 4, "99999999999999999999")], "binary")
+    assert out == b"0       21.11.26        99999999" and len(out) == len(edf)
 
 
 @pytest.fixture(scope="module")

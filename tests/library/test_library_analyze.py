@@ -111,8 +111,10 @@ def test_analyze_stores_findings_measurements_and_statements_once(indexed) -> No
 
 def test_new_measurement_rules_or_criteria_measure_again(monkeypatch) -> None:
     from dataclasses import replace
+    from types import MappingProxyType
 
     from ecgviewer import measure
+    from ecgviewer.measure import statements
     from ecgviewer.measure.statements import CRITERIA
 
     model_sha, measured_with = analyze.versions(None)
@@ -121,7 +123,8 @@ def test_new_measurement_rules_or_criteria_measure_again(monkeypatch) -> None:
     assert bumped[0] == model_sha and bumped[1] != measured_with
     monkeypatch.undo()
     assert analyze.versions(None)[1] == measured_with
-    monkeypatch.setitem(CRITERIA, "SR", replace(CRITERIA["SR"], rule="P waves upright in II"))
+    changed = MappingProxyType({**CRITERIA, "SR": replace(CRITERIA["SR"], rule="P waves upright in II")})
+    monkeypatch.setattr(statements, "CRITERIA", changed)  # the table is read-only: a changed copy
     assert analyze.versions(None)[1] != measured_with
 
 

@@ -4,6 +4,7 @@ a plain-Python reading of the same rows."""
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from collections.abc import Iterator
 from functools import cache
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from ecgviewer import assets
+from ecgviewer.io import ptbxl
 from ecgviewer.library import db, synthetic
 from ecgviewer.library.query import QueryError, code_words, find
+from ecgviewer.measure.statements import CRITERIA
 
 
 def _facts(name: str, **kw) -> db.Facts:
@@ -268,3 +272,17 @@ def test_a_library_of_100000_recordings_sorts_as_python_does(big):
     got = find(conn, "qtc>500 age>0", sort="-age", limit=50, check_files=False)
     assert [r.path for r in got.rows] == [r["path"] for r in want] and got.total == len(matching)
     assert all({**r.measurements["device"], **r.measurements.get("ours", {})}["qtc"] > 500 for r in got.rows)
+
+
+def test_a_statement_search_leaves_ptbxls_descriptions_as_the_table_says(small):
+    """Issue 71: ``code_words`` wrote our criteria's words into the cached PTB-XL descriptions, so
+    after one ``statement~`` search the findings table and the report read "CLBBB (complete left
+    bundle branch block Complete left bundle branch block)"."""
+    code_words.cache_clear()  # built again by the search below
+    assert names(small, 'statement~"bundle branch"') == ["a.hea"]
+    with (assets.statements_dir() / ptbxl.SCP).open(newline="", encoding="utf-8") as fh:
+        on_disk = {row[""]: row["description"] for row in csv.DictReader(fh)}
+    assert dict(ptbxl.descriptions(assets.statements_dir())) == on_disk
+    assert "CLBBB" in CRITERIA and code_words()["CLBBB"] != on_disk["CLBBB"]  # the search's own words
+    with pytest.raises(TypeError):
+        code_words()["CLBBB"] = "edited"  # type: ignore[index]

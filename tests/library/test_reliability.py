@@ -174,9 +174,13 @@ def test_a_measurement_new_to_the_vocabulary_gets_its_column(tmp_path, monkeypat
         db.put(conn, [facts])
         conn.execute("INSERT INTO measurements VALUES (1, 'device', 'jt', 333.0)")
     conn.close()
+    from types import MappingProxyType
+
     from ecgviewer.measurements import MEASUREMENTS, Quantity
 
-    monkeypatch.setitem(MEASUREMENTS, "jt", Quantity("JT", "ms"))
+    grown = MappingProxyType({**MEASUREMENTS, "jt": Quantity("JT", "ms")})  # the vocabulary is read-only
+    for module in (db, query):
+        monkeypatch.setattr(module, "MEASUREMENTS", grown)
     monkeypatch.setattr(db, "MEASURED", (*db.MEASURED, "m_jt"))
     conn = db.open_library(path)
     assert [r.path for r in query.find(conn, "jt>300 qtc>460", check_files=False).rows] == ["/x/a.hea"]

@@ -221,9 +221,11 @@ def test_a_user_edit_moves_dependent_values_only(ludb, delineator):
 
 def test_paced_and_fibrillation_records_say_what_is_not_measured(ludb, delineator):
     root, L = ludb
-    paced = L.load(root, 8)  # ventricular pacing (LUDB diagnoses)
+    paced = L.load(root, 8)  # ventricular pacing (LUDB diagnoses), two paced beats in these 10 s
     m = measure(paced.signals, paced.fs, STANDARD_LEADS, delineator)
-    assert m.values["qrs"].value is None and "paced" in m.values["qrs"].reason
+    assert sum(m.paced) == 2 and not m.paced_rhythm  # the conducted majority is measured ...
+    assert [why for why, p in zip(m.beat_reasons, m.paced, strict=True) if p] == [B.PACED_REASON] * 2
+    assert m.values["qrs"].value is not None and not m.values["qrs"].paced  # ... without the paced two
     assert m.values["hr"].value is not None
     assert not any("not recognised" in n for n in m.notes)
     # where spikes cannot be seen (one lead, a low rate), or only with two leads' agreement

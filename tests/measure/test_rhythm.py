@@ -12,6 +12,8 @@ from ecgviewer.errors import Cancelled
 from ecgviewer.io import load
 from ecgviewer.measure import rhythm as R
 from ecgviewer.measure.delineate import Delineator
+from ecgviewer.measure.intervals import heart_rate
+from ecgviewer.measure.pipeline import measure
 from ecgviewer.recording import make_recording
 from ecgviewer.sources import ArraySource
 from tests.conftest import SAMPLE
@@ -90,8 +92,13 @@ def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat
     normal = rh.kind == R.KINDS.index("normal")
     assert np.nanmedian(rh.qrs_ms[normal]) < 120 < np.nanmedian(rh.qrs_ms[~normal & (rh.kind != 1)])
     assert np.isfinite(rh.pr_ms[normal]).mean() > 0.9 and np.isfinite(rh.qt_ms[normal]).mean() > 0.9
-    ok = np.isfinite(rh.trend_bpm)
-    assert np.all(np.abs(rh.trend_bpm[ok] - 60 / 0.9) < 10)
+    # the trend: each 10 s bin's beats per minute, the measurements' rate (``intervals.heart_rate``)
+    ordered = np.sort(times)
+    into = np.digitize(ordered[1:], np.arange(0.0, 130.0, 10.0)) - 1
+    rr = np.diff(ordered) * 1000
+    assert rh.trend_bpm == pytest.approx(
+        [60000 / rr[into == i].mean() for i in range(len(rh.trend_s))], abs=1.0
+    )
 
 
 def test_atrial_fibrillation_is_an_episode_and_its_beats_are_not_premature(delineator, beat):
@@ -174,3 +181,22 @@ def test_a_qrs_cut_by_the_recording_s_start_or_end_is_no_beat(delineator, beat):
     inside = _sinus(1.0, 9.0, 1.0, beat)
     rh = R.analyse(_record([(0.012, beat), *inside, (9.992, beat)], 10.0), delineator)
     assert len(rh.t_s) == len(inside) and rh.t_s[0] > 0.9 and rh.t_s[-1] < 8.1
+
+
+def test_a_10_s_recording_has_one_rate_in_the_beat_list_and_the_measurements(delineator, beat):
+    """Issue 71: one span, one heart rate. An irregular 10 s (the median RR 700 ms, 86 bpm; the
+    mean 790 ms, 76 bpm): the beat list's trend and range once took the median, the measurement
+    the mean."""
+    rr = [0.6, 1.1, 0.7, 1.2, 0.65, 0.7, 1.0, 0.7, 0.66, 0.6, 0.78]
+    times = 0.5 + np.concatenate([[0.0], np.cumsum(rr)])
+    rec = _record([(t, beat) for t in times], 10.0)
+    rh = R.analyse(rec, delineator)
+    m = measure(rec.signals, rec.fs, rec.leads, delineator)
+    assert len(rh.t_s) == len(m.r_times) == len(times)
+    assert m.values["hr"].value == pytest.approx(60 / np.mean(rr), abs=0.5)
+    assert rh.trend_bpm.tolist() == pytest.approx([m.values["hr"].value], abs=0.5)
+    assert rh.rate_range()[2] == pytest.approx(m.values["hr"].value, abs=0.5)
+    assert (
+        heart_rate(np.array([600.0, np.nan, 900.0])) == pytest.approx(80.0)
+        and heart_rate(np.zeros(0)) is None
+    )

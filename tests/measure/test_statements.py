@@ -1,80 +1,25 @@
 """Interpretation statements (issue 26): each criterion met by a median beat built to meet it,
-and not by one built not to; the values that met it are reported; paced rhythms say only the rate."""
+and not by one built not to; the values that met it are reported. Issue 71: a statement whose
+numbers are met where its criterion does not apply (voltage and QTc beside a wide QRS, a paced
+rhythm) is not stated, and says why; the QTc statement names the formula of the QTc shown."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ecgviewer.leads import STANDARD_LEADS as LEADS
-from ecgviewer.measure import beats as B
-from ecgviewer.measure import signal
-from ecgviewer.measure.intervals import IRREGULAR_CV, Measurements, Value, values
-from ecgviewer.measure.statements import CRITERIA, statements
-
-Waves = dict[str, list[tuple[float, float, float]]]  # lead -> (ms from R, mV, width ms) gaussians
-NORMAL: Waves = {
-    "V1": [(-20, 0.2, 8), (10, -1.0, 12)],  # rS
-    "I": [(-25, -0.15, 4), (0, 0.8, 10), (25, -0.1, 6)],  # small q, R, small s
-    "V5": [(-25, -0.15, 4), (0, 1.0, 10), (25, -0.1, 6)],
-    "V6": [(-25, -0.15, 4), (0, 0.8, 10), (25, -0.1, 6)],
-    "II": [(0, 1.0, 10)],
-    "III": [(0, 0.5, 10)],
-    "aVL": [(0, 0.4, 10)],
-    "aVF": [(0, 0.7, 10)],
-    "aVR": [(0, -0.8, 10)],
-    "V2": [(-15, 0.3, 8), (10, -1.2, 12)],
-    "V3": [(0, 0.8, 10), (20, -0.8, 10)],
-    "V4": [(0, 1.2, 10), (25, -0.3, 8)],
-}
-LBBB: Waves = NORMAL | {
-    "V1": [(-40, 0.1, 6), (30, -2.0, 35)],  # QS-like, deep and wide
-    "I": [(40, 1.0, 30)],  # broad R, late peak, no q
-    "V5": [(40, 1.5, 30)],
-    "V6": [(40, 1.2, 30)],
-}
-RBBB: Waves = NORMAL | {
-    "V1": [(-40, 0.2, 8), (-15, -0.3, 8), (40, 0.9, 15)],  # rsR'
-    "I": [(-30, 0.8, 10), (30, -0.3, 25)],  # R, then a wide S
-    "V6": [(-30, 0.8, 10), (30, -0.3, 25)],
-}
+from ecgviewer.measure.intervals import IRREGULAR_CV, Measurements
+from ecgviewer.measure.statements import CRITERIA, interpret, statements
+from tests.measure.synthetic import LBBB, NORMAL, RBBB, Waves
+from tests.measure.synthetic import measured as _measured
 
 
-def _median(waves: Waves) -> np.ndarray:
-    t = (np.arange(B.PRE + B.POST) - B.PRE) * 1000 / signal.FS
-    out = np.zeros((len(LEADS), len(t)), np.float32)
-    for lead, parts in waves.items():
-        for at, mv, width in parts:
-            out[LEADS.index(lead)] += mv * np.exp(-0.5 * ((t - at) / width) ** 2)
-    return out
-
-
-def _measured(waves: Waves = NORMAL, qrs: tuple[float, float] = (-50, 50), hr: float = 75, pr: float = 160,
-              qt: float = 380, p: bool = True, rr_ms: np.ndarray | None = None,
-              reasons: tuple[str, ...] | None = None,
-              withheld: dict[str, str] | None = None) -> Measurements:  # fmt: skip
-    """Measurements of a median beat made of ``waves``, with the global fiducials placed for the
-    wanted QRS, PR and QT, and beats at ``rr_ms`` (regular at ``hr`` by default)."""
-    on, off = qrs
-    fid = {"p_on": on - pr if p else None, "p_off": on - 40 if p else None, "qrs_on": on, "qrs_off": off,
-           "t_on": off + 60, "t_off": on + qt}  # fmt: skip
-    rr = np.full(12, 60000 / hr) if rr_ms is None else rr_ms
-    r_times = np.concatenate([[0.5], 0.5 + np.cumsum(rr) / 1000])
-    m = Measurements(
-        leads=LEADS, present=np.ones(len(LEADS), bool), median=_median(waves),
-        lead_fiducials=tuple(dict(fid) for _ in LEADS), fiducials=fid, auto_fiducials=dict(fid),
-        r_times=r_times, beat_reasons=reasons or ("",) * len(r_times),
-        values={"hr": Value(round(60000 / float(np.mean(rr))), "bpm"), "rr": Value(float(np.mean(rr)), "ms")},
-        withheld=withheld or {},
-    )  # fmt: skip
-    return replace(m, values=values(m))
-
-
-def _codes(m: Measurements, sex: str | None = None) -> list[str]:
-    return [s.criterion.code for s in statements(m, sex)]
+def _codes(m: Measurements, sex: str | None = None, formula: str = "Framingham") -> list[str]:
+    return [s.criterion.code for s in statements(m, sex, formula)]
 
 
 def test_every_statement_names_its_criterion_and_source() -> None:
@@ -152,17 +97,55 @@ def test_right_bundle_branch_block() -> None:
     assert "IRBBB" in _codes(_measured(RBBB, qrs=(-60, 55)))
 
 
-def test_qtc_limits_follow_the_patient_sex_on_a_linear_rate_adjustment() -> None:
+def test_qtc_limits_follow_the_patient_sex() -> None:
     m = _measured(qt=440, hr=75)  # Framingham: 440 + 154 * (1 - 0.8) = 471 ms
     assert {"LNGQT"} <= set(_codes(m, "male")) and {"LNGQT"} <= set(_codes(m, "female"))
     m = _measured(qt=425, hr=75)  # 456 ms: long for a man, not for a woman
     assert "LNGQT" in _codes(m, "male") and "LNGQT" not in _codes(m, "female")
     assert "LNGQT" not in _codes(m)  # sex unknown: the women's limit
-    # at 100 bpm Bazett over-corrects: 370 / sqrt(0.6) = 478 ms, linearly 370 + 62 = 432 ms
-    fast = _measured(qt=370, hr=100)
-    assert fast.values["qtc_bazett"].value > 460 and "LNGQT" not in _codes(fast, "male")
-    (found,) = [s for s in statements(_measured(qt=440, hr=75), "male") if s.criterion.code == "LNGQT"]
+    (found,) = [
+        s for s in statements(_measured(qt=440, hr=75), "male", "Framingham") if s.criterion.code == "LNGQT"
+    ]
     assert found.values["QTc (Framingham)"] == "471 ms" and "linear" in found.criterion.rule
+
+
+@pytest.mark.parametrize("formula", ["Bazett", "Fridericia", "Framingham", "Hodges"])
+def test_the_qtc_statement_names_and_uses_the_formula_of_the_qtc_shown(formula: str) -> None:
+    """One formula for the QTc value and its statement: the panel once said "QTc (Bazett)" beside
+    a statement on Framingham's QTc."""
+    fast = _measured(qt=370, hr=100)  # Bazett 478 ms, Fridericia 438, Framingham 432, Hodges 440
+    shown = fast.qtc(formula).value
+    said = {s.criterion.code: s for s in statements(fast, "male", formula)}
+    if shown >= 450:
+        assert said["LNGQT"].values == {f"QTc ({formula})": f"{shown:.0f} ms", "limit": "450 ms (men)"}
+    else:
+        assert "LNGQT" not in said
+    assert ("LNGQT" in said) is (formula == "Bazett")  # Bazett's over-correction at 100 bpm, named
+
+
+def test_a_wide_qrs_withholds_the_plain_qtc_and_the_voltage_statements_with_the_reason() -> None:
+    """Complete left bundle branch block with a QTc over the limit and LVH voltage (as PTB-XL's
+    CLBBB records gave "LVH by voltage" and "Prolonged QTc 520 ms" beside QRS 211 ms)."""
+    tall = LBBB | {"V1": [(-40, 0.1, 6), (30, -2.6, 35)], "V5": [(40, 2.0, 30)]}  # S V1 + R V5 > 3.5 mV
+    m = _measured(tall, qrs=(-60, 90), qt=520, hr=75)  # QRS 150 ms
+    said = {s.criterion.code: s for s in statements(m, "male", "Bazett")}
+    assert "CLBBB" in said and "LVH" not in said and "LNGQT" not in said
+    kept = {s.criterion.code: s for s in interpret(m, "male", "Bazett") if s.withheld}
+    assert set(kept) == {"LVH", "LNGQT"}
+    assert (
+        "QRS 150 ms, 120 ms or more" in kept["LVH"].withheld and "left bundle branch" in kept["LVH"].withheld
+    )
+    assert "part V" in kept["LVH"].withheld and "part V" in kept["LVH"].criterion.source
+    qt = kept["LNGQT"]
+    assert "part IV" in qt.withheld and "adjusted for QRS duration" in qt.withheld
+    assert qt.values["JT (QT - QRS)"] == "370 ms"  # 520 - 150
+    qtc = m.qtc("Bazett").value
+    assert qt.values["JTc (Bazett, QTc - QRS)"] == f"{qtc - 150:.0f} ms"
+    assert qt.line().startswith("Prolonged QTc: not stated (QRS 150 ms")
+    assert qt.to_json()["not_stated"] == qt.withheld
+    # narrow, the same voltage and QT are stated as before
+    narrow = {s.criterion.code for s in statements(_measured(tall, qt=520, hr=75), "male", "Bazett")}
+    assert {"LVH", "LNGQT"} <= narrow
 
 
 def test_voltage_criteria() -> None:
@@ -189,9 +172,17 @@ def test_left_axis_deviation_and_premature_beats() -> None:
     assert found["PRC(S)"].values == {"beats": "1 of 13"}
 
 
-def test_a_paced_rhythm_states_only_its_rate() -> None:
-    m = _measured(LBBB, qrs=(-60, 90), pr=240, withheld={"qrs": "not measured: paced rhythm"})
-    assert set(_codes(m)) <= {"SR", "SBRAD", "STACH", "AFIB"}
+def test_a_paced_rhythm_is_stated_with_its_paced_values_and_no_conducted_statements() -> None:
+    tall = LBBB | {"V1": [(-40, 0.1, 6), (30, -2.6, 35)], "V5": [(40, 2.0, 30)]}
+    m = _measured(tall, qrs=(-60, 90), pr=240, qt=520, paced=True)
+    assert m.paced_rhythm and m.values["qrs"].paced and m.values["qt"].paced and m.values["qrs_axis"].paced
+    assert m.values["qtc_bazett"].paced and not m.values["p"].paced and not m.values["hr"].paced
+    found = interpret(m, "male", "Bazett")
+    said = [s.criterion.code for s in found if not s.withheld]
+    assert said[0] == "PACE" and found[0].values == {"paced beats": "13 of 13"}
+    assert not {"SR", "1AVB", "CLBBB", "LAD", "LVOLT"} & set(said)  # nothing read as conducted
+    kept = {s.criterion.code: s.withheld for s in found if s.withheld}
+    assert set(kept) == {"LVH", "LNGQT"} and all(w.startswith("paced rhythm") for w in kept.values())
 
 
 LAFB: Waves = NORMAL | {  # frontal axis about -60 degrees: qR in aVL, rS in III
@@ -213,3 +204,24 @@ def test_left_anterior_fascicular_block_alone_and_beside_a_right_bundle_branch_b
     assert "LAFB" not in _codes(_measured(LAFB, qrs=(-60, 90)))  # wide, with no bundle branch block
     both = _codes(_measured(LAFB | {k: RBBB[k] for k in ("V1", "I", "V6")}, qrs=(-60, 90)))
     assert {"CRBBB", "LAFB"} <= set(both)  # bifascicular
+
+
+def test_ptbxl_180_complete_lbbb_states_neither_voltage_lvh_nor_a_plain_prolonged_qtc(shared: Path) -> None:
+    """PTB-XL record 180 (CLBBB, QRS about 210 ms) once read "Left ventricular hypertrophy by
+    voltage" and "Prolonged QTc 520 ms" beside the block."""
+    from ecgviewer.io import load
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.pipeline import measure_recording
+
+    rec = load(shared / "ptbxl" / "records100" / "00000" / "00180_lr.hea")
+    m = measure_recording(rec, Delineator.bundled())
+    assert m.values["qrs"].value >= 120
+    for formula in ("Bazett", "Framingham"):
+        found = interpret(m, rec.metadata.sex, formula)
+        said = [s.criterion.code for s in found if not s.withheld]
+        assert "CLBBB" in said and not {"LVH", "LNGQT"} & set(said), said
+        kept = {s.criterion.code: s for s in found if s.withheld}
+        assert (
+            kept["LNGQT"].values["JT (QT - QRS)"].endswith(" ms")
+            and f"QTc ({formula})" in kept["LNGQT"].values
+        )

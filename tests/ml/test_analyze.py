@@ -219,7 +219,8 @@ def test_raw_export_as_json(tmp_path):
     raw = json.loads((tmp_path / "raw.json").read_text())
     assert raw["meta"]["method"] == "input_x_gradient" and raw["meta"]["leads"][0] == "I"
     np.testing.assert_allclose(np.array(raw["beats"]), e.beats)
-    assert "convergence_delta" not in raw and np.array(raw["attention_rollout"]).shape == (1, 12, 15)
+    # record 17 holds 25 beats in its 10 s: two windows, every beat read
+    assert "convergence_delta" not in raw and np.array(raw["attention_rollout"]).shape == (2, 12, 15)
     with pytest.raises(EcgError, match=r"raw\.txt: raw export writes \.npz or \.json"):
         report.write_raw(
             tmp_path / "raw.txt", analysis.tokens, e, attend(analyzer, rec, analyzer.analyse(rec))

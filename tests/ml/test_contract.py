@@ -71,11 +71,46 @@ def test_padding_short_and_windows_long():
     assert short.n_windows == 1 and 3 <= n_beats <= 5
     assert (short.values[0, :, n_beats:] == 0).all() and short.pad[0, :, n_beats:].all()
     long = C.tokenise(ecg_like(35, 500), 500, STANDARD_LEADS)
-    assert long.window_start.tolist() == [0, 5000, 10000, 12500]  # 10 s windows, the last at the end
+    # 35 s: four equal tiles of 8.75 s that do not overlap (no sliver of a tile at the end)
+    assert long.window_start.tolist() == [0, 4375, 8750, 13125]
+    assert long.window_stop.tolist() == [4375, 8750, 13125, 17500]
     assert not long.fallback.any()
     r = long.rpeaks[1][long.rpeaks[1] >= 0]
-    assert (r >= 5000).all() and (r < 10000).all()
-    assert long.local_rpeaks[1, 0] == (r[0] - 5000) // 5
+    assert (r >= 4375).all() and (r < 8750).all()
+    assert long.local_rpeaks[1, 0] == (r[0] - 4375) // 5
+
+
+@pytest.mark.parametrize("bpm", [30, 72, 152, 190])  # neurokit2 keeps 0.3 s between R peaks: see contract
+@pytest.mark.parametrize("seconds", [4, 10, 60])
+def test_every_beat_is_read_once(bpm, seconds):
+    """At any rate from 30 to 190 bpm and any length, every detected beat is a token of exactly one
+    window, no window holds more than 15 beats or more than 10 s, and the first window of a 10 s
+    record is what the model was trained on (its first 15 beats, from the start)."""
+    x = ecg_like(seconds, 250, bpm)
+    tok = C.tokenise(x, 250, STANDARD_LEADS)
+    real = tok.rpeaks[tok.rpeaks >= 0]
+    assert not tok.fallback.any()
+    assert len(real) == tok.detected == len(np.unique(real))  # all of them, once each
+    assert abs(tok.detected - len(np.arange(0.4, seconds, 60 / bpm))) <= 1
+    assert ((tok.window_stop - tok.window_start) <= 10 * 250).all()
+    assert ((tok.rpeaks >= 0).sum(axis=1) <= C.MAX_BEATS).all()
+    for w in range(tok.n_windows):  # each beat's token lies inside its window
+        ok = tok.rpeaks[w] >= 0
+        assert (tok.spans[w, ok, 0] >= tok.window_start[w]).all()
+        assert (tok.spans[w, ok, 1] <= tok.window_stop[w]).all()
+    weights = C.window_weights(tok)
+    assert weights.sum() == pytest.approx(1.0)
+    if seconds == 10:
+        x100, present = C.prepare(x, 250, STANDARD_LEADS)
+        peaks, _ = C.find_rpeaks(x100, present)
+        first = C.tokenise_window(x100, peaks, present)
+        assert np.array_equal(tok.values[0], first[0]) and np.array_equal(tok.local_rpeaks[0], first[2])
+
+
+def test_a_patch_scaffold_keeps_one_window_a_tile():
+    x100, present = C.prepare(ecg_like(10, 250, 152), 250, STANDARD_LEADS)
+    assert C.tokenise_prepared(x100, present, 250).n_windows == 2
+    assert C.tokenise_prepared(x100, present, 250, chunk=False).n_windows == 1
 
 
 def test_missing_nan_and_flat_leads_are_padded():

@@ -364,34 +364,70 @@ def test_rollout_and_own_lead_slices_by_hand():
 
 
 def test_the_explanation_in_words(analyzer, rec, ig) -> None:
-    """The top territory, its share of the positive attribution, its leads that raise the class and
-    the strongest beats (numbered in time order); the benchmark's agreement from the card."""
+    """A positive finding: the top territory, its signed share of the attribution (the number the
+    chart and the report give), its leads that raise the class and the strongest beats (numbered
+    in time order); the benchmark only where it applies, with its population."""
     from ecgviewer.leads import TERRITORIES
     from ecgviewer.ml import wording
 
     tokens = analyzer.analyse(rec).tokens
-    w = wording.describe(ig, tokens, {})
-    assert w.territory == max(ig.territories, key=ig.territories.get) and w.agreement is None
-    positive = np.maximum(ig.leads, 0)
-    idx = [LEADS.index(lead) for lead in TERRITORIES[w.territory]]
-    assert w.share == pytest.approx(positive[idx].sum() / positive.sum())
-    assert set(w.leads) <= set(TERRITORIES[w.territory]) and all(
-        ig.leads[LEADS.index(x)] > 0 for x in w.leads
-    )
-    n_beats = int((tokens.rpeaks[0] >= 0).sum())
+    norm = analyzer.analyse(rec).predictions.get("super", "NORM")
+    mi = dataclasses.replace(ig, target=dataclasses.replace(ig.target, code="MI"))
+    found = dataclasses.replace(norm, code="MI", probability=0.9, threshold=0.3, decision=True)
+    w = wording.describe(mi, tokens, {}, found)
+    assert w.form == "positive" and w.agreement is None
+    assert w.territory == max(ig.territories, key=ig.territories.get)
+    by_lead = {s.name: s.share for s in wording.shares(list(LEADS), ig.leads)}
+    by_territory = {t.name: t.score for t in mi.tree}
+    assert w.share == pytest.approx(by_territory[w.territory] / sum(abs(v) for v in by_territory.values()))
+    assert set(w.leads) <= set(TERRITORIES[w.territory]) and all(by_lead[x] > 0 for x in w.leads)
+    n_beats = int((tokens.rpeaks >= 0).sum())
     assert (
         1 <= len(w.beats) <= wording.TOP_BEATS and list(w.beats) == sorted(w.beats) and w.beats[-1] <= n_beats
     )
-    assert w.text.startswith(f"{ig.target.code}: ") and f"{100 * w.share:.0f} %" in w.text
-    card = {"explanations": {"fold": 10, "agreement": {ig.target.code: {w.territory: [8, 10]}}}}
-    agreed = wording.describe(ig, tokens, card)
-    assert agreed.agreement is not None and "80 % of 10 PTB-XL fold-10 records" in agreed.agreement
-    assert agreed.lines[-1] == "Benchmark: agreed in 80 % of 10 fold-10 records"
-    assert all(len(line) <= 60 for line in agreed.lines[1:])  # short enough for the report's column
+    assert w.text.startswith("MI, positive (p = 0.90 \u2265 0.30): ") and f"{100 * w.share:.0f} %" in w.text
+    card = {"explanations": {"fold": 10, "agreement": {"MI": {w.territory: [8, 10]}}}}
+    agreed = wording.describe(mi, tokens, card, found)
+    assert agreed.agreement is not None and "records the cardiologists labelled MI" in agreed.agreement
+    assert "80 % of 10" in agreed.agreement and "not whether" in agreed.agreement
+    against = wording.describe(mi, tokens, card, found, ("another finding is positive",))
+    assert against.agreement is None and against.lines[-1] == "Against it: another finding is positive"
     flat = dataclasses.replace(
-        ig, leads=-np.abs(ig.leads), territories={k: -abs(v) for k, v in ig.territories.items()}
+        mi, leads=-np.abs(ig.leads), territories={k: -abs(v) for k, v in ig.territories.items()}
     )
-    assert wording.describe(flat, tokens, card).text == f"{ig.target.code}: no lead raises it"
+    assert wording.describe(flat, tokens, card, found).text.endswith(": no lead raises it")
+
+
+def test_a_negative_finding_is_never_worded_as_positive(analyzer, rec, ig) -> None:
+    """A finding below its threshold, explained because the user asked: "not found", what lowers
+    it, no territory and no benchmark, whatever the card holds."""
+    from ecgviewer.ml import wording
+
+    tokens = analyzer.analyse(rec).tokens
+    norm = analyzer.analyse(rec).predictions.get("super", "NORM")
+    mi = dataclasses.replace(ig, target=dataclasses.replace(ig.target, code="MI"))
+    absent = dataclasses.replace(norm, code="MI", probability=0.01, threshold=0.3, decision=False)
+    card = {"explanations": {"fold": 10, "agreement": {"MI": {t: [8, 10] for t in ig.territories}}}}
+    w = wording.describe(mi, tokens, card, absent)
+    assert w.form == "negative" and w.territory is None and w.agreement is None
+    assert "not found (p = 0.01 < 0.30)" in w.text and "what lowers it most" in w.text
+    assert "of the attribution:" not in w.text and "territory" not in w.text
+
+
+def test_norm_is_worded_against_its_normal_reference(analyzer, rec, ig) -> None:
+    """NORM against a normal reference beat: the leads that depart from it lower NORM, named with
+    the same signed shares the chart draws."""
+    from ecgviewer.ml import wording
+
+    tokens = analyzer.analyse(rec).tokens
+    norm = analyzer.analyse(rec).predictions.get("super", "NORM")
+    assert ig.target.code == "NORM" and norm.decision
+    w = wording.describe(ig, tokens, {}, norm)
+    assert w.form == "normal" and w.agreement is None and w.territory is None
+    lowering = wording.ranked(wording.shares(list(LEADS), ig.leads), wording.TOP_LEADS, -1)
+    assert list(w.leads) == [s.name for s in lowering]
+    for s in lowering:
+        assert f"{s.name} ({100 * s.share:+.0f} %)" in w.text
 
 
 def test_a_normal_beat_reference_keeps_completeness(analyzer, rec, target, ig) -> None:

@@ -66,5 +66,5 @@ def test_the_rate_check_pairs_each_record_at_100_and_500_hz(shared: Path, tmp_pa
     ]))  # fmt: skip
     assert "(2: ecg_id 7-9)" in text and "| pr | +5.0 ± 7.1 | +5.0 | 2 |" in text
     assert "| hr |" not in text  # one pair is no SD
-    assert "| Paced rhythm: intervals withheld (spikes need 250 Hz) | 1 | 0 | 0 |" in text
+    assert "| Paced rhythm: paced complex measured (spikes need 250 Hz) | 1 | 0 | 0 |" in text
     assert "| First-degree AV block | 2 | 1 | 1 |" in text and "| Sinus rhythm | 1 | 1 | 1 |" in text

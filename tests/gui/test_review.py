@@ -1,0 +1,118 @@
+"""The case review's list (tests/review.py) through one window at 1366x768, one case after another
+as a clinician goes through a clinic list (issue 71). After each case, everything the window shows
+belongs to it (``review.problems``): the AI result and the measurements are of the open recording,
+every beat was read or the unread seconds are given with a reason, the explained label is positive
+unless nothing is, and its words are in the form its decision calls for. A library search in
+between leaves PTB-XL's shared descriptions (and so the findings' names) as they were; a label the
+reader chose stays with its recording.
+
+The list is split into chunks of 3-4 cases (one window each) so that each test stays short; the
+100 Hz PTB-XL records keep the chunks fast.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import AI_TIMEOUT_MS, choose_label
+from tests.review import Case, cases, new_window, problems, show
+
+CHUNKS = (  # the review's order, cut where the analyses (the 60 s and 15-lead ones are long) add up
+    ("normal", "stach", "af", "aflt"),
+    ("lbbb", "rbbb", "imi"),
+    ("ami", "lmi", "lvh", "pace"),
+    ("noisy", "holter", "scp"),
+    ("sixty", "dicom", "dicom-mortara"),
+    ("hl7", "philips", "muse"),
+    ("muse-sinus", "ptbdb"),
+    ("mat", "edf"),
+)
+SEARCH_AFTER, QUERY = "af", "statement~fibrillation"  # between cases 3 and 4 of the first chunk
+CHOOSE_ON, CHOSEN = "rbbb", "CLBBB"  # the reader explains a negative label; the next case must not
+
+
+@pytest.fixture(scope="module")
+def review_cases(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
+    """The review's cases by key, chosen once per module (the sinus tachycardia's rate is measured)."""
+    return {c.key: c for c in cases(shared, tmp_path_factory.mktemp("review"))}
+
+
+@pytest.fixture
+def clinic(qtbot, tmp_path: Path) -> Iterator[object]:
+    """One window at a laptop's 1366x768, default settings in a throwaway file, its model and
+    delineator loaded (the review's own window)."""
+    w = new_window(tmp_path / "review.ini", 1366, 768)
+    qtbot.addWidget(w)
+    yield w
+    w.cancel_tasks()
+
+
+def _names(shared: Path) -> dict[Path, dict[str, str]]:
+    """PTB-XL's statement descriptions as every part of the app shares them (the model's classes',
+    first, and the records' labels), copied."""
+    from ecgviewer import assets
+    from ecgviewer.io import ptbxl
+
+    return {root: dict(ptbxl.descriptions(root)) for root in (assets.statements_dir(), shared / "ptbxl")}
+
+
+def _search(qtbot, w, shared: Path, seen: list[Case], folder: Path) -> None:
+    """Index the PTB-XL cases seen so far (copied with the tables) and search their statements."""
+    root, tree = shared / "ptbxl", folder / "ptbxl"
+    tree.mkdir(parents=True)
+    for name in ("ptbxl_database.csv", "ptbxl_statements_v103.csv", "scp_statements.csv"):
+        shutil.copy(root / name, tree / name)
+    ours = [c for c in seen if c.path.is_relative_to(root)]
+    for case in ours:
+        into = tree / case.path.parent.relative_to(root)
+        into.mkdir(parents=True, exist_ok=True)
+        for f in case.path.parent.glob(f"{case.path.stem}*"):  # .hea, .dat (FLAC: _1.dat, _2.dat)
+            shutil.copy(f, into / f.name)
+    lib = w.library
+    lib.set_library_path(folder / "library.sqlite")
+    w.show_library()
+    lib.index_folder(tree)
+    qtbot.waitUntil(lambda: lib.model.rowCount() == len(ours) and not w.tasks.busy(), timeout=60000)
+    lib.query.setText(QUERY)
+    qtbot.waitUntil(lambda: lib.message.text().startswith("1 matching") and not w.tasks.busy(), timeout=20000)
+    af = next(c for c in ours if c.key == "af")
+    assert [Path(r.path).name for r in lib.model.result.rows] == [af.path.name]
+
+
+@pytest.mark.parametrize("keys", CHUNKS, ids="+".join)
+def test_cases_one_after_another_in_one_window(qtbot, clinic, shared, review_cases, tmp_path, keys):
+    w, names, seen = clinic, _names(shared), []
+    model_names = next(iter(names.values()))  # the findings' names come from the model's table
+    chosen = None
+    for k, key in enumerate(keys, 1):
+        case = review_cases.get(key)
+        if case is None:
+            continue  # its data is absent here
+        shown = show(w, case.path, settle=False, timeout_ms=AI_TIMEOUT_MS)
+        assert shown.error is None, f"case {k} ({key}): {shown.error}"
+        assert shown.analysed and shown.measured, f"case {k} ({key}): {shown.notes}"
+        assert w.recording.path == case.path
+        assert w.ai.result.source[0] == w.recording.uid and w.measure.recording is w.recording
+        assert problems(w, model_names) == [], f"case {k} ({key})"
+        seen.append(case)
+        if chosen is not None:  # the case after a chosen label starts with its own top finding
+            r = w.ai.result
+            preds = r.analysis.predictions
+            assert w.ai.label is None
+            assert r.target.code == preds.top_positive("super").code
+            assert r.target.code != chosen or preds.get(r.target.task, chosen).decision
+            chosen = None
+        if key == CHOOSE_ON:
+            result = choose_label(qtbot, w, CHOSEN)
+            assert result.target.code == CHOSEN and w.ai.result is result
+            assert problems(w, model_names) == [], f"case {k} ({key}), {CHOSEN} chosen"
+            chosen = CHOSEN
+        if key == SEARCH_AFTER:
+            _search(qtbot, w, shared, seen, tmp_path)
+            assert _names(shared) == names, "a library search changed PTB-XL's shared descriptions"
+            assert problems(w, model_names) == [], f"case {k} ({key}), after the search"
+    assert _names(shared) == names

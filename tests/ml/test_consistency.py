@@ -1,0 +1,48 @@
+"""When other findings or the measurements speak against a finding (``ml.consistency``): the
+reasons the words give instead of the benchmark's figure."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ecgviewer.ml.consistency import contradictions
+from ecgviewer.ml.infer import ClassResult, Predictions
+from tests.measure.synthetic import LBBB, measured
+
+
+def _c(code: str, group: str, p: float, threshold: float = 0.5) -> ClassResult:
+    return ClassResult(code, code.lower(), group, p, (p,), threshold, p >= threshold, True, None)
+
+
+def _preds(*classes: ClassResult) -> Predictions:
+    return Predictions({"all": list(classes)}, {}, "cpu", {})
+
+
+def test_other_findings_speak_against_a_finding():
+    norm, mi, lbbb = _c("NORM", "NORM", 0.9), _c("IMI", "MI", 0.8), _c("CLBBB", "CD", 0.95)
+    lvh = _c("LVH", "HYP", 0.7)
+    preds = _preds(norm, mi, lbbb, lvh)
+    assert contradictions(norm, preds) == ("another diagnostic class is positive (CD, HYP, MI)",)
+    assert "do not apply with complete LBBB" in contradictions(mi, preds)[0]
+    assert "voltage criteria are not reliable with complete LBBB" in contradictions(lvh, preds)[0]
+    assert contradictions(lbbb, preds) == ()  # nothing speaks against the block itself
+    quiet = _preds(_c("IMI", "MI", 0.8), _c("CLBBB", "CD", 0.1))
+    assert contradictions(quiet.tasks["all"][0], quiet) == ()  # a block below its threshold says nothing
+    assert contradictions(_c("IMI", "MI", 0.2), preds) == ()  # nor is a negative finding contradicted
+
+
+def test_the_measurements_speak_against_a_finding():
+    lvh, sr, stach = _c("LVH", "HYP", 0.7), _c("SR", "rhythm", 0.9), _c("STACH", "rhythm", 0.8)
+    preds = _preds(lvh, sr, stach)
+    wide = measured(LBBB, qrs=(-60, 90))
+    assert any("a QRS of 150 ms" in why for why in contradictions(lvh, preds, wide))
+    assert contradictions(lvh, preds, measured()) == ()
+    assert contradictions(stach, preds, measured(hr=75)) == ("the measured heart rate is 75 bpm",)
+    assert contradictions(stach, preds, measured(hr=130)) == ()
+    paced = measured(qrs=(-70, 90), paced=True, p=False)
+    assert "the measurements found a paced rhythm" in contradictions(sr, preds, paced)
+    irregular = measured(p=False, rr_ms=np.array([600, 900, 500, 1000, 700, 450, 950, 650, 800, 550.0]))
+    assert any("atrial fibrillation" in why for why in contradictions(sr, preds, irregular))
+    assert contradictions(replace(sr, decision=False), preds, irregular) == ()

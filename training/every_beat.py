@@ -1,0 +1,220 @@
+"""Every beat read (issue 71): does reading a fast rhythm's further beats change what the shipped
+model finds on PTB-XL?
+
+The model was trained on each record's first 15 beats (``contract``: the first window of a 10 s
+tile); the app now reads the further beats of a fast rhythm in further windows and averages the
+windows' probabilities. This module tokenises every record of a fold exactly as the app does,
+keeps each window's probabilities (float16, compressed, in ``training/run-logs/every-beat``), and
+compares the ways of reading them, paired on the same records with a plain record bootstrap:
+``first`` (the first window only: the card's figures and the app before), ``beats`` (windows
+weighted by their beats: ``contract.window_weights``, what the app does) and ``mean`` (windows
+weighted equally). The choice is made on fold 9; fold 10 is read only to report the chosen way,
+and each read is written to the ledger (``training/ledger.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.leads import canonical_lead
+from ecgviewer.ml import contract
+from ecgviewer.storage import atomic_write_bytes
+from training import data as D
+from training import metrics as M
+
+WAYS = ("first", "beats", "mean")
+TASKS = ("super", "sub", "diag", "form", "rhythm", "all")
+LOGS = Path(__file__).resolve().parent / "run-logs" / "every-beat"
+
+
+def _windows(path: str) -> tuple[np.ndarray, ...] | str:
+    """All windows of one WFDB record as the app tokenises it: values, pad, local R-peaks."""
+    import wfdb
+
+    try:
+        rec = wfdb.rdrecord(path)
+        leads = [canonical_lead(n) for n in rec.sig_name]
+        x, present = contract.prepare(rec.p_signal.T, rec.fs, leads)
+        tok = contract.tokenise_prepared(x, present, rec.fs)
+    except Exception as exc:  # reported and skipped, as the token cache does
+        return f"{Path(path).name}: {exc}"
+    return tok.values, tok.pad, tok.local_rpeaks
+
+
+def window_probabilities(model_file: Path, root: Path, ids: np.ndarray, workers: int = 2) -> dict:
+    """Every window's probabilities per task for the PTB-XL records ``ids``: ``record`` (W,) the
+    record index of each window, ``beats`` (W,) its beats, and one (W, C) float16 array a task."""
+    import torch
+
+    from ecgviewer.ml.bundle import load_model
+
+    model = load_model(model_file).model.eval()
+    paths = [str(D.ptbxl_record(root, int(e))) for e in ids]
+    record, beats, probs = [], [], []
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, res in enumerate(pool.map(_windows, paths, chunksize=16)):
+            if isinstance(res, str):
+                raise RuntimeError(res)
+            values, pad, rpeaks = (torch.from_numpy(a) for a in res)
+            with torch.inference_mode():
+                out = model(values, pad, rpeaks)
+            record += [i] * len(values)
+            beats += (rpeaks >= 0).sum(1).tolist()
+            probs.append({t: torch.sigmoid(v).numpy() for t, v in out.items()})
+    tasks = {t: np.concatenate([p[t] for p in probs]).astype(np.float16) for t in probs[0]}
+    return {"record": np.asarray(record), "beats": np.asarray(beats), "ecg_id": ids, **tasks}
+
+
+def combine(kept: dict, task: str, way: str) -> np.ndarray:
+    """(N, C) record probabilities of ``task`` read the given way from the kept windows."""
+    p, rec = kept[task].astype(np.float64), kept["record"]
+    n = len(kept["ecg_id"])
+    if way == "first":
+        first = np.searchsorted(rec, np.arange(n))
+        return p[first]
+    w = kept["beats"].astype(np.float64) if way == "beats" else np.ones(len(rec))
+    total = np.bincount(rec, w, minlength=n)
+    return (
+        np.stack([np.bincount(rec, w * p[:, k], minlength=n) for k in range(p.shape[1])], 1) / total[:, None]
+    )
+
+
+def task_probabilities(kept: dict, labels: D.Labels, task: str, way: str) -> np.ndarray:
+    """(N, C) probabilities of ``task``: its own head, else read from the 71-statement head as the
+    training evaluation scores a model with only an ``all`` head (``Labels.aggregate``)."""
+    if task in kept:
+        return combine(kept, task, way)
+    return labels.aggregate(task, combine(kept, "all", way))[1]
+
+
+def _iter_tasks(kept: dict, labels: D.Labels) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(task, labelled rows, targets) for each task, over the records with a label of that task."""
+    row_of = {int(e): i for i, e in enumerate(labels.ecg_id)}
+    rows = np.array([row_of[int(e)] for e in kept["ecg_id"]])
+    for task in TASKS:
+        _, y = labels.task(task)
+        y = y[rows]
+        keep = y.any(axis=1)
+        yield task, keep, y[keep].astype(np.float32)
+
+
+def compare(kept: dict, labels: D.Labels, against: str = "first", n_boot: int = 1000) -> dict:
+    """Per task: each way's macro AUROC and its paired difference from ``against`` (plain record
+    bootstrap, the same draws for every way)."""
+    out: dict = {}
+    for task, keep, y in _iter_tasks(kept, labels):
+        ps = {way: task_probabilities(kept, labels, task, way)[keep] for way in WAYS}
+        row = {"n": len(y), "fast": int(_fast(kept)[keep].sum())}
+        for way in WAYS:
+            row[way] = M.macro(y, ps[way])[0]
+            if way != against:
+                row[f"{way}-{against}"] = M.paired_bootstrap(
+                    y, [ps[way]], [ps[against]], n_boot, stratified=False
+                )
+        out[task] = row
+    return out
+
+
+def _fast(kept: dict) -> np.ndarray:
+    """(N,) whether a record has more than one window (more than 15 beats in its 10 s)."""
+    return np.bincount(kept["record"], minlength=len(kept["ecg_id"])) > 1
+
+
+def save(kept: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **kept)
+
+
+def load(path: Path) -> dict:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def table(results: dict, against: str = "first") -> str:
+    """A markdown table of ``compare``'s results."""
+    head = (
+        "| task | records | >15 beats | "
+        + " | ".join(WAYS)
+        + " | "
+        + " | ".join(f"{w} - {against}" for w in WAYS if w != against)
+    )
+    lines = [head + " |", "|" + "---|" * (3 + len(WAYS) + len(WAYS) - 1)]
+    for task, r in results.items():
+        diffs = [r[f"{w}-{against}"] for w in WAYS if w != against]
+        cells = [f"{r[w]:.4f}" for w in WAYS] + [
+            f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}]" for d in diffs
+        ]
+        lines.append(f"| {task} | {r['n']} | {r['fast']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run(
+    model_file: Path,
+    data_root: Path,
+    split: str,
+    workers: int = 2,
+    n_boot: int = 1000,
+    logs: Path = LOGS,
+    limit: int | None = None,
+) -> tuple[dict, Path]:
+    """Keep (or reuse) the fold's window probabilities and compare the ways of reading them."""
+    from ecgviewer.weights import sha256
+
+    root = D.ptbxl_root(data_root)
+    labels = D.load_labels(root)
+    fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
+    digest = sha256(model_file)
+    path = logs / f"fold{fold}-{digest[:12]}{f'-first{limit}' if limit else ''}.npz"
+    if path.is_file():
+        kept = load(path)
+    else:
+        ids = labels.ecg_id[labels.fold == fold]
+        ids = np.array([e for e in ids if D.ptbxl_record(root, int(e)).with_suffix(".hea").is_file()])
+        kept = window_probabilities(model_file, root, ids[:limit], workers)
+        save(kept, path)
+    results = compare(kept, labels, n_boot=n_boot)
+    if split == "test":
+        from training.ledger import record
+
+        for task, r in results.items():
+            what = (
+                f"{model_file.name}, every window weighted by its beats (first window alone {r['first']:.4f})"
+            )
+            record(digest, task, f"macro AUROC {r['beats']:.4f}", what)
+    return results, path
+
+
+def write(results: dict, split: str, model_file: Path, out: Path, command: str, logs: Path = LOGS) -> str:
+    """Keep ``results`` beside the window probabilities and write ``out`` (EVERY_BEAT.md) anew from
+    every fold kept so far: fold 10's section is the one read of it, never scored again here."""
+    fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
+    kept = {"model": model_file.name, "command": command, "results": results}
+    atomic_write_bytes(logs / f"fold{fold}.json", json.dumps(kept, indent=1).encode())
+    sections = []
+    for f, title in ((D.VAL_FOLD, "choice"), (D.TEST_FOLD, "test fold, read once the choice was made")):
+        path = logs / f"fold{f}.json"
+        if path.is_file():
+            k = json.loads(path.read_text())
+            sections.append(
+                f"## Fold {f} ({title})\n\nModel `{k['model']}`; `{k['command']}`.\n\n{table(k['results'])}\n"
+            )
+    text = f"{HEADER}\n" + "\n".join(sections)
+    atomic_write_bytes(out, text.encode())
+    return text
+
+
+HEADER = """# Every beat read (generated by `python -m training every-beat`)
+
+The app reads a fast rhythm's beats beyond the 15th of a 10 s tile in further windows
+(`ecgviewer.ml.contract.plan_windows`). Ways of reading a record's windows, macro AUROC of the
+shipped model; the differences are paired on the same records (plain record bootstrap, 1000
+draws, 95 % intervals): `first` is the first window alone (the model card's figures, and the app
+before every beat was read), `beats` weights the windows by their beats (what the app does),
+`mean` weights them equally. Fold 9 chooses; fold 10 is read once, after the choice, and logged
+in `training/FOLD10.md`. Window probabilities are kept in `training/run-logs/every-beat/`.
+"""
