@@ -233,9 +233,12 @@ def cmd_keep(args: argparse.Namespace) -> None:
 
 
 def cmd_rpeaks(args: argparse.Namespace) -> None:
-    from training.rpeaks import compare
+    from ecgviewer.storage import atomic_write_bytes
+    from training.rpeaks import compare, table
 
-    print(json.dumps(compare(args.data_root / "ludb"), indent=1))
+    res = compare(args.data_root / "ludb", args.data_root / "mitdb")
+    atomic_write_bytes(args.out, table(res).encode())
+    print(json.dumps(res, indent=1))
 
 
 def cmd_delineator(args: argparse.Namespace) -> None:
@@ -306,12 +309,14 @@ def cmd_lead_quality(args: argparse.Namespace) -> None:
 
 def cmd_every_beat(args: argparse.Namespace) -> None:
     """The shipped model reading every beat against its first 15 (fold 9 chooses; fold 10 is logged)."""
-    from training.every_beat import run, write
+    from training.every_beat import run, update_card, write
     from training.export import command_line
 
     model = args.model or REPO / "resources" / "models" / "clear-hug-bundled.safetensors"
     results, kept = run(model, args.data_root, args.split, args.workers, args.n_boot, args.logs, args.limit)
     print(write(results, args.split, model, args.out, " ".join(command_line()), args.logs))
+    if args.limit is None and update_card(model, args.logs):
+        print(f"the contract it is read under is in {model.with_suffix('.md').name}")
     print(f"window probabilities kept in {kept}")
 
 
@@ -427,8 +432,9 @@ def main(argv: list[str] | None = None) -> None:
     kp.add_argument("run", type=Path, help="run folder")
     kp.add_argument("dest", type=Path, help="where in the repository, e.g. training/run-logs/NAME")
     kp.set_defaults(fn=cmd_keep)
-    rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's annotations")
+    rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's and MIT-BIH's annotations")
     rp.add_argument("--data-root", type=Path, default=None)
+    rp.add_argument("--out", type=Path, default=REPO / "training" / "RPEAKS.md")
     rp.set_defaults(fn=cmd_rpeaks)
     de = sub.add_parser("delineator", help="train the P/QRS/T delineator on LUDB (fold models + bundled)")
     de.add_argument("--data-root", type=Path, default=None)

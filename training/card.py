@@ -42,6 +42,25 @@ def how_trained(tr: dict) -> str:
     return how
 
 
+def _read_under(con: dict) -> list[str]:
+    """The card's line on a later contract the app reads this model under, with its figures."""
+    read = con.get("read_under")
+    if not read:
+        return []
+    folds = [(k, read[k]) for k in ("fold9", "fold10") if k in read]
+    figures = "; ".join(
+        f"{k.replace('fold', 'fold ')}: " + ", ".join(
+            f"{t} {r['auroc']:.4f} ({r['difference']:+.4f} [{r['difference_ci'][0]:+.4f}, "
+            f"{r['difference_ci'][1]:+.4f}])" for t, r in rows.items()
+        ) for k, rows in folds
+    )  # fmt: skip
+    return [
+        f"- Read by this app under contract v{read['version']} ({read['change']}): macro AUROC, every "
+        f"beat read, and its paired difference from contract v{con['version']}: {figures} "
+        "(`python -m training every-beat`, training/EVERY_BEAT.md)."
+    ]
+
+
 def markdown(card: dict) -> str:
     arch, con, data, hw = card["architecture"], card["contract"], card["data"], card["hardware"]
     pre, tr = card["pretraining"], card.get("training", {})
@@ -62,6 +81,7 @@ def markdown(card: dict) -> str:
         f"- Preprocessing contract v{con['version']}: {con['fs']} Hz, band-pass {con['band_hz'][0]}-"
         f"{con['band_hz'][1]} Hz, {con['token_len']}-sample beat tokens, up to {con['max_beats']} beats per "
         f"lead, R-peaks by {con['rpeaks']}.",
+        *_read_under(con),
         f"- Data: {data['dataset']}; train folds {folds['train']}, validation fold {folds['validation']} "
         f"({data['validation_records']} records), test fold {folds['test']} ({data['test_records']} "
         "records). The exact ecg_ids are in the JSON card.",

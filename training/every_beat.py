@@ -10,6 +10,12 @@ compares the ways of reading them, paired on the same records with a plain recor
 weighted by their beats: ``contract.window_weights``, what the app does) and ``mean`` (windows
 weighted equally). The choice is made on fold 9; fold 10 is read only to report the chosen way,
 and each read is written to the ledger (``training/ledger.py``).
+
+A model trained under an earlier contract (``contract.READS_ALSO``) is also compared with itself
+read under the contract it was trained with, whose window probabilities stay kept: both read
+every beat (``beats``), paired on the same records. The rule, fixed before fold 9 was read: the
+app reads the model under the new contract when no task is worse on fold 9 with an interval that
+excludes zero. The figures go into the model card (``card_section``).
 """
 
 from __future__ import annotations
@@ -120,6 +126,19 @@ def compare(kept: dict, labels: D.Labels, against: str = "first", n_boot: int = 
     return out
 
 
+def compare_contracts(new: dict, old: dict, labels: D.Labels, n_boot: int = 1000) -> dict:
+    """Per task: macro AUROC read every beat (``beats``) under this contract and under the one the
+    model was trained with, and the paired difference (plain record bootstrap)."""
+    if not np.array_equal(new["ecg_id"], old["ecg_id"]):
+        raise ValueError("the two contracts' window probabilities cover different records")
+    out = {}
+    for task, keep, y in _iter_tasks(new, labels):
+        p_new, p_old = (task_probabilities(k, labels, task, "beats")[keep] for k in (new, old))
+        diff = M.paired_bootstrap(y, [p_new], [p_old], n_boot, stratified=False)
+        out[task] = {"n": len(y), "new": M.macro(y, p_new)[0], "old": M.macro(y, p_old)[0], "diff": diff}
+    return out
+
+
 def _fast(kept: dict) -> np.ndarray:
     """(N,) whether a record has more than one window (more than 15 beats in its 10 s)."""
     return np.bincount(kept["record"], minlength=len(kept["ecg_id"])) > 1
@@ -153,6 +172,52 @@ def table(results: dict, against: str = "first") -> str:
     return "\n".join(lines)
 
 
+def contract_table(c: dict) -> str:
+    """The model read under this contract against the contract it was trained with."""
+    head = (
+        f"Read under contract {c['read']} ({contract.READS_ALSO.get(c['trained'], '')}) against contract "
+        f"{c['trained']}, which the model was trained with; every beat read, beats-weighted:\n\n"
+        f"| task | records | contract {c['trained']} | contract {c['read']} | difference |\n"
+        "|---|---|---|---|---|"
+    )
+    rows = [
+        f"| {t} | {r['n']} | {r['old']:.4f} | {r['new']:.4f} | {r['diff']['auroc']:+.4f} "
+        f"[{r['diff']['auroc_ci'][0]:+.4f}, {r['diff']['auroc_ci'][1]:+.4f}] |"
+        for t, r in c["tasks"].items()
+    ]
+    return "\n".join([head, *rows])
+
+
+def card_section(logs: Path = LOGS) -> dict:
+    """What the model card says of the contract the app reads the model under: each kept fold's
+    comparison (fold 9 chose; fold 10 was read once)."""
+    out = {}
+    for fold in (D.VAL_FOLD, D.TEST_FOLD):
+        path = logs / f"fold{fold}.json"
+        if path.is_file() and "contract" in (res := json.loads(path.read_text())["results"]):
+            c = res["contract"]
+            out |= {"version": c["read"], "change": contract.READS_ALSO.get(c["trained"], "")}
+            out[f"fold{fold}"] = {
+                t: {"auroc": r["new"], "trained_contract": r["old"], "difference": r["diff"]["auroc"],
+                    "difference_ci": r["diff"]["auroc_ci"]}
+                for t, r in c["tasks"].items()
+            }  # fmt: skip
+    return out
+
+
+def update_card(model_file: Path, logs: Path = LOGS) -> bool:
+    """Put ``card_section`` into the model's card (JSON and Markdown) once fold 10 is read."""
+    from ecgviewer.weights import read_card, write_card
+    from training.card import markdown
+
+    section, card = card_section(logs), read_card(model_file)
+    if card is None or f"fold{D.TEST_FOLD}" not in section:
+        return False
+    new = card | {"contract": card["contract"] | {"read_under": section}}
+    write_card(model_file, new, markdown(new))
+    return True
+
+
 def run(
     model_file: Path,
     data_root: Path,
@@ -163,13 +228,14 @@ def run(
     limit: int | None = None,
 ) -> tuple[dict, Path]:
     """Keep (or reuse) the fold's window probabilities and compare the ways of reading them."""
+    from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import sha256
 
     root = D.ptbxl_root(data_root)
     labels = D.load_labels(root)
     fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
     digest = sha256(model_file)
-    path = logs / f"fold{fold}-{digest[:12]}{f'-first{limit}' if limit else ''}.npz"
+    path = kept_path(logs, fold, digest, contract.CONTRACT_VERSION, limit)
     if path.is_file():
         kept = load(path)
     else:
@@ -178,15 +244,33 @@ def run(
         kept = window_probabilities(model_file, root, ids[:limit], workers)
         save(kept, path)
     results = compare(kept, labels, n_boot=n_boot)
+    trained = load_model(model_file).config.get("contract", contract.CONTRACT_VERSION)
+    older = kept_path(logs, fold, digest, trained, limit)
+    if trained != contract.CONTRACT_VERSION and older.is_file():
+        results["contract"] = {"trained": trained, "read": contract.CONTRACT_VERSION,
+                               "tasks": compare_contracts(kept, load(older), labels, n_boot)}  # fmt: skip
     if split == "test":
         from training.ledger import record
 
-        for task, r in results.items():
+        for task, r in compare_tasks(results).items():
             what = (
-                f"{model_file.name}, every window weighted by its beats (first window alone {r['first']:.4f})"
+                f"{model_file.name}, contract {contract.CONTRACT_VERSION}, every window weighted by its "
+                f"beats (first window alone {r['first']:.4f})"
             )
             record(digest, task, f"macro AUROC {r['beats']:.4f}", what)
     return results, path
+
+
+def kept_path(logs: Path, fold: int, digest: str, version: str, limit: int | None = None) -> Path:
+    """Where a fold's window probabilities under contract ``version`` are kept (contract 1's files
+    carry no version: they were written before there was a second)."""
+    tag = "" if version == "1" else f"-c{version}"
+    return logs / f"fold{fold}-{digest[:12]}{tag}{f'-first{limit}' if limit else ''}.npz"
+
+
+def compare_tasks(results: dict) -> dict:
+    """``run``'s per-task rows, without the contract comparison."""
+    return {k: v for k, v in results.items() if k != "contract"}
 
 
 def write(results: dict, split: str, model_file: Path, out: Path, command: str, logs: Path = LOGS) -> str:
@@ -200,8 +284,11 @@ def write(results: dict, split: str, model_file: Path, out: Path, command: str, 
         path = logs / f"fold{f}.json"
         if path.is_file():
             k = json.loads(path.read_text())
+            res = k["results"]
             sections.append(
-                f"## Fold {f} ({title})\n\nModel `{k['model']}`; `{k['command']}`.\n\n{table(k['results'])}\n"
+                f"## Fold {f} ({title})\n\nModel `{k['model']}`; `{k['command']}`.\n\n"
+                f"{table(compare_tasks(res))}\n"
+                + (f"\n{contract_table(res['contract'])}\n" if "contract" in res else "")
             )
     text = f"{HEADER}\n" + "\n".join(sections)
     atomic_write_bytes(out, text.encode())

@@ -168,8 +168,33 @@ def _muse(base: type) -> type:
     """ecgdatakit's GE MUSE parser, whose median beats, when a field of theirs is out of range,
     are left out with a note instead of failing the ECG. The library reads both waveforms in one
     method: on a failure it reads again without the median waveform, and if the rhythm alone reads,
-    the failure was the median's."""
+    the failure was the median's. A rhythm lead whose byte or sample count disagrees with the
+    samples it stores is read from those samples (the counts only repeat them), with a note; a
+    rhythm lead that cannot be read at all is left out with a note, the other leads kept."""
     from ecgdatakit.exceptions import ECGDataKitError
+
+    failures = (ECGDataKitError, ValueError, OverflowError)
+
+    def read_lead(self: Any, ld: Any, rate: int, kind: str, file_path: Path, *args: Any) -> Any:
+        try:
+            return base._read_lead(self, ld, rate, kind, file_path, *args)  # type: ignore[attr-defined]
+        except failures as exc:
+            if kind != "rhythm":
+                raise
+            cause = _without_path(_cause(exc), Path(file_path))
+            name = (ld.findtext("LeadID") or "?").strip()
+            bare = copy.deepcopy(ld)
+            for tag in ("LeadByteCountTotal", "LeadSampleCountTotal"):
+                for el in bare.findall(tag):
+                    bare.remove(el)
+            try:
+                lead = base._read_lead(self, bare, rate, kind, file_path, *args)  # type: ignore[attr-defined]
+            except failures:
+                self._warnings.append((f"GE MUSE: rhythm lead {name} not read ({cause})", UserWarning))
+                return None
+            note = f"GE MUSE: rhythm lead {name} read from its {lead.samples.size} stored samples ({cause})"
+            self._warnings.append((note, UserWarning))
+            return lead
 
     def read_waveforms(self: Any, root: Any, *args: Any) -> tuple[list[Any], list[Any]]:
         state = {k: copy.copy(v) for k, v in vars(self).items()}  # the warnings it has noted so far
@@ -188,7 +213,7 @@ def _muse(base: type) -> type:
             self._warnings.append((_median_note("GE MUSE XML", exc), UserWarning))
             return leads, []
 
-    return _subclass(base, {"_read_waveforms": read_waveforms})
+    return _subclass(base, {"_read_waveforms": read_waveforms, "_read_lead": read_lead})
 
 
 def _subclass(base: type, methods: dict[str, Any]) -> type:

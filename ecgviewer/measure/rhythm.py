@@ -113,6 +113,8 @@ class BeatList:
         """The counts and the rate range in words (the Beats dock, the report)."""
         counts = self.counts()
         kinds = ", ".join(f"{n} {BEAT_KINDS[k]}" for k, n in counts.items() if n or k == "normal")
+        if any(note.startswith(B.NOT_SEEN) for note in self.notes):  # "normal" could be paced here
+            kinds += f" ({B.NOT_SEEN})"
         lines = [
             f"{sum(counts.values())} beats in {clock(self.duration_s)}",
             kinds,

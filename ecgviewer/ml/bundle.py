@@ -49,12 +49,13 @@ def save_model(path: Path, model: Model, classes: dict[str, list[str]]) -> str:
 
 
 def load_model(path: Path) -> LoadedModel:
-    """Load weights + card; refuses files whose contract version differs from this app's."""
+    """Load weights + card; refuses files of a contract this app does not read (its own, or one
+    of ``contract.READS_ALSO``, whose change is measured for the bundled model)."""
     from ecgviewer.ml.model import DEFAULT_KIND, Classifier, Ensemble, encoder_config
 
     path = Path(path)
     config, state = read_weights(path, "config", "model")
-    if config.get("contract") != contract.CONTRACT_VERSION:
+    if config.get("contract") not in (contract.CONTRACT_VERSION, *contract.READS_ALSO):
         raise EcgError(
             f"{path.name}: trained with preprocessing contract {config.get('contract')}, "
             f"this version uses {contract.CONTRACT_VERSION}"

@@ -14,8 +14,12 @@ Documented edge cases:
   windows of at most 15 beats each (balanced), each starting 0.48 s before its first R peak.
   Every detected beat is in exactly one window, so attributions stay additive over the record;
   the model's probabilities are averaged over windows weighted by their beats (``window_weights``).
-- Known limit: neurokit2's detector keeps at least 0.3 s between R peaks, so above about 190 bpm
-  it finds every other beat (measured on synthetic spikes: 31 of 31 at 190 bpm, 25 of 32 at 195).
+- R-peaks from every lead (contract 2): neurokit2's detector on each present lead, allowed 0.25 s
+  between peaks (its default 0.3 s finds every other beat above 200 bpm); the reference lead
+  (lead II, else the next plausible one in ``RPEAK_LEADS``) keeps its peaks, a peak of it closer
+  than 0.3 s to the one before stands only when half the other leads have it too, and a beat that
+  half the other leads find but the reference lead missed is added (``consensus``). Contract 1
+  used the reference lead alone with 0.3 s: measured in ``training/RPEAKS.md``.
 - Shorter than 10 s: one tile; beats that do not exist are zero tokens with ``pad`` set.
 - A lead that is missing, all-NaN or flat: every token of it is padded (the model ignores it).
 - No lead gives a plausible R-peak series in a window: evenly spaced pseudo-beats (one per 0.96 s,
@@ -24,6 +28,7 @@ Documented edge cases:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +38,10 @@ import numpy as np
 from ecgviewer.dsp.resample import to_rate
 from ecgviewer.leads import STANDARD_LEADS, standard_leads
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION = "2"
+# Earlier contracts whose models this one still reads, and what changed since: a model card keeps
+# the version its model was trained with, and its figures under this one (training/RPEAKS.md).
+READS_ALSO = {"1": "R-peaks from every lead, where contract 1 took them from one lead"}
 FS = 100  # Hz
 # The tokeniser families a classifier reads (its weights store which): beat tokens or patches.
 BEATS, PATCHES = "beats", "patches"
@@ -47,12 +55,18 @@ BAND_ORDER = 5
 RPEAK_LEADS = ("II", "V5", "I", "V6", "aVF", "V4", "III", "V2", "V3", "aVL", "V1", "aVR")
 MIN_RATE_BPM = 20.0  # a detection with fewer beats than this over the span is not plausible
 RPEAK_METHOD = "neurokit2"  # measured against xqrs on LUDB: see training/README.md and tests
+MIN_RR_S = 0.25  # s between R-peaks at least: 240 bpm (neurokit2's own 0.3 s stops at 200)
+CONFIRM_RR_S = 0.3  # a reference peak closer than this to the one before needs the other leads
+AGREE_S = 0.12  # s: two leads' peaks this close are the same beat (half of EC57's 150 ms window
+#                  each side would be 0.15; QRS onsets across leads differ by up to ~0.1 s)
 
 DEVIATIONS = (
     "R-peaks: neurokit2's detector instead of wfdb xqrs (better on LUDB at 100 Hz, measured)",
     "resampling: polyphase (scipy resample_poly) instead of FFT, so long records and odd rates "
     "get no wrap-around at the edges",
     "the same R-peak list is used for all leads, as in CLEAR; leads without signal are padded",
+    "R-peaks: every lead's detections are fused (``consensus``) and may be 0.25 s apart, so a beat "
+    "one lead misses and rhythms up to 240 bpm are read (contract 2)",
 )
 
 
@@ -121,11 +135,15 @@ def warm_up() -> None:
         _neurokit()
 
 
-def detect_rpeaks(x: np.ndarray, fs: float = FS, method: str = RPEAK_METHOD) -> np.ndarray:
-    """R-peak sample indices of one lead, by ``neurokit2`` or ``xqrs`` (wfdb)."""
+def detect_rpeaks(
+    x: np.ndarray, fs: float = FS, method: str = RPEAK_METHOD, min_rr_s: float = MIN_RR_S
+) -> np.ndarray:
+    """R-peak sample indices of one lead, by ``neurokit2`` (at least ``min_rr_s`` apart) or
+    ``xqrs`` (wfdb)."""
     if method == "neurokit2":
         nk = _neurokit()
-        peaks = nk.ecg_findpeaks(np.asarray(x, dtype=np.float64), sampling_rate=round(fs))
+        x = np.asarray(x, dtype=np.float64)
+        peaks = nk.ecg_findpeaks(x, sampling_rate=round(fs), mindelay=min_rr_s)
         return np.asarray(peaks["ECG_R_Peaks"], dtype=np.int64)
     if method == "xqrs":
         from wfdb import processing
@@ -141,16 +159,55 @@ def _plausible(peaks: np.ndarray, n: int) -> bool:
 def find_rpeaks(
     x100: np.ndarray, present: np.ndarray, method: str = RPEAK_METHOD
 ) -> tuple[np.ndarray, str | None]:
-    """R-peaks for all leads: lead II, else the first lead in ``RPEAK_LEADS`` that gives a
-    plausible series. Returns (peaks at 100 Hz, lead name) or (empty, None)."""
-    for lead in RPEAK_LEADS:
-        i = LEADS.index(lead)
-        if not present[i]:
-            continue
-        peaks = detect_rpeaks(x100[i], FS, method)
+    """R-peaks for all leads: the reference lead (lead II, else the first lead in ``RPEAK_LEADS``
+    that gives a plausible series) checked and completed by the other leads (``consensus``).
+    Returns (peaks at 100 Hz, reference lead name) or (empty, None)."""
+    found = [
+        (lead, detect_rpeaks(x100[i], FS, method)) for lead in RPEAK_LEADS if present[i := LEADS.index(lead)]
+    ]
+    for k, (lead, peaks) in enumerate(found):
         if _plausible(peaks, x100.shape[-1]):
-            return peaks, lead
+            return consensus(peaks, [p for j, (_, p) in enumerate(found) if j != k]), lead
     return np.zeros(0, dtype=np.int64), None
+
+
+def consensus(ref: np.ndarray, others: Sequence[np.ndarray]) -> np.ndarray:
+    """The reference lead's R-peaks, checked and completed by the other leads' (100 Hz).
+
+    Written here because neither neurokit2 nor wfdb fuses leads. A reference peak closer than
+    ``CONFIRM_RR_S`` to the previous one (a second peak in one wide QRS, or a true rate above
+    200 bpm) is kept when at least half of the other leads have a peak within ``AGREE_S``. A beat
+    the reference lead missed is added where at least half of the other leads agree on it (their
+    median position), and it is at least 0.6 of the leads' typical RR (and ``MIN_RR_S``) from every
+    kept peak, so a T wave or a late part of the same QRS is not taken for a beat. Without other
+    leads the reference stands as it is.
+    """
+    ref = np.asarray(ref, dtype=np.int64)
+    if not others:
+        return ref
+    agree, need = round(AGREE_S * FS), max(1, math.ceil(len(others) / 2))
+
+    def support(q: int) -> int:
+        return sum(bool(len(o)) and int(np.min(np.abs(o - q))) <= agree for o in others)
+
+    kept: list[int] = []
+    for q in ref.tolist():
+        if not kept or q - kept[-1] >= CONFIRM_RR_S * FS or support(q) >= need:
+            kept.append(q)
+    rrs = [float(np.median(np.diff(p))) for p in (ref, *others) if len(p) > 2]
+    if not rrs:
+        return np.asarray(kept, dtype=np.int64)
+    apart = max(MIN_RR_S * FS, 0.6 * float(np.median(rrs)))
+    lead = np.concatenate([np.full(len(o), k) for k, o in enumerate(others)]).astype(np.int64)
+    cand = np.concatenate([np.asarray(o, dtype=np.int64) for o in others])
+    order = np.argsort(cand, kind="stable")
+    cand, lead = cand[order], lead[order]
+    cuts = np.flatnonzero(np.diff(cand) > agree) + 1
+    for beat, leads in zip(np.split(cand, cuts), np.split(lead, cuts), strict=True):
+        pos = int(np.median(beat))
+        if len(set(leads.tolist())) >= need and (not kept or min(abs(pos - k) for k in kept) >= apart):
+            kept.append(pos)
+    return np.sort(np.asarray(kept, dtype=np.int64))
 
 
 def tiles(n: int) -> np.ndarray:

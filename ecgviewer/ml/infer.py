@@ -154,10 +154,14 @@ class Predictions:
         return sorted(found, key=lambda c: -c.probability)
 
     def top_positive(self, task: str) -> ClassResult:
-        """What a new recording explains first: ``task``'s most probable positive finding, else
+        """What a new recording explains first: as a cart's interpretation leads with what is
+        abnormal, the most probable positive finding of any task that is not a normal one
+        (``NORMAL_FINDINGS``); else ``task``'s most probable positive finding (a normal ECG), else
         any task's, else (no positive finding) ``task``'s most probable class."""
-        own = [c for c in self.tasks[task] if c.surfaced and c.decision]
-        return max(own, key=lambda c: c.probability) if own else next(iter(self.positive()), self.top(task))
+        found = self.positive()
+        abnormal = [c for c in found if c.code not in NORMAL_FINDINGS]
+        own = [c for c in found if any(c is d for d in self.tasks[task])]
+        return next(iter(abnormal or own or found), None) or self.top(task)
 
     def grouped(self) -> list[Group]:
         """Surfaced classes, superclass first then its finer classes, then form and rhythm.
@@ -169,6 +173,11 @@ class Predictions:
         names = list(heads) + sorted({c.group for c in finer} - set(heads))
         groups = [Group(n, heads.get(n), tuple(c for c in finer if c.group == n)) for n in names]
         return [g for g in groups if g.head is not None or g.members]
+
+
+# Findings that say nothing is wrong (PTB-XL's normal ECG, sinus rhythm): a recording with any
+# other positive finding is explained by that one first.
+NORMAL_FINDINGS = frozenset({"NORM", "SR"})
 
 
 @dataclass

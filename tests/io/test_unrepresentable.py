@@ -216,3 +216,37 @@ def test_a_muse_median_field_out_of_range_leaves_the_beats_out(
     assert len(notes) == 1, rec.warnings
     assert set(rec.warnings) == {*notes, *original.warnings}
     assert path.name not in notes[0] and str(tmp_path) not in notes[0]  # a file name may name a patient
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kept"),
+    [
+        ("<LeadSampleCountTotal>5000<", "<LeadSampleCountTotal>2148169007<", True),
+        ("<LeadByteCountTotal>10000<", "<LeadByteCountTotal>99999999999999999999<", True),
+        ("<LeadSampleSize>2<", "<LeadSampleSize>-2147483649<", False),
+    ],
+    ids=["sample count", "byte count", "sample size"],
+)
+def test_a_muse_rhythm_lead_field_out_of_range_keeps_the_ecg(
+    shared: Path, tmp_path: Path, field: str, value: str, kept: bool
+) -> None:
+    """Lead I's field in the rhythm waveform out of range: a count that only repeats the stored
+    samples is set aside and the lead read from them; a sample size no lead can have leaves lead I
+    out. Either way the other leads open as they were, and a note names the lead and the cause."""
+    source = shared / "formats/ge_muse_xml/muse-sinus.xml"
+    text = source.read_text(encoding="latin-1")
+    at = text.index(field, text.index("<WaveformType>Rhythm<"))
+    path = tmp_path / "derived.xml"
+    path.write_text(text[:at] + text[at:].replace(field, value, 1), encoding="latin-1")
+    rec, original = load(path), load(source)
+    notes = [w for w in rec.warnings if "rhythm lead I " in w]
+    assert len(notes) == 1 and path.name not in notes[0], rec.warnings
+    if kept:
+        assert rec.leads == original.leads and "read from its 5000 stored samples" in notes[0]
+        np.testing.assert_array_equal(rec.signals, original.signals)
+    else:
+        assert "not read" in notes[0] and "I" not in rec.leads
+        for lead in ("II", "V1", "V6"):
+            np.testing.assert_array_equal(
+                rec.signals[rec.index(lead)], original.signals[original.index(lead)]
+            )

@@ -93,3 +93,14 @@ def test_ludb_ventricular_paced_records(shared: Path, delineator: Delineator, nu
     )
     assert (listed.kind == R.PACED).mean() >= 0.9
     _agree(m.r_times, m.paced, listed)
+
+
+def test_at_100_hz_the_beat_list_does_not_call_unseeable_pacing_normal(shared: Path, delineator) -> None:
+    """At 100 Hz a pacing spike cannot be seen (PTB-XL's paced record 144 is read as native): the
+    beat list's counts say so beside "normal", as the 10 s measurement's note does."""
+    rec = load(shared / "ptbxl/records100/00000/00144_lr.hea")
+    assert rec.fs == 100
+    listed = R.analyse(rec, delineator)
+    line = listed.summary()[1]
+    assert "normal" in line and B.NOT_SEEN in line
+    assert any(n.startswith(B.NOT_SEEN) for n in measure(rec.signals, rec.fs, rec.leads, delineator).notes)

@@ -46,3 +46,21 @@ def test_the_measurements_speak_against_a_finding():
     irregular = measured(p=False, rr_ms=np.array([600, 900, 500, 1000, 700, 450, 950, 650, 800, 550.0]))
     assert any("atrial fibrillation" in why for why in contradictions(sr, preds, irregular))
     assert contradictions(replace(sr, decision=False), preds, irregular) == ()
+
+
+def test_a_new_recording_explains_its_most_probable_abnormal_finding():
+    """As a cart's interpretation leads with what is abnormal: AF at 0.97 is explained before the
+    super task's STTC and before sinus rhythm or a normal ECG; a normal ECG explains NORM; nothing
+    positive, the super task's most probable class."""
+    sttc, afib, sr = _c("STTC", "STTC", 0.6), _c("AFIB", "rhythm", 0.97), _c("SR", "rhythm", 0.99)
+    norm = _c("NORM", "NORM", 0.95)
+    preds = Predictions(
+        {"super": [sttc, replace(norm, probability=0.3, decision=False)], "all": [afib, sr]}, {}, "cpu", {}
+    )
+    assert preds.top_positive("super").code == "AFIB"
+    normal = Predictions(
+        {"super": [norm, replace(sttc, probability=0.1, decision=False)], "all": [sr]}, {}, "cpu", {}
+    )
+    assert normal.top_positive("super") is normal.tasks["super"][0]
+    none = Predictions({"super": [replace(sttc, probability=0.2, decision=False)]}, {}, "cpu", {})
+    assert none.top_positive("super").code == "STTC"

@@ -80,10 +80,10 @@ def test_padding_short_and_windows_long():
     assert long.local_rpeaks[1, 0] == (r[0] - 4375) // 5
 
 
-@pytest.mark.parametrize("bpm", [30, 72, 152, 190])  # neurokit2 keeps 0.3 s between R peaks: see contract
+@pytest.mark.parametrize("bpm", [30, 72, 152, 190, 220])
 @pytest.mark.parametrize("seconds", [4, 10, 60])
 def test_every_beat_is_read_once(bpm, seconds):
-    """At any rate from 30 to 190 bpm and any length, every detected beat is a token of exactly one
+    """At any rate from 30 to 220 bpm and any length, every detected beat is a token of exactly one
     window, no window holds more than 15 beats or more than 10 s, and the first window of a 10 s
     record is what the model was trained on (its first 15 beats, from the start)."""
     x = ecg_like(seconds, 250, bpm)
@@ -105,6 +105,65 @@ def test_every_beat_is_read_once(bpm, seconds):
         peaks, _ = C.find_rpeaks(x100, present)
         first = C.tokenise_window(x100, peaks, present)
         assert np.array_equal(tok.values[0], first[0]) and np.array_equal(tok.local_rpeaks[0], first[2])
+
+
+def test_beats_the_reference_lead_misses_are_found_by_the_others():
+    """Lead II loses two beats (a flat stretch): half the other leads agree on them, so they are
+    read; at the original positions."""
+    x = ecg_like(10, 500, 72)
+    truth = np.arange(0.4, 10, 60 / 72)
+    ii = STANDARD_LEADS.index("II")
+    for b in truth[[3, 7]]:
+        x[ii, int((b - 0.1) * 500) : int((b + 0.1) * 500)] = 0.0
+    x100, present = C.prepare(x, 500, STANDARD_LEADS)
+    lone = C.detect_rpeaks(x100[ii])
+    peaks, lead = C.find_rpeaks(x100, present)
+    assert lead == "II" and len(lone) == len(truth) - 2
+    assert len(peaks) == len(truth)
+    assert np.abs(peaks / C.FS - truth).max() <= 0.02
+
+
+def test_a_second_peak_in_one_lead_is_not_a_beat_but_a_fast_rhythm_is():
+    """A peak 0.27 s after R in lead II alone (a notched wide QRS, a tall T) is dropped; the same
+    spacing in every lead (222 bpm) is a rhythm, and every beat stands."""
+    ii = STANDARD_LEADS.index("II")
+    slow = ecg_like(10, 500, 60)
+    t = np.arange(slow.shape[1]) / 500
+    slow[ii] += sum(np.exp(-0.5 * ((t - b - 0.27) / 0.012) ** 2) for b in np.arange(0.4, 10, 1.0))
+    x100, present = C.prepare(slow, 500, STANDARD_LEADS)
+    assert len(C.detect_rpeaks(x100[ii])) > 12  # lead II alone takes the extra peaks for beats
+    assert len(C.find_rpeaks(x100, present)[0]) == 10
+    fast = ecg_like(10, 500, 222)
+    x100, present = C.prepare(fast, 500, STANDARD_LEADS)
+    assert len(C.find_rpeaks(x100, present)[0]) == len(np.arange(0.4, 10, 60 / 222))
+
+
+def test_consensus_needs_half_of_the_other_leads():
+    ref = np.array([100, 200, 300, 400, 500])
+    minority = [np.array([100, 200, 250, 300, 400, 500])] * 3 + [np.array([100, 200, 300, 400, 500])] * 8
+    assert C.consensus(ref, minority).tolist() == ref.tolist()  # 3 of 11 leads: not a beat
+    missed = np.array([100, 200, 400, 500])
+    majority = [np.array([100, 200, 302, 400, 500])] * 6 + [np.array([100, 200, 400, 500])] * 5
+    assert C.consensus(missed, majority).tolist() == [100, 200, 302, 400, 500]
+    assert C.consensus(missed, []).tolist() == missed.tolist()  # one lead: as it is
+
+
+def test_paced_ptbxl_144_every_beat_at_100_hz(shared):
+    """The paced PTB-XL 144 at 100 Hz: lead II alone finds 7 of its 11 beats (contract 1); every
+    lead together finds all, each within 80 ms of V5's R (a paced QRS peaks at other times in other
+    leads)."""
+    import wfdb
+
+    from ecgviewer.leads import canonical_lead
+    from training.rpeaks import contract1_rpeaks
+
+    rec = wfdb.rdrecord(str(shared / "ptbxl/records100/00000/00144_lr"))
+    x100, present = C.prepare(rec.p_signal.T, rec.fs, [canonical_lead(n) for n in rec.sig_name])
+    assert len(contract1_rpeaks(x100, present)) == 7
+    peaks, _ = C.find_rpeaks(x100, present)
+    v5 = C.detect_rpeaks(x100[STANDARD_LEADS.index("V5")])
+    assert len(peaks) == len(v5) == 11
+    assert np.abs(peaks - v5).max() <= 8
 
 
 def test_a_patch_scaffold_keeps_one_window_a_tile():

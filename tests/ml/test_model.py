@@ -547,6 +547,10 @@ def test_bundle_refuses_other_contract_version(tmp_path: Path) -> None:
     save_file(load_file(str(path)), str(other), metadata={"config": json.dumps(config)})
     with pytest.raises(EcgError, match="contract"):
         load_model(other)
+    for version in contract.READS_ALSO:  # an earlier contract this one reads: loads
+        config["contract"] = version
+        save_file(load_file(str(path)), str(other), metadata={"config": json.dumps(config)})
+        assert load_model(other).config["contract"] == version
 
 
 def _garbage_files(tmp_path: Path) -> dict[str, Path]:
@@ -647,13 +651,25 @@ def test_clear_prediction_never_sees_masked_values() -> None:
 
 
 def test_bundled_model_loads_with_its_card() -> None:
-    """The shipped weights load without pickles, match their card's SHA-256 and the contract."""
+    """The shipped weights load without pickles, match their card's SHA-256 and the contract: the
+    one they were trained with, or an earlier one whose card gives its figures under this one."""
     from ecgviewer.assets import model_path
 
     loaded = load_model(model_path())
     card = loaded.card
     assert card is not None and "not a medical device" in card["intended_use"]
-    assert card["contract"]["version"] == contract.CONTRACT_VERSION
+    con = card["contract"]
+    assert con["version"] == loaded.config["contract"]
+    if con["version"] != contract.CONTRACT_VERSION:
+        assert con["version"] in contract.READS_ALSO
+        read = con["read_under"]
+        assert read["version"] == contract.CONTRACT_VERSION
+        for fold in ("fold9", "fold10"):
+            assert set(read[fold]) >= {"super", "all"}
+            assert all(
+                r["difference_ci"][0] <= r["difference"] <= r["difference_ci"][1] for r in read[fold].values()
+            )
+        assert f"contract v{contract.CONTRACT_VERSION}" in model_path().with_suffix(".md").read_text()
     assert set(loaded.classes) == {"super", "all"} and len(loaded.classes["super"]) == 5
     for task, lab in card["labels"].items():
         assert set(lab["thresholds"]) == set(loaded.classes[task])
