@@ -57,8 +57,8 @@ MIN_RATE_BPM = 20.0  # a detection with fewer beats than this over the span is n
 RPEAK_METHOD = "neurokit2"  # measured against xqrs on LUDB: see training/README.md and tests
 MIN_RR_S = 0.25  # s between R-peaks at least: 240 bpm (neurokit2's own 0.3 s stops at 200)
 CONFIRM_RR_S = 0.3  # a reference peak closer than this to the one before needs the other leads
-AGREE_S = 0.12  # s: two leads' peaks this close are the same beat (half of EC57's 150 ms window
-#                  each side would be 0.15; QRS onsets across leads differ by up to ~0.1 s)
+AGREE_S = 0.12  # s: two leads' peaks this close are one beat (a QRS peaks at other times in other
+#                  leads, by up to about 0.1 s; EC57 matches a beat within 0.15 s)
 
 DEVIATIONS = (
     "R-peaks: neurokit2's detector instead of wfdb xqrs (better on LUDB at 100 Hz, measured)",
@@ -203,11 +203,27 @@ def consensus(ref: np.ndarray, others: Sequence[np.ndarray]) -> np.ndarray:
     order = np.argsort(cand, kind="stable")
     cand, lead = cand[order], lead[order]
     cuts = np.flatnonzero(np.diff(cand) > agree) + 1
-    for beat, leads in zip(np.split(cand, cuts), np.split(lead, cuts), strict=True):
-        pos = int(np.median(beat))
-        if len(set(leads.tolist())) >= need and (not kept or min(abs(pos - k) for k in kept) >= apart):
-            kept.append(pos)
-    return np.sort(np.asarray(kept, dtype=np.int64))
+    agreed = np.array(
+        [int(np.median(b)) for b, ls in zip(np.split(cand, cuts), np.split(lead, cuts), strict=True)
+         if len(np.unique(ls)) >= need],
+        dtype=np.int64,
+    )  # fmt: skip
+    ref_kept = np.asarray(kept, dtype=np.int64)
+    added: list[int] = []
+    for pos in agreed[_distance(agreed, ref_kept) >= apart].tolist():  # in time order
+        if not added or pos - added[-1] >= apart:
+            added.append(pos)
+    return np.sort(np.concatenate([ref_kept, np.asarray(added, dtype=np.int64)]))
+
+
+def _distance(x: np.ndarray, sorted_peaks: np.ndarray) -> np.ndarray:
+    """Each of ``x``'s distance to the nearest of ``sorted_peaks`` (inf where there are none)."""
+    if len(sorted_peaks) == 0:
+        return np.full(len(x), np.inf)
+    j = np.searchsorted(sorted_peaks, x)
+    after = sorted_peaks[np.minimum(j, len(sorted_peaks) - 1)]
+    before = sorted_peaks[np.maximum(j - 1, 0)]
+    return np.minimum(np.abs(after - x), np.abs(x - before)).astype(np.float64)
 
 
 def tiles(n: int) -> np.ndarray:
