@@ -47,7 +47,8 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "libdbus-1.so.3": ("libdbus-1-3", "dbus-libs"),
     "libglib-2.0.so.0": ("libglib2.0-0", "glib2"),
 }
-_INSTALL = {"debian": "sudo apt-get install", "fedora": "sudo dnf install"}
+# as root: a desktop user puts sudo (or su -c) before it; apt's package lists may be stale or absent
+_INSTALL = {"debian": "apt-get update && apt-get install -y", "fedora": "dnf install -y"}
 _NOT_FOUND = re.compile(r"^\s*(\S+)\s+=>\s+not found", re.MULTILINE)
 
 
@@ -112,7 +113,7 @@ def problem(env: dict[str, str] | None = None, os_release: Path = Path("/etc/os-
         text = os_release.read_text(errors="replace") if os_release.is_file() else ""
         return (
             f"ecgviewer: the window cannot open: Qt's xcb platform plugin needs "
-            f"{', '.join(missing)}, which this system lacks. Install them with:\n\n"
+            f"{', '.join(missing)}, which this system lacks. Install them as root (or with sudo):\n\n"
             f"    {install_command(missing, distribution(text))}\n\n"
             "then start ecgviewer again (README: System packages). The command-line tools "
             "(ecgviewer analyze, report, ...) work without them."

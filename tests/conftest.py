@@ -36,6 +36,12 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["ECGVIEWER_SETTINGS"] = str(tmp_path_factory.mktemp("settings") / "ecgviewer.ini")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_ledger(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Fold-10 reads by tests go to a throwaway ledger, never ``training/FOLD10.md``."""
+    os.environ["TRAINING_LEDGER"] = str(tmp_path_factory.mktemp("ledger") / "FOLD10.md")
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """``../shared/data`` (real PTB-XL, LUDB and vendor files); skips when absent."""

@@ -91,6 +91,15 @@ def cmd_baseline(args: argparse.Namespace) -> None:
             print(json.dumps(shown), flush=True)
 
 
+def cmd_teacher(args: argparse.Namespace) -> None:
+    """An exported classifier's probabilities on every record, as the distillation teacher of a
+    fine-tune continued from it (<run>/teacher-<model>-<task>-1.0-0.npz)."""
+    from training.finetune import model_teacher
+
+    for path in model_teacher(_context(args), args.model):
+        print(path, flush=True)
+
+
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """Pretrain one method's encoder (the same data, schedule and budget for every method)."""
     from training.pretraining import pretrain
@@ -137,7 +146,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     # nothing is shipped by default: `choose` decides on fold 9, then `--out resources/models
     # --name clear-hug-bundled` exports the winner there (training/README.md)
     name = args.name or f"{args.method}-{'hug-frozen' if args.frozen else 'hug'}-{ctx.preset.name}"
-    weights = export(ctx, model, td, name, args.out or ctx.run_dir, command_line(), args.method, args.frozen)
+    weights = export(ctx, model, td, name, args.out or ctx.run_dir, command_line(), args.method, args.frozen,
+                     with_test=not args.fold9_only)  # fmt: skip
     card = json.loads(weights.with_suffix(".json").read_text())
     run_json = {"weights": str(weights), "card": str(weights.with_suffix(".json"))}
     (ctx.run_dir / "run.json").write_text(json.dumps(run_json))
@@ -162,11 +172,13 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """Metrics of a saved model on fold 9 or 10, to check a model card's numbers."""
     from ecgviewer.ml.bundle import load_model
+    from ecgviewer.weights import sha256
     from training.export import evaluate_split
 
     loaded = load_model(args.model)
     ctx = _context(args)
-    res = evaluate_split(loaded.model, ctx, args.task, args.split, args.n_boot)
+    res = evaluate_split(loaded.model, ctx, args.task, args.split, args.n_boot,
+                         read=(sha256(args.model), f"{args.model.name} (`evaluate`)"))  # fmt: skip
     print(
         json.dumps(
             {"model": str(args.model), "task": args.task, "split": args.split, **res["report"]}, indent=1
@@ -309,12 +321,16 @@ def cmd_lead_quality(args: argparse.Namespace) -> None:
 
 def cmd_every_beat(args: argparse.Namespace) -> None:
     """The shipped model reading every beat against its first 15 (fold 9 chooses; fold 10 is logged)."""
-    from training.every_beat import run, update_card, write
+    from training.every_beat import run, ships, update_card, write
     from training.export import command_line
 
     model = args.model or REPO / "resources" / "models" / "clear-hug-bundled.safetensors"
-    results, kept = run(model, args.data_root, args.split, args.workers, args.n_boot, args.logs, args.limit)
+    results, kept = run(model, args.data_root, args.split, args.workers, args.n_boot, args.logs, args.limit,
+                        args.against)  # fmt: skip
     print(write(results, args.split, model, args.out, " ".join(command_line()), args.logs))
+    if "against" in results and args.split == "val":
+        verdict = "ships" if ships(results["against"]["tasks"]) else "does not ship"
+        print(f"by the rule fixed before fold 9 was read (training/every_beat.py), {model.name} {verdict}")
     if args.limit is None and update_card(model, args.logs):
         print(f"the contract it is read under is in {model.with_suffix('.md').name}")
     print(f"window probabilities kept in {kept}")
@@ -338,6 +354,10 @@ def main(argv: list[str] | None = None) -> None:
         _common(p)
         p.add_argument("--seed", type=int, default=0)
         p.set_defaults(fn=fn)
+    te = sub.add_parser("teacher", help=cmd_teacher.__doc__)
+    _common(te)
+    te.add_argument("--model", type=Path, required=True, help="the exported classifier to distil from")
+    te.set_defaults(fn=cmd_teacher)
     bl = sub.add_parser("baseline", help=cmd_baseline.__doc__)
     _common(bl)
     bl.add_argument("--seed", type=int, default=0)
@@ -357,6 +377,9 @@ def main(argv: list[str] | None = None) -> None:
     rn.add_argument("--init-model", type=Path,
                     help="fine-tune this exported classifier further (its encoder and heads) instead of "
                          "pretraining: a longer fine-tune of the shipped model")  # fmt: skip
+    rn.add_argument("--fold9-only", action="store_true",
+                    help="a candidate: its card reads fold 9 only (run again without it, once `choose` "
+                         "has decided, for the fold-10 figures, logged in training/FOLD10.md)")  # fmt: skip
     rn.add_argument("--frozen", action="store_true",
                     help="train only HUG heads on the frozen encoder (the paper's protocol)")  # fmt: skip
     ev = sub.choices["evaluate"]
@@ -492,6 +515,8 @@ def main(argv: list[str] | None = None) -> None:
     eb.add_argument("--logs", type=Path, default=REPO / "training" / "run-logs" / "every-beat",
                     help="where the window probabilities and results are kept")  # fmt: skip
     eb.add_argument("--limit", type=int, default=None, help="only the fold's first N records (tests)")
+    eb.add_argument("--against", type=Path, default=None,
+                    help="compare with this model too (a candidate against the shipped one)")  # fmt: skip
     eb.set_defaults(fn=cmd_every_beat)
     dl = sub.add_parser("download", help="fetch PTB-XL from PhysioNet with wfdb")
     dl.add_argument("--dest", type=Path, required=True)

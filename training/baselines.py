@@ -278,7 +278,7 @@ def run(ctx, arch: str, task: str, frac: float, seed: int, tag: str, min_steps: 
         )  # fmt: skip
         every = ctx.ptbxl.cache.index_of(str(e) for e in ctx.ptbxl.ecg_id)
         probs = predict_windows(model, t.signal[every], scaler, dev)[agg]
-        _save_npz(out, rows=every, probs=probs, classes=np.array(classes), aggregation=np.array(agg))
+        save_npz(out, rows=every, probs=probs, classes=np.array(classes), aggregation=np.array(agg))
     pick, agg = _every_record(out, info)
     return {"td": td, "classes": classes, "test": test, "val_probs": pick(va.rows),
             "test_probs": pick(test.rows), "aggregation": agg, "info": info}  # fmt: skip
@@ -329,7 +329,7 @@ def _agg(info: dict) -> str:
     return max(AGGREGATIONS, key=lambda a: best[f"val_auroc_{a}"])
 
 
-def _save_npz(path, **arrays) -> None:
+def save_npz(path, **arrays) -> None:
     import os
 
     tmp = path.with_name(path.name + ".tmp.npz")

@@ -33,12 +33,15 @@ def how_trained(tr: dict) -> str:
     elif (tr.get("recipe") or {}).get("from_probe"):
         how = f"HUG heads first trained on the frozen encoder (LP-FT, Kumar et al. 2022), then {how}"
     if tr.get("teachers"):
-        named = ", ".join(f"`{t['file']}` ({t['sha256'][:12]}…, `{t['task']}`)" for t in tr["teachers"])
         weight = tr["recipe"]["distill"]
-        how += (
-            f"; each distilled task's targets {1 - weight:g} labels and {weight:g} the mean probability "
-            f"of the supervised baselines' predictions {named}, trained on the same training folds"
-        )
+        how += f"; each distilled task's targets {1 - weight:g} labels and {weight:g} the mean probability "
+        own = [t for t in tr["teachers"] if "source" in t]
+        if own:
+            named = ", ".join(f"`{t['file']}` (`{t['task']}`)" for t in own)
+            how += f"of the predictions of {own[0]['source']}, the model it continues: {named}"
+        else:
+            named = ", ".join(f"`{t['file']}` ({t['sha256'][:12]}…, `{t['task']}`)" for t in tr["teachers"])
+            how += f"of the supervised baselines' predictions {named}, trained on the same training folds"
     return how
 
 
@@ -92,20 +95,27 @@ def markdown(card: dict) -> str:
     ]
     for task, lab in card["labels"].items():
         t, v = lab["test"], lab["val"]
+        test = (
+            f"Test (fold 10, n={t['n']}): macro AUROC {_ci(t, 'auroc')}, macro AUPRC {_ci(t, 'auprc')}. "
+            if t
+            else "Test (fold 10): not read (a candidate: `choose` decides on fold 9 first). "
+        )
+        t = t or {"per_class_auroc": {}, "support": {}}
         lines += [
             f"## Task `{task}` ({len(lab['classes'])} classes)",
             "",
-            f"Test (fold 10, n={t['n']}): macro AUROC {_ci(t, 'auroc')}, macro AUPRC {_ci(t, 'auprc')}. "
-            f"Validation (fold 9): macro AUROC {_ci(v, 'auroc')}. 95 % intervals: bootstrap over records.",
+            f"{test}Validation (fold 9): macro AUROC {_ci(v, 'auroc')}. "
+            "95 % intervals: bootstrap over records.",
             "",
             "| class | val AUROC | val positives | test AUROC | test positives | threshold | shown |",
             "|---|---|---|---|---|---|---|",
         ]
         for c in lab["classes"]:
-            va, ta = v["per_class_auroc"][c], t["per_class_auroc"][c]
+            va, ta = v["per_class_auroc"][c], t["per_class_auroc"].get(c)
             lines.append(
                 f"| {c} | {'-' if va is None else f'{va:.3f}'} | {v['support'][c]} | "
-                f"{'-' if ta is None else f'{ta:.3f}'} | {t['support'][c]} | {lab['thresholds'][c]:.3f} | "
+                f"{'-' if ta is None else f'{ta:.3f}'} | {t['support'].get(c, '-')} | "
+                f"{lab['thresholds'][c]:.3f} | "
                 f"{'yes' if c in lab['surfaced'] else 'no'} |"
             )
         lines.append("")

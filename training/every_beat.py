@@ -16,6 +16,11 @@ read under the contract it was trained with, whose window probabilities stay kep
 every beat (``beats``), paired on the same records. The rule, fixed before fold 9 was read: the
 app reads the model under the new contract when no task is worse on fold 9 with an interval that
 excludes zero. The figures go into the model card (``card_section``).
+
+A model retrained under this contract is compared with the shipped one (``--against``), both
+read every beat under this contract, paired on the same records. The rule, fixed before fold 9
+was read (``ships``): the candidate ships when no task's difference on fold 9 has an interval
+wholly below zero and the ``super`` difference is not negative.
 """
 
 from __future__ import annotations
@@ -126,11 +131,11 @@ def compare(kept: dict, labels: D.Labels, against: str = "first", n_boot: int = 
     return out
 
 
-def compare_contracts(new: dict, old: dict, labels: D.Labels, n_boot: int = 1000) -> dict:
-    """Per task: macro AUROC read every beat (``beats``) under this contract and under the one the
-    model was trained with, and the paired difference (plain record bootstrap)."""
+def compare_kept(new: dict, old: dict, labels: D.Labels, n_boot: int = 1000) -> dict:
+    """Per task: macro AUROC read every beat (``beats``) from two sets of window probabilities
+    (two contracts, or two models) and the paired difference (plain record bootstrap)."""
     if not np.array_equal(new["ecg_id"], old["ecg_id"]):
-        raise ValueError("the two contracts' window probabilities cover different records")
+        raise ValueError("the two window probabilities cover different records")
     out = {}
     for task, keep, y in _iter_tasks(new, labels):
         p_new, p_old = (task_probabilities(k, labels, task, "beats")[keep] for k in (new, old))
@@ -172,6 +177,15 @@ def table(results: dict, against: str = "first") -> str:
     return "\n".join(lines)
 
 
+def _diff_rows(tasks: dict) -> list[str]:
+    """``compare_kept``'s rows as table lines."""
+    return [
+        f"| {t} | {r['n']} | {r['old']:.4f} | {r['new']:.4f} | {r['diff']['auroc']:+.4f} "
+        f"[{r['diff']['auroc_ci'][0]:+.4f}, {r['diff']['auroc_ci'][1]:+.4f}] |"
+        for t, r in tasks.items()
+    ]
+
+
 def contract_table(c: dict) -> str:
     """The model read under this contract against the contract it was trained with."""
     head = (
@@ -180,12 +194,23 @@ def contract_table(c: dict) -> str:
         f"| task | records | contract {c['trained']} | contract {c['read']} | difference |\n"
         "|---|---|---|---|---|"
     )
-    rows = [
-        f"| {t} | {r['n']} | {r['old']:.4f} | {r['new']:.4f} | {r['diff']['auroc']:+.4f} "
-        f"[{r['diff']['auroc_ci'][0]:+.4f}, {r['diff']['auroc_ci'][1]:+.4f}] |"
-        for t, r in c["tasks"].items()
-    ]
-    return "\n".join([head, *rows])
+    return "\n".join([head, *_diff_rows(c["tasks"])])
+
+
+def against_table(a: dict) -> str:
+    """The model against the shipped one, both read every beat under this contract."""
+    head = (
+        f"Against `{a['model']}` ({a['sha256'][:12]}), both read every beat under contract "
+        f"{contract.CONTRACT_VERSION}, beats-weighted:\n\n"
+        f"| task | records | `{a['model']}` | this model | difference |\n|---|---|---|---|---|"
+    )
+    return "\n".join([head, *_diff_rows(a["tasks"])])
+
+
+def ships(tasks: dict) -> bool:
+    """The module's rule for a retrained candidate (``compare_kept`` rows on fold 9): no task's
+    interval wholly below zero, and ``super`` not worse."""
+    return all(r["diff"]["auroc_ci"][1] >= 0 for r in tasks.values()) and tasks["super"]["diff"]["auroc"] >= 0
 
 
 def card_section(logs: Path = LOGS) -> dict:
@@ -226,8 +251,10 @@ def run(
     n_boot: int = 1000,
     logs: Path = LOGS,
     limit: int | None = None,
+    against: Path | None = None,
 ) -> tuple[dict, Path]:
-    """Keep (or reuse) the fold's window probabilities and compare the ways of reading them."""
+    """Keep (or reuse) the fold's window probabilities and compare the ways of reading them; with
+    ``against``, compare with that model too (its window probabilities kept or reused the same way)."""
     from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import sha256
 
@@ -235,20 +262,27 @@ def run(
     labels = D.load_labels(root)
     fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
     digest = sha256(model_file)
-    path = kept_path(logs, fold, digest, contract.CONTRACT_VERSION, limit)
-    if path.is_file():
-        kept = load(path)
-    else:
+
+    def kept_for(model: Path) -> tuple[dict, Path]:
+        path = kept_path(logs, fold, sha256(model), contract.CONTRACT_VERSION, limit)
+        if path.is_file():
+            return load(path), path
         ids = labels.ecg_id[labels.fold == fold]
         ids = np.array([e for e in ids if D.ptbxl_record(root, int(e)).with_suffix(".hea").is_file()])
-        kept = window_probabilities(model_file, root, ids[:limit], workers)
+        kept = window_probabilities(model, root, ids[:limit], workers)
         save(kept, path)
+        return kept, path
+
+    kept, path = kept_for(model_file)
     results = compare(kept, labels, n_boot=n_boot)
     trained = load_model(model_file).config.get("contract", contract.CONTRACT_VERSION)
     older = kept_path(logs, fold, digest, trained, limit)
     if trained != contract.CONTRACT_VERSION and older.is_file():
         results["contract"] = {"trained": trained, "read": contract.CONTRACT_VERSION,
-                               "tasks": compare_contracts(kept, load(older), labels, n_boot)}  # fmt: skip
+                               "tasks": compare_kept(kept, load(older), labels, n_boot)}  # fmt: skip
+    if against is not None:
+        tasks = compare_kept(kept, kept_for(against)[0], labels, n_boot)
+        results["against"] = {"model": against.name, "sha256": sha256(against), "tasks": tasks}
     if split == "test":
         from training.ledger import record
 
@@ -258,6 +292,9 @@ def run(
                 f"beats (first window alone {r['first']:.4f})"
             )
             record(digest, task, f"macro AUROC {r['beats']:.4f}", what)
+        for task, r in results.get("against", {}).get("tasks", {}).items():
+            what = f"{against.name if against else ''}, contract {contract.CONTRACT_VERSION}, beats-weighted"
+            record(results["against"]["sha256"], task, f"macro AUROC {r['old']:.4f}", what)
     return results, path
 
 
@@ -269,8 +306,8 @@ def kept_path(logs: Path, fold: int, digest: str, version: str, limit: int | Non
 
 
 def compare_tasks(results: dict) -> dict:
-    """``run``'s per-task rows, without the contract comparison."""
-    return {k: v for k, v in results.items() if k != "contract"}
+    """``run``'s per-task rows, without the comparisons with another contract or model."""
+    return {k: v for k, v in results.items() if k not in ("contract", "against")}
 
 
 def write(results: dict, split: str, model_file: Path, out: Path, command: str, logs: Path = LOGS) -> str:
@@ -289,6 +326,7 @@ def write(results: dict, split: str, model_file: Path, out: Path, command: str, 
                 f"## Fold {f} ({title})\n\nModel `{k['model']}`; `{k['command']}`.\n\n"
                 f"{table(compare_tasks(res))}\n"
                 + (f"\n{contract_table(res['contract'])}\n" if "contract" in res else "")
+                + (f"\n{against_table(res['against'])}\n" if "against" in res else "")
             )
     text = f"{HEADER}\n" + "\n".join(sections)
     atomic_write_bytes(out, text.encode())

@@ -27,12 +27,20 @@ def surfaced(val_report: dict, cls: str) -> bool:
     return not_surfaced_reason(val_report, cls) is None
 
 
-def evaluate_split(model: Model, ctx: Context, task: str, split: str, n_boot: int = 1000) -> dict:
-    """Metrics of ``model``'s ``task`` head on fold 9 (``val``) or fold 10 (``test``)."""
+def evaluate_split(
+    model: Model, ctx: Context, task: str, split: str, n_boot: int = 1000, read: tuple[str, str] = ("", "")
+) -> dict:
+    """Metrics of ``model``'s ``task`` head on fold 9 (``val``) or fold 10 (``test``: the read is
+    logged in the ledger, ``read`` giving the weights' SHA-256 and what read them)."""
     fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
     classes, s = ctx.ptbxl.split(task, [fold])
     p = predict(model, ctx.tensors, s.rows, ctx.preset.batch_eval, ctx.dist.device)[task]
-    return {"classes": classes, "probs": p, "y": s.y, "report": M.report(s.y, p, classes, n_boot)}
+    report = M.report(s.y, p, classes, n_boot)
+    if split == "test":
+        from training.ledger import record
+
+        record(read[0] or "-", task, f"macro AUROC {report['auroc']:.4f}", read[1] or "`evaluate`")
+    return {"classes": classes, "probs": p, "y": s.y, "report": report}
 
 
 def tokenizer_text(model: Model) -> str:
@@ -74,10 +82,12 @@ def export(
     method: str = "clear",
     frozen: bool = False,
     training: dict | None = None,
+    with_test: bool = True,
 ) -> Path:
     """Write ``<out_dir>/<name>.safetensors`` and its model card (JSON + Markdown); ``method`` is
     the pretraining objective of the encoder, ``frozen`` says that only the heads were trained
-    (``training/probe.py``); ``training`` replaces the card's training entry (an ensemble's)."""
+    (``training/probe.py``); ``training`` replaces the card's training entry (an ensemble's);
+    without ``with_test`` fold 10 is not read (a candidate before ``choose``)."""
     from training.card import markdown
 
     t0 = time.perf_counter()
@@ -87,14 +97,15 @@ def export(
     labels = {}
     for task in td.classes:
         val = evaluate_split(model, ctx, task, "val")
-        test = evaluate_split(model, ctx, task, "test")
+        read = (digest, f"{weights.name} card (export)")
+        test = evaluate_split(model, ctx, task, "test", read=read) if with_test else None
         thr = M.f1_thresholds(val["y"], val["probs"])
         vr = val["report"]
         labels[task] = {
             "classes": td.classes[task],
             "thresholds": {c: float(t) for c, t in zip(td.classes[task], thr, strict=True)},
             "val": vr,
-            "test": test["report"],
+            "test": test["report"] if test else None,
             "surfaced": [c for c in td.classes[task] if surfaced(vr, c)],
         }  # fmt: skip
     pt = ctx.ptbxl
@@ -154,8 +165,9 @@ def export(
 
 
 def teachers(ctx: Context, td: TaskData) -> list[dict]:
-    """The baselines a distilled model learnt from: each task's predictions file with its SHA-256
-    and the window aggregation chosen on fold 9 (``training/baselines.py``)."""
+    """The teachers a distilled model learnt from: each task's predictions file with its SHA-256
+    and the window aggregation chosen on fold 9 (``training/baselines.py``), or the exported
+    model it came from (``finetune.model_teacher``)."""
     from ecgviewer.weights import sha256
     from training.finetune import teacher_files
 
@@ -164,7 +176,8 @@ def teachers(ctx: Context, td: TaskData) -> list[dict]:
         for f in teacher_files(ctx.run_dir, task):
             z = np.load(f)
             agg = str(z["aggregation"]) if "aggregation" in z else None
-            out.append({"task": task, "file": f.name, "sha256": sha256(f), "aggregation": agg})
+            one = {"task": task, "file": f.name, "sha256": sha256(f), "aggregation": agg}
+            out.append(one | ({"source": str(z["source"])} if "source" in z else {}))
     return out
 
 

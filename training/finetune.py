@@ -90,11 +90,34 @@ def teacher_probs(run_dir: Path, task: str, n_rows: int) -> np.ndarray | None:
     return total / len(files)
 
 
+def model_teacher(ctx: Context, model_file: Path) -> list[Path]:
+    """An exported classifier's probabilities for every cache row, one ``teacher-*.npz`` per task
+    in the run folder, so a continued fine-tune can distil from the model it starts from when its
+    own teachers (the CNN baselines) are gone. The classes must be the preset's, in its order."""
+    from ecgviewer.ml.bundle import load_model
+    from ecgviewer.weights import sha256
+    from training.baselines import save_npz
+
+    loaded = load_model(model_file)
+    every = ctx.ptbxl.cache.index_of(str(e) for e in ctx.ptbxl.ecg_id)
+    probs = predict(loaded.model, ctx.tensors, every, ctx.preset.batch_eval, ctx.dist.device)
+    source = f"{model_file.name} ({sha256(model_file)[:12]}), contract {contract.CONTRACT_VERSION} tokens"
+    out = []
+    for task in ctx.preset.tasks:
+        classes, _ = ctx.ptbxl.split(task, D.TRAIN_FOLDS)
+        if loaded.classes.get(task) != classes:
+            raise ValueError(f"{model_file}: its {task!r} classes are not the preset's")
+        path = ctx.run_dir / f"teacher-{model_file.stem}-{task}-1.0-0.npz"
+        save_npz(path, rows=every, probs=probs[task], classes=np.array(classes), source=np.array(source))
+        out.append(path)
+    return out
+
+
 def distil(
     y: dict[str, torch.Tensor], rows: np.ndarray, has: dict[str, torch.Tensor], run_dir: Path, n_rows: int,
     weight: float,
 ) -> list[str]:  # fmt: skip
-    """Blend ``weight`` of the baselines' mean probabilities into the targets ``y`` of every task
+    """Blend ``weight`` of the teachers' mean probabilities into the targets ``y`` of every task
     that has a teacher in ``run_dir`` (``teacher_probs``); the others keep their labels. Returns
     the tasks distilled; none at all, or a teacher that misses a labelled row, is an error."""
     done = []
@@ -109,7 +132,7 @@ def distil(
         done.append(t)
     if not done:
         raise FileNotFoundError(f"distillation needs a baseline's predictions (teacher-*.npz) in {run_dir}")
-    print(f"distillation ({weight:g} of the baselines' probabilities): {', '.join(done)}; "
+    print(f"distillation ({weight:g} of the teachers' probabilities): {', '.join(done)}; "
           f"labels only: {', '.join(t for t in y if t not in done) or 'none'}", flush=True)  # fmt: skip
     return done
 

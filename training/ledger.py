@@ -5,6 +5,7 @@ were known when a choice was made. Choices read fold 9 only."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from ecgviewer.storage import atomic_write_bytes
@@ -18,10 +19,12 @@ HEADER = (
 )
 
 
-def record(model_sha256: str, task: str, figure: str, what: str, path: Path = LEDGER) -> None:
-    """Append one fold-10 read (written atomically: the ledger is never half a line)."""
+def record(model_sha256: str, task: str, figure: str, what: str, path: Path | None = None) -> None:
+    """Append one fold-10 read (written atomically: the ledger is never half a line) to ``path``,
+    else ``$TRAINING_LEDGER`` (the tests' own file), else ``training/FOLD10.md``."""
     from training.context import git_commit
 
+    path = path or Path(os.environ.get("TRAINING_LEDGER") or LEDGER)
     old = path.read_text() if path.is_file() else HEADER
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
     line = f"| {when} | {(git_commit() or '-')[:10]} | {model_sha256[:12]} | {task} | {figure} | {what} |\n"

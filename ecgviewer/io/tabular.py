@@ -1,4 +1,4 @@
-"""CSV and NPY recordings, in the layout documented in the README ("CSV and NPY files").
+"""CSV and NPY recordings, in the layout documented in docs/readers.md.
 
 CSV: optional ``# fs = 500`` and ``# units = mV`` comment lines, a header row of lead names,
 then one row per sample (comma, semicolon or tab separated); a first column named

@@ -44,10 +44,10 @@ def test_one_install_command_per_distribution() -> None:
     ]  # fmt: skip
     missing = ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libxcb-cursor.so.0", "libxkbcommon-x11.so.0"]
     assert desktop.install_command(missing, "debian") == (
-        "sudo apt-get install libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0"
+        "apt-get update && apt-get install -y libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0"
     )
     assert desktop.install_command(missing, "fedora") == (
-        "sudo dnf install xcb-util-wm xcb-util-keysyms xcb-util-cursor libxkbcommon-x11"
+        "dnf install -y xcb-util-wm xcb-util-keysyms xcb-util-cursor libxkbcommon-x11"
     )
     other = desktop.install_command(["libxcb-icccm.so.4"], None)
     assert "libxcb-icccm4 (Debian) / xcb-util-wm (Fedora)" in other

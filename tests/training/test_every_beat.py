@@ -40,13 +40,30 @@ def test_a_plain_record_bootstrap_is_wider_where_patterns_are_unique():
     assert plain["auroc"] == strat["auroc"] and width[1] > width[0]
 
 
-def test_every_beat_command_end_to_end(shared: Path, tmp_path: Path):
-    """A handful of fold-9 records read by the app's contract, kept, compared and written up."""
-    from training.__main__ import main
+def _row(diff: float, lo: float, hi: float) -> dict:
+    return {"diff": {"auroc": diff, "auroc_ci": [lo, hi]}}
+
+
+def test_the_rule_for_a_retrained_candidate():
+    """It ships unless a task is worse with its interval below zero, or ``super`` is worse at all,
+    or a task has no interval (too few records)."""
+    fine = {"super": _row(0.001, -0.001, 0.003), "rhythm": _row(-0.002, -0.006, 0.001)}
+    assert E.ships(fine)
+    assert not E.ships(fine | {"form": _row(float("nan"), float("nan"), float("nan"))})
+    assert not E.ships(fine | {"rhythm": _row(-0.004, -0.008, -0.001)})
+    assert not E.ships(fine | {"super": _row(-0.0001, -0.001, 0.001)})
+
+
+def test_every_beat_command_end_to_end(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    """A handful of fold-9 records read by the app's contract, kept, compared and written up; a
+    model compared with another (here itself: the same kept probabilities, no difference)."""
+    from training.__main__ import REPO, main
 
     out = tmp_path / "EVERY_BEAT.md"
+    bundled = REPO / "resources" / "models" / "clear-hug-bundled.safetensors"
     main(["every-beat", "--data-root", str(shared), "--split", "val", "--limit", "6", "--n-boot", "20",
-          "--workers", "1", "--logs", str(tmp_path), "--out", str(out)])  # fmt: skip
+          "--workers", "1", "--logs", str(tmp_path), "--out", str(out),
+          "--against", str(bundled)])  # fmt: skip
     kept = E.load(next(tmp_path.glob("fold9-*-first6.npz")))
     assert len(kept["ecg_id"]) == 6 and kept["super"].dtype == np.float16
     assert (kept["beats"] <= 15).all() and set(kept["record"]) == set(range(6))
@@ -54,3 +71,11 @@ def test_every_beat_command_end_to_end(shared: Path, tmp_path: Path):
     assert results["super"]["n"] >= 1 and "beats-first" in results["super"]
     text = out.read_text()
     assert "## Fold 9 (choice)" in text and "## Fold 10" not in text and "| super |" in text
+    assert results["against"]["tasks"]["super"]["diff"]["auroc"] == 0
+    assert "Against `clear-hug-bundled.safetensors`" in text
+    out = capsys.readouterr().out
+    # too few records for an interval on most tasks: no verdict can be "ships" (``ships`` is tested above)
+    assert (
+        "by the rule fixed before fold 9 was read" in out
+        and "clear-hug-bundled.safetensors does not ship" in out
+    )

@@ -164,6 +164,22 @@ def test_tiny_evaluate_reproduces_card(tiny: TinyRun) -> None:
     test = tiny.card["labels"]["super"]["test"]
     assert out["auroc"] == pytest.approx(test["auroc"], abs=1e-9)
     assert out["n"] == test["n"] and out["support"] == test["support"]
+    # both reads of fold 10, the export's and this one, are in the (tests' own) ledger
+    from ecgviewer.weights import sha256
+
+    lines = Path(os.environ["TRAINING_LEDGER"]).read_text().splitlines()
+    ours = [line for line in lines if f"| {sha256(tiny.weights)[:12]} | super |" in line]
+    assert any("card (export)" in line for line in ours) and any("(`evaluate`)" in line for line in ours)
+
+
+def test_a_candidate_card_does_not_read_fold_10(tiny: TinyRun) -> None:
+    """``run --fold9-only``: the card says fold 10 was not read rather than show a figure."""
+    from training.card import markdown
+
+    card = tiny.card
+    card["labels"] = {t: lab | {"test": None} for t, lab in card["labels"].items()}
+    text = markdown(card)
+    assert "Test (fold 10): not read" in text and "Test (fold 10, n=" not in text
 
 
 def test_tiny_model_predicts_probabilities_on_real_record(tiny: TinyRun) -> None:
@@ -670,6 +686,22 @@ def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, t
     assert ctx.start == {"file": tiny.weights.name, "sha256": sha256(tiny.weights)}
     said = how_trained({"start": ctx.start, "finetune": {}, "recipe": {}})
     assert f"continued from `{tiny.weights.name}` ({sha256(tiny.weights)[:12]}" in said
+
+    # its own probabilities as the teacher of the continued fine-tune, named as such on the card
+    from types import SimpleNamespace
+
+    from training.export import teachers
+    from training.finetune import model_teacher, teacher_probs
+
+    made = model_teacher(ctx, tiny.weights)
+    assert [p.name for p in made] == [f"teacher-{tiny.weights.stem}-{t}-1.0-0.npz" for t in ("super", "all")]
+    rows = ctx.ptbxl.cache.index_of(str(e) for e in ctx.ptbxl.ecg_id)
+    probs = teacher_probs(ctx.run_dir, "super", len(ctx.tensors.values))[rows]
+    assert probs.shape == (len(rows), 5) and np.isfinite(probs).all() and (probs > 0).all()
+    named = teachers(ctx, SimpleNamespace(classes={"super": [], "all": []}))
+    said = how_trained({"finetune": {}, "recipe": {"distill": 0.5}, "teachers": named})
+    assert f"predictions of {tiny.weights.name} ({sha256(tiny.weights)[:12]})" in said
+    assert "supervised baselines" not in said
 
     ctx.preset = replace(ctx.preset, tasks=("super",))
     with pytest.raises(ValueError, match=tiny.weights.name):
