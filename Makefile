@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/ecgviewer
 
+# Two test processes (pytest-xdist) share the cores, each torch at one thread; the 15 slowest
+# tests are listed at the end, so that a slow one is seen.
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist worksteal --durations=15
 
 # The shipped model's recipe (training/README.md); it replaces the bundled one only after
 # `python -m training choose` says so on fold 9.

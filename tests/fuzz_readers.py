@@ -602,12 +602,18 @@ def save_failure(
     return str(opened)
 
 
+def _more(spec: dict, ti: int, tried: int) -> bool:
+    """Whether target ``ti`` gets another input: until its share of the budget is spent, and the
+    first target until ``min_inputs`` were tried whatever the budget (a short campaign)."""
+    return time.monotonic() < spec["t_end"] or (ti == 0 and tried < spec.get("min_inputs", 0))
+
+
 def _input_runner(proto, spec, reader, save, saved, scratch, counter, t, ti, original, identifiers):
     """The hypothesis test body for one target: mutate, write, open, classify, report."""
     seen: set[bytes] = set()
 
     def one(ops: list[tuple]) -> None:
-        if time.monotonic() >= spec["t_end"]:
+        if not _more(spec, ti, counter[0]):
             return
         data = apply(original, ops, t.kind)
         digest = hashlib.blake2b(data, digest_size=16).digest()
@@ -684,7 +690,7 @@ def worker(spec_path: Path) -> None:
                 proto, spec, reader, save, saved, scratch, counter, t, ti, original, identifiers
             )
             run = 0
-            while time.monotonic() < t_end:
+            while _more(spec, ti, counter[0]):
                 test = settings(
                     max_examples=BATCH,
                     phases=[Phase.generate],
@@ -760,6 +766,7 @@ class Campaign:
                     "save": str(self.args.save),
                     "timeout": TIMEOUT_S,
                     "memory_mb": self.args.memory_mb,
+                    "min_inputs": self.args.min_inputs,
                 }
             )
         )
@@ -934,6 +941,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds-per-reader", type=float, default=20.0)
     ap.add_argument("--total-seconds", type=float, help="split this budget evenly over the readers instead")
+    ap.add_argument("--min-inputs", type=int, default=0,
+                    help="inputs each reader tries at least, over its budget if need be")  # fmt: skip
     ap.add_argument("--json", type=Path)
     ap.add_argument("--report", type=Path, help="write a markdown summary")
     ap.add_argument("--reader", action="append", help="fuzz only this reader (repeatable)")

@@ -244,6 +244,13 @@ def cmd_keep(args: argparse.Namespace) -> None:
     print(json.dumps({"files": len(copies), "bytes": size, "dest": str(args.dest)}))
 
 
+def cmd_compact_logs(args: argparse.Namespace) -> None:
+    """make the predictions already kept under DEST compact, in place (training/keep.py)"""
+    from training.keep import compact_kept
+
+    print(json.dumps({"dest": str(args.dest), "bytes_saved": compact_kept(args.dest)}))
+
+
 def cmd_rpeaks(args: argparse.Namespace) -> None:
     from ecgviewer.storage import atomic_write_bytes
     from training.rpeaks import compare, table
@@ -455,6 +462,9 @@ def main(argv: list[str] | None = None) -> None:
     kp.add_argument("run", type=Path, help="run folder")
     kp.add_argument("dest", type=Path, help="where in the repository, e.g. training/run-logs/NAME")
     kp.set_defaults(fn=cmd_keep)
+    ck = sub.add_parser("compact-logs", help=cmd_compact_logs.__doc__)
+    ck.add_argument("dest", type=Path, nargs="?", default=REPO / "training" / "run-logs")
+    ck.set_defaults(fn=cmd_compact_logs)
     rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's and MIT-BIH's annotations")
     rp.add_argument("--data-root", type=Path, default=None)
     rp.add_argument("--out", type=Path, default=REPO / "training" / "RPEAKS.md")

@@ -266,10 +266,9 @@ def save_preds(path: Path, out: RunOut) -> None:
 
 def load_preds(row: dict) -> dict[str, np.ndarray] | None:
     """A row's saved predictions (``save_preds``), or None for a row logged before they were kept."""
-    if "preds" not in row:
-        return None
-    with np.load(row["preds"]) as z:
-        return dict(z)
+    from training.keep import load_npz
+
+    return load_npz(row["preds"]) if "preds" in row else None
 
 
 def _current(row: dict, probe: str | None) -> bool:

@@ -4,9 +4,14 @@ validation."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
+
+# bootstrap draws of an interval whose caller gives none (the report writers); the tests of those
+# writers set fewer in TRAINING_BOOTSTRAP_DRAWS: the same code, coarser intervals
+N_BOOT = int(os.environ.get("TRAINING_BOOTSTRAP_DRAWS") or 1000)
 
 
 def scorable(y: np.ndarray) -> np.ndarray:
@@ -118,8 +123,12 @@ def _interval(draws: np.ndarray) -> list[list[float]]:
     return [[float(a), float(b)] for a, b in zip(lo, hi, strict=True)]
 
 
-def report(y: np.ndarray, p: np.ndarray, classes: list[str], n_boot: int = 1000, seed: int = 0) -> dict:
-    """Point estimates, stratified bootstrap (``Strata``) 95 % intervals and per-class AUROC."""
+def report(
+    y: np.ndarray, p: np.ndarray, classes: list[str], n_boot: int | None = None, seed: int = 0
+) -> dict:
+    """Point estimates, stratified bootstrap (``Strata``) 95 % intervals (``N_BOOT`` draws unless
+    ``n_boot`` says) and per-class AUROC."""
+    n_boot = N_BOOT if n_boot is None else n_boot
     auroc, auprc = macro(y, p)
     need = scorable(y)
     strata, rng, ranked = Strata(y), np.random.default_rng(seed), Ranked(y[:, need], p[:, need])
@@ -146,7 +155,7 @@ def paired_bootstrap(
     y: np.ndarray,
     probs_a: Sequence[np.ndarray],
     probs_b: Sequence[np.ndarray],
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     stratified: bool = True,
 ) -> dict:
@@ -156,10 +165,12 @@ def paired_bootstrap(
     pair shares its training data). Each draw resamples the seed pairs and the records (``Strata``)
     together, so the interval covers both the seed-to-seed and the test-set variation; since A and
     B see the same records, record difficulty cancels and the interval is narrower than the
-    difference of two separate intervals. A is better only when ``better(result)``.
+    difference of two separate intervals. A is better only when ``better(result)``. ``N_BOOT``
+    draws unless ``n_boot`` says.
     ``stratified=False`` draws records plainly (a class missing from a draw is left out of that
     draw's macro), which does not pin the records alone in their label pattern to every draw.
     """
+    n_boot = N_BOOT if n_boot is None else n_boot
     if len(probs_a) != len(probs_b) or not len(probs_a):
         raise ValueError(f"need as many seeds of A as of B, at least one ({len(probs_a)} vs {len(probs_b)})")
     need = scorable(y)

@@ -164,7 +164,9 @@ def _parameters(row: dict) -> int:
 def _probs(rows: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Labels and each seed's fold-9 probabilities (``read_rows`` made ``preds`` a path: beside the
     log, whether the run folder was given absolute or relative)."""
-    loaded = [np.load(r["preds"]) for r in sorted(rows, key=lambda r: r["seed"])]
+    from training.keep import load_npz
+
+    loaded = [load_npz(r["preds"]) for r in sorted(rows, key=lambda r: r["seed"])]
     return loaded[0]["y"], [z["p"] for z in loaded]
 
 

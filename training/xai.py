@@ -126,7 +126,7 @@ def _round(a: np.ndarray, digits: int = 6) -> list:
 class Bench:
     """The app's model, its randomised copy and the delineator, and what one record yields."""
 
-    def __init__(self, model_file: Path, normal: Reference) -> None:
+    def __init__(self, model_file: Path, normal: Reference, ig_steps: int | None = None) -> None:
         from ecgviewer.measure.delineate import Delineator
         from ecgviewer.ml.checks import randomised_copy
         from ecgviewer.ml.infer import Analyzer
@@ -136,6 +136,7 @@ class Bench:
         self.randoms = {seed: randomised_copy(self.analyzer.model, seed) for seed in RANDOM_SEEDS}
         self.delineator = Delineator.bundled()
         self.variants = dict(VARIANTS)  # what each record is explained with
+        self.ig_steps = ig_steps  # None: the app's
 
     def target(self, task: str, code: str):
         from ecgviewer.ml.explain import Target
@@ -210,13 +211,15 @@ class Bench:
 
     def _explain(self, model, inputs, target, how: Variant, done: dict):
         """``how``'s explanation; a frontal variant reuses its plain twin's gradient (``like``)."""
-        from ecgviewer.ml.explain import attribute
+        from ecgviewer.ml.explain import DEFAULT_STEPS, attribute
 
         key = (id(model), how.method, how.normal)
         like = done.get(key) if how.method != "occlusion" else None
         e = attribute(
-            model, inputs, target, how.method, frontal=how.frontal, reference=self._ref(how), like=like
-        )
+            model, inputs, target, how.method, self.ig_steps or DEFAULT_STEPS, frontal=how.frontal,
+            reference=self._ref(how),
+            like=like,
+        )  # fmt: skip
         done.setdefault(key, e)
         return e
 
@@ -318,8 +321,10 @@ def normal_beat(
     return Reference(name, beat), used
 
 
-def results_path(run_dir: Path, fold: int, sha: str) -> Path:
-    return run_dir / f"xai-fold{fold}-{sha[:12]}.jsonl"
+def results_path(run_dir: Path, fold: int, sha: str, ig_steps: int | None = None) -> Path:
+    """A fold's results file; Integrated Gradients steps other than the app's (tests) a file apart."""
+    steps = "" if ig_steps is None else f"-ig{ig_steps}"
+    return run_dir / f"xai-fold{fold}-{sha[:12]}{steps}.jsonl"
 
 
 def read_results(path: Path) -> list[dict]:
@@ -343,6 +348,7 @@ def run(
     limit: int | None,
     normal_records: int = NORMAL_RECORDS,
     progress: bool = True,
+    ig_steps: int | None = None,
 ) -> dict[int, Path]:
     """Benchmark the records of ``folds`` (at most ``limit`` per question, in ecg_id order),
     appending to each fold's results file and skipping records already there. One run
@@ -358,7 +364,7 @@ def run(
     paths = {}
     for fold in folds:
         chosen = _limited(cohorts(labels, (fold,)), limit)
-        path = paths[fold] = results_path(run_dir, fold, sha)
+        path = paths[fold] = results_path(run_dir, fold, sha, ig_steps)
         done = {r["ecg_id"] for r in read_results(path)}
         todo = [e for e in chosen if e not in done]
         t0 = time.perf_counter()
@@ -367,7 +373,7 @@ def run(
             record = D.ptbxl_record(root, ecg_id)
             if not record.with_suffix(".hea").is_file():
                 continue
-            bench = bench or Bench(model_file, normal)
+            bench = bench or Bench(model_file, normal, ig_steps)
             row = {"ecg_id": ecg_id, "fold": fold, "family": c.family, "lead": list(c.lead), "pvc": c.pvc}
             row |= bench.record(record.with_suffix(".hea"), c)
             with path.open("a") as fh:
@@ -377,7 +383,7 @@ def run(
                 print(f"fold {fold}: {k + 1}/{len(todo)} records, {rate:.2f} s each", flush=True)
         rows = read_results(path)
         if any(incomplete(r) for r in rows):  # rewritten whole, atomically: a stop redoes only this
-            bench = bench or Bench(model_file, normal)
+            bench = bench or Bench(model_file, normal, ig_steps)
             for r in filter(incomplete, rows):
                 bench.complete(D.ptbxl_record(root, r["ecg_id"]).with_suffix(".hea"), r)
             atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
@@ -430,6 +436,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
     fold_arguments(p, "xai", "XAI.md", "at most N records per question")
     p.add_argument("--normal-records", type=int, default=NORMAL_RECORDS,
                    help="NORM records of the training folds averaged into the normal beat")  # fmt: skip
+    p.add_argument("--ig-steps", type=int, default=None,
+                   help="Integrated Gradients steps (default the app's; fewer for tests)")  # fmt: skip
 
 
 def cmd_explain_benchmark(args: argparse.Namespace) -> None:
@@ -437,6 +445,7 @@ def cmd_explain_benchmark(args: argparse.Namespace) -> None:
     from training.xai_report import write_report
 
     model, data_root, folds = fold_inputs(args, "explain-benchmark")
-    paths = run(model, data_root, args.run_dir, folds, args.limit, args.normal_records, args.progress)
+    paths = run(model, data_root, args.run_dir, folds, args.limit, args.normal_records, args.progress,
+                args.ig_steps)  # fmt: skip
     normal = json.loads((args.run_dir / "normal-beat.json").read_text())
     print(write_report(model, paths, args.out, normal, args.card))

@@ -114,3 +114,9 @@ def test_library_errors_withhold_quoted_values():
     cause = plain_cause(ValueError("invalid literal for int() with base 10: 'DOE^JOHN'\nTraceback..."))
     assert "DOE" not in cause and "Traceback" not in cause and cause.startswith("invalid literal")
     assert plain_cause(KeyError("PatientName")) == "KeyError \u2026"
+    # a library that names the file: its folders or name may be a patient's, whatever the length
+    for path in ("/data/DOE_JOHN/ecg.xml", "/tmp/" + "x" * 200 + "/DOE_JOHN.xml", r"C:\ECG\DOE_JOHN.xml"):
+        cause = plain_cause(ValueError(f"the lead count is coded in {path}, wrongly"))
+        assert "DOE" not in cause and "xxx" not in cause
+        assert cause.startswith("the lead count is coded in the file")
+    assert plain_cause(ValueError("gain 1/2 of 3/4/5")) == "gain 1/2 of 3/4/5"  # numbers are not paths

@@ -197,7 +197,9 @@ def test_names_that_look_like_sql_are_refused(small, text):
     assert small.execute("SELECT count(*) FROM recordings").fetchone()[0] == len(ROWS)
 
 
-# -- a generated library of 100,000 recordings --------------------------------------------------
+# -- a generated library (its query speed at 100,000 recordings is benchmarks/library.py's) -----
+
+LARGE = 20_000
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +208,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[sqlite3.Conn
     table, ours over the device's, not the query's columns; the model's findings) for a
     reference answer in Python."""
     conn = db.open_library(tmp_path_factory.mktemp("big") / "library.sqlite")
-    synthetic.generate(conn, 100_000, seed=7)
+    synthetic.generate(conn, LARGE, seed=7)
     plain = {
         r["id"]: {**dict(r), "m": {}, "s": [], "f": {}}
         for r in conn.execute("SELECT id, path, format, age, sex, acquired, status FROM recordings")
@@ -255,17 +257,17 @@ REFERENCE = {
 
 
 @pytest.mark.parametrize("text", list(REFERENCE))
-def test_a_library_of_100000_recordings_answers_as_python_does(big, text):
+def test_a_large_library_answers_as_python_does(big, text):
     conn, plain = big
-    assert len(plain) == 100_000
+    assert len(plain) == LARGE
     want = sorted(r["path"] for r in plain if r["status"] == "ok" and REFERENCE[text](r))
     result = find(conn, text, limit=100, check_files=False)
     assert result.total == len(want) and [r.path for r in result.rows] == want[:100]
     if want:
-        assert 100 < len(want) < 90_000  # the term narrows, and not to nothing
+        assert 20 < len(want) < 0.9 * LARGE  # the term narrows, and not to nothing
 
 
-def test_a_library_of_100000_recordings_sorts_as_python_does(big):
+def test_a_large_library_sorts_as_python_does(big):
     conn, plain = big
     matching = [r for r in plain if _m(r, "qtc") > 500 and r["age"] is not None]
     want = sorted(matching, key=lambda r: (-r["age"], r["path"]))[:50]

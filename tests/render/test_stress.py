@@ -42,7 +42,7 @@ SCRIPT = textwrap.dedent("""
 
 def test_stress_redraw_resize_and_switch(sample, tmp_path):
     r = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(sample), str(tmp_path / "s.ini"), "150"],
+        [sys.executable, "-c", SCRIPT, str(sample), str(tmp_path / "s.ini"), "60"],
         capture_output=True,
         text=True,
         timeout=600,

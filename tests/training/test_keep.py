@@ -50,6 +50,34 @@ def test_keeping_again_brings_the_copy_up_to_date(tmp_path: Path, capsys) -> Non
     assert json.loads(capsys.readouterr().out)["files"] == 5
 
 
+def test_kept_predictions_are_compact_and_score_as_before(tmp_path: Path, capsys) -> None:
+    """A grid cell's kept file drops its fold-9 arrays and holds float16 probabilities; it loads as
+    float32, and the paired comparison the reports make moves by less than their 3 decimals."""
+    from training import metrics as M
+    from training.keep import compact_kept, load_npz
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((400, 6)) < 0.2).astype(np.float32)
+    probs = [np.clip(0.3 * y + rng.random(y.shape) ** 3, 0, 1).astype(np.float32) for _ in range(2)]
+    preds = tmp_path / "run" / "preds"
+    preds.mkdir(parents=True)
+    for k, p in enumerate(probs):
+        ids = np.arange(400)
+        np.savez_compressed(preds / f"cell{k}.npz", classes=np.array(list("abcdef")), val_ecg_id=ids,
+                            val_y=y, val_probs=p, test_ecg_id=ids, test_y=y, test_probs=p)  # fmt: skip
+    before = M.paired_bootstrap(y, [probs[0]], [probs[1]], 200)
+    main(["compact-logs", str(tmp_path / "run")])
+    assert json.loads(capsys.readouterr().out)["bytes_saved"] > 0
+    with np.load(preds / "cell0.npz") as z:
+        assert set(z.files) == {"classes", "test_ecg_id", "test_y", "test_probs"}
+        assert z["test_probs"].dtype == np.float16 and z["test_y"].dtype == np.uint8
+    kept = [load_npz(preds / f"cell{k}.npz") for k in range(2)]
+    assert kept[0]["test_probs"].dtype == np.float32 and kept[0]["test_y"].dtype == np.float32
+    after = M.paired_bootstrap(kept[0]["test_y"], [kept[0]["test_probs"]], [kept[1]["test_probs"]], 200)
+    assert abs(after["auroc"] - before["auroc"]) < 5e-4
+    assert compact_kept(tmp_path / "run") <= 0  # already compact: nothing more to save
+
+
 def test_keep_names_a_missing_run_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such run folder"):
         keep_run(tmp_path / "gone", tmp_path / "kept")

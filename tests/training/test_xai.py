@@ -219,9 +219,10 @@ def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -
     out = tmp_path / "XAI.md"
     cmd = [sys.executable, "-m", "training", "explain-benchmark", "--data-root", str(shared),
            "--model", str(model), "--run-dir", str(tmp_path / "run"), "--folds", "10",
-           "--limit", "1", "--normal-records", "20", "--out", str(out), "--no-progress"]  # fmt: skip
+           "--limit", "1", "--normal-records", "20", "--ig-steps", "2", "--out", str(out),
+           "--no-progress"]  # fmt: skip
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True, timeout=900)
-    (results,) = (tmp_path / "run").glob("xai-fold10-*.jsonl")
+    (results,) = (tmp_path / "run").glob("xai-fold10-*-ig2.jsonl")  # the app's 32 steps: bench, not here
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert {r["family"] for r in rows if r["family"]} == set(xai.FAMILIES)
     mi = next(r for r in rows if r["family"])["questions"]["MI"]
