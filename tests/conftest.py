@@ -31,6 +31,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     return result
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` run first: under two processes (``make test``) a long test that
+    starts last keeps one core busy alone after the other has finished."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: order kept
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["ECGVIEWER_SETTINGS"] = str(tmp_path_factory.mktemp("settings") / "ecgviewer.ini")

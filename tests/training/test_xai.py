@@ -203,6 +203,7 @@ def test_a_model_with_inferior_evidence_is_localised_inferior(shared: Path, vari
         )
 
 
+@pytest.mark.long
 def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -> None:
     """The command on one record per question of fold 10: the results file, XAI.md with the MI
     table and a figure, the normal beat; a re-run computes nothing. Then the report on those rows
