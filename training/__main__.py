@@ -186,6 +186,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_ship(args: argparse.Namespace) -> None:
+    """A candidate chosen on fold 9 becomes the shipped model: its weights copied, its card given
+    its fold-10 figures (read now, logged in training/FOLD10.md)."""
+    from training.export import ship
+
+    print(ship(_context(args), args.model, args.out, args.name, args.chosen))
+
+
 def cmd_choose(args: argparse.Namespace) -> None:
     """Fold-9 choice among saved classifiers: which one ships? (training/choose.py)"""
     from training.choose import choose
@@ -413,6 +421,13 @@ def main(argv: list[str] | None = None) -> None:
 
     ensemble_arguments(en)
     en.set_defaults(fn=cmd_ensemble)
+    sh = sub.add_parser("ship", help=cmd_ship.__doc__)
+    _common(sh)
+    sh.add_argument("--model", type=Path, required=True, help="the candidate's weights (its card beside)")
+    sh.add_argument("--out", type=Path, default=REPO / "resources" / "models")
+    sh.add_argument("--name", default="clear-hug-bundled")
+    sh.add_argument("--chosen", required=True, help="the fold-9 choice that made it ship (the card's words)")
+    sh.set_defaults(fn=cmd_ship)
     pk = sub.add_parser("pack", help=cmd_pack.__doc__)
     _common(pk)
     pk.add_argument("--out", type=Path, required=True, help="pack folder (ptbxl/ and ludb/ inside)")

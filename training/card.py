@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
 from ecgviewer.ml import contract
 
 ENCODERS = {
@@ -64,6 +67,29 @@ def _read_under(con: dict) -> list[str]:
     ]
 
 
+def check_results_of(model: Path, paths: Iterable[Path]) -> None:
+    """Refuse to write ``model``'s card from results of other weights: each benchmark's results
+    file carries the first 12 hex digits of the SHA-256 it was computed with, and the weights at
+    ``model`` can be replaced while a benchmark of several hours runs."""
+    from ecgviewer.weights import sha256
+
+    digest = sha256(model)[:12]
+    other = sorted(p.name for p in paths if digest not in p.name)
+    if other:
+        names = ", ".join(other)
+        raise ValueError(f"{model.name} ({digest}) is not the model of {names}: its card is left alone")
+
+
+def _shipped(card: dict) -> list[str]:
+    """The line saying how a candidate became the shipped model (none for a run's own export)."""
+    if not (sh := card.get("shipped")):
+        return []
+    return [
+        f"- Shipped {sh['date']}: candidate `{sh['candidate']}`, chosen by {sh['chosen']}; its fold-10 "
+        "figures were read after that choice (`python -m training ship`)."
+    ]
+
+
 def markdown(card: dict) -> str:
     arch, con, data, hw = card["architecture"], card["contract"], card["data"], card["hardware"]
     pre, tr = card["pretraining"], card.get("training", {})
@@ -77,6 +103,7 @@ def markdown(card: dict) -> str:
         f"- Created {card['created']} from git commit `{card['git_commit']}` with:",
         f"  `{card['command']}`",
         f"- Weights SHA-256: `{card['weights_sha256']}`",
+        *_shipped(card),
         f"- Architecture: {_architecture(arch)}, {arch['parameters']:,} parameters.",
         f"- Tokeniser: {card['tokenizer']}.",
         f"- Pretraining: {pre['label']}, {pre['objective']}.",

@@ -20,7 +20,9 @@ excludes zero. The figures go into the model card (``card_section``).
 A model retrained under this contract is compared with the shipped one (``--against``), both
 read every beat under this contract, paired on the same records. The rule, fixed before fold 9
 was read (``ships``): the candidate ships when no task's difference on fold 9 has an interval
-wholly below zero and the ``super`` difference is not negative.
+wholly below zero and the ``super`` difference is not negative. Where the shipped model was
+trained under an earlier contract, the candidate is also compared with it as its card reports it
+(``as_shipped``: that contract, the first window), the figures the candidate replaces.
 """
 
 from __future__ import annotations
@@ -131,14 +133,16 @@ def compare(kept: dict, labels: D.Labels, against: str = "first", n_boot: int = 
     return out
 
 
-def compare_kept(new: dict, old: dict, labels: D.Labels, n_boot: int = 1000) -> dict:
+def compare_kept(new: dict, old: dict, labels: D.Labels, n_boot: int = 1000, old_way: str = "beats") -> dict:
     """Per task: macro AUROC read every beat (``beats``) from two sets of window probabilities
-    (two contracts, or two models) and the paired difference (plain record bootstrap)."""
+    (two contracts, or two models; the old one read ``old_way``) and the paired difference (plain
+    record bootstrap)."""
     if not np.array_equal(new["ecg_id"], old["ecg_id"]):
         raise ValueError("the two window probabilities cover different records")
     out = {}
     for task, keep, y in _iter_tasks(new, labels):
-        p_new, p_old = (task_probabilities(k, labels, task, "beats")[keep] for k in (new, old))
+        p_new = task_probabilities(new, labels, task, "beats")[keep]
+        p_old = task_probabilities(old, labels, task, old_way)[keep]
         diff = M.paired_bootstrap(y, [p_new], [p_old], n_boot, stratified=False)
         out[task] = {"n": len(y), "new": M.macro(y, p_new)[0], "old": M.macro(y, p_old)[0], "diff": diff}
     return out
@@ -204,7 +208,19 @@ def against_table(a: dict) -> str:
         f"{contract.CONTRACT_VERSION}, beats-weighted:\n\n"
         f"| task | records | `{a['model']}` | this model | difference |\n|---|---|---|---|---|"
     )
-    return "\n".join([head, *_diff_rows(a["tasks"])])
+    lines = [head, *_diff_rows(a["tasks"])]
+    if "as_shipped" in a:
+        c = a["as_shipped"]["contract"]
+        lines += [
+            "",
+            f"Against `{a['model']}` as its card reports it (contract {c}, which it was trained with, "
+            "first window), this model read every beat under contract "
+            f"{contract.CONTRACT_VERSION}, beats-weighted:\n",
+            f"| task | records | `{a['model']}` (contract {c}, first window) | this model | difference |",
+            "|---|---|---|---|---|",
+            *_diff_rows(a["as_shipped"]["tasks"]),
+        ]
+    return "\n".join(lines)
 
 
 def ships(tasks: dict) -> bool:
@@ -255,7 +271,6 @@ def run(
 ) -> tuple[dict, Path]:
     """Keep (or reuse) the fold's window probabilities and compare the ways of reading them; with
     ``against``, compare with that model too (its window probabilities kept or reused the same way)."""
-    from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import sha256
 
     root = D.ptbxl_root(data_root)
@@ -275,7 +290,7 @@ def run(
 
     kept, path = kept_for(model_file)
     results = compare(kept, labels, n_boot=n_boot)
-    trained = load_model(model_file).config.get("contract", contract.CONTRACT_VERSION)
+    trained = trained_contract(model_file)
     older = kept_path(logs, fold, digest, trained, limit)
     if trained != contract.CONTRACT_VERSION and older.is_file():
         results["contract"] = {"trained": trained, "read": contract.CONTRACT_VERSION,
@@ -283,6 +298,13 @@ def run(
     if against is not None:
         tasks = compare_kept(kept, kept_for(against)[0], labels, n_boot)
         results["against"] = {"model": against.name, "sha256": sha256(against), "tasks": tasks}
+        shipped = as_shipped(against, fold, logs, limit)
+        if shipped is not None:
+            version, old = shipped
+            results["against"]["as_shipped"] = {
+                "contract": version,
+                "tasks": compare_kept(kept, old, labels, n_boot, old_way="first"),
+            }
     if split == "test":
         from training.ledger import record
 
@@ -292,10 +314,36 @@ def run(
                 f"beats (first window alone {r['first']:.4f})"
             )
             record(digest, task, f"macro AUROC {r['beats']:.4f}", what)
-        for task, r in results.get("against", {}).get("tasks", {}).items():
+        a = results.get("against", {})
+        for task, r in a.get("tasks", {}).items():
             what = f"{against.name if against else ''}, contract {contract.CONTRACT_VERSION}, beats-weighted"
-            record(results["against"]["sha256"], task, f"macro AUROC {r['old']:.4f}", what)
+            record(a["sha256"], task, f"macro AUROC {r['old']:.4f}", what)
+        for task, r in a.get("as_shipped", {}).get("tasks", {}).items():
+            what = f"{against.name if against else ''}, contract {a['as_shipped']['contract']}, first window"
+            record(a["sha256"], task, f"macro AUROC {r['old']:.4f}", what)
     return results, path
+
+
+def as_shipped(model_file: Path, fold: int, logs: Path, limit: int | None) -> tuple[str, dict] | None:
+    """A model trained under an earlier contract as its card reports it: the contract it was trained
+    with, its window probabilities kept here or in the module's folder (None when not kept)."""
+    from ecgviewer.weights import sha256
+
+    trained = trained_contract(model_file)
+    if trained == contract.CONTRACT_VERSION:
+        return None
+    for folder in (logs, LOGS):
+        path = kept_path(folder, fold, sha256(model_file), trained, limit)
+        if path.is_file():
+            return trained, load(path)
+    return None
+
+
+def trained_contract(model_file: Path) -> str:
+    """The preprocessing contract a model was trained under (its weights' header)."""
+    from ecgviewer.ml.bundle import load_model
+
+    return load_model(model_file).config.get("contract", contract.CONTRACT_VERSION)
 
 
 def kept_path(logs: Path, fold: int, digest: str, version: str, limit: int | None = None) -> Path:

@@ -181,6 +181,35 @@ def teachers(ctx: Context, td: TaskData) -> list[dict]:
     return out
 
 
+def ship(ctx: Context, candidate: Path, out_dir: Path, name: str, chosen: str) -> Path:
+    """Copy a candidate chosen on fold 9 to ``out_dir/<name>.safetensors`` with its card completed
+    by its fold-10 figures, read now (each read logged). The rest of the card stays that of the run
+    that trained it (command, hardware, timings): copying the weights does not change what made them."""
+    import json
+
+    from ecgviewer.storage import atomic_write_bytes
+    from ecgviewer.weights import sha256
+    from training.card import markdown
+
+    card = json.loads(candidate.with_suffix(".json").read_text())
+    digest = sha256(candidate)
+    if card["weights_sha256"] != digest:
+        raise ValueError(f"{candidate.name}: its card describes other weights")
+    model = bundle.load_model(candidate).model
+    weights = out_dir / f"{name}.safetensors"
+    for task, lab in card["labels"].items():
+        if lab["test"] is None:
+            read = (digest, f"{weights.name} card (ship)")
+            lab["test"] = evaluate_split(model, ctx, task, "test", read=read)["report"]
+    card |= {"name": name, "shipped": {"candidate": candidate.name, "chosen": chosen,
+                                       "date": time.strftime("%Y-%m-%d")}}  # fmt: skip
+    card |= kept_explanations(weights.with_suffix(".json"), digest)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(weights, candidate.read_bytes())
+    write_card(weights, card, markdown(card))
+    return weights
+
+
 def kept_explanations(card_path: Path, digest: str) -> dict:
     """The explanation benchmark's section of an earlier card of the same weights (it describes
     the weights, not the export), so re-exporting does not drop it; nothing for new weights."""

@@ -7,9 +7,10 @@ a run's logs and per-record predictions, which are small, so those are copied he
 checkpoints, cached features and the CNN teachers' probabilities stay behind: they are large and
 no report reads them. Predictions are kept compact (``compact``): no report reads a grid cell's
 fold-9 probabilities (its fold-9 score is in the log), and the reports' figures (AUROC, AUPRC and
-their paired bootstraps) depend on each class's ranking of the records alone, so the ranks are
-kept, exactly, in place of the probabilities (float16 probabilities tied the smallest ones and
-moved a rare-class difference from +0.019 to +0.006).
+their paired bootstraps) depend on each class's ranking of the records alone, so each class's
+order codes (``ranks``) are kept in place of the probabilities: exactly what those figures read
+(float16 probabilities tied the smallest ones and moved a rare-class difference from +0.019 to
++0.006).
 """
 
 from __future__ import annotations
@@ -52,30 +53,44 @@ def keep_run(run: Path, dest: Path) -> list[Path]:
 
 
 PROBS, LABELS, IDS = ("test_probs", "p"), ("test_y", "y"), ("test_ecg_id", "ecg_id")
-RANK = "_rank"  # a kept file's per-class dense ranks of the probabilities under ``PROBS`` + RANK
+RANK = "_rank"  # a kept file's per-class order codes of the probabilities under ``PROBS`` + RANK
 
 
-def ranks(probs: np.ndarray) -> np.ndarray:
-    """Each column's dense ranks (1 = lowest, ties share a rank): all a rank-based metric reads."""
-    if len(probs) >= 2**16:
-        raise ValueError(f"{len(probs)} records: ranks are kept as uint16")
-    return rankdata(probs, method="dense", axis=0).astype(np.uint16)
+def ranks(probs: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    """Each column's scores reduced to what AUROC and average precision read of them, exactly: with
+    the labels ``y``, twice the number of the class's positives scored lower, plus one where the
+    score ties a positive. Positives keep their order among themselves and against every negative;
+    negatives between the same two positives share a code, which both metrics (and their bootstrap
+    draws) cannot tell apart. For a rare class that is a handful of codes, which compress to almost
+    nothing, where dense ranks (without ``y``) are as many as the records."""
+    if len(probs) >= 2**15:
+        raise ValueError(f"{len(probs)} records: codes are kept as uint16")
+    if y is None:
+        return rankdata(probs, method="dense", axis=0).astype(np.uint16)
+    p, pos = probs.reshape(len(probs), -1), np.asarray(y).reshape(len(probs), -1) > 0
+    out = np.empty(p.shape, dtype=np.uint16)
+    for c in range(p.shape[1]):
+        scored = np.sort(p[pos[:, c], c])
+        lower = np.searchsorted(scored, p[:, c], side="left")
+        out[:, c] = 2 * lower + (np.searchsorted(scored, p[:, c], side="right") > lower)
+    return out.reshape(probs.shape)
 
 
 def compact(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What is kept of a predictions file (a grid cell's ``grid.save_preds``, a scaling snapshot's):
-    no fold-9 arrays of a grid cell, each class's ranks of the records in place of the
-    probabilities, labels as uint8, ids as int32."""
+    no fold-9 arrays of a grid cell, each class's order codes (``ranks``, against the file's own
+    labels) in place of the probabilities, labels as uint8, ids as int32."""
     kept = {k: v for k, v in arrays.items() if not k.startswith("val_")}
     out = {k: v for k, v in kept.items() if k not in PROBS}
-    out |= {k + RANK: ranks(kept[k]) for k in PROBS if k in kept}
+    out |= {k + RANK: ranks(kept[k], kept.get(y)) for k, y in zip(PROBS, LABELS, strict=True) if k in kept}
     return out | {k: kept[k].astype(dtype) for names, dtype in ((LABELS, np.uint8), (IDS, np.int32))
                   for k in names if k in kept}  # fmt: skip
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """A predictions file, compact or not, with float32 labels and scores: the probabilities, or in
-    a compact file each class's ranks scaled into (0, 1], which order the records as they did."""
+    a compact file each class's order codes scaled by the record count, which order the records as
+    the metrics read them."""
     with np.load(path) as z:
         arrays = dict(z)
     for k in PROBS:

@@ -186,7 +186,7 @@ def write_report(
     """LEAD_SETS.md: one table per fold and task, the super classes' AUROC per lead set; with
     ``card_too`` and fold 10 done, its ``super`` figures go into the model card (``lead_sets``)."""
     from ecgviewer.weights import read_card, sha256, write_card
-    from training.card import markdown
+    from training.card import check_results_of, markdown
 
     labels = D.load_labels(D.ptbxl_root(data_root))
     lines = [
@@ -210,6 +210,7 @@ def write_report(
                 lines += [f"{s['failed']} records left out: a lead set could not be analysed.", ""]
             lines += _tables(s, task)
             if card_too and fold == D.TEST_FOLD and task == "super" and (card := read_card(model_file)):
+                check_results_of(model_file, paths.values())
                 new = card | {"lead_sets": card_section(s, fold, task)}
                 write_card(model_file, new, markdown(new))
             lines.append("")

@@ -674,8 +674,9 @@ def write_report(
     lines += ANCHORS
     out.write_text("\n".join(lines))
     if card_too and chosen and by_fold.get(REPORT_FOLD) and card:
-        from training.card import markdown
+        from training.card import check_results_of, markdown
 
+        check_results_of(model, paths.values())
         new = card | {"explanations": card_section(by_fold[REPORT_FOLD], *chosen, normal or {})}
         write_card(model, new, markdown(new))
     return out

@@ -79,3 +79,38 @@ def test_every_beat_command_end_to_end(shared: Path, tmp_path: Path, capsys: pyt
         "by the rule fixed before fold 9 was read" in out
         and "clear-hug-bundled.safetensors does not ship" in out
     )
+
+
+def test_a_model_against_the_shipped_one_as_its_card_reports_it():
+    """The shipped model's card figures are its first window under the contract it was trained with:
+    the comparison reads the old windows that way and the new ones every beat, and says so."""
+
+    y = np.eye(2, dtype=np.float32)[np.arange(8) % 2]  # classes A and B, one per record
+
+    class Labels:  # the two calls ``compare_kept`` makes of ``training.data.Labels``
+        ecg_id = np.arange(8)
+
+        def task(self, task):
+            return ["A", "B"], y
+
+        def aggregate(self, task, p):
+            return ["A", "B"], p
+
+    rec = np.repeat(np.arange(8), 2)
+    new = {
+        "ecg_id": np.arange(8),
+        "record": rec,
+        "beats": np.full(16, 8),
+        "all": np.repeat(y, 2, 0).astype(np.float16),
+    }
+    # the old model's first windows are uninformative, its second windows perfect
+    old = new | {"all": np.where((np.arange(16) % 2 == 0)[:, None], np.float16(0.5), new["all"])}
+    first = E.compare_kept(new, old, Labels(), 20, old_way="first")
+    beats = E.compare_kept(new, old, Labels(), 20)
+    assert first["super"]["old"] == 0.5 and first["super"]["new"] == 1.0
+    assert beats["super"]["old"] == 1.0
+    against = {"model": "old.safetensors", "sha256": "ab" * 32, "tasks": beats,
+               "as_shipped": {"contract": "1", "tasks": first}}  # fmt: skip
+    text = E.against_table(against)
+    assert "as its card reports it (contract 1, which it was trained with, first window)" in text
+    assert text.count("| super | 8 |") == 2

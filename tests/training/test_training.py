@@ -183,6 +183,51 @@ def test_a_candidate_card_does_not_read_fold_10(tiny: TinyRun) -> None:
     assert "Test (fold 10): not read" in text and "Test (fold 10, n=" not in text
 
 
+def test_shipping_a_candidate_reads_its_fold_10_once_and_keeps_its_provenance(
+    tiny: TinyRun, tmp_path: Path
+) -> None:
+    """``python -m training ship``: a candidate's card (fold 9 only) gets its fold-10 figures, read
+    and logged now; the weights are copied byte for byte; the command and hardware stay those of the
+    run that trained it; a card of other weights is refused."""
+    from ecgviewer.weights import sha256
+
+    cand = tmp_path / "cand" / "candidate.safetensors"
+    cand.parent.mkdir()
+    cand.write_bytes(tiny.weights.read_bytes())
+    card = tiny.card
+    card["labels"] = {t: lab | {"test": None} for t, lab in card["labels"].items()}
+    cand.with_suffix(".json").write_text(json.dumps(card))
+    common = (
+        "--preset",
+        "tiny",
+        "--data-root",
+        tiny.data_root,
+        "--cache-dir",
+        tiny.cache_dir,
+        "--no-progress",
+    )
+    _cli("ship", *common, "--model", cand, "--out", tmp_path / "out", "--name", "shipped",
+         "--chosen", "a test's fold-9 rule")  # fmt: skip
+    shipped = tmp_path / "out" / "shipped.safetensors"
+    assert shipped.read_bytes() == tiny.weights.read_bytes()
+    out = json.loads(shipped.with_suffix(".json").read_text())
+    assert out["name"] == "shipped" and out["command"] == tiny.card["command"]
+    assert out["labels"]["super"]["test"]["auroc"] == pytest.approx(
+        tiny.card["labels"]["super"]["test"]["auroc"]
+    )
+    text = shipped.with_suffix(".md").read_text()
+    assert (
+        "candidate `candidate.safetensors`, chosen by a test's fold-9 rule" in text and "not read" not in text
+    )
+    lines = Path(os.environ["TRAINING_LEDGER"]).read_text().splitlines()
+    assert any(f"| {sha256(shipped)[:12]} | super |" in line and "card (ship)" in line for line in lines)
+    card["weights_sha256"] = "0" * 64
+    cand.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(AssertionError, match="its card describes other weights"):
+        _cli("ship", *common, "--model", cand, "--out", tmp_path / "out2", "--chosen", "-")
+    assert not (tmp_path / "out2" / "clear-hug-bundled.safetensors").exists()
+
+
 def test_tiny_model_predicts_probabilities_on_real_record(tiny: TinyRun) -> None:
     """The app's path: a real record (500 Hz, so resampled) through the contract's tokeniser
     and the loaded model gives one probability in [0, 1] per class."""

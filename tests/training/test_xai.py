@@ -240,8 +240,9 @@ def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert results.read_text() == before  # resumed: every record was done
 
-    shutil.copy(results, tmp_path / "as-fold9.jsonl")
-    R.write_report(model, {9: tmp_path / "as-fold9.jsonl", 10: results}, out, normal)
+    as_fold9 = tmp_path / results.name.replace("fold10", "fold9")  # the name carries the weights
+    shutil.copy(results, as_fold9)
+    R.write_report(model, {9: as_fold9, 10: results}, out, normal)
     md = out.read_text()
     assert "## The choice on fold 9" in md and "### Goals (issue 24)" in md
     section = read_card(model)["explanations"]
@@ -277,3 +278,17 @@ def test_a_line_cut_short_by_a_stopped_run_is_redone(tmp_path: Path) -> None:
     path.write_text('{"ecg_id": 1}\n{"ecg_i\n{"ecg_id": 3}\n')
     with pytest.raises(json.JSONDecodeError):  # a broken line inside is not a stopped run: say so
         xai.read_results(path)
+
+
+def test_a_card_is_never_written_from_results_of_other_weights(tmp_path: Path) -> None:
+    """The weights can be replaced while a benchmark of hours runs: its results file names carry the
+    SHA-256 they were computed with, and a card is written only from its own weights' results."""
+    from ecgviewer.weights import sha256
+    from training.card import check_results_of
+
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"weights")
+    own = tmp_path / f"xai-fold9-{sha256(model)[:12]}.jsonl"
+    check_results_of(model, [own])
+    with pytest.raises(ValueError, match=r"is not the model of xai-fold10-0123456789ab\.jsonl"):
+        check_results_of(model, [own, tmp_path / "xai-fold10-0123456789ab.jsonl"])
