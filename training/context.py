@@ -72,6 +72,9 @@ class Context:
     # the exported classifier a continued fine-tune starts from (``run --init-model``): its file
     # name and SHA-256, for the card, as the file itself may be replaced by the result
     start: dict | None = None
+    # what its encoder was pretrained on (its card's ``LINEAGE`` entries): a continued fine-tune
+    # pretrains nothing, so its card inherits them rather than list this run's data
+    lineage: dict | None = None
 
     @property
     def ptbxl(self) -> D.PtbxlData:

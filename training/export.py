@@ -143,8 +143,10 @@ def export(
         "data": {
             "dataset": "PTB-XL v1.0.3, 100 Hz records (CC BY 4.0)",
             "folds": {"train": list(D.TRAIN_FOLDS), "validation": D.VAL_FOLD, "test": D.TEST_FOLD},
-            "pretrain_ecg_ids": D.id_ranges(td_union_ids(ctx, "all", D.TRAIN_FOLDS)),
-            "unlabelled_pretraining": [str(p) for p in ctx.unlabelled],
+            **(ctx.lineage or {
+                "pretrain_ecg_ids": D.id_ranges(td_union_ids(ctx, "all", D.TRAIN_FOLDS)),
+                "unlabelled_pretraining": [str(p) for p in ctx.unlabelled],
+            }),
             "finetune_ecg_ids": D.id_ranges(np.unique(np.concatenate([s.ecg_id for s in td.train.values()]))),
             "validation_records": len(ctx.ptbxl.split("all", [D.VAL_FOLD])[1].rows),
             "test_records": len(ctx.ptbxl.split("all", [D.TEST_FOLD])[1].rows),
@@ -181,10 +183,21 @@ def teachers(ctx: Context, td: TaskData) -> list[dict]:
     return out
 
 
+# what a card says its encoder was pretrained on: the PTB-XL records and the unlabelled folders
+LINEAGE = ("pretrain_ecg_ids", "unlabelled_pretraining")
+
+
+def lineage(card: dict | None) -> dict | None:
+    """A card's ``LINEAGE`` entries (None without a card or without them)."""
+    data = (card or {}).get("data", {})
+    return {k: data[k] for k in LINEAGE} if all(k in data for k in LINEAGE) else None
+
+
 def ship(ctx: Context, candidate: Path, out_dir: Path, name: str, chosen: str) -> Path:
     """Copy a candidate chosen on fold 9 to ``out_dir/<name>.safetensors`` with its card completed
-    by its fold-10 figures, read now (each read logged). The rest of the card stays that of the run
-    that trained it (command, hardware, timings): copying the weights does not change what made them."""
+    by its fold-10 figures, read now (each read logged), and, for a continued fine-tune, by what its
+    start's encoder was pretrained on (``lineage``, from the start's card in ``out_dir``). The rest
+    of the card stays that of the run that trained it (command, hardware, timings)."""
     import json
 
     from ecgviewer.storage import atomic_write_bytes
@@ -197,6 +210,10 @@ def ship(ctx: Context, candidate: Path, out_dir: Path, name: str, chosen: str) -
         raise ValueError(f"{candidate.name}: its card describes other weights")
     model = bundle.load_model(candidate).model
     weights = out_dir / f"{name}.safetensors"
+    start = card["training"].get("start")
+    inherited = lineage(_card_of(out_dir / start["file"], start["sha256"])) if start else None
+    if inherited:  # a continued fine-tune's encoder was pretrained by its start's run
+        card["data"] |= inherited
     for task, lab in card["labels"].items():
         if lab["test"] is None:
             read = (digest, f"{weights.name} card (ship)")
@@ -208,6 +225,15 @@ def ship(ctx: Context, candidate: Path, out_dir: Path, name: str, chosen: str) -
     atomic_write_bytes(weights, candidate.read_bytes())
     write_card(weights, card, markdown(card))
     return weights
+
+
+def _card_of(weights: Path, digest: str) -> dict | None:
+    """The card beside ``weights`` when it describes the weights of SHA-256 ``digest``."""
+    import json
+
+    path = weights.with_suffix(".json")
+    card = json.loads(path.read_text()) if path.is_file() else None
+    return card if card and card.get("weights_sha256") == digest else None
 
 
 def kept_explanations(card_path: Path, digest: str) -> dict:

@@ -325,13 +325,16 @@ def with_rr(model: Classifier, logits: bool = False) -> Classifier:
 def continued_from(ctx: Context, weights: Path, method: str) -> tuple[Path, Classifier]:
     """An exported classifier as the start of a longer fine-tune: its encoder (written to the run
     folder, as ``bundled_model`` reads encoders) and the classifier itself (the starting heads).
-    A preset whose encoder has the RR input adds it (``with_rr``)."""
+    A preset whose encoder has the RR input adds it (``with_rr``). What its encoder was pretrained
+    on comes from its card (``ctx.lineage``)."""
     from ecgviewer.ml.bundle import load_model
-    from ecgviewer.weights import sha256
+    from ecgviewer.weights import read_card, sha256
+    from training.export import lineage
     from training.pretraining import save_encoder
 
     model = load_model(weights).model
     ctx.start = {"file": weights.name, "sha256": sha256(weights)}
+    ctx.lineage = lineage(read_card(weights))
     if not isinstance(model, Classifier) or set(model.tasks) != set(ctx.preset.tasks):
         raise ValueError(f"{weights}: not one classifier with the heads {', '.join(ctx.preset.tasks)}")
     if getattr(ctx.preset.encoder, "rr", False):

@@ -196,6 +196,14 @@ def test_shipping_a_candidate_reads_its_fold_10_once_and_keeps_its_provenance(
     cand.write_bytes(tiny.weights.read_bytes())
     card = tiny.card
     card["labels"] = {t: lab | {"test": None} for t, lab in card["labels"].items()}
+    # continued from a model whose card sits in the folder it ships to: its pretraining data is inherited
+    (tmp_path / "out").mkdir()
+    start = tmp_path / "out" / "start.safetensors"
+    start.write_bytes(b"the start")
+    start.with_suffix(".json").write_text(json.dumps({"weights_sha256": sha256(start), "data": {
+        "pretrain_ecg_ids": "1-9", "unlabelled_pretraining": ["ludb"]}}))  # fmt: skip
+    card["training"]["start"] = {"file": start.name, "sha256": sha256(start)}
+    card["data"]["unlabelled_pretraining"] = []
     cand.with_suffix(".json").write_text(json.dumps(card))
     common = (
         "--preset",
@@ -212,6 +220,7 @@ def test_shipping_a_candidate_reads_its_fold_10_once_and_keeps_its_provenance(
     assert shipped.read_bytes() == tiny.weights.read_bytes()
     out = json.loads(shipped.with_suffix(".json").read_text())
     assert out["name"] == "shipped" and out["command"] == tiny.card["command"]
+    assert out["data"]["unlabelled_pretraining"] == ["ludb"] and out["data"]["pretrain_ecg_ids"] == "1-9"
     assert out["labels"]["super"]["test"]["auroc"] == pytest.approx(
         tiny.card["labels"]["super"]["test"]["auroc"]
     )
@@ -732,6 +741,9 @@ def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, t
     assert ctx.start == {"file": tiny.weights.name, "sha256": sha256(tiny.weights)}
     said = how_trained({"start": ctx.start, "finetune": {}, "recipe": {}})
     assert f"continued from `{tiny.weights.name}` ({sha256(tiny.weights)[:12]}" in said
+    # what the encoder was pretrained on is the start's, not this run's (which pretrains nothing)
+    start_data = tiny.card["data"]
+    assert ctx.lineage == {k: start_data[k] for k in ("pretrain_ecg_ids", "unlabelled_pretraining")}
 
     # its own probabilities as the teacher of the continued fine-tune, named as such on the card
     from types import SimpleNamespace
