@@ -357,7 +357,8 @@ def cmd_download(args: argparse.Namespace) -> None:
     print(download(args.dest, args.records, args.url))
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command's options (the recipes' dry runs are checked against them)."""
     from training.delineator import RECIPES
     from training.methods import METHODS
 
@@ -548,7 +549,16 @@ def main(argv: list[str] | None = None) -> None:
     dl.add_argument("--records", type=int, default=None, help="only the first N records")
     dl.add_argument("--url", default=None, help="PhysioNet mirror (default physionet.org)")
     dl.set_defaults(fn=cmd_download)
-    args = parser.parse_args(argv)
+    from training import recipes
+
+    rc = sub.add_parser("recipe", help=recipes.cmd_recipe.__doc__)
+    recipes.arguments(rc)
+    rc.set_defaults(fn=recipes.cmd_recipe)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     if (
         args.command
         in ("rpeaks", "delineator", "measurements", "interpretation", "lead-quality", "every-beat")
