@@ -268,17 +268,6 @@ def cmd_rpeaks(args: argparse.Namespace) -> None:
     print(json.dumps(res, indent=1))
 
 
-def cmd_delineator(args: argparse.Namespace) -> None:
-    from dataclasses import replace
-
-    from training.delineator import RECIPES, TINY, run
-
-    recipe = TINY if args.tiny else RECIPES[args.recipe]
-    if args.steps:
-        recipe = replace(recipe, steps=args.steps)
-    print(json.dumps(run(args.data_root / "ludb", args.run_dir, args.out, recipe, args.limit), indent=1))
-
-
 def cmd_measurements(args: argparse.Namespace) -> None:
     from training.measurements import CONDITIONS, rule_table, run, write
 
@@ -309,48 +298,6 @@ def cmd_measurements(args: argparse.Namespace) -> None:
         write_card(bundled, rows, summary, command)
 
 
-def cmd_interpretation(args: argparse.Namespace) -> None:
-    from training.export import command_line
-    from training.interpretation import rate_check, run, write
-
-    folds = tuple(int(f) for f in args.folds.split(","))
-    rows = run(args.data_root / "ptbxl", folds, args.run_dir / "statements.jsonl", args.limit)
-    rates = rate_check(args.data_root / "ptbxl", args.run_dir / "rates.jsonl") if args.limit is None else []
-    print(write([r for r in rows if r["fold"] in folds], args.out, " ".join(command_line()), rates))
-
-
-def cmd_choose_delineator(args: argparse.Namespace) -> None:
-    from training.delineator_choice import write
-    from training.export import command_line
-
-    print(write(args.a, args.b, args.out, " ".join(command_line()), args.margin_ms))
-
-
-def cmd_lead_quality(args: argparse.Namespace) -> None:
-    from training.export import command_line
-    from training.lead_quality import run, write
-
-    rows = run(args.data_root / "ludb", args.run_dir / "lead_quality.jsonl", args.limit)
-    print(write(rows, args.out, " ".join(command_line())))
-
-
-def cmd_every_beat(args: argparse.Namespace) -> None:
-    """The shipped model reading every beat against its first 15 (fold 9 chooses; fold 10 is logged)."""
-    from training.every_beat import run, ships, update_card, write
-    from training.export import command_line
-
-    model = args.model or REPO / "resources" / "models" / "clear-hug-bundled.safetensors"
-    results, kept = run(model, args.data_root, args.split, args.workers, args.n_boot, args.logs, args.limit,
-                        args.against)  # fmt: skip
-    print(write(results, args.split, model, args.out, " ".join(command_line()), args.logs))
-    if "against" in results and args.split == "val":
-        verdict = "ships" if ships(results["against"]["tasks"]) else "does not ship"
-        print(f"by the rule fixed before fold 9 was read (training/every_beat.py), {model.name} {verdict}")
-    if args.limit is None and update_card(model, args.logs):
-        print(f"the contract it is read under is in {model.with_suffix('.md').name}")
-    print(f"window probabilities kept in {kept}")
-
-
 def cmd_download(args: argparse.Namespace) -> None:
     from training.download import download
 
@@ -358,8 +305,19 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Every command's options (the recipes' dry runs are checked against them)."""
-    from training.delineator import RECIPES
+    """Every command's options (the recipes' dry runs are checked against them); the commands of
+    the last loop keep their options and function in their module."""
+    from training import (
+        delineator,
+        delineator_choice,
+        every_beat,
+        interpretation,
+        lead_quality,
+        lead_sets,
+        ood,
+        recipes,
+        xai,
+    )
     from training.methods import METHODS
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
@@ -435,21 +393,6 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--step-uv", type=float, default=5.0, help="quantisation step of the signal")
     pk.add_argument("--parts", type=int, default=2, help="signal files, one per transfer")
     pk.set_defaults(fn=cmd_pack)
-    from training import ood
-
-    od = sub.add_parser("ood", help=ood.cmd_ood.__doc__)
-    ood.arguments(od)
-    od.set_defaults(fn=ood.cmd_ood)
-    from training import xai
-
-    xb = sub.add_parser("explain-benchmark", help=xai.cmd_explain_benchmark.__doc__)
-    xai.arguments(xb)
-    xb.set_defaults(fn=xai.cmd_explain_benchmark)
-    from training import lead_sets
-
-    ls = sub.add_parser("lead-sets", help=lead_sets.cmd_lead_sets.__doc__)
-    lead_sets.arguments(ls)
-    ls.set_defaults(fn=lead_sets.cmd_lead_sets)
     sc = sub.add_parser("scaling", help=cmd_scaling.__doc__)
     _common(sc)
     sc.add_argument("--method", choices=list(METHODS), default="clear")
@@ -485,20 +428,6 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--data-root", type=Path, default=None)
     rp.add_argument("--out", type=Path, default=REPO / "training" / "RPEAKS.md")
     rp.set_defaults(fn=cmd_rpeaks)
-    de = sub.add_parser("delineator", help="train the P/QRS/T delineator on LUDB (fold models + bundled)")
-    de.add_argument("--data-root", type=Path, default=None)
-    de.add_argument("--run-dir", type=Path, default=REPO / "runs" / "delineator")
-    de.add_argument(
-        "--out", type=Path, default=None, help="bundled model (resources/models/delineator-ludb.safetensors)"
-    )
-    de.add_argument("--steps", type=int, default=None)
-    de.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
-    de.add_argument("--tiny", action="store_true", help="a seconds-long smoke recipe")
-    de.add_argument("--recipe", default="ludb12", choices=tuple(RECIPES),
-                    help="ludb12: the shipped one; any-leads: context from 1-3 leads, low rates; "
-                         "ludb12-narrow: ludb12 at half the width (faster); "
-                         "ludb12-long: ludb12 at twice the steps")  # fmt: skip
-    de.set_defaults(fn=cmd_delineator)
     me = sub.add_parser("measurements", help="validate measurements against LUDB; writes MEASUREMENTS.md")
     me.add_argument("--data-root", type=Path, default=None)
     me.add_argument("--models", type=Path, default=REPO / "runs" / "delineator", help="fold models")
@@ -507,53 +436,25 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--limit", type=int, default=None)
     me.add_argument("--no-card", dest="card", action="store_false", help="leave the bundled model card alone")
     me.set_defaults(fn=cmd_measurements)
-    it = sub.add_parser(
-        "interpretation", help="the measurements' statements against PTB-XL's; writes STATEMENTS.md"
-    )
-    it.add_argument("--data-root", type=Path, default=None)
-    it.add_argument("--folds", default="9,10", help="fold 9 may be looked at, fold 10 is reported")
-    it.add_argument("--run-dir", type=Path, default=REPO / "runs" / "interpretation")
-    it.add_argument("--limit", type=int, default=None, help="at most N more records (tests)")
-    it.add_argument("--out", type=Path, default=REPO / "training" / "STATEMENTS.md")
-    it.set_defaults(fn=cmd_interpretation)
-    cd = sub.add_parser("choose-delineator", help="paired comparison of two recipes' fold models on LUDB")
-    cd.add_argument("--a", type=Path, required=True, help="the candidate's run dir (measured)")
-    cd.add_argument("--b", type=Path, required=True, help="the shipped recipe's run dir (measured)")
-    cd.add_argument("--out", type=Path, default=REPO / "training" / "DELINEATOR.md")
-    cd.add_argument("--margin-ms", type=float, default=None,
-                    help="non-inferiority: A (faster) ships when worse by less than this")  # fmt: skip
-    cd.set_defaults(fn=cmd_choose_delineator)
-    lq = sub.add_parser(
-        "lead-quality", help="leads left out (noise, flat, clipped) on LUDB; writes LEAD_QUALITY.md"
-    )
-    lq.add_argument("--data-root", type=Path, default=None)
-    lq.add_argument("--run-dir", type=Path, default=REPO / "runs" / "lead_quality")
-    lq.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
-    lq.add_argument("--out", type=Path, default=REPO / "training" / "LEAD_QUALITY.md")
-    lq.set_defaults(fn=cmd_lead_quality)
-    eb = sub.add_parser("every-beat", help=cmd_every_beat.__doc__)
-    eb.add_argument("--data-root", type=Path, default=None)
-    eb.add_argument("--model", type=Path, default=None, help="default: the bundled model")
-    eb.add_argument("--split", choices=("val", "test"), default="val")
-    eb.add_argument("--workers", type=int, default=2)
-    eb.add_argument("--n-boot", type=int, default=1000)
-    eb.add_argument("--out", type=Path, default=REPO / "training" / "EVERY_BEAT.md")
-    eb.add_argument("--logs", type=Path, default=REPO / "training" / "run-logs" / "every-beat",
-                    help="where the window probabilities and results are kept")  # fmt: skip
-    eb.add_argument("--limit", type=int, default=None, help="only the fold's first N records (tests)")
-    eb.add_argument("--against", type=Path, default=None,
-                    help="compare with this model too (a candidate against the shipped one)")  # fmt: skip
-    eb.set_defaults(fn=cmd_every_beat)
     dl = sub.add_parser("download", help="fetch PTB-XL from PhysioNet with wfdb")
     dl.add_argument("--dest", type=Path, required=True)
     dl.add_argument("--records", type=int, default=None, help="only the first N records")
     dl.add_argument("--url", default=None, help="PhysioNet mirror (default physionet.org)")
     dl.set_defaults(fn=cmd_download)
-    from training import recipes
-
-    rc = sub.add_parser("recipe", help=recipes.cmd_recipe.__doc__)
-    recipes.arguments(rc)
-    rc.set_defaults(fn=recipes.cmd_recipe)
+    for name, module, fn in [
+        ("ood", ood, ood.cmd_ood),
+        ("explain-benchmark", xai, xai.cmd_explain_benchmark),
+        ("lead-sets", lead_sets, lead_sets.cmd_lead_sets),
+        ("delineator", delineator, delineator.command),
+        ("interpretation", interpretation, interpretation.command),
+        ("choose-delineator", delineator_choice, delineator_choice.command),
+        ("lead-quality", lead_quality, lead_quality.command),
+        ("every-beat", every_beat, every_beat.command),
+        ("recipe", recipes, recipes.cmd_recipe),
+    ]:
+        p = sub.add_parser(name, help=fn.__doc__)
+        module.arguments(p)
+        p.set_defaults(fn=fn)
     return parser
 
 

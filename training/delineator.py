@@ -10,6 +10,7 @@ app also delineates median beats.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from dataclasses import asdict, dataclass, replace
@@ -195,3 +196,29 @@ def run(root: Path, run_dir: Path, out: Path | None, recipe: Recipe, limit: int 
         }
     done.write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    """The ``delineator`` command's options."""
+    p.add_argument("--data-root", type=Path, default=None)
+    p.add_argument(
+        "--run-dir", type=Path, default=Path(__file__).resolve().parent.parent / "runs" / "delineator"
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="bundled model (resources/models/delineator-ludb.safetensors)"
+    )
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
+    p.add_argument("--tiny", action="store_true", help="a seconds-long smoke recipe")
+    p.add_argument("--recipe", default="ludb12", choices=tuple(RECIPES),
+                   help="ludb12: the shipped one; any-leads: context from 1-3 leads, low rates; "
+                        "ludb12-narrow: ludb12 at half the width (faster); "
+                        "ludb12-long: ludb12 at twice the steps")  # fmt: skip
+
+
+def command(args: argparse.Namespace) -> None:
+    """Train the P/QRS/T delineator on LUDB (fold models + bundled)."""
+    recipe = TINY if args.tiny else RECIPES[args.recipe]
+    if args.steps:
+        recipe = replace(recipe, steps=args.steps)
+    print(json.dumps(run(args.data_root / "ludb", args.run_dir, args.out, recipe, args.limit), indent=1))

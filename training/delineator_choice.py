@@ -11,6 +11,7 @@ Either rule is followed by a wave-detection check (``DETECTION``) on the same re
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -186,3 +187,19 @@ def write(
              f"Decision: {'A ships' if keep_a else 'B stays'} ({why}).", ""]  # fmt: skip
     atomic_write_bytes(out, "\n".join(lines).encode())
     return keep_a, why
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    """The ``choose-delineator`` command's options."""
+    p.add_argument("--a", type=Path, required=True, help="the candidate's run dir (measured)")
+    p.add_argument("--b", type=Path, required=True, help="the shipped recipe's run dir (measured)")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "DELINEATOR.md")
+    p.add_argument("--margin-ms", type=float, default=None,
+                   help="non-inferiority: A (faster) ships when worse by less than this")  # fmt: skip
+
+
+def command(args: argparse.Namespace) -> None:
+    """Paired comparison of two recipes' fold models on LUDB; writes DELINEATOR.md."""
+    from training.export import command_line
+
+    print(write(args.a, args.b, args.out, " ".join(command_line()), args.margin_ms))

@@ -27,6 +27,7 @@ trained under an earlier contract, the candidate is also compared with it as its
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -391,3 +392,36 @@ before every beat was read), `beats` weights the windows by their beats (what th
 `mean` weights them equally. Fold 9 chooses; fold 10 is read once, after the choice, and logged
 in `training/FOLD10.md`. Window probabilities are kept in `training/run-logs/every-beat/`.
 """
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    """The ``every-beat`` command's options."""
+    p.add_argument("--data-root", type=Path, default=None)
+    p.add_argument("--model", type=Path, default=None, help="default: the bundled model")
+    p.add_argument("--split", choices=("val", "test"), default="val")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--out", type=Path, default=LOGS.parent.parent / "EVERY_BEAT.md")
+    p.add_argument(
+        "--logs", type=Path, default=LOGS, help="where the window probabilities and results are kept"
+    )
+    p.add_argument("--limit", type=int, default=None, help="only the fold's first N records (tests)")
+    p.add_argument("--against", type=Path, default=None,
+                   help="compare with this model too (a candidate against the shipped one)")  # fmt: skip
+
+
+def command(args: argparse.Namespace) -> None:
+    """The shipped model reading every beat against its first 15 (fold 9 chooses; fold 10 is logged)."""
+    from ecgviewer import assets
+    from training.export import command_line
+
+    model = args.model or assets.model_path()
+    results, kept = run(model, args.data_root, args.split, args.workers, args.n_boot, args.logs, args.limit,
+                        args.against)  # fmt: skip
+    print(write(results, args.split, model, args.out, " ".join(command_line()), args.logs))
+    if "against" in results and args.split == "val":
+        verdict = "ships" if ships(results["against"]["tasks"]) else "does not ship"
+        print(f"by the rule fixed before fold 9 was read (training/every_beat.py), {model.name} {verdict}")
+    if args.limit is None and update_card(model, args.logs):
+        print(f"the contract it is read under is in {model.with_suffix('.md').name}")
+    print(f"window probabilities kept in {kept}")

@@ -10,6 +10,7 @@ may be looked at, fold 10 is reported. Resumable: one JSON line per record in th
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -187,3 +188,24 @@ def write(rows: list[dict], out: Path, command: str, rates: list[dict] | None = 
     lines += [f"| {c.text} | {c.rule} | {c.source} |" for c in CRITERIA.values()]
     out.write_text("\n".join(lines) + "\n")
     return out
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    """The ``interpretation`` command's options."""
+    p.add_argument("--data-root", type=Path, default=None)
+    p.add_argument("--folds", default="9,10", help="fold 9 may be looked at, fold 10 is reported")
+    p.add_argument(
+        "--run-dir", type=Path, default=Path(__file__).resolve().parent.parent / "runs" / "interpretation"
+    )
+    p.add_argument("--limit", type=int, default=None, help="at most N more records (tests)")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "STATEMENTS.md")
+
+
+def command(args: argparse.Namespace) -> None:
+    """The measurements' statements against PTB-XL's; writes STATEMENTS.md."""
+    from training.export import command_line
+
+    folds = tuple(int(f) for f in args.folds.split(","))
+    rows = run(args.data_root / "ptbxl", folds, args.run_dir / "statements.jsonl", args.limit)
+    rates = rate_check(args.data_root / "ptbxl", args.run_dir / "rates.jsonl") if args.limit is None else []
+    print(write([r for r in rows if r["fold"] in folds], args.out, " ".join(command_line()), rates))

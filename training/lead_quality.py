@@ -10,6 +10,7 @@ its range (every taller wave on the rail). The corrupted lead is drawn per recor
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,3 +118,21 @@ def write(rows: list[dict], out: Path, command: str) -> Path:
     tmp.write_text("\n".join(lines))
     tmp.replace(out)
     return out
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    """The ``lead-quality`` command's options."""
+    p.add_argument("--data-root", type=Path, default=None)
+    p.add_argument(
+        "--run-dir", type=Path, default=Path(__file__).resolve().parent.parent / "runs" / "lead_quality"
+    )
+    p.add_argument("--limit", type=int, default=None, help="only the first N LUDB records (tests)")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "LEAD_QUALITY.md")
+
+
+def command(args: argparse.Namespace) -> None:
+    """Leads left out (noise, flat, clipped) on LUDB; writes LEAD_QUALITY.md."""
+    from training.export import command_line
+
+    rows = run(args.data_root / "ludb", args.run_dir / "lead_quality.jsonl", args.limit)
+    print(write(rows, args.out, " ".join(command_line())))

@@ -102,9 +102,9 @@ _RELEASE_CPU = replace(
     recipe=Recipe(augment=AugmentConfig(), layer_decay=0.75),
 )
 
-# Issue 27's accelerator runs (``recipe gpu-ssl``, training/recipes.toml): the bundled encoder's size pretrained 100
-# epochs (one H100 ran 40 such epochs in 146 s), snapshots probed on fold 9 for the scaling table;
-# the same with CLEAR's shortcut closed (lead groups masked, amplitudes predicted).
+# Issue 27's accelerator runs (``recipe gpu-ssl``, training/recipes.toml): the bundled encoder's
+# size pretrained 100 epochs (one H100 ran 40 such epochs in 146 s), snapshots probed on fold 9 for
+# the scaling table; the same with CLEAR's shortcut closed (lead groups masked, amplitudes predicted).
 _SSL_GPU = replace(
     _BUNDLED,
     name="ssl-gpu",
