@@ -19,6 +19,7 @@ import pytest
 from training import data as D
 from training import grid as G
 from training import metrics as M
+from training import ranking as RK
 from training import results as R
 
 
@@ -212,7 +213,7 @@ def _assert_same_choices(runs: dict[bool, Path], out: Path) -> None:
                                       M.f1_thresholds(pb["val_y"], pb["val_probs"]))  # fmt: skip
     ranked = 0
     for head in ("hug", "linear"):
-        ra, rb = R.rank_methods(plain, head), R.rank_methods(permuted, head)
+        ra, rb = RK.rank_methods(plain, head), RK.rank_methods(permuted, head)
         if ra is None:
             assert rb is None
             continue
@@ -237,7 +238,7 @@ def test_permuting_fold_10_labels_changes_no_choice(two_grids: dict[bool, Path],
     """On synthetic models whose fold-9 and fold-10 quality agree, permuting fold 10's labels
     scrambles the fold-10 numbers but moves no choice; ACL-ECG, the best on fold 9, wins."""
     _assert_same_choices(two_grids, tmp_path)
-    ranking = R.rank_methods(G.read_rows(two_grids[True] / "grid.jsonl"), "hug")
+    ranking = RK.rank_methods(G.read_rows(two_grids[True] / "grid.jsonl"), "hug")
     assert ranking.winners == ["acl"] and "should change to the ACL-ECG encoder" in ranking.verdict
 
 

@@ -861,20 +861,20 @@ def test_bundled_verdict_needs_most_cells_beyond_seed_noise() -> None:
     import numpy as np
 
     from training.grid import CLEAR_GAIN
-    from training.results import _bundled_verdict
+    from training.ranking import bundled_verdict
 
     cells = [("super", 0.1), ("sub", 0.1), ("form", 1.0)]
     clear = {cells[0]: [0.80, 0.81, 0.79], cells[1]: [0.70, 0.72, 0.68], cells[2]: [0.60]}
     acl = {cells[0]: [0.83, 0.84, 0.82], cells[1]: [0.71, 0.73, 0.69], cells[2]: [0.60 + 2 * CLEAR_GAIN]}
     seeds = {(s, c): np.array(v) for s, table in (("clear", clear), ("acl", acl)) for c, v in table.items()}
     means = {s: {c: seeds[s, c].mean() for c in cells} for s in ("clear", "acl")}
-    text = _bundled_verdict("acl", "ACL-ECG", seeds, means, cells)
+    text = bundled_verdict("acl", "ACL-ECG", seeds, means, cells)
     assert "higher in 3 of 3 shared cells, by more than the larger seed SD" in text
     assert "in 2: the bundled model should change to the ACL-ECG encoder" in text  # super and form
     seeds["acl", cells[2]] = np.array([0.60 + CLEAR_GAIN / 2])
     means["acl"][cells[2]] = seeds["acl", cells[2]].mean()
-    assert "in 1: that is not enough" in _bundled_verdict("acl", "ACL-ECG", seeds, means, cells)
-    assert "stays" in _bundled_verdict("clear", "CLEAR", seeds, means, cells)
+    assert "in 1: that is not enough" in bundled_verdict("acl", "ACL-ECG", seeds, means, cells)
+    assert "stays" in bundled_verdict("clear", "CLEAR", seeds, means, cells)
 
 
 def test_ddp_pretrain_two_cpu_processes(tiny: TinyRun, tmp_path: Path) -> None:
