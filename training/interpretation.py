@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ecgviewer.measure.beats import MIN_PACE_FS
 from ecgviewer.measure.statements import CRITERIA
-from training.xai_report import wilson
+from training.xai_scores import wilson
 
 # PTB-XL's codes that count as each statement of ours (premature beats: any premature complex).
 PTBXL = {code: {code} for code in CRITERIA if code not in ("LAD", "RAD")} | {

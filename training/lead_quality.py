@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from training import ludb, noise
-from training.xai_report import wilson
+from training.xai_scores import wilson
 
 Corruption = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 

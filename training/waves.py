@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from training import ludb
-from training.xai_report import wilson
+from training.xai_scores import wilson
 
 FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")
 NAMES = {"p_on": "P onset", "p_off": "P offset", "qrs_on": "QRS onset", "qrs_off": "QRS offset",

@@ -18,6 +18,7 @@ from ecgviewer.ml.reference import FLAT
 from tests.conftest import REPO
 from training import xai
 from training import xai_report as R
+from training import xai_scores as S
 
 INFERIOR = [STANDARD_LEADS.index(n) for n in ("II", "III", "aVF")]
 
@@ -64,7 +65,7 @@ def test_mi_families_need_one_family_only() -> None:
 
 def test_wilson_interval_holds_its_estimate_and_localise_counts() -> None:
     for k, n in ((0, 5), (3, 7), (7, 7), (40, 300)):
-        lo, hi = R.wilson(k, n)
+        lo, hi = S.wilson(k, n)
         assert 0 <= lo <= k / n <= hi <= 1
     row = {
         "family": "inferior",
@@ -82,7 +83,7 @@ def test_wilson_interval_holds_its_estimate_and_localise_counts() -> None:
             }
         },
     }
-    by_sum, per_lead = R.localise([row], "ig", "sum"), R.localise([row], "ig", "per-lead")
+    by_sum, per_lead = S.localise([row], "ig", "sum"), S.localise([row], "ig", "per-lead")
     assert by_sum.hits["inferior"] == (0, 1) and per_lead.hits["inferior"] == (1, 1)  # 3/3 > 3.5/4
     assert by_sum.rank_auroc["inferior"][0] == pytest.approx(0.75)
 
@@ -95,8 +96,8 @@ def test_label_independent_chance_sees_a_ranker_with_a_favourite() -> None:
         scores = {"inferior": 2.0, "lateral": 1.0, "septal": 0.5, "anterior": 0.2, "aVR": 0.0}
         return {"family": family, "questions": {"MI": {"ig": {"territories": scores}}}}
 
-    loc = R.localise([row("inferior")] * 3 + [row("anteroseptal")] * 5, "ig", "sum")
-    assert loc.rate("inferior") == 1.0 > R.chance("inferior")
+    loc = S.localise([row("inferior")] * 3 + [row("anteroseptal")] * 5, "ig", "sum")
+    assert loc.rate("inferior") == 1.0 > S.chance("inferior")
     assert loc.independent_chance("inferior") == 1.0 and loc.independent_chance("anteroseptal") == 0.0
     table = R.informative([row("inferior")] * 3, ["ig"], "sum")
     assert "1.00 vs 1.00: not above" in table[2]
@@ -119,16 +120,16 @@ def test_a_randomised_model_is_judged_over_its_draws() -> None:
 
     swap = [row("inferior", {0: "inferior", 1: "lateral"})] * 30
     swap += [row("anteroseptal", {0: "lateral", 1: "septal"})] * 30
-    assert R.seeds_of(swap, "ig") == [0, 1]
-    one = R.randomised_excess(swap, "ig", "sum", [0])
+    assert S.seeds_of(swap, "ig") == [0, 1]
+    one = S.randomised_excess(swap, "ig", "sum", [0])
     hit, free, excess, lo, _ = one["inferior"]
     assert (hit, free, excess) == (1.0, 0.5, 0.5) and lo > 0
-    both = R.randomised_excess(swap, "ig", "sum", [0, 1])
+    both = S.randomised_excess(swap, "ig", "sum", [0, 1])
     hit, free, excess, lo, hi = both["inferior"]
     assert (hit, free, excess) == (0.5, 0.25, 0.25) and lo <= 0 <= hi  # the seeds disagree: not shown above
     right = [row("inferior", {0: "inferior", 1: "inferior"})] * 30
     right += [row("anteroseptal", {0: "septal", 1: "septal"})] * 30
-    assert all(v[3] > 0 for v in R.randomised_excess(right, "ig", "sum", [0, 1]).values())
+    assert all(v[3] > 0 for v in S.randomised_excess(right, "ig", "sum", [0, 1]).values())
     assert "not met: above chance" in "".join(R.goals(right, "ig", "sum"))
 
 
@@ -159,16 +160,16 @@ def test_the_choice_needs_a_margin_the_records_support() -> None:
             out.append({"family": "inferior", "questions": {"MI": mi}})
         return out
 
-    assert R.choose(rows(100, 2, 0))[:2] == ("ig", "sum")  # 2 records of 100: a tie, the first wins
-    assert R.choose(rows(100, 30, 0))[:2] == ("occlusion-normal", "sum")  # 30 of 100: a margin
-    assert R.choose(rows(100, 2, 30))[:2] == ("ig-frontal", "sum")  # ig itself is clearly worse
+    assert S.choose(rows(100, 2, 0))[:2] == ("ig", "sum")  # 2 records of 100: a tie, the first wins
+    assert S.choose(rows(100, 30, 0))[:2] == ("occlusion-normal", "sum")  # 30 of 100: a margin
+    assert S.choose(rows(100, 2, 30))[:2] == ("ig-frontal", "sum")  # ig itself is clearly worse
     # tied on MI, a variant clearly better on another question (CRBBB on V1-V2) is chosen
     tied = rows(100, 2, 0)
     for k in range(40):
         cd = {v: {"leads": _on("aVR")} for v in VARIANTS if VARIANTS[v]}
         cd["occlusion-normal"] = {"leads": _on("V1")}
         tied.append({"ecg_id": 1000 + k, "family": None, "lead": ("CRBBB",), "questions": {"CD": cd}})
-    v, s, _, wins = R.choose(tied)
+    v, s, _, wins = S.choose(tied)
     assert (v, s) == ("occlusion-normal", "sum") and wins["occlusion-normal"][0] == "CRBBB on V1-V2"
     assert wins["ig"] == ["CRBBB on I, aVL, V5-V6"]  # none puts any there: all tie, and count it
 
@@ -190,7 +191,7 @@ def test_a_model_with_inferior_evidence_is_localised_inferior(shared: Path, vari
     for ecg_id in sorted(chosen)[:3]:
         path = xai.D.ptbxl_record(shared / "ptbxl", ecg_id).with_suffix(".hea")
         rows.append({"family": "inferior", **bench.record(path, chosen[ecg_id])})
-    loc = R.localise(rows, variant, "sum")
+    loc = S.localise(rows, variant, "sum")
     assert loc.hits["inferior"] == (3, 3) and loc.avr_first == (0, 3)
     if variant == "ig":  # a row written before RANDOMISED grew gets the missing entries, no others
         row, path = rows[0], xai.D.ptbxl_record(shared / "ptbxl", sorted(chosen)[0]).with_suffix(".hea")
