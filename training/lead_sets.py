@@ -209,6 +209,11 @@ def write_report(
             if s["failed"]:
                 lines += [f"{s['failed']} records left out: a lead set could not be analysed.", ""]
             lines += _tables(s, task)
+            if fold == D.TEST_FOLD:
+                from training.ledger import record
+
+                figures = ", ".join(f"{n} {e['auroc']:.4f}" for n, e in s["sets"].items())
+                record(sha256(model_file), task, f"macro AUROC {figures}", f"{model_file.name} (lead-sets)")
             if card_too and fold == D.TEST_FOLD and task == "super" and (card := read_card(model_file)):
                 check_results_of(model_file, paths.values())
                 new = card | {"lead_sets": card_section(s, fold, task)}

@@ -26,6 +26,7 @@ from training.xai_scores import (
     GOALS,
     MIN_PAIRED,
     REPORT_FOLD,
+    agreement,
     boot_mean,
     card_section,
     chance,
@@ -408,6 +409,17 @@ def write_report(
                 ]
     lines += ANCHORS
     out.write_text("\n".join(lines))
+    if chosen and by_fold.get(REPORT_FOLD):
+        from training.ledger import record
+
+        hits = agreement(by_fold[REPORT_FOLD], *chosen)
+        figure = ", ".join(f"{family} {k}/{n}" for family, (k, n) in hits.items())
+        record(
+            sha256(model),
+            "MI",
+            f"top territory labelled: {figure}",
+            f"{model.name} (explain-benchmark, {chosen[0]}, {chosen[1]})",
+        )
     if card_too and chosen and by_fold.get(REPORT_FOLD) and card:
         from training.card import check_results_of, markdown
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,9 @@ def test_the_command_scores_every_set_paired_with_12_leads(shared: Path, tmp_pat
     assert section["fold"] == 10 and section["reference"]["leads"] == list(L.LEAD_SETS[L.REFERENCE])
     assert [s["name"] for s in section["sets"]] == list(L.LEAD_SETS)[1:]
     assert "## Fewer leads" in model.with_suffix(".md").read_text()
+    # its read of fold 10 is in the (tests' own) ledger
+    ledger = Path(os.environ["TRAINING_LEDGER"]).read_text()
+    assert f"{model.name} (lead-sets)" in ledger and "| super | macro AUROC 12 leads" in ledger
     before = path.read_text()
     subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert path.read_text() == before

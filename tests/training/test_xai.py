@@ -5,6 +5,7 @@ the command on a few shared PTB-XL records."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -252,6 +253,8 @@ def test_explain_benchmark_command_writes_xai_md(shared: Path, tmp_path: Path) -
     chosen = xai.VARIANTS[md.split("Chosen: **")[1].split("**")[0]]
     assert chosen is not None and (section["reference"] is not None) == chosen.normal
     assert "## Explanations" in model.with_suffix(".md").read_text()
+    ledger = Path(os.environ["TRAINING_LEDGER"]).read_text()  # its read of fold 10, logged
+    assert f"{model.name} (explain-benchmark, " in ledger and "| MI | top territory labelled: " in ledger
 
 
 def test_the_app_explains_as_its_card_says() -> None:
