@@ -198,15 +198,13 @@ def ship(ctx: Context, candidate: Path, out_dir: Path, name: str, chosen: str) -
     by its fold-10 figures, read now (each read logged), and, for a continued fine-tune, by what its
     start's encoder was pretrained on (``lineage``, from the start's card in ``out_dir``). The rest
     of the card stays that of the run that trained it (command, hardware, timings)."""
-    import json
-
     from ecgviewer.storage import atomic_write_bytes
     from ecgviewer.weights import sha256
     from training.card import markdown
 
-    card = json.loads(candidate.with_suffix(".json").read_text())
     digest = sha256(candidate)
-    if card["weights_sha256"] != digest:
+    card = _card_of(candidate, digest)
+    if card is None:
         raise ValueError(f"{candidate.name}: its card describes other weights")
     model = bundle.load_model(candidate).model
     weights = out_dir / f"{name}.safetensors"
@@ -239,13 +237,8 @@ def _card_of(weights: Path, digest: str) -> dict | None:
 def kept_explanations(card_path: Path, digest: str) -> dict:
     """The explanation benchmark's section of an earlier card of the same weights (it describes
     the weights, not the export), so re-exporting does not drop it; nothing for new weights."""
-    import json
-
-    if not card_path.is_file():
-        return {}
-    old = json.loads(card_path.read_text())
-    same = old.get("weights_sha256") == digest and "explanations" in old
-    return {"explanations": old["explanations"]} if same else {}
+    old = _card_of(card_path, digest) or {}
+    return {"explanations": old["explanations"]} if "explanations" in old else {}
 
 
 def td_union_ids(ctx: Context, task: str, folds) -> np.ndarray:
