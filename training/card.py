@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ecgviewer.ml import contract
+from ecgviewer.ml.wording import SCORINGS
 
 ENCODERS = {
     contract.BEATS: "beat-token transformer encoder (CLEAR)",
@@ -163,7 +164,7 @@ def markdown(card: dict) -> str:
         against = (x.get("reference") or {}).get("name", "a flat signal")
         lines += ["## Explanations", "",
                   f"Default attribution: {x['method']}{shared}, against {against}; territories scored by "
-                  f"their leads' {x['scoring']}. Chosen on fold 9 by {x['benchmark']}. Fold {x['fold']}: of "
+                  f"{SCORINGS[x['scoring']]}. Chosen on fold 9 by {x['benchmark']}. Fold {x['fold']}: of "
                   f"the MI records ranked first in a territory, how many were labelled there: {agree}.",
                   ""]  # fmt: skip
         if (card["architecture"].get("encoder") or {}).get("rr"):

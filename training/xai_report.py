@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.ml.wording import SCORINGS
 from training.xai import (
     FAMILIES,
     LEAD_COHORTS,
@@ -317,7 +318,12 @@ def write_report(
         f"chooses, fold {REPORT_FOLD} is reported. What is explained is the class's logit, one 10 s window",
         "at a time, by the app's own code (`ecgviewer.ml.explain`). A territory is ranked first when its",
         "score is the highest (`ecgviewer.leads.TERRITORIES`: inferior II, III, aVF; lateral I, aVL, V5, V6;",
-        "septal V1, V2; anterior V3, V4; aVR). MI families and their labelled territories: "
+        "septal V1, V2; anterior V3, V4; aVR). Two scores are compared (`wording.territory_scores`): the",
+        "leads' sum, and that sum less the territory's part of the record's total over how much a sum of",
+        "as many leads drawn at random would vary (a permutation z-score), which ranks every territory",
+        "first equally often when the attribution is spread at random. The sum per lead is not offered:",
+        "it ranks the one-lead aVR first most often by construction. "
+        "MI families and their labelled territories: "
         + "; ".join(f"{f} ({', '.join(codes)}): {', '.join(terr)}" for f, (codes, terr) in FAMILIES.items())
         + ". Proportions carry Wilson 95 % intervals, means bootstrap 95 % intervals over records.",
         "",
@@ -337,13 +343,13 @@ def write_report(
             "|---|---|---|",
             *(f"| {a} | {b} | {c:.3f} |" for a, b, c in sorted(ranked, key=lambda x: -x[2])),
             "",
-            f"Chosen: **{v}**, territories scored by their leads' **{s}**. The app uses it by default",
+            f"Chosen: **{v}**, territories scored by **{SCORINGS[s]}** (`{s}`). The app uses it by default",
             "(the model card's `explanations` section). The highest share wins only by a margin the",
             "records support: variants whose paired bootstrap interval of the difference from it",
             "includes zero tie with it. Of the tied, the one among the best on most of the other",
             "questions below (the same paired rule, per question, over the records every variant",
             f"answered; a question needs {MIN_PAIRED}) is chosen, then the first in the table order of the",
-            "benchmark (`xai.VARIANTS`, sum before per-lead). Tied on MI, and the other questions each",
+            "benchmark (`xai.VARIANTS`, then `wording.SCORINGS`). Tied on MI, and the other questions each",
             "is among the best on:",
             "",
             "| variant | other questions among the best | count |",
@@ -360,7 +366,7 @@ def write_report(
         lines += [
             f"## Fold {fold} ({role})",
             "",
-            f"### MI localisation (territories scored by their leads' {scoring})",
+            f"### MI localisation (territories scored by {SCORINGS[scoring]})",
             "",
             "Share of records whose top territory is labelled, per family; aVR first: share of all",
             "single-family MI records ranked aVR first; rank AUROC: labelled against other territories.",

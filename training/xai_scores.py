@@ -232,7 +232,7 @@ def choose(rows: list[dict]) -> tuple[str, str, list[tuple[str, str, float]], di
     interval of the difference from the best includes zero ties with it (a few records'
     difference must not flip what the app explains with). Of the tied, the one among the best on
     most of the benchmark's other questions (conduction, hypertrophy, ectopic beats) is chosen,
-    then the first in ``VARIANTS`` order, sum before per-lead. Also returns, per tied variant,
+    then the first in ``VARIANTS`` and ``SCORINGS`` order. Also returns, per tied variant,
     the other questions it is among the best on."""
     ranked = [(v, s, localise(rows, v, s).pooled) for v, how in VARIANTS.items() if how for s in SCORINGS]
     ranked = [x for x in ranked if not math.isnan(x[2])]

@@ -1,9 +1,10 @@
 """An explanation said in words, no more than the evidence carries (issue 71).
 
 Three forms, chosen by the finding's decision on the model card's threshold:
-- **a positive finding**: the territory that carries most of the evidence, its share, the leads
-  within it that raise the class and the strongest beats; then, where it applies, the benchmark
-  (``python -m training explain-benchmark``, stored in the card under ``explanations``):
+- **a positive finding** of infarction or ischaemia: the territory that carries most of the
+  evidence, its share, the leads within it that raise the class and the strongest beats; then,
+  where it applies, the benchmark (``python -m training explain-benchmark``, stored in the card
+  under ``explanations``):
   "MI, positive (p = 0.72 >= 0.45): inferior territory, 38 % of the attribution: II, III, aVF;
   beats 3, 5 and 9." The benchmark measured how often a localisation agreed with cardiologists'
   labels *on records labelled with the class*: it is quoted only beside a positive finding that
@@ -15,12 +16,15 @@ Three forms, chosen by the finding's decision on the model card's threshold:
   never the positive form.
 
 Every percentage is a lead's signed share of the leads' magnitudes, or a territory's of the
-territories' (``shares``): the same numbers the charts draw and the report prints. A rhythm class
-is not localised to a territory: its words name the leads and beats that raise it.
+territories' (``shares``): the same numbers the charts draw and the report prints. A finding is
+localised to a territory only where a cardiologist would (``TERRITORIAL``); the words of any other
+positive finding name the leads and beats that raise it: "CD, positive ...: leads raising it
+most: V6 (18 %), ...".
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,8 +41,15 @@ if TYPE_CHECKING:  # torch stays unloaded for the report's and the panels' impor
 TOP_BEATS = 3
 TOP_LEADS = 3
 NORMAL = "NORM"  # PTB-XL's normal ECG: explained against its own reference (module docstring)
-RHYTHM = "rhythm"  # the group of PTB-XL's rhythm statements, which no territory explains
-SCORINGS = ("sum", "per-lead")
+# The groups whose findings a cardiologist localises to a coronary territory: infarction and
+# ischaemic ST-T change. A conduction disturbance, hypertrophy, a form or rhythm statement is read
+# from leads (LBBB from I, aVL, V5-V6 and V1), so its words name the leads that raise it.
+TERRITORIAL = ("MI", "STTC")
+# Territory scorings (``territory_scores``), in the benchmark's order of preference, with their words.
+SCORINGS = {
+    "sum": "their leads' sum",
+    "standardised": "their leads' sum standardised for the territory's size",
+}
 
 
 @dataclass(frozen=True)
@@ -82,11 +93,26 @@ class Worded:
 
 
 def territory_scores(territories: dict[str, float], scoring: str) -> dict[str, float]:
-    """Each territory's score: its leads' sum, or (``per-lead``) that over its lead count, so a
-    one-lead territory (aVR) is not outweighed by four-lead ones for its size alone."""
-    if scoring == "per-lead":
-        return {t: v / len(TERRITORIES[t]) for t, v in territories.items()}
+    """Each territory's score: its leads' sum, or (``standardised``) the sum less its leads' part
+    of the record's total, over how much the sum of that many leads drawn at random from the
+    record's leads varies: the permutation z-score, less the lead spread all territories share.
+    Attribution spread at random over the leads then ranks every territory first alike, where the
+    sum favours the four-lead lateral territory and the sum per lead the one-lead aVR (a mean of
+    fewer leads varies more, so it is the largest more often)."""
+    if scoring == "standardised":
+        n_all = sum(len(leads) for leads in TERRITORIES.values())
+        mean = sum(territories.values()) / n_all
+        return {
+            t: (v - len(TERRITORIES[t]) * mean) / _spread(len(TERRITORIES[t]), n_all)
+            for t, v in territories.items()
+        }
     return dict(territories)
+
+
+def _spread(n: int, n_all: int) -> float:
+    """The standard deviation, in lead standard deviations, of the sum of ``n`` of ``n_all``
+    values drawn without replacement."""
+    return math.sqrt(n * (n_all - n) / (n_all - 1))
 
 
 def decision_text(c: ClassResult) -> str:
@@ -121,8 +147,8 @@ def describe(
     if np.maximum(e.leads, 0.0).sum() <= 0 or max(scores.values()) <= 0:
         text = f"{head}: no lead raises it"
         return Worded(text, None, None, (), (), None, (text, *_against(contradicted)))
-    if finding.group == RHYTHM:  # a rhythm has no territory: the leads and beats that raise it
-        return _rhythm(head, e, tokens, leads)
+    if finding.group not in TERRITORIAL:  # the leads and beats that raise it (``TERRITORIAL``)
+        return _by_leads(head, e, tokens, leads)
     top = max(scores, key=lambda t: scores[t])
     idx = [contract.LEADS.index(lead) for lead in TERRITORIES[top]]
     share = next(s.share for s in territory_shares(e) if s.name == top)
@@ -148,7 +174,7 @@ def territory_shares(e: Explanation) -> tuple[Share, ...]:
     return shares([t.name for t in e.tree], np.array([t.score for t in e.tree]))
 
 
-def _rhythm(head: str, e: Explanation, tokens: contract.Tokens, leads: tuple[Share, ...]) -> Worded:
+def _by_leads(head: str, e: Explanation, tokens: contract.Tokens, leads: tuple[Share, ...]) -> Worded:
     raising = ranked(leads, TOP_LEADS)
     idx = [contract.LEADS.index(s.name) for s in raising]
     beats = _strongest_beats(e, tokens, idx) if idx else ()

@@ -373,7 +373,7 @@ def test_the_explanation_in_words(analyzer, rec, ig) -> None:
     tokens = analyzer.analyse(rec).tokens
     norm = analyzer.analyse(rec).predictions.get("super", "NORM")
     mi = dataclasses.replace(ig, target=dataclasses.replace(ig.target, code="MI"))
-    found = dataclasses.replace(norm, code="MI", probability=0.9, threshold=0.3, decision=True)
+    found = dataclasses.replace(norm, code="MI", group="MI", probability=0.9, threshold=0.3, decision=True)
     w = wording.describe(mi, tokens, {}, found)
     assert w.form == "positive" and w.agreement is None
     assert w.territory == max(ig.territories, key=ig.territories.get)
@@ -396,6 +396,46 @@ def test_the_explanation_in_words(analyzer, rec, ig) -> None:
         mi, leads=-np.abs(ig.leads), territories={k: -abs(v) for k, v in ig.territories.items()}
     )
     assert wording.describe(flat, tokens, card, found).text.endswith(": no lead raises it")
+
+
+def test_a_finding_without_a_territory_is_worded_by_its_leads(analyzer, rec, ig) -> None:
+    """A conduction disturbance is read from leads, not a coronary territory (``TERRITORIAL``):
+    the leads that raise it most, with the shares the lead chart draws, and no benchmark."""
+    from ecgviewer.ml import wording
+
+    tokens = analyzer.analyse(rec).tokens
+    norm = analyzer.analyse(rec).predictions.get("super", "NORM")
+    cd = dataclasses.replace(ig, target=dataclasses.replace(ig.target, code="CD"))
+    found = dataclasses.replace(norm, code="CD", group="CD", probability=0.9, threshold=0.3, decision=True)
+    card = {"explanations": {"fold": 10, "agreement": {"CD": {t: [8, 10] for t in ig.territories}}}}
+    w = wording.describe(cd, tokens, card, found)
+    top = wording.ranked(wording.shares(list(LEADS), ig.leads), wording.TOP_LEADS)
+    assert w.form == "positive" and w.territory is None and w.agreement is None
+    assert w.leads == tuple(s.name for s in top) and "territory" not in w.text
+    assert w.text.startswith(f"CD, positive (p = 0.90 \u2265 0.30): leads raising it most: {top[0].name} (")
+
+
+def test_standardised_territory_scores_favour_no_territory_for_its_size() -> None:
+    """Attribution spread at random over the 12 leads: under ``standardised`` each of the five
+    territories ranks first about as often (a fifth); the sum favours the four-lead lateral one
+    and the sum per lead the one-lead aVR, the bias that headlined an LBBB as "aVR"."""
+    from ecgviewer.leads import TERRITORIES
+    from ecgviewer.ml import wording
+
+    rng = np.random.default_rng(0)
+    firsts: dict[str, list[str]] = {"sum": [], "standardised": [], "per-lead": []}
+    for _ in range(4000):
+        lead = dict(zip(LEADS, rng.normal(0.3, 1.0, len(LEADS)), strict=True))
+        sums = {t: sum(lead[x] for x in leads) for t, leads in TERRITORIES.items()}
+        for scoring in wording.SCORINGS:
+            scores = wording.territory_scores(sums, scoring)
+            firsts[scoring].append(max(scores, key=scores.get))
+        per_lead = {t: v / len(TERRITORIES[t]) for t, v in sums.items()}
+        firsts["per-lead"].append(max(per_lead, key=per_lead.get))
+    rate = {k: {t: v.count(t) / len(v) for t in TERRITORIES} for k, v in firsts.items()}
+    assert all(abs(r - 0.2) < 0.035 for r in rate["standardised"].values()), rate["standardised"]
+    assert max(rate["sum"], key=rate["sum"].get) == "lateral" and rate["sum"]["lateral"] > 0.3
+    assert max(rate["per-lead"], key=rate["per-lead"].get) == "aVR" and rate["per-lead"]["aVR"] > 0.25
 
 
 def test_a_negative_finding_is_never_worded_as_positive(analyzer, rec, ig) -> None:

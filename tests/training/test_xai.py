@@ -84,8 +84,9 @@ def test_wilson_interval_holds_its_estimate_and_localise_counts() -> None:
             }
         },
     }
-    by_sum, per_lead = S.localise([row], "ig", "sum"), S.localise([row], "ig", "per-lead")
-    assert by_sum.hits["inferior"] == (0, 1) and per_lead.hits["inferior"] == (1, 1)  # 3/3 > 3.5/4
+    by_sum, sized = S.localise([row], "ig", "sum"), S.localise([row], "ig", "standardised")
+    # (3 - 3 * 5.6 / 12) / sqrt(3 * 9 / 11) = 1.02 > (3.5 - 4 * 5.6 / 12) / sqrt(4 * 8 / 11) = 0.96
+    assert by_sum.hits["inferior"] == (0, 1) and sized.hits["inferior"] == (1, 1)
     assert by_sum.rank_auroc["inferior"][0] == pytest.approx(0.75)
 
 
