@@ -10,19 +10,20 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from training import REPO, REPORTS, RUN_LOGS, RUNS
+
 NEEDS_SHARED_DATA = ("rpeaks", "delineator", "measurements", "interpretation", "lead-quality", "every-beat")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from training.data import default_data_root
+    from training.data.datasets import default_data_root
     from training.presets import PRESETS
 
     p.add_argument("--data-root", type=Path, default=default_data_root(),
                    help="folder holding ptbxl/ (and ludb/); default ../shared/data when present")  # fmt: skip
     p.add_argument("--preset", choices=sorted(PRESETS), default="bundled")
     p.add_argument("--run-dir", type=Path, help="checkpoints and logs (default runs/<preset>)")
-    p.add_argument("--cache-dir", type=Path, default=REPO / "runs" / "cache", help="token cache")
+    p.add_argument("--cache-dir", type=Path, default=RUNS / "cache", help="token cache")
     p.add_argument("--unlabelled", type=Path, action="append", default=None,
                    help="extra WFDB folder to pretrain on (repeatable; default: ludb/)")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="processes for tokenisation")
@@ -46,7 +47,7 @@ def _context(args: argparse.Namespace):
     preset = PRESETS[args.preset]
     return Context(
         data_root=args.data_root,
-        run_dir=args.run_dir or REPO / "runs" / preset.name,
+        run_dir=args.run_dir or RUNS / preset.name,
         cache_dir=args.cache_dir,
         preset=preset,
         workers=args.workers,
@@ -57,7 +58,7 @@ def _context(args: argparse.Namespace):
 
 
 def cmd_tokenise(args: argparse.Namespace) -> None:
-    from training.data import load_unlabelled
+    from training.data.datasets import load_unlabelled
 
     ctx = _context(args)
     pt = ctx.ptbxl
@@ -68,8 +69,8 @@ def cmd_tokenise(args: argparse.Namespace) -> None:
 
 
 def cmd_pack(args: argparse.Namespace) -> None:
-    """A compact copy of the tokenised data for a machine without the records (training/pack.py)."""
-    from training.pack import pack_data
+    """A compact copy of the tokenised data for a machine without the records (training/data/pack.py)."""
+    from training.data.pack import pack_data
 
     made = pack_data(args.data_root, args.cache_dir, args.out, args.step_uv, args.parts, args.workers,
                      not args.no_progress)  # fmt: skip
@@ -77,9 +78,9 @@ def cmd_pack(args: argparse.Namespace) -> None:
 
 
 def cmd_baseline(args: argparse.Namespace) -> None:
-    """Supervised CNN baselines (training/baselines.py) on full labels; their probabilities for
+    """Supervised CNN baselines (training/supervised/baselines.py) on full labels; their probabilities for
     every record go to <run>/teacher-<tag>.npz (the grid's rows and distillation read them)."""
-    from training.baselines import run
+    from training.supervised.baselines import run
 
     ctx = _context(args)
     for arch in args.arch.split(","):
@@ -94,7 +95,7 @@ def cmd_baseline(args: argparse.Namespace) -> None:
 def cmd_teacher(args: argparse.Namespace) -> None:
     """An exported classifier's probabilities on every record, as the distillation teacher of a
     fine-tune continued from it (<run>/teacher-<model>-<task>-1.0-0.npz)."""
-    from training.finetune import model_teacher
+    from training.supervised.finetune import model_teacher
 
     for path in model_teacher(_context(args), args.model):
         print(path, flush=True)
@@ -102,7 +103,7 @@ def cmd_teacher(args: argparse.Namespace) -> None:
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
     """Pretrain one method's encoder (the same data, schedule and budget for every method)."""
-    from training.pretraining import pretrain
+    from training.pretrain.pretraining import pretrain
 
     ctx = _context(args)
     path = pretrain(ctx, args.seed, args.method)
@@ -115,10 +116,10 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """The whole pipeline for a preset and a method: tokenise, pretrain, fine-tune, evaluate, export."""
-    from training.export import command_line, export
-    from training.finetune import bundled_model, continued_from
-    from training.pretraining import pretrain
-    from training.probe import frozen_model
+    from training.pretrain.pretraining import pretrain
+    from training.supervised.export import command_line, export
+    from training.supervised.finetune import bundled_model, continued_from
+    from training.supervised.probe import frozen_model
 
     t0 = time.perf_counter()
     ctx = _context(args)
@@ -173,7 +174,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     """Metrics of a saved model on fold 9 or 10, to check a model card's numbers."""
     from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import sha256
-    from training.export import evaluate_split
+    from training.supervised.export import evaluate_split
 
     loaded = load_model(args.model)
     ctx = _context(args)
@@ -189,14 +190,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_ship(args: argparse.Namespace) -> None:
     """A candidate chosen on fold 9 becomes the shipped model: its weights copied, its card given
     its fold-10 figures (read now, logged in training/FOLD10.md)."""
-    from training.export import ship
+    from training.supervised.export import ship
 
     print(ship(_context(args), args.model, args.out, args.name, args.chosen))
 
 
 def cmd_choose(args: argparse.Namespace) -> None:
-    """Fold-9 choice among saved classifiers: which one ships? (training/choose.py)"""
-    from training.choose import choose
+    """Fold-9 choice among saved classifiers: which one ships? (training/supervised/choose.py)"""
+    from training.supervised.choose import choose
 
     tasks = args.tasks.split(",")
     not_worse = tuple(t for t in args.not_worse.split(",") if t)
@@ -205,17 +206,18 @@ def cmd_choose(args: argparse.Namespace) -> None:
 
 
 def cmd_ensemble(args: argparse.Namespace) -> None:
-    """Export classifiers read together as one (training/ensemble.py); ``choose`` decides if it ships."""
-    from training.ensemble import build
-    from training.export import command_line
+    """Export classifiers read together as one (``supervised/ensemble.py``); ``choose`` decides
+    if it ships."""
+    from training.supervised.ensemble import build
+    from training.supervised.export import command_line
 
     ctx = _context(args)
     print(build(ctx, args.members, args.name, args.out or ctx.run_dir, command_line()))
 
 
 def cmd_grid(args: argparse.Namespace) -> None:
-    from training.grid import PROBE, run_grid
-    from training.scaling import sized
+    from training.pretrain.scaling import sized
+    from training.supervised.grid import PROBE, run_grid
 
     fractions = [float(f) for f in args.fractions.split(",")]
     run_grid(sized(_context(args), args.size), args.tasks.split(","), fractions, args.seeds,
@@ -224,28 +226,28 @@ def cmd_grid(args: argparse.Namespace) -> None:
 
 def cmd_scaling(args: argparse.Namespace) -> None:
     """frozen-probe AUROC on fold 9 against pretraining epochs (snapshots of one run) and size"""
-    from training.scaling import run_scaling, sized
+    from training.pretrain.scaling import run_scaling, sized
 
     run_scaling(sized(_context(args), args.size), args.method, [int(e) for e in args.epochs.split(",")],
                 args.tasks.split(","), args.seeds, not args.pretrain_only)  # fmt: skip
 
 
 def cmd_results(args: argparse.Namespace) -> None:
-    from training.results import write_results
+    from training.reports.results import write_results
 
     print(write_results(args.runs, args.out, args.ood, args.shipped))
 
 
 def cmd_pretraining_report(args: argparse.Namespace) -> None:
-    """write training/PRETRAINING.md (issue 27) from scaling and grid run folders"""
-    from training.pretraining_report import write_report
+    """write training/reports/PRETRAINING.md (issue 27) from scaling and grid run folders"""
+    from training.pretrain.report import write_report
 
     print(write_report(args.runs, args.out))
 
 
 def cmd_keep(args: argparse.Namespace) -> None:
-    """copy a run's report inputs (logs, predictions) into the repository (training/keep.py)"""
-    from training.keep import keep_run
+    """copy a run's report inputs (logs, predictions) into the repository (training/data/keep.py)"""
+    from training.data.keep import keep_run
 
     copies = keep_run(args.run, args.dest)
     size = sum(p.stat().st_size for p in copies)
@@ -253,15 +255,15 @@ def cmd_keep(args: argparse.Namespace) -> None:
 
 
 def cmd_compact_logs(args: argparse.Namespace) -> None:
-    """make the predictions already kept under DEST compact, in place (training/keep.py)"""
-    from training.keep import compact_kept
+    """make the predictions already kept under DEST compact, in place (training/data/keep.py)"""
+    from training.data.keep import compact_kept
 
     print(json.dumps({"dest": str(args.dest), "bytes_saved": compact_kept(args.dest)}))
 
 
 def cmd_rpeaks(args: argparse.Namespace) -> None:
     from ecgviewer.storage import atomic_write_bytes
-    from training.rpeaks import compare, table
+    from training.validate.rpeaks import compare, table
 
     res = compare(args.data_root / "ludb", args.data_root / "mitdb")
     atomic_write_bytes(args.out, table(res).encode())
@@ -269,17 +271,17 @@ def cmd_rpeaks(args: argparse.Namespace) -> None:
 
 
 def cmd_measurements(args: argparse.Namespace) -> None:
-    from training.measurements import CONDITIONS, rule_table, run, write
+    from training.validate.measurements import CONDITIONS, rule_table, run, write
 
     rows = run(args.data_root / "ludb", args.models, args.models / "measurements.jsonl",
                args.conditions.split(",") if args.conditions else CONDITIONS, args.limit)  # fmt: skip
     summary_path = args.models / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     rules = rule_table(args.data_root / "ludb", sorted({r["record"] for r in rows}))
-    from training import waves
+    from training.validate import waves
 
     wave_rows = waves.run(args.data_root / "ludb", args.models, args.models / "waves.jsonl", limit=args.limit)
-    from training import per_beat
+    from training.validate import per_beat
 
     beat_rows = per_beat.run(args.data_root / "ludb", args.models, args.models / "per_beat.jsonl",
                              limit=args.limit)  # fmt: skip
@@ -288,8 +290,8 @@ def cmd_measurements(args: argparse.Namespace) -> None:
     if args.card and bundled.is_file():
         from dataclasses import asdict
 
-        from training.delineator import RECIPES
-        from training.measurements import write_card
+        from training.supervised.delineator import RECIPES
+        from training.validate.measurements import write_card
 
         name = next(
             (k for k, r in RECIPES.items() if json.loads(json.dumps(asdict(r))) == summary.get("recipe")), "?"
@@ -299,7 +301,7 @@ def cmd_measurements(args: argparse.Namespace) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> None:
-    from training.download import download
+    from training.data.download import download
 
     print(download(args.dest, args.records, args.url))
 
@@ -307,18 +309,10 @@ def cmd_download(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Every command's options (the recipes' dry runs are checked against them); the commands of
     the last loop keep their options and function in their module."""
-    from training import (
-        delineator,
-        delineator_choice,
-        every_beat,
-        interpretation,
-        lead_quality,
-        lead_sets,
-        ood,
-        recipes,
-        xai,
-    )
-    from training.methods import METHODS
+    from training import recipes
+    from training.pretrain.methods import METHODS
+    from training.supervised import delineator, delineator_choice, every_beat
+    from training.validate import interpretation, lead_quality, lead_sets, ood, xai
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -370,13 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "rows say which); default the reported one, grid.PROBE")  # fmt: skip
     ch = sub.add_parser("choose", help=cmd_choose.__doc__)
     _common(ch)
-    from training.choose import arguments as choose_arguments
+    from training.supervised.choose import arguments as choose_arguments
 
     choose_arguments(ch)
     ch.set_defaults(fn=cmd_choose)
     en = sub.add_parser("ensemble", help=cmd_ensemble.__doc__)
     _common(en)
-    from training.ensemble import arguments as ensemble_arguments
+    from training.supervised.ensemble import arguments as ensemble_arguments
 
     ensemble_arguments(en)
     en.set_defaults(fn=cmd_ensemble)
@@ -406,32 +400,32 @@ def build_parser() -> argparse.ArgumentParser:
         sized_parser.add_argument(
             "--size", help="WIDTHxDEPTH: the preset's encoder resized (run in that subfolder)"
         )
-    rs = sub.add_parser("results", help="write training/RESULTS.md from grid logs")
-    rs.add_argument("--runs", type=Path, nargs="+", default=[REPO / "runs" / "bundled"])
-    rs.add_argument("--out", type=Path, default=REPO / "training" / "RESULTS.md")
+    rs = sub.add_parser("results", help="write training/reports/RESULTS.md from grid logs")
+    rs.add_argument("--runs", type=Path, nargs="+", default=[RUNS / "bundled"])
+    rs.add_argument("--out", type=Path, default=REPORTS / "RESULTS.md")
     rs.add_argument("--ood", type=Path, default=ood.DEFAULT_OUT,
                     help="the ood command's JSON, shown when present")  # fmt: skip
     rs.add_argument("--shipped", type=Path, help="the bundled model's weights (default: the app's)")
     rs.set_defaults(fn=cmd_results)
     pr = sub.add_parser("pretraining-report", help=cmd_pretraining_report.__doc__)
     pr.add_argument("--runs", type=Path, nargs="+", required=True, help="run folders of scaling and grid")
-    pr.add_argument("--out", type=Path, default=REPO / "training" / "PRETRAINING.md")
+    pr.add_argument("--out", type=Path, default=REPORTS / "PRETRAINING.md")
     pr.set_defaults(fn=cmd_pretraining_report)
     kp = sub.add_parser("keep", help=cmd_keep.__doc__)
     kp.add_argument("run", type=Path, help="run folder")
     kp.add_argument("dest", type=Path, help="where in the repository, e.g. training/run-logs/NAME")
     kp.set_defaults(fn=cmd_keep)
     ck = sub.add_parser("compact-logs", help=cmd_compact_logs.__doc__)
-    ck.add_argument("dest", type=Path, nargs="?", default=REPO / "training" / "run-logs")
+    ck.add_argument("dest", type=Path, nargs="?", default=RUN_LOGS)
     ck.set_defaults(fn=cmd_compact_logs)
     rp = sub.add_parser("rpeaks", help="R-peak detectors against LUDB's and MIT-BIH's annotations")
     rp.add_argument("--data-root", type=Path, default=None)
-    rp.add_argument("--out", type=Path, default=REPO / "training" / "RPEAKS.md")
+    rp.add_argument("--out", type=Path, default=REPORTS / "RPEAKS.md")
     rp.set_defaults(fn=cmd_rpeaks)
     me = sub.add_parser("measurements", help="validate measurements against LUDB; writes MEASUREMENTS.md")
     me.add_argument("--data-root", type=Path, default=None)
-    me.add_argument("--models", type=Path, default=REPO / "runs" / "delineator", help="fold models")
-    me.add_argument("--out", type=Path, default=REPO / "training" / "MEASUREMENTS.md")
+    me.add_argument("--models", type=Path, default=RUNS / "delineator", help="fold models")
+    me.add_argument("--out", type=Path, default=REPORTS / "MEASUREMENTS.md")
     me.add_argument("--conditions", default=None, help="comma list of clean,wander,mains,muscle,all")
     me.add_argument("--limit", type=int, default=None)
     me.add_argument("--no-card", dest="card", action="store_false", help="leave the bundled model card alone")
@@ -465,7 +459,7 @@ def main(argv: list[str] | None = None) -> None:
         in ("rpeaks", "delineator", "measurements", "interpretation", "lead-quality", "every-beat")
         and args.data_root is None
     ):
-        from training.data import default_data_root
+        from training.data.datasets import default_data_root
 
         args.data_root = default_data_root()
     args.fn(args)

@@ -14,11 +14,11 @@ from torch import nn
 
 from ecgviewer.ml import contract
 from ecgviewer.ml.model import Classifier
-from training import data as D
-from training.batch import Batch
+from training.data import datasets as D
 from training.engine import Dist, barrier, init_distributed
-from training.methods import lead_features
 from training.presets import Preset
+from training.pretrain.batch import Batch
+from training.pretrain.methods import lead_features
 
 
 @dataclass

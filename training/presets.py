@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, replace
 
 from ecgviewer.ml.beats import EncoderConfig
 from ecgviewer.ml.patches import PatchConfig
-from training.acl import AclConfig
-from training.augment import AugmentConfig
-from training.clear import DecoderConfig
+from training.data.augment import AugmentConfig
 from training.engine import LoopConfig
-from training.jepa import JepaConfig
-from training.physioclr import PhysioCLRConfig
+from training.pretrain.acl import AclConfig
+from training.pretrain.clear import DecoderConfig
+from training.pretrain.jepa import JepaConfig
+from training.pretrain.physioclr import PhysioCLRConfig
 
 # The PTB-XL benchmark's CNN recipe (Strodthoff et al. 2021): AdamW 1e-2 / 1e-2, one-cycle, 50 epochs.
 BASELINE = LoopConfig(epochs=50, batch_size=128, lr=1e-2, weight_decay=1e-2, warmup=0.25, clip=1.0,
@@ -29,12 +29,12 @@ BASELINE = LoopConfig(epochs=50, batch_size=128, lr=1e-2, weight_decay=1e-2, war
 
 @dataclass(frozen=True)
 class Recipe:
-    """How the exported classifier is fine-tuned beyond plain BCE (training/finetune.py)."""
+    """How the exported classifier is fine-tuned beyond plain BCE (training/supervised/finetune.py)."""
 
     augment: AugmentConfig | None = None  # signal-space augmentation, re-tokenised per batch
     layer_decay: float = 1.0  # layer-wise learning-rate decay; 1 = none
     distill: float = 0.0  # weight of the supervised baselines' mean probabilities in the target
-    # LP-FT (Kumar et al. 2022): the heads start from the frozen-encoder probe (training/probe.py)
+    # LP-FT (Kumar et al. 2022): the heads start from the frozen-encoder probe (training/supervised/probe.py)
     # instead of at random, so the first updates do not pull the pretrained features towards a
     # random head
     from_probe: bool = False
@@ -60,7 +60,7 @@ class Preset:
     physioclr: PhysioCLRConfig = field(default_factory=PhysioCLRConfig)
     acl: AclConfig = field(default_factory=AclConfig)
     schedules: dict[str, LoopConfig] = field(default_factory=dict)  # per method; default ``pretrain``
-    baseline: LoopConfig = BASELINE  # the supervised CNN baselines (training/baselines.py)
+    baseline: LoopConfig = BASELINE  # the supervised CNN baselines (training/supervised/baselines.py)
     recipe: Recipe = field(default_factory=Recipe)  # the exported classifier's fine-tuning
     # every grid run makes at least this many updates (small label fractions are repeated within
     # epochs); ``tiny`` only checks the wiring, so it needs few

@@ -7,7 +7,7 @@ The limits are IEC 60601-2-25's (2011; it took over IEC 60601-2-51:2003's requir
 automated measurement): on the CSE database's biological ECGs a program's global intervals may
 differ from the referees' by a mean within a limit, with a standard deviation under another
 (P duration 10 / 15 ms, PR 10 / 10 ms, QRS 10 / 10 ms, QT 25 / 30 ms; the table
-``training/measurements.py`` validates the delineator against). Those bound a program over many
+``training/validate/measurements.py`` validates the delineator against). Those bound a program over many
 recordings; for one recording a difference beyond the mean limit plus one standard deviation is
 more than a compliant program's usual error: one of the two measurements is likely off. QTc takes
 QT's limit, compared in the device's own formula where the file names it or its QT and RR give it

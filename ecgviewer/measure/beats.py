@@ -36,7 +36,7 @@ PREMATURE_REASON = "premature"  # a beat left out of the median for its short RR
 # PACE_NOISE_SDS robust SDs above its lead's sample-to-sample change: two leads of muscle noise at
 # 250 Hz otherwise pulse together. The rates, shares and noise rule were set on LUDB's paced
 # records and its and PTB-XL's 500 Hz non-paced ones, resampled, filtered and with the
-# validation's noise: training/MEASUREMENTS.md's pacing figures are on those same records.
+# validation's noise: training/reports/MEASUREMENTS.md's pacing figures are on those same records.
 PACE_JUMP_MS = 2.0
 PACE_RISE_MS = 4.0
 PACE_JUMP_MV = 0.25

@@ -19,7 +19,7 @@ Documented edge cases:
   (lead II, else the next plausible one in ``RPEAK_LEADS``) keeps its peaks, a peak of it closer
   than 0.3 s to the one before stands only when half the other leads have it too, and a beat that
   half the other leads find but the reference lead missed is added (``consensus``). Contract 1
-  used the reference lead alone with 0.3 s: measured in ``training/RPEAKS.md``.
+  used the reference lead alone with 0.3 s: measured in ``training/reports/RPEAKS.md``.
 - Shorter than 10 s: one tile; beats that do not exist are zero tokens with ``pad`` set.
 - A lead that is missing, all-NaN or flat: every token of it is padded (the model ignores it).
 - No lead gives a plausible R-peak series in a window: evenly spaced pseudo-beats (one per 0.96 s,
@@ -40,7 +40,7 @@ from ecgviewer.leads import STANDARD_LEADS, standard_leads
 
 CONTRACT_VERSION = "2"
 # Earlier contracts whose models this one still reads, and what changed since: a model card keeps
-# the version its model was trained with, and its figures under this one (training/RPEAKS.md).
+# the version its model was trained with, and its figures under this one (training/reports/RPEAKS.md).
 READS_ALSO = {"1": "R-peaks from every lead, where contract 1 took them from one lead"}
 FS = 100  # Hz
 # The tokeniser families a classifier reads (its weights store which): beat tokens or patches.

@@ -36,7 +36,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 SUPER_TASK = "super"  # the task whose classes are PTB-XL's diagnostic superclasses
 BATCH = 64  # windows (or perturbed copies) per forward pass: bounds memory on long records
 # The app shows a class only if it was learnable on validation data (the card records the rule;
-# ``training/export.py`` applies it when a model is exported).
+# ``training/supervised/export.py`` applies it when a model is exported).
 SURFACE_MIN_AUROC = 0.85
 SURFACE_MIN_SUPPORT = 20
 NOT_VALIDATED = "no validation figures on the model card"

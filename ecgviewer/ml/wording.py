@@ -11,7 +11,7 @@ Three forms, chosen by the finding's decision on the model card's threshold:
   no other finding or measurement contradicts (``consistency``), and says which population it is.
 - **NORM**: the reference is a normal beat, so what IG measures is how far each lead departs from
   a normal beat, and a departure lowers NORM: "the leads that differ most from the normal
-  reference beat, which lower NORM: V3 (-30 %) ..." (``training/XAI.md`` explains the choice).
+  reference beat, which lower NORM: V3 (-30 %) ..." (``training/reports/XAI.md`` explains the choice).
 - **a negative finding** (the user asked for it): "not found ... what lowers it most: V1 (-40 %)";
   never the positive form.
 

@@ -147,7 +147,7 @@ def ludb(shared: Path):
     root = shared / "ludb"
     if not root.is_dir():
         pytest.skip("LUDB not found in the shared data")
-    from training import ludb as L
+    from training.data import ludb as L
 
     return root, L
 
@@ -155,7 +155,7 @@ def ludb(shared: Path):
 def test_reference_follows_the_cardiologists_marks(ludb):
     root, L = ludb
     rec = L.load(root, 1)
-    from training.measurements import reference
+    from training.validate.measurements import reference
 
     lead_ii = reference(rec, [1])
     every = reference(rec, list(range(12)))
@@ -171,7 +171,7 @@ def test_measurements_on_a_ludb_record(ludb, delineator):
     """Machinery check on a record the bundled model was trained on (not a validation: that is
     ``python -m training measurements``, held-out folds only)."""
     root, L = ludb
-    from training.measurements import compare
+    from training.validate.measurements import compare
 
     rec = L.load(root, 2)
     m = measure(rec.signals, rec.fs, STANDARD_LEADS, delineator)
@@ -265,7 +265,7 @@ def test_bad_input_gives_reasons_not_numbers(delineator, ludb):
 
 
 def test_stated_noise_levels():
-    from training import noise
+    from training.data import noise
 
     rng = np.random.default_rng(1)
     x = noise.stated("muscle", (12, 5000), 500.0, rng)
@@ -278,7 +278,7 @@ def test_stated_noise_levels():
 
 def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
     root, _ = ludb
-    from training.delineator import TINY, run
+    from training.supervised.delineator import TINY, run
 
     summary = run(root, tmp_path / "run", tmp_path / "d.safetensors", TINY, limit=6)
     assert set(summary["folds"]) == {"0", "1", "2", "3", "4"} and summary["bundled"]["records"] == 6
@@ -287,7 +287,7 @@ def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
     assert again["folds"] == summary["folds"]
     assert (tmp_path / "run" / "fold0.safetensors").stat().st_mtime_ns == fold0
     # the validation's tables per lead count and rate, on the tiny fold models
-    from training import measurements, waves
+    from training.validate import measurements, waves
 
     rows = measurements.run(
         root, tmp_path / "run", tmp_path / "m.jsonl", ("clean", "leads=1", "fs=125"), limit=2
@@ -295,7 +295,7 @@ def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
     assert [len(r["per_lead"]) for r in rows] == [12, 1, 12] * 2
     wave_rows = waves.run(root, tmp_path / "run", tmp_path / "w.jsonl", ("leads=2",), limit=2)
     assert {r["lead"] for r in wave_rows} == {1, 6}
-    from training import per_beat
+    from training.validate import per_beat
 
     beat_rows = per_beat.run(root, tmp_path / "run", tmp_path / "b.jsonl", ("leads=2,fs=128",), limit=2)
     assert [r["condition"] for r in beat_rows] == ["leads=2,fs=128"] * 2 and beat_rows[0]["marked"] > 5

@@ -82,7 +82,7 @@ def test_a_spike_before_the_p_wave_does_not_pace_the_beat() -> None:
 def test_ludb_ventricular_paced_records(shared: Path, delineator: Delineator, number: int) -> None:
     """Unipolar ventricular pacing: record 74's spikes come 84-88 ms before R (the beat list called
     its beats normal), both give wide paced complexes."""
-    from training import ludb
+    from training.data import ludb
 
     rec = ludb.load(shared / "ludb", number)
     m = measure(rec.signals, rec.fs, STANDARD_LEADS, delineator)

@@ -65,7 +65,7 @@ def test_two_leads_of_muscle_noise_at_250_hz_pulse_together_but_are_no_spikes() 
     fs, rng = 250.0, np.random.default_rng(0)
     band = butter(4, (20.0, 100.0), "bandpass", fs=fs, output="sos")
     noise = sosfiltfilt(band, rng.standard_normal((2, 15000)))
-    noise *= 0.05 / noise.std()  # the measurements' muscle level (training/noise.py)
+    noise *= 0.05 / noise.std()  # the measurements' muscle level (training/data/noise.py)
     assert B.pacing_spikes(noise, fs).tolist() == []
     with_spike = noise.copy()
     with_spike[:, 7500] += 1.0  # a spike well above the noise is still seen
@@ -95,7 +95,7 @@ def test_ptbxl_500_hz_sinus_records_are_not_called_paced(shared: Path) -> None:
 
 @pytest.mark.parametrize("number", [8, 34, 74, 104])
 def test_ludb_paced_records_keep_their_spikes(shared: Path, number: int) -> None:
-    from training import ludb
+    from training.data import ludb
 
     rec = ludb.load(shared / "ludb", number)
     assert ludb.is_paced(rec)

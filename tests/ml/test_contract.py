@@ -21,7 +21,7 @@ def ecg_like(seconds: float, fs: float, rate_bpm: float = 72.0, leads=STANDARD_L
 
 def test_rpeak_detector_choice_measured_on_ludb(shared, capsys):
     """The contract's detector meets Se and PPV >= 99 % on LUDB lead II and beats xqrs."""
-    from training.rpeaks import compare
+    from training.validate.rpeaks import compare
 
     res = compare(shared / "ludb")
     with capsys.disabled():
@@ -38,7 +38,7 @@ def test_rpeak_detector_choice_measured_on_ludb(shared, capsys):
 def test_ludb_tokens_are_centred_on_annotated_r(shared):
     import wfdb
 
-    from training.rpeaks import ludb_record, match
+    from training.validate.rpeaks import ludb_record, match
 
     signals, fs, leads, ref, _ = ludb_record(shared / "ludb/data/1")
     tok = C.tokenise(signals, fs, leads)
@@ -155,7 +155,7 @@ def test_paced_ptbxl_144_every_beat_at_100_hz(shared):
     import wfdb
 
     from ecgviewer.leads import canonical_lead
-    from training.rpeaks import contract1_rpeaks
+    from training.validate.rpeaks import contract1_rpeaks
 
     rec = wfdb.rdrecord(str(shared / "ptbxl/records100/00000/00144_lr"))
     x100, present = C.prepare(rec.p_signal.T, rec.fs, [canonical_lead(n) for n in rec.sig_name])

@@ -30,7 +30,7 @@ from ecgviewer.ml.bundle import load_model, save_model
 from ecgviewer.ml.heads import HEADS, HUGHead, LinearHead
 from ecgviewer.ml.model import Classifier
 from ecgviewer.weights import sha256, write_card
-from training.clear import ClearPretrainer, DecoderConfig, decoder_allowed, random_mask
+from training.pretrain.clear import ClearPretrainer, DecoderConfig, decoder_allowed, random_mask
 
 N_BEATS = contract.MAX_BEATS
 N_TOKENS = N_LEADS * N_BEATS

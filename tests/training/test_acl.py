@@ -1,4 +1,4 @@
-"""ACL-ECG (training/acl.py): label-preserving augmentations on synthetic records with known
+"""ACL-ECG (training/pretrain/acl.py): label-preserving augmentations on synthetic records with known
 R-peaks, the region map, the region InfoNCE terms against hand-computed values, and one
 backward pass of the pretrainer for each inter-region setting."""
 
@@ -12,7 +12,7 @@ import torch
 
 from ecgviewer.ml import contract
 from ecgviewer.ml.beats import EncoderConfig
-from training.acl import (
+from training.pretrain.acl import (
     REGION_NAMES,
     REGIONS,
     AclConfig,
@@ -24,7 +24,7 @@ from training.acl import (
     time_shift,
     view,
 )
-from training.batch import Batch
+from training.pretrain.batch import Batch
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

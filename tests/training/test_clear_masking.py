@@ -7,8 +7,8 @@ import torch
 
 from ecgviewer.ml import contract
 from ecgviewer.ml.beats import N_LEADS, EncoderConfig
-from training.batch import Batch
-from training.clear import (
+from training.pretrain.batch import Batch
+from training.pretrain.clear import (
     LEAD_GROUPS,
     N_BEATS,
     ClearPretrainer,

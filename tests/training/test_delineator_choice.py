@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training import delineator_choice as C
+from training.supervised import delineator_choice as C
 
 
 def _rows(errors: np.ndarray, cond: str = "leads=1") -> list[dict]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import every_beat as E
-from training import metrics as M
+from training.supervised import every_beat as E
+from training.validate import metrics as M
 
 
 def test_the_ways_of_reading_windows():
@@ -87,7 +87,7 @@ def test_a_model_against_the_shipped_one_as_its_card_reports_it():
 
     y = np.eye(2, dtype=np.float32)[np.arange(8) % 2]  # classes A and B, one per record
 
-    class Labels:  # the two calls ``compare_kept`` makes of ``training.data.Labels``
+    class Labels:  # the two calls ``compare_kept`` makes of ``training.data.datasets.Labels``
         ecg_id = np.arange(8)
 
         def task(self, task):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from training import interpretation as I
+from training.validate import interpretation as I
 
 
 def _rows() -> list[dict]:

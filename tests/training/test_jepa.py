@@ -18,8 +18,8 @@ from ecgviewer.ml.patches import (
     dense_weights,
 )
 from tests.conftest import SAMPLE
-from training.batch import Batch
-from training.jepa import JepaConfig, JepaPretrainer, spread, time_mask
+from training.pretrain.batch import Batch
+from training.pretrain.jepa import JepaConfig, JepaPretrainer, spread, time_mask
 
 SMALL_SPEC = contract.PatchSpec(leads=("I", "II", "V1"), window_s=2.0)  # 3 leads x 10 patches of 20
 SMALL = PatchConfig(dim=16, depth=1, heads=2, dropout=0.0, spec=SMALL_SPEC.to_dict())

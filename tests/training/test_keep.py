@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from training.__main__ import main
-from training.keep import keep_run, kept_files, load_npz
+from training.data.keep import keep_run, kept_files, load_npz
 
 
 def _run(root: Path) -> Path:
@@ -55,8 +55,8 @@ def test_kept_predictions_are_compact_and_score_as_before(tmp_path: Path, capsys
     """A grid cell's kept file drops its fold-9 arrays and keeps each class's ranks in place of the
     probabilities; it loads as float32 scores, and the paired comparison the reports make is the
     same to the last digit, ties and rare classes with tiny probabilities included."""
-    from training import metrics as M
-    from training.keep import compact_kept
+    from training.data.keep import compact_kept
+    from training.validate import metrics as M
 
     rng = np.random.default_rng(0)
     y = (rng.random((400, 6)) < [0.2, 0.2, 0.2, 0.2, 0.02, 0.01]).astype(np.float32)
@@ -94,7 +94,7 @@ def test_a_kept_runs_scaling_table_is_read_from_a_relative_path(tmp_path: Path, 
     """``--runs training/run-logs/NAME`` is relative: each point's predictions are found beside
     its log (they were once looked up under the run folder twice over, which only an absolute
     path survived)."""
-    from training.scaling import scaling_table
+    from training.pretrain.scaling import scaling_table
 
     run = tmp_path / "run"
     (run / "preds").mkdir(parents=True)
@@ -123,7 +123,7 @@ def test_a_kept_run_reads_its_model_card_from_the_copy(tmp_path: Path) -> None:
     """``run.json`` names its card by the path written at export, outside the repository; once the
     run is kept and that folder is gone, the card kept under the run is read, and a card kept
     nowhere is named in the error."""
-    from training.results import run_card
+    from training.reports.results import run_card
 
     run = tmp_path / "scratch" / "run"
     (run / "export").mkdir(parents=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training import lead_quality as L
+from training.validate import lead_quality as L
 
 NOISE = "white noise, 0.2 mV RMS"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from training import data as D
-from training import lead_sets as L
+from training.data import datasets as D
+from training.validate import lead_sets as L
 
 
 def test_a_lead_set_is_built_as_a_reader_builds_it(shared: Path) -> None:

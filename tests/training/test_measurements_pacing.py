@@ -7,7 +7,7 @@ import numpy as np
 
 from ecgviewer.measure import beats as B
 from ecgviewer.measure.pipeline import PACED_RHYTHM
-from training.measurements import pacing_table
+from training.validate.measurements import pacing_table
 
 
 def test_pacing_table_counts_the_records_withheld_as_paced_and_says_where_it_could_not_look() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from ecgviewer.assets import model_path
 from ecgviewer.io import load
-from training import ood, ood_report
+from training.validate import ood, ood_report
 
 CLASSES = ["CD", "HYP", "MI", "NORM", "STTC"]
 NEGATIVE = dict.fromkeys(CLASSES, 0)
@@ -176,7 +176,7 @@ def test_markdown_section(result):
 
 def test_results_show_the_ood_section(result, tmp_path):
     """``python -m training results`` appends the section when the OOD JSON is there."""
-    from training.results import write_results
+    from training.reports.results import write_results
 
     ood_json = tmp_path / "ood.json"
     ood_json.write_text(result[1])

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from training import per_beat as P
+from training.validate import per_beat as P
 
 
 def _rec() -> SimpleNamespace:
@@ -57,8 +57,8 @@ def test_beat_to_beat_scatter_of_the_marks_and_ours() -> None:
 
 
 def test_the_holter_conditions_are_two_leads_at_250_and_128_hz(shared: Path) -> None:
-    from training import ludb
-    from training.waves import condition
+    from training.data import ludb
+    from training.validate.waves import condition
 
     rec = ludb.load(shared / "ludb", 1)
     for rate in (250, 128):

@@ -1,4 +1,4 @@
-"""PhysioCLR (training/physioclr.py): the loss by hand, the beat-shuffled and half-window views,
+"""PhysioCLR (training/pretrain/physioclr.py): the loss by hand, the beat-shuffled and half-window views,
 the neurokit2 features on real PTB-XL records (skipped without the shared data), the PCA reduction
 and one backward pass of the pretrainer on a tiny batch."""
 
@@ -15,8 +15,8 @@ import torch
 from ecgviewer.leads import canonical_lead
 from ecgviewer.ml import contract
 from ecgviewer.ml.beats import EncoderConfig
-from training.batch import Batch
-from training.physioclr import (
+from training.pretrain.batch import Batch
+from training.pretrain.physioclr import (
     FEATURES,
     FLAGS,
     PhysioCLRConfig,
@@ -239,7 +239,7 @@ def test_lead_masking_rebuilds_a_lost_lead_only_from_the_others(monkeypatch: pyt
     """With random lead masking, what the decoder reads for the anchor does not change when a lost
     lead's signal does (it can only come from the other leads), and the masked-token MSE is logged
     beside the trivial answers, which have no beat of a lost lead to copy."""
-    import training.physioclr as P
+    import training.pretrain.physioclr as P
 
     drawn: list[torch.Tensor] = []
     monkeypatch.setattr(P, "hide_leads", lambda *a: drawn.append(hide_leads(*a)) or drawn[-1])

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from training import data as D
-from training import grid as G
-from training import metrics as M
-from training.pretraining_report import write_report
+from training.data import datasets as D
+from training.pretrain.report import write_report
+from training.supervised import grid as G
+from training.validate import metrics as M
 
 CLASSES = ["A", "B", "C", "D", "E"]
 
@@ -199,7 +199,7 @@ def test_report_logs_the_pretext_and_judges_the_gain(tmp_path: Path) -> None:
 def test_results_goals_carry_the_other_tasks_and_the_verdict(tmp_path: Path) -> None:
     """RESULTS.md's Goals hold issue 27's whole bar: the `super` pairs, the other tasks' pairs
     (named by task) and the verdict of each comparison, as PRETRAINING.md judges it."""
-    from training.results import write_results
+    from training.reports.results import write_results
 
     run = tmp_path / "run"
     _grid(run, {"clear-hug": 0.8, "random-hug": 0.6}, ["super", "sub", "form", "rhythm"])
@@ -214,7 +214,7 @@ def test_results_goals_carry_the_other_tasks_and_the_verdict(tmp_path: Path) -> 
 def test_results_goals_carry_another_objectives_main_task(tmp_path: Path) -> None:
     """Another objective's `super` pairs (ECG-JEPA against both random-init encoders) are in the
     Goals beside its verdicts: only CLEAR's have rows of their own above."""
-    from training.results import write_results
+    from training.reports.results import write_results
 
     run = tmp_path / "run"
     quality = {"jepa-hug": 0.8, "random-patches-hug": 0.6, "random-hug": 0.6}

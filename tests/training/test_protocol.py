@@ -16,11 +16,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from training import data as D
-from training import grid as G
-from training import metrics as M
-from training import ranking as RK
-from training import results as R
+from training.data import datasets as D
+from training.reports import ranking as RK
+from training.reports import results as R
+from training.supervised import grid as G
+from training.validate import metrics as M
 
 
 @pytest.fixture(autouse=True)
@@ -346,7 +346,7 @@ def tiny_grids(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[b
 
     from training.context import Context
     from training.presets import PRESETS
-    from training.pretraining import pretrain
+    from training.pretrain.pretraining import pretrain
 
     root = tmp_path_factory.mktemp("tiny-protocol")
     cache, threads = root / "cache", torch.get_num_threads()
@@ -396,9 +396,9 @@ def test_the_shipped_model_is_chosen_on_fold_9(
 
     from ecgviewer.ml.bundle import save_model
     from ecgviewer.ml.model import Classifier
-    from training.choose import choose, compare
     from training.context import Context
     from training.presets import PRESETS
+    from training.supervised.choose import choose, compare
 
     cache = tiny_grids[False].parent / "cache"
     ctxs = {p: Context(shared, run, cache, PRESETS["tiny"], progress=False) for p, run in tiny_grids.items()}
@@ -423,7 +423,7 @@ def test_of_the_candidates_that_beat_the_current_model_the_best_on_fold_9_ships(
 ) -> None:
     """Only a candidate better on every task may ship; of those, the highest mean fold-9 AUROC,
     whatever their order; a candidate that is higher but not beyond the interval never ships."""
-    from training import choose as C
+    from training.supervised import choose as C
 
     fake = {"a": (True, 0.90), "b": (True, 0.95), "c": (False, 0.99)}
 
@@ -444,7 +444,7 @@ def test_a_task_named_not_worse_only_has_to_stay_level(monkeypatch: pytest.Monke
     model there and is level on ``super``, and not when ``super`` is clearly below."""
     from types import SimpleNamespace
 
-    from training import choose as C
+    from training.supervised import choose as C
 
     rng = np.random.default_rng(0)
     y = (rng.random((600, 3)) < 0.3).astype(int)

@@ -13,11 +13,11 @@ import torch
 from ecgviewer.ml import contract
 from ecgviewer.ml.beats import EncoderConfig
 from ecgviewer.ml.model import Classifier
-from training import augment as A
-from training import baselines as B
-from training import data as D
-from training import pack
-from training.finetune import distil, layer_groups, teacher_probs, with_rr
+from training.data import augment as A
+from training.data import datasets as D
+from training.data import pack
+from training.supervised import baselines as B
+from training.supervised.finetune import distil, layer_groups, teacher_probs, with_rr
 
 
 def _records(n: int = 6, seed: int = 0) -> list[dict]:
@@ -197,8 +197,8 @@ def test_a_distilled_card_names_its_teachers_and_keeps_its_explanations(tmp_path
     from types import SimpleNamespace
 
     from ecgviewer.weights import sha256
-    from training.card import how_trained
-    from training.export import kept_explanations, teachers
+    from training.supervised.card import how_trained
+    from training.supervised.export import kept_explanations, teachers
 
     f = tmp_path / "teacher-grid-inception1d-super-1.0-0.npz"
     np.savez(f, rows=np.array([0]), probs=np.ones((1, 5)), aggregation=np.array("max"))

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from training.grid import PROBE
+from training.supervised.grid import PROBE
 
 SUPER = {"NORM", "MI", "STTC", "CD", "HYP"}
 
@@ -44,7 +44,7 @@ def _cli(*args: str | Path, timeout: int = 600) -> subprocess.CompletedProcess:
 
 
 def _parse_ranges(text: str) -> list[int]:
-    """Inverse of ``training.data.id_ranges`` ("1-3,5" -> [1, 2, 3, 5])."""
+    """Inverse of ``training.data.datasets.id_ranges`` ("1-3,5" -> [1, 2, 3, 5])."""
     out: list[int] = []
     for part in filter(None, text.split(",")):
         lo, _, hi = part.partition("-")
@@ -101,8 +101,8 @@ def test_tiny_run_exports_loadable_model_with_card(tiny: TinyRun) -> None:
     from ecgviewer.ml import contract
     from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import sha256
-    from training.data import TRAIN_FOLDS, load_labels
-    from training.export import SURFACE_MIN_AUROC, SURFACE_MIN_SUPPORT
+    from training.data.datasets import TRAIN_FOLDS, load_labels
+    from training.supervised.export import SURFACE_MIN_AUROC, SURFACE_MIN_SUPPORT
 
     w = tiny.weights
     for path in (w, w.with_suffix(".json"), w.with_suffix(".md")):
@@ -175,7 +175,7 @@ def test_tiny_evaluate_reproduces_card(tiny: TinyRun) -> None:
 
 def test_a_candidate_card_does_not_read_fold_10(tiny: TinyRun) -> None:
     """``run --fold9-only``: the card says fold 10 was not read rather than show a figure."""
-    from training.card import markdown
+    from training.supervised.card import markdown
 
     card = tiny.card
     card["labels"] = {t: lab | {"test": None} for t, lab in card["labels"].items()}
@@ -262,8 +262,8 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     """The comparison grid on the tiny run: the expected rows (at least 5 seeds below 100 % though 2
     were asked for, one at 100 %; 100 % fine-tuning taken from the bundled model, not retrained),
     each row's saved predictions, RESULTS.md, and resumability."""
-    from training import metrics as M
-    from training.grid import MIN_SEEDS, load_preds
+    from training.supervised.grid import MIN_SEEDS, load_preds
+    from training.validate import metrics as M
 
     args = ["--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
             "--data-root", tiny.data_root, "--tasks", "super", "--fractions", "0.1,1.0", "--seeds", "2",
@@ -339,10 +339,9 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     from training.context import Context
     from training.engine import LoopConfig, hardware
     from training.presets import PRESETS
-    from training.pretraining import encoder_path, pretrain_phase, snapshot_path
-    from training.pretraining_report import write_report
-    from training.results import SEVERAL_MACHINES, _pretraining, scaling_section
-    from training.scaling import (
+    from training.pretrain.pretraining import encoder_path, pretrain_phase, snapshot_path
+    from training.pretrain.report import write_report
+    from training.pretrain.scaling import (
         compute_table,
         ran_on,
         run_label,
@@ -351,6 +350,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
         size_table,
         sized,
     )
+    from training.reports.results import SEVERAL_MACHINES, _pretraining, scaling_section
 
     base = PRESETS["tiny"]
     preset = replace(base, pretrain=LoopConfig(epochs=9, batch_size=32, lr=1e-3),
@@ -362,7 +362,7 @@ def test_scaling_snapshots_probes_and_table(tiny: TinyRun, tmp_path: Path) -> No
     assert ctx.run_dir == tmp_path / "run" / "64x1" and ctx.preset.encoder.heads == 2
     assert (ctx.preset.patch.dim, ctx.preset.patch.depth, ctx.preset.patch.heads) == (64, 1, 2)
     from ecgviewer.ml.patches import PatchEncoder
-    from training.scaling import _parameters
+    from training.pretrain.scaling import _parameters
 
     shape = {"method": "jepa", "encoder": ctx.preset.patch.to_dict()}
     assert _parameters(shape) == sum(p.numel() for p in PatchEncoder(ctx.preset.patch).parameters())
@@ -499,7 +499,7 @@ def test_equal_compute_reads_each_curve_at_its_snapshot_nearest_the_budget() -> 
     """Whole-epoch snapshots: a curve 0.1 s over the budget is read at its end, not an epoch early
     at two thirds of it (this session's ECG-JEPA against ACL-ECG's 788 s); nearness is a ratio.
     Runs sized to one budget share its table; a run at least twice as long opens another."""
-    from training.scaling import budgets, nearest_epoch
+    from training.pretrain.scaling import budgets, nearest_epoch
 
     jepa = {0: 0.0, 1: 284.3, 2: 572.4, 3: 867.3}
     assert nearest_epoch(jepa, 788.3) == 3
@@ -519,9 +519,9 @@ def test_probe_protocols_log_rows_of_their_own(tiny: TinyRun) -> None:
     import torch
 
     from training.engine import LoopConfig
-    from training.finetune import repeated
-    from training.grid import PROBES, probe_steps, read_rows
     from training.presets import PRESETS
+    from training.supervised.finetune import repeated
+    from training.supervised.grid import PROBES, probe_steps, read_rows
 
     loop = LoopConfig(epochs=3, batch_size=64, lr=1e-3)
     assert torch.equal(repeated(100, 0, loop), torch.arange(100))
@@ -554,7 +554,7 @@ def test_cnn_baselines_score_the_finer_tasks_from_their_all_model(tiny: TinyRun)
     """At 100 % labels a CNN baseline's `rhythm` is scored from its 71-statement model, as the
     bundled model's is (no model of its own for `rhythm`); its row says so and its predictions are
     that model's aggregated probabilities."""
-    from training.grid import load_preds
+    from training.supervised.grid import load_preds
 
     run_dir = tiny.root / "cnn"
     args = ["--preset", "tiny", "--run-dir", run_dir, "--cache-dir", tiny.cache_dir, "--data-root",
@@ -579,8 +579,8 @@ def test_frozen_heads_train_on_standardised_features(tiny: TinyRun, tmp_path: Pa
     import torch
 
     from training.context import Context
-    from training.finetune import Standardise, train_head
     from training.presets import PRESETS
+    from training.supervised.finetune import Standardise, train_head
 
     ctx = Context(tiny.data_root, tmp_path, tiny.cache_dir, PRESETS["tiny"], progress=False)
     rows = np.arange(len(ctx.ptbxl.cache))
@@ -608,8 +608,8 @@ def test_the_heads_z_score_folds_into_their_first_layer(head: str) -> None:
     import torch
 
     from ecgviewer.ml.heads import HEADS
-    from training.finetune import Standardise
-    from training.probe import fold_standardise
+    from training.supervised.finetune import Standardise
+    from training.supervised.probe import fold_standardise
 
     g = torch.Generator().manual_seed(0)
     train = torch.randn(50, 12, 8, generator=g) * 30 + 200
@@ -657,9 +657,9 @@ def test_lp_ft_starts_from_the_probe_heads(tiny: TinyRun, tmp_path: Path) -> Non
 
     from training.context import Context
     from training.engine import LoopConfig
-    from training.finetune import bundled_model
     from training.presets import PRESETS
-    from training.probe import frozen_model
+    from training.supervised.finetune import bundled_model
+    from training.supervised.probe import frozen_model
 
     run_dir, cli_dir = tmp_path / "run", tmp_path / "cli"
     for d in (run_dir, cli_dir):
@@ -689,9 +689,9 @@ def test_the_grids_lp_ft_cells_start_from_their_frozen_cells(tiny: TinyRun, tmp_
     classifier predicts what that cell saved, its head is not trained again, and both cells log rows."""
     import torch
 
-    from training import grid as G
     from training.context import Context, predict, task_data
     from training.presets import PRESETS
+    from training.supervised import grid as G
 
     for f in ("encoder.safetensors", "pretrain.json"):
         shutil.copy(tiny.run_dir / f, tmp_path / f)
@@ -722,11 +722,11 @@ def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, t
 
     from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import sha256
-    from training.card import how_trained
     from training.context import Context
     from training.engine import LoopConfig
-    from training.finetune import bundled_model, continued_from
     from training.presets import PRESETS
+    from training.supervised.card import how_trained
+    from training.supervised.finetune import bundled_model, continued_from
 
     ctx = Context(tiny.data_root, tmp_path / "run", tiny.cache_dir, PRESETS["tiny"], progress=False)
     ctx.run_dir.mkdir()
@@ -748,8 +748,8 @@ def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, t
     # its own probabilities as the teacher of the continued fine-tune, named as such on the card
     from types import SimpleNamespace
 
-    from training.export import teachers
-    from training.finetune import model_teacher, teacher_probs
+    from training.supervised.export import teachers
+    from training.supervised.finetune import model_teacher, teacher_probs
 
     made = model_teacher(ctx, tiny.weights)
     assert [p.name for p in made] == [f"teacher-{tiny.weights.stem}-{t}-1.0-0.npz" for t in ("super", "all")]
@@ -775,7 +775,7 @@ def test_pretrain_method_smoke_run(tiny: TinyRun, method: str, tmp_path: Path) -
     import torch
 
     from training.presets import PRESETS
-    from training.pretraining import load_encoder
+    from training.pretrain.pretraining import load_encoder
 
     res = _cli("pretrain", "--method", method, "--preset", "tiny", "--run-dir", tiny.run_dir,
                "--cache-dir", tiny.cache_dir, "--data-root", tiny.data_root, "--no-progress",
@@ -807,11 +807,13 @@ def test_pretrain_method_smoke_run(tiny: TinyRun, method: str, tmp_path: Path) -
 def test_grid_takes_an_encoder_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``grid --size`` runs the grid on the preset's encoder resized, in the run's size subfolder
     (where ``scaling --size`` pretrained it), so a wider encoder's label grid sits beside its curve."""
-    import training.grid
+    import training.supervised.grid
     from training.__main__ import main
 
     seen = {}
-    monkeypatch.setattr(training.grid, "run_grid", lambda ctx, *rest: seen.update(ctx=ctx, rest=rest))
+    monkeypatch.setattr(
+        training.supervised.grid, "run_grid", lambda ctx, *rest: seen.update(ctx=ctx, rest=rest)
+    )
     main(["grid", "--data-root", str(tmp_path), "--run-dir", str(tmp_path / "run"), "--preset", "tiny",
           "--size", "64x2", "--tasks", "super", "--methods", "clear-hug,random-hug"])  # fmt: skip
     ctx = seen["ctx"]
@@ -860,8 +862,8 @@ def test_bundled_verdict_needs_most_cells_beyond_seed_noise() -> None:
     most cells; a one-seed cell needs CLEAR_GAIN."""
     import numpy as np
 
-    from training.grid import CLEAR_GAIN
-    from training.ranking import bundled_verdict
+    from training.reports.ranking import bundled_verdict
+    from training.supervised.grid import CLEAR_GAIN
 
     cells = [("super", 0.1), ("sub", 0.1), ("form", 1.0)]
     clear = {cells[0]: [0.80, 0.81, 0.79], cells[1]: [0.70, 0.72, 0.68], cells[2]: [0.60]}
@@ -938,13 +940,13 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 def test_download_from_local_mirror(shared: Path, tmp_path: Path) -> None:
-    """``training.download`` against a fake PhysioNet tree served locally: only the first N
+    """``training.data.download`` against a fake PhysioNet tree served locally: only the first N
     100 Hz records and the tables arrive, byte for byte; the result loads as PTB-XL labels;
     wfdb's global index URL is left as it was."""
     import wfdb.io.download as wdl
 
-    from training.data import load_labels
-    from training.download import download
+    from training.data.datasets import load_labels
+    from training.data.download import download
 
     src = shared / "ptbxl"
     site = tmp_path / "site"
@@ -1008,10 +1010,10 @@ def test_finer_tasks_are_read_off_the_all_head(tiny: TinyRun) -> None:
     import torch
 
     from ecgviewer.ml.bundle import load_model
-    from training import metrics as M
     from training.context import Context, predict
-    from training.grid import load_preds
     from training.presets import PRESETS
+    from training.supervised.grid import load_preds
+    from training.validate import metrics as M
 
     _cli("grid", "--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
          "--data-root", tiny.data_root, "--tasks", "sub,rhythm", "--fractions", "1.0",
@@ -1058,7 +1060,7 @@ def test_an_ensemble_is_exported_with_its_own_card(tiny: TinyRun, tmp_path: Path
 
 def test_label_tasks_class_counts(shared: Path) -> None:
     """The six PTB-XL benchmark tasks have their published class counts."""
-    from training.data import TASKS, load_labels
+    from training.data.datasets import TASKS, load_labels
 
     labels = load_labels(shared / "ptbxl")
     assert len(labels.ecg_id) == 21799
@@ -1074,7 +1076,7 @@ def test_label_tasks_class_counts(shared: Path) -> None:
 def test_labels_from_database_csv_match_statements_table(shared: Path, tmp_path: Path) -> None:
     """PhysioNet's ``ptbxl_database.csv`` (what a download gives) and the shared 0/1 table give
     the same folds and targets for every record they share, in every task."""
-    from training.data import TASKS, load_labels
+    from training.data.datasets import TASKS, load_labels
 
     for name in ("scp_statements.csv", "ptbxl_database.csv"):
         shutil.copy(shared / "ptbxl" / name, tmp_path / name)
@@ -1098,7 +1100,7 @@ def test_class_auroc_and_ap_match_sklearn_with_ties() -> None:
     positives (or no negatives) is NaN, not a number that would bias the macro mean."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from training.metrics import class_scores, macro
+    from training.validate.metrics import class_scores, macro
 
     rng = np.random.default_rng(0)
     n, k = 300, 5
@@ -1120,7 +1122,7 @@ def test_weighted_scores_equal_scores_of_the_resampled_records() -> None:
     """A bootstrap draw as record weights over the one sort (``Ranked.scores``) gives what sorting
     the resampled records gives (records drawn twice, never, tied scores), the same for every
     record counted 300 times, and NaN for a class a draw leaves without positives."""
-    from training.metrics import Ranked, class_scores
+    from training.validate.metrics import Ranked, class_scores
 
     rng = np.random.default_rng(3)
     n, k = 200, 4
@@ -1144,7 +1146,7 @@ def test_weighted_scores_equal_scores_of_the_resampled_records() -> None:
 
 def test_report_ci_contains_point_estimate() -> None:
     """Bootstrap 95 % intervals bracket the point estimates, and per-class numbers line up."""
-    from training.metrics import report
+    from training.validate.metrics import report
 
     rng = np.random.default_rng(1)
     y = (rng.random((200, 3)) < 0.3).astype(np.float32)
@@ -1160,7 +1162,7 @@ def test_report_ci_contains_point_estimate() -> None:
 def test_report_ci_keeps_rare_classes() -> None:
     """A rare, badly predicted class stays in every resample: the AUPRC interval brackets the
     point estimate instead of sitting above it (the bias of dropping such classes)."""
-    from training.metrics import report
+    from training.validate.metrics import report
 
     rng = np.random.default_rng(2)
     y = (rng.random((300, 3)) < 0.3).astype(np.float32)
@@ -1177,7 +1179,7 @@ def test_report_ci_keeps_rare_classes() -> None:
 def test_f1_thresholds_reproduce_best_f1() -> None:
     """The chosen threshold (predict positive when p >= t) reaches the best F1 over all cut-offs;
     a class without positives falls back to 0.5."""
-    from training.metrics import f1_thresholds
+    from training.validate.metrics import f1_thresholds
 
     y = np.array([[0, 0], [0, 0], [1, 0], [1, 0], [0, 0], [1, 0], [0, 0], [1, 0]], dtype=float)
     p = np.array([[0.1, 0.2], [0.4, 0.9], [0.35, 0.1], [0.8, 0.3], [0.2, 0.5],
@@ -1197,7 +1199,7 @@ def test_f1_thresholds_reproduce_best_f1() -> None:
 
 def test_id_ranges_and_fraction() -> None:
     """Card id lists are compact ranges; label fractions are seeded, sorted, without repeats."""
-    from training.data import fraction, id_ranges
+    from training.data.datasets import fraction, id_ranges
 
     assert id_ranges([1, 2, 3, 5, 7, 8]) == "1-3,5,7-8"
     assert id_ranges([8, 7, 5, 3, 2, 1]) == "1-3,5,7-8"

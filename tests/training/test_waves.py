@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ecgviewer.measure.delineate import Wave
-from training import waves as W
+from training.validate import waves as W
 
 
 def test_matching_counts_and_errors() -> None:
@@ -58,7 +58,7 @@ def test_table_gives_sensitivity_ppv_and_fiducials_beside_martinez() -> None:
 
 
 def test_conditions_keep_the_leads_and_the_rate(shared: Path) -> None:
-    from training import ludb
+    from training.data import ludb
 
     rec = ludb.load(shared / "ludb", 1)
     x, fs, idx = W.condition(rec, "leads=2")

@@ -17,9 +17,9 @@ from torch import Tensor, nn
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.ml.reference import FLAT
 from tests.conftest import REPO
-from training import xai
-from training import xai_report as R
-from training import xai_scores as S
+from training.validate import xai
+from training.validate import xai_report as R
+from training.validate import xai_scores as S
 
 INFERIOR = [STANDARD_LEADS.index(n) for n in ("II", "III", "aVF")]
 
@@ -145,7 +145,7 @@ def _on(lead: str) -> list[float]:
 def test_the_choice_needs_a_margin_the_records_support() -> None:
     """A variant that localises a record or two more than an earlier one ties with it (the paired
     interval includes zero) and the earlier one is chosen; a clear margin wins."""
-    from training.xai import VARIANTS
+    from training.validate.xai import VARIANTS
 
     right = {"inferior": 3.0, "lateral": 1.0, "septal": 0.5, "anterior": 0.2, "aVR": 0.0}
     wrong = {"inferior": 0.0, "lateral": 3.0, "septal": 0.5, "anterior": 0.2, "aVR": 0.0}
@@ -289,7 +289,7 @@ def test_a_card_is_never_written_from_results_of_other_weights(tmp_path: Path) -
     """The weights can be replaced while a benchmark of hours runs: its results file names carry the
     SHA-256 they were computed with, and a card is written only from its own weights' results."""
     from ecgviewer.weights import sha256
-    from training.card import check_results_of
+    from training.supervised.card import check_results_of
 
     model = tmp_path / "m.safetensors"
     model.write_bytes(b"weights")

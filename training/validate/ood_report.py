@@ -1,0 +1,144 @@
+"""``training/reports/RESULTS.md``'s "Out of distribution" section from the ``ood`` command's result
+(``ood.py``): generated from the JSON, never typed."""
+
+from __future__ import annotations
+
+from training.validate.ood import RULES, Rule
+
+
+def _ci(value: float | None, ci: list[float] | None) -> str:
+    return "-" if value is None else f"{value:.3f} [{ci[0]:.3f}-{ci[1]:.3f}]"
+
+
+def _effect(r: Rule) -> list[str]:
+    """A rule in words, for the mapping table."""
+    if r.exclude:
+        return [f"record left out ({r.exclude})"]
+    parts = [f"{', '.join(r.positive)} positive"] if r.positive else []
+    if r.abnormal and not r.positive:
+        parts.append("not NORM")
+    if r.undecided:
+        parts.append(f"{', '.join(r.undecided)} undecided")
+    return parts or ["NORM possible"]
+
+
+def _ludb_lines(result: dict) -> list[str]:
+    ludb, classes = result["ludb"], result["classes"]
+    test = (result.get("in_distribution") or {}).get("per_class_auroc", {})
+    left_out = "; ".join(f"{why}: {n}" for why, n in ludb["excluded"].items()) or "none"
+    lines = [
+        "### LUDB",
+        "",
+        "Lobachevsky University, Nizhny Novgorod (2017-2018): 12 leads, 500 Hz, 10 s. Labels: its "
+        "cardiologists' diagnoses (`ludb.csv`) mapped to PTB-XL superclasses by the table below; a "
+        "record the table cannot decide is left out. "
+        f"Records used: {ludb['used']} of {ludb['records']}; left out: {left_out}.",
+        "",
+    ]
+    if result["pretraining_saw_ludb"]:
+        lines += [
+            "Not fully unseen: the encoder's self-supervised pretraining saw LUDB's signals (without "
+            "labels, model card `unlabelled_pretraining`); its classifier heads never saw LUDB.",
+            "",
+        ]
+    lines += [
+        "| class | positives | negatives | AUROC [95 % CI] | PTB-XL fold 10 AUROC |",
+        "|---|---|---|---|---|",
+    ]
+    for c in classes:
+        e = ludb["classes"][c]
+        auroc = _ci(e["auroc"], e["auroc_ci"]) if e["auroc"] is not None else "too few"
+        ref = f"{test[c]:.3f}" if c in test else "-"
+        lines.append(f"| {c} | {e['positives']} | {e['negatives']} | {auroc} | {ref} |")
+    m = ludb["macro"]
+    if m is not None:
+        lines += ["", f"Macro AUROC over {', '.join(m['classes'])}: {_ci(m['auroc'], m['auroc_ci'])}."]
+    if ludb["too_few"]:
+        lines += [
+            "",
+            f"Too few (under {ludb['min_count']} positives or negatives): {', '.join(ludb['too_few'])}.",
+        ]
+    lines += [
+        "",
+        "AUROC: the probability that a random positive record gets a higher probability than a random "
+        "negative one (ties count half). Intervals: 2.5th-97.5th percentiles over "
+        f"{m['n_boot'] if m else 0} bootstrap resamples of the used records, stratified by label pattern "
+        "(`training/validate/metrics.py`). A class counts in the macro with at least "
+        f"{ludb['min_count']} positives and {ludb['min_count']} negatives. PTB-XL fold 10: the model "
+        "card's in-distribution figure.",
+        "",
+        "Mapping (`training/validate/ood.py`, `RULES`; a statement is matched by how it starts; "
+        "a record is NORM when no statement is abnormal and none leaves NORM undecided):",
+        "",
+        "| LUDB column | statement | superclass | PTB-XL counterpart |",
+        "|---|---|---|---|",
+    ]
+    for r in RULES:
+        effect = "; ".join(_effect(r))
+        lines.append(f"| {r.column} | {r.starts or '(any)'} | {effect} | {r.ptbxl} |")
+    return [*lines, ""]
+
+
+def _file_row(r: dict) -> str:
+    if not r["analysed"]:
+        return f"| {r['file']} | - | - | - | - | no: {r['error']} | - | - | - | - |"
+    leads = str(r["leads"])
+    if r["derived"]:
+        leads += f" ({len(r['derived'])} derived)"
+    if r["other_leads"]:
+        leads += f" (+{', '.join(r['other_leads'])})"
+    top = ", ".join(f"{c} {p:.2f}" for c, p in list(r["probabilities"].items())[:3])
+    says = "; ".join(r["statements"] + [f"{k}: {v}" for k, v in r["file_diagnoses"].items()]) or "-"
+    return (
+        f"| {r['file']} | {r['format']} | {leads} | {r['fs']:g} | {r['duration_s']:g} | yes | {top} | "
+        f"{', '.join(r['above_threshold']) or '-'} | {r['device'] or '-'} | {says.replace('|', '/')} |"
+    )
+
+
+def _formats_lines(result: dict) -> list[str]:
+    f = result["formats"]
+    done = sum(r["analysed"] for r in f["files"])
+    lines = [
+        "### Vendor files",
+        "",
+        f"Each file of `formats/` opened by the app's readers and analysed ({done} of {len(f['files'])}). "
+        "No labels, so no AUROC: this shows the output across devices, filters and rates. Columns: "
+        "leads as read (derived: computed from I and II), rate (Hz), duration (s), the three highest "
+        "superclass probabilities, the classes at or above the model card's thresholds, and what the "
+        "file itself says (the device's statements; `dx`: SNOMED-CT codes).",
+        "",
+        "| file | format | leads | Hz | s | analysed | top probabilities | above threshold | device "
+        "| file says |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *(_file_row(r) for r in f["files"]),
+    ]
+    if f["same_ecg"]:
+        lines += [
+            "",
+            "The same ECG in several files: the largest difference of any class's probability between them.",
+            "",
+            "| files | max abs difference |",
+            "|---|---|",
+            *(f"| {', '.join(g['files'])} | {g['max_abs_diff']:.4f} |" for g in f["same_ecg"]),
+        ]
+    return [*lines, ""]
+
+
+def markdown(result: dict) -> str:
+    """RESULTS.md's 'Out of distribution' section, from ``run``'s result (generated, not typed)."""
+    m = result["model"]
+    lines = [
+        "## Out of distribution",
+        "",
+        f"Generated by `python -m training ood` (`training/validate/ood.py`) for `{m['name']}` (weights "
+        f"SHA-256 {m['sha256'][:12]}, contract {m['contract']}) on the {result['device'].upper()}, "
+        f"task `{result['task']}`, in {result['seconds']:g} s. Every recording is read by the app's "
+        "readers and analysed as the app does it (`ecgviewer.io.load`, then the app's `Analyzer`), "
+        "so the preprocessing is the app's.",
+        "",
+    ]
+    if result["ludb"] is not None:
+        lines += _ludb_lines(result)
+    if result["formats"] is not None:
+        lines += _formats_lines(result)
+    return "\n".join(lines)
