@@ -204,8 +204,8 @@ class Encoder(nn.Module):
         blocked = (~allowed)[None, None] | key_pad[:, None, None, :]
         maps = []
         for block in self.blocks:
-            x, weights = block(x, blocked)
-            if return_attention:
+            x, weights = block(x, blocked, need_weights=return_attention)
+            if weights is not None:
                 maps.append(weights)
         return self.norm(x), maps
 

@@ -86,8 +86,9 @@ class CropaAttention(Attention):
     """
 
     def forward(  # type: ignore[override]  # CroPA returns its row and column weights
-        self, x: Tensor, pad: Tensor | None = None
+        self, x: Tensor, pad: Tensor | None = None, need_weights: bool = True
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Its factorised weights are part of the computation, so they come back either way."""
         b, n_leads, n_time, d = x.shape
         dh = d // self.heads
         qkv = self.qkv(x).reshape(b, n_leads, n_time, 3, self.heads, dh).permute(3, 0, 4, 1, 2, 5)

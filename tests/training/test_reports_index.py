@@ -17,9 +17,7 @@ INDEX = REPORTS / "README.md"
 
 def _index() -> dict[str, str]:
     """report file -> the command in its row."""
-    rows = re.findall(
-        r"^\| \[([\w.-]+\.md)\]\([\w./-]+\.md\) \| ([^|]+) \|", INDEX.read_text(), re.M
-    )
+    rows = re.findall(r"^\| \[([\w.-]+\.md)\]\([\w./-]+\.md\) \| ([^|]+) \|", INDEX.read_text(), re.M)
     return {name: cell for name, cell in rows}
 
 

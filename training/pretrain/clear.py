@@ -167,7 +167,7 @@ class ClearPretrainer(nn.Module):
         key_pad = torch.cat([torch.zeros_like(pad[:, :N_LEADS]), pad], dim=1)
         blocked = (~decoder_allowed(masked).to(x.device))[None, None] | key_pad[:, None, None, :]
         for block in self.blocks:
-            x, _ = block(x, blocked)
+            x, _ = block(x, blocked, need_weights=False)
         pred = self.predict(self.norm(x[:, N_LEADS:])).float()
         target, scale = normalise_tokens(values.flatten(1, 2))
         weight = (masked.to(x.device)[None, :] & ~pad).float()

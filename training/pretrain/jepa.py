@@ -156,7 +156,7 @@ class JepaPretrainer(nn.Module):
         key_pad = torch.cat([pad[:, :, keep], pad[:, :, hidden_steps]], dim=2).flatten(0, 1)
         blocked = key_pad[:, None, None, :]
         for block in self.blocks:
-            x, _ = block(x, blocked)
+            x, _ = block(x, blocked, need_weights=False)
         out = self.predict(self.norm(x[:, n_keep:]))
         return out.reshape(b, n_leads, n_hidden, -1)
 
