@@ -359,8 +359,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
     s = summary
-    print(f"{s.folder}: {s.listed} recordings found, {s.indexed} read, {s.unchanged} unchanged; "
-          f"the library holds {s.unreadable} unreadable and {s.missing} missing ({path})")  # fmt: skip
+    print(f"{s.said(str(s.folder))} ({path})")
     if s.unreadable:
         print(f"the unreadable files and why: ecgviewer find status=unreadable --db {path}", file=sys.stderr)
     if s.truncated:

@@ -34,3 +34,24 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
 def test_a_missing_folder_is_one_readable_error(tmp_path: Path) -> None:
     with pytest.raises(EcgError, match="cannot write"):
         atomic_write_bytes(tmp_path / "nowhere" / "x.json", b"x")
+
+
+def test_a_written_file_has_the_users_usual_permissions(tmp_path: Path) -> None:
+    """A new file: 0666 less the umask (not the temporary file's private 0600), whatever the
+    umask; a replaced file keeps its own mode."""
+    import stat
+
+    from ecgviewer import storage
+
+    old = os.umask(0o027)
+    try:
+        assert storage.umask() == 0o027
+        atomic_write_bytes(tmp_path / "report.pdf", b"%PDF")
+        assert stat.S_IMODE((tmp_path / "report.pdf").stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+    atomic_write_bytes(tmp_path / "shared.png", b"png")
+    assert stat.S_IMODE((tmp_path / "shared.png").stat().st_mode) == 0o666 & ~old
+    (tmp_path / "shared.png").chmod(0o604)
+    atomic_write_bytes(tmp_path / "shared.png", b"png again")
+    assert stat.S_IMODE((tmp_path / "shared.png").stat().st_mode) == 0o604

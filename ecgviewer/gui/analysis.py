@@ -466,7 +466,7 @@ class AnalysisController(QtCore.QObject):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
             self.window,
             "Export attributions and attention",
-            f"{name}-{r.target.code}-{r.explanation.method}.npz",
+            self.window.save_start(f"{name}-{r.target.code}-{r.explanation.method}.npz"),
             "NumPy archive (*.npz);;JSON (*.json)",
         )
         if not path:
@@ -477,6 +477,8 @@ class AnalysisController(QtCore.QObject):
             write_raw(Path(path), r.analysis.tokens, r.explanation, r.attention)
         except (EcgError, OSError) as exc:
             QtWidgets.QMessageBox.warning(self.window, "Export failed", str(exc))
+            return
+        self.window.saved_to(Path(path))
 
     def show_model_card(self) -> None:
         a = self.analyzer

@@ -142,6 +142,7 @@ class FileCommands:
             self.settings.add_recent(str(path))
             self.settings.set_value("files/last_dir", str(path.parent))
             self.browser.select_path(result.path)
+            self.library.select_path(result.path)  # the selection follows the open recording
 
     def open_folder(self: MainWindow, folder: Path) -> None:
         from ecgviewer.io.catalog import scan
@@ -154,6 +155,7 @@ class FileCommands:
         )
         self.settings.set_value("files/last_dir", str(folder))
         self.browser_dock.show()
+        self.browser_dock.raise_()  # the Records tab in front, not the Library tabbed with it
 
     def _folder_scanned(self: MainWindow, result: tuple[Path, list]) -> None:
         folder, entries = result
@@ -168,11 +170,23 @@ class FileCommands:
         if self.recent_menu.isEmpty():
             self.recent_menu.addAction("(none)").setEnabled(False)
 
+    def save_start(self: MainWindow, name: str) -> str:
+        """Where a save or export dialog opens, proposing ``name``: the folder last saved or
+        exported to, else the user's documents folder (never the program's working folder)."""
+        folder = str(self.settings.value("files/save_dir", "") or "")
+        if not folder or not Path(folder).is_dir():
+            where = QtCore.QStandardPaths.StandardLocation.DocumentsLocation
+            folder = QtCore.QStandardPaths.writableLocation(where) or str(Path.home())
+        return str(Path(folder) / name)
+
+    def saved_to(self: MainWindow, path: Path) -> None:
+        """Remember the folder of a save or export for the next dialog."""
+        self.settings.set_value("files/save_dir", str(Path(path).parent))
+
     def choose_save_path(self: MainWindow) -> None:
         if self.recording is None:
             return
-        stem = Path(self.recording.name).stem
-        start = str(Path(str(self.settings.value("files/save_dir", "") or "")) / stem)
+        start = self.save_start(Path(self.recording.name).stem)
         path, chosen = QtWidgets.QFileDialog.getSaveFileName(
             self, "Save recording as", start, ";;".join(SAVE_FILTERS)
         )
@@ -209,7 +223,7 @@ class FileCommands:
             except EcgError as exc:
                 return exc
 
-        self.settings.set_value("files/save_dir", str(path.parent))
+        self.saved_to(path)
         self.tasks.run("save", f"Saving {path.name}", job, self._saved)
 
     def _saved(self: MainWindow, result: tuple[Path, list[str]] | EcgError) -> None:
@@ -228,10 +242,9 @@ class FileCommands:
     def choose_report_path(self: MainWindow) -> None:
         if self.recording is None:
             return
-        folder = Path(str(self.settings.value("files/save_dir", "") or ""))
-        start = str(folder / Path(self.recording.name).stem)
+        start = self.save_start(Path(self.recording.name).stem + ".pdf")
         path, chosen = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export report", start + ".pdf", ";;".join(REPORT_FILTERS)
+            self, "Export report", start, ";;".join(REPORT_FILTERS)
         )
         if path:
             suffix = ".png" if chosen == REPORT_FILTERS[1] else ".pdf"
@@ -289,7 +302,7 @@ class FileCommands:
             except EcgError as exc:
                 return exc
 
-        self.settings.set_value("files/save_dir", str(path.parent))
+        self.saved_to(path)
         self.tasks.run("report", f"Writing {path.name}", job, self._report_written)
 
     def _report_written(self: MainWindow, result: tuple[list[Path], str] | EcgError) -> None:
@@ -306,7 +319,10 @@ class FileCommands:
         if self.recording is None:
             return
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export page image", f"{Path(self.recording.name).stem}.png", "PNG image (*.png)"
+            self,
+            "Export page image",
+            self.save_start(f"{Path(self.recording.name).stem}.png"),
+            "PNG image (*.png)",
         )
         if not path:
             return
@@ -317,6 +333,8 @@ class FileCommands:
             save_image(render_image(self.recording, self.paper.options, t0=self.paper.t0), path)
         except EcgError as exc:
             QtWidgets.QMessageBox.warning(self, "Export failed", str(exc))
+            return
+        self.saved_to(Path(path))
 
     def dragEnterEvent(self: MainWindow, event: QtGui.QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():

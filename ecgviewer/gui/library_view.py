@@ -98,6 +98,7 @@ class LibraryBrowser(QtWidgets.QWidget):
         super().__init__(parent)
         self.run_task, self.settings = run_task, settings
         self.sort: str | None = None
+        self.index_said = ""  # what the last index run did, until the next query result shows it
         self.model = FoundModel(self)
         self.path_label = QtWidgets.QLabel()
         self.path_label.setWordWrap(True)
@@ -195,7 +196,8 @@ class LibraryBrowser(QtWidgets.QWidget):
         shown, total = len(result.rows), result.total
         more = f"; the first {shown} shown (refine the query)" if total > shown else ""
         order = f", sorted by {self.sort}" if self.sort else ""
-        self.message.setText(f"{total} matching recordings{more}{order}")
+        said, self.index_said = self.index_said, ""  # the last index run, said once beside the matches
+        self.message.setText(f"{said + '. ' if said else ''}{total} matching recordings{more}{order}")
         self.model.set_result(result)
         self.table.resizeColumnsToContents()
 
@@ -207,10 +209,32 @@ class LibraryBrowser(QtWidgets.QWidget):
         self.refresh()
 
     def _current_changed(self, current: QtCore.QModelIndex, _previous) -> None:
+        """A readable row opens its recording; an unreadable or missing one says why, in place."""
         if current.isValid():
             row = self.model.result.rows[current.row()]
             if row.status == "ok":
                 self.openRequested.emit(Path(row.path))
+            else:
+                self.message.setStyleSheet("color:#a00000;")
+                self.message.setText(
+                    f"{Path(row.path).name} is {row.status}: {row.reason or 'no reason kept'}"
+                )
+
+    def select_path(self, path: Path) -> None:
+        """Select the row of ``path`` when the query shows it, else none: the selection follows the
+        recording open in the window, whichever way it was opened."""
+        rows, wanted = self.model.result.rows, Path(path).resolve()
+        at = next((k for k, r in enumerate(rows) if Path(r.path).resolve() == wanted), None)
+        selection = self.table.selectionModel()
+        selection.blockSignals(True)  # following the window must not open it again
+        try:
+            if at is None:
+                self.table.clearSelection()
+                selection.clearCurrentIndex()
+            else:
+                self.table.selectRow(at)
+        finally:
+            selection.blockSignals(False)
 
     # -- indexing -------------------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -221,22 +245,25 @@ class LibraryBrowser(QtWidgets.QWidget):
     def index_folder(self, folder: Path) -> None:
         """Index ``folder`` into the library on the task runner (progress and Cancel in the status
         bar); the query runs again when it ends."""
-        from ecgviewer.library.index import index
+        from ecgviewer.library.index import Summary, index
 
         path = self.library_path()
 
-        def work(progress) -> str:
+        def work(progress) -> Summary:
             going = {"on": True}
             conn = db.open_library(path)
             try:
-                s = index(folder, conn, progress=lambda d, t: going.update(on=progress(d / max(t, 1))),
-                          cancelled=lambda: not going["on"])  # fmt: skip
+                return index(folder, conn, progress=lambda d, t: going.update(on=progress(d / max(t, 1))),
+                             cancelled=lambda: not going["on"])  # fmt: skip
             finally:
                 conn.close()
-            return f"{s.folder.name}: {s.listed} recordings, {s.indexed} read, {s.unreadable} unreadable"
 
-        def done(text: str) -> None:
-            self.message.setText(text)
+        def done(summary: Summary) -> None:
+            self.index_said = summary.said() + (
+                "; the unreadable ones are listed: select one for the reason" if summary.unreadable else ""
+            )
+            if summary.unreadable:  # list them, each with its reason (a click says it in full)
+                self.query.setText("status=unreadable")
             self.refresh()
 
         self.run_task("library-index", f"Indexing {folder.name}", work, done)

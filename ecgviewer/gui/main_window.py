@@ -9,7 +9,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
-from ecgviewer.gui import actions, workers
+from ecgviewer.gui import actions, placement, workers
 from ecgviewer.gui.analysis import AnalysisController
 from ecgviewer.gui.annotations import AnnotationLayer
 from ecgviewer.gui.beats_panel import BeatsController
@@ -169,10 +169,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.set_measure_enabled(self.measure_action.isChecked())
 
         geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QtCore.QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 860)
+        placement.place(self, geometry if isinstance(geometry, QtCore.QByteArray) else None)
 
     # -- construction ------------------------------------------------------------------------
     def _dock(

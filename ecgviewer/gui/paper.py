@@ -327,6 +327,21 @@ class PaperView(pg.GraphicsView):
                 item.setData(x, y, connect="all", skipFiniteCheck=True)
             else:
                 item.setData(x, y, connect="finite")
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Each lead's label clear of its trace (``layout.label_position``), at the size on paper
+        its font has at this zoom (the label is drawn in screen pixels)."""
+        page = self.page
+        assert page is not None
+        (x0, x1), _ = self.vb.viewRange()
+        mm_per_px = (x1 - x0) / self.vb.width() if self.vb.width() > 0 and x1 > x0 else 0.0
+        drawn = {id(t.panel): (t.x, t.y) for t in self.traces}
+        for p, label, note in zip(page.panels, self._labels, self._notes, strict=True):
+            r = label.boundingRect()
+            x, y = label_position(page, p, (r.width() * mm_per_px, r.height() * mm_per_px), drawn.get(id(p)))
+            label.setPos(x, y)
+            note.setPos(x, y - 1.3 * LABEL_MM)
 
     def _redraw_if_rescaled(self, *_args: object) -> None:
         """A zoom changes how many samples share a pixel: decimate again (a pan does not)."""

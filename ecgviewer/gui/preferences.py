@@ -161,9 +161,17 @@ class ModelPage(QtWidgets.QWidget):
         self.status.setText(f"Added {info.name} to {info.path.parent}; \u201cUse this model\u201d runs it.")
 
     def open_card(self) -> None:
+        """The card inside the app (the same dialog as the analysis panel's), not handed to a
+        desktop opener that may be absent."""
+        from ecgviewer.gui.diagnosis import ModelCardDialog
+
         info = self.selected()
-        if info is not None and info.card is not None:
-            QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(info.card)))
+        if info is None or info.card is None:
+            return
+        a = self.ai.analyzer
+        loaded = a is not None and _same(info.path, a.model_file)
+        self.card_dialog = ModelCardDialog(info.path, a.sha256 if loaded else None, self)
+        self.card_dialog.open()
 
     def _model_ready(self) -> None:
         a = self.ai.analyzer

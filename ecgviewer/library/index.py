@@ -47,6 +47,16 @@ class Summary:
     cancelled: bool = False
     truncated: bool = False  # the folder holds more than ``catalog.MAX_ENTRIES`` recordings
 
+    def said(self, where: str | None = None) -> str:
+        """The run in one sentence, as the command line and the Library dock both report it;
+        ``where``: how to name the folder (default its name)."""
+        stopped = " (cancelled: what was read is kept; indexing again finishes it)" if self.cancelled else ""
+        return (
+            f"{where or self.folder.name}: {self.listed} recordings found, {self.indexed} read, "
+            f"{self.unchanged} unchanged; the library holds {self.unreadable} unreadable and "
+            f"{self.missing} missing{stopped}"
+        )
+
 
 def index(
     folder: str | Path,

@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ecgviewer.leads import CABRERA_LIMB, STANDARD_LEADS
 
 SPEEDS = (10.0, 12.5, 25.0, 50.0)  # mm/s
@@ -197,6 +199,30 @@ def column_ticks(page: Page) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
-def label_position(page: Page, panel: Panel) -> tuple[float, float]:
-    """Top-left corner (mm) of a lead's label: just inside its band, at the band's top."""
-    return panel.x + 1.0, panel.y + page.row_pitch / 2 - 0.5
+LABEL_SEARCH_MM = 20.0  # how far right of its cell's start a label may move to clear the trace (0.8 s)
+
+
+def label_position(
+    page: Page, panel: Panel, size: tuple[float, float] = (0.0, 0.0), trace: tuple | None = None
+) -> tuple[float, float]:
+    """Top-left corner (mm) of a lead's label of ``size`` (width, height mm), just inside its band
+    at the band's top: at the cell's start, or where the trace (x, y mm) does not pass under it
+    within the first ``LABEL_SEARCH_MM`` (a tall R wave at the start must not hide the label
+    nor be hidden by it), else where the fewest trace points are under it. It stays at its
+    band's top so it is never read as the label of the row below."""
+    x0, top = panel.x + 1.0, panel.y + page.row_pitch / 2 - 0.5
+    if trace is None or not size[0]:
+        return x0, top
+    w, h = size
+    tx, ty = (np.asarray(a, dtype=float) for a in trace)
+    if tx.size < 2:
+        return x0, top
+    # each step from one sample to the next, by the heights it spans (a QRS is a few steep steps)
+    lo, hi = np.fmin(ty[:-1], ty[1:]), np.fmax(ty[:-1], ty[1:])
+    near = (hi >= top - h - 0.5) & (lo <= top + 0.5) & (tx[:-1] <= x0 + LABEL_SEARCH_MM + w + 0.5)
+    tx = tx[:-1][near]
+    if not tx.size:
+        return x0, top
+    starts = x0 + np.arange(0.0, min(LABEL_SEARCH_MM, max(panel.width - w - 2.0, 0.0)) + 0.25, 0.5)
+    under = ((tx[None] >= starts[:, None] - 0.5) & (tx[None] <= starts[:, None] + w + 0.5)).sum(axis=1)
+    return float(starts[int(np.argmin(under))]), top  # the first of the least covered: nearest the start

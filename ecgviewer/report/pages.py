@@ -40,6 +40,7 @@ TRACE_MM = 0.25
 SHADE_OPACITY = 0.6
 INK = QtGui.QColor("#000000")
 THEME = THEMES["light"]  # print is on white paper whatever the screen's theme
+LABEL_PT = 8.0  # lead labels on the printed page
 
 
 @dataclass
@@ -108,7 +109,8 @@ def paint_sheet(
     p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
     p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
     p.setPen(_pen(INK, TRACE_MM))
-    for trace in page_traces(page, report.source, report.options.filter):
+    traces = page_traces(page, report.source, report.options.filter)
+    for trace in traces:
         if trace.y.size:
             p.drawPath(pg.arrayToQPath(trace.x, trace.y, connect="finite"))
     p.drawPath(pg.arrayToQPath(*(np.array(v) for v in pulse_polyline(page)), connect="finite"))
@@ -116,10 +118,12 @@ def paint_sheet(
     if tx:
         p.drawPath(pg.arrayToQPath(np.array(tx), np.array(ty), connect="pairs"))
     p.restore()
+    drawn = {id(t.panel): (t.x, t.y) for t in traces}
     for panel in page.panels:
-        x, y = label_position(page, panel)
         text = panel.label if panel.available else f"{panel.label} (not recorded)"
-        c.draw(c.ts.line(x0 + x, y0 + page.height - y, text, pt=8.0, bold=True))
+        size = (c.ts.advance(text, LABEL_PT, bold=True), c.ts.line_mm(LABEL_PT))
+        x, y = label_position(page, panel, size, drawn.get(id(panel)))
+        c.draw(c.ts.line(x0 + x, y0 + page.height - y, text, pt=LABEL_PT, bold=True))
 
 
 def _bars(c: Canvas, frame: Frame, title: str, items: tuple[Share, ...]) -> None:

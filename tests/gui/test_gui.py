@@ -247,3 +247,21 @@ def test_cancel_long_work(window, long_record, qtbot):
     window.cancel_tasks()
     assert not window.busy() and not window.progress.isVisible()
     qtbot.wait(200)  # a cancelled task finishing late must not touch the window
+
+
+def test_save_dialogs_open_in_the_folder_last_saved_to(window, tmp_path) -> None:
+    """Not the program's working folder: the documents folder at first, then wherever the user
+    last saved or exported (a folder since deleted falls back to the documents folder)."""
+    from pathlib import Path
+
+    from PySide6 import QtCore
+
+    documents = QtCore.QStandardPaths.writableLocation(
+        QtCore.QStandardPaths.StandardLocation.DocumentsLocation
+    )
+    window.settings.set_value("files/save_dir", "")
+    assert window.save_start("a.pdf") == str(Path(documents or Path.home()) / "a.pdf")
+    window.saved_to(tmp_path / "reports" / "b.pdf")
+    assert window.save_start("a.pdf") == str(Path(documents or Path.home()) / "a.pdf")  # not made yet
+    (tmp_path / "reports").mkdir()
+    assert window.save_start("a.pdf") == str(tmp_path / "reports" / "a.pdf")

@@ -50,7 +50,6 @@ def test_torch_loads_off_the_ui_thread_after_the_window_is_up(sample, tmp_path):
         capture_output=True,
         text=True,
         timeout=240,
-        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert "main-thread-import False painted-first True loaded True" in r.stdout, r.stdout + r.stderr[-2000:]
 

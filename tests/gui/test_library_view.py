@@ -10,7 +10,7 @@ from PySide6 import QtCore
 
 from ecgviewer.gui.files import LIBRARY_WIDTH
 from ecgviewer.library import db, query
-from tests.conftest import REPO
+from tests.conftest import REPO, SAMPLE
 from tests.helpers import ptbxl_patient
 
 SAMPLES = REPO / "resources/samples/ptbxl"
@@ -35,7 +35,8 @@ def test_index_query_sort_and_open(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: "no library at" in lib.message.text(), timeout=10000)  # not built yet
     lib.index_folder(folder)
     qtbot.waitUntil(lambda: lib.model.rowCount() == 3, timeout=30000)
-    qtbot.waitUntil(lambda: lib.message.text() == "3 matching recordings", timeout=10000)
+    said = "ptbxl: 3 recordings found, 3 read, 0 unchanged; the library holds 0 unreadable and 0 missing"
+    qtbot.waitUntil(lambda: lib.message.text() == f"{said}. 3 matching recordings", timeout=10000)
 
     lib.query.setText("sex=F")  # typed: runs when typing pauses
     conn = db.open_library(tmp_path / "lib.sqlite", create=False)
@@ -134,3 +135,31 @@ def test_serial_comparison_of_a_ptbxl_patient(window, qtbot, tmp_path, shared):
     before, after, change = rows["QTc (ms)"]
     assert int(change) == int(after) - int(before) or abs(int(after) - int(before) - int(change)) <= 1
     assert "Earlier ECG:" in s.earlier_label.text() and "This ECG:" in s.this_label.text()
+
+
+def test_an_index_run_says_what_it_did_and_lists_the_unreadable(window, qtbot, tmp_path):
+    """At the end of an index: the counts, then the unreadable files listed; selecting one says
+    why in place. Opening a recording another way moves the library's selection to it, or off."""
+    folder = _library(window, tmp_path)
+    (folder / "broken.edf").write_text("0       not an EDF header")
+    window.show_library()
+    lib = window.library
+    lib.index_folder(folder)
+    qtbot.waitUntil(lambda: "unreadable ones are listed" in lib.message.text(), timeout=30000)
+    assert "4 recordings found, 4 read" in lib.message.text() and "holds 1 unreadable" in lib.message.text()
+    assert lib.query.text() == "status=unreadable" and lib.model.rowCount() == 1
+    lib.table.selectRow(0)
+    assert lib.message.text().startswith("broken.edf is unreadable: ") and window.recording is None
+
+    lib.query.setText("")
+    qtbot.waitUntil(lambda: lib.model.rowCount() == 3, timeout=10000)
+    paths = [Path(r.path) for r in lib.model.result.rows]
+    with qtbot.waitSignal(lib.openRequested):
+        lib.table.selectRow(0)
+    qtbot.waitUntil(lambda: window.recording is not None and window.recording.path == paths[0], timeout=10000)
+    window.open_file(paths[2])  # as Ctrl+O or the Records tab would
+    qtbot.waitUntil(lambda: window.recording.path == paths[2], timeout=10000)
+    assert [i.row() for i in lib.table.selectionModel().selectedRows()] == [2]
+    window.open_file(SAMPLE)  # not in the library: nothing selected there
+    qtbot.waitUntil(lambda: window.recording.path == SAMPLE, timeout=10000)
+    assert not lib.table.selectionModel().selectedRows()

@@ -97,7 +97,9 @@ def test_choosing_a_user_model_reloads_the_analyzer_and_reanalyses(qtbot, tmp_pa
     assert w.ai.current_model() == mine
 
 
-def test_the_card_button_opens_the_chosen_models_markdown(qtbot, tmp_path, user_dir, monkeypatch):
+def test_the_card_button_opens_the_chosen_models_card_inside_the_app(qtbot, tmp_path, user_dir, monkeypatch):
+    """The card is shown by the app itself (no desktop opener is needed, none is called), with
+    the research-use notice; a model without a Markdown card cannot open one."""
     mine = copy_model(user_dir, "mine")
     mine.with_suffix(".md").unlink()
     opened: list[QtCore.QUrl] = []
@@ -106,7 +108,12 @@ def test_the_card_button_opens_the_chosen_models_markdown(qtbot, tmp_path, user_
     page = open_preferences(w)
     select(page, BUNDLED)
     page.card_button.click()
-    assert [u.toLocalFile() for u in opened] == [str(BUNDLED.with_suffix(".md"))]
+    dialog = page.card_dialog
+    assert dialog.isVisible() and not opened
+    shown = dialog.browser.toPlainText()
+    assert shown and shown.split("\n")[0].strip("# ") in BUNDLED.with_suffix(".md").read_text()
+    assert BUNDLED.stem in dialog.windowTitle()
+    dialog.close()
     select(page, mine)
     assert not page.card_button.isEnabled()  # no Markdown card beside it
 

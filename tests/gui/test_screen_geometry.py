@@ -112,7 +112,7 @@ def test_findings_and_page_at_device_pixel_ratio_2(sample, tmp_path) -> None:
         app.exec()
         print("checked at device pixel ratio", done[0] if done else None, flush=True)
     """)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2"}
+    env = {**os.environ, "QT_SCALE_FACTOR": "2"}  # the workstation screen (conftest) at ratio 2
     r = subprocess.run([sys.executable, "-c", script, str(sample), str(tmp_path / "s.ini")],
                        capture_output=True, text=True, timeout=240, env=env, cwd=REPO)  # fmt: skip
     assert "checked at device pixel ratio 2.0" in r.stdout, r.stdout + r.stderr[-3000:]
