@@ -59,10 +59,13 @@ def mask(arr: np.ndarray, color: str, tol: int = 40) -> np.ndarray:
 def shown_window(qtbot, settings, width: int = 1400, height: int = 900):
     """A main window on ``settings``, shown at ``width`` x ``height`` and exposed (the GUI tests'
     common start; the caller cancels its tasks)."""
+    from PySide6 import QtCore
+
     from ecgviewer.gui.main_window import MainWindow
 
     w = MainWindow(settings)
     qtbot.addWidget(w)
+    w.setWindowState(QtCore.Qt.WindowState.WindowNoState)  # its own size, even on a small screen
     w.resize(width, height)
     w.show()
     qtbot.waitExposed(w)

@@ -360,6 +360,7 @@ def new_window(ini: Path, width: int, height: int) -> MainWindow:
 
     _app()
     w = MainWindow(Settings(QtCore.QSettings(str(ini), QtCore.QSettings.Format.IniFormat)))
+    w.setWindowState(QtCore.Qt.WindowState.WindowNoState)  # a size of its own, not the screen's
     w.resize(width, height)
     w.show()
     w.ai.load_model()
@@ -526,6 +527,8 @@ def go_through(out: Path, items: list[Case], width: int, height: int) -> dict[st
                 thumb = grabbed.scaledToWidth(THUMB_PX, QtCore.Qt.TransformationMode.SmoothTransformation)
                 thumb.save(str(out / f"{case.key}-{tag}.thumb.png"))
                 facts[case.key] = window_facts(w, shown, names)
+                if facts[case.key]["size"] != tag:  # a screenshot of another size reviews nothing
+                    facts[case.key]["problems"].append(f"the window is {facts[case.key]['size']}, not {tag}")
                 print(
                     f"{tag} {k}/{len(items)} {case.key}: {shown.seconds:.1f} s"
                     f"{', ' + shown.error if shown.error else ''}",

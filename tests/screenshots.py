@@ -97,6 +97,7 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
                 str(Path(tmp) / f"{width}x{height}.ini"), QtCore.QSettings.Format.IniFormat
             )
             w = MainWindow(Settings(ini))
+            w.setWindowState(QtCore.Qt.WindowState.WindowNoState)  # a size of its own, not the screen's
             w.resize(width, height)
             w.show()
             wait([w.ai.modelReady])
