@@ -103,9 +103,36 @@ class Calipers(QtCore.QObject):
         r = self.reading()
         a, b = sorted((self.t1.value(), self.t2.value()))
         self.label.setText(r.text())
-        self.label.setPos(b + 1.0, max(self.v1.value(), self.v2.value()) + 1.0)
+        self._place_readout(a, b)
         self._update_march(a, b)
         self.changed.emit(r.text())
+
+    def _place_readout(self, a: float, b: float) -> None:
+        """The readout beside the calipers where it covers no lead label: above right of them,
+        else below right, above left, below left (the first that is clear; else the first)."""
+        top, bottom = (max(self.v1.value(), self.v2.value()), min(self.v1.value(), self.v2.value()))
+        k = self.view.mm_per_px()
+        r = self.label.boundingRect()
+        w, h = r.width() * k, r.height() * k
+        # (anchor, position, the box it covers: left, bottom, width, height in mm, y up)
+        places = [
+            ((0, 1), (b + 1.0, top + 1.0), (b + 1.0, top + 1.0)),
+            ((0, 0), (b + 1.0, bottom - 1.0), (b + 1.0, bottom - 1.0 - h)),
+            ((1, 1), (a - 1.0, top + 1.0), (a - 1.0 - w, top + 1.0)),
+            ((1, 0), (a - 1.0, bottom - 1.0), (a - 1.0 - w, bottom - 1.0 - h)),
+        ]
+        labels = self.view.label_boxes()
+        clear = [p for p in places if not any(QtCore.QRectF(*p[2], w, h).intersects(box) for box in labels)]
+        anchor, pos, _ = (clear or places)[0]
+        self.label.setAnchor(anchor)
+        self.label.setPos(*pos)
+
+    def readout_box(self) -> QtCore.QRectF:
+        """The readout's box on the paper (mm, y up), for the tests."""
+        k = self.view.mm_per_px()
+        r, pos, (ax, ay) = self.label.boundingRect(), self.label.pos(), self.label.anchor
+        w, h = r.width() * k, r.height() * k
+        return QtCore.QRectF(pos.x() - ax * w, pos.y() - (1 - ay) * h, w, h)
 
     def _update_march(self, a: float, b: float) -> None:
         """Dashed repeats of the interval across the page (march-out)."""

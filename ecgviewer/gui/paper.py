@@ -225,12 +225,15 @@ class PaperView(pg.GraphicsView):
             self._px_per_mm,
         )
         moved = t0 != self._t0
+        resized = self._static_key is None or self._static_key[1:3] != key[1:3]
         self._t0, self.page = t0, page
         if key != self._static_key:
             self._build_static(page)
             self._static_key = key
             if self._auto:
                 self._keep_scale()
+            elif resized:  # another layout is another page: its top-left (lead I) at the reader's zoom
+                self.show_top_left()
         self._update_traces()
         if moved:
             self.pageChanged.emit(t0)
@@ -334,14 +337,27 @@ class PaperView(pg.GraphicsView):
         its font has at this zoom (the label is drawn in screen pixels)."""
         page = self.page
         assert page is not None
-        (x0, x1), _ = self.vb.viewRange()
-        mm_per_px = (x1 - x0) / self.vb.width() if self.vb.width() > 0 and x1 > x0 else 0.0
+        mm_per_px = self.mm_per_px()
         drawn = {id(t.panel): (t.x, t.y) for t in self.traces}
         for p, label, note in zip(page.panels, self._labels, self._notes, strict=True):
             r = label.boundingRect()
             x, y = label_position(page, p, (r.width() * mm_per_px, r.height() * mm_per_px), drawn.get(id(p)))
             label.setPos(x, y)
             note.setPos(x, y - 1.3 * LABEL_MM)
+
+    def mm_per_px(self) -> float:
+        """Paper millimetres per logical pixel at the current zoom (0 before the view has a size)."""
+        (x0, x1), _ = self.vb.viewRange()
+        return (x1 - x0) / self.vb.width() if self.vb.width() > 0 and x1 > x0 else 0.0
+
+    def label_boxes(self) -> list[QtCore.QRectF]:
+        """Each lead label's box on the paper (mm, y up), at its size at the current zoom."""
+        k = self.mm_per_px()
+        out = []
+        for label in self._labels:
+            r, pos = label.boundingRect(), label.pos()
+            out.append(QtCore.QRectF(pos.x(), pos.y() - r.height() * k, r.width() * k, r.height() * k))
+        return out
 
     def _redraw_if_rescaled(self, *_args: object) -> None:
         """A zoom changes how many samples share a pixel: decimate again (a pan does not)."""

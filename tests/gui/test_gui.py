@@ -265,3 +265,35 @@ def test_save_dialogs_open_in_the_folder_last_saved_to(window, tmp_path) -> None
     assert window.save_start("a.pdf") == str(Path(documents or Path.home()) / "a.pdf")  # not made yet
     (tmp_path / "reports").mkdir()
     assert window.save_start("a.pdf") == str(tmp_path / "reports" / "a.pdf")
+
+
+def test_another_layout_after_a_zoom_starts_at_its_top_left(qtbot, window, sample):
+    """Zoomed in on 3x4+1, the reader picks 12x1: the new page is shown from its top-left corner
+    at the reader's zoom, lead I first, not the strip of its middle (V3-V6) the old view covered."""
+    open_wait(qtbot, window, sample)
+    paper = window.paper
+    paper.set_zoom(2.0)
+    choose(window, "layout", "12x1")
+    assert paper.page.layout == "12x1" and paper.zoom == pytest.approx(2.0)
+    (x0, x1), (y0, y1) = paper.vb.viewRange()
+    first = paper.page.panels[0]
+    assert first.label == "I" and x0 <= first.x <= x1 and y0 <= first.y <= y1
+    assert y1 >= paper.page.height  # the page's top edge is in view
+
+
+def test_the_caliper_readout_covers_no_lead_label(qtbot, window, sample):
+    """Calipers ending just left of V1's label, their upper line just below it: the readout, whose
+    first place (above right) would cover the label, goes where it covers none."""
+    open_wait(qtbot, window, sample)
+    paper, cal = window.paper, window.calipers
+    cal.set_enabled(True)
+    boxes = paper.label_boxes()
+    v1 = boxes[[p.label for p in paper.page.panels].index("V1")]
+    cal.t1.setValue(v1.x() - 20.0)
+    cal.t2.setValue(v1.x() - 1.5)
+    cal.v1.setValue(v1.y() - 5.0)
+    cal.v2.setValue(v1.y() - 0.5)
+    first = QtCore.QRectF(v1.x() - 0.5, v1.y() + 0.5, cal.readout_box().width(), cal.readout_box().height())
+    assert first.intersects(v1)  # where the readout stood before
+    assert not any(cal.readout_box().intersects(box) for box in boxes), cal.readout_box()
+    assert cal.label.toPlainText().startswith(cal.reading().text()[:6])

@@ -4,6 +4,7 @@ complexes): ``layout.label_position`` moves a label right, along its band's top,
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ecgviewer.dsp.filters import DisplayFilter
 from ecgviewer.leads import STANDARD_LEADS
@@ -60,8 +61,6 @@ def test_a_label_stays_at_the_cells_start_when_nothing_is_under_it() -> None:
 def test_no_label_under_the_trace_of_a_left_bundle_branch_block_on_screen(qtbot, window, shared) -> None:
     """PTB-XL 180 (complete LBBB) in the window, fitted and at true scale: every lead label's box,
     at the size its font has on the paper at that zoom, is crossed by no step of its trace."""
-    import pytest
-
     record = shared / "ptbxl" / "records100" / "00000" / "00180_lr.hea"
     if not record.is_file():
         pytest.skip("PTB-XL 180 is not in the shared data")
@@ -72,13 +71,9 @@ def test_no_label_under_the_trace_of_a_left_bundle_branch_block_on_screen(qtbot,
     for zoom in ("fitted", "true scale"):
         if zoom == "true scale":
             paper.true_scale()
-        (x0, x1), _ = paper.vb.viewRange()
-        mm_per_px = (x1 - x0) / paper.vb.width()
         drawn = {id(t.panel): (t.x, t.y) for t in paper.traces}
-        for p, label in zip(paper.page.panels, paper._labels, strict=True):
-            r = label.boundingRect()
-            pos = label.pos()
-            size = (r.width() * mm_per_px, r.height() * mm_per_px)
-            assert under(pos.x(), pos.y(), size, drawn[id(p)]) == 0, (zoom, p.label, pos.x() - p.x)
+        for p, box in zip(paper.page.panels, paper.label_boxes(), strict=True):
+            size, top = (box.width(), box.height()), box.y() + box.height()
+            assert under(box.x(), top, size, drawn[id(p)]) == 0, (zoom, p.label, box.x() - p.x)
             crossed_at_start += under(*label_position(paper.page, p), size, drawn[id(p)]) > 0
     assert crossed_at_start >= 2  # V2, V3, V5, V6 were drawn under the trace (issue 73)
