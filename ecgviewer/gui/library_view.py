@@ -172,6 +172,12 @@ class LibraryBrowser(QtWidgets.QWidget):
         """Run the query in the box on the library (off the UI thread); the table follows."""
         self._timer.stop()
         path, text, sort = self.library_path(), self.query.text(), self.sort
+        if not path.expanduser().is_file():  # the window's own way to build one, not the command line's
+            self.message.setStyleSheet("")
+            self.message.setText(f"No library yet ({path.name}): \u201cIndex folder\u2026\u201d adds "
+                                 "every recording under a folder to it.")  # fmt: skip
+            self.model.set_result(query.Result([], 0, []))
+            return
 
         def find(_progress) -> query.Result | EcgError:
             try:

@@ -32,7 +32,8 @@ def test_index_query_sort_and_open(window, qtbot, tmp_path):
     qtbot.waitUntil(  # wide enough for the record, the asked-for values, date, age and sex
         lambda: window.library_dock.width() >= min(LIBRARY_WIDTH, window.width() // 3) - 8, timeout=5000
     )
-    qtbot.waitUntil(lambda: "no library at" in lib.message.text(), timeout=10000)  # not built yet
+    qtbot.waitUntil(lambda: "No library yet" in lib.message.text(), timeout=10000)  # not built yet
+    assert "Index folder" in lib.message.text() and "ecgviewer index" not in lib.message.text()
     lib.index_folder(folder)
     qtbot.waitUntil(lambda: lib.model.rowCount() == 3, timeout=30000)
     said = "ptbxl: 3 recordings found, 3 read, 0 unchanged; the library holds 0 unreadable and 0 missing"
