@@ -1,7 +1,7 @@
 """Encoder figures for ``run.py``: inference and attribution latency, and faithfulness of IG.
 
 Torch uses as many threads as ``torch.get_num_threads()`` says (``OMP_NUM_THREADS`` sets it);
-the count is reported. Shared data (PTB-XL fold 10) comes from ``ECGVIEWER_SHARED_DATA`` or
+the count is reported. Shared data (PTB-XL fold 9) comes from ``ECGVIEWER_SHARED_DATA`` or
 ``../shared/data``; without it the faithfulness figure is replaced by a reason.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from common import SHARED, log, summary
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLD = 10
+FOLD = 9  # the development fold: fold 10, the test fold, is read only by logged commands (training/FOLD10.md)
 
 
 def _timed(fn) -> tuple[float, float, object]:
@@ -125,7 +125,7 @@ def bench_measure(sample: Path, repeats: int) -> dict:
 
 
 def fold_records(n: int) -> list[Path]:
-    """The first ``n`` PTB-XL fold-10 records (by ecg_id) at 100 Hz in the shared data."""
+    """The first ``n`` PTB-XL ``FOLD`` records (by ecg_id) at 100 Hz in the shared data."""
     root = SHARED / "ptbxl"
     with (root / "ptbxl_statements_v103.csv").open(newline="", encoding="utf-8") as fh:
         ids = sorted(int(r["ecg_id"]) for r in csv.DictReader(fh) if r["strat_fold"] == str(FOLD))

@@ -165,7 +165,7 @@ def _bundle_figures(b: dict) -> dict:
 def _ml(s: Setup) -> dict:
     lat = ml.bench_latency(SAMPLE, s.repeats["infer"])
     lat["fast_rate"] = ml.bench_fast_rate(FAST, s.repeats["infer"])
-    log(f"[ml] faithfulness of IG on {s.repeats['faithfulness_records']} PTB-XL fold-10 records")
+    log(f"[ml] faithfulness of IG on {s.repeats['faithfulness_records']} PTB-XL fold-{ml.FOLD} records")
     return {"latency": lat, "faithfulness": ml.bench_faithfulness(s.repeats["faithfulness_records"])}
 
 
