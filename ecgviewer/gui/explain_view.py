@@ -76,9 +76,22 @@ class ExplainPanel(QtWidgets.QWidget):
         )
         self.opacity = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, minimum=0, maximum=100, value=60)
         self.opacity.setToolTip("Opacity of the shading at the largest score")
-        self.caption = QtWidgets.QLabel("")
+        self.caption = QtWidgets.QLabel("")  # the reading path: the finding in words, what was read
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        # the research detail (method, baseline, logit, completeness) one click away (issue 73)
+        self.details_button = QtWidgets.QToolButton(text="Method details", checkable=True)
+        self.details_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setArrowType(QtCore.Qt.ArrowType.RightArrow)
+        self.details_button.setAutoRaise(True)
+        self.details_button.setToolTip(
+            "The attribution method, its baseline, the logit explained and IG's completeness check"
+        )
+        self.details = QtWidgets.QLabel("")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setVisible(False)
+        self.details_button.toggled.connect(self._show_details)
         self.legend = Legend()
         self.bars = pg.PlotWidget()
         self.bars.setMenuEnabled(False)
@@ -125,6 +138,8 @@ class ExplainPanel(QtWidgets.QWidget):
         box.setContentsMargins(4, 4, 4, 4)
         box.addLayout(form)
         box.addWidget(self.caption)
+        box.addWidget(self.details_button)
+        box.addWidget(self.details)
         box.addWidget(self.legend)
         box.addWidget(split, 1)
         box.addLayout(buttons)
@@ -199,6 +214,7 @@ class ExplainPanel(QtWidgets.QWidget):
         self.scores = None
         self.tree.clear()
         self.caption.setText(message)
+        self.details.setText("")
         self.checks.setText("")
         self.legend.set_scores(None, self.current_opacity())
         if self._bar_item is not None:
@@ -216,14 +232,16 @@ class ExplainPanel(QtWidgets.QWidget):
         what = "sums of per-sample scores" if e.additive else "logit drop when set to the baseline, per level"
         frontal = "; limb leads shared by the frontal axes" if e.frontal else ""
         worded = result.worded
-        lines = [
+        reading = [
             f"<b>{html.escape(worded.text)}</b>",
             *([f"<i>{html.escape(worded.agreement)}</i>"] if worded.agreement else []),
+            *([html.escape(result.reading.text)] if result.reading else []),
+        ]
+        lines = [
             f"<b>{METHOD_NAMES[e.method]}</b>{steps}; baseline: {html.escape(e.baseline)}{frontal}",
             f"Target: <b>{e.target.code}</b> {description} ({e.target.task} task), its logit; "
             f"p = {probability:.2f}",
             f"Scores: {what}; red raises the logit, blue lowers it.",
-            *([html.escape(result.reading.text)] if result.reading else []),
         ]
         if (check := e.completeness()) is not None:
             lines.append(check)
@@ -235,10 +253,17 @@ class ExplainPanel(QtWidgets.QWidget):
                 f"Patch-token model: {share:.0%} of the attribution lies between beats "
                 "(in lead totals, in no beat)."
             )
-        self.caption.setText("<br>".join(lines))
+        self.caption.setText("<br>".join(reading))
+        self.details.setText("<br>".join(lines))
         self._fill_bars(e.leads)
         self._fill_tree(result, scores)
         self.set_enabled(True)
+
+    def _show_details(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.details_button.setArrowType(
+            QtCore.Qt.ArrowType.DownArrow if shown else QtCore.Qt.ArrowType.RightArrow
+        )
 
     def _fill_bars(self, leads: np.ndarray) -> None:
         from ecgviewer.ml import contract

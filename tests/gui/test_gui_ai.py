@@ -73,7 +73,13 @@ def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, s
     assert result.target.code == "NORM" and d.tree.currentItem() is norm
     settings = w.ai.analyzer.explain_settings
     assert result.explanation.method == settings.method == e.current_method()
-    caption = e.caption.text()
+    # the reading path says the finding and what was read; the method's detail is one click away
+    caption, details = e.caption.text(), e.details.text()
+    assert result.worded.text in caption and "Read: all" in caption  # every beat read, with the seconds
+    assert "logit" not in caption and "baseline" not in caption
+    assert not e.details.isVisible() and not e.details_button.isChecked()
+    e.details_button.click()
+    assert e.details.isVisible()
     baseline = f"baseline: {result.explanation.baseline}"
     for text in (
         METHOD_NAMES[settings.method],
@@ -81,11 +87,9 @@ def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, s
         baseline,
         "NORM",
         "logit",
-        "Read: all",  # every beat read, said with the seconds
-        result.worded.text,
         result.explanation.completeness() or "",
     ):
-        assert text in caption
+        assert text in details
     # bars rank the leads by score; the tree's territories hold their leads
     leads = result.explanation.leads
     assert [leads[LEADS.index(n)] for n in e.ranked] == sorted(leads, reverse=True)
@@ -129,11 +133,11 @@ def test_choosing_a_label_and_a_method_reanalyses(qtbot, ai_window, sample):
     mi = next(item for item in d.items() if item.text(0).startswith("MI "))
     result = analysed(qtbot, w, lambda: d.tree.setCurrentItem(mi))
     assert (result.target.task, result.target.code) == ("super", "MI")
-    assert "<b>MI</b>" in e.caption.text()
+    assert "<b>MI</b>" in e.details.text() and e.caption.text().startswith("<b>MI, ")
     e.method.setCurrentIndex(e.method.findData("gxi"))
     result = analysed(qtbot, w, lambda: e.method.activated.emit(e.method.currentIndex()))
     assert result.explanation.method == "gxi" and result.target.code == "MI"
-    assert "Gradient \u00d7 input" in e.caption.text() and not e.steps.isEnabled()
+    assert "Gradient \u00d7 input" in e.details.text() and not e.steps.isEnabled()
     e.method.setCurrentIndex(e.method.findData("occlusion"))
     result = analysed(qtbot, w, lambda: e.method.activated.emit(e.method.currentIndex()))
     assert result.explanation.samples is None and w.ai.shading._strips == []
@@ -270,8 +274,8 @@ def test_a_patch_token_model_is_explained_on_the_beats(qtbot, tmp_path, sample):
         assert w.ai.analyzer.model.kind == "patches"
         result = analysed(qtbot, w, lambda: w.open_file(sample))
         assert result.analysis.inputs.kind == "patches"
-        assert "Patch-token model: " in w.ai.panel.explain.caption.text()
-        assert "of the attribution lies between beats" in w.ai.panel.explain.caption.text()
+        assert "Patch-token model: " in w.ai.panel.explain.details.text()
+        assert "of the attribution lies between beats" in w.ai.panel.explain.details.text()
         # this model has no card, so no class is validated: the findings table says so
         rows = w.ai.panel.diagnosis.items()
         assert rows[0].text(0) == diagnosis.NO_FINDINGS
