@@ -160,7 +160,8 @@ def current(o: ViewOptions, c: Control) -> object:
     return getattr(o.filter, c.key) if c.filter else getattr(o, c.key)
 
 
-def _choose(w: MainWindow, c: Control, value: object) -> None:
+def choose(w: MainWindow, c: Control, value: object) -> None:
+    """Set the paper's option ``c`` to ``value``, as its toolbar box, its submenu and Preferences do."""
     o = w.paper.options
     change = {"filter": replace(o.filter, **{c.key: value})} if c.filter else {c.key: value}
     w.set_options(o.with_(**change))
@@ -223,7 +224,7 @@ def _combo(w: MainWindow, c: Control) -> QtWidgets.QComboBox:
     combo.setToolTip(f"{c.tip} (also Paper > {c.title.replace('&', '')})")
     for text, value in c.items:
         combo.addItem(text, value)
-    combo.activated.connect(lambda _index: _choose(w, c, combo.currentData()))
+    combo.activated.connect(lambda _index: choose(w, c, combo.currentData()))
     combo.setFocusPolicy(QtCore.Qt.FocusPolicy.TabFocus)  # a click leaves the arrow keys to the paper
     w.combos[c.key] = combo
     return combo
@@ -241,6 +242,6 @@ def _submenu(w: MainWindow, menu: QtWidgets.QMenu, c: Control) -> None:
         act = QtGui.QAction(text, group, checkable=True)
         act.setData(value)
         act.setStatusTip(c.tip)
-        act.triggered.connect(lambda _checked, value=value: _choose(w, c, value))
+        act.triggered.connect(lambda _checked, value=value: choose(w, c, value))
         sub.addAction(act)
         w.control_actions[c.key].append(act)

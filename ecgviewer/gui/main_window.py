@@ -416,7 +416,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         from ecgviewer.gui.preferences import PreferencesDialog
 
         if self.preferences is None:
-            self.preferences = PreferencesDialog(self.ai, self)
+            self.preferences = PreferencesDialog(self, self)
         self.preferences.refresh()
         self.preferences.show()
         self.preferences.raise_()

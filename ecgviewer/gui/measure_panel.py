@@ -245,6 +245,11 @@ class MeasurePanel(QtWidgets.QWidget):
             lines.append(f"moved by hand on the median beats: {moved}")
         return lines
 
+    def set_formula(self, name: str) -> None:
+        """Choose the QTc formula from elsewhere (Preferences), as the box does."""
+        self.formula.setCurrentIndex(max(0, self.formula.findData(name)))
+        self._formula_chosen()
+
     def _formula_chosen(self) -> None:
         self._fill()
         self.formulaChanged.emit(self.current_formula())

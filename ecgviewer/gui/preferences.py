@@ -1,4 +1,6 @@
-"""Preferences (Tools > Preferences...): for now one page, the model the AI analysis runs.
+"""Preferences (Tools > Preferences...): the paper's settings, the reading (reader, QTc formula,
+library file) and the model the AI analysis runs, a page each; every change applies at once and
+is kept.
 
 The Model page lists the installed classifiers (the bundled one and those in the user's models
 folder, ``ecgviewer.ml.registry``) with their tokeniser, architecture, tasks and headline AUROC,
@@ -22,6 +24,7 @@ from ecgviewer.ml.registry import ModelInfo
 
 if TYPE_CHECKING:
     from ecgviewer.gui.analysis import AnalysisController
+    from ecgviewer.gui.main_window import MainWindow
 
 COLUMNS = ("", "Name", "Tokeniser", "Architecture", "Tasks (classes)", "Test AUROC", "Source")
 CURRENT_MARK = "\u25cf"  # in the first column of the model in use
@@ -185,15 +188,92 @@ class ModelPage(QtWidgets.QWidget):
         self._update_buttons()
 
 
-class PreferencesDialog(QtWidgets.QDialog):
-    """Settings that are not on the toolbar, a page each (one so far: Model)."""
+class PaperPage(QtWidgets.QWidget):
+    """The paper's settings (layout, order, rhythm lead, speed, gain, display filters) in one
+    place: the toolbar's choices, applied at once and kept for the next start, as the toolbar's are."""
 
-    def __init__(self, ai: AnalysisController, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, window: MainWindow, parent: QtWidgets.QWidget | None = None) -> None:
+        from ecgviewer.gui import actions
+
+        super().__init__(parent)
+        self.window = window
+        self.combos: dict[str, QtWidgets.QComboBox] = {}
+        form = QtWidgets.QFormLayout(self)
+        for c in actions.CONTROLS:
+            combo = QtWidgets.QComboBox()
+            combo.setToolTip(c.tip)
+            for text, value in c.items:
+                combo.addItem(text, value)
+            combo.activated.connect(
+                lambda _i, c=c, combo=combo: actions.choose(window, c, combo.currentData())
+            )
+            form.addRow(c.title.replace("&", ""), combo)
+            self.combos[c.key] = combo
+        form.addRow(
+            QtWidgets.QLabel("The same choices as the toolbar and the Paper menu; kept for the next start.")
+        )
+        window.paper.refreshed.connect(self.refresh)
+
+    def refresh(self) -> None:
+        from ecgviewer.gui import actions
+
+        for c in actions.CONTROLS:
+            combo = self.combos[c.key]
+            combo.setCurrentIndex(max(0, combo.findData(actions.current(self.window.paper.options, c))))
+
+
+class ReadingPage(QtWidgets.QWidget):
+    """Who reads and how: the reader's name (for the over-read, kept), the QTc formula (the
+    measurements panel's), the library file."""
+
+    def __init__(self, window: MainWindow, parent: QtWidgets.QWidget | None = None) -> None:
+        from ecgviewer.measure.intervals import QTC_FORMULAS
+
+        super().__init__(parent)
+        self.window = window
+        self.reader = QtWidgets.QLineEdit(
+            placeholderText="Your name, as it is to appear on a confirmed report"
+        )
+        self.reader.setToolTip("Kept on this computer only; never written to logs")
+        self.reader.editingFinished.connect(lambda: window.settings.set_reader(self.reader.text()))
+        self.qtc = QtWidgets.QComboBox()
+        self.qtc.setToolTip("Heart-rate correction of the QT interval (also on the Measurements panel)")
+        for name in QTC_FORMULAS:
+            self.qtc.addItem(name, name)
+        self.qtc.activated.connect(lambda _i: window.measure.panel.set_formula(str(self.qtc.currentData())))
+        self.library = QtWidgets.QLabel()
+        self.library.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        choose = QtWidgets.QPushButton("Library\u2026")
+        choose.setToolTip("Choose the library file (a new name starts a new library)")
+        choose.clicked.connect(lambda: (window.library.choose_library(), self.refresh()))
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.library, 1)
+        row.addWidget(choose)
+        form = QtWidgets.QFormLayout(self)
+        form.addRow("Reader", self.reader)
+        form.addRow("QTc formula", self.qtc)
+        form.addRow("Library file", row)
+
+    def refresh(self) -> None:
+        self.reader.setText(self.window.settings.reader())
+        panel = self.window.measure.panel
+        self.qtc.setCurrentIndex(max(0, self.qtc.findData(panel.current_formula())))
+        self.library.setText(str(self.window.library.library_path()))
+
+
+class PreferencesDialog(QtWidgets.QDialog):
+    """Settings a page each: the paper, the reading, the model."""
+
+    def __init__(self, window: MainWindow, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Preferences")
         self.resize(1000, 380)
-        self.model_page = ModelPage(ai)
+        self.paper_page = PaperPage(window)
+        self.reading_page = ReadingPage(window)
+        self.model_page = ModelPage(window.ai)
         self.pages = QtWidgets.QTabWidget()
+        self.pages.addTab(self.paper_page, "Paper")
+        self.pages.addTab(self.reading_page, "Reading")
         self.pages.addTab(self.model_page, "Model")
         close = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.close)
@@ -202,4 +282,6 @@ class PreferencesDialog(QtWidgets.QDialog):
         box.addWidget(close)
 
     def refresh(self) -> None:
+        self.paper_page.refresh()
+        self.reading_page.refresh()
         self.model_page.refresh()

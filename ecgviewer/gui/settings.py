@@ -96,6 +96,13 @@ class Settings:
     def set_qtc_formula(self, name: str) -> None:
         self.qs.setValue("measure/qtc", name)
 
+    def reader(self) -> str:
+        """The reader's name, as an over-read will be confirmed with (empty until given)."""
+        return str(self.qs.value("reader/name", "") or "")
+
+    def set_reader(self, name: str) -> None:
+        self.qs.setValue("reader/name", " ".join(name.split()))
+
     def model_file(self) -> tuple[Path, str | None]:
         """The classifier the AI panel runs (``ai/model``; the bundled one by default) and, when the
         stored file has gone, a note that the bundled one stands in (the choice itself is kept:

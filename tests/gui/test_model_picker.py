@@ -50,6 +50,7 @@ def open_preferences(w: MainWindow) -> preferences.ModelPage:
     assert action.shortcut() == QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Preferences)
     action.trigger()
     assert w.preferences is not None and w.preferences.isVisible() and not w.preferences.isModal()
+    w.preferences.pages.setCurrentWidget(w.preferences.model_page)
     return w.preferences.model_page
 
 
@@ -187,3 +188,33 @@ def test_the_window_without_a_loaded_model_lists_the_stored_choice_as_current(qt
     assert w.ai.analyzer is None
     assert [r[0] for r in rows(page)] == ["", preferences.CURRENT_MARK]
     assert page.selected().path == mine
+
+
+def test_the_paper_and_reading_pages_apply_at_once_and_are_kept(qtbot, tmp_path):
+    """Preferences > Paper sets what the toolbar sets (and follows it); Reading keeps the reader's
+    name and sets the measurements' QTc formula; both are there at the next start."""
+    from ecgviewer.gui import actions
+
+    w = make_window(qtbot, tmp_path)
+    open_preferences(w)
+    paper, reading = w.preferences.paper_page, w.preferences.reading_page
+    layout = paper.combos["layout"]
+    layout.setCurrentIndex(layout.findData("12x1"))
+    layout.activated.emit(layout.currentIndex())
+    assert w.paper.options.layout == "12x1" and w.combos["layout"].currentData() == "12x1"
+    speed = next(c for c in actions.CONTROLS if c.key == "speed")
+    actions.choose(w, speed, 50.0)  # the toolbar's way: the page follows
+    assert paper.combos["speed"].currentData() == 50.0
+    reading.reader.setText("  Dr  A. Reader ")
+    reading.reader.editingFinished.emit()
+    reading.qtc.setCurrentIndex(reading.qtc.findData("Fridericia"))
+    reading.qtc.activated.emit(reading.qtc.currentIndex())
+    assert w.measure.panel.current_formula() == "Fridericia"
+    w.close()
+    again = make_window(qtbot, tmp_path)
+    assert again.paper.options.layout == "12x1" and again.paper.options.speed == 50.0
+    assert again.settings.reader() == "Dr A. Reader" and again.settings.qtc_formula() == "Fridericia"
+    open_preferences(again)
+    again.preferences.refresh()
+    assert again.preferences.reading_page.reader.text() == "Dr A. Reader"
+    assert str(again.library.library_path()) == again.preferences.reading_page.library.text()
