@@ -212,7 +212,16 @@ class PaperPage(QtWidgets.QWidget):
         form.addRow(
             QtWidgets.QLabel("The same choices as the toolbar and the Paper menu; kept for the next start.")
         )
-        window.paper.refreshed.connect(self.refresh)
+        window.paper.refreshed.connect(self._follow)
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        self.refresh()
+        super().showEvent(event)
+
+    def _follow(self) -> None:
+        """The toolbar changed the paper: follow it, while shown (a pan refreshes the paper too)."""
+        if self.isVisible():
+            self.refresh()
 
     def refresh(self) -> None:
         from ecgviewer.gui import actions

@@ -198,6 +198,7 @@ def test_the_paper_and_reading_pages_apply_at_once_and_are_kept(qtbot, tmp_path)
     w = make_window(qtbot, tmp_path)
     open_preferences(w)
     paper, reading = w.preferences.paper_page, w.preferences.reading_page
+    w.preferences.pages.setCurrentWidget(paper)
     layout = paper.combos["layout"]
     layout.setCurrentIndex(layout.findData("12x1"))
     layout.activated.emit(layout.currentIndex())
@@ -205,6 +206,12 @@ def test_the_paper_and_reading_pages_apply_at_once_and_are_kept(qtbot, tmp_path)
     speed = next(c for c in actions.CONTROLS if c.key == "speed")
     actions.choose(w, speed, 50.0)  # the toolbar's way: the page follows
     assert paper.combos["speed"].currentData() == 50.0
+    w.preferences.pages.setCurrentWidget(reading)  # hidden, the page does not follow a pan or change...
+    actions.choose(w, speed, 25.0)
+    assert paper.combos["speed"].currentData() == 50.0
+    w.preferences.pages.setCurrentWidget(paper)  # ...and is right again when shown
+    assert paper.combos["speed"].currentData() == 25.0
+    actions.choose(w, speed, 50.0)
     reading.reader.setText("  Dr  A. Reader ")
     reading.reader.editingFinished.emit()
     reading.qtc.setCurrentIndex(reading.qtc.findData("Fridericia"))
