@@ -237,6 +237,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="QTc formula shown and stated (Bazett, Fridericia, Framingham, Hodges; default: the app's)",
     )
+    p.add_argument("--db", type=Path, help="the library whose over-read of the file is printed "
+                   "(default: $ECGVIEWER_LIBRARY, else the app's)")  # fmt: skip
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -273,9 +275,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ecgviewer.measure.delineate import Delineator
 
         delineator = Delineator.bundled()
+    from ecgviewer.library import db, overreads
+
     report = make.make(
         rec,
         options,
+        overread=overreads.stored(args.file, args.db or db.default_path()),
         t0=args.start,
         analyzer=analyzer,
         request=request,
@@ -337,14 +342,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     current file, keeping what was stored (the same command resumes)."""
     import signal
 
-    from ecgviewer.library import db
+    from ecgviewer.library import db, overreads
     from ecgviewer.library.index import index
 
     path = args.db or db.default_path()
-    if args.rebuild and (old := db.rebuild(path)) is not None:
+    old = db.rebuild(path) if args.rebuild else None
+    if old is not None:
         print(f"{path}: the previous library was moved to {old}", file=sys.stderr)
     model = _model_file(args)
     conn = db.open_library(path)
+    if old is not None and (carried := overreads.carry(old, conn)):
+        print(f"{path}: {carried} over-reads kept from {old}", file=sys.stderr)
     stop = {"now": False}
     previous = signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
     analysed = None

@@ -59,6 +59,14 @@ def shared() -> Path:
     return SHARED
 
 
+@pytest.fixture(autouse=True)
+def private_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own library (over-reads, indexes): never the user's."""
+    path = tmp_path / "library" / "library.sqlite"
+    monkeypatch.setenv("ECGVIEWER_LIBRARY", str(path))
+    return path
+
+
 @pytest.fixture
 def sample() -> Path:
     return SAMPLE

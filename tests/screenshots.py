@@ -7,7 +7,9 @@ scales Qt) and each window size (logical pixels), a fresh window with default se
 ``opened`` (the bundled sample, analysed and measured), ``analysed`` (PTB-XL record 180, a left
 bundle branch block, from ``../shared/data``; the sample again when that folder is absent),
 ``median`` (its median beats in the paper's place), ``attention`` (the Analysis panel's attention tab),
-``preferences`` (the dialog, grabbed on its own), ``library`` (the samples indexed and filtered) and
+``overread`` (a statement added and one reworded, confirmed, the history open; once per scale
+its report's first page, ``confirmed-report@{dpr}-page1``), ``preferences`` (the dialog, grabbed
+on its own), ``library`` (the samples indexed and filtered) and
 ``serial`` (a PTB-XL patient's two ECGs compared, when ``../shared/data`` is there). Once per run,
 ``report-page1`` is the first page of that record's PDF report rasterised by PDFium at 100 dpi.
 Files are named ``{width}x{height}@{dpr}-{state}.png``; the window is offscreen, so no display is
@@ -85,6 +87,22 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
             time.sleep(0.02)
         wait([])
 
+    def overread(w: MainWindow) -> None:
+        """The reader's over-read of the record open: one statement added from the vocabulary,
+        one reworded, then confirmed (the library is the run's own)."""
+        w.settings.set_reader("Dr Screenshot")
+        until(lambda w=w: w.interpretation.sha256 is not None)
+        p = w.interpretation.panel
+        p.box.setText("Left axis deviation")
+        p.box.returnPressed.emit()
+        p.select(0)
+        p.edit_selected()
+        p.box.setText("Sinus rhythm, normal rate")
+        p.box.returnPressed.emit()
+        p.confirmRequested.emit()
+        p.history_button.setChecked(True)
+        until(lambda w=w: not w.tasks.busy())  # the chosen statement's finding explained on the paper
+
     def save(widget: QtWidgets.QWidget, name: str) -> None:
         path = out / f"{name}.png"
         if not widget.grab().save(str(path)):
@@ -93,6 +111,7 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
 
     with tempfile.TemporaryDirectory() as tmp:
         for width, height in sizes:
+            os.environ["ECGVIEWER_LIBRARY"] = str(Path(tmp) / f"{width}x{height}-overreads.sqlite")  # its own
             ini = QtCore.QSettings(
                 str(Path(tmp) / f"{width}x{height}.ini"), QtCore.QSettings.Format.IniFormat
             )
@@ -114,9 +133,17 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
             wait([])
             save(w, f"{tag}-median")
             w.show_median(False)
+            w.ai_dock.raise_()
             w.ai.panel.tabs.setCurrentWidget(w.ai.panel.attention)
             wait([])
             save(w, f"{tag}-attention")
+            w.interpretation_dock.raise_()
+            overread(w)
+            save(w, f"{tag}-overread")
+            if width == sizes[0][0]:  # once per scale: the confirmed report's first page
+                pdf = out / f"confirmed-report@{dpr}.pdf"
+                wait([w.reportWritten], lambda w=w, pdf=pdf: w.export_report(pdf))
+                written.append(rasterise(pdf, out / f"confirmed-report@{dpr}-page1.png"))
             w.set_recording(with_pause())
             until(lambda w=w: w.beats.beats is not None and not w.tasks.busy())  # every task done
             w.beats_dock.raise_()
@@ -151,18 +178,22 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
     return written
 
 
-def report_page(out: Path) -> Path:
-    """The record's report, page 1, rasterised by PDFium (an independent reader) at 100 dpi."""
+def rasterise(pdf: Path, png: Path) -> Path:
+    """Page 1 of ``pdf`` rasterised by PDFium (an independent reader) at 100 dpi."""
     import pypdfium2 as pdfium
 
+    pdfium.PdfDocument(str(pdf))[0].render(scale=100 / 72).to_pil().save(png)
+    return png
+
+
+def report_page(out: Path) -> Path:
+    """The record's report as the command line writes it, page 1."""
     from ecgviewer.cli import main
 
     pdf = out / "report.pdf"
     if main(["report", str(record()), "--out", str(pdf)]) != 0:
         raise RuntimeError(f"the report of {record()} failed")
-    png = out / "report-page1.png"
-    pdfium.PdfDocument(str(pdf))[0].render(scale=100 / 72).to_pil().save(png)
-    return png
+    return rasterise(pdf, out / "report-page1.png")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     from training import recipes
     from training.pretrain.methods import METHODS
     from training.supervised import delineator, delineator_choice, every_beat
-    from training.validate import interpretation, lead_quality, lead_sets, ood, xai
+    from training.validate import interpretation, lead_quality, lead_sets, likelihood, ood, xai
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -444,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("choose-delineator", delineator_choice, delineator_choice.command),
         ("lead-quality", lead_quality, lead_quality.command),
         ("every-beat", every_beat, every_beat.command),
+        ("likelihood", likelihood, likelihood.command),
         ("recipe", recipes, recipes.cmd_recipe),
     ]:
         p = sub.add_parser(name, help=fn.__doc__)

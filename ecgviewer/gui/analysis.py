@@ -385,6 +385,18 @@ class AnalysisController(QtCore.QObject):
         self.label = (task, code)
         self.analyse()
 
+    def explain_code(self, code: str) -> None:
+        """Explain the shown finding ``code`` on the paper (an interpretation statement chosen)."""
+        r = self.result
+        if r is None:
+            return
+        for task, classes in r.analysis.predictions.tasks.items():
+            if any(c.code == code and c.surfaced for c in classes):
+                if self.label != (task, code) and (r.target.task, r.target.code) != (task, code):
+                    self.panel.diagnosis.select(task, code)
+                    self._label_chosen(task, code)
+                return
+
     # -- shading and synchronisation ------------------------------------------------------------
     def _update_shading(self) -> None:
         e, r = self.panel.explain, self.result

@@ -69,7 +69,7 @@ class DiagnosisPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.notice = QtWidgets.QLabel(f"<b>{NOTICE}</b>")
+        self.notice = WrappedLabel(f"<b>{NOTICE}</b>")  # wraps: the column stays narrow on a laptop
         self.card_button = QtWidgets.QPushButton("Model card\u2026")
         self.card_button.setToolTip("Training data, metrics with intervals and intended use of the model")
         self.card_button.clicked.connect(self.cardRequested)

@@ -4,6 +4,7 @@ names the file and the cause when it fails. A mixin of ``MainWindow``, whose wid
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -285,6 +286,10 @@ class FileCommands:
             beats=self.beats.beats if measure_on and self.beats.recording is rec else None,
             formula=m.panel.current_formula(),
             identifiers=self.identifiers_action.isChecked(),
+            # as it stands now (the reader edits on while the report is written)
+            overread=copy.deepcopy(self.interpretation.read)
+            if self.interpretation.recording is rec
+            else None,
         )
         analyzer, device = ai.analyzer, str(self.settings.value("ai/device", "auto") or "auto")
         model_file = ai.current_model()

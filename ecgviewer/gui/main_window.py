@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,6 +18,7 @@ from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
 from ecgviewer.gui.files import FileCommands
+from ecgviewer.gui.interpretation_view import InterpretationController
 from ecgviewer.gui.library_view import LibraryBrowser
 from ecgviewer.gui.measure_panel import MeasureController
 from ecgviewer.gui.overview import Overview
@@ -24,7 +26,9 @@ from ecgviewer.gui.paper import HoverInfo, PaperView
 from ecgviewer.gui.serial_view import SerialView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.tasks import TaskRunner
+from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.recording import Recording
+from ecgviewer.render.layout import page_layout
 from ecgviewer.render.options import THEMES, ViewOptions
 from ecgviewer.summary import summary_lines
 
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 OVERVIEW_BINS = 4000
+PAGE_ZOOM = 0.9  # the 12-lead page at least this large beside the right column (issue 73)
+COLUMN_PX = 480  # the right column's width at which the page may take true scale beside it
 BACKGROUND = ("model", "device", "delineator")  # tasks that outlive a recording and the Cancel button
 
 
@@ -77,6 +83,8 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.save_notes: QtWidgets.QMessageBox | None = None  # what the last Save as could not keep
         self.preferences: PreferencesDialog | None = None  # made when first asked for, then reused
         self._docks_sized = False
+        self._dock_timer = QtCore.QTimer(self, singleShot=True, interval=50)
+        self._dock_timer.timeout.connect(self._size_right_docks)
 
         px = self.settings.px_per_mm() or screen_px_per_mm(self)
         self.paper = PaperView(px_per_mm=px)
@@ -113,7 +121,19 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         )
         self.ai_dock.setToolTip(NOTICE)
         self.tabifyDockWidget(self.info_dock, self.ai_dock)
-        self.ai_dock.raise_()
+        # The reading path first: the cart's header and numbered statements, and the over-read;
+        # the model's research detail (Analysis) and the file's facts one tab away.
+        self.interpretation = InterpretationController(
+            self.settings, self.library.library_path, self.tasks.run, self
+        )
+        self.interpretation_dock = self._dock(
+            "Interpretation",
+            self.interpretation.panel,
+            QtCore.Qt.DockWidgetArea.RightDockWidgetArea,
+            scroll=True,
+        )
+        self.tabifyDockWidget(self.ai_dock, self.interpretation_dock)
+        self.interpretation_dock.raise_()
         self.measure = MeasureController(self.paper, self.settings, self.tasks.run, self)
         self.measure_dock = self._dock(
             "Measurements", self.measure.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
@@ -145,8 +165,15 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         box.addWidget(self.views, 1)
         self.setCentralWidget(central)
         self.ai.resultShown.connect(self.measure.set_ai_result)
+        self.ai.resultShown.connect(lambda r: self.interpretation.set_result(r, self.ai.analyzer.bands))
         self.measure.measured.connect(lambda _m: self._rate_timer.start())
         self.measure.measured.connect(self.ai.set_measurements)
+        self.measure.measured.connect(
+            lambda m: self.interpretation.set_measurements(
+                m, self.measure.recording, self.measure.panel.current_formula()
+            )
+        )
+        self.interpretation.panel.chosen.connect(lambda s: s.code and self.ai.explain_code(s.code))
 
         self._build_status_bar()
         actions.build(self)
@@ -188,9 +215,24 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         return dock
 
     def _size_right_docks(self) -> None:
-        """Two thirds of the right column to the findings and their explanation, the rest to the
-        measurements (whose table is a fixed ten lines and scrolls in its dock)."""
-        docks = [d for d in (self.ai_dock, self.measure_dock) if d.isVisible()]
+        """The right column as wide as the page leaves it: the page at true scale where the column
+        then keeps ``COLUMN_PX``, else at ``PAGE_ZOOM`` (a laptop), the column never below its
+        minimum. Two thirds of its height to the interpretation, the rest to the measurements
+        (whose table is a fixed ten lines and scrolls in its dock)."""
+        docks = [d for d in (self.interpretation_dock, self.measure_dock) if d.isVisible()]
+        if not docks:
+            return
+        o = self.paper.options
+        page = page_layout(o.layout, STANDARD_LEADS, speed=o.speed, gain=o.gain, order=o.order)
+        margin = self.paper.width() - self.paper.vb.width()  # the view's frame around the paper
+
+        def need(zoom: float) -> int:
+            return math.ceil((page.width + 4) * self.paper.px_per_mm * zoom + margin)
+
+        room = self.paper.width() + docks[0].width()  # what the page and the column share
+        column = room - need(1.0) if room - need(1.0) >= COLUMN_PX else room - need(PAGE_ZOOM)
+        column = max(column, *(d.minimumSizeHint().width() for d in docks))
+        self.resizeDocks(docks[:1], [column], QtCore.Qt.Orientation.Horizontal)
         if len(docks) == 2:
             height = sum(d.height() for d in docks)
             self.resizeDocks(
@@ -265,6 +307,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.rate_label.setText("HR \u2013")
         if self.ai_action.isChecked():
             self.ai.set_recording(rec)
+        self.interpretation.set_recording(rec)
         self.measure.set_recording(rec)
         self.beats.set_recording(rec)
         self._setup_overview()
@@ -363,6 +406,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         if not on:
             self.ai.shading.set_scores(None)
             self.measure.set_ai_result(None)
+            self.interpretation.set_result(None, None)
             return
         if self.ai.analyzer is None:
             self.ai.load_soon()
@@ -447,11 +491,13 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         super().showEvent(event)
         if not self._docks_sized:  # once, when the docks first have heights
             self._docks_sized = True
-            QtCore.QTimer.singleShot(0, self._size_right_docks)
+            self._dock_timer.start()
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         self.ai.panel.diagnosis.keep_rows(event.size().height())  # findings stay in view
         super().resizeEvent(event)
+        if self._docks_sized:  # a new window size: the page and the column shared again
+            self._dock_timer.start()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.cancel_tasks()

@@ -120,6 +120,28 @@ SCHEMA = (
         listed INTEGER, indexed INTEGER, unreadable INTEGER, missing INTEGER
     )""",
 )
+# The readers' over-reads (``ecgviewer.overread``), by the recording's content: a file moved or
+# copied keeps its over-read, and one not in any indexed folder has one too. Added after schema 1
+# was first released: ``_add_tables`` makes them in an older file.
+OVERREAD_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS overreads (
+        sha256 TEXT PRIMARY KEY,          -- the recording's content, as recordings.sha256
+        path TEXT NOT NULL,               -- where it was last read
+        state TEXT NOT NULL CHECK (state IN ('draft', 'confirmed')),
+        reader TEXT,                      -- who confirmed it (NULL: a draft)
+        confirmed_at TEXT,
+        updated_at TEXT NOT NULL,
+        computer TEXT NOT NULL,           -- JSON: the computer's statements as proposed
+        statements TEXT NOT NULL          -- JSON: the reader's
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS overreads_reader ON overreads (state, reader COLLATE NOCASE)",
+    """CREATE TABLE IF NOT EXISTS overread_events (
+        sha256 TEXT NOT NULL REFERENCES overreads (sha256) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL, reader TEXT NOT NULL, action TEXT NOT NULL, text TEXT, before TEXT,
+        PRIMARY KEY (sha256, seq)
+    ) WITHOUT ROWID""",
+)
 _COLUMNS = (
     "path", "format", "size", "mtime_ns", "stamp", "sha256", "status", "reason", "indexed_at",
     "identifiers_read", "duration", "fs", "n_leads", "leads", "acquired", "device", "age", "sex",
@@ -256,6 +278,7 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
         _add_columns(conn)
+        _add_tables(conn)
         return
     if version > SCHEMA_VERSION:
         raise EcgError(
@@ -266,7 +289,7 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             return  # another instance made it meanwhile
         if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise EcgError(f"{path} is an SQLite database, but not an ecgviewer library")
-        for statement in SCHEMA:
+        for statement in (*SCHEMA, *OVERREAD_SCHEMA):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -286,6 +309,14 @@ def _add_columns(conn: sqlite3.Connection) -> None:
                 conn.execute(f"ALTER TABLE analyses ADD COLUMN {column} {kind}")
             if missing:
                 refresh_measurements(conn, [r[0] for r in conn.execute("SELECT id FROM recordings")])
+
+
+def _add_tables(conn: sqlite3.Connection) -> None:
+    """The over-read tables, in a library made before they were."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'overread_events'").fetchone() is None:
+        with transaction(conn):
+            for statement in OVERREAD_SCHEMA:
+                conn.execute(statement)
 
 
 def rebuild(path: str | os.PathLike[str]) -> Path | None:

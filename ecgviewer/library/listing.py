@@ -14,10 +14,9 @@ def _number(value: float | None, digits: int = 0) -> str:
 
 
 def note(row: Found) -> str:
-    """What the row's state is, when not a plain readable recording."""
-    if row.status != "ok":
-        return row.status
-    return f"{row.now} since indexing" if row.now else ""
+    """What the row's state is, when not a plain readable recording, and its over-read."""
+    state = row.status if row.status != "ok" else f"{row.now} since indexing" if row.now else ""
+    return "; ".join(t for t in (state, row.overread or "") if t)
 
 
 FIRST = 7  # date, format, age, sex, s, Hz, leads; then the asked-for measurements and findings

@@ -22,6 +22,8 @@ ignoring case). Names:
   device's; ``device.qtc`` and ``ours.qtc`` ask for one source.
 - ``finding=CODE``, ``finding=CODE>0.7``: the model's probability for CODE (at least 0.5 when no
   threshold is given), under any model analysed (``index --analyze``).
+- ``confirmed=yes`` (or ``no``): a reader has confirmed the recording's interpretation (the
+  window's over-read); ``reader=NAME`` (``= != ~``): the reader who confirmed it.
 
 A term about a value a recording lacks (an unknown age) does not match it, except ``!=``.
 """
@@ -76,7 +78,7 @@ COLUMNS: Mapping[str, _Column] = MappingProxyType(
         "date": _Column("r.acquired", "date"),
     }
 )
-SPECIAL = ("status", "statement", "finding")
+SPECIAL = ("status", "statement", "finding", "confirmed", "reader")
 _SEXES = MappingProxyType({"f": "female", "female": "female", "w": "female", "m": "male", "male": "male"})
 
 
@@ -127,6 +129,7 @@ class Found:
     measurements: dict[str, dict[str, float]] = field(default_factory=dict)  # source -> key -> value
     statements: list[dict[str, object]] = field(default_factory=list)  # source, text, value
     findings: dict[str, float] = field(default_factory=dict)  # asked-for code -> highest probability
+    overread: str | None = None  # "confirmed by NAME, DATE" or "draft" where a reader over-read it
     now: str | None = None  # the file since indexing: "changed", "missing" (when checked)
 
 
@@ -175,6 +178,10 @@ def _term(where: Where, term: str, name: str, op: str, value: str) -> None:
         _statement(where, term, op, value)
     elif name == "finding":
         _finding(where, term, op, value)
+    elif name == "confirmed":
+        _confirmed(where, term, op, value)
+    elif name == "reader":
+        _text(where, term, "(SELECT o.reader FROM overreads o WHERE o.sha256 = r.sha256)", op, value)
     elif _measurement_key(name) is not None:
         _measurement(where, term, name, op, value)
     else:
@@ -290,6 +297,26 @@ def _statement(where: Where, term: str, op: str, value: str) -> None:
         f"r.id {negate}IN (SELECT recording_id FROM statements WHERE text_id IN "
         f"(SELECT id FROM statement_texts WHERE {test}))",
         *params,
+    )
+
+
+def _confirmed(where: Where, term: str, op: str, value: str) -> None:
+    _ops(term, op, ("=", "!="))
+    yes = {
+        "yes": True,
+        "y": True,
+        "true": True,
+        "1": True,
+        "no": False,
+        "n": False,
+        "false": False,
+        "0": False,
+    }
+    if value.lower() not in yes:
+        raise QueryError(term, "confirmed is yes or no")
+    negate = "NOT " if yes[value.lower()] == (op == "!=") else ""
+    where.add(
+        f"{negate}EXISTS (SELECT 1 FROM overreads o WHERE o.sha256 = r.sha256 AND o.state = 'confirmed')"
     )
 
 
@@ -470,4 +497,10 @@ def _rows(conn: sqlite3.Connection, ids: list[int]) -> tuple[list[Found], list[s
             chunk,
         ):
             found[rid].statements.append({"source": source, "text": text, "value": value})
+        for rid, state, reader, at in conn.execute(
+            "SELECT r.id, o.state, o.reader, o.confirmed_at FROM recordings r JOIN overreads o "
+            f"ON o.sha256 = r.sha256 WHERE r.id IN ({marks})",
+            chunk,
+        ):
+            found[rid].overread = f"confirmed by {reader}, {at[:10]}" if state == "confirmed" else "draft"
     return [found[i] for i in ids], [stamps[i] for i in ids]

@@ -27,6 +27,7 @@ from ecgviewer.io import ptbxl
 from ecgviewer.ml import contract, inputs
 from ecgviewer.ml.bundle import load_model
 from ecgviewer.ml.coverage import LeadNote, lead_note
+from ecgviewer.ml.likelihood import Bands, bands_from_card
 from ecgviewer.ml.reference import Settings
 from ecgviewer.recording import Recording
 from ecgviewer.weights import sha256
@@ -249,6 +250,11 @@ class Analyzer:
     def explain_settings(self) -> Settings:
         """How explanations are computed with this model (its card's ``explanations`` section)."""
         return Settings.from_card(self.loaded.card)
+
+    @property
+    def bands(self) -> Bands | None:
+        """The card's likelihood words for findings (``ml.likelihood``); None: words as before."""
+        return bands_from_card(self.loaded.card)
 
     @property
     def descriptions(self) -> Mapping[str, str]:

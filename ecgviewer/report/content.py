@@ -24,10 +24,15 @@ from ecgviewer.render.traces import TraceSource
 from ecgviewer.summary import clock
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ecgviewer.interpretation import Statement
     from ecgviewer.measure.intervals import Measurements, Value
     from ecgviewer.measure.rhythm import BeatList
     from ecgviewer.ml.infer import ClassResult, Predictions
+    from ecgviewer.ml.likelihood import Bands
     from ecgviewer.ml.session import Result
+    from ecgviewer.overread import Overread
 
 MAX_PAGES = 12  # a long recording's report stops here (24 h would be 8,640 pages)
 
@@ -78,7 +83,10 @@ class Report:
     created: datetime
     identifiers: bool
     omitted: str = ""  # what a long recording's report leaves out, said on its last page
-    statements: Block | None = None  # what the measurements support, under the recording block
+    statements: Block | None = None  # what the measurements met but do not state, and why
+    interpretation: Block | None = None  # the numbered statements: confirmed, or the computer's
+    computer: Block | None = None  # the computer's own statements, where a reader changed them
+    evidence: Block | None = None  # what stands behind each of the computer's statements
     beats: Block | None = None  # a long recording's beat list, under the statements
 
     @cached_property
@@ -189,16 +197,43 @@ def measurement_block(m: Measurements | None, rec: Recording, formula: str, why_
 
 
 def statement_block(m: Measurements | None, rec: Recording, formula: str) -> Block | None:
-    """The measurements' statements, each with the values that met it (the lines wrap, so nothing
-    is cut), and those met but not applicable here with the reason; apart from the model's
-    findings and the device's statements."""
+    """The measurements' statements met where their criterion does not apply, with the reason
+    (what is stated is in the interpretation, with its values): the reader sees why the cart's
+    usual line is missing."""
     if m is None:
         return None
     from ecgviewer.measure.statements import interpret
 
-    found = interpret(m, rec.metadata.sex, formula)
+    found = [s for s in interpret(m, rec.metadata.sex, formula) if s.withheld]
     lines = [f"{s.heading()} ({s.shown()})" for s in found]
-    return Block("Statements (from the measurements)", tuple(lines) or ("none met",))
+    return Block("Not stated (from the measurements)", tuple(lines)) if lines else None
+
+
+def interpretation_blocks(
+    computer: Sequence[Statement], read: Overread | None
+) -> tuple[Block | None, Block | None]:
+    """The interpretation as signed ("Confirmed by NAME, DATE") or as the computer proposed it
+    ("Unconfirmed computer interpretation"), numbered; and, where a reader changed it, the
+    computer's original statements apart, so the two are never mistaken for each other."""
+    from ecgviewer.interpretation import numbered
+    from ecgviewer.overread import UNCONFIRMED
+
+    if read is None:
+        if not computer:
+            return None, None
+        return Block(UNCONFIRMED, tuple(numbered(computer))), None
+    said = Block(read.status(), tuple(numbered(read.statements)) or ("no statements",))
+    if not read.edited():
+        return said, None
+    return said, Block("Computer interpretation (as proposed)", tuple(numbered(read.computer)) or ("none",))
+
+
+def evidence_block(computer: Sequence[Statement]) -> Block | None:
+    """What stands behind each of the computer's statements (the values that met a criterion, the
+    model's decision), numbered as proposed: after the interpretation, which it must not crowd
+    off page one."""
+    lines = tuple(f"{i}. {s.text}: {s.evidence}" for i, s in enumerate(computer, 1) if s.evidence)
+    return Block("Behind the computer's statements", lines) if lines else None
 
 
 def beats_block(beats: BeatList | None) -> Block | None:
@@ -301,9 +336,18 @@ def build(
     max_pages: int = MAX_PAGES,
     created: datetime | None = None,
     beats: BeatList | None = None,
+    bands: Bands | None = None,
+    overread: Overread | None = None,
 ) -> Report:
-    """Everything a report shows; ``result`` and ``measurements`` are optional (off or failed)."""
+    """Everything a report shows; ``result`` and ``measurements`` are optional (off or failed).
+    ``overread``: the reader's interpretation, printed instead of the computer's (``bands``: the
+    model card's likelihood words for the computer's statements)."""
+    from ecgviewer.interpretation import propose
+
     pages = ecg_pages(rec, options, t0, max_pages)
+    predictions = result.analysis.predictions if result is not None else None
+    computer = propose(measurements, predictions, sex=rec.metadata.sex, formula=formula, bands=bands)
+    interpretation, original = interpretation_blocks(computer, overread)
     ai = ai_part(result, model) if result is not None else None
     last = pages[-1]
     shown_to = min(rec.duration, last.t0 + last.duration)
@@ -330,4 +374,7 @@ def build(
         omitted=omitted,
         statements=statement_block(measurements, rec, formula),
         beats=beats_block(beats),
+        interpretation=interpretation,
+        computer=original,
+        evidence=evidence_block(overread.computer if overread is not None else computer),
     )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ecgviewer.measure.rhythm import BeatList
     from ecgviewer.ml.infer import Analyzer
     from ecgviewer.ml.session import Request, Result
+    from ecgviewer.overread import Overread
 
 
 def model_id(analyzer: Analyzer) -> str:
@@ -42,6 +43,7 @@ def make(
     identifiers: bool = False,
     max_pages: int = content.MAX_PAGES,
     progress: Callable[[float], bool] = lambda _f: True,
+    overread: Overread | None = None,
 ) -> content.Report:
     """The report of ``rec`` from ``t0``; without an analyzer (and no ``result``) it has no AI part,
     without a delineator (and no ``measurements``) no measurements, each saying why."""
@@ -79,4 +81,6 @@ def make(
         measure_note=measure_note,
         max_pages=max_pages,
         beats=beats,
+        bands=analyzer.bands if analyzer is not None else None,
+        overread=overread,
     )

@@ -29,6 +29,9 @@ def _rows(tree: QtWidgets.QTreeWidget) -> list[QtWidgets.QTreeWidgetItem]:
 
 def check_findings(w, rows: int) -> None:
     """The window's findings table shows ``rows`` rows whole, every column, in view in its dock."""
+    w.ai_dock.raise_()  # a tab behind the interpretation, one click away
+    for _ in range(5):
+        QtWidgets.QApplication.processEvents()
     d = w.ai.panel.diagnosis
     tree, scroll = d.tree, w.ai_dock.widget()
     assert isinstance(scroll, QtWidgets.QScrollArea)

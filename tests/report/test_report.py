@@ -31,9 +31,12 @@ def sample_pdf(tmp_path_factory, request) -> Path:
 
 
 def test_sample_report_has_its_a4_landscape_pages(sample_pdf):
-    """The ECG, the attribution, and the classes the model does not report going on over a page."""
+    """The ECG with its interpretation, what stands behind the statements going on over a page,
+    the attribution, and the classes the model does not report going on over a page."""
     doc = pdf_pages(sample_pdf)
-    assert len(doc) == 3 and "Not reported by this model (continued)" in doc[2][1]
+    assert len(doc) == 4 and "Unconfirmed computer interpretation" in doc[0][1]
+    assert "text of page 1 continued" in doc[1][1] and "Behind the computer's statements" in doc[1][1]
+    assert "Not reported by this model (continued)" in doc[3][1]
     for size, _ in doc:
         assert size == pytest.approx(A4, abs=0.5)
 
@@ -51,7 +54,7 @@ def test_page_one_carries_labels_measurements_and_findings(sample_pdf, sample):
         "Filter: HP 0.5 Hz, LP 150 Hz (display only)",
         "Research use, not a medical device.",
         "PTB-XL record 3",
-        "Page 1 of 3",
+        "Page 1 of 4",
     ):
         assert needed in text
     for lead in ("aVR", "aVL", "aVF", "V1", "V6"):
@@ -63,7 +66,10 @@ def test_page_one_carries_labels_measurements_and_findings(sample_pdf, sample):
     top = analyzer.analyse(rec).predictions.top("super")
     assert f"{top.code} {top.description} p = {top.probability:.2f}" in flat(text)  # a row: name, p, decision
     assert f"Explained: {top.code}" in text
-    assert "Statements (from the measurements)" in text and "Sinus rhythm (rate " in text
+    # the cart's interpretation: numbered, unconfirmed, each statement with what stands behind it
+    assert "Unconfirmed computer interpretation" in text and "1. Sinus rhythm" in flat(text)
+    text_page = pdf_pages(sample_pdf)[1][1]
+    assert "1. Sinus rhythm: measured: rate " in flat(text_page)  # what stands behind it, overleaf
     # the heart rate against R-peaks found by neurokit2 on lead II
     _, info = nk.ecg_peaks(rec.signals[rec.index("II")], sampling_rate=rec.fs)
     hr = 60.0 / np.median(np.diff(info["ECG_R_Peaks"]) / rec.fs)
@@ -88,13 +94,13 @@ def test_findings_from_two_leads_carry_the_cards_lead_set_figure(tmp_path, sampl
     assert text.startswith("2-lead ECG pair.hea")  # the title counts the recorded leads
 
 
-def test_page_two_is_the_attribution_of_the_explained_class(sample_pdf):
+def test_the_attribution_of_the_explained_class_follows_page_one(sample_pdf):
     from ecgviewer.leads import TERRITORIES
 
-    first, second, _third = (t for _, t in pdf_pages(sample_pdf))
+    first, _text, second, _fourth = (t for _, t in pdf_pages(sample_pdf))
     code = first.split("Explained: ")[1].split(" ")[0]
     assert f"Attribution of {code}" in second
-    assert "Leads (share of |attribution|)" in second and "Page 2 of 3" in second
+    assert "Leads (share of |attribution|)" in second and "Page 3 of 4" in second
     for name in TERRITORIES:
         assert name in second
     assert "lowers the logit" in second and "raises" in second
@@ -215,7 +221,7 @@ def test_self_test_runs_every_step(tmp_path):
     run(tmp_path / "self.pdf", say=lines.append)
     steps = [line.split()[1] for line in lines[:-1]]
     assert steps == ["sample", "model", "predict", "measure", "report"]
-    assert lines[-1].startswith("self-test passed") and len(pdf_pages(tmp_path / "self.pdf")) == 3
+    assert lines[-1].startswith("self-test passed") and len(pdf_pages(tmp_path / "self.pdf")) == 4
 
 
 # -- from the window ------------------------------------------------------------------------------

@@ -171,4 +171,13 @@ def markdown(card: dict) -> str:
             lines[-1:] = ["The beats' RR intervals are an input the attributions hold fixed: an "
                           "explanation shows what in the beats' shapes raised a finding, not what the "
                           "rhythm added.", ""]  # fmt: skip
+    if "likelihood" in card:
+        lk = card["likelihood"]
+        lines += ["## Likelihood words", "",
+                  f"The app words each finding \"likely\", \"possible\" or \"unlikely\" with its probability "
+                  f"(`python -m training likelihood`, training/reports/LIKELIHOOD.md): {lk['rule']}. On fold "
+                  f"{lk['fold']}, the label was present in:", "",
+                  "| word | findings | label present [95 %] |", "|---|---|---|",
+                  *(f"| {w} | {b['n']} | {b['frequency']:.1%} [{b['ci'][0]:.1%}, {b['ci'][1]:.1%}] |"
+                    for w, b in lk["bands"].items()), ""]  # fmt: skip
     return "\n".join(lines)

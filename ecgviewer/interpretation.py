@@ -1,0 +1,206 @@
+"""The computer's interpretation as a cart prints it: the global measurements in one header
+(ventricular rate, PR, QRS, QT/QTc with its formula, P-R-T axes), then numbered statements grouped
+by rhythm, conduction and morphology. A statement is what the measurements' criteria state
+(``measure.statements``) or a positive finding of the model with its plain-language likelihood;
+where both say the same code it is one statement with both behind it. The device's own
+statements stay beside it, never merged (``DeviceReport``).
+
+One source for the window's Interpretation panel, the report and the over-read
+(``ecgviewer.overread``), which starts from this proposal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from ecgviewer.measure.intervals import DEFAULT_QTC
+
+if TYPE_CHECKING:
+    from ecgviewer.measure.intervals import Measurements
+    from ecgviewer.ml.infer import ClassResult, Predictions
+    from ecgviewer.ml.likelihood import Bands
+
+GROUPS = ("Rhythm", "Conduction", "Morphology", "Other")
+# The measurements' criteria by group (``measure.statements.CRITERIA``' codes); the model's
+# findings are grouped by their task and superclass (``group_of``).
+CRITERIA_GROUPS: Mapping[str, str] = MappingProxyType(
+    {
+        **dict.fromkeys(("SR", "SBRAD", "STACH", "AFIB", "PACE", "PRC(S)"), "Rhythm"),
+        **dict.fromkeys(("1AVB", "CLBBB", "ILBBB", "CRBBB", "IRBBB", "LAFB"), "Conduction"),
+        **dict.fromkeys(("LAD", "RAD", "LNGQT", "LVOLT", "LVH"), "Morphology"),
+    }
+)
+ORIGINS = ("computer", "reader")
+NORMAL_ECG = "NORM"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One numbered line of an interpretation. ``evidence`` says what stands behind a computer
+    statement (the values that met a criterion, the model's likelihood); a reader's has none."""
+
+    text: str
+    code: str | None = None  # a vocabulary code (``vocabulary.statement_words``); None: free text
+    group: str = "Other"
+    evidence: str = ""
+    origin: str = "computer"
+    likelihood: str = ""  # the model's, in words: "likely (0.94)" ("" where the model is silent)
+
+    def line(self) -> str:
+        """The statement as printed: "Complete left bundle branch block — likely (0.97)"."""
+        return f"{self.text} — {self.likelihood}" if self.likelihood else self.text
+
+    def to_json(self) -> dict[str, str | None]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Statement:
+        def text(key: str, default: str = "") -> str:
+            value = data.get(key, default)
+            return value if isinstance(value, str) else default
+
+        code = data.get("code")
+        group = text("group", "Other")
+        return cls(
+            text=text("text"),
+            code=code if isinstance(code, str) else None,
+            group=group if group in GROUPS else "Other",
+            evidence=text("evidence"),
+            likelihood=text("likelihood"),
+            origin=text("origin", "computer") if text("origin") in ORIGINS else "computer",
+        )
+
+
+def group_of(c: ClassResult, task: str) -> str:
+    """A model finding's group: the rhythm task's classes are rhythm, the conduction disturbance
+    superclass and its finer classes conduction, the rest morphology."""
+    if task == "rhythm" or c.group == "rhythm":
+        return "Rhythm"
+    if c.code == "CD" or c.group == "CD":
+        return "Conduction"
+    return "Morphology"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def model_statements(predictions: Predictions, bands: Bands | None) -> list[Statement]:
+    """The model's positive surfaced findings; a superclass only where none of its finer classes
+    is positive (a cart says "left bundle branch block", not also "conduction disturbance")."""
+    from ecgviewer.ml.likelihood import phrase
+    from ecgviewer.ml.wording import decision_text
+
+    positive = {id(c) for c in predictions.positive()}
+    finer_groups = {
+        c.group for t, cs in predictions.tasks.items() if t != "super" for c in cs if id(c) in positive
+    }
+    out = []
+    for task, classes in predictions.tasks.items():
+        for c in classes:
+            if id(c) not in positive or (task == "super" and c.code in finer_groups):
+                continue
+            likely = phrase(c.probability, c.threshold, bands)
+            group = group_of(c, task)
+            said = f"model: {decision_text(c)}"
+            out.append(Statement(_sentence(c.description), c.code, group, said, likelihood=likely))
+    return sorted(out, key=lambda s: s.code == NORMAL_ECG)  # abnormal findings first, as a cart
+
+
+def measured_statements(m: Measurements, sex: str | None, formula: str) -> list[Statement]:
+    """What the measurements' criteria state (those met where they do not apply are left to the
+    Measurements panel, which says why)."""
+    from ecgviewer.measure.statements import statements
+
+    return [
+        Statement(
+            s.criterion.text,
+            s.criterion.code,
+            CRITERIA_GROUPS.get(s.criterion.code, "Morphology"),
+            f"measured: {s.shown()}",
+        )
+        for s in statements(m, sex, formula)
+    ]
+
+
+def propose(
+    measurements: Measurements | None,
+    predictions: Predictions | None,
+    *,
+    sex: str | None = None,
+    formula: str = DEFAULT_QTC,
+    bands: Bands | None = None,
+) -> tuple[Statement, ...]:
+    """The computer's statements in print order: by group, measured statements first; a code
+    both sources state is one statement with both pieces of evidence."""
+    measured = measured_statements(measurements, sex, formula) if measurements is not None else []
+    found = model_statements(predictions, bands) if predictions is not None else []
+    by_code = {s.code: i for i, s in enumerate(measured)}
+    merged = list(measured)
+    for s in found:
+        if s.code in by_code:
+            i = by_code[s.code]
+            merged[i] = replace(
+                merged[i], evidence=f"{merged[i].evidence}; {s.evidence}", likelihood=s.likelihood
+            )
+        else:
+            merged.append(s)
+    return tuple(sorted(merged, key=lambda s: GROUPS.index(s.group)))
+
+
+def numbered(statements: Sequence[Statement], evidence: bool = False) -> list[str]:
+    """ "1. Sinus rhythm" lines in order (with ``evidence``: "… (measured: …)")."""
+    return [
+        f"{i}. {s.line()}" + (f" ({s.evidence})" if evidence and s.evidence else "")
+        for i, s in enumerate(statements, 1)
+    ]
+
+
+def grouped(statements: Iterable[Statement]) -> list[tuple[str, list[tuple[int, Statement]]]]:
+    """The statements under their group headings, numbered in one sequence across groups."""
+    out: dict[str, list[tuple[int, Statement]]] = {}
+    for i, s in enumerate(statements, 1):
+        out.setdefault(s.group, []).append((i, s))
+    return [(g, out[g]) for g in GROUPS if g in out]
+
+
+def header(m: Measurements | None, formula: str = DEFAULT_QTC) -> list[str]:
+    """The cart's measurement header: "Vent. rate 93 bpm", "PR 183 ms", "QRS 211 ms",
+    "QT/QTc 466/579 ms (Bazett)", "P-R-T axes 100 -25 29"; a dash where a value is not measured."""
+    if m is None:
+        return []
+
+    def v(key: str) -> str:
+        value = m.qtc(formula) if key == "qtc" else m.values.get(key)
+        return "\u2013" if value is None or value.value is None else f"{value.value:.0f}"
+
+    return [
+        f"Vent. rate {v('hr')} bpm",
+        f"PR {v('pr')} ms",
+        f"QRS {v('qrs')} ms",
+        f"QT/QTc {v('qt')}/{v('qtc')} ms ({formula})",
+        f"P-R-T axes {v('p_axis')} {v('qrs_axis')} {v('t_axis')}",
+    ]
+
+
+def vocabulary() -> tuple[Statement, ...]:
+    """The statements a reader picks from: PTB-XL's SCP-ECG statements (71 codes, grouped by its
+    table) with our criteria's wording where they share a code, and the criteria PTB-XL lacks.
+    Alphabetical by text, for a list searched by typing."""
+    from ecgviewer import assets
+    from ecgviewer.io.ptbxl import descriptions, statement_groups
+    from ecgviewer.measure.statements import CRITERIA
+
+    root = assets.statements_dir()
+    kinds = statement_groups(root)
+    group = {"rhythm": "Rhythm", "CD": "Conduction"}
+    out = {
+        code: Statement(_sentence(text), code, group.get(kinds.get(code, ""), "Morphology"), origin="reader")
+        for code, text in descriptions(root).items()
+    }
+    for code, c in CRITERIA.items():
+        out[code] = Statement(c.text, code, CRITERIA_GROUPS.get(code, "Morphology"), origin="reader")
+    return tuple(sorted(out.values(), key=lambda s: s.text.lower()))
