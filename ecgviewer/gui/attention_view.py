@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ecgviewer.gui.widgets import shrinkable
 from ecgviewer.ml import contract
 
 if TYPE_CHECKING:
@@ -51,7 +52,9 @@ class AttentionPanel(QtWidgets.QWidget):
         self.layer_combo.setToolTip("The transformer layer whose attention is shown")
         self.head_combo.setToolTip("One attention head, or their mean")
         self.window_combo.setToolTip("The analysed window of a long recording")
-        # two rows, so that a laptop-width dock shows every choice whole
+        # two rows, so that a laptop-width dock shows every choice (the map's name may elide)
+        for combo in (self.map_combo, self.layer_combo, self.head_combo, self.window_combo):
+            shrinkable(combo, 6)
         controls = QtWidgets.QGridLayout()
         rows = ((("Map", self.map_combo), (self.window_label, self.window_combo)),
                 (("Layer", self.layer_combo), ("Head", self.head_combo)))  # fmt: skip

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from ecgviewer.ml.infer import ClassResult, Group, Predictions
     from ecgviewer.recording import DeviceReport
 
-COLUMNS = ("Finding", "Probability", "Threshold", "Decision", "In record")
+# short headers: every column whole in a laptop's 400-pixel side column (issue 73)
+COLUMNS = ("Finding", "p", "Cut-off", "Decision", "In record")
 # Findings always in view: at least this many rows show without scrolling (issue 25: five on a
 # 1080-pixel screen, three on a 768-pixel laptop).
 ROWS_SHOWN = ((950, 5), (0, 3))  # (window height from, rows): a maximised window on 1080 / 768
@@ -81,8 +82,9 @@ class DiagnosisPanel(QtWidgets.QWidget):
         self.tree = QtWidgets.QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(COLUMNS)
+        self.tree.headerItem().setToolTip(1, "The model's probability")
         self.tree.headerItem().setToolTip(
-            2, "Chosen on the validation fold (F1-optimal), from the model card"
+            2, "The threshold, chosen on the validation fold (F1-optimal), from the model card"
         )
         self.tree.headerItem().setToolTip(
             4, "The recording's own label (PTB-XL: the cardiologist's likelihood)"

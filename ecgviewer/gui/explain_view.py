@@ -16,6 +16,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ecgviewer.gui.overlay import Legend
+from ecgviewer.gui.widgets import shrinkable
 from ecgviewer.ml import contract
 from ecgviewer.ml.placement import BeatScores
 from ecgviewer.render.painting import colours
@@ -114,6 +115,9 @@ class ExplainPanel(QtWidgets.QWidget):
         self.checks.setWordWrap(True)
 
         form = QtWidgets.QFormLayout()
+        form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow: field under label
+        for combo in (self.method, self.shade, self.style_box):
+            shrinkable(combo, 12)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.method, 1)
         row.addWidget(QtWidgets.QLabel("steps"))

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ecgviewer import NOTICE
 from ecgviewer.errors import EcgError
+from ecgviewer.gui.widgets import WrappedLabel
 from ecgviewer.interpretation import Statement, grouped, header, propose, vocabulary
 from ecgviewer.overread import UNCONFIRMED, Overread
 
@@ -43,11 +45,21 @@ class InterpretationPanel(QtWidgets.QWidget):
     removeRequested = QtCore.Signal(int)
     moveRequested = QtCore.Signal(int, int)
     confirmRequested = QtCore.Signal()
+    cardRequested = QtCore.Signal()
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.statements: list[Statement] = []
         self._editing: int | None = None  # the statement the box rewords (F2), None: the box adds
+        self.notice = WrappedLabel(f"<b>{NOTICE}</b>")  # the statements hold the model's findings
+        self.card_button = QtWidgets.QPushButton("Model card\u2026")
+        self.card_button.setToolTip(
+            "Training data, metrics with intervals, the likelihood words and intended use"
+        )
+        self.card_button.clicked.connect(self.cardRequested)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.notice, 1)
+        top.addWidget(self.card_button)
         self.header = QtWidgets.QLabel("", wordWrap=True)
         self.header.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = QtWidgets.QLabel(UNCONFIRMED, wordWrap=True)
@@ -95,6 +107,7 @@ class InterpretationPanel(QtWidgets.QWidget):
         self.history.hide()
         self.history_button.toggled.connect(self._show_history)
         box = QtWidgets.QVBoxLayout(self)
+        box.addLayout(top)
         for w in (self.header, self.status, self.list, self.evidence, self.box):
             box.addWidget(w)
         box.addLayout(buttons)
@@ -302,7 +315,9 @@ class InterpretationController(QtCore.QObject):
         self.panel.clear_selection()
         self.refresh()
         path = rec.path
-        if path is None:
+        if path is None:  # made in memory (a test signal, a crop): nothing to key an over-read on
+            self.problem = "This recording is not a file: an over-read of it cannot be kept."
+            self.refresh()
             return
 
         def job(_progress) -> tuple[str, Overread | None] | EcgError:

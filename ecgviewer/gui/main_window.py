@@ -17,7 +17,7 @@ from ecgviewer.gui.beats_panel import BeatsController
 from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
-from ecgviewer.gui.files import FileCommands
+from ecgviewer.gui.files import LIBRARY_WIDTH, FileCommands
 from ecgviewer.gui.interpretation_view import InterpretationController
 from ecgviewer.gui.library_view import LibraryBrowser
 from ecgviewer.gui.measure_panel import MeasureController
@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 OVERVIEW_BINS = 4000
 PAGE_ZOOM = 0.9  # the 12-lead page at least this large beside the right column (issue 73)
-COLUMN_PX = 480  # the right column's width at which the page may take true scale beside it
+COLUMN_PX = 400  # the right column's width at which the page may take true scale beside it
+BELOW_PX = 280  # the height under a true-scale page at which the model's detail goes there
+TASK_ZOOM = 0.72  # the page this large beside a task dock (Library, Records) and the right column:
+# at least x0.7 (issue 73), with a margin for the splitters
 BACKGROUND = ("model", "device", "delineator")  # tasks that outlive a recording and the Cancel button
 
 
@@ -105,6 +108,9 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.calipers = Calipers(self.paper)
         self.annotation_layer = AnnotationLayer(self.paper)
 
+        # the side columns run the window's height; a dock below the page stays under the page
+        self.setCorner(QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(QtCore.Qt.Corner.BottomLeftCorner, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         self.browser = RecordBrowser()
         self.browser_dock = self._dock("Records", self.browser, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         self.info = QtWidgets.QPlainTextEdit(readOnly=True)
@@ -115,6 +121,8 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.tabifyDockWidget(self.browser_dock, self.library_dock)
         self.library_dock.hide()
         self.library_dock.visibilityChanged.connect(lambda shown: shown and self.library.refresh())
+        for dock in (self.library_dock, self.browser_dock):  # opened or closed: the columns shared again
+            dock.visibilityChanged.connect(lambda _shown: self._docks_sized and self._dock_timer.start())
         self.ai = AnalysisController(self.paper, self.settings, self.tasks.run, self)
         self.ai_dock = self._dock(
             "Analysis", self.ai.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
@@ -174,6 +182,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
             )
         )
         self.interpretation.panel.chosen.connect(lambda s: s.code and self.ai.explain_code(s.code))
+        self.interpretation.panel.cardRequested.connect(self.ai.show_model_card)
 
         self._build_status_bar()
         actions.build(self)
@@ -215,29 +224,87 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         return dock
 
     def _size_right_docks(self) -> None:
-        """The right column as wide as the page leaves it: the page at true scale where the column
-        then keeps ``COLUMN_PX``, else at ``PAGE_ZOOM`` (a laptop), the column never below its
-        minimum. Two thirds of its height to the interpretation, the rest to the measurements
-        (whose table is a fixed ten lines and scrolls in its dock)."""
-        docks = [d for d in (self.interpretation_dock, self.measure_dock) if d.isVisible()]
-        if not docks:
-            return
+        """The docks around the page, arranged for the screen: the right column holds the
+        interpretation over the measurements; where the page at true scale leaves ``BELOW_PX`` or
+        more under it (a 1920x1080 screen), the model's detail (Analysis, Recording) goes there,
+        else (a laptop) it is tabs behind the interpretation, which has two thirds of the height.
+        Then the side columns as wide as the page leaves them: without a task dock on the left,
+        the page at true scale where the right column then keeps ``COLUMN_PX``, else at
+        ``PAGE_ZOOM``; with the Library or Records open, the right column goes to its minimum
+        first and the left one gives way down to its own, so the page stays at ``TASK_ZOOM`` or
+        more where the screen allows."""
         o = self.paper.options
         page = page_layout(o.layout, STANDARD_LEADS, speed=o.speed, gain=o.gain, order=o.order)
+        px = self.paper.px_per_mm
         margin = self.paper.width() - self.paper.vb.width()  # the view's frame around the paper
 
         def need(zoom: float) -> int:
-            return math.ceil((page.width + 4) * self.paper.px_per_mm * zoom + margin)
+            return math.ceil((page.width + 4) * px * zoom + margin)
 
-        room = self.paper.width() + docks[0].width()  # what the page and the column share
-        column = room - need(1.0) if room - need(1.0) >= COLUMN_PX else room - need(PAGE_ZOOM)
-        column = max(column, *(d.minimumSizeHint().width() for d in docks))
-        self.resizeDocks(docks[:1], [column], QtCore.Qt.Orientation.Horizontal)
+        below = self._place_detail(
+            math.ceil((page.height + 4) * px + self.paper.height() - self.paper.vb.height())
+        )
+        tabs = () if below else (self.ai_dock, self.info_dock)  # the detail's tabs, when in the column
+        groups = [(self.interpretation_dock, *tabs), (self.measure_dock, self.beats_dock)]
+        shown = [[d for d in group if d.isVisible()] for group in groups]
+        docks = [group[0] for group in shown if group]  # the tab in front of each
+        left = [d for d in (self.library_dock, self.browser_dock) if d.isVisible() and not d.isFloating()]
+        if not docks:
+            return
+        right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+
+        def in_column(d: QtWidgets.QDockWidget) -> bool:  # the tabs behind the one in front count too
+            return self.dockWidgetArea(d) == right and not d.isFloating() and d.toggleViewAction().isChecked()
+
+        smallest = max(d.minimumSizeHint().width() for group in groups for d in group if in_column(d))
+        room = self.paper.width() + docks[0].width()  # what the page and the columns share
+        if left:
+            room += left[0].width()
+            side = min(
+                LIBRARY_WIDTH, max(left[0].minimumSizeHint().width(), room - smallest - need(TASK_ZOOM))
+            )
+            self.resizeDocks(left[:1], [side], QtCore.Qt.Orientation.Horizontal)
+            room -= side
+        roomy = COLUMN_PX if not left else smallest  # a task dock open: true scale before a wide column
+        column = room - need(1.0) if room - need(1.0) >= roomy else room - need(PAGE_ZOOM)
+        self.resizeDocks(docks[:1], [max(column, smallest)], QtCore.Qt.Orientation.Horizontal)
         if len(docks) == 2:
             height = sum(d.height() for d in docks)
-            self.resizeDocks(
-                docks, [2 * height // 3, height - 2 * height // 3], QtCore.Qt.Orientation.Vertical
-            )
+            top = 2 * height // 3
+            if below:  # the interpretation as tall as it needs, a third to two thirds of the column
+                top = min(top, max(height // 3, self.interpretation.panel.sizeHint().height() + 40))
+            self.resizeDocks(docks, [top, height - top], QtCore.Qt.Orientation.Vertical)
+
+    def _place_detail(self, page_px: int) -> bool:
+        """The model's detail (Analysis, Recording) under the page where the page (``page_px``
+        tall at true scale) leaves it ``BELOW_PX``, so that the right column holds the
+        interpretation over the measurements, the reading path whole; else tabs behind the
+        interpretation. Returns whether it is below. Docks the reader floated stay so."""
+        docks = (self.ai_dock, self.info_dock)
+        bottom = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
+        is_below = self.dockWidgetArea(self.ai_dock) == bottom
+        if any(d.isFloating() for d in docks):
+            return is_below
+        under = [d for d in docks if d.isVisible() and self.dockWidgetArea(d) == bottom]
+        height = self.paper.height() + (under[0].height() if under else 0)  # the page's and theirs
+        below = height - page_px >= BELOW_PX
+        if below != is_below:  # across areas: Qt keeps a tab's old place only within one area
+            front = self.info_dock if not self.info_dock.visibleRegion().isEmpty() else self.ai_dock
+            for d in docks:
+                self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea if below else
+                                   QtCore.Qt.DockWidgetArea.RightDockWidgetArea, d)  # fmt: skip
+            if below:
+                self.tabifyDockWidget(self.ai_dock, self.info_dock)
+                front.raise_()
+            else:
+                for d in docks:
+                    self.tabifyDockWidget(self.interpretation_dock, d)
+                self.interpretation_dock.raise_()
+            self._dock_timer.start()  # once more, with the docks where they now are
+        shown = [d for d in docks if d.isVisible()]
+        if below and shown:
+            self.resizeDocks(shown[:1], [height - page_px], QtCore.Qt.Orientation.Vertical)
+        return below
 
     def show_median(self, on: bool) -> None:
         """The median beats in the paper's place, or the paper again."""
@@ -431,7 +498,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         zoom = self.paper.zoom
         scale = "true scale" if abs(zoom - 1) < 1e-3 else f"zoom \u00d7{zoom:.2f}"
         if self.paper.fitted:
-            scale += ": page fitted to the window, Ctrl+0 for true scale"
+            scale += ": page fitted, Ctrl+0 true scale"  # short: the status bar holds a laptop's width
         self.scale_label.setText(f"{o.scale_label()} ({scale})")
         if rec is None:
             self.record_label.setText("")

@@ -109,11 +109,10 @@ class MeasurePanel(QtWidgets.QWidget):
         row.addWidget(QtWidgets.QLabel("QTc formula"))
         row.addWidget(self.formula)
         row.addStretch(1)
-        card = QtWidgets.QPushButton("Delineator card")
+        row.addWidget(self.reset_button)
+        card = QtWidgets.QPushButton("Delineator card")  # reference, under the notes: the row stays narrow
         card.setToolTip("What the delineator was trained on and how it was validated")
         card.clicked.connect(self.cardRequested)
-        row.addWidget(card)
-        row.addWidget(self.reset_button)
         box = QtWidgets.QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
         box.addWidget(self.notice)
@@ -125,6 +124,7 @@ class MeasurePanel(QtWidgets.QWidget):
         box.addWidget(self.table)
         box.addWidget(QtWidgets.QLabel("<b>Notes</b>"))
         box.addWidget(self.notes)
+        box.addWidget(card, 0, QtCore.Qt.AlignmentFlag.AlignLeft)
         box.addStretch(1)
         self.set_device(None)
 

@@ -3,13 +3,16 @@ calibrated paper, with the measurement's fiducials as calipers.
 
 One scene unit is one paper millimetre, as on ``PaperView``. The beats are drawn at
 ``MEDIAN_SPEED`` (the speed of median-complex pages, twice the paper's usual 25 mm/s, so that
-intervals read off finely) and the paper's gain, in the paper's 3x4 lead order; each panel holds
-one lead's median beat, ``BEAT_S`` around R, clipped to its box like a cart's printout. Under them,
-a rhythm strip of the paper's rhythm lead over the measured span at the paper's speed marks which
-beats went into the median. The page is at true scale when it fits the view, else fitted to it,
-and the footer says which. The global fiducials are vertical lines through the three rows of
-beats, named once in a band above them (one level per wave, so no two names overlap); the user
-drags them to correct the automatic ones; each lead's own fiducials are short ticks on its beat.
+intervals read off finely) and the paper's gain, in the paper's 3x4 lead order; each box holds one
+complex of its lead's median beat, as GE's and Philips' median pages do: the median array spans
+``BEAT_S`` around R, which at a fast rate holds the neighbouring beats too, so only the beat's own
+window (``beat_window``) is drawn, centred in a box of fixed size, clipped to it like a cart's
+printout. Under them, a rhythm strip of the paper's rhythm lead over the measured span at the
+paper's speed marks which beats went into the median. The page is at true scale when it fits the
+view, else fitted to it, and the footer says which. The global fiducials are vertical lines
+through the three rows of beats, named once in a band above them (one level per wave, so no two
+names overlap); the user drags them to correct the automatic ones, within the drawn beat; each
+lead's own fiducials are short ticks on its beat.
 Attributions of the model (averaged over the beats in the median) are drawn with the beat shading
 of the paper. When the file carries the acquiring device's median beats, they are drawn under
 ours in another colour, shifted to match ours (``measure.device_median``).
@@ -54,6 +57,15 @@ DEVICE_INK = "#d2691e"  # the device's median beat: apart from the ink, the grid
 # (the calipers' blue) and no device median
 EARLIER_INK = "#0072b2"
 PAD_MM = 2.0  # desk around the sheet
+# The window of one complex (``beat_window``): from EDGE_MS before P onset to EDGE_MS after T offset;
+# without a P wave (atrial fibrillation) from NO_P_SHARE of the RR before QRS onset, without a T
+# offset to NO_T_SHARE of the RR after QRS offset (where P and T of a normal beat lie, roughly). It
+# stops EDGE_MS short of the neighbouring beats' QRS complexes, which the median array holds at
+# the median RR before and after its beats: at a fast rate their P and T waves overlap ours and
+# cannot be told apart, but their QRS can, and no box shows two.
+EDGE_MS = 40.0  # one small square at 25 mm/s
+NO_P_SHARE = 0.3
+NO_T_SHARE = 0.45
 
 
 @dataclass(frozen=True)
@@ -71,11 +83,71 @@ def rhythm_lead(options: ViewOptions) -> str:
     return options.rhythm[0] if options.rhythm else "II"
 
 
-def median_layout(options: ViewOptions, leads: tuple[str, ...], rhythm: str | None = None) -> Page:
+def neighbour_rr(m: Measurements) -> tuple[float | None, float | None]:
+    """The median RR (ms) before and after the beats in the median: where the median array holds
+    the previous and the next beat's QRS. The mean RR where a beat has no such neighbour."""
+    r = np.asarray(m.r_times, dtype=np.float64) * 1000
+    used = np.flatnonzero([not why for why in m.beat_reasons][: len(r)])
+    before = [r[k] - r[k - 1] for k in used if k > 0]
+    after = [r[k + 1] - r[k] for k in used if k + 1 < len(r)]
+    mean = m.values["rr"].value if "rr" in m.values else None
+    return (float(np.median(before)) if before else mean, float(np.median(after)) if after else mean)
+
+
+def beat_window(m: Measurements) -> tuple[float, float]:
+    """The seconds from R of one complex of ``m``'s median beat (module constants ``EDGE_MS``...):
+    from its automatic fiducials (the window stays put while the user drags the calipers), inside
+    the median array, and holding every fiducial, so that each caliper sits on the drawn beat."""
+    full = (-B.PRE_MS, B.POST_MS - 1000 / signal.FS)  # the median array's first and last sample
+    f = m.auto_fiducials
+    before, after = neighbour_rr(m)
+    on, off = f.get("qrs_on"), f.get("qrs_off")
+    if on is None or off is None:  # no QRS found: half the RR either side of R
+        lo = -before / 2 if before else full[0]
+        hi = after / 2 if after else full[1]
+    else:
+        lo, hi = full
+        if f.get("p_on") is not None:
+            lo = f["p_on"] - EDGE_MS
+        elif before:
+            lo = on - NO_P_SHARE * before - EDGE_MS
+        if f.get("t_off") is not None:
+            hi = f["t_off"] + EDGE_MS
+        elif after:
+            hi = off + NO_T_SHARE * after + EDGE_MS
+        if before:
+            lo = max(lo, off - before + EDGE_MS)  # after the previous beat's QRS
+        if after:
+            hi = min(hi, on + after - EDGE_MS)  # before the next beat's QRS
+        known = [v for v in f.values() if v is not None]
+        lo, hi = min(lo, *known), max(hi, *known)
+    lo, hi = max(lo, full[0]), min(hi, full[1])
+    return (lo / 1000, hi / 1000) if hi > lo else (full[0] / 1000, full[1] / 1000)
+
+
+def beat_times() -> np.ndarray:
+    """Seconds from R of each sample of a median beat (R at ``beats.PRE``)."""
+    return (np.arange(B.PRE + B.POST) - B.PRE) / signal.FS
+
+
+def in_window(values: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """``values`` (..., samples of a median beat) with NaN outside ``window`` (s from R): not drawn."""
+    t = beat_times()
+    return np.where((t >= window[0] - 1e-9) & (t <= window[1] + 1e-9), values, np.nan)
+
+
+def median_layout(
+    options: ViewOptions,
+    leads: tuple[str, ...],
+    rhythm: str | None = None,
+    window: tuple[float, float] = BEAT_S,
+) -> Page:
     """One median beat per lead in the paper's 3x4 order at ``MEDIAN_SPEED`` and the paper's gain,
-    each panel spanning ``BEAT_S`` (seconds from R); with ``rhythm``, a strip of that lead across
-    the page under them (its seconds are the caller's)."""
-    beat = (BEAT_S[1] - BEAT_S[0]) * MEDIAN_SPEED
+    each panel ``BEAT_S`` long (a fixed box), its seconds from R centred on ``window``; with
+    ``rhythm``, a strip of that lead across the page under them (its seconds are the caller's)."""
+    span = BEAT_S[1] - BEAT_S[0]
+    t0 = (window[0] + window[1]) / 2 - span / 2
+    beat = span * MEDIAN_SPEED
     page = page_layout(
         "3x4+1" if rhythm else "3x4",
         leads,
@@ -85,8 +157,14 @@ def median_layout(options: ViewOptions, leads: tuple[str, ...], rhythm: str | No
         rhythm=(rhythm,) if rhythm else None,
         trace_width=COLUMNS * beat,
     )
-    panels = tuple(p if is_strip(p, page) else replace(p, t0=BEAT_S[0], t1=BEAT_S[1]) for p in page.panels)
-    return replace(page, panels=panels, t0=BEAT_S[0], duration=BEAT_S[1] - BEAT_S[0])
+    panels = tuple(p if is_strip(p, page) else replace(p, t0=t0, t1=t0 + span) for p in page.panels)
+    return replace(page, panels=panels, t0=t0, duration=span)
+
+
+def window_panel(p, window: tuple[float, float]):
+    """The part of panel ``p`` that ``window`` (s from R) covers: where the beat is drawn."""
+    x0 = p.x + (window[0] - p.t0) * MEDIAN_SPEED
+    return replace(p, t0=window[0], t1=window[1], x=x0, width=(window[1] - window[0]) * MEDIAN_SPEED)
 
 
 def is_strip(panel, page: Page) -> bool:
@@ -171,6 +249,7 @@ class MedianView(pg.GraphicsView):
         self.measurements: Measurements | None = None
         self.rhythm: Rhythm | None = None
         self.page: Page | None = None
+        self.window: tuple[float, float] = BEAT_S  # the seconds from R of the complex drawn
         self.sheet = SheetItem()
         self.sheet.setZValue(-20)
         self.shading = BeatShading()
@@ -283,7 +362,14 @@ class MedianView(pg.GraphicsView):
         return (fm.height() + 10) / (self.px_per_mm * self.zoom)  # QGraphicsTextItem pads 4 px a side
 
     def header_mm(self) -> float:
-        return self._level_mm() * len(NAME_LEVEL) + 1.0
+        """The band above the sheet for the fiducials' names (none without calipers)."""
+        return self._level_mm() * len(NAME_LEVEL) + 1.0 if self.calipers else 0.0
+
+    def _band_px(self) -> float:
+        """The names' band in pixels, whatever the zoom (none without calipers)."""
+        if not self.calipers:
+            return 0.0
+        return (QtGui.QFontMetricsF(self._font(NAME_MM * 0.8)).height() + 10) * len(NAME_LEVEL) + 4
 
     def _make_line(self) -> pg.InfiniteLine:
         line = pg.InfiniteLine(angle=90, movable=True)
@@ -314,14 +400,17 @@ class MedianView(pg.GraphicsView):
             self.shading.set_page(None)
             return
         strip = self.rhythm if self.rhythm is not None and self.rhythm.lead in m.leads else None
-        self.page = page = median_layout(self.options, m.leads, strip.lead if strip else None)
+        self.window = beat_window(m)
+        self.page = page = median_layout(self.options, m.leads, strip.lead if strip else None, self.window)
         self.sheet.set_size(page.width, page.height)
         self.pulses.setData(*pulse_polyline(page))
         theirs, ink, self.device_shift_ms = None, DEVICE_INK, None
-        if self.earlier is not None:
+        if self.earlier is not None:  # the earlier ECG's own complex, which its own RR bounds
             theirs, ink = on_our_leads(m.leads, self.earlier), EARLIER_INK
+            theirs = in_window(theirs, beat_window(self.earlier))
         elif self.device is not None:
             theirs, self.device_shift_ms = align(m.median, m.leads, self.device)
+            theirs = in_window(theirs, self.window)
         for p, box, label in zip(page.panels, self.boxes, self.labels, strict=False):
             box.setRect(self.box_of(p))
             box.show()
@@ -333,7 +422,8 @@ class MedianView(pg.GraphicsView):
                 self._draw_strip(p, box, label, strip, theme)
             else:
                 self._draw_beat(p, box, label, theirs, ink, theme)
-        self.shading.set_page(replace(page, panels=tuple(p for p in page.panels if not is_strip(p, page))))
+        beats = tuple(window_panel(p, self.window) for p in page.panels if not is_strip(p, page))
+        self.shading.set_page(replace(page, panels=beats))  # shaded where the beat is drawn
         self._show_lines(theme.paper)
         self.footer.setFont(self._font(2.8))
         self.footer.setColor(theme.text)
@@ -355,16 +445,18 @@ class MedianView(pg.GraphicsView):
         if not present:
             return
         i = m.leads.index(p.lead)
-        x = p.x + MEDIAN_SPEED / signal.FS * np.arange(m.median.shape[1])
-        y = p.y + p.sign * self.page.gain * m.median[i].astype(np.float64)
+        x = p.x + (beat_times() - p.t0) * MEDIAN_SPEED
+        y = p.y + p.sign * self.page.gain * in_window(m.median[i].astype(np.float64), self.window)
         box.ours.setData(x, y, pen=pg.mkPen(theme.ink, width=1))
         if theirs is not None:
             box.theirs.setData(x, p.y + p.sign * self.page.gain * theirs[i], pen=pg.mkPen(ink, width=1))
         tx, ty = [], []
+        drawn = np.isfinite(y)
+        lo_ms, hi_ms = (t * 1000 for t in self.window)
         for ms in m.lead_fiducials[i].values() if self.calipers else ():
-            if ms is not None:
+            if ms is not None and lo_ms <= ms <= hi_ms and drawn.any():  # on the drawn beat only
                 xk = p.x + (ms / 1000 - p.t0) * MEDIAN_SPEED
-                yk = float(np.interp(xk, x, y))
+                yk = float(np.interp(xk, x[drawn], y[drawn]))
                 tx += [xk, xk]
                 ty += [yk - TICK_MM, yk + TICK_MM]
         box.ticks.setData(
@@ -421,7 +513,7 @@ class MedianView(pg.GraphicsView):
         if m is None or self.page is None:
             return
         shown = [k for k in FIDUCIALS if k in self.lines]
-        lo_ms, hi_ms = (t * 1000 for t in BEAT_S)
+        lo_ms, hi_ms = (t * 1000 for t in self.window)  # the outer lines keep to the drawn beat
         self._placing = True
         try:
             for j, key in enumerate(shown):
@@ -486,11 +578,20 @@ class MedianView(pg.GraphicsView):
     # -- scale -----------------------------------------------------------------------------------
     def _fit_zoom(self) -> float:
         """1 when the page and the names' band fit the view, else the zoom that fits them."""
+        return self.zoom_for(self.vb.width(), self.vb.height())
+
+    def zoom_for(self, width: float, height: float) -> float:
+        """The zoom at which the page and the names' band fit ``width`` x ``height`` view pixels
+        (at most 1, true scale)."""
         assert self.page is not None
-        band = (QtGui.QFontMetricsF(self._font(NAME_MM * 0.8)).height() + 10) * len(NAME_LEVEL) + 4
-        w = self.vb.width() / (self.page.width + 2 * PAD_MM)
-        h = (self.vb.height() - band) / (self.page.height + 2 * PAD_MM)
+        w = width / (self.page.width + 2 * PAD_MM)
+        h = (height - self._band_px()) / (self.page.height + 2 * PAD_MM)
         return float(min(1.0, w / self.px_per_mm, h / self.px_per_mm))
+
+    def height_for(self, zoom: float) -> float:
+        """The view pixels the page and the names' band take at ``zoom``."""
+        assert self.page is not None
+        return (self.page.height + 2 * PAD_MM) * self.px_per_mm * zoom + self._band_px()
 
     def _keep_scale(self, *_args: object) -> None:
         """One paper millimetre at ``px_per_mm`` screen pixels (true scale) when the page fits the

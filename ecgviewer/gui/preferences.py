@@ -21,6 +21,7 @@ from ecgviewer import assets
 from ecgviewer.errors import EcgError
 from ecgviewer.ml import registry
 from ecgviewer.ml.registry import ModelInfo
+from ecgviewer.render.options import THEME_NAMES
 
 if TYPE_CHECKING:
     from ecgviewer.gui.analysis import AnalysisController
@@ -209,6 +210,14 @@ class PaperPage(QtWidgets.QWidget):
             )
             form.addRow(c.title.replace("&", ""), combo)
             self.combos[c.key] = combo
+        self.colours = QtWidgets.QComboBox()
+        self.colours.setToolTip("The paper and its grid on screen (print is on the red grid)")
+        for key, name in THEME_NAMES.items():
+            self.colours.addItem(name, key)
+        self.colours.activated.connect(
+            lambda _i: window.set_options(window.paper.options.with_(theme=self.colours.currentData()))
+        )
+        form.addRow("Paper colours", self.colours)
         form.addRow(
             QtWidgets.QLabel("The same choices as the toolbar and the Paper menu; kept for the next start.")
         )
@@ -229,6 +238,7 @@ class PaperPage(QtWidgets.QWidget):
         for c in actions.CONTROLS:
             combo = self.combos[c.key]
             combo.setCurrentIndex(max(0, combo.findData(actions.current(self.window.paper.options, c))))
+        self.colours.setCurrentIndex(max(0, self.colours.findData(self.window.paper.options.theme)))
 
 
 class ReadingPage(QtWidgets.QWidget):

@@ -1,7 +1,9 @@
-"""The serial comparison tab: this ECG above the same patient's earlier one on one paper scale,
-their median beats overlaid per lead (the earlier one under ours, R on R, in its own ink), and
-what changed: our measurements and the model's probabilities, earlier, now and the difference.
-The pairing and the deltas come from ``library.serial``; this module only shows them."""
+"""The serial comparison tab: the two ECGs' median beats overlaid per lead (the earlier one under
+ours, R on R, in its own ink) across the top, where they are read; under them this ECG and the
+same patient's earlier one on one paper scale (one above the other, or side by side where that
+draws them larger), and what changed: our measurements and the model's probabilities, earlier,
+now and the difference. Each part says the scale it is drawn at. The pairing and the deltas come
+from ``library.serial``; this module only shows them."""
 
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ from ecgviewer.render.options import ViewOptions
 MAX_FINDINGS = 8  # the findings whose probability changed most
 RIGHT = QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
 CELL_PADDING = 8  # px a table cell adds around its text (the style's margins, about)
+# The median beats take the height their width lets them use (up to true scale), but at most
+# MEDIAN_SHARE of the tab, unless that would draw them under MIN_MEDIAN_ZOOM of true scale: the
+# overlaid complexes are what a serial comparison reads; the two pages under them are its context.
+MEDIAN_SHARE = 0.5
+MIN_MEDIAN_ZOOM = 0.5
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,26 @@ def _values(d: serial.Delta) -> tuple[str, str, str]:
     return _number(d.before), _number(d.after), _number(d.change, True)
 
 
+class _Splitter(QtWidgets.QSplitter):
+    """A splitter that says when it has been resized (after laying out its children)."""
+
+    resized = QtCore.Signal()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.resized.emit()
+
+
+class _Room(QtWidgets.QWidget):
+    """A container that says when it has been resized."""
+
+    resized = QtCore.Signal()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.resized.emit()
+
+
 class SerialView(QtWidgets.QWidget):
     """Two ECGs of one patient, compared."""
 
@@ -89,29 +116,36 @@ class SerialView(QtWidgets.QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.papers = papers = QtWidgets.QWidget()
-        left = QtWidgets.QVBoxLayout(papers)
-        left.setContentsMargins(0, 0, 0, 0)
-        for widget, stretch in ((self.this_label, 0), (self.this_paper, 1), (self.earlier_label, 0),
-                                (self.earlier_paper, 1)):  # fmt: skip
-            left.addWidget(widget, stretch)
-        self.side = side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        side.addWidget(self.median)
-        side.addWidget(self.table)
-        side.setStretchFactor(0, 3)
-        side.setStretchFactor(1, 2)
-        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        split.addWidget(papers)
-        split.addWidget(side)
+        self.papers = papers = _Room()
+        self.arrange = QtWidgets.QBoxLayout(QtWidgets.QBoxLayout.Direction.TopToBottom, papers)
+        self.arrange.setContentsMargins(0, 0, 0, 0)
+        for label, paper in ((self.this_label, self.this_paper), (self.earlier_label, self.earlier_paper)):
+            column = QtWidgets.QVBoxLayout()
+            column.addWidget(label, 0)
+            column.addWidget(paper, 1)
+            self.arrange.addLayout(column, 1)
+        papers.resized.connect(self._arrange_pages)
+        self.lower = lower = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        lower.addWidget(papers)
+        lower.addWidget(self.table)
+        lower.setChildrenCollapsible(False)
+        lower.setStretchFactor(0, 3)
+        lower.setStretchFactor(1, 2)
+        self.split = split = _Splitter(QtCore.Qt.Orientation.Vertical)
+        split.addWidget(self.median)
+        split.addWidget(lower)
         split.setChildrenCollapsible(False)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(1, 1)  # a taller tab grows the pages; the beats are sized below
+        self._user_split = False  # the reader dragged the splitter: their heights are kept
+        split.splitterMoved.connect(self._split_moved)
+        split.resized.connect(self._share_height)  # the tab shown, the window resized: share again
         box = QtWidgets.QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(split)
         self.pair: tuple[Side, Side] | None = None
         for paper in (self.this_paper, self.earlier_paper):
             paper.vb.sigResized.connect(self._same_scale)
+            paper.zoomChanged.connect(self._say_scales)
 
     def set_view(self, options: ViewOptions, px_per_mm: float) -> None:
         """The window's paper settings, for both ECGs and their median beats."""
@@ -119,20 +153,56 @@ class SerialView(QtWidgets.QWidget):
             paper.set_px_per_mm(px_per_mm)
             paper.set_options(options)
         self.median.set_view(options, px_per_mm)
+        self._share_height()
         self._same_scale()
 
     def set_pair(self, this: Side, earlier: Side) -> None:
         self.pair = (this, earlier)
-        self.this_label.setText(f"This ECG: {this.acquired} \u00b7 {this.rec.name}")
-        self.earlier_label.setText(
-            f"Earlier ECG: {earlier.acquired} \u00b7 {earlier.rec.name} (blue in the median beats)"
-        )
         self.this_paper.set_recording(this.rec)
         self.earlier_paper.set_recording(earlier.rec)
         self.median.set_earlier(earlier.found.measurements)
         self.median.set_measurements(this.found.measurements)
         self._fill_table(this.found, earlier.found)
+        self._share_height()
+        self._arrange_pages()
         self._same_scale()
+
+    def _split_moved(self, *_args: object) -> None:
+        self._user_split = True
+
+    def _share_height(self) -> None:
+        """The median beats' height (``MEDIAN_SHARE``, ``MIN_MEDIAN_ZOOM``), until the reader
+        moves the splitter; the pages and the deltas take the rest."""
+        m = self.median
+        total = sum(self.split.sizes())
+        if self._user_split or m.page is None or total <= 0:
+            return
+        chrome = 2 * m.frameWidth()  # the view's frame around its page (its scene's size lags)
+        can = m.height_for(m.zoom_for(self.split.width() - chrome, float("inf"))) + chrome
+        floor = m.height_for(MIN_MEDIAN_ZOOM) + chrome
+        h = min(can, max(floor, MEDIAN_SHARE * total), total - self.lower.minimumSizeHint().height())
+        self.split.setSizes([round(h), total - round(h)])
+
+    def _arrange_pages(self) -> None:
+        """This ECG above the earlier one, or beside it where that draws both pages larger (a
+        wide, low room under the median beats)."""
+        page = self.this_paper.page or self.earlier_paper.page
+        if page is None or self.papers.width() <= 0 or self.papers.height() <= 0:
+            return
+        labels = (self.this_label, self.earlier_label)
+        gap = self.arrange.spacing()
+
+        def fit(width: float, height: float) -> float:  # a page's zoom in one label-and-page column
+            text = max(label.heightForWidth(int(width)) for label in labels)
+            return min(width / (page.width + 4), (height - text - gap) / (page.height + 4))  # as fit_zoom
+
+        w, h = self.papers.width(), self.papers.height()
+        beside = fit((w - gap) / 2, h) > fit(w, (h - gap) / 2)
+        direction = QtWidgets.QBoxLayout.Direction
+        self.arrange.setDirection(direction.LeftToRight if beside else direction.TopToBottom)
+        text = max(label.heightForWidth(int((w - gap) / 2)) for label in labels) if beside else 0
+        for label in labels:  # side by side, the pages level however their labels wrap
+            label.setMinimumHeight(text)
 
     def _same_scale(self, *_args: object) -> None:
         """Both ECGs at one magnification: true scale when both pages fit, else the smaller fit."""
@@ -143,6 +213,21 @@ class SerialView(QtWidgets.QWidget):
                 if abs(paper.zoom - zoom) > 1e-6:
                     paper.set_zoom(zoom)
                 paper.show_top_left()
+        self._say_scales()
+
+    def _say_scales(self, *_args: object) -> None:
+        """Each page's label says the scale it is drawn at, as the median beats' footer does."""
+        if self.pair is None:
+            return
+        this, earlier = self.pair
+        for label, paper, text in (
+            (self.this_label, self.this_paper, f"This ECG: {this.acquired} \u00b7 {this.rec.name}"),
+            (self.earlier_label, self.earlier_paper,
+             f"Earlier ECG: {earlier.acquired} \u00b7 {earlier.rec.name} (blue in the median beats)"),
+        ):  # fmt: skip
+            o = paper.options
+            scale = "true scale" if abs(paper.zoom - 1) < 1e-6 else f"shown at \u00d7{paper.zoom:.2f}"
+            label.setText(f"{text} \u00b7 {o.speed:g} mm/s, {o.gain:g} mm/mV ({scale})")
 
     def _fill_table(self, this: Findings, earlier: Findings) -> None:
         rows: list[tuple[str, str, str, str]] = []
@@ -165,13 +250,13 @@ class SerialView(QtWidgets.QWidget):
         self._keep_table_readable(rows)
 
     def _keep_table_readable(self, rows: list[tuple[str, str, str, str]]) -> None:
-        """The median beats and deltas keep the width their table needs (the longest measurement
-        name and the three value columns), and the pages at least as much: a narrow centre (both
-        docks open on a small screen) narrows the docks first, then shares what is left."""
+        """The deltas keep the width their table needs (the longest measurement name and the three
+        value columns), and the pages at least as much: a narrow centre (both docks open on a small
+        screen) narrows the docks first, then shares what is left."""
         t = self.table
         names = max((t.fontMetrics().horizontalAdvance(r[0]) for r in rows if r[1]), default=0)
         values = sum(max(t.sizeHintForColumn(c), t.horizontalHeader().sectionSizeHint(c)) for c in (1, 2, 3))
         scroll = t.verticalScrollBar().sizeHint().width()
         need = names + values + scroll + 2 * t.frameWidth() + 3 * CELL_PADDING
-        self.side.setMinimumWidth(need)
+        self.table.setMinimumWidth(need)
         self.papers.setMinimumWidth(need)

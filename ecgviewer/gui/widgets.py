@@ -65,3 +65,10 @@ class CaptionItem(pg.TextItem):
                 text = font.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, max(0.0, room))
         if text != self.toPlainText():
             self.setPlainText(text)
+
+
+def shrinkable(combo: QtWidgets.QComboBox, chars: int) -> None:
+    """A box that may narrow to ``chars`` characters (eliding its text; the list shows it whole), so
+    that a panel on a laptop's side column is not held wider by its longest choice."""
+    combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)

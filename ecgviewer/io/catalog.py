@@ -33,9 +33,11 @@ def dataset_table(path: Path) -> bool:
     return (path.parent / "RECORDS").is_file()
 
 
-def scan(folder: Path, cancelled=lambda: False) -> list[Entry]:
+def scan(folder: Path, cancelled=lambda: False, passed_over: list[Path] | None = None) -> list[Entry]:
     """Recordings under ``folder`` sorted by path: every file a registered reader reads
-    (``registry.listed``), a WFDB record once by its header, datasets' tables left out."""
+    (``registry.listed``), a WFDB record once by its header, datasets' tables left out.
+    ``passed_over`` collects the files with a reader's extension whose content none recognises
+    (a ``notes.xml`` beside the ECG XML exports): not listed, but counted for the reader."""
     folder = Path(folder)
     root = ptbxl.find_root(folder / "x")  # the folder itself or one of its parents
     table = ptbxl.table(root) if root else {}
@@ -47,6 +49,8 @@ def scan(folder: Path, cancelled=lambda: False) -> list[Entry]:
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if not registry.listed(path) or dataset_table(path):
+                if passed_over is not None and registry.claimed(path) and not dataset_table(path):
+                    passed_over.append(path)
                 continue
             entry = Entry(path, str(path.relative_to(folder)))
             eid = ptbxl.ecg_id(path)

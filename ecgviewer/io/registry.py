@@ -44,14 +44,21 @@ def resolve(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def listed(path: Path) -> bool:
-    """Whether a folder listing shows ``path``: a reader claims its extension, it is not a
-    companion file (a WFDB record is listed once, by its header), and where the extension is
-    generic or claimed by several formats, a reader recognises its content."""
+def claimed(path: Path) -> bool:
+    """A reader claims ``path``'s extension and it is not a companion file (a WFDB record is
+    listed once, by its header) nor hidden."""
     suffix = path.suffix.lower()
     claims = [r for r in READERS if suffix in r.extensions]
-    if not claims or path.name.startswith(".") or all(suffix in r.companions for r in claims):
+    return bool(claims) and not path.name.startswith(".") and not all(suffix in r.companions for r in claims)
+
+
+def listed(path: Path) -> bool:
+    """Whether a folder listing shows ``path``: it is ``claimed``, and where the extension is
+    generic or claimed by several formats, a reader recognises its content."""
+    if not claimed(path):
         return False
+    suffix = path.suffix.lower()
+    claims = [r for r in READERS if suffix in r.extensions]
     if len(claims) == 1 and suffix not in GENERIC_EXTENSIONS:
         return True
     try:

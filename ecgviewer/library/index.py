@@ -17,7 +17,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -46,15 +46,24 @@ class Summary:
     missing: int = 0
     cancelled: bool = False
     truncated: bool = False  # the folder holds more than ``catalog.MAX_ENTRIES`` recordings
+    # files with a reader's extension (.xml, .csv, .dat) whose content no reader recognises: not
+    # recordings, so not listed (a folder's notes.xml would crowd the unreadable ones), but counted
+    passed_over: list[Path] = field(default_factory=list)
 
     def said(self, where: str | None = None) -> str:
         """The run in one sentence, as the command line and the Library dock both report it;
         ``where``: how to name the folder (default its name)."""
         stopped = " (cancelled: what was read is kept; indexing again finishes it)" if self.cancelled else ""
+        passed = ""
+        if self.passed_over:
+            n, names = len(self.passed_over), ", ".join(p.name for p in self.passed_over[:3])
+            passed = (
+                f"; {n} file{'s' * (n > 1)} not recognised as an ECG left out ({names}{', ...' * (n > 3)})"
+            )
         return (
             f"{where or self.folder.name}: {self.listed} recordings found, {self.indexed} read, "
             f"{self.unchanged} unchanged; the library holds {self.unreadable} unreadable and "
-            f"{self.missing} missing{stopped}"
+            f"{self.missing} missing{passed}{stopped}"
         )
 
 
@@ -77,7 +86,7 @@ def index(
     with db.guarded(db.file_of(conn)):
         with db.transaction(conn):
             scan = conn.execute("INSERT INTO scans (folder, started) VALUES (?, ?)", (str(folder), db.now()))
-        entries = catalog.scan(folder, stop)
+        entries = catalog.scan(folder, stop, summary.passed_over)
         summary.listed = len(entries)
         summary.truncated = len(entries) >= catalog.MAX_ENTRIES
         known = db.known(conn, folder)

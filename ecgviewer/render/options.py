@@ -29,8 +29,15 @@ class Theme:
 
 THEMES = {
     "light": Theme("light", "#ffffff", "#f7cfcf", "#e08d8d", "#000000", "#202020", "#0060c0", "#d9dadc"),
+    "green": Theme("green", "#ffffff", "#d3ead3", "#86bf86", "#000000", "#202020", "#0060c0", "#d9dadc"),
+    "grey": Theme("grey", "#ffffff", "#e2e2e2", "#a9a9a9", "#000000", "#202020", "#0060c0", "#d9dadc"),
     "dark": Theme("dark", "#141619", "#3a2629", "#6e3b42", "#ececec", "#d8d8d8", "#40b0ff", "#050607"),
 }
+# The paper colours the reader chooses from (Preferences > Paper): the red grid of most carts'
+# printouts, the green and grey grids of others, and dark paper for a dim reading room. Print is
+# on the red grid whatever the screen shows (``report.pages``).
+THEME_NAMES = {"light": "Red grid on white", "green": "Green grid on white", "grey": "Grey grid on white",
+               "dark": "Dark paper"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui
 
+from ecgviewer import NOTICE
 from ecgviewer.interpretation import GROUPS
 from ecgviewer.library import db, query
 from ecgviewer.overread import UNCONFIRMED
@@ -35,6 +36,7 @@ def test_the_reader_confirms_by_keyboard_and_the_report_and_library_say_so(
     _open(qtbot, w, sample)
     c, p = w.interpretation, w.interpretation.panel
     assert w.interpretation_dock.isVisible() and not w.interpretation_dock.visibleRegion().isEmpty()
+    assert NOTICE in p.notice.text() and p.card_button.isVisible()  # the model speaks here too
     assert p.header.text().startswith("Vent. rate ") and "QT/QTc " in p.header.text()
     assert p.status.text() == UNCONFIRMED
     proposed = _statements(p)
@@ -102,6 +104,11 @@ def test_the_page_is_at_least_x0_9_beside_the_interpretation_at_1366x768(qtbot, 
     assert (
         shown.right() < w.width() and shown.left() >= w.paper.mapTo(w, QtCore.QPoint(w.paper.width(), 0)).x()
     )
+    bar = w.statusBar()  # the status bar's permanent labels whole, none cut at the window's edge
+    for label in (w.rate_label, w.record_label, w.filter_label, w.scale_label):
+        assert label.geometry().right() <= bar.width() and label.width() >= label.sizeHint().width(), (
+            label.text()
+        )
     view, metrics = p.list.viewport().rect(), QtGui.QFontMetrics(p.list.font())
     for row in range(p.list.count()):  # every statement whole: wrapped, never elided or cut
         item = p.list.item(row)
@@ -109,3 +116,10 @@ def test_the_page_is_at_least_x0_9_beside_the_interpretation_at_1366x768(qtbot, 
         assert view.contains(rect), (item.text(), rect, view)
         lines = rect.height() // metrics.lineSpacing()
         assert metrics.horizontalAdvance(item.text()) <= rect.width() * max(lines, 1), item.text()
+    # a task dock opened (Library, then Records): the side columns give way, the page stays x0.7
+    for open_dock in (w.show_library, lambda: (w.library_dock.hide(), w.browser_dock.show())):
+        open_dock()
+        qtbot.waitUntil(lambda: w.paper.zoom >= 0.7, timeout=5000)
+        assert w.paper.zoom < 0.9  # it did have to give way
+    w.browser_dock.hide()
+    qtbot.waitUntil(lambda: w.paper.zoom >= 0.9, timeout=5000)  # and the page has its room back

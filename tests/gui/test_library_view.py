@@ -29,14 +29,24 @@ def test_index_query_sort_and_open(window, qtbot, tmp_path):
     window.show_library()
     lib = window.library
     assert window.library_dock.isVisible() and lib.query.hasFocus()
-    qtbot.waitUntil(  # wide enough for the record, the asked-for values, date, age and sex
-        lambda: window.library_dock.width() >= min(LIBRARY_WIDTH, window.width() // 3) - 8, timeout=5000
+    qtbot.waitUntil(  # as wide as the page leaves it at x0.7 (issue 73), up to what its columns need
+        lambda: (
+            window.library_dock.width() >= min(LIBRARY_WIDTH, window.width() // 3) - 8
+            or (
+                window.paper.zoom >= 0.7
+                and window.library_dock.width() >= window.library_dock.minimumSizeHint().width()
+            )
+        ),
+        timeout=5000,
     )
     qtbot.waitUntil(lambda: "No library yet" in lib.message.text(), timeout=10000)  # not built yet
     assert "Index folder" in lib.message.text() and "ecgviewer index" not in lib.message.text()
     lib.index_folder(folder)
     qtbot.waitUntil(lambda: lib.model.rowCount() == 3, timeout=30000)
-    said = "ptbxl: 3 recordings found, 3 read, 0 unchanged; the library holds 0 unreadable and 0 missing"
+    said = (
+        "ptbxl: 3 recordings found, 3 read, 0 unchanged; the library holds 0 unreadable and 0 missing; "
+        "1 file not recognised as an ECG left out (LICENSE.txt)"
+    )
     qtbot.waitUntil(lambda: lib.message.text() == f"{said}. 3 matching recordings", timeout=10000)
 
     lib.query.setText("sex=F")  # typed: runs when typing pauses
@@ -143,11 +153,13 @@ def test_an_index_run_says_what_it_did_and_lists_the_unreadable(window, qtbot, t
     why in place. Opening a recording another way moves the library's selection to it, or off."""
     folder = _library(window, tmp_path)
     (folder / "broken.edf").write_text("0       not an EDF header")
+    (folder / "random.xml").write_text("<notes><note>not an ECG</note></notes>")  # not one: counted
     window.show_library()
     lib = window.library
     lib.index_folder(folder)
     qtbot.waitUntil(lambda: "unreadable ones are listed" in lib.message.text(), timeout=30000)
     assert "4 recordings found, 4 read" in lib.message.text() and "holds 1 unreadable" in lib.message.text()
+    assert "2 files not recognised as an ECG left out (LICENSE.txt, random.xml)" in lib.message.text()
     assert lib.query.text() == "status=unreadable" and lib.model.rowCount() == 1
     lib.table.selectRow(0)
     assert lib.message.text().startswith("broken.edf is unreadable: ") and window.recording is None

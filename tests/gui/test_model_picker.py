@@ -16,6 +16,7 @@ from ecgviewer import assets
 from ecgviewer.gui import preferences
 from ecgviewer.gui.main_window import MainWindow
 from ecgviewer.gui.settings import Settings
+from ecgviewer.render.options import THEMES
 from tests.helpers import copy_model
 
 TIMEOUT_MS = 120_000  # the first model load in a process imports torch
@@ -212,6 +213,10 @@ def test_the_paper_and_reading_pages_apply_at_once_and_are_kept(qtbot, tmp_path)
     w.preferences.pages.setCurrentWidget(paper)  # ...and is right again when shown
     assert paper.combos["speed"].currentData() == 25.0
     actions.choose(w, speed, 50.0)
+    colours = paper.colours  # the paper's colours: the sheet's grid follows at once
+    colours.setCurrentIndex(colours.findData("green"))
+    colours.activated.emit(colours.currentIndex())
+    assert w.paper.options.theme == "green" and w.paper._sheet._colors[2] == THEMES["green"].major
     reading.reader.setText("  Dr  A. Reader ")
     reading.reader.editingFinished.emit()
     reading.qtc.setCurrentIndex(reading.qtc.findData("Fridericia"))
@@ -220,6 +225,7 @@ def test_the_paper_and_reading_pages_apply_at_once_and_are_kept(qtbot, tmp_path)
     w.close()
     again = make_window(qtbot, tmp_path)
     assert again.paper.options.layout == "12x1" and again.paper.options.speed == 50.0
+    assert again.paper.options.theme == "green"
     assert again.settings.reader() == "Dr A. Reader" and again.settings.qtc_formula() == "Fridericia"
     open_preferences(again)
     again.preferences.refresh()
