@@ -445,6 +445,24 @@ def doubled(w: MainWindow, names: Mapping[str, str]) -> list[str]:
     return out
 
 
+def interpretation_problems(w: MainWindow) -> list[str]:
+    """The Interpretation panel shows the open recording's own: its measurements, its analysis,
+    its statements (the computer's proposal, or the over-read stored for it)."""
+    c, out = w.interpretation, []
+    if c.recording is not w.recording:
+        return ["the interpretation panel holds another recording"]
+    if c.measurements is not w.measure.measurements:
+        out.append("the interpretation's header is from other measurements")
+    r = w.ai.result
+    if (c.result is None) != (r is None) or (r is not None and c.result.source != r.source):
+        out.append("the interpretation's findings are from another analysis")
+    shown = [s.text for s in c.panel.statements]
+    own = [s.text for s in (c.read.statements if c.read is not None else c.proposal())]
+    if shown != own:
+        out.append(f"the interpretation shows {shown}, not this recording's {own}")
+    return out
+
+
 def problems(w: MainWindow, names: Mapping[str, str] | None = None) -> list[str]:
     """What the window shows that a clinician must not see: a result or measurements of another
     recording, beats not read without a reason, a negative label explained while a finding is
@@ -455,6 +473,7 @@ def problems(w: MainWindow, names: Mapping[str, str] | None = None) -> list[str]
         return ["no recording open"]
     if w.measure.recording is not rec:
         out.append("the measurements panel holds another recording")
+    out += interpretation_problems(w)
     if r is None:
         return [*out, "no AI result shown"]
     if r.source[0] != rec.uid:

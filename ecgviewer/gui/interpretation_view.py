@@ -251,9 +251,15 @@ class InterpretationPanel(QtWidgets.QWidget):
             self.moveRequested.emit(i, i + step)
 
     def _show_evidence(self) -> Statement | None:
+        """What stands behind the selected statement: the values, and the criterion they met."""
+        from ecgviewer.measure.statements import CRITERIA
+
         i = self.selected()
         s = self.statements[i] if i is not None and i < len(self.statements) else None
-        self.evidence.setText("" if s is None else s.evidence or "Written by the reader.")
+        text = "" if s is None else s.evidence or "Written by the reader."
+        if s is not None and s.evidence.startswith("measured: ") and s.code in CRITERIA:
+            text += f" \u2014 criterion: {CRITERIA[s.code].rule} ({CRITERIA[s.code].source})"
+        self.evidence.setText(text)
         return s
 
     def _row_changed(self, _row: int) -> None:

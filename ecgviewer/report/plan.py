@@ -232,8 +232,8 @@ def plan(report: Report, paper: str, ts: Typesetter) -> list[PagePlan]:
     title, top = p.title(p.recorded)
     columns = lay.columns(HEADER_COLUMNS, top, lay.sheet.y - 1.0)
     # the interpretation first, as on a cart's printout; what stands behind it may go on overleaf
-    first_column = (report.interpretation, report.computer, report.blocks[0], report.evidence,
-                    report.statements, report.beats)  # fmt: skip
+    first_column = (report.interpretation, report.computer, report.blocks[0], report.statements,
+                    report.beats, report.evidence)  # fmt: skip
     streams = [first_column, *((b,) for b in report.blocks[1:])]
     p.add(title, Sheet(first, lay.sheet), columns, streams)
     if ai is not None:

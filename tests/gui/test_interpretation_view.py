@@ -42,6 +42,11 @@ def test_the_reader_confirms_by_keyboard_and_the_report_and_library_say_so(
     proposed = _statements(p)
     assert "Sinus rhythm" in proposed
     assert all(s.evidence for s in p.statements)  # each says what stands behind it
+    p.select(next(i for i, s in enumerate(p.statements) if s.code == "SR"))
+    assert (
+        "measured: rate " in p.evidence.text()
+        and "criterion: P waves upright in I and II" in p.evidence.text()
+    )
     groups = [p.list.item(r).text() for r in range(p.list.count()) if p.list.item(r).text() in GROUPS]
     assert groups == sorted(groups, key=GROUPS.index)  # rhythm, conduction, morphology
     assert not private_library.exists()  # reading an ECG writes nothing
