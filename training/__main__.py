@@ -312,7 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
     from training import recipes
     from training.pretrain.methods import METHODS
     from training.supervised import delineator, delineator_choice, every_beat
-    from training.validate import interpretation, lead_quality, lead_sets, likelihood, ood, xai
+    from training.validate import (
+        interpretation,
+        lead_quality,
+        lead_sets,
+        likelihood,
+        ood,
+        operating_points,
+        xai,
+    )
 
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -445,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("lead-quality", lead_quality, lead_quality.command),
         ("every-beat", every_beat, every_beat.command),
         ("likelihood", likelihood, likelihood.command),
+        ("operating-points", operating_points, operating_points.command),
         ("recipe", recipes, recipes.cmd_recipe),
     ]:
         p = sub.add_parser(name, help=fn.__doc__)

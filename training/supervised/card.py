@@ -180,4 +180,37 @@ def markdown(card: dict) -> str:
                   "| word | findings | label present [95 %] |", "|---|---|---|",
                   *(f"| {w} | {b['n']} | {b['frequency']:.1%} [{b['ci'][0]:.1%}, {b['ci'][1]:.1%}] |"
                     for w, b in lk["bands"].items()), ""]  # fmt: skip
+    if "operating_points" in card:
+        op = card["operating_points"]
+        lines += ["## Operating points (fold 10)", "",
+                  f"Each shown finding at its threshold (chosen on fold {op['threshold_fold']}): "
+                  f"sensitivity, specificity and PPV on PTB-XL fold {op['fold']} ({op['records']} records; "
+                  f"95 % intervals: {op['n_boot']} bootstrap draws of the records). Expected calibration "
+                  f"error over {op['bins']} bins, pooled: {op['ece']:.4f} (`python -m training "
+                  "operating-points`, training/reports/OPERATING_POINTS.md).", "",
+                  *_points(op["classes"])]  # fmt: skip
+        if "ludb" in op:
+            lu = op["ludb"]
+            lines += [f"On LUDB ({lu['records']} records, labels mapped by `python -m training ood`; "
+                      f"expected calibration error {lu['ece']:.4f}):", "",
+                      *_points(lu["classes"])]  # fmt: skip
     return "\n".join(lines)
+
+
+def _points(classes: dict) -> list[str]:
+    """The operating-points table of a card's ``operating_points`` section."""
+
+    def cell(r: dict, key: str) -> str:
+        x, ci = r[key], r[f"{key}_ci"]
+        if x is None:
+            return "-"
+        return f"{x:.3f}" if None in ci else f"{x:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+    rows = [
+        f"| {task}/{code} | {r['threshold']:.3f} | {cell(r, 'sensitivity')} | {cell(r, 'specificity')} | "
+        f"{cell(r, 'ppv')} | {r['positives']} |"
+        for task, by_code in classes.items()
+        for code, r in by_code.items()
+    ]
+    head = "| finding | threshold | Se [95 %] | Sp [95 %] | PPV [95 %] | positives |"
+    return [head, "|---|---|---|---|---|---|", *rows, ""]
