@@ -151,12 +151,9 @@ def propose(
     return tuple(sorted(merged, key=lambda s: GROUPS.index(s.group)))
 
 
-def numbered(statements: Sequence[Statement], evidence: bool = False) -> list[str]:
-    """ "1. Sinus rhythm" lines in order (with ``evidence``: "… (measured: …)")."""
-    return [
-        f"{i}. {s.line()}" + (f" ({s.evidence})" if evidence and s.evidence else "")
-        for i, s in enumerate(statements, 1)
-    ]
+def numbered(statements: Sequence[Statement]) -> list[str]:
+    """ "1. Sinus rhythm — likely (0.93)" lines, in order."""
+    return [f"{i}. {s.line()}" for i, s in enumerate(statements, 1)]
 
 
 def grouped(statements: Iterable[Statement]) -> list[tuple[str, list[tuple[int, Statement]]]]:

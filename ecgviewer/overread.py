@@ -47,15 +47,6 @@ class Event:
         }[self.action]
         return f"{self.at[:16].replace('T', ' ')} {self.reader}: {what}"
 
-    def to_json(self) -> dict[str, str]:
-        return {
-            "at": self.at,
-            "reader": self.reader,
-            "action": self.action,
-            "text": self.text,
-            "before": self.before,
-        }
-
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Event:
         def text(key: str) -> str:
