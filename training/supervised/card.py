@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ecgviewer.ml import contract
+from ecgviewer.ml.infer import not_surfaced_reason
 from ecgviewer.ml.wording import SCORINGS
 
 ENCODERS = {
@@ -140,11 +141,13 @@ def markdown(card: dict) -> str:
         ]
         for c in lab["classes"]:
             va, ta = v["per_class_auroc"][c], t["per_class_auroc"].get(c)
+            # a class not shown says why, with its count (issue 75: nothing hidden without a reason)
+            shown = "yes" if c in lab["surfaced"] else f"no: {not_surfaced_reason(v, c) or 'by the rule'}"
             lines.append(
                 f"| {c} | {'-' if va is None else f'{va:.3f}'} | {v['support'][c]} | "
                 f"{'-' if ta is None else f'{ta:.3f}'} | {t['support'].get(c, '-')} | "
                 f"{lab['thresholds'][c]:.3f} | "
-                f"{'yes' if c in lab['surfaced'] else 'no'} |"
+                f"{shown} |"
             )
         lines.append("")
     if "lead_sets" in card:
