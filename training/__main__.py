@@ -313,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     from training.pretrain.methods import METHODS
     from training.supervised import delineator, delineator_choice, every_beat
     from training.validate import (
+        ec57,
         interpretation,
         lead_quality,
         lead_sets,
@@ -454,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("every-beat", every_beat, every_beat.command),
         ("likelihood", likelihood, likelihood.command),
         ("operating-points", operating_points, operating_points.command),
+        ("ec57", ec57, ec57.command),
         ("recipe", recipes, recipes.cmd_recipe),
     ]:
         p = sub.add_parser(name, help=fn.__doc__)
