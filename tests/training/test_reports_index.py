@@ -31,7 +31,7 @@ def test_every_report_is_listed_with_the_command_its_header_names(capsys: pytest
         if name == "FOLD10.md":  # the ledger: appended by the code, not generated
             assert "ledger.py" in cell and "ledger.py" in (TRAINING / name).read_text()
             continue
-        (command,) = re.findall(r"`python -m training ([a-z-]+)", cell)[:1]
+        (command,) = re.findall(r"`python -m training ([a-z0-9-]+)", cell)[:1]
         with pytest.raises(SystemExit) as known:  # a command that exists prints its help and exits 0
             parser.parse_args([command, "--help"])
         assert known.value.code == 0, (name, command)
