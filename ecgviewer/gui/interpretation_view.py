@@ -143,9 +143,11 @@ class InterpretationPanel(QtWidgets.QWidget):
         original: tuple[Statement, ...] = (),
         history: tuple[str, ...] = (),
         device: tuple[str, ...] = (),
+        empty: str = "No statements yet: measurements and findings follow.",
     ) -> None:
         """The header, the numbered statements under their groups, and around them what the reader
-        needs to judge them: the computer's originals where changed, the device's, the history."""
+        needs to judge them: the computer's originals where changed, the device's, the history;
+        ``empty``: what the list says when it has no statement."""
         row = self.list.currentRow()
         self.statements = list(statements)
         self.header.setText(" \u00b7 ".join(lines))
@@ -167,9 +169,7 @@ class InterpretationPanel(QtWidgets.QWidget):
                 item.setToolTip(s.evidence or "added by the reader")
                 self.list.addItem(item)
         if not statements:
-            self.list.addItem(
-                QtWidgets.QListWidgetItem("No statements yet: measurements and findings follow.")
-            )
+            self.list.addItem(QtWidgets.QListWidgetItem(empty))
         self.list.setCurrentRow(min(max(row, 0), self.list.count() - 1) if row >= 0 else -1)
         self.list.blockSignals(blocked)
         self._show_evidence()
@@ -306,6 +306,7 @@ class InterpretationController(QtCore.QObject):
         self.result: Result | None = None
         self.bands: Bands | None = None
         self.formula = "Bazett"
+        self.sources = (True, True)  # the AI analysis and the measurements are on
         self.problem = ""  # why the last change could not be saved
         p = self.panel
         p.addRequested.connect(lambda s: self._change(lambda r, who: r.add(who, s)))
@@ -375,7 +376,8 @@ class InterpretationController(QtCore.QObject):
         lines = header(self.measurements, self.formula)
         if read is None:
             status = self.problem or UNCONFIRMED
-            self.panel.show_interpretation(lines, list(self.proposal()), status, False, device=device)
+            self.panel.show_interpretation(lines, list(self.proposal()), status, False, device=device,
+                                           empty=self.empty())  # fmt: skip
             return
         status = f"{read.status()} \u2014 not saved: {self.problem}" if self.problem else read.status()
         self.panel.show_interpretation(
@@ -387,6 +389,21 @@ class InterpretationController(QtCore.QObject):
             tuple(e.line() for e in reversed(read.history)),
             device,
         )
+
+    def set_sources(self, ai: bool, measurements: bool) -> None:
+        """Which of the computer's sources are on (the window's Tools toggles)."""
+        self.sources = (ai, measurements)
+        self.refresh()
+
+    def empty(self) -> str:
+        """What an empty list says: that nothing is coming, or that something still is."""
+        ai, measured = self.sources
+        if not (ai or measured):
+            return "The AI analysis and the measurements are off: type the interpretation below."
+        waiting = (ai and self.result is None) or (measured and self.measurements is None)
+        if waiting:
+            return "No statements yet: measurements and findings follow."
+        return "Neither the measurements nor the model state anything here: type below to add."
 
     def reader(self) -> str | None:
         """The reader's name from Preferences, asked for once when there is none."""

@@ -181,6 +181,11 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
                 m, self.measure.recording, self.measure.panel.current_formula()
             )
         )
+        self.measure.panel.formulaChanged.connect(  # the header's QTc and the QTc statement follow
+            lambda f: self.interpretation.set_measurements(
+                self.measure.measurements, self.measure.recording, f
+            )
+        )
         self.interpretation.panel.chosen.connect(lambda s: s.code and self.ai.explain_code(s.code))
         self.interpretation.panel.cardRequested.connect(self.ai.show_model_card)
 
@@ -468,6 +473,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         """Turn the model's analysis on (loading it in the background the first time) or off."""
         self.settings.set_value("ai/enabled", "true" if on else "false")
         self.ai_dock.setVisible(on)
+        self.interpretation.set_sources(on, self.measure_action.isChecked())
         self.ai.device_label.setVisible(on)
         self.ai.device_combo.setVisible(on)
         if not on:
@@ -484,6 +490,9 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         """Turn the measurements on (loading the delineator in the background the first time) or off."""
         self.settings.set_value("measure/enabled", "true" if on else "false")
         self.measure_dock.setVisible(on)
+        self.interpretation.set_sources(self.ai_action.isChecked(), on)
+        if not on:  # its statements and header go with the measurements
+            self.interpretation.set_measurements(None, self.recording, self.measure.panel.current_formula())
         self.beats_dock.setVisible(on)
         self.beats.set_enabled(on)
         self.views.setTabEnabled(1, on)

@@ -50,6 +50,10 @@ def test_the_reader_confirms_by_keyboard_and_the_report_and_library_say_so(
     groups = [p.list.item(r).text() for r in range(p.list.count()) if p.list.item(r).text() in GROUPS]
     assert groups == sorted(groups, key=GROUPS.index)  # rhythm, conduction, morphology
     assert not private_library.exists()  # reading an ECG writes nothing
+    formula = w.measure.panel.formula  # another QTc formula: the header says it at once
+    formula.setCurrentIndex(formula.findData("Fridericia"))
+    formula.activated.emit(formula.currentIndex())
+    assert "ms (Fridericia)" in p.header.text()
 
     p.box.setText("left axis deviation")  # the vocabulary's wording, found whatever the case
     qtbot.keyClick(p.box, KEY.Key_Return)
@@ -93,6 +97,10 @@ def test_each_ecg_shows_its_own_interpretation(qtbot, ai_window, sample, tmp_pat
     _open(qtbot, w, other)
     assert w.interpretation.read is None and p.status.text() == UNCONFIRMED
     assert "Dr B" not in p.history.text() and not p.original.isVisible()
+    assert any(s.evidence.startswith("measured: ") for s in p.statements)
+    w.set_measure_enabled(False)  # the measurements' statements and header go with them
+    assert not any(s.evidence.startswith("measured: ") for s in p.statements) and p.header.isHidden()
+    w.set_measure_enabled(True)
     _open(qtbot, w, sample)
     assert w.interpretation.read.confirmed and p.status.text().startswith("Confirmed by Dr B")
 
@@ -128,3 +136,13 @@ def test_the_page_is_at_least_x0_9_beside_the_interpretation_at_1366x768(qtbot, 
         assert w.paper.zoom < 0.9  # it did have to give way
     w.browser_dock.hide()
     qtbot.waitUntil(lambda: w.paper.zoom >= 0.9, timeout=5000)  # and the page has its room back
+
+
+def test_without_measurements_or_model_the_panel_says_so(qtbot, window, sample):
+    """Both off (the viewer's own tests' window): nothing is coming, the reader may still write."""
+    w = window
+    w.open_file(sample)
+    qtbot.waitUntil(lambda: w.interpretation.sha256 is not None, timeout=10000)
+    p = w.interpretation.panel
+    assert p.statements == [] and "are off: type the interpretation below" in p.list.item(0).text()
+    assert p.box.isEnabled() and p.header.isHidden()
