@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ecgviewer.recording import Recording
 
 CODE_ROLE = QtCore.Qt.ItemDataRole.UserRole
+LISTING = "overread-listing"  # the task that lists an over-read recording: it outlives the recording
 CONFIRMED_STYLE = "color:#0a5d1e;font-weight:bold;"
 UNCONFIRMED_STYLE = "color:#8a4b00;font-weight:bold;"
 
@@ -379,7 +380,7 @@ class InterpretationController(QtCore.QObject):
             self.panel.show_interpretation(lines, list(self.proposal()), status, False, device=device,
                                            empty=self.empty())  # fmt: skip
             return
-        status = f"{read.status()} \u2014 not saved: {self.problem}" if self.problem else read.status()
+        status = f"{read.status()} \u2014 {self.problem}" if self.problem else read.status()
         self.panel.show_interpretation(
             lines,
             read.statements,
@@ -449,11 +450,38 @@ class InterpretationController(QtCore.QObject):
         try:
             conn = db.open_library(self.library())
             try:
-                overreads.save(conn, self.sha256, self.recording.path, self.read)
+                overreads.save(conn, self.sha256, self.recording.path, self.read, list_it=False)
             finally:
                 conn.close()
             self.problem = ""
         except EcgError as exc:
-            self.problem = str(exc)
+            self.problem = f"not saved: {exc}"
+        else:
+            self._list(self.recording.path)
         self.refresh()
         self.changed.emit()
+
+    def _list(self, path: Path) -> None:
+        """The recording listed in the library off the UI thread (it hashes and reads the whole
+        file): ``find confirmed=yes`` then finds it. The over-read itself is already stored."""
+        from ecgviewer.library import db, overreads
+
+        library = self.library()
+
+        def job(_progress) -> EcgError | None:
+            try:
+                conn = db.open_library(library)
+                try:
+                    overreads.listed(conn, path)
+                finally:
+                    conn.close()
+            except EcgError as exc:
+                return exc
+            return None
+
+        self.run(LISTING, "", job, lambda problem, rec=self.recording: self._listed(rec, problem), quiet=True)
+
+    def _listed(self, rec: Recording | None, problem: EcgError | None) -> None:
+        if problem is not None and rec is self.recording:
+            self.problem = f"kept, but not listed in the library: {problem}"
+            self.refresh()

@@ -18,7 +18,7 @@ from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
 from ecgviewer.gui.files import LIBRARY_WIDTH, FileCommands
-from ecgviewer.gui.interpretation_view import InterpretationController
+from ecgviewer.gui.interpretation_view import LISTING, InterpretationController
 from ecgviewer.gui.library_view import LibraryBrowser
 from ecgviewer.gui.measure_panel import MeasureController
 from ecgviewer.gui.overview import Overview
@@ -42,7 +42,8 @@ COLUMN_PX = 400  # the right column's width at which the page may take true scal
 BELOW_PX = 280  # the height under a true-scale page at which the model's detail goes there
 TASK_ZOOM = 0.72  # the page this large beside a task dock (Library, Records) and the right column:
 # at least x0.7 (issue 73), with a margin for the splitters
-BACKGROUND = ("model", "device", "delineator")  # tasks that outlive a recording and the Cancel button
+# tasks that outlive a recording and the Cancel button
+BACKGROUND = ("model", "device", "delineator", LISTING)
 
 
 class VerticalScroll(QtWidgets.QScrollArea):

@@ -66,13 +66,16 @@ def stored(path: str | Path, library: Path) -> Overread | None:
         conn.close()
 
 
-def save(conn: sqlite3.Connection, sha256: str, path: str | Path, read: Overread) -> None:
+def save(
+    conn: sqlite3.Connection, sha256: str, path: str | Path, read: Overread, list_it: bool = True
+) -> None:
     """Store ``read`` and the events its history has beyond what is stored, in one transaction;
-    index ``path`` first when the library does not list it."""
+    with ``list_it``, list ``path`` first when the library does not (``listed``; the window does
+    that off its UI thread instead, as it reads the whole file)."""
     path = str(Path(path).resolve())
     with db.guarded(db.file_of(conn)):
-        if conn.execute("SELECT 1 FROM recordings WHERE path = ?", (path,)).fetchone() is None:
-            _index(conn, Path(path))
+        if list_it:
+            listed(conn, Path(path))
         with db.transaction(conn):
             stored = conn.execute(
                 "SELECT count(*) FROM overread_events WHERE sha256 = ?", (sha256,)
@@ -101,10 +104,15 @@ def save(conn: sqlite3.Connection, sha256: str, path: str | Path, read: Overread
             )  # fmt: skip
 
 
-def _index(conn: sqlite3.Connection, path: Path) -> None:
-    """List one recording in the library (no identifiers), as ``ecgviewer index`` would."""
+def listed(conn: sqlite3.Connection, path: Path) -> None:
+    """List one recording in the library (no identifiers), as ``ecgviewer index`` would, unless
+    it is there: so that ``find confirmed=yes`` finds an over-read of a file never indexed."""
     from ecgviewer.library.index import read
 
+    path = path.resolve()
+    with db.guarded(db.file_of(conn)):
+        if conn.execute("SELECT 1 FROM recordings WHERE path = ?", (str(path),)).fetchone() is not None:
+            return
     parts = files.Parts()(path)
     try:
         stamped = files.stamp(parts)

@@ -70,10 +70,15 @@ def test_the_reader_confirms_by_keyboard_and_the_report_and_library_say_so(
     assert p.status.text().startswith("Confirmed by Dr Ada Test, ")
     assert proposed[0] in p.original.text() and p.original.isVisible()  # the computer's, apart
 
-    conn = db.open_library(private_library, create=False)
-    found = query.find(conn, "confirmed=yes reader~ada")
-    conn.close()
-    assert found.total == 1 and found.rows[0].path == str(sample.resolve())
+    def found() -> query.Result:  # the file is listed in the library off the UI thread
+        conn = db.open_library(private_library, create=False)
+        try:
+            return query.find(conn, "confirmed=yes reader~ada")
+        finally:
+            conn.close()
+
+    qtbot.waitUntil(lambda: found().total == 1, timeout=10000)
+    assert found().rows[0].path == str(sample.resolve())
 
     with qtbot.waitSignal(w.reportWritten, timeout=AI_TIMEOUT_MS):
         w.export_report(tmp_path / "read.pdf")
