@@ -40,6 +40,7 @@ OVERVIEW_BINS = 4000
 PAGE_ZOOM = 0.9  # the 12-lead page at least this large beside the right column (issue 73)
 COLUMN_PX = 400  # the right column's width at which the page may take true scale beside it
 BELOW_PX = 280  # the height under a true-scale page at which the model's detail goes there
+DOCK_CHROME_PX = 80  # a bottom dock's title bar, tab bar and margins around its panel
 TASK_ZOOM = 0.72  # the page this large beside a task dock (Library, Records) and the right column:
 # at least x0.7 (issue 73), with a margin for the splitters
 # tasks that outlive a recording and the Cancel button
@@ -293,7 +294,10 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
             return is_below
         under = [d for d in docks if d.isVisible() and self.dockWidgetArea(d) == bottom]
         height = self.paper.height() + (under[0].height() if under else 0)  # the page's and theirs
-        below = height - page_px >= BELOW_PX
+        # room for the findings table's rows under the dock's title and tabs (a larger system font
+        # needs more): else the detail stays a tab in the column, where it has the height
+        need = max(BELOW_PX, self.ai.panel.diagnosis.minimumSizeHint().height() + DOCK_CHROME_PX)
+        below = height - page_px >= need
         if below != is_below:  # across areas: Qt keeps a tab's old place only within one area
             front = self.info_dock if not self.info_dock.visibleRegion().isEmpty() else self.ai_dock
             for d in docks:

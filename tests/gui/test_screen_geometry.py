@@ -30,6 +30,11 @@ def _rows(tree: QtWidgets.QTreeWidget) -> list[QtWidgets.QTreeWidgetItem]:
 
 def check_findings(w, rows: int) -> None:
     """The window's findings table shows ``rows`` rows whole, every column, in view in its dock."""
+    for _ in range(100):  # the docks arranged again after a resize (a timer) before they are read
+        if not w._dock_timer.isActive():
+            break
+        QtCore.QThread.msleep(10)
+        QtWidgets.QApplication.processEvents()
     w.ai_dock.raise_()  # a tab behind the interpretation, one click away
     for _ in range(5):
         QtWidgets.QApplication.processEvents()
