@@ -29,7 +29,7 @@ import numpy as np
 
 from ecgviewer.storage import atomic_write_bytes
 from training import REPORTS, SHARED_DATA
-from training.validate.rpeaks import MITDB_TOLERANCE_S
+from training.validate.rpeaks import MITDB_TOLERANCE_S, pairs
 
 COMMAND = "python -m training ec57"
 OUT = REPORTS / "EC57.md"
@@ -80,24 +80,6 @@ def stats(c: Counts) -> dict[str, float | None]:
         "sveb_se": _ratio(c.tp_s, c.ref_s), "sveb_pp": _ratio(c.tp_s, c.det_s),
         "af_se": _ratio(c.af_overlap_s, c.af_ref_s), "af_pp": _ratio(c.af_overlap_s, c.af_det_s),
     }  # fmt: skip
-
-
-def pairs(ref: np.ndarray, det: np.ndarray, tol: int) -> list[tuple[int, int]]:
-    """One-to-one matches (reference index, detected index) within ``tol`` samples, nearest first
-    in time order (as ``rpeaks.match`` counts them)."""
-    out, j, used = [], 0, np.zeros(len(det), dtype=bool)
-    for i, r in enumerate(ref):
-        while j < len(det) and det[j] < r - tol:
-            j += 1
-        k, best = j, None
-        while k < len(det) and det[k] <= r + tol:
-            if not used[k] and (best is None or abs(det[k] - r) < abs(det[best] - r)):
-                best = k
-            k += 1
-        if best is not None:
-            used[best] = True
-            out.append((i, best))
-    return out
 
 
 def overlap(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> float:

@@ -459,17 +459,26 @@ def patients(root: Path) -> dict[int, int]:
     return {int(e): int(p) for e, p in zip(df["ecg_id"], df["patient_id"], strict=True)}
 
 
-def run(model_file: Path, data_root: Path, logs: Path = EB.LOGS, card: Mapping | None = None) -> dict:
-    """Read the fold-9 window probabilities and labels, choose the bands and check them."""
+def kept(
+    model_file: Path, card: Mapping | None, logs: Path, fold: int, hint: str
+) -> tuple[Mapping, str, Path]:
+    """The model's card, its weights' SHA-256 and its kept every-beat probabilities of ``fold``
+    (``hint``: the command that writes them, said when they are missing)."""
     from ecgviewer.weights import read_card, sha256
 
     card = card if card is not None else read_card(model_file)
     if not card:
         raise ValueError(f"{model_file}: no model card")
     digest = card.get("weights_sha256") or sha256(model_file)
-    kept_file = EB.kept_path(logs, D.VAL_FOLD, digest, contract.CONTRACT_VERSION)
+    kept_file = EB.kept_path(logs, fold, digest, contract.CONTRACT_VERSION)
     if not kept_file.is_file():
-        raise FileNotFoundError(f"{kept_file}: run `python -m training every-beat` first (fold 9)")
+        raise FileNotFoundError(f"{kept_file}: run `{hint}` first")
+    return card, digest, kept_file
+
+
+def run(model_file: Path, data_root: Path, logs: Path = EB.LOGS, card: Mapping | None = None) -> dict:
+    """Read the fold-9 window probabilities and labels, choose the bands and check them."""
+    card, digest, kept_file = kept(model_file, card, logs, D.VAL_FOLD, "python -m training every-beat")
     root = D.ptbxl_root(data_root)
     result = evaluate(EB.load(kept_file), D.load_labels(root), card, patients(root))
     shown = kept_file.relative_to(REPO) if kept_file.is_relative_to(REPO) else kept_file

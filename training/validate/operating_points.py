@@ -254,16 +254,10 @@ def run(
 ) -> dict:
     """Read the fold-10 window probabilities, the labels and LUDB's kept probabilities; the
     figures; the fold-10 read logged in the ledger."""
-    from ecgviewer.weights import read_card, sha256
     from training.data.ledger import record
 
-    card = card if card is not None else read_card(model_file)
-    if not card:
-        raise ValueError(f"{model_file}: no model card")
-    digest = card.get("weights_sha256") or sha256(model_file)
-    kept_file = EB.kept_path(logs, D.TEST_FOLD, digest, contract.CONTRACT_VERSION)
-    if not kept_file.is_file():
-        raise FileNotFoundError(f"{kept_file}: run `python -m training every-beat --split test` first")
+    hint = "python -m training every-beat --split test"
+    card, digest, kept_file = V.kept(model_file, card, logs, D.TEST_FOLD, hint)
     ludb, why_not = read_ood(ood_json, digest)
     root = D.ptbxl_root(data_root)
     result = evaluate(EB.load(kept_file), D.load_labels(root), card, ludb, n_boot)

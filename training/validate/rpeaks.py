@@ -24,24 +24,28 @@ MITDB_BEATS = frozenset("NLRBAaJSVrFejnE/fQ?")
 DETECTORS = ("neurokit2", "contract 1", "xqrs")
 
 
-def match(ref: np.ndarray, det: np.ndarray, tol: int) -> tuple[int, np.ndarray]:
-    """Greedy one-to-one matching in time order: (true positives, offsets det - ref)."""
-    tp, offsets, j = 0, [], 0
-    used = np.zeros(len(det), dtype=bool)
-    for r in ref:
+def pairs(ref: np.ndarray, det: np.ndarray, tol: int) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching in time order, the nearest unused detection within ``tol``
+    samples: (reference index, detected index) of each match."""
+    out, j, used = [], 0, np.zeros(len(det), dtype=bool)
+    for i, r in enumerate(ref):
         while j < len(det) and det[j] < r - tol:
             j += 1
-        k = j
-        best = None
+        k, best = j, None
         while k < len(det) and det[k] <= r + tol:
             if not used[k] and (best is None or abs(det[k] - r) < abs(det[best] - r)):
                 best = k
             k += 1
         if best is not None:
             used[best] = True
-            tp += 1
-            offsets.append(det[best] - r)
-    return tp, np.asarray(offsets)
+            out.append((i, best))
+    return out
+
+
+def match(ref: np.ndarray, det: np.ndarray, tol: int) -> tuple[int, np.ndarray]:
+    """(true positives, offsets det - ref) of ``pairs``."""
+    matched = pairs(ref, det, tol)
+    return len(matched), np.asarray([det[k] - ref[i] for i, k in matched])
 
 
 def ludb_record(path: Path) -> tuple[np.ndarray, float, list[str], np.ndarray, tuple[int, int]]:
