@@ -10,6 +10,7 @@ SAMPLE = "samples/ptbxl/records500/00000/00003_hr.hea"
 ICON = "icons/ecgviewer.svg"
 MODEL = "models/clear-hug-bundled.safetensors"
 DELINEATOR = "models/delineator-ludb.safetensors"
+BEAT_CLASSIFIER = "models/beats-mitdb.safetensors"
 STATEMENTS = "samples/ptbxl"  # PTB-XL's scp_statements.csv, unmodified
 
 
@@ -66,6 +67,11 @@ def user_models_dir() -> Path:
 def delineator_path() -> Path:
     """The bundled P/QRS/T delineator (trained on LUDB; its card sits beside it)."""
     return resources_dir() / DELINEATOR
+
+
+def beat_classifier_path() -> Path:
+    """The beat list's classifier (fitted on MIT-BIH DS1; its card sits beside it)."""
+    return resources_dir() / BEAT_CLASSIFIER
 
 
 def statements_dir() -> Path:

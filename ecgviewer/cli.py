@@ -275,12 +275,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ecgviewer.measure.delineate import Delineator
 
         delineator = Delineator.bundled()
-    from ecgviewer.library import db, overreads
+    from ecgviewer.library import db, overreads, relabels
 
+    library = args.db or db.default_path()
+    kept = relabels.stored(overreads.content_sha256(args.file), library) if Path(library).is_file() else ()
     report = make.make(
         rec,
         options,
-        overread=overreads.stored(args.file, args.db or db.default_path()),
+        overread=overreads.stored(args.file, library),
+        relabels=kept,
         t0=args.start,
         analyzer=analyzer,
         request=request,

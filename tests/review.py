@@ -463,6 +463,19 @@ def interpretation_problems(w: MainWindow) -> list[str]:
     return out
 
 
+def beats_problems(w: MainWindow) -> list[str]:
+    """The beat list and its templates are the open recording's, every beat in one template."""
+    c = w.beats
+    if c.beats is None:
+        return []
+    if c.recording is not w.recording:
+        return ["the beat list belongs to another recording"]
+    if c.templates.beats is not c.beats:
+        return ["the beat templates are of another beat list"]
+    grouped = sum(len(g.members) for g in c.templates.groups)
+    return [] if grouped == len(c.beats.t_s) else [f"{grouped} beats in templates, {len(c.beats.t_s)} listed"]
+
+
 def problems(w: MainWindow, names: Mapping[str, str] | None = None) -> list[str]:
     """What the window shows that a clinician must not see: a result or measurements of another
     recording, beats not read without a reason, a negative label explained while a finding is
@@ -473,7 +486,7 @@ def problems(w: MainWindow, names: Mapping[str, str] | None = None) -> list[str]
         return ["no recording open"]
     if w.measure.recording is not rec:
         out.append("the measurements panel holds another recording")
-    out += interpretation_problems(w)
+    out += interpretation_problems(w) + beats_problems(w)
     if r is None:
         return [*out, "no AI result shown"]
     if r.source[0] != rec.uid:

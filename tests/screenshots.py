@@ -149,6 +149,16 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
             w.beats_dock.raise_()
             wait([])
             save(w, f"{tag}-long")
+            multiform = SHARED / "mitdb/208.hea"  # MIT-BIH 208: two ventricular foci and fusion beats
+            if multiform.is_file():
+                w.open_file(multiform)
+                until(lambda w=w, p=multiform: w.recording is not None and w.recording.path == p
+                      and w.beats.beats is not None and not w.tasks.busy())  # fmt: skip
+            w.views.setCurrentWidget(w.beats.templates)
+            w.beats.templates.select(1)
+            wait([])
+            save(w, f"{tag}-templates")
+            w.views.setCurrentIndex(0)
             dialog = w.show_preferences()
             wait([])
             save(dialog, f"{tag}-preferences")

@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     the last loop keep their options and function in their module."""
     from training import recipes
     from training.pretrain.methods import METHODS
-    from training.supervised import delineator, delineator_choice, every_beat
+    from training.supervised import beat_classifier, delineator, delineator_choice, every_beat
     from training.validate import (
         ec57,
         interpretation,
@@ -456,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("likelihood", likelihood, likelihood.command),
         ("operating-points", operating_points, operating_points.command),
         ("ec57", ec57, ec57.command),
+        ("beat-classifier", beat_classifier, beat_classifier.command),
         ("recipe", recipes, recipes.cmd_recipe),
     ]:
         p = sub.add_parser(name, help=fn.__doc__)

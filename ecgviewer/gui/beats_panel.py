@@ -6,11 +6,18 @@ progress and Cancel; the overview strip draws its heart-rate trend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from ecgviewer.errors import EcgError
 from ecgviewer.gui.analysis import Runner
+from ecgviewer.gui.templates_view import TemplatesView
+from ecgviewer.measure import templates as T
 from ecgviewer.measurements import EVENT_KINDS
 from ecgviewer.recording import Recording
 from ecgviewer.summary import clock
@@ -52,14 +59,14 @@ class BeatsPanel(QtWidgets.QWidget):
         self.set_beats(None, "The beat list appears when the measurements are on.")
 
     def set_beats(self, beats: BeatList | None, note: str = "") -> None:
-        """Show ``beats`` (None: ``note`` instead)."""
+        """Show ``beats`` (None: ``note`` instead; else a ``note`` is added)."""
         self.table.setRowCount(0)
         self.events = []
         if beats is None:
             self.summary.setText(note)
             return
         notes = "; ".join(beats.notes) or "every beat delineated"
-        lines = [*beats.summary(), f"Leads {', '.join(beats.leads)}; {notes}"]
+        lines = [*beats.summary(), f"Leads {', '.join(beats.leads)}; {notes}", *([note] if note else [])]
         self.summary.setText("\n".join(lines))
         self.table.setRowCount(len(beats.events))
         for row, e in enumerate(beats.events):
@@ -77,19 +84,24 @@ class BeatsPanel(QtWidgets.QWidget):
 
 
 class BeatsController(QtCore.QObject):
-    """Lists the beats of the recording on screen once the delineator is there; a new recording
-    cancels the list in progress (a late one never reaches the panel)."""
+    """Lists the beats of the recording on screen once the delineator is there, with their
+    templates and the reader's relabels kept in the library (replayed when the file is opened
+    again); a new recording cancels the list in progress (a late one never reaches the panel)."""
 
     listed = QtCore.Signal(object)  # BeatList, or None when cleared
 
-    def __init__(self, run: Runner, parent: QtWidgets.QWidget) -> None:
+    def __init__(self, run: Runner, library: Callable[[], Path], parent: QtWidgets.QWidget) -> None:
         super().__init__(parent)
         self._run = run
+        self.library = library
         self.panel = BeatsPanel()
+        self.templates = TemplatesView()
+        self.templates.relabelRequested.connect(self.relabel)
         self.recording: Recording | None = None
         self.delineator: Delineator | None = None
         self.enabled = False
         self.beats: BeatList | None = None
+        self.sha256: str | None = None  # the recording's content: its relabels' key in the library
 
     def set_recording(self, rec: Recording | None) -> None:
         self.recording = rec
@@ -108,28 +120,80 @@ class BeatsController(QtCore.QObject):
             self._clear("The beat list appears when the measurements are on.")
 
     def start(self) -> None:
-        rec, delineator = self.recording, self.delineator
+        rec, delineator, library = self.recording, self.delineator, self.library()
         if rec is None or delineator is None or not self.enabled or self.beats is not None:
             return
 
-        def job(progress) -> tuple[Recording, BeatList]:
+        def job(progress) -> Listed:
+            from ecgviewer.library import relabels
+            from ecgviewer.library.overreads import content_sha256
             from ecgviewer.measure.rhythm import analyse
 
-            return rec, analyse(rec, delineator, progress)
+            beats = analyse(rec, delineator, progress)
+            sha, problem = None, ""
+            if rec.path is not None:  # a file: its relabels are kept (opening it makes no library)
+                try:
+                    sha = content_sha256(rec.path)
+                    beats = T.replay(beats, relabels.stored(sha, library))
+                except EcgError as exc:
+                    problem = f"Relabels cannot be kept: {exc}"
+            return Listed(rec, beats, T.cluster(beats), sha, problem)
 
         self.panel.set_beats(None, "Listing every beat\u2026")
+        self.templates.set_beats(None, "Listing every beat\u2026")
         task = self._run("beats", "Beat list", job, self._done)
-        task.signals.failed.connect(lambda message: self.panel.set_beats(None, f"No beat list: {message}"))
+        task.signals.failed.connect(self._failed)
 
-    def _done(self, out: tuple[Recording, BeatList]) -> None:
-        rec, beats = out
-        if rec is not self.recording or not self.enabled:
+    def relabel(self, members: np.ndarray, label: str) -> None:
+        """Relabel these beats (a template's) ``label``, off the UI thread, and keep it."""
+        rec, beats, sha, library = self.recording, self.beats, self.sha256, self.library()
+        groups = self.templates.groups
+        if rec is None or beats is None:
             return
-        self.beats = beats
-        self.panel.set_beats(beats)
-        self.listed.emit(beats)
+
+        def job(_progress) -> Listed:
+            from ecgviewer.library import db, relabels
+
+            new = T.relabel(beats, members, label)
+            problem = "This recording is not a file: its relabels are not kept." if sha is None else ""
+            if sha is not None:
+                try:
+                    conn = db.open_library(library)
+                    try:
+                        relabels.save(conn, sha, rec.path, new.relabels)
+                    finally:
+                        conn.close()
+                except EcgError as exc:
+                    problem = f"Relabel not saved: {exc}"
+            return Listed(rec, new, T.follow(groups, beats, new), sha, problem)
+
+        self._run("beats", "Relabelling", job, self._done)
+
+    def _done(self, out: Listed) -> None:
+        if out.rec is not self.recording or not self.enabled:
+            return
+        self.beats, self.sha256 = out.beats, out.sha256
+        self.panel.set_beats(out.beats, out.problem)
+        self.templates.set_beats(out.beats, groups=out.groups)
+        self.listed.emit(out.beats)
+
+    def _failed(self, message: str) -> None:
+        self.panel.set_beats(None, f"No beat list: {message}")
+        self.templates.set_beats(None, f"No beat list: {message}")
 
     def _clear(self, note: str = "") -> None:
-        self.beats = None
+        self.beats = self.sha256 = None
         self.panel.set_beats(None, note)
+        self.templates.set_beats(None, note or "The beat templates appear with the beat list.")
         self.listed.emit(None)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A beat list made off the UI thread, for the recording it was made for."""
+
+    rec: Recording
+    beats: BeatList
+    groups: list[T.Template]
+    sha256: str | None
+    problem: str = ""  # why the relabels are not kept, if they are not

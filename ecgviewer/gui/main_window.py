@@ -13,7 +13,7 @@ from ecgviewer import NOTICE, NOTICE_INLINE, __version__
 from ecgviewer.gui import actions, placement, workers
 from ecgviewer.gui.analysis import AnalysisController
 from ecgviewer.gui.annotations import AnnotationLayer
-from ecgviewer.gui.beats_panel import BeatsController
+from ecgviewer.gui.beats_panel import CONTEXT_S, BeatsController
 from ecgviewer.gui.browser import RecordBrowser
 from ecgviewer.gui.calibrate import CalibrationDialog, screen_px_per_mm
 from ecgviewer.gui.calipers import Calipers
@@ -148,7 +148,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.measure_dock = self._dock(
             "Measurements", self.measure.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
         )
-        self.beats = BeatsController(self.tasks.run, self)
+        self.beats = BeatsController(self.tasks.run, self.library.library_path, self)
         self.beats_dock = self._dock("Beats", self.beats.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.measure_dock, self.beats_dock)
         self.measure_dock.raise_()
@@ -167,6 +167,9 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
             2, "This ECG above the patient's earlier one, median beats overlaid, and what changed"
         )
         self.views.setTabToolTip(1, "The median beat of each lead at 50 mm/s, with draggable fiducials (M)")
+        self.views.addTab(self.beats.templates, "Beat templates")
+        self.views.setTabToolTip(3, "The beats grouped by QRS shape; relabel a whole group at once")
+        self.beats.templates.jumpRequested.connect(self._show_beat)
         central = QtWidgets.QWidget()
         box = QtWidgets.QVBoxLayout(central)
         box.setContentsMargins(0, 0, 0, 0)
@@ -429,6 +432,11 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         if self.recording is not None:
             self.overview.set_envelope(lo, hi, per_bin / self.recording.fs)
 
+    def _show_beat(self, t: float) -> None:
+        """The paper with this beat a second from its left edge (a template's beat)."""
+        self.views.setCurrentIndex(0)
+        self.paper.set_t0(max(0.0, t - CONTEXT_S))
+
     def _beats_listed(self, beats) -> None:
         """The beat list's heart-rate trend on the overview strip (long recordings show it)."""
         if beats is None:
@@ -501,6 +509,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.beats_dock.setVisible(on)
         self.beats.set_enabled(on)
         self.views.setTabEnabled(1, on)
+        self.views.setTabEnabled(3, on)
         self.median_action.setEnabled(on)
         if not on:
             self.show_median(False)

@@ -92,7 +92,8 @@ def versions(model_file: str | None) -> tuple[str, str]:
     model = Path(model_file) if model_file else assets.model_path()
     criteria = json.dumps({code: c.rule for code, c in CRITERIA.items()}, sort_keys=True)
     rules = f"rules {RULES} {hashlib.sha256(criteria.encode()).hexdigest()[:12]}"
-    return sha256(model), f"{sha256(assets.delineator_path())} {rules}"
+    tools = f"{sha256(assets.delineator_path())} {sha256(assets.beat_classifier_path())}"
+    return sha256(model), f"{tools} {rules}"
 
 
 def analyse_file(path: str, content_sha256: str, model_file: str | None) -> Outcome:

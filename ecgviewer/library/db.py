@@ -141,7 +141,14 @@ OVERREAD_SCHEMA = (
         at TEXT NOT NULL, reader TEXT NOT NULL, action TEXT NOT NULL, text TEXT, before TEXT,
         PRIMARY KEY (sha256, seq)
     ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS beat_relabels (
+        sha256 TEXT PRIMARY KEY,          -- the recording's content, as recordings.sha256
+        path TEXT NOT NULL,               -- where it was last read
+        updated_at TEXT NOT NULL,
+        relabels TEXT NOT NULL            -- JSON: [{"label": ..., "t_s": [R of each beat, s]}], in order
+    ) WITHOUT ROWID""",
 )
+READERS_TABLES = ("overreads", "overread_events", "beat_relabels")  # the readers' work: carried on rebuild
 _COLUMNS = (
     "path", "format", "size", "mtime_ns", "stamp", "sha256", "status", "reason", "indexed_at",
     "identifiers_read", "duration", "fs", "n_leads", "leads", "acquired", "device", "age", "sex",
@@ -312,8 +319,8 @@ def _add_columns(conn: sqlite3.Connection) -> None:
 
 
 def _add_tables(conn: sqlite3.Connection) -> None:
-    """The over-read tables, in a library made before they were."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'overread_events'").fetchone() is None:
+    """The readers' tables, in a library made before they were."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'beat_relabels'").fetchone() is None:
         with transaction(conn):
             for statement in OVERREAD_SCHEMA:
                 conn.execute(statement)

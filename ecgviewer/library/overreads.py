@@ -124,22 +124,26 @@ def listed(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def carry(old: Path, conn: sqlite3.Connection) -> int:
-    """Copy the over-reads (and their histories) of the library file ``old`` into ``conn``'s
-    library; returns how many. An unreadable old file carries none (it was damaged)."""
+    """Copy the readers' work (over-reads with their histories, beat relabels) of the library
+    file ``old`` into ``conn``'s library; returns how many over-reads. An unreadable old file
+    carries none (it was damaged); a table it does not have yet, nothing."""
     try:
         src = sqlite3.connect(f"file:{old}?mode=ro", uri=True)
     except sqlite3.Error:
         return 0
+    tables: dict[str, list] = {}
     try:
-        reads = src.execute(f"SELECT {', '.join(_ROW)} FROM overreads").fetchall()
-        events = src.execute(
-            "SELECT sha256, seq, at, reader, action, text, before FROM overread_events"
-        ).fetchall()
+        for table in db.READERS_TABLES:
+            try:
+                tables[table] = src.execute(f"SELECT * FROM {table}").fetchall()
+            except sqlite3.OperationalError:  # an older library without the table
+                tables[table] = []
     except sqlite3.Error:
         return 0
     finally:
         src.close()
     with db.guarded(db.file_of(conn)), db.transaction(conn):
-        conn.executemany(f"INSERT OR IGNORE INTO overreads VALUES ({db.marks(len(_ROW))})", reads)
-        conn.executemany("INSERT OR IGNORE INTO overread_events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
-    return len(reads)
+        for table, rows in tables.items():
+            if rows:
+                conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES ({db.marks(len(rows[0]))})", rows)
+    return len(tables["overreads"])

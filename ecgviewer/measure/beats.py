@@ -113,11 +113,12 @@ def windows(values: np.ndarray, centres: np.ndarray, pre: int = PRE, post: int =
     """(beats, leads, pre + post) windows of ``values`` (leads, n) around ``centres``; NaN where
     a window runs past the recording. Used for signals and for attributions alike."""
     leads, n = values.shape
-    out = np.full((len(centres), leads, pre + post), np.nan, dtype=np.float32)
-    for i, c in enumerate(np.asarray(centres, dtype=np.int64)):
-        a, b = max(0, c - pre), min(n, c + post)
-        if b > a:
-            out[i, :, a - (c - pre) : b - (c - pre)] = values[:, a:b]
+    padded = np.full((leads, pre + n + post), np.nan, dtype=np.float32)  # one gather, no loop over beats
+    padded[:, pre : pre + n] = values
+    at = np.asarray(centres, dtype=np.int64)[:, None] + np.arange(pre + post)  # into padded: c - pre + k
+    outside = (at < 0) | (at >= padded.shape[1])
+    out = padded[:, np.clip(at, 0, padded.shape[1] - 1)].transpose(1, 0, 2)
+    out[np.broadcast_to(outside[:, None, :], out.shape)] = np.nan
     return out
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecgviewer.errors import Cancelled
+from ecgviewer.measure import beat_classes as C
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import delineate as D
 from ecgviewer.measure import intervals as I
@@ -31,10 +32,7 @@ PAGE_S = 60.0  # one delineator pass; a fixed length keeps the convolution kerne
 MARGIN_S = 2.0  # context either side of a page: no beat is judged at an edge
 MAX_LEADS = 3
 LEAD_PREFERENCE = ("II", "V1", "V5", "I", "V2", "V6", "V3", "V4", "aVF", "III", "aVL", "aVR")
-LOCAL_RR = 8  # a beat is premature against the median of this many RR intervals around it
-WIDE_QRS_MS = 120.0  # AHA/ACCF/HRS 2009: a QRS this wide is not conducted normally ...
-WIDER_MS = 20.0  # ... and, to be ectopic in a bundle branch block, wider than the dominant QRS
-ECTOPIC_CORRELATION = 0.7  # QRS r against the page's dominant QRS under this: another origin
+LOCAL_RR = 8  # the page's dominant beats: not premature against the median of this many RRs around
 NOISE_FACTOR = 4.0  # a beat's high-frequency noise outside its QRS, over the page's median: unreadable
 MIN_NOISE_MV = 0.02
 PAUSE_S = 2.0
@@ -52,6 +50,8 @@ KINDS = tuple(BEAT_KINDS)
 BEAT_FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")  # a beat's own, measured on its own
 NORMAL, SUPRA, VENTRICULAR, PACED, UNREADABLE = (KINDS.index(k) for k in BEAT_KINDS)
 _MS = 1000.0 / signal.FS
+SHAPE_MS = (-80.0, 120.0)  # a beat's QRS, kept for the templates: the shape Holter software groups by
+_SHAPE_N = round((SHAPE_MS[1] - SHAPE_MS[0]) / _MS)
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,9 @@ class BeatList:
     duration_s: float
     leads: tuple[str, ...]  # the leads delineated
     notes: tuple[str, ...] = ()
+    features: np.ndarray | None = None  # (beat_classes.FEATURES, beats) the classes were weighed from
+    shapes: np.ndarray | None = None  # (beats, leads, samples) float16: the QRS over SHAPE_MS (templates)
+    relabels: tuple[tuple[str, np.ndarray], ...] = ()  # the reader's, in order: (label, the beats' R in s)
 
     def fiducial(self, name: str) -> np.ndarray:
         """Every beat's fiducial ``name`` (of BEAT_FIDUCIALS), ms from its R."""
@@ -122,7 +125,21 @@ class BeatList:
         rates = self.rate_range()
         if rates is not None:
             lines.append("Heart rate {:.0f}\u2013{:.0f} bpm, mean {:.0f} bpm".format(*rates))
+        if self.relabels:
+            lines.append(self.relabelled())
         return lines
+
+    def relabelled(self) -> str:
+        """What the reader relabelled, in words (the beats a later relabel took again counted once)."""
+        latest: dict[float, str] = {}
+        for label, t in self.relabels:
+            latest.update(dict.fromkeys(np.round(t, 3).tolist(), label))
+        by = {k: list(latest.values()).count(k) for k in dict.fromkeys(latest.values())}
+        return (
+            f"{len(latest)} beats relabelled by the reader ("
+            + ", ".join(f"{n} {k}" for k, n in by.items())
+            + ")"
+        )
 
     def counts(self) -> dict[str, int]:
         return {k: int((self.kind == i).sum()) for i, k in enumerate(KINDS)}
@@ -147,6 +164,7 @@ class BeatList:
             "trend": {"t_s": r(self.trend_s), "hr_bpm": r(self.trend_bpm)},
             "events": [e.to_json() for e in self.events],
             "notes": list(self.notes),
+            "relabels": [{"label": label, "t_s": r(t, 3)} for label, t in self.relabels],
         }
 
 
@@ -155,9 +173,27 @@ class _Page:
     """What one page contributes: its beats (s) with their per-beat measures."""
 
     t_s: np.ndarray
-    kind: np.ndarray
+    kind: np.ndarray  # PACED and UNREADABLE as found on the page; NORMAL for the classifier to class
     fiducials_ms: np.ndarray  # (5, beats): BEAT_FIDUCIALS
     unreadable: list[tuple[float, float]]  # s: no usable lead, or every lead's samples missing
+    morphology: np.ndarray  # (beat_classes.MORPHOLOGY, beats)
+    shapes: np.ndarray  # (beats, leads, samples) float16
+
+
+@dataclass(frozen=True)
+class Detected:
+    """Every beat found with what its class is weighed from, before it is classed (``classify``):
+    the pages joined."""
+
+    t_s: np.ndarray
+    kind: np.ndarray
+    fiducials_ms: np.ndarray
+    features: np.ndarray  # (beat_classes.FEATURES, beats)
+    shapes: np.ndarray
+    unreadable: list[tuple[float, float]]
+    duration_s: float
+    leads: tuple[str, ...]
+    notes: tuple[str, ...]
 
 
 def chosen_leads(rec: Recording) -> list[int]:
@@ -168,10 +204,18 @@ def chosen_leads(rec: Recording) -> list[int]:
 
 
 def analyse(
+    rec: Recording, delineator: Delineator, progress: Callable[[float], bool] | None = None,
+    classifier: C.BeatClassifier | None = None,
+) -> BeatList:  # fmt: skip
+    """The whole recording, page by page, its beats classed by ``classifier`` (the bundled one by
+    default); ``progress(fraction)`` returning False cancels (``Cancelled``)."""
+    return classify(detect(rec, delineator, progress), classifier or C.BeatClassifier.bundled())
+
+
+def detect(
     rec: Recording, delineator: Delineator, progress: Callable[[float], bool] | None = None
-) -> BeatList:
-    """The whole recording, page by page; ``progress(fraction)`` returning False cancels
-    (``Cancelled``)."""
+) -> Detected:
+    """Every beat of the recording with its measures and its class's features, page by page."""
     import scipy.signal  # noqa: F401  (loads scipy's own BLAS, so that the limit below holds it too)
     from threadpoolctl import threadpool_limits
 
@@ -189,7 +233,19 @@ def analyse(
                 raise Cancelled
     # whether spikes could be seen depends on the rate and on the recorded leads (all, not the 3 read)
     notes = B.pacing_note(rec.read(0, min(rec.n_samples, round(rec.fs))), rec.fs)
-    return _assemble(pages, rec.duration, names, notes)
+    cat = lambda f: np.concatenate([getattr(p, f) for p in pages], axis=-1)  # noqa: E731
+    t, gaps = cat("t_s"), _unreadable(pages)
+    fid = cat("fiducials_ms")
+    has_p = np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")])
+    features = np.concatenate([cat("morphology"), C.rhythm(_rr(t, gaps), has_p)])
+    shapes = (
+        np.concatenate([p.shapes for p in pages])
+        if pages
+        else np.zeros((0, len(names), _SHAPE_N), np.float16)
+    )
+    return Detected(
+        t, cat("kind").astype(np.int8), fid, features, shapes, gaps, rec.duration, names, tuple(notes)
+    )
 
 
 def _measure_page(
@@ -211,16 +267,28 @@ def _measure_page(
         gaps = [(core[0] / fs, core[1] / fs)]
     t = (first + r * fs / signal.FS) / fs
     keep = (t >= core[0] / fs) & (t < core[1] / fs)
-    empty = np.zeros(0)
     if not keep.any():
-        return _Page(empty, empty.astype(np.int8), np.zeros((len(BEAT_FIDUCIALS), 0)), gaps)
+        empty = np.zeros(0)
+        no_shapes = np.zeros((0, len(leads), _SHAPE_N), np.float16)
+        return _Page(empty, empty.astype(np.int8), np.zeros((len(BEAT_FIDUCIALS), 0)), gaps,
+                     np.zeros((len(C.MORPHOLOGY), 0), np.float32), no_shapes)  # fmt: skip
     fid = _fiducials(labels, present, r)  # r has no QRS cut by the page's ends (``beats.find``)
-    qrs = fid[BEAT_FIDUCIALS.index("qrs_off")] - fid[BEAT_FIDUCIALS.index("qrs_on")]
-    kind = _kinds(x, r, present, qrs)
+    qrs_s = (fid[BEAT_FIDUCIALS.index("qrs_off")] - fid[BEAT_FIDUCIALS.index("qrs_on")]) / signal.FS
+    half = round(B.QRS_HALF_MS * signal.FS / 1000)
+    noise = _hf_noise(x[present], r, half) if present.any() else np.zeros(len(r))
+    dominant = ~_premature(np.diff(r).astype(float))
+    morphology = C.morphology(x, r, present, qrs_s, dominant, noise)
+    kind = np.full(len(r), NORMAL, dtype=np.int8)
+    if present.any():
+        kind[noise > max(NOISE_FACTOR * float(np.median(noise)), MIN_NOISE_MV)] = UNREADABLE
     spikes = B.pacing_spikes(raw, fs)  # every recorded lead, as the 10 s measurement looks
     onset = (first + fid[BEAT_FIDUCIALS.index("qrs_on")] * fs / signal.FS) / fs
     kind[B.paced_beats(t, onset, None if spikes is None else spikes + first / fs)] = PACED
-    return _Page(t[keep], kind[keep], ((fid - r) * _MS)[:, keep], gaps)
+    pre = round(-SHAPE_MS[0] / _MS)
+    shapes = np.nan_to_num(B.windows(np.where(present[:, None], x, 0.0), r[keep], pre, _SHAPE_N - pre))
+    return _Page(
+        t[keep], kind[keep], ((fid - r) * _MS)[:, keep], gaps, morphology[:, keep], shapes.astype(np.float16)
+    )
 
 
 def _filled(x: np.ndarray) -> np.ndarray:
@@ -260,29 +328,6 @@ def _fiducials(labels: np.ndarray, present: np.ndarray, r: np.ndarray) -> np.nda
     return np.stack([p_on, p_off, on, off - 1, t_off])  # offsets at the last labelled sample, as annotated
 
 
-def _kinds(x: np.ndarray, r: np.ndarray, present: np.ndarray, qrs: np.ndarray) -> np.ndarray:
-    """Each beat's kind from its QRS against the page's dominant one, its width and prematurity,
-    and its high-frequency noise outside the QRS."""
-    kind = np.full(len(r), NORMAL, dtype=np.int8)
-    if not present.any() or len(r) == 0:
-        return kind
-    premature = _premature(np.diff(r).astype(float))
-    half = round(B.QRS_HALF_MS * signal.FS / 1000)
-    w = np.nan_to_num(B.windows(x[present], r, half, half)).reshape(len(r), -1)
-    template = np.median(w[~premature] if (~premature).sum() >= 3 else w, axis=0)
-    wc, tc = w - w.mean(axis=1, keepdims=True), template - template.mean()
-    corr = (wc @ tc) / np.maximum(np.linalg.norm(wc, axis=1) * np.linalg.norm(tc), 1e-12)
-    other = corr < ECTOPIC_CORRELATION
-    qrs_ms = qrs * _MS
-    dominant = float(np.nanmedian(qrs_ms[~premature & ~other])) if (~premature & ~other).any() else 0.0
-    wider = (qrs_ms >= WIDE_QRS_MS) & (qrs_ms >= dominant + WIDER_MS)
-    kind[premature & ~other] = SUPRA
-    kind[other & (premature | wider)] = VENTRICULAR
-    noise = _hf_noise(x[present], r, half)
-    kind[noise > max(NOISE_FACTOR * float(np.median(noise)), MIN_NOISE_MV)] = UNREADABLE
-    return kind
-
-
 def _premature(rr: np.ndarray) -> np.ndarray:
     """Per beat: is the RR leading to it (``rr[i - 1]`` to beat i) shorter than ``B.PREMATURE``
     times the median of up to ``LOCAL_RR // 2`` RRs on each side of it (not itself)?"""
@@ -308,18 +353,48 @@ def _hf_noise(x: np.ndarray, r: np.ndarray, half: int) -> np.ndarray:
     return np.sqrt(np.nanmean(w**2, axis=(1, 2)))
 
 
-def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], notes: list[str]) -> BeatList:
-    cat = lambda f: np.concatenate([getattr(p, f) for p in pages]) if pages else np.zeros(0)  # noqa: E731
-    t, kind = cat("t_s"), cat("kind").astype(np.int8)
-    gaps = _unreadable(pages)
+def _rr(t: np.ndarray, gaps: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Every beat's RR to the previous one (ms); NaN for the first and across unreadable stretches."""
     rr = np.diff(t, prepend=np.nan) * 1000
-    for a, b in gaps:  # no RR across a stretch that could not be read
+    for a, b in gaps:
         rr[(t > a) & (np.concatenate([[-np.inf], t[:-1]]) < b)] = np.nan
+    return rr
+
+
+def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
+    """The beat list: every beat found classed (paced and unreadable ones as found), those the
+    classifier judges artefacts left out, and the events that follow."""
+    kind = found.kind.copy()
+    label = classifier.classes(found.features)
+    native = kind == NORMAL
+    for name, k in (("supraventricular", SUPRA), ("ventricular", VENTRICULAR)):
+        kind[native & (label == C.CLASSES.index(name))] = k
+    beat = ~(native & (label == C.CLASSES.index("artefact")))
+    notes = list(found.notes)
+    if not beat.all():
+        notes.append(f"{int((~beat).sum())} detections judged artefacts, not beats, are left out")
+    return with_kinds(found, kind, beat, tuple(notes))
+
+
+def with_kinds(
+    found: Detected | BeatList, kind: np.ndarray, keep: np.ndarray | None = None,
+    notes: tuple[str, ...] | None = None, relabel: tuple[str, np.ndarray] | None = None,
+) -> BeatList:  # fmt: skip
+    """The beat list of ``found``'s beats (those ``keep`` marks) with these kinds, its RR series,
+    trend and events following from them; ``relabel`` (the reader's, kept with the list) makes
+    the kinds final (no supraventricular beat becomes normal inside fibrillation)."""
+    keep = np.ones(len(kind), bool) if keep is None else keep
+    t, kind = found.t_s[keep], kind[keep].astype(np.int8)
+    fid = found.fiducials_ms[:, keep]
+    features = None if found.features is None else found.features[:, keep]
+    shapes = None if found.shapes is None else found.shapes[keep]
+    relabels = (*getattr(found, "relabels", ()), *([relabel] if relabel else []))
+    gaps = list(found.unreadable) if isinstance(found, Detected) else _gaps(found.events)
+    duration = found.duration_s
+    rr = _rr(t, gaps)
     events = [Event("unreadable", a, b, f"no usable signal for {b - a:.0f} s") for a, b in gaps]
-    empty = np.zeros((len(BEAT_FIDUCIALS), 0))
-    fid = np.concatenate([p.fiducials_ms for p in pages], axis=1) if pages else empty
     af = _fibrillation(t, kind, rr, np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")]), duration)
-    for a, b in af:
+    for a, b in af if not relabels else ():
         kind[(t >= a) & (t <= b) & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
                for a, b in af]  # fmt: skip
@@ -327,7 +402,13 @@ def _assemble(pages: list[_Page], duration: float, names: tuple[str, ...], notes
     bin_s = 10.0 if duration <= 3600 else 60.0
     trend_s, trend_bpm = _trend(t, rr, duration, bin_s)
     events = sorted(events, key=lambda e: e.start_s)
-    return BeatList(t, kind, rr, fid, tuple(events), trend_s, trend_bpm, duration, names, tuple(notes))
+    notes = found.notes if notes is None else notes
+    return BeatList(t, kind, rr, fid, tuple(events), trend_s, trend_bpm, duration, found.leads, tuple(notes),
+                    features, shapes, relabels)  # fmt: skip
+
+
+def _gaps(events: Sequence[Event]) -> list[tuple[float, float]]:
+    return [(e.start_s, e.end_s) for e in events if e.kind == "unreadable"]
 
 
 def _unreadable(pages: list[_Page]) -> list[tuple[float, float]]:
@@ -354,12 +435,11 @@ def _fibrillation(t, kind, rr, has_p, duration) -> list[tuple[float, float]]:
     series = np.where(np.r_[True, native[:-1]], rr, np.nan)[keep]  # not the pause after another beat
     irregular = I.nrmssd(windows(series, n), axis=1) > I.AF_NRMSSD
     no_p = windows(has_p[keep], n).mean(axis=1) < AF_MAX_P_SHARE
-    covered = np.convolve((irregular & no_p).astype(float), np.ones(n))  # windows over each beat
-    flagged = np.zeros(len(t), bool)
-    flagged[keep] = covered > 0
+    flagged = np.convolve((irregular & no_p).astype(float), np.ones(n)) > 0  # windows over each native beat
     shortest = min(AF_MIN_S, 0.8 * duration)
-    return [(float(t[a]), float(t[b - 1])) for a, b in zip(*_runs(flagged), strict=True)
-            if t[b - 1] - t[a] >= shortest]  # fmt: skip
+    # episodes of native beats: a ventricular beat among them does not end one
+    return [(float(t[keep[a]]), float(t[keep[b - 1]])) for a, b in zip(*_runs(flagged), strict=True)
+            if t[keep[b - 1]] - t[keep[a]] >= shortest]  # fmt: skip
 
 
 def _pauses(t: np.ndarray, rr: np.ndarray) -> list[Event]:

@@ -23,7 +23,8 @@ from ecgviewer.weights import read_card
 SUFFIX = ".safetensors"
 CARD_SUFFIXES = (".json", ".md")
 DEFAULT_KIND = contract.BEATS  # a classifier exported before the "kind" entry existed uses beat tokens
-OTHER_ROLES = ("delineator",)  # metadata keys of the app's other models: listed nowhere as classifiers
+# metadata keys of the app's other models: listed nowhere as classifiers
+OTHER_ROLES = ("delineator", "beat_classifier")
 HEADLINE_TASK = "super"  # the card's headline metric: this task's test-fold AUROC when it has one
 
 

@@ -15,6 +15,7 @@ from ecgviewer.render.options import ViewOptions
 from ecgviewer.report import content
 
 if TYPE_CHECKING:
+    from ecgviewer.library.relabels import Relabels
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.intervals import Measurements
     from ecgviewer.measure.rhythm import BeatList
@@ -44,6 +45,7 @@ def make(
     max_pages: int = content.MAX_PAGES,
     progress: Callable[[float], bool] = lambda _f: True,
     overread: Overread | None = None,
+    relabels: Relabels = (),
 ) -> content.Report:
     """The report of ``rec`` from ``t0``; without an analyzer (and no ``result``) it has no AI part,
     without a delineator (and no ``measurements``) no measurements, each saying why."""
@@ -66,6 +68,10 @@ def make(
         result = result or found.ai
         measurements = measurements or found.measurements
         beats = beats or found.rhythm
+    if beats is not None and relabels and not beats.relabels:  # the reader's, kept in the library
+        from ecgviewer.measure.templates import replay
+
+        beats = replay(beats, relabels)
         ai_note = found.notes.get("ai", ai_note)
         measure_note = found.notes.get("measure", measure_note)
     return content.build(

@@ -7,55 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgviewer.dsp.resample import to_rate
 from ecgviewer.errors import Cancelled
-from ecgviewer.io import load
 from ecgviewer.measure import rhythm as R
-from ecgviewer.measure.delineate import Delineator
 from ecgviewer.measure.intervals import heart_rate
 from ecgviewer.measure.pipeline import measure
 from ecgviewer.recording import make_recording
 from ecgviewer.sources import ArraySource
-from tests.conftest import SAMPLE
-
-FS = 250
-LEADS = ["II", "V1"]
-PRE, POST = round(0.25 * FS), round(0.45 * FS)
-
-
-@pytest.fixture(scope="module")
-def delineator() -> Delineator:
-    return Delineator.bundled()
-
-
-@pytest.fixture(scope="module")
-def beat() -> np.ndarray:
-    """The sample's fifth beat in II and V1 at 250 Hz, R at PRE, ends tapered to zero."""
-    rec = load(SAMPLE)
-    x = to_rate(rec.signals[[rec.index("II"), rec.index("V1")]], rec.fs, FS).astype(np.float64)
-    r = round(3.94 * FS)  # a beat of the sample (its measurements put R here)
-    r += int(np.argmax(np.abs(x[0, r - 10 : r + 10]))) - 10
-    w = x[:, r - PRE : r + POST].copy()
-    w -= np.linspace(w[:, :1], w[:, -1:], w.shape[1], axis=1)[..., 0]
-    return w
-
-
-def _ectopic() -> np.ndarray:
-    """A wide (about 160 ms) ventricular-looking complex with a discordant T and no P."""
-    t = (np.arange(PRE + POST) - PRE) / FS
-    qrs = -1.6 * (t / 0.04) * np.exp(-((t / 0.04) ** 2) / 2)
-    tw = 0.5 * np.exp(-(((t - 0.3) / 0.06) ** 2) / 2)
-    return np.stack([qrs + tw, -0.8 * qrs - 0.5 * tw])
-
-
-def _record(beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(0, 0.01, (2, round(seconds * FS)))
-    for t, w in beats:
-        r = round(t * FS)
-        a, b = max(0, r - PRE), min(x.shape[1], r + POST)
-        x[:, a:b] += w[:, a - (r - PRE) : b - (r - PRE)]
-    return make_recording(None, ArraySource(x.astype(np.float32)), float(FS), LEADS, "synthetic")
+from tests.measure.beat_records import FS, PRE, ectopic, record
 
 
 def _sinus(start: float, stop: float, rr: float, w: np.ndarray) -> list[tuple[float, np.ndarray]]:
@@ -63,23 +21,23 @@ def _sinus(start: float, stop: float, rr: float, w: np.ndarray) -> list[tuple[fl
 
 
 def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat):
-    ectopic = _ectopic()
+    wide = ectopic()
     beats = _sinus(1.0, 50.0, 0.9, beat)  # sinus at 67 bpm ...
-    beats += [(50.45, ectopic)]  # ... a ventricular premature beat (RR 450 ms) ...
+    beats += [(50.45, wide)]  # ... a ventricular premature beat (RR 450 ms) ...
     beats += _sinus(51.8, 58.9, 0.9, beat)  # ... compensatory pause, sinus across the 60 s page edge
     beats += [(58.1 + 0.9 * 0.55, beat)]  # a supraventricular premature beat (RR 495 ms)
     beats += _sinus(60.5, 74.5, 0.9, beat)
-    beats += [(75.0 + 0.5 * k, ectopic) for k in range(4)]  # a ventricular run of 4 at 120 bpm
+    beats += [(75.0 + 0.5 * k, wide) for k in range(4)]  # a ventricular run of 4 at 120 bpm
     beats += _sinus(77.5, 90.0, 0.9, beat)
     last = beats[-1][0]
     beats += [(last + 2.6, beat), *_sinus(last + 3.5, 119.0, 0.9, beat)]  # a 2.6 s pause
-    rh = R.analyse(_record(beats, 120.0), delineator)
+    rh = R.analyse(record(beats, 120.0), delineator)
     assert any("looked for in 2 leads only" in n for n in rh.notes)  # a spike must show in both leads
     times = np.array([t for t, _ in beats])
     assert len(rh.t_s) == len(beats)  # every beat once, none at the page edges twice
     assert np.abs(rh.t_s - times).max() < 0.05
     kinds = [R.KINDS[k] for k in rh.kind]
-    expect = ["ventricular" if w is ectopic else "normal" for _, w in beats]
+    expect = ["ventricular" if w is wide else "normal" for _, w in beats]
     expect[int(np.argmin(np.abs(times - (58.1 + 0.495))))] = "supraventricular"
     assert kinds == expect
     assert rh.counts() == {"normal": len(beats) - 6, "supraventricular": 1, "ventricular": 5, "paced": 0,
@@ -111,7 +69,7 @@ def test_atrial_fibrillation_is_an_episode_and_its_beats_are_not_premature(delin
         beats.append((t, no_p))
         t += rng.uniform(0.45, 1.1)
     beats += _sinus(t + 0.9, 149.0, 0.9, beat)
-    rh = R.analyse(_record(beats, 150.0), delineator)
+    rh = R.analyse(record(beats, 150.0), delineator)
     (af,) = [e for e in rh.events if e.kind == "atrial fibrillation"]
     assert af.start_s == pytest.approx(40.0, abs=8.0) and af.end_s == pytest.approx(110.0, abs=8.0)
     inside = (rh.t_s > af.start_s) & (rh.t_s < af.end_s)
@@ -123,16 +81,16 @@ def test_ventricular_beats_and_their_pauses_are_no_atrial_fibrillation(delineato
     no_p[:, : PRE - round(0.08 * FS)] = 0.0  # a junctional rhythm: no P wave ...
     beats, t = [], 1.0
     for k in range(240):  # ... with a ventricular premature beat every 40th beat, and its pause
-        beats.append((t, _ectopic() if k % 40 == 39 else no_p))
+        beats.append((t, ectopic() if k % 40 == 39 else no_p))
         t += 0.5 if k % 40 == 38 else 1.1 if k % 40 == 39 else 0.8
-    rh = R.analyse(_record(beats, t + 1.0), delineator)
+    rh = R.analyse(record(beats, t + 1.0), delineator)
     assert (rh.kind == R.KINDS.index("ventricular")).sum() == 6
     assert not [e for e in rh.events if e.kind == "atrial fibrillation"]
 
 
 def test_an_unreadable_stretch_is_an_event_not_a_pause(delineator, beat):
     beats = _sinus(1.0, 59.0, 0.9, beat) + _sinus(181.0, 239.0, 0.9, beat)
-    rec = _record(beats, 240.0)
+    rec = record(beats, 240.0)
     rec.source.data[:, 60 * FS : 180 * FS] = np.nan  # two minutes of lost signal
     rh = R.analyse(rec, delineator)
     assert [e.kind for e in rh.events] == ["unreadable"]
@@ -141,7 +99,7 @@ def test_an_unreadable_stretch_is_an_event_not_a_pause(delineator, beat):
 
 
 def test_progress_and_cancel(delineator, beat):
-    rec = _record(_sinus(1.0, 179.0, 0.9, beat), 180.0)
+    rec = record(_sinus(1.0, 179.0, 0.9, beat), 180.0)
     seen: list[float] = []
     R.analyse(rec, delineator, lambda f: seen.append(f) or True)
     assert seen == pytest.approx([1 / 3, 2 / 3, 1.0])
@@ -179,7 +137,7 @@ def test_a_beat_takes_no_t_wave_or_p_wave_across_its_neighbours():
 def test_a_qrs_cut_by_the_recording_s_start_or_end_is_no_beat(delineator, beat):
     """Beats whose R lies 8-12 ms from either end of the recording lose part of their QRS."""
     inside = _sinus(1.0, 9.0, 1.0, beat)
-    rh = R.analyse(_record([(0.012, beat), *inside, (9.992, beat)], 10.0), delineator)
+    rh = R.analyse(record([(0.012, beat), *inside, (9.992, beat)], 10.0), delineator)
     assert len(rh.t_s) == len(inside) and rh.t_s[0] > 0.9 and rh.t_s[-1] < 8.1
 
 
@@ -189,7 +147,7 @@ def test_a_10_s_recording_has_one_rate_in_the_beat_list_and_the_measurements(del
     the mean."""
     rr = [0.6, 1.1, 0.7, 1.2, 0.65, 0.7, 1.0, 0.7, 0.66, 0.6, 0.78]
     times = 0.5 + np.concatenate([[0.0], np.cumsum(rr)])
-    rec = _record([(t, beat) for t in times], 10.0)
+    rec = record([(t, beat) for t in times], 10.0)
     rh = R.analyse(rec, delineator)
     m = measure(rec.signals, rec.fs, rec.leads, delineator)
     assert len(rh.t_s) == len(m.r_times) == len(times)

@@ -1,0 +1,199 @@
+"""Each beat's class from what a Holter reader weighs: its QRS, P and T against the patient's own
+dominant beat on the same page, its width, its noise, and its timing against the RR intervals
+around it. The features are relative to the patient (de Chazal et al., IEEE TBME 2004;51:1196:
+inter-patient classes generalise when beats are compared with the patient's own), and a small
+multilayer perceptron, fitted on MIT-BIH DS1 (``python -m training beat-classifier``), weighs them.
+
+The perceptron's forward pass is three matrix products in NumPy: the beat list runs it on every
+beat of a 24 h recording, and torch's per-call overhead would cost more than the arithmetic.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ecgviewer.measure import beats as B
+from ecgviewer.measure import intervals as I
+from ecgviewer.measure import signal
+
+# Per beat, against the page's dominant beat (the median of its beats that are not premature):
+MORPHOLOGY = (
+    "qrs_r",  # QRS correlation (R +- beats.QRS_HALF_MS, the leads together)
+    "qrs_r_min",  # the lowest of the leads' QRS correlations
+    "beat_r",  # correlation over P, QRS and T (quality.NOISE_WINDOW_MS)
+    "p_r",  # correlation of the P-wave window (P_WINDOW_MS)
+    "distance",  # RMS difference of the QRS over the dominant QRS's RMS
+    "amplitude",  # log of the QRS's peak-to-peak over the dominant's
+    "qrs_s",  # the delineated QRS duration (s)
+    "wider_s",  # that minus the dominant beats' median duration
+    "noise",  # log of the high-frequency noise outside the QRS over the page's median
+)
+# Per beat, from the R-R series (NaN across unreadable stretches):
+RHYTHM = (
+    "pre",  # log of the RR before the beat over the local median RR (LOCAL beats either side)
+    "post",  # log of the RR after it over the local median
+    "pre_post",  # log of the RR before over the RR after (compensatory pause)
+    "pre_long",  # log of the RR before over the median RR of LONG beats either side
+    "local_s",  # the local median RR (s)
+    "irregular",  # the local RR series' RMSSD over its mean (intervals.nrmssd): AF's irregularity
+    "irregular_long",  # the same over LONG beats either side
+    "p_share",  # the share of the LOCAL beats either side with a delineated P wave: sinus rhythm or not
+    "has_p",  # a delineated P wave before the QRS (1) or not (0)
+)
+FEATURES = MORPHOLOGY + RHYTHM
+# The perceptron sees each feature and its difference from the recording's median: what is usual
+# for this patient (no P wave seen anywhere, a wide QRS throughout) is not a class.
+INPUTS = FEATURES + tuple(f"{f}-median" for f in FEATURES)
+CLASSES = ("normal", "supraventricular", "ventricular", "artefact")  # artefact: not a beat
+LOCAL, LONG = 4, 32
+WIDE_QRS_S = 0.12  # AHA/ACCF/HRS 2009: a QRS this wide is not conducted normally ...
+WIDER_S = 0.04  # ... nor this much wider than the patient's dominant QRS ...
+OTHER_R = 0.8  # ... with another shape (r below this); 0.04 s and 0.8 checked by DS1 cross-validation
+P_WINDOW_MS = (-250.0, -60.0)
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r of each row of ``a`` (beats, n) with ``b`` (n,); NaN-free inputs."""
+    ac, bc = a - a.mean(axis=-1, keepdims=True), b - b.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(ac, axis=-1) * np.linalg.norm(bc, axis=-1)
+    return (ac * bc).sum(axis=-1) / np.maximum(norm, 1e-12)
+
+
+def morphology(
+    x: np.ndarray, r: np.ndarray, present: np.ndarray, qrs_s: np.ndarray, dominant: np.ndarray,
+    noise: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """(len(MORPHOLOGY), beats) of the prepared (leads, n) page ``x``, R at ``r`` (contract
+    samples); ``dominant`` marks the beats whose median is the page's template."""
+    out = np.full((len(MORPHOLOGY), len(r)), np.nan, dtype=np.float32)
+    if not present.any() or len(r) == 0:
+        return out
+    ms = lambda v: round(abs(v) * signal.FS / 1000)  # noqa: E731
+    pre, post = ms(-250.0), ms(450.0)
+    w = np.nan_to_num(B.windows(x[present], r, pre, post))  # (beats, leads, n): 0 past the page's ends
+    template = np.median(w[dominant] if dominant.sum() >= 3 else w, axis=0)
+    half = ms(B.QRS_HALF_MS)
+    qrs, p = slice(pre - half, pre + half), slice(pre - ms(P_WINDOW_MS[0]), pre - ms(P_WINDOW_MS[1]))
+    flat = lambda a, s: a[..., s].reshape(*a.shape[:-2], -1)  # noqa: E731  (leads side by side)
+    wq, tq = flat(w, qrs), flat(template, qrs)
+    per_lead = _correlation(w[..., qrs], template[:, qrs])  # (beats, leads)
+    width = float(np.nanmedian(qrs_s[dominant])) if np.isfinite(qrs_s[dominant]).any() else np.nan
+    span = lambda a: np.ptp(a[..., qrs], axis=-1).mean(axis=-1)  # noqa: E731
+    out[0] = _correlation(wq, tq)
+    out[1] = per_lead.min(axis=1)
+    out[2] = _correlation(flat(w, slice(None)), flat(template, slice(None)))
+    out[3] = _correlation(flat(w, p), flat(template, p))
+    out[4] = np.sqrt(((wq - tq) ** 2).mean(axis=1)) / max(float(np.sqrt((tq**2).mean())), 1e-6)
+    out[5] = np.log(np.maximum(span(w), 1e-4) / max(float(span(template)), 1e-4))
+    out[6] = qrs_s
+    out[7] = qrs_s - width
+    out[8] = np.log(np.maximum(noise, 1e-6) / max(float(np.median(noise)), 1e-6))
+    return out
+
+
+def _around(v: np.ndarray, h: int, own: bool = False) -> np.ndarray:
+    """(len(v), 2h or 2h + 1) windows of ``h`` values either side of each (itself only if
+    ``own``), NaN past the ends."""
+    padded = np.r_[np.full(h, np.nan), v, np.full(h, np.nan)]
+    view = sliding_window_view(padded, 2 * h + 1)
+    return view if own else np.delete(view, h, axis=1)
+
+
+def rhythm(rr_ms: np.ndarray, has_p: np.ndarray) -> np.ndarray:
+    """(len(RHYTHM), beats) from every beat's RR to the previous one (ms, NaN where unknown) and
+    whether each has a P wave."""
+    rr = np.asarray(rr_ms, dtype=np.float64) / 1000.0
+    if len(rr) == 0:
+        return np.zeros((len(RHYTHM), 0), np.float32)
+    after = np.r_[rr[1:], np.nan]
+    has_p = np.asarray(has_p, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a lone beat has no neighbours: NaN
+        local, long = (np.nanmedian(_around(rr, h), axis=1) for h in (LOCAL, LONG))
+        p_share = np.nanmean(_around(has_p, LOCAL), axis=1)
+        out = np.stack([
+            np.log(rr / local), np.log(after / local), np.log(rr / after), np.log(rr / long), local,
+            I.nrmssd(_around(rr, LOCAL, own=True), axis=1), I.nrmssd(_around(rr, LONG, own=True), axis=1),
+            p_share, has_p,
+        ])  # fmt: skip
+    return out.astype(np.float32)
+
+
+def not_conducted(features: np.ndarray) -> np.ndarray:
+    """Per beat: a QRS of at least WIDE_QRS_S, WIDER_S wider than the page's dominant QRS, and
+    correlating under OTHER_R with it, which normal conduction does not give. A guard on the
+    perceptron, which has seen few such beats at a sinus beat's timing and may extrapolate."""
+    f = {name: features[FEATURES.index(name)] for name in ("qrs_s", "wider_s", "qrs_r")}
+    with np.errstate(invalid="ignore"):  # NaN: not measured, not wide
+        return (f["qrs_s"] >= WIDE_QRS_S) & (f["wider_s"] >= WIDER_S) & (f["qrs_r"] < OTHER_R)
+
+
+def inputs(features: np.ndarray) -> np.ndarray:
+    """(beats, INPUTS) of one recording's (FEATURES, beats)."""
+    f = np.asarray(features, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a feature never measured: NaN
+        usual = np.nanmedian(f, axis=1, keepdims=True) if f.shape[1] else np.zeros((len(f), 1), np.float32)
+    return np.concatenate([f, f - usual]).T
+
+
+@dataclass(frozen=True)
+class BeatClassifier:
+    """The fitted perceptron: standardisation, ReLU layers, the CLASSES' logits, and a bias added
+    to their log-probabilities (chosen by cross-validation: how readily each class is called)."""
+
+    mean: np.ndarray  # (INPUTS,)
+    scale: np.ndarray
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]  # (weight (out, in), bias (out,))
+    bias: np.ndarray  # (CLASSES,)
+    meta: dict
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """(beats, CLASSES) from one recording's (FEATURES, beats); a feature that could not be
+        measured counts as the training beats' mean, and none lies beyond 8 standard deviations."""
+        z = (inputs(features) - self.mean) / self.scale
+        h = np.clip(np.nan_to_num(z, nan=0.0, posinf=8.0, neginf=-8.0), -8.0, 8.0)
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w.T + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        e = np.exp(h - h.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def classes(self, features: np.ndarray) -> np.ndarray:
+        """Each beat's index into CLASSES; a beat the perceptron calls normal whose QRS is wide,
+        wider than the dominant one and of another shape is ventricular (``not_conducted``)."""
+        if features.shape[1] == 0:
+            return np.zeros(0, dtype=np.int64)
+        label = np.argmax(np.log(self.probabilities(features) + 1e-12) + self.bias, axis=1)
+        label[not_conducted(features) & (label == CLASSES.index("normal"))] = CLASSES.index("ventricular")
+        return label
+
+    @classmethod
+    def load(cls, path: Path) -> BeatClassifier:
+        from ecgviewer.errors import EcgError
+        from ecgviewer.weights import read_weights
+
+        meta, tensors = read_weights(path, "beat_classifier", "beat classifier")
+        if meta.get("inputs") != list(INPUTS) or meta.get("classes") != list(CLASSES):
+            raise EcgError(
+                f"{path.name}: a beat classifier for other features or classes than this version's"
+            )
+        arrays = {k: v.numpy() for k, v in tensors.items()}
+        layers = tuple(
+            (arrays[f"layers.{i}.weight"], arrays[f"layers.{i}.bias"]) for i in range(meta["layers"])
+        )
+        return cls(arrays["mean"], arrays["scale"], layers, np.asarray(meta["bias"], dtype=np.float32), meta)
+
+    @staticmethod
+    @cache
+    def bundled() -> BeatClassifier:
+        from ecgviewer.assets import beat_classifier_path
+
+        return BeatClassifier.load(beat_classifier_path())

@@ -1,0 +1,88 @@
+"""Synthetic long recordings for the beat list's tests: the bundled sample's own beat, ventricular
+complexes of known shapes, placed at known times (``record``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.dsp.resample import to_rate
+from ecgviewer.io import load
+from ecgviewer.recording import Recording, make_recording
+from ecgviewer.sources import ArraySource
+from tests.conftest import SAMPLE
+
+FS = 250
+LEADS = ["II", "V1"]
+PRE, POST = round(0.25 * FS), round(0.45 * FS)
+
+
+def sample_beat() -> np.ndarray:
+    """The sample's fifth beat in II and V1 at 250 Hz, R at PRE, ends tapered to zero."""
+    rec = load(SAMPLE)
+    x = to_rate(rec.signals[[rec.index("II"), rec.index("V1")]], rec.fs, FS).astype(np.float64)
+    r = round(3.94 * FS)  # a beat of the sample (its measurements put R here)
+    r += int(np.argmax(np.abs(x[0, r - 10 : r + 10]))) - 10
+    w = x[:, r - PRE : r + POST].copy()
+    w -= np.linspace(w[:, :1], w[:, -1:], w.shape[1], axis=1)[..., 0]
+    return w
+
+
+def ectopic(sign: float = 1.0) -> np.ndarray:
+    """A wide (about 160 ms) ventricular-looking complex with a discordant T and no P; ``sign``
+    -1 gives a second ventricular focus (the complex upside down in both leads)."""
+    t = (np.arange(PRE + POST) - PRE) / FS
+    qrs = -1.6 * (t / 0.04) * np.exp(-((t / 0.04) ** 2) / 2)
+    tw = 0.5 * np.exp(-(((t - 0.3) / 0.06) ** 2) / 2)
+    return sign * np.stack([qrs + tw, -0.8 * qrs - 0.5 * tw])
+
+
+def signals(beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0) -> np.ndarray:
+    """Two leads (mV) of low noise with each (R time in s, (2, PRE + POST) complex) added."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.01, (2, round(seconds * FS)))
+    for t, w in beats:
+        r = round(t * FS)
+        a, b = max(0, r - PRE), min(x.shape[1], r + POST)
+        x[:, a:b] += w[:, a - (r - PRE) : b - (r - PRE)]
+    return x
+
+
+def record(beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0) -> Recording:
+    """``signals`` as a recording in memory."""
+    x = signals(beats, seconds, seed)
+    return make_recording(None, ArraySource(x.astype(np.float32)), float(FS), LEADS, "synthetic")
+
+
+def wfdb_file(
+    beats: list[tuple[float, np.ndarray]], seconds: float, folder: Path, name: str = "foci"
+) -> Path:
+    """``signals`` written as a WFDB record (a file the window opens and the library keys)."""
+    import wfdb
+
+    x = signals(beats, seconds)
+    wfdb.wrsamp(
+        name, fs=FS, units=["mV"] * 2, sig_name=LEADS, p_signal=x.T, fmt=["16"] * 2, write_dir=str(folder)
+    )
+    return folder / f"{name}.hea"
+
+
+def two_foci(beat: np.ndarray) -> tuple[list[tuple[float, np.ndarray]], dict[str, int]]:
+    """Two minutes at 75 bpm: every 8th beat a complex of ventricular focus A, every 13th (when
+    not A's) one of focus B, each with its pause; A's four in a row once make a ventricular run.
+    Returns the beats and how many of each shape (sinus, A, B)."""
+    a, b = ectopic(), ectopic(-1.0)
+    beats, t, k = [], 1.0, 0
+    while t < 118.0:
+        k += 1
+        if 60.0 < t < 62.0:
+            beats += [(t, a)]
+            t += 0.45
+            continue
+        shape = a if k % 8 == 0 else b if k % 13 == 0 else beat
+        beats.append((t, shape))
+        t += 0.8 if shape is beat else 1.1
+    known = {"sinus": sum(w is beat for _, w in beats), "A": sum(w is a for _, w in beats),
+             "B": sum(w is b for _, w in beats)}  # fmt: skip
+    return beats, known

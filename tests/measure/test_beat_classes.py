@@ -1,0 +1,107 @@
+"""Issue 74: the beat classifier's features (relative to the patient's own beats and rhythm) and
+the classifier file (what training writes is what the app reads, and a stranger file is refused)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgviewer.errors import EcgError
+from ecgviewer.measure import beat_classes as C
+from ecgviewer.measure import signal
+
+RHYTHM = {name: i for i, name in enumerate(C.RHYTHM)}
+
+
+def test_a_premature_beat_and_its_compensatory_pause_stand_out_of_a_regular_rhythm():
+    rr = np.full(40, 800.0)
+    rr[20], rr[21] = 500.0, 1100.0  # beat 20 early, beat 21 after the pause
+    has_p = np.ones(40)
+    has_p[20] = 0
+    f = C.rhythm(rr, has_p)
+    assert f.shape == (len(C.RHYTHM), 40)
+    assert f[RHYTHM["pre"], 20] == pytest.approx(np.log(500 / 800), abs=1e-6)
+    assert f[RHYTHM["post"], 20] == pytest.approx(np.log(1100 / 800), abs=1e-6)
+    assert f[RHYTHM["pre_post"], 20] < -0.7 and f[RHYTHM["pre_long"], 20] < -0.4
+    others = np.delete(np.arange(40), [0, 19, 20, 21])  # the first has no RR; 19's "post" is the early one
+    assert np.allclose(f[RHYTHM["pre"], others], 0.0, atol=1e-6)
+    assert f[RHYTHM["has_p"], 20] == 0 and f[RHYTHM["p_share"], 20] == 1.0
+    assert f[RHYTHM["local_s"], 5] == pytest.approx(0.8)
+
+
+def test_irregularity_tells_fibrillation_from_sinus_rhythm_and_unknown_rrs_stay_unknown():
+    rng = np.random.default_rng(0)
+    sinus = C.rhythm(800 + rng.normal(0, 10, 60), np.ones(60))
+    af = C.rhythm(rng.uniform(400, 1200, 60), np.zeros(60))
+    assert np.nanmedian(sinus[RHYTHM["irregular"]]) < 0.05 < 0.3 < np.nanmedian(af[RHYTHM["irregular"]])
+    assert np.nanmedian(af[RHYTHM["p_share"]]) == 0.0
+    rr = np.full(10, 800.0)
+    rr[0] = rr[5] = np.nan  # the first beat, and one after an unreadable stretch
+    f = C.rhythm(rr, np.ones(10))
+    assert np.isnan(f[RHYTHM["pre"], [0, 5]]).all() and np.isfinite(f[RHYTHM["pre"], [1, 6]]).all()
+    assert C.rhythm(np.zeros(0), np.zeros(0)).shape == (len(C.RHYTHM), 0)
+
+
+def _page(widths: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Two leads at the contract's rate with a Gaussian QRS of each width (s) every 0.8 s."""
+    n = round(0.8 * signal.FS) * (len(widths) + 1)
+    t = np.arange(n) / signal.FS
+    x = np.zeros((2, n))
+    r = np.round((0.8 + 0.8 * np.arange(len(widths))) * signal.FS).astype(int)
+    for c, w in zip(r, widths, strict=True):
+        x += np.array([[1.0], [-0.5]]) * np.exp(-(((t - c / signal.FS) / (w / 4)) ** 2) / 2)
+    return x, r
+
+
+def test_a_wide_beat_differs_from_the_page_s_dominant_beat_in_shape_width_and_distance():
+    widths = [0.08] * 9 + [0.18]
+    x, r = _page(widths)
+    qrs_s = np.array(widths)
+    f = C.morphology(x, r, np.ones(2, bool), qrs_s, np.arange(10) < 9, np.full(10, 0.01))
+    m = {name: f[i] for i, name in enumerate(C.MORPHOLOGY)}
+    assert np.all(m["qrs_r"][:9] > 0.99) and m["qrs_r"][9] < 0.9
+    assert m["distance"][9] > 5 * m["distance"][:9].max() + 0.1
+    assert m["wider_s"][9] == pytest.approx(0.10) and m["wider_s"][0] == pytest.approx(0.0)
+    none = C.morphology(x, r, np.zeros(2, bool), qrs_s, np.ones(10, bool), np.ones(10))
+    assert np.isnan(none).all()  # no lead to read: nothing measured, nothing invented
+
+
+def test_inputs_set_each_feature_beside_its_difference_from_the_recording_s_usual():
+    f = np.array([[1.0, 2.0, 3.0], [5.0, 5.0, np.nan]] + [[0.0] * 3] * (len(C.FEATURES) - 2))
+    z = C.inputs(f)
+    assert z.shape == (3, len(C.INPUTS))
+    usual = z[:, len(C.FEATURES) :]
+    assert usual[:, 0].tolist() == [-1.0, 0.0, 1.0] and usual[:2, 1].tolist() == [0, 0]
+
+
+def test_the_bundled_classifier_reads_its_features_and_answers_for_every_beat():
+    clf = C.BeatClassifier.bundled()
+    assert clf.meta["inputs"] == list(C.INPUTS) and clf.meta["classes"] == list(C.CLASSES)
+    f = np.random.default_rng(0).normal(0, 1, (len(C.FEATURES), 50)).astype(np.float32)
+    f[:, 3] = np.nan  # a beat measured nowhere
+    p = clf.probabilities(f)
+    assert p.shape == (50, len(C.CLASSES)) and np.allclose(p.sum(axis=1), 1.0) and np.isfinite(p).all()
+    assert clf.classes(f).shape == (50,) and clf.classes(f[:, :0]).shape == (0,)
+
+
+def test_what_training_writes_the_app_reads_back_and_a_stranger_file_is_refused(tmp_path):
+    from training.supervised import beat_classifier as BC
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (400, len(C.INPUTS))).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + 2 * (x[:, 1] > 1.5)
+    model, module = BC.fit(x, y, BC.Config(hidden=8, epochs=2, batch=64))
+    model = BC.with_bias(model, [0.0, -1.0, 0.0, -2.0])
+    path = tmp_path / "beats.safetensors"
+    BC.write(path, model, module, ["101"], {"config": model.meta | {"hidden": 8}, "bias": model.meta["bias"],
+             "shortfall": 1.0, **dict.fromkeys(BC.CLASSED, 50.0)}, [])  # fmt: skip
+    back = C.BeatClassifier.load(path)
+    f = rng.normal(0, 1, (len(C.FEATURES), 30)).astype(np.float32)
+    assert np.allclose(back.probabilities(f), model.probabilities(f), atol=1e-6)
+    assert back.bias.tolist() == [0.0, -1.0, 0.0, -2.0] and (back.classes(f) == model.classes(f)).all()
+    assert "research use, not a medical device" in path.with_suffix(".md").read_text()
+    from ecgviewer.weights import save_weights
+
+    save_weights(path, module, "beat_classifier", {**model.meta, "inputs": ["qrs_r"]})
+    with pytest.raises(EcgError, match=r"beats\.safetensors"):
+        C.BeatClassifier.load(path)
