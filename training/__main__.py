@@ -318,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         lead_quality,
         lead_sets,
         likelihood,
+        noise_stress,
         ood,
         operating_points,
         xai,
@@ -457,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("operating-points", operating_points, operating_points.command),
         ("ec57", ec57, ec57.command),
         ("beat-classifier", beat_classifier, beat_classifier.command),
+        ("noise-stress", noise_stress, noise_stress.command),
         ("recipe", recipes, recipes.cmd_recipe),
     ]:
         p = sub.add_parser(name, help=fn.__doc__)

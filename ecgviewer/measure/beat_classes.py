@@ -33,6 +33,7 @@ MORPHOLOGY = (
     "qrs_s",  # the delineated QRS duration (s)
     "wider_s",  # that minus the dominant beats' median duration
     "noise",  # log of the high-frequency noise outside the QRS over the page's median
+    "clarity",  # log of the dominant QRS's peak-to-peak (mV) over that noise: low where noise drowns beats
 )
 # Per beat, from the R-R series (NaN across unreadable stretches):
 RHYTHM = (
@@ -94,6 +95,7 @@ def morphology(
     out[6] = qrs_s
     out[7] = qrs_s - width
     out[8] = np.log(np.maximum(noise, 1e-6) / max(float(np.median(noise)), 1e-6))
+    out[9] = np.log(max(float(span(template)), 1e-4) / np.maximum(noise, 1e-6))
     return out
 
 
@@ -145,12 +147,14 @@ def inputs(features: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BeatClassifier:
-    """The fitted perceptron: standardisation, ReLU layers, the CLASSES' logits, and a bias added
-    to their log-probabilities (chosen by cross-validation: how readily each class is called)."""
+    """The fitted perceptrons (a few, from different seeds, their probabilities averaged: one
+    alone varies with the order it saw its beats in): standardisation, ReLU layers, the CLASSES'
+    logits, and a bias added to the log-probabilities (chosen by cross-validation: how readily
+    each class is called)."""
 
     mean: np.ndarray  # (INPUTS,)
     scale: np.ndarray
-    layers: tuple[tuple[np.ndarray, np.ndarray], ...]  # (weight (out, in), bias (out,))
+    members: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...]  # each: (weight (out, in), bias (out,))
     bias: np.ndarray  # (CLASSES,)
     meta: dict
 
@@ -158,13 +162,17 @@ class BeatClassifier:
         """(beats, CLASSES) from one recording's (FEATURES, beats); a feature that could not be
         measured counts as the training beats' mean, and none lies beyond 8 standard deviations."""
         z = (inputs(features) - self.mean) / self.scale
-        h = np.clip(np.nan_to_num(z, nan=0.0, posinf=8.0, neginf=-8.0), -8.0, 8.0)
-        for i, (w, b) in enumerate(self.layers):
-            h = h @ w.T + b
-            if i < len(self.layers) - 1:
-                h = np.maximum(h, 0.0)
-        e = np.exp(h - h.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        z = np.clip(np.nan_to_num(z, nan=0.0, posinf=8.0, neginf=-8.0), -8.0, 8.0)
+        out = np.zeros((len(z), len(CLASSES)))
+        for layers in self.members:
+            h = z
+            for i, (w, b) in enumerate(layers):
+                h = h @ w.T + b
+                if i < len(layers) - 1:
+                    h = np.maximum(h, 0.0)
+            e = np.exp(h - h.max(axis=1, keepdims=True))
+            out += e / e.sum(axis=1, keepdims=True)
+        return out / len(self.members)
 
     def classes(self, features: np.ndarray) -> np.ndarray:
         """Each beat's index into CLASSES; a beat the perceptron calls normal whose QRS is wide,
@@ -185,11 +193,12 @@ class BeatClassifier:
             raise EcgError(
                 f"{path.name}: a beat classifier for other features or classes than this version's"
             )
-        arrays = {k: v.numpy() for k, v in tensors.items()}
-        layers = tuple(
-            (arrays[f"layers.{i}.weight"], arrays[f"layers.{i}.bias"]) for i in range(meta["layers"])
+        a = {k: v.numpy() for k, v in tensors.items()}
+        members = tuple(
+            tuple((a[f"members.{m}.{i}.weight"], a[f"members.{m}.{i}.bias"]) for i in range(meta["layers"]))
+            for m in range(meta["members"])
         )
-        return cls(arrays["mean"], arrays["scale"], layers, np.asarray(meta["bias"], dtype=np.float32), meta)
+        return cls(a["mean"], a["scale"], members, np.asarray(meta["bias"], dtype=np.float32), meta)
 
     @staticmethod
     @cache

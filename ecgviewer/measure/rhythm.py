@@ -37,6 +37,9 @@ NOISE_FACTOR = 4.0  # a beat's high-frequency noise outside its QRS, over the pa
 MIN_NOISE_MV = 0.02
 PAUSE_S = 2.0
 MIN_GAP_S = 1.0  # samples missing in every lead for this long: an unreadable stretch
+# Noise: a stretch where half the detections around each are artefacts, for 5 s or more, is read
+# as noise (an unreadable stretch), its beats not listed
+NOISY_BEATS, NOISY_SHARE, NOISY_MIN_S = 4, 0.5, 5.0
 RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a couplet)
 # Atrial fibrillation: an irregular RR series without P waves, for at least 30 s (the HRS/EHRA
 # 2017 consensus's shortest episode; the whole recording when it is shorter). Irregular: the
@@ -369,16 +372,44 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     native = kind == NORMAL
     for name, k in (("supraventricular", SUPRA), ("ventricular", VENTRICULAR)):
         kind[native & (label == C.CLASSES.index(name))] = k
-    beat = ~(native & (label == C.CLASSES.index("artefact")))
+    judged = label == C.CLASSES.index("artefact")
+    # a detection judged noise is left out unless it was found paced (the classifier never saw a
+    # paced beat); every judgement counts towards a stretch too noisy to read, where noise makes
+    # "spikes" of its own
+    artefact = judged & (native | (kind == UNREADABLE))
+    noisy = _too_noisy(found.t_s, judged)
+    beat = ~artefact
+    for a, b, _ in noisy:  # no beat is listed where the signal is too noisy to read
+        beat &= (found.t_s < a) | (found.t_s > b)
     notes = list(found.notes)
-    if not beat.all():
-        notes.append(f"{int((~beat).sum())} detections judged artefacts, not beats, are left out")
-    return with_kinds(found, kind, beat, tuple(notes))
+    if artefact.any():
+        notes.append(f"{int(artefact.sum())} detections judged artefacts, not beats, are left out")
+    return with_kinds(found, kind, beat, tuple(notes), noisy=noisy)
+
+
+def _too_noisy(t: np.ndarray, artefact: np.ndarray) -> list[tuple[float, float, str]]:
+    """Stretches where at least NOISY_SHARE of the detections around each (NOISY_BEATS either
+    side) are artefacts, for NOISY_MIN_S or longer: read as noise, not as beats."""
+    from numpy.lib.stride_tricks import sliding_window_view as windows
+
+    h = NOISY_BEATS
+    if len(t) < 2 * h + 1:
+        return []
+    share = windows(np.r_[np.zeros(h), artefact, np.zeros(h)].astype(float), 2 * h + 1).mean(axis=1)
+    out = []
+    for a, b in zip(*_runs(share >= NOISY_SHARE), strict=True):
+        if t[b - 1] - t[a] >= NOISY_MIN_S:
+            n = int(artefact[a:b].sum())
+            out.append(
+                (float(t[a]), float(t[b - 1]), f"too noisy to read: {n} of {b - a} detections were noise")
+            )
+    return out
 
 
 def with_kinds(
     found: Detected | BeatList, kind: np.ndarray, keep: np.ndarray | None = None,
     notes: tuple[str, ...] | None = None, relabel: tuple[str, np.ndarray] | None = None,
+    noisy: Sequence[tuple[float, float, str]] = (),
 ) -> BeatList:  # fmt: skip
     """The beat list of ``found``'s beats (those ``keep`` marks) with these kinds, its RR series,
     trend and events following from them; ``relabel`` (the reader's, kept with the list) makes
@@ -389,10 +420,15 @@ def with_kinds(
     features = None if found.features is None else found.features[:, keep]
     shapes = None if found.shapes is None else found.shapes[keep]
     relabels = (*getattr(found, "relabels", ()), *([relabel] if relabel else []))
-    gaps = list(found.unreadable) if isinstance(found, Detected) else _gaps(found.events)
+    if isinstance(found, Detected):
+        stretches = [(a, b, f"no usable signal for {b - a:.0f} s") for a, b in found.unreadable]
+    else:  # a beat list relabelled: its unreadable stretches as they were said
+        stretches = [(e.start_s, e.end_s, e.detail) for e in found.events if e.kind == "unreadable"]
+    stretches = sorted([*stretches, *noisy])
+    gaps = [(a, b) for a, b, _ in stretches]
     duration = found.duration_s
     rr = _rr(t, gaps)
-    events = [Event("unreadable", a, b, f"no usable signal for {b - a:.0f} s") for a, b in gaps]
+    events = [Event("unreadable", a, b, detail) for a, b, detail in stretches]
     af = _fibrillation(t, kind, rr, np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")]), duration)
     for a, b in af if not relabels else ():
         kind[(t >= a) & (t <= b) & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
@@ -405,10 +441,6 @@ def with_kinds(
     notes = found.notes if notes is None else notes
     return BeatList(t, kind, rr, fid, tuple(events), trend_s, trend_bpm, duration, found.leads, tuple(notes),
                     features, shapes, relabels)  # fmt: skip
-
-
-def _gaps(events: Sequence[Event]) -> list[tuple[float, float]]:
-    return [(e.start_s, e.end_s) for e in events if e.kind == "unreadable"]
 
 
 def _unreadable(pages: list[_Page]) -> list[tuple[float, float]]:

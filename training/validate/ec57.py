@@ -23,6 +23,7 @@ import argparse
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -154,13 +155,18 @@ def score(
     return c
 
 
-def score_list(name: str, mitdb: Path, beats) -> Counts:
-    """One record's counts of a beat list (``rhythm.BeatList``) against its reference (wfdb)."""
+@cache
+def _reference(path: str):
     import wfdb
 
+    return wfdb.rdann(path, "atr")
+
+
+def score_list(name: str, mitdb: Path, beats) -> Counts:
+    """One record's counts of a beat list (``rhythm.BeatList``) against its reference (wfdb)."""
     from ecgviewer.measure.rhythm import KINDS
 
-    ann = wfdb.rdann(str(mitdb / name), "atr")
+    ann = _reference(str(mitdb / name))
     fs = float(ann.fs or 360)
     af_ref = rhythm_stretches(ann.sample, ann.aux_note, fs, beats.duration_s)
     af_det = [(e.start_s, e.end_s) for e in beats.events if e.kind == "atrial fibrillation"]
@@ -182,9 +188,9 @@ def run(
     from training.supervised import beat_classifier as BC
 
     names = list(records or sorted(p.stem for p in mitdb.glob("*.atr")))
-    data = BC.detections(mitdb, names, progress)
-    bundled = BeatClassifier.bundled()
     unpaced = [n for n in names if n not in PACED]
+    data = BC.detections(mitdb, names, progress) | BC.detections(mitdb, unpaced, progress, augment=True)
+    bundled = BeatClassifier.bundled()
     progress(f"ec57: cross-validating over {len(unpaced)} records")
     config = {k: bundled.meta[k] for k in asdict(BC.Config())}
     fitted = BC.cross_validated(data, unpaced, BC.Config(**config)) if len(unpaced) > 1 else {}
