@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 KEYS = {"normal": "N", "supraventricular": "S", "ventricular": "V", "artefact": "A"}
 MEMBERS_DRAWN = 12  # faint beats behind each median: how alike the group is
 BOX_PX = 190  # a box's least width: the columns follow from the view's width
+BOX_HEIGHT_PX = 120  # a box's least height (title and traces): more rows than fit scroll
 GAP = 0.15  # between leads, as a share of one lead's window
 INK = {"normal": "#202020", "supraventricular": "#1f5fbf", "ventricular": "#c0392b", "paced": "#6a3d9a",
        "unreadable": "#7f7f7f"}  # fmt: skip
@@ -43,7 +44,6 @@ class TemplatesView(QtWidgets.QWidget):
         self.header.setWordWrap(True)
         self.buttons: dict[str, QtWidgets.QPushButton] = {}
         row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("Relabel the chosen group:"))
         for label, key in KEYS.items():
             b = QtWidgets.QPushButton(f"{label.capitalize()} ({key})")
             left_out = " (left out of the list)" * (label == "artefact")
@@ -60,6 +60,10 @@ class TemplatesView(QtWidgets.QWidget):
         self.graphics.setBackground("w")
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
         self.graphics.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.scroll = QtWidgets.QScrollArea()  # boxes keep a readable height; more groups scroll
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.graphics)
         bar = QtWidgets.QWidget()
         bar.setLayout(row)
         # the bar never widens the tabs it shares the window's centre with (the serial comparison's)
@@ -67,7 +71,7 @@ class TemplatesView(QtWidgets.QWidget):
         box = QtWidgets.QVBoxLayout(self)
         box.addWidget(self.header)
         box.addWidget(bar)
-        box.addWidget(self.graphics, 1)
+        box.addWidget(self.scroll, 1)
         here = QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut
         for label, key in KEYS.items():
             shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), self, context=here)
@@ -97,7 +101,7 @@ class TemplatesView(QtWidgets.QWidget):
                 f"Each box: R {SHAPE_MS[0]:+.0f} to {SHAPE_MS[1]:+.0f} ms of each lead "
                 f"({', '.join(beats.leads)}), "
                 "the median over up to a dozen of its beats, the same mV scale in every box (bar: 1 mV). "
-                "Click a group, then N, S, V or A."
+                "Click a group, then N, S, V or A to relabel all its beats."
             )
         for b in (*self.buttons.values(), self.show_button):
             b.setEnabled(bool(self.groups))
@@ -109,17 +113,21 @@ class TemplatesView(QtWidgets.QWidget):
             self._draw()
 
     def _fit_columns(self) -> int:
-        return max(1, self.graphics.width() // BOX_PX)
+        return max(1, self.scroll.viewport().width() // BOX_PX)
 
     def _draw(self) -> None:
         self.graphics.clear()
         self.plots = []
         self._columns = self._fit_columns()
+        rows = -(-len(self.groups) // self._columns)
+        self.graphics.setMinimumHeight(rows * BOX_HEIGHT_PX)
         if self.beats is None or self.beats.shapes is None or not self.groups:
             return
         shapes = self.beats.shapes
         n_leads, n = shapes.shape[1], shapes.shape[2]
-        span = max(float(np.percentile(np.abs(np.stack([g.median for g in self.groups])), 99.5)), 0.5)
+        # every beat group's median whole; noise (unreadable, pooled shapes) may be cut at the box's edge
+        scaled = [g for g in self.groups if not g.pooled and g.kind != "unreadable"] or self.groups
+        span = max(max(float(np.abs(g.median).max()) for g in scaled), 0.5)
         step = n * (1 + GAP)
         x = np.arange(n, dtype=float)
         for k, group in enumerate(self.groups):

@@ -31,9 +31,12 @@ def test_a_group_relabelled_in_the_window_is_kept_and_replayed(qtbot, measure_wi
     qtbot.waitUntil(lambda: len(view.plots) == 3)
     assert sorted(len(g.members) for g in view.groups) == sorted(known.values())
     area = view.graphics.viewport().rect()
-    for plot in view.plots:  # every box whole inside the view, none over another
+    shown = view.scroll.viewport().rect()
+    for plot in view.plots:  # every box whole inside the view and on screen, none over another
         box = view.graphics.mapFromScene(plot.sceneBoundingRect()).boundingRect()
         assert area.contains(box), (box, area)
+        assert shown.contains(view.graphics.viewport().mapTo(view.scroll.viewport(), box.bottomRight()))
+        assert box.height() >= 100  # a readable box, not a squeezed line
     boxes = [plot.sceneBoundingRect() for plot in view.plots]
     assert not any(a.intersects(b) and a != b for a in boxes for b in boxes if a is not b)
     assert f"3 groups of {len(beats.t_s)} beats" in view.header.text() and "1 mV" in view.header.text()

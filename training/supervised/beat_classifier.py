@@ -108,6 +108,7 @@ def detections(
     from training.validate.noise_stress import mixed, noise_half
 
     key = _key(sha256(delineator_path()))
+    CACHE.mkdir(parents=True, exist_ok=True)
     delineator = None
     out = {}
     for name in names:
