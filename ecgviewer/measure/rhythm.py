@@ -383,7 +383,7 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
         beat &= (found.t_s < a) | (found.t_s > b)
     notes = list(found.notes)
     if artefact.any():
-        notes.append(f"{int(artefact.sum())} detections judged artefacts, not beats, are left out")
+        notes.append(f"{int(artefact.sum())} detections of noise left out")
     return with_kinds(found, kind, beat, tuple(notes), noisy=noisy)
 
 
