@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.measure import beat_classes as C
+from ecgviewer.measure import rhythm
 from ecgviewer.measure.rhythm import Detected
 from training import RUNS, SHARED_DATA
 
@@ -50,7 +51,7 @@ def _key(delineator_sha: str) -> str:
     """The cache's key: the delineator and the features' definition (the module's source)."""
     h = hashlib.sha256(delineator_sha.encode())
     h.update(Path(C.__file__).read_bytes())
-    h.update(Path(__import__("ecgviewer.measure.rhythm", fromlist=["x"]).__file__).read_bytes())
+    h.update(Path(rhythm.__file__).read_bytes())
     return h.hexdigest()[:12]
 
 
