@@ -313,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     from training.pretrain.methods import METHODS
     from training.supervised import beat_classifier, delineator, delineator_choice, every_beat
     from training.validate import (
+        beat_tokens,
         ec57,
         interpretation,
         lead_quality,
@@ -459,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("ec57", ec57, ec57.command),
         ("beat-classifier", beat_classifier, beat_classifier.command),
         ("noise-stress", noise_stress, noise_stress.command),
+        ("beat-tokens", beat_tokens, beat_tokens.command),
         ("recipe", recipes, recipes.cmd_recipe),
     ]:
         p = sub.add_parser(name, help=fn.__doc__)

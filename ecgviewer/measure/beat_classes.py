@@ -159,9 +159,13 @@ class BeatClassifier:
     meta: dict
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """(beats, CLASSES) from one recording's (FEATURES, beats); a feature that could not be
-        measured counts as the training beats' mean, and none lies beyond 8 standard deviations."""
-        z = (inputs(features) - self.mean) / self.scale
+        """(beats, CLASSES) from one recording's (FEATURES, beats)."""
+        return self.forward(inputs(features))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(beats, CLASSES) from the perceptron's inputs (beats, inputs); an input that could not
+        be measured counts as the training beats' mean, and none lies beyond 8 standard deviations."""
+        z = (x - self.mean) / self.scale
         z = np.clip(np.nan_to_num(z, nan=0.0, posinf=8.0, neginf=-8.0), -8.0, 8.0)
         out = np.zeros((len(z), len(CLASSES)))
         for layers in self.members:
@@ -174,12 +178,14 @@ class BeatClassifier:
             out += e / e.sum(axis=1, keepdims=True)
         return out / len(self.members)
 
-    def classes(self, features: np.ndarray) -> np.ndarray:
+    def classes(self, features: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
         """Each beat's index into CLASSES; a beat the perceptron calls normal whose QRS is wide,
-        wider than the dominant one and of another shape is ventricular (``not_conducted``)."""
+        wider than the dominant one and of another shape is ventricular (``not_conducted``).
+        ``x``: the perceptron's inputs where they are not the features' (a study of other inputs)."""
         if features.shape[1] == 0:
             return np.zeros(0, dtype=np.int64)
-        label = np.argmax(np.log(self.probabilities(features) + 1e-12) + self.bias, axis=1)
+        p = self.probabilities(features) if x is None else self.forward(x)
+        label = np.argmax(np.log(p + 1e-12) + self.bias, axis=1)
         label[not_conducted(features) & (label == CLASSES.index("normal"))] = CLASSES.index("ventricular")
         return label
 

@@ -10,6 +10,7 @@ and the lead checks of the 10 s measurements (``signal.prepare``, ``quality``). 
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -434,7 +435,7 @@ def with_kinds(
         kind[(t >= a) & (t <= b) & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
                for a, b in af]  # fmt: skip
-    events += _pauses(t, rr) + _runs_of(t, kind, VENTRICULAR) + _runs_of(t, kind, SUPRA)
+    events += _pauses(t, rr) + _runs_of(t, kind, rr, VENTRICULAR) + _runs_of(t, kind, rr, SUPRA)
     bin_s = 10.0 if duration <= 3600 else 60.0
     trend_s, trend_bpm = _trend(t, rr, duration, bin_s)
     events = sorted(events, key=lambda e: e.start_s)
@@ -481,13 +482,17 @@ def _pauses(t: np.ndarray, rr: np.ndarray) -> list[Event]:
     ]
 
 
-def _runs_of(t: np.ndarray, kind: np.ndarray, which: int) -> list[Event]:
+def _runs_of(t: np.ndarray, kind: np.ndarray, rr: np.ndarray, which: int) -> list[Event]:
+    """Runs of ``which`` beats; a run ends where the RR into a beat is unknown (an unreadable
+    stretch lies between the two), so that no run's rate counts a gap."""
     name = "ventricular run" if which == VENTRICULAR else "supraventricular run"
     out = []
     for a, b in zip(*_runs(kind == which), strict=True):
-        if b - a >= RUN_BEATS:
-            rate = 60.0 * (b - a - 1) / max(t[b - 1] - t[a], 1e-9)
-            out.append(Event(name, float(t[a]), float(t[b - 1]), f"{b - a} beats at {rate:.0f} bpm"))
+        cuts = [a, *(a + 1 + np.flatnonzero(np.isnan(rr[a + 1 : b]))), b]
+        for s, e in itertools.pairwise(cuts):
+            if e - s >= RUN_BEATS:
+                rate = 60.0 * (e - s - 1) / max(t[e - 1] - t[s], 1e-9)
+                out.append(Event(name, float(t[s]), float(t[e - 1]), f"{e - s} beats at {rate:.0f} bpm"))
     return out
 
 

@@ -182,3 +182,23 @@ def test_a_10_s_recording_has_one_rate_in_the_beat_list_and_the_measurements(del
         heart_rate(np.array([600.0, np.nan, 900.0])) == pytest.approx(80.0)
         and heart_rate(np.zeros(0)) is None
     )
+
+
+def test_a_run_does_not_span_an_unreadable_stretch():
+    """Ventricular beats either side of an unreadable stretch are two runs, each at its own rate,
+    not one at the rate the gap makes (MIT-BIH 207 once had "108 beats at 31 bpm" across its
+    ventricular flutter, which the list reads as too noisy)."""
+    from ecgviewer.measure import beat_classes as C
+
+    t = np.r_[10.0 + 0.5 * np.arange(10), 80.0 + 0.5 * np.arange(10)]
+    n = len(t)
+    found = R.Detected(
+        t, np.full(n, R.VENTRICULAR, np.int8), np.full((5, n), np.nan), np.zeros((len(C.FEATURES), n)),
+        np.zeros((n, 2, 50), np.float16), [(20.0, 75.0)], 100.0, ("II", "V1"), (),
+    )  # fmt: skip
+    rh = R.with_kinds(found, found.kind)
+    runs = [e for e in rh.events if e.kind == "ventricular run"]
+    assert [(e.start_s, e.end_s, e.detail) for e in runs] == [
+        (10.0, 14.5, "10 beats at 120 bpm"),
+        (80.0, 84.5, "10 beats at 120 bpm"),
+    ]

@@ -23,12 +23,38 @@ def test_counts_follow_ec57_on_a_built_case():
     s = ec57.stats(c)
     assert (c.ref_beats, c.det_beats, c.matched) == (5, 5, 4)
     assert s["qrs_se"] == pytest.approx(4 / 5) and s["qrs_pp"] == pytest.approx(4 / 5)
-    assert (c.tp_v, c.ref_v, c.det_v) == (1, 1, 3)  # the fusion and the invented beat count against +P
+    assert (c.tp_v, c.ref_v, c.det_v) == (1, 1, 3)
+    assert s["veb_pp"] == pytest.approx(1 / 2)  # the invented beat counts against +P, the fusion not
     assert s["sveb_se"] == 0.0 and s["sveb_pp"] is None
     assert c.f_called == {"V": 1}
     assert s["af_se"] == pytest.approx(0.5) and s["af_pp"] == pytest.approx(0.5)
     assert ec57.rhythm_stretches([0, 360, 720], ["(N", "(AFIB", "(N"], FS, 10.0) == [(1.0, 2.0)]
     assert ec57.rhythm_stretches([360], ["(AFIB"], FS, 10.0) == [(1.0, 10.0)]  # to the end
+
+
+def test_the_learning_period_and_ventricular_flutter_are_not_scored():
+    """EC57 (as ``bxb``): beats before ``start_s`` are not compared, and beats listed inside the
+    reference's flutter (``[`` to ``]``, whose ``!`` waves are not beats) are not false positives."""
+    samples = [360, 720, 1080, 1200, 1440, 1800]
+    symbols = ["N", "N", "[", "!", "]", "N"]
+    vf = ec57.flutter_stretches(samples, symbols, FS)
+    assert vf == [(3.0, 4.0)]
+    det_s = np.array([1.0, 2.0, 3.3, 3.6, 5.0])  # two "beats" in the flutter
+    kinds = ["normal"] * 2 + ["ventricular"] * 2 + ["normal"]
+    every = ec57.score("207", np.array(samples), symbols, det_s, kinds, FS, [], [])
+    assert (every.ref_beats, every.det_beats, every.matched, every.det_v) == (3, 5, 3, 2)
+    strict = ec57.score("207", np.array(samples), symbols, det_s, kinds, FS, [], [], start_s=1.5, vf=vf)
+    assert (strict.ref_beats, strict.det_beats, strict.matched, strict.det_v) == (2, 2, 2, 0)
+    assert (strict.vf_s, strict.vf_listed, strict.vf_ventricular) == (1.0, 2, 2)  # said, not scored
+
+
+def test_how_the_paced_beats_were_called_is_counted():
+    samples, symbols = np.array([360, 720, 1080, 1440]), ["/", "/", "/", "N"]
+    kinds = ["paced", "ventricular", "normal"]  # the third paced beat (3.0 s) is missed
+    c = ec57.score("107", samples, symbols, np.array([1.0, 2.0, 4.0]), kinds, FS, [], [])
+    assert c.paced_called == {"Q": 1, "V": 1, "missed": 1}
+    total = ec57.gross([c, c], paced=True)
+    assert total.paced_called == {"Q": 2, "V": 2, "missed": 2}
 
 
 def test_the_paced_records_stay_out_of_the_class_scores():
@@ -41,16 +67,33 @@ def test_the_paced_records_stay_out_of_the_class_scores():
 
 def test_the_command_on_three_records(shared, tmp_path):
     """Records 119 (ventricular bigeminy), 201 (atrial fibrillation, SVEB) and 209 (SVEB runs),
-    each classed by a classifier fitted on the other two: the report's rows and gross lines are
-    there, and the figures are what EC57 counting gives (not all 100 %)."""
+    each classed by a classifier fitted on the other two: the report's rows and gross lines (EC57's
+    rules, then the whole records, then the fitted classifier) are there, and the figures are what
+    EC57 counting gives (not all 100 %)."""
     from training.__main__ import main
 
     out = tmp_path / "EC57.md"
     main(["ec57", "--mitdb", str(shared / "mitdb"), "--records", "119", "201", "209", "--out", str(out)])
     text = out.read_text()
-    assert "| 119 | 1987 |" in text and "| 201 | 1963 |" in text and "| 209 | 3005 |" in text
-    cv, shipped = (line for line in text.splitlines() if line.startswith("| **gross**"))
+    # reference beats after the 5 min learning period (of 1987, 1963 and 3005 in the whole records)
+    assert "| 119 | 1661 |" in text and "| 201 | 1521 |" in text and "| 209 | 2519 |" in text
+    cv, whole, shipped = (line for line in text.splitlines() if line.startswith("| **gross**"))
+    assert "| **gross** (unpaced) | 6955 |" in whole
     cells, fitted = ([float(c) for c in line.strip("|").split("|")[2:8]] for line in (cv, shipped))
     assert 99.0 <= cells[0] < 100.0 and 50.0 < cells[2] < 100.0  # QRS Se; VEB Se (not all found)
     assert cells[4] < fitted[4]  # SVEB Se: the records themselves are easier than the others' beats
     assert "95 % intervals (bootstrap over records)" in text
+
+
+def test_counts_round_trip_and_a_run_against_itself_differs_by_nothing(tmp_path):
+    rows = [
+        ec57.Counts("119", ref_beats=10, matched=9, det_beats=10, ref_v=2, det_v=2, tp_v=2),
+        ec57.Counts("201", ref_beats=8, matched=8, det_beats=9, ref_s=3, det_s=2, tp_s=1, f_called={"N": 1}),
+    ]
+    ec57.save_counts(tmp_path / "c.json", rows)
+    again = ec57.load_counts(tmp_path / "c.json")
+    assert again == rows
+    d = ec57.paired(again, rows, draws=20)
+    assert d["qrs_se"] == (0.0, 0.0, 0.0) and d["sveb_pp"] == (0.0, 0.0, 0.0)
+    better = [ec57.Counts("119", ref_beats=10, matched=10, det_beats=10), rows[1]]
+    assert ec57.paired(better, rows, draws=20)["qrs_se"][0] == pytest.approx(100 * (18 / 18 - 17 / 18))

@@ -92,11 +92,13 @@ def labels(ref_samples: np.ndarray, ref_symbols: Sequence[str], det_s: np.ndarra
 
 
 def detections(
-    mitdb: Path, names: Sequence[str], progress: Callable[[str], None] = print, augment: bool = False
-) -> dict[str, tuple[Detected, np.ndarray]]:
+    mitdb: Path, names: Sequence[str], progress: Callable[[str], None] = print, augment: bool = False,
+    delineator_file: Path | None = None,
+) -> dict[str, tuple[Detected, np.ndarray]]:  # fmt: skip
     """Every record's detections and their reference classes, cached in ``runs/beats`` by the
     delineator's and the features' versions (the delineator is most of the cost); with ``augment``
-    also each record under each of AUGMENT's noises, keyed ``<record>+<noise><snr>``."""
+    also each record under each of AUGMENT's noises, keyed ``<record>+<noise><snr>``.
+    ``delineator_file``: another delineator than the bundled one (a comparison)."""
     import wfdb
 
     from ecgviewer.assets import delineator_path
@@ -108,7 +110,8 @@ def detections(
     from ecgviewer.weights import sha256
     from training.validate.noise_stress import mixed, noise_half
 
-    key = _key(sha256(delineator_path()))
+    delineator_file = delineator_file or delineator_path()
+    key = _key(sha256(delineator_file))
     CACHE.mkdir(parents=True, exist_ok=True)
     delineator = None
     out = {}
@@ -118,7 +121,7 @@ def detections(
             path = CACHE / f"{variant}-{key}.npz"
             if not path.is_file():
                 progress(f"beats {variant}: finding")
-                delineator = delineator or Delineator.bundled()
+                delineator = delineator or Delineator.load(delineator_file)
                 rec = load(mitdb / f"{name}.hea")
                 ann = wfdb.rdann(str(mitdb / name), "atr")
                 if noise is not None:
@@ -138,24 +141,28 @@ def detections(
 
 
 def dataset(
-    data: dict[str, tuple[Detected, np.ndarray]], names: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
+    data: dict[str, tuple[Detected, np.ndarray]], names: Sequence[str],
+    inputs: Callable[[str, Detected], np.ndarray] = lambda _, found: C.inputs(found.features),
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Inputs (beats, INPUTS) and class indices of the trainable beats (not paced, unreadable,
-    F or Q) of ``names`` and of their noisy copies in ``data``."""
+    F or Q) of ``names`` and of their noisy copies in ``data``; ``inputs(variant, found)``: the
+    perceptron's inputs of a record's beats (by default the features' ``beat_classes.inputs``)."""
     from ecgviewer.measure.rhythm import NORMAL
 
     xs, ys = [], []
     for name in sorted(k for k in data if k.split("+")[0] in names):  # one order: the fit depends on it
         found, y = data[name]
         ok = (found.kind == NORMAL) & np.isin(y, list(TRAINED_ON))
-        xs.append(C.inputs(found.features)[ok])
+        xs.append(inputs(name, found)[ok])
         ys.append(np.array([C.CLASSES.index(TRAINED_ON[v]) for v in y[ok]], dtype=np.int64))
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
 
 
-def fit(x: np.ndarray, y: np.ndarray, cfg: Config) -> tuple[C.BeatClassifier, object]:
-    """The perceptrons (``cfg.members`` seeds) fitted on (beats, INPUTS) ``x`` and class indices
-    ``y``; returns the app's classifier and the torch module it was read from."""
+def fit(
+    x: np.ndarray, y: np.ndarray, cfg: Config, names: Sequence[str] = C.INPUTS
+) -> tuple[C.BeatClassifier, object]:
+    """The perceptrons (``cfg.members`` seeds) fitted on (beats, inputs ``names``) ``x`` and class
+    indices ``y``; returns the app's classifier and the torch module it was read from."""
     import torch
 
     mean = np.nanmean(x, axis=0)
@@ -170,7 +177,7 @@ def fit(x: np.ndarray, y: np.ndarray, cfg: Config) -> tuple[C.BeatClassifier, ob
     arrays = lambda m: (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())  # noqa: E731
     params = tuple(tuple(arrays(m) for m in layers) for layers in members)
     bias = [0.0] * len(C.CLASSES)
-    meta = {"inputs": list(C.INPUTS), "classes": list(C.CLASSES), "layers": cfg.depth + 1, "bias": bias,
+    meta = {"inputs": list(names), "classes": list(C.CLASSES), "layers": cfg.depth + 1, "bias": bias,
             **asdict(cfg)}  # fmt: skip
     zero = np.zeros(len(bias), np.float32)
     return C.BeatClassifier(mean.astype(np.float32), scale.astype(np.float32), params, zero, meta), module
@@ -183,7 +190,7 @@ def _fitted(z, y: np.ndarray, cfg: Config, seed: int):
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    widths = [len(C.INPUTS)] + [cfg.hidden] * cfg.depth + [len(C.CLASSES)]
+    widths = [z.shape[1]] + [cfg.hidden] * cfg.depth + [len(C.CLASSES)]
     layers = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in itertools.pairwise(widths))
     share = np.bincount(y, minlength=len(C.CLASSES)) / len(y)
     weight = torch.tensor(

@@ -1,7 +1,8 @@
 """The beat list under noise, as EC57's noise stress test has it (Moody, Muldrow, Mark, Computers in
 Cardiology 1984;11:381; the MIT-BIH Noise Stress Test Database): records 118 and 119 with noise
 added from 5 min on, in alternating 2 min stretches (noisy, clean, ...), at signal-to-noise ratios
-from 24 dB down to -6 dB, scored by EC57 (``ec57.score_list``) over the whole record.
+from 24 dB down to -6 dB, scored by EC57's rules (``ec57.score_list``): from 5 min on, after the
+learning period, so every scored minute but the clean stretches' is noisy.
 
 The signal's power is the mean squared peak-to-peak amplitude of the reference beats' QRS (R +- 50
 ms) over 8 (a sinusoid's power from its peak-to-peak amplitude), per lead; the noise's is its mean
@@ -131,7 +132,8 @@ def report(rows: Sequence[dict], bundled: bool = False) -> str:
         "",
         "Do not edit by hand: run the command again. Records " + ", ".join(RECORDS) + " of the MIT-BIH "
         "Arrhythmia Database with noise from 5 min on in alternating 2 min stretches, at each signal-to-"
-        "noise ratio; EC57 matching over the whole record (`training/validate/noise_stress.py`). The "
+        "noise ratio; EC57's matching from 5 min on, its learning period left out "
+        "(`training/validate/noise_stress.py`). The "
         "noise is the MIT-BIH Noise Stress Test Database's muscle artefact (`ma`) and baseline wander "
         "(`bw`) records: its electrode-motion record (`em`), which EC57 prescribes, is not in `../shared`.",
         "",
