@@ -44,8 +44,8 @@ NOISY_BEATS, NOISY_SHARE, NOISY_MIN_S = 4, 0.5, 5.0
 RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a couplet)
 # Atrial fibrillation: an irregular RR series without P waves, for at least 30 s (the HRS/EHRA
 # 2017 consensus's shortest episode; the whole recording when it is shorter). Irregular: the
-# RMSSD of AF_WINDOW successive RR intervals between non-ectopic beats (``intervals.nrmssd``)
-# over their mean above ``intervals.AF_NRMSSD``.
+# RMSSD of the RR intervals between two beats classed normal among AF_WINDOW successive
+# non-ventricular beats (``intervals.nrmssd``) over their mean above ``intervals.AF_NRMSSD``.
 AF_WINDOW = 16
 AF_MAX_P_SHARE = 0.5
 AF_MIN_S = 30.0
@@ -465,7 +465,10 @@ def _fibrillation(t, kind, rr, has_p, duration) -> list[tuple[float, float]]:
     n = min(AF_WINDOW, len(keep))
     if n < 4:
         return []
-    series = np.where(np.r_[True, native[:-1]], rr, np.nan)[keep]  # not the pause after another beat
+    # RRs between two beats classed normal: an ectopic beat's short RR and the pause after it are
+    # irregularity the ectopy explains, not the rhythm's (AF's RRs are irregular throughout)
+    normal = kind == NORMAL
+    series = np.where(normal & np.r_[False, normal[:-1]], rr, np.nan)[keep]
     irregular = I.nrmssd(windows(series, n), axis=1) > I.AF_NRMSSD
     no_p = windows(has_p[keep], n).mean(axis=1) < AF_MAX_P_SHARE
     flagged = np.convolve((irregular & no_p).astype(float), np.ones(n)) > 0  # windows over each native beat
