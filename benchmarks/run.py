@@ -257,7 +257,7 @@ BENCHES = (
     ),
     Bench(
         "beat_list",
-        lambda s: "[beat list] every beat of 24 h of 2 leads at 250 Hz (EDF+)",
+        lambda s: "[beat list] every beat of 24 h of 3 leads at 250 Hz (EDF+)",
         lambda s: holter.bench_beat_list(),
         _beat_list_figures,
         lambda a: a.skip_holter or a.skip_ml,

@@ -69,12 +69,17 @@ def test_the_command_on_three_records(shared, tmp_path):
     """Records 119 (ventricular bigeminy), 201 (atrial fibrillation, SVEB) and 209 (SVEB runs),
     each classed by a classifier fitted on the other two: the report's rows and gross lines (EC57's
     rules, then the whole records, then the fitted classifier) are there, and the figures are what
-    EC57 counting gives (not all 100 %)."""
+    EC57 counting gives (not all 100 %). The classifier named (here the bundled one) is the one
+    whose settings are fitted and said."""
+    from ecgviewer.assets import beat_classifier_path
     from training.__main__ import main
 
     out = tmp_path / "EC57.md"
-    main(["ec57", "--mitdb", str(shared / "mitdb"), "--records", "119", "201", "209", "--out", str(out)])
+    main(["ec57", "--mitdb", str(shared / "mitdb"), "--records", "119", "201", "209", "--out", str(out),
+          "--classifier", str(beat_classifier_path())])  # fmt: skip
     text = out.read_text()
+    assert "classed by the classifier `beats-mitdb.safetensors`'s settings" in text
+    assert "--classifier beats-mitdb.safetensors" in text.splitlines()[0]
     # reference beats after the 5 min learning period (of 1987, 1963 and 3005 in the whole records)
     assert "| 119 | 1661 |" in text and "| 201 | 1521 |" in text and "| 209 | 2519 |" in text
     cv, whole, shipped = (line for line in text.splitlines() if line.startswith("| **gross**"))

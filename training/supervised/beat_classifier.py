@@ -270,18 +270,21 @@ BIASES = tuple(
 def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mitdb", type=Path, default=SHARED_DATA / "mitdb", help="MIT-BIH DS1 records")
     p.add_argument("--out", type=Path, default=None, help="the weights (default: the bundled beats-mitdb)")
+    p.add_argument("--delineator", type=Path, default=None,
+                   help="find the beats with this delineator (a comparison)")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
     """Fit the beat list's classifier on MIT-BIH DS1 (its settings chosen by leave-one-record-out
     cross-validation) and write it with its card (resources/models/beats-mitdb)."""
-    from ecgviewer.assets import beat_classifier_path
+    from ecgviewer.assets import beat_classifier_path, delineator_path
     from training.validate.ec57 import PACED, gross, stats
 
     if not args.mitdb.is_dir():
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
     names = [n for n in sorted(p.stem for p in args.mitdb.glob("*.atr")) if n not in PACED]
-    data = detections(args.mitdb, names, augment=True)
+    delineator = args.delineator or delineator_path()
+    data = detections(args.mitdb, names, augment=True, delineator_file=delineator)
     rows = []
     for cfg in GRID:
         print(f"beat-classifier: cross-validating {cfg}", flush=True)
@@ -297,15 +300,17 @@ def command(args: argparse.Namespace) -> None:
     cfg = Config(**best["config"])
     model, module = fit(*dataset(data, names), cfg)
     out = args.out or beat_classifier_path()
-    write(out, with_bias(model, best["bias"]), module, names, best, rows)
+    write(out, with_bias(model, best["bias"]), module, names, best, rows, delineator)
     print(json.dumps({"weights": str(out), **{k: best[k] for k in ("shortfall", *CLASSED)}}))
 
 
 def write(
-    out: Path, model: C.BeatClassifier, module, names: Sequence[str], best: dict, rows: Sequence[dict]
-) -> None:
-    """The weights (safetensors, the classifier's settings as metadata) and the card beside them."""
-    from ecgviewer.weights import save_weights, write_card
+    out: Path, model: C.BeatClassifier, module, names: Sequence[str], best: dict, rows: Sequence[dict],
+    delineator: Path,
+) -> None:  # fmt: skip
+    """The weights (safetensors, the classifier's settings as metadata) and the card beside them;
+    ``delineator``: what found the beats it learnt from (their features depend on it)."""
+    from ecgviewer.weights import save_weights, sha256, write_card
 
     sha = save_weights(out, module, "beat_classifier", model.meta)
     card = {
@@ -320,6 +325,7 @@ def write(
         },
         "training_data": "MIT-BIH Arrhythmia Database DS1 (de Chazal et al. 2004), records "
         + " ".join(names),
+        "beats_found_by": {"delineator": delineator.name, "sha256": sha256(delineator)},
         "command": COMMAND,
         "config": best["config"],
         "bias": best["bias"],
@@ -344,7 +350,8 @@ def card_markdown(card: dict) -> str:
         f"{card['architecture']['hidden']} over {len(card['architecture']['inputs'])} inputs: each beat's "
         "features against the patient's own dominant beat and RR intervals "
         "(`ecgviewer/measure/beat_classes.py`), and each feature's difference from the recording's median.",
-        f"- **Data:** {card['training_data']}; paced records, fusion (F) and unclassifiable (Q) beats left "
+        f"- **Data:** {card['training_data']}, their beats found by `{card['beats_found_by']['delineator']}` "
+        "(the features depend on it); paced records, fusion (F) and unclassifiable (Q) beats left "
         "out. A detection the reference has no beat for is an artefact. Each record also with noise "
         "throughout (the first halves of the Noise Stress Test Database's records, SNR as EC57 has it): "
         + ", ".join(f"{kind} at {snr} dB" for kind, snr in AUGMENT)

@@ -230,12 +230,13 @@ def score_list(name: str, mitdb: Path, beats, whole: bool = False) -> Counts:
 
 def run(
     mitdb: Path, records: Sequence[str] | None = None, progress: Callable[[str], None] = print,
-    delineator_file: Path | None = None,
+    delineator_file: Path | None = None, classifier_file: Path | None = None,
 ) -> tuple[list[Counts], list[Counts], list[Counts]]:  # fmt: skip
     """Every record's counts cross-validated (an unpaced record classed by the bundled settings
     fitted without it; a paced one by the bundled classifier, which never saw it), with the
     bundled classifier itself, and cross-validated over the whole records (``score_list``'s
-    ``whole``); ``delineator_file``: the beats found by another delineator than the bundled one."""
+    ``whole``); ``delineator_file``: the beats found by another delineator than the bundled one;
+    ``classifier_file``: another classifier (its settings chosen with that delineator's beats)."""
     from ecgviewer.measure.beat_classes import BeatClassifier
     from ecgviewer.measure.rhythm import classify
     from training.supervised import beat_classifier as BC
@@ -245,7 +246,7 @@ def run(
     data = BC.detections(mitdb, names, progress, delineator_file=delineator_file) | BC.detections(
         mitdb, unpaced, progress, augment=True, delineator_file=delineator_file
     )
-    bundled = BeatClassifier.bundled()
+    bundled = BeatClassifier.bundled() if classifier_file is None else BeatClassifier.load(classifier_file)
     progress(f"ec57: cross-validating over {len(unpaced)} records")
     config = {k: bundled.meta[k] for k in asdict(BC.Config())}
     fitted = BC.cross_validated(data, unpaced, BC.Config(**config)) if len(unpaced) > 1 else {}
@@ -336,6 +337,7 @@ def _row(r: Counts, name: str) -> str:
 def report(
     cv: Sequence[Counts], shipped: Sequence[Counts], mitdb: Path, whole: Sequence[Counts] = (),
     delineator: str = "the bundled delineator",
+    classifier: str = "the bundled classifier",
     against: tuple[str, Sequence[Counts]] | None = None,
     command: str = COMMAND,
 ) -> str:  # fmt: skip
@@ -355,8 +357,8 @@ def report(
         f"{len(shipped)} from `{mitdb.name}/` ({', '.join(r.record for r in shipped)}).",
         "",
         "**Cross-validated, record by record** (leave one record out): each unpaced record's beats are "
-        "classed by the bundled classifier's settings fitted on the other records (`python -m training "
-        "beat-classifier`); the paced records, which no classifier is fitted on, by the bundled one. DS2, "
+        f"classed by {classifier}'s settings fitted on the other records (`python -m training "
+        "beat-classifier`); the paced records, which no classifier is fitted on, by that classifier. DS2, "
         "the held-out half, is not in `../shared` and is not read.",
         "",
         head,
@@ -403,7 +405,8 @@ def report(
            "|" + "---|" * (len(head.split("|")) - 2), _row(gross(whole, paced=False), "**gross** (unpaced)"),
            ""] if whole else []),
         *(_against(cv, *against) if against else []),
-        "**The bundled classifier itself**, fitted on these records (not a measure of how it generalises):",
+        f"**{classifier[0].upper() + classifier[1:]} itself**, fitted on these records (not a measure of "
+        "how it generalises):",
         "",
         head,
         "|" + "---|" * (len(head.split("|")) - 2),
@@ -443,6 +446,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="find the beats with this delineator instead of the bundled one (a comparison)",
     )
+    p.add_argument("--classifier", type=Path, default=None,
+                   help="class the beats with this classifier's settings, not the bundled one's")  # fmt: skip
     p.add_argument(
         "--counts",
         type=Path,
@@ -457,10 +462,14 @@ def command(args: argparse.Namespace) -> None:
     """EC57 on the MIT-BIH Arrhythmia Database: the beat list's QRS, VEB, SVEB, F and AF figures (EC57.md)."""
     if not args.mitdb.is_dir():
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
-    cv, shipped, whole = run(args.mitdb, args.records, delineator_file=args.delineator)
+    cv, shipped, whole = run(args.mitdb, args.records, delineator_file=args.delineator,
+                             classifier_file=args.classifier)  # fmt: skip
     named = {} if args.delineator is None else {"delineator": f"the delineator `{args.delineator.name}`"}
+    if args.classifier is not None:
+        named["classifier"] = f"the classifier `{args.classifier.name}`"
     against = None if args.against is None else (f"`{args.against.name}`", load_counts(args.against))
-    options = (("--delineator", args.delineator), ("--counts", args.counts), ("--against", args.against))
+    options = (("--delineator", args.delineator), ("--classifier", args.classifier),
+               ("--counts", args.counts), ("--against", args.against))  # fmt: skip
     command = " ".join([COMMAND, *(f"{k} {v.name}" for k, v in options if v is not None)])
     text = report(cv, shipped, args.mitdb, whole, against=against, command=command, **named)
     atomic_write_bytes(args.out, text.encode())

@@ -1,0 +1,63 @@
+"""The delineator's trainer: distillation pulls the student towards its teacher, and the
+unlabelled PTB-XL records it learns from never come from the validation or test folds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from training import SHARED_DATA
+from training.supervised import delineator as T
+
+
+def _unlabelled(n: int, seed: int) -> list[T.Example]:
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(0, 0.3, (n, 12, 3 * T.CROP))
+    return [T.Example(i, r, np.full(r.shape, -1, dtype=np.int64)) for i, r in enumerate(raw)]
+
+
+def test_distillation_follows_the_teacher():
+    """Unlabelled crops only: what the student says is what its teacher said."""
+    import torch
+
+    def teacher(wave: int):
+        def says(x: torch.Tensor) -> torch.Tensor:  # this wave everywhere
+            logits = torch.zeros(x.shape[0], 4, x.shape[-1])
+            logits[:, wave] = 6.0
+            return logits
+
+        return says
+
+    data = _unlabelled(4, 0)
+    recipe = replace(T.TINY, steps=40, lr=2e-2, teacher=True, unlabelled=1, rate_share=0.0)
+    x = torch.from_numpy(np.concatenate([T.augment(e, np.random.default_rng(1), recipe)[0] for e in data]))
+    for wave in (2, 3):  # QRS, T
+        model = T.train(data, recipe, teacher=teacher(wave), extra=_unlabelled(2, 1))
+        with torch.no_grad():
+            p = torch.softmax(model(x.float()), dim=1).mean(dim=(0, 2))
+        assert p[wave] > 0.8, (wave, p)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "ptbxl").is_dir(), reason="needs ../shared/data/ptbxl")
+def test_unlabelled_records_are_training_folds_only():
+    from training.data.datasets import load_labels, ptbxl_root
+
+    extra = T.unlabelled(SHARED_DATA, 5, seed=3)
+    labels = load_labels(ptbxl_root(SHARED_DATA))
+    fold = dict(zip(labels.ecg_id.tolist(), labels.fold.tolist(), strict=True))
+    assert len(extra) == 5 and all(fold[e.number] <= 8 for e in extra)
+    assert all(e.raw.shape == (12, 2500) and (e.target == -1).all() for e in extra)  # 10 s at 250 Hz
+    assert [e.number for e in T.unlabelled(SHARED_DATA, 5, seed=3)] == [e.number for e in extra]
+
+
+def test_recorded_noise_is_added_at_the_snr_drawn(monkeypatch):
+    """EC57's SNR: the lead's peak-to-peak squared over 8, over the noise's power."""
+    monkeypatch.setattr(T, "RECORDED_SNR_DB", (6.0, 6.0))
+    rng = np.random.default_rng(0)
+    x = np.sin(np.linspace(0, 20 * np.pi, 2500))[None].repeat(3, 0) * np.array([[0.5], [1.0], [2.0]])
+    noises = [rng.normal(0, 1.0, 10_000), rng.normal(0, 3.0, 10_000)]
+    added = T._recorded(x, noises, rng)
+    signal_power = np.ptp(x, axis=1) ** 2 / 8
+    assert np.allclose(10 * np.log10(signal_power / (added**2).mean(axis=1)), 6.0, atol=0.01)
