@@ -85,6 +85,10 @@ def test_the_bundled_classifier_reads_its_features_and_answers_for_every_beat():
 
 
 def test_what_training_writes_the_app_reads_back_and_a_stranger_file_is_refused(tmp_path):
+    import json
+
+    from ecgviewer.assets import delineator_path
+    from ecgviewer.weights import sha256
     from training.supervised import beat_classifier as BC
 
     rng = np.random.default_rng(1)
@@ -94,12 +98,15 @@ def test_what_training_writes_the_app_reads_back_and_a_stranger_file_is_refused(
     model = BC.with_bias(model, [0.0, -1.0, 0.0, -2.0])
     path = tmp_path / "beats.safetensors"
     BC.write(path, model, module, ["101"], {"config": model.meta | {"hidden": 8}, "bias": model.meta["bias"],
-             "shortfall": 1.0, **dict.fromkeys(BC.CLASSED, 50.0)}, [])  # fmt: skip
+             "shortfall": 1.0, **dict.fromkeys(BC.CLASSED, 50.0)}, [], delineator_path())  # fmt: skip
     back = C.BeatClassifier.load(path)
     f = rng.normal(0, 1, (len(C.FEATURES), 30)).astype(np.float32)
     assert np.allclose(back.probabilities(f), model.probabilities(f), atol=1e-6)
     assert back.bias.tolist() == [0.0, -1.0, 0.0, -2.0] and (back.classes(f) == model.classes(f)).all()
     assert "research use, not a medical device" in path.with_suffix(".md").read_text()
+    card = json.loads(path.with_suffix(".json").read_text())  # what found the beats it learnt from
+    found_by = {"delineator": delineator_path().name, "sha256": sha256(delineator_path())}
+    assert card["beats_found_by"] == found_by
     from ecgviewer.weights import save_weights
 
     save_weights(path, module, "beat_classifier", {**model.meta, "inputs": ["qrs_r"]})

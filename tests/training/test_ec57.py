@@ -102,3 +102,25 @@ def test_counts_round_trip_and_a_run_against_itself_differs_by_nothing(tmp_path)
     assert d["qrs_se"] == (0.0, 0.0, 0.0) and d["sveb_pp"] == (0.0, 0.0, 0.0)
     better = [ec57.Counts("119", ref_beats=10, matched=10, det_beats=10), rows[1]]
     assert ec57.paired(better, rows, draws=20)["qrs_se"][0] == pytest.approx(100 * (18 / 18 - 17 / 18))
+
+
+def test_pooled_beats_are_learnt_with_their_record_and_held_out_with_it():
+    """``ec57 --pool``: another delineator's beats of a record, keyed ``<record>[+noise]+@<name>``,
+    join that record's training beats and leave with it when it is held out."""
+    from ecgviewer.measure import beat_classes as C
+    from ecgviewer.measure import rhythm as R
+    from training.supervised import beat_classifier as BC
+
+    def found(n: int, value: float) -> tuple[R.Detected, np.ndarray]:
+        d = R.Detected(
+            np.arange(n, dtype=float), np.full(n, R.NORMAL, np.int8), np.full((5, n), np.nan),
+            np.full((len(C.FEATURES), n), value), np.zeros((n, 2, 50), np.float16), [], float(n), ("II",), (),
+        )  # fmt: skip
+        return d, np.array(["N"] * n)
+
+    data = {"201": found(2, 1.0), "201+ma6": found(3, 2.0), "209": found(4, 3.0),
+            "201+@other": found(5, 4.0), "209+ma6+@other": found(6, 5.0)}  # fmt: skip
+    for names, values in ((["201"], {1.0: 2, 2.0: 3, 4.0: 5}), (["209"], {3.0: 4, 5.0: 6})):
+        x, y = BC.dataset(data, names)
+        seen = dict(zip(*np.unique(x[:, 0], return_counts=True), strict=True))
+        assert seen == values and (y == C.CLASSES.index("normal")).all()

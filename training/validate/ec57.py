@@ -230,13 +230,15 @@ def score_list(name: str, mitdb: Path, beats, whole: bool = False) -> Counts:
 
 def run(
     mitdb: Path, records: Sequence[str] | None = None, progress: Callable[[str], None] = print,
-    delineator_file: Path | None = None, classifier_file: Path | None = None,
+    delineator_file: Path | None = None, classifier_file: Path | None = None, pool: Sequence[Path] = (),
 ) -> tuple[list[Counts], list[Counts], list[Counts]]:  # fmt: skip
     """Every record's counts cross-validated (an unpaced record classed by the bundled settings
     fitted without it; a paced one by the bundled classifier, which never saw it), with the
     bundled classifier itself, and cross-validated over the whole records (``score_list``'s
     ``whole``); ``delineator_file``: the beats found by another delineator than the bundled one;
-    ``classifier_file``: another classifier (its settings chosen with that delineator's beats)."""
+    ``classifier_file``: another classifier (its settings chosen with that delineator's beats);
+    ``pool``: delineators whose beats of the other records each fold's classifier also learns from
+    (classes that hold whichever delineator found the beats)."""
     from ecgviewer.measure.beat_classes import BeatClassifier
     from ecgviewer.measure.rhythm import classify
     from training.supervised import beat_classifier as BC
@@ -247,9 +249,14 @@ def run(
         mitdb, unpaced, progress, augment=True, delineator_file=delineator_file
     )
     bundled = BeatClassifier.bundled() if classifier_file is None else BeatClassifier.load(classifier_file)
+    pooled = {  # keyed "<record>[+<noise>]+@<delineator>": ``dataset`` takes them with their record
+        f"{k}+@{w.stem}": v
+        for w in pool
+        for k, v in BC.detections(mitdb, unpaced, progress, augment=True, delineator_file=w).items()
+    }
     progress(f"ec57: cross-validating over {len(unpaced)} records")
     config = {k: bundled.meta[k] for k in asdict(BC.Config())}
-    fitted = BC.cross_validated(data, unpaced, BC.Config(**config)) if len(unpaced) > 1 else {}
+    fitted = BC.cross_validated(data | pooled, unpaced, BC.Config(**config)) if len(unpaced) > 1 else {}
     folds = {n: BC.with_bias(m, bundled.meta["bias"]) for n, m in fitted.items()}
     listed = {n: classify(data[n][0], folds.get(n, bundled)) for n in names if n in folds or n in PACED}
     cv = [score_list(n, mitdb, beats) for n, beats in listed.items()]
@@ -292,6 +299,10 @@ def paired(
         k: (v, float(np.percentile(seen[k], 2.5)), float(np.percentile(seen[k], 97.5)))
         for k, v in point.items()
     }
+
+
+def _names(files: Sequence[str]) -> str:
+    return ", ".join(f"`{f}`" for f in files)
 
 
 def _pct(x: float | None) -> str:
@@ -338,6 +349,7 @@ def report(
     cv: Sequence[Counts], shipped: Sequence[Counts], mitdb: Path, whole: Sequence[Counts] = (),
     delineator: str = "the bundled delineator",
     classifier: str = "the bundled classifier",
+    pool: Sequence[str] = (),
     against: tuple[str, Sequence[Counts]] | None = None,
     command: str = COMMAND,
 ) -> str:  # fmt: skip
@@ -358,8 +370,10 @@ def report(
         "",
         "**Cross-validated, record by record** (leave one record out): each unpaced record's beats are "
         f"classed by {classifier}'s settings fitted on the other records (`python -m training "
-        "beat-classifier`); the paced records, which no classifier is fitted on, by that classifier. DS2, "
-        "the held-out half, is not in `../shared` and is not read.",
+        "beat-classifier`)"
+        + (f", on their beats as found by {delineator} and by {_names(pool)}" if pool else "")
+        + "; the paced records, which no classifier is fitted on, by that classifier. DS2, the held-out "
+        "half, is not in `../shared` and is not read.",
         "",
         head,
         "|" + "---|" * (len(head.split("|")) - 2),
@@ -448,6 +462,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--classifier", type=Path, default=None,
                    help="class the beats with this classifier's settings, not the bundled one's")  # fmt: skip
+    p.add_argument("--pool", type=Path, nargs="*", default=(),
+                   help="fit each fold's classifier on the beats these delineators find too")  # fmt: skip
     p.add_argument(
         "--counts",
         type=Path,
@@ -463,15 +479,17 @@ def command(args: argparse.Namespace) -> None:
     if not args.mitdb.is_dir():
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
     cv, shipped, whole = run(args.mitdb, args.records, delineator_file=args.delineator,
-                             classifier_file=args.classifier)  # fmt: skip
+                             classifier_file=args.classifier, pool=args.pool)  # fmt: skip
     named = {} if args.delineator is None else {"delineator": f"the delineator `{args.delineator.name}`"}
     if args.classifier is not None:
         named["classifier"] = f"the classifier `{args.classifier.name}`"
     against = None if args.against is None else (f"`{args.against.name}`", load_counts(args.against))
     options = (("--delineator", args.delineator), ("--classifier", args.classifier),
                ("--counts", args.counts), ("--against", args.against))  # fmt: skip
-    command = " ".join([COMMAND, *(f"{k} {v.name}" for k, v in options if v is not None)])
-    text = report(cv, shipped, args.mitdb, whole, against=against, command=command, **named)
+    pooled = [f"--pool {' '.join(w.name for w in args.pool)}"] if args.pool else []
+    command = " ".join([COMMAND, *(f"{k} {v.name}" for k, v in options if v is not None), *pooled])
+    text = report(cv, shipped, args.mitdb, whole, against=against, command=command,
+                  pool=[w.name for w in args.pool], **named)  # fmt: skip
     atomic_write_bytes(args.out, text.encode())
     if args.counts is not None:
         save_counts(args.counts, cv)
