@@ -188,7 +188,8 @@ def _recorded(x: np.ndarray, noises: list[np.ndarray], rng: np.random.Generator)
     for lead, row in enumerate(x):
         source = noises[int(rng.integers(len(noises)))]
         start = int(rng.integers(0, len(source) - x.shape[-1]))
-        n = source[start : start + x.shape[-1]] - source[start : start + x.shape[-1]].mean()
+        n = source[start : start + x.shape[-1]]
+        n = n - n.mean()
         power = np.ptp(row) ** 2 / 8
         out[lead] = n * np.sqrt(power / max(float(np.mean(n**2)), 1e-12) / 10 ** (snr / 10))
     return out
@@ -255,6 +256,7 @@ def run(
     data = examples(root, numbers)
     extra = unlabelled(root.parent, recipe.unlabelled_records, recipe.seed) if recipe.teacher else []
     noises = recorded_noises(root.parent / "mitdb") if recipe.recorded_noise else []
+    taught = {"ptbxl_unlabelled": [e.number for e in extra]} if extra else {}  # in each model's metadata
 
     def teacher(fold: int | str):
         if not recipe.teacher:
@@ -286,8 +288,7 @@ def run(
         model = train(
             train_set, recipe, lambda r, f=fold: log({"fold": f, **r}), teacher(fold), extra, noises
         )
-        meta = {"trained_on": [e.number for e in train_set], "fold": fold,
-                **({"ptbxl_unlabelled": [e.number for e in extra]} if extra else {})}  # fmt: skip
+        meta = {"trained_on": [e.number for e in train_set], "fold": fold, **taught}
         Delineator(model, {}).save(run_dir / f"fold{fold}.safetensors", meta)
         summary["folds"][str(fold)] = {
             "records": len(train_set),
@@ -297,9 +298,7 @@ def run(
     if out is not None:
         t0 = time.perf_counter()
         model = train(data, recipe, lambda r: log({"fold": "all", **r}), teacher("all"), extra, noises)
-        sha = Delineator(model, {}).save(
-            out, {"trained_on": numbers, **({"ptbxl_unlabelled": [e.number for e in extra]} if extra else {})}
-        )
+        sha = Delineator(model, {}).save(out, {"trained_on": numbers, **taught})
         summary["bundled"] = {
             "path": str(out),
             "sha256": sha,
