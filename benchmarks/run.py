@@ -45,7 +45,7 @@ TARGETS = {  # figure -> (limit, unit); every figure passes when it is at most i
     "holter_pan_random_ms": (16.0, "ms"),
     "holter_rss_ratio": (1.5, "ratio"),
     "holter_edf_pan_random_ms": (16.0, "ms"),
-    "beat_list_24h_s": (60.0, "s"),
+    "beat_list_24h_s": (30.0, "s"),  # issue 74's goal: a 3-channel Holter's day in 30 s on 2 cores
     "cold_start_s": (2.0, "s"),
     "infer_ms": (100.0, "ms"),
     "ig_ms": (1000.0, "ms"),

@@ -231,20 +231,23 @@ def _jumps(x: np.ndarray, fs: float, j: int, need: int) -> np.ndarray:
     if n <= 3 * j:
         return np.zeros(0, dtype=np.int64)
     limit = PACE_JUMP_MV * min(1.0, fs / PACE_FULL_FS)
-    floor = np.zeros((len(x), 1))
-    if need < PACE_LEADS:
-        step = x[:, j:] - x[:, :-j]
-        mad = np.median(np.abs(step - np.median(step, axis=1, keepdims=True)), axis=1, keepdims=True)
-        floor = PACE_NOISE_SDS * 1.4826 * mad
     t = np.arange(j, n - 2 * j)  # the jump runs from t to t + j; slices of x, for speed
     before, at, end, later = x[:, : n - 3 * j], x[:, j : n - 2 * j], x[:, 2 * j : n - j], x[:, 3 * j :]
     jump = end - at
     size = np.abs(jump)
     onward = (later - end) * np.sign(jump)
     shaped = (np.abs(at - before) <= PACE_QUIET_SHARE * size) & (onward <= PACE_ONWARD_SHARE * size)
-    full = shaped & (size >= np.maximum(limit, floor))
-    other = full if need >= PACE_LEADS else shaped & (size >= np.maximum(PACE_OTHER_SHARE * limit, floor))
-    cand = np.flatnonzero(full.any(axis=0) & (other.sum(axis=0) >= need))
+
+    def candidates(floor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        full = shaped & (size >= np.maximum(limit, floor))
+        other = full if need >= PACE_LEADS else shaped & (size >= np.maximum(PACE_OTHER_SHARE * limit, floor))
+        return np.flatnonzero(full.any(axis=0) & (other.sum(axis=0) >= need)), full, other
+
+    cand, full, other = candidates(np.zeros((len(x), 1)))
+    if len(cand) and need < PACE_LEADS:  # the noise floor only raises the bar: its medians only where needed
+        step = x[:, j:] - x[:, :-j]
+        mad = np.median(np.abs(step - np.median(step, axis=1, keepdims=True)), axis=1, keepdims=True)
+        cand, full, other = candidates(PACE_NOISE_SDS * 1.4826 * mad)
     if len(cand):  # the return, checked only where enough leads jumped
         after = np.minimum(t[cand, None] + j + np.arange(1, round(PACE_RETURN_MS * fs / 1000) + 1), n - 1)
         moved = np.abs(x[:, after] - x[:, t[cand], None]).min(axis=-1)

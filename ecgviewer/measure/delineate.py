@@ -78,11 +78,23 @@ class Delineator:
         """Prepared (leads, n) 250 Hz signals -> class probabilities (leads, 4, n)."""
         import torch
 
+        with torch.inference_mode():
+            return torch.softmax(self._logits(x, present), dim=1).numpy()
+
+    def labels(self, x: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+        """Prepared (leads, n) 250 Hz signals -> each sample's most likely class (leads, n), an
+        index into ``unet.CLASSES``: the argmax of the logits, without the softmax's cost."""
+        import torch
+
+        with torch.inference_mode():
+            return self._logits(x, present).argmax(dim=1).numpy()
+
+    def _logits(self, x: np.ndarray, present: np.ndarray | None):
+        import torch
+
         rms = signal.spatial_rms(x, present)
         inputs = np.stack([x, np.broadcast_to(rms, x.shape)], axis=1).astype(np.float32)
-        with torch.inference_mode():
-            logits = self._frozen(torch.from_numpy(inputs))
-            return torch.softmax(logits, dim=1).numpy()
+        return self._frozen(torch.from_numpy(inputs))
 
 
 def waves(probs: np.ndarray) -> list[Wave]:

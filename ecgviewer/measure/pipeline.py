@@ -41,7 +41,7 @@ def measure(
     left_out = {k: v for k, v in Q.raw_problems(signals, fs, leads).items() if k in LEADS}
     present &= np.array([lead not in left_out for lead in LEADS])
     x = signal.prepare(raw, fs)
-    r, labels = Q.beats_without_noise(x, present, LEADS, left_out, delineator)
+    r, labels, _ = Q.beats_without_noise(x, present, LEADS, left_out, delineator)  # all present leads
     left_out = {lead: left_out[lead] for lead in LEADS if lead in left_out}  # in lead order
     empty = {k: None for k in FIDUCIALS}
     base = Measurements(

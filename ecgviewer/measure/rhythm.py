@@ -5,7 +5,10 @@ ventricular and supraventricular runs, atrial fibrillation, unreadable stretches
 Paged: the recording is read ``PAGE_S`` at a time with ``MARGIN_S`` of context either side, so
 memory stays bounded whatever its length, and every page goes through the delineation contract
 and the lead checks of the 10 s measurements (``signal.prepare``, ``quality``). At most
-``MAX_LEADS`` leads are delineated, a 3-channel Holter's worth: more adds time, not beats.
+``MAX_LEADS`` leads are read, a 3-channel Holter's worth: more adds time, not beats. Of those,
+``DELINEATED`` are delineated on each page, the others standing in for a lead that cannot be read
+there (flat, clipped, missing or pure noise): the classes were fitted and validated on MIT-BIH's
+two leads (``training/reports/EC57.md``), and the delineator is most of the time a page takes.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from ecgviewer.measure import quality as Q
 from ecgviewer.measure import signal
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.measurements import BEAT_KINDS, EVENT_KINDS
+from ecgviewer.memory import keep_freed_memory
 from ecgviewer.recording import Recording
 from ecgviewer.summary import clock
 
 PAGE_S = 60.0  # one delineator pass; a fixed length keeps the convolution kernels' set-up cached
 MARGIN_S = 2.0  # context either side of a page: no beat is judged at an edge
 MAX_LEADS = 3
+DELINEATED = 2
 LEAD_PREFERENCE = ("II", "V1", "V5", "I", "V2", "V6", "V3", "V4", "aVF", "III", "aVL", "aVR")
 LOCAL_RR = 8  # the page's dominant beats: not premature against the median of this many RRs around
 NOISE_FACTOR = 4.0  # a beat's high-frequency noise outside its QRS, over the page's median: unreadable
@@ -82,7 +87,7 @@ class BeatList:
     trend_s: np.ndarray  # centres of the trend's bins
     trend_bpm: np.ndarray  # NaN where a bin has no RR interval
     duration_s: float
-    leads: tuple[str, ...]  # the leads delineated
+    leads: tuple[str, ...]  # the leads read: their shapes are kept, DELINEATED of them delineated
     notes: tuple[str, ...] = ()
     features: np.ndarray | None = None  # (beat_classes.FEATURES, beats) the classes were weighed from
     shapes: np.ndarray | None = None  # (beats, leads, samples) float16: the QRS over SHAPE_MS (templates)
@@ -223,6 +228,7 @@ def detect(
     import scipy.signal  # noqa: F401  (loads scipy's own BLAS, so that the limit below holds it too)
     from threadpoolctl import threadpool_limits
 
+    keep_freed_memory()  # each page allocates alike: reuse, not fresh pages
     leads = chosen_leads(rec)
     names = tuple(rec.leads[i] for i in leads)
     page, margin = round(PAGE_S * rec.fs), round(MARGIN_S * rec.fs)
@@ -262,7 +268,7 @@ def _measure_page(
     problems = Q.raw_problems(mine, fs, names)
     present = np.array([n not in problems for n in names])
     x = signal.prepare(x_raw, fs)
-    r, labels = Q.beats_without_noise(x, present, names, dict(problems), delineator)
+    r, labels, used = Q.beats_without_noise(x, present, names, dict(problems), delineator, DELINEATED)
     if present.any():
         lost = ~np.isfinite(mine[:, core[0] - first : core[1] - first]).any(axis=0)
         gaps = [((core[0] + a) / fs, (core[0] + b) / fs) for a, b in zip(*_runs(lost), strict=True)
@@ -276,14 +282,14 @@ def _measure_page(
         no_shapes = np.zeros((0, len(leads), _SHAPE_N), np.float16)
         return _Page(empty, empty.astype(np.int8), np.zeros((len(BEAT_FIDUCIALS), 0)), gaps,
                      np.zeros((len(C.MORPHOLOGY), 0), np.float32), no_shapes)  # fmt: skip
-    fid = _fiducials(labels, present, r)  # r has no QRS cut by the page's ends (``beats.find``)
+    fid = _fiducials(labels, used, r)  # r has no QRS cut by the page's ends (``beats.find``)
     qrs_s = (fid[BEAT_FIDUCIALS.index("qrs_off")] - fid[BEAT_FIDUCIALS.index("qrs_on")]) / signal.FS
     half = round(B.QRS_HALF_MS * signal.FS / 1000)
-    noise = _hf_noise(x[present], r, half) if present.any() else np.zeros(len(r))
+    noise = _hf_noise(x[used], r, half) if used.any() else np.zeros(len(r))
     dominant = ~_premature(np.diff(r).astype(float))
-    morphology = C.morphology(x, r, present, qrs_s, dominant, noise)
+    morphology = C.morphology(x, r, used, qrs_s, dominant, noise)
     kind = np.full(len(r), NORMAL, dtype=np.int8)
-    if present.any():
+    if used.any():
         kind[noise > max(NOISE_FACTOR * float(np.median(noise)), MIN_NOISE_MV)] = UNREADABLE
     spikes = B.pacing_spikes(raw, fs)  # every recorded lead, as the 10 s measurement looks
     onset = (first + fid[BEAT_FIDUCIALS.index("qrs_on")] * fs / signal.FS) / fs

@@ -3,6 +3,7 @@ complexes of known shapes, placed at known times (``record``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,10 @@ LEADS = ["II", "V1"]
 PRE, POST = round(0.25 * FS), round(0.45 * FS)
 
 
-def sample_beat() -> np.ndarray:
-    """The sample's fifth beat in II and V1 at 250 Hz, R at PRE, ends tapered to zero."""
+def sample_beat(leads: Sequence[str] = LEADS) -> np.ndarray:
+    """The sample's fifth beat in ``leads`` at 250 Hz, R at PRE, ends tapered to zero."""
     rec = load(SAMPLE)
-    x = to_rate(rec.signals[[rec.index("II"), rec.index("V1")]], rec.fs, FS).astype(np.float64)
+    x = to_rate(rec.signals[[rec.index(lead) for lead in leads]], rec.fs, FS).astype(np.float64)
     r = round(3.94 * FS)  # a beat of the sample (its measurements put R here)
     r += int(np.argmax(np.abs(x[0, r - 10 : r + 10]))) - 10
     w = x[:, r - PRE : r + POST].copy()
@@ -39,9 +40,9 @@ def ectopic(sign: float = 1.0) -> np.ndarray:
 
 
 def signals(beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0) -> np.ndarray:
-    """Two leads (mV) of low noise with each (R time in s, (2, PRE + POST) complex) added."""
+    """Leads (mV) of low noise with each (R time in s, (leads, PRE + POST) complex) added."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(0, 0.01, (2, round(seconds * FS)))
+    x = rng.normal(0, 0.01, (len(beats[0][1]), round(seconds * FS)))
     for t, w in beats:
         r = round(t * FS)
         a, b = max(0, r - PRE), min(x.shape[1], r + POST)
@@ -49,10 +50,12 @@ def signals(beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0
     return x
 
 
-def record(beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0) -> Recording:
+def record(
+    beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0, leads: Sequence[str] = LEADS
+) -> Recording:
     """``signals`` as a recording in memory."""
     x = signals(beats, seconds, seed)
-    return make_recording(None, ArraySource(x.astype(np.float32)), float(FS), LEADS, "synthetic")
+    return make_recording(None, ArraySource(x.astype(np.float32)), float(FS), list(leads), "synthetic")
 
 
 def wfdb_file(

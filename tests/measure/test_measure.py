@@ -83,6 +83,19 @@ def test_the_frozen_unet_computes_what_the_module_computes(n):
     assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4)
 
 
+def test_labels_are_the_most_probable_class_of_each_sample(delineator):
+    """``labels`` skips the softmax, not the answer: the argmax of ``probabilities``."""
+    from ecgviewer.io import load
+    from tests.conftest import SAMPLE
+
+    rec = load(SAMPLE)
+    x = signal.prepare(rec.signals[:3], rec.fs)
+    labels = delineator.labels(x)
+    assert labels.shape == x.shape
+    assert (labels == delineator.probabilities(x).argmax(axis=1)).all()
+    assert set(np.unique(labels)) == {0, 1, 2, 3}
+
+
 def test_a_beat_takes_no_t_wave_from_the_next_beat():
     """At fast rates the median window holds the next beat; a T found only after its QRS is not
     this beat's (a 1-lead tachycardia once gave a QT of 700 ms)."""

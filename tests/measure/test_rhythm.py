@@ -9,11 +9,12 @@ import pytest
 
 from ecgviewer.errors import Cancelled
 from ecgviewer.measure import rhythm as R
+from ecgviewer.measure.delineate import Delineator
 from ecgviewer.measure.intervals import heart_rate
 from ecgviewer.measure.pipeline import measure
 from ecgviewer.recording import make_recording
 from ecgviewer.sources import ArraySource
-from tests.measure.beat_records import FS, PRE, ectopic, record
+from tests.measure.beat_records import FS, PRE, ectopic, record, sample_beat
 
 
 def _sinus(start: float, stop: float, rr: float, w: np.ndarray) -> list[tuple[float, np.ndarray]]:
@@ -139,6 +140,30 @@ def test_at_most_three_recorded_leads_are_read_preferring_ii_v1_v5():
     assert [rec.leads[i] for i in R.chosen_leads(rec)] == ["II", "V1", "V5"]
     holter = make_recording(None, ArraySource(np.zeros((2, 100), np.float32)), 128.0, ["ECG1", "ECG2"], "h")
     assert R.chosen_leads(holter) == [0, 1]
+
+
+def test_two_leads_are_delineated_and_the_third_stands_in_where_one_cannot_be_read(delineator):
+    """A 3-lead Holter: II and V1 delineated; where II is flat (page 2) or pure noise (page 3), V5
+    carries the beats in its place, and V5's shapes are kept for the templates throughout."""
+    w = sample_beat(("II", "V1", "V5"))
+    beats = _sinus(1.0, 179.0, 0.9, w)
+    rec = record(beats, 180.0, leads=("II", "V1", "V5"))
+    x = rec.source.data
+    x[0, 57 * FS : 123 * FS] = 0.0  # flat over page 2 and its margins
+    x[0, 123 * FS :] = np.random.default_rng(1).normal(0, 0.2, x.shape[1] - 123 * FS)
+    calls: list[int] = []
+    spy = Delineator(delineator.model, delineator.meta)
+    spy.labels = lambda s, present=None: calls.append(len(s)) or delineator.labels(s, present)  # type: ignore[method-assign]
+    rh = R.analyse(rec, spy)
+    assert calls == [2, 2, 2, 2]  # two leads a page, page 3 again with V5 once II is found noise
+    times = np.array([t for t, _ in beats])
+    assert len(rh.t_s) == len(beats) and np.abs(rh.t_s - times).max() < 0.05
+    assert set(R.KINDS[k] for k in rh.kind) == {"normal"}
+    assert rh.leads == ("II", "V1", "V5") and rh.shapes is not None
+    amplitude = np.ptp(rh.shapes.astype(float), axis=2)  # (beats, leads)
+    first, later = rh.t_s < 57.0, rh.t_s > 63.0
+    assert (amplitude[:, 2] > 0.2).all()  # V5 read on every page, delineated or not
+    assert (amplitude[first, 0] > 0.2).all() and (amplitude[later, 0] == 0).all()  # II left out where unread
 
 
 def test_a_beat_takes_no_t_wave_or_p_wave_across_its_neighbours():
