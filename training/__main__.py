@@ -180,6 +180,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     ctx = _context(args)
     res = evaluate_split(loaded.model, ctx, args.task, args.split, args.n_boot,
                          read=(sha256(args.model), f"{args.model.name} (`evaluate`)"))  # fmt: skip
+    if args.card:
+        from training.supervised.export import card_report
+
+        card_report(args.model, args.task, args.split, res["report"])
     print(
         json.dumps(
             {"model": str(args.model), "task": args.task, "split": args.split, **res["report"]}, indent=1
@@ -366,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--task", default="super")
     ev.add_argument("--split", choices=["val", "test"], default="test")
     ev.add_argument("--n-boot", type=int, default=1000)
+    ev.add_argument(
+        "--card", action="store_true", help="into the model's card too (the same point, current intervals)"
+    )
     gr = sub.choices["grid"]
     gr.add_argument("--tasks", default="super")
     gr.add_argument("--fractions", default="0.01,0.1,1.0")

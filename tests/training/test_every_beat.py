@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from training.supervised import every_beat as E
-from training.validate import metrics as M
 
 
 def test_the_ways_of_reading_windows():
@@ -25,19 +24,6 @@ def test_the_ways_of_reading_windows():
     assert first == pytest.approx([0.8, 0.3], abs=1e-3)
     assert beats == pytest.approx([(15 * 0.8 + 5 * 0.4) / 20, 0.3], abs=1e-3)
     assert mean == pytest.approx([0.6, 0.3], abs=1e-3)
-
-
-def test_a_plain_record_bootstrap_is_wider_where_patterns_are_unique():
-    """Records alone in their label pattern are in every stratified draw: with every pattern unique,
-    the stratified interval of a difference collapses to its point, the plain one does not."""
-    rng = np.random.default_rng(0)
-    y = np.eye(40)[:, :8][np.arange(40) % 8].astype(np.float32)
-    y[:, 7] = rng.random(40) < 0.5  # a column that makes most label patterns unique
-    a, b = rng.random(y.shape), rng.random(y.shape)
-    strat = M.paired_bootstrap(y, [a], [b], 200)
-    plain = M.paired_bootstrap(y, [a], [b], 200, stratified=False)
-    width = [d["auroc_ci"][1] - d["auroc_ci"][0] for d in (strat, plain)]
-    assert plain["auroc"] == strat["auroc"] and width[1] > width[0]
 
 
 def _row(diff: float, lo: float, hi: float) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +41,34 @@ SEVERAL_MACHINES = "several machines or precisions (resumed elsewhere)"
 
 
 def _fmt(rows: list[dict], key: str) -> str:
+    """A per-task cell: the seeds' mean fold-10 macro with its own 95 % interval, records and seeds
+    drawn together from the kept predictions (``metrics.report``), and the SD over seeds. Rows
+    logged without predictions (NO_PREDS) show seed 0's figure with seed 0's logged interval (the
+    earlier bootstrap), since no other interval can be drawn for them."""
     vals = np.array([r["test"][key] for r in rows])
-    ci = rows[0]["test"][f"{key}_ci"]
     spread = f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""
-    mark = NO_PREDS if any("preds" not in r for r in rows) else ""
-    return f"{vals.mean():.3f}{spread} [{ci[0]:.3f}-{ci[1]:.3f}]{mark}"
+    own = _cell(tuple(str(r["preds"]) for r in rows)) if all("preds" in r for r in rows) else None
+    if own is None:
+        first = rows[0]["test"]
+        lo, hi = first[f"{key}_ci"]
+        return f"{first[key]:.3f} [{lo:.3f}-{hi:.3f}] (seed {rows[0]['seed']}){NO_PREDS}"
+    lo, hi = own[f"{key}_ci"]
+    return f"{own[key]:.3f}{spread} [{lo:.3f}-{hi:.3f}]"
+
+
+@cache
+def _cell(paths: tuple[str, ...]) -> dict | None:
+    """``metrics.report`` of one cell's seeds (their kept fold-10 predictions), or None when they
+    were not scored on the same records and labels."""
+    preds = [load_preds({"preds": Path(p)}) for p in paths]
+    first = preds[0]
+    if first is None or not all(
+        p is not None and all(np.array_equal(p[k], first[k]) for k in ("classes", "test_ecg_id", "test_y"))
+        for p in preds
+    ):
+        return None
+    probs = [p["test_probs"] for p in preds if p is not None]
+    return M.report(first["test_y"], probs, [str(c) for c in first["classes"]])
 
 
 def _per_class(rows: list[dict], task: str, fracs: list[float], labels: dict[str, str]) -> list[str]:
@@ -198,10 +222,10 @@ def _goals(rows: list[dict], cards: list[dict], shipped_sha: str) -> list[str]:
         "",
         "Fold 10 (test) macro AUROC of `super` (unless a goal names another task), reported after every",
         "choice was made on fold 9. A comparison pairs the two methods' runs of the same seed (the same",
-        "label subset) on the same fold-10 records; 1,000 bootstrap draws resample the seed pairs and the",
-        "records (within their label pattern) together. 'Met' only when the whole 95 % interval of the",
-        "difference (ours minus baseline) is above zero; the bundled model's goal only when its interval",
-        "is above the goal.",
+        f"label subset) on the same fold-10 records; {M.N_BOOT:,} bootstrap draws resample the seed pairs",
+        "and the records (plainly, with replacement) together. 'Met' only when the whole 95 % interval",
+        "of the difference (ours minus baseline) is above zero; the bundled model's goal only when its",
+        "interval is above the goal.",
         f"Rows logged before per-record predictions were kept ({NO_PREDS}) cannot be paired.",
         "",
         "| goal | labels | seeds paired | ours | baseline | AUROC difference [95 %] "
@@ -396,10 +420,12 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
         "Goals and the per-task tables. Frozen-encoder heads train on the lead [CLS] features",
         "standardised per dimension by the mean and SD of their training rows over all leads (MAE's",
         "linear-probe protocol, He et al. 2022). Cells of the per-task tables: fold-10 macro AUROC or",
-        "AUPRC (mean ± SD over seeds) [bootstrap 95 % interval of seed 0, records resampled within their",
-        f"label pattern]. {NO_PREDS}: rows logged before per-record predictions were kept; they cannot",
-        "enter the paired goals, and their intervals come from the earlier bootstrap (re-drawn until",
-        "every class had a positive, which lifts a macro AUPRC with rare classes).",
+        "AUPRC, the mean over seeds ± their SD [95 % interval of that mean: "
+        f"{M.N_BOOT:,} draws of the records",
+        "with replacement and of the seeds together, a class absent from a draw left out of its macro].",
+        f"{NO_PREDS}: rows logged before per-record predictions were kept; they cannot enter the paired",
+        "goals, and show seed 0's figure with seed 0's logged interval (an earlier bootstrap that",
+        "resampled records within their label pattern, too narrow where patterns are unique).",
         "",
     ]
     shas = [c["weights_sha256"] for c in cards]

@@ -2,7 +2,7 @@
 
 A candidate may replace the bundled model only when it beats it on the validation fold: for every
 task asked, the paired bootstrap (``metrics.paired_bootstrap``: the same fold-9 records, resampled
-within their label pattern) puts the whole 95 % interval of the macro-AUROC difference above zero,
+with replacement) puts the whole 95 % interval of the macro-AUROC difference above zero,
 and for every task named "not worse" (a change aimed at other tasks) the interval does not lie
 wholly below zero.
 Of several candidates that do, the one with the highest mean fold-9 macro AUROC over the tasks

@@ -128,9 +128,7 @@ def compare(kept: dict, labels: D.Labels, against: str = "first", n_boot: int = 
         for way in WAYS:
             row[way] = M.macro(y, ps[way])[0]
             if way != against:
-                row[f"{way}-{against}"] = M.paired_bootstrap(
-                    y, [ps[way]], [ps[against]], n_boot, stratified=False
-                )
+                row[f"{way}-{against}"] = M.paired_bootstrap(y, [ps[way]], [ps[against]], n_boot)
         out[task] = row
     return out
 
@@ -145,7 +143,7 @@ def compare_kept(new: dict, old: dict, labels: D.Labels, n_boot: int = 1000, old
     for task, keep, y in _iter_tasks(new, labels):
         p_new = task_probabilities(new, labels, task, "beats")[keep]
         p_old = task_probabilities(old, labels, task, old_way)[keep]
-        diff = M.paired_bootstrap(y, [p_new], [p_old], n_boot, stratified=False)
+        diff = M.paired_bootstrap(y, [p_new], [p_old], n_boot)
         out[task] = {"n": len(y), "new": M.macro(y, p_new)[0], "old": M.macro(y, p_old)[0], "diff": diff}
     return out
 

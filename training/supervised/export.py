@@ -43,6 +43,32 @@ def evaluate_split(
     return {"classes": classes, "probs": p, "y": s.y, "report": report}
 
 
+def card_report(model_file: Path, task: str, split: str, report: dict) -> None:
+    """Put ``report`` (``evaluate_split``'s, of the card's own weights) into the card as the
+    task's fold-9 (``val``) or fold-10 (``test``) figures, JSON and Markdown: a card written
+    before a change of method (issue 75's record bootstrap) gets its intervals again. Refused
+    when the point or the per-class AUROC differ from the card's: other weights, data or contract."""
+    from ecgviewer.weights import read_card
+    from training.supervised.card import markdown
+
+    card = read_card(model_file)
+    key = "test" if split == "test" else "val"
+    old = (card or {}).get("labels", {}).get(task, {}).get(key)
+    if card is None or old is None:
+        raise ValueError(f"{model_file.name}: its card has no {key} figures for `{task}` to replace")
+    same = abs(old["auroc"] - report["auroc"]) < 1e-6 and all(
+        (a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-6)
+        for a, b in zip(old["per_class_auroc"].values(), report["per_class_auroc"].values(), strict=True)
+    )
+    if not same:
+        raise ValueError(
+            f"{model_file.name}: `{task}` {key} macro AUROC {report['auroc']:.4f} against the card's "
+            f"{old['auroc']:.4f}: not the figures the card was written from"
+        )
+    card["labels"][task][key] = report
+    write_card(model_file, card, markdown(card))
+
+
 def tokenizer_text(model: Model) -> str:
     """The model card's one line on what the classifier reads (the app's model picker shows it)."""
     if isinstance(model, Ensemble):

@@ -5,7 +5,7 @@ model was trained on 12 leads with random leads dropped (``augment.AugmentConfig
 measures each common lead set on PTB-XL folds 9 and 10 (``../shared``): every record goes through
 the app (``ecgviewer.io.load``; the recording cut down to the set's leads by ``make_recording``, as
 a reader would build it, so a set with I and II gets the other limb leads derived; then
-``Analyzer.analyse``), scored by macro AUROC per task with stratified bootstrap intervals, and the
+``Analyzer.analyse``), scored by macro AUROC per task with record bootstrap intervals, and the
 paired difference from the same records' 12-lead analysis (``metrics.paired_bootstrap``). Nothing
 is chosen from these numbers; fold 9 is shown beside fold 10 so that later choices have a fold
 of their own to read.
@@ -195,7 +195,7 @@ def write_report(
         f"`{model_file.stem}` (SHA-256 {sha256(model_file)[:12]}…). Each PTB-XL record is analysed "
         "by the app once per lead set, the recording cut down to the set's leads as a reader would "
         "build it (a set with I and II gets III, aVR, aVL and aVF derived). Macro AUROC over the "
-        "task's classes, stratified bootstrap 95 % intervals; the difference is paired with the "
+        "task's classes, record bootstrap 95 % intervals; the difference is paired with the "
         "same records' 12-lead analysis (1,000 draws). Nothing is chosen from these tables.",
         "",
     ]

@@ -5,6 +5,7 @@ validation."""
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -92,59 +93,87 @@ def macro(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     return float(np.nanmean(auc)), float(np.nanmean(ap))
 
 
-class Strata:
-    """Records grouped by their exact label pattern (row of ``y``), for stratified resampling.
-
-    Resampling with replacement within each group keeps every class's positive (and negative)
-    count in every draw, so no draw has to be rejected: rejecting draws that lose a rare class's
-    positives conditions on drawing them, which over-represents those positives and lifted the
-    macro AUPRC interval of PTB-XL ``all`` above its own point estimate. The price: a record alone in
-    its pattern is in every draw exactly once (on fold 10 of ``all``, 26 % of the records; of
-    ``super``, none), so an interval over many classes understates the record-to-record spread."""
-
-    def __init__(self, y: np.ndarray) -> None:
-        _, group = np.unique(y, axis=0, return_inverse=True)
-        group = group.ravel()
-        self.order = np.argsort(group, kind="stable")  # records sorted by group
-        size = np.bincount(group)
-        start = np.cumsum(size) - size
-        self.start, self.size = start[group[self.order]], size[group[self.order]]
-
-    def draw(self, rng: np.random.Generator) -> np.ndarray:
-        """Record indices of one resample: each slot takes a random member of its own group."""
-        return self.order[self.start + (rng.random(len(self.order)) * self.size).astype(np.int64)]
-
-
-def _interval(draws: np.ndarray) -> list[list[float]]:
-    """The 95 % percentile interval of each column of ``draws`` (NaN when there are none)."""
-    if not len(draws):
-        return [[np.nan, np.nan]] * draws.shape[1]
-    lo, hi = np.percentile(draws, [2.5, 97.5], axis=0)
+def _interval(point: np.ndarray, shifts: np.ndarray) -> list[list[float]]:
+    """The 95 % interval of each column: ``point`` plus the 2.5th and 97.5th percentiles of the
+    draws' ``shifts`` from it (NaN when there are none)."""
+    if not len(shifts):
+        return [[np.nan, np.nan]] * len(point)
+    lo, hi = point + np.percentile(shifts, [2.5, 97.5], axis=0)
     return [[float(a), float(b)] for a, b in zip(lo, hi, strict=True)]
 
 
-def report(
-    y: np.ndarray, p: np.ndarray, classes: list[str], n_boot: int | None = None, seed: int = 0
-) -> dict:
-    """Point estimates, stratified bootstrap (``Strata``) 95 % intervals (``N_BOOT`` draws unless
-    ``n_boot`` says) and per-class AUROC."""
-    n_boot = N_BOOT if n_boot is None else n_boot
-    auroc, auprc = macro(y, p)
+def _bootstrap(
+    y: np.ndarray, models: Sequence[Sequence[np.ndarray]], n_boot: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Each model's (macro AUROC, macro AUPRC), averaged over its seeds, on all records (``point``,
+    (models, 2)); how far ``n_boot`` draws move it (``(n_boot, models, 2)``); and the share of
+    draws that left a class out.
+
+    A draw takes len(y) records with replacement and as many seed indices (the same for every
+    model: seed i of each was trained on the same labels), so the interval covers the test set's
+    and the seeds' variation; every model sees the same draws, so a difference is paired. The
+    records are drawn plainly: resampling within each label pattern, as before, drew a record
+    alone in its pattern once in every draw (26 % of PTB-XL `all`'s fold 10), and its intervals
+    were about four times too narrow (issue 75; ``tests/training/test_protocol.py``).
+
+    A class without a positive or a negative in a draw is left out of that draw, and the draw's
+    shift is measured over the classes it kept: its macro minus the point's macro over the same
+    classes. Comparing a macro over fewer classes with one over all would move the interval by
+    whatever the absent classes score (a rare class with a high AP leaves the draws lower than the
+    point), not by how the metric varies."""
+    k = len(models[0])
+    if not k or any(len(m) != k for m in models):
+        raise ValueError(f"need as many seeds of every model, at least one ({[len(m) for m in models]})")
     need = scorable(y)
-    strata, rng, ranked = Strata(y), np.random.default_rng(seed), Ranked(y[:, need], p[:, need])
-    draws = [strata.draw(rng) for _ in range(n_boot if need.any() else 0)]
-    b = np.array([[np.nanmean(m) for m in ranked.scores(np.bincount(i, minlength=len(y)))]
-                  for i in draws]).reshape(-1, 2)  # fmt: skip
-    auroc_ci, auprc_ci = _interval(b)
+    if not need.any():  # no class to score: no point and no draws
+        return np.full((len(models), 2), np.nan), np.zeros((0, len(models), 2)), 0.0
+    probs = np.stack([np.stack(m) for m in models])[..., need]  # (models, seeds, N, C)
+    n_models, (n, c) = len(models), y[:, need].shape
+    ranked = Ranked(np.tile(y[:, need], n_models * k), probs.transpose(2, 0, 1, 3).reshape(n, -1))
+
+    def per_class(weight: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """(models, classes, 2): each class's (AUROC, AP) averaged over ``seeds`` (with repeats);
+        NaN where the draw has no positive or no negative of the class (then in every seed)."""
+        share = np.bincount(seeds, minlength=k) / k
+        return np.stack([np.tensordot(m.reshape(n_models, k, c), share, axes=([1], [0]))
+                         for m in ranked.scores(weight)], axis=-1)  # fmt: skip
+
+    point = per_class(np.ones(n, dtype=np.int64), np.arange(k))
+    rng = np.random.default_rng(seed)
+    moved = [per_class(np.bincount(rng.integers(0, n, n), minlength=n), rng.integers(0, k, k)) - point
+             for _ in range(n_boot)]  # fmt: skip
+    kept = [d for d in moved if not np.isnan(d).all()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shifts = np.array([np.nanmean(d, axis=1) for d in kept]).reshape(-1, n_models, 2)
+    left_out = float(np.mean([np.isnan(d).any() for d in moved])) if moved else 0.0
+    return point.mean(axis=1), shifts, left_out
+
+
+def report(
+    y: np.ndarray, p: np.ndarray | Sequence[np.ndarray], classes: list[str], n_boot: int | None = None,
+    seed: int = 0,
+) -> dict:  # fmt: skip
+    """Point estimates with record bootstrap 95 % intervals (``_bootstrap``; ``N_BOOT`` draws
+    unless ``n_boot`` says), and per-class AUROC. ``p`` is one model's probabilities, or a list
+    of its seeds': then the point is the seeds' mean and the draws resample seeds with records,
+    so that the point is printed with its own interval. ``left_out_share``: the share of draws in
+    which a class had no positive or no negative and was left out."""
+    seeds = [p] if isinstance(p, np.ndarray) else list(p)
+    n_boot = N_BOOT if n_boot is None else n_boot
+    point, shifts, left_out = _bootstrap(y, [seeds], n_boot, seed)
+    auroc_ci, auprc_ci = _interval(point[0], shifts[:, 0])
+    per_class = np.mean([class_scores(y, s)[0] for s in seeds], axis=0)
     return {
-        "auroc": auroc,
+        "auroc": float(point[0, 0]),
         "auroc_ci": auroc_ci,
-        "auprc": auprc,
+        "auprc": float(point[0, 1]),
         "auprc_ci": auprc_ci,
-        "n_boot": len(b),
+        "n_boot": len(shifts),
+        "left_out_share": left_out,
+        "seeds": len(seeds),
         "per_class_auroc": {
-            c: (None if np.isnan(a) else float(a))
-            for c, a in zip(classes, class_scores(y, p)[0], strict=True)
+            c: (None if np.isnan(a) else float(a)) for c, a in zip(classes, per_class, strict=True)
         },
         "support": {c: int(s) for c, s in zip(classes, y.sum(axis=0), strict=True)},
         "n": len(y),
@@ -157,45 +186,23 @@ def paired_bootstrap(
     probs_b: Sequence[np.ndarray],
     n_boot: int | None = None,
     seed: int = 0,
-    stratified: bool = True,
 ) -> dict:
     """Macro AUROC and AUPRC of model A minus model B on the same records, with 95 % intervals.
 
     ``probs_a[i]`` and ``probs_b[i]`` are seed i of each model (the same label subset, so the
-    pair shares its training data). Each draw resamples the seed pairs and the records (``Strata``)
-    together, so the interval covers both the seed-to-seed and the test-set variation; since A and
-    B see the same records, record difficulty cancels and the interval is narrower than the
-    difference of two separate intervals. A is better only when ``better(result)``. ``N_BOOT``
-    draws unless ``n_boot`` says.
-    ``stratified=False`` draws records plainly (a class missing from a draw is left out of that
-    draw's macro), which does not pin the records alone in their label pattern to every draw.
-    """
+    pair shares its training data). Both are scored on the same draws of records and seeds
+    (``_bootstrap``): record difficulty cancels, and the interval is narrower than the difference
+    of two separate intervals. A is better only when ``better(result)``. ``N_BOOT`` draws unless
+    ``n_boot`` says."""
     n_boot = N_BOOT if n_boot is None else n_boot
     if len(probs_a) != len(probs_b) or not len(probs_a):
         raise ValueError(f"need as many seeds of A as of B, at least one ({len(probs_a)} vs {len(probs_b)})")
-    need = scorable(y)
-    ab = np.stack([np.stack(probs_a), np.stack(probs_b)])[..., need]  # (2, seeds, N, C)
-    k, (n, c) = ab.shape[1], y[:, need].shape
-    ranked = Ranked(np.tile(y[:, need], 2 * k), ab.transpose(2, 0, 1, 3).reshape(n, -1))
-
-    def diff(weight: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        """(AUROC, AUPRC) of A minus B with records counted ``weight`` times, averaged over
-        ``seeds`` (with repeats): every model and seed column scored at once."""
-        count = np.bincount(seeds, minlength=k)
-        per = [np.nanmean(m.reshape(2, k, c), axis=2) for m in ranked.scores(weight)]
-        return np.array([(m[0] - m[1]) @ count / k for m in per])
-
-    point = diff(np.ones(n, dtype=np.int64), np.arange(k))
-    strata, rng = Strata(y[:, need]), np.random.default_rng(seed)
-
-    def records() -> np.ndarray:
-        return strata.draw(rng) if stratified else rng.integers(0, n, n)
-
-    draws = np.array([diff(np.bincount(records(), minlength=n), rng.integers(0, k, k))
-                      for _ in range(n_boot)]).reshape(-1, 2)  # fmt: skip
-    auroc_ci, auprc_ci = _interval(draws)
-    return {"auroc": float(point[0]), "auroc_ci": auroc_ci, "auprc": float(point[1]), "auprc_ci": auprc_ci,
-            "n_boot": len(draws), "seeds": k, "n": len(y)}  # fmt: skip
+    point, shifts, left_out = _bootstrap(y, [probs_a, probs_b], n_boot, seed)
+    diff = point[0] - point[1]
+    auroc_ci, auprc_ci = _interval(diff, shifts[:, 0] - shifts[:, 1])
+    return {"auroc": float(diff[0]), "auroc_ci": auroc_ci, "auprc": float(diff[1]), "auprc_ci": auprc_ci,
+            "n_boot": len(shifts), "left_out_share": left_out, "seeds": len(probs_a),
+            "n": len(y)}  # fmt: skip
 
 
 def better(paired: dict, key: str = "auroc") -> bool:

@@ -6,7 +6,7 @@ used on other machines. This measures what the data beside the repo allows (``..
 - **LUDB** (Lobachevsky University, Nizhny Novgorod, 2017-2018; 200 records, 500 Hz, 10 s): its
   cardiologists' diagnoses (``ludb.csv``) are mapped to PTB-XL's superclasses by ``RULES``; a
   record whose labels the table cannot decide (paced, or a statement PTB-XL could have coded
-  either way) is left out, with the reason counted. Per-class AUROC with stratified bootstrap
+  either way) is left out, with the reason counted. Per-class AUROC with record bootstrap
   95 % intervals (``metrics.report``), and the macro AUROC over the classes with at least
   ``MIN_COUNT`` positives and negatives.
 - **Vendor files** (``formats/``: DICOM, HL7 aECG, Philips and GE MUSE XML, SCP-ECG, EDF+, WFDB):

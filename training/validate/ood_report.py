@@ -62,8 +62,9 @@ def _ludb_lines(result: dict) -> list[str]:
         "",
         "AUROC: the probability that a random positive record gets a higher probability than a random "
         "negative one (ties count half). Intervals: 2.5th-97.5th percentiles over "
-        f"{m['n_boot'] if m else 0} bootstrap resamples of the used records, stratified by label pattern "
-        "(`training/validate/metrics.py`). A class counts in the macro with at least "
+        f"{m['n_boot'] if m else 0} bootstrap resamples of the used records with replacement, a class "
+        "absent from a draw left out of its macro (`training/validate/metrics.py`). "
+        "A class counts in the macro with at least "
         f"{ludb['min_count']} positives and {ludb['min_count']} negatives. PTB-XL fold 10: the model "
         "card's in-distribution figure.",
         "",
