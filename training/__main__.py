@@ -191,6 +191,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_lineage(args: argparse.Namespace) -> None:
+    """A continued fine-tune's card given the runs its weights descend from, read off the earlier
+    cards in git history (training/supervised/lineage.py)."""
+    from training.supervised.lineage import fill
+
+    print(json.dumps(fill(args.model), indent=1))
+
+
 def cmd_ship(args: argparse.Namespace) -> None:
     """A candidate chosen on fold 9 becomes the shipped model: its weights copied, its card given
     its fold-10 figures (read now, logged in training/FOLD10.md)."""
@@ -425,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the ood command's JSON, shown when present")  # fmt: skip
     rs.add_argument("--shipped", type=Path, help="the bundled model's weights (default: the app's)")
     rs.set_defaults(fn=cmd_results)
+    li = sub.add_parser("lineage", help=cmd_lineage.__doc__)
+    li.add_argument("--model", type=Path, required=True, help="a shipped model whose card is in git")
+    li.set_defaults(fn=cmd_lineage)
     pr = sub.add_parser("pretraining-report", help=cmd_pretraining_report.__doc__)
     pr.add_argument("--runs", type=Path, nargs="+", required=True, help="run folders of scaling and grid")
     pr.add_argument("--out", type=Path, default=REPORTS / "PRETRAINING.md")

@@ -75,6 +75,8 @@ class Context:
     # what its encoder was pretrained on (its card's ``LINEAGE`` entries): a continued fine-tune
     # pretrains nothing, so its card inherits them rather than list this run's data
     lineage: dict | None = None
+    # the runs its weights descend from, nearest first (``lineage.ancestry``)
+    ancestry: list[dict] | None = None
 
     @property
     def ptbxl(self) -> D.PtbxlData:

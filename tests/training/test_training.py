@@ -770,6 +770,11 @@ def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, t
     # what the encoder was pretrained on is the start's, not this run's (which pretrains nothing)
     start_data = tiny.card["data"]
     assert ctx.lineage == {k: start_data[k] for k in ("pretrain_ecg_ids", "unlabelled_pretraining")}
+    # and the run that pretrained it is the start's own (its card has no start of its own)
+    own = tiny.card
+    assert ctx.ancestry == [{"name": own["name"], "sha256": sha256(tiny.weights), "created": own["created"],
+                             "command": own["command"],
+                             "pretrained": own["training"]["pretrain"]}]  # fmt: skip
 
     # its own probabilities as the teacher of the continued fine-tune, named as such on the card
     from types import SimpleNamespace

@@ -92,6 +92,23 @@ def _shipped(card: dict) -> list[str]:
     ]
 
 
+def _ancestry(runs: list[dict] | None) -> list[str]:
+    """The card's line on the runs a continued fine-tune descends from (``lineage.ancestry``)."""
+    if not runs:
+        return []
+
+    def one(r: dict) -> str:
+        named = f"`{r.get('name')}` ({r['sha256'][:12]}\u2026"
+        if r.get("card") == "not found":
+            return f"{named}, its card not found)"
+        pre = r.get("pretrained")
+        did = f"; its run pretrained the encoder {pre['epochs']} epochs" if pre else ""
+        return f"{named}, {r.get('created')}{did}: `{r.get('command')}`)"
+
+    chain = "; which continued ".join(map(one, runs))
+    return [f"- Lineage (from the cards; this run pretrained nothing): continued {chain}."]
+
+
 def markdown(card: dict) -> str:
     arch, con, data, hw = card["architecture"], card["contract"], card["data"], card["hardware"]
     pre, tr = card["pretraining"], card.get("training", {})
@@ -110,6 +127,7 @@ def markdown(card: dict) -> str:
         f"- Tokeniser: {card['tokenizer']}.",
         f"- Pretraining: {pre['label']}, {pre['objective']}.",
         f"- Training: {how}; selection: {tr.get('selection')}.",
+        *_ancestry(card.get("ancestry")),
         f"- Preprocessing contract v{con['version']}: {con['fs']} Hz, band-pass {con['band_hz'][0]}-"
         f"{con['band_hz'][1]} Hz, {con['token_len']}-sample beat tokens, up to {con['max_beats']} beats per "
         f"lead, R-peaks by {con['rpeaks']}.",

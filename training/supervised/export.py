@@ -18,6 +18,7 @@ from training.context import Context, TaskData, git_commit, predict
 from training.data import datasets as D
 from training.engine import hardware
 from training.pretrain.methods import METHODS
+from training.supervised.lineage import ancestry, beside, lineage
 from training.validate import metrics as M
 
 
@@ -148,6 +149,7 @@ def export(
     ctx.timings["export_s"] = round(time.perf_counter() - t0, 1)
     phases = ("tokenise_s", "pretrain_s", "finetune_s", "heads_s", "export_s")
     ctx.timings["total_s"] = round(sum(ctx.timings.get(k) or 0.0 for k in phases), 1)
+    schedule = ctx.preset.schedules.get(method, ctx.preset.pretrain)
     card = {
         "name": name,
         "intended_use": "Research use only, not a medical device. Not for diagnosis or treatment decisions.",
@@ -163,7 +165,8 @@ def export(
             "objective": asdict(METHODS[method].objective(ctx.preset)),
         },
         "training": training or {
-            "pretrain": ctx.preset.schedules.get(method, ctx.preset.pretrain).to_dict(),
+            # a continued fine-tune pretrains nothing: its encoder's pretraining is in ``ancestry``
+            "pretrain": None if ctx.start else schedule.to_dict(),
             **({"encoder": "frozen after pretraining; one HUG head per task trained on its cached lead "
                            "features, z-scored per dimension (folded into the heads' first layers)",
                 "heads": ctx.preset.probe.to_dict(),
@@ -196,6 +199,7 @@ def export(
         "timings": ctx.timings,
         "hardware": hardware(),
         "weights_sha256": digest,
+        **({"ancestry": ctx.ancestry} if ctx.start and not training else {}),
     }  # fmt: skip
     card |= kept_explanations(weights.with_suffix(".json"), digest)
     write_card(weights, card, markdown(card))
@@ -219,16 +223,6 @@ def teachers(ctx: Context, td: TaskData) -> list[dict]:
     return out
 
 
-# what a card says its encoder was pretrained on: the PTB-XL records and the unlabelled folders
-LINEAGE = ("pretrain_ecg_ids", "unlabelled_pretraining")
-
-
-def lineage(card: dict | None) -> dict | None:
-    """A card's ``LINEAGE`` entries (None without a card or without them)."""
-    data = (card or {}).get("data", {})
-    return {k: data[k] for k in LINEAGE} if all(k in data for k in LINEAGE) else None
-
-
 def ship(ctx: Context, candidate: Path, out_dir: Path, name: str, chosen: str) -> Path:
     """Copy a candidate chosen on fold 9 to ``out_dir/<name>.safetensors`` with its card completed
     by its fold-10 figures, read now (each read logged), and, for a continued fine-tune, by what its
@@ -248,6 +242,8 @@ def ship(ctx: Context, candidate: Path, out_dir: Path, name: str, chosen: str) -
     inherited = lineage(_card_of(out_dir / start["file"], start["sha256"])) if start else None
     if inherited:  # a continued fine-tune's encoder was pretrained by its start's run
         card["data"] |= inherited
+    if start and "ancestry" not in card:
+        card["ancestry"] = ancestry(start, beside(out_dir / start["file"]))
     for task, lab in card["labels"].items():
         if lab["test"] is None:
             read = (digest, f"{weights.name} card (ship)")

@@ -326,15 +326,16 @@ def continued_from(ctx: Context, weights: Path, method: str) -> tuple[Path, Clas
     """An exported classifier as the start of a longer fine-tune: its encoder (written to the run
     folder, as ``bundled_model`` reads encoders) and the classifier itself (the starting heads).
     A preset whose encoder has the RR input adds it (``with_rr``). What its encoder was pretrained
-    on comes from its card (``ctx.lineage``)."""
+    on and the runs it descends from come from its card (``ctx.lineage``, ``ctx.ancestry``)."""
     from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import read_card, sha256
     from training.pretrain.pretraining import save_encoder
-    from training.supervised.export import lineage
+    from training.supervised.lineage import ancestry, beside, lineage
 
     model = load_model(weights).model
     ctx.start = {"file": weights.name, "sha256": sha256(weights)}
     ctx.lineage = lineage(read_card(weights))
+    ctx.ancestry = ancestry(ctx.start, beside(weights))
     if not isinstance(model, Classifier) or set(model.tasks) != set(ctx.preset.tasks):
         raise ValueError(f"{weights}: not one classifier with the heads {', '.join(ctx.preset.tasks)}")
     if getattr(ctx.preset.encoder, "rr", False):
