@@ -47,13 +47,18 @@ def _fmt(rows: list[dict], key: str) -> str:
     earlier bootstrap), since no other interval can be drawn for them."""
     vals = np.array([r["test"][key] for r in rows])
     spread = f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""
-    own = _cell(tuple(str(r["preds"]) for r in rows)) if all("preds" in r for r in rows) else None
+    own = _own(rows)
     if own is None:
         first = rows[0]["test"]
         lo, hi = first[f"{key}_ci"]
         return f"{first[key]:.3f} [{lo:.3f}-{hi:.3f}] (seed {rows[0]['seed']}){NO_PREDS}"
     lo, hi = own[f"{key}_ci"]
     return f"{own[key]:.3f}{spread} [{lo:.3f}-{hi:.3f}]"
+
+
+def _own(rows: list[dict]) -> dict | None:
+    """``_cell`` of the rows' kept predictions; None when a row has none."""
+    return _cell(tuple(str(r["preds"]) for r in rows)) if all("preds" in r for r in rows) else None
 
 
 @cache
@@ -461,6 +466,7 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
             header = " | ".join(f"{f:.0%} labels" for f in fracs)
             lines += [f"## `{task}`: {title} on fold 10", "", f"| method | {header} | wall-clock (s) |",
                       "|---|" + "---|" * (len(fracs) + 1)]  # fmt: skip
+            shares: list[float] = []
             for method in labels:
                 cell = [r for r in rows if r["task"] == task and r["method"] == method]
                 if not cell:
@@ -474,6 +480,11 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
                     + " | ".join(_fmt(b, key) if b else "-" for b in by)
                     + f" | {secs:.0f}{f' + its `{src}` run' if src else ''} |"  # scoring only: trained once
                 )
+                shares += [own["left_out_share"] for b in by if b and (own := _own(b))]
+            if shares and max(shares) > 0:
+                lo, hi = (round(100 * f(shares)) for f in (min, max))
+                lines += ["", "A class absent from a draw (no positive or no negative in it) was left out "
+                          f"of it in {lo if lo == hi else f'{lo} to {hi}'} % of a cell's draws."]  # fmt: skip
             lines.append("")
         lines += _per_class(rows, task, fracs, labels)
     if ood is not None and ood.is_file():

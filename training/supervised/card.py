@@ -20,6 +20,16 @@ def _ci(r: dict, key: str) -> str:
     return f"{r[key]:.3f} ({lo:.3f}-{hi:.3f})"
 
 
+def _left_out(*reports: dict) -> str:
+    """How often a draw had no positive of some class, which was then left out of it
+    (``metrics._bootstrap``); nothing for figures drawn before that was counted."""
+    folds = zip(reports, (10, 9), strict=True)
+    shares = [f"{100 * r['left_out_share']:.0f} % of fold {k}'s" for r, k in folds if "left_out_share" in r]
+    if not shares:
+        return ""
+    return f" (with replacement; a class absent from a draw is left out of it: {' and '.join(shares)} draws)"
+
+
 def _architecture(arch: dict) -> str:
     if "members" in arch:
         return f"{len(arch['members'])} members: " + "; ".join(_architecture(m) for m in arch["members"])
@@ -152,7 +162,7 @@ def markdown(card: dict) -> str:
             f"## Task `{task}` ({len(lab['classes'])} classes)",
             "",
             f"{test}Validation (fold 9): macro AUROC {_ci(v, 'auroc')}. "
-            "95 % intervals: bootstrap over records.",
+            f"95 % intervals: bootstrap over records{_left_out(t, v)}.",
             "",
             "| class | val AUROC | val positives | test AUROC | test positives | threshold | shown |",
             "|---|---|---|---|---|---|---|",
