@@ -195,7 +195,7 @@ def test_evaluate_gives_the_card_of_the_same_weights_its_intervals(tiny: TinyRun
     assert lo < new["auroc"] < hi and new["n_boot"] == 100 and "left_out_share" in new
     said = w.with_suffix(".md").read_text()
     assert f"{new['auroc']:.3f} ({lo:.3f}-{hi:.3f})" in said
-    assert f"left out of it: {100 * new['left_out_share']:.0f} % of fold 10's draws" in said
+    assert f"left out of it: {100 * new['left_out_share']:.0f} % of fold 10's" in said
     other = new | {"auroc": new["auroc"] + 0.01}
     with pytest.raises(ValueError, match="not the figures the card was written from"):
         card_report(w, "super", "test", other)
