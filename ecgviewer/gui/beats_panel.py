@@ -66,7 +66,7 @@ class BeatsPanel(QtWidgets.QWidget):
             self.summary.setText(note)
             return
         notes = "; ".join(beats.notes) or "every beat delineated"
-        lines = [*beats.summary(), f"Leads {', '.join(beats.leads)}; {notes}", *([note] if note else [])]
+        lines = [*beats.summary(), f"{beats.lead_use()}; {notes}", *([note] if note else [])]
         self.summary.setText("\n".join(lines))
         self.table.setRowCount(len(beats.events))
         for row, e in enumerate(beats.events):

@@ -150,6 +150,13 @@ class BeatList:
             + ")"
         )
 
+    def lead_use(self) -> str:
+        """Which leads the beats were found in (``DELINEATED`` of those read), for the Beats panel."""
+        found = f"Beats found in {' and '.join(self.leads[:DELINEATED])}"
+        if len(self.leads) <= DELINEATED:
+            return found
+        return f"{found} ({', '.join(self.leads[DELINEATED:])} where one of them cannot be read)"
+
     def counts(self) -> dict[str, int]:
         return {k: int((self.kind == i).sum()) for i, k in enumerate(KINDS)}
 

@@ -160,6 +160,8 @@ def test_two_leads_are_delineated_and_the_third_stands_in_where_one_cannot_be_re
     assert len(rh.t_s) == len(beats) and np.abs(rh.t_s - times).max() < 0.05
     assert set(R.KINDS[k] for k in rh.kind) == {"normal"}
     assert rh.leads == ("II", "V1", "V5") and rh.shapes is not None
+    said = "Beats found in II and V1 (V5 where one of them cannot be read)"
+    assert rh.lead_use() == said
     amplitude = np.ptp(rh.shapes.astype(float), axis=2)  # (beats, leads)
     first, later = rh.t_s < 57.0, rh.t_s > 63.0
     assert (amplitude[:, 2] > 0.2).all()  # V5 read on every page, delineated or not
