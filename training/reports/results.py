@@ -43,15 +43,18 @@ SEVERAL_MACHINES = "several machines or precisions (resumed elsewhere)"
 def _fmt(rows: list[dict], key: str) -> str:
     """A per-task cell: the seeds' mean fold-10 macro with its own 95 % interval, records and seeds
     drawn together from the kept predictions (``metrics.report``), and the SD over seeds. Rows
-    logged without predictions (NO_PREDS) show seed 0's figure with seed 0's logged interval (the
-    earlier bootstrap), since no other interval can be drawn for them."""
+    logged without predictions (NO_PREDS), or seeds scored on different records, show seed 0's
+    figure with seed 0's logged interval (the earlier bootstrap): no common draw exists for them."""
     vals = np.array([r["test"][key] for r in rows])
     spread = f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""
     own = _own(rows)
     if own is None:
         first = rows[0]["test"]
         lo, hi = first[f"{key}_ci"]
-        return f"{first[key]:.3f} [{lo:.3f}-{hi:.3f}] (seed {rows[0]['seed']}){NO_PREDS}"
+        seed = f"seed {rows[0]['seed']}"
+        if any("preds" not in r for r in rows):
+            return f"{first[key]:.3f} [{lo:.3f}-{hi:.3f}] ({seed}){NO_PREDS}"
+        return f"{first[key]:.3f} [{lo:.3f}-{hi:.3f}] ({seed}; the seeds were scored on other records)"
     lo, hi = own[f"{key}_ci"]
     return f"{own[key]:.3f}{spread} [{lo:.3f}-{hi:.3f}]"
 

@@ -18,7 +18,7 @@ from training.context import Context, TaskData, git_commit, predict
 from training.data import datasets as D
 from training.engine import hardware
 from training.pretrain.methods import METHODS
-from training.supervised.lineage import ancestry, beside, lineage
+from training.supervised.lineage import ancestry, beside, card_of, lineage
 from training.validate import metrics as M
 
 
@@ -233,13 +233,13 @@ def ship(ctx: Context, candidate: Path, out_dir: Path, name: str, chosen: str) -
     from training.supervised.card import markdown
 
     digest = sha256(candidate)
-    card = _card_of(candidate, digest)
+    card = card_of(candidate, digest)
     if card is None:
         raise ValueError(f"{candidate.name}: its card describes other weights")
     model = bundle.load_model(candidate).model
     weights = out_dir / f"{name}.safetensors"
     start = card["training"].get("start")
-    inherited = lineage(_card_of(out_dir / start["file"], start["sha256"])) if start else None
+    inherited = lineage(card_of(out_dir / start["file"], start["sha256"])) if start else None
     if inherited:  # a continued fine-tune's encoder was pretrained by its start's run
         card["data"] |= inherited
     if start and "ancestry" not in card:
@@ -257,19 +257,10 @@ def ship(ctx: Context, candidate: Path, out_dir: Path, name: str, chosen: str) -
     return weights
 
 
-def _card_of(weights: Path, digest: str) -> dict | None:
-    """The card beside ``weights`` when it describes the weights of SHA-256 ``digest``."""
-    import json
-
-    path = weights.with_suffix(".json")
-    card = json.loads(path.read_text()) if path.is_file() else None
-    return card if card and card.get("weights_sha256") == digest else None
-
-
 def kept_explanations(card_path: Path, digest: str) -> dict:
     """The explanation benchmark's section of an earlier card of the same weights (it describes
     the weights, not the export), so re-exporting does not drop it; nothing for new weights."""
-    old = _card_of(card_path, digest) or {}
+    old = card_of(card_path, digest) or {}
     return {"explanations": old["explanations"]} if "explanations" in old else {}
 
 

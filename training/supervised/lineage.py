@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 # what a card says its encoder was pretrained on: the PTB-XL records and the unlabelled folders
@@ -54,15 +55,16 @@ def ancestry(start: dict | None, find: Callable[[str], dict | None]) -> list[dic
     return out
 
 
+def card_of(weights: Path, digest: str) -> dict | None:
+    """The card beside ``weights`` when it describes the weights of SHA-256 ``digest``."""
+    path = weights.with_suffix(".json")
+    card = json.loads(path.read_text()) if path.is_file() else None
+    return card if card and card.get("weights_sha256") == digest else None
+
+
 def beside(weights: Path) -> Callable[[str], dict | None]:
     """``find`` for the card beside ``weights`` (the start a continued fine-tune reads)."""
-
-    def find(digest: str) -> dict | None:
-        path = weights.with_suffix(".json")
-        card = json.loads(path.read_text()) if path.is_file() else None
-        return card if card and card.get("weights_sha256") == digest else None
-
-    return find
+    return partial(card_of, weights)
 
 
 def in_history(card_path: Path) -> Callable[[str], dict | None]:
