@@ -323,7 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
     the last loop keep their options and function in their module."""
     from training import recipes
     from training.pretrain.methods import METHODS
-    from training.supervised import beat_classifier, delineator, delineator_choice, every_beat
+    from training.supervised import (
+        beat_classifier,
+        delineator,
+        delineator_choice,
+        delineator_int8,
+        every_beat,
+    )
     from training.validate import (
         beat_tokens,
         ec57,
@@ -471,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("delineator", delineator, delineator.command),
         ("interpretation", interpretation, interpretation.command),
         ("choose-delineator", delineator_choice, delineator_choice.command),
+        ("delineator-int8", delineator_int8, delineator_int8.command),
         ("lead-quality", lead_quality, lead_quality.command),
         ("every-beat", every_beat, every_beat.command),
         ("likelihood", likelihood, likelihood.command),

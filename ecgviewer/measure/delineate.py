@@ -1,7 +1,9 @@
 """The delineator: load the bundled U-Net, label samples, and turn labels into waves.
 
 Weights are safetensors (never a pickle) with their architecture and the delineation contract
-version in the metadata; a JSON card beside them names the training records and command.
+version in the metadata; a JSON card beside them names the training records and command. An
+``.int8.json`` beside them holds the activation ranges of their 8-bit form (``unet.Int8UNet``),
+calibrated on the training records by ``python -m training delineator-int8``: the beat list's.
 """
 
 from __future__ import annotations
@@ -27,18 +29,39 @@ class Wave:
     off: float
 
 
+INT8_SUFFIX = ".int8.json"
+
+
 class Delineator:
     """A trained U-Net in eval mode; ``probabilities`` runs it on prepared 250 Hz signals.
 
-    The model is not changed after construction: ``probabilities`` runs its frozen form."""
+    The model is not changed after construction: ``probabilities`` runs its frozen form (its
+    8-bit form in the delineator ``int8`` returns)."""
 
-    def __init__(self, model, meta: dict) -> None:
+    def __init__(self, model, meta: dict, int8_ranges: dict | None = None, *, in_int8: bool = False) -> None:
         self.model = model
         self.meta = meta
+        self.int8_ranges = int8_ranges  # calibrated activation ranges of the 8-bit form, if any
+        self.in_int8 = in_int8
 
     @cached_property
     def _frozen(self):
+        if self.in_int8:
+            from ecgviewer.measure.unet import Int8UNet
+
+            return Int8UNet(self.model, self.int8_ranges or {})
         return self.model.frozen()
+
+    @cached_property
+    def _int8(self) -> Delineator:
+        if self.int8_ranges is None or self.in_int8:
+            return self
+        return Delineator(self.model, self.meta, self.int8_ranges, in_int8=True)
+
+    def int8(self) -> Delineator:
+        """The 8-bit form, for the beat list of long recordings (``unet.Int8UNet``); this float
+        one where there are no calibrated ranges beside the weights or no 8-bit engine."""
+        return self._int8
 
     @classmethod
     def load(cls, path: Path) -> Delineator:
@@ -59,7 +82,7 @@ class Delineator:
             raise EcgError(f"{path.name}: weights do not match their architecture ({exc})") from exc
         model.eval()
         read_card(path)  # refuses weights that do not match their card
-        return cls(model, meta)
+        return cls(model, meta, _int8_ranges(path))
 
     @classmethod
     def bundled(cls) -> Delineator:
@@ -92,9 +115,39 @@ class Delineator:
     def _logits(self, x: np.ndarray, present: np.ndarray | None):
         import torch
 
-        rms = signal.spatial_rms(x, present)
-        inputs = np.stack([x, np.broadcast_to(rms, x.shape)], axis=1).astype(np.float32)
-        return self._frozen(torch.from_numpy(inputs))
+        return self._frozen(torch.from_numpy(inputs(x, present)))
+
+
+def inputs(x: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+    """The network's input (leads, 2, n) of prepared signals: each lead with the spatial RMS."""
+    rms = signal.spatial_rms(x, present)
+    return np.stack([x, np.broadcast_to(rms, x.shape)], axis=1).astype(np.float32)
+
+
+def int8_path(weights: Path) -> Path:
+    """Where the 8-bit form's activation ranges of ``weights`` are: beside them."""
+    return weights.with_name(weights.name.removesuffix(".safetensors") + INT8_SUFFIX)
+
+
+def _int8_ranges(weights: Path) -> dict | None:
+    """The activation ranges beside ``weights`` (None without them or without an 8-bit engine);
+    ranges calibrated for other weights are refused, as a card that does not match is."""
+    import json
+
+    from ecgviewer.measure.unet import int8_supported
+    from ecgviewer.weights import sha256
+
+    path = int8_path(weights)
+    if not path.is_file() or not int8_supported():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        sha, ranges = doc["weights_sha256"], doc["ranges"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EcgError(f"{path.name}: unreadable 8-bit ranges ({exc})") from exc
+    if sha != sha256(weights):
+        raise EcgError(f"{weights.name}: weights do not match the SHA-256 in {path.name}")
+    return ranges
 
 
 def waves(probs: np.ndarray) -> list[Wave]:

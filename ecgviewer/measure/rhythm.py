@@ -8,7 +8,9 @@ and the lead checks of the 10 s measurements (``signal.prepare``, ``quality``). 
 ``MAX_LEADS`` leads are read, a 3-channel Holter's worth: more adds time, not beats. Of those,
 ``DELINEATED`` are delineated on each page, the others standing in for a lead that cannot be read
 there (flat, clipped, missing or pure noise): the classes were fitted and validated on MIT-BIH's
-two leads (``training/reports/EC57.md``), and the delineator is most of the time a page takes.
+two leads (``training/reports/EC57.md``), and the delineator is most of the time a page takes:
+its 8-bit form reads the pages (``Delineator.int8``; against the float form,
+``training/reports/DELINEATOR-INT8.md``).
 """
 
 from __future__ import annotations
@@ -236,6 +238,7 @@ def detect(
     from threadpoolctl import threadpool_limits
 
     keep_freed_memory()  # each page allocates alike: reuse, not fresh pages
+    delineator = delineator.int8()
     leads = chosen_leads(rec)
     names = tuple(rec.leads[i] for i in leads)
     page, margin = round(PAGE_S * rec.fs), round(MARGIN_S * rec.fs)

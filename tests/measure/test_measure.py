@@ -96,6 +96,43 @@ def test_labels_are_the_most_probable_class_of_each_sample(delineator):
     assert set(np.unique(labels)) == {0, 1, 2, 3}
 
 
+def test_the_8_bit_form_labels_the_sample_as_the_float_form_does(delineator):
+    """The beat list's 8-bit delineator (bundled ranges) agrees with the float one on nearly every
+    sample of the bundled recording, which it was not calibrated on, and finds the same beats."""
+    from ecgviewer.io import load
+    from tests.conftest import SAMPLE
+
+    fast = delineator.int8()
+    assert fast is not delineator and fast.in_int8 and fast.int8() is fast
+    x = signal.prepare(load(SAMPLE).signals, 500)
+    expected, got = delineator.labels(x), fast.labels(x)
+    assert (got == expected).mean() > 0.99
+    present = np.ones(len(x), bool)
+    assert B.find(got, x, present).tolist() == B.find(expected, x, present).tolist()
+
+
+def test_8_bit_ranges_for_other_weights_are_refused_and_none_mean_float(tmp_path, delineator):
+    import json
+    import shutil
+
+    from ecgviewer.assets import delineator_path
+    from ecgviewer.errors import EcgError
+    from ecgviewer.measure.delineate import int8_path
+    from ecgviewer.measure.unet import Int8UNet
+
+    weights = tmp_path / "d.safetensors"
+    shutil.copy(delineator_path(), weights)
+    shutil.copy(delineator_path().with_suffix(".json"), weights.with_suffix(".json"))
+    plain = Delineator.load(weights)  # no ranges beside it: the beat list reads in float
+    assert plain.int8_ranges is None and plain.int8() is plain
+    doc = json.loads(int8_path(delineator_path()).read_text())
+    int8_path(weights).write_text(json.dumps({**doc, "weights_sha256": "0" * 64}))
+    with pytest.raises(EcgError, match="do not match the SHA-256 in d.int8.json"):
+        Delineator.load(weights)
+    with pytest.raises(ValueError, match="not this network's"):
+        Int8UNet(delineator.model, {"down.0.1": [0.0, 1.0]})
+
+
 def test_a_beat_takes_no_t_wave_from_the_next_beat():
     """At fast rates the median window holds the next beat; a T found only after its QRS is not
     this beat's (a 1-lead tachycardia once gave a QT of 700 ms)."""

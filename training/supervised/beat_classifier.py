@@ -47,9 +47,15 @@ class Config:
     seed: int = 0
 
 
-def _key(delineator_sha: str) -> str:
-    """The cache's key: the delineator and the features' definition (the module's source)."""
-    h = hashlib.sha256(delineator_sha.encode())
+def _key(delineator_file: Path) -> str:
+    """The cache's key: the delineator (with its 8-bit ranges, which the pages are read with) and
+    the features' definition (the module's source)."""
+    from ecgviewer.measure.delineate import int8_path
+    from ecgviewer.weights import sha256
+
+    h = hashlib.sha256(sha256(delineator_file).encode())
+    if (ranges := int8_path(delineator_file)).is_file():
+        h.update(ranges.read_bytes())
     h.update(Path(C.__file__).read_bytes())
     h.update(Path(rhythm.__file__).read_bytes())
     return h.hexdigest()[:12]
@@ -107,11 +113,10 @@ def detections(
     from ecgviewer.measure.rhythm import detect
     from ecgviewer.recording import make_recording
     from ecgviewer.sources import ArraySource
-    from ecgviewer.weights import sha256
     from training.validate.noise_stress import mixed, noise_half
 
     delineator_file = delineator_file or delineator_path()
-    key = _key(sha256(delineator_file))
+    key = _key(delineator_file)
     CACHE.mkdir(parents=True, exist_ok=True)
     delineator = None
     out = {}

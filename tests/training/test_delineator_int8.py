@@ -1,0 +1,59 @@
+"""The delineator's 8-bit form: calibration beside the weights, the beat cache keyed on it, and
+the comparison with the float form (on two records, as the command runs on all)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from training.supervised import delineator_int8 as D8
+
+
+def _copy_bundled(tmp_path: Path) -> Path:
+    from ecgviewer.assets import delineator_path
+
+    weights = tmp_path / "d.safetensors"
+    shutil.copy(delineator_path(), weights)
+    shutil.copy(delineator_path().with_suffix(".json"), weights.with_suffix(".json"))
+    return weights
+
+
+def test_calibration_writes_ranges_the_loader_builds_the_8_bit_form_from(tmp_path, shared):
+    from ecgviewer.measure.delineate import Delineator, int8_path
+    from ecgviewer.weights import sha256
+    from training.supervised.beat_classifier import _key
+
+    weights = _copy_bundled(tmp_path)
+    before = _key(weights)
+    out = D8.calibrate(weights, shared / "ludb", [1, 2])
+    assert out == int8_path(weights) and out.name == "d.int8.json"
+    doc = json.loads(out.read_text())
+    assert doc["weights_sha256"] == sha256(weights) and doc["calibration"].startswith("LUDB records 1-2,")
+    logits = doc["ranges"].pop("out.0")  # the last convolution's output, dequantised: no ReLU
+    lo, hi = np.array(list(doc["ranges"].values())).T
+    assert (hi > lo).all() and (lo == 0).all() and logits[0] < 0 < logits[1]  # the rest after ReLUs
+    assert Delineator.load(weights).int8().in_int8
+    assert _key(weights) != before  # beats found with other ranges are found again
+
+
+def test_the_comparison_matches_beats_and_reports_each_fiducials_shift(tmp_path, shared):
+    from ecgviewer.measure.delineate import int8_path
+
+    weights = _copy_bundled(tmp_path)
+    D8.calibrate(weights, shared / "ludb", [1, 2, 3])
+    rows = D8.compare(weights, shared / "mitdb", ["101"])
+    assert rows[0]["float"] > 1800 and rows[0]["matched"] >= rows[0]["float"] - 5
+    marks = D8.against_marks(weights, shared / "ludb", [1, 2])
+    assert {r["condition"] for r in marks} == set(D8.LUDB_CONDITIONS) and len(marks) == 4
+    text = D8.report(rows, marks, json.loads(int8_path(weights).read_text()), "cmd")
+    assert "| qrs_on |" in text and "| leads=2,fs=250 | qrs_on |" in text
+
+
+def test_nearest_beats():
+    t = np.array([0.0, 1.2, 2.6, 9.0])
+    assert D8._nearest(t, np.array([0.1, 2.0, 3.0])).tolist() == [0, 1, 2, 2]
+    assert D8._nearest(t, np.array([])).tolist() == [0, 0, 0, 0]
+    assert D8._nearest(t, np.array([5.0])).tolist() == [0, 0, 0, 0]
