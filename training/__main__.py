@@ -340,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         noise_stress,
         ood,
         operating_points,
+        vf,
         xai,
     )
 
@@ -486,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("beat-classifier", beat_classifier, beat_classifier.command),
         ("noise-stress", noise_stress, noise_stress.command),
         ("beat-tokens", beat_tokens, beat_tokens.command),
+        ("vf", vf, vf.command),
         ("recipe", recipes, recipes.cmd_recipe),
     ]:
         p = sub.add_parser(name, help=fn.__doc__)

@@ -1,0 +1,36 @@
+"""``python -m training vf``: the reference's flutter from either annotation style, and what the
+beat list makes of it (record 207, the one of DS1 with flutter)."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.validate import vf as V
+
+
+def test_flutter_from_brackets_and_rhythm_labels_merged_and_run_to_the_end():
+    # cudb's brackets, one left open; vfdb's rhythm labels, the last running to the record's end
+    samples = [100, 300, 400, 500, 600, 700, 900]
+    symbols = ["[", "]", "+", "+", "+", "[", "+"]
+    notes = ["", "", "(VFL", "(N", "(VF", "", ""]
+    got = V.stretches(samples, symbols, notes, fs=100.0, end_s=10.0)
+    assert got == [(1.0, 3.0), (4.0, 5.0), (6.0, 10.0)]  # the open bracket at 7 s joins (VF from 6 s
+    assert V.stretches([0, 50], ["+", "+"], ["(N", "(VT"], 100.0, 2.0) == []
+
+
+def test_the_beat_list_in_record_207s_flutter(tmp_path, shared):
+    from ecgviewer.measure.delineate import Delineator
+
+    row = V.measure(shared / "mitdb" / "207.hea", Delineator.bundled())
+    assert 140 < row.vf_s < 150  # the reference's 143-145 s of flutter
+    assert row.listed >= row.ventricular >= 0 and row.in_run_s + row.unreadable_s <= row.vf_s + 1e-6
+    text = V.report({"mitdb": [row]}, "python -m training vf --db mitdb")
+    assert "| mitdb | 1 (1) | 0.5 |" in text and "- mitdb: 207 " in text
+
+
+@pytest.mark.parametrize("vf_s", [0.0, 60.0])
+def test_a_database_row_with_and_without_flutter(vf_s):
+    row = V.Row("x", 3600.0, vf_s, 30 if vf_s else 0, 3 if vf_s else 0, 6.0 if vf_s else 0.0, 0.0)
+    cells = V._db_row("db", [row]).split(" | ")
+    assert cells[1:3] == (["1 (1)", "1.0"] if vf_s else ["1 (0)", "1.0"])
+    assert cells[4] == ("30 (30)" if vf_s else "0") and cells[5] == ("10.0 %" if vf_s else "-")
