@@ -4,6 +4,8 @@ record."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -42,3 +44,37 @@ def test_the_command_on_one_record(shared, tmp_path):
     assert [r[2].strip() for r in rows] == ["+24", "-6"] and "optimistic" in out.read_text()
     clean, drowned = ([float(c) for c in r[3:5]] for r in rows)
     assert clean[0] > 99.0 and drowned[1] < clean[1]  # QRS +P falls in noise
+
+
+def _nst_record(folder, name: str, clean: np.ndarray, noise: np.ndarray, snr: float) -> None:
+    """A stand-in for one of the Noise Stress Test Database's test records of 118: the clean
+    record with noise in the noisy stretches and nst's shift of the stored zero, its SNR noted."""
+    import wfdb
+
+    on = NS._stretches_on(clean.shape[1], FS)
+    x = clean + np.where(on, noise, 0.0) + 0.3  # nst's records store the samples shifted
+    wfdb.wrsamp(name, fs=FS, units=["mV", "mV"], sig_name=["MLII", "V1"], p_signal=x.T, fmt=["212", "212"],
+                adc_gain=[200.0, 200.0], baseline=[1024, 1024], write_dir=str(folder),
+                comments=[f"Created by `nst' from records 118 and em (SNR = {snr:g} dB)"])  # fmt: skip
+
+
+def test_em_is_recovered_from_a_test_record_and_remade_at_any_ratio(shared, tmp_path):
+    """The noise a test record carries is found again, and scaled by 10^(-SNR/20) it remakes the
+    record at another ratio (the check ``em_check`` writes in the report)."""
+    import wfdb
+
+    clean = wfdb.rdrecord(str(shared / "mitdb" / "118")).p_signal.T
+    t = np.arange(clean.shape[1]) / FS
+    rng = np.random.default_rng(0)
+    noise = 0.5 * np.sin(2 * np.pi * 1.3 * t) + 0.3 * np.sin(2 * np.pi * 3.7 * t + 1.0)  # motion-like
+    noise = noise[None] * [[1.0], [0.6]] + rng.normal(0, 0.05, clean.shape)
+    _nst_record(tmp_path, "118e12", clean, noise, 12)
+    _nst_record(tmp_path, "118e24", clean, noise / 10 ** (12 / 20), 24)
+    em = NS.em_noise(tmp_path, shared / "mitdb")
+    assert em.snr_db == 12.0 and em.noise.shape == clean.shape
+    assert not em.noise[:, : round(300 * FS)].any()  # nothing in the learning period
+    check = NS.em_check(tmp_path, shared / "mitdb", em)
+    r, ratio = (re.findall(rf"{w} ([0-9.]+) and ([0-9.]+)", check)[0] for w in ("correlates", "at"))
+    assert min(map(float, r)) > 0.99 and all(abs(float(v) - 1) < 0.02 for v in ratio), check
+    with pytest.raises(ValueError, match="no SNR"):
+        NS._snr_of(["Created by hand"])

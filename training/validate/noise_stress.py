@@ -6,11 +6,16 @@ learning period, so every scored minute but the clean stretches' is noisy.
 
 The signal's power is the mean squared peak-to-peak amplitude of the reference beats' QRS (R +- 50
 ms) over 8 (a sinusoid's power from its peak-to-peak amplitude), per lead; the noise's is its mean
-square once its mean is taken off. EC57 uses the electrode-motion record ``em``; ``../shared`` has
-the muscle (``ma``) and baseline-wander (``bw``) records only, so those stand in for it (said in
-the report), their second halves only: the beat classifier learnt from noise of their first
-halves (``beat_classifier``). Each record is classed by the bundled classifier's settings fitted
-without it (as in ``ec57``'s cross-validation): both are DS1 records.
+square once its mean is taken off. ``../shared`` has the muscle (``ma``) and baseline-wander
+(``bw``) records, used by their second halves only: the beat classifier learnt from noise of their
+first halves (``beat_classifier``). EC57 prescribes the electrode-motion record ``em``, which is
+not in ``../shared``; the Noise Stress Test Database's own test records carry it, so where one of
+record 118's is at hand (``--nstdb``: ``118e12``, made by ``nst`` from 118 and ``em`` at 12 dB) the
+noise it added is recovered (the test record minus 118, each noisy stretch's mean taken off) and
+scaled as ``nst`` scales it: by 10^(-SNR/20), and for record 119 by the ratio of its QRS amplitude
+to 118's (``em_noise``, ``with_em``). For 118 this remakes the database's own test records; a
+second one (``118e24``) checks it. Each record is classed by the bundled classifier's settings
+fitted without it (as in ``ec57``'s cross-validation): both are DS1 records.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +36,8 @@ COMMAND = "python -m training noise-stress"
 OUT = REPORTS / "NOISE_STRESS.md"
 RECORDS = ("118", "119")
 SNR_DB = (24, 18, 12, 6, 0, -6)
-NOISES = ("ma", "bw")
+NOISES = ("ma", "bw", "em")
+EM_SOURCE, EM_CHECK = "118e12", "118e24"  # the nstdb test records em is recovered from and checked on
 FIRST_S, STRETCH_S = 300.0, 120.0  # noise from 5 min on, 2 min on and 2 min off
 
 
@@ -50,20 +57,30 @@ def noise_half(mitdb: Path, kind: str, half: int) -> np.ndarray:
     return x[:, :mid] if half == 0 else x[:, mid:]
 
 
+def qrs_power(signal: np.ndarray, fs: float, r: np.ndarray) -> np.ndarray:
+    """Per lead, the signal's power as EC57 has it: the mean squared peak-to-peak amplitude of the
+    QRS (R +- 50 ms) over 8."""
+    half = round(0.05 * fs)
+    r = r[(r >= half) & (r < signal.shape[1] - half)]
+    ptp = np.array([[np.ptp(row[c - half : c + half]) for c in r] for row in signal])
+    return np.mean(ptp**2, axis=1) / 8
+
+
+def _stretches_on(n: int, fs: float) -> np.ndarray:
+    on = np.zeros(n, bool)
+    for a, b in noisy_stretches(n / fs):
+        on[round(a * fs) : round(b * fs)] = True
+    return on
+
+
 def mixed(
     signal: np.ndarray, noise: np.ndarray, fs: float, r: np.ndarray, snr_db: float, everywhere: bool = False
 ) -> np.ndarray:
     """``signal`` (leads, n) with ``noise`` (leads, any length: repeated as needed) scaled per lead
     to ``snr_db`` and added in the noisy stretches only (``everywhere``: throughout)."""
-    half = round(0.05 * fs)
-    r = r[(r >= half) & (r < signal.shape[1] - half)]
     out = signal.astype(np.float64).copy()
-    on = np.full(signal.shape[1], everywhere)
-    for a, b in [] if everywhere else noisy_stretches(signal.shape[1] / fs):
-        on[round(a * fs) : round(b * fs)] = True
-    for lead in range(len(signal)):
-        ptp = np.array([np.ptp(signal[lead, c - half : c + half]) for c in r])
-        power = float(np.mean(ptp**2) / 8)
+    on = np.ones(signal.shape[1], bool) if everywhere else _stretches_on(signal.shape[1], fs)
+    for lead, power in enumerate(qrs_power(signal, fs, r)):
         n = np.resize(noise[lead % len(noise)].astype(np.float64), signal.shape[1])
         n = n - n.mean()
         gain = np.sqrt(power / (np.mean(n**2) * 10 ** (snr_db / 10)))
@@ -71,11 +88,60 @@ def mixed(
     return out
 
 
+@dataclass(frozen=True)
+class Em:
+    """The electrode-motion noise ``nst`` added to record 118 in one of its test records."""
+
+    noise: np.ndarray  # (2, n) mV, on the record's clock, zero outside the noisy stretches
+    snr_db: float  # the test record's
+    power: np.ndarray  # 118's QRS power per lead (``qrs_power``)
+
+
+def em_noise(nstdb: Path, mitdb: Path, name: str = EM_SOURCE) -> Em:
+    """The noise of the nstdb test record ``name`` (118 with em): it minus 118, each noisy
+    stretch's mean taken off (``nst`` shifts the stored samples' zero)."""
+    import wfdb
+
+    test = wfdb.rdrecord(str(nstdb / name))
+    clean = wfdb.rdrecord(str(mitdb / "118")).p_signal.T
+    d = test.p_signal.T - clean
+    on = _stretches_on(d.shape[1], test.fs)
+    noise = np.zeros_like(d)
+    for a, b in noisy_stretches(d.shape[1] / test.fs):
+        i, j = round(a * test.fs), round(b * test.fs)
+        noise[:, i:j] = d[:, i:j] - d[:, i:j].mean(axis=1, keepdims=True)
+    assert not on[: round(FIRST_S * test.fs)].any()
+    ann = wfdb.rdann(str(mitdb / "118"), "atr")
+    return Em(noise, _snr_of(test.comments), qrs_power(clean, test.fs, _beats(ann)))
+
+
+def _snr_of(comments: Sequence[str]) -> float:
+    """The SNR ``nst`` notes in the header's comment ("... (SNR = 12 dB)")."""
+    import re
+
+    for line in comments:
+        if m := re.search(r"SNR = (-?\d+(?:\.\d+)?) dB", line):
+            return float(m.group(1))
+    raise ValueError("no SNR in the record's header")
+
+
+def with_em(signal: np.ndarray, em: Em, fs: float, r: np.ndarray, snr_db: float) -> np.ndarray:
+    """``signal`` with ``em``'s noise at ``snr_db``, as ``nst`` scales it: by 10^(-SNR/20) from the
+    test record's SNR, and by the ratio of this record's QRS amplitude to 118's."""
+    gain = 10 ** ((em.snr_db - snr_db) / 20) * np.sqrt(qrs_power(signal, fs, r) / em.power)
+    return signal.astype(np.float64) + gain[:, None] * em.noise[:, : signal.shape[1]]
+
+
+def _beats(ann) -> np.ndarray:
+    return np.asarray(ann.sample)[[s in "NLRejAaJSVEF/fQ" for s in ann.symbol]]
+
+
 def run(
-    mitdb: Path, records: Sequence[str], noises: Sequence[str], snrs: Sequence[float], bundled: bool = False
-) -> list[dict]:
+    mitdb: Path, records: Sequence[str], noises: Sequence[str], snrs: Sequence[float], bundled: bool = False,
+    em: Em | None = None,
+) -> list[dict]:  # fmt: skip
     """Every record under every noise at every SNR, classed by the classifier fitted without the
-    record (``bundled``: the bundled one, fitted with it, for a quick look)."""
+    record (``bundled``: the bundled one, fitted with it, for a quick look); ``em`` for "em"."""
     import wfdb
 
     from ecgviewer.io import load
@@ -94,11 +160,16 @@ def run(
         rec = load(mitdb / f"{name}.hea")
         clean = np.asarray(rec.read(0, rec.n_samples))
         ann = wfdb.rdann(str(mitdb / name), "atr")
-        beats = np.asarray(ann.sample)[[s in "NLRejAaJSVEF/fQ" for s in ann.symbol]]
+        beats = _beats(ann)
         for kind in noises:
-            noise = noise_half(mitdb, kind, 1)
+            noise = None if kind == "em" else noise_half(mitdb, kind, 1)
             for snr in snrs:
-                x = mixed(clean, noise, rec.fs, beats, snr).astype(np.float32)
+                if noise is None:
+                    if em is None:
+                        raise ValueError("em noise needs a test record of the Noise Stress Test Database")
+                    x = with_em(clean, em, rec.fs, beats, snr).astype(np.float32)
+                else:
+                    x = mixed(clean, noise, rec.fs, beats, snr).astype(np.float32)
                 noisy = make_recording(None, ArraySource(x), rec.fs, list(rec.leads), f"{name}+{kind}")
                 listed = analyse(noisy, delineator, classifier=classifier)
                 c = score_list(name, mitdb, listed)
@@ -108,6 +179,25 @@ def run(
                 )
                 print(f"noise-stress {name} {kind} {snr:+d} dB", flush=True)
     return rows
+
+
+def em_check(nstdb: Path, mitdb: Path, em: Em, name: str = EM_CHECK) -> str:
+    """How well ``em`` remakes another of the database's test records of 118 (a sentence)."""
+    import wfdb
+
+    if not (nstdb / f"{name}.hea").is_file():
+        return f"(`{name}` is not at hand to check it on.)"
+    other = em_noise(nstdb, mitdb, name)
+    clean = wfdb.rdrecord(str(mitdb / "118")).p_signal.T
+    made = with_em(clean, em, 360.0, _beats(wfdb.rdann(str(mitdb / "118"), "atr")), other.snr_db) - clean
+    on = np.abs(other.noise).sum(axis=0) > 0
+    r = [np.corrcoef(made[k, on], other.noise[k, on])[0, 1] for k in range(len(made))]
+    ratio = np.sqrt((made[:, on] ** 2).mean(axis=1) / (other.noise[:, on] ** 2).mean(axis=1))
+    return (
+        f"Checked on `{name}` ({other.snr_db:g} dB): the noise remade from `{EM_SOURCE}` correlates "
+        + " and ".join(f"{v:.4f}" for v in r) + " with the noise in it (per lead), at "
+        + " and ".join(f"{v:.3f}" for v in ratio) + " times its RMS."
+    )  # fmt: skip
 
 
 def _invented(t_s: np.ndarray, ref: np.ndarray, fs: float, duration: float) -> int:
@@ -126,16 +216,26 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}"
 
 
-def report(rows: Sequence[dict], bundled: bool = False) -> str:
+def report(rows: Sequence[dict], bundled: bool = False, em: str | None = None, command: str = COMMAND) -> str:
+    """The table; ``em``: how the electrode-motion noise was had and checked (None: not used)."""
+    source = (
+        "the MIT-BIH Noise Stress Test Database's muscle artefact (`ma`) and baseline wander (`bw`) "
+        "records (their second halves), and its electrode-motion noise (`em`), which EC57 prescribes: "
+        f"the `em` record is not in `../shared`, so the noise `nst` added to record 118 in the "
+        f"database's test record `{EM_SOURCE}` is recovered (it minus 118) and scaled as `nst` scales "
+        "it (by 10^(-SNR/20), and for 119 by its QRS amplitude over 118's). " + em
+        if em is not None
+        else "the MIT-BIH Noise Stress Test Database's muscle artefact (`ma`) and baseline wander (`bw`) "
+        "records: its electrode-motion record (`em`), which EC57 prescribes, is not in `../shared` "
+        "(`--nstdb` with one of the database's test records of 118 brings it)."
+    )
     lines = [
-        f"# The beat list under noise: EC57's noise stress test (generated by `{COMMAND}`)",
+        f"# The beat list under noise: EC57's noise stress test (generated by `{command}`)",
         "",
         "Do not edit by hand: run the command again. Records " + ", ".join(RECORDS) + " of the MIT-BIH "
         "Arrhythmia Database with noise from 5 min on in alternating 2 min stretches, at each signal-to-"
         "noise ratio; EC57's matching from 5 min on, its learning period left out "
-        "(`training/validate/noise_stress.py`). The "
-        "noise is the MIT-BIH Noise Stress Test Database's muscle artefact (`ma`) and baseline wander "
-        "(`bw`) records: its electrode-motion record (`em`), which EC57 prescribes, is not in `../shared`.",
+        f"(`training/validate/noise_stress.py`). The noise is {source}",
         "",
         "Each record's beats classed by the bundled classifier, which was fitted on it (`--bundled`): "
         "optimistic."
@@ -160,7 +260,11 @@ def report(rows: Sequence[dict], bundled: bool = False) -> str:
 def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mitdb", type=Path, default=SHARED_DATA / "mitdb", help="MIT-BIH records and ma, bw")
     p.add_argument("--records", nargs="*", default=list(RECORDS))
-    p.add_argument("--noise", nargs="*", default=list(NOISES), choices=NOISES)
+    p.add_argument(
+        "--noise", nargs="*", default=None, choices=NOISES, help="default: ma, bw, and em with --nstdb"
+    )
+    p.add_argument("--nstdb", type=Path, default=None,
+                   help=f"a folder with the nstdb test record {EM_SOURCE} (and {EM_CHECK})")  # fmt: skip
     p.add_argument("--snr", nargs="*", type=int, default=list(SNR_DB))
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument(
@@ -169,9 +273,19 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> None:
-    """EC57's noise stress test on the beat list (records 118 and 119, ma and bw noise): NOISE_STRESS.md."""
+    """EC57's noise stress test on the beat list (118 and 119; ma, bw and em noise): NOISE_STRESS.md."""
     if not args.mitdb.is_dir():
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
-    rows = run(args.mitdb, args.records, args.noise, args.snr, args.bundled)
-    atomic_write_bytes(args.out, report(rows, args.bundled).encode())
+    noises = args.noise or [n for n in NOISES if n != "em" or args.nstdb is not None]
+    em = em_text = None
+    if "em" in noises:
+        if args.nstdb is None or not (args.nstdb / f"{EM_SOURCE}.hea").is_file():
+            raise SystemExit(f"em noise: --nstdb must name a folder with the database's {EM_SOURCE}")
+        em = em_noise(args.nstdb, args.mitdb)
+        em_text = em_check(args.nstdb, args.mitdb, em)
+    rows = run(args.mitdb, args.records, noises, args.snr, args.bundled, em)
+    options = [f"--nstdb {args.nstdb.name}"] if em is not None else []
+    options += ["--bundled"] if args.bundled else []
+    command = " ".join([COMMAND, *options])
+    atomic_write_bytes(args.out, report(rows, args.bundled, em_text, command).encode())
     print(json.dumps({"runs": len(rows), "report": str(args.out)}))
