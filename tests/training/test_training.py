@@ -598,6 +598,11 @@ def test_cnn_baselines_score_the_finer_tasks_from_their_all_model(tiny: TinyRun)
     assert teacher["probs"].shape[1] == 71 and preds["test_probs"].shape == (
         len(preds["test_ecg_id"]), len(preds["classes"]))  # fmt: skip
     assert np.isfinite(preds["test_probs"]).all() and 0 < len(preds["classes"]) < 71
+    ledger = Path(os.environ["TRAINING_LEDGER"]).read_text()  # the cell's fold-10 read, logged
+    assert (
+        f"| rhythm | macro AUROC {row['test']['auroc']:.4f} | `grid` cell grid-inception1d-rhythm-1.0-0 |"
+        in ledger
+    )
 
 
 def test_frozen_heads_train_on_standardised_features(tiny: TinyRun, tmp_path: Path) -> None:
