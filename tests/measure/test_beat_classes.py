@@ -104,6 +104,11 @@ def test_what_training_writes_the_app_reads_back_and_a_stranger_file_is_refused(
     assert np.allclose(back.probabilities(f), model.probabilities(f), atol=1e-6)
     assert back.bias.tolist() == [0.0, -1.0, 0.0, -2.0] and (back.classes(f) == model.classes(f)).all()
     assert "research use, not a medical device" in path.with_suffix(".md").read_text()
+    assert "ma at 6 dB, ma at 0 dB, bw at 0 dB (" in path.with_suffix(".md").read_text()
+    # its settings travel with it, its noisy copies included (ec57 and noise-stress fit them again)
+    assert BC.settings(back.meta) == BC.Config(hidden=8, epochs=2, batch=64)
+    motion = BC.settings({**back.meta, "augment": [list(a) for a in BC.AUGMENT + BC.MOTION]})
+    assert motion.augment == BC.AUGMENT + BC.MOTION and BC.settings({"hidden": 8}).augment == BC.AUGMENT
     card = json.loads(path.with_suffix(".json").read_text())  # what found the beats it learnt from
     found_by = {"delineator": delineator_path().name, "sha256": sha256(delineator_path())}
     assert card["beats_found_by"] == found_by

@@ -127,7 +127,7 @@ def test_8_bit_ranges_for_other_weights_are_refused_and_none_mean_float(tmp_path
     assert plain.int8_ranges is None and plain.int8() is plain
     doc = json.loads(int8_path(delineator_path()).read_text())
     int8_path(weights).write_text(json.dumps({**doc, "weights_sha256": "0" * 64}))
-    with pytest.raises(EcgError, match="do not match the SHA-256 in d.int8.json"):
+    with pytest.raises(EcgError, match=r"do not match the SHA-256 in d\.int8\.json"):
         Delineator.load(weights)
     with pytest.raises(ValueError, match="not this network's"):
         Int8UNet(delineator.model, {"down.0.1": [0.0, 1.0]})

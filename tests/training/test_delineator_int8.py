@@ -52,8 +52,8 @@ def test_the_comparison_matches_beats_and_reports_each_fiducials_shift(tmp_path,
     assert "| qrs_on |" in text and "| leads=2,fs=250 | qrs_on |" in text
 
 
-def test_nearest_beats():
-    t = np.array([0.0, 1.2, 2.6, 9.0])
-    assert D8._nearest(t, np.array([0.1, 2.0, 3.0])).tolist() == [0, 1, 2, 2]
-    assert D8._nearest(t, np.array([])).tolist() == [0, 0, 0, 0]
-    assert D8._nearest(t, np.array([5.0])).tolist() == [0, 0, 0, 0]
+def test_the_two_forms_beats_are_matched_one_to_one_within_the_window():
+    from training.validate.rpeaks import pairs
+
+    assert pairs(np.array([0, 100, 300]), np.array([55, 90, 500]), 60) == [(0, 0), (1, 1)]
+    assert pairs(np.array([0, 40]), np.array([20]), 30) == [(0, 0)]  # one beat is not matched twice

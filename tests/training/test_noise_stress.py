@@ -78,3 +78,9 @@ def test_em_is_recovered_from_a_test_record_and_remade_at_any_ratio(shared, tmp_
     assert min(map(float, r)) > 0.99 and all(abs(float(v) - 1) < 0.02 for v in ratio), check
     with pytest.raises(ValueError, match="no SNR"):
         NS._snr_of(["Created by hand"])
+
+
+def test_the_report_names_whose_settings_class_the_beats():
+    assert "classed by the bundled classifier's settings fitted without it" in NS.report([])
+    named = NS.report([], classifier="`beats-motion.safetensors`", command="cmd --classifier beats-motion")
+    assert "classed by `beats-motion.safetensors`'s settings fitted without it" in named

@@ -72,6 +72,7 @@ def compare(weights: Path, mitdb: Path, names: Sequence[str]) -> list[dict]:
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.rhythm import BEAT_FIDUCIALS, detect
+    from training.validate.rpeaks import pairs
 
     loaded = Delineator.load(weights)
     int8_form = loaded.int8()
@@ -82,17 +83,17 @@ def compare(weights: Path, mitdb: Path, names: Sequence[str]) -> list[dict]:
     for name in names:
         rec = load(mitdb / f"{name}.hea")
         a, b = detect(rec, float_form), detect(rec, int8_form)
-        near = _nearest(a.t_s, b.t_s)
-        matched = np.abs(b.t_s[near] - a.t_s) <= MATCH_S if len(b.t_s) else np.zeros(len(a.t_s), bool)
+        ms = lambda t: np.round(t * 1000).astype(np.int64)  # noqa: E731
+        ia, ib = np.array(pairs(ms(a.t_s), ms(b.t_s), round(MATCH_S * 1000)), dtype=int).reshape(-1, 2).T
         diffs = {}
         for k, fid in enumerate(BEAT_FIDUCIALS):  # each fiducial on the recording's clock (ms)
-            fa = a.fiducials_ms[k][matched] + a.t_s[matched] * 1000
-            fb = b.fiducials_ms[k][near[matched]] + b.t_s[near[matched]] * 1000
+            fa = a.fiducials_ms[k][ia] + a.t_s[ia] * 1000
+            fb = b.fiducials_ms[k][ib] + b.t_s[ib] * 1000
             both = np.isfinite(fa) & np.isfinite(fb)
             either = int((np.isfinite(fa) | np.isfinite(fb)).sum())
             moved = np.round(fb[both] - fa[both], 1).tolist()
             diffs[fid] = {"n": int(both.sum()), "either": either, "d": moved}
-        n = int(matched.sum())
+        n = len(ia)
         rows.append({"record": name, "float": len(a.t_s), "int8": len(b.t_s), "matched": n,
                      "fiducials": diffs})  # fmt: skip
         print(f"{name}: {len(a.t_s)} beats float, {len(b.t_s)} int8, {n} matched", flush=True)
@@ -144,15 +145,6 @@ def _paired(rows: Sequence[dict], name: str, fid: str, seed: int = 0) -> tuple[f
     draws = np.random.default_rng(seed).integers(0, len(d), (N_BOOT, len(d)))
     lo, hi = np.percentile(d[draws].mean(axis=1), [2.5, 97.5])
     return float(d.mean()), float(lo), float(hi), len(d)
-
-
-def _nearest(t: np.ndarray, sorted_t: np.ndarray) -> np.ndarray:
-    """For each time of ``t``, the index of the nearest in ``sorted_t`` (0 when it is empty)."""
-    if len(sorted_t) == 0:
-        return np.zeros(len(t), dtype=int)
-    j = np.clip(np.searchsorted(sorted_t, t), 1, max(1, len(sorted_t) - 1))
-    left = np.abs(t - sorted_t[j - 1]) <= np.abs(sorted_t[np.minimum(j, len(sorted_t) - 1)] - t)
-    return np.where(left, j - 1, np.minimum(j, len(sorted_t) - 1))
 
 
 def report(rows: Sequence[dict], marks: Sequence[dict], calibration: dict, command: str) -> str:

@@ -117,7 +117,7 @@ def run(mitdb: Path, names: Sequence[str], progress=print) -> tuple[dict[str, li
         "both": lambda name, found: np.concatenate([C.inputs(found.features), vectors[name]], axis=1),
     }
     bundled = C.BeatClassifier.bundled()
-    cfg = BC.Config(**{k: bundled.meta[k] for k in asdict(BC.Config())})
+    cfg = BC.settings(bundled.meta)
     rows: dict[str, list] = {}
     for arm in ARMS:
         rows[arm] = []

@@ -245,18 +245,18 @@ def run(
 
     names = list(records or sorted(p.stem for p in mitdb.glob("*.atr")))
     unpaced = [n for n in names if n not in PACED]
-    data = BC.detections(mitdb, names, progress, delineator_file=delineator_file) | BC.detections(
-        mitdb, unpaced, progress, augment=True, delineator_file=delineator_file
-    )
     bundled = BeatClassifier.bundled() if classifier_file is None else BeatClassifier.load(classifier_file)
+    cfg = BC.settings(bundled.meta)
+    data = BC.detections(mitdb, names, progress, delineator_file=delineator_file) | BC.detections(
+        mitdb, unpaced, progress, augment=cfg.augment, delineator_file=delineator_file
+    )
     pooled = {  # keyed "<record>[+<noise>]+@<delineator>": ``dataset`` takes them with their record
         f"{k}+@{w.stem}": v
         for w in pool
-        for k, v in BC.detections(mitdb, unpaced, progress, augment=True, delineator_file=w).items()
+        for k, v in BC.detections(mitdb, unpaced, progress, augment=cfg.augment, delineator_file=w).items()
     }
     progress(f"ec57: cross-validating over {len(unpaced)} records")
-    config = {k: bundled.meta[k] for k in asdict(BC.Config())}
-    fitted = BC.cross_validated(data | pooled, unpaced, BC.Config(**config)) if len(unpaced) > 1 else {}
+    fitted = BC.cross_validated(data | pooled, unpaced, cfg) if len(unpaced) > 1 else {}
     folds = {n: BC.with_bias(m, bundled.meta["bias"]) for n, m in fitted.items()}
     listed = {n: classify(data[n][0], folds.get(n, bundled)) for n in names if n in folds or n in PACED}
     cv = [score_list(n, mitdb, beats) for n, beats in listed.items()]

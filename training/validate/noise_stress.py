@@ -8,7 +8,8 @@ The signal's power is the mean squared peak-to-peak amplitude of the reference b
 ms) over 8 (a sinusoid's power from its peak-to-peak amplitude), per lead; the noise's is its mean
 square once its mean is taken off. ``../shared`` has the muscle (``ma``) and baseline-wander
 (``bw``) records, used by their second halves only: the beat classifier learnt from noise of their
-first halves (``beat_classifier``). EC57 prescribes the electrode-motion record ``em``, which is
+first halves and from synthetic electrode motion (``beat_classifier``, ``motion``), never from
+``em``. EC57 prescribes the electrode-motion record ``em``, which is
 not in ``../shared``; the Noise Stress Test Database's own test records carry it, so where one of
 record 118's is at hand (``--nstdb``: ``118e12``, made by ``nst`` from 118 and ``em`` at 12 dB) the
 noise it added is recovered (the test record minus 118, each noisy stretch's mean taken off) and
@@ -21,6 +22,7 @@ fitted without it (as in ``ec57``'s cross-validation): both are DS1 records.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +57,16 @@ def noise_half(mitdb: Path, kind: str, half: int) -> np.ndarray:
     x = wfdb.rdrecord(str(mitdb / kind)).p_signal.T
     mid = x.shape[1] // 2
     return x[:, :mid] if half == 0 else x[:, mid:]
+
+
+def training_noise(mitdb: Path, kind: str, shape: tuple[int, int], fs: float, record: str) -> np.ndarray:
+    """The noise a training copy of ``record`` (``shape``: its leads and samples) gets: a record's
+    first half (``noise_half``), or synthetic electrode motion (``motion``), seeded by the record."""
+    if kind != "motion":
+        return noise_half(mitdb, kind, 0)
+    from training.validate.motion import motion_noise
+
+    return motion_noise(shape[1], fs, shape[0], seed=int(hashlib.sha256(record.encode()).hexdigest()[:8], 16))
 
 
 def qrs_power(signal: np.ndarray, fs: float, r: np.ndarray) -> np.ndarray:
@@ -136,10 +148,11 @@ def _beats(ann) -> np.ndarray:
 
 def run(
     mitdb: Path, records: Sequence[str], noises: Sequence[str], snrs: Sequence[float], bundled: bool = False,
-    em: Em | None = None,
+    em: Em | None = None, classifier: Path | None = None,
 ) -> list[dict]:  # fmt: skip
-    """Every record under every noise at every SNR, classed by the classifier fitted without the
-    record (``bundled``: the bundled one, fitted with it, for a quick look); ``em`` for "em"."""
+    """Every record under every noise at every SNR, classed by the bundled classifier's settings
+    (``classifier``: that one's) fitted without the record (``bundled``: the bundled one, fitted
+    with it, for a quick look); ``em`` for "em"."""
     import wfdb
 
     from ecgviewer.io import load
@@ -154,7 +167,7 @@ def run(
     delineator = Delineator.bundled()
     rows = []
     for name in records:
-        classifier = BeatClassifier.bundled() if bundled else without(name, mitdb)
+        model = BeatClassifier.bundled() if bundled else without(name, mitdb, classifier=classifier)
         rec = load(mitdb / f"{name}.hea")
         clean = np.asarray(rec.read(0, rec.n_samples))
         ann = wfdb.rdann(str(mitdb / name), "atr")
@@ -169,7 +182,7 @@ def run(
                 else:
                     x = mixed(clean, noise, rec.fs, beats, snr).astype(np.float32)
                 noisy = make_recording(None, ArraySource(x), rec.fs, list(rec.leads), f"{name}+{kind}")
-                listed = analyse(noisy, delineator, classifier=classifier)
+                listed = analyse(noisy, delineator, classifier=model)
                 c = score_list(name, mitdb, listed)
                 invented = _invented(listed.t_s, np.asarray(ann.sample), rec.fs, listed.duration_s)
                 rows.append(
@@ -214,8 +227,12 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}"
 
 
-def report(rows: Sequence[dict], bundled: bool = False, em: str | None = None, command: str = COMMAND) -> str:
-    """The table; ``em``: how the electrode-motion noise was had and checked (None: not used)."""
+def report(
+    rows: Sequence[dict], bundled: bool = False, em: str | None = None, command: str = COMMAND,
+    classifier: str | None = None,
+) -> str:  # fmt: skip
+    """The table; ``em``: how the electrode-motion noise was had and checked (None: not used);
+    ``classifier``: the file whose settings class the beats (None: the bundled one's)."""
     source = (
         "the MIT-BIH Noise Stress Test Database's muscle artefact (`ma`) and baseline wander (`bw`) "
         "records (their second halves), and its electrode-motion noise (`em`), which EC57 prescribes: "
@@ -238,7 +255,7 @@ def report(rows: Sequence[dict], bundled: bool = False, em: str | None = None, c
         "Each record's beats classed by the bundled classifier, which was fitted on it (`--bundled`): "
         "optimistic."
         if bundled
-        else "Each record's beats classed by the bundled classifier's settings "
+        else f"Each record's beats classed by {classifier or 'the bundled classifier'}'s settings "
         "fitted without it (leave one record out, as `EC57.md`).",
         "",
         "| record | noise | SNR (dB) | QRS Se | QRS +P | VEB Se | VEB +P | beats invented in noise "
@@ -268,6 +285,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--bundled", action="store_true", help="the bundled classifier, not one fitted without the record"
     )
+    p.add_argument("--classifier", type=Path, default=None,
+                   help="fit its settings without each record, not the bundled one's")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
@@ -281,9 +300,11 @@ def command(args: argparse.Namespace) -> None:
             raise SystemExit(f"em noise: --nstdb must name a folder with the database's {EM_SOURCE}")
         em = em_noise(args.nstdb, args.mitdb)
         em_text = em_check(args.nstdb, args.mitdb, em)
-    rows = run(args.mitdb, args.records, noises, args.snr, args.bundled, em)
+    rows = run(args.mitdb, args.records, noises, args.snr, args.bundled, em, args.classifier)
     options = [f"--nstdb {args.nstdb.name}"] if em is not None else []
     options += ["--bundled"] if args.bundled else []
+    options += [f"--classifier {args.classifier.name}"] if args.classifier is not None else []
     command = " ".join([COMMAND, *options])
-    atomic_write_bytes(args.out, report(rows, args.bundled, em_text, command).encode())
+    named = None if args.classifier is None else f"`{args.classifier.name}`"
+    atomic_write_bytes(args.out, report(rows, args.bundled, em_text, command, named).encode())
     print(json.dumps({"runs": len(rows), "report": str(args.out)}))
