@@ -319,6 +319,8 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     ft = by[("finetune", 1.0, 0)]
     assert ft["test"]["auroc"] == pytest.approx(card["test"]["auroc"], abs=1e-9)
     assert ft["bundled"] == tiny.weights.name and "bundled" not in by[("finetune", 0.1, 0)]
+    ledger = Path(os.environ["TRAINING_LEDGER"]).read_text()  # the model's fold-10 read names its hash
+    assert f"| {ft['weights_sha256'][:12]} | super | macro AUROC {ft['test']['auroc']:.4f} |" in ledger
     for r in rows:  # the row's predictions reproduce its fold-9 and fold-10 scores
         preds = load_preds(r | {"preds": tiny.run_dir / "preds" / r["preds"]})
         assert list(preds["classes"]) == sorted(SUPER) and r["epoch"] >= 1

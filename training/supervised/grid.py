@@ -380,7 +380,8 @@ def run_grid(
                 fh.write(json.dumps(row) + "\n")
             from training.data.ledger import record  # the row's fold-10 figures: a read, logged
 
-            record("-", task, f"macro AUROC {row['test']['auroc']:.4f}", f"`grid` cell {tag}")
+            figure = f"macro AUROC {row['test']['auroc']:.4f}"  # the model's hash where the row has one
+            record(row.get("weights_sha256", "-"), task, figure, f"`grid` cell {tag}")
             # progress shows fold 9 only: fold 10 is read in the report, never while choosing
             shown = {k: row[k] for k in ("method", "task", "fraction", "seed", "val_auroc")}
             print(json.dumps(shown), flush=True)
