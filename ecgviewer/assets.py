@@ -11,6 +11,7 @@ ICON = "icons/ecgviewer.svg"
 MODEL = "models/clear-hug-bundled.safetensors"
 DELINEATOR = "models/delineator-ludb.safetensors"
 BEAT_CLASSIFIER = "models/beats-mitdb.safetensors"
+FLUTTER_DETECTOR = "models/flutter-vfdb.json"
 STATEMENTS = "samples/ptbxl"  # PTB-XL's scp_statements.csv, unmodified
 
 
@@ -72,6 +73,11 @@ def delineator_path() -> Path:
 def beat_classifier_path() -> Path:
     """The beat list's classifier (fitted on MIT-BIH DS1; its card sits beside it)."""
     return resources_dir() / BEAT_CLASSIFIER
+
+
+def flutter_detector_path() -> Path:
+    """The beat list's flutter and fibrillation detector (fitted on vfdb; its card beside it)."""
+    return resources_dir() / FLUTTER_DETECTOR
 
 
 def statements_dir() -> Path:

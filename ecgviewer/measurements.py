@@ -70,6 +70,8 @@ EVENT_KINDS: Mapping[str, str] = MappingProxyType(
         "ventricular run": "ventricular run",
         "supraventricular run": "supraventricular run",
         "atrial fibrillation": "atrial fibrillation",
+        "ventricular fibrillation": "ventricular flutter or fibrillation",
         "unreadable": "unreadable stretch",
     }
 )
+ALERT_EVENTS = ("ventricular fibrillation",)  # life-threatening: shown in bold in the event list

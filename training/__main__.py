@@ -329,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         delineator_choice,
         delineator_int8,
         every_beat,
+        flutter_detector,
     )
     from training.validate import (
         beat_tokens,
@@ -488,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("noise-stress", noise_stress, noise_stress.command),
         ("beat-tokens", beat_tokens, beat_tokens.command),
         ("vf", vf, vf.command),
+        ("vf-detector", flutter_detector, flutter_detector.command),
         ("recipe", recipes, recipes.cmd_recipe),
     ]:
         p = sub.add_parser(name, help=fn.__doc__)

@@ -1,7 +1,8 @@
 """Every beat of the recording in the window: the counts of each kind, the heart-rate range and the
-events (pauses, runs, atrial fibrillation, unreadable stretches), each a row that jumps the paper
-to it. The beat list itself is ``measure.rhythm``, computed off the UI thread with the status bar's
-progress and Cancel; the overview strip draws its heart-rate trend.
+events (pauses, runs, atrial fibrillation, ventricular flutter or fibrillation in bold, unreadable
+stretches), each a row that jumps the paper to it, and the cards of the models behind them. The
+beat list itself is ``measure.rhythm``, computed off the UI thread with the status bar's progress
+and Cancel; the overview strip draws its heart-rate trend.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from ecgviewer import NOTICE
 from ecgviewer.errors import EcgError
 from ecgviewer.gui.analysis import Runner
 from ecgviewer.gui.templates_view import TemplatesView
 from ecgviewer.measure import templates as T
-from ecgviewer.measurements import EVENT_KINDS
+from ecgviewer.measurements import ALERT_EVENTS, EVENT_KINDS
 from ecgviewer.recording import Recording
 from ecgviewer.summary import clock
 
@@ -37,6 +39,18 @@ class BeatsPanel(QtWidgets.QWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        # the beat classes and flutter come from learnt models: their notice and cards on one line
+        self.cards = QtWidgets.QToolButton()
+        self.cards.setText("Model cards")
+        self.cards.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QtWidgets.QMenu(self.cards)
+        for which, name in (("classifier", "Beat classifier card"), ("flutter", "Flutter detector card")):
+            menu.addAction(name, lambda which=which: self.show_card(which))
+        self.cards.setMenu(menu)
+        self.cards.setToolTip(
+            "What the beat classifier and the flutter detector learnt from, and how well they did"
+        )
+        self.card_dialog: QtWidgets.QDialog | None = None
         self.summary = QtWidgets.QLabel("")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -56,6 +70,10 @@ class BeatsPanel(QtWidgets.QWidget):
         box = QtWidgets.QVBoxLayout(self)
         box.addWidget(self.summary)
         box.addWidget(self.table, 1)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel(NOTICE), 1)
+        row.addWidget(self.cards)
+        box.addLayout(row)
         self.set_beats(None, "The beat list appears when the measurements are on.")
 
     def set_beats(self, beats: BeatList | None, note: str = "") -> None:
@@ -72,11 +90,26 @@ class BeatsPanel(QtWidgets.QWidget):
         for row, e in enumerate(beats.events):
             cells = (clock(e.start_s), EVENT_KINDS[e.kind], e.detail)
             for col, text in enumerate(cells):
-                self.table.setItem(row, col, QtWidgets.QTableWidgetItem(text))
+                item = QtWidgets.QTableWidgetItem(text)
+                if e.kind in ALERT_EVENTS:  # life-threatening: not one row among many alike
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(row, col, item)
             self.events.append((e.start_s, e.kind))
         if not beats.events:
             self.table.setRowCount(1)
             self.table.setItem(0, 1, QtWidgets.QTableWidgetItem("no events"))
+
+    def show_card(self, which: str) -> None:
+        """The beat classifier's or the flutter detector's card, with the SHA-256 of the file on disk."""
+        from ecgviewer.assets import beat_classifier_path, flutter_detector_path
+        from ecgviewer.gui.diagnosis import ModelCardDialog
+        from ecgviewer.weights import sha256
+
+        path = beat_classifier_path() if which == "classifier" else flutter_detector_path()
+        self.card_dialog = ModelCardDialog(path, sha256(path) if path.is_file() else None, self)
+        self.card_dialog.open()
 
     def _activated(self, item: QtWidgets.QTableWidgetItem) -> None:
         if item.row() < len(self.events):

@@ -4,7 +4,10 @@ ventricular and supraventricular runs, atrial fibrillation, unreadable stretches
 
 Paged: the recording is read ``PAGE_S`` at a time with ``MARGIN_S`` of context either side, so
 memory stays bounded whatever its length, and every page goes through the delineation contract
-and the lead checks of the 10 s measurements (``signal.prepare``, ``quality``). At most
+and the lead checks of the 10 s measurements (``signal.prepare``, ``quality``), and through the
+flutter detector (``flutter``): where the signal is ventricular flutter or fibrillation, an
+undulation and not beats, no beat is
+listed and the stretch is an event of its own. At most
 ``MAX_LEADS`` leads are read, a 3-channel Holter's worth: more adds time, not beats. Of those,
 ``DELINEATED`` are delineated on each page, the others standing in for a lead that cannot be read
 there (flat, clipped, missing or pure noise): the classes were fitted and validated on MIT-BIH's
@@ -26,6 +29,7 @@ from ecgviewer.errors import Cancelled
 from ecgviewer.measure import beat_classes as C
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import delineate as D
+from ecgviewer.measure import flutter as F
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import quality as Q
 from ecgviewer.measure import signal
@@ -49,6 +53,8 @@ MIN_GAP_S = 1.0  # samples missing in every lead for this long: an unreadable st
 # as noise (an unreadable stretch), its beats not listed
 NOISY_BEATS, NOISY_SHARE, NOISY_MIN_S = 4, 0.5, 5.0
 RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a couplet)
+FLUTTER = "ventricular fibrillation"  # the event of the flutter detector's stretches
+NO_BEATS = ("unreadable", FLUTTER)  # events where no beat is listed
 # Atrial fibrillation: an irregular RR series without P waves, for at least 30 s (the HRS/EHRA
 # 2017 consensus's shortest episode; the whole recording when it is shorter). Irregular: the
 # RMSSD of the RR intervals between two beats classed normal among AF_WINDOW successive
@@ -136,6 +142,11 @@ class BeatList:
         rates = self.rate_range()
         if rates is not None:
             lines.append("Heart rate {:.0f}\u2013{:.0f} bpm, mean {:.0f} bpm".format(*rates))
+        flutter = [e for e in self.events if e.kind == FLUTTER]
+        if flutter:  # the reader must not miss it among the events
+            seconds = sum(e.end_s - e.start_s for e in flutter)
+            stretches = f"{len(flutter)} stretch{'es' if len(flutter) > 1 else ''}, {seconds:.0f} s in all"
+            lines.append(f"{EVENT_KINDS[FLUTTER].capitalize()}? {stretches}: no beats listed there")
         if self.relabels:
             lines.append(self.relabelled())
         return lines
@@ -196,6 +207,8 @@ class _Page:
     unreadable: list[tuple[float, float]]  # s: no usable lead, or every lead's samples missing
     morphology: np.ndarray  # (beat_classes.MORPHOLOGY, beats)
     shapes: np.ndarray  # (beats, leads, samples) float16
+    flutter_s: np.ndarray  # the centres of the flutter detector's windows in the page's core (s)
+    flutter_p: np.ndarray  # their probability of flutter or fibrillation (NaN: no lead read)
 
 
 @dataclass(frozen=True)
@@ -212,6 +225,7 @@ class Detected:
     duration_s: float
     leads: tuple[str, ...]
     notes: tuple[str, ...]
+    flutter: tuple[tuple[float, float], ...] = ()  # ventricular flutter or fibrillation (s)
 
 
 def chosen_leads(rec: Recording) -> list[int]:
@@ -239,6 +253,7 @@ def detect(
 
     keep_freed_memory()  # each page allocates alike: reuse, not fresh pages
     delineator = delineator.int8()
+    detector = F.Detector.bundled()
     leads = chosen_leads(rec)
     names = tuple(rec.leads[i] for i in leads)
     page, margin = round(PAGE_S * rec.fs), round(MARGIN_S * rec.fs)
@@ -248,7 +263,7 @@ def detect(
             a, b = max(0, start - margin), min(rec.n_samples, start + page + margin)
             raw = rec.read(a, b)
             core = (start, min(b, start + page))
-            pages.append(_measure_page(raw, leads, names, rec.fs, delineator, a, core))
+            pages.append(_measure_page(raw, leads, names, rec.fs, delineator, a, core, detector))
             if progress is not None and not progress(min(1.0, (start + page) / rec.n_samples)):
                 raise Cancelled
     # whether spikes could be seen depends on the rate and on the recorded leads (all, not the 3 read)
@@ -263,16 +278,27 @@ def detect(
         if pages
         else np.zeros((0, len(names), _SHAPE_N), np.float16)
     )
+    flutter = detector.stretches(cat("flutter_s"), cat("flutter_p")) if pages else []
     return Detected(
-        t, cat("kind").astype(np.int8), fid, features, shapes, gaps, rec.duration, names, tuple(notes)
+        t,
+        cat("kind").astype(np.int8),
+        fid,
+        features,
+        shapes,
+        gaps,
+        rec.duration,
+        names,
+        tuple(notes),
+        tuple((a, min(b, rec.duration)) for a, b in flutter),
     )
 
 
 def _measure_page(
     raw: np.ndarray, leads: list[int], names: Sequence[str], fs: float, delineator: Delineator,
-    first: int, core: tuple[int, int],
+    first: int, core: tuple[int, int], detector: F.Detector,
 ) -> _Page:  # fmt: skip
-    """Beats with R inside ``core`` (samples of the recording) of a page read from ``first``."""
+    """Beats with R inside ``core`` (samples of the recording) of a page read from ``first``, and
+    the flutter detector's windows centred there."""
     mine = raw[leads]
     x_raw = _filled(mine.astype(np.float64))
     problems = Q.raw_problems(mine, fs, names)
@@ -285,13 +311,21 @@ def _measure_page(
                 if b - a >= MIN_GAP_S * fs]  # fmt: skip
     else:
         gaps = [(core[0] / fs, core[1] / fs)]
+    flutter_s = first / fs + F.centres_s(x.shape[-1])
+    inside = (flutter_s >= core[0] / fs) & (flutter_s < core[1] / fs)
+    lost = ~np.isfinite(mine).any(axis=0)  # at the recording's rate; the detector reads the contract's
+    lost = lost[np.minimum((np.arange(x.shape[-1]) * fs / signal.FS).astype(int), len(lost) - 1)]
+    flutter_p = detector.read(x[used], lost)[inside]
+    flutter_s = flutter_s[inside]
     t = (first + r * fs / signal.FS) / fs
     keep = (t >= core[0] / fs) & (t < core[1] / fs)
     if not keep.any():
         empty = np.zeros(0)
         no_shapes = np.zeros((0, len(leads), _SHAPE_N), np.float16)
-        return _Page(empty, empty.astype(np.int8), np.zeros((len(BEAT_FIDUCIALS), 0)), gaps,
-                     np.zeros((len(C.MORPHOLOGY), 0), np.float32), no_shapes)  # fmt: skip
+        no_beats = np.zeros((len(BEAT_FIDUCIALS), 0)), np.zeros((len(C.MORPHOLOGY), 0), np.float32)
+        return _Page(
+            empty, empty.astype(np.int8), no_beats[0], gaps, no_beats[1], no_shapes, flutter_s, flutter_p
+        )
     fid = _fiducials(labels, used, r)  # r has no QRS cut by the page's ends (``beats.find``)
     qrs_s = (fid[BEAT_FIDUCIALS.index("qrs_off")] - fid[BEAT_FIDUCIALS.index("qrs_on")]) / signal.FS
     half = round(B.QRS_HALF_MS * signal.FS / 1000)
@@ -307,7 +341,14 @@ def _measure_page(
     pre = round(-SHAPE_MS[0] / _MS)
     shapes = np.nan_to_num(B.windows(np.where(present[:, None], x, 0.0), r[keep], pre, _SHAPE_N - pre))
     return _Page(
-        t[keep], kind[keep], ((fid - r) * _MS)[:, keep], gaps, morphology[:, keep], shapes.astype(np.float16)
+        t[keep],
+        kind[keep],
+        ((fid - r) * _MS)[:, keep],
+        gaps,
+        morphology[:, keep],
+        shapes.astype(np.float16),
+        flutter_s,
+        flutter_p,
     )
 
 
@@ -396,7 +437,7 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     artefact = judged & (native | (kind == UNREADABLE))
     noisy = _too_noisy(found.t_s, judged)
     beat = ~artefact
-    for a, b, _ in noisy:  # no beat is listed where the signal is too noisy to read
+    for a, b, *_ in [*noisy, *found.flutter]:  # no beat is listed in noise, nor in fibrillation
         beat &= (found.t_s < a) | (found.t_s > b)
     notes = list(found.notes)
     if artefact.any():
@@ -438,14 +479,15 @@ def with_kinds(
     shapes = None if found.shapes is None else found.shapes[keep]
     relabels = (*getattr(found, "relabels", ()), *([relabel] if relabel else []))
     if isinstance(found, Detected):
-        stretches = [(a, b, f"no usable signal for {b - a:.0f} s") for a, b in found.unreadable]
-    else:  # a beat list relabelled: its unreadable stretches as they were said
-        stretches = [(e.start_s, e.end_s, e.detail) for e in found.events if e.kind == "unreadable"]
-    stretches = sorted([*stretches, *noisy])
-    gaps = [(a, b) for a, b, _ in stretches]
+        stretches = [("unreadable", a, b, f"no usable signal for {b - a:.0f} s") for a, b in found.unreadable]
+        stretches += [(FLUTTER, a, b, flutter_detail(b - a)) for a, b in found.flutter]
+    else:  # a beat list relabelled: its stretches without beats as they were said
+        stretches = [(e.kind, e.start_s, e.end_s, e.detail) for e in found.events if e.kind in NO_BEATS]
+    stretches = sorted([*stretches, *(("unreadable", *n) for n in noisy)], key=lambda s: s[1:])
+    gaps = [(a, b) for _, a, b, _ in stretches]
     duration = found.duration_s
     rr = _rr(t, gaps)
-    events = [Event("unreadable", a, b, detail) for a, b, detail in stretches]
+    events = [Event(kind, a, b, detail) for kind, a, b, detail in stretches]
     af = _fibrillation(t, kind, rr, np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")]), duration)
     for a, b in af if not relabels else ():
         kind[(t >= a) & (t <= b) & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
@@ -458,6 +500,12 @@ def with_kinds(
     notes = found.notes if notes is None else notes
     return BeatList(t, kind, rr, fid, tuple(events), trend_s, trend_bpm, duration, found.leads, tuple(notes),
                     features, shapes, relabels)  # fmt: skip
+
+
+def flutter_detail(seconds: float) -> str:
+    """What a flutter event says: the rhythm it is taken for, and what looks alike."""
+    return (f"an undulation without separate beats for {seconds:.0f} s; fast polymorphic "
+            "ventricular tachycardia looks alike: check the strip")  # fmt: skip
 
 
 def _unreadable(pages: list[_Page]) -> list[tuple[float, float]]:

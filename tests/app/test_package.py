@@ -143,6 +143,8 @@ def test_bundle_holds_resources_and_licences(info):
         "models/beats-mitdb.safetensors",
         "models/beats-mitdb.json",
         "models/beats-mitdb.md",
+        "models/flutter-vfdb.json",
+        "models/flutter-vfdb.md",
         "samples/ptbxl/records500/00000/00003_hr.hea",
         "samples/ptbxl/records500/00000/00003_hr.dat",
         "samples/ptbxl/scp_statements.csv",

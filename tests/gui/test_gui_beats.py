@@ -11,6 +11,7 @@ from ecgviewer.summary import clock
 from tests.conftest import SAMPLE
 from tests.helpers import MEASURE_TIMEOUT_MS as TIMEOUT_MS
 from tests.helpers import with_pause
+from tests.measure.beat_records import flutter_episode, sample_beat
 
 PAUSE_AT_S = 60.0
 
@@ -43,6 +44,29 @@ def test_the_beats_dock_lists_counts_and_events_and_jumps_to_them(qtbot, measure
     assert w.overview.isVisible() and w.overview.getAxis("right").isVisible()
     x, y = w.overview._trend.getData()
     assert len(x) == len(beats.trend_s) and np.nanmax(y) < 120
+
+
+def test_ventricular_fibrillation_is_a_bold_event_and_said_in_the_summary(qtbot, measure_window):
+    from ecgviewer.measurements import EVENT_KINDS
+
+    w = measure_window
+    beats = _listed(qtbot, w, flutter_episode(sample_beat()))
+    panel = w.beats.panel
+    assert "Ventricular flutter or fibrillation? 1 stretch" in panel.summary.text()
+    kinds = [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())]
+    row = kinds.index(EVENT_KINDS["ventricular fibrillation"])
+    assert all(panel.table.item(row, c).font().bold() for c in range(3))
+    assert not any(panel.table.item(r, 1).font().bold() for r in range(len(kinds)) if r != row)
+    assert len(beats.t_s) > 100
+    # the models behind it are one click away, each card with the file's checksum
+    classifier, flutter = panel.cards.menu().actions()
+    flutter.trigger()
+    assert "flutter-vfdb" in panel.card_dialog.windowTitle()
+    assert "research use" in panel.card_dialog.browser.toPlainText()
+    panel.card_dialog.close()
+    classifier.trigger()
+    assert "beats-mitdb" in panel.card_dialog.windowTitle()
+    panel.card_dialog.close()
 
 
 def test_a_list_for_a_recording_no_longer_on_screen_is_dropped(qtbot, measure_window):

@@ -58,6 +58,26 @@ def record(
     return make_recording(None, ArraySource(x.astype(np.float32)), float(FS), list(leads), "synthetic")
 
 
+def fibrillation(seconds: float, seed: int = 0) -> np.ndarray:
+    """(2, n) mV at FS: an undulation at 4-6 Hz whose size and rate wander, unlike in each lead."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * FS)) / FS
+    out = []
+    for lead in range(2):
+        rate = 5.0 + 0.8 * np.sin(2 * np.pi * 0.13 * t + lead) + 0.3 * rng.standard_normal()
+        size = 0.4 + 0.25 * np.sin(2 * np.pi * 0.21 * t + 2 * lead)
+        out.append(size * np.sin(2 * np.pi * np.cumsum(rate) / FS) + rng.normal(0, 0.01, len(t)))
+    return np.array(out)
+
+
+def flutter_episode(beat: np.ndarray) -> Recording:
+    """150 s: sinus rhythm at 67 bpm, fibrillation from 60 to 100 s, sinus again."""
+    beats = [(t, beat) for t in np.arange(1.0, 59.0, 0.9)] + [(t, beat) for t in np.arange(101.0, 149.0, 0.9)]
+    x = signals(beats, 150.0)
+    x[:, 60 * FS : 100 * FS] = fibrillation(40.0)
+    return make_recording(None, ArraySource(x.astype(np.float32)), float(FS), list(LEADS), "flutter")
+
+
 def wfdb_file(
     beats: list[tuple[float, np.ndarray]], seconds: float, folder: Path, name: str = "foci"
 ) -> Path:

@@ -46,6 +46,10 @@ def test_the_learning_period_and_ventricular_flutter_are_not_scored():
     strict = ec57.score("207", np.array(samples), symbols, det_s, kinds, FS, [], [], start_s=1.5, vf=vf)
     assert (strict.ref_beats, strict.det_beats, strict.matched, strict.det_v) == (2, 2, 2, 0)
     assert (strict.vf_s, strict.vf_listed, strict.vf_ventricular) == (1.0, 2, 2)  # said, not scored
+    found = ec57.score(
+        "207", np.array(samples), symbols, det_s, kinds, FS, [], [], vf=vf, flutter=[(3.5, 9.0)]
+    )
+    assert found.vf_found_s == pytest.approx(0.5)  # the detector's event covers half of it
 
 
 def test_how_the_paced_beats_were_called_is_counted():

@@ -26,6 +26,7 @@ def test_the_beat_list_in_record_207s_flutter(tmp_path, shared):
     assert row.listed >= row.ventricular >= 0 and row.in_run_s + row.unreadable_s <= row.vf_s + 1e-6
     text = V.report({"mitdb": [row]}, "python -m training vf --db mitdb")
     assert "| mitdb | 1 (1) | 0.5 |" in text and "- mitdb: 207 " in text
+    assert 0 <= row.found_in_s <= min(row.found_s, row.vf_s) and "## The flutter detector's events" in text
 
 
 @pytest.mark.parametrize("vf_s", [0.0, 60.0])
@@ -34,3 +35,14 @@ def test_a_database_row_with_and_without_flutter(vf_s):
     cells = V._db_row("db", [row]).split(" | ")
     assert cells[1:3] == (["1 (1)", "1.0"] if vf_s else ["1 (0)", "1.0"])
     assert cells[4] == ("30 (30)" if vf_s else "0") and cells[5] == ("10.0 %" if vf_s else "-")
+
+
+def test_the_detectors_row_sums_seconds_over_records_with_intervals():
+    rows = [V.Row("a", 1800.0, 100.0, 0, 0, 0.0, 0.0, 90.0, 80.0),
+            V.Row("b", 1800.0, 0.0, 0, 0, 0.0, 0.0, 10.0, 0.0)]  # fmt: skip
+    cells = V._found_row("db", rows).strip("| ").split(" | ")
+    assert cells[:5] == ["db", "2 (1)", "1.0", "100", "100"]
+    assert cells[5] == "80.0 (one record)" and cells[6].startswith("80.0 [")  # Se 80/100, +P 80/100
+    assert cells[7] == "20.0"  # 20 s outside flutter in one hour
+    assert V._ratio(rows[1:], "found_in_s", "vf_s") == "-"
+    assert V._ratio(rows, "found_in_s", "vf_s") == "80.0 (one record)"  # no interval from one record

@@ -61,8 +61,10 @@ def settings(meta: dict) -> Config:
 
 
 def _key(delineator_file: Path) -> str:
-    """The cache's key: the delineator (with its 8-bit ranges, which the pages are read with) and
-    the features' definition (the module's source)."""
+    """The cache's key: the delineator (with its 8-bit ranges, which the pages are read with), the
+    flutter detector, and the features' definition (the modules' source)."""
+    from ecgviewer.assets import flutter_detector_path
+    from ecgviewer.measure import flutter
     from ecgviewer.measure.delineate import int8_path
     from ecgviewer.weights import sha256
 
@@ -71,6 +73,8 @@ def _key(delineator_file: Path) -> str:
         h.update(ranges.read_bytes())
     h.update(Path(C.__file__).read_bytes())
     h.update(Path(rhythm.__file__).read_bytes())
+    h.update(Path(flutter.__file__).read_bytes())
+    h.update(flutter_detector_path().read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -85,6 +89,7 @@ def _save(path: Path, found: Detected, labels: np.ndarray) -> None:
         shapes=found.shapes,
         unreadable=np.asarray(found.unreadable, dtype=float).reshape(-1, 2), duration_s=found.duration_s,
         leads=np.asarray(found.leads), notes=np.asarray(found.notes, dtype=str), labels=labels,
+        flutter=np.asarray(found.flutter, dtype=float).reshape(-1, 2),
     )  # fmt: skip
     atomic_write_bytes(path, buf.getvalue())
 
@@ -93,7 +98,8 @@ def _load(path: Path) -> tuple[Detected, np.ndarray]:
     z = np.load(path)
     found = Detected(z["t_s"], z["kind"], z["fiducials_ms"], z["features"], z["shapes"],
                      [tuple(map(float, g)) for g in z["unreadable"]], float(z["duration_s"]),
-                     tuple(str(v) for v in z["leads"]), tuple(str(v) for v in z["notes"]))  # fmt: skip
+                     tuple(str(v) for v in z["leads"]), tuple(str(v) for v in z["notes"]),
+                     tuple(tuple(map(float, s)) for s in z["flutter"]))  # fmt: skip
     return found, z["labels"]
 
 

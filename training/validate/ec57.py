@@ -87,6 +87,7 @@ class Counts:
     vf_listed: int = 0  # beats the list has there (not scored: EC57 leaves flutter out)
     vf_ventricular: int = 0  # of them, called ventricular
     vf_unreadable_s: float = 0.0  # of the flutter, marked unreadable
+    vf_found_s: float = 0.0  # of the flutter, inside the flutter detector's events
 
     def add(self, other: Counts) -> None:
         for k, v in asdict(other).items():
@@ -147,10 +148,11 @@ def score(
     unreadable: Sequence[tuple[float, float]] = (),
     start_s: float = 0.0,
     vf: Sequence[tuple[float, float]] = (),
+    flutter: Sequence[tuple[float, float]] = (),
 ) -> Counts:
     """One record's counts from its reference beats (samples, symbols) and the beat list's
     (seconds, called kinds: ``CALLED``'s keys), from ``start_s`` on, outside the reference's
-    ventricular flutter ``vf`` (s)."""
+    ventricular flutter ``vf`` (s); ``flutter``: the beat list's flutter events (s)."""
     det_s = np.asarray(det_s, dtype=float)
     scored = det_s >= start_s
     for a, b in vf:
@@ -185,7 +187,7 @@ def score(
     for a, b in vf:
         in_vf |= (det_s >= a) & (det_s <= b)
     c.vf_s, c.vf_unreadable_s = sum(e - s for s, e in vf), overlap(vf, unreadable)
-    c.vf_listed = int(in_vf.sum())
+    c.vf_listed, c.vf_found_s = int(in_vf.sum()), overlap(vf, flutter)
     c.vf_ventricular = sum(k == "ventricular" for k, v in zip(det_kinds, in_vf, strict=True) if v)
     return c
 
@@ -213,18 +215,19 @@ def score_list(name: str, mitdb: Path, beats, whole: bool = False) -> Counts:
     """One record's counts of a beat list (``rhythm.BeatList``) against its reference (wfdb), by
     EC57's rules; ``whole``: every beat of the whole record, flutter included (the figures before
     these rules were followed)."""
-    from ecgviewer.measure.rhythm import KINDS
+    from ecgviewer.measure.rhythm import FLUTTER, KINDS
 
     ann = _reference(str(mitdb / name))
     fs = float(ann.fs or 360)
     af_ref = rhythm_stretches(ann.sample, ann.aux_note, fs, beats.duration_s)
     af_det = [(e.start_s, e.end_s) for e in beats.events if e.kind == "atrial fibrillation"]
     unreadable = [(e.start_s, e.end_s) for e in beats.events if e.kind == "unreadable"]
+    flutter = [(e.start_s, e.end_s) for e in beats.events if e.kind == FLUTTER]
     kinds = [KINDS[k] for k in beats.kind]
     vf = () if whole else flutter_stretches(ann.sample, ann.symbol, fs)
     return score(
         name, np.asarray(ann.sample), list(ann.symbol), beats.t_s, kinds, fs, af_ref, af_det, unreadable,
-        start_s=0.0 if whole else LEARNING_S, vf=vf,
+        start_s=0.0 if whole else LEARNING_S, vf=vf, flutter=flutter,
     )  # fmt: skip
 
 
@@ -406,9 +409,9 @@ def report(
         "",
         f"Ventricular flutter and fibrillation: the reference has {every.vf_s:.0f} s of it (records "
         f"{', '.join(r.record for r in cv if r.vf_s) or 'none'}), left out of the scores above as EC57 "
-        f"has it. The beat list has no flutter detector: it lists {every.vf_listed} beats there "
-        f"({every.vf_ventricular} called ventricular) and marks {every.vf_unreadable_s:.0f} s of it "
-        "unreadable.",
+        f"has it. The flutter detector's events cover {every.vf_found_s:.0f} s of it (its figures on other "
+        f"databases: VF.md); the beat list lists {every.vf_listed} beats there ({every.vf_ventricular} "
+        f"called ventricular) and marks {every.vf_unreadable_s:.0f} s of it unreadable.",
         "",
         f"QRS over every record, paced ones included: Se {_pct(qrs['qrs_se'])} %, +P {_pct(qrs['qrs_pp'])} % "
         f"({every.matched} of {every.ref_beats} reference beats found; "
