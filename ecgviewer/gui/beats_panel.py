@@ -19,6 +19,7 @@ from ecgviewer import NOTICE
 from ecgviewer.errors import EcgError
 from ecgviewer.gui.analysis import Runner
 from ecgviewer.gui.templates_view import TemplatesView
+from ecgviewer.gui.widgets import ElidedLabel
 from ecgviewer.measure import templates as T
 from ecgviewer.measurements import ALERT_EVENTS, EVENT_KINDS
 from ecgviewer.recording import Recording
@@ -52,6 +53,9 @@ class BeatsPanel(QtWidgets.QWidget):
         )
         self.card_dialog: QtWidgets.QDialog | None = None
         self.summary = QtWidgets.QLabel("")
+        # the leads read and the notes: one line (whole in the tooltip), so that a laptop's short
+        # dock keeps rows of the event table in view
+        self.details = ElidedLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
@@ -69,6 +73,7 @@ class BeatsPanel(QtWidgets.QWidget):
         self.events: list[tuple[float, str]] = []
         box = QtWidgets.QVBoxLayout(self)
         box.addWidget(self.summary)
+        box.addWidget(self.details)
         box.addWidget(self.table, 1)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel(NOTICE), 1)
@@ -82,10 +87,11 @@ class BeatsPanel(QtWidgets.QWidget):
         self.events = []
         if beats is None:
             self.summary.setText(note)
+            self.details.set_full_text("")
             return
         notes = "; ".join(beats.notes) or "every beat delineated"
-        lines = [*beats.summary(), f"{beats.lead_use()}; {notes}", *([note] if note else [])]
-        self.summary.setText("\n".join(lines))
+        self.summary.setText("\n".join([*beats.summary(), *([note] if note else [])]))
+        self.details.set_full_text(f"{beats.lead_use()}; {notes}")
         self.table.setRowCount(len(beats.events))
         for row, e in enumerate(beats.events):
             cells = (clock(e.start_s), EVENT_KINDS[e.kind], e.detail)

@@ -31,6 +31,34 @@ class WrappedLabel(QtWidgets.QLabel):
             self.setMinimumHeight(need)  # relayout once; at the same width the height is settled
 
 
+class ElidedLabel(QtWidgets.QLabel):
+    """One line whatever its width: the text elided at the right, whole in the tooltip. For a
+    detail that would otherwise wrap over several lines of a short dock."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__("", parent)
+        self._full = ""
+        self.setMinimumWidth(1)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._fit()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        self.setText(
+            self.fontMetrics().elidedText(self._full, QtCore.Qt.TextElideMode.ElideRight, self.width())
+        )
+
+
 class CaptionItem(pg.TextItem):
     """A caption on a page: drawn at a constant pixel size, so at a small zoom it would run past
     the sheet; past ``width`` (view units, the page's millimetres) it is elided instead, and the

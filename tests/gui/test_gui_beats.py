@@ -5,6 +5,7 @@ list of a recording no longer on screen never shown."""
 from __future__ import annotations
 
 import numpy as np
+from PySide6 import QtWidgets
 
 from ecgviewer.io import load
 from ecgviewer.summary import clock
@@ -87,3 +88,16 @@ def test_turning_the_measurements_off_clears_the_list(qtbot, measure_window):
     w.measure_action.trigger()
     assert not w.beats_dock.isVisible() and w.beats.beats is None
     assert "measurements are on" in w.beats.panel.summary.text()
+
+
+def test_on_a_laptop_screen_the_notes_take_one_line(qtbot, measure_window):
+    w = measure_window
+    w.resize(1366, 768)
+    qtbot.waitUntil(lambda: w.height() == 768, timeout=5000)
+    _listed(qtbot, w, with_pause(PAUSE_AT_S))
+    w.beats_dock.raise_()
+    QtWidgets.QApplication.processEvents()
+    details = w.beats.panel.details
+    assert details.height() <= 1.5 * details.fontMetrics().height()  # one line, however long the notes
+    assert details.toolTip().startswith("Beats found in") and details.full_text() == details.toolTip()
+    assert details.text().endswith("\u2026") and len(details.text()) < len(details.full_text())
