@@ -46,3 +46,31 @@ def test_the_detectors_row_sums_seconds_over_records_with_intervals():
     assert cells[7] == "20.0"  # 20 s outside flutter in one hour
     assert V._ratio(rows[1:], "found_in_s", "vf_s") == "-"
     assert V._ratio(rows, "found_in_s", "vf_s") == "80.0 (one record)"  # no interval from one record
+
+
+def test_ordinary_ecgs_are_read_from_ptbxls_fold_and_said_in_the_report(shared, monkeypatch):
+    from ecgviewer.measure.delineate import Delineator
+    from training.data import datasets
+
+    labels = datasets.load_labels(shared / "ptbxl")
+    few = type(labels)(labels.ecg_id[:40], labels.fold[:40], labels.statements, labels.y[:40], labels.scp)
+    monkeypatch.setattr(datasets, "load_labels", lambda root: few)
+    fold = int(few.fold[0])
+    plain = V.ordinary(shared / "ptbxl", [fold], Delineator.bundled())
+    assert (
+        0 < plain.records <= int((few.fold == fold).sum()) and plain.with_event == [] and plain.seconds == 0
+    )
+    text = V.report({}, "python -m training vf", plain)
+    assert (
+        f"PTB-XL fold(s) {fold} " in text and f"{plain.records} records read by the beat list, 0 with" in text
+    )
+
+
+def test_the_test_fold_is_refused(tmp_path):
+    import argparse
+
+    p = argparse.ArgumentParser()
+    V.arguments(p)
+    args = p.parse_args(["--db", str(tmp_path), "--ptbxl", str(tmp_path), "--folds", "9", "10"])
+    with pytest.raises(SystemExit, match=r"fold 10"):
+        V.command(args)
