@@ -6,8 +6,7 @@ Paged: the recording is read ``PAGE_S`` at a time with ``MARGIN_S`` of context e
 memory stays bounded whatever its length, and every page goes through the delineation contract
 and the lead checks of the 10 s measurements (``signal.prepare``, ``quality``), and through the
 flutter detector (``flutter``): where the signal is ventricular flutter or fibrillation, an
-undulation and not beats, no beat is
-listed and the stretch is an event of its own. At most
+undulation and not beats, no beat is listed and the stretch is an event of its own. At most
 ``MAX_LEADS`` leads are read, a 3-channel Holter's worth: more adds time, not beats. Of those,
 ``DELINEATED`` are delineated on each page, the others standing in for a lead that cannot be read
 there (flat, clipped, missing or pure noise): the classes were fitted and validated on MIT-BIH's
@@ -305,17 +304,17 @@ def _measure_page(
     present = np.array([n not in problems for n in names])
     x = signal.prepare(x_raw, fs)
     r, labels, used = Q.beats_without_noise(x, present, names, dict(problems), delineator, DELINEATED)
+    lost = ~np.isfinite(mine).any(axis=0)  # samples missing in every lead
     if present.any():
-        lost = ~np.isfinite(mine[:, core[0] - first : core[1] - first]).any(axis=0)
-        gaps = [((core[0] + a) / fs, (core[0] + b) / fs) for a, b in zip(*_runs(lost), strict=True)
+        in_core = lost[core[0] - first : core[1] - first]
+        gaps = [((core[0] + a) / fs, (core[0] + b) / fs) for a, b in zip(*_runs(in_core), strict=True)
                 if b - a >= MIN_GAP_S * fs]  # fmt: skip
     else:
         gaps = [(core[0] / fs, core[1] / fs)]
     flutter_s = first / fs + F.centres_s(x.shape[-1])
     inside = (flutter_s >= core[0] / fs) & (flutter_s < core[1] / fs)
-    lost = ~np.isfinite(mine).any(axis=0)  # at the recording's rate; the detector reads the contract's
-    lost = lost[np.minimum((np.arange(x.shape[-1]) * fs / signal.FS).astype(int), len(lost) - 1)]
-    flutter_p = detector.read(x[used], lost)[inside]
+    at = np.minimum((np.arange(x.shape[-1]) * fs / signal.FS).astype(int), len(lost) - 1)  # contract's rate
+    flutter_p = detector.read(x[used], lost[at])[inside]
     flutter_s = flutter_s[inside]
     t = (first + r * fs / signal.FS) / fs
     keep = (t >= core[0] / fs) & (t < core[1] / fs)

@@ -68,10 +68,13 @@ def fit(records: Sequence[Record], c: float) -> F.Detector:
     no shortest stretch until ``choose`` sets them."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.concatenate([F.inputs(r.features)[:, pure] .reshape(-1, len(F.INPUTS))
-                        for r in records for pure in [(r.inside == 0) | (r.inside == 1)]])  # fmt: skip
-    y = np.concatenate([np.tile(r.inside[(r.inside == 0) | (r.inside == 1)] == 1, len(r.features))
-                        for r in records])  # fmt: skip
+    pure = [(r.inside == 0) | (r.inside == 1) for r in records]  # not across an edge
+    x = np.concatenate(
+        [F.inputs(r.features)[:, p].reshape(-1, len(F.INPUTS)) for r, p in zip(records, pure, strict=True)]
+    )
+    y = np.concatenate(
+        [np.tile(r.inside[p] == 1, len(r.features)) for r, p in zip(records, pure, strict=True)]
+    )
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     m = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit((x - mean) / scale, y)
     return F.Detector(mean, scale, m.coef_[0].astype(np.float64), float(m.intercept_[0]), 0.5, 0.0, {"c": c})
