@@ -51,9 +51,12 @@ class VerticalScroll(QtWidgets.QScrollArea):
     """A scroll area for a side panel: only the height scrolls, and its minimum width follows the
     panel's as its content changes (Qt's QScrollArea reports a fixed small minimum instead)."""
 
+    heightNeeded = QtCore.Signal(int)  # the panel's size-hint height (px), whenever it changes
+
     def __init__(self) -> None:
         super().__init__(widgetResizable=True, frameShape=QtWidgets.QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._need = -1
 
     def minimumSizeHint(self) -> QtCore.QSize:
         bar = self.style().pixelMetric(QtWidgets.QStyle.PixelMetric.PM_ScrollBarExtent)
@@ -63,6 +66,10 @@ class VerticalScroll(QtWidgets.QScrollArea):
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
         if watched is self.widget() and event.type() == QtCore.QEvent.Type.LayoutRequest:
             self.updateGeometry()  # the dock re-reads the minimum width above
+            need = self.widget().sizeHint().height()
+            if need != self._need:
+                self._need = need
+                self.heightNeeded.emit(need)
         return super().eventFilter(watched, event)
 
 
@@ -144,6 +151,11 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         )
         self.tabifyDockWidget(self.ai_dock, self.interpretation_dock)
         self.interpretation_dock.raise_()
+        # which of them is in front, and how tall the interpretation of the recording open needs to
+        # be, decide how the column is shared (``_size_right_docks``)
+        top = self.interpretation_dock
+        for changed in (top.visibilityChanged, top.widget().heightNeeded):
+            changed.connect(lambda _: self._docks_sized and self._dock_timer.start())
         self.measure = MeasureController(self.paper, self.settings, self.tasks.run, self)
         self.measure_dock = self._dock(
             "Measurements", self.measure.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
@@ -281,7 +293,11 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         if len(docks) == 2:
             height = sum(d.height() for d in docks)
             top = 2 * height // 3
-            if below:  # the interpretation as tall as it needs, a third to two thirds of the column
+            front = [d for d in shown[0] if not d.visibleRegion().isEmpty()]
+            if below or front == [self.interpretation_dock]:
+                # the interpretation as tall as it needs, a third to two thirds of the column: the
+                # rest to the measurements and the beat list's events (the model's detail, a tab
+                # behind it on a laptop, has the two thirds when in front)
                 top = min(top, max(height // 3, self.interpretation.panel.sizeHint().height() + 40))
             self.resizeDocks(docks, [top, height - top], QtCore.Qt.Orientation.Vertical)
 

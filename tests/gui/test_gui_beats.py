@@ -101,3 +101,23 @@ def test_on_a_laptop_screen_the_notes_take_one_line(qtbot, measure_window):
     assert details.height() <= 1.5 * details.fontMetrics().height()  # one line, however long the notes
     assert details.toolTip().startswith("Beats found in") and details.full_text() == details.toolTip()
     assert details.text().endswith("\u2026") and len(details.text()) < len(details.full_text())
+
+
+def test_on_a_laptop_screen_the_events_table_shows_rows_and_the_analysis_keeps_its_room(qtbot, measure_window):
+    """At 1366x768 the interpretation in front takes the height it needs, so that the beat list's
+    event table under it shows several rows; the model's detail, a tab behind it, has two thirds
+    of the column when brought in front."""
+    w = measure_window
+    w.resize(1366, 768)
+    qtbot.waitUntil(lambda: w.height() == 768, timeout=5000)
+    _listed(qtbot, w, with_pause(PAUSE_AT_S))
+    w.interpretation_dock.raise_()
+    w.beats_dock.raise_()
+    table = w.beats.panel.table
+    rows = lambda: table.viewport().height() / table.verticalHeader().defaultSectionSize()  # noqa: E731
+    qtbot.waitUntil(lambda: rows() >= 4, timeout=5000)
+    column = w.interpretation_dock.height() + w.beats_dock.height()
+    w.ai_dock.raise_()
+    qtbot.waitUntil(lambda: w.ai_dock.height() >= 0.6 * column, timeout=5000)
+    w.interpretation_dock.raise_()
+    qtbot.waitUntil(lambda: rows() >= 4, timeout=5000)
