@@ -90,29 +90,31 @@ def test_turning_the_measurements_off_clears_the_list(qtbot, measure_window):
     assert "measurements are on" in w.beats.panel.summary.text()
 
 
-def test_on_a_laptop_screen_the_notes_take_one_line(qtbot, measure_window):
-    w = measure_window
+def _on_a_laptop(qtbot, w) -> None:
+    """The window at 1366x768 with a 2 min recording's beat list, the Beats dock in front."""
     w.resize(1366, 768)
     qtbot.waitUntil(lambda: w.height() == 768, timeout=5000)
     _listed(qtbot, w, with_pause(PAUSE_AT_S))
     w.beats_dock.raise_()
     QtWidgets.QApplication.processEvents()
+
+
+def test_on_a_laptop_screen_the_notes_take_one_line(qtbot, measure_window):
+    w = measure_window
+    _on_a_laptop(qtbot, w)
     details = w.beats.panel.details
     assert details.height() <= 1.5 * details.fontMetrics().height()  # one line, however long the notes
     assert details.toolTip().startswith("Beats found in") and details.full_text() == details.toolTip()
     assert details.text().endswith("\u2026") and len(details.text()) < len(details.full_text())
 
 
-def test_on_a_laptop_screen_the_events_table_shows_rows_and_the_analysis_keeps_its_room(qtbot, measure_window):
+def test_on_a_laptop_screen_the_events_show_rows_and_the_analysis_keeps_its_room(qtbot, measure_window):
     """At 1366x768 the interpretation in front takes the height it needs, so that the beat list's
     event table under it shows several rows; the model's detail, a tab behind it, has two thirds
     of the column when brought in front."""
     w = measure_window
-    w.resize(1366, 768)
-    qtbot.waitUntil(lambda: w.height() == 768, timeout=5000)
-    _listed(qtbot, w, with_pause(PAUSE_AT_S))
-    w.interpretation_dock.raise_()
-    w.beats_dock.raise_()
+    _on_a_laptop(qtbot, w)
+    assert not w.interpretation_dock.visibleRegion().isEmpty()  # in front, as a window opens
     table = w.beats.panel.table
     rows = lambda: table.viewport().height() / table.verticalHeader().defaultSectionSize()  # noqa: E731
     qtbot.waitUntil(lambda: rows() >= 4, timeout=5000)
