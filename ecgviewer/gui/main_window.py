@@ -97,6 +97,8 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self._docks_sized = False
         self._dock_timer = QtCore.QTimer(self, singleShot=True, interval=50)
         self._dock_timer.timeout.connect(self._size_right_docks)
+        self._column_timer = QtCore.QTimer(self, singleShot=True, interval=50)  # the column's height only
+        self._column_timer.timeout.connect(self._share_column)
 
         px = self.settings.px_per_mm() or screen_px_per_mm(self)
         self.paper = PaperView(px_per_mm=px)
@@ -155,7 +157,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         # be, decide how the column is shared (``_size_right_docks``)
         top = self.interpretation_dock
         for changed in (top.visibilityChanged, top.widget().heightNeeded):
-            changed.connect(lambda _: self._docks_sized and self._dock_timer.start())
+            changed.connect(lambda _: self._docks_sized and self._column_timer.start())
         self.measure = MeasureController(self.paper, self.settings, self.tasks.run, self)
         self.measure_dock = self._dock(
             "Measurements", self.measure.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
@@ -249,7 +251,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         """The docks around the page, arranged for the screen: the right column holds the
         interpretation over the measurements; where the page at true scale leaves ``BELOW_PX`` or
         more under it (a 1920x1080 screen), the model's detail (Analysis, Recording) goes there,
-        else (a laptop) it is tabs behind the interpretation, which has two thirds of the height.
+        else (a laptop) it is tabs behind the interpretation (the column's height: ``_share_column``).
         Then the side columns as wide as the page leaves them: without a task dock on the left,
         the page at true scale where the right column then keeps ``COLUMN_PX``, else at
         ``PAGE_ZOOM``; with the Library or Records open, the right column goes to its minimum
@@ -266,8 +268,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         below = self._place_detail(
             math.ceil((page.height + 4) * px + self.paper.height() - self.paper.vb.height())
         )
-        tabs = () if below else (self.ai_dock, self.info_dock)  # the detail's tabs, when in the column
-        groups = [(self.interpretation_dock, *tabs), (self.measure_dock, self.beats_dock)]
+        groups = self._column(below)
         shown = [[d for d in group if d.isVisible()] for group in groups]
         docks = [group[0] for group in shown if group]  # the tab in front of each
         left = [d for d in (self.library_dock, self.browser_dock) if d.isVisible() and not d.isFloating()]
@@ -290,16 +291,29 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         roomy = COLUMN_PX if not left else smallest  # a task dock open: true scale before a wide column
         column = room - need(1.0) if room - need(1.0) >= roomy else room - need(PAGE_ZOOM)
         self.resizeDocks(docks[:1], [max(column, smallest)], QtCore.Qt.Orientation.Horizontal)
-        if len(docks) == 2:
-            height = sum(d.height() for d in docks)
-            top = 2 * height // 3
-            front = [d for d in shown[0] if not d.visibleRegion().isEmpty()]
-            if below or front == [self.interpretation_dock]:
-                # the interpretation as tall as it needs, a third to two thirds of the column: the
-                # rest to the measurements and the beat list's events (the model's detail, a tab
-                # behind it on a laptop, has the two thirds when in front)
-                top = min(top, max(height // 3, self.interpretation.panel.sizeHint().height() + 40))
-            self.resizeDocks(docks, [top, height - top], QtCore.Qt.Orientation.Vertical)
+        self._share_column()
+
+    def _column(self, below: bool) -> list[tuple[QtWidgets.QDockWidget, ...]]:
+        """The right column's two groups of tabs: the interpretation's (with the model's detail
+        unless that is ``below`` the page) and the measurements'."""
+        tabs = () if below else (self.ai_dock, self.info_dock)
+        return [(self.interpretation_dock, *tabs), (self.measure_dock, self.beats_dock)]
+
+    def _share_column(self) -> None:
+        """The right column's height shared between its two groups of tabs: the interpretation in
+        front (or over the measurements with the model's detail under the page) as tall as it needs,
+        a third to two thirds of the column, the rest to the measurements and the beat list's
+        events; the model's detail, a tab behind it on a laptop, two thirds when in front."""
+        below = self.dockWidgetArea(self.ai_dock) == QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
+        shown = [[d for d in group if d.isVisible() and not d.isFloating()] for group in self._column(below)]
+        if not all(shown):
+            return
+        docks = [group[0] for group in shown]
+        height = sum(d.height() for d in docks)
+        top = 2 * height // 3
+        if below or not self.interpretation_dock.visibleRegion().isEmpty():
+            top = min(top, max(height // 3, self.interpretation.panel.sizeHint().height() + 40))
+        self.resizeDocks(docks, [top, height - top], QtCore.Qt.Orientation.Vertical)
 
     def _place_detail(self, page_px: int) -> bool:
         """The model's detail (Analysis, Recording) under the page where the page (``page_px``
