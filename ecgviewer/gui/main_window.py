@@ -154,7 +154,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.tabifyDockWidget(self.ai_dock, self.interpretation_dock)
         self.interpretation_dock.raise_()
         # which of them is in front, and how tall the interpretation of the recording open needs to
-        # be, decide how the column is shared (``_size_right_docks``)
+        # be, decide how the column is shared (``_share_column``)
         top = self.interpretation_dock
         for changed in (top.visibilityChanged, top.widget().heightNeeded):
             changed.connect(lambda _: self._docks_sized and self._column_timer.start())
