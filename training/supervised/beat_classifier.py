@@ -252,16 +252,18 @@ def cross_validated(
 
 
 def without(
-    record: str, mitdb: Path, progress: Callable[[str], None] = print, classifier: Path | None = None
-) -> C.BeatClassifier:
+    record: str, mitdb: Path, progress: Callable[[str], None] = print, classifier: Path | None = None,
+    delineator_file: Path | None = None,
+) -> C.BeatClassifier:  # fmt: skip
     """The bundled classifier's settings (``classifier``: that one's) fitted on the DS1 records but
-    ``record`` (as ``ec57``'s cross-validation has it): for a test on a record it was fitted on."""
+    ``record`` (as ``ec57``'s cross-validation has it): for a test on a record it was fitted on;
+    ``delineator_file``: on the beats another delineator than the bundled one finds."""
     from training.validate.ec57 import PACED
 
     shipped = C.BeatClassifier.bundled() if classifier is None else C.BeatClassifier.load(classifier)
     cfg = settings(shipped.meta)
     names = [n for n in sorted(p.stem for p in mitdb.glob("*.atr")) if n not in PACED and n != record]
-    data = detections(mitdb, names, progress, augment=cfg.augment)
+    data = detections(mitdb, names, progress, augment=cfg.augment, delineator_file=delineator_file)
     return with_bias(fit(*dataset(data, names), cfg)[0], shipped.meta["bias"])
 
 

@@ -53,6 +53,8 @@ def _one(n: int, fs: float, rng: np.random.Generator) -> np.ndarray:
         rise, decay = rng.uniform(*RISE_S), rng.uniform(*DECAY_S)
         t = np.arange(min(n - at, round(5 * decay * fs))) / fs
         shape = (1 - np.exp(-t / rise)) * np.exp(-t / decay)
+        if len(t) < 2:  # a jump at the very last sample has no shape yet
+            continue
         jumps[at : at + len(t)] += rng.choice((-1.0, 1.0)) * rng.lognormal(0.0, 0.5) * shape / shape.max()
     jumps -= jumps.mean()
     jumps /= max(float(np.sqrt(np.mean(jumps**2))), 1e-12)

@@ -148,11 +148,12 @@ def _beats(ann) -> np.ndarray:
 
 def run(
     mitdb: Path, records: Sequence[str], noises: Sequence[str], snrs: Sequence[float], bundled: bool = False,
-    em: Em | None = None, classifier: Path | None = None,
+    em: Em | None = None, classifier: Path | None = None, delineator_file: Path | None = None,
 ) -> list[dict]:  # fmt: skip
     """Every record under every noise at every SNR, classed by the bundled classifier's settings
     (``classifier``: that one's) fitted without the record (``bundled``: the bundled one, fitted
-    with it, for a quick look); ``em`` for "em"."""
+    with it, for a quick look); ``em`` for "em"; ``delineator_file``: beats found by another
+    delineator than the bundled one (its classifier fitted on that one's beats)."""
     import wfdb
 
     from ecgviewer.io import load
@@ -164,10 +165,14 @@ def run(
     from training.supervised.beat_classifier import without
     from training.validate.ec57 import score_list
 
-    delineator = Delineator.bundled()
+    delineator = Delineator.bundled() if delineator_file is None else Delineator.load(delineator_file)
     rows = []
     for name in records:
-        model = BeatClassifier.bundled() if bundled else without(name, mitdb, classifier=classifier)
+        model = (
+            BeatClassifier.bundled()
+            if bundled
+            else without(name, mitdb, classifier=classifier, delineator_file=delineator_file)
+        )
         rec = load(mitdb / f"{name}.hea")
         clean = np.asarray(rec.read(0, rec.n_samples))
         ann = wfdb.rdann(str(mitdb / name), "atr")
@@ -229,10 +234,11 @@ def _pct(x: float | None) -> str:
 
 def report(
     rows: Sequence[dict], bundled: bool = False, em: str | None = None, command: str = COMMAND,
-    classifier: str | None = None,
+    classifier: str | None = None, delineator: str | None = None,
 ) -> str:  # fmt: skip
     """The table; ``em``: how the electrode-motion noise was had and checked (None: not used);
-    ``classifier``: the file whose settings class the beats (None: the bundled one's)."""
+    ``classifier``: the file whose settings class the beats (None: the bundled one's);
+    ``delineator``: the file that finds them (None: the bundled one)."""
     source = (
         "the MIT-BIH Noise Stress Test Database's muscle artefact (`ma`) and baseline wander (`bw`) "
         "records (their second halves), and its electrode-motion noise (`em`), which EC57 prescribes: "
@@ -256,7 +262,12 @@ def report(
         "optimistic."
         if bundled
         else f"Each record's beats classed by {classifier or 'the bundled classifier'}'s settings "
-        "fitted without it (leave one record out, as `EC57.md`).",
+        "fitted without it (leave one record out, as `EC57.md`)"
+        + (
+            f", on the beats the delineator {delineator} finds (a comparison, not the bundled one)."
+            if delineator
+            else "."
+        ),
         "",
         "| record | noise | SNR (dB) | QRS Se | QRS +P | VEB Se | VEB +P | beats invented in noise "
         "| unreadable (s) |",
@@ -287,6 +298,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--classifier", type=Path, default=None,
                    help="fit its settings without each record, not the bundled one's")  # fmt: skip
+    p.add_argument("--delineator", type=Path, default=None,
+                   help="find the beats with this delineator (a comparison)")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
@@ -300,11 +313,12 @@ def command(args: argparse.Namespace) -> None:
             raise SystemExit(f"em noise: --nstdb must name a folder with the database's {EM_SOURCE}")
         em = em_noise(args.nstdb, args.mitdb)
         em_text = em_check(args.nstdb, args.mitdb, em)
-    rows = run(args.mitdb, args.records, noises, args.snr, args.bundled, em, args.classifier)
+    rows = run(args.mitdb, args.records, noises, args.snr, args.bundled, em, args.classifier, args.delineator)
     options = [f"--nstdb {args.nstdb.name}"] if em is not None else []
     options += ["--bundled"] if args.bundled else []
-    options += [f"--classifier {args.classifier.name}"] if args.classifier is not None else []
+    options += [f"--{o} {getattr(args, o).name}" for o in ("classifier", "delineator") if getattr(args, o)]
     command = " ".join([COMMAND, *options])
     named = None if args.classifier is None else f"`{args.classifier.name}`"
-    atomic_write_bytes(args.out, report(rows, args.bundled, em_text, command, named).encode())
+    finder = None if args.delineator is None else f"`{args.delineator.name}`"
+    atomic_write_bytes(args.out, report(rows, args.bundled, em_text, command, named, finder).encode())
     print(json.dumps({"runs": len(rows), "report": str(args.out)}))
