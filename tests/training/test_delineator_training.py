@@ -61,3 +61,22 @@ def test_recorded_noise_is_added_at_the_snr_drawn(monkeypatch):
     added = T._recorded(x, noises, rng)
     signal_power = np.ptp(x, axis=1) ** 2 / 8
     assert np.allclose(10 * np.log10(signal_power / (added**2).mean(axis=1)), 6.0, atol=0.01)
+
+
+def test_synthetic_motion_is_added_at_the_snr_drawn_and_shared_between_leads(monkeypatch):
+    monkeypatch.setattr(T, "MOTION_SNR_DB", (12.0, 12.0))
+    x = np.sin(np.linspace(0, 20 * np.pi, 2500))[None].repeat(3, 0) * np.array([[0.5], [1.0], [2.0]])
+    added = T._motion(x, np.random.default_rng(0))
+    signal_power = np.ptp(x, axis=1) ** 2 / 8
+    assert np.allclose(10 * np.log10(signal_power / (added**2).mean(axis=1)), 12.0, atol=0.01)
+    assert np.corrcoef(added)[0, 1] > 0.2  # one movement of the electrodes, seen in every lead
+
+
+def test_the_motion_recipe_gives_finite_crops_with_their_labels():
+    ex = T.Example(
+        1, np.random.default_rng(1).normal(0, 0.3, (12, 3 * T.CROP)), np.zeros((12, 3 * T.CROP), int)
+    )
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        x, y = T.augment(ex, rng, replace(T.MOTION, motion=1.0))
+        assert x.shape == (12, 2, T.CROP) and np.isfinite(x).all() and (y >= -1).all()

@@ -38,3 +38,12 @@ def test_training_copies_get_a_noise_record_or_motion_seeded_by_the_record(share
     a, b = (NS.training_noise(mitdb, "motion", (2, 5000), FS, name) for name in ("101", "106"))
     assert a.shape == (2, 5000) and not np.allclose(a, b)
     assert np.array_equal(a, NS.training_noise(mitdb, "motion", (2, 5000), FS, "101"))
+
+
+def test_a_jump_at_the_last_sample_leaves_the_noise_finite(monkeypatch):
+    """A jump has no shape before its second sample: one at the very end is left out (it divided
+    by zero and made a training crop NaN)."""
+    import training.validate.motion as M
+
+    monkeypatch.setattr(M, "TRANSIENTS_PER_S", 200.0)  # a jump at most samples
+    assert all(np.isfinite(motion_noise(500, 250.0, 3, seed=s)).all() for s in range(5))
