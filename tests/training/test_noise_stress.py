@@ -34,14 +34,16 @@ def test_noise_is_mixed_at_the_stated_ratio_in_alternating_two_minute_stretches(
 
 
 def test_the_command_on_one_record(shared, tmp_path):
+    from ecgviewer.assets import delineator_path
     from training.__main__ import main
 
     out = tmp_path / "NOISE_STRESS.md"
     mitdb = str(shared / "mitdb")
     args = ["--records", "119", "--noise", "ma", "--snr", "24", "-6", "--bundled", "--out", str(out)]
-    main(["noise-stress", "--mitdb", mitdb, *args])
+    main(["noise-stress", "--mitdb", mitdb, *args, "--delineator", str(delineator_path())])  # a comparison's
     rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| 119 |")]
     assert [r[2].strip() for r in rows] == ["+24", "-6"] and "optimistic" in out.read_text()
+    assert "--delineator delineator-ludb.safetensors" in out.read_text()
     clean, drowned = ([float(c) for c in r[3:5]] for r in rows)
     assert clean[0] > 99.0 and drowned[1] < clean[1]  # QRS +P falls in noise
 
@@ -84,3 +86,5 @@ def test_the_report_names_whose_settings_class_the_beats():
     assert "classed by the bundled classifier's settings fitted without it" in NS.report([])
     named = NS.report([], classifier="`beats-motion.safetensors`", command="cmd --classifier beats-motion")
     assert "classed by `beats-motion.safetensors`'s settings fitted without it" in named
+    found = NS.report([], delineator="`delineator-motion.safetensors`")
+    assert "on the beats the delineator `delineator-motion.safetensors` finds" in found
