@@ -1,7 +1,8 @@
 """Beat templates as Holter software shows them: one box per group of beats of one QRS shape
 (``measure.templates``), its median drawn over a few of its beats, with its kind and count; the
-reader picks a box and relabels all its beats at once (N, S, V or A for artefact), and the beat
-list, its counts and its events follow. Every box has the same millivolt scale, with a 1 mV bar.
+reader picks a box and relabels all its beats at once (N, S, V, P for paced or A for artefact), and
+the beat list, its counts and its events follow. Every box has the same millivolt scale, with a 1 mV
+bar.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ecgviewer.measure.rhythm import SHAPE_MS
 if TYPE_CHECKING:
     from ecgviewer.measure.rhythm import BeatList
 
-KEYS = {"normal": "N", "supraventricular": "S", "ventricular": "V", "artefact": "A"}
+KEYS = {"normal": "N", "supraventricular": "S", "ventricular": "V", "paced": "P", "artefact": "A"}
 MEMBERS_DRAWN = 12  # faint beats behind each median: how alike the group is
 BOX_PX = 190  # a box's least width: the columns follow from the view's width
 BOX_HEIGHT_PX = 120  # a box's least height (title and traces): more rows than fit scroll
@@ -101,7 +102,8 @@ class TemplatesView(QtWidgets.QWidget):
                 f"Each box: R {SHAPE_MS[0]:+.0f} to {SHAPE_MS[1]:+.0f} ms of each lead "
                 f"({', '.join(beats.leads)}), "
                 "the median over up to a dozen of its beats, the same mV scale in every box (bar: 1 mV). "
-                "Click a group, then N, S, V or A to relabel all its beats."
+                f"Click a group, then {', '.join(list(KEYS.values())[:-1])} or {list(KEYS.values())[-1]} "
+                "to relabel all its beats."
             )
         for b in (*self.buttons.values(), self.show_button):
             b.setEnabled(bool(self.groups))

@@ -63,3 +63,8 @@ def test_a_group_relabelled_in_the_window_is_kept_and_replayed(qtbot, measure_wi
         assert conn.execute("SELECT count(*) FROM beat_relabels").fetchone()[0] == 1
     finally:
         conn.close()
+    # the other focus, which the reader knows is the pacemaker's: paced, no longer ventricular
+    assert "N, S, V, P or A to relabel" in view.header.text()
+    view.select(next(k for k, g in enumerate(view.groups) if g.kind == "ventricular"))
+    paced = _listed(qtbot, w, lambda: view.buttons["paced"].click())
+    assert paced.counts()["paced"] == known["A"] and paced.counts()["ventricular"] == 0

@@ -59,8 +59,20 @@ def test_a_whole_group_relabelled_moves_the_counts_and_the_events(listed):
     again = T.replay(beats, gone.relabels)
     assert (again.t_s == gone.t_s).all() and (again.kind == gone.kind).all()
     assert again.events == gone.events
-    with pytest.raises(ValueError, match="paced"):
-        T.relabel(beats, a.members, "paced")
+    with pytest.raises(ValueError, match="fusion"):
+        T.relabel(beats, a.members, "fusion")
+
+
+def test_a_group_the_reader_knows_is_paced_is_no_ectopy(listed):
+    """Where a recorder's bandwidth hides the pacing spikes, the reader says a group is paced:
+    its beats leave the ventricular count and its runs, and are counted paced."""
+    beats, _ = listed
+    a = max(T.cluster(beats)[1:], key=lambda g: len(g.members))
+    paced = T.relabel(beats, a.members, "paced")
+    assert paced.counts()["paced"] == len(a.members)
+    assert paced.counts()["ventricular"] == beats.counts()["ventricular"] - len(a.members)
+    assert not any(e.kind == "ventricular run" for e in paced.events)
+    assert "paced" in paced.relabelled()
 
 
 def test_a_beat_list_without_shapes_or_beats_has_no_templates(listed):
