@@ -80,3 +80,16 @@ def test_the_motion_recipe_gives_finite_crops_with_their_labels():
     for _ in range(20):
         x, y = T.augment(ex, rng, replace(T.MOTION, motion=1.0))
         assert x.shape == (12, 2, T.CROP) and np.isfinite(x).all() and (y >= -1).all()
+
+
+def test_motion2_teaches_no_p_wave_in_the_crops_it_moves():
+    from ecgviewer.measure.unet import CLASSES
+
+    assert CLASSES.index("P") == T.P_CLASS
+    target = np.tile(np.repeat([0, 1, 0, 2, 0, 3], 100), (12, 3))[:, : 3 * T.CROP]
+    ex = T.Example(1, np.random.default_rng(1).normal(0, 0.3, target.shape), target)
+    rng = np.random.default_rng(0)
+    moved = [T.augment(ex, rng, replace(T.MOTION2, motion=1.0))[1] for _ in range(5)]
+    kept = [T.augment(ex, rng, replace(T.MOTION2, motion=0.0))[1] for _ in range(5)]
+    assert not any((y == T.P_CLASS).any() for y in moved) and all((y == 2).any() for y in moved)
+    assert all((y == T.P_CLASS).any() for y in kept)
