@@ -19,7 +19,7 @@ from ecgviewer.measure.rhythm import SHAPE_MS
 if TYPE_CHECKING:
     from ecgviewer.measure.rhythm import BeatList
 
-KEYS = {"normal": "N", "supraventricular": "S", "ventricular": "V", "paced": "P", "artefact": "A"}
+KEYS = {label: label[0].upper() for label in T.RELABELS}  # N, S, V, P, A: each its own key
 MEMBERS_DRAWN = 12  # faint beats behind each median: how alike the group is
 BOX_PX = 190  # a box's least width: the columns follow from the view's width
 BOX_HEIGHT_PX = 120  # a box's least height (title and traces): more rows than fit scroll

@@ -68,3 +68,10 @@ def test_a_group_relabelled_in_the_window_is_kept_and_replayed(qtbot, measure_wi
     view.select(next(k for k, g in enumerate(view.groups) if g.kind == "ventricular"))
     paced = _listed(qtbot, w, lambda: view.buttons["paced"].click())
     assert paced.counts()["paced"] == known["A"] and paced.counts()["ventricular"] == 0
+
+
+def test_every_relabel_has_its_own_key():
+    from ecgviewer.gui.templates_view import KEYS
+    from ecgviewer.measure.templates import RELABELS
+
+    assert tuple(KEYS) == RELABELS and len(set(KEYS.values())) == len(KEYS)
