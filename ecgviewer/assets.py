@@ -10,6 +10,7 @@ SAMPLE = "samples/ptbxl/records500/00000/00003_hr.hea"
 ICON = "icons/ecgviewer.svg"
 MODEL = "models/clear-hug-bundled.safetensors"
 DELINEATOR = "models/delineator-ludb.safetensors"
+SECOND_OPINION = "models/delineator-ludb-motion.safetensors"
 BEAT_CLASSIFIER = "models/beats-mitdb.safetensors"
 FLUTTER_DETECTOR = "models/flutter-vfdb.json"
 STATEMENTS = "samples/ptbxl"  # PTB-XL's scp_statements.csv, unmodified
@@ -68,6 +69,12 @@ def user_models_dir() -> Path:
 def delineator_path() -> Path:
     """The bundled P/QRS/T delineator (trained on LUDB; its card sits beside it)."""
     return resources_dir() / DELINEATOR
+
+
+def second_opinion_path() -> Path:
+    """The delineator taught electrode motion, the beat list's second opinion on doubtful beats
+    (``measure.confirm``; its card sits beside it)."""
+    return resources_dir() / SECOND_OPINION
 
 
 def beat_classifier_path() -> Path:

@@ -92,7 +92,9 @@ def versions(model_file: str | None) -> tuple[str, str]:
     model = Path(model_file) if model_file else assets.model_path()
     criteria = json.dumps({code: c.rule for code, c in CRITERIA.items()}, sort_keys=True)
     rules = f"rules {RULES} {hashlib.sha256(criteria.encode()).hexdigest()[:12]}"
-    tools = f"{sha256(assets.delineator_path())} {sha256(assets.beat_classifier_path())}"
+    tools = " ".join(
+        sha256(p) for p in (assets.delineator_path(), assets.second_opinion_path(), assets.beat_classifier_path())
+    )
     return sha256(model), f"{tools} {rules}"
 
 

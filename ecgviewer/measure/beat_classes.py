@@ -35,6 +35,9 @@ MORPHOLOGY = (
     "noise",  # log of the high-frequency noise outside the QRS over the page's median
     "clarity",  # log of the dominant QRS's peak-to-peak (mV) over that noise: low where noise drowns beats
 )
+# Per beat, a second delineator's (``confirm``): 1 where one taught electrode motion finds no QRS
+# at a beat unlike the dominant one, 0 where it does or the beat is like the dominant one:
+OPINION = ("unconfirmed",)
 # Per beat, from the R-R series (NaN across unreadable stretches):
 RHYTHM = (
     "pre",  # log of the RR before the beat over the local median RR (LOCAL beats either side)
@@ -47,7 +50,7 @@ RHYTHM = (
     "p_share",  # the share of the LOCAL beats either side with a delineated P wave: sinus rhythm or not
     "has_p",  # a delineated P wave before the QRS (1) or not (0)
 )
-FEATURES = MORPHOLOGY + RHYTHM
+FEATURES = MORPHOLOGY + OPINION + RHYTHM
 # The perceptron sees each feature and its difference from the recording's median: what is usual
 # for this patient (no P wave seen anywhere, a wide QRS throughout) is not a class.
 INPUTS = FEATURES + tuple(f"{f}-median" for f in FEATURES)

@@ -90,6 +90,13 @@ class Delineator:
 
         return cls.load(delineator_path())
 
+    @classmethod
+    def second_opinion(cls) -> Delineator:
+        """The beat list's second opinion (``measure.confirm``): taught electrode motion."""
+        from ecgviewer.assets import second_opinion_path
+
+        return cls.load(second_opinion_path())
+
     def save(self, path: Path, extra: dict | None = None) -> str:
         """Write weights + metadata atomically; returns the SHA-256 of the file."""
         from ecgviewer.weights import save_weights

@@ -12,7 +12,9 @@ undulation and not beats, no beat is listed and the stretch is an event of its o
 there (flat, clipped, missing or pure noise): the classes were fitted and validated on MIT-BIH's
 two leads (``training/reports/EC57.md``), and the delineator is most of the time a page takes:
 its 8-bit form reads the pages (``Delineator.int8``; against the float form,
-``training/reports/DELINEATOR-INT8.md``).
+``training/reports/DELINEATOR-INT8.md``). A second delineator, taught electrode motion, reads the
+stretches around beats unlike the page's dominant one (``confirm``): whether it finds a QRS there
+is one of the features the classifier weighs.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ import numpy as np
 from ecgviewer.errors import Cancelled
 from ecgviewer.measure import beat_classes as C
 from ecgviewer.measure import beats as B
+from ecgviewer.measure import confirm, signal
 from ecgviewer.measure import delineate as D
 from ecgviewer.measure import flutter as F
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import quality as Q
-from ecgviewer.measure import signal
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.measurements import BEAT_KINDS, EVENT_KINDS
 from ecgviewer.memory import keep_freed_memory
@@ -205,6 +207,7 @@ class _Page:
     fiducials_ms: np.ndarray  # (5, beats): BEAT_FIDUCIALS
     unreadable: list[tuple[float, float]]  # s: no usable lead, or every lead's samples missing
     morphology: np.ndarray  # (beat_classes.MORPHOLOGY, beats)
+    unconfirmed: np.ndarray  # (beats,) beat_classes.OPINION
     shapes: np.ndarray  # (beats, leads, samples) float16
     flutter_s: np.ndarray  # the centres of the flutter detector's windows in the page's core (s)
     flutter_p: np.ndarray  # their probability of flutter or fibrillation (NaN: no lead read)
@@ -244,14 +247,17 @@ def analyse(
 
 
 def detect(
-    rec: Recording, delineator: Delineator, progress: Callable[[float], bool] | None = None
-) -> Detected:
-    """Every beat of the recording with its measures and its class's features, page by page."""
+    rec: Recording, delineator: Delineator, progress: Callable[[float], bool] | None = None,
+    second: Delineator | None = None,
+) -> Detected:  # fmt: skip
+    """Every beat of the recording with its measures and its class's features, page by page;
+    ``second``: the second opinion on doubtful beats (``confirm``; the bundled one by default)."""
     import scipy.signal  # noqa: F401  (loads scipy's own BLAS, so that the limit below holds it too)
     from threadpoolctl import threadpool_limits
 
     keep_freed_memory()  # each page allocates alike: reuse, not fresh pages
     delineator = delineator.int8()
+    second = (second or Delineator.second_opinion()).int8()
     detector = F.Detector.bundled()
     leads = chosen_leads(rec)
     names = tuple(rec.leads[i] for i in leads)
@@ -262,7 +268,7 @@ def detect(
             a, b = max(0, start - margin), min(rec.n_samples, start + page + margin)
             raw = rec.read(a, b)
             core = (start, min(b, start + page))
-            pages.append(_measure_page(raw, leads, names, rec.fs, delineator, a, core, detector))
+            pages.append(_measure_page(raw, leads, names, rec.fs, (delineator, second), a, core, detector))
             if progress is not None and not progress(min(1.0, (start + page) / rec.n_samples)):
                 raise Cancelled
     # whether spikes could be seen depends on the rate and on the recorded leads (all, not the 3 read)
@@ -271,7 +277,7 @@ def detect(
     t, gaps = cat("t_s"), _unreadable(pages)
     fid = cat("fiducials_ms")
     has_p = np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")])
-    features = np.concatenate([cat("morphology"), C.rhythm(_rr(t, gaps), has_p)])
+    features = np.concatenate([cat("morphology"), cat("unconfirmed")[None], C.rhythm(_rr(t, gaps), has_p)])
     shapes = (
         np.concatenate([p.shapes for p in pages])
         if pages
@@ -293,11 +299,13 @@ def detect(
 
 
 def _measure_page(
-    raw: np.ndarray, leads: list[int], names: Sequence[str], fs: float, delineator: Delineator,
-    first: int, core: tuple[int, int], detector: F.Detector,
+    raw: np.ndarray, leads: list[int], names: Sequence[str], fs: float,
+    delineators: tuple[Delineator, Delineator], first: int, core: tuple[int, int], detector: F.Detector,
 ) -> _Page:  # fmt: skip
     """Beats with R inside ``core`` (samples of the recording) of a page read from ``first``, and
-    the flutter detector's windows centred there."""
+    the flutter detector's windows centred there; ``delineators``: the one that finds the beats
+    and the second opinion on doubtful ones."""
+    delineator, second = delineators
     mine = raw[leads]
     x_raw = _filled(mine.astype(np.float64))
     problems = Q.raw_problems(mine, fs, names)
@@ -322,15 +330,18 @@ def _measure_page(
         empty = np.zeros(0)
         no_shapes = np.zeros((0, len(leads), _SHAPE_N), np.float16)
         no_beats = np.zeros((len(BEAT_FIDUCIALS), 0)), np.zeros((len(C.MORPHOLOGY), 0), np.float32)
-        return _Page(
-            empty, empty.astype(np.int8), no_beats[0], gaps, no_beats[1], no_shapes, flutter_s, flutter_p
-        )
+        return _Page(empty, empty.astype(np.int8), no_beats[0], gaps, no_beats[1], empty.astype(np.float32),
+                      no_shapes, flutter_s, flutter_p)  # fmt: skip
     fid = _fiducials(labels, used, r)  # r has no QRS cut by the page's ends (``beats.find``)
     qrs_s = (fid[BEAT_FIDUCIALS.index("qrs_off")] - fid[BEAT_FIDUCIALS.index("qrs_on")]) / signal.FS
     half = round(B.QRS_HALF_MS * signal.FS / 1000)
     noise = _hf_noise(x[used], r, half) if used.any() else np.zeros(len(r))
     dominant = ~_premature(np.diff(r).astype(float))
     morphology = C.morphology(x, r, used, qrs_s, dominant, noise)
+    qrs_r = morphology[C.MORPHOLOGY.index("qrs_r")]
+    unconfirmed = (
+        confirm.unconfirmed(x[used], r, qrs_r, second) if used.any() else np.zeros(len(r), np.float32)
+    )
     kind = np.full(len(r), NORMAL, dtype=np.int8)
     if used.any():
         kind[noise > max(NOISE_FACTOR * float(np.median(noise)), MIN_NOISE_MV)] = UNREADABLE
@@ -345,6 +356,7 @@ def _measure_page(
         ((fid - r) * _MS)[:, keep],
         gaps,
         morphology[:, keep],
+        unconfirmed[keep],
         shapes.astype(np.float16),
         flutter_s,
         flutter_p,

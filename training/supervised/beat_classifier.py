@@ -61,16 +61,19 @@ def settings(meta: dict) -> Config:
 
 
 def _key(delineator_file: Path) -> str:
-    """The cache's key: the delineator (with its 8-bit ranges, which the pages are read with), the
-    flutter detector, and the features' definition (the modules' source)."""
-    from ecgviewer.assets import flutter_detector_path
-    from ecgviewer.measure import flutter
+    """The cache's key: the delineator and the second opinion (with their 8-bit ranges, which the
+    pages are read with), the flutter detector, and the features' definition (the modules' source)."""
+    from ecgviewer.assets import flutter_detector_path, second_opinion_path
+    from ecgviewer.measure import confirm, flutter
     from ecgviewer.measure.delineate import int8_path
     from ecgviewer.weights import sha256
 
-    h = hashlib.sha256(sha256(delineator_file).encode())
-    if (ranges := int8_path(delineator_file)).is_file():
-        h.update(ranges.read_bytes())
+    h = hashlib.sha256()
+    for weights in (delineator_file, second_opinion_path()):
+        h.update(sha256(weights).encode())
+        if (ranges := int8_path(weights)).is_file():
+            h.update(ranges.read_bytes())
+    h.update(Path(confirm.__file__).read_bytes())
     h.update(Path(C.__file__).read_bytes())
     h.update(Path(rhythm.__file__).read_bytes())
     h.update(Path(flutter.__file__).read_bytes())
@@ -342,6 +345,7 @@ def write(
 ) -> None:  # fmt: skip
     """The weights (safetensors, the classifier's settings as metadata) and the card beside them;
     ``delineator``: what found the beats it learnt from (their features depend on it)."""
+    from ecgviewer.assets import second_opinion_path
     from ecgviewer.weights import save_weights, sha256, write_card
 
     sha = save_weights(out, module, "beat_classifier", model.meta)
@@ -358,6 +362,7 @@ def write(
         "training_data": "MIT-BIH Arrhythmia Database DS1 (de Chazal et al. 2004), records "
         + " ".join(names),
         "beats_found_by": {"delineator": delineator.name, "sha256": sha256(delineator)},
+        "second_opinion": {"delineator": second_opinion_path().name, "sha256": sha256(second_opinion_path())},
         "command": COMMAND,
         "config": best["config"],
         "bias": best["bias"],
@@ -383,7 +388,12 @@ def card_markdown(card: dict) -> str:
         "features against the patient's own dominant beat and RR intervals "
         "(`ecgviewer/measure/beat_classes.py`), and each feature's difference from the recording's median.",
         f"- **Data:** {card['training_data']}, their beats found by `{card['beats_found_by']['delineator']}` "
-        "(the features depend on it); paced records, fusion (F) and unclassifiable (Q) beats left "
+        + (
+            f"and doubtful ones asked about by `{card['second_opinion']['delineator']}` (`measure.confirm`) "
+            if "second_opinion" in card
+            else ""
+        )
+        + "(the features depend on them); paced records, fusion (F) and unclassifiable (Q) beats left "
         "out. A detection the reference has no beat for is an artefact. Each record also with noise "
         "throughout, SNR as EC57 has it: "
         + ", ".join(f"{kind} at {snr} dB" for kind, snr in card["config"]["augment"])

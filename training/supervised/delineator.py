@@ -108,7 +108,9 @@ MOTION_SNR_DB = (0.0, 24.0)
 # stress test's ``em`` 16 and 15 beats invented at 12 dB (266 and 262), but the classifier fitted
 # on its beats lose QRS sensitivity on DS1 (-0.08 points [-0.18, -0.01]): it drops the beats of
 # record 205's ventricular tachycardia, fast broad complexes it has learnt to take for motion
-# (training/reports/EC57-ludb12-motion2-refit.md, NOISE_STRESS-ludb12-motion2.md).
+# (training/reports/EC57-ludb12-motion2-refit.md, NOISE_STRESS-ludb12-motion2.md). It ships instead
+# as the beat list's second opinion (``measure.confirm``, resources/models/delineator-ludb-motion):
+# asked only about beats unlike the dominant one, its answer one of the classifier's features.
 MOTION2 = replace(MOTION, motion_hides_p=True)
 RECIPES = {"ludb12": LUDB12, "any-leads": Recipe(), "ludb12-narrow": NARROW, "ludb12-long": LONG,
            "ludb12-distilled": DISTILLED, "ludb12-distilled2": DISTILLED2,
@@ -358,6 +360,47 @@ def run(
     return summary
 
 
+SECOND_OPINION_CARD = {
+    "task": "the beat list's second opinion (ecgviewer.measure.confirm): whether a QRS lies at a "
+    "detection whose QRS is unlike the page's dominant one; not used for measurements",
+    "training_data": "LUDB v1.0.1 (Kalyakulina et al. 2020, ODC-By 1.0), records 1-200, with synthetic "
+    "electrode motion (training/validate/motion.py; never the Noise Stress Test Database's em record)",
+    "validation": "alone, as the beat list's delineator: training/reports/EC57-ludb12-motion2-refit.md, "
+    "NOISE_STRESS-ludb12-motion2.md; as the second opinion: training/reports/EC57.md, NOISE_STRESS.md",
+    "provenance": "the weights of the run in session 86 (2026-11-29) that EC57-ludb12-motion2*.md measured; "
+    "the command trains the same recipe, whose weights need not match these bit for bit",
+}
+
+
+def write_card(weights: Path, recipe_name: str, about: dict) -> None:
+    """The model card beside delineator ``weights`` trained by ``recipe_name``: what ``about``
+    says (task, training data, validation) with the recipe, command and SHA-256 read off them."""
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.weights import sha256
+    from ecgviewer.weights import write_card as write
+    from training.context import git_commit
+
+    meta = Delineator.load(weights).meta
+    card = {
+        "name": weights.stem,
+        **about,
+        "architecture": {"kind": "1-D U-Net", **meta["config"]},
+        "delineation_contract": meta["contract"],
+        "recipe": {"name": recipe_name, **asdict(RECIPES[recipe_name])},
+        "command": f"python -m training delineator --recipe {recipe_name} --no-folds --out {weights.name}"
+        f", then python -m training delineator-int8 --weights {weights.name}",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git_commit": git_commit(),
+        "weights_sha256": sha256(weights),
+    }
+    task = card["task"][0].upper() + card["task"][1:]
+    lines = [f"# {card['name']}", "", task + ".", "", "**Research use, not a medical device.**", ""]
+    keys = ("training_data", "validation", "command", "provenance", "created", "git_commit", "weights_sha256")
+    lines += [f"- {key.replace('_', ' ').capitalize()}: {card[key]}." for key in keys]
+    lines += ["", f"Recipe `{recipe_name}`: `{json.dumps(card['recipe'])}`.", ""]
+    write(weights, card, "\n".join(lines))
+
+
 def arguments(p: argparse.ArgumentParser) -> None:
     """The ``delineator`` command's options."""
     p.add_argument("--data-root", type=Path, default=None)
@@ -375,6 +418,11 @@ def arguments(p: argparse.ArgumentParser) -> None:
         help="a distilled recipe's fold teachers (the run folder of the teacher's recipe)",
     )
     p.add_argument("--no-folds", action="store_true", help="the bundled model only (--out), no fold models")
+    p.add_argument(
+        "--second-opinion-card",
+        action="store_true",
+        help="write the card of --out, trained by --recipe, as the beat list's second opinion",
+    )
     p.add_argument("--recipe", default="ludb12", choices=tuple(RECIPES),
                    help="ludb12: the shipped one; any-leads: context from 1-3 leads, low rates; "
                         "ludb12-narrow: ludb12 at half the width (faster); "
@@ -386,6 +434,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> None:
     """Train the P/QRS/T delineator on LUDB (fold models + bundled)."""
+    if args.second_opinion_card:
+        write_card(args.out, args.recipe, SECOND_OPINION_CARD)
+        return
     recipe = TINY if args.tiny else RECIPES[args.recipe]
     if args.steps:
         recipe = replace(recipe, steps=args.steps)

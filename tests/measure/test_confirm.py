@@ -1,0 +1,106 @@
+"""Issue 74: the beat list's second opinion (``measure.confirm``) is asked only about beats unlike
+the dominant one, reads each stretch once, and says which of them it finds no QRS at."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecgviewer.measure import confirm, signal
+from ecgviewer.measure.delineate import Delineator
+from ecgviewer.measure.unet import CLASSES
+
+QRS = CLASSES.index("QRS")
+
+
+class _Second:
+    """A stand-in second opinion that labels QRS around the samples it is told of, and keeps
+    what it was asked to read."""
+
+    def __init__(self, qrs_at: list[int]) -> None:
+        self.qrs_at, self.read = qrs_at, []
+
+    def labels(self, x: np.ndarray) -> np.ndarray:
+        start = self._where(x)
+        self.read.append((start, start + x.shape[-1]))
+        out = np.zeros(x.shape, dtype=np.int64)
+        for s in self.qrs_at:
+            if start <= s < start + x.shape[-1]:
+                out[:, max(0, s - start - 10) : s - start + 10] = QRS
+        return out
+
+    def _where(self, x: np.ndarray) -> int:
+        return round(x[0, 0])  # the page below holds each sample's own index
+
+
+def _page(n: int) -> np.ndarray:
+    return np.tile(np.arange(n, dtype=np.float64), (2, 1))
+
+
+def test_beats_like_the_dominant_one_are_not_asked_about():
+    second = _Second([])
+    r = np.arange(250, 5000, 250)
+    out = confirm.unconfirmed(_page(5000), r, np.full(len(r), 0.99), second)
+    assert not out.any() and second.read == []
+
+
+def test_a_doubtful_beat_without_a_qrs_in_the_second_opinion_is_unconfirmed():
+    n = 20 * signal.FS
+    r = np.array([1000, 1250, 1500, 4000])
+    qrs_r = np.array([0.99, 0.5, 0.99, 0.3])  # beats 1 and 3 doubtful
+    second = _Second([1250])  # it finds the QRS of beat 1 only
+    out = confirm.unconfirmed(_page(n), r, qrs_r, second)
+    assert out.tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_a_qrs_further_than_the_tolerance_does_not_confirm():
+    tol = round(confirm.CONFIRM_MS * signal.FS / 1000)
+    second = _Second([2000 + tol + 30])
+    out = confirm.unconfirmed(_page(10 * signal.FS), np.array([2000]), np.array([0.2]), second)
+    assert out.tolist() == [1.0]
+
+
+def test_overlapping_stretches_are_read_once_and_far_ones_apart():
+    context = round(confirm.CONTEXT_S * signal.FS)
+    n = 60 * signal.FS
+    r = np.array([3000, 3200, 3400, 9000])  # three within each other's reach, one far away
+    second = _Second([])
+    out = confirm.unconfirmed(_page(n), r, np.zeros(4), second)
+    assert out.tolist() == [1.0] * 4
+    assert second.read == [(3000 - context, 3400 + context), (9000 - context, 9000 + context)]
+
+
+def test_a_not_measured_correlation_is_asked_about_and_the_page_edges_hold():
+    context = round(confirm.CONTEXT_S * signal.FS)
+    second = _Second([10])
+    n = 4 * context
+    out = confirm.unconfirmed(_page(n), np.array([10, n - 10]), np.array([np.nan, 0.1]), second)
+    assert out.tolist() == [0.0, 1.0]
+    assert second.read == [(0, 10 + context), (n - 10 - context, n)]
+
+
+def test_the_bundled_second_opinion_loads_in_its_8_bit_form():
+    second = Delineator.second_opinion()
+    assert second.int8().in_int8 and second.meta["contract"] == signal.VERSION
+
+
+def test_a_run_of_broad_beats_the_second_opinion_doubts_is_still_listed_ventricular(delineator):
+    """The motion-taught delineator misses fast broad complexes (why it is only a second opinion):
+    the classifier weighs its doubt against their likeness and timing, and keeps them."""
+    from ecgviewer.measure import beat_classes as C
+    from ecgviewer.measure import rhythm as R
+    from tests.measure.beat_records import ectopic, record, sample_beat
+
+    beat, wide = sample_beat(), ectopic()
+    beats = [(t, beat) for t in np.arange(1.0, 20.0, 0.9)]
+    beats += [(20.0 + 0.45 * k, wide) for k in range(4)]  # a run of broad beats at 133 bpm
+    beats += [(t, beat) for t in np.arange(22.5, 29.0, 0.9)]
+    found = R.detect(record(beats, 30.0), delineator)
+    unconfirmed = found.features[C.FEATURES.index("unconfirmed")]
+    qrs_r = found.features[C.FEATURES.index("qrs_r")]
+    broad = (found.t_s > 19.9) & (found.t_s < 21.5)
+    assert broad.sum() == 4 and (qrs_r[broad] < confirm.SUSPECT_R).all()  # asked about
+    assert not unconfirmed[~broad].any() and unconfirmed[broad].any()  # the sinus beats were not
+    listed = R.classify(found, C.BeatClassifier.bundled())
+    run = (listed.t_s > 19.9) & (listed.t_s < 21.5)
+    assert run.sum() == 4 and (listed.kind[run] == R.VENTRICULAR).all()
+    assert any(e.kind == "ventricular run" for e in listed.events)
