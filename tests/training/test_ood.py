@@ -190,13 +190,55 @@ def test_the_subcommand_writes_its_json(shared, tmp_path, capsys, one_torch_thre
     root.mkdir()
     (root / "formats").symlink_to(shared / "formats")  # no ludb/: that part is skipped
     out = tmp_path / "ood.json"
-    ood.cmd_ood(argparse.Namespace(model=model_path(), data_root=root, out=out))
+    ood.cmd_ood(argparse.Namespace(model=model_path(), data_root=root, out=out, challenge=[]))
     summary = json.loads(capsys.readouterr().out)
     assert summary == {
         "out": str(out),
         "ludb_used": None,
         "ludb_macro_auroc": None,
+        "challenge_used": None,
         "files_analysed": 12,
         "files": 12,
     }
     assert json.loads(out.read_text())["ludb"] is None
+
+
+@pytest.mark.parametrize(
+    ("codes", "labels", "reason"),
+    [
+        (["426783006"], {"NORM"}, None),
+        (["426177001", "164873001"], {"HYP"}, None),  # sinus bradycardia with LVH
+        (["164889003", "59118001"], {"CD"}, None),  # AF with RBBB: not normal, CD
+        (["426783006", "164867002", "428750005"], {"MI", "STTC"}, None),
+        (["426783006", "427172004"], None, "NORM undecided"),  # a PVC leaves NORM open ...
+        (["426783006", "427172004", "270492004"], {"CD"}, None),  # ... until a statement decides it
+        (["426783006", "55827005"], None, "HYP undecided"),  # voltage alone
+        (["426783006", "999999999"], None, "unmapped code 999999999"),
+        ([], None, "no code"),
+    ],
+)
+def test_challenge_codes_map_as_the_table_says(codes, labels, reason):
+    got, why = ood.map_codes(codes, CLASSES)
+    assert why is None if reason is None else (why or "").startswith(reason)
+    assert got == (None if labels is None else {**NEGATIVE, **dict.fromkeys(labels, 1)})
+
+
+def test_challenge_records_are_read_once_each_and_never_ptbxl(tmp_path):
+    import numpy as np
+    import wfdb
+
+    def write(folder, name, dx):
+        folder.mkdir(parents=True, exist_ok=True)
+        wfdb.wrsamp(name, fs=500, units=["mV"], sig_name=["I"], p_signal=np.zeros((10, 1)), fmt=["16"],
+                    comments=["Age: 50", f"Dx: {dx}"], write_dir=str(folder))  # fmt: skip
+
+    write(tmp_path / "a", "E00001", "426783006,164873001")
+    write(tmp_path / "b", "E00001", "426783006,164873001")  # the same record in another copy
+    write(tmp_path / "b", "JS00002", "164889003")
+    write(tmp_path / "b", "HR00003", "426783006")  # PTB-XL: the training hospital
+    got = ood.read_challenge([tmp_path / "a", tmp_path / "b"])
+    assert [(name, codes) for name, _, codes in got] == [
+        ("E00001", ["426783006", "164873001"]),
+        ("JS00002", ["164889003"]),
+    ]
+    assert ood.source_of("JS00002") == "JS" and ood.source_of("E00001") == "E"

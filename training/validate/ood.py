@@ -9,6 +9,13 @@ used on other machines. This measures what the data beside the repo allows (``..
   either way) is left out, with the reason counted. Per-class AUROC with record bootstrap
   95 % intervals (``metrics.report``), and the macro AUROC over the classes with at least
   ``MIN_COUNT`` positives and negatives.
+- **PhysioNet/CinC Challenge records** (``--challenge DIR``: WFDB records of the Challenge
+  2020/2021 sources, CPSC 2018 and CPSC-Extra from China, the Georgia 12-lead ECG Challenge
+  database from the USA, Chapman-Shaoxing and Ningbo from China; Perez Alday et al. 2020,
+  Reyna et al. 2021): their ``#Dx`` SNOMED-CT codes mapped to PTB-XL's superclasses by
+  ``SNOMED``, exactly as LUDB's statements are; a record with a code the table does not map is
+  left out with the code named. Not in ``../shared``: the records come from public repositories
+  that hold some of them (their addresses in the report), and the report lists every record used.
 - **Vendor files** (``formats/``: DICOM, HL7 aECG, Philips and GE MUSE XML, SCP-ECG, EDF+, WFDB):
   no labels, so no AUROC; each file is opened and analysed, and the table shows that the output
   is sane across devices, filters and rates, beside the file's own statements. Some files hold
@@ -76,6 +83,7 @@ class Rule:
     abnormal: bool = True  # the statement rules out NORM
     exclude: str | None = None  # the record is left out, for this reason
     ptbxl: str = ""  # the PTB-XL counterpart, or why there is none
+    name: str = ""  # what a code stands for (``SNOMED``'s rules; LUDB's statements say it themselves)
 
 
 _NORMAL_VARIANT: dict = {"abnormal": False}
@@ -142,6 +150,90 @@ RULES: tuple[Rule, ...] = (
 )
 COLUMNS = tuple(dict.fromkeys(r.column for r in RULES))
 
+CHALLENGE = "SNOMED-CT"  # the column of a Challenge record's codes (its header's ``#Dx`` line)
+
+
+def _code(code: str, name: str, ptbxl: str, **effect) -> Rule:
+    return Rule(CHALLENGE, code, name=name, ptbxl=ptbxl, **effect)
+
+
+# The Challenge's codes (names as its dx mapping tables give them) onto PTB-XL's superclasses, by
+# the PTB-XL statement each one is (Wagner et al. 2020's statement table), as ``RULES`` does for
+# LUDB. A rhythm or a form statement has no superclass in PTB-XL; whether it leaves NORM possible
+# follows what PTB-XL codes beside it.
+_SNOMED_RULES: tuple[Rule, ...] = (
+    _code("426783006", "sinus rhythm", "SR", **_NORMAL_VARIANT),
+    _code("426177001", "sinus bradycardia", "SBRAD (rhythm; PTB-XL codes NORM beside it)", **_NORMAL_VARIANT),
+    _code("427084000", "sinus tachycardia", "STACH (rhythm; likewise)", **_NORMAL_VARIANT),
+    _code("427393009", "sinus arrhythmia", "SARRH (rhythm; likewise)", **_NORMAL_VARIANT),
+    _code("164889003", "atrial fibrillation", "AFIB: rhythm, no superclass; not a normal ECG"),
+    _code("164890007", "atrial flutter", "AFLT: rhythm, no superclass; not a normal ECG"),
+    _code("426627000", "bradycardia", "none; a slow rhythm not called sinus: not a normal ECG"),
+    _code("106068003", "atrial rhythm", "none (an ectopic atrial rhythm): not a normal ECG"),
+    _code("233897008", "atrioventricular reentrant tachycardia", "SVTAC: rhythm, no superclass"),
+    _code("425856008", "paroxysmal ventricular tachycardia", "none: rhythm, not a normal ECG"),
+    _code("13640000", "fusion beats", "none: ventricular ectopy, not a normal ECG"),
+    _code("713422000", "atrial tachycardia", "SVTAC: rhythm, no superclass"),
+    _code("251170000", "blocked premature atrial contraction", "PAC: form, no superclass", **_MAYBE_NORMAL),
+    _code("251187003", "atrial escape beat", "none; alone, maybe normal", **_MAYBE_NORMAL),
+    _code("284470004", "premature atrial contraction", "PAC: form, no superclass", **_MAYBE_NORMAL),
+    _code("63593006", "supraventricular premature beats", "PAC: form, no superclass", **_MAYBE_NORMAL),
+    _code("427172004", "premature ventricular contractions", "PVC: form, no superclass", **_MAYBE_NORMAL),
+    _code("17338001", "ventricular premature beats", "PVC: form, no superclass", **_MAYBE_NORMAL),
+    _code("164884008", "ventricular ectopics", "PVC: form, no superclass", **_MAYBE_NORMAL),
+    _code("39732003", "left axis deviation", "none; alone, maybe normal", **_MAYBE_NORMAL),
+    _code("47665007", "right axis deviation", "none; alone, maybe normal", **_MAYBE_NORMAL),
+    _code("270492004", "1st degree av block", "1AVB", positive=("CD",)),
+    _code("233917008", "av block", "1AVB, 2AVB or 3AVB", positive=("CD",)),
+    _code("59118001", "right bundle branch block", "CRBBB", positive=("CD",)),
+    _code("713427006", "complete right bundle branch block", "CRBBB", positive=("CD",)),
+    _code("713426002", "incomplete right bundle branch block", "IRBBB", positive=("CD",)),
+    _code("164909002", "left bundle branch block", "CLBBB", positive=("CD",)),
+    _code("733534002", "complete left bundle branch block", "CLBBB", positive=("CD",)),
+    _code("445118002", "left anterior fascicular block", "LAFB", positive=("CD",)),
+    _code("698252002", "nonspecific intraventricular conduction disorder", "IVCD", positive=("CD",)),
+    _code("164873001", "left ventricular hypertrophy", "LVH", positive=("HYP",)),
+    _code("253352002", "left atrial abnormality", "LAO/LAE", positive=("HYP",)),
+    _code("67741000119109", "left atrial enlargement", "LAO/LAE", positive=("HYP",)),
+    _code("89792004", "right ventricular hypertrophy", "RVH", positive=("HYP",)),
+    _code(
+        "55827005",
+        "left ventricular high voltage",
+        "VCLVH: form, no superclass; NORM may stand beside it",
+        undecided=("HYP", "NORM"),
+        abnormal=False,
+    ),
+    _code("164865005", "myocardial infarction", "IMI, AMI, ... (PTB-XL's MI class)", positive=("MI",)),
+    _code("164867002", "old myocardial infarction", "IMI, ASMI, ... (old infarction)", positive=("MI",)),
+    _code("164861001", "myocardial ischemia", "ISC_, ISCAL, ISCIN, ...", positive=("STTC",)),
+    _code("413844008", "chronic myocardial ischemia", "ISC_, ...", positive=("STTC",)),
+    _code("425623009", "lateral ischaemia", "ISCLA", positive=("STTC",)),
+    _code("426434006", "anterior ischemia", "ISCAN", positive=("STTC",)),
+    _code("164934002", "t wave abnormal", "NDT (STTC); TAB_ its form statement", positive=("STTC",)),
+    _code("59931005", "t wave inversion", "INVT (form) beside NDT or ISC_ (STTC)", positive=("STTC",)),
+    _code("428750005", "nonspecific st t abnormality", "NST_ (STTC)", positive=("STTC",)),
+    _code("429622005", "st depression", "STD_ (form) beside NST_ or ISC_ (STTC)", positive=("STTC",)),
+    _code("164930006", "st interval abnormal", "NST_ (STTC)", positive=("STTC",)),
+    _code("55930002", "s t changes", "NST_ (STTC)", positive=("STTC",)),
+    _code(
+        "365413008",
+        "poor R wave progression",
+        "none; an old anterior infarction or a normal variant",
+        undecided=("MI", "NORM"),
+        abnormal=False,
+    ),
+    _code("111975006", "prolonged qt interval", "LNGQT (PTB-XL's STTC class)", positive=("STTC",)),
+)
+SNOMED: dict[str, Rule] = {r.starts: r for r in _SNOMED_RULES}
+# A record's source, by how its name starts (the Challenge's naming): never PTB-XL's (HR) or PTB's
+# (S) records, which are the training hospital.
+SOURCES = {
+    "A": "CPSC 2018 (China Physiological Signal Challenge, 11 hospitals in China)",
+    "Q": "CPSC-Extra (China)",
+    "E": "Georgia 12-lead ECG Challenge database (Emory University, Atlanta, USA)",
+    "JS": "Chapman University, Shaoxing People's Hospital and Ningbo First Hospital (China)",
+}
+
 # Files that hold one and the same ECG (paths under the data root; data README): the app should
 # give them the same probabilities, up to the formats' rounding and, for HR06000, 500 vs 100 Hz.
 SAME_ECG: tuple[tuple[str, ...], ...] = (
@@ -178,19 +270,33 @@ def statements(row: dict[str, str]) -> list[tuple[str, str]]:
 
 def map_labels(row: dict[str, str], classes: list[str]) -> tuple[dict[str, int] | None, str | None]:
     """(0/1 label per class, None) for a ludb.csv row, or (None, why it is left out)."""
+    for column, text in (found := statements(row)):
+        if rule_for(column, text) is None:
+            return None, f"unmapped {column} statement"
+    return decide([r for c, t in found if (r := rule_for(c, t)) is not None], classes)
+
+
+def map_codes(codes: list[str], classes: list[str]) -> tuple[dict[str, int] | None, str | None]:
+    """As ``map_labels``, for a Challenge record's SNOMED-CT codes."""
+    unmapped = [c for c in codes if c not in SNOMED]
+    if unmapped or not codes:
+        return None, f"unmapped code {unmapped[0]}" if unmapped else "no code"
+    return decide([SNOMED[c] for c in codes], classes)
+
+
+def decide(rules: list[Rule], classes: list[str]) -> tuple[dict[str, int] | None, str | None]:
+    """(0/1 label per class, None) from the rules of a record's statements, or (None, why the
+    record is left out): paced, or a class the statements leave undecided."""
     positive: set[str] = set()
     undecided: dict[str, str] = {}  # class -> the statement that leaves it open
     abnormal = False
-    for column, text in statements(row):
-        rule = rule_for(column, text)
-        if rule is None:
-            return None, f"unmapped {column} statement"
+    for rule in rules:
         if rule.exclude:
             return None, rule.exclude
         positive.update(rule.positive)
         abnormal |= rule.abnormal
         for c in rule.undecided:
-            undecided.setdefault(c, rule.starts.removeprefix("electric axis of the heart: "))
+            undecided.setdefault(c, rule.name or rule.starts.removeprefix("electric axis of the heart: "))
     normal = not positive and not abnormal
     still_open = [c for c in undecided if c not in positive and (c != "NORM" or normal)]
     if still_open:
@@ -247,13 +353,56 @@ def evaluate_ludb(model: _Model, root: Path, records: list[int] | None, n_boot: 
         if reason is not None:
             excluded[reason] = excluded.get(reason, 0) + 1
         per_record.append({"record": n, "labels": labels, "excluded": reason, "probabilities": probs})
+    return {"records": len(numbers), **scored(model.classes, per_record, excluded, n_boot)}
+
+
+def read_challenge(folders: list[Path]) -> list[tuple[str, Path, list[str]]]:
+    """(record, header, its ``#Dx`` codes) of every Challenge record under ``folders`` from a
+    source of ``SOURCES``, each record once (two folders may hold the same one)."""
+    import wfdb
+
+    out: dict[str, tuple[str, Path, list[str]]] = {}
+    for header in sorted(p for folder in folders for p in folder.rglob("*.hea")):
+        name = header.stem
+        if name in out or not any(name.startswith(k) and name[len(k) :].isdigit() for k in SOURCES):
+            continue
+        dx = [c.split(":", 1)[1] for c in wfdb.rdheader(str(header.with_suffix(""))).comments
+              if c.replace(" ", "").lower().startswith("dx:")]  # fmt: skip
+        out[name] = (name, header, [v.strip() for d in dx for v in d.split(",") if v.strip()])
+    return list(out.values())
+
+
+def source_of(record: str) -> str:
+    """The ``SOURCES`` key of a Challenge record's name (the longest that fits)."""
+    return max((k for k in SOURCES if record.startswith(k)), key=len)
+
+
+def evaluate_challenge(model: _Model, folders: list[Path], n_boot: int) -> dict:
+    """Map, analyse and score the Challenge records under ``folders``."""
+    per_record, excluded = [], {}
+    records = read_challenge(folders)
+    for name, header, codes in records:
+        labels, reason = map_codes(codes, model.classes)
+        probs = None if labels is None else model.probabilities(header)
+        if labels is not None and probs is None:
+            labels, reason = None, "not analysed"
+        if reason is not None:
+            excluded[reason] = excluded.get(reason, 0) + 1
+        per_record.append({"record": name, "source": source_of(name), "codes": codes, "labels": labels,
+                           "excluded": reason, "probabilities": probs})  # fmt: skip
+    folders_named = [Path(*Path(f).parts[-2:]).as_posix() for f in folders]
+    found = scored(model.classes, per_record, excluded, n_boot)
+    return {"records": len(records), "folders": folders_named, **found}
+
+
+def scored(classes: list[str], per_record: list[dict], excluded: dict[str, int], n_boot: int) -> dict:
+    """Per-class and macro AUROC of the records with labels (``per_record``), the classes with
+    under MIN_COUNT positives or negatives left out of the macro."""
     used = [r for r in per_record if r["labels"] is not None]
-    y = np.array([[r["labels"][c] for c in model.classes] for r in used], dtype=np.int64).reshape(
-        -1, len(model.classes)
-    )
-    p = np.array([[r["probabilities"][c] for c in model.classes] for r in used]).reshape(y.shape)
+    y = np.array([[r["labels"][c] for c in classes] for r in used], dtype=np.int64).reshape(-1, len(classes))
+    p = np.array([[r["probabilities"][c] for c in classes] for r in used]).reshape(y.shape)
     per_class, enough = {}, []
-    for k, c in enumerate(model.classes):
+    for k, c in enumerate(classes):
         pos = int(y[:, k].sum())
         entry = {"positives": pos, "negatives": len(y) - pos, "auroc": None, "auroc_ci": None}
         if pos >= MIN_COUNT and len(y) - pos >= MIN_COUNT:
@@ -263,7 +412,7 @@ def evaluate_ludb(model: _Model, root: Path, records: list[int] | None, n_boot: 
         per_class[c] = entry
     macro = None
     if enough:
-        names = [model.classes[k] for k in enough]
+        names = [classes[k] for k in enough]
         both = report(y[:, enough], p[:, enough], names, n_boot=n_boot)
         macro = {
             "classes": names,
@@ -272,13 +421,12 @@ def evaluate_ludb(model: _Model, root: Path, records: list[int] | None, n_boot: 
             "n_boot": both["n_boot"],
         }
     return {
-        "records": len(numbers),
         "used": len(used),
         "excluded": dict(sorted(excluded.items(), key=lambda kv: (-kv[1], kv[0]))),
         "min_count": MIN_COUNT,
         "classes": per_class,
         "macro": macro,
-        "too_few": [c for k, c in enumerate(model.classes) if k not in enough],
+        "too_few": [c for k, c in enumerate(classes) if k not in enough],
         "per_record": per_record,
     }
 
@@ -366,9 +514,11 @@ def run(
     out_json: Path,
     ludb_records: list[int] | None = None,
     n_boot: int = N_BOOT,
+    challenge: list[Path] = (),
 ) -> dict:
-    """Both measurements for ``model_path``, written to ``out_json`` (atomically) and returned.
-    A part whose folder is absent is None. ``ludb_records``: a subset (tests)."""
+    """Every measurement for ``model_path``, written to ``out_json`` (atomically) and returned.
+    A part whose folder is absent is None. ``ludb_records``: a subset (tests); ``challenge``:
+    folders of Challenge records (``evaluate_challenge``)."""
     from ecgviewer.ml import contract
     from ecgviewer.ml.report import write_json
 
@@ -381,6 +531,7 @@ def run(
         evaluate_ludb(model, ludb_root, ludb_records, n_boot) if (ludb_root / "ludb.csv").is_file() else None
     )
     formats = evaluate_formats(model, data_root, ludb) if (data_root / "formats").is_dir() else None
+    from_challenge = evaluate_challenge(model, list(challenge), n_boot) if challenge else None
     seen = card.get("data", {}).get("unlabelled_pretraining", [])
     result = {
         "format": FORMAT,
@@ -397,6 +548,7 @@ def run(
         "pretraining_saw_ludb": any(Path(s).name == "ludb" for s in seen),
         "in_distribution": card.get("labels", {}).get(TASK, {}).get("test"),
         "ludb": ludb,
+        "challenge": from_challenge,
         "formats": formats,
         "seconds": round(time.perf_counter() - t0, 1),
     }
@@ -414,21 +566,30 @@ def arguments(p: argparse.ArgumentParser) -> None:
         "--data-root", type=Path, default=None, help="holds ludb/ and formats/ (default ../shared/data)"
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result JSON (default runs/ood.json)")
+    p.add_argument(
+        "--challenge",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="folders of PhysioNet/CinC Challenge records (WFDB with #Dx codes) to score too",
+    )
 
 
 def cmd_ood(args: argparse.Namespace) -> None:
-    """Out-of-distribution evaluation: LUDB AUROC and the vendor files (training/validate/ood.py)."""
+    """Out-of-distribution evaluation: LUDB's and the Challenge records' AUROC, and the vendor files
+    (training/validate/ood.py)."""
     from training.data.datasets import default_data_root
 
     data_root = args.data_root or default_data_root()
     if data_root is None:
         raise SystemExit("no --data-root given and ../shared/data is absent")
-    result = run(args.model, data_root, args.out)
+    result = run(args.model, data_root, args.out, challenge=args.challenge)
     ludb, formats = result["ludb"] or {}, result["formats"] or {"files": []}
     summary = {
         "out": str(args.out),
         "ludb_used": ludb.get("used"),
         "ludb_macro_auroc": (ludb.get("macro") or {}).get("auroc"),
+        "challenge_used": (result["challenge"] or {}).get("used"),
         "files_analysed": sum(r["analysed"] for r in formats["files"]),
         "files": len(formats["files"]),
     }

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from training.validate.ood import RULES, Rule
+from training.validate.ood import RULES, SNOMED, SOURCES, Rule
 
 
 def _ci(value: float | None, ci: list[float] | None) -> str:
@@ -41,23 +41,8 @@ def _ludb_lines(result: dict) -> list[str]:
             "labels, model card `unlabelled_pretraining`); its classifier heads never saw LUDB.",
             "",
         ]
-    lines += [
-        "| class | positives | negatives | AUROC [95 % CI] | PTB-XL fold 10 AUROC |",
-        "|---|---|---|---|---|",
-    ]
-    for c in classes:
-        e = ludb["classes"][c]
-        auroc = _ci(e["auroc"], e["auroc_ci"]) if e["auroc"] is not None else "too few"
-        ref = f"{test[c]:.3f}" if c in test else "-"
-        lines.append(f"| {c} | {e['positives']} | {e['negatives']} | {auroc} | {ref} |")
+    lines += _class_table(ludb, classes, test)
     m = ludb["macro"]
-    if m is not None:
-        lines += ["", f"Macro AUROC over {', '.join(m['classes'])}: {_ci(m['auroc'], m['auroc_ci'])}."]
-    if ludb["too_few"]:
-        lines += [
-            "",
-            f"Too few (under {ludb['min_count']} positives or negatives): {', '.join(ludb['too_few'])}.",
-        ]
     lines += [
         "",
         "AUROC: the probability that a random positive record gets a higher probability than a random "
@@ -77,6 +62,63 @@ def _ludb_lines(result: dict) -> list[str]:
     for r in RULES:
         effect = "; ".join(_effect(r))
         lines.append(f"| {r.column} | {r.starts or '(any)'} | {effect} | {r.ptbxl} |")
+    return [*lines, ""]
+
+
+def _class_table(part: dict, classes: list[str], test: dict[str, float]) -> list[str]:
+    """Per class: positives, negatives, AUROC with its interval, beside PTB-XL's; the macro."""
+    lines = [
+        "| class | positives | negatives | AUROC [95 % CI] | PTB-XL fold 10 AUROC |",
+        "|---|---|---|---|---|",
+    ]
+    for c in classes:
+        e = part["classes"][c]
+        auroc = _ci(e["auroc"], e["auroc_ci"]) if e["auroc"] is not None else "too few"
+        ref = f"{test[c]:.3f}" if c in test else "-"
+        lines.append(f"| {c} | {e['positives']} | {e['negatives']} | {auroc} | {ref} |")
+    m = part["macro"]
+    if m is not None:
+        lines += ["", f"Macro AUROC over {', '.join(m['classes'])}: {_ci(m['auroc'], m['auroc_ci'])}."]
+    if part["too_few"]:
+        few = ", ".join(part["too_few"])
+        lines += ["", f"Too few (under {part['min_count']} positives or negatives): {few}."]
+    return lines
+
+
+def _challenge_lines(result: dict) -> list[str]:
+    ch = result["challenge"]
+    test = (result.get("in_distribution") or {}).get("per_class_auroc", {})
+    used = [r for r in ch["per_record"] if r["labels"] is not None]
+    by_source = {k: sum(r["source"] == k for r in used) for k in SOURCES}
+    left_out = "; ".join(f"{why}: {n}" for why, n in ch["excluded"].items()) or "none"
+    folders = ", ".join(f"`{f}`" for f in ch["folders"])
+    lines = [
+        "### PhysioNet/CinC Challenge sources",
+        "",
+        "12-lead recordings of the PhysioNet/Computing in Cardiology Challenges 2020 and 2021 (Perez "
+        "Alday et al., Physiol. Meas. 2020; Reyna et al., CinC 2021; CC BY 4.0) from hospitals in China "
+        "and the USA, as far as public repositories hold them (`ood --challenge DIR...`; not in "
+        f"`../shared`; here from {folders}). Labels: each record's SNOMED-CT codes (`#Dx`) mapped to "
+        "PTB-XL superclasses by "
+        "the table below; a record with a code the table does not map, or that it leaves undecided, is "
+        f"left out. Records used: {ch['used']} of {ch['records']} "
+        f"({', '.join(f'{n} from {SOURCES[k]}' for k, n in by_source.items() if n)}); left out: {left_out}. "
+        "So few records give wide intervals: a check that the model transfers, not a measurement of "
+        "how well.",
+        "",
+        *_class_table(ch, result["classes"], test),
+        "",
+        "Records used: " + ", ".join(r["record"] for r in used) + ".",
+        "",
+        "Mapping (`training/validate/ood.py`, `SNOMED`; codes as the Challenge's tables name them):",
+        "",
+        "| code | statement | superclass | PTB-XL counterpart |",
+        "|---|---|---|---|",
+    ]
+    seen = {c for r in ch["per_record"] for c in r["codes"]}
+    for code, r in SNOMED.items():
+        if code in seen:
+            lines.append(f"| {code} | {r.name} | {'; '.join(_effect(r))} | {r.ptbxl} |")
     return [*lines, ""]
 
 
@@ -140,6 +182,8 @@ def markdown(result: dict) -> str:
     ]
     if result["ludb"] is not None:
         lines += _ludb_lines(result)
+    if result.get("challenge") is not None:
+        lines += _challenge_lines(result)
     if result["formats"] is not None:
         lines += _formats_lines(result)
     return "\n".join(lines)
