@@ -93,7 +93,8 @@ def versions(model_file: str | None) -> tuple[str, str]:
     criteria = json.dumps({code: c.rule for code, c in CRITERIA.items()}, sort_keys=True)
     rules = f"rules {RULES} {hashlib.sha256(criteria.encode()).hexdigest()[:12]}"
     tools = " ".join(
-        sha256(p) for p in (assets.delineator_path(), assets.second_opinion_path(), assets.beat_classifier_path())
+        sha256(path)
+        for path in (assets.delineator_path(), assets.second_opinion_path(), assets.beat_classifier_path())
     )
     return sha256(model), f"{tools} {rules}"
 

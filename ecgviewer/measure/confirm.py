@@ -14,6 +14,8 @@ the 50,967 reference beats (session 87's study, both delineators over every reco
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from ecgviewer.measure import beats as B
@@ -23,6 +25,12 @@ from ecgviewer.measure.delineate import Delineator
 SUSPECT_R = 0.9  # a beat whose QRS correlates less with the dominant one is asked about (DS1: 14 %)
 CONTEXT_S = 1.5  # read either side of it: the delineator learnt from 2 s crops
 CONFIRM_MS = 100.0  # a QRS of the second opinion within this of the beat's R confirms it
+
+
+@cache
+def bundled() -> Delineator:
+    """The shipped second opinion in its 8-bit form, loaded once: every beat list asks it."""
+    return Delineator.second_opinion().int8()
 
 
 def unconfirmed(x: np.ndarray, r: np.ndarray, qrs_r: np.ndarray, second: Delineator) -> np.ndarray:

@@ -257,7 +257,7 @@ def detect(
 
     keep_freed_memory()  # each page allocates alike: reuse, not fresh pages
     delineator = delineator.int8()
-    second = (second or Delineator.second_opinion()).int8()
+    second = second.int8() if second is not None else confirm.bundled()
     detector = F.Detector.bundled()
     leads = chosen_leads(rec)
     names = tuple(rec.leads[i] for i in leads)

@@ -270,10 +270,12 @@ def statements(row: dict[str, str]) -> list[tuple[str, str]]:
 
 def map_labels(row: dict[str, str], classes: list[str]) -> tuple[dict[str, int] | None, str | None]:
     """(0/1 label per class, None) for a ludb.csv row, or (None, why it is left out)."""
-    for column, text in (found := statements(row)):
-        if rule_for(column, text) is None:
+    rules = []
+    for column, text in statements(row):
+        if (rule := rule_for(column, text)) is None:
             return None, f"unmapped {column} statement"
-    return decide([r for c, t in found if (r := rule_for(c, t)) is not None], classes)
+        rules.append(rule)
+    return decide(rules, classes)
 
 
 def map_codes(codes: list[str], classes: list[str]) -> tuple[dict[str, int] | None, str | None]:
