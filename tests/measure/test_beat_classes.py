@@ -117,3 +117,21 @@ def test_what_training_writes_the_app_reads_back_and_a_stranger_file_is_refused(
     save_weights(path, module, "beat_classifier", {**model.meta, "inputs": ["qrs_r"]})
     with pytest.raises(EcgError, match=r"beats\.safetensors"):
         C.BeatClassifier.load(path)
+
+
+def test_the_selection_puts_the_qrs_goals_before_the_classes():
+    """A setting that loses beats (QRS Se below its goal) loses to one that meets the QRS goals,
+    even where its VEB and SVEB figures fall less short in total; among settings meeting them, the
+    smaller total shortfall wins."""
+    from training.supervised import beat_classifier as BC
+
+    def row(qrs_se: float, sveb_se: float) -> dict:
+        figures = {"qrs_se": qrs_se, "qrs_pp": 99.9, "veb_se": 95.0, "veb_pp": 95.0, "sveb_se": sveb_se,
+                   "sveb_pp": 80.0}  # fmt: skip
+        return {**figures, "shortfall": BC.shortfall({k: v / 100 for k, v in figures.items()})}
+
+    loses_beats, keeps_them, better = row(99.7, 80.0), row(99.85, 60.0), row(99.85, 70.0)
+    assert loses_beats["shortfall"] < keeps_them["shortfall"]
+    assert min([loses_beats, keeps_them], key=BC.ranked) is keeps_them
+    assert min([loses_beats, keeps_them, better], key=BC.ranked) is better
+    assert BC.ranked(loses_beats)[0] == pytest.approx(0.1)
