@@ -60,6 +60,13 @@ WIDE_QRS_S = 0.12  # AHA/ACCF/HRS 2009: a QRS this wide is not conducted normall
 WIDER_S = 0.04  # ... nor this much wider than the patient's dominant QRS ...
 OTHER_R = 0.8  # ... with another shape (r below this); 0.04 s and 0.8 checked by DS1 cross-validation
 P_WINDOW_MS = (-250.0, -60.0)
+# A supraventricular run (an atrial run, paroxysmal SVT) starts abruptly and goes on fast and
+# regular: its beats are premature against the sinus rhythm before it, not against each other, so
+# the RR features above (against the neighbours) call all but its first beat normal. A run here:
+RUN_RATIO = 0.8  # RRs at most this share of the sinus NN interval before it (20 % premature) ...
+RUN_STEADY = 0.2  # ... each within this log-ratio of the one before (regular: fibrillation is not) ...
+RUN_MIN = 3  # ... three beats or more (a run of SVEBs); RUN_RATIO 0.8 and 0.9 compared by DS1 LORO
+RUN_SINUS = 8  # the sinus reference: the median of the last 8 NN intervals (both beats normal)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -139,6 +146,42 @@ def not_conducted(features: np.ndarray) -> np.ndarray:
         return (f["qrs_s"] >= WIDE_QRS_S) & (f["wider_s"] >= WIDER_S) & (f["qrs_r"] < OTHER_R)
 
 
+def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
+    """``label`` (indices into CLASSES) with the beats of each supraventricular run called
+    supraventricular. A run starts at a beat called normal or supraventricular whose RR is at most
+    RUN_RATIO of both the sinus reference and the RR before it (abrupt: sinus rhythm speeds up
+    gradually), or at a beat the perceptron calls supraventricular; it goes on while the beats
+    (normal or supraventricular) stay that fast against the reference and steady. Runs from an
+    abrupt onset count from RUN_MIN beats; after a supraventricular beat, any that follow it."""
+    normal, supra = CLASSES.index("normal"), CLASSES.index("supraventricular")
+    rr = np.asarray(rr_s, dtype=np.float64)
+    narrow = (label == normal) | (label == supra)
+    nn = np.flatnonzero(np.r_[False, (label[1:] == normal) & (label[:-1] == normal)] & np.isfinite(rr))
+    if len(nn) < 3:
+        return label
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # fewer than RUN_SINUS NN intervals yet
+        window = sliding_window_view(np.r_[np.full(RUN_SINUS - 1, np.nan), rr[nn]], RUN_SINUS)
+        sinus = np.where(np.isfinite(window).sum(axis=1) >= 3, np.nanmedian(window, axis=1), np.nan)
+    before = np.searchsorted(nn, np.arange(len(rr))) - 1  # each beat's last NN interval before it
+    ref = np.where(before >= 0, sinus[np.maximum(before, 0)], np.nan)
+    previous = np.r_[np.nan, rr[:-1]]
+    with np.errstate(invalid="ignore"):
+        abrupt = (rr <= RUN_RATIO * ref) & (rr <= RUN_RATIO * previous)
+        steady = np.abs(np.log(rr / previous)) <= RUN_STEADY
+        onset = narrow & (abrupt | ((label == supra) & (ref > 0)))
+    out, end = label.copy(), 0
+    for i in np.flatnonzero(onset):
+        if i < end:
+            continue
+        end = i + 1
+        while end < len(rr) and narrow[end] and steady[end] and rr[end] <= RUN_RATIO * ref[i]:
+            end += 1
+        if end - i >= RUN_MIN or label[i] == supra:
+            out[i:end] = supra
+    return out
+
+
 def inputs(features: np.ndarray) -> np.ndarray:
     """(beats, INPUTS) of one recording's (FEATURES, beats)."""
     f = np.asarray(features, dtype=np.float32)
@@ -183,14 +226,16 @@ class BeatClassifier:
 
     def classes(self, features: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
         """Each beat's index into CLASSES; a beat the perceptron calls normal whose QRS is wide,
-        wider than the dominant one and of another shape is ventricular (``not_conducted``).
+        wider than the dominant one and of another shape is ventricular (``not_conducted``), and
+        the beats of a supraventricular run supraventricular (``supraventricular_runs``).
         ``x``: the perceptron's inputs where they are not the features' (a study of other inputs)."""
         if features.shape[1] == 0:
             return np.zeros(0, dtype=np.int64)
         p = self.probabilities(features) if x is None else self.forward(x)
         label = np.argmax(np.log(p + 1e-12) + self.bias, axis=1)
         label[not_conducted(features) & (label == CLASSES.index("normal"))] = CLASSES.index("ventricular")
-        return label
+        rr_s = np.exp(features[FEATURES.index("pre")]) * features[FEATURES.index("local_s")]
+        return supraventricular_runs(label, rr_s)
 
     @classmethod
     def load(cls, path: Path) -> BeatClassifier:

@@ -269,14 +269,14 @@ def report(
             else "."
         ),
         "",
-        "| record | noise | SNR (dB) | QRS Se | QRS +P | VEB Se | VEB +P | beats invented in noise "
-        "| unreadable (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| record | noise | SNR (dB) | QRS Se | QRS +P | VEB Se | VEB +P | SVEB Se | SVEB +P "
+        "| beats invented in noise | unreadable (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         c: Counts = row["counts"]
         s = stats(c)
-        figures = [_pct(s[k]) for k in ("qrs_se", "qrs_pp", "veb_se", "veb_pp")]
+        figures = [_pct(s[k]) for k in ("qrs_se", "qrs_pp", "veb_se", "veb_pp", "sveb_se", "sveb_pp")]
         cells = [row["record"], row["noise"], f"{row['snr_db']:+d}", *figures, str(row["invented_in_noise"]),
                  f"{c.unreadable_s:.0f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
