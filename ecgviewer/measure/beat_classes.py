@@ -171,7 +171,7 @@ def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
         steady = np.abs(np.log(rr / previous)) <= RUN_STEADY
         onset = narrow & (abrupt | ((label == supra) & (ref > 0)))
     out, end = label.copy(), 0
-    for i in np.flatnonzero(onset):
+    for i in np.flatnonzero(onset).tolist():
         if i < end:
             continue
         end = i + 1
