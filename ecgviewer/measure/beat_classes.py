@@ -62,7 +62,7 @@ OTHER_R = 0.8  # ... with another shape (r below this); 0.04 s and 0.8 checked b
 P_WINDOW_MS = (-250.0, -60.0)
 # A supraventricular run (an atrial run, paroxysmal SVT) starts abruptly and goes on fast and
 # regular: its beats are premature against the sinus rhythm before it, not against each other, so
-# the RR features above (against the neighbours) call all but its first beat normal. A run here:
+# the RR features above (against the neighbours) miss all but its first beat, and often that. A run:
 RUN_RATIO = 0.8  # RRs at most this share of the sinus NN interval before it (20 % premature) ...
 RUN_STEADY = 0.2  # ... each within this log-ratio of the one before (regular: fibrillation is not) ...
 RUN_MIN = 3  # ... three beats or more (a run of SVEBs); RUN_RATIO 0.8 and 0.9 compared by DS1 LORO
