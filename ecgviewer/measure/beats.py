@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgviewer.dsp.runs import runs
 from ecgviewer.measure import signal
 
 PRE_MS, POST_MS = 500.0, 700.0  # median-beat window around R: 1.2 s, as MUSE and aECG medians
@@ -74,9 +75,7 @@ class Beats:
 def qrs_runs(labels: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First and one-past-last samples of the runs where at least ``QRS_VOTE`` of the present
     leads label QRS: the QRS complexes every beat is found in (``find``, the beat list)."""
-    vote = (labels[present] == 2).mean(axis=0) >= QRS_VOTE
-    edges = np.diff(np.concatenate([[0], vote.astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return runs((labels[present] == 2).mean(axis=0) >= QRS_VOTE)
 
 
 def qrs_onsets(labels: np.ndarray, present: np.ndarray, r: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.dsp.runs import runs
 from ecgviewer.errors import EcgError
 from ecgviewer.measure import signal
 
@@ -175,8 +176,7 @@ def waves(probs: np.ndarray) -> list[Wave]:
 def wave_runs(mask: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Starts and (exclusive) ends of the runs of one wave's label at signal.FS: runs closer than
     MERGE_MS are one wave, and runs shorter than MIN_MS are none."""
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    starts, ends = runs(mask)
     if len(starts) == 0:
         return starts, ends
     split = starts[1:] - ends[:-1] >= MERGE_MS * signal.FS / 1000

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgviewer.dsp.runs import runs
 from ecgviewer.errors import Cancelled
+from ecgviewer.measure import atrial, confirm, signal
 from ecgviewer.measure import beat_classes as C
 from ecgviewer.measure import beats as B
-from ecgviewer.measure import confirm, signal
 from ecgviewer.measure import delineate as D
 from ecgviewer.measure import flutter as F
 from ecgviewer.measure import intervals as I
@@ -56,13 +57,6 @@ NOISY_BEATS, NOISY_SHARE, NOISY_MIN_S = 4, 0.5, 5.0
 RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a couplet)
 FLUTTER = "ventricular fibrillation"  # the event of the flutter detector's stretches
 NO_BEATS = ("unreadable", FLUTTER)  # events where no beat is listed
-# Atrial fibrillation: an irregular RR series without P waves, for at least 30 s (the HRS/EHRA
-# 2017 consensus's shortest episode; the whole recording when it is shorter). Irregular: the
-# RMSSD of the RR intervals between two beats classed normal among AF_WINDOW successive
-# non-ventricular beats (``intervals.nrmssd``) over their mean above ``intervals.AF_NRMSSD``.
-AF_WINDOW = 16
-AF_MAX_P_SHARE = 0.5
-AF_MIN_S = 30.0
 
 KINDS = tuple(BEAT_KINDS)
 BEAT_FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")  # a beat's own, measured on its own
@@ -315,7 +309,7 @@ def _measure_page(
     lost = ~np.isfinite(mine).any(axis=0)  # samples missing in every lead
     if present.any():
         in_core = lost[core[0] - first : core[1] - first]
-        gaps = [((core[0] + a) / fs, (core[0] + b) / fs) for a, b in zip(*_runs(in_core), strict=True)
+        gaps = [((core[0] + a) / fs, (core[0] + b) / fs) for a, b in zip(*runs(in_core), strict=True)
                 if b - a >= MIN_GAP_S * fs]  # fmt: skip
     else:
         gaps = [(core[0] / fs, core[1] / fs)]
@@ -370,11 +364,6 @@ def _filled(x: np.ndarray) -> np.ndarray:
         if not ok.all():
             row[:] = np.interp(np.arange(len(row)), np.flatnonzero(ok), row[ok]) if ok.any() else 0.0
     return x
-
-
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def _fiducials(labels: np.ndarray, present: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -466,7 +455,7 @@ def _too_noisy(t: np.ndarray, artefact: np.ndarray) -> list[tuple[float, float, 
         return []
     share = windows(np.r_[np.zeros(h), artefact, np.zeros(h)].astype(float), 2 * h + 1).mean(axis=1)
     out = []
-    for a, b in zip(*_runs(share >= NOISY_SHARE), strict=True):
+    for a, b in zip(*runs(share >= NOISY_SHARE), strict=True):
         if t[b - 1] - t[a] >= NOISY_MIN_S:
             n = int(artefact[a:b].sum())
             out.append(
@@ -499,7 +488,8 @@ def with_kinds(
     duration = found.duration_s
     rr = _rr(t, gaps)
     events = [Event(kind, a, b, detail) for kind, a, b, detail in stretches]
-    af = _fibrillation(t, kind, rr, np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")]), duration)
+    has_p = np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")])
+    af = atrial.episodes(t, kind == NORMAL, (kind == NORMAL) | (kind == SUPRA), rr, has_p, duration)
     for a, b in af if not relabels else ():
         kind[(t >= a) & (t <= b) & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
@@ -530,29 +520,6 @@ def _unreadable(pages: list[_Page]) -> list[tuple[float, float]]:
     return out
 
 
-def _fibrillation(t, kind, rr, has_p, duration) -> list[tuple[float, float]]:
-    """Episodes where the RR series between non-ectopic beats is irregular and P waves are
-    mostly absent."""
-    from numpy.lib.stride_tricks import sliding_window_view as windows
-
-    native = (kind == NORMAL) | (kind == SUPRA)
-    keep = np.flatnonzero(native)
-    n = min(AF_WINDOW, len(keep))
-    if n < 4:
-        return []
-    # RRs between two beats classed normal: an ectopic beat's short RR and the pause after it are
-    # irregularity the ectopy explains, not the rhythm's (AF's RRs are irregular throughout)
-    normal = kind == NORMAL
-    series = np.where(normal & np.r_[False, normal[:-1]], rr, np.nan)[keep]
-    irregular = I.nrmssd(windows(series, n), axis=1) > I.AF_NRMSSD
-    no_p = windows(has_p[keep], n).mean(axis=1) < AF_MAX_P_SHARE
-    flagged = np.convolve((irregular & no_p).astype(float), np.ones(n)) > 0  # windows over each native beat
-    shortest = min(AF_MIN_S, 0.8 * duration)
-    # episodes of native beats: a ventricular beat among them does not end one
-    return [(float(t[keep[a]]), float(t[keep[b - 1]])) for a, b in zip(*_runs(flagged), strict=True)
-            if t[keep[b - 1]] - t[keep[a]] >= shortest]  # fmt: skip
-
-
 def _pauses(t: np.ndarray, rr: np.ndarray) -> list[Event]:
     long = np.flatnonzero(rr > PAUSE_S * 1000)
     return [
@@ -565,7 +532,7 @@ def _runs_of(t: np.ndarray, kind: np.ndarray, rr: np.ndarray, which: int) -> lis
     stretch lies between the two), so that no run's rate counts a gap."""
     name = "ventricular run" if which == VENTRICULAR else "supraventricular run"
     out = []
-    for a, b in zip(*_runs(kind == which), strict=True):
+    for a, b in zip(*runs(kind == which), strict=True):
         cuts = [a, *(a + 1 + np.flatnonzero(np.isnan(rr[a + 1 : b]))), b]
         for s, e in itertools.pairwise(cuts):
             if e - s >= RUN_BEATS:

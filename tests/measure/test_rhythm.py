@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from ecgviewer.errors import Cancelled
+from ecgviewer.measure import atrial as A
+from ecgviewer.measure import intervals as I
 from ecgviewer.measure import rhythm as R
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.measure.intervals import heart_rate
@@ -231,14 +233,16 @@ def test_a_run_does_not_span_an_unreadable_stretch():
     ]
 
 
-def _listed(t: np.ndarray, kind: np.ndarray) -> R.BeatList:
+def _listed(
+    t: np.ndarray, kind: np.ndarray, unreadable: list[tuple[float, float]] | None = None
+) -> R.BeatList:
     """The beat list of beats at ``t`` with these kinds and no P wave found anywhere."""
     from ecgviewer.measure import beat_classes as C
 
     n = len(t)
     found = R.Detected(
         t, kind.astype(np.int8), np.full((5, n), np.nan), np.zeros((len(C.FEATURES), n)),
-        np.zeros((n, 2, 50), np.float16), [], float(t[-1] + 1.0), ("II", "V1"), (),
+        np.zeros((n, 2, 50), np.float16), unreadable or [], float(t[-1] + 1.0), ("II", "V1"), (),
     )  # fmt: skip
     return R.with_kinds(found, found.kind)
 
@@ -256,3 +260,38 @@ def test_frequent_supraventricular_beats_are_not_atrial_fibrillation_but_irregul
     irregular = np.random.default_rng(0).uniform(0.45, 1.15, 180)
     af = _listed(np.cumsum(irregular), np.full(180, R.NORMAL))
     assert [e.kind for e in af.events] == ["atrial fibrillation"]
+
+
+def _af(listed: R.BeatList) -> list[tuple[float, float]]:
+    return [(e.start_s, e.end_s) for e in listed.events if e.kind == "atrial fibrillation"]
+
+
+def test_a_few_ectopic_beats_called_normal_in_a_regular_rhythm_are_not_atrial_fibrillation():
+    """Three minutes of regular beats without P waves (a junctional or paced rhythm, or P waves
+    the delineator misses) with every eighth beat an ectopic one that the classifier called normal
+    (0.5 s early, then a pause): the RMS of the RR differences is large, their typical one is
+    nil, so there is no fibrillation (MIT-BIH 118; paced 104 and 107 were called so)."""
+    rr = np.tile([0.8] * 6 + [0.5, 1.1], 28)
+    listed = _listed(np.cumsum(rr), np.full(len(rr), R.NORMAL))
+    assert A.irregular(np.tile(rr[:16] * 1000, (1, 1))) == [False]
+    assert I.nrmssd(rr[:16]) > I.AF_NRMSSD  # the RMS alone would have called it
+    assert not _af(listed)
+
+
+def test_irregular_beats_among_mostly_ventricular_ones_or_across_a_gap_are_not_judged():
+    """Conducted beats at irregular intervals, but three of every seven beats conducted (the
+    rhythm is the ventricular beats': MIT-BIH 207's idioventricular rhythm between flutter),
+    then irregular beats in two 25 s stretches either side of a 2-minute unreadable one: neither
+    is fibrillation, while the same irregular beats for a minute without a gap are."""
+    rng = np.random.default_rng(2)
+    kind = np.tile([R.NORMAL] * 3 + [R.VENTRICULAR] * 4, 30)
+    mostly_ventricular = _listed(np.cumsum(rng.uniform(0.45, 1.15, len(kind))), kind)
+    assert not _af(mostly_ventricular)
+    before = np.cumsum(rng.uniform(0.45, 1.15, 34))
+    after = before[-1] + 120.0 + np.cumsum(rng.uniform(0.45, 1.15, 34))
+    assert before[-1] < 30.0 and after[-1] - after[0] < 30.0
+    t = np.r_[before, after]
+    gap = _listed(t, np.full(len(t), R.NORMAL), unreadable=[(before[-1] + 0.2, after[0] - 0.2)])
+    assert not _af(gap)
+    joined = _listed(np.r_[before, before[-1] + after - after[0] + 0.8], np.full(len(t), R.NORMAL))
+    assert _af(joined)

@@ -52,6 +52,24 @@ def test_the_learning_period_and_ventricular_flutter_are_not_scored():
     assert found.vf_found_s == pytest.approx(0.5)  # the detector's event covers half of it
 
 
+def test_af_duration_follows_epicmp_after_the_learning_period_and_outside_atrial_flutter():
+    """EC57's episode comparator (``epicmp``): AF is compared from the end of the learning
+    period, and AF called where the reference has atrial flutter is left out of AF +P (neither
+    right nor wrong), while AF called in sinus rhythm counts against it."""
+    samples = [0, 3600, 7200, 10800]  # (N, then AFIB 10-20 s, AFL 20-30 s, N from 30 s)
+    notes = ["(N", "(AFIB", "(AFL", "(N"]
+    afib = ec57.rhythm_stretches(samples, notes, FS, 60.0)
+    afl = ec57.rhythm_stretches(samples, notes, FS, 60.0, "(AFL")
+    assert (afib, afl) == ([(10.0, 20.0)], [(20.0, 30.0)])
+    called = [(0.0, 30.0), (40.0, 45.0)]  # 0-10 s in the learning period, 20-30 s in flutter
+    c = ec57.score("203", np.array([]), [], np.array([]), [], FS, afib, called, start_s=10.0,
+                   atrial_flutter=afl)  # fmt: skip
+    assert (c.af_ref_s, c.af_overlap_s, c.af_in_flutter_s, c.af_det_s) == (10.0, 10.0, 10.0, 15.0)
+    assert ec57.stats(c)["af_pp"] == pytest.approx(10 / 15)
+    plain = ec57.score("203", np.array([]), [], np.array([]), [], FS, afib, called)
+    assert ec57.stats(plain)["af_pp"] == pytest.approx(10 / 35)  # the rules before: every second
+
+
 def test_how_the_paced_beats_were_called_is_counted():
     samples, symbols = np.array([360, 720, 1080, 1440]), ["/", "/", "/", "N"]
     kinds = ["paced", "ventricular", "normal"]  # the third paced beat (3.0 s) is missed

@@ -18,9 +18,12 @@ as its reference comparator ``bxb`` (WFDB) applies them:
   SVEB likewise, a fusion beat called supraventricular counting as a false positive.
 
 Gross statistics sum the counts over records. F: how the reference fusion beats were called. AF
-duration: the overlap of the beat list's atrial fibrillation episodes with the reference's
-``(AFIB`` rhythm stretches, over each, over the whole record. The beat list's classifier is
-fitted on these records, so each is scored by the settings fitted without it (``run``).
+duration, as the standard's episode comparator ``epicmp`` (WFDB) has it: the overlap of the beat
+list's atrial fibrillation episodes with the reference's ``(AFIB`` rhythm stretches, over each,
+after the learning period; the beat list's AF inside the reference's atrial flutter (``(AFL``) is
+left out of AF +P (EC38/EC57: flutter called fibrillation is neither right nor wrong). The beat
+list's classifier is fitted on these records, so each is scored by the settings fitted without it
+(``run``).
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class Counts:
     af_ref_s: float = 0.0
     af_det_s: float = 0.0
     af_overlap_s: float = 0.0
+    af_in_flutter_s: float = 0.0  # the list's AF inside the reference's atrial flutter: not in af_det_s
     unreadable_s: float = 0.0
     vf_s: float = 0.0  # the reference's ventricular flutter and fibrillation
     vf_listed: int = 0  # beats the list has there (not scored: EC57 leaves flutter out)
@@ -118,17 +122,18 @@ def overlap(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) 
 
 
 def rhythm_stretches(
-    samples: Iterable[int], notes: Iterable[str], fs: float, end_s: float
+    samples: Iterable[int], notes: Iterable[str], fs: float, end_s: float, rhythm: str = "(AFIB"
 ) -> list[tuple[float, float]]:
-    """The reference's atrial fibrillation stretches (s) from its rhythm annotations."""
+    """The reference's stretches (s) of one rhythm (atrial fibrillation unless said) from its
+    rhythm annotations."""
     out, start = [], None
     for s, note in zip(samples, notes, strict=True):
         note = (note or "").strip("\x00 ")
         if not note.startswith("("):
             continue
-        if note == "(AFIB" and start is None:
+        if note == rhythm and start is None:
             start = s / fs
-        elif note != "(AFIB" and start is not None:
+        elif note != rhythm and start is not None:
             out.append((start, s / fs))
             start = None
     if start is not None:
@@ -149,10 +154,12 @@ def score(
     start_s: float = 0.0,
     vf: Sequence[tuple[float, float]] = (),
     flutter: Sequence[tuple[float, float]] = (),
+    atrial_flutter: Sequence[tuple[float, float]] = (),
 ) -> Counts:
     """One record's counts from its reference beats (samples, symbols) and the beat list's
     (seconds, called kinds: ``CALLED``'s keys), from ``start_s`` on, outside the reference's
-    ventricular flutter ``vf`` (s); ``flutter``: the beat list's flutter events (s)."""
+    ventricular flutter ``vf`` (s); ``flutter``: the beat list's flutter events (s);
+    ``atrial_flutter``: the reference's, where the list's AF is not scored."""
     det_s = np.asarray(det_s, dtype=float)
     scored = det_s >= start_s
     for a, b in vf:
@@ -180,7 +187,10 @@ def score(
     ):
         if n > sum(tally.values()):
             tally["missed"] = n - sum(tally.values())
-    c.af_ref_s, c.af_det_s = sum(e - s for s, e in af_ref), sum(e - s for s, e in af_det)
+    af_ref, af_det = _after(af_ref, start_s), _after(af_det, start_s)
+    c.af_in_flutter_s = overlap(af_det, atrial_flutter)
+    c.af_ref_s = sum(e - s for s, e in af_ref)
+    c.af_det_s = sum(e - s for s, e in af_det) - c.af_in_flutter_s
     c.af_overlap_s = overlap(af_ref, af_det)
     c.unreadable_s = sum(e - s for s, e in unreadable)
     in_vf = np.zeros(len(det_s), bool)
@@ -190,6 +200,11 @@ def score(
     c.vf_listed, c.vf_found_s = int(in_vf.sum()), overlap(vf, flutter)
     c.vf_ventricular = sum(k == "ventricular" for k, v in zip(det_kinds, in_vf, strict=True) if v)
     return c
+
+
+def _after(stretches: Sequence[tuple[float, float]], start_s: float) -> list[tuple[float, float]]:
+    """The stretches' parts from ``start_s`` on."""
+    return [(max(a, start_s), b) for a, b in stretches if b > start_s]
 
 
 @cache
@@ -225,9 +240,10 @@ def score_list(name: str, mitdb: Path, beats, whole: bool = False) -> Counts:
     flutter = [(e.start_s, e.end_s) for e in beats.events if e.kind == FLUTTER]
     kinds = [KINDS[k] for k in beats.kind]
     vf = () if whole else flutter_stretches(ann.sample, ann.symbol, fs)
+    afl = () if whole else rhythm_stretches(ann.sample, ann.aux_note, fs, beats.duration_s, "(AFL")
     return score(
         name, np.asarray(ann.sample), list(ann.symbol), beats.t_s, kinds, fs, af_ref, af_det, unreadable,
-        start_s=0.0 if whole else LEARNING_S, vf=vf, flutter=flutter,
+        start_s=0.0 if whole else LEARNING_S, vf=vf, flutter=flutter, atrial_flutter=afl,
     )  # fmt: skip
 
 
@@ -368,7 +384,9 @@ def report(
         "labels, EC57's way (matching within 150 ms, AAMI classes, paced records left out of the class "
         "scores, gross statistics summed over records, the first 5 min of each record its learning period "
         "and the reference's ventricular flutter left out of the beat-by-beat comparison, as the standard's "
-        "comparator `bxb` has them); see `training/validate/ec57.py`. Records: "
+        "comparator `bxb` has them; AF duration after the learning period, the list's AF inside the "
+        "reference's atrial flutter left out of AF +P, as its episode comparator `epicmp` has it); see "
+        "`training/validate/ec57.py`. Records: "
         f"{len(shipped)} from `{mitdb.name}/` ({', '.join(r.record for r in shipped)}).",
         "",
         "**Cross-validated, record by record** (leave one record out): each unpaced record's beats are "
@@ -412,6 +430,11 @@ def report(
         f"has it. The flutter detector's events cover {every.vf_found_s:.0f} s of it (its figures on other "
         f"databases: VF.md); the beat list lists {every.vf_listed} beats there ({every.vf_ventricular} "
         f"called ventricular) and marks {every.vf_unreadable_s:.0f} s of it unreadable.",
+        "",
+        f"Atrial flutter: {every.af_in_flutter_s:.0f} s of the reference's atrial flutter are called "
+        "fibrillation by the beat list (records "
+        f"{', '.join(r.record for r in cv if r.af_in_flutter_s) or 'none'}), left out of AF +P as `epicmp` "
+        "has it.",
         "",
         f"QRS over every record, paced ones included: Se {_pct(qrs['qrs_se'])} %, +P {_pct(qrs['qrs_pp'])} % "
         f"({every.matched} of {every.ref_beats} reference beats found; "
