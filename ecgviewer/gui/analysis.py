@@ -20,6 +20,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ecgviewer import NOTICE
 from ecgviewer.errors import EcgError
+from ecgviewer.gui import workers
 from ecgviewer.gui.attention_view import AttentionPanel
 from ecgviewer.gui.diagnosis import DiagnosisPanel, ModelCardDialog
 from ecgviewer.gui.explain_view import ExplainPanel, Selection
@@ -203,6 +204,7 @@ class AnalysisController(QtCore.QObject):
             self._model_failed(str(result))
             return
         self.analyzer, self._load_state = result, "idle"
+        workers.freeze_long_lived()  # the imports done: full collections need not scan them again
         self.panel.explain.set_method(result.explain_settings.method)  # the model card's default
         self._show_device()
         self._show_model()

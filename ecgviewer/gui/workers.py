@@ -106,12 +106,24 @@ def collect_on_ui_thread() -> None:
     _collect_from_event_loop()
 
 
+def freeze_long_lived() -> None:
+    """Leave every object alive now out of later collections (``gc.freeze``). Called once the
+    model has loaded, when what is alive is mostly what the imports made (Qt, pyqtgraph, torch,
+    captum: some 270,000 objects the collector tracks): the UI thread's full collections then scan
+    only what came after, where they scanned those too and took about 200 ms, one analysis in ten
+    (``benchmarks/ui_stall.py``; pyqtgraph's collector runs one every tenth collection of the
+    middle generation, without Python's own rule that spares them). Frozen garbage in a cycle stays
+    until ``collect_anywhere``."""
+    gc.freeze()
+
+
 def collect_anywhere() -> None:
-    """The windows are gone (tests, between windows): collect their garbage now, from the caller,
-    which must be outside any Qt call, and let Python collect automatically again once no task
-    runs."""
+    """The windows are gone (tests, between windows): collect their garbage now, frozen or not,
+    from the caller, which must be outside any Qt call, and let Python collect automatically again
+    once no task runs."""
     global _window_open
     _window_open = False
+    gc.unfreeze()
     gc.collect()
     _stop_collector()
 

@@ -121,6 +121,14 @@ def windows(values: np.ndarray, centres: np.ndarray, pre: int = PRE, post: int =
     return out
 
 
+def unit_shapes(shapes: np.ndarray) -> np.ndarray:
+    """Each beat's shape ((beats, leads, samples), the leads side by side) less its mean, to unit
+    length: the dot product of two rows is their Pearson r."""
+    x = shapes.reshape(len(shapes), -1).astype(np.float32)
+    x -= x.mean(axis=1, keepdims=True)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
+
+
 def classify(x: np.ndarray, r: np.ndarray, present: np.ndarray, paced: np.ndarray | None = None) -> Beats:
     """Leave out premature beats, beats of another QRS morphology and noisy beats; if that
     would leave none, keep them all (the median is then of everything, and says so). With

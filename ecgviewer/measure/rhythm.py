@@ -14,7 +14,8 @@ two leads (``training/reports/EC57.md``), and the delineator is most of the time
 its 8-bit form reads the pages (``Delineator.int8``; against the float form,
 ``training/reports/DELINEATOR-INT8.md``). A second delineator, taught electrode motion, reads the
 stretches around beats unlike the page's dominant one (``confirm``): whether it finds a QRS there
-is one of the features the classifier weighs.
+is one of the features the classifier weighs, and a detection it does not confirm, unlike the
+detections around it, is left out (``confirm.not_beats``).
 """
 
 from __future__ import annotations
@@ -424,9 +425,12 @@ def _rr(t: np.ndarray, gaps: Sequence[tuple[float, float]]) -> np.ndarray:
 
 def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     """The beat list: every beat found classed (paced and unreadable ones as found), those the
-    classifier judges artefacts left out, and the events that follow."""
+    classifier or the second opinion (``confirm.not_beats``) judges artefacts left out, and the
+    events that follow."""
     kind = found.kind.copy()
     label = classifier.classes(found.features)
+    unconfirmed = found.features[C.FEATURES.index("unconfirmed")]
+    label[confirm.not_beats(unconfirmed, found.shapes)] = C.CLASSES.index("artefact")
     native = kind == NORMAL
     for name, k in (("supraventricular", SUPRA), ("ventricular", VENTRICULAR)):
         kind[native & (label == C.CLASSES.index(name))] = k
@@ -440,8 +444,8 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     for a, b, *_ in [*noisy, *found.flutter]:  # no beat is listed in noise, nor in fibrillation
         beat &= (found.t_s < a) | (found.t_s > b)
     notes = list(found.notes)
-    if artefact.any():
-        notes.append(f"{int(artefact.sum())} detections of noise left out")
+    if (left_out := int(artefact.sum())) > 0:
+        notes.append(f"{left_out} detection{'s' * (left_out != 1)} of noise left out")
     return with_kinds(found, kind, beat, tuple(notes), noisy=noisy)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgviewer.measure import beats as B
 from ecgviewer.measure import rhythm as R
 
 JOIN_R = 0.9  # a beat this alike its template's shape (Pearson r over the leads' QRS) belongs to it
@@ -43,13 +44,6 @@ class Template:
         n = len(self.members)
         what = "other shapes" if self.pooled else self.kind
         return f"{what} \u00b7 {n:,} beat{'s' * (n != 1)}"
-
-
-def _unit(shapes: np.ndarray) -> np.ndarray:
-    """Each beat's shape (leads side by side) less its mean, to unit length: dot products are r."""
-    x = shapes.reshape(len(shapes), -1).astype(np.float32)
-    x -= x.mean(axis=1, keepdims=True)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
 
 
 def _leaders(u: np.ndarray) -> np.ndarray:
@@ -87,7 +81,7 @@ def cluster(beats: R.BeatList) -> list[Template]:
     """The beat list's templates, largest first (the pooled "other shapes" last)."""
     if beats.shapes is None or len(beats.t_s) == 0:
         return []
-    u = _unit(beats.shapes)
+    u = B.unit_shapes(beats.shapes)
     rare = np.flatnonzero(beats.kind != R.NORMAL)  # every kind seeds, however few its beats
     seeds = np.union1d(spread(len(u), SEED_BEATS // 2), rare[spread(len(rare), SEED_BEATS // 2)])
     units = _leaders(u[seeds])
@@ -109,7 +103,9 @@ def _merged(groups: list[np.ndarray], u: np.ndarray) -> list[np.ndarray]:
     """Groups whose mean shapes correlate at MERGE_R or better made one, the larger absorbing
     the smaller: a beat's noise decides which of two alike leaders it joins, a reader would not."""
     groups = sorted((g for g in groups if len(g)), key=len, reverse=True)
-    means = _unit(np.stack([u[g].mean(axis=0) for g in groups])) if groups else np.zeros((0, u.shape[1]))
+    means = (
+        B.unit_shapes(np.stack([u[g].mean(axis=0) for g in groups])) if groups else np.zeros((0, u.shape[1]))
+    )
     taken = np.zeros(len(groups), bool)
     out = []
     for k in range(len(groups)):

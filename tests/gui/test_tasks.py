@@ -129,3 +129,24 @@ def test_an_open_window_collects_garbage_from_its_event_loop_only(qtbot, setting
     qtbot.wait(50)  # the tasks' last signals reach the UI thread
     workers.collect_anywhere()
     assert gc.isenabled()
+
+
+def test_the_imports_are_frozen_out_of_collections_once_the_model_loads(qtbot, settings) -> None:
+    """A full collection on the UI thread once scanned every object the imports made (about 200 ms
+    with torch): once the model has loaded they are frozen, and freed again with the windows."""
+    from ecgviewer.gui import workers
+    from tests.helpers import shown_window
+
+    workers.collect_anywhere()
+    assert gc.get_freeze_count() == 0
+    window = shown_window(qtbot, settings)
+    if window.ai.analyzer is None:
+        with qtbot.waitSignal(window.ai.modelReady, timeout=60_000):
+            window.ai.load_model()
+    assert gc.get_freeze_count() > 50_000  # the imports: Qt, pyqtgraph, torch
+    window.cancel_tasks()
+    window.close()
+    assert QtCore.QThreadPool.globalInstance().waitForDone(60_000)
+    qtbot.wait(50)
+    workers.collect_anywhere()
+    assert gc.get_freeze_count() == 0

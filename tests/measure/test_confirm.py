@@ -104,3 +104,57 @@ def test_a_run_of_broad_beats_the_second_opinion_doubts_is_still_listed_ventricu
     run = (listed.t_s > 19.9) & (listed.t_s < 21.5)
     assert run.sum() == 4 and (listed.kind[run] == R.VENTRICULAR).all()
     assert any(e.kind == "ventricular run" for e in listed.events)
+
+
+def _shapes(kinds: list[int], seed: int = 0) -> np.ndarray:
+    """(beats, 2 leads, 50) float16 shapes: kind 0 a sinus QRS, kind 1 one broad ectopic shape,
+    kind -1 noise of its own at every beat (a motion transient)."""
+    rng = np.random.default_rng(seed)
+    s = np.linspace(-1, 1, 50)
+    sinus, ectopic = np.exp(-(s**2) / 0.01), -np.sin(np.pi * s) * np.exp(-(s**2) / 0.2)
+    rows = [np.stack([sinus, 0.5 * sinus]) if k == 0 else np.stack([ectopic, -ectopic]) if k == 1
+            else rng.normal(size=(2, 50)) for k in kinds]  # fmt: skip
+    return np.asarray(rows, dtype=np.float16)
+
+
+def test_an_unconfirmed_detection_is_no_beat_only_where_its_shape_does_not_recur_nearby():
+    """An ectopic focus repeats its shape; a motion transient does not. Confirmed beats, however
+    odd, are never judged here, and a likeness further than ``around`` beats away does not count."""
+    kinds = [0] * 40
+    kinds[5] = -1  # a lone transient, unconfirmed
+    kinds[12] = kinds[14] = 1  # two alike ectopic beats, one unconfirmed
+    kinds[30] = 1  # an ectopic beat 16 beats from the last: alike only within a wide reach
+    kinds[35] = -1  # another transient, confirmed
+    unconfirmed = np.zeros(40, np.float32)
+    unconfirmed[[5, 12, 30]] = 1
+    shapes = _shapes(kinds)
+    assert np.flatnonzero(confirm.not_beats(unconfirmed, shapes)).tolist() == [5]
+    assert np.flatnonzero(confirm.not_beats(unconfirmed, shapes, around=8)).tolist() == [5, 30]
+    assert not confirm.not_beats(np.zeros(40, np.float32), shapes).any()
+    assert confirm.not_beats(np.zeros(0, np.float32), shapes[:0]).shape == (0,)
+
+
+def test_the_beat_list_leaves_out_what_the_second_opinion_judges_no_beat():
+    """Whatever the classifier calls it, a lone unconfirmed detection is not listed and is counted
+    among the detections of noise; an unconfirmed one like a neighbour keeps its class."""
+    from ecgviewer.measure import beat_classes as C
+    from ecgviewer.measure import rhythm as R
+
+    class _Ventricular:  # a stand-in classifier that calls every beat ventricular
+        def classes(self, features: np.ndarray) -> np.ndarray:
+            return np.full(features.shape[1], C.CLASSES.index("ventricular"))
+
+    n = 40
+    t = 1.0 + 0.8 * np.arange(n)
+    kinds = [0] * n
+    kinds[5], kinds[12], kinds[14] = -1, 1, 1
+    features = np.zeros((len(C.FEATURES), n))
+    features[C.FEATURES.index("unconfirmed"), [5, 12]] = 1
+    found = R.Detected(
+        t, np.full(n, R.NORMAL, np.int8), np.full((5, n), np.nan), features, _shapes(kinds), [],
+        float(t[-1] + 1.0), ("II", "V1"), (),
+    )  # fmt: skip
+    listed = R.classify(found, _Ventricular())  # type: ignore[arg-type]
+    assert len(listed.t_s) == n - 1 and t[5] not in listed.t_s and t[12] in listed.t_s
+    assert (listed.kind == R.VENTRICULAR).all()
+    assert "1 detection of noise left out" in listed.notes

@@ -437,12 +437,15 @@ def card_markdown(card: dict) -> str:
         f"{C.WIDER_S * 1000:.0f} ms wider than the dominant one and of another shape is never normal "
         "(`not_conducted`), and the beats of a supraventricular run are supraventricular "
         f"(`supraventricular_runs`: an abrupt onset at least {100 * (1 - C.RUN_RATIO):.0f} % premature "
-        f"against the sinus NN interval before it, {C.RUN_MIN} beats or more as fast and regular).",
+        f"against the sinus NN interval before it, {C.RUN_MIN} beats or more as fast and regular); a "
+        "detection the second opinion does not confirm, its QRS unlike every other detection's within "
+        f"{C.LONG} beats either side, is an artefact, whatever the perceptron called it "
+        "(`confirm.not_beats`).",
         "- **Not seen:** DS2 (the held-out half), other databases, paced beats (found from their spikes).",
         "",
         "| hidden | class weight power | bias (S, V, artefact) | shortfall | QRS Se | QRS +P | VEB Se "
         "| VEB +P | SVEB Se | SVEB +P | shortfall in noise | QRS +P in noise |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in card["selection"]:
         cells = [r["config"]["hidden"], r["config"]["weight_power"], ", ".join(map(str, r["bias"][1:])),
