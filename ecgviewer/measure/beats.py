@@ -16,6 +16,10 @@ PRE = round(PRE_MS * signal.FS / 1000)
 POST = round(POST_MS * signal.FS / 1000)
 QRS_VOTE = 0.3  # share of present leads that must label a sample QRS for it to be a beat
 MIN_RR_MS = 200.0  # two QRS detections closer than this are one beat
+# A detection less than T_WAVE_MS after the beat before whose steepest slope is under T_WAVE_SLOPE
+# of that beat's is its T wave, not a beat (Pan and Tompkins 1985's rule, their 360 ms and half).
+T_WAVE_MS = 360.0
+T_WAVE_SLOPE = 0.5
 QRS_HALF_MS = 60.0  # morphology is compared over R +- this
 MIN_CORRELATION = 0.85  # below: other QRS morphology (ectopic or aberrant)
 PREMATURE = 0.85  # RR before the beat shorter than this share of the median RR
@@ -106,6 +110,24 @@ def find(labels: np.ndarray, x: np.ndarray, present: np.ndarray) -> np.ndarray:
             continue
         peaks.append(r)
     return np.asarray(peaks, dtype=np.int64)
+
+
+def without_t_waves(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """``r`` (``find``) less the detections that are the previous beat's T wave: a PVC's sharp
+    discordant T wave can be labelled QRS just past ``MIN_RR_MS``. For the 10 s measurements, which
+    have no beat classifier to tell; the beat list's classifier judges such detections itself."""
+    if len(r) < 2 or not present.any():
+        return r
+    half = round(QRS_HALF_MS * signal.FS / 1000)
+    slopes = np.abs(np.diff(windows(x[present], r, half, half + 1), axis=-1))
+    steepest = np.nan_to_num(slopes).max(axis=(1, 2))  # NaN: past the span's ends
+    kept = [0]
+    for i in range(1, len(r)):
+        j = kept[-1]
+        near = (r[i] - r[j]) * 1000 / signal.FS < T_WAVE_MS
+        if not (near and steepest[i] < T_WAVE_SLOPE * steepest[j]):
+            kept.append(i)
+    return r[kept]
 
 
 def windows(values: np.ndarray, centres: np.ndarray, pre: int = PRE, post: int = POST) -> np.ndarray:

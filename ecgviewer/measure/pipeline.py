@@ -42,6 +42,7 @@ def measure(
     present &= np.array([lead not in left_out for lead in LEADS])
     x = signal.prepare(raw, fs)
     r, labels, _ = Q.beats_without_noise(x, present, LEADS, left_out, delineator)  # all present leads
+    r = B.without_t_waves(x, r, present)
     left_out = {lead: left_out[lead] for lead in LEADS if lead in left_out}  # in lead order
     empty = {k: None for k in FIDUCIALS}
     base = Measurements(

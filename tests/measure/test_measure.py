@@ -42,6 +42,43 @@ def test_a_qrs_cut_by_either_end_of_the_span_is_no_beat():
     assert B.find(labels, x, np.array([True, True])).tolist() == [212, 410]
 
 
+def test_a_gentle_detection_just_after_a_beat_is_its_t_wave_a_steep_one_is_a_beat():
+    fs, n = signal.FS, 4 * signal.FS
+    t = np.arange(n) / fs
+    x = np.zeros((2, n), dtype=np.float32)
+
+    def bump(at_s: float, width_s: float, mv: float) -> None:
+        x[:] += mv * np.exp(-(((t - at_s) / width_s) ** 2))
+
+    for at in (0.5, 1.5, 2.5):
+        bump(at, 0.01, 1.5)  # narrow QRS: steep
+    bump(0.5 + 0.24, 0.05, 0.8)  # a tall T wave 240 ms after, labelled QRS by mistake
+    bump(1.5 + 0.3, 0.012, 1.2)  # a premature beat 300 ms after: as steep as a QRS
+    bump(2.5 + 0.4, 0.05, 0.8)  # a gentle wave 400 ms after: past Pan and Tompkins' 360 ms
+    r = np.round(np.array([0.5, 0.74, 1.5, 1.8, 2.5, 2.9]) * fs).astype(np.int64)
+    kept = B.without_t_waves(x, r, np.array([True, True]))
+    assert (kept / fs).round(2).tolist() == [0.5, 1.5, 1.8, 2.5, 2.9]
+    assert B.without_t_waves(x, r[:1], np.array([True, True])).tolist() == r[:1].tolist()
+
+
+def test_a_minute_of_bigeminy_counts_the_reference_s_beats_not_the_pvcs_t_waves(shared, delineator, tmp_path):
+    """MIT-BIH 119's first minute: two PVCs' tall T waves were labelled QRS 208 ms after R, and
+    the measurements said 67 beats, 21 of them premature."""
+    import wfdb
+
+    from ecgviewer.io import load
+    from ecgviewer.measure.pipeline import measure_recording
+    from tests.review import SIXTY, sixty_seconds
+
+    if not (shared / "mitdb" / f"{SIXTY}.hea").is_file():
+        pytest.skip("MIT-BIH not in ../shared")
+    m = measure_recording(load(sixty_seconds(shared, tmp_path)), delineator)
+    ann = wfdb.rdann(str(shared / "mitdb" / SIXTY), "atr", sampto=60 * 360)
+    ref = np.array([s / 360 for s, y in zip(ann.sample, ann.symbol, strict=True) if y in "NV"])
+    assert len(m.r_times) == len(ref) == 65
+    assert np.abs(np.asarray(m.r_times)[:, None] - ref[None]).min(axis=1).max() < 0.15
+
+
 def test_waves_from_labels_edges_merging_and_minimum_length():
     lab = np.zeros(200, dtype=int)
     lab[20:45] = 2  # QRS of 25 samples = 100 ms

@@ -41,6 +41,17 @@ def test_the_table_gives_sensitivity_and_ppv_per_fold(tmp_path: Path) -> None:
     assert "## Fold 9" in out and "AHA/ACCF/HRS 2009" in out
 
 
+def test_scoring_fold_10_is_logged_in_the_ledger() -> None:
+    import os
+
+    ledger = Path(os.environ["TRAINING_LEDGER"])
+    before = ledger.read_text() if ledger.is_file() else ""
+    I.log_test_read(_rows())
+    line = ledger.read_text()[len(before) :]
+    assert "| statements | " in line and "CLBBB 1/1, 1/2" in line and "3 records" in line
+    assert "AFIB 0/1, 0/0" in line and "SR" in line
+
+
 def test_run_measures_shared_records_and_resumes(shared: Path, tmp_path: Path) -> None:
     path = tmp_path / "statements.jsonl"
     rows = I.run(shared / "ptbxl", (10,), path, limit=2)

@@ -5,7 +5,8 @@ sensitivity and positive predictive value with Wilson 95 % intervals, on the app
 records, with the patient's sex from PTB-XL's table.
 
 The criteria come from the literature, not from these data; fold 9 is where their few constants
-may be looked at, fold 10 is reported. Resumable: one JSON line per record in the run folder.
+may be looked at, fold 10 is reported (each time it is scored, logged in ``training/FOLD10.md``).
+Resumable: one JSON line per record in the run folder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from ecgviewer.measure.beats import MIN_PACE_FS
 from ecgviewer.measure.statements import CRITERIA
 from training import REPORTS, RUNS
+from training.data.datasets import TEST_FOLD
 from training.validate.xai_scores import wilson
 
 # PTB-XL's codes that count as each statement of ours (premature beats: any premature complex).
@@ -207,4 +209,26 @@ def command(args: argparse.Namespace) -> None:
     folds = tuple(int(f) for f in args.folds.split(","))
     rows = run(args.data_root / "ptbxl", folds, args.run_dir / "statements.jsonl", args.limit)
     rates = rate_check(args.data_root / "ptbxl", args.run_dir / "rates.jsonl") if args.limit is None else []
-    print(write([r for r in rows if r["fold"] in folds], args.out, " ".join(command_line()), rates))
+    rows = [r for r in rows if r["fold"] in folds]
+    print(write(rows, args.out, " ".join(command_line()), rates))
+    if TEST_FOLD in folds:
+        log_test_read(rows)
+
+
+def log_test_read(rows: list[dict]) -> None:
+    """The fold-10 read in the ledger: the delineator's hash and each matched statement's
+    sensitivity and PPV, as STATEMENTS.md prints them."""
+    from ecgviewer.assets import delineator_path
+    from ecgviewer.weights import sha256
+    from training.data.ledger import record
+
+    test = [r for r in rows if r["fold"] == TEST_FOLD]
+    scores = [(code, agreement(test, code)) for code in CRITERIA if code not in UNMATCHED]
+    figure = "; ".join(
+        f"{code} {a['both']}/{a['labelled']}, {a['both']}/{a['called']}"
+        for code, a in scores
+        if a["labelled"]
+    )
+    measured = sum("ours" in r for r in test)
+    what = f"measurement statements (STATEMENTS.md; sensitivity, PPV), {measured} records"
+    record(sha256(delineator_path()), "statements", figure, what)
