@@ -33,8 +33,18 @@ CRITERIA_GROUPS: Mapping[str, str] = MappingProxyType(
         **dict.fromkeys(("LAD", "RAD", "LNGQT", "LVOLT", "LVH"), "Morphology"),
     }
 )
+# PTB-XL files these as form statements (its category: ectopic rhythm abnormalities); a cart
+# states them with the rhythm, beside the measured "Premature beats".
+PREMATURE_COMPLEXES = ("PAC", "PVC")
+SINUS_BY_RATE = ("SR", "SBRAD", "STACH")  # one sinus rhythm, named by its rate (60 and 100 bpm)
+# PTB-XL's descriptive statements that say what a diagnostic one says: a PR over 200 ms is a
+# first-degree AV block; the voltage criteria are the evidence of hypertrophy by voltage.
+JOINS: Mapping[str, str] = MappingProxyType({"LPR": "1AVB", "VCLVH": "LVH"})
 ORIGINS = ("computer", "reader")
 NORMAL_ECG = "NORM"
+# A normal ECG beside another finding (premature beats, first-degree AV block) is printed as a
+# cart prints it; beside sinus rhythm, bradycardia or tachycardia alone it is plainly normal.
+OTHERWISE_NORMAL = "Otherwise normal ECG"
 
 
 @dataclass(frozen=True)
@@ -75,9 +85,9 @@ class Statement:
 
 
 def group_of(c: ClassResult, task: str) -> str:
-    """A model finding's group: the rhythm task's classes are rhythm, the conduction disturbance
-    superclass and its finer classes conduction, the rest morphology."""
-    if task == "rhythm" or c.group == "rhythm":
+    """A model finding's group: the rhythm task's classes and the premature complexes are rhythm,
+    the conduction disturbance superclass and its finer classes conduction, the rest morphology."""
+    if task == "rhythm" or c.group == "rhythm" or c.code in PREMATURE_COMPLEXES:
         return "Rhythm"
     if c.code == "CD" or c.group == "CD":
         return "Conduction"
@@ -88,20 +98,30 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def model_statements(predictions: Predictions, bands: Bands | None) -> list[Statement]:
+def model_statements(
+    predictions: Predictions, bands: Bands | None, measured: Iterable[str] = ()
+) -> list[Statement]:
     """The model's positive surfaced findings; a superclass only where none of its finer classes
-    is positive (a cart says "left bundle branch block", not also "conduction disturbance")."""
+    is positive or ``measured`` (codes the measurements state: a cart says "left bundle branch
+    block", not also "conduction disturbance"); none its other findings make invalid
+    (``consistency``: a normal ECG beside a diagnostic class, infarction or ST-T changes with
+    LBBB or pacing, hypertrophy with them). Those stay in the Findings panel with the reason. On
+    PTB-XL fold 9 PTB-XL labelled 117 of the 220 normal ECGs so withheld, and 10 of the 61 other
+    findings."""
+    from ecgviewer.ml.consistency import contradictions
     from ecgviewer.ml.likelihood import phrase
     from ecgviewer.ml.wording import decision_text
 
     positive = {id(c) for c in predictions.positive()}
-    finer_groups = {
-        c.group for t, cs in predictions.tasks.items() if t != "super" for c in cs if id(c) in positive
-    }
+    finer = [c for t, cs in predictions.tasks.items() if t != "super" for c in cs]
+    stated = set(measured)
+    finer_groups = {c.group for c in finer if id(c) in positive or c.code in stated}
     out = []
     for task, classes in predictions.tasks.items():
         for c in classes:
             if id(c) not in positive or (task == "super" and c.code in finer_groups):
+                continue
+            if contradictions(c, predictions):
                 continue
             likely = phrase(c.probability, c.threshold, bands)
             group = group_of(c, task)
@@ -135,20 +155,47 @@ def propose(
     bands: Bands | None = None,
 ) -> tuple[Statement, ...]:
     """The computer's statements in print order: by group, measured statements first; a code
-    both sources state is one statement with both pieces of evidence."""
+    both sources state is one statement with both pieces of evidence. A model finding that
+    names what another statement says joins it as evidence: the measured rate names the one
+    sinus rhythm (``SINUS_BY_RATE``: at 41 bpm "Sinus bradycardia", not also "Sinus rhythm"),
+    and ``JOINS``."""
     measured = measured_statements(measurements, sex, formula) if measurements is not None else []
-    found = model_statements(predictions, bands) if predictions is not None else []
+    stated = [s.code for s in measured if s.code is not None]
+    found = model_statements(predictions, bands, stated) if predictions is not None else []
     by_code = {s.code: i for i, s in enumerate(measured)}
+    rate = next((i for i, s in enumerate(measured) if s.code in SINUS_BY_RATE), None)
     merged = list(measured)
-    for s in found:
+
+    def join(i: int, s: Statement) -> None:
+        named = f"model, {s.text[:1].lower()}{s.text[1:]}: {s.evidence.removeprefix('model: ')}"
+        merged[i] = replace(merged[i], evidence=f"{merged[i].evidence}; {named}")
+
+    for s in sorted(found, key=lambda s: s.code in JOINS):  # what they join is placed first
+        codes = [m.code for m in merged]
         if s.code in by_code:
             i = by_code[s.code]
             merged[i] = replace(
                 merged[i], evidence=f"{merged[i].evidence}; {s.evidence}", likelihood=s.likelihood
             )
+        elif s.code in SINUS_BY_RATE and rate is not None:
+            join(rate, s)
+        elif s.code in JOINS and JOINS[s.code] in codes:
+            join(codes.index(JOINS[s.code]), s)
         else:
             merged.append(s)
-    return tuple(sorted(merged, key=lambda s: GROUPS.index(s.group)))
+    said = _otherwise_normal(merged)  # a normal ECG last in its group, as a cart prints it
+    return tuple(sorted(said, key=lambda s: (GROUPS.index(s.group), s.code == NORMAL_ECG)))
+
+
+def _otherwise_normal(said: list[Statement]) -> list[Statement]:
+    """A normal ECG beside any statement but a sinus rhythm's reads "Otherwise normal ECG"."""
+    if all(s.code != NORMAL_ECG for s in said):
+        return said  # the model did not say it (and ``consistency`` needs the model's imports)
+    from ecgviewer.ml.consistency import SINUS
+
+    if all(s.code in (NORMAL_ECG, *SINUS) for s in said):
+        return said
+    return [replace(s, text=OTHERWISE_NORMAL) if s.code == NORMAL_ECG else s for s in said]
 
 
 def numbered(statements: Sequence[Statement]) -> list[str]:

@@ -5,7 +5,7 @@ with its plain-language likelihood."""
 
 from __future__ import annotations
 
-from ecgviewer.interpretation import GROUPS, header, numbered, propose
+from ecgviewer.interpretation import GROUPS, header, model_statements, numbered, propose
 from ecgviewer.ml.infer import ClassResult, Predictions
 from ecgviewer.ml.likelihood import Bands
 
@@ -27,6 +27,7 @@ def _predictions() -> Predictions:
             ],
             "all": [
                 _c("CLBBB", "complete left bundle branch block", "CD", 0.97),
+                _c("LAFB", "left anterior fascicular block", "CD", 0.4),
                 _c("IMI", "inferior myocardial infarction", "MI", 0.2),
             ],
             "rhythm": [_c("SR", "sinus rhythm", "rhythm", 0.8)],
@@ -47,9 +48,10 @@ def test_statements_are_grouped_merged_and_worded(sample_measured):
     assert sr.evidence.startswith("measured: ") and "model: positive (p = 0.80" in sr.evidence
     assert sr.likelihood == "likely (0.80)" and sr.line() == "Sinus rhythm \u2014 likely (0.80)"
     assert "CLBBB" in codes and "CD" not in codes  # the finer class says it; not its superclass too
-    assert "MI" in codes and next(s for s in said if s.code == "MI").likelihood == "possible (0.40)"
+    assert "MI" not in codes  # with complete LBBB, infarction criteria are not valid
+    assert next(s for s in said if s.code == "LAFB").likelihood == "possible (0.40)"
     assert "HYP" not in codes and "IMI" not in codes  # below their thresholds
-    assert codes.index("NORM") == max(i for i, s in enumerate(said) if s.group == "Morphology")
+    assert "NORM" not in codes  # CD and MI are positive: a normal ECG would contradict them
     lines = numbered(said)
     assert lines[0].startswith("1. ") and lines[-1].startswith(f"{len(said)}. ")
 
@@ -63,3 +65,89 @@ def test_without_the_model_the_measurements_alone_and_the_header(sample_measured
     assert top[3].startswith("QT/QTc ") and top[3].endswith("ms (Fridericia)")
     assert top[4].startswith("P-R-T axes ")
     assert header(None) == [] and propose(None, None) == ()
+
+
+def _normal_with(*others: ClassResult) -> Predictions:
+    norm = _c("NORM", "normal ECG", "NORM", 0.6)
+    return Predictions(
+        tasks={"super": [norm, *others], "rhythm": [_c("SR", "sinus rhythm", "rhythm", 0.8)]},
+        record_labels={},
+        device="cpu",
+        timings={},
+    )
+
+
+def test_a_normal_ecg_is_never_said_beside_an_abnormal_finding(sample_measured):
+    """MIT-BIH 119's minute read "Normal ECG — likely (0.60)" beside premature beats and
+    "Hypertrophy — possible": a cart says "otherwise normal" beside a minor finding and nothing
+    normal beside a diagnostic class."""
+    rec, m = sample_measured  # measured: sinus rhythm only
+
+    def norm(preds: Predictions) -> list[str]:
+        return [s.line() for s in propose(m, preds, sex=rec.metadata.sex, bands=BANDS) if s.code == "NORM"]
+
+    assert norm(_normal_with(_c("HYP", "hypertrophy", "HYP", 0.1))) == ["Normal ECG \u2014 likely (0.60)"]
+    assert norm(_normal_with(_c("HYP", "hypertrophy", "HYP", 0.4))) == []
+    pvc = _c("PVC", "ventricular premature complex", "form", 0.7)
+    said = propose(m, _normal_with(pvc), sex=rec.metadata.sex, bands=BANDS)
+    assert [s.line() for s in said if s.code == "NORM"] == ["Otherwise normal ECG \u2014 likely (0.60)"]
+    assert next(s for s in said if s.code == "PVC").group == "Rhythm"  # PTB-XL's form; a cart's rhythm
+
+
+def test_the_measured_rate_names_the_one_sinus_rhythm(sample_measured):
+    """Philips 129DYPRG at 41 bpm read "Sinus bradycardia" (measured) and "Sinus rhythm — likely
+    (0.76)" (model): one sinus rhythm, named by the measured rate, the model's finding its evidence."""
+    rec, m = sample_measured  # measured: sinus rhythm at a normal rate
+    preds = _normal_with()
+    preds.tasks["rhythm"].append(_c("SBRAD", "sinus bradycardia", "rhythm", 0.5))
+    said = propose(m, preds, sex=rec.metadata.sex, bands=BANDS)
+    sinus = [s for s in said if s.group == "Rhythm"]
+    assert [s.code for s in sinus] == ["SR"]
+    assert "model, sinus bradycardia: positive (p = 0.50" in sinus[0].evidence
+    assert sinus[0].likelihood == "likely (0.80)"  # the model's sinus rhythm, not its bradycardia
+
+
+def test_a_superclass_is_not_stated_beside_its_measured_finer_statement():
+    """PTB-XL 545: the measurements state complete LBBB, the model only its superclass: the cart
+    says "Complete left bundle branch block", not also "Conduction disturbance — likely"."""
+    preds = Predictions(
+        tasks={
+            "super": [_c("CD", "conduction disturbance", "CD", 0.93)],
+            "all": [_c("CLBBB", "complete left bundle branch block", "CD", 0.2)],
+        },
+        record_labels={},
+        device="cpu",
+        timings={},
+    )
+    assert [s.code for s in model_statements(preds, BANDS)] == ["CD"]
+    assert model_statements(preds, BANDS, measured=["CLBBB"]) == []
+    assert [s.code for s in model_statements(preds, BANDS, measured=["LVH"])] == ["CD"]
+
+
+def test_a_finding_its_criteria_do_not_apply_to_is_not_stated():
+    """PTB-XL 144, a paced ECG: "Myocardial infarction — likely (0.55)" beside the pacemaker; with
+    ventricular pacing Q-wave and ST-T criteria of infarction are not valid (AHA/ACCF/HRS 2009)."""
+    preds = Predictions(
+        tasks={
+            "super": [_c("MI", "myocardial infarction", "MI", 0.55), _c("HYP", "hypertrophy", "HYP", 0.5)],
+            "rhythm": [_c("PACE", "normal functioning artificial pacemaker", "rhythm", 0.97)],
+        },
+        record_labels={},
+        device="cpu",
+        timings={},
+    )
+    assert [s.code for s in model_statements(preds, BANDS)] == ["PACE"]
+    preds.tasks["rhythm"][0] = _c("PACE", "normal functioning artificial pacemaker", "rhythm", 0.1)
+    assert sorted(s.code for s in model_statements(preds, BANDS)) == ["HYP", "MI"]
+
+
+def test_a_prolonged_pr_is_the_first_degree_av_block_s_evidence_not_a_second_statement():
+    """PTB-XL's LPR (prolonged PR interval) beside its 1AVB: one statement, "First degree AV
+    block", with both findings behind it; LPR alone is stated."""
+    lpr = _c("LPR", "prolonged PR interval", "form", 0.2, threshold=0.05)
+    avb = _c("1AVB", "first degree AV block", "CD", 0.35)
+    both = Predictions(tasks={"all": [lpr, avb]}, record_labels={}, device="cpu", timings={})
+    said = propose(None, both, bands=BANDS)
+    assert [s.code for s in said] == ["1AVB"] and "model, prolonged PR interval: positive" in said[0].evidence
+    alone = Predictions(tasks={"all": [lpr]}, record_labels={}, device="cpu", timings={})
+    assert [s.code for s in propose(None, alone, bands=BANDS)] == ["LPR"]
