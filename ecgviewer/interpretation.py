@@ -98,6 +98,14 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def withheld(predictions: Predictions) -> list[ClassResult]:
+    """The positive findings the model's other findings make invalid (``consistency``), which the
+    interpretation does not state."""
+    from ecgviewer.ml.consistency import contradictions
+
+    return [c for c in predictions.positive() if contradictions(c, predictions)]
+
+
 def model_statements(
     predictions: Predictions, bands: Bands | None, measured: Iterable[str] = ()
 ) -> list[Statement]:
@@ -105,14 +113,14 @@ def model_statements(
     is positive or ``measured`` (codes the measurements state: a cart says "left bundle branch
     block", not also "conduction disturbance"); none its other findings make invalid
     (``consistency``: a normal ECG beside a diagnostic class, infarction or ST-T changes with
-    LBBB or pacing, hypertrophy with them). Those stay in the Findings panel with the reason. On
-    PTB-XL fold 9 PTB-XL labelled 117 of the 220 normal ECGs so withheld, and 10 of the 61 other
-    findings."""
-    from ecgviewer.ml.consistency import contradictions
+    LBBB or pacing, hypertrophy with them): the Findings panel lists them, their explanation says
+    why. On PTB-XL fold 9 PTB-XL labelled 117 of the 220 normal ECGs so withheld, and 10 of the
+    61 other findings."""
     from ecgviewer.ml.likelihood import phrase
     from ecgviewer.ml.wording import decision_text
 
-    positive = {id(c) for c in predictions.positive()}
+    invalid = {id(c) for c in withheld(predictions)}
+    positive = {id(c) for c in predictions.positive()} - invalid
     finer = [c for t, cs in predictions.tasks.items() if t != "super" for c in cs]
     stated = set(measured)
     finer_groups = {c.group for c in finer if id(c) in positive or c.code in stated}
@@ -120,8 +128,6 @@ def model_statements(
     for task, classes in predictions.tasks.items():
         for c in classes:
             if id(c) not in positive or (task == "super" and c.code in finer_groups):
-                continue
-            if contradictions(c, predictions):
                 continue
             likely = phrase(c.probability, c.threshold, bands)
             group = group_of(c, task)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
+from ecgviewer.interpretation import withheld
 from ecgviewer.measure.intervals import DEFAULT_QTC
 from ecgviewer.measure.quality import headline
 from ecgviewer.measurements import EVENT_KINDS, MEASUREMENTS
@@ -282,6 +283,8 @@ def ai_part(result: Result, model: str) -> AiPart:
         findings += [finding(c, 1) for c in members]  # each under its own superclass or group
     if not findings:
         findings.append("no validated class to show")
+    if invalid := sorted({c.code for c in withheld(preds)}):
+        findings.append(f"not stated (invalid beside the others): {', '.join(invalid)}")
     if preds.lead_note:
         findings.append(preds.lead_note.short)
     unreported = unreported_block(preds)

@@ -5,7 +5,7 @@ with its plain-language likelihood."""
 
 from __future__ import annotations
 
-from ecgviewer.interpretation import GROUPS, header, model_statements, numbered, propose
+from ecgviewer.interpretation import GROUPS, header, model_statements, numbered, propose, withheld
 from ecgviewer.ml.infer import ClassResult, Predictions
 from ecgviewer.ml.likelihood import Bands
 
@@ -137,6 +137,7 @@ def test_a_finding_its_criteria_do_not_apply_to_is_not_stated():
         timings={},
     )
     assert [s.code for s in model_statements(preds, BANDS)] == ["PACE"]
+    assert sorted(c.code for c in withheld(preds)) == ["HYP", "MI"]  # the report names them
     preds.tasks["rhythm"][0] = _c("PACE", "normal functioning artificial pacemaker", "rhythm", 0.1)
     assert sorted(s.code for s in model_statements(preds, BANDS)) == ["HYP", "MI"]
 
