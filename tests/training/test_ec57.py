@@ -110,16 +110,19 @@ def test_the_command_on_three_records(shared, tmp_path):
     each classed by a classifier fitted on the other two: the report's rows and gross lines (EC57's
     rules, then the whole records, then the fitted classifier) are there, and the figures are what
     EC57 counting gives (not all 100 %). The classifier named is the one whose settings are fitted
-    and said."""
+    and said; fitted again with another seed, the figures move, and the report shows how far."""
     from training.__main__ import main
 
     out = tmp_path / "EC57.md"
     quick = _quick_classifier(tmp_path / "quick.safetensors")
     main(["ec57", "--mitdb", str(shared / "mitdb"), "--records", "119", "201", "209", "--out", str(out),
-          "--classifier", str(quick)])  # fmt: skip
+          "--classifier", str(quick), "--seeds", "1"])  # fmt: skip
     text = out.read_text()
     assert "classed by the classifier `quick.safetensors`'s settings" in text
-    assert "--classifier quick.safetensors" in text.splitlines()[0]
+    assert "--classifier quick.safetensors --seeds 1" in text.splitlines()[0]
+    luck = text.split("**The fit's luck**")[1].split("\n\n")[1].splitlines()
+    assert [row.split(" | ")[0] for row in luck[2:]] == ["| 0", "| 1", "| lowest\u2013highest"]
+    assert luck[2].split(" | ")[1:] != luck[3].split(" | ")[1:]  # another seed, another fit
     # reference beats after the 5 min learning period (of 1987, 1963 and 3005 in the whole records)
     assert "| 119 | 1661 |" in text and "| 201 | 1521 |" in text and "| 209 | 2519 |" in text
     cv, whole, shipped = (line for line in text.splitlines() if line.startswith("| **gross**"))

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -250,14 +250,17 @@ def score_list(name: str, mitdb: Path, beats, whole: bool = False) -> Counts:
 def run(
     mitdb: Path, records: Sequence[str] | None = None, progress: Callable[[str], None] = print,
     delineator_file: Path | None = None, classifier_file: Path | None = None, pool: Sequence[Path] = (),
-) -> tuple[list[Counts], list[Counts], list[Counts]]:  # fmt: skip
+    seeds: Sequence[int] = (),
+) -> tuple[list[Counts], list[Counts], list[Counts], dict[int, list[Counts]]]:  # fmt: skip
     """Every record's counts cross-validated (an unpaced record classed by the bundled settings
     fitted without it; a paced one by the bundled classifier, which never saw it), with the
     bundled classifier itself, and cross-validated over the whole records (``score_list``'s
     ``whole``); ``delineator_file``: the beats found by another delineator than the bundled one;
     ``classifier_file``: another classifier (its settings chosen with that delineator's beats);
     ``pool``: delineators whose beats of the other records each fold's classifier also learns from
-    (classes that hold whichever delineator found the beats)."""
+    (classes that hold whichever delineator found the beats); ``seeds``: the cross-validation
+    fitted again with these seeds too (the unpaced records' counts by seed, the settings' own
+    first: how much of the figures is the fit's luck)."""
     from ecgviewer.measure.beat_classes import BeatClassifier
     from ecgviewer.measure.rhythm import classify
     from training.supervised import beat_classifier as BC
@@ -274,14 +277,23 @@ def run(
         for w in pool
         for k, v in BC.detections(mitdb, unpaced, progress, augment=cfg.augment, delineator_file=w).items()
     }
-    progress(f"ec57: cross-validating over {len(unpaced)} records")
-    fitted = BC.cross_validated(data | pooled, unpaced, cfg) if len(unpaced) > 1 else {}
-    folds = {n: BC.with_bias(m, bundled.meta["bias"]) for n, m in fitted.items()}
-    listed = {n: classify(data[n][0], folds.get(n, bundled)) for n in names if n in folds or n in PACED}
+
+    def folds(seed: int) -> dict[str, BeatClassifier]:
+        progress(f"ec57: cross-validating over {len(unpaced)} records (seed {seed})")
+        fitted = (
+            BC.cross_validated(data | pooled, unpaced, replace(cfg, seed=seed)) if len(unpaced) > 1 else {}
+        )
+        return {n: BC.with_bias(m, bundled.meta["bias"]) for n, m in fitted.items()}
+
+    own = folds(cfg.seed)
+    listed = {n: classify(data[n][0], own.get(n, bundled)) for n in names if n in own or n in PACED}
     cv = [score_list(n, mitdb, beats) for n, beats in listed.items()]
     whole = [score_list(n, mitdb, beats, whole=True) for n, beats in listed.items()]
     shipped = [score_list(n, mitdb, classify(data[n][0], bundled)) for n in names]
-    return cv, shipped, whole
+    by_seed = {cfg.seed: [r for r in cv if not r.paced]}
+    for seed in (s for s in seeds if s not in by_seed):
+        by_seed[seed] = [score_list(n, mitdb, classify(data[n][0], m)) for n, m in folds(seed).items()]
+    return cv, shipped, whole, by_seed
 
 
 def save_counts(path: Path, rows: Sequence[Counts]) -> None:
@@ -371,6 +383,7 @@ def report(
     pool: Sequence[str] = (),
     against: tuple[str, Sequence[Counts]] | None = None,
     command: str = COMMAND,
+    by_seed: Mapping[int, Sequence[Counts]] | None = None,
 ) -> str:  # fmt: skip
     """EC57.md: per record and gross, in EC57's table (Se and +P in %), cross-validated; then
     the bundled classifier's gross figures."""
@@ -405,6 +418,8 @@ def report(
     lines += ["", "Gross figures with 95 % intervals (bootstrap over records): " + "; ".join(
         f"{NAMES[k]} {_pct(stats(gross(cv, paced=False))[k])} "
         f"[{_pct(ci[k][0])}, {_pct(ci[k][1])}]" for k in GOALS if k in ci) + "."]  # fmt: skip
+    if by_seed is not None and len(by_seed) > 1:
+        lines += _luck(by_seed)
     qrs = stats(gross(cv, paced=True))
     every = gross(cv, paced=True)
     paced = [r for r in cv if r.paced]
@@ -458,6 +473,35 @@ def report(
     return "\n".join(lines)
 
 
+def _luck(by_seed: Mapping[int, Sequence[Counts]], shown: int = 3) -> list[str]:
+    """The report's table of the cross-validation fitted with other seeds (the first is the one
+    above), with the figures' range and the records whose true calls move most."""
+    table = {seed: stats(gross(rows, paced=False)) for seed, rows in by_seed.items()}
+    cell = lambda k, f: _pct(f([v[k] for v in table.values() if v[k] is not None], default=None))  # noqa: E731
+    head = "| seed | " + " | ".join(NAMES[k] for k in GOALS) + " |"
+    swing = {}
+    for i, r in enumerate(next(iter(by_seed.values()))):
+        tp = [(rows[i].tp_v, rows[i].tp_s) for rows in by_seed.values()]
+        v, sv = [t[0] for t in tp], [t[1] for t in tp]
+        spans = f"{min(v)}\u2013{max(v)}", f"{min(sv)}\u2013{max(sv)}"
+        swing[r.record] = (max(v) - min(v) + max(sv) - min(sv), *spans)
+    moved = sorted((k for k in swing if swing[k][0]), key=lambda k: -swing[k][0])[:shown]
+    return [
+        "",
+        "**The fit's luck**: the same cross-validation fitted with other seeds (the members' "
+        "initial weights and the order of their batches); the table above is the first row's:",
+        "",
+        head,
+        "|" + "---|" * (len(head.split("|")) - 2),
+        *(f"| {seed} | " + " | ".join(_pct(v[k]) for k in GOALS) + " |" for seed, v in table.items()),
+        "| lowest\u2013highest | " + " | ".join(f"{cell(k, min)}\u2013{cell(k, max)}" for k in GOALS) + " |",
+        "",
+        "Records whose true calls move most across the seeds (ventricular, supraventricular): "
+        + ("; ".join(f"{k} {swing[k][1]}, {swing[k][2]}" for k in moved) or "none")
+        + ".",
+    ]
+
+
 def _against(cv: Sequence[Counts], name: str, other: Sequence[Counts]) -> list[str]:
     """The report's paired comparison of its cross-validated counts with another run's."""
     d = paired(cv, other)
@@ -498,14 +542,18 @@ def arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--against", type=Path, default=None,
                    help="another run's --counts JSON, compared record by record")  # fmt: skip
+    p.add_argument("--seeds", type=int, nargs="*", default=(),
+                   help="fit the cross-validation with these seeds too and report the spread")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
     """EC57 on the MIT-BIH Arrhythmia Database: the beat list's QRS, VEB, SVEB, F and AF figures (EC57.md)."""
     if not args.mitdb.is_dir():
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
-    cv, shipped, whole = run(args.mitdb, args.records, delineator_file=args.delineator,
-                             classifier_file=args.classifier, pool=args.pool)  # fmt: skip
+    cv, shipped, whole, by_seed = run(
+        args.mitdb, args.records, delineator_file=args.delineator, classifier_file=args.classifier,
+        pool=args.pool, seeds=args.seeds,
+    )  # fmt: skip
     named = {} if args.delineator is None else {"delineator": f"the delineator `{args.delineator.name}`"}
     if args.classifier is not None:
         named["classifier"] = f"the classifier `{args.classifier.name}`"
@@ -513,9 +561,10 @@ def command(args: argparse.Namespace) -> None:
     options = (("--delineator", args.delineator), ("--classifier", args.classifier),
                ("--counts", args.counts), ("--against", args.against))  # fmt: skip
     pooled = [f"--pool {' '.join(w.name for w in args.pool)}"] if args.pool else []
-    command = " ".join([COMMAND, *(f"{k} {v.name}" for k, v in options if v is not None), *pooled])
+    seeds = [f"--seeds {' '.join(map(str, args.seeds))}"] if args.seeds else []
+    command = " ".join([COMMAND, *(f"{k} {v.name}" for k, v in options if v is not None), *pooled, *seeds])
     text = report(cv, shipped, args.mitdb, whole, against=against, command=command,
-                  pool=[w.name for w in args.pool], **named)  # fmt: skip
+                  pool=[w.name for w in args.pool], by_seed=by_seed, **named)  # fmt: skip
     atomic_write_bytes(args.out, text.encode())
     if args.counts is not None:
         save_counts(args.counts, cv)
