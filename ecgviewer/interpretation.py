@@ -42,8 +42,8 @@ SINUS_BY_RATE = ("SR", "SBRAD", "STACH")  # one sinus rhythm, named by its rate 
 JOINS: Mapping[str, str] = MappingProxyType({"LPR": "1AVB", "VCLVH": "LVH"})
 ORIGINS = ("computer", "reader")
 NORMAL_ECG = "NORM"
-# A normal ECG beside another finding (premature beats, first-degree AV block) is printed as a
-# cart prints it; beside sinus rhythm, bradycardia or tachycardia alone it is plainly normal.
+# A normal ECG beside another finding (sinus tachycardia, premature beats, first-degree AV block)
+# is printed as a cart prints it; beside sinus rhythm alone it is plainly normal.
 OTHERWISE_NORMAL = "Otherwise normal ECG"
 
 
@@ -194,12 +194,8 @@ def propose(
 
 
 def _otherwise_normal(said: list[Statement]) -> list[Statement]:
-    """A normal ECG beside any statement but a sinus rhythm's reads "Otherwise normal ECG"."""
-    if all(s.code != NORMAL_ECG for s in said):
-        return said  # the model did not say it (and ``consistency`` needs the model's imports)
-    from ecgviewer.ml.consistency import SINUS
-
-    if all(s.code in (NORMAL_ECG, *SINUS) for s in said):
+    """A normal ECG beside any statement but sinus rhythm reads "Otherwise normal ECG"."""
+    if all(s.code in (NORMAL_ECG, SINUS_BY_RATE[0]) for s in said):
         return said
     return [replace(s, text=OTHERWISE_NORMAL) if s.code == NORMAL_ECG else s for s in said]
 
