@@ -70,6 +70,7 @@ class DiagnosisPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
+        self._why_not_stated: dict[int, tuple[str, ...]] = {}  # id(finding): why it is left out
         self.notice = WrappedLabel(f"<b>{NOTICE}</b>")  # wraps: the column stays narrow on a laptop
         self.card_button = QtWidgets.QPushButton("Model card\u2026")
         self.card_button.setToolTip("Training data, metrics with intervals and intended use of the model")
@@ -154,7 +155,11 @@ class DiagnosisPanel(QtWidgets.QWidget):
         self.tree.clear()
         self.leads.setVisible(preds.lead_note is not None)
         self.leads.setText(f"\u26a0 {preds.lead_note.text}" if preds.lead_note else "")
+        from ecgviewer.interpretation import withheld  # the model is loaded: its imports are in
+        from ecgviewer.ml.consistency import contradictions
+
         task_of = {id(c): task for task, cs in preds.tasks.items() for c in cs}
+        self._why_not_stated = {id(c): contradictions(c, preds) for c in withheld(preds)}
         bold = QtGui.QFont()
         bold.setBold(True)
         for group in sorted(preds.grouped(), key=_first):
@@ -220,6 +225,11 @@ class DiagnosisPanel(QtWidgets.QWidget):
         if c.decision:
             for k in range(len(COLUMNS)):
                 item.setFont(k, bold)
+        if why := self._why_not_stated.get(id(c)):  # positive, but the interpretation leaves it out
+            item.setText(3, "not stated")
+            item.setToolTip(3, "Positive, not stated in the interpretation: " + "; ".join(why))
+            for k in range(len(COLUMNS)):
+                item.setFont(k, QtGui.QFont())
         return item
 
     def keep_rows(self, window_height: int) -> None:

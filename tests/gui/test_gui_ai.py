@@ -301,3 +301,28 @@ def test_the_panels_scroll_so_the_window_fits_a_laptop_screen(qtbot, settings):
     w.ai.panel.diagnosis.notice.setText("<b>Research use, not a medical device.</b> Model: " + "x" * 60)
     qtbot.wait(200)
     assert w.ai_dock.widget().viewport().width() >= w.ai.panel.minimumSizeHint().width()
+
+
+def test_a_positive_finding_the_interpretation_leaves_out_says_so_and_why(qtbot):
+    """PTB-XL 144, a paced ECG: the model's infarction is positive but not stated (AHA/ACCF/HRS
+    2009: Q-wave and ST-T criteria do not apply with ventricular pacing); the panel lists it with
+    its probability and says why it is not stated, not as a plain positive."""
+    from ecgviewer.gui.diagnosis import DiagnosisPanel
+    from ecgviewer.ml.infer import ClassResult, Predictions
+
+    def c(code: str, group: str, p: float) -> ClassResult:
+        return ClassResult(code, code.lower(), group, p, (p,), 0.3, p >= 0.3, True, None)
+
+    preds = Predictions(
+        tasks={"super": [c("MI", "MI", 0.55), c("CD", "CD", 0.99)], "rhythm": [c("PACE", "rhythm", 0.97)]},
+        record_labels={},
+        device="cpu",
+        timings={},
+    )
+    panel = DiagnosisPanel()
+    qtbot.addWidget(panel)
+    panel.set_predictions(preds)
+    rows = {item.text(0).split()[0]: item for item in panel.items()}
+    assert rows["MI"].text(1) == "0.55" and rows["MI"].text(3) == "not stated"
+    assert "ventricular pacing" in rows["MI"].toolTip(3) and not rows["MI"].font(0).bold()
+    assert rows["CD"].text(3) == "positive" and rows["CD"].font(0).bold()
