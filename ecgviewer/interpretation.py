@@ -98,12 +98,12 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def withheld(predictions: Predictions) -> list[ClassResult]:
+def withheld(predictions: Predictions) -> list[tuple[ClassResult, tuple[str, ...]]]:
     """The positive findings the model's other findings make invalid (``consistency``), which the
-    interpretation does not state."""
+    interpretation does not state, each with why."""
     from ecgviewer.ml.consistency import contradictions
 
-    return [c for c in predictions.positive() if contradictions(c, predictions)]
+    return [(c, why) for c in predictions.positive() if (why := contradictions(c, predictions))]
 
 
 def model_statements(
@@ -112,14 +112,14 @@ def model_statements(
     """The model's positive surfaced findings; a superclass only where none of its finer classes
     is positive or ``measured`` (codes the measurements state: a cart says "left bundle branch
     block", not also "conduction disturbance"); none its other findings make invalid
-    (``consistency``: a normal ECG beside a diagnostic class, infarction or ST-T changes with
-    LBBB or pacing, hypertrophy with them): the Findings panel lists them, their explanation says
-    why. On PTB-XL fold 9 PTB-XL labelled 117 of the 220 normal ECGs so withheld, and 10 of the
-    61 other findings."""
+    (``withheld``: a normal ECG beside a diagnostic class, infarction or ST-T changes with LBBB
+    or pacing, hypertrophy with them; the Findings panel marks them "not stated", with why). On
+    PTB-XL fold 9 PTB-XL labelled 117 of the 220 normal ECGs so withheld, and 10 of the 61 other
+    findings."""
     from ecgviewer.ml.likelihood import phrase
     from ecgviewer.ml.wording import decision_text
 
-    invalid = {id(c) for c in withheld(predictions)}
+    invalid = {id(c) for c, _ in withheld(predictions)}
     positive = {id(c) for c in predictions.positive()} - invalid
     finer = [c for t, cs in predictions.tasks.items() if t != "super" for c in cs]
     stated = set(measured)

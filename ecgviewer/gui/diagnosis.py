@@ -156,10 +156,9 @@ class DiagnosisPanel(QtWidgets.QWidget):
         self.leads.setVisible(preds.lead_note is not None)
         self.leads.setText(f"\u26a0 {preds.lead_note.text}" if preds.lead_note else "")
         from ecgviewer.interpretation import withheld  # the model is loaded: its imports are in
-        from ecgviewer.ml.consistency import contradictions
 
         task_of = {id(c): task for task, cs in preds.tasks.items() for c in cs}
-        self._why_not_stated = {id(c): contradictions(c, preds) for c in withheld(preds)}
+        self._why_not_stated = {id(c): why for c, why in withheld(preds)}
         bold = QtGui.QFont()
         bold.setBold(True)
         for group in sorted(preds.grouped(), key=_first):

@@ -283,7 +283,7 @@ def ai_part(result: Result, model: str) -> AiPart:
         findings += [finding(c, 1) for c in members]  # each under its own superclass or group
     if not findings:
         findings.append("no validated class to show")
-    if invalid := sorted({c.code for c in withheld(preds)}):
+    if invalid := sorted({c.code for c, _ in withheld(preds)}):
         findings.append(f"not stated (invalid beside the others): {', '.join(invalid)}")
     if preds.lead_note:
         findings.append(preds.lead_note.short)

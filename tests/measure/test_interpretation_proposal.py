@@ -142,7 +142,8 @@ def test_a_finding_its_criteria_do_not_apply_to_is_not_stated():
         timings={},
     )
     assert [s.code for s in model_statements(preds, BANDS)] == ["PACE"]
-    assert sorted(c.code for c in withheld(preds)) == ["HYP", "MI"]  # the report names them
+    assert sorted(c.code for c, _ in withheld(preds)) == ["HYP", "MI"]  # the report names them
+    assert all("pacing" in " ".join(why) for _, why in withheld(preds))  # and the panel says why
     preds.tasks["rhythm"][0] = _c("PACE", "normal functioning artificial pacemaker", "rhythm", 0.1)
     assert sorted(s.code for s in model_statements(preds, BANDS)) == ["HYP", "MI"]
 
