@@ -66,6 +66,9 @@ P_WINDOW_MS = (-250.0, -60.0)
 RUN_RATIO = 0.8  # RRs at most this share of the sinus NN interval before it (20 % premature) ...
 RUN_STEADY = 0.2  # ... each within this log-ratio of the one before (regular: fibrillation is not) ...
 RUN_MIN = 3  # ... three beats or more (a run of SVEBs); RUN_RATIO 0.8 and 0.9 compared by DS1 LORO
+# One beat that breaks a run (a longer cycle as an SVT warms up, or one irregular cycle inside it)
+# does not end it where the two beats after it are fast again and the second steady: sinus
+# rhythm's return is slower than that. Compared with ending the run there by DS1 LORO, three seeds.
 RUN_SINUS = 8  # the sinus reference: the median of the last 8 NN intervals (both beats normal)
 
 
@@ -151,8 +154,9 @@ def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
     supraventricular. A run starts at a beat called normal or supraventricular whose RR is at most
     RUN_RATIO of both the sinus reference and the RR before it (abrupt: sinus rhythm speeds up
     gradually), or at a beat the perceptron calls supraventricular; it goes on while the beats
-    (normal or supraventricular) stay that fast against the reference and steady. Runs from an
-    abrupt onset count from RUN_MIN beats; after a supraventricular beat, any that follow it."""
+    (normal or supraventricular) stay that fast against the reference and steady, and through one
+    narrow beat that is not where the two after it are. Runs from an abrupt onset count from
+    RUN_MIN beats; after a supraventricular beat, any that follow it."""
     normal, supra = CLASSES.index("normal"), CLASSES.index("supraventricular")
     rr = np.asarray(rr_s, dtype=np.float64)
     narrow = (label == normal) | (label == supra)
@@ -170,13 +174,25 @@ def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
         abrupt = (rr <= RUN_RATIO * ref) & (rr <= RUN_RATIO * previous)
         steady = np.abs(np.log(rr / previous)) <= RUN_STEADY
         onset = narrow & (abrupt | ((label == supra) & (ref > 0)))
+    readable, n = narrow & np.isfinite(rr), len(rr)  # an unreadable stretch before a beat ends a run
+
+    def fast(k: int, limit: float) -> bool:
+        return bool(k < n and narrow[k] and rr[k] <= limit)
+
     out, end = label.copy(), 0
     for i in np.flatnonzero(onset).tolist():
         if i < end:
             continue
-        end = i + 1
-        while end < len(rr) and narrow[end] and steady[end] and rr[end] <= RUN_RATIO * ref[i]:
-            end += 1
+        limit, end = RUN_RATIO * ref[i], i + 1
+        while end < n:
+            if fast(end, limit) and steady[end]:
+                end += 1
+            elif readable[end] and fast(end + 1, limit) and fast(end + 2, limit) and steady[end + 2] and (
+                abs(np.log(rr[end + 1] / rr[end - 1])) <= RUN_STEADY  # at the run's rate again
+            ):
+                end += 3  # the beat that broke it and the two that resume it
+            else:
+                break
         if end - i >= RUN_MIN or label[i] == supra:
             out[i:end] = supra
     return out
