@@ -1,61 +1,18 @@
-"""Synthetic long recordings for the beat list's tests: the bundled sample's own beat, ventricular
-complexes of known shapes, placed at known times (``record``)."""
+"""Synthetic long recordings for the beat list's tests: the builders the beat classifier's
+selection shares (``training.validate.synthetic_beats``), and fibrillation, flutter and two
+ventricular foci."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ecgviewer.dsp.resample import to_rate
-from ecgviewer.io import load
 from ecgviewer.recording import Recording, make_recording
 from ecgviewer.sources import ArraySource
-from tests.conftest import SAMPLE
+from training.validate.synthetic_beats import FS, LEADS, PRE, ectopic, record, sample_beat, signals
 
-FS = 250
-LEADS = ["II", "V1"]
-PRE, POST = round(0.25 * FS), round(0.45 * FS)
-
-
-def sample_beat(leads: Sequence[str] = LEADS) -> np.ndarray:
-    """The sample's fifth beat in ``leads`` at 250 Hz, R at PRE, ends tapered to zero."""
-    rec = load(SAMPLE)
-    x = to_rate(rec.signals[[rec.index(lead) for lead in leads]], rec.fs, FS).astype(np.float64)
-    r = round(3.94 * FS)  # a beat of the sample (its measurements put R here)
-    r += int(np.argmax(np.abs(x[0, r - 10 : r + 10]))) - 10
-    w = x[:, r - PRE : r + POST].copy()
-    w -= np.linspace(w[:, :1], w[:, -1:], w.shape[1], axis=1)[..., 0]
-    return w
-
-
-def ectopic(sign: float = 1.0) -> np.ndarray:
-    """A wide (about 160 ms) ventricular-looking complex with a discordant T and no P; ``sign``
-    -1 gives a second ventricular focus (the complex upside down in both leads)."""
-    t = (np.arange(PRE + POST) - PRE) / FS
-    qrs = -1.6 * (t / 0.04) * np.exp(-((t / 0.04) ** 2) / 2)
-    tw = 0.5 * np.exp(-(((t - 0.3) / 0.06) ** 2) / 2)
-    return sign * np.stack([qrs + tw, -0.8 * qrs - 0.5 * tw])
-
-
-def signals(beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0) -> np.ndarray:
-    """Leads (mV) of low noise with each (R time in s, (leads, PRE + POST) complex) added."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(0, 0.01, (len(beats[0][1]), round(seconds * FS)))
-    for t, w in beats:
-        r = round(t * FS)
-        a, b = max(0, r - PRE), min(x.shape[1], r + POST)
-        x[:, a:b] += w[:, a - (r - PRE) : b - (r - PRE)]
-    return x
-
-
-def record(
-    beats: list[tuple[float, np.ndarray]], seconds: float, seed: int = 0, leads: Sequence[str] = LEADS
-) -> Recording:
-    """``signals`` as a recording in memory."""
-    x = signals(beats, seconds, seed)
-    return make_recording(None, ArraySource(x.astype(np.float32)), float(FS), list(leads), "synthetic")
+__all__ = ["FS", "PRE", "ectopic", "record", "sample_beat", "signals"]  # the shared builders, re-exported
 
 
 def fibrillation(seconds: float, seed: int = 0) -> np.ndarray:

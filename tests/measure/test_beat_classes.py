@@ -8,6 +8,7 @@ import pytest
 
 from ecgviewer.errors import EcgError
 from ecgviewer.measure import beat_classes as C
+from ecgviewer.measure import rhythm as R
 from ecgviewer.measure import signal
 
 RHYTHM = {name: i for i, name in enumerate(C.RHYTHM)}
@@ -188,3 +189,17 @@ def test_the_selection_puts_the_qrs_goals_before_the_classes_and_counts_the_nois
     inventing = row(99.85, 71.0, noise_qrs_pp=90.0)  # a little better on clean records, 9.8 points in noise
     assert min([inventing, better], key=BC.ranked) is better
 
+
+def test_the_selection_passes_over_a_classifier_that_reads_a_plain_premature_beat_as_normal():
+    from ecgviewer.assets import delineator_path
+    from training.supervised import beat_classifier as BC
+
+    case = BC.acceptance_case(delineator_path())
+    shipped = C.BeatClassifier.bundled()
+    assert BC.misread(shipped, case) == 0
+    found, times, kinds = case
+    atrial = kinds.index("supraventricular")
+    shy = BC.with_bias(shipped, [0.0, -6.0, 0.0, -1.0])  # calls a beat supraventricular only when sure
+    assert BC.misread(shy, case) == 1  # the atrial premature beat, 45 % early, read as normal
+    listed = R.classify(found, shy)
+    assert R.KINDS[listed.kind[np.abs(listed.t_s - times[atrial]).argmin()]] == "normal"
