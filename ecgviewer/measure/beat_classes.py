@@ -179,6 +179,10 @@ def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
     def fast(k: int, limit: float) -> bool:
         return bool(k < n and narrow[k] and rr[k] <= limit)
 
+    def resumes(k: int, limit: float) -> bool:  # beat k broke the run: do the two after it resume it?
+        again = fast(k + 1, limit) and fast(k + 2, limit) and steady[k + 2]
+        return bool(readable[k] and again and abs(np.log(rr[k + 1] / rr[k - 1])) <= RUN_STEADY)
+
     out, end = label.copy(), 0
     for i in np.flatnonzero(onset).tolist():
         if i < end:
@@ -187,9 +191,7 @@ def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
         while end < n:
             if fast(end, limit) and steady[end]:
                 end += 1
-            elif readable[end] and fast(end + 1, limit) and fast(end + 2, limit) and steady[end + 2] and (
-                abs(np.log(rr[end + 1] / rr[end - 1])) <= RUN_STEADY  # at the run's rate again
-            ):
+            elif resumes(end, limit):  # the first of the two at the run's rate again
                 end += 3  # the beat that broke it and the two that resume it
             else:
                 break
