@@ -1,8 +1,9 @@
 """Synthetic long recordings whose every beat's kind is known: the bundled sample's own beat and
 ventricular complexes of known shapes placed at known times. The beat list's tests read them, and
 the beat classifier's selection (``python -m training beat-classifier``) passes over a candidate
-that misreads ``premature_beats``: a cross-validated figure that gains a fraction of a point is
-not worth an obvious premature beat read as normal."""
+that misreads ``premature_beats`` or lists beats in ``drowned``'s noise: a cross-validated figure
+that gains a fraction of a point is not worth an obvious premature beat read as normal, nor a run
+of beats invented where none can be seen."""
 
 from __future__ import annotations
 
@@ -79,3 +80,30 @@ def premature_beats(beat: np.ndarray) -> tuple[Beats, list[str], float]:
     kinds = ["ventricular" if w is wide else "normal" for _, w in beats]
     kinds[atrial] = "supraventricular"
     return beats, kinds, 120.0
+
+
+STRAY = 2  # beats listed in noise that drowns them, at most: a stray one at either edge
+STRAY_S = 0.15  # a listed beat this far from every true beat is invented
+
+
+def drowned(beat: np.ndarray) -> tuple[Recording, np.ndarray, tuple[float, float]]:
+    """Two minutes of sinus rhythm at 67 bpm with 30 s of muscle-like noise (white noise band-passed
+    to 20-100 Hz) four times the QRS's size from 45 s: no beat can be read there. Returns the
+    recording, its beats' times and the noise's stretch (s)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    beats = _sinus(1.0, 119.0, beat)
+    rec = record(beats, 120.0)
+    band = butter(4, (20, 100), "bandpass", fs=FS, output="sos")
+    emg = sosfiltfilt(band, np.random.default_rng(3).normal(0, 1, (2, 30 * FS)))
+    rec.source.data[:, 45 * FS : 75 * FS] += (4 * np.ptp(beat) / np.ptp(emg) * emg).astype(np.float32)
+    return rec, np.array([t for t, _ in beats]), (45.0, 75.0)
+
+
+def invented(listed: np.ndarray, times: np.ndarray, stretch: tuple[float, float]) -> int:
+    """How many of the ``listed`` beat times inside ``stretch`` lie STRAY_S or more from every true
+    beat's time (``times``)."""
+    inside = listed[(listed > stretch[0]) & (listed < stretch[1])]
+    if len(inside) == 0:
+        return 0
+    return int((np.abs(inside[:, None] - times[None, :]).min(axis=1) > STRAY_S).sum())
