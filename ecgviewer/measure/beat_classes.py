@@ -60,6 +60,11 @@ WIDE_QRS_S = 0.12  # AHA/ACCF/HRS 2009: a QRS this wide is not conducted normall
 WIDER_S = 0.04  # ... nor this much wider than the patient's dominant QRS ...
 OTHER_R = 0.8  # ... with another shape (r below this); 0.04 s and 0.8 checked by DS1 cross-validation
 P_WINDOW_MS = (-250.0, -60.0)
+# A beat that matches the dominant one (r of OTHER_R or more) within this shift is compared there:
+# the R found may be another peak of the same QRS (an RSR' complex's R' or an RS complex's S, 20-40
+# ms apart). One that matches nowhere is compared at its own R, where noise and ectopic beats keep
+# their unlikeness (a best match over shifts would make every shape look a little like the dominant).
+ALIGN_MS = 40.0
 # A supraventricular run (an atrial run, paroxysmal SVT) starts abruptly and goes on fast and
 # regular: its beats are premature against the sinus rhythm before it, not against each other, so
 # the RR features above (against the neighbours) miss all but its first beat, and often that. A run:
@@ -90,11 +95,19 @@ def morphology(
         return out
     ms = lambda v: round(abs(v) * signal.FS / 1000)  # noqa: E731
     pre, post = ms(-250.0), ms(450.0)
-    w = np.nan_to_num(B.windows(x[present], r, pre, post))  # (beats, leads, n): 0 past the page's ends
-    template = np.median(w[dominant] if dominant.sum() >= 3 else w, axis=0)
     half = ms(B.QRS_HALF_MS)
     qrs, p = slice(pre - half, pre + half), slice(pre - ms(P_WINDOW_MS[0]), pre - ms(P_WINDOW_MS[1]))
     flat = lambda a, s: a[..., s].reshape(*a.shape[:-2], -1)  # noqa: E731  (leads side by side)
+    windows = lambda at: np.nan_to_num(B.windows(x[present], at, pre, post))  # noqa: E731  (0 past the ends)
+    median = lambda w: np.median(w[dominant] if dominant.sum() >= 3 else w, axis=0)  # noqa: E731
+    w = windows(r)  # (beats, leads, n)
+    shifts = np.arange(-ms(ALIGN_MS), ms(ALIGN_MS) + 1)
+    tq = flat(median(w), qrs)
+    r_at = np.array([_correlation(flat(w, slice(qrs.start + k, qrs.stop + k)), tq) for k in shifts])
+    best = np.argmax(r_at, axis=0)
+    shift = np.where(r_at[best, np.arange(len(r))] >= OTHER_R, shifts[best], 0)
+    w = windows(r + shift)  # each beat where it matches, the template from the matched beats
+    template = median(w)
     wq, tq = flat(w, qrs), flat(template, qrs)
     per_lead = _correlation(w[..., qrs], template[:, qrs])  # (beats, leads)
     width = float(np.nanmedian(qrs_s[dominant])) if np.isfinite(qrs_s[dominant]).any() else np.nan

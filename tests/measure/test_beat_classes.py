@@ -107,6 +107,22 @@ def test_a_wide_beat_differs_from_the_page_s_dominant_beat_in_shape_width_and_di
     assert np.isnan(none).all()  # no lead to read: nothing measured, nothing invented
 
 
+def test_a_beat_whose_r_was_found_at_another_peak_of_its_qrs_is_compared_at_its_best_match():
+    """An RSR' complex: the R found may be its R' (as in MIT-BIH 118's right bundle branch block),
+    and the same beat compared 28 ms off looked ventricular (r about 0, session 95)."""
+    x, r = _page([0.08] * 10)
+    x = x - np.roll(x, round(0.028 * signal.FS), axis=1)  # each QRS an R and, 28 ms on, a deeper wave
+    found = r.copy()
+    found[[3, 7]] += round(0.028 * signal.FS)
+    f = C.morphology(x, found, np.ones(2, bool), np.full(10, 0.08), np.ones(10, bool), np.full(10, 0.01))
+    m = {name: f[i] for i, name in enumerate(C.MORPHOLOGY)}
+    assert np.all(m["qrs_r"] > 0.99) and np.all(m["distance"] < 0.05)
+    assert np.all(np.abs(m["amplitude"]) < 0.01)
+    x[:, r[5] - 40 : r[5] + 40] *= -1  # a beat like it nowhere keeps its own R: no shift flatters it
+    f = C.morphology(x, r, np.ones(2, bool), np.full(10, 0.08), np.arange(10) != 5, np.full(10, 0.01))
+    assert f[C.MORPHOLOGY.index("qrs_r"), 5] < -0.99
+
+
 def test_inputs_set_each_feature_beside_its_difference_from_the_recording_s_usual():
     f = np.array([[1.0, 2.0, 3.0], [5.0, 5.0, np.nan]] + [[0.0] * 3] * (len(C.FEATURES) - 2))
     z = C.inputs(f)
