@@ -103,7 +103,10 @@ def morphology(
     w = windows(r)  # (beats, leads, n)
     shifts = np.arange(-ms(ALIGN_MS), ms(ALIGN_MS) + 1)
     tq = flat(median(w), qrs)
-    r_at = np.array([_correlation(flat(w, slice(qrs.start + k, qrs.stop + k)), tq) for k in shifts])
+    at_shifts = sliding_window_view(
+        w[..., qrs.start + shifts[0] : qrs.stop + shifts[-1]], qrs.stop - qrs.start, -1
+    )
+    r_at = _correlation(np.moveaxis(at_shifts, 2, 0).reshape(len(shifts), len(r), -1), tq)  # (shifts, beats)
     best = np.argmax(r_at, axis=0)
     shift = np.where(r_at[best, np.arange(len(r))] >= OTHER_R, shifts[best], 0)
     w = windows(r + shift)  # each beat where it matches, the template from the matched beats

@@ -113,6 +113,16 @@ def test_progress_and_cancel(delineator, beat):
         R.analyse(rec, delineator, lambda f: False)
 
 
+def test_pages_measured_side_by_side_give_what_one_at_a_time_gives(delineator, beat, monkeypatch):
+    beats, _, seconds = premature_beats(beat)  # three pages, with ectopic beats and a pause
+    rec = record(beats, seconds)
+    together = R.detect(rec, delineator)
+    monkeypatch.setattr(R, "WORKERS", 1)
+    alone = R.detect(rec, delineator)
+    for field in ("t_s", "kind", "fiducials_ms", "features", "shapes"):
+        assert np.array_equal(getattr(together, field), getattr(alone, field), equal_nan=True), field
+
+
 def test_at_most_three_recorded_leads_are_read_preferring_ii_v1_v5():
     x = ArraySource(np.zeros((12, 100), np.float32))
     from ecgviewer.leads import STANDARD_LEADS
