@@ -143,11 +143,12 @@ class TemplatesView(QtWidgets.QWidget):
             mixed = ", ".join(f"{c} {kind}" for kind, c in group.counts.items() if kind != group.kind)
             also = f"<br><small>of them {mixed}</small>" if mixed else ""
             plot.setTitle(f"{k + 1}. {group.title()}{also}", color=ink, size="9pt")
-            members = group.members[T.spread(len(group.members), MEMBERS_DRAWN)]
+            drawn = T.spread(len(group.members), MEMBERS_DRAWN)
+            late = np.zeros(len(drawn)) if group.shifts is None else group.shifts[drawn]
             for lead in range(n_leads):
                 xs = x + lead * step
-                for m in members:
-                    plot.plot(xs, shapes[m, lead].astype(float), pen=pg.mkPen("#b8b8b8", width=1))
+                for m, d in zip(group.members[drawn], late, strict=True):  # each where it matches the median
+                    plot.plot(xs - d, shapes[m, lead].astype(float), pen=pg.mkPen("#b8b8b8", width=1))
                 plot.plot(xs, group.median[lead], pen=pg.mkPen(ink, width=2))
             plot.plot([-0.08 * n, -0.08 * n], [-0.5, 0.5], pen=pg.mkPen("#000000", width=2))  # 1 mV
             plot.setXRange(-0.12 * n, n_leads * step - GAP * n, padding=0)
