@@ -3,8 +3,9 @@ measured), the heart-rate trend, the ectopy counts and the events a reader jumps
 ventricular and supraventricular runs, atrial fibrillation, unreadable stretches).
 
 Paged: the recording is read ``PAGE_S`` at a time with ``MARGIN_S`` of context either side, so
-memory stays bounded whatever its length (``WORKERS`` pages measured at once), and every page goes through the delineation contract
-and the lead checks of the 10 s measurements (``signal.prepare``, ``quality``), and through the
+memory stays bounded whatever its length (``WORKERS`` pages measured at once), and every page goes
+through the delineation contract and the lead checks of the 10 s measurements (``signal.prepare``,
+``quality``), and through the
 flutter detector (``flutter``): where the signal is ventricular flutter or fibrillation, an
 undulation and not beats, no beat is listed and the stretch is an event of its own. At most
 ``MAX_LEADS`` leads are read, a 3-channel Holter's worth: more adds time, not beats. Of those,
