@@ -18,9 +18,9 @@ detection whose QRS is unlike every confirmed detection's around it, and like fe
 the others', is not a beat. An ectopic focus repeats its shape (a run, bigeminy, the same PVC
 minutes apart), and a run's beats resemble each other even where the second opinion doubts them
 all; motion transients, where the noise is dense, resemble one another but no confirmed beat
-(EC57's electrode motion at 12 dB on records 118 and 119: 351 more of the 1,217 unconfirmed false
+(EC57's electrode motion at 12 dB on records 118 and 119: 135 more of the 1,217 unconfirmed false
 detections are left out than when any likeness kept them, and 2 more of 17 unconfirmed beats;
-on DS1, clean, 93 more of 753 and none of 41; session 96).
+on DS1, clean, 58 more of 753 and none of 41; session 96).
 """
 
 from __future__ import annotations
