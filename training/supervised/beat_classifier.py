@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.measure import beat_classes as C
-from ecgviewer.measure import rhythm
+from ecgviewer.measure import confirm, rhythm
 from ecgviewer.measure.rhythm import Detected
 from training import RUNS, SHARED_DATA
 
@@ -65,7 +65,7 @@ def _key(delineator_file: Path) -> str:
     """The cache's key: the delineator and the second opinion (with their 8-bit ranges, which the
     pages are read with), the flutter detector, and the features' definition (the modules' source)."""
     from ecgviewer.assets import flutter_detector_path, second_opinion_path
-    from ecgviewer.measure import confirm, flutter
+    from ecgviewer.measure import flutter
     from ecgviewer.measure.delineate import int8_path
     from ecgviewer.weights import sha256
 
@@ -485,9 +485,9 @@ def card_markdown(card: dict) -> str:
         f"(`supraventricular_runs`: an abrupt onset at least {100 * (1 - C.RUN_RATIO):.0f} % premature "
         f"against the sinus NN interval before it, {C.RUN_MIN} beats or more as fast and regular, one slower "
         "cycle inside it passed over where the two beats after it resume its rate); a "
-        "detection the second opinion does not confirm, its QRS unlike every other detection's within "
-        f"{C.LONG} beats either side, is an artefact, whatever the perceptron called it "
-        "(`confirm.not_beats`).",
+        "detection the second opinion does not confirm, its QRS unlike every confirmed detection's "
+        f"within {C.LONG} beats either side and like fewer than {confirm.ALIKE} of the others', is an "
+        "artefact, whatever the perceptron called it (`confirm.not_beats`).",
         "- **Not seen:** DS2 (the held-out half), other databases, paced beats (found from their spikes).",
         "",
         "| hidden | class weight power | bias (S, V, artefact) | shortfall | QRS Se | QRS +P | VEB Se "
