@@ -5,9 +5,9 @@ ventricular and supraventricular runs, atrial fibrillation, unreadable stretches
 Paged: the recording is read ``PAGE_S`` at a time with ``MARGIN_S`` of context either side, so
 memory stays bounded whatever its length (``WORKERS`` pages measured at once), and every page goes
 through the delineation contract and the lead checks of the 10 s measurements (``signal.prepare``,
-``quality``), and through the
-flutter detector (``flutter``): where the signal is ventricular flutter or fibrillation, an
-undulation and not beats, no beat is listed and the stretch is an event of its own. At most
+``quality``), and through the flutter detector (``flutter``): where the signal is ventricular
+flutter or fibrillation, an undulation and not beats, no beat is listed and the stretch is an event
+of its own. At most
 ``MAX_LEADS`` leads are read, a 3-channel Holter's worth: more adds time, not beats. Of those,
 ``DELINEATED`` are delineated on each page, the others standing in for a lead that cannot be read
 there (flat, clipped, missing or pure noise): the classes were fitted and validated on MIT-BIH's
@@ -22,6 +22,7 @@ detections around it, is left out (``confirm.not_beats``).
 from __future__ import annotations
 
 import itertools
+import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -47,7 +48,7 @@ from ecgviewer.recording import Recording
 from ecgviewer.summary import clock
 
 # Pages measured at once, each on one thread (numpy, scipy and torch's kernels release the GIL): on
-# 2 cores a day's beat list took 39 s with torch's own two threads (1 thread: 43 s), 28-31 s so
+# 2 cores a day's beat list took 39 s with torch's own two threads (1 thread: 43 s), 28-32 s so
 WORKERS = 2
 PAGE_S = 60.0  # one delineator pass; a fixed length keeps the convolution kernels' set-up cached
 MARGIN_S = 2.0  # context either side of a page: no beat is judged at an edge
@@ -379,18 +380,28 @@ def _measure_page(
     )
 
 
+_torch_threads = {"users": 0, "before": 1}
+_torch_lock = threading.Lock()
+
+
 @contextmanager
 def _one_torch_thread() -> Iterator[None]:
-    """torch's intra-op threads at one while the pages' workers share the cores (process-wide:
-    restored after)."""
+    """torch's intra-op threads at one while the pages' workers share the cores (process-wide,
+    so counted: two beat lists at once, one being cancelled as the next starts, restore it once)."""
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    with _torch_lock:
+        if _torch_threads["users"] == 0:
+            _torch_threads["before"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _torch_threads["users"] += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _torch_lock:
+            _torch_threads["users"] -= 1
+            if _torch_threads["users"] == 0:
+                torch.set_num_threads(_torch_threads["before"])
 
 
 def _filled(x: np.ndarray) -> np.ndarray:

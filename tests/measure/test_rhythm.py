@@ -123,6 +123,25 @@ def test_pages_measured_side_by_side_give_what_one_at_a_time_gives(delineator, b
         assert np.array_equal(getattr(together, field), getattr(alone, field), equal_nan=True), field
 
 
+def test_overlapping_beat_lists_give_torch_its_threads_back_once_both_end():
+    """One beat list being cancelled while the next starts: the last to end restores torch."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # as on a 2-core machine outside the test run's one thread
+    try:
+        first, second = R._one_torch_thread(), R._one_torch_thread()
+        first.__enter__()
+        second.__enter__()
+        assert torch.get_num_threads() == 1
+        first.__exit__(None, None, None)
+        assert torch.get_num_threads() == 1  # the second still measures
+        second.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_at_most_three_recorded_leads_are_read_preferring_ii_v1_v5():
     x = ArraySource(np.zeros((12, 100), np.float32))
     from ecgviewer.leads import STANDARD_LEADS
