@@ -57,6 +57,11 @@ class Template:
         return f"{what} \u00b7 {n:,} beat{'s' * (n != 1)}"
 
 
+def _core(shapes: np.ndarray) -> np.ndarray:
+    """Unit rows of each shape's core, ``ALIGN`` in from either end: what is compared at R."""
+    return B.unit_shapes(shapes[..., ALIGN : shapes.shape[-1] - ALIGN])
+
+
 def _windows(shapes: np.ndarray) -> np.ndarray:
     """(shifts, beats, leads x core) unit rows: each shape's core (``ALIGN`` in from either end) at
     every shift within ``ALIGN``, the middle row at its R."""
@@ -85,11 +90,10 @@ def _best(shapes: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Each beat's best template, its r there and the shift (samples) it matches at; a beat that
     matches one at its R at MERGE_R or better is not searched further (most beats: a day's shifts
     for every beat took seconds)."""
-    n = shapes.shape[-1]
     idx, shift = np.zeros(len(shapes), np.int64), np.zeros(len(shapes), np.int64)
     r = np.full(len(shapes), -1.0, np.float32)
     for a in range(0, len(shapes), CHUNK):
-        c = B.unit_shapes(shapes[a : a + CHUNK, :, ALIGN : n - ALIGN]) @ units.T
+        c = _core(shapes[a : a + CHUNK]) @ units.T
         idx[a : a + CHUNK], r[a : a + CHUNK] = c.argmax(axis=1), c.max(axis=1)
     doubt = np.flatnonzero(r < MERGE_R)
     for a in range(0, len(doubt), CHUNK):
@@ -114,11 +118,11 @@ def cluster(beats: R.BeatList) -> list[Template]:
     shapes = beats.shapes
     rare = np.flatnonzero(beats.kind != R.NORMAL)  # every kind seeds, however few its beats
     seeds = np.union1d(spread(len(shapes), SEED_BEATS // 2), rare[spread(len(rare), SEED_BEATS // 2)])
-    units = _leaders(_windows(shapes[seeds])[ALIGN])
+    units = _leaders(_core(shapes[seeds]))
     idx, r, shift = _best(shapes, units)
     alone = np.flatnonzero(r < JOIN_R)  # shapes the seeds did not have: their own templates
     if len(alone):
-        units = np.vstack([units, _leaders(_windows(shapes[alone[spread(len(alone), SEED_BEATS)]])[ALIGN])])
+        units = np.vstack([units, _leaders(_core(shapes[alone[spread(len(alone), SEED_BEATS)]]))])
         idx, r, shift = _best(shapes, units)
     groups = _merged([np.flatnonzero(idx == k) for k in range(len(units))], shapes, shift)
     groups = sorted((g for g in groups if len(g)), key=len, reverse=True)
@@ -147,7 +151,8 @@ def _merged(groups: list[np.ndarray], shapes: np.ndarray, shift: np.ndarray) -> 
     groups = sorted((g for g in groups if len(g)), key=len, reverse=True)
     if not groups:
         return []
-    means = np.stack([_median(shapes, g, shift - int(np.median(shift[g]))) for g in groups])
+    centre = [int(np.median(shift[g])) for g in groups]
+    means = np.stack([_median(shapes, g, shift - c) for g, c in zip(groups, centre, strict=True)])
     w = _windows(means)  # (shifts, groups, core)
     r = np.einsum("sgc,hc->sgh", w, w[ALIGN])  # group g at shift s against group h at its R
     taken = np.zeros(len(groups), bool)
@@ -158,8 +163,8 @@ def _merged(groups: list[np.ndarray], shapes: np.ndarray, shift: np.ndarray) -> 
         best = r[:, :, k].max(axis=0)
         alike = ~taken & (best >= MERGE_R)
         taken |= alike
-        for j in np.flatnonzero(alike):
-            shift[groups[j]] += int(r[:, j, k].argmax()) - ALIGN
+        for j in np.flatnonzero(alike):  # into k's frame: j's median lies argmax - ALIGN late of k's
+            shift[groups[j]] += int(r[:, j, k].argmax()) - ALIGN - centre[j] + centre[k]
         out.append(np.sort(np.concatenate([groups[j] for j in np.flatnonzero(alike)])))
     return out
 
