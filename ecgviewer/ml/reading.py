@@ -18,6 +18,10 @@ MISSED = (
     "the measurements found {measured} beats where the model's R-peak detector found {found}: "
     "some beats may not have been read"
 )
+EXTRA = (
+    "the model's R-peak detector found {found} beats where the measurements found {measured}: "
+    "it may have read T waves or noise as beats"
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class Unread:
     start_s: float  # seconds of the shown recording
     stop_s: float
     reason: str
+    verb: str = "not read"  # or "disputed": read, but not only beats
 
     @property
     def text(self) -> str:
@@ -55,7 +60,7 @@ class Reading:
             else f"Read: {self.beats_read} of {self.beats_detected} beats of {a:.1f}\u2013{b:.1f} s"
         )
         head += f" ({self.windows} window{'s' if self.windows != 1 else ''})"
-        parts = [head, *(f"not read {u.text}" for u in self.unread)]
+        parts = [head, *(f"{u.verb} {u.text}" for u in self.unread)]
         if self.missing_leads:
             parts.append(f"no signal in {', '.join(self.missing_leads)} (not read)")
         return "; ".join(parts) + "."
@@ -89,6 +94,10 @@ def reading(
     if read < detected and not tokens.fallback.any():
         unread.append(Unread(a, b, OFF_SCAFFOLD.format(n=detected - read)))
     if measured_beats is not None and abs(measured_beats - detected) > max(1, 0.1 * measured_beats):
-        unread.append(Unread(a, b, MISSED.format(measured=measured_beats, found=detected)))
+        counts = {"measured": measured_beats, "found": detected}
+        if detected < measured_beats:
+            unread.append(Unread(a, b, MISSED.format(**counts)))
+        else:  # more: the detector took other waves for beats (tall T waves, noise)
+            unread.append(Unread(a, b, EXTRA.format(**counts), "disputed"))
     return Reading(span, detected, read, tokens.n_windows, tuple(sorted(unread, key=lambda u: u.start_s)),
                    tokens.missing_leads)  # fmt: skip

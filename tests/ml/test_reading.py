@@ -31,5 +31,8 @@ def test_what_is_not_read_is_said_with_its_seconds():
     whole = C.tokenise(ecg_like(10, 250), 250, STANDARD_LEADS)
     disputed = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, measured_beats=whole.detected + 5)
     assert not disputed.every_beat and "may not have been read" in disputed.unread[0].reason
+    extra = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, measured_beats=whole.detected - 5)
+    assert "T waves or noise" in extra.unread[0].reason and "not read" not in extra.text
+    assert f"disputed 0.0\u201310.0 s: the model's R-peak detector found {whole.detected} beats" in extra.text
     agreed = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, measured_beats=whole.detected + 1)
     assert agreed.every_beat and np.isfinite(agreed.beats_read)
