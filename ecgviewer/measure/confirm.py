@@ -14,13 +14,17 @@ beats (session 87's study, both delineators over every record).
 The classifier, which learnt from muscle noise and baseline wander, still calls most detections
 in motion ventricular (synthetic motion at 6 dB on record 119: 143 of 149 invented beats). So its
 doubt is also a verdict where nothing else speaks for the beat (``not_beats``): an unconfirmed
-detection whose QRS is unlike every confirmed detection's around it, and like fewer than ALIKE of
-the others', is not a beat. An ectopic focus repeats its shape (a run, bigeminy, the same PVC
-minutes apart), and a run's beats resemble each other even where the second opinion doubts them
-all; motion transients, where the noise is dense, resemble one another but no confirmed beat
-(EC57's electrode motion at 12 dB on records 118 and 119: 135 more of the 1,217 unconfirmed false
-detections are left out than when any likeness kept them, and 2 more of 17 unconfirmed beats;
-on DS1, clean, 58 more of 753 and none of 41; session 96).
+detection whose QRS is unlike every confirmed detection's around it, and unlike the detection just
+before and just after it, is not a beat. An ectopic focus repeats its shape (a couplet, a run,
+bigeminy, the same PVC minutes apart), and a run's beats resemble their neighbours even where the
+second opinion doubts them all; motion transients, where the noise is dense, resemble one another
+but no confirmed beat, and seldom the detection next to them (DS1, cross-validated by record,
+against keeping a detection like two others anywhere around it: of the detections kept so, none
+of the reference beats clean or in muscle noise, 1 in synthetic motion at 12 dB and 1 at 6 dB;
+false detections listed 52 -> 49 clean, 1,044 -> 950 in motion at 6 dB; session 97). With the
+beat list's stretches of doubted detections read as noise (``rhythm.DOUBTED_SHARE``), EC57's own
+electrode motion at 12 dB invents 131 beats in record 118 and 134 in 119, where it invented 185 and
+190 (``training/reports/NOISE_STRESS.md``).
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ from ecgviewer.measure.delineate import Delineator
 SUSPECT_R = 0.9  # a beat whose QRS correlates less with the dominant one is asked about (DS1: 14 %)
 CONTEXT_S = 1.5  # read either side of it: the delineator learnt from 2 s crops
 CONFIRM_MS = 100.0  # a QRS of the second opinion within this of the beat's R confirms it
-ALIKE = 2  # an unconfirmed detection like this many others is kept: each beat of a run of three is
 
 
 @cache
@@ -74,23 +77,21 @@ def unconfirmed(x: np.ndarray, r: np.ndarray, qrs_r: np.ndarray, second: Delinea
 def not_beats(unconfirmed: np.ndarray, shapes: np.ndarray, around: int = C.LONG) -> np.ndarray:
     """Per beat: unconfirmed (``unconfirmed``), and its QRS (``shapes``: (beats, leads, samples))
     correlating under SUSPECT_R with every confirmed detection's within ``around`` beats either
-    side and with fewer than ALIKE of the others'. On DS1, cross-validated by record (session 91),
-    the first form (any likeness kept a detection): QRS +P 99.85 -> 99.89 and Se 99.86 -> 99.83
-    clean; +P 89.1 -> 96.8 (Se 98.7 -> 94.9, its stretches read as noise) in synthetic motion at
-    6 dB. Every unconfirmed detection a verdict instead cost clean Se 0.07 (record 205's
-    tachycardia, whose beats are alike)."""
+    side and with both neighbours'. On DS1, cross-validated by record (session 91), the first form
+    (any likeness kept a detection): QRS +P 99.85 -> 99.89 and Se 99.86 -> 99.83 clean; +P 89.1 ->
+    96.8 (Se 98.7 -> 94.9, its stretches read as noise) in synthetic motion at 6 dB. Every
+    unconfirmed detection a verdict instead cost clean Se 0.07 (record 205's tachycardia, whose
+    beats are alike)."""
     out = np.zeros(len(unconfirmed), dtype=bool)
     asked = np.flatnonzero(unconfirmed == 1)
     if len(asked) == 0:
         return out
     u = B.unit_shapes(shapes)
-    like_confirmed = np.zeros(len(asked), dtype=bool)
-    alike = np.zeros(len(asked), dtype=np.int64)
+    kept = np.zeros(len(asked), dtype=bool)
     for k in range(1, around + 1):  # a diagonal of the neighbours' correlations at a time
         for other in (asked - k, asked + k):
             ok = (other >= 0) & (other < len(u))
             near = np.einsum("ij,ij->i", u[asked[ok]], u[other[ok]]) >= SUSPECT_R
-            like_confirmed[ok] |= near & (unconfirmed[other[ok]] == 0)
-            alike[ok] += near
-    out[asked] = ~like_confirmed & (alike < ALIKE)
+            kept[ok] |= near & ((unconfirmed[other[ok]] == 0) | (k == 1))
+    out[asked] = ~kept
     return out

@@ -108,7 +108,7 @@ def test_a_run_of_broad_beats_the_second_opinion_doubts_is_still_listed_ventricu
 
 def _shapes(kinds: list[int], seed: int = 0) -> np.ndarray:
     """(beats, 2 leads, 50) float16 shapes: kind 0 a sinus QRS, kind 1 one broad ectopic shape,
-    kind -1 noise of its own at every beat (a motion transient), kinds 2 and 3 two other shapes."""
+    kind -1 noise of its own at every beat (a motion transient), kinds 2 to 4 three other shapes."""
     rng = np.random.default_rng(seed)
     s = np.linspace(-1, 1, 50)
     sinus, ectopic = np.exp(-(s**2) / 0.01), -np.sin(np.pi * s) * np.exp(-(s**2) / 0.2)
@@ -117,6 +117,7 @@ def _shapes(kinds: list[int], seed: int = 0) -> np.ndarray:
         1: np.stack([ectopic, -ectopic]),
         2: np.stack([np.sin(3 * np.pi * s), np.cos(2 * np.pi * s)]),
         3: np.stack([s**3, np.sin(5 * s)]),
+        4: np.stack([np.cos(4 * np.pi * s), s * np.exp(-(s**2) / 0.05)]),
     }
     rows = [shape[k] if k in shape else rng.normal(size=(2, 50)) for k in kinds]
     return np.asarray(rows, dtype=np.float16)
@@ -165,15 +166,17 @@ def test_the_beat_list_leaves_out_what_the_second_opinion_judges_no_beat():
     assert "1 detection of noise left out" in listed.notes
 
 
-def test_unconfirmed_detections_alike_only_each_other_are_no_beats_unless_a_run_of_three():
-    """Dense electrode motion makes transients that resemble one another; an ectopic run's beats,
-    which the second opinion may all doubt (a fast broad tachycardia), each resemble two others."""
+def test_unconfirmed_detections_alike_only_each_other_are_no_beats_unless_side_by_side():
+    """Dense electrode motion makes transients that resemble one another, a beat or more apart; an
+    ectopic couplet's or run's beats, which the second opinion may all doubt (a fast broad
+    tachycardia), resemble the beat next to them."""
     kinds = [0] * 60
-    kinds[10] = kinds[13] = 2  # two alike transients, both unconfirmed
+    kinds[10] = kinds[13] = kinds[16] = 2  # three alike transients, all unconfirmed
     kinds[40] = kinds[41] = kinds[42] = 3  # a run of three, none confirmed
+    kinds[50] = kinds[51] = 4  # a couplet, neither confirmed
     unconfirmed = np.zeros(60, np.float32)
-    unconfirmed[[10, 13, 40, 41, 42]] = 1
+    unconfirmed[[10, 13, 16, 40, 41, 42, 50, 51]] = 1
     shapes = _shapes(kinds)
-    assert np.flatnonzero(confirm.not_beats(unconfirmed, shapes)).tolist() == [10, 13]
+    assert np.flatnonzero(confirm.not_beats(unconfirmed, shapes)).tolist() == [10, 13, 16]
     kinds[20] = 2  # the transients' shape in a confirmed detection: a beat's shape after all
     assert not confirm.not_beats(unconfirmed, _shapes(kinds)).any()

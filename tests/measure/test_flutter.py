@@ -25,6 +25,7 @@ def test_fibrillation_is_one_event_without_beats_and_sinus_around_it_is_read(epi
     assert "check the strip" in event.detail
     assert any(line.startswith("Ventricular flutter or fibrillation? 1 stretch,") for line in rh.summary())
     assert not ((rh.t_s > event.start_s) & (rh.t_s < event.end_s)).any()  # no beat listed in it
+    assert not [e for e in rh.events if e.kind == "unreadable"]  # a rhythm, not noise
     sinus = (rh.t_s < 58.0) | (rh.t_s > 102.0)
     assert sinus.sum() >= 110 and (rh.kind[sinus] == R.NORMAL).mean() > 0.95
     assert not [e for e in rh.events if e.kind == "pause"]  # the beats it hides are no pause

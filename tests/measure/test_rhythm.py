@@ -104,6 +104,27 @@ def test_no_beat_is_invented_in_noise_that_drowns_them(delineator, beat):
     assert np.abs(times[clean][:, None] - rh.t_s[None, :]).min(axis=1).max() < 0.05  # every clean beat listed
 
 
+def test_a_stretch_whose_listed_detections_the_second_opinion_doubts_is_read_as_noise():
+    """A minute of detections, none judged an artefact: where a fifth of those around each are
+    listed but unconfirmed (motion transients alike enough to be kept), the stretch is noise; the
+    same doubts scattered one in ten are not."""
+    t = np.arange(60.0)
+    none = np.zeros(60, bool)
+    doubted = none.copy()
+    doubted[20:40:4] = doubted[22:40:4] = True  # half of the 20 detections from 20 s
+    (stretch,) = R._too_noisy(t, none, doubted)
+    assert stretch[0] <= 22.0 and stretch[1] >= 37.0 and "10 doubtful" in stretch[2]
+    scattered = none.copy()
+    scattered[::10] = True
+    assert R._too_noisy(t, none, scattered) == []
+    artefacts = none.copy()
+    artefacts[20:32] = True
+    assert (
+        R._too_noisy(t, artefacts, none)[0][2]
+        == "too noisy to read: of 12 detections, 12 were noise and 0 doubtful"
+    )
+
+
 def test_progress_and_cancel(delineator, beat):
     rec = record(_sinus(1.0, 179.0, 0.9, beat), 180.0)
     seen: list[float] = []

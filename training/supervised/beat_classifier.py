@@ -486,8 +486,12 @@ def card_markdown(card: dict) -> str:
         f"against the sinus NN interval before it, {C.RUN_MIN} beats or more as fast and regular, one slower "
         "cycle inside it passed over where the two beats after it resume its rate); a "
         "detection the second opinion does not confirm, its QRS unlike every confirmed detection's "
-        f"within {C.LONG} beats either side and like fewer than {confirm.ALIKE} of the others', is an "
-        "artefact, whatever the perceptron called it (`confirm.not_beats`).",
+        f"within {C.LONG} beats either side and unlike both neighbours', is an artefact, whatever the "
+        "perceptron called it (`confirm.not_beats`); and a stretch of "
+        f"{rhythm.NOISY_MIN_S:g} s or more where {100 * rhythm.NOISY_SHARE:.0f} % of the detections "
+        f"around each ({rhythm.NOISY_BEATS} either side) are artefacts, or "
+        f"{100 * rhythm.DOUBTED_SHARE:.0f} % ({rhythm.DOUBTED_BEATS} either side) listed but "
+        "unconfirmed, is read as noise, an unreadable stretch without beats (`rhythm._too_noisy`).",
         "- **Not seen:** DS2 (the held-out half), other databases, paced beats (found from their spikes).",
         "",
         "| hidden | class weight power | bias (S, V, artefact) | shortfall | QRS Se | QRS +P | VEB Se "
