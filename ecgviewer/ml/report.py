@@ -33,8 +33,9 @@ from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 6  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
-# 4: "lead_note"; 5: the beat list's fiducials gain "p_off"; 6: "reading", "not_reported", summary "form"
+VERSION = 7  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
+# 4: "lead_note"; 5: the beat list's fiducials gain "p_off"; 6: "reading", "not_reported", summary "form";
+# 7: the reading's "unread" stretches say "verb" ("disputed": read, but T waves or noise among the beats)
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 
