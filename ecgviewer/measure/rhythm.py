@@ -69,6 +69,14 @@ NOISY_BEATS, NOISY_SHARE, NOISY_MIN_S = 4, 0.5, 5.0
 # lowest share that left every DS1 figure as it was, clean and in noise (cross-validated by record,
 # session 97: 0.1 and 0.15 cost true beats)
 DOUBTED_BEATS, DOUBTED_SHARE = 8, 0.2
+# A detection counts as noise there (besides those judged artefacts) where the noise rule marked it
+# unreadable (NOISE_FACTOR) and the classifier finds it at least this likely an artefact: more
+# likely noise than a beat. Alone it stays listed, unreadable (the classifier's artefact bias keeps
+# single beats); a burst of them is a stretch too noisy to read. Without it, 10 s of muscle noise
+# four times the QRS among clean minutes listed up to 14 unreadable "beats" where 11 were (the
+# classifier's artefact probability 0.4-0.8 there, under its bias); on DS1 cross-validated by
+# record, clean and in noise, 0.5 and 0.3 changed no figure (session 98)
+NOISE_P = 0.5
 RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a couplet)
 FLUTTER = "ventricular fibrillation"  # the event of the flutter detector's stretches
 NO_BEATS = ("unreadable", FLUTTER)  # events where no beat is listed
@@ -76,6 +84,7 @@ NO_BEATS = ("unreadable", FLUTTER)  # events where no beat is listed
 KINDS = tuple(BEAT_KINDS)
 BEAT_FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")  # a beat's own, measured on its own
 NORMAL, SUPRA, VENTRICULAR, PACED, UNREADABLE = (KINDS.index(k) for k in BEAT_KINDS)
+ARTEFACT = C.CLASSES.index("artefact")
 _MS = 1000.0 / signal.FS
 SHAPE_MS = (-80.0, 120.0)  # a beat's QRS, kept for the templates: the shape Holter software groups by
 _SHAPE_N = round((SHAPE_MS[1] - SHAPE_MS[0]) / _MS)
@@ -482,22 +491,28 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     kind = found.kind.copy()
     label = classifier.classes(found.features)
     unconfirmed = found.features[C.FEATURES.index("unconfirmed")]
-    label[confirm.not_beats(unconfirmed, found.shapes)] = C.CLASSES.index("artefact")
+    label[confirm.not_beats(unconfirmed, found.shapes)] = ARTEFACT
     native = kind == NORMAL
     for name, k in (("supraventricular", SUPRA), ("ventricular", VENTRICULAR)):
         kind[native & (label == C.CLASSES.index(name))] = k
-    judged = label == C.CLASSES.index("artefact")
+    judged = label == ARTEFACT
     # a detection judged noise is left out unless it was found paced (the classifier never saw a
     # paced beat); every judgement counts towards a stretch too noisy to read, where noise makes
     # "spikes" of its own
     artefact = judged & (native | (kind == UNREADABLE))
+    # a detection the noise rule marked unreadable and the classifier finds more likely an artefact
+    # than a beat is noise too where it has company (``NOISE_P``), though not left out alone
+    likely_noise = classifier.probabilities(found.features)[:, ARTEFACT] >= NOISE_P
+    noise = judged | ((found.kind == UNREADABLE) & likely_noise)
     # noise is looked for between the flutter detector's stretches: those are a rhythm, not noise
     doubted, t = (unconfirmed == 1) & ~judged, found.t_s
     edges = [-np.inf, *itertools.chain.from_iterable(found.flutter), np.inf]
     noisy = [
         stretch
         for lo, hi in zip(edges[::2], edges[1::2], strict=True)
-        for stretch in _too_noisy(*(v[(t > lo) & (t < hi)] for v in (t, judged, doubted)))
+        for stretch in _too_noisy(
+            *(v[(t > lo) & (t < hi)] for v in (t, noise, doubted, found.kind == UNREADABLE))
+        )
     ]
     beat = ~artefact
     for a, b, *_ in [*noisy, *found.flutter]:  # no beat is listed in noise, nor in fibrillation
@@ -508,10 +523,14 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     return with_kinds(found, kind, beat, tuple(notes), noisy=noisy)
 
 
-def _too_noisy(t: np.ndarray, artefact: np.ndarray, doubted: np.ndarray) -> list[tuple[float, float, str]]:
+def _too_noisy(
+    t: np.ndarray, artefact: np.ndarray, doubted: np.ndarray, unreadable: np.ndarray | None = None
+) -> list[tuple[float, float, str]]:
     """Stretches of NOISY_MIN_S or longer where at least NOISY_SHARE of the detections around each
     (NOISY_BEATS either side) are artefacts, or DOUBTED_SHARE (DOUBTED_BEATS either side) are
-    ``doubted`` (listed, the second opinion finding no QRS there): read as noise, not as beats."""
+    ``doubted`` (listed, the second opinion finding no QRS there): read as noise, not as beats.
+    Each goes on over the detections next to it that the noise rule marked ``unreadable``: at a
+    burst's edges, the clean beats in the window dilute the share, not the noise."""
     from numpy.lib.stride_tricks import sliding_window_view as windows
 
     def share(flags: np.ndarray, h: int) -> np.ndarray:
@@ -520,12 +539,24 @@ def _too_noisy(t: np.ndarray, artefact: np.ndarray, doubted: np.ndarray) -> list
     if len(t) < 2 * NOISY_BEATS + 1:
         return []
     noise = (share(artefact, NOISY_BEATS) >= NOISY_SHARE) | (share(doubted, DOUBTED_BEATS) >= DOUBTED_SHARE)
-    out = []
+    unreadable = np.zeros(len(t), bool) if unreadable is None else unreadable
+    stretches: list[tuple[int, int]] = []
     flagged = artefact | doubted
     for a, b in zip(*runs(noise), strict=True):
         inside = a + np.flatnonzero(flagged[a:b])  # from its first doubt to its last: the clean
         a, b = (int(inside[0]), int(inside[-1]) + 1) if len(inside) else (a, a)  # beats around stay
-        if b > a and t[b - 1] - t[a] >= NOISY_MIN_S:
+        if b == a:
+            continue
+        while a > 0 and unreadable[a - 1]:
+            a -= 1
+        while b < len(t) and unreadable[b]:
+            b += 1
+        if stretches and a <= stretches[-1][1]:  # grown into the one before
+            a = stretches.pop()[0]
+        stretches.append((a, b))
+    out = []
+    for a, b in stretches:
+        if t[b - 1] - t[a] >= NOISY_MIN_S:
             n, m = int(artefact[a:b].sum()), int(doubted[a:b].sum())
             detail = f"too noisy to read: of {b - a} detections, {n} were noise and {m} doubtful"
             out.append((float(t[a]), float(t[b - 1]), detail))

@@ -72,6 +72,22 @@ def test_two_leads_of_muscle_noise_at_250_hz_pulse_together_but_are_no_spikes() 
     assert B.pacing_spikes(with_spike, fs).tolist() == [30.0]
 
 
+def test_a_burst_of_muscle_noise_among_clean_minutes_is_no_spikes() -> None:
+    """A Holter's page: a minute of two quiet leads with 10 s of muscle noise. The noise must be
+    judged where it is: over the whole minute its bar was the quiet leads', and the burst's
+    transients were spikes (the beat list then listed paced beats in it)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    fs, rng = 250.0, np.random.default_rng(0)
+    band = butter(4, (20.0, 100.0), "bandpass", fs=fs, output="sos")
+    x = rng.normal(0, 0.005, (2, 15000))
+    burst = sosfiltfilt(band, rng.standard_normal((2, 2500)))
+    x[:, 5000:7500] += 2.0 * burst / np.ptp(burst)  # 2 mV from peak to peak: a QRS's size
+    assert B.pacing_spikes(x, fs).tolist() == []
+    x[:, 10000] += 0.5  # a spike in the quiet minutes is still seen
+    assert B.pacing_spikes(x, fs).tolist() == [40.0]
+
+
 def test_a_steep_qrs_slope_or_a_baseline_step_is_no_spike() -> None:
     down = np.linspace(1.5, -1.5, 10)  # R to S, 0.33 mV per 2 ms for 20 ms: steeper than the limit
     qrs = np.concatenate([np.linspace(0, 1.5, 10), down, np.linspace(-1.5, 0, 10)])

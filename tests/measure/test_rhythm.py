@@ -17,7 +17,7 @@ from ecgviewer.measure.pipeline import measure
 from ecgviewer.recording import make_recording
 from ecgviewer.sources import ArraySource
 from tests.measure.beat_records import FS, PRE, ectopic, record, sample_beat
-from training.validate.synthetic_beats import STRAY, drowned, invented, premature_beats
+from training.validate.synthetic_beats import LEAD_IN_S, STRAY, drowned, invented, premature_beats
 
 
 def _sinus(start: float, stop: float, rr: float, w: np.ndarray) -> list[tuple[float, np.ndarray]]:
@@ -26,6 +26,7 @@ def _sinus(start: float, stop: float, rr: float, w: np.ndarray) -> list[tuple[fl
 
 def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat):
     beats, expect, seconds = premature_beats(beat)  # what the beat classifier's selection checks too
+    assert seconds > R.PAGE_S + 30  # the premature beats around the first page edge
     rh = R.analyse(record(beats, seconds), delineator)
     assert any("looked for in 2 leads only" in n for n in rh.notes)  # a spike must show in both leads
     times = np.array([t for t, _ in beats])
@@ -38,18 +39,17 @@ def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat
     events = {e.kind: e for e in rh.events}
     assert set(events) == {"pause", "ventricular run"}
     assert events["pause"].start_s == pytest.approx(last, abs=0.05) and "2.6 s" in events["pause"].detail
-    assert events["ventricular run"].start_s == pytest.approx(75.0, abs=0.05)
+    assert events["ventricular run"].start_s == pytest.approx(LEAD_IN_S + 75.0, abs=0.05)
     assert events["ventricular run"].detail.startswith("4 beats at 120 bpm")
     normal = rh.kind == R.KINDS.index("normal")
     assert np.nanmedian(rh.qrs_ms[normal]) < 120 < np.nanmedian(rh.qrs_ms[~normal & (rh.kind != 1)])
     assert np.isfinite(rh.pr_ms[normal]).mean() > 0.9 and np.isfinite(rh.qt_ms[normal]).mean() > 0.9
     # the trend: each 10 s bin's beats per minute, the measurements' rate (``intervals.heart_rate``)
     ordered = np.sort(times)
-    into = np.digitize(ordered[1:], np.arange(0.0, 130.0, 10.0)) - 1
+    into = np.digitize(ordered[1:], np.arange(0.0, seconds + 10.0, 10.0)) - 1
     rr = np.diff(ordered) * 1000
-    assert rh.trend_bpm == pytest.approx(
-        [60000 / rr[into == i].mean() for i in range(len(rh.trend_s))], abs=1.0
-    )
+    expected = [60000 / rr[into == i].mean() if (into == i).any() else np.nan for i in range(len(rh.trend_s))]
+    assert rh.trend_bpm == pytest.approx(expected, abs=1.0, nan_ok=True)  # a bin past the last beat: NaN
 
 
 def test_atrial_fibrillation_is_an_episode_and_its_beats_are_not_premature(delineator, beat):
@@ -104,6 +104,21 @@ def test_no_beat_is_invented_in_noise_that_drowns_them(delineator, beat):
     assert np.abs(times[clean][:, None] - rh.t_s[None, :]).min(axis=1).max() < 0.05  # every clean beat listed
 
 
+def test_a_burst_of_noise_among_clean_minutes_is_an_unreadable_stretch_not_beats(delineator, beat):
+    """10 s of muscle-like noise in two clean minutes (a Holter's motion): its transients are no
+    pacing spikes, and where the noise rule marks the detections unreadable and the classifier
+    finds them likelier noise than beats, the burst is one unreadable event, not a list of
+    "unreadable beats" three times the heart's rate."""
+    rec, times, stretch = drowned(beat, at_s=15.0, for_s=10.0)
+    rh = R.analyse(rec, delineator)
+    assert not (rh.kind == R.KINDS.index("paced")).any()
+    (noisy,) = [e for e in rh.events if e.kind == "unreadable"]
+    assert noisy.start_s < 17.0 and noisy.end_s > 23.0
+    assert invented(rh.t_s, times, stretch) <= STRAY
+    clean = (times < 14.0) | (times > 26.0)
+    assert np.abs(times[clean][:, None] - rh.t_s[None, :]).min(axis=1).max() < 0.05
+
+
 def test_a_stretch_whose_listed_detections_the_second_opinion_doubts_is_read_as_noise():
     """A minute of detections, none judged an artefact: where a fifth of those around each are
     listed but unconfirmed (motion transients alike enough to be kept), the stretch is noise; the
@@ -123,6 +138,18 @@ def test_a_stretch_whose_listed_detections_the_second_opinion_doubts_is_read_as_
         R._too_noisy(t, artefacts, none)[0][2]
         == "too noisy to read: of 12 detections, 12 were noise and 0 doubtful"
     )
+
+
+def test_a_noisy_stretch_goes_on_over_the_unreadable_detections_next_to_it():
+    """At a burst's edges the clean beats in the share's window hide the noise: the stretch takes in
+    the detections the noise rule marked unreadable next to it, and merges with one it reaches."""
+    t = np.arange(60.0)
+    artefacts, unreadable = np.zeros(60, bool), np.zeros(60, bool)
+    artefacts[20:32] = artefacts[40:48] = True
+    unreadable[[*range(16, 20), *range(32, 40), 48, 55]] = True  # next to the stretches but for 55
+    (stretch,) = R._too_noisy(t, artefacts, np.zeros(60, bool), unreadable)
+    assert stretch == (16.0, 48.0, "too noisy to read: of 33 detections, 20 were noise and 0 doubtful")
+    assert [s[:2] for s in R._too_noisy(t, artefacts, np.zeros(60, bool))] == [(20.0, 31.0), (40.0, 47.0)]
 
 
 def test_progress_and_cancel(delineator, beat):

@@ -63,9 +63,11 @@ def settings(meta: dict) -> Config:
 
 def _key(delineator_file: Path) -> str:
     """The cache's key: the delineator and the second opinion (with their 8-bit ranges, which the
-    pages are read with), the flutter detector, and the features' definition (the modules' source)."""
+    pages are read with), the flutter detector, and the detections' and features' definition (the
+    source of every module ``rhythm.detect`` reads a page with)."""
     from ecgviewer.assets import flutter_detector_path, second_opinion_path
-    from ecgviewer.measure import flutter
+    from ecgviewer.dsp import resample, runs
+    from ecgviewer.measure import atrial, beats, delineate, flutter, intervals, quality, signal, unet
     from ecgviewer.measure.delineate import int8_path
     from ecgviewer.weights import sha256
 
@@ -74,10 +76,11 @@ def _key(delineator_file: Path) -> str:
         h.update(sha256(weights).encode())
         if (ranges := int8_path(weights)).is_file():
             h.update(ranges.read_bytes())
-    h.update(Path(confirm.__file__).read_bytes())
-    h.update(Path(C.__file__).read_bytes())
-    h.update(Path(rhythm.__file__).read_bytes())
-    h.update(Path(flutter.__file__).read_bytes())
+    # every module a page goes through: a change to any (the pacing spikes are found in beats.py)
+    # changes the beats found
+    found_by = (confirm, C, rhythm, flutter, atrial, beats, delineate, intervals, quality, signal, unet)
+    for module in (*found_by, resample, runs):
+        h.update(Path(module.__file__).read_bytes())
     h.update(flutter_detector_path().read_bytes())
     return h.hexdigest()[:12]
 
@@ -489,7 +492,8 @@ def card_markdown(card: dict) -> str:
         f"within {C.LONG} beats either side and unlike both neighbours', is an artefact, whatever the "
         "perceptron called it (`confirm.not_beats`); and a stretch of "
         f"{rhythm.NOISY_MIN_S:g} s or more where {100 * rhythm.NOISY_SHARE:.0f} % of the detections "
-        f"around each ({rhythm.NOISY_BEATS} either side) are artefacts, or "
+        f"around each ({rhythm.NOISY_BEATS} either side) are artefacts (or were marked unreadable "
+        f"for their noise and are at least {rhythm.NOISE_P:g} likely artefacts by the perceptron), or "
         f"{100 * rhythm.DOUBTED_SHARE:.0f} % ({rhythm.DOUBTED_BEATS} either side) listed but "
         "unconfirmed, is read as noise, an unreadable stretch without beats (`rhythm._too_noisy`).",
         "- **Not seen:** DS2 (the held-out half), other databases, paced beats (found from their spikes).",

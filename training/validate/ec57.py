@@ -550,6 +550,9 @@ def command(args: argparse.Namespace) -> None:
     """EC57 on the MIT-BIH Arrhythmia Database: the beat list's QRS, VEB, SVEB, F and AF figures (EC57.md)."""
     if not args.mitdb.is_dir():
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
+    if args.against is not None and not args.against.is_file():  # before the half hour of fitting
+        raise SystemExit(f"--against {args.against}: no such counts file")
+    against = None if args.against is None else (f"`{args.against.name}`", load_counts(args.against))
     cv, shipped, whole, by_seed = run(
         args.mitdb, args.records, delineator_file=args.delineator, classifier_file=args.classifier,
         pool=args.pool, seeds=args.seeds,
@@ -557,7 +560,6 @@ def command(args: argparse.Namespace) -> None:
     named = {} if args.delineator is None else {"delineator": f"the delineator `{args.delineator.name}`"}
     if args.classifier is not None:
         named["classifier"] = f"the classifier `{args.classifier.name}`"
-    against = None if args.against is None else (f"`{args.against.name}`", load_counts(args.against))
     options = (("--delineator", args.delineator), ("--classifier", args.classifier),
                ("--counts", args.counts), ("--against", args.against))  # fmt: skip
     pooled = [f"--pool {' '.join(w.name for w in args.pool)}"] if args.pool else []

@@ -13,6 +13,7 @@ import numpy as np
 
 from ecgviewer.dsp.resample import to_rate
 from ecgviewer.io import load
+from ecgviewer.measure.rhythm import PAGE_S
 from ecgviewer.recording import Recording, make_recording
 from ecgviewer.sources import ArraySource
 
@@ -20,6 +21,8 @@ FS = 250
 LEADS = ["II", "V1"]
 PRE, POST = round(0.25 * FS), round(0.45 * FS)
 Beats = list[tuple[float, np.ndarray]]  # (R time in s, (leads, PRE + POST) complex)
+RR_S = 0.9  # the sinus rhythm's RR (67 bpm)
+LEAD_IN_S = RR_S * round((PAGE_S - 60.0) / RR_S)  # ``premature_beats``' first minute ends at a page edge
 
 
 def sample_beat(leads: Sequence[str] = LEADS) -> np.ndarray:
@@ -61,43 +64,54 @@ def record(beats: Beats, seconds: float, seed: int = 0, leads: Sequence[str] = L
     return make_recording(None, ArraySource(x.astype(np.float32)), float(FS), list(leads), "synthetic")
 
 
-def _sinus(start: float, stop: float, w: np.ndarray, rr: float = 0.9) -> Beats:
+def _sinus(start: float, stop: float, w: np.ndarray, rr: float = RR_S) -> Beats:
     return [(t, w) for t in np.arange(start, stop, rr)]
 
 
 def premature_beats(beat: np.ndarray) -> tuple[Beats, list[str], float]:
-    """Two minutes of sinus rhythm at 67 bpm across the beat list's 60 s page edge, with a
-    ventricular premature beat (RR 450 ms) and its compensatory pause, an atrial premature beat
-    45 % early (its P wave in the T wave before it), a ventricular run of 4 at 120 bpm and a 2.6 s
-    pause; returns the beats, each one's kind as a reader calls it, and the recording's length."""
+    """Sinus rhythm at 67 bpm with, in the two minutes before and after the beat list's first page
+    edge (``rhythm.PAGE_S``, whole sinus cycles before it), a ventricular premature beat and its
+    compensatory pause, an atrial premature beat 45 % early just before the edge (its P wave in the
+    T wave before it), a ventricular run of 4 at 120 bpm and a 2.6 s pause; returns the beats, each
+    one's kind as a reader calls it, and the recording's length."""
+    o = LEAD_IN_S
     wide = ectopic()
-    beats = [*_sinus(1.0, 50.0, beat), (50.45, wide), *_sinus(51.8, 58.9, beat)]
+    beats = [*_sinus(1.0, o + 50.0, beat), (o + 50.45, wide), *_sinus(o + 51.8, o + 58.9, beat)]
     atrial = len(beats)
-    beats += [(58.1 + 0.9 * 0.55, beat), *_sinus(60.5, 74.5, beat)]
-    beats += [(75.0 + 0.5 * k, wide) for k in range(4)] + _sinus(77.5, 90.0, beat)
+    beats += [(o + 58.1 + 0.9 * 0.55, beat), *_sinus(o + 60.5, o + 74.5, beat)]
+    beats += [(o + 75.0 + 0.5 * k, wide) for k in range(4)] + _sinus(o + 77.5, o + 90.0, beat)
     last = beats[-1][0]
-    beats += [(last + 2.6, beat), *_sinus(last + 3.5, 119.0, beat)]
+    beats += [(last + 2.6, beat), *_sinus(last + 3.5, o + 119.0, beat)]
     kinds = ["ventricular" if w is wide else "normal" for _, w in beats]
     kinds[atrial] = "supraventricular"
-    return beats, kinds, 120.0
+    return beats, kinds, o + 120.0
 
 
 STRAY = 2  # beats listed in noise that drowns them, at most: a stray one at either edge
 STRAY_S = 0.15  # a listed beat this far from every true beat is invented
 
 
-def drowned(beat: np.ndarray) -> tuple[Recording, np.ndarray, tuple[float, float]]:
-    """Two minutes of sinus rhythm at 67 bpm with 30 s of muscle-like noise (white noise band-passed
-    to 20-100 Hz) four times the QRS's size from 45 s: no beat can be read there. Returns the
-    recording, its beats' times and the noise's stretch (s)."""
+def drowned(
+    beat: np.ndarray, at_s: float = 45.0, for_s: float = 30.0, size: float = 4.0, noise: str = "muscle"
+) -> tuple[Recording, np.ndarray, tuple[float, float]]:
+    """Two minutes of sinus rhythm at 67 bpm with ``for_s`` of noise ``size`` times the QRS's size
+    (peak to peak) from ``at_s``: muscle-like (white noise band-passed to 20-100 Hz; at four times
+    no beat can be read there) or electrode motion (``motion.motion_noise``, synthetic). Returns
+    the recording, its beats' times and the noise's stretch (s)."""
     from scipy.signal import butter, sosfiltfilt
+
+    from training.validate.motion import motion_noise
 
     beats = _sinus(1.0, 119.0, beat)
     rec = record(beats, 120.0)
-    band = butter(4, (20, 100), "bandpass", fs=FS, output="sos")
-    emg = sosfiltfilt(band, np.random.default_rng(3).normal(0, 1, (2, 30 * FS)))
-    rec.source.data[:, 45 * FS : 75 * FS] += (4 * np.ptp(beat) / np.ptp(emg) * emg).astype(np.float32)
-    return rec, np.array([t for t, _ in beats]), (45.0, 75.0)
+    a, b = round(at_s * FS), round((at_s + for_s) * FS)
+    if noise == "motion":
+        x = motion_noise(b - a, FS, 2, seed=3)
+    else:
+        band = butter(4, (20, 100), "bandpass", fs=FS, output="sos")
+        x = sosfiltfilt(band, np.random.default_rng(3).normal(0, 1, (2, b - a)))
+    rec.source.data[:, a:b] += (size * np.ptp(beat) / np.ptp(x) * x).astype(np.float32)
+    return rec, np.array([t for t, _ in beats]), (at_s, at_s + for_s)
 
 
 def invented(listed: np.ndarray, times: np.ndarray, stretch: tuple[float, float]) -> int:
