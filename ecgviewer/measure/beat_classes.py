@@ -259,17 +259,22 @@ class BeatClassifier:
         return out / len(self.members)
 
     def classes(self, features: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
-        """Each beat's index into CLASSES; a beat the perceptron calls normal whose QRS is wide,
-        wider than the dominant one and of another shape is ventricular (``not_conducted``), and
-        the beats of a supraventricular run supraventricular (``supraventricular_runs``).
-        ``x``: the perceptron's inputs where they are not the features' (a study of other inputs)."""
+        """Each beat's index into CLASSES (``labelled``)."""
+        return self.labelled(features, x)[0]
+
+    def labelled(self, features: np.ndarray, x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each beat's index into CLASSES and the perceptron's probabilities (beats, CLASSES); a
+        beat the perceptron calls normal whose QRS is wide, wider than the dominant one and of
+        another shape is ventricular (``not_conducted``), and the beats of a supraventricular run
+        supraventricular (``supraventricular_runs``). ``x``: the perceptron's inputs where they are
+        not the features' (a study of other inputs)."""
         if features.shape[1] == 0:
-            return np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), np.zeros((0, len(CLASSES)))
         p = self.probabilities(features) if x is None else self.forward(x)
         label = np.argmax(np.log(p + 1e-12) + self.bias, axis=1)
         label[not_conducted(features) & (label == CLASSES.index("normal"))] = CLASSES.index("ventricular")
         rr_s = np.exp(features[FEATURES.index("pre")]) * features[FEATURES.index("local_s")]
-        return supraventricular_runs(label, rr_s)
+        return supraventricular_runs(label, rr_s), p
 
     @classmethod
     def load(cls, path: Path) -> BeatClassifier:

@@ -489,7 +489,7 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     classifier or the second opinion (``confirm.not_beats``) judges artefacts left out, and the
     events that follow."""
     kind = found.kind.copy()
-    label = classifier.classes(found.features)
+    label, p = classifier.labelled(found.features)
     unconfirmed = found.features[C.FEATURES.index("unconfirmed")]
     label[confirm.not_beats(unconfirmed, found.shapes)] = ARTEFACT
     native = kind == NORMAL
@@ -502,8 +502,7 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     artefact = judged & (native | (kind == UNREADABLE))
     # a detection the noise rule marked unreadable and the classifier finds more likely an artefact
     # than a beat is noise too where it has company (``NOISE_P``), though not left out alone
-    likely_noise = classifier.probabilities(found.features)[:, ARTEFACT] >= NOISE_P
-    noise = judged | ((found.kind == UNREADABLE) & likely_noise)
+    noise = judged | ((found.kind == UNREADABLE) & (p[:, ARTEFACT] >= NOISE_P))
     # noise is looked for between the flutter detector's stretches: those are a rhythm, not noise
     doubted, t = (unconfirmed == 1) & ~judged, found.t_s
     edges = [-np.inf, *itertools.chain.from_iterable(found.flutter), np.inf]

@@ -44,3 +44,17 @@ def test_the_paired_difference_is_the_arms_difference():  # ``ec57.paired``, whi
     d = ec57.paired(rows["tokens"], rows["features"], beat_tokens.COMPARED, draws=50)
     assert d["veb_se"] == pytest.approx((20.0, 20.0, 20.0))
     assert d["sveb_se"] == pytest.approx((0.0, 0.0, 0.0))
+
+
+def test_a_classifier_on_other_inputs_lists_beats_as_the_features_one_does():
+    """``OnInputs`` stands in for the classifier in ``rhythm.classify``: given the features' own
+    inputs it lists the same beats with the same kinds."""
+    from ecgviewer.measure import beat_classes as C
+    from ecgviewer.measure import rhythm as R
+    from ecgviewer.measure.delineate import Delineator
+
+    found = R.detect(record(two_foci(sample_beat())[0], 120.0), Delineator.bundled())
+    clf = C.BeatClassifier.bundled()
+    direct = R.classify(found, clf)
+    wrapped = R.classify(found, beat_tokens.OnInputs(clf, C.inputs(found.features)))  # type: ignore[arg-type]
+    assert len(direct.t_s) > 100 and (direct.t_s == wrapped.t_s).all() and (direct.kind == wrapped.kind).all()

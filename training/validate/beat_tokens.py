@@ -85,14 +85,14 @@ def relative(v: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OnInputs:
-    """A fitted classifier that reads other inputs than the features (``BeatClassifier.classes``'
+    """A fitted classifier that reads other inputs than the features (``BeatClassifier.labelled``'
     ``x``), so that ``rhythm.classify`` lists a record's beats with it."""
 
     model: C.BeatClassifier
     x: np.ndarray
 
-    def classes(self, features: np.ndarray) -> np.ndarray:
-        return self.model.classes(features, self.x)
+    def labelled(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.model.labelled(features, self.x)
 
 
 def run(mitdb: Path, names: Sequence[str], progress=print) -> tuple[dict[str, list], dict]:
