@@ -103,7 +103,7 @@ FORMATS = (  # (key, title, file under formats/, what it exercises)
     ("mat", "WFDB with MATLAB .mat", "wfdb_challenge_mat/HR06000.hea", "CinC Challenge, SNOMED in header"),
     ("edf", "EDF+", "edf/ludb_record1.edf", "LUDB record 1 converted, with annotations"),
 )
-KEYS = (*(r.key for r in PTBXL_RULES), "noisy", "holter", "sixty", *(f[0] for f in FORMATS))
+KEYS = (*(r.key for r in PTBXL_RULES), "noisy", "holter", "sixty", "burst", *(f[0] for f in FORMATS))
 
 
 # -- the cases -----------------------------------------------------------------------------------
@@ -259,6 +259,18 @@ def sixty_seconds(shared: Path, folder: Path) -> Path:
     return out
 
 
+def noise_burst(folder: Path | None) -> Path:
+    """The synthetic recording of the "burst" case, written as EDF to ``folder``."""
+    from ecgviewer.io.writers import save
+    from training.validate.synthetic_beats import drowned, sample_beat
+
+    out = (folder or Path(tempfile.mkdtemp(prefix="review-"))) / "noise_burst.edf"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save(drowned(sample_beat(), at_s=15.0, for_s=10.0, size=4.0)[0], out)
+    return out
+
+
 def cases(
     shared: Path = SHARED, scratch: Path | None = None, only: Iterable[str] | None = None
 ) -> list[Case]:
@@ -312,6 +324,13 @@ def cases(
             "recording analysed whole (analysis.MAX_WHOLE_S), with ventricular bigeminy per the reference."
         )
         out.append(Case("sixty", "60 s record (MIT-BIH, bigeminy)", sixty_seconds(shared, folder), why))
+    if "burst" in wanted:
+        why = (
+            "Two minutes of synthetic sinus rhythm at 67 bpm (2 leads, EDF) with 10 s of muscle-like noise "
+            "4x the QRS from 15 s (training.validate.synthetic_beats.drowned): the page's measurement "
+            "must neither count the burst's complexes as beats nor its transients as pacing spikes."
+        )
+        out.append(Case("burst", "Noise burst (synthetic, EDF)", noise_burst(scratch), why))
     for key, title, rel, what in FORMATS:
         path = shared / "formats" / rel
         if key in wanted and path.is_file():

@@ -365,9 +365,12 @@ class MeasureController(QtCore.QObject):
             return  # measured a recording that is no longer on screen
         self._pending, self.span = None, span
         whole = span == (0.0, rec.duration)
-        self._status(
+        said = (
             "Whole recording." if whole else f"Measured {span[0]:.1f}\u2013{span[1]:.1f} s (the page's span)."
         )
+        for a, b in m.too_noisy:
+            said += f" {a:.1f}\u2013{b:.1f} s too noisy to read: no beat counted there."
+        self._status(said)
         self._show(m)
         self._update_attribution()
         if not whole and not page_inside(self.paper.page, span):

@@ -26,6 +26,9 @@ PREMATURE = 0.85  # RR before the beat shorter than this share of the median RR
 NOISE_FACTOR = 3.0  # residual against the template this many times the median residual
 MIN_NOISE_MV = 0.05
 PREMATURE_REASON = "premature"  # a beat left out of the median for its short RR (its origin unknown)
+LOCAL_RR = 8  # a page's dominant beats: not premature against the median of this many RRs around
+SHAPE_MS = (-80.0, 120.0)  # a beat's QRS, kept for the templates: the shape Holter software groups by
+SHAPE_N = round((SHAPE_MS[1] - SHAPE_MS[0]) * signal.FS / 1000)
 # A pacing spike is a pulse of 0.1-2 ms: the signal jumps by PACE_JUMP_MV within PACE_JUMP_MS
 # from a quieter stretch (the span before moves under PACE_QUIET_SHARE of the jump), does not go
 # on the same way (the span after moves under PACE_ONWARD_SHARE of it: a steep QRS slope does),
@@ -145,6 +148,30 @@ def windows(values: np.ndarray, centres: np.ndarray, pre: int = PRE, post: int =
     out = padded[:, np.clip(at, 0, padded.shape[1] - 1)].transpose(1, 0, 2)
     out[np.broadcast_to(outside[:, None, :], out.shape)] = np.nan
     return out
+
+
+def premature(rr: np.ndarray) -> np.ndarray:
+    """Per beat: is the RR leading to it (``rr[i - 1]`` to beat i) shorter than ``PREMATURE``
+    times the median of up to ``LOCAL_RR // 2`` RRs on each side of it (not itself)?"""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    h = LOCAL_RR // 2
+    if len(rr) == 0:
+        return np.zeros(1, bool)
+    padded = np.concatenate([np.full(h, np.nan), rr, np.full(h, np.nan)])
+    around = np.delete(sliding_window_view(padded, 2 * h + 1), h, axis=1)  # row j: rr[j]'s neighbours
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a lone RR has no neighbour: NaN, not premature
+        pace = np.nanmedian(around, axis=1)
+    return np.concatenate([[False], rr < PREMATURE * pace])
+
+
+def qrs_shapes(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """(beats, leads, SHAPE_N) float16: each beat's QRS over SHAPE_MS in every lead of the prepared
+    ``x``, zero in leads not ``present`` and past the span's ends."""
+    pre = round(-SHAPE_MS[0] * signal.FS / 1000)
+    w = windows(np.where(present[:, None], x, 0.0), r, pre, SHAPE_N - pre)
+    return np.nan_to_num(w).astype(np.float16)
 
 
 def unit_shapes(shapes: np.ndarray) -> np.ndarray:

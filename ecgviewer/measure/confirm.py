@@ -74,6 +74,23 @@ def unconfirmed(x: np.ndarray, r: np.ndarray, qrs_r: np.ndarray, second: Delinea
     return out
 
 
+def not_beats_in(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """``not_beats`` for one span read alone (the 10 s measurement; the beat list asks on its pages):
+    per detection at R samples ``r`` of the prepared (leads, n) ``x``, the second opinion's doubt
+    made a verdict. Its QRS likeness is to the median of the span's beats that are not premature.
+    The second opinion is loaded (a second) only where a detection is unlike them."""
+    if len(r) < 3 or not present.any():
+        return np.zeros(len(r), dtype=bool)
+    dominant = ~B.premature(np.diff(r).astype(float))
+    # the QRS likeness only: width and noise, which the classifier's other features take, do not enter it
+    likeness = C.morphology(x, r, present, np.full(len(r), np.nan), dominant, np.ones(len(r)))
+    qrs_r = likeness[C.MORPHOLOGY.index("qrs_r")]
+    if (qrs_r >= SUSPECT_R).all():  # none asked (NaN, not measured, is asked)
+        return np.zeros(len(r), dtype=bool)
+    doubted = unconfirmed(x[present], r, qrs_r, bundled())
+    return not_beats(doubted, B.qrs_shapes(x, r, present))
+
+
 def not_beats(unconfirmed: np.ndarray, shapes: np.ndarray, around: int = C.LONG) -> np.ndarray:
     """Per beat: unconfirmed (``unconfirmed``), and its QRS (``shapes``: (beats, leads, samples))
     correlating under SUSPECT_R with every confirmed detection's within ``around`` beats either

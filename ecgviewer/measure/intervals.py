@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import TYPE_CHECKING
@@ -85,6 +86,7 @@ class Measurements:
     span_s: tuple[float, float] = (0.0, 0.0)
     left_out: dict[str, str] = field(default_factory=dict)  # recorded lead -> why not measured
     paced: tuple[bool, ...] = ()  # per beat of ``r_times``: started by a pacing spike
+    too_noisy: tuple[tuple[float, float], ...] = ()  # s in the recording: noise left their QRS uncounted
     device: DeviceReport | None = None  # what the acquiring device measured (the file's), if it says
 
     @property
@@ -277,12 +279,17 @@ def heart_rate(rr_ms: np.ndarray) -> float | None:
     return None if len(rr) == 0 else bpm_from_rr(rr / 1000.0)
 
 
-def rate(r_times: np.ndarray) -> tuple[dict[str, Value], list[str]]:
-    """Heart rate and RR from every beat found (not only the median's), and a rhythm note."""
-    if len(r_times) < 2:
-        reason = "fewer than two beats"
+def rate(r_times: np.ndarray, gaps: Sequence[tuple[float, float]] = ()) -> tuple[dict[str, Value], list[str]]:
+    """Heart rate and RR from every beat found (not only the median's), and a rhythm note. An RR
+    across one of ``gaps`` (s, the same clock: a stretch too noisy to read) is no RR."""
+    t = np.asarray(r_times, dtype=np.float64)
+    across = np.zeros(max(len(t) - 1, 0), dtype=bool)
+    for a, b in gaps:
+        across |= (t[:-1] < b) & (t[1:] > a)
+    rr = np.diff(t)[~across] * 1000
+    if len(rr) == 0:
+        reason = "fewer than two beats" if not gaps else "fewer than two beats in a row outside the noise"
         return {"hr": Value(None, BPM, reason), "rr": Value(None, MS, reason)}, []
-    rr = np.diff(r_times) * 1000
     mean = float(np.mean(rr))
     notes = []
     if irregular(rr):

@@ -12,10 +12,10 @@ from ecgviewer.leads import STANDARD_LEADS as LEADS
 from ecgviewer.leads import standard_leads
 from ecgviewer.measure import agreement as A
 from ecgviewer.measure import beats as B
+from ecgviewer.measure import confirm, signal
 from ecgviewer.measure import delineate as D
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import quality as Q
-from ecgviewer.measure import signal
 from ecgviewer.measure.intervals import Measurements, Value
 from ecgviewer.measurements import FIDUCIALS, MEASUREMENTS, unit
 from ecgviewer.recording import Recording
@@ -29,13 +29,22 @@ INTERVAL_VALUES = tuple(
 )
 MIN_PACING_SPIKES = 2  # fewer is no pacing to speak of (one transient can pass for a spike)
 PACED_RHYTHM = "paced rhythm"  # how the note of a measurement made on paced beats begins
+QRS_AT_MS = 40.0  # a lead labels a QRS at a detection when it does within this of its R
+NOISE_CONTEXT_S = 1.0  # a noisy stretch's quiet leads are delineated with this much either side
+TOO_NOISY = "too noisy to read"  # how the note of a stretch that no lead could read begins
+SECOND_OPINION = "no QRS by the second opinion"  # in the note of detections not counted for it
 
 
 def measure(
-    signals: np.ndarray, fs: float, leads: Sequence[str], delineator: D.Delineator, start_s: float = 0.0
-) -> Measurements:
+    signals: np.ndarray, fs: float, leads: Sequence[str], delineator: D.Delineator, start_s: float = 0.0,
+    *, read_noise: bool = False,
+) -> Measurements:  # fmt: skip
     """Delineate, find and sort beats, build median beats and measure them. Values that cannot
-    be measured carry the reason (no beats, paced rhythm, no P wave...) instead of a number."""
+    be measured carry the reason (no beats, paced rhythm, no P wave...) instead of a number. QRS
+    complexes found in a burst of noise (``quality.noisy_stretches``) are not counted unless the
+    leads the noise spares read them, nor are those the second opinion finds no QRS at and that
+    are unlike the beats around (``confirm.not_beats_in``: electrode motion); ``read_noise`` counts
+    them all, as before session 99 (the paired validation only: ``python -m training noisy-spans``)."""
 
     raw, present = standard_leads(np.asarray(signals), leads)
     left_out = {k: v for k, v in Q.raw_problems(signals, fs, leads).items() if k in LEADS}
@@ -43,6 +52,17 @@ def measure(
     x = signal.prepare(raw, fs)
     r, labels, _ = Q.beats_without_noise(x, present, LEADS, left_out, delineator)  # all present leads
     r = B.without_t_waves(x, r, present)
+    noisy = [] if read_noise else Q.noisy_stretches(x, present)
+    r, too_noisy, gaps, noise_notes = _outside_noise(x, r, present, noisy, delineator, start_s)
+    if not read_noise and (judged := confirm.not_beats_in(x, r, present)).any():
+        n = int(judged.sum())
+        noise_notes.append(
+            f"{n} detection{'s' * (n != 1)} not counted: {SECOND_OPINION}, unlike the beats around "
+            "(electrode motion or noise)"
+        )
+        # the RR across one is kept: mostly it is noise between two beats, whose RR it then is (taking
+        # no RR across it, every MIT-BIH span: 49 over 10 bpm off against 35, session 99)
+        r = r[~judged]
     left_out = {lead: left_out[lead] for lead in LEADS if lead in left_out}  # in lead order
     empty = {k: None for k in FIDUCIALS}
     base = Measurements(
@@ -57,11 +77,13 @@ def measure(
         values={},
         span_s=(start_s, start_s + raw.shape[-1] / fs),
         left_out=left_out,
+        too_noisy=tuple(too_noisy),
     )
     if not present.any():
         return _withheld(base, "no usable lead" + _listed(left_out, " (missing, flat or all NaN)"))
     if len(r) == 0:
-        return _withheld(base, "no QRS complexes found" + _listed(left_out, ""))
+        why = next((n for n in noise_notes if n.startswith(TOO_NOISY)), "no QRS complexes found")
+        return _withheld(base, why + _listed(left_out, ""))
     if len(r) < Q.MIN_NOISE_BEATS and (stands := Q.prominence(x, r, present)) < Q.MIN_PROMINENCE:
         why = (
             f"no measurable beat: nothing stands out of the noise ({stands:.1f}x the median level, "
@@ -69,14 +91,17 @@ def measure(
         )
         return _withheld(base, why + _listed(left_out, ""))
     spikes = B.pacing_spikes(np.asarray(signals, np.float32), fs)  # the recorded leads, as recorded
+    if spikes is not None:  # a burst of noise makes "spikes" of its own
+        spikes = spikes[~_within(spikes * signal.FS, noisy)]
     paced = B.paced_beats(r / signal.FS, B.qrs_onsets(labels, present, r) / signal.FS, spikes)
     beats = B.classify(x, r, present, paced)
-    rate, notes = I.rate(start_s + r / signal.FS)
+    rate, notes = I.rate(start_s + r / signal.FS, gaps)
     median = B.median(x, beats)
     per_lead = _delineate_median(median, present, delineator)
     fid, missing = I.global_fiducials(
         [f for f, p in zip(per_lead, present, strict=True) if p], int(present.sum())
     )
+    notes += noise_notes
     notes += _notes(beats, missing) + [f"{lead} left out: {why}" for lead, why in left_out.items()]
     notes += B.pacing_note(np.asarray(signals), fs) + _pacing_notes(beats, paced, spikes)
     m = Measurements(
@@ -93,6 +118,7 @@ def measure(
         span_s=base.span_s,
         left_out=left_out,
         paced=tuple(bool(p) for p in paced),
+        too_noisy=tuple(too_noisy),
     )
     return replace(m, values=I.values(m))
 
@@ -132,6 +158,7 @@ def to_json(m: Measurements) -> dict:
             for t, why, p in zip(m.r_times, m.beat_reasons, _per_beat(m.paced, len(m.r_times)), strict=True)
         ],
         "notes": list(m.notes),
+        "too_noisy_s": [[round(a, 3), round(b, 3)] for a, b in m.too_noisy],
         "leads_left_out": dict(m.left_out),
         "method": f"U-Net delineator on median beats (delineation contract {signal.VERSION}); "
         "global onsets second-earliest and offsets second-latest over the leads",
@@ -164,6 +191,54 @@ def _delineate_median(median: np.ndarray, present: np.ndarray, delineator: D.Del
         I.lead_fiducials(D.waves(probs[i]), B.PRE) if present[i] else dict.fromkeys(FIDUCIALS)
         for i in range(len(median))
     ]
+
+
+def _within(samples: np.ndarray, stretches: list[tuple[int, int, np.ndarray]]) -> np.ndarray:
+    """Which of ``samples`` lie in one of the ``stretches`` (start, exclusive end, ...)."""
+    inside = np.zeros(len(samples), dtype=bool)
+    for a, b, _ in stretches:
+        inside |= (samples >= a) & (samples < b)
+    return inside
+
+
+def _outside_noise(
+    x: np.ndarray, r: np.ndarray, present: np.ndarray, noisy: list[tuple[int, int, np.ndarray]],
+    delineator: D.Delineator, start_s: float,
+) -> tuple[np.ndarray, list[tuple[float, float]], list[tuple[float, float]], list[str]]:  # fmt: skip
+    """The R samples that are beats by the leads the noise spares: in each of the ``noisy``
+    stretches (``quality.noisy_stretches``) a detection stays where at least ``beats.QRS_VOTE``
+    of the quiet present leads, delineated again without the loud ones (whose noise would reach
+    them through the network's spatial-RMS input), label a QRS at it; none stays where every lead
+    is loud. Also (s of the recording) the stretches that every lead's noise left unread, those
+    where a detection was left out (no RR is taken across them: a beat may be among those left
+    out), and a note for each stretch."""
+    keep = np.ones(len(r), dtype=bool)
+    tol, context = round(QRS_AT_MS * signal.FS / 1000), round(NOISE_CONTEXT_S * signal.FS)
+    unread, gaps, notes = [], [], []
+    for a, b, loud in noisy:
+        inside = np.flatnonzero((r >= a) & (r < b))
+        quiet = present & ~loud
+        if quiet.any() and len(inside):
+            lo, hi = max(a - context, 0), min(b + context, x.shape[-1])
+            qrs = delineator.labels(x[quiet, lo:hi]) == 2
+            at = r[inside] - lo
+            votes = np.array([qrs[:, max(k - tol, 0) : k + tol + 1].any(axis=1).mean() for k in at])
+            keep[inside] = votes >= B.QRS_VOTE
+        else:
+            keep[inside] = False
+        t = (start_s + a / signal.FS, start_s + b / signal.FS)
+        names = "every lead" if not quiet.any() else ", ".join(np.asarray(LEADS)[loud])
+        where = f"{t[0]:.1f}\u2013{t[1]:.1f} s, noise in {names}"
+        n = int((~keep[inside]).sum())
+        dropped = f"{n} detection{'s' * (n != 1)} there not counted"
+        if n or not quiet.any():
+            gaps.append(t)
+        if quiet.any():
+            notes.append(f"{where}: its beats read in the other leads" + f"; {dropped}" * (n > 0))
+        else:
+            unread.append(t)
+            notes.append(f"{TOO_NOISY}: {where}; {dropped}")
+    return r[keep], unread, gaps, notes
 
 
 def _notes(beats: B.Beats, missing: list[str]) -> list[str]:

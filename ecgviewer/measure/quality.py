@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ecgviewer.dsp.runs import runs
 from ecgviewer.leads import FLAT_MV, canonical_lead
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
@@ -43,6 +44,22 @@ MIN_NOISE_BEATS = 3
 # level). A real QRS stands 8-12x above it in one lead and more in twelve; independent noise
 # peaks at 2x in twelve leads and up to 5x in one (the bundled PTB-XL sample, 20 noise draws).
 MIN_PROMINENCE = 7.0
+
+# A burst of noise in a span otherwise clean (a patient moving for a few seconds): the delineator
+# finds QRS complexes in it, which the rate and the median beat would count. Muscle noise is
+# broadband, the ECG is not: the median |second difference| over a second (NOISY_WINDOW_S, every
+# half of it) stays near its quiet level through P, QRS and T (a QRS fills under half a second;
+# a broad or fast one is slow) and rises with the noise. A second is noisy where at least
+# QRS_VOTE of the present leads (as many as can make a detection) stand NOISY_FACTOR above their
+# own quietest seconds (NOISY_QUIET: the tenth of the span that is quietest, so that 1 s of 10 is
+# enough) and above NOISY_FLOOR_MV. No second of LUDB's 200 records is noisy, clean or with the
+# measurement validation's noises throughout (their level is even); muscle-like noise a quarter of
+# the QRS's size stands about 4.5x above a clean span's quiet seconds (session 99; both in
+# training/reports/NOISY_SPANS.md's checks or the synthetic bursts of the tests).
+NOISY_WINDOW_S = 1.0
+NOISY_FACTOR = 4.0
+NOISY_QUIET = 0.1
+NOISY_FLOOR_MV = 0.05  # per sample squared at the contract's rate; LUDB clean: 0.004
 
 
 def raw_problems(signals: np.ndarray, fs: float, leads: Sequence[str]) -> dict[str, str]:
@@ -141,6 +158,36 @@ def beats_without_noise(
         worst, left_out[names[worst]] = noise
         present[worst] = False
     return np.zeros(0, dtype=np.int64), labels, present.copy()
+
+
+def noisy_stretches(x: np.ndarray, present: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """Stretches (samples of the prepared (leads, n) ``x``, end exclusive) where a burst of
+    high-frequency noise stands above the span's quiet seconds (NOISY_FACTOR) in enough leads to
+    make QRS complexes of its own, each with the leads it is loud in (a mask over ``x``'s leads).
+    A second is noisy when over half of it is, so a stretch is the noisy seconds whole: it takes
+    in the burst and up to half a second of clean signal either side."""
+    win = round(NOISY_WINDOW_S * signal.FS)
+    hop = win // 2
+    if not present.any() or x.shape[-1] < 3 * win:
+        return []
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    d2 = np.abs(np.diff(x[present], n=2, axis=-1))
+    level = np.median(sliding_window_view(d2, win, axis=-1)[:, ::hop], axis=-1)  # (leads, seconds)
+    quiet = np.quantile(level, NOISY_QUIET, axis=-1, keepdims=True)
+    loud = (level >= NOISY_FACTOR * quiet) & (level >= NOISY_FLOOR_MV)
+    noisy = loud.mean(axis=0) >= B.QRS_VOTE
+    seconds = np.zeros(x.shape[-1], dtype=np.int64) - 1  # the noisy second each sample is in
+    for k in np.flatnonzero(noisy):  # d2[i] is centred on sample i + 1
+        seconds[k * hop + 1 : k * hop + 1 + win] = k
+    if noisy[-1]:  # the last second stands for the few samples after it too
+        seconds[(len(noisy) - 1) * hop :] = len(noisy) - 1
+    out = []
+    for a, b in zip(*runs(seconds >= 0), strict=True):
+        mask = np.zeros(len(present), dtype=bool)
+        mask[present] = loud[:, np.unique(seconds[a:b])].any(axis=1)
+        out.append((int(a), int(b), mask))
+    return out
 
 
 def headline(reason: str) -> str:

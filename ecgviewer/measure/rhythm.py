@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,7 +54,6 @@ MARGIN_S = 2.0  # context either side of a page: no beat is judged at an edge
 MAX_LEADS = 3
 DELINEATED = 2
 LEAD_PREFERENCE = ("II", "V1", "V5", "I", "V2", "V6", "V3", "V4", "aVF", "III", "aVL", "aVR")
-LOCAL_RR = 8  # the page's dominant beats: not premature against the median of this many RRs around
 NOISE_FACTOR = 4.0  # a beat's high-frequency noise outside its QRS, over the page's median: unreadable
 MIN_NOISE_MV = 0.02
 PAUSE_S = 2.0
@@ -86,8 +84,7 @@ BEAT_FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")  # a beat's own
 NORMAL, SUPRA, VENTRICULAR, PACED, UNREADABLE = (KINDS.index(k) for k in BEAT_KINDS)
 ARTEFACT = C.CLASSES.index("artefact")
 _MS = 1000.0 / signal.FS
-SHAPE_MS = (-80.0, 120.0)  # a beat's QRS, kept for the templates: the shape Holter software groups by
-_SHAPE_N = round((SHAPE_MS[1] - SHAPE_MS[0]) / _MS)
+SHAPE_MS = B.SHAPE_MS  # a beat's QRS, kept for the templates
 
 
 @dataclass(frozen=True)
@@ -313,7 +310,7 @@ def detect(
     shapes = (
         np.concatenate([p.shapes for p in pages])
         if pages
-        else np.zeros((0, len(names), _SHAPE_N), np.float16)
+        else np.zeros((0, len(names), B.SHAPE_N), np.float16)
     )
     flutter = detector.stretches(cat("flutter_s"), cat("flutter_p")) if pages else []
     return Detected(
@@ -360,7 +357,7 @@ def _measure_page(
     keep = (t >= core[0] / fs) & (t < core[1] / fs)
     if not keep.any():
         empty = np.zeros(0)
-        no_shapes = np.zeros((0, len(leads), _SHAPE_N), np.float16)
+        no_shapes = np.zeros((0, len(leads), B.SHAPE_N), np.float16)
         no_beats = np.zeros((len(BEAT_FIDUCIALS), 0)), np.zeros((len(C.MORPHOLOGY), 0), np.float32)
         return _Page(empty, empty.astype(np.int8), no_beats[0], gaps, no_beats[1], empty.astype(np.float32),
                       no_shapes, flutter_s, flutter_p)  # fmt: skip
@@ -368,7 +365,7 @@ def _measure_page(
     qrs_s = (fid[BEAT_FIDUCIALS.index("qrs_off")] - fid[BEAT_FIDUCIALS.index("qrs_on")]) / signal.FS
     half = round(B.QRS_HALF_MS * signal.FS / 1000)
     noise = _hf_noise(x[used], r, half) if used.any() else np.zeros(len(r))
-    dominant = ~_premature(np.diff(r).astype(float))
+    dominant = ~B.premature(np.diff(r).astype(float))
     morphology = C.morphology(x, r, used, qrs_s, dominant, noise)
     qrs_r = morphology[C.MORPHOLOGY.index("qrs_r")]
     unconfirmed = (
@@ -380,8 +377,7 @@ def _measure_page(
     spikes = B.pacing_spikes(raw, fs)  # every recorded lead, as the 10 s measurement looks
     onset = (first + fid[BEAT_FIDUCIALS.index("qrs_on")] * fs / signal.FS) / fs
     kind[B.paced_beats(t, onset, None if spikes is None else spikes + first / fs)] = PACED
-    pre = round(-SHAPE_MS[0] / _MS)
-    shapes = np.nan_to_num(B.windows(np.where(present[:, None], x, 0.0), r[keep], pre, _SHAPE_N - pre))
+    shapes = B.qrs_shapes(x, r[keep], present)
     return _Page(
         t[keep],
         kind[keep],
@@ -389,7 +385,7 @@ def _measure_page(
         gaps,
         morphology[:, keep],
         unconfirmed[keep],
-        shapes.astype(np.float16),
+        shapes,
         flutter_s,
         flutter_p,
     )
@@ -449,22 +445,6 @@ def _fiducials(labels: np.ndarray, present: np.ndarray, r: np.ndarray) -> np.nda
         ok = (ts[j] >= off - 2) & (te[j] <= np.minimum(off + I.T_SEARCH_MS / _MS, after))
         t_off[ok] = te[j[ok]] - 1
     return np.stack([p_on, p_off, on, off - 1, t_off])  # offsets at the last labelled sample, as annotated
-
-
-def _premature(rr: np.ndarray) -> np.ndarray:
-    """Per beat: is the RR leading to it (``rr[i - 1]`` to beat i) shorter than ``B.PREMATURE``
-    times the median of up to ``LOCAL_RR // 2`` RRs on each side of it (not itself)?"""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    h = LOCAL_RR // 2
-    if len(rr) == 0:
-        return np.zeros(1, bool)
-    padded = np.concatenate([np.full(h, np.nan), rr, np.full(h, np.nan)])
-    around = np.delete(sliding_window_view(padded, 2 * h + 1), h, axis=1)  # row j: rr[j]'s neighbours
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a lone RR has no neighbour: NaN, not premature
-        pace = np.nanmedian(around, axis=1)
-    return np.concatenate([[False], rr < B.PREMATURE * pace])
 
 
 def _hf_noise(x: np.ndarray, r: np.ndarray, half: int) -> np.ndarray:

@@ -33,9 +33,10 @@ from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 7  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
+VERSION = 8  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
 # 4: "lead_note"; 5: the beat list's fiducials gain "p_off"; 6: "reading", "not_reported", summary "form";
-# 7: the reading's "unread" stretches say "verb" ("disputed": read, but T waves or noise among the beats)
+# 7: the reading's "unread" stretches say "verb" ("disputed": read, but T waves or noise among the beats);
+# 8: measurements give "too_noisy_s", the stretches whose QRS complexes noise left uncounted
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 

@@ -29,7 +29,7 @@ CHUNKS = (  # the review's order, cut where the analyses (the 60 s and 15-lead o
     ("sixty", "dicom", "dicom-mortara"),
     ("hl7", "philips", "muse"),
     ("muse-sinus", "ptbdb"),
-    ("mat", "edf"),
+    ("mat", "edf", "burst"),
 )
 SEARCH_AFTER, QUERY = "af", "statement~fibrillation"  # between cases 3 and 4 of the first chunk
 CHOOSE_ON, CHOSEN = "rbbb", "CLBBB"  # the reader explains a negative label; the next case must not
@@ -99,6 +99,13 @@ def test_cases_one_after_another_in_one_window(qtbot, clinic, shared, review_cas
         assert w.ai.result.source[0] == w.recording.uid and w.measure.recording is w.recording
         assert problems(w, model_names) == [], f"case {k} ({key})"
         seen.append(case)
+        if key == "burst":  # 10 s of noise from 15 s: no beat counted there, nor its "spikes"
+            m = w.measure.measurements
+            ((a, b),) = m.too_noisy
+            assert 14.4 <= a <= 15.0 and 25.0 <= b <= 25.6, m.too_noisy  # whole noisy seconds
+            assert m.values["hr"].value == pytest.approx(67, abs=2), m.notes
+            assert not any(m.paced) and not any("spikes, none within" in n for n in m.notes), m.notes
+            assert "too noisy to read" in w.measure.panel.status.text()
         if chosen is not None:  # the case after a chosen label starts with its own top finding
             r = w.ai.result
             preds = r.analysis.predictions

@@ -398,3 +398,12 @@ def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(Exception, match="not an ecgviewer delineator"):
         Delineator.load(bad)
+
+
+def test_no_rr_is_taken_across_a_stretch_too_noisy_to_read():
+    t = np.array([0.0, 1.0, 2.0, 6.0, 7.0, 8.0])  # 2-6 s unread: beats there not counted
+    values, notes = I.rate(t, [(2.5, 5.5)])
+    assert values["hr"].value == 60 and values["rr"].value == 1000 and notes == []
+    assert I.rate(t)[0]["hr"].value < 60  # the 4 s RR would be a pause
+    alone = I.rate(np.array([1.0, 6.0]), [(2.0, 5.0)])[0]["hr"]
+    assert alone.value is None and alone.reason.startswith("fewer than two beats in a row")

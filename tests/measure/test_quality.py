@@ -112,3 +112,62 @@ def test_clean_leads_match_their_beats_far_above_noise(clean):
     assert match.min() > 0.7
     noisy = Q.beat_match(np.random.default_rng(4).normal(0, 0.2, x.shape), r, np.ones(12, dtype=bool))
     assert noisy.max() < Q.MIN_NOISE_R
+
+
+def _burst(rec, leads: list[str], from_s: float, to_s: float, rms: float) -> np.ndarray:
+    """The recording with muscle-like noise on ``leads`` from ``from_s`` to ``to_s``."""
+    x = rec.signals.astype(np.float64)
+    a, b = round(from_s * rec.fs), round(to_s * rec.fs)
+    for k, name in enumerate(leads):
+        x[_lead(rec, name), a:b] += _emg(b - a, rec.fs, rms, seed=10 + k)
+    return x
+
+
+def test_a_clean_recording_has_no_noisy_stretch(clean):
+    assert clean[2].too_noisy == () and to_json(clean[2])["too_noisy_s"] == []
+
+
+def test_a_burst_of_noise_in_every_lead_is_not_counted_as_beats(clean):
+    rec, delineator, before = clean
+    m = measure(_burst(rec, list(rec.leads), 3.0, 6.0, 0.4), rec.fs, rec.leads, delineator)
+    ((a, b),) = m.too_noisy
+    assert 2.5 <= a <= 3.0 and 6.0 <= b <= 6.51  # whole noisy seconds
+    assert m.values["hr"].value == pytest.approx(before.values["hr"].value, abs=2)
+    assert not ((m.r_times > a) & (m.r_times < b)).any()
+    assert any(n.startswith("too noisy to read: ") for n in m.notes), m.notes
+    assert not any("pacing spikes" in n for n in m.notes), m.notes  # the noise's own "spikes"
+    assert to_json(m)["too_noisy_s"] == [[round(a, 3), round(b, 3)]]
+
+
+def test_a_burst_in_some_leads_is_read_in_the_others(clean):
+    rec, delineator, before = clean
+    noisy = ["V1", "V2", "V3", "V4", "V5", "V6"]
+    m = measure(_burst(rec, noisy, 3.0, 6.0, 0.4), rec.fs, rec.leads, delineator)
+    assert m.too_noisy == ()  # nothing left unread: every beat found, and only the beats
+    assert np.abs(m.r_times - before.r_times).max() < 0.02
+    note = next(n for n in m.notes if "its beats read in the other leads" in n)
+    assert "noise in V1, V2, V3, V4, V5, V6" in note
+
+
+def test_a_burst_in_too_few_leads_to_make_beats_is_no_stretch(clean):
+    rec, delineator, before = clean
+    m = measure(_burst(rec, ["V1", "V2"], 3.0, 6.0, 0.4), rec.fs, rec.leads, delineator)
+    assert m.too_noisy == () and not any("noise in" in n for n in m.notes)
+    assert len(m.r_times) == len(before.r_times)
+
+
+def test_electrode_motion_is_not_counted_where_the_second_opinion_finds_no_qrs(clean):
+    from ecgviewer.measure.pipeline import SECOND_OPINION
+    from training.validate.motion import motion_noise
+
+    rec, delineator, before = clean
+    x = rec.signals.astype(np.float64)
+    a, b = round(2.0 * rec.fs), round(5.0 * rec.fs)
+    motion = motion_noise(b - a, rec.fs, len(rec.leads), seed=3)
+    x[:, a:b] += 0.4 * motion / motion.std()  # slow, not broadband: no noisy stretch
+    m = measure(x, rec.fs, rec.leads, delineator)
+    every = measure(x, rec.fs, rec.leads, delineator, read_noise=True)
+    assert m.too_noisy == () and len(every.r_times) > len(before.r_times)  # motion makes "beats" ...
+    assert len(m.r_times) == len(before.r_times)  # ... not counted
+    assert m.values["hr"].value == pytest.approx(before.values["hr"].value, abs=2), every.values["hr"]
+    assert any(SECOND_OPINION in n for n in m.notes), m.notes

@@ -167,7 +167,7 @@ def run(
     from ecgviewer.measure.pipeline import measure
 
     def rows_of(rec: ludb.LudbRecord, cond: str, delineator) -> list[dict]:
-        x, fs, idx = _signals(rec, cond)
+        x, fs, idx = conditioned(rec, cond)
         t0 = time.perf_counter()
         m = measure(x, fs, [STANDARD_LEADS[i] for i in idx], delineator)
         return [{
@@ -187,7 +187,7 @@ def run(
     return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit, paced=True)
 
 
-def _signals(rec: ludb.LudbRecord, cond: str) -> tuple[np.ndarray, float, list[int]]:
+def conditioned(rec: ludb.LudbRecord, cond: str) -> tuple[np.ndarray, float, list[int]]:
     """The record under ``cond``: a noise kind at the stated level, or fewer leads / a lower rate
     (``waves.condition``)."""
     from training.validate.waves import condition
