@@ -137,6 +137,8 @@ def test_a_burst_of_noise_in_every_lead_is_not_counted_as_beats(clean):
     assert any(n.startswith("too noisy to read: ") for n in m.notes), m.notes
     assert not any("pacing spikes" in n for n in m.notes), m.notes  # the noise's own "spikes"
     assert to_json(m)["too_noisy_s"] == [[round(a, 3), round(b, 3)]]
+    printed = measurement_block(m, rec, "Bazett", "").lines  # the report
+    assert f"Too noisy to read: {a:.1f}\u2013{b:.1f} s (no beat counted)" in printed
 
 
 def test_a_burst_in_some_leads_is_read_in_the_others(clean):
