@@ -216,7 +216,7 @@ def _outside_noise(
     tol, context = round(QRS_AT_MS * signal.FS / 1000), round(NOISE_CONTEXT_S * signal.FS)
     unread, gaps, notes = [], [], []
     for a, b, loud in noisy:
-        inside = np.flatnonzero((r >= a) & (r < b))
+        inside = np.flatnonzero(_within(r, [(a, b, loud)]))
         quiet = present & ~loud
         if quiet.any() and len(inside):
             lo, hi = max(a - context, 0), min(b + context, x.shape[-1])
