@@ -495,6 +495,24 @@ def beats_problems(w: MainWindow) -> list[str]:
     return [] if grouped == len(c.beats.t_s) else [f"{grouped} beats in templates, {len(c.beats.t_s)} listed"]
 
 
+def unread_problems(w: MainWindow) -> list[str]:
+    """The paper greys the open recording's stretches not read, those of its measurement and beat
+    list, no other."""
+    from ecgviewer.measure.intervals import TOO_NOISY
+
+    greyed = w.unread.stretches()
+    out = []
+    m = w.measure.measurements
+    noisy = {(a, b) for a, b, why in greyed if why == TOO_NOISY}
+    if noisy != set(m.too_noisy if m is not None else ()):
+        out.append(f"the paper greys {sorted(noisy)} as too noisy, the measurement {m and m.too_noisy}")
+    beats = w.beats.beats
+    listed = {(e.start_s, e.end_s) for e in beats.events if e.kind == "unreadable"} if beats else set()
+    if {(a, b) for a, b, why in greyed if why == "unreadable"} != listed:
+        out.append("the paper greys other stretches as unreadable than the beat list has")
+    return out
+
+
 def problems(w: MainWindow, names: Mapping[str, str] | None = None) -> list[str]:
     """What the window shows that a clinician must not see: a result or measurements of another
     recording, beats not read without a reason, a negative label explained while a finding is
@@ -505,7 +523,7 @@ def problems(w: MainWindow, names: Mapping[str, str] | None = None) -> list[str]
         return ["no recording open"]
     if w.measure.recording is not rec:
         out.append("the measurements panel holds another recording")
-    out += interpretation_problems(w) + beats_problems(w)
+    out += interpretation_problems(w) + beats_problems(w) + unread_problems(w)
     if r is None:
         return [*out, "no AI result shown"]
     if r.source[0] != rec.uid:

@@ -26,7 +26,9 @@ from ecgviewer.gui.paper import HoverInfo, PaperView
 from ecgviewer.gui.serial_view import SerialView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.tasks import TaskRunner
+from ecgviewer.gui.unread import UnreadLayer
 from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.measure.intervals import TOO_NOISY
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import page_layout
 from ecgviewer.render.options import THEMES, ViewOptions
@@ -118,6 +120,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         box.addWidget(self.overview)
         self.calipers = Calipers(self.paper)
         self.annotation_layer = AnnotationLayer(self.paper)
+        self.unread = UnreadLayer(self.paper)
 
         # the side columns run the window's height; a dock below the page stays under the page
         self.setCorner(QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
@@ -194,6 +197,11 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.ai.resultShown.connect(self.measure.set_ai_result)
         self.ai.resultShown.connect(lambda r: self.interpretation.set_result(r, self.ai.analyzer.bands))
         self.measure.measured.connect(lambda _m: self._rate_timer.start())
+        self.measure.measured.connect(
+            lambda m: self.unread.set_stretches(
+                "measurement", self.measure.recording, [(a, b, TOO_NOISY) for a, b in m.too_noisy]
+            )
+        )
         self.measure.measured.connect(self.ai.set_measurements)
         self.measure.measured.connect(
             lambda m: self.interpretation.set_measurements(
@@ -473,6 +481,9 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
             self.overview.set_trend(None, None)
         else:
             self.overview.set_trend(beats.trend_s, beats.trend_bpm)
+        unread = [] if beats is None else [(e.start_s, e.end_s, "unreadable") for e in beats.events
+                                           if e.kind == "unreadable"]  # fmt: skip
+        self.unread.set_stretches("beats", self.beats.recording, unread)
 
     def _start_rate(self) -> None:
         rec, page = self.recording, self.paper.page
@@ -534,8 +545,9 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.settings.set_value("measure/enabled", "true" if on else "false")
         self.measure_dock.setVisible(on)
         self.interpretation.set_sources(self.ai_action.isChecked(), on)
-        if not on:  # its statements and header go with the measurements
+        if not on:  # its statements and header go with the measurements, the paper's grey stretches too
             self.interpretation.set_measurements(None, self.recording, self.measure.panel.current_formula())
+            self.unread.set_stretches("measurement", None, [])
         self.beats_dock.setVisible(on)
         self.beats.set_enabled(on)
         self.views.setTabEnabled(1, on)

@@ -24,7 +24,7 @@ from ecgviewer.gui.paper import PaperView
 from ecgviewer.gui.settings import Settings
 from ecgviewer.gui.workers import Task
 from ecgviewer.measure.agreement import flags
-from ecgviewer.measure.intervals import QTC_FORMULAS, Measurements, Value, with_fiducials
+from ecgviewer.measure.intervals import QTC_FORMULAS, TOO_NOISY, Measurements, Value, with_fiducials
 from ecgviewer.measure.median_attribution import MedianAttribution, median_attribution
 from ecgviewer.measure.statements import interpret
 from ecgviewer.measurements import FIDUCIAL_NAMES, FIDUCIALS, MEASUREMENTS
@@ -369,7 +369,7 @@ class MeasureController(QtCore.QObject):
             "Whole recording." if whole else f"Measured {span[0]:.1f}\u2013{span[1]:.1f} s (the page's span)."
         )
         for a, b in m.too_noisy:
-            said += f" {a:.1f}\u2013{b:.1f} s too noisy to read: no beat counted there."
+            said += f" {a:.1f}\u2013{b:.1f} s {TOO_NOISY}: no beat counted there."
         self._status(said)
         self._show(m)
         self._update_attribution()

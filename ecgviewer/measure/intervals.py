@@ -55,6 +55,7 @@ P_SEARCH_MS, T_SEARCH_MS = 400.0, 700.0
 # In a paced rhythm these are the paced complex's (PR: the P wave to the paced QRS, its AV delay),
 # and say so; P duration and P axis are the atrium's own.
 PACED_VALUES = ("pr", "qrs", "qt", *(f"qtc_{f.lower()}" for f in QTC_FORMULAS), "qrs_axis", "t_axis")
+TOO_NOISY = "too noisy to read"  # what a stretch of ``Measurements.too_noisy`` is called wherever it is shown
 
 
 @dataclass(frozen=True)

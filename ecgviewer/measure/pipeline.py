@@ -31,7 +31,7 @@ MIN_PACING_SPIKES = 2  # fewer is no pacing to speak of (one transient can pass 
 PACED_RHYTHM = "paced rhythm"  # how the note of a measurement made on paced beats begins
 QRS_AT_MS = 40.0  # a lead labels a QRS at a detection when it does within this of its R
 NOISE_CONTEXT_S = 1.0  # a noisy stretch's quiet leads are delineated with this much either side
-TOO_NOISY = "too noisy to read"  # how the note of a stretch that no lead could read begins
+TOO_NOISY = I.TOO_NOISY  # how the note of a stretch that no lead could read begins
 SECOND_OPINION = "no QRS by the second opinion"  # in the note of detections not counted for it
 
 

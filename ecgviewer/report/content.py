@@ -14,7 +14,7 @@ import numpy as np
 
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
 from ecgviewer.interpretation import withheld
-from ecgviewer.measure.intervals import DEFAULT_QTC
+from ecgviewer.measure.intervals import DEFAULT_QTC, TOO_NOISY
 from ecgviewer.measure.quality import headline
 from ecgviewer.measurements import EVENT_KINDS, MEASUREMENTS
 from ecgviewer.ml.wording import TOP_LEADS, Share, percent, ranked, shares, territory_shares
@@ -190,7 +190,7 @@ def measurement_block(m: Measurements | None, rec: Recording, formula: str, why_
             text += f"   \u26a0 {flagged[key].text()}"
         lines.append(text)
     lines.append(f"Median beat of {m.span_s[0]:.1f}\u2013{m.span_s[1]:.1f} s")
-    lines += [f"Too noisy to read: {a:.1f}\u2013{b:.1f} s (no beat counted)" for a, b in m.too_noisy]
+    lines += [f"{TOO_NOISY.capitalize()}: {a:.1f}\u2013{b:.1f} s (no beat counted)" for a, b in m.too_noisy]
     if m.left_out:
         left_out = (f"{lead} ({headline(why)})" for lead, why in m.left_out.items())
         lines.append("Left out: " + ", ".join(left_out))
