@@ -275,6 +275,7 @@ def feature_matrix(
 
     if workers <= 1:
         return collect(map(_features_of, items))
+    contract.warm_up()  # neurokit2 imported once here, not again in each forked worker (2 s each)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return collect(pool.map(_features_of, items, chunksize=64))
 
