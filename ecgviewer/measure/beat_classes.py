@@ -238,6 +238,12 @@ class BeatClassifier:
     bias: np.ndarray  # (CLASSES,)
     meta: dict
 
+    @property
+    def two_pass(self) -> bool:
+        """Fitted to class the beats again on RR intervals without the detections it judged noise
+        (``rhythm.classify``); a classifier fitted before this setting existed was not."""
+        return bool(self.meta.get("two_pass", False))
+
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(beats, CLASSES) from one recording's (FEATURES, beats)."""
         return self.forward(inputs(features))

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -464,6 +464,16 @@ def _rr(t: np.ndarray, gaps: Sequence[tuple[float, float]]) -> np.ndarray:
     return rr
 
 
+def features_without(found: Detected, keep: np.ndarray) -> np.ndarray:
+    """``found``'s features with the RHYTHM ones of the ``keep`` beats taken from their own RR
+    series, as if the others had not been found."""
+    features = found.features.copy()
+    t, has_p = found.t_s[keep], np.isfinite(found.fiducials_ms[BEAT_FIDUCIALS.index("p_on"), keep])
+    rows = np.array([C.FEATURES.index(name) for name in C.RHYTHM])
+    features[np.ix_(rows, np.flatnonzero(keep))] = C.rhythm(_rr(t, found.unreadable), has_p)
+    return features
+
+
 def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     """The beat list: every beat found classed (paced and unreadable ones as found), those the
     classifier or the second opinion (``confirm.not_beats``) judges artefacts left out, and the
@@ -472,6 +482,11 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     label, p = classifier.labelled(found.features)
     unconfirmed = found.features[C.FEATURES.index("unconfirmed")]
     label[confirm.not_beats(unconfirmed, found.shapes)] = ARTEFACT
+    if classifier.two_pass and 0 < (first := label == ARTEFACT).sum() < len(label):
+        # the beats classed again on RR intervals without the detections judged noise, which
+        # shorten the RRs of the true beats around them (``beat_classifier.Config.two_pass``)
+        found = replace(found, features=features_without(found, ~first))
+        label[~first], p[~first] = classifier.labelled(found.features[:, ~first])
     native = kind == NORMAL
     for name, k in (("supraventricular", SUPRA), ("ventricular", VENTRICULAR)):
         kind[native & (label == C.CLASSES.index(name))] = k

@@ -147,6 +147,8 @@ def test_the_beat_list_leaves_out_what_the_second_opinion_judges_no_beat():
     from ecgviewer.measure import rhythm as R
 
     class _Ventricular:  # a stand-in classifier that calls every beat ventricular
+        two_pass = False
+
         def labelled(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             label = np.full(features.shape[1], C.CLASSES.index("ventricular"))
             return label, np.eye(len(C.CLASSES))[label]

@@ -351,3 +351,43 @@ def test_irregular_beats_among_mostly_ventricular_ones_or_across_a_gap_are_not_j
     assert not _af(gap)
     joined = _listed(np.r_[before, before[-1] + after - after[0] + 0.8], np.full(len(t), R.NORMAL))
     assert _af(joined)
+
+
+def test_a_two_pass_classifier_classes_the_beats_again_without_the_noise_it_found():
+    """A detection of noise between two beats halves both their RRs: the beat after it looks
+    premature. A classifier fitted for it (``two_pass``) reads the beats again on RR intervals
+    without the detections it judged noise; one that was not reads them once."""
+    from ecgviewer.measure import beat_classes as C
+
+    n = 30
+    beats = 1.0 + 0.8 * np.arange(n)
+    t = np.sort(np.r_[beats, beats[14] + 0.4])  # noise found halfway between beats 14 and 15
+    no_p = np.full((5, n + 1), np.nan)
+    features = np.zeros((len(C.FEATURES), n + 1), np.float32)
+    rows = [C.FEATURES.index(f) for f in C.RHYTHM]
+    features[rows] = C.rhythm(np.diff(t, prepend=np.nan) * 1000, np.zeros(n + 1))
+    features[C.FEATURES.index("noise"), 15] = 3.0
+    shapes = np.zeros((n + 1, 2, 10), np.float16)
+    found = R.Detected(t, np.full(n + 1, R.NORMAL, np.int8), no_p, features, shapes, [], float(t[-1] + 1.0),
+                       ("II", "V1"), ())  # fmt: skip
+    pre, noise = C.FEATURES.index("pre"), C.FEATURES.index("noise")
+    normal, ventricular = C.CLASSES.index("normal"), C.CLASSES.index("ventricular")
+
+    class Seeing:  # a stand-in: noise where the noise feature says so, ventricular where premature
+        def __init__(self, two_pass: bool) -> None:
+            self.two_pass, self.seen = two_pass, []
+
+        def labelled(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            self.seen.append(f[pre].copy())
+            label = np.where(f[pre] < np.log(0.7), ventricular, normal)
+            label[f[noise] > 1] = R.ARTEFACT
+            return label, np.eye(len(C.CLASSES))[label]
+
+    once, twice = Seeing(False), Seeing(True)
+    first = R.classify(found, once)
+    assert len(once.seen) == 1 and len(first.t_s) == n and np.allclose(first.t_s, beats)
+    assert np.flatnonzero(first.kind == R.VENTRICULAR).tolist() == [15]  # its RR halved by the noise
+    again = R.classify(found, twice)
+    assert len(twice.seen) == 2 and twice.seen[1].shape == (n,) and np.allclose(twice.seen[1][1:], 0.0)
+    assert np.allclose(again.t_s, beats) and (again.kind == R.NORMAL).all()
+    assert again.features is not None and np.allclose(again.features[pre, 1:], 0.0)  # what was weighed

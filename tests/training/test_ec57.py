@@ -167,3 +167,34 @@ def test_pooled_beats_are_learnt_with_their_record_and_held_out_with_it():
         x, y = BC.dataset(data, names)
         seen = dict(zip(*np.unique(x[:, 0], return_counts=True), strict=True))
         assert seen == values and (y == C.CLASSES.index("normal")).all()
+
+
+def test_a_two_pass_fit_also_learns_each_beat_without_the_detections_the_reference_has_no_beat_at():
+    """``Config.two_pass``: a record with a detection the reference has no beat at ("X") is learnt
+    twice, as found and again with its beats' RR features taken without it (the detection itself
+    once, as found); a record without one, once; the setting travels with the classifier."""
+    from ecgviewer.measure import beat_classes as C
+    from ecgviewer.measure import rhythm as R
+    from training.supervised import beat_classifier as BC
+
+    def found(t: np.ndarray, y: list[str]) -> tuple[R.Detected, np.ndarray]:
+        f = np.zeros((len(C.FEATURES), len(t)), np.float32)
+        rows = [C.FEATURES.index(k) for k in C.RHYTHM]
+        f[rows] = C.rhythm(np.diff(t, prepend=np.nan) * 1000, np.ones(len(t)))
+        d = R.Detected(t, np.full(len(t), R.NORMAL, np.int8), np.zeros((5, len(t))), f,
+                       np.zeros((len(t), 2, 50), np.float16), [], float(t[-1] + 1), ("II",), ())  # fmt: skip
+        return d, np.array(y)
+
+    beats = 0.8 * np.arange(12)
+    noisy = np.sort(np.r_[beats, 4.4])  # a detection between beats 5 and 6
+    data = {"101": found(noisy, ["N"] * 6 + ["X"] + ["N"] * 6), "106": found(beats, ["N"] * 12)}
+    pre = C.INPUTS.index("pre")
+    x1, y1 = BC.dataset(data, ["101", "106"])
+    x2, y2 = BC.dataset(data, ["101", "106"], two_pass=True)
+    assert len(x1) == 25 and len(x2) == 25 + 12  # 101's twelve beats again, not its noise
+    assert (y2[:13] == y1[:13]).all() and (y2[13:25] == C.CLASSES.index("normal")).all()
+    assert np.isclose(x2[6, pre], np.log(0.5), atol=0.05)  # beat 6 as found: its RR halved ...
+    assert np.isclose(x2[13 + 6, pre], 0.0, atol=1e-5)  # ... and without the noise, the usual one
+    fitted, _ = BC.fit(x2, y2, BC.Config(hidden=4, epochs=1, batch=8, members=1, two_pass=True))
+    assert fitted.two_pass and BC.with_bias(fitted, [0.0] * 4).two_pass
+    assert BC.settings(fitted.meta).two_pass and not BC.settings({"hidden": 8}).two_pass

@@ -90,6 +90,7 @@ class OnInputs:
 
     model: C.BeatClassifier
     x: np.ndarray
+    two_pass = False  # its inputs are given, not taken again from the RR intervals
 
     def labelled(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.model.labelled(features, self.x)
