@@ -5,7 +5,7 @@ and one backward pass of the pretrainer on a tiny batch."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +200,62 @@ def test_reduce_imputes_standardises_and_fits_on_fit_rows_only() -> None:
     other[30:] = rng.normal(size=(10, 20)) * 100
     np.testing.assert_array_equal(reduce(other, fit, n_components=5)[:30], out[:30])
     assert reduce(f, fit).shape == (40, 20)  # no more components than features
+
+
+@dataclass
+class _Cache:
+    """What ``physio_features`` reads of a ``TokenCache``."""
+
+    folder: Path
+    signal: np.ndarray
+    length: np.ndarray
+    present: np.ndarray
+    rpeaks: np.ndarray
+    fallback: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.signal)
+
+
+def test_physio_features_only_of_the_records_pretrained_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The neurokit2 features (about 0.1 s a record) are computed for the records pretrained on and
+    no other, once: kept beside their cache under a name of which records, so another set of rows
+    computes its own and the same set reads them back; each row gets its own record's features."""
+    import training.pretrain.physioclr as P
+    from training.pretrain.methods import PretrainSet, physio_features
+
+    seen: list[float] = []
+
+    def fake(item: tuple) -> np.ndarray:  # a record's features from its first sample, which names it
+        seen.append(float(item[0][0, 0]))
+        return np.sin(np.arange(len(FEATURES)) * (seen[-1] + 1.0))
+
+    monkeypatch.setattr(P, "_features_of", fake)
+    caches = []
+    for c, size in enumerate((5, 3)):
+        signal = np.zeros((size, 12, 20), dtype=np.float32)
+        signal[:, 0, 0] = 10 * c + np.arange(size)
+        folder = tmp_path / f"cache{c}"
+        folder.mkdir()
+        caches.append(_Cache(folder, signal, np.full(size, 20), np.ones((size, 12), bool),
+                             np.zeros((size, 4), int), np.zeros(size, bool)))  # fmt: skip
+    rows = np.array([0, 3, 5, 7, 3])  # cache 0's records 0 and 3, cache 1's 0 and 2
+
+    def features(rows: np.ndarray) -> torch.Tensor:
+        return physio_features(PretrainSet(None, rows, caches, workers=1))
+
+    got = features(rows)
+    assert sorted(seen) == [0.0, 3.0, 10.0, 12.0]
+    assert got.shape[0] == 5 and torch.equal(got[1], got[4]) and not torch.equal(got[0], got[1])
+    assert len(list(tmp_path.glob("cache*/physio-features-*.npy"))) == 2
+    seen.clear()
+    torch.testing.assert_close(features(rows), got)
+    assert seen == []  # read back
+    features(np.array([0, 1, 5]))
+    assert sorted(seen) == [0.0, 1.0, 10.0]  # cache 1's record 0 alone is another set of its rows
+    assert len(list(tmp_path.glob("cache*/physio-features-*.npy"))) == 4
 
 
 # --- the pretrainer --------------------------------------------------------------------------

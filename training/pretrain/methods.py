@@ -9,6 +9,7 @@ the encoder family, i.e. the tokeniser the app must apply to use it: beat tokens
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -114,24 +115,32 @@ METHODS: dict[str, Method] = {
 
 def physio_features(data: PretrainSet) -> torch.Tensor:
     """PhysioCLR's reduced feature vectors of the pretraining rows (N, 50). The raw neurokit2
-    features are computed once per cache and kept beside it; the PCA is fitted on these rows."""
+    features of the records pretrained on (only those: a validation record's would be unused) are
+    computed once and kept beside their cache, named by which records; the PCA is fitted on them."""
     from training.pretrain.physioclr import FEATURES, feature_matrix, reduce
 
-    raw = []
-    for cache in data.caches:
-        path = cache.folder / f"physio-features-{len(FEATURES)}.npy"
-        if not path.is_file():
+    sizes = [len(cache) for cache in data.caches]
+    raw = np.full((sum(sizes), len(FEATURES)), np.nan)
+    start = 0
+    for cache, size in zip(data.caches, sizes, strict=True):
+        used = np.unique(data.rows[(data.rows >= start) & (data.rows < start + size)]) - start
+        digest = hashlib.sha256(used.astype(np.int64).tobytes()).hexdigest()[:12]
+        path = cache.folder / f"physio-features-{len(FEATURES)}-{digest}.npy"
+        if len(used) and not path.is_file():
             t0 = time.perf_counter()
             # the contract's evenly spaced pseudo-beats are no R-peaks: their RR would be invented
             rpeaks = np.where(np.asarray(cache.fallback)[:, None], -1, cache.rpeaks)
-            m = feature_matrix(cache.signal, cache.length, cache.present, rpeaks, data.workers, data.progress)
+            m = feature_matrix(cache.signal, cache.length, cache.present, rpeaks, data.workers,
+                               data.progress, rows=used)  # fmt: skip
             spent = round(time.perf_counter() - t0, 1)
             data.timings["features_s"] = data.timings.get("features_s", 0.0) + spent
             tmp = path.with_suffix(".tmp.npy")
             np.save(tmp, m)
             tmp.replace(path)
-        raw.append(np.load(path))
-    feats = np.concatenate(raw)[data.rows]
+        if len(used):
+            raw[start + used] = np.load(path)
+        start += size
+    feats = raw[data.rows]
     return torch.from_numpy(reduce(feats, np.arange(len(feats))))
 
 

@@ -259,13 +259,15 @@ def feature_matrix(
     rpeaks: np.ndarray,
     workers: int = 2,
     progress: bool = False,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Features (N, len(FEATURES)) of N records given as ``Batch``-shaped arrays (memory-mapped is
-    fine: records are sliced lazily, one chunk in flight per worker)."""
+    """Features (N, len(FEATURES)) of the records ``rows`` (default all) of ``Batch``-shaped arrays,
+    in that order (memory-mapped is fine: records are sliced lazily, one chunk in flight per worker)."""
     from tqdm import tqdm
 
-    n = len(signals)
-    items = ((signals[i], int(lengths[i]), present[i], rpeaks[i]) for i in range(n))
+    which = np.arange(len(signals)) if rows is None else np.asarray(rows)
+    n = len(which)
+    items = ((signals[i], int(lengths[i]), present[i], rpeaks[i]) for i in which)
 
     def collect(rows: Iterable[np.ndarray]) -> np.ndarray:
         out = np.full((n, len(FEATURES)), np.nan)
