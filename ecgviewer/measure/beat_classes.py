@@ -268,16 +268,22 @@ class BeatClassifier:
         """Each beat's index into CLASSES (``labelled``)."""
         return self.labelled(features, x)[0]
 
-    def labelled(self, features: np.ndarray, x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def labelled(
+        self, features: np.ndarray, x: np.ndarray | None = None, beats: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Each beat's index into CLASSES and the perceptron's probabilities (beats, CLASSES); a
         beat the perceptron calls normal whose QRS is wide, wider than the dominant one and of
         another shape is ventricular (``not_conducted``), and the beats of a supraventricular run
         supraventricular (``supraventricular_runs``). ``x``: the perceptron's inputs where they are
-        not the features' (a study of other inputs)."""
+        not the features' (a study of other inputs); ``beats``: each is known to be a beat, so
+        never an artefact."""
         if features.shape[1] == 0:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(CLASSES)))
         p = self.probabilities(features) if x is None else self.forward(x)
-        label = np.argmax(np.log(p + 1e-12) + self.bias, axis=1)
+        score = np.log(p + 1e-12) + self.bias
+        if beats:
+            score[:, CLASSES.index("artefact")] = -np.inf
+        label = np.argmax(score, axis=1)
         label[not_conducted(features) & (label == CLASSES.index("normal"))] = CLASSES.index("ventricular")
         rr_s = np.exp(features[FEATURES.index("pre")]) * features[FEATURES.index("local_s")]
         return supraventricular_runs(label, rr_s), p

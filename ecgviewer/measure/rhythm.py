@@ -484,9 +484,10 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     label[confirm.not_beats(unconfirmed, found.shapes)] = ARTEFACT
     if classifier.two_pass and 0 < (first := label == ARTEFACT).sum() < len(label):
         # the beats classed again on RR intervals without the detections judged noise, which
-        # shorten the RRs of the true beats around them (``beat_classifier.Config.two_pass``)
+        # shorten the RRs of the true beats around them (``beat_classifier.Config.two_pass``);
+        # whether a detection is a beat was the first reading's to say, on the RRs it made
         found = replace(found, features=features_without(found, ~first))
-        label[~first], p[~first] = classifier.labelled(found.features[:, ~first])
+        label[~first], p[~first] = classifier.labelled(found.features[:, ~first], beats=True)
     native = kind == NORMAL
     for name, k in (("supraventricular", SUPRA), ("ventricular", VENTRICULAR)):
         kind[native & (label == C.CLASSES.index(name))] = k

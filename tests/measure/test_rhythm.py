@@ -375,12 +375,13 @@ def test_a_two_pass_classifier_classes_the_beats_again_without_the_noise_it_foun
 
     class Seeing:  # a stand-in: noise where the noise feature says so, ventricular where premature
         def __init__(self, two_pass: bool) -> None:
-            self.two_pass, self.seen = two_pass, []
+            self.two_pass, self.seen, self.beats = two_pass, [], []
 
-        def labelled(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def labelled(self, f: np.ndarray, beats: bool = False) -> tuple[np.ndarray, np.ndarray]:
             self.seen.append(f[pre].copy())
+            self.beats.append(beats)
             label = np.where(f[pre] < np.log(0.7), ventricular, normal)
-            label[f[noise] > 1] = R.ARTEFACT
+            label[(f[noise] > 1) & (not beats)] = R.ARTEFACT
             return label, np.eye(len(C.CLASSES))[label]
 
     once, twice = Seeing(False), Seeing(True)
@@ -389,5 +390,23 @@ def test_a_two_pass_classifier_classes_the_beats_again_without_the_noise_it_foun
     assert np.flatnonzero(first.kind == R.VENTRICULAR).tolist() == [15]  # its RR halved by the noise
     again = R.classify(found, twice)
     assert len(twice.seen) == 2 and twice.seen[1].shape == (n,) and np.allclose(twice.seen[1][1:], 0.0)
+    assert twice.beats == [False, True]  # the second reading classes beats: none becomes an artefact
     assert np.allclose(again.t_s, beats) and (again.kind == R.NORMAL).all()
     assert again.features is not None and np.allclose(again.features[pre, 1:], 0.0)  # what was weighed
+
+
+def test_a_beat_known_to_be_one_is_never_classed_an_artefact():
+    """``labelled(..., beats=True)``: the second reading of a two-pass beat list keeps every beat
+    the first kept, however likely the perceptron finds an artefact."""
+    from ecgviewer.measure import beat_classes as C
+
+    k = len(C.CLASSES)
+    logits = np.zeros(k, np.float32)
+    logits[C.CLASSES.index("artefact")], logits[C.CLASSES.index("ventricular")] = 5.0, 1.0
+    layer = (np.zeros((k, len(C.INPUTS)), np.float32), logits)
+    ones = np.ones(len(C.INPUTS), np.float32)
+    model = C.BeatClassifier(0 * ones, ones, ((layer,),), np.zeros(k, np.float32), {})
+    features = np.zeros((len(C.FEATURES), 4), np.float32)
+    assert (model.labelled(features)[0] == C.CLASSES.index("artefact")).all()
+    label, p = model.labelled(features, beats=True)
+    assert (label == C.CLASSES.index("ventricular")).all() and p.argmax(axis=1).tolist() == [k - 1] * 4
