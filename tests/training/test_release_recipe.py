@@ -225,6 +225,9 @@ def test_baselines_classify_windows(arch):
     torch.testing.assert_close(w[:, -1], x[..., -B.CROP :])
     probs = B.predict_windows(model, x, B.Scaler(0.0, 1.0), torch.device("cpu"))
     assert probs["mean"].shape == (3, 5) and (probs["max"] >= probs["mean"] - 1e-6).all()
+    one_by_one = B.predict_windows(model, x, B.Scaler(0.0, 1.0), torch.device("cpu"), batch=1)
+    for aggregation, p in probs.items():  # how many records a pass takes changes no probability
+        np.testing.assert_allclose(one_by_one[aggregation], p, rtol=1e-4, atol=1e-6)
     crop = B.crops(x, torch.tensor([1000, 600, 250]), torch.Generator().manual_seed(0))
     assert crop.shape == (3, 12, B.CROP)
 
