@@ -269,9 +269,9 @@ def feature_matrix(
     n = len(which)
     items = ((signals[i], int(lengths[i]), present[i], rpeaks[i]) for i in which)
 
-    def collect(rows: Iterable[np.ndarray]) -> np.ndarray:
+    def collect(done: Iterable[np.ndarray]) -> np.ndarray:
         out = np.full((n, len(FEATURES)), np.nan)
-        for i, row in enumerate(tqdm(rows, total=n, desc="physioclr features", disable=not progress)):
+        for i, row in enumerate(tqdm(done, total=n, desc="physioclr features", disable=not progress)):
             out[i] = row
         return out
 
