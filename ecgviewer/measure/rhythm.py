@@ -54,6 +54,7 @@ MARGIN_S = 2.0  # context either side of a page: no beat is judged at an edge
 MAX_LEADS = 3
 DELINEATED = 2
 LEAD_PREFERENCE = ("II", "V1", "V5", "I", "V2", "V6", "V3", "V4", "aVF", "III", "aVL", "aVR")
+NEIGHBOURS = 3  # beats either side whose QRS may lie in a beat's noise window (``_hf_noise``)
 NOISE_FACTOR = 4.0  # a beat's high-frequency noise outside its QRS, over the page's median: unreadable
 MIN_NOISE_MV = 0.02
 PAUSE_S = 2.0
@@ -373,7 +374,10 @@ def _measure_page(
     )
     kind = np.full(len(r), NORMAL, dtype=np.int8)
     if used.any():
-        kind[noise > max(NOISE_FACTOR * float(np.median(noise)), MIN_NOISE_MV)] = UNREADABLE
+        limit = max(NOISE_FACTOR * float(np.median(noise)), MIN_NOISE_MV)
+        noisy = noise > limit
+        noisy[noisy] = _hf_noise(x[used], r, half, qrs_r >= C.OTHER_R, noisy)[noisy] > limit
+        kind[noisy] = UNREADABLE
     spikes = B.pacing_spikes(raw, fs)  # every recorded lead, as the 10 s measurement looks
     onset = (first + fid[BEAT_FIDUCIALS.index("qrs_on")] * fs / signal.FS) / fs
     kind[B.paced_beats(t, onset, None if spikes is None else spikes + first / fs)] = PACED
@@ -447,13 +451,32 @@ def _fiducials(labels: np.ndarray, present: np.ndarray, r: np.ndarray) -> np.nda
     return np.stack([p_on, p_off, on, off - 1, t_off])  # offsets at the last labelled sample, as annotated
 
 
-def _hf_noise(x: np.ndarray, r: np.ndarray, half: int) -> np.ndarray:
+def _hf_noise(
+    x: np.ndarray, r: np.ndarray, half: int, alike: np.ndarray | None = None, only: np.ndarray | None = None
+) -> np.ndarray:
     """RMS of the second difference (mV per sample squared) around each beat outside its QRS:
-    smooth P, ST and T waves leave little; muscle noise and electrode artefacts a lot."""
+    smooth P, ST and T waves leave little; muscle noise and electrode artefacts a lot.
+
+    ``alike`` marks the beats whose QRS has the patient's dominant shape: between two such beats,
+    each one's QRS is left out of the other's window too, since in a fast run (an atrial run, an
+    SVT) the next beat's QRS lies there and is not noise. A detection in noise rarely has that
+    shape, so its neighbours still count. ``only``: the beats measured (NaN elsewhere)."""
     pre, post = (round(abs(ms) * signal.FS / 1000) for ms in Q.NOISE_WINDOW_MS)
-    w = B.windows(np.diff(x, n=2, axis=-1, prepend=x[:, :1], append=x[:, -1:]), r, pre, post)
-    w[..., pre - half : pre + half] = np.nan
-    return np.sqrt(np.nanmean(w**2, axis=(1, 2)))
+    i = np.arange(len(r)) if only is None else np.flatnonzero(only)
+    w = B.windows(np.diff(x, n=2, axis=-1, prepend=x[:, :1], append=x[:, -1:]), r[i], pre, post)
+    at = np.arange(pre + post)
+    skip = (at >= pre - half) & (at < pre + half)  # its own QRS
+    skip = np.broadcast_to(skip, (len(i), pre + post)).copy()
+    if alike is not None:
+        for k in (*range(-NEIGHBOURS, 0), *range(1, NEIGHBOURS + 1)):
+            j = np.clip(i + k, 0, len(r) - 1)
+            other = r[j].astype(np.int64) - r[i] + pre  # beat i + k's R in beat i's window
+            both = (i + k >= 0) & (i + k < len(r)) & alike[i] & alike[j]
+            skip |= both[:, None] & (at >= other[:, None] - half) & (at < other[:, None] + half)
+    w[np.broadcast_to(skip[:, None, :], w.shape)] = np.nan
+    out = np.full(len(r), np.nan, dtype=w.dtype)
+    out[i] = np.sqrt(np.nanmean(w**2, axis=(1, 2)))
+    return out
 
 
 def _rr(t: np.ndarray, gaps: Sequence[tuple[float, float]]) -> np.ndarray:

@@ -83,7 +83,7 @@ def test_the_command_scores_every_set_paired_with_12_leads(shared: Path, tmp_pat
     ledger = Path(os.environ["TRAINING_LEDGER"]).read_text()
     assert f"{model.name} (lead-sets)" in ledger and "| super | macro AUROC 12 leads" in ledger
     before = path.read_text()
-    subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert L.run(model, shared, run, (10,), 12, progress=False) == {10: path}  # the command's run, again
     assert path.read_text() == before
 
     whole = L.scores(rows, labels, "super")
