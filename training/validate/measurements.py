@@ -440,6 +440,13 @@ def write_card(weights: Path, rows: list[dict], summary: dict, command: str) -> 
 
     meta, _ = read_weights(weights, "delineator", "delineator")  # new weights: the card is what is written
     metrics = {scope: stats(rows, scope, "clean") for scope in SCOPES}
+    sha, now, commit = sha256(weights), time.strftime("%Y-%m-%dT%H:%M:%S%z"), git_commit()
+    card_path = weights.with_suffix(".json")
+    before = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    # the same weights validated again: when and from what they were made stays as it was
+    made = {"recipe": summary.get("recipe"), "git_commit": commit, "created": now}
+    if before.get("weights_sha256") == sha:
+        made = {k: before.get(k) for k in made}
     card = {
         "name": weights.stem,
         "task": "P / QRS / T delineation of each lead (background, P, QRS, T per sample)",
@@ -447,15 +454,16 @@ def write_card(weights: Path, rows: list[dict], summary: dict, command: str) -> 
         "delineation_contract": signal.VERSION,
         "training_data": "LUDB v1.0.1 (Kalyakulina et al. 2020, ODC-By 1.0), records "
         + _ranges(meta["trained_on"]),
-        "recipe": summary.get("recipe"),
+        "recipe": made["recipe"],
         "command": command,
         "validation": "5-fold cross-validation by record number; every record measured by the fold model "
         "that did not see it; intervals from median beats, ours minus cardiologists (ms), clean "
         "signals, paced records left out. With noise and definitions: training/reports/MEASUREMENTS.md",
         "metrics_clean": metrics,
-        "weights_sha256": sha256(weights),
-        "git_commit": git_commit(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "weights_sha256": sha,
+        "git_commit": made["git_commit"],
+        "created": made["created"],
+        "validated": {"at": now, "git_commit": commit},
         "intended_use": "research use, not a medical device; every measurement needs a physician's over-read",
     }
     lines = [
@@ -470,6 +478,7 @@ def write_card(weights: Path, rows: list[dict], summary: dict, command: str) -> 
         f"- Command: `{command}`.",
         f"- Created {card['created']} from git commit `{card['git_commit']}`.",
         f"- SHA-256 of the weights: `{card['weights_sha256']}`.",
+        f"- Validated {now} at git commit `{commit}` (fold models of the recipe trained afresh).",
         "",
         "## Held-out validation",
         "",
