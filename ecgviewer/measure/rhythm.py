@@ -464,16 +464,15 @@ def _hf_noise(
     pre, post = (round(abs(ms) * signal.FS / 1000) for ms in Q.NOISE_WINDOW_MS)
     i = np.arange(len(r)) if only is None else np.flatnonzero(only)
     w = B.windows(np.diff(x, n=2, axis=-1, prepend=x[:, :1], append=x[:, -1:]), r[i], pre, post)
-    at = np.arange(pre + post)
-    skip = (at >= pre - half) & (at < pre + half)  # its own QRS
-    skip = np.broadcast_to(skip, (len(i), pre + post)).copy()
-    if alike is not None:
+    w[..., pre - half : pre + half] = np.nan  # its own QRS
+    if alike is not None:  # a mask, not a slice: slow, so asked for the few beats over the limit only
+        at, skip = np.arange(pre + post), np.zeros((len(i), pre + post), bool)
         for k in (*range(-NEIGHBOURS, 0), *range(1, NEIGHBOURS + 1)):
             j = np.clip(i + k, 0, len(r) - 1)
             other = r[j].astype(np.int64) - r[i] + pre  # beat i + k's R in beat i's window
             both = (i + k >= 0) & (i + k < len(r)) & alike[i] & alike[j]
             skip |= both[:, None] & (at >= other[:, None] - half) & (at < other[:, None] + half)
-    w[np.broadcast_to(skip[:, None, :], w.shape)] = np.nan
+        w[np.broadcast_to(skip[:, None, :], w.shape)] = np.nan
     out = np.full(len(r), np.nan, dtype=w.dtype)
     out[i] = np.sqrt(np.nanmean(w**2, axis=(1, 2)))
     return out

@@ -296,13 +296,36 @@ def run(
     return cv, shipped, whole, by_seed
 
 
-def save_counts(path: Path, rows: Sequence[Counts]) -> None:
-    """Each record's counts as JSON, for a paired comparison with another run (``paired``)."""
-    atomic_write_bytes(path, (json.dumps([asdict(r) for r in rows], indent=0) + "\n").encode())
+def save_counts(
+    path: Path, rows: Sequence[Counts], by_seed: Mapping[int, Sequence[Counts]] | None = None
+) -> None:
+    """Each record's counts as JSON, for a paired comparison with another run (``paired``); with
+    ``by_seed`` (its first seed's are ``rows``), the other seeds' too, each row with its seed."""
+    others = [
+        asdict(r) | {"seed": seed} for seed, seeded in list((by_seed or {}).items())[1:] for r in seeded
+    ]
+    atomic_write_bytes(path, (json.dumps([asdict(r) for r in rows] + others, indent=0) + "\n").encode())
 
 
-def load_counts(path: Path) -> list[Counts]:
-    return [Counts(**r) for r in json.loads(Path(path).read_text())]
+def load_counts(path: Path) -> tuple[list[Counts], int]:
+    """A run's counts (``save_counts``) by record, summed over the seeds it was fitted with, and
+    how many seeds: a record's true calls move by tens of beats from one seed's fit to another's
+    (EC57.md's "fit's luck"), so a paired comparison of one fit each is mostly that luck."""
+    rows = json.loads(Path(path).read_text())
+    seeds = {r.pop("seed", None) for r in rows}
+    return summed([Counts(**r)] for r in rows), len(seeds)
+
+
+def summed(by_seed: Iterable[Sequence[Counts]]) -> list[Counts]:
+    """Each record's counts summed over the seeds' (records in first-seen order)."""
+    out: dict[str, Counts] = {}
+    for rows in by_seed:
+        for r in rows:
+            if r.record in out:
+                out[r.record].add(r)
+            else:
+                out[r.record] = replace(r, f_called=dict(r.f_called), paced_called=dict(r.paced_called))
+    return list(out.values())
 
 
 def paired(
@@ -381,7 +404,7 @@ def report(
     delineator: str = "the bundled delineator",
     classifier: str = "the bundled classifier",
     pool: Sequence[str] = (),
-    against: tuple[str, Sequence[Counts]] | None = None,
+    against: tuple[str, tuple[Sequence[Counts], int]] | None = None,
     command: str = COMMAND,
     by_seed: Mapping[int, Sequence[Counts]] | None = None,
 ) -> str:  # fmt: skip
@@ -459,7 +482,8 @@ def report(
            "the ventricular flutter included (the rules these figures were first given by):", "", head,
            "|" + "---|" * (len(head.split("|")) - 2), _row(gross(whole, paced=False), "**gross** (unpaced)"),
            ""] if whole else []),
-        *(_against(cv, *against) if against else []),
+        *(_against(summed(by_seed.values()) if by_seed else cv, len(by_seed or (0,)), *against)
+          if against else []),
         f"**{classifier[0].upper() + classifier[1:]} itself**, fitted on these records (not a measure of "
         "how it generalises):",
         "",
@@ -502,14 +526,16 @@ def _luck(by_seed: Mapping[int, Sequence[Counts]], shown: int = 3) -> list[str]:
     ]
 
 
-def _against(cv: Sequence[Counts], name: str, other: Sequence[Counts]) -> list[str]:
-    """The report's paired comparison of its cross-validated counts with another run's."""
-    d = paired(cv, other)
+def _against(cv: Sequence[Counts], seeds: int, name: str, other: tuple[Sequence[Counts], int]) -> list[str]:
+    """The report's paired comparison of its cross-validated counts (summed over its ``seeds``)
+    with another run's (``load_counts``)."""
+    d = paired(cv, other[0])
     cells = [f"{d[k][0]:+.2f} [{d[k][1]:+.2f}, {d[k][2]:+.2f}]" if k in d else "-" for k in GOALS]
     return [
-        f"**Paired by record against {name}** (its cross-validated counts, the same protocol): gross "
-        "difference, this run minus that (percentage points), with a 95 % interval by a bootstrap over "
-        "records:",
+        f"**Paired by record against {name}** (its cross-validated counts, the same protocol; each "
+        f"record's counts summed over the seeds each run was fitted with: {seeds} here, {other[1]} "
+        "there): gross difference, this run minus that (percentage points), with a 95 % interval by a "
+        "bootstrap over records:",
         "",
         "| " + " | ".join(NAMES[k] for k in GOALS) + " |",
         "|" + "---|" * len(GOALS),
@@ -569,5 +595,5 @@ def command(args: argparse.Namespace) -> None:
                   pool=[w.name for w in args.pool], by_seed=by_seed, **named)  # fmt: skip
     atomic_write_bytes(args.out, text.encode())
     if args.counts is not None:
-        save_counts(args.counts, cv)
+        save_counts(args.counts, cv, by_seed)
     print(json.dumps({"records": len(shipped), **stats(gross(cv, paced=False)), "report": str(args.out)}))
