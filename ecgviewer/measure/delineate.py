@@ -59,6 +59,13 @@ class Delineator:
             return self
         return Delineator(self.model, self.meta, self.int8_ranges, in_int8=True)
 
+    def built(self) -> Delineator:
+        """This delineator with its network built now, before threads share it: two threads
+        building it at once would build it twice, and its build silences torch's notices with
+        ``warnings.catch_warnings``, which is not thread-safe."""
+        self._frozen  # noqa: B018  (a cached property: built once, here)
+        return self
+
     def int8(self) -> Delineator:
         """The 8-bit form, for the beat list of long recordings (``unet.Int8UNet``); this float
         one where there are no calibrated ranges beside the weights or no 8-bit engine."""

@@ -272,8 +272,8 @@ def detect(
     from threadpoolctl import threadpool_limits
 
     keep_freed_memory()  # each page allocates alike: reuse, not fresh pages
-    delineator = delineator.int8()
-    second = second.int8() if second is not None else confirm.bundled()
+    delineator = delineator.int8().built()
+    second = (second.int8() if second is not None else confirm.bundled()).built()
     detector = F.Detector.bundled()
     leads = chosen_leads(rec)
     names = tuple(rec.leads[i] for i in leads)

@@ -443,3 +443,22 @@ def test_a_neighbours_qrs_is_left_out_of_the_noise_only_between_beats_of_the_dom
     assert np.allclose(R._hf_noise(x, r, half, np.ones(3, bool)), 0.0)
     mixed = R._hf_noise(x, r, half, np.array([True, True, False]), np.array([True, False, True]))
     assert 0.0 < mixed[0] < own[0] and np.isnan(mixed[1]) and mixed[2] == own[2]  # 0: beat 2's QRS counts
+
+
+def test_both_delineators_are_built_before_the_pages_threads_start(delineator, monkeypatch):
+    """Built lazily inside two page threads, a network would be built twice at once, and torch's
+    notices would leak past the build's thread-unsafe ``warnings.catch_warnings``."""
+    from ecgviewer.measure.delineate import Delineator
+
+    mine, second = (Delineator(delineator.model, delineator.meta) for _ in range(2))  # nothing built yet
+    seen = []
+
+    class Pool(R.ThreadPoolExecutor):
+        def __init__(self, workers: int) -> None:
+            seen.append(["_frozen" in d.int8().__dict__ for d in (mine, second)])
+            super().__init__(workers)
+
+    monkeypatch.setattr(R, "ThreadPoolExecutor", Pool)
+    x = np.zeros((2, 10 * 250), np.float32)
+    R.detect(make_recording(None, ArraySource(x), 250.0, ["II", "V1"], "flat"), mine, second=second)
+    assert seen == [[True, True]]
