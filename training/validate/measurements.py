@@ -478,7 +478,8 @@ def write_card(weights: Path, rows: list[dict], summary: dict, command: str) -> 
         f"- Command: `{command}`.",
         f"- Created {card['created']} from git commit `{card['git_commit']}`.",
         f"- SHA-256 of the weights: `{card['weights_sha256']}`.",
-        f"- Validated {now} at git commit `{commit}` (fold models of the recipe trained afresh).",
+        f"- Validated {now} at git commit `{commit}` (each LUDB record by the recipe's fold model "
+        "that did not see it).",
         "",
         "## Held-out validation",
         "",
