@@ -139,19 +139,25 @@ def test_counts_round_trip_and_a_run_against_itself_differs_by_nothing(tmp_path)
         ec57.Counts("201", ref_beats=8, matched=8, det_beats=9, ref_s=3, det_s=2, tp_s=1, f_called={"N": 1}),
     ]
     ec57.save_counts(tmp_path / "c.json", rows)
-    again, seeds = ec57.load_counts(tmp_path / "c.json")
-    assert again == rows and seeds == 1
+    (seed, again), *_ = ec57.load_counts(tmp_path / "c.json").items()
+    assert again == rows and seed == 0 and len(ec57.load_counts(tmp_path / "c.json")) == 1
     d = ec57.paired(again, rows, draws=20)
     assert d["qrs_se"] == (0.0, 0.0, 0.0) and d["sveb_pp"] == (0.0, 0.0, 0.0)
     better = [ec57.Counts("119", ref_beats=10, matched=10, det_beats=10), rows[1]]
     assert ec57.paired(better, rows, draws=20)["qrs_se"][0] == pytest.approx(100 * (18 / 18 - 17 / 18))
-    # a run fitted with three seeds: each record's counts summed over them, its rows left as they were
+    # a run fitted with three seeds against one fitted with seed 0 alone: paired over seed 0, the
+    # fit both have (the other two are other luck); against one without a shared seed, over all each has
     ec57.save_counts(tmp_path / "s.json", rows, {0: rows, 1: better, 2: rows})
-    pooled, seeds = ec57.load_counts(tmp_path / "s.json")
-    assert seeds == 3 and [r.record for r in pooled] == ["119", "201"]
+    three = ec57.load_counts(tmp_path / "s.json")
+    assert list(three) == [0, 1, 2] and three[1] == better
+    mine, theirs, common = ec57.shared_seeds(three, {0: rows})
+    assert common == [0] and mine == theirs == rows
+    pooled, other, common = ec57.shared_seeds(three, {5: rows})
+    assert common == [] and other == rows and [r.record for r in pooled] == ["119", "201"]
     assert (pooled[0].ref_beats, pooled[0].matched, pooled[1].tp_s) == (30, 28, 3)
     assert pooled[1].f_called == {"N": 3} and rows[1].f_called == {"N": 1}
     assert ec57.summed([rows]) == rows
+    assert "summed over the seeds both runs were fitted with (0)" in ec57._against(three, "x", {0: rows})[0]
 
 
 def test_pooled_beats_are_learnt_with_their_record_and_held_out_with_it():

@@ -307,13 +307,26 @@ def save_counts(
     atomic_write_bytes(path, (json.dumps([asdict(r) for r in rows] + others, indent=0) + "\n").encode())
 
 
-def load_counts(path: Path) -> tuple[list[Counts], int]:
-    """A run's counts (``save_counts``) by record, summed over the seeds it was fitted with, and
-    how many seeds: a record's true calls move by tens of beats from one seed's fit to another's
-    (EC57.md's "fit's luck"), so a paired comparison of one fit each is mostly that luck."""
-    rows = json.loads(Path(path).read_text())
-    seeds = {r.pop("seed", None) for r in rows}
-    return summed([Counts(**r)] for r in rows), len(seeds)
+def load_counts(path: Path) -> dict[int, list[Counts]]:
+    """A run's counts (``save_counts``) by the seed its cross-validation was fitted with, each by
+    record (rows without a seed: the run's first fit, the settings' own seed 0)."""
+    out: dict[int, list[Counts]] = {}
+    for r in json.loads(Path(path).read_text()):
+        out.setdefault(int(r.pop("seed", 0)), []).append(Counts(**r))
+    return out
+
+
+def shared_seeds(
+    mine: Mapping[int, Sequence[Counts]], other: Mapping[int, Sequence[Counts]]
+) -> tuple[list[Counts], list[Counts], list[int]]:  # fmt: skip
+    """Two runs' counts by record for a paired comparison, each summed over the seeds both were
+    fitted with (each over all its own where they share none), and those seeds: a record's true
+    calls move by tens of beats from one seed's fit to another's (EC57.md's "fit's luck"), so the
+    same fits on both sides compare a change that leaves the perceptron's inputs alone fit for fit,
+    and unequal seeds would compare unequal luck."""
+    common = [seed for seed in mine if seed in other]
+    pick = lambda runs: summed(runs[k] for k in (common or runs))  # noqa: E731
+    return pick(mine), pick(other), common
 
 
 def summed(by_seed: Iterable[Sequence[Counts]]) -> list[Counts]:
@@ -404,7 +417,7 @@ def report(
     delineator: str = "the bundled delineator",
     classifier: str = "the bundled classifier",
     pool: Sequence[str] = (),
-    against: tuple[str, tuple[Sequence[Counts], int]] | None = None,
+    against: tuple[str, Mapping[int, Sequence[Counts]]] | None = None,
     command: str = COMMAND,
     by_seed: Mapping[int, Sequence[Counts]] | None = None,
 ) -> str:  # fmt: skip
@@ -482,8 +495,7 @@ def report(
            "the ventricular flutter included (the rules these figures were first given by):", "", head,
            "|" + "---|" * (len(head.split("|")) - 2), _row(gross(whole, paced=False), "**gross** (unpaced)"),
            ""] if whole else []),
-        *(_against(summed(by_seed.values()) if by_seed else cv, len(by_seed or (0,)), *against)
-          if against else []),
+        *(_against(by_seed or {0: cv}, *against) if against else []),
         f"**{classifier[0].upper() + classifier[1:]} itself**, fitted on these records (not a measure of "
         "how it generalises):",
         "",
@@ -526,16 +538,24 @@ def _luck(by_seed: Mapping[int, Sequence[Counts]], shown: int = 3) -> list[str]:
     ]
 
 
-def _against(cv: Sequence[Counts], seeds: int, name: str, other: tuple[Sequence[Counts], int]) -> list[str]:
-    """The report's paired comparison of its cross-validated counts (summed over its ``seeds``)
-    with another run's (``load_counts``)."""
-    d = paired(cv, other[0])
+def _against(
+    by_seed: Mapping[int, Sequence[Counts]], name: str, other: Mapping[int, Sequence[Counts]]
+) -> list[str]:  # fmt: skip
+    """The report's paired comparison of its cross-validated counts with another run's
+    (``load_counts``), over the seeds both were fitted with (``shared_seeds``)."""
+    mine, theirs, common = shared_seeds(by_seed, other)
+    d = paired(mine, theirs)
     cells = [f"{d[k][0]:+.2f} [{d[k][1]:+.2f}, {d[k][2]:+.2f}]" if k in d else "-" for k in GOALS]
+    listed = ", ".join(map(str, common))
+    seeds = (
+        f"each record's counts summed over the seeds both runs were fitted with ({listed})"
+        if common
+        else f"each record's counts summed over each run's seeds ({len(by_seed)} here, {len(other)} there)"
+    )
     return [
-        f"**Paired by record against {name}** (its cross-validated counts, the same protocol; each "
-        f"record's counts summed over the seeds each run was fitted with: {seeds} here, {other[1]} "
-        "there): gross difference, this run minus that (percentage points), with a 95 % interval by a "
-        "bootstrap over records:",
+        f"**Paired by record against {name}** (its cross-validated counts, the same protocol; {seeds}): "
+        "gross difference, this run minus that (percentage points), with a 95 % interval by a bootstrap "
+        "over records:",
         "",
         "| " + " | ".join(NAMES[k] for k in GOALS) + " |",
         "|" + "---|" * len(GOALS),
