@@ -50,14 +50,26 @@ RHYTHM = (
     "p_share",  # the share of the LOCAL beats either side with a delineated P wave: sinus rhythm or not
     "has_p",  # a delineated P wave before the QRS (1) or not (0)
 )
-FEATURES = MORPHOLOGY + OPINION + RHYTHM
+LEARNT = MORPHOLOGY + OPINION + RHYTHM  # what the perceptron weighs
+# Per beat, against the recording's usual beat (the median QRS of its beats that are not premature,
+# over the whole recording), for the guard after the perceptron (``unlike_usual``): a page that is
+# all one ectopic rhythm (idioventricular rhythm, a long run of ventricular tachycardia) makes that
+# rhythm its dominant beat, which MORPHOLOGY then finds alike (MIT-BIH 207's escape beats: QRS r
+# 0.99 against their page's, -0.6 against the recording's usual one). Not taught to the perceptron:
+# fitted on DS1 by record, it saw too few such pages to learn from (session 108: taught, it called
+# fewer of 207's escape beats ventricular, not more).
+USUAL = (
+    "usual_r",  # the QRS correlation with the usual QRS (``usual``), the leads read together
+    "usual_wider_s",  # the QRS duration minus the usual beats' median duration
+)
+FEATURES = LEARNT + USUAL
 # The perceptron sees each feature and its difference from the recording's median: what is usual
 # for this patient (no P wave seen anywhere, a wide QRS throughout) is not a class.
-INPUTS = FEATURES + tuple(f"{f}-median" for f in FEATURES)
+INPUTS = LEARNT + tuple(f"{f}-median" for f in LEARNT)
 CLASSES = ("normal", "supraventricular", "ventricular", "artefact")  # artefact: not a beat
 LOCAL, LONG = 4, 32
 WIDE_QRS_S = 0.12  # AHA/ACCF/HRS 2009: a QRS this wide is not conducted normally ...
-WIDER_S = 0.04  # ... nor this much wider than the patient's dominant QRS ...
+WIDER_S = 0.04  # ... nor this much wider than the patient's dominant (or usual) QRS ...
 OTHER_R = 0.8  # ... with another shape (r below this); 0.04 s and 0.8 checked by DS1 cross-validation
 P_WINDOW_MS = (-250.0, -60.0)
 # A beat that matches the dominant one (r of OTHER_R or more) within this shift is compared there:
@@ -128,6 +140,55 @@ def morphology(
     return out
 
 
+USUAL_BEATS = 4000  # the usual QRS is the median of this many beats spread over the recording
+USUAL_SHIFT_MS = 20.0  # a beat matched within this shift, as ALIGN_MS (the kept shapes span -80..120 ms)
+USUAL_CHUNK = 4096  # beats compared at once: memory bounded whatever the length
+
+
+def usual(shapes: np.ndarray, pre: np.ndarray, qrs_s: np.ndarray) -> np.ndarray:
+    """(len(USUAL), beats) of a whole recording: each beat's QRS (``shapes``: (beats, leads,
+    beats.SHAPE_N), zero in a lead not read there) against the recording's usual QRS, over the leads
+    read at that beat, and its QRS duration ``qrs_s`` against theirs; ``pre``: the beats' RHYTHM
+    ``pre`` (NaN: not known), the usual beats being those not premature (``beats.PREMATURE``).
+    Matched within USUAL_SHIFT_MS as ``morphology`` matches."""
+    n = len(shapes)
+    out = np.full((len(USUAL), n), np.nan, dtype=np.float32)
+    if n < 3:
+        return out
+    x = shapes  # float16, as kept: each chunk in float32 only when compared (a day: 100,000 beats)
+    read = (x != 0).any(axis=-1)  # (beats, leads)
+    with np.errstate(invalid="ignore"):
+        pick = np.flatnonzero(~(np.asarray(pre) < np.log(B.PREMATURE)))
+    pick = pick if len(pick) >= 3 else np.arange(n)
+    pick = pick[np.unique(np.linspace(0, len(pick) - 1, min(len(pick), USUAL_BEATS)).astype(int))]
+    if np.isfinite(qrs_s[pick]).any():
+        out[1] = qrs_s - np.nanmedian(qrs_s[pick])
+    template = np.stack([
+        np.median(x[pick[read[pick, lead]], lead].astype(np.float32), axis=0)
+        if read[pick, lead].any() else np.zeros(x.shape[-1], np.float32)
+        for lead in range(x.shape[1])
+    ])  # fmt: skip
+    s = round(USUAL_SHIFT_MS * signal.FS / 1000)
+    core = slice(s, x.shape[-1] - s)
+    for leads in np.unique(read, axis=0):  # each set of leads read, compared over those
+        if not leads.any():
+            continue
+        which = np.flatnonzero((read == leads).all(axis=1))
+        t = template[leads, core].reshape(-1)
+        t = (t - t.mean()) / max(float(np.linalg.norm(t - t.mean())), 1e-12)
+        for a in range(0, len(which), USUAL_CHUNK):
+            rows = which[a : a + USUAL_CHUNK]
+            chunk = x[np.ix_(rows, np.flatnonzero(leads))].astype(np.float32)
+            at = sliding_window_view(chunk, core.stop - core.start, -1)
+            v = np.moveaxis(at, 2, 1).reshape(len(rows), 2 * s + 1, -1)  # (beats, shifts, leads x samples)
+            # Pearson r as _correlation, without centring each window: t is centred, so v's mean drops out
+            spread = np.einsum("bsk,bsk->bs", v, v) - v.sum(axis=-1) ** 2 / v.shape[-1]
+            r = (v @ t) / np.sqrt(np.maximum(spread, 1e-24))  # (beats, shifts)
+            best = r.max(axis=1)
+            out[0, rows] = np.where(best >= OTHER_R, best, r[:, s])
+    return out
+
+
 def _around(v: np.ndarray, h: int, own: bool = False) -> np.ndarray:
     """(len(v), 2h or 2h + 1) windows of ``h`` values either side of each (itself only if
     ``own``), NaN past the ends."""
@@ -163,6 +224,17 @@ def not_conducted(features: np.ndarray) -> np.ndarray:
     f = {name: features[FEATURES.index(name)] for name in ("qrs_s", "wider_s", "qrs_r")}
     with np.errstate(invalid="ignore"):  # NaN: not measured, not wide
         return (f["qrs_s"] >= WIDE_QRS_S) & (f["wider_s"] >= WIDER_S) & (f["qrs_r"] < OTHER_R)
+
+
+def unlike_usual(features: np.ndarray) -> np.ndarray:
+    """Per beat: ``not_conducted`` against the recording's usual QRS (USUAL) instead of its page's
+    dominant one, with no P wave before it: a page all of such beats (idioventricular rhythm) makes
+    them its dominant beat; with its P wave such a beat may be conducted (rate-dependent bundle
+    branch block), which the perceptron weighs."""
+    f = {name: features[FEATURES.index(name)] for name in ("qrs_s", "has_p", *USUAL)}
+    with np.errstate(invalid="ignore"):  # NaN: not measured, not wide
+        wide = (f["qrs_s"] >= WIDE_QRS_S) & (f["usual_wider_s"] >= WIDER_S)
+        return wide & (f["usual_r"] < OTHER_R) & (f["has_p"] == 0)
 
 
 def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
@@ -218,7 +290,7 @@ def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
 
 def inputs(features: np.ndarray) -> np.ndarray:
     """(beats, INPUTS) of one recording's (FEATURES, beats)."""
-    f = np.asarray(features, dtype=np.float32)
+    f = np.asarray(features[: len(LEARNT)], dtype=np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a feature never measured: NaN
         usual = np.nanmedian(f, axis=1, keepdims=True) if f.shape[1] else np.zeros((len(f), 1), np.float32)
@@ -273,10 +345,13 @@ class BeatClassifier:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each beat's index into CLASSES and the perceptron's probabilities (beats, CLASSES); a
         beat the perceptron calls normal whose QRS is wide, wider than the dominant one and of
-        another shape is ventricular (``not_conducted``), and the beats of a supraventricular run
-        supraventricular (``supraventricular_runs``). ``x``: the perceptron's inputs where they are
-        not the features' (a study of other inputs); ``beats``: each is known to be a beat, so
-        never an artefact."""
+        another shape is ventricular (``not_conducted``), the beats of a supraventricular run
+        supraventricular (``supraventricular_runs``), and then a beat still normal whose QRS is so
+        against the recording's usual one is ventricular (``unlike_usual``): the runs are found
+        against the rhythm before them as its page had it (an escape rhythm's slow cycle, MIT-BIH
+        207's, is what makes the tachycardia after it abrupt). ``x``: the perceptron's inputs
+        where they are not the features' (a study of other inputs); ``beats``: each is known to
+        be a beat, so never an artefact."""
         if features.shape[1] == 0:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(CLASSES)))
         p = self.probabilities(features) if x is None else self.forward(x)
@@ -284,9 +359,12 @@ class BeatClassifier:
         if beats:
             score[:, CLASSES.index("artefact")] = -np.inf
         label = np.argmax(score, axis=1)
-        label[not_conducted(features) & (label == CLASSES.index("normal"))] = CLASSES.index("ventricular")
+        normal, ventricular = CLASSES.index("normal"), CLASSES.index("ventricular")
+        label[not_conducted(features) & (label == normal)] = ventricular
         rr_s = np.exp(features[FEATURES.index("pre")]) * features[FEATURES.index("local_s")]
-        return supraventricular_runs(label, rr_s), p
+        label = supraventricular_runs(label, rr_s)
+        label[unlike_usual(features) & (label == normal)] = ventricular
+        return label, p
 
     @classmethod
     def load(cls, path: Path) -> BeatClassifier:

@@ -307,12 +307,15 @@ def detect(
     t, gaps = cat("t_s"), _unreadable(pages)
     fid = cat("fiducials_ms")
     has_p = np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")])
-    features = np.concatenate([cat("morphology"), cat("unconfirmed")[None], C.rhythm(_rr(t, gaps), has_p)])
     shapes = (
         np.concatenate([p.shapes for p in pages])
         if pages
         else np.zeros((0, len(names), B.SHAPE_N), np.float16)
     )
+    morphology, rhythm = cat("morphology"), C.rhythm(_rr(t, gaps), has_p)
+    pre, qrs_s = rhythm[C.RHYTHM.index("pre")], morphology[C.MORPHOLOGY.index("qrs_s")]
+    usual = C.usual(shapes, pre, qrs_s)  # against the whole recording: known once every page is read
+    features = np.concatenate([morphology, cat("unconfirmed")[None], rhythm, usual])
     flutter = detector.stretches(cat("flutter_s"), cat("flutter_p")) if pages else []
     return Detected(
         t,

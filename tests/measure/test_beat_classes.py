@@ -123,12 +123,70 @@ def test_a_beat_whose_r_was_found_at_another_peak_of_its_qrs_is_compared_at_its_
     assert f[C.MORPHOLOGY.index("qrs_r"), 5] < -0.99
 
 
+def _qrs(width_s: float, sign: float = 1.0) -> np.ndarray:
+    """One lead's QRS over beats.SHAPE_MS: a Gaussian of this width (s) at R."""
+    t = np.arange(R.B.SHAPE_N) / signal.FS + R.B.SHAPE_MS[0] / 1000
+    return sign * np.exp(-0.5 * (t / (width_s / 4)) ** 2)
+
+
+def test_a_stretch_all_of_one_ectopic_rhythm_is_unlike_the_recording_s_usual_beat(monkeypatch):
+    """MIT-BIH 207's idioventricular rhythm fills its pages, and each page's dominant beat is the
+    escape beat: against the recording's usual QRS it is unlike, whatever its page (session 108)."""
+    normal = np.stack([_qrs(0.08), _qrs(0.08, -0.5)])
+    escape = np.stack([_qrs(0.2, -1.0), _qrs(0.16)])
+    shapes = np.stack([normal] * 300 + [escape] * 80 + [normal] * 100).astype(np.float16)
+    shapes[350, 1] = 0  # a lead not read at one beat: compared over the lead read there
+    shapes[10] = np.roll(normal, 3, axis=-1)  # an R found 12 ms off: matched within the shift
+    pre, qrs_s = np.zeros(len(shapes)), np.r_[[0.08] * 300, [0.2] * 80, [0.08] * 100]
+    pre[300] = np.nan  # not known (after an unreadable stretch): taken among the usual
+    u = C.usual(shapes, pre, qrs_s)
+    r, wider = u[C.USUAL.index("usual_r")], u[C.USUAL.index("usual_wider_s")]
+    assert np.all(r[:300] > 0.99) and np.all(r[380:] > 0.99)
+    assert np.all(r[300:380] < 0.0) and np.allclose(wider[300:380], 0.12)
+    assert r[350] == pytest.approx(np.corrcoef(escape[0], normal[0])[0, 1], abs=0.02)
+    monkeypatch.setattr(C, "USUAL_CHUNK", 7)  # compared a few beats at a time: the same
+    assert np.allclose(C.usual(shapes, pre, qrs_s), u, atol=1e-5)
+    assert np.isnan(C.usual(shapes[:2], pre[:2], qrs_s[:2])).all()
+
+    # the guard: the escape rhythm is never normal though its page's dominant beat is its own
+    f = np.zeros((len(C.FEATURES), len(shapes)), np.float32)
+    f[C.FEATURES.index("qrs_r")], f[C.FEATURES.index("qrs_s")] = 1.0, qrs_s
+    f[[C.FEATURES.index(k) for k in C.USUAL]] = u
+    assert np.flatnonzero(C.unlike_usual(f)).tolist() == list(range(300, 380))
+    assert not C.not_conducted(f).any()  # against their page's dominant beat, themselves: alike
+    f[C.FEATURES.index("has_p"), 300:340] = 1  # a P wave before each: conducted, perhaps (bundle
+    assert np.flatnonzero(C.unlike_usual(f)).tolist() == list(range(340, 380))  # branch block)
+
+
+def test_a_tachycardia_after_an_escape_rhythm_is_judged_against_it_and_the_escape_beats_are_ventricular():
+    """MIT-BIH 207: sinus rhythm, an idioventricular (escape) rhythm filling its pages, then a
+    supraventricular tachycardia at a rate near the old sinus one. The run is abrupt against the
+    rhythm just before it, the escape rhythm's slow cycle, as its pages had it (their dominant beat);
+    only then are the escape beats made ventricular (``unlike_usual``), else the run, measured against
+    the sinus rhythm minutes before, was lost (session 108)."""
+    k = len(C.CLASSES)
+    layer = (np.zeros((k, len(C.INPUTS)), np.float32), np.eye(k, dtype=np.float32)[N_] * 5)
+    ones = np.ones(len(C.INPUTS), np.float32)
+    model = C.BeatClassifier(0 * ones, ones, ((layer,),), np.zeros(k, np.float32), {})  # says normal
+    rr = np.r_[[0.55] * 20, [1.5] * 12, [0.5] * 10]
+    sinus, escape, svt = slice(0, 20), slice(20, 32), slice(32, 42)
+    f = np.zeros((len(C.FEATURES), len(rr)), np.float32)
+    named = lambda name: f[C.FEATURES.index(name)]  # noqa: E731
+    named("local_s")[:] = rr  # each beat's RR: exp(pre) x local_s
+    named("qrs_r")[:], named("usual_r")[:], named("qrs_s")[:], named("has_p")[:] = 1.0, 1.0, 0.08, 1.0
+    named("usual_r")[escape], named("qrs_s")[escape], named("usual_wider_s")[escape] = -0.5, 0.2, 0.12
+    named("has_p")[escape] = named("has_p")[svt] = 0.0
+    label = model.labelled(f)[0]
+    assert (label[sinus] == N_).all() and (label[escape] == V_).all() and (label[svt] == S_).all()
+
+
 def test_inputs_set_each_feature_beside_its_difference_from_the_recording_s_usual():
     f = np.array([[1.0, 2.0, 3.0], [5.0, 5.0, np.nan]] + [[0.0] * 3] * (len(C.FEATURES) - 2))
     z = C.inputs(f)
     assert z.shape == (3, len(C.INPUTS))
-    usual = z[:, len(C.FEATURES) :]
+    usual = z[:, len(C.LEARNT) :]
     assert usual[:, 0].tolist() == [-1.0, 0.0, 1.0] and usual[:2, 1].tolist() == [0, 0]
+    assert len(C.INPUTS) == 2 * len(C.LEARNT)  # the guard's own features (USUAL) are not weighed
 
 
 def test_the_bundled_classifier_reads_its_features_and_answers_for_every_beat():

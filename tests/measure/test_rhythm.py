@@ -428,6 +428,35 @@ def test_the_beats_of_an_atrial_run_are_not_unreadable_for_their_neighbours_qrs(
     assert not (found.kind == R.UNREADABLE).any()
 
 
+def test_an_idioventricular_rhythm_filling_its_pages_is_never_normal(shared, delineator):
+    """MIT-BIH 207 from 1400 to 1760 s: two minutes of the patient's usual beats (left bundle branch
+    block), then ventricular
+    flutter and 109 s of idioventricular rhythm (the reference's 105 escape beats, E), a page's worth:
+    each page's dominant beat was the escape beat itself, and they were called normal (session 108).
+    Against the recording's usual beat, wide and unlike, with no P wave before them, they are not
+    conducted (``beat_classes.unlike_usual``), and the usual beats are not touched; against each
+    page's dominant beat alone (``not_conducted``, the guard before session 108), they were."""
+    import wfdb
+
+    from ecgviewer.io import load
+    from ecgviewer.measure import beat_classes as C
+
+    rec = load(shared / "mitdb" / "207.hea")
+    a, b = round(1400 * rec.fs), round(1760 * rec.fs)
+    x = np.asarray(rec.read(a, b), dtype=np.float32)
+    found = R.detect(make_recording(None, ArraySource(x), rec.fs, list(rec.leads), "207"), delineator)
+    ann = wfdb.rdann(str(shared / "mitdb" / "207"), "atr", sampfrom=a, sampto=b)
+    symbol, at = np.array(ann.symbol), (ann.sample - a) / rec.fs
+    nearest = lambda kind: np.abs(found.t_s[:, None] - at[symbol == kind]).argmin(axis=0)  # noqa: E731
+    escape, usual = np.unique(nearest("E")), np.unique(nearest("L"))  # L: the patient's usual beats
+    assert len(escape) == 105 and len(usual) > 100
+    assert C.not_conducted(found.features)[escape].mean() < 0.2
+    # all but the few with a P wave found before them (sinus P waves march through, dissociated) or
+    # under 40 ms wider than the usual QRS as delineated: those are the perceptron's to weigh
+    assert C.unlike_usual(found.features)[escape].mean() > 0.9
+    assert not C.unlike_usual(found.features)[usual].any()
+
+
 def test_a_neighbours_qrs_is_left_out_of_the_noise_only_between_beats_of_the_dominant_shape():
     """Three identical complexes 200 ms apart on a flat line: each one's window (-250 to +450 ms)
     holds another one's QRS, the only "noise" there. Left out between beats marked alike;
