@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ecgviewer.measure import atrial, signal
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import intervals as I
-from ecgviewer.measure import signal
 
 # Per beat, against the page's dominant beat (the median of its beats that are not premature):
 MORPHOLOGY = (
@@ -226,6 +226,18 @@ def not_conducted(features: np.ndarray) -> np.ndarray:
         return (f["qrs_s"] >= WIDE_QRS_S) & (f["wider_s"] >= WIDER_S) & (f["qrs_r"] < OTHER_R)
 
 
+def like_usual(features: np.ndarray) -> np.ndarray:
+    """Per beat: ``not_conducted``'s mirror, against the page's dominant QRS and the recording's
+    usual one alike: a QRS under WIDE_QRS_S, less than WIDER_S wider than both, correlating OTHER_R
+    or more with the usual QRS: conducted, whatever the perceptron called it. A page crowded with
+    ventricular and fusion beats (MIT-BIH 208) or fibrillation's varying beats (203) bends its
+    dominant beat, against which the perceptron then finds the patient's usual beats unlike."""
+    f = {name: features[FEATURES.index(name)] for name in ("qrs_s", "wider_s", *USUAL)}
+    with np.errstate(invalid="ignore"):  # NaN: not measured, not narrow nor alike
+        narrow = (f["qrs_s"] < WIDE_QRS_S) & (f["wider_s"] < WIDER_S) & (f["usual_wider_s"] < WIDER_S)
+        return narrow & (f["usual_r"] >= OTHER_R)
+
+
 def unlike_usual(features: np.ndarray) -> np.ndarray:
     """Per beat: ``not_conducted`` against the recording's usual QRS (USUAL) instead of its page's
     dominant one, with no P wave before it: a page all of such beats (idioventricular rhythm) makes
@@ -235,6 +247,25 @@ def unlike_usual(features: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):  # NaN: not measured, not wide
         wide = (f["qrs_s"] >= WIDE_QRS_S) & (f["usual_wider_s"] >= WIDER_S)
         return wide & (f["usual_r"] < OTHER_R) & (f["has_p"] == 0)
+
+
+def premature_conducted(
+    features: np.ndarray, rr_ms: np.ndarray, has_p: np.ndarray, after_conducted: np.ndarray
+) -> np.ndarray:
+    """Per beat of a beat list (its RRs, ms, and whether each has a P wave): a QRS like the page's
+    dominant one (r of OTHER_R or more) with no P wave before it, at most RUN_RATIO of the local
+    cycle after a beat that was conducted too (after an interpolated ventricular beat the sinus
+    beat comes early against it), among beats mostly with P waves (sinus rhythm, in
+    ``atrial.MAX_P_SHARE``'s sense): a premature atrial or junctional beat, which sinus arrhythmia
+    does not give. For the beat list outside atrial fibrillation (``rhythm.with_kinds``): the
+    perceptron met irregular rhythm in DS1 almost only in fibrillation, where premature beats are
+    normal, and called MIT-BIH 201's atrial premature beats in sinus rhythm so. The rhythm is the
+    list's own, without the detections left out as noise (the features' RRs still have them)."""
+    now = rhythm(rr_ms, has_p)
+    pre, p_share, p = (now[RHYTHM.index(name)] for name in ("pre", "p_share", "has_p"))
+    with np.errstate(invalid="ignore"):  # NaN: not measured, not premature
+        early = (pre <= np.log(RUN_RATIO)) & (features[FEATURES.index("qrs_r")] >= OTHER_R) & (p == 0)
+        return early & (p_share >= atrial.MAX_P_SHARE) & after_conducted
 
 
 def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
@@ -344,7 +375,8 @@ class BeatClassifier:
         self, features: np.ndarray, x: np.ndarray | None = None, beats: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each beat's index into CLASSES and the perceptron's probabilities (beats, CLASSES); a
-        beat the perceptron calls normal whose QRS is wide, wider than the dominant one and of
+        beat the perceptron calls ventricular whose QRS is narrow and like the usual one is the
+        likelier of normal and supraventricular (``like_usual``), a beat it calls normal whose QRS is wide, wider than the dominant one and of
         another shape is ventricular (``not_conducted``), the beats of a supraventricular run
         supraventricular (``supraventricular_runs``), and then a beat still normal whose QRS is so
         against the recording's usual one is ventricular (``unlike_usual``): the runs are found
@@ -360,6 +392,8 @@ class BeatClassifier:
             score[:, CLASSES.index("artefact")] = -np.inf
         label = np.argmax(score, axis=1)
         normal, ventricular = CLASSES.index("normal"), CLASSES.index("ventricular")
+        conducted = like_usual(features) & (label == ventricular)
+        label[conducted] = np.argmax(score[conducted][:, [normal, CLASSES.index("supraventricular")]], axis=1)
         label[not_conducted(features) & (label == normal)] = ventricular
         rr_s = np.exp(features[FEATURES.index("pre")]) * features[FEATURES.index("local_s")]
         label = supraventricular_runs(label, rr_s)

@@ -590,7 +590,8 @@ def with_kinds(
 ) -> BeatList:  # fmt: skip
     """The beat list of ``found``'s beats (those ``keep`` marks) with these kinds, its RR series,
     trend and events following from them; ``relabel`` (the reader's, kept with the list) makes
-    the kinds final (no supraventricular beat becomes normal inside fibrillation)."""
+    the kinds final (no supraventricular beat becomes normal inside fibrillation, nor a premature
+    beat called normal supraventricular outside it: ``beat_classes.premature_conducted``)."""
     keep = np.ones(len(kind), bool) if keep is None else keep
     t, kind = found.t_s[keep], kind[keep].astype(np.int8)
     fid = found.fiducials_ms[:, keep]
@@ -609,8 +610,15 @@ def with_kinds(
     events = [Event(kind, a, b, detail) for kind, a, b, detail in stretches]
     has_p = np.isfinite(fid[BEAT_FIDUCIALS.index("p_on")])
     af = atrial.episodes(t, kind == NORMAL, (kind == NORMAL) | (kind == SUPRA), rr, has_p, duration)
-    for a, b in af if not relabels else ():
-        kind[(t >= a) & (t <= b) & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
+    if not relabels:
+        fibrillating = np.zeros(len(t), bool)
+        for a, b in af:
+            fibrillating |= (t >= a) & (t <= b)
+        kind[fibrillating & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
+        if features is not None:  # and outside it, a premature beat is not (``premature_conducted``)
+            conducted = (kind == NORMAL) | (kind == SUPRA)
+            early = C.premature_conducted(features, rr, has_p, np.r_[False, conducted[:-1]])
+            kind[early & ~fibrillating & (kind == NORMAL)] = SUPRA
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
                for a, b in af]  # fmt: skip
     events += _pauses(t, rr) + _runs_of(t, kind, rr, VENTRICULAR) + _runs_of(t, kind, rr, SUPRA)

@@ -491,3 +491,46 @@ def test_both_delineators_are_built_before_the_pages_threads_start(delineator, m
     x = np.zeros((2, 10 * 250), np.float32)
     R.detect(make_recording(None, ArraySource(x), 250.0, ["II", "V1"], "flat"), mine, second=second)
     assert seen == [[True, True]]
+
+
+def test_a_premature_narrow_beat_without_a_p_wave_in_sinus_rhythm_is_supraventricular_whatever_was_called():
+    """Sinus rhythm (P waves, 0.8 s) where every fifth beat comes 0.5 s after the one before, with
+    the dominant QRS and no P wave found, and the perceptron called them all normal (as it called
+    MIT-BIH 201's atrial premature beats, the rhythm around them being irregular): the beat list
+    calls them supraventricular. Not so a beat early only by sinus arrhythmia's 10 %, one with its
+    P wave, one of another shape, the sinus beat after an interpolated ventricular beat, nor a
+    beat of atrial fibrillation (irregular, P waves mostly absent): there premature beats are the
+    rhythm."""
+    from ecgviewer.measure import beat_classes as C
+
+    def listed(rr: np.ndarray, kind: np.ndarray, p: np.ndarray, qrs_r: np.ndarray) -> R.BeatList:
+        n = len(rr)
+        fid = np.full((5, n), np.nan)
+        fid[R.BEAT_FIDUCIALS.index("p_on")] = np.where(p, -160.0, np.nan)
+        features = np.zeros((len(C.FEATURES), n))
+        features[C.FEATURES.index("qrs_r")] = qrs_r
+        t = np.cumsum(rr)
+        found = R.Detected(t, kind.astype(np.int8), fid, features, np.zeros((n, 2, 50), np.float16), [],
+                           float(t[-1] + 1.0), ("II", "V1"), ())  # fmt: skip
+        return R.with_kinds(found, found.kind)
+
+    cycle = np.array([0.8, 0.8, 0.8, 0.8, 0.5, 1.1])
+    rr, normal = np.tile(cycle, 20), np.full(120, R.NORMAL)
+    early = np.tile(cycle == 0.5, 20)
+    apcs = listed(rr, normal, ~early, np.full(120, 0.99))
+    assert (apcs.kind == R.SUPRA).tolist() == early.tolist()
+    assert not [e for e in apcs.events if e.kind == "atrial fibrillation"]
+    mild = np.tile([0.8, 0.8, 0.8, 0.8, 0.72, 0.88], 20)
+    assert (listed(mild, normal, ~np.tile(cycle == 0.5, 20), np.full(120, 0.99)).kind == R.NORMAL).all()
+    assert (listed(rr, normal, np.ones(120, bool), np.full(120, 0.99)).kind == R.NORMAL).all()
+    assert (listed(rr, normal, ~early, np.where(early, 0.5, 0.99)).kind == R.NORMAL).all()
+    # an interpolated ventricular beat halfway through a sinus cycle: the sinus beat after it
+    interpolated = np.tile([0.8, 0.8, 0.8, 0.4, 0.4], 24)
+    kind = np.tile([R.NORMAL, R.NORMAL, R.NORMAL, R.VENTRICULAR, R.NORMAL], 24)
+    after = listed(interpolated, kind, kind == R.NORMAL, np.where(kind == R.NORMAL, 0.99, 0.3))
+    assert after.kind.tolist() == kind.tolist()
+    rng = np.random.default_rng(0)  # some fibrillatory waves read as P waves, as happens
+    irregular, waves = rng.uniform(0.35, 1.15, 180), rng.random(180) < 0.35
+    af = listed(irregular, np.full(180, R.NORMAL), waves, np.full(180, 0.99))
+    assert [e.kind for e in af.events] == ["atrial fibrillation"]
+    assert (af.kind == R.NORMAL).all()
