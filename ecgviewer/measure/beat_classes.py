@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ecgviewer.measure import atrial, signal
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import intervals as I
+from ecgviewer.measure import signal
 
 # Per beat, against the page's dominant beat (the median of its beats that are not premature):
 MORPHOLOGY = (
@@ -86,6 +86,7 @@ RUN_MIN = 3  # ... three beats or more (a run of SVEBs); RUN_RATIO 0.8 and 0.9 c
 # One beat that breaks a run (a longer cycle as an SVT warms up, or one irregular cycle inside it)
 # does not end it where the two beats after it are fast again and the second steady: sinus
 # rhythm's return is slower than that. Compared with ending the run there by DS1 LORO, three seeds.
+PR_STEADY_MS = 10.0  # ms: fibrillatory waves read as P waves fall anywhere (LUDB 129, 173 at 15 ms)
 RUN_SINUS = 8  # the sinus reference: the median of the last 8 NN intervals (both beats normal)
 
 
@@ -250,22 +251,28 @@ def unlike_usual(features: np.ndarray) -> np.ndarray:
 
 
 def premature_conducted(
-    features: np.ndarray, rr_ms: np.ndarray, has_p: np.ndarray, after_conducted: np.ndarray
+    features: np.ndarray, rr_ms: np.ndarray, pr_ms: np.ndarray, after_conducted: np.ndarray
 ) -> np.ndarray:
-    """Per beat of a beat list (its RRs, ms, and whether each has a P wave): a QRS like the page's
-    dominant one (r of OTHER_R or more) with no P wave before it, at most RUN_RATIO of the local
-    cycle after a beat that was conducted too (after an interpolated ventricular beat the sinus
-    beat comes early against it), among beats mostly with P waves (sinus rhythm, in
-    ``atrial.MAX_P_SHARE``'s sense): a premature atrial or junctional beat, which sinus arrhythmia
-    does not give. For the beat list outside atrial fibrillation (``rhythm.with_kinds``): the
-    perceptron met irregular rhythm in DS1 almost only in fibrillation, where premature beats are
-    normal, and called MIT-BIH 201's atrial premature beats in sinus rhythm so. The rhythm is the
-    list's own, without the detections left out as noise (the features' RRs still have them)."""
-    now = rhythm(rr_ms, has_p)
-    pre, p_share, p = (now[RHYTHM.index(name)] for name in ("pre", "p_share", "has_p"))
-    with np.errstate(invalid="ignore"):  # NaN: not measured, not premature
-        early = (pre <= np.log(RUN_RATIO)) & (features[FEATURES.index("qrs_r")] >= OTHER_R) & (p == 0)
-        return early & (p_share >= atrial.MAX_P_SHARE) & after_conducted
+    """Per beat of a beat list (its RRs and PR intervals, ms, NaN where no P wave was found): a
+    QRS like the page's dominant one (r of OTHER_R or more) with no P wave before it, at most
+    RUN_RATIO of the local cycle after a beat that was conducted too (after an interpolated
+    ventricular beat the sinus beat comes early against it), in sinus rhythm: P waves before at
+    least half the LOCAL beats either side, at a steady PR (their median absolute deviation at most
+    PR_STEADY_MS; fibrillatory waves read as P waves fall at any distance from the QRS). A premature
+    atrial or junctional beat, which sinus arrhythmia does not give. For the beat list outside
+    atrial fibrillation (``rhythm.with_kinds``): the perceptron met irregular rhythm in DS1 almost
+    only in fibrillation, where premature beats are normal, and called MIT-BIH 201's atrial
+    premature beats in sinus rhythm so. The rhythm is the list's own, without the detections left
+    out as noise (the features' RRs still have them)."""
+    has_p = np.isfinite(pr_ms)
+    pre = rhythm(rr_ms, has_p)[RHYTHM.index("pre")]
+    around = _around(np.asarray(pr_ms, dtype=np.float64), LOCAL)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no P wave around: not sinus rhythm
+        spread = np.nanmedian(np.abs(around - np.nanmedian(around, axis=1, keepdims=True)), axis=1)
+        sinus = (np.isfinite(around).sum(axis=1) >= LOCAL) & (spread <= PR_STEADY_MS)
+        early = (pre <= np.log(RUN_RATIO)) & (features[FEATURES.index("qrs_r")] >= OTHER_R) & ~has_p
+        return early & sinus & after_conducted
 
 
 def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:
@@ -376,14 +383,15 @@ class BeatClassifier:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each beat's index into CLASSES and the perceptron's probabilities (beats, CLASSES); a
         beat the perceptron calls ventricular whose QRS is narrow and like the usual one is the
-        likelier of normal and supraventricular (``like_usual``), a beat it calls normal whose QRS is wide, wider than the dominant one and of
-        another shape is ventricular (``not_conducted``), the beats of a supraventricular run
-        supraventricular (``supraventricular_runs``), and then a beat still normal whose QRS is so
-        against the recording's usual one is ventricular (``unlike_usual``): the runs are found
-        against the rhythm before them as its page had it (an escape rhythm's slow cycle, MIT-BIH
-        207's, is what makes the tachycardia after it abrupt). ``x``: the perceptron's inputs
-        where they are not the features' (a study of other inputs); ``beats``: each is known to
-        be a beat, so never an artefact."""
+        likelier of normal and supraventricular (``like_usual``), a beat it calls normal whose QRS
+        is wide, wider than the dominant one and of another shape is ventricular
+        (``not_conducted``), the beats of a supraventricular run supraventricular
+        (``supraventricular_runs``), and then a beat still normal whose QRS is so against the
+        recording's usual one is ventricular (``unlike_usual``): the runs are found against the
+        rhythm before them as its page had it (an escape rhythm's slow cycle, MIT-BIH 207's, is
+        what makes the tachycardia after it abrupt). ``x``: the perceptron's inputs where they are
+        not the features' (a study of other inputs); ``beats``: each is known to be a beat, so
+        never an artefact."""
         if features.shape[1] == 0:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(CLASSES)))
         p = self.probabilities(features) if x is None else self.forward(x)

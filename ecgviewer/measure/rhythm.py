@@ -617,7 +617,8 @@ def with_kinds(
         kind[fibrillating & (kind == SUPRA)] = NORMAL  # irregularity is the rhythm there
         if features is not None:  # and outside it, a premature beat is not (``premature_conducted``)
             conducted = (kind == NORMAL) | (kind == SUPRA)
-            early = C.premature_conducted(features, rr, has_p, np.r_[False, conducted[:-1]])
+            pr = fid[BEAT_FIDUCIALS.index("qrs_on")] - fid[BEAT_FIDUCIALS.index("p_on")]
+            early = C.premature_conducted(features, rr, pr, np.r_[False, conducted[:-1]])
             kind[early & ~fibrillating & (kind == NORMAL)] = SUPRA
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
                for a, b in af]  # fmt: skip

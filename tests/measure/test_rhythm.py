@@ -499,14 +499,17 @@ def test_a_premature_narrow_beat_without_a_p_wave_in_sinus_rhythm_is_supraventri
     MIT-BIH 201's atrial premature beats, the rhythm around them being irregular): the beat list
     calls them supraventricular. Not so a beat early only by sinus arrhythmia's 10 %, one with its
     P wave, one of another shape, the sinus beat after an interpolated ventricular beat, nor a
-    beat of atrial fibrillation (irregular, P waves mostly absent): there premature beats are the
-    rhythm."""
+    beat of atrial fibrillation (irregular, P waves mostly absent, or found at any distance from
+    the QRS): there premature beats are the rhythm."""
     from ecgviewer.measure import beat_classes as C
 
-    def listed(rr: np.ndarray, kind: np.ndarray, p: np.ndarray, qrs_r: np.ndarray) -> R.BeatList:
+    def listed(
+        rr: np.ndarray, kind: np.ndarray, p: np.ndarray, qrs_r: np.ndarray, jitter: float | np.ndarray = 0.0
+    ) -> R.BeatList:
         n = len(rr)
         fid = np.full((5, n), np.nan)
-        fid[R.BEAT_FIDUCIALS.index("p_on")] = np.where(p, -160.0, np.nan)
+        fid[R.BEAT_FIDUCIALS.index("p_on")] = np.where(p, -160.0 + np.broadcast_to(jitter, n), np.nan)
+        fid[R.BEAT_FIDUCIALS.index("qrs_on")] = -40.0
         features = np.zeros((len(C.FEATURES), n))
         features[C.FEATURES.index("qrs_r")] = qrs_r
         t = np.cumsum(rr)
@@ -534,3 +537,11 @@ def test_a_premature_narrow_beat_without_a_p_wave_in_sinus_rhythm_is_supraventri
     af = listed(irregular, np.full(180, R.NORMAL), waves, np.full(180, 0.99))
     assert [e.kind for e in af.events] == ["atrial fibrillation"]
     assert (af.kind == R.NORMAL).all()
+    # more of them, enough to make it no episode (LUDB 173 at two leads), but at any distance from
+    # the QRS, unlike a sinus P wave's steady PR interval
+    waves = np.tile([True, True, True, False], 45)
+    anywhere = np.tile([-90.0, 0.0, 90.0, 0.0], 45)
+    scattered = listed(irregular, np.full(180, R.NORMAL), waves, np.full(180, 0.99), anywhere)
+    assert not [e for e in scattered.events if e.kind == "atrial fibrillation"]
+    assert (scattered.kind == R.NORMAL).all()
+    assert (listed(irregular, np.full(180, R.NORMAL), waves, np.full(180, 0.99)).kind == R.SUPRA).any()
