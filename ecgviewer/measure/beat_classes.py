@@ -265,6 +265,8 @@ def premature_conducted(
     premature beats in sinus rhythm so. The rhythm is the list's own, without the detections left
     out as noise (the features' RRs still have them)."""
     has_p = np.isfinite(pr_ms)
+    if len(has_p) == 0:
+        return np.zeros(0, bool)
     pre = rhythm(rr_ms, has_p)[RHYTHM.index("pre")]
     around = _around(np.asarray(pr_ms, dtype=np.float64), LOCAL)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():

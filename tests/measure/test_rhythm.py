@@ -514,7 +514,7 @@ def test_a_premature_narrow_beat_without_a_p_wave_in_sinus_rhythm_is_supraventri
         features[C.FEATURES.index("qrs_r")] = qrs_r
         t = np.cumsum(rr)
         found = R.Detected(t, kind.astype(np.int8), fid, features, np.zeros((n, 2, 50), np.float16), [],
-                           float(t[-1] + 1.0), ("II", "V1"), ())  # fmt: skip
+                           float(t[-1] + 1.0) if n else 10.0, ("II", "V1"), ())  # fmt: skip
         return R.with_kinds(found, found.kind)
 
     cycle = np.array([0.8, 0.8, 0.8, 0.8, 0.5, 1.1])
@@ -545,3 +545,5 @@ def test_a_premature_narrow_beat_without_a_p_wave_in_sinus_rhythm_is_supraventri
     assert not [e for e in scattered.events if e.kind == "atrial fibrillation"]
     assert (scattered.kind == R.NORMAL).all()
     assert (listed(irregular, np.full(180, R.NORMAL), waves, np.full(180, 0.99)).kind == R.SUPRA).any()
+    for n in (0, 1, 5):  # a recording with no beat, one, or too few to have neighbours enough
+        assert len(listed(rr[:n], normal[:n], ~early[:n], np.full(n, 0.99)).kind) == n
