@@ -251,30 +251,38 @@ def unlike_usual(features: np.ndarray) -> np.ndarray:
 
 
 def premature_conducted(
-    features: np.ndarray, rr_ms: np.ndarray, pr_ms: np.ndarray, after_conducted: np.ndarray
+    features: np.ndarray, rr_ms: np.ndarray, pr_ms: np.ndarray, conducted: np.ndarray
 ) -> np.ndarray:
-    """Per beat of a beat list (its RRs and PR intervals, ms, NaN where no P wave was found): a
-    QRS like the page's dominant one (r of OTHER_R or more) with no P wave before it, at most
-    RUN_RATIO of the local cycle after a beat that was conducted too (after an interpolated
-    ventricular beat the sinus beat comes early against it), in sinus rhythm: P waves before at
-    least half the LOCAL beats either side, at a steady PR (their median absolute deviation at most
-    PR_STEADY_MS; fibrillatory waves read as P waves fall at any distance from the QRS). A premature
-    atrial or junctional beat, which sinus arrhythmia does not give. For the beat list outside
-    atrial fibrillation (``rhythm.with_kinds``): the perceptron met irregular rhythm in DS1 almost
-    only in fibrillation, where premature beats are normal, and called MIT-BIH 201's atrial
-    premature beats in sinus rhythm so. The rhythm is the list's own, without the detections left
-    out as noise (the features' RRs still have them)."""
-    has_p = np.isfinite(pr_ms)
-    if len(has_p) == 0:
-        return np.zeros(0, bool)
-    pre = rhythm(rr_ms, has_p)[RHYTHM.index("pre")]
-    around = _around(np.asarray(pr_ms, dtype=np.float64), LOCAL)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # no P wave around: not sinus rhythm
+    """Per beat of a beat list (its RRs and PR intervals, ms, NaN where no P wave was found, and
+    whether each beat is called conducted): a QRS like the page's dominant one (r of OTHER_R or
+    more) with no P wave before it, at most RUN_RATIO of the local cycle after a beat conducted and
+    like the dominant one too (after an interpolated ventricular beat the sinus beat comes early
+    against it, and noise may have the ventricular beat called normal), in sinus rhythm: P waves
+    before at least half the LOCAL beats either side, at a steady PR (their median absolute
+    deviation at most PR_STEADY_MS; fibrillatory waves read as P waves fall at any distance from
+    the QRS). A premature atrial or junctional beat, which sinus arrhythmia does not give. For the
+    beat list outside atrial fibrillation (``rhythm.with_kinds``): the perceptron met irregular
+    rhythm in DS1 almost only in fibrillation, where premature beats are normal, and called MIT-BIH
+    201's atrial premature beats in sinus rhythm so. The rhythm is the list's own, without the
+    detections left out as noise (the features' RRs still have them). Windows are taken only
+    around the candidates: a day's list has about 100,000 beats."""
+    pr = np.asarray(pr_ms, dtype=np.float64)
+    out = np.zeros(len(pr), bool)
+    with np.errstate(invalid="ignore"):  # NaN: not measured, not alike
+        like = features[FEATURES.index("qrs_r")] >= OTHER_R
+    after = np.r_[False, (np.asarray(conducted, bool) & like)[:-1]][: len(pr)]
+    k = np.flatnonzero(like & ~np.isfinite(pr) & after)
+    if len(k) == 0:
+        return out
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    around = _around(pr, LOCAL)[k]
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no P wave or RR around: not sinus rhythm
+        early = rr[k] <= RUN_RATIO * np.nanmedian(_around(rr, LOCAL)[k], axis=1)
         spread = np.nanmedian(np.abs(around - np.nanmedian(around, axis=1, keepdims=True)), axis=1)
         sinus = (np.isfinite(around).sum(axis=1) >= LOCAL) & (spread <= PR_STEADY_MS)
-        early = (pre <= np.log(RUN_RATIO)) & (features[FEATURES.index("qrs_r")] >= OTHER_R) & ~has_p
-        return early & sinus & after_conducted
+    out[k] = early & sinus
+    return out
 
 
 def supraventricular_runs(label: np.ndarray, rr_s: np.ndarray) -> np.ndarray:

@@ -618,7 +618,7 @@ def with_kinds(
         if features is not None:  # and outside it, a premature beat is not (``premature_conducted``)
             conducted = (kind == NORMAL) | (kind == SUPRA)
             pr = fid[BEAT_FIDUCIALS.index("qrs_on")] - fid[BEAT_FIDUCIALS.index("p_on")]
-            early = C.premature_conducted(features, rr, pr, np.r_[False, conducted[:-1]])
+            early = C.premature_conducted(features, rr, pr, conducted)
             kind[early & ~fibrillating & (kind == NORMAL)] = SUPRA
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
                for a, b in af]  # fmt: skip
