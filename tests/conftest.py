@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +60,53 @@ def shared() -> Path:
     if not (SHARED / "README.md").is_file():
         pytest.skip(f"shared data not found at {SHARED} (set ECGVIEWER_SHARED_DATA)")
     return SHARED
+
+
+def training_env(**extra: str) -> dict[str, str]:
+    """One thread, and the report writers' intervals from 200 bootstrap draws (``metrics.N_BOOT``):
+    on a small machine torch's default thread count oversubscribes the cores and makes the tiny
+    preset several times slower."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "TRAINING_BOOTSTRAP_DRAWS": "200", **extra}
+
+
+def training_cli(*args: str | Path, timeout: int = 600, **env: str) -> subprocess.CompletedProcess:
+    """``python -m training ...`` in the repository; fails the test with its output on error."""
+    cmd = [sys.executable, "-m", "training", *map(str, args)]
+    res = subprocess.run(
+        cmd, cwd=REPO, env=training_env(**env), capture_output=True, text=True, timeout=timeout
+    )
+    tail = f"{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
+    assert res.returncode == 0, f"{' '.join(cmd)} -> {res.returncode}\n{tail}"
+    return res
+
+
+@pytest.fixture(scope="session")
+def tiny_seed(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python -m training run --preset tiny`` once a session, by whichever test process asks first
+    (the others wait on its lock, as pytest-xdist's documentation shows): its run, token cache and
+    model, its fold-10 reads (``FOLD10.md``) and output (``stdout.txt``, written last). Modules
+    start from copies (tests/training): made per module, it was made again on each process, and
+    again whenever the long tests' order brought a process back to the module."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    seed = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "tiny-seed"
+    with FileLock(f"{seed}.lock"):
+        failed = seed.with_name("tiny-seed-failed.txt")
+        if failed.is_file():
+            pytest.fail(f"the tiny run failed earlier: {failed.read_text()}")
+        if not (seed / "stdout.txt").is_file():
+            shutil.rmtree(seed, ignore_errors=True)
+            seed.mkdir()
+            args = ["--run-dir", seed / "run", "--cache-dir", seed / "cache", "--out", seed / "model"]
+            try:
+                res = training_cli("run", "--preset", "tiny", "--data-root", shared, *args, "--no-progress",
+                                   TRAINING_LEDGER=str(seed / "FOLD10.md"))  # fmt: skip
+            except AssertionError as exc:
+                failed.write_text(str(exc))
+                raise
+            (seed / "stdout.txt").write_text(res.stdout)
+    return seed
 
 
 @pytest.fixture(autouse=True)

@@ -373,19 +373,20 @@ def _permute_fold_10(pt: D.PtbxlData) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_grids(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
+def tiny_grids(shared: Path, tiny_seed: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
     """The grid of the tiny preset, trained for real, twice over one token cache and one pretrained
-    CLEAR encoder: frozen linear and HUG heads on CLEAR and random init (5 seeds at 50 % labels)
-    and supervised training from scratch at 100 %; the second time with fold 10's labels permuted."""
+    CLEAR encoder (a copy of the session's tiny run's): frozen linear and HUG heads on CLEAR and
+    random init (5 seeds at 50 % labels) and supervised training from scratch at 100 %; the second
+    time with fold 10's labels permuted."""
     import torch
 
     from training.context import Context
     from training.presets import PRESETS
-    from training.pretrain.pretraining import pretrain
 
     root = tmp_path_factory.mktemp("tiny-protocol")
     cache, threads = root / "cache", torch.get_num_threads()
-    encoder = pretrain(Context(shared, root / "pretrained", cache, PRESETS["tiny"], progress=False))
+    shutil.copytree(tiny_seed / "cache", cache)
+    encoder = tiny_seed / "run" / "encoder.safetensors"
     runs = {}
     torch.set_num_threads(1)  # the machine is shared; the tiny models do not need more
     try:

@@ -24,23 +24,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
+from tests.conftest import training_cli as _cli
+from tests.conftest import training_env as _env
 from training.supervised.grid import PROBE
 
 SUPER = {"NORM", "MI", "STTC", "CD", "HYP"}
-
-
-def _env() -> dict[str, str]:
-    """One thread, and the report writers' intervals from 200 bootstrap draws (``metrics.N_BOOT``)."""
-    return {**os.environ, "OMP_NUM_THREADS": "1", "TRAINING_BOOTSTRAP_DRAWS": "200"}
-
-
-def _cli(*args: str | Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    """``python -m training ...`` in the repository; fails the test with its output on error."""
-    cmd = [sys.executable, "-m", "training", *map(str, args)]
-    res = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout)
-    tail = f"{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
-    assert res.returncode == 0, f"{' '.join(cmd)} -> {res.returncode}\n{tail}"
-    return res
 
 
 def _parse_ranges(text: str) -> list[int]:
@@ -73,25 +61,24 @@ def _tiny_state(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 @pytest.fixture
-def tiny(shared: Path, _tiny_state: dict) -> TinyRun:
-    """``python -m training run --preset tiny`` on the shared data, run once per module (it takes
-    tens of seconds); later tests reuse its run directory, token cache and exported model."""
+def tiny(shared: Path, tiny_seed: Path, _tiny_state: dict) -> TinyRun:
+    """The session's tiny run (``tiny_seed``), copied afresh for each module, whose tests add to its
+    run directory, token cache and model: the paths the command wrote into its output and
+    ``run.json`` are moved to the copy's (the card keeps the command as it was run), and its
+    fold-10 reads are added to this process's ledger."""
     if "run" not in _tiny_state:
         root: Path = _tiny_state["root"]
-        paths = {"run_dir": root / "run", "cache_dir": root / "cache"}
-        try:
-            res = _cli("run", "--preset", "tiny", "--data-root", shared, "--run-dir", paths["run_dir"],
-                       "--cache-dir", paths["cache_dir"], "--out", root / "model",
-                       "--no-progress")  # fmt: skip
-        except AssertionError as exc:
-            _tiny_state["run"] = exc
-            raise
+        shutil.copytree(tiny_seed, root, dirs_exist_ok=True)
+        moved = lambda text: text.replace(str(tiny_seed), str(root))  # noqa: E731
+        (root / "run" / "run.json").write_text(moved((root / "run" / "run.json").read_text()))
+        ledger, reads = Path(os.environ["TRAINING_LEDGER"]), (tiny_seed / "FOLD10.md").read_text()
+        if reads not in (ledger.read_text() if ledger.is_file() else ""):
+            with ledger.open("a") as f:
+                f.write(reads)
         weights = root / "model" / "clear-hug-tiny.safetensors"
-        _tiny_state["run"] = TinyRun(root, shared, **paths, weights=weights, stdout=res.stdout)
-    run = _tiny_state["run"]
-    if isinstance(run, AssertionError):
-        pytest.fail(f"the tiny run failed earlier: {run}")
-    return run
+        stdout = moved((root / "stdout.txt").read_text())
+        _tiny_state["run"] = TinyRun(root, shared, root / "run", root / "cache", weights, stdout)
+    return _tiny_state["run"]
 
 
 def test_tiny_run_exports_loadable_model_with_card(tiny: TinyRun) -> None:
