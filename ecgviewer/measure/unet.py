@@ -138,7 +138,7 @@ class _Quantisable(nn.Module):
             )
 
         joins = [join(i) for i in range(len(self.up))]
-        return _wire(x, list(self.down), list(self.up), self.out, _pool2d, joins)
+        return _wire(x, list(self.down), list(self.up), self.out, _pool8, joins)
 
 
 def _conv_relu(block: nn.Module, k: int) -> nn.Sequential:
@@ -248,6 +248,17 @@ def _image(x: torch.Tensor, levels: int) -> torch.Tensor:
 
 def _pool2d(t: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(t, (1, 2))
+
+
+def _pool8(t: torch.Tensor) -> torch.Tensor:
+    """``_pool2d`` of an 8-bit tensor as the larger integer of each pair: the same numbers (one
+    scale and zero point, an increasing map), where torch's quantized kernel, looping per sample
+    over 16-48 channels, took a quarter of the network's time. Float (calibrating): ``_pool2d``."""
+    if not t.is_quantized:
+        return _pool2d(t)
+    q = t.int_repr()
+    pairs = torch.maximum(q[..., 0::2], q[..., 1::2]).contiguous(memory_format=torch.channels_last)
+    return torch._make_per_tensor_quantized_tensor(pairs, t.q_scale(), t.q_zero_point())
 
 
 def _resize2d(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

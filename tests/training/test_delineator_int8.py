@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,22 @@ def test_the_two_forms_beats_are_matched_one_to_one_within_the_window():
 
     assert pairs(np.array([0, 100, 300]), np.array([55, 90, 500]), 60) == [(0, 0), (1, 1)]
     assert pairs(np.array([0, 40]), np.array([20]), 30) == [(0, 0)]  # one beat is not matched twice
+
+
+def test_the_8_bit_pooling_is_torchs_on_the_same_integers():
+    """``unet._pool8`` (the larger integer of each pair) gives torch's quantized max pooling
+    exactly, channels-last as the network's tensors are, and the float pooling while calibrating."""
+    import torch
+
+    from ecgviewer.measure import unet as U
+
+    x = torch.randn(2, 16, 1, 64, generator=torch.Generator().manual_seed(0))
+    x = x.contiguous(memory_format=torch.channels_last)
+    with warnings.catch_warnings():  # torch's deprecation notice of its 8-bit tensors (pinned: it works)
+        warnings.simplefilter("ignore")
+        q = torch.quantize_per_tensor(x, 0.02, 3, torch.quint8)
+    got, want = U._pool8(q), torch.nn.functional.max_pool2d(q, (1, 2))
+    assert (got.q_scale(), got.q_zero_point()) == (want.q_scale(), want.q_zero_point())
+    assert torch.equal(got.int_repr(), want.int_repr())
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(U._pool8(x), U._pool2d(x))
