@@ -17,6 +17,7 @@ def main() -> int:
     rec = load(sys.argv[1])
     delineator = Delineator.bundled()
     import scipy.signal  # noqa: F401  (1.7 s, once a process: the window loads it to measure its first page)
+
     t = time.perf_counter()
     rh = analyse(rec, delineator)
     wall = time.perf_counter() - t
