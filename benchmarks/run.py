@@ -129,6 +129,7 @@ def _holter_figures(h: dict) -> dict:
 def _beat_list_figures(b: dict) -> dict:
     return {
         "beat_list_24h_s": round(b["wall_s"] * 24 / b["hours"], 2),
+        "beat_list_24h_cpu_s": round(b["cpu_s"] * 24 / b["hours"], 2),
         "beat_list_beats": b["beats"],
         "beat_list_peak_rss_mib": b["peak_rss_mib"],
     }
