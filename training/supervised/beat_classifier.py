@@ -512,7 +512,7 @@ def card_markdown(card: dict) -> str:
         "wide and unlike against the recording's usual QRS, with no P wave before it, is not normal "
         "either (`unlike_usual`: a page all of such beats makes them its dominant one), and outside atrial "
         f"fibrillation a beat with the dominant QRS and no P wave, at least {100 * (1 - C.RUN_RATIO):.0f} % "
-        "premature against the local cycle after a conducted beat, in sinus rhythm (P waves before half "
+        "premature against the local cycle after a conducted beat with the dominant QRS, in sinus rhythm (P waves before half "
         f"the {C.LOCAL} beats either side or more, at a PR steady within {C.PR_STEADY_MS:g} ms), is "
         "supraventricular (`premature_conducted`: the perceptron met irregular rhythm almost only in "
         "fibrillation, where such beats are normal); a "
