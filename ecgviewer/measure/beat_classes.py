@@ -87,10 +87,6 @@ RUN_MIN = 3  # ... three beats or more (a run of SVEBs); RUN_RATIO 0.8 and 0.9 c
 # does not end it where the two beats after it are fast again and the second steady: sinus
 # rhythm's return is slower than that. Compared with ending the run there by DS1 LORO, three seeds.
 PR_STEADY_MS = 10.0  # ms: fibrillatory waves read as P waves fall anywhere (LUDB 129, 173 at 15 ms)
-# An atrial premature beat's P' is early and unlike the sinus P wave; sinus arrhythmia speeds up
-# gradually and keeps its P wave (``premature_p_unlike``; both set looking at DS1's misses):
-P_EARLY_RATIO = 0.9  # at most this share of the local cycle (10 % premature) ...
-P_UNLIKE_R = 0.5  # ... its P window correlating under this with the page's template
 RUN_SINUS = 8  # the sinus reference: the median of the last 8 NN intervals (both beats normal)
 
 
@@ -254,77 +250,38 @@ def unlike_usual(features: np.ndarray) -> np.ndarray:
         return wide & (f["usual_r"] < OTHER_R) & (f["has_p"] == 0)
 
 
-def _after_alike(features: np.ndarray, conducted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per beat: its QRS like the page's dominant one (r of OTHER_R or more), and the beat before
-    conducted and so like it (after an interpolated ventricular beat the sinus beat comes early
-    against it, and noise may have the ventricular beat called normal)."""
-    with np.errstate(invalid="ignore"):  # NaN: not measured, not alike
-        like = features[FEATURES.index("qrs_r")] >= OTHER_R
-    return like, np.r_[False, (np.asarray(conducted, bool) & like)[:-1]][: len(like)]
-
-
-def _early(rr_ms: np.ndarray, k: np.ndarray, ratio: float) -> np.ndarray:
-    """Whether the beats ``k`` come at most ``ratio`` of their local cycle (the median of the LOCAL
-    RRs either side) after the beat before."""
-    rr = np.asarray(rr_ms, dtype=np.float64)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # no RR around: not early
-        return rr[k] <= ratio * np.nanmedian(_around(rr, LOCAL)[k], axis=1)
-
-
 def premature_conducted(
     features: np.ndarray, rr_ms: np.ndarray, pr_ms: np.ndarray, conducted: np.ndarray
 ) -> np.ndarray:
     """Per beat of a beat list (its RRs and PR intervals, ms, NaN where no P wave was found, and
-    whether each beat is called conducted): a QRS like the page's dominant one with no P wave
-    before it, at most RUN_RATIO of the local cycle after a beat conducted and like it
-    (``_after_alike``), in sinus rhythm: P waves before at least half the LOCAL beats either side,
-    at a steady PR (their median absolute deviation at most PR_STEADY_MS; fibrillatory waves read
-    as P waves fall at any distance from the QRS). A premature atrial or junctional beat, which
-    sinus arrhythmia does not give. For the beat list outside atrial fibrillation
-    (``rhythm.with_kinds``): the perceptron met irregular rhythm in DS1 almost only in
-    fibrillation, where premature beats are normal, and called MIT-BIH 201's atrial premature
-    beats in sinus rhythm so. The rhythm is the list's own, without the detections left out as
-    noise (the features' RRs still have them). Windows are taken only around the candidates: a
-    day's list has about 100,000 beats."""
+    whether each beat is called conducted): a QRS like the page's dominant one (r of OTHER_R or
+    more) with no P wave before it, at most RUN_RATIO of the local cycle after a beat conducted and
+    like the dominant one too (after an interpolated ventricular beat the sinus beat comes early
+    against it, and noise may have the ventricular beat called normal), in sinus rhythm: P waves
+    before at least half the LOCAL beats either side, at a steady PR (their median absolute
+    deviation at most PR_STEADY_MS; fibrillatory waves read as P waves fall at any distance from
+    the QRS). A premature atrial or junctional beat, which sinus arrhythmia does not give. For the
+    beat list outside atrial fibrillation (``rhythm.with_kinds``): the perceptron met irregular
+    rhythm in DS1 almost only in fibrillation, where premature beats are normal, and called MIT-BIH
+    201's atrial premature beats in sinus rhythm so. The rhythm is the list's own, without the
+    detections left out as noise (the features' RRs still have them). Windows are taken only
+    around the candidates: a day's list has about 100,000 beats."""
     pr = np.asarray(pr_ms, dtype=np.float64)
     out = np.zeros(len(pr), bool)
-    like, after = _after_alike(features, conducted)
+    with np.errstate(invalid="ignore"):  # NaN: not measured, not alike
+        like = features[FEATURES.index("qrs_r")] >= OTHER_R
+    after = np.r_[False, (np.asarray(conducted, bool) & like)[:-1]][: len(pr)]
     k = np.flatnonzero(like & ~np.isfinite(pr) & after)
-    if len(k):  # (windows need a beat)
-        out[k] = _early(rr_ms, k, RUN_RATIO) & _sinus(pr, k)
-    return out
-
-
-def _sinus(pr_ms: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Whether the beats ``k`` are in sinus rhythm: P waves before at least half the LOCAL beats
-    either side, at a steady PR (their median absolute deviation at most PR_STEADY_MS:
-    fibrillatory waves read as P waves fall at any distance from the QRS)."""
-    around = _around(pr_ms, LOCAL)[k]
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # no P wave around: not sinus rhythm
+    if len(k) == 0:
+        return out
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    around = _around(pr, LOCAL)[k]
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no P wave or RR around: not sinus rhythm
+        early = rr[k] <= RUN_RATIO * np.nanmedian(_around(rr, LOCAL)[k], axis=1)
         spread = np.nanmedian(np.abs(around - np.nanmedian(around, axis=1, keepdims=True)), axis=1)
-        return (np.isfinite(around).sum(axis=1) >= LOCAL) & (spread <= PR_STEADY_MS)
-
-
-def premature_p_unlike(
-    features: np.ndarray, rr_ms: np.ndarray, pr_ms: np.ndarray, conducted: np.ndarray
-) -> np.ndarray:
-    """Per beat of a beat list (as ``premature_conducted``'s): a QRS like the page's dominant one
-    after a beat conducted and like it (``_after_alike``), at most P_EARLY_RATIO of the local
-    cycle, its P window unlike the page's template (r under P_UNLIKE_R), in sinus rhythm
-    (``_sinus``): an atrial premature beat, early with an abnormal P' (or none seen), which the
-    perceptron took for a sinus beat in MIT-BIH 118, 220, 201, 209 and 223, where it is only
-    mildly premature. Fibrillation the list did not find as an episode (a 10 s recording: LUDB 173)
-    is irregular with no P wave alike either; its lack of steady P waves tells it."""
-    pr = np.asarray(pr_ms, dtype=np.float64)
-    like, after = _after_alike(features, conducted)
-    with np.errstate(invalid="ignore"):  # NaN: not measured, not unlike
-        unlike = features[FEATURES.index("p_r")] < P_UNLIKE_R
-    out = np.zeros(len(like), bool)
-    k = np.flatnonzero(like & after & unlike)
-    if len(k):  # (windows need a beat)
-        out[k] = _early(rr_ms, k, P_EARLY_RATIO) & _sinus(pr, k)
+        sinus = (np.isfinite(around).sum(axis=1) >= LOCAL) & (spread <= PR_STEADY_MS)
+    out[k] = early & sinus
     return out
 
 

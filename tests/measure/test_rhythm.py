@@ -504,16 +504,14 @@ def test_a_premature_narrow_beat_without_a_p_wave_in_sinus_rhythm_is_supraventri
     from ecgviewer.measure import beat_classes as C
 
     def listed(
-        rr: np.ndarray, kind: np.ndarray, p: np.ndarray, qrs_r: np.ndarray, jitter: float | np.ndarray = 0.0,
-        p_r: float | np.ndarray = 0.9,
-    ) -> R.BeatList:  # fmt: skip
+        rr: np.ndarray, kind: np.ndarray, p: np.ndarray, qrs_r: np.ndarray, jitter: float | np.ndarray = 0.0
+    ) -> R.BeatList:
         n = len(rr)
         fid = np.full((5, n), np.nan)
         fid[R.BEAT_FIDUCIALS.index("p_on")] = np.where(p, -160.0 + np.broadcast_to(jitter, n), np.nan)
         fid[R.BEAT_FIDUCIALS.index("qrs_on")] = -40.0
         features = np.zeros((len(C.FEATURES), n))
         features[C.FEATURES.index("qrs_r")] = qrs_r
-        features[C.FEATURES.index("p_r")] = p_r
         t = np.cumsum(rr)
         found = R.Detected(t, kind.astype(np.int8), fid, features, np.zeros((n, 2, 50), np.float16), [],
                            float(t[-1] + 1.0) if n else 10.0, ("II", "V1"), ())  # fmt: skip
@@ -551,36 +549,3 @@ def test_a_premature_narrow_beat_without_a_p_wave_in_sinus_rhythm_is_supraventri
     assert (listed(irregular, np.full(180, R.NORMAL), waves, np.full(180, 0.99)).kind == R.SUPRA).any()
     for n in (0, 1, 5):  # a recording with no beat, one, or too few to have neighbours enough
         assert len(listed(rr[:n], normal[:n], ~early[:n], np.full(n, 0.99)).kind) == n
-        assert len(listed(rr[:n], normal[:n], ~early[:n], np.full(n, 0.99), p_r=0.2).kind) == n
-
-
-def test_a_mildly_premature_beat_with_an_unlike_p_wave_in_sinus_rhythm_is_supraventricular():
-    """Sinus rhythm (0.8 s, P waves at a steady PR) where every fifth beat comes 15 % early with a
-    P wave unlike the page's (an atrial premature beat's P'), all called normal: the beat list
-    calls those supraventricular (``premature_p_unlike``). Not so a beat early by 5 %, one 15 %
-    early with the sinus P wave (sinus arrhythmia), nor beats of fibrillation (irregular, without
-    P waves), whose P windows are all unlike."""
-    from ecgviewer.measure import beat_classes as C
-
-    def listed(rr: np.ndarray, p: np.ndarray, p_r: np.ndarray) -> R.BeatList:
-        n = len(rr)
-        fid = np.full((5, n), np.nan)
-        fid[R.BEAT_FIDUCIALS.index("p_on")] = np.where(p, -160.0, np.nan)
-        fid[R.BEAT_FIDUCIALS.index("qrs_on")] = -40.0
-        features = np.zeros((len(C.FEATURES), n))
-        features[C.FEATURES.index("qrs_r")], features[C.FEATURES.index("p_r")] = 0.99, p_r
-        t = np.cumsum(rr)
-        shapes = np.zeros((n, 2, 50), np.float16)
-        found = R.Detected(t, np.full(n, R.NORMAL, np.int8), fid, features, shapes, [], float(t[-1] + 1.0),
-                           ("II", "V1"), ())  # fmt: skip
-        return R.with_kinds(found, found.kind)
-
-    early = np.tile([False, False, False, False, True], 24)
-    rr = np.where(early, 0.68, 0.8) + np.where(np.r_[False, early[:-1]], 0.12, 0.0)  # its pause
-    apcs = listed(rr, np.ones(120, bool), np.where(early, 0.2, 0.9))
-    assert (apcs.kind == R.SUPRA).tolist() == early.tolist()
-    mild = np.where(early, 0.76, 0.8)
-    assert (listed(mild, np.ones(120, bool), np.where(early, 0.2, 0.9)).kind == R.NORMAL).all()
-    assert (listed(rr, np.ones(120, bool), np.full(120, 0.9)).kind == R.NORMAL).all()
-    irregular = np.random.default_rng(1).uniform(0.4, 1.1, 180)
-    assert (listed(irregular, np.zeros(180, bool), np.full(180, 0.2)).kind == R.NORMAL).all()
