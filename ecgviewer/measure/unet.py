@@ -252,8 +252,8 @@ def _pool2d(t: torch.Tensor) -> torch.Tensor:
 
 def _pool8(t: torch.Tensor) -> torch.Tensor:
     """``_pool2d`` of an 8-bit tensor as the larger integer of each pair: the same numbers (one
-    scale and zero point, an increasing map), where torch's quantized kernel, looping per sample
-    over 16-48 channels, took a quarter of the network's time. Float (calibrating): ``_pool2d``."""
+    scale and zero point, an increasing map), a little faster than torch's quantized kernel (the
+    network 18.2 -> 17.7 ms a 64 s page of 2 leads, one thread). Float (calibrating): ``_pool2d``."""
     if not t.is_quantized:
         return _pool2d(t)
     q = t.int_repr()
