@@ -87,6 +87,14 @@ RUN_MIN = 3  # ... three beats or more (a run of SVEBs); RUN_RATIO 0.8 and 0.9 c
 # does not end it where the two beats after it are fast again and the second steady: sinus
 # rhythm's return is slower than that. Compared with ending the run there by DS1 LORO, three seeds.
 PR_STEADY_MS = 10.0  # ms: fibrillatory waves read as P waves fall anywhere (LUDB 129, 173 at 15 ms)
+# An atrial premature beat's P' is early and unlike the sinus P waves around it; sinus arrhythmia
+# speeds up gradually and keeps its P wave (``premature_p_unlike``; all set looking at DS1's misses
+# and LUDB's fibrillation record 173, then compared by DS1 LORO):
+P_EARLY_RATIO = 0.9  # at most this share of the local cycle (10 % premature) ...
+P_UNLIKE_R = 0.5  # ... its P window correlating under this with the page's template ...
+P_ALIKE_AROUND = 0.6  # ... where the beats around correlate this much (their median) ...
+RR_STEADY_AROUND = 0.1  # ... and their RRs are steady (median absolute deviation over median) ...
+CLEAR_P = 3.0  # ... the QRS's clarity at least this (e^3: 20 times the noise)
 RUN_SINUS = 8  # the sinus reference: the median of the last 8 NN intervals (both beats normal)
 
 
@@ -250,38 +258,81 @@ def unlike_usual(features: np.ndarray) -> np.ndarray:
         return wide & (f["usual_r"] < OTHER_R) & (f["has_p"] == 0)
 
 
+def _after_alike(features: np.ndarray, conducted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per beat: its QRS like the page's dominant one (r of OTHER_R or more), and the beat before
+    conducted and like it too (after an interpolated ventricular beat the sinus beat comes early
+    against it, and noise may have the ventricular beat called normal)."""
+    with np.errstate(invalid="ignore"):  # NaN: not measured, not alike
+        like = features[FEATURES.index("qrs_r")] >= OTHER_R
+    return like, np.r_[False, (np.asarray(conducted, bool) & like)[:-1]][: len(like)]
+
+
+def _early(rr: np.ndarray, k: np.ndarray, ratio: float) -> np.ndarray:
+    """Whether the beats ``k`` come at most ``ratio`` of their local cycle (the median of the
+    LOCAL RRs (ms) either side) after the beat before."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no RR around: not early
+        return rr[k] <= ratio * np.nanmedian(_around(rr, LOCAL)[k], axis=1)
+
+
 def premature_conducted(
     features: np.ndarray, rr_ms: np.ndarray, pr_ms: np.ndarray, conducted: np.ndarray
 ) -> np.ndarray:
     """Per beat of a beat list (its RRs and PR intervals, ms, NaN where no P wave was found, and
-    whether each beat is called conducted): a QRS like the page's dominant one (r of OTHER_R or
-    more) with no P wave before it, at most RUN_RATIO of the local cycle after a beat conducted and
-    like the dominant one too (after an interpolated ventricular beat the sinus beat comes early
-    against it, and noise may have the ventricular beat called normal), in sinus rhythm: P waves
-    before at least half the LOCAL beats either side, at a steady PR (their median absolute
-    deviation at most PR_STEADY_MS; fibrillatory waves read as P waves fall at any distance from
-    the QRS). A premature atrial or junctional beat, which sinus arrhythmia does not give. For the
-    beat list outside atrial fibrillation (``rhythm.with_kinds``): the perceptron met irregular
-    rhythm in DS1 almost only in fibrillation, where premature beats are normal, and called MIT-BIH
-    201's atrial premature beats in sinus rhythm so. The rhythm is the list's own, without the
-    detections left out as noise (the features' RRs still have them). Windows are taken only
-    around the candidates: a day's list has about 100,000 beats."""
+    whether each beat is called conducted): a QRS like the page's dominant one with no P wave
+    before it, at most RUN_RATIO of the local cycle after a beat conducted and like it
+    (``_after_alike``), in sinus rhythm: P waves before at least half the LOCAL beats either side,
+    at a steady PR (their median absolute deviation at most PR_STEADY_MS; fibrillatory waves read
+    as P waves fall at any distance from the QRS). A premature atrial or junctional beat, which
+    sinus arrhythmia does not give. For the beat list outside atrial fibrillation
+    (``rhythm.with_kinds``): the perceptron met irregular rhythm in DS1 almost only in
+    fibrillation, where premature beats are normal, and called MIT-BIH 201's atrial premature
+    beats in sinus rhythm so. The rhythm is the list's own, without the detections left out as
+    noise (the features' RRs still have them). Windows are taken only around the candidates: a
+    day's list has about 100,000 beats."""
     pr = np.asarray(pr_ms, dtype=np.float64)
     out = np.zeros(len(pr), bool)
-    with np.errstate(invalid="ignore"):  # NaN: not measured, not alike
-        like = features[FEATURES.index("qrs_r")] >= OTHER_R
-    after = np.r_[False, (np.asarray(conducted, bool) & like)[:-1]][: len(pr)]
+    like, after = _after_alike(features, conducted)
     k = np.flatnonzero(like & ~np.isfinite(pr) & after)
     if len(k) == 0:
         return out
-    rr = np.asarray(rr_ms, dtype=np.float64)
     around = _around(pr, LOCAL)[k]
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # no P wave or RR around: not sinus rhythm
-        early = rr[k] <= RUN_RATIO * np.nanmedian(_around(rr, LOCAL)[k], axis=1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no P wave around: not sinus rhythm
         spread = np.nanmedian(np.abs(around - np.nanmedian(around, axis=1, keepdims=True)), axis=1)
         sinus = (np.isfinite(around).sum(axis=1) >= LOCAL) & (spread <= PR_STEADY_MS)
-    out[k] = early & sinus
+    out[k] = _early(np.asarray(rr_ms, dtype=np.float64), k, RUN_RATIO) & sinus
+    return out
+
+
+def premature_p_unlike(features: np.ndarray, rr_ms: np.ndarray, conducted: np.ndarray) -> np.ndarray:
+    """Per beat of a beat list (as ``premature_conducted``'s): a QRS like the page's dominant one
+    after a beat conducted and like it (``_after_alike``), at most P_EARLY_RATIO of the local
+    cycle, its P window unlike the page's template (r under P_UNLIKE_R) where the LOCAL beats
+    either side have P waves alike (their median r at least P_ALIKE_AROUND) and a steady rhythm
+    (their RRs, the pause after it left out, within RR_STEADY_AROUND of their median by median
+    absolute deviation), the QRS standing clear of the noise (``clarity`` at least CLEAR_P): an
+    atrial premature beat's early, abnormal P' interrupting sinus rhythm, which the perceptron took
+    for a sinus beat where it is only mildly premature (MIT-BIH 118, 220 and 223). Fibrillation
+    too short to make an episode (LUDB 173, 10 s) is irregular around, its P windows unlike; noise
+    makes P windows unlike and jitters RRs, hence the clarity."""
+    like, after = _after_alike(features, conducted)
+    with np.errstate(invalid="ignore"):  # NaN: not measured, not unlike nor clear
+        p_r = features[FEATURES.index("p_r")].astype(np.float64)
+        clear = features[FEATURES.index("clarity")] >= CLEAR_P
+        k = np.flatnonzero(like & after & clear & (p_r < P_UNLIKE_R))
+    out = np.zeros(len(like), bool)
+    if len(k) == 0:
+        return out
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    around = _around(rr, LOCAL)[k]
+    around[:, LOCAL] = np.nan  # the pause after it
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nothing around: not sinus rhythm
+        cycle = np.nanmedian(around, axis=1, keepdims=True)
+        steady = np.nanmedian(np.abs(around - cycle), axis=1) <= RR_STEADY_AROUND * cycle[:, 0]
+        alike = np.nanmedian(_around(p_r, LOCAL)[k], axis=1) >= P_ALIKE_AROUND
+    out[k] = _early(rr, k, P_EARLY_RATIO) & steady & alike
     return out
 
 

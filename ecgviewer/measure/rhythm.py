@@ -591,7 +591,8 @@ def with_kinds(
     """The beat list of ``found``'s beats (those ``keep`` marks) with these kinds, its RR series,
     trend and events following from them; ``relabel`` (the reader's, kept with the list) makes
     the kinds final (no supraventricular beat becomes normal inside fibrillation, nor a premature
-    beat called normal supraventricular outside it: ``beat_classes.premature_conducted``)."""
+    beat called normal supraventricular outside it: ``beat_classes.premature_conducted`` and
+    ``premature_p_unlike``)."""
     keep = np.ones(len(kind), bool) if keep is None else keep
     t, kind = found.t_s[keep], kind[keep].astype(np.int8)
     fid = found.fiducials_ms[:, keep]
@@ -619,6 +620,7 @@ def with_kinds(
             conducted = (kind == NORMAL) | (kind == SUPRA)
             pr = fid[BEAT_FIDUCIALS.index("qrs_on")] - fid[BEAT_FIDUCIALS.index("p_on")]
             early = C.premature_conducted(features, rr, pr, conducted)
+            early |= C.premature_p_unlike(features, rr, conducted)  # nor one with an unlike P wave
             kind[early & ~fibrillating & (kind == NORMAL)] = SUPRA
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
                for a, b in af]  # fmt: skip

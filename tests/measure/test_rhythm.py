@@ -549,3 +549,38 @@ def test_a_premature_narrow_beat_without_a_p_wave_in_sinus_rhythm_is_supraventri
     assert (listed(irregular, np.full(180, R.NORMAL), waves, np.full(180, 0.99)).kind == R.SUPRA).any()
     for n in (0, 1, 5):  # a recording with no beat, one, or too few to have neighbours enough
         assert len(listed(rr[:n], normal[:n], ~early[:n], np.full(n, 0.99)).kind) == n
+
+
+def test_a_mildly_premature_beat_with_an_unlike_p_wave_in_sinus_rhythm_is_supraventricular():
+    """Sinus rhythm (0.8 s, P waves alike) where every fifth beat comes 15 % early with a P wave
+    unlike the page's (an atrial premature beat's P'), all called normal: the beat list calls those
+    supraventricular (``premature_p_unlike``). Not so a beat early by 5 %, one 15 % early with the
+    sinus P wave (sinus arrhythmia), the same beats in noise (QRS clarity low), nor beats of
+    fibrillation (irregular, P windows all unlike) or of sinus rhythm whose P waves are all unlike."""
+    from ecgviewer.measure import beat_classes as C
+
+    def listed(rr: np.ndarray, p_r: np.ndarray, clarity: float = 4.0) -> R.BeatList:
+        n = len(rr)
+        fid = np.full((5, n), np.nan)
+        fid[R.BEAT_FIDUCIALS.index("p_on")], fid[R.BEAT_FIDUCIALS.index("qrs_on")] = -160.0, -40.0
+        features = np.zeros((len(C.FEATURES), n))
+        features[C.FEATURES.index("qrs_r")], features[C.FEATURES.index("p_r")] = 0.99, p_r
+        features[C.FEATURES.index("clarity")] = clarity
+        t = np.cumsum(rr)
+        shapes = np.zeros((n, 2, 50), np.float16)
+        found = R.Detected(t, np.full(n, R.NORMAL, np.int8), fid, features, shapes, [], float(rr.sum() + 1.0),
+                           ("II", "V1"), ())  # fmt: skip
+        return R.with_kinds(found, found.kind)
+
+    early = np.tile([False, False, False, False, True], 24)
+    rr = np.where(early, 0.68, 0.8) + np.where(np.r_[False, early[:-1]], 0.12, 0.0)  # its pause
+    p_prime = np.where(early, 0.2, 0.9)
+    assert ((listed(rr, p_prime).kind == R.SUPRA) == early).all()
+    assert (listed(rr, p_prime, clarity=2.0).kind == R.NORMAL).all()
+    assert (listed(np.where(early, 0.76, 0.8), p_prime).kind == R.NORMAL).all()
+    assert (listed(rr, np.full(120, 0.9)).kind == R.NORMAL).all()
+    assert (listed(rr, np.full(120, 0.2)).kind == R.NORMAL).all()
+    irregular = np.random.default_rng(1).uniform(0.4, 1.1, 180)
+    assert (listed(irregular, np.full(180, 0.9)).kind == R.NORMAL).all()
+    for n in (0, 1, 5):  # a recording with no beat, one, or too few to have neighbours enough
+        assert len(listed(rr[:n], p_prime[:n]).kind) == n
