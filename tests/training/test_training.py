@@ -795,8 +795,21 @@ def test_a_longer_fine_tune_starts_from_the_exported_classifier(tiny: TinyRun, t
         continued_from(ctx, tiny.weights, "clear")
 
 
+@pytest.fixture(scope="session")
+def pretrained_share(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the smoke runs leave each method's tiny encoder for the grid test (one folder for every
+    test process): pretrained there with the same arguments, the grid need not pretrain it again
+    (it did, about 45 s for the three methods, when the smoke runs had run in the other process)."""
+    base = tmp_path_factory.getbasetemp()
+    share = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "tiny-pretrained"
+    share.mkdir(exist_ok=True)
+    return share
+
+
 @pytest.mark.parametrize("method", ["jepa", "physioclr", "physioclr-rlm", "acl"])
-def test_pretrain_method_smoke_run(tiny: TinyRun, method: str, tmp_path: Path) -> None:
+def test_pretrain_method_smoke_run(
+    tiny: TinyRun, method: str, tmp_path: Path, pretrained_share: Path
+) -> None:
     """``pretrain --method`` for each objective besides CLEAR (CLEAR's runs in the tiny run): one
     epoch of the tiny preset on its PTB-XL records (without LUDB's, whose PhysioCLR features alone
     took 45 s), the encoder saved with its family, every loss component logged and finite, and the
@@ -831,6 +844,9 @@ def test_pretrain_method_smoke_run(tiny: TinyRun, method: str, tmp_path: Path) -
     fresh = dict(load_encoder(None, config, seed=99).named_parameters())
     assert trained.keys() == fresh.keys()
     assert any(not torch.equal(trained[k], fresh[k]) for k in trained)
+    for name in (f"pretrain-{method}.json", path.name):  # the encoder last: all there once it is
+        shutil.copy(tiny.run_dir / name, pretrained_share / f"{name}.part")
+        (pretrained_share / f"{name}.part").replace(pretrained_share / name)
 
 
 def test_grid_takes_an_encoder_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -851,13 +867,19 @@ def test_grid_takes_an_encoder_size(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert seen["rest"][0] == ["super"] and seen["rest"][3] == ["clear-hug", "random-hug"]
 
 
-def test_grid_compares_pretraining_methods(tiny: TinyRun) -> None:
+def test_grid_compares_pretraining_methods(tiny: TinyRun, tmp_path: Path, pretrained_share: Path) -> None:
     """The frozen-encoder grid runs on every method's encoder under the one protocol, and
     RESULTS.md gains the pretraining runs and the side-by-side comparison with its verdict."""
     import torch
 
+    for method in ("jepa", "physioclr", "acl"):  # those the smoke runs made, in either process
+        encoder = pretrained_share / f"encoder-{method}.safetensors"
+        if encoder.is_file() and not (tiny.run_dir / encoder.name).is_file():
+            shutil.copy(pretrained_share / f"pretrain-{method}.json", tiny.run_dir)
+            shutil.copy(encoder, tiny.run_dir)
     args = ["--preset", "tiny", "--run-dir", tiny.run_dir, "--cache-dir", tiny.cache_dir,
-            "--data-root", tiny.data_root, "--tasks", "super", "--fractions", "1.0", "--seeds", "1",
+            "--data-root", tiny.data_root, "--unlabelled", tmp_path,  # the smoke runs' arguments
+            "--tasks", "super", "--fractions", "1.0", "--seeds", "1",
             "--methods", "jepa-linear,physioclr-linear,acl-linear,random-linear,random-patches-linear,"
             "clear-linear",
             "--no-progress"]  # fmt: skip
