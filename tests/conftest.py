@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,17 +82,16 @@ def training_cli(*args: str | Path, timeout: int = 600, **env: str) -> subproces
     return res
 
 
-@pytest.fixture(scope="session")
-def tiny_seed(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``python -m training run --preset tiny`` once a session, by whichever test process asks first
-    (the others wait on its lock, as pytest-xdist's documentation shows): its run, token cache and
-    model, its fold-10 reads (``FOLD10.md``) and output (``stdout.txt``, written last). Modules
-    start from copies (tests/training): made per module, it was made again on each process, and
-    again whenever the long tests' order brought a process back to the module."""
+def _tiny_seed_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "tiny-seed"
+
+
+def _make_tiny_seed(seed: Path, shared: Path) -> None:
+    """``python -m training run --preset tiny`` into ``seed`` unless a process made it already (the
+    others wait on its lock, as pytest-xdist's documentation shows); a failure is kept for them."""
     from filelock import FileLock
 
-    base = tmp_path_factory.getbasetemp()
-    seed = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "tiny-seed"
     with FileLock(f"{seed}.lock"):
         failed = seed.with_name("tiny-seed-failed.txt")
         if failed.is_file():
@@ -106,6 +107,39 @@ def tiny_seed(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                 failed.write_text(str(exc))
                 raise
             (seed / "stdout.txt").write_text(res.stdout)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tiny_seed_early(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """The tiny run started at the session's start, beside the first tests, where a collected test
+    needs it: made when the first such test asked, the other test process waited for it idle (43 s
+    of ``test_protocol``'s setup in session 110's CI, about 20 s of it waiting)."""
+    needed = any("tiny_seed" in item.fixturenames for item in request.session.items)
+    if not needed or not (SHARED / "README.md").is_file():
+        yield
+        return
+    seed = _tiny_seed_path(tmp_path_factory)
+
+    def make() -> None:
+        with contextlib.suppress(BaseException):  # kept in tiny-seed-failed.txt: the fixture fails
+            _make_tiny_seed(seed, SHARED)
+
+    thread = threading.Thread(target=make, name="tiny-seed", daemon=True)
+    thread.start()
+    yield
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def tiny_seed(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny run, once a session (``_make_tiny_seed``): its run, token cache and model, its
+    fold-10 reads (``FOLD10.md``) and output (``stdout.txt``, written last). Modules start from
+    copies (tests/training): made per module, it was made again on each process, and again whenever
+    the long tests' order brought a process back to the module."""
+    seed = _tiny_seed_path(tmp_path_factory)
+    _make_tiny_seed(seed, shared)
     return seed
 
 
