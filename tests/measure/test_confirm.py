@@ -66,7 +66,8 @@ def test_overlapping_stretches_are_read_once_and_far_ones_apart():
     second = _Second([])
     out = confirm.unconfirmed(_page(n), r, np.zeros(4), second)
     assert out.tolist() == [1.0] * 4
-    assert second.read == [(3000 - context, 3400 + context), (9000 - context, 9000 + context)]
+    first, far = (3000 - context, 3400 + context), (9000 - context, 9000 + context)
+    assert second.read == [(a, a + confirm._length(b - a)) for a, b in (first, far)]
 
 
 def test_a_not_measured_correlation_is_asked_about_and_the_page_edges_hold():
@@ -75,7 +76,29 @@ def test_a_not_measured_correlation_is_asked_about_and_the_page_edges_hold():
     n = 4 * context
     out = confirm.unconfirmed(_page(n), np.array([10, n - 10]), np.array([np.nan, 0.1]), second)
     assert out.tolist() == [0.0, 1.0]
-    assert second.read == [(0, 10 + context), (n - 10 - context, n)]
+    assert second.read == [(0, confirm._length(10 + context)), (n - 10 - context, n)]  # none past the end
+
+
+def test_stretches_are_read_at_few_lengths_with_the_same_labels_where_beats_can_be(sample):
+    """The 8-bit engine builds its kernels for each new input length, so a stretch is read at one
+    of a few lengths (``_length``: grown to the right by at most a quarter or 255 samples); the second
+    opinion's labels up to CONTEXT_S before the stretch's own end, where its beats' R peaks are,
+    are the same as the stretch read alone (the bundled sample's leads, stretches of many lengths)."""
+    from ecgviewer.io import load
+
+    lengths = [confirm._length(n) for n in range(1, 16001)]
+    assert all(
+        n <= m <= max(n + 255, 1.25 * n) and m % confirm.LENGTH_STEP == 0 for n, m in enumerate(lengths, 1)
+    )
+    assert len(set(lengths)) <= 40
+    rec = load(sample)
+    x = signal.prepare(rec.signals[[rec.index("II"), rec.index("V1")]], rec.fs)
+    x = np.tile(x, 3)
+    second, context = confirm.bundled(), round(confirm.CONTEXT_S * signal.FS)
+    for a, n in [(0, 750), (131, 777), (400, 1150), (1003, 1900), (57, 3300), (2000, 4001)]:
+        alone = second.labels(x[:, a : a + n])
+        grown = second.labels(x[:, a : a + confirm._length(n)])
+        assert (alone[:, : n - context] == grown[:, : n - context]).all(), (a, n)
 
 
 def test_the_bundled_second_opinion_loads_in_its_8_bit_form():
