@@ -264,6 +264,20 @@ BENCHES = (
         lambda a: a.skip_holter or a.skip_ml,
     ),
     Bench(
+        "beat_list_mitdb",
+        lambda s: "[beat list] every beat of the MIT-BIH Arrhythmia records in ../shared",
+        lambda s: holter.bench_beat_list_mitdb(),
+        lambda b: (
+            {}
+            if "skipped" in b
+            else {
+                "beat_list_mitdb_24h_s": round(b["wall_s"] * 24 / b["hours"], 2),
+                "beat_list_mitdb_24h_cpu_s": round(b["cpu_s"] * 24 / b["hours"], 2),
+            }
+        ),
+        lambda a: a.skip_holter or a.skip_ml,
+    ),
+    Bench(
         "cold_start",
         lambda s: f"[cold start] ecgviewer --quit-after-paint, {s.repeats['cold_start']} runs",
         lambda s: startup.bench_cold_start(s.repeats["cold_start"]),
