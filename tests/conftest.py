@@ -92,8 +92,9 @@ def _tiny_seed_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _make_tiny_seed(seed: Path, shared: Path, nice: int = 0) -> None:
-    """``python -m training run --preset tiny`` into ``seed`` unless a process made it already (the
-    others wait on its lock, as pytest-xdist's documentation shows); a failure is kept for them."""
+    """``python -m training run --preset tiny`` into ``seed``, with PhysioCLR's features in its
+    token cache, unless a process made it already (the others wait on its lock, as pytest-xdist's
+    documentation shows); a failure is kept for them."""
     from filelock import FileLock
 
     with FileLock(f"{seed}.lock"):
@@ -104,9 +105,19 @@ def _make_tiny_seed(seed: Path, shared: Path, nice: int = 0) -> None:
             shutil.rmtree(seed, ignore_errors=True)
             seed.mkdir()
             args = ["--run-dir", seed / "run", "--cache-dir", seed / "cache", "--out", seed / "model"]
+            ledger = str(seed / "FOLD10.md")
             try:
                 res = training_cli("run", "--preset", "tiny", "--data-root", shared, *args, "--no-progress",
-                                   nice=nice, TRAINING_LEDGER=str(seed / "FOLD10.md"))  # fmt: skip
+                                   nice=nice, TRAINING_LEDGER=ledger)  # fmt: skip
+                # PhysioCLR's neurokit2 features of the tiny preset's records (15-20 s), kept in the
+                # token cache for the smoke runs, which pretrain on them without LUDB's (an empty
+                # --unlabelled); the throwaway run's encoder is not kept
+                (seed / "none").mkdir()
+                training_cli("pretrain", "--method", "physioclr", "--preset", "tiny", "--data-root", shared,
+                             "--run-dir", seed / "physio", "--cache-dir", seed / "cache",
+                             "--unlabelled", seed / "none", "--no-progress",
+                             nice=nice, TRAINING_LEDGER=ledger)  # fmt: skip
+                shutil.rmtree(seed / "physio")
             except AssertionError as exc:
                 failed.write_text(str(exc))
                 raise
