@@ -12,6 +12,7 @@ MODEL = "models/clear-hug-bundled.safetensors"
 DELINEATOR = "models/delineator-ludb.safetensors"
 SECOND_OPINION = "models/delineator-ludb-motion.safetensors"
 BEAT_CLASSIFIER = "models/beats-mitdb.safetensors"
+RHYTHM_HEAD = "models/rhythm-ptbxl.safetensors"
 FLUTTER_DETECTOR = "models/flutter-vfdb.json"
 STATEMENTS = "samples/ptbxl"  # PTB-XL's scp_statements.csv, unmodified
 
@@ -80,6 +81,11 @@ def second_opinion_path() -> Path:
 def beat_classifier_path() -> Path:
     """The beat list's classifier (fitted on MIT-BIH DS1; its card sits beside it)."""
     return resources_dir() / BEAT_CLASSIFIER
+
+
+def rhythm_head_path() -> Path:
+    """The rhythm head over the beat list's features (fitted on PTB-XL; its card sits beside it)."""
+    return resources_dir() / RHYTHM_HEAD
 
 
 def flutter_detector_path() -> Path:

@@ -330,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         delineator_int8,
         every_beat,
         flutter_detector,
+        rhythm_head,
     )
     from training.validate import (
         beat_tokens,
@@ -488,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("operating-points", operating_points, operating_points.command),
         ("ec57", ec57, ec57.command),
         ("beat-classifier", beat_classifier, beat_classifier.command),
+        ("rhythm-head", rhythm_head, rhythm_head.command),
         ("noise-stress", noise_stress, noise_stress.command),
         ("noise-bursts", noise_bursts, noise_bursts.command),
         ("noisy-spans", noisy_spans, noisy_spans.command),

@@ -90,6 +90,9 @@ class ClassResult:
     decision: bool | None  # probability >= threshold; None without a threshold
     surfaced: bool  # shown in the app (model card: validated well enough)
     in_record: float | None  # the record's own label (likelihood, PTB-XL %); None: not labelled so
+    # where the rhythm head weighed in (``ml.rhythm_head``): the encoder's probability and the
+    # head's; ``probability`` is then both, and the threshold and ``surfaced`` the head card's
+    rhythm_head: tuple[float, float] | None = None
 
 
 def not_surfaced_reason(val_report: dict, code: str) -> str | None:
@@ -224,6 +227,18 @@ class RecordingCache:
         self._entries.clear()
 
 
+def rhythm_head_for(encoder_sha256: str):  # -> RhythmHead | None
+    """The bundled rhythm head where it was fitted beside this encoder (its weight, thresholds and
+    the statements it shows were chosen on fold 9 with this encoder's probabilities); None for any
+    other encoder, or without the head's file."""
+    from ecgviewer.ml.rhythm_head import RhythmHead
+
+    if not assets.rhythm_head_path().is_file():
+        return None
+    head = RhythmHead.bundled()
+    return head if head.meta.get("encoder_sha256") == encoder_sha256 else None
+
+
 class Analyzer:
     """The loaded model on a device, with its card: tokenises and predicts recordings."""
 
@@ -241,6 +256,7 @@ class Analyzer:
         tables = assets.statements_dir()
         self._groups = ptbxl.statement_groups(tables)
         self._descriptions = ptbxl.descriptions(tables)
+        self.rhythm_head = rhythm_head_for(self.sha256)
 
     @property
     def classes(self) -> dict[str, list[str]]:
@@ -299,8 +315,15 @@ class Analyzer:
         probs = self.on_device(lambda device: self._probabilities(model_input, device))
         t2 = time.perf_counter()
         weights = contract.window_weights(tokens)
-        tasks = {task: self._results(task, p, weights, rec.metadata.labels) for task, p in probs.items()}
-        timings = {"tokenise_ms": (t1 - t0) * 1e3, "infer_ms": (t2 - t1) * 1e3}
+        rhythm = self._rhythm(rec)
+        t3 = time.perf_counter()
+        labels = rec.metadata.labels
+        tasks = {task: self._results(task, p, weights, labels, rhythm) for task, p in probs.items()}
+        timings = {
+            "tokenise_ms": (t1 - t0) * 1e3,
+            "infer_ms": (t2 - t1) * 1e3,
+            "rhythm_head_ms": (t3 - t2) * 1e3,
+        }
         note = lead_note((self.loaded.card or {}).get("lead_sets"), tokens.missing_leads)
         hidden = tuple(self._not_reported(task, cs) for task, cs in tasks.items())
         preds = Predictions(
@@ -313,27 +336,46 @@ class Analyzer:
             out = batched(self.model, *model_input.tensors(device))
             return {task: torch.sigmoid(x).float().cpu().numpy() for task, x in out.items()}
 
+    def _rhythm(self, rec: Recording) -> dict[str, float]:
+        """The rhythm head's probability of each of its statements for ``rec`` (empty without a
+        head for this encoder); its features come from the beat list (``rhythm_head``)."""
+        if self.rhythm_head is None:
+            return {}
+        from ecgviewer.measure.delineate import Delineator
+        from ecgviewer.ml.rhythm_head import recording_features
+
+        p = self.rhythm_head.probabilities(recording_features(rec, Delineator.bundled()))[0]
+        return dict(zip(self.rhythm_head.codes, map(float, p), strict=True))
+
     def _results(
-        self, task: str, probs: np.ndarray, weights: np.ndarray, labels: dict[str, float]
-    ) -> list[ClassResult]:
+        self, task: str, probs: np.ndarray, weights: np.ndarray, labels: dict[str, float],
+        rhythm: Mapping[str, float],
+    ) -> list[ClassResult]:  # fmt: skip
         card = self._labels.get(task, {})
-        thresholds = card.get("thresholds", {})
-        surfaced = set(card.get("surfaced", []))
+        thresholds, surfaced = card.get("thresholds", {}), set(card.get("surfaced", []))
+        classes = self.classes[task]
+        encoder = np.array([float(weights @ probs[:, k]) for k in range(len(classes))])
+        p, weighed = encoder, {}
+        if rhythm and self.rhythm_head is not None:
+            head = self.rhythm_head
+            p = head.weighed(classes, encoder[None], np.array([[rhythm[c] for c in head.codes]]))[0]
+            thresholds, surfaced = head.judged(classes, thresholds, surfaced)
+            weighed = {c: (float(encoder[k]), rhythm[c]) for k, c in enumerate(classes) if c in rhythm}
         out = []
-        for k, code in enumerate(self.classes[task]):
-            p = float(weights @ probs[:, k])
+        for k, code in enumerate(classes):
             threshold = thresholds.get(code)
             out.append(
                 ClassResult(
                     code=code,
                     description=(SUPERCLASSES if task == SUPER_TASK else self._descriptions).get(code, code),
                     group=code if task == SUPER_TASK else self._groups.get(code, task),
-                    probability=p,
+                    probability=float(p[k]),
                     window_probabilities=tuple(float(x) for x in probs[:, k]),
                     threshold=threshold,
-                    decision=None if threshold is None else p >= threshold,
+                    decision=None if threshold is None else float(p[k]) >= threshold,
                     surfaced=code in surfaced,
                     in_record=self._in_record(task, code, labels),
+                    rhythm_head=weighed.get(code),
                 )
             )
         return out
@@ -345,9 +387,10 @@ class Analyzer:
         val = self._labels.get(task, {}).get("val")
         out = []
         for c in results:
-            if c.surfaced or c.code in shown:
+            if c.surfaced or (c.code in shown and c.rhythm_head is None):
                 continue
-            reason = (not_surfaced_reason(val, c.code) if val else None) or NOT_VALIDATED
+            judged = self.rhythm_head.meta["val"] if c.rhythm_head and self.rhythm_head else val
+            reason = (not_surfaced_reason(judged, c.code) if judged else None) or NOT_VALIDATED
             out.append(NotReported(c.code, c.description, task, reason))
         return tuple(out)
 

@@ -116,12 +116,16 @@ def _spread(n: int, n_all: int) -> float:
 
 
 def decision_text(c: ClassResult) -> str:
-    """ "positive (p = 0.72 >= 0.45)", "not found (p = 0.01 < 0.32)" or "p = 0.40 (no threshold)"."""
+    """ "positive (p = 0.72 >= 0.45)", "not found (p = 0.01 < 0.32)" or "p = 0.40 (no threshold)";
+    where the rhythm head weighed in, what the encoder and the beat list's rhythm each said."""
+    both = (
+        "" if c.rhythm_head is None else "; encoder {:.2f}, beat list's rhythm {:.2f}".format(*c.rhythm_head)
+    )
     if c.threshold is None:
-        return f"p = {c.probability:.2f} (no threshold on the model card)"
+        return f"p = {c.probability:.2f} (no threshold on the model card{both})"
     if c.decision:
-        return f"positive (p = {c.probability:.2f} \u2265 {c.threshold:.2f})"
-    return f"not found (p = {c.probability:.2f} < {c.threshold:.2f})"
+        return f"positive (p = {c.probability:.2f} \u2265 {c.threshold:.2f}{both})"
+    return f"not found (p = {c.probability:.2f} < {c.threshold:.2f}{both})"
 
 
 def describe(

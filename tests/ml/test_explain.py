@@ -78,22 +78,27 @@ def test_predictions_follow_the_card_and_the_record(analyzer, rec):
     for task, results in preds.tasks.items():
         assert [c.code for c in results] == analyzer.classes[task]
         for c in results:
-            assert c.threshold == card[task]["thresholds"][c.code]
             assert c.decision == (c.probability >= c.threshold)
+            if c.rhythm_head is not None:  # tests/ml/test_rhythm_head.py
+                assert c.rhythm_head[0] == pytest.approx(np.mean(c.window_probabilities))
+                continue
+            assert c.threshold == card[task]["thresholds"][c.code]
             assert c.surfaced == (c.code in card[task]["surfaced"])
             assert c.probability == pytest.approx(np.mean(c.window_probabilities))
     assert preds.record_labels == {"NORM": 100.0, "SR": 0.0}
     assert preds.get("super", "NORM").in_record == 100.0 and preds.get("all", "NORM").in_record == 100.0
     assert preds.get("super", "MI").in_record is None and preds.get("all", "IMI").in_record is None
     assert preds.top("super").code == "NORM" and preds.get("super", "NORM").decision
-    assert set(preds.timings) == {"tokenise_ms", "infer_ms"}
+    assert set(preds.timings) == {"tokenise_ms", "infer_ms", "rhythm_head_ms"}
 
 
 def test_grouping_places_every_surfaced_class_once(analyzer, rec):
     groups = analyzer.analyse(rec).predictions.grouped()
     where = {c.code: g.name for g in groups for c in g.members}
     shown = [c.code for g in groups for c in g.members]
-    assert sorted(shown) == sorted(analyzer.loaded.card["labels"]["all"]["surfaced"])
+    card = analyzer.loaded.card["labels"]["all"]
+    _, surfaced = analyzer.rhythm_head.judged(analyzer.classes["all"], card["thresholds"], card["surfaced"])
+    assert sorted(shown) == sorted(surfaced) and "SARRH" in shown  # the rhythm head shows sinus arrhythmia
     assert where["IMI"] == "MI" and where["CLBBB"] == "CD" and where["LVH"] == "HYP"
     assert where["AFIB"] == "rhythm" and where["QWAVE"] == "form" and where["NORM"] == "NORM"
     assert [g.name for g in groups][:5] == analyzer.classes["super"]  # superclasses first, with their heads

@@ -26,6 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from training import REPO, REPORTS
 from training.data import datasets as D
 from training.supervised import every_beat as EB
 from training.validate.xai_scores import wilson
+
+if TYPE_CHECKING:
+    from training.supervised.rhythm_head import Beside
 
 COMMAND = "python -m training likelihood"
 TARGET = 0.8  # "likely": at least 4 in 5 findings so worded carried the label (pooled, fold 9)
@@ -72,9 +76,12 @@ class Findings:
         )
 
 
-def findings(kept: dict, labels: D.Labels, card: Mapping, patients: Mapping[int, int]) -> Findings:
+def findings(
+    kept: dict, labels: D.Labels, card: Mapping, patients: Mapping[int, int], head: Beside | None = None
+) -> Findings:
     """The findings of every surfaced class of the card's tasks (module docstring); ``patients``:
-    ecg_id -> patient_id where known."""
+    ecg_id -> patient_id where known; ``head``: the rhythm head and its probabilities of the
+    records, weighed in as the app weighs them (its statements' thresholds and shown set its own)."""
     row_of = {int(e): i for i, e in enumerate(labels.ecg_id)}
     rows = np.array([row_of[int(e)] for e in kept["ecg_id"]])
     if not np.all(labels.fold[rows] == D.VAL_FOLD):
@@ -92,14 +99,18 @@ def findings(kept: dict, labels: D.Labels, card: Mapping, patients: Mapping[int,
         y = y[rows]
         keep = y.any(axis=1)
         p = EB.combine(kept, task, "beats")
+        thresholds, shown = lab.get("thresholds", {}), set(lab.get("surfaced", []))
+        if head is not None:
+            p = head[0].weighed(classes, p, head[1])
+            thresholds, shown = head[0].judged(classes, thresholds, shown)
         for k, code in enumerate(classes):
-            if code in lab.get("surfaced", []) and code in lab.get("thresholds", {}):
+            if code in shown and code in thresholds:
                 n = int(keep.sum())
                 parts.append(
                     (
                         p[keep, k],
                         y[keep, k],
-                        np.full(n, float(lab["thresholds"][code])),
+                        np.full(n, float(thresholds[code])),
                         np.full(n, f"{task}/{code}"),
                         who[keep],
                         kept["ecg_id"][keep],
@@ -358,7 +369,7 @@ def report(result: dict) -> str:
         f"({', '.join(result['tasks'])}), on each fold-{b.fold} record labelled in that task: "
         f"{f['findings']} findings of {f['classes']} classes on {f['records']} records, "
         f"{f['positive']} of them positive (p at or above the card's F1-optimal threshold). A finding "
-        "is labelled when the record carries the PTB-XL statement (any likelihood).",
+        "is labelled when the record carries the PTB-XL statement (any likelihood)." + result.get("head", ""),
         "",
         "## The rule",
         "",
@@ -478,17 +489,23 @@ def kept(
 
 def run(model_file: Path, data_root: Path, logs: Path = EB.LOGS, card: Mapping | None = None) -> dict:
     """Read the fold-9 window probabilities and labels, choose the bands and check them."""
+    from training.supervised.rhythm_head import beside, described
+
     card, digest, kept_file = kept(model_file, card, logs, D.VAL_FOLD, "python -m training every-beat")
     root = D.ptbxl_root(data_root)
-    result = evaluate(EB.load(kept_file), D.load_labels(root), card, patients(root))
+    probs = EB.load(kept_file)
+    head = beside(model_file, probs["ecg_id"], data_root)
+    result = evaluate(probs, D.load_labels(root), card, patients(root), head)
     shown = kept_file.relative_to(REPO) if kept_file.is_relative_to(REPO) else kept_file
-    return result | {"model": model_file.name, "sha256": digest, "kept": str(shown)}
+    return result | {"model": model_file.name, "sha256": digest, "kept": str(shown), "head": described(head)}
 
 
-def evaluate(kept: dict, labels: D.Labels, card: Mapping, who: Mapping[int, int]) -> dict:
+def evaluate(
+    kept: dict, labels: D.Labels, card: Mapping, who: Mapping[int, int], head: Beside | None = None
+) -> dict:
     """``run``'s figures from the window probabilities ``kept``, the labels, the card and the
-    patients (ecg_id -> patient_id where known)."""
-    f = findings(kept, labels, card, who)
+    patients (ecg_id -> patient_id where known); ``head``: the rhythm head weighed in (``findings``)."""
+    f = findings(kept, labels, card, who, head)
     bands, tried = choose(f)
     w = words(f, bands)
     rel, ece = reliability(f.p, f.y)

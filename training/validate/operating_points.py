@@ -37,6 +37,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,6 +48,9 @@ from training import REPO, REPORTS, RUN_LOGS
 from training.data import datasets as D
 from training.supervised import every_beat as EB
 from training.validate import likelihood as V
+
+if TYPE_CHECKING:
+    from training.supervised.rhythm_head import Beside
 
 COMMAND = "python -m training operating-points"
 # the shipped model's LUDB probabilities (``python -m training ood``, 71 kB), kept in the repository
@@ -160,7 +164,9 @@ def figures(f: V.Findings, bands: L.Bands | None, n_boot: int = N_BOOT, seed: in
 # --- reading fold 10 and LUDB -------------------------------------------------------------------
 
 
-def fold_findings(kept: dict, labels: D.Labels, card: Mapping, fold: int = D.TEST_FOLD) -> V.Findings:
+def fold_findings(
+    kept: dict, labels: D.Labels, card: Mapping, fold: int = D.TEST_FOLD, head: Beside | None = None
+) -> V.Findings:
     """``likelihood.findings`` of ``fold``'s records. That function refuses every record outside
     fold 9 (the fold the words are chosen on); here the guard is for ``fold``: the records are
     checked to be ``fold``'s, then handed over with ``fold`` read as fold 9, and every other fold
@@ -170,7 +176,7 @@ def fold_findings(kept: dict, labels: D.Labels, card: Mapping, fold: int = D.TES
     if not np.all(labels.fold[rows] == fold):
         raise ValueError(f"the window probabilities hold records outside fold {fold}")
     relabelled = dataclasses.replace(labels, fold=np.where(labels.fold == fold, D.VAL_FOLD, -1))
-    return V.findings(kept, relabelled, card, {})
+    return V.findings(kept, relabelled, card, {}, head)
 
 
 def ludb_findings(result: Mapping, card: Mapping) -> V.Findings:
@@ -222,11 +228,13 @@ def evaluate(
     ludb: Mapping | None = None,
     n_boot: int = N_BOOT,
     seed: int = SEED,
+    head: Beside | None = None,
 ) -> dict:
-    """``run``'s figures: fold 10 from the window probabilities ``kept`` and the labels, and LUDB
-    from ``ood``'s result ``ludb`` (None: not available)."""
+    """``run``'s figures: fold 10 from the window probabilities ``kept`` and the labels (``head``:
+    the rhythm head weighed in as the app does), and LUDB from ``ood``'s result ``ludb`` (None: not
+    available)."""
     bands = L.bands_from_card(card)
-    f = fold_findings(kept, labels, card)
+    f = fold_findings(kept, labels, card, head=head)
     return {
         "model": "",
         "sha256": str(card.get("weights_sha256") or ""),
@@ -255,13 +263,17 @@ def run(
     """Read the fold-10 window probabilities, the labels and LUDB's kept probabilities; the
     figures; the fold-10 read logged in the ledger."""
     from training.data.ledger import record
+    from training.supervised.rhythm_head import beside, described
 
     hint = "python -m training every-beat --split test"
     card, digest, kept_file = V.kept(model_file, card, logs, D.TEST_FOLD, hint)
     ludb, why_not = read_ood(ood_json, digest)
     root = D.ptbxl_root(data_root)
-    result = evaluate(EB.load(kept_file), D.load_labels(root), card, ludb, n_boot)
-    result |= {"model": model_file.name, "sha256": digest, "kept": _shown(kept_file), "ludb_why_not": why_not}
+    probs = EB.load(kept_file)
+    head = beside(model_file, probs["ecg_id"], data_root)
+    result = evaluate(probs, D.load_labels(root), card, ludb, n_boot, head=head)
+    result |= {"model": model_file.name, "sha256": digest, "kept": _shown(kept_file), "ludb_why_not": why_not,
+               "head": described(head)}  # fmt: skip
     if ludb is not None:
         result["ludb_source"] = _shown(ood_json)
     record(digest, ", ".join(result["tasks"]), ledger_figure(result), f"{model_file.name} (operating-points)")
@@ -475,7 +487,7 @@ def report(result: dict) -> str:
         f"each of its tasks ({', '.join(result['tasks'])}), on each fold-{D.TEST_FOLD} record labelled in "
         f"that task: {r['findings']} findings on {r['records']} records. A finding is positive (called) "
         "when its probability is at or above the class's threshold, as the app decides; labelled when the "
-        "record carries the PTB-XL statement (any likelihood).",
+        "record carries the PTB-XL statement (any likelihood)." + result.get("head", ""),
         "",
         f"Intervals: 2.5th-97.5th percentiles over {result['n_boot']} bootstrap draws (seed "
         f"{result['seed']}) of the records, resampled with replacement, the same draws for every class. "

@@ -1,0 +1,68 @@
+"""The rhythm head beside the encoder (``ml.rhythm_head``): the bundled head, its features at the
+encoder's rate, and what the app shows where it weighs in."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ecgviewer.assets import model_path, rhythm_head_path
+from ecgviewer.dsp.resample import to_rate
+from ecgviewer.io import load
+from ecgviewer.measure import rhythm_features as RF
+from ecgviewer.measure.delineate import Delineator
+from ecgviewer.ml.infer import Analyzer
+from ecgviewer.ml.rhythm_head import RhythmHead, recording_features
+from ecgviewer.ml.wording import decision_text
+from ecgviewer.recording import make_recording
+from ecgviewer.sources import ArraySource
+from ecgviewer.weights import read_card, sha256
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def head() -> RhythmHead:
+    return RhythmHead.bundled()
+
+
+def test_the_bundled_head_reads_these_features_beside_the_bundled_encoder(head: RhythmHead) -> None:
+    card = read_card(rhythm_head_path())  # checks the weights' SHA-256 too
+    assert card is not None and head.meta["features"] == list(RF.NAMES)
+    assert head.meta["encoder_sha256"] == sha256(model_path())
+    assert set(head.meta["surfaced"]) <= set(head.codes) and set(head.meta["thresholds"]) == set(head.codes)
+    assert 0 <= head.weight <= 2 and card["weight"] == head.weight
+
+
+def test_what_could_not_be_measured_is_read_as_the_training_records_median(head: RhythmHead) -> None:
+    p = head.probabilities(np.full(len(RF.NAMES), np.nan))
+    assert p.shape == (1, len(head.codes)) and np.all((p > 0) & (p < 1))
+    enc = np.linspace(0.05, 0.95, len(head.codes))
+    assert np.allclose(replace(head, weight=0.0).combined(enc, p[0]), enc)
+
+
+def test_features_are_read_at_the_encoders_rate_whatever_the_recordings() -> None:
+    """A 500 Hz recording's features are those of its 100 Hz resampling (the rate the head learnt)."""
+    rec = load(SAMPLE)
+    assert rec.fs == 500
+    x = to_rate(rec.signals, rec.fs, 100)
+    at_100 = make_recording(None, ArraySource(x), 100, list(rec.leads), "test")
+    d = Delineator.bundled()
+    a, b = recording_features(rec, d), recording_features(at_100, d)
+    assert np.array_equal(a, b, equal_nan=True) and np.isfinite(a[RF.NAMES.index("hr")])
+
+
+def test_the_app_shows_the_rhythm_statements_with_the_beat_lists_rhythm_weighed_in(head: RhythmHead) -> None:
+    analyzer = Analyzer(device="cpu")
+    assert analyzer.rhythm_head is not None
+    preds = analyzer.analyse(load(SAMPLE)).predictions
+    sr = preds.get("all", "SR")
+    assert sr.rhythm_head is not None
+    encoder, beats = sr.rhythm_head
+    assert sr.probability == pytest.approx(float(head.combined(np.array(encoder), np.array(beats))))
+    assert sr.threshold == head.meta["thresholds"]["SR"] and sr.surfaced == ("SR" in head.meta["surfaced"])
+    assert "beat list's rhythm" in decision_text(sr)
+    assert all(c.rhythm_head is None for c in preds.tasks["all"] if c.code not in head.codes)
+    hidden = {n.code for n in preds.not_reported}
+    assert all(c.code in hidden for c in preds.tasks["all"] if c.code in head.codes and not c.surfaced)

@@ -1,0 +1,55 @@
+"""``python -m training rhythm-head`` (issue 75's rhythm inputs): the app's head is the perceptrons
+scikit-learn fitted, and the command fits on folds 1-8, chooses on fold 9 and never reads fold 10."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgviewer.measure import rhythm_features as RF
+from ecgviewer.ml import rhythm_head as H
+from ecgviewer.weights import read_card
+from tests.conftest import training_cli
+from training.supervised import rhythm_head as T
+
+
+def test_the_apps_forward_pass_is_the_fitted_perceptrons() -> None:
+    """The head's NumPy forward gives scikit-learn's probabilities for the same inputs (the same
+    seeds refitted), features that could not be measured included."""
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, len(RF.NAMES))) * 10 + 50
+    x[rng.random(x.shape) < 0.05] = np.nan
+    y = np.stack([x[:, 1] > 50, np.nan_to_num(x[:, 4]) > 55, rng.random(300) < 0.3], axis=1).astype(int)
+    cfg = T.Config(hidden=8, members=2, max_iter=50)
+    arrays = T.fit(x, y, cfg)
+    head = T.head(arrays, ["A", "B", "C"], cfg, 1.0)
+    z = np.clip((H.inputs(x, arrays["median"]) - arrays["mean"]) / arrays["scale"], -H.CLIP, H.CLIP)
+    nets = [MLPClassifier((8, 8), alpha=cfg.alpha, max_iter=50, random_state=m).fit(z, y) for m in range(2)]
+    want = np.mean([n.predict_proba(z) for n in nets], axis=0)
+    assert np.allclose(head.probabilities(x), want, atol=1e-9)
+
+
+def test_the_command_fits_on_training_folds_and_chooses_on_fold_9(shared: Path, tmp_path: Path) -> None:
+    out, report = tmp_path / "rhythm-test.safetensors", tmp_path / "RHYTHM_HEAD.md"
+    ledger = Path(os.environ["TRAINING_LEDGER"])
+    before = ledger.read_text() if ledger.is_file() else ""
+    training_cli("rhythm-head", "--data-root", shared, "--limit", "30", "--out", out, "--report", report,
+                 "--workers", "1")  # fmt: skip
+    head = H.RhythmHead.load(out)
+    card = read_card(out)
+    assert card is not None and card["weight"] == head.weight and head.weight in T.WEIGHTS
+    assert head.meta["encoder_sha256"] == card["model"]["sha256"]
+    assert card["records"]["train"] > 30 and 0 < card["records"]["val"] <= 30
+    assert [r["weight"] for r in card["weights"]] == list(T.WEIGHTS)
+    best = max(r["auroc"] for r in card["weights"])
+    assert card["combined"]["auroc"] == pytest.approx(best)
+    text = report.read_text()
+    assert "fold 10 is not read" in text and "research use, not a medical device" in text
+    assert (ledger.read_text() if ledger.is_file() else "") == before  # no fold-10 read logged, none made
+    assert json.loads(out.with_suffix(".json").read_text())["command"] == T.COMMAND

@@ -1,0 +1,345 @@
+"""``python -m training rhythm-head``: the rhythm head (``ecgviewer.ml.rhythm_head``) fitted on the
+beat list's rhythm features of PTB-XL's training folds (1-8, at 100 Hz, read by the app's reader),
+its weight beside the encoder chosen on fold 9 against the bundled model's kept fold-9 window
+probabilities (``every_beat``, read every beat as the app reads them), then its thresholds and
+which of its statements the app shows, by the encoder card's rules, on fold 9. Fold 10 is never read
+here. ``RHYTHM_HEAD.md`` reports fold 9: the encoder alone, the head alone and both, paired.
+
+The perceptrons are scikit-learn's (``MLPClassifier``, one output per statement); the app runs their
+weights in NumPy. Gradient boosting scored fold 9 alike (macro AUROC 0.980 with the encoder against
+0.978, session 112) but its trees are not three matrix products.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.measure import rhythm_features as RF
+from ecgviewer.ml import rhythm_head as H
+from training import REPORTS, RUNS, SHARED_DATA
+from training.data import datasets as D
+
+COMMAND = "python -m training rhythm-head"
+CACHE = RUNS / "rhythm-head"
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # the head's weight beside the encoder: fold 9 picks
+Beside = tuple[H.RhythmHead, np.ndarray]  # the head and its probabilities (records, codes)
+
+
+@dataclass(frozen=True)
+class Config:
+    hidden: int = 32
+    depth: int = 2
+    members: int = 3  # seeds, probabilities averaged
+    alpha: float = 1e-2  # L2 penalty
+    max_iter: int = 300
+
+
+def _features_of(path: str) -> np.ndarray:
+    """One record's features (a worker: the delineator loaded once a process); NaN throughout
+    where the record cannot be read, which the caller reports."""
+    from ecgviewer.io import load
+    from ecgviewer.measure.delineate import Delineator
+
+    global _DELINEATOR
+    if "_DELINEATOR" not in globals():
+        _DELINEATOR = Delineator.bundled()
+    try:
+        return H.recording_features(load(path), _DELINEATOR)
+    except Exception:  # counted and named by ``run``
+        return np.full(len(RF.NAMES), np.nan)
+
+
+def _key() -> str:
+    """The cache's key: what the features depend on (the beat list's modules and models)."""
+    from ecgviewer.assets import delineator_path
+    from training.supervised.beat_classifier import _key as beats_key
+
+    h = hashlib.sha256(beats_key(delineator_path()).encode())
+    h.update(Path(RF.__file__).read_bytes())
+    h.update(inspect.getsource(H.recording_features).encode())
+    return h.hexdigest()[:12]
+
+
+def features(paths: dict[int, Path], workers: int = 2, cache: Path = CACHE) -> np.ndarray:
+    """(records, RF.NAMES) of ``paths`` (ecg_id -> .hea), in their order; cached by ecg_id under
+    ``cache`` (the records already there are not read again)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    file = cache / f"features-{_key()}.npz"
+    known: dict[int, np.ndarray] = {}
+    if file.is_file():
+        with np.load(file) as z:
+            known = dict(zip(z["ecg_id"].tolist(), z["X"], strict=True))
+    todo = [e for e in paths if e not in known]
+    if todo:
+        with ProcessPoolExecutor(max(1, workers)) as pool:
+            got = pool.map(_features_of, [str(paths[e]) for e in todo], chunksize=32)
+            known.update(zip(todo, got, strict=True))
+        import io
+
+        from ecgviewer.storage import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, ecg_id=np.array(list(known)), X=np.array(list(known.values())))
+        atomic_write_bytes(file, buf.getvalue())
+    return np.array([known[e] for e in paths])
+
+
+def fit(x: np.ndarray, y: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
+    """The head's arrays fitted on features ``x`` (records, RF.NAMES) and targets ``y``."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    median = np.nanmedian(x, axis=0)
+    median = np.where(np.isfinite(median), median, 0.0)
+    z = H.inputs(x, median)
+    mean, scale = z.mean(axis=0), z.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    z = np.clip((z - mean) / scale, -H.CLIP, H.CLIP)
+    arrays = {"median": median, "mean": mean, "scale": scale}
+    for m in range(cfg.members):
+        net = MLPClassifier((cfg.hidden,) * cfg.depth, alpha=cfg.alpha, max_iter=cfg.max_iter, random_state=m)
+        with warnings.catch_warnings():  # max_iter is the setting (Config), not a failure
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            net.fit(z, y)
+        for i, (w, b) in enumerate(zip(net.coefs_, net.intercepts_, strict=True)):
+            arrays[f"m{m}_l{i}_weight"], arrays[f"m{m}_l{i}_bias"] = w, b
+    return arrays
+
+
+def head(
+    arrays: dict[str, np.ndarray], codes: list[str], cfg: Config, weight: float, **decided: object
+) -> H.RhythmHead:
+    """The app's head from ``fit``'s arrays; ``decided``: what fold 9 chose beside the weight (the
+    encoder it was chosen with, thresholds, the statements shown and their fold-9 figures)."""
+    layers = cfg.depth + 1
+    members = tuple(
+        tuple((arrays[f"m{m}_l{i}_weight"], arrays[f"m{m}_l{i}_bias"]) for i in range(layers))
+        for m in range(cfg.members)
+    )
+    meta = {"features": list(RF.NAMES), "codes": codes, "layers": layers, "members": cfg.members,
+            "weight": weight, **asdict(cfg), **decided}  # fmt: skip
+    return H.RhythmHead(
+        tuple(codes), arrays["median"], arrays["mean"], arrays["scale"], members, weight, meta
+    )
+
+
+def beside(model_file: Path, ids: np.ndarray, data_root: Path, workers: int = 2) -> Beside | None:
+    """The bundled head and its probabilities of the PTB-XL records ``ids`` (their 100 Hz files
+    under ``data_root``), where the app weighs it beside ``model_file`` (``infer.rhythm_head_for``);
+    None where it does not: the validation commands then read the encoder alone, as the app does."""
+    from ecgviewer.ml.infer import rhythm_head_for
+
+    head = rhythm_head_for(_sha(model_file))
+    if head is None:
+        return None
+    root = D.ptbxl_root(data_root)
+    paths = {int(e): D.ptbxl_record(root, int(e)).with_suffix(".hea") for e in ids}
+    return head, head.probabilities(features(paths, workers))
+
+
+def described(b: Beside | None) -> str:
+    """The head weighed in, in words for a report ("" without one)."""
+    if b is None:
+        return ""
+    from ecgviewer.assets import rhythm_head_path
+
+    name = rhythm_head_path().name
+    return (f" The rhythm statements {', '.join(b[0].codes)} are read with the rhythm head `{name}` weighed "
+            f"in (weight {b[0].weight:g}, its own thresholds and shown statements: `{COMMAND}`), as the "
+            "app reads them.")  # fmt: skip
+
+
+def record_paths(
+    labels: D.Labels, folds: tuple[int, ...], roots: list[Path], limit: int | None
+) -> dict[int, Path]:
+    """ecg_id -> the first root's 100 Hz record of each of ``folds``' records found (the first
+    ``limit`` of each fold: tests)."""
+    out: dict[int, Path] = {}
+    for fold in folds:
+        ids = labels.ecg_id[labels.fold == fold][:limit]
+        for e in ids.tolist():
+            for root in roots:
+                if (p := D.ptbxl_record(root, e).with_suffix(".hea")).is_file():
+                    out[e] = p
+                    break
+    return out
+
+
+def encoder_fold9(model_file: Path, paths: dict[int, Path], labels: D.Labels, workers: int) -> np.ndarray:
+    """(records, 71) fold-9 probabilities of the encoder as the app reads a record (every beat,
+    beat-weighted), from its kept window probabilities (``every_beat``) or computed afresh."""
+    from ecgviewer.ml import contract
+    from ecgviewer.weights import sha256
+    from training.supervised import every_beat as E
+
+    ids = np.array(list(paths))
+    kept_file = E.kept_path(E.LOGS, 9, sha256(model_file), contract.CONTRACT_VERSION)
+    kept = E.load(kept_file) if kept_file.is_file() else None
+    if kept is None or not np.isin(ids, kept["ecg_id"]).all():
+        root = paths[int(ids[0])].parents[2]
+        kept = E.window_probabilities(model_file, root, ids, workers)
+    p = E.combine(kept, "all", "beats")
+    row = {int(e): i for i, e in enumerate(kept["ecg_id"])}
+    return p[[row[int(e)] for e in ids]]
+
+
+def choose(
+    y: np.ndarray, encoder: np.ndarray, alone: np.ndarray, rh: H.RhythmHead
+) -> tuple[float, list[dict]]:
+    """The weight of WEIGHTS with the highest fold-9 macro AUROC (the smaller on a tie), and each's."""
+    from training.validate.metrics import macro
+
+    rows = [
+        {"weight": w, "auroc": macro(y, replace(rh, weight=w).combined(encoder, alone))[0]} for w in WEIGHTS
+    ]
+    best = max(rows, key=lambda r: (round(r["auroc"], 6), -r["weight"]))
+    return float(best["weight"]), rows
+
+
+def run(args: argparse.Namespace) -> dict:
+    from ecgviewer.assets import model_path, rhythm_head_path
+    from training.supervised.export import surfaced
+    from training.validate.metrics import f1_thresholds, paired_bootstrap, report
+
+    root = D.ptbxl_root(args.data_root)
+    labels = D.load_labels(root)
+    roots = [root, *([args.records] if args.records else [])]
+    codes, targets = labels.task("rhythm")
+    row = {int(e): i for i, e in enumerate(labels.ecg_id)}
+    train = record_paths(labels, D.TRAIN_FOLDS, roots, args.limit)
+    absent = [
+        int(e) for f in D.TRAIN_FOLDS for e in labels.ecg_id[labels.fold == f][: args.limit] if e not in train
+    ]
+    val = record_paths(labels, (D.VAL_FOLD,), roots, args.limit)
+    x_train, x_val = features(train, args.workers), features(val, args.workers)
+    unread = [e for e, x in zip([*train, *val], [*x_train, *x_val], strict=True) if np.isnan(x).all()]
+    y_train = targets[[row[e] for e in train]]
+    cfg = Config()
+    arrays = fit(x_train, y_train, cfg)
+    model_file = args.model or model_path()
+    rh = head(arrays, list(codes), cfg, 1.0)
+    keep = targets[[row[e] for e in val]].any(
+        axis=1
+    )  # records with a rhythm statement, as the task is scored
+    y = targets[[row[e] for e in val]][keep].astype(np.float32)
+    enc_all = encoder_fold9(model_file, val, labels, args.workers)[keep]
+    encoder = labels.aggregate("rhythm", enc_all)[1]
+    alone = rh.probabilities(x_val[keep])
+    weight, rows = choose(y, encoder, alone, rh)
+    both = replace(rh, weight=weight).combined(encoder, alone)
+    val_report = report(y, both, list(codes))
+    thresholds = dict(zip(codes, map(float, f1_thresholds(y, both)), strict=True))
+    shown = [c for c in codes if surfaced(val_report, c)]
+    val = {k: val_report[k] for k in ("per_class_auroc", "support")}
+    rh = head(arrays, list(codes), cfg, weight, encoder_sha256=_sha(model_file), thresholds=thresholds,
+              surfaced=shown, val=val)  # fmt: skip
+    results = {
+        "encoder": report(y, encoder, list(codes)),
+        "head": report(y, alone, list(codes)),
+        "combined": val_report,
+        "combined_minus_encoder": paired_bootstrap(y, [both], [encoder]),
+        "weights": rows,
+        "weight": weight,
+        "thresholds": thresholds,
+        "surfaced": shown,
+        "records": {"train": len(train), "val": int(keep.sum()), "unread": unread, "absent": absent},
+        "model": {"file": model_file.name, "sha256": _sha(model_file)},
+    }
+    out = args.out or rhythm_head_path()
+    _write(out, rh, arrays, results)
+    (args.report).write_text(markdown(results, out.name))
+    return results
+
+
+def _sha(path: Path) -> str:
+    from ecgviewer.weights import sha256
+
+    return sha256(path)
+
+
+def _write(out: Path, rh: H.RhythmHead, arrays: dict[str, np.ndarray], results: dict) -> None:
+    """The weights (safetensors, the head's settings as metadata) and the card beside them."""
+    import torch
+
+    from ecgviewer.weights import save_weights, write_card
+
+    module = torch.nn.Module()
+    for k, v in arrays.items():
+        module.register_buffer(k, torch.from_numpy(np.asarray(v, dtype=np.float32)))
+    sha = save_weights(out, module, "rhythm_head", rh.meta)
+    folds = ", ".join(map(str, D.TRAIN_FOLDS))
+    card = {
+        "name": out.stem,
+        "task": "PTB-XL's rhythm statements from the beat list's rhythm features, beside the encoder",
+        "architecture": {"kind": "multilayer perceptron", "features": RF.FEATURES, **asdict(Config())},
+        "training_data": f"PTB-XL 1.0.3 at 100 Hz: the {results['records']['train']} records of strat_folds "
+        f"{folds} found under the data roots; those absent are listed in records.absent, those the "
+        "reader could not read (features all missing) in records.unread",
+        "command": COMMAND,
+        **results,
+        "weights_sha256": sha,
+    }
+    write_card(out, card, markdown(results, out.name))
+
+
+def markdown(results: dict, name: str) -> str:
+    """The fold-9 figures in words and tables (the card's Markdown and RHYTHM_HEAD.md)."""
+    enc, alone, both = (results[k] for k in ("encoder", "head", "combined"))
+    d = results["combined_minus_encoder"]
+    ci = lambda r: f"[{r['auroc_ci'][0]:.3f}, {r['auroc_ci'][1]:.3f}]"  # noqa: E731
+    lines = [
+        f"# {name}: the rhythm head (research use, not a medical device)",
+        "",
+        f"Generated by `{COMMAND}`; do not edit by hand. Fold 9 (development) only: fold 10 is not "
+        "read by this command.",
+        "",
+        f"- Encoder `{results['model']['file']}` ({results['model']['sha256'][:12]}), read every beat as "
+        f"the app reads it; {results['records']['val']} fold-9 records with a rhythm statement; the head "
+        f"fitted on {results['records']['train']} records of folds 1-8.",
+        f"- Weight of the head's logit beside the encoder's, chosen on fold 9: **{results['weight']:g}** "
+        "(" + ", ".join(f"{r['weight']:g}: {r['auroc']:.4f}" for r in results["weights"]) + ").",
+        f"- Macro AUROC: encoder {enc['auroc']:.4f} {ci(enc)}, head alone {alone['auroc']:.4f} {ci(alone)}, "
+        f"both **{both['auroc']:.4f}** {ci(both)}; both minus encoder, paired: "
+        f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}].",
+        "- Shown in the app by the encoder card's rule (fold-9 AUROC and positives): "
+        + ", ".join(results["surfaced"])
+        + ".",
+        "",
+        "| statement | fold-9 positives | encoder | head alone | both | threshold (F1, fold 9) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c, n in both["support"].items():
+        a = [r["per_class_auroc"][c] for r in (enc, alone, both)]
+        cells = " | ".join("-" if v is None else f"{v:.3f}" for v in a)
+        lines.append(f"| {c} | {n} | {cells} | {results['thresholds'][c]:.3f} |")
+    lines += ["", "Features (`ecgviewer/measure/rhythm_features.py`):", ""]
+    lines += [f"- `{k}`: {v}" for k, v in RF.FEATURES.items()]
+    return "\n".join(lines) + "\n"
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
+    """The ``rhythm-head`` command's options."""
+    p.add_argument("--data-root", type=Path, default=SHARED_DATA, help="PTB-XL's labels (and records)")
+    p.add_argument("--records", type=Path, default=None,
+                   help="a PTB-XL folder with records100 for the records --data-root lacks")  # fmt: skip
+    p.add_argument("--model", type=Path, default=None, help="the encoder (default: the bundled model)")
+    p.add_argument("--out", type=Path, default=None, help="the head's weights (default: the bundled head)")
+    p.add_argument("--report", type=Path, default=REPORTS / "RHYTHM_HEAD.md")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--limit", type=int, default=None, help="only each fold's first N records (tests)")
+
+
+def command(args: argparse.Namespace) -> None:
+    """Fit the rhythm head on folds 1-8 and choose its weight on fold 9 (fold 10 is not read)."""
+    results = run(args)
+    print(json.dumps({k: results[k] for k in ("weight", "surfaced", "records")}))
