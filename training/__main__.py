@@ -171,15 +171,21 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    """Metrics of a saved model on fold 9 or 10, to check a model card's numbers."""
+    """Metrics of a saved model on fold 9 or 10 as the app reads its findings (the rhythm head weighed
+    in beside the encoder it was fitted with; --alone: the encoder's own), or a card's numbers."""
     from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import sha256
     from training.supervised.export import evaluate_split
+    from training.supervised.rhythm_head import weigher
 
     loaded = load_model(args.model)
     ctx = _context(args)
+    # the card's own figures are the encoder's; what the app shows weighs the rhythm head in
+    alone = ", the encoder alone" if args.card or args.alone else ""
+    read = f"{args.model.name} (`evaluate`{alone or ', the rhythm head weighed in where fitted beside it'})"
     res = evaluate_split(loaded.model, ctx, args.task, args.split, args.n_boot,
-                         read=(sha256(args.model), f"{args.model.name} (`evaluate`)"))  # fmt: skip
+                         read=(sha256(args.model), read),
+                         weigh=None if alone else weigher(args.model, ctx.data_root))  # fmt: skip
     if args.card:
         from training.supervised.export import card_report
 
@@ -389,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--task", default="super")
     ev.add_argument("--split", choices=["val", "test"], default="test")
     ev.add_argument("--n-boot", type=int, default=1000)
+    ev.add_argument("--alone", action="store_true",
+                    help="the encoder alone, without the rhythm head the app weighs beside it")  # fmt: skip
     ev.add_argument(
         "--card", action="store_true", help="into the model's card too (the same point, current intervals)"
     )

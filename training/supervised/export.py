@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,6 +22,10 @@ from training.pretrain.methods import METHODS
 from training.supervised.lineage import ancestry, beside, card_of, lineage
 from training.validate import metrics as M
 
+# a task's classes, the encoder's (records, classes) probabilities and the records' ecg_id -> what
+# the app shows (``rhythm_head.weigher``)
+Weigh = Callable[[list[str], np.ndarray, np.ndarray], np.ndarray]
+
 
 # --------------------------------------------------------------------------- export
 def surfaced(val_report: dict, cls: str) -> bool:
@@ -29,13 +34,19 @@ def surfaced(val_report: dict, cls: str) -> bool:
 
 
 def evaluate_split(
-    model: Model, ctx: Context, task: str, split: str, n_boot: int = 1000, read: tuple[str, str] = ("", "")
-) -> dict:
+    model: Model, ctx: Context, task: str, split: str, n_boot: int = 1000, read: tuple[str, str] = ("", ""),
+    weigh: Weigh | None = None,
+) -> dict:  # fmt: skip
     """Metrics of ``model``'s ``task`` head on fold 9 (``val``) or fold 10 (``test``: the read is
-    logged in the ledger, ``read`` giving the weights' SHA-256 and what read them)."""
+    logged in the ledger, ``read`` giving the weights' SHA-256 and what read them); ``weigh``: what
+    the app weighs in beside it (``rhythm_head.weigher``)."""
     fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
     classes, s = ctx.ptbxl.split(task, [fold])
-    p = predict(model, ctx.tensors, s.rows, ctx.preset.batch_eval, ctx.dist.device)[task]
+    out = predict(model, ctx.tensors, s.rows, ctx.preset.batch_eval, ctx.dist.device)
+    # a model without the task's head is scored from its 71-statement head, as the app reads it
+    p = out[task] if task in out else ctx.ptbxl.labels.aggregate(task, out["all"])[1]
+    if weigh is not None:
+        p = weigh(classes, p, s.ecg_id)
     report = M.report(s.y, p, classes, n_boot)
     if split == "test":
         from training.data.ledger import record

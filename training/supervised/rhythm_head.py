@@ -19,6 +19,7 @@ import json
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from ecgviewer.measure import rhythm_features as RF
 from ecgviewer.ml import rhythm_head as H
 from training import REPORTS, RUNS, SHARED_DATA
 from training.data import datasets as D
+
+if TYPE_CHECKING:
+    from training.supervised.export import Weigh
 
 COMMAND = "python -m training rhythm-head"
 CACHE = RUNS / "rhythm-head"
@@ -145,6 +149,17 @@ def beside(model_file: Path, ids: np.ndarray, data_root: Path, workers: int = 2)
     root = D.ptbxl_root(data_root)
     paths = {int(e): D.ptbxl_record(root, int(e)).with_suffix(".hea") for e in ids}
     return head, head.probabilities(features(paths, workers))
+
+
+def weigher(model_file: Path, data_root: Path) -> Weigh:
+    """``export.evaluate_split``'s ``weigh``: a task's probabilities with the head weighed in where
+    the app weighs it beside ``model_file`` (``beside``); as they are elsewhere."""
+
+    def weigh(classes: list[str], p: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        b = beside(model_file, ids, data_root)
+        return p if b is None else b[0].weighed(classes, p, b[1])
+
+    return weigh
 
 
 def described(b: Beside | None) -> str:
