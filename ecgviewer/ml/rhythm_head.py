@@ -1,8 +1,9 @@
 """The rhythm head: the beat list's rhythm features (``measure.rhythm_features``) weighed by small
-perceptrons fitted on PTB-XL's training folds (``python -m training rhythm-head``), their logit
-added, times a weight chosen on fold 9, to the encoder's logit of each rhythm statement. The
-encoder reads 2.5 s windows; sinus arrhythmia, a slow sinus rate or a bigeminal pattern are read
-off the whole RR series, which the beat list measures beat by beat (issue 75).
+perceptrons fitted on PTB-XL's training folds (``python -m training rhythm-head``), their evidence
+(log-odds over the statement's share of the training records) added, times a weight chosen on fold
+9, to the encoder's log-odds of each rhythm statement. The encoder reads 2.5 s windows; sinus
+arrhythmia, a slow sinus rate or a bigeminal pattern are read off the whole RR series, which the
+beat list measures beat by beat (issue 75).
 
 The features are those of the recording as the encoder's contract has it (``contract.FS``): the
 head was fitted on PTB-XL's 100 Hz records, and a P wave is seen less sharply at 100 Hz than at
@@ -59,7 +60,8 @@ class RhythmHead:
     mean: np.ndarray  # (2 x features,) standardisation of ``inputs``
     scale: np.ndarray
     members: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...]  # each: (weight (in, out), bias (out,))
-    weight: float  # the head's logit is added times this (chosen on fold 9)
+    weight: float  # the head's evidence is added times this (chosen on fold 9)
+    prior: np.ndarray  # (codes,) each statement's share of the training records
     meta: dict
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
@@ -75,18 +77,23 @@ class RhythmHead:
             out += h
         return out / len(self.members)
 
-    def combined(self, encoder: np.ndarray, head: np.ndarray) -> np.ndarray:
-        """The encoder's probabilities of ``codes`` with the head's (same shape) weighed in."""
-        return 1 / (1 + np.exp(-(logit(encoder) + self.weight * logit(head))))
+    def combined(self, encoder: np.ndarray, head: np.ndarray, at: Sequence[int] | None = None) -> np.ndarray:
+        """The encoder's probabilities of ``codes`` (..., codes; ``at``: of these of them) with the
+        head's weighed in: the head's evidence (its log-odds over the statement's share of the
+        training records) added ``weight`` times to the encoder's log-odds. The share is taken out
+        once: both models learnt it, and counted twice it would pull a rare statement's probability
+        below either's."""
+        prior = self.prior if at is None else self.prior[list(at)]
+        return 1 / (1 + np.exp(-(logit(encoder) + self.weight * (logit(head) - logit(prior)))))
 
     def weighed(self, classes: Sequence[str], encoder: np.ndarray, head: np.ndarray) -> np.ndarray:
         """A task's (records, ``classes``) probabilities with the head's statements among them
         weighed with the head's (records, ``codes``) probabilities; the others as they are."""
         out = np.array(encoder, dtype=np.float64)
-        for k, code in enumerate(self.codes):
-            if code in classes:
-                j = list(classes).index(code)
-                out[:, j] = self.combined(out[:, j], head[:, k])
+        mine = [k for k, code in enumerate(self.codes) if code in classes]
+        if mine:
+            at = [list(classes).index(self.codes[k]) for k in mine]
+            out[:, at] = self.combined(out[:, at], np.asarray(head, np.float64)[:, mine], mine)
         return out
 
     def judged(
@@ -111,9 +118,8 @@ class RhythmHead:
             tuple((a[f"m{m}_l{i}_weight"], a[f"m{m}_l{i}_bias"]) for i in range(meta["layers"]))
             for m in range(meta["members"])
         )
-        return cls(
-            tuple(meta["codes"]), a["median"], a["mean"], a["scale"], members, float(meta["weight"]), meta
-        )
+        codes, weight = tuple(meta["codes"]), float(meta["weight"])
+        return cls(codes, a["median"], a["mean"], a["scale"], members, weight, a["prior"], meta)
 
     @staticmethod
     @cache

@@ -40,6 +40,8 @@ def test_what_could_not_be_measured_is_read_as_the_training_records_median(head:
     assert p.shape == (1, len(head.codes)) and np.all((p > 0) & (p < 1))
     enc = np.linspace(0.05, 0.95, len(head.codes))
     assert np.allclose(replace(head, weight=0.0).combined(enc, p[0]), enc)
+    # a head that says no more than the statement's prevalence leaves the encoder's probability
+    assert np.allclose(head.combined(enc, head.prior), enc)
 
 
 def test_features_are_read_at_the_encoders_rate_whatever_the_recordings() -> None:
@@ -60,7 +62,8 @@ def test_the_app_shows_the_rhythm_statements_with_the_beat_lists_rhythm_weighed_
     sr = preds.get("all", "SR")
     assert sr.rhythm_head is not None
     encoder, beats = sr.rhythm_head
-    assert sr.probability == pytest.approx(float(head.combined(np.array(encoder), np.array(beats))))
+    both = head.combined(np.array([encoder]), np.array([beats]), [head.codes.index("SR")])
+    assert sr.probability == pytest.approx(float(both[0]))
     assert sr.threshold == head.meta["thresholds"]["SR"] and sr.surfaced == ("SR" in head.meta["surfaced"])
     assert "beat list's rhythm" in decision_text(sr)
     assert all(c.rhythm_head is None for c in preds.tasks["all"] if c.code not in head.codes)

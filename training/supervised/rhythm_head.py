@@ -1,6 +1,6 @@
 """``python -m training rhythm-head``: the rhythm head (``ecgviewer.ml.rhythm_head``) fitted on the
 beat list's rhythm features of PTB-XL's training folds (1-8, at 100 Hz, read by the app's reader),
-its weight beside the encoder chosen on fold 9 against the bundled model's kept fold-9 window
+the weight of its evidence beside the encoder chosen on fold 9 against the bundled model's kept fold-9 window
 probabilities (``every_beat``, read every beat as the app reads them), then its thresholds and
 which of its statements the app shows, by the encoder card's rules, on fold 9. Fold 10 is never read
 here. ``RHYTHM_HEAD.md`` reports fold 9: the encoder alone, the head alone and both, paired.
@@ -109,7 +109,8 @@ def fit(x: np.ndarray, y: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
     mean, scale = z.mean(axis=0), z.std(axis=0)
     scale = np.where(scale > 1e-9, scale, 1.0)
     z = np.clip((z - mean) / scale, -H.CLIP, H.CLIP)
-    arrays = {"median": median, "mean": mean, "scale": scale}
+    prior = np.clip(np.asarray(y, np.float64).mean(axis=0), 1e-4, 1 - 1e-4)  # a class never seen: 1e-4
+    arrays = {"median": median, "mean": mean, "scale": scale, "prior": prior}
     for m in range(cfg.members):
         net = MLPClassifier((cfg.hidden,) * cfg.depth, alpha=cfg.alpha, max_iter=cfg.max_iter, random_state=m)
         with warnings.catch_warnings():  # max_iter is the setting (Config), not a failure
@@ -132,9 +133,8 @@ def head(
     )
     meta = {"features": list(RF.NAMES), "codes": codes, "layers": layers, "members": cfg.members,
             "weight": weight, **asdict(cfg), **decided}  # fmt: skip
-    return H.RhythmHead(
-        tuple(codes), arrays["median"], arrays["mean"], arrays["scale"], members, weight, meta
-    )
+    a = arrays
+    return H.RhythmHead(tuple(codes), a["median"], a["mean"], a["scale"], members, weight, a["prior"], meta)
 
 
 def beside(model_file: Path, ids: np.ndarray, data_root: Path, workers: int = 2) -> Beside | None:
@@ -321,7 +321,8 @@ def markdown(results: dict, name: str) -> str:
         f"- Encoder `{results['model']['file']}` ({results['model']['sha256'][:12]}), read every beat as "
         f"the app reads it; {results['records']['val']} fold-9 records with a rhythm statement; the head "
         f"fitted on {results['records']['train']} records of folds 1-8.",
-        f"- Weight of the head's logit beside the encoder's, chosen on fold 9: **{results['weight']:g}** "
+        "- Weight of the head's evidence (its log-odds over each statement's share of the training records) "
+        f"added to the encoder's log-odds, chosen on fold 9: **{results['weight']:g}** "
         "(" + ", ".join(f"{r['weight']:g}: {r['auroc']:.4f}" for r in results["weights"]) + ").",
         f"- Macro AUROC: encoder {enc['auroc']:.4f} {ci(enc)}, head alone {alone['auroc']:.4f} {ci(alone)}, "
         f"both **{both['auroc']:.4f}** {ci(both)}; both minus encoder, paired: "
