@@ -53,3 +53,26 @@ def test_the_command_fits_on_training_folds_and_chooses_on_fold_9(shared: Path, 
     assert "fold 10 is not read" in text and "research use, not a medical device" in text
     assert (ledger.read_text() if ledger.is_file() else "") == before  # no fold-10 read logged, none made
     assert json.loads(out.with_suffix(".json").read_text())["command"] == T.COMMAND
+
+
+def test_fold_10_is_read_for_the_head_that_ships_and_logged(shared: Path, tmp_path: Path) -> None:
+    """``--test`` scores the given head beside the kept encoder predictions, paired against the
+    encoder alone and the kept CNN, into its card and the report, and logs each task's read."""
+    import shutil
+
+    from ecgviewer.assets import rhythm_head_path
+
+    out, report = tmp_path / "rhythm-ptbxl.safetensors", tmp_path / "RHYTHM_HEAD.md"
+    for suffix in (".safetensors", ".json", ".md"):
+        shutil.copy(rhythm_head_path().with_suffix(suffix), out.with_suffix(suffix))
+    ledger = Path(os.environ["TRAINING_LEDGER"])
+    training_cli("rhythm-head", "--test", "--data-root", shared, "--limit", "60", "--out", out,
+                 "--report", report, "--workers", "1")  # fmt: skip
+    card = read_card(out)
+    assert card is not None and set(card["test"]["tasks"]) == set(T.TEST_TASKS)
+    rhythm = card["test"]["tasks"]["rhythm"]
+    assert rhythm["records"] == 60 and "both_minus_inception1d" in rhythm and "both_minus_encoder" in rhythm
+    assert "## Fold 10" in report.read_text() and "## Fold 10" in out.with_suffix(".md").read_text()
+    logged = ledger.read_text()
+    assert all(f"| {task} | macro AUROC {card['test']['tasks'][task]['both']['auroc']:.4f} |" in logged
+               for task in T.TEST_TASKS)  # fmt: skip

@@ -25,7 +25,7 @@ import numpy as np
 
 from ecgviewer.measure import rhythm_features as RF
 from ecgviewer.ml import rhythm_head as H
-from training import REPORTS, RUNS, SHARED_DATA
+from training import REPO, REPORTS, RUN_LOGS, RUNS, SHARED_DATA
 from training.data import datasets as D
 
 if TYPE_CHECKING:
@@ -343,6 +343,73 @@ def markdown(results: dict, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+TEST_TASKS = ("rhythm", "all")  # the tasks the head's statements are scored in
+ENCODER_ROWS = RUN_LOGS / "bundled"  # the bundled encoder's kept fold-10 predictions (grid rows)
+BASELINES = (RUN_LOGS / "inception1d",)  # the CNNs' kept fold-10 predictions, compared with
+
+
+def _kept(folder: Path, task: str) -> dict[str, np.ndarray] | None:
+    """The 100 %-label cell of ``task`` kept in ``folder`` (``grid.read_rows``), or None."""
+    from training.supervised.grid import load_preds, read_rows
+
+    rows = [r for r in read_rows(folder / "grid.jsonl", None) if r["task"] == task and r["fraction"] == 1.0]
+    return load_preds(rows[0]) if rows else None
+
+
+def test(data_root: Path, head_file: Path, workers: int = 2, limit: int | None = None) -> dict:
+    """Fold 10, read once the head ships (each task's read logged in ``training/FOLD10.md``): the
+    bundled encoder's kept predictions of each of TEST_TASKS alone and with the head ``head_file``
+    weighed in, paired on the same records, and against each kept CNN baseline (``limit``: the
+    first N records only, tests)."""
+    from ecgviewer.assets import model_path
+    from training.data.ledger import record
+    from training.validate.metrics import paired_bootstrap, report
+
+    head = H.RhythmHead.load(head_file)
+    out: dict = {"head_sha256": _sha(head_file), "tasks": {}}
+    for task in TEST_TASKS:
+        enc = _kept(ENCODER_ROWS, task)
+        if enc is None:
+            continue
+        enc = {k: v[:limit] if k.startswith("test_") else v for k, v in enc.items()}
+        ids, y, classes = enc["test_ecg_id"], enc["test_y"], [str(c) for c in enc["classes"]]
+        root = D.ptbxl_root(data_root)
+        paths = {int(e): D.ptbxl_record(root, int(e)).with_suffix(".hea") for e in ids}
+        both = head.weighed(classes, enc["test_probs"], head.probabilities(features(paths, workers)))
+        row = {"records": len(ids), "both": report(y, both, classes),
+               "both_minus_encoder": paired_bootstrap(y, [both], [enc["test_probs"]])}  # fmt: skip
+        for folder in BASELINES:
+            cnn = _kept(folder, task)
+            if cnn is not None and np.array_equal(cnn["test_ecg_id"][:limit], ids):
+                row[f"both_minus_{folder.name}"] = paired_bootstrap(y, [both], [cnn["test_probs"][:limit]])
+        out["tasks"][task] = row
+        what = f"{model_path().name} with {head_file.name} (`{COMMAND} --test`)"
+        record(_sha(model_path()), task, f"macro AUROC {row['both']['auroc']:.4f}", what)
+    return out
+
+
+def test_markdown(t: dict) -> str:
+    """RHYTHM_HEAD.md's fold-10 section."""
+    iv = lambda r: f"{r['auroc']:+.4f} [{r['auroc_ci'][0]:+.4f}, {r['auroc_ci'][1]:+.4f}]"  # noqa: E731
+    lines = ["", "## Fold 10 (read once the head shipped, logged in training/FOLD10.md)", "",
+             f"Head `{t['head_sha256'][:12]}`; the bundled encoder's kept fold-10 predictions "
+             f"(`{ENCODER_ROWS.relative_to(REPO)}`), alone and with the head weighed in, paired on the "
+             "same records, and against the kept CNN baselines' (100 % labels, from their `all` models).",
+             "", "| task | records | both: macro AUROC | both minus encoder | "
+             + " | ".join(f"both minus {f.name}" for f in BASELINES) + " |",
+             "|---|---|---|---|" + "---|" * len(BASELINES)]  # fmt: skip
+    for task, r in t["tasks"].items():
+        b = r["both"]
+        cells = [iv(r[f"both_minus_{f.name}"]) if f"both_minus_{f.name}" in r else "-" for f in BASELINES]
+        point = f"{b['auroc']:.4f} [{b['auroc_ci'][0]:.4f}, {b['auroc_ci'][1]:.4f}]"
+        lines.append(
+            f"| {task} | {r['records']} | {point} | {iv(r['both_minus_encoder'])} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def arguments(p: argparse.ArgumentParser) -> None:
     """The ``rhythm-head`` command's options."""
     p.add_argument("--data-root", type=Path, default=SHARED_DATA, help="PTB-XL's labels (and records)")
@@ -353,9 +420,24 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", type=Path, default=REPORTS / "RHYTHM_HEAD.md")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--limit", type=int, default=None, help="only each fold's first N records (tests)")
+    p.add_argument("--test", action="store_true",
+                   help="fold 10 for the shipped head (logged) into its card and report")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
-    """Fit the rhythm head on folds 1-8 and choose its weight on fold 9 (fold 10 is not read)."""
+    """Fit the rhythm head on folds 1-8 and choose its weight on fold 9 (fold 10 is not read); with
+    --test, read fold 10 for the head that ships."""
+    if args.test:
+        from ecgviewer.assets import rhythm_head_path
+        from ecgviewer.weights import read_card, write_card
+
+        out = args.out or rhythm_head_path()
+        t = test(args.data_root, out, args.workers, args.limit)
+        card = read_card(out) or {}
+        text = markdown(card, out.name) + test_markdown(t)
+        write_card(out, card | {"test": t}, text)
+        args.report.write_text(text)
+        print(json.dumps({task: r["both"]["auroc"] for task, r in t["tasks"].items()}))
+        return
     results = run(args)
     print(json.dumps({k: results[k] for k in ("weight", "surfaced", "records")}))
