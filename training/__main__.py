@@ -181,11 +181,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     loaded = load_model(args.model)
     ctx = _context(args)
     # the card's own figures are the encoder's; what the app shows weighs the rhythm head in
-    alone = ", the encoder alone" if args.card or args.alone else ""
-    read = f"{args.model.name} (`evaluate`{alone or ', the rhythm head weighed in where fitted beside it'})"
+    weigh = None if args.card or args.alone else weigher(args.model, ctx.data_root)
+    read = f"{args.model.name} (`evaluate`{', with the rhythm head' if weigh else ''})"
     res = evaluate_split(loaded.model, ctx, args.task, args.split, args.n_boot,
-                         read=(sha256(args.model), read),
-                         weigh=None if alone else weigher(args.model, ctx.data_root))  # fmt: skip
+                         read=(sha256(args.model), read), weigh=weigh)  # fmt: skip
     if args.card:
         from training.supervised.export import card_report
 

@@ -137,13 +137,14 @@ def head(
     return H.RhythmHead(tuple(codes), a["median"], a["mean"], a["scale"], members, weight, a["prior"], meta)
 
 
-def beside(model_file: Path, ids: np.ndarray, data_root: Path, workers: int = 2) -> Beside | None:
+def beside(encoder_sha256: str, ids: np.ndarray, data_root: Path, workers: int = 2) -> Beside | None:
     """The bundled head and its probabilities of the PTB-XL records ``ids`` (their 100 Hz files
-    under ``data_root``), where the app weighs it beside ``model_file`` (``infer.rhythm_head_for``);
-    None where it does not: the validation commands then read the encoder alone, as the app does."""
+    under ``data_root``), where the app weighs it beside the encoder of ``encoder_sha256``
+    (``infer.rhythm_head_for``); None where it does not: the validation commands then read the
+    encoder alone, as the app does."""
     from ecgviewer.ml.infer import rhythm_head_for
 
-    head = rhythm_head_for(_sha(model_file))
+    head = rhythm_head_for(encoder_sha256)
     if head is None:
         return None
     root = D.ptbxl_root(data_root)
@@ -151,12 +152,17 @@ def beside(model_file: Path, ids: np.ndarray, data_root: Path, workers: int = 2)
     return head, head.probabilities(features(paths, workers))
 
 
-def weigher(model_file: Path, data_root: Path) -> Weigh:
-    """``export.evaluate_split``'s ``weigh``: a task's probabilities with the head weighed in where
-    the app weighs it beside ``model_file`` (``beside``); as they are elsewhere."""
+def weigher(model_file: Path, data_root: Path) -> Weigh | None:
+    """``export.evaluate_split``'s ``weigh``: a task's probabilities with the head weighed in, where
+    the app weighs it beside ``model_file`` (``beside``); None where it does not."""
+    from ecgviewer.ml.infer import rhythm_head_for
+
+    sha = _sha(model_file)
+    if rhythm_head_for(sha) is None:
+        return None
 
     def weigh(classes: list[str], p: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        b = beside(model_file, ids, data_root)
+        b = beside(sha, ids, data_root)
         return p if b is None else b[0].weighed(classes, p, b[1])
 
     return weigh
@@ -272,6 +278,8 @@ def run(args: argparse.Namespace) -> dict:
     }
     out = args.out or rhythm_head_path()
     _write(out, rh, arrays, results)
+    if args.out is None:  # the bundled head: the encoder's card says it is read beside it
+        _beside_card(model_file, out, results)
     (args.report).write_text(markdown(results, out.name))
     return results
 
@@ -305,6 +313,22 @@ def _write(out: Path, rh: H.RhythmHead, arrays: dict[str, np.ndarray], results: 
         "weights_sha256": sha,
     }
     write_card(out, card, markdown(results, out.name))
+
+
+def _beside_card(model_file: Path, head_file: Path, results: dict) -> None:
+    """The encoder's card (JSON and Markdown) names the head the app weighs beside it."""
+    from ecgviewer.weights import read_card, write_card
+    from training.supervised.card import markdown as card_markdown
+
+    card = read_card(model_file)
+    if card is None:
+        return
+    section = {"file": head_file.name, "card": head_file.with_suffix(".md").name,
+               "sha256": _sha(head_file), "codes": list(results["thresholds"]), "weight": results["weight"],
+               "encoder_auroc": results["encoder"]["auroc"],
+               "auroc": results["combined"]["auroc"]}  # fmt: skip
+    new = card | {"rhythm_head": section}
+    write_card(model_file, new, card_markdown(new))
 
 
 def markdown(results: dict, name: str) -> str:

@@ -494,7 +494,7 @@ def run(model_file: Path, data_root: Path, logs: Path = EB.LOGS, card: Mapping |
     card, digest, kept_file = kept(model_file, card, logs, D.VAL_FOLD, "python -m training every-beat")
     root = D.ptbxl_root(data_root)
     probs = EB.load(kept_file)
-    head = beside(model_file, probs["ecg_id"], data_root)
+    head = beside(digest, probs["ecg_id"], data_root)
     result = evaluate(probs, D.load_labels(root), card, patients(root), head)
     shown = kept_file.relative_to(REPO) if kept_file.is_relative_to(REPO) else kept_file
     return result | {"model": model_file.name, "sha256": digest, "kept": str(shown), "head": described(head)}

@@ -270,7 +270,7 @@ def run(
     ludb, why_not = read_ood(ood_json, digest)
     root = D.ptbxl_root(data_root)
     probs = EB.load(kept_file)
-    head = beside(model_file, probs["ecg_id"], data_root)
+    head = beside(digest, probs["ecg_id"], data_root)
     result = evaluate(probs, D.load_labels(root), card, ludb, n_boot, head=head)
     result |= {"model": model_file.name, "sha256": digest, "kept": _shown(kept_file), "ludb_why_not": why_not,
                "head": described(head)}  # fmt: skip
