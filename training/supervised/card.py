@@ -202,16 +202,7 @@ def markdown(card: dict) -> str:
             lines[-1:] = ["The beats' RR intervals are an input the attributions hold fixed: an "
                           "explanation shows what in the beats' shapes raised a finding, not what the "
                           "rhythm added.", ""]  # fmt: skip
-    if "rhythm_head" in card:
-        rh = card["rhythm_head"]
-        lines += ["## The rhythm head", "",
-                  f"The app reads the rhythm statements ({', '.join(rh['codes'])}) with the rhythm head "
-                  f"[{rh['file']}]({rh['card']}) weighed in beside this model: the beat list's rate, "
-                  f"RR series, P waves and beat kinds, its evidence added {rh['weight']:g} times to this "
-                  f"model's log-odds, with its own thresholds (`python -m training rhythm-head`). Fold 9, "
-                  f"rhythm macro AUROC: this model {rh['encoder_auroc']:.4f}, with the head "
-                  f"{rh['auroc']:.4f}. The likelihood words and operating points below read the rhythm "
-                  "statements so.", ""]  # fmt: skip
+    lines += _rhythm_head(card.get("rhythm_head"))
     if "likelihood" in card:
         lk = card["likelihood"]
         lines += ["## Likelihood words", "",
@@ -236,6 +227,21 @@ def markdown(card: dict) -> str:
                       f"expected calibration error {lu['ece']:.4f}):", "",
                       *_points(lu["classes"])]  # fmt: skip
     return "\n".join(lines)
+
+
+def _rhythm_head(rh: dict | None) -> list[str]:
+    """The card's words on the rhythm head the app weighs beside the model (none without one)."""
+    if rh is None:
+        return []
+    said = (
+        f"The app reads the rhythm statements ({', '.join(rh['codes'])}) with the rhythm head "
+        f"[{rh['file']}]({rh['card']}) weighed in beside this model: the beat list's rate, RR series, P "
+        f"waves and beat kinds, its evidence added {rh['weight']:g} times to this model's log-odds, with "
+        f"its own thresholds (`python -m training rhythm-head`). Fold 9, rhythm macro AUROC: this model "
+        f"{rh['encoder_auroc']:.4f}, with the head {rh['auroc']:.4f}. The likelihood words and operating "
+        "points below read the rhythm statements so."
+    )
+    return ["## The rhythm head", "", said, ""]
 
 
 def _points(classes: dict) -> list[str]:
