@@ -14,8 +14,9 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from ecgviewer.ml.likelihood import Bands, bands_from_card
 from ecgviewer.ml.reference import Settings
 from ecgviewer.recording import Recording
 from ecgviewer.weights import sha256
+
+if TYPE_CHECKING:
+    from ecgviewer.measure.delineate import Delineator
 
 T = TypeVar("T")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -336,15 +340,22 @@ class Analyzer:
             out = batched(self.model, *model_input.tensors(device))
             return {task: torch.sigmoid(x).float().cpu().numpy() for task, x in out.items()}
 
+    @cached_property
+    def _delineator(self) -> Delineator:
+        """The rhythm head's beat list's delineator, loaded and its 8-bit network built once: per
+        analysis, they cost more than the encoder's inference."""
+        from ecgviewer.measure.delineate import Delineator
+
+        return Delineator.bundled()
+
     def _rhythm(self, rec: Recording) -> dict[str, float]:
         """The rhythm head's probability of each of its statements for ``rec`` (empty without a
         head for this encoder); its features come from the beat list (``rhythm_head``)."""
         if self.rhythm_head is None:
             return {}
-        from ecgviewer.measure.delineate import Delineator
         from ecgviewer.ml.rhythm_head import recording_features
 
-        p = self.rhythm_head.probabilities(recording_features(rec, Delineator.bundled()))[0]
+        p = self.rhythm_head.probabilities(recording_features(rec, self._delineator))[0]
         return dict(zip(self.rhythm_head.codes, map(float, p), strict=True))
 
     def _results(
