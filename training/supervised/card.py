@@ -234,12 +234,12 @@ def _rhythm_head(rh: dict | None) -> list[str]:
     if rh is None:
         return []
     said = (
-        f"The app reads the rhythm statements ({', '.join(rh['codes'])}) with the rhythm head "
+        f"The app reads the rhythm and ectopic-beat statements ({', '.join(rh['codes'])}) with the head "
         f"[{rh['file']}]({rh['card']}) weighed in beside this model: the beat list's rate, RR series, P "
         f"waves and beat kinds, its evidence added {rh['weight']:g} times to this model's log-odds, with "
-        f"its own thresholds (`python -m training rhythm-head`). Fold 9, rhythm macro AUROC: this model "
+        f"its own thresholds (`python -m training rhythm-head`). Fold 9, `rhythm` macro AUROC: this model "
         f"{rh['encoder_auroc']:.4f}, with the head {rh['auroc']:.4f}. The likelihood words and operating "
-        "points below read the rhythm statements so."
+        "points below read these statements so."
     )
     return ["## The rhythm head", "", said, ""]
 
