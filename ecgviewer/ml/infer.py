@@ -353,9 +353,17 @@ class Analyzer:
         head for this encoder); its features come from the beat list (``rhythm_head``)."""
         if self.rhythm_head is None:
             return {}
+        from ecgviewer.measure.rhythm_features import NAMES
         from ecgviewer.ml.rhythm_head import recording_features
 
-        p = self.rhythm_head.probabilities(recording_features(rec, self._delineator))[0]
+        try:
+            x = recording_features(rec, self._delineator)
+        except (ValueError, RuntimeError, EcgError) as exc:  # an odd signal: the encoder alone
+            self.notices.append(f"rhythm statements from the model alone: the beat list failed ({exc})")
+            return {}
+        if not np.isfinite(x[NAMES.index("hr")]):  # no RR interval: none of PTB-XL's 21,799 records
+            return {}  # lacked one, so the head never learnt what to say of such a recording
+        p = self.rhythm_head.probabilities(x)[0]
         return dict(zip(self.rhythm_head.codes, map(float, p), strict=True))
 
     def _results(

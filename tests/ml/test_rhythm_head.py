@@ -11,6 +11,7 @@ import pytest
 from ecgviewer.assets import model_path, rhythm_head_path
 from ecgviewer.dsp.resample import to_rate
 from ecgviewer.io import load
+from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import rhythm_features as RF
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.ml.infer import Analyzer
@@ -69,3 +70,16 @@ def test_the_app_shows_the_rhythm_statements_with_the_beat_lists_rhythm_weighed_
     assert all(c.rhythm_head is None for c in preds.tasks["all"] if c.code not in head.codes)
     hidden = {n.code for n in preds.not_reported}
     assert all(c.code in hidden for c in preds.tasks["all"] if c.code in head.codes and not c.surfaced)
+
+
+def test_a_recording_without_an_rr_interval_is_read_by_the_encoder_alone() -> None:
+    """A flat recording has no beat: the head, which never met a record without an RR interval,
+    stays out, and the rhythm statements are the encoder's with its card's thresholds."""
+    analyzer = Analyzer(device="cpu")
+    zeros = ArraySource(np.zeros((12, 5000), np.float32))
+    flat = make_recording(None, zeros, 500, list(STANDARD_LEADS), "test")
+    preds = analyzer.analyse(flat).predictions
+    card = analyzer.loaded.card["labels"]["all"]
+    sr = preds.get("all", "SR")
+    assert sr.rhythm_head is None and sr.threshold == card["thresholds"]["SR"]
+    assert all(c.rhythm_head is None for cs in preds.tasks.values() for c in cs)
