@@ -76,3 +76,22 @@ def test_fold_10_is_read_for_the_head_that_ships_and_logged(shared: Path, tmp_pa
     logged = ledger.read_text()
     assert all(f"| {task} | macro AUROC {card['test']['tasks'][task]['both']['auroc']:.4f} |" in logged
                for task in T.TEST_TASKS)  # fmt: skip
+
+
+def test_ludb_is_read_by_the_app_with_its_rhythm_labels(shared: Path, tmp_path: Path) -> None:
+    """``--ludb`` analyses LUDB records with the app's Analyzer and the given head, scores each
+    record's header rhythm by the stated mapping, and keeps the card's other sections."""
+    import shutil
+
+    from ecgviewer.assets import rhythm_head_path
+
+    out, report = tmp_path / "rhythm-ptbxl.safetensors", tmp_path / "RHYTHM_HEAD.md"
+    for suffix in (".safetensors", ".json", ".md"):
+        shutil.copy(rhythm_head_path().with_suffix(suffix), out.with_suffix(suffix))
+    training_cli("rhythm-head", "--ludb", shared / "ludb", "--limit", "8", "--out", out, "--report", report)
+    card = read_card(out)
+    assert card is not None and card["ludb"]["records"] + len(card["ludb"]["unmapped"]) == 8
+    assert card["ludb"]["mapping"] == T.LUDB_RHYTHMS and card["ludb"]["both"]["support"]["SR"] > 0
+    text = report.read_text()
+    assert "## LUDB" in text and text == out.with_suffix(".md").read_text()
+    assert ("## Fold 10" in text) == ("test" in card)  # a section read before is kept

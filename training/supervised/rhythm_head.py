@@ -457,6 +457,72 @@ def test_markdown(t: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# LUDB's rhythm line (each record's header: "#Rhythm: ...") -> the PTB-XL statement it is scored as
+LUDB_RHYTHMS = {"Sinus rhythm": "SR", "Sinus bradycardia": "SBRAD", "Sinus tachycardia": "STACH",
+                "Sinus arrhythmia": "SARRH", "Irregular sinus rhythm": "SARRH", "Atrial fibrillation": "AFIB",
+                "Atrial flutter, typical": "AFLT"}  # fmt: skip
+
+
+def ludb(folder: Path, head_file: Path, limit: int | None = None) -> dict:
+    """LUDB (another hospital and country, 500 Hz; its ``data/*.hea``, the first ``limit`` records)
+    read by the app's ``Analyzer`` (the bundled encoder, with ``head_file`` weighed in): each
+    record's rhythm statement by LUDB_RHYTHMS, the encoder alone and with the head, paired."""
+    import re
+
+    from ecgviewer.io import load
+    from ecgviewer.ml.infer import Analyzer
+    from training.validate.metrics import paired_bootstrap, report
+
+    analyzer = Analyzer(device="cpu")
+    head = H.RhythmHead.load(head_file)
+    analyzer.rhythm_head = head if head.meta.get("encoder_sha256") == analyzer.sha256 else None
+    codes = list(dict.fromkeys(LUDB_RHYTHMS.values()))
+    y, alone, both, unmapped = [], [], [], []
+    for hea in sorted(Path(folder, "data").glob("*.hea"), key=lambda p: int(p.stem))[:limit]:
+        said = re.search(r"#Rhythm: (.*?)\.?\s*$", hea.read_text(), re.MULTILINE)
+        if said is None or said.group(1) not in LUDB_RHYTHMS:
+            unmapped.append(hea.stem)
+            continue
+        found = {c.code: c for c in analyzer.analyse(load(hea)).predictions.tasks["all"]}
+        y.append([float(LUDB_RHYTHMS[said.group(1)] == c) for c in codes])
+        alone.append(
+            [found[c].rhythm_head[0] if found[c].rhythm_head else found[c].probability for c in codes]
+        )
+        both.append([found[c].probability for c in codes])
+    ys, a, b = (np.array(v) for v in (y, alone, both))
+    return {"records": len(ys), "unmapped": unmapped, "mapping": LUDB_RHYTHMS,
+            "encoder": report(ys, a, codes), "both": report(ys, b, codes),
+            "both_minus_encoder": paired_bootstrap(ys, [b], [a])}  # fmt: skip
+
+
+def ludb_markdown(r: dict) -> str:
+    """RHYTHM_HEAD.md's LUDB section."""
+    d = r["both_minus_encoder"]
+    mapped = "; ".join(f"{k} -> {v}" for k, v in r["mapping"].items())
+    lines = ["", "## LUDB: another hospital, read by the app", "",
+             f"The {r['records']} LUDB records (Lobachevsky University, 500 Hz, 12 leads, 10 s) analysed by "
+             f"the app (`ecgviewer.ml.infer.Analyzer`), each scored on its header's rhythm ({mapped}; "
+             f"records unmapped: {', '.join(r['unmapped']) or 'none'}). Macro AUROC: encoder "
+             f"{r['encoder']['auroc']:.4f}, with the head **{r['both']['auroc']:.4f}**, paired "
+             f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}].", "",
+             "| statement | records | encoder | with the head |", "|---|---|---|---|"]  # fmt: skip
+    for c, n in r["both"]["support"].items():
+        cells = ["-" if x is None else f"{x:.3f}" for x in (r["encoder"]["per_class_auroc"][c],
+                                                           r["both"]["per_class_auroc"][c])]  # fmt: skip
+        lines.append(f"| {c} | {n} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+def card_text(card: dict, name: str) -> str:
+    """The head's card in words: fold 9, then fold 10 and LUDB where they were read."""
+    text = markdown(card, name)
+    if "test" in card:
+        text += test_markdown(card["test"])
+    if "ludb" in card:
+        text += ludb_markdown(card["ludb"])
+    return text
+
+
 def arguments(p: argparse.ArgumentParser) -> None:
     """The ``rhythm-head`` command's options."""
     p.add_argument("--data-root", type=Path, default=SHARED_DATA, help="PTB-XL's labels (and records)")
@@ -469,22 +535,27 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="only each fold's first N records (tests)")
     p.add_argument("--test", action="store_true",
                    help="fold 10 for the shipped head (logged) into its card and report")  # fmt: skip
+    p.add_argument("--ludb", type=Path, default=None,
+                   help="LUDB's folder: its rhythm labels read by the app, into card and report")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
     """Fit the rhythm head on folds 1-8 and choose its weight on fold 9 (fold 10 is not read); with
     --test, read fold 10 for the head that ships."""
-    if args.test:
+    if args.test or args.ludb:
         from ecgviewer.assets import rhythm_head_path
         from ecgviewer.weights import read_card, write_card
 
         out = args.out or rhythm_head_path()
-        t = test(args.data_root, out, args.workers, args.limit)
         card = read_card(out) or {}
-        text = markdown(card, out.name) + test_markdown(t)
-        write_card(out, card | {"test": t}, text)
+        if args.test:
+            card["test"] = test(args.data_root, out, args.workers, args.limit)
+        if args.ludb:
+            card["ludb"] = ludb(args.ludb, out, args.limit)
+        text = card_text(card, out.name)
+        write_card(out, card, text)
         args.report.write_text(text)
-        print(json.dumps({task: r["both"]["auroc"] for task, r in t["tasks"].items()}))
+        print(json.dumps({k: card[k]["both"]["auroc"] for k in ("ludb",) if k in card}))
         return
     results = run(args)
     print(json.dumps({k: results[k] for k in ("weight", "surfaced", "records")}))
