@@ -87,9 +87,12 @@ def features(paths: dict[int, Path], workers: int = 2, cache: Path = CACHE) -> n
             known = dict(zip(z["ecg_id"].tolist(), z["X"], strict=True))
     todo = [e for e in paths if e not in known]
     if todo:
-        with ProcessPoolExecutor(max(1, workers)) as pool:
-            got = pool.map(_features_of, [str(paths[e]) for e in todo], chunksize=32)
-            known.update(zip(todo, got, strict=True))
+        files = [str(paths[e]) for e in todo]
+        if workers <= 1:  # in this process: a worker would import torch and load the delineator again
+            known.update(zip(todo, map(_features_of, files), strict=True))
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                known.update(zip(todo, pool.map(_features_of, files, chunksize=32), strict=True))
         import io
 
         from ecgviewer.storage import atomic_write_bytes
