@@ -12,7 +12,7 @@ MODEL = "models/clear-hug-bundled.safetensors"
 DELINEATOR = "models/delineator-ludb.safetensors"
 SECOND_OPINION = "models/delineator-ludb-motion.safetensors"
 BEAT_CLASSIFIER = "models/beats-mitdb.safetensors"
-RHYTHM_HEAD = "models/rhythm-ptbxl.safetensors"
+RECORD_HEAD = "models/record-ptbxl.safetensors"
 FLUTTER_DETECTOR = "models/flutter-vfdb.json"
 STATEMENTS = "samples/ptbxl"  # PTB-XL's scp_statements.csv, unmodified
 
@@ -83,9 +83,9 @@ def beat_classifier_path() -> Path:
     return resources_dir() / BEAT_CLASSIFIER
 
 
-def rhythm_head_path() -> Path:
-    """The rhythm head over the beat list's features (fitted on PTB-XL; its card sits beside it)."""
-    return resources_dir() / RHYTHM_HEAD
+def record_head_path() -> Path:
+    """The record head over the beat list's features (fitted on PTB-XL; its card sits beside it)."""
+    return resources_dir() / RECORD_HEAD
 
 
 def flutter_detector_path() -> Path:

@@ -171,18 +171,18 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    """Metrics of a saved model on fold 9 or 10 as the app reads its findings (the rhythm head weighed
+    """Metrics of a saved model on fold 9 or 10 as the app reads its findings (the record head weighed
     in beside the encoder it was fitted with; --alone: the encoder's own), or a card's numbers."""
     from ecgviewer.ml.bundle import load_model
     from ecgviewer.weights import sha256
     from training.supervised.export import evaluate_split
-    from training.supervised.rhythm_head import weigher
+    from training.supervised.record_head import weigher
 
     loaded = load_model(args.model)
     ctx = _context(args)
-    # the card's own figures are the encoder's; what the app shows weighs the rhythm head in
+    # the card's own figures are the encoder's; what the app shows weighs the record head in
     weigh = None if args.card or args.alone else weigher(args.model, ctx.data_root)
-    read = f"{args.model.name} (`evaluate`{', with the rhythm head' if weigh else ''})"
+    read = f"{args.model.name} (`evaluate`{', with the record head' if weigh else ''})"
     res = evaluate_split(loaded.model, ctx, args.task, args.split, args.n_boot,
                          read=(sha256(args.model), read), weigh=weigh)  # fmt: skip
     if args.card:
@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         delineator_int8,
         every_beat,
         flutter_detector,
-        rhythm_head,
+        record_head,
     )
     from training.validate import (
         beat_tokens,
@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", choices=["val", "test"], default="test")
     ev.add_argument("--n-boot", type=int, default=1000)
     ev.add_argument("--alone", action="store_true",
-                    help="the encoder alone, without the rhythm head the app weighs beside it")  # fmt: skip
+                    help="the encoder alone, without the record head the app weighs beside it")  # fmt: skip
     ev.add_argument(
         "--card", action="store_true", help="into the model's card too (the same point, current intervals)"
     )
@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("operating-points", operating_points, operating_points.command),
         ("ec57", ec57, ec57.command),
         ("beat-classifier", beat_classifier, beat_classifier.command),
-        ("rhythm-head", rhythm_head, rhythm_head.command),
+        ("record-head", record_head, record_head.command),
         ("noise-stress", noise_stress, noise_stress.command),
         ("noise-bursts", noise_bursts, noise_bursts.command),
         ("noisy-spans", noisy_spans, noisy_spans.command),

@@ -1,8 +1,9 @@
 """A recording's rhythm in numbers, from its beat list (``rhythm.analyse``): rate, the RR series'
 irregularity and its patterns (bigeminy, trigeminy, runs), P waves before the beats and the
-steadiness of their PR, and the share of each beat kind. A rhythm head (``ml.rhythm_head``) weighs
-them beside the encoder's rhythm statements: sinus arrhythmia, bradycardia and a bigeminal pattern
-are read off the RR series, every beat of it, which the encoder sees only through 2.5 s windows.
+steadiness of their PR, and the share of each beat kind. A record head (``ml.record_head``) weighs
+them, with the dominant beat's (``beat_shape_features``), beside the encoder's statements: sinus
+arrhythmia, bradycardia and a bigeminal pattern are read off the RR series, every beat of it, which
+the encoder sees only through 2.5 s windows.
 
 Each feature is a rate or a share, not a count, so that a 10 s record and a longer span compare.
 """

@@ -94,9 +94,9 @@ class ClassResult:
     decision: bool | None  # probability >= threshold; None without a threshold
     surfaced: bool  # shown in the app (model card: validated well enough)
     in_record: float | None  # the record's own label (likelihood, PTB-XL %); None: not labelled so
-    # where the rhythm head weighed in (``ml.rhythm_head``): the encoder's probability and the
+    # where the record head weighed in (``ml.record_head``): the encoder's probability and the
     # head's; ``probability`` is then both, and the threshold and ``surfaced`` the head card's
-    rhythm_head: tuple[float, float] | None = None
+    record_head: tuple[float, float] | None = None
 
 
 def not_surfaced_reason(val_report: dict, code: str) -> str | None:
@@ -231,15 +231,15 @@ class RecordingCache:
         self._entries.clear()
 
 
-def rhythm_head_for(encoder_sha256: str):  # -> RhythmHead | None
-    """The bundled rhythm head where it was fitted beside this encoder (its weight, thresholds and
+def record_head_for(encoder_sha256: str):  # -> RecordHead | None
+    """The bundled record head where it was fitted beside this encoder (its weight, thresholds and
     the statements it shows were chosen on fold 9 with this encoder's probabilities); None for any
     other encoder, or without the head's file."""
-    from ecgviewer.ml.rhythm_head import RhythmHead
+    from ecgviewer.ml.record_head import RecordHead
 
-    if not assets.rhythm_head_path().is_file():
+    if not assets.record_head_path().is_file():
         return None
-    head = RhythmHead.bundled()
+    head = RecordHead.bundled()
     return head if head.meta.get("encoder_sha256") == encoder_sha256 else None
 
 
@@ -260,7 +260,7 @@ class Analyzer:
         tables = assets.statements_dir()
         self._groups = ptbxl.statement_groups(tables)
         self._descriptions = ptbxl.descriptions(tables)
-        self.rhythm_head = rhythm_head_for(self.sha256)
+        self.record_head = record_head_for(self.sha256)
 
     @property
     def classes(self) -> dict[str, list[str]]:
@@ -319,14 +319,14 @@ class Analyzer:
         probs = self.on_device(lambda device: self._probabilities(model_input, device))
         t2 = time.perf_counter()
         weights = contract.window_weights(tokens)
-        rhythm = self._rhythm(rec)
+        measured = self._measured(rec)
         t3 = time.perf_counter()
         labels = rec.metadata.labels
-        tasks = {task: self._results(task, p, weights, labels, rhythm) for task, p in probs.items()}
+        tasks = {task: self._results(task, p, weights, labels, measured) for task, p in probs.items()}
         timings = {
             "tokenise_ms": (t1 - t0) * 1e3,
             "infer_ms": (t2 - t1) * 1e3,
-            "rhythm_head_ms": (t3 - t2) * 1e3,
+            "record_head_ms": (t3 - t2) * 1e3,
         }
         note = lead_note((self.loaded.card or {}).get("lead_sets"), tokens.missing_leads)
         hidden = tuple(self._not_reported(task, cs) for task, cs in tasks.items())
@@ -342,44 +342,43 @@ class Analyzer:
 
     @cached_property
     def _delineator(self) -> Delineator:
-        """The rhythm head's beat list's delineator, loaded and its 8-bit network built once: per
+        """The record head's beat list's delineator, loaded and its 8-bit network built once: per
         analysis, they cost more than the encoder's inference."""
         from ecgviewer.measure.delineate import Delineator
 
         return Delineator.bundled()
 
-    def _rhythm(self, rec: Recording) -> dict[str, float]:
-        """The rhythm head's probability of each of its statements for ``rec`` (empty without a
-        head for this encoder); its features come from the beat list (``rhythm_head``)."""
-        if self.rhythm_head is None:
+    def _measured(self, rec: Recording) -> dict[str, float]:
+        """The record head's probability of each of its statements for ``rec`` (empty without a
+        head for this encoder); its features come from the beat list (``record_head``)."""
+        if self.record_head is None:
             return {}
-        from ecgviewer.measure.rhythm_features import NAMES
-        from ecgviewer.ml.rhythm_head import recording_features
+        from ecgviewer.ml.record_head import NAMES, recording_features
 
         try:
             x = recording_features(rec, self._delineator)
         except (ValueError, RuntimeError, EcgError) as exc:  # an odd signal: the encoder alone
-            self.notices.append(f"rhythm statements from the model alone: the beat list failed ({exc})")
+            self.notices.append(f"findings from the model alone: the beat list failed ({exc})")
             return {}
         if not np.isfinite(x[NAMES.index("hr")]):  # no RR interval: none of PTB-XL's 21,799 records
             return {}  # lacked one, so the head never learnt what to say of such a recording
-        p = self.rhythm_head.probabilities(x)[0]
-        return dict(zip(self.rhythm_head.codes, map(float, p), strict=True))
+        p = self.record_head.probabilities(x)[0]
+        return dict(zip(self.record_head.codes, map(float, p), strict=True))
 
     def _results(
         self, task: str, probs: np.ndarray, weights: np.ndarray, labels: dict[str, float],
-        rhythm: Mapping[str, float],
+        measured: Mapping[str, float],
     ) -> list[ClassResult]:  # fmt: skip
         card = self._labels.get(task, {})
         thresholds, surfaced = card.get("thresholds", {}), set(card.get("surfaced", []))
         classes = self.classes[task]
         encoder = np.array([float(weights @ probs[:, k]) for k in range(len(classes))])
         p, weighed = encoder, {}
-        if rhythm and self.rhythm_head is not None:
-            head = self.rhythm_head
-            p = head.weighed(classes, encoder[None], np.array([[rhythm[c] for c in head.codes]]))[0]
+        head = self.record_head
+        if measured and head is not None and head.applies(classes):
+            p = head.weighed(classes, encoder[None], np.array([[measured[c] for c in head.codes]]))[0]
             thresholds, surfaced = head.judged(classes, thresholds, surfaced)
-            weighed = {c: (float(encoder[k]), rhythm[c]) for k, c in enumerate(classes) if c in rhythm}
+            weighed = {c: (float(encoder[k]), measured[c]) for k, c in enumerate(classes)}
         out = []
         for k, code in enumerate(classes):
             threshold = thresholds.get(code)
@@ -394,7 +393,7 @@ class Analyzer:
                     decision=None if threshold is None else float(p[k]) >= threshold,
                     surfaced=code in surfaced,
                     in_record=self._in_record(task, code, labels),
-                    rhythm_head=weighed.get(code),
+                    record_head=weighed.get(code),
                 )
             )
         return out
@@ -406,9 +405,9 @@ class Analyzer:
         val = self._labels.get(task, {}).get("val")
         out = []
         for c in results:
-            if c.surfaced or (c.code in shown and c.rhythm_head is None):
+            if c.surfaced or (c.code in shown and c.record_head is None):
                 continue
-            judged = self.rhythm_head.meta["val"] if c.rhythm_head and self.rhythm_head else val
+            judged = self.record_head.meta["val"] if c.record_head and self.record_head else val
             reason = (not_surfaced_reason(judged, c.code) if judged else None) or NOT_VALIDATED
             out.append(NotReported(c.code, c.description, task, reason))
         return tuple(out)

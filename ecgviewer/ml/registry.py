@@ -24,7 +24,7 @@ SUFFIX = ".safetensors"
 CARD_SUFFIXES = (".json", ".md")
 DEFAULT_KIND = contract.BEATS  # a classifier exported before the "kind" entry existed uses beat tokens
 # metadata keys of the app's other models: listed nowhere as classifiers
-OTHER_ROLES = ("delineator", "beat_classifier", "rhythm_head")
+OTHER_ROLES = ("delineator", "beat_classifier", "record_head")
 HEADLINE_TASK = "super"  # the card's headline metric: this task's test-fold AUROC when it has one
 
 

@@ -33,11 +33,13 @@ from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 9  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
+VERSION = 10  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
 # 4: "lead_note"; 5: the beat list's fiducials gain "p_off"; 6: "reading", "not_reported", summary "form";
 # 7: the reading's "unread" stretches say "verb" ("disputed": read, but T waves or noise among the beats);
 # 8: measurements give "too_noisy_s", the stretches whose QRS complexes noise left uncounted;
-# 9: a class gives "rhythm_head", the encoder's and the beat list's rhythm's probabilities where both weighed
+# 9: a class gives "rhythm_head", the encoder's and the beat list's rhythm's probabilities where both weighed;
+# 10: "rhythm_head" becomes "record_head": the head reads the dominant beat too, and weighs in on
+# every statement
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 
@@ -134,7 +136,7 @@ def _summary(w: Worded) -> dict:
 def _class(c: ClassResult) -> dict:
     return asdict(c) | {
         "window_probabilities": list(c.window_probabilities),
-        "rhythm_head": None if c.rhythm_head is None else list(c.rhythm_head),
+        "record_head": None if c.record_head is None else list(c.record_head),
     }
 
 

@@ -117,10 +117,9 @@ def _spread(n: int, n_all: int) -> float:
 
 def decision_text(c: ClassResult) -> str:
     """ "positive (p = 0.72 >= 0.45)", "not found (p = 0.01 < 0.32)" or "p = 0.40 (no threshold)";
-    where the rhythm head weighed in, what the encoder and the beat list's rhythm each said."""
-    both = (
-        "" if c.rhythm_head is None else "; encoder {:.2f}, beat list's rhythm {:.2f}".format(*c.rhythm_head)
-    )
+    where the record head weighed in, what the encoder and the measured beats (the beat list's rhythm
+    and dominant beat) each said."""
+    both = "" if c.record_head is None else "; encoder {:.2f}, measured beats {:.2f}".format(*c.record_head)
     if c.threshold is None:
         return f"p = {c.probability:.2f} (no threshold on the model card{both})"
     if c.decision:
@@ -140,7 +139,9 @@ def describe(
     benchmark; ``contradicted``: why other findings or the measurements speak against it (the
     benchmark is then not quoted, and the reasons are)."""
     code = e.target.code
-    head = f"{code}, {decision_text(finding)}"
+    # the record head's evidence is measured, not attributed: what follows explains the encoder's part
+    weighed = "" if finding.record_head is None else " (the attribution explains the encoder's part)"
+    head = f"{code}, {decision_text(finding)}{weighed}"
     leads = shares(list(contract.LEADS), e.leads)
     if code == NORMAL:
         return _normal(head, leads)

@@ -102,7 +102,7 @@ def test_analyze_reports_predictions_and_the_attribution_tree(analysed, sample):
     assert all(0 <= b["start_s"] < b["r_s"] < b["stop_s"] <= 10 for b in beats)
     checks = r["checks"]
     assert abs(checks["randomisation"]["spearman"]) < 0.5 and checks["faithfulness"]["k"] == 3
-    steps = {"load_ms", "tokenise_ms", "infer_ms", "explain_ms", "measure_ms", "rhythm_ms", "rhythm_head_ms"}
+    steps = {"load_ms", "tokenise_ms", "infer_ms", "explain_ms", "measure_ms", "rhythm_ms", "record_head_ms"}
     assert set(r["timings"]) == steps
     # the beat list: every beat of the recording, as many as the median beat's measurements found
     beats = r["rhythm"]["beats"]

@@ -79,8 +79,8 @@ def test_predictions_follow_the_card_and_the_record(analyzer, rec):
         assert [c.code for c in results] == analyzer.classes[task]
         for c in results:
             assert c.decision == (c.probability >= c.threshold)
-            if c.rhythm_head is not None:  # tests/ml/test_rhythm_head.py
-                assert c.rhythm_head[0] == pytest.approx(np.mean(c.window_probabilities))
+            if c.record_head is not None:  # tests/ml/test_record_head.py
+                assert c.record_head[0] == pytest.approx(np.mean(c.window_probabilities))
                 continue
             assert c.threshold == card[task]["thresholds"][c.code]
             assert c.surfaced == (c.code in card[task]["surfaced"])
@@ -89,7 +89,7 @@ def test_predictions_follow_the_card_and_the_record(analyzer, rec):
     assert preds.get("super", "NORM").in_record == 100.0 and preds.get("all", "NORM").in_record == 100.0
     assert preds.get("super", "MI").in_record is None and preds.get("all", "IMI").in_record is None
     assert preds.top("super").code == "NORM" and preds.get("super", "NORM").decision
-    assert set(preds.timings) == {"tokenise_ms", "infer_ms", "rhythm_head_ms"}
+    assert set(preds.timings) == {"tokenise_ms", "infer_ms", "record_head_ms"}
 
 
 def test_grouping_places_every_surfaced_class_once(analyzer, rec):
@@ -97,8 +97,8 @@ def test_grouping_places_every_surfaced_class_once(analyzer, rec):
     where = {c.code: g.name for g in groups for c in g.members}
     shown = [c.code for g in groups for c in g.members]
     card = analyzer.loaded.card["labels"]["all"]
-    _, surfaced = analyzer.rhythm_head.judged(analyzer.classes["all"], card["thresholds"], card["surfaced"])
-    assert sorted(shown) == sorted(surfaced) and "SARRH" in shown  # the rhythm head shows sinus arrhythmia
+    _, surfaced = analyzer.record_head.judged(analyzer.classes["all"], card["thresholds"], card["surfaced"])
+    assert sorted(shown) == sorted(surfaced) and "SARRH" in shown  # the record head shows sinus arrhythmia
     assert where["IMI"] == "MI" and where["CLBBB"] == "CD" and where["LVH"] == "HYP"
     assert where["AFIB"] == "rhythm" and where["QWAVE"] == "form" and where["NORM"] == "NORM"
     assert [g.name for g in groups][:5] == analyzer.classes["super"]  # superclasses first, with their heads

@@ -398,6 +398,57 @@ def scaling_section(runs: list[Path], figure: Path) -> list[str]:
             *table, *sized, *timed]  # fmt: skip
 
 
+# issue 75: each task of what the app shows at the published per-task best (Strodthoff et al. 2021)
+TASK_GOALS = {"all": 0.926, "diag": 0.941, "form": 0.899, "rhythm": 0.957}
+
+
+def _versus(d: dict | None) -> str:
+    """A paired difference in AUROC, with whether its interval is above zero, below or holds it."""
+    if d is None:
+        return "-"
+    (lo, hi), side = d["auroc_ci"], "level"
+    side = "above" if lo > 0 else "below" if hi < 0 else side
+    return f"{d['auroc']:+.4f} [{lo:+.4f}, {hi:+.4f}] ({side})"
+
+
+def record_head_section(shipped_sha: str) -> list[str]:
+    """What the app shows on fold 10: the bundled model with the record head weighed in, from the
+    head's card (``python -m training record-head --test``, logged when read), against issue 75's
+    goals and paired against the kept CNNs; none where the head was not fitted beside it or not read."""
+    path = assets.record_head_path().with_suffix(".json")
+    card = json.loads(path.read_text()) if path.is_file() else {}
+    test = card.get("test")
+    if test is None or card.get("model", {}).get("sha256") != shipped_sha:
+        return []
+    keys = {k for t in test["tasks"].values() for k in t if k.startswith("both_minus_")}
+    cnns = sorted(k.removeprefix("both_minus_") for k in keys - {"both_minus_encoder"})
+    lines = [
+        "## What the app shows: the bundled model with the record head",
+        "",
+        f"The 71 statements as the app reads them, with the record head `{path.stem}` weighed in "
+        f"([its card](../../resources/models/{path.stem}.md)), fold 10 read once it shipped "
+        "(`python -m training record-head --test`, logged in FOLD10.md). A goal is met when the whole "
+        "interval is above it; against a CNN (its kept predictions, paired on the same records): "
+        "above when the whole interval of the difference is, level when it holds zero.",
+        "",
+        "| task | records | macro AUROC [95 %] | goal | verdict | minus the encoder alone | "
+        + " | ".join(f"minus {c}" for c in cnns)
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(cnns),
+    ]
+    for task, r in test["tasks"].items():
+        b, goal = r["both"], TASK_GOALS.get(task)
+        (lo, hi), auroc = b["auroc_ci"], b["auroc"]
+        verdict = "-"
+        if goal is not None:
+            verdict = "met" if lo >= goal else f"below by {goal - auroc:.3f}" if auroc < goal else (
+                f"not met: its interval reaches below {goal}")  # fmt: skip
+        cells = [_versus(r["both_minus_encoder"]), *(_versus(r.get(f"both_minus_{c}")) for c in cnns)]
+        lines.append(f"| `{task}` | {r['records']} | {auroc:.4f} [{lo:.4f}, {hi:.4f}] | {goal or '-'} | "
+                     f"{verdict} | " + " | ".join(cells) + " |")  # fmt: skip
+    return [*lines, ""]
+
+
 def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped: Path | None = None) -> Path:
     """Generate RESULTS.md from the grid logs and the model cards of ``runs``, and the
     out-of-distribution section from ``ood`` (``python -m training ood``'s JSON) when it exists.
@@ -459,6 +510,7 @@ def write_results(runs: list[Path], out: Path, ood: Path | None = None, shipped:
                 f"macro AUPRC {t['auprc']:.3f} [{p0:.3f}-{p1:.3f}]"
             )
         lines.append("")
+    lines += record_head_section(shipped_sha)
     lines += _goals(rows, cards, shipped_sha)
     lines += _pretraining(runs, cards)
     lines += scaling_section(runs, out.parent / "figures" / "scaling.png")

@@ -202,7 +202,7 @@ def markdown(card: dict) -> str:
             lines[-1:] = ["The beats' RR intervals are an input the attributions hold fixed: an "
                           "explanation shows what in the beats' shapes raised a finding, not what the "
                           "rhythm added.", ""]  # fmt: skip
-    lines += _rhythm_head(card.get("rhythm_head"))
+    lines += _record_head(card.get("record_head"))
     if "likelihood" in card:
         lk = card["likelihood"]
         lines += ["## Likelihood words", "",
@@ -229,19 +229,20 @@ def markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-def _rhythm_head(rh: dict | None) -> list[str]:
-    """The card's words on the rhythm head the app weighs beside the model (none without one)."""
+def _record_head(rh: dict | None) -> list[str]:
+    """The card's words on the record head the app weighs beside the model (none without one)."""
     if rh is None:
         return []
+    tasks = "; ".join(f"`{t}` {r['encoder_auroc']:.4f} -> {r['auroc']:.4f}" for t, r in rh["tasks"].items())
     said = (
-        f"The app reads the rhythm and ectopic-beat statements ({', '.join(rh['codes'])}) with the head "
+        f"The app reads the {len(rh['codes'])} statements of the `all` task with the head "
         f"[{rh['file']}]({rh['card']}) weighed in beside this model: the beat list's rate, RR series, P "
-        f"waves and beat kinds, its evidence added {rh['weight']:g} times to this model's log-odds, with "
-        f"its own thresholds (`python -m training rhythm-head`). Fold 9, `rhythm` macro AUROC: this model "
-        f"{rh['encoder_auroc']:.4f}, with the head {rh['auroc']:.4f}. The likelihood words and operating "
-        "points below read these statements so."
+        "waves and beat kinds, and its dominant beat's intervals and each lead's amplitudes and ST level, "
+        f"its evidence added {rh['weight']:g} times to this model's log-odds, with its own thresholds "
+        f"(`python -m training record-head`). Fold 9, macro AUROC, this model alone -> with the head: "
+        f"{tasks}. The likelihood words and operating points below read the statements so."
     )
-    return ["## The rhythm head", "", said, ""]
+    return ["## The record head", "", said, ""]
 
 
 def _points(classes: dict) -> list[str]:

@@ -23,7 +23,7 @@ from training.supervised.lineage import ancestry, beside, card_of, lineage
 from training.validate import metrics as M
 
 # a task's classes, the encoder's (records, classes) probabilities and the records' ecg_id -> what
-# the app shows (``rhythm_head.weigher``)
+# the app shows (``record_head.weigher``)
 Weigh = Callable[[list[str], np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -39,7 +39,7 @@ def evaluate_split(
 ) -> dict:  # fmt: skip
     """Metrics of ``model``'s ``task`` head on fold 9 (``val``) or fold 10 (``test``: the read is
     logged in the ledger, ``read`` giving the weights' SHA-256 and what read them); ``weigh``: what
-    the app weighs in beside it (``rhythm_head.weigher``)."""
+    the app weighs in beside it (``record_head.weigher``)."""
     fold = D.VAL_FOLD if split == "val" else D.TEST_FOLD
     classes, s = ctx.ptbxl.split(task, [fold])
     out = predict(model, ctx.tensors, s.rows, ctx.preset.batch_eval, ctx.dist.device)

@@ -39,7 +39,7 @@ from training.supervised import every_beat as EB
 from training.validate.xai_scores import wilson
 
 if TYPE_CHECKING:
-    from training.supervised.rhythm_head import Beside
+    from training.supervised.record_head import Beside
 
 COMMAND = "python -m training likelihood"
 TARGET = 0.8  # "likely": at least 4 in 5 findings so worded carried the label (pooled, fold 9)
@@ -80,7 +80,7 @@ def findings(
     kept: dict, labels: D.Labels, card: Mapping, patients: Mapping[int, int], head: Beside | None = None
 ) -> Findings:
     """The findings of every surfaced class of the card's tasks (module docstring); ``patients``:
-    ecg_id -> patient_id where known; ``head``: the rhythm head and its probabilities of the
+    ecg_id -> patient_id where known; ``head``: the record head and its probabilities of the
     records, weighed in as the app weighs them (its statements' thresholds and shown set its own)."""
     row_of = {int(e): i for i, e in enumerate(labels.ecg_id)}
     rows = np.array([row_of[int(e)] for e in kept["ecg_id"]])
@@ -489,7 +489,7 @@ def kept(
 
 def run(model_file: Path, data_root: Path, logs: Path = EB.LOGS, card: Mapping | None = None) -> dict:
     """Read the fold-9 window probabilities and labels, choose the bands and check them."""
-    from training.supervised.rhythm_head import beside, described
+    from training.supervised.record_head import beside, described
 
     card, digest, kept_file = kept(model_file, card, logs, D.VAL_FOLD, "python -m training every-beat")
     root = D.ptbxl_root(data_root)
@@ -504,7 +504,7 @@ def evaluate(
     kept: dict, labels: D.Labels, card: Mapping, who: Mapping[int, int], head: Beside | None = None
 ) -> dict:
     """``run``'s figures from the window probabilities ``kept``, the labels, the card and the
-    patients (ecg_id -> patient_id where known); ``head``: the rhythm head weighed in (``findings``)."""
+    patients (ecg_id -> patient_id where known); ``head``: the record head weighed in (``findings``)."""
     f = findings(kept, labels, card, who, head)
     bands, tried = choose(f)
     w = words(f, bands)

@@ -50,7 +50,7 @@ from training.supervised import every_beat as EB
 from training.validate import likelihood as V
 
 if TYPE_CHECKING:
-    from training.supervised.rhythm_head import Beside
+    from training.supervised.record_head import Beside
 
 COMMAND = "python -m training operating-points"
 # the shipped model's LUDB probabilities (``python -m training ood``, 71 kB), kept in the repository
@@ -231,7 +231,7 @@ def evaluate(
     head: Beside | None = None,
 ) -> dict:
     """``run``'s figures: fold 10 from the window probabilities ``kept`` and the labels (``head``:
-    the rhythm head weighed in as the app does), and LUDB from ``ood``'s result ``ludb`` (None: not
+    the record head weighed in as the app does), and LUDB from ``ood``'s result ``ludb`` (None: not
     available)."""
     bands = L.bands_from_card(card)
     f = fold_findings(kept, labels, card, head=head)
@@ -263,7 +263,7 @@ def run(
     """Read the fold-10 window probabilities, the labels and LUDB's kept probabilities; the
     figures; the fold-10 read logged in the ledger."""
     from training.data.ledger import record
-    from training.supervised.rhythm_head import beside, described
+    from training.supervised.record_head import beside, described
 
     hint = "python -m training every-beat --split test"
     card, digest, kept_file = V.kept(model_file, card, logs, D.TEST_FOLD, hint)

@@ -1,4 +1,4 @@
-"""``python -m training rhythm-head`` (issue 75's rhythm inputs): the app's head is the perceptrons
+"""``python -m training record-head`` (issue 75's rhythm inputs): the app's head is the perceptrons
 scikit-learn fitted, and the command fits on folds 1-8, chooses on fold 9 and never reads fold 10."""
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgviewer.measure import rhythm_features as RF
-from ecgviewer.ml import rhythm_head as H
+from ecgviewer.ml import record_head as H
 from ecgviewer.weights import read_card
 from tests.conftest import training_cli
-from training.supervised import rhythm_head as T
+from training.supervised import record_head as T
 
 
 def test_the_apps_forward_pass_is_the_fitted_perceptrons() -> None:
@@ -23,7 +22,7 @@ def test_the_apps_forward_pass_is_the_fitted_perceptrons() -> None:
     from sklearn.neural_network import MLPClassifier
 
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, len(RF.NAMES))) * 10 + 50
+    x = rng.normal(size=(300, len(H.NAMES))) * 10 + 50
     x[rng.random(x.shape) < 0.05] = np.nan
     y = np.stack([x[:, 1] > 50, np.nan_to_num(x[:, 4]) > 55, rng.random(300) < 0.3], axis=1).astype(int)
     cfg = T.Config(hidden=8, members=2, max_iter=50)
@@ -36,12 +35,12 @@ def test_the_apps_forward_pass_is_the_fitted_perceptrons() -> None:
 
 
 def test_the_command_fits_on_training_folds_and_chooses_on_fold_9(shared: Path, tmp_path: Path) -> None:
-    out, report = tmp_path / "rhythm-test.safetensors", tmp_path / "RHYTHM_HEAD.md"
+    out, report = tmp_path / "record-test.safetensors", tmp_path / "RECORD_HEAD.md"
     ledger = Path(os.environ["TRAINING_LEDGER"])
     before = ledger.read_text() if ledger.is_file() else ""
-    training_cli("rhythm-head", "--data-root", shared, "--limit", "12", "--out", out, "--report", report,
+    training_cli("record-head", "--data-root", shared, "--limit", "12", "--out", out, "--report", report,
                  "--workers", "1")  # fmt: skip
-    head = H.RhythmHead.load(out)
+    head = H.RecordHead.load(out)
     card = read_card(out)
     assert card is not None and card["weight"] == head.weight and head.weight in T.WEIGHTS
     assert head.meta["encoder_sha256"] == card["model"]["sha256"]
@@ -60,38 +59,60 @@ def test_fold_10_is_read_for_the_head_that_ships_and_logged(shared: Path, tmp_pa
     encoder alone and the kept CNN, into its card and the report, and logs each task's read."""
     import shutil
 
-    from ecgviewer.assets import rhythm_head_path
+    from ecgviewer.assets import record_head_path
 
-    out, report = tmp_path / "rhythm-ptbxl.safetensors", tmp_path / "RHYTHM_HEAD.md"
+    out, report = tmp_path / "record-ptbxl.safetensors", tmp_path / "RECORD_HEAD.md"
     for suffix in (".safetensors", ".json", ".md"):
-        shutil.copy(rhythm_head_path().with_suffix(suffix), out.with_suffix(suffix))
+        shutil.copy(record_head_path().with_suffix(suffix), out.with_suffix(suffix))
     ledger = Path(os.environ["TRAINING_LEDGER"])
-    training_cli("rhythm-head", "--test", "--data-root", shared, "--limit", "60", "--out", out,
+    training_cli("record-head", "--test", "--data-root", shared, "--limit", "60", "--out", out,
                  "--report", report, "--workers", "1")  # fmt: skip
     card = read_card(out)
-    assert card is not None and set(card["test"]["tasks"]) == set(T.TEST_TASKS)
+    assert card is not None and set(card["test"]["tasks"]) == set(T.TASKS)
     rhythm = card["test"]["tasks"]["rhythm"]
     assert rhythm["records"] == 60 and "both_minus_inception1d" in rhythm and "both_minus_encoder" in rhythm
     assert "## Fold 10" in report.read_text() and "## Fold 10" in out.with_suffix(".md").read_text()
     logged = ledger.read_text()
     assert all(f"| {task} | macro AUROC {card['test']['tasks'][task]['both']['auroc']:.4f} |" in logged
-               for task in T.TEST_TASKS)  # fmt: skip
+               for task in T.TASKS)  # fmt: skip
 
 
-def test_ludb_is_read_by_the_app_with_its_rhythm_labels(shared: Path, tmp_path: Path) -> None:
+def test_ludb_is_read_by_the_app_with_its_rhythm_and_diagnosis_labels(shared: Path, tmp_path: Path) -> None:
     """``--ludb`` analyses LUDB records with the app's Analyzer and the given head, scores each
-    record's header rhythm by the stated mapping, and keeps the card's other sections."""
+    record's header rhythm and its other diagnoses by the stated mappings, and keeps the card's
+    other sections."""
     import shutil
 
-    from ecgviewer.assets import rhythm_head_path
+    from ecgviewer.assets import record_head_path
 
-    out, report = tmp_path / "rhythm-ptbxl.safetensors", tmp_path / "RHYTHM_HEAD.md"
+    out, report = tmp_path / "record-ptbxl.safetensors", tmp_path / "RECORD_HEAD.md"
     for suffix in (".safetensors", ".json", ".md"):
-        shutil.copy(rhythm_head_path().with_suffix(suffix), out.with_suffix(suffix))
-    training_cli("rhythm-head", "--ludb", shared / "ludb", "--limit", "8", "--out", out, "--report", report)
+        shutil.copy(record_head_path().with_suffix(suffix), out.with_suffix(suffix))
+    training_cli("record-head", "--ludb", shared / "ludb", "--limit", "8", "--out", out, "--report", report)
     card = read_card(out)
     assert card is not None and card["ludb"]["records"] + len(card["ludb"]["unmapped"]) == 8
     assert card["ludb"]["mapping"] == T.LUDB_RHYTHMS and card["ludb"]["both"]["support"]["SR"] > 0
+    findings = card["ludb"]["findings"]
+    assert findings["mapping"] == T.LUDB_FINDINGS and findings["records"] == 8
+    assert set(findings["both"]["support"]) == set(T.LUDB_FINDINGS.values())
     text = report.read_text()
     assert "## LUDB" in text and text == out.with_suffix(".md").read_text()
     assert ("## Fold 10" in text) == ("test" in card)  # a section read before is kept
+
+
+def test_results_show_what_the_app_reads_against_the_goals() -> None:
+    """RESULTS.md's section on the bundled model with the head: each task's fold-10 figure from the
+    head's card, judged against issue 75's goal by its interval; none beside another model."""
+    from ecgviewer.assets import model_path, record_head_path
+    from ecgviewer.weights import sha256
+    from training.reports.results import TASK_GOALS, record_head_section
+
+    card = read_card(record_head_path())
+    assert card is not None and "test" in card
+    lines = record_head_section(sha256(model_path()))
+    for task, r in card["test"]["tasks"].items():
+        row = next(line for line in lines if line.startswith(f"| `{task}` |"))
+        lo, goal = r["both"]["auroc_ci"][0], TASK_GOALS[task]
+        assert ("| met |" in row) == (lo >= goal) and f"{r['both']['auroc']:.4f}" in row
+        assert ("(above)" in row.split("|")[-2]) == (r["both_minus_inception1d"]["auroc_ci"][0] > 0)
+    assert record_head_section("0" * 64) == []

@@ -1,4 +1,4 @@
-"""The rhythm head beside the encoder (``ml.rhythm_head``): the bundled head, its features at the
+"""The record head beside the encoder (``ml.record_head``): the bundled head, its features at the
 encoder's rate, and what the app shows where it weighs in."""
 
 from __future__ import annotations
@@ -8,14 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ecgviewer.assets import model_path, rhythm_head_path
+from ecgviewer.assets import model_path, record_head_path
 from ecgviewer.dsp.resample import to_rate
 from ecgviewer.io import load
 from ecgviewer.leads import STANDARD_LEADS
-from ecgviewer.measure import rhythm_features as RF
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.ml.infer import Analyzer
-from ecgviewer.ml.rhythm_head import RhythmHead, recording_features
+from ecgviewer.ml.record_head import NAMES, RecordHead, recording_features
 from ecgviewer.ml.wording import decision_text
 from ecgviewer.recording import make_recording
 from ecgviewer.sources import ArraySource
@@ -24,20 +23,20 @@ from tests.conftest import SAMPLE
 
 
 @pytest.fixture(scope="module")
-def head() -> RhythmHead:
-    return RhythmHead.bundled()
+def head() -> RecordHead:
+    return RecordHead.bundled()
 
 
-def test_the_bundled_head_reads_these_features_beside_the_bundled_encoder(head: RhythmHead) -> None:
-    card = read_card(rhythm_head_path())  # checks the weights' SHA-256 too
-    assert card is not None and head.meta["features"] == list(RF.NAMES)
+def test_the_bundled_head_reads_these_features_beside_the_bundled_encoder(head: RecordHead) -> None:
+    card = read_card(record_head_path())  # checks the weights' SHA-256 too
+    assert card is not None and head.meta["features"] == list(NAMES)
     assert head.meta["encoder_sha256"] == sha256(model_path())
     assert set(head.meta["surfaced"]) <= set(head.codes) and set(head.meta["thresholds"]) == set(head.codes)
     assert 0 <= head.weight <= 2 and card["weight"] == head.weight
 
 
-def test_what_could_not_be_measured_is_read_as_the_training_records_median(head: RhythmHead) -> None:
-    p = head.probabilities(np.full(len(RF.NAMES), np.nan))
+def test_what_could_not_be_measured_is_read_as_the_training_records_median(head: RecordHead) -> None:
+    p = head.probabilities(np.full(len(NAMES), np.nan))
     assert p.shape == (1, len(head.codes)) and np.all((p > 0) & (p < 1))
     enc = np.linspace(0.05, 0.95, len(head.codes))
     assert np.allclose(replace(head, weight=0.0).combined(enc, p[0]), enc)
@@ -53,33 +52,34 @@ def test_features_are_read_at_the_encoders_rate_whatever_the_recordings() -> Non
     at_100 = make_recording(None, ArraySource(x), 100, list(rec.leads), "test")
     d = Delineator.bundled()
     a, b = recording_features(rec, d), recording_features(at_100, d)
-    assert np.array_equal(a, b, equal_nan=True) and np.isfinite(a[RF.NAMES.index("hr")])
+    assert np.array_equal(a, b, equal_nan=True) and np.isfinite(a[NAMES.index("hr")])
+    assert np.isfinite(a[NAMES.index("V5_r")]) and np.isfinite(a[NAMES.index("qrs_ms")])
 
 
-def test_the_app_shows_the_rhythm_statements_with_the_beat_lists_rhythm_weighed_in(head: RhythmHead) -> None:
+def test_the_app_shows_the_statements_with_the_measured_beats_weighed_in(head: RecordHead) -> None:
     analyzer = Analyzer(device="cpu")
-    assert analyzer.rhythm_head is not None
+    assert analyzer.record_head is not None
     preds = analyzer.analyse(load(SAMPLE)).predictions
     sr = preds.get("all", "SR")
-    assert sr.rhythm_head is not None
-    encoder, beats = sr.rhythm_head
+    assert sr.record_head is not None
+    encoder, beats = sr.record_head
     both = head.combined(np.array([encoder]), np.array([beats]), [head.codes.index("SR")])
     assert sr.probability == pytest.approx(float(both[0]))
     assert sr.threshold == head.meta["thresholds"]["SR"] and sr.surfaced == ("SR" in head.meta["surfaced"])
-    assert "beat list's rhythm" in decision_text(sr)
-    assert all(c.rhythm_head is None for c in preds.tasks["all"] if c.code not in head.codes)
+    assert "measured beats" in decision_text(sr)
+    assert all(c.record_head is None for c in preds.tasks["all"] if c.code not in head.codes)
     hidden = {n.code for n in preds.not_reported}
     assert all(c.code in hidden for c in preds.tasks["all"] if c.code in head.codes and not c.surfaced)
 
 
 def test_a_recording_without_an_rr_interval_is_read_by_the_encoder_alone() -> None:
     """A flat recording has no beat: the head, which never met a record without an RR interval,
-    stays out, and the rhythm statements are the encoder's with its card's thresholds."""
+    stays out, and the statements are the encoder's with its card's thresholds."""
     analyzer = Analyzer(device="cpu")
     zeros = ArraySource(np.zeros((12, 5000), np.float32))
     flat = make_recording(None, zeros, 500, list(STANDARD_LEADS), "test")
     preds = analyzer.analyse(flat).predictions
     card = analyzer.loaded.card["labels"]["all"]
     sr = preds.get("all", "SR")
-    assert sr.rhythm_head is None and sr.threshold == card["thresholds"]["SR"]
-    assert all(c.rhythm_head is None for cs in preds.tasks.values() for c in cs)
+    assert sr.record_head is None and sr.threshold == card["thresholds"]["SR"]
+    assert all(c.record_head is None for cs in preds.tasks.values() for c in cs)

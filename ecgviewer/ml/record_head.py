@@ -1,9 +1,11 @@
-"""The rhythm head: the beat list's rhythm features (``measure.rhythm_features``) weighed by small
-perceptrons fitted on PTB-XL's training folds (``python -m training rhythm-head``), their evidence
-(log-odds over the statement's share of the training records) added, times a weight chosen on fold
-9, to the encoder's log-odds of each rhythm statement. The encoder reads 2.5 s windows; sinus
-arrhythmia, a slow sinus rate or a bigeminal pattern are read off the whole RR series, which the
-beat list measures beat by beat (issue 75).
+"""The record head: what the beat list measures over the whole record, its rhythm
+(``measure.rhythm_features``) and its dominant beat's amplitudes and intervals
+(``measure.beat_shape_features``), weighed by small perceptrons fitted on PTB-XL's training folds
+(``python -m training record-head``); their evidence (log-odds over the statement's share of the
+training records) is added, times a weight chosen on fold 9, to the encoder's log-odds of each
+PTB-XL statement. The encoder reads 2.5 s windows of single beats; sinus arrhythmia or a bigeminal
+pattern are read off the whole RR series, low voltage, a long PR or ST depression off the median of
+every normal beat, which the beat list measures (issue 75).
 
 The features are those of the recording as the encoder's contract has it (``contract.FS``): the
 head was fitted on PTB-XL's 100 Hz records, and a P wave is seen less sharply at 100 Hz than at
@@ -19,16 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.measure import beat_shape_features as S
 from ecgviewer.measure import rhythm_features as RF
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.recording import Recording
 
 CLIP = 8.0  # standard deviations: no input lies beyond
+NAMES = (*RF.NAMES, *S.NAMES)  # the head's features, in its inputs' order
 
 
 def recording_features(rec: Recording, delineator: Delineator) -> np.ndarray:
-    """``RF.features`` of ``rec``'s beat list at the encoder's rate (``contract.FS``), the rate the
-    head learnt them at; a recording at another rate is resampled as the encoder's input is."""
+    """(NAMES,): the rhythm and dominant-beat features of ``rec``'s beat list at the encoder's rate
+    (``contract.FS``), the rate the head learnt them at; a recording at another rate is resampled
+    as the encoder's input is."""
     from ecgviewer.dsp.resample import to_rate
     from ecgviewer.measure.rhythm import analyse
     from ecgviewer.ml.contract import FS
@@ -38,7 +43,8 @@ def recording_features(rec: Recording, delineator: Delineator) -> np.ndarray:
     if rec.fs != FS:
         x = to_rate(rec.signals, rec.fs, FS)
         rec = make_recording(None, ArraySource(x), FS, list(rec.leads), rec.source_format)
-    return RF.features(analyse(rec, delineator))
+    beats = analyse(rec, delineator)
+    return np.concatenate([RF.features(beats), S.features(rec, beats)])
 
 
 def inputs(x: np.ndarray, median: np.ndarray) -> np.ndarray:
@@ -54,8 +60,8 @@ def logit(p: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class RhythmHead:
-    codes: tuple[str, ...]  # the rhythm statements it scores (PTB-XL codes)
+class RecordHead:
+    codes: tuple[str, ...]  # the statements it scores (PTB-XL codes)
     median: np.ndarray  # (features,) the training records' medians, for what could not be measured
     mean: np.ndarray  # (2 x features,) standardisation of ``inputs``
     scale: np.ndarray
@@ -65,7 +71,7 @@ class RhythmHead:
     meta: dict
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """(records, codes): the members' mean probability from (records, RF.NAMES) features."""
+        """(records, codes): the members' mean probability from (records, NAMES) features."""
         z = (inputs(np.atleast_2d(features), self.median) - self.mean) / self.scale
         z = np.clip(z, -CLIP, CLIP)
         out = np.zeros((len(z), len(self.codes)))
@@ -86,33 +92,40 @@ class RhythmHead:
         prior = self.prior if at is None else self.prior[list(at)]
         return 1 / (1 + np.exp(-(logit(encoder) + self.weight * (logit(head) - logit(prior)))))
 
+    def applies(self, classes: Sequence[str]) -> bool:
+        """Whether a task is weighed: one whose classes are statements the head scores (``all``,
+        ``diag``, ``form``, ``rhythm``). A task that aggregates statements (``super``'s NORM is
+        also a statement's name; ``sub``'s LVH a group's) is the encoder's alone: the weight and
+        thresholds were chosen on the statements."""
+        return set(classes) <= set(self.codes)
+
     def weighed(self, classes: Sequence[str], encoder: np.ndarray, head: np.ndarray) -> np.ndarray:
-        """A task's (records, ``classes``) probabilities with the head's statements among them
-        weighed with the head's (records, ``codes``) probabilities; the others as they are."""
+        """A task's (records, ``classes``) probabilities with the head's (records, ``codes``)
+        weighed in, where it ``applies``; as they are elsewhere."""
         out = np.array(encoder, dtype=np.float64)
-        mine = [k for k, code in enumerate(self.codes) if code in classes]
-        if mine:
-            at = [list(classes).index(self.codes[k]) for k in mine]
-            out[:, at] = self.combined(out[:, at], np.asarray(head, np.float64)[:, mine], mine)
+        if self.applies(classes):
+            mine = [self.codes.index(c) for c in classes]
+            out = self.combined(out, np.asarray(head, np.float64)[:, mine], mine)
         return out
 
     def judged(
         self, classes: Sequence[str], thresholds: Mapping[str, float], surfaced: Collection[str]
     ) -> tuple[dict[str, float], set[str]]:
-        """A task's thresholds and shown classes (the encoder card's) with the head's own for its
-        statements among ``classes``: chosen on fold 9 with the head weighed in."""
-        mine = [c for c in self.codes if c in classes]
-        chosen = set(surfaced) - set(mine) | {c for c in mine if c in self.meta["surfaced"]}
-        return {**thresholds, **{c: float(self.meta["thresholds"][c]) for c in mine}}, chosen
+        """A task's thresholds and shown classes: the head's own (chosen on fold 9 with the head
+        weighed in) where it ``applies``, else the encoder card's."""
+        if not self.applies(classes):
+            return dict(thresholds), set(surfaced)
+        chosen = {c for c in classes if c in self.meta["surfaced"]}
+        return {**thresholds, **{c: float(self.meta["thresholds"][c]) for c in classes}}, chosen
 
     @classmethod
-    def load(cls, path: Path) -> RhythmHead:
+    def load(cls, path: Path) -> RecordHead:
         from ecgviewer.errors import EcgError
         from ecgviewer.weights import read_weights
 
-        meta, tensors = read_weights(path, "rhythm_head", "rhythm head")
-        if meta.get("features") != list(RF.NAMES):
-            raise EcgError(f"{path.name}: a rhythm head for other features than this version's")
+        meta, tensors = read_weights(path, "record_head", "record head")
+        if meta.get("features") != list(NAMES):
+            raise EcgError(f"{path.name}: a record head for other features than this version's")
         a = {k: v.numpy().astype(np.float64) for k, v in tensors.items()}
         members = tuple(
             tuple((a[f"m{m}_l{i}_weight"], a[f"m{m}_l{i}_bias"]) for i in range(meta["layers"]))
@@ -123,7 +136,7 @@ class RhythmHead:
 
     @staticmethod
     @cache
-    def bundled() -> RhythmHead:
-        from ecgviewer.assets import rhythm_head_path
+    def bundled() -> RecordHead:
+        from ecgviewer.assets import record_head_path
 
-        return RhythmHead.load(rhythm_head_path())
+        return RecordHead.load(record_head_path())

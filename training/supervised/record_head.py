@@ -1,9 +1,10 @@
-"""``python -m training rhythm-head``: the rhythm head (``ecgviewer.ml.rhythm_head``) fitted on the
-beat list's rhythm features of PTB-XL's training folds (1-8, at 100 Hz, read by the app's reader),
+"""``python -m training record-head``: the record head (``ecgviewer.ml.record_head``) fitted on the
+beat list's rhythm and dominant-beat features of PTB-XL's training folds (1-8, at 100 Hz, read by
+the app's reader) for every PTB-XL statement,
 the weight of its evidence beside the encoder chosen on fold 9 against the bundled model's kept fold-9 window
 probabilities (``every_beat``, read every beat as the app reads them), then its thresholds and
 which of its statements the app shows, by the encoder card's rules, on fold 9. Fold 10 is never read
-here. ``RHYTHM_HEAD.md`` reports fold 9: the encoder alone, the head alone and both, paired.
+here. ``RECORD_HEAD.md`` reports fold 9: the encoder alone, the head alone and both, paired.
 
 The perceptrons are scikit-learn's (``MLPClassifier``, one output per statement); the app runs their
 weights in NumPy. Gradient boosting scored fold 9 alike (macro AUROC 0.980 with the encoder against
@@ -23,27 +24,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ecgviewer.measure import beat_shape_features as S
 from ecgviewer.measure import rhythm_features as RF
-from ecgviewer.ml import rhythm_head as H
+from ecgviewer.ml import record_head as H
 from training import REPO, REPORTS, RUN_LOGS, RUNS, SHARED_DATA
 from training.data import datasets as D
 
 if TYPE_CHECKING:
     from training.supervised.export import Weigh
 
-COMMAND = "python -m training rhythm-head"
-CACHE = RUNS / "rhythm-head"
+COMMAND = "python -m training record-head"
+CACHE = RUNS / "record-head"
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # the head's weight beside the encoder: fold 9 picks
-Beside = tuple[H.RhythmHead, np.ndarray]  # the head and its probabilities (records, codes)
-# Beside the rhythm statements, the ectopic beats the beat list counts (PTB-XL's form statements):
-# on fold 9, PVC 0.977 -> 0.994 and PAC 0.866 -> 0.973 with the head weighed in (session 112's study;
-# 1AVB, LPR and LVOLT gained nothing and are left to the encoder)
-BEAT_STATEMENTS = ("PVC", "PAC")
+Beside = tuple[H.RecordHead, np.ndarray]  # the head and its probabilities (records, codes)
+TASKS = ("rhythm", "form", "diag", "all")  # the tasks the head's statements are reported in
 
 
 @dataclass(frozen=True)
 class Config:
-    hidden: int = 32
+    hidden: int = 64  # fold 9, session 113: 32 for the rhythm features alone, 64 with the beat's
     depth: int = 2
     members: int = 3  # seeds, probabilities averaged
     alpha: float = 1e-2  # L2 penalty
@@ -62,7 +61,7 @@ def _features_of(path: str) -> np.ndarray:
     try:
         return H.recording_features(load(path), _DELINEATOR)
     except Exception:  # counted and named by ``run``
-        return np.full(len(RF.NAMES), np.nan)
+        return np.full(len(H.NAMES), np.nan)
 
 
 def _key() -> str:
@@ -72,12 +71,13 @@ def _key() -> str:
 
     h = hashlib.sha256(beats_key(delineator_path()).encode())
     h.update(Path(RF.__file__).read_bytes())
+    h.update(Path(S.__file__).read_bytes())
     h.update(inspect.getsource(H.recording_features).encode())
     return h.hexdigest()[:12]
 
 
 def features(paths: dict[int, Path], workers: int = 2, cache: Path = CACHE) -> np.ndarray:
-    """(records, RF.NAMES) of ``paths`` (ecg_id -> .hea), in their order; cached by ecg_id under
+    """(records, H.NAMES) of ``paths`` (ecg_id -> .hea), in their order; cached by ecg_id under
     ``cache`` (the records already there are not read again)."""
     cache.mkdir(parents=True, exist_ok=True)
     file = cache / f"features-{_key()}.npz"
@@ -104,7 +104,7 @@ def features(paths: dict[int, Path], workers: int = 2, cache: Path = CACHE) -> n
 
 
 def fit(x: np.ndarray, y: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
-    """The head's arrays fitted on features ``x`` (records, RF.NAMES) and targets ``y``."""
+    """The head's arrays fitted on features ``x`` (records, H.NAMES) and targets ``y``."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -130,7 +130,7 @@ def fit(x: np.ndarray, y: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
 
 def head(
     arrays: dict[str, np.ndarray], codes: list[str], cfg: Config, weight: float, **decided: object
-) -> H.RhythmHead:
+) -> H.RecordHead:
     """The app's head from ``fit``'s arrays; ``decided``: what fold 9 chose beside the weight (the
     encoder it was chosen with, thresholds, the statements shown and their fold-9 figures)."""
     layers = cfg.depth + 1
@@ -138,20 +138,20 @@ def head(
         tuple((arrays[f"m{m}_l{i}_weight"], arrays[f"m{m}_l{i}_bias"]) for i in range(layers))
         for m in range(cfg.members)
     )
-    meta = {"features": list(RF.NAMES), "codes": codes, "layers": layers, "members": cfg.members,
+    meta = {"features": list(H.NAMES), "codes": codes, "layers": layers, "members": cfg.members,
             "weight": weight, **asdict(cfg), **decided}  # fmt: skip
     a = arrays
-    return H.RhythmHead(tuple(codes), a["median"], a["mean"], a["scale"], members, weight, a["prior"], meta)
+    return H.RecordHead(tuple(codes), a["median"], a["mean"], a["scale"], members, weight, a["prior"], meta)
 
 
 def beside(encoder_sha256: str, ids: np.ndarray, data_root: Path, workers: int = 2) -> Beside | None:
     """The bundled head and its probabilities of the PTB-XL records ``ids`` (their 100 Hz files
     under ``data_root``), where the app weighs it beside the encoder of ``encoder_sha256``
-    (``infer.rhythm_head_for``); None where it does not: the validation commands then read the
+    (``infer.record_head_for``); None where it does not: the validation commands then read the
     encoder alone, as the app does."""
-    from ecgviewer.ml.infer import rhythm_head_for
+    from ecgviewer.ml.infer import record_head_for
 
-    head = rhythm_head_for(encoder_sha256)
+    head = record_head_for(encoder_sha256)
     if head is None:
         return None
     root = D.ptbxl_root(data_root)
@@ -162,10 +162,10 @@ def beside(encoder_sha256: str, ids: np.ndarray, data_root: Path, workers: int =
 def weigher(model_file: Path, data_root: Path) -> Weigh | None:
     """``export.evaluate_split``'s ``weigh``: a task's probabilities with the head weighed in, where
     the app weighs it beside ``model_file`` (``beside``); None where it does not."""
-    from ecgviewer.ml.infer import rhythm_head_for
+    from ecgviewer.ml.infer import record_head_for
 
     sha = _sha(model_file)
-    if rhythm_head_for(sha) is None:
+    if record_head_for(sha) is None:
         return None
 
     def weigh(classes: list[str], p: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -179,10 +179,10 @@ def described(b: Beside | None) -> str:
     """The head weighed in, in words for a report ("" without one)."""
     if b is None:
         return ""
-    from ecgviewer.assets import rhythm_head_path
+    from ecgviewer.assets import record_head_path
 
-    name = rhythm_head_path().name
-    return (f" The rhythm statements {', '.join(b[0].codes)} are read with the rhythm head `{name}` weighed "
+    name = record_head_path().name
+    return (f" The {len(b[0].codes)} statements are read with the record head `{name}` weighed "
             f"in (weight {b[0].weight:g}, its own thresholds and shown statements: `{COMMAND}`), as the "
             "app reads them.")  # fmt: skip
 
@@ -222,7 +222,7 @@ def encoder_fold9(model_file: Path, paths: dict[int, Path], labels: D.Labels, wo
 
 
 def choose(
-    y: np.ndarray, encoder: np.ndarray, alone: np.ndarray, rh: H.RhythmHead
+    y: np.ndarray, encoder: np.ndarray, alone: np.ndarray, rh: H.RecordHead
 ) -> tuple[float, list[dict]]:
     """The weight of WEIGHTS with the highest fold-9 macro AUROC (the smaller on a tie), and each's."""
     from training.validate.metrics import macro
@@ -234,18 +234,29 @@ def choose(
     return float(best["weight"]), rows
 
 
+def scored(labels: D.Labels, task: str, y: np.ndarray, encoder: np.ndarray, both: np.ndarray) -> dict:
+    """``task`` as it is scored (its statements, on the records with one of them) from the 71
+    statements' targets and probabilities: the encoder alone and with the head, paired."""
+    from training.validate.metrics import paired_bootstrap, report
+
+    names = labels.task(task)[0]
+    yt, et, bt = (labels.aggregate(task, m)[1] for m in (y, encoder, both))
+    keep = yt.any(axis=1)
+    yt, et, bt = yt[keep], et[keep], bt[keep]
+    return {"records": int(keep.sum()), "encoder": report(yt, et, names), "combined": report(yt, bt, names),
+            "combined_minus_encoder": paired_bootstrap(yt, [bt], [et])}  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> dict:
-    from ecgviewer.assets import model_path, rhythm_head_path
+    from ecgviewer.assets import model_path, record_head_path
     from training.supervised.export import surfaced
     from training.validate.metrics import f1_thresholds, paired_bootstrap, report
 
     root = D.ptbxl_root(args.data_root)
     labels = D.load_labels(root)
     roots = [root, *([args.records] if args.records else [])]
-    rhythm_codes = labels.task("rhythm")[0]
-    codes = [*rhythm_codes, *BEAT_STATEMENTS]
-    columns = [labels.statements.index(c) for c in codes]
-    targets = labels.y[:, columns]
+    codes = list(labels.statements)
+    targets = labels.y
     row = {int(e): i for i, e in enumerate(labels.ecg_id)}
     train = record_paths(labels, D.TRAIN_FOLDS, roots, args.limit)
     listed = [int(e) for f in D.TRAIN_FOLDS for e in labels.ecg_id[labels.fold == f][: args.limit]]
@@ -259,9 +270,7 @@ def run(args: argparse.Namespace) -> dict:
     rh = head(arrays, codes, cfg, 1.0)
     # every fold-9 record, each statement scored over all of them as the app decides on any record
     y = targets[[row[e] for e in val]].astype(np.float32)
-    encoder = encoder_fold9(model_file, val, labels, args.workers)[
-        :, [labels.statements.index(c) for c in codes]
-    ]
+    encoder = encoder_fold9(model_file, val, labels, args.workers)
     alone = rh.probabilities(x_val)
     weight, rows = choose(y, encoder, alone, rh)
     both = replace(rh, weight=weight).combined(encoder, alone)
@@ -271,18 +280,12 @@ def run(args: argparse.Namespace) -> dict:
     val_figures = {k: val_report[k] for k in ("per_class_auroc", "support")}
     rh = head(arrays, codes, cfg, weight, encoder_sha256=_sha(model_file), thresholds=thresholds,
               surfaced=shown, val=val_figures)  # fmt: skip
-    # the rhythm task as it is scored: its statements, on the records with one of them
-    r = [codes.index(c) for c in rhythm_codes]
-    keep = y[:, r].any(axis=1)
-    task = [m[keep][:, r] for m in (y, encoder, both)]
     results = {
         "encoder": report(y, encoder, codes),
         "head": report(y, alone, codes),
         "combined": val_report,
         "combined_minus_encoder": paired_bootstrap(y, [both], [encoder]),
-        "rhythm_task": {"records": int(keep.sum()), "encoder": report(task[0], task[1], list(rhythm_codes)),
-                        "combined": report(task[0], task[2], list(rhythm_codes)),
-                        "combined_minus_encoder": paired_bootstrap(task[0], [task[2]], [task[1]])},
+        "tasks": {t: scored(labels, t, y, encoder, both) for t in TASKS},
         "weights": rows,
         "weight": weight,
         "thresholds": thresholds,
@@ -290,7 +293,7 @@ def run(args: argparse.Namespace) -> dict:
         "records": {"train": len(train), "val": len(val), "unread": unread, "absent": absent},
         "model": {"file": model_file.name, "sha256": _sha(model_file)},
     }  # fmt: skip
-    out = args.out or rhythm_head_path()
+    out = args.out or record_head_path()
     _write(out, rh, arrays, results)
     if args.out is None:  # the bundled head: the encoder's card says it is read beside it
         _beside_card(model_file, out, results)
@@ -304,7 +307,7 @@ def _sha(path: Path) -> str:
     return sha256(path)
 
 
-def _write(out: Path, rh: H.RhythmHead, arrays: dict[str, np.ndarray], results: dict) -> None:
+def _write(out: Path, rh: H.RecordHead, arrays: dict[str, np.ndarray], results: dict) -> None:
     """The weights (safetensors, the head's settings as metadata) and the card beside them."""
     import torch
 
@@ -313,12 +316,17 @@ def _write(out: Path, rh: H.RhythmHead, arrays: dict[str, np.ndarray], results: 
     module = torch.nn.Module()
     for k, v in arrays.items():
         module.register_buffer(k, torch.from_numpy(np.asarray(v, dtype=np.float32)))
-    sha = save_weights(out, module, "rhythm_head", rh.meta)
+    sha = save_weights(out, module, "record_head", rh.meta)
     folds = ", ".join(map(str, D.TRAIN_FOLDS))
     card = {
         "name": out.stem,
-        "task": "PTB-XL's rhythm statements from the beat list's rhythm features, beside the encoder",
-        "architecture": {"kind": "multilayer perceptron", "features": RF.FEATURES, **asdict(Config())},
+        "task": "PTB-XL's statements from the beat list's rhythm and dominant-beat features, beside the "
+        "encoder",
+        "architecture": {
+            "kind": "multilayer perceptron",
+            "features": {**RF.FEATURES, **S.FEATURES},
+            **asdict(Config()),
+        },
         "training_data": f"PTB-XL 1.0.3 at 100 Hz: the {results['records']['train']} records of strat_folds "
         f"{folds} found under the data roots; those absent are listed in records.absent, those the "
         "reader could not read (features all missing) in records.unread",
@@ -339,44 +347,45 @@ def _beside_card(model_file: Path, head_file: Path, results: dict) -> None:
         return
     section = {"file": head_file.name, "card": head_file.with_suffix(".md").name,
                "sha256": _sha(head_file), "codes": list(results["thresholds"]), "weight": results["weight"],
-               "encoder_auroc": results["rhythm_task"]["encoder"]["auroc"],
-               "auroc": results["rhythm_task"]["combined"]["auroc"]}  # fmt: skip
-    new = card | {"rhythm_head": section}
+               "tasks": {t: {"encoder_auroc": r["encoder"]["auroc"], "auroc": r["combined"]["auroc"]}
+                         for t, r in results["tasks"].items()}}  # fmt: skip
+    new = card | {"record_head": section}
     write_card(model_file, new, card_markdown(new))
 
 
-def _rhythm_task(t: dict | None) -> list[str]:
-    """The rhythm task as it is scored (its statements, the records with one), in a line."""
-    if t is None:
-        return []
-    d = t["combined_minus_encoder"]
-    return [f"- The `rhythm` task as it is scored ({t['records']} records with a rhythm statement): encoder "
-            f"{t['encoder']['auroc']:.4f}, both **{t['combined']['auroc']:.4f}**, paired "
-            f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}]."]  # fmt: skip
+def _tasks(tasks: dict) -> list[str]:
+    """Each task as it is scored (its statements, the records with one), a line each."""
+    out = []
+    for task, t in tasks.items():
+        d = t["combined_minus_encoder"]
+        out.append(f"- `{task}` as it is scored ({t['records']} records with one of its statements): encoder "
+                   f"{t['encoder']['auroc']:.4f}, both **{t['combined']['auroc']:.4f}**, paired "
+                   f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}].")  # fmt: skip
+    return out
 
 
 def markdown(results: dict, name: str) -> str:
-    """The fold-9 figures in words and tables (the card's Markdown and RHYTHM_HEAD.md)."""
+    """The fold-9 figures in words and tables (the card's Markdown and RECORD_HEAD.md)."""
     enc, alone, both = (results[k] for k in ("encoder", "head", "combined"))
     d = results["combined_minus_encoder"]
     ci = lambda r: f"[{r['auroc_ci'][0]:.3f}, {r['auroc_ci'][1]:.3f}]"  # noqa: E731
     lines = [
-        f"# {name}: the rhythm head (research use, not a medical device)",
+        f"# {name}: the record head (research use, not a medical device)",
         "",
         f"Generated by `{COMMAND}`; do not edit by hand. Fold 9 (development) only: fold 10 is not "
         "read by this command.",
         "",
         f"- Encoder `{results['model']['file']}` ({results['model']['sha256'][:12]}), read every beat as "
         f"the app reads it; every one of the {results['records']['val']} fold-9 records; the head fitted "
-        f"on {results['records']['train']} records of folds 1-8. Its statements: PTB-XL's rhythm statements "
-        f"and the ectopic beats the beat list counts ({', '.join(BEAT_STATEMENTS)}).",
+        f"on {results['records']['train']} records of folds 1-8. Its statements: PTB-XL's "
+        f"{len(results['thresholds'])}.",
         "- Weight of the head's evidence (its log-odds over each statement's share of the training records) "
         f"added to the encoder's log-odds, chosen on fold 9: **{results['weight']:g}** "
         "(" + ", ".join(f"{r['weight']:g}: {r['auroc']:.4f}" for r in results["weights"]) + ").",
         f"- Macro AUROC over its statements: encoder {enc['auroc']:.4f} {ci(enc)}, head alone "
         f"{alone['auroc']:.4f} {ci(alone)}, both **{both['auroc']:.4f}** {ci(both)}; both minus encoder, "
         f"paired: {d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}].",
-        *_rhythm_task(results.get("rhythm_task")),
+        *_tasks(results["tasks"]),
         "- Shown in the app by the encoder card's rule (fold-9 AUROC and positives): "
         + ", ".join(results["surfaced"])
         + ".",
@@ -388,12 +397,14 @@ def markdown(results: dict, name: str) -> str:
         a = [r["per_class_auroc"][c] for r in (enc, alone, both)]
         cells = " | ".join("-" if v is None else f"{v:.3f}" for v in a)
         lines.append(f"| {c} | {n} | {cells} | {results['thresholds'][c]:.3f} |")
-    lines += ["", "Features (`ecgviewer/measure/rhythm_features.py`):", ""]
+    lines += ["", "Features: the rhythm's (`ecgviewer/measure/rhythm_features.py`)", ""]
     lines += [f"- `{k}`: {v}" for k, v in RF.FEATURES.items()]
+    lines += ["", "and the dominant beat's (`ecgviewer/measure/beat_shape_features.py`), each lead's:", ""]
+    per_lead = {f"<lead>_{k}": v for k, v in S.PER_LEAD.items()}
+    lines += [f"- `{k}`: {v}" for k, v in {**S.GLOBAL, **per_lead}.items()]
     return "\n".join(lines) + "\n"
 
 
-TEST_TASKS = ("rhythm", "form", "all")  # the tasks the head's statements are scored in
 ENCODER_ROWS = RUN_LOGS / "bundled"  # the bundled encoder's kept fold-10 predictions (grid rows)
 BASELINES = (RUN_LOGS / "inception1d",)  # the CNNs' kept fold-10 predictions, compared with
 
@@ -408,16 +419,16 @@ def _kept(folder: Path, task: str) -> dict[str, np.ndarray] | None:
 
 def test(data_root: Path, head_file: Path, workers: int = 2, limit: int | None = None) -> dict:
     """Fold 10, read once the head ships (each task's read logged in ``training/FOLD10.md``): the
-    bundled encoder's kept predictions of each of TEST_TASKS alone and with the head ``head_file``
+    bundled encoder's kept predictions of each of TASKS alone and with the head ``head_file``
     weighed in, paired on the same records, and against each kept CNN baseline (``limit``: the
     first N records only, tests)."""
     from ecgviewer.assets import model_path
     from training.data.ledger import record
     from training.validate.metrics import paired_bootstrap, report
 
-    head = H.RhythmHead.load(head_file)
+    head = H.RecordHead.load(head_file)
     out: dict = {"head_sha256": _sha(head_file), "tasks": {}}
-    for task in TEST_TASKS:
+    for task in TASKS:
         enc = _kept(ENCODER_ROWS, task)
         if enc is None:
             continue
@@ -439,7 +450,7 @@ def test(data_root: Path, head_file: Path, workers: int = 2, limit: int | None =
 
 
 def test_markdown(t: dict) -> str:
-    """RHYTHM_HEAD.md's fold-10 section."""
+    """RECORD_HEAD.md's fold-10 section."""
     iv = lambda r: f"{r['auroc']:+.4f} [{r['auroc_ci'][0]:+.4f}, {r['auroc_ci'][1]:+.4f}]"  # noqa: E731
     lines = ["", "## Fold 10 (read once the head shipped, logged in training/FOLD10.md)", "",
              f"Head `{t['head_sha256'][:12]}`; the bundled encoder's kept fold-10 predictions "
@@ -466,53 +477,95 @@ LUDB_RHYTHMS = {"Sinus rhythm": "SR", "Sinus bradycardia": "SBRAD", "Sinus tachy
                 "Atrial flutter, typical": "AFLT"}  # fmt: skip
 
 
+# LUDB's other diagnoses (a header line beginning so) -> the PTB-XL statement scored; the conduction,
+# hypertrophy, ectopy and pacing lines only: its ischaemia, scar and repolarisation lines name walls
+# that PTB-XL's infarction and ST-T statements do not split alike
+LUDB_FINDINGS = {"Left ventricular hypertrophy": "LVH", "Left atrial hypertrophy": "LAO/LAE",
+                 "Left atrial overload": "LAO/LAE", "Right atrial overload": "RAO/RAE",
+                 "Right atrial hypertrophy": "RAO/RAE", "Incomplete right bundle branch block": "IRBBB",
+                 "Complete right bundle branch block": "CRBBB",
+                 "Incomplete left bundle branch block": "ILBBB",
+                 "Complete left bundle branch block": "CLBBB", "Left anterior hemiblock": "LAFB",
+                 "I degree AV block": "1AVB", "Non-specific intravintricular conduction delay": "IVCD",
+                 "Ventricular extrasystole": "PVC", "Atrial extrasystole": "PAC",
+                 "UNIpolar ventricular pacing": "PACE", "BIpolar ventricular pacing": "PACE",
+                 "Biventricular pacing": "PACE", "UNIpolar atrial pacing": "PACE"}  # fmt: skip
+
+
+Scored = tuple[list, list, list]  # targets, the encoder's probabilities and both's, a row per record
+
+
+def _add(into: Scored, found: dict, codes: list[str], present: set[str]) -> None:
+    """A record's row of ``codes``: present or not, the encoder's probability and both's."""
+    y, alone, both = into
+    y.append([float(c in present) for c in codes])
+    alone.append([found[c].record_head[0] if found[c].record_head else found[c].probability for c in codes])
+    both.append([found[c].probability for c in codes])
+
+
+def _paired(y: list, alone: list, both: list, codes: list[str]) -> dict:
+    """The encoder alone and with the head on the same records, paired."""
+    from training.validate.metrics import paired_bootstrap, report
+
+    ys, a, b = (np.array(v) for v in (y, alone, both))
+    return {"records": len(ys), "encoder": report(ys, a, codes), "both": report(ys, b, codes),
+            "both_minus_encoder": paired_bootstrap(ys, [b], [a])}  # fmt: skip
+
+
 def ludb(folder: Path, head_file: Path, limit: int | None = None) -> dict:
     """LUDB (another hospital and country, 500 Hz; its ``data/*.hea``, the first ``limit`` records)
     read by the app's ``Analyzer`` (the bundled encoder, with ``head_file`` weighed in): each
-    record's rhythm statement by LUDB_RHYTHMS, the encoder alone and with the head, paired."""
+    record's rhythm statement by LUDB_RHYTHMS, and its other diagnoses by LUDB_FINDINGS (each
+    statement present where a line says so, absent elsewhere), the encoder alone and with the head,
+    paired."""
     import re
 
     from ecgviewer.io import load
     from ecgviewer.ml.infer import Analyzer
-    from training.validate.metrics import paired_bootstrap, report
 
     analyzer = Analyzer(device="cpu")
-    head = H.RhythmHead.load(head_file)
-    analyzer.rhythm_head = head if head.meta.get("encoder_sha256") == analyzer.sha256 else None
+    head = H.RecordHead.load(head_file)
+    analyzer.record_head = head if head.meta.get("encoder_sha256") == analyzer.sha256 else None
     codes = list(dict.fromkeys(LUDB_RHYTHMS.values()))
-    y, alone, both, unmapped = [], [], [], []
+    findings = list(dict.fromkeys(LUDB_FINDINGS.values()))
+    rhythm: Scored = ([], [], [])
+    other: Scored = ([], [], [])
+    unmapped = []
     for hea in sorted(Path(folder, "data").glob("*.hea"), key=lambda p: int(p.stem))[:limit]:
-        said = re.search(r"#Rhythm: (.*?)\.?\s*$", hea.read_text(), re.MULTILINE)
+        text = hea.read_text()
+        found = {c.code: c for c in analyzer.analyse(load(hea)).predictions.tasks["all"]}
+        said = re.search(r"#Rhythm: (.*?)\.?\s*$", text, re.MULTILINE)
         if said is None or said.group(1) not in LUDB_RHYTHMS:
             unmapped.append(hea.stem)
-            continue
-        found = {c.code: c for c in analyzer.analyse(load(hea)).predictions.tasks["all"]}
-        y.append([float(LUDB_RHYTHMS[said.group(1)] == c) for c in codes])
-        alone.append(
-            [found[c].rhythm_head[0] if found[c].rhythm_head else found[c].probability for c in codes]
-        )
-        both.append([found[c].probability for c in codes])
-    ys, a, b = (np.array(v) for v in (y, alone, both))
-    return {"records": len(ys), "unmapped": unmapped, "mapping": LUDB_RHYTHMS,
-            "encoder": report(ys, a, codes), "both": report(ys, b, codes),
-            "both_minus_encoder": paired_bootstrap(ys, [b], [a])}  # fmt: skip
+        else:
+            _add(rhythm, found, codes, {LUDB_RHYTHMS[said.group(1)]})
+        lines = {v for k, v in LUDB_FINDINGS.items() if re.search(rf"^#{re.escape(k)}\b", text, re.MULTILINE)}
+        _add(other, found, findings, lines)
+    return {**_paired(*rhythm, codes), "unmapped": unmapped, "mapping": LUDB_RHYTHMS,
+            "findings": {**_paired(*other, findings), "mapping": LUDB_FINDINGS}}  # fmt: skip
 
 
 def ludb_markdown(r: dict) -> str:
-    """RHYTHM_HEAD.md's LUDB section."""
-    d = r["both_minus_encoder"]
-    mapped = "; ".join(f"{k} -> {v}" for k, v in r["mapping"].items())
+    """RECORD_HEAD.md's LUDB section."""
     lines = ["", "## LUDB: another hospital, read by the app", "",
-             f"The {r['records']} LUDB records (Lobachevsky University, 500 Hz, 12 leads, 10 s) analysed by "
-             f"the app (`ecgviewer.ml.infer.Analyzer`), each scored on its header's rhythm ({mapped}; "
-             f"records unmapped: {', '.join(r['unmapped']) or 'none'}). Macro AUROC: encoder "
-             f"{r['encoder']['auroc']:.4f}, with the head **{r['both']['auroc']:.4f}**, paired "
-             f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}].", "",
-             "| statement | records | encoder | with the head |", "|---|---|---|---|"]  # fmt: skip
-    for c, n in r["both"]["support"].items():
-        cells = ["-" if x is None else f"{x:.3f}" for x in (r["encoder"]["per_class_auroc"][c],
-                                                           r["both"]["per_class_auroc"][c])]  # fmt: skip
-        lines.append(f"| {c} | {n} | {cells[0]} | {cells[1]} |")
+             f"The {r['records'] + len(r['unmapped'])} LUDB records (Lobachevsky University, 500 Hz, 12 "
+             "leads, 10 s) analysed by the app (`ecgviewer.ml.infer.Analyzer`), the encoder alone and with "
+             "the head, paired on the same records."]  # fmt: skip
+    parts = ((r, "header's rhythm"), (r["findings"], "other diagnoses (absent where no line names it)"))
+    for part, what in parts:
+        d = part["both_minus_encoder"]
+        mapped = "; ".join(f"{k} -> {v}" for k, v in part["mapping"].items())
+        unmapped = f"; records unmapped: {', '.join(r['unmapped']) or 'none'}" if part is r else ""
+        lines += ["", f"Each record scored on its {what} ({mapped}{unmapped}): {part['records']} records, "
+                  f"macro AUROC encoder {part['encoder']['auroc']:.4f}, with the head "
+                  f"**{part['both']['auroc']:.4f}**, paired {d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, "
+                  f"{d['auroc_ci'][1]:+.4f}].", "",
+                  "| statement | records with it | encoder | with the head |",
+                  "|---|---|---|---|"]  # fmt: skip
+        for c, n in part["both"]["support"].items():
+            each = (part["encoder"]["per_class_auroc"][c], part["both"]["per_class_auroc"][c])
+            cells = ["-" if x is None else f"{x:.3f}" for x in each]
+            lines.append(f"| {c} | {n} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"
 
 
@@ -527,13 +580,13 @@ def card_text(card: dict, name: str) -> str:
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
-    """The ``rhythm-head`` command's options."""
+    """The ``record-head`` command's options."""
     p.add_argument("--data-root", type=Path, default=SHARED_DATA, help="PTB-XL's labels (and records)")
     p.add_argument("--records", type=Path, default=None,
                    help="a PTB-XL folder with records100 for the records --data-root lacks")  # fmt: skip
     p.add_argument("--model", type=Path, default=None, help="the encoder (default: the bundled model)")
     p.add_argument("--out", type=Path, default=None, help="the head's weights (default: the bundled head)")
-    p.add_argument("--report", type=Path, default=REPORTS / "RHYTHM_HEAD.md")
+    p.add_argument("--report", type=Path, default=REPORTS / "RECORD_HEAD.md")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--limit", type=int, default=None, help="only each fold's first N records (tests)")
     p.add_argument("--test", action="store_true",
@@ -543,13 +596,13 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> None:
-    """Fit the rhythm head on folds 1-8 and choose its weight on fold 9 (fold 10 is not read); with
+    """Fit the record head on folds 1-8 and choose its weight on fold 9 (fold 10 is not read); with
     --test, read fold 10 for the head that ships."""
     if args.test or args.ludb:
-        from ecgviewer.assets import rhythm_head_path
+        from ecgviewer.assets import record_head_path
         from ecgviewer.weights import read_card, write_card
 
-        out = args.out or rhythm_head_path()
+        out = args.out or record_head_path()
         card = read_card(out) or {}
         if args.test:
             card["test"] = test(args.data_root, out, args.workers, args.limit)
