@@ -97,6 +97,9 @@ class ClassResult:
     # where the record head weighed in (``ml.record_head``): the encoder's probability and the
     # head's; ``probability`` is then both, and the threshold and ``surfaced`` the head card's
     record_head: tuple[float, float] | None = None
+    # ... and the groups of its features that raise the head's part most (``RecordHead.raising``:
+    # "rhythm", "intervals" or a lead), in order
+    measured_by: tuple[str, ...] = ()
 
 
 def not_surfaced_reason(val_report: dict, code: str) -> str | None:
@@ -348,9 +351,10 @@ class Analyzer:
 
         return Delineator.bundled()
 
-    def _measured(self, rec: Recording) -> dict[str, float]:
-        """The record head's probability of each of its statements for ``rec`` (empty without a
-        head for this encoder); its features come from the beat list (``record_head``)."""
+    def _measured(self, rec: Recording) -> dict[str, tuple[float, tuple[str, ...]]]:
+        """The record head's probability of each of its statements for ``rec``, and the groups of
+        features that raise it most (empty without a head for this encoder); its features come
+        from the beat list (``record_head``)."""
         if self.record_head is None:
             return {}
         from ecgviewer.ml.record_head import NAMES, recording_features
@@ -362,12 +366,12 @@ class Analyzer:
             return {}
         if not np.isfinite(x[NAMES.index("hr")]):  # no RR interval: none of PTB-XL's 21,799 records
             return {}  # lacked one, so the head never learnt what to say of such a recording
-        p = self.record_head.probabilities(x)[0]
-        return dict(zip(self.record_head.codes, map(float, p), strict=True))
+        p, raising = self.record_head.probabilities(x)[0], self.record_head.raising(x)
+        return {c: (float(v), raising[c]) for c, v in zip(self.record_head.codes, p, strict=True)}
 
     def _results(
         self, task: str, probs: np.ndarray, weights: np.ndarray, labels: dict[str, float],
-        measured: Mapping[str, float],
+        measured: Mapping[str, tuple[float, tuple[str, ...]]],
     ) -> list[ClassResult]:  # fmt: skip
         card = self._labels.get(task, {})
         thresholds, surfaced = card.get("thresholds", {}), set(card.get("surfaced", []))
@@ -376,9 +380,9 @@ class Analyzer:
         p, weighed = encoder, {}
         head = self.record_head
         if measured and head is not None and head.applies(classes):
-            p = head.weighed(classes, encoder[None], np.array([[measured[c] for c in head.codes]]))[0]
+            p = head.weighed(classes, encoder[None], np.array([[measured[c][0] for c in head.codes]]))[0]
             thresholds, surfaced = head.judged(classes, thresholds, surfaced)
-            weighed = {c: (float(encoder[k]), measured[c]) for k, c in enumerate(classes)}
+            weighed = {c: (float(encoder[k]), measured[c][0]) for k, c in enumerate(classes)}
         out = []
         for k, code in enumerate(classes):
             threshold = thresholds.get(code)
@@ -394,6 +398,7 @@ class Analyzer:
                     surfaced=code in surfaced,
                     in_record=self._in_record(task, code, labels),
                     record_head=weighed.get(code),
+                    measured_by=measured[code][1] if code in weighed else (),
                 )
             )
         return out

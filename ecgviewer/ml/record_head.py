@@ -21,13 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure import beat_shape_features as S
 from ecgviewer.measure import rhythm_features as RF
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.recording import Recording
 
 CLIP = 8.0  # standard deviations: no input lies beyond
-NAMES = (*RF.NAMES, *S.NAMES)  # the head's features, in its inputs' order
+# the head's features, in its inputs' order: the rhythm's, then the dominant beat's (PR and QRS are
+# in both: the median over every beat of the list, and the dominant beat's)
+NAMES = (*RF.NAMES, *S.NAMES)
+_AT = len(RF.NAMES)  # where the dominant beat's begin
+# What a cardiologist reads them as: the rhythm, the intervals, each lead's waves (by position)
+GROUPS: dict[str, tuple[int, ...]] = {
+    "rhythm": tuple(range(_AT)),
+    "intervals": tuple(_AT + S.NAMES.index(k) for k in S.GLOBAL),
+    **{lead: tuple(_AT + S.NAMES.index(f"{lead}_{k}") for k in S.PER_LEAD) for lead in STANDARD_LEADS},
+}
+TOP_GROUPS = 3  # the groups a finding names as raising the head's evidence most
 
 
 def recording_features(rec: Recording, delineator: Delineator) -> np.ndarray:
@@ -82,6 +93,32 @@ class RecordHead:
                 h = np.maximum(h, 0.0) if i < len(layers) - 1 else 1 / (1 + np.exp(-h))
             out += h
         return out / len(self.members)
+
+    def by_group(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """Each of GROUPS' part in the head's log-odds of every statement (codes,) for one
+        record's ``features``: the log-odds less those with the group read at the training records'
+        medians, as measured and typical (occlusion; the perceptrons are small, so 15 forward
+        passes cost nothing)."""
+        x = np.asarray(features, np.float64).reshape(-1)
+        rows = [x]
+        for idx in GROUPS.values():
+            typical = x.copy()
+            typical[list(idx)] = self.median[list(idx)]
+            rows.append(typical)
+        odds = logit(self.probabilities(np.array(rows)))
+        return {g: odds[0] - odds[k + 1] for k, g in enumerate(GROUPS)}
+
+    def raising(self, features: np.ndarray) -> dict[str, tuple[str, ...]]:
+        """code -> the groups (of GROUPS) that raise the head's log-odds of it most, at most
+        TOP_GROUPS of them, in order; none where no group raises it."""
+        parts = self.by_group(features)
+        names = list(parts)
+        table = np.array([parts[g] for g in names])  # (groups, codes)
+        out = {}
+        for k, code in enumerate(self.codes):
+            order = [i for i in np.argsort(-table[:, k], kind="stable")[:TOP_GROUPS] if table[i, k] > 0]
+            out[code] = tuple(names[i] for i in order)
+        return out
 
     def combined(self, encoder: np.ndarray, head: np.ndarray, at: Sequence[int] | None = None) -> np.ndarray:
         """The encoder's probabilities of ``codes`` (..., codes; ``at``: of these of them) with the

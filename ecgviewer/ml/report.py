@@ -39,7 +39,7 @@ VERSION = 10  # 2: explanations give "outside_beats" (patch-token classifiers); 
 # 8: measurements give "too_noisy_s", the stretches whose QRS complexes noise left uncounted;
 # 9: a class gives "rhythm_head", the encoder's and the beat list's rhythm's probabilities where both weighed;
 # 10: "rhythm_head" becomes "record_head": the head reads the dominant beat too, and weighs in on
-# every statement
+# every statement; "measured_by", the groups of its features that raise its part most
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 
@@ -137,6 +137,7 @@ def _class(c: ClassResult) -> dict:
     return asdict(c) | {
         "window_probabilities": list(c.window_probabilities),
         "record_head": None if c.record_head is None else list(c.record_head),
+        "measured_by": list(c.measured_by),
     }
 
 

@@ -115,6 +115,15 @@ def _spread(n: int, n_all: int) -> float:
     return math.sqrt(n * (n_all - n) / (n_all - 1))
 
 
+def _measured(c: ClassResult) -> str:
+    """The record head's part of a finding, by what raises it: "; the measured beats' part most
+    from V5, V6 and the intervals" ("" where nothing raises it)."""
+    if not c.measured_by:
+        return ""
+    named = [g if g in contract.LEADS else f"the {g}" for g in c.measured_by]
+    return f"; the measured beats' part most from {_listed(named)}"
+
+
 def decision_text(c: ClassResult) -> str:
     """ "positive (p = 0.72 >= 0.45)", "not found (p = 0.01 < 0.32)" or "p = 0.40 (no threshold)";
     where the record head weighed in, what the encoder and the measured beats (the beat list's rhythm
@@ -139,8 +148,12 @@ def describe(
     benchmark; ``contradicted``: why other findings or the measurements speak against it (the
     benchmark is then not quoted, and the reasons are)."""
     code = e.target.code
-    # the record head's evidence is measured, not attributed: what follows explains the encoder's part
-    weighed = "" if finding.record_head is None else " (the attribution explains the encoder's part)"
+    # what follows attributes the encoder's part; the record head's part is said by what raises it
+    weighed = (
+        ""
+        if finding.record_head is None
+        else f" (the attribution explains the encoder's part{_measured(finding)})"
+    )
     head = f"{code}, {decision_text(finding)}{weighed}"
     leads = shares(list(contract.LEADS), e.leads)
     if code == NORMAL:
@@ -232,8 +245,9 @@ def _strongest_beats(e: Explanation, tokens: contract.Tokens, idx: list[int]) ->
     return tuple(sorted(int(np.searchsorted(order, t)) + 1 for t in top))
 
 
-def _listed(beats: tuple[int, ...]) -> str:
-    words = [str(b) for b in beats]
+def _listed(items: tuple[int, ...] | list[str]) -> str:
+    """1, 2 and 3."""
+    words = [str(b) for b in items]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 

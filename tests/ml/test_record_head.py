@@ -14,7 +14,7 @@ from ecgviewer.io import load
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.ml.infer import Analyzer
-from ecgviewer.ml.record_head import NAMES, RecordHead, recording_features
+from ecgviewer.ml.record_head import GROUPS, NAMES, RecordHead, recording_features
 from ecgviewer.ml.wording import decision_text
 from ecgviewer.recording import make_recording
 from ecgviewer.sources import ArraySource
@@ -44,6 +44,22 @@ def test_what_could_not_be_measured_is_read_as_the_training_records_median(head:
     assert np.allclose(head.combined(enc, head.prior), enc)
 
 
+def test_the_head_names_the_groups_of_features_that_raise_it(head: RecordHead) -> None:
+    """Occlusion by typical values: a record typical everywhere but V5's waves owes the head's
+    departures from its typical reading to V5 alone, and every finding names at most that lead."""
+    x = head.median.copy()
+    assert all(np.allclose(v, 0.0) for v in head.by_group(x).values())
+    assert all(not groups for groups in head.raising(x).values())
+    v5 = list(GROUPS["V5"])
+    x[v5] = head.median[v5] + 4 * head.scale[v5]  # each of V5's features 4 SDs above typical
+    parts = head.by_group(x)
+    assert all(np.allclose(parts[g], 0.0) for g in GROUPS if g != "V5")
+    raised = head.raising(x)
+    assert all(groups in ((), ("V5",)) for groups in raised.values())
+    assert any(raised.values()) and sorted(GROUPS["rhythm"]) == list(range(len(GROUPS["rhythm"])))
+    assert sorted(i for idx in GROUPS.values() for i in idx) == list(range(len(NAMES)))
+
+
 def test_features_are_read_at_the_encoders_rate_whatever_the_recordings() -> None:
     """A 500 Hz recording's features are those of its 100 Hz resampling (the rate the head learnt)."""
     rec = load(SAMPLE)
@@ -67,6 +83,8 @@ def test_the_app_shows_the_statements_with_the_measured_beats_weighed_in(head: R
     assert sr.probability == pytest.approx(float(both[0]))
     assert sr.threshold == head.meta["thresholds"]["SR"] and sr.surfaced == ("SR" in head.meta["surfaced"])
     assert "measured beats" in decision_text(sr)
+    x = recording_features(load(SAMPLE), Delineator.bundled())
+    assert sr.measured_by == head.raising(x)["SR"] and len(sr.measured_by) <= 3
     assert all(c.record_head is None for c in preds.tasks["all"] if c.code not in head.codes)
     hidden = {n.code for n in preds.not_reported}
     assert all(c.code in hidden for c in preds.tasks["all"] if c.code in head.codes and not c.surfaced)
