@@ -324,7 +324,7 @@ def _write(out: Path, rh: H.RecordHead, arrays: dict[str, np.ndarray], results: 
         "encoder",
         "architecture": {
             "kind": "multilayer perceptron",
-            "features": {**RF.FEATURES, **S.FEATURES},
+            "features": {"rhythm": RF.FEATURES, "dominant_beat": S.FEATURES},  # PR and QRS are in both
             **asdict(Config()),
         },
         "training_data": f"PTB-XL 1.0.3 at 100 Hz: the {results['records']['train']} records of strat_folds "
