@@ -366,7 +366,7 @@ class Analyzer:
             return {}
         if not np.isfinite(x[NAMES.index("hr")]):  # no RR interval: none of PTB-XL's 21,799 records
             return {}  # lacked one, so the head never learnt what to say of such a recording
-        p, raising = self.record_head.probabilities(x)[0], self.record_head.raising(x)
+        p, raising = self.record_head.read(x)
         return {c: (float(v), raising[c]) for c, v in zip(self.record_head.codes, p, strict=True)}
 
     def _results(

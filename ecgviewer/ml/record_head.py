@@ -1,8 +1,10 @@
 """The record head: what the beat list measures over the whole record, its rhythm
 (``measure.rhythm_features``) and its dominant beat's amplitudes and intervals
-(``measure.beat_shape_features``), weighed by small perceptrons fitted on PTB-XL's training folds
-(``python -m training record-head``); their evidence (log-odds over the statement's share of the
-training records) is added, times a weight chosen on fold 9, to the encoder's log-odds of each
+(``measure.beat_shape_features``), weighed by three kinds of model fitted on PTB-XL's training
+folds (``python -m training record-head``): small perceptrons, a linear model and gradient-boosted
+trees, their log-odds averaged (each sees what the others miss: trees the sharp limits of a rate or an
+interval, the linear model the rare statements). Their evidence (log-odds over the statement's share
+of the training records) is added, times a weight chosen on fold 9, to the encoder's log-odds of each
 PTB-XL statement. The encoder reads 2.5 s windows of single beats; sinus arrhythmia or a bigeminal
 pattern are read off the whole RR series, low voltage, a long PR or ST depression off the median of
 every normal beat, which the beat list measures (issue 75).
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from ecgviewer.measure.delineate import Delineator
 from ecgviewer.recording import Recording
 
 CLIP = 8.0  # standard deviations: no input lies beyond
+FLOOR = 1e-4  # each kind of model's probability is kept this far from 0 and 1 before averaging
 # the head's features, in its inputs' order: the rhythm's, then the dominant beat's (PR and QRS are
 # in both: the median over every beat of the list, and the dominant beat's)
 NAMES = (*RF.NAMES, *S.NAMES)
@@ -65,9 +68,78 @@ def inputs(x: np.ndarray, median: np.ndarray) -> np.ndarray:
     return np.concatenate([np.where(missing, median, x), missing.astype(np.float64)], axis=1)
 
 
-def logit(p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, 1e-6, 1 - 1e-6)
+def logit(p: np.ndarray, floor: float = 1e-6) -> np.ndarray:
+    q = np.clip(p, floor, 1 - floor)
     return np.log(q / (1 - q))
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+@dataclass(frozen=True)
+class Forest:
+    """Gradient-boosted trees, a sequence per statement (scikit-learn's
+    HistGradientBoostingClassifier), as flat node arrays walked here: scikit-learn's own predictor
+    needs its pickled estimator, which the app neither ships nor loads."""
+
+    feature: np.ndarray  # (nodes,) the feature a node splits on
+    threshold: np.ndarray  # (nodes,) a value at most this goes left
+    left: np.ndarray  # (nodes,) node indices into these arrays
+    right: np.ndarray
+    missing_left: np.ndarray  # (nodes,) where a feature that could not be measured goes
+    leaf: np.ndarray  # (nodes,)
+    value: np.ndarray  # (nodes,) a leaf's log-odds
+    root: np.ndarray  # (trees,) each tree's first node
+    code: np.ndarray  # (trees,) the statement it adds to
+    base: np.ndarray  # (codes,) the log-odds before any tree
+
+    KEYS = ("feature", "threshold", "left", "right", "missing_left", "leaf", "value", "root", "code", "base")
+
+    @classmethod
+    def from_arrays(cls, a: Mapping[str, np.ndarray]) -> Forest:
+        kind = {"feature": np.int64, "left": np.int64, "right": np.int64, "root": np.int64, "code": np.int64,
+                "missing_left": bool, "leaf": bool}  # fmt: skip
+        forest = cls(*(np.asarray(a[f"tree_{k}"], kind.get(k, np.float64)) for k in cls.KEYS))
+        if np.any(np.diff(forest.code) < 0):
+            raise ValueError("a forest's trees must come statement by statement")
+        return forest
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """(records, codes) log-odds of (records, NAMES) features, non-finite ones unmeasured."""
+        rows, trees = np.divmod(np.arange(len(x) * len(self.root)), len(self.root))
+        return self.summed(self.value[self.walk(x, rows, trees)].reshape(len(x), len(self.root)))
+
+    def summed(self, values: np.ndarray) -> np.ndarray:
+        """(records, codes) log-odds from each tree's leaf value (records, trees)."""
+        out = np.tile(self.base, (len(values), 1))
+        if len(self.root):
+            first = np.flatnonzero(np.r_[True, np.diff(self.code) > 0])  # each statement's first tree
+            out[:, self.code[first]] += np.add.reduceat(values, first, axis=1)
+        return out
+
+    def walk(self, x: np.ndarray, rows: np.ndarray, trees: np.ndarray) -> np.ndarray:
+        """The leaf that record ``rows[i]`` of (records, NAMES) ``x`` reaches in tree ``trees[i]``:
+        every pair walked at once, a level a step, only where a leaf is not reached yet."""
+        flat = np.where(np.isfinite(x), x, np.nan).ravel()
+        node, row_start = self.root[trees], rows * x.shape[1]
+        children = np.stack([self.left, self.right], axis=1)
+        walking = np.flatnonzero(~self.leaf[node])
+        while walking.size:
+            at = node[walking]
+            v = flat[row_start[walking] + self.feature[at]]
+            left = np.where(np.isnan(v), self.missing_left[at], v <= self.threshold[at])
+            node[walking] = children[at, (~left).astype(np.int64)]
+            walking = walking[~self.leaf[node[walking]]]
+        return node
+
+    def touching(self, features: Sequence[int]) -> np.ndarray:
+        """(trees,) whether a tree splits on any of ``features`` (the others ignore them)."""
+        tree_of_node = np.searchsorted(self.root, np.arange(len(self.value)), side="right") - 1
+        split = ~self.leaf & np.isin(self.feature, list(features))
+        out = np.zeros(len(self.root), dtype=bool)
+        out[tree_of_node[split]] = True
+        return out
 
 
 @dataclass(frozen=True)
@@ -76,58 +148,92 @@ class RecordHead:
     median: np.ndarray  # (features,) the training records' medians, for what could not be measured
     mean: np.ndarray  # (2 x features,) standardisation of ``inputs``
     scale: np.ndarray
-    members: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...]  # each: (weight (in, out), bias (out,))
+    # the perceptrons, each layer (weight (in, out), bias (out,))
+    members: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...]
+    linear: tuple[np.ndarray, np.ndarray]  # a logistic regression per statement on the same inputs
+    forest: Forest  # trees on the features themselves
     weight: float  # the head's evidence is added times this (chosen on fold 9)
     prior: np.ndarray  # (codes,) each statement's share of the training records
+    # (slope, intercept) on both models' evidence, fitted on fold 9: the weight that ranks best
+    # counts evidence they share more than once, and its probabilities overstate (Platt scaling,
+    # about each statement's share: a global one pulled common statements such as SR far down)
+    calibration: tuple[float, float]
     meta: dict
 
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """(records, codes): the members' mean probability from (records, NAMES) features."""
-        z = (inputs(np.atleast_2d(features), self.median) - self.mean) / self.scale
-        z = np.clip(z, -CLIP, CLIP)
-        out = np.zeros((len(z), len(self.codes)))
+    def probabilities(self, features: np.ndarray, forest: np.ndarray | None = None) -> np.ndarray:
+        """(records, codes) from (records, NAMES) features: the perceptrons' mean probability, the
+        linear model's and the trees' (``forest``: their log-odds, when known), log-odds averaged."""
+        x = np.atleast_2d(features)
+        z = np.clip((inputs(x, self.median) - self.mean) / self.scale, -CLIP, CLIP)
+        mlp = np.zeros((len(z), len(self.codes)))
         for layers in self.members:
             h = z
             for i, (w, b) in enumerate(layers):
                 h = h @ w + b
-                h = np.maximum(h, 0.0) if i < len(layers) - 1 else 1 / (1 + np.exp(-h))
-            out += h
-        return out / len(self.members)
+                h = np.maximum(h, 0.0) if i < len(layers) - 1 else sigmoid(h)
+            mlp += h / len(self.members)
+        trees = self.forest.logits(x) if forest is None else forest
+        kinds = (mlp, sigmoid(z @ self.linear[0] + self.linear[1]), sigmoid(trees))
+        return sigmoid(np.mean([logit(p, FLOOR) for p in kinds], axis=0))
 
     def by_group(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """Each of GROUPS' part in the head's log-odds of every statement (codes,) for one
-        record's ``features``: the log-odds less those with the group read at the training records'
-        medians, as measured and typical (occlusion; the perceptrons are small, so 15 forward
-        passes cost nothing)."""
+        record's ``features`` (``_occluded``)."""
+        odds = self._occluded(features)
+        return {g: odds[0] - odds[k + 1] for k, g in enumerate(GROUPS)}
+
+    def _occluded(self, features: np.ndarray) -> np.ndarray:
+        """(1 + GROUPS, codes) log-odds of one record's ``features``, as measured, then with each
+        group read at the training records' medians, as measured and typical (occlusion). A tree
+        that splits on none of a group's features keeps its leaf: only the others are walked again
+        (six in ten of them for each group)."""
         x = np.asarray(features, np.float64).reshape(-1)
         rows = [x]
         for idx in GROUPS.values():
             typical = x.copy()
             typical[list(idx)] = self.median[list(idx)]
             rows.append(typical)
-        odds = logit(self.probabilities(np.array(rows)))
-        return {g: odds[0] - odds[k + 1] for k, g in enumerate(GROUPS)}
+        f, everyone = self.forest, np.arange(len(self.forest.root))
+        values = np.tile(f.value[f.walk(x[None], np.zeros_like(everyone), everyone)], (len(rows), 1))
+        row, tree = self._touched
+        values[row, tree] = f.value[f.walk(np.array(rows), row, tree)]
+        return logit(self.probabilities(np.array(rows), f.summed(values)))
 
-    def raising(self, features: np.ndarray) -> dict[str, tuple[str, ...]]:
-        """code -> the groups (of GROUPS) that raise the head's log-odds of it most, at most
-        TOP_GROUPS of them, in order; none where no group raises it."""
-        parts = self.by_group(features)
-        names = list(parts)
-        table = np.array([parts[g] for g in names])  # (groups, codes)
+    @cached_property
+    def _touched(self) -> tuple[np.ndarray, np.ndarray]:
+        """(occluded row, tree) pairs ``by_group`` walks again: each group's row (1, 2, ...) with
+        the trees that split on one of its features."""
+        touched = [np.flatnonzero(self.forest.touching(idx)) for idx in GROUPS.values()]
+        row = np.concatenate([np.full(len(t), k + 1) for k, t in enumerate(touched)]).astype(np.int64)
+        return row, np.concatenate(touched).astype(np.int64)
+
+    def read(self, features: np.ndarray) -> tuple[np.ndarray, dict[str, tuple[str, ...]]]:
+        """One record's probabilities (codes,) and, per code, the groups (of GROUPS) that raise the
+        head's log-odds of it most, at most TOP_GROUPS of them, in order (none where no group
+        raises it): one pass over the models for both."""
+        odds = self._occluded(features)
+        names, table = list(GROUPS), odds[0] - odds[1:]  # (groups, codes)
         out = {}
         for k, code in enumerate(self.codes):
             order = [i for i in np.argsort(-table[:, k], kind="stable")[:TOP_GROUPS] if table[i, k] > 0]
             out[code] = tuple(names[i] for i in order)
-        return out
+        return sigmoid(odds[0]), out
+
+    def raising(self, features: np.ndarray) -> dict[str, tuple[str, ...]]:
+        """``read``'s groups alone."""
+        return self.read(features)[1]
 
     def combined(self, encoder: np.ndarray, head: np.ndarray, at: Sequence[int] | None = None) -> np.ndarray:
         """The encoder's probabilities of ``codes`` (..., codes; ``at``: of these of them) with the
         head's weighed in: the head's evidence (its log-odds over the statement's share of the
         training records) added ``weight`` times to the encoder's log-odds. The share is taken out
         once: both models learnt it, and counted twice it would pull a rare statement's probability
-        below either's."""
-        prior = self.prior if at is None else self.prior[list(at)]
-        return 1 / (1 + np.exp(-(logit(encoder) + self.weight * (logit(head) - logit(prior)))))
+        below either's. The two models' evidence is then calibrated (``calibration``: scaled and
+        shifted, the share kept), which keeps every ranking."""
+        share = logit(self.prior if at is None else self.prior[list(at)])
+        evidence = logit(encoder) - share + self.weight * (logit(head) - share)
+        slope, intercept = self.calibration
+        return sigmoid(share + slope * evidence + intercept)
 
     def applies(self, classes: Sequence[str]) -> bool:
         """Whether a task is weighed: one whose classes are statements the head scores (``all``,
@@ -163,13 +269,19 @@ class RecordHead:
         meta, tensors = read_weights(path, "record_head", "record head")
         if meta.get("features") != list(NAMES):
             raise EcgError(f"{path.name}: a record head for other features than this version's")
-        a = {k: v.numpy().astype(np.float64) for k, v in tensors.items()}
+        if "tree_root" not in tensors:
+            raise EcgError(f"{path.name}: a record head of an earlier version (perceptrons alone)")
+        a = {k: v.numpy() for k, v in tensors.items()}
+        f = {k: v.astype(np.float64) for k, v in a.items() if not k.startswith("tree_")}
         members = tuple(
-            tuple((a[f"m{m}_l{i}_weight"], a[f"m{m}_l{i}_bias"]) for i in range(meta["layers"]))
+            tuple((f[f"m{m}_l{i}_weight"], f[f"m{m}_l{i}_bias"]) for i in range(meta["layers"]))
             for m in range(meta["members"])
         )
         codes, weight = tuple(meta["codes"]), float(meta["weight"])
-        return cls(codes, a["median"], a["mean"], a["scale"], members, weight, a["prior"], meta)
+        linear = (f["linear_weight"], f["linear_bias"])
+        slope, intercept = (float(v) for v in meta["calibration"])
+        return cls(codes, f["median"], f["mean"], f["scale"], members, linear, Forest.from_arrays(a), weight,
+                   f["prior"], (slope, intercept), meta)  # fmt: skip
 
     @staticmethod
     @cache

@@ -32,16 +32,21 @@ def test_the_bundled_head_reads_these_features_beside_the_bundled_encoder(head: 
     assert card is not None and head.meta["features"] == list(NAMES)
     assert head.meta["encoder_sha256"] == sha256(model_path())
     assert set(head.meta["surfaced"]) <= set(head.codes) and set(head.meta["thresholds"]) == set(head.codes)
-    assert 0 <= head.weight <= 2 and card["weight"] == head.weight
+    assert 0 <= head.weight <= 3 and card["weight"] == head.weight
 
 
 def test_what_could_not_be_measured_is_read_as_the_training_records_median(head: RecordHead) -> None:
     p = head.probabilities(np.full(len(NAMES), np.nan))
     assert p.shape == (1, len(head.codes)) and np.all((p > 0) & (p < 1))
     enc = np.linspace(0.05, 0.95, len(head.codes))
-    assert np.allclose(replace(head, weight=0.0).combined(enc, p[0]), enc)
-    # a head that says no more than the statement's prevalence leaves the encoder's probability
-    assert np.allclose(head.combined(enc, head.prior), enc)
+    raw = replace(head, calibration=(1.0, 0.0))
+    assert np.allclose(replace(raw, weight=0.0).combined(enc, p[0]), enc)
+    # a head that says no more than the statement's prevalence leaves the encoder's probability,
+    # calibrated as every sum is: a map that keeps each statement's ranking of records
+    assert np.allclose(raw.combined(enc, raw.prior), enc)
+    rising = np.repeat(np.linspace(0.05, 0.95, 19)[:, None], len(head.codes), axis=1)
+    calibrated = head.combined(rising, np.broadcast_to(head.prior, rising.shape))
+    assert head.calibration[0] > 0 and np.all(np.diff(calibrated, axis=0) > 0)
 
 
 def test_the_head_names_the_groups_of_features_that_raise_it(head: RecordHead) -> None:

@@ -1,4 +1,4 @@
-"""``python -m training record-head`` (issue 75's rhythm inputs): the app's head is the perceptrons
+"""``python -m training record-head`` (issue 75's rhythm inputs): the app's head is the models
 scikit-learn fitted, and the command fits on folds 1-8, chooses on fold 9 and never reads fold 10."""
 
 from __future__ import annotations
@@ -16,21 +16,36 @@ from tests.conftest import training_cli
 from training.supervised import record_head as T
 
 
-def test_the_apps_forward_pass_is_the_fitted_perceptrons() -> None:
+def test_the_apps_forward_pass_is_the_fitted_models() -> None:
     """The head's NumPy forward gives scikit-learn's probabilities for the same inputs (the same
-    seeds refitted), features that could not be measured included."""
+    seeds refitted), features that could not be measured included: the perceptrons', the logistic
+    regressions' and the trees' (walked here), their log-odds averaged; a statement seen once has no
+    trees and its share of the records."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, len(H.NAMES))) * 10 + 50
     x[rng.random(x.shape) < 0.05] = np.nan
-    y = np.stack([x[:, 1] > 50, np.nan_to_num(x[:, 4]) > 55, rng.random(300) < 0.3], axis=1).astype(int)
-    cfg = T.Config(hidden=8, members=2, max_iter=50)
+    y = np.stack([x[:, 1] > 50, np.nan_to_num(x[:, 4]) > 55, rng.random(300) < 0.3, np.arange(300) == 7],
+                 axis=1).astype(int)  # fmt: skip
+    cfg = T.Config(hidden=8, members=2, max_iter=50, trees=30)
     arrays = T.fit(x, y, cfg)
-    head = T.head(arrays, ["A", "B", "C"], cfg, 1.0)
+    head = T.head(arrays, ["A", "B", "C", "D"], cfg, 1.0)
     z = np.clip((H.inputs(x, arrays["median"]) - arrays["mean"]) / arrays["scale"], -H.CLIP, H.CLIP)
     nets = [MLPClassifier((8, 8), alpha=cfg.alpha, max_iter=50, random_state=m).fit(z, y) for m in range(2)]
-    want = np.mean([n.predict_proba(z) for n in nets], axis=0)
+    mlp = np.mean([n.predict_proba(z) for n in nets], axis=0)
+    linear = np.stack([LogisticRegression(C=cfg.linear_c, max_iter=500).fit(z, y[:, k]).predict_proba(z)[:, 1]
+                       for k in range(4)], axis=1)  # fmt: skip
+    boosted = {"learning_rate": cfg.tree_rate, "max_leaf_nodes": cfg.tree_leaves,
+               "l2_regularization": cfg.tree_l2}  # fmt: skip
+    trees = [HistGradientBoostingClassifier(max_iter=30, early_stopping=True, random_state=k, **boosted)
+             .fit(x, y[:, k]).predict_proba(x)[:, 1] for k in range(3)]  # fmt: skip
+    forest = np.stack([*trees, np.full(300, 1 / 300)], axis=1)
+    assert len(head.forest.root) > 3 and set(head.forest.code) == {0, 1, 2}
+    assert np.allclose(H.sigmoid(head.forest.logits(x)), forest, atol=1e-9)
+    want = H.sigmoid(sum(H.logit(p, H.FLOOR) for p in (mlp, linear, forest)) / 3)
     assert np.allclose(head.probabilities(x), want, atol=1e-9)
 
 
