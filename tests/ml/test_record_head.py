@@ -106,3 +106,21 @@ def test_a_recording_without_an_rr_interval_is_read_by_the_encoder_alone() -> No
     sr = preds.get("all", "SR")
     assert sr.record_head is None and sr.threshold == card["thresholds"]["SR"]
     assert all(c.record_head is None for cs in preds.tasks.values() for c in cs)
+
+
+def test_a_head_of_the_earlier_kind_is_refused_by_name(tmp_path) -> None:
+    """A head file of perceptrons alone (session 113's kind) has no trees: loading it says so and
+    names the file, rather than failing on a missing array."""
+    import torch
+
+    from ecgviewer.errors import EcgError
+    from ecgviewer.weights import save_weights
+
+    module = torch.nn.Module()
+    for k in ("median", "mean", "scale", "prior", "m0_l0_weight", "m0_l0_bias"):
+        module.register_buffer(k, torch.zeros(2))
+    path = tmp_path / "record-old.safetensors"
+    save_weights(path, module, "record_head", {"features": list(NAMES), "codes": ["SR"], "layers": 1,
+                                               "members": 1, "weight": 1.0})  # fmt: skip
+    with pytest.raises(EcgError, match=r"record-old\.safetensors.*earlier version"):
+        RecordHead.load(path)
