@@ -122,8 +122,7 @@ class Forest:
         """The leaf that record ``rows[i]`` of (records, NAMES) ``x`` reaches in tree ``trees[i]``:
         every pair walked at once, a level a step, only where a leaf is not reached yet."""
         flat = np.where(np.isfinite(x), x, np.nan).ravel()
-        node, row_start = self.root[trees], rows * x.shape[1]
-        children = np.stack([self.left, self.right], axis=1)
+        node, row_start, children = self.root[trees], rows * x.shape[1], self._children
         walking = np.flatnonzero(~self.leaf[node])
         while walking.size:
             at = node[walking]
@@ -132,6 +131,11 @@ class Forest:
             node[walking] = children[at, (~left).astype(np.int64)]
             walking = walking[~self.leaf[node[walking]]]
         return node
+
+    @cached_property
+    def _children(self) -> np.ndarray:
+        """(nodes, 2): each node's left and right child, built once (three walks an analysis)."""
+        return np.stack([self.left, self.right], axis=1)
 
     def touching(self, features: Sequence[int]) -> np.ndarray:
         """(trees,) whether a tree splits on any of ``features`` (the others ignore them)."""
