@@ -1,8 +1,9 @@
 """Each beat's class from what a Holter reader weighs: its QRS, P and T against the patient's own
 dominant beat on the same page, its width, its noise, and its timing against the RR intervals
 around it. The features are relative to the patient (de Chazal et al., IEEE TBME 2004;51:1196:
-inter-patient classes generalise when beats are compared with the patient's own), and a small
-multilayer perceptron, fitted on MIT-BIH DS1 (``python -m training beat-classifier``), weighs them.
+inter-patient classes generalise when beats are compared with the patient's own), and small
+multilayer perceptrons, with gradient-boosted trees beside them where the classifier was fitted
+with trees, fitted on MIT-BIH DS1 (``python -m training beat-classifier``), weigh them.
 
 The perceptron's forward pass is three matrix products in NumPy: the beat list runs it on every
 beat of a 24 h recording, and torch's per-call overhead would cost more than the arithmetic.
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ecgviewer.forest import Forest
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import signal
@@ -67,6 +69,7 @@ FEATURES = LEARNT + USUAL
 # for this patient (no P wave seen anywhere, a wide QRS throughout) is not a class.
 INPUTS = LEARNT + tuple(f"{f}-median" for f in LEARNT)
 CLASSES = ("normal", "supraventricular", "ventricular", "artefact")  # artefact: not a beat
+FLOOR = 1e-4  # each kind of model's probability is kept this far from 0 before their logs are averaged
 LOCAL, LONG = 4, 32
 WIDE_QRS_S = 0.12  # AHA/ACCF/HRS 2009: a QRS this wide is not conducted normally ...
 WIDER_S = 0.04  # ... nor this much wider than the patient's dominant (or usual) QRS ...
@@ -396,18 +399,26 @@ def inputs(features: np.ndarray) -> np.ndarray:
     return np.concatenate([f, f - usual]).T
 
 
+def _softmax(h: np.ndarray) -> np.ndarray:
+    e = np.exp(h - h.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 @dataclass(frozen=True)
 class BeatClassifier:
     """The fitted perceptrons (a few, from different seeds, their probabilities averaged: one
     alone varies with the order it saw its beats in): standardisation, ReLU layers, the CLASSES'
-    logits, and a bias added to the log-probabilities (chosen by cross-validation: how readily
-    each class is called)."""
+    logits; gradient-boosted trees on the same inputs where it was fitted with them, the two
+    kinds' log-probabilities averaged (the trees see the sharp limits of a prematurity or a width);
+    and a bias added to the log-probabilities (chosen by cross-validation: how readily each class
+    is called)."""
 
     mean: np.ndarray  # (INPUTS,)
     scale: np.ndarray
     members: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...]  # each: (weight (out, in), bias (out,))
     bias: np.ndarray  # (CLASSES,)
     meta: dict
+    forest: Forest | None = None  # one sequence of trees per class, on the unstandardised inputs
 
     @property
     def two_pass(self) -> bool:
@@ -431,9 +442,13 @@ class BeatClassifier:
                 h = h @ w.T + b
                 if i < len(layers) - 1:
                     h = np.maximum(h, 0.0)
-            e = np.exp(h - h.max(axis=1, keepdims=True))
-            out += e / e.sum(axis=1, keepdims=True)
-        return out / len(self.members)
+            out += _softmax(h)
+        out /= len(self.members)
+        if self.forest is None:
+            return out
+        trees = _softmax(self.forest.logits(x))
+        mixed = np.exp((np.log(np.maximum(out, FLOOR)) + np.log(np.maximum(trees, FLOOR))) / 2)
+        return mixed / mixed.sum(axis=1, keepdims=True)
 
     def classes(self, features: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
         """Each beat's index into CLASSES (``labelled``)."""
@@ -484,7 +499,8 @@ class BeatClassifier:
             tuple((a[f"members.{m}.{i}.weight"], a[f"members.{m}.{i}.bias"]) for i in range(meta["layers"]))
             for m in range(meta["members"])
         )
-        return cls(a["mean"], a["scale"], members, np.asarray(meta["bias"], dtype=np.float32), meta)
+        forest = Forest.from_arrays(a) if "tree_root" in a else None
+        return cls(a["mean"], a["scale"], members, np.asarray(meta["bias"], dtype=np.float32), meta, forest)
 
     @staticmethod
     @cache

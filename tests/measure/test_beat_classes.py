@@ -240,6 +240,7 @@ def test_what_training_writes_the_app_reads_back_and_a_stranger_file_is_refused(
     f = rng.normal(0, 1, (len(C.FEATURES), 30)).astype(np.float32)
     assert np.allclose(back.probabilities(f), model.probabilities(f), atol=1e-6)
     assert back.bias.tolist() == [0.0, -1.0, 0.0, -2.0] and (back.classes(f) == model.classes(f)).all()
+    assert back.forest is None  # perceptrons alone (every classifier before the trees): none walked
     assert "research use, not a medical device" in path.with_suffix(".md").read_text()
     assert "ma at 6 dB, ma at 0 dB, bw at 0 dB (" in path.with_suffix(".md").read_text()
     # its settings travel with it, its noisy copies included (ec57 and noise-stress fit them again)
@@ -308,3 +309,39 @@ def test_the_selection_passes_over_a_classifier_inventing_beats_and_the_list_rea
     assert BC.misread(shy, case) == 0
     listed = R.classify(found, shy)
     assert R.KINDS[listed.kind[np.abs(listed.t_s - times[atrial]).argmin()]] == "supraventricular"
+
+
+def test_trees_beside_the_perceptrons_are_scikit_learns_and_travel_in_the_file(tmp_path):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from ecgviewer.assets import delineator_path
+    from training.supervised import beat_classifier as BC
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (600, len(C.INPUTS))).astype(np.float32)
+    y = np.select([x[:, 2] > 1.5, x[:, 1] > 1.0, x[:, 0] > 0.8], [3, 2, 1], 0)
+    x[rng.random(x.shape) < 0.05] = np.nan  # unmeasured features go the trees' missing way
+    cfg = BC.Config(hidden=8, epochs=2, batch=64, trees=12)
+    model, module = BC.fit(x, y, cfg)
+    assert model.forest is not None and len(model.forest.root) == 12 * len(C.CLASSES)
+    # the same fit in scikit-learn: the app's walk of its trees gives its probabilities
+    sk = HistGradientBoostingClassifier(
+        max_iter=12, max_depth=cfg.tree_depth, learning_rate=cfg.tree_rate, max_leaf_nodes=cfg.tree_leaves,
+        l2_regularization=cfg.tree_l2, early_stopping=True, random_state=cfg.seed,
+    ).fit(x, y, sample_weight=BC._class_weights(y, cfg.weight_power)[y])  # fmt: skip
+    probe = rng.normal(0, 1.5, (200, len(C.INPUTS)))
+    probe[rng.random(probe.shape) < 0.1] = np.nan
+    logits = model.forest.logits(probe)
+    trees = np.exp(logits - logits.max(axis=1, keepdims=True))
+    assert np.allclose(trees / trees.sum(axis=1, keepdims=True), sk.predict_proba(probe), atol=1e-9)
+    # the two kinds' log-probabilities averaged
+    alone = replace(model, forest=None).forward(probe)
+    mixed = np.sqrt(np.maximum(alone, C.FLOOR) * np.maximum(sk.predict_proba(probe), C.FLOOR))
+    assert np.allclose(model.forward(probe), mixed / mixed.sum(axis=1, keepdims=True), atol=1e-9)
+    path = tmp_path / "beats.safetensors"
+    BC.write(path, model, module, ["101"], {"config": model.meta, "bias": model.meta["bias"], "shortfall": 1.0,
+             **dict.fromkeys(BC.CLASSED, 50.0)}, [], delineator_path())  # fmt: skip
+    back = C.BeatClassifier.load(path)
+    assert back.forest is not None and np.allclose(back.forward(probe), model.forward(probe), atol=1e-6)
+    assert BC.settings(back.meta) == cfg
+    assert "48 gradient-boosted trees on the same inputs (12 rounds" in path.with_suffix(".md").read_text()

@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.forest import Forest
 from ecgviewer.measure import beat_classes as C
 from ecgviewer.measure import confirm, rhythm
 from ecgviewer.measure.rhythm import Detected
 from training import RUNS, SHARED_DATA
+from training.supervised import forest as T
 
 CACHE = RUNS / "beats"
 COMMAND = "python -m training beat-classifier"
@@ -57,6 +59,14 @@ class Config:
     # drops none. Tried with ``--two-pass``: more supraventricular beats found, clean and in noise,
     # fewer of those called right, and QRS Se under the goal, so the selection keeps one reading.
     two_pass: bool = False
+    # Gradient-boosted trees beside the perceptrons (``BeatClassifier.forest``), their
+    # log-probabilities averaged: at most ``trees`` rounds (0: perceptrons alone) of one tree a class,
+    # shallow (``tree_depth``) so that a day's beats are walked in about a second in NumPy
+    trees: int = 0
+    tree_depth: int = 4
+    tree_rate: float = 0.2
+    tree_leaves: int = 31
+    tree_l2: float = 1.0
 
 
 def settings(meta: dict) -> Config:
@@ -207,10 +217,12 @@ def dataset(
 def fit(
     x: np.ndarray, y: np.ndarray, cfg: Config, names: Sequence[str] = C.INPUTS
 ) -> tuple[C.BeatClassifier, object]:
-    """The perceptrons (``cfg.members`` seeds) fitted on (beats, inputs ``names``) ``x`` and class
-    indices ``y``; returns the app's classifier and the torch module it was read from."""
+    """The perceptrons (``cfg.members`` seeds), and the trees when ``cfg.trees``, fitted on (beats,
+    inputs ``names``) ``x`` and class indices ``y``; returns the app's classifier and the torch
+    module it was read from (the trees' arrays among its buffers)."""
     import torch
 
+    forest = _forest(x, y, cfg) if cfg.trees else {}
     mean = np.nanmean(x, axis=0)
     scale = np.nanstd(x, axis=0) + 1e-6
     z = np.clip(np.nan_to_num((x - mean) / scale, nan=0.0, posinf=8.0, neginf=-8.0), -8.0, 8.0)
@@ -220,13 +232,41 @@ def fit(
     module.members = members
     module.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
     module.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
+    for k, v in forest.items():
+        module.register_buffer(k, torch.from_numpy(np.ascontiguousarray(v)))
     arrays = lambda m: (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())  # noqa: E731
     params = tuple(tuple(arrays(m) for m in layers) for layers in members)
     bias = [0.0] * len(C.CLASSES)
     meta = {"inputs": list(names), "classes": list(C.CLASSES), "layers": cfg.depth + 1, "bias": bias,
             **asdict(cfg)}  # fmt: skip
     zero = np.zeros(len(bias), np.float32)
-    return C.BeatClassifier(mean.astype(np.float32), scale.astype(np.float32), params, zero, meta), module
+    trees = Forest.from_arrays(forest) if forest else None
+    model = C.BeatClassifier(mean.astype(np.float32), scale.astype(np.float32), params, zero, meta, trees)
+    return model, module
+
+
+def _class_weights(y: np.ndarray, power: float) -> np.ndarray:
+    """Each class's weight, (its share of the beats) ** -power, scaled to a mean of 1 over the beats."""
+    share = np.bincount(y, minlength=len(C.CLASSES)) / len(y)
+    weight = np.where(share > 0, np.maximum(share, 1e-4) ** -power, 0.0)
+    return weight / weight[y].mean()
+
+
+def _forest(x: np.ndarray, y: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
+    """Gradient-boosted trees on the perceptron's inputs (unmeasured ones as missing), weighted as
+    the perceptrons are, as the flat arrays ``ecgviewer.forest.Forest`` walks."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    if len(np.unique(y)) != len(C.CLASSES):
+        raise ValueError(f"trees need beats of every class ({', '.join(C.CLASSES)})")
+    m = HistGradientBoostingClassifier(
+        max_iter=cfg.trees, max_depth=cfg.tree_depth, learning_rate=cfg.tree_rate,
+        max_leaf_nodes=cfg.tree_leaves, l2_regularization=cfg.tree_l2, early_stopping=True,
+        random_state=cfg.seed,
+    )  # fmt: skip
+    m.fit(np.where(np.isfinite(x), x, np.nan), y, sample_weight=_class_weights(y, cfg.weight_power)[y])
+    trees, base = T.per_output(m)
+    return T.arrays(list(enumerate(trees)), base)
 
 
 def _fitted(z, y: np.ndarray, cfg: Config, seed: int):
@@ -238,11 +278,8 @@ def _fitted(z, y: np.ndarray, cfg: Config, seed: int):
     rng = np.random.default_rng(seed)
     widths = [z.shape[1]] + [cfg.hidden] * cfg.depth + [len(C.CLASSES)]
     layers = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in itertools.pairwise(widths))
-    share = np.bincount(y, minlength=len(C.CLASSES)) / len(y)
-    weight = torch.tensor(
-        np.where(share > 0, np.maximum(share, 1e-4) ** -cfg.weight_power, 0.0), dtype=torch.float32
-    )
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weight / weight[torch.from_numpy(y)].mean())
+    weight = torch.tensor(_class_weights(y, cfg.weight_power), dtype=torch.float32)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     opt = torch.optim.AdamW(layers.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * max(1, len(y) // cfg.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
@@ -360,7 +397,7 @@ def ranked(row: dict) -> tuple[float, float]:
 
 CLASSED = ("qrs_se", "qrs_pp", "veb_se", "veb_pp", "sveb_se", "sveb_pp")  # what the classifier changes
 QRS = CLASSED[:2]
-GRID = (Config(), Config(weight_power=1.0), Config(hidden=64))
+GRID = (Config(), Config(weight_power=1.0), Config(hidden=64), Config(trees=60))
 BIASES = tuple(
     (0.0, s, v, x) for s in (-3.0, -2.0, -1.0, 0.0) for v in (-1.0, 0.0) for x in (-3.0, -2.0, -1.0)
 )
@@ -430,11 +467,12 @@ def write(
         "name": out.stem,
         "task": "each beat of the beat list: " + ", ".join(C.CLASSES) + " (an artefact is left out)",
         "architecture": {
-            "kind": "multilayer perceptron",
+            "kind": "multilayer perceptron" + ("" if model.forest is None else ", gradient-boosted trees"),
             "inputs": list(C.INPUTS),
             "hidden": best["config"]["hidden"],
             "depth": best["config"]["depth"],
             "members": best["config"]["members"],
+            "trees": 0 if model.forest is None else len(model.forest.root),
         },
         "training_data": "MIT-BIH Arrhythmia Database DS1 (de Chazal et al. 2004), records "
         + " ".join(names),
@@ -457,6 +495,17 @@ def _noise_cells(row: dict) -> tuple[str, str]:
     return f"{row['noise_shortfall']:.2f}", str(row["noise_qrs_pp"])
 
 
+def _trees_words(card: dict) -> str:
+    """The card's words for the trees beside the perceptrons (none: nothing)."""
+    trees, cfg = card["architecture"].get("trees", 0), card["config"]
+    if not trees:
+        return ""
+    return (
+        f"; beside them {trees} gradient-boosted trees on the same inputs ({trees // len(C.CLASSES)} rounds "
+        f"of one a class, at most {cfg['tree_depth']} deep), the two kinds' log-probabilities averaged"
+    )
+
+
 def card_markdown(card: dict) -> str:
     """The card in words, with the selection's table (every setting tried, leave-one-record-out)."""
     cv = card["cross_validated"]
@@ -470,7 +519,9 @@ def card_markdown(card: dict) -> str:
         f"{card['architecture']['depth']} hidden layers of "
         f"{card['architecture']['hidden']} over {len(card['architecture']['inputs'])} inputs: each beat's "
         "features against the patient's own dominant beat and RR intervals "
-        "(`ecgviewer/measure/beat_classes.py`), and each feature's difference from the recording's median.",
+        "(`ecgviewer/measure/beat_classes.py`), and each feature's difference from the recording's median"
+        + _trees_words(card)
+        + ".",
         f"- **Data:** {card['training_data']}, their beats found by `{card['beats_found_by']['delineator']}` "
         + (
             f"and doubtful ones asked about by `{card['second_opinion']['delineator']}` (`measure.confirm`) "

@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ecgviewer.forest import Forest
 from ecgviewer.measure import beat_shape_features as S
 from ecgviewer.measure import rhythm_features as RF
 from ecgviewer.ml import record_head as H
 from training import REPO, REPORTS, RUN_LOGS, RUNS, SHARED_DATA
 from training.data import datasets as D
+from training.supervised import forest as T
 
 if TYPE_CHECKING:
     from training.supervised.export import Weigh
@@ -157,15 +159,12 @@ def _linear(z: np.ndarray, y: np.ndarray, prior: np.ndarray, cfg: Config) -> tup
 
 def _forest(x: np.ndarray, y: np.ndarray, prior: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
     """Gradient-boosted trees per statement on the features (unmeasured ones as missing), as the
-    flat arrays ``ml.record_head.Forest`` walks; a statement with fewer than 2 records either way
+    flat arrays ``ecgviewer.forest.Forest`` walks; a statement with fewer than 2 records either way
     has no trees and keeps its share of the records."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     x = np.where(np.isfinite(x), x, np.nan)
-    field = {"feature": "feature_idx", "threshold": "num_threshold", "left": "left", "right": "right",
-             "missing_left": "missing_go_to_left", "leaf": "is_leaf", "value": "value"}  # fmt: skip
-    out: dict[str, list] = {k: [] for k in field}
-    roots, codes, base, at = [], [], H.logit(prior), 0
+    trees, base = [], H.logit(prior)
     for k in range(y.shape[1]):
         if min(y[:, k].sum(), len(y) - y[:, k].sum()) < 2:
             continue
@@ -173,22 +172,9 @@ def _forest(x: np.ndarray, y: np.ndarray, prior: np.ndarray, cfg: Config) -> dic
             max_iter=cfg.trees, learning_rate=cfg.tree_rate, max_leaf_nodes=cfg.tree_leaves,
             l2_regularization=cfg.tree_l2, early_stopping=True, random_state=k,
         ).fit(x, y[:, k])  # fmt: skip
-        base[k] = float(m._baseline_prediction.ravel()[0])  # no public accessor
-        for (tree,) in m._predictors:  # one tree an iteration (a binary target)
-            t = {mine: tree.nodes[theirs] for mine, theirs in field.items()}
-            inner = ~t["leaf"].astype(bool)  # a leaf's children are 0: they stay so
-            t["left"], t["right"] = (t[c].astype(np.int64) + at * inner for c in ("left", "right"))
-            for name, v in t.items():
-                out[name].append(v)
-            roots.append(at)
-            codes.append(k)
-            at += len(tree.nodes)
-    arrays = {f"tree_{k}": np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
-    return arrays | {
-        "tree_root": np.array(roots, np.int64),
-        "tree_code": np.array(codes, np.int64),
-        "tree_base": base,
-    }
+        (sequence,), (base[k],) = T.per_output(m)  # one sequence: a binary target
+        trees.append((k, sequence))
+    return T.arrays(trees, base)
 
 
 def head(
@@ -206,7 +192,7 @@ def head(
     meta = {"features": list(H.NAMES), "codes": codes, "layers": layers, "members": cfg.members,
             "weight": weight, "calibration": list(calibration), **asdict(cfg), **decided}  # fmt: skip
     a = arrays
-    linear, forest = (a["linear_weight"], a["linear_bias"]), H.Forest.from_arrays(a)
+    linear, forest = (a["linear_weight"], a["linear_bias"]), Forest.from_arrays(a)
     return H.RecordHead(tuple(codes), a["median"], a["mean"], a["scale"], members, linear, forest, weight,
                         a["prior"], calibration, meta)  # fmt: skip
 
