@@ -339,8 +339,9 @@ def test_trees_beside_the_perceptrons_are_scikit_learns_and_travel_in_the_file(t
     mixed = np.sqrt(np.maximum(alone, C.FLOOR) * np.maximum(sk.predict_proba(probe), C.FLOOR))
     assert np.allclose(model.forward(probe), mixed / mixed.sum(axis=1, keepdims=True), atol=1e-9)
     path = tmp_path / "beats.safetensors"
-    BC.write(path, model, module, ["101"], {"config": model.meta, "bias": model.meta["bias"], "shortfall": 1.0,
-             **dict.fromkeys(BC.CLASSED, 50.0)}, [], delineator_path())  # fmt: skip
+    best = {"config": model.meta, "bias": model.meta["bias"], "shortfall": 1.0}
+    best |= dict.fromkeys(BC.CLASSED, 50.0)
+    BC.write(path, model, module, ["101"], best, [], delineator_path())
     back = C.BeatClassifier.load(path)
     assert back.forest is not None and np.allclose(back.forward(probe), model.forward(probe), atol=1e-6)
     assert BC.settings(back.meta) == cfg
