@@ -61,7 +61,7 @@ class Config:
     two_pass: bool = False
     # Gradient-boosted trees beside the perceptrons (``BeatClassifier.forest``), their
     # log-probabilities averaged: at most ``trees`` rounds (0: perceptrons alone) of one tree a class,
-    # shallow (``tree_depth``) so that a day's beats are walked in about a second in NumPy
+    # shallow (``tree_depth``): a day's 95,000 beats walked in 1.7 s in NumPy (session 115)
     trees: int = 0
     tree_depth: int = 4
     tree_rate: float = 0.2
