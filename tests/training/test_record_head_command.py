@@ -49,6 +49,24 @@ def test_the_apps_forward_pass_is_the_fitted_models() -> None:
     assert np.allclose(head.probabilities(x), want, atol=1e-9)
 
 
+def test_the_features_cache_is_keyed_by_the_beat_classifier(tmp_path: Path, monkeypatch) -> None:
+    """The share of each beat kind is a feature: another classifier file must not read the features
+    cached with the bundled one (a stale cache once went unnoticed)."""
+    import shutil
+
+    import ecgviewer.assets as assets
+
+    bundled = assets.beat_classifier_path()
+    other = tmp_path / bundled.name
+    shutil.copy(bundled, other)
+    before = T._key()
+    monkeypatch.setattr(assets, "beat_classifier_path", lambda: other)
+    assert T._key() == before  # the same bytes: the same key
+    with other.open("ab") as f:
+        f.write(b" ")
+    assert T._key() != before
+
+
 def test_the_command_fits_on_training_folds_and_chooses_on_fold_9(shared: Path, tmp_path: Path) -> None:
     out, report = tmp_path / "record-test.safetensors", tmp_path / "RECORD_HEAD.md"
     ledger = Path(os.environ["TRAINING_LEDGER"])
