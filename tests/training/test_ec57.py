@@ -92,13 +92,14 @@ def test_the_paced_records_stay_out_of_the_class_scores():
 
 def _quick_classifier(out: Path) -> Path:
     """The bundled classifier's weights with settings that fit in a second: one member, a few
-    epochs, no noisy copies (each would be detected and learnt from too)."""
+    epochs, no noisy copies (each would be detected and learnt from too), no trees (scikit-learn
+    bins class-weighted beats in about 4 s a fit; test_beat_classes fits them)."""
     from safetensors.torch import load_file, save_file
 
     from ecgviewer.assets import beat_classifier_path
     from ecgviewer.measure.beat_classes import BeatClassifier
 
-    meta = {**BeatClassifier.bundled().meta, "members": 1, "epochs": 4, "augment": []}
+    meta = {**BeatClassifier.bundled().meta, "members": 1, "epochs": 4, "augment": [], "trees": 0}
     save_file(
         load_file(str(beat_classifier_path())), str(out), metadata={"beat_classifier": json.dumps(meta)}
     )
