@@ -82,6 +82,28 @@ def test_how_the_paced_beats_were_called_is_counted():
     assert total.paced_called == {"Q": 2, "V": 2, "missed": 2}
 
 
+def test_each_reference_label_is_tallied_by_how_it_was_called():
+    """The built case's labels as called, an aberrated APC called ventricular among them; the table
+    counts it as a wrong call of its record, the fusion beat's call not (EC57 scores none), the
+    invented beat and the missed one both."""
+    ref = np.array([360, 720, 1080, 1440, 1800, 2160])
+    symbols = ["N", "V", "a", "F", "N", "A"]
+    det_s = np.array([1.0, 2.0, 3.0, 4.0, 6.0, 6.5])  # 1800 (5.0 s) missed; 6.5 s invented
+    kinds = ["normal", "ventricular", "ventricular", "ventricular", "supraventricular", "ventricular"]
+    c = ec57.score("201", ref, symbols, det_s, kinds, FS, [], [])
+    assert c.by_label == {"N": {"N": 1, "missed": 1}, "V": {"V": 1}, "a": {"V": 1}, "F": {"V": 1},
+                          "A": {"S": 1}, ec57.NOT_A_BEAT: {"V": 1}}  # fmt: skip
+    assert c.f_called == {"V": 1}
+    other = ec57.score("223", ref, symbols, det_s, ["normal"] * 6, FS, [], [])
+    rows = {line.split(" |")[0]: line for line in ec57.by_label([c, other])}
+    assert rows["| `N` normal"].endswith("| 4 | 2 | 0 | 0 | 0 | 0 | 2 | 201 (1), 223 (1) |")
+    assert rows["| `a` aberrated atrial premature"].endswith("| 201 (1), 223 (1) |")
+    assert rows["| `F` fusion of ventricular and normal"].endswith("| - |")  # its calls are not errors
+    assert rows["| not a reference beat"].endswith("| 201 (1), 223 (1) |")
+    total = ec57.gross([c, other], paced=False)
+    assert total.by_label["a"] == {"V": 1, "N": 1} and c.by_label["a"] == {"V": 1}  # summed, not shared
+
+
 def test_the_paced_records_stay_out_of_the_class_scores():
     paced = ec57.Counts("104", paced=True, ref_beats=10, matched=10, det_beats=10, ref_v=5, det_v=0)
     plain = ec57.Counts("119", ref_beats=10, matched=9, det_beats=10, ref_v=2, det_v=2, tp_v=2)

@@ -61,6 +61,16 @@ NAMES = {
     k: f"{k[:-3].upper()}{' dur.' * k.startswith('af')} {'Se' if k.endswith('se') else '+P'}" for k in GOALS
 }
 CALLED = {"normal": "N", "supraventricular": "S", "ventricular": "V", "paced": "Q", "unreadable": "U"}
+# The reference's beat labels (MIT-BIH's ``atr`` symbols; the WFDB annotation codes), for the table of
+# where each is called; NOT_A_BEAT stands for a listed beat that matches none of them
+LABELS = {
+    "N": "normal", "L": "left bundle branch block", "R": "right bundle branch block",
+    "e": "atrial escape", "j": "junctional escape", "A": "atrial premature",
+    "a": "aberrated atrial premature", "J": "junctional premature", "S": "supraventricular premature",
+    "V": "ventricular premature", "E": "ventricular escape", "F": "fusion of ventricular and normal",
+    "/": "paced", "f": "fusion of paced and normal", "Q": "unclassifiable",
+}  # fmt: skip
+NOT_A_BEAT = "-"
 
 
 @dataclass
@@ -82,6 +92,9 @@ class Counts:
     fp_not_s: int = 0  # beats called supraventricular whose reference is Q
     f_called: dict[str, int] = field(default_factory=dict)  # reference fusion beats, as called
     paced_called: dict[str, int] = field(default_factory=dict)  # reference paced beats (``/``), as called
+    # each reference label (LABELS; NOT_A_BEAT: listed beats the reference lacks), as called (CALLED's
+    # letters, "missed"): where the errors are, beyond the classes' figures
+    by_label: dict[str, dict[str, int]] = field(default_factory=dict)
     af_ref_s: float = 0.0
     af_det_s: float = 0.0
     af_overlap_s: float = 0.0
@@ -97,7 +110,9 @@ class Counts:
         for k, v in asdict(other).items():
             if isinstance(v, int | float) and not isinstance(v, bool):
                 setattr(self, k, getattr(self, k) + v)
-        for mine, theirs in ((self.f_called, other.f_called), (self.paced_called, other.paced_called)):
+        theirs_by_label = [(self.by_label.setdefault(y, {}), t) for y, t in other.by_label.items()]
+        for mine, theirs in ((self.f_called, other.f_called), (self.paced_called, other.paced_called),
+                             *theirs_by_label):  # fmt: skip
             for k, v in theirs.items():
                 mine[k] = mine.get(k, 0) + v
 
@@ -172,21 +187,24 @@ def score(
     c = Counts(name, paced=name in PACED, ref_beats=len(ref), det_beats=len(det), matched=len(matched))
     c.ref_v, c.ref_s = cls.count("V"), cls.count("S")
     c.det_v, c.det_s = called.count("V"), called.count("S")
+    labels = [ref_symbols[i] for i in keep]
+    unmatched = np.ones(len(det), dtype=bool)
     for i, k in matched:
         c.tp_v += cls[i] == "V" and called[k] == "V"
         c.tp_s += cls[i] == "S" and called[k] == "S"
         c.fp_not_v += cls[i] in "FQ" and called[k] == "V"
         c.fp_not_s += cls[i] == "Q" and called[k] == "S"
-        if cls[i] == "F":
-            c.f_called[called[k]] = c.f_called.get(called[k], 0) + 1
-        if ref_symbols[keep[i]] == "/":
-            c.paced_called[called[k]] = c.paced_called.get(called[k], 0) + 1
-    for tally, n in (
-        (c.f_called, cls.count("F")),
-        (c.paced_called, sum(ref_symbols[i] == "/" for i in keep)),
-    ):
-        if n > sum(tally.values()):
+        tally = c.by_label.setdefault(labels[i], {})
+        tally[called[k]] = tally.get(called[k], 0) + 1
+        unmatched[k] = False
+    for y in set(labels):
+        tally = c.by_label.setdefault(y, {})
+        if (n := labels.count(y)) > sum(tally.values()):
             tally["missed"] = n - sum(tally.values())
+    for k in np.flatnonzero(unmatched):
+        tally = c.by_label.setdefault(NOT_A_BEAT, {})
+        tally[called[k]] = tally.get(called[k], 0) + 1
+    c.f_called, c.paced_called = dict(c.by_label.get("F", {})), dict(c.by_label.get("/", {}))
     af_ref, af_det = _after(af_ref, start_s), _after(af_det, start_s)
     c.af_in_flutter_s = overlap(af_det, atrial_flutter)
     c.af_ref_s = sum(e - s for s, e in af_ref)
@@ -337,7 +355,12 @@ def summed(by_seed: Iterable[Sequence[Counts]]) -> list[Counts]:
             if r.record in out:
                 out[r.record].add(r)
             else:
-                out[r.record] = replace(r, f_called=dict(r.f_called), paced_called=dict(r.paced_called))
+                out[r.record] = replace(
+                    r,
+                    f_called=dict(r.f_called),
+                    paced_called=dict(r.paced_called),
+                    by_label={y: dict(t) for y, t in r.by_label.items()},
+                )
     return list(out.values())
 
 
@@ -456,6 +479,9 @@ def report(
         f"[{_pct(ci[k][0])}, {_pct(ci[k][1])}]" for k in GOALS if k in ci) + "."]  # fmt: skip
     if by_seed is not None and len(by_seed) > 1:
         lines += _luck(by_seed)
+    lines += ["", "**Where the calls go**, cross-validated as above, by the reference's own label (the "
+              "unpaced records, gross; `bxb`'s beat-by-beat matching; what a row's beats were called, then "
+              "the records with most of its calls outside its AAMI class):", "", *by_label(cv)]  # fmt: skip
     qrs = stats(gross(cv, paced=True))
     every = gross(cv, paced=True)
     paced = [r for r in cv if r.paced]
@@ -507,6 +533,31 @@ def report(
         "",
     ]  # fmt: skip
     return "\n".join(lines)
+
+
+def _wrong(label: str, tally: Mapping[str, int]) -> int:
+    """Calls of a reference label outside its AAMI class, and its beats missed; fusion and
+    unclassifiable beats (EC57 scores no call of them) only missed; every beat listed where the
+    reference has none."""
+    right = {"/": CALLED["paced"], "F": None, "f": None, "Q": None}.get(label, AAMI.get(label, ""))
+    return sum(n for k, n in tally.items() if k == "missed" or (right is not None and k != right))
+
+
+def by_label(rows: Sequence[Counts], shown: int = 2) -> list[str]:
+    """The table of how each reference label of the unpaced records was called, gross, with the
+    records where most of its wrong calls are (``_wrong``)."""
+    order = [*LABELS, NOT_A_BEAT]
+    total = gross(rows, paced=False).by_label
+    head = "| label | beats | " + " | ".join(CALLED) + " | missed | most wrong calls in |"
+    lines = [head, "|" + "---|" * (len(head.split("|")) - 2)]
+    for y in sorted(total, key=lambda y: order.index(y) if y in order else len(order)):
+        counted = [(r.record, _wrong(y, r.by_label.get(y, {}))) for r in rows if not r.paced]
+        worst = sorted((c for c in counted if c[1]), key=lambda c: -c[1])[:shown]
+        name = f"`{y}` {LABELS[y]}" if y in LABELS else "not a reference beat"
+        cells = [str(total[y].get(k, 0)) for k in (*CALLED.values(), "missed")]
+        where = ", ".join(f"{record} ({n})" for record, n in worst) or "-"
+        lines.append(f"| {name} | {sum(total[y].values())} | " + " | ".join(cells) + f" | {where} |")
+    return lines
 
 
 def _luck(by_seed: Mapping[int, Sequence[Counts]], shown: int = 3) -> list[str]:
