@@ -43,13 +43,16 @@ class Forest:
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """(rows, codes) log-odds of (rows, features) ``x``, non-finite features unmeasured."""
-        step = max(1, PAIRS // max(1, len(self.root)))
-        parts = [self._logits(x[i : i + step]) for i in range(0, len(x), step)]
+        count = len(self.root)
+        step = max(1, PAIRS // max(1, count))
+        n = min(step, len(x))
+        rows, trees = np.repeat(np.arange(n), count), np.tile(np.arange(count), n)  # a chunk's pairs
+        parts = []
+        for i in range(0, len(x), step):
+            chunk = x[i : i + step]
+            leaves = self.walk(chunk, rows[: len(chunk) * count], trees[: len(chunk) * count])
+            parts.append(self.summed(self.value[leaves].reshape(len(chunk), count)))
         return np.concatenate(parts) if parts else np.tile(self.base, (0, 1))
-
-    def _logits(self, x: np.ndarray) -> np.ndarray:
-        rows, trees = np.divmod(np.arange(len(x) * len(self.root)), len(self.root))
-        return self.summed(self.value[self.walk(x, rows, trees)].reshape(len(x), len(self.root)))
 
     def summed(self, values: np.ndarray) -> np.ndarray:
         """(rows, codes) log-odds from each tree's leaf value (rows, trees)."""
@@ -61,22 +64,33 @@ class Forest:
 
     def walk(self, x: np.ndarray, rows: np.ndarray, trees: np.ndarray) -> np.ndarray:
         """The leaf that row ``rows[i]`` of (rows, features) ``x`` reaches in tree ``trees[i]``:
-        every pair walked at once, a level a step, only where a leaf is not reached yet."""
+        every pair a level a step, as deep as the deepest tree, a leaf leading to itself
+        (``_steps``), so that no step sorts out the pairs still walking (a day's beat list: 1.6 ->
+        0.7 s; the record head's deeper trees, a record: 1 -> 2 ms)."""
+        feature, threshold, missing_left, children, depth = self._steps
         flat = np.where(np.isfinite(x), x, np.nan).ravel()
-        node, row_start, children = self.root[trees], rows * x.shape[1], self._children
-        walking = np.flatnonzero(~self.leaf[node])
-        while walking.size:
-            at = node[walking]
-            v = flat[row_start[walking] + self.feature[at]]
-            left = np.where(np.isnan(v), self.missing_left[at], v <= self.threshold[at])
-            node[walking] = children[at, (~left).astype(np.int64)]
-            walking = walking[~self.leaf[node[walking]]]
+        node, first = self.root[trees], rows * x.shape[1]
+        for _ in range(depth):
+            v = flat[first + feature[node]]
+            right = ~((v <= threshold[node]) | (np.isnan(v) & missing_left[node]))
+            node = children[2 * node + right]
         return node
 
     @cached_property
-    def _children(self) -> np.ndarray:
-        """(nodes, 2): each node's left and right child, built once (walked again and again)."""
-        return np.stack([self.left, self.right], axis=1)
+    def _steps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """The nodes as ``walk`` steps through them, built once (walked again and again): each
+        one's feature, threshold, missing way and left and right child side by side, a leaf its
+        own child either way; and the deepest tree's depth."""
+        nodes = np.arange(len(self.leaf))
+        children = np.stack([np.where(self.leaf, nodes, c) for c in (self.left, self.right)], axis=1)
+        depth, level = 0, self.root[~self.leaf[self.root]]
+        while len(level):
+            depth += 1
+            level = np.concatenate([self.left[level], self.right[level]])
+            level = level[~self.leaf[level]]
+        feature = np.where(self.leaf, 0, self.feature).astype(np.intp)
+        threshold = np.where(self.leaf, np.inf, self.threshold)
+        return feature, threshold, self.missing_left | self.leaf, children.ravel().astype(np.intp), depth
 
     def touching(self, features: Sequence[int]) -> np.ndarray:
         """(trees,) whether a tree splits on any of ``features`` (the others ignore them)."""
