@@ -76,6 +76,26 @@ DOUBTED_BEATS, DOUBTED_SHARE = 8, 0.2
 # classifier's artefact probability 0.4-0.8 there, under its bias); on DS1 cross-validated by
 # record, clean and in noise, 0.5 and 0.3 changed no figure (session 98)
 NOISE_P = 0.5
+# ... and one of UNCLEAR_MIN_S or more where the QRS barely stands out of the noise and the beats
+# are not alike: around each detection (CLARITY_BEATS either side), the median ``clarity`` (the
+# page's dominant QRS over its high-frequency noise, in e-folds) under CLARITY_MIN and CLARITY_DROP
+# under the recording's clearest beats (its CLARITY_Q percentile: a faint recording is not noise for
+# being faint), and the median likeness of a QRS to its closest neighbour's (``_neighbour_r``, the
+# template-matching quality index of Orphanidou et al., IEEE JBHI 2015) under NEIGHBOUR_R: a paced
+# rhythm's spikes lower the clarity, but its beats stay alike; and the median successive RR
+# difference at least UNCLEAR_IRREGULAR of the median RR: detections that keep a regular rhythm in
+# noise follow the heart (muscle noise as large as the QRS for 20 s among clean minutes was read
+# beat for beat, NOISE_BURSTS.md, and without this went unread). Electrode motion makes QRS-like
+# deflections that no other rule tells from beats (EC57's noise stress test listed 440-680
+# invented beats a record at 6 and 0 dB). Chosen on DS1 cross-validated by record (session 118),
+# clarity 2.4-3.2 by 0.1 against likeness 0.8-0.95 by 0.05: of the settings that took no
+# reference beat of the clean records, the one that left out most invented detections of their
+# noisy copies (muscle, wander and synthetic motion; 1,668 of 4,167); the electrode-motion test
+# was not looked at in choosing. The regularity guard, added after, kept 9,800 of the 16,000 true
+# beats this took from the copies with muscle noise as large as the QRS throughout, and 629 of
+# their 1,500 invented detections
+CLARITY_MIN, CLARITY_DROP, CLARITY_Q, NEIGHBOUR_R, UNCLEAR_IRREGULAR = 2.7, 1.0, 90.0, 0.9, 0.1
+CLARITY_BEATS, UNCLEAR_MIN_S, NEIGHBOURS_COMPARED = 8, 10.0, 2
 RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a couplet)
 FLUTTER = "ventricular fibrillation"  # the event of the flutter detector's stretches
 NO_BEATS = ("unreadable", FLUTTER)  # events where no beat is listed
@@ -526,12 +546,18 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     noise = judged | ((found.kind == UNREADABLE) & (p[:, ARTEFACT] >= NOISE_P))
     # noise is looked for between the flutter detector's stretches: those are a rhythm, not noise
     doubted, t = (unconfirmed == 1) & ~judged, found.t_s
+    # judged on the detections listed (as the rule was chosen: noise's own lowers every median),
+    # then every detection inside such a stretch is unclear, those judged noise too
+    listed, unclear = ~artefact, np.zeros(len(t), bool)
+    clarity = found.features[C.FEATURES.index("clarity")]
+    for first, last in _unclear(t[listed], clarity[listed], found.shapes[listed]):
+        unclear |= (t >= first) & (t <= last)
     edges = [-np.inf, *itertools.chain.from_iterable(found.flutter), np.inf]
     noisy = [
         stretch
         for lo, hi in zip(edges[::2], edges[1::2], strict=True)
         for stretch in _too_noisy(
-            *(v[(t > lo) & (t < hi)] for v in (t, noise, doubted, found.kind == UNREADABLE))
+            *(v[(t > lo) & (t < hi)] for v in (t, noise, doubted, found.kind == UNREADABLE, unclear))
         )
     ]
     beat = ~artefact
@@ -544,13 +570,15 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
 
 
 def _too_noisy(
-    t: np.ndarray, artefact: np.ndarray, doubted: np.ndarray, unreadable: np.ndarray | None = None
-) -> list[tuple[float, float, str]]:
+    t: np.ndarray, artefact: np.ndarray, doubted: np.ndarray, unreadable: np.ndarray | None = None,
+    unclear: np.ndarray | None = None,
+) -> list[tuple[float, float, str]]:  # fmt: skip
     """Stretches of NOISY_MIN_S or longer where at least NOISY_SHARE of the detections around each
     (NOISY_BEATS either side) are artefacts, or DOUBTED_SHARE (DOUBTED_BEATS either side) are
-    ``doubted`` (listed, the second opinion finding no QRS there): read as noise, not as beats.
-    Each goes on over the detections next to it that the noise rule marked ``unreadable``: at a
-    burst's edges, the clean beats in the window dilute the share, not the noise."""
+    ``doubted`` (listed, the second opinion finding no QRS there), or that are ``unclear``
+    (``_unclear``): read as noise, not as beats. Each goes on over the detections next to it that
+    the noise rule marked ``unreadable``: at a burst's edges, the clean beats in the window dilute
+    the share, not the noise."""
     from numpy.lib.stride_tricks import sliding_window_view as windows
 
     def share(flags: np.ndarray, h: int) -> np.ndarray:
@@ -558,10 +586,12 @@ def _too_noisy(
 
     if len(t) < 2 * NOISY_BEATS + 1:
         return []
+    unclear = np.zeros(len(t), bool) if unclear is None else unclear
     noise = (share(artefact, NOISY_BEATS) >= NOISY_SHARE) | (share(doubted, DOUBTED_BEATS) >= DOUBTED_SHARE)
+    noise |= unclear
     unreadable = np.zeros(len(t), bool) if unreadable is None else unreadable
     stretches: list[tuple[int, int]] = []
-    flagged = artefact | doubted
+    flagged = artefact | doubted | unclear
     for a, b in zip(*runs(noise), strict=True):
         inside = a + np.flatnonzero(flagged[a:b])  # from its first doubt to its last: the clean
         a, b = (int(inside[0]), int(inside[-1]) + 1) if len(inside) else (a, a)  # beats around stay
@@ -579,7 +609,51 @@ def _too_noisy(
         if t[b - 1] - t[a] >= NOISY_MIN_S:
             n, m = int(artefact[a:b].sum()), int(doubted[a:b].sum())
             detail = f"too noisy to read: of {b - a} detections, {n} were noise and {m} doubtful"
+            if (u := int(unclear[a:b].sum())) > 0:
+                detail += f"; {u} with a QRS barely above the noise"
             out.append((float(t[a]), float(t[b - 1]), detail))
+    return out
+
+
+def _unclear(t: np.ndarray, clarity: np.ndarray, shapes: np.ndarray) -> list[tuple[float, float]]:
+    """Stretches (first and last beat's R, s) of UNCLEAR_MIN_S or longer where, around each beat
+    (CLARITY_BEATS either side), the median ``clarity`` is under CLARITY_MIN and CLARITY_DROP under
+    the recording's CLARITY_Q percentile, and the median ``_neighbour_r`` of the QRS ``shapes``
+    under NEIGHBOUR_R, and the median successive RR difference at least UNCLEAR_IRREGULAR of the
+    median RR; a beat without a clarity counts as clear."""
+    from numpy.lib.stride_tricks import sliding_window_view as windows
+
+    if len(t) < 2 * CLARITY_BEATS + 1 or not np.isfinite(clarity).any():
+        return []
+
+    def around(v: np.ndarray) -> np.ndarray:
+        return np.median(windows(np.pad(v, CLARITY_BEATS, mode="edge"), 2 * CLARITY_BEATS + 1), axis=1)
+
+    limit = min(CLARITY_MIN, float(np.nanpercentile(clarity, CLARITY_Q)) - CLARITY_DROP)
+    low = around(np.where(np.isfinite(clarity), clarity, np.inf)) < limit
+    low &= around(_neighbour_r(shapes)) < NEIGHBOUR_R
+    rr = np.diff(t, prepend=t[0] - (t[1] - t[0]))
+    low &= around(np.abs(np.diff(rr, prepend=rr[0]))) >= UNCLEAR_IRREGULAR * around(rr)
+    return [(float(t[a]), float(t[b - 1])) for a, b in zip(*runs(low), strict=True)
+            if t[b - 1] - t[a] >= UNCLEAR_MIN_S]  # fmt: skip
+
+
+def _neighbour_r(shapes: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Each beat's QRS (``shapes``: (beats, leads, samples), the leads together) correlated with its
+    NEIGHBOURS_COMPARED neighbours either side, the best of them; in chunks (bounded memory)."""
+    k, n = NEIGHBOURS_COMPARED, len(shapes)
+    out = np.full(n, -1.0, np.float32)
+    for start in range(0, n, chunk):
+        a, b = max(0, start - k), min(n, start + chunk + k)
+        s = shapes[a:b].reshape(b - a, -1).astype(np.float32)
+        s -= s.mean(axis=1, keepdims=True)
+        s /= np.maximum(np.linalg.norm(s, axis=1, keepdims=True), 1e-12)
+        best = np.full(b - a, -1.0, np.float32)
+        for d in range(1, k + 1):
+            r = (s[d:] * s[:-d]).sum(axis=1)
+            best[d:] = np.maximum(best[d:], r)  # with the one d before
+            best[:-d] = np.maximum(best[:-d], r)  # with the one d after
+        out[start : min(n, start + chunk)] = best[start - a : start - a + min(chunk, n - start)]
     return out
 
 

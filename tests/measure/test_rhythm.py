@@ -152,6 +152,47 @@ def test_a_noisy_stretch_goes_on_over_the_unreadable_detections_next_to_it():
     assert [s[:2] for s in R._too_noisy(t, artefacts, np.zeros(60, bool))] == [(20.0, 31.0), (40.0, 47.0)]
 
 
+def test_a_stretch_where_the_qrs_barely_stands_out_of_the_noise_is_read_as_noise():
+    """Two minutes of beats a second whose clarity falls for 20 s while their QRS stop looking alike
+    and their rhythm goes irregular (electrode motion as loud as the QRS): that stretch is unclear;
+    a 6 s dip is not, nor beats that stay alike (a paced rhythm's spikes lower the clarity) or keep
+    a regular rhythm (the detections follow the heart), nor a whole recording merely faint."""
+    rng = np.random.default_rng(0)
+    regular = np.arange(120.0)
+    t = regular.copy()
+    t[30:50] += rng.uniform(-0.3, 0.3, 20)
+    t[80:86] += rng.uniform(-0.3, 0.3, 6)
+    qrs = np.sin(np.linspace(0, 3 * np.pi, 50)) * np.hanning(50)
+    alike = np.broadcast_to(qrs, (120, 2, 50)).astype(np.float16)
+    unlike = alike.copy()
+    unlike[30:50] += rng.normal(0, 1, (20, 2, 50)).astype(np.float16)
+    unlike[80:86] += rng.normal(0, 1, (6, 2, 50)).astype(np.float16)
+    clarity = np.full(120, 4.5)
+    clarity[30:50] = clarity[80:86] = 2.2
+    clarity[40] = 4.0  # a clear beat inside does not break the stretch
+    clarity[90] = np.nan  # no clarity measured: counts as clear
+    ((a, b),) = R._unclear(t, clarity, unlike)  # its edges as far as the medians reach
+    assert t[30] <= a <= t[32] and t[47] <= b <= t[49]
+    assert R._unclear(t, clarity, alike) == []
+    assert R._unclear(regular, clarity, unlike) == []
+    assert R._unclear(t, np.full(120, 2.2), unlike) == []  # faint throughout: its own clearest beats
+    none = np.zeros(120, bool)
+    (stretch,) = R._too_noisy(regular, none, none, None, (regular >= 30) & (regular <= 49))
+    assert stretch == (30.0, 49.0, "too noisy to read: of 20 detections, 0 were noise and 0 doubtful; "
+                       "20 with a QRS barely above the noise")  # fmt: skip
+
+
+def test_neighbour_likeness_is_the_best_correlation_with_the_beats_either_side():
+    shapes = np.random.default_rng(1).normal(size=(9, 2, 50)).astype(np.float16)
+    shapes[5] = shapes[3]
+    got = R._neighbour_r(shapes, chunk=4)
+    flat = shapes.reshape(9, -1).astype(float)
+    want = [max(np.corrcoef(flat[i], flat[j])[0, 1] for j in range(max(0, i - 2), min(9, i + 3)) if j != i)
+            for i in range(9)]  # fmt: skip
+    assert got == pytest.approx(want, abs=1e-5)
+    assert got[3] == got[5] == pytest.approx(1.0)
+
+
 def test_progress_and_cancel(delineator, beat):
     rec = record(_sinus(1.0, 179.0, 0.9, beat), 180.0)
     seen: list[float] = []

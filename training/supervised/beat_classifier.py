@@ -579,7 +579,12 @@ def card_markdown(card: dict) -> str:
         f"around each ({rhythm.NOISY_BEATS} either side) are artefacts (or were marked unreadable "
         f"for their noise and are at least {rhythm.NOISE_P:g} likely artefacts by the perceptron), or "
         f"{100 * rhythm.DOUBTED_SHARE:.0f} % ({rhythm.DOUBTED_BEATS} either side) listed but "
-        "unconfirmed, is read as noise, an unreadable stretch without beats (`rhythm._too_noisy`).",
+        f"unconfirmed, or one of {rhythm.UNCLEAR_MIN_S:g} s or more where around each listed beat "
+        f"({rhythm.CLARITY_BEATS} either side) the median clarity is under {rhythm.CLARITY_MIN:g} and "
+        f"{rhythm.CLARITY_DROP:g} under the recording's {rhythm.CLARITY_Q:g}th percentile and the median "
+        f"correlation of a QRS with the likest of its {rhythm.NEIGHBOURS_COMPARED} neighbours either "
+        f"side under {rhythm.NEIGHBOUR_R:g} (`rhythm._unclear`), is read as noise, an unreadable stretch "
+        "without beats (`rhythm._too_noisy`).",
         "- **Not seen:** DS2 (the held-out half), other databases, paced beats (found from their spikes).",
         "",
         "| hidden | class weight power | bias (S, V, artefact) | shortfall | QRS Se | QRS +P | VEB Se "
