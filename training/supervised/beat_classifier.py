@@ -583,7 +583,9 @@ def card_markdown(card: dict) -> str:
         f"({rhythm.CLARITY_BEATS} either side) the median clarity is under {rhythm.CLARITY_MIN:g} and "
         f"{rhythm.CLARITY_DROP:g} under the recording's {rhythm.CLARITY_Q:g}th percentile and the median "
         f"correlation of a QRS with the likest of its {rhythm.NEIGHBOURS_COMPARED} neighbours either "
-        f"side under {rhythm.NEIGHBOUR_R:g} (`rhythm._unclear`), is read as noise, an unreadable stretch "
+        f"side under {rhythm.NEIGHBOUR_R:g} and the median change from one RR interval to the next at "
+        f"least {rhythm.UNCLEAR_IRREGULAR:g} of the median RR (`rhythm._unclear`), is read as noise, an "
+        "unreadable stretch "
         "without beats (`rhythm._too_noisy`).",
         "- **Not seen:** DS2 (the held-out half), other databases, paced beats (found from their spikes).",
         "",
