@@ -1,5 +1,7 @@
 """One fresh process: ``measure.rhythm.analyse`` over whole recordings, one after the other; prints
-one JSON line (wall and CPU time, beats, counts and hours summed, peak RSS)."""
+one JSON line (wall and CPU time, beats, counts and hours summed, peak RSS; the CPU time and peak
+RSS of the worker process that measures half of a long recording's pages, ``measure.workers``,
+its start included)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from collections import Counter
 
 def main() -> int:
     from ecgviewer.io import load
+    from ecgviewer.measure import workers
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.rhythm import analyse
+
+    workers.allow()  # as the app's entry points
 
     delineator = Delineator.bundled()
     import scipy.signal  # noqa: F401  (1.7 s, once a process: the window loads it to measure its first page)
@@ -27,9 +32,13 @@ def main() -> int:
         wall, cpu = wall + time.perf_counter() - t, cpu + time.process_time() - c
         beats, hours = beats + len(rh.t_s), hours + rec.duration / 3600
         counts.update(rh.counts())
+    workers.shutdown()  # the worker process's time and peak memory are counted once it has ended
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "beats": beats, "counts": dict(counts),
-           "hours": hours, "peak_rss_mib": round(peak_mib, 1)}  # fmt: skip
+           "hours": hours, "peak_rss_mib": round(peak_mib, 1),
+           "worker_cpu_s": round(child.ru_utime + child.ru_stime, 2),
+           "worker_peak_rss_mib": round(child.ru_maxrss / 1024, 1)}  # fmt: skip
     print(json.dumps(out))
     return 0
 

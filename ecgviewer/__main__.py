@@ -1,3 +1,4 @@
-from ecgviewer.cli import main
+from ecgviewer.cli import entry
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a worker process imports it again (``measure.workers``)
+    raise SystemExit(entry())

@@ -464,6 +464,16 @@ def _gui(argv: Sequence[str]) -> int:
     return run(args.files, quit_after_paint=args.quit_after_paint)
 
 
+def entry() -> int:
+    """The program's way in (the console script, ``python -m ecgviewer``, the frozen launcher):
+    ``main`` with long beat lists shared with a worker process, as these ways in guard their
+    main modules against being imported again (``measure.workers``)."""
+    from ecgviewer.measure import workers
+
+    workers.allow()
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {

@@ -1,12 +1,12 @@
-"""The frozen app's entry point: the same ``ecgviewer.cli:main`` as the ``ecgviewer`` console script."""
+"""The frozen app's entry point: the same ``ecgviewer.cli:entry`` as the ``ecgviewer`` console script."""
 
 import multiprocessing
 import sys
 
-from ecgviewer.cli import main
+from ecgviewer.cli import entry
 
 if __name__ == "__main__":
-    # index --analyze's worker processes: where they are spawned (Windows, macOS), the frozen
-    # executable is started again for each, and this turns those starts into workers
+    # worker processes (index --analyze's; the beat list's, ``measure.workers``): where they are
+    # spawned, the frozen executable is started again for each, and this turns those starts into workers
     multiprocessing.freeze_support()
-    sys.exit(main())
+    sys.exit(entry())

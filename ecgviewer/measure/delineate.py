@@ -45,6 +45,10 @@ class Delineator:
         self.int8_ranges = int8_ranges  # calibrated activation ranges of the 8-bit form, if any
         self.in_int8 = in_int8
 
+    def __getstate__(self) -> dict:
+        """Pickled (to a worker process, ``workers``) without its built forms: they are rebuilt there."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_frozen", "_int8")}
+
     @cached_property
     def _frozen(self):
         if self.in_int8:

@@ -3,7 +3,7 @@ measured), the heart-rate trend, the ectopy counts and the events a reader jumps
 ventricular and supraventricular runs, atrial fibrillation, unreadable stretches).
 
 Paged: the recording is read ``PAGE_S`` at a time with ``MARGIN_S`` of context either side, so
-memory stays bounded whatever its length (``WORKERS`` pages measured at once), and every page goes
+memory stays bounded whatever its length (a few pages measured at once, ``workers``), and every page goes
 through the delineation contract and the lead checks of the 10 s measurements (``signal.prepare``,
 ``quality``), and through the flutter detector (``flutter``): where the signal is ventricular
 flutter or fibrillation, an undulation and not beats, no beat is listed and the stretch is an event
@@ -25,7 +25,6 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -33,7 +32,7 @@ import numpy as np
 
 from ecgviewer.dsp.runs import runs
 from ecgviewer.errors import Cancelled
-from ecgviewer.measure import atrial, confirm, signal
+from ecgviewer.measure import atrial, confirm, signal, workers
 from ecgviewer.measure import beat_classes as C
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import delineate as D
@@ -46,9 +45,6 @@ from ecgviewer.memory import keep_freed_memory
 from ecgviewer.recording import Recording
 from ecgviewer.summary import clock
 
-# Pages measured at once, each on one thread (numpy, scipy and torch's kernels release the GIL): on
-# 2 cores a day's beat list took 39 s with torch's own two threads (1 thread: 43 s), 28-32 s so
-WORKERS = 2
 PAGE_S = 60.0  # one delineator pass; a fixed length keeps the convolution kernels' set-up cached
 MARGIN_S = 2.0  # context either side of a page: no beat is judged at an edge
 MAX_LEADS = 3
@@ -299,7 +295,7 @@ def detect(
     names = tuple(rec.leads[i] for i in leads)
     page, margin = round(PAGE_S * rec.fs), round(MARGIN_S * rec.fs)
     pages: list[_Page] = []
-    pending: deque[tuple[int, Future[_Page]]] = deque()  # at most WORKERS + 1 pages read ahead
+    pending: deque[tuple[int, workers.Task]] = deque()  # at most Pages.depth pages read ahead
 
     def collect() -> None:
         end, future = pending.popleft()
@@ -310,14 +306,14 @@ def detect(
             raise Cancelled
 
     blas = threadpool_limits(limits=1, user_api="blas")
-    with blas, _one_torch_thread(), ThreadPoolExecutor(WORKERS) as pool:
+    shared = (delineator, second, detector)
+    with blas, _one_torch_thread(), workers.Pages(_measure_page, shared, rec.duration) as pool:
         for start in range(0, rec.n_samples, page):
             a, b = max(0, start - margin), min(rec.n_samples, start + page + margin)
             core = (start, min(b, start + page))
             raw = rec.read(a, b)  # here: a reader need not be safe across threads
-            args = (raw, leads, names, rec.fs, (delineator, second), a, core, detector)
-            pending.append((start + page, pool.submit(_measure_page, *args)))
-            if len(pending) > WORKERS:
+            pending.append((start + page, pool.submit(raw, leads, names, rec.fs, a, core)))
+            if len(pending) > pool.depth:
                 collect()
         while pending:
             collect()
@@ -352,13 +348,12 @@ def detect(
 
 
 def _measure_page(
-    raw: np.ndarray, leads: list[int], names: Sequence[str], fs: float,
-    delineators: tuple[Delineator, Delineator], first: int, core: tuple[int, int], detector: F.Detector,
+    raw: np.ndarray, leads: list[int], names: Sequence[str], fs: float, first: int, core: tuple[int, int],
+    delineator: Delineator, second: Delineator, detector: F.Detector,
 ) -> _Page:  # fmt: skip
     """Beats with R inside ``core`` (samples of the recording) of a page read from ``first``, and
-    the flutter detector's windows centred there; ``delineators``: the one that finds the beats
-    and the second opinion on doubtful ones."""
-    delineator, second = delineators
+    the flutter detector's windows centred there; ``delineator`` finds the beats, ``second`` is
+    the second opinion on doubtful ones."""
     mine = raw[leads]
     x_raw = _filled(mine.astype(np.float64))
     problems = Q.raw_problems(mine, fs, names)

@@ -11,6 +11,7 @@ from ecgviewer.errors import Cancelled
 from ecgviewer.measure import atrial as A
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import rhythm as R
+from ecgviewer.measure import workers as W
 from ecgviewer.measure.delineate import Delineator
 from ecgviewer.measure.intervals import heart_rate
 from ecgviewer.measure.pipeline import measure
@@ -206,7 +207,7 @@ def test_pages_measured_side_by_side_give_what_one_at_a_time_gives(delineator, b
     beats, _, seconds = premature_beats(beat)  # three pages, with ectopic beats and a pause
     rec = record(beats, seconds)
     together = R.detect(rec, delineator)
-    monkeypatch.setattr(R, "WORKERS", 1)
+    monkeypatch.setattr(W, "THREADS", 1)
     alone = R.detect(rec, delineator)
     for field in ("t_s", "kind", "fiducials_ms", "features", "shapes"):
         assert np.array_equal(getattr(together, field), getattr(alone, field), equal_nan=True), field
@@ -523,15 +524,15 @@ def test_both_delineators_are_built_before_the_pages_threads_start(delineator, m
     mine, second = (Delineator(delineator.model, delineator.meta) for _ in range(2))  # nothing built yet
     seen = []
 
-    class Pool(R.ThreadPoolExecutor):
+    class Pool(W.ThreadPoolExecutor):
         def __init__(self, workers: int) -> None:
             seen.append(["_frozen" in d.int8().__dict__ for d in (mine, second)])
             super().__init__(workers)
 
-    monkeypatch.setattr(R, "ThreadPoolExecutor", Pool)
+    monkeypatch.setattr(W, "ThreadPoolExecutor", Pool)
     x = np.zeros((2, 10 * 250), np.float32)
     R.detect(make_recording(None, ArraySource(x), 250.0, ["II", "V1"], "flat"), mine, second=second)
-    assert seen == [[True, True]]
+    assert seen == [[True, True]] * W.THREADS  # one pool for each lane
 
 
 def test_a_premature_narrow_beat_without_a_p_wave_in_sinus_rhythm_is_supraventricular_whatever_was_called():
