@@ -838,6 +838,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (SHARED / "README.md").is_file():
         print(f"{SHARED} not found (set ECGVIEWER_SHARED_DATA): nothing to review", file=sys.stderr)
         return 2
+    from ecgviewer.measure import workers
+
+    workers.allow()  # as the app's ways in (``cli.entry``): long beat lists share a worker process
     started = time.monotonic()
     if args.out.is_dir() and any(args.out.iterdir()):
         if not (args.out / "index.html").is_file():
