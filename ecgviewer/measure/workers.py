@@ -7,13 +7,14 @@ wall time a page, two processes at 19.5 ms (64 s pages of 3 leads, 2 cores; alon
 39 ms either way; session 120). So a long recording's pages are shared by a thread here and a
 worker process, each page going to the lane with fewer pages waiting. The process is started with
 ``spawn`` (forking a process that runs Qt's and torch's threads is unsafe) and kept for the next
-recording read with the same networks: starting it (importing torch, building the 8-bit
-networks) takes 2-3 s, during which the pages go to two threads. A spawned process imports the
-program's main module again, which must not start its work on import: the app's entry points,
-which guard it, opt in (``allow``); other callers (scripts, notebooks, ``training``), short
-recordings and processes that are workers themselves (``index --analyze``) use threads only.
-Results do not depend on where a page was measured: the same function, one thread for torch and
-BLAS in each, the same 8-bit engine.
+recording read with the same networks. Starting it (importing torch, building the 8-bit networks)
+takes 2-3 s of a core the threads are measuring on, which a recording must be long enough to repay
+(``START_MIN_S``); once it runs, shorter ones use it too (``USE_MIN_S``). A spawned process imports
+the program's main module again, which must not start its work on import: the app's entry points,
+which guard it, opt in (``allow``); other callers (scripts, notebooks, ``training``) and processes
+that are workers themselves (``index --analyze``) use threads only. Results do not depend on where
+a page was measured: the same function, one thread for torch and BLAS in each, the same 8-bit
+engine.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 THREADS = 2  # threads while no worker process helps (one for each of 2 cores)
-CHILD_MIN_S = 1800.0  # recordings this long or longer share their pages with a worker process
+# A recording this long starts the worker process; one this long uses it once it runs. The 3-lead
+# day's first hours (2 cores, session 120), its beat list with threads only against with a worker
+# process started for it: 1 h 2.8 against 4.1 s, 3 h 5.7 against 6.7 s, 8 h 17.9 against 14.6 s,
+# 24 h 37.5-42.5 against 31.3-34.4 s; with the worker process already running, 1 h 2.1 against 1.4 s
+START_MIN_S = 6 * 3600.0
+USE_MIN_S = 600.0
 CHILD = -1  # the worker process's lane
 
 _lock = threading.Lock()
@@ -86,9 +92,9 @@ def _in_child(args: tuple) -> Any:
     return _state["measure"](*args, *_state["shared"])
 
 
-def _child_for(blob: bytes) -> _Child | None:
-    """The worker process for these networks: the running one, or one started now (the one
-    before, for other networks, is let go); None where processes are not allowed."""
+def _child_for(blob: bytes, start: bool) -> _Child | None:
+    """The worker process for these networks: the running one, or where ``start``, one started
+    now (the one before, for other networks, is let go); None where processes are not allowed."""
     global _child
     if not _allowed["processes"] or multiprocessing.parent_process() is not None:
         return None  # not allowed, or a worker itself: no workers of its own
@@ -96,6 +102,8 @@ def _child_for(blob: bytes) -> _Child | None:
     with _lock:
         if _child is not None and _child.key == key and not _child.broken:
             return _child
+        if not start:
+            return None
         if _child is not None:
             _child.pool.shutdown(wait=False, cancel_futures=True)
         context = multiprocessing.get_context("spawn")
@@ -134,15 +142,16 @@ class Task:
 class Pages:
     """Runs ``measure(*args, *shared)`` for each page submitted, on the lane with fewest pages
     waiting: two threads, or one thread and the worker process once it is ready (for a recording
-    of ``seconds`` >= CHILD_MIN_S). ``depth``: how many pages a caller keeps in flight, enough
-    that no lane waits while the oldest page is collected."""
+    of ``seconds``: START_MIN_S and USE_MIN_S). ``depth``: how many pages a caller keeps in flight,
+    enough that no lane waits while the oldest page is collected."""
 
     depth = 6
 
     def __init__(self, measure: Callable[..., Any], shared: tuple, seconds: float) -> None:
         self.measure, self.shared = measure, shared
         self.threads = [ThreadPoolExecutor(1) for _ in range(THREADS)]
-        self.child = _child_for(pickle.dumps((measure, shared))) if seconds >= CHILD_MIN_S else None
+        wanted = seconds >= USE_MIN_S
+        self.child = _child_for(pickle.dumps((measure, shared)), seconds >= START_MIN_S) if wanted else None
         self.waiting: dict[int, list[Future]] = {}
 
     def submit(self, *args: Any) -> Task:

@@ -42,7 +42,8 @@ def test_a_worker_process_measures_pages_as_this_process_does_and_dying_loses_no
     rec = record(beats, seconds)
     here = R.detect(rec, delineator)
     assert W._child is None  # not allowed (only the app's ways in allow it): threads only
-    monkeypatch.setattr(W, "CHILD_MIN_S", 0.0)
+    monkeypatch.setattr(W, "START_MIN_S", 0.0)
+    monkeypatch.setattr(W, "USE_MIN_S", 0.0)
     monkeypatch.setitem(W._allowed, "processes", True)
     lanes = _lanes(monkeypatch)
     try:
@@ -62,11 +63,23 @@ def test_a_worker_process_measures_pages_as_this_process_does_and_dying_loses_no
         W.shutdown()
 
 
-def test_a_short_recording_or_a_worker_itself_starts_no_process(monkeypatch):
+def test_a_shorter_recording_uses_a_running_worker_process_but_starts_none(monkeypatch):
     monkeypatch.setitem(W._allowed, "processes", True)
-    with W.Pages(max, (0,), W.CHILD_MIN_S - 1) as pages:
+    with W.Pages(max, (0,), W.START_MIN_S - 1) as pages:
         assert pages.child is None
         assert [pages.submit(k).result() for k in (-1, 2)] == [0, 2]
+    try:
+        with W.Pages(max, (0,), W.START_MIN_S) as pages:
+            child = pages.child
+            assert child is not None
+        with W.Pages(max, (0,), W.USE_MIN_S) as pages:
+            assert pages.child is child
+        with W.Pages(max, (0,), W.USE_MIN_S - 1) as pages:
+            assert pages.child is None
+        with W.Pages(min, (0,), W.USE_MIN_S) as pages:  # other networks: not that one's
+            assert pages.child is None and W._child is child
+    finally:
+        W.shutdown()
     monkeypatch.setattr(W.multiprocessing, "parent_process", lambda: object())
-    with W.Pages(max, (0,), W.CHILD_MIN_S) as pages:
+    with W.Pages(max, (0,), W.START_MIN_S) as pages:  # a worker itself
         assert pages.child is None
