@@ -24,7 +24,7 @@ import multiprocessing
 import pickle
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +124,7 @@ def shutdown() -> None:
 class Task:
     """One page's measurement on a lane (``lane``: a thread's index, or CHILD); ``result``
     measures it in the caller's thread if the worker process died under it (killed, out of
-    memory)."""
+    memory) or was let go (another recording's networks)."""
 
     def __init__(self, future: Future, lane: int, again: Callable[[], Any]) -> None:
         self.future, self.lane, self.again = future, lane, again
@@ -132,7 +132,9 @@ class Task:
     def result(self) -> Any:
         try:
             return self.future.result()
-        except BrokenProcessPool:
+        except (BrokenProcessPool, CancelledError):
+            if self.lane != CHILD:
+                raise
             return self.again()
 
     def cancel(self) -> bool:
@@ -166,8 +168,9 @@ class Pages:
             try:
                 future = child.pool.submit(_in_child, args)
                 future.add_done_callback(lambda f: _broke(child, f))
-            except BrokenProcessPool:  # died since: this page and the next go to a thread
-                child.broken, lane = True, 0
+            except (BrokenProcessPool, RuntimeError) as exc:  # died or let go: the rest go to threads
+                child.broken |= isinstance(exc, BrokenProcessPool)
+                self.child, lane = None, 0
         if future is None:
             future = self.threads[lane].submit(again)
         self.waiting[lane].append(future)
