@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -63,8 +65,24 @@ def test_a_worker_process_measures_pages_as_this_process_does_and_dying_loses_no
         W.shutdown()
 
 
+class _Pool:
+    """A worker process's pool that starts no process: ``_child_for``'s choices alone."""
+
+    def __init__(self, workers: int, **_: object) -> None:
+        self.workers = workers
+
+    def submit(self, fn: Callable[..., object], *args: object) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
 def test_a_shorter_recording_uses_a_running_worker_process_but_starts_none(monkeypatch):
     monkeypatch.setitem(W._allowed, "processes", True)
+    monkeypatch.setattr(W, "ProcessPoolExecutor", _Pool)
     with W.Pages(max, (0,), W.START_MIN_S - 1) as pages:
         assert pages.child is None
         assert [pages.submit(k).result() for k in (-1, 2)] == [0, 2]
@@ -78,6 +96,8 @@ def test_a_shorter_recording_uses_a_running_worker_process_but_starts_none(monke
             assert pages.child is None
         with W.Pages(min, (0,), W.USE_MIN_S) as pages:  # other networks: not that one's
             assert pages.child is None and W._child is child
+        with W.Pages(min, (0,), W.START_MIN_S) as pages:  # ... which a long one replaces
+            assert pages.child is not None and pages.child is not child
     finally:
         W.shutdown()
     monkeypatch.setattr(W.multiprocessing, "parent_process", lambda: object())
