@@ -92,12 +92,15 @@ def _in_child(args: tuple) -> Any:
     return _state["measure"](*args, *_state["shared"])
 
 
-def _child_for(blob: bytes, start: bool) -> _Child | None:
+def _child_for(measure: Callable[..., Any], shared: tuple, start: bool) -> _Child | None:
     """The worker process for these networks: the running one, or where ``start``, one started
     now (the one before, for other networks, is let go); None where processes are not allowed."""
     global _child
     if not _allowed["processes"] or multiprocessing.parent_process() is not None:
         return None  # not allowed, or a worker itself: no workers of its own
+    if _child is None and not start:
+        return None
+    blob = pickle.dumps((measure, shared))  # a few MB: only where a worker may be used
     key = hashlib.sha256(blob).hexdigest()
     with _lock:
         if _child is not None and _child.key == key and not _child.broken:
@@ -153,7 +156,7 @@ class Pages:
         self.measure, self.shared = measure, shared
         self.threads = [ThreadPoolExecutor(1) for _ in range(THREADS)]
         wanted = seconds >= USE_MIN_S
-        self.child = _child_for(pickle.dumps((measure, shared)), seconds >= START_MIN_S) if wanted else None
+        self.child = _child_for(measure, shared, seconds >= START_MIN_S) if wanted else None
         self.waiting: dict[int, list[Future]] = {}
 
     def submit(self, *args: Any) -> Task:
