@@ -251,14 +251,21 @@ def _pool2d(t: torch.Tensor) -> torch.Tensor:
 
 
 def _pool8(t: torch.Tensor) -> torch.Tensor:
-    """``_pool2d`` of an 8-bit tensor as the larger integer of each pair: the same numbers (one
-    scale and zero point, an increasing map), a little faster than torch's quantized kernel (the
-    network 18.2 -> 17.7 ms a 64 s page of 2 leads, one thread). Float (calibrating): ``_pool2d``."""
+    """``_pool2d`` of an 8-bit tensor as the larger integer of each pair, read in place
+    (``_bytes``): the same numbers (one scale and zero point, an increasing map), faster than
+    torch's quantized kernel or a copy through ``int_repr`` (0.66, 0.39-0.55 and 0.12 ms for one level
+    of a 64 s page of 2 leads, one thread). Float (calibrating): ``_pool2d``."""
     if not t.is_quantized:
         return _pool2d(t)
-    q = t.int_repr()
-    pairs = torch.maximum(q[..., 0::2], q[..., 1::2]).contiguous(memory_format=torch.channels_last)
+    q = _bytes(t)
+    pairs = torch.maximum(q[..., 0::2], q[..., 1::2])
     return torch._make_per_tensor_quantized_tensor(pairs, t.q_scale(), t.q_zero_point())
+
+
+def _bytes(t: torch.Tensor) -> torch.Tensor:
+    """An unsigned 8-bit tensor's integers as a uint8 view of its memory, not copied: torch's
+    ``int_repr`` copies one element at a time, slower than the pooling it feeds."""
+    return torch.empty(0, dtype=torch.uint8).set_(t.untyped_storage(), t.storage_offset(), t.size(), t.stride())
 
 
 def _resize2d(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
