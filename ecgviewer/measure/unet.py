@@ -265,7 +265,9 @@ def _pool8(t: torch.Tensor) -> torch.Tensor:
 def _bytes(t: torch.Tensor) -> torch.Tensor:
     """An unsigned 8-bit tensor's integers as a uint8 view of its memory, not copied: torch's
     ``int_repr`` copies one element at a time, slower than the pooling it feeds."""
-    return torch.empty(0, dtype=torch.uint8).set_(t.untyped_storage(), t.storage_offset(), t.size(), t.stride())
+    return torch.empty(0, dtype=torch.uint8).set_(
+        t.untyped_storage(), t.storage_offset(), t.size(), t.stride()
+    )
 
 
 def _resize2d(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
