@@ -748,7 +748,11 @@ def _trend(t: np.ndarray, rr: np.ndarray, duration: float, bin_s: float) -> tupl
     bpm = np.full(len(centres), np.nan)
     ok = np.isfinite(rr)
     idx = np.digitize(t[ok], edges) - 1
-    for i in np.unique(idx):
+    order = np.argsort(idx, kind="stable")  # each bin's RRs together, in their order (a day: 1,440 bins)
+    idx, inside = idx[order], rr[ok][order]
+    bins = np.unique(idx)
+    starts, ends = np.searchsorted(idx, bins), np.searchsorted(idx, bins, side="right")
+    for i, a, b in zip(bins, starts, ends, strict=True):
         if 0 <= i < len(bpm):
-            bpm[i] = I.heart_rate(rr[ok][idx == i])
+            bpm[i] = I.heart_rate(inside[a:b])
     return centres, bpm
