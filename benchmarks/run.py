@@ -270,6 +270,20 @@ BENCHES = (
         lambda a: a.skip_holter or a.skip_ml,
     ),
     Bench(
+        "beat_list_avx2",
+        lambda s: "[beat list] the same day held to AVX2",
+        lambda s: holter.bench_beat_list_avx2(hardware()["cpu_simd"]),
+        lambda b: (
+            {}
+            if "skipped" in b
+            else {
+                "beat_list_24h_avx2_s": round(b["wall_s"] * 24 / b["hours"], 2),
+                "beat_list_24h_avx2_cpu_s": round(_cpu_s(b) * 24 / b["hours"], 2),
+            }
+        ),
+        lambda a: a.skip_holter or a.skip_ml,
+    ),
+    Bench(
         "beat_list_mitdb",
         lambda s: "[beat list] every beat of the MIT-BIH Arrhythmia records in ../shared",
         lambda s: holter.bench_beat_list_mitdb(),
