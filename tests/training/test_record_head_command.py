@@ -149,3 +149,26 @@ def test_results_show_what_the_app_reads_against_the_goals() -> None:
         assert ("| met |" in row) == (lo >= goal) and f"{r['both']['auroc']:.4f}" in row
         assert ("(above)" in row.split("|")[-2]) == (r["both_minus_inception1d"]["auroc_ci"][0] > 0)
     assert record_head_section("0" * 64) == []
+
+
+def test_a_features_run_stopped_part_way_carries_on(tmp_path: Path, monkeypatch) -> None:
+    """The cache is saved every SAVE_EVERY records: a run stopped at the third record has kept the
+    first two, and the next run reads only the records not kept."""
+    read: list[str] = []
+
+    def reader(path: str) -> np.ndarray:
+        if len(read) == 2 and "stop" not in read:
+            read.append("stop")
+            raise KeyboardInterrupt
+        read.append(path)
+        return np.full(len(H.NAMES), float(Path(path).stem))
+
+    monkeypatch.setattr(T, "SAVE_EVERY", 2)
+    monkeypatch.setattr(T, "_features_of", reader)
+    paths = {e: tmp_path / f"{e}.hea" for e in (11, 12, 13, 14, 15)}
+    with pytest.raises(KeyboardInterrupt):
+        T.features(paths, workers=1, cache=tmp_path)
+    assert read == [str(paths[11]), str(paths[12]), "stop"]
+    x = T.features(paths, workers=1, cache=tmp_path)
+    assert read[3:] == [str(paths[e]) for e in (13, 14, 15)]
+    assert x[:, 0].tolist() == [11, 12, 13, 14, 15]
