@@ -371,7 +371,8 @@ class AnalysisController(QtCore.QObject):
         m, rec = self._measured, self.recording
         if m is None or rec is None or tuple(m.span_s) != tuple(r.span):
             return r
-        read = reading(r.analysis.tokens, r.span, rec.duration, MAX_WHOLE_S, SPAN_S, len(m.r_times))
+        limits = (MAX_WHOLE_S, SPAN_S)
+        read = reading(r.analysis.tokens, r.span, rec.duration, *limits, len(m.r_times), m.too_noisy)
         return replace(r, reading=read)
 
     def _analysis_failed(self, message: str) -> None:

@@ -3,6 +3,7 @@ the panel, ``analyze``'s JSON and the report say the same, from here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -22,6 +23,8 @@ EXTRA = (
     "the model's R-peak detector found {found} beats where the measurements found {measured}: "
     "it may have read T waves or noise as beats"
 )
+# a stretch the measurements found too noisy to read (``intervals.TOO_NOISY``), where the model read beats
+IN_NOISE = "too noisy to read for the measurements: the model read {n} beat{s} there that may be noise"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Unread:
     stop_s: float
     reason: str
     verb: str = "not read"  # or "disputed": read, but not only beats
+    beats: int = 0  # beats the model read in it (a disputed stretch of noise)
 
     @property
     def text(self) -> str:
@@ -76,10 +80,13 @@ def reading(
     max_whole_s: float,
     span_s: float,
     measured_beats: int | None = None,
+    too_noisy: Sequence[tuple[float, float]] = (),
 ) -> Reading:
     """What ``tokens`` (of the ``span`` of a recording ``duration`` seconds long) read;
     ``measured_beats``: the beats the measurements found on the same span, an independent count
-    (a detector that misses beats, as at a paced or a very fast rhythm, is then said)."""
+    (a detector that misses beats, as at a paced or a very fast rhythm, is then said);
+    ``too_noisy``: the stretches (s) the measurements found too noisy to read, where the beats the
+    model read are said disputed with their count (its R-peak detector finds "beats" in noise)."""
     fs, (a, b) = tokens.source_fs, span
     unread = []
     if a > 1e-6:
@@ -99,5 +106,9 @@ def reading(
             unread.append(Unread(a, b, MISSED.format(**counts)))
         else:  # more: the detector took other waves for beats (tall T waves, noise)
             unread.append(Unread(a, b, EXTRA.format(**counts), "disputed"))
+    beat_s = a + np.unique(tokens.rpeaks[real]) / fs
+    for lo, hi in too_noisy:
+        if (n := int(((beat_s >= lo) & (beat_s <= hi)).sum())) > 0:
+            unread.append(Unread(lo, hi, IN_NOISE.format(n=n, s="s" * (n != 1)), "disputed", n))
     return Reading(span, detected, read, tokens.n_windows, tuple(sorted(unread, key=lambda u: u.start_s)),
                    tokens.missing_leads)  # fmt: skip

@@ -33,13 +33,15 @@ from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 10  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
+VERSION = 11  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
 # 4: "lead_note"; 5: the beat list's fiducials gain "p_off"; 6: "reading", "not_reported", summary "form";
 # 7: the reading's "unread" stretches say "verb" ("disputed": read, but T waves or noise among the beats);
 # 8: measurements give "too_noisy_s", the stretches whose QRS complexes noise left uncounted;
 # 9: a class gives "rhythm_head", the encoder's and the beat list's rhythm's probabilities where both weighed;
 # 10: "rhythm_head" becomes "record_head": the head reads the dominant beat too, and weighs in on
-# every statement; "measured_by", the groups of its features that raise its part most
+# every statement; "measured_by", the groups of its features that raise its part most;
+# 11: a stretch the measurements found too noisy to read where the model read beats is an "unread"
+# stretch, "disputed", giving those "beats"
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 

@@ -109,7 +109,7 @@ def run(
             worded, text=f"No positive finding. {worded.text}", lines=("No positive finding", *worded.lines)
         )
     shown = shown or segment
-    counted = None if measured is None else len(measured.r_times)
-    read = reading(analysis.tokens, span, shown.duration, *limits, counted)
+    counted, noisy = (None, ()) if measured is None else (len(measured.r_times), measured.too_noisy)
+    read = reading(analysis.tokens, span, shown.duration, *limits, counted, noisy)
     return Result(request, span, whole, segment, analysis, target, explanation, attention, worded, timings,
                   (shown.uid, span), read)  # fmt: skip

@@ -36,3 +36,17 @@ def test_what_is_not_read_is_said_with_its_seconds():
     assert f"disputed 0.0\u201310.0 s: the model's R-peak detector found {whole.detected} beats" in extra.text
     agreed = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, measured_beats=whole.detected + 1)
     assert agreed.every_beat and np.isfinite(agreed.beats_read)
+
+
+def test_beats_read_in_a_stretch_too_noisy_to_measure_are_said_disputed():
+    """The model's R-peak detector finds "beats" in noise where the measurements read none: the
+    reading says how many it read there, and no longer that every beat was read."""
+    whole = C.tokenise(ecg_like(10, 250), 250, STANDARD_LEADS)
+    beat_s = np.unique(whole.rpeaks[whole.rpeaks >= 0]) / 250
+    inside = int(((beat_s >= 2.0) & (beat_s <= 5.0)).sum())
+    r = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, whole.detected, too_noisy=[(2.0, 5.0), (9.99, 10.0)])
+    said = [(u.start_s, u.stop_s, u.verb, u.beats) for u in r.unread]
+    assert inside >= 2 and said == [(2.0, 5.0, "disputed", inside)]
+    words = f"disputed 2.0\u20135.0 s: too noisy to read for the measurements: the model read {inside} beats"
+    assert words in r.text
+    assert not r.every_beat and r.to_json()["unread"][0]["beats"] == inside
