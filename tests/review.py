@@ -695,7 +695,7 @@ def key_facts(doc: dict) -> dict[str, Any]:
         "rhythm": (r.get("rhythm") or {}).get("counts"),
         "beat_list": sum(((r.get("rhythm") or {}).get("counts") or {}).values()) if r.get("rhythm") else None,
         "detected": reading.get("beats_detected"),
-        "in_noise": sum(u.get("beats", 0) for u in reading.get("unread", [])),
+        "disputed": sum(u.get("beats", 0) for u in reading.get("unread", [])),
         "whole": r["whole"],
         "span": r["span_s"],
         "warnings": r.get("warnings", []),
@@ -705,14 +705,14 @@ def key_facts(doc: dict) -> dict[str, Any]:
 def doubts(facts: dict[str, Any]) -> list[str]:
     """Where the JSON contradicts itself: "every beat read" counts the beats the model's own R-peak
     detector found, so a beat it missed is invisible there, but the beat list (the delineator's,
-    over the same whole recording) still holds it; beats the reading itself disputes as read in noise
-    the measurements could not read are not held against it."""
+    over the same whole recording) still holds it; beats the reading itself says are disputed (read in
+    noise the measurements could not read, or more than they found) are not held against it."""
     listed, found = facts["beat_list"], facts["detected"]
     if facts["whole"] and listed is not None and found is not None:
-        said = found - facts.get("in_noise", 0)
+        said = found - facts.get("disputed", 0)
         if abs(listed - said) > 1:
-            noise = f" ({found - said} of them in noise, said)" if said != found else ""
-            return [f"the model found and read {found} beats{noise}, the beat list holds {listed}"]
+            told = f" ({found - said} of them said disputed)" if said != found else ""
+            return [f"the model found and read {found} beats{told}, the beat list holds {listed}"]
     return []
 
 

@@ -16,11 +16,11 @@ LONG = (
 PSEUDO = "no R peaks found: evenly spaced pseudo-beats were read instead of beats"
 OFF_SCAFFOLD = "{n} detected beats read as samples only (a patch-token model's scaffold holds 15 a tile)"
 MISSED = (
-    "the measurements found {measured} beats where the model's R-peak detector found {found}: "
+    "the measurements found {measured} beats where the model's R-peak detector found {found}{where}: "
     "some beats may not have been read"
 )
 EXTRA = (
-    "the model's R-peak detector found {found} beats where the measurements found {measured}: "
+    "the model's R-peak detector found {found} beats{where} where the measurements found {measured}: "
     "it may have read T waves or noise as beats"
 )
 # a stretch the measurements found too noisy to read (``intervals.TOO_NOISY``), where the model read beats
@@ -33,7 +33,7 @@ class Unread:
     stop_s: float
     reason: str
     verb: str = "not read"  # or "disputed": read, but not only beats
-    beats: int = 0  # beats the model read in it (a disputed stretch of noise)
+    beats: int = 0  # beats the model read there that the measurements dispute (noise, extra ones)
 
     @property
     def text(self) -> str:
@@ -100,15 +100,18 @@ def reading(
     detected = tokens.detected
     if read < detected and not tokens.fallback.any():
         unread.append(Unread(a, b, OFF_SCAFFOLD.format(n=detected - read)))
-    if measured_beats is not None and abs(measured_beats - detected) > max(1, 0.1 * measured_beats):
-        counts = {"measured": measured_beats, "found": detected}
-        if detected < measured_beats:
-            unread.append(Unread(a, b, MISSED.format(**counts)))
-        else:  # more: the detector took other waves for beats (tall T waves, noise)
-            unread.append(Unread(a, b, EXTRA.format(**counts), "disputed"))
     beat_s = a + np.unique(tokens.rpeaks[real]) / fs
+    in_noise = 0
     for lo, hi in too_noisy:
         if (n := int(((beat_s >= lo) & (beat_s <= hi)).sum())) > 0:
             unread.append(Unread(lo, hi, IN_NOISE.format(n=n, s="s" * (n != 1)), "disputed", n))
+            in_noise += n
+    found = detected - in_noise  # the measurements count no beat in noise: like against like
+    if measured_beats is not None and abs(measured_beats - found) > max(1, 0.1 * measured_beats):
+        counts = {"measured": measured_beats, "found": found, "where": " outside the noise" * (in_noise > 0)}
+        if found < measured_beats:
+            unread.append(Unread(a, b, MISSED.format(**counts)))
+        else:  # more: the detector took other waves for beats (tall T waves, noise)
+            unread.append(Unread(a, b, EXTRA.format(**counts), "disputed", found - measured_beats))
     return Reading(span, detected, read, tokens.n_windows, tuple(sorted(unread, key=lambda u: u.start_s)),
                    tokens.missing_leads)  # fmt: skip

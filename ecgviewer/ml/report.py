@@ -41,7 +41,7 @@ VERSION = 11  # 2: explanations give "outside_beats" (patch-token classifiers); 
 # 10: "rhythm_head" becomes "record_head": the head reads the dominant beat too, and weighs in on
 # every statement; "measured_by", the groups of its features that raise its part most;
 # 11: a stretch the measurements found too noisy to read where the model read beats is an "unread"
-# stretch, "disputed", giving those "beats"
+# stretch, "disputed", giving those "beats"; a disputed count gives the beats in dispute
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 

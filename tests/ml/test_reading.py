@@ -34,6 +34,7 @@ def test_what_is_not_read_is_said_with_its_seconds():
     extra = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, measured_beats=whole.detected - 5)
     assert "T waves or noise" in extra.unread[0].reason and "not read" not in extra.text
     assert f"disputed 0.0\u201310.0 s: the model's R-peak detector found {whole.detected} beats" in extra.text
+    assert extra.unread[0].beats == 5
     agreed = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, measured_beats=whole.detected + 1)
     assert agreed.every_beat and np.isfinite(agreed.beats_read)
 
@@ -44,9 +45,14 @@ def test_beats_read_in_a_stretch_too_noisy_to_measure_are_said_disputed():
     whole = C.tokenise(ecg_like(10, 250), 250, STANDARD_LEADS)
     beat_s = np.unique(whole.rpeaks[whole.rpeaks >= 0]) / 250
     inside = int(((beat_s >= 2.0) & (beat_s <= 5.0)).sum())
-    r = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, whole.detected, too_noisy=[(2.0, 5.0), (9.99, 10.0)])
+    # the measurements count no beat in the noise: the model's beats there are not disputed twice
+    measured = whole.detected - inside
+    r = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, measured, too_noisy=[(2.0, 5.0), (9.99, 10.0)])
     said = [(u.start_s, u.stop_s, u.verb, u.beats) for u in r.unread]
     assert inside >= 2 and said == [(2.0, 5.0, "disputed", inside)]
     words = f"disputed 2.0\u20135.0 s: too noisy to read for the measurements: the model read {inside} beats"
     assert words in r.text
     assert not r.every_beat and r.to_json()["unread"][0]["beats"] == inside
+    more = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, measured - 5, too_noisy=[(2.0, 5.0)])
+    assert [u.beats for u in more.unread] == [5, inside]  # the whole span's dispute first, then the noise
+    assert f"found {measured} beats outside the noise where the measurements found {measured - 5}" in more.text
