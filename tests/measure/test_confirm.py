@@ -17,7 +17,11 @@ class _Second:
     what it was asked to read."""
 
     def __init__(self, qrs_at: list[int]) -> None:
-        self.qrs_at, self.read = qrs_at, []
+        self.qrs_at, self.read, self.calls = qrs_at, [], 0
+
+    def labels_of(self, stretches: list[np.ndarray]) -> list[np.ndarray]:
+        self.calls += 1
+        return [self.labels(x) for x in stretches]
 
     def labels(self, x: np.ndarray) -> np.ndarray:
         start = self._where(x)
@@ -68,6 +72,23 @@ def test_overlapping_stretches_are_read_once_and_far_ones_apart():
     assert out.tolist() == [1.0] * 4
     first, far = (3000 - context, 3400 + context), (9000 - context, 9000 + context)
     assert second.read == [(a, a + confirm._length(b - a)) for a, b in (first, far)]
+
+
+def test_far_stretches_of_one_length_are_read_in_one_call_each_alone():
+    """Isolated doubtful beats (a patient's PVCs) make stretches of one length: read together, as
+    the bundled second opinion labels each of them read alone (batches of powers of two)."""
+    context = round(confirm.CONTEXT_S * signal.FS)
+    r = np.arange(1000, 13000, 1000)  # twelve beats 4 s apart, each stretch 2 * context long
+    second = _Second(r[::2].tolist())
+    out = confirm.unconfirmed(_page(14000), r, np.zeros(len(r)), second)
+    assert out.tolist() == [0.0, 1.0] * 6 and second.calls == 1
+    assert second.read == [(a - context, a - context + confirm._length(2 * context)) for a in r]
+    rng = np.random.default_rng(0)
+    stretches = [rng.normal(0, 0.3, (2, 768)).astype(np.float32) for _ in range(5)]
+    bundled = confirm.bundled()
+    together = bundled.labels_of(stretches)  # a batch of four, then one
+    assert len(together) == 5
+    assert all((t == bundled.labels(x)).all() for t, x in zip(together, stretches, strict=True))
 
 
 def test_a_not_measured_correlation_is_asked_about_and_the_page_edges_hold():

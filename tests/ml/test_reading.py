@@ -55,4 +55,5 @@ def test_beats_read_in_a_stretch_too_noisy_to_measure_are_said_disputed():
     assert not r.every_beat and r.to_json()["unread"][0]["beats"] == inside
     more = reading(whole, (0.0, 10.0), 10.0, 60.0, 30.0, measured - 5, too_noisy=[(2.0, 5.0)])
     assert [u.beats for u in more.unread] == [5, inside]  # the whole span's dispute first, then the noise
-    assert f"found {measured} beats outside the noise where the measurements found {measured - 5}" in more.text
+    said = f"found {measured} beats outside the noise where the measurements found {measured - 5}"
+    assert said in more.text
