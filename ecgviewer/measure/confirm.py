@@ -50,10 +50,17 @@ def bundled() -> Delineator:
     return Delineator.second_opinion().int8()
 
 
-def unconfirmed(x: np.ndarray, r: np.ndarray, qrs_r: np.ndarray, second: Delineator) -> np.ndarray:
+def unconfirmed(
+    x: np.ndarray, r: np.ndarray, qrs_r: np.ndarray, second: Delineator, kept: np.ndarray | None = None
+) -> np.ndarray:
     """Per beat at R samples ``r`` of the prepared (leads, n) page ``x``: 1 where the second
     delineator finds no QRS near a beat whose QRS correlation with the dominant ``qrs_r`` is under
-    SUSPECT_R, else 0 (a beat like the dominant one is not asked about)."""
+    SUSPECT_R, else 0 (a beat like the dominant one is not asked about). A stretch holding no beat
+    ``kept`` marks is not read: a beat list's page is read with margins whose beats the next page
+    lists, and the last of them, cut by the page's end, is unlike every other beat (a call a page;
+    0 for the beats of a stretch not read).
+    Such a beat still widens a kept one's stretch it overlaps, as it always has: their answers stay
+    as they were (a stretch starting elsewhere labels a few beats otherwise)."""
     out = np.zeros(len(r), dtype=np.float32)
     with np.errstate(invalid="ignore"):  # NaN: not measured, asked
         asked = np.flatnonzero(~(qrs_r >= SUSPECT_R))
@@ -64,14 +71,15 @@ def unconfirmed(x: np.ndarray, r: np.ndarray, qrs_r: np.ndarray, second: Delinea
     starts, ends = np.maximum(r[asked] - context, 0), np.minimum(r[asked] + context, n)
     # overlapping stretches read once, and those of one length together: fewer calls cost less
     group = np.r_[0, np.cumsum(starts[1:] > np.maximum.accumulate(ends)[:-1])]
-    spans = []
-    for g in range(group[-1] + 1):
+    wanted = np.ones(len(asked), bool) if kept is None else kept[asked]
+    spans = {}
+    for g in np.unique(group[wanted]):
         a, b = int(starts[group == g].min()), int(ends[group == g].max())
         if a + (read := _length(b - a)) <= n:  # the same labels where R can be (see _length)
             b = a + read
-        spans.append((a, b))
-    for length in dict.fromkeys(b - a for a, b in spans):  # in order, for the tests' stand-ins
-        of_length = [g for g, (a, b) in enumerate(spans) if b - a == length]
+        spans[g] = (a, b)
+    for length in dict.fromkeys(b - a for a, b in spans.values()):  # in order, for the tests' stand-ins
+        of_length = [g for g, (a, b) in spans.items() if b - a == length]
         labelled = second.labels_of([x[:, spans[g][0] : spans[g][1]] for g in of_length])
         for g, labels in zip(of_length, labelled, strict=True):
             mine = asked[group == g]

@@ -388,7 +388,7 @@ def _measure_page(
     morphology = C.morphology(x, r, used, qrs_s, dominant, noise)
     qrs_r = morphology[C.MORPHOLOGY.index("qrs_r")]
     unconfirmed = (
-        confirm.unconfirmed(x[used], r, qrs_r, second) if used.any() else np.zeros(len(r), np.float32)
+        confirm.unconfirmed(x[used], r, qrs_r, second, keep) if used.any() else np.zeros(len(r), np.float32)
     )
     kind = np.full(len(r), NORMAL, dtype=np.int8)
     if used.any():

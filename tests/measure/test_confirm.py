@@ -91,6 +91,23 @@ def test_far_stretches_of_one_length_are_read_in_one_call_each_alone():
     assert all((t == bundled.labels(x)).all() for t, x in zip(together, stretches, strict=True))
 
 
+def test_beats_the_page_leaves_to_the_next_are_not_read_for_unless_beside_a_page_beat():
+    """A beat list's page is read with margins; the beats there are the next page's to list, and
+    the last, cut by the page's end, is unlike every other: no stretch is read for it alone. One
+    overlapping a page beat's stretch still widens it, so that the page beat's answer stays."""
+    context = round(confirm.CONTEXT_S * signal.FS)
+    n = 20 * signal.FS
+    r = np.array([1000, 2000, 3000, n - 5])
+    kept = np.array([True, True, True, False])
+    second = _Second([])
+    out = confirm.unconfirmed(_page(n), r, np.array([0.99, 0.2, 0.99, -0.4]), second, kept)
+    assert out.tolist() == [0.0, 1.0, 0.0, 0.0] and len(second.read) == 1
+    r[2] = n - 200  # a page beat whose stretch the margin beat's overlaps
+    second = _Second([])
+    out = confirm.unconfirmed(_page(n), r, np.array([0.99, 0.2, 0.2, -0.4]), second, kept)
+    assert second.read[-1] == (n - 200 - context, n) and out.tolist() == [0.0, 1.0, 1.0, 1.0]
+
+
 def test_a_not_measured_correlation_is_asked_about_and_the_page_edges_hold():
     context = round(confirm.CONTEXT_S * signal.FS)
     second = _Second([10])
