@@ -62,7 +62,10 @@ NOISY_BEATS, NOISY_SHARE, NOISY_MIN_S = 4, 0.5, 5.0
 # listed although the second opinion finds no QRS there (``confirm``; kept as like other beats):
 # where the two delineators disagree, the signal is noise (bSQI: Li, Clifford et al. 2008). The
 # lowest share that left every DS1 figure as it was, clean and in noise (cross-validated by record,
-# session 97: 0.1 and 0.15 cost true beats)
+# session 97: 0.1 and 0.15 cost true beats). The detections judged no beats counted among the doubted
+# too (they are the two delineators' disagreements as well; session 125, DS1 cross-validated by
+# record): at a share of 0.2, 157 clean reference beats lost; at 0.4, 5 clean and 1,562 in synthetic
+# motion at 12 dB for 25 false detections; at 0.6, nothing moved. Not done
 DOUBTED_BEATS, DOUBTED_SHARE = 8, 0.2
 # A detection counts as noise there (besides those judged artefacts) where the noise rule marked it
 # unreadable (NOISE_FACTOR) and the classifier finds it at least this likely an artefact: more
