@@ -235,6 +235,17 @@ PRESETS = {
         finetune=LoopConfig(epochs=4, batch_size=128, lr=1e-4),
         recipe=replace(_RELEASE_CPU.recipe, distill=0.5),
     ),
+    # release-cpu-c2-distill with electrodes placed otherwise in 4 of 10 records (the augmented
+    # 0.8 times ``p_place``: the frontal axis turned up to 10 degrees, the chest row moved up to
+    # 0.3 of its spacing, ``augment.placed``), for other hospitals' recordings (issue 75, part 7);
+    # its control is release-cpu-c2-distill itself. The strengths are physiology's, not tuned.
+    "release-cpu-placement-distill": replace(
+        _RELEASE_CPU,
+        name="release-cpu-placement-distill",
+        encoder=replace(_RELEASE_CPU.encoder, rr=True),
+        finetune=LoopConfig(epochs=4, batch_size=128, lr=1e-4),
+        recipe=replace(_RELEASE_CPU.recipe, augment=AugmentConfig(p_place=0.5), distill=0.5),
+    ),
     "gpu": Preset(
         name="gpu",
         encoder=EncoderConfig(dim=384, depth=8, heads=8, mlp_ratio=4.0, dropout=0.1),

@@ -7,6 +7,7 @@ import argparse
 import json
 import re
 
+import numpy as np
 import pytest
 
 from ecgviewer.assets import model_path
@@ -190,7 +191,7 @@ def test_the_subcommand_writes_its_json(shared, tmp_path, capsys, one_torch_thre
     root.mkdir()
     (root / "formats").symlink_to(shared / "formats")  # no ludb/: that part is skipped
     out = tmp_path / "ood.json"
-    ood.cmd_ood(argparse.Namespace(model=model_path(), data_root=root, out=out, challenge=[]))
+    ood.cmd_ood(argparse.Namespace(model=model_path(), data_root=root, out=out, challenge=[], against=None))
     summary = json.loads(capsys.readouterr().out)
     assert summary == {
         "out": str(out),
@@ -242,3 +243,33 @@ def test_challenge_records_are_read_once_each_and_never_ptbxl(tmp_path):
         ("JS00002", ["164889003"]),
     ]
     assert ood.source_of("JS00002") == "JS" and ood.source_of("E00001") == "E"
+
+
+def _scored_run(name: str, probabilities: np.ndarray, labels: np.ndarray) -> dict:
+    """A ``run`` result of LUDB alone, records scored with ``probabilities`` (records, classes)."""
+    classes = ["CD", "NORM"]
+    rows = [{"record": i, "labels": dict(zip(classes, map(int, y), strict=True)), "excluded": None,
+             "probabilities": dict(zip(classes, map(float, p), strict=True))}
+            for i, (y, p) in enumerate(zip(labels, probabilities, strict=True))]  # fmt: skip
+    rows.append({"record": 99, "labels": None, "excluded": "paced", "probabilities": None})
+    return {"model": {"name": name}, "ludb": ood.scored(classes, rows, {"paced": 1}, 50), "challenge": None}
+
+
+def test_two_models_are_compared_on_the_same_records():
+    rng = np.random.default_rng(4)
+    y = np.c_[rng.random(60) < 0.3, rng.random(60) < 0.5].astype(int)
+    noise = rng.random(y.shape)
+    sharp, blurred = _scored_run("sharp", y + 0.8 * noise, y), _scored_run("blurred", y + 3 * noise, y)
+    d = ood.paired(sharp, blurred, n_boot=200)
+    assert d["against"] == {"name": "blurred"} and d["challenge"] is None
+    assert d["ludb"]["records"] == 60 and d["ludb"]["classes"] == ["CD", "NORM"]
+    lo, hi = d["ludb"]["difference_ci"]
+    assert 0 < lo <= d["ludb"]["difference"] <= hi
+    assert all(v > 0 for v in d["ludb"]["per_class"].values())
+    assert ood.paired(sharp, sharp, n_boot=50)["ludb"]["difference_ci"] == [0.0, 0.0]
+    blurred["model"] = {"name": "blurred", "sha256": "ab" * 32}
+    section = ood_report._paired_lines({"paired": ood.paired(sharp, blurred, n_boot=200)})
+    assert "| LUDB | 60 | CD, NORM | +" in "\n".join(section) and "Challenge" not in "\n".join(section)
+    relabelled = _scored_run("other mapping", y + 0.8 * noise, 1 - y)
+    with pytest.raises(ValueError, match="label a record differently"):
+        ood.paired(sharp, relabelled, n_boot=50)

@@ -238,3 +238,57 @@ def test_a_finished_baseline_is_not_trained_again(tmp_path):
     assert B.finished(tmp_path, "p", 4) is None
     info = B.finished(tmp_path, "p", 3)
     assert [r["epoch"] for r in info["history"]] == [1, 2, 3] and info["best"] == pytest.approx(0.8)
+
+
+def _frontal(angle_deg: float, n: int = 50) -> torch.Tensor:
+    """(1, 12, n): a frontal-plane vector pointing at ``angle_deg`` (hexaxial: I at 0, aVF at
+    90), its six limb leads by the identities, and chest leads 1 to 6 mV."""
+    a = np.radians(angle_deg)
+    hx, hy = np.cos(a), np.sin(a)
+    lead_i, lead_ii = hx, hx / 2 + hy * np.sqrt(3) / 2
+    x = np.zeros((1, 12, n), np.float32)
+    x[0, 0], x[0, 1] = lead_i, lead_ii
+    x[..., 2:6, :] = pack.derived_from_limb(x)
+    x[0, 6:] = np.arange(1, 7, dtype=np.float32)[:, None]
+    return torch.from_numpy(x)
+
+
+def test_electrodes_placed_otherwise_turn_the_axis_and_move_the_chest_row():
+    present = torch.ones(1, 12, dtype=torch.bool)
+
+    def turn(x: torch.Tensor, deg: float, shift: float = 0.0) -> torch.Tensor:
+        return A.placed(x, present, torch.tensor([np.radians(deg)]), torch.tensor([shift]))
+
+    x = _frontal(0.0)
+    assert torch.allclose(turn(x, 0.0), x, atol=1e-6)  # nothing moved, nothing changes
+    # a vector along lead I turned by 60 degrees lies along lead II, and by 90 along aVF
+    assert torch.allclose(turn(x, 60.0)[:, :6], _frontal(60.0)[:, :6], atol=1e-6)
+    assert torch.allclose(turn(x, 90.0)[:, :6], _frontal(90.0)[:, :6], atol=1e-6)
+    assert torch.allclose(turn(turn(x, 13.0), -13.0), x, atol=1e-6)
+    turned = turn(_frontal(37.0), 10.0)
+    np.testing.assert_allclose(turned[0, 2:6].numpy(), pack.derived_from_limb(turned.numpy())[0], atol=1e-6)
+    # the chest row moved by a whole spacing reads each lead's neighbour, half of it between them;
+    # the row's end is held
+    np.testing.assert_allclose(turn(x, 0.0, 1.0)[0, 6:, 0].numpy(), [2, 3, 4, 5, 6, 6], atol=1e-6)
+    np.testing.assert_allclose(turn(x, 0.0, -0.5)[0, 6:, 0].numpy(), [1, 1.5, 2.5, 3.5, 4.5, 5.5], atol=1e-6)
+    # an absent lead stays absent; without lead I the limb leads stay, without V2 the chest row
+    gone = present.clone()
+    gone[0, 0] = gone[0, 7] = False
+    y = x.clone()
+    y[0, 0] = y[0, 7] = 0.0
+    out = A.placed(y, gone, torch.tensor([0.5]), torch.tensor([0.5]))
+    assert torch.equal(out, y)
+
+
+def test_placement_is_drawn_only_where_asked(cache):
+    signal, rpeaks, present, length = _batch(cache)
+
+    def draw(config: A.AugmentConfig) -> tuple[torch.Tensor, ...]:
+        return A.augment(signal, rpeaks, present, length, config, torch.Generator().manual_seed(5))
+
+    before = draw(A.AugmentConfig(p=1.0))
+    assert all(
+        torch.equal(a, b) for a, b in zip(before, draw(A.AugmentConfig(p=1.0, rotate_deg=40.0)), strict=True)
+    )
+    placed = draw(A.AugmentConfig(p=1.0, p_place=1.0))
+    assert not torch.equal(placed[0], before[0])

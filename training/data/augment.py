@@ -3,20 +3,24 @@
 Other hospitals' ECGs differ from PTB-XL's in gain calibration, baseline wander, noise, the
 device's low-pass filter and sampling rate (hence where the R-peak detector lands), lead count
 and length. Each augmentation below draws one of those differences on the band-passed 100 Hz
-window; the beat tokens are then cut again, on the device, at the (jittered) R-peaks by
-``tokenise_batch``, which is ``contract.tokenise_window`` batched in torch (tested equal), so an
-augmented record is tokenised exactly as a real one would be. Nothing here depends on PTB-XL's
-own recording chain. Strengths are deliberately moderate: labels must stay true (voltage
-criteria of hypertrophy survive a +-15 % gain; a 1-sample R jitter moves no interval).
+window, and so does electrode placement (``placed``); the beat tokens are then cut again, on the
+device, at the (jittered) R-peaks by ``tokenise_batch``, which is ``contract.tokenise_window``
+batched in torch (tested equal), so an augmented record is tokenised exactly as a real one would
+be. Nothing here depends on PTB-XL's own recording chain. Strengths are deliberately moderate:
+labels must stay true (voltage criteria of hypertrophy survive a +-15 % gain; a 1-sample R jitter
+moves no interval; a 10 degree turn of the axis moves a left anterior fascicular block's -45 only
+at its edge).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
 
+from ecgviewer.leads import LIMB_LEADS, derive_limb_leads
 from ecgviewer.ml import contract
 
 
@@ -33,6 +37,11 @@ class AugmentConfig:
     drop_fraction: float = 0.3  # each lead then missing with this probability (one always stays)
     p_shift: float = 0.2  # a shorter or shifted recording: zero-filled shift up to max_shift_s
     max_shift_s: float = 2.0
+    # Electrodes placed otherwise (``placed``); 0 in the presets trained before it, whose random
+    # draws stay as they were:
+    p_place: float = 0.0
+    rotate_deg: float = 10.0  # the frontal-plane axis turned by up to this either way
+    precordial_shift: float = 0.3  # the chest electrodes moved along their row by up to this spacing
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,6 +98,11 @@ def augment(
 
     on = rand(b) < config.p
     x = signal
+    if config.p_place > 0:
+        moved = rand(b) < config.p_place
+        theta = (rand(b) * 2 - 1) * math.radians(config.rotate_deg)
+        shift = (rand(b) * 2 - 1) * config.precordial_shift
+        x = torch.where(moved[:, None, None], placed(x, present, theta, shift), x)
     # gain, per record and per lead
     log_g = (rand(b, 1, 1) * 2 - 1) * torch.log1p(torch.tensor(config.gain))
     log_l = (rand(b, n_leads, 1) * 2 - 1) * torch.log1p(torch.tensor(config.lead_gain))
@@ -132,6 +146,33 @@ def augment(
         torch.where(sel, new_len, length),
     )
     return out
+
+
+def placed(x: Tensor, present: Tensor, theta: Tensor, shift: Tensor) -> Tensor:
+    """``x`` (B, 12, W) as electrodes placed otherwise would record it: the frontal-plane vector
+    turned by ``theta`` (B,) radians, the six limb leads derived again from it by Einthoven's and
+    Goldberger's identities (a heart lying more horizontally or vertically, the limb electrodes
+    moved: the axis varies by 10-20 degrees with respiration and posture alone); the chest row
+    moved by ``shift`` (B,) of the spacing between electrodes, each chest lead read by linear
+    interpolation between its neighbours (the row's ends held). A record keeps its limb leads
+    without both I and II, its chest leads without all six; a lead absent stays absent."""
+    limb = present[:, 0] & present[:, 1]
+    theta, shift = theta.to(x.dtype), shift.to(x.dtype)
+    hx, hy = x[:, 0], (2 * x[:, 1] - x[:, 0]) / math.sqrt(3)  # the hexaxial frame: I at 0, II at 60 deg
+    c, s = torch.cos(theta)[:, None], torch.sin(theta)[:, None]
+    lead_i = c * hx - s * hy
+    lead_ii = lead_i / 2 + (s * hx + c * hy) * (math.sqrt(3) / 2)
+    derived = derive_limb_leads(lead_i, lead_ii)
+    limbs = torch.stack([lead_i, lead_ii, *(derived[name] for name in LIMB_LEADS[2:])], dim=1)
+    chest = x[:, 6:12]
+    at = (torch.arange(6, device=x.device)[None] + shift[:, None]).clamp(0, 5)  # (B, 6) positions
+    lo = at.floor().long().clamp(max=4)
+    w = (at - lo)[..., None]
+    pick = lambda i: torch.gather(chest, 1, i[..., None].expand(-1, -1, chest.shape[-1]))  # noqa: E731
+    chests = (1 - w) * pick(lo) + w * pick(lo + 1)
+    out = torch.cat([torch.where(limb[:, None, None], limbs, x[:, :6]),
+                     torch.where(present[:, 6:12].all(1)[:, None, None], chests, chest)], dim=1)  # fmt: skip
+    return torch.where(present[..., None], out, x)
 
 
 def _compact(r: Tensor) -> Tensor:

@@ -45,7 +45,7 @@ from ecgviewer.errors import EcgError
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.recording import crop
 from training import RUNS
-from training.validate.metrics import report
+from training.validate.metrics import class_scores, paired_bootstrap, report
 
 if TYPE_CHECKING:
     from ecgviewer.ml.infer import ClassResult
@@ -433,6 +433,40 @@ def scored(classes: list[str], per_record: list[dict], excluded: dict[str, int],
     }
 
 
+def paired(result: dict, against: dict, n_boot: int = N_BOOT) -> dict:
+    """``result``'s model against ``against``'s (two ``run`` results), part by part (LUDB, the
+    Challenge records): the macro AUROC difference on the records both scored, over the classes
+    both macros counted, with its paired 95 % interval (``metrics.paired_bootstrap``: the same
+    draws of records for both, so record difficulty cancels), and each class's difference. A
+    candidate meant for other hospitals is compared with the shipped model on the same records;
+    two separate intervals this wide would say nothing."""
+    out: dict = {"against": against["model"]}
+    for part in ("ludb", "challenge"):
+        a, b = result.get(part) or {}, against.get(part) or {}
+        if not a.get("macro") or not b.get("macro"):
+            out[part] = None
+            continue
+        theirs = {r["record"]: r for r in b["per_record"] if r["labels"] is not None}
+        both = [
+            (r, theirs[r["record"]])
+            for r in a["per_record"]
+            if r["labels"] is not None and r["record"] in theirs
+        ]
+        classes = [c for c in a["macro"]["classes"] if c in b["macro"]["classes"]]
+        if any(r["labels"] != t["labels"] for r, t in both):
+            raise ValueError(f"{part}: the two runs label a record differently (another mapping)")
+        y = np.array([[r["labels"][c] for c in classes] for r, _ in both], dtype=np.int64)
+        mine, other = (np.array([[x[i]["probabilities"][c] for c in classes] for x in both]) for i in (0, 1))
+        d = paired_bootstrap(y, [mine], [other], n_boot)
+        by_class = class_scores(y, mine)[0] - class_scores(y, other)[0]
+        out[part] = {
+            "records": len(both), "classes": classes,
+            "difference": d["auroc"], "difference_ci": d["auroc_ci"],
+            "per_class": {c: float(v) for c, v in zip(classes, by_class, strict=True)},
+        }  # fmt: skip
+    return out
+
+
 def entry_points(folder: Path) -> list[Path]:
     """The files to open under ``folder``: a WFDB record once, by its header (its signal files,
     ``.dat``, ``.mat`` or the PTB database's Frank-lead ``.xyz``, belong to it)."""
@@ -569,6 +603,10 @@ def arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result JSON (default runs/ood.json)")
     p.add_argument(
+        "--against", type=Path, default=None,
+        help="another model's result JSON of this command: the paired difference from it (``paired``)",
+    )  # fmt: skip
+    p.add_argument(
         "--challenge",
         type=Path,
         nargs="*",
@@ -586,6 +624,11 @@ def cmd_ood(args: argparse.Namespace) -> None:
     if data_root is None:
         raise SystemExit("no --data-root given and ../shared/data is absent")
     result = run(args.model, data_root, args.out, challenge=args.challenge)
+    if args.against is not None:
+        from ecgviewer.ml.report import write_json
+
+        result["paired"] = paired(result, json.loads(args.against.read_text()))
+        write_json(args.out, result)
     ludb, formats = result["ludb"] or {}, result["formats"] or {"files": []}
     summary = {
         "out": str(args.out),
@@ -595,4 +638,10 @@ def cmd_ood(args: argparse.Namespace) -> None:
         "files_analysed": sum(r["analysed"] for r in formats["files"]),
         "files": len(formats["files"]),
     }
+    for part, d in (result.get("paired") or {}).items():
+        if part != "against" and d:
+            summary[f"{part}_minus_against"] = [
+                round(d["difference"], 4),
+                [round(v, 4) for v in d["difference_ci"]],
+            ]
     print(json.dumps(summary))

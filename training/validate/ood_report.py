@@ -167,6 +167,29 @@ def _formats_lines(result: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _paired_lines(result: dict) -> list[str]:
+    """The paired comparison with another model's run (``ood --against``, ``ood.paired``)."""
+    d = result["paired"]
+    other = d["against"]
+    lines = [
+        f"### Paired against `{other['name']}` (weights SHA-256 {other['sha256'][:12]})",
+        "",
+        "This model's macro AUROC minus the other's on the records both scored, over the classes both "
+        "macros counted, with a 95 % interval from the same bootstrap draws of records for both "
+        "(`metrics.paired_bootstrap`); then each class's difference.",
+        "",
+        "| part | records | classes | difference [95 % CI] | by class |",
+        "|---|---|---|---|---|",
+    ]
+    for part, name in (("ludb", "LUDB"), ("challenge", "Challenge records")):
+        if (x := d.get(part)) is not None:
+            by_class = ", ".join(f"{c} {v:+.3f}" for c, v in x["per_class"].items())
+            lo, hi = x["difference_ci"]
+            lines.append(f"| {name} | {x['records']} | {', '.join(x['classes'])} | "
+                         f"{x['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] | {by_class} |")  # fmt: skip
+    return [*lines, ""]
+
+
 def markdown(result: dict) -> str:
     """RESULTS.md's 'Out of distribution' section, from ``run``'s result (generated, not typed)."""
     m = result["model"]
@@ -184,6 +207,8 @@ def markdown(result: dict) -> str:
         lines += _ludb_lines(result)
     if result.get("challenge") is not None:
         lines += _challenge_lines(result)
+    if result.get("paired") is not None:
+        lines += _paired_lines(result)
     if result["formats"] is not None:
         lines += _formats_lines(result)
     return "\n".join(lines)
