@@ -349,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         noisy_spans,
         ood,
         operating_points,
+        placement,
         vf,
         xai,
     )
@@ -412,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     choose_arguments(ch)
     ch.set_defaults(fn=cmd_choose)
+    pl = sub.add_parser("placement", help=placement.command.__doc__)
+    _common(pl)
+    placement.arguments(pl)
+    pl.set_defaults(fn=lambda args: placement.command(args, _context(args)))
     en = sub.add_parser("ensemble", help=cmd_ensemble.__doc__)
     _common(en)
     from training.supervised.ensemble import arguments as ensemble_arguments

@@ -268,8 +268,22 @@ def test_two_models_are_compared_on_the_same_records():
     assert all(v > 0 for v in d["ludb"]["per_class"].values())
     assert ood.paired(sharp, sharp, n_boot=50)["ludb"]["difference_ci"] == [0.0, 0.0]
     blurred["model"] = {"name": "blurred", "sha256": "ab" * 32}
-    section = ood_report._paired_lines({"paired": ood.paired(sharp, blurred, n_boot=200)})
+    sharp["model"] = {"name": "sharp", "sha256": "cd" * 32}
+    section = ood_report.paired_lines(ood.paired(sharp, blurred, n_boot=200), sharp["model"])
     assert "| LUDB | 60 | CD, NORM | +" in "\n".join(section) and "Challenge" not in "\n".join(section)
     relabelled = _scored_run("other mapping", y + 0.8 * noise, 1 - y)
     with pytest.raises(ValueError, match="label a record differently"):
         ood.paired(sharp, relabelled, n_boot=50)
+
+
+def test_placement_report_pairs_each_model_with_those_before_it():
+    from training.validate.placement import ood_lines
+
+    rng = np.random.default_rng(5)
+    y = np.c_[rng.random(40) < 0.4, rng.random(40) < 0.5].astype(int)
+    runs = [_scored_run(name, y + k * rng.random(y.shape), y) for k, name in ((3, "a"), (2, "b"), (1, "c"))]
+    for r in runs:
+        r["model"]["sha256"] = r["model"]["name"] * 12
+    text = "\n".join(ood_lines(runs))
+    titles = re.findall(r"^### `(\w)` \(\w+\) against `(\w)`", text, re.M)
+    assert titles == [("b", "a"), ("c", "a"), ("c", "b")]

@@ -292,3 +292,34 @@ def test_placement_is_drawn_only_where_asked(cache):
     )
     placed = draw(A.AugmentConfig(p=1.0, p_place=1.0))
     assert not torch.equal(placed[0], before[0])
+
+
+def test_placement_report_reads_moved_windows_as_training_does(cache):
+    from training.context import Tensors
+    from training.validate import placement
+
+    torch.manual_seed(0)
+    model = Classifier(EncoderConfig(dim=16, depth=1, heads=2), {"super": 5}).eval()
+    tensors, rows = Tensors.of([cache]), np.arange(len(cache.length))
+    still = placement.probabilities({"m": model}, tensors, rows, "super", 0.0, 0.0)["m"]
+    turned = placement.probabilities({"m": model}, tensors, rows, "super", 20.0, 0.0)["m"]
+    assert still.shape == turned.shape == (len(rows), 5) and not np.allclose(still, turned)
+    result = {
+        "models": {"a.safetensors": "0123456789ab"},
+        "presets": {"a.safetensors": "release-cpu-placement-distill"},
+        "tasks": {
+            "super": {
+                "records": 6,
+                "classes": 5,
+                "models": {
+                    "a.safetensors": {
+                        "auroc": 0.9,
+                        "cases": {c: [-0.01, -0.02, 0.0] for c, *_ in placement.CASES},
+                    }
+                },
+            }
+        },
+    }
+    text = placement.markdown(result, "python -m training placement a.safetensors")
+    assert "| `a.safetensors` | 0.9000 | -0.0100 [-0.0200, +0.0000] |" in text and "axis +20 deg" in text
+    assert "`a.safetensors` (0123456789ab, `release-cpu-placement-distill`)" in text

@@ -167,26 +167,25 @@ def _formats_lines(result: dict) -> list[str]:
     return [*lines, ""]
 
 
-def _paired_lines(result: dict) -> list[str]:
-    """The paired comparison with another model's run (``ood --against``, ``ood.paired``)."""
-    d = result["paired"]
-    other = d["against"]
+def paired_lines(paired: dict, model: dict) -> list[str]:
+    """``model``'s run against another's (``ood.paired``), part by part."""
+    other = paired["against"]
     lines = [
-        f"### Paired against `{other['name']}` (weights SHA-256 {other['sha256'][:12]})",
+        f"### `{model['name']}` ({model['sha256'][:12]}) against `{other['name']}` ({other['sha256'][:12]})",
         "",
-        "This model's macro AUROC minus the other's on the records both scored, over the classes both "
-        "macros counted, with a 95 % interval from the same bootstrap draws of records for both "
+        "The first model's macro AUROC minus the other's on the records both scored, over the classes "
+        "both macros counted, with a 95 % interval from the same bootstrap draws of records for both "
         "(`metrics.paired_bootstrap`); then each class's difference.",
         "",
         "| part | records | classes | difference [95 % CI] | by class |",
         "|---|---|---|---|---|",
     ]
     for part, name in (("ludb", "LUDB"), ("challenge", "Challenge records")):
-        if (x := d.get(part)) is not None:
+        if (x := paired.get(part)) is not None:
             by_class = ", ".join(f"{c} {v:+.3f}" for c, v in x["per_class"].items())
             lo, hi = x["difference_ci"]
             lines.append(f"| {name} | {x['records']} | {', '.join(x['classes'])} | "
-                         f"{x['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] | {by_class} |")  # fmt: skip
+                         f"{x['difference']:+.4f} [{lo:+.4f}, {hi:+.4f}] | {by_class} |")  # fmt: skip
     return [*lines, ""]
 
 
@@ -208,7 +207,7 @@ def markdown(result: dict) -> str:
     if result.get("challenge") is not None:
         lines += _challenge_lines(result)
     if result.get("paired") is not None:
-        lines += _paired_lines(result)
+        lines += paired_lines(result["paired"], result["model"])
     if result["formats"] is not None:
         lines += _formats_lines(result)
     return "\n".join(lines)
