@@ -172,3 +172,34 @@ def test_a_features_run_stopped_part_way_carries_on(tmp_path: Path, monkeypatch)
     x = T.features(paths, workers=1, cache=tmp_path)
     assert read[3:] == [str(paths[e]) for e in (13, 14, 15)]
     assert x[:, 0].tolist() == [11, 12, 13, 14, 15]
+
+
+def test_the_superclasses_read_off_the_statements_are_a_fold_9_study(shared: Path, tmp_path: Path) -> None:
+    """``--superclasses`` mixes the super head's log-odds with the superclasses read off the 71
+    statements (the head weighed in) at each weight, on fold 9 only, into the card and report,
+    keeping the card's other sections and logging no fold-10 read."""
+    import shutil
+
+    from ecgviewer.assets import record_head_path
+
+    out, report = tmp_path / "record-ptbxl.safetensors", tmp_path / "RECORD_HEAD.md"
+    for suffix in (".safetensors", ".json", ".md"):
+        shutil.copy(record_head_path().with_suffix(suffix), out.with_suffix(suffix))
+    ledger = Path(os.environ["TRAINING_LEDGER"])
+    before = ledger.read_text() if ledger.is_file() else ""
+    training_cli("record-head", "--superclasses", "--data-root", shared, "--limit", "40", "--out", out,
+                 "--report", report, "--workers", "1")  # fmt: skip
+    card = read_card(out)
+    assert card is not None
+    s = card["superclasses"]
+    assert [w["weight"] for w in s["weights"]] == list(T.SUPER_WEIGHTS) and s["weight"] in T.SUPER_WEIGHTS
+    assert s["best"]["auroc"] == pytest.approx(max(w["auroc"] for w in s["weights"]))
+    assert s["classes"] == ["CD", "HYP", "MI", "NORM", "STTC"] and 0 < s["records"] <= 40
+    unmixed = next(w for w in s["weights"] if w["weight"] == 0)
+    assert s["best"]["auroc"] - unmixed["auroc"] == pytest.approx(s["best_minus_super_head"]["auroc"])
+    text = report.read_text()
+    assert (
+        "## The superclasses read off the statements" in text and text == out.with_suffix(".md").read_text()
+    )
+    assert ("## Fold 10" in text) == ("test" in card)
+    assert (ledger.read_text() if ledger.is_file() else "") == before

@@ -273,9 +273,12 @@ def record_paths(
     return out
 
 
-def encoder_fold9(model_file: Path, paths: dict[int, Path], labels: D.Labels, workers: int) -> np.ndarray:
-    """(records, 71) fold-9 probabilities of the encoder as the app reads a record (every beat,
-    beat-weighted), from its kept window probabilities (``every_beat``) or computed afresh."""
+def encoder_fold9(
+    model_file: Path, paths: dict[int, Path], labels: D.Labels, workers: int, task: str = "all"
+) -> np.ndarray:
+    """(records, classes) fold-9 probabilities of the encoder's ``task`` head as the app reads a
+    record (every beat, beat-weighted), from its kept window probabilities (``every_beat``) or
+    computed afresh."""
     from ecgviewer.ml import contract
     from ecgviewer.weights import sha256
     from training.supervised import every_beat as E
@@ -286,7 +289,7 @@ def encoder_fold9(model_file: Path, paths: dict[int, Path], labels: D.Labels, wo
     if kept is None or not np.isin(ids, kept["ecg_id"]).all():
         root = paths[int(ids[0])].parents[2]
         kept = E.window_probabilities(model_file, root, ids, workers)
-    p = E.combine(kept, "all", "beats")
+    p = E.combine(kept, task, "beats")
     row = {int(e): i for i, e in enumerate(kept["ecg_id"])}
     return p[[row[int(e)] for e in ids]]
 
@@ -576,6 +579,68 @@ def test_markdown(t: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The share of the superclasses' log-odds read off the 71 statements with the head weighed in (the
+# rest the encoder's own super head's), the fold-9 grid of ``superclasses``
+SUPER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def superclasses(data_root: Path, head_file: Path, workers: int = 2, limit: int | None = None) -> dict:
+    """Fold 9: would the superclasses gain from the head? The app reads them from the encoder's own
+    super head, which the head is not weighed beside (``RecordHead.applies``). Read off the 71
+    statements instead, with the head weighed in, each superclass is its likeliest diagnostic
+    statement, as PTB-XL's own labels aggregate them (``Labels.aggregate``): voltage, intervals and
+    ST levels measured over every beat then count for HYP, CD and STTC. Each weight of
+    SUPER_WEIGHTS mixes the two readings' log-odds; each weight's macro AUROC over the records with
+    a superclass, and the best's per class and paired against the super head alone (``limit``: the
+    first N fold-9 records, tests). A study for the choice, on fold 9 only: the app reads super as
+    before."""
+    from ecgviewer.assets import model_path
+    from training.validate.metrics import paired_bootstrap, report
+
+    head = H.RecordHead.load(head_file)
+    root = D.ptbxl_root(data_root)
+    labels = D.load_labels(root)
+    val = record_paths(labels, (D.VAL_FOLD,), [root], limit)
+    row = {int(e): i for i, e in enumerate(labels.ecg_id)}
+    y = labels.y[[row[e] for e in val]].astype(np.float32)
+    encoder = encoder_fold9(model_path(), val, labels, workers)
+    own = encoder_fold9(model_path(), val, labels, workers, "super")
+    both = head.weighed(list(labels.statements), encoder, head.probabilities(features(val, workers)))
+    classes, ys = labels.aggregate("super", y)
+    keep = ys.any(axis=1)
+    ys, own, read = ys[keep], own[keep], labels.aggregate("super", both)[1][keep]
+    mixed = {w: H.sigmoid(w * H.logit(read) + (1 - w) * H.logit(own)) for w in SUPER_WEIGHTS}
+    scores = {w: report(ys, p, classes, n_boot=0) for w, p in mixed.items()}
+    best = max(SUPER_WEIGHTS, key=lambda w: (round(scores[w]["auroc"], 6), -w))
+    return {"head_sha256": _sha(head_file), "records": int(keep.sum()), "classes": classes,
+            "weights": [{"weight": w, "auroc": scores[w]["auroc"],
+                         "per_class_auroc": scores[w]["per_class_auroc"]} for w in SUPER_WEIGHTS],
+            "weight": best, "best": report(ys, mixed[best], classes),
+            "best_minus_super_head": paired_bootstrap(ys, [mixed[best]], [own])}  # fmt: skip
+
+
+def superclasses_markdown(r: dict) -> str:
+    """RECORD_HEAD.md's section on the superclasses read off the statements (fold 9)."""
+    d = r["best_minus_super_head"]
+    title = "## The superclasses read off the statements (fold 9; a study: the app reads them as before)"
+    lines = ["", title,
+             "", f"Head `{r['head_sha256'][:12]}`. The {r['records']} fold-9 records with a superclass; each "
+             "superclass read off the 71 statements with the head weighed in (its likeliest diagnostic "
+             "statement, as PTB-XL aggregates its labels), its log-odds mixed with the encoder's own super "
+             "head's at each weight (0: the super head alone, as the app reads it; 1: the statements alone). "
+             f"Best on fold 9: **{r['weight']:g}**, macro AUROC {r['best']['auroc']:.4f} "
+             f"[{r['best']['auroc_ci'][0]:.4f}, {r['best']['auroc_ci'][1]:.4f}], minus the super head alone, "
+             f"paired: {d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}].", "",
+             "| weight | macro AUROC | " + " | ".join(r["classes"]) + " |",
+             "|---|---|" + "---|" * len(r["classes"])]  # fmt: skip
+    for w in r["weights"]:
+        cells = [
+            "-" if w["per_class_auroc"][c] is None else f"{w['per_class_auroc'][c]:.4f}" for c in r["classes"]
+        ]
+        lines.append(f"| {w['weight']:g} | {w['auroc']:.4f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 # LUDB's rhythm line (each record's header: "#Rhythm: ...") -> the PTB-XL statement it is scored as
 LUDB_RHYTHMS = {"Sinus rhythm": "SR", "Sinus bradycardia": "SBRAD", "Sinus tachycardia": "STACH",
                 "Sinus arrhythmia": "SARRH", "Irregular sinus rhythm": "SARRH", "Atrial fibrillation": "AFIB",
@@ -681,6 +746,8 @@ def card_text(card: dict, name: str) -> str:
         text += test_markdown(card["test"])
     if "ludb" in card:
         text += ludb_markdown(card["ludb"])
+    if "superclasses" in card:
+        text += superclasses_markdown(card["superclasses"])
     return text
 
 
@@ -698,12 +765,14 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="fold 10 for the shipped head (logged) into its card and report")  # fmt: skip
     p.add_argument("--ludb", type=Path, default=None,
                    help="LUDB's folder: its rhythm labels read by the app, into card and report")  # fmt: skip
+    p.add_argument("--superclasses", action="store_true",
+                   help="fold 9: the superclasses read off the statements, the head weighed in")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
     """Fit the record head on folds 1-8 and choose its weight on fold 9 (fold 10 is not read); with
     --test, read fold 10 for the head that ships."""
-    if args.test or args.ludb:
+    if args.test or args.ludb or args.superclasses:
         from ecgviewer.assets import record_head_path
         from ecgviewer.weights import read_card, write_card
 
@@ -713,6 +782,8 @@ def command(args: argparse.Namespace) -> None:
             card["test"] = test(args.data_root, out, args.workers, args.limit)
         if args.ludb:
             card["ludb"] = ludb(args.ludb, out, args.limit)
+        if args.superclasses:
+            card["superclasses"] = superclasses(args.data_root, out, args.workers, args.limit)
         text = card_text(card, out.name)
         write_card(out, card, text)
         args.report.write_text(text)
