@@ -187,14 +187,19 @@ def test_the_superclasses_read_off_the_statements_are_a_fold_9_study(shared: Pat
         shutil.copy(record_head_path().with_suffix(suffix), out.with_suffix(suffix))
     ledger = Path(os.environ["TRAINING_LEDGER"])
     before = ledger.read_text() if ledger.is_file() else ""
-    training_cli("record-head", "--superclasses", "--data-root", shared, "--limit", "40", "--out", out,
+    root = tmp_path / "data"  # PTB-XL alone: LUDB's part is tested below
+    root.mkdir()
+    (root / "ptbxl").symlink_to(shared / "ptbxl")
+    training_cli("record-head", "--superclasses", "--data-root", root, "--limit", "40", "--out", out,
                  "--report", report, "--workers", "1")  # fmt: skip
     card = read_card(out)
     assert card is not None
     s = card["superclasses"]
     assert [w["weight"] for w in s["weights"]] == list(T.SUPER_WEIGHTS) and s["weight"] in T.SUPER_WEIGHTS
     assert s["best"]["auroc"] == pytest.approx(max(w["auroc"] for w in s["weights"]))
-    assert s["classes"] == ["CD", "HYP", "MI", "NORM", "STTC"] and 0 < s["records"] <= 40
+    assert (
+        s["classes"] == ["CD", "HYP", "MI", "NORM", "STTC"] and 0 < s["records"] <= 40 and s["ludb"] is None
+    )
     unmixed = next(w for w in s["weights"] if w["weight"] == 0)
     assert s["best"]["auroc"] - unmixed["auroc"] == pytest.approx(s["best_minus_super_head"]["auroc"])
     text = report.read_text()
@@ -203,3 +208,26 @@ def test_the_superclasses_read_off_the_statements_are_a_fold_9_study(shared: Pat
     )
     assert ("## Fold 10" in text) == ("test" in card)
     assert (ledger.read_text() if ledger.is_file() else "") == before
+
+
+def test_ludb_superclasses_are_read_by_the_app_with_the_mix_chosen_on_fold_9(shared: Path) -> None:
+    from ecgviewer.ml.record_head import RecordHead
+    from training.data import datasets as D
+
+    labels = D.load_labels(D.ptbxl_root(shared))
+    head = RecordHead.bundled()
+    one = T._ludb_superclasses(shared / "ludb", head, labels, 1.0, 30)
+    none = T._ludb_superclasses(shared / "ludb", head, labels, 0.0, 30)
+    assert one is not None and none is not None and 0 < one["records"] <= 30 and one["classes"]
+    assert none["mixed"]["auroc"] == pytest.approx(none["super_head"]["auroc"])  # weight 0: the head alone
+    assert one["mixed"]["auroc"] != pytest.approx(one["super_head"]["auroc"])
+    assert T.superclasses_markdown({**_study(), "ludb": one}).count("LUDB read by the app") == 1
+
+
+def _study() -> dict:
+    """A fold-9 ``superclasses`` result of two weights, for the markdown."""
+    classes = ["CD", "HYP", "MI", "NORM", "STTC"]
+    row = {"auroc": 0.9, "auroc_ci": [0.89, 0.91], "per_class_auroc": dict.fromkeys(classes, 0.9)}
+    return {"head_sha256": "0" * 64, "records": 9, "classes": classes, "weight": 0.5, "best": row,
+            "best_minus_super_head": {"auroc": 0.01, "auroc_ci": [0.0, 0.02]},
+            "weights": [{"weight": w, **row} for w in (0.0, 0.5)]}  # fmt: skip

@@ -612,11 +612,49 @@ def superclasses(data_root: Path, head_file: Path, workers: int = 2, limit: int 
     mixed = {w: H.sigmoid(w * H.logit(read) + (1 - w) * H.logit(own)) for w in SUPER_WEIGHTS}
     scores = {w: report(ys, p, classes, n_boot=0) for w, p in mixed.items()}
     best = max(SUPER_WEIGHTS, key=lambda w: (round(scores[w]["auroc"], 6), -w))
+    ludb_root = data_root / "ludb"
     return {"head_sha256": _sha(head_file), "records": int(keep.sum()), "classes": classes,
             "weights": [{"weight": w, "auroc": scores[w]["auroc"],
                          "per_class_auroc": scores[w]["per_class_auroc"]} for w in SUPER_WEIGHTS],
             "weight": best, "best": report(ys, mixed[best], classes),
-            "best_minus_super_head": paired_bootstrap(ys, [mixed[best]], [own])}  # fmt: skip
+            "best_minus_super_head": paired_bootstrap(ys, [mixed[best]], [own]),
+            "ludb": _ludb_superclasses(ludb_root, head, labels, best, limit) if ludb_root.is_dir()
+            else None}  # fmt: skip
+
+
+def _ludb_superclasses(
+    root: Path, head: H.RecordHead, labels: D.Labels, weight: float, limit: int | None
+) -> dict | None:
+    """LUDB read by the app (``ood``'s label mapping, the same records as its LUDB table): the super
+    head alone against the mix at fold 9's ``weight``, paired, over the classes with at least
+    ``ood.MIN_COUNT`` positives and negatives (None without one; the first ``limit`` records, tests)."""
+    from ecgviewer.io import load
+    from ecgviewer.ml.infer import Analyzer
+    from training.validate import ood
+    from training.validate.metrics import paired_bootstrap, report
+
+    analyzer = Analyzer(device="cpu")
+    analyzer.record_head = head if head.meta.get("encoder_sha256") == analyzer.sha256 else None
+    classes, rows, ys, own, read = labels.task("super")[0], ood.read_ludb(root), [], [], []
+    for n in sorted(rows)[:limit]:
+        y, _ = ood.map_labels(rows[n], classes)
+        if y is None:
+            continue
+        tasks = analyzer.analyse(load(root / "data" / f"{n}.hea")).predictions.tasks
+        found = {c.code: c.probability for c in tasks["all"]}
+        ys.append([y[c] for c in classes])
+        own.append([{r.code: r.probability for r in tasks["super"]}[c] for c in classes])
+        read.append(labels.aggregate("super", np.array([[found[c] for c in labels.statements]]))[1][0])
+    y, own_p, read_p = (np.array(v, dtype=np.float64).reshape(-1, len(classes)) for v in (ys, own, read))
+    enough = [k for k in range(len(classes)) if ood.MIN_COUNT <= y[:, k].sum() <= len(y) - ood.MIN_COUNT]
+    if not enough:
+        return None
+    names = [classes[k] for k in enough]
+    y, own_p, read_p = y[:, enough], own_p[:, enough], read_p[:, enough]
+    mixed = H.sigmoid(weight * H.logit(read_p) + (1 - weight) * H.logit(own_p))
+    return {"records": len(y), "classes": names, "super_head": report(y, own_p, names),
+            "mixed": report(y, mixed, names),
+            "mixed_minus_super_head": paired_bootstrap(y, [mixed], [own_p])}  # fmt: skip
 
 
 def superclasses_markdown(r: dict) -> str:
@@ -638,6 +676,17 @@ def superclasses_markdown(r: dict) -> str:
             "-" if w["per_class_auroc"][c] is None else f"{w['per_class_auroc'][c]:.4f}" for c in r["classes"]
         ]
         lines.append(f"| {w['weight']:g} | {w['auroc']:.4f} | " + " | ".join(cells) + " |")
+    if (lu := r.get("ludb")) is not None:
+        d = lu["mixed_minus_super_head"]
+        alone, mix = lu["super_head"], lu["mixed"]
+        by_class = ", ".join(
+            f"{c} {alone['per_class_auroc'][c]:.3f} to {mix['per_class_auroc'][c]:.3f}" for c in lu["classes"]
+        )
+        lines += ["", f"LUDB read by the app (another hospital; `ood`'s label mapping), the mix at "
+                  f"{r['weight']:g}: {lu['records']} records, macro AUROC over {', '.join(lu['classes'])}: "
+                  f"super head {alone['auroc']:.4f}, the mix **{mix['auroc']:.4f}**, paired "
+                  f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}]; "
+                  f"by class {by_class}."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
