@@ -653,7 +653,7 @@ def _ludb_superclasses(
     y, own_p, read_p = y[:, enough], own_p[:, enough], read_p[:, enough]
     mixed = H.sigmoid(weight * H.logit(read_p) + (1 - weight) * H.logit(own_p))
     return {"records": len(y), "classes": names, "super_head": report(y, own_p, names),
-            "mixed": report(y, mixed, names),
+            "statements": report(y, read_p, names, n_boot=0), "mixed": report(y, mixed, names),
             "mixed_minus_super_head": paired_bootstrap(y, [mixed], [own_p])}  # fmt: skip
 
 
@@ -684,7 +684,8 @@ def superclasses_markdown(r: dict) -> str:
         )
         lines += ["", f"LUDB read by the app (another hospital; `ood`'s label mapping), the mix at "
                   f"{r['weight']:g}: {lu['records']} records, macro AUROC over {', '.join(lu['classes'])}: "
-                  f"super head {alone['auroc']:.4f}, the mix **{mix['auroc']:.4f}**, paired "
+                  f"super head {alone['auroc']:.4f}, statements alone {lu['statements']['auroc']:.4f}, "
+                  f"the mix **{mix['auroc']:.4f}**, paired "
                   f"{d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}]; "
                   f"by class {by_class}."]  # fmt: skip
     return "\n".join(lines) + "\n"
