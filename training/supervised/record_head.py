@@ -584,6 +584,12 @@ def test_markdown(t: dict) -> str:
 SUPER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
+def mixed(statements: np.ndarray, super_head: np.ndarray, weight: float) -> np.ndarray:
+    """The superclasses' probabilities: ``weight`` of the log-odds read off the statements, the rest
+    the super head's."""
+    return H.sigmoid(weight * H.logit(statements) + (1 - weight) * H.logit(super_head))
+
+
 def superclasses(data_root: Path, head_file: Path, workers: int = 2, limit: int | None = None) -> dict:
     """Fold 9: would the superclasses gain from the head? The app reads them from the encoder's own
     super head, which the head is not weighed beside (``RecordHead.applies``). Read off the 71
@@ -609,15 +615,15 @@ def superclasses(data_root: Path, head_file: Path, workers: int = 2, limit: int 
     classes, ys = labels.aggregate("super", y)
     keep = ys.any(axis=1)
     ys, own, read = ys[keep], own[keep], labels.aggregate("super", both)[1][keep]
-    mixed = {w: H.sigmoid(w * H.logit(read) + (1 - w) * H.logit(own)) for w in SUPER_WEIGHTS}
-    scores = {w: report(ys, p, classes, n_boot=0) for w, p in mixed.items()}
+    mixes = {w: mixed(read, own, w) for w in SUPER_WEIGHTS}
+    scores = {w: report(ys, p, classes, n_boot=0) for w, p in mixes.items()}
     best = max(SUPER_WEIGHTS, key=lambda w: (round(scores[w]["auroc"], 6), -w))
     ludb_root = data_root / "ludb"
     return {"head_sha256": _sha(head_file), "records": int(keep.sum()), "classes": classes,
             "weights": [{"weight": w, "auroc": scores[w]["auroc"],
                          "per_class_auroc": scores[w]["per_class_auroc"]} for w in SUPER_WEIGHTS],
-            "weight": best, "best": report(ys, mixed[best], classes),
-            "best_minus_super_head": paired_bootstrap(ys, [mixed[best]], [own]),
+            "weight": best, "best": report(ys, mixes[best], classes),
+            "best_minus_super_head": paired_bootstrap(ys, [mixes[best]], [own]),
             "ludb": _ludb_superclasses(ludb_root, head, labels, best, limit) if ludb_root.is_dir()
             else None}  # fmt: skip
 
@@ -629,12 +635,10 @@ def _ludb_superclasses(
     head alone against the mix at fold 9's ``weight``, paired, over the classes with at least
     ``ood.MIN_COUNT`` positives and negatives (None without one; the first ``limit`` records, tests)."""
     from ecgviewer.io import load
-    from ecgviewer.ml.infer import Analyzer
     from training.validate import ood
     from training.validate.metrics import paired_bootstrap, report
 
-    analyzer = Analyzer(device="cpu")
-    analyzer.record_head = head if head.meta.get("encoder_sha256") == analyzer.sha256 else None
+    analyzer = _app(head)
     classes, rows, ys, own, read = labels.task("super")[0], ood.read_ludb(root), [], [], []
     for n in sorted(rows)[:limit]:
         y, _ = ood.map_labels(rows[n], classes)
@@ -651,10 +655,10 @@ def _ludb_superclasses(
         return None
     names = [classes[k] for k in enough]
     y, own_p, read_p = y[:, enough], own_p[:, enough], read_p[:, enough]
-    mixed = H.sigmoid(weight * H.logit(read_p) + (1 - weight) * H.logit(own_p))
+    mix = mixed(read_p, own_p, weight)
     return {"records": len(y), "classes": names, "super_head": report(y, own_p, names),
-            "statements": report(y, read_p, names, n_boot=0), "mixed": report(y, mixed, names),
-            "mixed_minus_super_head": paired_bootstrap(y, [mixed], [own_p])}  # fmt: skip
+            "statements": report(y, read_p, names, n_boot=0), "mixed": report(y, mix, names),
+            "mixed_minus_super_head": paired_bootstrap(y, [mix], [own_p])}  # fmt: skip
 
 
 def superclasses_markdown(r: dict) -> str:
@@ -732,6 +736,16 @@ def _paired(y: list, alone: list, both: list, codes: list[str]) -> dict:
             "both_minus_encoder": paired_bootstrap(ys, [b], [a])}  # fmt: skip
 
 
+def _app(head: H.RecordHead):
+    """The app's ``Analyzer`` (the bundled encoder) with ``head`` weighed in where it was chosen
+    beside that encoder."""
+    from ecgviewer.ml.infer import Analyzer
+
+    analyzer = Analyzer(device="cpu")
+    analyzer.record_head = head if head.meta.get("encoder_sha256") == analyzer.sha256 else None
+    return analyzer
+
+
 def ludb(folder: Path, head_file: Path, limit: int | None = None) -> dict:
     """LUDB (another hospital and country, 500 Hz; its ``data/*.hea``, the first ``limit`` records)
     read by the app's ``Analyzer`` (the bundled encoder, with ``head_file`` weighed in): each
@@ -741,11 +755,8 @@ def ludb(folder: Path, head_file: Path, limit: int | None = None) -> dict:
     import re
 
     from ecgviewer.io import load
-    from ecgviewer.ml.infer import Analyzer
 
-    analyzer = Analyzer(device="cpu")
-    head = H.RecordHead.load(head_file)
-    analyzer.record_head = head if head.meta.get("encoder_sha256") == analyzer.sha256 else None
+    analyzer = _app(H.RecordHead.load(head_file))
     codes = list(dict.fromkeys(LUDB_RHYTHMS.values()))
     findings = list(dict.fromkeys(LUDB_FINDINGS.values()))
     rhythm: Scored = ([], [], [])
