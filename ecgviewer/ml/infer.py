@@ -100,6 +100,10 @@ class ClassResult:
     # ... and the groups of its features that raise the head's part most (``RecordHead.raising``:
     # "rhythm", "intervals" or a lead), in order
     measured_by: tuple[str, ...] = ()
+    # a superclass read off the statements too (``RecordHead.mixes``): the likeliest of its
+    # statements, which ``record_head``'s second probability is, and ``measured_by`` names what
+    # raises ("" elsewhere)
+    read_off: str = ""
 
 
 def not_surfaced_reason(val_report: dict, code: str) -> str | None:
@@ -325,7 +329,10 @@ class Analyzer:
         measured = self._measured(rec)
         t3 = time.perf_counter()
         labels = rec.metadata.labels
-        tasks = {task: self._results(task, p, weights, labels, measured) for task, p in probs.items()}
+        statements = self._statements(probs, weights)
+        tasks = {
+            task: self._results(task, p, weights, labels, measured, statements) for task, p in probs.items()
+        }
         timings = {
             "tokenise_ms": (t1 - t0) * 1e3,
             "infer_ms": (t2 - t1) * 1e3,
@@ -369,20 +376,39 @@ class Analyzer:
         p, raising = self.record_head.read(x)
         return {c: (float(v), raising[c]) for c, v in zip(self.record_head.codes, p, strict=True)}
 
+    def _statements(self, probs: Mapping[str, np.ndarray], weights: np.ndarray) -> np.ndarray | None:
+        """The encoder's probabilities of the record head's statements (its ``codes``' order) for
+        the record, which the superclasses are read off where the head ``mixes`` them; None
+        without a head or without the encoder's ``all`` task."""
+        head = self.record_head
+        if head is None or "all" not in probs or not set(head.codes) <= set(self.classes["all"]):
+            return None
+        at = [self.classes["all"].index(c) for c in head.codes]
+        return weights @ probs["all"][:, at]
+
     def _results(
         self, task: str, probs: np.ndarray, weights: np.ndarray, labels: dict[str, float],
-        measured: Mapping[str, tuple[float, tuple[str, ...]]],
+        measured: Mapping[str, tuple[float, tuple[str, ...]]], statements: np.ndarray | None,
     ) -> list[ClassResult]:  # fmt: skip
         card = self._labels.get(task, {})
         thresholds, surfaced = card.get("thresholds", {}), set(card.get("surfaced", []))
         classes = self.classes[task]
-        encoder = np.array([float(weights @ probs[:, k]) for k in range(len(classes))])
-        p, weighed = encoder, {}
+        encoder = weights @ probs
+        p, weighed, read_off, by = encoder, {}, {}, {c: v[1] for c, v in measured.items()}
         head = self.record_head
-        if measured and head is not None and head.applies(classes):
-            p = head.weighed(classes, encoder[None], np.array([[measured[c][0] for c in head.codes]]))[0]
+        hp = np.array([[measured[c][0] for c in head.codes]]) if measured and head else None
+        if hp is not None and head is not None and head.applies(classes):
             thresholds, surfaced = head.judged(classes, thresholds, surfaced)
+            p = head.weighed(classes, encoder[None], hp)[0]
             weighed = {c: (float(encoder[k]), measured[c][0]) for k, c in enumerate(classes)}
+        elif hp is not None and head is not None and statements is not None and head.mixes(classes):
+            thresholds, surfaced = head.judged(classes, thresholds, surfaced)
+            # each superclass read off its likeliest statement, the head weighed in
+            read, member = head.read_off(classes, head.combined(statements[None], hp))
+            p = head.mixed(encoder, read[0])
+            weighed = {c: (float(encoder[k]), float(read[0, k])) for k, c in enumerate(classes)}
+            read_off = {c: head.codes[member[0, k]] for k, c in enumerate(classes)}
+            by = {c: measured[read_off[c]][1] for c in classes}
         out = []
         for k, code in enumerate(classes):
             threshold = thresholds.get(code)
@@ -398,7 +424,8 @@ class Analyzer:
                     surfaced=code in surfaced,
                     in_record=self._in_record(task, code, labels),
                     record_head=weighed.get(code),
-                    measured_by=measured[code][1] if code in weighed else (),
+                    measured_by=by[code] if code in weighed else (),
+                    read_off=read_off.get(code, ""),
                 )
             )
         return out
@@ -412,7 +439,8 @@ class Analyzer:
         for c in results:
             if c.surfaced or (c.code in shown and c.record_head is None):
                 continue
-            judged = self.record_head.meta["val"] if c.record_head and self.record_head else val
+            classes = self.classes[task]
+            judged = self.record_head.validated(classes) if c.record_head and self.record_head else val
             reason = (not_surfaced_reason(judged, c.code) if judged else None) or NOT_VALIDATED
             out.append(NotReported(c.code, c.description, task, reason))
         return tuple(out)

@@ -178,24 +178,75 @@ class RecordHead:
         thresholds were chosen on the statements."""
         return set(classes) <= set(self.codes)
 
-    def weighed(self, classes: Sequence[str], encoder: np.ndarray, head: np.ndarray) -> np.ndarray:
+    @property
+    def superclasses(self) -> Mapping[str, Sequence[str]]:
+        """Superclass -> its diagnostic statements, where fold 9 chose to read the superclasses off
+        the statements too (``meta["super"]``, ``python -m training record-head --superclasses``);
+        empty where it did not."""
+        return self.meta.get("super", {}).get("members", {})
+
+    def mixes(self, classes: Sequence[str]) -> bool:
+        """Whether a task is the superclasses, read partly off the statements (``mixed``)."""
+        return bool(self.superclasses) and set(classes) == set(self.superclasses)
+
+    def read_off(self, classes: Sequence[str], statements: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each superclass of ``classes`` read off (records, ``codes``) statements' probabilities
+        (the head weighed in): its likeliest member, as PTB-XL aggregates its labels; (records,
+        classes) probabilities and the index in ``codes`` of the member each was read off."""
+        at = [[self.codes.index(c) for c in self.superclasses[k]] for k in classes]
+        p = np.asarray(statements, np.float64)
+        member = np.stack([np.asarray(m)[np.argmax(p[:, m], axis=1)] for m in at], axis=1)
+        return np.take_along_axis(p, member, axis=1), member
+
+    def mixed(self, encoder: np.ndarray, read: np.ndarray) -> np.ndarray:
+        """The superclasses' probabilities: the log-odds ``read`` off the statements times fold 9's
+        weight, the rest the encoder's own (its super head), then calibrated on fold 9 (Platt
+        scaling: the likeliest of many members overstates, and the two readings share evidence)."""
+        sup = self.meta["super"]
+        w, (slope, intercept) = float(sup["weight"]), sup["calibration"]
+        z = w * logit(np.asarray(read, np.float64)) + (1 - w) * logit(np.asarray(encoder, np.float64))
+        return sigmoid(slope * z + intercept)
+
+    def weighed(
+        self, classes: Sequence[str], encoder: np.ndarray, head: np.ndarray,
+        statements: np.ndarray | None = None,
+    ) -> np.ndarray:  # fmt: skip
         """A task's (records, ``classes``) probabilities with the head's (records, ``codes``)
-        weighed in, where it ``applies``; as they are elsewhere."""
+        weighed in, where it ``applies``; the superclasses ``mixed`` with their reading off the
+        encoder's (records, ``codes``) ``statements`` with the head weighed in, where it ``mixes``
+        them; as they are elsewhere."""
         out = np.array(encoder, dtype=np.float64)
         if self.applies(classes):
             mine = [self.codes.index(c) for c in classes]
             out = self.combined(out, np.asarray(head, np.float64)[:, mine], mine)
+        elif self.mixes(classes):
+            if statements is None:
+                raise ValueError("the superclasses are read off the statements too: give the encoder's")
+            both = self.combined(np.asarray(statements, np.float64), np.asarray(head, np.float64))
+            out = self.mixed(out, self.read_off(classes, both)[0])
         return out
+
+    def _decided(self, classes: Sequence[str]) -> Mapping | None:
+        """What fold 9 decided for a task the head weighs (thresholds, shown classes, their fold-9
+        figures): the superclasses' own where it ``mixes`` them; None where it weighs nothing."""
+        return self.meta["super"] if self.mixes(classes) else self.meta if self.applies(classes) else None
 
     def judged(
         self, classes: Sequence[str], thresholds: Mapping[str, float], surfaced: Collection[str]
     ) -> tuple[dict[str, float], set[str]]:
         """A task's thresholds and shown classes: the head's own (chosen on fold 9 with the head
-        weighed in) where it ``applies``, else the encoder card's."""
-        if not self.applies(classes):
+        weighed in) where it ``applies`` or ``mixes``, else the encoder card's."""
+        decided = self._decided(classes)
+        if decided is None:
             return dict(thresholds), set(surfaced)
-        chosen = {c for c in classes if c in self.meta["surfaced"]}
-        return {**thresholds, **{c: float(self.meta["thresholds"][c]) for c in classes}}, chosen
+        chosen = {c for c in classes if c in decided["surfaced"]}
+        return {**thresholds, **{c: float(decided["thresholds"][c]) for c in classes}}, chosen
+
+    def validated(self, classes: Sequence[str]) -> Mapping | None:
+        """The fold-9 figures (``per_class_auroc``, ``support``) the head's shown classes of a task
+        were judged by; None where it weighs nothing."""
+        decided = self._decided(classes)
+        return None if decided is None else decided["val"]
 
     @classmethod
     def load(cls, path: Path) -> RecordHead:

@@ -33,7 +33,7 @@ from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 11  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
+VERSION = 12  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
 # 4: "lead_note"; 5: the beat list's fiducials gain "p_off"; 6: "reading", "not_reported", summary "form";
 # 7: the reading's "unread" stretches say "verb" ("disputed": read, but T waves or noise among the beats);
 # 8: measurements give "too_noisy_s", the stretches whose QRS complexes noise left uncounted;
@@ -41,7 +41,8 @@ VERSION = 11  # 2: explanations give "outside_beats" (patch-token classifiers); 
 # 10: "rhythm_head" becomes "record_head": the head reads the dominant beat too, and weighs in on
 # every statement; "measured_by", the groups of its features that raise its part most;
 # 11: a stretch the measurements found too noisy to read where the model read beats is an "unread"
-# stretch, "disputed", giving those "beats"; a disputed count gives the beats in dispute
+# stretch, "disputed", giving those "beats"; a disputed count gives the beats in dispute;
+# 12: a class gives "read_off", the statement a superclass was read off where the head mixes them
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 

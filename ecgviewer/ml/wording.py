@@ -127,8 +127,11 @@ def _measured(c: ClassResult) -> str:
 def decision_text(c: ClassResult) -> str:
     """ "positive (p = 0.72 >= 0.45)", "not found (p = 0.01 < 0.32)" or "p = 0.40 (no threshold)";
     where the record head weighed in, what the encoder and the measured beats (the beat list's rhythm
-    and dominant beat) each said."""
-    both = "" if c.record_head is None else "; encoder {:.2f}, measured beats {:.2f}".format(*c.record_head)
+    and dominant beat) each said; for a superclass read off its statements too, what the encoder's
+    own superclass said and what its likeliest statement did, the measured beats weighed in."""
+    both = "" if c.record_head is None else "; encoder {:.2f}, {} {:.2f}".format(
+        c.record_head[0], f"statement {c.read_off} with the measured beats" if c.read_off else
+        "measured beats", c.record_head[1])  # fmt: skip
     if c.threshold is None:
         return f"p = {c.probability:.2f} (no threshold on the model card{both})"
     if c.decision:

@@ -4,6 +4,7 @@ setting, long recordings and the model card."""
 
 from __future__ import annotations
 
+import html
 import subprocess
 import sys
 import textwrap
@@ -75,7 +76,7 @@ def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, s
     assert result.explanation.method == settings.method == e.current_method()
     # the reading path says the finding and what was read; the method's detail is one click away
     caption, details = e.caption.text(), e.details.text()
-    assert result.worded.text in caption and "Read: all" in caption  # every beat read, with the seconds
+    assert html.escape(result.worded.text) in caption and "Read: all" in caption  # every beat, the seconds
     assert "logit" not in caption and "baseline" not in caption
     assert not e.details.isVisible() and not e.details_button.isChecked()
     e.details_button.click()

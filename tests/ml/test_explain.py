@@ -368,6 +368,11 @@ def test_rollout_and_own_lead_slices_by_hand():
     torch.testing.assert_close(rollout_to_beats(stack)[0], expect)
 
 
+def _alone(c):
+    """``c`` as the encoder alone says it (the words on the record head's part: test_record_head)."""
+    return dataclasses.replace(c, record_head=None, measured_by=(), read_off="")
+
+
 def test_the_explanation_in_words(analyzer, rec, ig) -> None:
     """A positive finding: the top territory, its signed share of the attribution (the number the
     chart and the report give), its leads that raise the class and the strongest beats (numbered
@@ -376,7 +381,7 @@ def test_the_explanation_in_words(analyzer, rec, ig) -> None:
     from ecgviewer.ml import wording
 
     tokens = analyzer.analyse(rec).tokens
-    norm = analyzer.analyse(rec).predictions.get("super", "NORM")
+    norm = _alone(analyzer.analyse(rec).predictions.get("super", "NORM"))
     mi = dataclasses.replace(ig, target=dataclasses.replace(ig.target, code="MI"))
     found = dataclasses.replace(norm, code="MI", group="MI", probability=0.9, threshold=0.3, decision=True)
     w = wording.describe(mi, tokens, {}, found)
@@ -409,7 +414,7 @@ def test_a_finding_without_a_territory_is_worded_by_its_leads(analyzer, rec, ig)
     from ecgviewer.ml import wording
 
     tokens = analyzer.analyse(rec).tokens
-    norm = analyzer.analyse(rec).predictions.get("super", "NORM")
+    norm = _alone(analyzer.analyse(rec).predictions.get("super", "NORM"))
     cd = dataclasses.replace(ig, target=dataclasses.replace(ig.target, code="CD"))
     found = dataclasses.replace(norm, code="CD", group="CD", probability=0.9, threshold=0.3, decision=True)
     card = {"explanations": {"fold": 10, "agreement": {"CD": {t: [8, 10] for t in ig.territories}}}}
@@ -449,7 +454,7 @@ def test_a_negative_finding_is_never_worded_as_positive(analyzer, rec, ig) -> No
     from ecgviewer.ml import wording
 
     tokens = analyzer.analyse(rec).tokens
-    norm = analyzer.analyse(rec).predictions.get("super", "NORM")
+    norm = _alone(analyzer.analyse(rec).predictions.get("super", "NORM"))
     mi = dataclasses.replace(ig, target=dataclasses.replace(ig.target, code="MI"))
     absent = dataclasses.replace(norm, code="MI", probability=0.01, threshold=0.3, decision=False)
     card = {"explanations": {"fold": 10, "agreement": {"MI": {t: [8, 10] for t in ig.territories}}}}
@@ -465,7 +470,7 @@ def test_norm_is_worded_against_its_normal_reference(analyzer, rec, ig) -> None:
     from ecgviewer.ml import wording
 
     tokens = analyzer.analyse(rec).tokens
-    norm = analyzer.analyse(rec).predictions.get("super", "NORM")
+    norm = _alone(analyzer.analyse(rec).predictions.get("super", "NORM"))
     assert ig.target.code == "NORM" and norm.decision
     w = wording.describe(ig, tokens, {}, norm)
     assert w.form == "normal" and w.agreement is None and w.territory is None

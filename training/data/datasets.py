@@ -69,15 +69,20 @@ class Labels:
             codes = [c for c in self.statements if scp.loc[c, key] == 1]
             return codes, by_statement[:, [col[c] for c in codes]]
         if name in ("super", "sub"):
-            key = "diagnostic_class" if name == "super" else "diagnostic_subclass"
-            diag = scp[scp["diagnostic"] == 1]
-            classes = sorted(diag[key].dropna().unique())
-            y = np.zeros((len(by_statement), len(classes)), dtype=by_statement.dtype)
-            for k, cls in enumerate(classes):
-                members = [col[c] for c in diag.index[diag[key] == cls] if c in col]
-                y[:, k] = by_statement[:, members].max(axis=1)
-            return classes, y
+            members = self.members(name)
+            y = np.zeros((len(by_statement), len(members)), dtype=by_statement.dtype)
+            for k, codes in enumerate(members.values()):
+                y[:, k] = by_statement[:, [col[c] for c in codes]].max(axis=1)
+            return list(members), y
         raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+
+    def members(self, name: str) -> dict[str, list[str]]:
+        """Each class of ``super`` or ``sub`` (sorted) -> its diagnostic statements among ``statements``."""
+        key = "diagnostic_class" if name == "super" else "diagnostic_subclass"
+        diag = self.scp[self.scp["diagnostic"] == 1]
+        known = set(self.statements)
+        classes = sorted(diag[key].dropna().unique())
+        return {cls: [c for c in diag.index[diag[key] == cls] if c in known] for cls in classes}
 
 
 def load_labels(root: Path) -> Labels:

@@ -242,6 +242,13 @@ def _record_head(rh: dict | None) -> list[str]:
         f"(`python -m training record-head`). Fold 9, macro AUROC, this model alone -> with the head: "
         f"{tasks}. The likelihood words and operating points below read the statements so."
     )
+    if (sup := rh.get("superclasses")) is not None:
+        said += (
+            " The superclasses too: each read off its likeliest diagnostic statement so weighed, its "
+            "log-odds "
+            f"mixed {sup['weight']:g} with this model's super head's and calibrated, on fold 9 (macro AUROC "
+            f"{sup['encoder_auroc']:.4f} -> {sup['auroc']:.4f}), with their own thresholds."
+        )
     return ["## The record head", "", said, ""]
 
 

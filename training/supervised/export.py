@@ -22,9 +22,10 @@ from training.pretrain.methods import METHODS
 from training.supervised.lineage import ancestry, beside, card_of, lineage
 from training.validate import metrics as M
 
-# a task's classes, the encoder's (records, classes) probabilities and the records' ecg_id -> what
-# the app shows (``record_head.weigher``)
-Weigh = Callable[[list[str], np.ndarray, np.ndarray], np.ndarray]
+# a task's classes, the encoder's (records, classes) probabilities, the records' ecg_id and the
+# encoder's (records, 71) probabilities of PTB-XL's statements (None: no ``all`` head) -> what the
+# app shows (``record_head.weigher``)
+Weigh = Callable[[list[str], np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 
 
 # --------------------------------------------------------------------------- export
@@ -46,7 +47,7 @@ def evaluate_split(
     # a model without the task's head is scored from its 71-statement head, as the app reads it
     p = out[task] if task in out else ctx.ptbxl.labels.aggregate(task, out["all"])[1]
     if weigh is not None:
-        p = weigh(classes, p, s.ecg_id)
+        p = weigh(classes, p, s.ecg_id, out.get("all"))
     report = M.report(s.y, p, classes, n_boot)
     if split == "test":
         from training.data.ledger import record

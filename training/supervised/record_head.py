@@ -50,6 +50,7 @@ SAVE_EVERY = 2000  # records read between saves of the features' cache
 # than the perceptrons' alone, and fold 9 chose 2 of them: the grid reaches past it)
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0)
 Beside = tuple[H.RecordHead, np.ndarray]  # the head and its probabilities (records, codes)
+Statements = np.ndarray | None  # the encoder's (records, codes) probabilities of the head's statements
 TASKS = ("rhythm", "form", "diag", "all")  # the tasks the head's statements are reported in
 
 
@@ -238,9 +239,9 @@ def weigher(model_file: Path, data_root: Path) -> Weigh | None:
     if record_head_for(sha) is None:
         return None
 
-    def weigh(classes: list[str], p: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    def weigh(classes: list[str], p: np.ndarray, ids: np.ndarray, statements: Statements) -> np.ndarray:
         b = beside(sha, ids, data_root)
-        return p if b is None else b[0].weighed(classes, p, b[1])
+        return p if b is None else b[0].weighed(classes, p, b[1], statements)
 
     return weigh
 
@@ -416,10 +417,8 @@ def _write(out: Path, rh: H.RecordHead, arrays: dict[str, np.ndarray], results: 
             return v.astype(np.int32)
         return v.astype(np.float64 if k == "tree_threshold" else np.float32)
 
-    module = torch.nn.Module()
-    for k, v in arrays.items():
-        module.register_buffer(k, torch.from_numpy(np.ascontiguousarray(stored(k, v))))
-    sha = save_weights(out, module, "record_head", rh.meta)
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(stored(k, v))) for k, v in arrays.items()}
+    sha = save_weights(out, _module(tensors), "record_head", rh.meta)
     folds = ", ".join(map(str, D.TRAIN_FOLDS))
     card = {
         "name": out.stem,
@@ -439,6 +438,16 @@ def _write(out: Path, rh: H.RecordHead, arrays: dict[str, np.ndarray], results: 
         "weights_sha256": sha,
     }
     write_card(out, card, markdown(results, out.name))
+
+
+def _module(tensors: dict):  # -> torch.nn.Module
+    """A module holding ``tensors`` (name -> torch tensor) as buffers, for ``save_weights``."""
+    import torch
+
+    module = torch.nn.Module()
+    for k, v in tensors.items():
+        module.register_buffer(k, v)
+    return module
 
 
 def _beside_card(model_file: Path, head_file: Path, results: dict) -> None:
@@ -527,16 +536,16 @@ def _kept(folder: Path, task: str) -> dict[str, np.ndarray] | None:
 
 def test(data_root: Path, head_file: Path, workers: int = 2, limit: int | None = None) -> dict:
     """Fold 10, read once the head ships (each task's read logged in ``training/FOLD10.md``): the
-    bundled encoder's kept predictions of each of TASKS alone and with the head ``head_file``
-    weighed in, paired on the same records, and against each kept CNN baseline (``limit``: the
-    first N records only, tests)."""
+    bundled encoder's kept predictions of each of TASKS (and of ``super`` where the head
+    ``mixes`` the superclasses) alone and with the head ``head_file`` weighed in, paired on the
+    same records, and against each kept CNN baseline (``limit``: the first N records only, tests)."""
     from ecgviewer.assets import model_path
     from training.data.ledger import record
     from training.validate.metrics import paired_bootstrap, report
 
     head = H.RecordHead.load(head_file)
     out: dict = {"head_sha256": _sha(head_file), "tasks": {}}
-    for task in TASKS:
+    for task in (*TASKS, *(["super"] if head.superclasses else [])):
         enc = _kept(ENCODER_ROWS, task)
         if enc is None:
             continue
@@ -544,11 +553,14 @@ def test(data_root: Path, head_file: Path, workers: int = 2, limit: int | None =
         ids, y, classes = enc["test_ecg_id"], enc["test_y"], [str(c) for c in enc["classes"]]
         root = D.ptbxl_root(data_root)
         paths = {int(e): D.ptbxl_record(root, int(e)).with_suffix(".hea") for e in ids}
-        both = head.weighed(classes, enc["test_probs"], head.probabilities(features(paths, workers)))
+        statements = _statements(ENCODER_ROWS, ids, head) if head.mixes(classes) else None
+        both = head.weighed(
+            classes, enc["test_probs"], head.probabilities(features(paths, workers)), statements
+        )
         row = {"records": len(ids), "both": report(y, both, classes),
                "both_minus_encoder": paired_bootstrap(y, [both], [enc["test_probs"]])}  # fmt: skip
-        for folder in BASELINES:
-            cnn = _kept(folder, task)
+        for folder in BASELINES:  # the CNN's run for the task alone where one is kept (super's)
+            cnn = _kept(folder, task) or _kept(folder.with_name(f"{folder.name}-{task}"), task)
             if cnn is not None and np.array_equal(cnn["test_ecg_id"][:limit], ids):
                 row[f"both_minus_{folder.name}"] = paired_bootstrap(y, [both], [cnn["test_probs"][:limit]])
         out["tasks"][task] = row
@@ -557,13 +569,24 @@ def test(data_root: Path, head_file: Path, workers: int = 2, limit: int | None =
     return out
 
 
+def _statements(folder: Path, ids: np.ndarray, head: H.RecordHead) -> np.ndarray:
+    """(ids, the head's codes) fold-10 probabilities of the `all` model kept in ``folder``."""
+    kept = _kept(folder, "all")
+    if kept is None:
+        raise FileNotFoundError(f"{folder}: no kept `all` predictions to read the superclasses off")
+    row = {int(e): i for i, e in enumerate(kept["test_ecg_id"])}
+    col = [[str(c) for c in kept["classes"]].index(c) for c in head.codes]
+    return kept["test_probs"][np.ix_([row[int(e)] for e in ids], col)]
+
+
 def test_markdown(t: dict) -> str:
     """RECORD_HEAD.md's fold-10 section."""
     iv = lambda r: f"{r['auroc']:+.4f} [{r['auroc_ci'][0]:+.4f}, {r['auroc_ci'][1]:+.4f}]"  # noqa: E731
     lines = ["", "## Fold 10 (read once the head shipped, logged in training/FOLD10.md)", "",
              f"Head `{t['head_sha256'][:12]}`; the bundled encoder's kept fold-10 predictions "
              f"(`{ENCODER_ROWS.relative_to(REPO)}`), alone and with the head weighed in, paired on the "
-             "same records, and against the kept CNN baselines' (100 % labels, from their `all` models).",
+             "same records, and against the kept CNN baselines' (100 % labels, from their `all` models; "
+             "`super` from the one trained for it).",
              "", "| task | records | both: macro AUROC | both minus encoder | "
              + " | ".join(f"both minus {f.name}" for f in BASELINES) + " |",
              "|---|---|---|---|" + "---|" * len(BASELINES)]  # fmt: skip
@@ -591,17 +614,18 @@ def mixed(statements: np.ndarray, super_head: np.ndarray, weight: float) -> np.n
 
 
 def superclasses(data_root: Path, head_file: Path, workers: int = 2, limit: int | None = None) -> dict:
-    """Fold 9: would the superclasses gain from the head? The app reads them from the encoder's own
-    super head, which the head is not weighed beside (``RecordHead.applies``). Read off the 71
-    statements instead, with the head weighed in, each superclass is its likeliest diagnostic
-    statement, as PTB-XL's own labels aggregate them (``Labels.aggregate``): voltage, intervals and
-    ST levels measured over every beat then count for HYP, CD and STTC. Each weight of
-    SUPER_WEIGHTS mixes the two readings' log-odds; each weight's macro AUROC over the records with
-    a superclass, and the best's per class and paired against the super head alone (``limit``: the
-    first N fold-9 records, tests). A study for the choice, on fold 9 only: the app reads super as
-    before."""
+    """Fold 9: do the superclasses gain from the head? The encoder's own super head does not see
+    it (``RecordHead.applies``). Read off the 71 statements instead, with the head weighed in, each
+    superclass is its likeliest diagnostic statement, as PTB-XL's own labels aggregate them
+    (``Labels.aggregate``): voltage, intervals and ST levels measured over every beat then count for
+    HYP, CD and STTC. Each weight of SUPER_WEIGHTS mixes the two readings' log-odds; each weight's
+    macro AUROC over the records with a superclass, and the best's per class and paired against the
+    super head alone (``limit``: the first N fold-9 records, tests). The best is then calibrated
+    (Platt scaling) and given F1 thresholds and the card's rule for what is shown, all on fold 9:
+    ``decided``, which the app reads (``RecordHead.mixes``) where SHIP_RULE holds."""
     from ecgviewer.assets import model_path
-    from training.validate.metrics import paired_bootstrap, report
+    from training.supervised.export import surfaced
+    from training.validate.metrics import f1_thresholds, paired_bootstrap, report
 
     head = H.RecordHead.load(head_file)
     root = D.ptbxl_root(data_root)
@@ -618,14 +642,61 @@ def superclasses(data_root: Path, head_file: Path, workers: int = 2, limit: int 
     mixes = {w: mixed(read, own, w) for w in SUPER_WEIGHTS}
     scores = {w: report(ys, p, classes, n_boot=0) for w, p in mixes.items()}
     best = max(SUPER_WEIGHTS, key=lambda w: (round(scores[w]["auroc"], 6), -w))
+    calibration = calibrate(ys, mixes[best], np.full(len(classes), 0.5))  # plain Platt: no share offset
+    p = H.sigmoid(calibration[0] * H.logit(mixes[best]) + calibration[1])
+    best_report = report(ys, p, classes)
+    members = labels.members("super")
+    decided = {"weight": best, "calibration": list(calibration), "members": members,
+               "thresholds": dict(zip(classes, map(float, f1_thresholds(ys, p)), strict=True)),
+               "surfaced": [c for c in classes if surfaced(best_report, c)],
+               "val": {k: best_report[k] for k in ("per_class_auroc", "support")}}  # fmt: skip
     ludb_root = data_root / "ludb"
     return {"head_sha256": _sha(head_file), "records": int(keep.sum()), "classes": classes,
             "weights": [{"weight": w, "auroc": scores[w]["auroc"],
                          "per_class_auroc": scores[w]["per_class_auroc"]} for w in SUPER_WEIGHTS],
-            "weight": best, "best": report(ys, mixes[best], classes),
-            "best_minus_super_head": paired_bootstrap(ys, [mixes[best]], [own]),
+            "weight": best, "best": best_report,
+            "ece": {"super_head": ece(ys, own), "mixed": ece(ys, mixes[best]), "calibrated": ece(ys, p)},
+            "best_minus_super_head": paired_bootstrap(ys, [p], [own]), "decided": decided,
             "ludb": _ludb_superclasses(ludb_root, head, labels, best, limit) if ludb_root.is_dir()
             else None}  # fmt: skip
+
+
+# The app reads the superclasses mixed (``decided``) where, on fold 9, the mix beats the super head
+# alone: the lower end of the paired interval of the macro AUROC above zero
+def ships(study: dict) -> bool:
+    return study["best_minus_super_head"]["auroc_ci"][0] > 0
+
+
+def ece(y: np.ndarray, p: np.ndarray) -> float:
+    """Expected calibration error over every (record, class), ``likelihood``'s reliability bins."""
+    from training.validate.likelihood import reliability
+
+    return float(reliability(p.ravel(), y.ravel())[1])
+
+
+def decide(head_file: Path, study: dict, model_file: Path | None) -> str:
+    """Write what fold 9 decided for the superclasses (``superclasses``) into the head's metadata,
+    or take it out where ``ships`` does not hold (the head's arrays as they are); where the head is
+    read beside ``model_file``, that encoder's card names the new weights. Their SHA-256."""
+    from ecgviewer.weights import read_card, read_weights, save_weights, write_card
+
+    meta, tensors = read_weights(head_file, "record_head", "record head")
+    meta = {k: v for k, v in meta.items() if k != "super"}
+    if ships(study):
+        meta["super"] = study["decided"]
+    sha = save_weights(head_file, _module(tensors), "record_head", meta)
+    enc = read_card(model_file) if model_file is not None else None
+    if model_file is not None and enc and enc.get("record_head"):
+        from training.supervised.card import markdown as card_markdown
+
+        section = {k: v for k, v in enc["record_head"].items() if k != "superclasses"} | {"sha256": sha}
+        if ships(study):
+            first = study["weights"][0]["auroc"]  # weight 0: the super head alone
+            section["superclasses"] = {"weight": study["weight"], "encoder_auroc": first,
+                                       "auroc": study["best"]["auroc"]}  # fmt: skip
+        enc = enc | {"record_head": section}
+        write_card(model_file, enc, card_markdown(enc))
+    return sha
 
 
 def _ludb_superclasses(
@@ -647,7 +718,8 @@ def _ludb_superclasses(
         tasks = analyzer.analyse(load(root / "data" / f"{n}.hea")).predictions.tasks
         found = {c.code: c.probability for c in tasks["all"]}
         ys.append([y[c] for c in classes])
-        own.append([{r.code: r.probability for r in tasks["super"]}[c] for c in classes])
+        alone = {r.code: r.record_head[0] if r.record_head else r.probability for r in tasks["super"]}
+        own.append([alone[c] for c in classes])
         read.append(labels.aggregate("super", np.array([[found[c] for c in labels.statements]]))[1][0])
     y, own_p, read_p = (np.array(v, dtype=np.float64).reshape(-1, len(classes)) for v in (ys, own, read))
     enough = [k for k in range(len(classes)) if ood.MIN_COUNT <= y[:, k].sum() <= len(y) - ood.MIN_COUNT]
@@ -664,12 +736,14 @@ def _ludb_superclasses(
 def superclasses_markdown(r: dict) -> str:
     """RECORD_HEAD.md's section on the superclasses read off the statements (fold 9)."""
     d = r["best_minus_super_head"]
-    title = "## The superclasses read off the statements (fold 9; a study: the app reads them as before)"
+    shipped = "decided" in r and ships(r)
+    read = "the app reads them so" if shipped else "a study: the app reads the super head alone"
+    title = f"## The superclasses read off the statements (fold 9; {read})"
     lines = ["", title,
              "", f"Head `{r['head_sha256'][:12]}`. The {r['records']} fold-9 records with a superclass; each "
              "superclass read off the 71 statements with the head weighed in (its likeliest diagnostic "
              "statement, as PTB-XL aggregates its labels), its log-odds mixed with the encoder's own super "
-             "head's at each weight (0: the super head alone, as the app reads it; 1: the statements alone). "
+             "head's at each weight (0: the super head alone; 1: the statements alone). "
              f"Best on fold 9: **{r['weight']:g}**, macro AUROC {r['best']['auroc']:.4f} "
              f"[{r['best']['auroc_ci'][0]:.4f}, {r['best']['auroc_ci'][1]:.4f}], minus the super head alone, "
              f"paired: {d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}].", "",
@@ -680,6 +754,16 @@ def superclasses_markdown(r: dict) -> str:
             "-" if w["per_class_auroc"][c] is None else f"{w['per_class_auroc'][c]:.4f}" for c in r["classes"]
         ]
         lines.append(f"| {w['weight']:g} | {w['auroc']:.4f} | " + " | ".join(cells) + " |")
+    if (dec := r.get("decided")) is not None:
+        e, slope, intercept = r["ece"], *dec["calibration"]
+        lines += ["", f"Calibrated on fold 9 (Platt scaling of the mix's log-odds: times {slope:.3f}, plus "
+                  f"{intercept:+.3f}; every ranking kept): expected calibration error over every record and "
+                  f"superclass {e['super_head']:.4f} for the super head alone, {e['mixed']:.4f} for the mix, "
+                  f"{e['calibrated']:.4f} calibrated. Thresholds (F1, fold 9): "
+                  + ", ".join(f"{c} {t:.3f}" for c, t in dec["thresholds"].items())
+                  + f"; shown by the card's rule: {', '.join(dec['surfaced'])}. Rule for the app: the mix "
+                  "replaces the super head where the paired interval's lower end lies above zero: "
+                  f"**{'met: the app reads the mix' if shipped else 'not met'}**."]  # fmt: skip
     if (lu := r.get("ludb")) is not None:
         d = lu["mixed_minus_super_head"]
         alone, mix = lu["super_head"], lu["mixed"]
@@ -844,7 +928,12 @@ def command(args: argparse.Namespace) -> None:
         if args.ludb:
             card["ludb"] = ludb(args.ludb, out, args.limit)
         if args.superclasses:
+            from ecgviewer.assets import model_path
+
             card["superclasses"] = superclasses(args.data_root, out, args.workers, args.limit)
+            beside_encoder = args.model or model_path() if args.out is None else args.model
+            card["weights_sha256"] = decide(out, card["superclasses"], beside_encoder)
+            card["superclasses"]["head_sha256"] = card["weights_sha256"]  # the same arrays, this decision
         text = card_text(card, out.name)
         write_card(out, card, text)
         args.report.write_text(text)

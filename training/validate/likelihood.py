@@ -101,7 +101,8 @@ def findings(
         p = EB.combine(kept, task, "beats")
         thresholds, shown = lab.get("thresholds", {}), set(lab.get("surfaced", []))
         if head is not None:
-            p = head[0].weighed(classes, p, head[1])
+            statements = EB.combine(kept, "all", "beats") if "all" in kept else None
+            p = head[0].weighed(classes, p, head[1], statements)
             thresholds, shown = head[0].judged(classes, thresholds, shown)
         for k, code in enumerate(classes):
             if code in shown and code in thresholds:

@@ -179,18 +179,22 @@ def fold_findings(
     return V.findings(kept, relabelled, card, {}, head)
 
 
-def ludb_findings(result: Mapping, card: Mapping) -> V.Findings:
+def ludb_findings(result: Mapping, card: Mapping, head: Beside | None = None) -> V.Findings:
     """The findings of ``ood``'s LUDB records (its used ones: labels mapped, analysed) for each
-    class of its task the card surfaces, at the card's thresholds."""
+    class of its task shown, at its threshold: the card's, or the record head's where the app
+    weighs it in (``ood`` read the records through the app)."""
     lab = card["labels"][result["task"]]
+    thresholds, shown = lab.get("thresholds", {}), set(lab.get("surfaced", []))
+    if head is not None:
+        thresholds, shown = head[0].judged(lab["classes"], thresholds, shown)
     used = [r for r in result["ludb"]["per_record"] if r["labels"] is not None and r["probabilities"]]
-    codes = [c for c in result["classes"] if c in lab.get("surfaced", []) and c in lab.get("thresholds", {})]
+    codes = [c for c in result["classes"] if c in shown and c in thresholds]
     if not used or not codes:
         raise ValueError("no LUDB record or no surfaced class with a threshold in the ood result")
     p = np.array([[r["probabilities"][c] for c in codes] for r in used], dtype=np.float64)
     y = np.array([[r["labels"][c] for c in codes] for r in used], dtype=np.int8)
     rec = np.array([int(r["record"]) for r in used], dtype=np.int64)
-    n, t = len(used), np.array([float(lab["thresholds"][c]) for c in codes])
+    n, t = len(used), np.array([float(thresholds[c]) for c in codes])
     return V.Findings(
         p.T.ravel(),
         y.T.ravel(),
@@ -244,7 +248,7 @@ def evaluate(
         "fold9_words": (card.get(L.SECTION) or {}).get("bands"),
         "fold9_ece": (card.get(L.SECTION) or {}).get("ece"),
         "bands": bands,
-        "ludb": None if ludb is None else figures(ludb_findings(ludb, card), bands, n_boot, seed),
+        "ludb": None if ludb is None else figures(ludb_findings(ludb, card, head), bands, n_boot, seed),
         "ludb_excluded": None if ludb is None else ludb["ludb"]["excluded"],
         "ludb_why_not": "",
         "n_boot": n_boot,
