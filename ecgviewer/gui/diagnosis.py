@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer import NOTICE
 from ecgviewer.gui.widgets import WrappedLabel
+from ecgviewer.ml.wording import measured_text
 
 if TYPE_CHECKING:
     from ecgviewer.ml.infer import ClassResult, Group, Predictions
@@ -217,7 +218,9 @@ class DiagnosisPanel(QtWidgets.QWidget):
         )
         item.setData(0, TARGET_ROLE, (task, c.code))
         windows = len(c.window_probabilities)
-        where = f"{task} task; probability averaged over {windows} window(s)"
+        where = f"{task} task; the encoder's probability averaged over {windows} window(s)"
+        if weighed := measured_text(c):
+            where += f"\nWith the measured beats weighed in: {weighed}"
         item.setToolTip(0, f"{c.code}: {c.description}\n{where}")
         for k in (1, 2):
             item.setTextAlignment(k, QtCore.Qt.AlignmentFlag.AlignRight)

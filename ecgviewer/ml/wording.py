@@ -124,14 +124,28 @@ def _measured(c: ClassResult) -> str:
     return f"; the measured beats' part most from {_listed(named)}"
 
 
+def parts_text(c: ClassResult) -> str:
+    """Where the record head weighed in, what the encoder and the measured beats (the beat list's
+    rhythm and dominant beat) each said: "encoder 0.41, measured beats 0.83"; for a superclass read
+    off its statements too, what the encoder's own superclass said and its likeliest statement did,
+    the measured beats weighed in: "encoder 0.62, statement IMI with the measured beats 0.88"
+    ("" where the encoder alone speaks)."""
+    if c.record_head is None:
+        return ""
+    beats = f"statement {c.read_off} with the measured beats" if c.read_off else "measured beats"
+    return f"encoder {c.record_head[0]:.2f}, {beats} {c.record_head[1]:.2f}"
+
+
+def measured_text(c: ClassResult) -> str:
+    """``parts_text`` and what raises the measured beats' part, for a finding's tooltip ("" where
+    the encoder alone speaks)."""
+    return parts_text(c) + _measured(c) if c.record_head is not None else ""
+
+
 def decision_text(c: ClassResult) -> str:
     """ "positive (p = 0.72 >= 0.45)", "not found (p = 0.01 < 0.32)" or "p = 0.40 (no threshold)";
-    where the record head weighed in, what the encoder and the measured beats (the beat list's rhythm
-    and dominant beat) each said; for a superclass read off its statements too, what the encoder's
-    own superclass said and what its likeliest statement did, the measured beats weighed in."""
-    both = "" if c.record_head is None else "; encoder {:.2f}, {} {:.2f}".format(
-        c.record_head[0], f"statement {c.read_off} with the measured beats" if c.read_off else
-        "measured beats", c.record_head[1])  # fmt: skip
+    with ``parts_text`` where the record head weighed in."""
+    both = f"; {parts_text(c)}" if c.record_head is not None else ""
     if c.threshold is None:
         return f"p = {c.probability:.2f} (no threshold on the model card{both})"
     if c.decision:

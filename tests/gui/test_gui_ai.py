@@ -65,6 +65,9 @@ def test_analysis_fills_the_diagnosis_and_attribution_panels(qtbot, ai_window, s
     norm = rows["NORM"]
     assert float(norm.text(1)) > float(norm.text(2)) and norm.text(3) == "positive"
     assert norm.text(4) == "yes (100 %)"  # one form for every row: yes, and the likelihood if given
+    # the superclass is read off its statement with the measured beats too: its tooltip says each part
+    found = result.analysis.predictions.get("super", "NORM")
+    assert found.read_off == "NORM" and "statement NORM with the measured beats" in norm.toolTip(0)
     for item in d.items():
         if item.text(1):
             assert 0.0 <= float(item.text(1)) <= 1.0

@@ -253,9 +253,15 @@ def described(b: Beside | None) -> str:
     from ecgviewer.assets import record_head_path
 
     name = record_head_path().name
+    sup = b[0].meta.get("super")
+    mixed = ""
+    if sup is not None:
+        mixed = (f" The superclasses too: each read off its likeliest statement so read, mixed "
+                 f"{sup['weight']:g} with the encoder's own super head and calibrated, with their own "
+                 f"thresholds (`{COMMAND} --superclasses`).")  # fmt: skip
     return (f" The {len(b[0].codes)} statements are read with the record head `{name}` weighed "
             f"in (weight {b[0].weight:g}, its own thresholds and shown statements: `{COMMAND}`), as the "
-            "app reads them.")  # fmt: skip
+            f"app reads them.{mixed}")  # fmt: skip
 
 
 def record_paths(
