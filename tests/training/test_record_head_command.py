@@ -240,3 +240,28 @@ def _study() -> dict:
     return {"head_sha256": "0" * 64, "records": 9, "classes": classes, "weight": 0.5, "best": row,
             "best_minus_super_head": {"auroc": 0.01, "auroc_ci": [0.0, 0.02]},
             "weights": [{"weight": w, **row} for w in (0.0, 0.5)]}  # fmt: skip
+
+
+def test_evaluate_weighs_super_as_the_app_reads_it(shared: Path) -> None:
+    """``evaluate``'s weighing (``weigher``) reads the superclasses off the encoder's statements
+    with the head weighed in where the bundled head mixes them, and refuses to guess without the
+    statements; the statements' own task is weighed as before."""
+    from ecgviewer.assets import model_path
+    from training.data import datasets as D
+
+    head = H.RecordHead.bundled()
+    if not head.superclasses:
+        pytest.skip("the bundled head does not read the superclasses (fold 9 did not choose it)")
+    weigh = T.weigher(model_path(), shared)
+    assert weigh is not None
+    labels = D.load_labels(D.ptbxl_root(shared))
+    ids = labels.ecg_id[labels.fold == D.VAL_FOLD][:4]
+    classes = sorted(head.superclasses)
+    rng = np.random.default_rng(1)
+    own, statements = rng.uniform(0.05, 0.95, (4, 5)), rng.uniform(0.05, 0.95, (4, len(head.codes)))
+    _, measured = T.beside(T._sha(model_path()), ids, shared)  # type: ignore[misc]
+    want = head.mixed(own, head.read_off(classes, head.combined(statements, measured))[0])
+    assert np.allclose(weigh(classes, own, ids, statements), want)
+    with pytest.raises(ValueError, match="statements"):
+        weigh(classes, own, ids, None)
+    assert np.allclose(weigh(head.codes, statements, ids, None), head.combined(statements, measured))

@@ -16,7 +16,14 @@ Tried and not kept (session 124, fold 9, the head refitted with and without, wei
 each lead's count of QRS turns standing out by 0.05 mV (``scipy.signal.find_peaks`` prominence; the
 notches and slurs of a fragmented QRS, Das et al., Circulation 2006;113:2495) among the dominant
 beat's features: form +0.0075 [-0.0022, +0.0215], all +0.0010 [-0.0021, +0.0059], diag -0.0021
-[-0.0046, -0.0000]; abnormal QRS (ABQRS) 0.782 -> 0.787, Q waves 0.893 -> 0.892.
+[-0.0046, -0.0000]; abnormal QRS (ABQRS) 0.782 -> 0.787, Q waves 0.893 -> 0.892. Session 127, the
+same way: the heart's vector derived from the dominant beat's features (the QRS areas and the T
+waves' larger deflections of I, II and V1-V6 through Kors's regression to X, Y and Z, Kors et al.,
+Eur Heart J 1990;11:1083; the frontal QRS and T axes from I and aVF; the frontal and spatial QRS-T
+angles, the vectors' magnitudes and Z parts: 8 features, each weight chosen again on fold 9): all
+-0.0011 [-0.0046, +0.0029], form +0.0004 [-0.0133, +0.0139], diag -0.0022 [-0.0043, -0.0002],
+rhythm -0.0019 [-0.0039, -0.0003], super (mixed) +0.0002 [-0.0003, +0.0008]: the models already read
+the leads' amplitudes.
 """
 
 from __future__ import annotations
