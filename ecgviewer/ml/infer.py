@@ -436,11 +436,11 @@ class Analyzer:
         shown = {code for cs in self._labels.values() for code in cs.get("surfaced", [])}
         val = self._labels.get(task, {}).get("val")
         out = []
+        weighed = self.record_head.validated(self.classes[task]) if self.record_head else None
         for c in results:
             if c.surfaced or (c.code in shown and c.record_head is None):
                 continue
-            classes = self.classes[task]
-            judged = self.record_head.validated(classes) if c.record_head and self.record_head else val
+            judged = weighed if c.record_head else val
             reason = (not_surfaced_reason(judged, c.code) if judged else None) or NOT_VALIDATED
             out.append(NotReported(c.code, c.description, task, reason))
         return tuple(out)

@@ -128,10 +128,10 @@ def test_the_superclasses_are_read_off_their_statements_as_ptbxl_groups_them(hea
     assert thresholds == head.meta["super"]["thresholds"] and shown == set(head.meta["super"]["surfaced"])
 
 
-def test_the_app_reads_each_superclass_off_its_likeliest_shown_statement_too(head: RecordHead) -> None:
+def test_the_app_reads_each_superclass_off_its_likeliest_statement_too(head: RecordHead) -> None:
     """What the app shows for a superclass is the encoder's super head mixed with the likeliest of
-    the superclass' statements as the findings table shows them, with the head's thresholds and
-    the measured groups of that statement."""
+    the superclass' statements (shown or not) as the findings table has them, with the head's
+    thresholds and the measured groups of that statement."""
     if not head.superclasses:
         pytest.skip("the bundled head does not read the superclasses (fold 9 did not choose it)")
     preds = Analyzer(device="cpu").analyse(load(SAMPLE)).predictions

@@ -212,6 +212,10 @@ def test_the_superclasses_read_off_the_statements_are_a_fold_9_study(shared: Pat
     assert (ledger.read_text() if ledger.is_file() else "") == before
     # what fold 9 decided goes into the head's metadata only where the rule holds; the card names
     # the weights so written, and the encoder's card beside the bundled head is not touched
+    for reading in s["agreement"].values():  # the disagreements a reader meets, each reading's
+        assert set(reading) == {"CD", "HYP", "MI", "STTC"}
+        counts = reading.values()
+        assert all(0 <= r["none_of_its_statements"] <= r["positive"] <= s["records"] for r in counts)
     decided = s["decided"]
     assert set(decided["thresholds"]) == set(s["classes"]) and set(decided["surfaced"]) <= set(s["classes"])
     assert decided["members"]["NORM"] == ["NORM"] and decided["weight"] == s["weight"]

@@ -637,6 +637,7 @@ def superclasses(data_root: Path, head_file: Path, workers: int = 2, limit: int 
     (Platt scaling) and given F1 thresholds and the card's rule for what is shown, all on fold 9:
     ``decided``, which the app reads (``RecordHead.mixes``) where SHIP_RULE holds."""
     from ecgviewer.assets import model_path
+    from ecgviewer.weights import read_card
     from training.supervised.export import surfaced
     from training.validate.metrics import f1_thresholds, paired_bootstrap, report
 
@@ -663,8 +664,15 @@ def superclasses(data_root: Path, head_file: Path, workers: int = 2, limit: int 
                "thresholds": dict(zip(classes, map(float, f1_thresholds(ys, p)), strict=True)),
                "surfaced": [c for c in classes if surfaced(best_report, c)],
                "val": {k: best_report[k] for k in ("per_class_auroc", "support")}}  # fmt: skip
+    shown = statements_shown(head, list(labels.statements), both[keep])
+    card = read_card(model_path()) or {}
+    before = card.get("labels", {}).get("super", {}).get("thresholds")
+    agree = {"mixed": agreement(classes, p, decided["thresholds"], members, shown)}
+    if before:
+        agree["super_head"] = agreement(classes, own, before, members, shown)
     ludb_root = data_root / "ludb"
     return {"head_sha256": _sha(head_file), "records": int(keep.sum()), "classes": classes,
+            "agreement": agree,
             "weights": [{"weight": w, "auroc": scores[w]["auroc"],
                          "per_class_auroc": scores[w]["per_class_auroc"]} for w in SUPER_WEIGHTS],
             "weight": best, "best": best_report,
@@ -672,6 +680,33 @@ def superclasses(data_root: Path, head_file: Path, workers: int = 2, limit: int 
             "best_minus_super_head": paired_bootstrap(ys, [p], [own]), "decided": decided,
             "ludb": _ludb_superclasses(ludb_root, head, labels, best, limit) if ludb_root.is_dir()
             else None}  # fmt: skip
+
+
+def statements_shown(head: H.RecordHead, codes: list[str], p: np.ndarray) -> dict[str, np.ndarray]:
+    """Code -> (records,) whether the app states it: shown by the head's rule and at or above its
+    threshold, of (records, ``codes``) probabilities with the head weighed in."""
+    return {
+        c: p[:, k] >= head.meta["thresholds"][c] for k, c in enumerate(codes) if c in head.meta["surfaced"]
+    }
+
+
+def agreement(
+    classes: list[str], p: np.ndarray, thresholds: dict, members: dict, shown: dict[str, np.ndarray]
+) -> dict[str, dict[str, int]]:
+    """What a reader meets where a superclass and its statements disagree: for each superclass but
+    NORM (its one statement is itself), the records it is positive in (``p`` at ``thresholds``),
+    those of them with none of its statements stated, and those with one stated but not it."""
+    out = {}
+    for k, c in enumerate(classes):
+        if c == "NORM":
+            continue
+        positive = p[:, k] >= thresholds[c]
+        stated = np.zeros(len(p), bool)
+        for m in members[c]:
+            stated |= shown.get(m, False)
+        out[c] = {"positive": int(positive.sum()), "none_of_its_statements": int((positive & ~stated).sum()),
+                  "a_statement_without_it": int((~positive & stated).sum())}  # fmt: skip
+    return out
 
 
 # The app reads the superclasses mixed (``decided``) where, on fold 9, the mix beats the super head
@@ -777,6 +812,20 @@ def superclasses_markdown(r: dict) -> str:
                   + f"; shown by the card's rule: {', '.join(dec['surfaced'])}. Rule for the app: the mix "
                   "replaces the super head where the paired interval's lower end lies above zero: "
                   f"**{'met: the app reads the mix' if shipped else 'not met'}**."]  # fmt: skip
+    if (agree := r.get("agreement")) is not None and "super_head" in agree:
+        rows = ["", "Where the superclass and its statements disagree on fold 9 (the statements as the app "
+                "states them: shown, at their thresholds; each reading at its own thresholds): positive "
+                "records, those with none of its statements stated, and those with one of its statements "
+                "stated but not it.", "",
+                "| superclass | super head alone | the mix |", "|---|---|---|"]  # fmt: skip
+        for c, now in agree["mixed"].items():
+            was = agree["super_head"][c]
+            cells = [
+                f"{x['positive']}, {x['none_of_its_statements']}, {x['a_statement_without_it']}"
+                for x in (was, now)
+            ]
+            rows.append(f"| {c} | {cells[0]} | {cells[1]} |")
+        lines += rows
     if (lu := r.get("ludb")) is not None:
         d = lu["mixed_minus_super_head"]
         alone, mix = lu["super_head"], lu["mixed"]
