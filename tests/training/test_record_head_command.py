@@ -269,3 +269,19 @@ def test_evaluate_weighs_super_as_the_app_reads_it(shared: Path) -> None:
     with pytest.raises(ValueError, match="statements"):
         weigh(classes, own, ids, None)
     assert np.allclose(weigh(head.codes, statements, ids, None), head.combined(statements, measured))
+
+
+def test_the_cards_task_tables_say_the_app_reads_them_with_the_head() -> None:
+    """A clinician who opens the model card sees this model's own thresholds in its task tables; where
+    the app reads a task with the record head, the section says the app's thresholds are the head's."""
+    from ecgviewer.assets import model_path
+    from training.supervised.card import markdown
+
+    card = read_card(model_path())
+    assert card is not None
+    sections = {s.split("`")[1]: s for s in markdown(card).split("## Task ")[1:]}
+    said = "the app reads this task with the record head weighed in"
+    assert (said in sections["all"]) == ("all" in card["record_head"]["tasks"])
+    assert (said in sections["super"]) == ("superclasses" in card["record_head"])
+    alone = {k: v for k, v in card.items() if k != "record_head"}
+    assert said not in markdown(alone)

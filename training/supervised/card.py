@@ -162,7 +162,7 @@ def markdown(card: dict) -> str:
             f"## Task `{task}` ({len(lab['classes'])} classes)",
             "",
             f"{test}Validation (fold 9): macro AUROC {_ci(v, 'auroc')}. "
-            f"95 % intervals: bootstrap over records{_left_out(t, v)}.",
+            f"95 % intervals: bootstrap over records{_left_out(t, v)}.{_weighed(card, task)}",
             "",
             "| class | val AUROC | val positives | test AUROC | test positives | threshold | shown |",
             "|---|---|---|---|---|---|---|",
@@ -227,6 +227,18 @@ def markdown(card: dict) -> str:
                       f"expected calibration error {lu['ece']:.4f}):", "",
                       *_points(lu["classes"])]  # fmt: skip
     return "\n".join(lines)
+
+
+def _weighed(card: dict, task: str) -> str:
+    """A task section's word where the app reads the task with the record head weighed in: the
+    table is this model's alone, and the app's thresholds are the head's ("" elsewhere)."""
+    rh = card.get("record_head") or {}
+    if task not in rh.get("tasks", {}) and not (task == "super" and "superclasses" in rh):
+        return ""
+    return (
+        " The table is this model's alone: the app reads this task with the record head weighed in, at "
+        "the head's own thresholds and shown classes (the operating points below give them)."
+    )
 
 
 def _record_head(rh: dict | None) -> list[str]:
