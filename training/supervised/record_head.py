@@ -23,7 +23,15 @@ Eur Heart J 1990;11:1083; the frontal QRS and T axes from I and aVF; the frontal
 angles, the vectors' magnitudes and Z parts: 8 features, each weight chosen again on fold 9): all
 -0.0011 [-0.0046, +0.0029], form +0.0004 [-0.0133, +0.0139], diag -0.0022 [-0.0043, -0.0002],
 rhythm -0.0019 [-0.0039, -0.0003], super (mixed) +0.0002 [-0.0003, +0.0008]: the models already read
-the leads' amplitudes.
+the leads' amplitudes. Session 128, the same way: 13 criteria counted over the leads as a reader
+counts them (aVR left out): leads with a pathological Q wave (30 ms, or a quarter of the R and 0.1
+mV) and the largest Q/R, leads with ST depression of 0.05 mV at J + 60 ms and with ST elevation of
+0.1 mV at J, the lowest and highest ST, leads with a low (under a tenth of an R of 0.3 mV or
+more), flat (under 0.05 mV) or inverted (0.1 mV) T wave (III and V1 left out), Sokolow-Lyon's and
+Cornell's voltages, the largest limb and chest QRS: form -0.0037 [-0.0123, +0.0066] (non-specific
+ST 0.839 -> 0.849, abnormal QRS 0.783 -> 0.789, high voltage 0.817 -> 0.779), all -0.0000
+[-0.0025, +0.0032], diag +0.0005 [-0.0013, +0.0023], rhythm -0.0012 [-0.0028, +0.0006], super
+(mixed) +0.0005 [-0.0002, +0.0012].
 """
 
 from __future__ import annotations
