@@ -213,9 +213,13 @@ def one_torch_thread() -> Iterator[None]:
 # -- windows and recordings the GUI and report tests share ------------------------------------
 @pytest.fixture
 def window(qtbot, settings):
+    from PySide6 import QtWidgets
+
     w = shown_window(qtbot, settings)
     yield w
     w.cancel_tasks()
+    for box in w.findChildren(QtWidgets.QMessageBox):  # a window-modal box left open (Save as's
+        box.done(0)  # notes) is the application's active modal widget for the next test in this process
 
 
 @pytest.fixture
