@@ -120,14 +120,17 @@ class RecordHead:
 
     def _occluded(self, features: np.ndarray) -> np.ndarray:
         """(1 + GROUPS, codes) log-odds of one record's ``features``, as measured, then with each
-        group read at the training records' medians, as measured and typical (occlusion). A tree
-        that splits on none of a group's features keeps its leaf: only the others are walked again
-        (six in ten of them for each group)."""
+        group's measured features read at the training records' medians, as measured and typical
+        (occlusion). What was not measured stays so: a lead the recording lacks has no part (read
+        as typical, its features would count as measured and take a part). A tree that splits on
+        none of a group's features keeps its leaf: only the others are walked again (six in ten of
+        them for each group)."""
         x = np.asarray(features, np.float64).reshape(-1)
         rows = [x]
+        measured = np.isfinite(x)
         for idx in GROUPS.values():
-            typical = x.copy()
-            typical[list(idx)] = self.median[list(idx)]
+            typical, at = x.copy(), list(idx)
+            typical[at] = np.where(measured[at], self.median[at], x[at])
             rows.append(typical)
         f, everyone = self.forest, np.arange(len(self.forest.root))
         values = np.tile(f.value[f.walk(x[None], np.zeros_like(everyone), everyone)], (len(rows), 1))

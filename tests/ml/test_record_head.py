@@ -65,6 +65,20 @@ def test_the_head_names_the_groups_of_features_that_raise_it(head: RecordHead) -
     assert sorted(i for idx in GROUPS.values() for i in idx) == list(range(len(NAMES)))
 
 
+def test_a_lead_the_recording_lacks_is_never_named_as_raising_a_finding(head: RecordHead) -> None:
+    """A Holter's II and V1 (MIT-BIH's two leads): the ten leads it lacks are unmeasured, and have
+    no part in what the head read, whatever the rest of the record; read as typical, their
+    features would have counted as measured and taken a part."""
+    x = head.median + 2 * head.scale[: len(NAMES)]  # the rhythm and both leads' waves far from typical
+    lacking = [g for g in STANDARD_LEADS if g not in ("II", "V1")]
+    for lead in lacking:
+        x[list(GROUPS[lead])] = np.nan
+    parts = head.by_group(x)
+    assert all(np.allclose(parts[g], 0.0) for g in lacking)
+    named = {g for groups in head.raising(x).values() for g in groups}
+    assert named and named <= {"rhythm", "intervals", "II", "V1"}, named
+
+
 def test_features_are_read_at_the_encoders_rate_whatever_the_recordings() -> None:
     """A 500 Hz recording's features are those of its 100 Hz resampling (the rate the head learnt)."""
     rec = load(SAMPLE)
