@@ -156,6 +156,7 @@ def median_layout(
         order=options.order,
         rhythm=(rhythm,) if rhythm else None,
         trace_width=COLUMNS * beat,
+        strips_below=1,  # a beat per cell, the recording's leads in their places among the 12
     )
     panels = tuple(p if is_strip(p, page) else replace(p, t0=t0, t1=t0 + span) for p in page.panels)
     return replace(page, panels=panels, t0=t0, duration=span)
@@ -168,8 +169,8 @@ def window_panel(p, window: tuple[float, float]):
 
 
 def is_strip(panel, page: Page) -> bool:
-    """The rhythm strip: the one panel of the row under the 3x4 grid."""
-    return page.layout == "3x4+1" and panel.row == BEAT_ROWS
+    """The rhythm strip: the one panel of the row under the 3x4 grid (a stacked page has none)."""
+    return page.layout == "3x4+1" and not page.stacked and panel.row == BEAT_ROWS
 
 
 def median_scores(att: MedianAttribution, leads: tuple[str, ...], label: str) -> BeatScores:

@@ -22,6 +22,10 @@ TRACE_WIDTH_MM = 250.0  # 10 s at 25 mm/s, the standard page
 MARGIN_MM = 5.0
 PULSE_SECONDS = 0.2  # calibration pulse: 1 mV high, 200 ms wide
 DEFAULT_RHYTHM = {"3x4+1": ("II",), "3x4+3": ("V1", "II", "V5")}
+# A recording with fewer of the 12 standard leads than this (a Holter's two or three, a patch's one;
+# with I and II the other four limb leads are derived) is drawn as strips, each recorded lead across
+# the page, whatever the layout: a grid would be mostly "not recorded" and its traces a quarter wide.
+STRIPS_BELOW = 6
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Page:
     layout: str
     order: str
     unplaced: tuple[str, ...]  # recording leads this layout does not show
+    stacked: bool = False  # one lead a row across the page (12x1, or a recording with few leads)
 
 
 def page_duration(speed: float, trace_width: float = TRACE_WIDTH_MM) -> float:
@@ -102,12 +107,14 @@ def page_layout(
     rhythm: Sequence[str] | None = None,
     derived: frozenset[str] = frozenset(),
     trace_width: float = TRACE_WIDTH_MM,
+    strips_below: int = STRIPS_BELOW,
 ) -> Page:
     """Place ``leads`` (the recording's) on a page in ``layout``, starting at ``t0`` seconds.
 
     Multi-column formats show consecutive time segments column by column, as on the
     standard paper ECG; rhythm strips and 12x1 rows span the whole page. A recording with
-    none of the 12 standard leads is shown stacked (as 12x1) whatever the layout.
+    fewer than ``strips_below`` of the 12 standard leads is shown stacked (as 12x1) whatever the
+    layout (1: only one with none of them).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
@@ -120,9 +127,10 @@ def page_layout(
     pitch = row_pitch(gain)
 
     rows: list[list[tuple[str, float, float, float]]] = []  # per row: (lead, sign, t0, t1)
-    if layout == "12x1" or not have & set(STANDARD_LEADS):
+    stacked = layout == "12x1" or len(have & set(STANDARD_LEADS)) < strips_below
+    if stacked:
         seq = _limb_sequence(order) + [(f"V{i}", 1.0) for i in range(1, 7)]
-        seq = [s for s in seq if s[0] in have] if have & set(STANDARD_LEADS) else []
+        seq = [s for s in seq if s[0] in have]
         seq += [(lead, 1.0) for lead in leads if lead not in STANDARD_LEADS]
         rows = [[(lead, sign, t0, t0 + duration)] for lead, sign in seq]
     else:
@@ -174,6 +182,7 @@ def page_layout(
         layout=layout,
         order=order,
         unplaced=tuple(lead for lead in leads if lead not in placed),
+        stacked=stacked,
     )
 
 

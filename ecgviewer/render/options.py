@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ecgviewer.dsp.filters import DisplayFilter
+from ecgviewer.leads import STANDARD_LEADS
 
 if TYPE_CHECKING:
     from ecgviewer.recording import Recording
@@ -65,6 +66,9 @@ def page_caption(options: ViewOptions, rec: Recording, page: Page, name: bool = 
         f"{options.scale_label()}   Filter: {options.filter.label(rec.fs)} (display only)"
         f"   {who}{page.t0:.1f}\u2013{t1:.1f} s of {rec.duration:.1f} s"
     )
+    if page.stacked and page.layout != "12x1":  # the layout chosen is not what is drawn: say why
+        standard = sum(p.lead in STANDARD_LEADS for p in page.panels)
+        text += f"   Drawn as strips: {standard} of the 12 leads recorded"
     if page.unplaced:
         text += f"   Not in this layout: {', '.join(page.unplaced)}"
     return text

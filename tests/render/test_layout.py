@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from ecgviewer.leads import STANDARD_LEADS
-from ecgviewer.render.layout import LAYOUTS, page_duration, page_layout, row_pitch
+from ecgviewer.render.layout import LAYOUTS, TRACE_WIDTH_MM, page_duration, page_layout, row_pitch
 
 STANDARD_3X4 = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"]]
 CABRERA_3X4 = [["aVL", "II", "V1", "V4"], ["I", "aVF", "V2", "V5"], ["aVR", "III", "V3", "V6"]]
@@ -73,19 +73,43 @@ def test_each_lead_once_per_grid_and_rows_do_not_overlap():
 
 
 def test_missing_and_extra_leads():
-    leads = ["I", "II", "V1", "vx", "vy", "vz"]
+    limb = list(STANDARD_LEADS[:6])  # I and II recorded, the other four derived
+    leads = [*limb, "V1", "vx", "vy", "vz"]
     page = page_layout("3x4", leads)
     missing = {p.lead for p in page.panels if not p.available}
-    assert missing == set(STANDARD_LEADS) - {"I", "II", "V1"}
+    assert missing == set(STANDARD_LEADS[7:]) and not page.stacked
     assert page.unplaced == ("vx", "vy", "vz")
     stacked = page_layout("12x1", leads)
-    assert [p.lead for p in stacked.panels] == leads
+    assert [p.lead for p in stacked.panels] == leads and stacked.stacked
 
 
 def test_non_standard_record_is_stacked():
     page = page_layout("3x4+1", ["ECG1", "ECG2"])
     assert [p.lead for p in page.panels] == ["ECG1", "ECG2"]
     assert all(p.available and p.col == 0 for p in page.panels)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_recording_with_few_standard_leads_is_drawn_as_strips_of_its_own_leads(layout):
+    """A Holter's two leads (MIT-BIH's MLII and V1) or a patch's one fill the page's width, in the
+    standard order, with no "not recorded" cells; from STRIPS_BELOW standard leads on, the grid."""
+    from ecgviewer.render.layout import STRIPS_BELOW
+
+    page = page_layout(layout, ["V1", "II"], speed=25.0)
+    assert page.stacked and [p.lead for p in page.panels] == ["II", "V1"]
+    assert all(p.available and p.col == 0 and p.width == TRACE_WIDTH_MM for p in page.panels)
+    assert all((p.t0, p.t1) == (0.0, 10.0) for p in page.panels)
+    assert len(page.row_baselines) == 2
+    grid = page_layout(layout, list(STANDARD_LEADS[:STRIPS_BELOW]))
+    assert grid.stacked == (layout == "12x1")
+    from ecgviewer.render.options import ViewOptions, page_caption
+    from tests.helpers import synthetic
+
+    caption = page_caption(ViewOptions(layout=layout), synthetic(leads=["V1", "II"]), page)
+    assert ("Drawn as strips: 2 of the 12 leads recorded" in caption) == (layout != "12x1"), caption
+    assert "Drawn as strips" not in page_caption(ViewOptions(layout=layout), synthetic(), grid)
+    kept = page_layout(layout, ["V1", "II"], strips_below=1)  # the median beats keep their cells
+    assert kept.stacked == (layout == "12x1") and (kept.stacked or len(kept.panels) >= 12)
 
 
 def test_paper_is_whole_5mm_boxes_and_pulse_is_200ms():
