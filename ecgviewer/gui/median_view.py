@@ -440,7 +440,8 @@ class MedianView(pg.GraphicsView):
         m = self.measurements
         assert m is not None and self.page is not None
         present = p.lead in m.leads and bool(m.present[m.leads.index(p.lead)])
-        why = Q.headline(m.left_out[p.lead]) if p.lead in m.left_out else "no usable signal"
+        # a lead is absent where the recording lacks it or the measurement left it out, with why
+        why = Q.headline(m.left_out[p.lead]) if p.lead in m.left_out else "not recorded"
         label.setText(p.label if present else f"{p.label}: {why}")
         label.setColor(theme.text if present else theme.major)
         if not present:

@@ -186,6 +186,30 @@ def test_median_view_draws_a_3x4_grid_at_50_mm_s_with_a_rhythm_strip(qtbot, samp
     assert "50 mm/s, 20 mm/mV" in view.footer_text()
 
 
+def test_a_lead_the_recording_lacks_is_not_recorded_in_the_median_beats_not_without_signal(qtbot, sample):
+    """A two-lead recording (II and V1 of the sample): its median beats keep their 3x4 cells, and
+    the ten others say "not recorded", as on the paper, not "no usable signal"."""
+    from ecgviewer.io import load
+    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.pipeline import measure_recording
+    from ecgviewer.recording import make_recording
+    from ecgviewer.sources import ArraySource
+
+    full = load(sample)
+    two = make_recording(None, ArraySource(full.signals[[full.index("II"), full.index("V1")]]), full.fs,
+                         ["II", "V1"], "synthetic")  # fmt: skip
+    view = MedianView()
+    qtbot.addWidget(view)
+    view.set_view(ViewOptions(), 3.0)
+    view.set_measurements(measure_recording(two, Delineator.bundled()), None)
+    texts = {
+        p.lead: label.textItem.toPlainText() for p, label in zip(view.page.panels, view.labels, strict=False)
+    }
+    assert not view.page.stacked and len(texts) == 12
+    assert texts["II"] == "II" and texts["V1"] == "V1"
+    assert all(texts[lead] == f"{lead}: not recorded" for lead in texts if lead not in ("II", "V1")), texts
+
+
 def test_median_traces_never_leave_their_panel(qtbot, sample_measured) -> None:
     """Beats taller than their box (here five times the sample's) are clipped at its edges: no
     ink on the desk around the sheet, none in the names' band."""
