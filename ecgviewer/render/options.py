@@ -68,7 +68,7 @@ def page_caption(options: ViewOptions, rec: Recording, page: Page, name: bool = 
     )
     if page.stacked and page.layout != "12x1":  # the layout chosen is not what is drawn: say why
         standard = sum(p.lead in STANDARD_LEADS for p in page.panels)
-        text += f"   Drawn as strips: {standard} of the 12 standard leads recorded"
+        text += f"   Strips: {standard} of 12 standard leads"
     if page.unplaced:
         text += f"   Not in this layout: {', '.join(page.unplaced)}"
     return text

@@ -106,8 +106,8 @@ def test_a_recording_with_few_standard_leads_is_drawn_as_strips_of_its_own_leads
     from tests.helpers import synthetic
 
     caption = page_caption(ViewOptions(layout=layout), synthetic(leads=["V1", "II"]), page)
-    assert ("Drawn as strips: 2 of the 12 standard leads recorded" in caption) == (layout != "12x1"), caption
-    assert "Drawn as strips" not in page_caption(ViewOptions(layout=layout), synthetic(), grid)
+    assert ("Strips: 2 of 12 standard leads" in caption) == (layout != "12x1"), caption
+    assert "Strips:" not in page_caption(ViewOptions(layout=layout), synthetic(), grid)
     kept = page_layout(layout, ["V1", "II"], strips_below=1)  # the median beats keep their cells
     assert kept.stacked == (layout == "12x1") and (kept.stacked or len(kept.panels) >= 12)
 
