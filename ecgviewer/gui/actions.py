@@ -45,7 +45,7 @@ def _step(seconds: float) -> Callable[[MainWindow], Callable]:
 def _pages(n: int) -> Callable[[MainWindow], Callable]:
     def go(w: MainWindow) -> None:
         if w.paper.page is not None:
-            w.paper.set_t0(w.paper.t0 + n * w.paper.page.duration)
+            w.paper.set_t0(w.paper.t0 + n * w.paper.page.span)
 
     return lambda w: lambda: go(w)
 

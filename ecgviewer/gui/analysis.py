@@ -64,7 +64,7 @@ def after_first_paint(paper: PaperView, fn: Callable[[], None], fallback_ms: int
 
 def page_inside(page: Page | None, span: tuple[float, float]) -> bool:
     """Whether ``page`` lies within ``span`` seconds (a long recording's analysed part)."""
-    return page is not None and span[0] <= page.t0 and page.t0 + page.duration <= span[1] + 1e-6
+    return page is not None and span[0] <= page.t0 and page.t0 + page.span <= span[1] + 1e-6
 
 
 def _shows(page: Page, lead: str, t: float) -> bool:

@@ -444,17 +444,17 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
     def _after_page_change(self) -> None:
         page = self.paper.page
         if page is not None and self.overview.isVisible():
-            self.overview.set_page(page.t0, page.duration)
+            self.overview.set_page(page.t0, page.span)
         self._update_status()
         self._rate_timer.start()
 
     def _setup_overview(self) -> None:
         rec, page = self.recording, self.paper.page
-        long = rec is not None and page is not None and rec.duration > page.duration
+        long = rec is not None and page is not None and rec.duration > page.span
         self.overview.setVisible(long)
         if not long:
             return
-        self.overview.set_recording(rec.duration, page.duration)
+        self.overview.set_recording(rec.duration, page.span)
         channel = rec.index("II") if "II" in rec.leads else 0
         from ecgviewer.dsp.envelope import envelope
 
@@ -489,7 +489,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         rec, page = self.recording, self.paper.page
         if rec is None or page is None:
             return
-        s0, s1 = int(page.t0 * rec.fs), int((page.t0 + page.duration) * rec.fs)
+        s0, s1 = int(page.t0 * rec.fs), int((page.t0 + page.span) * rec.fs)
         x = np.array(rec.read(s0, s1))
         from ecgviewer.dsp.rate import heart_rate
 
@@ -511,7 +511,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
             return None
         a, b = m.span_s
         hr = m.values.get("hr")
-        if hr is None or hr.value is None or not (a <= page.t0 and page.t0 + page.duration <= b + 1e-6):
+        if hr is None or hr.value is None or not (a <= page.t0 and page.t0 + page.span <= b + 1e-6):
             return None
         return f"HR {hr.value:.0f} bpm (measured, {a:.1f}\u2013{b:.1f} s)"
 

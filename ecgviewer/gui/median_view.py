@@ -157,6 +157,7 @@ def median_layout(
         rhythm=(rhythm,) if rhythm else None,
         trace_width=COLUMNS * beat,
         strips_below=1,  # a beat per cell, the recording's leads in their places among the 12
+        recording_s=span,  # one beat: no following sweep
     )
     panels = tuple(p if is_strip(p, page) else replace(p, t0=t0, t1=t0 + span) for p in page.panels)
     return replace(page, panels=panels, t0=t0, duration=span)

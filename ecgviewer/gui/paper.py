@@ -21,11 +21,9 @@ from ecgviewer.render.layout import (
     Page,
     column_ticks,
     label_position,
-    page_duration,
-    page_layout,
     pulse_polyline,
 )
-from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions, page_caption
+from ecgviewer.render.options import DEFAULT_PX_PER_MM, THEMES, ViewOptions, page_caption, recording_page
 from ecgviewer.render.painting import grid_lines, paint_grid
 from ecgviewer.render.traces import PanelTrace, TraceSource, page_traces, peak_decimate
 
@@ -169,7 +167,7 @@ class PaperView(pg.GraphicsView):
     def max_t0(self) -> float:
         if self._rec is None:
             return 0.0
-        return max(0.0, self._rec.duration - page_duration(self._options.speed))
+        return max(0.0, self._rec.duration - self._layout(0.0).span)
 
     def set_recording(self, rec: Recording | None, t0: float = 0.0) -> None:
         self._rec = rec
@@ -197,6 +195,11 @@ class PaperView(pg.GraphicsView):
         self._keep_scale()
 
     # -- building --------------------------------------------------------------------------
+    def _layout(self, t0: float) -> Page:
+        """The open recording's page from ``t0`` seconds, as the options lay it out."""
+        assert self._rec is not None
+        return recording_page(self._options, self._rec, t0)
+
     def _refresh(self, t0: float) -> None:
         rec, opts = self._rec, self._options
         if rec is None:
@@ -204,17 +207,8 @@ class PaperView(pg.GraphicsView):
             self._clear_static()
             self.refreshed.emit()
             return
-        t0 = min(max(0.0, t0), max(0.0, rec.duration - page_duration(opts.speed)))
-        page = page_layout(
-            opts.layout,
-            rec.leads,
-            t0=t0,
-            speed=opts.speed,
-            gain=opts.gain,
-            order=opts.order,
-            rhythm=opts.rhythm or None,
-            derived=rec.derived,
-        )
+        t0 = min(max(0.0, t0), self.max_t0())
+        page = self._layout(t0)
         # Everything static on the page; another recording with the same leads reuses it all.
         key = (
             tuple((p.label, p.available, p.x, p.y, p.width) for p in page.panels),

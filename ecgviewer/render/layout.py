@@ -26,6 +26,10 @@ DEFAULT_RHYTHM = {"3x4+1": ("II",), "3x4+3": ("V1", "II", "V5")}
 # with I and II the other four limb leads are derived) is drawn as strips, each recorded lead across
 # the page, whatever the layout: a grid would be mostly "not recorded" and its traces a quarter wide.
 STRIPS_BELOW = 6
+# Such strips go on into the rows the chosen layout would have filled, each lead again for the
+# following seconds (full disclosure, as a Holter prints), up to this many seconds a page: the
+# span a long recording is analysed and measured over from the page's start (``analysis.SPAN_S``).
+MAX_SWEEP_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,12 @@ class Page:
     order: str
     unplaced: tuple[str, ...]  # recording leads this layout does not show
     stacked: bool = False  # one lead a row across the page (12x1, or a recording with few leads)
+    sweeps: int = 1  # a stacked page's leads again for each following ``duration`` seconds
+
+    @property
+    def span(self) -> float:
+        """Seconds of the recording the page shows, from ``t0``."""
+        return self.duration * self.sweeps
 
 
 def page_duration(speed: float, trace_width: float = TRACE_WIDTH_MM) -> float:
@@ -91,9 +101,18 @@ def _grid(layout: str, order: str) -> list[list[tuple[str, float]]]:
     raise ValueError(f"unknown layout {layout!r}")
 
 
-def _label(lead: str, sign: float, derived: frozenset[str]) -> str:
-    text = ("\u2212" if sign < 0 else "") + lead
-    return text + (" (derived)" if lead in derived else "")
+def _label(lead: str, sign: float, derived: frozenset[str], after: float = 0.0) -> str:
+    """The lead's name; ``after`` seconds past the page's start for a following sweep ("II +10 s")."""
+    text = ("\u2212" if sign < 0 else "") + lead + (" (derived)" if lead in derived else "")
+    return text + (f" +{after:g} s" if after else "")
+
+
+def _layout_rows(layout: str, rhythm: Sequence[str] | None) -> int:
+    """How many rows ``layout`` fills with the 12 leads."""
+    if layout == "12x1":
+        return len(STANDARD_LEADS)
+    strips = len(tuple(rhythm) if rhythm else DEFAULT_RHYTHM.get(layout, ()))
+    return len(_grid(layout, "standard")[0]) + strips
 
 
 def page_layout(
@@ -108,13 +127,15 @@ def page_layout(
     derived: frozenset[str] = frozenset(),
     trace_width: float = TRACE_WIDTH_MM,
     strips_below: int = STRIPS_BELOW,
+    recording_s: float = math.inf,
 ) -> Page:
     """Place ``leads`` (the recording's) on a page in ``layout``, starting at ``t0`` seconds.
 
     Multi-column formats show consecutive time segments column by column, as on the
     standard paper ECG; rhythm strips and 12x1 rows span the whole page. A recording with
     fewer than ``strips_below`` of the 12 standard leads is shown stacked (as 12x1) whatever the
-    layout (1: only one with none of them).
+    layout (1: only one with none of them), its leads again for the following seconds where the
+    layout's rows leave room (``MAX_SWEEP_S`` at most, no sweep past ``recording_s``).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
@@ -128,11 +149,16 @@ def page_layout(
 
     rows: list[list[tuple[str, float, float, float]]] = []  # per row: (lead, sign, t0, t1)
     stacked = layout == "12x1" or len(have & set(STANDARD_LEADS)) < strips_below
+    sweeps = 1
     if stacked:
         seq = _limb_sequence(order) + [(f"V{i}", 1.0) for i in range(1, 7)]
         seq = [s for s in seq if s[0] in have]
         seq += [(lead, 1.0) for lead in leads if lead not in STANDARD_LEADS]
-        rows = [[(lead, sign, t0, t0 + duration)] for lead, sign in seq]
+        room = _layout_rows(layout, rhythm) // max(1, len(seq))
+        most = min(recording_s, MAX_SWEEP_S) / duration  # no sweep past the recording's end
+        sweeps = max(1, min(room, int(MAX_SWEEP_S / duration + 1e-9), math.ceil(most - 1e-9)))
+        starts = [t0 + k * duration for k in range(sweeps)]
+        rows = [[(lead, sign, a, a + duration)] for a in starts for lead, sign in seq]
     else:
         cols = _grid(layout, order)
         seg = duration / len(cols)
@@ -154,7 +180,7 @@ def page_layout(
             panels.append(
                 Panel(
                     lead,
-                    _label(lead, sign, derived),
+                    _label(lead, sign, derived, a - t0 if stacked else 0.0),
                     sign,
                     a,
                     b,
@@ -183,6 +209,7 @@ def page_layout(
         order=order,
         unplaced=tuple(lead for lead in leads if lead not in placed),
         stacked=stacked,
+        sweeps=sweeps,
     )
 
 

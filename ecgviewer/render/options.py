@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from ecgviewer.dsp.filters import DisplayFilter
 from ecgviewer.leads import STANDARD_LEADS
+from ecgviewer.render.layout import Page, page_layout
 
 if TYPE_CHECKING:
     from ecgviewer.recording import Recording
-    from ecgviewer.render.layout import Page
 
 MM_PER_INCH = 25.4
 DEFAULT_PX_PER_MM = 96.0 / MM_PER_INCH
@@ -58,16 +58,31 @@ class ViewOptions:
         return f"{self.speed:g} mm/s, {self.gain:g} mm/mV"
 
 
+def recording_page(options: ViewOptions, rec: Recording, t0: float) -> Page:
+    """``rec``'s page from ``t0`` seconds as ``options`` lay it out: the screen's and the print's."""
+    return page_layout(
+        options.layout,
+        rec.leads,
+        t0=t0,
+        speed=options.speed,
+        gain=options.gain,
+        order=options.order,
+        rhythm=options.rhythm or None,
+        derived=rec.derived,
+        recording_s=rec.duration,
+    )
+
+
 def page_caption(options: ViewOptions, rec: Recording, page: Page, name: bool = True) -> str:
     """Speed, gain, the display filter and the seconds shown: under every page, on screen and in print."""
-    t1 = min(rec.duration, page.t0 + page.duration)
+    t1 = min(rec.duration, page.t0 + page.span)
     who = f"{rec.name}  " if name else ""
     text = (
         f"{options.scale_label()}   Filter: {options.filter.label(rec.fs)} (display only)"
         f"   {who}{page.t0:.1f}\u2013{t1:.1f} s of {rec.duration:.1f} s"
     )
     if page.stacked and page.layout != "12x1":  # the layout chosen is not what is drawn: say why
-        standard = sum(p.lead in STANDARD_LEADS for p in page.panels)
+        standard = len({p.lead for p in page.panels} & set(STANDARD_LEADS))
         text += f"   Strips: {standard} of 12 standard leads"
     if page.unplaced:
         text += f"   Not in this layout: {', '.join(page.unplaced)}"

@@ -48,7 +48,7 @@ def page_traces(page: Page, source: TraceSource, flt: DisplayFilter) -> list[Pan
     rec = source.rec
     fs = rec.fs
     s0 = max(0, math.floor(page.t0 * fs))
-    s1 = min(rec.n_samples, math.ceil((page.t0 + page.duration) * fs) + 1)
+    s1 = min(rec.n_samples, math.ceil((page.t0 + page.span) * fs) + 1)
     data = source.window(flt, s0, s1)
     out = []
     for p in page.panels:

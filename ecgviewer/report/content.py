@@ -10,8 +10,6 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
 from ecgviewer.interpretation import withheld
 from ecgviewer.measure.intervals import DEFAULT_QTC, TOO_NOISY
@@ -19,8 +17,8 @@ from ecgviewer.measure.quality import headline
 from ecgviewer.measurements import EVENT_KINDS, MEASUREMENTS
 from ecgviewer.ml.wording import TOP_LEADS, Share, percent, ranked, shares, territory_shares
 from ecgviewer.recording import Recording
-from ecgviewer.render.layout import Page, page_duration, page_layout
-from ecgviewer.render.options import ViewOptions, page_caption
+from ecgviewer.render.layout import Page
+from ecgviewer.render.options import ViewOptions, page_caption, recording_page
 from ecgviewer.render.traces import TraceSource
 from ecgviewer.summary import clock
 
@@ -118,21 +116,12 @@ class Report:
 
 def ecg_pages(rec: Recording, options: ViewOptions, t0: float, max_pages: int = MAX_PAGES) -> list[Page]:
     """Page one from ``t0``, then the following seconds page by page up to ``max_pages``."""
-    step = page_duration(options.speed)
-    starts = np.arange(max(0.0, t0), max(rec.duration, t0 + 1e-9), step)[: max(1, max_pages)]
-    return [
-        page_layout(
-            options.layout,
-            rec.leads,
-            t0=float(s),
-            speed=options.speed,
-            gain=options.gain,
-            order=options.order,
-            rhythm=options.rhythm or None,
-            derived=rec.derived,
-        )
-        for s in starts
-    ]
+    pages: list[Page] = []
+    start = max(0.0, t0)
+    while len(pages) < max(1, max_pages) and (not pages or start < rec.duration):
+        pages.append(recording_page(options, rec, start))
+        start += pages[-1].span
+    return pages
 
 
 def recording_block(rec: Recording, identifiers: bool) -> Block:
@@ -354,7 +343,7 @@ def build(
     interpretation, original = interpretation_blocks(computer, overread)
     ai = ai_part(result, model) if result is not None else None
     last = pages[-1]
-    shown_to = min(rec.duration, last.t0 + last.duration)
+    shown_to = min(rec.duration, last.t0 + last.span)
     omitted = ""
     if shown_to < rec.duration - 1e-6:
         omitted = (

@@ -81,6 +81,32 @@ def test_keyboard_navigation_and_overview_on_a_long_record(window, long_record, 
     )
 
 
+def test_a_two_lead_recording_goes_on_into_the_layout_s_rows(window, long_record, qtbot, tmp_path):
+    """A Holter's two leads fill 3x4+1's four rows with 20 s (each lead again for the next 10 s):
+    a page down moves 20 s, the overview marks 20 s, and every trace draws its own seconds."""
+    import wfdb
+
+    from ecgviewer.io import load
+
+    src = load(long_record)
+    two = np.stack([src.signals[src.index("II")], src.signals[src.index("V1")]]).T.astype(np.float64)
+    wfdb.wrsamp("holter", fs=src.fs, units=["mV"] * 2, sig_name=["II", "V1"], p_signal=two,
+                fmt=["16"] * 2, adc_gain=[1000.0] * 2, baseline=[0] * 2, write_dir=str(tmp_path))  # fmt: skip
+    open_wait(qtbot, window, tmp_path / "holter.hea")
+    page = window.paper.page
+    assert page.sweeps == 2 and page.span == pytest.approx(20.0)
+    assert [t.panel.label for t in window.paper.traces] == ["II", "V1", "II +10 s", "V1 +10 s"]
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_PageDown)
+    assert window.paper.t0 == pytest.approx(20.0)
+    assert window.overview.page_region()[1] - window.overview.page_region()[0] == pytest.approx(20.0)
+    for t in window.paper.traces:
+        assert t.x[0] >= t.panel.x - 1e-6 and t.x[-1] <= t.panel.x + t.panel.width + 1e-6
+        assert t.start / src.fs == pytest.approx(t.panel.t0, abs=1 / src.fs)
+    assert window.paper.traces[2].panel.t0 == pytest.approx(30.0)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_End)
+    assert window.paper.t0 == pytest.approx(src.duration - 20.0)
+
+
 def test_calipers_read_interval_rate_and_amplitude(qtbot, window, sample):
     open_wait(qtbot, window, sample)
     window.caliper_action.trigger()

@@ -85,31 +85,58 @@ def test_missing_and_extra_leads():
 
 def test_non_standard_record_is_stacked():
     page = page_layout("3x4+1", ["ECG1", "ECG2"])
-    assert [p.lead for p in page.panels] == ["ECG1", "ECG2"]
+    assert [p.lead for p in page.panels] == ["ECG1", "ECG2"] * page.sweeps
     assert all(p.available and p.col == 0 for p in page.panels)
+
+
+SWEEPS = {"3x4": 1, "3x4+1": 2, "3x4+3": 3, "6x2": 3, "12x1": 3}  # two leads: the layout's rows, <= 30 s
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_a_recording_with_few_standard_leads_is_drawn_as_strips_of_its_own_leads(layout):
     """A Holter's two leads (MIT-BIH's MLII and V1) or a patch's one fill the page's width, in the
-    standard order, with no "not recorded" cells; from STRIPS_BELOW standard leads on, the grid."""
+    standard order, with no "not recorded" cells, and go on for the following seconds in the rows
+    the layout would have filled; from STRIPS_BELOW standard leads on, the grid."""
     from ecgviewer.render.layout import STRIPS_BELOW
 
     page = page_layout(layout, ["V1", "II"], speed=25.0)
-    assert page.stacked and [p.lead for p in page.panels] == ["II", "V1"]
+    n = SWEEPS[layout]
+    assert page.stacked and page.sweeps == n and page.span == 10.0 * n
+    assert [p.lead for p in page.panels] == ["II", "V1"] * n
     assert all(p.available and p.col == 0 and p.width == TRACE_WIDTH_MM for p in page.panels)
-    assert all((p.t0, p.t1) == (0.0, 10.0) for p in page.panels)
-    assert len(page.row_baselines) == 2
+    assert [(p.t0, p.t1) for p in page.panels] == [(10.0 * k, 10.0 * k + 10) for k in range(n) for _ in "ab"]
+    assert [p.label for p in page.panels[2:4]] == (["II +10 s", "V1 +10 s"] if n > 1 else [])
+    assert len(page.row_baselines) == 2 * n
     grid = page_layout(layout, list(STANDARD_LEADS[:STRIPS_BELOW]))
     assert grid.stacked == (layout == "12x1")
+    assert grid.sweeps == (2 if grid.stacked else 1)  # 6 leads in 12 rows
     from ecgviewer.render.options import ViewOptions, page_caption
     from tests.helpers import synthetic
 
-    caption = page_caption(ViewOptions(layout=layout), synthetic(leads=["V1", "II"]), page)
+    rec = synthetic(leads=["V1", "II"], seconds=60.0)
+    caption = page_caption(ViewOptions(layout=layout), rec, page)
     assert ("Strips: 2 of 12 standard leads" in caption) == (layout != "12x1"), caption
+    assert f"0.0\u2013{10.0 * n:.1f} s of 60.0 s" in caption
     assert "Strips:" not in page_caption(ViewOptions(layout=layout), synthetic(), grid)
     kept = page_layout(layout, ["V1", "II"], strips_below=1)  # the median beats keep their cells
     assert kept.stacked == (layout == "12x1") and (kept.stacked or len(kept.panels) >= 12)
+
+
+@pytest.mark.parametrize(
+    ("leads", "speed", "seconds", "sweeps"),
+    [
+        (["II"], 25.0, 60.0, 3),  # a patch's lead: 30 s a page
+        (["II"], 25.0, 10.0, 1),  # no row past the recording's end
+        (["II"], 25.0, 12.5, 2),
+        (["II"], 10.0, 60.0, 1),  # 25 s a row: a second would pass 30 s
+        (["II"], 50.0, 60.0, 4),  # 5 s a row: as many as the layout's rows
+        (["II", "V1", "V5"], 25.0, 60.0, 1),  # three leads fill 3x4+1's four rows once
+    ],
+)
+def test_sweeps_fill_the_layout_up_to_30_s_and_the_recording(leads, speed, seconds, sweeps):
+    page = page_layout("3x4+1", leads, speed=speed, recording_s=seconds)
+    assert page.sweeps == sweeps and len(page.panels) == len(leads) * sweeps
+    assert page.span == pytest.approx(page.duration * sweeps)
 
 
 def test_paper_is_whole_5mm_boxes_and_pulse_is_200ms():
