@@ -1,6 +1,7 @@
 """The file's own annotations (EDF+ notes, device events) on the paper: a dashed tick at each onset
 hanging from the top of the lead's band, its text (and duration, if any) beside it where it does not
-overlap the previous text of the row (dense marks, such as LUDB's wave boundaries, keep every tick).
+overlap the previous text of the row nor a lead's label, wherever the paper moved that label to
+clear its trace (dense marks, such as LUDB's wave boundaries, keep every tick).
 
 Ticks are one curve item per page (a page rebuild costs one ``setData``); texts are labels for the
 annotations on the page only, and at most ``MAX_LABELS`` of them, so a file with thousands of
@@ -36,11 +37,14 @@ class AnnotationLayer(QtCore.QObject):
         paper.vb.addItem(self._lines)
         self._labels: list[pg.TextItem] = []
         self._drawn = False
+        self._placed: tuple = ()  # the page and lead labels the texts were placed around
         paper.refreshed.connect(self.refresh)
+        paper.labelsPlaced.connect(self.refresh)  # a zoom moves the labels and resizes the texts
 
     def set_annotations(self, annotations: list[Annotation]) -> None:
         self.annotations = sorted(annotations, key=lambda a: a.onset)
         self._onsets = np.array([a.onset for a in self.annotations], dtype=float)
+        self._placed = ()
         self.refresh()
 
     def labels(self) -> list[str]:
@@ -48,10 +52,14 @@ class AnnotationLayer(QtCore.QObject):
         return [item.toPlainText() for item in self._labels]
 
     def refresh(self) -> None:
+        page, leads = self.paper.page, self.paper.label_boxes()  # where each lead's label sits now
+        placed = (page, [(b.x(), b.y(), b.width(), b.height()) for b in leads])
+        if page is not None and self._placed and self._placed[0] is page and self._placed[1] == placed[1]:
+            return  # the page was rebuilt and its labels placed: one pass for both signals
+        self._placed = placed
         for item in self._labels:
             self.paper.vb.removeItem(item)
         self._labels = []
-        page = self.paper.page
         if page is None or not self.annotations:
             if self._drawn:  # clear once; an empty layer costs the page nothing on later rebuilds
                 self._lines.setData([], [])
@@ -71,13 +79,17 @@ class AnnotationLayer(QtCore.QObject):
                 x = p.x + (self._onsets[k] - p.t0) * page.speed
                 xs += [x, x]
                 ys += [p.y + top - TICK_MM, p.y + top]
-                if x >= free.get(p.row, -np.inf) and len(self._labels) < MAX_LABELS:
-                    free[p.row] = x + self._add_label(self.annotations[k], x, p.y + top - 0.4)
+                if x < free.get(p.row, -np.inf) or len(self._labels) >= MAX_LABELS:
+                    continue
+                width = self._add_label(self.annotations[k], x, p.y + top - 0.4, leads)
+                if width is not None:
+                    free[p.row] = x + width
         self._lines.setData(np.array(xs, dtype=float), np.array(ys, dtype=float))
         self._drawn = True
 
-    def _add_label(self, a: Annotation, x: float, y: float) -> float:
-        """Put ``a``'s text right of ``x``; returns its width in paper mm (and a gap)."""
+    def _add_label(self, a: Annotation, x: float, y: float, leads: list[QtCore.QRectF]) -> float | None:
+        """Put ``a``'s text right of ``x`` unless it would cover a lead's label (``leads``); returns
+        its width in paper mm at the current zoom (and a gap), or None."""
         text = a.text if not a.duration else f"{a.text} ({a.duration:g} s)"
         item = pg.TextItem(text, color=COLOUR, anchor=(0, 0))
         font = item.textItem.font()
@@ -85,12 +97,21 @@ class AnnotationLayer(QtCore.QObject):
         item.setFont(font)
         item.setPos(x + 0.4, y)
         item.setZValue(6)
+        r, k = item.boundingRect(), self._mm_per_px()  # drawn in screen pixels: its mm follow the zoom
+        box = QtCore.QRectF(x + 0.4, y - r.height() * k, r.width() * k, r.height() * k)
+        if any(box.intersects(lead) for lead in leads):
+            return None
         self.paper.vb.addItem(item)
         self._labels.append(item)
-        return self._width(text, TEXT_MM) + 0.4
+        return 0.4 + box.width() + 0.4
 
     def _width(self, text: str, mm: float) -> float:
-        """Paper mm a text of ``mm`` high takes, with a small gap after it."""
+        """Paper mm a text of ``mm`` high at true scale takes at the current zoom (text is drawn in
+        screen pixels), with a small gap after it."""
         font = QtGui.QFont()
         font.setPixelSize(max(9, round(mm * self.paper.px_per_mm)))
-        return (QtGui.QFontMetricsF(font).horizontalAdvance(text) + 6) / self.paper.px_per_mm
+        return (QtGui.QFontMetricsF(font).horizontalAdvance(text) + 6) * self._mm_per_px()
+
+    def _mm_per_px(self) -> float:
+        """Paper mm a screen pixel covers now (true scale before the view has a size)."""
+        return self.paper.mm_per_px() or 1.0 / self.paper.px_per_mm

@@ -98,6 +98,7 @@ class PaperView(pg.GraphicsView):
     refreshed = QtCore.Signal()  # the page was rebuilt (moved, new recording or new options)
     clicked = QtCore.Signal(object)  # HoverInfo of a left click on a trace
     painted = QtCore.Signal()
+    labelsPlaced = QtCore.Signal()  # the leads' labels moved (a new page, or a zoom): ``label_boxes``
 
     def __init__(self, parent=None, px_per_mm: float = DEFAULT_PX_PER_MM) -> None:
         super().__init__(parent, useOpenGL=False)
@@ -338,6 +339,7 @@ class PaperView(pg.GraphicsView):
             x, y = label_position(page, p, (r.width() * mm_per_px, r.height() * mm_per_px), drawn.get(id(p)))
             label.setPos(x, y)
             note.setPos(x, y - 1.3 * LABEL_MM)
+        self.labelsPlaced.emit()
 
     def mm_per_px(self) -> float:
         """Paper millimetres per logical pixel at the current zoom (0 before the view has a size)."""

@@ -65,6 +65,31 @@ def test_annotations_are_drawn_where_they_happen(window, vendor_like):
     assert np.any(np.isclose(xs, strip.x + 7.5 * page.speed))
 
 
+def test_annotation_texts_cover_no_lead_label_nor_each_other_at_any_zoom(window):
+    """Dense marks (LUDB's wave boundaries in an EDF+ file: every 40-80 ms) keep every tick; a text
+    goes only where it covers neither another text nor a lead's label, where the label now sits."""
+    from PySide6 import QtCore
+
+    rec = synthetic(seconds=10.0)
+    onsets = np.arange(0.02, 10, 0.06)
+    rec.metadata.annotations = [Annotation(t, None, f"wave {k % 3}") for k, t in enumerate(onsets)]
+    window.set_recording(rec)
+    layer, paper = window.annotation_layer, window.paper
+    for zoom in (1.0, 0.5, 0.3):
+        paper.set_zoom(zoom)
+        xs, _ys = layer._lines.getData()
+        assert len(xs) == 2 * sum(((p.t0 <= onsets) & (onsets < p.t1)).sum() for p in paper.page.panels)
+        k = paper.mm_per_px()
+        texts = []
+        for item in layer._labels:
+            r, pos = item.boundingRect(), item.pos()
+            texts.append(QtCore.QRectF(pos.x(), pos.y() - r.height() * k, r.width() * k, r.height() * k))
+        assert texts, zoom
+        for i, a in enumerate(texts):
+            assert not any(a.intersects(label) for label in paper.label_boxes()), zoom
+            assert not any(a.intersects(b) for b in texts[i + 1 :]), zoom
+
+
 def test_save_as_writes_off_the_ui_thread_without_identifiers(qtbot, window, vendor_like, tmp_path):
     from ecgviewer.io import load
 
