@@ -52,6 +52,8 @@ class AnnotationLayer(QtCore.QObject):
         return [item.toPlainText() for item in self._labels]
 
     def refresh(self) -> None:
+        if not self.annotations and not self._drawn and not self._labels:
+            return  # most files: nothing to draw, nothing to clear
         page, leads = self.paper.page, self.paper.label_boxes()  # where each lead's label sits now
         placed = (page, [(b.x(), b.y(), b.width(), b.height()) for b in leads])
         if page is not None and self._placed and self._placed[0] is page and self._placed[1] == placed[1]:
