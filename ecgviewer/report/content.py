@@ -15,7 +15,7 @@ from ecgviewer.interpretation import withheld
 from ecgviewer.measure.intervals import DEFAULT_QTC, TOO_NOISY
 from ecgviewer.measure.quality import headline
 from ecgviewer.measurements import EVENT_KINDS, MEASUREMENTS
-from ecgviewer.ml.wording import TOP_LEADS, Share, percent, ranked, shares, territory_shares
+from ecgviewer.ml.wording import TERRITORIAL, TOP_LEADS, Share, percent, ranked, shares, territory_shares
 from ecgviewer.recording import Recording
 from ecgviewer.render.layout import Page
 from ecgviewer.render.options import ViewOptions, page_caption, recording_page
@@ -290,8 +290,8 @@ def ai_part(result: Result, model: str) -> AiPart:
         return f"{what}: " + (", ".join(f"{x.name} {percent(x.share, x.share < 0)}" for x in items) or "none")
 
     worded = result.worded
-    raising = [
-        listed(ranked(territories, 3), "territories raising it"),
+    raising = [  # a territory only where a cardiologist localises the finding, as on screen
+        *([listed(ranked(territories, 3), "territories raising it")] if target.group in TERRITORIAL else []),
         listed(ranked(leads, TOP_LEADS), "leads raising it"),
     ]
     explained = [

@@ -106,6 +106,17 @@ def test_the_attribution_of_the_explained_class_follows_page_one(sample_pdf):
     assert "lowers the logit" in second and "raises" in second
 
 
+def test_a_finding_read_from_leads_names_no_territory_in_print(tmp_path, sample):
+    """As on screen (``wording.TERRITORIAL``): sinus rhythm is positive on the sample, and its
+    attribution names the leads raising it, never a coronary territory."""
+    out = tmp_path / "sr.pdf"
+    args = ["report", str(sample), "--out", str(out), "--no-measure", "--label", "SR", "--steps", "4"]
+    assert main(args) == 0
+    first = flat(next(t for _, t in pdf_pages(out)))
+    assert "Explained: SR" in first and "SR, positive" in first, first
+    assert "leads raising it" in first and "territories raising it" not in first
+
+
 def test_rasterised_grid_and_pulse_are_true_scale(tmp_path, sample):
     """5 mm boxes and a 10 mm (1 mV at 10 mm/mV) pulse, measured on PDFium's rendering at 300 dpi."""
     out = tmp_path / "grid.pdf"
