@@ -26,7 +26,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from ecgviewer.measure import atrial, confirm, signal, workers
 from ecgviewer.measure import beat_classes as C
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import delineate as D
+from ecgviewer.measure import ectopy as EC
 from ecgviewer.measure import flutter as F
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import quality as Q
@@ -95,7 +96,6 @@ NOISE_P = 0.5
 # their 1,500 invented detections
 CLARITY_MIN, CLARITY_DROP, CLARITY_Q, NEIGHBOUR_R, UNCLEAR_IRREGULAR = 2.7, 1.0, 90.0, 0.9, 0.1
 CLARITY_BEATS, UNCLEAR_MIN_S, NEIGHBOURS_COMPARED = 8, 10.0, 2
-RUN_BEATS = 3  # three or more ectopic beats in a row are a run (two are a couplet)
 FLUTTER = "ventricular fibrillation"  # the event of the flutter detector's stretches
 NO_BEATS = ("unreadable", FLUTTER)  # events where no beat is listed
 
@@ -175,6 +175,8 @@ class BeatList:
             f"{sum(counts.values())} beats in {clock(self.duration_s)}",
             kinds,
         ]  # short enough for a column
+        # each class's couplets, runs and patterns (single beats alone: the counts above say it all)
+        lines += [e.words(BEAT_KINDS[k].capitalize()) for k, e in self.ectopy().items() if e.patterned]
         rates = self.rate_range()
         if rates is not None:
             lines.append("Heart rate {:.0f}\u2013{:.0f} bpm, mean {:.0f} bpm".format(*rates))
@@ -209,6 +211,11 @@ class BeatList:
     def counts(self) -> dict[str, int]:
         return {k: int((self.kind == i).sum()) for i, k in enumerate(KINDS)}
 
+    def ectopy(self) -> dict[str, EC.Ectopy]:
+        """The ectopic beats of each class counted as a Holter summary has them (``ectopy``)."""
+        return {KINDS[which]: EC.count(self.t_s, self.kind, self.rr_ms, which, NORMAL)
+                for which in (VENTRICULAR, SUPRA)}  # fmt: skip
+
     def to_json(self) -> dict:
         def r(a: np.ndarray, d: int = 1) -> list:
             return [None if not np.isfinite(v) else round(float(v), d) for v in a]
@@ -217,6 +224,7 @@ class BeatList:
             "duration_s": round(self.duration_s, 3),
             "leads": list(self.leads),
             "counts": self.counts(),
+            "ectopy": {k: asdict(e) for k, e in self.ectopy().items()},
             "beats": {
                 "t_s": r(self.t_s, 3),
                 "kind": [KINDS[k] for k in self.kind],
@@ -696,7 +704,9 @@ def with_kinds(
             kind[early & ~fibrillating & (kind == NORMAL)] = SUPRA
     events += [Event("atrial fibrillation", a, b, f"irregular RR without P waves for {b - a:.0f} s")
                for a, b in af]  # fmt: skip
-    events += _pauses(t, rr) + _runs_of(t, kind, rr, VENTRICULAR) + _runs_of(t, kind, rr, SUPRA)
+    for which, name in ((VENTRICULAR, "ventricular"), (SUPRA, "supraventricular")):  # runs, bigeminy...
+        events += [Event(*e) for e in EC.events(t, kind, rr, which, NORMAL, name)]
+    events += _pauses(t, rr)
     bin_s = 10.0 if duration <= 3600 else 60.0
     trend_s, trend_bpm = _trend(t, rr, duration, bin_s)
     events = sorted(events, key=lambda e: e.start_s)
@@ -727,20 +737,6 @@ def _pauses(t: np.ndarray, rr: np.ndarray) -> list[Event]:
     return [
         Event("pause", float(t[i - 1]), float(t[i]), f"{rr[i] / 1000:.1f} s without a beat") for i in long
     ]
-
-
-def _runs_of(t: np.ndarray, kind: np.ndarray, rr: np.ndarray, which: int) -> list[Event]:
-    """Runs of ``which`` beats; a run ends where the RR into a beat is unknown (an unreadable
-    stretch lies between the two), so that no run's rate counts a gap."""
-    name = "ventricular run" if which == VENTRICULAR else "supraventricular run"
-    out = []
-    for a, b in zip(*runs(kind == which), strict=True):
-        cuts = [a, *(a + 1 + np.flatnonzero(np.isnan(rr[a + 1 : b]))), b]
-        for s, e in itertools.pairwise(cuts):
-            if e - s >= RUN_BEATS:
-                rate = 60.0 * (e - s - 1) / max(t[e - 1] - t[s], 1e-9)
-                out.append(Event(name, float(t[s]), float(t[e - 1]), f"{e - s} beats at {rate:.0f} bpm"))
-    return out
 
 
 def _trend(t: np.ndarray, rr: np.ndarray, duration: float, bin_s: float) -> tuple[np.ndarray, np.ndarray]:

@@ -42,6 +42,9 @@ def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat
     assert events["pause"].start_s == pytest.approx(last, abs=0.05) and "2.6 s" in events["pause"].detail
     assert events["ventricular run"].start_s == pytest.approx(LEAD_IN_S + 75.0, abs=0.05)
     assert events["ventricular run"].detail.startswith("4 beats at 120 bpm")
+    v = rh.ectopy()["ventricular"]  # the Holter summary's counts: a single beat and the run
+    assert (v.beats, v.single, v.couplets, v.runs, v.longest) == (5, 1, 0, 1, 4)
+    assert "Ventricular ectopic: 1 single, 1 run (longest 4 beats, fastest 120 bpm)" in rh.summary()
     normal = rh.kind == R.KINDS.index("normal")
     assert np.nanmedian(rh.qrs_ms[normal]) < 120 < np.nanmedian(rh.qrs_ms[~normal & (rh.kind != 1)])
     assert np.isfinite(rh.pr_ms[normal]).mean() > 0.9 and np.isfinite(rh.qt_ms[normal]).mean() > 0.9

@@ -49,7 +49,17 @@ def analysed(tmp_path_factory) -> tuple[int, dict, Path]:
 
 
 def test_schema_is_valid_and_strict(analysed):
+    from ecgviewer.measurements import EVENT_KINDS
+
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+    def find(node: object, key: str) -> object:
+        if isinstance(node, dict):
+            return node[key] if key in node else next((f for v in node.values() if (f := find(v, key))), None)
+        return next((f for v in node if (f := find(v, key))), None) if isinstance(node, list) else None
+
+    events = find(SCHEMA, "events")  # the beat list's events: every kind of the one vocabulary
+    assert set(events["items"]["properties"]["kind"]["enum"]) == set(EVENT_KINDS)
     _, doc, _ = analysed
     validator = jsonschema.Draft202012Validator(SCHEMA)
     for path, value in (
@@ -108,6 +118,8 @@ def test_analyze_reports_predictions_and_the_attribution_tree(analysed, sample):
     beats = r["rhythm"]["beats"]
     assert len(beats["t_s"]) == len(r["measurements"]["beats"]) and set(beats["kind"]) == {"normal"}
     assert r["rhythm"]["counts"]["normal"] == len(beats["t_s"]) and r["rhythm"]["events"] == []
+    none = {"beats": 0, "single": 0, "couplets": 0, "runs": 0, "longest": 0, "fastest_bpm": None}
+    assert r["rhythm"]["ectopy"]["ventricular"] == none | {"bigeminy": 0, "trigeminy": 0, "pattern_s": 0.0}
     assert 55 < r["rhythm"]["trend"]["hr_bpm"][0] < 75 and beats["rr_ms"][0] is None
     # each beat's own fiducials, around its R and agreeing with its intervals
     f = beats["fiducials_ms"]

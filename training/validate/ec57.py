@@ -71,6 +71,8 @@ LABELS = {
     "/": "paced", "f": "fusion of paced and normal", "Q": "unclassifiable",
 }  # fmt: skip
 NOT_A_BEAT = "-"
+# The reference's rhythm annotation of each pattern of ventricular ectopy the beat list's events name
+PATTERNS = {"bigeminy": "(B", "trigeminy": "(T"}
 
 
 @dataclass
@@ -105,6 +107,14 @@ class Counts:
     vf_ventricular: int = 0  # of them, called ventricular
     vf_unreadable_s: float = 0.0  # of the flutter, marked unreadable
     vf_found_s: float = 0.0  # of the flutter, inside the flutter detector's events
+    # ventricular bigeminy and trigeminy: the reference's (B and (T stretches, the list's episodes
+    # (``measure.ectopy``), their overlap (s, after the learning period, as AF's); not EC57's
+    bigeminy_ref_s: float = 0.0
+    bigeminy_det_s: float = 0.0
+    bigeminy_overlap_s: float = 0.0
+    trigeminy_ref_s: float = 0.0
+    trigeminy_det_s: float = 0.0
+    trigeminy_overlap_s: float = 0.0
 
     def add(self, other: Counts) -> None:
         for k, v in asdict(other).items():
@@ -128,6 +138,8 @@ def stats(c: Counts) -> dict[str, float | None]:
         "veb_se": _ratio(c.tp_v, c.ref_v), "veb_pp": _ratio(c.tp_v, c.det_v - c.fp_not_v),
         "sveb_se": _ratio(c.tp_s, c.ref_s), "sveb_pp": _ratio(c.tp_s, c.det_s - c.fp_not_s),
         "af_se": _ratio(c.af_overlap_s, c.af_ref_s), "af_pp": _ratio(c.af_overlap_s, c.af_det_s),
+        **{f"{p}_{k}": _ratio(getattr(c, f"{p}_overlap_s"), getattr(c, f"{p}_{d}_s"))
+           for p in PATTERNS for k, d in (("se", "ref"), ("pp", "det"))},
     }  # fmt: skip
 
 
@@ -170,11 +182,13 @@ def score(
     vf: Sequence[tuple[float, float]] = (),
     flutter: Sequence[tuple[float, float]] = (),
     atrial_flutter: Sequence[tuple[float, float]] = (),
+    patterns: Mapping[str, tuple[Sequence[tuple[float, float]], Sequence[tuple[float, float]]]] | None = None,
 ) -> Counts:
     """One record's counts from its reference beats (samples, symbols) and the beat list's
     (seconds, called kinds: ``CALLED``'s keys), from ``start_s`` on, outside the reference's
     ventricular flutter ``vf`` (s); ``flutter``: the beat list's flutter events (s);
-    ``atrial_flutter``: the reference's, where the list's AF is not scored."""
+    ``atrial_flutter``: the reference's, where the list's AF is not scored; ``patterns``: each of
+    ``PATTERNS``' (the reference's stretches, the list's episodes), scored as AF is."""
     det_s = np.asarray(det_s, dtype=float)
     scored = det_s >= start_s
     for a, b in vf:
@@ -210,6 +224,11 @@ def score(
     c.af_ref_s = sum(e - s for s, e in af_ref)
     c.af_det_s = sum(e - s for s, e in af_det) - c.af_in_flutter_s
     c.af_overlap_s = overlap(af_ref, af_det)
+    for p, (ref_p, det_p) in (patterns or {}).items():
+        ref_p, det_p = _after(ref_p, start_s), _after(det_p, start_s)
+        setattr(c, f"{p}_ref_s", sum(e - s for s, e in ref_p))
+        setattr(c, f"{p}_det_s", sum(e - s for s, e in det_p))
+        setattr(c, f"{p}_overlap_s", overlap(ref_p, det_p))
     c.unreadable_s = sum(e - s for s, e in unreadable)
     in_vf = np.zeros(len(det_s), bool)
     for a, b in vf:
@@ -259,9 +278,12 @@ def score_list(name: str, mitdb: Path, beats, whole: bool = False) -> Counts:
     kinds = [KINDS[k] for k in beats.kind]
     vf = () if whole else flutter_stretches(ann.sample, ann.symbol, fs)
     afl = () if whole else rhythm_stretches(ann.sample, ann.aux_note, fs, beats.duration_s, "(AFL")
+    patterns = {p: (rhythm_stretches(ann.sample, ann.aux_note, fs, beats.duration_s, code),
+                    [(e.start_s, e.end_s) for e in beats.events if e.kind == f"ventricular {p}"])
+                for p, code in PATTERNS.items()}  # fmt: skip
     return score(
         name, np.asarray(ann.sample), list(ann.symbol), beats.t_s, kinds, fs, af_ref, af_det, unreadable,
-        start_s=0.0 if whole else LEARNING_S, vf=vf, flutter=flutter, atrial_flutter=afl,
+        start_s=0.0 if whole else LEARNING_S, vf=vf, flutter=flutter, atrial_flutter=afl, patterns=patterns,
     )  # fmt: skip
 
 
@@ -508,6 +530,7 @@ def report(
         f"databases: VF.md); the beat list lists {every.vf_listed} beats there ({every.vf_ventricular} "
         f"called ventricular) and marks {every.vf_unreadable_s:.0f} s of it unreadable.",
         "",
+        *_patterns(cv),
         f"Atrial flutter: {every.af_in_flutter_s:.0f} s of the reference's atrial flutter are called "
         "fibrillation by the beat list (records "
         f"{', '.join(r.record for r in cv if r.af_in_flutter_s) or 'none'}), left out of AF +P as `epicmp` "
@@ -533,6 +556,36 @@ def report(
         "",
     ]  # fmt: skip
     return "\n".join(lines)
+
+
+def _patterns(cv: Sequence[Counts]) -> list[str]:
+    """The beat list's ventricular bigeminy and trigeminy against the reference's rhythm annotations
+    (no EC57 statistic: durations as AF's), gross with intervals over records, and the records."""
+    rows = [r for r in cv if not r.paced]
+    total, ci = stats(gross(rows, paced=False)), intervals(rows)
+    parts = []
+    for p, code in PATTERNS.items():
+        held = [r.record for r in rows if getattr(r, f"{p}_ref_s") or getattr(r, f"{p}_det_s")]
+        if not held:
+            continue
+        figures = ", ".join(
+            f"{what} {_pct(total[k])}" + (f" [{_pct(ci[k][0])}, {_pct(ci[k][1])}]" if k in ci else "")
+            for what, k in (("Se", f"{p}_se"), ("+P", f"{p}_pp"))
+        )
+        seconds = sum(getattr(r, f"{p}_ref_s") for r in rows), sum(getattr(r, f"{p}_det_s") for r in rows)
+        parts.append(f"{p} (`{code}`) duration {figures} (the reference {seconds[0]:.0f} s, the list "
+                     f"{seconds[1]:.0f} s; records {', '.join(held)})")  # fmt: skip
+    if not parts:
+        return []
+    return [
+        "Ventricular bigeminy and trigeminy (no EC57 statistic; the beat list's episodes, "
+        "`measure.ectopy`: three cycles or more of a normal beat and a ventricular one, or of two normal "
+        "beats and one, against the reference's rhythm annotations, their durations after the learning "
+        "period as AF's, cross-validated as above, unpaced records, 95 % intervals over records): "
+        + "; ".join(parts)
+        + ".",
+        "",
+    ]
 
 
 def _wrong(label: str, tally: Mapping[str, int]) -> int:
