@@ -134,6 +134,10 @@ def test_a_recording_with_few_standard_leads_is_drawn_as_strips_of_its_own_leads
     ],
 )
 def test_sweeps_fill_the_layout_up_to_30_s_and_the_recording(leads, speed, seconds, sweeps):
+    from ecgviewer.analysis import SPAN_S
+    from ecgviewer.render.layout import MAX_SWEEP_S
+
+    assert MAX_SWEEP_S <= SPAN_S  # a long recording's page lies inside the span analysed from its start
     page = page_layout("3x4+1", leads, speed=speed, recording_s=seconds)
     assert page.sweeps == sweeps and len(page.panels) == len(leads) * sweeps
     assert page.span == pytest.approx(page.duration * sweeps)
