@@ -73,6 +73,23 @@ def test_af_duration_follows_epicmp_after_the_learning_period_and_outside_atrial
     assert ec57.stats(plain)["af_pp"] == pytest.approx(10 / 35)  # the rules before: every second
 
 
+def test_bigeminy_and_trigeminy_are_scored_as_af_and_couplets_counted():
+    """The list's ventricular bigeminy against the reference's (B stretch, durations after the
+    learning period as AF's; couplets and runs counted in each side's ventricular beats."""
+    samples, notes = [0, 3600, 7200], ["(N", "(B", "(N"]  # bigeminy 10-20 s
+    big = ec57.rhythm_stretches(samples, notes, FS, 60.0, "(B")
+    listed = [(2.0, 8.0), (12.0, 25.0)]  # the first in the learning period
+    ref, symbols = np.arange(11, 20) * int(FS), list("NVVNVVVNV")  # a couplet, a run, a single
+    kinds = ["normal", "ventricular", "ventricular", "normal", "ventricular", "ventricular", "normal",
+             "ventricular", "ventricular"]  # fmt: skip
+    c = ec57.score("119", ref, symbols, ref / FS, kinds, FS, [], [], start_s=10.0,
+                   patterns={"bigeminy": (big, listed)})  # fmt: skip
+    assert (c.bigeminy_ref_s, c.bigeminy_det_s, c.bigeminy_overlap_s) == (10.0, 13.0, 8.0)
+    assert ec57.stats(c)["bigeminy_se"] == pytest.approx(0.8) and ec57.stats(c)["trigeminy_se"] is None
+    assert (c.couplets_ref, c.runs_ref, c.couplets_det, c.runs_det) == (1, 1, 3, 0)
+    assert "the reference 1, the list 3; runs of three or more: 1 and 0" in " ".join(ec57._couplets([c]))
+
+
 def test_how_the_paced_beats_were_called_is_counted():
     samples, symbols = np.array([360, 720, 1080, 1440]), ["/", "/", "/", "N"]
     kinds = ["paced", "ventricular", "normal"]  # the third paced beat (3.0 s) is missed

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.dsp.runs import runs
 from ecgviewer.storage import atomic_write_bytes
 from training import REPORTS, SHARED_DATA
 from training.validate.rpeaks import MITDB_TOLERANCE_S, pairs
@@ -115,6 +116,12 @@ class Counts:
     trigeminy_ref_s: float = 0.0
     trigeminy_det_s: float = 0.0
     trigeminy_overlap_s: float = 0.0
+    # ventricular couplets and runs (3 or more) in the reference's beats and in the list's, each in
+    # its own order from the learning period on: counted, not matched
+    couplets_ref: int = 0
+    couplets_det: int = 0
+    runs_ref: int = 0
+    runs_det: int = 0
 
     def add(self, other: Counts) -> None:
         for k, v in asdict(other).items():
@@ -230,6 +237,10 @@ def score(
         setattr(c, f"{p}_det_s", sum(e - s for s, e in det_p))
         setattr(c, f"{p}_overlap_s", overlap(ref_p, det_p))
     c.unreadable_s = sum(e - s for s, e in unreadable)
+    for side, letters in (("ref", cls), ("det", called)):
+        a, b = runs(np.array([y == "V" for y in letters], dtype=bool))
+        setattr(c, f"couplets_{side}", int((b - a == 2).sum()))
+        setattr(c, f"runs_{side}", int((b - a >= 3).sum()))
     in_vf = np.zeros(len(det_s), bool)
     for a, b in vf:
         in_vf |= (det_s >= a) & (det_s <= b)
@@ -531,6 +542,7 @@ def report(
         f"called ventricular) and marks {every.vf_unreadable_s:.0f} s of it unreadable.",
         "",
         *_patterns(cv),
+        *_couplets(cv),
         f"Atrial flutter: {every.af_in_flutter_s:.0f} s of the reference's atrial flutter are called "
         "fibrillation by the beat list (records "
         f"{', '.join(r.record for r in cv if r.af_in_flutter_s) or 'none'}), left out of AF +P as `epicmp` "
@@ -586,6 +598,24 @@ def _patterns(cv: Sequence[Counts]) -> list[str]:
         + ".",
         "",
     ]
+
+
+def _couplets(cv: Sequence[Counts]) -> list[str]:
+    """Ventricular couplets and runs, the reference's and the list's, counted (unpaced records)."""
+    rows = [r for r in cv if not r.paced]
+    if not any(r.couplets_ref or r.couplets_det or r.runs_ref or r.runs_det for r in rows):
+        return []
+    apart = sorted(rows, key=lambda r: -abs(r.couplets_det - r.couplets_ref) - abs(r.runs_det - r.runs_ref))
+    return [
+        "Ventricular couplets, counted (not matched) in the reference's beats and in the list's, "
+        "cross-validated as above, from the learning period on: the reference "
+        f"{sum(r.couplets_ref for r in rows)}, the list {sum(r.couplets_det for r in rows)}; runs of three "
+        f"or more: {sum(r.runs_ref for r in rows)} and {sum(r.runs_det for r in rows)}. Most apart: "
+        + "; ".join(f"{r.record} {r.couplets_ref} and {r.couplets_det} couplets, {r.runs_ref} and "
+                    f"{r.runs_det} runs" for r in apart[:3])
+        + ".",
+        "",
+    ]  # fmt: skip
 
 
 def _wrong(label: str, tally: Mapping[str, int]) -> int:
