@@ -46,10 +46,8 @@ def test_a_group_relabelled_in_the_window_is_kept_and_replayed(qtbot, measure_wi
     ventricular, sizes = beats.counts()["ventricular"], [len(g.members) for g in view.groups]
     after = _listed(qtbot, w, lambda: view.buttons["normal"].click())
     assert after.counts()["ventricular"] == ventricular - known["B"]
-    assert (
-        w.beats.panel.summary.text().splitlines()[3]
-        == f"{known['B']} beats relabelled by the reader ({known['B']} normal)"
-    )
+    relabelled = f"{known['B']} beats relabelled by the reader ({known['B']} normal)"
+    assert relabelled in w.beats.panel.summary.text().splitlines()
     assert [len(g.members) for g in view.groups] == sizes  # the same groups, where the reader saw them
     assert view.groups[focus].kind == "normal" and view.selected == focus
     kept = relabels.stored(content_sha256(path), w.library.library_path())
