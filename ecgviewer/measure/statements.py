@@ -282,7 +282,9 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
         out += _lvh(qrs_shape, sex, [*wide, *(["left bundle branch block"] if lbbb else [])])
     early = sum(1 for why in m.beat_reasons if why == B.PREMATURE_REASON)
     if early and not any(st.criterion.code == "AFIB" for st in out):  # every beat is early in AF
-        add("PRC(S)", beats=f"{early} of {len(m.beat_reasons)}")
+        # "in 19 of 65 beats", not "beats 19 of 65": the explanation's "beats 19, 23" are beat numbers
+        add("PRC(S)", **{f"RR under {100 * B.PREMATURE:.0f} % of the median in": f"{early} of "
+                         f"{len(m.beat_reasons)} beats"})  # fmt: skip
     return out
 
 

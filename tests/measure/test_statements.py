@@ -169,7 +169,8 @@ def test_left_axis_deviation_and_premature_beats() -> None:
     found = {
         s.criterion.code: s for s in statements(_measured(reasons=("",) * 5 + ("premature",) + ("",) * 7))
     }
-    assert found["PRC(S)"].values == {"beats": "1 of 13"}
+    assert found["PRC(S)"].values == {"RR under 85 % of the median in": "1 of 13 beats"}
+    assert found["PRC(S)"].shown() == "RR under 85 % of the median in 1 of 13 beats"
 
 
 def test_a_paced_rhythm_is_stated_with_its_paced_values_and_no_conducted_statements() -> None:
