@@ -22,6 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 # give their child processes their own (tests/gui/test_placement.py)
 if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={REPO / 'tests' / 'screen-1920x1080.json'}"
+# the report writers' intervals from 200 bootstrap draws, not 1000 (``training.validate.metrics.N_BOOT``,
+# read when it is imported): the same code, a fifth of the time, in this process and its children.
+# Set here, before any test module imports it: a module's fixtures run before a test's monkeypatch
+# (``test_protocol``'s grids drew 1000 while their tests asked for 200)
+os.environ.setdefault("TRAINING_BOOTSTRAP_DRAWS", "200")
 SHARED = Path(os.environ.get("ECGVIEWER_SHARED_DATA", REPO.parent / "shared" / "data"))
 SAMPLE = REPO / "resources/samples/ptbxl/records500/00000/00003_hr.hea"
 
@@ -65,10 +70,9 @@ def shared() -> Path:
 
 
 def training_env(**extra: str) -> dict[str, str]:
-    """One thread, and the report writers' intervals from 200 bootstrap draws (``metrics.N_BOOT``):
-    on a small machine torch's default thread count oversubscribes the cores and makes the tiny
-    preset several times slower."""
-    return {**os.environ, "OMP_NUM_THREADS": "1", "TRAINING_BOOTSTRAP_DRAWS": "200", **extra}
+    """One thread (on a small machine torch's default thread count oversubscribes the cores and
+    makes the tiny preset several times slower); 200 bootstrap draws come with ``os.environ``."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", **extra}
 
 
 def training_cli(

@@ -19,13 +19,6 @@ from training.validate import metrics as M
 CLASSES = ["A", "B", "C", "D", "E"]
 
 
-@pytest.fixture(autouse=True)
-def _fewer_draws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The report writers' intervals from 200 bootstrap draws, not 1000: the same code, a fifth of
-    the time; the verdicts here are far from their bounds."""
-    monkeypatch.setattr(M, "N_BOOT", 200)
-
-
 def _split(rng: np.random.Generator, n: int, first: int) -> D.Split:
     y = (rng.random((n, len(CLASSES))) < [0.2, 0.1, 0.25, 0.4, 0.25]).astype(np.float32)
     return D.Split(np.arange(n), y, np.arange(first, first + n))

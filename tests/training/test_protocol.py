@@ -23,14 +23,6 @@ from training.reports import results as R
 from training.supervised import grid as G
 from training.validate import metrics as M
 
-
-@pytest.fixture(autouse=True)
-def _fewer_draws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The report writers' intervals from 200 bootstrap draws, not 1000: the same code, a fifth of
-    the time; the verdicts here are far from their bounds."""
-    monkeypatch.setattr(M, "N_BOOT", 200)
-
-
 SUPER = ["CD", "HYP", "MI", "NORM", "STTC"]
 
 
