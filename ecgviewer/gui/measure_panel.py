@@ -365,9 +365,8 @@ class MeasureController(QtCore.QObject):
             return  # measured a recording that is no longer on screen
         self._pending, self.span = None, span
         whole = span == (0.0, rec.duration)
-        said = (
-            "Whole recording." if whole else f"Measured {span[0]:.1f}\u2013{span[1]:.1f} s (the page's span)."
-        )
+        # a long recording's span starts at the page and may run past it (a 10 s page, 30 s measured)
+        said = "Whole recording." if whole else f"Measured {span[0]:.1f}\u2013{span[1]:.1f} s, from the page's start."
         for a, b in m.too_noisy:
             said += f" {a:.1f}\u2013{b:.1f} s {TOO_NOISY}: no beat counted there."
         self._status(said)
