@@ -366,7 +366,9 @@ class MeasureController(QtCore.QObject):
         self._pending, self.span = None, span
         whole = span == (0.0, rec.duration)
         # a long recording's span starts at the page and may run past it (a 10 s page, 30 s measured)
-        said = "Whole recording." if whole else f"Measured {span[0]:.1f}\u2013{span[1]:.1f} s, from the page's start."
+        said = f"Measured {span[0]:.1f}\u2013{span[1]:.1f} s, from the page's start."
+        if whole:
+            said = "Whole recording."
         for a, b in m.too_noisy:
             said += f" {a:.1f}\u2013{b:.1f} s {TOO_NOISY}: no beat counted there."
         self._status(said)
