@@ -89,6 +89,9 @@ class Measurements:
     paced: tuple[bool, ...] = ()  # per beat of ``r_times``: started by a pacing spike
     too_noisy: tuple[tuple[float, float], ...] = ()  # s in the recording: noise left their QRS uncounted
     device: DeviceReport | None = None  # what the acquiring device measured (the file's), if it says
+    # s in the recording: the span's beats the beat list's classifier calls ventricular (``rhythm``);
+    # None where they were not classed (measured by hand, or the beat list failed)
+    ventricular_s: tuple[float, ...] | None = None
 
     @property
     def paced_rhythm(self) -> bool:

@@ -3,6 +3,7 @@ all call this one function)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -19,6 +20,8 @@ from ecgviewer.measure import quality as Q
 from ecgviewer.measure.intervals import Measurements, Value
 from ecgviewer.measurements import FIDUCIALS, MEASUREMENTS, unit
 from ecgviewer.recording import Recording
+
+log = logging.getLogger(__name__)
 
 # What a span without a measurable beat withholds: every measurement but the rate, QTc once per formula.
 INTERVAL_VALUES = tuple(
@@ -126,9 +129,26 @@ def measure(
 def measure_recording(rec: Recording, delineator: D.Delineator, offset_s: float = 0.0) -> Measurements:
     """``measure`` on a recording (or a span cropped from one: ``offset_s`` is where it starts),
     with the acquiring device's own measurements beside ours, to be compared (``agreement``)."""
-    m = measure(rec.signals, rec.fs, rec.leads, delineator, offset_s)
+    m = replace(measure(rec.signals, rec.fs, rec.leads, delineator, offset_s),
+                ventricular_s=_ventricular(rec, delineator, offset_s))  # fmt: skip
     device = rec.metadata.device
     return replace(m, device=device) if device is not None and device.measurements else m
+
+
+def _ventricular(rec: Recording, delineator: D.Delineator, offset_s: float) -> tuple[float, ...] | None:
+    """The beats of ``rec`` the beat list's classifier calls ventricular (s, ``offset_s`` on),
+    the evidence a "ventricular premature complexes" statement names (PTB-XL fold 9, 100 Hz: any
+    such beat found 111 of 114 PVC-labelled records, PPV 0.67, against 0.42 for early beats of any
+    origin); None where no beat list could be made."""
+    from ecgviewer.errors import EcgError
+    from ecgviewer.measure.rhythm import VENTRICULAR, analyse
+
+    try:
+        beats = analyse(rec, delineator)
+    except (EcgError, ValueError) as exc:
+        log.info("no beat list for the measured span: %s", exc)
+        return None
+    return tuple(round(float(t) + offset_s, 3) for t in beats.t_s[beats.kind == VENTRICULAR])
 
 
 def to_json(m: Measurements) -> dict:
@@ -157,6 +177,7 @@ def to_json(m: Measurements) -> dict:
             {"t_s": round(float(t), 3), **({"excluded": why} if why else {}), **({"paced": p} if p else {})}
             for t, why, p in zip(m.r_times, m.beat_reasons, _per_beat(m.paced, len(m.r_times)), strict=True)
         ],
+        "ventricular_s": None if m.ventricular_s is None else list(m.ventricular_s),
         "notes": list(m.notes),
         "too_noisy_s": [[round(a, 3), round(b, 3)] for a, b in m.too_noisy],
         "leads_left_out": dict(m.left_out),

@@ -53,6 +53,7 @@ WIDE_QRS_MS = 120.0
 # measure a few degrees below 0 at 100 Hz (PTB-XL fold 9: sinus rhythm sensitivity 0.72 against
 # 0.77 with this range). Ectopic atrial rhythms, inverted in II or in I, stay outside it.
 SINUS_P_AXIS = (-30.0, 90.0)
+SAME_BEAT_S = 0.15  # a measured beat and a listed one this close are one beat (EC57's matching window)
 R_PEAK_MS = 60.0  # left bundle branch block: R-peak time above this in V5-V6 (V4-V6 incomplete)
 S_MS = 40.0  # right bundle branch block: a terminal S at least this long in I and V6
 
@@ -117,8 +118,13 @@ CRITERIA: Mapping[str, Criterion] = MappingProxyType({
            f"advises against diagnosing LVH by voltage there) nor, more cautiously, beside a paced "
            f"rhythm or any QRS of {WIDE_QRS_MS:.0f} ms or more, whose abnormal activation sets the QRS "
            f"amplitudes the criteria read", f"Sokolow & Lyon 1949; Casale et al. 1987 (Cornell); {HANCOCK}"),
+        _c("PVC", "Ventricular premature complexes",
+           "beats the beat list's classifier calls ventricular (its QRS unlike the dominant beats', "
+           "wide or early against the local rhythm; fitted on MIT-BIH DS1, docs/measurements.md); "
+           "not stated beside a paced rhythm", "beat list"),
         _c("PRC(S)", "Premature beats", "beats whose RR is shorter than "
-           f"{100 * B.PREMATURE:.0f} % of the median RR", "conventional"),
+           f"{100 * B.PREMATURE:.0f} % of the median RR, those called ventricular left to the "
+           "statement that names them", "conventional"),
     )
 })  # fmt: skip
 
@@ -280,10 +286,15 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
         lbbb = any(st.criterion.code in ("CLBBB", "ILBBB") for st in blocks)
         out += [] if paced else _low_voltage(qrs_shape)
         out += _lvh(qrs_shape, sex, [*wide, *(["left bundle branch block"] if lbbb else [])])
-    early = sum(1 for why in m.beat_reasons if why == B.PREMATURE_REASON)
+    ventricular = () if paced else m.ventricular_s or ()
+    if ventricular:
+        times = ", ".join(f"{t:.1f}" for t in ventricular[:3]) + (", ..." if len(ventricular) > 3 else "")
+        add("PVC", **{"beats called ventricular": f"{len(ventricular)}, at {times} s"})
+    early = [t for t, why in zip(m.r_times, m.beat_reasons, strict=False) if why == B.PREMATURE_REASON
+             and not any(abs(t - v) <= SAME_BEAT_S for v in ventricular)]  # fmt: skip
     if early and not any(st.criterion.code == "AFIB" for st in out):  # every beat is early in AF
         # "in 19 of 65 beats", not "beats 19 of 65": the explanation's "beats 19, 23" are beat numbers
-        add("PRC(S)", **{f"RR under {100 * B.PREMATURE:.0f} % of the median in": f"{early} of "
+        add("PRC(S)", **{f"RR under {100 * B.PREMATURE:.0f} % of the median in": f"{len(early)} of "
                          f"{len(m.beat_reasons)} beats"})  # fmt: skip
     return out
 

@@ -77,6 +77,14 @@ def test_a_minute_of_bigeminy_counts_the_reference_s_beats_not_the_pvcs_t_waves(
     ref = np.array([s / 360 for s, y in zip(ann.sample, ann.symbol, strict=True) if y in "NV"])
     assert len(m.r_times) == len(ref) == 65
     assert np.abs(np.asarray(m.r_times)[:, None] - ref[None]).min(axis=1).max() < 0.15
+    # the beats the beat list calls ventricular are the reference's PVCs, and are stated so
+    pvc = np.array([s / 360 for s, y in zip(ann.sample, ann.symbol, strict=True) if y == "V"])
+    called = np.asarray(m.ventricular_s)
+    assert len(called) == len(pvc) and np.abs(called[:, None] - pvc[None]).min(axis=1).max() < 0.15
+    found = {st.criterion.code: st for st in statements(m)}
+    assert found["PVC"].values["beats called ventricular"].startswith(f"{len(pvc)}, at ")
+    assert "PRC(S)" not in found  # every early beat is one of them
+    assert to_json(m)["ventricular_s"] == list(m.ventricular_s)
 
 
 def test_waves_from_labels_edges_merging_and_minimum_length():

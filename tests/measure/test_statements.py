@@ -6,6 +6,7 @@ rhythm) is not stated, and says why; the QTc statement names the formula of the 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,27 @@ def test_left_axis_deviation_and_premature_beats() -> None:
     }
     assert found["PRC(S)"].values == {"RR under 85 % of the median in": "1 of 13 beats"}
     assert found["PRC(S)"].shown() == "RR under 85 % of the median in 1 of 13 beats"
+
+
+def test_beats_called_ventricular_are_named_and_premature_beats_are_the_others() -> None:
+    """The beat list's ventricular calls are stated with their times; "premature beats" counts
+    only the early beats not among them (one beat, within EC57's 150 ms), and says nothing where
+    they are all ventricular. Not classed (None), the early beats are stated as before."""
+    reasons = ("",) * 5 + ("premature",) + ("",) * 7
+    m = _measured(reasons=reasons)
+    early = float(m.r_times[5])
+    found = {s.criterion.code: s for s in statements(replace(m, ventricular_s=(early + 0.1,)))}
+    assert found["PVC"].values == {"beats called ventricular": f"1, at {early + 0.1:.1f} s"}
+    assert "PRC(S)" not in found
+    other = {s.criterion.code: s for s in statements(replace(m, ventricular_s=(float(m.r_times[9]),)))}
+    assert "PVC" in other and other["PRC(S)"].values == {"RR under 85 % of the median in": "1 of 13 beats"}
+    many = tuple(float(t) for t in m.r_times[:5])
+    shown = statements(replace(m, ventricular_s=many))[-2].shown()
+    assert shown.startswith("beats called ventricular 5, at ") and shown.endswith(", ... s")
+    assert "PVC" not in _codes(replace(m, ventricular_s=()))
+    assert "PVC" not in _codes(m) and "PRC(S)" in _codes(m)  # not classed
+    paced = _measured(LBBB, qrs=(-60, 90), paced=True)
+    assert "PVC" not in _codes(replace(paced, ventricular_s=(float(paced.r_times[3]),)))
 
 
 def test_a_paced_rhythm_is_stated_with_its_paced_values_and_no_conducted_statements() -> None:
