@@ -120,8 +120,8 @@ CRITERIA: Mapping[str, Criterion] = MappingProxyType({
            f"amplitudes the criteria read", f"Sokolow & Lyon 1949; Casale et al. 1987 (Cornell); {HANCOCK}"),
         _c("PVC", "Ventricular premature complexes",
            "beats the beat list's classifier calls ventricular (its QRS unlike the dominant beats', "
-           "wide or early against the local rhythm; fitted on MIT-BIH DS1, docs/measurements.md); "
-           "not stated beside a paced rhythm", "beat list"),
+           "wide or early against the local rhythm; fitted on MIT-BIH DS1, docs/measurements.md), "
+           "none within 0.5 s of either end of the span; not stated beside a paced rhythm", "beat list"),
         _c("PRC(S)", "Premature beats", "beats whose RR is shorter than "
            f"{100 * B.PREMATURE:.0f} % of the median RR, those called ventricular left to the "
            "statement that names them", "conventional"),

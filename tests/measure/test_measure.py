@@ -85,6 +85,11 @@ def test_a_minute_of_bigeminy_counts_the_reference_s_beats_not_the_pvcs_t_waves(
     assert found["PVC"].values["beats called ventricular"].startswith(f"{len(pvc)}, at ")
     assert "PRC(S)" not in found  # every early beat is one of them
     assert to_json(m)["ventricular_s"] == list(m.ventricular_s)
+    # a span ending 0.3 s after a PVC: that beat, its T wave cut and no RR after it, is not named
+    from ecgviewer.recording import crop
+
+    cut = measure_recording(crop(load(sixty_seconds(shared, tmp_path)), 0.0, pvc[1] + 0.3), delineator)
+    assert len(cut.ventricular_s) == 1 and abs(cut.ventricular_s[0] - pvc[0]) < 0.15
 
 
 def test_waves_from_labels_edges_merging_and_minimum_length():
