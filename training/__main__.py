@@ -340,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     from training.validate import (
         beat_tokens,
         ec57,
+        ec57_rates,
         interpretation,
         lead_quality,
         lead_sets,
@@ -500,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("likelihood", likelihood, likelihood.command),
         ("operating-points", operating_points, operating_points.command),
         ("ec57", ec57, ec57.command),
+        ("ec57-rates", ec57_rates, ec57_rates.command),
         ("beat-classifier", beat_classifier, beat_classifier.command),
         ("record-head", record_head, record_head.command),
         ("noise-stress", noise_stress, noise_stress.command),

@@ -121,6 +121,42 @@ def test_each_reference_label_is_tallied_by_how_it_was_called():
     assert total.by_label["a"] == {"V": 1, "N": 1} and c.by_label["a"] == {"V": 1}  # summed, not shared
 
 
+def test_the_figures_below_their_goals_name_what_keeps_them_there():
+    """Built counts: VEB +P lost to one record's aberrated beats (most of that label) and another's
+    normal beats; each group's beats add up to the figure's loss, the largest comes first with the
+    figure had they been right, and a figure at its goal gets no line."""
+
+    def counted(record: str, tallies: dict[str, dict[str, int]]) -> ec57.Counts:
+        c = ec57.Counts(record, by_label=tallies)
+        for y, t in tallies.items():
+            cls = ec57.AAMI.get(y)
+            n = sum(t.values())
+            c.ref_beats += n * (y != ec57.NOT_A_BEAT)
+            c.det_beats += n - t.get("missed", 0)
+            c.matched += (n - t.get("missed", 0)) * (y != ec57.NOT_A_BEAT)
+            c.ref_v, c.ref_s = c.ref_v + n * (cls == "V"), c.ref_s + n * (cls == "S")
+            c.det_v, c.det_s = c.det_v + t.get("V", 0), c.det_s + t.get("S", 0)
+            c.tp_v, c.tp_s = c.tp_v + t.get("V", 0) * (cls == "V"), c.tp_s + t.get("S", 0) * (cls == "S")
+        return c
+
+    one = counted("201", {"N": {"N": 5000, "V": 10}, "V": {"V": 400}, "a": {"V": 30, "S": 0},
+                          "A": {"S": 200}})  # fmt: skip
+    two = counted("203", {"N": {"N": 4900, "V": 20}, "V": {"V": 500}, "a": {"S": 2}, "A": {"S": 100}})
+    rows = [one, two]
+    total = ec57.gross(rows, paced=False)
+    for k in ("veb_pp", "sveb_se", "qrs_se"):
+        lost = sum(ec57._lost(k, y, t) for r in rows for y, t in r.by_label.items())
+        assert lost == ec57._gap(total, k), k
+    lines = ec57.shortfalls(rows)
+    (veb,) = [line for line in lines if line.startswith("- VEB +P")]
+    assert veb.startswith("- VEB +P 93.75 % (goal 95.0 %): 60 beats called ventricular that are not;")
+    assert "`a` in 201: 30 (96.77 % had they been right; 201 holds 30 of the 32 `a` beats here)" in veb
+    assert veb.index("`a` in 201") < veb.index("`N` in 203: 20") < veb.index("`N` in 201: 10")
+    assert "203 holds" not in veb  # its normal beats are not most of the records' normal beats
+    assert not any(line.startswith(("- VEB Se", "- QRS")) for line in lines)  # at or above the goal
+    assert ec57.shortfalls([counted("1", {"N": {"N": 10}})])[0].startswith("Every goal is reached")
+
+
 def test_the_paced_records_stay_out_of_the_class_scores():
     paced = ec57.Counts("104", paced=True, ref_beats=10, matched=10, det_beats=10, ref_v=5, det_v=0)
     plain = ec57.Counts("119", ref_beats=10, matched=9, det_beats=10, ref_v=2, det_v=2, tp_v=2)
