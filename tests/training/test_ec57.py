@@ -192,10 +192,11 @@ def test_the_command_on_three_records(shared, tmp_path):
     out = tmp_path / "EC57.md"
     quick = _quick_classifier(tmp_path / "quick.safetensors")
     main(["ec57", "--mitdb", str(shared / "mitdb"), "--records", "119", "201", "209", "--out", str(out),
-          "--classifier", str(quick), "--seeds", "1"])  # fmt: skip
+          "--classifier", str(quick), "--seeds", "1", "--rates", "128",
+          "--counts", str(tmp_path / "c.json")])  # fmt: skip
     text = out.read_text()
     assert "classed by the classifier `quick.safetensors`'s settings" in text
-    assert "--classifier quick.safetensors --seeds 1" in text.splitlines()[0]
+    assert "--classifier quick.safetensors --counts c.json --seeds 1 --rates 128" in text.splitlines()[0]
     luck = text.split("**The fit's luck**")[1].split("\n\n")[1].splitlines()
     assert [row.split(" | ")[0] for row in luck[2:]] == ["| 0", "| 1", "| lowest\u2013highest"]
     assert luck[2].split(" | ")[1:] != luck[3].split(" | ")[1:]  # another seed, another fit
@@ -207,6 +208,17 @@ def test_the_command_on_three_records(shared, tmp_path):
     assert 99.0 <= cells[0] < 100.0 and 50.0 < cells[3] < 100.0  # QRS Se; VEB +P (not all right)
     assert cells[4] < fitted[4]  # SVEB Se: the records themselves are easier than the others' beats
     assert "95 % intervals (bootstrap over records)" in text
+    # the records resampled to 128 Hz, classed by each seed's folds: gross (summed over the seeds)
+    # and paired with 360 Hz; the counts kept apart from the records' own, by seed
+    rates = text.split("**At other sampling rates**")[1].split("\n**")[0]
+    own, low = (row for row in rates.splitlines() if row.startswith(("| the records' own", "| 128 Hz |")))
+    assert "summed over the 2 seeds' fits" in rates and "| 128 Hz minus the records' own | " in rates
+    at_360, at_128 = (ec57.load_counts(tmp_path / "c.json", rate) for rate in (None, 128.0))
+    assert list(at_128) == [0, 1] and [r.record for r in at_128[1]] == ["119", "201", "209"]
+    for row, counts in ((own, at_360), (low, at_128)):
+        figures = ec57.stats(ec57.gross(ec57.summed(counts.values()), paced=False))
+        assert row.split(" | ")[1:7] == [ec57._pct(figures[k]) for k in list(ec57.GOALS)[:6]]
+    assert at_128[0] != at_360[0]
 
 
 def test_counts_round_trip_and_a_run_against_itself_differs_by_nothing(tmp_path):
@@ -238,7 +250,8 @@ def test_counts_round_trip_and_a_run_against_itself_differs_by_nothing(tmp_path)
 
 def test_pooled_beats_are_learnt_with_their_record_and_held_out_with_it():
     """``ec57 --pool``: another delineator's beats of a record, keyed ``<record>[+noise]+@<name>``,
-    join that record's training beats and leave with it when it is held out."""
+    and ``--learn-rates``: the record resampled, ``<record>+rate<Hz>``, join that record's training
+    beats and leave with it when it is held out."""
     from ecgviewer.measure import beat_classes as C
     from ecgviewer.measure import rhythm as R
     from training.supervised import beat_classifier as BC
@@ -250,9 +263,9 @@ def test_pooled_beats_are_learnt_with_their_record_and_held_out_with_it():
         )  # fmt: skip
         return d, np.array(["N"] * n)
 
-    data = {"201": found(2, 1.0), "201+ma6": found(3, 2.0), "209": found(4, 3.0),
-            "201+@other": found(5, 4.0), "209+ma6+@other": found(6, 5.0)}  # fmt: skip
-    for names, values in ((["201"], {1.0: 2, 2.0: 3, 4.0: 5}), (["209"], {3.0: 4, 5.0: 6})):
+    data = {"201": found(2, 1.0), "201+ma6": found(3, 2.0), "209": found(4, 3.0), "201+@other": found(5, 4.0),
+            "209+ma6+@other": found(6, 5.0), "201+rate128": found(7, 6.0)}  # fmt: skip
+    for names, values in ((["201"], {1.0: 2, 2.0: 3, 4.0: 5, 6.0: 7}), (["209"], {3.0: 4, 5.0: 6})):
         x, y = BC.dataset(data, names)
         seen = dict(zip(*np.unique(x[:, 0], return_counts=True), strict=True))
         assert seen == values and (y == C.CLASSES.index("normal")).all()

@@ -39,6 +39,11 @@ TRAINED_ON = {"N": "normal", "S": "supraventricular", "V": "ventricular", "X": "
 # EC57-opinion-motion.md, NOISE_STRESS-opinion-motion.md (with it: more beats invented in muscle noise).
 AUGMENT = (("ma", 6), ("ma", 0), ("bw", 0))
 MOTION = (("motion", 12), ("motion", 6))
+# A copy of a training record at another sampling rate (("rate", Hz): resampled by the app's own
+# resampler, as ``ec57-rates`` reads one): a Holter recorder's 128 Hz keeps less of the QRS's and
+# the noise's high frequencies than MIT-BIH's 360 Hz, and the features that read them move
+# (EC57_RATES.md). Tried with ``--rates``: EC57.md's paired tables say whether it is kept.
+RATE = "rate"
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,13 @@ def detections(
 ) -> dict[str, tuple[Detected, np.ndarray]]:  # fmt: skip
     """Every record's detections and their reference classes, cached in ``runs/beats`` by the
     delineator's and the features' versions (the delineator is most of the cost), and each record
-    under each noise of ``augment`` ((noise, SNR) as AUGMENT), keyed ``<record>+<noise><snr>``.
+    under each noise of ``augment`` ((noise, SNR) as AUGMENT) or at each of its rates ((RATE, Hz)),
+    keyed ``<record>+<noise><snr>`` (``<record>+rate<Hz>``).
     ``delineator_file``: another delineator than the bundled one (a comparison)."""
     import wfdb
 
     from ecgviewer.assets import delineator_path
+    from ecgviewer.dsp.resample import to_rate
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.rhythm import detect
@@ -164,19 +171,23 @@ def detections(
     out = {}
     for name in names:
         variants = [(name, None)] + [(f"{name}+{kind}{snr}", (kind, snr)) for kind, snr in augment]
-        for variant, noise in variants:
+        for variant, copy in variants:
             path = CACHE / f"{variant}-{key}.npz"
             if not path.is_file():
                 progress(f"beats {variant}: finding")
                 delineator = delineator or Delineator.load(delineator_file)
                 rec = load(mitdb / f"{name}.hea")
                 ann = wfdb.rdann(str(mitdb / name), "atr")
-                if noise is not None:
+                if copy is not None:
+                    kind, value = copy
                     clean = np.asarray(rec.read(0, rec.n_samples))
-                    x = mixed(clean, training_noise(mitdb, noise[0], clean.shape, rec.fs, name), rec.fs,
-                              np.asarray(ann.sample), noise[1], everywhere=True)  # fmt: skip
+                    fs = float(value) if kind == RATE else rec.fs
+                    x = to_rate(clean, rec.fs, fs) if kind == RATE else mixed(
+                        clean, training_noise(mitdb, kind, clean.shape, rec.fs, name), rec.fs,
+                        np.asarray(ann.sample), value, everywhere=True,
+                    )  # fmt: skip
                     rec = make_recording(
-                        None, ArraySource(x.astype(np.float32)), rec.fs, list(rec.leads), variant
+                        None, ArraySource(x.astype(np.float32)), fs, list(rec.leads), variant
                     )
                 found = detect(rec, delineator)
                 _save(
@@ -410,6 +421,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="find the beats with this delineator (a comparison)")  # fmt: skip
     p.add_argument("--motion", action="store_true",
                    help="also learn from synthetic electrode motion (a comparison: MOTION)")  # fmt: skip
+    p.add_argument("--rates", type=int, nargs="*", default=(),
+                   help="also learn from the records resampled to these rates (Hz; RATE)")  # fmt: skip
     p.add_argument("--two-pass", action="store_true",
                    help="class again without the detections judged noise (Config.two_pass)")  # fmt: skip
 
@@ -424,8 +437,8 @@ def command(args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
     names = [n for n in sorted(p.stem for p in args.mitdb.glob("*.atr")) if n not in PACED]
     delineator = args.delineator or delineator_path()
-    grid = [replace(cfg, augment=AUGMENT + MOTION if args.motion else cfg.augment, two_pass=args.two_pass)
-            for cfg in GRID]  # fmt: skip
+    augment = (*AUGMENT, *(MOTION if args.motion else ()), *((RATE, r) for r in args.rates))
+    grid = [replace(cfg, augment=augment, two_pass=args.two_pass) for cfg in GRID]
     data = detections(args.mitdb, names, augment=grid[0].augment, delineator_file=delineator)
     case = acceptance_case(delineator)
     rows, shipped = [], {}
@@ -436,7 +449,7 @@ def command(args: argparse.Namespace) -> None:
         for bias in BIASES:
             biased = {n: with_bias(m, bias) for n, m in models.items()}
             figures = stats(gross(scored(data, biased, args.mitdb), paced=False))
-            variants = [f"+{kind}{snr}" for kind, snr in cfg.augment]
+            variants = [f"+{kind}{snr}" for kind, snr in cfg.augment if kind != RATE]  # the noisy copies
             copies = [c for v in variants for c in scored(data, biased, args.mitdb, v)]
             in_noise = stats(gross(copies, paced=False))
             pct = {k: None if v is None else round(100 * v, 2) for k, v in figures.items()}
@@ -531,10 +544,12 @@ def card_markdown(card: dict) -> str:
         + "(the features depend on them); paced records, fusion (F) and unclassifiable (Q) beats left "
         "out. A detection the reference has no beat for is an artefact. Each record also with noise "
         "throughout, SNR as EC57 has it: "
-        + ", ".join(f"{kind} at {snr} dB" for kind, snr in card["config"]["augment"])
+        + ", ".join(f"{kind} at {snr} dB" for kind, snr in card["config"]["augment"] if kind != RATE)
         + " (`ma`, `bw`: the first halves of the Noise Stress Test Database's records, whose second halves "
         "its test adds; `motion`: synthetic electrode motion, `training/validate/motion.py`, so that the "
-        "database's own `em`, which its test adds, is never learnt from).",
+        "database's own `em`, which its test adds, is never learnt from)"
+        + "".join(f"; and resampled to {hz} Hz" for kind, hz in card["config"]["augment"] if kind == RATE)
+        + ".",
         "- **Chosen by** leave-one-record-out cross-validation on DS1: the setting and class biases whose "
         "gross QRS figures fall least below issue 74's goals, and among those the one whose QRS, VEB and "
         "SVEB figures together fall least below them (`shortfall`) on the clean records and, added, on "

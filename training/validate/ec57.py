@@ -295,11 +295,14 @@ def score_list(name: str, mitdb: Path, beats, whole: bool = False) -> Counts:
     )  # fmt: skip
 
 
+ByRate = dict[float, dict[int, list[Counts]]]  # a run's unpaced records at each rate read, by seed
+
+
 def run(
     mitdb: Path, records: Sequence[str] | None = None, progress: Callable[[str], None] = print,
     delineator_file: Path | None = None, classifier_file: Path | None = None, pool: Sequence[Path] = (),
-    seeds: Sequence[int] = (),
-) -> tuple[list[Counts], list[Counts], list[Counts], dict[int, list[Counts]]]:  # fmt: skip
+    seeds: Sequence[int] = (), rates: Sequence[float] = (), learn_rates: Sequence[float] = (),
+) -> tuple[list[Counts], list[Counts], list[Counts], dict[int, list[Counts]], ByRate]:  # fmt: skip
     """Every record's counts cross-validated (an unpaced record classed by the bundled settings
     fitted without it; a paced one by the bundled classifier, which never saw it), with the
     bundled classifier itself, and cross-validated over the whole records (``score_list``'s
@@ -308,7 +311,10 @@ def run(
     ``pool``: delineators whose beats of the other records each fold's classifier also learns from
     (classes that hold whichever delineator found the beats); ``seeds``: the cross-validation
     fitted again with these seeds too (the unpaced records' counts by seed, the settings' own
-    first: how much of the figures is the fit's luck)."""
+    first: how much of the figures is the fit's luck); ``rates``: each unpaced record also
+    resampled to these rates, classed by its own fold's classifier (each seed's);
+    ``learn_rates``: each fold also learns from the records resampled to these rates
+    (``beat_classifier.RATE``)."""
     from ecgviewer.measure.beat_classes import BeatClassifier
     from ecgviewer.measure.rhythm import classify
     from training.supervised import beat_classifier as BC
@@ -317,6 +323,7 @@ def run(
     unpaced = [n for n in names if n not in PACED]
     bundled = BeatClassifier.bundled() if classifier_file is None else BeatClassifier.load(classifier_file)
     cfg = BC.settings(bundled.meta)
+    cfg = replace(cfg, augment=cfg.augment + tuple((BC.RATE, round(r)) for r in learn_rates))
     data = BC.detections(mitdb, names, progress, delineator_file=delineator_file) | BC.detections(
         mitdb, unpaced, progress, augment=cfg.augment, delineator_file=delineator_file
     )
@@ -334,33 +341,56 @@ def run(
         return {n: BC.with_bias(m, bundled.meta["bias"]) for n, m in fitted.items()}
 
     own = folds(cfg.seed)
+    fits = {cfg.seed: own}
     listed = {n: classify(data[n][0], own.get(n, bundled)) for n in names if n in own or n in PACED}
     cv = [score_list(n, mitdb, beats) for n, beats in listed.items()]
     whole = [score_list(n, mitdb, beats, whole=True) for n, beats in listed.items()]
     shipped = [score_list(n, mitdb, classify(data[n][0], bundled)) for n in names]
     by_seed = {cfg.seed: [r for r in cv if not r.paced]}
     for seed in (s for s in seeds if s not in by_seed):
-        by_seed[seed] = [score_list(n, mitdb, classify(data[n][0], m)) for n, m in folds(seed).items()]
-    return cv, shipped, whole, by_seed
+        fits[seed] = folds(seed)
+        by_seed[seed] = [score_list(n, mitdb, classify(data[n][0], m)) for n, m in fits[seed].items()]
+    at_rates: ByRate = {}
+    for rate in map(round, rates):
+        copies = BC.detections(mitdb, list(own), progress, augment=[(BC.RATE, rate)],
+                               delineator_file=delineator_file)  # fmt: skip
+        at_rates[float(rate)] = {
+            seed: [
+                score_list(n, mitdb, classify(copies[f"{n}+{BC.RATE}{rate}"][0], m)) for n, m in fit.items()
+            ]
+            for seed, fit in fits.items()
+        }
+    return cv, shipped, whole, by_seed, at_rates
 
 
 def save_counts(
-    path: Path, rows: Sequence[Counts], by_seed: Mapping[int, Sequence[Counts]] | None = None
-) -> None:
+    path: Path, rows: Sequence[Counts], by_seed: Mapping[int, Sequence[Counts]] | None = None,
+    at_rates: ByRate | None = None,
+) -> None:  # fmt: skip
     """Each record's counts as JSON, for a paired comparison with another run (``paired``); with
-    ``by_seed`` (its first seed's are ``rows``), the other seeds' too, each row with its seed."""
+    ``by_seed`` (its first seed's are ``rows``), the other seeds' too, each row with its seed; with
+    ``at_rates``, the records resampled, each row with its rate and seed."""
     others = [
         asdict(r) | {"seed": seed} for seed, seeded in list((by_seed or {}).items())[1:] for r in seeded
     ]
-    atomic_write_bytes(path, (json.dumps([asdict(r) for r in rows] + others, indent=0) + "\n").encode())
+    resampled = [
+        asdict(r) | {"rate": rate, "seed": seed}
+        for rate, by_rate_seed in (at_rates or {}).items()
+        for seed, rated in by_rate_seed.items()
+        for r in rated
+    ]
+    rows_ = [asdict(r) for r in rows] + others + resampled
+    atomic_write_bytes(path, (json.dumps(rows_, indent=0) + "\n").encode())
 
 
-def load_counts(path: Path) -> dict[int, list[Counts]]:
+def load_counts(path: Path, rate: float | None = None) -> dict[int, list[Counts]]:
     """A run's counts (``save_counts``) by the seed its cross-validation was fitted with, each by
-    record (rows without a seed: the run's first fit, the settings' own seed 0)."""
+    record (rows without a seed: the run's first fit, the settings' own seed 0): at the records'
+    own rate, or with ``rate`` those resampled to it (none where the run read none)."""
     out: dict[int, list[Counts]] = {}
     for r in json.loads(Path(path).read_text()):
-        out.setdefault(int(r.pop("seed", 0)), []).append(Counts(**r))
+        if r.pop("rate", None) == rate:
+            out.setdefault(int(r.pop("seed", 0)), []).append(Counts(**r))
     return out
 
 
@@ -473,9 +503,13 @@ def report(
     against: tuple[str, Mapping[int, Sequence[Counts]]] | None = None,
     command: str = COMMAND,
     by_seed: Mapping[int, Sequence[Counts]] | None = None,
+    at_rates: ByRate | None = None,
+    against_rates: Mapping[float, Mapping[int, Sequence[Counts]]] | None = None,
+    learn_rates: Sequence[float] = (),
 ) -> str:  # fmt: skip
     """EC57.md: per record and gross, in EC57's table (Se and +P in %), cross-validated; then
-    the bundled classifier's gross figures."""
+    the bundled classifier's gross figures; ``at_rates``: the records resampled (``run``), paired
+    with their own rate and with ``against_rates`` (the other run's at the same rates)."""
     head = ("| record | beats (ref) | QRS Se | QRS +P | VEB Se | VEB +P | SVEB Se | SVEB +P "
             "| F as N/S/V/missed | AF dur. Se | AF dur. +P | unreadable (s) |")  # fmt: skip
     lines = [
@@ -495,6 +529,7 @@ def report(
         f"classed by {classifier}'s settings fitted on the other records (`python -m training "
         "beat-classifier`)"
         + (f", on their beats as found by {delineator} and by {_names(pool)}" if pool else "")
+        + "".join(f", and on the records resampled to {r:g} Hz" for r in learn_rates)
         + "; the paced records, which no classifier is fitted on, by that classifier. DS2, the held-out "
         "half, is not in `../shared` and is not read.",
         "",
@@ -555,6 +590,8 @@ def report(
            "|" + "---|" * (len(head.split("|")) - 2), _row(gross(whole, paced=False), "**gross** (unpaced)"),
            ""] if whole else []),
         *(_against(by_seed or {0: cv}, *against) if against else []),
+        *(_rates(by_seed or {0: cv}, at_rates, against and against[0], against_rates or {})
+          if at_rates else []),
         f"**{classifier[0].upper() + classifier[1:]} itself**, fitted on these records (not a measure of "
         "how it generalises):",
         "",
@@ -762,6 +799,52 @@ def _luck(by_seed: Mapping[int, Sequence[Counts]], shown: int = 3) -> list[str]:
     ]
 
 
+def _rates(
+    by_seed: Mapping[int, Sequence[Counts]], at_rates: ByRate, name: str | None,
+    theirs: Mapping[float, Mapping[int, Sequence[Counts]]],
+) -> list[str]:  # fmt: skip
+    """The report's figures at other sampling rates, cross-validated, each record's counts summed
+    over the run's seeds, paired with the records' own rate and with another run's at the same rate
+    (where it read that rate; over the seeds both were fitted with, ``shared_seeds``)."""
+    own = summed([r for r in rows if not r.paced] for rows in by_seed.values())
+    at = {rate: summed(rows.values()) for rate, rows in at_rates.items()}
+    head = "| rate | " + " | ".join(NAMES[k] for k in GOALS) + " |"
+    rule = "|" + "---|" * (len(GOALS) + 1)
+    gross_row = lambda label, rows: f"| {label} | " + " | ".join(  # noqa: E731
+        _pct(stats(gross(rows, paced=False))[k]) for k in GOALS) + " |"  # fmt: skip
+
+    def paired_row(label: str, a: Sequence[Counts], b: Sequence[Counts]) -> str:
+        d = paired(a, b)
+        cells = (f"{d[k][0]:+.2f} [{d[k][1]:+.2f}, {d[k][2]:+.2f}]" if k in d else "-" for k in GOALS)
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    same = [
+        (rate, *shared_seeds(rows, theirs[rate])[:2]) for rate, rows in at_rates.items() if rate in theirs
+    ]
+    fits = "the first seed's fit" if len(by_seed) == 1 else f"summed over the {len(by_seed)} seeds' fits"
+
+    lines = [
+        f"**At other sampling rates**, cross-validated as above ({fits}): each unpaced record "
+        "resampled by the app's resampler (`dsp.resample.to_rate`) and read again, its beats classed by "
+        "the same fold's classifier as at its own rate. Gross figures (%):",
+        "",
+        head,
+        rule,
+        gross_row("the records' own", own),
+        *(gross_row(f"{rate:g} Hz", rows) for rate, rows in at.items()),
+        "",
+        "Paired by record (gross difference, percentage points, 95 % interval by a bootstrap over records)"
+        + (f"; against {name}: that run's counts at the same rate (the seeds both fitted):" if same else ":"),
+        "",
+        head,
+        rule,
+        *(paired_row(f"{rate:g} Hz minus the records' own", rows, own) for rate, rows in at.items()),
+        *(paired_row(f"{rate:g} Hz, this run minus that", rows, other) for rate, rows, other in same),
+        "",
+    ]
+    return lines
+
+
 def _against(
     by_seed: Mapping[int, Sequence[Counts]], name: str, other: Mapping[int, Sequence[Counts]]
 ) -> list[str]:  # fmt: skip
@@ -814,6 +897,10 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="another run's --counts JSON, compared record by record")  # fmt: skip
     p.add_argument("--seeds", type=int, nargs="*", default=(),
                    help="fit the cross-validation with these seeds too and report the spread")  # fmt: skip
+    p.add_argument("--rates", type=float, nargs="*", default=(),
+                   help="also read each record at these rates (Hz), classed by its fold")  # fmt: skip
+    p.add_argument("--learn-rates", type=float, nargs="*", default=(),
+                   help="fit each fold on the records resampled to these rates too")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
@@ -823,9 +910,9 @@ def command(args: argparse.Namespace) -> None:
     if args.against is not None and not args.against.is_file():  # before the half hour of fitting
         raise SystemExit(f"--against {args.against}: no such counts file")
     against = None if args.against is None else (f"`{args.against.name}`", load_counts(args.against))
-    cv, shipped, whole, by_seed = run(
+    cv, shipped, whole, by_seed, at_rates = run(
         args.mitdb, args.records, delineator_file=args.delineator, classifier_file=args.classifier,
-        pool=args.pool, seeds=args.seeds,
+        pool=args.pool, seeds=args.seeds, rates=args.rates, learn_rates=args.learn_rates,
     )  # fmt: skip
     named = {} if args.delineator is None else {"delineator": f"the delineator `{args.delineator.name}`"}
     if args.classifier is not None:
@@ -834,10 +921,17 @@ def command(args: argparse.Namespace) -> None:
                ("--counts", args.counts), ("--against", args.against))  # fmt: skip
     pooled = [f"--pool {' '.join(w.name for w in args.pool)}"] if args.pool else []
     seeds = [f"--seeds {' '.join(map(str, args.seeds))}"] if args.seeds else []
-    command = " ".join([COMMAND, *(f"{k} {v.name}" for k, v in options if v is not None), *pooled, *seeds])
+    rates = [f"{flag} {' '.join(f'{r:g}' for r in v)}" for flag, v in
+             (("--rates", args.rates), ("--learn-rates", args.learn_rates)) if v]  # fmt: skip
+    command = " ".join([COMMAND, *(f"{k} {v.name}" for k, v in options if v is not None), *pooled, *seeds,
+                        *rates])  # fmt: skip
+    against_rates = {} if args.against is None else {
+        float(round(r)): load_counts(args.against, float(round(r))) for r in args.rates}  # fmt: skip
     text = report(cv, shipped, args.mitdb, whole, against=against, command=command,
-                  pool=[w.name for w in args.pool], by_seed=by_seed, **named)  # fmt: skip
+                  pool=[w.name for w in args.pool], by_seed=by_seed, at_rates=at_rates,
+                  against_rates={r: v for r, v in against_rates.items() if v}, learn_rates=args.learn_rates,
+                  **named)  # fmt: skip
     atomic_write_bytes(args.out, text.encode())
     if args.counts is not None:
-        save_counts(args.counts, cv, by_seed)
+        save_counts(args.counts, cv, by_seed, at_rates)
     print(json.dumps({"records": len(shipped), **stats(gross(cv, paced=False)), "report": str(args.out)}))
