@@ -33,17 +33,37 @@ def test_noise_is_mixed_at_the_stated_ratio_in_alternating_two_minute_stretches(
     assert np.count_nonzero(NS.mixed(signal, noise, FS, r, 6.0, everywhere=True)[0] - signal[0]) > 0.9 * n
 
 
-def test_the_command_on_one_record(shared, tmp_path):
+def test_the_command_on_one_record(shared, tmp_path, monkeypatch):
     from ecgviewer.assets import delineator_path
+    from ecgviewer.measure import rhythm
     from training.__main__ import main
+
+    read_at, analyse = [], rhythm.analyse
+    monkeypatch.setattr(
+        rhythm, "analyse", lambda rec, *a, **k: read_at.append(rec.fs) or analyse(rec, *a, **k)
+    )
 
     out = tmp_path / "NOISE_STRESS.md"
     mitdb = str(shared / "mitdb")
-    args = ["--records", "119", "--noise", "ma", "--snr", "24", "-6", "--bundled", "--out", str(out)]
+    args = [
+        "--records",
+        "119",
+        "--noise",
+        "ma",
+        "--snr",
+        "24",
+        "-6",
+        "--bundled",
+        "--out",
+        str(out),
+        "--rate",
+        "128",
+    ]
     main(["noise-stress", "--mitdb", mitdb, *args, "--delineator", str(delineator_path())])  # a comparison's
     rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| 119 |")]
     assert [r[2].strip() for r in rows] == ["+24", "-6"] and "optimistic" in out.read_text()
-    assert "--delineator delineator-ludb.safetensors" in out.read_text()
+    assert "--delineator delineator-ludb.safetensors --rate 128" in out.read_text()
+    assert "Each noisy record resampled to 128 Hz" in out.read_text() and read_at == [128.0, 128.0]
     clean, drowned = ([float(c) for c in r[3:5]] for r in rows)
     assert clean[0] > 99.0 and drowned[1] < clean[1]  # QRS +P falls in noise
 

@@ -149,13 +149,16 @@ def _beats(ann) -> np.ndarray:
 def run(
     mitdb: Path, records: Sequence[str], noises: Sequence[str], snrs: Sequence[float], bundled: bool = False,
     em: Em | None = None, classifier: Path | None = None, delineator_file: Path | None = None,
+    rate: float | None = None,
 ) -> list[dict]:  # fmt: skip
     """Every record under every noise at every SNR, classed by the bundled classifier's settings
     (``classifier``: that one's) fitted without the record (``bundled``: the bundled one, fitted
     with it, for a quick look); ``em`` for "em"; ``delineator_file``: beats found by another
-    delineator than the bundled one (its classifier fitted on that one's beats)."""
+    delineator than the bundled one (its classifier fitted on that one's beats); ``rate``: each
+    noisy record resampled to it (the app's resampler), as a recorder at that rate would keep it."""
     import wfdb
 
+    from ecgviewer.dsp.resample import to_rate
     from ecgviewer.io import load
     from ecgviewer.measure.beat_classes import BeatClassifier
     from ecgviewer.measure.delineate import Delineator
@@ -186,7 +189,9 @@ def run(
                     x = with_em(clean, em, rec.fs, beats, snr).astype(np.float32)
                 else:
                     x = mixed(clean, noise, rec.fs, beats, snr).astype(np.float32)
-                noisy = make_recording(None, ArraySource(x), rec.fs, list(rec.leads), f"{name}+{kind}")
+                fs = rate or rec.fs
+                x = x if fs == rec.fs else to_rate(x, rec.fs, fs)
+                noisy = make_recording(None, ArraySource(x), fs, list(rec.leads), f"{name}+{kind}")
                 listed = analyse(noisy, delineator, classifier=model)
                 c = score_list(name, mitdb, listed)
                 invented = _invented(listed.t_s, np.asarray(ann.sample), rec.fs, listed.duration_s)
@@ -234,11 +239,12 @@ def _pct(x: float | None) -> str:
 
 def report(
     rows: Sequence[dict], bundled: bool = False, em: str | None = None, command: str = COMMAND,
-    classifier: str | None = None, delineator: str | None = None,
+    classifier: str | None = None, delineator: str | None = None, rate: float | None = None,
 ) -> str:  # fmt: skip
     """The table; ``em``: how the electrode-motion noise was had and checked (None: not used);
     ``classifier``: the file whose settings class the beats (None: the bundled one's);
-    ``delineator``: the file that finds them (None: the bundled one)."""
+    ``delineator``: the file that finds them (None: the bundled one); ``rate``: the rate each noisy
+    record was resampled to (None: its own)."""
     source = (
         "the MIT-BIH Noise Stress Test Database's muscle artefact (`ma`) and baseline wander (`bw`) "
         "records (their second halves), and its electrode-motion noise (`em`), which EC57 prescribes: "
@@ -258,6 +264,15 @@ def report(
         "noise ratio; EC57's matching from 5 min on, its learning period left out "
         f"(`training/validate/noise_stress.py`). The noise is {source}",
         "",
+        *(
+            [
+                f"Each noisy record resampled to {rate:g} Hz by the app's resampler (`dsp.resample.to_rate`) "
+                "before the beat list reads it, as a Holter recorder at that rate would keep it.",
+                "",
+            ]
+            if rate
+            else []
+        ),
         "Each record's beats classed by the bundled classifier, which was fitted on it (`--bundled`): "
         "optimistic."
         if bundled
@@ -300,6 +315,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="fit its settings without each record, not the bundled one's")  # fmt: skip
     p.add_argument("--delineator", type=Path, default=None,
                    help="find the beats with this delineator (a comparison)")  # fmt: skip
+    p.add_argument("--rate", type=float, default=None,
+                   help="resample each noisy record to this rate (Hz) before reading it")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
@@ -313,12 +330,15 @@ def command(args: argparse.Namespace) -> None:
             raise SystemExit(f"em noise: --nstdb must name a folder with the database's {EM_SOURCE}")
         em = em_noise(args.nstdb, args.mitdb)
         em_text = em_check(args.nstdb, args.mitdb, em)
-    rows = run(args.mitdb, args.records, noises, args.snr, args.bundled, em, args.classifier, args.delineator)
+    rows = run(args.mitdb, args.records, noises, args.snr, args.bundled, em, args.classifier, args.delineator,
+               args.rate)  # fmt: skip
     options = [f"--nstdb {args.nstdb.name}"] if em is not None else []
     options += ["--bundled"] if args.bundled else []
     options += [f"--{o} {getattr(args, o).name}" for o in ("classifier", "delineator") if getattr(args, o)]
+    options += [f"--rate {args.rate:g}"] if args.rate else []
     command = " ".join([COMMAND, *options])
     named = None if args.classifier is None else f"`{args.classifier.name}`"
     finder = None if args.delineator is None else f"`{args.delineator.name}`"
-    atomic_write_bytes(args.out, report(rows, args.bundled, em_text, command, named, finder).encode())
+    text = report(rows, args.bundled, em_text, command, named, finder, args.rate)
+    atomic_write_bytes(args.out, text.encode())
     print(json.dumps({"runs": len(rows), "report": str(args.out)}))
