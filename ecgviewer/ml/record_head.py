@@ -43,6 +43,9 @@ GROUPS: dict[str, tuple[int, ...]] = {
     **{lead: tuple(_AT + S.NAMES.index(f"{lead}_{k}") for k in S.PER_LEAD) for lead in STANDARD_LEADS},
 }
 TOP_GROUPS = 3  # the groups a finding names as raising the head's evidence most
+# A group's part in the log-odds below this is rounding (the trees' sums differ in their last bits
+# between CPUs' SIMD widths), not evidence: such a group is not named as raising a finding.
+RAISES = 1e-9
 
 
 def recording_features(rec: Recording, delineator: Delineator) -> np.ndarray:
@@ -154,7 +157,7 @@ class RecordHead:
         names, table = list(GROUPS), odds[0] - odds[1:]  # (groups, codes)
         out = {}
         for k, code in enumerate(self.codes):
-            order = [i for i in np.argsort(-table[:, k], kind="stable")[:TOP_GROUPS] if table[i, k] > 0]
+            order = [i for i in np.argsort(-table[:, k], kind="stable")[:TOP_GROUPS] if table[i, k] > RAISES]
             out[code] = tuple(names[i] for i in order)
         return sigmoid(odds[0]), out
 

@@ -248,7 +248,8 @@ def test_physio_features_only_of_the_records_pretrained_on(
 
     got = features(rows)
     assert sorted(seen) == [0.0, 3.0, 10.0, 12.0]
-    assert got.shape[0] == 5 and torch.equal(got[1], got[4]) and not torch.equal(got[0], got[1])
+    assert got.shape[0] == 5 and not torch.allclose(got[0], got[1])
+    torch.testing.assert_close(got[1], got[4])  # the same record's, to rounding (SIMD width varies by CPU)
     assert len(list(tmp_path.glob("cache*/physio-features-*.npy"))) == 2
     seen.clear()
     torch.testing.assert_close(features(rows), got)
