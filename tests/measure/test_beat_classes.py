@@ -305,7 +305,8 @@ def test_the_selection_passes_over_a_classifier_inventing_beats_and_the_list_rea
     bold = BC.with_bias(shipped, [0.0, -1.0, 0.0, -6.0])  # calls a detection noise only when sure
     assert BC.misread(bold, case) == 0  # the noise that drowns the beats read as noise
     with monkeypatch.context() as m:
-        m.setattr(R, "CLARITY_MIN", -np.inf)  # without that rule
+        m.setattr(R, "CLARITY_MIN", -np.inf)  # without that rule (on either band)
+        m.setattr(R, "CLARITY_MIN_BAND", -np.inf)
         assert BC.misread(bold, case) > 0  # beats listed in the noise
     found, times, kinds = case[0]
     atrial = kinds.index("supraventricular")

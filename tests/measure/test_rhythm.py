@@ -108,6 +108,29 @@ def test_no_beat_is_invented_in_noise_that_drowns_them(delineator, beat):
     assert np.abs(times[clean][:, None] - rh.t_s[None, :]).min(axis=1).max() < 0.05  # every clean beat listed
 
 
+def test_the_unclear_rule_reads_the_same_noise_at_a_holters_128_hz(delineator, beat):
+    """Muscle-like noise half the QRS's size for 30 s: the clarity the unclear-stretch rule reads
+    (noise below NOISE_BAND_HZ) is the same when the record is resampled to 128 Hz, in the noise
+    and out of it, where the full band's (the classifier's feature) reads 128 Hz about 1 e-fold
+    clearer, since nothing above 64 Hz is left there."""
+    from ecgviewer.dsp.resample import to_rate
+    from ecgviewer.measure import beat_classes as C
+
+    rec, _, (a, b) = drowned(beat, size=0.5)
+    slow = to_rate(rec.read(0, rec.n_samples), rec.fs, 128.0)
+    holter = make_recording(None, ArraySource(slow), 128.0, list(rec.leads), "holter")
+    medians = []
+    for found in (R.detect(rec, delineator), R.detect(holter, delineator)):
+        noisy = (found.t_s > a + 2) & (found.t_s < b - 2)
+        clean = (found.t_s < a - 2) | (found.t_s > b + 2)
+        full, band = found.features[C.FEATURES.index("clarity")], found.clarity_band
+        medians.append([np.median(v[m]) for v in (full, band) for m in (clean, noisy)])
+    (full_clean, full_noisy, *band_250), (slow_clean, slow_noisy, *band_128) = medians
+    assert slow_clean - full_clean > 0.5 and slow_noisy - full_noisy > 0.5  # the full band: not alike
+    assert np.allclose(band_250, band_128, atol=0.1)
+    assert band_250[1] < band_250[0] - 1.0  # and it still sees the noise
+
+
 def test_a_burst_of_noise_among_clean_minutes_is_an_unreadable_stretch_not_beats(delineator, beat):
     """10 s of muscle-like noise in two clean minutes (a Holter's motion): its transients are no
     pacing spikes, and where the noise rule marks the detections unreadable and the classifier
@@ -175,11 +198,11 @@ def test_a_stretch_where_the_qrs_barely_stands_out_of_the_noise_is_read_as_noise
     clarity[30:50] = clarity[80:86] = 2.2
     clarity[40] = 4.0  # a clear beat inside does not break the stretch
     clarity[90] = np.nan  # no clarity measured: counts as clear
-    ((a, b),) = R._unclear(t, clarity, unlike)  # its edges as far as the medians reach
+    ((a, b),) = R._unclear(t, clarity, unlike, R.CLARITY_MIN)  # its edges as far as the medians reach
     assert t[30] <= a <= t[32] and t[47] <= b <= t[49]
-    assert R._unclear(t, clarity, alike) == []
-    assert R._unclear(regular, clarity, unlike) == []
-    assert R._unclear(t, np.full(120, 2.2), unlike) == []  # faint throughout: its own clearest beats
+    assert R._unclear(t, clarity, alike, R.CLARITY_MIN) == []
+    assert R._unclear(regular, clarity, unlike, R.CLARITY_MIN) == []
+    assert R._unclear(t, np.full(120, 2.2), unlike, R.CLARITY_MIN) == []  # faint: its own clearest
     none = np.zeros(120, bool)
     (stretch,) = R._too_noisy(regular, none, none, None, (regular >= 30) & (regular <= 49))
     assert stretch == (30.0, 49.0, "too noisy to read: of 20 detections, 0 were noise and 0 doubtful; "
@@ -212,7 +235,7 @@ def test_pages_measured_side_by_side_give_what_one_at_a_time_gives(delineator, b
     together = R.detect(rec, delineator)
     monkeypatch.setattr(W, "THREADS", 1)
     alone = R.detect(rec, delineator)
-    for field in ("t_s", "kind", "fiducials_ms", "features", "shapes"):
+    for field in ("t_s", "kind", "fiducials_ms", "features", "shapes", "clarity_band"):
         assert np.array_equal(getattr(together, field), getattr(alone, field), equal_nan=True), field
 
 

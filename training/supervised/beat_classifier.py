@@ -117,7 +117,7 @@ def _save(path: Path, found: Detected, labels: np.ndarray) -> None:
         shapes=found.shapes,
         unreadable=np.asarray(found.unreadable, dtype=float).reshape(-1, 2), duration_s=found.duration_s,
         leads=np.asarray(found.leads), notes=np.asarray(found.notes, dtype=str), labels=labels,
-        flutter=np.asarray(found.flutter, dtype=float).reshape(-1, 2),
+        flutter=np.asarray(found.flutter, dtype=float).reshape(-1, 2), clarity_band=found.clarity_band,
     )  # fmt: skip
     atomic_write_bytes(path, buf.getvalue())
 
@@ -127,7 +127,8 @@ def _load(path: Path) -> tuple[Detected, np.ndarray]:
     found = Detected(z["t_s"], z["kind"], z["fiducials_ms"], z["features"], z["shapes"],
                      [tuple(map(float, g)) for g in z["unreadable"]], float(z["duration_s"]),
                      tuple(str(v) for v in z["leads"]), tuple(str(v) for v in z["notes"]),
-                     tuple(tuple(map(float, s)) for s in z["flutter"]))  # fmt: skip
+                     tuple(tuple(map(float, s)) for s in z["flutter"]),
+                     clarity_band=z["clarity_band"])  # fmt: skip
     return found, z["labels"]
 
 
@@ -595,7 +596,9 @@ def card_markdown(card: dict) -> str:
         f"for their noise and are at least {rhythm.NOISE_P:g} likely artefacts by the perceptron), or "
         f"{100 * rhythm.DOUBTED_SHARE:.0f} % ({rhythm.DOUBTED_BEATS} either side) listed but "
         f"unconfirmed, or one of {rhythm.UNCLEAR_MIN_S:g} s or more where around each listed beat "
-        f"({rhythm.CLARITY_BEATS} either side) the median clarity is under {rhythm.CLARITY_MIN:g} and "
+        f"({rhythm.CLARITY_BEATS} either side) the median clarity is under {rhythm.CLARITY_MIN:g} (or, its "
+        f"noise read below {rhythm.NOISE_BAND_HZ:g} Hz, a band every recorder keeps, under "
+        f"{rhythm.CLARITY_MIN_BAND:g}) and "
         f"{rhythm.CLARITY_DROP:g} under the recording's {rhythm.CLARITY_Q:g}th percentile and the median "
         f"correlation of a QRS with the likest of its {rhythm.NEIGHBOURS_COMPARED} neighbours either "
         f"side under {rhythm.NEIGHBOUR_R:g} and the median change from one RR interval to the next at "
