@@ -594,9 +594,9 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     listed, unclear = ~artefact, np.zeros(len(t), bool)
     band = np.full(len(t), np.nan) if found.clarity_band is None else found.clarity_band
     full = found.features[C.FEATURES.index("clarity")]
-    for clarity, least in ((full, CLARITY_MIN), (band, CLARITY_MIN_BAND)):
-        for first, last in _unclear(t[listed], clarity[listed], found.shapes[listed], least):
-            unclear |= (t >= first) & (t <= last)
+    bands = ((full[listed], CLARITY_MIN), (band[listed], CLARITY_MIN_BAND))
+    for first, last in _unclear(t[listed], found.shapes[listed], *bands):
+        unclear |= (t >= first) & (t <= last)
     edges = [-np.inf, *itertools.chain.from_iterable(found.flutter), np.inf]
     noisy = [
         stretch
@@ -661,28 +661,33 @@ def _too_noisy(
 
 
 def _unclear(
-    t: np.ndarray, clarity: np.ndarray, shapes: np.ndarray, least: float
+    t: np.ndarray, shapes: np.ndarray, *bands: tuple[np.ndarray, float]
 ) -> list[tuple[float, float]]:
     """Stretches (first and last beat's R, s) of UNCLEAR_MIN_S or longer where, around each beat
-    (CLARITY_BEATS either side), the median ``clarity`` is under ``least`` and CLARITY_DROP under
-    the recording's CLARITY_Q percentile, and the median ``_neighbour_r`` of the QRS ``shapes``
-    under NEIGHBOUR_R, and the median successive RR difference at least UNCLEAR_IRREGULAR of the
-    median RR; a beat without a clarity counts as clear."""
+    (CLARITY_BEATS either side), the median clarity of one of the ``bands`` (each a clarity per
+    beat and its limit) is under its limit and CLARITY_DROP under the recording's CLARITY_Q
+    percentile, and the median ``_neighbour_r`` of the QRS ``shapes`` under NEIGHBOUR_R, and the
+    median successive RR difference at least UNCLEAR_IRREGULAR of the median RR; a beat without a
+    clarity counts as clear. The likeness and the RR are read once for all bands (the hot path)."""
     from numpy.lib.stride_tricks import sliding_window_view as windows
 
-    if len(t) < 2 * CLARITY_BEATS + 1 or not np.isfinite(clarity).any():
+    bands = tuple((c, least) for c, least in bands if np.isfinite(c).any())
+    if len(t) < 2 * CLARITY_BEATS + 1 or not bands:
         return []
 
     def around(v: np.ndarray) -> np.ndarray:
         return np.median(windows(np.pad(v, CLARITY_BEATS, mode="edge"), 2 * CLARITY_BEATS + 1), axis=1)
 
-    limit = min(least, float(np.nanpercentile(clarity, CLARITY_Q)) - CLARITY_DROP)
-    low = around(np.where(np.isfinite(clarity), clarity, np.inf)) < limit
-    low &= around(_neighbour_r(shapes)) < NEIGHBOUR_R
     rr = np.diff(t, prepend=t[0] - (t[1] - t[0]))
-    low &= around(np.abs(np.diff(rr, prepend=rr[0]))) >= UNCLEAR_IRREGULAR * around(rr)
-    return [(float(t[a]), float(t[b - 1])) for a, b in zip(*runs(low), strict=True)
-            if t[b - 1] - t[a] >= UNCLEAR_MIN_S]  # fmt: skip
+    doubtful = around(np.abs(np.diff(rr, prepend=rr[0]))) >= UNCLEAR_IRREGULAR * around(rr)
+    doubtful &= around(_neighbour_r(shapes)) < NEIGHBOUR_R
+    out = []
+    for clarity, least in bands:
+        limit = min(least, float(np.nanpercentile(clarity, CLARITY_Q)) - CLARITY_DROP)
+        low = doubtful & (around(np.where(np.isfinite(clarity), clarity, np.inf)) < limit)
+        out += [(float(t[a]), float(t[b - 1])) for a, b in zip(*runs(low), strict=True)
+                if t[b - 1] - t[a] >= UNCLEAR_MIN_S]  # fmt: skip
+    return out
 
 
 def _neighbour_r(shapes: np.ndarray, chunk: int = 8192) -> np.ndarray:

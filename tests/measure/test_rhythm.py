@@ -198,11 +198,13 @@ def test_a_stretch_where_the_qrs_barely_stands_out_of_the_noise_is_read_as_noise
     clarity[30:50] = clarity[80:86] = 2.2
     clarity[40] = 4.0  # a clear beat inside does not break the stretch
     clarity[90] = np.nan  # no clarity measured: counts as clear
-    ((a, b),) = R._unclear(t, clarity, unlike, R.CLARITY_MIN)  # its edges as far as the medians reach
+    ((a, b),) = R._unclear(t, unlike, (clarity, R.CLARITY_MIN))  # its edges as far as the medians reach
     assert t[30] <= a <= t[32] and t[47] <= b <= t[49]
-    assert R._unclear(t, clarity, alike, R.CLARITY_MIN) == []
-    assert R._unclear(regular, clarity, unlike, R.CLARITY_MIN) == []
-    assert R._unclear(t, np.full(120, 2.2), unlike, R.CLARITY_MIN) == []  # faint: its own clearest
+    assert R._unclear(t, alike, (clarity, R.CLARITY_MIN)) == []
+    clear = np.full(120, 4.5)  # a second band finds it where the first does not: either is enough
+    assert R._unclear(t, unlike, (clear, R.CLARITY_MIN), (clarity, R.CLARITY_MIN)) == [(a, b)]
+    assert R._unclear(regular, unlike, (clarity, R.CLARITY_MIN)) == []
+    assert R._unclear(t, unlike, (np.full(120, 2.2), R.CLARITY_MIN)) == []  # faint: its own clearest
     none = np.zeros(120, bool)
     (stretch,) = R._too_noisy(regular, none, none, None, (regular >= 30) & (regular <= 49))
     assert stretch == (30.0, 49.0, "too noisy to read: of 20 detections, 0 were noise and 0 doubtful; "
