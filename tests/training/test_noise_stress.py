@@ -33,6 +33,14 @@ def test_noise_is_mixed_at_the_stated_ratio_in_alternating_two_minute_stretches(
     assert np.count_nonzero(NS.mixed(signal, noise, FS, r, 6.0, everywhere=True)[0] - signal[0]) > 0.9 * n
 
 
+def test_noise_in_one_lead_leaves_the_others_clean():
+    clean = np.arange(12.0).reshape(3, 4)
+    noisy = clean + 1.0
+    out = NS.in_one_lead(noisy, clean, 1)
+    assert (out[1] == noisy[1]).all() and (out[[0, 2]] == clean[[0, 2]]).all()
+    assert out is not clean and (clean == np.arange(12.0).reshape(3, 4)).all()  # the clean one untouched
+
+
 def test_the_command_on_one_record(shared, tmp_path, monkeypatch):
     from ecgviewer.assets import delineator_path
     from ecgviewer.measure import rhythm
@@ -58,14 +66,17 @@ def test_the_command_on_one_record(shared, tmp_path, monkeypatch):
         str(out),
         "--rate",
         "128",
+        "--each-lead",
     ]
     main(["noise-stress", "--mitdb", mitdb, *args, "--delineator", str(delineator_path())])  # a comparison's
     rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| 119 |")]
-    assert [r[2].strip() for r in rows] == ["+24", "-6"] and "optimistic" in out.read_text()
-    assert "--delineator delineator-ludb.safetensors --rate 128" in out.read_text()
-    assert "Each noisy record resampled to 128 Hz" in out.read_text() and read_at == [128.0, 128.0]
-    clean, drowned = ([float(c) for c in r[3:5]] for r in rows)
-    assert clean[0] > 99.0 and drowned[1] < clean[1]  # QRS +P falls in noise
+    assert [(r[1].strip(), r[2].strip()) for r in rows] == [
+        ("ma in II only", "+24"), ("ma in V1 only", "+24"), ("ma in II only", "-6"), ("ma in V1 only", "-6")
+    ]  # fmt: skip
+    assert "optimistic" in out.read_text() and "the other lead left clean" in out.read_text()
+    assert "--delineator delineator-ludb.safetensors --rate 128 --each-lead" in out.read_text()
+    assert "Each noisy record resampled to 128 Hz" in out.read_text() and read_at == [128.0] * 4
+    assert all(float(r[3]) > 99.0 for r in rows[:2])  # QRS Se with one lead's noise at 24 dB
 
 
 def _nst_record(folder, name: str, clean: np.ndarray, noise: np.ndarray, snr: float) -> None:

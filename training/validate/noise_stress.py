@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -149,13 +150,14 @@ def _beats(ann) -> np.ndarray:
 def run(
     mitdb: Path, records: Sequence[str], noises: Sequence[str], snrs: Sequence[float], bundled: bool = False,
     em: Em | None = None, classifier: Path | None = None, delineator_file: Path | None = None,
-    rate: float | None = None,
+    rate: float | None = None, each_lead: bool = False,
 ) -> list[dict]:  # fmt: skip
     """Every record under every noise at every SNR, classed by the bundled classifier's settings
     (``classifier``: that one's) fitted without the record (``bundled``: the bundled one, fitted
     with it, for a quick look); ``em`` for "em"; ``delineator_file``: beats found by another
     delineator than the bundled one (its classifier fitted on that one's beats); ``rate``: each
-    noisy record resampled to it (the app's resampler), as a recorder at that rate would keep it."""
+    noisy record resampled to it (the app's resampler), as a recorder at that rate would keep it;
+    ``each_lead``: the noise in one lead at a time, the other left clean (``in_one_lead``)."""
     import wfdb
 
     from ecgviewer.dsp.resample import to_rate
@@ -182,24 +184,33 @@ def run(
         beats = _beats(ann)
         for kind in noises:
             noise = None if kind == "em" else noise_half(mitdb, kind, 1)
-            for snr in snrs:
+            for snr, lead in itertools.product(snrs, range(len(rec.leads)) if each_lead else [None]):
                 if noise is None:
                     if em is None:
                         raise ValueError("em noise needs a test record of the Noise Stress Test Database")
-                    x = with_em(clean, em, rec.fs, beats, snr).astype(np.float32)
+                    x = with_em(clean, em, rec.fs, beats, snr)
                 else:
-                    x = mixed(clean, noise, rec.fs, beats, snr).astype(np.float32)
+                    x = mixed(clean, noise, rec.fs, beats, snr)
+                x = (x if lead is None else in_one_lead(x, clean, lead)).astype(np.float32)
                 fs = rate or rec.fs
                 x = x if fs == rec.fs else to_rate(x, rec.fs, fs)
                 noisy = make_recording(None, ArraySource(x), fs, list(rec.leads), f"{name}+{kind}")
                 listed = analyse(noisy, delineator, classifier=model)
                 c = score_list(name, mitdb, listed)
                 invented = _invented(listed.t_s, np.asarray(ann.sample), rec.fs, listed.duration_s)
-                rows.append(
-                    {"record": name, "noise": kind, "snr_db": snr, "counts": c, "invented_in_noise": invented}
-                )
-                print(f"noise-stress {name} {kind} {snr:+d} dB", flush=True)
+                where = None if lead is None else rec.leads[lead]
+                rows.append({"record": name, "noise": kind, "snr_db": snr, "counts": c,
+                             "invented_in_noise": invented, "lead": where})  # fmt: skip
+                print(f"noise-stress {name} {kind}{f' in {where}' if where else ''} {snr:+d} dB", flush=True)
     return rows
+
+
+def in_one_lead(noisy: np.ndarray, clean: np.ndarray, lead: int) -> np.ndarray:
+    """``noisy`` in ``lead`` only, every other lead ``clean``: one electrode moving or one lead's
+    muscle, which the other leads must carry the beats through (issue 74 part 6)."""
+    out = np.asarray(clean, dtype=np.float64).copy()
+    out[lead] = noisy[lead]
+    return out
 
 
 def em_check(nstdb: Path, mitdb: Path, em: Em, name: str = EM_CHECK) -> str:
@@ -244,7 +255,7 @@ def report(
     """The table; ``em``: how the electrode-motion noise was had and checked (None: not used);
     ``classifier``: the file whose settings class the beats (None: the bundled one's);
     ``delineator``: the file that finds them (None: the bundled one); ``rate``: the rate each noisy
-    record was resampled to (None: its own)."""
+    record was resampled to (None: its own); a row with a ``lead`` had the noise in that lead only."""
     source = (
         "the MIT-BIH Noise Stress Test Database's muscle artefact (`ma`) and baseline wander (`bw`) "
         "records (their second halves), and its electrode-motion noise (`em`), which EC57 prescribes: "
@@ -264,6 +275,16 @@ def report(
         "noise ratio; EC57's matching from 5 min on, its learning period left out "
         f"(`training/validate/noise_stress.py`). The noise is {source}",
         "",
+        *(
+            [
+                "The noise in one lead at a time (the `noise` column names it), the other lead left clean "
+                "(`--each-lead`): one electrode moving, or one lead's muscle; the clean lead should carry "
+                "the beats. The SNR is against that lead's own QRS.",
+                "",
+            ]
+            if any(row.get("lead") for row in rows)
+            else []
+        ),
         *(
             [
                 f"Each noisy record resampled to {rate:g} Hz by the app's resampler (`dsp.resample.to_rate`) "
@@ -292,7 +313,8 @@ def report(
         c: Counts = row["counts"]
         s = stats(c)
         figures = [_pct(s[k]) for k in ("qrs_se", "qrs_pp", "veb_se", "veb_pp", "sveb_se", "sveb_pp")]
-        cells = [row["record"], row["noise"], f"{row['snr_db']:+d}", *figures, str(row["invented_in_noise"]),
+        noise = row["noise"] + (f" in {row['lead']} only" if row.get("lead") else "")
+        cells = [row["record"], noise, f"{row['snr_db']:+d}", *figures, str(row["invented_in_noise"]),
                  f"{c.unreadable_s:.0f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -317,6 +339,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="find the beats with this delineator (a comparison)")  # fmt: skip
     p.add_argument("--rate", type=float, default=None,
                    help="resample each noisy record to this rate (Hz) before reading it")  # fmt: skip
+    p.add_argument("--each-lead", action="store_true",
+                   help="the noise in one lead at a time, the other left clean")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
@@ -331,11 +355,12 @@ def command(args: argparse.Namespace) -> None:
         em = em_noise(args.nstdb, args.mitdb)
         em_text = em_check(args.nstdb, args.mitdb, em)
     rows = run(args.mitdb, args.records, noises, args.snr, args.bundled, em, args.classifier, args.delineator,
-               args.rate)  # fmt: skip
+               args.rate, args.each_lead)  # fmt: skip
     options = [f"--nstdb {args.nstdb.name}"] if em is not None else []
     options += ["--bundled"] if args.bundled else []
     options += [f"--{o} {getattr(args, o).name}" for o in ("classifier", "delineator") if getattr(args, o)]
     options += [f"--rate {args.rate:g}"] if args.rate else []
+    options += ["--each-lead"] if args.each_lead else []
     command = " ".join([COMMAND, *options])
     named = None if args.classifier is None else f"`{args.classifier.name}`"
     finder = None if args.delineator is None else f"`{args.delineator.name}`"
