@@ -4,7 +4,7 @@ The oracle (``fuzz_readers.attempt``) is checked first on a planted misbehaving 
 identifier, a hang, infinite samples, a library exception and a clean read must each be classified
 as such, so that "zero bugs" below means something. Then ``tests/fuzz_readers.py`` runs in a
 subprocess (its address-space limit and alarms stay out of pytest) over every registered reader's
-real samples for ECGVIEWER_FUZZ_SECONDS (default 12) in all, at least 10 inputs each, with a fixed
+real samples for ECGVIEWER_FUZZ_SECONDS (default 9) in all, at least 10 inputs each, with a fixed
 seed, and must report no bug. Without ../shared it fuzzes the generated samples (CSV, NPY, ISHNE,
 the bundled WFDB record).
 """
@@ -119,7 +119,7 @@ def test_integers_are_set_out_of_range() -> None:
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """One deterministic campaign over every reader (in a subprocess), its report by reader."""
     tmp = tmp_path_factory.mktemp("fuzz")
-    budget = float(os.environ.get("ECGVIEWER_FUZZ_SECONDS", "12"))
+    budget = float(os.environ.get("ECGVIEWER_FUZZ_SECONDS", "9"))
     out = tmp / "fuzz.json"
     cmd = [sys.executable, fz.__file__, "--total-seconds", str(budget), "--min-inputs", "10", "--seed", "0"]
     cmd += ["--json", str(out), "--save", str(tmp / "failures")]
