@@ -133,17 +133,20 @@ def measure(
 def measure_recording(rec: Recording, delineator: D.Delineator, offset_s: float = 0.0) -> Measurements:
     """``measure`` on a recording (or a span cropped from one: ``offset_s`` is where it starts),
     with the acquiring device's own measurements beside ours, to be compared (``agreement``)."""
-    m = replace(measure(rec.signals, rec.fs, rec.leads, delineator, offset_s),
-                ventricular_s=_ventricular(rec, delineator, offset_s))  # fmt: skip
+    m = measure(rec.signals, rec.fs, rec.leads, delineator, offset_s)
+    m = replace(m, ventricular_s=_ventricular(rec, delineator, offset_s, m.too_noisy))
     device = rec.metadata.device
     return replace(m, device=device) if device is not None and device.measurements else m
 
 
-def _ventricular(rec: Recording, delineator: D.Delineator, offset_s: float) -> tuple[float, ...] | None:
+def _ventricular(
+    rec: Recording, delineator: D.Delineator, offset_s: float, too_noisy: Sequence[tuple[float, float]] = ()
+) -> tuple[float, ...] | None:
     """The beats of ``rec`` the beat list's classifier calls ventricular (s, ``offset_s`` on; none
-    within ``EDGE_S`` of either end), the evidence a "ventricular premature complexes" statement
-    names (PTB-XL fold 9, 100 Hz: any such beat found 111 of 114 PVC-labelled records, PPV 0.72,
-    against 0.42 for early beats of any origin); None where no beat list could be made."""
+    within ``EDGE_S`` of either end, nor in the measurement's ``too_noisy`` stretches, where it
+    says no beat is counted), the evidence a "ventricular premature complexes" statement names
+    (PTB-XL fold 9, 100 Hz: any such beat found 111 of 114 PVC-labelled records, PPV 0.72, against
+    0.42 for early beats of any origin); None where no beat list could be made."""
     from ecgviewer.errors import EcgError
     from ecgviewer.measure.rhythm import VENTRICULAR, analyse
 
@@ -153,8 +156,9 @@ def _ventricular(rec: Recording, delineator: D.Delineator, offset_s: float) -> t
         log.info("no beat list for the measured span: %s", exc)
         return None
     t = beats.t_s[beats.kind == VENTRICULAR]
-    t = t[(t >= EDGE_S) & (t <= rec.duration - EDGE_S)]
-    return tuple(round(float(s) + offset_s, 3) for s in t)
+    t = t[(t >= EDGE_S) & (t <= rec.duration - EDGE_S)] + offset_s
+    t = t[~np.any([(t >= a) & (t <= b) for a, b in too_noisy], axis=0)] if too_noisy else t
+    return tuple(round(float(s), 3) for s in t)
 
 
 def to_json(m: Measurements) -> dict:

@@ -420,3 +420,18 @@ def test_no_rr_is_taken_across_a_stretch_too_noisy_to_read():
     assert I.rate(t)[0]["hr"].value < 60  # the 4 s RR would be a pause
     alone = I.rate(np.array([1.0, 6.0]), [(2.0, 5.0)])[0]["hr"]
     assert alone.value is None and alone.reason.startswith("fewer than two beats in a row")
+
+
+def test_no_ventricular_beat_is_named_where_the_measurement_counts_no_beat(delineator):
+    """The review's noise burst (10 s of noise four times the QRS's size from 15 s), its first 30 s
+    measured as the window measures a page: the span too noisy to read counts no beat, so the
+    "ventricular premature complexes" statement names none there either (the beat list of a 30 s
+    span reads the burst's detections as beats, ventricular ones among them)."""
+    from ecgviewer.measure.pipeline import measure_recording
+    from ecgviewer.recording import crop
+    from training.validate.synthetic_beats import drowned, sample_beat
+
+    rec = drowned(sample_beat(), at_s=15.0, for_s=10.0, size=4.0)[0]
+    m = measure_recording(crop(rec, 0.0, 30.0), delineator)
+    assert m.too_noisy and m.ventricular_s is not None
+    assert not [t for t in m.ventricular_s for a, b in m.too_noisy if a <= t <= b]
