@@ -42,7 +42,6 @@ LEAD_SETS: dict[str, tuple[str, ...]] = {
 }
 REFERENCE = "12 leads"
 TASKS = ("super", "all")
-N_BOOT = 1000
 
 
 def subset(rec: Recording, leads: tuple[str, ...]) -> Recording:
@@ -124,10 +123,10 @@ def scores(rows: list[dict], labels: D.Labels, task: str) -> dict:
     out: dict = {"n": len(ok), "failed": failed, "sets": {}}
     for name in LEAD_SETS:
         p = probs[name][:, known]
-        rep = report(y, p, [c for c, k in zip(classes, known, strict=True) if k], n_boot=N_BOOT)
+        rep = report(y, p, [c for c, k in zip(classes, known, strict=True) if k])
         entry = {"auroc": rep["auroc"], "auroc_ci": rep["auroc_ci"], "per_class": rep["per_class_auroc"]}
         if name != REFERENCE:
-            paired = paired_bootstrap(y, [p], [probs[REFERENCE][:, known]], n_boot=N_BOOT)
+            paired = paired_bootstrap(y, [p], [probs[REFERENCE][:, known]])
             entry |= {"difference": paired["auroc"], "difference_ci": paired["auroc_ci"]}
         out["sets"][name] = entry
     return out
