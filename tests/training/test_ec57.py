@@ -248,6 +248,34 @@ def test_counts_round_trip_and_a_run_against_itself_differs_by_nothing(tmp_path)
     assert "summed over the seeds both runs were fitted with (0)" in ec57._against(three, "x", {0: rows})[0]
 
 
+def test_folds_of_records_hold_each_record_out_once_and_runs_pair_only_with_the_same_folds(tmp_path):
+    """``--folds``: every record held out in exactly one fold (every k-th record together), and a
+    run's counts carry their folds so that ``--against`` refuses, before any fitting, to pair runs
+    cross-validated differently (their figures differ by the protocol, not by the change)."""
+    from training.__main__ import main
+    from training.supervised.beat_classifier import record_folds
+
+    names = [str(n) for n in range(101, 111)]
+    assert record_folds(names) == [[n] for n in names]
+    four = record_folds(names, 4)
+    assert four[0] == ["101", "105", "109"] and sorted(n for fold in four for n in fold) == names
+    for bad in (1, 11):
+        with pytest.raises(ValueError, match="between 2 and 10"):
+            record_folds(names, bad)
+    rows = [ec57.Counts("119", ref_beats=10, matched=9, det_beats=10)]
+    ec57.save_counts(tmp_path / "loo.json", rows)
+    ec57.save_counts(tmp_path / "four.json", rows, folds=4)
+    assert ec57.counts_folds(tmp_path / "loo.json") is None and ec57.counts_folds(tmp_path / "four.json") == 4
+    assert ec57.load_counts(tmp_path / "four.json") == {0: rows}
+    for against, folds, said in (
+        ("four.json", [], "in 4 folds of records, this run leaving one record out"),
+        ("loo.json", ["--folds", "4"], "leaving one record out, this run in 4 folds"),
+    ):
+        with pytest.raises(SystemExit, match=said):
+            main(["ec57", "--mitdb", str(tmp_path), "--against", str(tmp_path / against), *folds])
+    assert "4 folds of records, every 4th record in one" in ec57.report(rows, rows, tmp_path, folds=4)
+
+
 def test_pooled_beats_are_learnt_with_their_record_and_held_out_with_it():
     """``ec57 --pool``: another delineator's beats of a record, keyed ``<record>[+noise]+@<name>``,
     and ``--learn-rates``: the record resampled, ``<record>+rate<Hz>``, join that record's training

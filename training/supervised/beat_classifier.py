@@ -314,12 +314,25 @@ def _fitted(z, y: np.ndarray, cfg: Config, seed: int):
     return layers
 
 
+def record_folds(names: Sequence[str], folds: int | None = None) -> list[list[str]]:
+    """The records held out together: each alone (leave one record out), or with ``folds`` every
+    ``folds``-th record of ``names`` in one fold (a screen ``folds`` fits long, not one a record)."""
+    if folds is None:
+        return [[n] for n in names]
+    if not 2 <= folds <= len(names):
+        raise ValueError(f"{folds} folds of {len(names)} records: between 2 and {len(names)}")
+    return [list(names[k::folds]) for k in range(folds)]
+
+
 def cross_validated(
-    data: dict[str, tuple[Detected, np.ndarray]], names: Sequence[str], cfg: Config
+    data: dict[str, tuple[Detected, np.ndarray]], names: Sequence[str], cfg: Config, folds: int | None = None
 ) -> dict[str, C.BeatClassifier]:
-    """Leave one record out: each record's classifier fitted on the others."""
-    return {name: fit(*dataset(data, [n for n in names if n != name], two_pass=cfg.two_pass), cfg)[0]
-            for name in names}  # fmt: skip
+    """Each record's classifier fitted on the records outside its fold (``record_folds``)."""
+    out = {}
+    for held in record_folds(names, folds):
+        model = fit(*dataset(data, [n for n in names if n not in held], two_pass=cfg.two_pass), cfg)[0]
+        out |= dict.fromkeys(held, model)
+    return {name: out[name] for name in names}
 
 
 def without(

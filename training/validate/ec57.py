@@ -302,6 +302,7 @@ def run(
     mitdb: Path, records: Sequence[str] | None = None, progress: Callable[[str], None] = print,
     delineator_file: Path | None = None, classifier_file: Path | None = None, pool: Sequence[Path] = (),
     seeds: Sequence[int] = (), rates: Sequence[float] = (), learn_rates: Sequence[float] = (),
+    folds: int | None = None,
 ) -> tuple[list[Counts], list[Counts], list[Counts], dict[int, list[Counts]], ByRate]:  # fmt: skip
     """Every record's counts cross-validated (an unpaced record classed by the bundled settings
     fitted without it; a paced one by the bundled classifier, which never saw it), with the
@@ -314,7 +315,8 @@ def run(
     first: how much of the figures is the fit's luck); ``rates``: each unpaced record also
     resampled to these rates, classed by its own fold's classifier (each seed's);
     ``learn_rates``: each fold also learns from the records resampled to these rates
-    (``beat_classifier.RATE``)."""
+    (``beat_classifier.RATE``); ``folds``: that many folds of records instead of one a record
+    (``beat_classifier.record_folds``)."""
     from ecgviewer.measure.beat_classes import BeatClassifier
     from ecgviewer.measure.rhythm import classify
     from training.supervised import beat_classifier as BC
@@ -333,14 +335,13 @@ def run(
         for k, v in BC.detections(mitdb, unpaced, progress, augment=cfg.augment, delineator_file=w).items()
     }
 
-    def folds(seed: int) -> dict[str, BeatClassifier]:
+    def fitted(seed: int) -> dict[str, BeatClassifier]:
         progress(f"ec57: cross-validating over {len(unpaced)} records (seed {seed})")
-        fitted = (
-            BC.cross_validated(data | pooled, unpaced, replace(cfg, seed=seed)) if len(unpaced) > 1 else {}
-        )
-        return {n: BC.with_bias(m, bundled.meta["bias"]) for n, m in fitted.items()}
+        seeded = replace(cfg, seed=seed)
+        models = BC.cross_validated(data | pooled, unpaced, seeded, folds) if len(unpaced) > 1 else {}
+        return {n: BC.with_bias(m, bundled.meta["bias"]) for n, m in models.items()}
 
-    own = folds(cfg.seed)
+    own = fitted(cfg.seed)
     fits = {cfg.seed: own}
     listed = {n: classify(data[n][0], own.get(n, bundled)) for n in names if n in own or n in PACED}
     cv = [score_list(n, mitdb, beats) for n, beats in listed.items()]
@@ -348,7 +349,7 @@ def run(
     shipped = [score_list(n, mitdb, classify(data[n][0], bundled)) for n in names]
     by_seed = {cfg.seed: [r for r in cv if not r.paced]}
     for seed in (s for s in seeds if s not in by_seed):
-        fits[seed] = folds(seed)
+        fits[seed] = fitted(seed)
         by_seed[seed] = [score_list(n, mitdb, classify(data[n][0], m)) for n, m in fits[seed].items()]
     at_rates: ByRate = {}
     for rate in map(round, rates):
@@ -365,11 +366,12 @@ def run(
 
 def save_counts(
     path: Path, rows: Sequence[Counts], by_seed: Mapping[int, Sequence[Counts]] | None = None,
-    at_rates: ByRate | None = None,
+    at_rates: ByRate | None = None, folds: int | None = None,
 ) -> None:  # fmt: skip
     """Each record's counts as JSON, for a paired comparison with another run (``paired``); with
     ``by_seed`` (its first seed's are ``rows``), the other seeds' too, each row with its seed; with
-    ``at_rates``, the records resampled, each row with its rate and seed."""
+    ``at_rates``, the records resampled, each row with its rate and seed; with ``folds``, each row
+    with the folds its cross-validation had (none: one a record)."""
     others = [
         asdict(r) | {"seed": seed} for seed, seeded in list((by_seed or {}).items())[1:] for r in seeded
     ]
@@ -380,7 +382,19 @@ def save_counts(
         for r in rated
     ]
     rows_ = [asdict(r) for r in rows] + others + resampled
+    if folds is not None:
+        rows_ = [r | {"folds": folds} for r in rows_]
     atomic_write_bytes(path, (json.dumps(rows_, indent=0) + "\n").encode())
+
+
+def _protocol(folds: int | None) -> str:
+    return "leaving one record out" if folds is None else f"in {folds} folds of records"
+
+
+def counts_folds(path: Path) -> int | None:
+    """The folds of records a run's counts (``save_counts``) were cross-validated with (None: one a
+    record): runs are paired only where they agree."""
+    return next((int(r["folds"]) for r in json.loads(Path(path).read_text()) if "folds" in r), None)
 
 
 def load_counts(path: Path, rate: float | None = None) -> dict[int, list[Counts]]:
@@ -389,6 +403,7 @@ def load_counts(path: Path, rate: float | None = None) -> dict[int, list[Counts]
     own rate, or with ``rate`` those resampled to it (none where the run read none)."""
     out: dict[int, list[Counts]] = {}
     for r in json.loads(Path(path).read_text()):
+        r.pop("folds", None)
         if r.pop("rate", None) == rate:
             out.setdefault(int(r.pop("seed", 0)), []).append(Counts(**r))
     return out
@@ -451,6 +466,10 @@ def paired(
     }
 
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 def _names(files: Sequence[str]) -> str:
     return ", ".join(f"`{f}`" for f in files)
 
@@ -506,10 +525,18 @@ def report(
     at_rates: ByRate | None = None,
     against_rates: Mapping[float, Mapping[int, Sequence[Counts]]] | None = None,
     learn_rates: Sequence[float] = (),
+    folds: int | None = None,
 ) -> str:  # fmt: skip
-    """EC57.md: per record and gross, in EC57's table (Se and +P in %), cross-validated; then
-    the bundled classifier's gross figures; ``at_rates``: the records resampled (``run``), paired
-    with their own rate and with ``against_rates`` (the other run's at the same rates)."""
+    """EC57.md: per record and gross, in EC57's table (Se and +P in %), cross-validated (``folds``:
+    in that many folds of records, not one a record); then the bundled classifier's gross
+    figures; ``at_rates``: the records resampled (``run``), paired with their own rate and with
+    ``against_rates`` (the other run's at the same rates)."""
+    protocol = (
+        "leave one record out" if folds is None else
+        f"{folds} folds of records, every {_ordinal(folds)} record in one: a screen, {folds} fits "
+        "instead of one a record; its figures are not the leave-one-record-out ones"
+    )  # fmt: skip
+    others = "other records" if folds is None else "other folds' records"
     head = ("| record | beats (ref) | QRS Se | QRS +P | VEB Se | VEB +P | SVEB Se | SVEB +P "
             "| F as N/S/V/missed | AF dur. Se | AF dur. +P | unreadable (s) |")  # fmt: skip
     lines = [
@@ -525,8 +552,8 @@ def report(
         "`training/validate/ec57.py`. Records: "
         f"{len(shipped)} from `{mitdb.name}/` ({', '.join(r.record for r in shipped)}).",
         "",
-        "**Cross-validated, record by record** (leave one record out): each unpaced record's beats are "
-        f"classed by {classifier}'s settings fitted on the other records (`python -m training "
+        f"**Cross-validated, record by record** ({protocol}): each unpaced record's beats are "
+        f"classed by {classifier}'s settings fitted on the {others} (`python -m training "
         "beat-classifier`)"
         + (f", on their beats as found by {delineator} and by {_names(pool)}" if pool else "")
         + "".join(f", and on the records resampled to {r:g} Hz" for r in learn_rates)
@@ -901,6 +928,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="also read each record at these rates (Hz), classed by its fold")  # fmt: skip
     p.add_argument("--learn-rates", type=float, nargs="*", default=(),
                    help="fit each fold on the records resampled to these rates too")  # fmt: skip
+    p.add_argument("--folds", type=int, default=None,
+                   help="cross-validate in this many folds of records, not one a record")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
@@ -909,10 +938,13 @@ def command(args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
     if args.against is not None and not args.against.is_file():  # before the half hour of fitting
         raise SystemExit(f"--against {args.against}: no such counts file")
+    if args.against is not None and (theirs := counts_folds(args.against)) != args.folds:
+        raise SystemExit(f"--against {args.against}: cross-validated {_protocol(theirs)}, this run "
+                         f"{_protocol(args.folds)}: not paired (run both the same way)")  # fmt: skip
     against = None if args.against is None else (f"`{args.against.name}`", load_counts(args.against))
     cv, shipped, whole, by_seed, at_rates = run(
         args.mitdb, args.records, delineator_file=args.delineator, classifier_file=args.classifier,
-        pool=args.pool, seeds=args.seeds, rates=args.rates, learn_rates=args.learn_rates,
+        pool=args.pool, seeds=args.seeds, rates=args.rates, learn_rates=args.learn_rates, folds=args.folds,
     )  # fmt: skip
     named = {} if args.delineator is None else {"delineator": f"the delineator `{args.delineator.name}`"}
     if args.classifier is not None:
@@ -921,6 +953,7 @@ def command(args: argparse.Namespace) -> None:
                ("--counts", args.counts), ("--against", args.against))  # fmt: skip
     pooled = [f"--pool {' '.join(w.name for w in args.pool)}"] if args.pool else []
     seeds = [f"--seeds {' '.join(map(str, args.seeds))}"] if args.seeds else []
+    seeds += [f"--folds {args.folds}"] if args.folds is not None else []
     rates = [f"{flag} {' '.join(f'{r:g}' for r in v)}" for flag, v in
              (("--rates", args.rates), ("--learn-rates", args.learn_rates)) if v]  # fmt: skip
     command = " ".join([COMMAND, *(f"{k} {v.name}" for k, v in options if v is not None), *pooled, *seeds,
@@ -930,8 +963,8 @@ def command(args: argparse.Namespace) -> None:
     text = report(cv, shipped, args.mitdb, whole, against=against, command=command,
                   pool=[w.name for w in args.pool], by_seed=by_seed, at_rates=at_rates,
                   against_rates={r: v for r, v in against_rates.items() if v}, learn_rates=args.learn_rates,
-                  **named)  # fmt: skip
+                  folds=args.folds, **named)  # fmt: skip
     atomic_write_bytes(args.out, text.encode())
     if args.counts is not None:
-        save_counts(args.counts, cv, by_seed, at_rates)
+        save_counts(args.counts, cv, by_seed, at_rates, args.folds)
     print(json.dumps({"records": len(shipped), **stats(gross(cv, paced=False)), "report": str(args.out)}))
