@@ -274,6 +274,9 @@ def test_folds_of_records_hold_each_record_out_once_and_runs_pair_only_with_the_
         with pytest.raises(SystemExit, match=said):
             main(["ec57", "--mitdb", str(tmp_path), "--against", str(tmp_path / against), *folds])
     assert "4 folds of records, every 4th record in one" in ec57.report(rows, rows, tmp_path, folds=4)
+    (tmp_path / "119.atr").touch()  # one record: no two folds of it, said before anything is read
+    with pytest.raises(SystemExit, match="--folds 2: 2 folds of 1 records: between 2 and 1"):
+        main(["ec57", "--mitdb", str(tmp_path), "--folds", "2"])
 
 
 def test_pooled_beats_are_learnt_with_their_record_and_held_out_with_it():

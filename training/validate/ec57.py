@@ -941,6 +941,14 @@ def command(args: argparse.Namespace) -> None:
     if args.against is not None and (theirs := counts_folds(args.against)) != args.folds:
         raise SystemExit(f"--against {args.against}: cross-validated {_protocol(theirs)}, this run "
                          f"{_protocol(args.folds)}: not paired (run both the same way)")  # fmt: skip
+    if args.folds is not None:  # before the detections and the fitting
+        from training.supervised.beat_classifier import record_folds
+
+        names = args.records or sorted(p.stem for p in args.mitdb.glob("*.atr"))
+        try:
+            record_folds([n for n in names if n not in PACED], args.folds)
+        except ValueError as exc:
+            raise SystemExit(f"--folds {args.folds}: {exc}") from None
     against = None if args.against is None else (f"`{args.against.name}`", load_counts(args.against))
     cv, shipped, whole, by_seed, at_rates = run(
         args.mitdb, args.records, delineator_file=args.delineator, classifier_file=args.classifier,
