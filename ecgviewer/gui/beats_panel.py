@@ -89,9 +89,8 @@ class BeatsPanel(QtWidgets.QWidget):
             self.summary.setText(note)
             self.details.set_full_text("")
             return
-        notes = "; ".join(beats.notes) or "every beat delineated"
         self.summary.setText("\n".join([*beats.summary(), *([note] if note else [])]))
-        self.details.set_full_text(f"{beats.lead_use()}; {notes}")
+        self.details.set_full_text(beats.reading())
         self.table.setRowCount(len(beats.events))
         for row, e in enumerate(beats.events):
             cells = (clock(e.start_s), EVENT_KINDS[e.kind], e.detail)

@@ -219,6 +219,11 @@ class BeatList:
             return found
         return f"{found} ({', '.join(self.leads[DELINEATED:])} where one of them cannot be read)"
 
+    def reading(self) -> str:
+        """How the beats were read: the leads, then every note (a lead not read where, and why; the
+        detections of noise left out), for the Beats panel and the report alike."""
+        return f"{self.lead_use()}; {'; '.join(self.notes) or 'every beat delineated'}"
+
     def counts(self) -> dict[str, int]:
         return {k: int((self.kind == i).sum()) for i, k in enumerate(KINDS)}
 
@@ -266,6 +271,8 @@ class _Page:
     clarity_band: np.ndarray  # (beats,) the QRS's clarity over the noise below NOISE_BAND_HZ
     flutter_s: np.ndarray  # the centres of the flutter detector's windows in the page's core (s)
     flutter_p: np.ndarray  # their probability of flutter or fibrillation (NaN: no lead read)
+    left_out: dict[str, str]  # leads not read on this page, and why (``quality.beats_without_noise``)
+    seconds: float  # the page's core
 
 
 @dataclass(frozen=True)
@@ -342,7 +349,7 @@ def detect(
         while pending:
             collect()
     # whether spikes could be seen depends on the rate and on the recorded leads (all, not the 3 read)
-    notes = B.pacing_note(rec.read(0, min(rec.n_samples, round(rec.fs))), rec.fs)
+    notes = [*B.pacing_note(rec.read(0, min(rec.n_samples, round(rec.fs))), rec.fs), *_not_read(pages)]
     cat = lambda f: np.concatenate([getattr(p, f) for p in pages], axis=-1)  # noqa: E731
     t, gaps = cat("t_s"), _unreadable(pages)
     fid = cat("fiducials_ms")
@@ -384,7 +391,9 @@ def _measure_page(
     problems = Q.raw_problems(mine, fs, names)
     present = np.array([n not in problems for n in names])
     x = signal.prepare(x_raw, fs)
-    r, labels, used = Q.beats_without_noise(x, present, names, dict(problems), delineator, DELINEATED)
+    left_out = dict(problems)
+    r, labels, used = Q.beats_without_noise(x, present, names, left_out, delineator, DELINEATED)
+    seconds = (core[1] - core[0]) / fs
     lost = ~np.isfinite(mine).any(axis=0)  # samples missing in every lead
     if present.any():
         in_core = lost[core[0] - first : core[1] - first]
@@ -404,7 +413,8 @@ def _measure_page(
         no_shapes = np.zeros((0, len(leads), B.SHAPE_N), np.float16)
         no_beats = np.zeros((len(BEAT_FIDUCIALS), 0)), np.zeros((len(C.MORPHOLOGY), 0), np.float32)
         return _Page(empty, empty.astype(np.int8), no_beats[0], gaps, no_beats[1], empty.astype(np.float32),
-                      no_shapes, empty.astype(np.float32), flutter_s, flutter_p)  # fmt: skip
+                     no_shapes, empty.astype(np.float32), flutter_s, flutter_p, left_out,
+                     seconds)  # fmt: skip
     fid = _fiducials(labels, used, r)  # r has no QRS cut by the page's ends (``beats.find``)
     qrs_s = (fid[BEAT_FIDUCIALS.index("qrs_off")] - fid[BEAT_FIDUCIALS.index("qrs_on")]) / signal.FS
     half = round(B.QRS_HALF_MS * signal.FS / 1000)
@@ -441,6 +451,8 @@ def _measure_page(
         clarity_band[keep].astype(np.float32),
         flutter_s,
         flutter_p,
+        left_out,
+        seconds,
     )
 
 
@@ -765,6 +777,30 @@ def flutter_detail(seconds: float) -> str:
     """What a flutter event says: the rhythm it is taken for, and what looks alike."""
     return (f"an undulation without separate beats for {seconds:.0f} s; fast polymorphic "
             "ventricular tachycardia looks alike: check the strip")  # fmt: skip
+
+
+def _not_read(pages: Sequence[_Page]) -> list[str]:
+    """Each lead left out of some pages: for how long and why (the reasons' headlines, longest
+    first), so that the reader knows which beats were found without it."""
+    by_lead: dict[str, dict[str, float]] = {}
+    for page in pages:
+        for lead, why in page.left_out.items():
+            reasons = by_lead.setdefault(lead, {})
+            reasons[Q.headline(why)] = reasons.get(Q.headline(why), 0.0) + page.seconds
+    whole = sum(page.seconds for page in pages)
+    notes = []
+    for lead, reasons in by_lead.items():
+        seconds = sum(reasons.values())
+        why = ", ".join(f"{k} {_minutes(v)}" if len(reasons) > 1 else k
+                        for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))  # fmt: skip
+        span = "throughout" if seconds >= whole else f"for {_minutes(seconds)} of {_minutes(whole)}"
+        notes.append(f"{lead} not read {span} ({why})")
+    return notes
+
+
+def _minutes(seconds: float) -> str:
+    """A duration in whole minutes (pages are a minute long), or seconds under one."""
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
 
 
 def _unreadable(pages: list[_Page]) -> list[tuple[float, float]]:

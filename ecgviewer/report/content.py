@@ -228,13 +228,13 @@ def evidence_block(computer: Sequence[Statement]) -> Block | None:
 
 
 def beats_block(beats: BeatList | None) -> Block | None:
-    """A long recording's beat list: the counts, the rate range and every event, earliest first
-    (what page one's column cannot hold continues on the next page)."""
+    """A long recording's beat list: the counts, the rate range, how it was read (``reading``)
+    and every event, earliest first (what page one's column cannot hold continues on the next)."""
     if beats is None:
         return None
     events = [f"{clock(e.start_s)} {EVENT_KINDS[e.kind]}: {e.detail}" for e in beats.events]
     headline, *lines = beats.summary()  # the headline is the title: the column has few lines
-    return Block(f"{headline} (whole recording)", (*lines, *(events or ["no events"])))
+    return Block(f"{headline} (whole recording)", (*lines, beats.reading(), *(events or ["no events"])))
 
 
 def finding(c: ClassResult, level: int = 0) -> Row:

@@ -242,7 +242,8 @@ def test_what_training_writes_the_app_reads_back_and_a_stranger_file_is_refused(
     assert back.bias.tolist() == [0.0, -1.0, 0.0, -2.0] and (back.classes(f) == model.classes(f)).all()
     assert back.forest is None  # perceptrons alone (every classifier before the trees): none walked
     assert "research use, not a medical device" in path.with_suffix(".md").read_text()
-    assert "ma at 6 dB, ma at 0 dB, bw at 0 dB (" in path.with_suffix(".md").read_text()
+    words = path.with_suffix(".md").read_text()
+    assert "ma at 6 dB, ma at 0 dB, bw at 0 dB (" in words and "Refit" not in words
     # its settings travel with it, its noisy copies included (ec57 and noise-stress fit them again)
     assert BC.settings(back.meta) == BC.Config(hidden=8, epochs=2, batch=64)
     motion = BC.settings({**back.meta, "augment": [list(a) for a in BC.AUGMENT + BC.MOTION]})
@@ -250,6 +251,12 @@ def test_what_training_writes_the_app_reads_back_and_a_stranger_file_is_refused(
     card = json.loads(path.with_suffix(".json").read_text())  # what found the beats it learnt from
     found_by = {"delineator": delineator_path().name, "sha256": sha256(delineator_path())}
     assert card["beats_found_by"] == found_by
+    # fitted again with settings chosen for another (``--refit``): the card names that one
+    best = {"config": card["config"], "bias": card["bias"], **card["cross_validated"]}
+    chosen_for = {"settings_chosen_for": "ab" * 32}
+    BC.write(path, model, module, ["101"], best, card["selection"], delineator_path(), chosen_for)
+    refit = json.loads(path.with_suffix(".json").read_text())["refit"]
+    assert refit == chosen_for and "`abababababab`" in path.with_suffix(".md").read_text()
     from ecgviewer.weights import save_weights
 
     save_weights(path, module, "beat_classifier", {**model.meta, "inputs": ["qrs_r"]})

@@ -272,7 +272,8 @@ def test_at_most_three_recorded_leads_are_read_preferring_ii_v1_v5():
 
 def test_two_leads_are_delineated_and_the_third_stands_in_where_one_cannot_be_read(delineator):
     """A 3-lead Holter: II and V1 delineated; where II is flat (page 2) or pure noise (page 3), V5
-    carries the beats in its place, and V5's shapes are kept for the templates throughout."""
+    carries the beats in its place (the notes say where II was not read, and why), and V5's shapes
+    are kept for the templates throughout."""
     w = sample_beat(("II", "V1", "V5"))
     beats = _sinus(1.0, 179.0, 0.9, w)
     rec = record(beats, 180.0, leads=("II", "V1", "V5"))
@@ -290,6 +291,11 @@ def test_two_leads_are_delineated_and_the_third_stands_in_where_one_cannot_be_re
     assert rh.leads == ("II", "V1", "V5") and rh.shapes is not None
     said = "Beats found in II and V1 (V5 where one of them cannot be read)"
     assert rh.lead_use() == said
+    assert "II not read for 2 min of 3 min (flat line 1 min, pure noise 1 min)" in rh.notes
+    assert rh.reading().startswith(said) and "II not read for 2 min" in rh.reading()
+    from ecgviewer.report.content import beats_block
+
+    assert rh.reading() in beats_block(rh).lines  # printed as the panel shows it
     amplitude = np.ptp(rh.shapes.astype(float), axis=2)  # (beats, leads)
     first, later = rh.t_s < 57.0, rh.t_s > 63.0
     assert (amplitude[:, 2] > 0.2).all()  # V5 read on every page, delineated or not

@@ -439,6 +439,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="also learn from the records resampled to these rates (Hz; RATE)")  # fmt: skip
     p.add_argument("--two-pass", action="store_true",
                    help="class again without the detections judged noise (Config.two_pass)")  # fmt: skip
+    p.add_argument("--refit", action="store_true",
+                   help="no selection: the bundled classifier's settings and biases fitted again on this "
+                        "version's features and noisy copies, cross-validated once for the card")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
@@ -452,7 +455,11 @@ def command(args: argparse.Namespace) -> None:
     names = [n for n in sorted(p.stem for p in args.mitdb.glob("*.atr")) if n not in PACED]
     delineator = args.delineator or delineator_path()
     augment = (*AUGMENT, *(MOTION if args.motion else ()), *((RATE, r) for r in args.rates))
-    grid = [replace(cfg, augment=augment, two_pass=args.two_pass) for cfg in GRID]
+    out = args.out or beat_classifier_path()
+    before = json.loads(out.with_suffix(".json").read_text()) if args.refit else None
+    grid = [settings(before["config"])] if before else GRID
+    biases = [tuple(before["bias"])] if before else BIASES
+    grid = [replace(cfg, augment=augment, two_pass=args.two_pass or cfg.two_pass) for cfg in grid]
     data = detections(args.mitdb, names, augment=grid[0].augment, delineator_file=delineator)
     case = acceptance_case(delineator)
     rows, shipped = [], {}
@@ -460,7 +467,7 @@ def command(args: argparse.Namespace) -> None:
         print(f"beat-classifier: cross-validating {cfg}", flush=True)
         models = cross_validated(data, names, cfg)
         shipped[cfg] = fit(*dataset(data, names, two_pass=cfg.two_pass), cfg)  # what it ships: the case read
-        for bias in BIASES:
+        for bias in biases:
             biased = {n: with_bias(m, bias) for n, m in models.items()}
             figures = stats(gross(scored(data, biased, args.mitdb), paced=False))
             variants = [f"+{kind}{snr}" for kind, snr in cfg.augment if kind != RATE]  # the noisy copies
@@ -475,17 +482,21 @@ def command(args: argparse.Namespace) -> None:
     if best is None:
         raise SystemExit("beat-classifier: every setting misreads the synthetic acceptance recording")
     model, module = shipped[settings(best["config"])]
-    out = args.out or beat_classifier_path()
-    write(out, with_bias(model, best["bias"]), module, names, best, rows, delineator)
+    refit = None
+    if before:  # the table that chose the settings stays the card's, with the fit it chose them for
+        chosen_for = before.get("refit", {}).get("settings_chosen_for", before["weights_sha256"])
+        refit, rows = {"settings_chosen_for": chosen_for}, before["selection"]
+    write(out, with_bias(model, best["bias"]), module, names, best, rows, delineator, refit)
     print(json.dumps({"weights": str(out), **{k: best[k] for k in ("shortfall", *CLASSED)}}))
 
 
 def write(
     out: Path, model: C.BeatClassifier, module, names: Sequence[str], best: dict, rows: Sequence[dict],
-    delineator: Path,
+    delineator: Path, refit: dict | None = None,
 ) -> None:  # fmt: skip
     """The weights (safetensors, the classifier's settings as metadata) and the card beside them;
-    ``delineator``: what found the beats it learnt from (their features depend on it)."""
+    ``delineator``: what found the beats it learnt from (their features depend on it); ``refit``:
+    the settings were not selected for this fit (``--refit``): the classifier they were chosen for."""
     from ecgviewer.assets import second_opinion_path
     from ecgviewer.weights import save_weights, sha256, write_card
 
@@ -510,6 +521,7 @@ def write(
         "bias": best["bias"],
         "cross_validated": {k: best[k] for k in CLASSED},
         "selection": list(rows),
+        **({"refit": refit} if refit else {}),
         "weights_sha256": sha,
     }
     write_card(out, card, card_markdown(card))
@@ -531,6 +543,19 @@ def _trees_words(card: dict) -> str:
         f"; beside them {trees} gradient-boosted trees on the same inputs ({trees // len(C.CLASSES)} rounds "
         f"of one a class, at most {cfg['tree_depth']} deep), the two kinds' log-probabilities averaged"
     )
+
+
+def _refit_words(card: dict) -> list[str]:
+    """The card's line for a fit whose settings were chosen for another (``--refit``; none: nothing)."""
+    if "refit" not in card:
+        return []
+    chosen_for = card["refit"]["settings_chosen_for"][:12]
+    return [
+        f"- **Refit** (`{COMMAND} --refit`): the settings and biases were chosen by the selection below for "
+        f"the classifier with weights sha256 `{chosen_for}` (the table as it was measured for that one) and "
+        "fitted again on this version's features and noisy copies; the cross-validated figures below are "
+        "this fit's."
+    ]
 
 
 def card_markdown(card: dict) -> str:
@@ -574,6 +599,7 @@ def card_markdown(card: dict) -> str:
         "synthetic noise that drowns the beats (`drowned`): column misread. Bias (log-probability "
         "added per "
         f"class {', '.join(C.CLASSES)}): {card['bias']}.",
+        *_refit_words(card),
         f"- **Cross-validated** when it was fitted (each record classed by the model fitted without it; "
         f"gross, %): QRS Se {cv['qrs_se']} +P {cv['qrs_pp']}, VEB Se {cv['veb_se']} +P {cv['veb_pp']}, SVEB "
         f"Se {cv['sveb_se']} +P {cv['sveb_pp']}. The biases were chosen on the same folds, so these are "
