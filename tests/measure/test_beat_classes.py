@@ -361,3 +361,15 @@ def test_trees_beside_the_perceptrons_are_scikit_learns_and_travel_in_the_file(t
     assert back.forest is not None and np.allclose(back.forward(probe), model.forward(probe), atol=1e-6)
     assert BC.settings(back.meta) == cfg
     assert "48 gradient-boosted trees on the same inputs (12 rounds" in path.with_suffix(".md").read_text()
+
+
+def test_a_refit_without_a_card_to_take_the_settings_from_is_refused(tmp_path):
+    """``beat-classifier --refit`` fits the settings a card names: with none beside --out, it says
+    so before any record is read."""
+    from training.__main__ import build_parser
+
+    args = build_parser().parse_args(
+        ["beat-classifier", "--refit", "--mitdb", str(tmp_path), "--out", str(tmp_path / "none.safetensors")]
+    )
+    with pytest.raises(SystemExit, match=r"no card at .*none\.json"):
+        args.fn(args)

@@ -456,7 +456,10 @@ def command(args: argparse.Namespace) -> None:
     delineator = args.delineator or delineator_path()
     augment = (*AUGMENT, *(MOTION if args.motion else ()), *((RATE, r) for r in args.rates))
     out = args.out or beat_classifier_path()
-    before = json.loads(out.with_suffix(".json").read_text()) if args.refit else None
+    card = out.with_suffix(".json")
+    if args.refit and not card.is_file():
+        raise SystemExit(f"beat-classifier --refit: no card at {card} to take the settings from")
+    before = json.loads(card.read_text()) if args.refit else None
     grid = [settings(before["config"])] if before else GRID
     biases = [tuple(before["bias"])] if before else BIASES
     grid = [replace(cfg, augment=augment, two_pass=args.two_pass or cfg.two_pass) for cfg in grid]
