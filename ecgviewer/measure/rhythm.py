@@ -109,6 +109,7 @@ NOISE_BAND_HZ, NOISE_BAND_ORDER = 45.0, 4
 CLARITY_BEATS, UNCLEAR_MIN_S, NEIGHBOURS_COMPARED = 8, 10.0, 2
 FLUTTER = "ventricular fibrillation"  # the event of the flutter detector's stretches
 NO_BEATS = ("unreadable", FLUTTER)  # events where no beat is listed
+NOT_READ = " not read "  # in a note on a lead left out of some pages (``_not_read``): shown with the counts
 
 KINDS = tuple(BEAT_KINDS)
 BEAT_FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")  # a beat's own, measured on its own
@@ -185,6 +186,7 @@ class BeatList:
         lines = [
             f"{sum(counts.values())} beats in {clock(self.duration_s)}",
             kinds,
+            *(note for note in self.notes if NOT_READ in note),  # beats found without a lead: with the counts
         ]  # short enough for a column
         # each class's couplets, runs and patterns (single beats alone: the counts above say it all)
         lines += [e.words(BEAT_KINDS[k].capitalize()) for k, e in self.ectopy().items() if e.patterned]
@@ -220,9 +222,11 @@ class BeatList:
         return f"{found} ({', '.join(self.leads[DELINEATED:])} where one of them cannot be read)"
 
     def reading(self) -> str:
-        """How the beats were read: the leads, then every note (a lead not read where, and why; the
-        detections of noise left out), for the Beats panel and the report alike."""
-        return f"{self.lead_use()}; {'; '.join(self.notes) or 'every beat delineated'}"
+        """How the beats were read: the leads, then the notes the summary does not show (the
+        detections of noise left out, where pacing spikes were looked for), for the Beats panel
+        and the report alike."""
+        notes = [note for note in self.notes if NOT_READ not in note]
+        return f"{self.lead_use()}; {'; '.join(notes) or 'every beat delineated'}"
 
     def counts(self) -> dict[str, int]:
         return {k: int((self.kind == i).sum()) for i, k in enumerate(KINDS)}
@@ -794,7 +798,7 @@ def _not_read(pages: Sequence[_Page]) -> list[str]:
         why = ", ".join(f"{k} {_minutes(v)}" if len(reasons) > 1 else k
                         for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))  # fmt: skip
         span = "throughout" if seconds >= whole else f"for {_minutes(seconds)} of {_minutes(whole)}"
-        notes.append(f"{lead} not read {span} ({why})")
+        notes.append(f"{lead}{NOT_READ}{span} ({why})")
     return notes
 
 
