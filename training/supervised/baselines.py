@@ -123,11 +123,15 @@ class InceptionModule(nn.Module):
 
 
 class Inception1d(nn.Module):
+    """The benchmark's InceptionTime: its bottleneck as wide as its filters (32 each at full scale),
+    so that a scaled-down model (the tiny preset's) is narrowed throughout, not only after the
+    bottleneck (its long kernels on 32 channels were most of a tiny grid cell's time)."""
+
     def __init__(self, n_classes: int, c_in: int = 12, depth: int = 6, filters: int = 32) -> None:
         super().__init__()
         width = filters * 4
         self.modules_ = nn.ModuleList(
-            InceptionModule(c_in if d == 0 else width, filters) for d in range(depth)
+            InceptionModule(c_in if d == 0 else width, filters, bottleneck=filters) for d in range(depth)
         )
         self.shortcuts = nn.ModuleList(
             _conv_bn(c_in if d == 0 else width, width, 1, act=False) for d in range(depth // 3)
