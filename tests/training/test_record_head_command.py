@@ -68,16 +68,19 @@ def test_the_features_cache_is_keyed_by_the_beat_classifier(tmp_path: Path, monk
 
 
 def test_the_command_fits_on_training_folds_and_chooses_on_fold_9(shared: Path, tmp_path: Path) -> None:
+    """The first 6 records of each fold (12 before: the features of 108 records, 15 s of a cold
+    cache, where 54 fit and choose as well)."""
     out, report = tmp_path / "record-test.safetensors", tmp_path / "RECORD_HEAD.md"
     ledger = Path(os.environ["TRAINING_LEDGER"])
     before = ledger.read_text() if ledger.is_file() else ""
-    training_cli("record-head", "--data-root", shared, "--limit", "12", "--out", out, "--report", report,
-                 "--workers", "1")  # fmt: skip
+    limit = 6
+    training_cli("record-head", "--data-root", shared, "--limit", str(limit), "--out", out,
+                 "--report", report, "--workers", "1")  # fmt: skip
     head = H.RecordHead.load(out)
     card = read_card(out)
     assert card is not None and card["weight"] == head.weight and head.weight in T.WEIGHTS
     assert head.meta["encoder_sha256"] == card["model"]["sha256"]
-    assert card["records"]["train"] > 12 and card["records"]["val"] == 12
+    assert card["records"]["train"] > limit and card["records"]["val"] == limit
     assert [r["weight"] for r in card["weights"]] == list(T.WEIGHTS)
     best = max(r["auroc"] for r in card["weights"])
     assert card["combined"]["auroc"] == pytest.approx(best)

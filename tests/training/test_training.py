@@ -273,10 +273,12 @@ def test_tiny_model_predicts_probabilities_on_real_record(tiny: TinyRun) -> None
         assert np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()
 
 
-def test_grid_and_results(tiny: TinyRun) -> None:
+def test_grid_and_results(tiny: TinyRun, capsys: pytest.CaptureFixture[str]) -> None:
     """The comparison grid on the tiny run: the expected rows (at least 5 seeds below 100 % though 2
     were asked for, one at 100 %; 100 % fine-tuning taken from the bundled model, not retrained),
-    each row's saved predictions, RESULTS.md, and resumability."""
+    each row's saved predictions, RESULTS.md, and resumability. ``results`` runs in this process
+    (``main``, as the command line does): a child process spent 3 s of its 3.5 starting up."""
+    from training.__main__ import main
     from training.supervised.grid import MIN_SEEDS, load_preds
     from training.validate import metrics as M
 
@@ -322,16 +324,16 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     assert len(list(tiny.run_dir.glob("features-*.pt"))) == 2  # frozen features kept for re-runs
 
     out = tiny.root / "RESULTS.md"
-    res = _cli("results", "--runs", tiny.run_dir, "--out", out, "--shipped", tiny.weights)
-    assert res.stdout.strip() == str(out)
+    results = ["results", "--runs", str(tiny.run_dir), "--out", str(out), "--shipped", str(tiny.weights)]
+    capsys.readouterr()
+    main(results)
+    assert capsys.readouterr().out.strip() == str(out)
     md = out.read_text()
     assert "## Bundled model `clear-hug-tiny`" in md
     assert any(line.startswith("| CLEAR, linear probe (frozen) |") for line in md.splitlines())
     assert any(line.startswith("| CLEAR, full fine-tune |") for line in md.splitlines())
     assert "## Goals" in md and "| bundled model `clear-hug-tiny` >= 0.925 | 100% |" in md
     assert "## `super`: per-class AUROC" in md and "| HYP |" in md.replace(" | ", " |\n| ")
-
-    from training.__main__ import main
 
     main(["grid", *map(str, args)])  # resumable: every row is already there (in this process: no start-up)
     assert grid.read_text() == text
@@ -342,7 +344,7 @@ def test_grid_and_results(tiny: TinyRun) -> None:
     old["test"] = old["test"] | {"auroc": 0.0123}
     with grid.open("a") as fh:
         fh.write(json.dumps(old) + "\n")
-    _cli("results", "--runs", tiny.run_dir, "--out", out, "--shipped", tiny.weights)
+    main(results)
     assert out.read_text().split("Hardware of this machine")[0] == md.split("Hardware of this machine")[0]
 
 
