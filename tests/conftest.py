@@ -90,6 +90,34 @@ def training_cli(
     return res
 
 
+def training_main(*args: str | Path) -> str:
+    """``python -m training ...`` run in this process, as the command line runs it
+    (``training.__main__.main`` with the arguments, ``sys.argv`` as the child's, which the cards
+    record, in the repository, torch at one thread as ``training_env`` gives a child): its stdout,
+    also written to this test's (shown when it fails). A child process spent 3-5 s of CPU starting
+    (torch, torch._dynamo on its first optimiser, scikit-learn), which this process has done once.
+    Errors are raised as they are, not turned into an exit status: the command line's own behaviour
+    is the child processes' to test (``training_cli``; the tiny seed, DDP)."""
+    import io
+
+    import torch
+
+    from training.__main__ import main
+
+    argv, threads, out = list(map(str, args)), torch.get_num_threads(), io.StringIO()
+    before = sys.argv
+    sys.argv = [str(REPO / "training" / "__main__.py"), *argv]
+    torch.set_num_threads(1)
+    try:
+        with contextlib.chdir(REPO), contextlib.redirect_stdout(out):
+            main(argv)
+    finally:
+        sys.argv = before
+        torch.set_num_threads(threads)
+        sys.stdout.write(out.getvalue())
+    return out.getvalue()
+
+
 def _tiny_seed_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.getbasetemp()
     return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "tiny-seed"

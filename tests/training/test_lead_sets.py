@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import training_main
 from training.data import datasets as D
 from training.validate import lead_sets as L
 
@@ -58,10 +56,8 @@ def test_the_command_scores_every_set_paired_with_12_leads(shared: Path, tmp_pat
     for suffix in (".safetensors", ".json"):
         shutil.copy(assets.model_path().with_suffix(suffix), model.with_suffix(suffix))
     run, out = tmp_path / "run", tmp_path / "LEAD_SETS.md"
-    cmd = [sys.executable, "-m", "training", "lead-sets", "--data-root", str(shared), "--run-dir", str(run),
-           "--model", str(model), "--folds", "10", "--limit", str(LIMIT), "--out", str(out),
-           "--no-progress"]  # fmt: skip
-    subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True, timeout=600)
+    training_main("lead-sets", "--data-root", shared, "--run-dir", run, "--model", model, "--folds", "10",
+                  "--limit", str(LIMIT), "--out", out, "--no-progress")  # fmt: skip
     (path,) = run.glob("lead-sets-fold10-*.jsonl")
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(rows) == LIMIT and all(set(r["sets"]) == set(L.LEAD_SETS) for r in rows)
