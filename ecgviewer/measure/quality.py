@@ -45,6 +45,23 @@ MIN_NOISE_BEATS = 3
 # peaks at 2x in twelve leads and up to 5x in one (the bundled PTB-XL sample, 20 noise draws).
 MIN_PROMINENCE = 7.0
 
+# Drowned in noise: one lead's noise (electrode motion under one electrode) makes QRS-like
+# deflections that the delineator, reading the leads together, takes for beats, in the clean lead's
+# quiet too (NOISE_STRESS-each-lead.md). Such a lead's beats still match (beat_match), but stand
+# little out of their difference from their closest other beat (``beat_snr``; at EC57's 0 dB, noise
+# of RMS a QRS's peak-to-peak over sqrt(8), about 3 times). At the leads' joint detections, half of
+# them invented, the clean lead looks as bad; each lead delineated alone tells them apart. Where a
+# lead read alone stands under DROWNED_SNR and another at least DROWNED_CLEAN, the page is read
+# without it. Session 141, per 60 s page of DS1's 22 records (682 clean pages) and of 118 and 119
+# with EC57's em in one lead or both at 12 to -6 dB (28 noisy pages each): pages looked at (joint
+# figure under DROWNED_LOOK) 3.1 % of the clean ones; read around, 7 clean pages (1.0 %; 101, 106,
+# 108, 115, 203, 208), em in II at 6 / 0 / -6 dB 21 / 27 / 28 of 28, in V1 6 / 28 / 28, in both
+# leads none at 6 dB and below (4 at 12 dB). Chosen looking at these em pages: the noise stress
+# figures are not independent of it (8 / 12 and 6 / 8 read around fewer em pages, 10 / 20 more clean ones).
+DROWNED_LOOK = 10.0
+DROWNED_SNR = 8.0
+DROWNED_CLEAN = 16.0
+
 # A burst of noise in a span otherwise clean (a patient moving for a few seconds): the delineator
 # finds QRS complexes in it, which the rate and the median beat would count. Muscle noise is
 # broadband, the ECG is not: the median |second difference| over a second (NOISY_WINDOW_S, every
@@ -86,25 +103,51 @@ def raw_problems(signals: np.ndarray, fs: float, leads: Sequence[str]) -> dict[s
     return out
 
 
+def _beat_windows(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> np.ndarray | None:
+    """(leads present, beats, samples): up to NOISE_BEATS beats of ``r``, evenly spread, over
+    NOISE_WINDOW_MS, 0 past the ends; None with too few beats to judge by."""
+    if len(r) < MIN_NOISE_BEATS or not present.any():
+        return None
+    r = r[np.unique(np.linspace(0, len(r) - 1, min(len(r), NOISE_BEATS)).round().astype(int))]
+    pre, post = (round(abs(ms) * signal.FS / 1000) for ms in NOISE_WINDOW_MS)
+    # detrended: what wander the high-pass left would make any two smooth windows alike. The
+    # least-squares line of equal-length windows in closed form: scipy.signal.detrend's general
+    # solver cost 7 s of a 24 h beat list.
+    w = np.nan_to_num(B.windows(x[present], r, pre, post))
+    t = np.arange(w.shape[-1]) - (w.shape[-1] - 1) / 2
+    w -= w.mean(axis=2, keepdims=True) + (w @ t / (t @ t))[..., None] * t
+    return w.transpose(1, 0, 2)
+
+
 def beat_match(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> np.ndarray:
     """Per lead, the upper quartile over beats of the correlation of a beat with its closest
     other beat; NaN for leads not present or when there are too few beats to judge."""
     out = np.full(len(x), np.nan)
-    if len(r) < MIN_NOISE_BEATS or not present.any():
+    if (w := _beat_windows(x, r, present)) is None:
         return out
-    r = r[np.unique(np.linspace(0, len(r) - 1, min(len(r), NOISE_BEATS)).round().astype(int))]
-    pre, post = (round(abs(ms) * signal.FS / 1000) for ms in NOISE_WINDOW_MS)
-    # (beats, leads, samples), 0 past the ends; detrended: what wander the high-pass left would
-    # make any two smooth windows alike. The least-squares line of equal-length windows in closed
-    # form: scipy.signal.detrend's general solver cost 7 s of a 24 h beat list.
-    w = np.nan_to_num(B.windows(x[present], r, pre, post))
-    t = np.arange(w.shape[-1]) - (w.shape[-1] - 1) / 2
-    w -= w.mean(axis=2, keepdims=True) + (w @ t / (t @ t))[..., None] * t
     w /= np.maximum(np.linalg.norm(w, axis=2, keepdims=True), 1e-12)
-    per_lead = w.transpose(1, 0, 2)
-    corr = per_lead @ per_lead.transpose(0, 2, 1)  # (leads, beats, beats); einsum's loop took 10x longer
-    corr[:, np.arange(len(r)), np.arange(len(r))] = -1.0
+    corr = w @ w.transpose(0, 2, 1)  # (leads, beats, beats); einsum's loop took 10x longer
+    corr[:, np.arange(w.shape[1]), np.arange(w.shape[1])] = -1.0
     out[present] = np.quantile(corr.max(axis=2), NOISE_QUANTILE, axis=1)
+    return out
+
+
+def beat_snr(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per lead, the median over beats of how many times a beat's QRS (the peak-to-peak of it and
+    its closest other beat's mean, within a QRS's reach of R) stands out of its noise (the RMS of
+    their difference over sqrt(2)); NaN for leads not present or with too few beats."""
+    out = np.full(len(x), np.nan)
+    if (w := _beat_windows(x, r, present)) is None:
+        return out
+    square = (w**2).sum(axis=2)
+    apart = square[:, :, None] + square[:, None, :] - 2 * (w @ w.transpose(0, 2, 1))
+    apart[:, np.arange(w.shape[1]), np.arange(w.shape[1])] = np.inf
+    twin = apart.argmin(axis=2)  # (leads, beats)
+    noise = np.sqrt(np.maximum(np.take_along_axis(apart, twin[..., None], 2)[..., 0], 0) / (2 * w.shape[2]))
+    pre, half = round(abs(NOISE_WINDOW_MS[0]) * signal.FS / 1000), round(B.QRS_HALF_MS * signal.FS / 1000)
+    qrs = w[..., pre - half : pre + half]
+    pair = (qrs + np.take_along_axis(qrs, twin[..., None], 1)) / 2
+    out[present] = np.median(np.ptp(pair, axis=2) / np.maximum(noise, 1e-9), axis=1)
     return out
 
 
@@ -132,6 +175,32 @@ def noisiest(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> tuple[int, st
     )
 
 
+def drowned(
+    x: np.ndarray, r: np.ndarray, present: np.ndarray, used: np.ndarray, delineator: Delineator
+) -> tuple[int, str] | None:
+    """The delineated (``used``) lead drowned in noise beside a clear one, and why; None if none
+    is. Looked at lead by lead, each delineated alone, only where a lead's beats at ``r`` stand
+    under DROWNED_LOOK (``beat_snr``): a few pages in a hundred."""
+    joint = beat_snr(x, r, used)
+    if used.sum() < 2 or not (joint[used] <= DROWNED_LOOK).any():
+        return None
+    alone = np.full(len(x), np.nan)
+    for k in np.flatnonzero(used):
+        one = np.arange(len(x)) == k
+        labels = np.zeros(x.shape, dtype=np.int64)
+        labels[one] = delineator.labels(x[one])
+        alone[k] = beat_snr(x, B.find(labels, x, one), one)[k]
+    if not np.isfinite(alone).any():
+        return None
+    worst, best = int(np.nanargmin(alone)), float(np.nanmax(alone))
+    if not (alone[worst] <= DROWNED_SNR and best >= DROWNED_CLEAN):
+        return None
+    return worst, (
+        f"drowned in noise: read alone, its QRS stands {alone[worst]:.1f} times out of the noise "
+        f"(under {DROWNED_SNR:.0f}), another lead's {best:.0f} times"
+    )
+
+
 def beats_without_noise(
     x: np.ndarray, present: np.ndarray, names: Sequence[str], left_out: dict[str, str],
     delineator: Delineator, at_most: int | None = None,
@@ -139,9 +208,10 @@ def beats_without_noise(
     """R samples, per-lead labels (leads, n) and the leads delineated, of prepared signals ``x``.
 
     The first ``at_most`` present leads (all by default) are delineated. The present lead that
-    is most clearly pure noise at the beats found is left out (in ``present`` and ``left_out``, by
-    ``names``); if it was delineated, the next present lead takes its place and the beats are
-    found again, until no present lead is noise. Leads not delineated are labelled background."""
+    is most clearly pure noise at the beats found, else a delineated lead drowned in noise beside
+    a clear one (``drowned``), is left out (in ``present`` and ``left_out``, by ``names``); if it
+    was delineated, the next present lead takes its place and the beats are found again, until no
+    present lead is noise. Leads not delineated are labelled background."""
     labels = np.zeros(x.shape, dtype=np.int64)
     used = np.zeros_like(present)
     r = np.zeros(0, dtype=np.int64)
@@ -152,7 +222,7 @@ def beats_without_noise(
             labels[:] = 0
             labels[used] = delineator.labels(x[used])
             r = B.find(labels, x, used)
-        noise = noisiest(x, r, present)
+        noise = noisiest(x, r, present) or drowned(x, r, present, used, delineator)
         if noise is None:
             return r, labels, used
         worst, left_out[names[worst]] = noise

@@ -85,6 +85,24 @@ def test_an_abrupt_fast_regular_run_is_supraventricular_and_what_only_looks_like
     assert runs(np.zeros(0), np.zeros(0, int)).shape == (0,)
 
 
+def test_a_run_long_after_the_last_sinus_beats_is_judged_against_the_rhythm_before_it():
+    """MIT-BIH 207: flutter waves read as fast "normal" beats, then a long stretch with no two normal
+    beats in a row, then a supraventricular tachycardia: the stale reference (0.3 s) called only its
+    first beat; 223: sinus rhythm back after ventricular bigeminy's pauses is no run."""
+    flutter, ventricular = [0.3] * 12, [0.9] * 20
+    rr = np.r_[flutter, ventricular, [0.55] * 8, 0.9]
+    label = np.full(len(rr), N_)
+    label[12:32] = V_
+    label[32] = S_  # the perceptron calls the tachycardia's first beat
+    out = C.supraventricular_runs(label, rr)
+    assert np.flatnonzero(out == S_).tolist() == list(range(32, 40))
+    sinus = [0.8] * 12
+    rr = np.r_[sinus, [0.45, 1.15] * 8, [0.8] * 12]  # bigeminy, then sinus rhythm after its last pause
+    label = np.full(len(rr), N_)
+    label[12:28:2] = V_
+    assert not (C.supraventricular_runs(label, rr) == S_).any()
+
+
 def _page(widths: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """Two leads at the contract's rate with a Gaussian QRS of each width (s) every 0.8 s."""
     n = round(0.8 * signal.FS) * (len(widths) + 1)
@@ -219,6 +237,27 @@ def test_the_bundled_classifier_reads_its_features_and_answers_for_every_beat():
     p = clf.probabilities(f)
     assert p.shape == (50, len(C.CLASSES)) and np.allclose(p.sum(axis=1), 1.0) and np.isfinite(p).all()
     assert clf.classes(f).shape == (50,) and clf.classes(f[:, :0]).shape == (0,)
+
+
+def test_a_fold_fitted_once_is_read_back_and_other_inputs_or_settings_fit_again(tmp_path, monkeypatch):
+    """``ec57 --against`` run again on the same beats refits nothing (``beat_classifier.FITS``)."""
+    from training.supervised import beat_classifier as BC
+
+    monkeypatch.setattr(BC, "FITS", tmp_path)
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (200, len(C.INPUTS))).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    cfg = BC.Config(hidden=4, epochs=1, batch=64, members=1, trees=0)
+    first = BC._fit_kept(x, y, cfg)
+    fits: list[int] = []
+    fit = BC.fit
+    monkeypatch.setattr(BC, "fit", lambda *a, **k: fits.append(1) or fit(*a, **k))
+    f = rng.normal(0, 1, (len(C.FEATURES), 30)).astype(np.float32)
+    assert np.array_equal(BC._fit_kept(x, y, cfg).probabilities(f), first.probabilities(f)) and not fits
+    x[0, 0] += 1.0
+    BC._fit_kept(x, y, cfg)
+    BC._fit_kept(x, y, BC.Config(hidden=4, epochs=1, batch=64, members=1, trees=0, seed=1))
+    assert len(fits) == 2 and len(list(tmp_path.glob("*.pkl"))) == 3
 
 
 def test_what_training_writes_the_app_reads_back_and_a_stranger_file_is_refused(tmp_path):

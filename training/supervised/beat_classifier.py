@@ -29,6 +29,10 @@ from training import RUNS, SHARED_DATA
 from training.supervised import forest as T
 
 CACHE = RUNS / "beats"
+# each cross-validation fold's classifier, keyed by exactly what it was fitted on (its inputs, classes
+# and settings): a report run again on the same beats (``ec57 --against`` once the other run's
+# counts exist) scores without fitting again
+FITS = RUNS / "fits"
 COMMAND = "python -m training beat-classifier"
 TRAINED_ON = {"N": "normal", "S": "supraventricular", "V": "ventricular", "X": "artefact"}
 # Noisy copies of every training record, so that detections in noise are seen: (noise, SNR in dB as
@@ -330,9 +334,30 @@ def cross_validated(
     """Each record's classifier fitted on the records outside its fold (``record_folds``)."""
     out = {}
     for held in record_folds(names, folds):
-        model = fit(*dataset(data, [n for n in names if n not in held], two_pass=cfg.two_pass), cfg)[0]
+        model = _fit_kept(*dataset(data, [n for n in names if n not in held], two_pass=cfg.two_pass), cfg)
         out |= dict.fromkeys(held, model)
     return {name: out[name] for name in names}
+
+
+def _fit_kept(x: np.ndarray, y: np.ndarray, cfg: Config) -> C.BeatClassifier:
+    """``fit``'s classifier, from FITS where these inputs were fitted with these settings before
+    (pickled: written and read by this code only, on this machine)."""
+    import pickle
+
+    import torch
+
+    from ecgviewer.storage import atomic_write_bytes
+
+    h = hashlib.sha256(repr((asdict(cfg), torch.__version__, x.shape)).encode())
+    h.update(np.ascontiguousarray(x).tobytes())
+    h.update(np.ascontiguousarray(y).tobytes())
+    path = FITS / f"{h.hexdigest()[:20]}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    model = fit(x, y, cfg)[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, pickle.dumps(model))
+    return model
 
 
 def without(
@@ -348,7 +373,7 @@ def without(
     cfg = settings(shipped.meta)
     names = [n for n in sorted(p.stem for p in mitdb.glob("*.atr")) if n not in PACED and n != record]
     data = detections(mitdb, names, progress, augment=cfg.augment, delineator_file=delineator_file)
-    return with_bias(fit(*dataset(data, names, two_pass=cfg.two_pass), cfg)[0], shipped.meta["bias"])
+    return with_bias(_fit_kept(*dataset(data, names, two_pass=cfg.two_pass), cfg), shipped.meta["bias"])
 
 
 def with_bias(model: C.BeatClassifier, bias: Sequence[float]) -> C.BeatClassifier:
