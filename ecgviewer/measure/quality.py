@@ -203,12 +203,13 @@ def drowned(
 
 def beats_without_noise(
     x: np.ndarray, present: np.ndarray, names: Sequence[str], left_out: dict[str, str],
-    delineator: Delineator, at_most: int | None = None,
+    delineator: Delineator, at_most: int | None = None, read_around: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """R samples, per-lead labels (leads, n) and the leads delineated, of prepared signals ``x``.
 
     The first ``at_most`` present leads (all by default) are delineated. The present lead that
-    is most clearly pure noise at the beats found, else a delineated lead drowned in noise beside
+    is most clearly pure noise at the beats found, else (``read_around``: the beat list's few
+    leads, where one lead's noise steers the detections) a delineated lead drowned in noise beside
     a clear one (``drowned``), is left out (in ``present`` and ``left_out``, by ``names``); if it
     was delineated, the next present lead takes its place and the beats are found again, until no
     present lead is noise. Leads not delineated are labelled background."""
@@ -222,7 +223,7 @@ def beats_without_noise(
             labels[:] = 0
             labels[used] = delineator.labels(x[used])
             r = B.find(labels, x, used)
-        noise = noisiest(x, r, present) or drowned(x, r, present, used, delineator)
+        noise = noisiest(x, r, present) or (drowned(x, r, present, used, delineator) if read_around else None)
         if noise is None:
             return r, labels, used
         worst, left_out[names[worst]] = noise

@@ -396,7 +396,9 @@ def _measure_page(
     present = np.array([n not in problems for n in names])
     x = signal.prepare(x_raw, fs)
     left_out = dict(problems)
-    r, labels, used = Q.beats_without_noise(x, present, names, left_out, delineator, DELINEATED)
+    r, labels, used = Q.beats_without_noise(
+        x, present, names, left_out, delineator, DELINEATED, read_around=True
+    )
     seconds = (core[1] - core[0]) / fs
     lost = ~np.isfinite(mine).any(axis=0)  # samples missing in every lead
     if present.any():
