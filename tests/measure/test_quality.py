@@ -173,3 +173,33 @@ def test_electrode_motion_is_not_counted_where_the_second_opinion_finds_no_qrs(c
     assert len(m.r_times) == len(before.r_times)  # ... not counted
     assert m.values["hr"].value == pytest.approx(before.values["hr"].value, abs=2), every.values["hr"]
     assert any(SECOND_OPINION in n for n in m.notes), m.notes
+
+
+def test_a_noisy_lead_above_the_old_bar_at_the_joint_detections_is_looked_at_and_read_around():
+    """Noise of electrode motion's band (2-20 Hz) in V1 at 0.14 of its QRS's peak-to-peak (RMS),
+    II clean: at the two leads' joint detections V1's QRS stands about 11 times out of its noise,
+    above session 141's bar for looking (10) and under this one's (``DROWNED_LOOK``); read alone
+    it stands under ``DROWNED_SNR``, II about 90 times, so V1 is the lead read around, never II."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from ecgviewer.measure import beats as B
+    from ecgviewer.measure import signal
+    from tests.measure.beat_records import FS, record, sample_beat
+
+    beat = sample_beat()
+    rec = record([(t, beat) for t in np.arange(1.0, 59.0, 0.9)], 60.0)
+    noise = sosfiltfilt(
+        butter(2, (2, 20), "bandpass", fs=FS, output="sos"), np.random.default_rng(3).normal(0, 1, 60 * FS)
+    )
+    x = rec.read(0, rec.n_samples).astype(np.float64)
+    x[1] += np.ptp(beat[1]) * 0.14 * noise / noise.std()
+    x = signal.prepare(x, rec.fs)
+    both = np.ones(2, dtype=bool)
+    delineator = Delineator.bundled()
+    labels = np.zeros(x.shape, dtype=np.int64)
+    labels[:] = delineator.labels(x)
+    r = B.find(labels, x, both)
+    joint = Q.beat_snr(x, r, both)
+    assert joint[0] > 50 and 10 < joint[1] <= Q.DROWNED_LOOK
+    worst, why = Q.drowned(x, r, both.copy(), both, delineator)
+    assert worst == 1 and why.startswith("drowned in noise")
