@@ -58,8 +58,8 @@ MIN_PROMINENCE = 7.0
 # pages each) and of the 26 records' 780 clean pages: of the settings that read around at most 7
 # clean pages (0.9 %) and the wrong lead no more often than before, the one that reads around the
 # most pages with motion in one lead (6 dB: in the first lead 42 -> 76 pages, in the second 41 -> 62;
-# clean pages 3 -> 7: 101, 106, 203, 208, 209). A ratio between the leads
-# (the other at least 2 or 2.5 times the clearer) was tried beside it and read around no fewer clean pages.
+# clean pages 3 -> 7: 101, 106, 203, 208, 209). A bar on the ratio of the leads' figures (2 or 2.5)
+# was tried beside it and read around no fewer clean pages.
 DROWNED_LOOK = 12.0
 DROWNED_SNR = 10.0
 DROWNED_CLEAN = 16.0

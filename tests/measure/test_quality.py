@@ -196,9 +196,7 @@ def test_a_noisy_lead_above_the_old_bar_at_the_joint_detections_is_looked_at_and
     x = signal.prepare(x, rec.fs)
     both = np.ones(2, dtype=bool)
     delineator = Delineator.bundled()
-    labels = np.zeros(x.shape, dtype=np.int64)
-    labels[:] = delineator.labels(x)
-    r = B.find(labels, x, both)
+    r = B.find(delineator.labels(x), x, both)
     joint = Q.beat_snr(x, r, both)
     assert joint[0] > 50 and 10 < joint[1] <= Q.DROWNED_LOOK
     worst, why = Q.drowned(x, r, both.copy(), both, delineator)
