@@ -69,6 +69,19 @@ NOISY_BEATS, NOISY_SHARE, NOISY_MIN_S = 4, 0.5, 5.0
 # record): at a share of 0.2, 157 clean reference beats lost; at 0.4, 5 clean and 1,562 in synthetic
 # motion at 12 dB for 25 false detections; at 0.6, nothing moved. Not done
 DOUBTED_BEATS, DOUBTED_SHARE = 8, 0.2
+# The same share, the judged and the doubted counted together, tells where a beat's class is read
+# through noise: there a beat called ventricular whose QRS matches the dominant one (r of
+# beat_classes.OTHER_R or more) is listed unreadable, its class not read. Electrode motion widens
+# and bends a true beat's delineated QRS (true beats in synthetic motion called ventricular at QRS r
+# 0.83-0.93); calling such a beat normal instead would say more than the signal does. Session 143
+# compared shares 0.1-0.35 with r 0.7-0.9 (and the recording's usual QRS alike too) on the beat
+# lists of DS1's 22 records, each classed by the classifier fitted without it, clean and with
+# synthetic electrode motion (``training/validate/motion.py``) throughout at 12 and 6 dB: of the
+# settings that took no true ventricular beat of the clean records, the one whose motion copies
+# lost the most false ventricular calls net of the true ones is this share with r 0.8 (clean: 4
+# normal beats and 9 detections of no beat no longer called ventricular, no true one; 12 dB: 297
+# and 31 for 70 true ones; 6 dB: 1,342 and 89 for 322). EC57's electrode-motion noise was not
+# looked at in choosing.
 # A detection counts as noise there (besides those judged artefacts) where the noise rule marked it
 # unreadable (NOISE_FACTOR) and the classifier finds it at least this likely an artefact: more
 # likely noise than a beat. Alone it stays listed, unreadable (the classifier's artefact bias keeps
@@ -597,6 +610,12 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     native = kind == NORMAL
     for name, k in (("supraventricular", SUPRA), ("ventricular", VENTRICULAR)):
         kind[native & (label == C.CLASSES.index(name))] = k
+    # in noise the delineated QRS widens and its shape bends (electrode motion): where the
+    # detections around a beat are doubted, one called ventricular whose QRS still matches the
+    # dominant one is a beat whose class cannot be read (DOUBTED_SHARE's second use)
+    doubtful = _share((unconfirmed == 1) | (label == ARTEFACT), DOUBTED_BEATS) >= DOUBTED_SHARE
+    alike = found.features[C.FEATURES.index("qrs_r")] >= C.OTHER_R
+    kind[doubtful & alike & (kind == VENTRICULAR)] = UNREADABLE
     judged = label == ARTEFACT
     # a detection judged noise is left out unless it was found paced (the classifier never saw a
     # paced beat); every judgement counts towards a stretch too noisy to read, where noise makes
@@ -642,15 +661,10 @@ def _too_noisy(
     (``_unclear``): read as noise, not as beats. Each goes on over the detections next to it that
     the noise rule marked ``unreadable``: at a burst's edges, the clean beats in the window dilute
     the share, not the noise."""
-    from numpy.lib.stride_tricks import sliding_window_view as windows
-
-    def share(flags: np.ndarray, h: int) -> np.ndarray:
-        return windows(np.r_[np.zeros(h), flags, np.zeros(h)].astype(float), 2 * h + 1).mean(axis=1)
-
     if len(t) < 2 * NOISY_BEATS + 1:
         return []
     unclear = np.zeros(len(t), bool) if unclear is None else unclear
-    noise = (share(artefact, NOISY_BEATS) >= NOISY_SHARE) | (share(doubted, DOUBTED_BEATS) >= DOUBTED_SHARE)
+    noise = (_share(artefact, NOISY_BEATS) >= NOISY_SHARE) | (_share(doubted, DOUBTED_BEATS) >= DOUBTED_SHARE)
     noise |= unclear
     unreadable = np.zeros(len(t), bool) if unreadable is None else unreadable
     stretches: list[tuple[int, int]] = []
@@ -676,6 +690,15 @@ def _too_noisy(
                 detail += f"; {u} with a QRS barely above the noise"
             out.append((float(t[a]), float(t[b - 1]), detail))
     return out
+
+
+def _share(flags: np.ndarray, h: int) -> np.ndarray:
+    """Per beat, the share of ``flags`` among it and the ``h`` beats either side (none past the ends)."""
+    from numpy.lib.stride_tricks import sliding_window_view as windows
+
+    if len(flags) == 0:
+        return np.zeros(0)
+    return windows(np.r_[np.zeros(h), flags, np.zeros(h)].astype(float), 2 * h + 1).mean(axis=1)
 
 
 def _unclear(

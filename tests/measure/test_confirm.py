@@ -201,18 +201,34 @@ def test_an_unconfirmed_detection_is_no_beat_only_where_its_shape_does_not_recur
     assert confirm.not_beats(np.zeros(0, np.float32), shapes[:0]).shape == (0,)
 
 
+class _Ventricular:
+    """A stand-in classifier that calls every beat ventricular."""
+
+    two_pass = False
+
+    def labelled(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from ecgviewer.measure.beat_classes import CLASSES
+
+        label = np.full(features.shape[1], CLASSES.index("ventricular"))
+        return label, np.eye(len(CLASSES))[label]
+
+
+def _detected(t: np.ndarray, features: np.ndarray, shapes: np.ndarray):
+    """A ``rhythm.Detected`` of sinus-found beats at ``t`` with these features and QRS shapes."""
+    from ecgviewer.measure import rhythm as R
+
+    n = len(t)
+    return R.Detected(
+        t, np.full(n, R.NORMAL, np.int8), np.full((5, n), np.nan), features, shapes, [],
+        float(t[-1] + 1.0), ("II", "V1"), (),
+    )  # fmt: skip
+
+
 def test_the_beat_list_leaves_out_what_the_second_opinion_judges_no_beat():
     """Whatever the classifier calls it, a lone unconfirmed detection is not listed and is counted
     among the detections of noise; an unconfirmed one like a neighbour keeps its class."""
     from ecgviewer.measure import beat_classes as C
     from ecgviewer.measure import rhythm as R
-
-    class _Ventricular:  # a stand-in classifier that calls every beat ventricular
-        two_pass = False
-
-        def labelled(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            label = np.full(features.shape[1], C.CLASSES.index("ventricular"))
-            return label, np.eye(len(C.CLASSES))[label]
 
     n = 40
     t = 1.0 + 0.8 * np.arange(n)
@@ -220,11 +236,7 @@ def test_the_beat_list_leaves_out_what_the_second_opinion_judges_no_beat():
     kinds[5], kinds[12], kinds[14] = -1, 1, 1
     features = np.zeros((len(C.FEATURES), n))
     features[C.FEATURES.index("unconfirmed"), [5, 12]] = 1
-    found = R.Detected(
-        t, np.full(n, R.NORMAL, np.int8), np.full((5, n), np.nan), features, _shapes(kinds), [],
-        float(t[-1] + 1.0), ("II", "V1"), (),
-    )  # fmt: skip
-    listed = R.classify(found, _Ventricular())  # type: ignore[arg-type]
+    listed = R.classify(_detected(t, features, _shapes(kinds)), _Ventricular())  # type: ignore[arg-type]
     assert len(listed.t_s) == n - 1 and t[5] not in listed.t_s and t[12] in listed.t_s
     assert (listed.kind == R.VENTRICULAR).all()
     assert "1 detection of noise left out" in listed.notes
@@ -244,3 +256,33 @@ def test_unconfirmed_detections_alike_only_each_other_are_no_beats_unless_side_b
     assert np.flatnonzero(confirm.not_beats(unconfirmed, shapes)).tolist() == [10, 13, 16]
     kinds[20] = 2  # the transients' shape in a confirmed detection: a beat's shape after all
     assert not confirm.not_beats(unconfirmed, _shapes(kinds)).any()
+
+
+def test_where_the_beats_around_are_doubted_one_like_the_dominant_beat_is_not_called_ventricular():
+    """Electrode motion widens and bends a true beat's QRS: among detections judged noise, a beat
+    called ventricular whose QRS still matches the dominant one (r of OTHER_R or more) is listed
+    unreadable, its class not read; one unlike it stays ventricular, and so does one like it where
+    the detections around are not doubted."""
+    from ecgviewer.measure import beat_classes as C
+    from ecgviewer.measure import rhythm as R
+
+    n = 80
+    t = 1.0 + 0.8 * np.arange(n)
+    features = np.zeros((len(C.FEATURES), n))
+    qrs_r = features[C.FEATURES.index("qrs_r")]
+    qrs_r[:] = C.OTHER_R + 0.05
+    qrs_r[[20, 60]] = C.OTHER_R - 0.4  # unlike the dominant beat: one in the noise, one clear of it
+    noise = [14, 16, 18, 22, 24]  # lone transients the second opinion finds no QRS at, around beat 20
+    features[C.FEATURES.index("unconfirmed"), noise] = 1
+    kinds = [0] * n
+    for k in noise:
+        kinds[k] = -1
+    listed = R.classify(_detected(t, features, _shapes(kinds)), _Ventricular())  # type: ignore[arg-type]
+    beat = ~np.isin(np.arange(n), noise)
+    assert np.array_equal(listed.t_s, t[beat])  # the transients left out, not a stretch of noise
+    in_noise = R._share(~beat, R.DOUBTED_BEATS) >= R.DOUBTED_SHARE
+    assert in_noise[20] and in_noise[beat].sum() >= 5 and not in_noise[40:].any()
+    called = np.where(in_noise & (qrs_r >= C.OTHER_R), R.UNREADABLE, R.VENTRICULAR)[beat]
+    assert np.array_equal(listed.kind, called)
+    at = {round(x, 3): k for x, k in zip(listed.t_s, listed.kind, strict=True)}
+    assert at[round(t[20], 3)] == at[round(t[60], 3)] == at[round(t[40], 3)] == R.VENTRICULAR

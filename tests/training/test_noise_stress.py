@@ -116,3 +116,33 @@ def test_the_report_names_whose_settings_class_the_beats():
     assert "classed by `beats-motion.safetensors`'s settings fitted without it" in named
     found = NS.report([], delineator="`delineator-motion.safetensors`")
     assert "on the beats the delineator `delineator-motion.safetensors` finds" in found
+
+
+def test_the_sums_per_noise_and_another_run_s_beside_them(tmp_path):
+    """The report sums each noise's rows (false ventricular: EC57's VEB +P denominator less its
+    true ones), and with another run's saved rows sets theirs before these, on the rows both have."""
+    from training.validate.ec57 import Counts
+
+    def row(snr: int, tp_v: int, det_v: int, lead: str | None = None) -> dict:
+        c = Counts("119", ref_beats=100, matched=98, ref_v=10, det_v=det_v, tp_v=tp_v, fp_not_v=1,
+                   unreadable_s=2.5)  # fmt: skip
+        return {
+            "record": "119",
+            "noise": "em",
+            "snr_db": snr,
+            "counts": c,
+            "invented_in_noise": 3,
+            "lead": lead,
+        }
+
+    before = [row(12, 9, 20), row(6, 8, 30), row(6, 8, 30, lead="V1")]
+    NS.save_counts(tmp_path / "before.json", before)
+    again = NS.load_counts(tmp_path / "before.json")
+    assert again == before
+    alone = NS.report(before)
+    assert "| em | 200 | 196 | 6 | 20 | 17 | 31 | 5 |" in alone  # 20 - 1 - 9 + 30 - 1 - 8
+    assert "| em in V1 only | 100 | 98 | 3 | 10 | 8 | 21 | 2 |" in alone  # 2.5 s shown whole
+    after = [row(12, 9, 15), row(0, 5, 40)]  # the 0 dB row is this run's only
+    paired = NS.report(after, against=again)
+    assert "on the rows both runs have (1)" in paired
+    assert "| em | 100 -> 100 | 98 -> 98 | 3 -> 3 | 10 -> 10 | 9 -> 9 | 10 -> 5 | 2 -> 2 |" in paired

@@ -26,7 +26,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -248,14 +248,76 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}"
 
 
+def _noise(row: dict) -> str:
+    """A row's noise as the tables name it: the kind, and the lead where it is in one only."""
+    return row["noise"] + (f" in {row['lead']} only" if row.get("lead") else "")
+
+
+def _key(row: dict) -> tuple:
+    """A row's place in a run, to pair it with another run's."""
+    return row["record"], row["noise"], row["snr_db"], row.get("lead")
+
+
+def save_counts(path: Path, rows: Sequence[dict]) -> None:
+    """Each row's counts as JSON, for a comparison with another run (``load_counts``, ``--against``)."""
+    out = [
+        {k: v for k, v in row.items() if k != "counts"} | {"counts": asdict(row["counts"])} for row in rows
+    ]
+    atomic_write_bytes(Path(path), (json.dumps(out, indent=0) + "\n").encode())
+
+
+def load_counts(path: Path) -> list[dict]:
+    """A run's rows as ``save_counts`` wrote them."""
+    return [row | {"counts": Counts(**row["counts"])} for row in json.loads(Path(path).read_text())]
+
+
+SUMMED = ("beats", "found", "invented", "ventricular", "ventricular found", "false ventricular",
+          "unreadable s")  # fmt: skip
+
+
+def _sums(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
+    """Per noise (``_noise``), summed over records and SNRs: reference beats, those found, beats
+    invented in noise, reference ventricular beats and those called so, beats called ventricular
+    that are not (EC57's VEB +P denominator less its true ones), unreadable seconds."""
+    out: dict[str, dict[str, float]] = {}
+    for row in rows:
+        c: Counts = row["counts"]
+        s = out.setdefault(_noise(row), dict.fromkeys(SUMMED, 0.0))
+        for k, v in zip(SUMMED, (c.ref_beats, c.matched, row["invented_in_noise"], c.ref_v, c.tp_v,
+                                 c.det_v - c.fp_not_v - c.tp_v, c.unreadable_s), strict=True):  # fmt: skip
+            s[k] += v
+    return out
+
+
+def _summary(rows: Sequence[dict], against: Sequence[dict] | None) -> list[str]:
+    """The sums per noise (``_sums``); with ``against`` (another run's rows), theirs before ours
+    on the rows both runs have."""
+    before: dict[str, dict[str, float]] | None = None
+    if against is None:
+        intro, mine = "Summed over the records and SNRs, per noise:", _sums(rows)
+    else:
+        theirs = {_key(r): r for r in against}
+        both = [r for r in rows if _key(r) in theirs]
+        intro = (f"Summed over the records and SNRs, per noise, on the rows both runs have ({len(both)}): "
+                 "the `--against` run's figure, then this run's:")  # fmt: skip
+        before, mine = _sums([theirs[_key(r)] for r in both]), _sums(both)
+    lines = [intro, "", "| noise | " + " | ".join(SUMMED) + " |", "|---" * (len(SUMMED) + 1) + "|"]
+    for noise, s in mine.items():
+        cells = (f"{s[k]:.0f}" if before is None else f"{before[noise][k]:.0f} -> {s[k]:.0f}" for k in SUMMED)
+        lines.append(f"| {noise} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def report(
     rows: Sequence[dict], bundled: bool = False, em: str | None = None, command: str = COMMAND,
     classifier: str | None = None, delineator: str | None = None, rate: float | None = None,
+    against: Sequence[dict] | None = None,
 ) -> str:  # fmt: skip
     """The table; ``em``: how the electrode-motion noise was had and checked (None: not used);
     ``classifier``: the file whose settings class the beats (None: the bundled one's);
     ``delineator``: the file that finds them (None: the bundled one); ``rate``: the rate each noisy
-    record was resampled to (None: its own); a row with a ``lead`` had the noise in that lead only."""
+    record was resampled to (None: its own); a row with a ``lead`` had the noise in that lead only;
+    ``against``: another run's rows (``load_counts``), whose sums are set beside these."""
     source = (
         "the MIT-BIH Noise Stress Test Database's muscle artefact (`ma`) and baseline wander (`bw`) "
         "records (their second halves), and its electrode-motion noise (`em`), which EC57 prescribes: "
@@ -305,6 +367,7 @@ def report(
             else "."
         ),
         "",
+        *_summary(rows, against),
         "| record | noise | SNR (dB) | QRS Se | QRS +P | VEB Se | VEB +P | SVEB Se | SVEB +P "
         "| beats invented in noise | unreadable (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -313,8 +376,7 @@ def report(
         c: Counts = row["counts"]
         s = stats(c)
         figures = [_pct(s[k]) for k in ("qrs_se", "qrs_pp", "veb_se", "veb_pp", "sveb_se", "sveb_pp")]
-        noise = row["noise"] + (f" in {row['lead']} only" if row.get("lead") else "")
-        cells = [row["record"], noise, f"{row['snr_db']:+d}", *figures, str(row["invented_in_noise"]),
+        cells = [row["record"], _noise(row), f"{row['snr_db']:+d}", *figures, str(row["invented_in_noise"]),
                  f"{c.unreadable_s:.0f}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -341,12 +403,17 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="resample each noisy record to this rate (Hz) before reading it")  # fmt: skip
     p.add_argument("--each-lead", action="store_true",
                    help="the noise in one lead at a time, the other left clean")  # fmt: skip
+    p.add_argument("--counts", type=Path, default=None, help="each row's counts to this JSON")
+    p.add_argument("--against", type=Path, default=None,
+                   help="another run's --counts JSON: its sums per noise beside these")  # fmt: skip
 
 
 def command(args: argparse.Namespace) -> None:
     """EC57's noise stress test on the beat list (118 and 119; ma, bw and em noise): NOISE_STRESS.md."""
     if not args.mitdb.is_dir():
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
+    if args.against is not None and not args.against.is_file():  # before the minutes of reading
+        raise SystemExit(f"--against {args.against}: no such counts file")
     noises = args.noise or [n for n in NOISES if n != "em" or args.nstdb is not None]
     em = em_text = None
     if "em" in noises:
@@ -361,9 +428,13 @@ def command(args: argparse.Namespace) -> None:
     options += [f"--{o} {getattr(args, o).name}" for o in ("classifier", "delineator") if getattr(args, o)]
     options += [f"--rate {args.rate:g}"] if args.rate else []
     options += ["--each-lead"] if args.each_lead else []
+    options += [f"--{o} {getattr(args, o).name}" for o in ("counts", "against") if getattr(args, o)]
     command = " ".join([COMMAND, *options])
     named = None if args.classifier is None else f"`{args.classifier.name}`"
     finder = None if args.delineator is None else f"`{args.delineator.name}`"
-    text = report(rows, args.bundled, em_text, command, named, finder, args.rate)
+    against = None if args.against is None else load_counts(args.against)
+    text = report(rows, args.bundled, em_text, command, named, finder, args.rate, against)
+    if args.counts is not None:
+        save_counts(args.counts, rows)
     atomic_write_bytes(args.out, text.encode())
     print(json.dumps({"runs": len(rows), "report": str(args.out)}))
