@@ -615,7 +615,7 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     # dominant one is a beat whose class cannot be read (DOUBTED_SHARE's second use)
     doubtful = _share((unconfirmed == 1) | (label == ARTEFACT), DOUBTED_BEATS) >= DOUBTED_SHARE
     alike = found.features[C.FEATURES.index("qrs_r")] >= C.OTHER_R
-    kind[doubtful & alike & (kind == VENTRICULAR)] = UNREADABLE
+    kind[bent := doubtful & alike & (kind == VENTRICULAR)] = UNREADABLE
     judged = label == ARTEFACT
     # a detection judged noise is left out unless it was found paced (the classifier never saw a
     # paced beat); every judgement counts towards a stretch too noisy to read, where noise makes
@@ -648,6 +648,8 @@ def classify(found: Detected, classifier: C.BeatClassifier) -> BeatList:
     notes = list(found.notes)
     if (left_out := int(artefact.sum())) > 0:
         notes.append(f"{left_out} detection{'s' * (left_out != 1)} of noise left out")
+    if (unread := int((bent & beat).sum())) > 0:
+        notes.append(f"{unread} beat{'s' * (unread != 1)} in noise not classed: the dominant QRS, bent by it")
     return with_kinds(found, kind, beat, tuple(notes), noisy=noisy)
 
 

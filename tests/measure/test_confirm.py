@@ -286,3 +286,5 @@ def test_where_the_beats_around_are_doubted_one_like_the_dominant_beat_is_not_ca
     assert np.array_equal(listed.kind, called)
     at = {round(x, 3): k for x, k in zip(listed.t_s, listed.kind, strict=True)}
     assert at[round(t[20], 3)] == at[round(t[60], 3)] == at[round(t[40], 3)] == R.VENTRICULAR
+    unread = int((listed.kind == R.UNREADABLE).sum())
+    assert f"{unread} beats in noise not classed: the dominant QRS, bent by it" in listed.reading()
