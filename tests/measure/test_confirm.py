@@ -288,3 +288,4 @@ def test_where_the_beats_around_are_doubted_one_like_the_dominant_beat_is_not_ca
     assert at[round(t[20], 3)] == at[round(t[60], 3)] == at[round(t[40], 3)] == R.VENTRICULAR
     unread = int((listed.kind == R.UNREADABLE).sum())
     assert f"{unread} beats in noise not classed: the dominant QRS, bent by it" in listed.reading()
+    assert R._share(np.zeros(0, bool), R.DOUBTED_BEATS).shape == (0,)  # a list with no detection
