@@ -127,6 +127,23 @@ def test_a_wide_beat_differs_from_the_page_s_dominant_beat_in_shape_width_and_di
     assert np.isnan(none).all()  # no lead to read: nothing measured, nothing invented
 
 
+def test_a_detection_seen_in_one_lead_only_is_small_in_the_other_where_a_beat_keeps_its_size():
+    """Noise local to one electrode makes a 'QRS' in its lead alone: the mean amplitude over the
+    leads hides it, the lowest lead's shows it; a nearly isoelectric lead is read against its floor."""
+    x, r = _page([0.08] * 10)
+    x[1, r[6] - 30 : r[6] + 30] *= 0.3  # beat 6: the second lead's QRS under a third of its size
+    f = C.morphology(x, r, np.ones(2, bool), np.full(10, 0.08), np.ones(10, bool), np.full(10, 0.01))
+    m = {name: f[i] for i, name in enumerate(C.MORPHOLOGY)}
+    assert m["amplitude_min"][6] == pytest.approx(np.log(0.3), abs=0.05)
+    assert m["amplitude"][6] > -0.3  # the leads together: a quarter smaller
+    assert np.all(np.abs(np.delete(m["amplitude_min"], 6)) < 0.01)
+    x, r = _page([0.08] * 10)
+    x[1] *= 0.02  # a lead at 2 % of the first: its QRS halved, both under the floor, reads as alike
+    x[1, r[6] - 30 : r[6] + 30] *= 0.5
+    f = C.morphology(x, r, np.ones(2, bool), np.full(10, 0.08), np.ones(10, bool), np.full(10, 0.01))
+    assert f[C.MORPHOLOGY.index("amplitude_min"), 6] > np.log(0.9)
+
+
 def test_a_beat_whose_r_was_found_at_another_peak_of_its_qrs_is_compared_at_its_best_match():
     """An RSR' complex: the R found may be its R' (as in MIT-BIH 118's right bundle branch block),
     and the same beat compared 28 ms off looked ventricular (r about 0, session 95)."""
