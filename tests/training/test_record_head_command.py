@@ -115,6 +115,33 @@ def test_fold_10_is_read_for_the_head_that_ships_and_logged(shared: Path, tmp_pa
                for task in tasks)  # fmt: skip
 
 
+def test_fold_9_is_read_again_for_the_head_with_today_s_beat_list_fitting_and_logging_nothing(
+    shared: Path, tmp_path: Path
+) -> None:
+    """``--check`` asks whether the head must be fitted again after the beat list changed: each
+    task's fold-9 figure beside the one its card was fitted with, and paired against another head
+    (here itself: no difference); the head's files and the fold-10 ledger are left as they were."""
+    from ecgviewer.assets import record_head_path
+
+    ledger = Path(os.environ["TRAINING_LEDGER"])
+    before = ledger.read_text() if ledger.is_file() else ""
+    head = record_head_path()
+    card = head.with_suffix(".json").read_bytes()
+    res = training_cli("record-head", "--check", "--against", head, "--data-root", shared, "--limit", "40",
+                       "--workers", "1")  # fmt: skip
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].startswith("fold 9, 40 records") and len(lines) == 1 + len(T.TASKS)
+    fitted = read_card(head)["tasks"]  # type: ignore[index]
+    for task, line in zip(T.TASKS, lines[1:], strict=True):
+        assert (
+            line.startswith(f"- `{task}` ")
+            and f"(as fitted: {fitted[task]['combined']['auroc']:.4f})" in line
+        )
+        assert line.endswith("minus the other head +0.0000 [+0.0000, +0.0000]")
+    assert head.with_suffix(".json").read_bytes() == card
+    assert (ledger.read_text() if ledger.is_file() else "") == before
+
+
 def test_ludb_is_read_by_the_app_with_its_rhythm_and_diagnosis_labels(shared: Path, tmp_path: Path) -> None:
     """``--ludb`` analyses LUDB records with the app's Analyzer and the given head, scores each
     record's header rhythm and its other diagnoses by the stated mappings, and keeps the card's

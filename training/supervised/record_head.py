@@ -590,6 +590,56 @@ def test(data_root: Path, head_file: Path, workers: int = 2, limit: int | None =
     return out
 
 
+def check(data_root: Path, head_file: Path, against: Path | None = None, workers: int = 2,
+          limit: int | None = None) -> dict:  # fmt: skip
+    """Fold 9 read again with today's beat list (fits nothing): each task's macro AUROC of the head
+    ``head_file`` beside the encoder, against the figure its card was fitted with, and paired against
+    another head ``against`` (one fitted again) on the same features. Whether the head must be
+    fitted again after the beat list changed (its kinds are features) is asked here."""
+    from ecgviewer.assets import model_path
+    from ecgviewer.weights import read_card
+    from training.validate.metrics import macro, paired_bootstrap
+
+    labels = D.load_labels(D.ptbxl_root(data_root))
+    val = record_paths(labels, (D.VAL_FOLD,), [D.ptbxl_root(data_root)], limit)
+    row = {int(e): i for i, e in enumerate(labels.ecg_id)}
+    y = labels.y[[row[e] for e in val]].astype(np.float32)
+    x, encoder = features(val, workers), encoder_fold9(model_path(), val, labels, workers)
+    heads = {
+        "head": H.RecordHead.load(head_file),
+        **({"against": H.RecordHead.load(against)} if against else {}),
+    }
+    both = {k: h.combined(encoder, h.probabilities(x)) for k, h in heads.items()}
+    fitted = (read_card(head_file) or {}).get("tasks", {})
+    out: dict = {"head_sha256": _sha(head_file), "records": len(val), "tasks": {}}
+    for task in TASKS:
+        yt, *p = (labels.aggregate(task, m)[1] for m in (y, *both.values()))
+        keep = yt.any(axis=1)
+        t = {
+            "auroc": macro(yt[keep], p[0][keep])[0],
+            "fitted": fitted.get(task, {}).get("combined", {}).get("auroc"),
+        }
+        if against:
+            t["minus_against"] = paired_bootstrap(yt[keep], [p[0][keep]], [p[1][keep]])
+        out["tasks"][task] = t
+    return out
+
+
+def check_lines(c: dict) -> list[str]:
+    """``check``'s figures as lines of text."""
+    lines = [f"fold 9, {c['records']} records, today's beat list, head {c['head_sha256'][:12]}:"]
+    for task, t in c["tasks"].items():
+        fitted = "-" if t["fitted"] is None else f"{t['fitted']:.4f}"
+        line = f"- `{task}` {t['auroc']:.4f} (as fitted: {fitted})"
+        if "minus_against" in t:
+            d = t["minus_against"]
+            line += (
+                f"; minus the other head {d['auroc']:+.4f} [{d['auroc_ci'][0]:+.4f}, {d['auroc_ci'][1]:+.4f}]"
+            )
+        lines.append(line)
+    return lines
+
+
 def _statements(folder: Path, ids: np.ndarray, head: H.RecordHead) -> np.ndarray:
     """(ids, the head's codes) fold-10 probabilities of the `all` model kept in ``folder``."""
     kept = _kept(folder, "all")
@@ -982,11 +1032,20 @@ def arguments(p: argparse.ArgumentParser) -> None:
                    help="LUDB's folder: its rhythm labels read by the app, into card and report")  # fmt: skip
     p.add_argument("--superclasses", action="store_true",
                    help="fold 9: the superclasses read off the statements, the head weighed in")  # fmt: skip
+    p.add_argument("--check", action="store_true",
+                   help="fold 9 read again with today's beat list for the head (fits nothing)")  # fmt: skip
+    p.add_argument("--against", type=Path, default=None, help="with --check: another head, paired")
 
 
 def command(args: argparse.Namespace) -> None:
     """Fit the record head on folds 1-8 and choose its weight on fold 9 (fold 10 is not read); with
-    --test, read fold 10 for the head that ships."""
+    --test, read fold 10 for the head that ships; with --check, read fold 9 again for it."""
+    if args.check:
+        from ecgviewer.assets import record_head_path
+
+        print("\n".join(check_lines(check(args.data_root, args.out or record_head_path(), args.against,
+                                           args.workers, args.limit))))  # fmt: skip
+        return
     if args.test or args.ludb or args.superclasses:
         from ecgviewer.assets import record_head_path
         from ecgviewer.weights import read_card, write_card
