@@ -144,6 +144,32 @@ def test_a_detection_seen_in_one_lead_only_is_small_in_the_other_where_a_beat_ke
     assert f[C.MORPHOLOGY.index("amplitude_min"), 6] > np.log(0.9)
 
 
+def test_a_p_wave_hidden_in_the_t_wave_before_a_beat_deforms_it_and_an_ectopic_qrs_alone_does_not():
+    """An atrial premature beat's P' falls in the T wave before it, where no P wave is delineated: the
+    previous beat's ST-T is read against the dominant beat's. A wide beat leaves the T before it
+    alone, and the beat after it is not read against its ST-T, an ectopic beat's own; a detection too
+    soon after the last beat has no such stretch to read."""
+    widths = [0.08] * 8 + [0.18, 0.08]
+    x, r = _page(widths)
+    x[:, r[8] - 40 : r[8] + 40] *= -1  # beat 8 wide and of the other polarity: ventricular
+    t = np.arange(x.shape[1]) / signal.FS
+    bump = lambda at_s, width_s: np.exp(-(((t - at_s) / width_s) ** 2) / 2)  # noqa: E731
+    for c in r:
+        x += np.array([[0.3], [0.2]]) * bump(c / signal.FS + 0.28, 0.05)  # each beat's T wave
+    x += np.array([[0.12], [0.08]]) * bump(r[4] / signal.FS + 0.32, 0.02)  # a P' in beat 4's T: before beat 5
+    qrs_s = np.array(widths)
+    f = C.morphology(x, r, np.ones(2, bool), qrs_s, np.arange(10) != 8, np.full(10, 0.01))
+    before = f[C.MORPHOLOGY.index("t_before_r")]
+    assert np.isnan(before[0])  # nothing read before the first beat
+    assert before[5] < 0.98 and np.all(
+        np.delete(before, [0, 5, 9]) > 0.999
+    )  # the wide beat 8's T before it too
+    assert np.isnan(before[9])  # after the wide beat: its ST-T is its own, not read
+    soon = np.sort(np.r_[r, r[2] + round(0.15 * signal.FS)])  # a detection 150 ms after beat 2
+    f = C.morphology(x, soon, np.ones(2, bool), np.r_[qrs_s, 0.08], np.ones(11, bool), np.full(11, 0.01))
+    assert np.isnan(f[C.MORPHOLOGY.index("t_before_r"), 3])
+
+
 def test_a_beat_whose_r_was_found_at_another_peak_of_its_qrs_is_compared_at_its_best_match():
     """An RSR' complex: the R found may be its R' (as in MIT-BIH 118's right bundle branch block),
     and the same beat compared 28 ms off looked ventricular (r about 0, session 95)."""
