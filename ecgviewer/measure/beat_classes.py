@@ -30,6 +30,7 @@ MORPHOLOGY = (
     "qrs_r_min",  # the lowest of the leads' QRS correlations
     "beat_r",  # correlation over P, QRS and T (quality.NOISE_WINDOW_MS)
     "p_r",  # correlation of the P-wave window (P_WINDOW_MS)
+    "p_shape_r",  # the same, each lead about its own mean: the P wave's shape, not the leads' offsets
     "t_before_r",  # correlation of the ST-T before the beat with the dominant beat's (a P' hidden in it)
     "distance",  # RMS difference of the QRS over the dominant QRS's RMS
     "amplitude",  # log of the QRS's peak-to-peak over the dominant's
@@ -146,6 +147,10 @@ def morphology(
     half = ms(B.QRS_HALF_MS)
     qrs, p = slice(pre - half, pre + half), slice(pre - ms(P_WINDOW_MS[0]), pre - ms(P_WINDOW_MS[1]))
     flat = lambda a, s: a[..., s].reshape(*a.shape[:-2], -1)  # noqa: E731  (leads side by side)
+    # each lead about its own mean first: where the wave is small (a P wave of 0.1 mV), the leads'
+    # offsets from one another would be most of the variance that a correlation over the leads
+    # side by side follows (``p_r``: an atrial premature beat's P' read as alike, session 146)
+    centred = lambda a, s: flat(a[..., s] - a[..., s].mean(axis=-1, keepdims=True), slice(None))  # noqa: E731
     windows = lambda at: np.nan_to_num(B.windows(x[present], at, pre, post))  # noqa: E731  (0 past the ends)
     median = lambda w: np.median(w[dominant] if dominant.sum() >= 3 else w, axis=0)  # noqa: E731
     w = windows(r)  # (beats, leads, n)
@@ -174,6 +179,7 @@ def morphology(
         "qrs_r_min": per_lead.min(axis=1),
         "beat_r": _correlation(flat(w, slice(None)), flat(template, slice(None))),
         "p_r": _correlation(flat(w, p), flat(template, p)),
+        "p_shape_r": _correlation(centred(w, p), centred(template, p)),
         "t_before_r": _t_before(w[:, :, pre:], template[:, pre:], at, r - ms(P_WINDOW_MS[1]), like),
         "distance": np.sqrt(((wq - tq) ** 2).mean(axis=1)) / max(float(np.sqrt((tq**2).mean())), 1e-6),
         "amplitude": np.log(np.maximum(spans.mean(axis=1), 1e-4) / max(float(template_spans.mean()), 1e-4)),

@@ -170,6 +170,23 @@ def test_a_p_wave_hidden_in_the_t_wave_before_a_beat_deforms_it_and_an_ectopic_q
     assert np.isnan(f[C.MORPHOLOGY.index("t_before_r"), 3])
 
 
+def test_a_p_wave_of_another_shape_reads_unlike_whatever_the_leads_offsets_from_one_another():
+    """The P window read over the leads side by side (``p_r``) follows the leads' offsets from one
+    another where the P wave is small: an atrial premature beat's inverted P' still reads alike
+    there. Each lead about its own mean (``p_shape_r``), its shape tells it from the sinus P waves."""
+    x, r = _page([0.08] * 10)
+    t = np.arange(x.shape[1]) / signal.FS
+    for i, c in enumerate(r):
+        window = np.abs(t - (c / signal.FS - 0.155)) < 0.1  # the P window, -250 to -60 ms
+        x[:, window] += np.array([[0.3], [-0.3]])  # each lead's own offset there, every beat alike
+        sign = -1.0 if i == 5 else 1.0  # beat 5: an inverted P'
+        x += sign * np.array([[0.1], [0.08]]) * np.exp(-(((t - c / signal.FS + 0.16) / 0.02) ** 2) / 2)
+    f = C.morphology(x, r, np.ones(2, bool), np.full(10, 0.08), np.ones(10, bool), np.full(10, 0.01))
+    m = {name: f[i] for i, name in enumerate(C.MORPHOLOGY)}
+    assert m["p_r"][5] > 0.8  # alike by the offsets
+    assert m["p_shape_r"][5] < 0.0 and np.all(np.delete(m["p_shape_r"], 5) > 0.99)
+
+
 def test_a_beat_whose_r_was_found_at_another_peak_of_its_qrs_is_compared_at_its_best_match():
     """An RSR' complex: the R found may be its R' (as in MIT-BIH 118's right bundle branch block),
     and the same beat compared 28 ms off looked ventricular (r about 0, session 95)."""

@@ -174,7 +174,7 @@ def _quick_classifier(out: Path) -> Path:
     from ecgviewer.assets import beat_classifier_path
     from ecgviewer.measure.beat_classes import BeatClassifier
 
-    meta = {**BeatClassifier.bundled().meta, "members": 1, "epochs": 4, "augment": [], "trees": 0}
+    meta = {**BeatClassifier.bundled().meta, "members": 1, "epochs": 3, "augment": [], "trees": 0}
     save_file(
         load_file(str(beat_classifier_path())), str(out), metadata={"beat_classifier": json.dumps(meta)}
     )
