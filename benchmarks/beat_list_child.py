@@ -1,18 +1,24 @@
 """One fresh process: ``measure.rhythm.analyse`` over whole recordings, one after the other; prints
 one JSON line (wall and CPU time, beats, counts and hours summed, peak RSS; the CPU time and peak
 RSS of the worker process that measures half of a long recording's pages, ``measure.workers``,
-its start included)."""
+its start included). ``--delineator PATH``: the pages read by that delineator (its 8-bit ranges beside
+it) instead of the bundled one, a candidate's day measured as the bundled one's is."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
-import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 
 def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--delineator", default=None, help="a candidate delineator's weights (default: bundled)")
+    args = p.parse_args()
     from ecgviewer.io import load
     from ecgviewer.measure import workers
     from ecgviewer.measure.delineate import Delineator
@@ -20,12 +26,12 @@ def main() -> int:
 
     workers.allow()  # as the app's entry points
 
-    delineator = Delineator.bundled()
+    delineator = Delineator.bundled() if args.delineator is None else Delineator.load(Path(args.delineator))
     import scipy.signal  # noqa: F401  (1.7 s, once a process: the window loads it to measure its first page)
 
     wall = cpu = hours = 0.0
     beats, counts = 0, Counter()
-    for path in sys.argv[1:]:
+    for path in args.paths:
         rec = load(path)
         t, c = time.perf_counter(), time.process_time()
         rh = analyse(rec, delineator)
