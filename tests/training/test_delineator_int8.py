@@ -49,8 +49,9 @@ def test_the_comparison_matches_beats_and_reports_each_fiducials_shift(tmp_path,
     assert rows[0]["float"] > 1800 and rows[0]["matched"] >= rows[0]["float"] - 5
     marks = D8.against_marks(weights, shared / "ludb", [1, 2])
     assert {r["condition"] for r in marks} == set(D8.LUDB_CONDITIONS) and len(marks) == 4
-    text = D8.report(rows, marks, json.loads(int8_path(weights).read_text()), "cmd")
+    text = D8.report(rows, marks, json.loads(int8_path(weights).read_text()), "cmd", weights)
     assert "| qrs_on |" in text and "| leads=2,fs=250 | qrs_on |" in text
+    assert f"delineator `{weights.name}`'s 8-bit form" in text and "bundled" not in text  # a copy is named
 
 
 def test_the_two_forms_beats_are_matched_one_to_one_within_the_window():
