@@ -40,6 +40,47 @@ def test_distillation_follows_the_teacher():
         assert p[wave] > 0.8, (wave, p)
 
 
+def test_in_atrial_fibrillation_the_student_learns_no_p_wave_from_a_teacher_that_says_one():
+    """A teacher that says P half the time: the student follows it on sinus crops, and where
+    ``no_p`` marks the crop, keeps the other classes' proportions and says no P."""
+    import torch
+
+    def teacher(x: torch.Tensor) -> torch.Tensor:  # P or QRS, evenly
+        logits = torch.zeros(x.shape[0], 4, x.shape[-1])
+        logits[:, [T.P_CLASS, 2]] = 6.0
+        return logits
+
+    soft = torch.softmax(teacher(torch.zeros(3, 2, 10)), dim=1)
+    kept = T._without_p(soft, np.array([False, True, False]))
+    assert torch.allclose(kept[[0, 2]], soft[[0, 2]]) and torch.allclose(kept.sum(dim=1), torch.ones(3, 10))
+    assert (kept[1, T.P_CLASS] == 0).all()
+    assert torch.allclose(kept[1, 2] / kept[1, 0], soft[1, 2] / soft[1, 0])
+
+    recipe = replace(T.TINY, steps=40, lr=2e-2, teacher=True, unlabelled=1, rate_share=0.0, af_hides_p=True)
+    data = _unlabelled(4, 0)
+    x = torch.from_numpy(np.concatenate([T.augment(e, np.random.default_rng(1), recipe)[0] for e in data]))
+    for no_p in (False, True):
+        extra = [replace(e, no_p=no_p) for e in _unlabelled(2, 1)]
+        model = T.train([replace(e, no_p=no_p) for e in data], recipe, teacher=teacher, extra=extra)
+        with torch.no_grad():
+            p = torch.softmax(model(x.float()), dim=1).mean(dim=(0, 2))
+        assert (p[T.P_CLASS] < 0.1) if no_p else (p[T.P_CLASS] > 0.3), (no_p, p)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "ptbxl").is_dir(), reason="needs ../shared/data/ptbxl")
+def test_atrial_fibrillation_and_flutter_records_are_all_added_and_marked():
+    from training.data.datasets import load_labels, ptbxl_root
+
+    labels = load_labels(ptbxl_root(SHARED_DATA))
+    af = labels.y[:, [labels.statements.index(s) for s in T.AF_STATEMENTS]].any(axis=1)
+    fibrillating = set(labels.ecg_id[af & (labels.fold <= 8)].tolist())
+    plain = {e.number for e in T.unlabelled(SHARED_DATA, 3, seed=3)}
+    extra = T.unlabelled(SHARED_DATA, 3, seed=3, atrial=True)
+    marked = {e.number for e in extra if e.no_p}
+    assert marked and marked <= fibrillating and {e.number for e in extra} == plain | marked
+    assert not any(e.no_p for e in extra if e.number not in fibrillating)
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "ptbxl").is_dir(), reason="needs ../shared/data/ptbxl")
 def test_unlabelled_records_are_training_folds_only():
     from training.data.datasets import load_labels, ptbxl_root
