@@ -98,8 +98,11 @@ DISTILLED = replace(NARROW, teacher=True, unlabelled=4, unlabelled_records=3000)
 # The same, taught twice as long with more PTB-XL crops and recorded noise in a third of the crops:
 # the first student lost QRS complexes in MIT-BIH's noisiest records (EC57-ludb12-distilled.md).
 DISTILLED2 = replace(DISTILLED, steps=5000, unlabelled=6, recorded_noise=0.3)
-# The same, taught no P wave in atrial fibrillation or flutter (``af_hides_p``); it ships by the
-# rule of session 147, fixed before its training, and only after LUDB's fold validation.
+# The same, taught no P wave in atrial fibrillation or flutter (``af_hides_p``), judged by session
+# 147's rule, fixed before its training. It did not ship: on DS1 (seed 0, paired by record with
+# session 146's beat list) record 201's fibrillation came back (363 s listed, 368 before, 303 with
+# DISTILLED2), but AF duration Se fell 1.92 points [-2.16, -1.02] (203's episodes split) and VEB Se
+# 0.75 [-1.75, -0.08] (training/reports/EC57-ludb12-distilled3-s148.md).
 DISTILLED3 = replace(DISTILLED2, af_hides_p=True)
 RECORDED_SNR_DB = (-6.0, 24.0)
 # The shipped recipe with synthetic electrode motion in 30 % of its crops, from 0 dB (where EC57's
