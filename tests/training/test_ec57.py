@@ -245,7 +245,16 @@ def test_counts_round_trip_and_a_run_against_itself_differs_by_nothing(tmp_path)
     assert (pooled[0].ref_beats, pooled[0].matched, pooled[1].tp_s) == (30, 28, 3)
     assert pooled[1].f_called == {"N": 3} and rows[1].f_called == {"N": 1}
     assert ec57.summed([rows]) == rows
-    assert "summed over the seeds both runs were fitted with (0)" in ec57._against(three, "x", {0: rows})[0]
+    report = ec57._against(three, "x", {0: rows})
+    assert "summed over the seeds both runs were fitted with (0)" in report[0]
+    # how many records each interval is drawn from, and a word where too few to trust it
+    n = ec57.carried(rows, rows)
+    assert (n["qrs_se"], n["veb_se"], n["sveb_se"], n["sveb_pp"], n["af_se"]) == (2, 1, 1, 1, 0)
+    assert report[5].startswith("| 2 records | 2 records | 1 record |") and "AF dur. Se" in report[7]
+    each = dict(ref_beats=5, matched=5, det_beats=5, ref_v=1, det_v=1, tp_v=1, ref_s=1, det_s=1, tp_s=1)
+    af = dict(af_ref_s=9, af_det_s=9, af_overlap_s=9)
+    many = [ec57.Counts(str(k), **each, **af) for k in range(ec57.FEW_RECORDS)]
+    assert len(ec57._against({0: many}, "x", {0: many})) == 7  # enough records: no word of warning
 
 
 def test_folds_of_records_hold_each_record_out_once_and_runs_pair_only_with_the_same_folds(tmp_path):

@@ -58,6 +58,8 @@ GOALS = {
     "af_se": 90.0,
     "af_pp": 90.0,
 }  # issue 74, gross on DS2 (%)
+# A paired interval drawn over fewer records than this says little (``carried``): the report says so
+FEW_RECORDS = 5
 NAMES = {
     k: f"{k[:-3].upper()}{' dur.' * k.startswith('af')} {'Se' if k.endswith('se') else '+P'}" for k in GOALS
 }
@@ -880,6 +882,8 @@ def _against(
     mine, theirs, common = shared_seeds(by_seed, other)
     d = paired(mine, theirs)
     cells = [f"{d[k][0]:+.2f} [{d[k][1]:+.2f}, {d[k][2]:+.2f}]" if k in d else "-" for k in GOALS]
+    n = carried(mine, theirs)
+    few = [NAMES[k] for k in GOALS if n[k] < FEW_RECORDS]
     listed = ", ".join(map(str, common))
     seeds = (
         f"each record's counts summed over the seeds both runs were fitted with ({listed})"
@@ -894,8 +898,26 @@ def _against(
         "| " + " | ".join(NAMES[k] for k in GOALS) + " |",
         "|" + "---|" * len(GOALS),
         "| " + " | ".join(cells) + " |",
+        "| " + " | ".join(f"{n[k]} record{'s' * (n[k] != 1)}" for k in GOALS) + " |",
         "",
-    ]
+        *(
+            [f"The last row: the records that have each figure's denominator in both runs. Under "
+             f"{FEW_RECORDS} ({', '.join(few)}), the bootstrap over records draws from so few that its "
+             "interval is not a measure of uncertainty: where each of them moves the same way, the "
+             "interval lies on that side of zero whatever the size of the moves (MIT-BIH DS1 has two "
+             "unpaced records with atrial fibrillation), so read the change itself.", ""]
+            if few
+            else []
+        ),
+    ]  # fmt: skip
+
+
+def carried(a: Sequence[Counts], b: Sequence[Counts]) -> dict[str, int]:
+    """For each figure, the unpaced records with its denominator in both ``a`` and ``b`` (as
+    ``paired`` pairs them): how many a paired interval is drawn from."""
+    theirs = {r.record: r for r in b if not r.paced}
+    pairs_ = [(r, theirs[r.record]) for r in a if not r.paced and r.record in theirs]
+    return {k: sum(_fraction(x, k)[1] > 0 and _fraction(y, k)[1] > 0 for x, y in pairs_) for k in GOALS}
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
