@@ -109,7 +109,11 @@ DISTILLED3 = replace(DISTILLED2, af_hides_p=True)
 # teacher more closely should give the classifier the teacher's features. Judged by the same rule,
 # it did not ship: on DS1 (seed 0) every figure held or gained but AF duration Se, -0.49 points
 # [-1.24, -0.29] (8 s fewer of 201's and 203's fibrillation found), the interval wholly below zero
-# (training/reports/EC57-ludb12-distilled4-s148.md).
+# (training/reports/EC57-ludb12-distilled4-s148.md). DS1 has two unpaced AF records, so that
+# interval says little (EC57.md now counts each figure's records); with AF duration judged by its
+# change alone (at least -1 point), seeds 0-2 summed pass (AF duration Se -0.64, VEB +P +0.61,
+# SVEB Se +0.26; training/reports/EC57-ludb12-distilled4-seeds-s149.md): LUDB's fold validation
+# (``delineator_choice``) is what it still needs before the beat list could read with it.
 DISTILLED4 = replace(DISTILLED3, steps=10000)
 RECORDED_SNR_DB = (-6.0, 24.0)
 # The shipped recipe with synthetic electrode motion in 30 % of its crops, from 0 dB (where EC57's
