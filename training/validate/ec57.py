@@ -448,8 +448,7 @@ def paired(
     """Gross ``a`` minus gross ``b`` (percentage points), unpaced records, for each figure of
     ``keys`` that both have, with a 95 % interval by a bootstrap over records (one draw of the
     same records for both): two ways of listing the same records compared record by record."""
-    pairs_ = {r.record: r for r in b if not r.paced}
-    rows = [(r, pairs_[r.record]) for r in a if not r.paced and r.record in pairs_]
+    rows = _pairs(a, b)
 
     def diff(idx: Iterable[int]) -> dict[str, float]:
         idx = list(idx)
@@ -915,9 +914,13 @@ def _against(
 def carried(a: Sequence[Counts], b: Sequence[Counts]) -> dict[str, int]:
     """For each figure, the unpaced records with its denominator in both ``a`` and ``b`` (as
     ``paired`` pairs them): how many a paired interval is drawn from."""
+    return {k: sum(_fraction(x, k)[1] > 0 and _fraction(y, k)[1] > 0 for x, y in _pairs(a, b)) for k in GOALS}
+
+
+def _pairs(a: Sequence[Counts], b: Sequence[Counts]) -> list[tuple[Counts, Counts]]:
+    """Each unpaced record of ``a`` with the same record's counts in ``b``, where ``b`` has it."""
     theirs = {r.record: r for r in b if not r.paced}
-    pairs_ = [(r, theirs[r.record]) for r in a if not r.paced and r.record in theirs]
-    return {k: sum(_fraction(x, k)[1] > 0 and _fraction(y, k)[1] > 0 for x, y in pairs_) for k in GOALS}
+    return [(r, theirs[r.record]) for r in a if not r.paced and r.record in theirs]
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
