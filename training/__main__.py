@@ -290,18 +290,20 @@ def cmd_rpeaks(args: argparse.Namespace) -> None:
 def cmd_measurements(args: argparse.Namespace) -> None:
     from training.validate.measurements import CONDITIONS, rule_table, run, write
 
-    rows = run(args.data_root / "ludb", args.models, args.models / "measurements.jsonl",
-               args.conditions.split(",") if args.conditions else CONDITIONS, args.limit)  # fmt: skip
+    conditions = args.conditions.split(",") if args.conditions else CONDITIONS
+    rows = run(args.data_root / "ludb", args.models, args.models / "measurements.jsonl", conditions,
+               args.limit, args.folds)  # fmt: skip
     summary_path = args.models / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     rules = rule_table(args.data_root / "ludb", sorted({r["record"] for r in rows}))
     from training.validate import waves
 
-    wave_rows = waves.run(args.data_root / "ludb", args.models, args.models / "waves.jsonl", limit=args.limit)
+    wave_rows = waves.run(args.data_root / "ludb", args.models, args.models / "waves.jsonl", limit=args.limit,
+                          held_out=args.folds)  # fmt: skip
     from training.validate import per_beat
 
     beat_rows = per_beat.run(args.data_root / "ludb", args.models, args.models / "per_beat.jsonl",
-                             limit=args.limit)  # fmt: skip
+                             limit=args.limit, held_out=args.folds)  # fmt: skip
     print(write(rows, summary, args.out, rules, wave_rows, beat_rows))
     bundled = REPO / "resources" / "models" / "delineator-ludb.safetensors"
     if args.card and bundled.is_file():
@@ -327,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Every command's options (the recipes' dry runs are checked against them); the commands of
     the last loop keep their options and function in their module."""
     from training import recipes
+    from training.data.ludb import FOLDS
     from training.pretrain.methods import METHODS
     from training.supervised import (
         beat_classifier,
@@ -481,6 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--out", type=Path, default=REPORTS / "MEASUREMENTS.md")
     me.add_argument("--conditions", default=None, help="comma list of clean,wander,mains,muscle,all")
     me.add_argument("--limit", type=int, default=None)
+    me.add_argument("--folds", type=int, nargs="+", choices=range(FOLDS), default=range(FOLDS),
+                    help="only the records these folds hold out (a fold a session)")  # fmt: skip
     me.add_argument("--no-card", dest="card", action="store_false", help="leave the bundled model card alone")
     me.set_defaults(fn=cmd_measurements)
     dl = sub.add_parser("download", help="fetch PTB-XL from PhysioNet with wfdb")

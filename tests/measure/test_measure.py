@@ -386,6 +386,9 @@ def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
     again = run(root, tmp_path / "run", None, TINY, limit=6)  # a stopped run resumes: folds kept
     assert again["folds"] == summary["folds"]
     assert (tmp_path / "run" / "fold0.safetensors").stat().st_mtime_ns == fold0
+    # a recipe too long for one session: one fold trained, then measured on the records it held out
+    one = run(root, tmp_path / "one", None, TINY, limit=6, folds=(1,))
+    assert set(one["folds"]) == {"1"} and not (tmp_path / "one" / "fold0.safetensors").exists()
     # the validation's tables per lead count and rate, on the tiny fold models
     from training.validate import measurements, waves
 
@@ -393,6 +396,8 @@ def test_tiny_delineator_training_exports_a_loadable_model(ludb, tmp_path):
         root, tmp_path / "run", tmp_path / "m.jsonl", ("clean", "leads=1", "fs=125"), limit=2
     )
     assert [len(r["per_lead"]) for r in rows] == [12, 1, 12] * 2
+    held = measurements.run(root, tmp_path / "one", tmp_path / "m1.jsonl", ("clean",), limit=6, held_out=(1,))
+    assert [r["record"] for r in held] == [2]  # fold 1 of records 1-6 (record n in fold (n - 1) % 5)
     wave_rows = waves.run(root, tmp_path / "run", tmp_path / "w.jsonl", ("leads=2",), limit=2)
     assert {r["lead"] for r in wave_rows} == {1, 6}
     from training.validate import per_beat

@@ -3,7 +3,11 @@ the fixed rule (better somewhere, worse nowhere)."""
 
 from __future__ import annotations
 
+import gzip
+import json
+
 import numpy as np
+import pytest
 
 from training.supervised import delineator_choice as C
 
@@ -62,3 +66,22 @@ def test_detection_worse_is_seen_and_equal_detection_is_not() -> None:
     p = next(c for c in checks if c["wave"] == "P" and c["measure"] == "PPV")
     assert p["a"] == 10 / 12 and p["b"] == 1.0 and p["n"] == 30
     assert not C.detection_worse(C.detection(_waves(10, 10), _waves(10, 10)))
+
+
+def test_a_recipe_measured_a_fold_at_a_time_is_read_whole_or_not_at_all(tmp_path) -> None:
+    """Sessions keep each fold's rows (``fold<k>/measurements.jsonl.gz``); the choice reads all
+    five, and refuses to judge a recipe with a fold missing."""
+    for k in range(5):
+        if k == 3:
+            continue
+        (tmp_path / f"fold{k}").mkdir()
+        rows = "".join(json.dumps(r) + "\n" for r in _rows(np.full(2, float(k)))[:2])
+        (tmp_path / f"fold{k}" / "measurements.jsonl.gz").write_bytes(gzip.compress(rows.encode()))
+    with pytest.raises(SystemExit, match="fold3 not measured"):
+        C.measured(tmp_path, "measurements")
+    (tmp_path / "fold3").mkdir()
+    (tmp_path / "fold3" / "measurements.jsonl.gz").write_bytes(gzip.compress(b'{"record": 9}\n'))
+    rows = C.measured(tmp_path, "measurements")
+    assert len(rows) == 9 and rows[6] == {"record": 9}
+    (tmp_path / "measurements.jsonl").write_text('{"record": 1}\n')  # one run's file comes first
+    assert C.measured(tmp_path, "measurements") == [{"record": 1}]

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ecgviewer.leads import STANDARD_LEADS, canonical_lead
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 PEAKS = {"p": "P", "N": "QRS", "t": "T"}
 FOLDS = 5  # record n is held out in fold (n - 1) % FOLDS
@@ -51,11 +55,11 @@ def load(root: Path, number: int) -> LudbRecord:
     return LudbRecord(number, signals, float(rec.fs), waves, spans, _diagnoses(root, number))
 
 
-def fold_models(models: Path) -> dict:
+def fold_models(models: Path, folds: Sequence[int] = range(FOLDS)) -> dict:
     """The delineator of each cross-validation fold (``fold<k>.safetensors`` in ``models``)."""
     from ecgviewer.measure.delineate import Delineator
 
-    return {k: Delineator.load(models / f"fold{k}.safetensors") for k in range(FOLDS)}
+    return {k: Delineator.load(models / f"fold{k}.safetensors") for k in folds}
 
 
 def each_record(root: Path, out_jsonl: Path, rows_of, limit: int | None = None) -> list[dict]:
@@ -78,14 +82,15 @@ def each_record(root: Path, out_jsonl: Path, rows_of, limit: int | None = None) 
 
 def each_condition(
     root: Path, models: Path, out_jsonl: Path, conditions, rows_of, limit: int | None = None,
-    paced: bool = False,
+    paced: bool = False, held_out: Sequence[int] = range(FOLDS),
 ) -> list[dict]:  # fmt: skip
-    """``rows_of(record, condition, delineator)`` for every record (paced ones only if ``paced``)
-    under every condition, each record read by the fold model not trained on it (``each_record``)."""
-    folds = fold_models(models)
+    """``rows_of(record, condition, delineator)`` for every record of the ``held_out`` folds (paced
+    ones only if ``paced``) under every condition, each record read by the fold model not trained
+    on it (``each_record``); a recipe too long for one session is measured a fold at a time."""
+    folds = fold_models(models, held_out)
 
     def rows(rec: LudbRecord) -> list[dict]:
-        if is_paced(rec) and not paced:
+        if (is_paced(rec) and not paced) or rec.fold not in folds:
             return []
         return [row for name in conditions for row in rows_of(rec, name, folds[rec.fold])]
 

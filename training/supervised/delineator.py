@@ -24,6 +24,8 @@ from training import RUNS
 from training.data import ludb, noise
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ecgviewer.measure.unet import UNet1d
 
 CROP = 2 * signal.FS  # samples per training crop
@@ -340,10 +342,10 @@ def _without_p(soft, rows: np.ndarray):
 
 def run(
     root: Path, run_dir: Path, out: Path | None, recipe: Recipe, limit: int | None = None,
-    teachers: Path | None = None, folds: bool = True,
+    teachers: Path | None = None, folds: Sequence[int] = tuple(range(ludb.FOLDS)),
 ) -> dict:  # fmt: skip
-    """Fold models into ``run_dir`` and (with ``out``) the bundled model trained on all records;
-    a distilled recipe's fold teachers are ``teachers``' fold models; ``folds=False``: the
+    """The ``folds``' models into ``run_dir`` and (with ``out``) the bundled model trained on all
+    records; a distilled recipe's fold teachers are ``teachers``' fold models; no ``folds``: the
     bundled model only."""
     from ecgviewer.assets import delineator_path
     from ecgviewer.measure.delineate import Delineator
@@ -379,7 +381,7 @@ def run(
         before = json.loads(done.read_text())
         if before.get("recipe") == json.loads(json.dumps(asdict(recipe))):
             summary["folds"] = before.get("folds", {})
-    for fold in range(0 if folds else ludb.FOLDS, ludb.FOLDS):
+    for fold in folds:
         if str(fold) in summary["folds"] and (run_dir / f"fold{fold}.safetensors").is_file():
             continue
         t0 = time.perf_counter()
@@ -466,6 +468,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
         help="a distilled recipe's fold teachers (the run folder of the teacher's recipe)",
     )
     p.add_argument("--no-folds", action="store_true", help="the bundled model only (--out), no fold models")
+    every = tuple(range(ludb.FOLDS))
+    p.add_argument("--folds", type=int, nargs="+", choices=every, default=every,
+                   help="only these fold models (a long recipe's folds over several sessions)")  # fmt: skip
     p.add_argument(
         "--second-opinion-card",
         action="store_true",
@@ -491,5 +496,5 @@ def command(args: argparse.Namespace) -> None:
     if args.steps:
         recipe = replace(recipe, steps=args.steps)
     summary = run(args.data_root / "ludb", args.run_dir, args.out, recipe, args.limit, args.teachers,
-                  not args.no_folds)  # fmt: skip
+                  () if args.no_folds else args.folds)  # fmt: skip
     print(json.dumps(summary, indent=1))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from training import REPORTS
+from training.data import ludb
 from training.validate.measurements import FIDUCIALS
 
 # the conditions the rule was fixed with (measurements.CONDITIONS then); later validation
@@ -58,6 +59,22 @@ WAVES = ("P", "QRS", "T")
 
 def read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def measured(run: Path, name: str) -> list[dict]:
+    """A recipe's ``name`` rows (``measurements``, ``waves``): ``run/name.jsonl`` from one run, or,
+    for a recipe too long to train in one session, every ``run/fold<k>/name.jsonl.gz`` that the
+    sessions kept (each fold measured on the records it held out)."""
+    import gzip
+
+    whole = run / f"{name}.jsonl"
+    if whole.is_file():
+        return read(whole)
+    parts = [run / f"fold{k}" / f"{name}.jsonl.gz" for k in range(ludb.FOLDS)]
+    if missing := [p.parent.name for p in parts if not p.is_file()]:
+        raise SystemExit(f"{run}: no {whole.name}, and {', '.join(missing)} not measured ({name}.jsonl.gz)")
+    return [json.loads(line) for p in parts for line in gzip.decompress(p.read_bytes()).splitlines()
+            if line.strip()]  # fmt: skip
 
 
 def paired(rows_a: list[dict], rows_b: list[dict], seed: int = 0) -> list[dict]:
@@ -168,9 +185,9 @@ def write(
     """DELINEATOR.md from the two recipes' measurement rows; returns the decision."""
     from ecgviewer.storage import atomic_write_bytes
 
-    results = paired(read(a_dir / "measurements.jsonl"), read(b_dir / "measurements.jsonl"))
+    results = paired(measured(a_dir, "measurements"), measured(b_dir, "measurements"))
     keep_a, why = choose(results, margin_ms)
-    checks = detection(read(a_dir / "waves.jsonl"), read(b_dir / "waves.jsonl"))
+    checks = detection(measured(a_dir, "waves"), measured(b_dir, "waves"))
     worse = detection_worse(checks)
     if keep_a and worse:
         names = ", ".join(f"{c['condition']} {c['wave']} {c['measure']}" for c in worse)

@@ -16,11 +16,15 @@ import json
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ecgviewer.measure.agreement import LIMITS_MS
 from training.data import ludb, noise
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # IEC 60601-2-25 limits for automated interval measurement on biological ECGs (mean difference /
 # SD, ms): the app's own table, which also flags a difference from the acquiring device.
@@ -160,8 +164,9 @@ def _intervals_ms(f: dict) -> dict[str, float | None]:
 
 
 def run(
-    root: Path, models: Path, out_jsonl: Path, conditions=CONDITIONS, limit: int | None = None
-) -> list[dict]:
+    root: Path, models: Path, out_jsonl: Path, conditions=CONDITIONS, limit: int | None = None,
+    held_out: Sequence[int] = range(ludb.FOLDS),
+) -> list[dict]:  # fmt: skip
     """Measure every record under every condition; one JSON line per record and condition."""
     from ecgviewer.leads import STANDARD_LEADS
     from ecgviewer.measure.pipeline import measure
@@ -184,7 +189,7 @@ def run(
             "per_lead": [compare(rec, m, [i], m.lead_fiducials[i]) for i in idx],
         }]  # fmt: skip
 
-    return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit, paced=True)
+    return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit, True, held_out)
 
 
 def conditioned(rec: ludb.LudbRecord, cond: str) -> tuple[np.ndarray, float, list[int]]:

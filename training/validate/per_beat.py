@@ -82,8 +82,9 @@ def compare(
 
 
 def run(
-    root: Path, models: Path, out_jsonl: Path, conditions=CONDITIONS, limit: int | None = None
-) -> list[dict]:
+    root: Path, models: Path, out_jsonl: Path, conditions=CONDITIONS, limit: int | None = None,
+    held_out: Sequence[int] = range(ludb.FOLDS),
+) -> list[dict]:  # fmt: skip
     """The beat list of every non-paced record under every condition; a JSON line each."""
     from ecgviewer.leads import STANDARD_LEADS
     from ecgviewer.measure.rhythm import analyse
@@ -99,7 +100,7 @@ def run(
         return [{"record": rec.number, "condition": name, "paced": ludb.is_paced(rec), "listed_kinds": listed,
                  **compare(rec, idx, beats.t_s, beats.fiducials_ms, kinds)}]  # fmt: skip
 
-    return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit, paced=True)
+    return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit, True, held_out)
 
 
 def _native(rows: list[dict], name: str) -> list[dict]:

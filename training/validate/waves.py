@@ -16,11 +16,15 @@ contract, as the app does with any rate). Each record is delineated by its held-
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.data import ludb
 from training.validate.xai_scores import wilson
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 FIDUCIALS = ("p_on", "p_off", "qrs_on", "qrs_off", "t_off")
 NAMES = {"p_on": "P onset", "p_off": "P offset", "qrs_on": "QRS onset", "qrs_off": "QRS offset",
@@ -102,8 +106,9 @@ def match(marks: list[tuple[str, int, int]], ours: list, scale: float, span: tup
 
 
 def run(
-    root: Path, models: Path, out_jsonl: Path, conditions=CONDITIONS, limit: int | None = None
-) -> list[dict]:
+    root: Path, models: Path, out_jsonl: Path, conditions=CONDITIONS, limit: int | None = None,
+    held_out: Sequence[int] = range(ludb.FOLDS),
+) -> list[dict]:  # fmt: skip
     """Every non-paced record under every condition; one JSON line per record, condition, lead."""
     from ecgviewer.measure import signal
 
@@ -117,7 +122,7 @@ def run(
             rows.append({"record": rec.number, "condition": name, "lead": lead, **m})
         return rows
 
-    return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit)
+    return ludb.each_condition(root, models, out_jsonl, conditions, rows_of, limit, held_out=held_out)
 
 
 def table(rows: list[dict]) -> list[str]:
