@@ -305,6 +305,12 @@ def cmd_measurements(args: argparse.Namespace) -> None:
     beat_rows = per_beat.run(args.data_root / "ludb", args.models, args.models / "per_beat.jsonl",
                              limit=args.limit, held_out=args.folds)  # fmt: skip
     print(write(rows, summary, args.out, rules, wave_rows, beat_rows))
+    if args.keep is not None:
+        from training.supervised.delineator_choice import keep_fold
+
+        if len(args.folds) != 1:
+            sys.exit("--keep: measure one fold (--folds K)")
+        print(keep_fold({"measurements": rows, "waves": wave_rows}, summary, args.folds[0], args.keep))
     bundled = REPO / "resources" / "models" / "delineator-ludb.safetensors"
     if args.card and bundled.is_file():
         from dataclasses import asdict
@@ -487,6 +493,8 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--folds", type=int, nargs="+", choices=range(FOLDS), default=range(FOLDS),
                     help="only the records these folds hold out (a fold a session)")  # fmt: skip
     me.add_argument("--no-card", dest="card", action="store_false", help="leave the bundled model card alone")
+    me.add_argument("--keep", type=Path, default=None,
+                    help="keep the rows choose-delineator reads of the fold in this folder")  # fmt: skip
     me.set_defaults(fn=cmd_measurements)
     dl = sub.add_parser("download", help="fetch PTB-XL from PhysioNet with wfdb")
     dl.add_argument("--dest", type=Path, required=True)

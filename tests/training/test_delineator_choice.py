@@ -3,7 +3,6 @@ the fixed rule (better somewhere, worse nowhere)."""
 
 from __future__ import annotations
 
-import gzip
 import json
 
 import numpy as np
@@ -69,19 +68,28 @@ def test_detection_worse_is_seen_and_equal_detection_is_not() -> None:
 
 
 def test_a_recipe_measured_a_fold_at_a_time_is_read_whole_or_not_at_all(tmp_path) -> None:
-    """Sessions keep each fold's rows (``fold<k>/measurements.jsonl.gz``); the choice reads all
-    five, and refuses to judge a recipe with a fold missing."""
-    for k in range(5):
-        if k == 3:
-            continue
-        (tmp_path / f"fold{k}").mkdir()
-        rows = "".join(json.dumps(r) + "\n" for r in _rows(np.full(2, float(k)))[:2])
-        (tmp_path / f"fold{k}" / "measurements.jsonl.gz").write_bytes(gzip.compress(rows.encode()))
+    """Sessions keep each fold's rows (``keep_fold``: what the choice reads, gzipped); the choice
+    reads all five, the same rows as one run's files, and refuses a recipe with a fold missing."""
+    recipe = {"steps": 3}
+    rows = {"measurements": [{"record": n, "condition": "clean", "paced": False, "global": {"qrs_on": 1.0},
+                              "per_lead": [{"qrs_on": 2.0}] * 12} for n in range(1, 21)],
+            "waves": [{"record": n, "condition": "clean", "lead": 1, "marked": {"P": 3}, "found": {"P": 3},
+                       "matched": {"P": 2}, "errors": {"p_on": [1.0]}} for n in range(1, 21)]}  # fmt: skip
+    for k in (0, 1, 2, 4):
+        held = {name: [r for r in rs if (r["record"] - 1) % 5 == k] for name, rs in rows.items()}
+        C.keep_fold(held, {"recipe": recipe, "folds": {str(k): {"records": 16}}}, k, tmp_path)
     with pytest.raises(SystemExit, match="fold3 not measured"):
         C.measured(tmp_path, "measurements")
-    (tmp_path / "fold3").mkdir()
-    (tmp_path / "fold3" / "measurements.jsonl.gz").write_bytes(gzip.compress(b'{"record": 9}\n'))
-    rows = C.measured(tmp_path, "measurements")
-    assert len(rows) == 9 and rows[6] == {"record": 9}
+    with pytest.raises(SystemExit, match="4 of 20 rows are fold 3's"):  # not measured with --folds 3
+        C.keep_fold(rows, {"recipe": recipe, "folds": {"3": {}}}, 3, tmp_path)
+    with pytest.raises(SystemExit, match="another recipe"):
+        C.keep_fold(rows, {"recipe": {"steps": 4}, "folds": {"3": {}}}, 3, tmp_path)
+    held = {name: [r for r in rs if (r["record"] - 1) % 5 == 3] for name, rs in rows.items()}
+    C.keep_fold(held, {"recipe": recipe, "folds": {"3": {"records": 16}}}, 3, tmp_path)
+    kept = C.measured(tmp_path, "measurements")
+    assert sorted(r["record"] for r in kept) == list(range(1, 21)) and "per_lead" not in kept[0]
+    assert {tuple(r) for r in C.measured(tmp_path, "waves")} == {C.KEPT["waves"]}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["recipe"] == recipe and list(summary["folds"]) == ["0", "1", "2", "3", "4"]
     (tmp_path / "measurements.jsonl").write_text('{"record": 1}\n')  # one run's file comes first
     assert C.measured(tmp_path, "measurements") == [{"record": 1}]

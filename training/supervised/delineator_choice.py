@@ -61,6 +61,41 @@ def read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+# What the choice reads of each measured row: kept for a recipe measured a fold at a time (a fold's
+# rows are 0.6 MB gzipped whole, mostly per-lead detail that only MEASUREMENTS.md reads).
+KEPT = {
+    "measurements": ("record", "condition", "paced", "global"),
+    "waves": ("record", "condition", "lead", "marked", "found", "matched"),
+}
+
+
+def keep_fold(rows: dict[str, list[dict]], summary: dict, fold: int, dest: Path) -> list[Path]:
+    """One fold's measured ``rows`` (by ``KEPT`` name, every row of a record that fold held out)
+    into ``dest/fold<k>/`` as gzipped JSON lines, and its training ``summary`` into
+    ``dest/summary.json`` beside the folds kept before (of the same recipe only)."""
+    import gzip
+
+    from ecgviewer.storage import atomic_write_bytes
+
+    before = json.loads((dest / "summary.json").read_text()) if (dest / "summary.json").is_file() else {}
+    if before and before["recipe"] != summary["recipe"]:
+        raise SystemExit(f"{dest}: holds folds of another recipe")
+    written = []
+    for name, fields in KEPT.items():
+        held = [r for r in rows[name] if (r["record"] - 1) % ludb.FOLDS == fold]
+        if not held or len(held) != len(rows[name]):
+            raise SystemExit(f"{name}: {len(held)} of {len(rows[name])} rows are fold {fold}'s records")
+        text = "".join(json.dumps({k: r[k] for k in fields}) + "\n" for r in held)
+        path = dest / f"fold{fold}" / f"{name}.jsonl.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, gzip.compress(text.encode(), mtime=0))
+        written.append(path)
+    folds = {**before.get("folds", {}), str(fold): summary["folds"][str(fold)]}
+    merged = {"recipe": summary["recipe"], "folds": dict(sorted(folds.items()))}
+    atomic_write_bytes(dest / "summary.json", (json.dumps(merged, indent=1) + "\n").encode())
+    return [*written, dest / "summary.json"]
+
+
 def measured(run: Path, name: str) -> list[dict]:
     """A recipe's ``name`` rows (``measurements``, ``waves``): ``run/name.jsonl`` from one run, or,
     for a recipe too long to train in one session, every ``run/fold<k>/name.jsonl.gz`` that the
