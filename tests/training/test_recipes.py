@@ -55,6 +55,10 @@ def test_specs_conditions_and_arguments() -> None:
     with pytest.raises(SystemExit, match=r"PACK RUN CACHE\?"):
         R.variables(RECIPES["gpu-session"], ["P", "R", "C", "extra"], {})
     assert R.variables(RECIPES["gpu-session"], ["P", "R"], {})["cache"] == "R/cache"
+    folds = _dry("cpu-delineator-folds", ["D", "R", "3", "4"])
+    assert [c[0] for c in folds] == ["delineator", "delineator", "measurements", "measurements"] * 2
+    assert folds[5][folds[5].index("--teachers") + 1] == "R/ludb12" and folds[5][-1] == "4"
+    assert folds[3][-2:] == ["--keep", "training/run-logs/delineator-folds/ludb12-distilled4"]
 
 
 def test_a_recipe_runs_its_lanes_side_by_side(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
