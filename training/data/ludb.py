@@ -33,7 +33,12 @@ class LudbRecord:
 
     @property
     def fold(self) -> int:
-        return (self.number - 1) % FOLDS
+        return fold_of(self.number)
+
+
+def fold_of(number: int) -> int:
+    """The cross-validation fold that holds record ``number`` out."""
+    return (number - 1) % FOLDS
 
 
 def records(root: Path) -> list[int]:

@@ -385,7 +385,7 @@ def run(
         if str(fold) in summary["folds"] and (run_dir / f"fold{fold}.safetensors").is_file():
             continue
         t0 = time.perf_counter()
-        train_set = [e for e in data if (e.number - 1) % ludb.FOLDS != fold]
+        train_set = [e for e in data if ludb.fold_of(e.number) != fold]
         model = train(
             train_set, recipe, lambda r, f=fold: log({"fold": f, **r}), teacher(fold), extra, noises
         )

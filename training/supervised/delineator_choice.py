@@ -82,7 +82,7 @@ def keep_fold(rows: dict[str, list[dict]], summary: dict, fold: int, dest: Path)
         raise SystemExit(f"{dest}: holds folds of another recipe")
     written = []
     for name, fields in KEPT.items():
-        held = [r for r in rows[name] if (r["record"] - 1) % ludb.FOLDS == fold]
+        held = [r for r in rows[name] if ludb.fold_of(r["record"]) == fold]
         if not held or len(held) != len(rows[name]):
             raise SystemExit(f"{name}: {len(held)} of {len(rows[name])} rows are fold {fold}'s records")
         text = "".join(json.dumps({k: r[k] for k in fields}) + "\n" for r in held)
