@@ -114,8 +114,10 @@ DISTILLED3 = replace(DISTILLED2, af_hides_p=True)
 # (training/reports/EC57-ludb12-distilled4-s148.md). DS1 has two unpaced AF records, so that
 # interval says little (EC57.md now counts each figure's records); with AF duration judged by its
 # change alone (at least -1 point), seeds 0-2 summed pass (AF duration Se -0.64, VEB +P +0.61,
-# SVEB Se +0.26; training/reports/EC57-ludb12-distilled4-seeds-s149.md): LUDB's fold validation
-# (``delineator_choice``) is what it still needs before the beat list could read with it.
+# SVEB Se +0.26; training/reports/EC57-ludb12-distilled4-seeds-s149.md). LUDB's fold validation
+# (``choose-delineator --margin-ms 4`` against the shipped recipe's fold models, five folds kept in
+# run-logs/delineator-folds/) passes: worse by at most +1.41 ms (upper interval end, wander T
+# offset), no wave detected worse (training/reports/DELINEATOR-ludb12-distilled4.md).
 DISTILLED4 = replace(DISTILLED3, steps=10000)
 RECORDED_SNR_DB = (-6.0, 24.0)
 # The shipped recipe with synthetic electrode motion in 30 % of its crops, from 0 dB (where EC57's
