@@ -2,7 +2,7 @@
 one JSON line (wall and CPU time, beats, counts and hours summed, peak RSS; the CPU time and peak
 RSS of the worker process that measures half of a long recording's pages, ``measure.workers``,
 its start included). ``--delineator PATH``: the pages read by that delineator (its 8-bit ranges beside
-it) instead of the bundled one, a candidate's day measured as the bundled one's is."""
+it) instead of the beat list's own, a candidate's day measured as the beat list's is."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("paths", nargs="+")
-    p.add_argument("--delineator", default=None, help="a candidate delineator's weights (default: bundled)")
+    p.add_argument("--delineator", default=None, help="a candidate's weights (default: the beat list's own)")
     args = p.parse_args()
     from ecgviewer.io import load
     from ecgviewer.measure import workers
@@ -26,7 +26,8 @@ def main() -> int:
 
     workers.allow()  # as the app's entry points
 
-    delineator = Delineator.bundled() if args.delineator is None else Delineator.load(Path(args.delineator))
+    path = Path(args.delineator) if args.delineator else None  # its network built on the clock, as before
+    delineator = Delineator.load(path) if path else Delineator.for_beats()
     import scipy.signal  # noqa: F401  (1.7 s, once a process: the window loads it to measure its first page)
 
     wall = cpu = hours = 0.0

@@ -93,7 +93,7 @@ def analyse(
     max_whole_s: float = MAX_WHOLE_S,
     span_s: float = SPAN_S,
     keep_going: bool = False,
-    rhythm: Delineator | None = None,
+    rhythm: bool = False,
     explain: bool = True,
 ) -> Findings:
     """The model's findings (with an ``analyzer``; ``request`` says which label and method) and
@@ -102,8 +102,8 @@ def analyse(
     ``progress(fraction)`` returning False cancels between steps (``session.Cancelled``).
     ``previous``: an earlier result on the same recording; when it covers the same span its
     cropped segment is reused, so the analyzer's per-recording cache hits. With ``keep_going``
-    a part that fails leaves a note in ``notes`` instead of raising. With a ``rhythm`` delineator
-    every beat of the whole recording is listed too (``measure.rhythm``). ``explain=False``
+    a part that fails leaves a note in ``notes`` instead of raising. With ``rhythm`` every beat of
+    the whole recording is listed too (``measure.rhythm``, with its own delineator). ``explain=False``
     predicts without attributions or attention (``predicted``): a cohort's findings without the
     attribution's cost (Integrated Gradients takes some 17 times the inference, ``make bench``).
     """
@@ -117,7 +117,7 @@ def analyse(
         segment = crop(rec, *span)
     found = Findings(span, whole, segment, uid=rec.uid)
     share = 0.9 if analyzer is not None and delineator is not None else 1.0
-    if rhythm is not None:
+    if rhythm:
         share /= 2
     if delineator is not None:  # first: the findings' wording reads them (``ml.consistency``)
         from ecgviewer.measure.pipeline import measure_recording
@@ -155,12 +155,12 @@ def analyse(
             if not keep_going:
                 raise
             found.notes["ai"] = f"AI analysis failed: {exc}"
-    if rhythm is not None:
+    if rhythm:
         from ecgviewer.measure.rhythm import analyse as beat_list
 
         clock = time.perf_counter()
         try:
-            found.rhythm = beat_list(rec, rhythm, lambda f: progress(share + f * (1 - share)))
+            found.rhythm = beat_list(rec, progress=lambda f: progress(share + f * (1 - share)))
         except FAILURES as exc:
             if not keep_going:
                 raise

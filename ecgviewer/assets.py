@@ -11,6 +11,9 @@ ICON = "icons/ecgviewer.svg"
 MODEL = "models/clear-hug-bundled.safetensors"
 DELINEATOR = "models/delineator-ludb.safetensors"
 SECOND_OPINION = "models/delineator-ludb-motion.safetensors"
+# the beat list's: the bundled one until a lighter one passes EC57 paired against it (the half-width
+# student did not keep AF duration: training/reports/EC57-ludb-beats-s152-seeds.md)
+BEAT_DELINEATOR = DELINEATOR
 BEAT_CLASSIFIER = "models/beats-mitdb.safetensors"
 RECORD_HEAD = "models/record-ptbxl.safetensors"
 FLUTTER_DETECTOR = "models/flutter-vfdb.json"
@@ -70,6 +73,12 @@ def user_models_dir() -> Path:
 def delineator_path() -> Path:
     """The bundled P/QRS/T delineator (trained on LUDB; its card sits beside it)."""
     return resources_dir() / DELINEATOR
+
+
+def beat_delineator_path() -> Path:
+    """The delineator the beat list reads every page with (its card beside it): one place to
+    change it, and every beat list (window, report, CLI, measurements, record head) follows."""
+    return resources_dir() / BEAT_DELINEATOR
 
 
 def second_opinion_path() -> Path:

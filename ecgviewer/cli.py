@@ -187,7 +187,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             try:
                 found = analyse(rec, analyzer=analyzer, request=request, delineator=delineator, t0=args.start,
                                 max_whole_s=args.max_seconds, span_s=args.max_seconds,
-                                rhythm=delineator)  # fmt: skip
+                                rhythm=args.measure)  # fmt: skip
                 result, measured = found.ai, found.measurements
                 assert result is not None  # an analyzer was given
                 timings.update({k: v for k, v in found.timings.items() if k in ("measure_ms", "rhythm_ms")})

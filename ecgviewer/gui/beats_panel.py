@@ -26,10 +26,14 @@ from ecgviewer.recording import Recording
 from ecgviewer.summary import clock
 
 if TYPE_CHECKING:
-    from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.rhythm import BeatList
 
 COLUMNS = ("Time", "Event", "Detail")
+CARDS = {
+    "delineator": "Beat delineator card",
+    "classifier": "Beat classifier card",
+    "flutter": "Flutter detector card",
+}
 CONTEXT_S = 1.0  # a jump puts the event this far from the page's left edge
 
 
@@ -40,16 +44,17 @@ class BeatsPanel(QtWidgets.QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        # the beat classes and flutter come from learnt models: their notice and cards on one line
+        # the beats, their classes and flutter come from learnt models: their notice and cards on one line
         self.cards = QtWidgets.QToolButton()
         self.cards.setText("Model cards")
         self.cards.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QtWidgets.QMenu(self.cards)
-        for which, name in (("classifier", "Beat classifier card"), ("flutter", "Flutter detector card")):
+        for which, name in CARDS.items():
             menu.addAction(name, lambda which=which: self.show_card(which))
         self.cards.setMenu(menu)
         self.cards.setToolTip(
-            "What the beat classifier and the flutter detector learnt from, and how well they did"
+            "What the beat list's delineator, the beat classifier and the flutter detector learnt from, "
+            "and how well they did"
         )
         self.card_dialog: QtWidgets.QDialog | None = None
         self.summary = QtWidgets.QLabel("")
@@ -107,12 +112,17 @@ class BeatsPanel(QtWidgets.QWidget):
             self.table.setItem(0, 1, QtWidgets.QTableWidgetItem("no events"))
 
     def show_card(self, which: str) -> None:
-        """The beat classifier's or the flutter detector's card, with the SHA-256 of the file on disk."""
-        from ecgviewer.assets import beat_classifier_path, flutter_detector_path
+        """The card of one of the beat list's models (a key of CARDS), with the SHA-256 of the file
+        on disk."""
+        from ecgviewer import assets
         from ecgviewer.gui.diagnosis import ModelCardDialog
         from ecgviewer.weights import sha256
 
-        path = beat_classifier_path() if which == "classifier" else flutter_detector_path()
+        path = {
+            "delineator": assets.beat_delineator_path,
+            "classifier": assets.beat_classifier_path,
+            "flutter": assets.flutter_detector_path,
+        }[which]()
         self.card_dialog = ModelCardDialog(path, sha256(path) if path.is_file() else None, self)
         self.card_dialog.open()
 
@@ -122,7 +132,7 @@ class BeatsPanel(QtWidgets.QWidget):
 
 
 class BeatsController(QtCore.QObject):
-    """Lists the beats of the recording on screen once the delineator is there, with their
+    """Lists the beats of the recording on screen while the measurements are on, with their
     templates and the reader's relabels kept in the library (replayed when the file is opened
     again); a new recording cancels the list in progress (a late one never reaches the panel)."""
 
@@ -136,7 +146,6 @@ class BeatsController(QtCore.QObject):
         self.templates = TemplatesView()
         self.templates.relabelRequested.connect(self.relabel)
         self.recording: Recording | None = None
-        self.delineator: Delineator | None = None
         self.enabled = False
         self.beats: BeatList | None = None
         self.sha256: str | None = None  # the recording's content: its relabels' key in the library
@@ -144,10 +153,6 @@ class BeatsController(QtCore.QObject):
     def set_recording(self, rec: Recording | None) -> None:
         self.recording = rec
         self._clear()
-        self.start()
-
-    def set_delineator(self, delineator: Delineator) -> None:
-        self.delineator = delineator
         self.start()
 
     def set_enabled(self, on: bool) -> None:
@@ -158,8 +163,8 @@ class BeatsController(QtCore.QObject):
             self._clear("The beat list appears when the measurements are on.")
 
     def start(self) -> None:
-        rec, delineator, library = self.recording, self.delineator, self.library()
-        if rec is None or delineator is None or not self.enabled or self.beats is not None:
+        rec, library = self.recording, self.library()
+        if rec is None or not self.enabled or self.beats is not None:
             return
 
         def job(progress) -> Listed:
@@ -167,7 +172,7 @@ class BeatsController(QtCore.QObject):
             from ecgviewer.library.overreads import content_sha256
             from ecgviewer.measure.rhythm import analyse
 
-            beats = analyse(rec, delineator, progress)
+            beats = analyse(rec, progress=progress)
             sha, problem = None, ""
             if rec.path is not None:  # a file: its relabels are kept (opening it makes no library)
                 try:

@@ -169,7 +169,6 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.beats_dock = self._dock("Beats", self.beats.panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.measure_dock, self.beats_dock)
         self.measure_dock.raise_()
-        self.measure.delineatorLoaded.connect(self.beats.set_delineator)
         self.beats.listed.connect(self._beats_listed)
         self.beats.panel.jumpRequested.connect(self.paper.set_t0)
         # The median beats take the paper's place (a tab) rather than a dock: each gets the

@@ -257,7 +257,6 @@ class MeasurePanel(QtWidgets.QWidget):
 
 class MeasureController(QtCore.QObject):
     measured = QtCore.Signal(object)  # Measurements, once the panel and the median beats show them
-    delineatorLoaded = QtCore.Signal(object)  # Delineator, for the beat list
 
     def __init__(self, paper: PaperView, settings: Settings, run: Runner, parent: QtWidgets.QWidget) -> None:
         super().__init__(parent)
@@ -322,7 +321,6 @@ class MeasureController(QtCore.QObject):
     def _loaded(self, delineator: Delineator) -> None:
         self.delineator, self._load_state = delineator, "idle"
         self._status("")
-        self.delineatorLoaded.emit(delineator)
         self.measure()
 
     def _load_failed(self, message: str) -> None:

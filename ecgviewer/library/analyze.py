@@ -92,10 +92,13 @@ def versions(model_file: str | None) -> tuple[str, str]:
     model = Path(model_file) if model_file else assets.model_path()
     criteria = json.dumps({code: c.rule for code, c in CRITERIA.items()}, sort_keys=True)
     rules = f"rules {RULES} {hashlib.sha256(criteria.encode()).hexdigest()[:12]}"
-    tools = " ".join(
-        sha256(path)
-        for path in (assets.delineator_path(), assets.second_opinion_path(), assets.beat_classifier_path())
+    paths = (
+        assets.delineator_path(),
+        assets.beat_delineator_path(),
+        assets.second_opinion_path(),
+        assets.beat_classifier_path(),
     )
+    tools = " ".join(sha256(path) for path in dict.fromkeys(paths))  # a file named twice counts once
     return sha256(model), f"{tools} {rules}"
 
 

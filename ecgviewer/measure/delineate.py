@@ -105,6 +105,13 @@ class Delineator:
         return cls.load(delineator_path())
 
     @classmethod
+    def for_beats(cls) -> Delineator:
+        """The beat list's delineator (``assets.beat_delineator_path``; ``rhythm``)."""
+        from ecgviewer.assets import beat_delineator_path
+
+        return cls.load(beat_delineator_path())
+
+    @classmethod
     def second_opinion(cls) -> Delineator:
         """The beat list's second opinion (``measure.confirm``): taught electrode motion."""
         from ecgviewer.assets import second_opinion_path

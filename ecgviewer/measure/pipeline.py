@@ -134,13 +134,13 @@ def measure_recording(rec: Recording, delineator: D.Delineator, offset_s: float 
     """``measure`` on a recording (or a span cropped from one: ``offset_s`` is where it starts),
     with the acquiring device's own measurements beside ours, to be compared (``agreement``)."""
     m = measure(rec.signals, rec.fs, rec.leads, delineator, offset_s)
-    m = replace(m, ventricular_s=_ventricular(rec, delineator, offset_s, m.too_noisy))
+    m = replace(m, ventricular_s=_ventricular(rec, offset_s, m.too_noisy))
     device = rec.metadata.device
     return replace(m, device=device) if device is not None and device.measurements else m
 
 
 def _ventricular(
-    rec: Recording, delineator: D.Delineator, offset_s: float, too_noisy: Sequence[tuple[float, float]] = ()
+    rec: Recording, offset_s: float, too_noisy: Sequence[tuple[float, float]] = ()
 ) -> tuple[float, ...] | None:
     """The beats of ``rec`` the beat list's classifier calls ventricular (s, ``offset_s`` on; none
     within ``EDGE_S`` of either end, nor in the measurement's ``too_noisy`` stretches, where it
@@ -151,7 +151,7 @@ def _ventricular(
     from ecgviewer.measure.rhythm import VENTRICULAR, analyse
 
     try:
-        beats = analyse(rec, delineator)
+        beats = analyse(rec)
     except (EcgError, ValueError) as exc:
         log.info("no beat list for the measured span: %s", exc)
         return None

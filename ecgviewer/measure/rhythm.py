@@ -12,11 +12,12 @@ of its own. At most
 ``DELINEATED`` are delineated on each page, the others standing in for a lead that cannot be read
 there (flat, clipped, missing or pure noise): the classes were fitted and validated on MIT-BIH's
 two leads (``training/reports/EC57.md``), and the delineator is most of the time a page takes:
-its 8-bit form reads the pages (``Delineator.int8``; against the float form,
-``training/reports/DELINEATOR-INT8.md``). A second delineator, taught electrode motion, reads the
-stretches around beats unlike the page's dominant one (``confirm``): whether it finds a QRS there
-is one of the features the classifier weighs, and a detection it does not confirm, unlike the
-detections around it, is left out (``confirm.not_beats``).
+the beat list's own (``Delineator.for_beats``) reads the pages in its 8-bit form
+(``Delineator.int8``; against the float form, ``training/reports/DELINEATOR-INT8.md``). A second
+delineator, taught electrode motion, reads the stretches around beats unlike the page's dominant
+one (``confirm``): whether it finds a QRS there is one of the features the classifier weighs, and
+a detection it does not confirm, unlike the detections around it, is left out
+(``confirm.not_beats``).
 """
 
 from __future__ import annotations
@@ -318,25 +319,27 @@ def chosen_leads(rec: Recording) -> list[int]:
 
 
 def analyse(
-    rec: Recording, delineator: Delineator, progress: Callable[[float], bool] | None = None,
+    rec: Recording, delineator: Delineator | None = None, progress: Callable[[float], bool] | None = None,
     classifier: C.BeatClassifier | None = None,
 ) -> BeatList:  # fmt: skip
-    """The whole recording, page by page, its beats classed by ``classifier`` (the bundled one by
-    default); ``progress(fraction)`` returning False cancels (``Cancelled``)."""
+    """The whole recording, page by page, its beats found by ``delineator`` and classed by
+    ``classifier`` (the beat list's own by default: ``bundled_delineator``, the classifier fitted
+    on its beats); ``progress(fraction)`` returning False cancels (``Cancelled``)."""
     return classify(detect(rec, delineator, progress), classifier or C.BeatClassifier.bundled())
 
 
 def detect(
-    rec: Recording, delineator: Delineator, progress: Callable[[float], bool] | None = None,
+    rec: Recording, delineator: Delineator | None = None, progress: Callable[[float], bool] | None = None,
     second: Delineator | None = None,
 ) -> Detected:  # fmt: skip
     """Every beat of the recording with its measures and its class's features, page by page;
-    ``second``: the second opinion on doubtful beats (``confirm``; the bundled one by default)."""
+    ``delineator``: another than the beat list's own (a comparison); ``second``: the second
+    opinion on doubtful beats (``confirm``; the bundled one by default)."""
     import scipy.signal  # noqa: F401  (loads scipy's own BLAS, so that the limit below holds it too)
     from threadpoolctl import threadpool_limits
 
     keep_freed_memory()  # each page allocates alike: reuse, not fresh pages
-    delineator = delineator.int8().built()
+    delineator = (delineator.int8() if delineator is not None else bundled_delineator()).built()
     second = (second.int8() if second is not None else confirm.bundled()).built()
     detector = F.Detector.bundled()
     leads = chosen_leads(rec)
@@ -473,6 +476,21 @@ def _measure_page(
         left_out,
         seconds,
     )
+
+
+_bundled_lock = threading.Lock()
+
+
+def bundled_delineator() -> Delineator:
+    """The beat list's own delineator (``Delineator.for_beats``) in its 8-bit form, loaded and built
+    once, under a lock: a window's beat list and its measurements' may start at once."""
+    with _bundled_lock:
+        return _bundled_delineator()
+
+
+@cache
+def _bundled_delineator() -> Delineator:
+    return Delineator.for_beats().int8().built()
 
 
 _torch_threads = {"users": 0, "before": 1}

@@ -14,9 +14,8 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -32,9 +31,6 @@ from ecgviewer.ml.likelihood import Bands, bands_from_card
 from ecgviewer.ml.reference import Settings
 from ecgviewer.recording import Recording
 from ecgviewer.weights import sha256
-
-if TYPE_CHECKING:
-    from ecgviewer.measure.delineate import Delineator
 
 T = TypeVar("T")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -350,14 +346,6 @@ class Analyzer:
             out = batched(self.model, *model_input.tensors(device))
             return {task: torch.sigmoid(x).float().cpu().numpy() for task, x in out.items()}
 
-    @cached_property
-    def _delineator(self) -> Delineator:
-        """The record head's beat list's delineator, loaded and its 8-bit network built once: per
-        analysis, they cost more than the encoder's inference."""
-        from ecgviewer.measure.delineate import Delineator
-
-        return Delineator.bundled()
-
     def _measured(self, rec: Recording) -> dict[str, tuple[float, tuple[str, ...]]]:
         """The record head's probability of each of its statements for ``rec``, and the groups of
         features that raise it most (empty without a head for this encoder); its features come
@@ -367,7 +355,7 @@ class Analyzer:
         from ecgviewer.ml.record_head import NAMES, recording_features
 
         try:
-            x = recording_features(rec, self._delineator)
+            x = recording_features(rec)
         except (ValueError, RuntimeError, EcgError) as exc:  # an odd signal: the encoder alone
             self.notices.append(f"findings from the model alone: the beat list failed ({exc})")
             return {}

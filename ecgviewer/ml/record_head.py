@@ -48,10 +48,10 @@ TOP_GROUPS = 3  # the groups a finding names as raising the head's evidence most
 RAISES = 1e-9
 
 
-def recording_features(rec: Recording, delineator: Delineator) -> np.ndarray:
+def recording_features(rec: Recording, delineator: Delineator | None = None) -> np.ndarray:
     """(NAMES,): the rhythm and dominant-beat features of ``rec``'s beat list at the encoder's rate
     (``contract.FS``), the rate the head learnt them at; a recording at another rate is resampled
-    as the encoder's input is."""
+    as the encoder's input is. ``delineator``: another than the beat list's own (a comparison)."""
     from ecgviewer.dsp.resample import to_rate
     from ecgviewer.measure.rhythm import analyse
     from ecgviewer.ml.contract import FS

@@ -64,7 +64,7 @@ def make(
         start = t0 if result is None else result.span[0]  # measure what the AI analysed
         found = analyse(rec, analyzer=missing_ai, request=request, delineator=missing_measure, t0=start,
                         progress=progress, previous=result, keep_going=True,
-                        rhythm=delineator if list_beats else None)  # fmt: skip
+                        rhythm=list_beats)  # fmt: skip
         result = result or found.ai
         measurements = measurements or found.measurements
         beats = beats or found.rhythm

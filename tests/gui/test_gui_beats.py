@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtWidgets
 
+from ecgviewer import assets
 from ecgviewer.io import load
 from ecgviewer.summary import clock
 from tests.conftest import SAMPLE
@@ -60,7 +61,10 @@ def test_ventricular_fibrillation_is_a_bold_event_and_said_in_the_summary(qtbot,
     assert not any(panel.table.item(r, 1).font().bold() for r in range(len(kinds)) if r != row)
     assert len(beats.t_s) > 100
     # the models behind it are one click away, each card with the file's checksum
-    classifier, flutter = panel.cards.menu().actions()
+    delineator, classifier, flutter = panel.cards.menu().actions()
+    delineator.trigger()
+    assert assets.beat_delineator_path().stem in panel.card_dialog.windowTitle()
+    panel.card_dialog.close()
     flutter.trigger()
     assert "flutter-vfdb" in panel.card_dialog.windowTitle()
     assert "research use" in panel.card_dialog.browser.toPlainText()
@@ -73,7 +77,6 @@ def test_ventricular_fibrillation_is_a_bold_event_and_said_in_the_summary(qtbot,
 def test_a_list_for_a_recording_no_longer_on_screen_is_dropped(qtbot, measure_window):
     w = measure_window
     first = with_pause(PAUSE_AT_S)
-    qtbot.waitUntil(lambda: w.beats.delineator is not None, timeout=TIMEOUT_MS)
     w.set_recording(first)
     second = load(SAMPLE)
     beats = _listed(qtbot, w, second)

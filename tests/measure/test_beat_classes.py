@@ -299,6 +299,21 @@ def test_the_bundled_classifier_reads_its_features_and_answers_for_every_beat():
     assert clf.classes(f).shape == (50,) and clf.classes(f[:, :0]).shape == (0,)
 
 
+def test_the_bundled_classifier_learnt_from_the_beats_the_beat_list_finds():
+    """A beat's features depend on the delineator that found it and on the second opinion asked
+    about it: the shipped classifier was fitted on the beats of the shipped ones."""
+    from ecgviewer import assets
+    from ecgviewer.weights import read_card, sha256
+
+    card = read_card(assets.beat_classifier_path())
+    assert card is not None
+    for key, path in (
+        ("beats_found_by", assets.beat_delineator_path()),
+        ("second_opinion", assets.second_opinion_path()),
+    ):
+        assert card[key] == {"delineator": path.name, "sha256": sha256(path)}
+
+
 def test_a_fold_fitted_once_is_read_back_and_other_inputs_or_settings_fit_again(tmp_path, monkeypatch):
     """``ec57 --against`` run again on the same beats refits nothing (``beat_classifier.FITS``)."""
     from training.supervised import beat_classifier as BC
@@ -402,10 +417,10 @@ def test_the_selection_passes_over_a_classifier_inventing_beats_and_the_list_rea
     one that calls a beat supraventricular only when sure still has the atrial premature beat (45 %
     early, no P wave found, the dominant QRS) read as supraventricular by the beat list outside
     fibrillation (``premature_conducted``)."""
-    from ecgviewer.assets import delineator_path
+    from ecgviewer.assets import beat_delineator_path
     from training.supervised import beat_classifier as BC
 
-    case = BC.acceptance_case(delineator_path())
+    case = BC.acceptance_case(beat_delineator_path())
     shipped = C.BeatClassifier.bundled()
     assert BC.misread(shipped, case) == 0
     bold = BC.with_bias(shipped, [0.0, -1.0, 0.0, -6.0])  # calls a detection noise only when sure

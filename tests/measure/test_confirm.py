@@ -144,7 +144,7 @@ def test_the_bundled_second_opinion_loads_in_its_8_bit_form():
     assert second.int8().in_int8 and second.meta["contract"] == signal.VERSION
 
 
-def test_a_run_of_broad_beats_the_second_opinion_doubts_is_still_listed_ventricular(delineator):
+def test_a_run_of_broad_beats_the_second_opinion_doubts_is_still_listed_ventricular():
     """The motion-taught delineator misses fast broad complexes (why it is only a second opinion):
     the classifier weighs its doubt against their likeness and timing, and keeps them."""
     from ecgviewer.measure import beat_classes as C
@@ -155,7 +155,7 @@ def test_a_run_of_broad_beats_the_second_opinion_doubts_is_still_listed_ventricu
     beats = [(t, beat) for t in np.arange(1.0, 20.0, 0.9)]
     beats += [(20.0 + 0.45 * k, wide) for k in range(4)]  # a run of broad beats at 133 bpm
     beats += [(t, beat) for t in np.arange(22.5, 29.0, 0.9)]
-    found = R.detect(record(beats, 30.0), delineator)
+    found = R.detect(record(beats, 30.0))
     unconfirmed = found.features[C.FEATURES.index("unconfirmed")]
     qrs_r = found.features[C.FEATURES.index("qrs_r")]
     broad = (found.t_s > 19.9) & (found.t_s < 21.5)

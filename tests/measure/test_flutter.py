@@ -18,8 +18,8 @@ def episode(beat):
     return flutter_episode(beat)
 
 
-def test_fibrillation_is_one_event_without_beats_and_sinus_around_it_is_read(episode, delineator):
-    rh = R.analyse(episode, delineator)
+def test_fibrillation_is_one_event_without_beats_and_sinus_around_it_is_read(episode):
+    rh = R.analyse(episode)
     (event,) = [e for e in rh.events if e.kind == R.FLUTTER]
     assert event.start_s == pytest.approx(60.0, abs=4.0) and event.end_s == pytest.approx(100.0, abs=4.0)
     assert "check the strip" in event.detail

@@ -65,7 +65,7 @@ def test_paced_beats_give_paced_values_and_the_beat_list_calls_them_paced(paced,
     doc = to_json(m)
     assert doc["paced_rhythm"] and doc["values"]["qrs"]["paced"] and "paced" not in doc["values"]["hr"]
     assert [b.get("paced", False) for b in doc["beats"]] == list(m.paced)
-    listed = R.analyse(paced, delineator)
+    listed = R.analyse(paced)
     assert (listed.kind == R.PACED).sum() == len(m.paced) - 1
     _agree(m.r_times, m.paced, listed)
 
@@ -100,7 +100,7 @@ def test_at_100_hz_the_beat_list_does_not_call_unseeable_pacing_normal(shared: P
     beat list's counts say so beside "normal", as the 10 s measurement's note does."""
     rec = load(shared / "ptbxl/records100/00000/00144_lr.hea")
     assert rec.fs == 100
-    listed = R.analyse(rec, delineator)
+    listed = R.analyse(rec)
     line = listed.summary()[1]
     assert "normal" in line and B.NOT_SEEN in line
     assert any(n.startswith(B.NOT_SEEN) for n in measure(rec.signals, rec.fs, rec.leads, delineator).notes)

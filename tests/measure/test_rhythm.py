@@ -25,10 +25,10 @@ def _sinus(start: float, stop: float, rr: float, w: np.ndarray) -> list[tuple[fl
     return [(t, w) for t in np.arange(start, stop, rr)]
 
 
-def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat):
+def test_kinds_pauses_and_runs_come_back_once_each_across_pages(beat):
     beats, expect, seconds = premature_beats(beat)  # what the beat classifier's selection checks too
     assert seconds > R.PAGE_S + 30  # the premature beats around the first page edge
-    rh = R.analyse(record(beats, seconds), delineator)
+    rh = R.analyse(record(beats, seconds))
     assert any("looked for in 2 leads only" in n for n in rh.notes)  # a spike must show in both leads
     times = np.array([t for t, _ in beats])
     assert len(rh.t_s) == len(beats)  # every beat once, none at the page edges twice
@@ -56,7 +56,7 @@ def test_kinds_pauses_and_runs_come_back_once_each_across_pages(delineator, beat
     assert rh.trend_bpm == pytest.approx(expected, abs=1.0, nan_ok=True)  # a bin past the last beat: NaN
 
 
-def test_atrial_fibrillation_is_an_episode_and_its_beats_are_not_premature(delineator, beat):
+def test_atrial_fibrillation_is_an_episode_and_its_beats_are_not_premature(beat):
     rng = np.random.default_rng(1)
     no_p = beat.copy()
     no_p[:, : PRE - round(0.08 * FS)] = 0.0  # the P wave cut away
@@ -66,40 +66,40 @@ def test_atrial_fibrillation_is_an_episode_and_its_beats_are_not_premature(delin
         beats.append((t, no_p))
         t += rng.uniform(0.45, 1.1)
     beats += _sinus(t + 0.9, 149.0, 0.9, beat)
-    rh = R.analyse(record(beats, 150.0), delineator)
+    rh = R.analyse(record(beats, 150.0))
     (af,) = [e for e in rh.events if e.kind == "atrial fibrillation"]
     assert af.start_s == pytest.approx(40.0, abs=8.0) and af.end_s == pytest.approx(110.0, abs=8.0)
     inside = (rh.t_s > af.start_s) & (rh.t_s < af.end_s)
     assert not (rh.kind[inside] == R.KINDS.index("supraventricular")).any()
 
 
-def test_ventricular_beats_and_their_pauses_are_no_atrial_fibrillation(delineator, beat):
+def test_ventricular_beats_and_their_pauses_are_no_atrial_fibrillation(beat):
     no_p = beat.copy()
     no_p[:, : PRE - round(0.08 * FS)] = 0.0  # a junctional rhythm: no P wave ...
     beats, t = [], 1.0
     for k in range(240):  # ... with a ventricular premature beat every 40th beat, and its pause
         beats.append((t, ectopic() if k % 40 == 39 else no_p))
         t += 0.5 if k % 40 == 38 else 1.1 if k % 40 == 39 else 0.8
-    rh = R.analyse(record(beats, t + 1.0), delineator)
+    rh = R.analyse(record(beats, t + 1.0))
     assert (rh.kind == R.KINDS.index("ventricular")).sum() == 6
     assert not [e for e in rh.events if e.kind == "atrial fibrillation"]
 
 
-def test_an_unreadable_stretch_is_an_event_not_a_pause(delineator, beat):
+def test_an_unreadable_stretch_is_an_event_not_a_pause(beat):
     beats = _sinus(1.0, 59.0, 0.9, beat) + _sinus(181.0, 239.0, 0.9, beat)
     rec = record(beats, 240.0)
     rec.source.data[:, 60 * FS : 180 * FS] = np.nan  # two minutes of lost signal
-    rh = R.analyse(rec, delineator)
+    rh = R.analyse(rec)
     assert [e.kind for e in rh.events] == ["unreadable"]
     assert rh.events[0].start_s == pytest.approx(60.0) and rh.events[0].end_s == pytest.approx(180.0)
     assert np.isnan(rh.rr_ms[np.searchsorted(rh.t_s, 181.0)])
 
 
-def test_no_beat_is_invented_in_noise_that_drowns_them(delineator, beat):
+def test_no_beat_is_invented_in_noise_that_drowns_them(beat):
     """Sinus rhythm with 30 s of muscle-like noise four times the QRS's size: the stretch is an
     unreadable event (too noisy), not a run of invented beats; the clean beats are all there."""
     rec, times, stretch = drowned(beat)
-    rh = R.analyse(rec, delineator)
+    rh = R.analyse(rec)
     noisy = [e for e in rh.events if e.kind == "unreadable"]
     assert len(noisy) == 1 and "too noisy to read" in noisy[0].detail
     assert noisy[0].start_s < 50.0 and noisy[0].end_s > 70.0
@@ -108,7 +108,7 @@ def test_no_beat_is_invented_in_noise_that_drowns_them(delineator, beat):
     assert np.abs(times[clean][:, None] - rh.t_s[None, :]).min(axis=1).max() < 0.05  # every clean beat listed
 
 
-def test_a_lead_drowned_in_noise_is_read_around_and_the_clean_one_carries_every_beat(delineator, beat):
+def test_a_lead_drowned_in_noise_is_read_around_and_the_clean_one_carries_every_beat(beat):
     """Noise of electrode motion's band (2-20 Hz) in V1 alone, at EC57's 0 dB (RMS the QRS's
     peak-to-peak over sqrt(8)): read with V1, beats went missing and a minute was unreadable
     though II is clean (session 141: 85 beats missed, 13 invented); read around V1, every beat."""
@@ -119,14 +119,14 @@ def test_a_lead_drowned_in_noise_is_read_around_and_the_clean_one_carries_every_
     band = butter(2, (2, 20), "bandpass", fs=FS, output="sos")
     noise = sosfiltfilt(band, np.random.default_rng(3).normal(0, 1, rec.n_samples))
     rec.source.data[1] += (np.ptp(beat[1]) / np.sqrt(8) * noise / noise.std()).astype(np.float32)
-    rh = R.analyse(rec, delineator)
+    rh = R.analyse(rec)
     times = np.array([t for t, _ in beats])
     assert len(rh.t_s) == len(times) and np.abs(rh.t_s - times).max() < 0.05
     assert not [e for e in rh.events if e.kind == "unreadable"]
     assert "V1 not read throughout (drowned in noise)" in rh.notes
 
 
-def test_the_unclear_rule_reads_the_same_noise_at_a_holters_128_hz(delineator, beat):
+def test_the_unclear_rule_reads_the_same_noise_at_a_holters_128_hz(beat):
     """Muscle-like noise half the QRS's size for 30 s: the clarity the unclear-stretch rule reads
     (noise below NOISE_BAND_HZ) is the same when the record is resampled to 128 Hz, in the noise
     and out of it, where the full band's (the classifier's feature) reads 128 Hz about 1 e-fold
@@ -138,7 +138,7 @@ def test_the_unclear_rule_reads_the_same_noise_at_a_holters_128_hz(delineator, b
     slow = to_rate(rec.read(0, rec.n_samples), rec.fs, 128.0)
     holter = make_recording(None, ArraySource(slow), 128.0, list(rec.leads), "holter")
     medians = []
-    for found in (R.detect(rec, delineator), R.detect(holter, delineator)):
+    for found in (R.detect(rec), R.detect(holter)):
         noisy = (found.t_s > a + 2) & (found.t_s < b - 2)
         clean = (found.t_s < a - 2) | (found.t_s > b + 2)
         full, band = found.features[C.FEATURES.index("clarity")], found.clarity_band
@@ -149,13 +149,13 @@ def test_the_unclear_rule_reads_the_same_noise_at_a_holters_128_hz(delineator, b
     assert band_250[1] < band_250[0] - 1.0  # and it still sees the noise
 
 
-def test_a_burst_of_noise_among_clean_minutes_is_an_unreadable_stretch_not_beats(delineator, beat):
+def test_a_burst_of_noise_among_clean_minutes_is_an_unreadable_stretch_not_beats(beat):
     """10 s of muscle-like noise in two clean minutes (a Holter's motion): its transients are no
     pacing spikes, and where the noise rule marks the detections unreadable and the classifier
     finds them likelier noise than beats, the burst is one unreadable event, not a list of
     "unreadable beats" three times the heart's rate."""
     rec, times, stretch = drowned(beat, at_s=15.0, for_s=10.0)
-    rh = R.analyse(rec, delineator)
+    rh = R.analyse(rec)
     assert not (rh.kind == R.KINDS.index("paced")).any()
     (noisy,) = [e for e in rh.events if e.kind == "unreadable"]
     assert noisy.start_s < 17.0 and noisy.end_s > 23.0
@@ -240,21 +240,21 @@ def test_neighbour_likeness_is_the_best_correlation_with_the_beats_either_side()
     assert got[3] == got[5] == pytest.approx(1.0)
 
 
-def test_progress_and_cancel(delineator, beat):
+def test_progress_and_cancel(beat):
     rec = record(_sinus(1.0, 179.0, 0.9, beat), 180.0)
     seen: list[float] = []
-    R.analyse(rec, delineator, lambda f: seen.append(f) or True)
+    R.analyse(rec, progress=lambda f: seen.append(f) or True)
     assert seen == pytest.approx([1 / 3, 2 / 3, 1.0])
     with pytest.raises(Cancelled):
-        R.analyse(rec, delineator, lambda f: False)
+        R.analyse(rec, progress=lambda f: False)
 
 
-def test_pages_measured_side_by_side_give_what_one_at_a_time_gives(delineator, beat, monkeypatch):
+def test_pages_measured_side_by_side_give_what_one_at_a_time_gives(beat, monkeypatch):
     beats, _, seconds = premature_beats(beat)  # three pages, with ectopic beats and a pause
     rec = record(beats, seconds)
-    together = R.detect(rec, delineator)
+    together = R.detect(rec)
     monkeypatch.setattr(W, "THREADS", 1)
-    alone = R.detect(rec, delineator)
+    alone = R.detect(rec)
     for field in ("t_s", "kind", "fiducials_ms", "features", "shapes", "clarity_band"):
         assert np.array_equal(getattr(together, field), getattr(alone, field), equal_nan=True), field
 
@@ -339,10 +339,10 @@ def test_a_beat_takes_no_t_wave_or_p_wave_across_its_neighbours():
     assert p_on[0] == 30 and qrs_on.tolist() == [50, 120, 300] and qrs_off.tolist() == [69, 139, 319]
 
 
-def test_a_qrs_cut_by_the_recording_s_start_or_end_is_no_beat(delineator, beat):
+def test_a_qrs_cut_by_the_recording_s_start_or_end_is_no_beat(beat):
     """Beats whose R lies 8-12 ms from either end of the recording lose part of their QRS."""
     inside = _sinus(1.0, 9.0, 1.0, beat)
-    rh = R.analyse(record([(0.012, beat), *inside, (9.992, beat)], 10.0), delineator)
+    rh = R.analyse(record([(0.012, beat), *inside, (9.992, beat)], 10.0))
     assert len(rh.t_s) == len(inside) and rh.t_s[0] > 0.9 and rh.t_s[-1] < 8.1
 
 
@@ -353,7 +353,7 @@ def test_a_10_s_recording_has_one_rate_in_the_beat_list_and_the_measurements(del
     rr = [0.6, 1.1, 0.7, 1.2, 0.65, 0.7, 1.0, 0.7, 0.66, 0.6, 0.78]
     times = 0.5 + np.concatenate([[0.0], np.cumsum(rr)])
     rec = record([(t, beat) for t in times], 10.0)
-    rh = R.analyse(rec, delineator)
+    rh = R.analyse(rec)
     m = measure(rec.signals, rec.fs, rec.leads, delineator)
     assert len(rh.t_s) == len(m.r_times) == len(times)
     assert m.values["hr"].value == pytest.approx(60 / np.mean(rr), abs=0.5)
@@ -508,7 +508,7 @@ def test_a_beat_known_to_be_one_is_never_classed_an_artefact():
     assert (label == C.CLASSES.index("ventricular")).all() and p.argmax(axis=1).tolist() == [k - 1] * 4
 
 
-def test_the_beats_of_an_atrial_run_are_not_unreadable_for_their_neighbours_qrs(shared, delineator):
+def test_the_beats_of_an_atrial_run_are_not_unreadable_for_their_neighbours_qrs(shared):
     """Whether a beat with the patient's QRS is readable leaves out the QRS of such neighbours in
     its noise window: in an atrial run the next beat's QRS lies in it, and was counted as noise
     that made the run's beats "unreadable" (a minute of MIT-BIH 220, whose reference has three
@@ -518,13 +518,13 @@ def test_the_beats_of_an_atrial_run_are_not_unreadable_for_their_neighbours_qrs(
     rec = load(shared / "mitdb" / "220.hea")
     a = round(380 * rec.fs)
     x = np.asarray(rec.read(a, a + round(60 * rec.fs)), dtype=np.float32)
-    found = R.detect(make_recording(None, ArraySource(x), rec.fs, list(rec.leads), "220"), delineator)
+    found = R.detect(make_recording(None, ArraySource(x), rec.fs, list(rec.leads), "220"))
     runs = (found.t_s > 411.0 - 380) & (found.t_s < 420.0 - 380)
     assert runs.sum() == 16  # the reference's beats there, each found once
     assert not (found.kind == R.UNREADABLE).any()
 
 
-def test_an_idioventricular_rhythm_filling_its_pages_is_never_normal(shared, delineator):
+def test_an_idioventricular_rhythm_filling_its_pages_is_never_normal(shared):
     """MIT-BIH 207 from 1400 to 1760 s: two minutes of the patient's usual beats (left bundle branch
     block), then ventricular
     flutter and 109 s of idioventricular rhythm (the reference's 105 escape beats, E), a page's worth:
@@ -540,7 +540,7 @@ def test_an_idioventricular_rhythm_filling_its_pages_is_never_normal(shared, del
     rec = load(shared / "mitdb" / "207.hea")
     a, b = round(1400 * rec.fs), round(1760 * rec.fs)
     x = np.asarray(rec.read(a, b), dtype=np.float32)
-    found = R.detect(make_recording(None, ArraySource(x), rec.fs, list(rec.leads), "207"), delineator)
+    found = R.detect(make_recording(None, ArraySource(x), rec.fs, list(rec.leads), "207"))
     ann = wfdb.rdann(str(shared / "mitdb" / "207"), "atr", sampfrom=a, sampto=b)
     symbol, at = np.array(ann.symbol), (ann.sample - a) / rec.fs
     nearest = lambda kind: np.abs(found.t_s[:, None] - at[symbol == kind]).argmin(axis=0)  # noqa: E731

@@ -13,9 +13,9 @@ from tests.measure.beat_records import record, two_foci
 
 
 @pytest.fixture(scope="module")
-def listed(delineator, beat):
+def listed(beat):
     beats, known = two_foci(beat)
-    return R.analyse(record(beats, 120.0), delineator), known
+    return R.analyse(record(beats, 120.0)), known
 
 
 def test_the_groups_are_the_known_shapes_with_their_counts_and_medians(listed):

@@ -37,29 +37,27 @@ def _alike(a: R.Detected, b: R.Detected) -> None:
         assert np.array_equal(getattr(a, field), getattr(b, field), equal_nan=True), field
 
 
-def test_a_worker_process_measures_pages_as_this_process_does_and_dying_loses_none(
-    delineator, beat, monkeypatch
-):
+def test_a_worker_process_measures_pages_as_this_process_does_and_dying_loses_none(beat, monkeypatch):
     beats, _, seconds = premature_beats(beat)  # three pages, with ectopic beats and a pause
     rec = record(beats, seconds)
-    here = R.detect(rec, delineator)
+    here = R.detect(rec)
     assert W._child is None  # not allowed (only the app's ways in allow it): threads only
     monkeypatch.setattr(W, "START_MIN_S", 0.0)
     monkeypatch.setattr(W, "USE_MIN_S", 0.0)
     monkeypatch.setitem(W._allowed, "processes", True)
     lanes = _lanes(monkeypatch)
     try:
-        R.detect(rec, delineator)  # starts the worker process; its pages go to threads meanwhile
+        R.detect(rec)  # starts the worker process; its pages go to threads meanwhile
         child = W._child
         assert child is not None
         child.ready.result(timeout=120)
         lanes.clear()
-        _alike(R.detect(rec, delineator), here)
+        _alike(R.detect(rec), here)
         assert W._child is child  # kept for the same networks
         assert W.CHILD in lanes and 0 in lanes
         for pid in list(child.pool._processes):  # killed (out of memory, say) under the next list
             os.kill(pid, signal.SIGKILL)
-        _alike(R.detect(rec, delineator), here)  # its pages measured here instead
+        _alike(R.detect(rec), here)  # its pages measured here instead
         assert child.broken  # the next long recording starts another
     finally:
         W.shutdown()

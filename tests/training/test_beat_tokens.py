@@ -51,9 +51,8 @@ def test_a_classifier_on_other_inputs_lists_beats_as_the_features_one_does():
     inputs it lists the same beats with the same kinds."""
     from ecgviewer.measure import beat_classes as C
     from ecgviewer.measure import rhythm as R
-    from ecgviewer.measure.delineate import Delineator
 
-    found = R.detect(record(two_foci(sample_beat())[0], 120.0), Delineator.bundled())
+    found = R.detect(record(two_foci(sample_beat())[0], 120.0))
     clf = C.BeatClassifier.bundled()
     direct = R.classify(found, clf)
     wrapped = R.classify(found, beat_tokens.OnInputs(clf, C.inputs(found.features)))  # type: ignore[arg-type]

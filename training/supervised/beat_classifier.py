@@ -157,10 +157,10 @@ def detections(
     delineator's and the features' versions (the delineator is most of the cost), and each record
     under each noise of ``augment`` ((noise, SNR) as AUGMENT) or at each of its rates ((RATE, Hz)),
     keyed ``<record>+<noise><snr>`` (``<record>+rate<Hz>``).
-    ``delineator_file``: another delineator than the bundled one (a comparison)."""
+    ``delineator_file``: another delineator than the beat list's own (a comparison)."""
     import wfdb
 
-    from ecgviewer.assets import delineator_path
+    from ecgviewer.assets import beat_delineator_path
     from ecgviewer.dsp.resample import to_rate
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
@@ -169,7 +169,7 @@ def detections(
     from ecgviewer.sources import ArraySource
     from training.validate.noise_stress import mixed, training_noise
 
-    delineator_file = delineator_file or delineator_path()
+    delineator_file = delineator_file or beat_delineator_path()
     key = _key(delineator_file)
     CACHE.mkdir(parents=True, exist_ok=True)
     delineator = None
@@ -366,7 +366,7 @@ def without(
 ) -> C.BeatClassifier:  # fmt: skip
     """The bundled classifier's settings (``classifier``: that one's) fitted on the DS1 records but
     ``record`` (as ``ec57``'s cross-validation has it): for a test on a record it was fitted on;
-    ``delineator_file``: on the beats another delineator than the bundled one finds."""
+    ``delineator_file``: on the beats another delineator than the beat list's own finds."""
     from training.validate.ec57 import PACED
 
     shipped = C.BeatClassifier.bundled() if classifier is None else C.BeatClassifier.load(classifier)
@@ -472,13 +472,13 @@ def arguments(p: argparse.ArgumentParser) -> None:
 def command(args: argparse.Namespace) -> None:
     """Fit the beat list's classifier on MIT-BIH DS1 (its settings chosen by leave-one-record-out
     cross-validation) and write it with its card (resources/models/beats-mitdb)."""
-    from ecgviewer.assets import beat_classifier_path, delineator_path
+    from ecgviewer.assets import beat_classifier_path, beat_delineator_path
     from training.validate.ec57 import PACED, gross, stats
 
     if not args.mitdb.is_dir():
         raise SystemExit(f"{args.mitdb}: no MIT-BIH records there (../shared/data/mitdb)")
     names = [n for n in sorted(p.stem for p in args.mitdb.glob("*.atr")) if n not in PACED]
-    delineator = args.delineator or delineator_path()
+    delineator = args.delineator or beat_delineator_path()
     augment = (*AUGMENT, *(MOTION if args.motion else ()), *((RATE, r) for r in args.rates))
     out = args.out or beat_classifier_path()
     card = out.with_suffix(".json")

@@ -438,6 +438,8 @@ def write_card(weights: Path, recipe_name: str, about: dict) -> None:
         **about,
         "architecture": {"kind": "1-D U-Net", **meta["config"]},
         "delineation_contract": meta["contract"],
+        # the records it learnt from: LUDB's and, taught by a teacher, PTB-XL's unlabelled ecg_ids
+        **{k: meta[k] for k in ("trained_on", "ptbxl_unlabelled", "ptbxl_without_p") if k in meta},
         "recipe": {"name": recipe_name, **asdict(RECIPES[recipe_name])},
         "command": f"python -m training delineator --recipe {recipe_name} --no-folds --out {weights.name}"
         f", then python -m training delineator-int8 --weights {weights.name}",

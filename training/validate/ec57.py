@@ -1,6 +1,6 @@
 """ANSI/AAMI EC57 on the MIT-BIH Arrhythmia Database: the app's beat list (the app's own reader,
-``measure.rhythm.analyse`` with the bundled delineator and classifier) against the reference beat
-and rhythm labels, as a Holter reader's counts would be judged (issue 74).
+``measure.rhythm.analyse`` with the beat list's own delineator and the bundled classifier) against
+the reference beat and rhythm labels, as a Holter reader's counts would be judged (issue 74).
 
 Matching and classes follow EC57 (ANSI/AAMI EC57:2012; de Chazal et al., IEEE TBME 2004;51:1196)
 as its reference comparator ``bxb`` (WFDB) applies them:
@@ -309,7 +309,7 @@ def run(
     """Every record's counts cross-validated (an unpaced record classed by the bundled settings
     fitted without it; a paced one by the bundled classifier, which never saw it), with the
     bundled classifier itself, and cross-validated over the whole records (``score_list``'s
-    ``whole``); ``delineator_file``: the beats found by another delineator than the bundled one;
+    ``whole``); ``delineator_file``: the beats found by another delineator than the beat list's own;
     ``classifier_file``: another classifier (its settings chosen with that delineator's beats);
     ``pool``: delineators whose beats of the other records each fold's classifier also learns from
     (classes that hold whichever delineator found the beats); ``seeds``: the cross-validation
@@ -517,7 +517,7 @@ def _row(r: Counts, name: str) -> str:
 
 def report(
     cv: Sequence[Counts], shipped: Sequence[Counts], mitdb: Path, whole: Sequence[Counts] = (),
-    delineator: str = "the bundled delineator",
+    delineator: str = "the beat list's delineator",
     classifier: str = "the bundled classifier",
     pool: Sequence[str] = (),
     against: tuple[str, Mapping[int, Sequence[Counts]]] | None = None,
@@ -933,7 +933,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
         "--delineator",
         type=Path,
         default=None,
-        help="find the beats with this delineator instead of the bundled one (a comparison)",
+        help="find the beats with this delineator instead of the beat list's own (a comparison)",
     )
     p.add_argument("--classifier", type=Path, default=None,
                    help="class the beats with this classifier's settings, not the bundled one's")  # fmt: skip

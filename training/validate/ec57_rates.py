@@ -34,13 +34,12 @@ def run(
     """Each record's counts at its own rate (the first key) and resampled to each of ``rates``."""
     from ecgviewer.dsp.resample import to_rate
     from ecgviewer.io import load
-    from ecgviewer.measure.delineate import Delineator
-    from ecgviewer.measure.rhythm import analyse
+    from ecgviewer.measure.rhythm import analyse, bundled_delineator
     from ecgviewer.recording import make_recording
     from ecgviewer.sources import ArraySource
 
     names = list(records or sorted(p.stem for p in mitdb.glob("*.atr")))
-    delineator = Delineator.bundled()
+    delineator = bundled_delineator()
     out: dict[float, list[ec57.Counts]] = {}
     for name in names:
         rec = load(mitdb / f"{name}.hea")

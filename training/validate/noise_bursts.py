@@ -154,10 +154,10 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> None:
     """Beats invented in bursts of noise among clean minutes (NOISE_BURSTS.md)."""
-    from ecgviewer.measure.delineate import Delineator
+    from ecgviewer.measure.rhythm import bundled_delineator
 
     against = None if args.against is None else [Case(**c) for c in json.loads(args.against.read_text())]
-    cases = run(Delineator.bundled(), args.noises, args.sizes, args.lengths, args.starts)
+    cases = run(bundled_delineator(), args.noises, args.sizes, args.lengths, args.starts)
     options = [f"--{o} {getattr(args, o).name}" for o in ("counts", "against") if getattr(args, o)]
     grid = {"noises": NOISES, "sizes": SIZES, "lengths": LENGTHS_S, "starts": STARTS_S}
     options += [

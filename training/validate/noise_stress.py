@@ -155,7 +155,7 @@ def run(
     """Every record under every noise at every SNR, classed by the bundled classifier's settings
     (``classifier``: that one's) fitted without the record (``bundled``: the bundled one, fitted
     with it, for a quick look); ``em`` for "em"; ``delineator_file``: beats found by another
-    delineator than the bundled one (its classifier fitted on that one's beats); ``rate``: each
+    delineator than the beat list's own (its classifier fitted on that one's beats); ``rate``: each
     noisy record resampled to it (the app's resampler), as a recorder at that rate would keep it;
     ``each_lead``: the noise in one lead at a time, the other left clean (``in_one_lead``)."""
     import wfdb
@@ -164,13 +164,13 @@ def run(
     from ecgviewer.io import load
     from ecgviewer.measure.beat_classes import BeatClassifier
     from ecgviewer.measure.delineate import Delineator
-    from ecgviewer.measure.rhythm import analyse
+    from ecgviewer.measure.rhythm import analyse, bundled_delineator
     from ecgviewer.recording import make_recording
     from ecgviewer.sources import ArraySource
     from training.supervised.beat_classifier import without
     from training.validate.ec57 import score_list
 
-    delineator = Delineator.bundled() if delineator_file is None else Delineator.load(delineator_file)
+    delineator = bundled_delineator() if delineator_file is None else Delineator.load(delineator_file)
     rows = []
     for name in records:
         model = (
@@ -315,7 +315,7 @@ def report(
 ) -> str:  # fmt: skip
     """The table; ``em``: how the electrode-motion noise was had and checked (None: not used);
     ``classifier``: the file whose settings class the beats (None: the bundled one's);
-    ``delineator``: the file that finds them (None: the bundled one); ``rate``: the rate each noisy
+    ``delineator``: the file that finds them (None: the beat list's own); ``rate``: the rate each noisy
     record was resampled to (None: its own); a row with a ``lead`` had the noise in that lead only;
     ``against``: another run's rows (``load_counts``), whose sums are set beside these."""
     source = (
@@ -362,7 +362,7 @@ def report(
         else f"Each record's beats classed by {classifier or 'the bundled classifier'}'s settings "
         "fitted without it (leave one record out, as `EC57.md`)"
         + (
-            f", on the beats the delineator {delineator} finds (a comparison, not the bundled one)."
+            f", on the beats the delineator {delineator} finds (a comparison, not the beat list's own)."
             if delineator
             else "."
         ),
