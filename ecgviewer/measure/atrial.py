@@ -14,6 +14,11 @@ beat's short RR and the pause after it are irregularity the ectopy explains, not
   ventricular the rhythm is theirs, as in bigeminy, idioventricular rhythm or tachycardia, and
   the few conducted RRs cannot show the atrial one: MIT-BIH 207) and no unreadable stretch or
   flutter lies inside it (its RRs would join beats minutes apart).
+- Windows that ectopy leaves unjudged, or with fewer than half their RRs between two normal
+  beats to judge by, between fibrillating windows that leave less than the shortest episode
+  uncovered, do not end the episode: the atria go on fibrillating under a salvo of ectopic beats,
+  and a Holter's episode is not cut by it (a candidate beat list cut MIT-BIH 203's for 12 s where
+  the few RRs left between two normal beats among its ectopic ones happened to be alike).
 
 Kept apart from ``rhythm``, which finds and lists the beats: this judges their rhythm.
 """
@@ -60,9 +65,14 @@ def episodes(
     series = np.where(normal & np.r_[False, normal[:-1]], rr, np.nan)[keep]
     first, last = keep[: len(keep) - n + 1], keep[n - 1 :]
     gaps = np.r_[0, np.cumsum(np.isnan(rr))]  # RRs unknown among the beats before each
-    judged = (n / (last - first + 1) >= MIN_CONDUCTED) & (gaps[last + 1] == gaps[first + 1])
+    readable = gaps[last + 1] == gaps[first + 1]
+    few = n / (last - first + 1) < MIN_CONDUCTED  # most of the window's beats ventricular
+    judged = ~few & readable
     no_p = windows(has_p[keep], n).mean(axis=1) < MAX_P_SHARE
-    fibrillating = judged & no_p & irregular(windows(series, n))
+    rrs = windows(series, n)
+    fibrillating = judged & no_p & irregular(rrs)
+    sparse = np.isfinite(rrs).mean(axis=1) < MIN_CONDUCTED  # too few RRs between normal beats
+    fibrillating = _bridged(fibrillating, (few | sparse) & readable, t[first], t[last])
     flagged = np.convolve(fibrillating.astype(float), np.ones(n)) > 0  # every window over each beat
     # episodes of conducted beats: a ventricular beat among them does not end one, a gap does
     stretch = gaps[keep + 1]  # which readable stretch each conducted beat is in
@@ -75,3 +85,15 @@ def episodes(
         for a, b in bounds
         if t[keep[b - 1]] - t[keep[a]] >= shortest
     ]
+
+
+def _bridged(fibrillating: np.ndarray, ectopic: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``fibrillating`` windows with each run of ``ectopic`` ones (that their ectopy leaves
+    unjudgeable) not fibrillating between two fibrillating windows marked fibrillating too, where
+    those two leave less than MIN_S between them uncovered (``start``, ``end``: each window's
+    first and last beat's time)."""
+    out = fibrillating.copy()
+    for a, b in zip(*runs(ectopic & ~fibrillating), strict=True):
+        if a > 0 and b < len(out) and out[a - 1] and out[b] and start[b] - end[a - 1] < MIN_S:
+            out[a:b] = True
+    return out

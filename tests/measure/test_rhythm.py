@@ -449,6 +449,29 @@ def test_irregular_beats_among_mostly_ventricular_ones_or_across_a_gap_are_not_j
     assert _af(joined)
 
 
+def test_a_salvo_of_ectopic_beats_does_not_cut_an_episode_of_atrial_fibrillation():
+    """A minute and a half of irregular beats, a minute of ventricular bigeminy (no RR between two
+    normal beats to judge the rhythm by in its middle 28 s), irregular beats again: one episode of
+    fibrillation over the salvo, as a Holter has it (it was cut in two). Two minutes of bigeminy
+    leave two episodes (more than the shortest episode uncovered), and so do 30 s of regular
+    normal beats (a rhythm judged)."""
+    rng = np.random.default_rng(3)
+    irregular = rng.uniform(0.45, 1.15, 90)
+
+    def af_around(rr: np.ndarray, kind: np.ndarray) -> list[tuple[float, float]]:
+        t = np.cumsum(np.r_[irregular, rr, irregular])
+        return _af(_listed(t, np.r_[np.full(90, R.NORMAL), kind, np.full(90, R.NORMAL)]))
+
+    def bigeminy(seconds: float) -> tuple[np.ndarray, np.ndarray]:
+        k = round(seconds / 1.2)
+        return np.tile([0.5, 0.7], k), np.tile([R.VENTRICULAR, R.NORMAL], k)
+
+    (episode,) = af_around(*bigeminy(60.0))
+    assert episode[1] - episode[0] > 200.0
+    assert len(af_around(*bigeminy(120.0))) == 2
+    assert len(af_around(np.full(38, 0.8), np.full(38, R.NORMAL))) == 2
+
+
 def test_a_two_pass_classifier_classes_the_beats_again_without_the_noise_it_found():
     """A detection of noise between two beats halves both their RRs: the beat after it looks
     premature. A classifier fitted for it (``two_pass``) reads the beats again on RR intervals
