@@ -132,9 +132,10 @@ class BeatsPanel(QtWidgets.QWidget):
 
 
 class BeatsController(QtCore.QObject):
-    """Lists the beats of the recording on screen while the measurements are on, with their
-    templates and the reader's relabels kept in the library (replayed when the file is opened
-    again); a new recording cancels the list in progress (a late one never reaches the panel)."""
+    """Lists the beats of the recording on screen while the measurements are on, from the
+    window's first paint on (``painted``), with their templates and the reader's relabels kept in
+    the library (replayed when the file is opened again); a new recording cancels the list in
+    progress (a late one never reaches the panel)."""
 
     listed = QtCore.Signal(object)  # BeatList, or None when cleared
 
@@ -147,12 +148,17 @@ class BeatsController(QtCore.QObject):
         self.templates.relabelRequested.connect(self.relabel)
         self.recording: Recording | None = None
         self.enabled = False
+        self.ready = False  # the window has painted: loading the delineator may compete with it now
         self.beats: BeatList | None = None
         self.sha256: str | None = None  # the recording's content: its relabels' key in the library
 
     def set_recording(self, rec: Recording | None) -> None:
         self.recording = rec
         self._clear()
+        self.start()
+
+    def painted(self) -> None:
+        self.ready = True
         self.start()
 
     def set_enabled(self, on: bool) -> None:
@@ -164,7 +170,7 @@ class BeatsController(QtCore.QObject):
 
     def start(self) -> None:
         rec, library = self.recording, self.library()
-        if rec is None or not self.enabled or self.beats is not None:
+        if rec is None or not self.enabled or not self.ready or self.beats is not None:
             return
 
         def job(progress) -> Listed:

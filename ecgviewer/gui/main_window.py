@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ecgviewer import NOTICE, NOTICE_INLINE, __version__
 from ecgviewer.gui import actions, placement, workers
-from ecgviewer.gui.analysis import AnalysisController
+from ecgviewer.gui.analysis import AnalysisController, after_first_paint
 from ecgviewer.gui.annotations import AnnotationLayer
 from ecgviewer.gui.beats_panel import CONTEXT_S, BeatsController
 from ecgviewer.gui.browser import RecordBrowser
@@ -170,6 +170,7 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
         self.tabifyDockWidget(self.measure_dock, self.beats_dock)
         self.measure_dock.raise_()
         self.beats.listed.connect(self._beats_listed)
+        after_first_paint(self.paper, self.beats.painted)  # its delineator imports torch: the ECG first
         self.beats.panel.jumpRequested.connect(self.paper.set_t0)
         # The median beats take the paper's place (a tab) rather than a dock: each gets the
         # central area, so both keep their true-scale page on a 1920x1080 screen.
