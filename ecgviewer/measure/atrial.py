@@ -18,7 +18,14 @@ beat's short RR and the pause after it are irregularity the ectopy explains, not
   beats to judge by, between fibrillating windows that leave less than the shortest episode
   uncovered, do not end the episode: the atria go on fibrillating under a salvo of ectopic beats,
   and a Holter's episode is not cut by it (a candidate beat list cut MIT-BIH 203's for 12 s where
-  the few RRs left between two normal beats among its ectopic ones happened to be alike).
+  the few RRs left between two normal beats among its ectopic ones happened to be alike). Nor do
+  windows without P waves whose RRs between two conducted beats (supraventricular ones too) are
+  irregular: whether the classifier's supraventricular calls there are atrial premature beats or
+  the fibrillation's own irregularity, the window cannot tell ("premature" needs a sinus rhythm to
+  be premature against), and between fibrillating windows they are the fibrillation's (a candidate
+  list cut 203's for 13 s where its calls left six alike RRs between normal beats). Elsewhere
+  they stay unjudged: frequent atrial premature beats whose P waves were missed are not
+  fibrillation.
 
 Kept apart from ``rhythm``, which finds and lists the beats: this judges their rhythm.
 """
@@ -72,7 +79,9 @@ def episodes(
     rrs = windows(series, n)
     fibrillating = judged & no_p & irregular(rrs)
     sparse = np.isfinite(rrs).mean(axis=1) < MIN_CONDUCTED  # too few RRs between normal beats
-    fibrillating = _bridged(fibrillating, (few | sparse) & readable, t[first], t[last])
+    along = np.where(conducted & np.r_[False, conducted[:-1]], rr, np.nan)[keep]  # supraventricular too
+    ambiguous = no_p & irregular(windows(along, n))
+    fibrillating = _bridged(fibrillating, (few | sparse | ambiguous) & readable, t[first], t[last])
     flagged = np.convolve(fibrillating.astype(float), np.ones(n)) > 0  # every window over each beat
     # episodes of conducted beats: a ventricular beat among them does not end one, a gap does
     stretch = gaps[keep + 1]  # which readable stretch each conducted beat is in
@@ -89,9 +98,9 @@ def episodes(
 
 def _bridged(fibrillating: np.ndarray, ectopic: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """``fibrillating`` windows with each run of ``ectopic`` ones (that their ectopy leaves
-    unjudgeable) not fibrillating between two fibrillating windows marked fibrillating too, where
-    those two leave less than MIN_S between them uncovered (``start``, ``end``: each window's
-    first and last beat's time)."""
+    unjudgeable or ambiguous) not fibrillating between two fibrillating windows marked
+    fibrillating too, where those two leave less than MIN_S between them uncovered (``start``,
+    ``end``: each window's first and last beat's time)."""
     out = fibrillating.copy()
     for a, b in zip(*runs(ectopic & ~fibrillating), strict=True):
         if a > 0 and b < len(out) and out[a - 1] and out[b] and start[b] - end[a - 1] < MIN_S:
