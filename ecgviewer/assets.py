@@ -11,9 +11,10 @@ ICON = "icons/ecgviewer.svg"
 MODEL = "models/clear-hug-bundled.safetensors"
 DELINEATOR = "models/delineator-ludb.safetensors"
 SECOND_OPINION = "models/delineator-ludb-motion.safetensors"
-# the beat list's: the bundled one until a lighter one passes EC57 paired against it (the half-width
-# student did not keep AF duration: training/reports/EC57-ludb-beats-s152-seeds.md)
-BEAT_DELINEATOR = DELINEATOR
+# the beat list's: a half-width student of DELINEATOR (a quarter of its multiply-adds: a day's list on
+# 2 AVX2 cores in 30 s), shipped once EC57 paired with DELINEATOR's list found it no worse
+# (training/reports/EC57-student-ambiguous-seeds.md); the 10 s measurements keep DELINEATOR
+BEAT_DELINEATOR = "models/delineator-ludb-beats.safetensors"
 BEAT_CLASSIFIER = "models/beats-mitdb.safetensors"
 RECORD_HEAD = "models/record-ptbxl.safetensors"
 FLUTTER_DETECTOR = "models/flutter-vfdb.json"

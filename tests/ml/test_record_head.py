@@ -91,6 +91,21 @@ def test_features_are_read_at_the_encoders_rate_whatever_the_recordings() -> Non
     assert np.isfinite(a[NAMES.index("V5_r")]) and np.isfinite(a[NAMES.index("qrs_ms")])
 
 
+def test_the_heads_beat_list_is_read_by_the_measurements_delineator() -> None:
+    """The head was fitted on the measurement delineator's waves; the beat list's own is a lighter
+    network for long recordings (on fold 9 its waves cost the head's `form` AUROC 0.004): the
+    features are read with the measurements' one, loaded once."""
+    from ecgviewer.ml.record_head import measuring_delineator
+
+    d = measuring_delineator()
+    assert d is measuring_delineator()
+    widths = (d.meta["config"]["widths"], Delineator.for_beats().meta["config"]["widths"])
+    assert widths[0] == Delineator.bundled().meta["config"]["widths"] and widths[0] != widths[1]
+    rec = load(SAMPLE)
+    measured = recording_features(rec, Delineator.bundled())
+    assert np.array_equal(recording_features(rec), measured, equal_nan=True)
+
+
 def test_the_app_shows_the_statements_with_the_measured_beats_weighed_in(head: RecordHead) -> None:
     analyzer = Analyzer(device="cpu")
     assert analyzer.record_head is not None

@@ -103,11 +103,11 @@ def _features_of(path: str) -> np.ndarray:
 def _key() -> str:
     """The cache's key: what the features depend on (the beat list's modules and models, its
     classifier too: the share of each beat kind is a feature)."""
-    from ecgviewer.assets import beat_classifier_path, beat_delineator_path
+    from ecgviewer.assets import beat_classifier_path, delineator_path
     from ecgviewer.weights import sha256
     from training.supervised.beat_classifier import _key as beats_key
 
-    h = hashlib.sha256(beats_key(beat_delineator_path()).encode())
+    h = hashlib.sha256(beats_key(delineator_path()).encode())  # ``H.measuring_delineator``
     h.update(sha256(beat_classifier_path()).encode())
     h.update(Path(RF.__file__).read_bytes())
     h.update(Path(S.__file__).read_bytes())
