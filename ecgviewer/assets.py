@@ -11,9 +11,10 @@ ICON = "icons/ecgviewer.svg"
 MODEL = "models/clear-hug-bundled.safetensors"
 DELINEATOR = "models/delineator-ludb.safetensors"
 SECOND_OPINION = "models/delineator-ludb-motion.safetensors"
-# the beat list's: a half-width student of DELINEATOR (a quarter of its multiply-adds: a day's list on
-# 2 AVX2 cores in 30 s), shipped once EC57 paired with DELINEATOR's list found it no worse
-# (training/reports/EC57-student-ambiguous-seeds.md); the 10 s measurements keep DELINEATOR
+# the beat list's: a half-width student of DELINEATOR (a quarter of its multiply-adds: a 24 h 3-lead
+# list on 2 cores held to AVX2 in 20 s, 32 s with DELINEATOR), shipped once EC57 paired with
+# DELINEATOR's list found it no worse (training/reports/EC57-student-ambiguous-seeds.md); the 10 s
+# measurements and the record head keep DELINEATOR
 BEAT_DELINEATOR = "models/delineator-ludb-beats.safetensors"
 BEAT_CLASSIFIER = "models/beats-mitdb.safetensors"
 RECORD_HEAD = "models/record-ptbxl.safetensors"

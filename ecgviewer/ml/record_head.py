@@ -14,7 +14,7 @@ head was fitted on PTB-XL's 100 Hz records, and a P wave is seen less sharply at
 500, so the app reads them at the rate they were learnt at. Its beat list is read by the
 measurements' delineator (``Delineator.bundled``), not the beat list's lighter one, which long
 recordings need and 10 s do not: the head was fitted on that delineator's waves, and on fold 9 the
-lighter one's cost its `form` AUROC 0.0042 [-0.0084, +0.0000], paired (session 153).
+lighter one's cost its ``form`` AUROC 0.0042 [-0.0084, +0.0000], paired (session 153).
 """
 
 from __future__ import annotations
