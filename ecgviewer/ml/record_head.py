@@ -56,15 +56,16 @@ _lock = threading.Lock()
 
 
 def measuring_delineator() -> Delineator:
-    """The delineator the head's features are read with (the measurements'), loaded once, under a
-    lock: analyses may start on two threads at once."""
+    """The delineator the head's features are read with (the measurements'), in the beat list's
+    8-bit form, loaded and built once, under a lock: analyses may start on two threads at once, and
+    two threads building one network would build it twice (``Delineator.built``)."""
     with _lock:
         return _measuring()
 
 
 @cache
 def _measuring() -> Delineator:
-    return Delineator.bundled()
+    return Delineator.bundled().int8().built()
 
 
 def recording_features(rec: Recording, delineator: Delineator | None = None) -> np.ndarray:
