@@ -28,7 +28,7 @@ GROUPS = ("Rhythm", "Conduction", "Morphology", "Other")
 # findings are grouped by their task and superclass (``group_of``).
 CRITERIA_GROUPS: Mapping[str, str] = MappingProxyType(
     {
-        **dict.fromkeys(("SR", "SBRAD", "STACH", "AFIB", "PACE", "PVC", "PRC(S)"), "Rhythm"),
+        **dict.fromkeys(("SR", "SBRAD", "STACH", "AFIB", "AFLT", "PACE", "PVC", "PRC(S)"), "Rhythm"),
         **dict.fromkeys(("1AVB", "CLBBB", "ILBBB", "CRBBB", "IRBBB", "LAFB"), "Conduction"),
         **dict.fromkeys(("LAD", "RAD", "LNGQT", "LVOLT", "LVH"), "Morphology"),
     }

@@ -19,6 +19,7 @@ import numpy as np
 from ecgviewer.dsp.rate import bpm_from_rr
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
+from ecgviewer.measure.atrial_waves import AtrialWaves
 from ecgviewer.measurements import BPM, DEGREES, FIDUCIALS, MS
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class Measurements:
     # s in the recording: the span's beats the beat list's classifier calls ventricular (``rhythm``);
     # None where they were not classed (measured by hand, or the beat list failed)
     ventricular_s: tuple[float, ...] | None = None
+    # the atrial activity between the QRS-T complexes (``atrial_waves``); None where not read
+    atrial_waves: AtrialWaves | None = None
 
     @property
     def paced_rhythm(self) -> bool:

@@ -17,6 +17,7 @@ from ecgviewer.measure import confirm, signal
 from ecgviewer.measure import delineate as D
 from ecgviewer.measure import intervals as I
 from ecgviewer.measure import quality as Q
+from ecgviewer.measure.atrial_waves import atrial_waves
 from ecgviewer.measure.intervals import Measurements, Value
 from ecgviewer.measurements import FIDUCIALS, MEASUREMENTS, unit
 from ecgviewer.recording import Recording
@@ -126,6 +127,7 @@ def measure(
         left_out=left_out,
         paced=tuple(bool(p) for p in paced),
         too_noisy=tuple(too_noisy),
+        atrial_waves=atrial_waves(x, r, present, LEADS),
     )
     return replace(m, values=I.values(m))
 
@@ -188,6 +190,13 @@ def to_json(m: Measurements) -> dict:
             for t, why, p in zip(m.r_times, m.beat_reasons, _per_beat(m.paced, len(m.r_times)), strict=True)
         ],
         "ventricular_s": None if m.ventricular_s is None else list(m.ventricular_s),
+        "atrial_waves": None
+        if (w := m.atrial_waves) is None
+        else {
+            "rate_per_min": round(w.rate_per_min, 1),
+            "organisation": round(w.organisation, 3),
+            "lead": w.lead,
+        },
         "notes": list(m.notes),
         "too_noisy_s": [[round(a, 3), round(b, 3)] for a, b in m.too_noisy],
         "leads_left_out": dict(m.left_out),

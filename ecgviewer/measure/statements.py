@@ -27,6 +27,8 @@ import numpy as np
 
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
+from ecgviewer.measure.atrial_waves import FLUTTER_ORGANISATION, FLUTTER_PER_MIN
+from ecgviewer.measure.atrial_waves import LEADS as FLUTTER_LEADS
 from ecgviewer.measure.intervals import AF_NRMSSD, DEFAULT_QTC, Measurements, irregular, nrmssd
 
 SURAWICZ = "AHA/ACCF/HRS 2009, part III (Surawicz et al.)"
@@ -80,7 +82,15 @@ CRITERIA: Mapping[str, Criterion] = MappingProxyType({
         _c("STACH", "Sinus tachycardia", "sinus P waves, rate above 100 bpm", "conventional"),
         _c("AFIB", "Atrial fibrillation (suspected)",
            f"irregular RR (between beats not of another origin, the RMS of successive differences above "
-           f"{100 * AF_NRMSSD:.0f} % of the mean RR) and no P wave found", "conventional"),
+           f"{100 * AF_NRMSSD:.0f} % of the mean RR) and no P wave found; not stated where atrial flutter "
+           "is", "conventional"),
+        _c("AFLT", "Atrial flutter (suspected)",
+           f"no P wave found (so no sinus rhythm) and the rhythm not paced; with each lead's median "
+           f"beat subtracted at every R, waves at {FLUTTER_PER_MIN[0]:.0f}-{FLUTTER_PER_MIN[1]:.0f} a "
+           f"minute hold at least {100 * FLUTTER_ORGANISATION:.0f} % of the remaining power over 2-12 Hz "
+           f"(with their second harmonic) in {', '.join(FLUTTER_LEADS[:-1])} or {FLUTTER_LEADS[-1]}: "
+           f"regular atrial waves, whether the RR intervals are regular (fixed conduction) or not",
+           "average beat subtraction (Slocum et al. 1992); organisation index (Everett et al. 2001)"),
         _c("1AVB", "First-degree AV block", "P waves and PR above 200 ms"),
         _c("CLBBB", "Complete left bundle branch block",
            "QRS 120 ms or more; V1 mainly negative; R-peak time above 60 ms in V5 or V6; I and V5/V6 "
@@ -256,7 +266,11 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
     native = _rr_between(rr, m.beat_reasons, ("", B.PREMATURE_REASON))
     known = native[np.isfinite(native)]
     irregularity = float(nrmssd(native)) if len(known) >= 3 else 0.0
-    if m.fiducials.get("p_on") is None and irregularity > AF_NRMSSD:
+    no_p = m.fiducials.get("p_on") is None  # so no sinus rhythm is stated either
+    if (waves := m.atrial_waves) is not None and waves.flutter and no_p and not paced:
+        add("AFLT", **{"atrial waves": f"{waves.rate_per_min:.0f}/min in {waves.lead}",
+                       "organisation": f"{100 * waves.organisation:.0f} %"})  # fmt: skip
+    elif no_p and irregularity > AF_NRMSSD:
         rmssd = f"{100 * irregularity:.0f} % of the mean RR"
         add("AFIB", RR=f"{known.min():.0f}-{known.max():.0f} ms", RMSSD=rmssd)
     if p_found and pr is not None and pr > 200:
@@ -292,7 +306,7 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
         add("PVC", **{"beats called ventricular": f"{len(ventricular)}, at {times} s"})
     early = [t for t, why in zip(m.r_times, m.beat_reasons, strict=False) if why == B.PREMATURE_REASON
              and not any(abs(t - v) <= SAME_BEAT_S for v in ventricular)]  # fmt: skip
-    if early and not any(st.criterion.code == "AFIB" for st in out):  # every beat is early in AF
+    if early and not any(st.criterion.code in ("AFIB", "AFLT") for st in out):  # every beat is early in AF
         # "in 19 of 65 beats", not "beats 19 of 65": the explanation's "beats 19, 23" are beat numbers
         add("PRC(S)", **{f"RR under {100 * B.PREMATURE:.0f} % of the median in": f"{len(early)} of "
                          f"{len(m.beat_reasons)} beats"})  # fmt: skip

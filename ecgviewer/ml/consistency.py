@@ -78,6 +78,8 @@ def _rhythm(code: str, measured: Measurements) -> list[str]:
     out = []
     if code in SINUS and "AFIB" in said:
         out.append("the measurements suggest atrial fibrillation (no sinus P waves, irregular RR)")
+    if code in SINUS and "AFLT" in said:
+        out.append("the measurements suggest atrial flutter (no sinus P waves, organised atrial waves)")
     if code in FIBRILLATION and "SR" in said:
         out.append("the measurements found sinus P waves before regular beats")
     if measured.paced_rhythm and code in (*SINUS, *FIBRILLATION):

@@ -33,7 +33,7 @@ from ecgviewer.recording import DeviceReport, Recording
 from ecgviewer.storage import atomic_write_bytes
 
 FORMAT = "ecgviewer-analyze"
-VERSION = 14  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
+VERSION = 15  # 2: explanations give "outside_beats" (patch-token classifiers); 3: "summary", "frontal";
 # 4: "lead_note"; 5: the beat list's fiducials gain "p_off"; 6: "reading", "not_reported", summary "form";
 # 7: the reading's "unread" stretches say "verb" ("disputed": read, but T waves or noise among the beats);
 # 8: measurements give "too_noisy_s", the stretches whose QRS complexes noise left uncounted;
@@ -45,7 +45,8 @@ VERSION = 14  # 2: explanations give "outside_beats" (patch-token classifiers); 
 # 12: a class gives "read_off", the statement a superclass was read off where the head mixes them;
 # 13: the beat list gives "ectopy" (single beats, couplets, runs, bigeminy and trigeminy of each class);
 # 14: measurements give "ventricular_s", the span's beats the beat classifier calls ventricular
-# and events of bigeminy and trigeminy
+# and events of bigeminy and trigeminy; 15: measurements give "atrial_waves" (their rate and organisation:
+# atrial flutter's statement)
 SCHEMA = Path(__file__).with_name("analyze.schema.json")
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from ecgviewer.leads import STANDARD_LEADS as LEADS
+from ecgviewer.measure.atrial_waves import AtrialWaves
 from ecgviewer.measure.intervals import IRREGULAR_CV, Measurements
 from ecgviewer.measure.statements import CRITERIA, interpret, statements
 from tests.measure.synthetic import LBBB, NORMAL, RBBB, Waves
@@ -21,6 +22,13 @@ from tests.measure.synthetic import measured as _measured
 
 def _codes(m: Measurements, sex: str | None = None, formula: str = "Framingham") -> list[str]:
     return [s.criterion.code for s in statements(m, sex, formula)]
+
+
+def test_every_measured_rhythm_statement_is_stated_with_the_rhythm() -> None:
+    from ecgviewer.interpretation import CRITERIA_GROUPS
+
+    rhythm = ("SR", "SBRAD", "STACH", "AFIB", "AFLT", "PACE", "PVC", "PRC(S)")
+    assert all(CRITERIA_GROUPS[code] == "Rhythm" for code in rhythm) and set(rhythm) <= set(CRITERIA)
 
 
 def test_every_statement_names_its_criterion_and_source() -> None:
@@ -67,6 +75,22 @@ def test_atrial_fibrillation_needs_irregular_rr_and_no_p_wave() -> None:
     assert "PRC(S)" not in [s.criterion.code for s in found]  # every beat is early in AF
     assert "AFIB" not in _codes(_measured(p=True, rr_ms=irregular))  # P waves: not AF
     assert "AFIB" not in _codes(_measured(p=False))  # regular: not AF
+
+
+def test_atrial_flutter_is_stated_where_its_waves_are_organised_instead_of_fibrillation() -> None:
+    irregular = np.array([400, 600, 800, 400, 600, 400, 800, 600, 400, 600.0])  # 2:1, 3:1, 4:1 conduction
+    flutter, disorganised = AtrialWaves(300.0, 0.6, "II"), AtrialWaves(300.0, 0.2, "II")
+    varied = _measured(p=False, rr_ms=irregular)
+    found = statements(replace(varied, atrial_waves=flutter))
+    assert [s.criterion.code for s in found][:1] == ["AFLT"] and "AFIB" not in [
+        s.criterion.code for s in found
+    ]
+    assert found[0].values == {"atrial waves": "300/min in II", "organisation": "60 %"}
+    assert _codes(replace(_measured(p=False, hr=150), atrial_waves=flutter))[:1] == ["AFLT"]  # fixed 2:1
+    assert _codes(replace(varied, atrial_waves=disorganised))[:1] == ["AFIB"]
+    assert _codes(replace(varied, atrial_waves=AtrialWaves(400.0, 0.6, "V1")))[:1] == ["AFIB"]  # too fast
+    assert "AFLT" not in _codes(replace(_measured(p=True), atrial_waves=flutter))  # P waves: sinus
+    assert "AFLT" not in _codes(replace(_measured(p=False, paced=True), atrial_waves=flutter))
 
 
 def test_atrial_fibrillation_is_the_beat_to_beat_irregularity_of_beats_not_ectopic() -> None:

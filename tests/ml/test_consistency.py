@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ecgviewer.measure.atrial_waves import AtrialWaves
 from ecgviewer.ml.consistency import contradictions
 from ecgviewer.ml.infer import ClassResult, Predictions
 from tests.measure.synthetic import LBBB, measured
@@ -46,6 +47,11 @@ def test_the_measurements_speak_against_a_finding():
     irregular = measured(p=False, rr_ms=np.array([600, 900, 500, 1000, 700, 450, 950, 650, 800, 550.0]))
     assert any("atrial fibrillation" in why for why in contradictions(sr, preds, irregular))
     assert contradictions(replace(sr, decision=False), preds, irregular) == ()
+    flutter = replace(irregular, atrial_waves=AtrialWaves(290.0, 0.6, "II"))
+    assert "the measurements suggest atrial flutter (no sinus P waves, organised atrial waves)" in (
+        contradictions(sr, preds, flutter)
+    )
+    assert not any("fibrillation" in why for why in contradictions(sr, preds, flutter))
 
 
 def test_a_new_recording_explains_its_most_probable_abnormal_finding():
