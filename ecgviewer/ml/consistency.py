@@ -80,6 +80,10 @@ def _rhythm(code: str, measured: Measurements) -> list[str]:
         out.append("the measurements suggest atrial fibrillation (no sinus P waves, irregular RR)")
     if code in SINUS and "AFLT" in said:
         out.append("the measurements suggest atrial flutter (no sinus P waves, organised atrial waves)")
+    if code == "AFIB" and "AFLT" in said and (waves := measured.atrial_waves) is not None:
+        out.append(
+            f"the measurements found organised atrial waves at {waves.rate_per_min:.0f}/min (atrial flutter)"
+        )
     if code in FIBRILLATION and "SR" in said:
         out.append("the measurements found sinus P waves before regular beats")
     if measured.paced_rhythm and code in (*SINUS, *FIBRILLATION):

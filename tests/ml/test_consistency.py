@@ -52,6 +52,11 @@ def test_the_measurements_speak_against_a_finding():
         contradictions(sr, preds, flutter)
     )
     assert not any("fibrillation" in why for why in contradictions(sr, preds, flutter))
+    afib = _c("AFIB", "rhythm", 0.6)
+    assert contradictions(afib, preds, flutter) == (
+        "the measurements found organised atrial waves at 290/min (atrial flutter)",
+    )
+    assert contradictions(afib, preds, irregular) == ()
 
 
 def test_a_new_recording_explains_its_most_probable_abnormal_finding():
