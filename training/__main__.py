@@ -347,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         record_head,
     )
     from training.validate import (
+        atrial_waves,
         beat_tokens,
         ec57,
         ec57_rates,
@@ -507,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("lead-sets", lead_sets, lead_sets.cmd_lead_sets),
         ("delineator", delineator, delineator.command),
         ("interpretation", interpretation, interpretation.command),
+        ("atrial-waves", atrial_waves, atrial_waves.command),
         ("choose-delineator", delineator_choice, delineator_choice.command),
         ("delineator-int8", delineator_int8, delineator_int8.command),
         ("lead-quality", lead_quality, lead_quality.command),

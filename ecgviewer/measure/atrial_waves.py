@@ -33,8 +33,9 @@ MIN_BEATS = 3
 # PTB-XL's flutter records read 212-355 a minute here, a quarter under 260); the organisation was
 # read off PTB-XL folds 1-8 (session 154: all 59 flutter records, 200 of fibrillation and 400
 # others, through the app's measurements), where its median was 0.53 in flutter, 0.18 in
-# fibrillation and 0.17 in the others; at 0.4 the rule found 42 of the 59 flutter records and
-# 3 of the 200 fibrillation records, none of the others; fold 9 checked it (docs/measurements.md)
+# fibrillation and 0.17 in the others; at 0.4 the rule found 41 of the 59 flutter records and
+# 3 of the 200 fibrillation records, none of the others; fold 9 checked it
+# (training/reports/ATRIAL_WAVES.md and ATRIAL_WAVES-fold9.md, ``python -m training atrial-waves``)
 FLUTTER_PER_MIN = (240.0, 340.0)
 FLUTTER_ORGANISATION = 0.4
 
