@@ -27,7 +27,7 @@ PEAK_HZ = 0.3  # half-width of a peak (a 10 s span resolves 0.1 Hz)
 CANCEL_MS = (200.0, 500.0)  # the median beat subtracted around each R: QRS and T
 NFFT = 8192  # at least this long a periodogram, zero-padded: 0.03 Hz a bin at 250 Hz
 MIN_BEATS = 3
-# Atrial flutter is stated (``statements``) where no P wave is found and the rhythm is not sinus,
+# Atrial flutter is stated (``statements``) where no P wave is found and the rhythm is not paced,
 # and the atrial waves run at FLUTTER_PER_MIN with at least FLUTTER_ORGANISATION of their power in
 # that rate and its harmonic. The range is flutter's usual one (slower under antiarrhythmic drugs:
 # PTB-XL's flutter records read 212-355 a minute here, a quarter under 260); the organisation was
@@ -82,6 +82,7 @@ def atrial_waves(
         if total <= 0 or not search.any():
             continue
         peak = float(f[search][np.argmax(p[search])])
+        # the harmonic's bins past BAND_HZ count too: only for a peak above 351 a minute, past flutter's
         near = (np.abs(f - peak) <= PEAK_HZ) | (np.abs(f - 2 * peak) <= PEAK_HZ)
         found = AtrialWaves(60 * peak, float(p[near].sum() / total), name)
         if best is None or found.organisation > best.organisation:

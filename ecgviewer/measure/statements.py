@@ -27,7 +27,7 @@ import numpy as np
 
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
-from ecgviewer.measure.atrial_waves import FLUTTER_ORGANISATION, FLUTTER_PER_MIN
+from ecgviewer.measure.atrial_waves import BAND_HZ, FLUTTER_ORGANISATION, FLUTTER_PER_MIN
 from ecgviewer.measure.atrial_waves import LEADS as FLUTTER_LEADS
 from ecgviewer.measure.intervals import AF_NRMSSD, DEFAULT_QTC, Measurements, irregular, nrmssd
 
@@ -87,7 +87,8 @@ CRITERIA: Mapping[str, Criterion] = MappingProxyType({
         _c("AFLT", "Atrial flutter (suspected)",
            f"no P wave found (so no sinus rhythm) and the rhythm not paced; with each lead's median "
            f"beat subtracted at every R, waves at {FLUTTER_PER_MIN[0]:.0f}-{FLUTTER_PER_MIN[1]:.0f} a "
-           f"minute hold at least {100 * FLUTTER_ORGANISATION:.0f} % of the remaining power over 2-12 Hz "
+           f"minute hold at least {100 * FLUTTER_ORGANISATION:.0f} % of the remaining power over "
+           f"{BAND_HZ[0]:g}-{BAND_HZ[1]:g} Hz "
            f"(with their second harmonic) in {', '.join(FLUTTER_LEADS[:-1])} or {FLUTTER_LEADS[-1]}: "
            f"regular atrial waves, whether the RR intervals are regular (fixed conduction) or not",
            "average beat subtraction (Slocum et al. 1992); organisation index (Everett et al. 2001)"),
