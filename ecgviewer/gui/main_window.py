@@ -388,6 +388,15 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
             bar.addPermanentWidget(w)
         self.progress.hide()
         self.cancel_button.hide()
+        bar.messageChanged.connect(self._message_room)
+
+    def _message_room(self, message: str) -> None:
+        """While a message shows, the recording's, the filter's and the scale's labels step aside
+        (the paper's footer shows the filter, the scale and the duration; the Recording tab the
+        rest): beside them a 1366-pixel window left a message 200 pixels, and a report's path or
+        why a beat is not on this layout was cut off mid-word."""
+        for w in (self.record_label, self.filter_label, self.scale_label):
+            w.setVisible(not message)
 
     # -- options -----------------------------------------------------------------------------
     def set_options(self, options: ViewOptions) -> None:

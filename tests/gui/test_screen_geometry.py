@@ -250,3 +250,29 @@ def test_text_follows_the_system_font_size(qtbot, ai_window, sample) -> None:
         assert step >= bars.fontMetrics().height(), step
     finally:
         app.setFont(base)
+
+
+def test_status_messages_are_not_cut_off_at_1366(qtbot, ai_window, sample) -> None:
+    """A status message (a report's path, why a beat is not on this layout) has the bar's width
+    but the rate and the model's device: the labels the paper's footer repeats step aside while
+    it shows and come back after."""
+    w = ai_window
+    w.resize(1366, 768)
+    analysed(qtbot, w, lambda: w.open_file(sample))
+    qtbot.waitUntil(lambda: "bpm" in w.rate_label.text(), timeout=20000)  # the measured rate too
+    bar = w.statusBar()
+    message = (
+        "Report written: /home/cardiology/Documents/ECG reports/2026-12-07 PTB-XL 00010 report.pdf "
+        "(+3 more page images)"
+    )
+    bar.showMessage(message, 15000)
+    QtWidgets.QApplication.processEvents()
+    labels = (w.rate_label, w.record_label, w.filter_label, w.scale_label, w.ai.device_label,
+              w.ai.device_combo)  # fmt: skip
+    permanent = [label for label in labels if label.isVisible()]
+    assert w.rate_label in permanent and w.ai.device_combo in permanent
+    room = min(label.geometry().left() for label in permanent) - 2 * bar.layout().spacing()
+    assert bar.fontMetrics().horizontalAdvance(message) <= room, room
+    bar.clearMessage()
+    QtWidgets.QApplication.processEvents()
+    assert all(label.isVisible() for label in labels)
