@@ -19,7 +19,7 @@ from ecgviewer import NOTICE
 from ecgviewer.errors import EcgError
 from ecgviewer.gui.analysis import Runner
 from ecgviewer.gui.templates_view import TemplatesView
-from ecgviewer.gui.widgets import ElidedLabel
+from ecgviewer.gui.widgets import ElidedLabel, WrappedLabel
 from ecgviewer.measure import templates as T
 from ecgviewer.measurements import ALERT_EVENTS, EVENT_KINDS
 from ecgviewer.recording import Recording
@@ -57,11 +57,10 @@ class BeatsPanel(QtWidgets.QWidget):
             "and how well they did"
         )
         self.card_dialog: QtWidgets.QDialog | None = None
-        self.summary = QtWidgets.QLabel("")
+        self.summary = WrappedLabel()  # every line, however short the dock: a day's runs to five
         # the leads read and the notes: one line (whole in the tooltip), so that a laptop's short
         # dock keeps rows of the event table in view
         self.details = ElidedLabel()
-        self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)

@@ -126,3 +126,28 @@ def test_on_a_laptop_screen_the_events_show_rows_and_the_analysis_keeps_its_room
     qtbot.waitUntil(lambda: w.ai_dock.height() >= 0.6 * column, timeout=5000)
     w.interpretation_dock.raise_()
     qtbot.waitUntil(lambda: rows() >= 4, timeout=5000)
+
+
+def test_a_pressed_beats_dock_keeps_every_line_of_the_summary(qtbot):
+    """A day's summary runs to more lines than a 2 min one (MIT-BIH 208's five: the counts, a lead
+    not read, the ectopy). A dock pressed to its least height (a long interpretation above it at
+    1366x768) gives the panel its minimum size: that minimum holds every line of the summary, not
+    the first ones with the last cut off under the notes."""
+    from ecgviewer.gui.beats_panel import BeatsPanel
+
+    panel = BeatsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(390, 400)  # the right column's width at 1366x768
+    panel.show()
+    panel.summary.setText(
+        "2957 beats in 30:05.6\n1749 normal, 2 supraventricular premature, 1183 ventricular ectopic, "
+        "23 unreadable\nV1 not read for 3 min of 30 min (drowned in noise)\nVentricular ectopic: 527 "
+        "single, 325 couplets, 2 runs (longest 3 beats), ventricular trigeminy 41 times\nHeart rate "
+        "82-121 bpm, mean 102 bpm"
+    )
+    QtWidgets.QApplication.processEvents()
+    panel.resize(390, panel.minimumSizeHint().height())
+    QtWidgets.QApplication.processEvents()
+    summary = panel.summary
+    assert summary.height() >= summary.heightForWidth(summary.width()) > 4 * summary.fontMetrics().height()
+    assert summary.geometry().bottom() < panel.details.geometry().top()  # the notes under it, not over it
