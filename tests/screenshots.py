@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ECGVIEWER_SHARED_DATA", REPO.parent / "shared" / "data"))
 LBBB = SHARED / "ptbxl/records100/00000/00180_lr.hea"  # PTB-XL 180: CLBBB, the issue's record
 TIMEOUT_MS = 240_000
+SETTLE_S = 0.3  # what a shot waits after the last result: several of the window's 50 ms dock timers
 
 
 def record() -> Path:
@@ -74,8 +75,10 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
             loop.exec()
         if len(fired) < len(signals):
             raise TimeoutError(f"the window did not finish within {TIMEOUT_MS / 1000:.0f} s")
-        for _ in range(20):  # let docks and layouts settle after the last result
-            app.processEvents()
+        settled = time.monotonic() + SETTLE_S  # docks and layouts settle after the last result:
+        while time.monotonic() < settled:  # the window arranges its docks on a 50 ms timer, which
+            app.processEvents()  # spinning alone did not wait for (a cramped Analysis dock, at random)
+            time.sleep(0.01)
 
     def until(done: Callable[[], bool]) -> None:
         """Spin the event loop until ``done()`` (or time runs out)."""
