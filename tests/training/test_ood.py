@@ -247,6 +247,33 @@ def test_challenge_records_are_read_once_each_and_never_ptbxl(tmp_path):
     assert ood.source_of("JS00002") == "JS" and ood.source_of("E00001") == "E"
 
 
+def test_a_challenge_record_the_reader_refuses_is_left_out_with_its_reason(tmp_path):
+    """Georgia's 2020 release names its records ``E00002.mat`` in the record line, which wfdb
+    refuses: that record is counted with the reader's cause, and the run goes on."""
+    from types import SimpleNamespace
+
+    import wfdb
+
+    class Reads(ood._Model):  # the app's reader; every class at 0.5 instead of the network
+        def __init__(self) -> None:
+            self.classes = CLASSES
+
+        def analyse(self, path):
+            return load(path), [SimpleNamespace(code=c, probability=0.5) for c in CLASSES]
+
+    for name in ("E00001", "E00002"):
+        wfdb.wrsamp(name, fs=500, units=["mV"] * 2, sig_name=["I", "II"], p_signal=np.zeros((5000, 2)),
+                    fmt=["16"] * 2, comments=["Dx: 426783006"], write_dir=str(tmp_path))  # fmt: skip
+    quirk = tmp_path / "E00002.hea"
+    quirk.write_text(quirk.read_text().replace("E00002 ", "E00002.mat ", 1))
+    got = ood.evaluate_challenge(Reads(), [tmp_path], n_boot=10)
+    (why,) = [r["excluded"] for r in got["per_record"] if r["record"] == "E00002"]
+    assert why.startswith("not analysed: invalid WFDB header") and got["excluded"] == {why: 1}
+    assert got["records"] == 2 and got["used"] == 1
+    (kept,) = [r for r in got["per_record"] if r["record"] == "E00001"]
+    assert kept["labels"] == {**NEGATIVE, "NORM": 1} and kept["probabilities"] == dict.fromkeys(CLASSES, 0.5)
+
+
 def _scored_run(name: str, probabilities: np.ndarray, labels: np.ndarray) -> dict:
     """A ``run`` result of LUDB alone, records scored with ``probabilities`` (records, classes)."""
     classes = ["CD", "NORM"]

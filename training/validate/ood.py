@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgviewer import assets
-from ecgviewer.errors import EcgError
+from ecgviewer.errors import EcgError, EcgReadError, plain_cause
 from ecgviewer.leads import STANDARD_LEADS
 from ecgviewer.recording import crop
 from training import RUNS
@@ -334,12 +334,30 @@ class _Model:
         segment = rec if span == (0.0, rec.duration) else crop(rec, *span)
         return rec, self.analyzer.analyse(segment).predictions.tasks[TASK]
 
+    def attempt(self, path: Path) -> tuple[dict[str, float] | None, str | None]:
+        """(the task's probability per class, None) for ``path``, or (None, why it could not be
+        analysed: the reader's cause, or a library's failure on odd input in one line)."""
+        try:
+            return {r.code: r.probability for r in self.analyse(path)[1]}, None
+        except EcgReadError as exc:
+            return None, exc.cause
+        except (EcgError, ValueError, RuntimeError) as exc:
+            return None, plain_cause(exc)
+
     def probabilities(self, path: Path) -> dict[str, float] | None:
         """The task's probability per class for ``path`` (None: it could not be analysed)."""
-        try:
-            return {r.code: r.probability for r in self.analyse(path)[1]}
-        except (EcgError, ValueError, RuntimeError):  # a reader or a library failing on odd input
-            return None
+        return self.attempt(path)[0]
+
+    def scored_record(
+        self, labels: dict[str, int] | None, reason: str | None, path: Path
+    ) -> tuple[dict[str, int] | None, str | None, dict[str, float] | None]:
+        """(labels, why left out, probabilities) of a record whose labels were mapped (``labels``
+        None: left out for ``reason``, not analysed): one the app cannot read is left out with the
+        reader's reason, counted, never fatal to the run."""
+        if labels is None:
+            return None, reason, None
+        probs, why = self.attempt(path)
+        return (labels, None, probs) if why is None else (None, f"not analysed: {why}", None)
 
 
 def evaluate_ludb(model: _Model, root: Path, records: list[int] | None, n_boot: int) -> dict:
@@ -348,10 +366,9 @@ def evaluate_ludb(model: _Model, root: Path, records: list[int] | None, n_boot: 
     numbers = sorted(rows) if records is None else records
     per_record, excluded = [], {}
     for n in numbers:
-        labels, reason = map_labels(rows[n], model.classes)
-        probs = None if labels is None else model.probabilities(root / "data" / f"{n}.hea")
-        if labels is not None and probs is None:  # counted, never fatal
-            labels, reason = None, "not analysed"
+        labels, reason, probs = model.scored_record(
+            *map_labels(rows[n], model.classes), root / "data" / f"{n}.hea"
+        )
         if reason is not None:
             excluded[reason] = excluded.get(reason, 0) + 1
         per_record.append({"record": n, "labels": labels, "excluded": reason, "probabilities": probs})
@@ -360,16 +377,19 @@ def evaluate_ludb(model: _Model, root: Path, records: list[int] | None, n_boot: 
 
 def read_challenge(folders: list[Path]) -> list[tuple[str, Path, list[str]]]:
     """(record, header, its ``#Dx`` codes) of every Challenge record under ``folders`` from a
-    source of ``SOURCES``, each record once (two folders may hold the same one)."""
-    import wfdb
-
+    source of ``SOURCES``, each record once (two folders may hold the same one). The codes are
+    read from the header's text, not through wfdb, which refuses a whole header for a quirk of its
+    record line (Georgia's 2020 release names its records ``E00015.mat``): such a record is then
+    counted as the app's reader leaves it, not lost with the run."""
     out: dict[str, tuple[str, Path, list[str]]] = {}
     for header in sorted(p for folder in folders for p in folder.rglob("*.hea")):
         name = header.stem
         if name in out or not any(name.startswith(k) and name[len(k) :].isdigit() for k in SOURCES):
             continue
-        dx = [c.split(":", 1)[1] for c in wfdb.rdheader(str(header.with_suffix(""))).comments
-              if c.replace(" ", "").lower().startswith("dx:")]  # fmt: skip
+        comments = (
+            ln.lstrip("#").strip() for ln in header.read_text("latin-1").splitlines() if ln.startswith("#")
+        )
+        dx = [c.split(":", 1)[1] for c in comments if c.replace(" ", "").lower().startswith("dx:")]
         out[name] = (name, header, [v.strip() for d in dx for v in d.split(",") if v.strip()])
     return list(out.values())
 
@@ -384,10 +404,7 @@ def evaluate_challenge(model: _Model, folders: list[Path], n_boot: int) -> dict:
     per_record, excluded = [], {}
     records = read_challenge(folders)
     for name, header, codes in records:
-        labels, reason = map_codes(codes, model.classes)
-        probs = None if labels is None else model.probabilities(header)
-        if labels is not None and probs is None:
-            labels, reason = None, "not analysed"
+        labels, reason, probs = model.scored_record(*map_codes(codes, model.classes), header)
         if reason is not None:
             excluded[reason] = excluded.get(reason, 0) + 1
         per_record.append({"record": name, "source": source_of(name), "codes": codes, "labels": labels,

@@ -100,8 +100,8 @@ def _challenge_lines(result: dict) -> list[str]:
         "and the USA, as far as public repositories hold them (`ood --challenge DIR...`; not in "
         f"`../shared`; here from {folders}). Labels: each record's SNOMED-CT codes (`#Dx`) mapped to "
         "PTB-XL superclasses by "
-        "the table below; a record with a code the table does not map, or that it leaves undecided, is "
-        f"left out. Records used: {ch['used']} of {ch['records']} "
+        "the table below; a record with a code the table does not map, or that it leaves undecided, or "
+        f"that the app's reader refuses, is left out. Records used: {ch['used']} of {ch['records']} "
         f"({', '.join(f'{n} from {SOURCES[k]}' for k, n in by_source.items() if n)}); left out: {left_out}. "
         "So few records give wide intervals: a check that the model transfers, not a measurement of "
         "how well.",
