@@ -71,13 +71,22 @@ def shares(names: list[str], scores: np.ndarray) -> tuple[Share, ...]:
     )
 
 
+# A share that ``percent`` prints as 0 % is not named as raising or lowering a finding: the
+# report had listed "leads lowering it: V4 -0 %" for a lead at -0.4 %.
+SHOWN_SHARE = 0.005
+
+
 def ranked(items: tuple[Share, ...], n: int, sign: int = 1) -> list[Share]:
-    """The ``n`` that raise the logit most (``sign`` -1: that lower it most), largest first."""
-    return [s for s in sorted(items, key=lambda s: -sign * s.share) if sign * s.share > 0][:n]
+    """The ``n`` that raise the logit most (``sign`` -1: that lower it most) by a share that
+    shows as at least 1 %, largest first."""
+    return [s for s in sorted(items, key=lambda s: -sign * s.share) if sign * s.share >= SHOWN_SHARE][:n]
 
 
 def percent(share: float, signed: bool = False) -> str:
-    return f"{100 * share:+.0f} %" if signed else f"{100 * share:.0f} %"
+    """The share in whole percent; signed: with its sign, but a share that rounds to nothing is
+    "0 %", not "-0 %"."""
+    pct = round(100 * share)
+    return f"{pct:+d} %" if signed and pct else f"{pct:d} %"
 
 
 @dataclass(frozen=True)

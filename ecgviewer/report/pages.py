@@ -21,6 +21,7 @@ from PySide6 import QtCore, QtGui
 
 from ecgviewer.errors import EcgError
 from ecgviewer.ml.placement import BeatScores, beat_scores
+from ecgviewer.ml.wording import percent
 from ecgviewer.render.layout import Page, column_ticks, label_position, pulse_polyline
 from ecgviewer.render.options import MM_PER_INCH, THEMES
 from ecgviewer.render.painting import colours, grid_lines, paint_grid, panel_fills, row_image
@@ -147,7 +148,7 @@ def _bars(c: Canvas, frame: Frame, title: str, items: tuple[Share, ...]) -> None
         p.fillRect(
             QtCore.QRectF(left * k, (top + 0.3) * k, length * k, (row - 0.6) * k), QtGui.QColor(*col[:3])
         )
-        c.draw(c.ts.line(x + width, top, f"{100 * s.share:+.0f} %", right=True))
+        c.draw(c.ts.line(x + width, top, percent(s.share, True), right=True))
     p.setPen(_pen("#808080", 0.1))
     p.drawLine(QtCore.QLineF(zero * k, first * k, zero * k, (first + len(items) * row) * k))
 

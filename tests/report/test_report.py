@@ -225,6 +225,14 @@ def test_shares_are_signed_fractions_of_the_total_magnitude():
     assert all(x.share == 0 for x in content.shares(["a"], np.zeros(1)))
 
 
+def test_a_share_that_prints_as_zero_is_not_named_as_lowering_or_raising():
+    s = content.shares(["a", "b", "c"], np.array([0.992, -0.004, 0.004]))  # b at -0.4 %: "-0 %"
+    assert content.ranked(s, 3, -1) == [] and [x.name for x in content.ranked(s, 3)] == ["a"]
+    s = content.shares(["a", "b"], np.array([0.99, -0.01]))
+    assert [content.percent(x.share, True) for x in content.ranked(s, 3, -1)] == ["-1 %"]
+    assert [content.percent(v, True) for v in (-0.004, 0.004, 0.0)] == ["0 %"] * 3  # the lead chart's labels
+
+
 def test_self_test_runs_every_step(tmp_path):
     lines: list[str] = []
     from ecgviewer.selftest import run
