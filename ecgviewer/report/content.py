@@ -290,10 +290,16 @@ def ai_part(result: Result, model: str) -> AiPart:
         return f"{what}: " + (", ".join(f"{x.name} {percent(x.share, x.share < 0)}" for x in items) or "none")
 
     worded = result.worded
-    raising = [  # a territory only where a cardiologist localises the finding, as on screen
-        *([listed(ranked(territories, 3), "territories raising it")] if target.group in TERRITORIAL else []),
-        listed(ranked(leads, TOP_LEADS), "leads raising it"),
-    ]
+    # a territory only where a cardiologist localises the finding, as on screen; elsewhere the
+    # worded lines already name the leads raising it, with their shares (``wording._by_leads``)
+    raising = (
+        [
+            listed(ranked(territories, 3), "territories raising it"),
+            listed(ranked(leads, TOP_LEADS), "leads raising it"),
+        ]
+        if target.group in TERRITORIAL
+        else []
+    )
     explained = [
         f"Explained: {target.code} ({target.description})",
         *worded.lines,

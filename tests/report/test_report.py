@@ -115,6 +115,7 @@ def test_a_finding_read_from_leads_names_no_territory_in_print(tmp_path, sample)
     first = flat(next(t for _, t in pdf_pages(out)))
     assert "Explained: SR" in first and "SR, positive" in first, first
     assert "leads raising it" in first and "territories raising it" not in first
+    assert first.count("leads raising it") == 1  # the worded line names them; not a second list
 
 
 def test_rasterised_grid_and_pulse_are_true_scale(tmp_path, sample):
