@@ -252,7 +252,12 @@ def unreported_block(preds: Predictions) -> Block | None:
     on paper is never silently absent (``Predictions.not_reported``)."""
     by_reason: dict[str, list[str]] = {}
     for n in preds.not_reported:
-        by_reason.setdefault(n.reason.split(" (")[0], []).append(n.code)
+        # ``infer.not_surfaced_reason``'s "why (this class's figure; the bar)": grouped by why and
+        # the bar, each class with its own figure, as the window lists them one by one
+        why, _, figures = n.reason.partition(" (")
+        figure, _, bar = figures.removesuffix(")").partition("; ")
+        key = f"{why} ({bar})" if bar else why
+        by_reason.setdefault(key, []).append(f"{n.code} ({figure})" if figure else n.code)
     lines = tuple(f"{why}: {', '.join(codes)}" for why, codes in by_reason.items())
     return Block("Not reported by this model", lines) if lines else None
 

@@ -41,6 +41,30 @@ def test_sample_report_has_its_a4_landscape_pages(sample_pdf):
         assert size == pytest.approx(A4, abs=0.5)
 
 
+def test_classes_not_reported_keep_each_ones_figure_in_print():
+    """Grouped by why and the bar, each class with its own fold-9 figure, as the window lists them."""
+    from types import SimpleNamespace
+
+    from ecgviewer.ml.infer import (
+        NOT_VALIDATED,
+        SURFACE_MIN_AUROC,
+        SURFACE_MIN_SUPPORT,
+        NotReported,
+        not_surfaced_reason,
+    )
+
+    val = {"support": {"AFLT": 7, "DIG": 3, "NST_": 40}, "per_class_auroc": {"NST_": 0.78}}
+    codes = ("AFLT", "DIG", "NST_")
+    gone = [NotReported(c, c, "all", not_surfaced_reason(val, c) or "") for c in codes]
+    gone.append(NotReported("X", "x", "all", NOT_VALIDATED))
+    block = content.unreported_block(SimpleNamespace(not_reported=gone))
+    assert block is not None and block.lines == (
+        f"too few validation examples ({SURFACE_MIN_SUPPORT} needed): AFLT (7 on fold 9), DIG (3 on fold 9)",
+        f"not reliable enough ({SURFACE_MIN_AUROC} needed): NST_ (fold-9 AUROC 0.78)",
+        f"{NOT_VALIDATED}: X",
+    )
+
+
 def test_page_one_carries_labels_measurements_and_findings(sample_pdf, sample):
     import neurokit2 as nk
 
