@@ -49,6 +49,7 @@ _MAPPABLE = MappingProxyType({"16": ("<i2", 0), "32": ("<i4", 0), "80": ("u1", 1
 _MISSING = MappingProxyType({"16": -32768, "32": -(2**31), "80": 0})  # raw stored value meaning "no sample"
 _HEADER_LINE = re.compile(rb"^[^\s#/]+(?:/\d+)?\s+\d+(?:\s|$)")
 _NUMBERED = re.compile(r"^(.+)_\d+$")
+_RECORD_NAME = re.compile(r"^\w+(?:/\d+)?$")  # name[/segments]
 _RATE_FIELD = re.compile(r"^(?:\d+\.?\d*|\.\d+)(?:/[\d.]*)?(?:\(-?[\d.]*\))?$")  # fs[/counter[(base)]]
 # Bytes per sample of the fixed-width formats (FLAC, 508/516/524, varies and is not checked).
 _SAMPLE_BYTES: Mapping[str, float] = MappingProxyType(
@@ -215,12 +216,33 @@ def _start_time(header: object) -> datetime | None:
     return datetime.combine(date, time)
 
 
+def _record_line(hea: Path) -> list[str]:
+    """The fields of the header's record line (its first line that is not a comment)."""
+    with hea.open(encoding="latin-1") as fh:
+        return next((ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")), "").split()
+
+
+def _header_refused(hea: Path, exc: Exception) -> EcgReadError:
+    """Why wfdb refused the header, in words where the record line says more than wfdb does:
+    the PhysioNet/CinC Challenge 2020 release of the Georgia database names its records
+    ``E00015.mat``, and wfdb says only "invalid syntax in record line". The name itself is not
+    quoted: it may be a patient's."""
+    fields = _record_line(hea)
+    if fields and not _RECORD_NAME.match(fields[0]):
+        what = (
+            "carries a file extension (as the PhysioNet/CinC Challenge 2020 release of the Georgia "
+            "database writes them)"
+            if "." in fields[0]
+            else "has characters other than letters, digits and underscores"
+        )
+        return EcgReadError(hea, f"invalid WFDB header: the record name in its record line {what}")
+    return EcgReadError(hea, f"invalid WFDB header ({exc})")
+
+
 def _check_record_line(hea: Path) -> None:
     """wfdb takes an unparsable rate for the 250 Hz default and drops what follows it: refuse such a
     record line rather than show the signal on a wrong time scale."""
-    with hea.open(encoding="latin-1") as fh:
-        line = next((ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")), "")
-    fields = line.split()
+    fields = _record_line(hea)
     if len(fields) > 2 and not _RATE_FIELD.match(fields[2]):
         raise EcgReadError(hea, f"unreadable sampling rate {fields[2]!r} in the record line")
     if len(fields) > 3 and not fields[3].isdigit():
@@ -311,7 +333,7 @@ def read(path: Path) -> Recording:
     try:
         header = wfdb.rdheader(record_name)
     except Exception as exc:
-        raise EcgReadError(hea, f"invalid WFDB header ({exc})") from None
+        raise _header_refused(hea, exc) from None
     _check_record_line(hea)
     fs = float(header.fs or 0)
     if not (MIN_FS <= fs <= MAX_FS):

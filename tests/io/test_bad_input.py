@@ -146,6 +146,14 @@ def header_blank_lines(tmp):
 
 
 @case
+def header_record_name_with_extension(tmp):  # the Challenge 2020 release of the Georgia database
+    hea = write(tmp, "E00015")
+    lines = hea.read_text().splitlines()
+    hea.write_text("\n".join([lines[0].replace("E00015", "E00015.mat", 1), *lines[1:]]) + "\n")
+    return hea, "E00015.hea", ("record name in its record line carries a file extension",)
+
+
+@case
 def header_unreadable_rate(tmp):
     hea = write(tmp, "rate")
     lines = hea.read_text().splitlines()
