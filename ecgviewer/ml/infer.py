@@ -110,7 +110,7 @@ def not_surfaced_reason(val_report: dict, code: str) -> str | None:
     if support < SURFACE_MIN_SUPPORT:
         return f"too few validation examples ({support} on fold 9; {SURFACE_MIN_SUPPORT} needed)"
     if auroc is None or auroc < SURFACE_MIN_AUROC:
-        shown = "not measurable" if auroc is None else f"{auroc:.2f}"
+        shown = "not measurable" if auroc is None else f"{auroc:.3f}"  # 0.849 is not "0.85" beside the bar
         return f"not reliable enough (fold-9 AUROC {shown}; {SURFACE_MIN_AUROC} needed)"
     return None
 

@@ -53,14 +53,14 @@ def test_classes_not_reported_keep_each_ones_figure_in_print():
         not_surfaced_reason,
     )
 
-    val = {"support": {"AFLT": 7, "DIG": 3, "NST_": 40}, "per_class_auroc": {"NST_": 0.78}}
+    val = {"support": {"AFLT": 7, "DIG": 3, "NST_": 40}, "per_class_auroc": {"NST_": 0.849}}
     codes = ("AFLT", "DIG", "NST_")
     gone = [NotReported(c, c, "all", not_surfaced_reason(val, c) or "") for c in codes]
     gone.append(NotReported("X", "x", "all", NOT_VALIDATED))
     block = content.unreported_block(SimpleNamespace(not_reported=gone))
     assert block is not None and block.lines == (
         f"too few validation examples ({SURFACE_MIN_SUPPORT} needed): AFLT (7 on fold 9), DIG (3 on fold 9)",
-        f"not reliable enough ({SURFACE_MIN_AUROC} needed): NST_ (fold-9 AUROC 0.78)",
+        f"not reliable enough ({SURFACE_MIN_AUROC} needed): NST_ (fold-9 AUROC 0.849)",
         f"{NOT_VALIDATED}: X",
     )
 
