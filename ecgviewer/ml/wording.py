@@ -71,15 +71,11 @@ def shares(names: list[str], scores: np.ndarray) -> tuple[Share, ...]:
     )
 
 
-# A share that ``percent`` prints as 0 % is not named as raising or lowering a finding: the
-# report had listed "leads lowering it: V4 -0 %" for a lead at -0.4 %.
-SHOWN_SHARE = 0.005
-
-
 def ranked(items: tuple[Share, ...], n: int, sign: int = 1) -> list[Share]:
-    """The ``n`` that raise the logit most (``sign`` -1: that lower it most) by a share that
-    shows as at least 1 %, largest first."""
-    return [s for s in sorted(items, key=lambda s: -sign * s.share) if sign * s.share >= SHOWN_SHARE][:n]
+    """The ``n`` that raise the logit most (``sign`` -1: that lower it most), largest first; only
+    by a share ``percent`` shows as at least 1 % (the report had listed "leads lowering it: V4
+    -0 %" for a lead at -0.4 %)."""
+    return [s for s in sorted(items, key=lambda s: -sign * s.share) if round(100 * sign * s.share) >= 1][:n]
 
 
 def percent(share: float, signed: bool = False) -> str:
