@@ -55,6 +55,10 @@ WIDE_QRS_MS = 120.0
 # measure a few degrees below 0 at 100 Hz (PTB-XL fold 9: sinus rhythm sensitivity 0.72 against
 # 0.77 with this range). Ectopic atrial rhythms, inverted in II or in I, stay outside it.
 SINUS_P_AXIS = (-30.0, 90.0)
+# The statements that describe a conducted QRS, which ``interpret`` does not make beside a paced
+# rhythm (the paced complex is not conducted): conduction blocks, axis deviation, low voltage, voltage
+# LVH and QTc (withheld, with the reason), ventricular premature complexes
+NOT_BESIDE_PACING = ("CLBBB", "ILBBB", "CRBBB", "IRBBB", "LAFB", "LAD", "RAD", "LVOLT", "LVH", "LNGQT", "PVC")
 SAME_BEAT_S = 0.15  # a measured beat and a listed one this close are one beat (EC57's matching window)
 R_PEAK_MS = 60.0  # left bundle branch block: R-peak time above this in V5-V6 (V4-V6 incomplete)
 S_MS = 40.0  # right bundle branch block: a terminal S at least this long in I and V6

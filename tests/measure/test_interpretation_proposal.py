@@ -5,6 +5,8 @@ with its plain-language likelihood."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ecgviewer.interpretation import GROUPS, header, model_statements, numbered, propose, withheld
 from ecgviewer.ml.infer import ClassResult, Predictions
 from ecgviewer.ml.likelihood import Bands
@@ -158,3 +160,35 @@ def test_a_prolonged_pr_is_the_first_degree_av_block_s_evidence_not_a_second_sta
     assert [s.code for s in said] == ["1AVB"] and "model, prolonged PR interval: positive" in said[0].evidence
     alone = Predictions(tasks={"all": [lpr]}, record_labels={}, device="cpu", timings={})
     assert [s.code for s in propose(None, alone, bands=BANDS)] == ["LPR"]
+
+
+def test_beside_a_paced_rhythm_the_measurements_could_not_see_no_conducted_qrs_is_stated():
+    """PTB-XL 144 at 100 Hz (review case `pace`): no pacing spike can show at that rate, so the
+    measurements read the paced beats as native and stated "Left axis deviation" under the model's
+    "Normal functioning artificial pacemaker". Beside a paced rhythm the measurements do not make
+    the statements of a conducted QRS; here the model's pacing reading stands in for the spikes,
+    and the pacing statement says what was left out and why. Where the measurements could look
+    (no note), or the model does not read pacing, the measured statements stand."""
+    import numpy as np
+
+    from ecgviewer.measure.beats import pacing_note
+    from ecgviewer.measure.statements import NOT_BESIDE_PACING
+    from tests.measure.synthetic import LBBB, measured
+
+    looked = measured(LBBB, qrs=(-60, 90))
+    blind = replace(looked, notes=tuple(pacing_note(np.zeros((12, 1000), np.float32), 100.0)))
+    assert blind.notes and not blind.paced_rhythm
+    conducted = {s.code for s in propose(blind, None)} & set(NOT_BESIDE_PACING)
+    assert "CLBBB" in conducted  # what the measurements alone say of these beats
+    pace = _c("PACE", "normal functioning artificial pacemaker", "rhythm", 0.99)
+    cd = _c("CD", "conduction disturbance", "CD", 0.73)
+    paced = Predictions(tasks={"super": [cd], "rhythm": [pace]}, record_labels={}, device="cpu", timings={})
+    said = propose(blind, paced, bands=BANDS)
+    assert not {s.code for s in said} & set(NOT_BESIDE_PACING)
+    assert "CD" in {s.code for s in said}  # the model's own: no measured block says it now
+    why = next(s for s in said if s.code == "PACE").evidence
+    assert "not stated beside a paced rhythm: complete left bundle branch block" in why
+    assert "100 Hz" in why  # the measurements' reason they could not see the spikes
+    assert conducted <= {s.code for s in propose(looked, paced, bands=BANDS)}  # they could look
+    unpaced = Predictions(tasks={"super": [cd]}, record_labels={}, device="cpu", timings={})
+    assert conducted <= {s.code for s in propose(blind, unpaced, bands=BANDS)}
