@@ -192,3 +192,39 @@ def test_beside_a_paced_rhythm_the_measurements_could_not_see_no_conducted_qrs_i
     assert conducted <= {s.code for s in propose(looked, paced, bands=BANDS)}  # they could look
     unpaced = Predictions(tasks={"super": [cd]}, record_labels={}, device="cpu", timings={})
     assert conducted <= {s.code for s in propose(blind, unpaced, bands=BANDS)}
+
+
+def test_the_measured_qrs_names_a_bundle_branch_block_s_degree():
+    """PTB-XL fold 9 had 42 interpretations saying both "Complete right bundle branch block"
+    (measured: QRS 120 ms or more) and "Incomplete right bundle branch block" (the model's): one
+    block, its degree named by the measured QRS duration, as the measured rate names the sinus
+    rhythm; the model's other degree is its evidence. Alone, the model's finding is stated."""
+    from tests.measure.synthetic import RBBB, measured
+
+    complete = measured(RBBB, qrs=(-60, 80))
+    assert "CRBBB" in {s.code for s in propose(complete, None)}
+    incomplete = _c("IRBBB", "incomplete right bundle branch block", "CD", 0.6)
+    preds = Predictions(tasks={"all": [incomplete]}, record_labels={}, device="cpu", timings={})
+    said = propose(complete, preds, bands=BANDS)
+    blocks = [s for s in said if s.code in ("CRBBB", "IRBBB")]
+    assert [s.code for s in blocks] == ["CRBBB"]
+    assert "model, incomplete right bundle branch block: positive (p = 0.60" in blocks[0].evidence
+    assert [s.code for s in propose(None, preds, bands=BANDS)] == ["IRBBB"]
+
+
+def test_no_premature_beats_beside_the_model_s_atrial_fibrillation():
+    """PTB-XL fold 9 had 26 interpretations saying "Premature beats" (measured: RRs under 85 % of
+    the median) beside the model's "Atrial fibrillation", where every beat is early; the
+    measurements say neither beside their own fibrillation."""
+    from tests.measure.synthetic import measured
+
+    reasons = ("",) * 5 + ("premature",) + ("",) * 7
+    early = measured(reasons=reasons)
+    assert "PRC(S)" in {s.code for s in propose(early, None)}
+    af = _c("AFIB", "atrial fibrillation", "rhythm", 0.9)
+    preds = Predictions(tasks={"rhythm": [af]}, record_labels={}, device="cpu", timings={})
+    codes = {s.code for s in propose(early, preds, bands=BANDS)}
+    assert "AFIB" in codes and "PRC(S)" not in codes
+    sinus = Predictions(tasks={"rhythm": [_c("SR", "sinus rhythm", "rhythm", 0.9)]}, record_labels={},
+                        device="cpu", timings={})  # fmt: skip
+    assert "PRC(S)" in {s.code for s in propose(early, sinus, bands=BANDS)}
