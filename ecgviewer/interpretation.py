@@ -196,7 +196,8 @@ def propose(
         theirs = f"model, {s.text[:1].lower()}{s.text[1:]}: {s.evidence.removeprefix('model: ')}"
         merged[i] = replace(merged[i], evidence=f"{merged[i].evidence}; {theirs}")
 
-    for s in sorted(found, key=lambda s: s.code in JOINS):  # what they join is placed first
+    # what they join is placed first, and a statement's own code is its first evidence
+    for s in sorted(found, key=lambda s: (s.code in JOINS, s.code not in by_code)):
         codes = [m.code for m in merged]
         if s.code in by_code:
             i = by_code[s.code]

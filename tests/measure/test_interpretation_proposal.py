@@ -209,6 +209,12 @@ def test_the_measured_qrs_names_a_bundle_branch_block_s_degree():
     blocks = [s for s in said if s.code in ("CRBBB", "IRBBB")]
     assert [s.code for s in blocks] == ["CRBBB"]
     assert "model, incomplete right bundle branch block: positive (p = 0.60" in blocks[0].evidence
+    crbbb = _c("CRBBB", "complete right bundle branch block", "CD", 0.9)
+    both = Predictions(tasks={"all": [incomplete, crbbb]}, record_labels={}, device="cpu", timings={})
+    evidence = next(
+        s for s in propose(complete, both, bands=BANDS) if s.code == "CRBBB"
+    ).evidence  # own code first
+    assert evidence.index("model: positive (p = 0.90") < evidence.index("model, incomplete right")
     assert [s.code for s in propose(None, preds, bands=BANDS)] == ["IRBBB"]
 
 
