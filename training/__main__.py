@@ -12,7 +12,15 @@ from pathlib import Path
 
 from training import REPO, REPORTS, RUN_LOGS, RUNS
 
-NEEDS_SHARED_DATA = ("rpeaks", "delineator", "measurements", "interpretation", "lead-quality", "every-beat")
+NEEDS_SHARED_DATA = (
+    "rpeaks",
+    "delineator",
+    "measurements",
+    "interpretation",
+    "interpretation-pairs",
+    "lead-quality",
+    "every-beat",
+)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -352,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         ec57,
         ec57_rates,
         interpretation,
+        interpretation_pairs,
         lead_quality,
         lead_sets,
         likelihood,
@@ -508,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("lead-sets", lead_sets, lead_sets.cmd_lead_sets),
         ("delineator", delineator, delineator.command),
         ("interpretation", interpretation, interpretation.command),
+        ("interpretation-pairs", interpretation_pairs, interpretation_pairs.command),
         ("atrial-waves", atrial_waves, atrial_waves.command),
         ("choose-delineator", delineator_choice, delineator_choice.command),
         ("delineator-int8", delineator_int8, delineator_int8.command),
@@ -535,11 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    if (
-        args.command
-        in ("rpeaks", "delineator", "measurements", "interpretation", "lead-quality", "every-beat")
-        and args.data_root is None
-    ):
+    if args.command in NEEDS_SHARED_DATA and args.data_root is None:
         from training.data.datasets import default_data_root
 
         args.data_root = default_data_root()
