@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ecgviewer.measure.beats import MIN_PACE_FS
@@ -32,7 +33,6 @@ RATE_VALUES = ("hr", "p", "pr", "qrs", "qt")  # checked at both of PTB-XL's rate
 def run(root: Path, folds: tuple[int, ...], path: Path, limit: int | None = None) -> list[dict]:
     """Measure every 100 Hz record of ``folds`` not yet in ``path`` and append its statements
     (the sex from PTB-XL's table: the shared copy of ``ptbxl_database.csv`` has few rows)."""
-    from ecgviewer.errors import EcgError
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.pipeline import measure_recording
@@ -42,18 +42,37 @@ def run(root: Path, folds: tuple[int, ...], path: Path, limit: int | None = None
     table = _table(root)
     table = table[table.strat_fold.isin(folds)]
     codes = [c for c in table.columns if c not in ("age", "sex", "strat_fold")]
-    done = {r["ecg_id"] for r in read(path)}
     delineator = Delineator.bundled()
+
+    def labelled(ecg_id: int) -> dict:
+        row = table.loc[ecg_id]
+        return {"ecg_id": ecg_id, "fold": int(row["strat_fold"]), "labels": [c for c in codes if row[c]]}
+
+    def ours(ecg_id: int) -> dict:
+        m = measure_recording(load(ptbxl_record(root, ecg_id).with_suffix(".hea")), delineator)
+        return {"ours": [s.criterion.code for s in statements(m, _sex(table.loc[ecg_id]))]}
+
+    return each_record(path, [int(e) for e in table.index], labelled, ours, limit)
+
+
+def each_record(
+    path: Path, ids: Sequence[int], labelled: Callable[[int], dict], result: Callable[[int], dict],
+    limit: int | None = None,
+) -> list[dict]:  # fmt: skip
+    """Append one JSON line per record of ``ids`` not yet in ``path`` (at most ``limit`` more):
+    ``labelled``'s fields and ``result``'s, or the error of a record the app cannot read; flushed
+    line by line, so a stopped run resumes where it stopped. Every row of ``path``."""
+    from ecgviewer.errors import EcgError
+
+    done = {r["ecg_id"] for r in read(path)}
+    todo = [e for e in ids if e not in done][:limit]
     path.parent.mkdir(parents=True, exist_ok=True)
-    todo = [int(e) for e in table.index if int(e) not in done][: limit if limit is not None else None]
     t0 = time.perf_counter()
     with path.open("a") as fh:
         for k, ecg_id in enumerate(todo):
-            row = table.loc[ecg_id]
-            out = {"ecg_id": ecg_id, "fold": int(row["strat_fold"]), "labels": [c for c in codes if row[c]]}
+            out = labelled(ecg_id)
             try:
-                m = measure_recording(load(ptbxl_record(root, ecg_id).with_suffix(".hea")), delineator)
-                out["ours"] = [s.criterion.code for s in statements(m, _sex(row))]
+                out |= result(ecg_id)
             except (EcgError, ValueError, RuntimeError) as e:
                 out["error"] = f"{type(e).__name__}: {e}"
             fh.write(json.dumps(out) + "\n")

@@ -13,8 +13,6 @@ not read). Resumable: one JSON line per record in the run folder.
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,48 +43,34 @@ def run(root: Path, path: Path, limit: int | None = None) -> list[dict]:
     model and delineator, the patient's sex from PTB-XL's table) and append what the
     interpretation states: each statement's code and who said it ("measured", "model", "both")."""
     from ecgviewer.analysis import analyse
-    from ecgviewer.errors import EcgError
     from ecgviewer.interpretation import propose
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.ml.infer import Analyzer
     from training.data.datasets import ptbxl_record
-    from training.validate.interpretation import _sex, _table
+    from training.validate.interpretation import _sex, _table, each_record
 
     table = _table(root)
     table = table[table.strat_fold == FOLD]
     codes = [c for c in table.columns if c not in ("age", "sex", "strat_fold")]
-    done = {r["ecg_id"] for r in read(path)}
     analyzer, delineator = Analyzer(device="cpu"), Delineator.bundled()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    todo = [int(e) for e in table.index if int(e) not in done][: limit if limit is not None else None]
-    t0 = time.perf_counter()
-    with path.open("a") as fh:
-        for k, ecg_id in enumerate(todo):
-            row = table.loc[ecg_id]
-            out: dict = {"ecg_id": ecg_id, "labels": [c for c in codes if row[c]]}
-            try:
-                rec = load(ptbxl_record(root, ecg_id).with_suffix(".hea"))
-                found = analyse(rec, analyzer=analyzer, delineator=delineator, explain=False)
-                said = propose(found.measurements, found.predicted, sex=_sex(row), bands=analyzer.bands)
-                out["said"] = [[s.code, _who(s.evidence)] for s in said if s.code is not None]
-            except (EcgError, ValueError, RuntimeError) as e:
-                out["error"] = f"{type(e).__name__}: {e}"
-            fh.write(json.dumps(out) + "\n")
-            fh.flush()
-            if (k + 1) % 200 == 0:
-                print(f"{k + 1}/{len(todo)} records, {time.perf_counter() - t0:.0f} s", flush=True)
-    return read(path)
+
+    def labelled(ecg_id: int) -> dict:
+        return {"ecg_id": ecg_id, "labels": [c for c in codes if table.loc[ecg_id, c]]}
+
+    def said(ecg_id: int) -> dict:
+        rec = load(ptbxl_record(root, ecg_id).with_suffix(".hea"))
+        found = analyse(rec, analyzer=analyzer, delineator=delineator, explain=False)
+        out = propose(found.measurements, found.predicted, sex=_sex(table.loc[ecg_id]), bands=analyzer.bands)
+        return {"said": [[s.code, _who(s.evidence)] for s in out if s.code is not None]}
+
+    return each_record(path, [int(e) for e in table.index], labelled, said, limit)
 
 
 def _who(evidence: str) -> str:
     """Who stands behind a statement, from its evidence ("measured: ...; model: ...")."""
     measured, model = evidence.startswith("measured: "), "model" in evidence
     return "both" if measured and model else "measured" if measured else "model"
-
-
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
 def pairs(rows: Sequence[dict]) -> list[dict]:
