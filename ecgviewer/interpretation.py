@@ -57,6 +57,25 @@ NORMAL_ECG = "NORM"
 # is printed as a cart prints it; beside sinus rhythm alone it is plainly normal.
 OTHERWISE_NORMAL = "Otherwise normal ECG"
 PACED = "PACE"  # the model's paced rhythm (PTB-XL: normal functioning artificial pacemaker)
+SINUS = (*SINUS_BY_RATE, "SARRH")
+# Statements an interpretation never makes together (AHA/ACCF/HRS 2009 parts I-III), each pair as
+# (why, one side's codes, the other's). Where the measurements and the model still say both, the
+# interpretation says that they exclude each other and leaves the choice to the reader
+# (``disagreements``); ``python -m training interpretation-pairs`` counts them on PTB-XL fold 9.
+EXCLUSIVE: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("a sinus rhythm and atrial fibrillation or flutter", SINUS, FIBRILLATION),
+    ("atrial fibrillation and atrial flutter", ("AFIB",), ("AFLT",)),
+    ("two sinus rates", ("SBRAD",), ("STACH", "SR")),
+    ("a complete and an incomplete right bundle branch block", ("CRBBB",), ("IRBBB",)),
+    ("a complete and an incomplete left bundle branch block", ("CLBBB",), ("ILBBB",)),
+    ("a left and a right bundle branch block, both complete", ("CLBBB",), ("CRBBB",)),
+    ("left and right axis deviation", ("LAD",), ("RAD",)),
+    ("premature beats in atrial fibrillation or flutter (every beat is early)", (EARLY_BEATS, "PAC"),
+     FIBRILLATION),
+    ("a first-degree AV block in atrial fibrillation or flutter (no PR)", ("1AVB",), FIBRILLATION),
+    ("a normal ECG beside a rhythm or block that is not", (NORMAL_ECG,),
+     (*FIBRILLATION, "CLBBB", "CRBBB", PACED)),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,14 @@ class Statement:
     def line(self) -> str:
         """The statement as printed: "Complete left bundle branch block — likely (0.97)"."""
         return f"{self.text} — {self.likelihood}" if self.likelihood else self.text
+
+    @property
+    def source(self) -> str:
+        """Who said it: "measured", "model", "measured and model" (from the evidence) or "reader"."""
+        if self.origin == "reader":
+            return "reader"
+        measured, model = self.evidence.startswith("measured: "), "model" in self.evidence
+        return "measured and model" if measured and model else "measured" if measured else "model"
 
     def to_json(self) -> dict[str, str | None]:
         return asdict(self)
@@ -253,6 +280,27 @@ def _otherwise_normal(said: list[Statement]) -> list[Statement]:
     if all(s.code in (NORMAL_ECG, SINUS_BY_RATE[0]) for s in said):
         return said
     return [replace(s, text=OTHERWISE_NORMAL) if s.code == NORMAL_ECG else s for s in said]
+
+
+def excluded(statements: Sequence[Statement]) -> list[tuple[str, Statement, Statement]]:
+    """Each pair of ``statements`` that exclude each other (``EXCLUSIVE``), with why."""
+    out = []
+    for why, left, right in EXCLUSIVE:
+        a = next((s for s in statements if s.code in left), None)
+        b = next((s for s in statements if s.code in right and s.code not in left), None)
+        if a is not None and b is not None:
+            out.append((why, a, b))
+    return out
+
+
+def disagreements(statements: Sequence[Statement]) -> list[str]:
+    """The pairs of ``statements`` that exclude each other, in words, for the reader to decide:
+    "Sinus rhythm (measured) and Atrial fibrillation (model) exclude each other: read the
+    tracing". PTB-XL fold 9 left 29 of 2,183 interpretations so (INTERPRETATION.md)."""
+    return [
+        f"{a.text} ({a.source}) and {b.text} ({b.source}) exclude each other: read the tracing"
+        for _, a, b in excluded(statements)
+    ]
 
 
 def numbered(statements: Sequence[Statement]) -> list[str]:

@@ -21,7 +21,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ecgviewer import NOTICE
 from ecgviewer.errors import EcgError
 from ecgviewer.gui.widgets import WrappedLabel
-from ecgviewer.interpretation import Statement, grouped, header, propose, vocabulary
+from ecgviewer.interpretation import Statement, disagreements, grouped, header, propose, vocabulary
 from ecgviewer.overread import UNCONFIRMED, Overread
 
 if TYPE_CHECKING:
@@ -72,6 +72,9 @@ class InterpretationPanel(QtWidgets.QWidget):
         )
         self.evidence = QtWidgets.QLabel("", wordWrap=True)
         self.evidence.setStyleSheet("color:palette(mid);")
+        self.disagree = WrappedLabel("")  # statements that exclude each other (``disagreements``)
+        self.disagree.setStyleSheet(UNCONFIRMED_STYLE)
+        self.disagree.hide()
         self.box = QtWidgets.QLineEdit(placeholderText="Add a statement: type to search, or free text; Enter")
         self.box.setClearButtonEnabled(True)
         self.box.setToolTip(
@@ -109,7 +112,7 @@ class InterpretationPanel(QtWidgets.QWidget):
         self.history_button.toggled.connect(self._show_history)
         box = QtWidgets.QVBoxLayout(self)
         box.addLayout(top)
-        for w in (self.header, self.status, self.list, self.evidence, self.box):
+        for w in (self.header, self.status, self.list, self.disagree, self.evidence, self.box):
             box.addWidget(w)
         box.addLayout(buttons)
         for w in (self.original, self.device, self.history_button, self.history):
@@ -175,6 +178,9 @@ class InterpretationPanel(QtWidgets.QWidget):
         self.list.blockSignals(blocked)
         self._show_evidence()
         self._fit_list()
+        clash = disagreements(statements)
+        self.disagree.setText("<br>".join(f"\u26a0 {html.escape(d)}" for d in clash))
+        self.disagree.setVisible(bool(clash))
         self.original.setText(_titled("Computer interpretation (as proposed)", [s.line() for s in original]))
         self.original.setVisible(bool(original))
         self.device.setText(_titled("The file's own interpretation", list(device)))

@@ -204,16 +204,20 @@ def interpretation_blocks(
     computer: Sequence[Statement], read: Overread | None
 ) -> tuple[Block | None, Block | None]:
     """The interpretation as signed ("Confirmed by NAME, DATE") or as the computer proposed it
-    ("Unconfirmed computer interpretation"), numbered; and, where a reader changed it, the
+    ("Unconfirmed computer interpretation"), numbered, with a note under it for each pair of its
+    statements that exclude each other (``disagreements``); and, where a reader changed it, the
     computer's original statements apart, so the two are never mistaken for each other."""
-    from ecgviewer.interpretation import numbered
+    from ecgviewer.interpretation import disagreements, numbered
     from ecgviewer.overread import UNCONFIRMED
+
+    def lines(statements: Sequence[Statement]) -> tuple[str, ...]:  # numbered, then a note per clash
+        return (*numbered(statements), *(f"Note: {d}." for d in disagreements(statements)))
 
     if read is None:
         if not computer:
             return None, None
-        return Block(UNCONFIRMED, tuple(numbered(computer))), None
-    said = Block(read.status(), tuple(numbered(read.statements)) or ("no statements",))
+        return Block(UNCONFIRMED, lines(computer)), None
+    said = Block(read.status(), lines(read.statements) or ("no statements",))
     if not read.edited():
         return said, None
     return said, Block("Computer interpretation (as proposed)", tuple(numbered(read.computer)) or ("none",))

@@ -151,3 +151,27 @@ def test_without_measurements_or_model_the_panel_says_so(qtbot, window, sample):
     p = w.interpretation.panel
     assert p.statements == [] and "are off: type the interpretation below" in p.list.item(0).text()
     assert p.box.isEnabled() and p.header.isHidden()
+
+
+def test_statements_that_exclude_each_other_are_flagged_under_the_list(qtbot):
+    """Shown with the statements, hidden for a consistent interpretation; the report prints the
+    same note under its interpretation block."""
+    from ecgviewer.gui.interpretation_view import InterpretationPanel
+    from ecgviewer.interpretation import Statement
+    from ecgviewer.report.content import interpretation_blocks
+
+    p = InterpretationPanel()
+    qtbot.addWidget(p)
+    p.resize(400, 600)
+    p.show()
+    sinus = Statement("Sinus rhythm", "SR", "Rhythm", "measured: rate 70 bpm")
+    af = Statement("Atrial fibrillation", "AFIB", "Rhythm", "model: positive (p = 0.90)")
+    p.show_interpretation([], [sinus, af], UNCONFIRMED, False)
+    assert p.disagree.isVisible() and "exclude each other" in p.disagree.text()
+    assert p.disagree.geometry().top() >= p.list.geometry().bottom()  # under the list, not over it
+    p.show_interpretation([], [sinus], UNCONFIRMED, False)
+    assert p.disagree.isHidden()
+    block, _ = interpretation_blocks([sinus, af], None)
+    assert block is not None and block.lines[-1] == (
+        "Note: Sinus rhythm (measured) and Atrial fibrillation (model) exclude each other: read the tracing."
+    )

@@ -234,3 +234,26 @@ def test_no_premature_beats_beside_the_model_s_atrial_fibrillation():
     sinus = Predictions(tasks={"rhythm": [_c("SR", "sinus rhythm", "rhythm", 0.9)]}, record_labels={},
                         device="cpu", timings={})  # fmt: skip
     assert "PRC(S)" in {s.code for s in propose(early, sinus, bands=BANDS)}
+
+
+def test_statements_that_exclude_each_other_are_named_for_the_reader():
+    """PTB-XL fold 9 left 29 interpretations stating what cannot both be (INTERPRETATION.md), most
+    a sinus rhythm measured beside the model's atrial fibrillation: neither source is always right
+    (PTB-XL labelled the fibrillation in 10 of 15), so both stay and the interpretation says that
+    they exclude each other, with who said which; a consistent one says nothing."""
+    from ecgviewer.interpretation import Statement, disagreements, excluded
+
+    sinus = Statement("Sinus rhythm", "SR", "Rhythm", "measured: rate 70 bpm")
+    af = Statement("Atrial fibrillation", "AFIB", "Rhythm", "model: positive (p = 0.90)")
+    early = Statement("Premature beats", "PRC(S)", "Rhythm", "measured: RR under 85 %")
+    said = disagreements([sinus, af])
+    assert said == [
+        "Sinus rhythm (measured) and Atrial fibrillation (model) exclude each other: read the tracing"
+    ]
+    assert [why for why, *_ in excluded([sinus, af, early])] == [
+        "a sinus rhythm and atrial fibrillation or flutter",
+        "premature beats in atrial fibrillation or flutter (every beat is early)",
+    ]
+    reader = Statement("Atrial fibrillation", "AFIB", "Rhythm", origin="reader")
+    assert "(reader)" in disagreements([sinus, reader])[0]
+    assert disagreements([sinus, early]) == [] and disagreements([]) == []

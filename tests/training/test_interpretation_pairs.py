@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ecgviewer.interpretation import EXCLUSIVE
 from training.validate import interpretation_pairs as P
 
 
@@ -13,11 +14,11 @@ def _rows() -> list[dict]:
         {
             "ecg_id": 1,
             "labels": ["CRBBB", "SR"],
-            "said": [["SR", "both"], ["CRBBB", "measured"], ["IRBBB", "model"]],
+            "said": [["SR", "measured and model"], ["CRBBB", "measured"], ["IRBBB", "model"]],
         },
         {"ecg_id": 2, "labels": ["IRBBB"], "said": [["CRBBB", "measured"], ["IRBBB", "model"]]},
         {"ecg_id": 3, "labels": ["AFIB"], "said": [["SR", "measured"], ["AFIB", "model"]]},
-        {"ecg_id": 4, "labels": ["NORM"], "said": [["SR", "both"], ["NORM", "model"]]},
+        {"ecg_id": 4, "labels": ["NORM"], "said": [["SR", "measured and model"], ["NORM", "model"]]},
         {"ecg_id": 5, "labels": ["AFIB"], "error": "EcgError: truncated"},
     ]
 
@@ -40,12 +41,12 @@ def test_the_report_counts_records_and_lists_every_pair(tmp_path: Path) -> None:
     line = next(x for x in out.splitlines() if "incomplete right" in x)
     assert "| 2 | measured CRBBB + model IRBBB: 2 | 1 / 1 / 0 |" in line
     table = [x for x in out.splitlines() if x.startswith("| ")][1:]  # under the header
-    assert len(table) == len(P.EXCLUDE)
+    assert len(table) == len(EXCLUSIVE)
 
 
 def test_run_analyses_shared_records_and_resumes(shared: Path, tmp_path: Path) -> None:
     path = tmp_path / "said.jsonl"
     rows = P.run(shared / "ptbxl", path, limit=2)
     assert len(rows) == 2 and all("said" in r for r in rows)
-    assert all(who in ("measured", "model", "both") for r in rows for _, who in r["said"])
+    assert all(who in ("measured", "model", "measured and model") for r in rows for _, who in r["said"])
     assert len(P.run(shared / "ptbxl", path, limit=1)) == 3  # the two kept, one more

@@ -17,31 +17,17 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from ecgviewer.interpretation import EXCLUSIVE
 from training import REPORTS, RUNS
 
 COMMAND = "python -m training interpretation-pairs"
 FOLD = 9
-SINUS = ("SR", "SBRAD", "STACH", "SARRH")
-ATRIAL = ("AFIB", "AFLT")
-# Statements an interpretation never makes together, each with why (AHA/ACCF/HRS 2009 parts I-III)
-EXCLUDE: tuple[tuple[str, Sequence[str], Sequence[str]], ...] = (
-    ("a sinus rhythm and atrial fibrillation or flutter", SINUS, ATRIAL),
-    ("atrial fibrillation and atrial flutter", ("AFIB",), ("AFLT",)),
-    ("two sinus rates", ("SBRAD",), ("STACH", "SR")),
-    ("a complete and an incomplete right bundle branch block", ("CRBBB",), ("IRBBB",)),
-    ("a complete and an incomplete left bundle branch block", ("CLBBB",), ("ILBBB",)),
-    ("a left and a right bundle branch block, both complete", ("CLBBB",), ("CRBBB",)),
-    ("left and right axis deviation", ("LAD",), ("RAD",)),
-    ("premature beats in atrial fibrillation or flutter (every beat is early)", ("PRC(S)", "PAC"), ATRIAL),
-    ("a first-degree AV block in atrial fibrillation or flutter (no PR)", ("1AVB",), ATRIAL),
-    ("a normal ECG beside a rhythm or block that is not", ("NORM",), (*ATRIAL, "CLBBB", "CRBBB", "PACE")),
-)
 
 
 def run(root: Path, path: Path, limit: int | None = None) -> list[dict]:
     """Analyse every fold-9 100 Hz record not yet in ``path`` as the window does (the bundled
     model and delineator, the patient's sex from PTB-XL's table) and append what the
-    interpretation states: each statement's code and who said it ("measured", "model", "both")."""
+    interpretation states: each statement's code and who said it (``Statement.source``)."""
     from ecgviewer.analysis import analyse
     from ecgviewer.interpretation import propose
     from ecgviewer.io import load
@@ -62,22 +48,16 @@ def run(root: Path, path: Path, limit: int | None = None) -> list[dict]:
         rec = load(ptbxl_record(root, ecg_id).with_suffix(".hea"))
         found = analyse(rec, analyzer=analyzer, delineator=delineator, explain=False)
         out = propose(found.measurements, found.predicted, sex=_sex(table.loc[ecg_id]), bands=analyzer.bands)
-        return {"said": [[s.code, _who(s.evidence)] for s in out if s.code is not None]}
+        return {"said": [[s.code, s.source] for s in out if s.code is not None]}
 
     return each_record(path, [int(e) for e in table.index], labelled, said, limit)
-
-
-def _who(evidence: str) -> str:
-    """Who stands behind a statement, from its evidence ("measured: ...; model: ...")."""
-    measured, model = evidence.startswith("measured: "), "model" in evidence
-    return "both" if measured and model else "measured" if measured else "model"
 
 
 def pairs(rows: Sequence[dict]) -> list[dict]:
     """Per excluded pair: the records whose interpretation states both sides, by who said which
     ("measured CRBBB + model IRBBB"), and how many of them PTB-XL labels with each side."""
     out = []
-    for why, left, right in EXCLUDE:
+    for why, left, right in EXCLUSIVE:
         by: Counter[str] = Counter()
         labelled = Counter({"left": 0, "right": 0, "neither": 0})
         for r in rows:
@@ -100,7 +80,7 @@ def contradicted(rows: Sequence[dict]) -> set[int]:
     out = set()
     for r in rows:
         said = {code for code, _ in r.get("said", [])}
-        if any(said & set(left) and said & (set(right) - set(left)) for _, left, right in EXCLUDE):
+        if any(said & set(left) and said & (set(right) - set(left)) for _, left, right in EXCLUSIVE):
             out.add(r["ecg_id"])
     return out
 
