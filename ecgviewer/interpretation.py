@@ -288,17 +288,19 @@ def excluded(statements: Sequence[Statement]) -> list[tuple[str, Statement, Stat
     for why, left, right in EXCLUSIVE:
         a = next((s for s in statements if s.code in left), None)
         b = next((s for s in statements if s.code in right and s.code not in left), None)
-        if a is not None and b is not None:
-            out.append((why, a, b))
+        if a is not None and b is not None:  # in the order the list shows them
+            out.append((why, *sorted((a, b), key=lambda s: statements.index(s))))
     return out
 
 
 def disagreements(statements: Sequence[Statement]) -> list[str]:
     """The pairs of ``statements`` that exclude each other, in words, for the reader to decide:
-    "Sinus rhythm (measured) and Atrial fibrillation (model) exclude each other: read the
+    "Sinus rhythm, measured, and Atrial fibrillation, the model's, exclude each other: read the
     tracing". PTB-XL fold 9 left 29 of 2,183 interpretations so (INTERPRETATION.md)."""
+    whose = {"measured": "measured", "model": "the model's", "measured and model": "measured and the model's",
+             "reader": "the reader's"}  # fmt: skip
     return [
-        f"{a.text} ({a.source}) and {b.text} ({b.source}) exclude each other: read the tracing"
+        f"{a.text}, {whose[a.source]}, and {b.text}, {whose[b.source]}, exclude each other: read the tracing"
         for _, a, b in excluded(statements)
     ]
 

@@ -173,5 +173,6 @@ def test_statements_that_exclude_each_other_are_flagged_under_the_list(qtbot):
     assert p.disagree.isHidden()
     block, _ = interpretation_blocks([sinus, af], None)
     assert block is not None and block.lines[-1] == (
-        "Note: Sinus rhythm (measured) and Atrial fibrillation (model) exclude each other: read the tracing."
+        "Note: Sinus rhythm, measured, and Atrial fibrillation, the model's, exclude each other: "
+        "read the tracing."
     )
