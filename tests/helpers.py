@@ -226,3 +226,22 @@ def lead_pair(sample: Path, folder: Path, leads: tuple[str, str] = ("II", "V1"))
     wfdb.wrsamp("pair", fs=rec.fs, units=["mV"] * 2, sig_name=list(leads), p_signal=pair, fmt=["16"] * 2,
                 adc_gain=[1000.0] * 2, baseline=[0] * 2, write_dir=str(folder))  # fmt: skip
     return folder / "pair.hea"
+
+
+# An HTML entity or a tag that a reader would see as characters: a label Qt did not read as rich
+# text (one escaped line has no tag for Qt's guess to find), or markup escaped twice
+LITERAL_MARKUP = r"&(#x?[0-9a-f]+|[a-z]+);|</?(br|b|i|li|ul)\s*/?>"
+
+
+def displayed(label) -> str:
+    """A QLabel's text as Qt draws it: rich text (set so, or guessed by ``mightBeRichText``)
+    rendered to plain text, else the text as it is."""
+    from PySide6 import QtCore, QtGui
+
+    text, fmt = label.text(), label.textFormat()
+    Format = QtCore.Qt.TextFormat
+    if fmt == Format.RichText or (fmt == Format.AutoText and QtGui.Qt.mightBeRichText(text)):
+        doc = QtGui.QTextDocument()
+        doc.setHtml(text)
+        return doc.toPlainText()
+    return text

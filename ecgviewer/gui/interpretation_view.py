@@ -74,6 +74,7 @@ class InterpretationPanel(QtWidgets.QWidget):
         self.evidence.setStyleSheet("color:palette(mid);")
         self.disagree = WrappedLabel("")  # statements that exclude each other (``disagreements``)
         self.disagree.setStyleSheet(UNCONFIRMED_STYLE)
+        self.disagree.setTextFormat(QtCore.Qt.TextFormat.RichText)  # escaped: one line has no tag to guess by
         self.disagree.hide()
         self.box = QtWidgets.QLineEdit(placeholderText="Add a statement: type to search, or free text; Enter")
         self.box.setClearButtonEnabled(True)
@@ -107,7 +108,7 @@ class InterpretationPanel(QtWidgets.QWidget):
         self.history_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.history_button.setArrowType(QtCore.Qt.ArrowType.RightArrow)
         self.history_button.setToolTip("Who changed what, and when, newest first")
-        self.history = QtWidgets.QLabel("", wordWrap=True)
+        self.history = QtWidgets.QLabel("", wordWrap=True, textFormat=QtCore.Qt.TextFormat.RichText)
         self.history.hide()
         self.history_button.toggled.connect(self._show_history)
         box = QtWidgets.QVBoxLayout(self)

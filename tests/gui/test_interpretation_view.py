@@ -10,7 +10,7 @@ from ecgviewer import NOTICE
 from ecgviewer.interpretation import GROUPS
 from ecgviewer.library import db, query
 from ecgviewer.overread import UNCONFIRMED
-from tests.helpers import AI_TIMEOUT_MS
+from tests.helpers import AI_TIMEOUT_MS, displayed
 from tests.report.reading import flat, pdf_pages
 
 KEY = QtCore.Qt.Key
@@ -168,6 +168,8 @@ def test_statements_that_exclude_each_other_are_flagged_under_the_list(qtbot):
     af = Statement("Atrial fibrillation", "AFIB", "Rhythm", "model: positive (p = 0.90)")
     p.show_interpretation([], [sinus, af], UNCONFIRMED, False)
     assert p.disagree.isVisible() and "exclude each other" in p.disagree.text()
+    # as drawn: one escaped line has no tag, and Qt guessed plain text ("the model&#x27;s")
+    assert "Atrial fibrillation, the model's, exclude" in displayed(p.disagree)
     assert p.disagree.geometry().top() >= p.list.geometry().bottom()  # under the list, not over it
     p.show_interpretation([], [sinus], UNCONFIRMED, False)
     assert p.disagree.isHidden()
