@@ -245,3 +245,28 @@ def displayed(label) -> str:
         doc.setHtml(text)
         return doc.toPlainText()
     return text
+
+
+def cut_off(label) -> str | None:
+    """Why a shown QLabel's text does not fit it (a line wider than the label, or wrapped lines
+    taller), or None: Qt clips a label's text without a sign. A picture label has no text to cut."""
+    from PySide6 import QtCore, QtGui
+
+    text = label.text()
+    if not text or not label.pixmap().isNull():
+        return None
+    room = label.contentsRect()
+    doc = QtGui.QTextDocument()
+    doc.setDefaultFont(label.font())
+    doc.setDocumentMargin(0)
+    fmt, Format = label.textFormat(), QtCore.Qt.TextFormat
+    if fmt == Format.RichText or (fmt == Format.AutoText and QtGui.Qt.mightBeRichText(text)):
+        doc.setHtml(text)
+    else:
+        doc.setPlainText(text)
+    if label.wordWrap():
+        doc.setTextWidth(room.width())
+        need = doc.size().height()
+        return f"needs {need:.0f} px of height, has {room.height()}" if need > room.height() + 2 else None
+    need = doc.idealWidth()
+    return f"needs {need:.0f} px of width, has {room.width()}" if need > room.width() + 2 else None

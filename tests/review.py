@@ -513,31 +513,36 @@ def unread_problems(w: MainWindow) -> list[str]:
     return out
 
 
-def markup_problems(w: MainWindow) -> list[str]:
-    """No label in view shows markup as characters (``&#x27;``, ``<br>``): text escaped for rich
-    text in a label Qt then read as plain."""
+def label_problems(w: MainWindow) -> list[str]:
+    """Every label in view whole and as written: none cut off (Qt clips a label's text without a
+    sign), none showing markup as characters (``&#x27;``, ``<br>``: text escaped for rich text in a
+    label Qt then read as plain)."""
     from PySide6 import QtWidgets
 
-    from tests.helpers import LITERAL_MARKUP, displayed
+    from tests.helpers import LITERAL_MARKUP, cut_off, displayed
 
-    return [
-        f"a label shows markup: {text[:80]!r}"
-        for label in w.findChildren(QtWidgets.QLabel)
-        if label.isVisible() and re.search(LITERAL_MARKUP, text := displayed(label), re.IGNORECASE)
-    ]
+    out = []
+    for label in w.findChildren(QtWidgets.QLabel):
+        if not label.isVisible():
+            continue
+        if re.search(LITERAL_MARKUP, text := displayed(label), re.IGNORECASE):
+            out.append(f"a label shows markup: {text[:80]!r}")
+        if why := cut_off(label):
+            out.append(f"a label is cut off ({why}): {text[:80]!r}")
+    return out
 
 
 def problems(w: MainWindow, names: Mapping[str, str] | None = None) -> list[str]:
     """What the window shows that a clinician must not see: a result or measurements of another
     recording, beats not read without a reason, a negative label explained while a finding is
     positive (unless the reader chose it), a worded form that contradicts the decision, doubled
-    descriptions, markup shown as characters. Empty when all is well."""
+    descriptions, a label cut off or showing markup. Empty when all is well."""
     rec, r, out = w.recording, w.ai.result, []
     if rec is None:
         return ["no recording open"]
     if w.measure.recording is not rec:
         out.append("the measurements panel holds another recording")
-    out += interpretation_problems(w) + beats_problems(w) + unread_problems(w) + markup_problems(w)
+    out += interpretation_problems(w) + beats_problems(w) + unread_problems(w) + label_problems(w)
     if r is None:
         return [*out, "no AI result shown"]
     if r.source[0] != rec.uid:

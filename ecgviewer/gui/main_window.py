@@ -388,15 +388,18 @@ class MainWindow(FileCommands, QtWidgets.QMainWindow):
             bar.addPermanentWidget(w)
         self.progress.hide()
         self.cancel_button.hide()
-        bar.messageChanged.connect(self._message_room)
+        bar.messageChanged.connect(self._make_room)
+        self.tasks.shown.connect(self._make_room)
 
-    def _message_room(self, message: str) -> None:
-        """While a message shows, the recording's, the filter's and the scale's labels step aside
-        (the paper's footer shows the filter, the scale and the duration; the Recording tab the
-        rest): beside them a 1366-pixel window left a message 200 pixels, and a report's path or
-        why a beat is not on this layout was cut off mid-word."""
+    def _make_room(self) -> None:
+        """While a message or the progress bar shows, the recording's, the filter's and the scale's
+        labels step aside (the paper's footer shows the filter, the scale and the duration; the
+        Recording tab the rest): beside them a 1366-pixel window left a message 200 pixels, and a
+        report's path or why a beat is not on this layout was cut off mid-word; beside the
+        progress bar and Cancel, the scale's label lost its end ("Ctrl+0 true scale")."""
+        crowded = bool(self.statusBar().currentMessage()) or self.progress.isVisibleTo(self)
         for w in (self.record_label, self.filter_label, self.scale_label):
-            w.setVisible(not message)
+            w.setVisible(not crowded)
 
     # -- options -----------------------------------------------------------------------------
     def set_options(self, options: ViewOptions) -> None:

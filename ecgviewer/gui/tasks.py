@@ -20,7 +20,10 @@ Job = Callable[[Callable[[float], bool]], object]  # fn(progress) -> result
 
 class TaskRunner(QtCore.QObject):
     """``run(key, title, fn, on_done)`` starts ``fn`` on the thread pool, replacing (and
-    cancelling) the task of the same key; ``cancel(keep)`` cancels all but ``keep``."""
+    cancelling) the task of the same key; ``cancel(keep)`` cancels all but ``keep``. ``shown``
+    says when the progress bar comes and goes: the status bar's other labels make room for it."""
+
+    shown = QtCore.Signal(bool)
 
     def __init__(
         self,
@@ -51,6 +54,7 @@ class TaskRunner(QtCore.QObject):
             self.progress.setFormat(f"{title} %p%")
             self.progress.show()
             self.cancel_button.show()
+            self.shown.emit(True)
         task.signals.done.connect(self._done)
         task.signals.failed.connect(self._failed)
         task.signals.ended.connect(self._ended)
@@ -95,3 +99,4 @@ class TaskRunner(QtCore.QObject):
         if not any(k not in self._quiet for k in self.tasks):
             self.progress.hide()
             self.cancel_button.hide()
+            self.shown.emit(False)

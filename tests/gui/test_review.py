@@ -129,3 +129,26 @@ def test_cases_one_after_another_in_one_window(qtbot, clinic, shared, review_cas
             assert _names(shared) == names, "a library search changed PTB-XL's shared descriptions"
             assert problems(w, model_names) == [], f"case {k} ({key}), after the search"
     assert _names(shared) == names
+
+
+def test_a_label_cut_off_or_showing_markup_is_a_problem(qtbot):
+    """The review's label check fails where it should: a line wider than its label, wrapped text
+    taller than it, escaped text Qt reads as plain; the same labels with room and rich text pass."""
+    from PySide6 import QtCore, QtWidgets
+
+    from tests.review import label_problems
+
+    w = QtWidgets.QWidget()
+    qtbot.addWidget(w)
+    long = "Atrial flutter (suspected), measured, and Sinus tachycardia, the model's, exclude each other"
+    line, wrapped, escaped = (QtWidgets.QLabel(t, w) for t in (long, long, "the model&#x27;s"))
+    wrapped.setWordWrap(True)
+    for y, label in enumerate((line, wrapped, escaped)):
+        label.setGeometry(0, 40 * y, 120, 20)
+    w.show()
+    said = label_problems(w)
+    assert len(said) == 3 and sum("cut off" in s for s in said) == 2 and "markup" in said[-1], said
+    line.resize(line.sizeHint())
+    wrapped.resize(120, wrapped.heightForWidth(120))
+    escaped.setTextFormat(QtCore.Qt.TextFormat.RichText)
+    assert label_problems(w) == []

@@ -276,3 +276,30 @@ def test_status_messages_are_not_cut_off_at_1366(qtbot, ai_window, sample) -> No
     bar.clearMessage()
     QtWidgets.QApplication.processEvents()
     assert all(label.isVisible() for label in labels)
+
+
+def test_status_labels_make_room_for_the_progress_bar_at_1366(qtbot, ai_window, sample) -> None:
+    """While work is in progress, the progress bar and Cancel take the room of the labels the
+    paper's footer repeats, so that none is cut off (the scale's lost "Ctrl+0 true scale"); they
+    come back when the work ends."""
+    import threading
+
+    from tests.review import label_problems
+
+    w = ai_window
+    w.resize(1366, 768)
+    analysed(qtbot, w, lambda: w.open_file(sample))
+    qtbot.waitUntil(lambda: "bpm" in w.rate_label.text() and not w.tasks.busy(), timeout=20000)
+    footer = (w.record_label, w.filter_label, w.scale_label)
+    assert all(label.isVisible() for label in footer)
+    go = threading.Event()
+    w.tasks.run("probe", "Working", lambda progress: go.wait(20), lambda _: None)
+    try:
+        qtbot.waitUntil(w.progress.isVisible, timeout=5000)
+        QtWidgets.QApplication.processEvents()
+        assert label_problems(w.statusBar()) == []
+        assert not any(label.isVisible() for label in footer)
+    finally:
+        go.set()
+    qtbot.waitUntil(lambda: not w.tasks.busy(), timeout=20000)
+    assert not w.progress.isVisible() and all(label.isVisible() for label in footer)
