@@ -13,7 +13,8 @@ on its own), ``library`` (the samples indexed and filtered) and
 ``serial`` (a PTB-XL patient's two ECGs compared, when ``../shared/data`` is there). Once per run,
 ``report-page1`` is the first page of that record's PDF report rasterised by PDFium at 100 dpi.
 Files are named ``{width}x{height}@{dpr}-{state}.png``; the window is offscreen, so no display is
-needed.
+needed. A label in a shot whose text is cut off or shows markup is named on stderr (the review's
+``label_problems``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
 
     sys.path.insert(0, str(REPO))  # run as a script: tests.helpers is not on the path
     from tests.helpers import lead_pair, ptbxl_patient, with_pause
+    from tests.review import label_problems
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     written: list[Path] = []
@@ -111,6 +113,8 @@ def shoot(out: Path, sizes: list[tuple[int, int]], dpr: str) -> list[Path]:
         if not widget.grab().save(str(path)):
             raise OSError(f"could not write {path}")
         written.append(path)
+        for problem in label_problems(widget):  # what the picture shows cut off or as markup, said
+            print(f"{name}: {problem}", file=sys.stderr)
 
     with tempfile.TemporaryDirectory() as tmp:
         for width, height in sizes:
