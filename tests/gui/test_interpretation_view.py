@@ -178,3 +178,15 @@ def test_statements_that_exclude_each_other_are_flagged_under_the_list(qtbot):
         "Note: Sinus rhythm, measured, and Atrial fibrillation, the model's, exclude each other: "
         "read the tracing."
     )
+
+
+def test_a_history_of_one_entry_shows_an_apostrophe_as_written(qtbot):
+    """One escaped line has no tag for Qt to guess rich text by: the history is rich text always
+    ("Dr O&#x27;Brien" before)."""
+    from ecgviewer.gui.interpretation_view import InterpretationPanel
+
+    p = InterpretationPanel()
+    qtbot.addWidget(p)
+    entry = "2026-12-07 21:08 confirmed by Dr O'Brien"
+    p.show_interpretation([], [], UNCONFIRMED, True, history=(entry,))
+    assert displayed(p.history) == entry
