@@ -33,6 +33,12 @@ from ecgviewer.measure.intervals import AF_NRMSSD, DEFAULT_QTC, Measurements, ir
 
 SURAWICZ = "AHA/ACCF/HRS 2009, part III (Surawicz et al.)"
 RAUTAHARJU = "AHA/ACCF/HRS 2009, part IV (Rautaharju et al.)"
+# Where the RR varies beat to beat (atrial fibrillation's irregularity), each QT follows the RRs
+# before it, not the mean RR a QTc divides by: cycle length variability makes a rate-corrected QT
+# impossible to calculate the conventional way (Darbar et al., J Cardiovasc Electrophysiol
+# 2007;18:636), and Bazett's over-estimates it (464 against 445 ms in sinus rhythm in the same
+# patients, PubMed 23972343)
+IRREGULAR_QT = "Darbar et al. 2007"
 HANCOCK = "AHA/ACCF/HRS 2009, part V (Hancock et al.)"
 # A q wave: any initial negative deflection (Part III sets no depth). 0.05 mV, half a small box at
 # 10 mm/mV, is the smallest read apart from the baseline's level on a median beat; 0.1 mV, the
@@ -124,7 +130,9 @@ CRITERIA: Mapping[str, Criterion] = MappingProxyType({
            f"Bazett's over-corrects at faster rates). Not stated with a QRS of {WIDE_QRS_MS:.0f} ms or "
            f"more (bundle branch block, paced rhythm), which lengthens the QT without longer "
            f"repolarisation: Part IV advises adjusting the QT for QRS duration there, so the JT interval "
-           f"(QT - QRS) and JTc (QTc - QRS) are given with the reason instead", RAUTAHARJU),
+           f"(QT - QRS) and JTc (QTc - QRS) are given with the reason instead. Nor stated where the RR "
+           f"intervals are as irregular as atrial fibrillation's (as its criterion reads them): each QT "
+           f"follows the RRs before it, not the mean RR the QTc divides by", f"{RAUTAHARJU}; {IRREGULAR_QT}"),
         _c("LVOLT", "Low QRS voltage",
            "QRS amplitude below 0.5 mV in every limb lead, or below 1.0 mV in every precordial lead"),
         _c("LVH", "Left ventricular hypertrophy by voltage",
@@ -300,7 +308,12 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
         elif 90 <= axis <= 180:
             add("RAD", **{"QRS axis": f"{axis:.0f}\u00b0"})
     wide = _wide(qrs, paced)
-    out += _long_qt(m, sex, formula, wide)
+    varied = (
+        f"RR irregular (RMSSD {100 * irregularity:.0f} % of the mean RR)"
+        if irregularity > AF_NRMSSD
+        else None
+    )
+    out += _long_qt(m, sex, formula, wide, varied)
     if qrs_shape is not None:
         lbbb = any(st.criterion.code in ("CLBBB", "ILBBB") for st in blocks)
         out += [] if paced else _low_voltage(qrs_shape)
@@ -326,22 +339,27 @@ def _wide(qrs: float | None, paced: bool) -> list[str]:
     return out
 
 
-def _long_qt(m: Measurements, sex: str | None, formula: str, wide: list[str]) -> list[Statement]:
+def _long_qt(
+    m: Measurements, sex: str | None, formula: str, wide: list[str], varied: str | None = None
+) -> list[Statement]:
     """Prolonged QTc by ``formula`` against the sex's limit; beside a wide QRS not stated, with the
-    QT adjusted for the QRS duration (JT, JTc) in its place."""
+    QT adjusted for the QRS duration (JT, JTc) in its place; beside RR intervals as irregular as
+    atrial fibrillation's (``varied``, in words) not stated either, with the reason."""
     qtc, qt, qrs = m.qtc(formula).value, m.values["qt"].value, m.values["qrs"].value
     limit = 450 if sex == "male" else 460
     if qtc is None or qtc < limit:
         return []
     who = {"male": "men", "female": "women"}.get(sex or "", "women: the patient's sex is not known")
     values = {f"QTc ({formula})": f"{qtc:.0f} ms", "limit": f"{limit} ms ({who})"}
-    if not wide:
-        return [Statement(CRITERIA["LNGQT"], values)]
-    if qt is not None and qrs is not None:
-        values |= {"QRS": f"{qrs:.0f} ms", "JT (QT - QRS)": f"{qt - qrs:.0f} ms",
-                   f"JTc ({formula}, QTc - QRS)": f"{qtc - qrs:.0f} ms"}  # fmt: skip
-    why = f"{'; '.join(wide)}: the QT is judged adjusted for QRS duration ({RAUTAHARJU})"
-    return [Statement(CRITERIA["LNGQT"], values, why)]
+    why = []
+    if wide:
+        if qt is not None and qrs is not None:
+            values |= {"QRS": f"{qrs:.0f} ms", "JT (QT - QRS)": f"{qt - qrs:.0f} ms",
+                       f"JTc ({formula}, QTc - QRS)": f"{qtc - qrs:.0f} ms"}  # fmt: skip
+        why.append(f"{'; '.join(wide)}: the QT is judged adjusted for QRS duration ({RAUTAHARJU})")
+    if varied:
+        why.append(f"{varied}: each QT follows the RRs before it, not the mean RR ({IRREGULAR_QT})")
+    return [Statement(CRITERIA["LNGQT"], values, "; ".join(why))]
 
 
 def _rr_between(rr: np.ndarray, reasons: tuple[str, ...], kept: tuple[str, ...]) -> np.ndarray:

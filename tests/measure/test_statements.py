@@ -272,3 +272,19 @@ def test_ptbxl_180_complete_lbbb_states_neither_voltage_lvh_nor_a_plain_prolonge
             kept["LNGQT"].values["JT (QT - QRS)"].endswith(" ms")
             and f"QTc ({formula})" in kept["LNGQT"].values
         )
+
+
+def test_rr_as_irregular_as_fibrillation_withholds_the_qtc_with_the_reason() -> None:
+    """A QTc over the limit beside atrial fibrillation's irregular RR is kept, not stated, with
+    the reason: each QT follows the RRs before it, not the mean RR the QTc divides by."""
+    irregular = np.array([600, 900, 500, 1000, 700, 550, 950, 800, 620, 880.0])
+    af = _measured(p=False, rr_ms=irregular, qt=460)
+    assert af.qtc("Bazett").value >= 460
+    said = statements(af, None, "Bazett")
+    assert said[0].criterion.code == "AFIB" and "LNGQT" not in [s.criterion.code for s in said]
+    (qt,) = [s for s in interpret(af, None, "Bazett") if s.criterion.code == "LNGQT"]
+    assert qt.withheld.startswith("RR irregular (RMSSD ") and "not the mean RR" in qt.withheld
+    assert "Darbar" in qt.withheld and "Darbar" in qt.criterion.source
+    # the same QT and mean RR, regular: stated
+    regular = _measured(p=False, rr_ms=np.full(10, irregular.mean()), qt=460)
+    assert "LNGQT" in [s.criterion.code for s in statements(regular, None, "Bazett")]
