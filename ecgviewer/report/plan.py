@@ -231,9 +231,10 @@ def plan(report: Report, paper: str, ts: Typesetter) -> list[PagePlan]:
     lay, ai, first = p.lay, report.ai, report.pages[0]
     title, top = p.title(p.recorded)
     columns = lay.columns(HEADER_COLUMNS, top, lay.sheet.y - 1.0)
-    # the interpretation first, as on a cart's printout; what stands behind it may go on overleaf
-    first_column = (report.interpretation, report.computer, report.blocks[0], report.statements,
-                    report.beats, report.evidence)  # fmt: skip
+    # the interpretation first, as on a cart's printout; the beat list's counts and events before
+    # the statements not made (a pause outranks a QTc withheld); what stands behind it may go overleaf
+    first_column = (report.interpretation, report.computer, report.blocks[0], report.beats,
+                    report.statements, report.evidence)  # fmt: skip
     streams = [first_column, *((b,) for b in report.blocks[1:])]
     p.add(title, Sheet(first, lay.sheet), columns, streams)
     if ai is not None:
