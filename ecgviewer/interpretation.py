@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ecgviewer.measure.intervals import DEFAULT_QTC
+from ecgviewer.measure.statements import SINUS_BY_RATE
 
 if TYPE_CHECKING:
     from ecgviewer.measure.intervals import Measurements
@@ -36,7 +37,6 @@ CRITERIA_GROUPS: Mapping[str, str] = MappingProxyType(
 # PTB-XL files these as form statements (its category: ectopic rhythm abnormalities); a cart
 # states them with the rhythm, beside the measured "Premature beats".
 PREMATURE_COMPLEXES = ("PAC", "PVC")
-SINUS_BY_RATE = ("SR", "SBRAD", "STACH")  # one sinus rhythm, named by its rate (60 and 100 bpm)
 # Statements a measurement names one of: the measured rate names the one sinus rhythm, the measured
 # QRS duration a bundle branch block complete or incomplete (120 ms, AHA/ACCF/HRS 2009 part III);
 # the model's finding of another of a group joins the measured statement as its evidence (PTB-XL

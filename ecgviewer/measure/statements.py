@@ -61,6 +61,7 @@ WIDE_QRS_MS = 120.0
 # measure a few degrees below 0 at 100 Hz (PTB-XL fold 9: sinus rhythm sensitivity 0.72 against
 # 0.77 with this range). Ectopic atrial rhythms, inverted in II or in I, stay outside it.
 SINUS_P_AXIS = (-30.0, 90.0)
+SINUS_BY_RATE = ("SR", "SBRAD", "STACH")  # one sinus rhythm, named by its rate (60 and 100 bpm)
 # The statements that describe a conducted QRS, which ``interpret`` does not make beside a paced
 # rhythm (the paced complex is not conducted): conduction blocks, axis deviation, low voltage, voltage
 # LVH and QTc (withheld, with the reason), ventricular premature complexes
@@ -131,8 +132,10 @@ CRITERIA: Mapping[str, Criterion] = MappingProxyType({
            f"more (bundle branch block, paced rhythm), which lengthens the QT without longer "
            f"repolarisation: Part IV advises adjusting the QT for QRS duration there, so the JT interval "
            f"(QT - QRS) and JTc (QTc - QRS) are given with the reason instead. Nor stated where the RR "
-           f"intervals are as irregular as atrial fibrillation's (as its criterion reads them): each QT "
-           f"follows the RRs before it, not the mean RR the QTc divides by", f"{RAUTAHARJU}; {IRREGULAR_QT}"),
+           f"intervals are as irregular as atrial fibrillation's (as its criterion reads them) and sinus "
+           f"rhythm is not stated: each QT follows the RRs before it, not the mean RR the QTc divides "
+           f"by. Beside sinus rhythm (regular between its own beats) the premature beats' RRs are set "
+           f"aside, as the rhythm statement sets them aside", f"{RAUTAHARJU}; {IRREGULAR_QT}"),
         _c("LVOLT", "Low QRS voltage",
            "QRS amplitude below 0.5 mV in every limb lead, or below 1.0 mV in every precordial lead"),
         _c("LVH", "Left ventricular hypertrophy by voltage",
@@ -275,7 +278,7 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
     dominant = dominant[np.isfinite(dominant)]
     if hr is not None and p_found and sinus_p and not irregular(dominant if len(dominant) >= 3 else rr):
         shown = {"rate": f"{hr:.0f} bpm", **({"P axis": f"{p_axis:.0f}\u00b0"} if p_axis is not None else {})}
-        add("SBRAD" if hr < 60 else "STACH" if hr > 100 else "SR", **shown)
+        add(SINUS_BY_RATE[1] if hr < 60 else SINUS_BY_RATE[2] if hr > 100 else SINUS_BY_RATE[0], **shown)
     native = _rr_between(rr, m.beat_reasons, ("", B.PREMATURE_REASON))
     known = native[np.isfinite(native)]
     irregularity = float(nrmssd(native)) if len(known) >= 3 else 0.0
@@ -308,9 +311,12 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
         elif 90 <= axis <= 180:
             add("RAD", **{"QRS axis": f"{axis:.0f}\u00b0"})
     wide = _wide(qrs, paced)
+    # premature beats in a regular sinus rhythm make the RR series irregular, not the sinus beats'
+    # QT: their QTc stands (fold 9: 59 sinus records with premature beats had it withheld)
+    sinus = any(st.criterion.code in SINUS_BY_RATE for st in out)
     varied = (
         f"RR irregular (RMSSD {100 * irregularity:.0f} % of the mean RR)"
-        if irregularity > AF_NRMSSD
+        if irregularity > AF_NRMSSD and not sinus
         else None
     )
     out += _long_qt(m, sex, formula, wide, varied)

@@ -288,3 +288,20 @@ def test_rr_as_irregular_as_fibrillation_withholds_the_qtc_with_the_reason() -> 
     # the same QT and mean RR, regular: stated
     regular = _measured(p=False, rr_ms=np.full(10, irregular.mean()), qt=460)
     assert "LNGQT" in [s.criterion.code for s in statements(regular, None, "Bazett")]
+
+
+def test_premature_beats_in_sinus_rhythm_do_not_withhold_the_qtc() -> None:
+    """Sinus rhythm with premature beats (trigeminy: an early beat, then a compensatory pause) has
+    an RR series as irregular as fibrillation's, but the sinus beats' own rhythm is regular: their
+    prolonged QTc is stated, where the same RRs without P waves withhold it."""
+    rr = np.tile([800.0, 520.0, 1080.0], 4)  # every third beat early, then the pause
+    reasons = ("",) + ("", "premature", "") * 4
+    sinus = _measured(rr_ms=rr, reasons=reasons, qt=480)
+    said = [s.criterion.code for s in statements(sinus, None, "Bazett")]
+    assert said[0] == "SR" and "LNGQT" in said
+    (qt,) = [s for s in interpret(sinus, None, "Bazett") if s.criterion.code == "LNGQT"]
+    assert not qt.withheld
+    # the same RRs and QT with no P wave: not sinus rhythm, so the irregular RR withholds it
+    no_p = _measured(p=False, rr_ms=rr, reasons=reasons, qt=480)
+    (qt,) = [s for s in interpret(no_p, None, "Bazett") if s.criterion.code == "LNGQT"]
+    assert qt.withheld.startswith("RR irregular (RMSSD ")
