@@ -247,6 +247,28 @@ def displayed(label) -> str:
     return text
 
 
+def button_cut_off(button) -> str | None:
+    """Why a shown button's text does not fit it, or None: narrower than its size hint (Qt clips a
+    button's text without a sign), or a tool button whose menu opens at once (Fusion draws that
+    menu's arrow inside the button, over the text, with no room kept for it in the size hint)."""
+    from PySide6 import QtCore, QtWidgets
+
+    if not button.text():
+        return None
+    need = button.sizeHint().width()
+    Tool = QtWidgets.QToolButton
+    if (
+        isinstance(button, Tool)
+        and button.menu() is not None
+        and button.popupMode() != Tool.ToolButtonPopupMode.MenuButtonPopup
+        and (
+            button.icon().isNull() or button.toolButtonStyle() != QtCore.Qt.ToolButtonStyle.ToolButtonIconOnly
+        )
+    ):
+        need += button.style().pixelMetric(QtWidgets.QStyle.PixelMetric.PM_MenuButtonIndicator, None, button)
+    return f"needs {need} px of width, has {button.width()}" if need > button.width() + 2 else None
+
+
 def cut_off(label) -> str | None:
     """Why a shown QLabel's text does not fit it (a line wider than the label, or wrapped lines
     taller), or None: Qt clips a label's text without a sign. A picture label has no text to cut."""

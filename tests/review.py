@@ -514,12 +514,12 @@ def unread_problems(w: MainWindow) -> list[str]:
 
 
 def label_problems(w: MainWindow) -> list[str]:
-    """Every label in view whole and as written: none cut off (Qt clips a label's text without a
-    sign), none showing markup as characters (``&#x27;``, ``<br>``: text escaped for rich text in a
-    label Qt then read as plain)."""
+    """Every label and button in view whole and as written: none cut off (Qt clips their text
+    without a sign), no label showing markup as characters (``&#x27;``, ``<br>``: text escaped for
+    rich text in a label Qt then read as plain)."""
     from PySide6 import QtWidgets
 
-    from tests.helpers import LITERAL_MARKUP, cut_off, displayed
+    from tests.helpers import LITERAL_MARKUP, button_cut_off, cut_off, displayed
 
     out = []
     for label in w.findChildren(QtWidgets.QLabel):
@@ -529,6 +529,9 @@ def label_problems(w: MainWindow) -> list[str]:
             out.append(f"a label shows markup: {text[:80]!r}")
         if why := cut_off(label):
             out.append(f"a label is cut off ({why}): {text[:80]!r}")
+    for button in w.findChildren(QtWidgets.QAbstractButton):
+        if button.isVisible() and (why := button_cut_off(button)):
+            out.append(f"a button's text is cut off ({why}): {button.text()[:80]!r}")
     return out
 
 

@@ -45,9 +45,8 @@ class BeatsPanel(QtWidgets.QWidget):
     def __init__(self) -> None:
         super().__init__()
         # the beats, their classes and flutter come from learnt models: their notice and cards on one line
-        self.cards = QtWidgets.QToolButton()
-        self.cards.setText("Model cards")
-        self.cards.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        # a push button: its size keeps room for the menu's arrow (a tool button's draws it over the text)
+        self.cards = QtWidgets.QPushButton("Model cards")
         menu = QtWidgets.QMenu(self.cards)
         for which, name in CARDS.items():
             menu.addAction(name, lambda which=which: self.show_card(which))

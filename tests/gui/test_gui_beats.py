@@ -12,7 +12,7 @@ from ecgviewer.io import load
 from ecgviewer.summary import clock
 from tests.conftest import SAMPLE
 from tests.helpers import MEASURE_TIMEOUT_MS as TIMEOUT_MS
-from tests.helpers import with_pause
+from tests.helpers import button_cut_off, with_pause
 from tests.measure.beat_records import flutter_episode, sample_beat
 
 PAUSE_AT_S = 60.0
@@ -109,6 +109,8 @@ def test_on_a_laptop_screen_the_notes_take_one_line(qtbot, measure_window):
     assert details.height() <= 1.5 * details.fontMetrics().height()  # one line, however long the notes
     assert details.toolTip().startswith("Beats found in") and details.full_text() == details.toolTip()
     assert details.text().endswith("\u2026") and len(details.text()) < len(details.full_text())
+    # the model cards' button keeps room for its menu's arrow beside the text
+    assert button_cut_off(w.beats.panel.cards) is None
 
 
 def test_on_a_laptop_screen_the_events_show_rows_and_the_analysis_keeps_its_room(qtbot, measure_window):

@@ -152,3 +152,32 @@ def test_a_label_cut_off_or_showing_markup_is_a_problem(qtbot):
     wrapped.resize(120, wrapped.heightForWidth(120))
     escaped.setTextFormat(QtCore.Qt.TextFormat.RichText)
     assert label_problems(w) == []
+
+
+def test_a_button_whose_text_is_cut_off_is_a_problem(qtbot):
+    """The same check on buttons: one narrower than its text, and a tool button whose menu opens at
+    once (its arrow drawn over the text's end); a push button with that menu keeps room for it."""
+    from PySide6 import QtWidgets
+
+    from tests.review import label_problems
+
+    w = QtWidgets.QWidget()
+    qtbot.addWidget(w)
+    narrow, tool, push = (
+        QtWidgets.QPushButton("Model card...", w),
+        QtWidgets.QToolButton(w),
+        QtWidgets.QPushButton(w),
+    )
+    tool.setText("Model cards")
+    push.setText("Model cards")
+    tool.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+    for button in (tool, push):
+        button.setMenu(QtWidgets.QMenu(button))
+    for y, button in enumerate((narrow, tool, push)):
+        button.move(0, 40 * y)
+        button.resize(button.sizeHint())
+    narrow.resize(narrow.sizeHint().width() // 2, narrow.sizeHint().height())
+    w.show()
+    said = label_problems(w)
+    assert len(said) == 2 and all("button's text is cut off" in s for s in said), said
+    assert "Model card..." in said[0] and "Model cards" in said[1]
