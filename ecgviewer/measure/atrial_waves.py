@@ -38,6 +38,16 @@ MIN_BEATS = 3
 # (training/reports/ATRIAL_WAVES.md and ATRIAL_WAVES-fold9.md, ``python -m training atrial-waves``)
 FLUTTER_PER_MIN = (240.0, 340.0)
 FLUTTER_ORGANISATION = 0.4
+# Waves at twice a regular ventricular rate (``AtrialWaves.twice``) are what fixed 2:1 conduction
+# gives, but also what a regular tachycardia leaves when its P waves hide in the T waves: there the
+# QRS-T windows overlap (an RR under the 700 ms of CANCEL_MS), the median beat holds part of its
+# neighbours, and the residue of cancelling it repeats with every beat, its second harmonic inside
+# flutter's band. PTB-XL folds 1-8 (session 160: every flutter, fibrillation and supraventricular
+# tachycardia record and 3000 others): 36 of 802 sinus and supraventricular tachycardias were
+# called flutter so, organisation 0.40-0.67 (median 0.43), against 41 of the 59 flutter records
+# (2:1 ones 0.44-0.76, median 0.52); needing this much where the waves run at twice a regular rate
+# kept 30 of the 41 and 6 of the 36; fold 9 checked it (training/reports/ATRIAL_WAVES*.md)
+TWICE_ORGANISATION = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,10 @@ class AtrialWaves:
         """Organised waves at flutter's rate (FLUTTER_PER_MIN, FLUTTER_ORGANISATION)."""
         lo, hi = FLUTTER_PER_MIN
         return lo <= self.rate_per_min <= hi and self.organisation >= FLUTTER_ORGANISATION
+
+    def twice(self, ventricular_bpm: float | None) -> bool:
+        """Whether the waves run at twice the ventricular rate, within a peak's half-width (PEAK_HZ)."""
+        return ventricular_bpm is not None and abs(self.rate_per_min - 2 * ventricular_bpm) <= 60 * PEAK_HZ
 
 
 def atrial_waves(

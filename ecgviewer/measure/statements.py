@@ -27,7 +27,7 @@ import numpy as np
 
 from ecgviewer.measure import beats as B
 from ecgviewer.measure import signal
-from ecgviewer.measure.atrial_waves import BAND_HZ, FLUTTER_ORGANISATION, FLUTTER_PER_MIN
+from ecgviewer.measure.atrial_waves import BAND_HZ, FLUTTER_ORGANISATION, FLUTTER_PER_MIN, TWICE_ORGANISATION
 from ecgviewer.measure.atrial_waves import LEADS as FLUTTER_LEADS
 from ecgviewer.measure.intervals import AF_NRMSSD, DEFAULT_QTC, Measurements, irregular, nrmssd
 
@@ -101,7 +101,9 @@ CRITERIA: Mapping[str, Criterion] = MappingProxyType({
            f"minute hold at least {100 * FLUTTER_ORGANISATION:.0f} % of the remaining power over "
            f"{BAND_HZ[0]:g}-{BAND_HZ[1]:g} Hz "
            f"(with their second harmonic) in {', '.join(FLUTTER_LEADS[:-1])} or {FLUTTER_LEADS[-1]}: "
-           f"regular atrial waves, whether the RR intervals are regular (fixed conduction) or not",
+           f"regular atrial waves, whether the RR intervals are regular (fixed conduction) or not; where "
+           f"they run at twice a regular ventricular rate, at least {100 * TWICE_ORGANISATION:.0f} % (a "
+           f"tachycardia whose P waves were not found leaves such waves too)",
            "average beat subtraction (Slocum et al. 1992); organisation index (Everett et al. 2001)"),
         _c("1AVB", "First-degree AV block", "P waves and PR above 200 ms"),
         _c("CLBBB", "Complete left bundle branch block",
@@ -283,10 +285,18 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
     known = native[np.isfinite(native)]
     irregularity = float(nrmssd(native)) if len(known) >= 3 else 0.0
     no_p = m.fiducials.get("p_on") is None  # so no sinus rhythm is stated either
-    if (waves := m.atrial_waves) is not None and waves.flutter and no_p and not paced:
-        add("AFLT", **{"atrial waves": f"{waves.rate_per_min:.0f}/min in {waves.lead}",
-                       "organisation": f"{100 * waves.organisation:.0f} %"})  # fmt: skip
-    elif no_p and irregularity > AF_NRMSSD:
+    flutter = (waves := m.atrial_waves) is not None and waves.flutter and no_p and not paced
+    if flutter and waves is not None:
+        why = ""  # waves at twice a regular rate need more organisation (TWICE_ORGANISATION)
+        if waves.twice(hr) and not irregular(rr) and waves.organisation < TWICE_ORGANISATION:
+            why = (f"waves at twice a regular ventricular rate, organised under "
+                   f"{100 * TWICE_ORGANISATION:.0f} %: a tachycardia whose P waves were not found "
+                   "leaves such waves too, its T waves midway between the beats")  # fmt: skip
+        shown = {"atrial waves": f"{waves.rate_per_min:.0f}/min in {waves.lead}",
+                 "organisation": f"{100 * waves.organisation:.0f} %"}  # fmt: skip
+        out.append(Statement(CRITERIA["AFLT"], shown, why))
+        flutter = not why
+    if not flutter and no_p and irregularity > AF_NRMSSD:
         rmssd = f"{100 * irregularity:.0f} % of the mean RR"
         add("AFIB", RR=f"{known.min():.0f}-{known.max():.0f} ms", RMSSD=rmssd)
     if p_found and pr is not None and pr > 200:
@@ -330,7 +340,8 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
         add("PVC", **{"beats called ventricular": f"{len(ventricular)}, at {times} s"})
     early = [t for t, why in zip(m.r_times, m.beat_reasons, strict=False) if why == B.PREMATURE_REASON
              and not any(abs(t - v) <= SAME_BEAT_S for v in ventricular)]  # fmt: skip
-    if early and not any(st.criterion.code in ("AFIB", "AFLT") for st in out):  # every beat is early in AF
+    fibrillating = any(st.criterion.code in ("AFIB", "AFLT") and not st.withheld for st in out)
+    if early and not fibrillating:  # every beat is early in AF
         # "in 19 of 65 beats", not "beats 19 of 65": the explanation's "beats 19, 23" are beat numbers
         add("PRC(S)", **{f"RR under {100 * B.PREMATURE:.0f} % of the median in": f"{len(early)} of "
                          f"{len(m.beat_reasons)} beats"})  # fmt: skip

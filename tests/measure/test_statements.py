@@ -93,6 +93,26 @@ def test_atrial_flutter_is_stated_where_its_waves_are_organised_instead_of_fibri
     assert "AFLT" not in _codes(replace(_measured(p=False, paced=True), atrial_waves=flutter))
 
 
+def test_waves_at_twice_a_regular_rate_state_flutter_only_where_well_organised() -> None:
+    """A regular 130 bpm without P waves, waves at 260 a minute: 2:1 flutter, or a tachycardia
+    whose P waves were not found and whose cancelled beats leave waves at twice its rate."""
+    tachycardia = _measured(p=False, hr=130)
+    said = {
+        s.criterion.code: s
+        for s in interpret(replace(tachycardia, atrial_waves=AtrialWaves(260.0, 0.45, "II")))
+    }
+    assert said["AFLT"].withheld.startswith("waves at twice a regular ventricular rate")
+    assert said["AFLT"].values == {"atrial waves": "260/min in II", "organisation": "45 %"}
+    assert "AFIB" not in said  # regular
+    assert _codes(replace(tachycardia, atrial_waves=AtrialWaves(260.0, 0.55, "II")))[:1] == ["AFLT"]
+    assert _codes(replace(tachycardia, atrial_waves=AtrialWaves(290.0, 0.45, "II")))[:1] == [
+        "AFLT"
+    ]  # not 2:1
+    variable = np.array([460, 690, 460, 920, 460, 690, 460, 920, 460, 690.0])  # 2:1 to 4:1 at 260 a minute
+    varied = replace(_measured(p=False, rr_ms=variable), atrial_waves=AtrialWaves(260.0, 0.45, "II"))
+    assert _codes(varied)[:1] == ["AFLT"]  # conduction that varies: the waves are not the beats'
+
+
 def test_atrial_fibrillation_is_the_beat_to_beat_irregularity_of_beats_not_ectopic() -> None:
     slow_af = np.array([800, 900, 760, 880, 790, 910, 770, 870, 800, 900.0])  # rate-controlled
     assert np.std(slow_af) / np.mean(slow_af) < IRREGULAR_CV  # little spread, but no two alike

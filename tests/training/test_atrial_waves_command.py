@@ -19,24 +19,31 @@ def _row(e: int, group: str, organisation: float, flutter: bool, rhythm: list[st
 
 def test_every_flutter_record_and_a_seeded_draw_of_the_others() -> None:
     flutter, fibrillation = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0] * 2, [0, 1, 1, 1, 0, 0, 0, 0, 0, 0] * 2
+    fast = [1, 0, 1, 0, 1, 1, 0, 0, 0, 0] * 2  # flutter and fibrillation first
     table = pd.DataFrame({"ecg_id": range(1, 21), "strat_fold": [9] * 10 + [10] * 10,
-                          "AFLT": flutter, "AFIB": fibrillation})  # fmt: skip
+                          "AFLT": flutter, "AFIB": fibrillation, "STACH": fast})  # fmt: skip
     picked = AW.chosen(table, (9,), (2, 3))
-    assert list(picked.group) == ["flutter"] + ["fibrillation"] * 2 + ["other"] * 3
+    assert list(picked.group) == ["flutter"] + ["tachycardia"] * 2 + ["fibrillation"] * 2 + ["other"] * 3
+    assert set(picked[picked.group == "tachycardia"].ecg_id) == {5, 6}  # every one
     assert set(picked.ecg_id) <= set(range(1, 11)) and 1 in set(picked.ecg_id)
     assert list(AW.chosen(table, (9,), (2, 3)).ecg_id) == list(picked.ecg_id)  # seeded
     assert len(AW.chosen(table, (9,), (0, 0))) == 10  # 0: every one
+    assert len(AW.chosen(table.drop(columns="STACH"), (9,), (0, 0))) == 10  # no such column: none
 
 
 def test_the_table_counts_each_group_and_names_the_false_calls() -> None:
     rows = [_row(1, "flutter", 0.55, True, ["AFLT"]), _row(2, "other", 0.45, True, ["STACH"]),
             _row(3, "other", 0.15, False, ["SR"]), _row(4, "fibrillation", 0.2, False, ["AFIB"])]  # fmt: skip
     lines = AW.table(rows)
+    held = AW.table([*rows, _row(5, "tachycardia", 0.45, False, ["STACH"]) | {"flutter_withheld": True}])
+    assert held[-1].endswith("less organised than that: tachycardia 1.")
     assert lines[2] == "| flutter | 1 | 0.55 [0.55, 0.55] | 1 | 0 |"
-    assert lines[4] == "| other | 2 | 0.30 [0.23, 0.38] | 1 | 0 |"
+    assert lines[4] == "| tachycardia | 0 | - | 0 | 0 |"
+    assert lines[5] == "| other | 2 | 0.30 [0.23, 0.38] | 1 | 0 |"
     assert (
         lines[-1]
-        == "Called flutter: 2, of them 1 flutter records. The others by PTB-XL's rhythm statements: STACH 1."
+        == "Called flutter: 2, of them 1 flutter records. The others by PTB-XL's rhythm statements: STACH 1. "
+        "Not stated, the waves at twice a regular rate less organised than that: none."
     )
 
 

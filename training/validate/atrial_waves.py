@@ -1,10 +1,12 @@
 """``python -m training atrial-waves``: how organised the atrial activity between the QRS-T
 complexes is (``ecgviewer.measure.atrial_waves``) in PTB-XL's atrial flutter records against its
-fibrillation records and the rest, on the app's route (``ecgviewer.io.load``, ``measure_recording``
-with the bundled delineator, ``statements``), and what the flutter statement calls. Its figures set
-the statement's constant (folds 1-8: every flutter record, and the fibrillation and other records
-drawn at random, seed 0) and checked it (fold 9, every record). Fold 10 is refused: STATEMENTS.md
-reports it. Resumable: one JSON line per record in the run folder.
+fibrillation records, its sinus and supraventricular tachycardias and the rest, on the app's route
+(``ecgviewer.io.load``, ``measure_recording`` with the bundled delineator, ``statements``), and what
+the flutter statement calls. Its figures set the statement's constants (folds 1-8: every flutter
+and tachycardia record, and the fibrillation and other records drawn at random, seed 0) and checked
+them (fold 9, every record). The tachycardias are drawn whole: a regular tachycardia whose P waves
+are not found is what flutter with 2:1 conduction is told apart from, and a random draw holds few.
+Fold 10 is refused: STATEMENTS.md reports it. Resumable: one JSON line per record in the run folder.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from training.data.datasets import TEST_FOLD
 
 COMMAND = "python -m training atrial-waves"
 OUT = REPORTS / "ATRIAL_WAVES.md"
-GROUPS = ("flutter", "fibrillation", "other")  # AFLT; AFIB without AFLT; neither
+GROUPS = ("flutter", "fibrillation", "tachycardia", "other")  # AFLT; AFIB without AFLT; TACHYCARDIAS; none
+TACHYCARDIAS = ("STACH", "SVTAC", "PSVT", "SVARR")  # sinus and supraventricular, without AFLT or AFIB
 RHYTHMS = ("SR", "STACH", "SBRAD", "SARRH", "AFIB", "AFLT", "SVTAC", "PSVT", "SVARR", "PACE", "BIGU", "TRIGU")
 
 
@@ -39,13 +42,15 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def chosen(table, folds: tuple[int, ...], draw: tuple[int, int]):
     """The records read (a DataFrame of ``ptbxl_statements_v103.csv``'s rows), each with its group:
-    every flutter record of ``folds``, ``draw`` fibrillation and other records drawn (seed 0)."""
+    every flutter and tachycardia record of ``folds``, ``draw`` fibrillation and other records drawn
+    (seed 0)."""
     import pandas as pd
 
     d = table[table.strat_fold.isin(folds)]
     flutter, fib = d.AFLT > 0, (d.AFIB > 0) & (d.AFLT == 0)
-    parts = [d[flutter].assign(group="flutter")]
-    for group, rows, n in (("fibrillation", d[fib], draw[0]), ("other", d[~flutter & ~fib], draw[1])):
+    fast = d[[c for c in TACHYCARDIAS if c in d]].gt(0).any(axis=1) & ~flutter & ~fib
+    parts = [d[flutter].assign(group="flutter"), d[fast].assign(group="tachycardia")]
+    for group, rows, n in (("fibrillation", d[fib], draw[0]), ("other", d[~flutter & ~fib & ~fast], draw[1])):
         parts.append((rows.sample(min(n, len(rows)), random_state=0) if n else rows).assign(group=group))
     return pd.concat(parts)
 
@@ -55,7 +60,7 @@ def run(root: Path, rows, path: Path, limit: int | None = None) -> list[dict]:
     from ecgviewer.io import load
     from ecgviewer.measure.delineate import Delineator
     from ecgviewer.measure.pipeline import measure_recording
-    from ecgviewer.measure.statements import statements
+    from ecgviewer.measure.statements import interpret
 
     path.parent.mkdir(parents=True, exist_ok=True)
     done = {r["ecg_id"]: r for r in map(json.loads, path.read_text().splitlines())} if path.is_file() else {}
@@ -68,12 +73,14 @@ def run(root: Path, rows, path: Path, limit: int | None = None) -> list[dict]:
                 load(root / "records100" / f"{e // 1000 * 1000:05d}" / f"{e:05d}_lr.hea"), delineator
             )
             w = m.atrial_waves
-            said = [s.criterion.code for s in statements(m)]
+            found = {s.criterion.code: s for s in interpret(m)}
+            said = [code for code, s in found.items() if not s.withheld]
             out = {"ecg_id": e, "fold": int(r.strat_fold), "group": r.group,
                    "rhythm": [c for c in RHYTHMS if getattr(r, c, 0) > 0],
                    "organisation": None if w is None else round(w.organisation, 4),
                    "rate_per_min": None if w is None else round(w.rate_per_min, 1),
-                   "flutter": "AFLT" in said, "fibrillation": "AFIB" in said}  # fmt: skip
+                   "flutter": "AFLT" in said, "fibrillation": "AFIB" in said,
+                   "flutter_withheld": "AFLT" in found and "AFLT" not in said}  # fmt: skip
             f.write(json.dumps(out) + "\n")
             done[e] = out
     wanted = {int(e) for e in rows.ecg_id}
@@ -97,10 +104,13 @@ def table(rows: list[dict]) -> list[str]:
     called = sum(r["flutter"] for r in rows)
     others = ", ".join(f"{k} {n}" for k, n in wrong.most_common())
     said = f" The others by PTB-XL's rhythm statements: {others}." if wrong else ""
+    held = Counter(r["group"] for r in rows if r.get("flutter_withheld"))
+    kept = ", ".join(f"{g} {held[g]}" for g in GROUPS if held[g]) or "none"
     return [
         *lines,
         "",
-        f"Called flutter: {called}, of them {called - sum(wrong.values())} flutter records.{said}",
+        f"Called flutter: {called}, of them {called - sum(wrong.values())} flutter records.{said} "
+        f"Not stated, the waves at twice a regular rate less organised than that: {kept}.",
     ]
 
 
@@ -108,20 +118,22 @@ def write(rows: list[dict], folds: tuple[int, ...], draw: tuple[int, int], out: 
     from ecgviewer.measure import atrial_waves as A
     from ecgviewer.storage import atomic_write_bytes
 
-    drawn = ", ".join(f"{n or 'every one'} {g}" for g, n in zip(GROUPS[1:], draw, strict=True))
+    drawn = ", ".join(f"{n or 'every one'} {g}" for g, n in zip(("fibrillation", "other"), draw, strict=True))
     lines = [
-        "# Atrial waves in PTB-XL's flutter, fibrillation and other records",
+        "# Atrial waves in PTB-XL's flutter, fibrillation, tachycardia and other records",
         "",
-        f"Generated by `{command}`; do not edit by hand. The app's route on PTB-XL's 100 Hz records of "
-        f"fold{'s' * (len(folds) > 1)} {', '.join(map(str, folds))} (every flutter record; of the rest, "
-        f"{drawn} records drawn at random, seed 0): each lead's median beat subtracted at every R, "
-        "the rest's periodogram read "
-        f"in {', '.join(A.LEADS)}; organisation, the share of the power over "
-        f"{A.BAND_HZ[0]:g}-{A.BAND_HZ[1]:g} Hz in the dominant atrial rate and its harmonic, in its most "
-        "organised lead (`ecgviewer/measure/atrial_waves.py`). The flutter statement: no P wave found, "
-        f"not paced, waves at {A.FLUTTER_PER_MIN[0]:.0f}-{A.FLUTTER_PER_MIN[1]:.0f} a minute holding "
-        f"{A.FLUTTER_ORGANISATION:g} or more. Groups by PTB-XL's statements: flutter (AFLT), fibrillation "
-        "(AFIB without AFLT), other (neither). Fold 10 is not read here (STATEMENTS.md).",
+        f"Generated by `{command}`; do not edit by hand. The app's route on PTB-XL's 100 Hz records "
+        f"of fold{'s' * (len(folds) > 1)} {', '.join(map(str, folds))} (every flutter and tachycardia "
+        f"record; of the rest, {drawn} records drawn at random, seed 0): each lead's median beat "
+        f"subtracted at every R, the rest's periodogram read in {', '.join(A.LEADS)}; organisation, "
+        f"the share of the power over {A.BAND_HZ[0]:g}-{A.BAND_HZ[1]:g} Hz in the dominant atrial "
+        "rate and its harmonic, in its most organised lead (`ecgviewer/measure/atrial_waves.py`). "
+        "The flutter statement: no P wave found, not paced, waves at "
+        f"{A.FLUTTER_PER_MIN[0]:.0f}-{A.FLUTTER_PER_MIN[1]:.0f} a minute holding "
+        f"{A.FLUTTER_ORGANISATION:g} or more, and {A.TWICE_ORGANISATION:g} or more where they run at "
+        "twice a regular ventricular rate. Groups by PTB-XL's statements: flutter (AFLT), "
+        f"fibrillation (AFIB without AFLT), tachycardia ({', '.join(TACHYCARDIAS)}, neither of those), "
+        "other (none of these). Fold 10 is not read here (STATEMENTS.md).",
         "",
         *table(rows),
         "",
@@ -131,7 +143,8 @@ def write(rows: list[dict], folds: tuple[int, ...], draw: tuple[int, int], out: 
 
 
 def command(args: argparse.Namespace) -> None:
-    """Atrial waves in PTB-XL's flutter, fibrillation and other records; writes ATRIAL_WAVES.md."""
+    """Atrial waves in PTB-XL's flutter, fibrillation, tachycardia and other records; writes
+    ATRIAL_WAVES.md."""
     import pandas as pd
 
     from training.data.datasets import ptbxl_root
