@@ -174,3 +174,22 @@ def git_commit() -> str | None:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+# What a run writes (reports, run logs, the ledger): changed there, the code that ran is still the commit's
+OUTPUTS = ("training/reports", "training/run-logs", "training/FOLD10.md")
+
+
+def code_changed(root: Path | None = None) -> bool | None:
+    """Whether the tracked code (``ecgviewer/``, ``training/`` but its OUTPUTS) differs from HEAD:
+    a figure computed so came from code no commit holds. None where git cannot tell."""
+    spec = ["ecgviewer", "training", *(f":(exclude){o}" for o in OUTPUTS)]
+    try:
+        done = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", *spec],
+            capture_output=True,
+            cwd=root or Path(__file__).parents[1],
+        )
+    except OSError:
+        return None
+    return {0: False, 1: True}.get(done.returncode)

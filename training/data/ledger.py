@@ -23,10 +23,11 @@ HEADER = (
 def record(model_sha256: str, task: str, figure: str, what: str, path: Path | None = None) -> None:
     """Append one fold-10 read (written atomically: the ledger is never half a line) to ``path``,
     else ``$TRAINING_LEDGER`` (the tests' own file), else ``training/FOLD10.md``."""
-    from training.context import git_commit
+    from training.context import code_changed, git_commit
 
     path = path or Path(os.environ.get("TRAINING_LEDGER") or LEDGER)
     old = path.read_text() if path.is_file() else HEADER
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
-    line = f"| {when} | {(git_commit() or '-')[:10]} | {model_sha256[:12]} | {task} | {figure} | {what} |\n"
+    commit = (git_commit() or "-")[:10] + (" with uncommitted changes" if code_changed() else "")
+    line = f"| {when} | {commit} | {model_sha256[:12]} | {task} | {figure} | {what} |\n"
     atomic_write_bytes(path, (old + line).encode())
