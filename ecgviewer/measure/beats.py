@@ -22,11 +22,12 @@ T_WAVE_MS = 360.0
 T_WAVE_SLOPE = 0.5
 QRS_HALF_MS = 60.0  # morphology is compared over R +- this
 MIN_CORRELATION = 0.85  # below: other QRS morphology (ectopic or aberrant)
-PREMATURE = 0.85  # RR before the beat shorter than this share of the median RR
+PREMATURE = 0.85  # RR before the beat shorter than this share of the median RR around it
 NOISE_FACTOR = 3.0  # residual against the template this many times the median residual
 MIN_NOISE_MV = 0.05
 PREMATURE_REASON = "premature"  # a beat left out of the median for its short RR (its origin unknown)
 LOCAL_RR = 8  # a page's dominant beats: not premature against the median of this many RRs around
+PACE_S = 30.0  # a measured span's: against the median RR within this of the beat (``_early``)
 SHAPE_MS = (-80.0, 120.0)  # a beat's QRS, kept for the templates: the shape Holter software groups by
 SHAPE_N = round((SHAPE_MS[1] - SHAPE_MS[0]) * signal.FS / 1000)
 # A pacing spike is a pulse of 0.1-2 ms: the signal jumps by PACE_JUMP_MV within PACE_JUMP_MS
@@ -166,6 +167,20 @@ def premature(rr: np.ndarray) -> np.ndarray:
     return np.concatenate([[False], rr < PREMATURE * pace])
 
 
+def _early(t_s: np.ndarray, rr_ms: np.ndarray) -> np.ndarray:
+    """Per beat at ``t_s``: is the RR leading to it shorter than ``PREMATURE`` times the median of
+    the known RRs (``rr_ms``, NaN: none) within ``PACE_S`` of it? A span of up to PACE_S (the
+    window's 30 s, PTB-XL's 10 s) is judged against its own median, as validated; a span of
+    minutes against the minute around each beat, so that where the rate drifts its faster stretches
+    are not premature (``premature`` is the beat list's, over a few beats)."""
+    ends = t_s[1:]  # each RR's end
+    lo, hi = np.searchsorted(ends, ends - PACE_S), np.searchsorted(ends, ends + PACE_S, side="right")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no known RR around: NaN, not premature
+        pace = np.array([np.nanmedian(rr_ms[a:b]) for a, b in zip(lo, hi, strict=True)])
+    return np.concatenate([[False], rr_ms < PREMATURE * pace])
+
+
 def qrs_shapes(x: np.ndarray, r: np.ndarray, present: np.ndarray) -> np.ndarray:
     """(beats, leads, SHAPE_N) float16: each beat's QRS over SHAPE_MS in every lead of the prepared
     ``x``, zero in leads not ``present`` and past the span's ends."""
@@ -182,9 +197,13 @@ def unit_shapes(shapes: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
 
 
-def classify(x: np.ndarray, r: np.ndarray, present: np.ndarray, paced: np.ndarray | None = None) -> Beats:
-    """Leave out premature beats, beats of another QRS morphology and noisy beats; if that
-    would leave none, keep them all (the median is then of everything, and says so). With
+def classify(
+    x: np.ndarray, r: np.ndarray, present: np.ndarray, paced: np.ndarray | None = None,
+    rr_ms: np.ndarray | None = None,
+) -> Beats:  # fmt: skip
+    """Leave out premature beats (``early``: ``rr_ms``, NaN across a gap where noise may hide a
+    beat, else every RR of ``r``), beats of another QRS morphology and noisy beats; if that would
+    leave none, keep them all (the median is then of everything, and says so). With
     ``paced`` (per beat, ``paced_beats``) the median is of one kind: paced beats are left out
     beside a conducted majority, conducted ones beside a paced majority (a median of both shapes
     is neither), and the morphology is compared with the majority's."""
@@ -198,15 +217,16 @@ def classify(x: np.ndarray, r: np.ndarray, present: np.ndarray, paced: np.ndarra
     template = np.nanmedian(w[mine], axis=0)
     half = round(QRS_HALF_MS * signal.FS / 1000)
     qrs = slice(PRE - half, PRE + half)
-    rr = np.diff(r) * 1000 / signal.FS
-    median_rr = float(np.median(rr))
+    early = _early(
+        r / signal.FS, np.diff(r) * 1000 / signal.FS if rr_ms is None else np.asarray(rr_ms, float)
+    )
     residual = np.sqrt(np.nanmean((w - template) ** 2, axis=(1, 2)))
     noise_limit = max(NOISE_FACTOR * float(np.median(residual[mine])), MIN_NOISE_MV)
     for i in mine:
         a, b = w[i][:, qrs].ravel(), template[:, qrs].ravel()
         ok = np.isfinite(a) & np.isfinite(b)
         corr = np.corrcoef(a[ok], b[ok])[0, 1] if ok.sum() > 3 else 1.0
-        if i > 0 and rr[i - 1] < PREMATURE * median_rr:
+        if early[i]:
             reasons[i] = PREMATURE_REASON
         elif np.isfinite(corr) and corr < MIN_CORRELATION:
             reasons[i] = f"other QRS morphology (r = {corr:.2f})"

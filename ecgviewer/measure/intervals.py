@@ -89,12 +89,19 @@ class Measurements:
     left_out: dict[str, str] = field(default_factory=dict)  # recorded lead -> why not measured
     paced: tuple[bool, ...] = ()  # per beat of ``r_times``: started by a pacing spike
     too_noisy: tuple[tuple[float, float], ...] = ()  # s in the recording: noise left their QRS uncounted
+    # s in the recording: stretches where noise left a detection uncounted (``too_noisy`` among
+    # them); a beat may be among those, so no RR is taken across them (``rr_ms``)
+    rr_gaps: tuple[tuple[float, float], ...] = ()
     device: DeviceReport | None = None  # what the acquiring device measured (the file's), if it says
     # s in the recording: the span's beats the beat list's classifier calls ventricular (``rhythm``);
     # None where they were not classed (measured by hand, or the beat list failed)
     ventricular_s: tuple[float, ...] | None = None
     # the atrial activity between the QRS-T complexes (``atrial_waves``); None where not read
     atrial_waves: AtrialWaves | None = None
+
+    def rr_ms(self) -> np.ndarray:
+        """Each RR between successive beats found (ms), NaN across ``rr_gaps``."""
+        return rr_between(self.r_times, self.rr_gaps)
 
     @property
     def paced_rhythm(self) -> bool:
@@ -286,14 +293,21 @@ def heart_rate(rr_ms: np.ndarray) -> float | None:
     return None if len(rr) == 0 else bpm_from_rr(rr / 1000.0)
 
 
-def rate(r_times: np.ndarray, gaps: Sequence[tuple[float, float]] = ()) -> tuple[dict[str, Value], list[str]]:
-    """Heart rate and RR from every beat found (not only the median's), and a rhythm note. An RR
-    across one of ``gaps`` (s, the same clock: a stretch too noisy to read) is no RR."""
+def rr_between(r_times: np.ndarray, gaps: Sequence[tuple[float, float]] = ()) -> np.ndarray:
+    """The RRs (ms) of beats at ``r_times`` (s), NaN for one across any of ``gaps`` (s, the same
+    clock: a stretch where noise may have hidden a beat, whose RR would read as a pause)."""
     t = np.asarray(r_times, dtype=np.float64)
     across = np.zeros(max(len(t) - 1, 0), dtype=bool)
     for a, b in gaps:
         across |= (t[:-1] < b) & (t[1:] > a)
-    rr = np.diff(t)[~across] * 1000
+    return np.where(across, np.nan, np.diff(t) * 1000)
+
+
+def rate(r_times: np.ndarray, gaps: Sequence[tuple[float, float]] = ()) -> tuple[dict[str, Value], list[str]]:
+    """Heart rate and RR from every beat found (not only the median's), and a rhythm note. An RR
+    across one of ``gaps`` (``rr_between``) is no RR."""
+    rr = rr_between(r_times, gaps)
+    rr = rr[np.isfinite(rr)]
     if len(rr) == 0:
         reason = "fewer than two beats" if not gaps else "fewer than two beats in a row outside the noise"
         return {"hr": Value(None, BPM, reason), "rr": Value(None, MS, reason)}, []

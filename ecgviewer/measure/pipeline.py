@@ -102,7 +102,7 @@ def measure(
     if spikes is not None:  # a burst of noise makes "spikes" of its own
         spikes = spikes[~_within(spikes * signal.FS, noisy)]
     paced = B.paced_beats(r / signal.FS, B.qrs_onsets(labels, present, r) / signal.FS, spikes)
-    beats = B.classify(x, r, present, paced)
+    beats = B.classify(x, r, present, paced, I.rr_between(start_s + r / signal.FS, gaps))
     rate, notes = I.rate(start_s + r / signal.FS, gaps)
     median = B.median(x, beats)
     per_lead = _delineate_median(median, present, delineator)
@@ -127,6 +127,7 @@ def measure(
         left_out=left_out,
         paced=tuple(bool(p) for p in paced),
         too_noisy=tuple(too_noisy),
+        rr_gaps=tuple(gaps),
         atrial_waves=atrial_waves(x, r, present, LEADS),
     )
     return replace(m, values=I.values(m))

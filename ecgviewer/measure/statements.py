@@ -151,8 +151,8 @@ CRITERIA: Mapping[str, Criterion] = MappingProxyType({
            "wide or early against the local rhythm; fitted on MIT-BIH DS1, docs/measurements.md), "
            "none within 0.5 s of either end of the span; not stated beside a paced rhythm", "beat list"),
         _c("PRC(S)", "Premature beats", "beats whose RR is shorter than "
-           f"{100 * B.PREMATURE:.0f} % of the median RR, those called ventricular left to the "
-           "statement that names them", "conventional"),
+           f"{100 * B.PREMATURE:.0f} % of the median RR within {B.PACE_S:.0f} s of them, those called "
+           "ventricular left to the statement that names them", "conventional"),
     )
 })  # fmt: skip
 
@@ -272,13 +272,14 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
 
     hr, pr, qrs, axis = v.get("hr"), v.get("pr"), v.get("qrs"), v.get("qrs_axis")
     paced = m.paced_rhythm
-    rr = np.diff(m.r_times) * 1000
+    rr = m.rr_ms()  # NaN across a gap where noise may hide a beat
+    known_rr = rr[np.isfinite(rr)]
     p_found = m.fiducials.get("p_on") is not None and not m.withheld and not paced
     p_axis = v.get("p_axis")
     sinus_p = p_axis is None or SINUS_P_AXIS[0] <= p_axis <= SINUS_P_AXIS[1]
     dominant = _rr_between(rr, m.beat_reasons, ("",))
     dominant = dominant[np.isfinite(dominant)]
-    if hr is not None and p_found and sinus_p and not irregular(dominant if len(dominant) >= 3 else rr):
+    if hr is not None and p_found and sinus_p and not irregular(dominant if len(dominant) >= 3 else known_rr):
         shown = {"rate": f"{hr:.0f} bpm", **({"P axis": f"{p_axis:.0f}\u00b0"} if p_axis is not None else {})}
         add("SBRAD" if hr < 60 else "STACH" if hr > 100 else "SR", **shown)
     native = _rr_between(rr, m.beat_reasons, ("", B.PREMATURE_REASON))
@@ -288,7 +289,7 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
     flutter = (waves := m.atrial_waves) is not None and waves.flutter and no_p and not paced
     if flutter and waves is not None:
         why = ""  # waves at twice a regular rate need more organisation (TWICE_ORGANISATION)
-        if waves.twice(hr) and not irregular(rr) and waves.organisation < TWICE_ORGANISATION:
+        if waves.twice(hr) and not irregular(known_rr) and waves.organisation < TWICE_ORGANISATION:
             why = (f"waves at twice a regular ventricular rate, organised under "
                    f"{100 * TWICE_ORGANISATION:.0f} %: a tachycardia whose P waves were not found "
                    "leaves such waves too, its T waves midway between the beats")  # fmt: skip

@@ -440,3 +440,24 @@ def test_no_ventricular_beat_is_named_where_the_measurement_counts_no_beat(delin
     m = measure_recording(crop(rec, 0.0, 30.0), delineator)
     assert m.too_noisy and m.ventricular_s is not None
     assert not [t for t in m.ventricular_s for a, b in m.too_noisy if a <= t <= b]
+
+
+def test_premature_is_against_the_rrs_around_not_the_spans_median():
+    """A rate that drifts from 60 to 90 bpm over minutes has no premature beat (against the span's
+    median RR its faster half would); a beat 30 % early among them is one, and an RR across a
+    gap where noise may hide beats is none."""
+    rr = np.linspace(1000, 667, 120)
+    rr[80] *= 0.7  # early, and the pause after it
+    rr[81] *= 1.3
+    rr[100] *= 0.6  # early too, but across a gap (below)
+    r = np.round(np.r_[0.5, 0.5 + np.cumsum(rr) / 1000] * signal.FS).astype(int)
+    x = np.zeros((len(STANDARD_LEADS), r[-1] + signal.FS))
+    qrs = np.exp(-0.5 * (np.arange(-10, 11) / 3) ** 2)
+    for c in r:
+        x[:, c - 10 : c + 11] += qrs
+    present = np.ones(len(STANDARD_LEADS), bool)
+    reasons = B.classify(x, r, present).reasons
+    assert [i for i, why in enumerate(reasons) if why == B.PREMATURE_REASON] == [81, 101]
+    gapped = np.where(np.arange(len(rr)) == 100, np.nan, np.diff(r) * 1000 / signal.FS)
+    reasons = B.classify(x, r, present, rr_ms=gapped).reasons  # no RR is known across the gap
+    assert [i for i, why in enumerate(reasons) if why == B.PREMATURE_REASON] == [81]

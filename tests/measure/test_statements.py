@@ -68,6 +68,17 @@ def test_premature_beats_leave_the_sinus_rhythm_stated() -> None:
     assert "SR" not in _codes(_measured(rr_ms=rr))  # not known to be premature: irregular
 
 
+def test_an_rr_across_a_gap_in_the_beats_is_no_pause() -> None:
+    """Two beats that noise hid (their detections not counted) leave an RR three beats long: across
+    the gap the measurements take none, so the rhythm stays regular and sinus."""
+    rr = np.array([800.0] * 6 + [2400] + [800.0] * 6)
+    hidden = _measured(rr_ms=rr)
+    assert "SR" not in _codes(hidden)  # the gap read as a pause: irregular
+    t = hidden.r_times
+    assert _codes(replace(hidden, rr_gaps=((t[6] + 0.5, t[7] - 0.5),)))[:1] == ["SR"]
+    assert np.isnan(replace(hidden, rr_gaps=((t[6] + 0.5, t[7] - 0.5),)).rr_ms()[6])
+
+
 def test_atrial_fibrillation_needs_irregular_rr_and_no_p_wave() -> None:
     irregular = np.array([600, 900, 500, 1000, 700, 550, 950, 800, 620, 880.0])
     found = statements(_measured(p=False, rr_ms=irregular, reasons=("", "premature") * 5 + ("",)))
