@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ecgviewer.measure.intervals import DEFAULT_QTC
-from ecgviewer.measure.statements import SINUS_BY_RATE
+from ecgviewer.measure.statements import NOT_BESIDE_PACING, SINUS_BY_RATE
 
 if TYPE_CHECKING:
     from ecgviewer.measure.intervals import Measurements
@@ -75,6 +75,10 @@ EXCLUSIVE: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("a first-degree AV block in atrial fibrillation or flutter (no PR)", ("1AVB",), FIBRILLATION),
     ("a normal ECG beside a rhythm or block that is not", (NORMAL_ECG,),
      (*FIBRILLATION, "CLBBB", "CRBBB", PACED)),
+    # the measurements state none of these beside a paced rhythm they find, but at 100 Hz they
+    # cannot find the pacing spikes, where the model may find the rhythm paced (PTB-XL 144)
+    ("a statement about a conducted QRS beside a paced rhythm (a paced QRS is not conducted)",
+     NOT_BESIDE_PACING, (PACED,)),
 )  # fmt: skip
 
 

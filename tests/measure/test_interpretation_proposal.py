@@ -257,3 +257,20 @@ def test_statements_that_exclude_each_other_are_named_for_the_reader():
     reader = Statement("Atrial fibrillation", "AFIB", "Rhythm", origin="reader")
     assert "Atrial fibrillation, the reader's," in disagreements([reader, sinus])[0]  # in list order
     assert disagreements([sinus, early]) == [] and disagreements([]) == []
+
+
+def test_a_conducted_qrs_statement_beside_the_models_paced_rhythm_is_named_for_the_reader():
+    """At 100 Hz the measurements cannot see pacing spikes, so they state an axis deviation of the
+    paced QRS that they would not state beside a paced rhythm they found (PTB-XL 144)."""
+    from ecgviewer.interpretation import Statement, disagreements
+
+    lad = Statement("Left axis deviation", "LAD", "Morphology", "measured: QRS axis -73°")
+    paced = Statement(
+        "Normal functioning artificial pacemaker", "PACE", "Rhythm", "model: positive (p = 0.99)"
+    )
+    assert disagreements([lad, paced]) == [
+        "Left axis deviation, measured, and Normal functioning artificial pacemaker, the model's, "
+        "exclude each other: read the tracing"
+    ]
+    sinus = Statement("Sinus rhythm", "SR", "Rhythm", "measured: rate 70 bpm")
+    assert disagreements([lad, sinus]) == []
