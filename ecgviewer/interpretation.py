@@ -75,8 +75,8 @@ EXCLUSIVE: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("a first-degree AV block in atrial fibrillation or flutter (no PR)", ("1AVB",), FIBRILLATION),
     ("a normal ECG beside a rhythm or block that is not", (NORMAL_ECG,),
      (*FIBRILLATION, "CLBBB", "CRBBB", PACED)),
-    # the measurements state none of these beside a paced rhythm they find, but at 100 Hz they
-    # cannot find the pacing spikes, where the model may find the rhythm paced (PTB-XL 144)
+    # the measured ones are not made beside the model's paced rhythm (``_not_beside_pacing``); the
+    # model's own can be (PTB-XL fold 9: 4 interpretations, a block with pacing, each labelled paced)
     ("a statement about a conducted QRS beside a paced rhythm (a paced QRS is not conducted)",
      NOT_BESIDE_PACING, (PACED,)),
 )  # fmt: skip
