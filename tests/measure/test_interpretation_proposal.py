@@ -237,9 +237,9 @@ def test_no_premature_beats_beside_the_model_s_atrial_fibrillation():
 
 
 def test_statements_that_exclude_each_other_are_named_for_the_reader():
-    """PTB-XL fold 9 left 29 interpretations stating what cannot both be (INTERPRETATION.md), most
+    """PTB-XL fold 9 left 30 interpretations stating what cannot both be (INTERPRETATION.md), most
     a sinus rhythm measured beside the model's atrial fibrillation: neither source is always right
-    (PTB-XL labelled the fibrillation in 10 of 15), so both stay and the interpretation says that
+    (PTB-XL labelled the fibrillation in 10 of 13), so both stay and the interpretation says that
     they exclude each other, with who said which; a consistent one says nothing."""
     from ecgviewer.interpretation import Statement, disagreements, excluded
 
