@@ -704,7 +704,10 @@ def key_facts(doc: dict) -> dict[str, Any]:
         "form": e["summary"]["form"],
         "positives": [f"{c['code']} {c['probability']:.2f}" for c in positives],
         "not_reported": len(r.get("not_reported", [])),
-        "statements": [s["text"] for s in r.get("statements", [])],
+        "statements": [  # a statement whose numbers are met but which is not stated says so
+            s["text"] + (f" (not stated: {s['not_stated']})" if s.get("not_stated") else "")
+            for s in r.get("statements", [])
+        ],
         "device": (r.get("acquiring_device") or {}).get("statements", []),
         "labels": r.get("record_labels") or {},
         "measured": {

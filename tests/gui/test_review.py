@@ -181,3 +181,31 @@ def test_a_button_whose_text_is_cut_off_is_a_problem(qtbot):
     said = label_problems(w)
     assert len(said) == 2 and all("button's text is cut off" in s for s in said), said
     assert "Model card..." in said[0] and "Model cards" in said[1]
+
+
+def test_the_reviews_facts_say_which_statements_are_not_stated():
+    """A statement whose numbers are met but that is not stated (analyze's ``not_stated``) is
+    listed with its reason: the review's index read it as stated (PTB-XL 19505's flutter)."""
+    from tests.review import key_facts
+
+    target = {"task": "rhythm", "code": "STACH", "description": "sinus tachycardia", "probability": 0.99}
+    record = {
+        "explanation": {"target": target, "summary": {"text": "STACH", "form": "positive"}},
+        "predictions": {
+            "rhythm": [{"code": "STACH", "surfaced": True, "decision": True, "probability": 0.99}]
+        },
+        "statements": [
+            {
+                "code": "AFLT",
+                "text": "Atrial flutter (suspected)",
+                "not_stated": "waves at twice a regular rate",
+            },
+            {"code": "LAD", "text": "Left axis deviation"},
+        ],
+        "whole": True,
+        "span_s": [0.0, 10.0],
+    }
+    assert key_facts({"records": [record]})["statements"] == [
+        "Atrial flutter (suspected) (not stated: waves at twice a regular rate)",
+        "Left axis deviation",
+    ]
