@@ -292,7 +292,7 @@ def interpret(m: Measurements, sex: str | None = None, formula: str = DEFAULT_QT
         if waves.twice(hr) and not irregular(known_rr) and waves.organisation < TWICE_ORGANISATION:
             why = (f"waves at twice a regular ventricular rate, organised under "
                    f"{100 * TWICE_ORGANISATION:.0f} %: a tachycardia whose P waves were not found "
-                   "leaves such waves too, its T waves midway between the beats")  # fmt: skip
+                   "leaves such waves too")  # fmt: skip
         shown = {"atrial waves": f"{waves.rate_per_min:.0f}/min in {waves.lead}",
                  "organisation": f"{100 * waves.organisation:.0f} %"}  # fmt: skip
         out.append(Statement(CRITERIA["AFLT"], shown, why))
